@@ -1,0 +1,2 @@
+// Placeholder: the real benchmark replaces this file.
+console.log('bench placeholder');

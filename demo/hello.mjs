@@ -1,0 +1,2 @@
+// Placeholder: the real demo replaces this file.
+console.log('demo placeholder');

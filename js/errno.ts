@@ -1,0 +1,67 @@
+// errno: the one table of error codes and their messages, and BusError.
+import * as A from './shared/abi.ts';
+
+const TABLE: Record<number, [string, string]> = {
+  [A.EPERM]: ['EPERM', 'operation not permitted'],
+  [A.ESRCH]: ['ESRCH', 'no connection owns that name'],
+  [A.ENXIO]: ['ENXIO', 'no such connection, or not a published slice'],
+  [A.E2BIG]: ['E2BIG', 'too many names for this connection'],
+  [A.EBADF]: ['EBADF', 'not a connection handle of this bus, or thread not joined'],
+  [A.EAGAIN]: ['EAGAIN', 'no message in the queue'],
+  [A.ENOMEM]: ['ENOMEM', 'the bus memory has no room for this'],
+  [A.EFAULT]: ['EFAULT', 'address outside the memory the caller may use'],
+  [A.EBUSY]: ['EBUSY', 'the receive queue is not empty'],
+  [A.EEXIST]: ['EEXIST', 'item given twice, or name already owned'],
+  [A.EINVAL]: ['EINVAL', 'invalid argument'],
+  [A.ENFILE]: ['ENFILE', 'the bus connection table is full'],
+  [A.EMFILE]: ['EMFILE', 'too many match entries'],
+  [A.EMLINK]: ['EMLINK', 'too many pending calls'],
+  [A.EPIPE]: ['EPIPE', 'the peer went away'],
+  [A.EDOM]: ['EDOM', 'bloom size does not match the bus'],
+  [A.ENAMETOOLONG]: ['ENAMETOOLONG', 'connection description longer than 63 bytes'],
+  [A.EXFULL]: ['EXFULL', "no room in the receiver's pool"],
+  [A.EBADSLT]: ['EBADSLT', 'no matching call or match entry'],
+  [A.EBADMSG]: ['EBADMSG', 'malformed message for its kind (broadcast / signal / bloom)'],
+  [A.ENOTUNIQ]: ['ENOTUNIQ', 'a broadcast cannot expect a reply'],
+  [A.EREMCHG]: ['EREMCHG', 'the name is owned by another connection'],
+  [A.EUSERS]: ['EUSERS', 'the thread table is full'],
+  [A.EDESTADDRREQ]: ['EDESTADDRREQ', 'no destination id or name'],
+  [A.EMSGSIZE]: ['EMSGSIZE', 'message or command too large'],
+  [A.EOPNOTSUPP]: ['EOPNOTSUPP', 'operation not supported'],
+  [A.EADDRINUSE]: ['EADDRINUSE', 'name not owned by the caller'],
+  [A.EADDRNOTAVAIL]: ['EADDRNOTAVAIL', 'the name is only held by an activator'],
+  [A.ENOBUFS]: ['ENOBUFS', "the sender's quota in the receiver's pool is used up"],
+  [A.ECONNRESET]: ['ECONNRESET', 'the connection is closed'],
+  [A.ETIMEDOUT]: ['ETIMEDOUT', 'the call timed out'],
+  [A.EINPROGRESS]: ['EINPROGRESS', 'a send of this thread is still pending'],
+  [A.ECANCELED]: ['ECANCELED', 'the call was canceled'],
+};
+
+/** Symbolic code of an errno (positive), e.g. 'ENOBUFS'. */
+export function errnoCode(errno: number): string {
+  return TABLE[errno]?.[0] ?? `E${errno}`;
+}
+
+/** Human-readable message of an errno (positive). */
+export function errnoMessage(errno: number): string {
+  return TABLE[errno]?.[1] ?? `error ${errno}`;
+}
+
+/** An error from the bus: `errno` (positive, Linux numbering), `code` ('ENOBUFS'), message. */
+export class BusError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  constructor(errno: number, op: string, detail?: string) {
+    const code = errnoCode(errno);
+    super(`${op}: ${code}: ${detail ?? errnoMessage(errno)}`);
+    this.name = 'BusError';
+    this.errno = errno;
+    this.code = code;
+  }
+}
+
+/** Throw a BusError when a core result is negative; returns the result otherwise. */
+export function check(r: number, op: string): number {
+  if (r < 0) throw new BusError(-r, op);
+  return r;
+}

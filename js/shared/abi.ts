@@ -1,0 +1,441 @@
+// wasmbus ABI: every constant, offset and limit that the wasm core, the TS twin and the
+// host must agree on. This file is compiled by BOTH asc (assembly/) and tsc (js/): keep it
+// to plain `export const NAME = <integer literal or expression of them>;` lines below 2^31
+// so both compilers read the same numbers (asc types them as i32, tsc as number).
+//
+// Numbers, item types and flags are kdbus's (include/uapi/linux/kdbus.h, Aug 2015).
+// wasmbus-only values are marked "wasmbus:".
+
+// ---------------------------------------------------------------------------------------
+// Memory map of the shared WebAssembly.Memory (absolute byte addresses)
+//
+//   0 ┌──────────────────────────────┐
+//     │ reserved, never used         │ abort paths may write at 0
+// 64K ├──────────────────────────────┤ RESERVED_END  (asc --memoryBase)
+//     │ module static data           │ rewritten by every instantiation: read-only
+//     │ (nothing mutable lives here) │
+//  1M ├──────────────────────────────┤ BUS_BASE (host checks __heap_base <= BUS_BASE)
+//     │ bus header       (BUS_SIZE)  │
+//     │ thread table     n_threads × THREAD_SIZE
+//     │ connection table n_conns   × CONN_SIZE
+//     │ name table       n_names   × NAME_SIZE        (names issue)
+//     │ match table      n_matches × match_size       (matches issue)
+//     │ reply table      n_replies × REPLY_SIZE       (replies issue)
+//     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
+//     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
+//     ├──────────────────────────────┤ layout end
+//     │ user region: memory the host │ PAYLOAD_VEC sources may live here
+//     │ may use for its own payloads │
+//     └──────────────────────────────┘ memory end (never grown)
+// ---------------------------------------------------------------------------------------
+export const RESERVED_END = 65536;
+export const BUS_BASE = 1048576;
+export const WASM_PAGE = 65536;
+export const POOL_ALIGN = 4096;
+
+export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
+export const BUS_VERSION = 1;
+
+// Bus header, at BUS_BASE.
+//
+//  0 ┌────────────┬────────────┬──────────────┬────────────┐
+//    │ magic u32  │ version u32│ layout_end   │ lock u32   │  lock: holder thread slot + 1
+// 16 ├────────────┼────────────┼──────────────┼────────────┤
+//    │ n_threads  │ n_conns    │ pool_max     │ n_names    │  limits given at BUS_MAKE
+// 32 ├────────────┼────────────┼──────────────┼────────────┤
+//    │ n_matches  │ n_replies  │ match_size   │ conns_live │
+// 48 ├────────────┼────────────┼──────────────┼────────────┤
+//    │ threads @  │ conns @    │ names @      │ matches @  │  absolute table addresses
+// 64 ├────────────┼────────────┼──────────────┼────────────┤
+//    │ replies @  │ metas @    │ pools @      │ (reserved) │
+// 80 ├────────────┴────────────┼──────────────┴────────────┤
+//    │ next_id u64             │ seqnum u64                │  per-bus counters
+// 96 ├─────────────────────────┼───────────────────────────┤
+//    │ bloom_size u64          │ bloom_n_hash u64          │
+//112 ├─────────────────────────┼───────────────────────────┤
+//    │ bus_flags u64           │ (reserved)                │
+//128 ├─────────────────────────┴───────────────────────────┤
+//    │ id128 [16]                                          │
+//144 ├─────────────────────────────────────────────────────┤
+//    │ reserved up to BUS_SIZE (creator metadata, later)   │
+//256 └─────────────────────────────────────────────────────┘
+export const BUS_MAGIC_OFF = 0;
+export const BUS_VERSION_OFF = 4;
+export const BUS_LAYOUT_END = 8;
+export const BUS_LOCK = 12;
+export const BUS_N_THREADS = 16;
+export const BUS_N_CONNS = 20;
+export const BUS_POOL_MAX = 24;
+export const BUS_N_NAMES = 28;
+export const BUS_N_MATCHES = 32;
+export const BUS_N_REPLIES = 36;
+export const BUS_MATCH_SIZE = 40;
+export const BUS_CONNS_LIVE = 44;
+export const BUS_THREADS = 48;
+export const BUS_CONNS = 52;
+export const BUS_NAMES = 56;
+export const BUS_MATCHES = 60;
+export const BUS_REPLIES = 64;
+export const BUS_METAS = 68;
+export const BUS_POOLS = 72;
+export const BUS_NEXT_ID = 80;
+export const BUS_SEQNUM = 88;
+export const BUS_BLOOM_SIZE = 96;
+export const BUS_BLOOM_N_HASH = 104;
+export const BUS_FLAGS = 112;
+export const BUS_ID128 = 128;
+export const BUS_SIZE = 256;
+
+// Thread slot: one per joined thread.
+//
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ state    │ token    │ op       │ op_conn  │  state: THREAD_FREE / _LIVE
+//   16 ├──────────┼──────────┼──────────┼──────────┤  op*: journal of the multi-step
+//      │ op_gen   │ op_block │ op_from  │ op_len   │  command in progress (SEND)
+//   32 ├──────────┴──────────┴──────────┴──────────┤
+//      │ reserved journal                          │
+//   64 ├───────────────────────────────────────────┤
+//      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
+//  256 ├───────────────────────────────────────────┤
+//      │ arena of the AS runtime (per thread)      │  THREAD_ARENA_SIZE
+// 4352 ├───────────────────────────────────────────┤
+//      │ command area: the command struct and its  │  CMD_MAX
+//      │ message are written here by the host      │
+//      └───────────────────────────────────────────┘ THREAD_SIZE
+export const THREAD_STATE = 0;
+export const THREAD_TOKEN = 4;
+export const THREAD_OP = 8;
+export const THREAD_OP_CONN = 12;
+export const THREAD_OP_GEN = 16;
+export const THREAD_OP_BLOCK = 20;
+export const THREAD_OP_FROM = 24;
+export const THREAD_OP_LEN = 28;
+export const THREAD_SCRATCH = 64;
+export const THREAD_SCRATCH_SIZE = 192;
+export const THREAD_ARENA = 256;
+export const THREAD_ARENA_SIZE = 4096;
+export const THREAD_CMD = 4352;
+export const THREAD_SIZE = 4352 + 32768;
+export const THREAD_FREE = 0;
+export const THREAD_LIVE = 1;
+export const OP_NONE = 0;
+export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit / send_cancel
+
+// Connection slot.
+//
+//    0 ┌──────────┬──────────┬─────────────────────┐
+//      │ state    │ gen      │ id u64              │  gen: bumped at HELLO and BYEBYE
+//   16 ├──────────┴──────────┼─────────────────────┤
+//      │ flags u64 (HELLO)   │ attach_send u64     │
+//   32 ├─────────────────────┼──────────┬──────────┤
+//      │ attach_recv u64     │ pool_size│ pool @   │
+//   48 ├──────────┬──────────┼──────────┼──────────┤
+//      │ uid      │ wake     │ q_head @ │ q_tail @ │  wake: futex word, +1 per publish
+//   64 ├──────────┼──────────┼──────────┼──────────┤
+//      │ n_queued │ dropped  │ free @   │ pub @    │  free/pub: list heads (blocks)
+//   80 ├──────────┼──────────┼──────────┼──────────┤
+//      │ accounted│ n_users  │ lock     │ n_resv   │  n_resv: reservations in flight
+//   96 ├──────────┼──────────┼──────────┴──────────┤
+//      │ desc_len │ used     │ reserved            │  used: pool bytes in blocks
+//  128 ├──────────┴──────────┴─────────────────────┤
+//      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
+//  384 ├───────────────────────────────────────────┤
+//      │ description, NUL-terminated [64]          │
+//  448 ├───────────────────────────────────────────┤
+//      │ reserved                                  │
+//  512 └───────────────────────────────────────────┘
+export const CONN_STATE = 0;
+export const CONN_GEN = 4;
+export const CONN_ID = 8;
+export const CONN_FLAGS = 16;
+export const CONN_ATTACH_SEND = 24;
+export const CONN_ATTACH_RECV = 32;
+export const CONN_POOL_SIZE = 40;
+export const CONN_POOL = 44;
+export const CONN_UID = 48;
+export const CONN_WAKE = 52;
+export const CONN_Q_HEAD = 56;
+export const CONN_Q_TAIL = 60;
+export const CONN_N_QUEUED = 64;
+export const CONN_DROPPED = 68;
+export const CONN_FREE = 72;
+export const CONN_PUB = 76;
+export const CONN_ACCOUNTED = 80;
+export const CONN_N_USERS = 84;
+export const CONN_LOCK = 88;
+export const CONN_N_RESV = 92;
+export const CONN_DESC_LEN = 96;
+export const CONN_USED = 100;
+export const CONN_QUOTA = 128;
+export const CONN_DESC = 384;
+export const CONN_SIZE = 512;
+export const CONN_FREE_SLOT = 0;
+export const CONN_ACTIVE = 1;
+
+// Quota entry, one per sending user with bytes queued in this receiver.
+//  0 ┌──────────┬──────────┬──────────┬──────────┐
+//    │ uid      │ bytes    │ msgs     │ used     │
+// 16 └──────────┴──────────┴──────────┴──────────┘
+export const QUOTA_UID = 0;
+export const QUOTA_BYTES = 4;
+export const QUOTA_MSGS = 8;
+export const QUOTA_USED = 12;
+export const QUOTA_SIZE = 16;
+export const QUOTA_USERS = 16;
+export const UID_KERNEL = -1; // pseudo-user of bus notifications (0xffffffff as u32)
+
+// Pool block: every slice of a pool is a block with this header in front of it.
+//
+//  0 ┌──────────┬──────────┬──────────┬──────────┐
+//    │ size     │ prev_size│ state    │ next @   │  size includes the header
+// 16 ├──────────┼──────────┼──────────┼──────────┤  next: free list / queue
+//    │ link @   │ quser    │ acct     │ (pad)    │  link: published list / free prev
+// 32 ├──────────┴──────────┴──────────┴──────────┤
+//    │ slice: what the receiver reads (offset =  │
+//    │ block + BLOCK_HDR - pool)                 │
+//    └───────────────────────────────────────────┘
+export const BLOCK_SIZE = 0;
+export const BLOCK_PREV_SIZE = 4;
+export const BLOCK_STATE = 8;
+export const BLOCK_NEXT = 12;
+export const BLOCK_LINK = 16;
+export const BLOCK_QUSER = 20;
+export const BLOCK_ACCT = 24;
+export const BLOCK_HDR = 32;
+export const BLOCK_MIN = 64; // a split leaves no block smaller than this
+// block state bits (0 = free)
+export const BLOCK_USED = 1; // allocated
+export const BLOCK_KERNEL = 2; // queued: referenced by the receive queue
+export const BLOCK_USER = 4; // published: handed to the pool owner, must be FREEd
+export const BLOCK_RESERVED = 8; // a SEND is still writing it (not yet queued)
+
+// Tables of later issues: entry sizes reserved now so the layout does not move.
+export const NAME_SIZE = 320; // name registry entry: 256-byte name + owner queue links
+export const REPLY_SIZE = 64; // pending reply record
+export const META_SIZE = 2048; // per-connection metadata snapshot (HELLO time)
+export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
+
+// ---------------------------------------------------------------------------------------
+// Commands: written by the host into the calling thread's command area.
+// Every command starts with { u64 size; u64 flags; u64 return_flags }.
+// ---------------------------------------------------------------------------------------
+export const CMD_SIZE = 0;
+export const CMD_FLAGS = 8;
+export const CMD_RETURN_FLAGS = 16;
+
+// wasmbus: BUS_MAKE takes fixed fields instead of kdbus's make items (there is no
+// file system to name the bus in; limits size the memory once).
+//  0 size | 8 flags | 16 return_flags | 24 bloom_size u64 | 32 bloom_n_hash u64
+// 40 n_threads u32 | 44 n_conns u32 | 48 pool_max u32 | 52 n_names u32
+// 56 n_matches u32 | 60 n_replies u32 | 64 id128[16] (out) | 80 layout_end u64 (out)
+export const MAKE_BLOOM_SIZE = 24;
+export const MAKE_BLOOM_N_HASH = 32;
+export const MAKE_N_THREADS = 40;
+export const MAKE_N_CONNS = 44;
+export const MAKE_POOL_MAX = 48;
+export const MAKE_N_NAMES = 52;
+export const MAKE_N_MATCHES = 56;
+export const MAKE_N_REPLIES = 60;
+export const MAKE_ID128 = 64;
+export const MAKE_LAYOUT_END = 80;
+export const MAKE_CMD_SIZE = 88;
+
+// struct kdbus_cmd_hello
+export const HELLO_ATTACH_SEND = 24;
+export const HELLO_ATTACH_RECV = 32;
+export const HELLO_BUS_FLAGS = 40;
+export const HELLO_ID = 48;
+export const HELLO_POOL_SIZE = 56;
+export const HELLO_OFFSET = 64;
+export const HELLO_ITEMS_SIZE = 72;
+export const HELLO_ID128 = 80;
+export const HELLO_CMD_SIZE = 96; // items follow
+// wasmbus: the hello export returns the connection's slot index (its "fd"); the slot's
+// generation, read from CONN_GEN, makes the (slot, gen) handle every later command takes.
+
+// struct kdbus_cmd_send
+export const SEND_MSG_ADDRESS = 24;
+export const SEND_REPLY_OFFSET = 32;
+export const SEND_REPLY_SIZE = 40;
+export const SEND_REPLY_RETURN_FLAGS = 48;
+export const SEND_CMD_SIZE = 56;
+export const SEND_SYNC_REPLY = 1;
+
+// struct kdbus_cmd_recv
+export const RECV_PRIORITY = 24;
+export const RECV_DROPPED_MSGS = 32;
+export const RECV_MSG_OFFSET = 40;
+export const RECV_MSG_SIZE = 48;
+export const RECV_MSG_RETURN_FLAGS = 56;
+export const RECV_CMD_SIZE = 64;
+export const RECV_PEEK = 1;
+export const RECV_DROP = 2;
+export const RECV_USE_PRIORITY = 4;
+export const RECV_RETURN_DROPPED_MSGS = 2;
+
+// struct kdbus_cmd_free
+export const FREE_OFFSET = 24;
+export const FREE_CMD_SIZE = 32;
+
+// struct kdbus_cmd (BYEBYE)
+export const BYEBYE_CMD_SIZE = 24;
+
+// struct kdbus_msg
+//  0 size | 8 flags | 16 priority s64 | 24 dst_id | 32 src_id | 40 payload_type
+// 48 cookie | 56 timeout_ns / cookie_reply | 64 items
+export const MSG_SIZE = 0;
+export const MSG_FLAGS = 8;
+export const MSG_PRIORITY = 16;
+export const MSG_DST_ID = 24;
+export const MSG_SRC_ID = 32;
+export const MSG_PAYLOAD_TYPE = 40;
+export const MSG_COOKIE = 48;
+export const MSG_TIMEOUT = 56;
+export const MSG_HDR = 64;
+export const MSG_EXPECT_REPLY = 1;
+export const MSG_NO_AUTO_START = 2;
+export const MSG_SIGNAL = 4;
+
+// HELLO flags
+export const HELLO_ACCEPT_FD = 1;
+export const HELLO_ACTIVATOR = 2;
+export const HELLO_POLICY_HOLDER = 4;
+export const HELLO_MONITOR = 8;
+
+// Items: { u64 size; u64 type; payload }, next item at ALIGN8(size)
+export const ITEM_SIZE = 0;
+export const ITEM_TYPE = 8;
+export const ITEM_HDR = 16;
+export const ITEM_NEGOTIATE = 1;
+export const ITEM_PAYLOAD_VEC = 2;
+export const ITEM_PAYLOAD_OFF = 3;
+export const ITEM_PAYLOAD_MEMFD = 4;
+export const ITEM_FDS = 5;
+export const ITEM_CANCEL_FD = 6;
+export const ITEM_BLOOM_PARAMETER = 7;
+export const ITEM_BLOOM_FILTER = 8;
+export const ITEM_BLOOM_MASK = 9;
+export const ITEM_DST_NAME = 10;
+export const ITEM_MAKE_NAME = 11;
+export const ITEM_ATTACH_FLAGS_SEND = 12;
+export const ITEM_ATTACH_FLAGS_RECV = 13;
+export const ITEM_ID = 14;
+export const ITEM_NAME = 15;
+export const ITEM_DST_ID = 16;
+export const ITEM_TIMESTAMP = 0x1000;
+export const ITEM_CREDS = 0x1001;
+export const ITEM_PIDS = 0x1002;
+export const ITEM_AUXGROUPS = 0x1003;
+export const ITEM_OWNED_NAME = 0x1004;
+export const ITEM_TID_COMM = 0x1005;
+export const ITEM_PID_COMM = 0x1006;
+export const ITEM_EXE = 0x1007;
+export const ITEM_CMDLINE = 0x1008;
+export const ITEM_CGROUP = 0x1009;
+export const ITEM_CAPS = 0x100a;
+export const ITEM_SECLABEL = 0x100b;
+export const ITEM_AUDIT = 0x100c;
+export const ITEM_CONN_DESCRIPTION = 0x100d;
+export const ITEM_NAME_ADD = 0x8000;
+export const ITEM_NAME_REMOVE = 0x8001;
+export const ITEM_NAME_CHANGE = 0x8002;
+export const ITEM_ID_ADD = 0x8003;
+export const ITEM_ID_REMOVE = 0x8004;
+export const ITEM_REPLY_TIMEOUT = 0x8005;
+export const ITEM_REPLY_DEAD = 0x8006;
+
+// PAYLOAD_VEC / PAYLOAD_OFF item: { hdr; u64 size; u64 address|offset } = 32 bytes
+export const VEC_SIZE = 16;
+export const VEC_ADDRESS = 24;
+export const VEC_ITEM_SIZE = 32;
+// wasmbus: a VEC whose address is ~0 (both u32 halves 0xffffffff) is a HOST vec: its
+// bytes are not in the shared memory. SEND reserves the slice, rewrites that address to
+// the absolute destination in the receiver's pool and returns SEND_PENDING; the host
+// copies the bytes there and calls send_commit (or send_cancel).
+export const VEC_HOST_HALF = -1;
+export const SEND_PENDING = 1;
+
+// BLOOM_PARAMETER item: { hdr; u64 size; u64 n_hash } = 32 bytes
+export const BLOOM_PARAMETER_ITEM_SIZE = 32;
+// BLOOM_FILTER item: { hdr; u64 generation; u64 data[] }
+export const BLOOM_FILTER_HDR = 24;
+// TIMESTAMP item: { hdr; u64 seqnum; u64 monotonic_ns; u64 realtime_ns } = 40 bytes
+export const TIMESTAMP_ITEM_SIZE = 40;
+// CREDS item: { hdr; u64 uid, euid, suid, fsuid, gid, egid, sgid, fsgid } = 80 bytes
+export const CREDS_ITEM_SIZE = 80;
+export const CREDS_SIZE = 64;
+
+// Attach flags: bit n <-> item type 0x1000 + n
+export const ATTACH_TIMESTAMP = 1;
+export const ATTACH_CREDS = 2;
+export const ATTACH_PIDS = 4;
+export const ATTACH_AUXGROUPS = 8;
+export const ATTACH_NAMES = 16;
+export const ATTACH_TID_COMM = 32;
+export const ATTACH_PID_COMM = 64;
+export const ATTACH_EXE = 128;
+export const ATTACH_CMDLINE = 256;
+export const ATTACH_CGROUP = 512;
+export const ATTACH_CAPS = 1024;
+export const ATTACH_SECLABEL = 2048;
+export const ATTACH_AUDIT = 4096;
+export const ATTACH_CONN_DESCRIPTION = 8192;
+export const ATTACH_ALL = 0x3fff;
+// What the core attaches today; the other bits are accepted and stored (metadata issue).
+export const ATTACH_IMPLEMENTED = 1 | 2;
+
+// ---------------------------------------------------------------------------------------
+// Limits: every limit in one place, with its reason.
+// ---------------------------------------------------------------------------------------
+export const MAX_PAYLOAD = 2097152; // 2 MiB per message (sum of VECs), kdbus KDBUS_MSG_MAX_PAYLOAD_SIZE -> EMSGSIZE
+export const MAX_QUEUED_PER_USER = 256; // queued messages per (sending user, receiver), kdbus KDBUS_CONN_MAX_MSGS -> ENOBUFS
+export const MAX_PENDING_REPLIES = 128; // pending calls per caller -> EMLINK (replies issue)
+export const MAX_NAMES_PER_CONN = 256; // owned + queued names per connection -> E2BIG (names issue)
+export const MAX_MATCHES_PER_CONN = 256; // match entries per connection -> EMFILE (matches issue)
+export const MAX_NAME_LEN = 255; // well-known name length -> EINVAL
+export const MAX_DESC_LEN = 63; // CONN_DESCRIPTION length -> ENAMETOOLONG
+export const BLOOM_SIZE_MIN = 8; // bloom filter bytes -> EINVAL
+export const BLOOM_SIZE_MAX = 4096;
+export const CMD_MAX = 32768; // command (and message header + items) size -> EMSGSIZE; the command area size
+export const POOL_SIZE_ALIGN = 4096; // HELLO pool_size granularity -> EINVAL
+export const MAX_THREADS = 1024; // thread slots per bus (BUS_MAKE bound) -> EINVAL
+export const MAX_CONNS = 65535; // connection slots per bus (BUS_MAKE bound) -> EINVAL
+export const MAX_POOL = 268435456; // pool_max bound at BUS_MAKE (256 MiB) -> EINVAL
+export const MAX_MEMORY_PAGES = 65536; // 4 GiB: the module's declared maximum; a bus larger -> ENOMEM
+
+// ---------------------------------------------------------------------------------------
+// errno (Linux numbering). Messages live once, in js/errno.ts.
+// ---------------------------------------------------------------------------------------
+export const EPERM = 1;
+export const ENXIO = 6;
+export const E2BIG = 7;
+export const EBADF = 9;
+export const EAGAIN = 11;
+export const ENOMEM = 12;
+export const EFAULT = 14;
+export const EBUSY = 16;
+export const EEXIST = 17;
+export const EINVAL = 22;
+export const ENFILE = 23;
+export const EMFILE = 24;
+export const EMLINK = 31;
+export const EPIPE = 32;
+export const EDOM = 33;
+export const ESRCH = 3;
+export const ENAMETOOLONG = 36;
+export const EBADSLT = 57;
+export const EBADMSG = 74;
+export const ENOTUNIQ = 76;
+export const EREMCHG = 78;
+export const EUSERS = 87;
+export const EDESTADDRREQ = 89;
+export const EMSGSIZE = 90;
+export const EOPNOTSUPP = 95;
+export const EADDRINUSE = 98;
+export const EADDRNOTAVAIL = 99;
+export const ENOBUFS = 105;
+export const ECONNRESET = 104;
+export const ETIMEDOUT = 110;
+export const EINPROGRESS = 115;
+export const ECANCELED = 125;
+export const EXFULL = 54;

@@ -1,0 +1,92 @@
+// bus: BUS_MAKE, the layout computed from the bus limits, header accessors.
+// Mirrors assembly/bus.ts.
+import * as A from '../shared/abi.ts';
+import { ld32, st32, st64, fill, memSize, HOST } from './mem.ts';
+
+const H = A.BUS_BASE;
+
+export function busThreads(): number { return ld32(H + A.BUS_THREADS); }
+export function busConns(): number { return ld32(H + A.BUS_CONNS); }
+export function busNConns(): number { return ld32(H + A.BUS_N_CONNS); }
+export function busNThreads(): number { return ld32(H + A.BUS_N_THREADS); }
+export function busPoolMax(): number { return ld32(H + A.BUS_POOL_MAX); }
+export function busLayoutEnd(): number { return ld32(H + A.BUS_LAYOUT_END); }
+export function busBloomSize(): number { return ld32(H + A.BUS_BLOOM_SIZE); }
+
+/**
+ * Lay the tables out after the header and return the end of bus state (0 when it does not
+ * fit in 4 GiB). With `write`, store the table addresses in the header.
+ */
+export function busLayout(nThreads: number, nConns: number, poolMax: number, nNames: number,
+  nMatches: number, nReplies: number, bloomSize: number, write: boolean): number {
+  const matchSize = A.MATCH_HDR + 2 * bloomSize;
+  const threads = H + A.BUS_SIZE;
+  const conns = threads + nThreads * A.THREAD_SIZE;
+  const names = conns + nConns * A.CONN_SIZE;
+  const matches = names + nNames * A.NAME_SIZE;
+  const replies = matches + nMatches * matchSize;
+  const metas = replies + nReplies * A.REPLY_SIZE;
+  const pools = Math.ceil((metas + nConns * A.META_SIZE) / A.POOL_ALIGN) * A.POOL_ALIGN;
+  const end = pools + nConns * poolMax;
+  if (end > A.MAX_MEMORY_PAGES * A.WASM_PAGE) return 0;
+  if (write) {
+    st32(H + A.BUS_MATCH_SIZE, matchSize);
+    st32(H + A.BUS_THREADS, threads);
+    st32(H + A.BUS_CONNS, conns);
+    st32(H + A.BUS_NAMES, names);
+    st32(H + A.BUS_MATCHES, matches);
+    st32(H + A.BUS_REPLIES, replies);
+    st32(H + A.BUS_METAS, metas);
+    st32(H + A.BUS_POOLS, pools);
+    st32(H + A.BUS_LAYOUT_END, end);
+  }
+  return end;
+}
+
+/** BUS_MAKE: validate the limits and bloom parameters, write a fresh bus at BUS_BASE. */
+export function busMake(cmd: number): number {
+  const sizeLo = ld32(cmd + A.CMD_SIZE), sizeHi = ld32(cmd + A.CMD_SIZE + 4);
+  if (sizeHi != 0 || sizeLo > A.CMD_MAX) return -A.EMSGSIZE;
+  if (sizeLo < A.MAKE_CMD_SIZE) return -A.EINVAL;
+  // kdbus make flags ACCESS_GROUP | ACCESS_WORLD are accepted and have no effect here
+  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~3) != 0) return -A.EINVAL;
+  const bloomSize = ld32(cmd + A.MAKE_BLOOM_SIZE);
+  if (ld32(cmd + A.MAKE_BLOOM_SIZE + 4) != 0 || bloomSize < A.BLOOM_SIZE_MIN ||
+    bloomSize > A.BLOOM_SIZE_MAX || (bloomSize & 7) != 0) return -A.EINVAL;
+  const nHashLo = ld32(cmd + A.MAKE_BLOOM_N_HASH), nHashHi = ld32(cmd + A.MAKE_BLOOM_N_HASH + 4);
+  if (nHashLo == 0 && nHashHi == 0) return -A.EINVAL;
+  const nThreads = ld32(cmd + A.MAKE_N_THREADS);
+  const nConns = ld32(cmd + A.MAKE_N_CONNS);
+  const poolMax = ld32(cmd + A.MAKE_POOL_MAX);
+  const nNames = ld32(cmd + A.MAKE_N_NAMES);
+  const nMatches = ld32(cmd + A.MAKE_N_MATCHES);
+  const nReplies = ld32(cmd + A.MAKE_N_REPLIES);
+  if (nThreads < 1 || nThreads > A.MAX_THREADS || nConns < 1 || nConns > A.MAX_CONNS) return -A.EINVAL;
+  if (poolMax < A.POOL_SIZE_ALIGN || poolMax > A.MAX_POOL || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return -A.EINVAL;
+  if (nNames > A.MAX_CONNS * 4 || nMatches > A.MAX_CONNS * 4 || nReplies > A.MAX_CONNS * 4) return -A.EINVAL;
+  const end = busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
+  if (end == 0 || end > memSize()) return -A.ENOMEM;
+
+  fill(H, 0, A.BUS_SIZE);
+  busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, true);
+  // tables start zeroed (free); pools are laid out by HELLO
+  fill(H + A.BUS_SIZE, 0, ld32(H + A.BUS_POOLS) - (H + A.BUS_SIZE));
+  st32(H + A.BUS_VERSION_OFF, A.BUS_VERSION);
+  st32(H + A.BUS_N_THREADS, nThreads);
+  st32(H + A.BUS_N_CONNS, nConns);
+  st32(H + A.BUS_POOL_MAX, poolMax);
+  st32(H + A.BUS_N_NAMES, nNames);
+  st32(H + A.BUS_N_MATCHES, nMatches);
+  st32(H + A.BUS_N_REPLIES, nReplies);
+  st64(H + A.BUS_NEXT_ID, 1, 0);
+  st64(H + A.BUS_BLOOM_SIZE, bloomSize, 0);
+  st64(H + A.BUS_BLOOM_N_HASH, nHashLo, nHashHi);
+  st64(H + A.BUS_FLAGS, ld32(cmd + A.CMD_FLAGS), 0);
+  if (HOST.random_get(H + A.BUS_ID128, 16) != 0) return -A.EINVAL;
+  for (let i = 0; i < 16; i += 4) st32(cmd + A.MAKE_ID128 + i, ld32(H + A.BUS_ID128 + i));
+  st64(cmd + A.MAKE_LAYOUT_END, end, 0);
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  // the magic last: a bus is valid once it is complete
+  st32(H + A.BUS_MAGIC_OFF, A.BUS_MAGIC);
+  return 0;
+}

@@ -1,0 +1,40 @@
+// thread: the thread table. A thread that joins takes a slot (liveness word, journal,
+// scratch, arena, command area). Mirrors assembly/thread.ts.
+import * as A from '../shared/abi.ts';
+import { I32, ld32, st32, setThread, THREAD } from './mem.ts';
+import { busThreads, busNThreads } from './bus.ts';
+
+export function threadAddr(slot: number): number {
+  return busThreads() + slot * A.THREAD_SIZE;
+}
+
+/** Take the first free slot; returns the slot index or -EUSERS. */
+export function threadJoin(token: number): number {
+  if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
+  const n = busNThreads();
+  for (let i = 0; i < n; i++) {
+    const t = threadAddr(i);
+    if (Atomics.compareExchange(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
+      st32(t + A.THREAD_TOKEN, token);
+      st32(t + A.THREAD_OP, A.OP_NONE);
+      setThread(t);
+      return i;
+    }
+  }
+  return -A.EUSERS;
+}
+
+/** Give the calling thread's slot back. A send still pending is an error (-EINPROGRESS). */
+export function threadLeave(): number {
+  const t = THREAD;
+  if (t == 0) return -A.EBADF;
+  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  st32(t + A.THREAD_TOKEN, 0);
+  Atomics.store(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_FREE);
+  setThread(0);
+  return 0;
+}
+
+export function threadCmd(): number {
+  return THREAD + A.THREAD_CMD;
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env node
+// Test orchestrator (`npm test`).
+//
+// Runs every entry of RUNS as a child process in its own process group, with NO_COLOR=1 and a
+// hard timeout (the whole group is killed; the run counts as failed). Output is streamed live.
+// uvu's summary ("Total:", "Passed:", "Skipped:") is parsed from each run's stdout; uvu's Total
+// counts the tests that ran (skipped ones are not in it) and it prints no "Failed:" line, so
+// failed = Total - Passed. A run that ends without a summary, or exits non-zero with no failed
+// test counted, counts as 1 failed. The last line is `N passed, N failed[, N skipped]`; the exit
+// code is 1 if anything failed.
+//
+// Environment:
+//   WASMBUS_ENGINE        wasm | twin | both (default both): which engine runs get made
+//   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300)
+// Arguments (optional) replace uvu's `tests '.*\.test\.ts$'`, e.g.
+//   npm test -- tests 'smoke\.test\.ts$'
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const NODE = process.execPath;
+const DEFAULT_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 300;
+
+// `node --import tsx` keeps test files real ESM (top-level await, import.meta). `uvu -r tsx`
+// would load them through tsx's CommonJS hook instead, where top-level await fails.
+const UVU_ARGS = process.argv.length > 2 ? process.argv.slice(2) : ['tests', '.*\\.test\\.ts$'];
+const uvu = (engine) => ({
+  name: `node uvu (${engine})`,
+  cmd: NODE,
+  args: ['--import', 'tsx', 'node_modules/uvu/bin.js', ...UVU_ARGS],
+  env: { WASMBUS_ENGINE: engine },
+});
+
+const ENGINE = process.env.WASMBUS_ENGINE || 'both';
+const ENGINES = { both: ['wasm', 'twin'], wasm: ['wasm'], twin: ['twin'] }[ENGINE];
+if (!ENGINES) {
+  console.error(`WASMBUS_ENGINE must be wasm, twin or both, not ${JSON.stringify(ENGINE)}`);
+  process.exit(2);
+}
+
+// The runs, in order. Each: { name, cmd, args, env?, timeout? (seconds) }.
+const RUNS = [
+  ...ENGINES.map(uvu),
+  // e.g. { name: 'deno uvu (wasm)', cmd: 'node_modules/.bin/deno', args: ['run', '-A', ...], env: { WASMBUS_ENGINE: 'wasm' } },
+];
+
+const live = new Set(); // process groups still running, killed if we are interrupted
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const pid of live) killGroup(pid, 'SIGKILL');
+    process.exit(130);
+  });
+}
+
+function killGroup(pid, signal) {
+  try { process.kill(-pid, signal); } catch { /* already gone */ }
+}
+
+/** Runs one entry; resolves to { code, signal, timedOut, stdout, seconds }. */
+function execute(run) {
+  const timeoutS = run.timeout ?? DEFAULT_TIMEOUT_S;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(run.cmd, run.args, {
+      cwd: ROOT,
+      env: { ...process.env, ...run.env, NO_COLOR: '1', FORCE_COLOR: undefined },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      detached: true, // own process group, so a timeout kills grandchildren too
+    });
+    let stdout = '';
+    let timedOut = false;
+    let exit = null;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearTimeout(grace);
+      live.delete(child.pid);
+      resolve({ ...exit, timedOut, stdout, seconds: (Date.now() - started) / 1000 });
+    };
+    let grace;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      process.stdout.write(`\n[run.mjs] "${run.name}" timed out after ${timeoutS} s: killing its process group\n`);
+      killGroup(child.pid, 'SIGTERM');
+      setTimeout(() => killGroup(child.pid, 'SIGKILL'), 5000).unref();
+    }, timeoutS * 1000);
+    if (child.pid !== undefined) live.add(child.pid);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => { stdout += chunk; process.stdout.write(chunk); });
+    child.on('error', (err) => { exit = { code: null, signal: null, error: err.message }; finish(); });
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      killGroup(child.pid, 'SIGKILL'); // leftovers of this run must not outlive it
+      grace = setTimeout(finish, 2000); // in case something else still holds the pipe
+    });
+    child.on('close', () => { if (exit) finish(); });
+  });
+}
+
+/** uvu's summary of one run, or null when it printed none. */
+function parseSummary(text) {
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+  const last = (label) => {
+    const all = [...plain.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)\\s*$`, 'gm'))];
+    return all.length ? Number(all[all.length - 1][1]) : null;
+  };
+  const total = last('Total'), passed = last('Passed'), skipped = last('Skipped');
+  if (total === null || passed === null) return null;
+  return { passed, failed: Math.max(0, total - passed), skipped: skipped ?? 0 };
+}
+
+let passed = 0, failed = 0, skipped = 0, badExit = false;
+for (const run of RUNS) {
+  process.stdout.write(`\n=== ${run.name}: ${[run.cmd === NODE ? 'node' : run.cmd, ...run.args].join(' ')}\n`);
+  const r = await execute(run);
+  const summary = parseSummary(r.stdout);
+  const s = summary ?? { passed: 0, failed: 0, skipped: 0 };
+  const ok = r.code === 0 && !r.timedOut;
+  let note = '';
+  if ((!ok || !summary) && s.failed === 0) {
+    s.failed = 1; // crashed, timed out, or ended without a summary or a failed test: count the run itself
+    note = r.timedOut ? ' (timed out)' : r.error ? ` (${r.error})` : !summary ? ' (no uvu summary)' : ' (no failed test reported)';
+  }
+  if (!ok) badExit = true;
+  passed += s.passed; failed += s.failed; skipped += s.skipped;
+  process.stdout.write(
+    `=== ${run.name}: exit ${r.code ?? r.signal}${note}; passed ${s.passed}, failed ${s.failed}, ` +
+    `skipped ${s.skipped}; ${r.seconds.toFixed(1)} s\n`,
+  );
+}
+
+process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+process.exitCode = failed > 0 || badExit ? 1 : 0;
