@@ -23,11 +23,12 @@ const DEFAULT_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 300;
 
 // `node --import tsx` keeps test files real ESM (top-level await, import.meta). `uvu -r tsx`
 // would load them through tsx's CommonJS hook instead, where top-level await fails.
-const UVU_ARGS = process.argv.length > 2 ? process.argv.slice(2) : ['tests', '.*\\.test\\.ts$'];
-const uvu = (engine) => ({
-  name: `node uvu (${engine})`,
+// tests/conformance runs once per engine; tests/diff drives both engines itself, once.
+const ARGS = process.argv.length > 2 ? process.argv.slice(2) : null;
+const uvu = (engine, dir = 'tests/conformance') => ({
+  name: `node uvu ${dir} (${engine})`,
   cmd: NODE,
-  args: ['--import', 'tsx', 'node_modules/uvu/bin.js', ...UVU_ARGS],
+  args: ['--import', 'tsx', 'node_modules/uvu/bin.js', ...(ARGS ?? [dir, '.*\\.test\\.ts$'])],
   env: { WASMBUS_ENGINE: engine },
 });
 
@@ -40,7 +41,8 @@ if (!ENGINES) {
 
 // The runs, in order. Each: { name, cmd, args, env?, timeout? (seconds) }.
 const RUNS = [
-  ...ENGINES.map(uvu),
+  ...ENGINES.map((e) => uvu(e)),
+  ...(ARGS ? [] : [uvu('both', 'tests/diff')]),
   // e.g. { name: 'deno uvu (wasm)', cmd: 'node_modules/.bin/deno', args: ['run', '-A', ...], env: { WASMBUS_ENGINE: 'wasm' } },
 ];
 

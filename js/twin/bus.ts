@@ -15,7 +15,7 @@ export function busBloomSize(): number { return ld32(H + A.BUS_BLOOM_SIZE); }
 
 /**
  * Lay the tables out after the header and return the end of bus state (0 when it does not
- * fit in 4 GiB). With `write`, store the table addresses in the header.
+ * fit in 4 GiB, i.e. in a u32). With `write`, store the table addresses in the header.
  */
 export function busLayout(nThreads: number, nConns: number, poolMax: number, nNames: number,
   nMatches: number, nReplies: number, bloomSize: number, write: boolean): number {
@@ -28,7 +28,8 @@ export function busLayout(nThreads: number, nConns: number, poolMax: number, nNa
   const metas = replies + nReplies * A.REPLY_SIZE;
   const pools = Math.ceil((metas + nConns * A.META_SIZE) / A.POOL_ALIGN) * A.POOL_ALIGN;
   const end = pools + nConns * poolMax;
-  if (end > A.MAX_MEMORY_PAGES * A.WASM_PAGE) return 0;
+  // layout_end is a u32 field: exactly 4 GiB does not fit either
+  if (end >= A.MAX_MEMORY_PAGES * A.WASM_PAGE) return 0;
   if (write) {
     st32(H + A.BUS_MATCH_SIZE, matchSize);
     st32(H + A.BUS_THREADS, threads);
@@ -49,7 +50,8 @@ export function busMake(cmd: number): number {
   if (sizeHi != 0 || sizeLo > A.CMD_MAX) return -A.EMSGSIZE;
   if (sizeLo < A.MAKE_CMD_SIZE) return -A.EINVAL;
   // kdbus make flags ACCESS_GROUP | ACCESS_WORLD are accepted and have no effect here
-  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~3) != 0) return -A.EINVAL;
+  const flags = ld32(cmd + A.CMD_FLAGS);
+  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (flags & ~3) != 0) return -A.EINVAL;
   const bloomSize = ld32(cmd + A.MAKE_BLOOM_SIZE);
   if (ld32(cmd + A.MAKE_BLOOM_SIZE + 4) != 0 || bloomSize < A.BLOOM_SIZE_MIN ||
     bloomSize > A.BLOOM_SIZE_MAX || (bloomSize & 7) != 0) return -A.EINVAL;
@@ -67,6 +69,8 @@ export function busMake(cmd: number): number {
   const end = busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
   if (end == 0 || end > memSize()) return -A.ENOMEM;
 
+  // the command may lie in a thread's command area, which the fill below clears: every
+  // field of it was read above
   fill(H, 0, A.BUS_SIZE);
   busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, true);
   // tables start zeroed (free); pools are laid out by HELLO
@@ -81,7 +85,7 @@ export function busMake(cmd: number): number {
   st64(H + A.BUS_NEXT_ID, 1, 0);
   st64(H + A.BUS_BLOOM_SIZE, bloomSize, 0);
   st64(H + A.BUS_BLOOM_N_HASH, nHashLo, nHashHi);
-  st64(H + A.BUS_FLAGS, ld32(cmd + A.CMD_FLAGS), 0);
+  st64(H + A.BUS_FLAGS, flags, 0);
   if (HOST.random_get(H + A.BUS_ID128, 16) != 0) return -A.EINVAL;
   for (let i = 0; i < 16; i += 4) st32(cmd + A.MAKE_ID128 + i, ld32(H + A.BUS_ID128 + i));
   st64(cmd + A.MAKE_LAYOUT_END, end, 0);

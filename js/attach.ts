@@ -1,0 +1,38 @@
+// attach: metadata attach flags by name (kdbus KDBUS_ATTACH_*), for the public API.
+import * as A from './shared/abi.ts';
+
+export const ATTACH = {
+  timestamp: A.ATTACH_TIMESTAMP,
+  creds: A.ATTACH_CREDS,
+  pids: A.ATTACH_PIDS,
+  auxgroups: A.ATTACH_AUXGROUPS,
+  names: A.ATTACH_NAMES,
+  tidComm: A.ATTACH_TID_COMM,
+  pidComm: A.ATTACH_PID_COMM,
+  exe: A.ATTACH_EXE,
+  cmdline: A.ATTACH_CMDLINE,
+  cgroup: A.ATTACH_CGROUP,
+  caps: A.ATTACH_CAPS,
+  seclabel: A.ATTACH_SECLABEL,
+  audit: A.ATTACH_AUDIT,
+  connDescription: A.ATTACH_CONN_DESCRIPTION,
+  all: A.ATTACH_ALL,
+} as const;
+
+export type AttachName = keyof typeof ATTACH;
+export type AttachSpec = number | 'all' | readonly AttachName[];
+
+/** An attach mask from a number, 'all' or a list of names; -1 when invalid. */
+export function attachMask(spec: AttachSpec | undefined, dflt: number): number {
+  if (spec === undefined) return dflt;
+  if (spec === 'all') return A.ATTACH_ALL;
+  if (typeof spec === 'number') return Number.isInteger(spec) && spec >= 0 && spec <= 0xffffffff ? spec : -1;
+  if (!Array.isArray(spec)) return -1;
+  let m = 0;
+  for (const n of spec) {
+    const bit = (ATTACH as Record<string, number>)[n];
+    if (bit === undefined) return -1;
+    m |= bit;
+  }
+  return m;
+}

@@ -1,0 +1,203 @@
+// connection: one bus connection (HELLO .. BYEBYE) of the public API.
+import * as A from './shared/abi.ts';
+import { BusError, check } from './errno.ts';
+import type { Engine } from './engine.ts';
+import { Message } from './message.ts';
+import { put64, get64, put64big, putAllOnes, isU64, isS64 } from './wire.ts';
+
+export type Destination = number | string;
+
+export interface SendOptions {
+  /** defaults to a per-connection counter starting at 1 */
+  cookie?: number;
+  /** s64 queue priority (lower is delivered first with USE_PRIORITY), default 0 */
+  priority?: number;
+  /** kdbus payload type, never 0; default PAYLOAD_WASMBUS */
+  payloadType?: bigint;
+  /** kdbus msg flags (EXPECT_REPLY 1, NO_AUTO_START 2, SIGNAL 4) */
+  flags?: number;
+}
+
+export interface RecvOptions {
+  /** publish the next message but keep it queued */
+  peek?: boolean;
+  /** only a message whose priority is <= this value (lowest first) */
+  priority?: number;
+}
+
+/** The default payload type: "wasmbus\0" as a little-endian u64. */
+export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
+
+const encoder = new TextEncoder();
+
+export class Connection {
+  readonly engine: Engine;
+  /** the 64-bit connection id, as a number */
+  readonly id: number;
+  readonly slot: number;
+  readonly gen: number;
+  readonly poolSize: number;
+  readonly poolBase: number;
+  readonly description: string | undefined;
+  /** messages the bus dropped for this connection, reported by the last recv() */
+  lastDropped = 0;
+  private nextCookie = 1;
+  private isClosed = false;
+
+  /** @internal use Bus.connect() */
+  constructor(engine: Engine, slot: number, id: number, poolSize: number, description: string | undefined) {
+    this.engine = engine;
+    this.slot = slot;
+    this.gen = engine.connGen(slot);
+    this.id = id;
+    this.poolSize = poolSize;
+    this.poolBase = engine.poolBase(slot);
+    this.description = description;
+  }
+
+  /** D-Bus unique name, ":1.<id>" */
+  get uniqueName(): string { return `:1.${this.id}`; }
+  get closed(): boolean { return this.isClosed; }
+  /** messages waiting in the receive queue */
+  get queued(): number { return this.engine.queued(this.slot); }
+  /** pool bytes in use (queued and published slices, with their block headers) */
+  get poolUsed(): number { return this.engine.poolUsed(this.slot); }
+
+  private live(op: string): Engine {
+    if (this.isClosed) throw new BusError(A.ECONNRESET, op);
+    return this.engine;
+  }
+
+  /**
+   * Send `payload` to a connection id (or ":1.<id>", or a well-known name). The payload
+   * bytes are copied once, straight into the receiver's pool. Returns the cookie used.
+   */
+  send(dst: Destination, payload?: ArrayBufferView | null, opts: SendOptions = {}): number {
+    const e = this.live('send');
+    const { u32, u8 } = e;
+    const cookie = opts.cookie ?? this.nextCookie;
+    if (!isU64(cookie)) throw new BusError(A.EINVAL, 'send', 'cookie must be a non-negative safe integer');
+    const priority = opts.priority ?? 0;
+    if (!isS64(priority)) throw new BusError(A.EINVAL, 'send', 'priority must be a safe integer');
+    const flags = opts.flags ?? 0;
+    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new BusError(A.EINVAL, 'send', 'invalid flags');
+    const bytes = payload == null ? null
+      : payload instanceof Uint8Array ? payload
+      : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+    const len = bytes ? bytes.length : 0;
+
+    const cmd = e.cmd;
+    const msg = cmd + A.SEND_CMD_SIZE;
+    let p = msg + A.MSG_HDR;
+    let dstId = 0;
+    if (typeof dst === 'number') {
+      if (!isU64(dst)) throw new BusError(A.EINVAL, 'send', 'destination id must be a non-negative safe integer');
+      dstId = dst;
+    } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
+      dstId = Number(dst.slice(3));
+    } else if (typeof dst === 'string') {
+      const name = encoder.encode(dst);
+      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
+      put64(u32, p + A.ITEM_SIZE, A.ITEM_HDR + name.length + 1);
+      put64(u32, p + A.ITEM_TYPE, A.ITEM_DST_NAME);
+      u8.set(name, p + A.ITEM_HDR);
+      u8[p + A.ITEM_HDR + name.length] = 0;
+      p += (A.ITEM_HDR + name.length + 1 + 7) & ~7;
+    } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');
+    let vec = 0;
+    if (len > 0) {
+      vec = p;
+      put64(u32, p + A.ITEM_SIZE, A.VEC_ITEM_SIZE);
+      put64(u32, p + A.ITEM_TYPE, A.ITEM_PAYLOAD_VEC);
+      put64(u32, p + A.VEC_SIZE, len);
+      putAllOnes(u32, p + A.VEC_ADDRESS); // a host vec: we copy the bytes ourselves
+      p += A.VEC_ITEM_SIZE;
+    }
+    put64(u32, msg + A.MSG_SIZE, p - msg);
+    put64(u32, msg + A.MSG_FLAGS, flags);
+    put64(u32, msg + A.MSG_PRIORITY, priority);
+    put64(u32, msg + A.MSG_DST_ID, dstId);
+    put64(u32, msg + A.MSG_SRC_ID, 0);
+    put64big(u32, msg + A.MSG_PAYLOAD_TYPE, opts.payloadType ?? PAYLOAD_WASMBUS);
+    put64(u32, msg + A.MSG_COOKIE, cookie);
+    put64(u32, msg + A.MSG_TIMEOUT, 0);
+    put64(u32, cmd + A.CMD_SIZE, A.SEND_CMD_SIZE);
+    put64(u32, cmd + A.CMD_FLAGS, 0);
+    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+    put64(u32, cmd + A.SEND_MSG_ADDRESS, msg);
+
+    const r = e.send(this.slot, this.gen);
+    if (r === A.SEND_PENDING) {
+      u8.set(bytes!, u32[(vec + A.VEC_ADDRESS) >>> 2]);
+      check(e.sendCommit(), 'send');
+    } else check(r, 'send');
+    if (opts.cookie === undefined) this.nextCookie = cookie + 1;
+    return cookie;
+  }
+
+  sendText(dst: Destination, text: string, opts?: SendOptions): number {
+    return this.send(dst, encoder.encode(text), opts);
+  }
+
+  sendJSON(dst: Destination, value: unknown, opts?: SendOptions): number {
+    return this.sendText(dst, JSON.stringify(value), opts);
+  }
+
+  private recvCmd(flags: number, priority: number): number {
+    const e = this.live('recv');
+    const cmd = e.cmd, u32 = e.u32;
+    put64(u32, cmd + A.CMD_SIZE, A.RECV_CMD_SIZE);
+    put64(u32, cmd + A.CMD_FLAGS, flags);
+    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+    put64(u32, cmd + A.RECV_PRIORITY, priority);
+    const r = e.recv(this.slot, this.gen);
+    this.lastDropped = (u32[(cmd + A.CMD_RETURN_FLAGS) >>> 2] & A.RECV_RETURN_DROPPED_MSGS) !== 0
+      ? get64(u32, cmd + A.RECV_DROPPED_MSGS) : 0;
+    return r;
+  }
+
+  /** The next message (FIFO, or by priority), or null when the queue is empty. */
+  recv(opts: RecvOptions = {}): Message | null {
+    let flags = opts.peek ? A.RECV_PEEK : 0;
+    const prio = opts.priority ?? 0;
+    if (opts.priority !== undefined) {
+      if (!isS64(prio)) throw new BusError(A.EINVAL, 'recv', 'priority must be a safe integer');
+      flags |= A.RECV_USE_PRIORITY;
+    }
+    const r = this.recvCmd(flags, prio);
+    if (r === -A.EAGAIN) return null;
+    check(r, 'recv');
+    const u32 = this.engine.u32, cmd = this.engine.cmd;
+    return new Message(this, get64(u32, cmd + A.RECV_MSG_OFFSET), get64(u32, cmd + A.RECV_MSG_SIZE));
+  }
+
+  /** Drop the next queued message unread; false when the queue is empty. */
+  drop(): boolean {
+    const r = this.recvCmd(A.RECV_DROP, 0);
+    if (r === -A.EAGAIN) return false;
+    check(r, 'drop');
+    return true;
+  }
+
+  /** @internal FREE a slice offset (Message.free uses it). */
+  freeOffset(offset: number): void {
+    const e = this.live('free');
+    const cmd = e.cmd, u32 = e.u32;
+    put64(u32, cmd + A.CMD_SIZE, A.FREE_CMD_SIZE);
+    put64(u32, cmd + A.CMD_FLAGS, 0);
+    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+    put64(u32, cmd + A.FREE_OFFSET, offset);
+    check(e.free(this.slot, this.gen), 'free');
+  }
+
+  /** BYEBYE. Throws EBUSY while messages are queued (receive or drop them first). */
+  close(): void {
+    const e = this.live('close');
+    const cmd = e.cmd, u32 = e.u32;
+    put64(u32, cmd + A.CMD_SIZE, A.BYEBYE_CMD_SIZE);
+    put64(u32, cmd + A.CMD_FLAGS, 0);
+    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+    check(e.byebye(this.slot, this.gen), 'close');
+    this.isClosed = true;
+  }
+}

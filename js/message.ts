@@ -1,0 +1,141 @@
+// message: a received message, read in place from its receiver's pool slice. Its views
+// are valid until free(); after that every accessor throws (the bytes may already hold
+// the next message).
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import { get64, getS64, get64big } from './wire.ts';
+import type { Creds } from './host/provider.ts';
+import { CREDS_FIELDS } from './host/provider.ts';
+import type { Connection } from './connection.ts';
+
+export interface Timestamp {
+  seqnum: number;
+  monotonicNs: bigint;
+  realtimeNs: bigint;
+}
+
+const decoder = new TextDecoder();
+
+export class Message {
+  /** offset of the slice in the receiver's pool (what FREE takes) */
+  readonly offset: number;
+  /** kdbus msg.size: header and items, without the payload bytes */
+  readonly size: number;
+  readonly conn: Connection;
+  private freed = false;
+  private readonly base: number;
+
+  /** @internal */
+  constructor(conn: Connection, offset: number, size: number) {
+    this.conn = conn;
+    this.offset = offset;
+    this.size = size;
+    this.base = conn.poolBase + offset;
+  }
+
+  private at(): number {
+    if (this.freed) throw new BusError(A.ENXIO, 'message', 'message already freed');
+    if (this.conn.closed) throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
+    return this.base;
+  }
+
+  get freedAlready(): boolean { return this.freed; }
+  get flags(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_FLAGS); }
+  get priority(): number { return getS64(this.conn.engine.u32, this.at() + A.MSG_PRIORITY); }
+  /** sender id (0: the bus itself) */
+  get src(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_SRC_ID); }
+  get dst(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_DST_ID); }
+  get cookie(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_COOKIE); }
+  get cookieReply(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_TIMEOUT); }
+  get payloadType(): bigint { return get64big(this.conn.engine.u32, this.at() + A.MSG_PAYLOAD_TYPE); }
+
+  /** Call `fn(type, itemAddress, itemSize)` for each item; stops when fn returns true. */
+  private items(fn: (type: number, p: number, size: number) => boolean | void): void {
+    const m = this.at();
+    const u32 = this.conn.engine.u32;
+    const end = m + this.size;
+    for (let p = m + A.MSG_HDR; p + A.ITEM_HDR <= end;) {
+      const size = u32[p >>> 2];
+      if (size < A.ITEM_HDR) break;
+      if (fn(u32[(p + A.ITEM_TYPE) >>> 2], p, size) === true) return;
+      p += (size + 7) & ~7;
+    }
+  }
+
+  /** Zero-copy views of each payload vector (padding vectors excluded). */
+  get vecs(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const m = this.at();
+    const { u8, u32 } = this.conn.engine;
+    this.items((type, p) => {
+      if (type !== A.ITEM_PAYLOAD_OFF) return;
+      if (u32[(p + A.VEC_ADDRESS) >>> 2] === 0xffffffff && u32[(p + A.VEC_ADDRESS + 4) >>> 2] === 0xffffffff) return;
+      const off = u32[(p + A.VEC_ADDRESS) >>> 2];
+      out.push(u8.subarray(m + off, m + off + u32[(p + A.VEC_SIZE) >>> 2]));
+    });
+    return out;
+  }
+
+  /**
+   * The payload: a zero-copy view into the pool when the message has one vector (what
+   * Connection.send makes), empty when none, and a copy of them joined when several.
+   */
+  get payload(): Uint8Array {
+    const v = this.vecs;
+    if (v.length === 1) return v[0];
+    if (v.length === 0) return new Uint8Array(0);
+    const out = new Uint8Array(v.reduce((n, x) => n + x.length, 0));
+    let o = 0;
+    for (const x of v) { out.set(x, o); o += x.length; }
+    return out;
+  }
+
+  /** The payload decoded as UTF-8 (copied first: decoders refuse shared memory views). */
+  text(): string {
+    return decoder.decode(this.payload.slice());
+  }
+
+  json(): unknown {
+    return JSON.parse(this.text());
+  }
+
+  /** TIMESTAMP metadata, or null when not attached. */
+  get timestamp(): Timestamp | null {
+    let r: Timestamp | null = null;
+    const u32 = this.conn.engine.u32;
+    this.items((type, p) => {
+      if (type !== A.ITEM_TIMESTAMP) return;
+      r = { seqnum: get64(u32, p + 16), monotonicNs: get64big(u32, p + 24), realtimeNs: get64big(u32, p + 32) };
+      return true;
+    });
+    return r;
+  }
+
+  /** CREDS metadata, or null when not attached. */
+  get creds(): Creds | null {
+    let r: Creds | null = null;
+    const u32 = this.conn.engine.u32;
+    this.items((type, p) => {
+      if (type !== A.ITEM_CREDS) return;
+      const c = {} as Creds;
+      CREDS_FIELDS.forEach((f, i) => { c[f] = u32[(p + A.ITEM_HDR + i * 8) >>> 2]; });
+      r = c;
+      return true;
+    });
+    return r;
+  }
+
+  /** Item types in the message, in order (for inspection and tests). */
+  get itemTypes(): number[] {
+    const t: number[] = [];
+    this.items((type) => { t.push(type); });
+    return t;
+  }
+
+  /** Give the slice back to the pool. Every accessor throws afterwards. */
+  free(): void {
+    this.at();
+    this.conn.freeOffset(this.offset);
+    this.freed = true;
+  }
+}

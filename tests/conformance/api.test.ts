@@ -1,0 +1,176 @@
+// The public API: Bus, Connection, Message, BusError, over the selected engine.
+import * as assert from 'uvu/assert';
+import { BusError, Message, ATTACH, abi as A, MockProvider } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('public API');
+
+function throwsCode(fn: () => unknown, code: string, msg?: string) {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, BusError, msg);
+    assert.is((err as BusError).code, code, msg);
+    assert.is((err as BusError).errno, (A as Record<string, number>)[code], msg);
+    assert.ok((err as BusError).message.includes(code), 'the message names the code');
+    return;
+  }
+  assert.unreachable(`expected ${code}${msg ? ': ' + msg : ''}`);
+}
+
+t('connect, send bytes / text / JSON, receive zero-copy views, free', ({ bus }) => {
+  const a = bus.connect({ description: 'alice' });
+  const b = bus.connect();
+  assert.is(a.id, 1);
+  assert.is(b.uniqueName, ':1.2');
+  assert.is(a.poolUsed, 0, 'the HELLO slice was freed');
+  const c1 = a.send(b.id, new Uint8Array([1, 2, 3]));
+  const c2 = a.sendText(b.uniqueName, 'héllo');
+  const c3 = a.sendJSON(b.id, { n: [1, 2] }, { priority: 4 });
+  a.send(b.id, new Uint16Array([0x0102, 0x0304]));
+  a.send(b.id);
+  assert.equal([c1, c2, c3], [1, 2, 3], 'cookies count from 1');
+  assert.is(b.queued, 5);
+  const m1 = b.recv()!;
+  assert.instance(m1, Message);
+  assert.is(m1.src, a.id);
+  assert.is(m1.dst, b.id);
+  assert.is(m1.cookie, 1);
+  assert.equal([...m1.payload], [1, 2, 3]);
+  assert.ok(m1.payload.buffer === bus.memory.buffer, 'a view of the shared memory, not a copy');
+  m1.free();
+  const m2 = b.recv()!;
+  assert.is(m2.text(), 'héllo');
+  m2.free();
+  const m3 = b.recv()!;
+  assert.equal(m3.json(), { n: [1, 2] });
+  assert.is(m3.priority, 4);
+  m3.free();
+  const m4 = b.recv()!;
+  assert.equal([...m4.payload], [2, 1, 4, 3]);
+  m4.free();
+  const m5 = b.recv()!;
+  assert.is(m5.payload.length, 0);
+  m5.free();
+  assert.is(b.recv(), null);
+  assert.is(b.poolUsed, 0);
+  a.close();
+  b.close();
+});
+
+t('a message is unusable after free(); double free throws ENXIO', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'x');
+  const m = b.recv()!;
+  m.free();
+  throwsCode(() => m.payload, 'ENXIO');
+  throwsCode(() => m.text(), 'ENXIO');
+  throwsCode(() => m.src, 'ENXIO');
+  throwsCode(() => m.free(), 'ENXIO');
+  a.close(); b.close();
+});
+
+t('errors carry errno, code and message; bad input leaves the bus as it was', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  throwsCode(() => a.send(999, new Uint8Array(1)), 'ENXIO');
+  throwsCode(() => a.send(0, new Uint8Array(1)), 'EDESTADDRREQ');
+  throwsCode(() => a.send('org.example.Nobody', new Uint8Array(1)), 'ESRCH');
+  throwsCode(() => a.send('not a name', new Uint8Array(1)), 'EINVAL');
+  throwsCode(() => a.send(b.id, new Uint8Array(A.MAX_PAYLOAD + 1)), 'EMSGSIZE');
+  throwsCode(() => a.send(b.id, null, { cookie: -1 }), 'EINVAL');
+  throwsCode(() => a.send(b.id, null, { cookie: 2 ** 53 }), 'EINVAL');
+  throwsCode(() => a.send(b.id, null, { priority: 0.5 }), 'EINVAL');
+  throwsCode(() => a.send(b.id, null, { payloadType: 0n }), 'EINVAL');
+  throwsCode(() => a.send(-1, null), 'EINVAL');
+  throwsCode(() => bus.connect({ description: 'bad name' }), 'EINVAL');
+  throwsCode(() => bus.connect({ description: 'x'.repeat(64) }), 'ENAMETOOLONG');
+  throwsCode(() => bus.connect({ poolSize: 1000 }), 'EINVAL');
+  throwsCode(() => bus.connect({ attachRecv: ['nope' as 'creds'] }), 'EINVAL');
+  throwsCode(() => bus.connect({ flags: A.HELLO_MONITOR }), 'EOPNOTSUPP');
+  assert.is(b.queued, 0);
+  assert.is(b.poolUsed, 0);
+  a.sendText(b.id, 'still works');
+  const m = b.recv()!;
+  assert.is(m.text(), 'still works');
+  m.free();
+  a.close(); b.close();
+});
+
+t('close(): EBUSY with queued messages; then ECONNRESET on every use', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.send(b.id, new Uint8Array(4));
+  throwsCode(() => b.close(), 'EBUSY');
+  assert.ok(b.drop());
+  assert.not.ok(b.drop());
+  b.close();
+  assert.ok(b.closed);
+  throwsCode(() => b.close(), 'ECONNRESET');
+  throwsCode(() => b.recv(), 'ECONNRESET');
+  throwsCode(() => b.send(a.id, null), 'ECONNRESET');
+  throwsCode(() => a.send(b.id, null), 'ENXIO');
+  a.close();
+});
+
+t('peek and priority through the API', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'low', { priority: 10 });
+  a.sendText(b.id, 'high', { priority: -10 });
+  const p = b.recv({ peek: true })!;
+  assert.is(p.text(), 'low');
+  p.free();
+  assert.is(b.queued, 2);
+  const h = b.recv({ priority: 0 })!;
+  assert.is(h.text(), 'high');
+  h.free();
+  assert.is(b.recv({ priority: 0 }), null);
+  const l = b.recv()!;
+  assert.is(l.text(), 'low');
+  l.free();
+  a.close(); b.close();
+});
+
+t('metadata: attached only when the send mask and the receive mask both allow it', ({ bus, mock }) => {
+  mock.setCreds({ uid: 1234, gid: 99 });
+  const quiet = bus.connect({ attachSend: [] });
+  const open = bus.connect({ attachSend: 'all' });
+  const wantsAll = bus.connect({ attachRecv: 'all' });
+  const wantsTs = bus.connect({ attachRecv: ['timestamp'] });
+  quiet.send(wantsAll.id, null);
+  open.send(wantsAll.id, null);
+  open.send(wantsTs.id, null);
+  const m1 = wantsAll.recv()!;
+  assert.is(m1.timestamp, null);
+  assert.is(m1.creds, null);
+  m1.free();
+  const m2 = wantsAll.recv()!;
+  assert.equal(m2.itemTypes, [A.ITEM_TIMESTAMP, A.ITEM_CREDS]);
+  assert.is(m2.creds!.uid, 1234);
+  assert.is(m2.creds!.gid, 99);
+  const ts = m2.timestamp!;
+  assert.ok(ts.seqnum >= 1);
+  assert.ok(ts.monotonicNs > 0n && ts.realtimeNs > ts.monotonicNs);
+  m2.free();
+  const m3 = wantsTs.recv()!;
+  assert.equal(m3.itemTypes, [A.ITEM_TIMESTAMP]);
+  assert.ok(m3.timestamp!.seqnum > ts.seqnum, 'the per-bus sequence number grows');
+  m3.free();
+  for (const c of [quiet, open, wantsAll, wantsTs]) c.close();
+  assert.is(ATTACH.all, A.ATTACH_ALL);
+});
+
+t('live credentials: a sender that changes identity is seen with the new one', ({ bus, mock }) => {
+  const a = bus.connect();
+  const b = bus.connect({ attachRecv: ['creds'] });
+  mock.setCreds({ uid: 7 });
+  a.send(b.id, null);
+  mock.setCreds({ uid: 8 });
+  a.send(b.id, null);
+  const m1 = b.recv()!, m2 = b.recv()!;
+  assert.is(m1.creds!.uid, 7);
+  assert.is(m2.creds!.uid, 8);
+  m1.free(); m2.free();
+  a.close(); b.close();
+  assert.instance(new MockProvider(), MockProvider);
+});
+
+t.run();

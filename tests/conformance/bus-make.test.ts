@@ -1,0 +1,101 @@
+// BUS_MAKE: bloom parameters, limits, the bus id from the random import, the layout.
+import * as assert from 'uvu/assert';
+import { suite } from 'uvu';
+import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError } from '../../js/index.ts';
+import { put64big } from '../../js/wire.ts';
+import { ENGINE, bareEngine, makeBus } from '../helpers/harness.ts';
+
+const t = suite(`BUS_MAKE [${ENGINE}]`);
+
+interface Make { size?: bigint; flags?: bigint; bloomSize?: bigint; nHash?: bigint; threads?: number; conns?: number; poolMax?: number; names?: number; matches?: number; replies?: number }
+
+const LIMITS = { threads: 2, conns: 4, poolMax: 65536, names: 4, matches: 4, replies: 4 };
+const END = busLayout(2, 4, 65536, 4, 4, 4, 64, false);
+
+async function make(m: Make, pages = busPages(END)) {
+  const e = await bareEngine(pages);
+  const c = MAKE_CMD_ADDR, u32 = e.u32;
+  const w = (off: number, v: bigint) => put64big(u32, c + off, v);
+  w(A.CMD_SIZE, m.size ?? BigInt(A.MAKE_CMD_SIZE));
+  w(A.CMD_FLAGS, m.flags ?? 0n);
+  w(A.MAKE_BLOOM_SIZE, m.bloomSize ?? 64n);
+  w(A.MAKE_BLOOM_N_HASH, m.nHash ?? 8n);
+  const l = { ...LIMITS, ...m };
+  u32[(c + A.MAKE_N_THREADS) >>> 2] = l.threads;
+  u32[(c + A.MAKE_N_CONNS) >>> 2] = l.conns;
+  u32[(c + A.MAKE_POOL_MAX) >>> 2] = l.poolMax;
+  u32[(c + A.MAKE_N_NAMES) >>> 2] = l.names;
+  u32[(c + A.MAKE_N_MATCHES) >>> 2] = l.matches;
+  u32[(c + A.MAKE_N_REPLIES) >>> 2] = l.replies;
+  return { r: e.busMake(c), e };
+}
+
+t('a valid bus: magic, layout end, id128 from the random import', async () => {
+  const { r, e } = await make({});
+  assert.is(r, 0);
+  assert.is(e.u32[A.BUS_BASE >>> 2], A.BUS_MAGIC);
+  assert.is(e.u32[(MAKE_CMD_ADDR + A.MAKE_LAYOUT_END) >>> 2], END);
+  const id = e.u8.slice(MAKE_CMD_ADDR + A.MAKE_ID128, MAKE_CMD_ADDR + A.MAKE_ID128 + 16);
+  assert.equal(id, e.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16));
+  assert.ok(id.some((b) => b !== 0), 'id128 is not all zero');
+  const { r: r2, e: e2 } = await make({});
+  assert.is(r2, 0);
+  assert.equal(e2.u8.slice(MAKE_CMD_ADDR + A.MAKE_ID128, MAKE_CMD_ADDR + A.MAKE_ID128 + 16), id, 'same seed, same id');
+});
+
+t('bloom size: 8..4096, a multiple of 8, else EINVAL', async () => {
+  for (const s of [0n, 4n, 12n, 4097n, 4104n, 1n << 32n]) assert.is((await make({ bloomSize: s })).r, -A.EINVAL, `size ${s}`);
+  for (const s of [8n, 4096n]) assert.is((await make({ bloomSize: s }, busPages(busLayout(2, 4, 65536, 4, 4, 4, Number(s), false)))).r, 0, `size ${s}`);
+});
+
+t('bloom n_hash 0 -> EINVAL', async () => {
+  assert.is((await make({ nHash: 0n })).r, -A.EINVAL);
+  assert.is((await make({ nHash: 1n })).r, 0);
+});
+
+t('unknown flags -> EINVAL; command size checks', async () => {
+  assert.is((await make({ flags: 4n })).r, -A.EINVAL);
+  assert.is((await make({ flags: 1n << 40n })).r, -A.EINVAL);
+  assert.is((await make({ flags: 3n })).r, 0, 'ACCESS_GROUP | ACCESS_WORLD accepted');
+  assert.is((await make({ size: 80n })).r, -A.EINVAL);
+  assert.is((await make({ size: BigInt(A.CMD_MAX + 1) })).r, -A.EMSGSIZE);
+});
+
+t('limits out of range -> EINVAL', async () => {
+  assert.is((await make({ threads: 0 })).r, -A.EINVAL);
+  assert.is((await make({ threads: A.MAX_THREADS + 1 })).r, -A.EINVAL);
+  assert.is((await make({ conns: 0 })).r, -A.EINVAL);
+  assert.is((await make({ poolMax: 4095 })).r, -A.EINVAL);
+  assert.is((await make({ poolMax: 6000 })).r, -A.EINVAL);
+  assert.is((await make({ poolMax: 0 })).r, -A.EINVAL);
+});
+
+t('a memory smaller than the layout -> ENOMEM, and nothing is written', async () => {
+  const { r, e } = await make({}, busPages(END) - 1);
+  assert.is(r, -A.ENOMEM);
+  assert.is(e.u32[A.BUS_BASE >>> 2], 0, 'no magic');
+});
+
+t('Bus.create: public errors', async () => {
+  try {
+    await Bus.create({ engine: ENGINE, provider: new MockProvider(), bloom: { size: 12 } });
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, BusError);
+    assert.is((err as BusError).code, 'EINVAL');
+    assert.is((err as BusError).errno, A.EINVAL);
+  }
+  try {
+    await Bus.create({ engine: ENGINE, provider: new MockProvider(), limits: { connections: 65535, poolMax: 1 << 28 } });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as BusError).code, 'ENOMEM');
+  }
+  const { bus } = await makeBus();
+  assert.is(bus.engine.kind, ENGINE);
+  assert.is(bus.id128.length, 16);
+  assert.instance(bus.memory.buffer, SharedArrayBuffer);
+  bus.close();
+});
+
+t.run();

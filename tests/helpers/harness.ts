@@ -1,0 +1,85 @@
+// harness: one conformance suite, two engines. WASMBUS_ENGINE (set by tests/run.mjs) picks
+// the engine; every test gets a fresh bus and a leak check after it: no queued message,
+// no pool byte in use, no send pending, in any connection still open; then every
+// connection is closed and the bus must have none left.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Bus, MockProvider, WasmEngine, TwinEngine, loadCore, abi as A, type BusOptions, type Engine, type EngineKind } from '../../js/index.ts';
+import { Raw } from './raw.ts';
+
+export const ENGINE: EngineKind = process.env.WASMBUS_ENGINE === 'twin' ? 'twin' : 'wasm';
+
+export interface Ctx {
+  bus: Bus;
+  e: Engine;
+  raw: Raw;
+  mock: MockProvider;
+}
+
+export const SMALL: BusOptions['limits'] = { threads: 4, connections: 8, poolMax: 262144, names: 16, matches: 16, replies: 16 };
+
+export async function makeBus(opts: BusOptions = {}, engine: EngineKind = ENGINE): Promise<{ bus: Bus; mock: MockProvider }> {
+  const mock = (opts.provider as MockProvider) ?? new MockProvider({ seed: 42 });
+  const bus = await Bus.create({ engine, provider: mock, limits: SMALL, ...opts });
+  return { bus, mock };
+}
+
+/** Everything a test left behind: a list of complaints (empty when clean). */
+export function leaks(e: Engine): string[] {
+  const out: string[] = [];
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+  for (let s = 0; s < n; s++) {
+    const c = e.connAddr(s);
+    if (e.u32[(c + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE) continue;
+    if (e.queued(s)) out.push(`conn ${s}: ${e.queued(s)} queued`);
+    if (e.poolUsed(s)) out.push(`conn ${s}: ${e.poolUsed(s)} pool bytes used`);
+    if (e.u32[(c + A.CONN_N_RESV) >>> 2]) out.push(`conn ${s}: reservation pending`);
+    if (e.u32[(c + A.CONN_ACCOUNTED) >>> 2]) out.push(`conn ${s}: quota still accounted`);
+  }
+  if (e.cmd && e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2] !== A.OP_NONE) out.push('a send is pending');
+  return out;
+}
+
+/** Close every open connection through the ABI; the bus must end with none. */
+export function closeAll(e: Engine, raw: Raw): void {
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+  for (let s = 0; s < n; s++) {
+    const c = e.connAddr(s);
+    if (e.u32[(c + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE) raw.byebye(s, e.connGen(s));
+  }
+}
+
+/**
+ * A suite whose tests each get a fresh bus (ctx) and end with the leak check, run inside
+ * the test so that a failure is reported as the test's own (uvu swallows hook errors).
+ */
+export function busSuite(name: string, opts: BusOptions = {}) {
+  const s = suite<Ctx>(`${name} [${ENGINE}]`, {} as Ctx);
+  const test = (title: string, fn: (ctx: Ctx) => unknown) => s(title, async (ctx) => {
+    const { bus, mock } = await makeBus(opts);
+    Object.assign(ctx, { bus, e: bus.engine, raw: new Raw(bus.engine), mock });
+    await fn(ctx);
+    const l = leaks(ctx.e);
+    closeAll(ctx.e, ctx.raw);
+    assert.equal(l, [], 'leak check');
+    assert.is(ctx.e.liveConns(), 0, 'every connection closed');
+  });
+  test.run = () => s.run();
+  test.skip = (title: string, _fn: (ctx: Ctx) => unknown) => s.skip(title, () => {});
+  return test;
+}
+
+/** Open a connection through the ABI; returns its handle. */
+export function open(raw: Raw, o: Parameters<Raw['hello']>[0] = {}) {
+  const h = raw.hello({ attachSend: 0, attachRecv: 0, ...o });
+  assert.ok(h.r >= 0, `hello failed: ${h.r}`);
+  assert.is(raw.free(h.slot, h.gen, h.offset), 0, 'free the HELLO slice');
+  return h;
+}
+
+/** An engine on a fresh memory with no bus yet (for BUS_MAKE tests). */
+export async function bareEngine(pages: number, engine: EngineKind = ENGINE, seed = 42): Promise<Engine> {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const mock = new MockProvider({ seed });
+  return engine === 'wasm' ? WasmEngine.create(await loadCore(), memory, mock) : new TwinEngine(memory, mock);
+}
