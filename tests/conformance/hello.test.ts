@@ -26,10 +26,10 @@ t('HELLO: id from 1, bus id128, bus flags, one BLOOM_PARAMETER slice to free', (
   assert.is(h2.id, 2);
 });
 
-t('HELLO: pool_size 0 or not a multiple of 4096 -> EINVAL; over poolMax -> ENOMEM', ({ raw }) => {
+t('HELLO: pool_size 0 or not a multiple of 4096 -> EINVAL; over poolMax -> ENOMEM', ({ raw, bus }) => {
   for (const s of [0n, 100n, 4097n, 1n << 32n]) assert.is(raw.hello({ poolSize: s }).r, -A.EINVAL, `pool ${s}`);
-  assert.is(raw.hello({ poolSize: 65536 + 4096 }).r, -A.ENOMEM);
-  open(raw, { poolSize: 65536 });
+  assert.is(raw.hello({ poolSize: bus.limits.poolMax + 4096 }).r, -A.ENOMEM);
+  open(raw, { poolSize: bus.limits.poolMax });
 });
 
 t('HELLO: unknown flags, attach bits outside ALL -> EINVAL; ~0 means ALL', ({ raw }) => {

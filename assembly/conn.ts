@@ -1,0 +1,164 @@
+// conn: the connection table: HELLO, BYEBYE and the (slot, gen) handle check.
+// Mirrors js/twin/conn.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32, st64, copy, fill, THREAD, align8 } from "./mem";
+import { creds_get } from "./host";
+import { busConns, busNConns, busPoolMax } from "./bus";
+import { itemSize, itemType, itemString, descValid } from "./items";
+import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
+import { threadCmd } from "./thread";
+
+const H: u32 = A.BUS_BASE;
+const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
+const NOBODY: u32 = 65534; // uid when the host cannot tell (the kernel's overflow uid)
+
+export function connAddr(slot: u32): u32 {
+  return busConns() + slot * A.CONN_SIZE;
+}
+
+/** The connection behind a (slot, gen) handle, or -EBADF / -ECONNRESET. */
+export function connGet(slot: u32, gen: u32): i32 {
+  if (THREAD == 0) return -A.EBADF;
+  if (slot >= busNConns()) return -A.EBADF;
+  const c = connAddr(slot);
+  if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_GEN) != gen) return -A.ECONNRESET;
+  return <i32>c; // the connection table lies below 2 GiB (BUS_MAKE's bounds)
+}
+
+/** Find an active connection by its 64-bit id; 0 if none. */
+export function connById(lo: u32, hi: u32): u32 {
+  const n = busNConns();
+  for (let i: u32 = 0; i < n; i++) {
+    const c = connAddr(i);
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_ID) == lo && ld32(c + A.CONN_ID + 4) == hi) return c;
+  }
+  return 0;
+}
+
+/** attach mask: ~0 means ALL; bits outside ALL are invalid (-1). */
+function attachMask(p: u32): i32 {
+  const lo = ld32(p), hi = ld32(p + 4);
+  if (lo == 0xffffffff && hi == 0xffffffff) return A.ATTACH_ALL;
+  if (hi != 0 || (lo & ~A.ATTACH_ALL) != 0) return -1;
+  return <i32>lo;
+}
+
+/** Validate a command header: 0, or -EMSGSIZE / -EINVAL. */
+export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
+  const lo = ld32(cmd + A.CMD_SIZE);
+  if (ld32(cmd + A.CMD_SIZE + 4) != 0 || lo > <u32>A.CMD_MAX) return -A.EMSGSIZE;
+  if (lo < minSize) return -A.EINVAL;
+  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~allowedFlags) != 0) return -A.EINVAL;
+  return 0;
+}
+
+/** HELLO: returns the new connection's slot index, or -errno. */
+export function hello(): i32 {
+  if (THREAD == 0) return -A.EBADF;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  const cmd = threadCmd();
+  let r = cmdCheck(cmd, A.HELLO_CMD_SIZE, A.HELLO_ACCEPT_FD | KINDS);
+  if (r < 0) return r;
+  const flags = ld32(cmd + A.CMD_FLAGS);
+  const kinds = flags & KINDS;
+  if ((kinds & (kinds - 1)) != 0) return -A.EINVAL;
+  const send = attachMask(cmd + A.HELLO_ATTACH_SEND);
+  const recv = attachMask(cmd + A.HELLO_ATTACH_RECV);
+  if (send < 0 || recv < 0) return -A.EINVAL;
+  const poolSize = ld32(cmd + A.HELLO_POOL_SIZE);
+  if (ld32(cmd + A.HELLO_POOL_SIZE + 4) != 0 || poolSize == 0 || (poolSize & (A.POOL_SIZE_ALIGN - 1)) != 0) return -A.EINVAL;
+
+  // items: CONN_DESCRIPTION and NAME, each at most once
+  const end = cmd + ld32(cmd + A.CMD_SIZE);
+  let desc: u32 = 0, descLen: i32 = 0, name: u32 = 0;
+  for (let p = cmd + A.HELLO_CMD_SIZE; p < end;) {
+    const size = itemSize(p, end);
+    if (size == 0) return -A.EINVAL;
+    const type = itemType(p);
+    if (type == A.ITEM_CONN_DESCRIPTION) {
+      if (desc != 0) return -A.EINVAL;
+      descLen = itemString(p, size);
+      if (descLen < 0) return -A.EINVAL;
+      desc = p + A.ITEM_HDR;
+    } else if (type == A.ITEM_NAME) {
+      if (name != 0) return -A.EINVAL;
+      if (itemString(p, size) < 0) return -A.EINVAL;
+      name = p + A.ITEM_HDR;
+    } else return -A.EINVAL;
+    p += align8(size);
+  }
+  if (desc != 0) {
+    r = descValid(desc, descLen);
+    if (r < 0) return r;
+  }
+  if ((name != 0) != ((flags & A.HELLO_ACTIVATOR) != 0)) return -A.EINVAL;
+  // monitors, activators and policy holders come with their issues
+  if (kinds != 0) return -A.EOPNOTSUPP;
+  if (poolSize > busPoolMax()) return -A.ENOMEM;
+
+  const n = busNConns();
+  let slot = -1;
+  for (let i: u32 = 0; i < n; i++) {
+    if (ld32(connAddr(i) + A.CONN_STATE) == A.CONN_FREE_SLOT) { slot = <i32>i; break; }
+  }
+  if (slot < 0) return -A.ENFILE;
+  const c = connAddr(slot);
+
+  // the quota key: the caller's uid, asked from the host now
+  const scratch = THREAD + A.THREAD_SCRATCH;
+  const uid = creds_get(scratch) == 0 ? ld32(scratch) : NOBODY;
+
+  const gen = ld32(c + A.CONN_GEN);
+  fill(c, 0, A.CONN_SIZE);
+  st32(c + A.CONN_GEN, gen + 1);
+  const idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
+  st64(c + A.CONN_ID, idLo, idHi);
+  if (idLo == 0xffffffff) st64(H + A.BUS_NEXT_ID, 0, idHi + 1);
+  else st64(H + A.BUS_NEXT_ID, idLo + 1, idHi);
+  st64(c + A.CONN_FLAGS, flags, 0);
+  st64(c + A.CONN_ATTACH_SEND, send, 0);
+  st64(c + A.CONN_ATTACH_RECV, recv, 0);
+  const pool = ld32(H + A.BUS_POOLS) + <u32>slot * busPoolMax();
+  st32(c + A.CONN_POOL_SIZE, poolSize);
+  st32(c + A.CONN_POOL, pool);
+  st32(c + A.CONN_UID, uid);
+  if (desc != 0) copy(c + A.CONN_DESC, desc, descLen + 1);
+  st32(c + A.CONN_DESC_LEN, descLen);
+  poolInit(c, pool, poolSize);
+
+  // the HELLO slice: one BLOOM_PARAMETER item
+  const b = poolAlloc(c, A.BLOCK_HDR + A.BLOOM_PARAMETER_ITEM_SIZE);
+  if (b == 0) return -A.EXFULL; // unreachable: pool_size >= 4096
+  const s = b + A.BLOCK_HDR;
+  st64(s + A.ITEM_SIZE, A.BLOOM_PARAMETER_ITEM_SIZE, 0);
+  st64(s + A.ITEM_TYPE, A.ITEM_BLOOM_PARAMETER, 0);
+  copy(s + A.ITEM_HDR, H + A.BUS_BLOOM_SIZE, 16);
+  poolPublish(c, b);
+
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  copy(cmd + A.HELLO_BUS_FLAGS, H + A.BUS_FLAGS, 8);
+  st64(cmd + A.HELLO_ID, idLo, idHi);
+  st64(cmd + A.HELLO_OFFSET, poolOffset(c, b), 0);
+  st64(cmd + A.HELLO_ITEMS_SIZE, A.BLOOM_PARAMETER_ITEM_SIZE, 0);
+  copy(cmd + A.HELLO_ID128, H + A.BUS_ID128, 16);
+  st32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) + 1);
+  st32(c + A.CONN_STATE, A.CONN_ACTIVE);
+  return slot;
+}
+
+/** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
+export function byebye(slot: u32, gen: u32): i32 {
+  const c = connGet(slot, gen);
+  if (c < 0) return c;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  const cmd = threadCmd();
+  const r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
+  if (r < 0) return r;
+  if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return -A.EINVAL; // no items
+  if (ld32(c + A.CONN_N_QUEUED) != 0 || ld32(c + A.CONN_N_RESV) != 0) return -A.EBUSY;
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  st32(c + A.CONN_STATE, A.CONN_FREE_SLOT);
+  st32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
+  st32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
+  return 0;
+}

@@ -1,0 +1,77 @@
+// items: walking and validating kdbus items ({u64 size; u64 type; payload}, 8-aligned),
+// and the string rules of descriptions and names. Mirrors js/twin/items.ts.
+import * as A from "../js/shared/abi";
+import { ld32, ld8, align8 } from "./mem";
+
+/**
+ * Size of the item at `p` if it lies wholly inside [p, end) and has at least a header,
+ * else 0. The next item starts at p + align8(size).
+ */
+export function itemSize(p: u32, end: u32): u32 {
+  if (p + A.ITEM_HDR > end) return 0;
+  if (ld32(p + A.ITEM_SIZE + 4) != 0) return 0;
+  const size = ld32(p + A.ITEM_SIZE);
+  if (size < <u32>A.ITEM_HDR || size > end - p) return 0;
+  return size;
+}
+
+export function itemType(p: u32): u32 {
+  // types above 2^32 are never valid: report them as 0 (unknown)
+  return ld32(p + A.ITEM_TYPE + 4) != 0 ? 0 : ld32(p + A.ITEM_TYPE);
+}
+
+/** True when the walk that stopped at `p` consumed exactly [start, end). */
+export function itemsEnd(p: u32, end: u32): bool {
+  return p == align8(end) || p == end;
+}
+
+/**
+ * Length of the NUL-terminated string that fills the payload of the item at `p` (size
+ * `size`): the NUL must be the payload's last byte and the only one. -1 when malformed.
+ */
+export function itemString(p: u32, size: u32): i32 {
+  const n = <i32>size - A.ITEM_HDR;
+  if (n < 1 || ld8(p + size - 1) != 0) return -1;
+  const s = p + A.ITEM_HDR;
+  for (let i = 0; i < n - 1; i++) if (ld8(s + i) == 0) return -1;
+  return n - 1;
+}
+
+function isAlnum(ch: u32): bool {
+  return (ch >= 48 && ch <= 57) || (ch >= 65 && ch <= 90) || (ch >= 97 && ch <= 122);
+}
+
+/** CONN_DESCRIPTION: [A-Za-z0-9_.-], not starting or ending with '.' or '-'. 0 or -errno. */
+export function descValid(s: u32, len: u32): i32 {
+  if (len > <u32>A.MAX_DESC_LEN) return -A.ENAMETOOLONG;
+  if (len == 0) return -A.EINVAL;
+  for (let i: u32 = 0; i < len; i++) {
+    const ch = ld8(s + i);
+    if (!(isAlnum(ch) || ch == 95 || ch == 46 || ch == 45)) return -A.EINVAL;
+  }
+  const first = ld8(s), last = ld8(s + len - 1);
+  if (first == 46 || first == 45 || last == 46 || last == 45) return -A.EINVAL;
+  return 0;
+}
+
+/**
+ * Well-known name: >= 2 elements separated by '.', none empty, [A-Za-z0-9_-], no element
+ * starting with a digit, at most MAX_NAME_LEN bytes.
+ */
+export function nameValid(s: u32, len: u32): bool {
+  if (len < 3 || len > <u32>A.MAX_NAME_LEN) return false;
+  let dots = 0, elemStart = true;
+  for (let i: u32 = 0; i < len; i++) {
+    const ch = ld8(s + i);
+    if (ch == 46) {
+      if (elemStart) return false;
+      dots++;
+      elemStart = true;
+      continue;
+    }
+    if (!(isAlnum(ch) || ch == 95 || ch == 45)) return false;
+    if (elemStart && ch >= 48 && ch <= 57) return false;
+    elemStart = false;
+  }
+  return dots >= 1 && !elemStart;
+}

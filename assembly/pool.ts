@@ -1,0 +1,118 @@
+// pool: a connection's receive pool, carved into blocks (header + slice). Best fit over
+// one free list, split the rest, merge with free neighbours on release, 8-byte aligned.
+// Mirrors js/twin/pool.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32 } from "./mem";
+
+/** One free block spanning the whole pool. */
+export function poolInit(c: u32, pool: u32, size: u32): void {
+  st32(pool + A.BLOCK_SIZE, size);
+  st32(pool + A.BLOCK_PREV_SIZE, 0);
+  st32(pool + A.BLOCK_STATE, 0);
+  st32(pool + A.BLOCK_NEXT, 0);
+  st32(pool + A.BLOCK_LINK, 0);
+  st32(c + A.CONN_FREE, pool);
+  st32(c + A.CONN_PUB, 0);
+  st32(c + A.CONN_USED, 0);
+}
+
+function freeUnlink(c: u32, b: u32): void {
+  const next = ld32(b + A.BLOCK_NEXT), prev = ld32(b + A.BLOCK_LINK);
+  if (prev != 0) st32(prev + A.BLOCK_NEXT, next);
+  else st32(c + A.CONN_FREE, next);
+  if (next != 0) st32(next + A.BLOCK_LINK, prev);
+}
+
+function freePush(c: u32, b: u32): void {
+  const head = ld32(c + A.CONN_FREE);
+  st32(b + A.BLOCK_STATE, 0);
+  st32(b + A.BLOCK_NEXT, head);
+  st32(b + A.BLOCK_LINK, 0);
+  if (head != 0) st32(head + A.BLOCK_LINK, b);
+  st32(c + A.CONN_FREE, b);
+}
+
+/** Allocate a block of `need` bytes (header included, a multiple of 8); 0 when nothing fits. */
+export function poolAlloc(c: u32, need: u32): u32 {
+  let best: u32 = 0, bestSize: u32 = 0;
+  for (let b = ld32(c + A.CONN_FREE); b != 0; b = ld32(b + A.BLOCK_NEXT)) {
+    const s = ld32(b + A.BLOCK_SIZE);
+    if (s >= need && (best == 0 || s < bestSize)) {
+      best = b;
+      bestSize = s;
+      if (s == need) break;
+    }
+  }
+  if (best == 0) return 0;
+  freeUnlink(c, best);
+  if (bestSize - need >= <u32>A.BLOCK_MIN) {
+    const rest = best + need;
+    const end = ld32(c + A.CONN_POOL) + ld32(c + A.CONN_POOL_SIZE);
+    st32(rest + A.BLOCK_SIZE, bestSize - need);
+    st32(rest + A.BLOCK_PREV_SIZE, need);
+    freePush(c, rest);
+    const after = rest + bestSize - need;
+    if (after < end) st32(after + A.BLOCK_PREV_SIZE, bestSize - need);
+    st32(best + A.BLOCK_SIZE, need);
+    bestSize = need;
+  }
+  st32(best + A.BLOCK_STATE, A.BLOCK_USED);
+  st32(best + A.BLOCK_NEXT, 0);
+  st32(best + A.BLOCK_LINK, 0);
+  st32(c + A.CONN_USED, ld32(c + A.CONN_USED) + bestSize);
+  return best;
+}
+
+/** Release a block and merge it with free neighbours. */
+export function poolFree(c: u32, b: u32): void {
+  const end = ld32(c + A.CONN_POOL) + ld32(c + A.CONN_POOL_SIZE);
+  let size = ld32(b + A.BLOCK_SIZE);
+  st32(c + A.CONN_USED, ld32(c + A.CONN_USED) - size);
+  const next = b + size;
+  if (next < end && ld32(next + A.BLOCK_STATE) == 0) {
+    freeUnlink(c, next);
+    size += ld32(next + A.BLOCK_SIZE);
+  }
+  const prevSize = ld32(b + A.BLOCK_PREV_SIZE);
+  if (prevSize != 0 && ld32(b - prevSize + A.BLOCK_STATE) == 0) {
+    b -= prevSize;
+    freeUnlink(c, b);
+    size += ld32(b + A.BLOCK_SIZE);
+  }
+  st32(b + A.BLOCK_SIZE, size);
+  const after = b + size;
+  if (after < end) st32(after + A.BLOCK_PREV_SIZE, size);
+  freePush(c, b);
+}
+
+/** Hand a block to the pool owner (it must FREE it). */
+export function poolPublish(c: u32, b: u32): void {
+  const st = ld32(b + A.BLOCK_STATE);
+  if ((st & A.BLOCK_USER) != 0) return;
+  st32(b + A.BLOCK_STATE, st | A.BLOCK_USER);
+  st32(b + A.BLOCK_LINK, ld32(c + A.CONN_PUB));
+  st32(c + A.CONN_PUB, b);
+}
+
+/** Find the published block whose slice is at pool offset `off` and unpublish it; 0 if none. */
+export function poolUnpublish(c: u32, off: u32): u32 {
+  const target = ld32(c + A.CONN_POOL) + off - A.BLOCK_HDR;
+  let prev: u32 = 0;
+  for (let b = ld32(c + A.CONN_PUB); b != 0; b = ld32(b + A.BLOCK_LINK)) {
+    if (b == target) {
+      const next = ld32(b + A.BLOCK_LINK);
+      if (prev != 0) st32(prev + A.BLOCK_LINK, next);
+      else st32(c + A.CONN_PUB, next);
+      st32(b + A.BLOCK_LINK, 0);
+      st32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER);
+      return b;
+    }
+    prev = b;
+  }
+  return 0;
+}
+
+/** Offset of a block's slice relative to the pool start. */
+export function poolOffset(c: u32, b: u32): u32 {
+  return b + A.BLOCK_HDR - ld32(c + A.CONN_POOL);
+}

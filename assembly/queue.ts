@@ -1,0 +1,54 @@
+// queue: a connection's receive queue, FIFO through the blocks' `next` links, with the
+// lowest-priority-value pick of RECV USE_PRIORITY. Mirrors js/twin/queue.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32, ldi32 } from "./mem";
+
+/** predecessor of the block queuePeek returned (0: it is the head) */
+export let queuePrev: u32 = 0;
+
+export function queueAppend(c: u32, b: u32): void {
+  st32(b + A.BLOCK_NEXT, 0);
+  const tail = ld32(c + A.CONN_Q_TAIL);
+  if (tail != 0) st32(tail + A.BLOCK_NEXT, b);
+  else st32(c + A.CONN_Q_HEAD, b);
+  st32(c + A.CONN_Q_TAIL, b);
+  st32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) + 1);
+}
+
+/** s64 priority of a queued message, compared as (hi signed, lo unsigned) */
+function prioLess(b: u32, lo: u32, hi: i32): bool {
+  const p = b + A.BLOCK_HDR + A.MSG_PRIORITY;
+  const bh = ldi32(p + 4);
+  return bh < hi || (bh == hi && ld32(p) < lo);
+}
+
+/**
+ * The next message to deliver: the head, or with `usePrio` the first of the lowest priority
+ * values, only if that value is <= (lo, hi). 0 when there is none.
+ */
+export function queuePeek(c: u32, usePrio: bool, lo: u32, hi: i32): u32 {
+  queuePrev = 0;
+  const head = ld32(c + A.CONN_Q_HEAD);
+  if (!usePrio || head == 0) return head;
+  let best = head, bestPrev: u32 = 0, prev = head;
+  for (let b = ld32(head + A.BLOCK_NEXT); b != 0; b = ld32(b + A.BLOCK_NEXT)) {
+    const p = best + A.BLOCK_HDR + A.MSG_PRIORITY;
+    if (prioLess(b, ld32(p), ldi32(p + 4))) { best = b; bestPrev = prev; }
+    prev = b;
+  }
+  // deliver only if best <= limit, i.e. not (limit < best)
+  const bp = best + A.BLOCK_HDR + A.MSG_PRIORITY;
+  const bh = ldi32(bp + 4), bl = ld32(bp);
+  if (hi < bh || (hi == bh && lo < bl)) return 0;
+  queuePrev = bestPrev;
+  return best;
+}
+
+export function queueUnlink(c: u32, b: u32, prev: u32): void {
+  const next = ld32(b + A.BLOCK_NEXT);
+  if (prev != 0) st32(prev + A.BLOCK_NEXT, next);
+  else st32(c + A.CONN_Q_HEAD, next);
+  if (ld32(c + A.CONN_Q_TAIL) == b) st32(c + A.CONN_Q_TAIL, prev);
+  st32(b + A.BLOCK_NEXT, 0);
+  st32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) - 1);
+}

@@ -1,0 +1,53 @@
+// quota: the kdbus receive quota. Half of a pool is reserved for its owner; each sending
+// user may hold a third of what is left (its own bytes counted as free), and at most
+// MAX_QUEUED_PER_USER queued messages. Only queued, not yet received messages count.
+// Mirrors js/twin/quota.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32 } from "./mem";
+
+/** Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS. */
+export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
+  const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
+  const accounted = ld32(c + A.CONN_ACCOUNTED);
+  if (half < accounted) return -A.ENOBUFS;
+  let idx = -1, spare = -1;
+  for (let i = 0; i < A.QUOTA_USERS; i++) {
+    const q = c + A.CONN_QUOTA + i * A.QUOTA_SIZE;
+    if (ld32(q + A.QUOTA_USED) != 0) {
+      if (ld32(q + A.QUOTA_UID) == uid) { idx = i; break; }
+    } else if (spare < 0) spare = i;
+  }
+  if (idx < 0) {
+    if (spare < 0) return -A.ENOBUFS;
+    idx = spare;
+  }
+  const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
+  const own = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_BYTES) : 0;
+  const msgs = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_MSGS) : 0;
+  const avail = (half - accounted + own) / 3;
+  if (avail < own || avail - own < bytes) return -A.ENOBUFS;
+  if (msgs >= <u32>A.MAX_QUEUED_PER_USER) return -A.ENOBUFS;
+  if (ld32(q + A.QUOTA_USED) == 0) {
+    st32(q + A.QUOTA_USED, 1);
+    st32(q + A.QUOTA_UID, uid);
+    st32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) + 1);
+  }
+  st32(q + A.QUOTA_BYTES, own + bytes);
+  st32(q + A.QUOTA_MSGS, msgs + 1);
+  st32(c + A.CONN_ACCOUNTED, accounted + bytes);
+  return idx;
+}
+
+/** Give back what quotaCharge took. */
+export function quotaRelease(c: u32, idx: u32, bytes: u32): void {
+  const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
+  const msgs = ld32(q + A.QUOTA_MSGS) - 1;
+  st32(q + A.QUOTA_BYTES, ld32(q + A.QUOTA_BYTES) - bytes);
+  st32(q + A.QUOTA_MSGS, msgs);
+  st32(c + A.CONN_ACCOUNTED, ld32(c + A.CONN_ACCOUNTED) - bytes);
+  if (msgs == 0) {
+    st32(q + A.QUOTA_USED, 0);
+    st32(q + A.QUOTA_UID, 0);
+    st32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) - 1);
+  }
+}

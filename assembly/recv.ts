@@ -1,0 +1,72 @@
+// recv: RECV (FIFO, PEEK, DROP, USE_PRIORITY) and FREE. Mirrors js/twin/recv.ts.
+import * as A from "../js/shared/abi";
+import { ld32, ldi32, st32, st64, THREAD } from "./mem";
+import { connGet, cmdCheck } from "./conn";
+import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
+import { quotaRelease } from "./quota";
+import { queuePeek, queueUnlink, queuePrev } from "./queue";
+import { threadCmd } from "./thread";
+
+/** Take a block off the queue and give back its quota. */
+function recvDequeue(c: u32, b: u32, prev: u32): void {
+  queueUnlink(c, b, prev);
+  quotaRelease(c, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
+  st32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
+}
+
+export function recv(slot: u32, gen: u32): i32 {
+  const c = connGet(slot, gen);
+  if (c < 0) return c;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  const cmd = threadCmd();
+  const r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
+  if (r < 0) return r;
+  if (ld32(cmd + A.CMD_SIZE) != A.RECV_CMD_SIZE) return -A.EINVAL; // no items
+  const flags = ld32(cmd + A.CMD_FLAGS);
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  st64(cmd + A.RECV_DROPPED_MSGS, 0, 0);
+  st64(cmd + A.RECV_MSG_OFFSET, ld32(c + A.CONN_POOL_SIZE), 0);
+  st64(cmd + A.RECV_MSG_SIZE, 0, 0);
+  st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
+  // DROP with a priority is not reliable (kdbus): refused
+  if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return -A.EINVAL;
+
+  const dropped = ld32(c + A.CONN_DROPPED);
+  if (dropped != 0) {
+    st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
+    st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
+    st32(c + A.CONN_DROPPED, 0);
+  }
+  const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
+  if (b == 0) return -A.EAGAIN;
+  if ((flags & A.RECV_DROP) != 0) {
+    recvDequeue(c, b, queuePrev);
+    if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_USER) == 0) poolFree(c, b);
+    return 0;
+  }
+  if ((flags & A.RECV_PEEK) == 0) recvDequeue(c, b, queuePrev);
+  poolPublish(c, b);
+  st64(cmd + A.RECV_MSG_OFFSET, poolOffset(c, b), 0);
+  st64(cmd + A.RECV_MSG_SIZE, ld32(b + A.BLOCK_HDR + A.MSG_SIZE), 0);
+  return 0;
+}
+
+/** FREE: give a published slice back; an offset that is not one -> -ENXIO. */
+export function free(slot: u32, gen: u32): i32 {
+  const c = connGet(slot, gen);
+  if (c < 0) return c;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  const cmd = threadCmd();
+  const r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
+  if (r < 0) return r;
+  if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return -A.EINVAL; // no items
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  const off = ld32(cmd + A.FREE_OFFSET);
+  if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return -A.ENXIO;
+  if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice
+  if ((off & 7) != 0 || off < <u32>A.BLOCK_HDR || off > ld32(c + A.CONN_POOL_SIZE)) return -A.ENXIO;
+  const b = poolUnpublish(c, off);
+  if (b == 0) return -A.ENXIO;
+  if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_KERNEL) == 0) poolFree(c, b);
+  return 0;
+}

@@ -1,0 +1,43 @@
+// thread: the thread table. A thread that joins takes a slot (liveness word, journal,
+// scratch, arena, command area). Mirrors js/twin/thread.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32, setThread, THREAD } from "./mem";
+import { busThreads, busNThreads } from "./bus";
+
+export function threadAddr(slot: u32): u32 {
+  return busThreads() + slot * A.THREAD_SIZE;
+}
+
+/** Take the first free slot; returns the slot index or -EUSERS. */
+export function threadJoin(token: u32): i32 {
+  if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
+  const n = busNThreads();
+  for (let i: u32 = 0; i < n; i++) {
+    const t = threadAddr(i);
+    if (atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
+      st32(t + A.THREAD_TOKEN, token);
+      st32(t + A.THREAD_OP, A.OP_NONE);
+      setThread(t);
+      // wasm only: the AS runtime's per-thread arena lives in the slot (the core itself
+      // allocates nothing; the runtime keeps its state in instance globals)
+      __arena_init(t + A.THREAD_ARENA, A.THREAD_ARENA_SIZE);
+      return <i32>i;
+    }
+  }
+  return -A.EUSERS;
+}
+
+/** Give the calling thread's slot back. A send still pending is an error (-EINPROGRESS). */
+export function threadLeave(): i32 {
+  const t = THREAD;
+  if (t == 0) return -A.EBADF;
+  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  st32(t + A.THREAD_TOKEN, 0);
+  atomic.store<u32>(t + A.THREAD_STATE, A.THREAD_FREE);
+  setThread(0);
+  return 0;
+}
+
+export function threadCmd(): u32 {
+  return THREAD + A.THREAD_CMD;
+}
