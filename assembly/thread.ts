@@ -11,6 +11,7 @@ export function threadAddr(slot: u32): u32 {
 /** Take the first free slot; returns the slot index or -EUSERS. */
 export function threadJoin(token: u32): i32 {
   if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
+  if (THREAD != 0) return -A.EALREADY;
   const n = busNThreads();
   for (let i: u32 = 0; i < n; i++) {
     const t = threadAddr(i);

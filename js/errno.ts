@@ -33,6 +33,7 @@ const TABLE: Record<number, [string, string]> = {
   [A.ENOBUFS]: ['ENOBUFS', "the sender's quota in the receiver's pool is used up"],
   [A.ECONNRESET]: ['ECONNRESET', 'the connection is closed'],
   [A.ETIMEDOUT]: ['ETIMEDOUT', 'the call timed out'],
+  [A.EALREADY]: ['EALREADY', 'this thread already joined the bus'],
   [A.EINPROGRESS]: ['EINPROGRESS', 'a send of this thread is still pending'],
   [A.ECANCELED]: ['ECANCELED', 'the call was canceled'],
 };

@@ -436,6 +436,7 @@ export const EADDRNOTAVAIL = 99;
 export const ENOBUFS = 105;
 export const ECONNRESET = 104;
 export const ETIMEDOUT = 110;
+export const EALREADY = 114;
 export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 export const EXFULL = 54;

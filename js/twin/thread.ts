@@ -8,9 +8,10 @@ export function threadAddr(slot: number): number {
   return busThreads() + slot * A.THREAD_SIZE;
 }
 
-/** Take the first free slot; returns the slot index or -EUSERS. */
+/** Take the first free slot; returns the slot index, -EALREADY (joined) or -EUSERS (table full). */
 export function threadJoin(token: number): number {
   if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
+  if (THREAD != 0) return -A.EALREADY;
   const n = busNThreads();
   for (let i = 0; i < n; i++) {
     const t = threadAddr(i);
