@@ -1,9 +1,11 @@
 // conn: the connection table: HELLO, BYEBYE and the (slot, gen) handle check.
 // Mirrors js/twin/conn.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, st64, copy, fill, THREAD, align8 } from "./mem";
+import { ld32, st32, st64, copy, fill, wake, THREAD, align8 } from "./mem";
+import { wr32, wr64, logCommit } from "./journal";
+import { lockTry, unlock } from "./lock";
 import { creds_get } from "./host";
-import { busConns, busNConns, busPoolMax } from "./bus";
+import { busConns, busNConns, busPoolMax, busThreads } from "./bus";
 import { itemSize, itemType, itemString, descValid } from "./items";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
@@ -16,13 +18,23 @@ export function connAddr(slot: u32): u32 {
   return busConns() + slot * A.CONN_SIZE;
 }
 
-/** The connection behind a (slot, gen) handle, or -EBADF / -ECONNRESET. */
-export function connGet(slot: u32, gen: u32): i32 {
+/** The connection slot behind a handle, or -EBADF (not joined, or out of range). */
+export function connSlot(slot: u32): i32 {
   if (THREAD == 0) return -A.EBADF;
   if (slot >= busNConns()) return -A.EBADF;
-  const c = connAddr(slot);
-  if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_GEN) != gen) return -A.ECONNRESET;
-  return <i32>c; // the connection table lies below 2 GiB (BUS_MAKE's bounds)
+  return <i32>connAddr(slot); // the connection table lies below 2 GiB (BUS_MAKE's bounds)
+}
+
+/** Is the handle's connection still open? (check it again once its lock is held) */
+export function connLive(c: u32, gen: u32): bool {
+  return ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_GEN) == gen;
+}
+
+/** The connection behind a (slot, gen) handle, or -EBADF / -ECONNRESET (unlocked look). */
+export function connGet(slot: u32, gen: u32): i32 {
+  const c = connSlot(slot);
+  if (c < 0) return c;
+  return connLive(<u32>c, gen) ? c : -A.ECONNRESET;
 }
 
 /** Find an active connection by its 64-bit id; 0 if none. */
@@ -96,39 +108,63 @@ export function hello(): i32 {
   if (kinds != 0) return -A.EOPNOTSUPP;
   if (poolSize > busPoolMax()) return -A.ENOMEM;
 
+  // the quota key: the caller's uid, asked from the host before any lock is taken
+  const scratch = THREAD + A.THREAD_SCRATCH;
+  const uid = creds_get(scratch) == 0 ? ld32(scratch) : NOBODY;
+
+  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   const n = busNConns();
   let slot = -1;
   for (let i: u32 = 0; i < n; i++) {
     if (ld32(connAddr(i) + A.CONN_STATE) == A.CONN_FREE_SLOT) { slot = <i32>i; break; }
   }
-  if (slot < 0) return -A.ENFILE;
+  if (slot < 0) {
+    unlock(H + A.BUS_LOCK);
+    return -A.ENFILE;
+  }
   const c = connAddr(slot);
+  if (!lockTry(c + A.CONN_LOCK)) {
+    unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
+  helloInit(c, <u32>slot, flags, <u32>send, <u32>recv, poolSize, uid, desc, descLen);
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  unlock(H + A.BUS_LOCK);
+  return slot;
+}
 
-  // the quota key: the caller's uid, asked from the host now
-  const scratch = THREAD + A.THREAD_SCRATCH;
-  const uid = creds_get(scratch) == 0 ? ld32(scratch) : NOBODY;
-
-  const gen = ld32(c + A.CONN_GEN);
-  fill(c, 0, A.CONN_SIZE);
-  st32(c + A.CONN_GEN, gen + 1);
+/**
+ * Lay out a free slot as a new connection and publish its HELLO slice. The slot's own
+ * fields are don't-care while it is free, so only what makes it live is logged.
+ */
+function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
+  poolSize: u32, uid: u32, desc: u32, descLen: i32): void {
+  const cmd = threadCmd();
+  // clear everything but state, gen, the wake word and the lock word (others may be
+  // looking at those: a lock word must never read 0 while held)
+  fill(c + A.CONN_ID, 0, A.CONN_WAKE - A.CONN_ID);
+  fill(c + A.CONN_WAKE + 4, 0, A.CONN_LOCK - A.CONN_WAKE - 4);
+  fill(c + A.CONN_LOCK + 4, 0, A.CONN_SIZE - A.CONN_LOCK - 4);
+  wr32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
   const idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
   st64(c + A.CONN_ID, idLo, idHi);
-  if (idLo == 0xffffffff) st64(H + A.BUS_NEXT_ID, 0, idHi + 1);
-  else st64(H + A.BUS_NEXT_ID, idLo + 1, idHi);
+  if (idLo == 0xffffffff) wr64(H + A.BUS_NEXT_ID, 0, idHi + 1);
+  else wr64(H + A.BUS_NEXT_ID, idLo + 1, idHi);
   st64(c + A.CONN_FLAGS, flags, 0);
   st64(c + A.CONN_ATTACH_SEND, send, 0);
   st64(c + A.CONN_ATTACH_RECV, recv, 0);
-  const pool = ld32(H + A.BUS_POOLS) + <u32>slot * busPoolMax();
+  const pool = ld32(H + A.BUS_POOLS) + slot * busPoolMax();
   st32(c + A.CONN_POOL_SIZE, poolSize);
   st32(c + A.CONN_POOL, pool);
   st32(c + A.CONN_UID, uid);
+  st32(c + A.CONN_OWNER, (THREAD - busThreads()) / A.THREAD_SIZE);
   if (desc != 0) copy(c + A.CONN_DESC, desc, descLen + 1);
   st32(c + A.CONN_DESC_LEN, descLen);
   poolInit(c, pool, poolSize);
 
-  // the HELLO slice: one BLOOM_PARAMETER item
+  // the HELLO slice: one BLOOM_PARAMETER item (a fresh pool of >= 4096 bytes has room)
   const b = poolAlloc(c, A.BLOCK_HDR + A.BLOOM_PARAMETER_ITEM_SIZE);
-  if (b == 0) return -A.EXFULL; // unreachable: pool_size >= 4096
   const s = b + A.BLOCK_HDR;
   st64(s + A.ITEM_SIZE, A.BLOOM_PARAMETER_ITEM_SIZE, 0);
   st64(s + A.ITEM_TYPE, A.ITEM_BLOOM_PARAMETER, 0);
@@ -141,24 +177,46 @@ export function hello(): i32 {
   st64(cmd + A.HELLO_OFFSET, poolOffset(c, b), 0);
   st64(cmd + A.HELLO_ITEMS_SIZE, A.BLOOM_PARAMETER_ITEM_SIZE, 0);
   copy(cmd + A.HELLO_ID128, H + A.BUS_ID128, 16);
-  st32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) + 1);
-  st32(c + A.CONN_STATE, A.CONN_ACTIVE);
-  return slot;
+  wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) + 1);
+  wr32(c + A.CONN_STATE, A.CONN_ACTIVE);
 }
 
 /** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
 export function byebye(slot: u32, gen: u32): i32 {
-  const c = connGet(slot, gen);
-  if (c < 0) return c;
+  const ci = connSlot(slot);
+  if (ci < 0) return ci;
+  const c = <u32>ci;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return -A.EINVAL; // no items
-  if (ld32(c + A.CONN_N_QUEUED) != 0 || ld32(c + A.CONN_N_RESV) != 0) return -A.EBUSY;
-  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
-  st32(c + A.CONN_STATE, A.CONN_FREE_SLOT);
-  st32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
-  st32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
-  return 0;
+  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  if (!lockTry(c + A.CONN_LOCK)) {
+    unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
+  let ret = 0;
+  if (!connLive(c, gen)) ret = -A.ECONNRESET;
+  else if (ld32(c + A.CONN_N_QUEUED) != 0 || ld32(c + A.CONN_N_RESV) != 0) ret = -A.EBUSY;
+  else {
+    st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+    connClose(c);
+  }
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  unlock(H + A.BUS_LOCK);
+  return ret;
+}
+
+/**
+ * Close a connection (bus and connection locks held): its pool and queue go with it. A slot
+ * that still has sends reserved into it stays CLOSING until the last one is committed or
+ * cancelled; then it is free.
+ */
+export function connClose(c: u32): void {
+  wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
+  wr32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
+  wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
+  wake(c + A.CONN_WAKE); // sleepers re-check and find it closed
 }

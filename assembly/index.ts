@@ -12,3 +12,4 @@ export function bus_layout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32
   nMatches: u32, nReplies: u32, bloomSize: u32): u64 {
   return busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
 }
+export { recover, unwind } from "./recover";

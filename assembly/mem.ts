@@ -61,3 +61,9 @@ export function setThread(thread: u32): void {
 @inline export function align8(n: u32): u32 {
   return (n + 7) & ~7;
 }
+
+/** A core bug or an injected fault: stop the command (the twin throws). */
+// @ts-ignore: decorator
+@inline export function trap(): void {
+  unreachable();
+}

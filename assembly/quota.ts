@@ -3,7 +3,8 @@
 // MAX_QUEUED_PER_USER queued messages. Only queued, not yet received messages count.
 // Mirrors js/twin/quota.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32 } from "./mem";
+import { ld32 } from "./mem";
+import { wr32 } from "./journal";
 
 /** Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS. */
 export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
@@ -28,13 +29,13 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   if (avail < own || avail - own < bytes) return -A.ENOBUFS;
   if (msgs >= <u32>A.MAX_QUEUED_PER_USER) return -A.ENOBUFS;
   if (ld32(q + A.QUOTA_USED) == 0) {
-    st32(q + A.QUOTA_USED, 1);
-    st32(q + A.QUOTA_UID, uid);
-    st32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) + 1);
+    wr32(q + A.QUOTA_USED, 1);
+    wr32(q + A.QUOTA_UID, uid);
+    wr32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) + 1);
   }
-  st32(q + A.QUOTA_BYTES, own + bytes);
-  st32(q + A.QUOTA_MSGS, msgs + 1);
-  st32(c + A.CONN_ACCOUNTED, accounted + bytes);
+  wr32(q + A.QUOTA_BYTES, own + bytes);
+  wr32(q + A.QUOTA_MSGS, msgs + 1);
+  wr32(c + A.CONN_ACCOUNTED, accounted + bytes);
   return idx;
 }
 
@@ -42,12 +43,12 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
 export function quotaRelease(c: u32, idx: u32, bytes: u32): void {
   const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
   const msgs = ld32(q + A.QUOTA_MSGS) - 1;
-  st32(q + A.QUOTA_BYTES, ld32(q + A.QUOTA_BYTES) - bytes);
-  st32(q + A.QUOTA_MSGS, msgs);
-  st32(c + A.CONN_ACCOUNTED, ld32(c + A.CONN_ACCOUNTED) - bytes);
+  wr32(q + A.QUOTA_BYTES, ld32(q + A.QUOTA_BYTES) - bytes);
+  wr32(q + A.QUOTA_MSGS, msgs);
+  wr32(c + A.CONN_ACCOUNTED, ld32(c + A.CONN_ACCOUNTED) - bytes);
   if (msgs == 0) {
-    st32(q + A.QUOTA_USED, 0);
-    st32(q + A.QUOTA_UID, 0);
-    st32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) - 1);
+    wr32(q + A.QUOTA_USED, 0);
+    wr32(q + A.QUOTA_UID, 0);
+    wr32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) - 1);
   }
 }

@@ -1,7 +1,9 @@
 // recv: RECV (FIFO, PEEK, DROP, USE_PRIORITY) and FREE. Mirrors js/twin/recv.ts.
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st32, st64, THREAD } from "./mem";
-import { connGet, cmdCheck } from "./conn";
+import { ld32, ldi32, st64, THREAD } from "./mem";
+import { wr32, logCommit } from "./journal";
+import { lockTry, unlock } from "./lock";
+import { connSlot, connLive, cmdCheck } from "./conn";
 import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
@@ -11,12 +13,13 @@ import { threadCmd } from "./thread";
 function recvDequeue(c: u32, b: u32, prev: u32): void {
   queueUnlink(c, b, prev);
   quotaRelease(c, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
-  st32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
+  wr32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
 }
 
 export function recv(slot: u32, gen: u32): i32 {
-  const c = connGet(slot, gen);
-  if (c < 0) return c;
+  const ci = connSlot(slot);
+  if (ci < 0) return ci;
+  const c = <u32>ci;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
@@ -30,12 +33,19 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return -A.EINVAL;
+  if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : -A.ECONNRESET;
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  return ret;
+}
 
+function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
   const dropped = ld32(c + A.CONN_DROPPED);
   if (dropped != 0) {
     st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
     st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
-    st32(c + A.CONN_DROPPED, 0);
+    wr32(c + A.CONN_DROPPED, 0);
   }
   const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
   if (b == 0) return -A.EAGAIN;
@@ -53,14 +63,23 @@ export function recv(slot: u32, gen: u32): i32 {
 
 /** FREE: give a published slice back; an offset that is not one -> -ENXIO. */
 export function free(slot: u32, gen: u32): i32 {
-  const c = connGet(slot, gen);
-  if (c < 0) return c;
+  const ci = connSlot(slot);
+  if (ci < 0) return ci;
+  const c = <u32>ci;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return -A.EINVAL; // no items
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  const ret = connLive(c, gen) ? freeLocked(c, cmd) : -A.ECONNRESET;
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  return ret;
+}
+
+function freeLocked(c: u32, cmd: u32): i32 {
   const off = ld32(cmd + A.FREE_OFFSET);
   if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return -A.ENXIO;
   if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice

@@ -9,7 +9,9 @@
 //       metadata items (TIMESTAMP, CREDS, ...)     ┘
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st32, st64, copy, fill, memSize, wake, align8, THREAD } from "./mem";
+import { ld32, ldi32, st64, copy, fill, memSize, wake, align8, THREAD } from "./mem";
+import { wr32, logCommit } from "./journal";
+import { lockTry, unlock } from "./lock";
 import { clock_time_get, creds_get } from "./host";
 import { busLayoutEnd, busBloomSize } from "./bus";
 import { connGet, connById, cmdCheck } from "./conn";
@@ -21,6 +23,11 @@ import { threadCmd } from "./thread";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
+// the message's metadata, collected into the thread's scratch before locking
+const META_CREDS: u32 = 0; // 8 x u64
+const META_SEQ: u32 = 64; // TIMESTAMP payload: seqnum, monotonic, realtime
+const META_MONO: u32 = 72;
+const META_REAL: u32 = 80;
 
 /** A VEC source range is valid in the caller's command area or the user region. */
 function vecRangeOk(addr: u32, size: u32, cmd: u32): bool {
@@ -134,24 +141,50 @@ export function send(slot: u32, gen: u32): i32 {
   const d = connById(dstLo, dstHi);
   if (d == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0) return -A.ENXIO;
 
-  // the receiver's slice
+  // metadata, collected once per message before any lock is taken (the receiver's mask is
+  // read unlocked: a concurrent change of it applies from the next message on)
   const mask = ld32(c + A.CONN_ATTACH_SEND) & ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_IMPLEMENTED;
+  const meta = t + A.THREAD_SCRATCH;
+  const seqLo = atomic.add<u32>(H + A.BUS_SEQNUM, 1) + 1;
+  if (seqLo == 0) atomic.add<u32>(H + A.BUS_SEQNUM + 4, 1);
+  st64(meta + META_SEQ, seqLo, ld32(H + A.BUS_SEQNUM + 4));
+  if ((mask & A.ATTACH_TIMESTAMP) != 0) {
+    if (clock_time_get(1, 0, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
+    if (clock_time_get(0, 0, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
+  }
+  if ((mask & A.ATTACH_CREDS) != 0) {
+    if (creds_get(meta + META_CREDS) != 0) fill(meta + META_CREDS, 0xff, A.CREDS_SIZE);
+  }
   let msgSize: u32 = A.MSG_HDR + nVecs * A.VEC_ITEM_SIZE;
   if (dstName != 0) msgSize += align8(dstNameSize);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) msgSize += A.TIMESTAMP_ITEM_SIZE;
   if ((mask & A.ATTACH_CREDS) != 0) msgSize += A.CREDS_ITEM_SIZE;
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
+
+  if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+  // the receiver may have gone (or its slot been reused) since the look-up
+  if (ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_ID) != dstLo || ld32(d + A.CONN_ID + 4) != dstHi) {
+    unlock(d + A.CONN_LOCK);
+    return -A.ENXIO;
+  }
   const q = quotaCharge(d, ld32(c + A.CONN_UID), need);
-  if (q < 0) return q;
+  if (q < 0) {
+    unlock(d + A.CONN_LOCK);
+    return q;
+  }
   const b = poolAlloc(d, need);
   if (b == 0) {
     quotaRelease(d, q, need);
+    logCommit();
+    unlock(d + A.CONN_LOCK);
     return -A.EXFULL;
   }
-  st32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
-  st32(b + A.BLOCK_QUSER, q);
-  st32(b + A.BLOCK_ACCT, need);
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
+  wr32(b + A.BLOCK_QUSER, q);
+  wr32(b + A.BLOCK_ACCT, need);
 
+  // the slice's bytes: nobody else sees the block before it is queued, so these stores
+  // are not logged (undoing the allocation frees the block, whatever it holds)
   const m = b + A.BLOCK_HDR;
   copy(m, msg, A.MSG_HDR);
   st64(m + A.MSG_SIZE, msgSize, 0);
@@ -183,73 +216,89 @@ export function send(slot: u32, gen: u32): i32 {
     }
     w += A.VEC_ITEM_SIZE;
   }
-  // metadata
-  const seqLo = ld32(H + A.BUS_SEQNUM) + 1;
-  const seqHi = seqLo == 0 ? ld32(H + A.BUS_SEQNUM + 4) + 1 : ld32(H + A.BUS_SEQNUM + 4);
-  st64(H + A.BUS_SEQNUM, seqLo, seqHi);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
     st64(w + A.ITEM_SIZE, A.TIMESTAMP_ITEM_SIZE, 0);
     st64(w + A.ITEM_TYPE, A.ITEM_TIMESTAMP, 0);
-    st64(w + 16, seqLo, seqHi);
-    if (clock_time_get(1, 0, w + 24) != 0) st64(w + 24, 0, 0);
-    if (clock_time_get(0, 0, w + 32) != 0) st64(w + 32, 0, 0);
+    copy(w + A.ITEM_HDR, meta + META_SEQ, 24);
     w += A.TIMESTAMP_ITEM_SIZE;
   }
   if ((mask & A.ATTACH_CREDS) != 0) {
     st64(w + A.ITEM_SIZE, A.CREDS_ITEM_SIZE, 0);
     st64(w + A.ITEM_TYPE, A.ITEM_CREDS, 0);
-    if (creds_get(w + A.ITEM_HDR) != 0) fill(w + A.ITEM_HDR, 0xff, A.CREDS_SIZE);
+    copy(w + A.ITEM_HDR, meta + META_CREDS, A.CREDS_SIZE);
     w += A.CREDS_ITEM_SIZE;
   }
   fill(w, 0, align8(msgSize) - msgSize);
 
+  let ret = 0;
   if (hostVecs != 0) {
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
-    st32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
-    st32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
-    st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
-    st32(t + A.THREAD_OP_BLOCK, b);
-    st32(t + A.THREAD_OP_FROM, slot);
-    st32(t + A.THREAD_OP, A.OP_SEND);
-    return A.SEND_PENDING;
-  }
-  sendPublish(d, b);
-  return 0;
+    wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
+    wr32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
+    wr32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
+    wr32(t + A.THREAD_OP_BLOCK, b);
+    wr32(t + A.THREAD_OP_FROM, slot);
+    wr32(t + A.THREAD_OP, A.OP_SEND);
+    ret = A.SEND_PENDING;
+  } else sendPublish(d, b);
+  logCommit();
+  unlock(d + A.CONN_LOCK);
+  return ret;
 }
 
-/** Queue a written slice and wake its receiver. */
+/** Queue a written slice and wake its receiver (receiver lock held). */
 function sendPublish(d: u32, b: u32): void {
-  st32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
   queueAppend(d, b);
   wake(d + A.CONN_WAKE);
 }
 
-/** The reservation of the pending SEND: its receiver, or -EINVAL when there is none. */
-function sendPending(): i32 {
+/**
+ * End the reservation journaled in thread slot `t` (the receiver's lock held): publish it,
+ * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
+ * is freed by the last reservation that ends.
+ */
+export function sendFinish(t: u32, publish: bool): void {
+  const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
+  const b = ld32(t + A.THREAD_OP_BLOCK);
+  const resv = ld32(d + A.CONN_N_RESV) - 1;
+  wr32(d + A.CONN_N_RESV, resv);
+  if (ld32(d + A.CONN_GEN) != ld32(t + A.THREAD_OP_GEN)) {
+    if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
+  } else if (publish) {
+    sendPublish(d, b);
+  } else {
+    quotaRelease(d, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
+    poolFree(d, b);
+  }
+  wr32(t + A.THREAD_OP, A.OP_NONE);
+}
+
+/** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
+export function sendPendingConn(t: u32): i32 {
+  if (ld32(t + A.THREAD_OP) != A.OP_SEND) return -A.EINVAL;
+  return <i32>(ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE);
+}
+
+function sendEnd(publish: bool): i32 {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
-  if (ld32(t + A.THREAD_OP) != A.OP_SEND) return -A.EINVAL;
-  const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
-  st32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) - 1);
-  st32(t + A.THREAD_OP, A.OP_NONE);
-  return <i32>d; // the connection table lies below 2 GiB
+  const di = sendPendingConn(t);
+  if (di < 0) return di;
+  const d = <u32>di;
+  if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+  sendFinish(t, publish);
+  logCommit();
+  unlock(d + A.CONN_LOCK);
+  return 0;
 }
 
 /** Publish the slice of a SEND that returned SEND_PENDING (the host copied its bytes). */
 export function sendCommit(): i32 {
-  const b = ld32(THREAD + A.THREAD_OP_BLOCK);
-  const d = sendPending();
-  if (d < 0) return d;
-  sendPublish(d, b);
-  return 0;
+  return sendEnd(true);
 }
 
 /** Undo the reservation of a SEND that returned SEND_PENDING. */
 export function sendCancel(): i32 {
-  const b = ld32(THREAD + A.THREAD_OP_BLOCK);
-  const d = sendPending();
-  if (d < 0) return d;
-  quotaRelease(d, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
-  poolFree(d, b);
-  return 0;
+  return sendEnd(false);
 }

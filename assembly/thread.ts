@@ -18,6 +18,9 @@ export function threadJoin(token: u32): i32 {
     if (atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
       st32(t + A.THREAD_TOKEN, token);
       st32(t + A.THREAD_OP, A.OP_NONE);
+      st32(t + A.THREAD_ID, i + 1);
+      st32(t + A.THREAD_LOG_LEN, 0);
+      st32(t + A.THREAD_FAULT, 0);
       setThread(t);
       // wasm only: the AS runtime's per-thread arena lives in the slot (the core itself
       // allocates nothing; the runtime keeps its state in instance globals)

@@ -29,6 +29,10 @@ export interface Engine {
   sendCancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
+  /** Recover a dead thread's slot (see docs/ARCHITECTURE.md): 0, -ESRCH (not live), -EINVAL. */
+  recover(slot: number): number;
+  /** Test hook: trap at the n-th logged store of this thread's next command(s) (0: off). */
+  setFault(n: number): void;
 
   // counters, read from the shared layout (the same for both engines)
   connAddr(slot: number): number;
@@ -38,6 +42,9 @@ export interface Engine {
   queued(slot: number): number;
   liveConns(): number;
 }
+
+// command numbers of EngineBase.run
+const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -50,6 +57,7 @@ export function busPages(layoutEnd: number, spareBytes = 0): number {
 export { busLayout } from './twin/bus.ts';
 
 abstract class EngineBase {
+  abstract readonly kind: EngineKind;
   readonly memory: WebAssembly.Memory;
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
@@ -62,6 +70,64 @@ abstract class EngineBase {
     this.u8 = new Uint8Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+  }
+
+  private canBlock = true;
+  /** times a command found a lock contended and this thread waited (a counter for tests) */
+  lockWaits = 0;
+
+  /** undo and unlock after a trap inside the core (engine-specific entry point) */
+  protected abstract unwindCore(): number;
+  /** one attempt at command `op` (no closures: this is the per-message path) */
+  protected abstract exec(op: number, a: number, b: number): number;
+
+  hello(): number { return this.run(OP_HELLO, 0, 0); }
+  byebye(slot: number, gen: number): number { return this.run(OP_BYEBYE, slot, gen); }
+  send(slot: number, gen: number): number { return this.run(OP_SEND, slot, gen); }
+  sendCommit(): number { return this.run(OP_COMMIT, 0, 0); }
+  sendCancel(): number { return this.run(OP_CANCEL, 0, 0); }
+  recv(slot: number, gen: number): number { return this.run(OP_RECV, slot, gen); }
+  free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
+  recover(slot: number): number { return this.run(OP_RECOVER, slot, 0); }
+
+  /**
+   * Run a command: a contended lock makes it return WOULDBLOCK having changed nothing, so
+   * wait on the lock word and run it again; a trap inside the core is unwound (its half-made
+   * change undone, its locks released) and rethrown.
+   */
+  protected run(op: number, a: number, b: number): number {
+    for (;;) {
+      let r: number;
+      try {
+        r = this.exec(op, a, b);
+      } catch (err) {
+        this.unwindCore();
+        throw err;
+      }
+      if (r !== A.WOULDBLOCK) return r;
+      this.waitLock();
+    }
+  }
+
+  private waitLock(): void {
+    this.lockWaits++;
+    const t = this.cmd - A.THREAD_CMD;
+    const i = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+    const v = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+    if (this.canBlock) {
+      try {
+        // timed: a holder that died is released by recovery, which any thread may run
+        Atomics.wait(this.i32, i, v, 20);
+        return;
+      } catch {
+        this.canBlock = false; // a browser main thread: never block there
+      }
+    }
+    for (let n = 0; n < 100000 && Atomics.load(this.i32, i) === v; n++);
+  }
+
+  setFault(n: number): void {
+    if (this.cmd) this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_FAULT) >>> 2] = n;
   }
 
   protected joined(slot: number): number {
@@ -108,6 +174,8 @@ interface CoreExports {
   send_cancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
+  recover(slot: number): number;
+  unwind(): number;
   __arena_heap_base(): number;
   _initialize(): void;
 }
@@ -132,16 +200,23 @@ export class WasmEngine extends EngineBase implements Engine {
     return new WasmEngine(memory, instance);
   }
 
+  protected unwindCore(): number { return this.x.unwind(); }
   busMake(cmd: number): number { return this.x.bus_make(cmd); }
   threadJoin(token: number): number { return this.joined(this.x.thread_join(token)); }
   threadLeave(): number { return this.left(this.x.thread_leave()); }
-  hello(): number { return this.x.hello(); }
-  byebye(slot: number, gen: number): number { return this.x.byebye(slot, gen); }
-  send(slot: number, gen: number): number { return this.x.send(slot, gen); }
-  sendCommit(): number { return this.x.send_commit(); }
-  sendCancel(): number { return this.x.send_cancel(); }
-  recv(slot: number, gen: number): number { return this.x.recv(slot, gen); }
-  free(slot: number, gen: number): number { return this.x.free(slot, gen); }
+  protected exec(op: number, a: number, b: number): number {
+    const x = this.x;
+    switch (op) {
+      case OP_SEND: return x.send(a, b);
+      case OP_COMMIT: return x.send_commit();
+      case OP_RECV: return x.recv(a, b);
+      case OP_FREE: return x.free(a, b);
+      case OP_HELLO: return x.hello();
+      case OP_BYEBYE: return x.byebye(a, b);
+      case OP_CANCEL: return x.send_cancel();
+      default: return x.recover(a);
+    }
+  }
 }
 
 /** The TS twin: the same core in TypeScript, bound to this engine's memory per command. */
@@ -160,6 +235,7 @@ export class TwinEngine extends EngineBase implements Engine {
     twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.host);
   }
 
+  protected unwindCore(): number { this.bind(); return twin.unwind(); }
   busMake(cmd: number): number { this.bind(); return twin.busMake(cmd); }
   threadJoin(token: number): number {
     this.bind();
@@ -173,11 +249,17 @@ export class TwinEngine extends EngineBase implements Engine {
     if (r === 0) this.threadAddr = 0;
     return r;
   }
-  hello(): number { this.bind(); return twin.hello(); }
-  byebye(slot: number, gen: number): number { this.bind(); return twin.byebye(slot, gen); }
-  send(slot: number, gen: number): number { this.bind(); return twin.send(slot, gen); }
-  sendCommit(): number { this.bind(); return twin.sendCommit(); }
-  sendCancel(): number { this.bind(); return twin.sendCancel(); }
-  recv(slot: number, gen: number): number { this.bind(); return twin.recv(slot, gen); }
-  free(slot: number, gen: number): number { this.bind(); return twin.free(slot, gen); }
+  protected exec(op: number, a: number, b: number): number {
+    this.bind();
+    switch (op) {
+      case OP_SEND: return twin.send(a, b);
+      case OP_COMMIT: return twin.sendCommit();
+      case OP_RECV: return twin.recv(a, b);
+      case OP_FREE: return twin.free(a, b);
+      case OP_HELLO: return twin.hello();
+      case OP_BYEBYE: return twin.byebye(a, b);
+      case OP_CANCEL: return twin.sendCancel();
+      default: return twin.recover(a);
+    }
+  }
 }

@@ -89,16 +89,21 @@ export const BUS_SIZE = 256;
 // Thread slot: one per joined thread.
 //
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
-//      │ state    │ token    │ op       │ op_conn  │  state: THREAD_FREE / _LIVE
-//   16 ├──────────┼──────────┼──────────┼──────────┤  op*: journal of the multi-step
-//      │ op_gen   │ op_block │ op_from  │ op_len   │  command in progress (SEND)
-//   32 ├──────────┴──────────┴──────────┴──────────┤
-//      │ reserved journal                          │
-//   64 ├───────────────────────────────────────────┤
+//      │ state    │ token    │ op       │ op_conn  │  state: THREAD_FREE / _LIVE / _DEAD
+//   16 ├──────────┼──────────┼──────────┼──────────┤  op*: the SEND reservation waiting
+//      │ op_gen   │ op_block │ op_from  │ op_len   │  for send_commit / send_cancel
+//   32 ├──────────┼──────────┼──────────┼──────────┤
+//      │ id       │ log_len  │ fault    │ wait @   │  id = slot + 1: what lock words hold
+//   48 ├──────────┼──────────┴──────────┴──────────┤  wait: the lock word to wait on
+//      │ wait_val │ (reserved)                     │
+//   64 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
-//      │ arena of the AS runtime (per thread)      │  THREAD_ARENA_SIZE
+//      │ undo log: LOG_MAX × { u32 addr; u32 old } │  every store to shared state made
+//      │                                           │  under a lock, until the command commits
 // 4352 ├───────────────────────────────────────────┤
+//      │ arena of the AS runtime (per thread)      │  THREAD_ARENA_SIZE
+// 8448 ├───────────────────────────────────────────┤
 //      │ command area: the command struct and its  │  CMD_MAX
 //      │ message are written here by the host      │
 //      └───────────────────────────────────────────┘ THREAD_SIZE
@@ -110,16 +115,35 @@ export const THREAD_OP_GEN = 16;
 export const THREAD_OP_BLOCK = 20;
 export const THREAD_OP_FROM = 24;
 export const THREAD_OP_LEN = 28;
+export const THREAD_ID = 32;
+export const THREAD_LOG_LEN = 36;
+export const THREAD_FAULT = 40;
+export const THREAD_WAIT_ADDR = 44;
+export const THREAD_WAIT_VAL = 48;
 export const THREAD_SCRATCH = 64;
 export const THREAD_SCRATCH_SIZE = 192;
-export const THREAD_ARENA = 256;
+export const THREAD_LOG = 256;
+export const LOG_MAX = 512; // logged stores per command; the largest command logs < 100
+export const THREAD_ARENA = 4352;
 export const THREAD_ARENA_SIZE = 4096;
-export const THREAD_CMD = 4352;
-export const THREAD_SIZE = 4352 + 32768;
+export const THREAD_CMD = 8448;
+export const THREAD_SIZE = 8448 + 32768;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
+export const THREAD_DEAD = 2; // being recovered
 export const OP_NONE = 0;
 export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit / send_cancel
+
+// Lock words: 0 = free, else the holder's thread id (slot + 1), with LOCK_WAITERS set by a
+// thread that gave up spinning and sleeps on the word (the unlocker then notifies).
+// Lock order: the bus lock, then connection locks in ascending slot order.
+export const LOCK_WAITERS = 0x40000000;
+export const LOCK_ID_MASK = 0x3fffffff;
+export const LOCK_SPIN = 64; // compare-exchange attempts before returning WOULDBLOCK
+// A contended lock: the command returns WOULDBLOCK (negative, like the kernel's internal
+// -ERESTARTSYS = -512, outside every errno and every positive result such as HELLO's slot)
+// having changed nothing; the host waits on THREAD_WAIT_ADDR and runs it again.
+export const WOULDBLOCK = -512;
 
 // Connection slot.
 //
@@ -135,8 +159,9 @@ export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit /
 //      │ n_queued │ dropped  │ free @   │ pub @    │  free/pub: list heads (blocks)
 //   80 ├──────────┼──────────┼──────────┼──────────┤
 //      │ accounted│ n_users  │ lock     │ n_resv   │  n_resv: reservations in flight
-//   96 ├──────────┼──────────┼──────────┴──────────┤
-//      │ desc_len │ used     │ reserved            │  used: pool bytes in blocks
+//   96 ├──────────┼──────────┼──────────┬──────────┤
+//      │ desc_len │ used     │ owner    │ reserved │  used: pool bytes in blocks; owner:
+//      │          │          │          │          │  the thread slot that said HELLO
 //  128 ├──────────┴──────────┴─────────────────────┤
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
@@ -166,11 +191,13 @@ export const CONN_LOCK = 88;
 export const CONN_N_RESV = 92;
 export const CONN_DESC_LEN = 96;
 export const CONN_USED = 100;
+export const CONN_OWNER = 104;
 export const CONN_QUOTA = 128;
 export const CONN_DESC = 384;
 export const CONN_SIZE = 512;
 export const CONN_FREE_SLOT = 0;
 export const CONN_ACTIVE = 1;
+export const CONN_CLOSING = 2; // closed by recovery while sends into it are still reserved
 
 // Quota entry, one per sending user with bytes queued in this receiver.
 //  0 ┌──────────┬──────────┬──────────┬──────────┐

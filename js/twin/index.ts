@@ -7,3 +7,4 @@ export { send, sendCommit, sendCancel } from './send.ts';
 export { recv, free } from './recv.ts';
 export { bind } from './mem.ts';
 export type { HostImports } from './mem.ts';
+export { recover, unwind } from './recover.ts';

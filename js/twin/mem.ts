@@ -66,3 +66,8 @@ export function wake(p: number): void {
 export function align8(n: number): number {
   return (n + 7) & ~7;
 }
+
+/** A core bug or an injected fault: stop the command (wasm: `unreachable`). */
+export function trap(): never {
+  throw new Error('wasmbus twin: trap');
+}

@@ -2,34 +2,35 @@
 // one free list, split the rest, merge with free neighbours on release, 8-byte aligned.
 // Mirrors assembly/pool.ts.
 import * as A from '../shared/abi.ts';
-import { ld32, st32 } from './mem.ts';
+import { ld32 } from './mem.ts';
+import { wr32 } from './journal.ts';
 
 /** One free block spanning the whole pool. */
 export function poolInit(c: number, pool: number, size: number): void {
-  st32(pool + A.BLOCK_SIZE, size);
-  st32(pool + A.BLOCK_PREV_SIZE, 0);
-  st32(pool + A.BLOCK_STATE, 0);
-  st32(pool + A.BLOCK_NEXT, 0);
-  st32(pool + A.BLOCK_LINK, 0);
-  st32(c + A.CONN_FREE, pool);
-  st32(c + A.CONN_PUB, 0);
-  st32(c + A.CONN_USED, 0);
+  wr32(pool + A.BLOCK_SIZE, size);
+  wr32(pool + A.BLOCK_PREV_SIZE, 0);
+  wr32(pool + A.BLOCK_STATE, 0);
+  wr32(pool + A.BLOCK_NEXT, 0);
+  wr32(pool + A.BLOCK_LINK, 0);
+  wr32(c + A.CONN_FREE, pool);
+  wr32(c + A.CONN_PUB, 0);
+  wr32(c + A.CONN_USED, 0);
 }
 
 function freeUnlink(c: number, b: number): void {
   const next = ld32(b + A.BLOCK_NEXT), prev = ld32(b + A.BLOCK_LINK);
-  if (prev != 0) st32(prev + A.BLOCK_NEXT, next);
-  else st32(c + A.CONN_FREE, next);
-  if (next != 0) st32(next + A.BLOCK_LINK, prev);
+  if (prev != 0) wr32(prev + A.BLOCK_NEXT, next);
+  else wr32(c + A.CONN_FREE, next);
+  if (next != 0) wr32(next + A.BLOCK_LINK, prev);
 }
 
 function freePush(c: number, b: number): void {
   const head = ld32(c + A.CONN_FREE);
-  st32(b + A.BLOCK_STATE, 0);
-  st32(b + A.BLOCK_NEXT, head);
-  st32(b + A.BLOCK_LINK, 0);
-  if (head != 0) st32(head + A.BLOCK_LINK, b);
-  st32(c + A.CONN_FREE, b);
+  wr32(b + A.BLOCK_STATE, 0);
+  wr32(b + A.BLOCK_NEXT, head);
+  wr32(b + A.BLOCK_LINK, 0);
+  if (head != 0) wr32(head + A.BLOCK_LINK, b);
+  wr32(c + A.CONN_FREE, b);
 }
 
 /** Allocate a block of `need` bytes (header included, a multiple of 8); 0 when nothing fits. */
@@ -48,18 +49,18 @@ export function poolAlloc(c: number, need: number): number {
   if (bestSize - need >= A.BLOCK_MIN) {
     const rest = best + need;
     const end = ld32(c + A.CONN_POOL) + ld32(c + A.CONN_POOL_SIZE);
-    st32(rest + A.BLOCK_SIZE, bestSize - need);
-    st32(rest + A.BLOCK_PREV_SIZE, need);
+    wr32(rest + A.BLOCK_SIZE, bestSize - need);
+    wr32(rest + A.BLOCK_PREV_SIZE, need);
     freePush(c, rest);
     const after = rest + bestSize - need;
-    if (after < end) st32(after + A.BLOCK_PREV_SIZE, bestSize - need);
-    st32(best + A.BLOCK_SIZE, need);
+    if (after < end) wr32(after + A.BLOCK_PREV_SIZE, bestSize - need);
+    wr32(best + A.BLOCK_SIZE, need);
     bestSize = need;
   }
-  st32(best + A.BLOCK_STATE, A.BLOCK_USED);
-  st32(best + A.BLOCK_NEXT, 0);
-  st32(best + A.BLOCK_LINK, 0);
-  st32(c + A.CONN_USED, ld32(c + A.CONN_USED) + bestSize);
+  wr32(best + A.BLOCK_STATE, A.BLOCK_USED);
+  wr32(best + A.BLOCK_NEXT, 0);
+  wr32(best + A.BLOCK_LINK, 0);
+  wr32(c + A.CONN_USED, ld32(c + A.CONN_USED) + bestSize);
   return best;
 }
 
@@ -67,7 +68,7 @@ export function poolAlloc(c: number, need: number): number {
 export function poolFree(c: number, b: number): void {
   const end = ld32(c + A.CONN_POOL) + ld32(c + A.CONN_POOL_SIZE);
   let size = ld32(b + A.BLOCK_SIZE);
-  st32(c + A.CONN_USED, ld32(c + A.CONN_USED) - size);
+  wr32(c + A.CONN_USED, ld32(c + A.CONN_USED) - size);
   const next = b + size;
   if (next < end && ld32(next + A.BLOCK_STATE) == 0) {
     freeUnlink(c, next);
@@ -79,9 +80,9 @@ export function poolFree(c: number, b: number): void {
     freeUnlink(c, b);
     size += ld32(b + A.BLOCK_SIZE);
   }
-  st32(b + A.BLOCK_SIZE, size);
+  wr32(b + A.BLOCK_SIZE, size);
   const after = b + size;
-  if (after < end) st32(after + A.BLOCK_PREV_SIZE, size);
+  if (after < end) wr32(after + A.BLOCK_PREV_SIZE, size);
   freePush(c, b);
 }
 
@@ -89,9 +90,9 @@ export function poolFree(c: number, b: number): void {
 export function poolPublish(c: number, b: number): void {
   const st = ld32(b + A.BLOCK_STATE);
   if ((st & A.BLOCK_USER) != 0) return;
-  st32(b + A.BLOCK_STATE, st | A.BLOCK_USER);
-  st32(b + A.BLOCK_LINK, ld32(c + A.CONN_PUB));
-  st32(c + A.CONN_PUB, b);
+  wr32(b + A.BLOCK_STATE, st | A.BLOCK_USER);
+  wr32(b + A.BLOCK_LINK, ld32(c + A.CONN_PUB));
+  wr32(c + A.CONN_PUB, b);
 }
 
 /** Find the published block whose slice is at pool offset `off` and unpublish it; 0 if none. */
@@ -101,10 +102,10 @@ export function poolUnpublish(c: number, off: number): number {
   for (let b = ld32(c + A.CONN_PUB); b != 0; b = ld32(b + A.BLOCK_LINK)) {
     if (b == target) {
       const next = ld32(b + A.BLOCK_LINK);
-      if (prev != 0) st32(prev + A.BLOCK_LINK, next);
-      else st32(c + A.CONN_PUB, next);
-      st32(b + A.BLOCK_LINK, 0);
-      st32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER);
+      if (prev != 0) wr32(prev + A.BLOCK_LINK, next);
+      else wr32(c + A.CONN_PUB, next);
+      wr32(b + A.BLOCK_LINK, 0);
+      wr32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER);
       return b;
     }
     prev = b;

@@ -1,18 +1,19 @@
 // queue: a connection's receive queue, FIFO through the blocks' `next` links, with the
 // lowest-priority-value pick of RECV USE_PRIORITY. Mirrors assembly/queue.ts.
 import * as A from '../shared/abi.ts';
-import { ld32, st32, ldi32 } from './mem.ts';
+import { ld32, ldi32 } from './mem.ts';
+import { wr32 } from './journal.ts';
 
 /** predecessor of the block queuePeek returned (0: it is the head) */
 export let queuePrev = 0;
 
 export function queueAppend(c: number, b: number): void {
-  st32(b + A.BLOCK_NEXT, 0);
+  wr32(b + A.BLOCK_NEXT, 0);
   const tail = ld32(c + A.CONN_Q_TAIL);
-  if (tail != 0) st32(tail + A.BLOCK_NEXT, b);
-  else st32(c + A.CONN_Q_HEAD, b);
-  st32(c + A.CONN_Q_TAIL, b);
-  st32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) + 1);
+  if (tail != 0) wr32(tail + A.BLOCK_NEXT, b);
+  else wr32(c + A.CONN_Q_HEAD, b);
+  wr32(c + A.CONN_Q_TAIL, b);
+  wr32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) + 1);
 }
 
 /** s64 priority of a queued message, compared as (hi signed, lo unsigned) */
@@ -46,9 +47,9 @@ export function queuePeek(c: number, usePrio: boolean, lo: number, hi: number): 
 
 export function queueUnlink(c: number, b: number, prev: number): void {
   const next = ld32(b + A.BLOCK_NEXT);
-  if (prev != 0) st32(prev + A.BLOCK_NEXT, next);
-  else st32(c + A.CONN_Q_HEAD, next);
-  if (ld32(c + A.CONN_Q_TAIL) == b) st32(c + A.CONN_Q_TAIL, prev);
-  st32(b + A.BLOCK_NEXT, 0);
-  st32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) - 1);
+  if (prev != 0) wr32(prev + A.BLOCK_NEXT, next);
+  else wr32(c + A.CONN_Q_HEAD, next);
+  if (ld32(c + A.CONN_Q_TAIL) == b) wr32(c + A.CONN_Q_TAIL, prev);
+  wr32(b + A.BLOCK_NEXT, 0);
+  wr32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) - 1);
 }

@@ -1,7 +1,9 @@
 // recv: RECV (FIFO, PEEK, DROP, USE_PRIORITY) and FREE. Mirrors assembly/recv.ts.
 import * as A from '../shared/abi.ts';
-import { ld32, ldi32, st32, st64, THREAD } from './mem.ts';
-import { connGet, cmdCheck } from './conn.ts';
+import { ld32, ldi32, st64, THREAD } from './mem.ts';
+import { wr32, logCommit } from './journal.ts';
+import { lockTry, unlock } from './lock.ts';
+import { connSlot, connLive, cmdCheck } from './conn.ts';
 import { poolFree, poolPublish, poolUnpublish, poolOffset } from './pool.ts';
 import { quotaRelease } from './quota.ts';
 import { queuePeek, queueUnlink, queuePrev } from './queue.ts';
@@ -11,11 +13,11 @@ import { threadCmd } from './thread.ts';
 function recvDequeue(c: number, b: number, prev: number): void {
   queueUnlink(c, b, prev);
   quotaRelease(c, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
-  st32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
+  wr32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
 }
 
 export function recv(slot: number, gen: number): number {
-  const c = connGet(slot, gen);
+  const c = connSlot(slot);
   if (c < 0) return c;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
@@ -30,12 +32,19 @@ export function recv(slot: number, gen: number): number {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return -A.EINVAL;
+  if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : -A.ECONNRESET;
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  return ret;
+}
 
+function recvLocked(c: number, cmd: number, flags: number): number {
   const dropped = ld32(c + A.CONN_DROPPED);
   if (dropped != 0) {
     st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
     st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
-    st32(c + A.CONN_DROPPED, 0);
+    wr32(c + A.CONN_DROPPED, 0);
   }
   const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
   if (b == 0) return -A.EAGAIN;
@@ -53,7 +62,7 @@ export function recv(slot: number, gen: number): number {
 
 /** FREE: give a published slice back; an offset that is not one -> -ENXIO. */
 export function free(slot: number, gen: number): number {
-  const c = connGet(slot, gen);
+  const c = connSlot(slot);
   if (c < 0) return c;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
@@ -61,6 +70,14 @@ export function free(slot: number, gen: number): number {
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return -A.EINVAL; // no items
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  const ret = connLive(c, gen) ? freeLocked(c, cmd) : -A.ECONNRESET;
+  logCommit();
+  unlock(c + A.CONN_LOCK);
+  return ret;
+}
+
+function freeLocked(c: number, cmd: number): number {
   const off = ld32(cmd + A.FREE_OFFSET);
   if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return -A.ENXIO;
   if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice

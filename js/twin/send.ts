@@ -9,7 +9,9 @@
 //       metadata items (TIMESTAMP, CREDS, ...)     ┘
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from '../shared/abi.ts';
-import { ld32, ldi32, st32, st64, copy, fill, memSize, wake, align8, HOST, THREAD } from './mem.ts';
+import { I32, ld32, ldi32, st64, copy, fill, memSize, wake, align8, HOST, THREAD } from './mem.ts';
+import { wr32, logCommit } from './journal.ts';
+import { lockTry, unlock } from './lock.ts';
 import { busLayoutEnd, busBloomSize } from './bus.ts';
 import { connGet, connById, cmdCheck } from './conn.ts';
 import { itemSize, itemType, itemString, nameValid } from './items.ts';
@@ -20,6 +22,11 @@ import { threadCmd } from './thread.ts';
 
 const H = A.BUS_BASE;
 const KINDS = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
+// the message's metadata, collected into the thread's scratch before locking
+const META_CREDS = 0; // 8 x u64
+const META_SEQ = 64; // TIMESTAMP payload: seqnum, monotonic, realtime
+const META_MONO = 72;
+const META_REAL = 80;
 
 /** A VEC source range is valid in the caller's command area or the user region. */
 function vecRangeOk(addr: number, size: number, cmd: number): boolean {
@@ -133,24 +140,50 @@ export function send(slot: number, gen: number): number {
   const d = connById(dstLo, dstHi);
   if (d == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0) return -A.ENXIO;
 
-  // the receiver's slice
+  // metadata, collected once per message before any lock is taken (the receiver's mask is
+  // read unlocked: a concurrent change of it applies from the next message on)
   const mask = ld32(c + A.CONN_ATTACH_SEND) & ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_IMPLEMENTED;
+  const meta = t + A.THREAD_SCRATCH;
+  const seqLo = (Atomics.add(I32, (H + A.BUS_SEQNUM) >>> 2, 1) + 1) >>> 0;
+  if (seqLo == 0) Atomics.add(I32, (H + A.BUS_SEQNUM + 4) >>> 2, 1);
+  st64(meta + META_SEQ, seqLo, ld32(H + A.BUS_SEQNUM + 4));
+  if ((mask & A.ATTACH_TIMESTAMP) != 0) {
+    if (HOST.clock_time_get(1, 0n, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
+    if (HOST.clock_time_get(0, 0n, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
+  }
+  if ((mask & A.ATTACH_CREDS) != 0) {
+    if (HOST.creds_get(meta + META_CREDS) != 0) fill(meta + META_CREDS, 0xff, A.CREDS_SIZE);
+  }
   let msgSize = A.MSG_HDR + nVecs * A.VEC_ITEM_SIZE;
   if (dstName != 0) msgSize += align8(dstNameSize);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) msgSize += A.TIMESTAMP_ITEM_SIZE;
   if ((mask & A.ATTACH_CREDS) != 0) msgSize += A.CREDS_ITEM_SIZE;
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
+
+  if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+  // the receiver may have gone (or its slot been reused) since the look-up
+  if (ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_ID) != dstLo || ld32(d + A.CONN_ID + 4) != dstHi) {
+    unlock(d + A.CONN_LOCK);
+    return -A.ENXIO;
+  }
   const q = quotaCharge(d, ld32(c + A.CONN_UID), need);
-  if (q < 0) return q;
+  if (q < 0) {
+    unlock(d + A.CONN_LOCK);
+    return q;
+  }
   const b = poolAlloc(d, need);
   if (b == 0) {
     quotaRelease(d, q, need);
+    logCommit();
+    unlock(d + A.CONN_LOCK);
     return -A.EXFULL;
   }
-  st32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
-  st32(b + A.BLOCK_QUSER, q);
-  st32(b + A.BLOCK_ACCT, need);
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
+  wr32(b + A.BLOCK_QUSER, q);
+  wr32(b + A.BLOCK_ACCT, need);
 
+  // the slice's bytes: nobody else sees the block before it is queued, so these stores
+  // are not logged (undoing the allocation frees the block, whatever it holds)
   const m = b + A.BLOCK_HDR;
   copy(m, msg, A.MSG_HDR);
   st64(m + A.MSG_SIZE, msgSize, 0);
@@ -182,74 +215,88 @@ export function send(slot: number, gen: number): number {
     }
     w += A.VEC_ITEM_SIZE;
   }
-  // metadata
-  const seqLo = (ld32(H + A.BUS_SEQNUM) + 1) >>> 0;
-  const seqHi = seqLo == 0 ? ld32(H + A.BUS_SEQNUM + 4) + 1 : ld32(H + A.BUS_SEQNUM + 4);
-  st64(H + A.BUS_SEQNUM, seqLo, seqHi);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
     st64(w + A.ITEM_SIZE, A.TIMESTAMP_ITEM_SIZE, 0);
     st64(w + A.ITEM_TYPE, A.ITEM_TIMESTAMP, 0);
-    st64(w + 16, seqLo, seqHi);
-    if (HOST.clock_time_get(1, 0n, w + 24) != 0) st64(w + 24, 0, 0);
-    if (HOST.clock_time_get(0, 0n, w + 32) != 0) st64(w + 32, 0, 0);
+    copy(w + A.ITEM_HDR, meta + META_SEQ, 24);
     w += A.TIMESTAMP_ITEM_SIZE;
   }
   if ((mask & A.ATTACH_CREDS) != 0) {
     st64(w + A.ITEM_SIZE, A.CREDS_ITEM_SIZE, 0);
     st64(w + A.ITEM_TYPE, A.ITEM_CREDS, 0);
-    if (HOST.creds_get(w + A.ITEM_HDR) != 0) fill(w + A.ITEM_HDR, 0xff, A.CREDS_SIZE);
+    copy(w + A.ITEM_HDR, meta + META_CREDS, A.CREDS_SIZE);
     w += A.CREDS_ITEM_SIZE;
   }
   fill(w, 0, align8(msgSize) - msgSize);
 
+  let ret = 0;
   if (hostVecs != 0) {
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
-    st32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
-    st32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
-    st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
-    st32(t + A.THREAD_OP_BLOCK, b);
-    st32(t + A.THREAD_OP_FROM, slot);
-    st32(t + A.THREAD_OP, A.OP_SEND);
-    return A.SEND_PENDING;
-  }
-  sendPublish(d, b);
-  return 0;
+    wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
+    wr32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
+    wr32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
+    wr32(t + A.THREAD_OP_BLOCK, b);
+    wr32(t + A.THREAD_OP_FROM, slot);
+    wr32(t + A.THREAD_OP, A.OP_SEND);
+    ret = A.SEND_PENDING;
+  } else sendPublish(d, b);
+  logCommit();
+  unlock(d + A.CONN_LOCK);
+  return ret;
 }
 
-/** Queue a written slice and wake its receiver. */
+/** Queue a written slice and wake its receiver (receiver lock held). */
 function sendPublish(d: number, b: number): void {
-  st32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
   queueAppend(d, b);
   wake(d + A.CONN_WAKE);
 }
 
-/** The reservation of the pending SEND: its receiver, or -EINVAL when there is none. */
-function sendPending(): number {
+/**
+ * End the reservation journaled in thread slot `t` (the receiver's lock held): publish it,
+ * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
+ * is freed by the last reservation that ends.
+ */
+export function sendFinish(t: number, publish: boolean): void {
+  const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
+  const b = ld32(t + A.THREAD_OP_BLOCK);
+  const resv = ld32(d + A.CONN_N_RESV) - 1;
+  wr32(d + A.CONN_N_RESV, resv);
+  if (ld32(d + A.CONN_GEN) != ld32(t + A.THREAD_OP_GEN)) {
+    if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
+  } else if (publish) {
+    sendPublish(d, b);
+  } else {
+    quotaRelease(d, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
+    poolFree(d, b);
+  }
+  wr32(t + A.THREAD_OP, A.OP_NONE);
+}
+
+/** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
+export function sendPendingConn(t: number): number {
+  if (ld32(t + A.THREAD_OP) != A.OP_SEND) return -A.EINVAL;
+  return ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
+}
+
+function sendEnd(publish: boolean): number {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
-  if (ld32(t + A.THREAD_OP) != A.OP_SEND) return -A.EINVAL;
-  const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
-  st32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) - 1);
-  st32(t + A.THREAD_OP, A.OP_NONE);
-  return d;
+  const d = sendPendingConn(t);
+  if (d < 0) return d;
+  if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+  sendFinish(t, publish);
+  logCommit();
+  unlock(d + A.CONN_LOCK);
+  return 0;
 }
 
 /** Publish the slice of a SEND that returned SEND_PENDING (the host copied its bytes). */
 export function sendCommit(): number {
-  const b = ld32(THREAD + A.THREAD_OP_BLOCK);
-  const d = sendPending();
-  if (d < 0) return d;
-  sendPublish(d, b);
-  return 0;
+  return sendEnd(true);
 }
 
 /** Undo the reservation of a SEND that returned SEND_PENDING. */
 export function sendCancel(): number {
-  const b = ld32(THREAD + A.THREAD_OP_BLOCK);
-  const d = sendPending();
-  if (d < 0) return d;
-  quotaRelease(d, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
-  poolFree(d, b);
-  return 0;
+  return sendEnd(false);
 }
-

@@ -18,6 +18,9 @@ export function threadJoin(token: number): number {
     if (Atomics.compareExchange(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
       st32(t + A.THREAD_TOKEN, token);
       st32(t + A.THREAD_OP, A.OP_NONE);
+      st32(t + A.THREAD_ID, i + 1);
+      st32(t + A.THREAD_LOG_LEN, 0);
+      st32(t + A.THREAD_FAULT, 0);
       setThread(t);
       return i;
     }

@@ -20,7 +20,7 @@ export const SMALL: BusOptions['limits'] = { threads: 4, connections: 8, poolMax
 
 export async function makeBus(opts: BusOptions = {}, engine: EngineKind = ENGINE): Promise<{ bus: Bus; mock: MockProvider }> {
   const mock = (opts.provider as MockProvider) ?? new MockProvider({ seed: 42 });
-  const bus = await Bus.create({ engine, provider: mock, limits: SMALL, ...opts });
+  const bus = await Bus.create({ engine, provider: mock, limits: SMALL, userRegion: 65536, ...opts });
   return { bus, mock };
 }
 

@@ -1,0 +1,43 @@
+// journal: the calling thread's undo log. Every store to shared state made under a lock
+// goes through wr32, which first records the old value in the thread slot; the command
+// commits by emptying the log before it unlocks. A thread that dies (or traps) mid-command
+// is undone from its log by recover / unwind, so no half-made change survives it.
+// The fault hook (THREAD_FAULT, tests only) traps at the n-th logged store.
+// Mirrors js/twin/journal.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32, trap, THREAD } from "./mem";
+
+export function wr32(p: u32, v: u32): void {
+  const t = THREAD;
+  const f = ld32(t + A.THREAD_FAULT);
+  if (f != 0) {
+    st32(t + A.THREAD_FAULT, f - 1);
+    if (f == 1) trap();
+  }
+  const n = ld32(t + A.THREAD_LOG_LEN);
+  if (n >= <u32>A.LOG_MAX) trap();
+  const e = t + A.THREAD_LOG + n * 8;
+  st32(e, p);
+  st32(e + 4, ld32(p));
+  st32(t + A.THREAD_LOG_LEN, n + 1);
+  st32(p, v);
+}
+
+export function wr64(p: u32, lo: u32, hi: u32): void {
+  wr32(p, lo);
+  wr32(p + 4, hi);
+}
+
+/** The command's changes are complete: forget them (before unlocking). */
+export function logCommit(): void {
+  st32(THREAD + A.THREAD_LOG_LEN, 0);
+}
+
+/** Restore every value thread slot `t` logged, newest first, and empty its log. */
+export function logUndo(t: u32): void {
+  for (let n = ld32(t + A.THREAD_LOG_LEN); n > 0; n--) {
+    const e = t + A.THREAD_LOG + (n - 1) * 8;
+    st32(ld32(e), ld32(e + 4));
+  }
+  st32(t + A.THREAD_LOG_LEN, 0);
+}

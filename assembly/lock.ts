@@ -1,0 +1,45 @@
+// lock: lock words in the shared memory. A word holds its holder's thread id (slot + 1), so
+// a survivor can release the locks of a dead thread; LOCK_WAITERS marks a sleeper. The core
+// never sleeps: after LOCK_SPIN failed attempts it records the word in the thread slot and
+// the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
+// Order: the bus lock first, then connection locks by ascending slot. Mirrors js/twin/lock.ts.
+import * as A from "../js/shared/abi";
+import { ld32, st32, trap, THREAD } from "./mem";
+import { busConns, busNConns } from "./bus";
+
+export function lockTry(p: u32): bool {
+  const me = ld32(THREAD + A.THREAD_ID);
+  for (let n = 0; n < A.LOCK_SPIN; n++) {
+    const v = atomic.cmpxchg<u32>(p, 0, me);
+    if (v == 0) return true;
+    if ((v & A.LOCK_ID_MASK) == me) trap(); // taken twice: a core bug
+  }
+  while (true) {
+    const v = atomic.load<u32>(p);
+    if (v == 0) {
+      if (atomic.cmpxchg<u32>(p, 0, me) == 0) return true;
+      continue;
+    }
+    if ((v & A.LOCK_WAITERS) != 0 || atomic.cmpxchg<u32>(p, v, v | A.LOCK_WAITERS) == v) {
+      st32(THREAD + A.THREAD_WAIT_ADDR, p);
+      st32(THREAD + A.THREAD_WAIT_VAL, v | A.LOCK_WAITERS);
+      break;
+    }
+  }
+  return false;
+}
+
+export function unlock(p: u32): void {
+  const old = atomic.xchg<u32>(p, 0);
+  if ((old & A.LOCK_WAITERS) != 0) atomic.notify(p, -1);
+}
+
+/** Release every lock held by thread id `id` (recovery). */
+export function unlockAllOf(id: u32): void {
+  if ((ld32(A.BUS_BASE + A.BUS_LOCK) & A.LOCK_ID_MASK) == id) unlock(A.BUS_BASE + A.BUS_LOCK);
+  const n = busNConns(), conns = busConns();
+  for (let s: u32 = 0; s < n; s++) {
+    const p = conns + s * A.CONN_SIZE + A.CONN_LOCK;
+    if ((ld32(p) & A.LOCK_ID_MASK) == id) unlock(p);
+  }
+}
