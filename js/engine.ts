@@ -98,10 +98,12 @@ abstract class EngineBase {
   protected run(op: number, a: number, b: number): number {
     for (;;) {
       let r: number;
+      if (this.dead) throw new Error('wasmbus: this thread died inside the core (fault injection)');
       try {
         r = this.exec(op, a, b);
       } catch (err) {
-        this.unwindCore();
+        if (this.dieOnTrap) this.dead = true;
+        else this.unwindCore();
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
@@ -126,8 +128,12 @@ abstract class EngineBase {
     for (let n = 0; n < 100000 && Atomics.load(this.i32, i) === v; n++);
   }
 
-  setFault(n: number): void {
+  private dead = false;
+  private dieOnTrap = false;
+
+  setFault(n: number, die = false): void {
     if (this.cmd) this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_FAULT) >>> 2] = n;
+    this.dieOnTrap = die;
   }
 
   protected joined(slot: number): number {

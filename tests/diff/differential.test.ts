@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { abi as A, type Engine } from '../../js/index.ts';
 import { makeBus, leaks, closeAll } from '../helpers/harness.ts';
 import { Raw, ALL, vec, hostVec, str, type Item } from '../helpers/raw.ts';
+import { checkBus } from '../helpers/check.ts';
 
 /** mulberry32: small, seeded, good enough for choosing commands */
 function prng(seed: number) {
@@ -40,8 +41,11 @@ async function run(seed: number, steps: number) {
   const published = new Map<number, number[]>(); // slot -> offsets
   const counts: Record<string, number> = {};
 
+  const attempt = <R>(f: (raw: Raw, i: number) => R, i: number): R | string => {
+    try { return f(raws[i], i); } catch { raws[i].e.setFault(0); return 'trap'; }
+  };
   const both = <R>(label: string, f: (raw: Raw, i: number) => R): R => {
-    const rw = f(raws[0], 0), rt = f(raws[1], 1);
+    const rw = attempt(f, 0) as R, rt = attempt(f, 1) as R;
     assert.equal(rt, rw, `${label}: results differ`);
     const d = firstDiff(raws[0].e, raws[1].e, A.BUS_BASE, end);
     if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d} (wasm ${raws[0].e.u32[d >>> 2]}, twin ${raws[1].e.u32[d >>> 2]})`);
@@ -49,9 +53,15 @@ async function run(seed: number, steps: number) {
   };
 
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds']);
+    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
+    if (op === 'fault') {
+      // the next command traps at a random logged store on both engines and is unwound
+      const n = 1 + rnd.int(12);
+      raws.forEach((raw) => raw.e.setFault(n));
+      continue;
+    }
     if (op === 'creds') {
       const uid = rnd.int(4);
       mocks.forEach((m) => m.setCreds({ uid }));
@@ -62,7 +72,7 @@ async function run(seed: number, steps: number) {
       const mask = () => rnd.pick([0, A.ATTACH_TIMESTAMP, A.ATTACH_CREDS, A.ATTACH_ALL, 3]);
       const attachSend = mask(), attachRecv = mask(), flags = bad ? rnd.pick([0, 8, 16]) : 0;
       const h = both(label, (raw) => raw.hello({ poolSize, items, attachSend, attachRecv, flags }));
-      if (h.r >= 0) {
+      if (typeof h !== 'string' && h.r >= 0) {
         conns.push({ slot: h.slot, gen: h.gen, id: h.id });
         published.set(h.slot, [h.offset]);
       }
@@ -95,15 +105,16 @@ async function run(seed: number, steps: number) {
       const flags = rnd.pick([0, 0, 0, A.RECV_PEEK, A.RECV_DROP, A.RECV_USE_PRIORITY, A.RECV_DROP | A.RECV_USE_PRIORITY]);
       const prio = BigInt(rnd.int(3) - 1);
       const m = both(label, (raw) => raw.recv(b.slot, b.gen, flags, prio));
-      if (m.r === 0 && (flags & A.RECV_DROP) === 0) {
+      if (typeof m !== 'string' && m.r === 0 && (flags & A.RECV_DROP) === 0) {
         const list = published.get(b.slot)!;
         if (!list.includes(m.offset)) list.push(m.offset);
       }
     } else if (op === 'free') {
       const b = rnd.pick(conns);
       const list = published.get(b.slot)!;
-      const off = list.length && rnd.int(5) !== 0 ? list.splice(rnd.int(list.length), 1)[0] : rnd.int(40000);
-      both(label, (raw) => raw.free(b.slot, b.gen, off));
+      const i = list.length && rnd.int(5) !== 0 ? rnd.int(list.length) : -1;
+      const off = i >= 0 ? list[i] : rnd.int(40000);
+      if (both(label, (raw) => raw.free(b.slot, b.gen, off)) === 0 && i >= 0) list.splice(i, 1);
     } else if (op === 'byebye') {
       const i = rnd.int(conns.length);
       const c = conns[i];
@@ -112,11 +123,13 @@ async function run(seed: number, steps: number) {
     }
   }
   // drain and close both the same way, then compare once more
+  raws.forEach((raw) => raw.e.setFault(0));
   for (const c of conns) {
     both('drain', (raw) => { while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0); return 0; });
     for (const off of published.get(c.slot)!) both('free', (raw) => raw.free(c.slot, c.gen, off));
   }
   for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
+  for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
   raws.forEach((raw) => closeAll(raw.e, raw));
   both('closed', () => raws[0].e.liveConns());
   return counts;
@@ -125,7 +138,7 @@ async function run(seed: number, steps: number) {
 for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   test(`wasm and twin agree byte for byte: seed ${seed}`, async () => {
     const counts = await run(seed, 600);
-    assert.ok(counts.send > 100 && counts.recv > 50, 'the commands were exercised');
+    assert.ok(counts.send > 100 && counts.recv > 50 && counts.fault > 20, 'the commands were exercised');
   });
 }
 

@@ -1,0 +1,168 @@
+// Recovery with fault injection: every command is aborted after each of its logged steps
+// (a trap at the n-th store to shared state), then undone; the bus must be consistent and
+// byte-identical to before the command. A thread that dies the same way (not unwound) is
+// recovered by another thread: consistent, its command undone or complete, its connections
+// closed, its locks released.
+import * as assert from 'uvu/assert';
+import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
+import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { Raw, hostVec, vec, str } from '../helpers/raw.ts';
+import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
+
+const t = busSuite('recovery');
+
+async function another(memory: WebAssembly.Memory): Promise<Engine> {
+  const p = new MockProvider({ seed: 5 });
+  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), memory, p) : new TwinEngine(memory, p);
+  assert.ok(e.threadJoin(9) > 0);
+  return e;
+}
+
+type Setup = { raw: Raw; a: ReturnType<typeof open>; b: ReturnType<typeof open> };
+interface Case { name: string; prepare(s: Setup): void; run(s: Setup): number; after?(s: Setup, r: number): void }
+
+/** A bus with two connections and some traffic: messages queued, published, freed holes. */
+function scene(raw: Raw): Setup {
+  const a = open(raw), b = open(raw);
+  for (let i = 0; i < 5; i++) assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: i + 1, priority: BigInt(i % 3) }, items: [hostVec(100 + i * 50)] }), 0);
+  const m1 = raw.recv(b.slot, b.gen), m2 = raw.recv(b.slot, b.gen);
+  assert.is(raw.free(b.slot, b.gen, m1.offset), 0);
+  void m2; // stays published
+  return { raw, a, b };
+}
+
+const CASES: Case[] = [
+  { name: 'HELLO', prepare() {}, run: ({ raw }) => raw.hello({ items: [str(A.ITEM_CONN_DESCRIPTION, 'late')] }).r },
+  { name: 'SEND (in-memory vec)', prepare({ raw }) { raw.e.u8.fill(7, raw.cmd + 8192, raw.cmd + 8192 + 300); },
+    run: ({ raw, a, b }) => raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [vec(300, raw.cmd + 8192)] }) },
+  { name: 'SEND (host vec, reserve)', prepare() {},
+    run: ({ raw, a, b }) => { raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] }); return raw.e.send(a.slot, a.gen); },
+    after: ({ raw }, r) => { if (r === A.SEND_PENDING) assert.is(raw.e.sendCancel(), 0); } },
+  { name: 'SEND_COMMIT', prepare({ raw, a, b }) { raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] }); assert.is(raw.e.send(a.slot, a.gen), A.SEND_PENDING); },
+    run: ({ raw }) => raw.e.sendCommit(), after: ({ raw }) => { if (raw.e.sendCommit() !== 0) { /* committed */ } } },
+  { name: 'SEND_CANCEL', prepare({ raw, a, b }) { raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] }); assert.is(raw.e.send(a.slot, a.gen), A.SEND_PENDING); },
+    run: ({ raw }) => raw.e.sendCancel(), after: ({ raw }) => { raw.e.sendCancel(); } },
+  { name: 'RECV', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen).r },
+  { name: 'RECV PEEK', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_PEEK).r },
+  { name: 'RECV DROP', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_DROP).r },
+  { name: 'RECV USE_PRIORITY', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_USE_PRIORITY, 0).r },
+  { name: 'FREE', prepare({ raw, b }) { (this as unknown as { off: number }).off = raw.recv(b.slot, b.gen).offset; },
+    run({ raw, b }) { return raw.free(b.slot, b.gen, (this as unknown as { off: number }).off); } },
+  { name: 'BYEBYE', prepare({ raw, a }) { const c = open(raw); (this as unknown as { c: typeof a }).c = c; },
+    run({ raw }) { const c = (this as unknown as { c: ReturnType<typeof open> }).c; return raw.byebye(c.slot, c.gen); } },
+];
+
+/** Drain and free everything so the suite's leak check passes. */
+function cleanup(raw: Raw): void {
+  const e = raw.e, n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+  for (let s = 0; s < n; s++) {
+    const c = e.connAddr(s);
+    if (e.u32[(c + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE) continue;
+    const gen = e.connGen(s);
+    while (raw.recv(s, gen, A.RECV_DROP).r === 0);
+    for (let p = e.u32[(c + A.CONN_PUB) >>> 2]; p !== 0; p = e.u32[(c + A.CONN_PUB) >>> 2]) {
+      assert.is(raw.free(s, gen, p + A.BLOCK_HDR - e.poolBase(s)), 0);
+    }
+  }
+}
+
+for (const k of CASES) {
+  t(`${k.name}: aborted after each step and unwound, the bus is as before`, async ({ raw, e }) => {
+    const s = scene(raw);
+    k.prepare.call(k, s);
+    let steps = 0;
+    for (let n = 1; n < 200; n++) {
+      const before = stateImage(e);
+      e.setFault(n);
+      let trapped = false, r = 0;
+      try { r = k.run.call(k, s); } catch { trapped = true; }
+      e.setFault(0);
+      if (!trapped) { steps = n - 1; k.after?.call(k, s, r); break; }
+      assert.equal(checkBus(e), [], `${k.name}: consistent after a trap at step ${n}`);
+      const d = firstDifference(before, stateImage(e));
+      assert.is(d, -1, `${k.name}: state restored after a trap at step ${n} (first difference at ${d})`);
+    }
+    assert.ok(steps > 0, `${k.name} logs at least one store (${steps})`);
+    assert.equal(checkBus(e), []);
+    cleanup(raw);
+  });
+}
+
+t('a thread that dies mid-SEND is recovered by another: undone or complete, its connection closed', async ({ raw, e, bus }) => {
+  const r = open(raw); // the receiver, on this thread
+  for (let n = 1; ; n++) {
+    const other = await another(bus.memory);
+    const raw2 = new Raw(other);
+    const s = open(raw2);
+    const queued = e.queued(r.slot);
+    other.setFault(n, true);
+    let died = false;
+    try { raw2.send(s.slot, s.gen, { msg: { dst: r.id }, items: [hostVec(200)] }); } catch { died = true; }
+    if (!died) { // ran to completion: nothing left to abort
+      other.setFault(0);
+      assert.is(e.queued(r.slot), queued + 1);
+      assert.is(raw2.byebye(s.slot, s.gen), 0);
+      assert.is(other.threadLeave(), 0);
+      break;
+    }
+    assert.is(e.recover(other.threadSlot), 0);
+    assert.equal(checkBus(e), [], `consistent after death at step ${n}`);
+    assert.ok(e.queued(r.slot) === queued || e.queued(r.slot) === queued + 1);
+    assert.is(raw.send(s.slot, s.gen, { msg: { dst: r.id } }), -A.ECONNRESET, 'its connection was closed');
+    assert.is(e.recover(other.threadSlot), -A.ESRCH, 'already recovered');
+    assert.ok(n < 100);
+  }
+  while (raw.recv(r.slot, r.gen, A.RECV_DROP).r === 0);
+});
+
+t('a thread that dies between SEND and send_commit: recovery cancels the reservation', async ({ raw, e, bus }) => {
+  const r = open(raw);
+  const other = await another(bus.memory);
+  const raw2 = new Raw(other);
+  const s = open(raw2);
+  raw2.writeSend({ msg: { dst: r.id }, items: [hostVec(64)] });
+  assert.is(other.send(s.slot, s.gen), A.SEND_PENDING);
+  assert.is(raw.byebye(r.slot, r.gen), -A.EBUSY, 'a reservation in flight keeps the receiver');
+  // the worker is terminated here; a survivor recovers its slot
+  assert.is(e.recover(other.threadSlot), 0);
+  assert.equal(checkBus(e), []);
+  assert.is(e.poolUsed(r.slot), 0);
+  assert.is(e.queued(r.slot), 0);
+});
+
+t('a receiver closed by recovery while a send into it is reserved: CLOSING until the send ends', async ({ raw, e, bus }) => {
+  const s = open(raw);
+  const other = await another(bus.memory);
+  const raw2 = new Raw(other);
+  const r = open(raw2);
+  raw.writeSend({ msg: { dst: r.id }, items: [hostVec(64)] });
+  assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+  assert.is(e.recover(other.threadSlot), 0); // the receiver's thread died
+  const c = e.connAddr(r.slot);
+  assert.is(e.u32[(c + A.CONN_STATE) >>> 2], A.CONN_CLOSING);
+  assert.equal(checkBus(e), []);
+  assert.is(e.sendCommit(), 0, 'the message died with its receiver');
+  assert.is(e.u32[(c + A.CONN_STATE) >>> 2], A.CONN_FREE_SLOT);
+  assert.equal(checkBus(e), []);
+  assert.is(raw.send(s.slot, s.gen, { msg: { dst: r.id } }), -A.ENXIO);
+});
+
+t('a dead lock holder: its lock is released by recovery and the waiter proceeds', async ({ raw, e, bus }) => {
+  const a = open(raw), b = open(raw);
+  const other = await another(bus.memory);
+  // the other thread takes b's lock and dies inside a command (trap at its first store)
+  other.setFault(1, true);
+  const raw2 = new Raw(other);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id } }), 0);
+  assert.throws(() => raw2.recv(b.slot, b.gen));
+  const lock = e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2];
+  assert.is(lock & A.LOCK_ID_MASK, other.threadSlot + 1, 'the dead thread holds the lock');
+  assert.is(e.recover(other.threadSlot), 0);
+  assert.is(e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2], 0);
+  const m = raw.recv(b.slot, b.gen);
+  assert.is(m.r, 0, 'the message is still there');
+  assert.is(raw.free(b.slot, b.gen, m.offset), 0);
+  assert.equal(checkBus(e), []);
+});
+
+t.run();
