@@ -1,2 +1,431 @@
-// Placeholder: the real benchmark replaces this file.
-console.log('bench placeholder');
+#!/usr/bin/env node
+// bench: single-thread unicast SEND + RECV + FREE, wasm core vs TS twin, with the public API
+// on top of each and a MessageChannel baseline (`npm run bench`, after `npm run build`).
+//
+// As dequal's benchmark does: every contender's output is validated first, for every size
+// (one message with a known pattern: exact bytes, length, sender id, receiver id, cookie,
+// and the pool empty again after FREE); a contender that fails is dropped with the reason
+// printed. Only then is it timed.
+//
+// Contenders:
+//   wasm, twin          the engine-level raw path, as Connection.send drives it: the SEND
+//                       command written into engine.cmd (the parts RECV and FREE never
+//                       overwrite are written once per size; the command header, msg.size,
+//                       the cookie and the host vec address ~0 every message), send ->
+//                       SEND_PENDING -> u8.set into the address the core wrote back ->
+//                       sendCommit -> RECV -> the offset -> FREE. No JS allocation per message.
+//   wasm api, twin api  conn.send(dst, payload) / rx.recv() / m.free().
+//   MessageChannel      port1.postMessage(payload) -> port2.onmessage (structured clone, so
+//                       one copy, as the bus makes one); messages are posted in rounds of
+//                       MC_ROUND and each round awaited. There is no sender id to check.
+//
+// Timing: each contender runs in its own child process (so V8's type feedback of one engine
+// never makes the other's call sites polymorphic), sizes in order. Per size: warm-up by
+// doubling the message count until a batch takes a quarter of the target (and at least
+// WARM_MS in all), scale the count to the target time, one more untimed batch, then REPS
+// timed batches; the median ns/message is reported, with the spread (max - min) / 2 /
+// median. After timing, one more message is validated and the pool must be empty.
+//
+// Usage: node bench/run.mjs [--quick] [--json] [--only=wasm,twin,...]
+//   --quick  3 reps of ~20 ms instead of 7 of ~100 ms (about 4 s in all instead of about 21 s)
+//   --json   print the results as JSON instead of the Markdown table
+// Exit code 1 if any contender was dropped (failed validation or crashed).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import os from 'node:os';
+import { Bus, MockProvider, PAYLOAD_WASMBUS, abi as A } from '../dist/js/index.js';
+
+const SIZES = [0, 64, 1024, 65536];
+const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel'];
+const MC_ROUND = 100;
+// PAYLOAD_WASMBUS, "wasmbus\0" as a little-endian u64 (above 2^53: kept as its two halves)
+const PAYLOAD_TYPE_LO = 0x73616d77, PAYLOAD_TYPE_HI = 0x00737562;
+if ((BigInt(PAYLOAD_TYPE_HI) << 32n | BigInt(PAYLOAD_TYPE_LO)) !== PAYLOAD_WASMBUS) throw new Error('bench: PAYLOAD_WASMBUS moved');
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(name);
+const option = (name) => argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+const QUICK = flag('--quick');
+const REPS = QUICK ? 3 : 7;
+const TARGET_MS = QUICK ? 20 : 100;
+// minimum warm-up per size: the twin needs ~40 ms of running before TurboFan code settles
+const WARM_MS = QUICK ? 60 : 200;
+
+// ---------------------------------------------------------------------------------------
+// Contenders: each has validate(size) -> null or a reason, loop(payload, n), close().
+// ---------------------------------------------------------------------------------------
+
+/** The payload of a size: a position-dependent pattern that is never all zeros. */
+function pattern(size) {
+  const p = new Uint8Array(size);
+  for (let i = 0; i < size; i++) p[i] = (i * 31 + size + 7) & 255;
+  return p;
+}
+
+function sameBytes(got, want) {
+  if (got.length !== want.length) return `length ${got.length}, want ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    if (got[i] !== want[i]) return `byte ${i} is ${got[i]}, want ${want[i]}`;
+  }
+  return null;
+}
+
+async function openBus(engine) {
+  const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 1 << 20 } });
+  return { bus, tx: bus.connect(), rx: bus.connect() };
+}
+
+/** The engine-level raw path. */
+async function rawContender(engine) {
+  const { bus, tx, rx } = await openBus(engine);
+  const e = bus.engine;
+  const { u8, u32 } = e;
+  const cmd = e.cmd;
+  const msg = cmd + A.SEND_CMD_SIZE; // the message right after the command, as Connection.send
+  const vec = msg + A.MSG_HDR;
+  const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen;
+  // u32 word indexes of the fields written per message
+  const iCmdSize = (cmd + A.CMD_SIZE) >>> 2, iCmdFlags = (cmd + A.CMD_FLAGS) >>> 2;
+  const iCmdRet = (cmd + A.CMD_RETURN_FLAGS) >>> 2, iMsgAddr = (cmd + A.SEND_MSG_ADDRESS) >>> 2;
+  const iRecvPrio = (cmd + A.RECV_PRIORITY) >>> 2, iRecvOff = (cmd + A.RECV_MSG_OFFSET) >>> 2;
+  const iFreeOff = (cmd + A.FREE_OFFSET) >>> 2;
+  const iMsgSize = (msg + A.MSG_SIZE) >>> 2, iCookie = (msg + A.MSG_COOKIE) >>> 2;
+  const iVecAddr = (vec + A.VEC_ADDRESS) >>> 2;
+  const w64 = (addr, v) => { u32[addr >>> 2] = v % 4294967296; u32[(addr >>> 2) + 1] = Math.floor(v / 4294967296); };
+  // RECV and FREE commands overwrite the first RECV_CMD_SIZE bytes of the command area (and
+  // RECV writes msg_return_flags over msg.size); everything past them is written once here.
+  if (A.SEND_CMD_SIZE + A.MSG_FLAGS < A.RECV_CMD_SIZE) throw new Error('bench: the ABI moved, revisit prepare()');
+  let msgSize = 0, hasVec = false;
+  function prepare(len) {
+    hasVec = len > 0;
+    msgSize = A.MSG_HDR + (hasVec ? A.VEC_ITEM_SIZE : 0);
+    w64(msg + A.MSG_FLAGS, 0);
+    w64(msg + A.MSG_PRIORITY, 0);
+    w64(msg + A.MSG_DST_ID, rx.id);
+    w64(msg + A.MSG_SRC_ID, 0);
+    u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_TYPE_LO;
+    u32[((msg + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] = PAYLOAD_TYPE_HI;
+    w64(msg + A.MSG_TIMEOUT, 0);
+    if (hasVec) {
+      w64(vec + A.ITEM_SIZE, A.VEC_ITEM_SIZE);
+      w64(vec + A.ITEM_TYPE, A.ITEM_PAYLOAD_VEC);
+      w64(vec + A.VEC_SIZE, len);
+    }
+  }
+  /** SEND (and the copy and commit of a host vec): 0 or -errno. */
+  function sendOne(payload, cookie) {
+    u32[iCmdSize] = A.SEND_CMD_SIZE; u32[iCmdSize + 1] = 0;
+    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
+    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
+    u32[iMsgAddr] = msg; u32[iMsgAddr + 1] = 0;
+    u32[iMsgSize] = msgSize; u32[iMsgSize + 1] = 0;
+    u32[iCookie] = cookie; u32[iCookie + 1] = 0;
+    if (hasVec) { u32[iVecAddr] = 0xffffffff; u32[iVecAddr + 1] = 0xffffffff; }
+    const r = e.send(txSlot, txGen);
+    if (r !== A.SEND_PENDING) return r;
+    u8.set(payload, u32[iVecAddr]); // the core rewrote the address (< 4 GiB: high half 0)
+    return e.sendCommit();
+  }
+  /** RECV: the slice offset (>= BLOCK_HDR), or -errno. */
+  function recvOne() {
+    u32[iCmdSize] = A.RECV_CMD_SIZE; u32[iCmdSize + 1] = 0;
+    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
+    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
+    u32[iRecvPrio] = 0; u32[iRecvPrio + 1] = 0;
+    const r = e.recv(rxSlot, rxGen);
+    return r < 0 ? r : u32[iRecvOff];
+  }
+  /** FREE: 0 or -errno. */
+  function freeOne(offset) {
+    u32[iCmdSize] = A.FREE_CMD_SIZE; u32[iCmdSize + 1] = 0;
+    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
+    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
+    u32[iFreeOff] = offset; u32[iFreeOff + 1] = 0;
+    return e.free(rxSlot, rxGen);
+  }
+  const get64 = (addr) => u32[(addr >>> 2) + 1] * 4294967296 + u32[addr >>> 2];
+
+  return {
+    prepare,
+    validate(size) {
+      const want = pattern(size);
+      prepare(size);
+      const cookie = 0x5eed + size;
+      let r = sendOne(want, cookie);
+      if (r !== 0) return `send returned ${r}`;
+      if (e.queued(rxSlot) !== 1) return `${e.queued(rxSlot)} messages queued after send, want 1`;
+      const off = recvOne();
+      if (off < 0) return `recv returned ${off}`;
+      if (u32[iRecvOff + 1] !== 0) return 'recv offset above 4 GiB';
+      const m = e.poolBase(rxSlot) + off;
+      const end = m + get64(cmd + A.RECV_MSG_SIZE);
+      const why = (() => {
+        if (get64(m + A.MSG_SIZE) !== end - m) return `msg.size ${get64(m + A.MSG_SIZE)} != recv msg_size ${end - m}`;
+        if (get64(m + A.MSG_SRC_ID) !== tx.id) return `src id ${get64(m + A.MSG_SRC_ID)}, want ${tx.id}`;
+        if (get64(m + A.MSG_DST_ID) !== rx.id) return `dst id ${get64(m + A.MSG_DST_ID)}, want ${rx.id}`;
+        if (get64(m + A.MSG_COOKIE) !== cookie) return `cookie ${get64(m + A.MSG_COOKIE)}, want ${cookie}`;
+        if (u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] !== PAYLOAD_TYPE_LO ||
+          u32[((m + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] !== PAYLOAD_TYPE_HI) return 'wrong payload type';
+        const vecs = [];
+        for (let p = m + A.MSG_HDR; p + A.ITEM_HDR <= end; p += (get64(p + A.ITEM_SIZE) + 7) & ~7) {
+          if (get64(p + A.ITEM_SIZE) < A.ITEM_HDR) return `item of size ${get64(p + A.ITEM_SIZE)}`;
+          if (get64(p + A.ITEM_TYPE) === A.ITEM_PAYLOAD_OFF) vecs.push(p);
+        }
+        if (vecs.length !== (size > 0 ? 1 : 0)) return `${vecs.length} PAYLOAD_OFF items, want ${size > 0 ? 1 : 0}`;
+        if (size === 0) return null;
+        const len = get64(vecs[0] + A.VEC_SIZE), at = m + get64(vecs[0] + A.VEC_ADDRESS);
+        if (at + len > e.poolBase(rxSlot) + rx.poolSize) return 'payload outside the pool';
+        return sameBytes(u8.subarray(at, at + len), want);
+      })();
+      r = freeOne(off);
+      if (why) return why;
+      if (r !== 0) return `free returned ${r}`;
+      if (e.queued(rxSlot) !== 0 || e.poolUsed(rxSlot) !== 0) return `pool not empty after free (${e.poolUsed(rxSlot)} bytes)`;
+      return null;
+    },
+    loop(payload, n) {
+      for (let i = 0; i < n; i++) {
+        let r = sendOne(payload, i + 1);
+        if (r !== 0) throw new Error(`send returned ${r}`);
+        const off = recvOne();
+        if (off < 0) throw new Error(`recv returned ${off}`);
+        r = freeOne(off);
+        if (r !== 0) throw new Error(`free returned ${r}`);
+      }
+    },
+    empty: () => e.queued(rxSlot) === 0 && e.poolUsed(rxSlot) === 0,
+    close() { tx.close(); rx.close(); bus.close(); },
+  };
+}
+
+/** The public API. */
+async function apiContender(engine) {
+  const { bus, tx, rx } = await openBus(engine);
+  const dst = rx.id;
+  return {
+    prepare() {},
+    validate(size) {
+      const want = pattern(size);
+      const cookie = tx.send(dst, want);
+      const m = rx.recv();
+      if (m === null) return 'recv returned no message';
+      const why = m.src !== tx.id ? `src id ${m.src}, want ${tx.id}`
+        : m.payloadType !== PAYLOAD_WASMBUS ? `payload type ${m.payloadType}, want ${PAYLOAD_WASMBUS}`
+        : m.dst !== rx.id ? `dst id ${m.dst}, want ${rx.id}`
+        : m.cookie !== cookie ? `cookie ${m.cookie}, want ${cookie}`
+        : sameBytes(m.payload, want);
+      m.free();
+      if (why) return why;
+      if (rx.queued !== 0 || rx.poolUsed !== 0) return `pool not empty after free (${rx.poolUsed} bytes)`;
+      return null;
+    },
+    loop(payload, n) {
+      for (let i = 0; i < n; i++) {
+        tx.send(dst, payload);
+        rx.recv().free();
+      }
+    },
+    empty: () => rx.queued === 0 && rx.poolUsed === 0,
+    close() { tx.close(); rx.close(); bus.close(); },
+  };
+}
+
+/** The baseline: a MessageChannel within one thread. */
+async function channelContender() {
+  const { port1, port2 } = new MessageChannel();
+  let want = 0, got = 0, last = null, done = null;
+  port2.onmessage = (ev) => {
+    last = ev.data;
+    if (++got === want) done();
+  };
+  const round = (payload, k) => new Promise((resolve) => {
+    got = 0; want = k; done = resolve;
+    for (let j = 0; j < k; j++) port1.postMessage(payload);
+  });
+  return {
+    prepare() {},
+    async validate(size) {
+      const sent = pattern(size);
+      last = null;
+      await round(sent, 1);
+      if (!(last instanceof Uint8Array)) return `received ${Object.prototype.toString.call(last)}, want a Uint8Array`;
+      if (last === sent || (size > 0 && last.buffer === sent.buffer)) return 'received the sender\'s own buffer, not a copy';
+      return sameBytes(last, pattern(size));
+    },
+    async loop(payload, n) {
+      for (let sent = 0; sent < n; sent += MC_ROUND) await round(payload, Math.min(MC_ROUND, n - sent));
+      last = null;
+    },
+    empty: () => true,
+    close() { port1.close(); port2.close(); },
+  };
+}
+
+function makeContender(name) {
+  switch (name) {
+    case 'wasm': case 'twin': return rawContender(name);
+    case 'wasm api': return apiContender('wasm');
+    case 'twin api': return apiContender('twin');
+    case 'MessageChannel': return channelContender();
+    default: throw new Error(`unknown contender ${JSON.stringify(name)}`);
+  }
+}
+
+/** Validate a contender at every size: a list of { size, reason } failures. */
+async function validateAll(c) {
+  const failures = [];
+  for (const size of SIZES) {
+    let reason;
+    try {
+      reason = await c.validate(size);
+    } catch (err) {
+      reason = `threw ${err && err.message ? err.message : err}`;
+    }
+    if (reason) failures.push({ size, reason });
+  }
+  return failures;
+}
+
+// ---------------------------------------------------------------------------------------
+// Timing (in the child process of one contender)
+// ---------------------------------------------------------------------------------------
+
+async function timeBatch(c, payload, n) {
+  const t0 = performance.now();
+  const r = c.loop(payload, n);
+  if (r) await r;
+  return performance.now() - t0;
+}
+
+async function timeSize(c, size) {
+  const payload = pattern(size);
+  c.prepare(size);
+  // warm-up and calibration: double the count until a batch takes a quarter of the target
+  // and WARM_MS have been spent, then scale the count to the target
+  let n = 16, ms = await timeBatch(c, payload, n), warm = ms;
+  while (ms < TARGET_MS / 4 || warm < WARM_MS) {
+    if (ms < TARGET_MS / 4) n *= 2;
+    ms = await timeBatch(c, payload, n);
+    warm += ms;
+  }
+  n = Math.max(1, Math.round((n * TARGET_MS) / ms));
+  await timeBatch(c, payload, n);
+  const ns = [];
+  for (let i = 0; i < REPS; i++) ns.push(((await timeBatch(c, payload, n)) * 1e6) / n);
+  const sorted = [...ns].sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1];
+  return { ns: median, spread: (sorted[sorted.length - 1] - sorted[0]) / 2 / median, n, reps: ns };
+}
+
+async function child(name) {
+  const c = await makeContender(name);
+  const out = { name, results: {}, dropped: [] };
+  for (const f of await validateAll(c)) out.dropped.push({ ...f, reason: `validation: ${f.reason}` });
+  for (const size of SIZES) {
+    if (out.dropped.some((d) => d.size === size)) continue;
+    try {
+      const r = await timeSize(c, size);
+      const after = c.empty() ? await c.validate(size) : 'messages or pool bytes left after the timed loop';
+      if (after) out.dropped.push({ size, reason: `after timing: ${after}` });
+      else out.results[size] = r;
+    } catch (err) {
+      out.dropped.push({ size, reason: `timed loop threw ${err && err.message ? err.message : err}` });
+    }
+  }
+  c.close();
+  process.stdout.write(JSON.stringify(out) + '\n');
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent: validate all, time each contender in a child, print
+// ---------------------------------------------------------------------------------------
+
+const sizeName = (s) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+const fmtNs = (r) => (r ? `${r.ns < 100 ? r.ns.toFixed(1) : Math.round(r.ns)} ±${Math.round(r.spread * 100)}%` : '—');
+
+async function main() {
+  const only = option('--only')?.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = only ?? CONTENDERS;
+  const log = (s) => process.stderr.write(s + '\n');
+  const cpus = os.cpus();
+  const env = {
+    node: process.version, v8: process.versions.v8, cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length,
+    platform: `${process.platform} ${process.arch}`, quick: QUICK, reps: REPS, targetMs: TARGET_MS,
+  };
+  const dropped = []; // { contender, size|null, reason }
+
+  // 1. validate every contender at every size, in this process
+  const valid = [];
+  for (const name of names) {
+    let failures;
+    try {
+      const c = await makeContender(name);
+      failures = await validateAll(c);
+      c.close();
+    } catch (err) {
+      failures = [{ size: null, reason: `setup threw ${err && err.message ? err.message : err}` }];
+    }
+    for (const f of failures) {
+      dropped.push({ contender: name, ...f });
+      log(`dropped: ${name}${f.size === null ? '' : ` at ${sizeName(f.size)}`}: ${f.reason}`);
+    }
+    if (failures.length < SIZES.length && !failures.some((f) => f.size === null)) valid.push(name);
+  }
+
+  // 2. time each contender that passed somewhere, in its own process
+  const results = {};
+  const self = fileURLToPath(import.meta.url);
+  for (const name of valid) {
+    log(`timing ${name} ...`);
+    const run = spawnSync(process.execPath, [...process.execArgv, self, '--child', name, ...(QUICK ? ['--quick'] : [])],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 180_000, maxBuffer: 1 << 20 });
+    let out = null;
+    try { out = JSON.parse(run.stdout.trim().split('\n').pop()); } catch { /* reported below */ }
+    if (!out) {
+      const why = run.error ? run.error.message : `exit ${run.status}${run.signal ? ` (${run.signal})` : ''}`;
+      dropped.push({ contender: name, size: null, reason: `timing process failed: ${why}` });
+      log(`dropped: ${name}: timing process failed: ${why}`);
+      continue;
+    }
+    results[name] = out.results;
+    for (const d of out.dropped) {
+      if (dropped.some((x) => x.contender === name && x.size === d.size)) continue;
+      dropped.push({ contender: name, ...d });
+      log(`dropped: ${name} at ${sizeName(d.size)}: ${d.reason}`);
+    }
+  }
+
+  if (dropped.length) process.exitCode = 1;
+  if (flag('--json')) {
+    process.stdout.write(JSON.stringify({ env, sizes: SIZES, results, dropped }, null, 2) + '\n');
+    return;
+  }
+
+  // 3. the table; a contender with no valid size has no column
+  const has = (name) => results[name] && Object.keys(results[name]).length > 0;
+  const cols = [];
+  if (has('wasm')) cols.push(['wasm ns/msg', (s) => fmtNs(results.wasm[s])]);
+  if (has('twin')) cols.push(['twin ns/msg', (s) => fmtNs(results.twin[s])]);
+  if (has('wasm') && has('twin')) {
+    cols.push(['wasm/twin', (s) => (results.wasm[s] && results.twin[s] ? (results.wasm[s].ns / results.twin[s].ns).toFixed(2) : '—')]);
+  }
+  if (has('MessageChannel')) cols.push(['MessageChannel ns/msg', (s) => fmtNs(results.MessageChannel[s])]);
+  if (has('wasm api')) cols.push(['wasm api ns/msg', (s) => fmtNs(results['wasm api'][s])]);
+  if (has('twin api')) cols.push(['twin api ns/msg', (s) => fmtNs(results['twin api'][s])]);
+  const lines = [
+    `${env.node} (V8 ${env.v8}), ${env.cpu}, ${env.cores} cores, ${env.platform}; ` +
+      `median of ${REPS} reps of ~${TARGET_MS} ms each (± half the min-max spread); wasm/twin < 1: wasm faster`,
+    '',
+    `| size | ${cols.map((c) => c[0]).join(' | ')} |`,
+    `|---:|${cols.map(() => '---:').join('|')}|`,
+    ...SIZES.map((s) => `| ${sizeName(s)} | ${cols.map((c) => c[1](s)).join(' | ')} |`),
+  ];
+  if (dropped.length) {
+    lines.push('', 'Dropped:');
+    for (const d of dropped) lines.push(`- ${d.contender}${d.size === null ? '' : ` at ${sizeName(d.size)}`}: ${d.reason}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+const childName = argv.includes('--child') ? argv[argv.indexOf('--child') + 1] : null;
+await (childName ? child(childName) : main());

@@ -50,6 +50,49 @@ export interface ConnectOptions {
   flags?: number;
 }
 
+/**
+ * What another thread needs to join this bus: post it to a worker (it is structured-cloneable)
+ * and call Bus.join(handle) there. Each handle carries a fresh token for the thread table;
+ * use one handle per worker (bus.recoverThread(handle.token) finds that worker's slot).
+ */
+export interface BusHandle {
+  /** the compiled core (also for a twin bus when it could be loaded, so a worker may choose wasm) */
+  module: WebAssembly.Module | null;
+  memory: WebAssembly.Memory;
+  /** the engine of the thread that made the handle (the joining thread's default) */
+  engine: EngineKind;
+  limits: BusLimits;
+  bloom: { size: number; hashes: number };
+  userRegion: number;
+  /** a fresh u32 (never 0 or 1), recorded in the thread slot the joiner takes */
+  token: number;
+}
+
+export interface JoinOptions {
+  /** the joining thread's engine (default: handle.engine); threads of one bus may differ */
+  engine?: EngineKind;
+  /** credentials, clock and random of the joining thread; default: the runtime's provider */
+  provider?: Provider;
+}
+
+/** What bus.watch() resolves to when the worker has exited. */
+export interface WatchResult {
+  /** the worker's exit code */
+  code: number;
+  /** the thread slot recovered (-1: the worker had left the bus, nothing to recover) */
+  slot: number;
+  /** set when recovery failed */
+  error?: unknown;
+}
+
+/** A Node (or Deno node:worker_threads) Worker, as far as watch() needs one. */
+export interface ExitEmitter {
+  once(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+/** The thread-slot token of the thread that creates a bus. */
+const CREATOR_TOKEN = 1;
+
 export const DEFAULT_LIMITS: BusLimits = {
   threads: 16, connections: 64, poolMax: 1 << 20, names: 256, matches: 1024, replies: 1024,
 };
@@ -73,10 +116,14 @@ export class Bus {
   readonly id128: Uint8Array;
   /** start of the user region (see BusOptions.userRegion) */
   readonly userRegion: number;
+  /** the compiled core handed to joining threads (null: a twin bus whose core could not be loaded) */
+  readonly module: WebAssembly.Module | null;
   private readonly conns = new Set<Connection>();
+  private readonly tokens = new Set<number>();
 
-  private constructor(engine: Engine, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
+  private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
     this.engine = engine;
+    this.module = module;
     this.memory = engine.memory;
     this.limits = limits;
     this.bloom = bloom;
@@ -103,8 +150,11 @@ export class Bus {
     if (pages === 0 || pages > A.MAX_MEMORY_PAGES) throw new BusError(A.ENOMEM, 'Bus.create', 'the bus does not fit in 4 GiB of memory');
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = opts.provider ?? await defaultProvider();
-    const engine: Engine = (opts.engine ?? 'wasm') === 'wasm'
-      ? await WasmEngine.create(opts.module ?? await loadCore(), memory, provider)
+    const kind = opts.engine ?? 'wasm';
+    // a twin bus still carries the core in its handles when it can be had, so workers may use it
+    const module = opts.module ?? (kind === 'wasm' ? await loadCore() : await loadCore().catch(() => null));
+    const engine: Engine = kind === 'wasm'
+      ? await WasmEngine.create(module!, memory, provider)
       : new TwinEngine(memory, provider);
 
     const u32 = engine.u32, c = MAKE_CMD_ADDR;
@@ -121,8 +171,114 @@ export class Bus {
     check(engine.busMake(c), 'Bus.create');
     const id128 = engine.u8.slice(c + A.MAKE_ID128, c + A.MAKE_ID128 + 16);
     const layoutEnd = get64(u32, c + A.MAKE_LAYOUT_END);
-    check(engine.threadJoin(1), 'Bus.create');
-    return new Bus(engine, limits, bloom, id128, layoutEnd);
+    check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
+    return new Bus(engine, module, limits, bloom, id128, layoutEnd);
+  }
+
+  /**
+   * Join a bus made by another thread, from its handle (see bus.handle()): instantiate the core
+   * on the bus's memory (or use the twin on it) and take a thread slot. Never runs BUS_MAKE.
+   */
+  static async join(handle: BusHandle, opts: JoinOptions = {}): Promise<Bus> {
+    const h = handle;
+    const buf: unknown = h?.memory instanceof WebAssembly.Memory ? h.memory.buffer : null;
+    if (!(buf instanceof SharedArrayBuffer)) {
+      throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
+    }
+    const kind = opts.engine ?? h.engine;
+    if (kind !== 'wasm' && kind !== 'twin') throw new BusError(A.EINVAL, 'Bus.join', `unknown engine ${String(kind)}`);
+    if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', 'invalid token');
+    const u32 = new Uint32Array(buf);
+    if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
+      throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
+    }
+    const provider = opts.provider ?? await defaultProvider();
+    let module = h.module;
+    if (kind === 'wasm' && !module) module = await loadCore();
+    const engine: Engine = kind === 'wasm'
+      ? await WasmEngine.create(module!, h.memory, provider)
+      : new TwinEngine(h.memory, provider);
+    check(engine.threadJoin(h.token), 'Bus.join');
+    const id128 = engine.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16);
+    return new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
+  }
+
+  /**
+   * A handle for one other thread to join this bus with (Bus.join). Post it to the worker;
+   * each call makes a fresh token, so use one handle per worker.
+   */
+  handle(): BusHandle {
+    return {
+      module: this.module,
+      memory: this.memory,
+      engine: this.engine.kind,
+      limits: { ...this.limits },
+      bloom: { ...this.bloom },
+      userRegion: this.userRegion,
+      token: this.freshToken(),
+    };
+  }
+
+  /** A random u32 token, not 0 or 1, not handed out by this Bus yet, not held by a live slot. */
+  private freshToken(): number {
+    const r = new Uint32Array(1);
+    for (;;) {
+      crypto.getRandomValues(r);
+      const t = r[0];
+      if (t <= CREATOR_TOKEN || this.tokens.has(t) || this.threadSlotOf(t) >= 0) continue;
+      this.tokens.add(t);
+      return t;
+    }
+  }
+
+  /** The live thread slot whose token is `token`, or -1. */
+  private threadSlotOf(token: number): number {
+    const u32 = this.engine.u32;
+    const base = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2], n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+    for (let i = 0; i < n; i++) {
+      const t = base + i * A.THREAD_SIZE;
+      if (Atomics.load(u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && u32[(t + A.THREAD_TOKEN) >>> 2] === token >>> 0) return i;
+    }
+    return -1;
+  }
+
+  /**
+   * A thread that joined with `token` died without leaving (a terminated or crashed worker):
+   * finish or undo the command it was in, release its locks, disconnect the connections it
+   * owned and free its thread slot. Returns the slot recovered, or -1 when no live thread has
+   * that token (it left the bus cleanly). Only call it once that thread has surely stopped
+   * (e.g. a Node Worker's 'exit' event: see watch()).
+   */
+  recoverThread(token: number): number {
+    const e = this.engine as Engine & { recover?: (slot: number) => number };
+    if (e.cmd === 0) throw new BusError(A.EBADF, 'recoverThread', 'the bus is closed on this thread');
+    if (!Number.isInteger(token) || token < 0 || token > 0xffffffff) throw new BusError(A.EINVAL, 'recoverThread', 'token must be a u32');
+    const slot = this.threadSlotOf(token);
+    if (slot < 0) return -1;
+    if (slot === e.threadSlot) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
+    if (typeof e.recover !== 'function') throw new BusError(A.EOPNOTSUPP, 'recoverThread', 'this engine cannot recover threads');
+    const r = e.recover(slot);
+    if (r === -A.ESRCH) return -1; // recovered or left meanwhile
+    check(r, 'recoverThread');
+    return slot;
+  }
+
+  /**
+   * Recover a Node worker_threads Worker's thread slot when it exits (a worker that left the
+   * bus has nothing to recover). Resolves once the worker has exited and been recovered; never
+   * rejects (a failure is in the result's `error`).
+   */
+  watch(worker: ExitEmitter, handle: BusHandle | number): Promise<WatchResult> {
+    const token = typeof handle === 'number' ? handle : handle.token;
+    return new Promise((resolve) => {
+      worker.once('exit', (code: number) => {
+        try {
+          resolve({ code, slot: this.recoverThread(token) });
+        } catch (error) {
+          resolve({ code, slot: -1, error });
+        }
+      });
+    });
   }
 
   /** HELLO: a new connection on this thread. */

@@ -4,6 +4,7 @@ import { BusError, check } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { put64, get64, put64big, putAllOnes, isU64, isS64 } from './wire.ts';
+import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 
 export type Destination = number | string;
 
@@ -25,6 +26,24 @@ export interface RecvOptions {
   priority?: number;
 }
 
+export interface RecvAsyncOptions extends RecvOptions {
+  /** reject with ETIMEDOUT after this many milliseconds (default: wait forever) */
+  timeout?: number;
+  /** reject with ECANCELED when aborted */
+  signal?: AbortSignal;
+  /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
+  keepAlive?: boolean;
+}
+
+/** One pending recvAsync. */
+interface Waiter {
+  keep: boolean | undefined;
+  held: boolean;
+  error: BusError | null;
+  /** ends the current wait early (close, abort) */
+  cancel: (() => void) | null;
+}
+
 /** The default payload type: "wasmbus\0" as a little-endian u64. */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
@@ -43,6 +62,10 @@ export class Connection {
   lastDropped = 0;
   private nextCookie = 1;
   private isClosed = false;
+  /** index of the wake word in engine.i32 */
+  private readonly wakeIndex: number;
+  private readonly waiters = new Set<Waiter>();
+  private refd = true;
 
   /** @internal use Bus.connect() */
   constructor(engine: Engine, slot: number, id: number, poolSize: number, description: string | undefined) {
@@ -53,6 +76,7 @@ export class Connection {
     this.poolSize = poolSize;
     this.poolBase = engine.poolBase(slot);
     this.description = description;
+    this.wakeIndex = (engine.connAddr(slot) + A.CONN_WAKE) >>> 2;
   }
 
   /** D-Bus unique name, ":1.<id>" */
@@ -179,6 +203,104 @@ export class Connection {
     return true;
   }
 
+  /**
+   * The next message, waiting for one if the queue is empty (for event-loop threads: the
+   * wait is an Atomics.waitAsync on the connection's wake word). Rejects with ETIMEDOUT
+   * after `timeout` ms, ECANCELED when `signal` aborts, ECONNRESET when the connection is
+   * closed. While it is pending the thread is kept alive, unless `keepAlive: false` or
+   * unref() was called.
+   */
+  async recvAsync(opts: RecvAsyncOptions = {}): Promise<Message> {
+    const timeout = opts.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0');
+    const signal = opts.signal;
+    const canceled = () => new BusError(A.ECANCELED, 'recvAsync', 'aborted by its signal');
+    if (signal?.aborted) throw canceled();
+    const i32 = this.engine.i32, idx = this.wakeIndex;
+    const deadline = now() + timeout;
+    let w: Waiter | null = null;
+    const onAbort = () => {
+      if (!w || w.error) return;
+      w.error = canceled();
+      w.cancel?.();
+      Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
+    };
+    try {
+      for (;;) {
+        // read the word before looking at the queue: a message published after recv() found
+        // the queue empty has changed it, and the wait below returns at once
+        const seen = Atomics.load(i32, idx);
+        const m = this.recv(opts);
+        if (m) return m;
+        const left = deadline - now();
+        if (left <= 0) throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`);
+        if (!w) {
+          w = { keep: opts.keepAlive, held: false, error: null, cancel: null };
+          this.waiters.add(w);
+          this.holdFor(w);
+          signal?.addEventListener('abort', onAbort, { once: true });
+        }
+        const cur: Waiter = w;
+        await new Promise<void>((resolve) => {
+          cur.cancel = resolve;
+          waitWord(i32, idx, seen, left).then(resolve);
+        });
+        cur.cancel = null;
+        if (cur.error) throw cur.error;
+      }
+    } finally {
+      if (w) {
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(w);
+        if (w.held) { w.held = false; release(); }
+      }
+    }
+  }
+
+  /**
+   * The next message, blocking this thread (Atomics.wait) until one arrives or `timeout` ms
+   * pass (then null). For workers; Node's and Deno's main threads allow it too. Throws
+   * EOPNOTSUPP where the runtime refuses to block (a browser main thread).
+   */
+  recvWait(timeout = Infinity, opts: RecvOptions = {}): Message | null {
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvWait', 'timeout must be a number of ms >= 0');
+    const i32 = this.engine.i32, idx = this.wakeIndex;
+    const deadline = now() + timeout;
+    for (;;) {
+      const seen = Atomics.load(i32, idx);
+      const m = this.recv(opts);
+      if (m) return m;
+      const left = deadline - now();
+      if (left <= 0) return null;
+      if (!waitWordBlocking(i32, idx, seen, left)) {
+        throw new BusError(A.EOPNOTSUPP, 'recvWait', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use recvAsync()');
+      }
+    }
+  }
+
+  /** recvAsync() calls of this connection still waiting */
+  get pendingReceives(): number { return this.waiters.size; }
+
+  /** Pending receives of this connection do not keep the thread alive (unless asked per call). */
+  unref(): this {
+    this.refd = false;
+    for (const w of this.waiters) this.holdFor(w);
+    return this;
+  }
+
+  /** Undo unref(): pending receives keep the thread alive again (the default). */
+  ref(): this {
+    this.refd = true;
+    for (const w of this.waiters) this.holdFor(w);
+    return this;
+  }
+
+  private holdFor(w: Waiter): void {
+    const want = w.keep ?? this.refd;
+    if (want && !w.held) { w.held = true; hold(); }
+    else if (!want && w.held) { w.held = false; release(); }
+  }
+
   /** @internal FREE a slice offset (Message.free uses it). */
   freeOffset(offset: number): void {
     const e = this.live('free');
@@ -199,5 +321,13 @@ export class Connection {
     put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
     check(e.byebye(this.slot, this.gen), 'close');
     this.isClosed = true;
+    // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
+    // and find the handle closed
+    for (const w of this.waiters) {
+      if (w.error) continue;
+      w.error = new BusError(A.ECONNRESET, 'recvAsync', 'the connection was closed');
+      w.cancel?.();
+    }
+    bump(e.i32, this.wakeIndex);
   }
 }

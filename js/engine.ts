@@ -31,8 +31,12 @@ export interface Engine {
   free(slot: number, gen: number): number;
   /** Recover a dead thread's slot (see docs/ARCHITECTURE.md): 0, -ESRCH (not live), -EINVAL. */
   recover(slot: number): number;
-  /** Test hook: trap at the n-th logged store of this thread's next command(s) (0: off). */
-  setFault(n: number): void;
+  /**
+   * Test hook: trap at the n-th logged store of this thread's next command (0: off). With
+   * `die`, the trap is not unwound: the thread counts as dead (every later call throws) and
+   * another thread must recover(slot) it, as after worker.terminate().
+   */
+  setFault(n: number, die?: boolean): void;
 
   // counters, read from the shared layout (the same for both engines)
   connAddr(slot: number): number;
