@@ -6,6 +6,12 @@ export { hello, byebye } from "./conn";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
 import { busLayout } from "./bus";
+import * as A from "../js/shared/abi";
+
+/** The layout this core was compiled for (the host checks it against its own). */
+export function abi_fingerprint(): i32 {
+  return A.ABI_FINGERPRINT;
+}
 
 /** End of the bus state for these limits, or 0 when it does not fit in 4 GiB. */
 export function bus_layout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,

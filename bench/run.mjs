@@ -19,18 +19,20 @@
 //                       one copy, as the bus makes one); messages are posted in rounds of
 //                       MC_ROUND and each round awaited. There is no sender id to check.
 //
-// Timing: each contender runs in its own child process (so V8's type feedback of one engine
-// never makes the other's call sites polymorphic), sizes in order. Per size: warm-up by
-// doubling the message count until a batch takes a quarter of the target (and at least
-// WARM_MS in all), scale the count to the target time, one more untimed batch, then REPS
-// timed batches; the median ns/message is reported, with the spread (max - min) / 2 /
-// median. After timing, one more message is validated and the pool must be empty.
+// Timing: each contender lives in its own child process (so V8's type feedback of one
+// engine never makes the other's call sites polymorphic), driven by this process over IPC.
+// Per size, each child warms up (doubling the message count until a batch takes a quarter
+// of the target and WARM_MS have passed), scales the count to the target time and runs one
+// more batch untimed; then REPS rounds time one batch of every contender in turn (rotating
+// who goes first), so load from outside the benchmark hits all contenders alike. Reported:
+// the median ns/message and the spread (max - min) / 2 / median. After the reps, one more
+// message is validated and the pool must be empty.
 //
 // Usage: node bench/run.mjs [--quick] [--json] [--only=wasm,twin,...]
 //   --quick  3 reps of ~20 ms instead of 7 of ~100 ms (about 4 s in all instead of about 21 s)
 //   --json   print the results as JSON instead of the Markdown table
 // Exit code 1 if any contender was dropped (failed validation or crashed).
-import { spawnSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Bus, MockProvider, PAYLOAD_WASMBUS, abi as A } from '../dist/js/index.js';
@@ -279,15 +281,23 @@ async function validateAll(c) {
     try {
       reason = await c.validate(size);
     } catch (err) {
-      reason = `threw ${err && err.message ? err.message : err}`;
+      reason = `threw ${errText(err)}`;
     }
     if (reason) failures.push({ size, reason });
   }
   return failures;
 }
 
+const errText = (err) => (err && err.message ? err.message : String(err));
+
 // ---------------------------------------------------------------------------------------
-// Timing (in the child process of one contender)
+// Child: one contender, driven by the parent over IPC
+//   (start)          -> { dropped: [{ size, reason }] }   validation at every size
+//                       or { setup: reason }            the contender could not be made
+//   { op: 'warm', size } -> { n }                        warm up, calibrate the batch
+//   { op: 'rep' }    -> { ns }                           one timed batch, ns per message
+//   { op: 'check' }  -> { reason }                       empty pool, then validate again
+//   { op: 'exit' }
 // ---------------------------------------------------------------------------------------
 
 async function timeBatch(c, payload, n) {
@@ -297,48 +307,83 @@ async function timeBatch(c, payload, n) {
   return performance.now() - t0;
 }
 
-async function timeSize(c, size) {
-  const payload = pattern(size);
-  c.prepare(size);
-  // warm-up and calibration: double the count until a batch takes a quarter of the target
-  // and WARM_MS have been spent, then scale the count to the target
-  let n = 16, ms = await timeBatch(c, payload, n), warm = ms;
-  while (ms < TARGET_MS / 4 || warm < WARM_MS) {
-    if (ms < TARGET_MS / 4) n *= 2;
-    ms = await timeBatch(c, payload, n);
-    warm += ms;
-  }
-  n = Math.max(1, Math.round((n * TARGET_MS) / ms));
-  await timeBatch(c, payload, n);
-  const ns = [];
-  for (let i = 0; i < REPS; i++) ns.push(((await timeBatch(c, payload, n)) * 1e6) / n);
-  const sorted = [...ns].sort((a, b) => a - b);
-  const median = sorted[sorted.length >> 1];
-  return { ns: median, spread: (sorted[sorted.length - 1] - sorted[0]) / 2 / median, n, reps: ns };
-}
-
 async function child(name) {
-  const c = await makeContender(name);
-  const out = { name, results: {}, dropped: [] };
-  for (const f of await validateAll(c)) out.dropped.push({ ...f, reason: `validation: ${f.reason}` });
-  for (const size of SIZES) {
-    if (out.dropped.some((d) => d.size === size)) continue;
-    try {
-      const r = await timeSize(c, size);
-      const after = c.empty() ? await c.validate(size) : 'messages or pool bytes left after the timed loop';
-      if (after) out.dropped.push({ size, reason: `after timing: ${after}` });
-      else out.results[size] = r;
-    } catch (err) {
-      out.dropped.push({ size, reason: `timed loop threw ${err && err.message ? err.message : err}` });
-    }
+  const reply = (m) => process.send(m);
+  let c;
+  try {
+    c = await makeContender(name);
+  } catch (err) {
+    reply({ setup: errText(err) });
+    process.disconnect();
+    return;
   }
-  c.close();
-  process.stdout.write(JSON.stringify(out) + '\n');
+  reply({ dropped: await validateAll(c) });
+  let size = 0, payload = null, n = 0;
+  process.on('message', async (m) => {
+    try {
+      if (m.op === 'warm') {
+        size = m.size;
+        payload = pattern(size);
+        c.prepare(size);
+        // double the count until a batch takes a quarter of the target and WARM_MS have
+        // been spent, then scale it to the target and run one more batch untimed
+        n = 16;
+        let ms = await timeBatch(c, payload, n), warm = ms;
+        while (ms < TARGET_MS / 4 || warm < WARM_MS) {
+          if (ms < TARGET_MS / 4) n *= 2;
+          ms = await timeBatch(c, payload, n);
+          warm += ms;
+        }
+        n = Math.max(1, Math.round((n * TARGET_MS) / ms));
+        await timeBatch(c, payload, n);
+        reply({ n });
+      } else if (m.op === 'rep') {
+        reply({ ns: ((await timeBatch(c, payload, n)) * 1e6) / n });
+      } else if (m.op === 'check') {
+        reply({ reason: c.empty() ? await c.validate(size) : 'messages or pool bytes left after the timed loop' });
+      } else if (m.op === 'exit') {
+        c.close();
+        process.disconnect();
+      }
+    } catch (err) {
+      reply({ error: errText(err) });
+    }
+  });
 }
 
 // ---------------------------------------------------------------------------------------
-// Parent: validate all, time each contender in a child, print
+// Parent: start one child per contender (each validates first), then per size warm each
+// up and time the reps round-robin, so load from outside hits every contender alike.
 // ---------------------------------------------------------------------------------------
+
+/** A contender's child process, asked one question at a time. */
+function startChild(name, self) {
+  const proc = fork(self, ['--child', name, ...(QUICK ? ['--quick'] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let pending = null, exited = null;
+  const settle = (fn, v) => { const p = pending; pending = null; if (p) { clearTimeout(p.timer); p[fn](v); } };
+  proc.on('message', (m) => settle('resolve', m));
+  proc.on('exit', (code, signal) => {
+    exited = `its process exited (${signal ?? `code ${code}`})`;
+    settle('reject', new Error(exited));
+  });
+  proc.on('error', (err) => settle('reject', err));
+  const wait = () => new Promise((resolve, reject) => {
+    pending = { resolve, reject, timer: setTimeout(() => { proc.kill(); settle('reject', new Error('timed out')); }, 120_000) };
+  });
+  const ready = wait();
+  ready.catch(() => {}); // awaited later, in order: not an unhandled rejection meanwhile
+  return {
+    name,
+    ready,
+    ask(m) {
+      if (exited || !proc.connected) return Promise.reject(new Error(exited ?? 'its process is gone'));
+      const p = wait();
+      proc.send(m);
+      return p;
+    },
+    exit() { if (proc.connected) proc.send({ op: 'exit' }); },
+  };
+}
 
 const sizeName = (s) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
 const fmtNs = (r) => (r ? `${r.ns < 100 ? r.ns.toFixed(1) : Math.round(r.ns)} ±${Math.round(r.spread * 100)}%` : '—');
@@ -353,47 +398,59 @@ async function main() {
     platform: `${process.platform} ${process.arch}`, quick: QUICK, reps: REPS, targetMs: TARGET_MS,
   };
   const dropped = []; // { contender, size|null, reason }
+  const drop = (name, size, reason) => {
+    dropped.push({ contender: name, size, reason });
+    log(`dropped: ${name}${size === null ? '' : ` at ${sizeName(size)}`}: ${reason}`);
+  };
 
-  // 1. validate every contender at every size, in this process
-  const valid = [];
-  for (const name of names) {
-    let failures;
-    try {
-      const c = await makeContender(name);
-      failures = await validateAll(c);
-      c.close();
-    } catch (err) {
-      failures = [{ size: null, reason: `setup threw ${err && err.message ? err.message : err}` }];
-    }
-    for (const f of failures) {
-      dropped.push({ contender: name, ...f });
-      log(`dropped: ${name}${f.size === null ? '' : ` at ${sizeName(f.size)}`}: ${f.reason}`);
-    }
-    if (failures.length < SIZES.length && !failures.some((f) => f.size === null)) valid.push(name);
-  }
-
-  // 2. time each contender that passed somewhere, in its own process
-  const results = {};
+  // 1. every contender validates itself at every size before anything is timed
   const self = fileURLToPath(import.meta.url);
-  for (const name of valid) {
-    log(`timing ${name} ...`);
-    const run = spawnSync(process.execPath, [...process.execArgv, self, '--child', name, ...(QUICK ? ['--quick'] : [])],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 180_000, maxBuffer: 1 << 20 });
-    let out = null;
-    try { out = JSON.parse(run.stdout.trim().split('\n').pop()); } catch { /* reported below */ }
-    if (!out) {
-      const why = run.error ? run.error.message : `exit ${run.status}${run.signal ? ` (${run.signal})` : ''}`;
-      dropped.push({ contender: name, size: null, reason: `timing process failed: ${why}` });
-      log(`dropped: ${name}: timing process failed: ${why}`);
-      continue;
-    }
-    results[name] = out.results;
-    for (const d of out.dropped) {
-      if (dropped.some((x) => x.contender === name && x.size === d.size)) continue;
-      dropped.push({ contender: name, ...d });
-      log(`dropped: ${name} at ${sizeName(d.size)}: ${d.reason}`);
+  const kids = names.map((name) => startChild(name, self));
+  const live = new Map(); // child -> sizes it passed
+  for (const k of kids) {
+    try {
+      const r = await k.ready;
+      if (r.setup) { drop(k.name, null, `setup: ${r.setup}`); continue; }
+      const failures = r.dropped;
+      for (const f of failures) drop(k.name, f.size, `validation: ${f.reason}`);
+      const ok = SIZES.filter((s) => !failures.some((f) => f.size === s));
+      if (ok.length) live.set(k, new Set(ok));
+      else k.exit();
+    } catch (err) {
+      drop(k.name, null, `setup: ${errText(err)}`);
     }
   }
+
+  // 2. per size: warm each up, then REPS rounds of one batch each, in a rotating order
+  const results = Object.fromEntries(names.map((n) => [n, {}]));
+  const fail = (k, size, reason) => { drop(k.name, size, reason); live.get(k)?.delete(size); };
+  for (const size of SIZES) {
+    const here = () => [...live.keys()].filter((k) => live.get(k).has(size));
+    log(`${sizeName(size)}: ${here().map((k) => k.name).join(', ')}`);
+    const reps = new Map();
+    for (const k of here()) {
+      const r = await k.ask({ op: 'warm', size }).catch((err) => ({ error: errText(err) }));
+      if (r.error) fail(k, size, `warm-up: ${r.error}`);
+      else reps.set(k, { n: r.n, ns: [] });
+    }
+    for (let i = 0; i < REPS; i++) {
+      const order = here();
+      for (let j = 0; j < order.length; j++) {
+        const k = order[(i + j) % order.length];
+        const r = await k.ask({ op: 'rep' }).catch((err) => ({ error: errText(err) }));
+        if (r.error) fail(k, size, `timed loop: ${r.error}`);
+        else reps.get(k).ns.push(r.ns);
+      }
+    }
+    for (const k of here()) {
+      const r = await k.ask({ op: 'check' }).catch((err) => ({ error: errText(err) }));
+      if (r.error || r.reason) { fail(k, size, `after timing: ${r.error ?? r.reason}`); continue; }
+      const { n, ns } = reps.get(k);
+      const sorted = [...ns].sort((a, b) => a - b), median = sorted[sorted.length >> 1];
+      results[k.name][size] = { ns: median, spread: (sorted[sorted.length - 1] - sorted[0]) / 2 / median, n, reps: ns };
+    }
+  }
+  for (const k of live.keys()) k.exit();
 
   if (dropped.length) process.exitCode = 1;
   if (flag('--json')) {

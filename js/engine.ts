@@ -187,6 +187,7 @@ interface CoreExports {
   recover(slot: number): number;
   unwind(): number;
   __arena_heap_base(): number;
+  abi_fingerprint(): number;
   _initialize(): void;
 }
 
@@ -198,6 +199,9 @@ export class WasmEngine extends EngineBase implements Engine {
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
     super(memory);
     this.x = instance.exports as unknown as CoreExports;
+    if (this.x.abi_fingerprint() !== A.ABI_FINGERPRINT) {
+      throw new Error(`wasmbus: build/core.wasm was built for another layout (${this.x.abi_fingerprint()} != ${A.ABI_FINGERPRINT}): rebuild with npm run build`);
+    }
     const heapBase = this.x.__arena_heap_base() >>> 0;
     if (heapBase > A.BUS_BASE) throw new Error(`wasmbus: core static data ends at ${heapBase}, above BUS_BASE ${A.BUS_BASE}`);
     this.x._initialize();

@@ -9,11 +9,18 @@
 // test counted, counts as 1 failed. The last line is `N passed, N failed[, N skipped]`; the exit
 // code is 1 if anything failed.
 //
+// The runs: each suite under Node (through tsx) and under Deno (the npm package's binary,
+// running the .ts sources directly): tests/conformance and tests/threads once per engine
+// (WASMBUS_ENGINE picks the main thread's engine), tests/diff and the mixed-engine thread
+// tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/.
+//
 // Environment:
 //   WASMBUS_ENGINE        wasm | twin | both (default both): which engine runs get made
-//   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300)
-// Arguments (optional) replace uvu's `tests '.*\.test\.ts$'`, e.g.
-//   npm test -- tests 'smoke\.test\.ts$'
+//   WASMBUS_RUNTIME       node | deno | both (default both): which runtimes run the suites
+//   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300; the thread runs: 180)
+// Arguments (optional) replace uvu's `<dir> <pattern>` of the per-engine runs (the other runs
+// are skipped), e.g.
+//   npm test -- tests/conformance 'send\.test\.ts$'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -22,15 +29,23 @@ const NODE = process.execPath;
 const DEFAULT_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 300;
 
 // `node --import tsx` keeps test files real ESM (top-level await, import.meta). `uvu -r tsx`
-// would load them through tsx's CommonJS hook instead, where top-level await fails.
-// tests/conformance runs once per engine; tests/diff drives both engines itself, once.
+// would load them through tsx's CommonJS hook instead, where top-level await fails. Deno runs
+// uvu's bin itself, resolving uvu's dependencies from node_modules (no registry access).
 const ARGS = process.argv.length > 2 ? process.argv.slice(2) : null;
-const uvu = (engine, dir = 'tests/conformance') => ({
-  name: `node uvu ${dir} (${engine})`,
-  cmd: NODE,
-  args: ['--import', 'tsx', 'node_modules/uvu/bin.js', ...(ARGS ?? [dir, '.*\\.test\\.ts$'])],
-  env: { WASMBUS_ENGINE: engine },
-});
+const TS = '.*\\.test\\.ts$';
+const DENO = 'node_modules/.bin/deno';
+const THREADS_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
+const UVU = 'node_modules/uvu/bin.js';
+/** One uvu run of `rt` ('node' | 'deno'); `uvu` is uvu's arguments (dir, pattern, options). */
+function uvuRun(rt, label, engine, uvu, timeout) {
+  return {
+    name: `${rt} uvu ${label} (${engine})`,
+    cmd: rt === 'node' ? NODE : DENO,
+    args: rt === 'node' ? ['--import', 'tsx', UVU, ...uvu] : ['run', '-A', '--no-lock', UVU, ...uvu],
+    env: { WASMBUS_ENGINE: engine },
+    timeout,
+  };
+}
 
 const ENGINE = process.env.WASMBUS_ENGINE || 'both';
 const ENGINES = { both: ['wasm', 'twin'], wasm: ['wasm'], twin: ['twin'] }[ENGINE];
@@ -38,13 +53,31 @@ if (!ENGINES) {
   console.error(`WASMBUS_ENGINE must be wasm, twin or both, not ${JSON.stringify(ENGINE)}`);
   process.exit(2);
 }
+const RUNTIME = process.env.WASMBUS_RUNTIME || 'both';
+const RUNTIMES = { both: ['node', 'deno'], node: ['node'], deno: ['deno'] }[RUNTIME];
+if (!RUNTIMES) {
+  console.error(`WASMBUS_RUNTIME must be node, deno or both, not ${JSON.stringify(RUNTIME)}`);
+  process.exit(2);
+}
 
 // The runs, in order. Each: { name, cmd, args, env?, timeout? (seconds) }.
-const RUNS = [
-  ...ENGINES.map((e) => uvu(e)),
-  ...(ARGS ? [] : [uvu('both', 'tests/diff')]),
-  // e.g. { name: 'deno uvu (wasm)', cmd: 'node_modules/.bin/deno', args: ['run', '-A', ...], env: { WASMBUS_ENGINE: 'wasm' } },
-];
+const RUNS = [];
+for (const rt of RUNTIMES) {
+  RUNS.push(...ENGINES.map((e) => uvuRun(rt, ARGS ? ARGS.join(' ') : 'tests/conformance', e, ARGS ?? ['tests/conformance', TS])));
+  if (ARGS) continue;
+  RUNS.push(uvuRun(rt, 'tests/diff', 'both', ['tests/diff', TS]));
+  RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads', e, ['tests/threads', TS, '-i', 'mixed\\.test'], THREADS_TIMEOUT_S)));
+  RUNS.push(uvuRun(rt, 'tests/threads mixed', 'both', ['tests/threads', 'mixed\\.test\\.ts$'], THREADS_TIMEOUT_S));
+  if (rt === 'node') {
+    // the published build: dist/ made fresh from the sources, then plain node (no tsx) loads it
+    RUNS.push({
+      name: 'node uvu tests/threads dist (plain node, fresh dist/)',
+      cmd: 'sh',
+      args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/threads 'dist\\.test\\.mjs$'`],
+      timeout: THREADS_TIMEOUT_S,
+    });
+  }
+}
 
 const live = new Set(); // process groups still running, killed if we are interrupted
 for (const sig of ['SIGINT', 'SIGTERM']) {

@@ -34,7 +34,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 1;
+export const BUS_VERSION = 2;
 
 // Bus header, at BUS_BASE.
 //
@@ -410,6 +410,11 @@ export const ATTACH_CONN_DESCRIPTION = 8192;
 export const ATTACH_ALL = 0x3fff;
 // What the core attaches today; the other bits are accepted and stored (metadata issue).
 export const ATTACH_IMPLEMENTED = 1 | 2;
+
+// A fingerprint of the layout, compiled into the core and compared by the host when it
+// instantiates the core: a build/core.wasm and a js/ from different sources refuse to run
+// together instead of corrupting each other's memory. Bump BUS_VERSION with any layout change.
+export const ABI_FINGERPRINT = (((BUS_VERSION * 31 + THREAD_SIZE) * 31 + CONN_SIZE) * 31 + BLOCK_HDR) % 1000000007;
 
 // ---------------------------------------------------------------------------------------
 // Limits: every limit in one place, with its reason.

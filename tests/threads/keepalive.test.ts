@@ -1,0 +1,44 @@
+// Keep-alive: a worker whose only code waits for one message stays alive until it arrives
+// (500 ms later), then closes its connection and exits by itself; an unref'd receive does not
+// hold a worker. Uses node:worker_threads workers (also under Deno: a Deno web Worker never
+// exits by itself, so only a worker_threads Worker can show this).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { terminateAll, RUNTIME, sleep } from '../helpers/worker.ts';
+import { ENGINE, threadBus, peer, MSG_MS } from './common.ts';
+
+const s = suite(`threads: keep-alive [${ENGINE}, ${RUNTIME}]`);
+s.after(terminateAll);
+
+s('a worker waiting in recvAsync only receives a message sent 500 ms later, then exits by itself', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const { w, h, ready } = await peer(bus, { role: 'once' }, 'thread');
+  let exitedEarly = false;
+  w.exited(60000).then(() => { exitedEarly = true; }, () => {});
+  await sleep(500);
+  assert.not.ok(exitedEarly, 'still alive while its receive is pending');
+  const payload = new Uint8Array([0xde, 0xad, 0xbe, 0xef, 1, 2, 3]);
+  main.send(ready.id, payload);
+  const r = await w.next<{ got: number[] }>(MSG_MS, 'the message');
+  assert.equal(r.got, [...payload]);
+  const code = await w.exited(MSG_MS); // no terminate(): it exits because nothing holds it
+  assert.is(code, 0);
+  assert.is(bus.recoverThread(h.token), -1, 'it left the bus before exiting');
+  assert.is(bus.engine.liveConns(), 1, 'its connection was closed');
+  main.close();
+  bus.close();
+});
+
+s("an unref'd pending receive does not keep a worker alive", async () => {
+  const bus = await threadBus(ENGINE);
+  const { w } = await peer(bus, { role: 'unref' }, 'thread');
+  const code = await w.exited(MSG_MS);
+  assert.is(code, 0);
+  // it exited still joined, with its connection open: nothing delivered to it
+  let more: unknown = null;
+  try { more = await w.next(10); } catch { /* none */ }
+  assert.is(more, null, 'no message and no error came from it');
+});
+
+s.run();

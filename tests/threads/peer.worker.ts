@@ -1,0 +1,97 @@
+// A test worker: joins the bus from the handle it is given and plays one role. Every wait has
+// a timeout; every outcome is posted to the parent (which asserts on it).
+import { Bus, BusError, MockProvider, type BusHandle, type EngineKind, type Message } from '../../js/index.ts';
+import { input, post } from '../helpers/worker.ts';
+import { senderPayload } from './payload.ts';
+
+export interface PeerInput {
+  role: 'echo' | 'once' | 'unref' | 'wait' | 'sender';
+  handle: BusHandle;
+  /** this worker's engine (default: the handle's) */
+  engine?: EngineKind;
+  /** sender: its index, the receiver's id, how many messages, payload size */
+  index?: number;
+  dst?: number;
+  count?: number;
+  size?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
+
+const inp = await input<PeerInput>();
+try {
+  // each worker gets its own (mock) identity: own uid, so per-user quotas are per worker
+  const uid = 2000 + (inp.index ?? 0);
+  const bus = await Bus.join(inp.handle, { engine: inp.engine, provider: new MockProvider({ seed: 7 + (inp.index ?? 0), creds: { uid } }) });
+  const conn = bus.connect({ poolSize: 262144, description: `peer-${inp.role}` });
+  post({ ready: true, id: conn.id, engine: bus.engine.kind, slot: bus.engine.threadSlot, id128: [...bus.id128] });
+
+  if (inp.role === 'echo') {
+    // reply to every message with its bytes reversed, until an empty message
+    for (;;) {
+      const m: Message = await conn.recvAsync({ timeout: 10000 });
+      const bytes = m.payload;
+      const inPlace = bytes.buffer === bus.memory.buffer && bytes.byteOffset >= conn.poolBase && bytes.byteOffset < conn.poolBase + conn.poolSize;
+      const copy = bytes.slice();
+      const src = m.src, cookie = m.cookie;
+      m.free(); // all our commands are done before the peer hears from us
+      if (copy.length === 0) break;
+      post({ got: [...copy], inPlace, cookie });
+      conn.send(src, copy.reverse(), { cookie: cookie + 1000 });
+    }
+    conn.close();
+    bus.close();
+    post({ done: true });
+  } else if (inp.role === 'once') {
+    // the worker's only pending thing: one receive (it must keep this worker alive)
+    const m = await conn.recvAsync({ timeout: 10000 });
+    const got = [...m.payload];
+    m.free();
+    conn.close();
+    bus.close();
+    post({ got });
+    // nothing holds this worker any more: it exits by itself
+  } else if (inp.role === 'unref') {
+    // an unref'd receive does not keep the worker alive: it exits with this still pending
+    conn.unref();
+    conn.recvAsync({ timeout: 10000 }).then(
+      (m) => { post({ got: [...m.payload] }); m.free(); },
+      (e) => post({ error: errText(e) }),
+    );
+  } else if (inp.role === 'wait') {
+    // blocking receives: one woken by the parent's send, one that times out
+    const t0 = performance.now();
+    const m = conn.recvWait(10000);
+    const waited = performance.now() - t0;
+    const got = m ? [...m.payload] : null;
+    m?.free();
+    const t1 = performance.now();
+    const none = conn.recvWait(50);
+    post({ got, waited, none: none === null, timedOutAfter: performance.now() - t1 });
+    conn.close();
+    bus.close();
+    post({ done: true });
+  } else if (inp.role === 'sender') {
+    // wait for the parent's go (an empty message on the bus), then send `count` messages
+    const go = await conn.recvAsync({ timeout: 20000 });
+    go.free();
+    const { index = 0, dst = 0, count = 0, size = 16 } = inp;
+    let retries = 0;
+    for (let seq = 0; seq < count;) {
+      try {
+        conn.send(dst, senderPayload(index, seq, size), { cookie: seq + 1 });
+        seq++;
+      } catch (e) {
+        // the receiver's pool or our quota in it is full: let it drain, then try again
+        if (e instanceof BusError && (e.code === 'ENOBUFS' || e.code === 'EXFULL')) { retries++; await sleep(1); continue; }
+        throw e;
+      }
+    }
+    conn.close();
+    bus.close();
+    post({ done: true, retries });
+  }
+} catch (e) {
+  post({ error: errText(e) });
+}
