@@ -11,12 +11,16 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
   const accounted = ld32(c + A.CONN_ACCOUNTED);
   if (half < accounted) return -A.ENOBUFS;
-  let idx = -1, spare = -1;
+  // the entry of this uid, else the first unused one; stop once every used entry was seen
+  const nUsers = ld32(c + A.CONN_N_USERS);
+  let idx = -1, spare = -1, seen: u32 = 0;
   for (let i = 0; i < A.QUOTA_USERS; i++) {
     const q = c + A.CONN_QUOTA + i * A.QUOTA_SIZE;
     if (ld32(q + A.QUOTA_USED) != 0) {
       if (ld32(q + A.QUOTA_UID) == uid) { idx = i; break; }
+      seen++;
     } else if (spare < 0) spare = i;
+    if (seen == nUsers && spare >= 0) break;
   }
   if (idx < 0) {
     if (spare < 0) return -A.ENOBUFS;
