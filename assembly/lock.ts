@@ -2,7 +2,7 @@
 // a survivor can release the locks of a dead thread; LOCK_WAITERS marks a sleeper. The core
 // never sleeps: after LOCK_SPIN failed attempts it records the word in the thread slot and
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
-// Order: the bus lock first, then connection locks by ascending slot. Mirrors js/twin/lock.ts.
+// Order: the bus lock first, then one connection lock. Mirrors js/twin/lock.ts.
 import * as A from "../js/shared/abi";
 import { ld32, st32, trap, THREAD } from "./mem";
 import { busConns, busNConns } from "./bus";
@@ -11,13 +11,13 @@ export function lockTry(p: u32): bool {
   const me = ld32(THREAD + A.THREAD_ID);
   for (let n = 0; n < A.LOCK_SPIN; n++) {
     const v = atomic.cmpxchg<u32>(p, 0, me);
-    if (v == 0) return true;
+    if (v == 0) return lockTaken(p);
     if ((v & A.LOCK_ID_MASK) == me) trap(); // taken twice: a core bug
   }
   while (true) {
     const v = atomic.load<u32>(p);
     if (v == 0) {
-      if (atomic.cmpxchg<u32>(p, 0, me) == 0) return true;
+      if (atomic.cmpxchg<u32>(p, 0, me) == 0) return lockTaken(p);
       continue;
     }
     if ((v & A.LOCK_WAITERS) != 0 || atomic.cmpxchg<u32>(p, v, v | A.LOCK_WAITERS) == v) {
@@ -29,9 +29,47 @@ export function lockTry(p: u32): bool {
   return false;
 }
 
+/**
+ * A lock was just taken. A thread that was declared dead meanwhile (a terminated worker
+ * that runs on, as Deno's do until their next turn) must not touch anything: it gives the
+ * lock back and stops. Its earlier locks and changes are unwound by its host.
+ */
+function lockTaken(p: u32): bool {
+  if (atomic.load<u32>(THREAD + A.THREAD_STATE) != A.THREAD_LIVE) {
+    unlockMine(p);
+    trap();
+  }
+  return true;
+}
+
+/** Release `p` only if this thread holds it. */
+function unlockMine(p: u32): void {
+  const me = ld32(THREAD + A.THREAD_ID);
+  if (atomic.cmpxchg<u32>(p, me, 0) == me) return;
+  if (atomic.cmpxchg<u32>(p, me | A.LOCK_WAITERS, 0) == (me | A.LOCK_WAITERS)) atomic.notify(p, -1);
+}
+
 export function unlock(p: u32): void {
   const old = atomic.xchg<u32>(p, 0);
   if ((old & A.LOCK_WAITERS) != 0) atomic.notify(p, -1);
+}
+
+/**
+ * The first lock word held by thread id `id`, or 0. Marks it LOCK_WAITERS and records it in
+ * the calling thread's slot, so that the caller can return WOULDBLOCK and wait for it.
+ */
+export function lockHeldBy(id: u32): u32 {
+  const n = <i32>busNConns(), conns = busConns();
+  for (let s: i32 = -1; s < n; s++) {
+    const p = s < 0 ? A.BUS_BASE + A.BUS_LOCK : conns + <u32>s * A.CONN_SIZE + A.CONN_LOCK;
+    const v = atomic.load<u32>(p);
+    if ((v & A.LOCK_ID_MASK) != id) continue;
+    if ((v & A.LOCK_WAITERS) == 0 && atomic.cmpxchg<u32>(p, v, v | A.LOCK_WAITERS) != v) continue;
+    st32(THREAD + A.THREAD_WAIT_ADDR, p);
+    st32(THREAD + A.THREAD_WAIT_VAL, v | A.LOCK_WAITERS);
+    return p;
+  }
+  return 0;
 }
 
 /** Release every lock held by thread id `id` (recovery). */

@@ -51,11 +51,11 @@ export function setThread(thread: u32): void {
 @inline export function memSize(): u64 {
   return <u64>memory.size() << 16;
 }
-/** +1 on a futex word, then wake every waiter (count -1 = 2^32 - 1 in wasm) */
+/** +1 on a futex word; notify (count -1 = all) only when someone sleeps on it. */
 // @ts-ignore: decorator
-@inline export function wake(p: u32): void {
+@inline export function wake(p: u32, sleepers: u32): void {
   atomic.add<u32>(p, 1);
-  atomic.notify(p, -1);
+  if (atomic.load<u32>(sleepers) != 0) atomic.notify(p, -1);
 }
 // @ts-ignore: decorator
 @inline export function align8(n: u32): u32 {

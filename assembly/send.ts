@@ -250,7 +250,7 @@ export function send(slot: u32, gen: u32): i32 {
 function sendPublish(d: u32, b: u32): void {
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
   queueAppend(d, b);
-  wake(d + A.CONN_WAKE);
+  wake(d + A.CONN_WAKE, d + A.CONN_SLEEPERS);
 }
 
 /**

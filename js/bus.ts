@@ -151,6 +151,7 @@ export class Bus {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = opts.provider ?? await defaultProvider();
     const kind = opts.engine ?? 'wasm';
+    if (kind !== 'wasm' && kind !== 'twin') throw new BusError(A.EINVAL, 'Bus.create', `engine must be 'wasm' or 'twin', not ${String(kind)}`);
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
     const module = opts.module ?? (kind === 'wasm' ? await loadCore() : await loadCore().catch(() => null));
     const engine: Engine = kind === 'wasm'
@@ -237,7 +238,9 @@ export class Bus {
     const base = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2], n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
     for (let i = 0; i < n; i++) {
       const t = base + i * A.THREAD_SIZE;
-      if (Atomics.load(u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && u32[(t + A.THREAD_TOKEN) >>> 2] === token >>> 0) return i;
+      const st = Atomics.load(u32, (t + A.THREAD_STATE) >>> 2);
+      // DEAD: a recovery that was interrupted (its recoverer died too) is finished here
+      if ((st === A.THREAD_LIVE || st === A.THREAD_DEAD) && u32[(t + A.THREAD_TOKEN) >>> 2] === token >>> 0) return i;
     }
     return -1;
   }
@@ -246,18 +249,19 @@ export class Bus {
    * A thread that joined with `token` died without leaving (a terminated or crashed worker):
    * finish or undo the command it was in, release its locks, disconnect the connections it
    * owned and free its thread slot. Returns the slot recovered, or -1 when no live thread has
-   * that token (it left the bus cleanly). Only call it once that thread has surely stopped
-   * (e.g. a Node Worker's 'exit' event: see watch()).
+   * that token (it left the bus cleanly). A thread that is still running (a Deno worker after
+   * terminate() runs on until its next turn) is given RECOVER_BUSY_MS (100 ms) to leave the
+   * locks it holds, and stops at the next one it takes; `stopped: true` says the runtime
+   * guarantees the thread has stopped (a Node Worker's 'exit' event), and skips that wait.
    */
-  recoverThread(token: number): number {
-    const e = this.engine as Engine & { recover?: (slot: number) => number };
+  recoverThread(token: number, opts: { stopped?: boolean } = {}): number {
+    const e = this.engine;
     if (e.cmd === 0) throw new BusError(A.EBADF, 'recoverThread', 'the bus is closed on this thread');
     if (!Number.isInteger(token) || token < 0 || token > 0xffffffff) throw new BusError(A.EINVAL, 'recoverThread', 'token must be a u32');
     const slot = this.threadSlotOf(token);
     if (slot < 0) return -1;
     if (slot === e.threadSlot) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
-    if (typeof e.recover !== 'function') throw new BusError(A.EOPNOTSUPP, 'recoverThread', 'this engine cannot recover threads');
-    const r = e.recover(slot);
+    const r = e.recover(slot, opts.stopped ?? false);
     if (r === -A.ESRCH) return -1; // recovered or left meanwhile
     check(r, 'recoverThread');
     return slot;
@@ -273,7 +277,9 @@ export class Bus {
     return new Promise((resolve) => {
       worker.once('exit', (code: number) => {
         try {
-          resolve({ code, slot: this.recoverThread(token) });
+          // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
+          const stopped = !(globalThis as { Deno?: unknown }).Deno;
+          resolve({ code, slot: this.recoverThread(token, { stopped }) });
         } catch (error) {
           resolve({ code, slot: -1, error });
         }

@@ -46,6 +46,7 @@ interface Waiter {
 
 /** The default payload type: "wasmbus\0" as a little-endian u64. */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
+const PAYLOAD_LO = Number(PAYLOAD_WASMBUS & 0xffffffffn), PAYLOAD_HI = Number(PAYLOAD_WASMBUS >> 32n);
 
 const encoder = new TextEncoder();
 
@@ -64,6 +65,7 @@ export class Connection {
   private isClosed = false;
   /** index of the wake word in engine.i32 */
   private readonly wakeIndex: number;
+  private readonly sleepersIndex: number;
   private readonly waiters = new Set<Waiter>();
   private refd = true;
 
@@ -77,15 +79,16 @@ export class Connection {
     this.poolBase = engine.poolBase(slot);
     this.description = description;
     this.wakeIndex = (engine.connAddr(slot) + A.CONN_WAKE) >>> 2;
+    this.sleepersIndex = (engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2;
   }
 
   /** D-Bus unique name, ":1.<id>" */
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.engine.queued(this.slot); }
+  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot); }
   /** pool bytes in use (queued and published slices, with their block headers) */
-  get poolUsed(): number { return this.engine.poolUsed(this.slot); }
+  get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
   private live(op: string): Engine {
     if (this.isClosed) throw new BusError(A.ECONNRESET, op);
@@ -96,7 +99,7 @@ export class Connection {
    * Send `payload` to a connection id (or ":1.<id>", or a well-known name). The payload
    * bytes are copied once, straight into the receiver's pool. Returns the cookie used.
    */
-  send(dst: Destination, payload?: ArrayBufferView | null, opts: SendOptions = {}): number {
+  send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts: SendOptions = {}): number {
     const e = this.live('send');
     const { u32, u8 } = e;
     const cookie = opts.cookie ?? this.nextCookie;
@@ -107,7 +110,10 @@ export class Connection {
     if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new BusError(A.EINVAL, 'send', 'invalid flags');
     const bytes = payload == null ? null
       : payload instanceof Uint8Array ? payload
-      : new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength);
+      : ArrayBuffer.isView(payload) ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
+      : (payload as unknown) instanceof ArrayBuffer || (payload as unknown) instanceof SharedArrayBuffer ? new Uint8Array(payload as ArrayBuffer)
+      : null;
+    if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', 'payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values)');
     const len = bytes ? bytes.length : 0;
 
     const cmd = e.cmd;
@@ -119,6 +125,7 @@ export class Connection {
       dstId = dst;
     } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
       dstId = Number(dst.slice(3));
+      if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', 'destination id must be a safe integer');
     } else if (typeof dst === 'string') {
       const name = encoder.encode(dst);
       if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
@@ -142,7 +149,12 @@ export class Connection {
     put64(u32, msg + A.MSG_PRIORITY, priority);
     put64(u32, msg + A.MSG_DST_ID, dstId);
     put64(u32, msg + A.MSG_SRC_ID, 0);
-    put64big(u32, msg + A.MSG_PAYLOAD_TYPE, opts.payloadType ?? PAYLOAD_WASMBUS);
+    if (opts.payloadType === undefined) {
+      u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_LO; // the default, without a BigInt per send
+      u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_HI;
+    } else if (typeof opts.payloadType === 'bigint' && opts.payloadType >= 0n && opts.payloadType < 1n << 64n) {
+      put64big(u32, msg + A.MSG_PAYLOAD_TYPE, opts.payloadType);
+    } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
     put64(u32, msg + A.MSG_COOKIE, cookie);
     put64(u32, msg + A.MSG_TIMEOUT, 0);
     put64(u32, cmd + A.CMD_SIZE, A.SEND_CMD_SIZE);
@@ -164,11 +176,13 @@ export class Connection {
   }
 
   sendJSON(dst: Destination, value: unknown, opts?: SendOptions): number {
-    return this.sendText(dst, JSON.stringify(value), opts);
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new BusError(A.EINVAL, 'sendJSON', 'the value has no JSON form');
+    return this.sendText(dst, text, opts);
   }
 
-  private recvCmd(flags: number, priority: number): number {
-    const e = this.live('recv');
+  private recvCmd(flags: number, priority: number, op: string): number {
+    const e = this.live(op);
     const cmd = e.cmd, u32 = e.u32;
     put64(u32, cmd + A.CMD_SIZE, A.RECV_CMD_SIZE);
     put64(u32, cmd + A.CMD_FLAGS, flags);
@@ -188,7 +202,7 @@ export class Connection {
       if (!isS64(prio)) throw new BusError(A.EINVAL, 'recv', 'priority must be a safe integer');
       flags |= A.RECV_USE_PRIORITY;
     }
-    const r = this.recvCmd(flags, prio);
+    const r = this.recvCmd(flags, prio, 'recv');
     if (r === -A.EAGAIN) return null;
     check(r, 'recv');
     const u32 = this.engine.u32, cmd = this.engine.cmd;
@@ -197,7 +211,7 @@ export class Connection {
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
-    const r = this.recvCmd(A.RECV_DROP, 0);
+    const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
     check(r, 'drop');
     return true;
@@ -243,7 +257,7 @@ export class Connection {
         const cur: Waiter = w;
         await new Promise<void>((resolve) => {
           cur.cancel = resolve;
-          waitWord(i32, idx, seen, left).then(resolve);
+          waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
         });
         cur.cancel = null;
         if (cur.error) throw cur.error;
@@ -272,7 +286,7 @@ export class Connection {
       if (m) return m;
       const left = deadline - now();
       if (left <= 0) return null;
-      if (!waitWordBlocking(i32, idx, seen, left)) {
+      if (!waitWordBlocking(i32, idx, seen, left, this.sleepersIndex)) {
         throw new BusError(A.EOPNOTSUPP, 'recvWait', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use recvAsync()');
       }
     }

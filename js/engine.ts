@@ -4,6 +4,7 @@
 import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import type { Provider } from './host/provider.ts';
+import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 
 export type EngineKind = 'wasm' | 'twin';
@@ -29,8 +30,15 @@ export interface Engine {
   sendCancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
-  /** Recover a dead thread's slot (see docs/ARCHITECTURE.md): 0, -ESRCH (not live), -EINVAL. */
-  recover(slot: number): number;
+  /**
+   * Recover thread slot `slot` after its thread died: undo its half-made command, release its
+   * locks, cancel its reserved send, close its connections, free the slot. A thread that is
+   * still running (Deno runs a terminated worker until its next turn) is given up to
+   * RECOVER_BUSY_MS to leave the locks it holds and finish the send it is copying; with
+   * `stopped` (the runtime guarantees the thread has stopped, as Node's worker 'exit' event
+   * does) recovery does not wait. 0, or -ESRCH (not live), -EINVAL (bad slot, or the caller's own).
+   */
+  recover(slot: number, stopped?: boolean): number;
   /**
    * Test hook: trap at the n-th logged store of this thread's next command (0: off). With
    * `die`, the trap is not unwound: the thread counts as dead (every later call throws) and
@@ -87,12 +95,60 @@ abstract class EngineBase {
 
   hello(): number { return this.run(OP_HELLO, 0, 0); }
   byebye(slot: number, gen: number): number { return this.run(OP_BYEBYE, slot, gen); }
-  send(slot: number, gen: number): number { return this.run(OP_SEND, slot, gen); }
-  sendCommit(): number { return this.run(OP_COMMIT, 0, 0); }
-  sendCancel(): number { return this.run(OP_CANCEL, 0, 0); }
+  /**
+   * SEND, send_commit and send_cancel mark the thread slot busy from the SEND to the end of
+   * its reservation: the host copies payload bytes into a reserved slice in between, with no
+   * lock held, and a thread declared dead meanwhile (a Deno worker runs on after terminate())
+   * must not copy into a slice that recovery has freed. recover() waits while the slot is
+   * busy; the thread checks, once busy, that it is still alive (a Dekker handshake: both
+   * sides store, then load, with sequentially consistent atomics).
+   */
+  send(slot: number, gen: number): number {
+    if (!this.busy(1)) {
+      this.dead = true;
+      throw new BusError(A.ECONNRESET, 'engine', 'this thread was recovered by another one (declared dead): it can no longer use the bus');
+    }
+    let r: number;
+    try {
+      r = this.run(OP_SEND, slot, gen);
+    } catch (err) {
+      this.busy(0);
+      throw err;
+    }
+    if (r !== A.SEND_PENDING) this.busy(0);
+    return r;
+  }
+  sendCommit(): number {
+    try { return this.run(OP_COMMIT, 0, 0); } finally { this.busy(0); }
+  }
+  sendCancel(): number {
+    try { return this.run(OP_CANCEL, 0, 0); } finally { this.busy(0); }
+  }
+
+  /** Set this thread's busy word; false (busy cleared, a waiting recovery woken) if it was declared dead. */
+  private busy(v: number): boolean {
+    if (this.cmd === 0) return true;
+    const t = (this.cmd - A.THREAD_CMD) >>> 2;
+    Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), v);
+    if (Atomics.load(this.i32, t + (A.THREAD_STATE >>> 2)) === A.THREAD_LIVE) return true;
+    Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), 0);
+    Atomics.notify(this.i32, t + (A.THREAD_BUSY >>> 2));
+    return false;
+  }
   recv(slot: number, gen: number): number { return this.run(OP_RECV, slot, gen); }
   free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
-  recover(slot: number): number { return this.run(OP_RECOVER, slot, 0); }
+  recover(slot: number, stopped = false): number {
+    this.recoverStart = performance.now();
+    this.recoverForce = stopped;
+    return this.run(OP_RECOVER, slot, 0);
+  }
+  /** when the current recover() started, for its force deadline */
+  protected recoverStart = 0;
+  protected recoverForce = false;
+  /** force a recovery once the dead thread had RECOVER_BUSY_MS to leave its locks */
+  protected force(): number {
+    return this.recoverForce || performance.now() - this.recoverStart > A.RECOVER_BUSY_MS ? 1 : 0;
+  }
 
   /**
    * Run a command: a contended lock makes it return WOULDBLOCK having changed nothing, so
@@ -106,8 +162,16 @@ abstract class EngineBase {
       try {
         r = this.exec(op, a, b);
       } catch (err) {
-        if (this.dieOnTrap) this.dead = true;
-        else this.unwindCore();
+        if (this.dieOnTrap) {
+          this.dead = true;
+          throw err;
+        }
+        this.unwindCore();
+        if (this.cmd && Atomics.load(this.u32, (this.cmd - A.THREAD_CMD + A.THREAD_STATE) >>> 2) !== A.THREAD_LIVE) {
+          // another thread recovered this one (declared it dead) while it ran on
+          this.dead = true;
+          throw new BusError(A.ECONNRESET, 'engine', 'this thread was recovered by another one (declared dead): it can no longer use the bus');
+        }
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
@@ -184,7 +248,7 @@ interface CoreExports {
   send_cancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
-  recover(slot: number): number;
+  recover(slot: number, force: number): number;
   unwind(): number;
   __arena_heap_base(): number;
   abi_fingerprint(): number;
@@ -228,7 +292,7 @@ export class WasmEngine extends EngineBase implements Engine {
       case OP_HELLO: return x.hello();
       case OP_BYEBYE: return x.byebye(a, b);
       case OP_CANCEL: return x.send_cancel();
-      default: return x.recover(a);
+      default: return x.recover(a, this.force());
     }
   }
 }
@@ -273,7 +337,7 @@ export class TwinEngine extends EngineBase implements Engine {
       case OP_HELLO: return twin.hello();
       case OP_BYEBYE: return twin.byebye(a, b);
       case OP_CANCEL: return twin.sendCancel();
-      default: return twin.recover(a);
+      default: return twin.recover(a, this.force());
     }
   }
 }

@@ -5,9 +5,10 @@
 // are therefore private to each instance (i.e. to each thread). Nothing is kept in
 // linear memory except the block headers inside the arena itself.
 //
-// The host must call `__arena_init(base, size)` after instantiation and BEFORE
-// `_initialize()` (top-level code may allocate). Allocating before that, or past the
-// end of the arena, traps with `unreachable`. The arena never grows memory.
+// `thread_join` calls `__arena_init(base, size)` with the arena inside the thread slot it
+// takes. The core's top-level code allocates nothing, so `_initialize()` may run before that;
+// allocating before it, or past the end of the arena, traps with `unreachable`. The arena
+// never grows memory.
 //
 //   [base ........................................ base+size)
 //    ^start (aligned so that payloads are 16-byte aligned)
@@ -44,7 +45,7 @@ let arenaEnd: usize = 0;
   offset = ptr + payloadSize;
 }
 
-/** Gives this instance its arena `[base, base + size)`. Call before `_initialize()`. */
+/** Gives this instance its arena `[base, base + size)` (thread_join does, for its slot). */
 // @ts-ignore: decorator
 @global @unsafe
 export function __arena_init(base: usize, size: usize): void {

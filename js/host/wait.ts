@@ -45,10 +45,16 @@ const POLL_MS = 4;
  * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
  * allowed, the caller re-checks), or after `timeout` ms. Never rejects.
  */
-export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number): Promise<void> {
+export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
   if (waitAsyncFn) {
+    // counted as a sleeper from before the wait until after it: publishers notify only then
+    Atomics.add(i32, sleepers, 1);
     const r = waitAsyncFn(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
-    return r.async ? r.value.then(noop) : Promise.resolve();
+    if (!r.async) {
+      Atomics.sub(i32, sleepers, 1);
+      return Promise.resolve();
+    }
+    return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
   }
   // no Atomics.waitAsync (older Firefox): poll the word with timers
   return new Promise((resolve) => {
@@ -65,13 +71,16 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
  * Block until i32[index] is no longer `expected`, or `timeout` ms. Returns false when this
  * thread may not block (a browser main thread refuses Atomics.wait).
  */
-export function waitWordBlocking(i32: Int32Array, index: number, expected: number, timeout: number): boolean {
+export function waitWordBlocking(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): boolean {
+  Atomics.add(i32, sleepers, 1);
   try {
     Atomics.wait(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
     return true;
   } catch (err) {
     if (err instanceof TypeError) return false;
     throw err;
+  } finally {
+    Atomics.sub(i32, sleepers, 1);
   }
 }
 

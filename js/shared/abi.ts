@@ -34,7 +34,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 2;
+export const BUS_VERSION = 3;
 
 // Bus header, at BUS_BASE.
 //
@@ -94,8 +94,8 @@ export const BUS_SIZE = 256;
 //      │ op_gen   │ op_block │ op_from  │ op_len   │  for send_commit / send_cancel
 //   32 ├──────────┼──────────┼──────────┼──────────┤
 //      │ id       │ log_len  │ fault    │ wait @   │  id = slot + 1: what lock words hold
-//   48 ├──────────┼──────────┴──────────┴──────────┤  wait: the lock word to wait on
-//      │ wait_val │ (reserved)                     │
+//   48 ├──────────┼──────────┬─────────────────────┤  wait: the lock word to wait on
+//      │ wait_val │ busy     │ (reserved)          │  busy: 1 while the host runs a command
 //   64 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
@@ -120,6 +120,7 @@ export const THREAD_LOG_LEN = 36;
 export const THREAD_FAULT = 40;
 export const THREAD_WAIT_ADDR = 44;
 export const THREAD_WAIT_VAL = 48;
+export const THREAD_BUSY = 52; // set by the host around each command; recovery waits for 0
 export const THREAD_SCRATCH = 64;
 export const THREAD_SCRATCH_SIZE = 192;
 export const THREAD_LOG = 256;
@@ -136,7 +137,7 @@ export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit /
 
 // Lock words: 0 = free, else the holder's thread id (slot + 1), with LOCK_WAITERS set by a
 // thread that gave up spinning and sleeps on the word (the unlocker then notifies).
-// Lock order: the bus lock, then connection locks in ascending slot order.
+// Lock order: the bus lock, then one connection lock (docs/ARCHITECTURE.md says why).
 export const LOCK_WAITERS = 0x40000000;
 export const LOCK_ID_MASK = 0x3fffffff;
 export const LOCK_SPIN = 64; // compare-exchange attempts before returning WOULDBLOCK
@@ -160,8 +161,9 @@ export const WOULDBLOCK = -512;
 //   80 ├──────────┼──────────┼──────────┼──────────┤
 //      │ accounted│ n_users  │ lock     │ n_resv   │  n_resv: reservations in flight
 //   96 ├──────────┼──────────┼──────────┬──────────┤
-//      │ desc_len │ used     │ owner    │ reserved │  used: pool bytes in blocks; owner:
-//      │          │          │          │          │  the thread slot that said HELLO
+//      │ desc_len │ used     │ owner    │ sleepers │  used: pool bytes in blocks; owner:
+//      │          │          │          │          │  the thread slot that said HELLO;
+//      │          │          │          │          │  sleepers: threads waiting on wake
 //  128 ├──────────┴──────────┴─────────────────────┤
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
@@ -192,6 +194,7 @@ export const CONN_N_RESV = 92;
 export const CONN_DESC_LEN = 96;
 export const CONN_USED = 100;
 export const CONN_OWNER = 104;
+export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
 export const CONN_QUOTA = 128;
 export const CONN_DESC = 384;
 export const CONN_SIZE = 512;
@@ -415,6 +418,7 @@ export const ATTACH_IMPLEMENTED = 1 | 2;
 // instantiates the core: a build/core.wasm and a js/ from different sources refuse to run
 // together instead of corrupting each other's memory. Bump BUS_VERSION with any layout change.
 export const ABI_FINGERPRINT = (((BUS_VERSION * 31 + THREAD_SIZE) * 31 + CONN_SIZE) * 31 + BLOCK_HDR) % 1000000007;
+export const RECOVER_BUSY_MS = 100; // how long recovery waits for a dying thread to finish its command
 
 // ---------------------------------------------------------------------------------------
 // Limits: every limit in one place, with its reason.

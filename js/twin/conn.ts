@@ -140,11 +140,12 @@ export function hello(): number {
 function helloInit(c: number, slot: number, flags: number, send: number, recv: number,
   poolSize: number, uid: number, desc: number, descLen: number): void {
   const cmd = threadCmd();
-  // clear everything but state, gen, the wake word and the lock word (others may be
-  // looking at those: a lock word must never read 0 while held)
+  // clear everything but state, gen, the wake and sleepers words and the lock word (other
+  // threads may be using those: a lock word must never read 0 while held)
   fill(c + A.CONN_ID, 0, A.CONN_WAKE - A.CONN_ID);
   fill(c + A.CONN_WAKE + 4, 0, A.CONN_LOCK - A.CONN_WAKE - 4);
-  fill(c + A.CONN_LOCK + 4, 0, A.CONN_SIZE - A.CONN_LOCK - 4);
+  fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);
+  fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SIZE - A.CONN_SLEEPERS - 4);
   wr32(c + A.CONN_GEN, (ld32(c + A.CONN_GEN) + 1) >>> 0);
   const idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
   st64(c + A.CONN_ID, idLo, idHi);
@@ -216,5 +217,5 @@ export function connClose(c: number): void {
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, (ld32(c + A.CONN_GEN) + 1) >>> 0);
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
-  wake(c + A.CONN_WAKE); // sleepers re-check and find it closed
+  wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS); // sleepers re-check and find it closed
 }

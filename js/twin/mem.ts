@@ -59,9 +59,10 @@ export function fill(dst: number, v: number, n: number): void {
 export function memSize(): number {
   return U8.length;
 }
-export function wake(p: number): void {
+/** +1 on a futex word; notify only when someone sleeps on it (`sleepers` word not 0). */
+export function wake(p: number, sleepers: number): void {
   Atomics.add(I32, p >>> 2, 1);
-  Atomics.notify(I32, p >>> 2);
+  if (Atomics.load(I32, sleepers >>> 2) != 0) Atomics.notify(I32, p >>> 2);
 }
 export function align8(n: number): number {
   return (n + 7) & ~7;

@@ -1,6 +1,6 @@
 // recover: what survivors do about a thread that died (a terminated worker) or trapped.
 //
-//   recover(slot)  another thread is dead: undo its half-made command from its undo log,
+//   recover(slot, force)  another thread is dead: undo its half-made command from its undo log,
 //                  release the locks it held, end its reserved SEND, close the connections
 //                  it opened (as BYEBYE would, queue or not), and free its thread slot.
 //   unwind()       the calling thread trapped inside the core: undo and unlock only.
@@ -9,7 +9,7 @@
 import * as A from '../shared/abi.ts';
 import { I32, ld32, st32, THREAD } from './mem.ts';
 import { logUndo, logCommit } from './journal.ts';
-import { lockTry, unlock, unlockAllOf } from './lock.ts';
+import { lockTry, unlock, unlockAllOf, lockHeldBy } from './lock.ts';
 import { busNThreads, busNConns } from './bus.ts';
 import { threadAddr } from './thread.ts';
 import { connAddr, connClose } from './conn.ts';
@@ -17,7 +17,7 @@ import { sendFinish, sendPendingConn } from './send.ts';
 
 const H = A.BUS_BASE;
 
-export function recover(slot: number): number {
+export function recover(slot: number, force: number): number {
   const me = THREAD;
   if (me == 0) return -A.EBADF;
   if (slot >>> 0 >= busNThreads()) return -A.EINVAL;
@@ -25,6 +25,16 @@ export function recover(slot: number): number {
   if (t == me) return -A.EINVAL;
   const st = Atomics.compareExchange(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_LIVE, A.THREAD_DEAD);
   if (st != A.THREAD_LIVE && st != A.THREAD_DEAD) return -A.ESRCH;
+  // 0. a thread declared dead may still be running (Deno runs a terminated worker until its
+  //    next turn): while it holds a lock, let it finish; once it takes another, it stops.
+  //    `force` (the host waited RECOVER_BUSY_MS, or knows the thread stopped) skips this.
+  if (force == 0 && lockHeldBy(slot + 1) != 0) return A.WOULDBLOCK;
+  //    ... nor while its host is copying into a slice it reserved (THREAD_BUSY)
+  if (force == 0 && ld32(t + A.THREAD_BUSY) != 0) {
+    st32(me + A.THREAD_WAIT_ADDR, t + A.THREAD_BUSY);
+    st32(me + A.THREAD_WAIT_VAL, 1);
+    return A.WOULDBLOCK;
+  }
   // 1. the command it was in: undone; its locks: released (nobody else takes them)
   logUndo(t);
   unlockAllOf(slot + 1);

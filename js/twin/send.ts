@@ -249,7 +249,7 @@ export function send(slot: number, gen: number): number {
 function sendPublish(d: number, b: number): void {
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
   queueAppend(d, b);
-  wake(d + A.CONN_WAKE);
+  wake(d + A.CONN_WAKE, d + A.CONN_SLEEPERS);
 }
 
 /**

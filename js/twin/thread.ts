@@ -34,7 +34,11 @@ export function threadLeave(): number {
   if (t == 0) return -A.EBADF;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   st32(t + A.THREAD_TOKEN, 0);
-  Atomics.store(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_FREE);
+  // a slot being recovered is the recoverer's to free
+  if (Atomics.compareExchange(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
+    setThread(0);
+    return -A.ESRCH;
+  }
   setThread(0);
   return 0;
 }

@@ -173,4 +173,23 @@ t('live credentials: a sender that changes identity is seen with the new one', (
   assert.instance(new MockProvider(), MockProvider);
 });
 
+t('payload forms: views and ArrayBuffers are sent; anything else is EINVAL, nothing sent', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.send(b.id, new Uint8Array([1, 2]).buffer);
+  a.send(b.id, new DataView(new Uint8Array([3, 4, 5]).buffer, 1, 2));
+  throwsCode(() => a.send(b.id, 'text' as unknown as Uint8Array), 'EINVAL');
+  throwsCode(() => a.send(b.id, [1, 2] as unknown as Uint8Array), 'EINVAL');
+  throwsCode(() => a.sendJSON(b.id, undefined), 'EINVAL');
+  throwsCode(() => a.send(':1.99999999999999999999', null), 'EINVAL');
+  throwsCode(() => a.send(b.id, null, { payloadType: -1n }), 'EINVAL');
+  assert.is(b.queued, 2);
+  const m1 = b.recv()!, m2 = b.recv()!;
+  assert.equal([...m1.payload], [1, 2]);
+  assert.equal([...m2.payload], [4, 5]);
+  m1.free(); m2.free();
+  a.close(); b.close();
+  assert.is(b.queued, 0, 'counters of a closed connection read 0');
+  assert.is(b.poolUsed, 0);
+});
+
 t.run();

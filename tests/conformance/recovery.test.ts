@@ -105,11 +105,11 @@ t('a thread that dies mid-SEND is recovered by another: undone or complete, its 
       assert.is(other.threadLeave(), 0);
       break;
     }
-    assert.is(e.recover(other.threadSlot), 0);
+    assert.is(e.recover(other.threadSlot, true), 0);
     assert.equal(checkBus(e), [], `consistent after death at step ${n}`);
     assert.ok(e.queued(r.slot) === queued || e.queued(r.slot) === queued + 1);
     assert.is(raw.send(s.slot, s.gen, { msg: { dst: r.id } }), -A.ECONNRESET, 'its connection was closed');
-    assert.is(e.recover(other.threadSlot), -A.ESRCH, 'already recovered');
+    assert.is(e.recover(other.threadSlot, true), -A.ESRCH, 'already recovered');
     assert.ok(n < 100);
   }
   while (raw.recv(r.slot, r.gen, A.RECV_DROP).r === 0);
@@ -124,7 +124,7 @@ t('a thread that dies between SEND and send_commit: recovery cancels the reserva
   assert.is(other.send(s.slot, s.gen), A.SEND_PENDING);
   assert.is(raw.byebye(r.slot, r.gen), -A.EBUSY, 'a reservation in flight keeps the receiver');
   // the worker is terminated here; a survivor recovers its slot
-  assert.is(e.recover(other.threadSlot), 0);
+  assert.is(e.recover(other.threadSlot, true), 0);
   assert.equal(checkBus(e), []);
   assert.is(e.poolUsed(r.slot), 0);
   assert.is(e.queued(r.slot), 0);
@@ -137,7 +137,7 @@ t('a receiver closed by recovery while a send into it is reserved: CLOSING until
   const r = open(raw2);
   raw.writeSend({ msg: { dst: r.id }, items: [hostVec(64)] });
   assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
-  assert.is(e.recover(other.threadSlot), 0); // the receiver's thread died
+  assert.is(e.recover(other.threadSlot, true), 0); // the receiver's thread died
   const c = e.connAddr(r.slot);
   assert.is(e.u32[(c + A.CONN_STATE) >>> 2], A.CONN_CLOSING);
   assert.equal(checkBus(e), []);
@@ -157,7 +157,7 @@ t('a dead lock holder: its lock is released by recovery and the waiter proceeds'
   assert.throws(() => raw2.recv(b.slot, b.gen));
   const lock = e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2];
   assert.is(lock & A.LOCK_ID_MASK, other.threadSlot + 1, 'the dead thread holds the lock');
-  assert.is(e.recover(other.threadSlot), 0);
+  assert.is(e.recover(other.threadSlot, true), 0);
   assert.is(e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2], 0);
   const m = raw.recv(b.slot, b.gen);
   assert.is(m.r, 0, 'the message is still there');

@@ -54,7 +54,7 @@ s('an idle worker (joined, connected, waiting) is terminated: watch() recovers i
 // turn) and Deno's node:worker_threads emits 'exit' before that, so recovering on 'exit' races
 // with the last commands of a busy worker (seen: 2 failures in 80 runs). Needs an in-command
 // handshake between the engine and recover() (the engine's side of the thread slot: lead).
-const busy = RUNTIME === 'deno' ? s.skip : s;
+const busy = s;
 
 busy('a worker terminated while it sends as fast as it can: recovered, nothing half-made', async () => {
   const bus = await threadBus(ENGINE);
