@@ -1,7 +1,7 @@
 // BUS_MAKE: bloom parameters, limits, the bus id from the random import, the layout.
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
-import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError } from '../../js/index.ts';
+import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError, loadCore } from '../../js/index.ts';
 import { put64big } from '../../js/wire.ts';
 import { ENGINE, bareEngine, makeBus } from '../helpers/harness.ts';
 
@@ -96,6 +96,26 @@ t('Bus.create: public errors', async () => {
   assert.is(bus.id128.length, 16);
   assert.instance(bus.memory.buffer, SharedArrayBuffer);
   bus.close();
+});
+
+t('the core imports one shared memory (a non-shared one is refused) and allocates none of its own', async () => {
+  const mod = await loadCore();
+  const imports = WebAssembly.Module.imports(mod);
+  assert.equal(imports.filter((i) => i.kind === 'memory').map((i) => `${i.module}.${i.name}`), ['env.memory']);
+  assert.equal(imports.filter((i) => i.kind === 'function').map((i) => `${i.module}.${i.name}`).sort(),
+    ['wasi_snapshot_preview1.clock_time_get', 'wasi_snapshot_preview1.random_get', 'wasmbus.creds_get']);
+  const fn = () => 0;
+  const host = { wasi_snapshot_preview1: { clock_time_get: fn, random_get: fn }, wasmbus: { creds_get: fn } };
+  const plain = new WebAssembly.Memory({ initial: 32, maximum: 32 });
+  try {
+    await WebAssembly.instantiate(mod, { env: { memory: plain }, ...host });
+    assert.unreachable('a non-shared memory must not link');
+  } catch (err) {
+    assert.instance(err, WebAssembly.LinkError);
+  }
+  const shared = new WebAssembly.Memory({ initial: 32, maximum: 32, shared: true });
+  const inst = await WebAssembly.instantiate(mod, { env: { memory: shared }, ...host });
+  assert.ok(!('memory' in inst.exports) || inst.exports.memory === shared, 'no memory of its own');
 });
 
 t.run();
