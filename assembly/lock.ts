@@ -4,7 +4,7 @@
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
 // Order: the bus lock first, then one connection lock. Mirrors js/twin/lock.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, trap, THREAD } from "./mem";
+import { ld32, st32, trap, THREAD, TOKEN } from "./mem";
 import { busConns, busNConns } from "./bus";
 
 export function lockTry(p: u32): bool {
@@ -31,11 +31,12 @@ export function lockTry(p: u32): bool {
 
 /**
  * A lock was just taken. A thread that was declared dead meanwhile (a terminated worker
- * that runs on, as Deno's do until their next turn) must not touch anything: it gives the
+ * that runs on, as Deno's do until their next turn) must not touch anything, nor may it
+ * act for the thread that took its slot after recovery (the token tells): it gives the
  * lock back and stops. Its earlier locks and changes are unwound by its host.
  */
 function lockTaken(p: u32): bool {
-  if (atomic.load<u32>(THREAD + A.THREAD_STATE) != A.THREAD_LIVE) {
+  if (atomic.load<u32>(THREAD + A.THREAD_STATE) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN) {
     unlockMine(p);
     trap();
   }

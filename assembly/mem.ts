@@ -7,9 +7,12 @@
 
 /** absolute address of the calling thread's slot (0: not joined) */
 export let THREAD: u32 = 0;
+/** the token this thread joined with: its slot is its own only while the slot holds it */
+export let TOKEN: u32 = 0;
 
-export function setThread(thread: u32): void {
+export function setThread(thread: u32, token: u32): void {
   THREAD = thread;
+  TOKEN = token;
 }
 
 // @ts-ignore: decorator

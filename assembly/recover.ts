@@ -63,6 +63,7 @@ export function recover(slot: u32, force: u32): i32 {
   }
   // 4. its slot
   st32(t + A.THREAD_TOKEN, 0);
+  st32(t + A.THREAD_BUSY, 0);
   atomic.store<u32>(t + A.THREAD_STATE, A.THREAD_FREE);
   return 0;
 }

@@ -1,7 +1,7 @@
 // thread: the thread table. A thread that joins takes a slot (liveness word, journal,
 // scratch, arena, command area). Mirrors js/twin/thread.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, setThread, THREAD } from "./mem";
+import { ld32, st32, setThread, THREAD, TOKEN } from "./mem";
 import { busThreads, busNThreads } from "./bus";
 
 export function threadAddr(slot: u32): u32 {
@@ -21,7 +21,8 @@ export function threadJoin(token: u32): i32 {
       st32(t + A.THREAD_ID, i + 1);
       st32(t + A.THREAD_LOG_LEN, 0);
       st32(t + A.THREAD_FAULT, 0);
-      setThread(t);
+      st32(t + A.THREAD_BUSY, 0);
+      setThread(t, token);
       // wasm only: the AS runtime's per-thread arena lives in the slot (the core itself
       // allocates nothing; the runtime keeps its state in instance globals)
       __arena_init(t + A.THREAD_ARENA, A.THREAD_ARENA_SIZE);
@@ -36,13 +37,18 @@ export function threadLeave(): i32 {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  // a slot recovered (and maybe taken by another thread) is no longer ours
+  if (ld32(t + A.THREAD_TOKEN) != TOKEN) {
+    setThread(0, 0);
+    return -A.ESRCH;
+  }
   st32(t + A.THREAD_TOKEN, 0);
   // a slot being recovered is the recoverer's to free
   if (atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
-    setThread(0);
+    setThread(0, 0);
     return -A.ESRCH;
   }
-  setThread(0);
+  setThread(0, 0);
   return 0;
 }
 

@@ -100,11 +100,11 @@ export const DEFAULT_LIMITS: BusLimits = {
 const encoder = new TextEncoder();
 
 /** The runtime's real provider: Node or Deno; browsers must pass one (e.g. MockProvider). */
-export async function defaultProvider(): Promise<Provider> {
+export async function defaultProvider(op = 'Bus.create'): Promise<Provider> {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
   if (g.Deno) return new (await import('./host/deno.ts')).DenoProvider();
   if (g.process?.versions?.node) return new (await import('./host/node.ts')).NodeProvider();
-  throw new BusError(A.EOPNOTSUPP, 'Bus.create', 'no default provider in this runtime: pass options.provider');
+  throw new BusError(A.EOPNOTSUPP, op, 'no default provider in this runtime: pass options.provider');
 }
 
 export class Bus {
@@ -193,7 +193,7 @@ export class Bus {
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
     }
-    const provider = opts.provider ?? await defaultProvider();
+    const provider = opts.provider ?? await defaultProvider('Bus.join');
     let module = h.module;
     if (kind === 'wasm' && !module) module = await loadCore();
     const engine: Engine = kind === 'wasm'
@@ -334,6 +334,8 @@ export class Bus {
     if (this.engine.cmd === 0) return;
     const open = this.connections;
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
-    check(this.engine.threadLeave(), 'Bus.close');
+    const r = this.engine.threadLeave();
+    if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
+    check(r, 'Bus.close');
   }
 }

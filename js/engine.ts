@@ -104,10 +104,7 @@ abstract class EngineBase {
    * sides store, then load, with sequentially consistent atomics).
    */
   send(slot: number, gen: number): number {
-    if (!this.busy(1)) {
-      this.dead = true;
-      throw new BusError(A.ECONNRESET, 'engine', 'this thread was recovered by another one (declared dead): it can no longer use the bus');
-    }
+    if (!this.busy(1)) throw this.recovered();
     let r: number;
     try {
       r = this.run(OP_SEND, slot, gen);
@@ -130,10 +127,24 @@ abstract class EngineBase {
     if (this.cmd === 0) return true;
     const t = (this.cmd - A.THREAD_CMD) >>> 2;
     Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), v);
-    if (Atomics.load(this.i32, t + (A.THREAD_STATE >>> 2)) === A.THREAD_LIVE) return true;
+    if (this.alive()) return true;
     Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), 0);
     Atomics.notify(this.i32, t + (A.THREAD_BUSY >>> 2));
     return false;
+  }
+
+  /** Is this thread's slot still its own: LIVE, with the token it joined with? */
+  protected alive(): boolean {
+    if (this.cmd === 0) return true;
+    const t = this.cmd - A.THREAD_CMD;
+    return Atomics.load(this.u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && this.u32[(t + A.THREAD_TOKEN) >>> 2] === this.token;
+  }
+
+  /** This thread was recovered by another: every later call fails the same way. */
+  protected recovered(): BusError {
+    const err = new BusError(A.ECONNRESET, 'engine', 'this thread was recovered by another one (declared dead): it can no longer use the bus');
+    this.dead = err;
+    return err;
   }
   recv(slot: number, gen: number): number { return this.run(OP_RECV, slot, gen); }
   free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
@@ -158,20 +169,17 @@ abstract class EngineBase {
   protected run(op: number, a: number, b: number): number {
     for (;;) {
       let r: number;
-      if (this.dead) throw new Error('wasmbus: this thread died inside the core (fault injection)');
+      if (this.dead) throw this.dead;
       try {
         r = this.exec(op, a, b);
       } catch (err) {
         if (this.dieOnTrap) {
-          this.dead = true;
+          this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
           throw err;
         }
         this.unwindCore();
-        if (this.cmd && Atomics.load(this.u32, (this.cmd - A.THREAD_CMD + A.THREAD_STATE) >>> 2) !== A.THREAD_LIVE) {
-          // another thread recovered this one (declared it dead) while it ran on
-          this.dead = true;
-          throw new BusError(A.ECONNRESET, 'engine', 'this thread was recovered by another one (declared dead): it can no longer use the bus');
-        }
+        // another thread recovered this one (declared it dead) while it ran on
+        if (!this.alive()) throw this.recovered();
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
@@ -196,7 +204,10 @@ abstract class EngineBase {
     for (let n = 0; n < 100000 && Atomics.load(this.i32, i) === v; n++);
   }
 
-  private dead = false;
+  /** set once this thread may no longer use the bus: what every call then throws */
+  private dead: Error | null = null;
+  /** the token this thread joined with */
+  protected token = 0;
   private dieOnTrap = false;
 
   setFault(n: number, die = false): void {
@@ -213,7 +224,8 @@ abstract class EngineBase {
   }
 
   protected left(r: number): number {
-    if (r === 0) { this.threadSlot = -1; this.cmd = 0; }
+    // ESRCH: the slot was recovered meanwhile (it is no longer ours either way)
+    if (r === 0 || r === -A.ESRCH) { this.threadSlot = -1; this.cmd = 0; }
     return r;
   }
 
@@ -280,7 +292,11 @@ export class WasmEngine extends EngineBase implements Engine {
 
   protected unwindCore(): number { return this.x.unwind(); }
   busMake(cmd: number): number { return this.x.bus_make(cmd); }
-  threadJoin(token: number): number { return this.joined(this.x.thread_join(token)); }
+  threadJoin(token: number): number {
+    const r = this.joined(this.x.thread_join(token));
+    if (r >= 0) this.token = token >>> 0;
+    return r;
+  }
   threadLeave(): number { return this.left(this.x.thread_leave()); }
   protected exec(op: number, a: number, b: number): number {
     const x = this.x;
@@ -310,7 +326,7 @@ export class TwinEngine extends EngineBase implements Engine {
   }
 
   private bind(): void {
-    twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.host);
+    twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.token, this.host);
   }
 
   protected unwindCore(): number { this.bind(); return twin.unwind(); }
@@ -318,13 +334,16 @@ export class TwinEngine extends EngineBase implements Engine {
   threadJoin(token: number): number {
     this.bind();
     const slot = this.joined(twin.threadJoin(token));
-    if (slot >= 0) this.threadAddr = this.cmd - A.THREAD_CMD;
+    if (slot >= 0) {
+      this.threadAddr = this.cmd - A.THREAD_CMD;
+      this.token = token >>> 0;
+    }
     return slot;
   }
   threadLeave(): number {
     this.bind();
     const r = this.left(twin.threadLeave());
-    if (r === 0) this.threadAddr = 0;
+    if (r === 0 || r === -A.ESRCH) this.threadAddr = 0;
     return r;
   }
   protected exec(op: number, a: number, b: number): number {

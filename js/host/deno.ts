@@ -1,5 +1,5 @@
-// deno: the real process, for Deno. Credentials from /proc (needs --allow-read), else
-// Deno.uid()/gid(); clocks from performance.
+// deno: the real process, for Deno. Credentials from /proc/thread-self/status (Deno opens it
+// only with -A), else Deno.uid()/gid() (--allow-sys), else "not supported"; clocks from performance.
 import type { Creds, Provider } from './provider.ts';
 import { performanceClock, cryptoRandom } from './provider.ts';
 import { parseStatusCreds } from './status.ts';
@@ -27,7 +27,8 @@ export class DenoProvider implements Provider {
       let ok = false;
       try { ok = parseStatusCreds(Deno.readTextFileSync('/proc/thread-self/status'), c); } catch { ok = false; }
       if (!ok) {
-        const uid = Deno.uid(), gid = Deno.gid();
+        let uid: number | null = null, gid: number | null = null;
+        try { uid = Deno.uid(); gid = Deno.gid(); } catch { return false; } // no --allow-sys
         if (uid === null || gid === null) return false;
         c.uid = c.euid = c.suid = c.fsuid = uid;
         c.gid = c.egid = c.sgid = c.fsgid = gid;

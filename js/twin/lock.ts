@@ -4,7 +4,7 @@
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
 // Order: the bus lock first, then one connection lock. Mirrors assembly/lock.ts.
 import * as A from '../shared/abi.ts';
-import { I32, ld32, st32, trap, THREAD } from './mem.ts';
+import { I32, ld32, st32, trap, THREAD, TOKEN } from './mem.ts';
 import { busConns, busNConns } from './bus.ts';
 
 export function lockTry(p: number): boolean {
@@ -32,11 +32,12 @@ export function lockTry(p: number): boolean {
 
 /**
  * A lock was just taken. A thread that was declared dead meanwhile (a terminated worker
- * that runs on, as Deno's do until their next turn) must not touch anything: it gives the
+ * that runs on, as Deno's do until their next turn) must not touch anything, nor may it
+ * act for the thread that took its slot after recovery (the token tells): it gives the
  * lock back and stops. Its earlier locks and changes are unwound by its host.
  */
 function lockTaken(p: number): boolean {
-  if (Atomics.load(I32, (THREAD + A.THREAD_STATE) >>> 2) != A.THREAD_LIVE) {
+  if (Atomics.load(I32, (THREAD + A.THREAD_STATE) >>> 2) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN) {
     unlockMine(p);
     trap();
   }

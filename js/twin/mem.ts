@@ -16,18 +16,22 @@ export let U32: Uint32Array = new Uint32Array(0);
 export let I32: Int32Array = new Int32Array(0);
 /** absolute address of the calling thread's slot (0: not joined) */
 export let THREAD = 0;
+/** the token this thread joined with: its slot is its own only while the slot holds it */
+export let TOKEN = 0;
 export let HOST: HostImports = null as unknown as HostImports;
 
-export function bind(u8: Uint8Array, u32: Uint32Array, i32: Int32Array, thread: number, host: HostImports): void {
+export function bind(u8: Uint8Array, u32: Uint32Array, i32: Int32Array, thread: number, token: number, host: HostImports): void {
   U8 = u8;
   U32 = u32;
   I32 = i32;
   THREAD = thread;
+  TOKEN = token;
   HOST = host;
 }
 
-export function setThread(thread: number): void {
+export function setThread(thread: number, token: number): void {
   THREAD = thread;
+  TOKEN = token;
 }
 
 export function ld32(p: number): number {

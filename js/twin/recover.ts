@@ -63,6 +63,7 @@ export function recover(slot: number, force: number): number {
   }
   // 4. its slot
   st32(t + A.THREAD_TOKEN, 0);
+  st32(t + A.THREAD_BUSY, 0);
   Atomics.store(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_FREE);
   return 0;
 }

@@ -1,7 +1,7 @@
 // thread: the thread table. A thread that joins takes a slot (liveness word, journal,
 // scratch, arena, command area). Mirrors assembly/thread.ts.
 import * as A from '../shared/abi.ts';
-import { I32, ld32, st32, setThread, THREAD } from './mem.ts';
+import { I32, ld32, st32, setThread, THREAD, TOKEN } from './mem.ts';
 import { busThreads, busNThreads } from './bus.ts';
 
 export function threadAddr(slot: number): number {
@@ -21,7 +21,8 @@ export function threadJoin(token: number): number {
       st32(t + A.THREAD_ID, i + 1);
       st32(t + A.THREAD_LOG_LEN, 0);
       st32(t + A.THREAD_FAULT, 0);
-      setThread(t);
+      st32(t + A.THREAD_BUSY, 0);
+      setThread(t, token);
       return i;
     }
   }
@@ -33,13 +34,18 @@ export function threadLeave(): number {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  // a slot recovered (and maybe taken by another thread) is no longer ours
+  if (ld32(t + A.THREAD_TOKEN) != TOKEN) {
+    setThread(0, 0);
+    return -A.ESRCH;
+  }
   st32(t + A.THREAD_TOKEN, 0);
   // a slot being recovered is the recoverer's to free
   if (Atomics.compareExchange(I32, (t + A.THREAD_STATE) >>> 2, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
-    setThread(0);
+    setThread(0, 0);
     return -A.ESRCH;
   }
-  setThread(0);
+  setThread(0, 0);
   return 0;
 }
 

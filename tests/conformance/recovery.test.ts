@@ -14,9 +14,10 @@ const t = busSuite('recovery');
 async function another(memory: WebAssembly.Memory): Promise<Engine> {
   const p = new MockProvider({ seed: 5 });
   const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), memory, p) : new TwinEngine(memory, p);
-  assert.ok(e.threadJoin(9) > 0);
+  assert.ok(e.threadJoin(nextToken++) > 0);
   return e;
 }
+let nextToken = 100; // every join its own token, as bus.handle() gives
 
 type Setup = { raw: Raw; a: ReturnType<typeof open>; b: ReturnType<typeof open> };
 interface Case { name: string; prepare(s: Setup): void; run(s: Setup): number; after?(s: Setup, r: number): void }
@@ -163,6 +164,49 @@ t('a dead lock holder: its lock is released by recovery and the waiter proceeds'
   assert.is(m.r, 0, 'the message is still there');
   assert.is(raw.free(b.slot, b.gen, m.offset), 0);
   assert.equal(checkBus(e), []);
+});
+
+t('a thread recovered while it still runs cannot act for the thread that took its slot', async ({ raw, e, bus }) => {
+  const j = await another(bus.memory); // J: declared dead, but its code goes on (a Deno worker)
+  const slot = j.threadSlot;
+  const rawJ = new Raw(j);
+  const a = open(raw);
+  raw.writeSend({ msg: { dst: a.id }, items: [hostVec(8)] }); // J's view of the command area is its own
+  assert.is(e.recover(slot, true), 0);
+  const k = await another(bus.memory); // K takes the freed slot
+  assert.is(k.threadSlot, slot);
+  const rawK = new Raw(k);
+  const kc = open(rawK);
+  // J runs on: every command that takes a lock stops it, nothing it does reaches the bus
+  assert.throws(() => rawJ.hello(), (err: Error) => (err as { code?: string }).code === 'ECONNRESET');
+  assert.throws(() => rawJ.recv(kc.slot, kc.gen), (err: Error) => (err as { code?: string }).code === 'ECONNRESET');
+  assert.is(j.threadLeave(), -A.ESRCH, 'J cannot give K\'s slot back');
+  assert.is(e.u32[(e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_STATE) >>> 2], A.THREAD_LIVE);
+  assert.equal(checkBus(e), []);
+  // K is untouched and works
+  assert.is(rawK.send(kc.slot, kc.gen, { msg: { dst: a.id }, items: [hostVec(4)] }), 0);
+  const m = raw.recv(a.slot, a.gen);
+  assert.is(raw.free(a.slot, a.gen, m.offset), 0);
+  assert.is(rawK.byebye(kc.slot, kc.gen), 0);
+  assert.is(k.threadLeave(), 0);
+});
+
+t('a forced recovery clears the busy word: the next thread in the slot is not waited for', async ({ raw, e, bus }) => {
+  const r = open(raw);
+  const j = await another(bus.memory);
+  const rawJ = new Raw(j);
+  const s = open(rawJ);
+  rawJ.writeSend({ msg: { dst: r.id }, items: [hostVec(64)] });
+  assert.is(j.send(s.slot, s.gen), A.SEND_PENDING); // J dies while copying: busy stays set
+  const t0 = performance.now();
+  assert.is(e.recover(j.threadSlot), 0, 'waits RECOVER_BUSY_MS, then forces');
+  assert.ok(performance.now() - t0 >= A.RECOVER_BUSY_MS * 0.9, 'it waited for the busy window');
+  const k = await another(bus.memory);
+  const t1 = performance.now();
+  assert.is(e.recover(k.threadSlot), 0);
+  assert.ok(performance.now() - t1 < A.RECOVER_BUSY_MS / 2, 'nothing to wait for: the busy word was cleared');
+  assert.equal(checkBus(e), []);
+  assert.is(e.poolUsed(r.slot), 0);
 });
 
 t.run();
