@@ -2,7 +2,7 @@
 // on its own bus; after every command the results and every byte of bus state must agree.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { abi as A, type Engine } from '../../js/index.ts';
+import { abi as A, WasmEngine, TwinEngine, MockProvider, loadCore, type Engine } from '../../js/index.ts';
 import { makeBus, leaks, closeAll } from '../helpers/harness.ts';
 import { Raw, ALL, vec, hostVec, str, type Item } from '../helpers/raw.ts';
 import { checkBus } from '../helpers/check.ts';
@@ -33,16 +33,36 @@ async function run(seed: number, steps: number) {
   const T = await makeBus({ limits: LIMITS }, 'twin');
   const raws = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
   const mocks = [W.mock, T.mock];
+  // a second thread on each bus (its own engine instance), which the 'kill' op lets die
+  // mid-command for the first thread to recover
+  let token = 7;
+  const second = async (): Promise<Raw[]> => {
+    const t = token++;
+    const out = [];
+    for (const [i, kind] of (['wasm', 'twin'] as const).entries()) {
+      const m = new MockProvider({ seed: 1000 + t });
+      mocks.push(m);
+      const mem = [W, T][i].bus.memory;
+      const e = kind === 'wasm' ? await WasmEngine.create(await loadCore(), mem, m) : new TwinEngine(mem, m);
+      assert.ok(e.threadJoin(t) > 0);
+      out.push(new Raw(e));
+    }
+    return out;
+  };
+  let raws2 = await second();
   const end = W.bus.userRegion;
   assert.is(T.bus.userRegion, end);
   const rnd = prng(seed);
   // what the test knows of the bus, from the (equal) results
-  const conns: { slot: number; gen: number; id: number }[] = [];
+  const conns: { slot: number; gen: number; id: number; th: number }[] = [];
   const published = new Map<number, number[]>(); // slot -> offsets
   const counts: Record<string, number> = {};
 
+  let th = 0; // which thread acts: 0 the bus's creator, 1 the second thread
+  const actor = (i: number) => (th === 0 ? raws : raws2)[i];
   const attempt = <R>(f: (raw: Raw, i: number) => R, i: number): R | string => {
-    try { return f(raws[i], i); } catch { raws[i].e.setFault(0); return 'trap'; }
+    const raw = actor(i);
+    try { return f(raw, i); } catch { raw.e.setFault(0); return 'trap'; }
   };
   const both = <R>(label: string, f: (raw: Raw, i: number) => R): R => {
     const rw = attempt(f, 0) as R, rt = attempt(f, 1) as R;
@@ -53,9 +73,39 @@ async function run(seed: number, steps: number) {
   };
 
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault']);
+    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault', 'kill']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
+    th = rnd.int(3) === 0 ? 1 : 0;
+    if (op === 'kill') {
+      // the second thread dies at a random logged store of a send or receive; the first
+      // thread recovers it (undo, unlock, close its connections) and a new second thread joins
+      if (conns.length === 0) continue;
+      th = 1;
+      const n = 1 + rnd.int(15);
+      const c = rnd.pick(conns), d = rnd.pick(conns);
+      raws2.forEach((raw) => raw.e.setFault(n, true));
+      let trapped: boolean;
+      if (rnd.int(2) === 0) {
+        trapped = both(label, (raw) => raw.send(c.slot, c.gen, { msg: { dst: d.id }, items: [hostVec(100)] })) as unknown === 'trap';
+      } else {
+        const m = both(label, (raw) => raw.recv(c.slot, c.gen)) as unknown as { r: number; offset: number } | 'trap';
+        trapped = m === 'trap';
+        if (m !== 'trap' && m.r === 0 && !published.get(c.slot)!.includes(m.offset)) published.get(c.slot)!.push(m.offset);
+      }
+      if (!trapped) { raws2.forEach((raw) => raw.e.setFault(0)); continue; }
+      const slot2 = raws2[0].e.threadSlot;
+      th = 0;
+      // an armed 'fault' may trap the recovery itself: it is unwound, and running it again
+      // finishes it (recovery is re-entrant)
+      let rr = both(`${label} recover`, (raw) => raw.e.recover(slot2, true)) as number | string;
+      if (rr === 'trap') rr = both(`${label} recover again`, (raw) => raw.e.recover(slot2, true));
+      assert.is(rr, 0);
+      for (let i = conns.length - 1; i >= 0; i--) if (conns[i].th === 1) { published.delete(conns[i].slot); conns.splice(i, 1); }
+      raws2 = await second();
+      counts.killed = (counts.killed ?? 0) + 1;
+      continue;
+    }
     if (op === 'fault') {
       // the next command traps at a random logged store on both engines and is unwound
       const n = 1 + rnd.int(12);
@@ -73,7 +123,7 @@ async function run(seed: number, steps: number) {
       const attachSend = mask(), attachRecv = mask(), flags = bad ? rnd.pick([0, 8, 16]) : 0;
       const h = both(label, (raw) => raw.hello({ poolSize, items, attachSend, attachRecv, flags }));
       if (typeof h !== 'string' && h.r >= 0) {
-        conns.push({ slot: h.slot, gen: h.gen, id: h.id });
+        conns.push({ slot: h.slot, gen: h.gen, id: h.id, th });
         published.set(h.slot, [h.offset]);
       }
     } else if (conns.length === 0) {
@@ -123,7 +173,9 @@ async function run(seed: number, steps: number) {
     }
   }
   // drain and close both the same way, then compare once more
+  th = 0;
   raws.forEach((raw) => raw.e.setFault(0));
+  raws2.forEach((raw) => raw.e.setFault(0));
   for (const c of conns) {
     both('drain', (raw) => { while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0); return 0; });
     for (const off of published.get(c.slot)!) both('free', (raw) => raw.free(c.slot, c.gen, off));
@@ -138,7 +190,7 @@ async function run(seed: number, steps: number) {
 for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
   test(`wasm and twin agree byte for byte: seed ${seed}`, async () => {
     const counts = await run(seed, 600);
-    assert.ok(counts.send > 100 && counts.recv > 50 && counts.fault > 20, 'the commands were exercised');
+    assert.ok(counts.send > 100 && counts.recv > 50 && counts.fault > 20 && (counts.killed ?? 0) > 5, `the commands were exercised: ${JSON.stringify(counts)}`);
   });
 }
 
