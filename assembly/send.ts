@@ -9,7 +9,7 @@
 //       metadata items (TIMESTAMP, CREDS, ...)     ┘
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st64, copy, fill, memSize, wake, align8, THREAD } from "./mem";
+import { ld32, ldi32, st32, st64, copy, fill, memSize, wake, align8, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { clock_time_get, creds_get } from "./host";
@@ -180,8 +180,8 @@ export function send(slot: u32, gen: u32): i32 {
     return -A.EXFULL;
   }
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
-  wr32(b + A.BLOCK_QUSER, q);
-  wr32(b + A.BLOCK_ACCT, need);
+  st32(b + A.BLOCK_QUSER, q); // meaningful only while the block is used: not logged
+  st32(b + A.BLOCK_ACCT, need);
 
   // the slice's bytes: nobody else sees the block before it is queued, so these stores
   // are not logged (undoing the allocation frees the block, whatever it holds)
@@ -233,11 +233,12 @@ export function send(slot: u32, gen: u32): i32 {
   let ret = 0;
   if (hostVecs != 0) {
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
+    // (the op_* fields mean something only once op says OP_SEND: only op is logged)
     wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
-    wr32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
-    wr32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
-    wr32(t + A.THREAD_OP_BLOCK, b);
-    wr32(t + A.THREAD_OP_FROM, slot);
+    st32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
+    st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
+    st32(t + A.THREAD_OP_BLOCK, b);
+    st32(t + A.THREAD_OP_FROM, slot);
     wr32(t + A.THREAD_OP, A.OP_SEND);
     ret = A.SEND_PENDING;
   } else sendPublish(d, b);

@@ -9,7 +9,7 @@
 //       metadata items (TIMESTAMP, CREDS, ...)     ┘
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from '../shared/abi.ts';
-import { I32, ld32, ldi32, st64, copy, fill, memSize, wake, align8, HOST, THREAD } from './mem.ts';
+import { I32, ld32, ldi32, st32, st64, copy, fill, memSize, wake, align8, HOST, THREAD } from './mem.ts';
 import { wr32, logCommit } from './journal.ts';
 import { lockTry, unlock } from './lock.ts';
 import { busLayoutEnd, busBloomSize } from './bus.ts';
@@ -179,8 +179,8 @@ export function send(slot: number, gen: number): number {
     return -A.EXFULL;
   }
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
-  wr32(b + A.BLOCK_QUSER, q);
-  wr32(b + A.BLOCK_ACCT, need);
+  st32(b + A.BLOCK_QUSER, q); // meaningful only while the block is used: not logged
+  st32(b + A.BLOCK_ACCT, need);
 
   // the slice's bytes: nobody else sees the block before it is queued, so these stores
   // are not logged (undoing the allocation frees the block, whatever it holds)
@@ -232,11 +232,12 @@ export function send(slot: number, gen: number): number {
   let ret = 0;
   if (hostVecs != 0) {
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
+    // (the op_* fields mean something only once op says OP_SEND: only op is logged)
     wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
-    wr32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
-    wr32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
-    wr32(t + A.THREAD_OP_BLOCK, b);
-    wr32(t + A.THREAD_OP_FROM, slot);
+    st32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
+    st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
+    st32(t + A.THREAD_OP_BLOCK, b);
+    st32(t + A.THREAD_OP_FROM, slot);
     wr32(t + A.THREAD_OP, A.OP_SEND);
     ret = A.SEND_PENDING;
   } else sendPublish(d, b);

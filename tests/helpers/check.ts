@@ -130,7 +130,8 @@ export function stateImage(e: Engine): Uint32Array {
     for (let b = pool; b < pool + size;) {
       const bs = ld(b + A.BLOCK_SIZE);
       if (bs < A.BLOCK_HDR) break;
-      if (ld(b + A.BLOCK_STATE) === 0) zero(b + A.BLOCK_HDR, b + bs);
+      // a free block: its body and its used-only header fields (quota user, charge)
+      if (ld(b + A.BLOCK_STATE) === 0) { zero(b + A.BLOCK_QUSER, b + A.BLOCK_ACCT + 4); zero(b + A.BLOCK_HDR, b + bs); }
       b += bs;
     }
   }
