@@ -2,7 +2,7 @@
 // scratch, arena, command area). Mirrors assembly/thread.ts.
 import * as A from '../shared/abi.ts';
 import { I32, ld32, st32, setThread, THREAD, TOKEN } from './mem.ts';
-import { busThreads, busNThreads } from './bus.ts';
+import { busThreads, busNThreads, busConns, busNConns } from './bus.ts';
 
 export function threadAddr(slot: number): number {
   return busThreads() + slot * A.THREAD_SIZE;
@@ -29,7 +29,7 @@ export function threadJoin(token: number): number {
   return -A.EUSERS;
 }
 
-/** Give the calling thread's slot back. A send still pending is an error (-EINPROGRESS). */
+/** Give the calling thread's slot back: -EINPROGRESS with a send pending, -EBUSY while it owns an open connection. */
 export function threadLeave(): number {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
@@ -38,6 +38,13 @@ export function threadLeave(): number {
   if (ld32(t + A.THREAD_TOKEN) != TOKEN) {
     setThread(0, 0);
     return -A.ESRCH;
+  }
+  // connections are the thread's: it closes them before it leaves (recovery would close
+  // them as the next owner of the slot's)
+  const n = busNConns(), slot = (t - busThreads()) / A.THREAD_SIZE;
+  for (let i = 0; i < n; i++) {
+    const c = busConns() + i * A.CONN_SIZE;
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return -A.EBUSY;
   }
   st32(t + A.THREAD_TOKEN, 0);
   // a slot being recovered is the recoverer's to free

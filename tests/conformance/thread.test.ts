@@ -57,4 +57,14 @@ t('two threads (engine instances) on one memory exchange messages in place', asy
   assert.is(o.threadLeave(), 0);
 });
 
+t('a thread cannot leave while it owns an open connection (EBUSY)', async ({ bus }) => {
+  const o = await another(bus.memory);
+  assert.ok(o.threadJoin(11) > 0);
+  const raw2 = new Raw(o);
+  const c = open(raw2);
+  assert.is(o.threadLeave(), -A.EBUSY);
+  assert.is(raw2.byebye(c.slot, c.gen), 0);
+  assert.is(o.threadLeave(), 0);
+});
+
 t.run();
