@@ -2,7 +2,10 @@
 // sources (js/host/) or from dist/ (dist/js/host/).
 declare const Deno: { readFile(path: URL): Promise<Uint8Array> } | undefined;
 
-const CANDIDATES = ['../../build/core.wasm', '../../../build/core.wasm'];
+// build/ is two levels up from js/host/load.ts and three from dist/js/host/load.js. Try the one
+// that matches this file first: a browser logs a 404 for every miss.
+const SRC = '../../build/core.wasm', DIST = '../../../build/core.wasm';
+const CANDIDATES = new URL(import.meta.url).pathname.endsWith('.ts') ? [SRC, DIST] : [DIST, SRC];
 
 async function readBytes(url: URL): Promise<Uint8Array> {
   if (typeof Deno !== 'undefined') return Deno.readFile(url);
