@@ -12,14 +12,18 @@
 // The runs: each suite under Node (through tsx) and under Deno (the npm package's binary,
 // running the .ts sources directly): tests/conformance and tests/threads once per engine
 // (WASMBUS_ENGINE picks the main thread's engine), tests/diff and the mixed-engine thread
-// tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/.
+// tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/. Then the
+// browser run: tests/browser under plain node from a fresh dist/, driving headless Chromium
+// (playwright-core, /usr/bin/chromium) through the demo page; it skips its Chromium tests,
+// saying why, when Chromium is not installed.
 //
 // Environment:
 //   WASMBUS_ENGINE        wasm | twin | both (default both): which engine runs get made
-//   WASMBUS_RUNTIME       node | deno | both (default both): which runtimes run the suites
-//   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300; the thread runs: 180)
+//   WASMBUS_RUNTIME       node | deno | browser | all (default all; both = all): which runtimes
+//                         run the suites
+//   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300; the thread and browser runs: 180)
 // Arguments (optional) replace uvu's `<dir> <pattern>` of the per-engine runs (the other runs
-// are skipped), e.g.
+// and the browser run are skipped), e.g.
 //   npm test -- tests/conformance 'send\.test\.ts$'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +39,7 @@ const ARGS = process.argv.length > 2 ? process.argv.slice(2) : null;
 const TS = '.*\\.test\\.ts$';
 const DENO = 'node_modules/.bin/deno';
 const THREADS_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
+const BROWSER_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
 const UVU = 'node_modules/uvu/bin.js';
 /** One uvu run of `rt` ('node' | 'deno'); `uvu` is uvu's arguments (dir, pattern, options). */
 function uvuRun(rt, label, engine, uvu, timeout) {
@@ -53,16 +58,31 @@ if (!ENGINES) {
   console.error(`WASMBUS_ENGINE must be wasm, twin or both, not ${JSON.stringify(ENGINE)}`);
   process.exit(2);
 }
-const RUNTIME = process.env.WASMBUS_RUNTIME || 'both';
-const RUNTIMES = { both: ['node', 'deno'], node: ['node'], deno: ['deno'] }[RUNTIME];
+const RUNTIME = process.env.WASMBUS_RUNTIME || 'all';
+const ALL = ['node', 'deno', 'browser'];
+const RUNTIMES = { all: ALL, both: ALL, node: ['node'], deno: ['deno'], browser: ['browser'] }[RUNTIME];
 if (!RUNTIMES) {
-  console.error(`WASMBUS_RUNTIME must be node, deno or both, not ${JSON.stringify(RUNTIME)}`);
+  console.error(`WASMBUS_RUNTIME must be node, deno, browser or all, not ${JSON.stringify(RUNTIME)}`);
   process.exit(2);
 }
 
 // The runs, in order. Each: { name, cmd, args, env?, timeout? (seconds) }.
 const RUNS = [];
 for (const rt of RUNTIMES) {
+  if (rt === 'browser') {
+    // the demo page in headless Chromium, from a fresh dist/; the page / worker engine pairings
+    // follow WASMBUS_ENGINE (both: all four)
+    if (!ARGS) {
+      RUNS.push({
+        name: `node uvu tests/browser (chromium, ${ENGINE})`,
+        cmd: 'sh',
+        args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/browser 'browser\\.test\\.mjs$'`],
+        env: { WASMBUS_ENGINE: ENGINE },
+        timeout: BROWSER_TIMEOUT_S,
+      });
+    }
+    continue;
+  }
   RUNS.push(...ENGINES.map((e) => uvuRun(rt, ARGS ? ARGS.join(' ') : 'tests/conformance', e, ARGS ?? ['tests/conformance', TS])));
   if (ARGS) continue;
   RUNS.push(uvuRun(rt, 'tests/diff', 'both', ['tests/diff', TS]));

@@ -1,0 +1,59 @@
+// describe: a received wasmbus Message as a plain, structured-cloneable object (for the page,
+// for postMessage from the worker, and for window.__result). Call it before m.free().
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * @param {import('../../dist/js/index.js').Message} m
+ * @param {string} path   e.g. 'alice → bob'
+ * @param {string} how    how it was received: 'recvAsync' | 'recvWait' | 'recv'
+ * @param {string} thread the receiving thread: 'page' | 'worker'
+ */
+export function describe(m, path, how, thread) {
+  const view = m.payload; // zero-copy: a view of the receiver's pool in the shared memory
+  const inPlace = view.buffer === m.conn.engine.memory.buffer;
+  const copy = view.slice(); // browsers refuse to decode a view of a SharedArrayBuffer: copy first
+  let kind = 'bytes', text = null, json = null;
+  try {
+    text = strict.decode(copy);
+    kind = 'text';
+    if (/^\s*[[{"]/.test(text)) {
+      try { json = JSON.parse(text); kind = 'json'; } catch { /* just text */ }
+    }
+  } catch { /* not UTF-8: binary */ }
+  const ts = m.timestamp, creds = m.creds;
+  return {
+    path,
+    how,
+    thread,
+    src: m.src,
+    dst: m.dst,
+    cookie: m.cookie,
+    kind,
+    bytes: Array.from(copy),
+    text,
+    json,
+    inPlace,
+    itemTypes: m.itemTypes,
+    timestamp: ts && {
+      seqnum: ts.seqnum,
+      monotonicNs: String(ts.monotonicNs),
+      realtimeNs: String(ts.realtimeNs),
+      realtime: isoNs(ts.realtimeNs),
+    },
+    creds: creds && { ...creds },
+  };
+}
+
+/** A realtime clock in ns as ISO 8601 with all nine fraction digits. */
+function isoNs(ns) {
+  const sec = ns / 1000000000n;
+  return `${new Date(Number(sec) * 1000).toISOString().slice(0, 19)}.${String(ns - sec * 1000000000n).padStart(9, '0')}Z`;
+}
+
+/** A short rendering of the payload for the page and the log. */
+export function payloadText(d) {
+  if (d.kind === 'json') return JSON.stringify(d.json);
+  if (d.kind === 'text') return JSON.stringify(d.text);
+  return `${d.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')} (${d.bytes.length} B)`;
+}
