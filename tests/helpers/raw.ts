@@ -62,7 +62,8 @@ export class Raw {
     return p;
   }
 
-  hello(o: { flags?: U64; attachSend?: U64; attachRecv?: U64; poolSize?: U64; items?: Item[]; size?: U64 } = {}) {
+  /** Write a HELLO command (not run). */
+  writeHello(o: { flags?: U64; attachSend?: U64; attachRecv?: U64; poolSize?: U64; items?: Item[]; size?: U64 } = {}): void {
     const c = this.cmd;
     this.e.u8.fill(0, c, c + A.HELLO_CMD_SIZE);
     const end = this.writeItems(c + A.HELLO_CMD_SIZE, o.items ?? []);
@@ -71,6 +72,11 @@ export class Raw {
     this.w64(c + A.HELLO_ATTACH_SEND, o.attachSend ?? 0);
     this.w64(c + A.HELLO_ATTACH_RECV, o.attachRecv ?? 0);
     this.w64(c + A.HELLO_POOL_SIZE, o.poolSize ?? 16384);
+  }
+
+  hello(o: Parameters<Raw['writeHello']>[0] = {}) {
+    const c = this.cmd;
+    this.writeHello(o);
     const r = this.e.hello();
     return {
       r, slot: r, gen: r >= 0 ? this.e.connGen(r) : -1,
