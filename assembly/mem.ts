@@ -31,11 +31,6 @@ export function setThread(thread: u32, token: u32): void {
 @inline export function ld8(p: u32): u32 {
   return load<u8>(p);
 }
-/** a u64 field (the twin's ld64n: a number, exact below 2^53) */
-// @ts-ignore: decorator
-@inline export function ld64n(p: u32): u64 {
-  return load<u64>(p);
-}
 // @ts-ignore: decorator
 @inline export function st64(p: u32, lo: u32, hi: u32): void {
   store<u32>(p, lo);

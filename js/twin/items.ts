@@ -1,7 +1,7 @@
 // items: walking and validating kdbus items ({u64 size; u64 type; payload}, 8-aligned),
 // and the string rules of descriptions and names. Mirrors assembly/items.ts.
 import * as A from '../shared/abi.ts';
-import { ld32, ld8, align8 } from './mem.ts';
+import { ld32, ld8 } from './mem.ts';
 
 /**
  * Size of the item at `p` if it lies wholly inside [p, end) and has at least a header,
@@ -18,11 +18,6 @@ export function itemSize(p: number, end: number): number {
 export function itemType(p: number): number {
   // types above 2^32 are never valid: report them as 0 (unknown)
   return ld32(p + A.ITEM_TYPE + 4) != 0 ? 0 : ld32(p + A.ITEM_TYPE);
-}
-
-/** True when the walk that stopped at `p` consumed exactly [start, end). */
-export function itemsEnd(p: number, end: number): boolean {
-  return p == align8(end) || p == end;
 }
 
 /**

@@ -46,10 +46,6 @@ export function ldi32(p: number): number {
 export function ld8(p: number): number {
   return U8[p];
 }
-/** a u64 field as a number; exact below 2^53 (ids, sizes, counters) */
-export function ld64n(p: number): number {
-  return U32[(p >>> 2) + 1] * 4294967296 + U32[p >>> 2];
-}
 export function st64(p: number, lo: number, hi: number): void {
   U32[p >>> 2] = lo;
   U32[(p >>> 2) + 1] = hi;
