@@ -119,7 +119,6 @@ export class Bus {
   /** the compiled core handed to joining threads (null: a twin bus whose core could not be loaded) */
   readonly module: WebAssembly.Module | null;
   private readonly conns = new Set<Connection>();
-  private readonly tokens = new Set<number>();
 
   private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
     this.engine = engine;
@@ -220,15 +219,16 @@ export class Bus {
     };
   }
 
-  /** A random u32 token, not 0 or 1, not handed out by this Bus yet, not held by a live slot. */
+  /**
+   * A token no other thread of this bus has had: the bus header's token counter, taken with an
+   * atomic add by whichever thread makes the handle (unique until 2^32 handles; past the wrap,
+   * tokens still held by a slot are skipped). Never 0 or 1 (the creator's).
+   */
   private freshToken(): number {
-    const r = new Uint32Array(1);
+    const i = (A.BUS_BASE + A.BUS_NEXT_TOKEN) >>> 2;
     for (;;) {
-      crypto.getRandomValues(r);
-      const t = r[0];
-      if (t <= CREATOR_TOKEN || this.tokens.has(t) || this.threadSlotOf(t) >= 0) continue;
-      this.tokens.add(t);
-      return t;
+      const t = (Atomics.add(this.engine.u32, i, 1) + CREATOR_TOKEN + 1) >>> 0;
+      if (t > CREATOR_TOKEN && this.threadSlotOf(t) < 0) return t;
     }
   }
 

@@ -52,8 +52,8 @@ export const BUS_VERSION = 3;
 //    │ next_id u64             │ seqnum u64                │  per-bus counters
 // 96 ├─────────────────────────┼───────────────────────────┤
 //    │ bloom_size u64          │ bloom_n_hash u64          │
-//112 ├─────────────────────────┼───────────────────────────┤
-//    │ bus_flags u64           │ (reserved)                │
+//112 ├─────────────────────────┼─────────────┬─────────────┤
+//    │ bus_flags u64           │ next_token  │ (reserved)  │  next_token: handles' thread tokens
 //128 ├─────────────────────────┴───────────────────────────┤
 //    │ id128 [16]                                          │
 //144 ├─────────────────────────────────────────────────────┤
@@ -83,6 +83,7 @@ export const BUS_SEQNUM = 88;
 export const BUS_BLOOM_SIZE = 96;
 export const BUS_BLOOM_N_HASH = 104;
 export const BUS_FLAGS = 112;
+export const BUS_NEXT_TOKEN = 120; // u32, taken with an atomic add by bus.handle(): unique thread tokens
 export const BUS_ID128 = 128;
 export const BUS_SIZE = 256;
 
