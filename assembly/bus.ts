@@ -1,12 +1,11 @@
 // bus: BUS_MAKE, the layout computed from the bus limits, header accessors.
-// Mirrors js/twin/bus.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, st64, fill, memSize } from "./mem";
+import { ld32, st32, st64, fill, inMemory, satAdd, satMul } from "./mem";
 import { random_get } from "./host";
 
 const H: u32 = A.BUS_BASE;
-/** 4 GiB: the module's declared maximum */
-const MEMORY_MAX: u64 = <u64>A.MAX_MEMORY_PAGES * A.WASM_PAGE;
+/** what satAdd / satMul return for a result that does not fit a u32 */
+const SAT: u32 = 0xffffffff;
 
 export function busThreads(): u32 { return ld32(H + A.BUS_THREADS); }
 export function busConns(): u32 { return ld32(H + A.BUS_CONNS); }
@@ -16,37 +15,40 @@ export function busPoolMax(): u32 { return ld32(H + A.BUS_POOL_MAX); }
 export function busLayoutEnd(): u32 { return ld32(H + A.BUS_LAYOUT_END); }
 export function busBloomSize(): u32 { return ld32(H + A.BUS_BLOOM_SIZE); }
 
+/** base + n × size, saturated (SAT: does not fit in 4 GiB) */
+function tableEnd(base: u32, n: u32, size: u32): u32 {
+  return base == SAT ? SAT : satAdd(base, satMul(n, size));
+}
+
 /**
  * Lay the tables out after the header and return the end of bus state (0 when it does not
- * fit in 4 GiB, i.e. in a u32). With `write`, store the table addresses in the header.
+ * fit below 4 GiB - 1, the largest layout_end a u32 field holds besides the saturation
+ * mark). With `write`, store the table addresses in the header.
  */
 export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
-  nMatches: u32, nReplies: u32, bloomSize: u32, write: bool): u64 {
-  // u64 throughout, for the twin's exact doubles. Only the two products of two limits could
-  // pass 2^64; either one above 4 GiB already means "does not fit".
-  const matchSize: u64 = A.MATCH_HDR + 2 * <u64>bloomSize;
-  if (nMatches != 0 && matchSize > MEMORY_MAX / nMatches) return 0;
-  if (nConns != 0 && poolMax > MEMORY_MAX / nConns) return 0;
-  const threads: u64 = H + A.BUS_SIZE;
-  const conns = threads + <u64>nThreads * A.THREAD_SIZE;
-  const names = conns + <u64>nConns * A.CONN_SIZE;
-  const matches = names + <u64>nNames * A.NAME_SIZE;
-  const replies = matches + <u64>nMatches * matchSize;
-  const metas = replies + <u64>nReplies * A.REPLY_SIZE;
-  const pools = (metas + <u64>nConns * A.META_SIZE + (A.POOL_ALIGN - 1)) / A.POOL_ALIGN * A.POOL_ALIGN;
-  const end = pools + <u64>nConns * poolMax;
-  // layout_end is a u32 field: exactly 4 GiB does not fit either
-  if (end >= MEMORY_MAX) return 0;
+  nMatches: u32, nReplies: u32, bloomSize: u32, write: bool): u32 {
+  const matchSize = satAdd(A.MATCH_HDR, satMul(2, bloomSize));
+  const threads: u32 = H + A.BUS_SIZE;
+  const conns = tableEnd(threads, nThreads, A.THREAD_SIZE);
+  const names = tableEnd(conns, nConns, A.CONN_SIZE);
+  const matches = tableEnd(names, nNames, A.NAME_SIZE);
+  const replies = tableEnd(matches, nMatches, matchSize);
+  const metas = tableEnd(replies, nReplies, A.REPLY_SIZE);
+  const metasEnd = tableEnd(metas, nConns, A.META_SIZE);
+  if (metasEnd >= SAT - A.POOL_ALIGN) return 0;
+  const pools = u32(u32(metasEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
+  const end = tableEnd(pools, nConns, poolMax);
+  if (matchSize == SAT || end == SAT) return 0;
   if (write) {
-    st32(H + A.BUS_MATCH_SIZE, <u32>matchSize);
-    st32(H + A.BUS_THREADS, <u32>threads);
-    st32(H + A.BUS_CONNS, <u32>conns);
-    st32(H + A.BUS_NAMES, <u32>names);
-    st32(H + A.BUS_MATCHES, <u32>matches);
-    st32(H + A.BUS_REPLIES, <u32>replies);
-    st32(H + A.BUS_METAS, <u32>metas);
-    st32(H + A.BUS_POOLS, <u32>pools);
-    st32(H + A.BUS_LAYOUT_END, <u32>end);
+    st32(H + A.BUS_MATCH_SIZE, matchSize);
+    st32(H + A.BUS_THREADS, threads);
+    st32(H + A.BUS_CONNS, conns);
+    st32(H + A.BUS_NAMES, names);
+    st32(H + A.BUS_MATCHES, matches);
+    st32(H + A.BUS_REPLIES, replies);
+    st32(H + A.BUS_METAS, metas);
+    st32(H + A.BUS_POOLS, pools);
+    st32(H + A.BUS_LAYOUT_END, end);
   }
   return end;
 }
@@ -54,14 +56,14 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
 /** BUS_MAKE: validate the limits and bloom parameters, write a fresh bus at BUS_BASE. */
 export function busMake(cmd: u32): i32 {
   const sizeLo = ld32(cmd + A.CMD_SIZE), sizeHi = ld32(cmd + A.CMD_SIZE + 4);
-  if (sizeHi != 0 || sizeLo > <u32>A.CMD_MAX) return -A.EMSGSIZE;
-  if (sizeLo < <u32>A.MAKE_CMD_SIZE) return -A.EINVAL;
+  if (sizeHi != 0 || sizeLo > u32(A.CMD_MAX)) return -A.EMSGSIZE;
+  if (sizeLo < u32(A.MAKE_CMD_SIZE)) return -A.EINVAL;
   // kdbus make flags ACCESS_GROUP | ACCESS_WORLD are accepted and have no effect here
   const flags = ld32(cmd + A.CMD_FLAGS);
   if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (flags & ~3) != 0) return -A.EINVAL;
   const bloomSize = ld32(cmd + A.MAKE_BLOOM_SIZE);
-  if (ld32(cmd + A.MAKE_BLOOM_SIZE + 4) != 0 || bloomSize < <u32>A.BLOOM_SIZE_MIN ||
-    bloomSize > <u32>A.BLOOM_SIZE_MAX || (bloomSize & 7) != 0) return -A.EINVAL;
+  if (ld32(cmd + A.MAKE_BLOOM_SIZE + 4) != 0 || bloomSize < u32(A.BLOOM_SIZE_MIN) ||
+    bloomSize > u32(A.BLOOM_SIZE_MAX) || (bloomSize & 7) != 0) return -A.EINVAL;
   const nHashLo = ld32(cmd + A.MAKE_BLOOM_N_HASH), nHashHi = ld32(cmd + A.MAKE_BLOOM_N_HASH + 4);
   if (nHashLo == 0 && nHashHi == 0) return -A.EINVAL;
   const nThreads = ld32(cmd + A.MAKE_N_THREADS);
@@ -70,11 +72,11 @@ export function busMake(cmd: u32): i32 {
   const nNames = ld32(cmd + A.MAKE_N_NAMES);
   const nMatches = ld32(cmd + A.MAKE_N_MATCHES);
   const nReplies = ld32(cmd + A.MAKE_N_REPLIES);
-  if (nThreads < 1 || nThreads > <u32>A.MAX_THREADS || nConns < 1 || nConns > <u32>A.MAX_CONNS) return -A.EINVAL;
-  if (poolMax < <u32>A.POOL_SIZE_ALIGN || poolMax > <u32>A.MAX_POOL || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return -A.EINVAL;
-  if (nNames > <u32>A.MAX_CONNS * 4 || nMatches > <u32>A.MAX_CONNS * 4 || nReplies > <u32>A.MAX_CONNS * 4) return -A.EINVAL;
+  if (nThreads < 1 || nThreads > u32(A.MAX_THREADS) || nConns < 1 || nConns > u32(A.MAX_CONNS)) return -A.EINVAL;
+  if (poolMax < u32(A.POOL_SIZE_ALIGN) || poolMax > u32(A.MAX_POOL) || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return -A.EINVAL;
+  if (nNames > u32(A.MAX_CONNS) * 4 || nMatches > u32(A.MAX_CONNS) * 4 || nReplies > u32(A.MAX_CONNS) * 4) return -A.EINVAL;
   const end = busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
-  if (end == 0 || end > memSize()) return -A.ENOMEM;
+  if (end == 0 || !inMemory(0, end)) return -A.ENOMEM;
 
   // the command may lie in a thread's command area, which the fill below clears: every
   // field of it was read above
@@ -95,7 +97,7 @@ export function busMake(cmd: u32): i32 {
   st64(H + A.BUS_FLAGS, flags, 0);
   if (random_get(H + A.BUS_ID128, 16) != 0) return -A.EINVAL;
   for (let i: u32 = 0; i < 16; i += 4) st32(cmd + A.MAKE_ID128 + i, ld32(H + A.BUS_ID128 + i));
-  st64(cmd + A.MAKE_LAYOUT_END, <u32>end, 0);
+  st64(cmd + A.MAKE_LAYOUT_END, end, 0);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   // the magic last: a bus is valid once it is complete
   st32(H + A.BUS_MAGIC_OFF, A.BUS_MAGIC);

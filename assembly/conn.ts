@@ -1,12 +1,11 @@
 // conn: the connection table: HELLO, BYEBYE and the (slot, gen) handle check.
-// Mirrors js/twin/conn.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, st64, copy, fill, wake, THREAD, align8 } from "./mem";
+import { ld32, st32, st64, copy, fill, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, wake } from "./lock";
 import { creds_get } from "./host";
 import { busConns, busNConns, busPoolMax, busThreads } from "./bus";
-import { itemSize, itemType, itemString, descValid } from "./items";
+import { itemSize, itemType, itemString, descValid, align8 } from "./items";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 
@@ -22,7 +21,7 @@ export function connAddr(slot: u32): u32 {
 export function connSlot(slot: u32): i32 {
   if (THREAD == 0) return -A.EBADF;
   if (slot >= busNConns()) return -A.EBADF;
-  return <i32>connAddr(slot); // the connection table lies below 2 GiB (BUS_MAKE's bounds)
+  return i32(connAddr(slot)); // the connection table lies below 2 GiB (BUS_MAKE's bounds)
 }
 
 /** Is the handle's connection still open? (check it again once its lock is held) */
@@ -34,7 +33,7 @@ export function connLive(c: u32, gen: u32): bool {
 export function connGet(slot: u32, gen: u32): i32 {
   const c = connSlot(slot);
   if (c < 0) return c;
-  return connLive(<u32>c, gen) ? c : -A.ECONNRESET;
+  return connLive(u32(c), gen) ? c : -A.ECONNRESET;
 }
 
 /** Find an active connection by its 64-bit id; 0 if none. */
@@ -52,13 +51,13 @@ function attachMask(p: u32): i32 {
   const lo = ld32(p), hi = ld32(p + 4);
   if (lo == 0xffffffff && hi == 0xffffffff) return A.ATTACH_ALL;
   if (hi != 0 || (lo & ~A.ATTACH_ALL) != 0) return -1;
-  return <i32>lo;
+  return i32(lo);
 }
 
 /** Validate a command header: 0, or -EMSGSIZE / -EINVAL. */
 export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
   const lo = ld32(cmd + A.CMD_SIZE);
-  if (ld32(cmd + A.CMD_SIZE + 4) != 0 || lo > <u32>A.CMD_MAX) return -A.EMSGSIZE;
+  if (ld32(cmd + A.CMD_SIZE + 4) != 0 || lo > u32(A.CMD_MAX)) return -A.EMSGSIZE;
   if (lo < minSize) return -A.EINVAL;
   if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~allowedFlags) != 0) return -A.EINVAL;
   return 0;
@@ -116,7 +115,7 @@ export function hello(): i32 {
   const n = busNConns();
   let slot = -1;
   for (let i: u32 = 0; i < n; i++) {
-    if (ld32(connAddr(i) + A.CONN_STATE) == A.CONN_FREE_SLOT) { slot = <i32>i; break; }
+    if (ld32(connAddr(i) + A.CONN_STATE) == A.CONN_FREE_SLOT) { slot = i32(i); break; }
   }
   if (slot < 0) {
     unlock(H + A.BUS_LOCK);
@@ -127,7 +126,7 @@ export function hello(): i32 {
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  helloInit(c, <u32>slot, flags, <u32>send, <u32>recv, poolSize, uid, desc, descLen);
+  helloInit(c, u32(slot), flags, u32(send), u32(recv), poolSize, uid, desc, descLen);
   logCommit();
   unlock(c + A.CONN_LOCK);
   unlock(H + A.BUS_LOCK);
@@ -147,10 +146,10 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   fill(c + A.CONN_WAKE + 4, 0, A.CONN_LOCK - A.CONN_WAKE - 4);
   fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);
   fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SIZE - A.CONN_SLEEPERS - 4);
-  wr32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
+  wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   const idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
   st64(c + A.CONN_ID, idLo, idHi);
-  if (idLo == 0xffffffff) wr64(H + A.BUS_NEXT_ID, 0, idHi + 1);
+  if (idLo == 0xffffffff) wr64(H + A.BUS_NEXT_ID, 0, u32(idHi + 1));
   else wr64(H + A.BUS_NEXT_ID, idLo + 1, idHi);
   st64(c + A.CONN_FLAGS, flags, 0);
   st64(c + A.CONN_ATTACH_SEND, send, 0);
@@ -159,7 +158,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   st32(c + A.CONN_POOL_SIZE, poolSize);
   st32(c + A.CONN_POOL, pool);
   st32(c + A.CONN_UID, uid);
-  st32(c + A.CONN_OWNER, (THREAD - busThreads()) / A.THREAD_SIZE);
+  st32(c + A.CONN_OWNER, u32((THREAD - busThreads()) / A.THREAD_SIZE));
   if (desc != 0) copy(c + A.CONN_DESC, desc, descLen + 1);
   st32(c + A.CONN_DESC_LEN, descLen);
   poolInit(c, pool, poolSize);
@@ -186,7 +185,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
 export function byebye(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
-  const c = <u32>ci;
+  const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
@@ -217,7 +216,7 @@ export function byebye(slot: u32, gen: u32): i32 {
  */
 export function connClose(c: u32): void {
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
-  wr32(c + A.CONN_GEN, ld32(c + A.CONN_GEN) + 1);
+  wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
   wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS); // sleepers re-check and find it closed
 }

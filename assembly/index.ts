@@ -1,21 +1,22 @@
-// wasmbus core: the module's exports, snake_case, each one core function (the twin's
-// js/twin/index.ts exports the same functions under their camelCase names). No logic here.
+// wasmbus core: the module's exports, snake_case, each one core function. No logic here.
+// The wasm build exports these; the twin's engine layer (js/twin/index.ts) calls the same
+// names from the generated JavaScript core, converting its arguments as the wasm boundary does.
 export { busMake as bus_make } from "./bus";
 export { threadJoin as thread_join, threadLeave as thread_leave } from "./thread";
 export { hello, byebye } from "./conn";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
+export { recover, unwind } from "./recover";
 import { busLayout } from "./bus";
-import * as A from "../js/shared/abi";
+import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 
-/** The layout this core was compiled for (the host checks it against its own). */
-export function abi_fingerprint(): i32 {
-  return A.ABI_FINGERPRINT;
+/** The layout this core was compiled for: a hash of every constant of js/shared/abi.ts. */
+export function abi_fingerprint(): u32 {
+  return ABI_FINGERPRINT;
 }
 
 /** End of the bus state for these limits, or 0 when it does not fit in 4 GiB. */
 export function bus_layout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
-  nMatches: u32, nReplies: u32, bloomSize: u32): u64 {
+  nMatches: u32, nReplies: u32, bloomSize: u32): u32 {
   return busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
 }
-export { recover, unwind } from "./recover";

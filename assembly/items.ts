@@ -1,7 +1,11 @@
 // items: walking and validating kdbus items ({u64 size; u64 type; payload}, 8-aligned),
-// and the string rules of descriptions and names. Mirrors js/twin/items.ts.
 import * as A from "../js/shared/abi";
 import { ld32, ld8 } from "./mem";
+
+/** n rounded up to a multiple of 8 (items and slices are 8-byte aligned) */
+export function align8(n: u32): u32 {
+  return u32(u32(n + 7) & ~7);
+}
 
 /**
  * Size of the item at `p` if it lies wholly inside [p, end) and has at least a header,
@@ -11,7 +15,7 @@ export function itemSize(p: u32, end: u32): u32 {
   if (p + A.ITEM_HDR > end) return 0;
   if (ld32(p + A.ITEM_SIZE + 4) != 0) return 0;
   const size = ld32(p + A.ITEM_SIZE);
-  if (size < <u32>A.ITEM_HDR || size > end - p) return 0;
+  if (size < u32(A.ITEM_HDR) || size > end - p) return 0;
   return size;
 }
 
@@ -25,7 +29,7 @@ export function itemType(p: u32): u32 {
  * `size`): the NUL must be the payload's last byte and the only one. -1 when malformed.
  */
 export function itemString(p: u32, size: u32): i32 {
-  const n = <i32>size - A.ITEM_HDR;
+  const n = i32(size) - A.ITEM_HDR;
   if (n < 1 || ld8(p + size - 1) != 0) return -1;
   const s = p + A.ITEM_HDR;
   for (let i = 0; i < n - 1; i++) if (ld8(s + i) == 0) return -1;
@@ -38,7 +42,7 @@ function isAlnum(ch: u32): bool {
 
 /** CONN_DESCRIPTION: [A-Za-z0-9_.-], not starting or ending with '.' or '-'. 0 or -errno. */
 export function descValid(s: u32, len: u32): i32 {
-  if (len > <u32>A.MAX_DESC_LEN) return -A.ENAMETOOLONG;
+  if (len > u32(A.MAX_DESC_LEN)) return -A.ENAMETOOLONG;
   if (len == 0) return -A.EINVAL;
   for (let i: u32 = 0; i < len; i++) {
     const ch = ld8(s + i);
@@ -54,7 +58,7 @@ export function descValid(s: u32, len: u32): i32 {
  * starting with a digit, at most MAX_NAME_LEN bytes.
  */
 export function nameValid(s: u32, len: u32): bool {
-  if (len < 3 || len > <u32>A.MAX_NAME_LEN) return false;
+  if (len < 3 || len > u32(A.MAX_NAME_LEN)) return false;
   let dots = 0, elemStart = true;
   for (let i: u32 = 0; i < len; i++) {
     const ch = ld8(s + i);

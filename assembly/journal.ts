@@ -2,20 +2,21 @@
 // goes through wr32, which first records the old value in the thread slot; the command
 // commits by emptying the log before it unlocks. A thread that dies (or traps) mid-command
 // is undone from its log by recover / unwind, so no half-made change survives it.
-// The fault hook (THREAD_FAULT, tests only) traps at the n-th logged store.
-// Mirrors js/twin/journal.ts.
+// The fault hook (THREAD_FAULT; hooks builds only) traps at the n-th logged store.
 import * as A from "../js/shared/abi";
-import { ld32, st32, trap, THREAD } from "./mem";
+import { ld32, st32, trap, THREAD, HOOKS } from "./mem";
 
 export function wr32(p: u32, v: u32): void {
   const t = THREAD;
-  const f = ld32(t + A.THREAD_FAULT);
-  if (f != 0) {
-    st32(t + A.THREAD_FAULT, f - 1);
-    if (f == 1) trap();
+  if (HOOKS) {
+    const f = ld32(t + A.THREAD_FAULT);
+    if (f != 0) {
+      st32(t + A.THREAD_FAULT, f - 1);
+      if (f == 1) trap();
+    }
   }
   const n = ld32(t + A.THREAD_LOG_LEN);
-  if (n >= <u32>A.LOG_MAX) trap();
+  if (n >= u32(A.LOG_MAX)) trap();
   const e = t + A.THREAD_LOG + n * 8;
   st32(e, p);
   st32(e + 4, ld32(p));

@@ -2,27 +2,26 @@
 // a survivor can release the locks of a dead thread; LOCK_WAITERS marks a sleeper. The core
 // never sleeps: after LOCK_SPIN failed attempts it records the word in the thread slot and
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
-// Order: the bus lock first, then one connection lock. Mirrors js/twin/lock.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, trap, THREAD, TOKEN } from "./mem";
+import { ld32, st32, trap, aLoad, aCas, aXchg, aAdd, notifyAll, THREAD, TOKEN } from "./mem";
 import { busConns, busNConns } from "./bus";
 
 export function lockTry(p: u32): bool {
   const me = ld32(THREAD + A.THREAD_ID);
   for (let n = 0; n < A.LOCK_SPIN; n++) {
-    const v = atomic.cmpxchg<u32>(p, 0, me);
+    const v = aCas(p, 0, me);
     if (v == 0) return lockTaken(p);
     if ((v & A.LOCK_ID_MASK) == me) trap(); // taken twice: a core bug
   }
   while (true) {
-    const v = atomic.load<u32>(p);
+    const v = aLoad(p);
     if (v == 0) {
-      if (atomic.cmpxchg<u32>(p, 0, me) == 0) return lockTaken(p);
+      if (aCas(p, 0, me) == 0) return lockTaken(p);
       continue;
     }
-    if ((v & A.LOCK_WAITERS) != 0 || atomic.cmpxchg<u32>(p, v, v | A.LOCK_WAITERS) == v) {
+    if ((v & A.LOCK_WAITERS) != 0 || aCas(p, v, u32(v | A.LOCK_WAITERS)) == v) {
       st32(THREAD + A.THREAD_WAIT_ADDR, p);
-      st32(THREAD + A.THREAD_WAIT_VAL, v | A.LOCK_WAITERS);
+      st32(THREAD + A.THREAD_WAIT_VAL, u32(v | A.LOCK_WAITERS));
       break;
     }
   }
@@ -36,7 +35,7 @@ export function lockTry(p: u32): bool {
  * lock back and stops. Its earlier locks and changes are unwound by its host.
  */
 function lockTaken(p: u32): bool {
-  if (atomic.load<u32>(THREAD + A.THREAD_STATE) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN) {
+  if (aLoad(THREAD + A.THREAD_STATE) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN) {
     unlockMine(p);
     trap();
   }
@@ -46,13 +45,13 @@ function lockTaken(p: u32): bool {
 /** Release `p` only if this thread holds it. */
 function unlockMine(p: u32): void {
   const me = ld32(THREAD + A.THREAD_ID);
-  if (atomic.cmpxchg<u32>(p, me, 0) == me) return;
-  if (atomic.cmpxchg<u32>(p, me | A.LOCK_WAITERS, 0) == (me | A.LOCK_WAITERS)) atomic.notify(p, -1);
+  if (aCas(p, me, 0) == me) return;
+  if (aCas(p, u32(me | A.LOCK_WAITERS), 0) == u32(me | A.LOCK_WAITERS)) notifyAll(p);
 }
 
 export function unlock(p: u32): void {
-  const old = atomic.xchg<u32>(p, 0);
-  if ((old & A.LOCK_WAITERS) != 0) atomic.notify(p, -1);
+  const old = aXchg(p, 0);
+  if ((old & A.LOCK_WAITERS) != 0) notifyAll(p);
 }
 
 /**
@@ -60,14 +59,14 @@ export function unlock(p: u32): void {
  * the calling thread's slot, so that the caller can return WOULDBLOCK and wait for it.
  */
 export function lockHeldBy(id: u32): u32 {
-  const n = <i32>busNConns(), conns = busConns();
+  const n = i32(busNConns()), conns = busConns();
   for (let s: i32 = -1; s < n; s++) {
-    const p = s < 0 ? A.BUS_BASE + A.BUS_LOCK : conns + <u32>s * A.CONN_SIZE + A.CONN_LOCK;
-    const v = atomic.load<u32>(p);
+    const p = s < 0 ? A.BUS_BASE + A.BUS_LOCK : conns + u32(s) * A.CONN_SIZE + A.CONN_LOCK;
+    const v = aLoad(p);
     if ((v & A.LOCK_ID_MASK) != id) continue;
-    if ((v & A.LOCK_WAITERS) == 0 && atomic.cmpxchg<u32>(p, v, v | A.LOCK_WAITERS) != v) continue;
+    if ((v & A.LOCK_WAITERS) == 0 && aCas(p, v, u32(v | A.LOCK_WAITERS)) != v) continue;
     st32(THREAD + A.THREAD_WAIT_ADDR, p);
-    st32(THREAD + A.THREAD_WAIT_VAL, v | A.LOCK_WAITERS);
+    st32(THREAD + A.THREAD_WAIT_VAL, u32(v | A.LOCK_WAITERS));
     return p;
   }
   return 0;
@@ -81,4 +80,10 @@ export function unlockAllOf(id: u32): void {
     const p = conns + s * A.CONN_SIZE + A.CONN_LOCK;
     if ((ld32(p) & A.LOCK_ID_MASK) == id) unlock(p);
   }
+}
+
+/** +1 on a futex word; notify every waiter only when someone sleeps (`sleepers` word not 0). */
+export function wake(p: u32, sleepers: u32): void {
+  aAdd(p, 1);
+  if (aLoad(sleepers) != 0) notifyAll(p);
 }

@@ -1,6 +1,5 @@
 // pool: a connection's receive pool, carved into blocks (header + slice). Best fit over
 // one free list, split the rest, merge with free neighbours on release, 8-byte aligned.
-// Mirrors js/twin/pool.ts.
 import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { wr32 } from "./journal";
@@ -46,7 +45,7 @@ export function poolAlloc(c: u32, need: u32): u32 {
   }
   if (best == 0) return 0;
   freeUnlink(c, best);
-  if (bestSize - need >= <u32>A.BLOCK_MIN) {
+  if (bestSize - need >= u32(A.BLOCK_MIN)) {
     const rest = best + need;
     const end = ld32(c + A.CONN_POOL) + ld32(c + A.CONN_POOL_SIZE);
     wr32(rest + A.BLOCK_SIZE, bestSize - need);
@@ -90,7 +89,7 @@ export function poolFree(c: u32, b: u32): void {
 export function poolPublish(c: u32, b: u32): void {
   const st = ld32(b + A.BLOCK_STATE);
   if ((st & A.BLOCK_USER) != 0) return;
-  wr32(b + A.BLOCK_STATE, st | A.BLOCK_USER);
+  wr32(b + A.BLOCK_STATE, u32(st | A.BLOCK_USER));
   wr32(b + A.BLOCK_LINK, ld32(c + A.CONN_PUB));
   wr32(c + A.CONN_PUB, b);
 }
@@ -105,7 +104,7 @@ export function poolUnpublish(c: u32, off: u32): u32 {
       if (prev != 0) wr32(prev + A.BLOCK_LINK, next);
       else wr32(c + A.CONN_PUB, next);
       wr32(b + A.BLOCK_LINK, 0);
-      wr32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER);
+      wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER));
       return b;
     }
     prev = b;

@@ -1,5 +1,4 @@
 // queue: a connection's receive queue, FIFO through the blocks' `next` links, with the
-// lowest-priority-value pick of RECV USE_PRIORITY. Mirrors js/twin/queue.ts.
 import * as A from "../js/shared/abi";
 import { ld32, ldi32 } from "./mem";
 import { wr32 } from "./journal";

@@ -1,7 +1,6 @@
 // quota: the kdbus receive quota. Half of a pool is reserved for its owner; each sending
 // user may hold a third of what is left (its own bytes counted as free), and at most
 // MAX_QUEUED_PER_USER queued messages. Only queued, not yet received messages count.
-// Mirrors js/twin/quota.ts.
 import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { wr32 } from "./journal";
@@ -29,9 +28,9 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
   const own = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_BYTES) : 0;
   const msgs = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_MSGS) : 0;
-  const avail = (half - accounted + own) / 3;
+  const avail = u32((half - accounted + own) / 3);
   if (avail < own || avail - own < bytes) return -A.ENOBUFS;
-  if (msgs >= <u32>A.MAX_QUEUED_PER_USER) return -A.ENOBUFS;
+  if (msgs >= u32(A.MAX_QUEUED_PER_USER)) return -A.ENOBUFS;
   if (ld32(q + A.QUOTA_USED) == 0) {
     wr32(q + A.QUOTA_USED, 1);
     wr32(q + A.QUOTA_UID, uid);

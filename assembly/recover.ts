@@ -5,9 +5,8 @@
 //                  it opened (as BYEBYE would, queue or not), and free its thread slot.
 //   unwind()       the calling thread trapped inside the core: undo and unlock only.
 // Re-entrant: a recovery that returns WOULDBLOCK is simply called again.
-// Mirrors js/twin/recover.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, THREAD } from "./mem";
+import { ld32, st32, aCas, aStore, THREAD } from "./mem";
 import { logUndo, logCommit } from "./journal";
 import { lockTry, unlock, unlockAllOf, lockHeldBy } from "./lock";
 import { busNThreads, busNConns } from "./bus";
@@ -23,7 +22,7 @@ export function recover(slot: u32, force: u32): i32 {
   if (slot >= busNThreads()) return -A.EINVAL;
   const t = threadAddr(slot);
   if (t == me) return -A.EINVAL;
-  const st = atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_DEAD);
+  const st = aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_DEAD);
   if (st != A.THREAD_LIVE && st != A.THREAD_DEAD) return -A.ESRCH;
   // 0. a thread declared dead may still be running (Deno runs a terminated worker until its
   //    next turn): while it holds a lock, let it finish; once it takes another, it stops.
@@ -41,10 +40,10 @@ export function recover(slot: u32, force: u32): i32 {
   // 2. its reserved SEND: cancelled under the receiver's lock
   const d = sendPendingConn(t);
   if (d >= 0) {
-    if (!lockTry(<u32>d + A.CONN_LOCK)) return A.WOULDBLOCK;
+    if (!lockTry(u32(d) + A.CONN_LOCK)) return A.WOULDBLOCK;
     sendFinish(t, false);
     logCommit();
-    unlock(<u32>d + A.CONN_LOCK);
+    unlock(u32(d) + A.CONN_LOCK);
   }
   // 3. its connections: closed
   const n = busNConns();
@@ -64,7 +63,7 @@ export function recover(slot: u32, force: u32): i32 {
   // 4. its slot
   st32(t + A.THREAD_TOKEN, 0);
   st32(t + A.THREAD_BUSY, 0);
-  atomic.store<u32>(t + A.THREAD_STATE, A.THREAD_FREE);
+  aStore(t + A.THREAD_STATE, A.THREAD_FREE);
   return 0;
 }
 

@@ -1,4 +1,3 @@
-// recv: RECV (FIFO, PEEK, DROP, USE_PRIORITY) and FREE. Mirrors js/twin/recv.ts.
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st64, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
@@ -13,13 +12,13 @@ import { threadCmd } from "./thread";
 function recvDequeue(c: u32, b: u32, prev: u32): void {
   queueUnlink(c, b, prev);
   quotaRelease(c, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
-  wr32(b + A.BLOCK_STATE, ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL);
+  wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL));
 }
 
 export function recv(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
-  const c = <u32>ci;
+  const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
@@ -65,7 +64,7 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
 export function free(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
-  const c = <u32>ci;
+  const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
@@ -83,7 +82,7 @@ function freeLocked(c: u32, cmd: u32): i32 {
   const off = ld32(cmd + A.FREE_OFFSET);
   if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return -A.ENXIO;
   if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice
-  if ((off & 7) != 0 || off < <u32>A.BLOCK_HDR || off > ld32(c + A.CONN_POOL_SIZE)) return -A.ENXIO;
+  if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off > ld32(c + A.CONN_POOL_SIZE)) return -A.ENXIO;
   const b = poolUnpublish(c, off);
   if (b == 0) return -A.ENXIO;
   if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_KERNEL) == 0) poolFree(c, b);

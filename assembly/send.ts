@@ -1,5 +1,4 @@
 // send: SEND validation, routing by id, the receiver's slice laid out as a kdbus message,
-// the payload copied once. Mirrors js/twin/send.ts.
 //
 // Slice layout in the receiver's pool (offsets from the message start):
 //   0   struct kdbus_msg header (64 bytes); dst_id = receiver, src_id = sender
@@ -9,13 +8,13 @@
 //       metadata items (TIMESTAMP, CREDS, ...)     ┘
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st32, st64, copy, fill, memSize, wake, align8, THREAD } from "./mem";
+import { ld32, ldi32, st32, st64, copy, fill, inMemory, sumLe, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, wake } from "./lock";
 import { clock_time_get, creds_get } from "./host";
 import { busLayoutEnd, busBloomSize } from "./bus";
 import { connGet, connById, cmdCheck } from "./conn";
-import { itemSize, itemType, itemString, nameValid } from "./items";
+import { itemSize, itemType, itemString, nameValid, align8 } from "./items";
 import { poolAlloc, poolFree } from "./pool";
 import { quotaCharge, quotaRelease } from "./quota";
 import { queueAppend } from "./queue";
@@ -31,10 +30,9 @@ const META_REAL: u32 = 80;
 
 /** A VEC source range is valid in the caller's command area or the user region. */
 function vecRangeOk(addr: u32, size: u32, cmd: u32): bool {
-  const end = <u64>addr + size; // u64: the twin's sum does not wrap
-  if (addr >= cmd && end <= <u64>(cmd + A.CMD_MAX)) return true;
-  if (addr < <u32>A.RESERVED_END || end > memSize()) return false;
-  return end <= <u64>H || addr >= busLayoutEnd();
+  if (addr >= cmd && sumLe(addr, size, cmd + A.CMD_MAX)) return true;
+  if (addr < u32(A.RESERVED_END) || !inMemory(addr, size)) return false;
+  return sumLe(addr, size, H) || addr >= busLayoutEnd();
 }
 
 /** SEND: 0 when delivered, SEND_PENDING when host vecs wait for send_commit, or -errno. */
@@ -58,13 +56,13 @@ export function send(slot: u32, gen: u32): i32 {
   st64(cmd + A.SEND_REPLY_SIZE, 0, 0);
   st64(cmd + A.SEND_REPLY_RETURN_FLAGS, 0, 0);
 
-  // the message: 8-aligned, inside the caller's command area (u64: the twin's sum does not wrap)
+  // the message: 8-aligned, inside the caller's command area
   const msg = ld32(cmd + A.SEND_MSG_ADDRESS);
   if (ld32(cmd + A.SEND_MSG_ADDRESS + 4) != 0 || (msg & 7) != 0 || msg < cmd ||
-    <u64>msg + A.MSG_HDR > <u64>(cmd + A.CMD_MAX)) return -A.EFAULT;
+    !sumLe(msg, A.MSG_HDR, cmd + A.CMD_MAX)) return -A.EFAULT;
   const msgSizeLo = ld32(msg + A.MSG_SIZE);
-  if (ld32(msg + A.MSG_SIZE + 4) != 0 || msgSizeLo > <u32>A.CMD_MAX) return -A.EMSGSIZE;
-  if (msgSizeLo < <u32>A.MSG_HDR) return -A.EINVAL;
+  if (ld32(msg + A.MSG_SIZE + 4) != 0 || msgSizeLo > u32(A.CMD_MAX)) return -A.EMSGSIZE;
+  if (msgSizeLo < u32(A.MSG_HDR)) return -A.EINVAL;
   const msgEnd = msg + msgSizeLo;
   if (msgEnd > cmd + A.CMD_MAX) return -A.EFAULT;
 
@@ -87,19 +85,19 @@ export function send(slot: u32, gen: u32): i32 {
       const vlo = ld32(p + A.VEC_SIZE), vhi = ld32(p + A.VEC_SIZE + 4);
       if (vlo == 0 && vhi == 0) return -A.EINVAL;
       const alo = ldi32(p + A.VEC_ADDRESS), ahi = ldi32(p + A.VEC_ADDRESS + 4);
-      if (vhi != 0 || vlo > <u32>A.MAX_PAYLOAD) oversize = true;
+      if (vhi != 0 || vlo > u32(A.MAX_PAYLOAD)) oversize = true;
       else if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) {
         hostVecs++;
         stored += align8(vlo);
       } else if (alo != 0 || ahi != 0) {
-        if (ahi != 0 || !vecRangeOk(<u32>alo, vlo, cmd)) return -A.EFAULT;
+        if (ahi != 0 || !vecRangeOk(u32(alo), vlo, cmd)) return -A.EFAULT;
         stored += align8(vlo);
       }
       if (!oversize) payload += vlo;
       nVecs++;
     } else if (type == A.ITEM_BLOOM_FILTER) {
       if (bloom != 0) return -A.EEXIST;
-      if (size < <u32>A.BLOOM_FILTER_HDR) return -A.EINVAL;
+      if (size < u32(A.BLOOM_FILTER_HDR)) return -A.EINVAL;
       if (((size - A.BLOOM_FILTER_HDR) & 7) != 0) return -A.EFAULT;
       bloom = p;
       bloomSize = size - A.BLOOM_FILTER_HDR;
@@ -132,7 +130,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (bloom != 0 && bloomSize != busBloomSize()) return -A.EDOM;
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return -A.EDESTADDRREQ;
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return -A.EINVAL;
-  if (oversize || payload > <u32>A.MAX_PAYLOAD) return -A.EMSGSIZE;
+  if (oversize || payload > u32(A.MAX_PAYLOAD)) return -A.EMSGSIZE;
   // not built yet: calls and replies (bus semantics issue), signals (matches issue)
   if (expect || reply || signal) return -A.EOPNOTSUPP;
   // no name can be owned before the names issue: a name has no owner
@@ -145,8 +143,8 @@ export function send(slot: u32, gen: u32): i32 {
   // read unlocked: a concurrent change of it applies from the next message on)
   const mask = ld32(c + A.CONN_ATTACH_SEND) & ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_IMPLEMENTED;
   const meta = t + A.THREAD_SCRATCH;
-  const seqLo = atomic.add<u32>(H + A.BUS_SEQNUM, 1) + 1;
-  if (seqLo == 0) atomic.add<u32>(H + A.BUS_SEQNUM + 4, 1);
+  const seqLo = u32(aAdd(H + A.BUS_SEQNUM, 1) + 1);
+  if (seqLo == 0) aAdd(H + A.BUS_SEQNUM + 4, 1);
   st64(meta + META_SEQ, seqLo, ld32(H + A.BUS_SEQNUM + 4));
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
     if (clock_time_get(1, 0, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
@@ -210,7 +208,7 @@ export function send(slot: u32, gen: u32): i32 {
     } else {
       st64(w + A.VEC_ADDRESS, data, 0);
       if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) st64(p + A.VEC_ADDRESS, m + data, 0);
-      else copy(m + data, <u32>alo, vlo);
+      else copy(m + data, u32(alo), vlo);
       fill(m + data + vlo, 0, align8(vlo) - vlo);
       data += align8(vlo);
     }
@@ -235,7 +233,7 @@ export function send(slot: u32, gen: u32): i32 {
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
     // (the op_* fields mean something only once op says OP_SEND: only op is logged)
     wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
-    st32(t + A.THREAD_OP_CONN, (d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE);
+    st32(t + A.THREAD_OP_CONN, u32((d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE));
     st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
     st32(t + A.THREAD_OP_BLOCK, b);
     st32(t + A.THREAD_OP_FROM, slot);
@@ -278,7 +276,7 @@ export function sendFinish(t: u32, publish: bool): void {
 /** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
 export function sendPendingConn(t: u32): i32 {
   if (ld32(t + A.THREAD_OP) != A.OP_SEND) return -A.EINVAL;
-  return <i32>(ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE);
+  return i32(ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE);
 }
 
 function sendEnd(publish: bool): i32 {
@@ -286,7 +284,7 @@ function sendEnd(publish: bool): i32 {
   if (t == 0) return -A.EBADF;
   const di = sendPendingConn(t);
   if (di < 0) return di;
-  const d = <u32>di;
+  const d = u32(di);
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   sendFinish(t, publish);
   logCommit();

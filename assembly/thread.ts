@@ -1,7 +1,6 @@
 // thread: the thread table. A thread that joins takes a slot (liveness word, journal,
-// scratch, arena, command area). Mirrors js/twin/thread.ts.
 import * as A from "../js/shared/abi";
-import { ld32, st32, setThread, THREAD, TOKEN } from "./mem";
+import { ld32, st32, aCas, setThread, THREAD, TOKEN } from "./mem";
 import { busThreads, busNThreads, busConns, busNConns } from "./bus";
 
 export function threadAddr(slot: u32): u32 {
@@ -15,7 +14,7 @@ export function threadJoin(token: u32): i32 {
   const n = busNThreads();
   for (let i: u32 = 0; i < n; i++) {
     const t = threadAddr(i);
-    if (atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
+    if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
       st32(t + A.THREAD_TOKEN, token);
       st32(t + A.THREAD_OP, A.OP_NONE);
       st32(t + A.THREAD_ID, i + 1);
@@ -23,10 +22,7 @@ export function threadJoin(token: u32): i32 {
       st32(t + A.THREAD_FAULT, 0);
       st32(t + A.THREAD_BUSY, 0);
       setThread(t, token);
-      // wasm only: the AS runtime's per-thread arena lives in the slot (the core itself
-      // allocates nothing; the runtime keeps its state in instance globals)
-      __arena_init(t + A.THREAD_ARENA, A.THREAD_ARENA_SIZE);
-      return <i32>i;
+      return i32(i);
     }
   }
   return -A.EUSERS;
@@ -44,14 +40,14 @@ export function threadLeave(): i32 {
   }
   // connections are the thread's: it closes them before it leaves (recovery would close
   // them as the next owner of the slot's)
-  const n = busNConns(), slot = (t - busThreads()) / A.THREAD_SIZE;
+  const n = busNConns(), slot = u32((t - busThreads()) / A.THREAD_SIZE);
   for (let i: u32 = 0; i < n; i++) {
     const c = busConns() + i * A.CONN_SIZE;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return -A.EBUSY;
   }
   st32(t + A.THREAD_TOKEN, 0);
   // a slot being recovered is the recoverer's to free
-  if (atomic.cmpxchg<u32>(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
+  if (aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
     setThread(0, 0);
     return -A.ESRCH;
   }

@@ -33,8 +33,13 @@ export interface BusOptions {
   userRegion?: number;
   /** credentials, clock and random; default: the runtime's real provider */
   provider?: Provider;
-  /** a compiled core to use instead of build/core.wasm */
+  /** a compiled core to use instead of build/core.wasm (it must match `hooks`) */
   module?: WebAssembly.Module;
+  /**
+   * Tests only: run the build with the test hooks compiled in (build/core.hooks.wasm, or the
+   * twin's core-hooks), so that `engine.setFault` works. Threads that join inherit it.
+   */
+  hooks?: boolean;
 }
 
 export interface ConnectOptions {
@@ -66,6 +71,8 @@ export interface BusHandle {
   userRegion: number;
   /** a fresh u32 (never 0 or 1), recorded in the thread slot the joiner takes */
   token: number;
+  /** the bus runs the hooks build (BusOptions.hooks); joiners use it too */
+  hooks?: boolean;
 }
 
 export interface JoinOptions {
@@ -144,7 +151,7 @@ export class Bus {
     // size the memory once; BUS_MAKE validates the limits themselves
     const end = busLayout(Math.min(limits.threads, A.MAX_THREADS), Math.min(limits.connections, A.MAX_CONNS),
       Math.min(limits.poolMax, A.MAX_POOL), Math.min(limits.names, A.MAX_CONNS * 4), Math.min(limits.matches, A.MAX_CONNS * 4),
-      Math.min(limits.replies, A.MAX_CONNS * 4), Math.min(bloom.size, A.BLOOM_SIZE_MAX), false);
+      Math.min(limits.replies, A.MAX_CONNS * 4), Math.min(bloom.size, A.BLOOM_SIZE_MAX));
     const pages = end === 0 ? 0 : busPages(end, userBytes);
     if (pages === 0 || pages > A.MAX_MEMORY_PAGES) throw new BusError(A.ENOMEM, 'Bus.create', 'the bus does not fit in 4 GiB of memory');
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
@@ -152,10 +159,11 @@ export class Bus {
     const kind = opts.engine ?? 'wasm';
     if (kind !== 'wasm' && kind !== 'twin') throw new BusError(A.EINVAL, 'Bus.create', `engine must be 'wasm' or 'twin', not ${String(kind)}`);
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
-    const module = opts.module ?? (kind === 'wasm' ? await loadCore() : await loadCore().catch(() => null));
+    const hooks = opts.hooks === true;
+    const module = opts.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
     const engine: Engine = kind === 'wasm'
-      ? await WasmEngine.create(module!, memory, provider)
-      : new TwinEngine(memory, provider);
+      ? await WasmEngine.create(module!, memory, provider, hooks)
+      : new TwinEngine(memory, provider, hooks);
 
     const u32 = engine.u32, c = MAKE_CMD_ADDR;
     engine.u8.fill(0, c, c + A.MAKE_CMD_SIZE);
@@ -193,11 +201,12 @@ export class Bus {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
     }
     const provider = opts.provider ?? await defaultProvider('Bus.join');
+    const hooks = h.hooks === true;
     let module = h.module;
-    if (kind === 'wasm' && !module) module = await loadCore();
+    if (kind === 'wasm' && !module) module = await loadCore(hooks);
     const engine: Engine = kind === 'wasm'
-      ? await WasmEngine.create(module!, h.memory, provider)
-      : new TwinEngine(h.memory, provider);
+      ? await WasmEngine.create(module!, h.memory, provider, hooks)
+      : new TwinEngine(h.memory, provider, hooks);
     check(engine.threadJoin(h.token), 'Bus.join');
     const id128 = engine.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16);
     return new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
@@ -216,6 +225,7 @@ export class Bus {
       bloom: { ...this.bloom },
       userRegion: this.userRegion,
       token: this.freshToken(),
+      hooks: this.engine.hooks,
     };
   }
 

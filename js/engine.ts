@@ -3,6 +3,7 @@
 // `cmd` (this thread's command area) before the call; results come back there too.
 import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
+import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 import type { Provider } from './host/provider.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
@@ -39,8 +40,11 @@ export interface Engine {
    * does) recovery does not wait. 0, or -ESRCH (not live), -EINVAL (bad slot, or the caller's own).
    */
   recover(slot: number, stopped?: boolean): number;
+  /** the test hooks (fault injection) are compiled into this engine's core */
+  readonly hooks: boolean;
   /**
-   * Test hook: trap at the n-th logged store of this thread's next command (0: off). With
+   * Test hook, hooks builds only (`Bus.create({ hooks: true })`; otherwise it throws
+   * EOPNOTSUPP): trap at the n-th logged store of this thread's next command (0: off). With
    * `die`, the trap is not unwound: the thread counts as dead (every later call throws) and
    * another thread must recover(slot) it, as after worker.terminate().
    */
@@ -66,10 +70,14 @@ export function busPages(layoutEnd: number, spareBytes = 0): number {
   return Math.ceil((layoutEnd + spareBytes) / A.WASM_PAGE);
 }
 
-export { busLayout } from './twin/bus.ts';
+/** End of the bus state for these limits (0: it does not fit in 4 GiB): the core's own computation. */
+export function busLayout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number {
+  return twin.twinRelease.bus_layout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize) >>> 0;
+}
 
 abstract class EngineBase {
   abstract readonly kind: EngineKind;
+  abstract readonly hooks: boolean;
   readonly memory: WebAssembly.Memory;
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
@@ -211,6 +219,7 @@ abstract class EngineBase {
   private dieOnTrap = false;
 
   setFault(n: number, die = false): void {
+    if (!this.hooks) throw new BusError(A.EOPNOTSUPP, 'setFault', 'fault injection exists only in hooks builds (Bus.create({ hooks: true }))');
     if (this.cmd) this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_FAULT) >>> 2] = n;
     this.dieOnTrap = die;
   }
@@ -249,45 +258,37 @@ abstract class EngineBase {
   }
 }
 
-interface CoreExports {
-  bus_make(cmd: number): number;
-  thread_join(token: number): number;
-  thread_leave(): number;
-  hello(): number;
-  byebye(slot: number, gen: number): number;
-  send(slot: number, gen: number): number;
-  send_commit(): number;
-  send_cancel(): number;
-  recv(slot: number, gen: number): number;
-  free(slot: number, gen: number): number;
-  recover(slot: number, force: number): number;
-  unwind(): number;
+interface WasmExports extends twin.CoreExports {
   __arena_heap_base(): number;
-  abi_fingerprint(): number;
   _initialize(): void;
 }
 
 /** The wasm core: one instance per thread, on the bus's shared memory. */
 export class WasmEngine extends EngineBase implements Engine {
   readonly kind = 'wasm' as const;
-  private readonly x: CoreExports;
+  readonly hooks: boolean;
+  private readonly x: WasmExports;
 
-  private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance) {
+  private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance, hooks: boolean) {
     super(memory);
-    this.x = instance.exports as unknown as CoreExports;
-    if (this.x.abi_fingerprint() !== A.ABI_FINGERPRINT) {
-      throw new Error(`wasmbus: build/core.wasm was built for another layout (${this.x.abi_fingerprint()} != ${A.ABI_FINGERPRINT}): rebuild with npm run build`);
+    this.hooks = hooks;
+    this.x = instance.exports as unknown as WasmExports;
+    if ((this.x.abi_fingerprint() >>> 0) !== ABI_FINGERPRINT) {
+      throw new Error(`wasmbus: the wasm core was built for another layout (fingerprint ${this.x.abi_fingerprint() >>> 0} != ${ABI_FINGERPRINT}): rebuild with npm run build`);
     }
     const heapBase = this.x.__arena_heap_base() >>> 0;
     if (heapBase > A.BUS_BASE) throw new Error(`wasmbus: core static data ends at ${heapBase}, above BUS_BASE ${A.BUS_BASE}`);
     this.x._initialize();
   }
 
-  /** Instantiate the core on `memory` for this thread (asynchronously: browsers refuse large sync instantiation). */
-  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider): Promise<WasmEngine> {
+  /**
+   * Instantiate the core on `memory` for this thread (asynchronously: browsers refuse large
+   * sync instantiation). `hooks`: the module is the hooks build (build/core.hooks.wasm).
+   */
+  static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider, hooks = false): Promise<WasmEngine> {
     const imports = { env: { memory }, ...coreImports(provider, memory) };
     const instance = await WebAssembly.instantiate(module, imports as unknown as WebAssembly.Imports);
-    return new WasmEngine(memory, instance);
+    return new WasmEngine(memory, instance, hooks);
   }
 
   protected unwindCore(): number { return this.x.unwind(); }
@@ -313,14 +314,18 @@ export class WasmEngine extends EngineBase implements Engine {
   }
 }
 
-/** The TS twin: the same core in TypeScript, bound to this engine's memory per command. */
+/** The TS twin: the same core compiled by tsc, bound to this engine's memory per command. */
 export class TwinEngine extends EngineBase implements Engine {
   readonly kind = 'twin' as const;
+  readonly hooks: boolean;
+  private readonly x: twin.CoreExports;
   private readonly host: twin.HostImports;
   private threadAddr = 0;
 
-  constructor(memory: WebAssembly.Memory, provider: Provider) {
+  constructor(memory: WebAssembly.Memory, provider: Provider, hooks = false) {
     super(memory);
+    this.hooks = hooks;
+    this.x = hooks ? twin.twinHooks : twin.twinRelease;
     const imp = coreImports(provider, memory);
     this.host = { ...imp.wasi_snapshot_preview1, ...imp.wasmbus };
   }
@@ -329,11 +334,11 @@ export class TwinEngine extends EngineBase implements Engine {
     twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.token, this.host);
   }
 
-  protected unwindCore(): number { this.bind(); return twin.unwind(); }
-  busMake(cmd: number): number { this.bind(); return twin.busMake(cmd); }
+  protected unwindCore(): number { this.bind(); return this.x.unwind(); }
+  busMake(cmd: number): number { this.bind(); return this.x.bus_make(cmd); }
   threadJoin(token: number): number {
     this.bind();
-    const slot = this.joined(twin.threadJoin(token));
+    const slot = this.joined(this.x.thread_join(token));
     if (slot >= 0) {
       this.threadAddr = this.cmd - A.THREAD_CMD;
       this.token = token >>> 0;
@@ -342,21 +347,22 @@ export class TwinEngine extends EngineBase implements Engine {
   }
   threadLeave(): number {
     this.bind();
-    const r = this.left(twin.threadLeave());
+    const r = this.left(this.x.thread_leave());
     if (r === 0 || r === -A.ESRCH) this.threadAddr = 0;
     return r;
   }
   protected exec(op: number, a: number, b: number): number {
     this.bind();
+    const x = this.x;
     switch (op) {
-      case OP_SEND: return twin.send(a, b);
-      case OP_COMMIT: return twin.sendCommit();
-      case OP_RECV: return twin.recv(a, b);
-      case OP_FREE: return twin.free(a, b);
-      case OP_HELLO: return twin.hello();
-      case OP_BYEBYE: return twin.byebye(a, b);
-      case OP_CANCEL: return twin.sendCancel();
-      default: return twin.recover(a, this.force());
+      case OP_SEND: return x.send(a, b);
+      case OP_COMMIT: return x.send_commit();
+      case OP_RECV: return x.recv(a, b);
+      case OP_FREE: return x.free(a, b);
+      case OP_HELLO: return x.hello();
+      case OP_BYEBYE: return x.byebye(a, b);
+      case OP_CANCEL: return x.send_cancel();
+      default: return x.recover(a, this.force());
     }
   }
 }

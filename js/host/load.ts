@@ -18,22 +18,25 @@ async function readBytes(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
-let cached: Promise<WebAssembly.Module> | null = null;
+const cache: Array<Promise<WebAssembly.Module> | null> = [null, null];
 
-/** The compiled core, compiled once per thread and shared by every bus of that thread. */
-export function loadCore(): Promise<WebAssembly.Module> {
-  cached ??= (async () => {
+/**
+ * The compiled core, compiled once per thread and shared by every bus of that thread.
+ * `hooks`: the build with the test hooks compiled in (build/core.hooks.wasm), for tests.
+ */
+export function loadCore(hooks = false): Promise<WebAssembly.Module> {
+  const k = hooks ? 1 : 0;
+  return cache[k] ??= (async () => {
     let last: unknown;
     for (const rel of CANDIDATES) {
       try {
-        const bytes = await readBytes(new URL(rel, import.meta.url));
+        const bytes = await readBytes(new URL(hooks ? rel.replace('core.wasm', 'core.hooks.wasm') : rel, import.meta.url));
         return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
       } catch (e) {
         last = e;
       }
     }
-    cached = null;
+    cache[k] = null;
     throw new Error(`wasmbus: cannot load build/core.wasm (run npm run build): ${String(last)}`);
   })();
-  return cached;
 }

@@ -1,10 +1,50 @@
-// The TS twin engine's entry points: the same exports as assembly/index.ts, each binding
-// the engine's memory and thread before running the core. No logic lives here.
-export { busMake, busLayout } from './bus.ts';
-export { threadJoin, threadLeave } from './thread.ts';
-export { hello, byebye } from './conn.ts';
-export { send, sendCommit, sendCancel } from './send.ts';
-export { recv, free } from './recv.ts';
+// The twin engine's boundary: the generated core (js/twin/core/, or core-hooks/ with the
+// test hooks compiled in) behind the same exports object as the wasm instance's, each
+// argument converted as the wasm boundary converts a JS number to an i32 (ToInt32, read as
+// u32 by the core: 0.99 -> 0, -1 -> 4294967295, 2^32 -> 0, NaN -> 0) and each result
+// returned as the i32 the wasm export returns. No logic lives here.
+import * as release from './core/index.ts';
+import * as hooked from './core-hooks/index.ts';
 export { bind } from './mem.ts';
 export type { HostImports } from './mem.ts';
-export { recover, unwind } from './recover.ts';
+
+/** The core's exports, by their wasm names (assembly/index.ts). */
+export interface CoreExports {
+  bus_make(cmd: number): number;
+  thread_join(token: number): number;
+  thread_leave(): number;
+  hello(): number;
+  byebye(slot: number, gen: number): number;
+  send(slot: number, gen: number): number;
+  send_commit(): number;
+  send_cancel(): number;
+  recv(slot: number, gen: number): number;
+  free(slot: number, gen: number): number;
+  recover(slot: number, force: number): number;
+  unwind(): number;
+  abi_fingerprint(): number;
+  bus_layout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number;
+}
+
+function wrap(c: typeof release): CoreExports {
+  return {
+    bus_make: (cmd) => c.bus_make(cmd >>> 0) | 0,
+    thread_join: (token) => c.thread_join(token >>> 0) | 0,
+    thread_leave: () => c.thread_leave() | 0,
+    hello: () => c.hello() | 0,
+    byebye: (slot, gen) => c.byebye(slot >>> 0, gen >>> 0) | 0,
+    send: (slot, gen) => c.send(slot >>> 0, gen >>> 0) | 0,
+    send_commit: () => c.send_commit() | 0,
+    send_cancel: () => c.send_cancel() | 0,
+    recv: (slot, gen) => c.recv(slot >>> 0, gen >>> 0) | 0,
+    free: (slot, gen) => c.free(slot >>> 0, gen >>> 0) | 0,
+    recover: (slot, force) => c.recover(slot >>> 0, force >>> 0) | 0,
+    unwind: () => c.unwind() | 0,
+    abi_fingerprint: () => c.abi_fingerprint() | 0,
+    bus_layout: (a, b, p, n, m, r, s) => c.bus_layout(a >>> 0, b >>> 0, p >>> 0, n >>> 0, m >>> 0, r >>> 0, s >>> 0) | 0,
+  };
+}
+
+/** the twin core without test hooks (what ships) and with them (fault injection) */
+export const twinRelease: CoreExports = wrap(release);
+export const twinHooks: CoreExports = wrap(hooked);

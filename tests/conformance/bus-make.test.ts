@@ -10,7 +10,7 @@ const t = suite(`BUS_MAKE [${ENGINE}]`);
 interface Make { size?: bigint; flags?: bigint; bloomSize?: bigint; nHash?: bigint; threads?: number; conns?: number; poolMax?: number; names?: number; matches?: number; replies?: number }
 
 const LIMITS = { threads: 2, conns: 4, poolMax: 65536, names: 4, matches: 4, replies: 4 };
-const END = busLayout(2, 4, 65536, 4, 4, 4, 64, false);
+const END = busLayout(2, 4, 65536, 4, 4, 4, 64);
 
 async function make(m: Make, pages = busPages(END)) {
   const e = await bareEngine(pages);
@@ -45,7 +45,7 @@ t('a valid bus: magic, layout end, id128 from the random import', async () => {
 
 t('bloom size: 8..4096, a multiple of 8, else EINVAL', async () => {
   for (const s of [0n, 4n, 12n, 4097n, 4104n, 1n << 32n]) assert.is((await make({ bloomSize: s })).r, -A.EINVAL, `size ${s}`);
-  for (const s of [8n, 4096n]) assert.is((await make({ bloomSize: s }, busPages(busLayout(2, 4, 65536, 4, 4, 4, Number(s), false)))).r, 0, `size ${s}`);
+  for (const s of [8n, 4096n]) assert.is((await make({ bloomSize: s }, busPages(busLayout(2, 4, 65536, 4, 4, 4, Number(s))))).r, 0, `size ${s}`);
 });
 
 t('bloom n_hash 0 -> EINVAL', async () => {

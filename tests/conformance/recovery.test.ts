@@ -9,11 +9,11 @@ import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str } from '../helpers/raw.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 
-const t = busSuite('recovery');
+const t = busSuite('recovery', { hooks: true }); // fault injection: the hooks build
 
 async function another(memory: WebAssembly.Memory): Promise<Engine> {
   const p = new MockProvider({ seed: 5 });
-  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), memory, p) : new TwinEngine(memory, p);
+  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
   assert.ok(e.threadJoin(nextToken++) > 0);
   return e;
 }

@@ -29,8 +29,8 @@ function firstDiff(a: Engine, b: Engine, from: number, to: number): number {
 const LIMITS = { threads: 2, connections: 6, poolMax: 32768, names: 4, matches: 4, replies: 4 };
 
 async function run(seed: number, steps: number) {
-  const W = await makeBus({ limits: LIMITS }, 'wasm');
-  const T = await makeBus({ limits: LIMITS }, 'twin');
+  const W = await makeBus({ limits: LIMITS, hooks: true }, 'wasm');
+  const T = await makeBus({ limits: LIMITS, hooks: true }, 'twin');
   const raws = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
   const mocks = [W.mock, T.mock];
   // a second thread on each bus (its own engine instance), which the 'kill' op lets die
@@ -43,7 +43,7 @@ async function run(seed: number, steps: number) {
       const m = new MockProvider({ seed: 1000 + t });
       mocks.push(m);
       const mem = [W, T][i].bus.memory;
-      const e = kind === 'wasm' ? await WasmEngine.create(await loadCore(), mem, m) : new TwinEngine(mem, m);
+      const e = kind === 'wasm' ? await WasmEngine.create(await loadCore(true), mem, m, true) : new TwinEngine(mem, m, true);
       assert.ok(e.threadJoin(t) > 0);
       out.push(new Raw(e));
     }
