@@ -15,12 +15,14 @@
 // tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/. Then the
 // browser run: tests/browser under plain node from a fresh dist/, driving headless Chromium
 // (playwright-core, /usr/bin/chromium) through the demo page; it skips its Chromium tests,
-// saying why, when Chromium is not installed.
+// saying why, when Chromium is not installed. Last the consumer run: tests/consumer under plain
+// node packs the package (npm run build, npm pack), installs the tarball offline into an empty
+// project and runs it there under Node, Deno, tsc, esbuild and Chromium.
 //
 // Environment:
 //   WASMBUS_ENGINE        wasm | twin | both (default both): which engine runs get made
-//   WASMBUS_RUNTIME       node | deno | browser | all (default all; both = all): which runtimes
-//                         run the suites
+//   WASMBUS_RUNTIME       node | deno | browser | consumer | all (default all; both = all):
+//                         which runtimes run the suites
 //   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300; the thread and browser runs: 180)
 // Arguments (optional) replace uvu's `<dir> <pattern>` of the per-engine runs (the other runs
 // and the browser run are skipped), e.g.
@@ -40,6 +42,7 @@ const TS = '.*\\.test\\.ts$';
 const DENO = 'node_modules/.bin/deno';
 const THREADS_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
 const BROWSER_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
+const CONSUMER_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 420;
 const UVU = 'node_modules/uvu/bin.js';
 /** One uvu run of `rt` ('node' | 'deno'); `uvu` is uvu's arguments (dir, pattern, options). */
 function uvuRun(rt, label, engine, uvu, timeout) {
@@ -59,16 +62,28 @@ if (!ENGINES) {
   process.exit(2);
 }
 const RUNTIME = process.env.WASMBUS_RUNTIME || 'all';
-const ALL = ['node', 'deno', 'browser'];
-const RUNTIMES = { all: ALL, both: ALL, node: ['node'], deno: ['deno'], browser: ['browser'] }[RUNTIME];
+const ALL = ['node', 'deno', 'browser', 'consumer'];
+const RUNTIMES = { all: ALL, both: ALL, node: ['node'], deno: ['deno'], browser: ['browser'], consumer: ['consumer'] }[RUNTIME];
 if (!RUNTIMES) {
-  console.error(`WASMBUS_RUNTIME must be node, deno, browser or all, not ${JSON.stringify(RUNTIME)}`);
+  console.error(`WASMBUS_RUNTIME must be node, deno, browser, consumer or all, not ${JSON.stringify(RUNTIME)}`);
   process.exit(2);
 }
 
 // The runs, in order. Each: { name, cmd, args, env?, timeout? (seconds) }.
 const RUNS = [];
 for (const rt of RUNTIMES) {
+  if (rt === 'consumer') {
+    // the packed tarball installed into empty projects (tests/consumer/consumer.test.mjs)
+    if (!ARGS) {
+      RUNS.push({
+        name: 'node uvu tests/consumer (npm pack, installed: node, deno, tsc, esbuild, chromium)',
+        cmd: NODE,
+        args: [UVU, 'tests/consumer', 'consumer\\.test\\.mjs$'],
+        timeout: CONSUMER_TIMEOUT_S,
+      });
+    }
+    continue;
+  }
   if (rt === 'browser') {
     // the demo page in headless Chromium, from a fresh dist/; the page / worker engine pairings
     // follow WASMBUS_ENGINE (both: all four)

@@ -1,5 +1,6 @@
-// load: find and compile build/core.wasm in any runtime (Node, Deno, browser), from the
-// sources (js/host/) or from dist/ (dist/js/host/).
+// load: find and compile build/core.wasm under Node, Deno or a browser that loads dist/js/ as
+// plain modules, from the sources (js/host/) or from dist/ (dist/js/host/). The browser build
+// (dist/browser/wasmbus.js) uses host/load-inline.ts instead.
 declare const Deno: { readFile(path: URL): Promise<Uint8Array> } | undefined;
 
 // build/ is two levels up from js/host/load.ts and three from dist/js/host/load.js. Try the one
@@ -18,6 +19,24 @@ async function readBytes(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/** A read refused for want of a permission (Deno without --allow-read: NotCapable). */
+function isPermissionError(e: unknown): boolean {
+  const name = (e as { name?: unknown } | null)?.name;
+  const code = (e as { code?: unknown } | null)?.code;
+  return name === 'NotCapable' || name === 'PermissionDenied' || code === 'EACCES' || code === 'EPERM';
+}
+
+function hint(url: URL, e: unknown): string {
+  const where = url.protocol === 'file:' ? decodeURIComponent(url.pathname) : String(url);
+  if (isPermissionError(e)) {
+    return typeof Deno !== 'undefined'
+      ? `wasmbus: no permission to read ${where}: run Deno with --allow-read (at least --allow-read=${where}): ${String(e)}`
+      : `wasmbus: no permission to read ${where}: ${String(e)}`;
+  }
+  return `wasmbus: cannot load ${where} (in a checkout of the repository: npm run build; ` +
+    `in an installed package the file is missing: reinstall it): ${String(e)}`;
+}
+
 const cache: Array<Promise<WebAssembly.Module> | null> = [null, null];
 
 /**
@@ -27,16 +46,20 @@ const cache: Array<Promise<WebAssembly.Module> | null> = [null, null];
 export function loadCore(hooks = false): Promise<WebAssembly.Module> {
   const k = hooks ? 1 : 0;
   return cache[k] ??= (async () => {
-    let last: unknown;
+    let first: { url: URL; e: unknown } | null = null;
+    let denied: { url: URL; e: unknown } | null = null;
     for (const rel of CANDIDATES) {
+      const url = new URL(hooks ? rel.replace('core.wasm', 'core.hooks.wasm') : rel, import.meta.url);
       try {
-        const bytes = await readBytes(new URL(hooks ? rel.replace('core.wasm', 'core.hooks.wasm') : rel, import.meta.url));
+        const bytes = await readBytes(url);
         return await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
       } catch (e) {
-        last = e;
+        first ??= { url, e };
+        if (!denied && isPermissionError(e)) denied = { url, e };
       }
     }
     cache[k] = null;
-    throw new Error(`wasmbus: cannot load build/core.wasm (run npm run build): ${String(last)}`);
+    const why = denied ?? first!;
+    throw new Error(hint(why.url, why.e));
   })();
 }

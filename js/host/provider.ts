@@ -38,7 +38,7 @@ export function nsToHalves(sec: number, nsec: number, out: Uint32Array): void {
   out[1] = hi;
 }
 
-/** A provider's clocks from performance.now(), as TOOLCHAIN.md §3 describes. */
+/** A provider's clocks from performance.now() (docs/RUNTIMES.md, "Clocks and randomness"). */
 export function performanceClock(id: number, out: Uint32Array): boolean {
   if (id !== 0 && id !== 1) return false;
   const ms = id === 0 ? performance.timeOrigin + performance.now() : performance.now();

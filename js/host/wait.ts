@@ -1,7 +1,7 @@
 // wait: the host side of wake-ups. A receiver sleeps on its connection's wake word (the core
 // adds 1 and notifies after it publishes a message into the queue). Event-loop threads wait
 // with Atomics.waitAsync, threads that may block with Atomics.wait; the core itself never
-// waits (TOOLCHAIN.md §8).
+// waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32).
 //
 // Keep-alive: a pending Atomics.waitAsync does not keep a Node or Deno thread alive (checked on
 // Node 20 and Deno 2.9, main thread and worker_threads). While at least one wait that wants it

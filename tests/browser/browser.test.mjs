@@ -7,7 +7,8 @@
 // error. The server's own checks (headers, MIME types, no traversal) need no browser.
 //
 // Chromium is Debian's (/usr/bin/chromium, `apt-get install -y chromium`; .ci/run installs it
-// when it can). Without it the browser tests are skipped, with the reason printed.
+// when it can), or the executable named by WASMBUS_CHROMIUM. Without it the browser tests are
+// skipped, with the reason printed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../demo/serve.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = process.env.WASMBUS_CHROMIUM || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-quic'];
 const RESULT_TIMEOUT_MS = 30000;
@@ -186,7 +187,7 @@ function checkMessage(d, want, what) {
 }
 
 if (!existsSync(CHROMIUM)) {
-  console.log(`browser tests skipped: chromium not installed (apt-get install -y chromium)`);
+  console.log(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
   for (const [e, w] of PAIRS) s.skip(`chromium: page on ${e}, worker on ${w}`);
 } else {
   for (const [e, w] of PAIRS) {

@@ -1,0 +1,29 @@
+// load-inline: loadCore() of the browser build (scripts/build-dist.mjs swaps it in for
+// host/load.ts). The core (about 20 KB) is inlined as base64 (about 26 KB of text) and compiled
+// on first use, so the build needs no file system, no fetch and no URL a bundler would have to
+// see: a bundler takes it as plain JavaScript (esbuild is tested; Vite, Rollup and webpack are not).
+import { CORE_BASE64 } from './core-inline.ts';
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  const fromBase64 = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> }).fromBase64;
+  if (fromBase64) return fromBase64(text);
+  const bin = atob(text);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+let cached: Promise<WebAssembly.Module> | null = null;
+
+/** The compiled core, compiled once per thread and shared by every bus of that thread. */
+export function loadCore(hooks = false): Promise<WebAssembly.Module> {
+  if (hooks) return Promise.reject(new Error('wasmbus: the browser build has no hooks build of the core (tests load build/core.hooks.wasm from a checkout)'));
+  cached ??= (async () => {
+    if (!CORE_BASE64) throw new Error('wasmbus: this build has no inlined core (use the browser build, dist/browser/wasmbus.js)');
+    return WebAssembly.compile(decodeBase64(CORE_BASE64));
+  })().catch((e: unknown) => {
+    cached = null;
+    throw e;
+  });
+  return cached;
+}
