@@ -136,7 +136,9 @@ async function pageLoop() {
       if (e?.code === 'ETIMEDOUT') continue;
       throw e;
     }
-    const s = conns.get(me.id).stats;
+    const mine = conns.get(me.id);
+    mine.poolPeak = Math.max(mine.poolPeak, me.poolUsed); // the message is in the page's pool
+    const s = mine.stats;
     s.received++;
     s.receivedBytes += m.payload.length;
     const d = describe(m, 'page', 'recvAsync');
