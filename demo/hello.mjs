@@ -24,6 +24,9 @@ import { Worker } from 'node:worker_threads';
 import { Bus } from '../dist/js/index.js';
 import { describeLine } from './hello.shared.mjs';
 
+// a reader that goes away (npm start | head) ends the demo quietly (its workers with it)
+process.stdout.on('error', (e) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+
 const args = process.argv.slice(2);
 const opt = (key) => {
   const a = args.find((x) => x === `--${key}` || x.startsWith(`--${key}=`));
