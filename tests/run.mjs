@@ -12,7 +12,8 @@
 // The runs: each suite under Node (through tsx) and under Deno (the npm package's binary,
 // running the .ts sources directly): tests/conformance and tests/threads once per engine
 // (WASMBUS_ENGINE picks the main thread's engine), tests/diff and the mixed-engine thread
-// tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/. Then the
+// tests once; and tests/threads/dist.test.mjs under plain node from a fresh dist/, then
+// tests/demo (npm start's output) on that dist/. Then the
 // browser run: tests/browser under plain node from a fresh dist/, driving headless Chromium
 // (playwright-core, /usr/bin/chromium) through the demo page; it skips its Chromium tests,
 // saying why, when Chromium is not installed. Last the consumer run: tests/consumer under plain
@@ -111,6 +112,8 @@ for (const rt of RUNTIMES) {
       args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/threads 'dist\\.test\\.mjs$'`],
       timeout: THREADS_TIMEOUT_S,
     });
+    // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time
+    RUNS.push({ name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60 });
   }
 }
 

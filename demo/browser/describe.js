@@ -1,17 +1,18 @@
 // describe: a received wasmbus Message as a plain, structured-cloneable object (for the page,
-// for postMessage from the worker, and for window.__result). Call it before m.free().
+// for postMessage from a worker, and for window.__result). Call it before m.free().
 
 const strict = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * @param {import('../../dist/js/index.js').Message} m
- * @param {string} path   e.g. 'alice → bob'
- * @param {string} how    how it was received: 'recvAsync' | 'recvWait' | 'recv'
- * @param {string} thread the receiving thread: 'page' | 'worker'
+ * @param {string} receiver the receiving connection's name: 'page' | 'worker-1' | ...
+ * @param {string} how      how it was received: 'recvAsync' | 'recvWait' | 'recv'
  */
-export function describe(m, path, how, thread) {
+export function describe(m, receiver, how) {
   const view = m.payload; // zero-copy: a view of the receiver's pool in the shared memory
-  const inPlace = view.buffer === m.conn.engine.memory.buffer;
+  const base = m.conn.poolBase;
+  const inPlace = view.buffer === m.conn.engine.memory.buffer &&
+    view.byteOffset >= base && view.byteOffset + view.length <= base + m.conn.poolSize;
   const copy = view.slice(); // browsers refuse to decode a view of a SharedArrayBuffer: copy first
   let kind = 'bytes', text = null, json = null;
   try {
@@ -23,17 +24,19 @@ export function describe(m, path, how, thread) {
   } catch { /* not UTF-8: binary */ }
   const ts = m.timestamp, creds = m.creds;
   return {
-    path,
+    receiver,
     how,
-    thread,
     src: m.src,
     dst: m.dst,
     cookie: m.cookie,
     kind,
-    bytes: Array.from(copy),
+    size: copy.length,
+    bytes: Array.from(copy.subarray(0, 32)),
     text,
     json,
     inPlace,
+    poolOffset: view.byteOffset - base, // where the receiver read it: its own pool, this offset
+    address: view.byteOffset,           // ... which is this address in the bus memory
     itemTypes: m.itemTypes,
     timestamp: ts && {
       seqnum: ts.seqnum,
@@ -55,5 +58,6 @@ function isoNs(ns) {
 export function payloadText(d) {
   if (d.kind === 'json') return JSON.stringify(d.json);
   if (d.kind === 'text') return JSON.stringify(d.text);
-  return `${d.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')} (${d.bytes.length} B)`;
+  const shown = d.bytes.slice(0, 8).map((b) => b.toString(16).padStart(2, '0')).join(' ');
+  return `${shown}${d.size > 8 ? ' …' : ''} (${d.size} B)`;
 }

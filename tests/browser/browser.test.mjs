@@ -1,10 +1,16 @@
 // The browser demo (demo/browser/) in headless Chromium, driven by playwright-core, served by
 // demo/serve.mjs on a free port. Plain node (no tsx): it needs build/core.wasm and dist/
-// (npm run build). For each pairing of engines (page / worker) it loads the page, waits for
-// window.__result and checks that messages went both ways between the page's connections and
-// between the page and a module Worker, with the right bytes, ids and metadata; that the page
-// is cross-origin isolated; and that nothing failed: no page error, no console error, no HTTP
-// error. The server's own checks (headers, MIME types, no traversal) need no browser.
+// (npm run build). For each pairing of engines (page / workers) it loads the page with three
+// module Workers, waits for window.__result and checks: the workers live at once on their own
+// thread slots and connections, with different mocked credentials; every message (page <->
+// worker, worker <-> worker) read in place, with a TIMESTAMP, the sender's CREDS and its own
+// sequence number; the page never blocks (recvWait: EOPNOTSUPP). Then it clicks the button that
+// terminates worker-2 and checks the recovery (its thread slot freed by recoverThread, its
+// connection closed: ENXIO; the survivors still heard), then "add a worker", which must join
+// into the freed thread slot and be heard. Also: the page is cross-origin isolated, and nothing
+// failed (no page error, no console error, no HTTP error). Every wait is bounded; closing the
+// page ends its workers. The server's own checks (headers, MIME types, no traversal) need no
+// browser.
 //
 // Chromium is Debian's (/usr/bin/chromium, `apt-get install -y chromium`; .ci/run installs it
 // when it can), or the executable named by WASMBUS_CHROMIUM. Without it the browser tests are
@@ -124,11 +130,15 @@ s('server: redirects, methods, nothing outside demo/ dist/ build/ js/', async ()
 const ENGINE = process.env.WASMBUS_ENGINE || 'both';
 const PAIRS = { both: [['wasm', 'wasm'], ['twin', 'twin'], ['wasm', 'twin'], ['twin', 'wasm']], wasm: [['wasm', 'wasm']], twin: [['twin', 'twin']] }[ENGINE];
 if (!PAIRS) throw new Error(`WASMBUS_ENGINE must be wasm, twin or both, not ${JSON.stringify(ENGINE)}`);
-const enc = (text) => [...new TextEncoder().encode(text)];
-const ids = (n) => ({ uid: n, euid: n, suid: n, fsuid: n, gid: n, egid: n, sgid: n, fsgid: n });
+const ids = (uid, gid) => ({ uid, euid: uid, suid: uid, fsuid: uid, gid, egid: gid, sgid: gid, fsgid: gid });
+const WAIT_MS = 15000;
 
-/** Load the demo page, wait for window.__result; returns it with what went wrong on the way. */
-async function load(query) {
+/**
+ * Open the demo page, wait for window.__result, run `fn({ page, r, until, problems, fetched })`,
+ * and close the page (which ends its workers) whatever happens. `until(what, pred)` waits, at
+ * most WAIT_MS, for `pred()` to hold in the page and returns window.__result then.
+ */
+async function withPage(query, fn) {
   const { url } = await getServer();
   const ctx = await getContext();
   const page = await ctx.newPage();
@@ -136,7 +146,7 @@ async function load(query) {
   const fetched = [];
   let crash;
   const crashed = new Promise((_, reject) => { crash = reject; });
-  crashed.catch(() => {}); // it may reject after the race below is over
+  crashed.catch(() => {}); // it may reject after the races below are over
   page.on('pageerror', (e) => { problems.push(`pageerror: ${e.message}`); crash(new Error(`uncaught error in the page: ${e.message}`)); });
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
   page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
@@ -144,107 +154,135 @@ async function load(query) {
     fetched.push({ path: new URL(r.url()).pathname, status: r.status(), type: r.headers()['content-type'] });
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`);
   });
-  try {
-    await page.goto(url + query, { timeout: RESULT_TIMEOUT_MS, waitUntil: 'load' });
+  const until = async (what, pred) => {
     try {
-      // an uncaught error ends the wait at once (the test fails either way)
-      await Promise.race([page.waitForFunction(() => window.__result !== undefined, null, { timeout: RESULT_TIMEOUT_MS, polling: 50 }), crashed]);
+      // an uncaught error in the page, or the page's own failure, ends the wait at once
+      const failed = () => window.__result?.error != null;
+      await Promise.race([
+        page.waitForFunction(`(${pred})() || (${failed})()`, null, { timeout: WAIT_MS, polling: 50 }),
+        crashed,
+      ]);
     } catch (e) {
       const logText = await page.evaluate(() => document.getElementById('log')?.textContent ?? '').catch(() => '');
-      throw new Error(`no window.__result (${e.message.split('\n')[0]})\n` +
-        `page log:\n${logText}\nproblems: ${JSON.stringify(problems)}`);
+      throw new Error(`${what}: ${e.message.split('\n')[0]}\npage log:\n${logText}\nproblems: ${JSON.stringify(problems)}`);
     }
-    const result = await page.evaluate(() => window.__result);
-    const isolated = await page.evaluate(() => self.crossOriginIsolated);
-    const status = await page.evaluate(() => document.getElementById('status').textContent);
-    const rows = await page.evaluate(() => document.querySelectorAll('#messages tr').length);
-    return { result, isolated, status, rows, problems, fetched };
+    const r = await page.evaluate(() => window.__result);
+    assert.is(r.error, null, `${what}: the page failed: ${r.error}`);
+    return r;
+  };
+  try {
+    await page.goto(url + query, { timeout: RESULT_TIMEOUT_MS, waitUntil: 'load' });
+    const r = await until('window.__result', () => window.__result !== undefined);
+    return await fn({ page, r, until, problems, fetched });
   } finally {
     await page.close().catch(() => {});
   }
 }
 
-function checkMessage(d, want, what) {
-  assert.is(d.src, want.src, `${what}: src`);
-  assert.is(d.dst, want.dst, `${what}: dst`);
-  assert.equal(d.bytes, want.bytes, `${what}: payload bytes`);
-  assert.is(d.how, want.how, `${what}: received with`);
-  assert.is(d.thread, want.thread, `${what}: receiving thread`);
-  assert.is(d.inPlace, true, `${what}: read in place (a view of the bus memory)`);
-  if (want.json !== undefined) assert.equal(d.json, want.json, `${what}: JSON`);
-  if (want.creds === null) {
-    assert.is(d.timestamp, null, `${what}: no TIMESTAMP (the receiver did not ask)`);
-    assert.is(d.creds, null, `${what}: no CREDS (the receiver did not ask)`);
-    return;
+/** Every message: read in place, with a TIMESTAMP, the sender's CREDS, its own seqnum. */
+function checkMessages(r, credsOf) {
+  assert.ok(r.messages.length > 0, 'messages');
+  const seqs = new Set();
+  for (const d of r.messages) {
+    const what = `${d.receiver} <- :1.${d.src} (${d.kind} ${JSON.stringify(d.json ?? d.text ?? d.bytes)})`;
+    assert.is(d.inPlace, true, `${what}: read in place (a view of the receiver's pool in the bus memory)`);
+    assert.ok(d.poolOffset >= 0 && d.poolOffset < 65536, `${what}: pool offset ${d.poolOffset}`);
+    assert.ok(credsOf.has(d.src), `${what}: a known sender`);
+    assert.equal(d.creds, credsOf.get(d.src), `${what}: CREDS are the sender's (mocked)`);
+    assert.ok(d.timestamp, `${what}: TIMESTAMP attached`);
+    assert.ok(d.itemTypes.includes(0x1000) && d.itemTypes.includes(0x1001), `${what}: item types ${d.itemTypes}`);
+    const real = BigInt(d.timestamp.realtimeNs);
+    assert.ok(real > 1767225600n * 1000000000n && real < 1767225660n * 1000000000n, `${what}: the mocked realtime clock (2026-01-01)`);
+    assert.match(d.timestamp.realtime, /^2026-01-01T00:00:\d\d\.\d{9}Z$/, `${what}: realtime as ISO`);
+    assert.ok(!seqs.has(d.timestamp.seqnum), `${what}: sequence number ${d.timestamp.seqnum} seen twice`);
+    seqs.add(d.timestamp.seqnum);
+    assert.is(d.how, d.receiver === 'page' ? 'recvAsync' : 'recvWait', `${what}: received with`);
   }
-  assert.equal(d.creds, want.creds, `${what}: CREDS are the sender's`);
-  assert.ok(d.timestamp, `${what}: TIMESTAMP attached`);
-  assert.ok(d.itemTypes.includes(0x1000) && d.itemTypes.includes(0x1001), `${what}: item types ${d.itemTypes}`);
-  const mono = BigInt(d.timestamp.monotonicNs), real = BigInt(d.timestamp.realtimeNs);
-  assert.ok(mono > 0n, `${what}: monotonic clock`);
-  assert.ok(real > 1767225600n * 1000000000n && real < 1767225601n * 1000000000n, `${what}: the mocked realtime clock (2026-01-01)`);
-  assert.match(d.timestamp.realtime, /^2026-01-01T00:00:00\.\d{9}Z$/, `${what}: realtime as ISO`);
 }
 
 if (!existsSync(CHROMIUM)) {
-  console.log(`browser tests skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
-  for (const [e, w] of PAIRS) s.skip(`chromium: page on ${e}, worker on ${w}`);
+  console.log(`browser tests skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
+  for (const [e, w] of PAIRS) s.skip(`chromium: page on ${e}, workers on ${w}`);
 } else {
   for (const [e, w] of PAIRS) {
-    s(`chromium: page on ${e}, worker on ${w}`, async () => {
+    s(`chromium: page on ${e}, 3 workers on ${w}; terminate one, recover it, add one`, async () => {
       const t0 = performance.now();
-      const { result: r, isolated, status, rows, problems, fetched } = await load(`?engine=${e}${w === e ? '' : `&worker=${w}`}`);
-      assert.is(r.error, null, `the page failed: ${r.error}`);
-      assert.is(r.ok, true);
-      assert.equal(problems, [], 'no page error, console error or failed request');
-      assert.is(isolated, true, 'crossOriginIsolated');
-      assert.is(r.crossOriginIsolated, true);
-      assert.is(r.engine, e);
-      assert.is(r.workerEngine, w);
-      assert.is(r.worker.engine, w, 'the worker joined on the engine asked for');
-      assert.match(status, /^OK: 8 messages/);
-      assert.is(rows, 8, 'every message is shown');
-      const core = fetched.find((f) => f.path === '/build/core.wasm');
-      assert.ok(core, 'loadCore() fetched /build/core.wasm (from dist/js/host/load.js)');
-      assert.is(core.status, 200);
-      assert.is(core.type, 'application/wasm');
+      await withPage(`?engine=${e}${w === e ? '' : `&worker=${w}`}&interval=100`, async ({ page, r, until, problems, fetched }) => {
+        assert.is(r.ok, true);
+        assert.equal(problems, [], 'no page error, console error or failed request');
+        assert.is(await page.evaluate(() => self.crossOriginIsolated), true, 'crossOriginIsolated');
+        assert.is(r.crossOriginIsolated, true);
+        assert.is(r.engine, e);
+        assert.is(r.workerEngine, w);
+        assert.match(r.busId, /^[0-9a-f]{32}$/);
+        assert.is(r.pageRecvWait, 'EOPNOTSUPP', 'recvWait refuses to block the page');
+        const core = fetched.find((f) => f.path === '/build/core.wasm');
+        assert.ok(core, 'loadCore() fetched /build/core.wasm (from dist/js/host/load.js)');
+        assert.is(core.status, 200);
+        assert.is(core.type, 'application/wasm');
 
-      const { alice, bob, main, worker } = r.ids;
-      assert.equal([alice, bob, main, worker].sort(), [...new Set([alice, bob, main, worker])].sort(), 'four distinct ids');
-      assert.match(r.busId, /^[0-9a-f]{32}$/);
+        // three workers live at once: their own thread slots, connections and mocked identities
+        assert.equal(r.workers.map((x) => x.name), ['worker-1', 'worker-2', 'worker-3']);
+        assert.ok(r.workers.every((x) => x.state === 'live' && x.engine === w), 'live, on the engine asked for');
+        const wids = r.workers.map((x) => x.id);
+        assert.is(new Set([r.page.id, ...wids]).size, 4, 'four distinct connection ids');
+        assert.equal(r.workers.map((x) => x.threadSlot).sort(), [1, 2, 3], 'thread slots 1..3 (the page has 0)');
+        r.workers.forEach((x, i) => assert.equal(x.creds, ids(2001 + i, 3001 + i), `${x.name}: its mocked identity`));
+        assert.equal(r.page.creds, ids(1000, 1000));
+        const credsOf = new Map([[r.page.id, r.page.creds], ...r.workers.map((x) => [x.id, x.creds])]);
+        checkMessages(r, credsOf);
+        // the page heard every worker; every worker heard the page and a peer (16 bytes)
+        for (const x of r.workers) {
+          assert.ok(r.messages.some((d) => d.receiver === 'page' && d.src === x.id), `the page heard ${x.name}`);
+          assert.ok(r.messages.some((d) => d.receiver === x.name && d.src === r.page.id), `${x.name} heard the page`);
+          assert.ok(r.messages.some((d) => d.receiver === x.name && wids.includes(d.src) && d.src !== x.id && d.kind === 'bytes' && d.size === 16), `${x.name} heard a peer`);
+        }
+        const uidsOnPage = new Set(r.messages.filter((d) => d.receiver === 'page').map((d) => d.creds.uid));
+        assert.ok([2001, 2002, 2003].every((u) => uidsOnPage.has(u)), `the page saw three senders' uids: ${[...uidsOnPage]}`);
+        assert.is(await page.locator('#conns tr').count(), 4, 'a row per connection');
+        assert.is(await page.locator('button[data-terminate]').count(), 3, 'a terminate button per worker');
+        assert.ok(await page.locator('#messages tr').count() > 0, 'messages shown');
 
-      // the page's two connections
-      assert.is(r.local.length, 3);
-      checkMessage(r.local[0], { src: alice, dst: bob, bytes: enc('hello, bob'), how: 'recvAsync', thread: 'page', creds: ids(1000) }, 'alice → bob text');
-      assert.is(r.local[0].text, 'hello, bob');
-      const question = { question: 'how many copies?', n: 42 };
-      checkMessage(r.local[1], { src: alice, dst: bob, bytes: enc(JSON.stringify(question)), json: question, how: 'recvAsync', thread: 'page', creds: ids(1000) }, 'alice → bob JSON');
-      checkMessage(r.local[2], { src: bob, dst: alice, bytes: [0xde, 0xad, 0xbe, 0xef], how: 'recvAsync', thread: 'page', creds: null }, 'bob → alice bytes');
+        // terminate worker-2: the page recovers its thread slot, which closes its connection
+        const w2 = r.workers[1];
+        await page.click('button[data-terminate="worker-2"]');
+        const r2 = await until('the recovery, then both survivors heard', () => {
+          const rec = window.__result.recoveries[0];
+          return rec?.done && rec.heardAfter['worker-1'] > 0 && rec.heardAfter['worker-3'] > 0;
+        });
+        const rec = r2.recoveries[0];
+        assert.is(rec.name, 'worker-2');
+        assert.is(rec.threadSlot, w2.threadSlot, 'recoverThread(token) found and freed its thread slot');
+        assert.is(rec.connClosed, true, 'its connection slot was closed (generation bumped)');
+        assert.is(rec.sendAfter, 'ENXIO', 'a send to its id: ENXIO');
+        assert.is(rec.liveConnsAfter, rec.liveConnsBefore - 1, 'one connection fewer on the bus');
+        assert.is(r2.workers[1].state, 'recovered');
+        const gone = page.locator('#conns tr.gone');
+        assert.is(await gone.count(), 1, 'its row shows it gone');
+        assert.match(await gone.textContent(), /worker-2.*gone \(recovered\)/);
+        assert.is(await page.locator('button[data-terminate="worker-2"]').count(), 0);
+        for (const f of r2.sendFailures) {
+          assert.is(f.code, 'ENXIO', `${f.from}: ${f.what}`);
+          assert.is(f.dst, w2.id, `${f.from}: only sends to the dead worker fail`);
+        }
 
-      // page → worker, as the worker received them (the first in a blocking recvWait)
-      assert.is(r.toWorker.length, 2);
-      checkMessage(r.toWorker[0], { src: main, dst: worker, bytes: enc('ping from the main thread'), how: 'recvWait', thread: 'worker', creds: ids(1000) }, 'main → worker text');
-      const sixteen = Array.from({ length: 16 }, (_, i) => i * 17);
-      checkMessage(r.toWorker[1], { src: main, dst: worker, bytes: sixteen, how: 'recvAsync', thread: 'worker', creds: ids(1000) }, 'main → worker bytes');
-
-      // worker → page, with the worker's credentials
-      assert.is(r.fromWorker.length, 3);
-      checkMessage(r.fromWorker[0], { src: worker, dst: main, bytes: enc('pong: ping from the main thread'), how: 'recvAsync', thread: 'page', creds: ids(2000) }, 'worker → main text');
-      checkMessage(r.fromWorker[1], { src: worker, dst: main, bytes: sixteen.slice().reverse(), how: 'recvAsync', thread: 'page', creds: ids(2000) }, 'worker → main bytes');
-      const report = { from: 'worker', engine: w, received: 2 };
-      checkMessage(r.fromWorker[2], { src: worker, dst: main, bytes: enc(JSON.stringify(report)), json: report, how: 'recvAsync', thread: 'page', creds: ids(2000) }, 'worker → main JSON');
-
-      // one sequence for the whole bus, both threads: 1 and 2 for alice's messages, 3 for bob's
-      // (it carries no TIMESTAMP), then increasing. Not necessarily without gaps: SEND takes its
-      // number before it locks the receiver, so a send that finds the lock taken (WOULDBLOCK,
-      // here when the other thread is in recv on that connection) and is run again takes another.
-      const seqs = [r.local[0], r.local[1], ...r.toWorker, ...r.fromWorker].map((d) => d.timestamp.seqnum);
-      assert.equal(seqs.slice(0, 2), [1, 2], 'the first sequence numbers');
-      assert.ok(seqs[2] > 3 && seqs.every((n, i) => i === 0 || n > seqs[i - 1]), `sequence numbers increase: ${seqs}`);
-
-      assert.is(r.pageRecvWait, 'EOPNOTSUPP', 'recvWait refuses to block the page');
-      assert.is(r.workerLeft, true, 'the worker left the bus by itself (bus.close() in the worker)');
-      console.log(`  [${e}/${w}] page done in ${r.ms} ms, test in ${Math.round(performance.now() - t0)} ms; seqnums ${seqs.join(' ')}`);
+        // the bus stays usable: a new worker joins into the freed thread slot and is heard
+        assert.is(await page.locator('#spawn').isDisabled(), false, 'a thread slot is free again');
+        await page.click('#spawn');
+        const r3 = await until('worker-4 heard', () => {
+          const w4 = window.__result.workers[3];
+          return w4?.state === 'live' && window.__result.messages.some((d) => d.receiver === 'page' && d.src === w4.id);
+        });
+        const w4 = r3.workers[3];
+        assert.is(w4.name, 'worker-4');
+        assert.is(w4.threadSlot, w2.threadSlot, 'the recovered thread slot is taken again');
+        assert.ok(w4.id > Math.max(...wids), 'a new connection id (ids are never reused)');
+        credsOf.set(w4.id, ids(2004, 3004));
+        checkMessages(r3, credsOf);
+        assert.equal(problems, [], 'no page error, console error or failed request');
+        console.log(`  [${e}/${w}] ready in ${r.readyMs} ms, recoverThread ${rec.ms} ms, ${r3.total} messages, ` +
+          `test ${Math.round(performance.now() - t0)} ms`);
+      });
     });
   }
 }
