@@ -7,6 +7,7 @@ import type { Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
 import { put64, get64 } from './wire.ts';
+import { options, optBoolean, u32Arg, kindOf } from './args.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -106,6 +107,38 @@ export const DEFAULT_LIMITS: BusLimits = {
 
 const encoder = new TextEncoder();
 
+const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof BusLimits)[];
+const CREATE_KEYS = ['engine', 'limits', 'bloom', 'userRegion', 'provider', 'module', 'hooks'] as const;
+const BLOOM_KEYS = ['size', 'hashes'] as const;
+const JOIN_KEYS = ['engine', 'provider'] as const;
+const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags'] as const;
+const RECOVER_KEYS = ['stopped'] as const;
+
+function checkEngine(op: string, name: string, kind: unknown): EngineKind {
+  if (kind !== 'wasm' && kind !== 'twin') {
+    throw new BusError(A.EINVAL, op, `${name} must be 'wasm' or 'twin', got ${typeof kind === 'string' ? JSON.stringify(kind) : kindOf(kind)}`);
+  }
+  return kind;
+}
+
+/** A provider passed in options: an object with the three Provider methods. */
+function checkProvider(op: string, p: unknown): Provider | undefined {
+  if (p === undefined) return undefined;
+  const x = p as Provider | null;
+  if (typeof x !== 'object' || x === null || typeof x.clock !== 'function' || typeof x.random !== 'function' || typeof x.creds !== 'function') {
+    throw new BusError(A.EINVAL, op, `provider must be a Provider (an object with clock, random and creds methods), got ${kindOf(p)}`);
+  }
+  return x;
+}
+
+function checkAttach(name: string, spec: unknown, dflt: number): number {
+  const m = attachMask(spec as AttachSpec | undefined, dflt);
+  if (m < 0) {
+    throw new BusError(A.EINVAL, 'connect', `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${Array.isArray(spec) ? JSON.stringify(spec) : typeof spec === 'number' ? String(spec) : kindOf(spec)}`);
+  }
+  return m;
+}
+
 /** The runtime's real provider: Node or Deno; browsers must pass one (e.g. MockProvider). */
 export async function defaultProvider(op = 'Bus.create'): Promise<Provider> {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
@@ -137,17 +170,22 @@ export class Bus {
     this.userRegion = userRegion;
   }
 
-  static async create(opts: BusOptions = {}): Promise<Bus> {
-    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    const bloom = { size: opts.bloom?.size ?? 64, hashes: opts.bloom?.hashes ?? 8 };
-    for (const [k, v] of Object.entries(limits)) {
-      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.create', `limits.${k} must be a u32`);
+  static async create(opts?: BusOptions): Promise<Bus> {
+    const o = options<BusOptions>('Bus.create', opts, CREATE_KEYS, "{ engine: 'twin' }");
+    const given = options<BusLimits>('Bus.create', o.limits, LIMIT_KEYS, '{ connections: 64 }', 'limits');
+    const limits = { ...DEFAULT_LIMITS };
+    for (const k of LIMIT_KEYS) limits[k] = u32Arg('Bus.create', `limits.${k}`, given[k], DEFAULT_LIMITS[k]);
+    const b = options<{ size: number; hashes: number }>('Bus.create', o.bloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'bloom');
+    const bloom = { size: u32Arg('Bus.create', 'bloom.size', b.size, 64), hashes: u32Arg('Bus.create', 'bloom.hashes', b.hashes, 8) };
+    const userBytes = o.userRegion ?? 0;
+    if (typeof userBytes !== 'number' || !Number.isInteger(userBytes) || userBytes < 0) {
+      throw new BusError(A.EINVAL, 'Bus.create', `userRegion must be a byte count (a non-negative integer), got ${typeof userBytes === 'number' ? String(userBytes) : kindOf(userBytes)}`);
     }
-    if (!Number.isInteger(bloom.size) || bloom.size < 0 || bloom.size > 0xffffffff || !Number.isInteger(bloom.hashes) || bloom.hashes < 0 || bloom.hashes > 0xffffffff) {
-      throw new BusError(A.EINVAL, 'Bus.create', 'bloom size and hashes must be u32');
+    const kind = checkEngine('Bus.create', 'engine', o.engine ?? 'wasm');
+    const given_provider = checkProvider('Bus.create', o.provider);
+    if (o.module !== undefined && !(o.module instanceof WebAssembly.Module)) {
+      throw new BusError(A.EINVAL, 'Bus.create', `module must be a WebAssembly.Module, got ${kindOf(o.module)}`);
     }
-    const userBytes = opts.userRegion ?? 0;
-    if (!Number.isInteger(userBytes) || userBytes < 0) throw new BusError(A.EINVAL, 'Bus.create', 'userRegion must be a byte count');
     // size the memory once; BUS_MAKE validates the limits themselves
     const end = busLayout(Math.min(limits.threads, A.MAX_THREADS), Math.min(limits.connections, A.MAX_CONNS),
       Math.min(limits.poolMax, A.MAX_POOL), Math.min(limits.names, A.MAX_CONNS * 4), Math.min(limits.matches, A.MAX_CONNS * 4),
@@ -155,12 +193,10 @@ export class Bus {
     const pages = end === 0 ? 0 : busPages(end, userBytes);
     if (pages === 0 || pages > A.MAX_MEMORY_PAGES) throw new BusError(A.ENOMEM, 'Bus.create', 'the bus does not fit in 4 GiB of memory');
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const provider = opts.provider ?? await defaultProvider();
-    const kind = opts.engine ?? 'wasm';
-    if (kind !== 'wasm' && kind !== 'twin') throw new BusError(A.EINVAL, 'Bus.create', `engine must be 'wasm' or 'twin', not ${String(kind)}`);
+    const provider = given_provider ?? await defaultProvider();
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
-    const hooks = opts.hooks === true;
-    const module = opts.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
+    const hooks = o.hooks === true;
+    const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, memory, provider, hooks)
       : new TwinEngine(memory, provider, hooks);
@@ -187,22 +223,27 @@ export class Bus {
    * Join a bus made by another thread, from its handle (see bus.handle()): instantiate the core
    * on the bus's memory (or use the twin on it) and take a thread slot. Never runs BUS_MAKE.
    */
-  static async join(handle: BusHandle, opts: JoinOptions = {}): Promise<Bus> {
+  static async join(handle: BusHandle, opts?: JoinOptions): Promise<Bus> {
     const h = handle;
-    const buf: unknown = h?.memory instanceof WebAssembly.Memory ? h.memory.buffer : null;
-    if (!(buf instanceof SharedArrayBuffer)) {
+    if (typeof h !== 'object' || h === null) throw new BusError(A.EINVAL, 'Bus.join', `handle must be a BusHandle (from bus.handle()), got ${kindOf(h)}`);
+    const buf: unknown = h.memory instanceof WebAssembly.Memory ? h.memory.buffer : null;
+    if (typeof SharedArrayBuffer !== 'function' || !(buf instanceof SharedArrayBuffer)) {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
     }
-    const kind = opts.engine ?? h.engine;
-    if (kind !== 'wasm' && kind !== 'twin') throw new BusError(A.EINVAL, 'Bus.join', `unknown engine ${String(kind)}`);
-    if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', 'invalid token');
+    const o = options<JoinOptions>('Bus.join', opts, JOIN_KEYS, "{ engine: 'twin' }");
+    const kind = o.engine !== undefined ? checkEngine('Bus.join', 'engine', o.engine) : checkEngine('Bus.join', 'handle.engine', h.engine);
+    if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof h.token === 'number' ? String(h.token) : kindOf(h.token)}`);
+    const givenProvider = checkProvider('Bus.join', o.provider);
+    if (h.module !== null && h.module !== undefined && !(h.module instanceof WebAssembly.Module)) {
+      throw new BusError(A.EINVAL, 'Bus.join', `handle.module must be a WebAssembly.Module or null, got ${kindOf(h.module)}`);
+    }
     const u32 = new Uint32Array(buf);
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
     }
-    const provider = opts.provider ?? await defaultProvider('Bus.join');
+    const provider = givenProvider ?? await defaultProvider('Bus.join');
     const hooks = h.hooks === true;
-    let module = h.module;
+    let module = h.module ?? null;
     if (kind === 'wasm' && !module) module = await loadCore(hooks);
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, h.memory, provider, hooks)
@@ -264,14 +305,18 @@ export class Bus {
    * locks it holds, and stops at the next one it takes; `stopped: true` says the runtime
    * guarantees the thread has stopped (a Node Worker's 'exit' event), and skips that wait.
    */
-  recoverThread(token: number, opts: { stopped?: boolean } = {}): number {
+  recoverThread(token: number, opts?: { stopped?: boolean }): number {
     const e = this.engine;
     if (e.cmd === 0) throw new BusError(A.EBADF, 'recoverThread', 'the bus is closed on this thread');
-    if (!Number.isInteger(token) || token < 0 || token > 0xffffffff) throw new BusError(A.EINVAL, 'recoverThread', 'token must be a u32');
+    if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
+      throw new BusError(A.EINVAL, 'recoverThread', `token must be an integer in 0 … 2^32 − 1, got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
+    }
+    const o = options<{ stopped?: boolean }>('recoverThread', opts, RECOVER_KEYS, '{ stopped: true }');
+    const stopped = optBoolean('recoverThread', 'stopped', o.stopped) ?? false;
     const slot = this.threadSlotOf(token);
     if (slot < 0) return -1;
     if (slot === e.threadSlot) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
-    const r = e.recover(slot, opts.stopped ?? false);
+    const r = e.recover(slot, stopped);
     if (r === -A.ESRCH) return -1; // recovered or left meanwhile
     check(r, 'recoverThread');
     return slot;
@@ -279,13 +324,22 @@ export class Bus {
 
   /**
    * Recover a Node worker_threads Worker's thread slot when it exits (a worker that left the
-   * bus has nothing to recover). Resolves once the worker has exited and been recovered; never
-   * rejects (a failure is in the result's `error`).
+   * bus has nothing to recover). Resolves once the worker has exited and been recovered. It
+   * rejects only when its arguments are wrong (BusError EINVAL, before it listens); once it
+   * listens it never rejects: a recovery failure is in the result's `error`.
    */
   watch(worker: ExitEmitter, handle: BusHandle | number): Promise<WatchResult> {
-    const token = typeof handle === 'number' ? handle : handle.token;
+    const w = worker as ExitEmitter | null;
+    if (typeof w !== 'object' || w === null || typeof w.once !== 'function') {
+      return Promise.reject(new BusError(A.EINVAL, 'watch', `worker must have once('exit', listener) (a worker_threads Worker), got ${kindOf(worker)}`));
+    }
+    const h = handle as BusHandle | number | null;
+    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null ? h.token : undefined;
+    if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
+      return Promise.reject(new BusError(A.EINVAL, 'watch', `handle must be a BusHandle or its token (an integer in 0 … 2^32 − 1), got ${typeof h === 'object' && h !== null ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
+    }
     return new Promise((resolve) => {
-      worker.once('exit', (code: number) => {
+      w.once('exit', (code: number) => {
         try {
           // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
           const stopped = !(globalThis as { Deno?: unknown }).Deno;
@@ -298,19 +352,21 @@ export class Bus {
   }
 
   /** HELLO: a new connection on this thread. */
-  connect(opts: ConnectOptions = {}): Connection {
+  connect(opts?: ConnectOptions): Connection {
     const e = this.engine;
     if (e.cmd === 0) throw new BusError(A.EBADF, 'connect', 'the bus is closed on this thread');
-    const poolSize = opts.poolSize ?? this.limits.poolMax;
-    if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 0xffffffff) throw new BusError(A.EINVAL, 'connect', 'poolSize must be a u32');
-    const send = attachMask(opts.attachSend, A.ATTACH_ALL), recv = attachMask(opts.attachRecv, 0);
-    if (send < 0 || recv < 0) throw new BusError(A.EINVAL, 'connect', 'unknown attach flags');
-    const flags = opts.flags ?? 0;
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new BusError(A.EINVAL, 'connect', 'invalid flags');
+    const o = options<ConnectOptions>('connect', opts, CONNECT_KEYS, "{ description: 'alice' }");
+    const poolSize = u32Arg('connect', 'poolSize', o.poolSize, this.limits.poolMax);
+    const send = checkAttach('attachSend', o.attachSend, A.ATTACH_ALL), recv = checkAttach('attachRecv', o.attachRecv, 0);
+    const flags = u32Arg('connect', 'flags', o.flags, 0);
+    const description = o.description;
+    if (description !== undefined && typeof description !== 'string') {
+      throw new BusError(A.EINVAL, 'connect', `description must be a string, got ${kindOf(description)}`);
+    }
     const { u8, u32 } = e, cmd = e.cmd;
     let size = A.HELLO_CMD_SIZE;
-    if (opts.description !== undefined) {
-      const d = encoder.encode(String(opts.description));
+    if (description !== undefined) {
+      const d = encoder.encode(description);
       if (d.length > 4096) throw new BusError(A.ENAMETOOLONG, 'connect');
       const p = cmd + size;
       put64(u32, p + A.ITEM_SIZE, A.ITEM_HDR + d.length + 1);
@@ -326,15 +382,53 @@ export class Bus {
     put64(u32, cmd + A.HELLO_ATTACH_RECV, recv);
     put64(u32, cmd + A.HELLO_POOL_SIZE, poolSize);
     const slot = check(e.hello(), 'connect');
-    const id = get64(u32, cmd + A.HELLO_ID);
-    const helloOffset = get64(u32, cmd + A.HELLO_OFFSET);
-    const conn = new Connection(e, slot, id, poolSize, opts.description);
-    conn.freeOffset(helloOffset); // the BLOOM_PARAMETER slice: the bus already knows them
-    this.conns.add(conn);
-    return conn;
+    // from here on the core holds a connection: if anything throws before it is handed to
+    // the caller (and tracked here), it is closed again
+    const gen = e.connGen(slot);
+    try {
+      const id = get64(u32, cmd + A.HELLO_ID);
+      const helloOffset = get64(u32, cmd + A.HELLO_OFFSET);
+      const conn = new Connection(e, slot, id, poolSize, description, this.forget);
+      conn.freeOffset(helloOffset); // the BLOOM_PARAMETER slice: the bus already knows them
+      this.conns.add(conn);
+      return conn;
+    } catch (err) {
+      this.abandon(slot, gen);
+      throw err;
+    }
   }
 
-  /** Connections of this Bus object that are still open. */
+  /** Connection.close() tells the bus, which stops tracking it. */
+  private readonly forget = (c: Connection): void => { this.conns.delete(c); };
+
+  /**
+   * BYEBYE a connection connect() made but could not hand out (best effort: the error that
+   * got us here is what the caller sees). Messages another thread managed to queue to the new
+   * id meanwhile are dropped first, and a send into it that another thread has in flight
+   * (microseconds) is waited out, for up to a second; a published HELLO slice goes with the pool.
+   */
+  private abandon(slot: number, gen: number): void {
+    const e = this.engine, u32 = e.u32, cmd = e.cmd;
+    const until = performance.now() + 1000;
+    try {
+      for (;;) {
+        put64(u32, cmd + A.CMD_SIZE, A.BYEBYE_CMD_SIZE);
+        put64(u32, cmd + A.CMD_FLAGS, 0);
+        put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+        if (e.byebye(slot, gen) !== -A.EBUSY) return;
+        put64(u32, cmd + A.CMD_SIZE, A.RECV_CMD_SIZE);
+        put64(u32, cmd + A.CMD_FLAGS, A.RECV_DROP);
+        put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+        put64(u32, cmd + A.RECV_PRIORITY, 0);
+        while (e.recv(slot, gen) === 0) { /* drop the next one */ }
+        if (performance.now() > until) return;
+      }
+    } catch {
+      // this thread was declared dead meanwhile: its recoverer closes the connection
+    }
+  }
+
+  /** Connections of this Bus object that are still open (closed ones are dropped at close()). */
   get connections(): Connection[] {
     return [...this.conns].filter((c) => !c.closed);
   }

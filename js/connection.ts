@@ -5,6 +5,7 @@ import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { put64, get64, put64big, putAllOnes, isU64, isS64 } from './wire.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { options, optBoolean, u32Arg, kindOf, payloadBytes } from './args.ts';
 
 export type Destination = number | string;
 
@@ -44,6 +45,10 @@ interface Waiter {
   cancel: (() => void) | null;
 }
 
+const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
+const RECV_KEYS = ['peek', 'priority'] as const;
+const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
+
 /** The default payload type: "wasmbus\0" as a little-endian u64. */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 const PAYLOAD_LO = Number(PAYLOAD_WASMBUS & 0xffffffffn), PAYLOAD_HI = Number(PAYLOAD_WASMBUS >> 32n);
@@ -51,6 +56,22 @@ const PAYLOAD_LO = Number(PAYLOAD_WASMBUS & 0xffffffffn), PAYLOAD_HI = Number(PA
 const encoder = new TextEncoder();
 /** word loads recvWait spins before it sleeps (a few microseconds) */
 const RECV_SPIN = 20000;
+
+/** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */
+function cancelSend(e: Engine): void {
+  try {
+    e.sendCancel(); // -EINVAL when nothing is pending any more: nothing to do
+  } catch {
+    // a thread declared dead meanwhile: its recoverer cancels the reservation
+  }
+}
+
+/** Duck-typed, so that a signal from another realm works too. */
+function isAbortSignal(s: unknown): s is AbortSignal {
+  const x = s as AbortSignal | null;
+  return typeof x === 'object' && x !== null && typeof x.aborted === 'boolean'
+    && typeof x.addEventListener === 'function' && typeof x.removeEventListener === 'function';
+}
 
 export class Connection {
   readonly engine: Engine;
@@ -70,10 +91,13 @@ export class Connection {
   private readonly sleepersIndex: number;
   private readonly waiters = new Set<Waiter>();
   private refd = true;
+  /** told once, when close() succeeds (the Bus forgets the connection) */
+  private readonly onClose: ((c: Connection) => void) | null;
 
   /** @internal use Bus.connect() */
-  constructor(engine: Engine, slot: number, id: number, poolSize: number, description: string | undefined) {
+  constructor(engine: Engine, slot: number, id: number, poolSize: number, description: string | undefined, onClose: ((c: Connection) => void) | null = null) {
     this.engine = engine;
+    this.onClose = onClose;
     this.slot = slot;
     this.gen = engine.connGen(slot);
     this.id = id;
@@ -101,23 +125,20 @@ export class Connection {
    * Send `payload` to a connection id (or ":1.<id>", or a well-known name). The payload
    * bytes are copied once, straight into the receiver's pool. Returns the cookie used.
    */
-  send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts: SendOptions = {}): number {
+  send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
     const e = this.live('send');
     const { u32, u8 } = e;
-    const cookie = opts.cookie ?? this.nextCookie;
+    const o = options<SendOptions>('send', opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
+    const cookie = o.cookie ?? this.nextCookie;
     if (!isU64(cookie)) throw new BusError(A.EINVAL, 'send', 'cookie must be a non-negative safe integer');
-    const priority = opts.priority ?? 0;
+    const priority = o.priority ?? 0;
     if (!isS64(priority)) throw new BusError(A.EINVAL, 'send', 'priority must be a safe integer');
-    const flags = opts.flags ?? 0;
-    if (!Number.isInteger(flags) || flags < 0 || flags > 0xffffffff) throw new BusError(A.EINVAL, 'send', 'invalid flags');
-    const bytes = payload == null ? null
-      : payload instanceof Uint8Array ? payload
-      : ArrayBuffer.isView(payload) ? new Uint8Array(payload.buffer, payload.byteOffset, payload.byteLength)
-      : (payload as unknown) instanceof ArrayBuffer || (payload as unknown) instanceof SharedArrayBuffer ? new Uint8Array(payload as ArrayBuffer)
-      : null;
-    if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', 'payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values)');
+    const flags = u32Arg('send', 'flags', o.flags, 0);
+    // the payload's true extent, read once through the intrinsic getters: the reservation is
+    // sized from it and the copy below is exactly that many bytes, whatever object we were given
+    const bytes = payload == null ? null : payloadBytes(payload);
+    if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
     const len = bytes ? bytes.length : 0;
-
     const cmd = e.cmd;
     const msg = cmd + A.SEND_CMD_SIZE;
     let p = msg + A.MSG_HDR;
@@ -151,11 +172,11 @@ export class Connection {
     put64(u32, msg + A.MSG_PRIORITY, priority);
     put64(u32, msg + A.MSG_DST_ID, dstId);
     put64(u32, msg + A.MSG_SRC_ID, 0);
-    if (opts.payloadType === undefined) {
+    if (o.payloadType === undefined) {
       u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_LO; // the default, without a BigInt per send
       u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_HI;
-    } else if (typeof opts.payloadType === 'bigint' && opts.payloadType >= 0n && opts.payloadType < 1n << 64n) {
-      put64big(u32, msg + A.MSG_PAYLOAD_TYPE, opts.payloadType);
+    } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
+      put64big(u32, msg + A.MSG_PAYLOAD_TYPE, o.payloadType);
     } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
     put64(u32, msg + A.MSG_COOKIE, cookie);
     put64(u32, msg + A.MSG_TIMEOUT, 0);
@@ -166,14 +187,27 @@ export class Connection {
 
     const r = e.send(this.slot, this.gen);
     if (r === A.SEND_PENDING) {
-      u8.set(bytes!, u32[(vec + A.VEC_ADDRESS) >>> 2]);
-      check(e.sendCommit(), 'send');
+      // the core reserved `len` bytes at the rewritten address; nothing may leave the send
+      // half done: whatever throws before send_commit has returned cancels the reservation
+      let c: number;
+      try {
+        u8.set(bytes!, u32[(vec + A.VEC_ADDRESS) >>> 2]);
+        c = e.sendCommit();
+      } catch (err) {
+        cancelSend(e);
+        throw err;
+      }
+      if (c < 0) {
+        cancelSend(e);
+        check(c, 'send');
+      }
     } else check(r, 'send');
-    if (opts.cookie === undefined) this.nextCookie = cookie + 1;
+    if (o.cookie === undefined) this.nextCookie = cookie + 1;
     return cookie;
   }
 
   sendText(dst: Destination, text: string, opts?: SendOptions): number {
+    if (typeof text !== 'string') throw new BusError(A.EINVAL, 'sendText', `text must be a string, got ${kindOf(text)}`);
     return this.send(dst, encoder.encode(text), opts);
   }
 
@@ -197,16 +231,21 @@ export class Connection {
   }
 
   /** The next message (FIFO, or by priority), or null when the queue is empty. */
-  recv(opts: RecvOptions = {}): Message | null {
-    let flags = opts.peek ? A.RECV_PEEK : 0;
-    const prio = opts.priority ?? 0;
-    if (opts.priority !== undefined) {
-      if (!isS64(prio)) throw new BusError(A.EINVAL, 'recv', 'priority must be a safe integer');
+  recv(opts?: RecvOptions): Message | null {
+    return this.recvWith(options<RecvOptions>('recv', opts, RECV_KEYS, '{ peek: true, priority: 0 }'), 'recv');
+  }
+
+  /** recv() with checked option keys; checks the values. */
+  private recvWith(o: RecvOptions, op: string): Message | null {
+    let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
+    const prio = o.priority ?? 0;
+    if (o.priority !== undefined) {
+      if (!isS64(prio)) throw new BusError(A.EINVAL, op, 'priority must be a safe integer');
       flags |= A.RECV_USE_PRIORITY;
     }
-    const r = this.recvCmd(flags, prio, 'recv');
+    const r = this.recvCmd(flags, prio, op);
     if (r === -A.EAGAIN) return null;
-    check(r, 'recv');
+    check(r, op);
     const u32 = this.engine.u32, cmd = this.engine.cmd;
     return new Message(this, get64(u32, cmd + A.RECV_MSG_OFFSET), get64(u32, cmd + A.RECV_MSG_SIZE));
   }
@@ -226,10 +265,13 @@ export class Connection {
    * closed. While it is pending the thread is kept alive, unless `keepAlive: false` or
    * unref() was called.
    */
-  async recvAsync(opts: RecvAsyncOptions = {}): Promise<Message> {
-    const timeout = opts.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0');
-    const signal = opts.signal;
+  async recvAsync(opts?: RecvAsyncOptions): Promise<Message> {
+    const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
+    const timeout = o.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+    const signal = o.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'recvAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+    const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
     const canceled = () => new BusError(A.ECANCELED, 'recvAsync', 'aborted by its signal');
     if (signal?.aborted) throw canceled();
     const i32 = this.engine.i32, idx = this.wakeIndex;
@@ -246,12 +288,12 @@ export class Connection {
         // read the word before looking at the queue: a message published after recv() found
         // the queue empty has changed it, and the wait below returns at once
         const seen = Atomics.load(i32, idx);
-        const m = this.recv(opts);
+        const m = this.recvWith(o, 'recvAsync');
         if (m) return m;
         const left = deadline - now();
         if (left <= 0) throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`);
         if (!w) {
-          w = { keep: opts.keepAlive, held: false, error: null, cancel: null };
+          w = { keep: keepAlive, held: false, error: null, cancel: null };
           this.waiters.add(w);
           this.holdFor(w);
           signal?.addEventListener('abort', onAbort, { once: true });
@@ -278,13 +320,16 @@ export class Connection {
    * pass (then null). For workers; Node's and Deno's main threads allow it too. Throws
    * EOPNOTSUPP where the runtime refuses to block (a browser main thread).
    */
-  recvWait(timeout = Infinity, opts: RecvOptions = {}): Message | null {
-    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvWait', 'timeout must be a number of ms >= 0');
+  recvWait(timeout: number = Infinity, opts?: RecvOptions): Message | null {
+    if (typeof timeout !== 'number' || !(timeout >= 0)) {
+      throw new BusError(A.EINVAL, 'recvWait', `timeout must be a number of ms >= 0 (recvWait(timeout, opts)), got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+    }
+    const o = options<RecvOptions>('recvWait', opts, RECV_KEYS, '{ peek: true, priority: 0 }');
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
     for (;;) {
       const seen = Atomics.load(i32, idx);
-      const m = this.recv(opts);
+      const m = this.recvWith(o, 'recvWait');
       if (m) return m;
       // spin a little first: a peer that answers within microseconds saves two futex trips
       for (let n = 0; n < RECV_SPIN && Atomics.load(i32, idx) === seen; n++);
@@ -340,6 +385,7 @@ export class Connection {
     put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
     check(e.byebye(this.slot, this.gen), 'close');
     this.isClosed = true;
+    this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
     // and find the handle closed
     for (const w of this.waiters) {

@@ -110,24 +110,34 @@ abstract class EngineBase {
    * must not copy into a slice that recovery has freed. recover() waits while the slot is
    * busy; the thread checks, once busy, that it is still alive (a Dekker handshake: both
    * sides store, then load, with sequentially consistent atomics).
+   *
+   * The word is cleared only when the window has really ended: when the thread's op is back
+   * to OP_NONE. A SEND that reserved keeps it set, and so does a send_commit / send_cancel
+   * that trapped and was unwound (the undo restores OP_SEND: the reservation still stands and
+   * the caller must cancel it). A thread declared dead clears it, so recovery need not wait.
    */
   send(slot: number, gen: number): number {
     if (!this.busy(1)) throw this.recovered();
-    let r: number;
-    try {
-      r = this.run(OP_SEND, slot, gen);
-    } catch (err) {
-      this.busy(0);
-      throw err;
-    }
-    if (r !== A.SEND_PENDING) this.busy(0);
-    return r;
+    try { return this.run(OP_SEND, slot, gen); } finally { this.endWindow(); }
   }
   sendCommit(): number {
-    try { return this.run(OP_COMMIT, 0, 0); } finally { this.busy(0); }
+    try { return this.run(OP_COMMIT, 0, 0); } finally { this.endWindow(); }
   }
   sendCancel(): number {
-    try { return this.run(OP_CANCEL, 0, 0); } finally { this.busy(0); }
+    try { return this.run(OP_CANCEL, 0, 0); } finally { this.endWindow(); }
+  }
+
+  /**
+   * After a send-window call (returned or thrown): clear the busy word unless this thread
+   * still has a send reserved. A slot that is no longer this thread's (recovered, and maybe
+   * joined by another thread since) is left alone.
+   */
+  private endWindow(): void {
+    if (this.cmd === 0) return;
+    const t = this.cmd - A.THREAD_CMD;
+    if (Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) !== this.token) return;
+    if (this.alive() && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return;
+    this.busy(0);
   }
 
   /** Set this thread's busy word; false (busy cleared, a waiting recovery woken) if it was declared dead. */

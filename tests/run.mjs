@@ -9,6 +9,13 @@
 // test counted, counts as 1 failed. The last line is `N passed, N failed[, N skipped]`; the exit
 // code is 1 if anything failed.
 //
+// A run must also find its tests. A uvu run whose directory has no file matching its pattern is
+// not started and counts as 1 failed. A run that reports fewer tests (ran + skipped) than its
+// suite's minimum in MIN_TESTS below counts as 1 failed, and so does any run that reports zero
+// tests (with arguments after `--` the minimum is 1). Under CI (CI set to anything but
+// "" / "0" / "false"), a run that skipped tests counts as 1 failed, unless the run allows that
+// skip and printed the reason it allows (only the browser run: Chromium not installed).
+//
 // The runs: each suite under Node (through tsx) and under Deno (the npm package's binary,
 // running the .ts sources directly): tests/conformance and tests/threads once per engine
 // (WASMBUS_ENGINE picks the main thread's engine), tests/diff and the mixed-engine thread
@@ -25,11 +32,30 @@
 //   WASMBUS_RUNTIME       node | deno | browser | consumer | all (default all; both = all):
 //                         which runtimes run the suites
 //   WASMBUS_TEST_TIMEOUT  per-run timeout in seconds (default 300; the thread and browser runs: 180)
+//   CI                    set (not "", "0" or "false"): skipped tests fail the run (see above)
 // Arguments (optional) replace uvu's `<dir> <pattern>` of the per-engine runs (the other runs
 // and the browser run are skipped), e.g.
 //   npm test -- tests/conformance 'send\.test\.ts$'
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { parse as uvuParse } from 'uvu/parse';
+
+/**
+ * The fewest tests (ran + skipped) each suite must report per run: a file that stopped
+ * loading, a suite that lost its run() call or a pattern that matches too little fails the
+ * run instead of passing quietly. Counts are per engine run. When you add tests, raise the
+ * number; lower it only when you remove tests on purpose.
+ */
+const MIN_TESTS = {
+  'tests/conformance': 85,
+  'tests/diff': 12,
+  'tests/threads': 18,
+  'tests/threads mixed': 2,
+  'tests/threads dist': 4,
+  // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
+  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1),
+};
+const CI = !['', '0', 'false'].includes(process.env.CI ?? '');
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const NODE = process.execPath;
@@ -45,15 +71,33 @@ const THREADS_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
 const BROWSER_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 180;
 const CONSUMER_TIMEOUT_S = Number(process.env.WASMBUS_TEST_TIMEOUT) || 420;
 const UVU = 'node_modules/uvu/bin.js';
-/** One uvu run of `rt` ('node' | 'deno'); `uvu` is uvu's arguments (dir, pattern, options). */
-function uvuRun(rt, label, engine, uvu, timeout) {
+/**
+ * One uvu run of `rt` ('node' | 'deno'); `uvu` is uvu's arguments (dir, pattern, then `-i
+ * <ignore>` pairs); `suite` the key of its minimum in MIN_TESTS (null: at least 1 test).
+ */
+function uvuRun(rt, label, engine, uvu, timeout, suite = label) {
   return {
     name: `${rt} uvu ${label} (${engine})`,
     cmd: rt === 'node' ? NODE : DENO,
     args: rt === 'node' ? ['--import', 'tsx', UVU, ...uvu] : ['run', '-A', '--no-lock', UVU, ...uvu],
     env: { WASMBUS_ENGINE: engine },
     timeout,
+    files: uvuFiles(uvu),
+    min: minTests(suite, engine),
   };
+}
+
+/** uvu's selection of test files: [dir, pattern, ignores] from its arguments. */
+function uvuFiles([dir, pattern, ...rest]) {
+  const ignore = [];
+  for (let i = 0; i < rest.length; i++) if (rest[i] === '-i') ignore.push(rest[++i]);
+  return { dir, pattern, ignore };
+}
+
+function minTests(suite, engine) {
+  const m = suite === null ? 1 : MIN_TESTS[suite];
+  if (m === undefined) throw new Error(`run.mjs: no MIN_TESTS entry for ${suite}`);
+  return Math.max(1, typeof m === 'function' ? m(engine) : m);
 }
 
 const ENGINE = process.env.WASMBUS_ENGINE || 'both';
@@ -95,11 +139,17 @@ for (const rt of RUNTIMES) {
         args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/browser 'browser\\.test\\.mjs$'`],
         env: { WASMBUS_ENGINE: ENGINE },
         timeout: BROWSER_TIMEOUT_S,
+        files: { dir: 'tests/browser', pattern: 'browser\\.test\\.mjs$', ignore: [] },
+        min: minTests('tests/browser', ENGINE),
+        // the one skip CI accepts, when the run printed this reason
+        allowSkip: /^browser tests skipped: chromium not installed\b.*$/m,
       });
     }
     continue;
   }
-  RUNS.push(...ENGINES.map((e) => uvuRun(rt, ARGS ? ARGS.join(' ') : 'tests/conformance', e, ARGS ?? ['tests/conformance', TS])));
+  RUNS.push(...ENGINES.map((e) => ARGS
+    ? uvuRun(rt, ARGS.join(' '), e, ARGS, undefined, null)
+    : uvuRun(rt, 'tests/conformance', e, ['tests/conformance', TS])));
   if (ARGS) continue;
   RUNS.push(uvuRun(rt, 'tests/diff', 'both', ['tests/diff', TS]));
   RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads', e, ['tests/threads', TS, '-i', 'mixed\\.test'], THREADS_TIMEOUT_S)));
@@ -111,6 +161,8 @@ for (const rt of RUNTIMES) {
       cmd: 'sh',
       args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/threads 'dist\\.test\\.mjs$'`],
       timeout: THREADS_TIMEOUT_S,
+      files: { dir: 'tests/threads', pattern: 'dist\\.test\\.mjs$', ignore: [] },
+      min: minTests('tests/threads dist', 'both'),
     });
     // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time
     RUNS.push({ name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60 });
@@ -181,25 +233,57 @@ function parseSummary(text) {
   };
   const total = last('Total'), passed = last('Passed'), skipped = last('Skipped');
   if (total === null || passed === null) return null;
-  return { passed, failed: Math.max(0, total - passed), skipped: skipped ?? 0 };
+  return { passed, failed: Math.max(0, total - passed), skipped: skipped ?? 0, total };
+}
+
+/** How many files uvu would load for this selection (its own parser, so it cannot disagree). */
+async function countFiles({ dir, pattern, ignore }) {
+  try {
+    return (await uvuParse(dir, pattern, { cwd: ROOT, ignore })).suites.length;
+  } catch {
+    return 0; // no such directory
+  }
 }
 
 let passed = 0, failed = 0, skipped = 0, badExit = false;
 for (const run of RUNS) {
   process.stdout.write(`\n=== ${run.name}: ${[run.cmd === NODE ? 'node' : run.cmd, ...run.args].join(' ')}\n`);
+  const nFiles = await countFiles(run.files);
+  if (nFiles === 0) {
+    // nothing to run: that is a failure, not an empty success
+    failed += 1;
+    badExit = true;
+    process.stdout.write(`=== ${run.name}: not run: no test file in ${run.files.dir} matches ${run.files.pattern}; failed 1\n`);
+    continue;
+  }
   const r = await execute(run);
   const summary = parseSummary(r.stdout);
-  const s = summary ?? { passed: 0, failed: 0, skipped: 0 };
+  const s = summary ?? { passed: 0, failed: 0, skipped: 0, total: 0 };
   const ok = r.code === 0 && !r.timedOut;
-  let note = '';
+  const notes = [];
   if ((!ok || !summary) && s.failed === 0) {
     s.failed = 1; // crashed, timed out, or ended without a summary or a failed test: count the run itself
-    note = r.timedOut ? ' (timed out)' : r.error ? ` (${r.error})` : !summary ? ' (no uvu summary)' : ' (no failed test reported)';
+    notes.push(r.timedOut ? 'timed out' : r.error ? r.error : !summary ? 'no uvu summary' : 'no failed test reported');
+  }
+  if (summary) {
+    const found = s.total + s.skipped;
+    if (found < run.min) {
+      s.failed += 1;
+      notes.push(found === 0 ? `found no tests in ${nFiles} file(s)` : `found ${found} tests in ${nFiles} file(s), expected at least ${run.min}`);
+    }
+    if (CI && s.skipped > 0) {
+      const reason = run.allowSkip ? r.stdout.match(run.allowSkip) : null;
+      if (reason) notes.push(`${s.skipped} skipped, allowed under CI: ${reason[0].trim()}`);
+      else {
+        s.failed += 1;
+        notes.push(`${s.skipped} skipped under CI: skips are not allowed here`);
+      }
+    }
   }
   if (!ok) badExit = true;
   passed += s.passed; failed += s.failed; skipped += s.skipped;
   process.stdout.write(
-    `=== ${run.name}: exit ${r.code ?? r.signal}${note}; passed ${s.passed}, failed ${s.failed}, ` +
+    `=== ${run.name}: exit ${r.code ?? r.signal}${notes.length ? ` (${notes.join('; ')})` : ''}; passed ${s.passed}, failed ${s.failed}, ` +
     `skipped ${s.skipped}; ${r.seconds.toFixed(1)} s\n`,
   );
 }

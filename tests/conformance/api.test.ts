@@ -1,6 +1,6 @@
 // The public API: Bus, Connection, Message, BusError, over the selected engine.
 import * as assert from 'uvu/assert';
-import { BusError, Message, ATTACH, abi as A, MockProvider } from '../../js/index.ts';
+import { BusError, Message, ATTACH, abi as A, MockProvider, type AttachName, type Creds } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('public API');
@@ -155,7 +155,24 @@ t('metadata: attached only when the send mask and the receive mask both allow it
   assert.ok(m3.timestamp!.seqnum > ts.seqnum, 'the per-bus sequence number grows');
   m3.free();
   for (const c of [quiet, open, wantsAll, wantsTs]) c.close();
-  assert.is(ATTACH.all, A.ATTACH_ALL);
+});
+
+t('attach specs: the names are distinct single bits, and all = every name', ({ bus, e }) => {
+  const names = (Object.keys(ATTACH) as AttachName[]).filter((n) => n !== 'all');
+  let every = 0;
+  for (const n of names) {
+    const bit = ATTACH[n];
+    assert.ok(bit > 0 && (bit & (bit - 1)) === 0, `${n} is one bit`);
+    assert.is(every & bit, 0, `${n} is not another name's bit`);
+    every |= bit;
+  }
+  assert.is(ATTACH.all, every, "'all' is exactly the named flags");
+  // the three forms of "all" give the same HELLO attach masks; one bit more is refused by HELLO
+  const attachRecv = (c: { slot: number }) => e.u32[(e.connAddr(c.slot) + A.CONN_ATTACH_RECV) >>> 2];
+  const forms = [bus.connect({ attachRecv: 'all' }), bus.connect({ attachRecv: ATTACH.all }), bus.connect({ attachRecv: names })];
+  assert.equal(forms.map(attachRecv), [every, every, every]);
+  throwsCode(() => bus.connect({ attachRecv: ATTACH.all * 2 + 1 }), 'EINVAL', 'a bit outside ATTACH.all');
+  for (const c of forms) c.close();
 });
 
 t('live credentials: a sender that changes identity is seen with the new one', ({ bus, mock }) => {
@@ -170,7 +187,23 @@ t('live credentials: a sender that changes identity is seen with the new one', (
   assert.is(m2.creds!.uid, 8);
   m1.free(); m2.free();
   a.close(); b.close();
-  assert.instance(new MockProvider(), MockProvider);
+});
+
+t('MockProvider: default credentials, deterministic random per seed, clocks that advance', () => {
+  const c = {} as Creds;
+  assert.ok(new MockProvider().creds(c));
+  assert.equal(c, { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 });
+  assert.ok(new MockProvider({ creds: { uid: 5 } }).creds(c));
+  assert.is(c.uid, 5);
+  assert.is(c.gid, 1000, 'fields not given keep their default');
+  const bytes = (seed: number) => { const b = new Uint8Array(32); new MockProvider({ seed }).random(b); return [...b]; };
+  assert.equal(bytes(7), bytes(7), 'the same seed, the same bytes');
+  assert.not.equal(bytes(7), bytes(8), 'another seed, other bytes');
+  assert.ok(bytes(7).some((x) => x !== 0));
+  const p = new MockProvider({ step: 500 }), t1 = new Uint32Array(2), t2 = new Uint32Array(2);
+  assert.ok(p.clock(1, t1) && p.clock(1, t2));
+  assert.is(t2[0] - t1[0], 500, 'MONOTONIC advances by the step per read');
+  assert.not.ok(p.clock(2, t1), 'no clock 2');
 });
 
 t('payload forms: views and ArrayBuffers are sent; anything else is EINVAL, nothing sent', ({ bus }) => {

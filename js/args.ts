@@ -1,0 +1,98 @@
+// args: the checks of the public API's arguments (options objects, their keys and types), and
+// the one place a payload's bytes are read from whatever object the caller handed us. Every
+// failure is a BusError EINVAL that names the argument and the rule.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+
+/** How a value is described in an error message: 'null', 'array' or its typeof. */
+export function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
+}
+
+/**
+ * An options argument: undefined (→ {}) or an object (not null, an array or a function) whose
+ * own enumerable keys are all in `known`. `example` shows the expected form in the message.
+ */
+const NONE = Object.freeze({});
+
+export function options<T extends object>(op: string, opts: unknown, known: readonly string[], example: string, what = 'options'): Partial<T> {
+  if (opts === undefined) return NONE as Partial<T>;
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new BusError(A.EINVAL, op, `${what} must be an object like ${example}, got ${kindOf(opts)}`);
+  }
+  for (const k of Object.keys(opts)) {
+    if (!known.includes(k)) {
+      const name = what === 'options' ? k : `${what}.${k}`;
+      throw new BusError(A.EINVAL, op, `unknown option "${name}" (known: ${known.join(', ')})`);
+    }
+  }
+  return opts as Partial<T>;
+}
+
+/** `v` is undefined or a boolean. */
+export function optBoolean(op: string, name: string, v: unknown): boolean | undefined {
+  if (v !== undefined && typeof v !== 'boolean') throw new BusError(A.EINVAL, op, `${name} must be a boolean, got ${kindOf(v)}`);
+  return v as boolean | undefined;
+}
+
+/** A u32 (an integer in 0 … 2^32 − 1), or the default when undefined. */
+export function u32Arg(op: string, name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new BusError(A.EINVAL, op, `${name} must be an integer in 0 … 2^32 − 1, got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+  }
+  return v;
+}
+
+// ---- payload bytes ----
+// A payload may be any object: a Uint8Array subclass can override `length`, `byteOffset` or
+// `buffer`, or give the instance own getters that lie. So the view's true extent is read once
+// through the intrinsic getters (internal slots, not properties), and the copy goes through a
+// plain Uint8Array made from them: what is copied is exactly what was measured.
+const getter = (proto: object, key: PropertyKey): (this: unknown) => unknown => {
+  const g = Object.getOwnPropertyDescriptor(proto, key)?.get;
+  if (!g) throw new Error(`wasmbus: no intrinsic ${String(key)} getter`);
+  return g as (this: unknown) => unknown;
+};
+const TA = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const taTag = getter(TA, Symbol.toStringTag);
+const taBuffer = getter(TA, 'buffer'), taOffset = getter(TA, 'byteOffset'), taLength = getter(TA, 'byteLength');
+const dvBuffer = getter(DataView.prototype, 'buffer'), dvOffset = getter(DataView.prototype, 'byteOffset'), dvLength = getter(DataView.prototype, 'byteLength');
+const abLength = getter(ArrayBuffer.prototype, 'byteLength');
+const sabLength = typeof SharedArrayBuffer === 'function' ? getter(SharedArrayBuffer.prototype, 'byteLength') : null;
+const call = <R>(f: (this: unknown) => unknown, self: unknown): R => Reflect.apply(f, self, []) as R;
+
+/** byteLength of an ArrayBuffer or SharedArrayBuffer (its internal slot), or -1 when it is neither. */
+function bufferLength(b: unknown): number {
+  try { return call<number>(abLength, b); } catch { /* not an ArrayBuffer */ }
+  if (sabLength) try { return call<number>(sabLength, b); } catch { /* not a SharedArrayBuffer */ }
+  return -1;
+}
+
+/**
+ * The bytes of a payload as a plain Uint8Array whose length is the true byte length: a typed
+ * array or DataView (its viewed bytes), an ArrayBuffer or SharedArrayBuffer (all of it); null
+ * for anything else. An empty payload (including a detached buffer) gives an empty array.
+ */
+export function payloadBytes(payload: unknown): Uint8Array | null {
+  if (payload === null || typeof payload !== 'object') return null;
+  let buffer: ArrayBufferLike, offset: number, length: number;
+  if (call<string | undefined>(taTag, payload) !== undefined) {
+    length = call<number>(taLength, payload);
+    if (length === 0) return new Uint8Array(0);
+    buffer = call<ArrayBufferLike>(taBuffer, payload);
+    offset = call<number>(taOffset, payload);
+  } else if (ArrayBuffer.isView(payload)) { // a DataView
+    try { length = call<number>(dvLength, payload); } catch { return new Uint8Array(0); } // detached
+    if (length === 0) return new Uint8Array(0);
+    buffer = call<ArrayBufferLike>(dvBuffer, payload);
+    offset = call<number>(dvOffset, payload);
+  } else {
+    length = bufferLength(payload);
+    if (length < 0) return null;
+    if (length === 0) return new Uint8Array(0);
+    buffer = payload as ArrayBufferLike;
+    offset = 0;
+  }
+  return new Uint8Array(buffer, offset, length);
+}
