@@ -183,6 +183,7 @@ export class Bus {
     }
     const kind = checkEngine('Bus.create', 'engine', o.engine ?? 'wasm');
     const given_provider = checkProvider('Bus.create', o.provider);
+    const hooks = optBoolean('Bus.create', 'hooks', o.hooks) === true;
     if (o.module !== undefined && !(o.module instanceof WebAssembly.Module)) {
       throw new BusError(A.EINVAL, 'Bus.create', `module must be a WebAssembly.Module, got ${kindOf(o.module)}`);
     }
@@ -195,7 +196,6 @@ export class Bus {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await defaultProvider();
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
-    const hooks = o.hooks === true;
     const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, memory, provider, hooks)

@@ -52,6 +52,9 @@ const MIN_TESTS = {
   'tests/threads': 18,
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
+  // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
+  'tests/demo': 2,
+  'tests/consumer': 10,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
   'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1),
 };
@@ -125,6 +128,10 @@ for (const rt of RUNTIMES) {
         cmd: NODE,
         args: [UVU, 'tests/consumer', 'consumer\\.test\\.mjs$'],
         timeout: CONSUMER_TIMEOUT_S,
+        files: { dir: 'tests/consumer', pattern: 'consumer\\.test\\.mjs$', ignore: [] },
+        min: minTests('tests/consumer', 'both'),
+        // without Chromium, its one browser test is skipped (the reason is printed)
+        allowSkip: /chromium not installed\b.*$/m,
       });
     }
     continue;
@@ -165,7 +172,11 @@ for (const rt of RUNTIMES) {
       min: minTests('tests/threads dist', 'both'),
     });
     // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time
-    RUNS.push({ name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60 });
+    RUNS.push({
+      name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60,
+      files: { dir: 'tests/demo', pattern: 'start\\.test\\.mjs$', ignore: [] },
+      min: minTests('tests/demo', ENGINE),
+    });
   }
 }
 

@@ -41,7 +41,7 @@ async function rejects(fn: () => unknown, message: string): Promise<void> {
   assert.unreachable(`expected a rejection: ${message}`);
 }
 
-const KNOWN_CREATE = 'engine, limits, bloom, userRegion, provider, module';
+const KNOWN_CREATE = 'engine, limits, bloom, userRegion, provider, module, hooks';
 const KNOWN_LIMITS = 'threads, connections, poolMax, names, matches, replies';
 const U32 = 'an integer in 0 … 2^32 − 1';
 

@@ -12,7 +12,7 @@ import { busSuite } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 import { hostVec } from '../helpers/raw.ts';
 
-const t = busSuite('send window');
+const t = busSuite('send window', { hooks: true }); // some tests inject traps: the hooks build
 
 const threadWord = (e: Engine, off: number) => e.u32[(e.cmd - A.THREAD_CMD + off) >>> 2];
 

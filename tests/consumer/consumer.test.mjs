@@ -233,7 +233,7 @@ s('browser: esbuild --bundle --platform=browser, no plugin, no external, one fil
 });
 
 if (!existsSync(CHROMIUM)) {
-  console.log(`consumer browser test skipped: no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
+  console.log(`consumer browser test skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
   s.skip('browser: the bundled page and worker in headless Chromium');
 } else {
   s('browser: the bundled page and worker in headless Chromium', async () => {
