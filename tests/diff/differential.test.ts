@@ -1,57 +1,76 @@
 // Differential: the same seeded random commands through the wasm core and the TS twin, each
-// on its own bus; after every command the results and every byte of bus state must agree.
+// on its own bus; after every command the results (or what was thrown: see thrown() in
+// tests/helpers/diffkit.ts) and every byte of bus state must agree.
+//
+// Each seed runs twice: once from a fresh bus, once with the bus's counters started just
+// below 2^32 (see nearWrap), so that every wrap-around path runs on both engines.
+// WASMBUS_SEEDS / WASMBUS_STEPS choose the seeds and the commands per seed (README, "Tests").
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, MockProvider, loadCore, type Engine } from '../../js/index.ts';
+import { abi as A, WasmEngine, TwinEngine, MockProvider, loadCore, type Bus } from '../../js/index.ts';
 import { makeBus, leaks, closeAll } from '../helpers/harness.ts';
 import { Raw, ALL, vec, hostVec, str, type Item } from '../helpers/raw.ts';
 import { checkBus } from '../helpers/check.ts';
-
-/** mulberry32: small, seeded, good enough for choosing commands */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(a: T[]): T => a[Math.floor(next() * a.length)] };
-}
-
-function firstDiff(a: Engine, b: Engine, from: number, to: number): number {
-  const x = a.u32, y = b.u32;
-  for (let i = from >>> 2, e = to >>> 2; i < e; i++) if (x[i] !== y[i]) return i << 2;
-  return -1;
-}
+import { prng, seedsFromEnv, stepsFromEnv, thrown, isThrown, isTrap, busDiff, where, type Thrown } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 6, poolMax: 32768, names: 4, matches: 4, replies: 4 };
+const U32_MAX = 0xffffffff;
 
-async function run(seed: number, steps: number) {
+/**
+ * Start the bus's counters just below 2^32: connection ids (BUS_NEXT_ID's low word: the 3rd
+ * HELLO gets id 2^32), the seqnum (BUS_SEQNUM's low word: the 6th message carries 2^32), the
+ * thread-token counter (BUS_NEXT_TOKEN: the first handle's token is 2^32 - 1, the next ones
+ * wrap past 0 and skip the reserved tokens 0 and 1), and every connection slot's generation
+ * (slot s at 2^32 - 1 - s: slot 0's first HELLO makes generation 0).
+ *
+ * Written straight into the bus header and the (still free) connection slots, right after
+ * BUS_MAKE (and the creator's thread_join, which reads none of them) and before any other
+ * command, identically on both buses. That is legitimate for this test: each of these words
+ * is a plain counter that the core only ever increments (wrapping), and every value is
+ * reachable through the ABI by running enough commands (2^32 - 3 HELLOs, messages, handles,
+ * or HELLO/BYEBYE pairs on one slot: a slot keeps its generation while free). Writing the
+ * value instead reaches the same state in microseconds instead of days. (Message cookies
+ * near 2^32 and 2^64 are chosen by the sends below.)
+ */
+function nearWrap(bus: Bus): void {
+  const u32 = bus.engine.u32, H = A.BUS_BASE;
+  u32[(H + A.BUS_NEXT_ID) >>> 2] = U32_MAX - 2;
+  u32[(H + A.BUS_SEQNUM) >>> 2] = U32_MAX - 5;
+  u32[(H + A.BUS_NEXT_TOKEN) >>> 2] = U32_MAX - 2;
+  for (let s = 0; s < LIMITS.connections; s++) u32[(bus.engine.connAddr(s) + A.CONN_GEN) >>> 2] = U32_MAX - s;
+}
+
+/** deep equality, as uvu's assert.equal decides it */
+function sameOutcome(a: unknown, b: unknown): boolean {
+  try { assert.equal(a, b); return true; } catch { return false; }
+}
+const show = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v instanceof Uint8Array ? [...v] : v));
+
+async function run(seed: number, steps: number, wrap: boolean) {
   const W = await makeBus({ limits: LIMITS, hooks: true }, 'wasm');
   const T = await makeBus({ limits: LIMITS, hooks: true }, 'twin');
+  if (wrap) { nearWrap(W.bus); nearWrap(T.bus); }
   const raws = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
   const mocks = [W.mock, T.mock];
   // a second thread on each bus (its own engine instance), which the 'kill' op lets die
-  // mid-command for the first thread to recover
-  let token = 7;
+  // mid-command for the first thread to recover; its token comes from the bus (handle())
+  const tokens: number[] = [];
   const second = async (): Promise<Raw[]> => {
-    const t = token++;
+    const t = W.bus.handle().token;
+    assert.is(T.bus.handle().token, t, 'both buses hand out the same token');
+    tokens.push(t);
     const out = [];
     for (const [i, kind] of (['wasm', 'twin'] as const).entries()) {
-      const m = new MockProvider({ seed: 1000 + t });
+      const m = new MockProvider({ seed: 1000 + tokens.length });
       mocks.push(m);
       const mem = [W, T][i].bus.memory;
       const e = kind === 'wasm' ? await WasmEngine.create(await loadCore(true), mem, m, true) : new TwinEngine(mem, m, true);
-      assert.ok(e.threadJoin(t) > 0);
+      assert.is(e.threadJoin(t), 1, 'the second thread takes slot 1');
       out.push(new Raw(e));
     }
     return out;
   };
   let raws2 = await second();
-  const end = W.bus.userRegion;
-  assert.is(T.bus.userRegion, end);
   const rnd = prng(seed);
   // what the test knows of the bus, from the (equal) results
   const conns: { slot: number; gen: number; id: number; th: number }[] = [];
@@ -60,15 +79,17 @@ async function run(seed: number, steps: number) {
 
   let th = 0; // which thread acts: 0 the bus's creator, 1 the second thread
   const actor = (i: number) => (th === 0 ? raws : raws2)[i];
-  const attempt = <R>(f: (raw: Raw, i: number) => R, i: number): R | string => {
+  // a call's outcome: its result, or what it threw (a core trap compares as { threw: 'trap' }
+  // only when it is the engine's own trap; anything else by class, errno and message)
+  const attempt = <R>(f: (raw: Raw, i: number) => R, i: number): R | Thrown => {
     const raw = actor(i);
-    try { return f(raw, i); } catch { raw.e.setFault(0); return 'trap'; }
+    try { return f(raw, i); } catch (err) { raw.e.setFault(0); return thrown(err, raw.e.kind); }
   };
-  const both = <R>(label: string, f: (raw: Raw, i: number) => R): R => {
-    const rw = attempt(f, 0) as R, rt = attempt(f, 1) as R;
-    assert.equal(rt, rw, `${label}: results differ`);
-    const d = firstDiff(raws[0].e, raws[1].e, A.BUS_BASE, end);
-    if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d} (wasm ${raws[0].e.u32[d >>> 2]}, twin ${raws[1].e.u32[d >>> 2]})`);
+  const both = <R>(label: string, f: (raw: Raw, i: number) => R): R | Thrown => {
+    const rw = attempt(f, 0), rt = attempt(f, 1);
+    if (!sameOutcome(rw, rt)) assert.unreachable(`${label}: outcomes differ: wasm ${show(rw)}, twin ${show(rt)}`);
+    const d = busDiff(raws[0].e, raws[1].e);
+    if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d}, ${where(raws[0].e, d)} (wasm ${raws[0].e.u32[d >>> 2]}, twin ${raws[1].e.u32[d >>> 2]})`);
     return rw;
   };
 
@@ -87,19 +108,22 @@ async function run(seed: number, steps: number) {
       raws2.forEach((raw) => raw.e.setFault(n, true));
       let trapped: boolean;
       if (rnd.int(2) === 0) {
-        trapped = both(label, (raw) => raw.send(c.slot, c.gen, { msg: { dst: d.id }, items: [hostVec(100)] })) as unknown === 'trap';
+        const r = both(label, (raw) => raw.send(c.slot, c.gen, { msg: { dst: d.id }, items: [hostVec(100)] }));
+        assert.ok(isTrap(r) || typeof r === 'number', `${label}: ${JSON.stringify(r)}`);
+        trapped = isTrap(r);
       } else {
-        const m = both(label, (raw) => raw.recv(c.slot, c.gen)) as unknown as { r: number; offset: number } | 'trap';
-        trapped = m === 'trap';
-        if (m !== 'trap' && m.r === 0 && !published.get(c.slot)!.includes(m.offset)) published.get(c.slot)!.push(m.offset);
+        const m = both(label, (raw) => raw.recv(c.slot, c.gen));
+        assert.ok(isTrap(m) || !isThrown(m), `${label}: ${JSON.stringify(m)}`);
+        trapped = isTrap(m);
+        if (!isThrown(m) && m.r === 0 && !published.get(c.slot)!.includes(m.offset)) published.get(c.slot)!.push(m.offset);
       }
       if (!trapped) { raws2.forEach((raw) => raw.e.setFault(0)); continue; }
       const slot2 = raws2[0].e.threadSlot;
       th = 0;
       // an armed 'fault' may trap the recovery itself: it is unwound, and running it again
       // finishes it (recovery is re-entrant)
-      let rr = both(`${label} recover`, (raw) => raw.e.recover(slot2, true)) as number | string;
-      if (rr === 'trap') rr = both(`${label} recover again`, (raw) => raw.e.recover(slot2, true));
+      let rr = both(`${label} recover`, (raw) => raw.e.recover(slot2, true));
+      if (isTrap(rr)) rr = both(`${label} recover again`, (raw) => raw.e.recover(slot2, true));
       assert.is(rr, 0);
       for (let i = conns.length - 1; i >= 0; i--) if (conns[i].th === 1) { published.delete(conns[i].slot); conns.splice(i, 1); }
       raws2 = await second();
@@ -122,7 +146,7 @@ async function run(seed: number, steps: number) {
       const mask = () => rnd.pick([0, A.ATTACH_TIMESTAMP, A.ATTACH_CREDS, A.ATTACH_ALL, 3]);
       const attachSend = mask(), attachRecv = mask(), flags = bad ? rnd.pick([0, 8, 16]) : 0;
       const h = both(label, (raw) => raw.hello({ poolSize, items, attachSend, attachRecv, flags }));
-      if (typeof h !== 'string' && h.r >= 0) {
+      if (!isThrown(h) && h.r >= 0) {
         conns.push({ slot: h.slot, gen: h.gen, id: h.id, th });
         published.set(h.slot, [h.offset]);
       }
@@ -145,17 +169,28 @@ async function run(seed: number, steps: number) {
       if (rnd.int(20) === 0) items.push({ type: A.ITEM_BLOOM_FILTER, data: new Array(9).fill(0) });
       const flags = rnd.int(10) === 0 ? rnd.pick([1, 2, 4, 8]) : 0;
       const priority = BigInt(rnd.int(7) - 3);
-      const cookie = BigInt(rnd.int(1000));
+      // with the counters near 2^32, cookies near 2^32 and 2^64 too
+      const cookie = wrap && rnd.int(2) === 0
+        ? rnd.pick([0xffffffffn, 0x100000000n, 0xfffffffffffffffen, 0xffffffffffffffffn])
+        : BigInt(rnd.int(1000));
       // same command-area bytes for the in-memory vecs on both sides
       const fill = new Uint8Array(2048).map(() => rnd.int(256));
       raws.forEach((raw) => raw.e.u8.set(fill, raw.cmd + 16384));
-      both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst, flags, priority, cookie }, items, host: host.map((h) => h.slice()) }));
+      const r = both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst, flags, priority, cookie }, items, host: host.map((h) => h.slice()) }));
+      // a trap inside send_commit is unwound to the reservation: the slice stays reserved
+      // (the thread's op is OP_SEND, and every other command answers EINPROGRESS) until the
+      // host commits or cancels it; commit it (the fault is spent, unwind cleared it)
+      const t = actor(0).e.cmd - A.THREAD_CMD;
+      if (isTrap(r) && actor(0).e.u32[(t + A.THREAD_OP) >>> 2] === A.OP_SEND) {
+        assert.is(both(`${label} commit after the trap`, (raw) => raw.e.sendCommit()), 0, `${label}: send_commit after the trap`);
+        counts.recommit = (counts.recommit ?? 0) + 1;
+      }
     } else if (op === 'recv') {
       const b = rnd.pick(conns);
       const flags = rnd.pick([0, 0, 0, A.RECV_PEEK, A.RECV_DROP, A.RECV_USE_PRIORITY, A.RECV_DROP | A.RECV_USE_PRIORITY]);
       const prio = BigInt(rnd.int(3) - 1);
       const m = both(label, (raw) => raw.recv(b.slot, b.gen, flags, prio));
-      if (typeof m !== 'string' && m.r === 0 && (flags & A.RECV_DROP) === 0) {
+      if (!isThrown(m) && m.r === 0 && (flags & A.RECV_DROP) === 0) {
         const list = published.get(b.slot)!;
         if (!list.includes(m.offset)) list.push(m.offset);
       }
@@ -177,21 +212,40 @@ async function run(seed: number, steps: number) {
   raws.forEach((raw) => raw.e.setFault(0));
   raws2.forEach((raw) => raw.e.setFault(0));
   for (const c of conns) {
-    both('drain', (raw) => { while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0); return 0; });
-    for (const off of published.get(c.slot)!) both('free', (raw) => raw.free(c.slot, c.gen, off));
+    both('drain', (raw) => { let n = 0; while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0) n++; return n; });
+    for (const off of published.get(c.slot)!) assert.is(both('free', (raw) => raw.free(c.slot, c.gen, off)), 0, 'free what was published');
   }
   for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
   for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
-  raws.forEach((raw) => closeAll(raw.e, raw));
-  both('closed', () => raws[0].e.liveConns());
+  both('close all', (raw) => { closeAll(raw.e, raw); return raw.e.liveConns(); });
+  assert.is(both('closed', (raw) => raw.e.liveConns()), 0, 'every connection closed');
+  if (wrap) {
+    // the wrap-arounds happened (on both buses alike: the bytes were compared after every command)
+    const u32 = raws[0].e.u32, H = A.BUS_BASE;
+    assert.ok(u32[(H + A.BUS_NEXT_ID + 4) >>> 2] >= 1, `connection ids passed 2^32 (${counts.hello} HELLOs)`);
+    assert.ok(u32[(H + A.BUS_SEQNUM + 4) >>> 2] >= 1, 'the seqnum passed 2^32');
+    assert.ok(tokens[0] === U32_MAX && (tokens.length < 2 || tokens[1] === 2), `thread tokens wrapped past 0 and 1: ${tokens.slice(0, 3)}`);
+    let gens = 0;
+    for (let s = 0; s < LIMITS.connections; s++) if (raws[0].e.connGen(s) < 16) gens++;
+    assert.ok(gens >= 1, 'a connection generation wrapped');
+    counts.tokens = tokens.length;
+  }
   return counts;
 }
 
-for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-  test(`wasm and twin agree byte for byte: seed ${seed}`, async () => {
-    const counts = await run(seed, 600);
-    assert.ok(counts.send > 100 && counts.recv > 50 && counts.fault > 20 && (counts.killed ?? 0) > 5, `the commands were exercised: ${JSON.stringify(counts)}`);
-  });
+const SEEDS = seedsFromEnv([1, 2, 3, 4, 5, 6, 7, 8]);
+const STEPS = stepsFromEnv(600);
+for (const seed of SEEDS) {
+  for (const wrap of [false, true]) {
+    test(`wasm and twin agree byte for byte: seed ${seed}${wrap ? ', counters near 2^32' : ''}`, async () => {
+      const counts = await run(seed, STEPS, wrap);
+      // each op is drawn with a fixed weight (send 4/14, recv 3/14, fault 1/14, kill 1/14, of
+      // which about half end in a death): well below those rates, for any step count
+      const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate),
+        `the commands were exercised (${k}): ${JSON.stringify(counts)}`);
+      min('send', 1 / 6); min('recv', 1 / 12); min('fault', 1 / 30); min('killed', 1 / 120);
+    });
+  }
 }
 
 test.run();

@@ -1,0 +1,102 @@
+// diffkit: what the differential and fuzz tests (tests/diff) share: the seeded PRNG, the
+// seeds and step counts from the environment, an exception turned into a value both
+// engines' outcomes can be compared by, and a byte comparison of two buses.
+//
+// Environment (read by tests/diff/*.test.ts):
+//   WASMBUS_SEEDS  seeds to run, e.g. "1-8", "3", "1,5,9-12" (default: each test's own list)
+//   WASMBUS_STEPS  commands per seed (default: each test's own count)
+import { abi as A, BusError, type Engine, type EngineKind } from '../../js/index.ts';
+
+/** mulberry32: small, seeded, good enough for choosing commands */
+export function prng(seed: number) {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(a: T[]): T => a[Math.floor(next() * a.length)] };
+}
+
+/** "1-8" / "3" / "1,5,9-12" -> the seeds; throws on anything else (a typo must not run zero seeds) */
+export function parseSeeds(spec: string): number[] {
+  const out: number[] = [];
+  for (const part of spec.split(',').map((p) => p.trim())) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new Error(`WASMBUS_SEEDS: cannot read ${JSON.stringify(part)} (e.g. "1-8" or "1,5,9-12")`);
+    const from = Number(m[1]), to = m[2] === undefined ? from : Number(m[2]);
+    if (to < from) throw new Error(`WASMBUS_SEEDS: empty range ${part}`);
+    for (let s = from; s <= to; s++) out.push(s);
+  }
+  return out;
+}
+
+/** the seeds to run: WASMBUS_SEEDS, else `dflt` */
+export function seedsFromEnv(dflt: number[]): number[] {
+  const spec = process.env.WASMBUS_SEEDS;
+  return spec ? parseSeeds(spec) : dflt;
+}
+
+/** commands per seed: WASMBUS_STEPS, else `dflt` */
+export function stepsFromEnv(dflt: number): number {
+  const spec = process.env.WASMBUS_STEPS;
+  if (!spec) return dflt;
+  const n = Number(spec);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`WASMBUS_STEPS must be a positive integer, not ${JSON.stringify(spec)}`);
+  return n;
+}
+
+/** An exception, as a value comparable between the engines. */
+export interface Thrown {
+  threw: string;
+  errno?: number;
+  message?: string;
+}
+
+/**
+ * What `err`, thrown by a call into engine `kind`, compares as. A trap inside the core is the
+ * one thing the engines report differently, by construction: wasm executes `unreachable`
+ * (WebAssembly.RuntimeError 'unreachable'), the twin's trap() throws Error('wasmbus twin:
+ * trap') (js/twin/mem.ts). Exactly those two, each from its own engine, become { threw:
+ * 'trap' }; every other exception is compared by its class, errno and message.
+ */
+export function thrown(err: unknown, kind: EngineKind): Thrown {
+  if (kind === 'wasm' && err instanceof WebAssembly.RuntimeError && err.message === 'unreachable') return { threw: 'trap' };
+  if (kind === 'twin' && err instanceof Error && err.constructor === Error && err.message === 'wasmbus twin: trap') return { threw: 'trap' };
+  if (err instanceof BusError) return { threw: 'BusError', errno: err.errno, message: err.message };
+  if (err instanceof Error) return { threw: err.constructor.name, message: err.message };
+  return { threw: typeof err, message: String(err) };
+}
+
+export function isThrown(x: unknown): x is Thrown {
+  return typeof x === 'object' && x !== null && 'threw' in x;
+}
+export const isTrap = (x: unknown): boolean => isThrown(x) && x.threw === 'trap';
+
+/**
+ * The first byte address in [BUS_BASE, layout end) where the two buses differ, or -1. Nothing
+ * is left out: header, thread table (the command areas with every command's outputs, the
+ * undo logs, the scratch words, and the AS runtime's arena, which is wasm-only but which the
+ * core never allocates from, so it stays zero on both), connections, tables, pools.
+ */
+export function busDiff(a: Engine, b: Engine): number {
+  const end = a.u32[(A.BUS_BASE + A.BUS_LAYOUT_END) >>> 2];
+  if (b.u32[(A.BUS_BASE + A.BUS_LAYOUT_END) >>> 2] !== end) return A.BUS_BASE + A.BUS_LAYOUT_END;
+  const x = a.u32, y = b.u32;
+  for (let i = A.BUS_BASE >>> 2, e = end >>> 2; i < e; i++) if (x[i] !== y[i]) return i << 2;
+  return -1;
+}
+
+/** Where in the bus an address lies, for failure messages. */
+export function where(e: Engine, p: number): string {
+  const ld = (q: number) => e.u32[q >>> 2];
+  const H = A.BUS_BASE;
+  if (p < H + A.BUS_SIZE) return `bus header +${p - H}`;
+  const threads = ld(H + A.BUS_THREADS), conns = ld(H + A.BUS_CONNS), pools = ld(H + A.BUS_POOLS);
+  if (p < conns) return `thread ${Math.floor((p - threads) / A.THREAD_SIZE)} +${(p - threads) % A.THREAD_SIZE}`;
+  if (p < conns + ld(H + A.BUS_N_CONNS) * A.CONN_SIZE) return `conn ${Math.floor((p - conns) / A.CONN_SIZE)} +${(p - conns) % A.CONN_SIZE}`;
+  if (p >= pools) return `pool ${Math.floor((p - pools) / ld(H + A.BUS_POOL_MAX))} +${(p - pools) % ld(H + A.BUS_POOL_MAX)}`;
+  return `table area ${p}`;
+}
