@@ -129,7 +129,7 @@ abstract class EngineBase {
     try {
       r = this.run(OP_SEND, slot, gen);
     } catch (err) {
-      this.busy(0);
+      if (!this.dead) this.busy(0); // a thread that died (fault injection) leaves it, as a real death does
       throw err;
     }
     if (r !== A.SEND_PENDING) this.busy(0);
@@ -146,7 +146,7 @@ abstract class EngineBase {
       r = this.run(op, 0, 0);
     } catch (err) {
       this.endPending = false;
-      this.busy(0);
+      if (!this.dead) this.busy(0);
       throw err;
     }
     // still reserved: the busy word stays set, and the next send cancels it first

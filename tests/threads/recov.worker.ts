@@ -1,8 +1,9 @@
 // A test worker for the recovery tests: joins the bus from its handle and plays one role.
 //   recoverer     races the other recoverers: each round (a counter in the bus's user region)
 //                 it recovers the token the parent wrote there and records what it got
-//   dying-sender  sends to `dst` as fast as it can; at message `dieAt` it arms the fault hook
-//                 (hooks build) so that it dies inside that send, holding the receiver's lock
+//   dying-sender  sends to `dst` as fast as it can; at message `dieAt` (after a second go
+//                 message when dieAt > 0) it arms the fault hook (hooks build) so that it dies
+//                 inside that send, holding the receiver's lock
 //   hold-lock     holds a lock word for `ms` (a live thread that is slow), then releases it
 // Every wait has a timeout; every outcome is posted to the parent.
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
@@ -62,7 +63,12 @@ try {
     go.free();
     const dieAt = inp.dieAt ?? 0;
     for (let seq = 0; ;) {
-      if (seq === dieAt) bus.engine.setFault(inp.fault ?? 1, true);
+      if (seq === dieAt) {
+        // after the first messages: wait until the parent has taken them (a second go), so
+        // that it does not need the receiver's lock while this thread lies dead holding it
+        if (dieAt > 0) (await conn.recvAsync({ timeout: 20000 })).free();
+        bus.engine.setFault(inp.fault ?? 1, true);
+      }
       try {
         conn.send(inp.dst!, senderPayload(index, seq, 64), { cookie: seq + 1 });
         if (seq === dieAt) { post({ error: `the send of ${seq} did not die` }); break; }
