@@ -103,7 +103,9 @@ s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s se
   assert.equal(await d.w.next(MSG_MS, 'the worker to die'), { died: 0 });
   const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
   assert.is(bus.engine.u32[lock >>> 2] & A.LOCK_ID_MASK, d.ready.slot + 1, 'the dead worker holds the receiver\'s lock');
-  const terminated = d.w.terminate(); // its 'exit' can only be delivered once this thread returns to its loop
+  // the worker lies dead and its 'exit' has not reached this thread (Node delivers it on this
+  // thread's event loop; Deno's node:worker_threads fires it from terminate() itself, so the
+  // worker is terminated only after the send, in both runtimes)
   const t0 = performance.now();
   let code = 'sent';
   try { main.send(r.id, new Uint8Array([1])); } catch (err) { code = (err as BusError).code; }
@@ -111,7 +113,7 @@ s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s se
   assert.is(code, 'EDEADLK');
   assert.ok(waited >= A.LOCK_WAIT_MS * 0.9 && waited < A.LOCK_WAIT_MS * 5, `a bounded wait (${waited.toFixed(0)} ms)`);
   assert.is(r.poolUsed, 0, 'the failed send changed nothing');
-  await terminated;
+  await d.w.terminate();
   const res = await within(watched, MSG_MS, 'watch() after exit');
   assert.is(res.error, undefined, String(res.error));
   assert.is(res.slot, d.ready.slot, 'recovered');
@@ -151,7 +153,8 @@ s('a worker terminated at random while the main thread sends to it and receives 
     } catch (err) {
       const c = (err as BusError).code ?? String(err);
       codes.set(c, (codes.get(c) ?? 0) + 1);
-      assert.ok(['ENOBUFS', 'EXFULL', 'EDEADLK'].includes(c), `send: ${c}`);
+      // ENXIO: recovered already (Deno's node:worker_threads fires 'exit' from terminate())
+      assert.ok(['ENOBUFS', 'EXFULL', 'EDEADLK', 'ENXIO'].includes(c), `send: ${c}`);
     }
     try {
       const m = main.recv();
