@@ -1,51 +1,76 @@
 // recover: what survivors do about a thread that died (a terminated worker) or trapped.
 //
-//   recover(slot, force)  another thread is dead: undo its half-made command from its undo log,
-//                  release the locks it held, end its reserved SEND, close the connections
-//                  it opened (as BYEBYE would, queue or not), and free its thread slot.
+//   recover(token, force)  the thread that joined with `token` is dead: undo its half-made
+//                  command from its undo log, release the locks it held, end its reserved
+//                  SEND, close the connections it opened (as BYEBYE would, queue or not), and
+//                  free its thread slot. Returns the slot.
 //   unwind()       the calling thread trapped inside the core: undo and unlock only.
-// Re-entrant: a recovery that returns WOULDBLOCK is simply called again.
+// One recoverer at a time: THREAD_RECOVERER holds its token (claimed before the state becomes
+// RECOVERING), and another thread takes a recovery over only when that recoverer is not LIVE.
+// Re-entrant: a recovery that returns WOULDBLOCK (or that its host gave up on) is simply
+// called again by the same thread, or taken over once that thread is dead.
 import * as A from "../js/shared/abi";
-import { ld32, st32, aCas, aStore, THREAD } from "./mem";
+import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
 import { lockTry, unlock, unlockAllOf, lockHeldBy } from "./lock";
-import { busNThreads, busNConns } from "./bus";
-import { threadAddr } from "./thread";
+import { busNConns } from "./bus";
+import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
-import { sendFinish, sendPendingConn } from "./send";
+import { sendFinish } from "./send";
 
 const H: u32 = A.BUS_BASE;
 
-export function recover(slot: u32, force: u32): i32 {
+export function recover(token: u32, force: u32): i32 {
   const me = THREAD;
   if (me == 0) return -A.EBADF;
-  if (slot >= busNThreads()) return -A.EINVAL;
-  const t = threadAddr(slot);
+  if (token == 0 || token == TOKEN) return -A.EINVAL;
+  const s = threadFind(token);
+  if (s < 0) return -A.ESRCH;
+  const slot = u32(s), t = threadAddr(slot);
   if (t == me) return -A.EINVAL;
-  const st = aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_DEAD);
-  if (st != A.THREAD_LIVE && st != A.THREAD_DEAD) return -A.ESRCH;
-  // 0. a thread declared dead may still be running (Deno runs a terminated worker until its
+  // 1. the recovery is ours: claimed, or taken over from a recoverer that is not LIVE
+  const owner = aCas(t + A.THREAD_RECOVERER, 0, TOKEN);
+  if (owner != 0 && owner != TOKEN) {
+    if (threadLive(owner)) return -A.EALREADY;
+    if (aCas(t + A.THREAD_RECOVERER, owner, TOKEN) != owner) return -A.EALREADY;
+  }
+  // ... of the thread we were asked about (it may have left, and its slot been retaken)
+  if (aLoad(t + A.THREAD_TOKEN) != token) {
+    aCas(t + A.THREAD_RECOVERER, TOKEN, 0);
+    return -A.ESRCH;
+  }
+  // 2. declared dead: LIVE (or FREE: it died while joining or leaving) -> RECOVERING. From
+  //    here on the thread, if it still runs, stops at its next lock (the live check).
+  let st = aLoad(t + A.THREAD_STATE);
+  while (st != A.THREAD_RECOVERING) {
+    const was = aCas(t + A.THREAD_STATE, st, A.THREAD_RECOVERING);
+    if (was == st) break;
+    st = was;
+  }
+  // 3. a thread declared dead may still be running (Deno runs a terminated worker until its
   //    next turn): while it holds a lock, let it finish; once it takes another, it stops.
   //    `force` (the host waited RECOVER_BUSY_MS, or knows the thread stopped) skips this.
   if (force == 0 && lockHeldBy(slot + 1) != 0) return A.WOULDBLOCK;
-  //    ... nor while its host is copying into a slice it reserved (THREAD_BUSY)
-  if (force == 0 && ld32(t + A.THREAD_BUSY) != 0) {
+  //    ... nor while its host is copying into a slice it reserved, or it is joining (THREAD_BUSY)
+  if (force == 0 && aLoad(t + A.THREAD_BUSY) != 0) {
     st32(me + A.THREAD_WAIT_ADDR, t + A.THREAD_BUSY);
     st32(me + A.THREAD_WAIT_VAL, 1);
     return A.WOULDBLOCK;
   }
-  // 1. the command it was in: undone; its locks: released (nobody else takes them)
+  // 4. the command it was in: undone; its locks: released (nobody else takes them)
   logUndo(t);
   unlockAllOf(slot + 1);
-  // 2. its reserved SEND: cancelled under the receiver's lock
-  const d = sendPendingConn(t);
-  if (d >= 0) {
-    if (!lockTry(u32(d) + A.CONN_LOCK)) return A.WOULDBLOCK;
-    sendFinish(t, false);
-    logCommit();
-    unlock(u32(d) + A.CONN_LOCK);
+  // 5. its reserved SEND: read and cancelled under the receiver's lock
+  if (ld32(t + A.THREAD_OP) == A.OP_SEND) {
+    const d = connAddr(ld32(t + A.THREAD_OP_CONN));
+    if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+    if (ld32(t + A.THREAD_OP) == A.OP_SEND && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
+      sendFinish(t, false);
+      logCommit();
+    }
+    unlock(d + A.CONN_LOCK);
   }
-  // 3. its connections: closed
+  // 6. its connections: closed, each checked again under its locks
   const n = busNConns();
   for (let i: u32 = 0; i < n; i++) {
     const c = connAddr(i);
@@ -60,11 +85,16 @@ export function recover(slot: u32, force: u32): i32 {
     unlock(c + A.CONN_LOCK);
     unlock(H + A.BUS_LOCK);
   }
-  // 4. its slot
-  st32(t + A.THREAD_TOKEN, 0);
-  st32(t + A.THREAD_BUSY, 0);
+  // 7. its slot, left clean (no send, empty log, not busy) and freed: FREE, then the token
+  //    cleared (now a joiner may take it), then the claim released
+  st32(t + A.THREAD_OP, A.OP_NONE);
+  st32(t + A.THREAD_LOG_LEN, 0);
+  st32(t + A.THREAD_FAULT, 0);
+  aStore(t + A.THREAD_BUSY, 0);
   aStore(t + A.THREAD_STATE, A.THREAD_FREE);
-  return 0;
+  aCas(t + A.THREAD_TOKEN, token, 0);
+  aCas(t + A.THREAD_RECOVERER, TOKEN, 0);
+  return i32(slot);
 }
 
 export function unwind(): i32 {

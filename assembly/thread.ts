@@ -1,40 +1,90 @@
-// thread: the thread table. A thread that joins takes a slot (liveness word, journal,
+// thread: the thread table. A thread that joins takes a slot (liveness word, token, journal,
+// command area); recover() (assembly/recover.ts) frees the slot of a thread that died.
 import * as A from "../js/shared/abi";
-import { ld32, st32, aCas, setThread, THREAD, TOKEN } from "./mem";
+import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TOKEN, HOOKS } from "./mem";
 import { busThreads, busNThreads, busConns, busNConns } from "./bus";
 
 export function threadAddr(slot: u32): u32 {
   return busThreads() + slot * A.THREAD_SIZE;
 }
 
-/** Take the first free slot; returns the slot index or -EUSERS. */
+/** The slot whose token is `token` (in any state: joining, LIVE, being recovered, leaving), or -1. */
+export function threadFind(token: u32): i32 {
+  if (token == 0) return -1;
+  const n = busNThreads();
+  for (let i: u32 = 0; i < n; i++) {
+    if (aLoad(threadAddr(i) + A.THREAD_TOKEN) == token) return i32(i);
+  }
+  return -1;
+}
+
+/** Is the thread that joined with `token` LIVE (its slot still holds that token)? */
+export function threadLive(token: u32): bool {
+  const s = threadFind(token);
+  return s >= 0 && aLoad(threadAddr(u32(s)) + A.THREAD_STATE) == A.THREAD_LIVE;
+}
+
+/** hooks builds: a test makes this thread die at step `k` of thread_join / thread_leave. */
+function hookStep(fault: u32, k: u32): void {
+  if (HOOKS && fault == u32(A.FAULT_THREAD_STEP + k)) trap();
+}
+
+/**
+ * Take the first free slot; returns the slot index or -EUSERS. The slot is claimed by its
+ * token (0 -> token) before it goes LIVE, so a thread that dies at any step of this is found
+ * by its token (recover), and a free slot is one whose token is 0.
+ */
 export function threadJoin(token: u32): i32 {
   if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
   if (THREAD != 0) return -A.EALREADY;
+  if (token == 0) return -A.EINVAL;
   const n = busNThreads();
   for (let i: u32 = 0; i < n; i++) {
     const t = threadAddr(i);
-    if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) == A.THREAD_FREE) {
-      st32(t + A.THREAD_TOKEN, token);
-      st32(t + A.THREAD_OP, A.OP_NONE);
-      st32(t + A.THREAD_ID, i + 1);
-      st32(t + A.THREAD_LOG_LEN, 0);
-      st32(t + A.THREAD_FAULT, 0);
-      st32(t + A.THREAD_BUSY, 0);
-      setThread(t, token);
-      return i32(i);
+    if (aLoad(t + A.THREAD_STATE) != A.THREAD_FREE || aLoad(t + A.THREAD_RECOVERER) != 0) continue;
+    const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
+    if (aCas(t + A.THREAD_TOKEN, 0, token) != 0) continue;
+    hookStep(fault, 1);
+    // busy while joining: a recovery that is not forced waits for a joiner that still runs
+    aStore(t + A.THREAD_BUSY, 1);
+    if (aLoad(t + A.THREAD_STATE) != A.THREAD_FREE) {
+      // a recovery of the slot's last thread is still ending: not free after all
+      aCas(t + A.THREAD_TOKEN, token, 0);
+      aStore(t + A.THREAD_BUSY, 0);
+      notifyAll(t + A.THREAD_BUSY);
+      continue;
     }
+    hookStep(fault, 2);
+    st32(t + A.THREAD_OP, A.OP_NONE);
+    st32(t + A.THREAD_ID, i + 1);
+    st32(t + A.THREAD_LOG_LEN, 0);
+    st32(t + A.THREAD_FAULT, 0);
+    if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) != A.THREAD_FREE) {
+      // declared dead while joining (found by its token): the recoverer frees the slot
+      aStore(t + A.THREAD_BUSY, 0);
+      notifyAll(t + A.THREAD_BUSY);
+      return -A.ESRCH;
+    }
+    hookStep(fault, 3);
+    aStore(t + A.THREAD_BUSY, 0);
+    if (aLoad(t + A.THREAD_STATE) != A.THREAD_LIVE) notifyAll(t + A.THREAD_BUSY);
+    setThread(t, token);
+    return i32(i);
   }
   return -A.EUSERS;
 }
 
-/** Give the calling thread's slot back: -EINPROGRESS with a send pending, -EBUSY while it owns an open connection. */
+/**
+ * Give the calling thread's slot back: -EINPROGRESS with a send pending, -EBUSY while it owns
+ * an open connection. LIVE -> FREE first, the token cleared last: a thread that dies in
+ * between leaves a slot that recover(token) finishes freeing.
+ */
 export function threadLeave(): i32 {
   const t = THREAD;
   if (t == 0) return -A.EBADF;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
   // a slot recovered (and maybe taken by another thread) is no longer ours
-  if (ld32(t + A.THREAD_TOKEN) != TOKEN) {
+  if (aLoad(t + A.THREAD_TOKEN) != TOKEN) {
     setThread(0, 0);
     return -A.ESRCH;
   }
@@ -45,12 +95,16 @@ export function threadLeave(): i32 {
     const c = busConns() + i * A.CONN_SIZE;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return -A.EBUSY;
   }
-  st32(t + A.THREAD_TOKEN, 0);
+  const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
+  hookStep(fault, 1);
   // a slot being recovered is the recoverer's to free
   if (aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
     setThread(0, 0);
     return -A.ESRCH;
   }
+  hookStep(fault, 2);
+  st32(t + A.THREAD_FAULT, 0);
+  aCas(t + A.THREAD_TOKEN, TOKEN, 0);
   setThread(0, 0);
   return 0;
 }

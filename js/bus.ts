@@ -100,6 +100,8 @@ export interface ExitEmitter {
 
 /** The thread-slot token of the thread that creates a bus. */
 const CREATOR_TOKEN = 1;
+/** watch(): how often, and how far apart, a recovery that met a dead thread's lock is retried */
+const WATCH_RETRIES = 20, WATCH_RETRY_MS = 50;
 
 export const DEFAULT_LIMITS: BusLimits = {
   threads: 16, connections: 64, poolMax: 1 << 20, names: 256, matches: 1024, replies: 1024,
@@ -283,15 +285,12 @@ export class Bus {
     }
   }
 
-  /** The live thread slot whose token is `token`, or -1. */
+  /** The thread slot that holds `token` (in any state: a claim not yet freed), or -1. */
   private threadSlotOf(token: number): number {
     const u32 = this.engine.u32;
     const base = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2], n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
     for (let i = 0; i < n; i++) {
-      const t = base + i * A.THREAD_SIZE;
-      const st = Atomics.load(u32, (t + A.THREAD_STATE) >>> 2);
-      // DEAD: a recovery that was interrupted (its recoverer died too) is finished here
-      if ((st === A.THREAD_LIVE || st === A.THREAD_DEAD) && u32[(t + A.THREAD_TOKEN) >>> 2] === token >>> 0) return i;
+      if (Atomics.load(u32, (base + i * A.THREAD_SIZE + A.THREAD_TOKEN) >>> 2) === token >>> 0) return i;
     }
     return -1;
   }
@@ -299,11 +298,15 @@ export class Bus {
   /**
    * A thread that joined with `token` died without leaving (a terminated or crashed worker):
    * finish or undo the command it was in, release its locks, disconnect the connections it
-   * owned and free its thread slot. Returns the slot recovered, or -1 when no live thread has
-   * that token (it left the bus cleanly). A thread that is still running (a Deno worker after
-   * terminate() runs on until its next turn) is given RECOVER_BUSY_MS (100 ms) to leave the
-   * locks it holds, and stops at the next one it takes; `stopped: true` says the runtime
-   * guarantees the thread has stopped (a Node Worker's 'exit' event), and skips that wait.
+   * owned and free its thread slot. Returns the slot recovered, or -1 when no thread holds
+   * that token (it left the bus cleanly, or was recovered already). The core finds the slot
+   * by the token and re-checks it at each step; one thread recovers a thread at a time
+   * (`EALREADY` while another live thread does). A thread that is still running (a Deno
+   * worker after terminate() runs on until its next turn) is given RECOVER_BUSY_MS (100 ms)
+   * to leave the locks it holds, and stops at the next one it takes; `stopped: true` says the
+   * runtime guarantees the thread has stopped (a Node Worker's 'exit' event), and skips that
+   * wait. `EDEADLK`: a lock recovery needs stayed held for LOCK_WAIT_MS (by another thread
+   * that died, not yet recovered): call again later, the recovery goes on where it stopped.
    */
   recoverThread(token: number, opts?: { stopped?: boolean }): number {
     const e = this.engine;
@@ -313,20 +316,22 @@ export class Bus {
     }
     const o = options<{ stopped?: boolean }>('recoverThread', opts, RECOVER_KEYS, '{ stopped: true }');
     const stopped = optBoolean('recoverThread', 'stopped', o.stopped) ?? false;
-    const slot = this.threadSlotOf(token);
-    if (slot < 0) return -1;
-    if (slot === e.threadSlot) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
-    const r = e.recover(slot, stopped);
-    if (r === -A.ESRCH) return -1; // recovered or left meanwhile
-    check(r, 'recoverThread');
-    return slot;
+    if (token === 0) return -1; // no thread holds token 0
+    if (token === e.threadToken) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
+    const r = e.recoverThread(token, stopped);
+    if (r === -A.ESRCH) return -1; // left, or recovered meanwhile
+    if (r === -A.EALREADY) throw new BusError(A.EALREADY, 'recoverThread', 'another live thread is recovering that thread');
+    if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${A.LOCK_WAIT_MS} ms (by a thread that died and is not recovered yet): call again`);
+    return check(r, 'recoverThread');
   }
 
   /**
    * Recover a Node worker_threads Worker's thread slot when it exits (a worker that left the
    * bus has nothing to recover). Resolves once the worker has exited and been recovered. It
    * rejects only when its arguments are wrong (BusError EINVAL, before it listens); once it
-   * listens it never rejects: a recovery failure is in the result's `error`.
+   * listens it never rejects: a recovery failure is in the result's `error`. A recovery that
+   * meets a lock held by another dead thread (EDEADLK) is tried again, WATCH_RETRIES times,
+   * WATCH_RETRY_MS apart, from the event loop.
    */
   watch(worker: ExitEmitter, handle: BusHandle | number): Promise<WatchResult> {
     const w = worker as ExitEmitter | null;
@@ -340,13 +345,17 @@ export class Bus {
     }
     return new Promise((resolve) => {
       w.once('exit', (code: number) => {
-        try {
-          // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
-          const stopped = !(globalThis as { Deno?: unknown }).Deno;
-          resolve({ code, slot: this.recoverThread(token, { stopped }) });
-        } catch (error) {
-          resolve({ code, slot: -1, error });
-        }
+        // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
+        const stopped = !(globalThis as { Deno?: unknown }).Deno;
+        const attempt = (n: number) => {
+          try {
+            resolve({ code, slot: this.recoverThread(token, { stopped }) });
+          } catch (error) {
+            if (error instanceof BusError && error.errno === A.EDEADLK && n < WATCH_RETRIES) setTimeout(attempt, WATCH_RETRY_MS, n + 1);
+            else resolve({ code, slot: -1, error });
+          }
+        };
+        attempt(0);
       });
     });
   }

@@ -32,14 +32,22 @@ export interface Engine {
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
   /**
-   * Recover thread slot `slot` after its thread died: undo its half-made command, release its
-   * locks, cancel its reserved send, close its connections, free the slot. A thread that is
-   * still running (Deno runs a terminated worker until its next turn) is given up to
+   * Recover the thread that joined with `token` after it died: undo its half-made command,
+   * release its locks, cancel its reserved send, close its connections, free its slot. The
+   * core finds the slot by the token and checks it at every step. One thread recovers a
+   * thread at a time (-EALREADY while another LIVE thread does). A thread that is still
+   * running (Deno runs a terminated worker until its next turn) is given up to
    * RECOVER_BUSY_MS to leave the locks it holds and finish the send it is copying; with
    * `stopped` (the runtime guarantees the thread has stopped, as Node's worker 'exit' event
-   * does) recovery does not wait. 0, or -ESRCH (not live), -EINVAL (bad slot, or the caller's own).
+   * does) recovery does not wait. The slot recovered, or -ESRCH (no slot has that token),
+   * -EINVAL (token 0, or the caller's own), -EALREADY, -EDEADLK (a lock it needs stayed held
+   * for LOCK_WAIT_MS: call again, the recovery goes on where it stopped).
    */
+  recoverThread(token: number, stopped?: boolean): number;
+  /** recoverThread(the token in slot `slot`): 0 or -errno (tests; -EINVAL for a bad slot) */
   recover(slot: number, stopped?: boolean): number;
+  /** the token this thread joined with (0 before threadJoin) */
+  readonly threadToken: number;
   /** the test hooks (fault injection) are compiled into this engine's core */
   readonly hooks: boolean;
   /**
@@ -117,23 +125,35 @@ abstract class EngineBase {
    * the caller must cancel it). A thread declared dead clears it, so recovery need not wait.
    */
   send(slot: number, gen: number): number {
+    if (this.endPending) {
+      const c = this.sendEnd(OP_CANCEL); // the send whose commit gave up (EDEADLK) failed
+      if (c < 0) return c;
+    }
     if (!this.busy(1)) throw this.recovered();
     try { return this.run(OP_SEND, slot, gen); } finally { this.endWindow(); }
   }
-  sendCommit(): number {
-    try { return this.run(OP_COMMIT, 0, 0); } finally { this.endWindow(); }
-  }
-  sendCancel(): number {
-    try { return this.run(OP_CANCEL, 0, 0); } finally { this.endWindow(); }
+  sendCommit(): number { return this.sendEnd(OP_COMMIT); }
+  sendCancel(): number { return this.sendEnd(OP_CANCEL); }
+
+  /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */
+  private endPending = false;
+  private sendEnd(op: number): number {
+    this.endPending = false;
+    let r: number;
+    try { r = this.run(op, 0, 0); } finally { this.endWindow(); }
+    // still reserved: the busy word stays set (endWindow), and the next send cancels it first
+    this.endPending = r === -A.EDEADLK;
+    return r;
   }
 
   /**
    * After a send-window call (returned or thrown): clear the busy word unless this thread
    * still has a send reserved. A slot that is no longer this thread's (recovered, and maybe
-   * joined by another thread since) is left alone.
+   * joined by another thread since) is left alone, and so is the word of a thread that died
+   * inside the core (fault injection), as a real death leaves it.
    */
   private endWindow(): void {
-    if (this.cmd === 0) return;
+    if (this.cmd === 0 || this.dead) return;
     const t = this.cmd - A.THREAD_CMD;
     if (Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) !== this.token) return;
     if (this.alive() && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return;
@@ -166,11 +186,21 @@ abstract class EngineBase {
   }
   recv(slot: number, gen: number): number { return this.run(OP_RECV, slot, gen); }
   free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
-  recover(slot: number, stopped = false): number {
+  recoverThread(token: number, stopped = false): number {
     this.recoverStart = performance.now();
     this.recoverForce = stopped;
-    return this.run(OP_RECOVER, slot, 0);
+    return this.run(OP_RECOVER, token, 0);
   }
+  recover(slot: number, stopped = false): number {
+    const n = this.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+    if (!Number.isInteger(slot) || slot < 0 || slot >= n || slot === this.threadSlot) return -A.EINVAL;
+    const t = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE;
+    const token = Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2);
+    if (token === 0) return -A.ESRCH;
+    const r = this.recoverThread(token, stopped);
+    return r < 0 ? r : 0;
+  }
+  get threadToken(): number { return this.token; }
   /** when the current recover() started, for its force deadline */
   protected recoverStart = 0;
   protected recoverForce = false;
@@ -182,9 +212,14 @@ abstract class EngineBase {
   /**
    * Run a command: a contended lock makes it return WOULDBLOCK having changed nothing, so
    * wait on the lock word and run it again; a trap inside the core is unwound (its half-made
-   * change undone, its locks released) and rethrown.
+   * change undone, its locks released) and rethrown. The waiting is bounded: -EDEADLK, still
+   * having changed nothing, once the lock's holder is not LIVE (it died, and is being or was
+   * recovered) or after LOCK_WAIT_MS (a holder that died and whose death has not been
+   * declared yet: the caller's event loop must run for that, e.g. to deliver Node's 'exit').
+   * A recovery waits for the dying thread (RECOVER_BUSY_MS, then `force`) before that bound.
    */
   protected run(op: number, a: number, b: number): number {
+    let deadline = 0;
     for (;;) {
       let r: number;
       if (this.dead) throw this.dead;
@@ -201,11 +236,28 @@ abstract class EngineBase {
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
-      this.waitLock();
+      const now = performance.now();
+      if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : A.LOCK_WAIT_MS);
+      else if (now >= deadline) return -A.EDEADLK;
+      // a recovery waits on the dying thread's own words: that holder is not LIVE by design
+      if (op !== OP_RECOVER && !this.holderLive()) return -A.EDEADLK;
+      this.waitLock(deadline - now);
     }
   }
 
-  private waitLock(): void {
+  /** Is the holder of the lock word this thread was told to wait on LIVE (or the word free)? */
+  private holderLive(): boolean {
+    const t = this.cmd - A.THREAD_CMD;
+    const v = Atomics.load(this.u32, this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2);
+    const id = v & A.LOCK_ID_MASK;
+    if (id === 0) return true;
+    const n = this.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+    if (id > n) return false;
+    const h = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + (id - 1) * A.THREAD_SIZE;
+    return Atomics.load(this.u32, (h + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE;
+  }
+
+  private waitLock(left: number): void {
     this.lockWaits++;
     const t = this.cmd - A.THREAD_CMD;
     const i = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
@@ -213,12 +265,13 @@ abstract class EngineBase {
     if (this.canBlock) {
       try {
         // timed: a holder that died is released by recovery, which any thread may run
-        Atomics.wait(this.i32, i, v, 20);
+        Atomics.wait(this.i32, i, v, Math.min(20, Math.max(1, left)));
         return;
       } catch {
         this.canBlock = false; // a browser main thread: never block there
       }
     }
+    // a thread that may not block spins, within the same deadline (checked by run)
     for (let n = 0; n < 100000 && Atomics.load(this.i32, i) === v; n++);
   }
 

@@ -90,13 +90,14 @@ export const BUS_SIZE = 256;
 // Thread slot: one per joined thread.
 //
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
-//      │ state    │ token    │ op       │ op_conn  │  state: THREAD_FREE / _LIVE / _DEAD
+//      │ state    │ token    │ op       │ op_conn  │  state: THREAD_FREE / _LIVE / _RECOVERING
 //   16 ├──────────┼──────────┼──────────┼──────────┤  op*: the SEND reservation waiting
 //      │ op_gen   │ op_block │ op_from  │ op_len   │  for send_commit / send_cancel
 //   32 ├──────────┼──────────┼──────────┼──────────┤
 //      │ id       │ log_len  │ fault    │ wait @   │  id = slot + 1: what lock words hold
 //   48 ├──────────┼──────────┬─────────────────────┤  wait: the lock word to wait on
-//      │ wait_val │ busy     │ (reserved)          │  busy: 1 while the host runs a command
+//      │ wait_val │ busy     │ recoverer│(reserved)│  busy: 1 while the host runs a command
+//      │          │          │          │          │  recoverer: token of the thread recovering it
 //   64 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
@@ -132,9 +133,18 @@ export const THREAD_CMD = 8448;
 export const THREAD_SIZE = 8448 + 32768;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
-export const THREAD_DEAD = 2; // being recovered
+export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
 export const OP_NONE = 0;
 export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit / send_cancel
+// A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
+// token is cleared last when it is freed, so a thread that dies at any point is found by its
+// token. THREAD_RECOVERER is claimed (0 -> the recoverer's token) before the state becomes
+// RECOVERING: one recoverer at a time, taken over only when that recoverer is not LIVE.
+export const THREAD_RECOVERER = 56;
+// hooks builds only: a THREAD_FAULT value FAULT_THREAD_STEP + k makes thread_join (the value
+// written in the slot it is about to take) or thread_leave trap at its step k (a test of a
+// thread that dies while joining or leaving)
+export const FAULT_THREAD_STEP = 0x10000;
 
 // Lock words: 0 = free, else the holder's thread id (slot + 1), with LOCK_WAITERS set by a
 // thread that gave up spinning and sleeps on the word (the unlocker then notifies).
@@ -146,6 +156,12 @@ export const LOCK_SPIN = 64; // compare-exchange attempts before returning WOULD
 // -ERESTARTSYS = -512, outside every errno and every positive result such as HELLO's slot)
 // having changed nothing; the host waits on THREAD_WAIT_ADDR and runs it again.
 export const WOULDBLOCK = -512;
+// The host waits at most this long for a contended lock, then the command fails with EDEADLK
+// having changed nothing (at once when the holder's slot is not LIVE). A live holder keeps a
+// lock for microseconds (a command never sleeps holding one); a holder that died keeps it
+// until it is recovered, and recovery needs the waiting thread's event loop (Node delivers a
+// worker's 'exit' there): never waiting forever is what lets that loop run.
+export const LOCK_WAIT_MS = 1000;
 
 // Connection slot.
 //
@@ -477,3 +493,4 @@ export const EALREADY = 114;
 export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 export const EXFULL = 54;
+export const EDEADLK = 35;

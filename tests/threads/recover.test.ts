@@ -4,10 +4,10 @@
 // have an exit event that says the thread has stopped.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BusError, type Bus, type Connection, type Message } from '../../js/index.ts';
-import { terminateAll, RUNTIME, within } from '../helpers/worker.ts';
+import { Bus, BusError, MockProvider, abi as A, type Connection, type Message } from '../../js/index.ts';
+import { spawn, terminateAll, RUNTIME, within } from '../helpers/worker.ts';
 import { checkBus } from '../helpers/check.ts';
-import { ENGINE, threadBus, peer, MSG_MS } from './common.ts';
+import { ENGINE, threadBus, peer, MSG_MS, READY_MS, THREAD_LIMITS } from './common.ts';
 import { senderPayload } from './payload.ts';
 
 const s = suite(`threads: recovery [${ENGINE}, ${RUNTIME}]`);
@@ -50,15 +50,20 @@ s('an idle worker (joined, connected, waiting) is terminated: watch() recovers i
   bus.close();
 });
 
+// The worker sends as fast as it can and dies inside its send of message 300 (the fault hook,
+// hooks build: a trap at a logged store of SEND, not unwound), holding the receiver's lock,
+// with a half-made change in its undo log and its busy word set; then it is terminated.
 // Deno: terminate() does not interrupt running JS (the worker stops at its next event-loop
-// turn) and Deno's node:worker_threads emits 'exit' before that. The engine's busy word and
-// the live check at every lock keep a worker that runs on from touching the bus once it is
-// declared dead (docs/ARCHITECTURE.md, "A thread declared dead that still runs").
-s('a worker terminated while it sends as fast as it can: recovered, nothing half-made', async () => {
-  const bus = await threadBus(ENGINE);
+// turn) and Deno's node:worker_threads emits 'exit' before that: watch() passes stopped: false
+// and recovery waits RECOVER_BUSY_MS for the lock, then goes ahead (docs/ARCHITECTURE.md).
+s('a worker that dies inside a send (fault hook) and is terminated: recovered, nothing half-made', async () => {
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 42 }), limits: THREAD_LIMITS, hooks: true });
   const main = bus.connect();
-  const p = await peer(bus, { role: 'sender', index: 3, dst: main.id, count: 1e9, size: 64 }, 'thread');
-  const watched = bus.watch(p.w.thread!, p.h);
+  const h = bus.handle();
+  const w = spawn(new URL('./recov.worker.ts', import.meta.url), { role: 'dying-sender', handle: h, index: 3, dst: main.id, dieAt: 300, fault: 3 }, { kind: 'thread' });
+  const ready = await w.next<{ ready: true; id: number; slot: number; error?: string }>(READY_MS, 'the sender to join');
+  assert.is(ready.error, undefined);
+  const watched = bus.watch(w.thread!, h);
   let next = 0;
   const take = (m: Message) => {
     const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
@@ -67,16 +72,25 @@ s('a worker terminated while it sends as fast as it can: recovered, nothing half
     m.free();
     next++;
   };
-  main.send(p.ready.id, null); // go
+  main.send(ready.id, null); // go
   while (next < 300) take(await main.recvAsync({ timeout: MSG_MS }));
-  await p.w.terminate(); // most likely inside a send, maybe holding a lock
+  main.send(ready.id, null); // taken: now die inside the next send
+  assert.equal(await w.next(MSG_MS, 'the sender to die inside its send'), { died: 300 });
+  // it really is inside the send: busy, a lock held under its id, changes in its undo log
+  const e = bus.engine, u32 = e.u32;
+  const t = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + ready.slot * A.THREAD_SIZE;
+  assert.is(u32[(t + A.THREAD_BUSY) >>> 2], 1, 'its busy word is set (inside the send window)');
+  assert.ok(u32[(t + A.THREAD_LOG_LEN) >>> 2] > 0, 'its undo log holds a half-made change');
+  assert.is(u32[(e.connAddr(main.slot) + A.CONN_LOCK) >>> 2] & A.LOCK_ID_MASK, ready.slot + 1, 'it holds the receiver\'s lock');
+  await w.terminate();
   const r = await within(watched, MSG_MS, 'watch() after exit');
   assert.is(r.error, undefined, String(r.error));
-  assert.is(r.slot, p.ready.slot);
-  for (let m = main.recv(); m; m = main.recv()) take(m); // what it published before it died
+  assert.is(r.slot, ready.slot);
+  for (let m = main.recv(); m; m = main.recv()) take(m);
+  assert.is(next, 300, 'message 300 was undone: never delivered');
   assert.is(main.poolUsed, 0, 'nothing reserved, nothing leaked');
-  assert.equal(checkBus(bus.engine), []);
-  assert.is(bus.engine.liveConns(), 1);
+  assert.equal(checkBus(e), []);
+  assert.is(e.liveConns(), 1);
   await stillWorks(bus, main);
   main.close();
   bus.close();

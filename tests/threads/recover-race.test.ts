@@ -1,0 +1,201 @@
+// Recovery under real threads: recoverers that race for the same dead thread (one wins, the
+// counts never underflow), a main thread that touches a dead worker's lock before the worker's
+// 'exit' reaches it (a bounded wait, EDEADLK, then watch() recovers it), the same at random
+// with terminate() during traffic, and a slow but live lock holder that is waited for and not
+// declared dead.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Bus, BusError, MockProvider, WasmEngine, TwinEngine, abi as A, type Connection, type Engine, type Message } from '../../js/index.ts';
+import { spawn, terminateAll, RUNTIME, within, type TestWorker } from '../helpers/worker.ts';
+import { checkBus } from '../helpers/check.ts';
+import { Raw, hostVec } from '../helpers/raw.ts';
+import { ENGINE, THREAD_LIMITS, READY_MS, MSG_MS, peer } from './common.ts';
+import { senderPayload } from './payload.ts';
+import type { RecovInput } from './recov.worker.ts'; // types only: importing it would run it
+
+// the recoverers' control block (word indices from the user region), as recov.worker.ts reads it
+const CTL_ROUND = 0, CTL_TOKEN = 1, CTL_DONE = 2, CTL_RESULTS = 4;
+
+const s = suite(`threads: recovery races and bounded lock waits [${ENGINE}, ${RUNTIME}]`);
+s.after(terminateAll);
+
+const WORKER = new URL('./recov.worker.ts', import.meta.url);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function makeBus(hooks = false): Promise<Bus> {
+  return Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 42 }), limits: THREAD_LIMITS, userRegion: 65536, hooks });
+}
+
+async function start<T>(bus: Bus, inp: Omit<RecovInput, 'handle'>): Promise<{ w: TestWorker; h: ReturnType<Bus['handle']>; ready: T }> {
+  const h = bus.handle();
+  const w = spawn(WORKER, { ...inp, handle: h }, { kind: 'thread' });
+  const ready = await w.next<T & { error?: string }>(READY_MS, `${inp.role} to join`);
+  if (ready.error) assert.unreachable(`${inp.role}: ${ready.error}`);
+  return { w, h, ready };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out after ${ms} ms: ${what}`);
+    await sleep(1);
+  }
+}
+
+function takeAll(c: Connection): number {
+  let n = 0;
+  for (let m = c.recv(); m; m = c.recv()) { m.free(); n++; }
+  return n;
+}
+
+s('recoverers race for the same dead thread, many times: exactly one recovers it, nothing underflows', async () => {
+  const bus = await makeBus();
+  const e = bus.engine, raw = new Raw(e);
+  const main = bus.connect();
+  const W = 3, ROUNDS = 25;
+  const i32 = new Int32Array(bus.memory.buffer), c = bus.userRegion >>> 2;
+  const ws = [];
+  for (let i = 0; i < W; i++) ws.push(await start<{ slot: number }>(bus, { role: 'recoverer', index: i, ctl: bus.userRegion, workers: W, rounds: ROUNDS }));
+  const rc = e.connAddr(main.slot);
+  let winners = [0, 0, 0];
+  for (let round = 1; round <= ROUNDS; round++) {
+    // the victim: joins, opens a connection, queues one message and reserves another, dies
+    const p = new MockProvider({ seed: round });
+    const v: Engine = ENGINE === 'wasm' ? await WasmEngine.create(bus.module!, bus.memory, p) : new TwinEngine(bus.memory, p);
+    const token = bus.handle().token;
+    assert.ok(v.threadJoin(token) >= 0);
+    const rawV = new Raw(v);
+    const h = rawV.hello({ attachSend: 0, attachRecv: 0 });
+    assert.ok(h.r >= 0);
+    assert.is(rawV.free(h.slot, h.gen, h.offset), 0);
+    assert.is(rawV.send(h.slot, h.gen, { msg: { dst: main.id }, items: [hostVec(32)] }), 0);
+    rawV.writeSend({ msg: { dst: main.id }, items: [hostVec(64)] });
+    assert.is(v.send(h.slot, h.gen), A.SEND_PENDING);
+    assert.is(e.u32[(rc + A.CONN_N_RESV) >>> 2], 1);
+    Atomics.store(i32, c + CTL_TOKEN, token);
+    Atomics.store(i32, c + CTL_ROUND, round);
+    Atomics.notify(i32, c + CTL_ROUND);
+    await until(() => Atomics.load(i32, c + CTL_DONE) >= round * W, MSG_MS, `round ${round}`);
+    const got = [];
+    for (let i = 0; i < W; i++) got.push(Atomics.load(i32, c + CTL_RESULTS + (round - 1) * W + i));
+    const won = got.filter((r) => r === v.threadSlot).length;
+    assert.is(won, 1, `round ${round}: exactly one recoverer recovered it (${got})`);
+    for (const r of got) assert.ok(r === v.threadSlot || r === -1 || r === -A.EALREADY, `round ${round}: ${got}`);
+    winners[got.indexOf(v.threadSlot)]++;
+    assert.is(e.u32[(rc + A.CONN_N_RESV) >>> 2], 0, 'the reservation was cancelled once');
+    assert.equal(checkBus(e), [], `round ${round}: consistent`);
+    assert.is(takeAll(main), 1, 'the committed message is there, the reserved one is not');
+    assert.is(main.poolUsed, 0, 'used did not underflow');
+  }
+  for (const w of ws) assert.equal(await w.w.next(MSG_MS, 'recoverer done'), { done: true });
+  void winners; void raw;
+  main.close();
+  bus.close();
+});
+
+s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s send fails with EDEADLK instead of hanging, then watch() recovers it', async () => {
+  const bus = await makeBus(true);
+  const main = bus.connect();
+  const r = bus.connect();
+  const d = await start<{ id: number; slot: number }>(bus, { role: 'dying-sender', index: 1, dst: r.id, dieAt: 0, fault: 1 });
+  const watched = bus.watch(d.w.thread!, d.h);
+  main.send(d.ready.id, null); // go
+  assert.equal(await d.w.next(MSG_MS, 'the worker to die'), { died: 0 });
+  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
+  assert.is(bus.engine.u32[lock >>> 2] & A.LOCK_ID_MASK, d.ready.slot + 1, 'the dead worker holds the receiver\'s lock');
+  // the worker lies dead and its 'exit' has not reached this thread (Node delivers it on this
+  // thread's event loop; Deno's node:worker_threads fires it from terminate() itself, so the
+  // worker is terminated only after the send, in both runtimes)
+  const t0 = performance.now();
+  let code = 'sent';
+  try { main.send(r.id, new Uint8Array([1])); } catch (err) { code = (err as BusError).code; }
+  const waited = performance.now() - t0;
+  assert.is(code, 'EDEADLK');
+  assert.ok(waited >= A.LOCK_WAIT_MS * 0.9 && waited < A.LOCK_WAIT_MS * 5, `a bounded wait (${waited.toFixed(0)} ms)`);
+  assert.is(r.poolUsed, 0, 'the failed send changed nothing');
+  await d.w.terminate();
+  const res = await within(watched, MSG_MS, 'watch() after exit');
+  assert.is(res.error, undefined, String(res.error));
+  assert.is(res.slot, d.ready.slot, 'recovered');
+  assert.is(bus.engine.u32[lock >>> 2], 0, 'its lock released');
+  assert.equal(checkBus(bus.engine), []);
+  main.send(r.id, new Uint8Array([2]));
+  const m = r.recv()!;
+  assert.equal([...m.payload], [2]);
+  m.free();
+  main.close();
+  r.close();
+  bus.close();
+});
+
+s('a worker terminated at random while the main thread sends to it and receives from it: nothing hangs, recovered, consistent', async () => {
+  const bus = await makeBus();
+  const main = bus.connect();
+  const p = await peer(bus, { role: 'sender', index: 4, dst: main.id, count: 1e9, size: 64 }, 'thread');
+  const watched = bus.watch(p.w.thread!, p.h);
+  let next = 0;
+  const take = (m: Message) => {
+    const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
+    assert.is(dv.getUint32(4, true), next, 'in order, none lost, none twice');
+    assert.equal([...m.payload], [...senderPayload(4, next, 64)]);
+    m.free();
+    next++;
+  };
+  main.send(p.ready.id, null); // go
+  while (next < 200) take(await main.recvAsync({ timeout: MSG_MS }));
+  const codes = new Map<string, number>();
+  const terminated = p.w.terminate();
+  // synchronous traffic, without returning to the event loop, while the worker is killed
+  const end = performance.now() + 300;
+  while (performance.now() < end) {
+    try {
+      main.send(p.ready.id, new Uint8Array(16));
+    } catch (err) {
+      const c = (err as BusError).code ?? String(err);
+      codes.set(c, (codes.get(c) ?? 0) + 1);
+      // ENXIO: recovered already (Deno's node:worker_threads fires 'exit' from terminate())
+      assert.ok(['ENOBUFS', 'EXFULL', 'EDEADLK', 'ENXIO'].includes(c), `send: ${c}`);
+    }
+    try {
+      const m = main.recv();
+      if (m) take(m);
+    } catch (err) {
+      const c = (err as BusError).code ?? String(err);
+      codes.set(c, (codes.get(c) ?? 0) + 1);
+      assert.is(c, 'EDEADLK');
+    }
+  }
+  await terminated;
+  const r = await within(watched, MSG_MS, 'watch() after exit');
+  assert.is(r.error, undefined, String(r.error));
+  assert.is(r.slot, p.ready.slot);
+  for (let m = main.recv(); m; m = main.recv()) take(m);
+  assert.is(main.poolUsed, 0, 'nothing reserved, nothing leaked');
+  assert.equal(checkBus(bus.engine), []);
+  assert.is(bus.engine.liveConns(), 1);
+  main.close();
+  bus.close();
+});
+
+s('a live thread that holds a lock for a while (slow, not dead): the send waits for it, succeeds, and nobody is declared dead', async () => {
+  const bus = await makeBus();
+  const main = bus.connect(), r = bus.connect();
+  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
+  const hold = await start<{ holding: boolean; slot: number }>(bus, { role: 'hold-lock', lock, ms: 300, ctl: bus.userRegion });
+  assert.ok(hold.ready.holding);
+  const t0 = performance.now();
+  main.send(r.id, new Uint8Array([9]));
+  const waited = performance.now() - t0;
+  assert.ok(waited < A.LOCK_WAIT_MS, `waited ${waited.toFixed(0)} ms, within the bound`);
+  assert.equal(await hold.w.next(MSG_MS, 'released'), { released: true });
+  assert.is(bus.recoverThread(hold.h.token), -1, 'it left by itself: it was never declared dead');
+  const m = r.recv()!;
+  assert.equal([...m.payload], [9]);
+  m.free();
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  r.close();
+  bus.close();
+});
+
+s.run();
