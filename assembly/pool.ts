@@ -91,27 +91,21 @@ export function poolFree(c: u32, b: u32): void {
   freePush(c, b);
 }
 
-/** The publish map word of block `b`, and its bit (poolMapBit). */
-function poolMapWord(c: u32, b: u32): u32 {
-  return ld32(c + A.CONN_PUBMAP) + ((b - ld32(c + A.CONN_POOL)) >>> 8) * 4;
-}
-
-function poolMapBit(c: u32, b: u32): u32 {
-  return u32(1 << (((b - ld32(c + A.CONN_POOL)) >>> 3) & 31));
-}
-
-/** Hand a block to the pool owner (it must FREE it). */
+/**
+ * Hand a block to the pool owner (it must FREE it): the head of the published list, its bit
+ * set in the publish map. (The head's BLOCK_PUB_PREV is not kept: CONN_PUB says it is first.)
+ */
 export function poolPublish(c: u32, b: u32): void {
   const st = ld32(b + A.BLOCK_STATE);
   if ((st & A.BLOCK_USER) != 0) return;
   wr32(b + A.BLOCK_STATE, u32(st | A.BLOCK_USER));
   const head = ld32(c + A.CONN_PUB);
   wr32(b + A.BLOCK_LINK, head);
-  wr32(b + A.BLOCK_PUB_PREV, 0);
   if (head != 0) wr32(head + A.BLOCK_PUB_PREV, b);
   wr32(c + A.CONN_PUB, b);
-  const w = poolMapWord(c, b);
-  wr32(w, u32(ld32(w) | poolMapBit(c, b)));
+  const rel = b - ld32(c + A.CONN_POOL);
+  const w = ld32(c + A.CONN_PUBMAP) + (rel >>> 8) * 4;
+  wr32(w, u32(ld32(w) | u32(1 << ((rel >>> 3) & 31))));
 }
 
 /**
@@ -122,16 +116,19 @@ export function poolPublish(c: u32, b: u32): void {
  */
 export function poolUnpublish(c: u32, off: u32): u32 {
   if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off >= ld32(c + A.CONN_POOL_SIZE)) return 0;
-  const b = ld32(c + A.CONN_POOL) + off - A.BLOCK_HDR;
-  const w = poolMapWord(c, b), bit = poolMapBit(c, b);
+  const rel = off - A.BLOCK_HDR;
+  const w = ld32(c + A.CONN_PUBMAP) + (rel >>> 8) * 4, bit = u32(1 << ((rel >>> 3) & 31));
   const word = ld32(w);
   if ((word & bit) == 0) return 0;
   wr32(w, u32(word & ~bit));
-  const next = ld32(b + A.BLOCK_LINK), prev = ld32(b + A.BLOCK_PUB_PREV);
-  if (prev != 0) wr32(prev + A.BLOCK_LINK, next);
-  else wr32(c + A.CONN_PUB, next);
-  if (next != 0) wr32(next + A.BLOCK_PUB_PREV, prev);
-  wr32(b + A.BLOCK_LINK, 0);
+  const b = ld32(c + A.CONN_POOL) + rel;
+  const next = ld32(b + A.BLOCK_LINK);
+  if (ld32(c + A.CONN_PUB) == b) wr32(c + A.CONN_PUB, next);
+  else {
+    const prev = ld32(b + A.BLOCK_PUB_PREV);
+    wr32(prev + A.BLOCK_LINK, next);
+    if (next != 0) wr32(next + A.BLOCK_PUB_PREV, prev);
+  }
   wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER));
   return b;
 }

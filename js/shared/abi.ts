@@ -252,6 +252,7 @@ export const UID_KERNEL = -1; // pseudo-user of bus notifications (0xffffffff as
 // 16 ├──────────┼──────────┼──────────┼──────────┤  next: free list / queue
 //    │ link @   │ quser    │ acct     │ pub_prev@│  link: published list / free prev
 // 32 ├──────────┴──────────┴──────────┴──────────┤  pub_prev: published list, backwards
+//    │                                           │  (not kept for its head)
 //    │ slice: what the receiver reads (offset =  │
 //    │ block + BLOCK_HDR - pool)                 │
 //    └───────────────────────────────────────────┘

@@ -101,8 +101,8 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
     // ... linked both ways
     let fwd = 0;
     for (let p = ld(c + A.CONN_PUB), n = 0; p !== 0 && n <= blocks.size; p = ld(p + A.BLOCK_LINK), n++) {
-      if (ld(p + A.BLOCK_PUB_PREV) !== fwd) out.push(`${tag}: published list back link broken at ${p - pool}`);
-      fwd = p;
+      if (fwd !== 0 && ld(p + A.BLOCK_PUB_PREV) !== fwd) out.push(`${tag}: published list back link broken at ${p - pool}`);
+      fwd = p; // (the head's back link is not kept)
     }
     // the publish map: a bit set exactly where a published block starts
     const map = ld(c + A.CONN_PUBMAP);
