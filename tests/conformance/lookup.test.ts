@@ -244,3 +244,48 @@ for (const order of ['arrival', 'reverse', 'random', 'interleaved'] as const) {
 }
 
 t.run();
+
+// ---- undo: HELLO and BYEBYE aborted at every logged store, on chains of several ----------
+
+const h = busSuite('lookups, aborted', { hooks: true, limits: { threads: 2, connections: 8, poolMax: 16384, names: 4, matches: 4, replies: 4 } });
+
+h('HELLO and BYEBYE on shared buckets, aborted after each step: undone, every live id still found', ({ raw, e }) => {
+  // 8 connections: 8 buckets. Ids 1 and 9 and 17 share bucket 1 once the others are closed.
+  setNextId(e, 0xffffffffn - 3n); // and the low word wraps on the way
+  const live: H[] = [];
+  const find = () => { for (const x of live) assert.is(ping(raw, live[0], x.idBig, x), 0, `id ${x.idBig} found`); };
+  const attempt = (what: string, run: () => number, ok: (r: number) => void) => {
+    for (let n = 1; n < 100; n++) {
+      const before = stateImage(e);
+      e.setFault(n);
+      let trapped = false, r = 0;
+      try { r = run(); } catch { trapped = true; }
+      e.setFault(0);
+      if (!trapped) { ok(r); return; }
+      assert.equal(checkBus(e), [], `${what}: consistent after a trap at step ${n}`);
+      assert.is(firstDifference(before, stateImage(e)), -1, `${what}: undone after a trap at step ${n}`);
+      if (live.length) find();
+    }
+    assert.unreachable(`${what} never completed`);
+  };
+  const rnd = prng(9);
+  for (let round = 0; round < 40; round++) {
+    if (live.length < 7 && (live.length < 2 || rnd(3) !== 0)) {
+      let got: ReturnType<Raw['hello']> | null = null;
+      attempt('HELLO', () => (got = raw.hello({ poolSize: 8192 })).r, (r) => {
+        assert.ok(r >= 0 && got !== null);
+        assert.is(raw.free(got.slot, got.gen, got.offset), 0);
+        live.push({ ...got, idBig: connId(raw, got.slot) });
+      });
+    } else {
+      const i = 1 + rnd(live.length - 1); // live[0] stays: a long-lived id its bucket shares
+      const x = live[i];
+      attempt('BYEBYE', () => raw.byebye(x.slot, x.gen), (r) => { assert.is(r, 0); live.splice(i, 1); });
+      assert.is(ping(raw, live[0], x.idBig), -A.ENXIO);
+    }
+    find();
+    assert.equal(checkBus(e), []);
+  }
+});
+
+h.run();
