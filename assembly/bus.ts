@@ -15,6 +15,13 @@ export function busPoolMax(): u32 { return ld32(H + A.BUS_POOL_MAX); }
 export function busLayoutEnd(): u32 { return ld32(H + A.BUS_LAYOUT_END); }
 export function busBloomSize(): u32 { return ld32(H + A.BUS_BLOOM_SIZE); }
 
+/** Buckets of the id table: the least power of two >= nConns (at most 2^31). */
+function idBuckets(nConns: u32): u32 {
+  let b: u32 = 1;
+  while (b < nConns && b < 0x80000000) b = u32(b << 1);
+  return b;
+}
+
 /** base + n × size, saturated (SAT: does not fit in 4 GiB) */
 function tableEnd(base: u32, n: u32, size: u32): u32 {
   return base == SAT ? SAT : satAdd(base, satMul(n, size));
@@ -30,14 +37,17 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const matchSize = satAdd(A.MATCH_HDR, satMul(2, bloomSize));
   const threads: u32 = H + A.BUS_SIZE;
   const conns = tableEnd(threads, nThreads, A.THREAD_SIZE);
-  const names = tableEnd(conns, nConns, A.CONN_SIZE);
+  const ids = tableEnd(conns, nConns, A.CONN_SIZE);
+  const buckets = idBuckets(nConns);
+  const names = tableEnd(ids, satAdd(buckets, nConns), 4);
   const matches = tableEnd(names, nNames, A.NAME_SIZE);
   const replies = tableEnd(matches, nMatches, matchSize);
   const metas = tableEnd(replies, nReplies, A.REPLY_SIZE);
   const metasEnd = tableEnd(metas, nConns, A.META_SIZE);
   if (metasEnd >= SAT - A.POOL_ALIGN) return 0;
   const pools = u32(u32(metasEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
-  const end = tableEnd(pools, nConns, poolMax);
+  const pubmaps = tableEnd(pools, nConns, poolMax);
+  const end = tableEnd(pubmaps, nConns, poolMax >>> A.PUBMAP_SHIFT);
   if (matchSize == SAT || end == SAT) return 0;
   if (write) {
     st32(H + A.BUS_MATCH_SIZE, matchSize);
@@ -48,6 +58,9 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
     st32(H + A.BUS_REPLIES, replies);
     st32(H + A.BUS_METAS, metas);
     st32(H + A.BUS_POOLS, pools);
+    st32(H + A.BUS_IDS, ids);
+    st32(H + A.BUS_ID_MASK, buckets - 1);
+    st32(H + A.BUS_PUBMAPS, pubmaps);
     st32(H + A.BUS_LAYOUT_END, end);
   }
   return end;
@@ -82,7 +95,8 @@ export function busMake(cmd: u32): i32 {
   // field of it was read above
   fill(H, 0, A.BUS_SIZE);
   busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, true);
-  // tables start zeroed (free); pools are laid out by HELLO
+  // tables start zeroed (free, the id table empty); pools and their publish maps are laid
+  // out by HELLO
   fill(H + A.BUS_SIZE, 0, ld32(H + A.BUS_POOLS) - (H + A.BUS_SIZE));
   st32(H + A.BUS_VERSION_OFF, A.BUS_VERSION);
   st32(H + A.BUS_N_THREADS, nThreads);

@@ -8,6 +8,7 @@ import { busConns, busNConns, busPoolMax, busThreads } from "./bus";
 import { itemSize, itemType, itemString, descValid, align8 } from "./items";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
+import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -36,14 +37,12 @@ export function connGet(slot: u32, gen: u32): i32 {
   return connLive(u32(c), gen) ? c : -A.ECONNRESET;
 }
 
-/** Find an active connection by its 64-bit id; 0 if none. */
+/**
+ * Find an active connection by its 64-bit id; 0 if none. O(1) through the id table, with no
+ * lock held: check its state and id again under its lock.
+ */
 export function connById(lo: u32, hi: u32): u32 {
-  const n = busNConns();
-  for (let i: u32 = 0; i < n; i++) {
-    const c = connAddr(i);
-    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_ID) == lo && ld32(c + A.CONN_ID + 4) == hi) return c;
-  }
-  return 0;
+  return idFind(lo, hi);
 }
 
 /** attach mask: ~0 means ALL; bits outside ALL are invalid (-1). */
@@ -147,7 +146,12 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);
   fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SIZE - A.CONN_SLEEPERS - 4);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
-  const idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
+  // the next id in sequence, except 0 (a destination by name) and ~0 (broadcast), and, once
+  // the 64-bit counter has wrapped, ids still in use (at most n_conns are skipped)
+  let idLo = ld32(H + A.BUS_NEXT_ID), idHi = ld32(H + A.BUS_NEXT_ID + 4);
+  while ((idLo == 0 && idHi == 0) || (idLo == 0xffffffff && idHi == 0xffffffff) || idFindLocked(idLo, idHi) != 0) {
+    if (idLo == 0xffffffff) { idLo = 0; idHi = u32(idHi + 1); } else idLo = idLo + 1;
+  }
   st64(c + A.CONN_ID, idLo, idHi);
   if (idLo == 0xffffffff) wr64(H + A.BUS_NEXT_ID, 0, u32(idHi + 1));
   else wr64(H + A.BUS_NEXT_ID, idLo + 1, idHi);
@@ -159,6 +163,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   st32(c + A.CONN_POOL, pool);
   st32(c + A.CONN_UID, uid);
   st32(c + A.CONN_OWNER, u32((THREAD - busThreads()) / A.THREAD_SIZE));
+  st32(c + A.CONN_PUBMAP, ld32(H + A.BUS_PUBMAPS) + slot * (busPoolMax() >>> A.PUBMAP_SHIFT));
   if (desc != 0) copy(c + A.CONN_DESC, desc, descLen + 1);
   st32(c + A.CONN_DESC_LEN, descLen);
   poolInit(c, pool, poolSize);
@@ -179,6 +184,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   copy(cmd + A.HELLO_ID128, H + A.BUS_ID128, 16);
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) + 1);
   wr32(c + A.CONN_STATE, A.CONN_ACTIVE);
+  idInsert(slot, idLo);
 }
 
 /** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
@@ -210,11 +216,13 @@ export function byebye(slot: u32, gen: u32): i32 {
 }
 
 /**
- * Close a connection (bus and connection locks held): its pool and queue go with it. A slot
+ * Close a connection (bus and connection locks held): its pool and queue go with it, and its
+ * id leaves the id table (BYEBYE, and recovery for the connections of a dead thread). A slot
  * that still has sends reserved into it stays CLOSING until the last one is committed or
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
+  idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);

@@ -1,11 +1,17 @@
 // pool: a connection's receive pool, carved into blocks (header + slice). Best fit over
 // one free list, split the rest, merge with free neighbours on release, 8-byte aligned.
+// Costs: allocation walks the free list (O(free blocks); the pool's fragments), release is
+// O(1) (merge with the two physical neighbours). Published blocks (handed to the owner by
+// RECV / HELLO) are on a doubly linked list, and marked in the connection's publish map, so
+// FREE checks an offset and unpublishes its block in O(1).
 import * as A from "../js/shared/abi";
-import { ld32 } from "./mem";
+import { ld32, fill } from "./mem";
 import { wr32 } from "./journal";
 
-/** One free block spanning the whole pool. */
+/** One free block spanning the whole pool; an empty publish map. */
 export function poolInit(c: u32, pool: u32, size: u32): void {
+  // the map of a free slot is a don't-care (nothing reads it): cleared, not logged
+  fill(ld32(c + A.CONN_PUBMAP), 0, size >>> A.PUBMAP_SHIFT);
   wr32(pool + A.BLOCK_SIZE, size);
   wr32(pool + A.BLOCK_PREV_SIZE, 0);
   wr32(pool + A.BLOCK_STATE, 0);
@@ -85,31 +91,46 @@ export function poolFree(c: u32, b: u32): void {
   freePush(c, b);
 }
 
-/** Hand a block to the pool owner (it must FREE it). */
+/**
+ * Hand a block to the pool owner (it must FREE it): the head of the published list, its bit
+ * set in the publish map. (The head's BLOCK_PUB_PREV is not kept: CONN_PUB says it is first.)
+ */
 export function poolPublish(c: u32, b: u32): void {
   const st = ld32(b + A.BLOCK_STATE);
   if ((st & A.BLOCK_USER) != 0) return;
   wr32(b + A.BLOCK_STATE, u32(st | A.BLOCK_USER));
-  wr32(b + A.BLOCK_LINK, ld32(c + A.CONN_PUB));
+  const head = ld32(c + A.CONN_PUB);
+  wr32(b + A.BLOCK_LINK, head);
+  if (head != 0) wr32(head + A.BLOCK_PUB_PREV, b);
   wr32(c + A.CONN_PUB, b);
+  const rel = b - ld32(c + A.CONN_POOL);
+  const w = ld32(c + A.CONN_PUBMAP) + (rel >>> 8) * 4;
+  wr32(w, u32(ld32(w) | u32(1 << ((rel >>> 3) & 31))));
 }
 
-/** Find the published block whose slice is at pool offset `off` and unpublish it; 0 if none. */
+/**
+ * The published block whose slice is at pool offset `off`, unpublished; 0 if there is none.
+ * O(1): the publish map says whether a published block starts there. It lies outside the
+ * pool, so bytes written into a slice (a payload that looks like a block header, at any
+ * offset) cannot pass for one.
+ */
 export function poolUnpublish(c: u32, off: u32): u32 {
-  const target = ld32(c + A.CONN_POOL) + off - A.BLOCK_HDR;
-  let prev: u32 = 0;
-  for (let b = ld32(c + A.CONN_PUB); b != 0; b = ld32(b + A.BLOCK_LINK)) {
-    if (b == target) {
-      const next = ld32(b + A.BLOCK_LINK);
-      if (prev != 0) wr32(prev + A.BLOCK_LINK, next);
-      else wr32(c + A.CONN_PUB, next);
-      wr32(b + A.BLOCK_LINK, 0);
-      wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER));
-      return b;
-    }
-    prev = b;
+  if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off >= ld32(c + A.CONN_POOL_SIZE)) return 0;
+  const rel = off - A.BLOCK_HDR;
+  const w = ld32(c + A.CONN_PUBMAP) + (rel >>> 8) * 4, bit = u32(1 << ((rel >>> 3) & 31));
+  const word = ld32(w);
+  if ((word & bit) == 0) return 0;
+  wr32(w, u32(word & ~bit));
+  const b = ld32(c + A.CONN_POOL) + rel;
+  const next = ld32(b + A.BLOCK_LINK);
+  if (ld32(c + A.CONN_PUB) == b) wr32(c + A.CONN_PUB, next);
+  else {
+    const prev = ld32(b + A.BLOCK_PUB_PREV);
+    wr32(prev + A.BLOCK_LINK, next);
+    if (next != 0) wr32(next + A.BLOCK_PUB_PREV, prev);
   }
-  return 0;
+  wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_USER));
+  return b;
 }
 
 /** Offset of a block's slice relative to the pool start. */

@@ -28,6 +28,17 @@
 // the median ns/message and the spread (max - min) / 2 / median. After the reps, one more
 // message is validated and the pool must be empty.
 //
+// Lookups (a second table): the same raw path on buses that are large in one dimension, to
+// show that a look-up does not grow with it (issue 6, item 5). Contenders 'wasm lookups' and
+// 'twin lookups', one row per case, each timed like a size above:
+//   send → slot 1 / slot 7999 of 8000   8000 connections (pools of 4 KiB); SEND of an empty
+//                       message from slot 0 to the connection in slot 1 or in slot 7999 (by
+//                       id, through the id table), then RECV with DROP at the receiver
+//   free, 100 / 16000 held              a receiver holding that many received, unfreed
+//                       messages (pool of 4 MiB); SEND, RECV, then FREE of the oldest held
+//                       message (arrival order, the order that was quadratic with a list)
+// Each case checks its setup (the slot, the number held) and that the loop leaves it as found.
+//
 // Usage: node bench/run.mjs [--quick] [--json] [--only=wasm,twin,...]
 //   --quick  3 reps of ~20 ms instead of 7 of ~100 ms (about 4 s in all instead of about 21 s)
 //   --json   print the results as JSON instead of the Markdown table
@@ -38,7 +49,15 @@ import os from 'node:os';
 import { Bus, MockProvider, PAYLOAD_WASMBUS, abi as A } from '../dist/js/index.js';
 
 const SIZES = [0, 64, 1024, 65536];
-const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel'];
+const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel', 'wasm lookups', 'twin lookups'];
+/** the lookup cases: [key, label] */
+const CASES = [
+  ['send1', 'send → slot 1 of 8000'],
+  ['send7999', 'send → slot 7999 of 8000'],
+  ['free100', 'free, 100 held'],
+  ['free16000', 'free, 16000 held'],
+];
+const LOOKUP_CONNS = 8000;
 const MC_ROUND = 100;
 // PAYLOAD_WASMBUS, "wasmbus\0" as a little-endian u64 (above 2^53: kept as its two halves)
 const PAYLOAD_TYPE_LO = 0x73616d77, PAYLOAD_TYPE_HI = 0x00737562;
@@ -263,20 +282,156 @@ async function channelContender() {
   };
 }
 
+/** The lookup cases on one engine: a large bus per kind of case, made on first use. */
+async function lookupContender(engine) {
+  let sendBus = null, freeBus = null;
+  const w64 = (u32, addr, v) => { u32[addr >>> 2] = v % 4294967296; u32[(addr >>> 2) + 1] = Math.floor(v / 4294967296); };
+  async function makeSendBus() {
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 2, connections: LOOKUP_CONNS, poolMax: 4096 } });
+    const conns = [];
+    for (let i = 0; i < LOOKUP_CONNS; i++) conns.push(bus.connect({ poolSize: 4096 }));
+    return { bus, conns };
+  }
+  async function makeFreeBus() {
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 2, connections: 2, poolMax: 4 << 20 } });
+    return { bus, tx: bus.connect({ poolSize: 4096 }), rx: bus.connect() };
+  }
+  // the current case
+  let key = '', loop = null, check = null, cleanup = null;
+
+  /** Raw commands on engine `e`: an empty message from `tx` to `dst`, RECV, FREE. */
+  function rawOps(e, tx, rx) {
+    const { u32 } = e, cmd = e.cmd, msg = cmd + A.SEND_CMD_SIZE;
+    w64(u32, msg + A.MSG_FLAGS, 0);
+    w64(u32, msg + A.MSG_PRIORITY, 0);
+    w64(u32, msg + A.MSG_DST_ID, rx.id);
+    w64(u32, msg + A.MSG_SRC_ID, 0);
+    u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_TYPE_LO;
+    u32[((msg + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] = PAYLOAD_TYPE_HI;
+    w64(u32, msg + A.MSG_TIMEOUT, 0);
+    const iCmdSize = (cmd + A.CMD_SIZE) >>> 2, iMsgAddr = (cmd + A.SEND_MSG_ADDRESS) >>> 2;
+    const iMsgSize = (msg + A.MSG_SIZE) >>> 2, iCookie = (msg + A.MSG_COOKIE) >>> 2;
+    const iRecvOff = (cmd + A.RECV_MSG_OFFSET) >>> 2, iFreeOff = (cmd + A.FREE_OFFSET) >>> 2;
+    const head = (size, flags) => {
+      u32[iCmdSize] = size; u32[iCmdSize + 1] = 0;
+      u32[iCmdSize + 2] = flags; u32[iCmdSize + 3] = 0; // flags
+      u32[iCmdSize + 4] = 0; u32[iCmdSize + 5] = 0; // return_flags
+    };
+    const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen;
+    return {
+      send(cookie) {
+        head(A.SEND_CMD_SIZE, 0);
+        u32[iMsgAddr] = msg; u32[iMsgAddr + 1] = 0;
+        u32[iMsgSize] = A.MSG_HDR; u32[iMsgSize + 1] = 0;
+        u32[iCookie] = cookie; u32[iCookie + 1] = 0;
+        return e.send(txSlot, txGen);
+      },
+      /** RECV (flags): the offset, or -errno */
+      recv(flags) {
+        head(A.RECV_CMD_SIZE, flags);
+        u32[iCmdSize + 6] = 0; u32[iCmdSize + 7] = 0; // priority
+        const r = e.recv(rxSlot, rxGen);
+        return r < 0 ? r : u32[iRecvOff];
+      },
+      free(off) {
+        head(A.FREE_CMD_SIZE, 0);
+        u32[iFreeOff] = off; u32[iFreeOff + 1] = 0;
+        return e.free(rxSlot, rxGen);
+      },
+    };
+  }
+
+  async function setup(k) {
+    if (k === key) return;
+    cleanup?.();
+    key = k; loop = null; check = null; cleanup = null;
+    if (k.startsWith('send')) {
+      sendBus ??= await makeSendBus();
+      const { bus, conns } = sendBus;
+      const slot = Number(k.slice(4));
+      const tx = conns[0], rx = conns[slot];
+      if (rx.slot !== slot || tx.slot !== 0) throw new Error(`connection in slot ${rx.slot}, want ${slot}`);
+      const ops = rawOps(bus.engine, tx, rx);
+      loop = (n) => {
+        for (let i = 0; i < n; i++) {
+          let r = ops.send(i + 1);
+          if (r !== 0) throw new Error(`send returned ${r}`);
+          r = ops.recv(A.RECV_DROP);
+          if (r < 0) throw new Error(`recv returned ${r}`);
+        }
+      };
+      check = () => (bus.engine.queued(slot) === 0 && bus.engine.poolUsed(slot) === rx.poolUsed ? null : `slot ${slot} not as it was`);
+    } else {
+      freeBus ??= await makeFreeBus();
+      const { bus, tx, rx } = freeBus;
+      const held = Number(k.slice(4));
+      const ops = rawOps(bus.engine, tx, rx);
+      // a ring of the offsets held, oldest first
+      const ring = new Int32Array(held);
+      let first = 0;
+      for (let i = 0; i < held; i++) {
+        const r = ops.send(i + 1);
+        if (r !== 0) throw new Error(`send returned ${r} with ${i} held`);
+        ring[i] = ops.recv(0);
+        if (ring[i] < 0) throw new Error(`recv returned ${ring[i]}`);
+      }
+      const used = bus.engine.poolUsed(rx.slot);
+      loop = (n) => {
+        for (let i = 0; i < n; i++) {
+          let r = ops.send(i + 1);
+          if (r !== 0) throw new Error(`send returned ${r}`);
+          const off = ops.recv(0);
+          if (off < 0) throw new Error(`recv returned ${off}`);
+          r = ops.free(ring[first]);
+          if (r !== 0) throw new Error(`free returned ${r}`);
+          ring[first] = off;
+          first = first + 1 === held ? 0 : first + 1;
+        }
+      };
+      check = () => (bus.engine.poolUsed(rx.slot) === used && bus.engine.queued(rx.slot) === 0 ? null : `${bus.engine.poolUsed(rx.slot)} pool bytes used, want ${used}`);
+      cleanup = () => {
+        for (let i = 0; i < held; i++) {
+          const r = ops.free(ring[(first + i) % held]);
+          if (r !== 0) throw new Error(`free returned ${r} at cleanup`);
+        }
+      };
+    }
+  }
+
+  return {
+    rows: CASES.map(([k]) => k),
+    async prepare(k) { await setup(k); },
+    async validate(k) {
+      await setup(k);
+      loop(3);
+      return check();
+    },
+    loop(_payload, n) { loop(n); },
+    empty: () => check() === null,
+    close() {
+      cleanup?.();
+      if (sendBus) { for (const c of sendBus.conns) c.close(); sendBus.bus.close(); }
+      if (freeBus) { freeBus.tx.close(); freeBus.rx.close(); freeBus.bus.close(); }
+    },
+  };
+}
+
 function makeContender(name) {
   switch (name) {
     case 'wasm': case 'twin': return rawContender(name);
     case 'wasm api': return apiContender('wasm');
     case 'twin api': return apiContender('twin');
     case 'MessageChannel': return channelContender();
+    case 'wasm lookups': return lookupContender('wasm');
+    case 'twin lookups': return lookupContender('twin');
     default: throw new Error(`unknown contender ${JSON.stringify(name)}`);
   }
 }
 
-/** Validate a contender at every size: a list of { size, reason } failures. */
+/** Validate a contender at every size (or case): a list of { size, reason } failures. */
 async function validateAll(c) {
   const failures = [];
-  for (const size of SIZES) {
+  for (const size of c.rows ?? SIZES) {
     let reason;
     try {
       reason = await c.validate(size);
@@ -323,8 +478,8 @@ async function child(name) {
     try {
       if (m.op === 'warm') {
         size = m.size;
-        payload = pattern(size);
-        c.prepare(size);
+        payload = typeof size === 'number' ? pattern(size) : null;
+        await c.prepare(size);
         // double the count until a batch takes a quarter of the target and WARM_MS have
         // been spent, then scale it to the target and run one more batch untimed
         n = 16;
@@ -385,7 +540,9 @@ function startChild(name, self) {
   };
 }
 
-const sizeName = (s) => (s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+const sizeName = (s) => (typeof s === 'string' ? CASES.find(([k]) => k === s)?.[1] ?? s : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+/** the rows a contender is timed on: message sizes, or the lookup cases */
+const rowsOf = (name) => (name.endsWith(' lookups') ? CASES.map(([k]) => k) : SIZES);
 const fmtNs = (r) => (r ? `${r.ns < 100 ? r.ns.toFixed(1) : Math.round(r.ns)} ±${Math.round(r.spread * 100)}%` : '—');
 
 async function main() {
@@ -413,7 +570,7 @@ async function main() {
       if (r.setup) { drop(k.name, null, `setup: ${r.setup}`); continue; }
       const failures = r.dropped;
       for (const f of failures) drop(k.name, f.size, `validation: ${f.reason}`);
-      const ok = SIZES.filter((s) => !failures.some((f) => f.size === s));
+      const ok = rowsOf(k.name).filter((s) => !failures.some((f) => f.size === s));
       if (ok.length) live.set(k, new Set(ok));
       else k.exit();
     } catch (err) {
@@ -424,8 +581,9 @@ async function main() {
   // 2. per size: warm each up, then REPS rounds of one batch each, in a rotating order
   const results = Object.fromEntries(names.map((n) => [n, {}]));
   const fail = (k, size, reason) => { drop(k.name, size, reason); live.get(k)?.delete(size); };
-  for (const size of SIZES) {
+  for (const size of [...SIZES, ...CASES.map(([k]) => k)]) {
     const here = () => [...live.keys()].filter((k) => live.get(k).has(size));
+    if (here().length === 0) continue;
     log(`${sizeName(size)}: ${here().map((k) => k.name).join(', ')}`);
     const reps = new Map();
     for (const k of here()) {
@@ -454,11 +612,11 @@ async function main() {
 
   if (dropped.length) process.exitCode = 1;
   if (flag('--json')) {
-    process.stdout.write(JSON.stringify({ env, sizes: SIZES, results, dropped }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ env, sizes: SIZES, cases: CASES, results, dropped }, null, 2) + '\n');
     return;
   }
 
-  // 3. the table; a contender with no valid size has no column
+  // 3. the tables; a contender with no valid size has no column
   const has = (name) => results[name] && Object.keys(results[name]).length > 0;
   const cols = [];
   if (has('wasm')) cols.push(['wasm ns/msg', (s) => fmtNs(results.wasm[s])]);
@@ -472,11 +630,25 @@ async function main() {
   const lines = [
     `${env.node} (V8 ${env.v8}), ${env.cpu}, ${env.cores} cores, ${env.platform}; ` +
       `median of ${REPS} reps of ~${TARGET_MS} ms each (± half the min-max spread); wasm/twin < 1: wasm faster`,
-    '',
-    `| size | ${cols.map((c) => c[0]).join(' | ')} |`,
-    `|---:|${cols.map(() => '---:').join('|')}|`,
-    ...SIZES.map((s) => `| ${sizeName(s)} | ${cols.map((c) => c[1](s)).join(' | ')} |`),
   ];
+  if (cols.length) {
+    lines.push('', `| size | ${cols.map((c) => c[0]).join(' | ')} |`, `|---:|${cols.map(() => '---:').join('|')}|`,
+      ...SIZES.map((s) => `| ${sizeName(s)} | ${cols.map((c) => c[1](s)).join(' | ')} |`));
+  }
+  // the lookup cases: each big case beside its small one (big/small: how much it grew)
+  const lk = [['wasm lookups', 'wasm'], ['twin lookups', 'twin']].filter(([n]) => has(n));
+  if (lk.length) {
+    const small = { send7999: 'send1', free16000: 'free100' };
+    lines.push('', `| lookup case | ${lk.map(([, e]) => `${e} ns/op | ${e} big/small`).join(' | ')} |`,
+      `|---|${lk.map(() => '---:|---:').join('|')}|`);
+    for (const [key, label] of CASES) {
+      const cells = lk.map(([n]) => {
+        const r = results[n][key], base = small[key] && results[n][small[key]];
+        return `${fmtNs(r)} | ${r && base ? (r.ns / base.ns).toFixed(2) : ''}`;
+      });
+      lines.push(`| ${label} | ${cells.join(' | ')} |`);
+    }
+  }
   if (dropped.length) {
     lines.push('', 'Dropped:');
     for (const d of dropped) lines.push(`- ${d.contender}${d.size === null ? '' : ` at ${sizeName(d.size)}`}: ${d.reason}`);

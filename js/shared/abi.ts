@@ -18,11 +18,13 @@
 //     │ bus header       (BUS_SIZE)  │
 //     │ thread table     n_threads × THREAD_SIZE
 //     │ connection table n_conns   × CONN_SIZE
+//     │ id table         buckets + links, (id_mask + 1 + n_conns) × 4   (SEND's look-up by id)
 //     │ name table       n_names   × NAME_SIZE        (names issue)
 //     │ match table      n_matches × match_size       (matches issue)
 //     │ reply table      n_replies × REPLY_SIZE       (replies issue)
 //     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
+//     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
 //     ├──────────────────────────────┤ layout end
 //     │ user region: memory the host │ PAYLOAD_VEC sources may live here
 //     │ may use for its own payloads │
@@ -34,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 3;
+export const BUS_VERSION = 4;
 
 // Bus header, at BUS_BASE.
 //
@@ -47,16 +49,18 @@ export const BUS_VERSION = 3;
 // 48 ├────────────┼────────────┼──────────────┼────────────┤
 //    │ threads @  │ conns @    │ names @      │ matches @  │  absolute table addresses
 // 64 ├────────────┼────────────┼──────────────┼────────────┤
-//    │ replies @  │ metas @    │ pools @      │ (reserved) │
+//    │ replies @  │ metas @    │ pools @      │ ids @      │  ids: the id table (below)
 // 80 ├────────────┴────────────┼──────────────┴────────────┤
 //    │ next_id u64             │ seqnum u64                │  per-bus counters
 // 96 ├─────────────────────────┼───────────────────────────┤
 //    │ bloom_size u64          │ bloom_n_hash u64          │
 //112 ├─────────────────────────┼─────────────┬─────────────┤
-//    │ bus_flags u64           │ next_token  │ (reserved)  │  next_token: handles' thread tokens
-//128 ├─────────────────────────┴───────────────────────────┤
+//    │ bus_flags u64           │ next_token  │ id_seq      │  next_token: handles' thread tokens
+//128 ├─────────────────────────┴─────────────┴─────────────┤  id_seq: see the id table
 //    │ id128 [16]                                          │
-//144 ├─────────────────────────────────────────────────────┤
+//144 ├────────────┬────────────┬───────────────────────────┤
+//    │ id_mask    │ pubmaps @  │ (reserved)                │  id_mask: id table buckets - 1
+//160 ├────────────┴────────────┴───────────────────────────┤
 //    │ reserved up to BUS_SIZE (creator metadata, later)   │
 //256 └─────────────────────────────────────────────────────┘
 export const BUS_MAGIC_OFF = 0;
@@ -78,13 +82,17 @@ export const BUS_MATCHES = 60;
 export const BUS_REPLIES = 64;
 export const BUS_METAS = 68;
 export const BUS_POOLS = 72;
+export const BUS_IDS = 76;
 export const BUS_NEXT_ID = 80;
 export const BUS_SEQNUM = 88;
 export const BUS_BLOOM_SIZE = 96;
 export const BUS_BLOOM_N_HASH = 104;
 export const BUS_FLAGS = 112;
 export const BUS_NEXT_TOKEN = 120; // u32, taken with an atomic add by bus.handle(): unique thread tokens
+export const BUS_ID_SEQ = 124; // u32, +1 (atomic add, not journaled) before a connection slot's id link is rewritten
 export const BUS_ID128 = 128;
+export const BUS_ID_MASK = 144; // id table bucket count - 1 (a power of two >= n_conns, minus 1)
+export const BUS_PUBMAPS = 148; // the publish maps, pool_max / 64 bytes per connection slot
 export const BUS_SIZE = 256;
 
 // Thread slot: one per joined thread.
@@ -181,7 +189,9 @@ export const LOCK_WAIT_MS = 1000;
 //      │ desc_len │ used     │ owner    │ sleepers │  used: pool bytes in blocks; owner:
 //      │          │          │          │          │  the thread slot that said HELLO;
 //      │          │          │          │          │  sleepers: threads waiting on wake
-//  128 ├──────────┴──────────┴─────────────────────┤
+//  112 ├──────────┼──────────┴──────────┴──────────┤
+//      │ pubmap @ │ (reserved)                     │  pubmap: this slot's publish map
+//  128 ├──────────┴────────────────────────────────┤
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
 //      │ description, NUL-terminated [64]          │
@@ -212,12 +222,32 @@ export const CONN_DESC_LEN = 96;
 export const CONN_USED = 100;
 export const CONN_OWNER = 104;
 export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
+export const CONN_PUBMAP = 112; // absolute address of the slot's publish map (set by HELLO)
 export const CONN_QUOTA = 128;
 export const CONN_DESC = 384;
 export const CONN_SIZE = 512;
 export const CONN_FREE_SLOT = 0;
 export const CONN_ACTIVE = 1;
 export const CONN_CLOSING = 2; // closed by recovery while sends into it are still reserved
+
+// Id table: SEND finds its receiver by 64-bit id in O(1), without the bus lock. A chained
+// hash, bucket = id_lo & id_mask (ids are handed out in sequence, so live ids spread evenly):
+//
+//  ids @ ┌──────────────────────────────────────────┐
+//        │ bucket[id_mask + 1] u32: slot + 1 of the │  0: empty
+//        │ chain's first connection                 │
+//        ├──────────────────────────────────────────┤
+//        │ link[n_conns] u32: slot + 1 of the next  │  one per connection slot;
+//        │ connection in the same chain             │  0: end of chain
+//        └──────────────────────────────────────────┘
+//
+// Written under the bus lock by HELLO (insert at the chain's head) and by connection close
+// (unlink), journaled; the head / link that publishes a change is stored atomically. Read
+// by SEND with atomic loads and no lock; what it finds is re-checked (state, id) under the
+// receiver's lock. A slot's link is rewritten only when the slot joins a chain, after an
+// atomic add to the bus's id_seq: a reader that found nothing re-reads id_seq, and walks
+// again if it moved (docs/ARCHITECTURE.md, "Lookups that do not grow").
+export const ID_LOOKUP_TRIES = 4; // walks before SEND falls back to scanning the connection table
 
 // Quota entry, one per sending user with bytes queued in this receiver.
 //  0 ┌──────────┬──────────┬──────────┬──────────┐
@@ -236,8 +266,9 @@ export const UID_KERNEL = -1; // pseudo-user of bus notifications (0xffffffff as
 //  0 ┌──────────┬──────────┬──────────┬──────────┐
 //    │ size     │ prev_size│ state    │ next @   │  size includes the header
 // 16 ├──────────┼──────────┼──────────┼──────────┤  next: free list / queue
-//    │ link @   │ quser    │ acct     │ (pad)    │  link: published list / free prev
-// 32 ├──────────┴──────────┴──────────┴──────────┤
+//    │ link @   │ quser    │ acct     │ pub_prev@│  link: published list / free prev
+// 32 ├──────────┴──────────┴──────────┴──────────┤  pub_prev: published list, backwards
+//    │                                           │  (not kept for its head)
 //    │ slice: what the receiver reads (offset =  │
 //    │ block + BLOCK_HDR - pool)                 │
 //    └───────────────────────────────────────────┘
@@ -248,6 +279,7 @@ export const BLOCK_NEXT = 12;
 export const BLOCK_LINK = 16;
 export const BLOCK_QUSER = 20;
 export const BLOCK_ACCT = 24;
+export const BLOCK_PUB_PREV = 28;
 export const BLOCK_HDR = 32;
 export const BLOCK_MIN = 64; // a split leaves no block smaller than this
 // block state bits (0 = free)
@@ -255,6 +287,12 @@ export const BLOCK_USED = 1; // allocated
 export const BLOCK_KERNEL = 2; // queued: referenced by the receive queue
 export const BLOCK_USER = 4; // published: handed to the pool owner, must be FREEd
 export const BLOCK_RESERVED = 8; // a SEND is still writing it (not yet queued)
+// Publish map: per connection slot, one bit per 8 bytes of pool, set while the block that
+// starts there is published (BLOCK_USER). FREE accepts an offset only if its bit is set: the
+// map lies outside every pool, so no byte a sender or the receiver writes into a slice can
+// make an offset look like a published block. Bit k (block at pool + 8k) is bit k & 31 of
+// u32 word k >> 5.
+export const PUBMAP_SHIFT = 6; // map bytes = pool bytes >> PUBMAP_SHIFT
 
 // Tables of later issues: entry sizes reserved now so the layout does not move.
 export const NAME_SIZE = 320; // name registry entry: 256-byte name + owner queue links

@@ -1,7 +1,8 @@
 // check: a consistency checker over the whole bus state, read from the memory layout. It
 // returns a list of broken invariants (empty when the bus is consistent): pools tile
 // exactly and free neighbours are merged, the free / queue / published lists agree with the
-// blocks, quotas add up, counters match, no lock is held.
+// blocks, the publish maps with the published blocks, the id table with the connection
+// table, quotas add up, counters match, no lock is held.
 import { abi as A, type Engine } from '../../js/index.ts';
 
 export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[] {
@@ -97,8 +98,60 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
       np++;
     }
     if ([...blocks.values()].filter((x) => x & A.BLOCK_USER).length !== np) out.push(`${tag}: USER blocks outside the published list`);
+    // ... linked both ways
+    let fwd = 0;
+    for (let p = ld(c + A.CONN_PUB), n = 0; p !== 0 && n <= blocks.size; p = ld(p + A.BLOCK_LINK), n++) {
+      if (fwd !== 0 && ld(p + A.BLOCK_PUB_PREV) !== fwd) out.push(`${tag}: published list back link broken at ${p - pool}`);
+      fwd = p; // (the head's back link is not kept)
+    }
+    // the publish map: a bit set exactly where a published block starts
+    const map = ld(c + A.CONN_PUBMAP);
+    if (map !== ld(H + A.BUS_PUBMAPS) + s * (ld(H + A.BUS_POOL_MAX) >>> A.PUBMAP_SHIFT)) out.push(`${tag}: publish map at ${map}`);
+    for (let k = 0; k < size / 8; k++) {
+      const bit = (ld(map + (k >>> 5) * 4) >>> (k & 31)) & 1;
+      const want = ((blocks.get(pool + k * 8) ?? 0) & A.BLOCK_USER) ? 1 : 0;
+      if (bit !== want) out.push(`${tag}: publish map bit ${k} is ${bit}, block state says ${want}`);
+    }
   }
   if (ld(H + A.BUS_CONNS_LIVE) !== live) out.push(`conns_live ${ld(H + A.BUS_CONNS_LIVE)} != ${live}`);
+  out.push(...checkIds(e));
+  return out;
+}
+
+/**
+ * The id table agrees with the connection table: every active connection is in the chain of
+ * its id's bucket, once; the chains hold nothing else; no two active connections share an id.
+ */
+export function checkIds(e: Engine): string[] {
+  const ld = (p: number) => e.u32[p >>> 2];
+  const H = A.BUS_BASE, out: string[] = [];
+  const nConns = ld(H + A.BUS_N_CONNS), ids = ld(H + A.BUS_IDS), mask = ld(H + A.BUS_ID_MASK);
+  if (((mask + 1) & mask) !== 0 || mask + 1 < nConns || (mask > 0 && (mask + 1) / 2 >= nConns)) out.push(`id table: ${mask + 1} buckets for ${nConns} connections`);
+  if (ids !== ld(H + A.BUS_CONNS) + nConns * A.CONN_SIZE) out.push(`id table at ${ids}`);
+  const links = ids + (mask + 1) * 4;
+  const seen = new Map<number, number>(); // slot -> bucket
+  for (let bkt = 0; bkt <= mask; bkt++) {
+    let n = 0;
+    for (let s = ld(ids + bkt * 4); s !== 0; s = ld(links + (s - 1) * 4)) {
+      if (s > nConns) { out.push(`id table: bucket ${bkt} holds slot ${s - 1} (out of range)`); break; }
+      if (++n > nConns) { out.push(`id table: bucket ${bkt} has a cycle`); break; }
+      const slot = s - 1, c = e.connAddr(slot);
+      if (seen.has(slot)) { out.push(`id table: slot ${slot} in buckets ${seen.get(slot)} and ${bkt}`); break; }
+      seen.set(slot, bkt);
+      if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) out.push(`id table: bucket ${bkt} holds slot ${slot}, which is not active`);
+      if ((ld(c + A.CONN_ID) & mask) !== bkt) out.push(`id table: slot ${slot} (id low ${ld(c + A.CONN_ID)}) in bucket ${bkt}`);
+    }
+  }
+  const byId = new Map<string, number>();
+  for (let slot = 0; slot < nConns; slot++) {
+    const c = e.connAddr(slot);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    if (!seen.has(slot)) out.push(`id table: active slot ${slot} is in no chain`);
+    const id = `${ld(c + A.CONN_ID + 4)}:${ld(c + A.CONN_ID)}`;
+    if (id === '0:0' || id === '4294967295:4294967295') out.push(`slot ${slot}: id ${id}`);
+    if (byId.has(id)) out.push(`slots ${byId.get(id)} and ${slot} share the id ${id}`);
+    byId.set(id, slot);
+  }
   return out;
 }
 
@@ -115,6 +168,7 @@ export function stateImage(e: Engine): Uint32Array {
   const img = u32.slice(H >>> 2, end >>> 2);
   const zero = (from: number, to: number) => img.fill(0, (from - H) >>> 2, (to - H) >>> 2);
   zero(H + A.BUS_SEQNUM, H + A.BUS_SEQNUM + 8);
+  zero(H + A.BUS_ID_SEQ, H + A.BUS_ID_SEQ + 4); // only grows, not journaled
   zero(ld(H + A.BUS_THREADS), ld(H + A.BUS_CONNS));
   const nConns = ld(H + A.BUS_N_CONNS);
   for (let s = 0; s < nConns; s++) {
@@ -125,6 +179,11 @@ export function stateImage(e: Engine): Uint32Array {
       zero(c + A.CONN_ID, c + A.CONN_SIZE);
       const base = ld(H + A.BUS_POOLS) + s * ld(H + A.BUS_POOL_MAX);
       zero(base, base + ld(H + A.BUS_POOL_MAX));
+      // its id link (rewritten, unlogged, when it joins a chain) and its publish map
+      const link = ld(H + A.BUS_IDS) + (ld(H + A.BUS_ID_MASK) + 1 + s) * 4;
+      zero(link, link + 4);
+      const mapSize = ld(H + A.BUS_POOL_MAX) >>> A.PUBMAP_SHIFT, map = ld(H + A.BUS_PUBMAPS) + s * mapSize;
+      zero(map, map + mapSize);
       continue;
     }
     for (let b = pool; b < pool + size;) {
