@@ -28,8 +28,14 @@ for (const [mainEngine, workerEngine] of [['wasm', 'wasm'], ['twin', 'twin'], ['
     w.on('message', (m) => { inbox.push(m); wake?.(); });
     w.on('error', (e) => { inbox.push({ error: String(e) }); wake?.(); });
     const exited = new Promise((r) => w.once('exit', r));
+    // one waiter at a time; a message that arrives while nobody waits stays in the inbox (the
+    // waiter is cleared once served, so a late message cannot be handed to a settled promise)
     const next = (what) => within(new Promise((r) => {
-      const look = () => (inbox.length ? r(inbox.shift()) : (wake = look));
+      const look = () => {
+        if (!inbox.length) { wake = look; return; }
+        wake = null;
+        r(inbox.shift());
+      };
       look();
     }), 20000, what);
     const ready = await next('ready');
