@@ -13,17 +13,18 @@ import { busNThreads, busNConns } from "./bus";
 import { threadAddr } from "./thread";
 import { connAddr, connClose } from "./conn";
 import { sendFinish, sendPendingConn } from "./send";
+import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
 
 export function recover(slot: u32, force: u32): i32 {
   const me = THREAD;
-  if (me == 0) return -A.EBADF;
-  if (slot >= busNThreads()) return -A.EINVAL;
+  if (me == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  if (slot >= busNThreads()) return failArg(A.EINVAL, A.R_RECOVER_SLOT, busNThreads());
   const t = threadAddr(slot);
-  if (t == me) return -A.EINVAL;
+  if (t == me) return fail(A.EINVAL, A.R_RECOVER_SELF);
   const st = aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_DEAD);
-  if (st != A.THREAD_LIVE && st != A.THREAD_DEAD) return -A.ESRCH;
+  if (st != A.THREAD_LIVE && st != A.THREAD_DEAD) return fail(A.ESRCH, A.R_RECOVER_NOT_LIVE);
   // 0. a thread declared dead may still be running (Deno runs a terminated worker until its
   //    next turn): while it holds a lock, let it finish; once it takes another, it stops.
   //    `force` (the host waited RECOVER_BUSY_MS, or knows the thread stopped) skips this.
@@ -69,7 +70,7 @@ export function recover(slot: u32, force: u32): i32 {
 
 export function unwind(): i32 {
   const t = THREAD;
-  if (t == 0) return -A.EBADF;
+  if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);
