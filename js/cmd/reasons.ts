@@ -112,6 +112,8 @@ export const REASONS: Record<number, [number[], Text]> = {
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */
+const NONE: Context = {};
+
 export function reasonAddr(cmd: number): number {
   return cmd === 0 ? 0 : cmd - A.THREAD_CMD + A.THREAD_REASON;
 }
@@ -120,7 +122,7 @@ export function reasonAddr(cmd: number): number {
  * The message for a core result -errno of command `command` ('SEND') run at `cmd`: its
  * reason's text (quoting from `what` the values the host passed), or the errno's.
  */
-export function reasonText(u32: Uint32Array, cmd: number, errno: number, command: string, what: Context = {}): { reason: number; text: string } | null {
+export function reasonText(u32: Uint32Array, cmd: number, errno: number, command: string, what: Context = NONE): { reason: number; text: string } | null {
   const at = reasonAddr(cmd);
   if (at === 0) return null;
   const reason = u32[at >>> 2], arg = u32[(at + 4) >>> 2];
@@ -130,13 +132,13 @@ export function reasonText(u32: Uint32Array, cmd: number, errno: number, command
 }
 
 /** The BusError for core result `r` (< 0) of `command` run at `cmd`, thrown by the API call `op`. */
-export function commandError(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what: Context = {}): BusError {
+export function commandError(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what?: Context): BusError {
   const t = reasonText(u32, cmd, -r, command, what);
   return t ? new BusError(-r, op, t.text, t.reason) : new BusError(-r, op);
 }
 
-/** `r` when it is not negative; else throws commandError. */
-export function checkCmd(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what: Context = {}): number {
+/** `r` when it is not negative; else throws commandError. (Per message: allocates nothing unless it throws.) */
+export function checkCmd(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what?: Context): number {
   if (r < 0) throw commandError(u32, cmd, r, op, command, what);
   return r;
 }
