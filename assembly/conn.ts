@@ -5,7 +5,9 @@ import { wr32, wr64, logCommit } from "./journal";
 import { lockTry, unlock, wake } from "./lock";
 import { creds_get } from "./host";
 import { busConns, busNConns, busPoolMax, busThreads } from "./bus";
-import { itemSize, itemType, itemString, descValid, align8 } from "./items";
+import { itemSize, itemType, itemString, align8 } from "./items";
+import { descValid } from "./names";
+import { fail, failArg } from "./reason";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
@@ -20,8 +22,8 @@ export function connAddr(slot: u32): u32 {
 
 /** The connection slot behind a handle, or -EBADF (not joined, or out of range). */
 export function connSlot(slot: u32): i32 {
-  if (THREAD == 0) return -A.EBADF;
-  if (slot >= busNConns()) return -A.EBADF;
+  if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  if (slot >= busNConns()) return failArg(A.EBADF, A.R_BAD_HANDLE, busNConns());
   return i32(connAddr(slot)); // the connection table lies below 2 GiB (BUS_MAKE's bounds)
 }
 
@@ -34,7 +36,7 @@ export function connLive(c: u32, gen: u32): bool {
 export function connGet(slot: u32, gen: u32): i32 {
   const c = connSlot(slot);
   if (c < 0) return c;
-  return connLive(u32(c), gen) ? c : -A.ECONNRESET;
+  return connLive(u32(c), gen) ? c : fail(A.ECONNRESET, A.R_CONN_CLOSED);
 }
 
 /**
@@ -56,55 +58,56 @@ function attachMask(p: u32): i32 {
 /** Validate a command header: 0, or -EMSGSIZE / -EINVAL. */
 export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
   const lo = ld32(cmd + A.CMD_SIZE);
-  if (ld32(cmd + A.CMD_SIZE + 4) != 0 || lo > u32(A.CMD_MAX)) return -A.EMSGSIZE;
-  if (lo < minSize) return -A.EINVAL;
-  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~allowedFlags) != 0) return -A.EINVAL;
+  if (ld32(cmd + A.CMD_SIZE + 4) != 0 || lo > u32(A.CMD_MAX)) return failArg(A.EMSGSIZE, A.R_CMD_TOO_LARGE, A.CMD_MAX);
+  if (lo < minSize) return failArg(A.EINVAL, A.R_CMD_TOO_SMALL, minSize);
+  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (ld32(cmd + A.CMD_FLAGS) & ~allowedFlags) != 0) return failArg(A.EINVAL, A.R_CMD_FLAGS, allowedFlags);
   return 0;
 }
 
 /** HELLO: returns the new connection's slot index, or -errno. */
 export function hello(): i32 {
-  if (THREAD == 0) return -A.EBADF;
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   const cmd = threadCmd();
   let r = cmdCheck(cmd, A.HELLO_CMD_SIZE, A.HELLO_ACCEPT_FD | KINDS);
   if (r < 0) return r;
   const flags = ld32(cmd + A.CMD_FLAGS);
   const kinds = flags & KINDS;
-  if ((kinds & (kinds - 1)) != 0) return -A.EINVAL;
+  if ((kinds & (kinds - 1)) != 0) return fail(A.EINVAL, A.R_HELLO_KINDS);
   const send = attachMask(cmd + A.HELLO_ATTACH_SEND);
   const recv = attachMask(cmd + A.HELLO_ATTACH_RECV);
-  if (send < 0 || recv < 0) return -A.EINVAL;
+  if (send < 0) return fail(A.EINVAL, A.R_HELLO_ATTACH_SEND);
+  if (recv < 0) return fail(A.EINVAL, A.R_HELLO_ATTACH_RECV);
   const poolSize = ld32(cmd + A.HELLO_POOL_SIZE);
-  if (ld32(cmd + A.HELLO_POOL_SIZE + 4) != 0 || poolSize == 0 || (poolSize & (A.POOL_SIZE_ALIGN - 1)) != 0) return -A.EINVAL;
+  if (ld32(cmd + A.HELLO_POOL_SIZE + 4) != 0 || poolSize == 0 || (poolSize & (A.POOL_SIZE_ALIGN - 1)) != 0) return failArg(A.EINVAL, A.R_HELLO_POOL_SIZE, A.POOL_SIZE_ALIGN);
 
   // items: CONN_DESCRIPTION and NAME, each at most once
   const end = cmd + ld32(cmd + A.CMD_SIZE);
   let desc: u32 = 0, descLen: i32 = 0, name: u32 = 0;
   for (let p = cmd + A.HELLO_CMD_SIZE; p < end;) {
     const size = itemSize(p, end);
-    if (size == 0) return -A.EINVAL;
+    if (size == 0) return fail(A.EINVAL, A.R_ITEM_MALFORMED);
     const type = itemType(p);
     if (type == A.ITEM_CONN_DESCRIPTION) {
-      if (desc != 0) return -A.EINVAL;
+      if (desc != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
       descLen = itemString(p, size);
-      if (descLen < 0) return -A.EINVAL;
+      if (descLen < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, type);
       desc = p + A.ITEM_HDR;
     } else if (type == A.ITEM_NAME) {
-      if (name != 0) return -A.EINVAL;
-      if (itemString(p, size) < 0) return -A.EINVAL;
+      if (name != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
+      if (itemString(p, size) < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, type);
       name = p + A.ITEM_HDR;
-    } else return -A.EINVAL;
+    } else return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, type);
     p += align8(size);
   }
   if (desc != 0) {
     r = descValid(desc, descLen);
     if (r < 0) return r;
   }
-  if ((name != 0) != ((flags & A.HELLO_ACTIVATOR) != 0)) return -A.EINVAL;
+  if ((name != 0) != ((flags & A.HELLO_ACTIVATOR) != 0)) return fail(A.EINVAL, A.R_HELLO_NAME_ACTIVATOR);
   // monitors, activators and policy holders come with their issues
-  if (kinds != 0) return -A.EOPNOTSUPP;
-  if (poolSize > busPoolMax()) return -A.ENOMEM;
+  if (kinds != 0) return fail(A.EOPNOTSUPP, A.R_HELLO_KIND_UNSUPPORTED);
+  if (poolSize > busPoolMax()) return failArg(A.ENOMEM, A.R_HELLO_POOL_MAX, busPoolMax());
 
   // the quota key: the caller's uid, asked from the host before any lock is taken
   const scratch = THREAD + A.THREAD_SCRATCH;
@@ -118,7 +121,7 @@ export function hello(): i32 {
   }
   if (slot < 0) {
     unlock(H + A.BUS_LOCK);
-    return -A.ENFILE;
+    return failArg(A.ENFILE, A.R_HELLO_CONNS_FULL, n);
   }
   const c = connAddr(slot);
   if (!lockTry(c + A.CONN_LOCK)) {
@@ -192,19 +195,20 @@ export function byebye(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
   if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return -A.EINVAL; // no items
+  if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.BYEBYE_CMD_SIZE); // no items
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(c + A.CONN_LOCK)) {
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
   let ret = 0;
-  if (!connLive(c, gen)) ret = -A.ECONNRESET;
-  else if (ld32(c + A.CONN_N_QUEUED) != 0 || ld32(c + A.CONN_N_RESV) != 0) ret = -A.EBUSY;
+  if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  else if (ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
+  else if (ld32(c + A.CONN_N_RESV) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV));
   else {
     st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
     connClose(c);

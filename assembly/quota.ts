@@ -4,12 +4,13 @@
 import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { wr32 } from "./journal";
+import { failArg } from "./reason";
 
 /** Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS. */
 export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
   const accounted = ld32(c + A.CONN_ACCOUNTED);
-  if (half < accounted) return -A.ENOBUFS;
+  if (half < accounted) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, 0);
   // the entry of this uid, else the first unused one; stop once every used entry was seen
   const nUsers = ld32(c + A.CONN_N_USERS);
   let idx = -1, spare = -1, seen: u32 = 0;
@@ -22,15 +23,15 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
     if (seen == nUsers && spare >= 0) break;
   }
   if (idx < 0) {
-    if (spare < 0) return -A.ENOBUFS;
+    if (spare < 0) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_USERS, A.QUOTA_USERS);
     idx = spare;
   }
   const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
   const own = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_BYTES) : 0;
   const msgs = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_MSGS) : 0;
   const avail = u32((half - accounted + own) / 3);
-  if (avail < own || avail - own < bytes) return -A.ENOBUFS;
-  if (msgs >= u32(A.MAX_QUEUED_PER_USER)) return -A.ENOBUFS;
+  if (msgs >= u32(A.MAX_QUEUED_PER_USER)) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, A.MAX_QUEUED_PER_USER);
+  if (avail < own || avail - own < bytes) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, avail);
   if (ld32(q + A.QUOTA_USED) == 0) {
     wr32(q + A.QUOTA_USED, 1);
     wr32(q + A.QUOTA_UID, uid);

@@ -17,27 +17,29 @@ import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
 import { sendFinish } from "./send";
+import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
 
 export function recover(token: u32, force: u32): i32 {
   const me = THREAD;
-  if (me == 0) return -A.EBADF;
-  if (token == 0 || token == TOKEN) return -A.EINVAL;
+  if (me == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  if (token == 0) return fail(A.EINVAL, A.R_RECOVER_TOKEN);
+  if (token == TOKEN) return fail(A.EINVAL, A.R_RECOVER_SELF);
   const s = threadFind(token);
-  if (s < 0) return -A.ESRCH;
+  if (s < 0) return fail(A.ESRCH, A.R_RECOVER_NOT_LIVE);
   const slot = u32(s), t = threadAddr(slot);
-  if (t == me) return -A.EINVAL;
+  if (t == me) return fail(A.EINVAL, A.R_RECOVER_SELF);
   // 1. the recovery is ours: claimed, or taken over from a recoverer that is not LIVE
   const owner = aCas(t + A.THREAD_RECOVERER, 0, TOKEN);
   if (owner != 0 && owner != TOKEN) {
-    if (threadLive(owner)) return -A.EALREADY;
-    if (aCas(t + A.THREAD_RECOVERER, owner, TOKEN) != owner) return -A.EALREADY;
+    if (threadLive(owner)) return fail(A.EALREADY, A.R_RECOVER_OWNED);
+    if (aCas(t + A.THREAD_RECOVERER, owner, TOKEN) != owner) return fail(A.EALREADY, A.R_RECOVER_OWNED);
   }
   // ... of the thread we were asked about (it may have left, and its slot been retaken)
   if (aLoad(t + A.THREAD_TOKEN) != token) {
     aCas(t + A.THREAD_RECOVERER, TOKEN, 0);
-    return -A.ESRCH;
+    return fail(A.ESRCH, A.R_RECOVER_NOT_LIVE);
   }
   // 2. declared dead: LIVE (or FREE: it died while joining or leaving) -> RECOVERING. From
   //    here on the thread, if it still runs, stops at its next lock (the live check).
@@ -99,7 +101,7 @@ export function recover(token: u32, force: u32): i32 {
 
 export function unwind(): i32 {
   const t = THREAD;
-  if (t == 0) return -A.EBADF;
+  if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);

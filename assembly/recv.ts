@@ -7,6 +7,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
 import { threadCmd } from "./thread";
+import { fail, failArg } from "./reason";
 
 /** Take a block off the queue and give back its quota. */
 function recvDequeue(c: u32, b: u32, prev: u32): void {
@@ -19,11 +20,11 @@ export function recv(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
   if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.RECV_CMD_SIZE) return -A.EINVAL; // no items
+  if (ld32(cmd + A.CMD_SIZE) != A.RECV_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.RECV_CMD_SIZE); // no items
   const flags = ld32(cmd + A.CMD_FLAGS);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   st64(cmd + A.RECV_DROPPED_MSGS, 0, 0);
@@ -31,9 +32,9 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_SIZE, 0, 0);
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
-  if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return -A.EINVAL;
+  if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
-  const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : -A.ECONNRESET;
+  const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
   return ret;
@@ -47,7 +48,7 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
     wr32(c + A.CONN_DROPPED, 0);
   }
   const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
-  if (b == 0) return -A.EAGAIN;
+  if (b == 0) return fail(A.EAGAIN, A.R_RECV_EMPTY);
   if ((flags & A.RECV_DROP) != 0) {
     recvDequeue(c, b, queuePrev);
     if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_USER) == 0) poolFree(c, b);
@@ -65,14 +66,14 @@ export function free(slot: u32, gen: u32): i32 {
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   const cmd = threadCmd();
   const r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
   if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return -A.EINVAL; // no items
+  if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.FREE_CMD_SIZE); // no items
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
-  const ret = connLive(c, gen) ? freeLocked(c, cmd) : -A.ECONNRESET;
+  const ret = connLive(c, gen) ? freeLocked(c, cmd) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
   return ret;
@@ -80,11 +81,11 @@ export function free(slot: u32, gen: u32): i32 {
 
 function freeLocked(c: u32, cmd: u32): i32 {
   const off = ld32(cmd + A.FREE_OFFSET);
-  if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return -A.ENXIO;
+  if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return fail(A.ENXIO, A.R_FREE_OFFSET);
   if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice
-  if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off > ld32(c + A.CONN_POOL_SIZE)) return -A.ENXIO;
+  if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off > ld32(c + A.CONN_POOL_SIZE)) return fail(A.ENXIO, A.R_FREE_OFFSET);
   const b = poolUnpublish(c, off);
-  if (b == 0) return -A.ENXIO;
+  if (b == 0) return fail(A.ENXIO, A.R_FREE_OFFSET);
   if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_KERNEL) == 0) poolFree(c, b);
   return 0;
 }

@@ -3,6 +3,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TOKEN, HOOKS } from "./mem";
 import { busThreads, busNThreads, busConns, busNConns } from "./bus";
+import { fail, failArg } from "./reason";
 
 export function threadAddr(slot: u32): u32 {
   return busThreads() + slot * A.THREAD_SIZE;
@@ -35,9 +36,9 @@ function hookStep(fault: u32, k: u32): void {
  * by its token (recover), and a free slot is one whose token is 0.
  */
 export function threadJoin(token: u32): i32 {
-  if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return -A.EBADF;
-  if (THREAD != 0) return -A.EALREADY;
-  if (token == 0) return -A.EINVAL;
+  if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return fail(A.EBADF, A.R_JOIN_NO_BUS);
+  if (THREAD != 0) return fail(A.EALREADY, A.R_JOIN_ALREADY);
+  if (token == 0) return fail(A.EINVAL, A.R_JOIN_TOKEN);
   const n = busNThreads();
   for (let i: u32 = 0; i < n; i++) {
     const t = threadAddr(i);
@@ -63,7 +64,7 @@ export function threadJoin(token: u32): i32 {
       // declared dead while joining (found by its token): the recoverer frees the slot
       aStore(t + A.THREAD_BUSY, 0);
       notifyAll(t + A.THREAD_BUSY);
-      return -A.ESRCH;
+      return fail(A.ESRCH, A.R_JOIN_RECOVERED);
     }
     hookStep(fault, 3);
     aStore(t + A.THREAD_BUSY, 0);
@@ -71,7 +72,7 @@ export function threadJoin(token: u32): i32 {
     setThread(t, token);
     return i32(i);
   }
-  return -A.EUSERS;
+  return failArg(A.EUSERS, A.R_JOIN_FULL, n);
 }
 
 /**
@@ -81,26 +82,26 @@ export function threadJoin(token: u32): i32 {
  */
 export function threadLeave(): i32 {
   const t = THREAD;
-  if (t == 0) return -A.EBADF;
-  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return -A.EINPROGRESS;
+  if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   // a slot recovered (and maybe taken by another thread) is no longer ours
   if (aLoad(t + A.THREAD_TOKEN) != TOKEN) {
-    setThread(0, 0);
-    return -A.ESRCH;
+    setThread(0, 0); // first: the slot may be another thread's now (nothing is written into it)
+    return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   }
   // connections are the thread's: it closes them before it leaves (recovery would close
   // them as the next owner of the slot's)
   const n = busNConns(), slot = u32((t - busThreads()) / A.THREAD_SIZE);
   for (let i: u32 = 0; i < n; i++) {
     const c = busConns() + i * A.CONN_SIZE;
-    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return -A.EBUSY;
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return fail(A.EBUSY, A.R_LEAVE_CONNS_OPEN);
   }
   const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
   hookStep(fault, 1);
   // a slot being recovered is the recoverer's to free
   if (aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
-    setThread(0, 0);
-    return -A.ESRCH;
+    setThread(0, 0); // first: the slot may be another thread's now (nothing is written into it)
+    return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   }
   hookStep(fault, 2);
   st32(t + A.THREAD_FAULT, 0);

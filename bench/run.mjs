@@ -9,11 +9,11 @@
 //
 // Contenders:
 //   wasm, twin          the engine-level raw path, as Connection.send drives it: the SEND
-//                       command written into engine.cmd (the parts RECV and FREE never
-//                       overwrite are written once per size; the command header, msg.size,
-//                       the cookie and the host vec address ~0 every message), send ->
-//                       SEND_PENDING -> u8.set into the address the core wrote back ->
-//                       sendCommit -> RECV -> the offset -> FREE. No JS allocation per message.
+//                       command, its message header and host vec written into engine.cmd
+//                       every message with the host codec (js/cmd/: SEND.encode, encodeMsg,
+//                       items.putHostVec), send -> SEND_PENDING -> u8.set into the address
+//                       the core wrote back -> sendCommit -> RECV.encode, RECV -> the offset
+//                       -> FREE.encode, FREE. No JS allocation per message.
 //   wasm api, twin api  conn.send(dst, payload) / rx.recv() / m.free().
 //   MessageChannel      port1.postMessage(payload) -> port2.onmessage (structured clone, so
 //                       one copy, as the bus makes one); messages are posted in rounds of
@@ -47,6 +47,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
 import { Bus, MockProvider, PAYLOAD_WASMBUS, abi as A } from '../dist/js/index.js';
+import { SEND, RECV, FREE, items } from '../dist/js/cmd/index.js';
 
 const SIZES = [0, 64, 1024, 65536];
 const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel', 'wasm lookups', 'twin lookups'];
@@ -102,66 +103,33 @@ async function rawContender(engine) {
   const e = bus.engine;
   const { u8, u32 } = e;
   const cmd = e.cmd;
-  const msg = cmd + A.SEND_CMD_SIZE; // the message right after the command, as Connection.send
+  const msg = cmd + SEND.MSG; // the message right after the command, as Connection.send
   const vec = msg + A.MSG_HDR;
-  const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen;
-  // u32 word indexes of the fields written per message
-  const iCmdSize = (cmd + A.CMD_SIZE) >>> 2, iCmdFlags = (cmd + A.CMD_FLAGS) >>> 2;
-  const iCmdRet = (cmd + A.CMD_RETURN_FLAGS) >>> 2, iMsgAddr = (cmd + A.SEND_MSG_ADDRESS) >>> 2;
-  const iRecvPrio = (cmd + A.RECV_PRIORITY) >>> 2, iRecvOff = (cmd + A.RECV_MSG_OFFSET) >>> 2;
-  const iFreeOff = (cmd + A.FREE_OFFSET) >>> 2;
-  const iMsgSize = (msg + A.MSG_SIZE) >>> 2, iCookie = (msg + A.MSG_COOKIE) >>> 2;
-  const iVecAddr = (vec + A.VEC_ADDRESS) >>> 2;
-  const w64 = (addr, v) => { u32[addr >>> 2] = v % 4294967296; u32[(addr >>> 2) + 1] = Math.floor(v / 4294967296); };
-  // RECV and FREE commands overwrite the first RECV_CMD_SIZE bytes of the command area (and
-  // RECV writes msg_return_flags over msg.size); everything past them is written once here.
-  if (A.SEND_CMD_SIZE + A.MSG_FLAGS < A.RECV_CMD_SIZE) throw new Error('bench: the ABI moved, revisit prepare()');
+  const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen, rxId = rx.id;
   let msgSize = 0, hasVec = false;
   function prepare(len) {
     hasVec = len > 0;
     msgSize = A.MSG_HDR + (hasVec ? A.VEC_ITEM_SIZE : 0);
-    w64(msg + A.MSG_FLAGS, 0);
-    w64(msg + A.MSG_PRIORITY, 0);
-    w64(msg + A.MSG_DST_ID, rx.id);
-    w64(msg + A.MSG_SRC_ID, 0);
-    u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_TYPE_LO;
-    u32[((msg + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] = PAYLOAD_TYPE_HI;
-    w64(msg + A.MSG_TIMEOUT, 0);
-    if (hasVec) {
-      w64(vec + A.ITEM_SIZE, A.VEC_ITEM_SIZE);
-      w64(vec + A.ITEM_TYPE, A.ITEM_PAYLOAD_VEC);
-      w64(vec + A.VEC_SIZE, len);
-    }
   }
   /** SEND (and the copy and commit of a host vec): 0 or -errno. */
   function sendOne(payload, cookie) {
-    u32[iCmdSize] = A.SEND_CMD_SIZE; u32[iCmdSize + 1] = 0;
-    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
-    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
-    u32[iMsgAddr] = msg; u32[iMsgAddr + 1] = 0;
-    u32[iMsgSize] = msgSize; u32[iMsgSize + 1] = 0;
-    u32[iCookie] = cookie; u32[iCookie + 1] = 0;
-    if (hasVec) { u32[iVecAddr] = 0xffffffff; u32[iVecAddr + 1] = 0xffffffff; }
+    if (hasVec) items.putHostVec(u32, vec, payload.length);
+    SEND.encodeMsg(u32, msg, msgSize, 0, 0, rxId, cookie, 0);
+    SEND.encode(u32, cmd, msg, 0);
     const r = e.send(txSlot, txGen);
     if (r !== A.SEND_PENDING) return r;
-    u8.set(payload, u32[iVecAddr]); // the core rewrote the address (< 4 GiB: high half 0)
+    u8.set(payload, SEND.vecDestination(u32, vec));
     return e.sendCommit();
   }
   /** RECV: the slice offset (>= BLOCK_HDR), or -errno. */
   function recvOne() {
-    u32[iCmdSize] = A.RECV_CMD_SIZE; u32[iCmdSize + 1] = 0;
-    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
-    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
-    u32[iRecvPrio] = 0; u32[iRecvPrio + 1] = 0;
+    RECV.encode(u32, cmd, 0, 0);
     const r = e.recv(rxSlot, rxGen);
-    return r < 0 ? r : u32[iRecvOff];
+    return r < 0 ? r : RECV.offset(u32, cmd);
   }
   /** FREE: 0 or -errno. */
   function freeOne(offset) {
-    u32[iCmdSize] = A.FREE_CMD_SIZE; u32[iCmdSize + 1] = 0;
-    u32[iCmdFlags] = 0; u32[iCmdFlags + 1] = 0;
-    u32[iCmdRet] = 0; u32[iCmdRet + 1] = 0;
-    u32[iFreeOff] = offset; u32[iFreeOff + 1] = 0;
+    FREE.encode(u32, cmd, offset);
     return e.free(rxSlot, rxGen);
   }
   const get64 = (addr) => u32[(addr >>> 2) + 1] * 4294967296 + u32[addr >>> 2];
@@ -177,7 +145,6 @@ async function rawContender(engine) {
       if (e.queued(rxSlot) !== 1) return `${e.queued(rxSlot)} messages queued after send, want 1`;
       const off = recvOne();
       if (off < 0) return `recv returned ${off}`;
-      if (u32[iRecvOff + 1] !== 0) return 'recv offset above 4 GiB';
       const m = e.poolBase(rxSlot) + off;
       const end = m + get64(cmd + A.RECV_MSG_SIZE);
       const why = (() => {
@@ -188,10 +155,11 @@ async function rawContender(engine) {
         if (u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] !== PAYLOAD_TYPE_LO ||
           u32[((m + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] !== PAYLOAD_TYPE_HI) return 'wrong payload type';
         const vecs = [];
-        for (let p = m + A.MSG_HDR; p + A.ITEM_HDR <= end; p += (get64(p + A.ITEM_SIZE) + 7) & ~7) {
-          if (get64(p + A.ITEM_SIZE) < A.ITEM_HDR) return `item of size ${get64(p + A.ITEM_SIZE)}`;
-          if (get64(p + A.ITEM_TYPE) === A.ITEM_PAYLOAD_OFF) vecs.push(p);
+        let p = m + A.MSG_HDR;
+        for (let n = 0; (n = items.itemSize(u32, p, end)) !== 0; p += items.align8(n)) {
+          if (items.itemType(u32, p) === A.ITEM_PAYLOAD_OFF) vecs.push(p);
         }
+        if (p !== end) return `malformed item at ${p - m} of a message of ${end - m} bytes`;
         if (vecs.length !== (size > 0 ? 1 : 0)) return `${vecs.length} PAYLOAD_OFF items, want ${size > 0 ? 1 : 0}`;
         if (size === 0) return null;
         const len = get64(vecs[0] + A.VEC_SIZE), at = m + get64(vecs[0] + A.VEC_ADDRESS);
@@ -285,7 +253,6 @@ async function channelContender() {
 /** The lookup cases on one engine: a large bus per kind of case, made on first use. */
 async function lookupContender(engine) {
   let sendBus = null, freeBus = null;
-  const w64 = (u32, addr, v) => { u32[addr >>> 2] = v % 4294967296; u32[(addr >>> 2) + 1] = Math.floor(v / 4294967296); };
   async function makeSendBus() {
     const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 2, connections: LOOKUP_CONNS, poolMax: 4096 } });
     const conns = [];
@@ -299,47 +266,29 @@ async function lookupContender(engine) {
   // the current case
   let key = '', loop = null, check = null, cleanup = null;
 
-  /** Raw commands on engine `e`: an empty message from `tx` to `dst`, RECV, FREE. */
+  /** Raw commands on engine `e`, through the host codec: an empty message from `tx` to `rx`, RECV, FREE. */
   function rawOps(e, tx, rx) {
-    const { u32 } = e, cmd = e.cmd, msg = cmd + A.SEND_CMD_SIZE;
-    w64(u32, msg + A.MSG_FLAGS, 0);
-    w64(u32, msg + A.MSG_PRIORITY, 0);
-    w64(u32, msg + A.MSG_DST_ID, rx.id);
-    w64(u32, msg + A.MSG_SRC_ID, 0);
-    u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_TYPE_LO;
-    u32[((msg + A.MSG_PAYLOAD_TYPE) >>> 2) + 1] = PAYLOAD_TYPE_HI;
-    w64(u32, msg + A.MSG_TIMEOUT, 0);
-    const iCmdSize = (cmd + A.CMD_SIZE) >>> 2, iMsgAddr = (cmd + A.SEND_MSG_ADDRESS) >>> 2;
-    const iMsgSize = (msg + A.MSG_SIZE) >>> 2, iCookie = (msg + A.MSG_COOKIE) >>> 2;
-    const iRecvOff = (cmd + A.RECV_MSG_OFFSET) >>> 2, iFreeOff = (cmd + A.FREE_OFFSET) >>> 2;
-    const head = (size, flags) => {
-      u32[iCmdSize] = size; u32[iCmdSize + 1] = 0;
-      u32[iCmdSize + 2] = flags; u32[iCmdSize + 3] = 0; // flags
-      u32[iCmdSize + 4] = 0; u32[iCmdSize + 5] = 0; // return_flags
-    };
-    const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen;
+    const { u32 } = e, cmd = e.cmd, msg = cmd + SEND.MSG;
+    const txSlot = tx.slot, txGen = tx.gen, rxSlot = rx.slot, rxGen = rx.gen, rxId = rx.id;
     return {
       send(cookie) {
-        head(A.SEND_CMD_SIZE, 0);
-        u32[iMsgAddr] = msg; u32[iMsgAddr + 1] = 0;
-        u32[iMsgSize] = A.MSG_HDR; u32[iMsgSize + 1] = 0;
-        u32[iCookie] = cookie; u32[iCookie + 1] = 0;
+        SEND.encodeMsg(u32, msg, A.MSG_HDR, 0, 0, rxId, cookie, 0);
+        SEND.encode(u32, cmd, msg, 0);
         return e.send(txSlot, txGen);
       },
       /** RECV (flags): the offset, or -errno */
       recv(flags) {
-        head(A.RECV_CMD_SIZE, flags);
-        u32[iCmdSize + 6] = 0; u32[iCmdSize + 7] = 0; // priority
+        RECV.encode(u32, cmd, flags, 0);
         const r = e.recv(rxSlot, rxGen);
-        return r < 0 ? r : u32[iRecvOff];
+        return r < 0 ? r : RECV.offset(u32, cmd);
       },
       free(off) {
-        head(A.FREE_CMD_SIZE, 0);
-        u32[iFreeOff] = off; u32[iFreeOff + 1] = 0;
+        FREE.encode(u32, cmd, off);
         return e.free(rxSlot, rxGen);
       },
     };
   }
+
 
   async function setup(k) {
     if (k === key) return;

@@ -6,8 +6,8 @@ import { Connection } from './connection.ts';
 import type { Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
-import { put64, get64 } from './wire.ts';
 import { options, optBoolean, u32Arg, kindOf } from './args.ts';
+import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -203,20 +203,12 @@ export class Bus {
       ? await WasmEngine.create(module!, memory, provider, hooks)
       : new TwinEngine(memory, provider, hooks);
 
-    const u32 = engine.u32, c = MAKE_CMD_ADDR;
-    engine.u8.fill(0, c, c + A.MAKE_CMD_SIZE);
-    put64(u32, c + A.CMD_SIZE, A.MAKE_CMD_SIZE);
-    put64(u32, c + A.MAKE_BLOOM_SIZE, bloom.size);
-    put64(u32, c + A.MAKE_BLOOM_N_HASH, bloom.hashes);
-    u32[(c + A.MAKE_N_THREADS) >>> 2] = limits.threads;
-    u32[(c + A.MAKE_N_CONNS) >>> 2] = limits.connections;
-    u32[(c + A.MAKE_POOL_MAX) >>> 2] = limits.poolMax;
-    u32[(c + A.MAKE_N_NAMES) >>> 2] = limits.names;
-    u32[(c + A.MAKE_N_MATCHES) >>> 2] = limits.matches;
-    u32[(c + A.MAKE_N_REPLIES) >>> 2] = limits.replies;
-    check(engine.busMake(c), 'Bus.create');
-    const id128 = engine.u8.slice(c + A.MAKE_ID128, c + A.MAKE_ID128 + 16);
-    const layoutEnd = get64(u32, c + A.MAKE_LAYOUT_END);
+    const { u8, u32 } = engine, c = MAKE_CMD_ADDR;
+    MAKE.encode(u8, u32, c, 0, bloom.size, bloom.hashes, limits.threads, limits.connections, limits.poolMax,
+      limits.names, limits.matches, limits.replies);
+    checkCmd(u32, c, engine.busMake(c), 'Bus.create', MAKE.NAME);
+    const id128 = MAKE.id128(u8, c);
+    const layoutEnd = MAKE.layoutEnd(u32, c);
     check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
     return new Bus(engine, module, limits, bloom, id128, layoutEnd);
   }
@@ -373,30 +365,23 @@ export class Bus {
       throw new BusError(A.EINVAL, 'connect', `description must be a string, got ${kindOf(description)}`);
     }
     const { u8, u32 } = e, cmd = e.cmd;
-    let size = A.HELLO_CMD_SIZE;
+    let end = cmd + HELLO.ITEMS;
     if (description !== undefined) {
       const d = encoder.encode(description);
       if (d.length > 4096) throw new BusError(A.ENAMETOOLONG, 'connect');
-      const p = cmd + size;
-      put64(u32, p + A.ITEM_SIZE, A.ITEM_HDR + d.length + 1);
-      put64(u32, p + A.ITEM_TYPE, A.ITEM_CONN_DESCRIPTION);
-      u8.set(d, p + A.ITEM_HDR);
-      u8[p + A.ITEM_HDR + d.length] = 0;
-      size += (A.ITEM_HDR + d.length + 1 + 7) & ~7;
+      end = items.putStringItem(u8, u32, end, A.ITEM_CONN_DESCRIPTION, d);
     }
-    u8.fill(0, cmd, cmd + A.HELLO_CMD_SIZE);
-    put64(u32, cmd + A.CMD_SIZE, size);
-    put64(u32, cmd + A.CMD_FLAGS, flags);
-    put64(u32, cmd + A.HELLO_ATTACH_SEND, send);
-    put64(u32, cmd + A.HELLO_ATTACH_RECV, recv);
-    put64(u32, cmd + A.HELLO_POOL_SIZE, poolSize);
-    const slot = check(e.hello(), 'connect');
+    HELLO.encode(u8, u32, cmd, end - cmd, flags, send, recv, poolSize);
+    const r = e.hello();
+    // the values the core judged, quoted in its failure message
+    if (r < 0) throw commandError(u32, cmd, r, 'connect', HELLO.NAME, { desc: description, poolSize });
+    const slot = r;
     // from here on the core holds a connection: if anything throws before it is handed to
     // the caller (and tracked here), it is closed again
     const gen = e.connGen(slot);
     try {
-      const id = get64(u32, cmd + A.HELLO_ID);
-      const helloOffset = get64(u32, cmd + A.HELLO_OFFSET);
+      const id = HELLO.id(u32, cmd);
+      const helloOffset = HELLO.offset(u32, cmd);
       const conn = new Connection(e, slot, id, poolSize, description, this.forget);
       conn.freeOffset(helloOffset); // the BLOOM_PARAMETER slice: the bus already knows them
       this.conns.add(conn);
@@ -421,14 +406,9 @@ export class Bus {
     const until = performance.now() + 1000;
     try {
       for (;;) {
-        put64(u32, cmd + A.CMD_SIZE, A.BYEBYE_CMD_SIZE);
-        put64(u32, cmd + A.CMD_FLAGS, 0);
-        put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
+        BYEBYE.encode(u32, cmd);
         if (e.byebye(slot, gen) !== -A.EBUSY) return;
-        put64(u32, cmd + A.CMD_SIZE, A.RECV_CMD_SIZE);
-        put64(u32, cmd + A.CMD_FLAGS, A.RECV_DROP);
-        put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
-        put64(u32, cmd + A.RECV_PRIORITY, 0);
+        RECV.encode(u32, cmd, A.RECV_DROP, 0);
         while (e.recv(slot, gen) === 0) { /* drop the next one */ }
         if (performance.now() > until) return;
       }

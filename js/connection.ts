@@ -1,9 +1,10 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
 import * as A from './shared/abi.ts';
-import { BusError, check } from './errno.ts';
+import { BusError } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
-import { put64, get64, put64big, putAllOnes, isU64, isS64 } from './wire.ts';
+import { isU64, isS64 } from './wire.ts';
+import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { options, optBoolean, u32Arg, kindOf, payloadBytes } from './args.ts';
 
@@ -49,9 +50,8 @@ const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
 const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
 
-/** The default payload type: "wasmbus\0" as a little-endian u64. */
+/** The default payload type: "wasmbus\0" as a little-endian u64 (what SEND.encodeMsg writes). */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
-const PAYLOAD_LO = Number(PAYLOAD_WASMBUS & 0xffffffffn), PAYLOAD_HI = Number(PAYLOAD_WASMBUS >> 32n);
 
 const encoder = new TextEncoder();
 /** word loads recvWait spins before it sleeps (a few microseconds) */
@@ -140,7 +140,7 @@ export class Connection {
     if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
     const len = bytes ? bytes.length : 0;
     const cmd = e.cmd;
-    const msg = cmd + A.SEND_CMD_SIZE;
+    const msg = cmd + SEND.MSG;
     let p = msg + A.MSG_HDR;
     let dstId = 0;
     if (typeof dst === 'number') {
@@ -152,38 +152,21 @@ export class Connection {
     } else if (typeof dst === 'string') {
       const name = encoder.encode(dst);
       if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
-      put64(u32, p + A.ITEM_SIZE, A.ITEM_HDR + name.length + 1);
-      put64(u32, p + A.ITEM_TYPE, A.ITEM_DST_NAME);
-      u8.set(name, p + A.ITEM_HDR);
-      u8[p + A.ITEM_HDR + name.length] = 0;
-      p += (A.ITEM_HDR + name.length + 1 + 7) & ~7;
+      p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
     } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');
     let vec = 0;
     if (len > 0) {
       vec = p;
-      put64(u32, p + A.ITEM_SIZE, A.VEC_ITEM_SIZE);
-      put64(u32, p + A.ITEM_TYPE, A.ITEM_PAYLOAD_VEC);
-      put64(u32, p + A.VEC_SIZE, len);
-      putAllOnes(u32, p + A.VEC_ADDRESS); // a host vec: we copy the bytes ourselves
-      p += A.VEC_ITEM_SIZE;
+      p = items.putHostVec(u32, p, len); // a host vec: we copy the bytes ourselves
     }
-    put64(u32, msg + A.MSG_SIZE, p - msg);
-    put64(u32, msg + A.MSG_FLAGS, flags);
-    put64(u32, msg + A.MSG_PRIORITY, priority);
-    put64(u32, msg + A.MSG_DST_ID, dstId);
-    put64(u32, msg + A.MSG_SRC_ID, 0);
-    if (o.payloadType === undefined) {
-      u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_LO; // the default, without a BigInt per send
-      u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_HI;
-    } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
-      put64big(u32, msg + A.MSG_PAYLOAD_TYPE, o.payloadType);
-    } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
-    put64(u32, msg + A.MSG_COOKIE, cookie);
-    put64(u32, msg + A.MSG_TIMEOUT, 0);
-    put64(u32, cmd + A.CMD_SIZE, A.SEND_CMD_SIZE);
-    put64(u32, cmd + A.CMD_FLAGS, 0);
-    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
-    put64(u32, cmd + A.SEND_MSG_ADDRESS, msg);
+    SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, 0);
+    // (the default payload type is written by encodeMsg, without a BigInt per send)
+    if (o.payloadType !== undefined) {
+      if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
+        SEND.encodePayloadType(u32, msg, o.payloadType);
+      } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
+    }
+    SEND.encode(u32, cmd, msg, 0);
 
     const r = e.send(this.slot, this.gen);
     if (r === A.SEND_PENDING) {
@@ -191,17 +174,18 @@ export class Connection {
       // half done: whatever throws before send_commit has returned cancels the reservation
       let c: number;
       try {
-        u8.set(bytes!, u32[(vec + A.VEC_ADDRESS) >>> 2]);
+        u8.set(bytes!, SEND.vecDestination(u32, vec));
         c = e.sendCommit();
       } catch (err) {
         cancelSend(e);
         throw err;
       }
       if (c < 0) {
+        const err = commandError(u32, cmd, c, 'send', SEND.NAME, { dst }); // before the cancel rewrites the report
         cancelSend(e);
-        check(c, 'send');
+        throw err;
       }
-    } else check(r, 'send');
+    } else if (r < 0) throw commandError(u32, cmd, r, 'send', SEND.NAME, { dst });
     if (o.cookie === undefined) this.nextCookie = cookie + 1;
     return cookie;
   }
@@ -220,13 +204,9 @@ export class Connection {
   private recvCmd(flags: number, priority: number, op: string): number {
     const e = this.live(op);
     const cmd = e.cmd, u32 = e.u32;
-    put64(u32, cmd + A.CMD_SIZE, A.RECV_CMD_SIZE);
-    put64(u32, cmd + A.CMD_FLAGS, flags);
-    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
-    put64(u32, cmd + A.RECV_PRIORITY, priority);
+    RECV.encode(u32, cmd, flags, priority);
     const r = e.recv(this.slot, this.gen);
-    this.lastDropped = (u32[(cmd + A.CMD_RETURN_FLAGS) >>> 2] & A.RECV_RETURN_DROPPED_MSGS) !== 0
-      ? get64(u32, cmd + A.RECV_DROPPED_MSGS) : 0;
+    this.lastDropped = RECV.dropped(u32, cmd);
     return r;
   }
 
@@ -245,16 +225,16 @@ export class Connection {
     }
     const r = this.recvCmd(flags, prio, op);
     if (r === -A.EAGAIN) return null;
-    check(r, op);
     const u32 = this.engine.u32, cmd = this.engine.cmd;
-    return new Message(this, get64(u32, cmd + A.RECV_MSG_OFFSET), get64(u32, cmd + A.RECV_MSG_SIZE));
+    checkCmd(u32, cmd, r, op, RECV.NAME);
+    return new Message(this, RECV.offset(u32, cmd), RECV.size(u32, cmd));
   }
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
     const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
-    check(r, 'drop');
+    checkCmd(this.engine.u32, this.engine.cmd, r, 'drop', RECV.NAME);
     return true;
   }
 
@@ -369,21 +349,17 @@ export class Connection {
   freeOffset(offset: number): void {
     const e = this.live('free');
     const cmd = e.cmd, u32 = e.u32;
-    put64(u32, cmd + A.CMD_SIZE, A.FREE_CMD_SIZE);
-    put64(u32, cmd + A.CMD_FLAGS, 0);
-    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
-    put64(u32, cmd + A.FREE_OFFSET, offset);
-    check(e.free(this.slot, this.gen), 'free');
+    FREE.encode(u32, cmd, offset);
+    const r = e.free(this.slot, this.gen);
+    if (r < 0) throw commandError(u32, cmd, r, 'free', FREE.NAME, { offset });
   }
 
   /** BYEBYE. Throws EBUSY while messages are queued (receive or drop them first). */
   close(): void {
     const e = this.live('close');
     const cmd = e.cmd, u32 = e.u32;
-    put64(u32, cmd + A.CMD_SIZE, A.BYEBYE_CMD_SIZE);
-    put64(u32, cmd + A.CMD_FLAGS, 0);
-    put64(u32, cmd + A.CMD_RETURN_FLAGS, 0);
-    check(e.byebye(this.slot, this.gen), 'close');
+    BYEBYE.encode(u32, cmd);
+    checkCmd(u32, cmd, e.byebye(this.slot, this.gen), 'close', BYEBYE.NAME);
     this.isClosed = true;
     this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check

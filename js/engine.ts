@@ -67,8 +67,10 @@ export interface Engine {
   liveConns(): number;
 }
 
-// command numbers of EngineBase.run
+// command numbers of EngineBase.run: one per core export that runs a command (the retry
+// loop, the trap unwinding); `exec` maps each to its export, and an unknown one throws
 const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
+const OP_LAST = OP_RECOVER;
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -106,8 +108,27 @@ abstract class EngineBase {
 
   /** undo and unlock after a trap inside the core (engine-specific entry point) */
   protected abstract unwindCore(): number;
+  /** the core's exports: the wasm instance's, or the twin's with the same names */
+  protected abstract readonly x: twin.CoreExports;
+  /** make the core ready to run a command on this thread (the twin binds its memory) */
+  protected bind(): void {}
+
   /** one attempt at command `op` (no closures: this is the per-message path) */
-  protected abstract exec(op: number, a: number, b: number): number;
+  protected exec(op: number, a: number, b: number): number {
+    this.bind();
+    const x = this.x;
+    switch (op) {
+      case OP_SEND: return x.send(a, b);
+      case OP_COMMIT: return x.send_commit();
+      case OP_RECV: return x.recv(a, b);
+      case OP_FREE: return x.free(a, b);
+      case OP_HELLO: return x.hello();
+      case OP_BYEBYE: return x.byebye(a, b);
+      case OP_CANCEL: return x.send_cancel();
+      case OP_RECOVER: return x.recover(a, this.force());
+      default: throw unknownOp(op);
+    }
+  }
 
   hello(): number { return this.run(OP_HELLO, 0, 0); }
   byebye(slot: number, gen: number): number { return this.run(OP_BYEBYE, slot, gen); }
@@ -219,6 +240,7 @@ abstract class EngineBase {
    * A recovery waits for the dying thread (RECOVER_BUSY_MS, then `force`) before that bound.
    */
   protected run(op: number, a: number, b: number): number {
+    if (!(op >= 0 && op <= OP_LAST && op === Math.floor(op))) throw unknownOp(op);
     let deadline = 0;
     for (;;) {
       let r: number;
@@ -321,6 +343,10 @@ abstract class EngineBase {
   }
 }
 
+function unknownOp(op: number): BusError {
+  return new BusError(A.EINVAL, 'engine', `unknown command ${String(op)}`);
+}
+
 interface WasmExports extends twin.CoreExports {
   __arena_heap_base(): number;
   _initialize(): void;
@@ -330,7 +356,7 @@ interface WasmExports extends twin.CoreExports {
 export class WasmEngine extends EngineBase implements Engine {
   readonly kind = 'wasm' as const;
   readonly hooks: boolean;
-  private readonly x: WasmExports;
+  protected readonly x: WasmExports;
 
   private constructor(memory: WebAssembly.Memory, instance: WebAssembly.Instance, hooks: boolean) {
     super(memory);
@@ -362,26 +388,13 @@ export class WasmEngine extends EngineBase implements Engine {
     return r;
   }
   threadLeave(): number { return this.left(this.x.thread_leave()); }
-  protected exec(op: number, a: number, b: number): number {
-    const x = this.x;
-    switch (op) {
-      case OP_SEND: return x.send(a, b);
-      case OP_COMMIT: return x.send_commit();
-      case OP_RECV: return x.recv(a, b);
-      case OP_FREE: return x.free(a, b);
-      case OP_HELLO: return x.hello();
-      case OP_BYEBYE: return x.byebye(a, b);
-      case OP_CANCEL: return x.send_cancel();
-      default: return x.recover(a, this.force());
-    }
-  }
 }
 
 /** The TS twin: the same core compiled by tsc, bound to this engine's memory per command. */
 export class TwinEngine extends EngineBase implements Engine {
   readonly kind = 'twin' as const;
   readonly hooks: boolean;
-  private readonly x: twin.CoreExports;
+  protected readonly x: twin.CoreExports;
   private readonly host: twin.HostImports;
   private threadAddr = 0;
 
@@ -393,7 +406,7 @@ export class TwinEngine extends EngineBase implements Engine {
     this.host = { ...imp.wasi_snapshot_preview1, ...imp.wasmbus };
   }
 
-  private bind(): void {
+  protected override bind(): void {
     twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.token, this.host);
   }
 
@@ -413,19 +426,5 @@ export class TwinEngine extends EngineBase implements Engine {
     const r = this.left(this.x.thread_leave());
     if (r === 0 || r === -A.ESRCH) this.threadAddr = 0;
     return r;
-  }
-  protected exec(op: number, a: number, b: number): number {
-    this.bind();
-    const x = this.x;
-    switch (op) {
-      case OP_SEND: return x.send(a, b);
-      case OP_COMMIT: return x.send_commit();
-      case OP_RECV: return x.recv(a, b);
-      case OP_FREE: return x.free(a, b);
-      case OP_HELLO: return x.hello();
-      case OP_BYEBYE: return x.byebye(a, b);
-      case OP_CANCEL: return x.send_cancel();
-      default: return x.recover(a, this.force());
-    }
   }
 }

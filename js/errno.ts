@@ -49,16 +49,22 @@ export function errnoMessage(errno: number): string {
   return TABLE[errno]?.[1] ?? `error ${errno}`;
 }
 
-/** An error from the bus: `errno` (positive, Linux numbering), `code` ('ENOBUFS'), message. */
+/**
+ * An error from the bus: `errno` (positive, Linux numbering), `code` ('ENOBUFS'), message,
+ * and, for a failure the core reported, `reason`: the R_* constant (abi) naming the rule
+ * that failed (0 when the host found the error, or the core could not say).
+ */
 export class BusError extends Error {
   readonly errno: number;
   readonly code: string;
-  constructor(errno: number, op: string, detail?: string) {
+  readonly reason: number;
+  constructor(errno: number, op: string, detail?: string, reason = 0) {
     const code = errnoCode(errno);
     super(`${op}: ${code}: ${detail ?? errnoMessage(errno)}`);
     this.name = 'BusError';
     this.errno = errno;
     this.code = code;
+    this.reason = reason;
   }
 }
 

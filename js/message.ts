@@ -4,6 +4,7 @@
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { get64, getS64, get64big } from './wire.ts';
+import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
 import type { Creds } from './host/provider.ts';
 import { CREDS_FIELDS } from './host/provider.ts';
 import type { Connection } from './connection.ts';
@@ -54,11 +55,8 @@ export class Message {
     const m = this.at();
     const u32 = this.conn.engine.u32;
     const end = m + this.size;
-    for (let p = m + A.MSG_HDR; p + A.ITEM_HDR <= end;) {
-      const size = u32[p >>> 2];
-      if (size < A.ITEM_HDR) break;
-      if (fn(u32[(p + A.ITEM_TYPE) >>> 2], p, size) === true) return;
-      p += (size + 7) & ~7;
+    for (let p = m + A.MSG_HDR, size = 0; (size = itemSize(u32, p, end)) !== 0; p += align8(size)) {
+      if (fn(itemType(u32, p), p, size) === true) return;
     }
   }
 
@@ -69,9 +67,9 @@ export class Message {
     const { u8, u32 } = this.conn.engine;
     this.items((type, p) => {
       if (type !== A.ITEM_PAYLOAD_OFF) return;
-      if (u32[(p + A.VEC_ADDRESS) >>> 2] === 0xffffffff && u32[(p + A.VEC_ADDRESS + 4) >>> 2] === 0xffffffff) return;
-      const off = u32[(p + A.VEC_ADDRESS) >>> 2];
-      out.push(u8.subarray(m + off, m + off + u32[(p + A.VEC_SIZE) >>> 2]));
+      const off = vecAddress(u32, p);
+      if (off < 0) return; // padding
+      out.push(u8.subarray(m + off, m + off + vecSize(u32, p)));
     });
     return out;
   }

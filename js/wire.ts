@@ -6,6 +6,11 @@ const TWO32 = 4294967296;
 /** Store a safe integer (negative for s64 fields) at 8-aligned `addr`. */
 export function put64(u32: Uint32Array, addr: number, v: number): void {
   const i = addr >>> 2;
+  if (v >= 0 && v < TWO32) { // most fields: no division (per-message path)
+    u32[i] = v;
+    u32[i + 1] = 0;
+    return;
+  }
   const hi = Math.floor(v / TWO32);
   u32[i] = v - hi * TWO32;
   u32[i + 1] = hi; // a negative hi wraps to its two's complement, as s64 wants

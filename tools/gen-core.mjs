@@ -14,7 +14,8 @@
 // It also checks the portable subset (docs/ARCHITECTURE.md, "One source, two compilers")
 // where it can be recognised in the syntax tree, and fails the build on a violation: a
 // bare cast (<u32>x, x as u32), a decorator, a 64-bit or float type, an AssemblyScript
-// builtin, an unwrapped integer division, a bigint; and that js/twin/ exports every name
+// builtin, an unwrapped integer division, a bigint, a bare `-A.Exxx` (a failure without its
+// reason: write fail(A.Exxx, A.R_xxx)); and that js/twin/ exports every name
 // the wasm engine layer exports. Generated files are not committed (.gitignore).
 import ts from 'typescript';
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -68,6 +69,9 @@ function check(sf) {
       if (op === ts.SyntaxKind.SlashToken && !insideConversion(node)) fail(sf, node, 'integer division must be converted where it is computed: u32(a / b) or i32(a / b)');
       if (op === ts.SyntaxKind.SlashEqualsToken) fail(sf, node, '`/=`: write x = u32(x / y)');
       if (op === ts.SyntaxKind.AsteriskAsteriskToken) fail(sf, node, '`**` is not portable');
+    } else if (ts.isPrefixUnaryExpression(node) && node.operator === ts.SyntaxKind.MinusToken &&
+      ts.isPropertyAccessExpression(node.operand) && /^E[A-Z0-9]+$/.test(node.operand.name.text)) {
+      fail(sf, node, `-${node.operand.getText(sf)}: a failure goes through fail(errno, reason) of reason.ts, which reports its R_* reason to the host`);
     } else if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && PORTABLE_FNS.has(node.expression.text)) {
       values.add(node.expression.text);
     } else if (ts.isIdentifier(node) && FORBIDDEN_IDS.has(node.text) && !ts.isTypeReferenceNode(node.parent)) {

@@ -36,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 4;
+export const BUS_VERSION = 5;
 
 // Bus header, at BUS_BASE.
 //
@@ -103,10 +103,13 @@ export const BUS_SIZE = 256;
 //      │ op_gen   │ op_block │ op_from  │ op_len   │  for send_commit / send_cancel
 //   32 ├──────────┼──────────┼──────────┼──────────┤
 //      │ id       │ log_len  │ fault    │ wait @   │  id = slot + 1: what lock words hold
-//   48 ├──────────┼──────────┬─────────────────────┤  wait: the lock word to wait on
-//      │ wait_val │ busy     │ recoverer│(reserved)│  busy: 1 while the host runs a command
+//   48 ├──────────┼──────────┼──────────┼──────────┤  wait: the lock word to wait on
+//      │ wait_val │ busy     │ recoverer│ reason   │  busy: 1 while the host runs a command
 //      │          │          │          │          │  recoverer: token of the thread recovering it
-//   64 ├──────────┴────────────────────────────────┤
+//   64 ├──────────┼──────────┴──────────┴──────────┤  reason: why the last failed command
+//      │ reason_  │ (reserved)                     │  failed (R_*), and its number (arg)
+//      │ arg      │                                │
+//   72 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
 //      │ undo log: LOG_MAX × { u32 addr; u32 old } │  every store to shared state made
@@ -131,8 +134,18 @@ export const THREAD_FAULT = 40;
 export const THREAD_WAIT_ADDR = 44;
 export const THREAD_WAIT_VAL = 48;
 export const THREAD_BUSY = 52; // set by the host from SEND to send_commit/cancel (the copy window); recovery waits for 0
-export const THREAD_SCRATCH = 64;
-export const THREAD_SCRATCH_SIZE = 192;
+// The failure report: every path of the core that returns -errno first writes here the
+// R_* reason naming the rule that failed, and a number that goes with it (a limit, a size,
+// or 0; each R_* below says which). Read by the host only after a negative result; a
+// command that succeeds leaves the words as they were. Both words lie before the command
+// area at a fixed distance (THREAD_CMD - THREAD_REASON), which is where BUS_MAKE, run
+// before any thread has joined, writes them for its command (Bus.create's is thread slot
+// 0's command area). Not written when the caller has no thread slot (not joined, or its
+// slot was recovered).
+export const THREAD_REASON = 60;
+export const THREAD_REASON_ARG = 64;
+export const THREAD_SCRATCH = 72;
+export const THREAD_SCRATCH_SIZE = 184;
 export const THREAD_LOG = 256;
 export const LOG_MAX = 512; // logged stores per command; the largest command logs < 100
 export const THREAD_ARENA = 4352;
@@ -532,3 +545,109 @@ export const EINPROGRESS = 115;
 export const ECANCELED = 125;
 export const EXFULL = 54;
 export const EDEADLK = 35;
+
+// ---------------------------------------------------------------------------------------
+// Reasons: which rule a failed command broke, written with the errno into THREAD_REASON
+// (and its number into THREAD_REASON_ARG, "arg" below; 0 when none is said). The host turns
+// (errno, reason, arg) into the message (js/cmd/reasons.ts, one text per reason). Numbered
+// by command: 1.. any command, 100 BUS_MAKE, 200 HELLO, 300 SEND, 400 RECV, 500 FREE,
+// 600 BYEBYE, 700 threads and recovery. Every failure path of the core names one
+// (tools/gen-core.mjs refuses a bare `-A.Exxx` in the core: failures go through fail()).
+// A new errno comes with its reason.
+// ---------------------------------------------------------------------------------------
+export const R_NONE = 0;
+// any command
+export const R_NOT_JOINED = 1; // EBADF: the calling thread has no thread slot (never written: there is no slot)
+export const R_BAD_HANDLE = 2; // EBADF: handle slot >= n_conns; arg n_conns
+export const R_CONN_CLOSED = 3; // ECONNRESET: the handle's connection is closed (its generation moved on)
+export const R_OP_PENDING = 4; // EINPROGRESS: this thread's SEND waits for send_commit / send_cancel
+export const R_CMD_TOO_LARGE = 5; // EMSGSIZE: command size > CMD_MAX; arg CMD_MAX
+export const R_CMD_TOO_SMALL = 6; // EINVAL: command size < its struct; arg the struct size
+export const R_CMD_FLAGS = 7; // EINVAL: unknown command flags; arg the flags allowed
+export const R_CMD_ITEMS = 8; // EINVAL: this command takes no items (size != the struct's); arg the struct size
+export const R_ITEM_MALFORMED = 9; // EINVAL: an item's size is < 16 or runs past the command / message
+export const R_ITEM_UNKNOWN = 10; // EINVAL: an item type this command does not take; arg the type
+export const R_ITEM_UNSUPPORTED = 11; // EOPNOTSUPP: PAYLOAD_MEMFD, FDS, CANCEL_FD items; arg the type
+export const R_ITEM_STRING = 12; // EINVAL: a string item not ended by its only NUL; arg the type
+export const R_ITEM_DUPLICATE = 13; // EINVAL (HELLO) / EEXIST (SEND): an item given twice; arg the type
+// BUS_MAKE
+export const R_MAKE_BLOOM_SIZE = 100; // EINVAL: bloom_size not BLOOM_SIZE_MIN..BLOOM_SIZE_MAX, multiple of 8
+export const R_MAKE_BLOOM_N_HASH = 101; // EINVAL: bloom_n_hash 0
+export const R_MAKE_N_THREADS = 102; // EINVAL: n_threads not 1..MAX_THREADS
+export const R_MAKE_N_CONNS = 103; // EINVAL: n_conns not 1..MAX_CONNS
+export const R_MAKE_POOL_MAX = 104; // EINVAL: pool_max not POOL_SIZE_ALIGN..MAX_POOL, multiple of POOL_SIZE_ALIGN
+export const R_MAKE_N_NAMES = 105; // EINVAL: n_names > 4 × MAX_CONNS
+export const R_MAKE_N_MATCHES = 106; // EINVAL: n_matches > 4 × MAX_CONNS
+export const R_MAKE_N_REPLIES = 107; // EINVAL: n_replies > 4 × MAX_CONNS
+export const R_MAKE_TOO_LARGE = 108; // ENOMEM: the layout does not fit in 4 GiB
+export const R_MAKE_MEMORY = 109; // ENOMEM: the memory is smaller than the layout; arg the layout end
+export const R_MAKE_RANDOM = 110; // EINVAL: the random import failed (no bus id)
+// HELLO
+export const R_HELLO_KINDS = 200; // EINVAL: more than one of ACTIVATOR, POLICY_HOLDER, MONITOR
+export const R_HELLO_ATTACH_SEND = 201; // EINVAL: attach_flags_send has bits outside ATTACH_ALL (and is not ~0)
+export const R_HELLO_ATTACH_RECV = 202; // EINVAL: attach_flags_recv likewise
+export const R_HELLO_POOL_SIZE = 203; // EINVAL: pool_size 0 or not a multiple of POOL_SIZE_ALIGN; arg POOL_SIZE_ALIGN
+export const R_DESC_LONG = 204; // ENAMETOOLONG: CONN_DESCRIPTION longer than MAX_DESC_LEN; arg its length
+export const R_DESC_EMPTY = 205; // EINVAL: CONN_DESCRIPTION empty
+export const R_DESC_CHARS = 206; // EINVAL: CONN_DESCRIPTION has a byte outside [A-Za-z0-9_.-]; arg its offset
+export const R_DESC_EDGE = 207; // EINVAL: CONN_DESCRIPTION starts or ends with '.' or '-'
+export const R_HELLO_NAME_ACTIVATOR = 208; // EINVAL: a NAME item without ACTIVATOR, or ACTIVATOR without one
+export const R_HELLO_KIND_UNSUPPORTED = 209; // EOPNOTSUPP: activators, policy holders, monitors (later issues)
+export const R_HELLO_POOL_MAX = 210; // ENOMEM: pool_size > the bus's pool_max; arg pool_max
+export const R_HELLO_CONNS_FULL = 211; // ENFILE: every connection slot is in use; arg n_conns
+// SEND
+export const R_SEND_MSG_ADDRESS = 300; // EFAULT: msg_address not 8-aligned inside the command area
+export const R_SEND_MSG_TOO_LARGE = 301; // EMSGSIZE: msg.size > CMD_MAX; arg CMD_MAX
+export const R_SEND_MSG_TOO_SMALL = 302; // EINVAL: msg.size < the message header; arg MSG_HDR
+export const R_SEND_MSG_OUTSIDE = 303; // EFAULT: the message runs past the command area
+export const R_SEND_SENDER_KIND = 304; // EOPNOTSUPP: the sender is an activator, policy holder or monitor
+export const R_SEND_MSG_FLAGS = 305; // EINVAL: unknown msg.flags
+export const R_SEND_PAYLOAD_TYPE = 306; // EINVAL: msg.payload_type 0
+export const R_SEND_SRC_ID = 307; // EINVAL: msg.src_id neither 0 nor the sender's id
+export const R_SEND_VEC_ITEM = 308; // EINVAL: a PAYLOAD_VEC item whose size is not VEC_ITEM_SIZE
+export const R_SEND_VEC_EMPTY = 309; // EINVAL: a PAYLOAD_VEC of 0 bytes
+export const R_SEND_VEC_ADDRESS = 310; // EFAULT: a PAYLOAD_VEC source outside the command area and the user region
+export const R_SEND_BLOOM_SHORT = 311; // EINVAL: BLOOM_FILTER item shorter than its header
+export const R_SEND_BLOOM_ALIGN = 312; // EFAULT: BLOOM_FILTER data not a multiple of 8 bytes
+export const R_SEND_BCAST_NOT_SIGNAL = 313; // EBADMSG: a broadcast without MSG_SIGNAL
+export const R_SEND_BCAST_REPLY = 314; // ENOTUNIQ: a broadcast that expects a reply or has a timeout
+export const R_SEND_BCAST_NAME = 315; // EBADMSG: a broadcast with a DST_NAME
+export const R_SEND_EXPECT_TIMEOUT = 316; // EINVAL: EXPECT_REPLY without a timeout
+export const R_SEND_EXPECT_SIGNAL = 317; // ENOTUNIQ: EXPECT_REPLY with SIGNAL
+export const R_SEND_SYNC_EXPECT = 318; // EINVAL: SEND_SYNC_REPLY without EXPECT_REPLY
+export const R_SEND_REPLY_SIGNAL = 319; // EINVAL: a reply (cookie_reply) with SIGNAL
+export const R_SEND_BLOOM_SIGNAL = 320; // EBADMSG: a BLOOM_FILTER without SIGNAL, or SIGNAL without one
+export const R_SEND_BLOOM_SIZE = 321; // EDOM: BLOOM_FILTER size != the bus's bloom_size; arg bloom_size
+export const R_SEND_NO_DST = 322; // EDESTADDRREQ: dst_id 0 and no DST_NAME
+export const R_SEND_NAME_INVALID = 323; // EINVAL: DST_NAME is not a well-known name
+export const R_SEND_PAYLOAD_MAX = 324; // EMSGSIZE: the payload is over MAX_PAYLOAD; arg MAX_PAYLOAD
+export const R_SEND_CALL_UNSUPPORTED = 325; // EOPNOTSUPP: calls and replies (EXPECT_REPLY, cookie_reply): later issue
+export const R_SEND_SIGNAL_UNSUPPORTED = 326; // EOPNOTSUPP: signals: later issue (matches)
+export const R_SEND_NAME_NO_OWNER = 327; // ESRCH: no connection owns DST_NAME
+export const R_SEND_NO_RECEIVER = 328; // ENXIO: no open connection has dst_id (or it closed meanwhile)
+export const R_SEND_RECEIVER_KIND = 329; // ENXIO: dst_id is an activator, policy holder or monitor
+export const R_SEND_QUOTA_BYTES = 330; // ENOBUFS: the sending user's share of the receiver's pool is used up; arg that share in bytes
+export const R_SEND_QUOTA_MSGS = 331; // ENOBUFS: the sending user has MAX_QUEUED_PER_USER messages queued there; arg that limit
+export const R_SEND_QUOTA_USERS = 332; // ENOBUFS: QUOTA_USERS other users have messages queued there; arg QUOTA_USERS
+export const R_SEND_POOL_FULL = 333; // EXFULL: no free block in the receiver's pool for the slice; arg the bytes needed
+export const R_SEND_NOT_PENDING = 334; // EINVAL: send_commit / send_cancel with no SEND pending
+// RECV
+export const R_RECV_DROP_PRIORITY = 400; // EINVAL: RECV_DROP with RECV_USE_PRIORITY
+export const R_RECV_EMPTY = 401; // EAGAIN: no message queued (none at or below the priority)
+// FREE
+export const R_FREE_OFFSET = 500; // ENXIO: the offset is not a published slice of this pool
+// BYEBYE
+export const R_BYEBYE_QUEUED = 600; // EBUSY: messages are queued; arg how many
+export const R_BYEBYE_RESERVED = 601; // EBUSY: sends into this connection are still reserved; arg how many
+// threads, recovery
+export const R_JOIN_NO_BUS = 700; // EBADF: no bus in this memory (not written: no slot)
+export const R_JOIN_ALREADY = 701; // EALREADY: this engine has joined already
+export const R_JOIN_FULL = 702; // EUSERS: every thread slot is taken (not written: no slot)
+export const R_LEAVE_CONNS_OPEN = 703; // EBUSY: the thread owns open connections
+export const R_THREAD_RECOVERED = 704; // ESRCH: this thread's slot was recovered (not written: no longer its slot)
+export const R_RECOVER_TOKEN = 705; // EINVAL: token 0 (no thread holds it)
+export const R_RECOVER_SELF = 706; // EINVAL: the caller's own token
+export const R_RECOVER_NOT_LIVE = 707; // ESRCH: no thread slot holds the token (it left, or was recovered already)
+export const R_RECOVER_OWNED = 708; // EALREADY: another live thread is recovering that thread
+export const R_JOIN_TOKEN = 709; // EINVAL: token 0
+export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared dead while it joined

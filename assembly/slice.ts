@@ -1,0 +1,108 @@
+// slice: a message's slice in the receiver's pool: its size, its reservation (quota and
+// pool block), its bytes laid out as a kdbus message, and its publication.
+//
+// Slice layout (offsets from the message start):
+//   0   struct kdbus_msg header (64 bytes); dst_id = receiver, src_id = sender
+//   64  DST_NAME item (if sent)                   ┐
+//       PAYLOAD_OFF item per VEC, in order          │ msg.size covers the header
+//       BLOOM_FILTER item (signals)                 │ and these items
+//       metadata items (TIMESTAMP, CREDS, ...)     ┘
+//   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
+import * as A from "../js/shared/abi";
+import { ld32, ldi32, st32, st64, copy, fill } from "./mem";
+import { wr32, logCommit } from "./journal";
+import { wake } from "./lock";
+import { align8 } from "./items";
+import { poolAlloc, poolFree } from "./pool";
+import { quotaCharge, quotaRelease } from "./quota";
+import { queueAppend } from "./queue";
+import { metaSize, metaWrite } from "./meta";
+import { failArg } from "./reason";
+
+/** the block sliceReserve reserved (set by it, read by its caller in the same command) */
+export let sliceBlock: u32 = 0;
+
+/** msg.size of the slice: header, DST_NAME, one PAYLOAD_OFF per VEC, metadata items. */
+export function sliceMsgSize(nVecs: u32, dstNameSize: u32, mask: u32): u32 {
+  let n: u32 = A.MSG_HDR + nVecs * A.VEC_ITEM_SIZE;
+  if (dstNameSize != 0) n += align8(dstNameSize);
+  return n + metaSize(mask);
+}
+
+/**
+ * Charge `need` bytes (block header included) to `uid` in receiver `d` and allocate the
+ * block (its lock held): 0 with the block in sliceBlock, or -ENOBUFS / -EXFULL (nothing
+ * left changed). The block is RESERVED: nobody sees it until slicePublish.
+ */
+export function sliceReserve(d: u32, uid: u32, need: u32): i32 {
+  const q = quotaCharge(d, uid, need);
+  if (q < 0) return q;
+  const b = poolAlloc(d, need);
+  if (b == 0) {
+    quotaRelease(d, q, need);
+    logCommit();
+    return failArg(A.EXFULL, A.R_SEND_POOL_FULL, need);
+  }
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_RESERVED);
+  st32(b + A.BLOCK_QUSER, q); // meaningful only while the block is used: not logged
+  st32(b + A.BLOCK_ACCT, need);
+  sliceBlock = b;
+  return 0;
+}
+
+/**
+ * Lay the message at `msg` (ending at `msgEnd`) out in block `b` of receiver `d`, from
+ * sender `c`. Bytes from the shared memory are copied now; a host VEC's address is
+ * rewritten to its destination in the slice, where the host copies it before send_commit.
+ * Nobody else sees the block before it is queued, so these stores are not logged (undoing
+ * the allocation frees the block, whatever it holds).
+ */
+export function sliceWrite(b: u32, msg: u32, msgEnd: u32, msgSize: u32, d: u32, c: u32,
+  dstName: u32, dstNameSize: u32, t: u32, mask: u32): void {
+  const m = b + A.BLOCK_HDR;
+  copy(m, msg, A.MSG_HDR);
+  st64(m + A.MSG_SIZE, msgSize, 0);
+  copy(m + A.MSG_DST_ID, d + A.CONN_ID, 8);
+  copy(m + A.MSG_SRC_ID, c + A.CONN_ID, 8);
+  let w = m + A.MSG_HDR;
+  if (dstName != 0) {
+    copy(w, dstName, dstNameSize);
+    fill(w + dstNameSize, 0, align8(dstNameSize) - dstNameSize);
+    w += align8(dstNameSize);
+  }
+  // PAYLOAD_OFF per VEC; bytes from the shared memory are copied now, host bytes later
+  let data = align8(msgSize);
+  for (let p = msg + A.MSG_HDR; p < msgEnd; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (ld32(p + A.ITEM_TYPE) != A.ITEM_PAYLOAD_VEC) continue;
+    const vlo = ld32(p + A.VEC_SIZE);
+    const alo = ldi32(p + A.VEC_ADDRESS), ahi = ldi32(p + A.VEC_ADDRESS + 4);
+    st64(w + A.ITEM_SIZE, A.VEC_ITEM_SIZE, 0);
+    st64(w + A.ITEM_TYPE, A.ITEM_PAYLOAD_OFF, 0);
+    st64(w + A.VEC_SIZE, vlo, 0);
+    if (alo == 0 && ahi == 0) {
+      st64(w + A.VEC_ADDRESS, 0xffffffff, 0xffffffff);
+    } else {
+      st64(w + A.VEC_ADDRESS, data, 0);
+      if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) st64(p + A.VEC_ADDRESS, m + data, 0);
+      else copy(m + data, u32(alo), vlo);
+      fill(m + data + vlo, 0, align8(vlo) - vlo);
+      data += align8(vlo);
+    }
+    w += A.VEC_ITEM_SIZE;
+  }
+  w = metaWrite(w, t, mask);
+  fill(w, 0, align8(msgSize) - msgSize);
+}
+
+/** Queue a written slice and wake its receiver (receiver lock held). */
+export function slicePublish(d: u32, b: u32): void {
+  wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
+  queueAppend(d, b);
+  wake(d + A.CONN_WAKE, d + A.CONN_SLEEPERS);
+}
+
+/** Undo sliceReserve: give the quota back and free the block (receiver lock held). */
+export function sliceRelease(d: u32, b: u32): void {
+  quotaRelease(d, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
+  poolFree(d, b);
+}

@@ -1,0 +1,9 @@
+// BYEBYE (struct kdbus_cmd): close a connection with an empty queue.
+import * as A from '../shared/abi.ts';
+import { putHeader } from './header.ts';
+
+export const NAME = 'BYEBYE';
+
+export function encode(u32: Uint32Array, cmd: number): void {
+  putHeader(u32, cmd, A.BYEBYE_CMD_SIZE, 0);
+}

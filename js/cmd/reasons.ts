@@ -1,0 +1,147 @@
+// reasons: the core's failure report turned into a message. The core writes, beside the
+// errno, the R_* reason naming the rule that failed and a number that goes with it (a limit,
+// a size) into the caller's thread slot (THREAD_REASON, THREAD_REASON_ARG: js/shared/abi.ts);
+// this table says each in words. The rules themselves live only in the core: nothing here
+// validates anything, it only describes what the core found. A reason the table does not
+// know, or one that does not go with the errno, falls back to the errno's message.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { itemName } from './items.ts';
+
+/**
+ * What the host passed, quoted in a message when the core judged it: `desc` (a
+ * CONN_DESCRIPTION), `poolSize`, `dst` (a SEND destination), `offset` (a FREE).
+ */
+export type Context = { desc?: string; poolSize?: number; dst?: string | number; offset?: number };
+/** the text of a reason: `arg` from the core, `w` what the host passed */
+type Text = (arg: number, w: Context) => string;
+const q = (v: string | number | undefined) => (v === undefined ? '' : ` ${typeof v === 'string' ? JSON.stringify(v) : v}`);
+const HEX = (n: number) => `0x${n.toString(16)}`;
+
+/** reason -> [errnos it goes with, text] */
+export const REASONS: Record<number, [number[], Text]> = {
+  [A.R_NOT_JOINED]: [[A.EBADF], () => 'this thread has not joined the bus (or has left it)'],
+  [A.R_BAD_HANDLE]: [[A.EBADF], (n) => `the connection handle is out of range (the bus has ${n} connection slots)`],
+  [A.R_CONN_CLOSED]: [[A.ECONNRESET], () => 'the connection is closed'],
+  [A.R_OP_PENDING]: [[A.EINPROGRESS], () => 'a SEND of this thread waits for send_commit / send_cancel'],
+  [A.R_CMD_TOO_LARGE]: [[A.EMSGSIZE], (n) => `the command is larger than CMD_MAX (${n} bytes)`],
+  [A.R_CMD_TOO_SMALL]: [[A.EINVAL], (n) => `the command is smaller than its struct (${n} bytes)`],
+  [A.R_CMD_FLAGS]: [[A.EINVAL], (n) => `unknown command flags (allowed: ${HEX(n)})`],
+  [A.R_CMD_ITEMS]: [[A.EINVAL], (n) => `this command takes no items (its size must be ${n})`],
+  [A.R_ITEM_MALFORMED]: [[A.EINVAL], () => 'an item is malformed: its size is below 16 bytes or runs past the end of the command or message'],
+  [A.R_ITEM_UNKNOWN]: [[A.EINVAL], (t) => `item ${itemName(t)} is not accepted here`],
+  [A.R_ITEM_UNSUPPORTED]: [[A.EOPNOTSUPP], (t) => `${itemName(t)} items are not supported (no file descriptors on this bus)`],
+  [A.R_ITEM_STRING]: [[A.EINVAL], (t) => `the ${itemName(t)} string must end with its only NUL byte`],
+  [A.R_ITEM_DUPLICATE]: [[A.EINVAL, A.EEXIST], (t) => `${itemName(t)} given twice`],
+
+  [A.R_MAKE_BLOOM_SIZE]: [[A.EINVAL], () => `bloom_size must be ${A.BLOOM_SIZE_MIN} to ${A.BLOOM_SIZE_MAX} bytes, a multiple of 8 (bloom.size)`],
+  [A.R_MAKE_BLOOM_N_HASH]: [[A.EINVAL], () => 'bloom_n_hash must be at least 1 (bloom.hashes)'],
+  [A.R_MAKE_N_THREADS]: [[A.EINVAL], () => `n_threads must be 1 to ${A.MAX_THREADS} (limits.threads)`],
+  [A.R_MAKE_N_CONNS]: [[A.EINVAL], () => `n_conns must be 1 to ${A.MAX_CONNS} (limits.connections)`],
+  [A.R_MAKE_POOL_MAX]: [[A.EINVAL], () => `pool_max must be a multiple of ${A.POOL_SIZE_ALIGN} from ${A.POOL_SIZE_ALIGN} to ${A.MAX_POOL} bytes (limits.poolMax)`],
+  [A.R_MAKE_N_NAMES]: [[A.EINVAL], () => `n_names must be at most ${4 * A.MAX_CONNS} (limits.names)`],
+  [A.R_MAKE_N_MATCHES]: [[A.EINVAL], () => `n_matches must be at most ${4 * A.MAX_CONNS} (limits.matches)`],
+  [A.R_MAKE_N_REPLIES]: [[A.EINVAL], () => `n_replies must be at most ${4 * A.MAX_CONNS} (limits.replies)`],
+  [A.R_MAKE_TOO_LARGE]: [[A.ENOMEM], () => 'a bus with these limits does not fit in 4 GiB of memory'],
+  [A.R_MAKE_MEMORY]: [[A.ENOMEM], (n) => `the memory is smaller than the bus layout (${n} bytes)`],
+  [A.R_MAKE_RANDOM]: [[A.EINVAL], () => 'the random source failed (no bus id)'],
+
+  [A.R_HELLO_KINDS]: [[A.EINVAL], () => 'flags may name only one of ACTIVATOR, POLICY_HOLDER, MONITOR'],
+  [A.R_HELLO_ATTACH_SEND]: [[A.EINVAL], () => `attach_flags_send has bits outside ATTACH_ALL (${HEX(A.ATTACH_ALL)})`],
+  [A.R_HELLO_ATTACH_RECV]: [[A.EINVAL], () => `attach_flags_recv has bits outside ATTACH_ALL (${HEX(A.ATTACH_ALL)})`],
+  [A.R_HELLO_POOL_SIZE]: [[A.EINVAL], (n, w) => `pool_size${q(w.poolSize)} must be a non-zero multiple of ${n} bytes (poolSize)`],
+  [A.R_DESC_LONG]: [[A.ENAMETOOLONG], (n, w) => `CONN_DESCRIPTION${q(w.desc)} is ${n} bytes, longer than ${A.MAX_DESC_LEN}`],
+  [A.R_DESC_EMPTY]: [[A.EINVAL], () => 'CONN_DESCRIPTION must not be empty'],
+  [A.R_DESC_CHARS]: [[A.EINVAL], (n, w) => `CONN_DESCRIPTION${q(w.desc)} may contain only [A-Za-z0-9_.-] (byte ${n} is not one of them)`],
+  [A.R_DESC_EDGE]: [[A.EINVAL], (_, w) => `CONN_DESCRIPTION${q(w.desc)} must not start or end with '.' or '-'`],
+  [A.R_HELLO_NAME_ACTIVATOR]: [[A.EINVAL], () => 'a NAME item goes with the ACTIVATOR flag, and only with it'],
+  [A.R_HELLO_KIND_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'activators, policy holders and monitors are not supported yet'],
+  [A.R_HELLO_POOL_MAX]: [[A.ENOMEM], (n, w) => `pool_size${q(w.poolSize)} is larger than the bus's pool_max (${n} bytes, limits.poolMax)`],
+  [A.R_HELLO_CONNS_FULL]: [[A.ENFILE], (n) => `all ${n} connection slots of the bus are in use (limits.connections)`],
+
+  [A.R_SEND_MSG_ADDRESS]: [[A.EFAULT], () => 'msg_address must be 8-aligned, inside the caller\'s command area'],
+  [A.R_SEND_MSG_TOO_LARGE]: [[A.EMSGSIZE], (n) => `msg.size is larger than CMD_MAX (${n} bytes)`],
+  [A.R_SEND_MSG_TOO_SMALL]: [[A.EINVAL], (n) => `msg.size is smaller than the message header (${n} bytes)`],
+  [A.R_SEND_MSG_OUTSIDE]: [[A.EFAULT], () => 'the message runs past the end of the command area'],
+  [A.R_SEND_SENDER_KIND]: [[A.EOPNOTSUPP], () => 'activators, policy holders and monitors cannot send'],
+  [A.R_SEND_MSG_FLAGS]: [[A.EINVAL], () => 'unknown msg.flags (EXPECT_REPLY 1, NO_AUTO_START 2, SIGNAL 4)'],
+  [A.R_SEND_PAYLOAD_TYPE]: [[A.EINVAL], () => 'msg.payload_type must not be 0'],
+  [A.R_SEND_SRC_ID]: [[A.EINVAL], () => 'msg.src_id must be 0 or the sender\'s own id'],
+  [A.R_SEND_VEC_ITEM]: [[A.EINVAL], () => `a PAYLOAD_VEC item must be ${A.VEC_ITEM_SIZE} bytes`],
+  [A.R_SEND_VEC_EMPTY]: [[A.EINVAL], () => 'a PAYLOAD_VEC must not be empty'],
+  [A.R_SEND_VEC_ADDRESS]: [[A.EFAULT], () => 'a PAYLOAD_VEC source must lie in the caller\'s command area or the user region'],
+  [A.R_SEND_BLOOM_SHORT]: [[A.EINVAL], () => 'the BLOOM_FILTER item is shorter than its header'],
+  [A.R_SEND_BLOOM_ALIGN]: [[A.EFAULT], () => 'the BLOOM_FILTER data must be a multiple of 8 bytes'],
+  [A.R_SEND_BCAST_NOT_SIGNAL]: [[A.EBADMSG], () => 'a broadcast must be a SIGNAL'],
+  [A.R_SEND_BCAST_REPLY]: [[A.ENOTUNIQ], () => 'a broadcast cannot expect a reply or have a timeout'],
+  [A.R_SEND_BCAST_NAME]: [[A.EBADMSG], () => 'a broadcast cannot have a DST_NAME'],
+  [A.R_SEND_EXPECT_TIMEOUT]: [[A.EINVAL], () => 'EXPECT_REPLY needs a timeout'],
+  [A.R_SEND_EXPECT_SIGNAL]: [[A.ENOTUNIQ], () => 'a SIGNAL cannot expect a reply'],
+  [A.R_SEND_SYNC_EXPECT]: [[A.EINVAL], () => 'SEND_SYNC_REPLY needs EXPECT_REPLY'],
+  [A.R_SEND_REPLY_SIGNAL]: [[A.EINVAL], () => 'a reply cannot be a SIGNAL'],
+  [A.R_SEND_BLOOM_SIGNAL]: [[A.EBADMSG], () => 'a SIGNAL carries a BLOOM_FILTER, and only a SIGNAL does'],
+  [A.R_SEND_BLOOM_SIZE]: [[A.EDOM], (n) => `the BLOOM_FILTER must be the bus's bloom size (${n} bytes)`],
+  [A.R_SEND_NO_DST]: [[A.EDESTADDRREQ], () => 'no destination: dst_id is 0 and there is no DST_NAME'],
+  [A.R_SEND_NAME_INVALID]: [[A.EINVAL], (_, w) => `the destination${q(w.dst)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes) nor a unique name ":1.<id>"`],
+  [A.R_SEND_PAYLOAD_MAX]: [[A.EMSGSIZE], (n) => `the payload is larger than ${n} bytes`],
+  [A.R_SEND_CALL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'calls and replies (EXPECT_REPLY, a timeout) are not supported yet'],
+  [A.R_SEND_SIGNAL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'signals are not supported yet'],
+  [A.R_SEND_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns the name${q(w.dst)}`],
+  [A.R_SEND_NO_RECEIVER]: [[A.ENXIO], (_, w) => `no open connection has the id${q(w.dst)}`],
+  [A.R_SEND_RECEIVER_KIND]: [[A.ENXIO], (_, w) => `the receiver${q(w.dst)} is an activator, policy holder or monitor`],
+  [A.R_SEND_QUOTA_BYTES]: [[A.ENOBUFS], (n) => `the receiver's per-user byte quota is used up: this sending user may have ${n} bytes queued in the receiver's pool (a third of what the receiver has not received of the shared half of its pool), and this message does not fit`],
+  [A.R_SEND_QUOTA_MSGS]: [[A.ENOBUFS], (n) => `the receiver's per-user quota allows ${n} queued messages, and this sending user has ${n} queued there`],
+  [A.R_SEND_QUOTA_USERS]: [[A.ENOBUFS], (n) => `the receiver's quota table is full: ${n} other sending users have messages queued there`],
+  [A.R_SEND_POOL_FULL]: [[A.EXFULL], (n) => `the receiver's pool is full: no free block of ${n} bytes for this message (received messages not yet freed stay in the pool)`],
+  [A.R_SEND_NOT_PENDING]: [[A.EINVAL], () => 'no SEND of this thread is pending'],
+
+  [A.R_RECV_DROP_PRIORITY]: [[A.EINVAL], () => 'RECV_DROP cannot be combined with RECV_USE_PRIORITY'],
+  [A.R_RECV_EMPTY]: [[A.EAGAIN], () => 'no message in the queue'],
+  [A.R_FREE_OFFSET]: [[A.ENXIO], (_, w) => `offset${q(w.offset)} is not a slice published to this connection (received and not yet freed)`],
+  [A.R_BYEBYE_QUEUED]: [[A.EBUSY], (n) => `${n} message(s) are still queued: receive or drop them first`],
+  [A.R_BYEBYE_RESERVED]: [[A.EBUSY], (n) => `${n} send(s) into this connection are still being copied`],
+
+  [A.R_JOIN_NO_BUS]: [[A.EBADF], () => 'no bus in this memory'],
+  [A.R_JOIN_ALREADY]: [[A.EALREADY], () => 'this thread has joined the bus already'],
+  [A.R_JOIN_FULL]: [[A.EUSERS], (n) => `all ${n} thread slots are taken (limits.threads)`],
+  [A.R_LEAVE_CONNS_OPEN]: [[A.EBUSY], () => 'this thread still owns open connections: close them first'],
+  [A.R_THREAD_RECOVERED]: [[A.ESRCH], () => 'this thread was recovered by another one'],
+  [A.R_RECOVER_TOKEN]: [[A.EINVAL], () => 'token 0 belongs to no thread'],
+  [A.R_RECOVER_SELF]: [[A.EINVAL], () => 'a thread cannot recover itself'],
+  [A.R_RECOVER_NOT_LIVE]: [[A.ESRCH], () => 'no thread slot holds that token (it left, or was recovered already)'],
+  [A.R_RECOVER_OWNED]: [[A.EALREADY], () => 'another live thread is recovering that thread'],
+  [A.R_JOIN_TOKEN]: [[A.EINVAL], () => 'token 0 is never a thread\'s token'],
+  [A.R_JOIN_RECOVERED]: [[A.ESRCH], () => 'this thread was declared dead while it joined'],
+};
+
+/** Address of the reason word for the command at `cmd` (0: the caller has no command area). */
+const NONE: Context = {};
+
+export function reasonAddr(cmd: number): number {
+  return cmd === 0 ? 0 : cmd - A.THREAD_CMD + A.THREAD_REASON;
+}
+
+/**
+ * The message for a core result -errno of command `command` ('SEND') run at `cmd`: its
+ * reason's text (quoting from `what` the values the host passed), or the errno's.
+ */
+export function reasonText(u32: Uint32Array, cmd: number, errno: number, command: string, what: Context = NONE): { reason: number; text: string } | null {
+  const at = reasonAddr(cmd);
+  if (at === 0) return null;
+  const reason = u32[at >>> 2], arg = u32[(at + 4) >>> 2];
+  const entry = REASONS[reason];
+  if (!entry || !entry[0].includes(errno)) return null; // not a report of this failure
+  return { reason, text: `${command}: ${entry[1](arg, what)}` };
+}
+
+/** The BusError for core result `r` (< 0) of `command` run at `cmd`, thrown by the API call `op`. */
+export function commandError(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what?: Context): BusError {
+  const t = reasonText(u32, cmd, -r, command, what);
+  return t ? new BusError(-r, op, t.text, t.reason) : new BusError(-r, op);
+}
+
+/** `r` when it is not negative; else throws commandError. (Per message: allocates nothing unless it throws.) */
+export function checkCmd(u32: Uint32Array, cmd: number, r: number, op: string, command: string, what?: Context): number {
+  if (r < 0) throw commandError(u32, cmd, r, op, command, what);
+  return r;
+}
