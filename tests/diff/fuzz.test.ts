@@ -95,9 +95,9 @@ async function run(seed: number, steps: number) {
       const e = raw.e;
       if (op === 'hello') raw.writeHello({ poolSize: 4096, items: helloItems });
       if (op === 'send') raw.writeSend({ msg: { dst }, items });
-      if (op === 'recv') { e.u8.fill(0, raw.cmd, raw.cmd + A.RECV_CMD_SIZE); raw.w64(raw.cmd, A.RECV_CMD_SIZE); raw.w64(raw.cmd + A.CMD_FLAGS, recvFlags); }
-      if (op === 'free') { raw.w64(raw.cmd, A.FREE_CMD_SIZE); raw.w64(raw.cmd + A.CMD_FLAGS, 0); raw.w64(raw.cmd + A.FREE_OFFSET, freeOff); }
-      if (op === 'byebye') { raw.w64(raw.cmd, A.BYEBYE_CMD_SIZE); raw.w64(raw.cmd + A.CMD_FLAGS, 0); }
+      if (op === 'recv') raw.writeRecv(recvFlags);
+      if (op === 'free') raw.writeFree(freeOff);
+      if (op === 'byebye') raw.writeByebye();
       for (const [o, v] of muts) e.u8[raw.cmd + o] = v;
       switch (op) {
         case 'hello': return [e.hello()];
