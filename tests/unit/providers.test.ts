@@ -151,6 +151,32 @@ test('imports: a capacity too small gets a prefix and the full length; comm_get 
   assert.is(w.comm_get(2, 100, 16, 0), WASI_EINVAL);
 });
 
+test('twin: js/twin/host.ts forwards every metadata import to the bound import object', async () => {
+  const mem = await import('../../js/twin/mem.ts');
+  const th = await import('../../js/twin/host.ts');
+  const p = new MockProvider({ pids: { pid: 5, tid: 6, ppid: 7 }, comm: 'tw', cmdline: ['a', 'bc'], audit: { loginuid: 1, sessionid: 2 } });
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const imp = coreImports(p, memory);
+  const b = memory.buffer as unknown as ArrayBuffer;
+  mem.bind(new Uint8Array(b), new Uint32Array(b), new Int32Array(b), 0, 0, { ...imp.wasi_snapshot_preview1, ...imp.wasmbus });
+  const dv = new DataView(memory.buffer);
+  assert.is(th.pids_get(64), 0);
+  assert.equal([dv.getUint32(64, true), dv.getUint32(72, true), dv.getUint32(80, true)], [5, 6, 7]);
+  assert.is(th.comm_get(0, 128, 16, 0), 0);
+  assert.is(dv.getUint32(0, true), 3);
+  assert.is(th.args_sizes_get(0, 4), 0);
+  assert.equal([dv.getUint32(0, true), dv.getUint32(4, true)], [2, 5]);
+  assert.is(th.args_get(256, 512), 0);
+  assert.is(dv.getUint32(260, true), 514);
+  assert.is(th.cmdline_size_get(0, 4), 0);
+  assert.is(th.audit_get(64), 0);
+  assert.equal([dv.getUint32(64, true), dv.getUint32(68, true)], [2, 1]);
+  for (const f of [th.groups_get(128, 4, 0), th.exe_get(128, 4, 0), th.cgroup_get(128, 4, 0), th.caps_get(128, 4, 0), th.seclabel_get(128, 4, 0)]) {
+    assert.is(f, WASI_ENOTSUP);
+  }
+  assert.is(th.meta_epoch_get(0), 0);
+});
+
 test('cappedArgs: whole arguments within the caps; a first argument over the cap is cut at a character boundary', () => {
   const enc = new TextEncoder();
   const full = enc.encode('aaa\0bbbb\0cc\0');
