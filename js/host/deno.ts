@@ -1,16 +1,22 @@
-// deno: the real process, for Deno. Credentials from /proc/thread-self/status (Deno opens it
-// only with -A), else Deno.uid()/gid() (--allow-sys, or --allow-sys=uid,gid), else "not
-// supported": creds() returns false (the core's creds_get import then returns WASI ENOTSUP and a
-// CREDS item carries all-ones), and the first such failure of a thread is reported once on
-// console.warn, naming the missing permission. Clocks from performance.
-import type { Creds, Provider } from './provider.ts';
-import { performanceClock, cryptoRandom } from './provider.ts';
-import { parseStatusCreds } from './status.ts';
+// deno: the real process, for Deno. Everything from Linux /proc (procfs.ts), which Deno 2.9
+// opens only with --allow-all (-A): even --allow-read=/proc is refused ("Requires all access").
+// Without -A: Deno.pid and Deno.ppid (no permission), Deno.execPath() for EXE, Deno.uid() /
+// Deno.gid() for CREDS (--allow-sys, or --allow-sys=uid,gid; the effective, saved and fs ids
+// taken to equal them); every other item is unsupported (never made up), and the first failure
+// to read credentials of a thread is reported once on console.warn, naming the missing
+// permission. Deno has no API that changes credentials, so only the TTL and invalidate()
+// renew the cache. Clocks from performance.
+import type { Creds } from './provider.ts';
+import { ProcProvider, type ProcOptions } from './procfs.ts';
 
 declare const Deno: {
-  readTextFileSync(path: string): string;
+  readFileSync(path: string): Uint8Array;
+  readLinkSync(path: string): string;
   uid(): number | null;
   gid(): number | null;
+  execPath(): string;
+  readonly pid: number;
+  readonly ppid: number;
 };
 
 let warned = false;
@@ -24,42 +30,59 @@ function warnOnce(why: string): void {
     '(real uid and gid only), or pass options.provider.');
 }
 
-export class DenoProvider implements Provider {
+export class DenoProvider extends ProcProvider {
   readonly name = 'deno';
-  private cached: Creds | null = null;
+  private gen = 0;
 
-  clock = performanceClock;
-  random = cryptoRandom;
-
-  invalidate(): void {
-    this.cached = null;
+  constructor(opts: ProcOptions = {}) {
+    super(opts);
   }
 
-  creds(out: Creds): boolean {
-    if (!this.cached) {
-      const c: Creds = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
-      let ok = false;
-      try { ok = parseStatusCreds(Deno.readTextFileSync('/proc/thread-self/status'), c); } catch { ok = false; }
-      if (!ok) {
-        let uid: number | null = null, gid: number | null = null;
-        try {
-          uid = Deno.uid();
-          gid = Deno.gid();
-        } catch (e) {
-          warnOnce((e as { name?: string })?.name === 'NotCapable' ? 'no -A and no --allow-sys' : String(e));
-          return false;
-        }
-        if (uid === null || gid === null) {
-          warnOnce('Deno.uid() / Deno.gid() are not available on this platform');
-          return false;
-        }
-        // Deno has no API for the effective, saved and fs ids: they are taken to equal the real ones
-        c.uid = c.euid = c.suid = c.fsuid = uid;
-        c.gid = c.egid = c.sgid = c.fsgid = gid;
-      }
-      this.cached = c;
+  /** Forget this provider's cached metadata. */
+  invalidate(): void {
+    this.gen = (this.gen + 1) | 0;
+  }
+
+  protected generation(): number {
+    return this.gen;
+  }
+
+  protected read(path: string): Uint8Array | null {
+    try { return Deno.readFileSync(path); } catch { return null; }
+  }
+
+  protected readLink(path: string): string | null {
+    try { return Deno.readLinkSync(path); } catch { return null; }
+  }
+
+  protected pid(): number | null {
+    try { return Deno.pid; } catch { return null; }
+  }
+
+  protected override fallbackPpid(): number {
+    try { return Deno.ppid; } catch { return 0; }
+  }
+
+  protected override fallbackExe(): Uint8Array | null {
+    try { return new TextEncoder().encode(Deno.execPath()); } catch { return null; }
+  }
+
+  protected override fallbackCreds(c: Creds): boolean {
+    let uid: number | null = null, gid: number | null = null;
+    try {
+      uid = Deno.uid();
+      gid = Deno.gid();
+    } catch (e) {
+      warnOnce((e as { name?: string })?.name === 'NotCapable' ? 'no -A and no --allow-sys' : String(e));
+      return false;
     }
-    Object.assign(out, this.cached);
+    if (uid === null || gid === null) {
+      warnOnce('Deno.uid() / Deno.gid() are not available on this platform');
+      return false;
+    }
+    // Deno has no API for the effective, saved and fs ids: they are taken to equal the real ones
+    c.uid = c.euid = c.suid = c.fsuid = uid;
+    c.gid = c.egid = c.sgid = c.fsgid = gid;
     return true;
   }
 }

@@ -1,18 +1,43 @@
 // mock: a deterministic provider for tests and the browser demo. Clocks advance by a fixed
-// step on every read from a seeded start; random bytes come from a seeded PRNG; the
-// credentials are whatever the test sets (per thread: each thread has its own provider;
-// per connection: set them before connect()).
-import type { Creds, Provider } from './provider.ts';
-import { nsToHalves } from './provider.ts';
+// step on every read from a seeded start; random bytes come from a seeded PRNG; the identity
+// (credentials and every other metadata item) is whatever the test configures, per instance
+// (each thread has its own provider; per connection: set it before connect()). Credentials
+// default to 1000 everywhere; every other item not configured is unsupported.
+import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
+import { nsToHalves, utf8 } from './provider.ts';
 
-export interface MockOptions {
-  seed?: number;
+/** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
+export interface MockCaps {
+  lastCap: number;
+  inheritable?: ArrayLike<number>; permitted?: ArrayLike<number>;
+  effective?: ArrayLike<number>; bounding?: ArrayLike<number>;
+}
+
+/** The metadata a MockProvider reports; `null` or absent: unsupported (creds: 1000s). */
+export interface MockIdentity {
   creds?: Partial<Creds>;
+  pids?: Pids | null;
+  groups?: readonly number[] | null;
+  /** a string: thread and process comm alike */
+  comm?: string | { thread?: string | null; process?: string | null } | null;
+  exe?: string | null;
+  /** the arguments (each is followed by a NUL in CMDLINE) */
+  cmdline?: readonly string[] | null;
+  cgroup?: string | null;
+  caps?: MockCaps | null;
+  seclabel?: string | null;
+  audit?: Audit | null;
+}
+
+export interface MockOptions extends MockIdentity {
+  seed?: number;
   /** nanoseconds a clock advances per read (default 1000) */
   step?: number;
 }
 
 export const MOCK_REALTIME_SEC = 1767225600; // 2026-01-01T00:00:00Z
+
+const nul = (b: Uint8Array): boolean => b.includes(0);
 
 export class MockProvider implements Provider {
   readonly name = 'mock';
@@ -20,17 +45,85 @@ export class MockProvider implements Provider {
   private ticks = 0;
   private readonly step: number;
   private current: Creds;
+  private ep = 0;
+  private pid: Pids | null = null;
+  private grp: readonly number[] | null = null;
+  private tcomm: Uint8Array | null = null;
+  private pcomm: Uint8Array | null = null;
+  private exePath: Uint8Array | null = null;
+  private cmd: Uint8Array | null = null;
+  private cg: Uint8Array | null = null;
+  private capSets: Caps | null = null;
+  private label: Uint8Array | null = null;
+  private aud: Audit | null = null;
 
   constructor(opts: MockOptions = {}) {
     this.state = (opts.seed ?? 1) >>> 0 || 1;
     this.step = opts.step ?? 1000;
     this.current = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 };
-    this.setCreds(opts.creds ?? {});
+    this.setIdentity(opts);
   }
 
   /** Change the identity the provider reports (fields not given keep their value). */
   setCreds(c: Partial<Creds>): void {
     this.current = { ...this.current, ...c };
+    this.ep = (this.ep + 1) >>> 0;
+  }
+
+  /**
+   * Change any part of the identity: keys not given keep their value, a key given as null
+   * makes that item unsupported. Strings must not contain a NUL (cmdline arguments neither).
+   */
+  setIdentity(id: MockIdentity): void {
+    if (id.creds) this.current = { ...this.current, ...id.creds };
+    if (id.pids !== undefined) this.pid = id.pids ? { pid: id.pids.pid, tid: id.pids.tid, ppid: id.pids.ppid } : null;
+    if (id.groups !== undefined) this.grp = id.groups ? [...id.groups] : null;
+    if (id.comm !== undefined) {
+      const c = id.comm;
+      if (c === null || typeof c === 'string') {
+        this.tcomm = this.pcomm = c === null ? null : this.str(c, 'comm');
+      } else {
+        if (c.thread !== undefined) this.tcomm = c.thread === null ? null : this.str(c.thread, 'comm.thread');
+        if (c.process !== undefined) this.pcomm = c.process === null ? null : this.str(c.process, 'comm.process');
+      }
+    }
+    if (id.exe !== undefined) this.exePath = id.exe === null ? null : this.str(id.exe, 'exe');
+    if (id.cmdline !== undefined) {
+      this.cmd = id.cmdline === null ? null : utf8(id.cmdline.map((a) => {
+        this.str(a, 'cmdline argument');
+        return a + '\0';
+      }).join(''));
+    }
+    if (id.cgroup !== undefined) this.cg = id.cgroup === null ? null : this.str(id.cgroup, 'cgroup');
+    if (id.seclabel !== undefined) this.label = id.seclabel === null ? null : this.str(id.seclabel, 'seclabel');
+    if (id.audit !== undefined) this.aud = id.audit ? { loginuid: id.audit.loginuid >>> 0, sessionid: id.audit.sessionid >>> 0 } : null;
+    if (id.caps !== undefined) {
+      const c = id.caps;
+      if (c === null) {
+        this.capSets = null;
+      } else {
+        if (!Number.isInteger(c.lastCap) || c.lastCap < 0 || c.lastCap > 2047) throw new RangeError(`MockProvider: caps.lastCap must be an integer in 0 … 2047, got ${c.lastCap}`);
+        const words = Math.floor(c.lastCap / 32) + 1;
+        const bits = c.lastCap + 1 - (words - 1) * 32;
+        const set = (w?: ArrayLike<number>): Uint32Array => {
+          const a = new Uint32Array(words);
+          if (w) for (let i = 0; i < Math.min(words, w.length); i++) a[i] = w[i];
+          if (bits < 32) a[words - 1] &= 2 ** bits - 1;
+          return a;
+        };
+        this.capSets = {
+          lastCap: c.lastCap,
+          inheritable: set(c.inheritable), permitted: set(c.permitted), effective: set(c.effective), bounding: set(c.bounding),
+        };
+      }
+    }
+    this.ep = (this.ep + 1) >>> 0;
+  }
+
+  private str(s: string, what: string): Uint8Array {
+    const b = utf8(s);
+    if (nul(b)) throw new RangeError(`MockProvider: ${what} must not contain a NUL`);
+    return b;
   }
 
   get credentials(): Creds {
@@ -62,4 +155,27 @@ export class MockProvider implements Provider {
     Object.assign(out, this.current);
     return true;
   }
+
+  pids(out: Pids): boolean {
+    if (!this.pid) return false;
+    Object.assign(out, this.pid);
+    return true;
+  }
+
+  groups(): readonly number[] | null { return this.grp; }
+  comm(thread: boolean): Uint8Array | null { return thread ? this.tcomm : this.pcomm; }
+  exe(): Uint8Array | null { return this.exePath; }
+  cmdline(): Uint8Array | null { return this.cmd; }
+  cgroup(): Uint8Array | null { return this.cg; }
+  caps(): Caps | null { return this.capSets; }
+  seclabel(): Uint8Array | null { return this.label; }
+
+  audit(out: Audit): boolean {
+    if (!this.aud) return false;
+    Object.assign(out, this.aud);
+    return true;
+  }
+
+  /** Moves on every setCreds / setIdentity. */
+  epoch(): number { return this.ep; }
 }

@@ -1,11 +1,32 @@
 // provider: what a runtime tells the core about the calling thread. One interface, one
-// implementation per runtime (node, deno, mock); an answer of `false` means "not supported".
+// implementation per runtime (node, deno, mock); an answer of `false` / `null` means "not
+// supported" (the import then returns WASI ENOTSUP and the core leaves the item out).
+//
+// clock, random and creds are required; the other metadata methods are optional (a provider
+// without one reports that item as unsupported), so a provider written for the three-method
+// interface keeps working. docs/API.md, "Providers", documents every method and its source.
 
 /** Credentials of the calling thread, as kdbus's CREDS item orders them. */
 export interface Creds {
   uid: number; euid: number; suid: number; fsuid: number;
   gid: number; egid: number; sgid: number; fsgid: number;
 }
+
+/** kdbus PIDS: process id, the calling thread's OS thread id, parent process id (0: not known). */
+export interface Pids { pid: number; tid: number; ppid: number }
+
+/**
+ * kdbus CAPS: `lastCap` (the highest capability number the kernel knows) and the four sets
+ * kdbus reports, each as ceil((lastCap + 1) / 32) u32 words, bit n of the set = capability n,
+ * bits above lastCap clear. (Ambient capabilities came after kdbus: not reported.)
+ */
+export interface Caps {
+  lastCap: number;
+  inheritable: Uint32Array; permitted: Uint32Array; effective: Uint32Array; bounding: Uint32Array;
+}
+
+/** kdbus AUDIT: the audit login uid and session id (4294967295: unset, as the kernel says). */
+export interface Audit { loginuid: number; sessionid: number }
 
 export interface Provider {
   readonly name: string;
@@ -18,6 +39,33 @@ export interface Provider {
   random(buf: Uint8Array): void;
   /** The calling thread's credentials; false when the runtime cannot tell. */
   creds(out: Creds): boolean;
+  /** Process id, calling thread's id, parent's id; false: the pid is not known. */
+  pids?(out: Pids): boolean;
+  /** Supplementary group ids (not including the egid unless it is one); null: not known. */
+  groups?(): readonly number[] | null;
+  /**
+   * `thread` true: the calling thread's comm (TID_COMM), false: the process's (PID_COMM,
+   * the main thread's). Bytes without a NUL; null: not known.
+   */
+  comm?(thread: boolean): Uint8Array | null;
+  /** The executable's path, bytes as the OS reports them, without a NUL; null: not known. */
+  exe?(): Uint8Array | null;
+  /** The command line as the OS reports it: every argument followed by a NUL; null: not known. */
+  cmdline?(): Uint8Array | null;
+  /** The calling thread's cgroup (v2) path, without a NUL; null: not known. */
+  cgroup?(): Uint8Array | null;
+  /** The calling thread's capability sets; null: not known. */
+  caps?(): Caps | null;
+  /** The calling thread's LSM security label, without a NUL; null: no LSM, or not known. */
+  seclabel?(): Uint8Array | null;
+  /** Audit login uid and session id; false: not known. */
+  audit?(out: Audit): boolean;
+  /**
+   * A number that changes whenever an answer of this provider may have changed (credentials
+   * changed by the host, or a cache expired). Whoever caches answers may keep them while it
+   * reads the same value. Absent: answers may change at any time (do not cache).
+   */
+  epoch?(): number;
 }
 
 export const CREDS_FIELDS = ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const;
@@ -49,4 +97,11 @@ export function performanceClock(id: number, out: Uint32Array): boolean {
 
 export function cryptoRandom(buf: Uint8Array): void {
   for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, Math.min(buf.length, i + 65536)));
+}
+
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of a string given by a caller (mock identities). */
+export function utf8(s: string): Uint8Array {
+  return encoder.encode(s);
 }
