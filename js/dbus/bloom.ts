@@ -1,0 +1,325 @@
+// bloom: the signal bloom filters and match masks of kdbus, built the way systemd's sd-bus built
+// them (bus-bloom.c; KDBUS.md, "Matches and bloom filters"), and the check the bus applies.
+//
+// A filter is m = 8 * size bits, stored as u64 words, little-endian: bit i is bit (i & 63) of
+// word i >> 6, which is bit (i & 7) of byte i >> 3. An element (a UTF-8 string "key:value") sets
+// k bits: SipHash-2-4 of the element under key 0, key 1, ... of BLOOM_KEYS (a new hash each 8
+// output bytes) makes one byte stream (each hash as 8 little-endian bytes); each bit index is
+// w = (floor(log2 m) + 7) div 8 bytes of it read big-endian, & (m - 1). With the default
+// (64 bytes, 8 hashes) w = 2: two SipHash runs give the 8 indices.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { sipKey, siphash24Into } from './siphash.ts';
+import { parseSignature } from './signature.ts';
+import type { DBusHeader } from './header.ts';
+import type { MatchRule } from './match.ts';
+
+export interface BloomParams {
+  /** bytes: 8 .. 4096, a multiple of 8 (the bus's BLOOM_PARAMETER size) */
+  size: number;
+  /** hash functions, >= 1 (BLOOM_PARAMETER n_hash) */
+  nHash: number;
+}
+
+/** sd-bus's default: 512 bits, 8 hashes. */
+export const BLOOM_DEFAULT: Readonly<BloomParams> = Object.freeze({ size: 64, nHash: 8 });
+
+// the fixed SipHash keys of sd-bus's bus-bloom.c, in order
+const KEY_HEX = [
+  'b9660bf0467047c18875c49c54b9bd15',
+  'aaa154a2e0714b39bfe1dd2e9fc54a3b',
+  '63fdaebecd824812a16e4126cbfaa0c8',
+  '23be452932d2462d82035228fe3717f5',
+  '563bbfee5a4f4339afaa9408dff0fc10',
+  '3180c873c7ea46d3aa25750f9e4c0929',
+  '7df7184b7ba444d5853c06e06553966d',
+  'f277e96f93b54e719a0c34883925bf35',
+];
+
+/** The 8 SipHash keys (16 bytes each) of sd-bus's bloom filters. */
+export const BLOOM_KEYS: readonly Uint8Array[] = KEY_HEX.map((h) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16)));
+const KEYS: readonly Uint32Array[] = BLOOM_KEYS.map(sipKey);
+
+// floor(log2 m) for m >= 1
+function log2(m: number): number {
+  return 31 - Math.clz32(m);
+}
+
+/** Index width in bytes for a filter of `size` bytes. */
+function indexBytes(size: number): number {
+  return Math.floor((log2(size * 8) + 7) / 8);
+}
+
+/** null when the parameters are valid (kdbus bus limits and sd-bus's k * w <= 64), else why. */
+export function bloomParamsError(p: BloomParams): string | null {
+  if (p === null || typeof p !== 'object') return 'bloom parameters must be an object like { size: 64, nHash: 8 }';
+  const { size, nHash } = p;
+  if (!Number.isInteger(size) || size < 8 || size > 4096 || size % 8 !== 0) {
+    return `bloom size must be 8..4096 bytes and a multiple of 8, got ${size}`;
+  }
+  if (!Number.isInteger(nHash) || nHash < 1) return `bloom nHash must be an integer >= 1, got ${nHash}`;
+  if (nHash * indexBytes(size) > KEYS.length * 8) {
+    return `bloom nHash ${nHash} needs more than the ${KEYS.length * 8} hash bytes of the ${KEYS.length} keys`;
+  }
+  return null;
+}
+
+/** Receives the elements of a filter or mask: a Bloom sets bits, a list collects strings. */
+export interface ElementSink {
+  /** the element "key:value" */
+  addPair(key: string, value: string): void;
+  /** "key:value", then "key:" + each prefix of value with separator sep (see prefixes()) */
+  addPrefixes(key: string, value: string, sep: string): void;
+}
+
+/**
+ * The prefixes of `value` with separator `sep`, as the bloom elements use them: value itself,
+ * then from the right each prefix with its trailing sep and (unless sep is value's first
+ * character) without it. "/a/b" -> "/a/b", "/a/", "/a", "/".
+ */
+export function prefixes(value: string, sep: string): string[] {
+  const out = [value];
+  let end = value.length;
+  for (;;) {
+    const e = value.lastIndexOf(sep, end - 1);
+    if (e < 0 || end === 0) break;
+    out.push(value.slice(0, e + 1));
+    if (e === 0) break;
+    out.push(value.slice(0, e));
+    end = e;
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+const OUT = new Uint32Array(2);
+
+/** A bloom filter (or mask) being built. `data` may be a view of the target memory. */
+export class Bloom implements ElementSink {
+  readonly data: Uint8Array;
+  readonly size: number;
+  readonly nHash: number;
+  private readonly w: number;
+  private scratch = new Uint8Array(256);
+
+  constructor(params: BloomParams = BLOOM_DEFAULT, data?: Uint8Array) {
+    const e = bloomParamsError(params);
+    if (e !== null) throw new BusError(A.EINVAL, 'Bloom', e);
+    if (data !== undefined && data.length !== params.size) {
+      throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${data.length}`);
+    }
+    this.size = params.size;
+    this.nHash = params.nHash;
+    this.w = indexBytes(params.size);
+    this.data = data ?? new Uint8Array(params.size);
+  }
+
+  clear(): this {
+    this.data.fill(0);
+    return this;
+  }
+
+  /** Add one element: the bytes scratch[0 .. n). */
+  private hash(n: number): void {
+    const m = this.size * 8;
+    const w = this.w, data = this.data, s = this.scratch;
+    let c = 0, key = 0;
+    for (let i = 0; i < this.nHash; i++) {
+      let p = 0;
+      for (let d = 0; d < w; d++) {
+        if (c === 0) {
+          siphash24Into(KEYS[key++], s, 0, n, OUT);
+          c = 8;
+        }
+        const j = 8 - c; // next byte of the hash, little-endian
+        const byte = j < 4 ? (OUT[0] >>> (8 * j)) & 0xff : (OUT[1] >>> (8 * (j - 4))) & 0xff;
+        p = p * 256 + byte;
+        c--;
+      }
+      p &= m - 1;
+      data[p >>> 3] |= 1 << (p & 7);
+    }
+  }
+
+  // write str as UTF-8 at scratch[at ..]; returns the end
+  private put(str: string, at: number): number {
+    if (at + str.length * 3 > this.scratch.length) {
+      const grown = new Uint8Array(Math.max(at + str.length * 3, this.scratch.length * 2));
+      grown.set(this.scratch.subarray(0, at));
+      this.scratch = grown;
+    }
+    const s = this.scratch;
+    for (let i = 0; i < str.length; i++) {
+      const ch = str.charCodeAt(i);
+      if (ch >= 0x80) return at + encoder.encodeInto(str, s.subarray(at)).written;
+      s[at + i] = ch;
+    }
+    return at + str.length;
+  }
+
+  // scratch = key ":" value; returns its length
+  private element(key: string, value: string): number {
+    const n = this.put(key, 0);
+    this.put(':', n);
+    return this.put(value, n + 1);
+  }
+
+  /** Add the raw element string (e.g. "member:Changed"). */
+  add(element: string): this {
+    this.hash(this.put(element, 0));
+    return this;
+  }
+
+  addPair(key: string, value: string): void {
+    this.hash(this.element(key, value));
+  }
+
+  addPrefixes(key: string, value: string, sep: string): void {
+    const n = this.element(key, value);
+    const s = this.scratch, sc = sep.charCodeAt(0);
+    let p = 0; // start of the value: after the first ':'
+    while (s[p] !== 58) p++;
+    p++;
+    this.hash(n);
+    // the separator is ASCII, never part of a multi-byte UTF-8 sequence: search the bytes
+    let end = n;
+    for (;;) {
+      let e = end - 1;
+      while (e >= p && s[e] !== sc) e--;
+      if (e < p) break;
+      this.hash(e + 1); // prefix with its trailing separator
+      if (e === p) break;
+      this.hash(e); // and without it
+      end = e;
+    }
+  }
+}
+
+/** Collects the element strings instead of hashing them (documentation, tests, debugging). */
+export class ElementList implements ElementSink {
+  readonly elements: string[] = [];
+  addPair(key: string, value: string): void {
+    this.elements.push(`${key}:${value}`);
+  }
+  addPrefixes(key: string, value: string, sep: string): void {
+    for (const p of prefixes(value, sep)) this.elements.push(`${key}:${p}`);
+  }
+}
+
+/** Argument key "argN" (N decimal, 0..63). */
+function argKey(i: number): string {
+  return 'arg' + i;
+}
+
+/**
+ * Feed the elements of a signal's filter to `sink` (KDBUS.md): message-type, interface, member,
+ * path and its '/' prefixes, then the leading arguments: a string, object path or signature N
+ * gives argN, argN-dot-prefix and argN-slash-prefix; an array of those gives argN-has per
+ * element; the first argument of any other type ends the scan (at most 64 arguments). Shipped
+ * sd-bus stopped after the first string argument (a bug); this is the intended rule.
+ */
+export function signalElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
+  sink.addPair('message-type', header.type);
+  if (header.interface !== undefined) sink.addPair('interface', header.interface);
+  if (header.member !== undefined) sink.addPair('member', header.member);
+  if (header.path !== undefined) {
+    sink.addPair('path', header.path);
+    // sd-bus adds "path-slash-prefix:P" twice (a pair, then the prefixes from P itself): the
+    // same bits, so once is enough
+    sink.addPrefixes('path-slash-prefix', header.path, '/');
+  }
+  const types = parseSignature(header.signature ?? '', A.EINVAL, 'bloom');
+  const n = Math.min(types.length, 64, body.length);
+  for (let i = 0; i < n; i++) {
+    const t = types[i];
+    if (t.code === 's' || t.code === 'o' || t.code === 'g') {
+      const v = body[i] as string;
+      const k = argKey(i);
+      sink.addPair(k, v);
+      sink.addPrefixes(k + '-dot-prefix', v, '.');
+      sink.addPrefixes(k + '-slash-prefix', v, '/');
+    } else if (t.code === 'a' && (t.elem!.code === 's' || t.elem!.code === 'o' || t.elem!.code === 'g')) {
+      const k = argKey(i) + '-has';
+      for (const v of body[i] as readonly string[]) sink.addPair(k, v);
+    } else {
+      break;
+    }
+  }
+}
+
+/**
+ * The bloom filter of a signal (generation 0, as sd-bus sent it): `size` bytes, written into
+ * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
+ */
+export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
+  const b = new Bloom(params, into);
+  b.clear();
+  signalElements(header, body, b);
+  return b.data;
+}
+
+/**
+ * Feed the elements of a match rule's mask to `sink` (KDBUS.md): type, interface, member, path
+ * as in the filter; path_namespace=V -> path-slash-prefix:V; argN -> argN:V; argNhas ->
+ * argN-has:V; argNnamespace -> argN-dot-prefix:V. argNpath, sender and destination add nothing.
+ */
+export function ruleElements(rule: MatchRule, sink: ElementSink): void {
+  if (rule.type !== undefined) sink.addPair('message-type', rule.type);
+  if (rule.interface !== undefined) sink.addPair('interface', rule.interface);
+  if (rule.member !== undefined) sink.addPair('member', rule.member);
+  if (rule.path !== undefined) sink.addPair('path', rule.path);
+  if (rule.pathNamespace !== undefined) sink.addPair('path-slash-prefix', rule.pathNamespace);
+  for (const a of rule.args) {
+    if (a.kind === 'string') sink.addPair(argKey(a.n), a.value);
+    else if (a.kind === 'has') sink.addPair(argKey(a.n) + '-has', a.value);
+    else if (a.kind === 'namespace') sink.addPair(argKey(a.n) + '-dot-prefix', a.value);
+  }
+}
+
+/**
+ * The BLOOM_MASK payload of a rule: `generations` blocks of `size` bytes (one per filter
+ * generation; all the same, as there is one filter construction so far). A rule without bloom
+ * elements is an all-zero mask (matches every filter).
+ */
+export function ruleMask(rule: MatchRule, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
+  if (!Number.isInteger(generations) || generations < 1) {
+    throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1, got ${generations}`);
+  }
+  const b = new Bloom(params);
+  ruleElements(rule, b);
+  const out = new Uint8Array(params.size * generations);
+  for (let g = 0; g < generations; g++) out.set(b.data, g * params.size);
+  return out;
+}
+
+// u32 at byte offset p, little-endian (filters and masks are little-endian u64 words)
+function u32le(b: Uint8Array, p: number): number {
+  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0;
+}
+
+/**
+ * The bus's bloom check (KDBUS.md): the mask block for a filter of generation g is block
+ * min(g, nGenerations - 1) of `masks`; the filter matches iff (filter & mask) == mask in every
+ * word. `filter` is the BLOOM_FILTER item's data (without its u64 generation), `masks` the
+ * BLOOM_MASK item's payload. A mask length that is not a non-zero multiple of the filter size:
+ * BusError EDOM, as kdbus answers MATCH_ADD. Written as plain loops over u32 words so that the
+ * core (AssemblyScript) can carry it over line for line.
+ */
+export function bloomCheck(filter: Uint8Array, generation: number | bigint, masks: Uint8Array): boolean {
+  const size = filter.length;
+  if (size === 0 || (size & 7) !== 0) throw new BusError(A.EDOM, 'bloomCheck', `a filter is a non-zero multiple of 8 bytes, got ${size}`);
+  if (masks.length === 0 || masks.length % size !== 0) {
+    throw new BusError(A.EDOM, 'bloomCheck', `masks must be a non-zero multiple of the bloom size ${size}, got ${masks.length}`);
+  }
+  const nGenerations = masks.length / size;
+  // the newest mask this filter's generation knows: an older subscriber's last block serves
+  // every newer generation
+  const g = BigInt(generation) >= BigInt(nGenerations - 1) ? nGenerations - 1 : Number(generation);
+  const base = g * size;
+  for (let i = 0; i < size; i += 4) {
+    const m = u32le(masks, base + i);
+    // every bit the rule needs must be set in the signal's filter
+    if (((u32le(filter, i) & m) >>> 0) !== m) return false;
+  }
+  return true;
+}

@@ -1,0 +1,577 @@
+// marshal: the D-Bus (dbus1) body codec. Encoding is two passes over the values, with nothing
+// allocated but the DataView: sizeOf() says how many bytes, write() puts them into a buffer the
+// caller owns (e.g. the shared memory, for a send path that marshals in place). Decoding reads
+// a Uint8Array in place; an `ay` comes back as a subarray view of it, not a copy.
+//
+// Alignment is relative to `base` (the start of the message, whose body starts 8-aligned);
+// padding is written as zeros and checked to be zeros when read.
+//
+// Values: y n q i u d -> number; x t -> bigint (numbers that are safe integers are accepted when
+// encoding); b -> boolean; s o g -> string; a<T> -> array (ay: Uint8Array); a{KV} -> Map (a plain
+// object is accepted for string keys when encoding); (..) -> array of the fields; v -> Variant
+// { signature, value }. h (unix fd) is refused: EOPNOTSUPP.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { type DType, parseSignature, parseSingle, signatureError } from './signature.ts';
+import { objectPathError } from './names.ts';
+
+/** A variant: its value and that value's signature (one complete type). */
+export interface Variant {
+  signature: string;
+  value: unknown;
+}
+
+/** Arrays (their element bytes) are at most 64 MiB. */
+export const MAX_ARRAY = 67108864;
+/** Containers (arrays, structs, dict entries, variants) nest at most 64 deep in a value. */
+export const MAX_DEPTH = 64;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function pad(pos: number, base: number, align: number): number {
+  return (align - ((pos - base) & (align - 1))) & (align - 1);
+}
+
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (v instanceof Uint8Array) return 'Uint8Array';
+  return typeof v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoding
+
+const ENC = 'dbus.encode';
+
+function bad(detail: string): BusError {
+  return new BusError(A.EINVAL, ENC, detail);
+}
+
+/** UTF-8 byte length of a string that may go on the wire: no NUL, no lone surrogate. */
+function utf8Length(s: string, what: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0) throw bad(`${what} contains a NUL character`);
+      n += 1;
+    } else if (c < 0x800) {
+      n += 2;
+    } else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (!(d >= 0xdc00 && d <= 0xdfff)) throw bad(`${what} is not valid Unicode (a lone surrogate)`);
+      n += 4;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) {
+      throw bad(`${what} is not valid Unicode (a lone surrogate)`);
+    } else {
+      n += 3;
+    }
+  }
+  return n;
+}
+
+function checkString(t: DType, v: unknown, path: string): string {
+  if (typeof v !== 'string') throw bad(`${path}: type '${t.code}' takes a string, got ${kind(v)}`);
+  if (t.code === 'o') {
+    const e = objectPathError(v);
+    if (e !== null) throw bad(`${path}: invalid object path ${JSON.stringify(v)}: ${e}`);
+  } else if (t.code === 'g') {
+    const e = signatureError(v);
+    if (e !== null) throw bad(`${path}: invalid signature ${JSON.stringify(v)}: ${e}`);
+  }
+  return v;
+}
+
+const INT_RANGE: Record<string, [number, number]> = {
+  y: [0, 255], n: [-32768, 32767], q: [0, 65535], i: [-2147483648, 2147483647], u: [0, 4294967295],
+};
+
+function checkInt(t: DType, v: unknown, path: string): number {
+  const r = INT_RANGE[t.code];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < r[0] || v > r[1]) {
+    throw bad(`${path}: type '${t.code}' takes an integer ${r[0]}..${r[1]}, got ${typeof v === 'number' ? v : kind(v)}`);
+  }
+  return v;
+}
+
+function checkBig(t: DType, v: unknown, path: string): bigint {
+  let b: bigint;
+  if (typeof v === 'bigint') b = v;
+  else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+  else throw bad(`${path}: type '${t.code}' takes a bigint (or a safe integer), got ${typeof v === 'number' ? v : kind(v)}`);
+  if (t.code === 'x' ? b !== BigInt.asIntN(64, b) : b !== BigInt.asUintN(64, b)) {
+    throw bad(`${path}: ${b} is outside the range of type '${t.code}'`);
+  }
+  return b;
+}
+
+function noFd(path: string): BusError {
+  return new BusError(A.EOPNOTSUPP, ENC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+}
+
+function checkVariant(v: unknown, path: string): [DType, unknown] {
+  if (v === null || typeof v !== 'object' || typeof (v as Variant).signature !== 'string' || !('value' in (v as object))) {
+    throw bad(`${path}: type 'v' takes a { signature, value } object, got ${kind(v)}`);
+  }
+  const sig = (v as Variant).signature;
+  let t: DType;
+  try {
+    t = parseSingle(sig, A.EINVAL, ENC);
+  } catch (err) {
+    throw bad(`${path}: ${(err as Error).message.replace(`${ENC}: EINVAL: `, '')}`);
+  }
+  return [t, (v as Variant).value];
+}
+
+// entries of a dict value: a Map, or a plain object when the key is string-like
+function dictEntries(t: DType, v: unknown, path: string): Iterable<[unknown, unknown]> {
+  if (v instanceof Map) return v;
+  const keyCode = t.elem!.fields![0].code;
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && (keyCode === 's' || keyCode === 'o' || keyCode === 'g')) {
+    return Object.entries(v as Record<string, unknown>);
+  }
+  throw bad(`${path}: type '${t.sig}' takes a Map${keyCode === 's' || keyCode === 'o' || keyCode === 'g' ? ' or a plain object' : ''}, got ${kind(v)}`);
+}
+
+function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
+  if (t.elem!.code === 'y') {
+    if (v instanceof Uint8Array) return v;
+    if (Array.isArray(v)) return v;
+    throw bad(`${path}: type 'ay' takes a Uint8Array (or an array of bytes), got ${kind(v)}`);
+  }
+  if (!Array.isArray(v)) throw bad(`${path}: type '${t.sig}' takes an array, got ${kind(v)}`);
+  return v;
+}
+
+// size pass: the position after value v of type t written at pos
+function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: number, path: string): number {
+  pos += pad(pos, base, t.align);
+  switch (t.code) {
+    case 'y': case 'n': case 'q': case 'i': case 'u':
+      checkInt(t, v, path);
+      return pos + t.fixed;
+    case 'b':
+      if (typeof v !== 'boolean') throw bad(`${path}: type 'b' takes a boolean, got ${kind(v)}`);
+      return pos + 4;
+    case 'x': case 't':
+      checkBig(t, v, path);
+      return pos + 8;
+    case 'd':
+      if (typeof v !== 'number') throw bad(`${path}: type 'd' takes a number, got ${kind(v)}`);
+      return pos + 8;
+    case 'h':
+      throw noFd(path);
+    case 's': case 'o':
+      return pos + 4 + utf8Length(checkString(t, v, path), path) + 1;
+    case 'g':
+      return pos + 1 + checkString(t, v, path).length + 1;
+    case 'v': {
+      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      const [vt, vv] = checkVariant(v, path);
+      pos += 1 + vt.sig.length + 1;
+      return sizeValue(vt, vv, pos, base, depth + 1, path + '.value');
+    }
+    case '(': {
+      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      const f = t.fields!;
+      if (!Array.isArray(v) || v.length !== f.length) {
+        throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
+      }
+      for (let k = 0; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, `${path}[${k}]`);
+      return pos;
+    }
+    case 'a': {
+      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      const e = t.elem!;
+      pos += 4;
+      pos += pad(pos, base, e.align);
+      const start = pos;
+      if (e.code === '{') {
+        const kt = e.fields![0], vt = e.fields![1];
+        for (const [k, val] of dictEntries(t, v, path)) {
+          pos += pad(pos, base, 8);
+          pos = sizeValue(kt, k, pos, base, depth + 2, `${path}{key}`);
+          pos = sizeValue(vt, val, pos, base, depth + 2, `${path}{${String(k)}}`);
+        }
+      } else {
+        const arr = arrayValue(t, v, path);
+        if (e.code === 'y') {
+          if (!(arr instanceof Uint8Array)) for (let k = 0; k < arr.length; k++) checkInt(e, arr[k], `${path}[${k}]`);
+          pos += arr.length;
+        } else {
+          for (let k = 0; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, `${path}[${k}]`);
+        }
+      }
+      if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
+      return pos;
+    }
+  }
+  throw bad(`${path}: unknown type '${t.code}'`);
+}
+
+/**
+ * Bytes that `values` of signature `sig` take when written at `start` (alignment relative to
+ * 0 = the message start; a body starts 8-aligned). Validates every value: BusError EINVAL naming
+ * the argument and the rule, EOPNOTSUPP for 'h'.
+ */
+export function sizeOf(sig: string, values: readonly unknown[], start = 0): number {
+  const types = parseSignature(sig, A.EINVAL, ENC);
+  if (!Array.isArray(values) || values.length !== types.length) {
+    throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
+  }
+  let pos = start;
+  for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, `arg${k}`);
+  return pos - start;
+}
+
+// write pass
+class Writer {
+  dv!: DataView;
+  u8!: Uint8Array;
+  end = 0;
+  base = 0;
+
+  need(pos: number, n: number): void {
+    if (pos + n > this.end) throw new BusError(A.EMSGSIZE, ENC, `the target buffer is too small (${this.end} bytes; sizeOf() says how many are needed)`);
+  }
+
+  align(pos: number, a: number): number {
+    const n = pad(pos, this.base, a);
+    if (n === 0) return pos;
+    this.need(pos, n);
+    for (let k = 0; k < n; k++) this.u8[pos + k] = 0;
+    return pos + n;
+  }
+
+  str(s: string, pos: number, lenBytes: number, path: string): number {
+    // length prefix (u32, or u8 for signatures), bytes, NUL
+    const u8 = this.u8;
+    const p0 = pos;
+    pos += lenBytes;
+    let ascii = true;
+    for (let k = 0; k < s.length; k++) if (s.charCodeAt(k) >= 0x80) { ascii = false; break; }
+    let n: number;
+    if (ascii) {
+      n = s.length;
+      this.need(pos, n + 1);
+      for (let k = 0; k < n; k++) {
+        const c = s.charCodeAt(k);
+        if (c === 0) throw bad(`${path} contains a NUL character`);
+        u8[pos + k] = c;
+      }
+    } else {
+      n = utf8Length(s, path);
+      this.need(pos, n + 1);
+      const r = encoder.encodeInto(s, u8.subarray(pos, pos + n));
+      if (r.written !== n) throw bad(`${path}: UTF-8 encoding failed`);
+    }
+    if (lenBytes === 4) this.dv.setUint32(p0, n, true);
+    else u8[p0] = n;
+    u8[pos + n] = 0;
+    return pos + n + 1;
+  }
+
+  value(t: DType, v: unknown, pos: number, depth: number, path: string): number {
+    pos = this.align(pos, t.align);
+    const dv = this.dv;
+    switch (t.code) {
+      case 'y': this.need(pos, 1); this.u8[pos] = checkInt(t, v, path); return pos + 1;
+      case 'n': this.need(pos, 2); dv.setInt16(pos, checkInt(t, v, path), true); return pos + 2;
+      case 'q': this.need(pos, 2); dv.setUint16(pos, checkInt(t, v, path), true); return pos + 2;
+      case 'i': this.need(pos, 4); dv.setInt32(pos, checkInt(t, v, path), true); return pos + 4;
+      case 'u': this.need(pos, 4); dv.setUint32(pos, checkInt(t, v, path), true); return pos + 4;
+      case 'b':
+        if (typeof v !== 'boolean') throw bad(`${path}: type 'b' takes a boolean, got ${kind(v)}`);
+        this.need(pos, 4); dv.setUint32(pos, v ? 1 : 0, true); return pos + 4;
+      case 'x': this.need(pos, 8); dv.setBigInt64(pos, checkBig(t, v, path), true); return pos + 8;
+      case 't': this.need(pos, 8); dv.setBigUint64(pos, checkBig(t, v, path), true); return pos + 8;
+      case 'd':
+        if (typeof v !== 'number') throw bad(`${path}: type 'd' takes a number, got ${kind(v)}`);
+        this.need(pos, 8); dv.setFloat64(pos, v, true); return pos + 8;
+      case 'h': throw noFd(path);
+      case 's': case 'o': this.need(pos, 4); return this.str(checkString(t, v, path), pos, 4, path);
+      case 'g': this.need(pos, 1); return this.str(checkString(t, v, path), pos, 1, path);
+      case 'v': {
+        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        const [vt, vv] = checkVariant(v, path);
+        pos = this.str(vt.sig, pos, 1, path);
+        return this.value(vt, vv, pos, depth + 1, path + '.value');
+      }
+      case '(': {
+        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        const f = t.fields!;
+        if (!Array.isArray(v) || v.length !== f.length) {
+          throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
+        }
+        for (let k = 0; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, `${path}[${k}]`);
+        return pos;
+      }
+      case 'a': {
+        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        const e = t.elem!;
+        this.need(pos, 4);
+        const lenAt = pos;
+        pos = this.align(pos + 4, e.align);
+        const start = pos;
+        if (e.code === '{') {
+          const kt = e.fields![0], vt = e.fields![1];
+          for (const [k, val] of dictEntries(t, v, path)) {
+            pos = this.align(pos, 8);
+            pos = this.value(kt, k, pos, depth + 2, `${path}{key}`);
+            pos = this.value(vt, val, pos, depth + 2, `${path}{${String(k)}}`);
+          }
+        } else {
+          const arr = arrayValue(t, v, path);
+          if (e.code === 'y') {
+            this.need(pos, arr.length);
+            if (arr instanceof Uint8Array) this.u8.set(arr, pos);
+            else for (let k = 0; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], `${path}[${k}]`);
+            pos += arr.length;
+          } else {
+            for (let k = 0; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, `${path}[${k}]`);
+          }
+        }
+        if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
+        dv.setUint32(lenAt, pos - start, true);
+        return pos;
+      }
+    }
+    throw bad(`${path}: unknown type '${t.code}'`);
+  }
+}
+
+/**
+ * Write `values` of signature `sig` into `into` at `offset`, aligned relative to `base` (the
+ * message start, default 0). Returns the offset after the last byte. Padding is zeroed. Throws
+ * like sizeOf, and EMSGSIZE when `into` is too small (bytes before that may have been written).
+ */
+export function write(sig: string, values: readonly unknown[], into: Uint8Array, offset = 0, base = 0): number {
+  const types = parseSignature(sig, A.EINVAL, ENC);
+  if (!Array.isArray(values) || values.length !== types.length) {
+    throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
+  }
+  if (!(offset >= 0 && offset <= into.length)) {
+    throw bad(`offset ${offset} is outside the ${into.length} bytes given`);
+  }
+  const w = new Writer(); // one small object per call: the values' getters may encode reentrantly
+  w.u8 = into;
+  w.dv = new DataView(into.buffer, into.byteOffset, into.byteLength);
+  w.end = into.length;
+  w.base = base;
+  let pos = offset;
+  for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, `arg${k}`);
+  return pos;
+}
+
+/** Encode into a new Uint8Array of exactly the right size (sizeOf + write). */
+export function encode(sig: string, values: readonly unknown[]): Uint8Array {
+  const out = new Uint8Array(sizeOf(sig, values));
+  write(sig, values, out, 0);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// decoding
+
+const DEC = 'dbus.decode';
+
+function malformed(detail: string): BusError {
+  return new BusError(A.EBADMSG, DEC, detail);
+}
+
+/** Options of read(). */
+export interface ReadOptions {
+  /** alignment origin (the message start); default 0 */
+  base?: number;
+  /** byte order; default true (dbus1 'l') */
+  littleEndian?: boolean;
+}
+
+class Reader {
+  dv!: DataView;
+  u8!: Uint8Array;
+  end = 0;
+  base = 0;
+  le = true;
+
+  need(pos: number, n: number, what: string): void {
+    if (pos + n > this.end) throw malformed(`${what} runs past the end of the data`);
+  }
+
+  align(pos: number, a: number, what: string): number {
+    const n = pad(pos, this.base, a);
+    if (n === 0) return pos;
+    this.need(pos, n, what);
+    for (let k = 0; k < n; k++) if (this.u8[pos + k] !== 0) throw malformed(`${what}: alignment padding not zero`);
+    return pos + n;
+  }
+
+  // string bytes [pos, pos+n) followed by NUL; returns the string
+  str(pos: number, n: number, what: string): string {
+    this.need(pos, n + 1, what);
+    const u8 = this.u8;
+    if (u8[pos + n] !== 0) throw malformed(`${what}: string not NUL-terminated`);
+    let ascii = true;
+    for (let k = 0; k < n; k++) {
+      const c = u8[pos + k];
+      if (c === 0) throw malformed(`${what}: string contains a NUL byte`);
+      if (c >= 0x80) ascii = false;
+    }
+    if (ascii && n <= 64) {
+      let s = '';
+      for (let k = 0; k < n; k++) s += String.fromCharCode(u8[pos + k]);
+      return s;
+    }
+    let view = u8.subarray(pos, pos + n);
+    // TextDecoder refuses views of shared memory in browsers: decode a private copy then
+    if (typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer) view = view.slice();
+    try {
+      return decoder.decode(view);
+    } catch {
+      throw malformed(`${what}: string is not valid UTF-8`);
+    }
+  }
+
+  value(t: DType, pos: number, depth: number, path: string, out: unknown[], slot: number): number {
+    pos = this.align(pos, t.align, path);
+    const dv = this.dv, le = this.le;
+    switch (t.code) {
+      case 'y': this.need(pos, 1, path); out[slot] = this.u8[pos]; return pos + 1;
+      case 'n': this.need(pos, 2, path); out[slot] = dv.getInt16(pos, le); return pos + 2;
+      case 'q': this.need(pos, 2, path); out[slot] = dv.getUint16(pos, le); return pos + 2;
+      case 'i': this.need(pos, 4, path); out[slot] = dv.getInt32(pos, le); return pos + 4;
+      case 'u': this.need(pos, 4, path); out[slot] = dv.getUint32(pos, le); return pos + 4;
+      case 'b': {
+        this.need(pos, 4, path);
+        const b = dv.getUint32(pos, le);
+        if (b > 1) throw malformed(`${path}: a boolean is 0 or 1, got ${b}`);
+        out[slot] = b === 1;
+        return pos + 4;
+      }
+      case 'x': this.need(pos, 8, path); out[slot] = dv.getBigInt64(pos, le); return pos + 8;
+      case 't': this.need(pos, 8, path); out[slot] = dv.getBigUint64(pos, le); return pos + 8;
+      case 'd': this.need(pos, 8, path); out[slot] = dv.getFloat64(pos, le); return pos + 8;
+      case 'h': throw new BusError(A.EOPNOTSUPP, DEC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+      case 's': case 'o': {
+        this.need(pos, 4, path);
+        const n = dv.getUint32(pos, le);
+        if (n > this.end - pos) throw malformed(`${path}: string length ${n} runs past the end of the data`);
+        const s = this.str(pos + 4, n, path);
+        if (t.code === 'o') {
+          const e = objectPathError(s);
+          if (e !== null) throw malformed(`${path}: invalid object path ${JSON.stringify(s)}: ${e}`);
+        }
+        out[slot] = s;
+        return pos + 4 + n + 1;
+      }
+      case 'g': {
+        this.need(pos, 1, path);
+        const n = this.u8[pos];
+        const s = this.str(pos + 1, n, path);
+        const e = signatureError(s);
+        if (e !== null) throw malformed(`${path}: invalid signature ${JSON.stringify(s)}: ${e}`);
+        out[slot] = s;
+        return pos + 1 + n + 1;
+      }
+      case 'v': {
+        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        this.need(pos, 1, path);
+        const n = this.u8[pos];
+        const sig = this.str(pos + 1, n, path);
+        const vt = parseSingle(sig, A.EBADMSG, DEC);
+        const box: unknown[] = [undefined];
+        pos = this.value(vt, pos + 1 + n + 1, depth + 1, path + '.value', box, 0);
+        out[slot] = { signature: sig, value: box[0] } satisfies Variant;
+        return pos;
+      }
+      case '(': {
+        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        const f = t.fields!;
+        const arr: unknown[] = new Array(f.length);
+        for (let k = 0; k < f.length; k++) pos = this.value(f[k], pos, depth + 1, `${path}[${k}]`, arr, k);
+        out[slot] = arr;
+        return pos;
+      }
+      case 'a': {
+        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        const e = t.elem!;
+        this.need(pos, 4, path);
+        const n = dv.getUint32(pos, le);
+        if (n > MAX_ARRAY) throw malformed(`${path}: array length ${n} is over the 64 MiB limit`);
+        pos = this.align(pos + 4, e.align, path);
+        if (n > this.end - pos) throw malformed(`${path}: array length ${n} runs past the end of the data`);
+        const stop = pos + n;
+        if (e.code === 'y') {
+          out[slot] = this.u8.subarray(pos, stop); // in place: a view, no copy
+          return stop;
+        }
+        if (e.code === '{') {
+          const m = new Map<unknown, unknown>();
+          const kv: unknown[] = [undefined, undefined];
+          const kt = e.fields![0], vt = e.fields![1];
+          while (pos < stop) {
+            pos = this.align(pos, 8, path);
+            pos = this.value(kt, pos, depth + 2, `${path}{key}`, kv, 0);
+            pos = this.value(vt, pos, depth + 2, `${path}{${String(kv[0])}}`, kv, 1);
+            m.set(kv[0], kv[1]);
+          }
+          if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
+          out[slot] = m;
+          return pos;
+        }
+        const arr: unknown[] = [];
+        while (pos < stop) {
+          pos = this.value(e, pos, depth + 1, `${path}[${arr.length}]`, arr, arr.length);
+        }
+        if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
+        out[slot] = arr;
+        return pos;
+      }
+    }
+    throw malformed(`${path}: unknown type '${t.code}'`);
+  }
+}
+
+/**
+ * Decode values of signature `sig` from `bytes[offset .. end)`, which they must fill exactly
+ * (trailing bytes: EBADMSG). Strings are validated (NUL-terminated, no NUL inside, UTF-8),
+ * object paths and signatures too, padding must be zero. An `ay` is a subarray view of `bytes`.
+ * Malformed data: BusError EBADMSG naming the argument and the rule; 'h': EOPNOTSUPP; an invalid
+ * `sig`: EBADMSG too (it came with the data).
+ */
+export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.length, opts?: ReadOptions): unknown[] {
+  const types = parseSignature(sig, A.EBADMSG, DEC);
+  if (!(offset >= 0 && offset <= end && end <= bytes.length)) {
+    throw new BusError(A.EINVAL, DEC, `range ${offset}..${end} is outside the ${bytes.length} bytes given`);
+  }
+  const r = new Reader();
+  r.u8 = bytes;
+  r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  r.end = end;
+  r.base = opts?.base ?? 0;
+  r.le = opts?.littleEndian ?? true;
+  const out: unknown[] = new Array(types.length);
+  let pos = offset;
+  for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, `arg${k}`, out, k);
+  if (pos !== end) throw malformed(`${end - pos} bytes after the last value of signature ${JSON.stringify(sig)}`);
+  return out;
+}
+
+/**
+ * Decode one value of type `t` at `pos` (aligned relative to opts.base), reading no further than
+ * `end`; returns the value and the position after it. The building block of the header parser.
+ */
+export function readAt(t: DType, bytes: Uint8Array, pos: number, end: number, opts?: ReadOptions, path = 'value'): { value: unknown; end: number } {
+  const r = new Reader();
+  r.u8 = bytes;
+  r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  r.end = end;
+  r.base = opts?.base ?? 0;
+  r.le = opts?.littleEndian ?? true;
+  const box: unknown[] = [undefined];
+  const after = r.value(t, pos, 0, path, box, 0);
+  return { value: box[0], end: after };
+}

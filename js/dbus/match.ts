@@ -1,0 +1,210 @@
+// match: D-Bus match strings ("type='signal',interface='org.example.Foo',arg0='x'") parsed into
+// rules, formatted back, and checked against a received message. The bus filters signals by the
+// rule's bloom mask (bloom.ts), which lets false positives through: receivers re-check every
+// delivered message with matchesRule().
+//
+// Grammar (D-Bus specification, "Match Rules"): a comma-separated list of key=value; ASCII
+// spaces before a key are skipped. A value is a concatenation of quoted and unquoted parts:
+// inside single quotes a backslash is itself and an apostrophe ends the quoted part; outside,
+// \' is an apostrophe, any other backslash is itself, and a comma ends the value.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { parseSignature } from './signature.ts';
+import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError } from './names.ts';
+import type { DBusHeader, MessageType } from './header.ts';
+import { MESSAGE_TYPES } from './header.ts';
+
+/** One argument condition: argN (string), argNpath, argNnamespace, argNhas. */
+export interface ArgMatch {
+  /** argument index, 0..63 */
+  n: number;
+  kind: 'string' | 'path' | 'namespace' | 'has';
+  value: string;
+}
+
+export interface MatchRule {
+  type?: MessageType;
+  sender?: string;
+  interface?: string;
+  member?: string;
+  path?: string;
+  /** path_namespace */
+  pathNamespace?: string;
+  destination?: string;
+  /** argument conditions, in the order given */
+  args: ArgMatch[];
+}
+
+/** Highest argument index a rule may name. */
+export const MAX_ARG = 63;
+
+const OP = 'parseMatch';
+const KEYS = ['type', 'sender', 'interface', 'member', 'path', 'path_namespace', 'destination', 'argN', 'argNpath', 'argNnamespace', 'argNhas'];
+
+function bad(detail: string): BusError {
+  return new BusError(A.EINVAL, OP, detail);
+}
+
+const ARG_KEY = /^arg([0-9]+)(path|namespace|has)?$/;
+
+/**
+ * Parse a match string. Errors (BusError EINVAL, the message naming the rule): no "=", an
+ * unknown key, a key given twice, an unterminated quote, a bad type, argN with N > 63 (or a
+ * leading zero), path together with path_namespace, and values that are not valid for their key
+ * (object paths, interface and member names, bus names, name namespaces).
+ */
+export function parseMatch(match: string): MatchRule {
+  if (typeof match !== 'string') throw bad(`a match string must be a string, got ${typeof match}`);
+  const rule: MatchRule = { args: [] };
+  const seen = new Set<string>();
+  let i = 0;
+  const n = match.length;
+  for (;;) {
+    while (i < n && match.charCodeAt(i) === 32) i++;
+    if (i >= n) break;
+    const eq = match.indexOf('=', i);
+    if (eq < 0) throw bad(`expected key=value at offset ${i}: ${JSON.stringify(match.slice(i))}`);
+    const key = match.slice(i, eq);
+    // the value: quoted and unquoted parts up to an unquoted comma
+    let value = '';
+    let quoted = false;
+    let j = eq + 1;
+    for (; j < n; j++) {
+      const c = match[j];
+      if (quoted) {
+        if (c === "'") quoted = false;
+        else value += c;
+      } else if (c === "'") {
+        quoted = true;
+      } else if (c === ',') {
+        break;
+      } else if (c === '\\' && match[j + 1] === "'") {
+        value += "'";
+        j++;
+      } else {
+        value += c;
+      }
+    }
+    if (quoted) throw bad(`unterminated quote in the value of ${JSON.stringify(key)}`);
+    i = j + 1; // past the comma (or the end)
+    if (seen.has(key)) throw bad(`key ${JSON.stringify(key)} given twice`);
+    seen.add(key);
+    addKey(rule, key, value);
+  }
+  if (rule.path !== undefined && rule.pathNamespace !== undefined) {
+    throw bad('path and path_namespace cannot both be given');
+  }
+  return rule;
+}
+
+function check(key: string, value: string, rule: (s: string) => string | null): string {
+  const e = rule(value);
+  if (e !== null) throw bad(`invalid ${key} ${JSON.stringify(value)}: ${e}`);
+  return value;
+}
+
+function addKey(rule: MatchRule, key: string, value: string): void {
+  switch (key) {
+    case 'type':
+      if (!(MESSAGE_TYPES as readonly string[]).includes(value)) {
+        throw bad(`type must be one of ${MESSAGE_TYPES.join(', ')}, got ${JSON.stringify(value)}`);
+      }
+      rule.type = value as MessageType;
+      return;
+    case 'sender': rule.sender = check(key, value, busNameError); return;
+    case 'interface': rule.interface = check(key, value, interfaceNameError); return;
+    case 'member': rule.member = check(key, value, memberNameError); return;
+    case 'path': rule.path = check(key, value, objectPathError); return;
+    case 'path_namespace': rule.pathNamespace = check(key, value, objectPathError); return;
+    case 'destination': rule.destination = check(key, value, busNameError); return;
+    case 'eavesdrop':
+      throw bad('unknown key "eavesdrop": wasmbus has no eavesdropping (a monitor connection sees every message)');
+  }
+  const m = ARG_KEY.exec(key);
+  if (m === null) throw bad(`unknown key ${JSON.stringify(key)} (known: ${KEYS.join(', ')})`);
+  const digits = m[1];
+  if (digits.length > 1 && digits[0] === '0') throw bad(`${key}: the argument number has no leading zero`);
+  const idx = digits.length > 2 ? Infinity : Number(digits);
+  if (idx > MAX_ARG) throw bad(`${key}: argument number ${digits} is over ${MAX_ARG}`);
+  const kind = m[2] === undefined ? 'string' : (m[2] as 'path' | 'namespace' | 'has');
+  if (kind === 'namespace') check(key, value, namespaceError);
+  rule.args.push({ n: idx, kind, value });
+}
+
+// a value as the match-string grammar reads it back: quoted, apostrophes as '\''
+function quote(v: string): string {
+  return "'" + v.split("'").join("'\\''") + "'";
+}
+
+/** The match string of a rule (canonical order, every value quoted); parseMatch reads it back. */
+export function formatMatch(rule: MatchRule): string {
+  const parts: string[] = [];
+  const add = (k: string, v: string | undefined) => { if (v !== undefined) parts.push(`${k}=${quote(v)}`); };
+  add('type', rule.type);
+  add('sender', rule.sender);
+  add('interface', rule.interface);
+  add('member', rule.member);
+  add('path', rule.path);
+  add('path_namespace', rule.pathNamespace);
+  add('destination', rule.destination);
+  for (const a of rule.args) add(`arg${a.n}${a.kind === 'string' ? '' : a.kind}`, a.value);
+  return parts.join(',');
+}
+
+function isStringType(code: string): boolean {
+  return code === 's' || code === 'o' || code === 'g';
+}
+
+/**
+ * Does the message (its header, with sender and destination filled in from the kdbus message,
+ * and its decoded body) match the rule? The semantics are sd-bus's:
+ * - sender: equal to the header's sender, or one of `senderNames` (the well-known names the
+ *   sender owns, e.g. from OWNED_NAME metadata); without `senderNames`, a well-known sender
+ *   name in the rule is taken as checked by the bus (its NAME rule) when the header's sender
+ *   is a unique name;
+ * - path_namespace=P: the path is P or below it ("/" matches every path);
+ * - argN, argNpath, argNnamespace: argument N is a string, object path or signature and is
+ *   equal / path-matches (equal, or one is a prefix of the other ending in "/") / is in the
+ *   namespace (equal, or starts with it and a ".");
+ * - argNhas: argument N is an array of strings, object paths or signatures containing it.
+ */
+export function matchesRule(rule: MatchRule, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
+  if (rule.type !== undefined && header.type !== rule.type) return false;
+  if (rule.sender !== undefined && header.sender !== rule.sender) {
+    if (senderNames !== undefined) {
+      if (!senderNames.includes(rule.sender)) return false;
+    } else if (rule.sender.startsWith(':') || header.sender === undefined || !header.sender.startsWith(':')) {
+      return false;
+    }
+  }
+  if (rule.interface !== undefined && header.interface !== rule.interface) return false;
+  if (rule.member !== undefined && header.member !== rule.member) return false;
+  if (rule.path !== undefined && header.path !== rule.path) return false;
+  if (rule.pathNamespace !== undefined) {
+    const p = header.path, ns = rule.pathNamespace;
+    if (p === undefined) return false;
+    if (!(ns === '/' || p === ns || p.startsWith(ns + '/'))) return false;
+  }
+  if (rule.destination !== undefined && header.destination !== rule.destination) return false;
+  if (rule.args.length === 0) return true;
+  const types = parseSignature(header.signature ?? '', A.EINVAL, 'matchesRule');
+  for (const a of rule.args) {
+    const t = types[a.n];
+    if (t === undefined || a.n >= body.length) return false;
+    if (a.kind === 'has') {
+      if (t.code !== 'a' || !isStringType(t.elem!.code)) return false;
+      if (!(body[a.n] as readonly string[]).includes(a.value)) return false;
+      continue;
+    }
+    if (!isStringType(t.code)) return false;
+    const v = body[a.n] as string;
+    if (a.kind === 'string') {
+      if (v !== a.value) return false;
+    } else if (a.kind === 'path') {
+      if (!(v === a.value || (a.value.endsWith('/') && v.startsWith(a.value)) || (v.endsWith('/') && a.value.startsWith(v)))) return false;
+    } else if (!(v === a.value || v.startsWith(a.value + '.'))) {
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,117 @@
+// names: the D-Bus specification's rules for object paths, interface, member and error names,
+// bus names and name namespaces. Each check returns null when the string is valid, else the
+// rule it breaks (callers wrap that into a BusError with their own errno and op).
+
+const MAX_NAME = 255;
+
+function isAlpha(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95; // A-Z a-z _
+}
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Object path: "/" or "/" elements of [A-Za-z0-9_], none empty, no trailing "/". */
+export function objectPathError(s: string): string | null {
+  if (s.length === 0 || s.charCodeAt(0) !== 47) return 'an object path must start with "/"';
+  if (s.length === 1) return null;
+  let prevSlash = true;
+  for (let i = 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 47) {
+      if (prevSlash) return 'an object path has no empty elements ("//")';
+      prevSlash = true;
+    } else if (isAlpha(c) || isDigit(c)) {
+      prevSlash = false;
+    } else {
+      return `an object path element has only [A-Za-z0-9_], got ${JSON.stringify(s[i])}`;
+    }
+  }
+  if (prevSlash) return 'an object path other than "/" does not end with "/"';
+  return null;
+}
+
+// dot-separated elements; `dash` allows '-', `digitStart` allows an element to start with a digit,
+// `min` is the fewest elements
+function dotted(s: string, what: string, dash: boolean, digitStart: boolean, min: number): string | null {
+  if (s.length === 0) return `${what} is empty`;
+  if (s.length > MAX_NAME) return `${what} is longer than ${MAX_NAME} bytes`;
+  let elements = 1, start = true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (start) return `${what} has an empty element`;
+      elements++;
+      start = true;
+      continue;
+    }
+    if (isAlpha(c) || (dash && c === 45)) {
+      start = false;
+    } else if (isDigit(c)) {
+      if (start && !digitStart) return `${what} has an element starting with a digit`;
+      start = false;
+    } else {
+      return `${what} has only [A-Za-z0-9_${dash ? '-' : ''}] and ".", got ${JSON.stringify(s[i])}`;
+    }
+  }
+  if (start) return `${what} has an empty element`;
+  if (elements < min) return `${what} has at least ${min} elements`;
+  return null;
+}
+
+/** Interface name (also error names): >= 2 elements of [A-Za-z0-9_], not starting with a digit. */
+export function interfaceNameError(s: string): string | null {
+  return dotted(s, 'an interface name', false, false, 2);
+}
+
+/** Error name: the rules of interface names. */
+export function errorNameError(s: string): string | null {
+  return dotted(s, 'an error name', false, false, 2);
+}
+
+/** Member name: [A-Za-z0-9_], 1..255 bytes, not starting with a digit, no ".". */
+export function memberNameError(s: string): string | null {
+  if (s.length === 0) return 'a member name is empty';
+  if (s.length > MAX_NAME) return `a member name is longer than ${MAX_NAME} bytes`;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (isAlpha(c)) continue;
+    if (isDigit(c)) {
+      if (i === 0) return 'a member name does not start with a digit';
+      continue;
+    }
+    return `a member name has only [A-Za-z0-9_], got ${JSON.stringify(s[i])}`;
+  }
+  return null;
+}
+
+/**
+ * Bus name: a unique name (":" then >= 2 elements of [A-Za-z0-9_-], digits allowed first) or a
+ * well-known name (>= 2 elements of [A-Za-z0-9_-], not starting with a digit); <= 255 bytes.
+ */
+export function busNameError(s: string): string | null {
+  if (s.charCodeAt(0) === 58) {
+    if (s.length > MAX_NAME) return `a bus name is longer than ${MAX_NAME} bytes`;
+    return dotted(s.slice(1), 'a unique name', true, true, 2);
+  }
+  return dotted(s, 'a bus name', true, false, 2);
+}
+
+/** Name namespace (arg0namespace): a bus name that may have a single element. */
+export function namespaceError(s: string): string | null {
+  return dotted(s, 'a name namespace', true, false, 1);
+}
+
+/** The unique name of connection `id` (":1.<id>"); id 0 is the bus, "org.freedesktop.DBus". */
+export function uniqueName(id: number | bigint): string {
+  return BigInt(id) === 0n ? 'org.freedesktop.DBus' : `:1.${id}`;
+}
+
+/** The connection id of a unique name ":1.<id>", or null for any other name. */
+export function uniqueNameId(name: string): number | null {
+  if (!name.startsWith(':1.')) return null;
+  const t = name.slice(3);
+  if (!/^[1-9][0-9]{0,15}$/.test(t)) return null;
+  const n = Number(t);
+  return Number.isSafeInteger(n) ? n : null;
+}

@@ -1,0 +1,99 @@
+// Match strings (js/dbus/match.ts): the D-Bus specification's quoting, the errors, formatting
+// back, and matchesRule's re-check of header fields and arguments.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseMatch, formatMatch, matchesRule, BusErrorLike, type DBusHeader } from './dbus-helpers.ts';
+
+test('parses keys and values; spaces before keys; empty string matches everything', () => {
+  const r = parseMatch("type='signal', interface='org.example.Foo',member='Changed',path_namespace='/org/example',arg0='x',arg3path='/a/',arg1has=y,arg2namespace='org.ex',sender=':1.4',destination='org.ex.Svc'");
+  assert.equal(r, {
+    type: 'signal', interface: 'org.example.Foo', member: 'Changed', pathNamespace: '/org/example', sender: ':1.4', destination: 'org.ex.Svc',
+    args: [{ n: 0, kind: 'string', value: 'x' }, { n: 3, kind: 'path', value: '/a/' }, { n: 1, kind: 'has', value: 'y' }, { n: 2, kind: 'namespace', value: 'org.ex' }],
+  });
+  assert.equal(parseMatch(''), { args: [] });
+  assert.equal(parseMatch("member='M',"), { member: 'M', args: [] }, 'a trailing comma');
+  assert.equal(parseMatch('arg63=x').args, [{ n: 63, kind: 'string', value: 'x' }]);
+  assert.equal(parseMatch("arg0=''").args[0].value, '');
+});
+
+test('quoting as the D-Bus specification spells it', () => {
+  // both rules of the specification's example mean: ', \, the comma, and two backslashes
+  const want = ["'", '\\', ',', '\\\\'];
+  assert.equal(parseMatch("arg0=''\\''',arg1='\\',arg2=',',arg3='\\\\'").args.map((a) => a.value), want);
+  assert.equal(parseMatch("arg0=\\',arg1=\\,arg2=',',arg3=\\\\").args.map((a) => a.value), want);
+  assert.equal(parseMatch("arg0='don'\\''t'").args[0].value, "don't");
+  assert.equal(parseMatch("arg0='a'b'c'").args[0].value, 'abc', 'quoted and unquoted parts concatenate');
+  // formatMatch quotes every value and parseMatch reads it back
+  const src = "type='signal',sender='org.ex.Svc',path='/a',arg0='it'\\''s, ok',arg5has='\\',arg7namespace='a.b'";
+  const r = parseMatch(src);
+  assert.is(formatMatch(r), src);
+  assert.equal(parseMatch(formatMatch(r)), r);
+});
+
+test('errors: EINVAL naming the rule', () => {
+  BusErrorLike(() => parseMatch('foo=bar'), 'EINVAL', /unknown key "foo" \(known: type, sender/);
+  BusErrorLike(() => parseMatch("member='a',member='b'"), 'EINVAL', /key "member" given twice/);
+  BusErrorLike(() => parseMatch("type='sgnal'"), 'EINVAL', /type must be one of method_call, method_return, error, signal, got "sgnal"/);
+  BusErrorLike(() => parseMatch('arg64=x'), 'EINVAL', /argument number 64 is over 63/);
+  BusErrorLike(() => parseMatch('arg100path=x'), 'EINVAL', /over 63/);
+  BusErrorLike(() => parseMatch('arg05=x'), 'EINVAL', /leading zero/);
+  BusErrorLike(() => parseMatch("arg0='x"), 'EINVAL', /unterminated quote/);
+  BusErrorLike(() => parseMatch('member'), 'EINVAL', /expected key=value/);
+  BusErrorLike(() => parseMatch("path='/a',path_namespace='/'"), 'EINVAL', /path and path_namespace/);
+  BusErrorLike(() => parseMatch("path='a'"), 'EINVAL', /invalid path "a"/);
+  BusErrorLike(() => parseMatch("path_namespace='/a/'"), 'EINVAL', /invalid path_namespace/);
+  BusErrorLike(() => parseMatch("interface='x'"), 'EINVAL', /invalid interface/);
+  BusErrorLike(() => parseMatch("member='1x'"), 'EINVAL', /invalid member/);
+  BusErrorLike(() => parseMatch("sender='x'"), 'EINVAL', /invalid sender/);
+  BusErrorLike(() => parseMatch("destination=':'"), 'EINVAL', /invalid destination/);
+  BusErrorLike(() => parseMatch("arg0namespace='a..b'"), 'EINVAL', /invalid arg0namespace/);
+  BusErrorLike(() => parseMatch("eavesdrop='true'"), 'EINVAL', /eavesdrop/);
+  BusErrorLike(() => parseMatch("argx='1'"), 'EINVAL', /unknown key "argx"/);
+});
+
+const sig = (o: Partial<DBusHeader> = {}): DBusHeader =>
+  ({ type: 'signal', serial: 1, path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed', sender: ':1.3', ...o });
+
+test('matchesRule: header fields, path_namespace, sender (unique / well-known)', () => {
+  const m = (rule: string, h: DBusHeader, body: unknown[] = [], names?: string[]) => matchesRule(parseMatch(rule), h, body, names);
+  assert.ok(m('', sig()));
+  assert.ok(m("type='signal',interface='org.example.Foo',member='Changed',path='/org/example/Obj'", sig()));
+  assert.not.ok(m("type='method_call'", sig()));
+  assert.not.ok(m("member='Other'", sig()));
+  assert.not.ok(m("path='/org/example'", sig()));
+  assert.ok(m("path_namespace='/org/example'", sig()));
+  assert.ok(m("path_namespace='/org/example/Obj'", sig()));
+  assert.ok(m("path_namespace='/'", sig()));
+  assert.not.ok(m("path_namespace='/org/ex'", sig()), 'not a prefix at an element boundary');
+  assert.ok(m("sender=':1.3'", sig()));
+  assert.not.ok(m("sender=':1.4'", sig()));
+  assert.ok(m("sender='org.ex.Svc'", sig()), 'a well-known name: the bus checked it');
+  assert.ok(m("sender='org.ex.Svc'", sig(), [], ['org.ex.Svc']));
+  assert.not.ok(m("sender='org.ex.Svc'", sig(), [], ['org.ex.Other']));
+  assert.ok(m("destination=':1.9'", sig({ destination: ':1.9' })));
+  assert.not.ok(m("destination=':1.9'", sig()), 'a broadcast has no destination');
+});
+
+test('matchesRule: argN, argNpath, argNnamespace, argNhas on s / o / g and arrays of them', () => {
+  const h = sig({ signature: 'soasgi' });
+  const body = ['org.example.Foo.Bar', '/a/b', ['x', 'y'], 'a{sv}', 5];
+  const m = (rule: string) => matchesRule(parseMatch(rule), h, body);
+  assert.ok(m("arg0='org.example.Foo.Bar',arg1='/a/b',arg3='a{sv}'"));
+  assert.not.ok(m("arg0='org.example'"));
+  assert.not.ok(m("arg4='5'"), 'an int is no string');
+  assert.not.ok(m("arg9='x'"), 'no such argument');
+  assert.ok(m("arg0namespace='org.example'"));
+  assert.ok(m("arg0namespace='org.example.Foo.Bar'"));
+  assert.not.ok(m("arg0namespace='org.exam'"));
+  assert.ok(m("arg1path='/a/'"));
+  assert.ok(m("arg1path='/a/b'"));
+  assert.ok(m("arg1path='/a/b/c/'") === false);
+  assert.not.ok(m("arg1path='/a'"));
+  assert.ok(matchesRule(parseMatch("arg0path='/a/b/c'"), sig({ signature: 's' }), ['/a/']), 'the argument is the prefix ending in /');
+  assert.ok(m("arg2has='y'"));
+  assert.not.ok(m("arg2has='z'"));
+  assert.not.ok(m("arg0has='org.example.Foo.Bar'"), 'has needs an array');
+  assert.not.ok(m("arg2='x'"), 'argN needs a string');
+});
+
+test.run();
