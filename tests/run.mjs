@@ -54,10 +54,10 @@ const MIN_TESTS = {
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
   'tests/demo': 2,
-  // engine-independent unit tests (providers; later the D-Bus codec and bloom): all under Node,
-  // the provider tests under Deno
-  'tests/unit': 16,
-  'tests/unit deno': 10,
+  // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
+  // strings): all under Node, and under Deno too
+  'tests/unit': 43,
+  'tests/unit deno': 37,
   'tests/consumer': 10,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
   'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1),
@@ -165,7 +165,7 @@ for (const rt of RUNTIMES) {
   RUNS.push(uvuRun(rt, 'tests/diff', 'both', ['tests/diff', TS]));
   RUNS.push(rt === 'node'
     ? uvuRun(rt, 'tests/unit', 'both', ['tests/unit', TS])
-    : uvuRun(rt, 'tests/unit', 'both', ['tests/unit', 'providers.*\\.test\\.ts$'], undefined, 'tests/unit deno'));
+    : uvuRun(rt, 'tests/unit', 'both', ['tests/unit', TS], undefined, 'tests/unit deno'));
   RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads', e, ['tests/threads', TS, '-i', 'mixed\\.test'], THREADS_TIMEOUT_S)));
   RUNS.push(uvuRun(rt, 'tests/threads mixed', 'both', ['tests/threads', 'mixed\\.test\\.ts$'], THREADS_TIMEOUT_S));
   if (rt === 'node') {
