@@ -60,7 +60,9 @@ const taBuffer = getter(TA, 'buffer'), taOffset = getter(TA, 'byteOffset'), taLe
 const dvBuffer = getter(DataView.prototype, 'buffer'), dvOffset = getter(DataView.prototype, 'byteOffset'), dvLength = getter(DataView.prototype, 'byteLength');
 const abLength = getter(ArrayBuffer.prototype, 'byteLength');
 const sabLength = typeof SharedArrayBuffer === 'function' ? getter(SharedArrayBuffer.prototype, 'byteLength') : null;
-const call = <R>(f: (this: unknown) => unknown, self: unknown): R => Reflect.apply(f, self, []) as R;
+const fnCall = Function.prototype.call;
+/** an intrinsic getter applied to `self` (Function.prototype.call captured at load: no array per call) */
+const call = <R>(f: (this: unknown) => unknown, self: unknown): R => fnCall.call(f, self) as R;
 
 /** byteLength of an ArrayBuffer or SharedArrayBuffer (its internal slot), or -1 when it is neither. */
 function bufferLength(b: unknown): number {
@@ -70,29 +72,41 @@ function bufferLength(b: unknown): number {
 }
 
 /**
- * The bytes of a payload as a plain Uint8Array whose length is the true byte length: a typed
- * array or DataView (its viewed bytes), an ArrayBuffer or SharedArrayBuffer (all of it); null
- * for anything else. An empty payload (including a detached buffer) gives an empty array.
+ * The bytes of a payload, as something `Uint8Array.prototype.set` copies exactly: a Uint8Array
+ * (any subclass) is returned as it is, since `set` reads a typed-array source through its
+ * internal slots (what the intrinsic getters report), whatever its own getters say: no object
+ * is made per send. Another typed array or a DataView (its viewed bytes), an ArrayBuffer or
+ * SharedArrayBuffer (all of it) becomes a plain Uint8Array over the same bytes. null for
+ * anything else. Measure the result with `payloadLength`.
  */
 export function payloadBytes(payload: unknown): Uint8Array | null {
   if (payload === null || typeof payload !== 'object') return null;
   let buffer: ArrayBufferLike, offset: number, length: number;
-  if (call<string | undefined>(taTag, payload) !== undefined) {
-    length = call<number>(taLength, payload);
-    if (length === 0) return new Uint8Array(0);
+  const tag = call<string | undefined>(taTag, payload);
+  if (tag === 'Uint8Array') return payload as Uint8Array;
+  if (tag !== undefined) {
+    length = call<number>(taLength, payload); // byteLength: the viewed bytes
+    if (length === 0) return EMPTY;
     buffer = call<ArrayBufferLike>(taBuffer, payload);
     offset = call<number>(taOffset, payload);
   } else if (ArrayBuffer.isView(payload)) { // a DataView
-    try { length = call<number>(dvLength, payload); } catch { return new Uint8Array(0); } // detached
-    if (length === 0) return new Uint8Array(0);
+    try { length = call<number>(dvLength, payload); } catch { return EMPTY; } // detached
+    if (length === 0) return EMPTY;
     buffer = call<ArrayBufferLike>(dvBuffer, payload);
     offset = call<number>(dvOffset, payload);
   } else {
     length = bufferLength(payload);
     if (length < 0) return null;
-    if (length === 0) return new Uint8Array(0);
+    if (length === 0) return EMPTY;
     buffer = payload as ArrayBufferLike;
     offset = 0;
   }
   return new Uint8Array(buffer, offset, length);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The true byte length of what payloadBytes returned (its internal slot, not a property). */
+export function payloadLength(bytes: Uint8Array): number {
+  return call<number>(taLength, bytes);
 }

@@ -6,7 +6,7 @@ import { Message } from './message.ts';
 import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
-import { options, optBoolean, u32Arg, kindOf, payloadBytes } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from './args.ts';
 
 export type Destination = number | string;
 
@@ -138,7 +138,7 @@ export class Connection {
     // sized from it and the copy below is exactly that many bytes, whatever object we were given
     const bytes = payload == null ? null : payloadBytes(payload);
     if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
-    const len = bytes ? bytes.length : 0;
+    const len = bytes ? payloadLength(bytes) : 0;
     const cmd = e.cmd;
     const msg = cmd + SEND.MSG;
     let p = msg + A.MSG_HDR;

@@ -151,7 +151,11 @@ abstract class EngineBase {
       if (c < 0) return c;
     }
     if (!this.busy(1)) throw this.recovered();
-    try { return this.run(OP_SEND, slot, gen); } finally { this.endWindow(); }
+    let r: number;
+    try { r = this.run(OP_SEND, slot, gen); } catch (err) { this.endWindow(); throw err; }
+    // a SEND that returned without reserving leaves the op at OP_NONE: the window is over
+    if (r !== A.SEND_PENDING) this.endClear();
+    return r;
   }
   sendCommit(): number { return this.sendEnd(OP_COMMIT); }
   sendCancel(): number { return this.sendEnd(OP_CANCEL); }
@@ -161,10 +165,19 @@ abstract class EngineBase {
   private sendEnd(op: number): number {
     this.endPending = false;
     let r: number;
-    try { r = this.run(op, 0, 0); } finally { this.endWindow(); }
-    // still reserved: the busy word stays set (endWindow), and the next send cancels it first
+    try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
+    // still reserved: the busy word stays set, and the next send cancels it first; any other
+    // result ended the reservation (published, cancelled, or there was none)
     this.endPending = r === -A.EDEADLK;
+    if (!this.endPending) this.endClear();
     return r;
+  }
+
+  /** The window is known to be over (the op is back to none): clear the busy word, if the slot is still ours. */
+  private endClear(): void {
+    if (this.cmd === 0 || this.dead) return;
+    if (Atomics.load(this.u32, (this.cmd - A.THREAD_CMD + A.THREAD_TOKEN) >>> 2) !== this.token) return;
+    this.busy(0);
   }
 
   /**
