@@ -58,7 +58,8 @@ const MIN_TESTS = {
   // strings): all under Node, and under Deno too
   'tests/unit': 43,
   'tests/unit deno': 37,
-  'tests/consumer': 10,
+  // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
+  'tests/consumer': 16,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
   'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1),
 };
@@ -128,13 +129,13 @@ for (const rt of RUNTIMES) {
     // the packed tarball installed into empty projects (tests/consumer/consumer.test.mjs)
     if (!ARGS) {
       RUNS.push({
-        name: 'node uvu tests/consumer (npm pack, installed: node, deno, tsc, esbuild, chromium)',
+        name: 'node uvu tests/consumer (npm pack, installed: node, deno, tsc, esbuild/webpack/rollup/vite + chromium)',
         cmd: NODE,
         args: [UVU, 'tests/consumer', 'consumer\\.test\\.mjs$'],
         timeout: CONSUMER_TIMEOUT_S,
         files: { dir: 'tests/consumer', pattern: 'consumer\\.test\\.mjs$', ignore: [] },
         min: minTests('tests/consumer', 'both'),
-        // without Chromium, its one browser test is skipped (the reason is printed)
+        // without Chromium, its four browser tests are skipped (the reason is printed)
         allowSkip: /chromium not installed\b.*$/m,
       });
     }

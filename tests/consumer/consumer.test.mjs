@@ -8,20 +8,24 @@
 //     typed consumer with `deno check` and `deno run`;
 //   - TypeScript: `tsc --noEmit` with a Node-only lib ("lib": ["es2023"], types: ["node"],
 //     skipLibCheck off), TypeScript and @types/node taken from this repository's node_modules;
-//   - a browser bundle: esbuild --bundle --platform=browser of a page and a module worker, no
-//     plugin, no loader, no external, then the page in headless Chromium (playwright-core) on a
-//     COOP/COEP server. Skipped, saying why, without Chromium (WASMBUS_CHROMIUM, default
-//     /usr/bin/chromium).
+//   - browser bundles of a page and a module worker by esbuild (--bundle --platform=browser),
+//     webpack 5 (its CLI, no config file), Rollup 4 (its CLI with @rollup/plugin-node-resolve,
+//     browser: true) and Vite (`vite build`, no config file): no wasm plugin, loader, asset rule
+//     or external; each bundle's sizes are printed. Then each page in headless Chromium
+//     (playwright-core) on a COOP/COEP server, messages both ways with its worker. Skipped, saying
+//     why, without Chromium (WASMBUS_CHROMIUM, default /usr/bin/chromium). The bundlers are this
+//     repository's devDependencies, run from its node_modules (see "browser" below).
 // Plain node (no tsx). Every child process runs under a timeout.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('./fixture/', import.meta.url));
@@ -210,8 +214,85 @@ s('deno: check and run a typed consumer', async () => {
 });
 
 // ---------- browser ----------
+//
+// The same page (page.src.js) and module worker (worker.src.js) bundled by four bundlers, none
+// with a plugin for wasm, a loader, an asset rule or any wasm setting: `wasmbus` resolves
+// through the package's `browser` condition to one self-contained module with the core inlined.
+// esbuild runs through its API (as before). webpack, Rollup and Vite run as their CLIs, taken
+// from this repository's node_modules (devDependencies, pinned), with the bundler's own directory
+// in the consumer project as cwd: `wasmbus` resolves from the importing file upward, i.e. from
+// the consumer project's node_modules (the installed tarball), and nothing is downloaded.
+// webpack and Vite follow `new Worker(new URL('./worker.js', import.meta.url))` and bundle the
+// worker themselves; for esbuild and Rollup, which leave that URL as written, the worker is a
+// second entry built next to the page.
 
 const MIME = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.wasm': 'application/wasm' };
+const BIN = {
+  webpack: join(ROOT, 'node_modules/webpack/bin/webpack.js'), // finds webpack-cli next to it
+  rollup: join(ROOT, 'node_modules/rollup/dist/bin/rollup'),
+  vite: join(ROOT, 'node_modules/vite/bin/vite.js'),
+};
+const BUILD_TIMEOUT_MS = 120000;
+// Rollup's usual way to find packages in node_modules; `browser: true` and the `browser` export
+// condition pick dist/browser/wasmbus.js. The rollup CLI loads the plugin from its own node_modules.
+const NODE_RESOLVE = "node-resolve={browser:true,exportConditions:['browser']}";
+
+/**
+ * The bundlers run by their CLIs: `src` is the directory (under the consumer project) holding
+ * index.html, page.js and worker.js (copies of the fixture's page.html, page.src.js and
+ * worker.src.js); `out` the output directory there; `builds` the commands; `warn` what a warning
+ * looks like in the bundler's output.
+ */
+const BUNDLERS = [
+  {
+    name: 'webpack', title: 'webpack 5 CLI, no config file: webpack build ./page.js --mode production',
+    out: 'www', warn: /\bWARNING\b|\bERROR\b/,
+    builds: [[BIN.webpack, ['build', './page.js', '--mode', 'production', '--output-path', 'www', '--output-filename', 'page.js']]],
+  },
+  {
+    name: 'rollup', title: `rollup 4 CLI, page and worker, --format es --plugin "${NODE_RESOLVE}"`,
+    out: 'www', warn: /\(!\)/,
+    builds: ['page', 'worker'].map((e) => [BIN.rollup, [`${e}.js`, '--format', 'es', '--file', `www/${e}.js`, '--plugin', NODE_RESOLVE]]),
+  },
+  {
+    name: 'vite', title: 'vite build, no config file (index.html → page.js, the worker found by Vite)',
+    out: 'dist', warn: /\(!\)|\bwarn(ing)?\b/i,
+    builds: [[BIN.vite, ['build']]],
+  },
+];
+
+/** The relative paths of the files under `dir`. */
+function listFiles(dir, prefix = '') {
+  return readdirSync(join(dir, prefix), { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? listFiles(dir, join(prefix, d.name)) : [join(prefix, d.name)]).sort();
+}
+
+/** One line of sizes: each JS file of the bundle, raw and gzipped. */
+function sizes(name, www) {
+  const js = listFiles(www).filter((f) => f.endsWith('.js'));
+  const each = js.map((f) => {
+    const b = readFileSync(join(www, f));
+    return { f, raw: b.length, gz: gzipSync(b).length };
+  });
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  const total = each.reduce((a, x) => ({ raw: a.raw + x.raw, gz: a.gz + x.gz }), { raw: 0, gz: 0 });
+  console.log(`  [${name}] ${each.map((x) => `${x.f} ${kib(x.raw)} (gzip ${kib(x.gz)})`).join(', ')}; total ${kib(total.raw)} (gzip ${kib(total.gz)})`);
+}
+
+/**
+ * What every bundle must be: JavaScript only (no .wasm or other emitted asset), the browser
+ * build's inlined core in it, and nothing of the Node build (no `node:` module, no URL of
+ * build/core.wasm).
+ */
+function checkBundle(www, expect) {
+  const files = listFiles(www);
+  assert.equal(files.filter((f) => !/\.(js|html)$/.test(f)), [], 'only JavaScript (and the HTML page): no emitted asset');
+  if (expect) expect(files);
+  const js = files.filter((f) => f.endsWith('.js')).map((f) => readFileSync(join(www, f), 'utf8')).join('\n');
+  assert.ok(js.includes('AGFzbQ'), 'the inlined core (base64 of "\\0asm"): the browser condition was used');
+  assert.not.match(js, /\bnode:[a-z]/, 'no node: import');
+  assert.not.match(js, /build\/core\.wasm/, 'nothing of the Node build (its URL of build/core.wasm)');
+}
 
 s('browser: esbuild --bundle --platform=browser, no plugin, no external, one file per entry', async () => {
   const dir = await getProject();
@@ -228,64 +309,104 @@ s('browser: esbuild --bundle --platform=browser, no plugin, no external, one fil
     assert.ok(inputs.some((p) => p.includes('node_modules/wasmbus/dist/browser/wasmbus.js')), `the browser condition was used: ${inputs}`);
     assert.equal(inputs.filter((p) => p.startsWith('node:') || /wasmbus\/dist\/js\//.test(p)), [], 'no node: import, nothing of the Node build');
   }
+  checkBundle(out);
+  sizes('esbuild', out);
   await cp(join(dir, 'page.html'), join(out, 'index.html'));
   await cp(join(dir, 'node_modules/wasmbus/build/core.wasm'), join(out, 'core.wasm'));
 });
 
-if (!existsSync(CHROMIUM)) {
-  console.log(`consumer browser test skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
-  s.skip('browser: the bundled page and worker in headless Chromium');
-} else {
-  s('browser: the bundled page and worker in headless Chromium', async () => {
+for (const b of BUNDLERS) {
+  s(`browser: ${b.title}`, async () => {
     const dir = await getProject();
-    const www = join(dir, 'www');
-    assert.ok(existsSync(join(www, 'page.js')), 'the bundle test ran first');
-    const fetched = [];
-    const server = createServer((req, res) => {
-      const name = new URL(req.url, 'http://x').pathname.slice(1) || 'index.html';
-      if (name === 'favicon.ico') { res.writeHead(204); res.end(); return; }
-      fetched.push(name);
-      const file = join(www, name);
-      if (!/^[\w.-]+$/.test(name) || !existsSync(file)) { res.writeHead(404); res.end(); return; }
-      res.writeHead(200, {
-        'Content-Type': MIME[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream',
-        'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cache-Control': 'no-store',
-      });
-      res.end(readFileSync(file));
-    });
-    await new Promise((r) => server.listen(0, '127.0.0.1', r));
-    const { chromium } = await import('playwright-core');
-    const profile = await mkdtemp(join(tmpdir(), 'wasmbus-consumer-chromium-'));
-    let context = null;
-    try {
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM, headless: true, timeout: 60000,
-        args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-          '--disable-component-update', '--disable-sync', '--disable-quic'],
-      });
-      const page = await context.newPage();
-      const problems = [];
-      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-      page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
-      await page.goto(`http://127.0.0.1:${server.address().port}/`, { timeout: 30000 });
-      await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 30000, polling: 50 });
-      const r = await page.evaluate(() => window.__result);
-      assert.is(r.error, undefined, r.error);
-      assert.is(r.ok, true);
-      assert.is(r.crossOriginIsolated, true);
-      assert.is(r.reply, 'got: hello worker');
-      assert.is(r.creds.uid, 2000, "the worker's mocked credentials");
-      assert.equal(problems, []);
-      assert.equal(fetched.filter((f) => f.endsWith('.wasm')), ['core.wasm'], 'only the comparison fetch: the package fetched no wasm');
-      const ms = (x) => `${x.toFixed(1)} ms`;
-      console.log(`  [chromium] inlined core (${r.wasmBytes} bytes, ${r.base64Chars} base64 chars): loadCore() ${ms(r.loadCoreMs)} ` +
-        `(decode + compile, cold), of which decode ${ms(r.decodeMs)}; fetching the same file from 127.0.0.1: ${ms(r.fetchMs)}`);
-    } finally {
-      await Promise.race([context?.close(), new Promise((r) => setTimeout(r, 15000).unref())]).catch(() => {});
-      server.close();
-      await rm(profile, { recursive: true, force: true }).catch(() => {});
+    const src = join(dir, b.name);
+    await mkdir(src);
+    await cp(join(dir, 'page.html'), join(src, 'index.html'));
+    await cp(join(dir, 'page.src.js'), join(src, 'page.js'));
+    await cp(join(dir, 'worker.src.js'), join(src, 'worker.js'));
+    let log = '';
+    for (const [bin, args] of b.builds) {
+      // FORCE_COLOR (set by some runners) with NO_COLOR makes Node print a warning: unset it
+      const r = ok(run(process.execPath, [bin, ...args], { cwd: src, timeout: BUILD_TIMEOUT_MS, env: { FORCE_COLOR: undefined } }), `${b.name} build`);
+      log += r.stdout + r.stderr;
     }
+    assert.not.match(log, b.warn, `no warning from ${b.name}:\n${log}`);
+    const www = join(src, b.out);
+    checkBundle(www, (files) => {
+      if (b.name === 'rollup') assert.equal(files, ['page.js', 'worker.js']);
+      if (b.name === 'vite') {
+        assert.ok(files.includes('index.html'), `index.html: ${files}`);
+        assert.is(files.filter((f) => /^assets\/worker-[\w-]+\.js$/.test(f)).length, 1, `Vite emitted the worker: ${files}`);
+      }
+      if (b.name === 'webpack') assert.ok(files.length >= 2 && files.includes('page.js'), `page.js and the worker's chunks: ${files}`);
+    });
+    sizes(b.name, www);
+    if (!existsSync(join(www, 'index.html'))) await cp(join(dir, 'page.html'), join(www, 'index.html'));
+    await cp(join(dir, 'node_modules/wasmbus/build/core.wasm'), join(www, 'core.wasm')); // for the page's comparison fetch
   });
+}
+
+/** Serve `www` with COOP/COEP, open it in headless Chromium and check the page's result. */
+async function pageInChromium(name, www) {
+  const fetched = [], missing = [];
+  const server = createServer((req, res) => {
+    const name = decodeURIComponent(new URL(req.url, 'http://x').pathname.slice(1)) || 'index.html';
+    if (name === 'favicon.ico') { res.writeHead(204); res.end(); return; }
+    fetched.push(name);
+    const file = join(www, name);
+    if (!name.split('/').every((p) => /^[\w.-]+$/.test(p) && p !== '..') || !existsSync(file)) { missing.push(name); res.writeHead(404); res.end(); return; }
+    res.writeHead(200, {
+      'Content-Type': MIME[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream',
+      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp', 'Cache-Control': 'no-store',
+    });
+    res.end(readFileSync(file));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { chromium } = await import('playwright-core');
+  const profile = await mkdtemp(join(tmpdir(), 'wasmbus-consumer-chromium-'));
+  let context = null;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM, headless: true, timeout: 60000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--disable-quic'],
+    });
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console.error: ${m.text()}`); });
+    await page.goto(`http://127.0.0.1:${server.address().port}/`, { timeout: 30000 });
+    await page.waitForFunction(() => window.__result !== undefined, null, { timeout: 30000, polling: 50 });
+    const r = await page.evaluate(() => window.__result);
+    assert.is(r.error, undefined, r.error);
+    assert.is(r.ok, true);
+    assert.is(r.crossOriginIsolated, true);
+    assert.is(r.reply, 'got: hello worker', 'main thread → worker → main thread');
+    assert.is(r.creds.uid, 2000, "the worker's mocked credentials");
+    assert.equal(problems, [], `no page error (404: ${missing})`);
+    assert.equal(fetched.filter((f) => f.endsWith('.wasm')), ['core.wasm'], 'only the comparison fetch: the package fetched no wasm');
+    const ms = (x) => `${x.toFixed(1)} ms`;
+    console.log(`  [chromium, ${name}] inlined core (${r.wasmBytes} bytes, ${r.base64Chars} base64 chars): loadCore() ${ms(r.loadCoreMs)} ` +
+      `(decode + compile, cold), of which decode ${ms(r.decodeMs)}; fetching the same file from 127.0.0.1: ${ms(r.fetchMs)}`);
+  } finally {
+    await Promise.race([context?.close(), new Promise((r) => setTimeout(r, 15000).unref())]).catch(() => {});
+    server.close();
+    await rm(profile, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+const PAGES = [['esbuild', 'www'], ...BUNDLERS.map((b) => [b.name, join(b.name, b.out)])];
+if (!existsSync(CHROMIUM)) {
+  console.log(`consumer browser tests skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
+  for (const [name] of PAGES) s.skip(`browser: the ${name} bundle (page + worker) in headless Chromium`);
+} else {
+  for (const [name, out] of PAGES) {
+    s(`browser: the ${name} bundle (page + worker) in headless Chromium`, async () => {
+      const dir = await getProject();
+      const www = join(dir, out);
+      assert.ok(existsSync(join(www, 'index.html')), `the ${name} bundle test ran first`);
+      await pageInChromium(name, www);
+    });
+  }
 }
 
 s.run();
