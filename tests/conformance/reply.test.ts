@@ -20,14 +20,17 @@ function reply(raw: Raw, b: H, a: H, cookieReply: number): number {
 /** receive one message: its header fields and first item type; freed */
 function take(raw: Raw, h: H) {
   const m = raw.recv(h.slot, h.gen);
-  if (m.r !== 0) return { r: m.r, dropped: m.dropped } as const;
-  const s = raw.slice(h.slot, m.offset);
   const out = {
+    r: m.r, dropped: m.dropped, src: -1, flags: -1, type: -1n, cookie: -1, cookieReply: -1, item: -1, itemSize: -1, size: 0,
+    items: [] as number[],
+  };
+  if (m.r !== 0) return out;
+  const s = raw.slice(h.slot, m.offset);
+  Object.assign(out, {
     r: 0, dropped: m.dropped, src: raw.r64(s + A.MSG_SRC_ID), flags: raw.r64(s + A.MSG_FLAGS),
     type: raw.r64big(s + A.MSG_PAYLOAD_TYPE), cookie: raw.r64(s + A.MSG_COOKIE), cookieReply: raw.r64(s + A.MSG_TIMEOUT),
     item: raw.r64(s + A.MSG_HDR + A.ITEM_TYPE), itemSize: raw.r64(s + A.MSG_HDR), size: m.size,
-    items: [] as number[],
-  };
+  });
   for (let p = s + A.MSG_HDR; p < s + m.size; p += (raw.r64(p) + 7) & ~7) out.items.push(raw.r64(p + A.ITEM_TYPE));
   assert.is(raw.free(h.slot, h.gen, m.offset), 0);
   return out;
@@ -197,7 +200,7 @@ big('EMLINK at MAX_PENDING_REPLIES calls of one caller; another caller may still
   assert.is(pending(raw), 1);
   for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) assert.is(raw.recv(b.slot, b.gen, A.RECV_DROP).r, 0);
   const m = take(raw, b);
-  assert.is(reply(raw, b, c, m.cookie as number), 0);
+  assert.is(reply(raw, b, c, m.cookie), 0);
   take(raw, c);
 });
 
