@@ -43,7 +43,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const names = tableEnd(ids, satAdd(buckets, nConns), 4);
   const matches = tableEnd(names, nNames, A.NAME_SIZE);
   const replies = tableEnd(matches, nMatches, matchSize);
-  const metas = tableEnd(replies, nReplies, A.REPLY_SIZE);
+  const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
   const metasEnd = tableEnd(metas, nConns, A.META_SIZE);
   if (metasEnd >= SAT - A.POOL_ALIGN) return 0;
   const pools = u32(u32(metasEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));

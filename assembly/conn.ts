@@ -11,6 +11,7 @@ import { fail, failArg } from "./reason";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
+import { replyTick, replyConnClosed, replySweepNow } from "./reply";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -68,8 +69,10 @@ export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
 export function hello(): i32 {
   if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  let r = replyTick();
+  if (r < 0) return r;
   const cmd = threadCmd();
-  let r = cmdCheck(cmd, A.HELLO_CMD_SIZE, A.HELLO_ACCEPT_FD | KINDS);
+  r = cmdCheck(cmd, A.HELLO_CMD_SIZE, A.HELLO_ACCEPT_FD | KINDS);
   if (r < 0) return r;
   const flags = ld32(cmd + A.CMD_FLAGS);
   const kinds = flags & KINDS;
@@ -196,8 +199,10 @@ export function byebye(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  let r = replyTick();
+  if (r < 0) return r;
   const cmd = threadCmd();
-  const r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
+  r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.BYEBYE_CMD_SIZE); // no items
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
@@ -215,17 +220,23 @@ export function byebye(slot: u32, gen: u32): i32 {
   }
   logCommit();
   unlock(c + A.CONN_LOCK);
+  // the calls made to it end now: REPLY_DEAD to their callers (what a taken lock defers
+  // stays owed, for the next command: replyTick)
+  if (ret == 0) replySweepNow();
   unlock(H + A.BUS_LOCK);
   return ret;
 }
 
 /**
  * Close a connection (bus and connection locks held): its pool and queue go with it, and its
- * id leaves the id table (BYEBYE, and recovery for the connections of a dead thread). A slot
+ * id leaves the id table, its calls are forgotten and the calls made to it owe REPLY_DEAD
+ * (reply.ts; the closer delivers them once it has released this lock: replySweepNow)
+ * (BYEBYE, and recovery for the connections of a dead thread). A slot
  * that still has sends reserved into it stays CLOSING until the last one is committed or
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
+  replyConnClosed(c);
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));

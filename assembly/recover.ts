@@ -17,6 +17,7 @@ import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
 import { sendFinish } from "./send";
+import { replySweepNow } from "./reply";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
@@ -65,12 +66,17 @@ export function recover(token: u32, force: u32): i32 {
   // 5. its reserved SEND: read and cancelled under the receiver's lock
   if (ld32(t + A.THREAD_OP) == A.OP_SEND) {
     const d = connAddr(ld32(t + A.THREAD_OP_CONN));
-    if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK; // a cancel may end a call's record (reply.ts)
+    if (!lockTry(d + A.CONN_LOCK)) {
+      unlock(H + A.BUS_LOCK);
+      return A.WOULDBLOCK;
+    }
     if (ld32(t + A.THREAD_OP) == A.OP_SEND && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
       sendFinish(t, false);
       logCommit();
     }
     unlock(d + A.CONN_LOCK);
+    unlock(H + A.BUS_LOCK);
   }
   // 6. its connections: closed, each checked again under its locks
   const n = busNConns();
@@ -85,6 +91,7 @@ export function recover(token: u32, force: u32): i32 {
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c);
     logCommit();
     unlock(c + A.CONN_LOCK);
+    replySweepNow(); // REPLY_DEAD to those who called it (what a taken lock defers stays owed)
     unlock(H + A.BUS_LOCK);
   }
   // 7. its slot, left clean (no send, empty log, not busy) and freed: FREE, then the token

@@ -8,6 +8,9 @@ import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
+import { replyTick, replyDropped, replySweepNow } from "./reply";
+
+const H: u32 = A.BUS_BASE;
 
 /** Take a block off the queue and give back its quota. */
 function recvDequeue(c: u32, b: u32, prev: u32): void {
@@ -21,8 +24,10 @@ export function recv(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  let r = replyTick();
+  if (r < 0) return r;
   const cmd = threadCmd();
-  const r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
+  r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.RECV_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.RECV_CMD_SIZE); // no items
   const flags = ld32(cmd + A.CMD_FLAGS);
@@ -33,10 +38,20 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
-  if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  // DROP of a call makes REPLY_DEAD (reply.ts): the bus lock first
+  const drop = (flags & A.RECV_DROP) != 0;
+  if (drop && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  if (!lockTry(c + A.CONN_LOCK)) {
+    if (drop) unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
   const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
+  if (drop) {
+    if (ret == 0) replySweepNow(); // the dropped call's REPLY_DEAD (a taken lock defers it: still owed)
+    unlock(H + A.BUS_LOCK);
+  }
   return ret;
 }
 
@@ -51,6 +66,7 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
   if (b == 0) return fail(A.EAGAIN, A.R_RECV_EMPTY);
   if ((flags & A.RECV_DROP) != 0) {
     recvDequeue(c, b, queuePrev);
+    replyDropped(c, b + A.BLOCK_HDR);
     if ((ld32(b + A.BLOCK_STATE) & A.BLOCK_USER) == 0) poolFree(c, b);
     return 0;
   }
@@ -67,8 +83,10 @@ export function free(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  let r = replyTick();
+  if (r < 0) return r;
   const cmd = threadCmd();
-  const r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
+  r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.FREE_CMD_SIZE); // no items
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);

@@ -15,6 +15,7 @@ import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
+import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -32,8 +33,10 @@ export function send(slot: u32, gen: u32): i32 {
   if (c < 0) return c;
   const t = THREAD;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  let r = replyTick();
+  if (r < 0) return r;
   const cmd = threadCmd();
-  let r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY);
+  r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY);
   if (r < 0) return r;
   const cmdEnd = cmd + ld32(cmd + A.CMD_SIZE);
   for (let p = cmd + A.SEND_CMD_SIZE; p < cmdEnd;) {
@@ -122,8 +125,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return fail(A.EDESTADDRREQ, A.R_SEND_NO_DST);
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return fail(A.EINVAL, A.R_SEND_NAME_INVALID);
   if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
-  // not built yet: calls and replies (bus semantics issue), signals (matches issue)
-  if (expect || reply) return fail(A.EOPNOTSUPP, A.R_SEND_CALL_UNSUPPORTED);
+  // not built yet: signals (matches issue)
   if (signal) return fail(A.EOPNOTSUPP, A.R_SEND_SIGNAL_UNSUPPORTED);
 
   // the receiver
@@ -138,18 +140,44 @@ export function send(slot: u32, gen: u32): i32 {
   const msgSize = sliceMsgSize(nVecs, dstNameSize, mask);
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
 
+  // a call or a reply: its record in the reply table, under the bus lock (reply.ts), which
+  // is taken before the receiver's (the lock order)
+  let rec = -1;
+  if (expect || reply) {
+    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    rec = expect ? replyCheck(c) : replyFind(d, c, ld32(msg + A.MSG_TIMEOUT), ld32(msg + A.MSG_TIMEOUT + 4));
+    if (rec < 0) {
+      unlock(H + A.BUS_LOCK);
+      return rec;
+    }
+  }
+  r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, dstLo, dstHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
+    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0);
+  if (expect || reply) unlock(H + A.BUS_LOCK);
+  return r;
+}
+
+/** SEND once routed: the receiver's lock, its slice, the reply record (the bus lock held for a call or reply). */
+function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
+  dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
   }
-  r = sliceReserve(d, ld32(c + A.CONN_UID), need);
+  const r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {
     unlock(d + A.CONN_LOCK);
     return r;
   }
   const b = sliceBlock;
   sliceWrite(b, msg, msgEnd, msgSize, d, c, dstName, dstNameSize, t, mask);
+  // a call leaves its record; a reply takes its call's (a failed reply leaves it: the
+  // replier may try again, and else the call times out: one outcome either way)
+  if (rec >= 0) {
+    if (expect) replyInsert(u32(rec), c, d, msg, sync);
+    else replyDone(u32(rec));
+  }
 
   let ret = 0;
   if (hostVecs != 0) {
@@ -176,9 +204,13 @@ export function send(slot: u32, gen: u32): i32 {
 export function sendFinish(t: u32, publish: bool): void {
   const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
   const b = ld32(t + A.THREAD_OP_BLOCK);
+  const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
+  // a cancelled call leaves no record, a cancelled reply tells its caller (the bus lock is
+  // held for a cancel: sendEnd, recovery). First: kmsgSend may commit the log when it fails.
+  if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
   const resv = ld32(d + A.CONN_N_RESV) - 1;
   wr32(d + A.CONN_N_RESV, resv);
-  if (ld32(d + A.CONN_GEN) != ld32(t + A.THREAD_OP_GEN)) {
+  if (!same) {
     if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
   } else if (publish) {
     slicePublish(d, b);
@@ -200,10 +232,16 @@ function sendEnd(publish: bool): i32 {
   const di = sendPendingConn(t);
   if (di < 0) return di;
   const d = u32(di);
-  if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
+  // a cancel may end a call's record (reply.ts): the bus lock first
+  if (!publish && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  if (!lockTry(d + A.CONN_LOCK)) {
+    if (!publish) unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
   sendFinish(t, publish);
   logCommit();
   unlock(d + A.CONN_LOCK);
+  if (!publish) unlock(H + A.BUS_LOCK);
   return 0;
 }
 

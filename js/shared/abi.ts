@@ -21,7 +21,7 @@
 //     │ id table         buckets + links, (id_mask + 1 + n_conns) × 4   (SEND's look-up by id)
 //     │ name table       n_names   × NAME_SIZE        (names issue)
 //     │ match table      n_matches × match_size       (matches issue)
-//     │ reply table      n_replies × REPLY_SIZE       (replies issue)
+//     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
 //     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
 //     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
@@ -309,7 +309,7 @@ export const PUBMAP_SHIFT = 6; // map bytes = pool bytes >> PUBMAP_SHIFT
 
 // Tables of later issues: entry sizes reserved now so the layout does not move.
 export const NAME_SIZE = 320; // name registry entry: 256-byte name + owner queue links
-export const REPLY_SIZE = 64; // pending reply record
+export const REPLY_SIZE = 64; // pending reply record (layout: "Calls and replies" below)
 export const META_SIZE = 2048; // per-connection metadata snapshot (HELLO time)
 export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
 
@@ -493,7 +493,7 @@ export const RECOVER_BUSY_MS = 100; // how long recovery waits for a dying threa
 // ---------------------------------------------------------------------------------------
 export const MAX_PAYLOAD = 2097152; // 2 MiB per message (sum of VECs), kdbus KDBUS_MSG_MAX_PAYLOAD_SIZE -> EMSGSIZE
 export const MAX_QUEUED_PER_USER = 256; // queued messages per (sending user, receiver), kdbus KDBUS_CONN_MAX_MSGS -> ENOBUFS
-export const MAX_PENDING_REPLIES = 128; // pending calls per caller -> EMLINK (replies issue)
+export const MAX_PENDING_REPLIES = 128; // pending calls per caller, kdbus KDBUS_CONN_MAX_REQUESTS_PENDING -> EMLINK
 export const MAX_NAMES_PER_CONN = 256; // owned + queued names per connection -> E2BIG (names issue)
 export const MAX_MATCHES_PER_CONN = 256; // match entries per connection -> EMFILE (matches issue)
 export const MAX_NAME_LEN = 255; // well-known name length -> EINVAL
@@ -651,3 +651,56 @@ export const R_RECOVER_NOT_LIVE = 707; // ESRCH: no thread slot holds the token 
 export const R_RECOVER_OWNED = 708; // EALREADY: another live thread is recovering that thread
 export const R_JOIN_TOKEN = 709; // EINVAL: token 0
 export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared dead while it joined
+
+// ---------------------------------------------------------------------------------------
+// Calls and replies (replies issue): the reply table, its records, the kernel messages.
+// ---------------------------------------------------------------------------------------
+// The reply table at BUS_REPLIES: one header record, then n_replies records, REPLY_SIZE
+// each (busLayout reserves n_replies + 1). Everything in it is written under the bus lock,
+// journaled; REPLY_T_LIVE is also read without a lock (an atomic load) by every command, so
+// that a bus with no pending call pays one load for deadlines.
+//
+//  header
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ live     │ due lo   │ due hi   │ (res.)   │  live: records in use
+//   16 ├──────────┴──────────┴──────────┴──────────┤  due: the earliest deadline of a PENDING
+//      │ reserved up to REPLY_SIZE                 │  record; 0 when a DEAD one waits
+//   64 └───────────────────────────────────────────┘
+//  record
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ state    │ caller   │ caller   │ replier  │  state: REPLY_FREE / _PENDING / _DEAD
+//      │          │ slot     │ gen      │ slot     │  caller: the connection that SENT the call
+//   16 ├──────────┼──────────┼──────────┴──────────┤  replier: the one it went to
+//      │ replier  │ flags    │ cookie u64          │  flags: REPLY_SYNC (SEND_SYNC_REPLY)
+//      │ gen      │          │ (the call's)        │
+//   32 ├──────────┴──────────┼─────────────────────┤
+//      │ deadline u64        │ caller id u64       │  deadline: msg.timeout_ns, absolute
+//   48 ├─────────────────────┴─────────────────────┤  CLOCK_MONOTONIC ns
+//      │ reserved                                  │
+//   64 └───────────────────────────────────────────┘
+export const REPLY_T_LIVE = 0;
+export const REPLY_T_DUE = 4;
+export const REPLY_STATE = 0;
+export const REPLY_CALLER_SLOT = 4;
+export const REPLY_CALLER_GEN = 8;
+export const REPLY_REPLIER_SLOT = 12;
+export const REPLY_REPLIER_GEN = 16;
+export const REPLY_FLAGS = 20;
+export const REPLY_COOKIE = 24;
+export const REPLY_DEADLINE = 32;
+export const REPLY_CALLER_ID = 40;
+export const REPLY_FREE = 0;
+export const REPLY_PENDING = 1; // waits for its reply or its deadline
+export const REPLY_DEAD = 2; // the replier closed or dropped the call: REPLY_DEAD is owed to the caller
+export const REPLY_SYNC = 1;
+// kdbus's payload type of the bus's own messages (KDBUS_PAYLOAD_KERNEL)
+export const PAYLOAD_KERNEL = 0;
+// where replyTick reads the clock: the last 8 bytes of the thread's scratch
+export const REPLY_SCRATCH_NOW = 176;
+// the bus-wide reply table is full (wasmbus: kdbus allocated replies without a bus-wide cap;
+// docs/DIFFERENCES.md)
+export const ENOSPC = 28;
+// Reasons of calls and replies
+export const R_SEND_CALLS_MAX = 335; // EMLINK: the caller has MAX_PENDING_REPLIES calls pending; arg that limit
+export const R_SEND_REPLY_TABLE_FULL = 336; // ENOSPC: every record of the bus's reply table is in use; arg n_replies
+export const R_SEND_REPLY_NO_CALL = 337; // EBADSLT: a reply (cookie_reply) matching no pending call from its destination to the sender; arg 0

@@ -37,6 +37,9 @@ export function leaks(e: Engine): string[] {
     if (e.u32[(c + A.CONN_ACCOUNTED) >>> 2]) out.push(`conn ${s}: quota still accounted`);
   }
   if (e.cmd && e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2] !== A.OP_NONE) out.push('a send is pending');
+  const replies = e.u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
+  const calls = e.u32[(replies + A.REPLY_T_LIVE) >>> 2];
+  if (calls) out.push(`${calls} call(s) still pending in the reply table`);
   return out;
 }
 

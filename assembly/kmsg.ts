@@ -1,0 +1,50 @@
+// kmsg: messages from the bus itself (src_id 0, payload type PAYLOAD_KERNEL): one item of
+// the given type (REPLY_TIMEOUT / REPLY_DEAD with an empty payload today; the notifications
+// issue sends NAME_* / ID_* through the same builder), plus TIMESTAMP when the receiver's
+// receive mask asks for it. Charged to the pseudo-user UID_KERNEL in the receiver's quota;
+// a receiver without room does not get it: its dropped count goes up, and its next RECV
+// reports DROPPED_MSGS.
+import * as A from "../js/shared/abi";
+import { ld32, st64, copy, fill, THREAD } from "./mem";
+import { wr32 } from "./journal";
+import { align8 } from "./items";
+import { metaCollect, metaWrite } from "./meta";
+import { sliceReserve, sliceBlock, slicePublish } from "./slice";
+
+/**
+ * Queue a bus message with one item `itemType` (`payloadSize` bytes from `payload`, which
+ * may be 0/0) and cookie_reply (lo, hi) to connection `d` (its lock held, it is ACTIVE).
+ * Returns 0, or -ENOBUFS / -EXFULL when it was dropped (and counted in d's CONN_DROPPED).
+ */
+export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32): i32 {
+  const mask = ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_TIMESTAMP;
+  const itemSize = A.ITEM_HDR + payloadSize;
+  let size: u32 = A.MSG_HDR + align8(itemSize);
+  if (mask != 0) size += A.TIMESTAMP_ITEM_SIZE;
+  const r = sliceReserve(d, u32(A.UID_KERNEL), A.BLOCK_HDR + size);
+  if (r < 0) {
+    wr32(d + A.CONN_DROPPED, ld32(d + A.CONN_DROPPED) + 1);
+    return r;
+  }
+  const b = sliceBlock;
+  const m = b + A.BLOCK_HDR;
+  st64(m + A.MSG_SIZE, size, 0);
+  st64(m + A.MSG_FLAGS, 0, 0);
+  st64(m + A.MSG_PRIORITY, 0, 0);
+  copy(m + A.MSG_DST_ID, d + A.CONN_ID, 8);
+  st64(m + A.MSG_SRC_ID, 0, 0);
+  st64(m + A.MSG_PAYLOAD_TYPE, A.PAYLOAD_KERNEL, 0);
+  st64(m + A.MSG_COOKIE, 0, 0);
+  st64(m + A.MSG_TIMEOUT, cookieReplyLo, cookieReplyHi);
+  const w = m + A.MSG_HDR;
+  st64(w + A.ITEM_SIZE, itemSize, 0);
+  st64(w + A.ITEM_TYPE, itemType, 0);
+  if (payloadSize != 0) copy(w + A.ITEM_HDR, payload, payloadSize);
+  fill(w + itemSize, 0, align8(itemSize) - itemSize);
+  if (mask != 0) {
+    metaCollect(THREAD, mask);
+    metaWrite(w + align8(itemSize), THREAD, mask);
+  }
+  slicePublish(d, b);
+  return 0;
+}

@@ -1,0 +1,251 @@
+// reply: calls and their replies. A SEND with EXPECT_REPLY leaves a record in the bus's reply
+// table (js/shared/abi.ts, "Calls and replies": caller, replier, cookie, deadline); a reply (a
+// message with cookie_reply, without EXPECT_REPLY) must match one, and takes it. Every call
+// ends exactly once: its reply, or a message from the bus to the caller, REPLY_TIMEOUT once
+// its deadline passed, REPLY_DEAD when the replier closed or dropped the call. The core
+// never sleeps: overdue calls are expired by whichever command runs next (replyTick, one
+// atomic load while no call is pending), and the host arms a timer at a caller's deadline
+// that runs a command. The table is the bus lock's: every change is made under it, journaled.
+import * as A from "../js/shared/abi";
+import { ld32, st64, aLoad, THREAD } from "./mem";
+import { wr32, wr64, logCommit } from "./journal";
+import { lockTry, unlock } from "./lock";
+import { clock_time_get } from "./host";
+import { busConns } from "./bus";
+import { connAddr, connLive } from "./conn";
+import { kmsgSend } from "./kmsg";
+import { fail, failArg } from "./reason";
+
+const H: u32 = A.BUS_BASE;
+
+function table(): u32 { return ld32(H + A.BUS_REPLIES); }
+function rec(i: u32): u32 { return table() + (i + 1) * A.REPLY_SIZE; }
+function slotOf(c: u32): u32 { return u32((c - busConns()) / A.CONN_SIZE); }
+
+/** (alo, ahi) <= (blo, bhi), as unsigned 64-bit numbers */
+function le64(alo: u32, ahi: u32, blo: u32, bhi: u32): bool {
+  return ahi < bhi || (ahi == bhi && alo <= blo);
+}
+
+function isCaller(r: u32, s: u32, gen: u32): bool {
+  return ld32(r + A.REPLY_CALLER_SLOT) == s && ld32(r + A.REPLY_CALLER_GEN) == gen;
+}
+function isReplier(r: u32, s: u32, gen: u32): bool {
+  return ld32(r + A.REPLY_REPLIER_SLOT) == s && ld32(r + A.REPLY_REPLIER_GEN) == gen;
+}
+function hasCookie(r: u32, lo: u32, hi: u32): bool {
+  return ld32(r + A.REPLY_COOKIE) == lo && ld32(r + A.REPLY_COOKIE + 4) == hi;
+}
+
+/** Take record `r` out of the table (bus lock held). */
+function replyFree(r: u32): void {
+  wr32(r + A.REPLY_STATE, A.REPLY_FREE);
+  wr32(table() + A.REPLY_T_LIVE, ld32(table() + A.REPLY_T_LIVE) - 1);
+}
+
+/** A record owes REPLY_DEAD: make the next command deliver it (due = 0). */
+function replyOwe(r: u32): void {
+  wr32(r + A.REPLY_STATE, A.REPLY_DEAD);
+  wr64(table() + A.REPLY_T_DUE, 0, 0);
+}
+
+/**
+ * May caller `c` make one more call? (bus lock held) The index of a free record, or
+ * -EMLINK (MAX_PENDING_REPLIES pending) / -ENOSPC (the table is full). Changes nothing.
+ */
+export function replyCheck(c: u32): i32 {
+  const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
+  const live = ld32(table() + A.REPLY_T_LIVE);
+  let free = -1, mine: u32 = 0, seen: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = rec(i);
+    if (ld32(r + A.REPLY_STATE) == A.REPLY_FREE) {
+      if (free < 0) free = i32(i);
+      if (seen == live) break;
+      continue;
+    }
+    seen++;
+    if (isCaller(r, s, gen)) mine++;
+  }
+  if (mine >= u32(A.MAX_PENDING_REPLIES)) return failArg(A.EMLINK, A.R_SEND_CALLS_MAX, A.MAX_PENDING_REPLIES);
+  if (free < 0) return failArg(A.ENOSPC, A.R_SEND_REPLY_TABLE_FULL, n);
+  return free;
+}
+
+/** Fill record `i` (from replyCheck) for the call at `msg` from `c` to `d` (bus lock held). */
+export function replyInsert(i: u32, c: u32, d: u32, msg: u32, sync: bool): void {
+  const r = rec(i), T = table();
+  const dlLo = ld32(msg + A.MSG_TIMEOUT), dlHi = ld32(msg + A.MSG_TIMEOUT + 4);
+  wr32(r + A.REPLY_CALLER_SLOT, slotOf(c));
+  wr32(r + A.REPLY_CALLER_GEN, ld32(c + A.CONN_GEN));
+  wr32(r + A.REPLY_REPLIER_SLOT, slotOf(d));
+  wr32(r + A.REPLY_REPLIER_GEN, ld32(d + A.CONN_GEN));
+  wr32(r + A.REPLY_FLAGS, sync ? A.REPLY_SYNC : 0);
+  wr64(r + A.REPLY_COOKIE, ld32(msg + A.MSG_COOKIE), ld32(msg + A.MSG_COOKIE + 4));
+  wr64(r + A.REPLY_DEADLINE, dlLo, dlHi);
+  wr64(r + A.REPLY_CALLER_ID, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4));
+  const live = ld32(T + A.REPLY_T_LIVE);
+  if (live == 0 || le64(dlLo, dlHi, ld32(T + A.REPLY_T_DUE), ld32(T + A.REPLY_T_DUE + 4))) wr64(T + A.REPLY_T_DUE, dlLo, dlHi);
+  wr32(T + A.REPLY_T_LIVE, live + 1);
+  wr32(r + A.REPLY_STATE, A.REPLY_PENDING);
+}
+
+/**
+ * The pending call that a reply from `c` to `d` with cookie_reply (lo, hi) answers (bus lock
+ * held): its record index, or -EBADSLT. O(n_replies) (docs/ARCHITECTURE.md).
+ */
+export function replyFind(d: u32, c: u32, lo: u32, hi: u32): i32 {
+  const ds = slotOf(d), dg = ld32(d + A.CONN_GEN), cs = slotOf(c), cg = ld32(c + A.CONN_GEN);
+  const n = ld32(H + A.BUS_N_REPLIES), live = ld32(table() + A.REPLY_T_LIVE);
+  let seen: u32 = 0;
+  for (let i: u32 = 0; i < n && seen < live; i++) {
+    const r = rec(i);
+    const st = ld32(r + A.REPLY_STATE);
+    if (st == A.REPLY_FREE) continue;
+    seen++;
+    if (st == A.REPLY_PENDING && isCaller(r, ds, dg) && isReplier(r, cs, cg) && hasCookie(r, lo, hi)) return i32(i);
+  }
+  return fail(A.EBADSLT, A.R_SEND_REPLY_NO_CALL);
+}
+
+/** The reply answering record `i` was sent: the call is over (bus lock held). */
+export function replyDone(i: u32): void {
+  replyFree(rec(i));
+}
+
+/**
+ * Connection `c` closes (bus lock and its lock held, before its generation moves): the
+ * calls it made are forgotten (nobody is left to tell), the calls made to it owe REPLY_DEAD
+ * (delivered by replySweep once its lock is released).
+ */
+export function replyConnClosed(c: u32): void {
+  const T = table(), live = ld32(T + A.REPLY_T_LIVE);
+  if (live == 0) return;
+  const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
+  let seen: u32 = 0;
+  for (let i: u32 = 0; i < n && seen < live; i++) {
+    const r = rec(i);
+    const st = ld32(r + A.REPLY_STATE);
+    if (st == A.REPLY_FREE) continue;
+    seen++;
+    if (isCaller(r, s, gen)) replyFree(r);
+    else if (st == A.REPLY_PENDING && isReplier(r, s, gen)) replyOwe(r);
+  }
+}
+
+/** The record of the call at `m` (a message header) sent to `c` by the caller slot `from` (0xffffffff: any), or 0. */
+function replyOf(c: u32, m: u32, from: u32): u32 {
+  const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
+  const live = ld32(table() + A.REPLY_T_LIVE);
+  const lo = ld32(m + A.MSG_COOKIE), hi = ld32(m + A.MSG_COOKIE + 4);
+  let seen: u32 = 0;
+  for (let i: u32 = 0; i < n && seen < live; i++) {
+    const r = rec(i);
+    if (ld32(r + A.REPLY_STATE) == A.REPLY_FREE) continue;
+    seen++;
+    if (ld32(r + A.REPLY_STATE) == A.REPLY_PENDING && isReplier(r, s, gen) && hasCookie(r, lo, hi) &&
+      ld32(r + A.REPLY_CALLER_ID) == ld32(m + A.MSG_SRC_ID) && ld32(r + A.REPLY_CALLER_ID + 4) == ld32(m + A.MSG_SRC_ID + 4) &&
+      (from == 0xffffffff || ld32(r + A.REPLY_CALLER_SLOT) == from)) return r;
+  }
+  return 0;
+}
+
+/** `c` DROPped the queued call at `m` (bus lock and its lock held): the call owes REPLY_DEAD. */
+export function replyDropped(c: u32, m: u32): void {
+  if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 || ld32(table() + A.REPLY_T_LIVE) == 0) return;
+  const r = replyOf(c, m, 0xffffffff);
+  if (r != 0) replyOwe(r);
+}
+
+/**
+ * A reserved message at `m` in receiver `d`'s pool, sent by thread slot's connection `from`,
+ * is cancelled (send_cancel or recovery; d's lock held): a call's record goes (the bus lock
+ * is held then); a reply's caller is told REPLY_DEAD (its record went when the reply was sent).
+ */
+export function replyUnsent(d: u32, m: u32, from: u32): void {
+  const flags = ld32(m + A.MSG_FLAGS);
+  if ((flags & A.MSG_EXPECT_REPLY) != 0) {
+    if (ld32(table() + A.REPLY_T_LIVE) == 0) return;
+    const r = replyOf(d, m, from);
+    if (r != 0) replyFree(r);
+  } else if (ld32(m + A.MSG_TIMEOUT) != 0 || ld32(m + A.MSG_TIMEOUT + 4) != 0) {
+    kmsgSend(d, A.ITEM_REPLY_DEAD, 0, 0, ld32(m + A.MSG_TIMEOUT), ld32(m + A.MSG_TIMEOUT + 4));
+  }
+}
+
+/**
+ * Deliver what the table owes at monotonic time (nowLo, nowHi) (bus lock held, no other):
+ * REPLY_DEAD for DEAD records, REPLY_TIMEOUT for PENDING ones whose deadline passed, each
+ * under its caller's lock and committed on its own; then the earliest deadline left. 0, or
+ * WOULDBLOCK when a caller's lock is taken (what is left stays owed: due = 0).
+ */
+export function replySweep(nowLo: u32, nowHi: u32): i32 {
+  const T = table(), n = ld32(H + A.BUS_N_REPLIES), live = ld32(T + A.REPLY_T_LIVE);
+  let dueLo: u32 = 0xffffffff, dueHi: u32 = 0xffffffff, seen: u32 = 0;
+  for (let i: u32 = 0; i < n && seen < live; i++) {
+    const r = rec(i);
+    const st = ld32(r + A.REPLY_STATE);
+    if (st == A.REPLY_FREE) continue;
+    seen++;
+    const dlLo = ld32(r + A.REPLY_DEADLINE), dlHi = ld32(r + A.REPLY_DEADLINE + 4);
+    let item: u32 = 0;
+    if (st == A.REPLY_DEAD) item = A.ITEM_REPLY_DEAD;
+    else if (le64(dlLo, dlHi, nowLo, nowHi)) item = A.ITEM_REPLY_TIMEOUT;
+    if (item == 0) {
+      if (le64(dlLo, dlHi, dueLo, dueHi)) { dueLo = dlLo; dueHi = dlHi; }
+      continue;
+    }
+    const gen = ld32(r + A.REPLY_CALLER_GEN);
+    const cc = connAddr(ld32(r + A.REPLY_CALLER_SLOT));
+    if (connLive(cc, gen)) {
+      if (!lockTry(cc + A.CONN_LOCK)) {
+        wr64(T + A.REPLY_T_DUE, 0, 0);
+        logCommit();
+        return A.WOULDBLOCK;
+      }
+      if (connLive(cc, gen)) kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4));
+      replyFree(r);
+      logCommit();
+      unlock(cc + A.CONN_LOCK);
+    } else {
+      replyFree(r);
+      logCommit();
+    }
+  }
+  wr64(T + A.REPLY_T_DUE, dueLo, dueHi);
+  logCommit();
+  return 0;
+}
+
+/** The monotonic clock into the thread's scratch (0 when the host cannot tell). */
+function now(): u32 {
+  const p = THREAD + A.THREAD_SCRATCH + A.REPLY_SCRATCH_NOW;
+  if (clock_time_get(1, 0, p) != 0) st64(p, 0, 0);
+  return p;
+}
+
+/** With the bus lock held: deliver what is owed now (after a close or a DROP). */
+export function replySweepNow(): i32 {
+  if (ld32(table() + A.REPLY_T_LIVE) == 0) return 0;
+  const p = now();
+  return replySweep(ld32(p), ld32(p + 4));
+}
+
+/**
+ * Run by every command before it starts (no lock held): expire what is due. One atomic load
+ * while no call is pending; else a clock read and a comparison with the earliest deadline.
+ * 0, or WOULDBLOCK (the bus lock, or a caller's, is taken: the host waits and runs the
+ * command again).
+ */
+export function replyTick(): i32 {
+  const T = table();
+  if (T == 0 || aLoad(T + A.REPLY_T_LIVE) == 0) return 0;
+  const p = now();
+  const nLo = ld32(p), nHi = ld32(p + 4);
+  if (!le64(ld32(T + A.REPLY_T_DUE), ld32(T + A.REPLY_T_DUE + 4), nLo, nHi)) return 0;
+  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  const r = replySweep(nLo, nHi);
+  unlock(H + A.BUS_LOCK);
+  return r;
+}
+

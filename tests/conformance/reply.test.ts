@@ -1,0 +1,207 @@
+// Calls and replies (KDBUS.md): EXPECT_REPLY leaves a record in the reply table; a reply
+// must match it (EBADSLT otherwise) and takes it; a call ends exactly once: its reply,
+// REPLY_TIMEOUT (deadline passed; driven by the MockProvider's clock, which advances on every
+// read), or REPLY_DEAD (the replier closed, or DROPped the call). Limits: EMLINK per caller,
+// ENOSPC for the whole table.
+import * as assert from 'uvu/assert';
+import { abi as A } from '../../js/index.ts';
+import { busSuite, open } from '../helpers/harness.ts';
+import { hostVec, type Raw } from '../helpers/raw.ts';
+
+const FAR = 1n << 62n; // a deadline that never passes in a test
+type H = ReturnType<typeof open>;
+
+function call(raw: Raw, a: H, b: H, cookie: number, timeout: bigint | number = FAR, flags = 0): number {
+  return raw.send(a.slot, a.gen, { flags, msg: { dst: b.id, cookie, flags: A.MSG_EXPECT_REPLY, timeout }, items: [hostVec(4)] });
+}
+function reply(raw: Raw, b: H, a: H, cookieReply: number): number {
+  return raw.send(b.slot, b.gen, { msg: { dst: a.id, cookie: 900 + cookieReply, timeout: cookieReply }, items: [hostVec(3)] });
+}
+/** receive one message: its header fields and first item type; freed */
+function take(raw: Raw, h: H) {
+  const m = raw.recv(h.slot, h.gen);
+  const out = {
+    r: m.r, dropped: m.dropped, src: -1, flags: -1, type: -1n, cookie: -1, cookieReply: -1, item: -1, itemSize: -1, size: 0,
+    items: [] as number[],
+  };
+  if (m.r !== 0) return out;
+  const s = raw.slice(h.slot, m.offset);
+  Object.assign(out, {
+    r: 0, dropped: m.dropped, src: raw.r64(s + A.MSG_SRC_ID), flags: raw.r64(s + A.MSG_FLAGS),
+    type: raw.r64big(s + A.MSG_PAYLOAD_TYPE), cookie: raw.r64(s + A.MSG_COOKIE), cookieReply: raw.r64(s + A.MSG_TIMEOUT),
+    item: raw.r64(s + A.MSG_HDR + A.ITEM_TYPE), itemSize: raw.r64(s + A.MSG_HDR), size: m.size,
+  });
+  for (let p = s + A.MSG_HDR; p < s + m.size; p += (raw.r64(p) + 7) & ~7) out.items.push(raw.r64(p + A.ITEM_TYPE));
+  assert.is(raw.free(h.slot, h.gen, m.offset), 0);
+  return out;
+}
+function pending(raw: Raw): number {
+  const t = raw.e.u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
+  return raw.e.u32[(t + A.REPLY_T_LIVE) >>> 2];
+}
+
+const t = busSuite('calls and replies');
+
+t('EXPECT_REPLY without a timeout is EINVAL; a SYNC_REPLY without EXPECT_REPLY too', ({ raw }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 1, flags: A.MSG_EXPECT_REPLY } }), -A.EINVAL);
+  assert.is(raw.reason.reason, A.R_SEND_EXPECT_TIMEOUT);
+  assert.is(raw.send(a.slot, a.gen, { flags: A.SEND_SYNC_REPLY, msg: { dst: b.id, cookie: 1 } }), -A.EINVAL);
+  assert.is(raw.reason.reason, A.R_SEND_SYNC_EXPECT);
+  assert.is(pending(raw), 0);
+});
+
+t('a call and its reply: the record is made, matched and taken; the call message says EXPECT_REPLY', ({ raw }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(call(raw, a, b, 7), 0);
+  assert.is(pending(raw), 1);
+  const m = take(raw, b);
+  assert.is(m.flags, A.MSG_EXPECT_REPLY);
+  assert.is(m.cookie, 7);
+  assert.is(m.cookieReply, Number(FAR), 'timeout_ns as sent');
+  assert.is(reply(raw, b, a, 7), 0);
+  assert.is(pending(raw), 0, 'the reply took the record');
+  const r = take(raw, a);
+  assert.is(r.src, b.id);
+  assert.is(r.cookieReply, 7);
+  assert.is(r.flags, 0);
+  // a second reply matches nothing
+  assert.is(reply(raw, b, a, 7), -A.EBADSLT);
+  assert.is(raw.reason.reason, A.R_SEND_REPLY_NO_CALL);
+  assert.ok(raw.message(-A.EBADSLT, 'SEND')!.includes('no pending call'));
+});
+
+t('EBADSLT: a reply with the wrong cookie, from the wrong sender, or to the wrong caller; the bus unchanged', ({ raw, e }) => {
+  const a = open(raw), b = open(raw), c = open(raw);
+  assert.is(call(raw, a, b, 5), 0);
+  // bus state past the thread table (whose slots hold each command's reason and command area)
+  const from = e.u32[(A.BUS_BASE + A.BUS_CONNS) >>> 2], to = e.u32[(A.BUS_BASE + A.BUS_LAYOUT_END) >>> 2];
+  const before = e.u8.slice(from, to);
+  assert.is(reply(raw, b, a, 6), -A.EBADSLT, 'wrong cookie');
+  assert.is(reply(raw, c, a, 5), -A.EBADSLT, 'wrong replier');
+  assert.is(reply(raw, b, c, 5), -A.EBADSLT, 'wrong caller');
+  assert.ok(e.u8.slice(from, to).every((v, i) => v === before[i]), 'nothing changed');
+  assert.is(pending(raw), 1);
+  take(raw, b);
+  assert.is(reply(raw, b, a, 5), 0);
+  take(raw, a);
+});
+
+t('REPLY_TIMEOUT: an overdue call is expired by the next command and the caller told, once', ({ raw, mock }) => {
+  const a = open(raw, { attachRecv: A.ATTACH_TIMESTAMP }), b = open(raw);
+  assert.is(call(raw, a, b, 11, 1), 0, 'a deadline already passed');
+  assert.is(call(raw, a, b, 12, FAR), 0);
+  const k = take(raw, a); // this RECV's tick expires call 11
+  assert.is(k.src, 0, 'from the bus');
+  assert.is(k.type, BigInt(A.PAYLOAD_KERNEL));
+  assert.is(k.cookieReply, 11);
+  assert.equal(k.items, [A.ITEM_REPLY_TIMEOUT, A.ITEM_TIMESTAMP], 'one REPLY_TIMEOUT item, TIMESTAMP as asked');
+  assert.is(k.itemSize, A.ITEM_HDR, 'empty');
+  assert.is(pending(raw), 1, 'call 12 still pending');
+  assert.is(take(raw, a).r, -A.EAGAIN, 'told once');
+  take(raw, b); take(raw, b);
+  assert.is(reply(raw, b, a, 11), -A.EBADSLT, 'too late');
+  assert.is(reply(raw, b, a, 12), 0);
+  take(raw, a);
+  void mock;
+});
+
+t('a deadline in the future is not expired; it is once the clock passes it', ({ raw, mock }) => {
+  const a = open(raw), b = open(raw);
+  const now = (): bigint => { const o = new Uint32Array(2); mock.clock(1, o); return BigInt(o[0]) + (BigInt(o[1]) << 32n); };
+  const dl = now() + 50_000n; // 50 clock reads of 1 µs
+  assert.is(call(raw, a, b, 3, dl), 0);
+  assert.is(take(raw, a).r, -A.EAGAIN);
+  assert.is(pending(raw), 1);
+  for (let i = 0; i < 60; i++) now();
+  const k = take(raw, a);
+  assert.is(k.item, A.ITEM_REPLY_TIMEOUT);
+  assert.is(k.cookieReply, 3);
+  take(raw, b);
+});
+
+t('REPLY_DEAD when the replier says BYEBYE with the call received but not answered', ({ raw }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(call(raw, a, b, 21), 0);
+  take(raw, b);
+  assert.is(raw.byebye(b.slot, b.gen), 0);
+  assert.is(pending(raw), 0);
+  const k = take(raw, a);
+  assert.is(k.src, 0);
+  assert.is(k.item, A.ITEM_REPLY_DEAD);
+  assert.is(k.cookieReply, 21);
+  assert.is(take(raw, a).r, -A.EAGAIN, 'exactly one outcome');
+});
+
+t('REPLY_DEAD when the replier DROPs the call; a plain message dropped tells nobody', ({ raw }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(call(raw, a, b, 31), 0);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 32 }, items: [hostVec(2)] }), 0);
+  assert.is(raw.recv(b.slot, b.gen, A.RECV_DROP).r, 0);
+  assert.is(raw.recv(b.slot, b.gen, A.RECV_DROP).r, 0);
+  assert.is(pending(raw), 0);
+  const k = take(raw, a);
+  assert.is(k.item, A.ITEM_REPLY_DEAD);
+  assert.is(k.cookieReply, 31);
+  assert.is(take(raw, a).r, -A.EAGAIN);
+  assert.is(reply(raw, b, a, 31), -A.EBADSLT, 'no reply after REPLY_DEAD');
+});
+
+t('a caller that closes forgets its calls: the reply then has no destination', ({ raw }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(call(raw, a, b, 41), 0);
+  assert.is(raw.byebye(a.slot, a.gen), 0);
+  assert.is(pending(raw), 0);
+  take(raw, b);
+  assert.is(reply(raw, b, a, 41), -A.ENXIO);
+});
+
+t('a cancelled call leaves no record; a cancelled reply tells its caller REPLY_DEAD', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  raw.writeSend({ msg: { dst: b.id, cookie: 51, flags: A.MSG_EXPECT_REPLY, timeout: FAR }, items: [hostVec(4)] });
+  assert.is(e.send(a.slot, a.gen), A.SEND_PENDING);
+  assert.is(pending(raw), 1);
+  assert.is(e.sendCancel(), 0);
+  assert.is(pending(raw), 0);
+  assert.is(call(raw, a, b, 52), 0);
+  take(raw, b);
+  raw.writeSend({ msg: { dst: a.id, cookie: 1, timeout: 52 }, items: [hostVec(4)] });
+  assert.is(e.send(b.slot, b.gen), A.SEND_PENDING);
+  assert.is(pending(raw), 0, 'the reply took the record');
+  assert.is(e.sendCancel(), 0);
+  const k = take(raw, a);
+  assert.is(k.item, A.ITEM_REPLY_DEAD);
+  assert.is(k.cookieReply, 52);
+});
+
+t('ENOSPC when the bus reply table is full (limits.replies = 16); nothing changed', ({ raw }) => {
+  const a = open(raw, { poolSize: 65536 }), b = open(raw, { poolSize: 65536 });
+  for (let i = 0; i < 16; i++) assert.is(call(raw, a, b, 100 + i), 0);
+  assert.is(call(raw, a, b, 200), -A.ENOSPC);
+  assert.is(raw.reason.reason, A.R_SEND_REPLY_TABLE_FULL);
+  assert.is(raw.reason.arg, 16);
+  assert.is(raw.e.queued(b.slot), 16);
+  for (let i = 0; i < 16; i++) assert.is(raw.recv(b.slot, b.gen, A.RECV_DROP).r, 0);
+  for (let i = 0; i < 16; i++) assert.is(take(raw, a).item, A.ITEM_REPLY_DEAD);
+});
+
+t.run();
+
+const big = busSuite('calls: the per-caller limit', { limits: { threads: 4, connections: 8, poolMax: 262144, names: 16, matches: 16, replies: 200 } });
+
+big('EMLINK at MAX_PENDING_REPLIES calls of one caller; another caller may still call', ({ raw }) => {
+  const a = open(raw, { poolSize: 262144 }), b = open(raw, { poolSize: 262144 }), c = open(raw, { poolSize: 65536 });
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) assert.is(call(raw, a, b, i + 1), 0, `call ${i}`);
+  assert.is(call(raw, a, b, 9999), -A.EMLINK);
+  assert.is(raw.reason.reason, A.R_SEND_CALLS_MAX);
+  assert.is(raw.reason.arg, A.MAX_PENDING_REPLIES);
+  assert.is(call(raw, c, b, 1), 0, 'the limit is per caller');
+  assert.is(raw.byebye(a.slot, a.gen), 0, 'the caller leaves: its calls are forgotten');
+  assert.is(pending(raw), 1);
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) assert.is(raw.recv(b.slot, b.gen, A.RECV_DROP).r, 0);
+  const m = take(raw, b);
+  assert.is(reply(raw, b, c, m.cookie), 0);
+  take(raw, c);
+});
+
+big.run();
