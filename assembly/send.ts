@@ -14,6 +14,8 @@ import { routeById, routeByName, routeLive } from "./route";
 import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
+import { matchSignal } from "./match";
+import { broadcast } from "./broadcast";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
@@ -122,9 +124,13 @@ export function send(slot: u32, gen: u32): i32 {
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return fail(A.EDESTADDRREQ, A.R_SEND_NO_DST);
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return fail(A.EINVAL, A.R_SEND_NAME_INVALID);
   if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
-  // not built yet: calls and replies (bus semantics issue), signals (matches issue)
+  // not built yet: calls and replies (bus semantics issue)
   if (expect || reply) return fail(A.EOPNOTSUPP, A.R_SEND_CALL_UNSUPPORTED);
-  if (signal) return fail(A.EOPNOTSUPP, A.R_SEND_SIGNAL_UNSUPPORTED);
+  // a broadcast signal: every receiver whose match entries accept it (broadcast.ts)
+  if (bcast) {
+    if (hostVecs != 0) return fail(A.EOPNOTSUPP, A.R_SEND_BCAST_HOST_VEC);
+    return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
+  }
 
   // the receiver
   if (dstName != 0) return routeByName(dstName + A.ITEM_HDR, dstNameLen);
@@ -142,6 +148,12 @@ export function send(slot: u32, gen: u32): i32 {
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+  }
+  // a unicast signal reaches its receiver only through a matching rule; else it is dropped
+  // silently (SEND returns 0)
+  if (signal && !matchSignal(d, c, dstLo, dstHi, bloom)) {
+    unlock(d + A.CONN_LOCK);
+    return 0;
   }
   r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {
