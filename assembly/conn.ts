@@ -12,6 +12,7 @@ import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
+import { notifyIdAdd, notifyIdRemove } from "./notify";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -134,6 +135,7 @@ export function hello(): i32 {
   helloInit(c, u32(slot), flags, u32(send), u32(recv), poolSize, uid, desc, descLen);
   logCommit();
   unlock(c + A.CONN_LOCK);
+  notifyIdAdd(c); // bus lock still held: the new id is announced before anyone can close it
   unlock(H + A.BUS_LOCK);
   return slot;
 }
@@ -242,4 +244,5 @@ export function connClose(c: u32): void {
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
   wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS); // sleepers re-check and find it closed
+  notifyIdRemove(c); // its own lock held: c is no longer ACTIVE, never a receiver of this
 }

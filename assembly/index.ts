@@ -7,6 +7,7 @@ export { hello, byebye } from "./conn";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
+export { matchAdd as match_add, matchRemove as match_remove } from "./match";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

@@ -1,11 +1,13 @@
 // kmsg: messages from the bus itself (src_id 0, payload type PAYLOAD_KERNEL): one item of
-// the given type (REPLY_TIMEOUT / REPLY_DEAD with an empty payload today; the notifications
-// issue sends NAME_* / ID_* through the same builder), plus TIMESTAMP when the receiver's
-// receive mask asks for it. Charged to the pseudo-user UID_KERNEL in the receiver's quota;
+// the given type (REPLY_TIMEOUT / REPLY_DEAD with an empty payload, from reply.ts; ID_* and
+// NAME_* notifications, from notify.ts), plus TIMESTAMP when the receiver's receive mask
+// asks for it.
+//
+// Slice: 0 kdbus_msg header (dst_id = d, src_id 0, cookie_reply) | 64 the item | TIMESTAMP Charged to the pseudo-user UID_KERNEL in the receiver's quota;
 // a receiver without room does not get it: its dropped count goes up, and its next RECV
 // reports DROPPED_MSGS.
 import * as A from "../js/shared/abi";
-import { ld32, st64, copy, fill, THREAD } from "./mem";
+import { ld32, st32, st64, copy, fill, THREAD } from "./mem";
 import { wr32 } from "./journal";
 import { align8 } from "./items";
 import { metaCollect, metaWrite } from "./meta";
@@ -15,14 +17,19 @@ import { sliceReserve, sliceBlock, slicePublish } from "./slice";
  * Queue a bus message with one item `itemType` (`payloadSize` bytes from `payload`, which
  * may be 0/0) and cookie_reply (lo, hi) to connection `d` (its lock held, it is ACTIVE).
  * Returns 0, or -ENOBUFS / -EXFULL when it was dropped (and counted in d's CONN_DROPPED).
+ * A drop does not overwrite the calling thread's reason words (its command did not fail).
  */
 export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32): i32 {
   const mask = ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_TIMESTAMP;
   const itemSize = A.ITEM_HDR + payloadSize;
   let size: u32 = A.MSG_HDR + align8(itemSize);
   if (mask != 0) size += A.TIMESTAMP_ITEM_SIZE;
+  const t = THREAD;
+  const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const r = sliceReserve(d, u32(A.UID_KERNEL), A.BLOCK_HDR + size);
   if (r < 0) {
+    st32(t + A.THREAD_REASON, reason); // the thread's own words: plain stores (reason.ts)
+    st32(t + A.THREAD_REASON_ARG, arg);
     wr32(d + A.CONN_DROPPED, ld32(d + A.CONN_DROPPED) + 1);
     return r;
   }

@@ -87,3 +87,13 @@ export function wake(p: u32, sleepers: u32): void {
   aAdd(p, 1);
   if (aLoad(sleepers) != 0) notifyAll(p);
 }
+
+/**
+ * lockTry up to DELIVER_LOCK_TRIES times, for deliveries that cannot back out with
+ * WOULDBLOCK once earlier receivers got the message (a broadcast, a bus notification):
+ * a bounded spin, never a wait. false: the caller counts the message as lost to that receiver.
+ */
+export function lockTryBounded(p: u32): bool {
+  for (let n = 0; n < A.DELIVER_LOCK_TRIES; n++) if (lockTry(p)) return true;
+  return false;
+}

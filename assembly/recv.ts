@@ -1,5 +1,5 @@
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st64, THREAD } from "./mem";
+import { ld32, ldi32, st64, aXchg, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { connSlot, connLive, cmdCheck } from "./conn";
@@ -56,11 +56,14 @@ export function recv(slot: u32, gen: u32): i32 {
 }
 
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
-  const dropped = ld32(c + A.CONN_DROPPED);
+  // dropped: full pool or quota (CONN_DROPPED, under the lock), and lost to a contended
+  // lock (CONN_KMSG_LOST, an atomic counter: taken with an exchange)
+  const lost = aXchg(c + A.CONN_KMSG_LOST, 0);
+  const dropped = u32(ld32(c + A.CONN_DROPPED) + lost);
   if (dropped != 0) {
     st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
     st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
-    wr32(c + A.CONN_DROPPED, 0);
+    if (ld32(c + A.CONN_DROPPED) != 0) wr32(c + A.CONN_DROPPED, 0);
   }
   const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
   if (b == 0) return fail(A.EAGAIN, A.R_RECV_EMPTY);

@@ -14,6 +14,8 @@ import { routeById, routeByName, routeLive } from "./route";
 import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
+import { matchSignal } from "./match";
+import { broadcast } from "./broadcast";
 import { fail, failArg } from "./reason";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
@@ -125,8 +127,11 @@ export function send(slot: u32, gen: u32): i32 {
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return fail(A.EDESTADDRREQ, A.R_SEND_NO_DST);
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return fail(A.EINVAL, A.R_SEND_NAME_INVALID);
   if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
-  // not built yet: signals (matches issue)
-  if (signal) return fail(A.EOPNOTSUPP, A.R_SEND_SIGNAL_UNSUPPORTED);
+  // a broadcast signal: every receiver whose match entries accept it (broadcast.ts)
+  if (bcast) {
+    if (hostVecs != 0) return fail(A.EOPNOTSUPP, A.R_SEND_BCAST_HOST_VEC);
+    return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
+  }
 
   // the receiver
   if (dstName != 0) return routeByName(dstName + A.ITEM_HDR, dstNameLen);
@@ -152,18 +157,25 @@ export function send(slot: u32, gen: u32): i32 {
     }
   }
   r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, dstLo, dstHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
-    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0);
+    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0);
   if (expect || reply) unlock(H + A.BUS_LOCK);
   return r;
 }
 
 /** SEND once routed: the receiver's lock, its slice, the reply record (the bus lock held for a call or reply). */
 function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
-  dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool): i32 {
+  dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
+  signalBloom: u32): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+  }
+  // a unicast signal reaches its receiver only through a matching rule; else it is dropped
+  // silently (SEND returns 0)
+  if (signalBloom != 0 && !matchSignal(d, c, dstLo, dstHi, signalBloom)) {
+    unlock(d + A.CONN_LOCK);
+    return 0;
   }
   const r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {

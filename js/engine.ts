@@ -31,6 +31,9 @@ export interface Engine {
   sendCancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
+  /** MATCH_ADD / MATCH_REMOVE (the command in this thread's command area): 0 or -errno. */
+  matchAdd(slot: number, gen: number): number;
+  matchRemove(slot: number, gen: number): number;
   /**
    * Recover the thread that joined with `token` after it died: undo its half-made command,
    * release its locks, cancel its reserved send, close its connections, free its slot. The
@@ -70,6 +73,7 @@ export interface Engine {
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
 // loop, the trap unwinding); `exec` maps each to its export, and an unknown one throws
 const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
+const OP_MATCH_ADD = 8, OP_MATCH_REMOVE = 9;
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -125,6 +129,8 @@ abstract class EngineBase {
       case OP_BYEBYE: return x.byebye(a, b);
       case OP_CANCEL: return x.send_cancel();
       case OP_RECOVER: return x.recover(a, this.force());
+      case OP_MATCH_ADD: return x.match_add(a, b);
+      case OP_MATCH_REMOVE: return x.match_remove(a, b);
       default: throw unknownOp(op);
     }
   }
@@ -219,6 +225,8 @@ abstract class EngineBase {
   }
   recv(slot: number, gen: number): number { return this.run(OP_RECV, slot, gen); }
   free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
+  matchAdd(slot: number, gen: number): number { return this.run(OP_MATCH_ADD, slot, gen); }
+  matchRemove(slot: number, gen: number): number { return this.run(OP_MATCH_REMOVE, slot, gen); }
   recoverThread(token: number, stopped = false): number {
     this.recoverStart = performance.now();
     this.recoverForce = stopped;

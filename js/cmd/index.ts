@@ -9,5 +9,6 @@ export * as RECV from './recv.ts';
 export * as FREE from './free.ts';
 export * as BYEBYE from './byebye.ts';
 export * as items from './items.ts';
+export * as MATCH from './match.ts';
 export { putHeader, returnFlags } from './header.ts';
 export { REASONS, reasonText, reasonAddr, commandError, checkCmd } from './reasons.ts';

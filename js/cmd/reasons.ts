@@ -115,6 +115,17 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_RECOVER_OWNED]: [[A.EALREADY], () => 'another live thread is recovering that thread'],
   [A.R_JOIN_TOKEN]: [[A.EINVAL], () => 'token 0 is never a thread\'s token'],
   [A.R_JOIN_RECOVERED]: [[A.ESRCH], () => 'this thread was declared dead while it joined'],
+
+  [A.R_MATCH_SENDER_KIND]: [[A.EOPNOTSUPP], () => 'a monitor, activator or policy holder cannot add or remove match rules'],
+  [A.R_MATCH_BLOOM_SIZE]: [[A.EDOM], (n) => `a BLOOM_MASK must be a non-zero multiple of the bus's bloom size (${n} bytes), one block per generation`],
+  [A.R_MATCH_BLOOM_GENERATIONS]: [[A.EMSGSIZE], (n) => `a BLOOM_MASK may hold at most ${n} generations on this bus (a match entry's room)`],
+  [A.R_MATCH_ITEM_SIZE]: [[A.EINVAL], (t) => `the ${itemName(t)} rule has the wrong size`],
+  [A.R_MATCH_MIXED]: [[A.EINVAL], (t) => `the ${itemName(t)} notification rule cannot share an entry with another rule (it could never match): add it as its own entry`],
+  [A.R_MATCH_NAME_UNSUPPORTED]: [[A.EOPNOTSUPP], (t) => `${itemName(t)} rules naming a well-known name are not supported yet`],
+  [A.R_MATCH_PER_CONN]: [[A.EMFILE], (n) => `the connection has ${n} match entries already (MAX_MATCHES_PER_CONN)`],
+  [A.R_MATCH_TABLE_FULL]: [[A.ENFILE], (n) => `all ${n} entries of the bus's match table are in use (limits.matches)`],
+  [A.R_MATCH_NO_COOKIE]: [[A.EBADSLT], () => 'no match entry of this connection has that cookie'],
+  [A.R_SEND_BCAST_HOST_VEC]: [[A.EOPNOTSUPP], () => 'a broadcast\'s payload must lie in the shared memory (the command area or the user region), not in host vectors'],
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */

@@ -704,3 +704,81 @@ export const ENOSPC = 28;
 export const R_SEND_CALLS_MAX = 335; // EMLINK: the caller has MAX_PENDING_REPLIES calls pending; arg that limit
 export const R_SEND_REPLY_TABLE_FULL = 336; // ENOSPC: every record of the bus's reply table is in use; arg n_replies
 export const R_SEND_REPLY_NO_CALL = 337; // EBADSLT: a reply (cookie_reply) matching no pending call from its destination to the sender; arg 0
+
+// Matches, broadcast signals and bus notifications (matches issue)
+// ---------------------------------------------------------------------------------------
+// Connection slot words of the match issue (in the slot's reserved area, 112..128):
+//  116 match_head: index + 1 of the connection's first match entry (0: none); the chain
+//      goes on through each entry's MATCH_NEXT. Changed under the bus lock AND the
+//      connection's lock (MATCH_ADD / MATCH_REMOVE); read under either.
+//  120 n_matches: how many entries the chain holds (<= MAX_MATCHES_PER_CONN); read
+//      unlocked by a broadcast as a hint (0: skip the connection without locking it).
+//  124 kmsg_lost: broadcasts and bus notifications lost because the receiver's lock stayed
+//      contended (atomic add, not journaled); RECV adds them to DROPPED_MSGS.
+export const CONN_MATCH_HEAD = 116;
+export const CONN_N_MATCHES = 120;
+export const CONN_KMSG_LOST = 124;
+
+// Match entry: one per MATCH_ADD, in the bus's match table (n_matches × match_size at
+// BUS_MATCHES; match_size = MATCH_HDR + 2 × bloom_size: two bloom mask generations).
+//
+//  0 ┌──────────┬──────────┬─────────────────────┐
+//    │ owner    │ gen      │ cookie u64          │  owner: connection slot + 1 (0: free);
+// 16 ├──────────┼──────────┼──────────┬──────────┤  gen: the owner's CONN_GEN when added
+//    │ next     │ kind     │ rules    │ n_gen    │  next: index + 1 of the owner's next entry
+// 32 ├──────────┴──────────┼──────────┴──────────┤  kind: 0 (signals) or a notification type
+//    │ id u64              │ id2 u64             │  rules: MATCH_RULE_* present (kind 0)
+// 48 ├─────────────────────┴─────────────────────┤  n_gen: bloom mask generations (0: none)
+//    │ (reserved)                                │  id: ID rule (sender), ID_ADD/REMOVE id,
+// 64 ├───────────────────────────────────────────┤      NAME_* old id
+//    │ bloom mask, n_gen × bloom_size bytes      │  id2: DST_ID rule, NAME_* new id
+//    └───────────────────────────────────────────┘  (~0 in a notification rule: any id)
+// An entry is live while owner's slot is ACTIVE with generation gen: a closed connection's
+// entries are free without being visited (connection close stays O(1)).
+export const MATCH_OWNER = 0;
+export const MATCH_GEN = 4;
+export const MATCH_COOKIE = 8;
+export const MATCH_NEXT = 16;
+export const MATCH_KIND = 20;
+export const MATCH_RULES = 24;
+export const MATCH_N_GEN = 28;
+export const MATCH_ID = 32;
+export const MATCH_ID2 = 40;
+export const MATCH_MASK = 64; // == MATCH_HDR
+export const MATCH_GENERATIONS = 2; // bloom mask generations an entry holds (the layout's 2 × bloom_size)
+export const MATCH_RULE_BLOOM = 1;
+export const MATCH_RULE_ID = 2;
+export const MATCH_RULE_DST_ID = 4;
+
+// struct kdbus_cmd_match (MATCH_ADD, MATCH_REMOVE)
+//  0 size | 8 flags | 16 return_flags | 24 cookie u64 | 32 items (MATCH_ADD: the rules)
+export const MATCH_CMD_COOKIE = 24;
+export const MATCH_CMD_SIZE = 32;
+export const MATCH_REPLACE = 1;
+// ID_ADD / ID_REMOVE rule and notification payload: { u64 id; u64 flags } (16 bytes)
+export const NOTIFY_ID_SIZE = 16;
+// NAME_ADD / NAME_REMOVE / NAME_CHANGE: { old { u64 id; u64 flags }; new { u64 id; u64 flags }; char name[] }
+export const NOTIFY_NAME_HDR = 32;
+// Kernel messages: payload_type PAYLOAD_KERNEL (0, above), src_id 0.
+// Where notify.ts builds a notification's payload: the last NOTIFY_BUF bytes of the
+// calling thread's command area (the command that causes a notification has been read by
+// then; a name payload is at most NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 bytes).
+export const NOTIFY_BUF = 512;
+
+// Reasons: 800 MATCH_ADD / MATCH_REMOVE (and SEND's signal rules)
+export const R_MATCH_SENDER_KIND = 800; // EOPNOTSUPP: a monitor, activator or policy holder cannot add or remove matches
+export const R_MATCH_BLOOM_SIZE = 801; // EDOM: BLOOM_MASK length not a non-zero multiple of bloom_size; arg bloom_size
+export const R_MATCH_BLOOM_GENERATIONS = 802; // EMSGSIZE: BLOOM_MASK has more generations than an entry holds; arg MATCH_GENERATIONS
+export const R_MATCH_ITEM_SIZE = 803; // EINVAL: an ID / DST_ID / ID_ADD / ID_REMOVE / NAME_* rule of the wrong size; arg the type
+export const R_MATCH_MIXED = 804; // EINVAL: a notification rule with another rule in one entry (it could never match); arg the type
+export const R_MATCH_NAME_UNSUPPORTED = 805; // EOPNOTSUPP: NAME rules, and names in NAME_* rules: not stored yet (DIFFERENCES.md); arg the type
+export const R_MATCH_PER_CONN = 806; // EMFILE: the connection has MAX_MATCHES_PER_CONN entries; arg that limit
+export const R_MATCH_TABLE_FULL = 807; // ENFILE: every entry of the bus's match table is in use; arg n_matches
+export const R_MATCH_NO_COOKIE = 808; // EBADSLT: MATCH_REMOVE of a cookie with no entry
+export const R_SEND_BCAST_HOST_VEC = 809; // EOPNOTSUPP: a broadcast's payload must lie in shared memory (no host vecs)
+// A broadcast or a bus notification reaches receivers one at a time; once one got it, the
+// command cannot back out with WOULDBLOCK, so a contended receiver lock is tried this many
+// times (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than
+// a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
+// reported by its next RECV as DROPPED_MSGS).
+export const DELIVER_LOCK_TRIES = 64;

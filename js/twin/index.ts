@@ -24,6 +24,8 @@ export interface CoreExports {
   unwind(): number;
   abi_fingerprint(): number;
   bus_layout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number;
+  match_add(slot: number, gen: number): number;
+  match_remove(slot: number, gen: number): number;
 }
 
 function wrap(c: typeof release): CoreExports {
@@ -42,6 +44,8 @@ function wrap(c: typeof release): CoreExports {
     unwind: () => c.unwind() | 0,
     abi_fingerprint: () => c.abi_fingerprint() | 0,
     bus_layout: (a, b, p, n, m, r, s) => c.bus_layout(a >>> 0, b >>> 0, p >>> 0, n >>> 0, m >>> 0, r >>> 0, s >>> 0) | 0,
+    match_add: (slot, gen) => c.match_add(slot >>> 0, gen >>> 0) | 0,
+    match_remove: (slot, gen) => c.match_remove(slot >>> 0, gen >>> 0) | 0,
   };
 }
 

@@ -152,6 +152,42 @@ export function checkIds(e: Engine): string[] {
     if (byId.has(id)) out.push(`slots ${byId.get(id)} and ${slot} share the id ${id}`);
     byId.set(id, slot);
   }
+  out.push(...checkMatches(e));
+  return out;
+}
+
+/**
+ * The match table: each open connection's chain holds n_matches (<= MAX_MATCHES_PER_CONN)
+ * entries, each live and owned by it, none on two chains; every live entry is on its
+ * owner's chain; a notification entry has no signal rules, and n_gen fits the entry.
+ */
+export function checkMatches(e: Engine): string[] {
+  const u32 = e.u32, ld = (p: number) => u32[p >>> 2], H = A.BUS_BASE, out: string[] = [];
+  const n = ld(H + A.BUS_N_MATCHES), size = ld(H + A.BUS_MATCH_SIZE), base = ld(H + A.BUS_MATCHES);
+  const live = (i: number) => {
+    const m = base + i * size, owner = ld(m + A.MATCH_OWNER);
+    if (owner === 0) return -1;
+    const c = e.connAddr(owner - 1);
+    return ld(c + A.CONN_STATE) === A.CONN_ACTIVE && ld(c + A.CONN_GEN) === ld(m + A.MATCH_GEN) ? owner - 1 : -1;
+  };
+  const onChain = new Set<number>();
+  for (let s = 0; s < ld(H + A.BUS_N_CONNS); s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    let len = 0;
+    for (let i = ld(c + A.CONN_MATCH_HEAD); i !== 0; i = ld(base + (i - 1) * size + A.MATCH_NEXT)) {
+      if (i > n || onChain.has(i - 1)) { out.push(`conn ${s}: match chain broken at entry ${i - 1}`); break; }
+      onChain.add(i - 1);
+      if (live(i - 1) !== s) out.push(`conn ${s}: match entry ${i - 1} on its chain is not its own live entry`);
+      const m = base + (i - 1) * size;
+      if (ld(m + A.MATCH_KIND) !== 0 && ld(m + A.MATCH_RULES) !== 0) out.push(`match entry ${i - 1}: a notification rule with signal rules`);
+      if (ld(m + A.MATCH_N_GEN) > A.MATCH_GENERATIONS) out.push(`match entry ${i - 1}: ${ld(m + A.MATCH_N_GEN)} generations`);
+      len++;
+    }
+    if (len !== ld(c + A.CONN_N_MATCHES)) out.push(`conn ${s}: ${len} match entries chained, n_matches ${ld(c + A.CONN_N_MATCHES)}`);
+    if (len > A.MAX_MATCHES_PER_CONN) out.push(`conn ${s}: ${len} match entries`);
+  }
+  for (let i = 0; i < n; i++) if (live(i) >= 0 && !onChain.has(i)) out.push(`match entry ${i}: live but on no chain`);
   return out;
 }
 
@@ -174,6 +210,7 @@ export function stateImage(e: Engine): Uint32Array {
   for (let s = 0; s < nConns; s++) {
     const c = e.connAddr(s);
     zero(c + A.CONN_WAKE, c + A.CONN_WAKE + 4);
+    zero(c + A.CONN_KMSG_LOST, c + A.CONN_KMSG_LOST + 4); // an atomic counter, not journaled
     const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
     if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) {
       zero(c + A.CONN_ID, c + A.CONN_SIZE);
@@ -193,6 +230,15 @@ export function stateImage(e: Engine): Uint32Array {
       if (ld(b + A.BLOCK_STATE) === 0) { zero(b + A.BLOCK_QUSER, b + A.BLOCK_ACCT + 4); zero(b + A.BLOCK_HDR, b + bs); }
       b += bs;
     }
+  }
+  // free match entries: don't-cares (MATCH_ADD fills them with plain stores before it logs
+  // the words that make one live)
+  const nm = ld(H + A.BUS_N_MATCHES), ms = ld(H + A.BUS_MATCH_SIZE), mb = ld(H + A.BUS_MATCHES);
+  for (let i = 0; i < nm; i++) {
+    const m = mb + i * ms, owner = ld(m + A.MATCH_OWNER);
+    const c = owner === 0 ? 0 : e.connAddr(owner - 1);
+    const isLive = owner !== 0 && ld(c + A.CONN_STATE) === A.CONN_ACTIVE && ld(c + A.CONN_GEN) === ld(m + A.MATCH_GEN);
+    if (!isLive) zero(m + A.MATCH_COOKIE, m + ms);
   }
   return img;
 }

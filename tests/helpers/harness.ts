@@ -43,13 +43,32 @@ export function leaks(e: Engine): string[] {
   return out;
 }
 
-/** Close every open connection through the ABI; the bus must end with none. */
+/**
+ * Close every open connection through the ABI; the bus must end with none. Closing one
+ * announces ID_REMOVE to the others' matching rules: what that queues is dropped first.
+ */
 export function closeAll(e: Engine, raw: Raw): void {
   const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
   for (let s = 0; s < n; s++) {
     const c = e.connAddr(s);
-    if (e.u32[(c + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE) raw.byebye(s, e.connGen(s));
+    if (e.u32[(c + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE) continue;
+    while (raw.recv(s, e.connGen(s), A.RECV_DROP).r === 0);
+    raw.byebye(s, e.connGen(s));
   }
+}
+
+/** Match entries still live (their owner open with the entry's generation): none once every connection is closed. */
+export function liveMatches(e: Engine): number {
+  const H = A.BUS_BASE, u32 = e.u32;
+  const n = u32[(H + A.BUS_N_MATCHES) >>> 2], size = u32[(H + A.BUS_MATCH_SIZE) >>> 2], base = u32[(H + A.BUS_MATCHES) >>> 2];
+  let live = 0;
+  for (let i = 0; i < n; i++) {
+    const m = base + i * size, owner = u32[(m + A.MATCH_OWNER) >>> 2];
+    if (owner === 0) continue;
+    const c = e.connAddr(owner - 1);
+    if (u32[(c + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE && u32[(c + A.CONN_GEN) >>> 2] === u32[(m + A.MATCH_GEN) >>> 2]) live++;
+  }
+  return live;
 }
 
 /**
@@ -66,6 +85,7 @@ export function busSuite(name: string, opts: BusOptions = {}) {
     closeAll(ctx.e, ctx.raw);
     assert.equal(l, [], 'leak check');
     assert.is(ctx.e.liveConns(), 0, 'every connection closed');
+    assert.is(liveMatches(ctx.e), 0, 'no match entry left');
   });
   test.run = () => s.run();
   test.skip = (title: string, _fn: (ctx: Ctx) => unknown) => s.skip(title, () => {});

@@ -4,7 +4,7 @@
 // (u64 values past 2^53, ~0, bad sizes), and returns the core's result plus its outputs.
 import { abi as A, type Engine } from '../../js/index.ts';
 import { put64big, get64, get64big } from '../../js/wire.ts';
-import { HELLO, SEND, RECV, FREE, BYEBYE, items as I, reasonText } from '../../js/cmd/index.ts';
+import { HELLO, SEND, RECV, FREE, BYEBYE, MATCH, items as I, reasonText } from '../../js/cmd/index.ts';
 
 export type U64 = bigint | number;
 export interface Item {
@@ -192,6 +192,25 @@ export class Raw {
   byebye(slot: number, gen: number, flags: U64 = 0, size: U64 = A.BYEBYE_CMD_SIZE): number {
     this.writeByebye(flags, size);
     return this.e.byebye(slot, gen);
+  }
+
+  /** Write a MATCH_ADD / MATCH_REMOVE command with its rule items (not run). */
+  writeMatch(cookie: U64, o: { flags?: U64; items?: Item[]; size?: U64 } = {}): void {
+    const c = this.cmd;
+    const end = this.writeItems(c + A.MATCH_CMD_SIZE, o.items ?? []);
+    MATCH.encode(this.e.u32, c, this.n(o.size, end - c), this.n(o.flags, 0), 0);
+    this.w64(c + A.MATCH_CMD_COOKIE, cookie);
+    this.fix([[c + A.CMD_SIZE, o.size], [c + A.CMD_FLAGS, o.flags]]);
+  }
+
+  matchAdd(slot: number, gen: number, cookie: U64, o: Parameters<Raw['writeMatch']>[1] = {}): number {
+    this.writeMatch(cookie, o);
+    return this.e.matchAdd(slot, gen);
+  }
+
+  matchRemove(slot: number, gen: number, cookie: U64, o: Parameters<Raw['writeMatch']>[1] = {}): number {
+    this.writeMatch(cookie, o);
+    return this.e.matchRemove(slot, gen);
   }
 
   /** Address of a slice in a connection's pool. */

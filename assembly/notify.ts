@@ -1,0 +1,84 @@
+// notify: bus notifications (KDBUS.md: ID_ADD, ID_REMOVE, NAME_ADD, NAME_REMOVE,
+// NAME_CHANGE), kernel messages (kmsg.ts) to every connection whose match entries accept
+// them (match.ts). Called with the bus lock held and any of the caller's changes already
+// final: each delivery takes its receiver's lock, commits the journal and unlocks, one
+// receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
+// a wait), so a caller may hold one connection lock of its own (connection close does):
+// a receiver whose lock stays contended loses the notification, counted in its
+// CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool.
+import * as A from "../js/shared/abi";
+import { ld32, st64, copy, aAdd, THREAD } from "./mem";
+import { logCommit } from "./journal";
+import { lockTryBounded, unlock } from "./lock";
+import { busConns, busNConns } from "./bus";
+import { matchNotify } from "./match";
+import { kmsgSend } from "./kmsg";
+
+const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
+
+/** Where the payload is built: the tail of the caller's command area (NOTIFY_BUF). */
+function notifyBuf(): u32 {
+  return THREAD + A.THREAD_CMD + A.CMD_MAX - A.NOTIFY_BUF;
+}
+
+/**
+ * Deliver the payload at `buf` (`size` bytes) as an item of `kind` to every ordinary open
+ * connection but `skip` whose entries accept it (ids as for matchNotify). O(n_conns); the
+ * connections without entries are passed without a lock.
+ */
+function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32): void {
+  const n = busNConns();
+  for (let s: u32 = 0; s < n; s++) {
+    const d = busConns() + s * A.CONN_SIZE;
+    if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
+    if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
+    if (!lockTryBounded(d + A.CONN_LOCK)) {
+      aAdd(d + A.CONN_KMSG_LOST, 1);
+      continue;
+    }
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchNotify(d, kind, lo, hi, lo2, hi2)) {
+      kmsgSend(d, kind, buf, size, 0, 0);
+    }
+    logCommit();
+    unlock(d + A.CONN_LOCK);
+  }
+}
+
+/** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags }. */
+function notifyId(kind: u32, c: u32): void {
+  if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) return; // monitors are never announced
+  const buf = notifyBuf();
+  copy(buf, c + A.CONN_ID, 8);
+  copy(buf + 8, c + A.CONN_FLAGS, 8);
+  notifyAll(kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0);
+}
+
+/** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
+export function notifyIdAdd(c: u32): void {
+  notifyId(A.ITEM_ID_ADD, c);
+}
+
+/** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held). */
+export function notifyIdRemove(c: u32): void {
+  notifyId(A.ITEM_ID_REMOVE, c);
+}
+
+/**
+ * NAME_ADD (old id 0), NAME_REMOVE (new id 0) or NAME_CHANGE of the name at `nameAddr`
+ * (`nameLen` bytes, no NUL): { old { id, flags }; new { id, flags }; name, NUL }. The kind
+ * follows from the ids. Bus lock held; no connection lock of the caller's that a receiver
+ * could need, or that receiver loses the notification.
+ */
+export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi: u32, newLo: u32, newHi: u32,
+  oldFlags: u32, newFlags: u32): void {
+  if (nameLen > u32(A.MAX_NAME_LEN)) return;
+  const kind = oldLo == 0 && oldHi == 0 ? A.ITEM_NAME_ADD : newLo == 0 && newHi == 0 ? A.ITEM_NAME_REMOVE : A.ITEM_NAME_CHANGE;
+  const buf = notifyBuf();
+  st64(buf, oldLo, oldHi);
+  st64(buf + 8, oldFlags, 0);
+  st64(buf + 16, newLo, newHi);
+  st64(buf + 24, newFlags, 0);
+  copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
+  st64(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 0); // the NUL (and padding, inside the buffer)
+  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, 0, oldLo, oldHi, newLo, newHi);
+}
