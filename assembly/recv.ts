@@ -7,6 +7,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
 import { threadCmd } from "./thread";
+import { busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 
 /** Take a block off the queue and give back its quota. */
@@ -33,6 +34,8 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
+  // after a shutdown, queued messages can only be dropped (so that the connection can close)
+  if ((flags & A.RECV_DROP) == 0 && busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();

@@ -7,6 +7,7 @@ import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { options, optBoolean, u32Arg, kindOf, payloadBytes } from './args.ts';
+import { connStats, type ConnStats } from './health.ts';
 
 export type Destination = number | string;
 
@@ -54,6 +55,11 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
+
+/** bus.shutdown() was called (the bus header's flag) */
+function isShutdown(u32: Uint32Array): boolean {
+  return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
+}
 /** word loads recvWait spins before it sleeps (a few microseconds) */
 const RECV_SPIN = 20000;
 
@@ -354,12 +360,29 @@ export class Connection {
     if (r < 0) throw commandError(u32, cmd, r, 'free', FREE.NAME, { offset });
   }
 
-  /** BYEBYE. Throws EBUSY while messages are queued (receive or drop them first). */
+  /**
+   * BYEBYE. Throws EBUSY while messages are queued (receive or drop them first); after
+   * bus.shutdown() the queued messages are dropped instead. On a thread that another thread
+   * recovered (declared dead), or when a recovery closed the connection already, it only
+   * marks the connection closed.
+   */
   close(): void {
     const e = this.live('close');
     const cmd = e.cmd, u32 = e.u32;
-    BYEBYE.encode(u32, cmd);
-    checkCmd(u32, cmd, e.byebye(this.slot, this.gen), 'close', BYEBYE.NAME);
+    let r: number;
+    try {
+      BYEBYE.encode(u32, cmd);
+      r = e.byebye(this.slot, this.gen);
+      if (r === -A.EBUSY && isShutdown(u32)) {
+        while (this.recvCmd(A.RECV_DROP, 0, 'close') === 0) { /* drop the next one */ }
+        BYEBYE.encode(u32, cmd);
+        r = e.byebye(this.slot, this.gen);
+      }
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.ECONNRESET && e.lost)) throw err;
+      r = -A.ECONNRESET; // this thread was recovered: its recoverer closed the connection
+    }
+    if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
     this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
@@ -370,5 +393,13 @@ export class Connection {
       w.cancel?.();
     }
     bump(e.i32, this.wakeIndex);
+  }
+
+  /** Statistics of this connection (queue, pool, quota, peaks): see js/health.ts, ConnStats. */
+  stats(): ConnStats {
+    const e = this.live('stats');
+    const st = connStats(e, this.slot);
+    if (!st || e.connGen(this.slot) !== this.gen) throw new BusError(A.ECONNRESET, 'stats', 'the connection was closed (by a recovery)');
+    return st;
   }
 }

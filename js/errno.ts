@@ -36,6 +36,7 @@ const TABLE: Record<number, [string, string]> = {
   [A.EALREADY]: ['EALREADY', 'this thread already joined the bus'],
   [A.EINPROGRESS]: ['EINPROGRESS', 'a send of this thread is still pending'],
   [A.ECANCELED]: ['ECANCELED', 'the call was canceled'],
+  [A.ESHUTDOWN]: ['ESHUTDOWN', 'the bus was shut down'],
   [A.EDEADLK]: ['EDEADLK', 'a lock is held by a thread that is dead or stuck: the command gave up, having changed nothing'],
 };
 

@@ -59,7 +59,7 @@ export const BUS_VERSION = 5;
 //128 ├─────────────────────────┴─────────────┴─────────────┤  id_seq: see the id table
 //    │ id128 [16]                                          │
 //144 ├────────────┬────────────┬───────────────────────────┤
-//    │ id_mask    │ pubmaps @  │ (reserved)                │  id_mask: id table buckets - 1
+//    │ id_mask    │ pubmaps @  │ (reserved) │ shutdown   │  id_mask: id table buckets - 1
 //160 ├────────────┴────────────┴───────────────────────────┤
 //    │ reserved up to BUS_SIZE (creator metadata, later)   │
 //256 └─────────────────────────────────────────────────────┘
@@ -94,6 +94,10 @@ export const BUS_ID128 = 128;
 export const BUS_ID_MASK = 144; // id table bucket count - 1 (a power of two >= n_conns, minus 1)
 export const BUS_PUBMAPS = 148; // the publish maps, pool_max / 64 bytes per connection slot
 export const BUS_SIZE = 256;
+// wasmbus: the bus was shut down (bus.shutdown()): 0, then 1 for good (an atomic store by the
+// creator's host, never journaled). HELLO, SEND and RECV (but not RECV_DROP) fail with
+// ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
+export const BUS_SHUTDOWN = 156;
 
 // Thread slot: one per joined thread.
 //
@@ -203,7 +207,7 @@ export const LOCK_WAIT_MS = 1000;
 //      │          │          │          │          │  the thread slot that said HELLO;
 //      │          │          │          │          │  sleepers: threads waiting on wake
 //  112 ├──────────┼──────────┴──────────┴──────────┤
-//      │ pubmap @ │ (reserved)                     │  pubmap: this slot's publish map
+//      │ pubmap @ │ (reserved)│ peak_q   │ peak_used│  pubmap: this slot's publish map; peaks: stats
 //  128 ├──────────┴────────────────────────────────┤
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
@@ -236,6 +240,10 @@ export const CONN_USED = 100;
 export const CONN_OWNER = 104;
 export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
 export const CONN_PUBMAP = 112; // absolute address of the slot's publish map (set by HELLO)
+// wasmbus: statistics (conn.stats()): the most messages queued at once and the most pool bytes
+// in blocks at once since HELLO (zeroed by HELLO; raised, journaled, by queueAppend / poolAlloc)
+export const CONN_PEAK_QUEUED = 120;
+export const CONN_PEAK_USED = 124;
 export const CONN_QUOTA = 128;
 export const CONN_DESC = 384;
 export const CONN_SIZE = 512;
@@ -651,3 +659,6 @@ export const R_RECOVER_NOT_LIVE = 707; // ESRCH: no thread slot holds the token 
 export const R_RECOVER_OWNED = 708; // EALREADY: another live thread is recovering that thread
 export const R_JOIN_TOKEN = 709; // EINVAL: token 0
 export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared dead while it joined
+// shutdown (evloop issue)
+export const ESHUTDOWN = 108;
+export const R_BUS_SHUTDOWN = 14; // ESHUTDOWN: the bus was shut down (bus.shutdown()): only FREE, BYEBYE, RECV_DROP and leaving work
