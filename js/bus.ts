@@ -10,6 +10,7 @@ import { options, optBoolean, u32Arg, kindOf } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
+import { defineDispose } from './iterate.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -489,4 +490,9 @@ export class Bus {
     const o = options<{ locksFree?: boolean }>('Bus.check', opts, ['locksFree'] as const, '{ locksFree: false }');
     return checkBus(this.engine, { locksFree: optBoolean('Bus.check', 'locksFree', o.locksFree) });
   }
+
+  /** `using bus = …` (where the runtime has Symbol.dispose): close(). */
+  declare [Symbol.dispose]: () => void;
 }
+
+defineDispose(Bus.prototype, function (this: Bus) { this.close(); });

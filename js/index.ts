@@ -20,3 +20,4 @@ export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
 export { busStats, connStats, checkBus, checkIds } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
+export type { MessagesOptions } from './iterate.ts';

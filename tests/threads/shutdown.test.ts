@@ -11,9 +11,9 @@ s.after(() => terminateAll());
 
 const W = new URL('./shutdown.worker.ts', import.meta.url);
 
-s('shutdown wakes workers in recvWait and recvAsync with ESHUTDOWN; they leave', async () => {
+s('shutdown wakes workers in recvWait, recvAsync and for-await with ESHUTDOWN; they leave', async () => {
   const bus = await threadBus(ENGINE);
-  const modes = ['wait', 'async'] as const;
+  const modes = ['wait', 'async', 'iter'] as const;
   const ws = modes.map((mode) => spawn(W, { handle: bus.handle(), mode }));
   for (const w of ws) await w.next(READY_MS, 'worker ready');
   await sleep(50); // let them go to sleep

@@ -19,4 +19,4 @@ try {
 conn.close();
 bus.close();
 post({ error, at: performance.now() });
-if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' && typeof (globalThis as { close?: () => void }).close === 'function') (globalThis as { close: () => void }).close();
+if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' && typeof (globalThis as { close?: () => void }).close === 'function') (globalThis as unknown as { close: () => void }).close();
