@@ -1,6 +1,6 @@
 // bus: BUS_MAKE, the layout computed from the bus limits, header accessors.
 import * as A from "../js/shared/abi";
-import { ld32, st32, st64, fill, inMemory, satAdd, satMul } from "./mem";
+import { ld32, st32, st64, fill, inMemory, satAdd, satMul, aLoad } from "./mem";
 import { random_get } from "./host";
 import { failAt } from "./reason";
 
@@ -121,4 +121,9 @@ export function busMake(cmd: u32): i32 {
   // the magic last: a bus is valid once it is complete
   st32(H + A.BUS_MAGIC_OFF, A.BUS_MAGIC);
   return 0;
+}
+
+/** bus.shutdown() was called: HELLO, SEND and RECV (not RECV_DROP) fail with ESHUTDOWN. */
+export function busShutdown(): bool {
+  return aLoad(A.BUS_BASE + A.BUS_SHUTDOWN) != 0;
 }

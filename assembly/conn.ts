@@ -4,7 +4,7 @@ import { ld32, st32, st64, copy, fill, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
 import { lockTry, unlock, wake } from "./lock";
 import { creds_get } from "./host";
-import { busConns, busNConns, busPoolMax, busThreads } from "./bus";
+import { busConns, busNConns, busPoolMax, busThreads, busShutdown } from "./bus";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { descValid } from "./names";
 import { fail, failArg } from "./reason";
@@ -70,6 +70,7 @@ export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
 export function hello(): i32 {
   if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
   if (r < 0) return r;
   const cmd = threadCmd();

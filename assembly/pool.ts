@@ -65,7 +65,9 @@ export function poolAlloc(c: u32, need: u32): u32 {
   wr32(best + A.BLOCK_STATE, A.BLOCK_USED);
   wr32(best + A.BLOCK_NEXT, 0);
   wr32(best + A.BLOCK_LINK, 0);
-  wr32(c + A.CONN_USED, ld32(c + A.CONN_USED) + bestSize);
+  const used = ld32(c + A.CONN_USED) + bestSize;
+  wr32(c + A.CONN_USED, used);
+  if (used > ld32(c + A.CONN_PEAK_USED)) wr32(c + A.CONN_PEAK_USED, used); // statistics
   return best;
 }
 

@@ -12,7 +12,9 @@ export function queueAppend(c: u32, b: u32): void {
   if (tail != 0) wr32(tail + A.BLOCK_NEXT, b);
   else wr32(c + A.CONN_Q_HEAD, b);
   wr32(c + A.CONN_Q_TAIL, b);
-  wr32(c + A.CONN_N_QUEUED, ld32(c + A.CONN_N_QUEUED) + 1);
+  const n = ld32(c + A.CONN_N_QUEUED) + 1;
+  wr32(c + A.CONN_N_QUEUED, n);
+  if (n > ld32(c + A.CONN_PEAK_QUEUED)) wr32(c + A.CONN_PEAK_QUEUED, n); // statistics
 }
 
 /** s64 priority of a queued message, compared as (hi signed, lo unsigned) */

@@ -7,6 +7,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
 import { threadCmd } from "./thread";
+import { busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 import { replyTick, replyDropped, replySweepNow } from "./reply";
 
@@ -38,6 +39,8 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
+  // after a shutdown, queued messages can only be dropped (so that the connection can close)
+  if ((flags & A.RECV_DROP) == 0 && busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   // DROP of a call makes REPLY_DEAD (reply.ts): the bus lock first
   const drop = (flags & A.RECV_DROP) != 0;
   if (drop && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;

@@ -6,7 +6,7 @@ import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, inMemory, sumLe, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
-import { busLayoutEnd, busBloomSize } from "./bus";
+import { busLayoutEnd, busBloomSize, busShutdown } from "./bus";
 import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
@@ -35,6 +35,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (c < 0) return c;
   const t = THREAD;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
   if (r < 0) return r;
   const cmd = threadCmd();

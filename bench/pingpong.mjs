@@ -1,83 +1,180 @@
-// Cross-thread round trips: main <-> one worker, 64-byte payloads, over the bus (both
-// sides block in recvWait on their connection's wake word) vs worker.postMessage. Plain
-// node, from dist/. Validates every echoed payload; prints the median of 5 repetitions.
+// Cross-thread benchmarks (npm run bench:threads): main <-> one worker, plain node, from dist/.
+// Every figure is printed from one run; medians of REPS repetitions (after a warm-up one).
+//  1. round trips, 64 B / 1 KiB / 64 KiB: bus blocking (both sides recvWait), bus async (both
+//     sides recvAsync: the adaptive spin, then Atomics.waitAsync), postMessage (structured
+//     clone), wasm and twin; ratios to postMessage and async/blocking.
+//  2. one-way throughput at queue depths 1, 16, 256 (the sender sends `depth` messages, the
+//     receiver acknowledges every `depth`-th), same payloads and paths (async receiver).
+//  3. CPU per received message at 100 messages/s (async receiver vs postMessage), the CPU of
+//     a connection waiting with no traffic (recvAsync pending), and the longest event-loop
+//     block a spin caused (Spinner.maxMs of both sides).
 //   node bench/pingpong.mjs [--quick]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import os from 'node:os';
 import { Bus, MockProvider } from '../dist/js/index.js';
 
 const QUICK = process.argv.includes('--quick');
-const N = QUICK ? 300 : 2000; // round trips per repetition
 const REPS = QUICK ? 3 : 5;
-const SIZE = 64;
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
+const SIZES = [64, 1024, 65536];
+const DEPTHS = [1, 16, 256];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
+const rtN = (size) => (QUICK ? 300 : 2000) / (size > 4096 ? 4 : 1);
+const tpN = (size) => (QUICK ? 2048 : 8192) / (size > 4096 ? 8 : 1);
 
 if (!isMainThread) {
-  const { mode, handle, engine } = workerData;
-  if (mode === 'post') {
-    parentPort.on('message', (m) => { if (m === 'stop') process.exit(0); parentPort.postMessage(m); });
+  const { kind, handle, engine } = workerData;
+  if (kind === 'post') {
+    // echo / ack peer over postMessage
+    let n = 0, depth = 1;
+    parentPort.on('message', (m) => {
+      if (m === 'stop') process.exit(0);
+      if (typeof m === 'object' && m && 'depth' in m) { depth = m.depth; n = 0; parentPort.postMessage('ok'); return; }
+      if (depth === 0) { parentPort.postMessage(m); return; } // echo
+      if (++n % depth === 0) parentPort.postMessage(1); // ack
+    });
   } else {
     const bus = await Bus.join(handle, { engine, provider: new MockProvider() });
     const conn = bus.connect();
     parentPort.postMessage(conn.id);
+    const ack = new Uint8Array(1);
+    let mode = 'echo-wait', depth = 1, n = 0;
     for (;;) {
-      const m = conn.recvWait(10000);
-      if (!m) throw new Error('worker: no message in 10 s');
+      const m = mode === 'echo-wait' ? conn.recvWait(20000) : await conn.recvAsync({ timeout: 20000 });
+      if (!m) throw new Error('worker: no message in 20 s');
       const src = m.src, p = m.payload;
       if (p.length === 0) { m.free(); break; } // stop
-      conn.send(src, p); // echo, copied once from our pool into theirs
+      if (p.length === 2) { // control: [mode, depth/16]
+        mode = ['echo-wait', 'echo-async', 'sink', 'idle'][p[0]]; depth = p[1] * 16 || 1; n = 0; m.free();
+        conn.send(src, ack);
+        continue;
+      }
+      if (mode === 'sink') { m.free(); if (++n % depth === 0) conn.send(src, ack); continue; }
+      if (mode === 'idle') { m.free(); continue; }
+      conn.send(src, p);
       m.free();
     }
+    parentPort.postMessage({ maxSpinMs: conn.spinner.maxMs, spins: conn.spinner.spins, over: conn.spinner.over });
     conn.close();
     bus.close();
   }
 } else {
-  const rows = [];
+  const out = [];
+  const log = (s) => { out.push(s); console.log(s); };
+  const bus = {};
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; // ms, whole process
+  log(`${process.version}, ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores (shared: noisy); median of ${REPS}`);
+  const rt = {}, tp = {};
+  let maxSpin = 0, spins = 0, over = 0;
   for (const engine of ['wasm', 'twin']) {
-    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 65536 } });
-    const main = bus.connect();
-    const w = new Worker(new URL(import.meta.url), { workerData: { mode: 'bus', handle: bus.handle(), engine } });
+    const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 128 << 20 } });
+    const main = b.connect();
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'bus', handle: b.handle(), engine } });
     const peer = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
-    const payload = new Uint8Array(SIZE);
-    const times = [];
-    for (let r = 0; r < REPS + 1; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < N; i++) {
-        payload[0] = i & 0xff;
-        main.send(peer, payload);
-        const m = main.recvWait(10000);
-        if (!m || m.payload.length !== SIZE || m.payload[0] !== (i & 0xff)) throw new Error(`${engine}: bad echo at ${i}`);
-        m.free();
+    const ctl = async (mode, depth = 0) => { main.send(peer, new Uint8Array([mode, depth / 16])); (await main.recvAsync({ timeout: 20000 })).free(); };
+    for (const size of SIZES) {
+      const payload = new Uint8Array(size);
+      for (const [name, mode] of [['blocking', 0], ['async', 1]]) {
+        await ctl(mode);
+        const N = rtN(size), times = [];
+        for (let r = 0; r < REPS + 1; r++) {
+          const t0 = performance.now();
+          for (let i = 0; i < N; i++) {
+            payload[0] = i & 0xff;
+            main.send(peer, payload);
+            const m = mode === 0 ? main.recvWait(20000) : await main.recvAsync({ timeout: 20000 });
+            if (!m || m.payload.length !== size || m.payload[0] !== (i & 0xff)) throw new Error(`${engine}: bad echo at ${i}`);
+            m.free();
+          }
+          if (r > 0) times.push(((performance.now() - t0) * 1e3) / N);
+        }
+        rt[`${engine} ${name} ${size}`] = median(times);
       }
-      if (r > 0) times.push(((performance.now() - t0) * 1e3) / N); // first rep: warm-up
+      await ctl(2, 16); // sink
+      for (const depth of DEPTHS) {
+        await ctl(2, depth === 1 ? 0 : depth);
+        const N = tpN(size) - (tpN(size) % depth), rates = [];
+        for (let r = 0; r < REPS + 1; r++) {
+          const t0 = performance.now();
+          for (let i = 0; i < N; i += depth) {
+            for (let k = 0; k < depth; k++) main.send(peer, payload);
+            (await main.recvAsync({ timeout: 20000 })).free();
+          }
+          if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
+        }
+        tp[`${engine} ${depth} ${size}`] = median(rates);
+      }
     }
-    main.send(peer, null); // stop
+    // CPU at 100 messages/s and idle, async receiver in the worker
+    if (engine === 'wasm') {
+      await ctl(3);
+      const secs = QUICK ? 1 : 2, c0 = cpu(), t0 = performance.now();
+      for (let i = 0; i < secs * 100; i++) { main.send(peer, new Uint8Array(64)); await new Promise((r) => setTimeout(r, 10)); }
+      const c1 = cpu(), wall = performance.now() - t0;
+      bus.cpu100 = ((c1 - c0) * 1e3) / (secs * 100); // µs of CPU per message, whole process
+      bus.wall100 = wall;
+      const idleS = QUICK ? 2 : 5, i0 = cpu();
+      await new Promise((r) => setTimeout(r, idleS * 1000));
+      bus.idle = ((cpu() - i0) / (idleS * 1000)) * 100; // % of a core, whole process (the worker waits in recvAsync)
+    }
+    main.send(peer, null);
+    const fin = await new Promise((res) => w.once('message', res));
     await new Promise((res) => w.once('exit', res));
+    maxSpin = Math.max(maxSpin, fin.maxSpinMs, main.spinner.maxMs);
+    spins += fin.spins + main.spinner.spins; over += fin.over + main.spinner.over;
     main.close();
-    bus.close();
-    rows.push([`bus (${engine})`, median(times)]);
+    b.close();
   }
+  // postMessage
   {
-    const w = new Worker(new URL(import.meta.url), { workerData: { mode: 'post' } });
-    const payload = new Uint8Array(SIZE);
-    const times = [];
-    for (let r = 0; r < REPS + 1; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < N; i++) {
-        payload[0] = i & 0xff;
-        w.postMessage(payload);
-        const m = await new Promise((res) => w.once('message', res));
-        if (m.length !== SIZE || m[0] !== (i & 0xff)) throw new Error(`postMessage: bad echo at ${i}`);
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
+    const next = () => new Promise((res) => w.once('message', res));
+    const depthTo = async (d) => { w.postMessage({ depth: d }); await next(); };
+    for (const size of SIZES) {
+      const payload = new Uint8Array(size);
+      await depthTo(0);
+      const N = rtN(size), times = [];
+      for (let r = 0; r < REPS + 1; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < N; i++) {
+          payload[0] = i & 0xff;
+          w.postMessage(payload);
+          const m = await next();
+          if (m.length !== size || m[0] !== (i & 0xff)) throw new Error(`postMessage: bad echo at ${i}`);
+        }
+        if (r > 0) times.push(((performance.now() - t0) * 1e3) / N);
       }
-      if (r > 0) times.push(((performance.now() - t0) * 1e3) / N);
+      rt[`post ${size}`] = median(times);
+      for (const depth of DEPTHS) {
+        await depthTo(depth);
+        const N = tpN(size) - (tpN(size) % depth), rates = [];
+        for (let r = 0; r < REPS + 1; r++) {
+          const t0 = performance.now();
+          for (let i = 0; i < N; i += depth) {
+            for (let k = 0; k < depth; k++) w.postMessage(payload);
+            await next();
+          }
+          if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
+        }
+        tp[`post ${depth} ${size}`] = median(rates);
+      }
     }
+    await depthTo(1);
+    const secs = QUICK ? 1 : 2, c0 = cpu();
+    for (let i = 0; i < secs * 100; i++) { w.postMessage(new Uint8Array(64)); await new Promise((r) => setTimeout(r, 10)); }
+    bus.cpuPost = ((cpu() - c0) * 1e3) / (secs * 100);
     w.postMessage('stop');
-    rows.push(['worker.postMessage', median(times)]);
   }
-  console.log(`${process.version}, ${(await import('node:os')).cpus()[0]?.model ?? '?'}, ${(await import('node:os')).cpus().length} cores; ${SIZE}-byte round trips, median of ${REPS} x ${N}`);
-  console.log('| path | µs per round trip |\n|---|---:|');
-  for (const [name, us] of rows) console.log(`| ${name} | ${us.toFixed(1)} |`);
+  log('\nRound trip, µs (lower is better)\n| payload | wasm blocking | wasm async | twin blocking | twin async | postMessage | wasm async / blocking | wasm async / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of SIZES) {
+    const g = (k) => rt[k].toFixed(1);
+    log(`| ${s} | ${g(`wasm blocking ${s}`)} | ${g(`wasm async ${s}`)} | ${g(`twin blocking ${s}`)} | ${g(`twin async ${s}`)} | ${g(`post ${s}`)} | ${(rt[`wasm async ${s}`] / rt[`wasm blocking ${s}`]).toFixed(2)} | ${(rt[`wasm async ${s}`] / rt[`post ${s}`]).toFixed(2)} |`);
+  }
+  log('\nOne-way throughput, messages/s (higher is better; async receiver acknowledging every depth-th)\n| depth | payload | wasm | twin | postMessage | wasm / postMessage |\n|---:|---:|---:|---:|---:|---:|');
+  for (const d of DEPTHS) for (const s of SIZES) {
+    const g = (k) => Math.round(tp[k]).toLocaleString('en');
+    log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
+  }
+  log(`\nCPU per received message at 100 messages/s (whole process, µs): bus async ${bus.cpu100.toFixed(1)}, postMessage ${bus.cpuPost.toFixed(1)} (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)})`);
+  log(`Idle connection (recvAsync pending, no traffic): ${bus.idle.toFixed(2)} % of a core (whole process)`);
+  log(`Spins: ${spins}; longer than 100 µs (the OS descheduled the spinning thread): ${over}; the longest: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, checked every 128 loads)`);
 }

@@ -8,6 +8,9 @@ import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, kindOf } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
+import { busStats, checkBus, type BusStats } from './health.ts';
+import { bump } from './host/wait.ts';
+import { defineDispose } from './iterate.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -210,7 +213,9 @@ export class Bus {
     const id128 = MAKE.id128(u8, c);
     const layoutEnd = MAKE.layoutEnd(u32, c);
     check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
-    return new Bus(engine, module, limits, bloom, id128, layoutEnd);
+    const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
+    bus.creator = true;
+    return bus;
   }
 
   /**
@@ -428,7 +433,66 @@ export class Bus {
     const open = this.connections;
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
     const r = this.engine.threadLeave();
+    // a thread that was already told it was recovered (its commands threw ECONNRESET) leaves quietly
+    if (r === -A.ESRCH && this.engine.lost) return;
     if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
     check(r, 'Bus.close');
   }
+
+  // --- shutdown, statistics and health (evloop issue) ---------------------------------
+
+  /** made by Bus.create on this thread (only that Bus may shut the bus down) */
+  private creator = false;
+
+  /** bus.shutdown() was called (by any thread's view of the bus header) */
+  get isShutdown(): boolean {
+    return Atomics.load(this.engine.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
+  }
+
+  /**
+   * End the bus, for every thread (the creator's Bus only). Sets the bus header's shutdown
+   * flag, after which HELLO, SEND and RECV fail with ESHUTDOWN on every thread; wakes every
+   * receiver of every connection (a pending recvAsync / recvWait / iterator fails with
+   * ESHUTDOWN, and its keep-alive is released); then closes this thread's connections
+   * (queued messages are dropped) and leaves the bus. Other threads close their connections
+   * (close() drops what is queued) and leave (bus.close()); once all have, the memory can be
+   * dropped. Calling it again is a no-op.
+   */
+  shutdown(): void {
+    const e = this.engine;
+    if (!this.creator) throw new BusError(A.EPERM, 'Bus.shutdown', 'only the Bus that created the bus (Bus.create) may shut it down; other threads leave with bus.close()');
+    if (e.cmd === 0) {
+      if (this.isShutdown) return;
+      throw new BusError(A.EBADF, 'Bus.shutdown', 'the bus is closed on this thread');
+    }
+    Atomics.store(e.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2, 1);
+    const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+    for (let s = 0; s < n; s++) bump(e.i32, (e.connAddr(s) + A.CONN_WAKE) >>> 2);
+    let first: unknown = null;
+    for (const c of this.connections) {
+      try { c.close(); } catch (err) { first ??= err; }
+    }
+    if (first) throw first;
+    this.close();
+  }
+
+  /** Statistics of the whole bus (every thread's connections): see js/health.ts, BusStats. */
+  stats(): BusStats {
+    return busStats(this.engine);
+  }
+
+  /**
+   * The consistency check of the whole bus state: a list of broken invariants, empty when
+   * the bus is consistent. Run it on a quiet bus; `locksFree: false` skips the check that no
+   * lock is held (for a bus other threads are using).
+   */
+  check(opts?: { locksFree?: boolean }): string[] {
+    const o = options<{ locksFree?: boolean }>('Bus.check', opts, ['locksFree'] as const, '{ locksFree: false }');
+    return checkBus(this.engine, { locksFree: optBoolean('Bus.check', 'locksFree', o.locksFree) });
+  }
+
+  /** `using bus = …` (where the runtime has Symbol.dispose): close(). */
+  declare [Symbol.dispose]: () => void;
 }
+
+defineDispose(Bus.prototype, function (this: Bus) { this.close(); });

@@ -7,6 +7,9 @@ import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from './args.ts';
+import { connStats, type ConnStats } from './health.ts';
+import { Spinner } from './host/spin.ts';
+import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
 
 export type Destination = number | string;
 
@@ -54,8 +57,11 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
-/** word loads recvWait spins before it sleeps (a few microseconds) */
-const RECV_SPIN = 20000;
+
+/** bus.shutdown() was called (the bus header's flag) */
+function isShutdown(u32: Uint32Array): boolean {
+  return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
+}
 
 /** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */
 function cancelSend(e: Engine): void {
@@ -91,6 +97,8 @@ export class Connection {
   private readonly sleepersIndex: number;
   private readonly waiters = new Set<Waiter>();
   private refd = true;
+  /** @internal the adaptive spin of this connection's waits (js/host/spin.ts) */
+  readonly spinner = new Spinner();
   /** told once, when close() succeeds (the Bus forgets the connection) */
   private readonly onClose: ((c: Connection) => void) | null;
 
@@ -263,15 +271,24 @@ export class Connection {
       w.cancel?.();
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
+    let waitStart = 0;
     try {
       for (;;) {
         // read the word before looking at the queue: a message published after recv() found
         // the queue empty has changed it, and the wait below returns at once
         const seen = Atomics.load(i32, idx);
         const m = this.recvWith(o, 'recvAsync');
-        if (m) return m;
+        if (m) {
+          if (waitStart !== 0) this.spinner.answered(now() - waitStart);
+          return m;
+        }
         const left = deadline - now();
         if (left <= 0) throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`);
+        if (waitStart === 0) {
+          // the first time the queue is empty: spin briefly (<= 50 µs) when recent answers came that fast
+          waitStart = now();
+          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
+        }
         if (!w) {
           w = { keep: keepAlive, held: false, error: null, cancel: null };
           this.waiters.add(w);
@@ -307,15 +324,21 @@ export class Connection {
     const o = options<RecvOptions>('recvWait', opts, RECV_KEYS, '{ peek: true, priority: 0 }');
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
+    let waitStart = 0;
     for (;;) {
       const seen = Atomics.load(i32, idx);
       const m = this.recvWith(o, 'recvWait');
-      if (m) return m;
-      // spin a little first: a peer that answers within microseconds saves two futex trips
-      for (let n = 0; n < RECV_SPIN && Atomics.load(i32, idx) === seen; n++);
-      if (Atomics.load(i32, idx) !== seen) continue;
+      if (m) {
+        if (waitStart !== 0) this.spinner.answered(now() - waitStart);
+        return m;
+      }
       const left = deadline - now();
-      if (left <= 0) return null;
+      if (left <= 0) return null; // recvWait(0): no spin
+      if (waitStart === 0) {
+        // spin briefly first (adaptive, <= 50 µs): a peer that answers within microseconds saves two futex trips
+        waitStart = now();
+        if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
+      }
       if (!waitWordBlocking(i32, idx, seen, left, this.sleepersIndex)) {
         throw new BusError(A.EOPNOTSUPP, 'recvWait', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use recvAsync()');
       }
@@ -354,12 +377,29 @@ export class Connection {
     if (r < 0) throw commandError(u32, cmd, r, 'free', FREE.NAME, { offset });
   }
 
-  /** BYEBYE. Throws EBUSY while messages are queued (receive or drop them first). */
+  /**
+   * BYEBYE. Throws EBUSY while messages are queued (receive or drop them first); after
+   * bus.shutdown() the queued messages are dropped instead. On a thread that another thread
+   * recovered (declared dead), or when a recovery closed the connection already, it only
+   * marks the connection closed.
+   */
   close(): void {
     const e = this.live('close');
     const cmd = e.cmd, u32 = e.u32;
-    BYEBYE.encode(u32, cmd);
-    checkCmd(u32, cmd, e.byebye(this.slot, this.gen), 'close', BYEBYE.NAME);
+    let r: number;
+    try {
+      BYEBYE.encode(u32, cmd);
+      r = e.byebye(this.slot, this.gen);
+      if (r === -A.EBUSY && isShutdown(u32)) {
+        while (this.recvCmd(A.RECV_DROP, 0, 'close') === 0) { /* drop the next one */ }
+        BYEBYE.encode(u32, cmd);
+        r = e.byebye(this.slot, this.gen);
+      }
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.ECONNRESET && e.lost)) throw err;
+      r = -A.ECONNRESET; // this thread was recovered: its recoverer closed the connection
+    }
+    if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
     this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
@@ -371,4 +411,34 @@ export class Connection {
     }
     bump(e.i32, this.wakeIndex);
   }
+
+  /** Statistics of this connection (queue, pool, quota, peaks): see js/health.ts, ConnStats. */
+  stats(): ConnStats {
+    const e = this.live('stats');
+    const st = connStats(e, this.slot);
+    if (!st || e.connGen(this.slot) !== this.gen) throw new BusError(A.ECONNRESET, 'stats', 'the connection was closed (by a recovery)');
+    return st;
+  }
+
+  /**
+   * The messages of this connection as an async iterator (recvAsync in a loop, with `opts`
+   * for every wait): each step frees the message the previous step gave, unless it was
+   * kept (msg.keep()); breaking out of the loop frees the last one the same way. Ends
+   * (done) when the connection is closed; any other error (ETIMEDOUT, ECANCELED,
+   * ESHUTDOWN) is thrown out of the loop.
+   */
+  messages(opts?: MessagesOptions): AsyncIterableIterator<Message> {
+    return iterate(this, opts);
+  }
+
+  /** `for await (const msg of conn)`: messages() without options. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+    return iterate(this, undefined);
+  }
+
+  /** `using conn = bus.connect()` (where the runtime has Symbol.dispose): close() unless closed. */
+  declare [Symbol.dispose]: () => void;
 }
+
+defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });
+defineDispose(Message.prototype, function (this: Message) { if (!this.freedAlready) this.free(); });

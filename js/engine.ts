@@ -68,6 +68,8 @@ export interface Engine {
   poolUsed(slot: number): number;
   queued(slot: number): number;
   liveConns(): number;
+  /** this thread was recovered by another (and was told so: a call threw ECONNRESET), or died in a fault test */
+  readonly lost: boolean;
 }
 
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
@@ -319,6 +321,7 @@ abstract class EngineBase {
 
   /** set once this thread may no longer use the bus: what every call then throws */
   private dead: Error | null = null;
+  get lost(): boolean { return this.dead !== null; }
   /** the token this thread joined with */
   protected token = 0;
   private dieOnTrap = false;

@@ -37,6 +37,7 @@ const TABLE: Record<number, [string, string]> = {
   [A.EINPROGRESS]: ['EINPROGRESS', 'a send of this thread is still pending'],
   [A.ECANCELED]: ['ECANCELED', 'the call was canceled'],
   [A.ENOSPC]: ['ENOSPC', "the bus's reply table is full"],
+  [A.ESHUTDOWN]: ['ESHUTDOWN', 'the bus was shut down'],
   [A.EDEADLK]: ['EDEADLK', 'a lock is held by a thread that is dead or stuck: the command gave up, having changed nothing'],
 };
 

@@ -136,4 +136,19 @@ export class Message {
     this.conn.freeOffset(this.offset);
     this.freed = true;
   }
+
+  // --- iteration (evloop issue) ---
+  private isKept = false;
+  /**
+   * Keep this message past the next step of the iterator that gave it (conn.messages(),
+   * for await): it stays valid until you free() it yourself.
+   */
+  keep(): this {
+    this.isKept = true;
+    return this;
+  }
+  /** keep() was called */
+  get kept(): boolean { return this.isKept; }
+  /** `using msg = …` (where the runtime has Symbol.dispose): free() unless freed. */
+  declare [Symbol.dispose]: () => void;
 }

@@ -23,6 +23,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_NOT_JOINED]: [[A.EBADF], () => 'this thread has not joined the bus (or has left it)'],
   [A.R_BAD_HANDLE]: [[A.EBADF], (n) => `the connection handle is out of range (the bus has ${n} connection slots)`],
   [A.R_CONN_CLOSED]: [[A.ECONNRESET], () => 'the connection is closed'],
+  [A.R_BUS_SHUTDOWN]: [[A.ESHUTDOWN], () => 'the bus was shut down (bus.shutdown()): only freeing messages, closing connections and leaving still work'],
   [A.R_OP_PENDING]: [[A.EINPROGRESS], () => 'a SEND of this thread waits for send_commit / send_cancel'],
   [A.R_CMD_TOO_LARGE]: [[A.EMSGSIZE], (n) => `the command is larger than CMD_MAX (${n} bytes)`],
   [A.R_CMD_TOO_SMALL]: [[A.EINVAL], (n) => `the command is smaller than its struct (${n} bytes)`],

@@ -59,7 +59,7 @@ export const BUS_VERSION = 5;
 //128 ├─────────────────────────┴─────────────┴─────────────┤  id_seq: see the id table
 //    │ id128 [16]                                          │
 //144 ├────────────┬────────────┬───────────────────────────┤
-//    │ id_mask    │ pubmaps @  │ (reserved)                │  id_mask: id table buckets - 1
+//    │ id_mask    │ pubmaps @  │ (reserved) │ shutdown   │  id_mask: id table buckets - 1
 //160 ├────────────┴────────────┴───────────────────────────┤
 //    │ reserved up to BUS_SIZE (creator metadata, later)   │
 //256 └─────────────────────────────────────────────────────┘
@@ -94,6 +94,10 @@ export const BUS_ID128 = 128;
 export const BUS_ID_MASK = 144; // id table bucket count - 1 (a power of two >= n_conns, minus 1)
 export const BUS_PUBMAPS = 148; // the publish maps, pool_max / 64 bytes per connection slot
 export const BUS_SIZE = 256;
+// wasmbus: the bus was shut down (bus.shutdown()): 0, then 1 for good (an atomic store by the
+// creator's host, never journaled). HELLO, SEND and RECV (but not RECV_DROP) fail with
+// ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
+export const BUS_SHUTDOWN = 156;
 
 // Thread slot: one per joined thread.
 //
@@ -202,15 +206,16 @@ export const LOCK_WAIT_MS = 1000;
 //      │ desc_len │ used     │ owner    │ sleepers │  used: pool bytes in blocks; owner:
 //      │          │          │          │          │  the thread slot that said HELLO;
 //      │          │          │          │          │  sleepers: threads waiting on wake
-//  112 ├──────────┼──────────┴──────────┴──────────┤
-//      │ pubmap @ │ (reserved)                     │  pubmap: this slot's publish map
-//  128 ├──────────┴────────────────────────────────┤
+//  112 ├──────────┼──────────┼──────────┼──────────┤
+//      │ pubmap @ │ match_   │ n_matches│ kmsg_lost│  pubmap: this slot's publish map;
+//      │          │ head     │          │          │  match words: see "Matches" below
+//  128 ├──────────┴──────────┴──────────┴──────────┤
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
 //      │ description, NUL-terminated [64]          │
-//  448 ├───────────────────────────────────────────┤
-//      │ reserved                                  │
-//  512 └───────────────────────────────────────────┘
+//  448 ├──────────┬──────────┬─────────────────────┤
+//      │ peak_q   │ peak_used│ reserved            │  peaks: conn.stats()
+//  512 └──────────┴──────────┴─────────────────────┘
 export const CONN_STATE = 0;
 export const CONN_GEN = 4;
 export const CONN_ID = 8;
@@ -237,7 +242,12 @@ export const CONN_OWNER = 104;
 export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
 export const CONN_PUBMAP = 112; // absolute address of the slot's publish map (set by HELLO)
 export const CONN_QUOTA = 128;
-export const CONN_DESC = 384;
+export const CONN_DESC = 384; // MAX_DESC_LEN + 1 = 64 bytes: up to 448
+// wasmbus: statistics (conn.stats()): the most messages queued at once and the most pool bytes
+// in blocks at once since HELLO (zeroed by HELLO; raised, journaled, by queueAppend / poolAlloc);
+// after the description, in the slot's spare tail (448..512)
+export const CONN_PEAK_QUEUED = 448;
+export const CONN_PEAK_USED = 452;
 export const CONN_SIZE = 512;
 export const CONN_FREE_SLOT = 0;
 export const CONN_ACTIVE = 1;
@@ -782,3 +792,7 @@ export const R_SEND_BCAST_HOST_VEC = 809; // EOPNOTSUPP: a broadcast's payload m
 // a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
 // reported by its next RECV as DROPPED_MSGS).
 export const DELIVER_LOCK_TRIES = 64;
+
+// shutdown (evloop issue)
+export const ESHUTDOWN = 108;
+export const R_BUS_SHUTDOWN = 14; // ESHUTDOWN: the bus was shut down (bus.shutdown()): only FREE, BYEBYE, RECV_DROP and leaving work

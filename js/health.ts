@@ -1,0 +1,347 @@
+// health: read-only views of a bus for diagnostics: statistics of one connection and of the
+// whole bus (threads, locks, quotas), and a consistency check of every invariant the bus
+// state keeps. They read the shared layout directly, without taking a lock: on a bus that
+// other threads are using they are a snapshot that may be slightly torn (every walk is
+// bounded, so a torn read gives odd numbers, never a hang or a throw). Not per-message code:
+// they allocate freely.
+import * as A from './shared/abi.ts';
+import type { Engine } from './engine.ts';
+
+/** One connection's counters (conn.stats(), and each entry of bus.stats().connections). */
+export interface ConnStats {
+  slot: number;
+  /** the 64-bit id as a number */
+  id: number;
+  /** the thread slot that owns it */
+  owner: number;
+  /** messages in the receive queue, and the most there were at once since HELLO */
+  queued: number;
+  peakQueued: number;
+  /** messages the bus dropped for it that the next recv() will report */
+  dropped: number;
+  /** send reservations into its pool in flight */
+  reserved: number;
+  poolSize: number;
+  /** pool bytes in blocks (queued, published, reserved, with their headers), and the peak */
+  poolUsed: number;
+  peakPoolUsed: number;
+  poolFree: number;
+  /** the largest free block's usable bytes (what the largest single message may take, header included) */
+  largestFree: number;
+  freeBlocks: number;
+  /** slices handed to the owner by RECV and not yet freed */
+  published: number;
+  /** bytes charged to senders' quotas (queued messages), per sending user */
+  accounted: number;
+  quota: { uid: number; bytes: number; msgs: number }[];
+}
+
+export interface ThreadStats {
+  slot: number;
+  state: 'live' | 'recovering' | 'joining' | 'leaving';
+  token: number;
+  /** the host is inside a send's copy window (or joining) */
+  busy: boolean;
+  /** a SEND reservation waits for send_commit / send_cancel */
+  sendPending: boolean;
+  /** token of the thread recovering it (0: none) */
+  recoverer: number;
+  /** connections it owns */
+  connections: number;
+}
+
+export interface LockStats {
+  /** 'bus' or 'conn <slot>' */
+  lock: string;
+  /** thread slot of the holder */
+  holder: number;
+  /** a thread sleeps on the lock word */
+  waiters: boolean;
+}
+
+export interface BusStats {
+  /** bus.shutdown() was called */
+  shutdown: boolean;
+  /** messages sent on the bus (the seqnum counter, low 53 bits) */
+  seqnum: number;
+  threads: { slots: number; used: number; list: ThreadStats[] };
+  connectionSlots: number;
+  connections: ConnStats[];
+  /** locks held at the moment of the snapshot (normally none, or one held for microseconds) */
+  locks: LockStats[];
+  /** quota use summed over every receiver, per sending uid */
+  quota: { uid: number; bytes: number; msgs: number; receivers: number }[];
+}
+
+const H = A.BUS_BASE;
+
+/** Statistics of connection slot `slot` (null when the slot is not in use). */
+export function connStats(e: Engine, slot: number): ConnStats | null {
+  const u32 = e.u32;
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
+  if (!Number.isInteger(slot) || slot < 0 || slot >= ld(H + A.BUS_N_CONNS)) return null;
+  const c = e.connAddr(slot);
+  if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) return null;
+  const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
+  let poolFree = 0, largest = 0, freeBlocks = 0;
+  const maxBlocks = size / A.BLOCK_HDR;
+  for (let f = ld(c + A.CONN_FREE); f !== 0 && freeBlocks < maxBlocks && f >= pool && f < pool + size; f = ld(f + A.BLOCK_NEXT)) {
+    const bs = ld(f + A.BLOCK_SIZE);
+    poolFree += bs;
+    if (bs > largest) largest = bs;
+    freeBlocks++;
+  }
+  let published = 0;
+  for (let p = ld(c + A.CONN_PUB); p !== 0 && published < maxBlocks && p >= pool && p < pool + size; p = ld(p + A.BLOCK_LINK)) published++;
+  const quota: ConnStats['quota'] = [];
+  for (let i = 0; i < A.QUOTA_USERS; i++) {
+    const q = c + A.CONN_QUOTA + i * A.QUOTA_SIZE;
+    if (ld(q + A.QUOTA_USED) !== 0) quota.push({ uid: ld(q + A.QUOTA_UID), bytes: ld(q + A.QUOTA_BYTES), msgs: ld(q + A.QUOTA_MSGS) });
+  }
+  return {
+    slot, id: ld(c + A.CONN_ID + 4) * 2 ** 32 + ld(c + A.CONN_ID), owner: ld(c + A.CONN_OWNER),
+    queued: ld(c + A.CONN_N_QUEUED), peakQueued: ld(c + A.CONN_PEAK_QUEUED), dropped: ld(c + A.CONN_DROPPED),
+    reserved: ld(c + A.CONN_N_RESV), poolSize: size, poolUsed: ld(c + A.CONN_USED), peakPoolUsed: ld(c + A.CONN_PEAK_USED),
+    poolFree, largestFree: largest, freeBlocks, published, accounted: ld(c + A.CONN_ACCOUNTED), quota,
+  };
+}
+
+/** Statistics of the whole bus: threads, connections, held locks, quota use per user. */
+export function busStats(e: Engine): BusStats {
+  const u32 = e.u32;
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
+  const nThreads = ld(H + A.BUS_N_THREADS), nConns = ld(H + A.BUS_N_CONNS), threads = ld(H + A.BUS_THREADS);
+  const connections: ConnStats[] = [];
+  const owned = new Map<number, number>();
+  const locks: LockStats[] = [];
+  const lockOf = (name: string, v: number) => {
+    if ((v & A.LOCK_ID_MASK) !== 0) locks.push({ lock: name, holder: (v & A.LOCK_ID_MASK) - 1, waiters: (v & A.LOCK_WAITERS) !== 0 });
+  };
+  lockOf('bus', ld(H + A.BUS_LOCK));
+  const byUid = new Map<number, { uid: number; bytes: number; msgs: number; receivers: number }>();
+  for (let s = 0; s < nConns; s++) {
+    lockOf(`conn ${s}`, ld(e.connAddr(s) + A.CONN_LOCK));
+    const st = connStats(e, s);
+    if (!st) continue;
+    connections.push(st);
+    owned.set(st.owner, (owned.get(st.owner) ?? 0) + 1);
+    for (const q of st.quota) {
+      const a = byUid.get(q.uid) ?? { uid: q.uid, bytes: 0, msgs: 0, receivers: 0 };
+      a.bytes += q.bytes; a.msgs += q.msgs; a.receivers++;
+      byUid.set(q.uid, a);
+    }
+  }
+  const list: ThreadStats[] = [];
+  for (let i = 0; i < nThreads; i++) {
+    const t = threads + i * A.THREAD_SIZE;
+    const state = ld(t + A.THREAD_STATE), token = ld(t + A.THREAD_TOKEN);
+    if (state === A.THREAD_FREE && token === 0) continue;
+    list.push({
+      slot: i,
+      state: state === A.THREAD_LIVE ? 'live' : state === A.THREAD_RECOVERING ? 'recovering' : ld(t + A.THREAD_BUSY) ? 'joining' : 'leaving',
+      token, busy: ld(t + A.THREAD_BUSY) !== 0, sendPending: ld(t + A.THREAD_OP) === A.OP_SEND,
+      recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
+    });
+  }
+  return {
+    shutdown: ld(H + A.BUS_SHUTDOWN) !== 0,
+    seqnum: ld(H + A.BUS_SEQNUM + 4) * 2 ** 32 + ld(H + A.BUS_SEQNUM),
+    threads: { slots: nThreads, used: list.length, list },
+    connectionSlots: nConns, connections, locks,
+    quota: [...byUid.values()],
+  };
+}
+
+/**
+ * The consistency check of the whole bus: a list of broken invariants (empty when the bus is
+ * consistent): pools tile exactly and free neighbours are merged, the free / queue /
+ * published lists agree with the blocks, the publish maps with the published blocks, the id
+ * table with the connection table, quotas add up, counters match, and (unless `locksFree`
+ * is false) no lock is held. Meant for a quiet bus (no command running on any thread): run
+ * while others send, it may report what is only a command half done.
+ */
+export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[] {
+  const u32 = e.u32;
+  const ld = (p: number) => u32[p >>> 2];
+  const out: string[] = [];
+  const H = A.BUS_BASE;
+  if (ld(H) !== A.BUS_MAGIC) return ['no bus magic'];
+  const nConns = ld(H + A.BUS_N_CONNS), nThreads = ld(H + A.BUS_N_THREADS);
+  if ((opts.locksFree ?? true) && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held: ${ld(H + A.BUS_LOCK)}`);
+  // reservations journaled by live threads, per receiver slot
+  const resv = new Map<number, number>();
+  for (let i = 0; i < nThreads; i++) {
+    const t = ld(H + A.BUS_THREADS) + i * A.THREAD_SIZE;
+    if (ld(t + A.THREAD_STATE) === A.THREAD_FREE) continue;
+    if (ld(t + A.THREAD_LOG_LEN) !== 0) out.push(`thread ${i}: undo log not empty`);
+    if (ld(t + A.THREAD_OP) === A.OP_SEND) resv.set(ld(t + A.THREAD_OP_CONN), (resv.get(ld(t + A.THREAD_OP_CONN)) ?? 0) + 1);
+  }
+  let live = 0;
+  for (let s = 0; s < nConns; s++) {
+    const c = e.connAddr(s);
+    const state = ld(c + A.CONN_STATE);
+    const tag = `conn ${s}`;
+    if ((opts.locksFree ?? true) && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held: ${ld(c + A.CONN_LOCK)}`);
+    if (ld(c + A.CONN_N_RESV) !== (resv.get(s) ?? 0)) out.push(`${tag}: n_resv ${ld(c + A.CONN_N_RESV)} but ${resv.get(s) ?? 0} journaled`);
+    if (state === A.CONN_CLOSING && ld(c + A.CONN_N_RESV) === 0) out.push(`${tag}: CLOSING without reservations`);
+    if (state !== A.CONN_ACTIVE) continue;
+    live++;
+    const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE), end = pool + size;
+    // walk the blocks
+    const blocks = new Map<number, number>(); // block -> state
+    let prevSize = 0, prevFree = false, used = 0, reserved = 0;
+    let b = pool;
+    for (; b < end;) {
+      const bs = ld(b + A.BLOCK_SIZE), st = ld(b + A.BLOCK_STATE);
+      if (bs < A.BLOCK_HDR || bs % 8 !== 0 || b + bs > end) { out.push(`${tag}: bad block size ${bs} at ${b - pool}`); break; }
+      if (ld(b + A.BLOCK_PREV_SIZE) !== prevSize) out.push(`${tag}: prev_size ${ld(b + A.BLOCK_PREV_SIZE)} != ${prevSize} at ${b - pool}`);
+      if (st === 0 && prevFree) out.push(`${tag}: two free neighbours at ${b - pool}`);
+      if (st !== 0) used += bs;
+      if (st & A.BLOCK_RESERVED) reserved++;
+      blocks.set(b, st);
+      prevFree = st === 0;
+      prevSize = bs;
+      b += bs;
+    }
+    if (b !== end) out.push(`${tag}: blocks do not tile the pool`);
+    if (ld(c + A.CONN_USED) !== used) out.push(`${tag}: used ${ld(c + A.CONN_USED)} != ${used}`);
+    if (reserved !== (resv.get(s) ?? 0)) out.push(`${tag}: ${reserved} reserved blocks, ${resv.get(s) ?? 0} journaled`);
+    // the free list
+    let nFree = 0, back = 0;
+    for (let f = ld(c + A.CONN_FREE); f !== 0 && nFree <= blocks.size; f = ld(f + A.BLOCK_NEXT)) {
+      if (blocks.get(f) !== 0) out.push(`${tag}: free list holds a used block`);
+      if (ld(f + A.BLOCK_LINK) !== back) out.push(`${tag}: free list back link broken`);
+      back = f;
+      nFree++;
+    }
+    const free = [...blocks.values()].filter((x) => x === 0).length;
+    if (nFree !== free) out.push(`${tag}: free list has ${nFree} blocks, the pool ${free}`);
+    // the queue, and the quota it accounts
+    let nq = 0, last = 0;
+    const acct = new Map<number, [number, number]>();
+    for (let q = ld(c + A.CONN_Q_HEAD); q !== 0 && nq <= blocks.size; q = ld(q + A.BLOCK_NEXT)) {
+      if (!((blocks.get(q) ?? 0) & A.BLOCK_KERNEL)) out.push(`${tag}: queued block not KERNEL`);
+      const k = ld(q + A.BLOCK_QUSER), a = acct.get(k) ?? [0, 0];
+      acct.set(k, [a[0] + ld(q + A.BLOCK_ACCT), a[1] + 1]);
+      last = q;
+      nq++;
+    }
+    // reserved blocks are charged too
+    for (const [blk, st] of blocks) {
+      if (!(st & A.BLOCK_RESERVED)) continue;
+      const k = ld(blk + A.BLOCK_QUSER), a = acct.get(k) ?? [0, 0];
+      acct.set(k, [a[0] + ld(blk + A.BLOCK_ACCT), a[1] + 1]);
+    }
+    if (nq !== ld(c + A.CONN_N_QUEUED)) out.push(`${tag}: queue has ${nq}, n_queued ${ld(c + A.CONN_N_QUEUED)}`);
+    if (ld(c + A.CONN_Q_TAIL) !== last) out.push(`${tag}: queue tail wrong`);
+    if ([...blocks.values()].filter((x) => x & A.BLOCK_KERNEL).length !== nq) out.push(`${tag}: KERNEL blocks outside the queue`);
+    let total = 0, users = 0;
+    for (let i = 0; i < A.QUOTA_USERS; i++) {
+      const q = c + A.CONN_QUOTA + i * A.QUOTA_SIZE;
+      const a = acct.get(i) ?? [0, 0];
+      if (ld(q + A.QUOTA_USED)) users++;
+      if (ld(q + A.QUOTA_BYTES) !== a[0] || ld(q + A.QUOTA_MSGS) !== a[1]) out.push(`${tag}: quota ${i} is ${ld(q + A.QUOTA_BYTES)}/${ld(q + A.QUOTA_MSGS)}, messages hold ${a[0]}/${a[1]}`);
+      if (!ld(q + A.QUOTA_USED) && a[1]) out.push(`${tag}: quota ${i} unused but charged`);
+      total += a[0];
+    }
+    if (ld(c + A.CONN_ACCOUNTED) !== total) out.push(`${tag}: accounted ${ld(c + A.CONN_ACCOUNTED)} != ${total}`);
+    if (ld(c + A.CONN_N_USERS) !== users) out.push(`${tag}: n_users ${ld(c + A.CONN_N_USERS)} != ${users}`);
+    // the published list
+    let np = 0;
+    for (let p = ld(c + A.CONN_PUB); p !== 0 && np <= blocks.size; p = ld(p + A.BLOCK_LINK)) {
+      if (!((blocks.get(p) ?? 0) & A.BLOCK_USER)) out.push(`${tag}: published block not USER`);
+      np++;
+    }
+    if ([...blocks.values()].filter((x) => x & A.BLOCK_USER).length !== np) out.push(`${tag}: USER blocks outside the published list`);
+    // ... linked both ways
+    let fwd = 0;
+    for (let p = ld(c + A.CONN_PUB), n = 0; p !== 0 && n <= blocks.size; p = ld(p + A.BLOCK_LINK), n++) {
+      if (fwd !== 0 && ld(p + A.BLOCK_PUB_PREV) !== fwd) out.push(`${tag}: published list back link broken at ${p - pool}`);
+      fwd = p; // (the head's back link is not kept)
+    }
+    // the publish map: a bit set exactly where a published block starts
+    const map = ld(c + A.CONN_PUBMAP);
+    if (map !== ld(H + A.BUS_PUBMAPS) + s * (ld(H + A.BUS_POOL_MAX) >>> A.PUBMAP_SHIFT)) out.push(`${tag}: publish map at ${map}`);
+    for (let k = 0; k < size / 8; k++) {
+      const bit = (ld(map + (k >>> 5) * 4) >>> (k & 31)) & 1;
+      const want = ((blocks.get(pool + k * 8) ?? 0) & A.BLOCK_USER) ? 1 : 0;
+      if (bit !== want) out.push(`${tag}: publish map bit ${k} is ${bit}, block state says ${want}`);
+    }
+  }
+  if (ld(H + A.BUS_CONNS_LIVE) !== live) out.push(`conns_live ${ld(H + A.BUS_CONNS_LIVE)} != ${live}`);
+  out.push(...checkIds(e));
+  return out;
+}
+
+/**
+ * The id table agrees with the connection table: every active connection is in the chain of
+ * its id's bucket, once; the chains hold nothing else; no two active connections share an id.
+ */
+export function checkIds(e: Engine): string[] {
+  const ld = (p: number) => e.u32[p >>> 2];
+  const H = A.BUS_BASE, out: string[] = [];
+  const nConns = ld(H + A.BUS_N_CONNS), ids = ld(H + A.BUS_IDS), mask = ld(H + A.BUS_ID_MASK);
+  if (((mask + 1) & mask) !== 0 || mask + 1 < nConns || (mask > 0 && (mask + 1) / 2 >= nConns)) out.push(`id table: ${mask + 1} buckets for ${nConns} connections`);
+  if (ids !== ld(H + A.BUS_CONNS) + nConns * A.CONN_SIZE) out.push(`id table at ${ids}`);
+  const links = ids + (mask + 1) * 4;
+  const seen = new Map<number, number>(); // slot -> bucket
+  for (let bkt = 0; bkt <= mask; bkt++) {
+    let n = 0;
+    for (let s = ld(ids + bkt * 4); s !== 0; s = ld(links + (s - 1) * 4)) {
+      if (s > nConns) { out.push(`id table: bucket ${bkt} holds slot ${s - 1} (out of range)`); break; }
+      if (++n > nConns) { out.push(`id table: bucket ${bkt} has a cycle`); break; }
+      const slot = s - 1, c = e.connAddr(slot);
+      if (seen.has(slot)) { out.push(`id table: slot ${slot} in buckets ${seen.get(slot)} and ${bkt}`); break; }
+      seen.set(slot, bkt);
+      if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) out.push(`id table: bucket ${bkt} holds slot ${slot}, which is not active`);
+      if ((ld(c + A.CONN_ID) & mask) !== bkt) out.push(`id table: slot ${slot} (id low ${ld(c + A.CONN_ID)}) in bucket ${bkt}`);
+    }
+  }
+  const byId = new Map<string, number>();
+  for (let slot = 0; slot < nConns; slot++) {
+    const c = e.connAddr(slot);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    if (!seen.has(slot)) out.push(`id table: active slot ${slot} is in no chain`);
+    const id = `${ld(c + A.CONN_ID + 4)}:${ld(c + A.CONN_ID)}`;
+    if (id === '0:0' || id === '4294967295:4294967295') out.push(`slot ${slot}: id ${id}`);
+    if (byId.has(id)) out.push(`slots ${byId.get(id)} and ${slot} share the id ${id}`);
+    byId.set(id, slot);
+  }
+  out.push(...checkMatches(e));
+  return out;
+}
+
+/**
+ * The match table: each open connection's chain holds n_matches (<= MAX_MATCHES_PER_CONN)
+ * entries, each live and owned by it, none on two chains; every live entry is on its
+ * owner's chain; a notification entry has no signal rules, and n_gen fits the entry.
+ */
+export function checkMatches(e: Engine): string[] {
+  const u32 = e.u32, ld = (p: number) => u32[p >>> 2], H = A.BUS_BASE, out: string[] = [];
+  const n = ld(H + A.BUS_N_MATCHES), size = ld(H + A.BUS_MATCH_SIZE), base = ld(H + A.BUS_MATCHES);
+  const live = (i: number) => {
+    const m = base + i * size, owner = ld(m + A.MATCH_OWNER);
+    if (owner === 0) return -1;
+    const c = e.connAddr(owner - 1);
+    return ld(c + A.CONN_STATE) === A.CONN_ACTIVE && ld(c + A.CONN_GEN) === ld(m + A.MATCH_GEN) ? owner - 1 : -1;
+  };
+  const onChain = new Set<number>();
+  for (let s = 0; s < ld(H + A.BUS_N_CONNS); s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    let len = 0;
+    for (let i = ld(c + A.CONN_MATCH_HEAD); i !== 0; i = ld(base + (i - 1) * size + A.MATCH_NEXT)) {
+      if (i > n || onChain.has(i - 1)) { out.push(`conn ${s}: match chain broken at entry ${i - 1}`); break; }
+      onChain.add(i - 1);
+      if (live(i - 1) !== s) out.push(`conn ${s}: match entry ${i - 1} on its chain is not its own live entry`);
+      const m = base + (i - 1) * size;
+      if (ld(m + A.MATCH_KIND) !== 0 && ld(m + A.MATCH_RULES) !== 0) out.push(`match entry ${i - 1}: a notification rule with signal rules`);
+      if (ld(m + A.MATCH_N_GEN) > A.MATCH_GENERATIONS) out.push(`match entry ${i - 1}: ${ld(m + A.MATCH_N_GEN)} generations`);
+      len++;
+    }
+    if (len !== ld(c + A.CONN_N_MATCHES)) out.push(`conn ${s}: ${len} match entries chained, n_matches ${ld(c + A.CONN_N_MATCHES)}`);
+    if (len > A.MAX_MATCHES_PER_CONN) out.push(`conn ${s}: ${len} match entries`);
+  }
+  for (let i = 0; i < n; i++) if (live(i) >= 0 && !onChain.has(i)) out.push(`match entry ${i}: live but on no chain`);
+  return out;
+}

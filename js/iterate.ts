@@ -1,0 +1,54 @@
+// iterate: a connection's messages as an async iterator (for await), and Symbol.dispose /
+// Symbol.asyncDispose where the runtime has them (feature-detected: nothing is defined on a
+// runtime without them).
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Connection, RecvAsyncOptions } from './connection.ts';
+import type { Message } from './message.ts';
+
+/** conn.messages() options: those of recvAsync, applied to every wait. */
+export type MessagesOptions = RecvAsyncOptions;
+
+const DISPOSE = (Symbol as unknown as { dispose?: symbol }).dispose;
+const ASYNC_DISPOSE = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose;
+
+export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
+  let prev: Message | null = null;
+  let done = false;
+  const drop = () => {
+    const m = prev;
+    prev = null;
+    if (m && !m.kept && !m.freedAlready && !conn.closed) m.free();
+  };
+  const end = (): IteratorResult<Message> => {
+    done = true;
+    return { done: true, value: undefined };
+  };
+  const it: AsyncIterableIterator<Message> = {
+    async next(): Promise<IteratorResult<Message>> {
+      drop();
+      if (done || conn.closed) return end();
+      try {
+        prev = await conn.recvAsync(opts);
+        return { done: false, value: prev };
+      } catch (err) {
+        // closing the connection ends its iterators
+        if (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET) return end();
+        done = true;
+        throw err;
+      }
+    },
+    async return(): Promise<IteratorResult<Message>> {
+      drop();
+      return end();
+    },
+    [Symbol.asyncIterator]() { return it; },
+  };
+  if (ASYNC_DISPOSE) Object.defineProperty(it, ASYNC_DISPOSE, { value: () => it.return!().then(() => undefined), configurable: true, writable: true });
+  return it;
+}
+
+/** Define `fn` under Symbol.dispose on `proto`, when the runtime has the symbol. */
+export function defineDispose(proto: object, fn: (this: never) => void): void {
+  if (DISPOSE) Object.defineProperty(proto, DISPOSE, { value: fn, configurable: true, writable: true });
+}

@@ -1,0 +1,84 @@
+// for await over a connection, keep(), AbortSignal, close ending iterators, Symbol.dispose,
+// and the adaptive spin's rules (recvWait(0) does not spin; slow answers stop the spinning).
+import * as assert from 'uvu/assert';
+import { BusError, type Message } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('iterate, dispose, spin');
+
+t('for await frees each message on the next step unless kept; break frees the last', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 4; i++) a.sendText(b.id, `m${i}`);
+  const seen: string[] = [];
+  let kept: Message | null = null, last: Message | null = null;
+  for await (const m of b) {
+    seen.push(m.text());
+    if (seen.length === 2) kept = m.keep();
+    last = m;
+    if (seen.length === 4) break;
+  }
+  assert.equal(seen, ['m0', 'm1', 'm2', 'm3']);
+  assert.ok(last!.freedAlready, 'break freed the last message');
+  assert.ok(!kept!.freedAlready && kept!.kept);
+  assert.is(kept!.text(), 'm1');
+  kept!.free();
+  assert.is(b.poolUsed, 0);
+});
+
+t('messages({ signal }) rejects with ECANCELED; closing the connection ends its iterator', async ({ bus }) => {
+  const b = bus.connect();
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 5);
+  try {
+    for await (const m of b.messages({ signal: ac.signal })) void m;
+    assert.unreachable('aborted');
+  } catch (e) { assert.is((e as BusError).code, 'ECANCELED'); }
+  const it = b.messages({ timeout: 5000 });
+  const p = it.next();
+  setTimeout(() => b.close(), 5);
+  const r = await p;
+  assert.is(r.done, true);
+  assert.is((await it.next()).done, true);
+  await assert.not.throws(async () => { for await (const m of b) void m; });
+});
+
+t('Symbol.dispose (where the runtime has it) closes a connection and frees a message', ({ bus }) => {
+  const dispose = (Symbol as unknown as { dispose?: symbol }).dispose;
+  if (!dispose) return;
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'x');
+  const m = b.recv()!;
+  (m as unknown as Record<symbol, () => void>)[dispose]();
+  assert.ok(m.freedAlready);
+  (m as unknown as Record<symbol, () => void>)[dispose](); // twice: nothing
+  (b as unknown as Record<symbol, () => void>)[dispose]();
+  assert.ok(b.closed);
+  (a as unknown as Record<symbol, () => void>)[dispose]();
+  assert.is(bus.connections.length, 0);
+});
+
+t('recvWait(0) does not spin; slow answers stop the spin, fast ones start it again', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const sp = b.spinner;
+  const spins = sp.spins;
+  assert.is(b.recvWait(0), null);
+  assert.is(sp.spins, spins, 'recvWait(0) returned without spinning');
+  // ten slow answers (5 ms each): the score drops below the spin threshold
+  for (let i = 0; i < 10; i++) {
+    setTimeout(() => a.sendText(b.id, 'slow'), 5);
+    (await b.recvAsync({ timeout: 2000 })).free();
+  }
+  const s0 = sp.spins;
+  setTimeout(() => a.sendText(b.id, 'slow'), 5);
+  (await b.recvAsync({ timeout: 2000 })).free();
+  assert.is(sp.spins, s0, 'no spin while answers are slow');
+  assert.is(sp.score, 0);
+  // instant answers (already queued) do not count as waits; recvWait with a quick answer raises it
+  for (let i = 0; i < 3; i++) sp.answered(0.001);
+  assert.ok(sp.shouldSpin());
+  assert.is(b.recvWait(0.2), null); // spins at most 50 µs, then sleeps the rest
+  assert.ok(sp.spins > s0);
+  assert.throws(() => b.recvWait(-1), (e: BusError) => e.code === 'EINVAL');
+});
+
+t.run();

@@ -1,0 +1,104 @@
+// Shutdown, closing after recovery, statistics and the exported health check (evloop issue).
+import * as assert from 'uvu/assert';
+import { Bus, BusError, abi as A, checkBus as exportedCheck } from '../../js/index.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
+import { checkBus } from '../helpers/check.ts';
+
+const t = busSuite('shutdown, stats, health');
+
+function errno(fn: () => unknown): string {
+  try { fn(); } catch (err) { return err instanceof BusError ? `${err.code} ${err.message}` : String(err); }
+  return 'no error';
+}
+
+t('the test helper and the package export the same checker', () => {
+  assert.is(checkBus, exportedCheck);
+});
+
+t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the creator ends at once', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const a = bus.connect(), b = j.connect();
+  a.sendText(b.id, 'one'); a.sendText(b.id, 'two');
+  const kept = b.recv()!; // a published message outlives the shutdown
+  assert.throws(() => j.shutdown(), (e: BusError) => e.code === 'EPERM' && /only the Bus that created/.test(e.message));
+  assert.is(bus.isShutdown, false);
+  bus.shutdown();
+  assert.ok(bus.isShutdown && j.isShutdown);
+  assert.ok(a.closed, "the creator's connections are closed");
+  assert.is(bus.connections.length, 0);
+  bus.shutdown(); // again: a no-op
+  assert.match(errno(() => b.recv()), /^ESHUTDOWN recv: ESHUTDOWN: RECV: the bus was shut down/);
+  assert.match(errno(() => b.sendText(a.id, 'x')), /^ESHUTDOWN send: ESHUTDOWN: SEND: the bus was shut down/);
+  assert.match(errno(() => j.connect()), /^ESHUTDOWN connect: ESHUTDOWN: HELLO: the bus was shut down/);
+  await b.recvAsync({ timeout: 5 }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ESHUTDOWN'));
+  assert.is(j.stats().shutdown, true);
+  assert.is(b.stats().queued, 1);
+  kept.free();
+  b.close(); // drops the queued message
+  assert.ok(b.closed);
+  j.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
+t('shutdown wakes a pending recvAsync of another Bus of the same memory with ESHUTDOWN', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const b = j.connect();
+  const p = b.recvAsync({ timeout: 5000 });
+  const t0 = performance.now();
+  setTimeout(() => bus.shutdown(), 5);
+  await p.then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ESHUTDOWN'));
+  assert.ok(performance.now() - t0 < 2000, 'woken, not timed out');
+  assert.is(b.pendingReceives, 0);
+  b.close();
+  j.close();
+});
+
+t('a recovered thread closes its connections and leaves without errors piling up', async ({ bus, mock }) => {
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect(), jd = j.connect();
+  assert.is(bus.recoverThread(h.token, { stopped: true }) >= 0, true);
+  jc.close(); // the recoverer closed it already: only marked closed
+  assert.ok(jc.closed);
+  jd.close();
+  assert.is(j.connections.length, 0);
+  j.close(); // succeeds
+  j.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
+t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus-wide', async ({ bus }) => {
+  const a = bus.connect({ poolSize: 65536 }), b = bus.connect({ poolSize: 65536 });
+  const s0 = b.stats();
+  assert.is(s0.queued, 0); assert.is(s0.poolUsed, 0); assert.is(s0.poolFree, 65536); assert.is(s0.largestFree, 65536);
+  for (let i = 0; i < 3; i++) a.send(b.id, new Uint8Array(1000));
+  const s1 = b.stats();
+  assert.is(s1.queued, 3); assert.is(s1.peakQueued, 3);
+  assert.ok(s1.poolUsed > 3000 && s1.poolUsed + s1.poolFree === 65536, `used ${s1.poolUsed} free ${s1.poolFree}`);
+  assert.is(s1.quota.length, 1); assert.is(s1.quota[0].msgs, 3);
+  assert.is(s1.accounted, s1.quota[0].bytes);
+  const m = b.recv()!;
+  const s2 = b.stats();
+  assert.is(s2.queued, 2); assert.is(s2.peakQueued, 3); assert.is(s2.published, 1);
+  m.free(); b.drop(); b.drop();
+  const s3 = b.stats();
+  assert.is(s3.poolUsed, 0); assert.is(s3.peakPoolUsed, s1.poolUsed); assert.is(s3.largestFree, 65536); assert.is(s3.freeBlocks, 1);
+  const bs = bus.stats();
+  assert.is(bs.connections.length, 2);
+  assert.is(bs.threads.used, 1); assert.is(bs.threads.list[0].state, 'live'); assert.is(bs.threads.list[0].connections, 2);
+  assert.equal(bs.locks, []);
+  assert.equal(bs.quota, []);
+  assert.is(bs.shutdown, false);
+  assert.ok(bs.seqnum >= 3);
+  assert.equal(bus.check(), []);
+  assert.throws(() => bus.check({ lockFree: true } as never), (e: BusError) => e.code === 'EINVAL' && /unknown option "lockFree"/.test(e.message));
+  // a corrupted counter is reported
+  const c = bus.engine.connAddr(b.slot);
+  bus.engine.u32[(c + A.CONN_USED) >>> 2] += 8;
+  assert.ok(bus.check().some((p) => /used/.test(p)));
+  bus.engine.u32[(c + A.CONN_USED) >>> 2] -= 8;
+  a.close(); b.close();
+  assert.throws(() => b.stats(), (e: BusError) => e.code === 'ECONNRESET');
+});
+
+t.run();
