@@ -11,6 +11,7 @@ import { fail, failArg } from "./reason";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
+import { namesDropAll } from "./name-change";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -221,11 +222,12 @@ export function byebye(slot: u32, gen: u32): i32 {
 
 /**
  * Close a connection (bus and connection locks held): its pool and queue go with it, and its
- * id leaves the id table (BYEBYE, and recovery for the connections of a dead thread). A slot
+ * id leaves the id table, its names are released (BYEBYE, and recovery for the connections of a dead thread). A slot
  * that still has sends reserved into it stays CLOSING until the last one is committed or
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
+  namesDropAll(c); // each name it owns passes to the next in its queue
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));

@@ -7,6 +7,8 @@ export { hello, byebye } from "./conn";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
+export { nameAcquireCmd as name_acquire, nameReleaseCmd as name_release } from "./name-cmd";
+export { list } from "./list";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

@@ -10,7 +10,7 @@ import { busLayoutEnd, busBloomSize } from "./bus";
 import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
-import { routeById, routeByName, routeLive } from "./route";
+import { routeById, routeByName, routeLive, routeIdLo, routeIdHi } from "./route";
 import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
@@ -126,11 +126,12 @@ export function send(slot: u32, gen: u32): i32 {
   if (expect || reply) return fail(A.EOPNOTSUPP, A.R_SEND_CALL_UNSUPPORTED);
   if (signal) return fail(A.EOPNOTSUPP, A.R_SEND_SIGNAL_UNSUPPORTED);
 
-  // the receiver
-  if (dstName != 0) return routeByName(dstName + A.ITEM_HDR, dstNameLen);
-  const di = routeById(dstLo, dstHi);
+  // the receiver: by name (its owner's id from then on), or by id
+  let toLo = dstLo, toHi = dstHi;
+  const di = dstName != 0 ? routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi) : routeById(dstLo, dstHi);
   if (di < 0) return di;
   const d = u32(di);
+  if (dstName != 0) { toLo = routeIdLo; toHi = routeIdHi; }
 
   // metadata, collected once per message before any lock is taken
   const mask = metaMask(c, d);
@@ -139,7 +140,7 @@ export function send(slot: u32, gen: u32): i32 {
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
 
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
-  if (!routeLive(d, dstLo, dstHi)) {
+  if (!routeLive(d, toLo, toHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
   }

@@ -24,6 +24,10 @@ export interface CoreExports {
   unwind(): number;
   abi_fingerprint(): number;
   bus_layout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number;
+  // names issue
+  name_acquire(slot: number, gen: number): number;
+  name_release(slot: number, gen: number): number;
+  list(slot: number, gen: number): number;
 }
 
 function wrap(c: typeof release): CoreExports {
@@ -42,6 +46,9 @@ function wrap(c: typeof release): CoreExports {
     unwind: () => c.unwind() | 0,
     abi_fingerprint: () => c.abi_fingerprint() | 0,
     bus_layout: (a, b, p, n, m, r, s) => c.bus_layout(a >>> 0, b >>> 0, p >>> 0, n >>> 0, m >>> 0, r >>> 0, s >>> 0) | 0,
+    name_acquire: (slot, gen) => c.name_acquire(slot >>> 0, gen >>> 0) | 0,
+    name_release: (slot, gen) => c.name_release(slot >>> 0, gen >>> 0) | 0,
+    list: (slot, gen) => c.list(slot >>> 0, gen >>> 0) | 0,
   };
 }
 
