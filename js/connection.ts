@@ -7,6 +7,7 @@ import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { options, optBoolean, u32Arg, kindOf, payloadBytes } from './args.ts';
+import * as N from './names.ts';
 
 export type Destination = number | string;
 
@@ -371,4 +372,19 @@ export class Connection {
     }
     bump(e.i32, this.wakeIndex);
   }
+
+  // names issue (js/names.ts)
+  /** NAME_ACQUIRE: 'primary', 'in-queue', 'already-owner', 'already-queued' or 'left-queue'; throws EEXIST, E2BIG, ENFILE, EINVAL. */
+  requestName(name: string, opts?: N.RequestNameOptions): N.AcquireResult { return N.requestName(this, name, opts); }
+  /** NAME_RELEASE: throws ESRCH (nobody owns it), EADDRINUSE (this connection neither owns nor queues for it). */
+  releaseName(name: string): void { N.releaseName(this, name); }
+  /** The id of the primary owner of `name`, or null. */
+  getNameOwner(name: string): number | null { return N.getNameOwner(this, name); }
+  nameHasOwner(name: string): boolean { return N.getNameOwner(this, name) !== null; }
+  /** Well-known names with an owner, sorted. */
+  listNames(): string[] { return N.listNames(this); }
+  /** Ids of the bus's connections, ascending. */
+  listPeers(): number[] { return N.listPeers(this); }
+  /** LIST: records by the flags asked for (a check that nothing leaked, for instance). */
+  list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }
 }
