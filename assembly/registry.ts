@@ -255,7 +255,7 @@ export function nameAcquire(c: u32, s: u32, len: u32, flags: u32): i32 {
     }
     queuePush(e, o);
     record(e, pc, pf, c, keep);
-    return mine == 0 ? A.NAME_PRIMARY | A.NAME_ACQUIRED : A.NAME_PRIMARY;
+    return A.NAME_PRIMARY | A.NAME_ACQUIRED; // it became the primary owner (from the queue, or new)
   }
   if ((flags & A.NAME_QUEUE) != 0) {
     if (mine != 0) {

@@ -86,11 +86,11 @@ t('replacement: ALLOW_REPLACEMENT + REPLACE_EXISTING; the old owner queues only 
   raw.nameRelease(a.slot, a.gen, N);
 });
 
-t('a queued connection replacing the primary moves to the head (not ACQUIRED)', ({ raw }) => {
+t('a queued connection replacing the primary moves to the head (PRIMARY | ACQUIRED)', ({ raw }) => {
   const a = open(raw), b = open(raw);
   raw.nameAcquire(a.slot, a.gen, N, AR);
   raw.nameAcquire(b.slot, b.gen, N, Q);
-  assert.equal(raw.nameAcquire(b.slot, b.gen, N, RE), { r: 0, flags: P });
+  assert.equal(raw.nameAcquire(b.slot, b.gen, N, RE), { r: 0, flags: P | ACQ });
   assert.equal(queueOf(raw, a, N), [b.id]);
   raw.nameRelease(b.slot, b.gen, N);
 });
