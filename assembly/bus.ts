@@ -16,7 +16,7 @@ export function busPoolMax(): u32 { return ld32(H + A.BUS_POOL_MAX); }
 export function busLayoutEnd(): u32 { return ld32(H + A.BUS_LAYOUT_END); }
 export function busBloomSize(): u32 { return ld32(H + A.BUS_BLOOM_SIZE); }
 
-/** Buckets of the id table: the least power of two >= nConns (at most 2^31). */
+/** Buckets of the id table (and of the name table): the least power of two >= n (at most 2^31). */
 function idBuckets(nConns: u32): u32 {
   let b: u32 = 1;
   while (b < nConns && b < 0x80000000) b = u32(b << 1);
@@ -41,7 +41,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const ids = tableEnd(conns, nConns, A.CONN_SIZE);
   const buckets = idBuckets(nConns);
   const names = tableEnd(ids, satAdd(buckets, nConns), 4);
-  const matches = tableEnd(names, nNames, A.NAME_SIZE);
+  const matches = tableEnd(tableEnd(names, 1, A.NAMES_HDR + idBuckets(nNames) * 4), nNames, A.NAME_SIZE);
   const replies = tableEnd(matches, nMatches, matchSize);
   const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
   const metasEnd = tableEnd(metas, nConns, A.META_SIZE);
@@ -103,6 +103,7 @@ export function busMake(cmd: u32): i32 {
   // tables start zeroed (free, the id table empty); pools and their publish maps are laid
   // out by HELLO
   fill(H + A.BUS_SIZE, 0, ld32(H + A.BUS_POOLS) - (H + A.BUS_SIZE));
+  st32(ld32(H + A.BUS_NAMES) + A.NAMES_MASK, idBuckets(nNames) - 1); // the name table's buckets
   st32(H + A.BUS_VERSION_OFF, A.BUS_VERSION);
   st32(H + A.BUS_N_THREADS, nThreads);
   st32(H + A.BUS_N_CONNS, nConns);

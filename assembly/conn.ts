@@ -13,6 +13,7 @@ import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
 import { notifyIdAdd, notifyIdRemove } from "./notify";
+import { namesDropAll } from "./name-change";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -233,13 +234,15 @@ export function byebye(slot: u32, gen: u32): i32 {
 /**
  * Close a connection (bus and connection locks held): its pool and queue go with it, and its
  * id leaves the id table, its calls are forgotten and the calls made to it owe REPLY_DEAD
- * (reply.ts; the closer delivers them once it has released this lock: replySweepNow)
+ * (reply.ts; the closer delivers them once it has released this lock: replySweepNow), its
+ * names pass to the next in their queues
  * (BYEBYE, and recovery for the connections of a dead thread). A slot
  * that still has sends reserved into it stays CLOSING until the last one is committed or
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
   replyConnClosed(c);
+  namesDropAll(c); // each name it owns passes to the next in its queue
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));

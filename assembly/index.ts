@@ -8,6 +8,8 @@ export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./se
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
 export { matchAdd as match_add, matchRemove as match_remove } from "./match";
+export { nameAcquireCmd as name_acquire, nameReleaseCmd as name_release } from "./name-cmd";
+export { list } from "./list";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

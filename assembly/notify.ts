@@ -7,7 +7,7 @@
 // a receiver whose lock stays contended loses the notification, counted in its
 // CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool.
 import * as A from "../js/shared/abi";
-import { ld32, st64, copy, aAdd, THREAD } from "./mem";
+import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
 import { lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
@@ -79,6 +79,6 @@ export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi:
   st64(buf + 16, newLo, newHi);
   st64(buf + 24, newFlags, 0);
   copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
-  st64(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 0); // the NUL (and padding, inside the buffer)
+  fill(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 8); // the NUL and padding (bytes: the end of the name is not 4-aligned)
   notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, 0, oldLo, oldHi, newLo, newHi);
 }

@@ -10,7 +10,7 @@ import { busLayoutEnd, busBloomSize, busShutdown } from "./bus";
 import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
-import { routeById, routeByName, routeLive } from "./route";
+import { routeById, routeByName, routeLive, routeIdLo, routeIdHi } from "./route";
 import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
@@ -134,11 +134,12 @@ export function send(slot: u32, gen: u32): i32 {
     return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
   }
 
-  // the receiver
-  if (dstName != 0) return routeByName(dstName + A.ITEM_HDR, dstNameLen);
-  const di = routeById(dstLo, dstHi);
+  // the receiver: by name (its owner's id from then on), or by id
+  let toLo = dstLo, toHi = dstHi;
+  const di = dstName != 0 ? routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi) : routeById(dstLo, dstHi);
   if (di < 0) return di;
   const d = u32(di);
+  if (dstName != 0) { toLo = routeIdLo; toHi = routeIdHi; }
 
   // metadata, collected once per message before any lock is taken
   const mask = metaMask(c, d);
@@ -157,13 +158,16 @@ export function send(slot: u32, gen: u32): i32 {
       return rec;
     }
   }
-  r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, dstLo, dstHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
+  r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, toLo, toHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
     (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0);
   if (expect || reply) unlock(H + A.BUS_LOCK);
   return r;
 }
 
-/** SEND once routed: the receiver's lock, its slice, the reply record (the bus lock held for a call or reply). */
+/**
+ * SEND once routed to `d`, whose id is (dstLo, dstHi) (by name: its owner's id): the receiver's
+ * lock, its slice, the reply record (the bus lock held for a call or reply).
+ */
 function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
   dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
   signalBloom: u32): i32 {

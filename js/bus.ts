@@ -107,7 +107,9 @@ const CREATOR_TOKEN = 1;
 const WATCH_RETRIES = 20, WATCH_RETRY_MS = 50;
 
 export const DEFAULT_LIMITS: BusLimits = {
-  threads: 16, connections: 64, poolMax: 1 << 20, names: 256, matches: 1024, replies: 1024,
+  // names, matches: bus-wide tables above one connection's limit (MAX_NAMES_PER_CONN,
+  // MAX_MATCHES_PER_CONN: 256 each), 64 per connection on average (docs/API.md, "Limits")
+  threads: 16, connections: 64, poolMax: 1 << 20, names: 4096, matches: 4096, replies: 1024,
 };
 
 const encoder = new TextEncoder();
@@ -493,6 +495,21 @@ export class Bus {
 
   /** `using bus = …` (where the runtime has Symbol.dispose): close(). */
   declare [Symbol.dispose]: () => void;
+  // names issue (js/names.ts): answered through one of this thread's open connections, or a
+  // short-lived one when there is none
+  private withConn<T>(f: (c: Connection) => T): T {
+    const open = this.connections[0];
+    if (open) return f(open);
+    const c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
+    try { return f(c); } finally { c.close(); }
+  }
+  /** The id of the primary owner of `name`, or null. */
+  getNameOwner(name: string): number | null { return this.withConn((c) => c.getNameOwner(name)); }
+  nameHasOwner(name: string): boolean { return this.getNameOwner(name) !== null; }
+  /** Well-known names with an owner, sorted. */
+  listNames(): string[] { return this.withConn((c) => c.listNames()); }
+  /** Ids of the bus's connections, ascending. */
+  listPeers(): number[] { return this.withConn((c) => c.listPeers()); }
 }
 
 defineDispose(Bus.prototype, function (this: Bus) { this.close(); });

@@ -10,6 +10,7 @@ import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
+import * as N from './names.ts';
 
 export type Destination = number | string;
 
@@ -438,6 +439,20 @@ export class Connection {
 
   /** `using conn = bus.connect()` (where the runtime has Symbol.dispose): close() unless closed. */
   declare [Symbol.dispose]: () => void;
+  // names issue (js/names.ts)
+  /** NAME_ACQUIRE: 'primary', 'in-queue', 'already-owner', 'already-queued' or 'left-queue'; throws EEXIST, E2BIG, ENFILE, EINVAL. */
+  requestName(name: string, opts?: N.RequestNameOptions): N.AcquireResult { return N.requestName(this, name, opts); }
+  /** NAME_RELEASE: throws ESRCH (nobody owns it), EADDRINUSE (this connection neither owns nor queues for it). */
+  releaseName(name: string): void { N.releaseName(this, name); }
+  /** The id of the primary owner of `name`, or null. */
+  getNameOwner(name: string): number | null { return N.getNameOwner(this, name); }
+  nameHasOwner(name: string): boolean { return N.getNameOwner(this, name) !== null; }
+  /** Well-known names with an owner, sorted. */
+  listNames(): string[] { return N.listNames(this); }
+  /** Ids of the bus's connections, ascending. */
+  listPeers(): number[] { return N.listPeers(this); }
+  /** LIST: records by the flags asked for (a check that nothing leaked, for instance). */
+  list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }
 }
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });

@@ -70,12 +70,21 @@ export interface Engine {
   liveConns(): number;
   /** this thread was recovered by another (and was told so: a call threw ECONNRESET), or died in a fault test */
   readonly lost: boolean;
+
+  // names issue
+  /** NAME_ACQUIRE for connection (slot, gen): 0 (return_flags in the command) or -errno */
+  nameAcquire(slot: number, gen: number): number;
+  /** NAME_RELEASE: 0 or -errno */
+  nameRelease(slot: number, gen: number): number;
+  /** LIST: 0 (offset, list_size in the command; a slice to FREE) or -errno */
+  list(slot: number, gen: number): number;
 }
 
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
 // loop, the trap unwinding); `exec` maps each to its export, and an unknown one throws
 const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
 const OP_MATCH_ADD = 8, OP_MATCH_REMOVE = 9;
+const OP_NAME_ACQUIRE = 10, OP_NAME_RELEASE = 11, OP_LIST = 12; // names issue
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -133,6 +142,9 @@ abstract class EngineBase {
       case OP_RECOVER: return x.recover(a, this.force());
       case OP_MATCH_ADD: return x.match_add(a, b);
       case OP_MATCH_REMOVE: return x.match_remove(a, b);
+      case OP_NAME_ACQUIRE: return x.name_acquire(a, b);
+      case OP_NAME_RELEASE: return x.name_release(a, b);
+      case OP_LIST: return x.list(a, b);
       default: throw unknownOp(op);
     }
   }
@@ -364,6 +376,11 @@ abstract class EngineBase {
   liveConns(): number {
     return this.u32[(A.BUS_BASE + A.BUS_CONNS_LIVE) >>> 2];
   }
+
+  // names issue
+  nameAcquire(slot: number, gen: number): number { return this.run(OP_NAME_ACQUIRE, slot, gen); }
+  nameRelease(slot: number, gen: number): number { return this.run(OP_NAME_RELEASE, slot, gen); }
+  list(slot: number, gen: number): number { return this.run(OP_LIST, slot, gen); }
 }
 
 function unknownOp(op: number): BusError {

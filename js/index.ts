@@ -21,3 +21,4 @@ export { PAYLOAD_DBUS } from './dbus/header.ts';
 export { busStats, connStats, checkBus, checkIds } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
 export type { MessagesOptions } from './iterate.ts';
+export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from './names.ts';

@@ -10,5 +10,7 @@ export * as FREE from './free.ts';
 export * as BYEBYE from './byebye.ts';
 export * as items from './items.ts';
 export * as MATCH from './match.ts';
+export * as NAMES from './name.ts';
+export * as LIST from './list.ts';
 export { putHeader, returnFlags } from './header.ts';
 export { REASONS, reasonText, reasonAddr, commandError, checkCmd } from './reasons.ts';

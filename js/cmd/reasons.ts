@@ -12,7 +12,7 @@ import { itemName } from './items.ts';
  * What the host passed, quoted in a message when the core judged it: `desc` (a
  * CONN_DESCRIPTION), `poolSize`, `dst` (a SEND destination), `offset` (a FREE).
  */
-export type Context = { desc?: string; poolSize?: number; dst?: string | number; offset?: number };
+export type Context = { desc?: string; poolSize?: number; dst?: string | number; offset?: number; name?: string };
 /** the text of a reason: `arg` from the core, `w` what the host passed */
 type Text = (arg: number, w: Context) => string;
 const q = (v: string | number | undefined) => (v === undefined ? '' : ` ${typeof v === 'string' ? JSON.stringify(v) : v}`);
@@ -127,6 +127,16 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_MATCH_TABLE_FULL]: [[A.ENFILE], (n) => `all ${n} entries of the bus's match table are in use (limits.matches)`],
   [A.R_MATCH_NO_COOKIE]: [[A.EBADSLT], () => 'no match entry of this connection has that cookie'],
   [A.R_SEND_BCAST_HOST_VEC]: [[A.EOPNOTSUPP], () => 'a broadcast\'s payload must lie in the shared memory (the command area or the user region), not in host vectors'],
+  // names issue
+  [A.R_NAME_MISSING]: [[A.EINVAL], () => 'the command has no NAME item'],
+  [A.R_NAME_INVALID]: [[A.EINVAL], (_, w) => `${w.name === undefined ? 'the name' : JSON.stringify(w.name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`],
+  [A.R_NAME_CONN_LIMIT]: [[A.E2BIG], (n) => `this connection already owns or queues for ${n} names (MAX_NAMES_PER_CONN)`],
+  [A.R_NAME_TABLE_FULL]: [[A.ENFILE], (n) => `the bus's name table is full (${n} owner records: limits.names)`],
+  [A.R_NAME_TAKEN]: [[A.EEXIST], (_, w) => `another connection owns${q(w.name)} and does not allow replacement (or replaceExisting was not asked), and queue was not asked`],
+  [A.R_NAME_UNKNOWN]: [[A.ESRCH], (_, w) => `no connection owns${q(w.name)}`],
+  [A.R_NAME_NOT_OWNER]: [[A.EADDRINUSE], (_, w) => `this connection neither owns nor queues for${q(w.name)}`],
+  [A.R_SEND_NAME_DST_ID]: [[A.EREMCHG], (_, w) => `the destination id is not the id of the owner of the name${q(w.dst)}`],
+  [A.R_LIST_POOL_FULL]: [[A.EXFULL], (n) => `no room in the pool for the list (${n} bytes needed)`],
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */

@@ -19,7 +19,7 @@
 //     │ thread table     n_threads × THREAD_SIZE
 //     │ connection table n_conns   × CONN_SIZE
 //     │ id table         buckets + links, (id_mask + 1 + n_conns) × 4   (SEND's look-up by id)
-//     │ name table       n_names   × NAME_SIZE        (names issue)
+//     │ name table       NAMES_HDR + buckets × 4 + n_names × NAME_SIZE (the registry)
 //     │ match table      n_matches × match_size       (matches issue)
 //     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
 //     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
@@ -118,9 +118,9 @@ export const BUS_SHUTDOWN = 156;
 //  256 ├───────────────────────────────────────────┤
 //      │ undo log: LOG_MAX × { u32 addr; u32 old } │  every store to shared state made
 //      │                                           │  under a lock, until the command commits
-// 4352 ├───────────────────────────────────────────┤
+//33024 ├───────────────────────────────────────────┤
 //      │ arena of the AS runtime (per thread)      │  THREAD_ARENA_SIZE
-// 8448 ├───────────────────────────────────────────┤
+//37120 ├───────────────────────────────────────────┤
 //      │ command area: the command struct and its  │  CMD_MAX
 //      │ message are written here by the host      │
 //      └───────────────────────────────────────────┘ THREAD_SIZE
@@ -151,11 +151,11 @@ export const THREAD_REASON_ARG = 64;
 export const THREAD_SCRATCH = 72;
 export const THREAD_SCRATCH_SIZE = 184;
 export const THREAD_LOG = 256;
-export const LOG_MAX = 512; // logged stores per command; the largest command logs < 100
-export const THREAD_ARENA = 4352;
+export const LOG_MAX = 4096; // logged stores per command: a close that releases MAX_NAMES_PER_CONN names logs < 3100 (names issue)
+export const THREAD_ARENA = 33024;
 export const THREAD_ARENA_SIZE = 4096;
-export const THREAD_CMD = 8448;
-export const THREAD_SIZE = 8448 + 32768;
+export const THREAD_CMD = 37120;
+export const THREAD_SIZE = 37120 + 32768;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
@@ -213,9 +213,11 @@ export const LOCK_WAIT_MS = 1000;
 //      │ quota table: QUOTA_USERS × QUOTA_SIZE     │
 //  384 ├───────────────────────────────────────────┤
 //      │ description, NUL-terminated [64]          │
-//  448 ├──────────┬──────────┬─────────────────────┤
-//      │ peak_q   │ peak_used│ reserved            │  peaks: conn.stats()
-//  512 └──────────┴──────────┴─────────────────────┘
+//  448 ├──────────┬──────────┬──────────┬──────────┤
+//      │ peak_q   │ peak_used│ n_names  │ names    │  peaks: conn.stats(); n_names: owner
+//  464 ├──────────┴──────────┴──────────┴──────────┤  records (owned + queued); names: first
+//      │ reserved                                  │  owner record + 1 (its list)
+//  512 └───────────────────────────────────────────┘
 export const CONN_STATE = 0;
 export const CONN_GEN = 4;
 export const CONN_ID = 8;
@@ -241,6 +243,8 @@ export const CONN_USED = 100;
 export const CONN_OWNER = 104;
 export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
 export const CONN_PUBMAP = 112; // absolute address of the slot's publish map (set by HELLO)
+export const CONN_N_NAMES = 456; // names issue: owner records of this connection (owned + queued), <= MAX_NAMES_PER_CONN
+export const CONN_NAMES = 460; // names issue: index + 1 of its first owner record (linked by NAME_O_CNEXT; 0: none)
 export const CONN_QUOTA = 128;
 export const CONN_DESC = 384; // MAX_DESC_LEN + 1 = 64 bytes: up to 448
 // wasmbus: statistics (conn.stats()): the most messages queued at once and the most pool bytes
@@ -318,7 +322,6 @@ export const BLOCK_RESERVED = 8; // a SEND is still writing it (not yet queued)
 export const PUBMAP_SHIFT = 6; // map bytes = pool bytes >> PUBMAP_SHIFT
 
 // Tables of later issues: entry sizes reserved now so the layout does not move.
-export const NAME_SIZE = 320; // name registry entry: 256-byte name + owner queue links
 export const REPLY_SIZE = 64; // pending reply record (layout: "Calls and replies" below)
 export const META_SIZE = 2048; // per-connection metadata snapshot (HELLO time)
 export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
@@ -796,3 +799,95 @@ export const DELIVER_LOCK_TRIES = 64;
 // shutdown (evloop issue)
 export const ESHUTDOWN = 108;
 export const R_BUS_SHUTDOWN = 14; // ESHUTDOWN: the bus was shut down (bus.shutdown()): only FREE, BYEBYE, RECV_DROP and leaving work
+// Names (names issue): the bus-wide name registry, NAME_ACQUIRE, NAME_RELEASE, LIST.
+// ---------------------------------------------------------------------------------------
+// Name table, at BUS_NAMES (written under the bus lock, journaled; read under it too):
+//
+//  names @ ┌──────────┬──────────┬──────────┬──────────┐
+//        0 │ mask     │ name_hwm │ name_free│ own_hwm  │  mask: buckets - 1 (a power of two >= n_names)
+//       16 ├──────────┼──────────┼──────────┼──────────┤  *_hwm: entries ever used (free above it)
+//          │ own_free │ n_live   │ n_owners │(reserved)│  *_free: index + 1 of a free list's head
+//       32 ├──────────┴──────────┴──────────┴──────────┤  n_live: names; n_owners: owner records
+//          │ bucket[mask + 1] u32: index + 1 of the    │
+//          │ chain's first name (0: empty)             │  bucket = nameHash(name) & mask
+//          ├───────────────────────────────────────────┤
+//          │ entry[n_names] (NAME_SIZE each)           │
+//          └───────────────────────────────────────────┘
+// Each entry index holds two independent records: a NAME (its string, hash chain and owner
+// queue) and an OWNER record (one connection's place in one name's queue). Every name has at
+// least one owner record, so owner records, of which there are n_names, are the bus-wide
+// limit: a NAME_ACQUIRE that needs a new owner record when n_owners == n_names gets ENFILE.
+//
+// Entry:
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ len      │ hash     │ chain    │ head     │  NAME: len 0 = free; chain: next name in
+//   16 ├──────────┼──────────┼──────────┼──────────┤  the bucket (or the free list) + 1;
+//      │ tail     │ o_conn   │ o_flags  │ o_name   │  head/tail: the queue's owner records + 1
+//   32 ├──────────┼──────────┼──────────┴──────────┤  (head = the primary owner)
+//      │ o_qnext  │ o_cnext  │ (reserved)          │  OWNER: o_conn = connection slot + 1 (0 = free)
+//   64 ├──────────┴──────────┴─────────────────────┤  o_flags: its acquire flags (QUEUE,
+//      │ name bytes, NUL-terminated [256]          │  ALLOW_REPLACEMENT); o_name: name + 1;
+//  320 └───────────────────────────────────────────┘  o_qnext: next in the name's queue (or the
+//                                                      free list) + 1; o_cnext: next of its connection + 1
+export const NAMES_MASK = 0;
+export const NAMES_NAME_HWM = 4;
+export const NAMES_NAME_FREE = 8;
+export const NAMES_OWN_HWM = 12;
+export const NAMES_OWN_FREE = 16;
+export const NAMES_N_LIVE = 20;
+export const NAMES_N_OWNERS = 24;
+export const NAMES_HDR = 32;
+export const NAME_LEN = 0;
+export const NAME_HASH = 4;
+export const NAME_CHAIN = 8;
+export const NAME_HEAD = 12;
+export const NAME_TAIL = 16;
+export const NAME_O_CONN = 20;
+export const NAME_O_FLAGS = 24;
+export const NAME_O_NAME = 28;
+export const NAME_O_QNEXT = 32;
+export const NAME_O_CNEXT = 36;
+export const NAME_STR = 64;
+export const NAME_SIZE = 320; // NAME_STR + MAX_NAME_LEN + 1
+
+// struct kdbus_cmd_name (NAME_ACQUIRE, NAME_RELEASE): { size; flags; return_flags; items },
+// one NAME item (a string)
+export const NAME_CMD_SIZE = 24;
+export const NAME_REPLACE_EXISTING = 1;
+export const NAME_ALLOW_REPLACEMENT = 2;
+export const NAME_QUEUE = 4;
+export const NAME_IN_QUEUE = 8;
+export const NAME_ACTIVATOR = 16;
+export const NAME_PRIMARY = 32;
+export const NAME_ACQUIRED = 64;
+
+// struct kdbus_cmd_list
+//  0 size | 8 flags | 16 return_flags | 24 offset u64 (out) | 32 list_size u64 (out)
+export const LIST_OFFSET = 24;
+export const LIST_SIZE = 32;
+export const LIST_CMD_SIZE = 40;
+export const LIST_UNIQUE = 1;
+export const LIST_NAMES = 2;
+export const LIST_ACTIVATORS = 4;
+export const LIST_QUEUED = 8;
+// struct kdbus_info, one per listed (connection, name), in the caller's pool:
+//  0 size u64 | 8 id u64 | 16 flags u64 (the connection's HELLO flags) | 24 items
+// with NAMES / QUEUED / ACTIVATORS one OWNED_NAME item: { hdr; u64 flags; char name[] }
+// (flags: the owner's acquire flags | PRIMARY or IN_QUEUE)
+export const INFO_SIZE = 0;
+export const INFO_ID = 8;
+export const INFO_FLAGS = 16;
+export const INFO_HDR = 24;
+export const OWNED_NAME_FLAGS = 16; // in the item
+export const OWNED_NAME_STR = 24;
+
+// reasons of the names issue: 900 NAME_ACQUIRE / NAME_RELEASE, 930 SEND by name, 950 LIST
+export const R_NAME_MISSING = 900; // EINVAL: the command has no NAME item
+export const R_NAME_INVALID = 901; // EINVAL: the NAME is not a valid well-known name
+export const R_NAME_CONN_LIMIT = 902; // E2BIG: the connection owns or queues for MAX_NAMES_PER_CONN names; arg that limit
+export const R_NAME_TABLE_FULL = 903; // ENFILE: the bus's name table has no free owner record; arg n_names
+export const R_NAME_TAKEN = 904; // EEXIST: another connection owns the name, and it cannot be replaced or queued for
+export const R_NAME_UNKNOWN = 905; // ESRCH: NAME_RELEASE of a name nobody owns
+export const R_NAME_NOT_OWNER = 906; // EADDRINUSE: NAME_RELEASE of a name the caller neither owns nor queues for
+export const R_SEND_NAME_DST_ID = 930; // EREMCHG: DST_NAME with a dst_id that is not its owner's id
+export const R_LIST_POOL_FULL = 950; // EXFULL: no room in the caller's pool for the list; arg the bytes needed

@@ -26,6 +26,10 @@ export interface CoreExports {
   bus_layout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number;
   match_add(slot: number, gen: number): number;
   match_remove(slot: number, gen: number): number;
+  // names issue
+  name_acquire(slot: number, gen: number): number;
+  name_release(slot: number, gen: number): number;
+  list(slot: number, gen: number): number;
 }
 
 function wrap(c: typeof release): CoreExports {
@@ -46,6 +50,9 @@ function wrap(c: typeof release): CoreExports {
     bus_layout: (a, b, p, n, m, r, s) => c.bus_layout(a >>> 0, b >>> 0, p >>> 0, n >>> 0, m >>> 0, r >>> 0, s >>> 0) | 0,
     match_add: (slot, gen) => c.match_add(slot >>> 0, gen >>> 0) | 0,
     match_remove: (slot, gen) => c.match_remove(slot >>> 0, gen >>> 0) | 0,
+    name_acquire: (slot, gen) => c.name_acquire(slot >>> 0, gen >>> 0) | 0,
+    name_release: (slot, gen) => c.name_release(slot >>> 0, gen >>> 0) | 0,
+    list: (slot, gen) => c.list(slot >>> 0, gen >>> 0) | 0,
   };
 }
 

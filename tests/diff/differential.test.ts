@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { abi as A, WasmEngine, TwinEngine, MockProvider, loadCore, type Bus } from '../../js/index.ts';
 import { makeBus, leaks, closeAll } from '../helpers/harness.ts';
 import { Raw, ALL, vec, hostVec, str, type Item } from '../helpers/raw.ts';
-import { checkBus } from '../helpers/check.ts';
+import { checkBus, checkNames } from '../helpers/check.ts';
 import { prng, seedsFromEnv, stepsFromEnv, thrown, isThrown, isTrap, busDiff, where, type Thrown } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 6, poolMax: 32768, names: 4, matches: 4, replies: 4 };
@@ -94,7 +94,7 @@ async function run(seed: number, steps: number, wrap: boolean) {
   };
 
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault', 'kill']);
+    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault', 'kill', 'acquire', 'release', 'list']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
     th = rnd.int(3) === 0 ? 1 : 0;
@@ -200,6 +200,16 @@ async function run(seed: number, steps: number, wrap: boolean) {
       const i = list.length && rnd.int(5) !== 0 ? rnd.int(list.length) : -1;
       const off = i >= 0 ? list[i] : rnd.int(40000);
       if (both(label, (raw) => raw.free(b.slot, b.gen, off)) === 0 && i >= 0) list.splice(i, 1);
+    } else if (op === 'acquire' || op === 'release') {
+      // names issue: a few names (one of them SEND's DST_NAME above), every flag, a bad name
+      const c = rnd.pick(conns);
+      const name = rnd.pick(['org.example.A', 'org.example.A', 'org.d.B', 'org.d.C', 'bad']);
+      const flags = rnd.int(12) === 0 ? 8 : op === 'acquire' ? rnd.int(8) : 0;
+      both(label, (raw) => op === 'acquire' ? raw.nameAcquire(c.slot, c.gen, name, flags) : raw.nameRelease(c.slot, c.gen, name, flags));
+    } else if (op === 'list') {
+      const c = rnd.pick(conns);
+      const flags = rnd.int(10) === 0 ? 16 : rnd.int(16);
+      both(label, (raw) => { const l = raw.list(c.slot, c.gen, flags); return [l.r, l.size, l.entries.length]; });
     } else if (op === 'byebye') {
       const i = rnd.int(conns.length);
       const c = conns[i];
@@ -217,6 +227,7 @@ async function run(seed: number, steps: number, wrap: boolean) {
   }
   for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
   for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
+  for (const raw of raws) assert.equal(checkNames(raw.e), [], 'names consistent');
   both('close all', (raw) => { closeAll(raw.e, raw); return raw.e.liveConns(); });
   assert.is(both('closed', (raw) => raw.e.liveConns()), 0, 'every connection closed');
   if (wrap) {

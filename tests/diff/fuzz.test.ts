@@ -18,6 +18,7 @@ import * as assert from 'uvu/assert';
 import { abi as A, errnoCode, type Engine } from '../../js/index.ts';
 import { makeBus, closeAll } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, type Item } from '../helpers/raw.ts';
+import { LIST } from '../../js/cmd/index.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
 
@@ -35,7 +36,7 @@ function publishedOffsets(e: Engine, slot: number): number[] {
 
 // the commands, by weight: received slices pile up (more RECV than FREE, BYEBYE rare, since
 // it takes the pool with it) until SENDs find the pool full
-const OPS = Object.entries({ hello: 3, send: 40, recv: 28, free: 8, byebye: 1 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
+const OPS = Object.entries({ hello: 3, send: 40, recv: 28, free: 8, byebye: 1, acquire: 6, release: 3, list: 3 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
 
 async function run(seed: number, steps: number) {
   const W = await makeBus({ limits: LIMITS }, 'wasm');
@@ -83,6 +84,7 @@ async function run(seed: number, steps: number) {
     }
     const helloItems: Item[] = rnd.int(2) ? [str(A.ITEM_CONN_DESCRIPTION, 'fz')] : [];
     const recvFlags = rnd.pick([0, 0, 0, A.RECV_PEEK, A.RECV_DROP]);
+    const fuzzName = rnd.pick(['org.f.A', 'org.f.B', 'org.f.C']), nameFlags = rnd.int(8), listFlags = 1 + rnd.int(15);
     // FREE: mostly an offset that really is published (the same on both buses: compared)
     const pub = publishedOffsets(raws[0].e, c.slot);
     const fromPub = pub.length > 0 && rnd.int(4) !== 0;
@@ -98,6 +100,8 @@ async function run(seed: number, steps: number) {
       if (op === 'recv') raw.writeRecv(recvFlags);
       if (op === 'free') raw.writeFree(freeOff);
       if (op === 'byebye') raw.writeByebye();
+      if (op === 'acquire' || op === 'release') raw.writeName(fuzzName, { flags: op === 'acquire' ? nameFlags : 0 });
+      if (op === 'list') { LIST.encode(e.u32, raw.cmd, listFlags); }
       for (const [o, v] of muts) e.u8[raw.cmd + o] = v;
       switch (op) {
         case 'hello': return [e.hello()];
@@ -108,6 +112,9 @@ async function run(seed: number, steps: number) {
         }
         case 'recv': return [e.recv(c.slot, c.gen)];
         case 'free': return [e.free(c.slot, c.gen)];
+        case 'acquire': return [e.nameAcquire(c.slot, c.gen)];
+        case 'release': return [e.nameRelease(c.slot, c.gen)];
+        case 'list': return [e.list(c.slot, c.gen)];
         default: return [e.byebye(c.slot, c.gen)];
       }
     });

@@ -6,6 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Bus, MockProvider, WasmEngine, TwinEngine, loadCore, abi as A, type BusOptions, type Engine, type EngineKind } from '../../js/index.ts';
 import { Raw } from './raw.ts';
+import { checkNames } from './check.ts';
 
 export const ENGINE: EngineKind = process.env.WASMBUS_ENGINE === 'twin' ? 'twin' : 'wasm';
 
@@ -82,10 +83,14 @@ export function busSuite(name: string, opts: BusOptions = {}) {
     Object.assign(ctx, { bus, e: bus.engine, raw: new Raw(bus.engine), mock });
     await fn(ctx);
     const l = leaks(ctx.e);
+    const names = checkNames(ctx.e);
     closeAll(ctx.e, ctx.raw);
     assert.equal(l, [], 'leak check');
+    assert.equal(names, [], 'name registry consistent');
     assert.is(ctx.e.liveConns(), 0, 'every connection closed');
     assert.is(liveMatches(ctx.e), 0, 'no match entry left');
+    assert.equal(checkNames(ctx.e), [], 'name registry consistent after closing');
+    assert.is(ctx.e.u32[(ctx.e.u32[(A.BUS_BASE + A.BUS_NAMES) >>> 2] + A.NAMES_N_OWNERS) >>> 2], 0, 'no name left once every connection closed');
   });
   test.run = () => s.run();
   test.skip = (title: string, _fn: (ctx: Ctx) => unknown) => s.skip(title, () => {});

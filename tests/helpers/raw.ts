@@ -4,7 +4,7 @@
 // (u64 values past 2^53, ~0, bad sizes), and returns the core's result plus its outputs.
 import { abi as A, type Engine } from '../../js/index.ts';
 import { put64big, get64, get64big } from '../../js/wire.ts';
-import { HELLO, SEND, RECV, FREE, BYEBYE, MATCH, items as I, reasonText } from '../../js/cmd/index.ts';
+import { HELLO, SEND, RECV, FREE, BYEBYE, MATCH, NAMES, LIST, items as I, reasonText } from '../../js/cmd/index.ts';
 
 export type U64 = bigint | number;
 export interface Item {
@@ -211,6 +211,41 @@ export class Raw {
   matchRemove(slot: number, gen: number, cookie: U64, o: Parameters<Raw['writeMatch']>[1] = {}): number {
     this.writeMatch(cookie, o);
     return this.e.matchRemove(slot, gen);
+  }
+
+  // names issue
+  /** Write NAME_ACQUIRE / NAME_RELEASE for `name` (not run); `items` replace the NAME item. */
+  writeName(name: string, o: { flags?: U64; items?: Item[]; size?: U64 } = {}): void {
+    const c = this.cmd, { u8, u32 } = this.e;
+    let size = NAMES.encode(u8, u32, c, this.n(o.flags, 0), new TextEncoder().encode(name));
+    if (o.items) size = this.writeItems(c + A.NAME_CMD_SIZE, o.items) - c;
+    this.w64(c + A.CMD_SIZE, o.size ?? size);
+    this.fix([[c + A.CMD_FLAGS, o.flags]]);
+  }
+
+  /** NAME_ACQUIRE: the result and the return flags. */
+  nameAcquire(slot: number, gen: number, name: string, flags: U64 = 0, o: { items?: Item[]; size?: U64 } = {}) {
+    this.writeName(name, { flags, ...o });
+    const r = this.e.nameAcquire(slot, gen);
+    return { r, flags: this.r64(this.cmd + A.CMD_RETURN_FLAGS) };
+  }
+
+  nameRelease(slot: number, gen: number, name: string, flags: U64 = 0, o: { items?: Item[]; size?: U64 } = {}): number {
+    this.writeName(name, { flags, ...o });
+    return this.e.nameRelease(slot, gen);
+  }
+
+  /** LIST: the result and the records (the slice freed), or the raw offset/size with keep. */
+  list(slot: number, gen: number, flags: U64, o: { size?: U64; keep?: boolean } = {}) {
+    const c = this.cmd, { u8, u32 } = this.e;
+    LIST.encode(u32, c, this.n(flags, 0));
+    this.fix([[c + A.CMD_SIZE, o.size], [c + A.CMD_FLAGS, flags]]);
+    const r = this.e.list(slot, gen);
+    if (r < 0) return { r, offset: 0, size: 0, entries: [] as LIST.Entry[] };
+    const offset = LIST.offset(u32, c), size = LIST.size(u32, c);
+    const entries = LIST.decode(u8, u32, this.slice(slot, offset), size);
+    if (!o.keep) this.free(slot, this.e.connGen(slot), offset);
+    return { r, offset, size, entries };
   }
 
   /** Address of a slice in a connection's pool. */

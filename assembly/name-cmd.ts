@@ -1,0 +1,104 @@
+// name-cmd: NAME_ACQUIRE and NAME_RELEASE (struct kdbus_cmd_name with one NAME item), checked
+// in kdbus's order: the command header, its items, the name's validity, the per-connection
+// limit (E2BIG), then the registry (registry.ts) under the bus lock: the bus-wide table (ENFILE),
+// the name taken (EEXIST). The registry's change record becomes a notification (name-change.ts).
+import * as A from "../js/shared/abi";
+import { ld32, st64, THREAD } from "./mem";
+import { logCommit } from "./journal";
+import { lockTry, unlock } from "./lock";
+import { connGet, connLive, cmdCheck } from "./conn";
+import { itemSize, itemType, itemString, align8 } from "./items";
+import { nameValid } from "./names";
+import { nameAcquire as registryAcquire, nameLookup, nameOwnerOf, nameOwnerDrop } from "./registry";
+import { nameNotify } from "./name-change";
+import { threadCmd } from "./thread";
+import { fail, failArg } from "./reason";
+
+const H: u32 = A.BUS_BASE;
+
+// the NAME item of the command (scratch results of nameItem)
+let itemName: u32 = 0;
+let itemLen: u32 = 0;
+
+/** Validate the command and find its one NAME item: 0 or -errno. */
+function nameItem(cmd: u32, allowed: u32): i32 {
+  const r = cmdCheck(cmd, A.NAME_CMD_SIZE, allowed);
+  if (r < 0) return r;
+  const end = cmd + ld32(cmd + A.CMD_SIZE);
+  itemName = 0;
+  itemLen = 0;
+  for (let p = cmd + A.NAME_CMD_SIZE; p < end;) {
+    const size = itemSize(p, end);
+    if (size == 0) return fail(A.EINVAL, A.R_ITEM_MALFORMED);
+    const type = itemType(p);
+    if (type != A.ITEM_NAME) return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, type);
+    if (itemName != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
+    const len = itemString(p, size);
+    if (len < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, type);
+    itemName = p + A.ITEM_HDR;
+    itemLen = u32(len);
+    p += align8(size);
+  }
+  if (itemName == 0) return fail(A.EINVAL, A.R_NAME_MISSING);
+  return 0;
+}
+
+/** NAME_ACQUIRE: 0 (return_flags: IN_QUEUE, PRIMARY, ACQUIRED) or -errno. */
+export function nameAcquireCmd(slot: u32, gen: u32): i32 {
+  const ci = connGet(slot, gen);
+  if (ci < 0) return ci;
+  const c = u32(ci);
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  const cmd = threadCmd();
+  let r = nameItem(cmd, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
+  if (r < 0) return r;
+  if (!nameValid(itemName, itemLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
+  // (kdbus refuses activators, policy holders and monitors here with EOPNOTSUPP: they cannot
+  // say HELLO yet, so there is no such caller)
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  else if (ld32(c + A.CONN_N_NAMES) >= u32(A.MAX_NAMES_PER_CONN)) r = failArg(A.E2BIG, A.R_NAME_CONN_LIMIT, A.MAX_NAMES_PER_CONN);
+  else {
+    const f = registryAcquire(c, itemName, itemLen, ld32(cmd + A.CMD_FLAGS));
+    if (f == -1) r = fail(A.EEXIST, A.R_NAME_TAKEN);
+    else if (f == -2) r = failArg(A.ENFILE, A.R_NAME_TABLE_FULL, ld32(H + A.BUS_N_NAMES));
+    else {
+      nameNotify();
+      st64(cmd + A.CMD_RETURN_FLAGS, u32(f), 0);
+      r = 0;
+    }
+  }
+  logCommit();
+  unlock(H + A.BUS_LOCK);
+  return r;
+}
+
+/** NAME_RELEASE: 0, or -ESRCH (nobody owns the name), -EADDRINUSE (the caller neither owns nor queues). */
+export function nameReleaseCmd(slot: u32, gen: u32): i32 {
+  const ci = connGet(slot, gen);
+  if (ci < 0) return ci;
+  const c = u32(ci);
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  const cmd = threadCmd();
+  let r = nameItem(cmd, 0);
+  if (r < 0) return r;
+  st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
+  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  else {
+    // kdbus does not check the name's syntax here: an invalid name is one nobody owns
+    const e = nameLookup(itemName, itemLen);
+    const o = e == 0 ? 0 : nameOwnerOf(e, c);
+    if (e == 0) r = fail(A.ESRCH, A.R_NAME_UNKNOWN);
+    else if (o == 0) r = fail(A.EADDRINUSE, A.R_NAME_NOT_OWNER);
+    else {
+      nameOwnerDrop(e, o, true);
+      nameNotify();
+      r = 0;
+    }
+  }
+  logCommit();
+  unlock(H + A.BUS_LOCK);
+  return r;
+}

@@ -1,0 +1,114 @@
+// names: the public API of well-known names (requestName, releaseName, getNameOwner,
+// nameHasOwner, listNames, listPeers, list), over NAME_ACQUIRE, NAME_RELEASE and LIST
+// (js/cmd/name.ts, list.ts). Connection and Bus call these; the rules live in the core.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Engine } from './engine.ts';
+import { NAMES, LIST, FREE, commandError } from './cmd/index.ts';
+import { options, optBoolean, kindOf } from './args.ts';
+
+export type { AcquireResult } from './cmd/name.ts';
+
+export interface RequestNameOptions {
+  /** take the name from its owner if that owner allows replacement (REPLACE_EXISTING) */
+  replaceExisting?: boolean;
+  /** let a later requestName with replaceExisting take it from this connection (ALLOW_REPLACEMENT) */
+  allowReplacement?: boolean;
+  /** wait in the name's queue when it is taken, and stay queued when replaced (QUEUE) */
+  queue?: boolean;
+}
+
+export interface ListOptions {
+  /** every connection, a bare entry when nothing else lists it (LIST_UNIQUE) */
+  unique?: boolean;
+  /** one entry per primary owner of a name (LIST_NAMES) */
+  names?: boolean;
+  /** one entry per queued owner (LIST_QUEUED) */
+  queued?: boolean;
+  /** activators and their names (LIST_ACTIVATORS; there are none yet) */
+  activators?: boolean;
+}
+
+/** One LIST record: a connection id, its HELLO flags, and the name it owns or queues for. */
+export interface ListEntry {
+  id: number;
+  flags: number;
+  name?: string;
+  /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE */
+  nameFlags?: number;
+}
+
+/** The connection fields these functions need (Connection satisfies it). */
+export interface NameConn { readonly engine: Engine; readonly slot: number; readonly gen: number; readonly closed: boolean }
+
+const REQUEST_KEYS = ['replaceExisting', 'allowReplacement', 'queue'] as const;
+const LIST_KEYS = ['unique', 'names', 'queued', 'activators'] as const;
+const encoder = new TextEncoder();
+
+function nameBytes(op: string, name: unknown): Uint8Array {
+  if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
+  const b = encoder.encode(name);
+  // the command area holds it (the core judges the name itself: MAX_NAME_LEN, syntax)
+  if (b.length > 4096) throw new BusError(A.EINVAL, op, `${JSON.stringify(name.slice(0, 40))}… is not a well-known name (longer than ${A.MAX_NAME_LEN} bytes)`);
+  return b;
+}
+
+function live(c: NameConn, op: string): Engine {
+  if (c.closed) throw new BusError(A.ECONNRESET, op);
+  return c.engine;
+}
+
+export function requestName(c: NameConn, name: string, opts?: RequestNameOptions): NAMES.AcquireResult {
+  const op = 'requestName';
+  const e = live(c, op);
+  const o = options<RequestNameOptions>(op, opts, REQUEST_KEYS, '{ queue: true }');
+  const flags = (optBoolean(op, 'replaceExisting', o.replaceExisting) ? A.NAME_REPLACE_EXISTING : 0) |
+    (optBoolean(op, 'allowReplacement', o.allowReplacement) ? A.NAME_ALLOW_REPLACEMENT : 0) |
+    (optBoolean(op, 'queue', o.queue) ? A.NAME_QUEUE : 0);
+  const b = nameBytes(op, name);
+  NAMES.encode(e.u8, e.u32, e.cmd, flags, b);
+  const r = e.nameAcquire(c.slot, c.gen);
+  if (r < 0) throw commandError(e.u32, e.cmd, r, op, NAMES.ACQUIRE, { name });
+  return NAMES.acquireResult(e.u32, e.cmd);
+}
+
+export function releaseName(c: NameConn, name: string): void {
+  const op = 'releaseName';
+  const e = live(c, op);
+  NAMES.encode(e.u8, e.u32, e.cmd, 0, nameBytes(op, name));
+  const r = e.nameRelease(c.slot, c.gen);
+  if (r < 0) throw commandError(e.u32, e.cmd, r, op, NAMES.RELEASE, { name });
+}
+
+export function list(c: NameConn, opts?: ListOptions, op = 'list'): ListEntry[] {
+  const e = live(c, op);
+  const o = options<ListOptions>(op, opts, LIST_KEYS, '{ unique: true, names: true }');
+  const flags = (optBoolean(op, 'unique', o.unique) ? A.LIST_UNIQUE : 0) | (optBoolean(op, 'names', o.names) ? A.LIST_NAMES : 0) |
+    (optBoolean(op, 'queued', o.queued) ? A.LIST_QUEUED : 0) | (optBoolean(op, 'activators', o.activators) ? A.LIST_ACTIVATORS : 0);
+  const { u8, u32, cmd } = e;
+  LIST.encode(u32, cmd, flags);
+  const r = e.list(c.slot, c.gen);
+  if (r < 0) throw commandError(u32, cmd, r, op, LIST.NAME);
+  const offset = LIST.offset(u32, cmd), size = LIST.size(u32, cmd);
+  const entries = LIST.decode(u8, u32, e.poolBase(c.slot) + offset, size);
+  FREE.encode(u32, cmd, offset);
+  const f = e.free(c.slot, c.gen);
+  if (f < 0) throw commandError(u32, cmd, f, op, FREE.NAME, { offset });
+  return entries.map((x) => ({ id: Number(x.id), flags: x.flags, ...(x.name === undefined ? {} : { name: x.name, nameFlags: x.nameFlags }) }));
+}
+
+/** The id of the primary owner of `name`, or null. */
+export function getNameOwner(c: NameConn, name: string): number | null {
+  if (typeof name !== 'string') throw new BusError(A.EINVAL, 'getNameOwner', `name must be a string, got ${kindOf(name)}`);
+  return list(c, { names: true }, 'getNameOwner').find((x) => x.name === name)?.id ?? null;
+}
+
+/** Well-known names that have a primary owner, sorted. */
+export function listNames(c: NameConn): string[] {
+  return list(c, { names: true }, 'listNames').map((x) => x.name as string).sort();
+}
+
+/** Ids of the bus's connections (monitors excepted), ascending. */
+export function listPeers(c: NameConn): number[] {
+  return list(c, { unique: true }, 'listPeers').map((x) => x.id).sort((a, b) => a - b);
+}
