@@ -36,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 5;
+export const BUS_VERSION = 6;
 
 // Bus header, at BUS_BASE.
 //
