@@ -134,8 +134,8 @@ export function send(slot: u32, gen: u32): i32 {
 
   // metadata, collected once per message before any lock is taken
   const mask = metaMask(c, d);
-  metaCollect(t, mask);
-  const msgSize = sliceMsgSize(nVecs, dstNameSize, mask);
+  metaCollect(t, c, mask);
+  const msgSize = sliceMsgSize(nVecs, dstNameSize, t, c, mask);
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
 
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;

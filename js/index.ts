@@ -18,3 +18,4 @@ export { loadCore } from './host/load.ts';
 export * as abi from './shared/abi.ts';
 export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
+export type { OwnedName, MetadataItems } from './metadata.ts';

@@ -119,6 +119,13 @@ export const BUS_SIZE = 256;
 // 8448 ├───────────────────────────────────────────┤
 //      │ command area: the command struct and its  │  CMD_MAX
 //      │ message are written here by the host      │
+// 41216├───────────────────────────────────────────┤ THREAD_META
+//      │ metadata cache: a meta block (META_SIZE)  │  the thread's process items, kept
+//      │                                           │  while the provider's epoch holds
+// 49536├───────────────────────────────────────────┤ THREAD_META_ARGV
+//      │ args_get's argv pointers (CMDLINE)        │  META_CMDLINE_ARGS_MAX × 4
+// 50560├───────────────────────────────────────────┤ THREAD_META_NAMES
+//      │ OWNED_NAME items of the message being sent│  META_NAMES_MAX
 //      └───────────────────────────────────────────┘ THREAD_SIZE
 export const THREAD_STATE = 0;
 export const THREAD_TOKEN = 4;
@@ -151,7 +158,10 @@ export const LOG_MAX = 512; // logged stores per command; the largest command lo
 export const THREAD_ARENA = 4352;
 export const THREAD_ARENA_SIZE = 4096;
 export const THREAD_CMD = 8448;
-export const THREAD_SIZE = 8448 + 32768;
+export const THREAD_META = 8448 + 32768; // the thread's metadata cache (a meta block, META_SIZE), after the command area
+export const THREAD_META_ARGV = 41216 + 8320; // argv pointers of args_get (1024 = META_CMDLINE_ARGS_MAX × 4)
+export const THREAD_META_NAMES = 49536 + 1024; // OWNED_NAME items of the message being sent (META_NAMES_MAX bytes)
+export const THREAD_SIZE = 50560 + 4096;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
@@ -310,7 +320,44 @@ export const PUBMAP_SHIFT = 6; // map bytes = pool bytes >> PUBMAP_SHIFT
 // Tables of later issues: entry sizes reserved now so the layout does not move.
 export const NAME_SIZE = 320; // name registry entry: 256-byte name + owner queue links
 export const REPLY_SIZE = 64; // pending reply record
-export const META_SIZE = 2048; // per-connection metadata snapshot (HELLO time)
+// Meta block: the process metadata of one thread (its cache, at THREAD_META), of one
+// connection as it was at HELLO (its snapshot, in the metas table, entry = connection slot)
+// or of the bus creator at BUS_MAKE (the metas table's last entry, n_conns). Each item kind
+// has a slot at a fixed offset, as large as its cap (js/shared/meta-limits.ts), holding the
+// complete kdbus item (header included) when it was collected.
+//
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ epoch    │ have     │ cached   │ (resv)   │  have: attach bits collected under
+//   16 ├──────────┴──────────┴──────────┴──────────┤  epoch; cached: epoch is the provider's
+//      │ size[16] u32, by attach bit: the item's   │  (0: no epoch, collect every time)
+//      │ size (header included); 0: left out       │
+//   80 ├───────────────────────────────────────────┤
+//      │ (reserved)                                │
+//  128 ├───────────────────────────────────────────┤ META_ITEMS
+//      │ item slots (META_SLOT_*), META_SNAPSHOT_MAX│
+// 8320 └───────────────────────────────────────────┘ META_SIZE
+export const META_EPOCH = 0;
+export const META_HAVE = 4;
+export const META_CACHED = 8;
+export const META_SIZES = 16; // u32 per attach bit (bit n at META_SIZES + 4n)
+export const META_ITEMS = 128;
+export const META_SIZE = 128 + 8192; // header + META_SNAPSHOT_MAX (js/shared/meta-limits.ts)
+// Item slots, from META_ITEMS; each the item header + its cap, 8-aligned (tests/unit checks
+// them against js/shared/meta-limits.ts): CREDS 80, PIDS 40, AUXGROUPS 16 + 64 × 8,
+// TID_COMM / PID_COMM 16 + 16, EXE 16 + 1024, CMDLINE 16 + 4096, CGROUP 16 + 1024,
+// CAPS 16 + 4 + 4 × 2 × 4 (56), SECLABEL 16 + 1024, AUDIT 24: 8024 bytes
+export const META_SLOT_CREDS = 0;
+export const META_SLOT_PIDS = 80;
+export const META_SLOT_AUXGROUPS = 120;
+export const META_SLOT_TID_COMM = 648;
+export const META_SLOT_PID_COMM = 680;
+export const META_SLOT_EXE = 712;
+export const META_SLOT_CMDLINE = 1752;
+export const META_SLOT_CGROUP = 5864;
+export const META_SLOT_CAPS = 6904;
+export const META_SLOT_SECLABEL = 6960;
+export const META_SLOT_AUDIT = 8000;
+export const META_SLOTS_END = 8024;
 export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
 
 // ---------------------------------------------------------------------------------------
@@ -479,8 +526,16 @@ export const ATTACH_SECLABEL = 2048;
 export const ATTACH_AUDIT = 4096;
 export const ATTACH_CONN_DESCRIPTION = 8192;
 export const ATTACH_ALL = 0x3fff;
-// What the core attaches today; the other bits are accepted and stored (metadata issue).
-export const ATTACH_IMPLEMENTED = 1 | 2;
+// What the core attaches: every kdbus item (OWNED_NAME comes from the name registry:
+// assembly/owned.ts).
+export const ATTACH_IMPLEMENTED = 0x3fff;
+// The process items: collected from the provider (cached per thread while its epoch holds),
+// and snapshotted at HELLO. The others: TIMESTAMP (per message), NAMES and CONN_DESCRIPTION
+// (from the bus, at the moment of the message or the CONN_INFO).
+export const ATTACH_PROCESS = 2 | 4 | 8 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096;
+// PIDS item: { hdr; u64 pid, tid, ppid } = 40; AUDIT item: { hdr; u32 sessionid, loginuid } = 24
+export const PIDS_ITEM_SIZE = 40;
+export const AUDIT_ITEM_SIZE = 24;
 
 // A fingerprint of the layout, compiled into the core and compared by the host when it
 // instantiates the core: a build/core.wasm and a js/ from different sources refuse to run
