@@ -48,7 +48,7 @@ export function connById(lo: u32, hi: u32): u32 {
 }
 
 /** attach mask: ~0 means ALL; bits outside ALL are invalid (-1). */
-function attachMask(p: u32): i32 {
+export function attachMask(p: u32): i32 {
   const lo = ld32(p), hi = ld32(p + 4);
   if (lo == 0xffffffff && hi == 0xffffffff) return A.ATTACH_ALL;
   if (hi != 0 || (lo & ~A.ATTACH_ALL) != 0) return -1;

@@ -7,6 +7,8 @@ export { hello, byebye } from "./conn";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
+export { update } from "./update";
+export { connInfo as conn_info, busCreatorInfo as bus_creator_info } from "./info";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

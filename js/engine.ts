@@ -31,6 +31,12 @@ export interface Engine {
   sendCancel(): number;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
+  /** UPDATE: change the connection's attach masks (items in the command area) */
+  update(slot: number, gen: number): number;
+  /** CONN_INFO by id: the answer is a slice in the caller's pool */
+  connInfo(slot: number, gen: number): number;
+  /** BUS_CREATOR_INFO: the bus creator's snapshot, a slice in the caller's pool */
+  busCreatorInfo(slot: number, gen: number): number;
   /**
    * Recover the thread that joined with `token` after it died: undo its half-made command,
    * release its locks, cancel its reserved send, close its connections, free its slot. The
@@ -70,7 +76,8 @@ export interface Engine {
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
 // loop, the trap unwinding); `exec` maps each to its export, and an unknown one throws
 const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
-const OP_LAST = OP_RECOVER;
+const OP_UPDATE = 8, OP_CONN_INFO = 9, OP_CREATOR_INFO = 10;
+const OP_LAST = OP_CREATOR_INFO;
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -126,11 +133,17 @@ abstract class EngineBase {
       case OP_BYEBYE: return x.byebye(a, b);
       case OP_CANCEL: return x.send_cancel();
       case OP_RECOVER: return x.recover(a, this.force());
+      case OP_UPDATE: return x.update(a, b);
+      case OP_CONN_INFO: return x.conn_info(a, b);
+      case OP_CREATOR_INFO: return x.bus_creator_info(a, b);
       default: throw unknownOp(op);
     }
   }
 
   hello(): number { return this.run(OP_HELLO, 0, 0); }
+  update(slot: number, gen: number): number { return this.run(OP_UPDATE, slot, gen); }
+  connInfo(slot: number, gen: number): number { return this.run(OP_CONN_INFO, slot, gen); }
+  busCreatorInfo(slot: number, gen: number): number { return this.run(OP_CREATOR_INFO, slot, gen); }
   byebye(slot: number, gen: number): number { return this.run(OP_BYEBYE, slot, gen); }
   /**
    * SEND, send_commit and send_cancel mark the thread slot busy from the SEND to the end of

@@ -19,3 +19,4 @@ export * as abi from './shared/abi.ts';
 export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
 export type { OwnedName, MetadataItems } from './metadata.ts';
+export type { ConnectionInfo, UpdateOptions, InfoOptions } from './conn-info.ts';

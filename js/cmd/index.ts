@@ -9,5 +9,7 @@ export * as RECV from './recv.ts';
 export * as FREE from './free.ts';
 export * as BYEBYE from './byebye.ts';
 export * as items from './items.ts';
+export * as UPDATE from './update.ts';
+export * as INFO from './info.ts';
 export { putHeader, returnFlags } from './header.ts';
 export { REASONS, reasonText, reasonAddr, commandError, checkCmd } from './reasons.ts';

@@ -425,6 +425,28 @@ export const FREE_CMD_SIZE = 32;
 // struct kdbus_cmd (BYEBYE)
 export const BYEBYE_CMD_SIZE = 24;
 
+// UPDATE (struct kdbus_cmd): { size; flags; return_flags } then ATTACH_FLAGS_SEND / _RECV
+// items { hdr; u64 flags } (ATTACH_ITEM_SIZE), each at most once; a mask not given is kept
+export const UPDATE_CMD_SIZE = 24;
+export const ATTACH_ITEM_SIZE = 24;
+
+// CONN_INFO / BUS_CREATOR_INFO (struct kdbus_cmd_info)
+//  0 size | 8 flags | 16 return_flags | 24 id u64 | 32 attach_flags u64
+// 40 offset u64 (out) | 48 info_size u64 (out) | 56 items (CONN_INFO: NAME, the names issue)
+export const INFO_ID = 24;
+export const INFO_ATTACH_FLAGS = 32;
+export const INFO_OFFSET = 40;
+export const INFO_INFO_SIZE = 48;
+export const INFO_CMD_SIZE = 56;
+// The answer, a slice in the caller's pool (FREE it): struct kdbus_info
+//  0 size u64 | 8 id u64 | 16 flags u64 (the target's HELLO flags; the bus's flags for
+// BUS_CREATOR_INFO, whose id is 0: wasmbus buses have no numeric id) | 24 items: the
+// snapshot's process items, OWNED_NAME, CONN_DESCRIPTION, each in attach-bit order
+export const KINFO_SIZE = 0;
+export const KINFO_ID = 8;
+export const KINFO_FLAGS = 16;
+export const KINFO_HDR = 24;
+
 // struct kdbus_msg
 //  0 size | 8 flags | 16 priority s64 | 24 dst_id | 32 src_id | 40 payload_type
 // 48 cookie | 56 timeout_ns / cookie_reply | 64 items
@@ -706,3 +728,13 @@ export const R_RECOVER_NOT_LIVE = 707; // ESRCH: no thread slot holds the token 
 export const R_RECOVER_OWNED = 708; // EALREADY: another live thread is recovering that thread
 export const R_JOIN_TOKEN = 709; // EINVAL: token 0
 export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared dead while it joined
+// metadata: UPDATE, CONN_INFO, BUS_CREATOR_INFO
+export const R_UPDATE_ATTACH_ITEM = 1400; // EINVAL: an ATTACH_FLAGS_SEND / _RECV item whose size is not ATTACH_ITEM_SIZE; arg the type
+export const R_UPDATE_ATTACH_SEND = 1401; // EINVAL: the ATTACH_FLAGS_SEND mask has bits outside ATTACH_ALL (and is not ~0)
+export const R_UPDATE_ATTACH_RECV = 1402; // EINVAL: the ATTACH_FLAGS_RECV mask likewise
+export const R_UPDATE_POLICY = 1403; // EOPNOTSUPP: NAME items (an activator's or policy holder's): those kinds are not supported; arg the type
+export const R_INFO_ATTACH = 1410; // EINVAL: attach_flags has bits outside ATTACH_ALL (and is not ~0)
+export const R_INFO_NO_ID = 1411; // EINVAL: id 0 and no NAME item
+export const R_INFO_NO_CONN = 1412; // ENXIO: no open connection has that id
+export const R_INFO_POOL_FULL = 1413; // EXFULL: no free block in the caller's pool for the answer; arg the bytes needed
+export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: CONN_INFO by name (a NAME item): the name registry comes with the names issue

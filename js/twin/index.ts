@@ -24,6 +24,9 @@ export interface CoreExports {
   unwind(): number;
   abi_fingerprint(): number;
   bus_layout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number;
+  update(slot: number, gen: number): number;
+  conn_info(slot: number, gen: number): number;
+  bus_creator_info(slot: number, gen: number): number;
 }
 
 function wrap(c: typeof release): CoreExports {
@@ -42,6 +45,9 @@ function wrap(c: typeof release): CoreExports {
     unwind: () => c.unwind() | 0,
     abi_fingerprint: () => c.abi_fingerprint() | 0,
     bus_layout: (a, b, p, n, m, r, s) => c.bus_layout(a >>> 0, b >>> 0, p >>> 0, n >>> 0, m >>> 0, r >>> 0, s >>> 0) | 0,
+    update: (slot, gen) => c.update(slot >>> 0, gen >>> 0) | 0,
+    conn_info: (slot, gen) => c.conn_info(slot >>> 0, gen >>> 0) | 0,
+    bus_creator_info: (slot, gen) => c.bus_creator_info(slot >>> 0, gen >>> 0) | 0,
   };
 }
 
