@@ -49,7 +49,7 @@ import { parse as uvuParse } from 'uvu/parse';
 const MIN_TESTS = {
   'tests/conformance': 130,
   'tests/diff': 24,
-  'tests/threads': 23,
+  'tests/threads': 24,
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
