@@ -28,7 +28,7 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
  */
 export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32): i32 {
   const t = THREAD;
-  metaCollect(t, ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED);
+  metaCollect(t, c, ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED);
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
@@ -43,7 +43,7 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     }
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom)) {
       const mask = metaMask(c, d);
-      const msgSize = sliceMsgSize(nVecs, 0, mask);
+      const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {
         wr32(d + A.CONN_DROPPED, ld32(d + A.CONN_DROPPED) + 1);
       } else {

@@ -3,6 +3,7 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, st64, fill, inMemory, satAdd, satMul, aLoad } from "./mem";
 import { random_get } from "./host";
 import { failAt } from "./reason";
+import { metaCollectProcess } from "./meta";
 
 const H: u32 = A.BUS_BASE;
 /** what satAdd / satMul return for a result that does not fit a u32 */
@@ -44,7 +45,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const matches = tableEnd(tableEnd(names, 1, A.NAMES_HDR + idBuckets(nNames) * 4), nNames, A.NAME_SIZE);
   const replies = tableEnd(matches, nMatches, matchSize);
   const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
-  const metasEnd = tableEnd(metas, nConns, A.META_SIZE);
+  const metasEnd = tableEnd(metas, satAdd(nConns, 1), A.META_SIZE); // + the bus creator's
   if (metasEnd >= SAT - A.POOL_ALIGN) return 0;
   const pools = u32(u32(metasEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
   const pubmaps = tableEnd(pools, nConns, poolMax);
@@ -116,6 +117,9 @@ export function busMake(cmd: u32): i32 {
   st64(H + A.BUS_BLOOM_N_HASH, nHashLo, nHashHi);
   st64(H + A.BUS_FLAGS, flags, 0);
   if (random_get(H + A.BUS_ID128, 16) != 0) return failAt(cmd, A.EINVAL, A.R_MAKE_RANDOM, 0);
+  // the creator's snapshot (BUS_CREATOR_INFO): nobody else is on the bus yet; thread slot
+  // 0's argv area (zeroed, free) holds args_get's pointers
+  metaCollectProcess(ld32(H + A.BUS_METAS) + nConns * A.META_SIZE, A.ATTACH_PROCESS, ld32(H + A.BUS_THREADS) + A.THREAD_META_ARGV);
   for (let i: u32 = 0; i < 16; i += 4) st32(cmd + A.MAKE_ID128 + i, ld32(H + A.BUS_ID128 + i));
   st64(cmd + A.MAKE_LAYOUT_END, end, 0);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);

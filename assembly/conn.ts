@@ -3,7 +3,7 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
 import { lockTry, unlock, wake } from "./lock";
-import { creds_get } from "./host";
+import { metaCollectProcess, metaItemSize } from "./meta";
 import { busConns, busNConns, busPoolMax, busThreads, busShutdown } from "./bus";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { descValid } from "./names";
@@ -51,7 +51,7 @@ export function connById(lo: u32, hi: u32): u32 {
 }
 
 /** attach mask: ~0 means ALL; bits outside ALL are invalid (-1). */
-function attachMask(p: u32): i32 {
+export function attachMask(p: u32): i32 {
   const lo = ld32(p), hi = ld32(p + 4);
   if (lo == 0xffffffff && hi == 0xffffffff) return A.ATTACH_ALL;
   if (hi != 0 || (lo & ~A.ATTACH_ALL) != 0) return -1;
@@ -115,9 +115,11 @@ export function hello(): i32 {
   if (kinds != 0) return fail(A.EOPNOTSUPP, A.R_HELLO_KIND_UNSUPPORTED);
   if (poolSize > busPoolMax()) return failArg(A.ENOMEM, A.R_HELLO_POOL_MAX, busPoolMax());
 
-  // the quota key: the caller's uid, asked from the host before any lock is taken
-  const scratch = THREAD + A.THREAD_SCRATCH;
-  const uid = creds_get(scratch) == 0 ? ld32(scratch) : NOBODY;
+  // the connection-time snapshot (every process item, through the thread's cache) and the
+  // quota key (the caller's uid), asked from the host before any lock is taken
+  const tm = THREAD + A.THREAD_META;
+  metaCollectProcess(tm, A.ATTACH_PROCESS, THREAD + A.THREAD_META_ARGV);
+  const uid = metaItemSize(tm, A.ATTACH_CREDS) != 0 ? ld32(tm + A.META_ITEMS + A.META_SLOT_CREDS + A.ITEM_HDR) : NOBODY;
 
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   const n = busNConns();
@@ -176,6 +178,8 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   st32(c + A.CONN_PUBMAP, ld32(H + A.BUS_PUBMAPS) + slot * (busPoolMax() >>> A.PUBMAP_SHIFT));
   if (desc != 0) copy(c + A.CONN_DESC, desc, descLen + 1);
   st32(c + A.CONN_DESC_LEN, descLen);
+  // the HELLO-time snapshot (a free slot's is a don't-care: not logged)
+  copy(ld32(H + A.BUS_METAS) + slot * A.META_SIZE, THREAD + A.THREAD_META, A.META_SIZE);
   poolInit(c, pool, poolSize);
 
   // the HELLO slice: one BLOOM_PARAMETER item (a fresh pool of >= 4096 bytes has room)

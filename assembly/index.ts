@@ -10,6 +10,8 @@ export { recover, unwind } from "./recover";
 export { matchAdd as match_add, matchRemove as match_remove } from "./match";
 export { nameAcquireCmd as name_acquire, nameReleaseCmd as name_release } from "./name-cmd";
 export { list } from "./list";
+export { update } from "./update";
+export { connInfo as conn_info, busCreatorInfo as bus_creator_info } from "./info";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

@@ -27,25 +27,25 @@ function listed(o: u32, flags: u32): bool {
 }
 
 function recordSize(o: u32): u32 {
-  if (o == 0) return A.INFO_HDR;
-  return A.INFO_HDR + align8(A.OWNED_NAME_STR + ld32(ownerName(o) + A.NAME_LEN) + 1);
+  if (o == 0) return A.KINFO_HDR;
+  return A.KINFO_HDR + align8(A.OWNED_NAME_STR + ld32(ownerName(o) + A.NAME_LEN) + 1);
 }
 
 /** Write the record of connection `d` (with owner record `o`, or bare) at `p`; returns the next place. */
 function recordWrite(p: u32, d: u32, o: u32): u32 {
   const size = recordSize(o);
-  st64(p + A.INFO_SIZE, size, 0);
-  copy(p + A.INFO_ID, d + A.CONN_ID, 8);
-  copy(p + A.INFO_FLAGS, d + A.CONN_FLAGS, 8);
+  st64(p + A.KINFO_SIZE, size, 0);
+  copy(p + A.KINFO_ID, d + A.CONN_ID, 8);
+  copy(p + A.KINFO_FLAGS, d + A.CONN_FLAGS, 8);
   if (o != 0) {
     const e = ownerName(o), len = ld32(e + A.NAME_LEN);
-    const it = p + A.INFO_HDR;
+    const it = p + A.KINFO_HDR;
     st64(it + A.ITEM_SIZE, A.OWNED_NAME_STR + len + 1, 0);
     st64(it + A.ITEM_TYPE, A.ITEM_OWNED_NAME, 0);
     const f = ld32(o + A.NAME_O_FLAGS) | (namePrimary(e) == o ? A.NAME_PRIMARY : A.NAME_IN_QUEUE);
     st64(it + A.OWNED_NAME_FLAGS, u32(f), 0);
     copy(it + A.OWNED_NAME_STR, e + A.NAME_STR, len + 1);
-    const used = A.INFO_HDR + A.OWNED_NAME_STR + len + 1;
+    const used = A.KINFO_HDR + A.OWNED_NAME_STR + len + 1;
     fill(p + used, 0, size - used); // the padding up to the record's end
   }
   return p + size;
@@ -69,7 +69,7 @@ function listWalk(flags: u32, at: u32): u32 {
     }
     if (!added && (flags & A.LIST_UNIQUE) != 0) {
       if (at != 0) recordWrite(at + size, d, 0);
-      size += A.INFO_HDR;
+      size += A.KINFO_HDR;
     }
   }
   return size;

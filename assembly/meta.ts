@@ -1,26 +1,154 @@
 // meta: the metadata a message carries: what the sender lets receivers see (attach_send)
-// and the receiver wants (attach_recv), of what the core can attach today
-// (ATTACH_IMPLEMENTED). Collected once per message into the sending thread's scratch, before
-// any lock is taken; written into the slice as items by metaWrite. The metadata issue adds
-// the other items (PIDS, NAMES, COMM, ...) here.
+// and the receiver wants (attach_recv), bit by bit. Collected once per message, before any
+// lock is taken: the process items (creds … audit) into the sending thread's meta block
+// (THREAD_META), where they stay while the provider's epoch does not move, so the common
+// path costs one import call (meta_epoch_get); TIMESTAMP into the thread's scratch; owned
+// names into THREAD_META_NAMES. Written into the slice as items by metaWrite.
+//
+// An item the provider reports unsupported (a non-zero errno), or whose value is longer than
+// its cap (js/shared/meta-limits.ts), is left out, never made up. CMDLINE arrives already
+// capped to whole arguments (the host's args_sizes_get / args_get).
+//
+// The same meta block holds a connection's HELLO-time snapshot (BUS_METAS, one per slot) and
+// the bus creator's (taken at BUS_MAKE): CONN_INFO and BUS_CREATOR_INFO copy from it (info.ts).
 import * as A from "../js/shared/abi";
-import { st64, copy, fill, aAdd, ld32 } from "./mem";
-import { clock_time_get, creds_get } from "./host";
+import * as L from "../js/shared/meta-limits";
+import { ld32, ld8, st32, st64, copy, fill, aAdd } from "./mem";
+import { clock_time_get, creds_get, pids_get, groups_get, comm_get, exe_get, cgroup_get, caps_get,
+  seclabel_get, audit_get, args_sizes_get, args_get, meta_epoch_get } from "./host";
+import { align8 } from "./items";
+import { namesOwnedBy } from "./owned";
 
 const H: u32 = A.BUS_BASE;
-// the message's metadata in the thread's scratch
-const META_CREDS: u32 = 0; // 8 x u64
+// the message's per-message metadata in the thread's scratch
 const META_SEQ: u32 = 64; // TIMESTAMP payload: seqnum, monotonic, realtime
 const META_MONO: u32 = 72;
 const META_REAL: u32 = 80;
+const META_NAMES_LEN: u32 = 88; // bytes of OWNED_NAME items at THREAD_META_NAMES
+// import out-parameters (n, len, argc / size) in a meta block's reserved header bytes
+const META_TMP: u32 = 96;
+/** CAPS payload cap: u32 last_cap + 4 sets of META_CAPS_WORDS_MAX words */
+const CAPS_MAX: u32 = 4 + 16 * L.META_CAPS_WORDS_MAX;
 
 /** The items a message from `c` to `d` carries (the receiver's mask is read unlocked: a change applies from the next message on). */
 export function metaMask(c: u32, d: u32): u32 {
   return ld32(c + A.CONN_ATTACH_SEND) & ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_IMPLEMENTED;
 }
 
-/** Take the message's sequence number and collect the items of `mask` into thread `t`'s scratch. */
-export function metaCollect(t: u32, mask: u32): void {
+/** Offset of attach bit `bit`'s item slot in a meta block's items; 0xffffffff: not a process item. */
+function metaSlot(bit: u32): u32 {
+  if (bit == A.ATTACH_CREDS) return A.META_SLOT_CREDS;
+  if (bit == A.ATTACH_PIDS) return A.META_SLOT_PIDS;
+  if (bit == A.ATTACH_AUXGROUPS) return A.META_SLOT_AUXGROUPS;
+  if (bit == A.ATTACH_TID_COMM) return A.META_SLOT_TID_COMM;
+  if (bit == A.ATTACH_PID_COMM) return A.META_SLOT_PID_COMM;
+  if (bit == A.ATTACH_EXE) return A.META_SLOT_EXE;
+  if (bit == A.ATTACH_CMDLINE) return A.META_SLOT_CMDLINE;
+  if (bit == A.ATTACH_CGROUP) return A.META_SLOT_CGROUP;
+  if (bit == A.ATTACH_CAPS) return A.META_SLOT_CAPS;
+  if (bit == A.ATTACH_SECLABEL) return A.META_SLOT_SECLABEL;
+  if (bit == A.ATTACH_AUDIT) return A.META_SLOT_AUDIT;
+  return 0xffffffff;
+}
+
+/** Bit number n of a one-bit mask. */
+function bitIndex(bit: u32): u32 {
+  let n: u32 = 0;
+  while (n < 31 && u32(1 << n) != bit) n++;
+  return n;
+}
+
+/** Size of the item for attach bit `bit` in meta block `b` (0: left out). */
+export function metaItemSize(b: u32, bit: u32): u32 {
+  return ld32(b + A.META_SIZES + bitIndex(bit) * 4);
+}
+
+/**
+ * A string item's size from an import's result: the string (NUL included, `len` bytes) must
+ * fit its cap, be non-empty and end with its NUL; else 0 (left out).
+ */
+function strItem(r: i32, s: u32, cap: u32, lenOut: u32): u32 {
+  if (r != 0) return 0;
+  const len = ld32(lenOut);
+  if (len == 0 || len > cap || ld8(s + A.ITEM_HDR + len - 1) != 0) return 0;
+  return u32(A.ITEM_HDR + len);
+}
+
+/** Ask the provider for the item of attach bit `bit` into slot `s` (its header included): the item's size, 0 to leave it out. */
+function metaFetch(bit: u32, s: u32, tmp: u32, argv: u32): u32 {
+  const p = s + A.ITEM_HDR;
+  if (bit == A.ATTACH_CREDS) return creds_get(p) == 0 ? u32(A.CREDS_ITEM_SIZE) : 0;
+  if (bit == A.ATTACH_PIDS) return pids_get(p) == 0 ? u32(A.PIDS_ITEM_SIZE) : 0;
+  if (bit == A.ATTACH_AUXGROUPS) {
+    if (groups_get(p, L.META_GROUPS_MAX, tmp) != 0) return 0;
+    const n = ld32(tmp);
+    return n > u32(L.META_GROUPS_MAX) ? 0 : u32(A.ITEM_HDR + n * 8);
+  }
+  if (bit == A.ATTACH_TID_COMM) return strItem(comm_get(0, p, L.META_COMM_MAX, tmp), s, L.META_COMM_MAX, tmp);
+  if (bit == A.ATTACH_PID_COMM) return strItem(comm_get(1, p, L.META_COMM_MAX, tmp), s, L.META_COMM_MAX, tmp);
+  if (bit == A.ATTACH_EXE) return strItem(exe_get(p, L.META_EXE_MAX, tmp), s, L.META_EXE_MAX, tmp);
+  if (bit == A.ATTACH_CGROUP) return strItem(cgroup_get(p, L.META_CGROUP_MAX, tmp), s, L.META_CGROUP_MAX, tmp);
+  if (bit == A.ATTACH_SECLABEL) return strItem(seclabel_get(p, L.META_SECLABEL_MAX, tmp), s, L.META_SECLABEL_MAX, tmp);
+  if (bit == A.ATTACH_CMDLINE) {
+    // the host caps the command line to whole arguments; anything else is refused
+    if (args_sizes_get(tmp, tmp + 4) != 0) return 0;
+    const argc = ld32(tmp), size = ld32(tmp + 4);
+    if (argc == 0 || argc > u32(L.META_CMDLINE_ARGS_MAX) || size == 0 || size > u32(L.META_CMDLINE_MAX)) return 0;
+    if (args_get(argv, p) != 0 || ld8(p + size - 1) != 0) return 0;
+    return u32(A.ITEM_HDR + size);
+  }
+  if (bit == A.ATTACH_CAPS) {
+    if (caps_get(p, CAPS_MAX, tmp) != 0) return 0;
+    const len = ld32(tmp);
+    return len < 4 || len > CAPS_MAX ? 0 : u32(A.ITEM_HDR + len);
+  }
+  if (bit == A.ATTACH_AUDIT) return audit_get(p) == 0 ? u32(A.AUDIT_ITEM_SIZE) : 0;
+  return 0;
+}
+
+/**
+ * Make meta block `b` hold the process items of `mask` as the provider reports them now:
+ * items collected under the provider's current epoch are kept, the others asked for (an
+ * epoch that moved, or a provider without one, starts over). `argv`: 1 KiB for args_get's
+ * pointers. No lock is held: the block is the caller's own (its thread's, or the creator's
+ * before the bus exists).
+ */
+export function metaCollectProcess(b: u32, mask: u32, argv: u32): void {
+  const want = mask & A.ATTACH_PROCESS;
+  if (want == 0) return;
+  const tmp = b + META_TMP;
+  const cached = meta_epoch_get(tmp) == 0;
+  const epoch = ld32(tmp);
+  if (!cached || ld32(b + A.META_CACHED) == 0 || ld32(b + A.META_EPOCH) != epoch) {
+    st32(b + A.META_HAVE, 0);
+    st32(b + A.META_EPOCH, epoch);
+    st32(b + A.META_CACHED, cached ? 1 : 0);
+  }
+  const need = want & ~ld32(b + A.META_HAVE);
+  if (need == 0) return;
+  for (let n: u32 = 0; n < 14; n++) {
+    const bit = u32(1 << n);
+    if ((need & bit) == 0) continue;
+    const s = b + A.META_ITEMS + metaSlot(bit);
+    let size = metaFetch(bit, s, tmp, argv);
+    if (size != 0) {
+      st64(s + A.ITEM_SIZE, size, 0);
+      st64(s + A.ITEM_TYPE, A.ITEM_TIMESTAMP + n, 0);
+      fill(s + size, 0, align8(size) - size);
+    }
+    st32(b + A.META_SIZES + n * 4, size);
+  }
+  st32(b + A.META_HAVE, u32(ld32(b + A.META_HAVE) | need));
+}
+
+/** Forget what meta block `b` holds (a thread joins its slot: the next provider is another). */
+export function metaForget(b: u32): void {
+  st32(b + A.META_HAVE, 0);
+  st32(b + A.META_CACHED, 0);
+}
+
+/** Take the message's sequence number and collect the items of `mask` from connection `c` for thread `t`. */
+export function metaCollect(t: u32, c: u32, mask: u32): void {
   const meta = t + A.THREAD_SCRATCH;
   const seqLo = u32(aAdd(H + A.BUS_SEQNUM, 1) + 1);
   if (seqLo == 0) aAdd(H + A.BUS_SEQNUM + 4, 1);
@@ -29,21 +157,80 @@ export function metaCollect(t: u32, mask: u32): void {
     if (clock_time_get(1, 0, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
     if (clock_time_get(0, 0, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
   }
-  if ((mask & A.ATTACH_CREDS) != 0) {
-    if (creds_get(meta + META_CREDS) != 0) fill(meta + META_CREDS, 0xff, A.CREDS_SIZE);
-  }
+  metaCollectProcess(t + A.THREAD_META, mask, t + A.THREAD_META_ARGV);
+  st32(meta + META_NAMES_LEN, (mask & A.ATTACH_NAMES) != 0 ? namesOwnedBy(c, t + A.THREAD_META_NAMES, L.META_NAMES_MAX) : 0);
 }
 
-/** Bytes of the metadata items of `mask`. */
-export function metaSize(mask: u32): u32 {
+/** CONN_DESCRIPTION item size of connection `c` (0: it has none). */
+export function metaDescSize(c: u32): u32 {
+  const n = ld32(c + A.CONN_DESC_LEN);
+  return n == 0 ? 0 : u32(A.ITEM_HDR + n + 1);
+}
+
+/** Bytes of the process items of `mask` held in meta block `b`, each 8-aligned. */
+export function metaBlockSize(b: u32, mask: u32): u32 {
   let n: u32 = 0;
-  if ((mask & A.ATTACH_TIMESTAMP) != 0) n += A.TIMESTAMP_ITEM_SIZE;
-  if ((mask & A.ATTACH_CREDS) != 0) n += A.CREDS_ITEM_SIZE;
+  const m = mask & A.ATTACH_PROCESS;
+  if (m == 0) return 0;
+  for (let i: u32 = 0; i < 14; i++) {
+    if ((m & u32(1 << i)) != 0) n += align8(ld32(b + A.META_SIZES + i * 4));
+  }
   return n;
 }
 
-/** Write the metadata items collected in thread `t`'s scratch at `w`; returns the end. */
-export function metaWrite(w: u32, t: u32, mask: u32): u32 {
+/** Bytes of the metadata items of `mask` collected for thread `t` (sender `c`). */
+export function metaSize(t: u32, c: u32, mask: u32): u32 {
+  let n: u32 = 0;
+  if ((mask & A.ATTACH_TIMESTAMP) != 0) n += A.TIMESTAMP_ITEM_SIZE;
+  n += metaBlockSize(t + A.THREAD_META, mask);
+  if ((mask & A.ATTACH_NAMES) != 0) n += ld32(t + A.THREAD_SCRATCH + META_NAMES_LEN);
+  if ((mask & A.ATTACH_CONN_DESCRIPTION) != 0) n += align8(metaDescSize(c));
+  return n;
+}
+
+/**
+ * Write, at `w`, the items of `mask` of attach bits `lo` .. `hi` held in meta block `b`, in
+ * bit order; returns the end.
+ */
+function metaBlockWrite(w: u32, b: u32, mask: u32, lo: u32, hi: u32): u32 {
+  for (let i = lo; i <= hi; i++) {
+    const bit = u32(1 << i);
+    if ((mask & bit & A.ATTACH_PROCESS) == 0) continue;
+    const size = ld32(b + A.META_SIZES + i * 4);
+    if (size == 0) continue;
+    copy(w, b + A.META_ITEMS + metaSlot(bit), align8(size));
+    w += align8(size);
+  }
+  return w;
+}
+
+/** Write connection `c`'s CONN_DESCRIPTION item at `w` if `mask` asks for it; returns the end. */
+export function metaDescWrite(w: u32, c: u32, mask: u32): u32 {
+  const size = metaDescSize(c);
+  if ((mask & A.ATTACH_CONN_DESCRIPTION) == 0 || size == 0) return w;
+  st64(w + A.ITEM_SIZE, size, 0);
+  st64(w + A.ITEM_TYPE, A.ITEM_CONN_DESCRIPTION, 0);
+  copy(w + A.ITEM_HDR, c + A.CONN_DESC, size - A.ITEM_HDR);
+  fill(w + size, 0, align8(size) - size);
+  return w + align8(size);
+}
+
+/**
+ * Write items of `mask` from meta block `b`, owned-name items (`names`, `namesLen` bytes) and
+ * connection `c`'s description at `w`, in kdbus item order (the attach bit's); returns the end.
+ */
+export function metaItemsWrite(w: u32, b: u32, mask: u32, names: u32, namesLen: u32, c: u32): u32 {
+  w = metaBlockWrite(w, b, mask, 1, 3);
+  if ((mask & A.ATTACH_NAMES) != 0 && namesLen != 0) {
+    copy(w, names, namesLen);
+    w += namesLen;
+  }
+  w = metaBlockWrite(w, b, mask, 5, 12);
+  return metaDescWrite(w, c, mask);
+}
+
+/** Write the metadata items collected in thread `t`'s scratch and meta block at `w` (sender `c`); returns the end. */
+export function metaWrite(w: u32, t: u32, c: u32, mask: u32): u32 {
   const meta = t + A.THREAD_SCRATCH;
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
     st64(w + A.ITEM_SIZE, A.TIMESTAMP_ITEM_SIZE, 0);
@@ -51,11 +238,5 @@ export function metaWrite(w: u32, t: u32, mask: u32): u32 {
     copy(w + A.ITEM_HDR, meta + META_SEQ, 24);
     w += A.TIMESTAMP_ITEM_SIZE;
   }
-  if ((mask & A.ATTACH_CREDS) != 0) {
-    st64(w + A.ITEM_SIZE, A.CREDS_ITEM_SIZE, 0);
-    st64(w + A.ITEM_TYPE, A.ITEM_CREDS, 0);
-    copy(w + A.ITEM_HDR, meta + META_CREDS, A.CREDS_SIZE);
-    w += A.CREDS_ITEM_SIZE;
-  }
-  return w;
+  return metaItemsWrite(w, t + A.THREAD_META, mask, t + A.THREAD_META_NAMES, ld32(meta + META_NAMES_LEN), c);
 }

@@ -143,8 +143,8 @@ export function send(slot: u32, gen: u32): i32 {
 
   // metadata, collected once per message before any lock is taken
   const mask = metaMask(c, d);
-  metaCollect(t, mask);
-  const msgSize = sliceMsgSize(nVecs, dstNameSize, mask);
+  metaCollect(t, c, mask);
+  const msgSize = sliceMsgSize(nVecs, dstNameSize, t, c, mask);
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
 
   // a call or a reply: its record in the reply table, under the bus lock (reply.ts), which

@@ -6,7 +6,7 @@
 //   64  DST_NAME item (if sent)                   ┐
 //       PAYLOAD_OFF item per VEC, in order          │ msg.size covers the header
 //       BLOOM_FILTER item (signals)                 │ and these items
-//       metadata items (TIMESTAMP, CREDS, ...)     ┘
+//       metadata items (TIMESTAMP, CREDS, ...)     ┘ in attach-bit order (meta.ts)
 //   ALIGN8(msg.size)  payload bytes of each non-padding VEC, each 8-byte aligned
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, copy, fill } from "./mem";
@@ -22,11 +22,11 @@ import { failArg } from "./reason";
 /** the block sliceReserve reserved (set by it, read by its caller in the same command) */
 export let sliceBlock: u32 = 0;
 
-/** msg.size of the slice: header, DST_NAME, one PAYLOAD_OFF per VEC, metadata items. */
-export function sliceMsgSize(nVecs: u32, dstNameSize: u32, mask: u32): u32 {
+/** msg.size of the slice: header, DST_NAME, one PAYLOAD_OFF per VEC, metadata items (collected by thread `t` for sender `c`). */
+export function sliceMsgSize(nVecs: u32, dstNameSize: u32, t: u32, c: u32, mask: u32): u32 {
   let n: u32 = A.MSG_HDR + nVecs * A.VEC_ITEM_SIZE;
   if (dstNameSize != 0) n += align8(dstNameSize);
-  return n + metaSize(mask);
+  return n + metaSize(t, c, mask);
 }
 
 /**
@@ -90,7 +90,7 @@ export function sliceWrite(b: u32, msg: u32, msgEnd: u32, msgSize: u32, d: u32, 
     }
     w += A.VEC_ITEM_SIZE;
   }
-  w = metaWrite(w, t, mask);
+  w = metaWrite(w, t, c, mask);
   fill(w, 0, align8(msgSize) - msgSize);
 }
 

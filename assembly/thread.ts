@@ -4,6 +4,7 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TOKEN, HOOKS } from "./mem";
 import { busThreads, busNThreads, busConns, busNConns } from "./bus";
 import { fail, failArg } from "./reason";
+import { metaForget } from "./meta";
 
 export function threadAddr(slot: u32): u32 {
   return busThreads() + slot * A.THREAD_SIZE;
@@ -60,6 +61,7 @@ export function threadJoin(token: u32): i32 {
     st32(t + A.THREAD_ID, i + 1);
     st32(t + A.THREAD_LOG_LEN, 0);
     st32(t + A.THREAD_FAULT, 0);
+    metaForget(t + A.THREAD_META); // the metadata cache was the last thread's
     if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) != A.THREAD_FREE) {
       // declared dead while joining (found by its token): the recoverer frees the slot
       aStore(t + A.THREAD_BUSY, 0);

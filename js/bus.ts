@@ -3,6 +3,7 @@ import * as A from './shared/abi.ts';
 import { BusError, check } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages } from './engine.ts';
 import { Connection } from './connection.ts';
+import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import type { Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
@@ -427,6 +428,24 @@ export class Bus {
   /** Connections of this Bus object that are still open (closed ones are dropped at close()). */
   get connections(): Connection[] {
     return [...this.conns].filter((c) => !c.closed);
+  }
+
+  /**
+   * CONN_INFO by id (Connection.info), answered through one of this Bus object's open
+   * connections on this thread (the answer is a slice in its pool): EBADF when there is none.
+   */
+  connectionInfo(id: number, opts?: InfoOptions): ConnectionInfo {
+    return this.anyConnection('connectionInfo').info(id, opts);
+  }
+
+  /** BUS_CREATOR_INFO (Connection.creatorInfo), answered like connectionInfo. */
+  creatorInfo(opts?: InfoOptions): ConnectionInfo {
+    return this.anyConnection('creatorInfo').creatorInfo(opts);
+  }
+
+  private anyConnection(op: string): Connection {
+    for (const c of this.conns) if (!c.closed) return c;
+    throw new BusError(A.EBADF, op, 'needs an open connection of this Bus object (its pool receives the answer): connect() first');
   }
 
   /** Leave the bus on this thread (open connections of this thread must be closed first). */

@@ -11,6 +11,7 @@ import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
 import * as N from './names.ts';
+import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 
 export type Destination = number | string;
 
@@ -376,6 +377,30 @@ export class Connection {
     FREE.encode(u32, cmd, offset);
     const r = e.free(this.slot, this.gen);
     if (r < 0) throw commandError(u32, cmd, r, 'free', FREE.NAME, { offset });
+  }
+
+  /**
+   * UPDATE: change this connection's attach masks (what receivers may see of it, what it
+   * wants on the messages it receives); a mask not given is kept. Applies from the next message.
+   */
+  update(opts: UpdateOptions): void {
+    const e = this.live('update');
+    updateAttach(e, this.slot, this.gen, opts);
+  }
+
+  /**
+   * CONN_INFO: what connection `id` was at its HELLO (its connection-time metadata), with
+   * the names it owns and its description now, limited to its send mask ∩ `opts.attach`.
+   */
+  info(id: number, opts?: InfoOptions): ConnectionInfo {
+    const e = this.live('info');
+    return connInfo(e, this.slot, this.gen, id, opts);
+  }
+
+  /** BUS_CREATOR_INFO: the bus creator's metadata as it was at Bus.create (id 0, the bus's flags). */
+  creatorInfo(opts?: InfoOptions): ConnectionInfo {
+    const e = this.live('creatorInfo');
+    return creatorInfo(e, this.slot, this.gen, opts);
   }
 
   /**

@@ -34,6 +34,12 @@ export interface Engine {
   /** MATCH_ADD / MATCH_REMOVE (the command in this thread's command area): 0 or -errno. */
   matchAdd(slot: number, gen: number): number;
   matchRemove(slot: number, gen: number): number;
+  /** UPDATE: change the connection's attach masks (items in the command area) */
+  update(slot: number, gen: number): number;
+  /** CONN_INFO by id: the answer is a slice in the caller's pool */
+  connInfo(slot: number, gen: number): number;
+  /** BUS_CREATOR_INFO: the bus creator's snapshot, a slice in the caller's pool */
+  busCreatorInfo(slot: number, gen: number): number;
   /**
    * Recover the thread that joined with `token` after it died: undo its half-made command,
    * release its locks, cancel its reserved send, close its connections, free its slot. The
@@ -85,6 +91,7 @@ export interface Engine {
 const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYEBYE = 5, OP_CANCEL = 6, OP_RECOVER = 7;
 const OP_MATCH_ADD = 8, OP_MATCH_REMOVE = 9;
 const OP_NAME_ACQUIRE = 10, OP_NAME_RELEASE = 11, OP_LIST = 12; // names issue
+const OP_UPDATE = 13, OP_CONN_INFO = 14, OP_CREATOR_INFO = 15; // metadata issue
 
 /** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
@@ -145,11 +152,17 @@ abstract class EngineBase {
       case OP_NAME_ACQUIRE: return x.name_acquire(a, b);
       case OP_NAME_RELEASE: return x.name_release(a, b);
       case OP_LIST: return x.list(a, b);
+      case OP_UPDATE: return x.update(a, b);
+      case OP_CONN_INFO: return x.conn_info(a, b);
+      case OP_CREATOR_INFO: return x.bus_creator_info(a, b);
       default: throw unknownOp(op);
     }
   }
 
   hello(): number { return this.run(OP_HELLO, 0, 0); }
+  update(slot: number, gen: number): number { return this.run(OP_UPDATE, slot, gen); }
+  connInfo(slot: number, gen: number): number { return this.run(OP_CONN_INFO, slot, gen); }
+  busCreatorInfo(slot: number, gen: number): number { return this.run(OP_CREATOR_INFO, slot, gen); }
   byebye(slot: number, gen: number): number { return this.run(OP_BYEBYE, slot, gen); }
   /**
    * SEND, send_commit and send_cancel mark the thread slot busy from the SEND to the end of

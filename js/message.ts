@@ -5,15 +5,11 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { get64, getS64, get64big } from './wire.ts';
 import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
-import type { Creds } from './host/provider.ts';
-import { CREDS_FIELDS } from './host/provider.ts';
-import type { Connection } from './connection.ts';
+import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
+import { decode, type OwnedName, type Timestamp } from './metadata.ts';
 
-export interface Timestamp {
-  seqnum: number;
-  monotonicNs: bigint;
-  realtimeNs: bigint;
-}
+export type { Timestamp } from './metadata.ts';
+import type { Connection } from './connection.ts';
 
 const decoder = new TextDecoder();
 
@@ -97,31 +93,41 @@ export class Message {
     return JSON.parse(this.text());
   }
 
-  /** TIMESTAMP metadata, or null when not attached. */
-  get timestamp(): Timestamp | null {
-    let r: Timestamp | null = null;
-    const u32 = this.conn.engine.u32;
-    this.items((type, p) => {
-      if (type !== A.ITEM_TIMESTAMP) return;
-      r = { seqnum: get64(u32, p + 16), monotonicNs: get64big(u32, p + 24), realtimeNs: get64big(u32, p + 32) };
-      return true;
-    });
-    return r;
-  }
+  /** the item run [start, end) of the message's header items (metadata among them) */
+  private get itemsStart(): number { return this.at() + A.MSG_HDR; }
+  private get itemsEnd(): number { return this.at() + this.size; }
 
-  /** CREDS metadata, or null when not attached. */
-  get creds(): Creds | null {
-    let r: Creds | null = null;
-    const u32 = this.conn.engine.u32;
-    this.items((type, p) => {
-      if (type !== A.ITEM_CREDS) return;
-      const c = {} as Creds;
-      CREDS_FIELDS.forEach((f, i) => { c[f] = u32[(p + A.ITEM_HDR + i * 8) >>> 2]; });
-      r = c;
-      return true;
-    });
-    return r;
-  }
+  // Metadata (docs/API.md, "Metadata"): each accessor decodes its item when read (nothing
+  // is decoded or allocated otherwise); null (ownedNames: []) when the item is not attached:
+  // a mask left it out, or the sender's provider could not tell, or it was over its cap.
+  /** TIMESTAMP: the bus's sequence number and the sender's clocks at SEND. */
+  get timestamp(): Timestamp | null { const { u8, u32 } = this.conn.engine; return decode.timestamp(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** CREDS: the sending thread's ids at SEND (live). */
+  get creds(): Creds | null { const { u8, u32 } = this.conn.engine; return decode.creds(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** PIDS: the sender's pid, tid and ppid at SEND. */
+  get pids(): Pids | null { const { u8, u32 } = this.conn.engine; return decode.pids(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** AUXGROUPS: the sender's supplementary groups at SEND. */
+  get groups(): number[] | null { const { u8, u32 } = this.conn.engine; return decode.groups(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** OWNED_NAME: the well-known names the sending connection owned at SEND. */
+  get ownedNames(): OwnedName[] { const { u8, u32 } = this.conn.engine; return decode.ownedNames(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** TID_COMM: the sending thread's name. */
+  get tidComm(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_TID_COMM); }
+  /** PID_COMM: the sending process's name. */
+  get pidComm(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_PID_COMM); }
+  /** EXE: the sender's executable path. */
+  get exe(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_EXE); }
+  /** CMDLINE: the sender's arguments (capped to whole arguments, docs/API.md "Metadata limits"). */
+  get cmdline(): string[] | null { const { u8, u32 } = this.conn.engine; return decode.cmdline(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** CGROUP: the sending thread's cgroup path. */
+  get cgroup(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_CGROUP); }
+  /** CAPS: the sending thread's capability sets. */
+  get caps(): Caps | null { const { u8, u32 } = this.conn.engine; return decode.caps(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** SECLABEL: the sending thread's LSM label. */
+  get seclabel(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_SECLABEL); }
+  /** AUDIT: the sender's audit session id and login uid. */
+  get audit(): Audit | null { const { u8, u32 } = this.conn.engine; return decode.audit(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** CONN_DESCRIPTION: the sending connection's description. */
+  get description(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_CONN_DESCRIPTION); }
 
   /** Item types in the message, in order (for inspection and tests). */
   get itemTypes(): number[] {

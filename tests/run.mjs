@@ -47,16 +47,16 @@ import { parse as uvuParse } from 'uvu/parse';
  * number; lower it only when you remove tests on purpose.
  */
 const MIN_TESTS = {
-  'tests/conformance': 166, // replies +11, matches +9, shutdown +5, iterate +4, names +17
+  'tests/conformance': 176, // replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10
   'tests/diff': 24, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more
-  'tests/threads': 25,
+  'tests/threads': 26,
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
   'tests/demo': 2,
   // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
   // strings): all under Node, and under Deno too
-  'tests/unit': 43,
+  'tests/unit': 45,
   'tests/unit deno': 37,
   // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
   'tests/consumer': 16,

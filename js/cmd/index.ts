@@ -12,5 +12,7 @@ export * as items from './items.ts';
 export * as MATCH from './match.ts';
 export * as NAMES from './name.ts';
 export * as LIST from './list.ts';
+export * as UPDATE from './update.ts';
+export * as INFO from './info.ts';
 export { putHeader, returnFlags } from './header.ts';
 export { REASONS, reasonText, reasonAddr, commandError, checkCmd } from './reasons.ts';

@@ -28,11 +28,11 @@ const dec = new TextDecoder();
 export function decode(u8: Uint8Array, u32: Uint32Array, p: number, n: number): Entry[] {
   const out: Entry[] = [];
   const end = p + n;
-  for (let r = p; r + A.INFO_HDR <= end;) {
-    const rsize = u32[(r + A.INFO_SIZE) >>> 2];
-    if (rsize < A.INFO_HDR || r + rsize > end) break;
-    const e: Entry = { id: BigInt(u32[(r + A.INFO_ID) >>> 2]) | (BigInt(u32[(r + A.INFO_ID + 4) >>> 2]) << 32n), flags: u32[(r + A.INFO_FLAGS) >>> 2] };
-    for (let it = r + A.INFO_HDR, k = 0; (k = itemSize(u32, it, r + rsize)) !== 0; it += align8(k)) {
+  for (let r = p; r + A.KINFO_HDR <= end;) {
+    const rsize = u32[(r + A.KINFO_SIZE) >>> 2];
+    if (rsize < A.KINFO_HDR || r + rsize > end) break;
+    const e: Entry = { id: BigInt(u32[(r + A.KINFO_ID) >>> 2]) | (BigInt(u32[(r + A.KINFO_ID + 4) >>> 2]) << 32n), flags: u32[(r + A.KINFO_FLAGS) >>> 2] };
+    for (let it = r + A.KINFO_HDR, k = 0; (k = itemSize(u32, it, r + rsize)) !== 0; it += align8(k)) {
       if (itemType(u32, it) !== A.ITEM_OWNED_NAME) continue;
       e.nameFlags = u32[(it + A.OWNED_NAME_FLAGS) >>> 2];
       e.name = dec.decode(u8.slice(it + A.OWNED_NAME_STR, it + k - 1));

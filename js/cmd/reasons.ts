@@ -137,6 +137,15 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_NAME_NOT_OWNER]: [[A.EADDRINUSE], (_, w) => `this connection neither owns nor queues for${q(w.name)}`],
   [A.R_SEND_NAME_DST_ID]: [[A.EREMCHG], (_, w) => `the destination id is not the id of the owner of the name${q(w.dst)}`],
   [A.R_LIST_POOL_FULL]: [[A.EXFULL], (n) => `no room in the pool for the list (${n} bytes needed)`],
+  [A.R_UPDATE_ATTACH_ITEM]: [[A.EINVAL], (t) => `the ${itemName(t)} item must be ${A.ATTACH_ITEM_SIZE} bytes (a header and one u64 mask)`],
+  [A.R_UPDATE_ATTACH_SEND]: [[A.EINVAL], () => `attachSend has bits outside ATTACH.all (${HEX(A.ATTACH_ALL)})`],
+  [A.R_UPDATE_ATTACH_RECV]: [[A.EINVAL], () => `attachRecv has bits outside ATTACH.all (${HEX(A.ATTACH_ALL)})`],
+  [A.R_UPDATE_POLICY]: [[A.EOPNOTSUPP], (t) => `${itemName(t)} items update an activator's or policy holder's names; those connection kinds are not supported`],
+  [A.R_INFO_ATTACH]: [[A.EINVAL], () => `the attach flags asked for have bits outside ATTACH.all (${HEX(A.ATTACH_ALL)})`],
+  [A.R_INFO_NO_ID]: [[A.EINVAL], () => 'CONN_INFO needs a connection id (or a name)'],
+  [A.R_INFO_NO_CONN]: [[A.ENXIO], () => 'no open connection has that id'],
+  [A.R_INFO_POOL_FULL]: [[A.EXFULL], (n) => `the caller's pool has no free block of ${n} bytes for the answer`],
+  [A.R_INFO_BY_NAME]: [[A.EOPNOTSUPP], () => 'CONN_INFO by name needs the name registry, which is not built yet'],
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */

@@ -26,7 +26,7 @@ function warnOnce(why: string): void {
   if (warned) return;
   warned = true;
   console.warn(`wasmbus: the Deno provider cannot read this thread's credentials (${why}); CREDS items ` +
-    'will carry 4294967295 ("unknown") in every field. Run Deno with -A, or with --allow-sys=uid,gid ' +
+    'will be left out of messages. Run Deno with -A, or with --allow-sys=uid,gid ' +
     '(real uid and gid only), or pass options.provider.');
 }
 

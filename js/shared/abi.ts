@@ -36,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 6;
+export const BUS_VERSION = 7;
 
 // Bus header, at BUS_BASE.
 //
@@ -123,6 +123,13 @@ export const BUS_SHUTDOWN = 156;
 //37120 ├───────────────────────────────────────────┤
 //      │ command area: the command struct and its  │  CMD_MAX
 //      │ message are written here by the host      │
+//69888 ├───────────────────────────────────────────┤ THREAD_META
+//      │ metadata cache: a meta block (META_SIZE)  │  the thread's process items, kept
+//      │                                           │  while the provider's epoch holds
+//78208 ├───────────────────────────────────────────┤ THREAD_META_ARGV
+//      │ args_get's argv pointers (CMDLINE)        │  META_CMDLINE_ARGS_MAX × 4
+//79232 ├───────────────────────────────────────────┤ THREAD_META_NAMES
+//      │ OWNED_NAME items of the message being sent│  META_NAMES_MAX
 //      └───────────────────────────────────────────┘ THREAD_SIZE
 export const THREAD_STATE = 0;
 export const THREAD_TOKEN = 4;
@@ -155,7 +162,10 @@ export const LOG_MAX = 4096; // logged stores per command: a close that releases
 export const THREAD_ARENA = 33024;
 export const THREAD_ARENA_SIZE = 4096;
 export const THREAD_CMD = 37120;
-export const THREAD_SIZE = 37120 + 32768;
+export const THREAD_META = 37120 + 32768; // the thread's metadata cache (a meta block, META_SIZE), after the command area
+export const THREAD_META_ARGV = 69888 + 8320; // argv pointers of args_get (1024 = META_CMDLINE_ARGS_MAX × 4)
+export const THREAD_META_NAMES = 78208 + 1024; // OWNED_NAME items of the message being sent (META_NAMES_MAX bytes)
+export const THREAD_SIZE = 79232 + 4096;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
@@ -323,7 +333,44 @@ export const PUBMAP_SHIFT = 6; // map bytes = pool bytes >> PUBMAP_SHIFT
 
 // Tables of later issues: entry sizes reserved now so the layout does not move.
 export const REPLY_SIZE = 64; // pending reply record (layout: "Calls and replies" below)
-export const META_SIZE = 2048; // per-connection metadata snapshot (HELLO time)
+// Meta block: the process metadata of one thread (its cache, at THREAD_META), of one
+// connection as it was at HELLO (its snapshot, in the metas table, entry = connection slot)
+// or of the bus creator at BUS_MAKE (the metas table's last entry, n_conns). Each item kind
+// has a slot at a fixed offset, as large as its cap (js/shared/meta-limits.ts), holding the
+// complete kdbus item (header included) when it was collected.
+//
+//    0 ┌──────────┬──────────┬──────────┬──────────┐
+//      │ epoch    │ have     │ cached   │ (resv)   │  have: attach bits collected under
+//   16 ├──────────┴──────────┴──────────┴──────────┤  epoch; cached: epoch is the provider's
+//      │ size[16] u32, by attach bit: the item's   │  (0: no epoch, collect every time)
+//      │ size (header included); 0: left out       │
+//   80 ├───────────────────────────────────────────┤
+//      │ (reserved)                                │
+//  128 ├───────────────────────────────────────────┤ META_ITEMS
+//      │ item slots (META_SLOT_*), META_SNAPSHOT_MAX│
+// 8320 └───────────────────────────────────────────┘ META_SIZE
+export const META_EPOCH = 0;
+export const META_HAVE = 4;
+export const META_CACHED = 8;
+export const META_SIZES = 16; // u32 per attach bit (bit n at META_SIZES + 4n)
+export const META_ITEMS = 128;
+export const META_SIZE = 128 + 8192; // header + META_SNAPSHOT_MAX (js/shared/meta-limits.ts)
+// Item slots, from META_ITEMS; each the item header + its cap, 8-aligned (tests/unit checks
+// them against js/shared/meta-limits.ts): CREDS 80, PIDS 40, AUXGROUPS 16 + 64 × 8,
+// TID_COMM / PID_COMM 16 + 16, EXE 16 + 1024, CMDLINE 16 + 4096, CGROUP 16 + 1024,
+// CAPS 16 + 4 + 4 × 2 × 4 (56), SECLABEL 16 + 1024, AUDIT 24: 8024 bytes
+export const META_SLOT_CREDS = 0;
+export const META_SLOT_PIDS = 80;
+export const META_SLOT_AUXGROUPS = 120;
+export const META_SLOT_TID_COMM = 648;
+export const META_SLOT_PID_COMM = 680;
+export const META_SLOT_EXE = 712;
+export const META_SLOT_CMDLINE = 1752;
+export const META_SLOT_CGROUP = 5864;
+export const META_SLOT_CAPS = 6904;
+export const META_SLOT_SECLABEL = 6960;
+export const META_SLOT_AUDIT = 8000;
+export const META_SLOTS_END = 8024;
 export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
 
 // ---------------------------------------------------------------------------------------
@@ -390,6 +437,28 @@ export const FREE_CMD_SIZE = 32;
 
 // struct kdbus_cmd (BYEBYE)
 export const BYEBYE_CMD_SIZE = 24;
+
+// UPDATE (struct kdbus_cmd): { size; flags; return_flags } then ATTACH_FLAGS_SEND / _RECV
+// items { hdr; u64 flags } (ATTACH_ITEM_SIZE), each at most once; a mask not given is kept
+export const UPDATE_CMD_SIZE = 24;
+export const ATTACH_ITEM_SIZE = 24;
+
+// CONN_INFO / BUS_CREATOR_INFO (struct kdbus_cmd_info)
+//  0 size | 8 flags | 16 return_flags | 24 id u64 | 32 attach_flags u64
+// 40 offset u64 (out) | 48 info_size u64 (out) | 56 items (CONN_INFO: NAME, the names issue)
+export const INFO_ID = 24;
+export const INFO_ATTACH_FLAGS = 32;
+export const INFO_OFFSET = 40;
+export const INFO_INFO_SIZE = 48;
+export const INFO_CMD_SIZE = 56;
+// The answer, a slice in the caller's pool (FREE it): struct kdbus_info
+//  0 size u64 | 8 id u64 | 16 flags u64 (the target's HELLO flags; the bus's flags for
+// BUS_CREATOR_INFO, whose id is 0: wasmbus buses have no numeric id) | 24 items: the
+// snapshot's process items, OWNED_NAME, CONN_DESCRIPTION, each in attach-bit order
+export const KINFO_SIZE = 0;
+export const KINFO_ID = 8;
+export const KINFO_FLAGS = 16;
+export const KINFO_HDR = 24;
 
 // struct kdbus_msg
 //  0 size | 8 flags | 16 priority s64 | 24 dst_id | 32 src_id | 40 payload_type
@@ -492,8 +561,16 @@ export const ATTACH_SECLABEL = 2048;
 export const ATTACH_AUDIT = 4096;
 export const ATTACH_CONN_DESCRIPTION = 8192;
 export const ATTACH_ALL = 0x3fff;
-// What the core attaches today; the other bits are accepted and stored (metadata issue).
-export const ATTACH_IMPLEMENTED = 1 | 2;
+// What the core attaches: every kdbus item (OWNED_NAME comes from the name registry:
+// assembly/owned.ts).
+export const ATTACH_IMPLEMENTED = 0x3fff;
+// The process items: collected from the provider (cached per thread while its epoch holds),
+// and snapshotted at HELLO. The others: TIMESTAMP (per message), NAMES and CONN_DESCRIPTION
+// (from the bus, at the moment of the message or the CONN_INFO).
+export const ATTACH_PROCESS = 2 | 4 | 8 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048 | 4096;
+// PIDS item: { hdr; u64 pid, tid, ppid } = 40; AUDIT item: { hdr; u32 sessionid, loginuid } = 24
+export const PIDS_ITEM_SIZE = 40;
+export const AUDIT_ITEM_SIZE = 24;
 
 // A fingerprint of the layout, compiled into the core and compared by the host when it
 // instantiates the core: a build/core.wasm and a js/ from different sources refuse to run
@@ -874,10 +951,7 @@ export const LIST_QUEUED = 8;
 //  0 size u64 | 8 id u64 | 16 flags u64 (the connection's HELLO flags) | 24 items
 // with NAMES / QUEUED / ACTIVATORS one OWNED_NAME item: { hdr; u64 flags; char name[] }
 // (flags: the owner's acquire flags | PRIMARY or IN_QUEUE)
-export const INFO_SIZE = 0;
-export const INFO_ID = 8;
-export const INFO_FLAGS = 16;
-export const INFO_HDR = 24;
+// (the records are struct kdbus_info: KINFO_* above)
 export const OWNED_NAME_FLAGS = 16; // in the item
 export const OWNED_NAME_STR = 24;
 
@@ -891,3 +965,14 @@ export const R_NAME_UNKNOWN = 905; // ESRCH: NAME_RELEASE of a name nobody owns
 export const R_NAME_NOT_OWNER = 906; // EADDRINUSE: NAME_RELEASE of a name the caller neither owns nor queues for
 export const R_SEND_NAME_DST_ID = 930; // EREMCHG: DST_NAME with a dst_id that is not its owner's id
 export const R_LIST_POOL_FULL = 950; // EXFULL: no room in the caller's pool for the list; arg the bytes needed
+
+// metadata: UPDATE, CONN_INFO, BUS_CREATOR_INFO
+export const R_UPDATE_ATTACH_ITEM = 1400; // EINVAL: an ATTACH_FLAGS_SEND / _RECV item whose size is not ATTACH_ITEM_SIZE; arg the type
+export const R_UPDATE_ATTACH_SEND = 1401; // EINVAL: the ATTACH_FLAGS_SEND mask has bits outside ATTACH_ALL (and is not ~0)
+export const R_UPDATE_ATTACH_RECV = 1402; // EINVAL: the ATTACH_FLAGS_RECV mask likewise
+export const R_UPDATE_POLICY = 1403; // EOPNOTSUPP: NAME items (an activator's or policy holder's): those kinds are not supported; arg the type
+export const R_INFO_ATTACH = 1410; // EINVAL: attach_flags has bits outside ATTACH_ALL (and is not ~0)
+export const R_INFO_NO_ID = 1411; // EINVAL: id 0 and no NAME item
+export const R_INFO_NO_CONN = 1412; // ENXIO: no open connection has that id
+export const R_INFO_POOL_FULL = 1413; // EXFULL: no free block in the caller's pool for the answer; arg the bytes needed
+export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: CONN_INFO by name (a NAME item): the name registry comes with the names issue

@@ -28,3 +28,10 @@ export const META_CAPS_WORDS_MAX = 2;
  * = 8024 bytes, which fits in 8 KiB per connection (tests/unit/providers.test.ts checks the sum).
  */
 export const META_SNAPSHOT_MAX = 8192;
+
+/**
+ * OWNED_NAME items ({hdr; u64 flags; name + NUL}, 8-aligned) of one message or CONN_INFO: 4 KiB
+ * holds 14 names at MAX_NAME_LEN, dozens of typical ones (more: the names are all left out,
+ * a partial list would misstate what the sender owns). The per-thread buffer is THREAD_META_NAMES.
+ */
+export const META_NAMES_MAX = 4096;

@@ -30,6 +30,9 @@ export interface CoreExports {
   name_acquire(slot: number, gen: number): number;
   name_release(slot: number, gen: number): number;
   list(slot: number, gen: number): number;
+  update(slot: number, gen: number): number;
+  conn_info(slot: number, gen: number): number;
+  bus_creator_info(slot: number, gen: number): number;
 }
 
 function wrap(c: typeof release): CoreExports {
@@ -53,6 +56,9 @@ function wrap(c: typeof release): CoreExports {
     name_acquire: (slot, gen) => c.name_acquire(slot >>> 0, gen >>> 0) | 0,
     name_release: (slot, gen) => c.name_release(slot >>> 0, gen >>> 0) | 0,
     list: (slot, gen) => c.list(slot >>> 0, gen >>> 0) | 0,
+    update: (slot, gen) => c.update(slot >>> 0, gen >>> 0) | 0,
+    conn_info: (slot, gen) => c.conn_info(slot >>> 0, gen >>> 0) | 0,
+    bus_creator_info: (slot, gen) => c.bus_creator_info(slot >>> 0, gen >>> 0) | 0,
   };
 }
 

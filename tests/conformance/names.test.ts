@@ -205,7 +205,7 @@ t('LIST: UNIQUE, NAMES, QUEUED records, flags; empty list; errors', ({ raw, e })
   const a = open(raw), b = open(raw);
   let l = raw.list(a.slot, a.gen, A.LIST_UNIQUE);
   assert.equal(l.entries.map((x) => [Number(x.id), x.name]), [[a.id, undefined], [b.id, undefined]]);
-  assert.is(l.size, 2 * A.INFO_HDR);
+  assert.is(l.size, 2 * A.KINFO_HDR);
   l = raw.list(a.slot, a.gen, A.LIST_NAMES);
   assert.is(l.size, 0);
   assert.is(l.offset, e.u32[(e.connAddr(a.slot) + A.CONN_POOL_SIZE) >>> 2], 'empty: offset = pool size');

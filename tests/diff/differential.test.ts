@@ -11,6 +11,7 @@ import { abi as A, WasmEngine, TwinEngine, MockProvider, loadCore, type Bus } fr
 import { makeBus, leaks, closeAll } from '../helpers/harness.ts';
 import { Raw, ALL, vec, hostVec, str, type Item } from '../helpers/raw.ts';
 import { checkBus, checkNames } from '../helpers/check.ts';
+import { FULL } from '../helpers/identity.ts';
 import { prng, seedsFromEnv, stepsFromEnv, thrown, isThrown, isTrap, busDiff, where, type Thrown } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 6, poolMax: 32768, names: 4, matches: 4, replies: 4 };
@@ -137,13 +138,17 @@ async function run(seed: number, steps: number, wrap: boolean) {
       continue;
     }
     if (op === 'creds') {
-      const uid = rnd.int(4);
-      mocks.forEach((m) => m.setCreds({ uid }));
+      // new credentials, or every metadata item configured (FULL), or some made unsupported:
+      // both engines must write the same metadata bytes (the per-thread cache follows the epoch)
+      const uid = rnd.int(4), k = rnd.int(4);
+      if (k === 0) mocks.forEach((m) => m.setIdentity(FULL));
+      else if (k === 1) mocks.forEach((m) => m.setIdentity({ exe: null, comm: 'x'.repeat(20), groups: [uid] }));
+      else mocks.forEach((m) => m.setCreds({ uid }));
     } else if (op === 'hello') {
       const bad = rnd.int(8) === 0;
       const poolSize = rnd.pick([4096, 8192, 16384, 32768, bad ? 5000 : 32768]);
       const items: Item[] = rnd.int(3) === 0 ? [str(A.ITEM_CONN_DESCRIPTION, rnd.pick(['x', 'peer.1', bad ? '.bad' : 'ok', 'a'.repeat(bad ? 64 : 10)]))] : [];
-      const mask = () => rnd.pick([0, A.ATTACH_TIMESTAMP, A.ATTACH_CREDS, A.ATTACH_ALL, 3]);
+      const mask = () => rnd.pick([0, A.ATTACH_TIMESTAMP, A.ATTACH_CREDS, A.ATTACH_ALL, 3, A.ATTACH_ALL, rnd.int(A.ATTACH_ALL + 1)]);
       const attachSend = mask(), attachRecv = mask(), flags = bad ? rnd.pick([0, 8, 16]) : 0;
       const h = both(label, (raw) => raw.hello({ poolSize, items, attachSend, attachRecv, flags }));
       if (!isThrown(h) && h.r >= 0) {

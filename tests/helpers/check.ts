@@ -6,7 +6,8 @@ export { checkBus, checkIds } from '../../js/health.ts';
 /**
  * The bytes of bus state that must be identical after a command is undone: everything
  * but the counters that move without a lock (seqnum, wake words), thread slots, the bodies
- * of free blocks (undo frees a block, it does not scrub it) and free connection slots.
+ * of free blocks (undo frees a block, it does not scrub it) and free connection slots (and
+ * their metadata snapshots).
  */
 export function stateImage(e: Engine): Uint32Array {
   const u32 = e.u32;
@@ -33,6 +34,9 @@ export function stateImage(e: Engine): Uint32Array {
       zero(link, link + 4);
       const mapSize = ld(H + A.BUS_POOL_MAX) >>> A.PUBMAP_SHIFT, map = ld(H + A.BUS_PUBMAPS) + s * mapSize;
       zero(map, map + mapSize);
+      // its HELLO-time metadata snapshot (copied by HELLO, unlogged: a free slot's is a don't-care)
+      const meta = ld(H + A.BUS_METAS) + s * A.META_SIZE;
+      zero(meta, meta + A.META_SIZE);
       continue;
     }
     for (let b = pool; b < pool + size;) {

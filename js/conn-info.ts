@@ -1,0 +1,72 @@
+// conn-info: the API side of UPDATE, CONN_INFO and BUS_CREATOR_INFO for a connection:
+// encode the command, run it, decode the kdbus_info slice the core wrote into the caller's
+// pool (every metadata item, decoded into one object: these are not per-message paths) and
+// FREE it.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Engine } from './engine.ts';
+import { get64 } from './wire.ts';
+import { UPDATE, INFO, FREE, checkCmd, commandError } from './cmd/index.ts';
+import { attachMask, type AttachSpec } from './attach.ts';
+import { decodeAll, type MetadataItems } from './metadata.ts';
+import { kindOf } from './args.ts';
+
+/** What CONN_INFO says about a connection: its id, its HELLO flags, and its metadata. */
+export interface ConnectionInfo extends MetadataItems {
+  id: number;
+  flags: number;
+}
+
+export interface UpdateOptions {
+  /** the new send mask (what receivers may see); absent: kept */
+  attachSend?: AttachSpec;
+  /** the new receive mask (what this connection wants); absent: kept */
+  attachRecv?: AttachSpec;
+}
+
+export interface InfoOptions {
+  /** the items asked for (default 'all'), limited by the target's send mask */
+  attach?: AttachSpec;
+}
+
+function mask(op: string, name: string, spec: AttachSpec | undefined, dflt: number): number {
+  const m = attachMask(spec, dflt);
+  if (m < 0) throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${kindOf(spec)}`);
+  return m;
+}
+
+/** UPDATE: change either attach mask; applies from the next message on. */
+export function updateAttach(e: Engine, slot: number, gen: number, o: UpdateOptions): void {
+  if (o === null || typeof o !== 'object') throw new BusError(A.EINVAL, 'update', `options must be an object, got ${kindOf(o)}`);
+  const send = o.attachSend === undefined ? -1 : mask('update', 'attachSend', o.attachSend, 0);
+  const recv = o.attachRecv === undefined ? -1 : mask('update', 'attachRecv', o.attachRecv, 0);
+  UPDATE.encode(e.u32, e.cmd, send, recv);
+  checkCmd(e.u32, e.cmd, e.update(slot, gen), 'update', UPDATE.NAME);
+}
+
+/** Decode and FREE the kdbus_info slice at pool offset `off` of connection `slot`. */
+function takeInfo(e: Engine, slot: number, gen: number, off: number): ConnectionInfo {
+  const { u8, u32 } = e;
+  const s = e.poolBase(slot) + off;
+  const size = get64(u32, s + A.KINFO_SIZE);
+  const info: ConnectionInfo = { id: get64(u32, s + A.KINFO_ID), flags: get64(u32, s + A.KINFO_FLAGS), ...decodeAll(u8, u32, s + A.KINFO_HDR, s + size) };
+  FREE.encode(u32, e.cmd, off);
+  const r = e.free(slot, gen);
+  if (r < 0) throw commandError(u32, e.cmd, r, 'info', FREE.NAME, { offset: off });
+  return info;
+}
+
+/** CONN_INFO by id, through connection (slot, gen)'s pool. */
+export function connInfo(e: Engine, slot: number, gen: number, id: number, o: InfoOptions = {}): ConnectionInfo {
+  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer), got ${kindOf(id)}`);
+  INFO.encode(e.u32, e.cmd, id, mask('info', 'attach', o.attach, A.ATTACH_ALL));
+  checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME);
+  return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
+}
+
+/** BUS_CREATOR_INFO, through connection (slot, gen)'s pool. */
+export function creatorInfo(e: Engine, slot: number, gen: number, o: InfoOptions = {}): ConnectionInfo {
+  INFO.encode(e.u32, e.cmd, 0, mask('creatorInfo', 'attach', o.attach, A.ATTACH_ALL));
+  checkCmd(e.u32, e.cmd, e.busCreatorInfo(slot, gen), 'creatorInfo', INFO.CREATOR_NAME);
+  return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
+}
