@@ -49,7 +49,7 @@ import { parse as uvuParse } from 'uvu/parse';
 const MIN_TESTS = {
   'tests/conformance': 175, // replies +11, matches +9, shutdown +5, iterate +4, names +17, calls +9
   'tests/diff': 24, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more
-  'tests/threads': 25,
+  'tests/threads': 27, // calls +2
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
