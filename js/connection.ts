@@ -12,6 +12,7 @@ import { Spinner } from './host/spin.ts';
 import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
+import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 
 export type Destination = number | string;
 
@@ -169,14 +170,14 @@ export class Connection {
       vec = p;
       p = items.putHostVec(u32, p, len); // a host vec: we copy the bytes ourselves
     }
-    SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, 0);
+    SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, this.nextTimeout);
     // (the default payload type is written by encodeMsg, without a BigInt per send)
     if (o.payloadType !== undefined) {
       if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, o.payloadType);
       } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
     }
-    SEND.encode(u32, cmd, msg, 0);
+    SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
     const r = e.send(this.slot, this.gen);
     if (r === A.SEND_PENDING) {
@@ -226,22 +227,53 @@ export class Connection {
   }
 
   /** recv() with checked option keys; checks the values. */
-  private recvWith(o: RecvOptions, op: string): Message | null {
+  private recvWith(o: RecvOptions, op: string, forCall = false): Message | null {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const prio = o.priority ?? 0;
     if (o.priority !== undefined) {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, 'priority must be a safe integer');
       flags |= A.RECV_USE_PRIORITY;
     }
-    const r = this.recvCmd(flags, prio, op);
-    if (r === -A.EAGAIN) return null;
-    const u32 = this.engine.u32, cmd = this.engine.cmd;
-    checkCmd(u32, cmd, r, op, RECV.NAME);
-    return new Message(this, RECV.offset(u32, cmd), RECV.size(u32, cmd));
+    // calls (js/calls.ts): what a call's own receive found for the user comes first
+    const calls = this.calls;
+    if (calls !== null && calls.stash.length > 0 && !forCall) {
+      this.live(op);
+      const s = calls.takeStashed((flags & A.RECV_PEEK) !== 0, o.priority !== undefined, prio);
+      if (s) { this.lastDropped = 0; return s; }
+    }
+    let dropped = 0;
+    const want = flags;
+    for (;;) {
+      const r = this.recvCmd(flags, prio, op);
+      dropped += this.lastDropped;
+      this.lastDropped = dropped;
+      if (r === -A.EAGAIN) return null;
+      const u32 = this.engine.u32, cmd = this.engine.cmd;
+      checkCmd(u32, cmd, r, op, RECV.NAME);
+      const off = RECV.offset(u32, cmd), size = RECV.size(u32, cmd);
+      // a reply (or REPLY_TIMEOUT / REPLY_DEAD) that a pending call awaits goes to it
+      if (calls !== null && calls.live > 0) {
+        if ((flags & A.RECV_PEEK) !== 0 && calls.isClaimable(this.poolBase + off)) {
+          this.freeOffset(off); // take it out of the queue: receive it for real, then route it
+          flags &= ~A.RECV_PEEK;
+          continue;
+        }
+        if (calls.claim(this.poolBase + off, off, size)) { flags = want; continue; }
+      }
+      return new Message(this, off, size);
+    }
   }
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
+    if (this.calls !== null && (this.calls.live > 0 || this.calls.stash.length > 0)) {
+      // a call's reply is never dropped: the next message for the user is received and freed
+      // (a call message taken this way is freed, not DROPped: its caller is not told REPLY_DEAD)
+      const m = this.recvWith({}, 'drop');
+      if (m === null) return false;
+      m.free();
+      return true;
+    }
     const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
     checkCmd(this.engine.u32, this.engine.cmd, r, 'drop', RECV.NAME);
@@ -427,6 +459,7 @@ export class Connection {
     }
     if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
+    this.calls?.closed();
     this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
     // and find the handle closed
@@ -478,6 +511,188 @@ export class Connection {
   listPeers(): number[] { return N.listPeers(this); }
   /** LIST: records by the flags asked for (a check that nothing leaked, for instance). */
   list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }
+
+  // calls issue (js/calls.ts)
+  /** the pending calls and the stash, made by the first call() */
+  private calls: Calls | null = null;
+  /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
+  private nextTimeout = 0;
+  /** SEND command flags of the next send (SEND_SYNC_REPLY for callSync) */
+  private nextSendFlags = 0;
+
+  /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
+  get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
+
+  /** a cookie no pending call of this connection uses */
+  private callCookie(calls: Calls): number {
+    let c = this.nextCookie;
+    while (calls.pending.has(c)) c++;
+    return c;
+  }
+
+  /** Send the call (EXPECT_REPLY, deadline `timeout` ms from the provider's monotonic clock) and record it. */
+  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, timeout: number, sync: boolean, op: string): PendingCall {
+    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) throw new BusError(A.EINVAL, op, `timeout must be a finite number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+    const e = this.live(op);
+    const calls = this.calls ??= new Calls(this);
+    const cookie = this.callCookie(calls);
+    // an absolute CLOCK_MONOTONIC deadline, from the clock the core compares it with (>= 1: 0 is no timeout)
+    const deadline = Math.max(1, e.monotonicNs() + Math.round(timeout * 1e6));
+    const p = calls.add(cookie, op);
+    this.nextTimeout = deadline;
+    this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
+    try {
+      this.send(dst, payload, { cookie, flags: A.MSG_EXPECT_REPLY });
+    } catch (err) {
+      calls.remove(p);
+      throw err;
+    } finally {
+      this.nextTimeout = 0;
+      this.nextSendFlags = 0;
+    }
+    this.nextCookie = cookie + 1;
+    return p;
+  }
+
+  /** The ms left until the call's deadline by the provider's clock (<= 0: due). */
+  private callLeft(deadlineMs: number): number {
+    return deadlineMs - this.engine.monotonicNs() / 1e6;
+  }
+
+  /** A message a call's own receive found for the user: keep it for the next recv, and wake user waits. */
+  private stashFor(m: Message): void {
+    this.calls!.stash.push(m);
+    bump(this.engine.i32, this.wakeIndex);
+  }
+
+  /**
+   * Call `dst`: send `payload` with EXPECT_REPLY and a deadline `timeout` ms away (default
+   * 25000) and resolve with the reply Message (free it when done). Rejects with ETIMEDOUT
+   * (REPLY_TIMEOUT: no reply by the deadline), EPIPE (REPLY_DEAD: the replier closed or
+   * dropped the call), ECONNRESET (this connection closed), ECANCELED (`signal` aborted: the
+   * core keeps the record until the deadline or the reply; a late reply, REPLY_TIMEOUT or
+   * REPLY_DEAD is freed by the host when it is received, and never reaches recv()). Send
+   * errors (ESRCH, EMLINK, ENOSPC, ...) reject too. The call waits itself: messages its
+   * receives find for the user are kept in order and handed out first by the next recv.
+   */
+  async call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
+    const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
+    const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
+    const signal = o.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+    const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
+    if (signal?.aborted) throw new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+    const p = this.startCall(dst, payload, timeout, false, 'call');
+    const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
+    const i32 = this.engine.i32, idx = this.wakeIndex;
+    const w: Waiter = { keep: keepAlive, held: false, error: null, cancel: null };
+    const onAbort = () => {
+      if (p.error || p.reply) return;
+      p.abandoned = true; // stays pending: what arrives for it later is freed
+      p.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+      p.wake?.();
+    };
+    this.waiters.add(w);
+    this.holdFor(w);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let waitStart = 0;
+    try {
+      for (;;) {
+        if (p.reply) { if (waitStart !== 0) this.spinner.answered(now() - waitStart); return p.reply; }
+        if (p.error) throw p.error;
+        if (w.error) throw w.error;
+        const seen = Atomics.load(i32, idx);
+        // receive: the reply is routed to p by recvWith; anything else is the user's
+        const m = this.recvWith({}, 'call', true);
+        if (m) { this.stashFor(m); continue; }
+        if (p.reply || p.error) continue;
+        // at the deadline the next RECV's tick queues REPLY_TIMEOUT: wait at most until then
+        // (and never less than a little while once it passed, so a clock that lags does not spin)
+        const left = Math.max(this.callLeft(deadlineMs), 0.05);
+        if (waitStart === 0) {
+          waitStart = now();
+          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
+        }
+        await new Promise<void>((resolve) => {
+          p.wake = resolve;
+          w.cancel = resolve;
+          waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
+        });
+        p.wake = null;
+        w.cancel = null;
+      }
+    } finally {
+      p.wake = null;
+      signal?.removeEventListener('abort', onAbort);
+      this.waiters.delete(w);
+      if (w.held) { w.held = false; release(); }
+      if (!p.abandoned) this.calls?.remove(p);
+    }
+  }
+
+  /**
+   * A call that blocks this thread (SEND_SYNC_REPLY; Atomics.wait on the wake word) until its
+   * reply: the reply Message, or throws ETIMEDOUT, EPIPE, ECONNRESET as call() rejects.
+   * Throws EOPNOTSUPP, before sending, on a thread that may not block (a browser main
+   * thread): use call(). Messages for the user received meanwhile go first to the next recv.
+   */
+  callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallSyncOptions): Message {
+    const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
+    const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
+    const i32 = this.engine.i32, idx = this.wakeIndex;
+    if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
+    const p = this.startCall(dst, payload, timeout, true, 'callSync');
+    const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
+    let waitStart = 0;
+    try {
+      for (;;) {
+        if (p.reply) { if (waitStart !== 0) this.spinner.answered(now() - waitStart); return p.reply; }
+        if (p.error) throw p.error;
+        if (this.isClosed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
+        const seen = Atomics.load(i32, idx);
+        const m = this.recvWith({}, 'callSync', true);
+        if (m) { this.stashFor(m); continue; }
+        if (p.reply || p.error) continue;
+        const left = Math.max(this.callLeft(deadlineMs), 0.05);
+        if (waitStart === 0) {
+          waitStart = now();
+          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
+        }
+        waitWordBlocking(i32, idx, seen, left, this.sleepersIndex);
+      }
+    } finally {
+      this.calls?.remove(p);
+    }
+  }
+
+  /**
+   * Reply to the call `call` (a received message with EXPECT_REPLY): `payload` to its sender,
+   * with cookie_reply = its cookie. Throws EBADSLT when the call is no longer pending (its
+   * caller timed out, closed, or got a reply already). Returns the reply's cookie.
+   */
+  reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
+    if (!(call instanceof Message)) throw new BusError(A.EINVAL, 'reply', `call must be a received Message, got ${kindOf(call)}`);
+    if (!call.expectsReply) throw new BusError(A.EINVAL, 'reply', 'the message is not a call (no EXPECT_REPLY)');
+    const cookie = call.cookie, src = call.src;
+    if (cookie === 0) throw new BusError(A.EINVAL, 'reply', 'the call has cookie 0, which a reply cannot name');
+    this.nextTimeout = cookie;
+    try {
+      return this.send(src, payload, opts);
+    } finally {
+      this.nextTimeout = 0;
+    }
+  }
+
+  replyText(call: Message, text: string, opts?: SendOptions): number {
+    if (typeof text !== 'string') throw new BusError(A.EINVAL, 'replyText', `text must be a string, got ${kindOf(text)}`);
+    return this.reply(call, encoder.encode(text), opts);
+  }
+
+  replyJSON(call: Message, value: unknown, opts?: SendOptions): number {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new BusError(A.EINVAL, 'replyJSON', 'the value has no JSON form');
+    return this.replyText(call, text, opts);
+  }
 }
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });

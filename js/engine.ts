@@ -84,6 +84,13 @@ export interface Engine {
   nameRelease(slot: number, gen: number): number;
   /** LIST: 0 (offset, list_size in the command; a slice to FREE) or -errno */
   list(slot: number, gen: number): number;
+
+  // calls issue
+  /**
+   * CLOCK_MONOTONIC of this thread's provider, in ns (a number: exact below 2^53 ns, 104 days),
+   * the clock the core compares call deadlines with (each read of a MockProvider advances it).
+   */
+  monotonicNs(): number;
 }
 
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
@@ -394,6 +401,16 @@ abstract class EngineBase {
   nameAcquire(slot: number, gen: number): number { return this.run(OP_NAME_ACQUIRE, slot, gen); }
   nameRelease(slot: number, gen: number): number { return this.run(OP_NAME_RELEASE, slot, gen); }
   list(slot: number, gen: number): number { return this.run(OP_LIST, slot, gen); }
+
+  // calls issue
+  /** @internal the provider whose clock the core reads (set by the subclass) */
+  protected clockSource: Provider | null = null;
+  private readonly halves = new Uint32Array(2);
+  monotonicNs(): number {
+    const h = this.halves;
+    if (!this.clockSource || !this.clockSource.clock(1, h)) return 0; // the core reads 0 too
+    return h[1] * 0x100000000 + h[0];
+  }
 }
 
 function unknownOp(op: number): BusError {
@@ -430,7 +447,9 @@ export class WasmEngine extends EngineBase implements Engine {
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider, hooks = false): Promise<WasmEngine> {
     const imports = { env: { memory }, ...coreImports(provider, memory) };
     const instance = await WebAssembly.instantiate(module, imports as unknown as WebAssembly.Imports);
-    return new WasmEngine(memory, instance, hooks);
+    const e = new WasmEngine(memory, instance, hooks);
+    e.clockSource = provider;
+    return e;
   }
 
   protected unwindCore(): number { return this.x.unwind(); }
@@ -456,6 +475,7 @@ export class TwinEngine extends EngineBase implements Engine {
     this.hooks = hooks;
     this.x = hooks ? twin.twinHooks : twin.twinRelease;
     const imp = coreImports(provider, memory);
+    this.clockSource = provider;
     this.host = { ...imp.wasi_snapshot_preview1, ...imp.wasmbus };
   }
 

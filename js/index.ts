@@ -24,3 +24,4 @@ export type { MessagesOptions } from './iterate.ts';
 export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from './names.ts';
 export type { OwnedName, MetadataItems } from './metadata.ts';
 export type { ConnectionInfo, UpdateOptions, InfoOptions } from './conn-info.ts';
+export type { CallOptions, CallSyncOptions } from './calls.ts';

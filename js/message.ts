@@ -157,4 +157,22 @@ export class Message {
   get kept(): boolean { return this.isKept; }
   /** `using msg = …` (where the runtime has Symbol.dispose): free() unless freed. */
   declare [Symbol.dispose]: () => void;
+
+  // --- calls issue ---
+  /** a call: EXPECT_REPLY is set (answer it with conn.reply(msg, ...)) */
+  get expectsReply(): boolean { return (this.flags & A.MSG_EXPECT_REPLY) !== 0; }
+  /**
+   * For the bus's own messages about calls (src 0, payload type 0): REPLY_TIMEOUT or
+   * REPLY_DEAD and the call's cookie; null for any other message. (A pending call() or
+   * callSync() takes these itself: recv() only shows those of calls made with send().)
+   */
+  get kernel(): { kind: 'reply-timeout' | 'reply-dead'; cookie: number } | null {
+    const u32 = this.conn.engine.u32, m = this.at();
+    if (get64(u32, m + A.MSG_SRC_ID) !== 0 || u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] !== 0 || u32[(m + A.MSG_PAYLOAD_TYPE + 4) >>> 2] !== 0) return null;
+    if (this.size < A.MSG_HDR + A.ITEM_HDR) return null;
+    const t = u32[(m + A.MSG_HDR + A.ITEM_TYPE) >>> 2];
+    if (t === A.ITEM_REPLY_TIMEOUT) return { kind: 'reply-timeout', cookie: this.cookieReply };
+    if (t === A.ITEM_REPLY_DEAD) return { kind: 'reply-dead', cookie: this.cookieReply };
+    return null;
+  }
 }

@@ -1,0 +1,150 @@
+// calls: the host side of calls and replies (conn.call, conn.callSync, conn.reply). The core
+// keeps the reply table (assembly/reply.ts); the host only has to get each reply, or the
+// REPLY_TIMEOUT / REPLY_DEAD that ends a call, to the call() that waits for it, whoever
+// receives it: the user's recv/recvAsync/recvWait/for-await loop, or the call's own wait.
+//
+// The demultiplexing rule (docs/API.md, "Calls"): every receive of a connection with calls
+// pending looks at the header of what it received, before a Message is made: a message
+// without EXPECT_REPLY whose cookie_reply (msg.timeout_ns) is the cookie of one of this
+// connection's pending calls is that call's reply (the core only delivers a reply that
+// matched this caller's record), or, from the bus (src 0, payload type 0), its REPLY_TIMEOUT
+// or REPLY_DEAD. It goes to the call and the receive goes on with the next message; recv()
+// never hands it out. A connection with no call pending pays one null check per receive.
+//
+// A call() waits itself (the adaptive spin, then Atomics.waitAsync until its deadline, when
+// the core expires the record: its wait runs a RECV, and the RECV's tick queues
+// REPLY_TIMEOUT). What its own receives find for the user goes to a small queue of this
+// connection (`stash`) that the next recv drains first; the wake word is bumped so that a
+// user waiting in recvAsync looks again.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import { get64 } from './wire.ts';
+import { Message } from './message.ts';
+import type { Connection } from './connection.ts';
+
+/** One pending call of a connection. */
+export interface PendingCall {
+  readonly cookie: number;
+  /** the reply, once it came */
+  reply: Message | null;
+  /** ETIMEDOUT, EPIPE, ECONNRESET, ECANCELED: how it ended without a reply */
+  error: BusError | null;
+  /** the caller gave up (abort): a late reply, REPLY_TIMEOUT or REPLY_DEAD is freed on arrival */
+  abandoned: boolean;
+  /** ends the call's current wait (it re-checks) */
+  wake: (() => void) | null;
+  readonly op: string;
+}
+
+export interface CallOptions {
+  /** ms until the call ends with ETIMEDOUT (default 25000, as D-Bus) */
+  timeout?: number;
+  /** abort: the call rejects with ECANCELED (a late reply is freed when it arrives) */
+  signal?: AbortSignal;
+  /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
+  keepAlive?: boolean;
+}
+
+export interface CallSyncOptions {
+  /** ms until the call ends with ETIMEDOUT (default 25000) */
+  timeout?: number;
+}
+
+export const DEFAULT_CALL_TIMEOUT = 25000;
+
+/** The calls of one connection, made on its first call(). */
+export class Calls {
+  readonly pending = new Map<number, PendingCall>();
+  /** messages a call's own receive found for the user: recv() takes these first */
+  readonly stash: Message[] = [];
+  /** the count of pending (and abandoned) calls; 0: receives skip the look-up */
+  live = 0;
+
+  constructor(private readonly conn: Connection) {}
+
+  add(cookie: number, op: string): PendingCall {
+    const p: PendingCall = { cookie, reply: null, error: null, abandoned: false, wake: null, op };
+    this.pending.set(cookie, p);
+    this.live++;
+    return p;
+  }
+
+  remove(p: PendingCall): void {
+    if (this.pending.get(p.cookie) === p) { this.pending.delete(p.cookie); this.live--; }
+  }
+
+  /** Is the message whose header is at `base` what a pending call awaits? */
+  isClaimable(base: number): boolean {
+    const u32 = this.conn.engine.u32;
+    if ((u32[(base + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) !== 0) return false;
+    const cr = get64(u32, base + A.MSG_TIMEOUT);
+    return cr !== 0 && this.pending.has(cr);
+  }
+
+  /**
+   * The message just received at pool offset `off` (header at `base`): is it the reply (or
+   * the REPLY_TIMEOUT / REPLY_DEAD) of a pending call? Then it was handed to that call (or
+   * freed, for an abandoned one) and the caller receives the next message. No allocation
+   * unless it is one.
+   */
+  claim(base: number, off: number, size: number): boolean {
+    const u32 = this.conn.engine.u32;
+    if ((u32[(base + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) !== 0) return false;
+    const cr = get64(u32, base + A.MSG_TIMEOUT);
+    if (cr === 0) return false;
+    const p = this.pending.get(cr);
+    if (p === undefined) return false;
+    const m = new Message(this.conn, off, size);
+    this.remove(p);
+    const kernel = get64(u32, base + A.MSG_SRC_ID) === 0 && u32[(base + A.MSG_PAYLOAD_TYPE) >>> 2] === 0 && u32[(base + A.MSG_PAYLOAD_TYPE + 4) >>> 2] === 0;
+    if (kernel) {
+      const item = u32[(base + A.MSG_HDR + A.ITEM_TYPE) >>> 2];
+      m.free();
+      if (p.abandoned) return true;
+      p.error = item === A.ITEM_REPLY_DEAD
+        ? new BusError(A.EPIPE, p.op, 'the replier closed, or dropped the call, before it replied (REPLY_DEAD)')
+        : new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (REPLY_TIMEOUT)');
+    } else if (p.abandoned) {
+      m.free(); // a late reply to an aborted call: nobody wants it
+      return true;
+    } else p.reply = m;
+    p.wake?.();
+    return true;
+  }
+
+  /** A stashed message for a receive with these options (peek leaves it stashed), or null. */
+  takeStashed(peek: boolean, usePrio: boolean, prio: number): Message | null {
+    const s = this.stash;
+    for (let i = 0; i < s.length; i++) {
+      const m = s[i];
+      if (m.freedAlready) { s.splice(i--, 1); continue; } // a peeked one the user freed
+      if (usePrio && !(m.priority <= prio)) continue;
+      if (!peek) s.splice(i, 1);
+      return m;
+    }
+    return null;
+  }
+
+  /** The connection closed: every pending call fails with ECONNRESET; the stash is gone. */
+  closed(): void {
+    for (const p of this.pending.values()) {
+      if (p.error || p.reply) continue;
+      p.error = new BusError(A.ECONNRESET, p.op, 'the connection was closed');
+      p.wake?.();
+    }
+    this.pending.clear();
+    this.live = 0;
+    this.stash.length = 0;
+  }
+}
+
+/** Can this thread block in Atomics.wait? (A browser main thread throws TypeError, whatever the value.) */
+export function canBlock(i32: Int32Array, index: number): boolean {
+  try {
+    Atomics.wait(i32, index, Atomics.load(i32, index) ^ 1, 0); // not-equal at once where allowed
+    return true;
+  } catch (err) {
+    if (err instanceof TypeError) return false;
+    throw err;
+  }
+}

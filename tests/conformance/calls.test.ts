@@ -1,0 +1,158 @@
+// conn.call / conn.reply / conn.callSync (js/calls.ts): the host side of calls. A reply goes
+// to its call by cookie whoever receives it, and recv() never hands out a reply (or the
+// REPLY_TIMEOUT / REPLY_DEAD) a pending call awaits; ETIMEDOUT is driven by the MockProvider's
+// clock (1 µs per read), EPIPE by the replier closing, ECANCELED by abort (the late reply is
+// freed: the leak check after every test finds nothing queued or in use).
+import * as assert from 'uvu/assert';
+import { BusError, abi as A, type Message } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+import { Raw } from '../helpers/raw.ts';
+import { hostVec } from '../helpers/raw.ts';
+
+const t = busSuite('calls (host)');
+const enc = (s: string) => new TextEncoder().encode(s);
+
+async function code(p: Promise<unknown>): Promise<string> {
+  try { await p; } catch (e) { return (e as BusError).code; }
+  return 'resolved';
+}
+
+t('call and reply on one thread: the reply resolves the call; expectsReply, cookie, cookieReply', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, enc('ping'));
+  assert.is(a.pendingCalls, 1);
+  const m = b.recv()!;
+  assert.ok(m.expectsReply);
+  assert.is(m.text(), 'ping');
+  assert.is(m.kernel, null);
+  const cookie = m.cookie;
+  b.replyText(m, 'pong');
+  assert.ok(!b.recv(), 'nothing else for b');
+  m.free();
+  const r = await p;
+  assert.is(r.text(), 'pong');
+  assert.is(r.cookieReply, cookie);
+  assert.is(r.src, b.id);
+  assert.not.ok(r.expectsReply);
+  r.free();
+  assert.is(a.pendingCalls, 0);
+  assert.throws(() => b.reply(r, null), (e: BusError) => e.code === 'ENXIO' || e.code === 'EINVAL');
+});
+
+t('a reply received by the user\'s recv() loop goes to the call; ordinary messages keep their order', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  c.sendText(a.id, 'x1');
+  const p = a.call(b.id, enc('q')); // its own receive finds x1 for the user
+  const m = b.recv()!;
+  b.replyText(m, 'answer');
+  m.free();
+  c.sendText(a.id, 'x2');
+  const got: string[] = [];
+  for (let x: Message | null; (x = a.recv()) !== null;) { got.push(x.text()); x.free(); }
+  assert.equal(got, ['x1', 'x2'], 'the reply is not handed out');
+  const r = await p;
+  assert.is(r.text(), 'answer');
+  r.free();
+});
+
+t('a reply while the user iterates with for await goes to the call', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const p = a.call(b.id, enc('q'));
+  const loop = (async () => {
+    const seen: string[] = [];
+    for await (const x of a.messages({ timeout: 5000 })) {
+      seen.push(x.text());
+      if (seen.length === 2) break;
+    }
+    return seen;
+  })();
+  await new Promise((r) => setTimeout(r, 1));
+  c.sendText(a.id, 'y1');
+  const m = b.recv()!;
+  b.replyText(m, 'answer');
+  m.free();
+  c.sendText(a.id, 'y2');
+  assert.equal(await loop, ['y1', 'y2']);
+  const r = await p;
+  assert.is(r.text(), 'answer');
+  r.free();
+});
+
+t('ETIMEDOUT (REPLY_TIMEOUT, the MockProvider clock); a late reply is EBADSLT', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  assert.is(await code(a.call(b.id, enc('q'), { timeout: 0.02 })), 'ETIMEDOUT');
+  assert.is(a.pendingCalls, 0);
+  const m = b.recv()!;
+  assert.throws(() => b.reply(m, null), (e: BusError) => e.code === 'EBADSLT');
+  m.free();
+  assert.is(a.recv(), null, 'nothing left for the user');
+});
+
+t('EPIPE when the replier closes with the call unanswered', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, enc('q'));
+  b.recv()!.free();
+  b.close();
+  assert.is(await code(p), 'EPIPE');
+  assert.is(a.recv(), null);
+});
+
+t('ECANCELED on abort; the late reply is freed when received, never handed out', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const ac = new AbortController();
+  const p = a.call(b.id, enc('q'), { signal: ac.signal });
+  ac.abort();
+  assert.is(await code(p), 'ECANCELED');
+  assert.is(a.pendingCalls, 1, 'the record stays until the reply or the deadline');
+  const m = b.recv()!;
+  b.replyText(m, 'late');
+  m.free();
+  assert.is(a.queued, 1);
+  assert.is(a.recv(), null, 'the late reply is not handed out');
+  assert.is(a.pendingCalls, 0);
+  assert.is(a.poolUsed, 0, 'and it was freed');
+  // aborted before the call: nothing sent
+  assert.is(await code(a.call(b.id, null, { signal: ac.signal })), 'ECANCELED');
+  assert.is(b.recv(), null);
+});
+
+t('ECANCELED then REPLY_TIMEOUT: freed too; ECONNRESET when the caller closes', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const ac = new AbortController();
+  const p = a.call(b.id, null, { signal: ac.signal, timeout: 0.01 });
+  ac.abort();
+  assert.is(await code(p), 'ECANCELED');
+  for (let i = 0; i < 50 && a.pendingCalls > 0; i++) assert.is(a.recv(), null);
+  assert.is(a.pendingCalls, 0, 'REPLY_TIMEOUT arrived and was freed');
+  b.recv()!.free();
+  const q = a.call(b.id, null);
+  b.recv()!.free();
+  a.close();
+  assert.is(await code(q), 'ECONNRESET');
+});
+
+t('callSync: ETIMEDOUT; the call is sent with SYNC_REPLY; messages for the user are kept', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  c.sendText(a.id, 'kept');
+  try { a.callSync(b.id, enc('q'), { timeout: 0.02 }); assert.unreachable(); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  const m = b.recv()!;
+  assert.ok(m.expectsReply);
+  m.free();
+  const k = a.recv()!;
+  assert.is(k.text(), 'kept');
+  k.free();
+  assert.is(a.recv(), null);
+});
+
+t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and says so', ({ bus, e }) => {
+  const raw = new Raw(e);
+  const a = bus.connect(), b = bus.connect();
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 77, flags: A.MSG_EXPECT_REPLY, timeout: 1 }, items: [hostVec(1)] }), 0);
+  const k = a.recv()!;
+  assert.equal(k.kernel, { kind: 'reply-timeout', cookie: 77 });
+  assert.is(k.src, 0);
+  k.free();
+  b.recv()!.free();
+});
+
+t.run();

@@ -1,0 +1,56 @@
+// Calls across threads: a worker answers conn.call() and conn.callSync() of the main thread;
+// a call pending at a worker that is terminated ends with EPIPE once bus.watch() recovered
+// the worker's thread (its connection closed: REPLY_DEAD).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BusError } from '../../js/index.ts';
+import { spawn, terminateAll, RUNTIME, within } from '../helpers/worker.ts';
+import { ENGINE, threadBus, MSG_MS, READY_MS } from './common.ts';
+
+const s = suite(`threads: calls [${ENGINE}, ${RUNTIME}]`);
+s.after(terminateAll);
+
+const WORKER = new URL('./calls.worker.ts', import.meta.url);
+interface Ready { ready: true; id: number; slot: number; error?: string }
+
+s('a worker answers call() and callSync()', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const w = spawn(WORKER, { role: 'replier', handle: bus.handle() }, { kind: 'thread' });
+  const ready = await w.next<Ready>(READY_MS, 'the replier to join');
+  assert.is(ready.error, undefined);
+  const r = await within(main.call(ready.id, new Uint8Array([1, 2, 3]), { timeout: MSG_MS }), MSG_MS * 2, 'the reply');
+  assert.equal([...r.payload], [3, 2, 1]);
+  r.free();
+  const r2 = main.callSync(ready.id, new Uint8Array([4, 5]), { timeout: MSG_MS });
+  assert.equal([...r2.payload], [5, 4]);
+  r2.free();
+  main.send(ready.id, null); // not a call: the worker stops
+  assert.equal(await w.next(MSG_MS, 'done'), { done: true, answered: 2 });
+  assert.is(main.pendingCalls, 0);
+  main.close();
+  bus.close();
+});
+
+s('a call pending at a worker that is terminated and recovered ends with EPIPE', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const h = bus.handle();
+  const w = spawn(WORKER, { role: 'hold', handle: h }, { kind: 'thread' });
+  const ready = await w.next<Ready>(READY_MS, 'the worker to join');
+  assert.is(ready.error, undefined);
+  const watched = bus.watch(w.thread!, h);
+  const p = main.call(ready.id, new Uint8Array([1]), { timeout: 60000 });
+  const outcome = p.then(() => 'resolved', (e) => (e as BusError).code);
+  assert.equal(await w.next(MSG_MS, 'the call received'), { got: true });
+  await w.terminate();
+  const rec = await within(watched, MSG_MS, 'watch() after exit');
+  assert.is(rec.error, undefined, String(rec.error));
+  assert.is(await within(outcome, MSG_MS, 'the call to end'), 'EPIPE');
+  assert.is(main.pendingCalls, 0);
+  assert.is(main.recv(), null);
+  main.close();
+  bus.close();
+});
+
+s.run();

@@ -1,0 +1,35 @@
+// A worker for the calls tests: joins, connects, and answers calls (role 'replier': the
+// payload reversed, until a message that is not a call) or takes one call and never answers
+// it (role 'hold': it is then terminated). Every wait has a timeout.
+import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
+import { input, post } from '../helpers/worker.ts';
+
+interface CallsInput { role: 'replier' | 'hold'; handle: BusHandle }
+const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
+
+const inp = await input<CallsInput>();
+try {
+  const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 9 }) });
+  const conn = bus.connect({ description: `calls-${inp.role}` });
+  post({ ready: true, id: conn.id, slot: bus.engine.threadSlot });
+  if (inp.role === 'replier') {
+    let answered = 0;
+    for (;;) {
+      const m = await conn.recvAsync({ timeout: 10000 });
+      if (!m.expectsReply) { m.free(); break; }
+      const bytes = m.payload.slice().reverse();
+      conn.reply(m, bytes);
+      m.free();
+      answered++;
+    }
+    conn.close();
+    bus.close();
+    post({ done: true, answered });
+  } else {
+    const m = await conn.recvAsync({ timeout: 10000 });
+    post({ got: m.expectsReply });
+    await new Promise((r) => setTimeout(r, 10000)); // terminated meanwhile
+  }
+} catch (e) {
+  post({ error: errText(e) });
+}
