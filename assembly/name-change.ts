@@ -4,17 +4,20 @@
 import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { notifyNameChange } from "./notify";
-import { chgName, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner } from "./registry";
+import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner } from "./registry";
 
-/** Send the notification of the registry's last change record, if any (bus lock held). */
-export function nameNotify(): void {
+/**
+ * Send the notification of the registry's last change record, if any (bus lock held), to
+ * every matching connection but `skip` (a closing connection, whose lock the caller holds; 0: none).
+ */
+export function nameNotify(skip: u32): void {
   const e = chgName;
   if (e == 0) return;
   const o = chgOld, n = chgNew;
-  notifyNameChange(e + A.NAME_STR, ld32(e + A.NAME_LEN),
+  notifyNameChange(e + A.NAME_STR, chgLen,
     o == 0 ? 0 : ld32(o + A.CONN_ID), o == 0 ? 0 : ld32(o + A.CONN_ID + 4),
     n == 0 ? 0 : ld32(n + A.CONN_ID), n == 0 ? 0 : ld32(n + A.CONN_ID + 4),
-    chgOldFlags, chgNewFlags);
+    chgOldFlags, chgNewFlags, skip);
 }
 
 /**
@@ -26,7 +29,7 @@ export function namesDropAll(c: u32): void {
   for (let o = connFirstOwner(c); o != 0;) {
     const next = ownerNextOfConn(o);
     nameOwnerDrop(ownerName(o), o, false);
-    nameNotify();
+    nameNotify(c); // not to c itself: it is closing, and its lock is held (taking it again traps)
     o = next;
   }
 }

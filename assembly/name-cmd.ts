@@ -64,7 +64,7 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
     if (f == -1) r = fail(A.EEXIST, A.R_NAME_TAKEN);
     else if (f == -2) r = failArg(A.ENFILE, A.R_NAME_TABLE_FULL, ld32(H + A.BUS_N_NAMES));
     else {
-      nameNotify();
+      nameNotify(0);
       st64(cmd + A.CMD_RETURN_FLAGS, u32(f), 0);
       r = 0;
     }
@@ -94,7 +94,7 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     else if (o == 0) r = fail(A.EADDRINUSE, A.R_NAME_NOT_OWNER);
     else {
       nameOwnerDrop(e, o, true);
-      nameNotify();
+      nameNotify(0);
       r = 0;
     }
   }

@@ -70,7 +70,7 @@ export function notifyIdRemove(c: u32): void {
  * could need, or that receiver loses the notification.
  */
 export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi: u32, newLo: u32, newHi: u32,
-  oldFlags: u32, newFlags: u32): void {
+  oldFlags: u32, newFlags: u32, skip: u32): void {
   if (nameLen > u32(A.MAX_NAME_LEN)) return;
   const kind = oldLo == 0 && oldHi == 0 ? A.ITEM_NAME_ADD : newLo == 0 && newHi == 0 ? A.ITEM_NAME_REMOVE : A.ITEM_NAME_CHANGE;
   const buf = notifyBuf();
@@ -80,5 +80,5 @@ export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi:
   st64(buf + 24, newFlags, 0);
   copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
   fill(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 8); // the NUL and padding (bytes: the end of the name is not 4-aligned)
-  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, 0, oldLo, oldHi, newLo, newHi);
+  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi);
 }

@@ -14,6 +14,8 @@ const H: u32 = A.BUS_BASE;
 // the change record of the last mutation (scratch results: set before they are read, in the
 // same command). chgName 0: nothing changed hands.
 export let chgName: u32 = 0;
+/** the name's length at the change (nameFree zeroes NAME_LEN before the notification is sent) */
+export let chgLen: u32 = 0;
 /** old and new primary owner: connection addresses, 0 for none */
 export let chgOld: u32 = 0;
 export let chgNew: u32 = 0;
@@ -210,6 +212,7 @@ function queuePush(e: u32, o: u32): void {
 
 function record(e: u32, oldC: u32, oldF: u32, newC: u32, newF: u32): void {
   chgName = e;
+  chgLen = ld32(e + A.NAME_LEN);
   chgOld = oldC;
   chgOldFlags = oldF;
   chgNew = newC;

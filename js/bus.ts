@@ -12,6 +12,7 @@ import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { defineDispose } from './iterate.ts';
+import * as S from './signals.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -529,6 +530,16 @@ export class Bus {
   listNames(): string[] { return this.withConn((c) => c.listNames()); }
   /** Ids of the bus's connections, ascending. */
   listPeers(): number[] { return this.withConn((c) => c.listPeers()); }
+  // signals issue (js/signals.ts)
+  /**
+   * Resolves with the owner's id once `name` has one: getNameOwner first, then NAME_ADD /
+   * NAME_CHANGE notifications on a short-lived connection of its own. Rejects with ETIMEDOUT
+   * after `timeout` ms (default 30000), ECANCELED when `signal` aborts.
+   */
+  waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> {
+    const poolSize = A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16;
+    return S.waitForNameOn(() => this.connect({ poolSize, description: 'waitForName' }), name, opts);
+  }
 }
 
 defineDispose(Bus.prototype, function (this: Bus) { this.close(); });

@@ -13,6 +13,8 @@ import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import * as S from './signals.ts';
+import type { MatchRule } from './dbus/match.ts';
 
 export type Destination = number | string;
 
@@ -693,6 +695,23 @@ export class Connection {
     if (text === undefined) throw new BusError(A.EINVAL, 'replyJSON', 'the value has no JSON form');
     return this.replyText(call, text, opts);
   }
+  // signals issue (js/signals.ts)
+  /** @internal the next default cookie, taken (emit uses the send counter: the D-Bus serial) */
+  takeCookie(): number { const c = this.nextCookie; this.nextCookie = c + 1; return c; }
+  /** MATCH_ADD (fresh cookie): a D-Bus match string, a parsed rule or a MatchSpec; returns its unsubscribe (MATCH_REMOVE). close() drops them all. */
+  addMatch(rule: S.MatchInput): () => void { return S.addMatch(this, rule); }
+  /** Send a D-Bus signal: broadcast, or to `signal.destination`. Returns its cookie (= D-Bus serial). */
+  emit(signal: S.SignalSpec): number { this.live('emit'); return S.emit(this, signal, this.takeCookie()); }
+  /** Broadcast a D-Bus signal: emit({ path, interface, member, signature, body }). */
+  signal(path: string, iface: string, member: string, signature?: string, body?: readonly unknown[]): number {
+    return this.emit({ path, interface: iface, member, signature, body });
+  }
+  /** addMatch(rule) and a handler that dispatch(msg) runs when a received signal passes the full rule; returns the unsubscribe. */
+  onSignal(rule: string | MatchRule, handler: S.SignalHandler): () => void { return S.onSignal(this, rule, handler); }
+  /** Run the onSignal handlers whose rule `msg` matches (re-checked: bloom false positives are filtered); returns how many ran. The message is not freed. */
+  dispatch(msg: Message): number { return S.dispatch(this, msg); }
+  /** Resolves with the owner's id once `name` has one (polls getNameOwner; bus.waitForName waits on notifications). Default timeout 30 s. */
+  waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> { return S.waitForNamePolling(this, name, opts); }
 }
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });

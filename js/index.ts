@@ -25,3 +25,5 @@ export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from '
 export type { OwnedName, MetadataItems } from './metadata.ts';
 export type { ConnectionInfo, UpdateOptions, InfoOptions } from './conn-info.ts';
 export type { CallOptions, CallSyncOptions } from './calls.ts';
+export type { MatchSpec, MatchInput, SignalSpec, SignalHandler, WaitForNameOptions } from './signals.ts';
+export type { Notification, NotificationKind } from './notification.ts';

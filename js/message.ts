@@ -7,6 +7,9 @@ import { get64, getS64, get64big } from './wire.ts';
 import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
 import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
 import { decode, type OwnedName, type Timestamp } from './metadata.ts';
+import { PAYLOAD_DBUS, readMessage, withKdbusAddresses, type DBusMessage } from './dbus/header.ts';
+import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
+import { decodeNotification, type Notification } from './notification.ts';
 
 export type { Timestamp } from './metadata.ts';
 import type { Connection } from './connection.ts';
@@ -174,5 +177,59 @@ export class Message {
     if (t === A.ITEM_REPLY_TIMEOUT) return { kind: 'reply-timeout', cookie: this.cookieReply };
     if (t === A.ITEM_REPLY_DEAD) return { kind: 'reply-dead', cookie: this.cookieReply };
     return null;
+  }
+
+  // --- signals issue (js/signals.ts, js/notification.ts) ---
+  private dbusDecoded: DBusMessage | null | undefined = undefined;
+  /**
+   * The D-Bus message (header and body) of a DBusDBus payload, decoded on first use, with
+   * sender and destination from the kdbus message (withKdbusAddresses); null for any other
+   * payload type. Throws EBADMSG for a malformed one. `ay` values are views of the pool:
+   * valid until free().
+   */
+  get dbus(): DBusMessage | null {
+    this.at();
+    if (this.dbusDecoded !== undefined) return this.dbusDecoded;
+    if (this.payloadType !== PAYLOAD_DBUS) return (this.dbusDecoded = null);
+    const d = readMessage(this.payload);
+    let dstName: string | undefined;
+    const { u8, u32 } = this.conn.engine;
+    this.items((type, p, size) => {
+      if (type !== A.ITEM_DST_NAME) return;
+      let e = p + A.ITEM_HDR;
+      while (e < p + size && u8[e] !== 0) e++;
+      dstName = decoder.decode(u8.slice(p + A.ITEM_HDR, e));
+      return true;
+    });
+    d.header = withKdbusAddresses(d.header, { src: this.src, dst: get64big(u32, this.at() + A.MSG_DST_ID), dstName }, this.conn.uniqueName);
+    return (this.dbusDecoded = d);
+  }
+
+  /**
+   * Does this message pass a D-Bus match rule (a match string or a parsed rule) in full?
+   * The bus delivers by bloom filter, which has false positives: re-check with this. A
+   * well-known `sender` in the rule is compared with its current owner (getNameOwner).
+   * false for a message that is not D-Bus, or is malformed.
+   */
+  matches(rule: string | MatchRule): boolean {
+    const r = typeof rule === 'string' ? parseMatch(rule) : rule;
+    let d: DBusMessage | null;
+    try { d = this.dbus; } catch (err) {
+      if (err instanceof BusError && err.errno === A.EBADMSG) return false;
+      throw err;
+    }
+    if (!d) return false;
+    let names: string[] | undefined;
+    if (r.sender !== undefined && !r.sender.startsWith(':')) names = this.conn.getNameOwner(r.sender) === this.src ? [r.sender] : [];
+    return matchesRule(r, d.header, d.body, names);
+  }
+
+  /** A bus notification (src 0, payload type 0) decoded, or null for any other message. */
+  get notification(): Notification | null {
+    const m = this.at();
+    const u32 = this.conn.engine.u32;
+    if (u32[(m + A.MSG_SRC_ID) >>> 2] !== 0 || u32[(m + A.MSG_SRC_ID + 4) >>> 2] !== 0) return null;
+    if (u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] !== 0 || u32[(m + A.MSG_PAYLOAD_TYPE + 4) >>> 2] !== 0) return null;
+    return decodeNotification(this.conn.engine.u8, u32, m, this.size);
   }
 }

@@ -1,0 +1,318 @@
+// signals: matches, D-Bus signals and bus notifications on the public API (issue 8).
+//   conn.addMatch(rule)        MATCH_ADD with a fresh cookie; returns its unsubscribe (MATCH_REMOVE)
+//   conn.emit(signal)          a D-Bus signal (payload type DBusDBus) with its bloom filter,
+//                              broadcast (dst ~0) or to one destination; the payload is written
+//                              into the command area (a broadcast's payload must be in shared memory)
+//   conn.onSignal(rule, fn)    addMatch + a handler that conn.dispatch(msg) runs after the full
+//                              re-check (bloom filters have false positives)
+//   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
+// The rules live in the core (assembly/match.ts, broadcast.ts, notify.ts); this file encodes.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Engine } from './engine.ts';
+import type { Connection, Destination } from './connection.ts';
+import type { Message } from './message.ts';
+import { MATCH, SEND, items, commandError } from './cmd/index.ts';
+import { put64 } from './wire.ts';
+import { kindOf, options } from './args.ts';
+import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
+import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
+import { messageSize, writeMessage, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { uniqueNameId, busNameError } from './dbus/names.ts';
+import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
+
+/** A rule for addMatch in object form; every field given must match (a notification kind alone). */
+export interface MatchSpec {
+  /** a D-Bus match string (or a parsed rule): its bloom mask, and its unique sender / destination as ID / DST_ID */
+  match?: string | MatchRule;
+  /** the sender's connection id (ID rule) */
+  sender?: number;
+  /** the message's dst_id (DST_ID rule): this connection's id matches unicast signals to it only */
+  destination?: number;
+  /** a raw BLOOM_MASK: one or two generations of the bus's bloom size */
+  bloomMask?: Uint8Array;
+  /** a bus notification instead (alone): ID_ADD, ID_REMOVE, NAME_ADD, NAME_REMOVE, NAME_CHANGE */
+  notifications?: NotificationKind;
+  /** with notifications 'id-add' / 'id-remove': only about this connection id (default: any) */
+  id?: number;
+}
+export type MatchInput = string | MatchRule | MatchSpec;
+
+/** A D-Bus signal to emit. */
+export interface SignalSpec {
+  /** object path, e.g. '/org/example/Obj' */
+  path: string;
+  interface: string;
+  member: string;
+  /** the body's D-Bus signature ('' or absent: no body) */
+  signature?: string;
+  body?: readonly unknown[];
+  /** unicast: a connection id, ':1.<id>' or a well-known name (delivered only if the receiver has a matching rule); absent: broadcast */
+  destination?: Destination;
+  /** s64 queue priority, default 0 */
+  priority?: number;
+}
+
+export type SignalHandler = (signal: DBusMessage, msg: Message) => void;
+
+const MATCH_KEYS = ['match', 'sender', 'destination', 'bloomMask', 'notifications', 'id'] as const;
+const SIGNAL_KEYS = ['path', 'interface', 'member', 'signature', 'body', 'destination', 'priority'] as const;
+const WAIT_KEYS = ['timeout', 'signal'] as const;
+const encoder = new TextEncoder();
+const TWO32 = 4294967296;
+
+interface Handler { rule: MatchRule; fn: SignalHandler }
+interface State { cookie: number; handlers: Set<Handler> }
+const states = new WeakMap<Connection, State>();
+function state(c: Connection): State {
+  let s = states.get(c);
+  if (!s) { s = { cookie: 1, handlers: new Set() }; states.set(c, s); }
+  return s;
+}
+
+function live(c: Connection, op: string): Engine {
+  if (c.closed) throw new BusError(A.ECONNRESET, op);
+  return c.engine;
+}
+
+/** The bus's bloom parameters, from its header (what BUS_MAKE was given). */
+export function bloomParams(e: Engine): BloomParams {
+  return { size: e.u32[(A.BUS_BASE + A.BUS_BLOOM_SIZE) >>> 2], nHash: e.u32[(A.BUS_BASE + A.BUS_BLOOM_N_HASH) >>> 2] };
+}
+
+function idArg(op: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BusError(A.EINVAL, op, `${what} must be a connection id (a non-negative safe integer), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+  return v;
+}
+const lo = (v: number) => v % TWO32, hi = (v: number) => Math.floor(v / TWO32);
+
+/** Write the rule items at `p`; returns the end. */
+function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
+  const { u8, u32 } = e;
+  let spec: MatchSpec;
+  if (typeof rule === 'string') spec = { match: rule };
+  else if (typeof rule === 'object' && rule !== null && Array.isArray((rule as MatchRule).args)) spec = { match: rule as MatchRule };
+  else spec = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
+  if (spec.notifications !== undefined) {
+    const type = NOTIFICATION_ITEMS[spec.notifications];
+    if (type === undefined || !Object.hasOwn(NOTIFICATION_ITEMS, spec.notifications)) throw new BusError(A.EINVAL, op, `notifications must be one of ${Object.keys(NOTIFICATION_ITEMS).join(', ')}, got ${JSON.stringify(spec.notifications)}`);
+    if (spec.match !== undefined || spec.sender !== undefined || spec.destination !== undefined || spec.bloomMask !== undefined) {
+      throw new BusError(A.EINVAL, op, 'a notification rule stands alone (no match, sender, destination or bloomMask with it)');
+    }
+    if (type === A.ITEM_ID_ADD || type === A.ITEM_ID_REMOVE) {
+      const id = spec.id === undefined ? -1 : idArg(op, 'id', spec.id);
+      return id < 0 ? MATCH.putIdChange(u32, p, type, 0xffffffff, 0xffffffff) : MATCH.putIdChange(u32, p, type, lo(id), hi(id));
+    }
+    if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
+    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+  }
+  if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
+  let sender = spec.sender === undefined ? -1 : idArg(op, 'sender', spec.sender);
+  let dst = spec.destination === undefined ? -1 : idArg(op, 'destination', spec.destination);
+  let mask: Uint8Array | null = null;
+  if (spec.match !== undefined) {
+    const r = typeof spec.match === 'string' ? parseMatch(spec.match) : spec.match;
+    mask = ruleMask(r, bloomParams(e));
+    // unique names become ID / DST_ID rules; a well-known sender is left to the re-check
+    // (the core has no NAME rules: DIFFERENCES.md G3)
+    const s = r.sender !== undefined ? uniqueNameId(r.sender) : null;
+    if (s !== null && sender < 0) sender = s;
+    const d = r.destination !== undefined ? uniqueNameId(r.destination) : null;
+    if (d !== null && dst < 0) dst = d;
+  }
+  if (spec.bloomMask !== undefined) {
+    if (mask) throw new BusError(A.EINVAL, op, 'give match or bloomMask, not both');
+    if (!(spec.bloomMask instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `bloomMask must be a Uint8Array, got ${kindOf(spec.bloomMask)}`);
+    if (spec.bloomMask.length > 2 * A.BLOOM_SIZE_MAX) throw new BusError(A.EMSGSIZE, op, 'bloomMask longer than two generations of the largest bloom size');
+    mask = spec.bloomMask;
+  }
+  if (mask) p = MATCH.putBloomMask(u8, u32, p, mask);
+  if (sender >= 0) p = MATCH.putId(u32, p, A.ITEM_ID, lo(sender), hi(sender));
+  if (dst >= 0) p = MATCH.putId(u32, p, A.ITEM_DST_ID, lo(dst), hi(dst));
+  return p;
+}
+
+/** MATCH_ADD with a fresh cookie; the returned function removes it (MATCH_REMOVE; idempotent, a no-op once the connection is closed). */
+export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () => void {
+  const e = live(c, op);
+  const st = state(c);
+  const cookie = st.cookie++;
+  const cmd = e.cmd;
+  const end = putRules(e, cmd + A.MATCH_CMD_SIZE, rule, op);
+  MATCH.encode(e.u32, cmd, end - cmd, 0, cookie);
+  const r = e.matchAdd(c.slot, c.gen);
+  if (r < 0) throw commandError(e.u32, cmd, r, op, MATCH.NAME_ADD);
+  let done = false;
+  return () => {
+    if (done || c.closed) { done = true; return; }
+    done = true;
+    const e2 = c.engine, cmd2 = e2.cmd;
+    MATCH.encode(e2.u32, cmd2, A.MATCH_CMD_SIZE, 0, cookie);
+    const r2 = e2.matchRemove(c.slot, c.gen);
+    // EBADSLT: gone already (a recovery closed the connection under us)
+    if (r2 < 0 && r2 !== -A.EBADSLT) throw commandError(e2.u32, cmd2, r2, 'removeMatch', MATCH.NAME_REMOVE);
+  };
+}
+
+/** The largest D-Bus message (header and body) emit() can send on this bus without a destination name. */
+export function maxSignalSize(e: Engine): number {
+  return A.CMD_MAX - SEND.MSG - A.MSG_HDR - (A.BLOOM_FILTER_HDR + bloomParams(e).size) - A.VEC_ITEM_SIZE;
+}
+
+/** Send a D-Bus signal (see SignalSpec); returns its cookie (the D-Bus serial). */
+export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'): number {
+  const e = live(c, op);
+  const o = options<SignalSpec>(op, sig, SIGNAL_KEYS, "{ path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed' }", 'signal');
+  if (cookie > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${cookie} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
+  const priority = o.priority ?? 0;
+  if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, 'priority must be a safe integer');
+  const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
+  if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
+  const body = o.body ?? [];
+  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
+  const n = messageSize(header, body); // validates path, names, signature and values (EINVAL)
+  const { u8, u32 } = e, cmd = e.cmd;
+  const msg = cmd + SEND.MSG;
+  let p = msg + A.MSG_HDR;
+  const dst = o.destination;
+  let dstLo = 0xffffffff, dstHi = 0xffffffff; // broadcast
+  if (dst !== undefined) {
+    if (typeof dst === 'number') { idArg(op, 'destination', dst); dstLo = lo(dst); dstHi = hi(dst); }
+    else if (typeof dst === 'string' && /^:1\.\d+$/.test(dst)) { const id = idArg(op, 'destination', Number(dst.slice(3))); dstLo = lo(id); dstHi = hi(id); }
+    else if (typeof dst === 'string') {
+      const err = busNameError(dst);
+      if (err !== null) throw new BusError(A.EINVAL, op, err);
+      p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, encoder.encode(dst));
+      dstLo = 0; dstHi = 0;
+    } else throw new BusError(A.EINVAL, op, 'destination must be an id or a name');
+  }
+  const params = bloomParams(e);
+  const bloomAt = p;
+  items.putItemHeader(u32, p, A.BLOOM_FILTER_HDR + params.size, A.ITEM_BLOOM_FILTER);
+  put64(u32, p + A.ITEM_HDR, 0); // generation 0
+  p += A.BLOOM_FILTER_HDR + params.size;
+  const vecAt = p;
+  p += A.VEC_ITEM_SIZE;
+  const payload = p; // right after the message: 8-aligned, inside the command area
+  const room = cmd + A.CMD_MAX - payload;
+  if (n > room) {
+    throw new BusError(A.EMSGSIZE, op, `the D-Bus message is ${n} bytes; a signal's payload travels in the command area, which has room for ${room} bytes here (CMD_MAX ${A.CMD_MAX} less the command, message header and bloom filter)`);
+  }
+  signalFilter(header, body, params, u8.subarray(bloomAt + A.BLOOM_FILTER_HDR, bloomAt + A.BLOOM_FILTER_HDR + params.size));
+  items.putVec(u32, vecAt, n, payload);
+  const end = writeMessage(header, body, u8, payload);
+  if (end !== payload + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+  SEND.encodeMsg(u32, msg, p - msg, A.MSG_SIGNAL, priority, 0, cookie, 0);
+  u32[(msg + A.MSG_DST_ID) >>> 2] = dstLo >>> 0; u32[(msg + A.MSG_DST_ID + 4) >>> 2] = dstHi >>> 0;
+  SEND.encodePayloadType(u32, msg, PAYLOAD_DBUS);
+  SEND.encode(u32, cmd, msg, 0);
+  const r = e.send(c.slot, c.gen);
+  if (r < 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst: dst ?? 'broadcast' });
+  if (r !== 0) throw new BusError(A.EFAULT, op, `internal: SEND answered ${r} for a message without host vectors`);
+  return cookie;
+}
+
+/** addMatch(rule) and a handler that dispatch() calls for each delivered signal that passes the full rule. */
+export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHandler): () => void {
+  if (typeof fn !== 'function') throw new BusError(A.EINVAL, 'onSignal', `handler must be a function, got ${kindOf(fn)}`);
+  const parsed = typeof rule === 'string' ? parseMatch(rule) : rule;
+  const remove = addMatch(c, parsed, 'onSignal');
+  const h: Handler = { rule: parsed, fn };
+  const st = state(c);
+  st.handlers.add(h);
+  return () => { st.handlers.delete(h); remove(); };
+}
+
+/**
+ * Run the onSignal handlers whose full rule `msg` matches (the bloom check lets false
+ * positives through); returns how many ran. Does not free the message.
+ */
+export function dispatch(c: Connection, msg: Message): number {
+  const st = states.get(c);
+  if (!st || st.handlers.size === 0) return 0;
+  let d: DBusMessage | null;
+  try { d = msg.dbus; } catch { return 0; } // malformed D-Bus payload: no handler's business
+  if (!d) return 0;
+  let n = 0;
+  for (const h of [...st.handlers]) {
+    if (!st.handlers.has(h)) continue; // removed by an earlier handler
+    if (!msg.matches(h.rule)) continue;
+    n++;
+    h.fn(d, msg);
+  }
+  return n;
+}
+
+export interface WaitForNameOptions {
+  /** milliseconds; default 30000 (then ETIMEDOUT) */
+  timeout?: number;
+  /** rejects with ECANCELED when aborted */
+  signal?: AbortSignal;
+}
+
+function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {
+  if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
+  const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
+  const timeout = o.timeout ?? 30000;
+  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${String(timeout)}`);
+  if (o.signal?.aborted) throw new BusError(A.ECANCELED, op, 'aborted by its signal');
+  return { timeout, signal: o.signal };
+}
+
+/**
+ * Bus.waitForName: on a short-lived connection of its own, add NAME_ADD and NAME_CHANGE
+ * matches, then ask getNameOwner (after the matches, so no change falls in between), then
+ * wait for a notification that gives `name` an owner.
+ */
+export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
+  const op = 'waitForName';
+  const { timeout, signal } = waitArgs(op, name, opts);
+  const c = connect();
+  try {
+    addMatch(c, { notifications: 'name-add' }, op);
+    addMatch(c, { notifications: 'name-change' }, op);
+    const owner = c.getNameOwner(name);
+    if (owner !== null) return owner;
+    const deadline = performance.now() + timeout;
+    for (;;) {
+      let m: Message;
+      try {
+        m = await c.recvAsync({ timeout: Math.max(0, deadline - performance.now()), signal });
+      } catch (err) {
+        if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
+        if (err instanceof BusError && err.errno === A.ECANCELED) throw new BusError(A.ECANCELED, op, 'aborted by its signal');
+        throw err;
+      }
+      const n = m.notification;
+      m.free();
+      if (n && 'name' in n && n.name === name && n.newOwner !== null) return n.newOwner;
+    }
+  } finally {
+    if (!c.closed) {
+      try { while (c.drop()) { /* drop what is left */ } c.close(); } catch { /* closed by a recovery or shutdown */ }
+    }
+  }
+}
+
+/**
+ * Connection.waitForName: polls getNameOwner (1 ms, doubling up to 50 ms) so as not to take
+ * messages from the connection's own queue; bounded the same way.
+ */
+export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
+  const op = 'waitForName';
+  const { timeout, signal } = waitArgs(op, name, opts);
+  const deadline = performance.now() + timeout;
+  let delay = 1;
+  for (;;) {
+    const owner = c.getNameOwner(name);
+    if (owner !== null) return owner;
+    const left = deadline - performance.now();
+    if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => { clearTimeout(t); reject(new BusError(A.ECANCELED, op, 'aborted by its signal')); };
+      const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, Math.min(delay, left));
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    delay = Math.min(delay * 2, 50);
+  }
+}

@@ -1,0 +1,232 @@
+// Signals on the public API (issue 8): conn.addMatch (match strings, MatchSpec), conn.emit /
+// conn.signal (broadcast and unicast D-Bus signals with their bloom filter), the receiver's
+// re-check (m.dbus, m.matches, onSignal + dispatch) filtering bloom false positives,
+// unsubscribe, decoded notifications (m.notification) and waitForName.
+import * as assert from 'uvu/assert';
+import { BusError, abi as A, dbus, type Connection, type Message } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('signals');
+const tiny = busSuite('signals (8-byte bloom, 1 hash)', { bloom: { size: 8, hashes: 1 } });
+const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).code; } return 'ok'; };
+
+/** Every queued message of `c`: [what, msg] with what = member or notification kind; freed after `f`. */
+function drain(c: Connection, f?: (m: Message) => void): string[] {
+  const out: string[] = [];
+  for (let m = c.recv(); m; m = c.recv()) {
+    f?.(m);
+    const n = m.notification;
+    out.push(n ? n.kind : m.dbus ? m.dbus.header.member! : 'other');
+    m.free();
+  }
+  return out;
+}
+const FOO = { path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed', signature: 'si', body: ['x', 7] };
+
+t('a broadcast D-Bus signal reaches only the subscribers whose match strings match; unsubscribe', ({ bus }) => {
+  const s = bus.connect(), a = bus.connect(), b = bus.connect(), c = bus.connect(), none = bus.connect();
+  const offA = a.addMatch("type='signal',interface='org.example.Foo',member='Changed',path_namespace='/org/example',arg0='x'");
+  b.addMatch("type='signal',interface='org.example.Bar'");
+  c.addMatch({ match: "interface='org.example.Foo'", sender: s.id });
+  const cookie = s.emit(FOO);
+  assert.equal(drain(a, (m) => {
+    assert.is(m.src, s.id);
+    assert.is(m.payloadType, dbus.PAYLOAD_DBUS);
+    assert.ok(m.flags & A.MSG_SIGNAL);
+    assert.equal(m.dbus!.body, ['x', 7]);
+    assert.is(m.dbus!.header.sender, s.uniqueName, 'the sender from the kdbus message');
+    assert.is(m.dbus!.header.serial, cookie);
+    assert.is(m.dbus!.header.destination, undefined, 'a broadcast has no destination');
+    assert.ok(m.matches("interface='org.example.Foo',arg0='x'"));
+    assert.not.ok(m.matches("arg0='y'"));
+    assert.is(m.notification, null);
+  }), ['Changed']);
+  assert.equal(drain(b), [], 'another interface: rejected by the bloom check');
+  assert.equal(drain(c), ['Changed'], 'ID rule and mask');
+  assert.equal(drain(none), [], 'no match: nothing');
+  assert.equal(drain(s), [], 'not to the sender');
+  s.signal('/org/example/Obj', 'org.example.Foo', 'Changed', 's', ['y']);
+  assert.equal(drain(a), [], "arg0='y' is not arg0='x'");
+  assert.equal(drain(c), ['Changed']);
+  offA();
+  offA(); // idempotent
+  s.emit(FOO);
+  assert.equal(drain(a), [], 'unsubscribed');
+  assert.equal(drain(c), ['Changed']);
+  // another sender: c's ID rule rejects it
+  b.emit(FOO);
+  assert.equal(drain(c), []);
+  for (const x of [s, a, b, c, none]) x.close();
+});
+
+t('each addMatch has its own cookie; close drops them all; errors', ({ bus, e }) => {
+  const a = bus.connect(), s = bus.connect();
+  const nMatches = () => e.u32[(e.connAddr(a.slot) + A.CONN_N_MATCHES) >>> 2];
+  const off1 = a.addMatch("member='One'");
+  a.addMatch("member='Two'");
+  a.addMatch({ notifications: 'id-add' });
+  assert.is(nMatches(), 3);
+  off1();
+  assert.is(nMatches(), 2);
+  s.signal('/a', 'org.ex.I', 'One');
+  s.signal('/a', 'org.ex.I', 'Two');
+  assert.equal(drain(a), ['Two']);
+  assert.is(code(() => a.addMatch("member='1bad'")), 'EINVAL');
+  assert.is(code(() => a.addMatch({ notifications: 'id-add', sender: 3 })), 'EINVAL');
+  assert.is(code(() => a.addMatch({ notifications: 'nope' as 'id-add' })), 'EINVAL');
+  assert.is(code(() => a.addMatch({ bloomMask: new Uint8Array(12) })), 'EDOM', 'the core judges the mask size');
+  assert.is(code(() => a.addMatch({ wrong: 1 } as object)), 'EINVAL');
+  assert.is(nMatches(), 2, 'failed adds left nothing');
+  const off2 = a.addMatch({ bloomMask: new Uint8Array(64) });
+  a.close();
+  off2(); // a no-op once closed
+  assert.is(code(() => a.addMatch('')), 'ECONNRESET');
+  // the entries went with the connection: a signal finds no one
+  s.signal('/a', 'org.ex.I', 'Two');
+  s.close();
+});
+
+t('emit: unicast signals need a matching rule; a payload too large for the command area is EMSGSIZE', ({ bus }) => {
+  const s = bus.connect(), r = bus.connect(), other = bus.connect();
+  s.emit({ ...FOO, destination: r.id });
+  assert.equal(drain(r), [], 'a unicast signal without a rule is not delivered');
+  r.addMatch({ destination: r.id });
+  other.addMatch('');
+  s.emit({ ...FOO, destination: r.id });
+  s.emit({ ...FOO, destination: r.uniqueName, member: 'ByUnique' });
+  r.requestName('org.example.R');
+  s.emit({ ...FOO, destination: 'org.example.R', member: 'ByName' });
+  drain(r, (m) => assert.ok(m.dbus!.header.destination === r.uniqueName || m.dbus!.header.destination === 'org.example.R'));
+  assert.equal(drain(other), [], 'unicast: only the destination');
+  const big = 'z'.repeat(40000);
+  const err = (() => { try { s.signal('/a', 'org.ex.I', 'Big', 's', [big]); } catch (x) { return x as BusError; } return null; })();
+  assert.is(err?.code, 'EMSGSIZE');
+  assert.match(err!.message, /command area/);
+  s.signal('/a', 'org.ex.I', 'Fits', 's', ['z'.repeat(30000)]);
+  assert.equal(drain(other), ['Fits']);
+  assert.is(code(() => s.signal('/a/', 'org.ex.I', 'M')), 'EINVAL', 'bad path');
+  assert.is(code(() => s.emit({ ...FOO, signature: 'u', body: ['x'] })), 'EINVAL');
+  for (const x of [s, r, other]) x.close();
+});
+
+tiny('a bloom false positive is delivered, and filtered by m.matches and onSignal', ({ bus }) => {
+  const s = bus.connect(), r = bus.connect();
+  const p = { size: 8, nHash: 1 };
+  const rule = dbus.parseMatch("type='signal',interface='org.ex.I',member='M0'");
+  const mask = dbus.ruleMask(rule, p);
+  // a member whose filter passes M0's mask: a genuine hash collision in 64 bits
+  let fp = '';
+  for (let i = 1; i < 5000 && !fp; i++) {
+    const h = { type: 'signal' as const, serial: 1, path: '/a', interface: 'org.ex.I', member: `M${i}` };
+    if (dbus.bloomCheck(dbus.signalFilter(h, [], p), 0, mask)) fp = `M${i}`;
+  }
+  assert.ok(fp, 'found a colliding member');
+  const got: string[] = [];
+  r.onSignal("type='signal',interface='org.ex.I',member='M0'", (sig, m) => { got.push(sig.header.member!); assert.is(m.src, s.id); });
+  s.signal('/a', 'org.ex.I', 'M0');
+  s.signal('/a', 'org.ex.I', fp);
+  const seen: [string, boolean, number][] = [];
+  for (let m = r.recv(); m; m = r.recv()) {
+    seen.push([m.dbus!.header.member!, m.matches(rule), r.dispatch(m)]);
+    m.free();
+  }
+  assert.equal(seen, [['M0', true, 1], [fp, false, 0]], 'both delivered; the re-check keeps M0 only');
+  assert.equal(got, ['M0']);
+  s.close();
+  r.close();
+});
+
+t('onSignal: handlers by full rule, unsubscribe removes the match', ({ bus }) => {
+  const s = bus.connect(), r = bus.connect();
+  const got: string[] = [];
+  const off = r.onSignal("interface='org.ex.I',arg0path='/x/'", (sig) => got.push(`A:${sig.body[0]}`));
+  r.onSignal("interface='org.ex.I',member='M'", (sig) => got.push(`B:${sig.body[0]}`));
+  s.signal('/a', 'org.ex.I', 'M', 's', ['/x/y']);
+  s.signal('/a', 'org.ex.I', 'M', 's', ['/z']);
+  s.signal('/a', 'org.ex.I', 'N', 's', ['/z']); // arg0path adds no bloom element: delivered, re-check rejects
+  for (let m = r.recv(); m; m = r.recv()) { r.dispatch(m); m.free(); }
+  assert.equal(got, ['A:/x/y', 'B:/x/y', 'B:/z']);
+  off();
+  got.length = 0;
+  s.signal('/a', 'org.ex.I', 'N', 's', ['/x/y']);
+  assert.equal(drain(r), [], "only B's match is left");
+  r.sendText(s.id, 'not D-Bus');
+  const m = s.recv()!;
+  assert.is(m.dbus, null);
+  assert.is(m.matches(''), false);
+  assert.is(s.dispatch(m), 0);
+  m.free();
+  s.close();
+  r.close();
+});
+
+t('notifications decoded: id-add, id-remove, name-add, name-change, name-remove', ({ bus }) => {
+  const w = bus.connect();
+  w.addMatch({ notifications: 'id-add' });
+  w.addMatch({ notifications: 'id-remove' });
+  w.addMatch({ notifications: 'name-add' });
+  w.addMatch({ notifications: 'name-change' });
+  w.addMatch({ notifications: 'name-remove' });
+  const a = bus.connect(), b = bus.connect();
+  a.requestName('org.ex.N', { allowReplacement: true });
+  b.requestName('org.ex.N', { replaceExisting: true });
+  b.releaseName('org.ex.N');
+  const bid = b.id;
+  b.close();
+  const got: unknown[] = [];
+  for (let m = w.recv(); m; m = w.recv()) {
+    assert.is(m.src, 0);
+    assert.is(m.payloadType, 0n);
+    assert.is(m.dbus, null);
+    got.push(m.notification);
+    m.free();
+  }
+  assert.equal(got, [
+    { kind: 'id-add', id: a.id, flags: 0 },
+    { kind: 'id-add', id: bid, flags: 0 },
+    { kind: 'name-add', name: 'org.ex.N', oldOwner: null, newOwner: a.id, oldFlags: 0, newFlags: A.NAME_ALLOW_REPLACEMENT },
+    { kind: 'name-change', name: 'org.ex.N', oldOwner: a.id, newOwner: bid, oldFlags: A.NAME_ALLOW_REPLACEMENT, newFlags: 0 },
+    { kind: 'name-remove', name: 'org.ex.N', oldOwner: bid, newOwner: null, oldFlags: 0, newFlags: 0 },
+    { kind: 'id-remove', id: bid, flags: 0 },
+  ]);
+  const x = bus.connect();
+  x.addMatch({ notifications: 'id-add', id: 999 });
+  bus.connect().close();
+  assert.equal(drain(x), [], 'an id-add rule about another id');
+  a.close();
+  drain(w);
+  drain(x);
+  w.close();
+  x.close();
+});
+
+t('waitForName: owned already, owned later (bus: notifications; conn: polling), timeout, abort', async ({ bus }) => {
+  const a = bus.connect();
+  a.requestName('org.ex.Now');
+  assert.is(await bus.waitForName('org.ex.Now', { timeout: 1000 }), a.id);
+  assert.is(await a.waitForName('org.ex.Now'), a.id);
+  const later = bus.waitForName('org.ex.Later', { timeout: 5000 });
+  const later2 = a.waitForName('org.ex.Later', { timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 20));
+  const b = bus.connect();
+  b.requestName('org.ex.Later');
+  assert.is(await later, b.id);
+  assert.is(await later2, b.id);
+  const t0 = performance.now();
+  const e1 = await bus.waitForName('org.ex.Never', { timeout: 30 }).then(() => null, (x: BusError) => x);
+  assert.is(e1?.code, 'ETIMEDOUT');
+  assert.ok(performance.now() - t0 < 2000);
+  const e2 = await a.waitForName('org.ex.Never', { timeout: 10 }).then(() => null, (x: BusError) => x);
+  assert.is(e2?.code, 'ETIMEDOUT');
+  const ac = new AbortController();
+  const p = bus.waitForName('org.ex.Never', { signal: ac.signal });
+  setTimeout(() => ac.abort(), 10);
+  assert.is((await p.then(() => null, (x: BusError) => x))?.code, 'ECANCELED');
+  assert.is(bus.connections.length, 2, 'the helper connections were closed');
+  assert.is((await bus.waitForName(7 as unknown as string).then(() => null, (x: BusError) => x))?.code, 'EINVAL');
+  a.close();
+  b.close();
+});
+
+t.run();
+tiny.run();
