@@ -47,9 +47,9 @@ import { parse as uvuParse } from 'uvu/parse';
  * number; lower it only when you remove tests on purpose.
  */
 const MIN_TESTS = {
-  'tests/conformance': 166, // replies +11, matches +9, shutdown +5, iterate +4, names +17
+  'tests/conformance': 176, // replies +11, matches +9, shutdown +5, iterate +4, names +17, backpressure +10
   'tests/diff': 24, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more
-  'tests/threads': 25,
+  'tests/threads': 28, // + stress 3 (4 in the wasm run)
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run

@@ -137,6 +137,9 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_NAME_NOT_OWNER]: [[A.EADDRINUSE], (_, w) => `this connection neither owns nor queues for${q(w.name)}`],
   [A.R_SEND_NAME_DST_ID]: [[A.EREMCHG], (_, w) => `the destination id is not the id of the owner of the name${q(w.dst)}`],
   [A.R_LIST_POOL_FULL]: [[A.EXFULL], (n) => `no room in the pool for the list (${n} bytes needed)`],
+  // backpressure and quotas (issue 10)
+  [A.R_MAKE_MAX_QUEUED]: [[A.EINVAL], (n) => `max_queued_per_user must be at most ${n} (limits.maxQueuedPerUser; 0 means kdbus's ${A.MAX_QUEUED_PER_USER})`],
+  [A.R_SEND_NEVER_FITS]: [[A.ENOBUFS], (n, w) => `the message can never fit in the receiver${q(w.dst)}: a sending user may hold at most ${n} bytes of its pool (half the pool, which its owner keeps, divided by 3: the kdbus quota rule), and this message, with its header, items and metadata, needs more; waiting does not help`],
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */
