@@ -87,6 +87,10 @@ export function busMake(cmd: u32): i32 {
   const nNames = ld32(cmd + A.MAKE_N_NAMES);
   const nMatches = ld32(cmd + A.MAKE_N_MATCHES);
   const nReplies = ld32(cmd + A.MAKE_N_REPLIES);
+  // a longer command carries the quota limits (0: kdbus's default)
+  let maxQueued: u32 = sizeLo >= u32(A.MAKE_CMD_SIZE_LIMITS) ? ld32(cmd + A.MAKE_MAX_QUEUED) : 0;
+  if (maxQueued == 0) maxQueued = A.MAX_QUEUED_PER_USER;
+  if (maxQueued > u32(A.MAX_QUEUED_LIMIT)) return failAt(cmd, A.EINVAL, A.R_MAKE_MAX_QUEUED, A.MAX_QUEUED_LIMIT);
   if (nThreads < 1 || nThreads > u32(A.MAX_THREADS)) return failAt(cmd, A.EINVAL, A.R_MAKE_N_THREADS, 0);
   if (nConns < 1 || nConns > u32(A.MAX_CONNS)) return failAt(cmd, A.EINVAL, A.R_MAKE_N_CONNS, 0);
   if (poolMax < u32(A.POOL_SIZE_ALIGN) || poolMax > u32(A.MAX_POOL) || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return failAt(cmd, A.EINVAL, A.R_MAKE_POOL_MAX, 0);
@@ -112,6 +116,7 @@ export function busMake(cmd: u32): i32 {
   st32(H + A.BUS_N_NAMES, nNames);
   st32(H + A.BUS_N_MATCHES, nMatches);
   st32(H + A.BUS_N_REPLIES, nReplies);
+  st32(H + A.BUS_MAX_QUEUED, maxQueued); // fixed from here on: read without a lock, never journaled
   st64(H + A.BUS_NEXT_ID, 1, 0);
   st64(H + A.BUS_BLOOM_SIZE, bloomSize, 0);
   st64(H + A.BUS_BLOOM_N_HASH, nHashLo, nHashHi);

@@ -252,5 +252,6 @@ export function connClose(c: u32): void {
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
   wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS); // sleepers re-check and find it closed
+  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // senders waiting for room re-check and find it closed
   notifyIdRemove(c); // its own lock held: c is no longer ACTIVE, never a receiver of this
 }

@@ -7,6 +7,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, fill } from "./mem";
 import { wr32 } from "./journal";
+import { wake } from "./lock";
 
 /** One free block spanning the whole pool; an empty publish map. */
 export function poolInit(c: u32, pool: u32, size: u32): void {
@@ -91,6 +92,7 @@ export function poolFree(c: u32, b: u32): void {
   const after = b + size;
   if (after < end) wr32(after + A.BLOCK_PREV_SIZE, size);
   freePush(c, b);
+  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // room for senders waiting (backpressure)
 }
 
 /**

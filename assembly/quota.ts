@@ -1,8 +1,11 @@
 // quota: the kdbus receive quota. Half of a pool is reserved for its owner; each sending
 // user may hold a third of what is left (its own bytes counted as free), and at most
-// MAX_QUEUED_PER_USER queued messages. Only queued, not yet received messages count.
+// max_queued_per_user queued messages (the bus header's BUS_MAX_QUEUED, set at BUS_MAKE,
+// default MAX_QUEUED_PER_USER). Only queued, not yet received messages count. Every release
+// bumps the receiver's space word (CONN_SPACE), where a sender waiting for room sleeps.
 import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
+import { wake } from "./lock";
 import { wr32 } from "./journal";
 import { failArg } from "./reason";
 
@@ -10,6 +13,9 @@ import { failArg } from "./reason";
 export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
   const accounted = ld32(c + A.CONN_ACCOUNTED);
+  // the most any one user may ever hold (an empty receiver): a larger message never fits
+  const share = u32(half / 3);
+  if (bytes > share) return failArg(A.ENOBUFS, A.R_SEND_NEVER_FITS, share);
   if (half < accounted) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, 0);
   // the entry of this uid, else the first unused one; stop once every used entry was seen
   const nUsers = ld32(c + A.CONN_N_USERS);
@@ -30,7 +36,8 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const own = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_BYTES) : 0;
   const msgs = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_MSGS) : 0;
   const avail = u32((half - accounted + own) / 3);
-  if (msgs >= u32(A.MAX_QUEUED_PER_USER)) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, A.MAX_QUEUED_PER_USER);
+  const maxMsgs = ld32(A.BUS_BASE + A.BUS_MAX_QUEUED);
+  if (msgs >= maxMsgs) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, maxMsgs);
   if (avail < own || avail - own < bytes) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, avail);
   if (ld32(q + A.QUOTA_USED) == 0) {
     wr32(q + A.QUOTA_USED, 1);
@@ -55,4 +62,5 @@ export function quotaRelease(c: u32, idx: u32, bytes: u32): void {
     wr32(q + A.QUOTA_UID, 0);
     wr32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) - 1);
   }
+  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // room for senders waiting (backpressure)
 }

@@ -3,7 +3,7 @@
 // in the receiver's pool (slice.ts), and queued or journaled as the thread's one pending
 // reservation until send_commit / send_cancel.
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st32, st64, inMemory, sumLe, THREAD } from "./mem";
+import { ld32, ldi32, st32, st64, inMemory, sumLe, aLoad, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { busLayoutEnd, busBloomSize, busShutdown } from "./bus";
@@ -182,8 +182,13 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     unlock(d + A.CONN_LOCK);
     return 0;
   }
+  const space = aLoad(d + A.CONN_SPACE); // under d's lock: every bump of it is made under this lock too
   const r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {
+    // no room (quota or pool): where sendAsync waits for room (backpressure), and the word's
+    // value now; a bump after this failure makes the wait return at once
+    st32(t + A.THREAD_WAIT_ADDR, d + A.CONN_SPACE);
+    st32(t + A.THREAD_WAIT_VAL, space);
     unlock(d + A.CONN_LOCK);
     return r;
   }

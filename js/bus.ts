@@ -27,6 +27,11 @@ export interface BusLimits {
   matches: number;
   /** pending reply records (replies issue), default 1024 */
   replies: number;
+  /**
+   * messages one sending user may have queued in one receiver (kdbus's KDBUS_CONN_MAX_MSGS),
+   * default 256, at most 65536; beyond it SEND fails with ENOBUFS (sendAsync waits)
+   */
+  maxQueuedPerUser: number;
 }
 
 export interface BusOptions {
@@ -112,6 +117,7 @@ export const DEFAULT_LIMITS: BusLimits = {
   // names, matches: bus-wide tables above one connection's limit (MAX_NAMES_PER_CONN,
   // MAX_MATCHES_PER_CONN: 256 each), 64 per connection on average (docs/API.md, "Limits")
   threads: 16, connections: 64, poolMax: 1 << 20, names: 4096, matches: 4096, replies: 1024,
+  maxQueuedPerUser: A.MAX_QUEUED_PER_USER,
 };
 
 const encoder = new TextEncoder();
@@ -212,7 +218,7 @@ export class Bus {
 
     const { u8, u32 } = engine, c = MAKE_CMD_ADDR;
     MAKE.encode(u8, u32, c, 0, bloom.size, bloom.hashes, limits.threads, limits.connections, limits.poolMax,
-      limits.names, limits.matches, limits.replies);
+      limits.names, limits.matches, limits.replies, limits.maxQueuedPerUser);
     checkCmd(u32, c, engine.busMake(c), 'Bus.create', MAKE.NAME);
     const id128 = MAKE.id128(u8, c);
     const layoutEnd = MAKE.layoutEnd(u32, c);

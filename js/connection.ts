@@ -45,6 +45,15 @@ export interface RecvAsyncOptions extends RecvOptions {
   keepAlive?: boolean;
 }
 
+export interface SendAsyncOptions extends SendOptions {
+  /** reject with ETIMEDOUT after this many milliseconds without room (default: wait forever) */
+  timeout?: number;
+  /** reject with ECANCELED when aborted */
+  signal?: AbortSignal;
+  /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
+  keepAlive?: boolean;
+}
+
 /** One pending recvAsync. */
 interface Waiter {
   keep: boolean | undefined;
@@ -55,6 +64,7 @@ interface Waiter {
 }
 
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
+const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
 const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
 
@@ -388,6 +398,7 @@ export class Connection {
   unref(): this {
     this.refd = false;
     for (const w of this.waiters) this.holdFor(w);
+    for (const w of this.sendWaiters) this.holdFor(w);
     return this;
   }
 
@@ -395,6 +406,7 @@ export class Connection {
   ref(): this {
     this.refd = true;
     for (const w of this.waiters) this.holdFor(w);
+    for (const w of this.sendWaiters) this.holdFor(w);
     return this;
   }
 
@@ -471,6 +483,7 @@ export class Connection {
       w.cancel?.();
     }
     bump(e.i32, this.wakeIndex);
+    this.failSendWaiters();
   }
 
   /** Statistics of this connection (queue, pool, quota, peaks): see js/health.ts, ConnStats. */
@@ -712,6 +725,105 @@ export class Connection {
   dispatch(msg: Message): number { return S.dispatch(this, msg); }
   /** Resolves with the owner's id once `name` has one (polls getNameOwner; bus.waitForName waits on notifications). Default timeout 30 s. */
   waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> { return S.waitForNamePolling(this, name, opts); }
+  // backpressure (issue 10)
+  /** sendAsync() calls of this connection waiting for room */
+  private readonly sendWaiters = new Set<Waiter>();
+  /** @internal the adaptive spin of sendAsync's waits for room */
+  readonly spaceSpinner = new Spinner();
+
+  /** sendAsync() calls of this connection still waiting for room in a receiver */
+  get pendingSends(): number { return this.sendWaiters.size; }
+
+  /**
+   * send(), waiting while the receiver has no room for the message (its per-user quota of
+   * messages or bytes, or its pool, is used up: ENOBUFS / EXFULL) instead of failing. The
+   * wait is an Atomics.waitAsync on the receiver's space word, which the bus bumps whenever
+   * the receiver takes a message off its queue (recv, drop) or frees a slice: it is woken by
+   * the receiver, not by polling (after a spin of at most 50 µs while recent waits were
+   * answered that fast). Rejects with ETIMEDOUT after `timeout` ms, ECANCELED when `signal`
+   * aborts, ECONNRESET when this connection is closed; at once with ENOBUFS
+   * (reason R_SEND_NEVER_FITS) for a message that can never fit (larger than any sender's
+   * share of the receiver's pool), and with every other error of send(). Resolves to the
+   * cookie used.
+   */
+  async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+    const o = options<SendAsyncOptions>('sendAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
+    const timeout = o.timeout ?? Infinity;
+    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'sendAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+    const signal = o.signal;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'sendAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+    const keepAlive = optBoolean('sendAsync', 'keepAlive', o.keepAlive);
+    const sendOpts: SendOptions = {};
+    if (o.cookie !== undefined) sendOpts.cookie = o.cookie;
+    if (o.priority !== undefined) sendOpts.priority = o.priority;
+    if (o.payloadType !== undefined) sendOpts.payloadType = o.payloadType;
+    if (o.flags !== undefined) sendOpts.flags = o.flags;
+    const canceled = () => new BusError(A.ECANCELED, 'sendAsync', 'aborted by its signal');
+    if (signal?.aborted) throw canceled();
+    const deadline = now() + timeout;
+    let w: Waiter | null = null;
+    let waitIdx = -1;
+    const onAbort = () => {
+      if (!w || w.error) return;
+      w.error = canceled();
+      w.cancel?.();
+      if (waitIdx >= 0) Atomics.notify(this.engine.i32, waitIdx); // end the waitAsync; other waiters re-check
+    };
+    let waitStart = 0;
+    try {
+      for (;;) {
+        let err: unknown;
+        try {
+          const cookie = this.send(dst, payload, sendOpts);
+          if (waitStart !== 0) this.spaceSpinner.answered(now() - waitStart);
+          return cookie;
+        } catch (x) {
+          err = x;
+        }
+        if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
+        // no room: the core left the receiver's space word and its value (read under the
+        // receiver's lock) in this thread's slot: any release since then has changed it
+        const e = this.engine, t = e.cmd - A.THREAD_CMD;
+        const addr = e.u32[(t + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+        waitIdx = addr >>> 2;
+        const sleepers = (addr - A.CONN_SPACE + A.CONN_SPACE_SLEEPERS) >>> 2;
+        const left = deadline - now();
+        if (left <= 0) throw new BusError(A.ETIMEDOUT, 'sendAsync', `no room in the receiver within ${timeout} ms (${err.message})`);
+        if (waitStart === 0) {
+          waitStart = now();
+          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(e.i32, waitIdx, seen, left)) continue;
+        }
+        if (!w) {
+          w = { keep: keepAlive, held: false, error: null, cancel: null };
+          this.sendWaiters.add(w);
+          this.holdFor(w);
+          signal?.addEventListener('abort', onAbort, { once: true });
+        }
+        const cur: Waiter = w;
+        await new Promise<void>((resolve) => {
+          cur.cancel = resolve;
+          waitWord(e.i32, waitIdx, seen, left, sleepers).then(resolve);
+        });
+        cur.cancel = null;
+        if (cur.error) throw cur.error;
+      }
+    } finally {
+      if (w) {
+        signal?.removeEventListener('abort', onAbort);
+        this.sendWaiters.delete(w);
+        if (w.held) { w.held = false; release(); }
+      }
+    }
+  }
+
+  /** close(): pending sendAsync() calls fail with ECONNRESET. */
+  private failSendWaiters(): void {
+    for (const w of this.sendWaiters) {
+      if (w.error) continue;
+      w.error = new BusError(A.ECONNRESET, 'sendAsync', 'the connection was closed');
+      w.cancel?.();
+    }
+  }
 }
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });

@@ -47,9 +47,9 @@ import { parse as uvuParse } from 'uvu/parse';
  * number; lower it only when you remove tests on purpose.
  */
 const MIN_TESTS = {
-  'tests/conformance': 192, // replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7
+  'tests/conformance': 202, // replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10
   'tests/diff': 24, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more
-  'tests/threads': 28, // calls +2
+  'tests/threads': 31, // calls +2, stress +3 on twin (+1 mixed-engine stress on the wasm run)
   'tests/threads mixed': 2,
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run

@@ -8,9 +8,11 @@ export const NAME = 'BUS_MAKE';
 
 /** Write a BUS_MAKE command at `cmd`. Every argument is a u32. */
 export function encode(u8: Uint8Array, u32: Uint32Array, cmd: number, flags: number, bloomSize: number, bloomHashes: number,
-  threads: number, conns: number, poolMax: number, names: number, matches: number, replies: number): void {
-  u8.fill(0, cmd, cmd + A.MAKE_CMD_SIZE);
-  putHeader(u32, cmd, A.MAKE_CMD_SIZE, flags);
+  threads: number, conns: number, poolMax: number, names: number, matches: number, replies: number,
+  maxQueuedPerUser = 0): void {
+  u8.fill(0, cmd, cmd + A.MAKE_CMD_SIZE_LIMITS);
+  putHeader(u32, cmd, A.MAKE_CMD_SIZE_LIMITS, flags);
+  u32[(cmd + A.MAKE_MAX_QUEUED) >>> 2] = maxQueuedPerUser;
   put64(u32, cmd + A.MAKE_BLOOM_SIZE, bloomSize);
   put64(u32, cmd + A.MAKE_BLOOM_N_HASH, bloomHashes);
   u32[(cmd + A.MAKE_N_THREADS) >>> 2] = threads;

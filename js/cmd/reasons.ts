@@ -146,6 +146,9 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_INFO_NO_CONN]: [[A.ENXIO], () => 'no open connection has that id'],
   [A.R_INFO_POOL_FULL]: [[A.EXFULL], (n) => `the caller's pool has no free block of ${n} bytes for the answer`],
   [A.R_INFO_BY_NAME]: [[A.EOPNOTSUPP], () => 'CONN_INFO by name needs the name registry, which is not built yet'],
+  // backpressure and quotas (issue 10)
+  [A.R_MAKE_MAX_QUEUED]: [[A.EINVAL], (n) => `max_queued_per_user must be at most ${n} (limits.maxQueuedPerUser; 0 means kdbus's ${A.MAX_QUEUED_PER_USER})`],
+  [A.R_SEND_NEVER_FITS]: [[A.ENOBUFS], (n, w) => `the message can never fit in the receiver${q(w.dst)}: a sending user may hold at most ${n} bytes of its pool (half the pool, which its owner keeps, divided by 3: the kdbus quota rule), and this message, with its header, items and metadata, needs more; waiting does not help`],
 };
 
 /** Address of the reason word for the command at `cmd` (0: the caller has no command area). */

@@ -976,3 +976,24 @@ export const R_INFO_NO_ID = 1411; // EINVAL: id 0 and no NAME item
 export const R_INFO_NO_CONN = 1412; // ENXIO: no open connection has that id
 export const R_INFO_POOL_FULL = 1413; // EXFULL: no free block in the caller's pool for the answer; arg the bytes needed
 export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: CONN_INFO by name (a NAME item): the name registry comes with the names issue
+// Backpressure and configurable quotas (issue 10)
+// ---------------------------------------------------------------------------------------
+// Connection slot words, in the slot's spare tail (464..512):
+//  464 space: futex word, +1 (atomic add, never journaled) whenever room is released in this
+//      connection's pool or quota: quotaRelease (RECV's dequeue, RECV_DROP, send_cancel,
+//      close) and poolFree (FREE, ...), always under the connection's lock. A SEND that
+//      fails for room (ENOBUFS, EXFULL) leaves THREAD_WAIT_ADDR = the receiver's space word
+//      and THREAD_WAIT_VAL = its value read under that lock: sendAsync waits for a change.
+//  468 space_sleepers: threads waiting on space (the core notifies only when it is not 0)
+export const CONN_SPACE = 464;
+export const CONN_SPACE_SLEEPERS = 468;
+// Bus header word (set by BUS_MAKE, fixed afterwards: read without a lock, never journaled)
+//  248 max_queued_per_user: the per (sending user, receiver) message quota
+export const BUS_MAX_QUEUED = 248;
+// BUS_MAKE's optional tail: a command of MAKE_CMD_SIZE_LIMITS bytes carries
+//  88 max_queued_per_user u32 (0: MAX_QUEUED_PER_USER) | 92 reserved (0)
+export const MAKE_MAX_QUEUED = 88;
+export const MAKE_CMD_SIZE_LIMITS = 96;
+export const MAX_QUEUED_LIMIT = 65536; // the largest max_queued_per_user BUS_MAKE accepts
+export const R_MAKE_MAX_QUEUED = 130; // EINVAL: max_queued_per_user > MAX_QUEUED_LIMIT; arg that bound
+export const R_SEND_NEVER_FITS = 360; // ENOBUFS: the message is larger than any one user's share of the receiver's pool (half the pool / 3); arg that share in bytes

@@ -42,7 +42,7 @@ async function rejects(fn: () => unknown, message: string): Promise<void> {
 }
 
 const KNOWN_CREATE = 'engine, limits, bloom, userRegion, provider, module, hooks';
-const KNOWN_LIMITS = 'threads, connections, poolMax, names, matches, replies';
+const KNOWN_LIMITS = 'threads, connections, poolMax, names, matches, replies, maxQueuedPerUser';
 const U32 = 'an integer in 0 … 2^32 − 1';
 
 t('Bus.create: options, limits and bloom keys and types', async () => {

@@ -64,9 +64,12 @@ t('SEND over quota: messages per user, with the limit', ({ bus }) => {
 t('SEND over quota: bytes per user, with the share in bytes', ({ bus }) => {
   const a = bus.connect(), b = bus.connect({ poolSize: 16384 });
   // half the pool is shared among senders, a third of it per sending user: 8192 / 3
-  throwsReason(() => a.send(b.id, new Uint8Array(4000)), 'ENOBUFS', A.R_SEND_QUOTA_BYTES,
-    ["SEND: the receiver's per-user byte quota is used up: this sending user may have 2730 bytes queued in the receiver's pool"]);
+  // a message larger than that share can never fit (issue 10: its own reason)
+  throwsReason(() => a.send(b.id, new Uint8Array(4000)), 'ENOBUFS', A.R_SEND_NEVER_FITS,
+    ['SEND: the message can never fit in the receiver', 'may hold at most 2730 bytes of its pool']);
   a.send(b.id, new Uint8Array(1000));
+  throwsReason(() => a.send(b.id, new Uint8Array(1700)), 'ENOBUFS', A.R_SEND_QUOTA_BYTES,
+    ["SEND: the receiver's per-user byte quota is used up: this sending user may have 2730 bytes queued in the receiver's pool"]);
   throwsReason(() => a.send(b.id, new Uint8Array(1700)), 'ENOBUFS', A.R_SEND_QUOTA_BYTES, ['may have 2730 bytes queued']);
   b.drop();
 });

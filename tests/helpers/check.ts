@@ -24,6 +24,7 @@ export function stateImage(e: Engine): Uint32Array {
     const c = e.connAddr(s);
     zero(c + A.CONN_WAKE, c + A.CONN_WAKE + 4);
     zero(c + A.CONN_KMSG_LOST, c + A.CONN_KMSG_LOST + 4); // an atomic counter, not journaled
+    zero(c + A.CONN_SPACE, c + A.CONN_SPACE + 4); // a futex word like wake: bumped, not journaled
     const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
     if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) {
       zero(c + A.CONN_ID, c + A.CONN_SIZE);

@@ -1,0 +1,186 @@
+// Backpressure and configurable quotas (issue 10): sendAsync waits for room in the receiver,
+// woken by the receiver's RECV / FREE through its space word; limits.maxQueuedPerUser.
+import * as assert from 'uvu/assert';
+import { Bus, BusError, abi as A } from '../../js/index.ts';
+import type { Connection } from '../../js/index.ts';
+import { busSuite, bareEngine, ENGINE, SMALL } from '../helpers/harness.ts';
+
+const MAXQ = 3;
+const t = busSuite('backpressure', { limits: { ...SMALL, maxQueuedPerUser: MAXQ } });
+
+/** the receiver's space word and its sleepers count */
+function space(c: Connection): number { return c.engine.u32[(c.engine.connAddr(c.slot) + A.CONN_SPACE) >>> 2]; }
+function spaceSleepers(c: Connection): number { return c.engine.u32[(c.engine.connAddr(c.slot) + A.CONN_SPACE_SLEEPERS) >>> 2]; }
+function fail(fn: () => unknown): BusError {
+  try { fn(); } catch (err) { if (err instanceof BusError) return err; throw err; }
+  throw new Error('no error');
+}
+const tick = () => new Promise((r) => setTimeout(r, 1));
+/** until `cond` holds (a few event-loop turns at most in practice; no timing asserted) */
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 2000 && !cond(); i++) await tick();
+  assert.ok(cond(), 'condition reached');
+}
+
+t('limits.maxQueuedPerUser is the message quota; a synchronous send fails at once with ENOBUFS', ({ bus }) => {
+  assert.is(bus.limits.maxQueuedPerUser, MAXQ);
+  assert.is(bus.engine.u32[(A.BUS_BASE + A.BUS_MAX_QUEUED) >>> 2], MAXQ);
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  const err = fail(() => a.sendText(b.id, 'over'));
+  assert.is(err.code, 'ENOBUFS');
+  assert.is(err.reason, A.R_SEND_QUOTA_MSGS);
+  assert.match(err.message, new RegExp(`allows ${MAXQ} queued messages`));
+  while (b.drop()) { /* empty it */ }
+  a.close(); b.close();
+});
+
+t('sendAsync waits for room and succeeds once the receiver receives (order kept)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  const enc = new TextEncoder();
+  const p = a.sendAsync(b.id, enc.encode(`m${MAXQ}`), { timeout: 10000 });
+  let done = false;
+  p.then(() => { done = true; });
+  await until(() => a.pendingSends === 1 && spaceSleepers(b) === 1);
+  assert.is(done, false, 'still waiting: the quota is used up');
+  const got: string[] = [];
+  const m = b.recv()!; // dequeues: bumps the space word, wakes the sender
+  got.push(m.text()); m.free();
+  await p;
+  assert.is(a.pendingSends, 0);
+  assert.is(spaceSleepers(b), 0, 'the sleeper count is given back');
+  for (let m2 = b.recv(); m2; m2 = b.recv()) { got.push(m2.text()); m2.free(); }
+  assert.equal(got, ['m0', 'm1', 'm2', 'm3']);
+  a.close(); b.close();
+});
+
+t('sendAsync waits on a full pool (EXFULL) and succeeds once the receiver frees', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 16384 });
+  const big = new Uint8Array(2000);
+  const kept = [];
+  // received but not freed: the quota counts queued messages only, the pool fills up
+  for (;;) {
+    try { a.send(b.id, big); } catch (err) {
+      assert.is((err as BusError).code, 'EXFULL');
+      break;
+    }
+    kept.push(b.recv()!);
+  }
+  assert.ok(kept.length >= 3);
+  const p = a.sendAsync(b.id, big, { timeout: 10000 });
+  await until(() => a.pendingSends === 1);
+  kept.pop()!.free(); // FREE: bumps the space word
+  await p;
+  for (const m of kept) m.free();
+  b.recv()!.free();
+  a.close(); b.close();
+});
+
+t('sendAsync rejects with ETIMEDOUT when no room comes', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  await a.sendAsync(b.id, new Uint8Array(8), { timeout: 20 }).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'ETIMEDOUT');
+    assert.match(e.message, /no room in the receiver within 20 ms/);
+  });
+  await a.sendAsync(b.id, new Uint8Array(8), { timeout: 0 }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ETIMEDOUT'));
+  assert.is(a.pendingSends, 0);
+  assert.is(b.queued, MAXQ, 'nothing half sent');
+  while (b.drop()) { /* empty it */ }
+  a.close(); b.close();
+});
+
+t('sendAsync rejects with ECANCELED when its signal aborts (before or while it waits)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  const pre = new AbortController();
+  pre.abort();
+  await a.sendAsync(b.id, new Uint8Array(8), { signal: pre.signal }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ECANCELED'));
+  const ac = new AbortController();
+  const p = a.sendAsync(b.id, new Uint8Array(8), { signal: ac.signal });
+  await until(() => a.pendingSends === 1);
+  ac.abort();
+  await p.then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ECANCELED'));
+  assert.is(a.pendingSends, 0);
+  assert.is(b.queued, MAXQ);
+  while (b.drop()) { /* empty it */ }
+  a.close(); b.close();
+});
+
+t('a message that can never fit fails at once, sync and async, naming the rule and the share', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 16384 });
+  const share = Math.floor(16384 / 2 / 3); // half the pool for its owner, a third of the rest per user
+  const big = new Uint8Array(share); // with its header and items, more than the share
+  const err = fail(() => a.send(b.id, big));
+  assert.is(err.code, 'ENOBUFS');
+  assert.is(err.reason, A.R_SEND_NEVER_FITS);
+  assert.match(err.message, new RegExp(`at most ${share} bytes`));
+  assert.match(err.message, /can never fit/);
+  await a.sendAsync(b.id, big, { timeout: 10000 }).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'ENOBUFS');
+    assert.is(e.reason, A.R_SEND_NEVER_FITS);
+  });
+  assert.is(a.pendingSends, 0);
+  a.send(b.id, new Uint8Array(share - 512)); // just under the share fits
+  b.recv()!.free();
+  a.close(); b.close();
+});
+
+t('the space word is bumped by RECV (dequeue), RECV_DROP and FREE, not by PEEK', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  a.sendText(b.id, 'one'); a.sendText(b.id, 'two');
+  let s = space(b);
+  const peeked = b.recv({ peek: true })!;
+  assert.is(space(b), s, 'PEEK keeps the message queued: no room made');
+  peeked.free();
+  assert.is(space(b), s, 'FREE of a peeked slice that is still queued releases nothing');
+  s = space(b);
+  const m = b.recv()!;
+  assert.ok(space(b) !== s, 'RECV dequeued: bumped');
+  s = space(b);
+  m.free();
+  assert.ok(space(b) !== s, 'FREE released the block: bumped');
+  s = space(b);
+  assert.ok(b.drop());
+  assert.ok(space(b) !== s, 'RECV_DROP: bumped');
+  a.close(); b.close();
+});
+
+t('closing the sender rejects its pending sendAsync with ECONNRESET', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  const p = a.sendAsync(b.id, new Uint8Array(8));
+  await until(() => a.pendingSends === 1);
+  a.close();
+  await p.then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ECONNRESET'));
+  while (b.drop()) { /* empty it */ }
+  b.close();
+});
+
+t('sendAsync checks its options', async ({ bus }) => {
+  const a = bus.connect();
+  await a.sendAsync(a.id, null, { timeout: -1 }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'EINVAL'));
+  await a.sendAsync(a.id, null, { signal: {} as AbortSignal }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'EINVAL'));
+  await a.sendAsync(a.id, null, { nope: 1 } as never).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'EINVAL'));
+  const cookie = await a.sendAsync(a.id, new Uint8Array([1, 2]), { cookie: 77 });
+  assert.is(cookie, 77);
+  const m = a.recv()!;
+  assert.is(m.cookie, 77);
+  m.free();
+  a.close();
+});
+
+t('BUS_MAKE: maxQueuedPerUser above the bound is refused, 0 means the kdbus default', async () => {
+  await Bus.create({ engine: ENGINE, limits: { ...SMALL, maxQueuedPerUser: A.MAX_QUEUED_LIMIT + 1 } }).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'EINVAL');
+    assert.is(e.reason, A.R_MAKE_MAX_QUEUED);
+    assert.match(e.message, /maxQueuedPerUser/);
+  });
+  const bus = await Bus.create({ engine: ENGINE, limits: { ...SMALL, maxQueuedPerUser: 0 } });
+  assert.is(bus.engine.u32[(A.BUS_BASE + A.BUS_MAX_QUEUED) >>> 2], A.MAX_QUEUED_PER_USER);
+  bus.close();
+  void bareEngine;
+});
+
+t.run();
