@@ -22,3 +22,4 @@ export { busStats, connStats, checkBus, checkIds } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
 export type { MessagesOptions } from './iterate.ts';
 export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from './names.ts';
+export type { LockWatchResult, WatchLockOptions } from './bus.ts';
