@@ -62,7 +62,8 @@ const MIN_TESTS = {
   // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
   'tests/consumer': 16,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
-  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1),
+  // + 3 dead-worker tests (watchLock after terminate(), self.close(), a top-level throw)
+  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1) + 3,
 };
 const CI = !['', '0', 'false'].includes(process.env.CI ?? '');
 
