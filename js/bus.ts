@@ -13,6 +13,7 @@ import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
+import { webLocks, holdLock, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -84,6 +85,12 @@ export interface BusHandle {
   token: number;
   /** the bus runs the hooks build (BusOptions.hooks); joiners use it too */
   hooks?: boolean;
+  /**
+   * the bus's liveness-lock key (random hex, made by Bus.create from crypto.getRandomValues,
+   * not from the provider: two buses with the same mocked id128 must not share lock names);
+   * part of the Web Locks name a joiner holds while alive (see bus.watchLock)
+   */
+  liveness?: string;
 }
 
 export interface JoinOptions {
@@ -91,6 +98,14 @@ export interface JoinOptions {
   engine?: EngineKind;
   /** credentials, clock and random of the joining thread; default: the runtime's provider */
   provider?: Provider;
+  /**
+   * hold the liveness lock (Web Locks) that bus.watchLock() watches. Default: yes in a web
+   * Worker and a browser window, where it is held until the worker (or page) ends, even after
+   * bus.close(); no elsewhere (Node, Deno's main thread and node:worker_threads: a held lock
+   * keeps a Deno thread alive, and watch() has the 'exit' event there). `true` forces it
+   * (EOPNOTSUPP without navigator.locks); it is then given back at bus.close().
+   */
+  liveness?: boolean;
 }
 
 /** What bus.watch() resolves to when the worker has exited. */
@@ -106,6 +121,27 @@ export interface WatchResult {
 /** A Node (or Deno node:worker_threads) Worker, as far as watch() needs one. */
 export interface ExitEmitter {
   once(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+/** What bus.watchLock() resolves to: the thread is gone (and recovered), or the watch was aborted. */
+export interface LockWatchResult {
+  /** the thread slot recovered (-1: nothing to recover: it had left the bus, or see `aborted` / `error`) */
+  slot: number;
+  /** the watch was aborted (opts.signal) before the thread died: nothing was recovered */
+  aborted?: boolean;
+  /** set when recovery failed (or the Web Locks API failed) */
+  error?: unknown;
+}
+
+export interface WatchLockOptions {
+  /** stop watching (the result is { slot: -1, aborted: true }) */
+  signal?: AbortSignal;
+  /**
+   * passed to recoverThread (default false: a thread that died holding a bus lock gets the
+   * RECOVER_BUSY_MS wait); true only where the runtime guarantees that a realm whose locks were
+   * released runs no more JavaScript
+   */
+  stopped?: boolean;
 }
 
 /** The thread-slot token of the thread that creates a bus. */
@@ -125,9 +161,15 @@ const encoder = new TextEncoder();
 const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof BusLimits)[];
 const CREATE_KEYS = ['engine', 'limits', 'bloom', 'userRegion', 'provider', 'module', 'hooks'] as const;
 const BLOOM_KEYS = ['size', 'hashes'] as const;
-const JOIN_KEYS = ['engine', 'provider'] as const;
+const JOIN_KEYS = ['engine', 'provider', 'liveness'] as const;
 const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags'] as const;
 const RECOVER_KEYS = ['stopped'] as const;
+const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
+/**
+ * watchLock(): how often it looks for the thread to have joined (taken its liveness lock), until
+ * it has: first after WATCH_LOCK_POLL_MS, then 1.5 times longer each time, up to WATCH_LOCK_POLL_MAX_MS
+ */
+const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
 
 function checkEngine(op: string, name: string, kind: unknown): EngineKind {
   if (kind !== 'wasm' && kind !== 'twin') {
@@ -174,6 +216,10 @@ export class Bus {
   /** the compiled core handed to joining threads (null: a twin bus whose core could not be loaded) */
   readonly module: WebAssembly.Module | null;
   private readonly conns = new Set<Connection>();
+  /** releases this thread's liveness lock (Bus.join where Web Locks exist; see watchLock) */
+  private liveness: (() => void) | null = null;
+  /** the bus's liveness-lock key (BusHandle.liveness) */
+  private livenessKey = '';
 
   private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
     this.engine = engine;
@@ -225,6 +271,7 @@ export class Bus {
     check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
+    bus.livenessKey = livenessKey();
     return bus;
   }
 
@@ -257,9 +304,24 @@ export class Bus {
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, h.memory, provider, hooks)
       : new TwinEngine(h.memory, provider, hooks);
-    check(engine.threadJoin(h.token), 'Bus.join');
     const id128 = engine.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16);
-    return new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
+    // the liveness lock (Web Locks, where the runtime has them) is taken before the thread
+    // slot and given back after it: while the slot holds this token, the lock is held, until
+    // this realm ends (bus.watchLock, js/host/liveness.ts)
+    const key = typeof h.liveness === 'string' && /^[0-9a-f]{1,64}$/.test(h.liveness) ? h.liveness : '';
+    const forced = optBoolean('Bus.join', 'liveness', o.liveness);
+    if (forced && !webLocks()) throw new BusError(A.EOPNOTSUPP, 'Bus.join', 'liveness: true needs Web Locks (navigator.locks), which this runtime does not have');
+    // held until this realm ends where nothing ends by itself (web Worker, window); given back
+    // at bus.close() when forced elsewhere (a held lock keeps a Deno thread alive)
+    const untilEnd = forced === undefined;
+    const release = (forced ?? neverEndsByItself()) ? await holdLock(livenessLockName(id128, h.token, key)) : null;
+    const r = engine.threadJoin(h.token);
+    if (r < 0) release?.();
+    check(r, 'Bus.join');
+    const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
+    bus.liveness = untilEnd ? null : release;
+    bus.livenessKey = key;
+    return bus;
   }
 
   /**
@@ -276,6 +338,7 @@ export class Bus {
       userRegion: this.userRegion,
       token: this.freshToken(),
       hooks: this.engine.hooks,
+      liveness: this.livenessKey,
     };
   }
 
@@ -461,6 +524,8 @@ export class Bus {
     const open = this.connections;
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
     const r = this.engine.threadLeave();
+    // the slot is free (or was recovered): the liveness lock goes after it (watchLock)
+    if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
     // a thread that was already told it was recovered (its commands threw ECONNRESET) leaves quietly
     if (r === -A.ESRCH && this.engine.lost) return;
     if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
@@ -545,6 +610,89 @@ export class Bus {
   waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> {
     const poolSize = A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16;
     return S.waitForNameOn(() => this.connect({ poolSize, description: 'waitForName' }), name, opts);
+  }
+
+  // --- dead workers on every runtime (issue 10 item 5): the Web Locks death signal -----
+
+  /**
+   * Recover the thread that joined with `handle`'s token when its liveness lock is released:
+   * a browser or Deno web Worker that was terminated, crashed or closed itself (see
+   * js/host/liveness.ts). Bus.join takes that lock before the thread slot and holds it until
+   * bus.close(); the runtime releases it when the worker's realm ends. Until the thread has
+   * taken its lock (its slot holds the token, or the lock is seen held), this looks again every
+   * WATCH_LOCK_POLL_MS; then it requests the lock and waits, with no timer, for the grant. A
+   * grant is the death signal (never a timeout): it recovers the thread (recoverThread, retried
+   * on EDEADLK as in watch()) and resolves { slot } (-1: it had left cleanly). Rejects only for
+   * bad arguments (EINVAL) and where the runtime has no Web Locks (EOPNOTSUPP), before it
+   * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
+   */
+  /** The Web Locks name that the thread joining with `token` holds while it is alive. */
+  livenessLockName(token: number): string {
+    return livenessLockName(this.id128, token, this.livenessKey);
+  }
+
+  watchLock(handle: BusHandle | number, opts?: WatchLockOptions): Promise<LockWatchResult> {
+    const h = handle as BusHandle | number | null;
+    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null ? h.token : undefined;
+    if (typeof token !== 'number' || !Number.isInteger(token) || token <= CREATOR_TOKEN || token > 0xffffffff) {
+      return Promise.reject(new BusError(A.EINVAL, 'watchLock', `handle must be a BusHandle or its token (an integer in 2 … 2^32 − 1), got ${typeof h === 'object' && h !== null ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
+    }
+    let stopped: boolean, signal: AbortSignal | undefined;
+    try {
+      const o = options<WatchLockOptions>('watchLock', opts, WATCH_LOCK_KEYS, '{ signal }');
+      stopped = optBoolean('watchLock', 'stopped', o.stopped) ?? false;
+      signal = o.signal;
+      if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
+        throw new BusError(A.EINVAL, 'watchLock', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const locks = webLocks();
+    if (!locks) return Promise.reject(new BusError(A.EOPNOTSUPP, 'watchLock', 'this runtime has no Web Locks (navigator.locks): use watch(worker, handle) with a worker_threads Worker'));
+    const name = this.livenessLockName(token);
+    return new Promise<LockWatchResult>((resolve) => {
+      let done = false, timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (r: LockWatchResult) => {
+        if (done) return;
+        done = true;
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r);
+      };
+      const onAbort = () => finish({ slot: -1, aborted: true });
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const recover = (n: number) => {
+        try {
+          finish({ slot: this.recoverThread(token, { stopped }) });
+        } catch (error) {
+          if (error instanceof BusError && error.errno === A.EDEADLK && n < WATCH_RETRIES) timer = setTimeout(recover, WATCH_RETRY_MS, n + 1);
+          else finish({ slot: -1, error });
+        }
+      };
+      const arm = () => {
+        locks.request(name, { mode: 'exclusive', signal }, () => { if (!done) recover(0); })
+          .catch((error: unknown) => finish(signal?.aborted ? { slot: -1, aborted: true } : { slot: -1, error }));
+      };
+      // The slot first, then the lock: a slot that holds the token means the lock was taken
+      // (Bus.join takes it first and bus.close() gives it back last), so from then on the
+      // lock is free only once the thread is gone
+      let wait = WATCH_LOCK_POLL_MS;
+      const look = async () => {
+        timer = undefined;
+        if (done) return;
+        if (this.engine.cmd === 0) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
+        if (this.threadSlotOf(token) >= 0) return arm();
+        let held: boolean;
+        try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }
+        if (done) return;
+        if (held) return arm();
+        timer = setTimeout(look, wait);
+        wait = Math.min(WATCH_LOCK_POLL_MAX_MS, wait * 1.5);
+      };
+      void look();
+    });
   }
 }
 

@@ -28,3 +28,4 @@ export type { ConnectionInfo, UpdateOptions, InfoOptions } from './conn-info.ts'
 export type { CallOptions, CallSyncOptions } from './calls.ts';
 export type { MatchSpec, MatchInput, SignalSpec, SignalHandler, WaitForNameOptions } from './signals.ts';
 export type { Notification, NotificationKind } from './notification.ts';
+export type { LockWatchResult, WatchLockOptions } from './bus.ts';

@@ -287,4 +287,105 @@ if (!existsSync(CHROMIUM)) {
   }
 }
 
+// ---------- dead workers: the Web Locks death signal (bus.watchLock) ----------
+// A module worker (a blob: script importing /dist/js/index.js) joins a bus of its own made in
+// the demo page; Bus.join holds its liveness lock (a web Worker: by default, until it ends).
+// The page never calls recoverThread itself: bus.watchLock(handle), started before the worker
+// joins, recovers it once the lock is granted. Figures are printed, never asserted.
+const WORKER_SRC = (origin) => `const hp = new Promise((r) => { self.onmessage = (e) => r(e.data); });
+const { Bus, MockProvider } = await import('${origin}/dist/js/index.js');
+const { handle, engine } = await hp;
+const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 3 }) });
+const c = bus.connect({ description: 'deathlock' });
+const name = bus.livenessLockName(handle.token);
+const cmd = new Promise((r) => { self.onmessage = (e) => r(e.data); });
+self.postMessage({ id: c.id, slot: bus.engine.threadSlot, held: (await navigator.locks.query()).held.some((l) => l.name === name) });
+const m = await cmd;
+if (m === 'throw') throw new Error('deathlock: a top-level throw, on purpose');
+if (m === 'close') self.close();
+`;
+
+/** In the page: a bus, a watched worker; `act` ends it ('terminate' | 'close' | 'throw'). */
+async function deathInPage(page, engine, act) {
+  return page.evaluate(async ({ engine, act, src }) => {
+    const { Bus, MockProvider } = await import('/dist/js/index.js');
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 4, connections: 8, poolMax: 65536, names: 16, matches: 16, replies: 16 } });
+    const main = bus.connect();
+    const h = bus.handle();
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module' });
+    const errors = [];
+    w.onerror = (e) => { errors.push(e.message); e.preventDefault(); };
+    const ac = new AbortController();
+    const watched = bus.watchLock(h, { signal: ac.signal });
+    const bounded = (p, ms, what) => Promise.race([p, new Promise((_, j) => setTimeout(() => j(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+    const sendCode = (dst) => { try { main.send(dst, null); return 'sent'; } catch (e) { return e.code; } };
+    const out = { errors };
+    try {
+      w.postMessage({ handle: h, engine });
+      out.ready = await bounded(new Promise((r) => { w.onmessage = (e) => r(e.data); }), 15000, 'the worker to join');
+      out.liveBefore = bus.engine.liveConns();
+      const t0 = performance.now();
+      if (act === 'terminate') w.terminate(); else w.postMessage(act);
+      if (act === 'throw') {
+        // an uncaught error does not end a browser worker: it is alive, its lock held
+        await bounded(new Promise((r) => { const t = setInterval(() => { if (errors.length) { clearInterval(t); r(); } }, 10); }), 15000, 'the error event');
+        out.heldAfterThrow = (await navigator.locks.query()).held.some((l) => l.name === bus.livenessLockName(h.token));
+        out.sendAfterThrow = sendCode(out.ready.id);
+        out.slotAfterThrow = bus.check({ locksFree: false }).length;
+        w.terminate();
+      }
+      out.result = await bounded(watched, 15000, 'watchLock() after the death');
+      out.noticedMs = performance.now() - t0;
+      out.sendAfter = sendCode(out.ready.id);
+      out.liveAfter = bus.engine.liveConns();
+      out.again = bus.recoverThread(h.token);
+      out.check = bus.check();
+      // the freed thread slot is taken again
+      const h2 = bus.handle();
+      const w2 = new Worker(url, { type: 'module' });
+      w2.postMessage({ handle: h2, engine });
+      out.next = await bounded(new Promise((r) => { w2.onmessage = (e) => r(e.data); }), 15000, 'the next worker to join');
+      w2.terminate();
+      out.nextResult = await bounded(bus.watchLock(h2), 15000, 'watchLock() of the next worker');
+    } finally {
+      ac.abort();
+      w.terminate();
+      URL.revokeObjectURL(url);
+    }
+    return out;
+  }, { engine, act, src: WORKER_SRC(new URL(page.url()).origin) });
+}
+
+const DEATH_ENGINE = PAIRS[0][0];
+if (!existsSync(CHROMIUM)) {
+  for (const what of ['terminate()', 'self.close()', 'a top-level throw']) s.skip(`chromium: watchLock after ${what}`);
+} else {
+  for (const [act, what] of [['terminate', 'terminate()'], ['close', 'self.close()'], ['throw', 'a top-level throw']]) {
+    s(`chromium: watchLock after ${what}: the worker's lock is granted, its thread recovered (${DEATH_ENGINE})`, async () => {
+      await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+        const r = await deathInPage(page, DEATH_ENGINE, act);
+        assert.is(r.ready.held, true, 'Bus.join in a module worker holds its liveness lock');
+        if (act === 'throw') {
+          assert.equal(r.errors.length, 1, 'one error event');
+          assert.is(r.heldAfterThrow, true, 'a worker whose top level threw lives on (its lock held): not declared dead');
+          assert.is(r.sendAfterThrow, 'sent', 'its connection is still open');
+        } else {
+          assert.equal(r.errors, []);
+        }
+        assert.is(r.result.error, undefined, String(r.result.error));
+        assert.is(r.result.slot, r.ready.slot, 'its thread slot was recovered');
+        assert.is(r.sendAfter, 'ENXIO', 'its connection is gone');
+        assert.is(r.liveAfter, r.liveBefore - 1);
+        assert.is(r.again, -1, 'only once');
+        assert.equal(r.check, [], 'the bus is consistent');
+        assert.is(r.next.slot, r.ready.slot, 'the next worker joins into the freed slot');
+        assert.is(r.nextResult.slot, r.next.slot);
+        assert.equal(problems, [], 'no page error, console error or failed request');
+        console.log(`  [${DEATH_ENGINE}] ${what}: watchLock noticed and recovered it ${r.noticedMs.toFixed(1)} ms after ${act === 'throw' ? 'terminate()' : 'the death'}`);
+      });
+    });
+  }
+}
+
 s.run();

@@ -81,7 +81,7 @@ t('Bus.join: handle and options', async ({ bus }) => {
   await rejects(join('handle'), 'Bus.join: EINVAL: handle must be a BusHandle (from bus.handle()), got string');
   await rejects(join({ ...h, memory: {} }), 'Bus.join: EINVAL: not a bus handle (its memory must be a shared WebAssembly.Memory)');
   await rejects(join(h, 'twin'), `Bus.join: EINVAL: options must be an object like { engine: 'twin' }, got string`);
-  await rejects(join(h, { engin: 'twin', provider }), 'Bus.join: EINVAL: unknown option "engin" (known: engine, provider)');
+  await rejects(join(h, { engin: 'twin', provider }), 'Bus.join: EINVAL: unknown option "engin" (known: engine, provider, liveness)');
   await rejects(join(h, { engine: 'wasn', provider }), `Bus.join: EINVAL: engine must be 'wasm' or 'twin', got "wasn"`);
   await rejects(join({ ...h, engine: undefined }, { provider }), `Bus.join: EINVAL: handle.engine must be 'wasm' or 'twin', got undefined`);
   await rejects(join({ ...h, token: 1 }, { provider }), 'Bus.join: EINVAL: invalid token: handle.token must be an integer in 2 … 2^32 − 1, got 1');

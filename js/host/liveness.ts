@@ -1,0 +1,92 @@
+// liveness: a death signal for threads whose runtime has no exit event (browser and Deno web
+// Workers), built on the Web Locks API (navigator.locks).
+//
+// A thread that joins a bus takes an exclusive lock named `wasmbus:<bus id128 hex>:<token>`
+// before it takes its thread slot, and holds it (a callback whose promise never settles)
+// until it leaves the bus (bus.close()) or its realm is destroyed. A runtime releases every
+// lock a realm holds when that realm ends: worker.terminate(), an uncaught error that ends a
+// worker, self.close(). So a watcher that requests the same lock is granted it exactly when
+// the holder is gone (or left cleanly): that grant is the death signal. It is never a timeout.
+//
+// Measured (docs/RUNTIMES.md): Deno 2.9.6 grants the lock only once the terminated worker has
+// really stopped (a worker busy in a loop for 1 s when terminated: granted after 1000 ms).
+
+/** The part of the Web Locks API this module uses (tsconfig has no DOM lib). */
+export interface LockManagerLike {
+  request(name: string, opts: { mode?: 'exclusive' | 'shared'; ifAvailable?: boolean; signal?: AbortSignal }, cb: (lock: unknown) => unknown): Promise<unknown>;
+  query(): Promise<{ held?: { name?: string }[]; pending?: { name?: string }[] }>;
+}
+
+/** navigator.locks where the runtime has it (Chromium, Deno 2.9, Node ≥ 22 with Web Locks), else null. */
+export function webLocks(): LockManagerLike | null {
+  const nav = (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator;
+  const l = nav?.locks;
+  return l && typeof l.request === 'function' && typeof l.query === 'function' ? l : null;
+}
+
+/**
+ * The liveness lock's name of the thread that joins bus `id128` with `token`:
+ * `wasmbus:<id128 hex>.<key>:<token>`. `key` is the bus's random liveness key (BusHandle.liveness):
+ * a mocked provider gives every bus made with the same seed the same id128, and Web Locks are
+ * shared by a whole origin (every tab) or a whole Deno process.
+ */
+export function livenessLockName(id128: Uint8Array, token: number, key = ''): string {
+  let hex = '';
+  for (const b of id128) hex += b.toString(16).padStart(2, '0');
+  return `wasmbus:${hex}${key ? `.${key}` : ''}:${token >>> 0}`;
+}
+
+/** A fresh liveness key: 8 random bytes (crypto.getRandomValues) as hex. */
+export function livenessKey(): string {
+  const b = new Uint8Array(8);
+  crypto.getRandomValues(b);
+  let hex = '';
+  for (const x of b) hex += x.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/**
+ * Take the lock `name` and hold it until the returned function is called (or the realm ends).
+ * Resolves null when the runtime has no Web Locks, or refuses them (e.g. an opaque origin:
+ * SecurityError). Never waits for another holder: the name carries a fresh token, so it is free
+ * (`ifAvailable`); if it is not, this rejects with an Error.
+ */
+export async function holdLock(name: string): Promise<(() => void) | null> {
+  const locks = webLocks();
+  if (!locks) return null;
+  let release!: () => void;
+  const held = new Promise<void>((r) => { release = r; });
+  let got: boolean;
+  try {
+    got = await new Promise<boolean>((granted, failed) => {
+      locks.request(name, { mode: 'exclusive', ifAvailable: true }, (lock) => {
+        granted(lock !== null);
+        return lock !== null ? held : undefined;
+      }).catch(failed);
+    });
+  } catch {
+    return null; // Web Locks refused in this context: no liveness lock (documented)
+  }
+  if (!got) throw new Error(`wasmbus: the liveness lock ${name} is already held (a token used twice?)`);
+  return release;
+}
+
+/**
+ * A web Worker (browser or Deno) or a browser window: a thread that never ends by itself (only
+ * terminate(), a crash, self.close() or closing the page end it), so a lock held until its
+ * realm ends keeps nothing alive that would otherwise have ended. Not Node, not Deno's main
+ * thread, not a node:worker_threads Worker (Deno's has no WorkerGlobalScope).
+ */
+export function neverEndsByItself(): boolean {
+  const g = globalThis as { WorkerGlobalScope?: unknown; document?: unknown; Deno?: unknown; process?: { versions?: { node?: string } } };
+  if (typeof g.WorkerGlobalScope === 'function' && globalThis instanceof (g.WorkerGlobalScope as new () => object)) return true;
+  return typeof g.document === 'object' && g.document !== null && !g.Deno && !g.process?.versions?.node;
+}
+
+/** Whether a lock named `name` is held (by any thread of this origin / process). */
+export async function lockHeld(name: string): Promise<boolean> {
+  const locks = webLocks();
+  if (!locks) return false;
+  const q = await locks.query();
+  return (q.held ?? []).some((l) => l.name === name);
+}

@@ -1,0 +1,203 @@
+// Dead workers where the runtime has no exit event: the Web Locks death signal
+// (bus.watchLock, js/host/liveness.ts). A worker's Bus.join takes the lock
+// `wasmbus:<bus id128 hex>:<token>` and holds it while it lives; the runtime releases it when
+// the worker is terminated, crashes or closes itself, and watchLock, whose request for the
+// same lock is then granted, recovers the thread. Only that grant declares a death: a watch
+// that is aborted (or still waiting) never recovers a live thread.
+//
+// The lock tests are defined only where the runtime has navigator.locks (Deno 2.9: web
+// Workers; a Node with Web Locks would run them on worker_threads). Node 20 has none: those
+// tests are not defined (no skip is registered; the reason is printed), and what is tested
+// there is that watchLock refuses (EOPNOTSUPP) and that Bus.join still works without a lock.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Bus, BusError, type Connection } from '../../js/index.ts';
+import { webLocks } from '../../js/host/liveness.ts';
+import { spawn, terminateAll, RUNTIME, within, type TestWorker } from '../helpers/worker.ts';
+import { checkBus } from '../helpers/check.ts';
+import { ENGINE, threadBus, MSG_MS, READY_MS } from './common.ts';
+
+const s = suite(`threads: dead workers by Web Locks [${ENGINE}, ${RUNTIME}]`);
+// every watch of this file stops at the end, whatever happened (a pending lock request keeps
+// a Deno process alive)
+const ALL = new AbortController();
+s.after(async () => { ALL.abort(); await terminateAll(); });
+
+const WORKER = new URL('./deathlock.worker.ts', import.meta.url);
+const LOCKS = webLocks() !== null;
+
+interface Ready { ready: true; id: number; slot: number; held: boolean }
+
+function sendCode(c: Connection, dst: number): string {
+  try { c.send(dst, null); } catch (e) { return (e as BusError).code; }
+  return 'sent';
+}
+
+async function rejection(p: Promise<unknown>): Promise<BusError> {
+  try { await p; } catch (e) { assert.instance(e, BusError); return e as BusError; }
+  assert.unreachable('expected a rejection');
+  throw new Error('unreachable');
+}
+
+s('watchLock: bad arguments are refused (EINVAL) before it watches', async () => {
+  const bus = await threadBus(ENGINE);
+  for (const bad of [1, 0, -1, 2.5, 2 ** 32, 'x', null, {}, { token: 'x' }] as unknown[]) {
+    const e = await rejection(bus.watchLock(bad as number));
+    assert.is(e.code, 'EINVAL', `handle ${JSON.stringify(bad)}`);
+  }
+  const h = bus.handle();
+  assert.is((await rejection(bus.watchLock(h, { stoped: true } as never))).code, 'EINVAL');
+  assert.is((await rejection(bus.watchLock(h, { stopped: 'yes' } as never))).code, 'EINVAL');
+  assert.is((await rejection(bus.watchLock(h, { signal: 5 } as never))).code, 'EINVAL');
+  assert.match(bus.livenessLockName(h.token), new RegExp(`^wasmbus:[0-9a-f]{32}\\.${h.liveness}:${h.token}$`));
+  assert.match(h.liveness!, /^[0-9a-f]{16}$/, 'a random liveness key in the handle');
+  bus.close();
+});
+
+if (!LOCKS) {
+  console.log(`deathlock: the Web Locks death-signal tests are not defined under ${RUNTIME}: no navigator.locks here (${RUNTIME === 'node' ? `Node ${process.versions.node}` : RUNTIME}); watch(worker, handle) with the 'exit' event is this runtime's signal (recover.test.ts)`);
+
+  s('no Web Locks: watchLock rejects EOPNOTSUPP; Bus.join works without a liveness lock', async () => {
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    const e = await rejection(bus.watchLock(h));
+    assert.is(e.code, 'EOPNOTSUPP');
+    assert.match(e.message, /navigator\.locks/);
+    const w = spawn(WORKER, { handle: h, to: main.id });
+    const r = await w.next<Ready>(READY_MS, 'the worker to join');
+    assert.is(r.held, false, 'no lock taken');
+    assert.is((await rejection(Bus.join(bus.handle(), { liveness: true }))).code, 'EOPNOTSUPP');
+    w.post('leave');
+    assert.equal(await w.next(MSG_MS, 'the worker to leave'), { left: true });
+    await w.terminate();
+    main.close();
+    bus.close();
+  });
+} else {
+  /** A worker joins; watchLock is called at once (before it has joined: the look-up polls). */
+  async function start(bus: Bus, main: Connection) {
+    const h = bus.handle();
+    const w = spawn(WORKER, { handle: h, to: main.id });
+    const abort = new AbortController();
+    ALL.signal.addEventListener('abort', () => abort.abort());
+    const watched = bus.watchLock(h, { signal: abort.signal });
+    const ready = await w.next<Ready>(READY_MS, 'the worker to join');
+    assert.is(ready.held, true, 'Bus.join holds its liveness lock');
+    return { h, w, watched, ready, abort };
+  }
+
+  /** Its death was noticed and recovered: slot freed, connection closed (ENXIO), bus consistent. */
+  async function recovered(bus: Bus, main: Connection, w: TestWorker, ready: Ready, watched: Promise<{ slot: number; error?: unknown; aborted?: boolean }>, h: { token: number }, what: string, t0: number) {
+    const r = await within(watched, MSG_MS, `watchLock() after ${what}`);
+    console.log(`  deathlock [${ENGINE}, ${RUNTIME}, ${w.kind}] ${what}: noticed and recovered ${(performance.now() - t0).toFixed(1)} ms after the death`);
+    assert.is(r.error, undefined, String(r.error));
+    assert.is(r.aborted, undefined);
+    assert.is(r.slot, ready.slot, 'its thread slot was recovered');
+    assert.is(bus.recoverThread(h.token), -1, 'only once');
+    assert.is(bus.engine.liveConns(), 1, 'its connection was closed');
+    assert.is(sendCode(main, ready.id), 'ENXIO');
+    assert.equal(checkBus(bus.engine), []);
+    // the freed slot is taken again by the next worker
+    const next = await start(bus, main);
+    assert.is(next.ready.slot, ready.slot, 'the next worker joins into the freed thread slot');
+    if (next.w.kind === 'web') {
+      // a web Worker holds its lock until it ends, also after bus.close(): a watch made once
+      // it has joined (armed at once) resolves when it ends, with nothing to recover. (A watch
+      // that first looks after the worker left and ended never resolves: nothing to recover,
+      // nothing seen; the one made before it joined may be that one, so it is aborted.)
+      const armed = bus.watchLock(next.h, { signal: ALL.signal });
+      next.w.post('leave');
+      assert.equal(await next.w.next(MSG_MS, 'the next worker to leave'), { left: true });
+      await next.w.terminate();
+      assert.equal(await within(armed, MSG_MS, 'watchLock() after a clean leave'), { slot: -1 }, 'a worker that left has nothing to recover');
+      next.abort.abort();
+      const early = await within(next.watched, MSG_MS, 'the early watch');
+      assert.is(early.slot, -1);
+      assert.is(early.error, undefined);
+    } else {
+      await next.w.terminate();
+      assert.is((await within(next.watched, MSG_MS, 'watchLock() of the next worker')).slot, ready.slot);
+    }
+  }
+
+  s('a terminated worker (idle, joined, connected): watchLock recovers it', async () => {
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const { h, w, watched, ready } = await start(bus, main);
+    assert.is(bus.engine.liveConns(), 2);
+    const t0 = performance.now();
+    await w.terminate();
+    await recovered(bus, main, w, ready, watched, h, 'terminate()', t0);
+    main.close();
+    bus.close();
+  });
+
+  s('a worker that crashes (uncaught error at its top level): watchLock recovers it', async () => {
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const { h, w, watched, ready } = await start(bus, main);
+    const t0 = performance.now();
+    w.post('throw');
+    await recovered(bus, main, w, ready, watched, h, 'a top-level throw', t0);
+    await w.terminate();
+    main.close();
+    bus.close();
+  });
+
+  s('a worker that closes itself (self.close(); process.exit in a worker_threads Worker): watchLock recovers it', async () => {
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const { h, w, watched, ready } = await start(bus, main);
+    const t0 = performance.now();
+    w.post('close');
+    await recovered(bus, main, w, ready, watched, h, 'self.close()', t0);
+    await w.terminate();
+    main.close();
+    bus.close();
+  });
+
+  s('a live worker is never declared dead: an aborted watch recovers nothing; a watch after ready arms at once', async () => {
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const { h, w, watched, ready } = await start(bus, main);
+    const ac = new AbortController();
+    const second = bus.watchLock(h, { signal: ac.signal });
+    ac.abort();
+    assert.equal(await within(second, MSG_MS, 'the aborted watch'), { slot: -1, aborted: true });
+    // still on the bus, still talking
+    w.post('send');
+    assert.equal(await w.next(MSG_MS, 'the worker to send'), { sent: true });
+    const m = await main.recvAsync({ timeout: MSG_MS });
+    assert.is(m.src, ready.id);
+    m.free();
+    assert.is(sendCode(main, ready.id), 'sent', 'its connection is open');
+    assert.equal(checkBus(bus.engine, { locksFree: false }), []);
+    const t0 = performance.now();
+    await w.terminate();
+    await recovered(bus, main, w, ready, watched, h, 'terminate() (second watch)', t0);
+    main.close();
+    bus.close();
+  });
+
+  s('Bus.join on a main thread: no liveness lock by default; liveness: true holds it until bus.close()', async () => {
+    const bus = await threadBus(ENGINE);
+    const h = bus.handle();
+    const name = bus.livenessLockName(h.token);
+    const held = async () => ((await webLocks()!.query()).held ?? []).some((l) => l.name === name);
+    assert.is(await held(), false);
+    const plain = await Bus.join(bus.handle());
+    assert.is(await held(), false);
+    assert.equal((await webLocks()!.query()).held?.filter((l) => l.name?.startsWith('wasmbus:')) ?? [], [], 'a main thread takes no liveness lock by default');
+    plain.close();
+    const joined = await Bus.join(h, { liveness: true });
+    assert.is(await held(), true, 'held while joined');
+    const watched = bus.watchLock(h, { signal: ALL.signal });
+    joined.close();
+    // the release is asynchronous (the lock manager's next turn): the watch's grant shows it
+    assert.equal(await within(watched, MSG_MS, 'the watch of a thread that left'), { slot: -1 }, 'nothing to recover');
+    bus.close();
+  });
+}
+
+s.run();

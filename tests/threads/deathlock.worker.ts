@@ -1,0 +1,44 @@
+// A worker for deathlock.test.ts: joins (Bus.join takes its liveness lock where the runtime has
+// Web Locks), connects, posts { ready, id, slot, held } and waits for one command (postMessage):
+//   'throw'  an uncaught error at the top level of this module: the worker dies
+//   'close'  self.close() (a web Worker), process.exit(3) (a worker_threads Worker)
+//   'leave'  closes its connection and leaves the bus cleanly, posts { left }, stays alive
+//   'send'   sends one message to `to`, posts { sent } (it is still alive and on the bus)
+// 'terminate' needs no command: the parent terminates it while it waits.
+import * as wt from 'node:worker_threads';
+import { Bus, MockProvider, type BusHandle } from '../../js/index.ts';
+import { input, post } from '../helpers/worker.ts';
+
+interface Inp { handle: BusHandle; to: number }
+interface LocksLike { query(): Promise<{ held?: { name?: string }[] }> }
+
+const inp = await input<Inp>();
+// a web Worker holds its liveness lock by default; a worker_threads Worker only when asked
+const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: wt.parentPort && (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks ? true : undefined });
+const conn = bus.connect({ poolSize: 65536, description: 'deathlock' });
+const name = bus.livenessLockName(inp.handle.token);
+const held = async () => {
+  const locks = (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks;
+  return locks ? (await locks.query()).held?.some((l) => l.name === name) ?? false : false;
+};
+post({ ready: true, id: conn.id, slot: bus.engine.threadSlot, held: await held() });
+
+const cmd = await new Promise<string>((resolve) => {
+  if (wt.parentPort) wt.parentPort.once('message', resolve);
+  else (globalThis as unknown as { onmessage: (ev: { data: string }) => void }).onmessage = (ev) => resolve(ev.data);
+});
+if (cmd === 'throw') throw new Error('deathlock.worker: a top-level crash, on purpose');
+if (cmd === 'close') {
+  if (wt.parentPort) process.exit(3);
+  (globalThis as unknown as { close(): void }).close();
+}
+if (cmd === 'leave') {
+  conn.close();
+  bus.close();
+  post({ left: true });
+}
+if (cmd === 'send') {
+  conn.send(inp.to, new Uint8Array([7]));
+  post({ sent: true });
+}
+// then idle until terminated (a web Worker lives on; a worker_threads Worker exits by itself)
