@@ -172,12 +172,8 @@ for (const rt of RUNTIMES) {
     ? uvuRun(rt, 'tests/unit', 'both', ['tests/unit', TS])
     : uvuRun(rt, 'tests/unit', 'both', ['tests/unit', TS], undefined, 'tests/unit deno'));
   RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads', e, ['tests/threads', TS, '-i', 'mixed\\.test', '-i', 'stress\\.test'], THREADS_TIMEOUT_S, rt === 'node' ? 'tests/threads' : 'tests/threads deno')));
-  // the stress tests (2-8 workers on 2 cores), in a process of their own, only when asked
-  // (WASMBUS_STRESS=1, npm run test:stress): they fail intermittently today, a known bug of
-  // sendAsync under contention (README, "Known problems"), and CI must not depend on luck
-  if (process.env.WASMBUS_STRESS === '1') {
-    RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads stress', e, ['tests/threads', 'stress\\.test\\.ts$'], THREADS_TIMEOUT_S)));
-  }
+  // the stress tests (2-8 workers on 2 cores), in a process of their own
+  RUNS.push(...ENGINES.map((e) => uvuRun(rt, 'tests/threads stress', e, ['tests/threads', 'stress\\.test\\.ts$'], THREADS_TIMEOUT_S)));
   RUNS.push(uvuRun(rt, 'tests/threads mixed', 'both', ['tests/threads', 'mixed\\.test\\.ts$'], THREADS_TIMEOUT_S));
   if (rt === 'node') {
     // the published build: dist/ made fresh from the sources, then plain node (no tsx) loads it

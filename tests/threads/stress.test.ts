@@ -33,7 +33,7 @@ async function stress(n: number, count: number, engines: EngineKind[], victim = 
   let watched: ReturnType<Bus['watch']> | null = null;
   for (let i = 0; i < n; i++) {
     const h = bus.handle();
-    const inp: StressInput = { handle: h, engine: engines[i % engines.length], index: i, count };
+    const inp: StressInput = { handle: h, engine: engines[i % engines.length], index: i, count, parent: main.id };
     if (i === victim) inp.halfAt = Math.floor((count * (n - 1)) / 2);
     const w = spawn(WORKER, inp, i === victim ? { kind: 'thread' } : {});
     ws.push(w);

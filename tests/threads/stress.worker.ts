@@ -2,7 +2,7 @@
 // process share one identity, so they share each receiver's per-user quota), then sends
 // `count` messages to every other worker with sendAsync (backpressure, never a drop) while
 // it receives theirs, checking per-sender order. Posts what it saw; every wait has a timeout.
-import { Bus, BusError, MockProvider, type BusHandle, type EngineKind } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, type BusHandle, type EngineKind, type Message } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
 export interface StressInput {
@@ -12,6 +12,8 @@ export interface StressInput {
   count: number;
   /** post { half: true } once this many messages were sent (the victim of the terminate variant) */
   halfAt?: number;
+  /** the parent's connection id: its go may arrive after a peer's first messages */
+  parent: number;
 }
 
 const WAIT_MS = 20000;
@@ -34,8 +36,15 @@ try {
   const bus = await Bus.join(inp.handle, { engine: inp.engine, provider: new MockProvider({ seed: 100 + inp.index, creds: { uid: 1000 } }) });
   const conn = bus.connect({ poolSize: 65536, description: `stress-${inp.index}` });
   post({ ready: true, id: conn.id, engine: bus.engine.kind });
-  // the parent's go: the ids of every worker, as JSON
-  const go = await conn.recvAsync({ timeout: WAIT_MS });
+  // the parent's go: the ids of every worker, as JSON. A peer that got its go first may
+  // already be sending to us: those messages are kept (unfreed, in order) and checked first.
+  const early: Message[] = [];
+  let go: Message;
+  for (;;) {
+    const m = await conn.recvAsync({ timeout: WAIT_MS });
+    if (m.src === inp.parent) { go = m; break; }
+    early.push(m);
+  }
   const { ids, parent } = go.json() as { ids: number[]; parent: number };
   go.free();
   const others = ids.map((id, i) => ({ id, i })).filter((p) => p.i !== inp.index);
@@ -71,7 +80,7 @@ try {
   let received = 0;
   const receiver = (async () => {
     for (;;) {
-      const m = await conn.recvAsync({ timeout: WAIT_MS });
+      const m = early.length ? early.shift()! : await conn.recvAsync({ timeout: WAIT_MS });
       if (m.src === parent) { m.free(); break; }
       const p = m.payload;
       const v = new DataView(p.buffer, p.byteOffset, p.byteLength);
