@@ -10,7 +10,9 @@ import { logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { connSlot, connLive, cmdCheck, attachMask } from "./conn";
 import { busConns, busNConns } from "./bus";
-import { itemSize, itemType, align8 } from "./items";
+import { itemSize, itemType, itemString, align8 } from "./items";
+import { nameValid } from "./names";
+import { nameLookup, namePrimary, ownerConn } from "./registry";
 import { idFindLocked } from "./idtable";
 import { poolAlloc, poolPublish, poolOffset } from "./pool";
 import { metaBlockSize, metaDescSize, metaItemsWrite } from "./meta";
@@ -67,16 +69,25 @@ export function connInfo(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci), cmd = threadCmd();
   const end = cmd + ld32(cmd + A.CMD_SIZE);
+  // at most one NAME item: the target is then the name's primary owner (the id must be 0)
+  let name: u32 = 0, nameLen: u32 = 0;
   for (let p = cmd + A.INFO_CMD_SIZE; p < end;) {
     const size = itemSize(p, end);
     if (size == 0) return fail(A.EINVAL, A.R_ITEM_MALFORMED);
-    if (itemType(p) == A.ITEM_NAME) return fail(A.EOPNOTSUPP, A.R_INFO_BY_NAME);
-    return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, itemType(p));
+    if (itemType(p) != A.ITEM_NAME) return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, itemType(p));
+    if (name != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, A.ITEM_NAME);
+    const len = itemString(p, size);
+    if (len < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, A.ITEM_NAME);
+    name = p + A.ITEM_HDR;
+    nameLen = u32(len);
+    p += align8(size);
   }
   const req = attachMask(cmd + A.INFO_ATTACH_FLAGS);
   if (req < 0) return fail(A.EINVAL, A.R_INFO_ATTACH);
-  const lo = ld32(cmd + A.INFO_ID), hi = ld32(cmd + A.INFO_ID + 4);
-  if (lo == 0 && hi == 0) return fail(A.EINVAL, A.R_INFO_NO_ID);
+  let lo = ld32(cmd + A.INFO_ID), hi = ld32(cmd + A.INFO_ID + 4);
+  if (name != 0 && (lo != 0 || hi != 0)) return fail(A.EINVAL, A.R_INFO_ID_AND_NAME);
+  if (name != 0 && !nameValid(name, nameLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
+  if (name == 0 && lo == 0 && hi == 0) return fail(A.EINVAL, A.R_INFO_NO_ID);
   // the bus lock keeps the target (and its snapshot, written by HELLO under it) in place
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(c + A.CONN_LOCK)) {
@@ -84,8 +95,16 @@ export function connInfo(slot: u32, gen: u32): i32 {
     return A.WOULDBLOCK;
   }
   let ret = 0;
-  const d = idFindLocked(lo, hi);
+  // by name: the primary owner, looked up under the bus lock (the registry's lock)
+  const e = name != 0 ? nameLookup(name, nameLen) : 0;
+  if (e != 0) {
+    const owner = ownerConn(namePrimary(e));
+    lo = ld32(owner + A.CONN_ID);
+    hi = ld32(owner + A.CONN_ID + 4);
+  }
+  const d = name != 0 && e == 0 ? 0 : idFindLocked(lo, hi);
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  else if (name != 0 && e == 0) ret = fail(A.ESRCH, A.R_INFO_NAME_NO_OWNER);
   else if (d == 0) ret = fail(A.ENXIO, A.R_INFO_NO_CONN);
   else {
     const mask = ld32(d + A.CONN_ATTACH_SEND) & u32(req) & INFO_ITEMS;

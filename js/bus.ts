@@ -504,7 +504,7 @@ export class Bus {
    * CONN_INFO by id (Connection.info), answered through one of this Bus object's open
    * connections on this thread (the answer is a slice in its pool): EBADF when there is none.
    */
-  connectionInfo(id: number, opts?: InfoOptions): ConnectionInfo {
+  connectionInfo(id: number | string, opts?: InfoOptions): ConnectionInfo {
     return this.anyConnection('connectionInfo').info(id, opts);
   }
 

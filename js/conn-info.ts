@@ -56,10 +56,18 @@ function takeInfo(e: Engine, slot: number, gen: number, off: number): Connection
   return info;
 }
 
-/** CONN_INFO by id, through connection (slot, gen)'s pool. */
-export function connInfo(e: Engine, slot: number, gen: number, id: number, o: InfoOptions = {}): ConnectionInfo {
-  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer), got ${kindOf(id)}`);
-  INFO.encode(e.u32, e.cmd, id, mask('info', 'attach', o.attach, A.ATTACH_ALL));
+/** CONN_INFO by id or by well-known name (its primary owner), through connection (slot, gen)'s pool. */
+export function connInfo(e: Engine, slot: number, gen: number, id: number | string, o: InfoOptions = {}): ConnectionInfo {
+  const attach = mask('info', 'attach', o.attach, A.ATTACH_ALL);
+  if (typeof id === 'string') {
+    const bytes = new TextEncoder().encode(id);
+    if (bytes.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'info', 'name too long');
+    INFO.encodeByName(e.u8, e.u32, e.cmd, bytes, attach);
+    checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME, { name: id });
+    return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
+  }
+  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer) or a well-known name, got ${kindOf(id)}`);
+  INFO.encode(e.u32, e.cmd, id, attach);
   checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
 }

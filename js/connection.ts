@@ -435,10 +435,10 @@ export class Connection {
   }
 
   /**
-   * CONN_INFO: what connection `id` was at its HELLO (its connection-time metadata), with
+   * CONN_INFO: what connection `id` (or the primary owner of the well-known name `id`) was at its HELLO (its connection-time metadata), with
    * the names it owns and its description now, limited to its send mask ∩ `opts.attach`.
    */
-  info(id: number, opts?: InfoOptions): ConnectionInfo {
+  info(id: number | string, opts?: InfoOptions): ConnectionInfo {
     const e = this.live('info');
     return connInfo(e, this.slot, this.gen, id, opts);
   }

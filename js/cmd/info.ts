@@ -3,6 +3,7 @@
 import * as A from '../shared/abi.ts';
 import { put64, get64 } from '../wire.ts';
 import { putHeader } from './header.ts';
+import { putStringItem } from './items.ts';
 
 export const NAME = 'CONN_INFO';
 export const CREATOR_NAME = 'BUS_CREATOR_INFO';
@@ -14,6 +15,13 @@ export function encode(u32: Uint32Array, cmd: number, id: number, attachFlags: n
   put64(u32, cmd + A.INFO_ATTACH_FLAGS, attachFlags);
   put64(u32, cmd + A.INFO_OFFSET, 0);
   put64(u32, cmd + A.INFO_INFO_SIZE, 0);
+}
+
+/** CONN_INFO by well-known name: id 0 and one NAME item (the name's bytes, without NUL). */
+export function encodeByName(u8: Uint8Array, u32: Uint32Array, cmd: number, name: Uint8Array, attachFlags: number): void {
+  encode(u32, cmd, 0, attachFlags);
+  const end = putStringItem(u8, u32, cmd + A.INFO_CMD_SIZE, A.ITEM_NAME, name);
+  put64(u32, cmd + A.CMD_SIZE, end - cmd);
 }
 
 /** pool offset of the kdbus_info slice */

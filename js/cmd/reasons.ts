@@ -145,6 +145,8 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_INFO_NO_ID]: [[A.EINVAL], () => 'CONN_INFO needs a connection id (or a name)'],
   [A.R_INFO_NO_CONN]: [[A.ENXIO], () => 'no open connection has that id'],
   [A.R_INFO_POOL_FULL]: [[A.EXFULL], (n) => `the caller's pool has no free block of ${n} bytes for the answer`],
+  [A.R_INFO_ID_AND_NAME]: [[A.EINVAL], () => 'CONN_INFO takes an id or a name, not both'],
+  [A.R_INFO_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns${q(w.name)}`],
   [A.R_INFO_BY_NAME]: [[A.EOPNOTSUPP], () => 'CONN_INFO by name needs the name registry, which is not built yet'],
   // backpressure and quotas (issue 10)
   [A.R_MAKE_MAX_QUEUED]: [[A.EINVAL], (n) => `max_queued_per_user must be at most ${n} (limits.maxQueuedPerUser; 0 means kdbus's ${A.MAX_QUEUED_PER_USER})`],

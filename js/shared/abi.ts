@@ -975,7 +975,9 @@ export const R_INFO_ATTACH = 1410; // EINVAL: attach_flags has bits outside ATTA
 export const R_INFO_NO_ID = 1411; // EINVAL: id 0 and no NAME item
 export const R_INFO_NO_CONN = 1412; // ENXIO: no open connection has that id
 export const R_INFO_POOL_FULL = 1413; // EXFULL: no free block in the caller's pool for the answer; arg the bytes needed
-export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: CONN_INFO by name (a NAME item): the name registry comes with the names issue
+export const R_INFO_ID_AND_NAME = 1415; // EINVAL: CONN_INFO with both an id and a NAME item
+export const R_INFO_NAME_NO_OWNER = 1416; // ESRCH: CONN_INFO by a name nobody owns
+export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: (no longer reported: CONN_INFO by name is built)
 // Backpressure and configurable quotas (issue 10)
 // ---------------------------------------------------------------------------------------
 // Connection slot words, in the slot's spare tail (464..512):

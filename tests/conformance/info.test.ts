@@ -126,4 +126,16 @@ t('BUS_CREATOR_INFO: the creator\'s metadata as it was at Bus.create', async ({ 
   b2.close();
 });
 
+t('CONN_INFO by well-known name: the primary owner; ESRCH for a name nobody owns; EINVAL for a bad name', ({ bus, e }) => {
+  const a = bus.connect({ description: 'asker' }), b = bus.connect({ description: 'owner' });
+  assert.is(b.requestName('org.example.Info'), 'primary');
+  const byName = a.info('org.example.Info'), byId = a.info(b.id);
+  assert.is(byName.id, b.id, 'the primary owner');
+  assert.equal(byName, byId, 'the same answer as by id');
+  refused(e, () => a.info('org.example.Nobody'), 'ESRCH', A.R_INFO_NAME_NO_OWNER, 'a name nobody owns');
+  refused(e, () => a.info('not-a-name'), 'EINVAL', A.R_NAME_INVALID, 'not a well-known name');
+  b.releaseName('org.example.Info');
+  refused(e, () => a.info('org.example.Info'), 'ESRCH', A.R_INFO_NAME_NO_OWNER, 'released');
+});
+
 t.run();
