@@ -2,7 +2,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
-import { lockTry, unlock, wake } from "./lock";
+import { lockTry, unlock, wake, lockBusAndConn } from "./lock";
 import { metaCollectProcess, metaItemSize } from "./meta";
 import { busConns, busNConns, busPoolMax, busThreads, busShutdown } from "./bus";
 import { itemSize, itemType, itemString, align8 } from "./items";
@@ -213,11 +213,7 @@ export function byebye(slot: u32, gen: u32): i32 {
   r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.BYEBYE_CMD_SIZE); // no items
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-  if (!lockTry(c + A.CONN_LOCK)) {
-    unlock(H + A.BUS_LOCK);
-    return A.WOULDBLOCK;
-  }
+  if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));

@@ -7,7 +7,7 @@ import * as A from "../js/shared/abi";
 import * as L from "../js/shared/meta-limits";
 import { ld32, st64, THREAD } from "./mem";
 import { logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, lockBusAndConn } from "./lock";
 import { connSlot, connLive, cmdCheck, attachMask } from "./conn";
 import { busConns, busNConns } from "./bus";
 import { itemSize, itemType, itemString, align8 } from "./items";
@@ -89,11 +89,7 @@ export function connInfo(slot: u32, gen: u32): i32 {
   if (name != 0 && !nameValid(name, nameLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
   if (name == 0 && lo == 0 && hi == 0) return fail(A.EINVAL, A.R_INFO_NO_ID);
   // the bus lock keeps the target (and its snapshot, written by HELLO under it) in place
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-  if (!lockTry(c + A.CONN_LOCK)) {
-    unlock(H + A.BUS_LOCK);
-    return A.WOULDBLOCK;
-  }
+  if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   // by name: the primary owner, looked up under the bus lock (the registry's lock)
   const e = name != 0 ? nameLookup(name, nameLen) : 0;

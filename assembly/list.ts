@@ -7,7 +7,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st64, copy, fill, THREAD } from "./mem";
 import { logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, lockBusAndConn } from "./lock";
 import { busNConns } from "./bus";
 import { connAddr, connGet, connLive, cmdCheck } from "./conn";
 import { align8 } from "./items";
@@ -87,11 +87,7 @@ export function list(slot: u32, gen: u32): i32 {
   if (ld32(cmd + A.CMD_SIZE) != A.LIST_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.LIST_CMD_SIZE); // no items
   const flags = ld32(cmd + A.CMD_FLAGS);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-  if (!lockTry(c + A.CONN_LOCK)) {
-    unlock(H + A.BUS_LOCK);
-    return A.WOULDBLOCK;
-  }
+  if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else {

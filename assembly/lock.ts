@@ -97,3 +97,14 @@ export function lockTryBounded(p: u32): bool {
   for (let n = 0; n < A.DELIVER_LOCK_TRIES; n++) if (lockTry(p)) return true;
   return false;
 }
+
+/**
+ * The bus lock, then connection `c`'s (the lock order): true with both held; false with
+ * neither (the one taken is given back), and the contended word recorded for the host to wait on.
+ */
+export function lockBusAndConn(c: u32): bool {
+  if (!lockTry(A.BUS_BASE + A.BUS_LOCK)) return false;
+  if (lockTry(c + A.CONN_LOCK)) return true;
+  unlock(A.BUS_BASE + A.BUS_LOCK);
+  return false;
+}

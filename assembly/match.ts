@@ -10,7 +10,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, lockBusAndConn } from "./lock";
 import { busBloomSize, busConns } from "./bus";
 import { connGet, connLive, cmdCheck } from "./conn";
 import { itemSize, itemType, align8 } from "./items";
@@ -133,11 +133,7 @@ export function matchAdd(slot: u32, gen: u32): i32 {
   const lo = ld32(cmd + A.MATCH_CMD_COOKIE), hi = ld32(cmd + A.MATCH_CMD_COOKIE + 4);
   const replace = (ld32(cmd + A.CMD_FLAGS) & A.MATCH_REPLACE) != 0;
 
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-  if (!lockTry(c + A.CONN_LOCK)) {
-    unlock(H + A.BUS_LOCK);
-    return A.WOULDBLOCK;
-  }
+  if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else {
@@ -206,11 +202,7 @@ export function matchRemove(slot: u32, gen: u32): i32 {
   const cmd = threadCmd();
   if (ld32(cmd + A.CMD_SIZE) != A.MATCH_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.MATCH_CMD_SIZE);
   const lo = ld32(cmd + A.MATCH_CMD_COOKIE), hi = ld32(cmd + A.MATCH_CMD_COOKIE + 4);
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-  if (!lockTry(c + A.CONN_LOCK)) {
-    unlock(H + A.BUS_LOCK);
-    return A.WOULDBLOCK;
-  }
+  if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (matchUnlink(c, lo, hi) == 0) ret = fail(A.EBADSLT, A.R_MATCH_NO_COOKIE);

@@ -12,7 +12,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
-import { lockTry, unlock, unlockAllOf, lockHeldBy } from "./lock";
+import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock";
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
@@ -83,11 +83,7 @@ export function recover(token: u32, force: u32): i32 {
   for (let i: u32 = 0; i < n; i++) {
     const c = connAddr(i);
     if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_OWNER) != slot) continue;
-    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-    if (!lockTry(c + A.CONN_LOCK)) {
-      unlock(H + A.BUS_LOCK);
-      return A.WOULDBLOCK;
-    }
+    if (!lockBusAndConn(c)) return A.WOULDBLOCK;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c);
     logCommit();
     unlock(c + A.CONN_LOCK);
