@@ -1,7 +1,8 @@
 // broadcast: a signal to the broadcast id (~0), delivered to every ordinary open
 // connection but the sender whose match entries accept it (match.ts), one receiver at a
-// time under that receiver's lock alone. Its metadata is collected once, before any lock,
-// for every receiver (each gets the items of its own attach_recv). Delivery is per
+// time under that receiver's lock. Its metadata is collected once, before any lock, for
+// every receiver (each gets the items of its own attach_recv); the sender's owned names, when
+// a receiver asks for them, under the bus lock, held for the whole delivery. Delivery is per
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
 // CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
 //
@@ -12,13 +13,15 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { align8 } from "./items";
 import { matchSignal } from "./match";
-import { metaMask, metaCollect } from "./meta";
+import { metaMask, metaCollect, metaNames } from "./meta";
+import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish } from "./slice";
 
+const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
@@ -28,7 +31,16 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
  */
 export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32): i32 {
   const t = THREAD;
-  metaCollect(t, c, ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED);
+  const sendMask = ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED;
+  // OWNED_NAME: read from the registry under the bus lock, held through the whole delivery
+  // (before any receiver's lock: the lock order), only when the sender may own a name and a
+  // possible receiver asks for names; WOULDBLOCK here is before anything was delivered
+  const names = (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
+  metaCollect(t, sendMask);
+  if (names) {
+    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    metaNames(t, c);
+  }
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
@@ -55,7 +67,23 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
+  if (names) unlock(H + A.BUS_LOCK);
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);
   return 0;
+}
+
+/**
+ * Does a possible receiver of a broadcast from `c` ask for OWNED_NAME? (unlocked reads of the
+ * receive masks, as metaMask's: a mask changed meanwhile applies from the next message on;
+ * a receiver that asks for names the sender did not read gets none in this message)
+ */
+function namesWanted(c: u32): bool {
+  const n = busNConns();
+  for (let s: u32 = 0; s < n; s++) {
+    const d = busConns() + s * A.CONN_SIZE;
+    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
+    if ((ld32(d + A.CONN_FLAGS) & KINDS) == 0 && (ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
+  }
+  return false;
 }

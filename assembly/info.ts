@@ -15,8 +15,8 @@ import { nameValid } from "./names";
 import { nameLookup, namePrimary, ownerConn } from "./registry";
 import { idFindLocked } from "./idtable";
 import { poolAlloc, poolPublish, poolOffset } from "./pool";
-import { metaBlockSize, metaDescSize, metaItemsWrite } from "./meta";
-import { namesOwnedBy } from "./owned";
+import { metaBlockSize, metaDescSize, metaTruncSize, metaItemsWrite } from "./meta";
+import { namesOwnedBy, ownedCut } from "./owned";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
 
@@ -42,11 +42,13 @@ function infoBegin(slot: u32): i32 {
 /**
  * Allocate and publish the answer in caller `c`'s pool (its lock held): a kdbus_info of id
  * (lo, hi) and `flags`, with the items of `mask` from meta block `b`, `namesLen` bytes of
- * owned-name items at THREAD_META_NAMES, and connection `d`'s description (0: none).
+ * owned-name items at THREAD_META_NAMES (`namesCut`: ATTACH_NAMES when the list was cut), and
+ * connection `d`'s description (0: none).
  */
-function infoWrite(c: u32, b: u32, mask: u32, namesLen: u32, d: u32, lo: u32, hi: u32, flags: u32): i32 {
+function infoWrite(c: u32, b: u32, mask: u32, namesLen: u32, namesCut: u32, d: u32, lo: u32, hi: u32, flags: u32): i32 {
   const cmd = threadCmd();
-  const size: u32 = A.KINFO_HDR + metaBlockSize(b, mask) + namesLen + (d != 0 ? align8(metaDescSize(d)) : 0);
+  const size: u32 = A.KINFO_HDR + metaBlockSize(b, mask) + namesLen + (d != 0 ? align8(metaDescSize(d)) : 0) +
+    metaTruncSize(b, mask, namesCut);
   let need: u32 = A.BLOCK_HDR + align8(size);
   if (need < u32(A.BLOCK_MIN)) need = A.BLOCK_MIN;
   const blk = poolAlloc(c, need);
@@ -56,7 +58,7 @@ function infoWrite(c: u32, b: u32, mask: u32, namesLen: u32, d: u32, lo: u32, hi
   st64(s + A.KINFO_ID, lo, hi);
   st64(s + A.KINFO_FLAGS, flags, 0);
   // (without a connection `d`, mask holds no CONN_DESCRIPTION: c is never read for it)
-  metaItemsWrite(s + A.KINFO_HDR, b, mask, THREAD + A.THREAD_META_NAMES, namesLen, d != 0 ? d : c);
+  metaItemsWrite(s + A.KINFO_HDR, b, mask, THREAD + A.THREAD_META_NAMES, namesLen, namesCut, d != 0 ? d : c);
   poolPublish(c, blk);
   st64(cmd + A.INFO_OFFSET, poolOffset(c, blk), 0);
   st64(cmd + A.INFO_INFO_SIZE, size, 0);
@@ -104,9 +106,11 @@ export function connInfo(slot: u32, gen: u32): i32 {
   else if (d == 0) ret = fail(A.ENXIO, A.R_INFO_NO_CONN);
   else {
     const mask = ld32(d + A.CONN_ATTACH_SEND) & u32(req) & INFO_ITEMS;
+    // its owned names now, under the bus lock (the registry's)
     const namesLen = (mask & A.ATTACH_NAMES) != 0 ? namesOwnedBy(d, THREAD + A.THREAD_META_NAMES, L.META_NAMES_MAX) : 0;
+    const namesCut = (mask & A.ATTACH_NAMES) != 0 && ownedCut ? A.ATTACH_NAMES : 0;
     const snap = ld32(H + A.BUS_METAS) + u32((d - busConns()) / A.CONN_SIZE) * A.META_SIZE;
-    ret = infoWrite(c, snap, mask, namesLen, d, lo, hi, ld32(d + A.CONN_FLAGS));
+    ret = infoWrite(c, snap, mask, namesLen, namesCut, d, lo, hi, ld32(d + A.CONN_FLAGS));
   }
   logCommit();
   unlock(c + A.CONN_LOCK);
@@ -131,7 +135,7 @@ export function busCreatorInfo(slot: u32, gen: u32): i32 {
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else {
     const snap = ld32(H + A.BUS_METAS) + busNConns() * A.META_SIZE;
-    ret = infoWrite(c, snap, u32(req) & A.ATTACH_PROCESS, 0, 0, 0, 0, ld32(H + A.BUS_FLAGS));
+    ret = infoWrite(c, snap, u32(req) & A.ATTACH_PROCESS, 0, 0, 0, 0, 0, ld32(H + A.BUS_FLAGS));
   }
   logCommit();
   unlock(c + A.CONN_LOCK);

@@ -49,7 +49,7 @@ export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, 
   if (payloadSize != 0) copy(w + A.ITEM_HDR, payload, payloadSize);
   fill(w + itemSize, 0, align8(itemSize) - itemSize);
   if (mask != 0) {
-    metaCollect(THREAD, 0, mask); // TIMESTAMP only: no sender connection (c = 0) is needed
+    metaCollect(THREAD, mask); // TIMESTAMP only: no sender connection (c = 0) is needed
     metaWrite(w + align8(itemSize), THREAD, 0, mask);
   }
   slicePublish(d, b);

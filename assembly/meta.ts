@@ -15,9 +15,9 @@ import * as A from "../js/shared/abi";
 import * as L from "../js/shared/meta-limits";
 import { ld32, ld8, st32, st64, copy, fill, aAdd } from "./mem";
 import { clock_time_get, creds_get, pids_get, groups_get, comm_get, exe_get, cgroup_get, caps_get,
-  seclabel_get, audit_get, args_sizes_get, args_get, meta_epoch_get } from "./host";
+  seclabel_get, audit_get, args_sizes_get, args_get, cmdline_size_get, meta_epoch_get } from "./host";
 import { align8 } from "./items";
-import { namesOwnedBy } from "./owned";
+import { namesOwnedBy, ownedCut } from "./owned";
 
 const H: u32 = A.BUS_BASE;
 // the message's per-message metadata in the thread's scratch
@@ -25,6 +25,7 @@ const META_SEQ: u32 = 64; // TIMESTAMP payload: seqnum, monotonic, realtime
 const META_MONO: u32 = 72;
 const META_REAL: u32 = 80;
 const META_NAMES_LEN: u32 = 88; // bytes of OWNED_NAME items at THREAD_META_NAMES
+const META_NAMES_CUT: u32 = 92; // ATTACH_NAMES when the OWNED_NAME list was cut, else 0
 // import out-parameters (n, len, argc / size) in a meta block's reserved header bytes
 const META_TMP: u32 = 96;
 /** CAPS payload cap: u32 last_cap + 4 sets of META_CAPS_WORDS_MAX words */
@@ -74,6 +75,9 @@ function strItem(r: i32, s: u32, cap: u32, lenOut: u32): u32 {
   return u32(A.ITEM_HDR + len);
 }
 
+/** metaFetch's item was cut (CMDLINE longer than its caps): a scratch result, set by metaFetch before it is read */
+let fetchCut: bool = false;
+
 /** Ask the provider for the item of attach bit `bit` into slot `s` (its header included): the item's size, 0 to leave it out. */
 function metaFetch(bit: u32, s: u32, tmp: u32, argv: u32): u32 {
   const p = s + A.ITEM_HDR;
@@ -95,6 +99,8 @@ function metaFetch(bit: u32, s: u32, tmp: u32, argv: u32): u32 {
     const argc = ld32(tmp), size = ld32(tmp + 4);
     if (argc == 0 || argc > u32(L.META_CMDLINE_ARGS_MAX) || size == 0 || size > u32(L.META_CMDLINE_MAX)) return 0;
     if (args_get(argv, p) != 0 || ld8(p + size - 1) != 0) return 0;
+    // cut: the full command line has more arguments or bytes than the capped one
+    fetchCut = cmdline_size_get(tmp, tmp + 4) == 0 && (ld32(tmp) > argc || ld32(tmp + 4) > size);
     return u32(A.ITEM_HDR + size);
   }
   if (bit == A.ATTACH_CAPS) {
@@ -121,16 +127,20 @@ export function metaCollectProcess(b: u32, mask: u32, argv: u32): void {
   const epoch = ld32(tmp);
   if (!cached || ld32(b + A.META_CACHED) == 0 || ld32(b + A.META_EPOCH) != epoch) {
     st32(b + A.META_HAVE, 0);
+    st32(b + A.META_CUT, 0);
     st32(b + A.META_EPOCH, epoch);
     st32(b + A.META_CACHED, cached ? 1 : 0);
   }
   const need = want & ~ld32(b + A.META_HAVE);
   if (need == 0) return;
+  let cut = u32(ld32(b + A.META_CUT) & ~need);
   for (let n: u32 = 0; n < 14; n++) {
     const bit = u32(1 << n);
     if ((need & bit) == 0) continue;
     const s = b + A.META_ITEMS + metaSlot(bit);
+    fetchCut = false;
     let size = metaFetch(bit, s, tmp, argv);
+    if (size != 0 && fetchCut) cut = u32(cut | bit);
     if (size != 0) {
       st64(s + A.ITEM_SIZE, size, 0);
       st64(s + A.ITEM_TYPE, A.ITEM_TIMESTAMP + n, 0);
@@ -139,16 +149,21 @@ export function metaCollectProcess(b: u32, mask: u32, argv: u32): void {
     st32(b + A.META_SIZES + n * 4, size);
   }
   st32(b + A.META_HAVE, u32(ld32(b + A.META_HAVE) | need));
+  st32(b + A.META_CUT, cut);
 }
 
 /** Forget what meta block `b` holds (a thread joins its slot: the next provider is another). */
 export function metaForget(b: u32): void {
   st32(b + A.META_HAVE, 0);
   st32(b + A.META_CACHED, 0);
+  st32(b + A.META_CUT, 0);
 }
 
-/** Take the message's sequence number and collect the items of `mask` from connection `c` for thread `t`. */
-export function metaCollect(t: u32, c: u32, mask: u32): void {
+/**
+ * Take the message's sequence number and collect the items of `mask` for thread `t`, all but
+ * the owned names (metaNames, under the bus lock; none until then). No lock needed.
+ */
+export function metaCollect(t: u32, mask: u32): void {
   const meta = t + A.THREAD_SCRATCH;
   const seqLo = u32(aAdd(H + A.BUS_SEQNUM, 1) + 1);
   if (seqLo == 0) aAdd(H + A.BUS_SEQNUM + 4, 1);
@@ -158,7 +173,29 @@ export function metaCollect(t: u32, c: u32, mask: u32): void {
     if (clock_time_get(0, 0, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
   }
   metaCollectProcess(t + A.THREAD_META, mask, t + A.THREAD_META_ARGV);
-  st32(meta + META_NAMES_LEN, (mask & A.ATTACH_NAMES) != 0 ? namesOwnedBy(c, t + A.THREAD_META_NAMES, L.META_NAMES_MAX) : 0);
+  st32(meta + META_NAMES_LEN, 0);
+  st32(meta + META_NAMES_CUT, 0);
+}
+
+/**
+ * The OWNED_NAME items of sender `c` into thread `t`'s THREAD_META_NAMES, after metaCollect:
+ * the bus lock held (the registry's), and held until the message is written, so that the
+ * names are the sender's at the moment its message is routed into the receiver's pool.
+ */
+export function metaNames(t: u32, c: u32): void {
+  const meta = t + A.THREAD_SCRATCH;
+  st32(meta + META_NAMES_LEN, namesOwnedBy(c, t + A.THREAD_META_NAMES, L.META_NAMES_MAX));
+  st32(meta + META_NAMES_CUT, ownedCut ? A.ATTACH_NAMES : 0);
+}
+
+/** The TRUNCATED item's mask: the items of `mask` that were cut (meta block `b`'s, and `namesCut`, ATTACH_NAMES or 0). */
+function metaCutMask(b: u32, mask: u32, namesCut: u32): u32 {
+  return u32(((ld32(b + A.META_CUT) & A.ATTACH_PROCESS) | namesCut) & mask);
+}
+
+/** Size of the TRUNCATED item for `mask` (0: nothing was cut, no item). */
+export function metaTruncSize(b: u32, mask: u32, namesCut: u32): u32 {
+  return metaCutMask(b, mask, namesCut) != 0 ? u32(A.TRUNCATED_ITEM_SIZE) : 0;
 }
 
 /** CONN_DESCRIPTION item size of connection `c` (0: it has none). */
@@ -185,7 +222,7 @@ export function metaSize(t: u32, c: u32, mask: u32): u32 {
   n += metaBlockSize(t + A.THREAD_META, mask);
   if ((mask & A.ATTACH_NAMES) != 0) n += ld32(t + A.THREAD_SCRATCH + META_NAMES_LEN);
   if ((mask & A.ATTACH_CONN_DESCRIPTION) != 0) n += align8(metaDescSize(c));
-  return n;
+  return n + metaTruncSize(t + A.THREAD_META, mask, ld32(t + A.THREAD_SCRATCH + META_NAMES_CUT));
 }
 
 /**
@@ -216,17 +253,24 @@ export function metaDescWrite(w: u32, c: u32, mask: u32): u32 {
 }
 
 /**
- * Write items of `mask` from meta block `b`, owned-name items (`names`, `namesLen` bytes) and
- * connection `c`'s description at `w`, in kdbus item order (the attach bit's); returns the end.
+ * Write items of `mask` from meta block `b`, owned-name items (`names`, `namesLen` bytes;
+ * `namesCut`: ATTACH_NAMES when the list was cut) and connection `c`'s description at `w`, in
+ * kdbus item order (the attach bit's), then the TRUNCATED item when something was cut; returns the end.
  */
-export function metaItemsWrite(w: u32, b: u32, mask: u32, names: u32, namesLen: u32, c: u32): u32 {
+export function metaItemsWrite(w: u32, b: u32, mask: u32, names: u32, namesLen: u32, namesCut: u32, c: u32): u32 {
   w = metaBlockWrite(w, b, mask, 1, 3);
   if ((mask & A.ATTACH_NAMES) != 0 && namesLen != 0) {
     copy(w, names, namesLen);
     w += namesLen;
   }
   w = metaBlockWrite(w, b, mask, 5, 12);
-  return metaDescWrite(w, c, mask);
+  w = metaDescWrite(w, c, mask);
+  const cut = metaCutMask(b, mask, namesCut);
+  if (cut == 0) return w;
+  st64(w + A.ITEM_SIZE, A.TRUNCATED_ITEM_SIZE, 0);
+  st64(w + A.ITEM_TYPE, A.ITEM_TRUNCATED, 0);
+  st64(w + A.ITEM_HDR, cut, 0);
+  return w + A.TRUNCATED_ITEM_SIZE;
 }
 
 /** Write the metadata items collected in thread `t`'s scratch and meta block at `w` (sender `c`); returns the end. */
@@ -238,5 +282,5 @@ export function metaWrite(w: u32, t: u32, c: u32, mask: u32): u32 {
     copy(w + A.ITEM_HDR, meta + META_SEQ, 24);
     w += A.TIMESTAMP_ITEM_SIZE;
   }
-  return metaItemsWrite(w, t + A.THREAD_META, mask, t + A.THREAD_META_NAMES, ld32(meta + META_NAMES_LEN), c);
+  return metaItemsWrite(w, t + A.THREAD_META, mask, t + A.THREAD_META_NAMES, ld32(meta + META_NAMES_LEN), ld32(meta + META_NAMES_CUT), c);
 }

@@ -6,10 +6,7 @@ import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { connById } from "./conn";
 import { fail } from "./reason";
-import { lockTry, unlock } from "./lock";
 import { nameLookup, namePrimary, ownerConn } from "./registry";
-
-const H: u32 = A.BUS_BASE;
 
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
@@ -33,13 +30,13 @@ export let routeIdHi: u32 = 0;
 /**
  * The primary owner of the well-known name at `s` (`len` bytes, valid): its connection
  * address, its id in routeIdLo / routeIdHi; or -ESRCH (no owner), -EREMCHG (dst_id given and
- * not the owner's), WOULDBLOCK (the bus lock is contended). The registry is read under the
- * bus lock, which is given back at once: the caller checks routeLive(d, id) under the
- * receiver's lock, so a message goes to a connection that owned the name at the look-up.
+ * not the owner's). The caller holds the bus lock (the registry's) and decides whether to keep
+ * it (send.ts: for a call, a reply or owned names) or give it back at once; either way it
+ * checks routeLive(d, id) under the receiver's lock, so a message goes to a connection that
+ * owned the name at the look-up.
  * (NO_AUTO_START -> EADDRNOTAVAIL concerns activators, which cannot say HELLO yet.)
  */
 export function routeByName(s: u32, len: u32, dstLo: u32, dstHi: u32): i32 {
-  if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   const e = nameLookup(s, len);
   let r: i32 = 0;
   if (e == 0) r = fail(A.ESRCH, A.R_SEND_NAME_NO_OWNER);
@@ -50,7 +47,6 @@ export function routeByName(s: u32, len: u32, dstLo: u32, dstHi: u32): i32 {
     if ((dstLo != 0 || dstHi != 0) && (dstLo != routeIdLo || dstHi != routeIdHi)) r = fail(A.EREMCHG, A.R_SEND_NAME_DST_ID);
     else r = i32(d);
   }
-  unlock(H + A.BUS_LOCK);
   return r;
 }
 

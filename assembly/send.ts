@@ -11,7 +11,8 @@ import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
 import { routeById, routeByName, routeLive, routeIdLo, routeIdHi } from "./route";
-import { metaMask, metaCollect } from "./meta";
+import { metaMask, metaCollect, metaNames } from "./meta";
+import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
 import { matchSignal } from "./match";
@@ -134,24 +135,47 @@ export function send(slot: u32, gen: u32): i32 {
     return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
   }
 
-  // the receiver: by name (its owner's id from then on), or by id
+  // the receiver: by name (its owner's id from then on; the registry is read under the bus
+  // lock), or by id (no lock)
+  let held = false; // the bus lock
   let toLo = dstLo, toHi = dstHi;
-  const di = dstName != 0 ? routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi) : routeById(dstLo, dstHi);
-  if (di < 0) return di;
+  let di: i32 = 0;
+  if (dstName != 0) {
+    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    held = true;
+    di = routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi);
+    toLo = routeIdLo;
+    toHi = routeIdHi;
+  } else di = routeById(dstLo, dstHi);
+  if (di < 0) {
+    if (held) unlock(H + A.BUS_LOCK);
+    return di;
+  }
   const d = u32(di);
-  if (dstName != 0) { toLo = routeIdLo; toHi = routeIdHi; }
 
-  // metadata, collected once per message before any lock is taken
+  // metadata, collected once per message. OWNED_NAME items (when the receiver asks and the
+  // sender may own a name) are read from the registry under the bus lock, held until the
+  // slice is written: the names are the sender's at the moment its message is routed (a look-up
+  // by name keeps the lock it took). The rest is collected before the lock for a send by id.
   const mask = metaMask(c, d);
-  metaCollect(t, c, mask);
-  const msgSize = sliceMsgSize(nVecs, dstNameSize, t, c, mask);
-  const need = A.BLOCK_HDR + align8(msgSize) + stored;
+  const names = (mask & A.ATTACH_NAMES) != 0 && ownedMayHave(c);
+  if (held && !names) {
+    unlock(H + A.BUS_LOCK);
+    held = false;
+  }
+  metaCollect(t, mask);
 
   // a call or a reply: its record in the reply table, under the bus lock (reply.ts), which
   // is taken before the receiver's (the lock order)
+  if ((names || expect || reply) && !held) {
+    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    held = true;
+  }
+  if (names) metaNames(t, c);
+  const msgSize = sliceMsgSize(nVecs, dstNameSize, t, c, mask);
+  const need = A.BLOCK_HDR + align8(msgSize) + stored;
   let rec = -1;
   if (expect || reply) {
-    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
     rec = expect ? replyCheck(c) : replyFind(d, c, ld32(msg + A.MSG_TIMEOUT), ld32(msg + A.MSG_TIMEOUT + 4));
     if (rec < 0) {
       unlock(H + A.BUS_LOCK);
@@ -160,7 +184,7 @@ export function send(slot: u32, gen: u32): i32 {
   }
   r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, toLo, toHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
     (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0);
-  if (expect || reply) unlock(H + A.BUS_LOCK);
+  if (held) unlock(H + A.BUS_LOCK);
   return r;
 }
 

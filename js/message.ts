@@ -111,7 +111,10 @@ export class Message {
   get pids(): Pids | null { const { u8, u32 } = this.conn.engine; return decode.pids(u8, u32, this.itemsStart, this.itemsEnd); }
   /** AUXGROUPS: the sender's supplementary groups at SEND. */
   get groups(): number[] | null { const { u8, u32 } = this.conn.engine; return decode.groups(u8, u32, this.itemsStart, this.itemsEnd); }
-  /** OWNED_NAME: the well-known names the sending connection owned at SEND. */
+  /**
+   * OWNED_NAME: the well-known names the sending connection owned as primary owner when its
+   * message was routed (queued names are not listed), in the order it asked for them.
+   */
   get ownedNames(): OwnedName[] { const { u8, u32 } = this.conn.engine; return decode.ownedNames(u8, u32, this.itemsStart, this.itemsEnd); }
   /** TID_COMM: the sending thread's name. */
   get tidComm(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_TID_COMM); }
@@ -121,6 +124,12 @@ export class Message {
   get exe(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_EXE); }
   /** CMDLINE: the sender's arguments (capped to whole arguments, docs/API.md "Metadata limits"). */
   get cmdline(): string[] | null { const { u8, u32 } = this.conn.engine; return decode.cmdline(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** The attach bits (ATTACH) of the items that were cut to fit their cap (the TRUNCATED item); 0: none. */
+  get truncated(): number { const { u8, u32 } = this.conn.engine; return decode.truncated(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** CMDLINE was cut to whole arguments: the sender's command line is longer. */
+  get cmdlineTruncated(): boolean { return (this.truncated & A.ATTACH_CMDLINE) !== 0; }
+  /** OWNED_NAME was cut to the names asked for first: the sender owns more (META_NAMES_MAX). */
+  get ownedNamesTruncated(): boolean { return (this.truncated & A.ATTACH_NAMES) !== 0; }
   /** CGROUP: the sending thread's cgroup path. */
   get cgroup(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_CGROUP); }
   /** CAPS: the sending thread's capability sets. */

@@ -95,6 +95,14 @@ export const decode = {
     const p = findItem(u32, s, e, A.ITEM_AUDIT);
     return p < 0 ? null : { sessionid: u32[(p + 16) >>> 2], loginuid: u32[(p + 20) >>> 2] };
   },
+  /**
+   * The wasmbus TRUNCATED item: the attach bits of the items that were cut to fit their cap
+   * (CMDLINE to whole arguments, OWNED_NAME to whole names); 0 when nothing was cut.
+   */
+  truncated(_u8: Uint8Array, u32: Uint32Array, s: number, e: number): number {
+    const p = findItem(u32, s, e, A.ITEM_TRUNCATED);
+    return p < 0 ? 0 : u32[(p + A.ITEM_HDR) >>> 2];
+  },
 };
 
 /** Every metadata item of a run, decoded (CONN_INFO results: one object per call). */
@@ -107,6 +115,10 @@ export interface MetadataItems {
   pidComm: string | null;
   exe: string | null;
   cmdline: string[] | null;
+  /** the command line was cut to whole arguments (its cap, docs/API.md "Metadata limits") */
+  cmdlineTruncated: boolean;
+  /** the names were cut to those asked for first (META_NAMES_MAX): the connection owns more */
+  ownedNamesTruncated: boolean;
   cgroup: string | null;
   caps: Caps | null;
   seclabel: string | null;
@@ -115,6 +127,7 @@ export interface MetadataItems {
 }
 
 export function decodeAll(u8: Uint8Array, u32: Uint32Array, s: number, e: number): MetadataItems {
+  const cut = decode.truncated(u8, u32, s, e);
   return {
     creds: decode.creds(u8, u32, s, e),
     pids: decode.pids(u8, u32, s, e),
@@ -124,6 +137,8 @@ export function decodeAll(u8: Uint8Array, u32: Uint32Array, s: number, e: number
     pidComm: decode.string(u8, u32, s, e, A.ITEM_PID_COMM),
     exe: decode.string(u8, u32, s, e, A.ITEM_EXE),
     cmdline: decode.cmdline(u8, u32, s, e),
+    cmdlineTruncated: (cut & A.ATTACH_CMDLINE) !== 0,
+    ownedNamesTruncated: (cut & A.ATTACH_NAMES) !== 0,
     cgroup: decode.string(u8, u32, s, e, A.ITEM_CGROUP),
     caps: decode.caps(u8, u32, s, e),
     seclabel: decode.string(u8, u32, s, e, A.ITEM_SECLABEL),

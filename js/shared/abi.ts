@@ -36,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 7;
+export const BUS_VERSION = 8;
 
 // Bus header, at BUS_BASE.
 //
@@ -340,10 +340,11 @@ export const REPLY_SIZE = 64; // pending reply record (layout: "Calls and replie
 // complete kdbus item (header included) when it was collected.
 //
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
-//      │ epoch    │ have     │ cached   │ (resv)   │  have: attach bits collected under
+//      │ epoch    │ have     │ cached   │ cut      │  have: attach bits collected under
 //   16 ├──────────┴──────────┴──────────┴──────────┤  epoch; cached: epoch is the provider's
-//      │ size[16] u32, by attach bit: the item's   │  (0: no epoch, collect every time)
-//      │ size (header included); 0: left out       │
+//      │ size[16] u32, by attach bit: the item's   │  (0: no epoch, collect every time);
+//      │ size (header included); 0: left out       │  cut: attach bits of the items that were
+//      │                                           │  cut to fit their cap (CMDLINE)
 //   80 ├───────────────────────────────────────────┤
 //      │ (reserved)                                │
 //  128 ├───────────────────────────────────────────┤ META_ITEMS
@@ -352,6 +353,7 @@ export const REPLY_SIZE = 64; // pending reply record (layout: "Calls and replie
 export const META_EPOCH = 0;
 export const META_HAVE = 4;
 export const META_CACHED = 8;
+export const META_CUT = 12; // attach bits of the collected items that were cut (the TRUNCATED item)
 export const META_SIZES = 16; // u32 per attach bit (bit n at META_SIZES + 4n)
 export const META_ITEMS = 128;
 export const META_SIZE = 128 + 8192; // header + META_SNAPSHOT_MAX (js/shared/meta-limits.ts)
@@ -516,6 +518,12 @@ export const ITEM_CAPS = 0x100a;
 export const ITEM_SECLABEL = 0x100b;
 export const ITEM_AUDIT = 0x100c;
 export const ITEM_CONN_DESCRIPTION = 0x100d;
+// wasmbus: { hdr; u64 mask }, after the metadata items of a message or a CONN_INFO answer, only
+// when one of them was cut to fit its cap rather than left out (CMDLINE to whole arguments,
+// OWNED_NAME to whole names): mask holds their attach bits. kdbus had no caps, so no such item;
+// the type lies outside kdbus's metadata range (0x1000 + attach bit, bits 0..63).
+export const ITEM_TRUNCATED = 0x1100;
+export const TRUNCATED_ITEM_SIZE = 24;
 export const ITEM_NAME_ADD = 0x8000;
 export const ITEM_NAME_REMOVE = 0x8001;
 export const ITEM_NAME_CHANGE = 0x8002;

@@ -3,7 +3,8 @@
 // never grows, so every item has a cap. Plain integer constants: compiled by asc (the core)
 // and by tsc (the host); the host's imports report every value's full length, so the core
 // sees when one is over its cap. Rule for a longer value (docs/API.md, "Metadata limits"):
-// CMDLINE is truncated to whole arguments (flagged), everything else is left out.
+// CMDLINE and the OWNED_NAME list are cut to whole elements and flagged (the TRUNCATED item,
+// abi.ts ITEM_TRUNCATED), everything else is left out.
 
 /** TID_COMM / PID_COMM: TASK_COMM_LEN, 15 bytes + NUL; the kernel never reports more (longer: left out). */
 export const META_COMM_MAX = 16;
@@ -31,7 +32,8 @@ export const META_SNAPSHOT_MAX = 8192;
 
 /**
  * OWNED_NAME items ({hdr; u64 flags; name + NUL}, 8-aligned) of one message or CONN_INFO: 4 KiB
- * holds 14 names at MAX_NAME_LEN, dozens of typical ones (more: the names are all left out,
- * a partial list would misstate what the sender owns). The per-thread buffer is THREAD_META_NAMES.
+ * holds 14 names at MAX_NAME_LEN, 73 of 30 bytes (56-byte items); a connection may own MAX_NAMES_PER_CONN (256, up to 70 KiB of items), which would
+ * need 17× the buffer in every thread slot. More: the list is cut to the names asked for
+ * first, whole, and flagged (the TRUNCATED item). The per-thread buffer is THREAD_META_NAMES.
  */
 export const META_NAMES_MAX = 4096;

@@ -104,7 +104,7 @@ t('the core imports one shared memory (a non-shared one is refused) and allocate
   assert.equal(imports.filter((i) => i.kind === 'memory').map((i) => `${i.module}.${i.name}`), ['env.memory']);
   assert.equal(imports.filter((i) => i.kind === 'function').map((i) => `${i.module}.${i.name}`).sort(),
     ['wasi_snapshot_preview1.args_get', 'wasi_snapshot_preview1.args_sizes_get', 'wasi_snapshot_preview1.clock_time_get',
-      'wasi_snapshot_preview1.random_get', 'wasmbus.audit_get', 'wasmbus.caps_get', 'wasmbus.cgroup_get', 'wasmbus.comm_get',
+      'wasi_snapshot_preview1.random_get', 'wasmbus.audit_get', 'wasmbus.caps_get', 'wasmbus.cgroup_get', 'wasmbus.cmdline_size_get', 'wasmbus.comm_get',
       'wasmbus.creds_get', 'wasmbus.exe_get', 'wasmbus.groups_get', 'wasmbus.meta_epoch_get', 'wasmbus.pids_get',
       'wasmbus.seclabel_get']);
   const fn = () => 0;

@@ -91,6 +91,26 @@ t('CONN_INFO: the HELLO-time snapshot, the current description, limited to send 
   assert.is(b.poolUsed, 0, 'the answers were freed');
 });
 
+t('CONN_INFO: the target\'s current primary names (OWNED_NAME), limited to send mask ∩ request', ({ bus }) => {
+  const a = bus.connect(), other = bus.connect(), hidden = bus.connect({ attachSend: A.ATTACH_ALL & ~A.ATTACH_NAMES });
+  assert.equal(other.info(a.id).ownedNames, [], 'none yet');
+  a.requestName('org.example.One');
+  other.requestName('org.example.Two');
+  a.requestName('org.example.Two', { queue: true });
+  a.requestName('org.example.Three', { allowReplacement: true });
+  hidden.requestName('org.example.Hidden');
+  const P = A.NAME_PRIMARY;
+  const i = other.info(a.id);
+  assert.equal(i.ownedNames, [{ name: 'org.example.One', flags: P }, { name: 'org.example.Three', flags: P | A.NAME_ALLOW_REPLACEMENT }], 'primary names only, in the order asked for');
+  assert.is(i.ownedNamesTruncated, false);
+  assert.equal(other.info('org.example.Three').ownedNames, i.ownedNames, 'by name alike');
+  assert.equal(other.info(a.id, { attach: ['creds'] }).ownedNames, [], 'not asked for');
+  assert.equal(a.info(hidden.id).ownedNames, [], 'not in its send mask');
+  other.releaseName('org.example.Two');
+  a.releaseName('org.example.One');
+  assert.equal(other.info(a.id).ownedNames.map((n) => n.name), ['org.example.Two', 'org.example.Three'], 'current: after release and a move up from the queue');
+});
+
 t('CONN_INFO refuses bad input, changing nothing', ({ bus, e, mock }) => {
   const a = bus.connect();
   refused(e, () => a.info(a.id + 100), 'ENXIO', A.R_INFO_NO_CONN, 'an unknown id');

@@ -15,7 +15,7 @@ t('ALL: every item kind in kdbus order, with the values the provider reports', (
   const b = bus.connect({ attachRecv: 'all' });
   a.sendText(b.id, 'hi');
   const m = b.recv()!;
-  // OWNED_NAME: alice owns no name (the registry is the names branch's)
+  // OWNED_NAME: alice owns no name (no item); nothing was cut (no TRUNCATED item)
   assert.equal(m.itemTypes, [A.ITEM_PAYLOAD_OFF, A.ITEM_TIMESTAMP, A.ITEM_CREDS, A.ITEM_PIDS, A.ITEM_AUXGROUPS,
     A.ITEM_TID_COMM, A.ITEM_PID_COMM, A.ITEM_EXE, A.ITEM_CMDLINE, A.ITEM_CGROUP, A.ITEM_CAPS, A.ITEM_SECLABEL,
     A.ITEM_AUDIT, A.ITEM_CONN_DESCRIPTION]);
@@ -100,6 +100,9 @@ t('values over their cap are left out; CMDLINE is cut to whole arguments', ({ bu
   assert.is(m.cgroup, '/' + 'c'.repeat(1022), 'exactly at the cap (1024 with the NUL)');
   assert.is(m.seclabel, null, 'one byte over its cap');
   assert.equal(m.cmdline, ['node', 'x'.repeat(3000)], 'the arguments that fit in 4096 bytes');
+  assert.ok(m.cmdlineTruncated, 'the cut is flagged');
+  assert.is(m.truncated, A.ATTACH_CMDLINE, 'the TRUNCATED item names CMDLINE alone');
+  assert.is(m.itemTypes[m.itemTypes.length - 1], A.ITEM_TRUNCATED, 'after the metadata items');
   assert.is(m.caps, null);
   assert.ok(m.creds !== null && m.pids !== null && m.audit !== null);
   m.free();
@@ -123,6 +126,146 @@ t('live: each message shows the sender as it is at SEND (the cache follows the e
   assert.is(m3.exe, null, 'became unsupported: left out');
   assert.equal(m3.pids, { pid: 100, tid: 101, ppid: 1 });
   for (const m of [m1, m2, m3]) m.free();
+});
+
+t('CMDLINE cut to whole arguments is flagged (TRUNCATED item), also by argument count and in CONN_INFO; not when it fits', ({ bus, mock }) => {
+  const b = bus.connect({ attachRecv: 'all' });
+  const cases: [string[], string[] | null, boolean][] = [
+    [['node', 'app.js'], ['node', 'app.js'], false],
+    [['node', 'x'.repeat(4088)], ['node', 'x'.repeat(4088)], false], // 5 + 4089 = 4094 bytes: fits
+    [['node', 'x'.repeat(4091)], ['node'], true], // 4097 bytes: the second argument does not fit
+    [Array.from({ length: 300 }, (_, i) => `a${i}`), Array.from({ length: 256 }, (_, i) => `a${i}`), true], // > 256 arguments
+    [['y'.repeat(5000)], ['y'.repeat(4095)], true], // not even the first argument fits: that one cut
+  ];
+  for (const [argv, want, cut] of cases) {
+    mock.setIdentity({ cmdline: argv });
+    const a = bus.connect({ attachSend: ['cmdline'] });
+    a.sendText(b.id, 'x');
+    const m = b.recv()!;
+    assert.equal(m.cmdline, want, `${argv.length} arguments`);
+    assert.is(m.cmdlineTruncated, cut, `${argv.length} arguments: flagged ${cut}`);
+    assert.is(m.ownedNamesTruncated, false);
+    assert.equal(m.itemTypes, cut ? [A.ITEM_PAYLOAD_OFF, A.ITEM_CMDLINE, A.ITEM_TRUNCATED] : [A.ITEM_PAYLOAD_OFF, A.ITEM_CMDLINE]);
+    m.free();
+    const i = b.info(a.id); // the HELLO snapshot: cut alike
+    assert.equal(i.cmdline, want);
+    assert.is(i.cmdlineTruncated, cut);
+    a.close();
+  }
+  // a receiver that does not ask for CMDLINE gets no TRUNCATED item either
+  mock.setIdentity({ cmdline: ['z'.repeat(5000)] });
+  const a = bus.connect();
+  const r = bus.connect({ attachRecv: ['creds'] });
+  a.sendText(r.id, 'x');
+  const m = r.recv()!;
+  assert.is(m.truncated, 0);
+  assert.equal(m.itemTypes, [A.ITEM_PAYLOAD_OFF, A.ITEM_CREDS]);
+  m.free();
+});
+
+t('OWNED_NAME: the primary names at SEND, iff both masks allow it; not queued ones, not after release', ({ bus }) => {
+  const a = bus.connect({ description: 'a' }), other = bus.connect();
+  const b = bus.connect({ attachRecv: ['names'] });
+  const notAsked = bus.connect({ attachRecv: A.ATTACH_ALL & ~A.ATTACH_NAMES });
+  const withheld = bus.connect({ attachSend: A.ATTACH_ALL & ~A.ATTACH_NAMES });
+  const got = (from: typeof a, to = b) => {
+    from.sendText(to.id, 'x');
+    const m = to.recv()!;
+    const r = { names: m.ownedNames, types: m.itemTypes };
+    m.free();
+    return r;
+  };
+  assert.equal(got(a), { names: [], types: [A.ITEM_PAYLOAD_OFF] }, 'no name: no item');
+  assert.is(a.requestName('org.example.First'), 'primary');
+  assert.is(a.requestName('org.example.Second', { allowReplacement: true }), 'primary');
+  assert.is(other.requestName('org.example.Taken'), 'primary');
+  assert.is(a.requestName('org.example.Taken', { queue: true }), 'in-queue');
+  const P = A.NAME_PRIMARY;
+  assert.equal(got(a), {
+    names: [{ name: 'org.example.First', flags: P }, { name: 'org.example.Second', flags: P | A.NAME_ALLOW_REPLACEMENT }],
+    types: [A.ITEM_PAYLOAD_OFF, A.ITEM_OWNED_NAME, A.ITEM_OWNED_NAME],
+  }, 'the primary names in the order asked for, flags as LIST; the queued name is not listed');
+  assert.equal(got(a, notAsked).names, [], 'the receiver does not ask');
+  assert.is(withheld.requestName('org.example.W'), 'primary');
+  assert.equal(got(withheld).names, [], 'the sender withholds them');
+  a.releaseName('org.example.First');
+  assert.equal(got(a).names.map((n) => n.name), ['org.example.Second'], 'not after release');
+  other.releaseName('org.example.Taken'); // a moves up from the queue
+  assert.equal(got(a).names, [{ name: 'org.example.Second', flags: P | A.NAME_ALLOW_REPLACEMENT }, { name: 'org.example.Taken', flags: P | A.NAME_QUEUE }],
+    'a name it moved up to from the queue (ordered from when it asked)');
+  other.requestName('org.example.Second', { replaceExisting: true });
+  assert.equal(got(a).names.map((n) => n.name), ['org.example.Taken'], 'not a name taken from it');
+  assert.equal(got(other).names.map((n) => n.name), ['org.example.Second']);
+  // by name, as a call's reply would be: the same rule
+  a.sendText('org.example.Second', 'to other by name');
+  const m = other.recv()!;
+  assert.equal(m.ownedNames.map((n) => n.name), [], 'other does not ask for names');
+  m.free();
+  other.update({ attachRecv: ['names'] });
+  b.requestName('org.example.B');
+  b.sendText('org.example.Second', 'by name');
+  const m2 = other.recv()!;
+  assert.equal(m2.ownedNames, [{ name: 'org.example.B', flags: P }]);
+  m2.free();
+});
+
+t('OWNED_NAME in a broadcast: each subscriber that asks gets the sender\'s names', ({ bus }) => {
+  const s = bus.connect(), asks = bus.connect({ attachRecv: ['names'] }), not = bus.connect({ attachRecv: ['creds'] });
+  const rule = "type='signal',interface='org.example.Foo'";
+  asks.addMatch(rule);
+  not.addMatch(rule);
+  const sig = { path: '/o', interface: 'org.example.Foo', member: 'M', signature: '', body: [] };
+  s.emit(sig);
+  let m = asks.recv()!;
+  assert.equal(m.ownedNames, [], 'owns none yet');
+  m.free();
+  not.recv()!.free();
+  s.requestName('org.example.Sig');
+  s.requestName('org.example.Sig2');
+  s.emit(sig);
+  m = asks.recv()!;
+  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.Sig', 'org.example.Sig2']);
+  m.free();
+  m = not.recv()!;
+  assert.equal(m.ownedNames, [], 'did not ask');
+  assert.ok(m.creds !== null);
+  m.free();
+  s.releaseName('org.example.Sig');
+  s.emit(sig);
+  m = asks.recv()!;
+  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.Sig2'], 'after release');
+  m.free();
+  not.recv()!.free();
+});
+
+t('OWNED_NAME over META_NAMES_MAX: cut to the names asked for first, whole, and flagged', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ attachRecv: ['names'] });
+  // 14 items of 280 bytes (a 255-byte name) fill 3920 of 4096 bytes; a 15th does not fit
+  const long = (i: number) => `org.n${String(i).padStart(2, '0')}.${'x'.repeat(255 - 9)}`;
+  for (let i = 0; i < 14; i++) a.requestName(long(i));
+  a.sendText(b.id, 'x');
+  let m = b.recv()!;
+  assert.is(m.ownedNames.length, 14);
+  assert.is(m.ownedNamesTruncated, false, 'all fit');
+  m.free();
+  a.requestName(long(14));
+  a.requestName('org.short.Name');
+  a.sendText(b.id, 'x');
+  m = b.recv()!;
+  assert.equal(m.ownedNames.map((n) => n.name), Array.from({ length: 14 }, (_, i) => long(i)), 'the first 14, whole');
+  assert.ok(m.ownedNamesTruncated);
+  assert.is(m.truncated, A.ATTACH_NAMES);
+  m.free();
+  const i = b.info(a.id, { attach: ['names'] });
+  assert.is(i.ownedNames.length, 14, 'CONN_INFO: the same cap');
+  assert.ok(i.ownedNamesTruncated);
+  a.releaseName(long(0));
+  a.sendText(b.id, 'x');
+  m = b.recv()!;
+  assert.equal(m.ownedNames.length, 15, 'fits again');
+  assert.equal(m.ownedNames[14].name, 'org.short.Name');
+  assert.not.ok(m.ownedNamesTruncated);
+  m.free();
 });
 
 t.run();
