@@ -209,6 +209,20 @@ t('OWNED_NAME: the primary names at SEND, iff both masks allow it; not queued on
   m2.free();
 });
 
+t('OWNED_NAME in a call by name and in its reply (the bus lock is already held for the reply record)', async ({ bus }) => {
+  const caller = bus.connect({ attachRecv: ['names'] }), svc = bus.connect({ attachRecv: ['names'] });
+  caller.requestName('org.example.Caller');
+  svc.requestName('org.example.Svc');
+  const p = caller.call('org.example.Svc', new TextEncoder().encode('ping'));
+  const m = svc.recv()!;
+  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.Caller']);
+  svc.replyText(m, 'pong');
+  m.free();
+  const r = await p;
+  assert.equal(r.ownedNames.map((n) => n.name), ['org.example.Svc']);
+  r.free();
+});
+
 t('OWNED_NAME in a broadcast: each subscriber that asks gets the sender\'s names', ({ bus }) => {
   const s = bus.connect(), asks = bus.connect({ attachRecv: ['names'] }), not = bus.connect({ attachRecv: ['creds'] });
   const rule = "type='signal',interface='org.example.Foo'";
