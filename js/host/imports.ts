@@ -93,6 +93,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   // the command line of the last args_sizes_get, so that args_get writes what it announced
   let argsFrom: Uint8Array | null = null;
   let args: ArgsView | null = null;
+  // the full command line's argument count, counted once per command line (cmdline_size_get)
+  let countFrom: Uint8Array | null = null;
+  let countArgc = 0;
 
   const u64 = (p: number, v: number): void => {
     dv.setUint32(p, v >>> 0, true);
@@ -198,7 +201,11 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       cmdline_size_get(argcOut: number, sizeOut: number): number {
         const full = provider.cmdline ? provider.cmdline() : null;
         if (full === null) return WASI_ENOTSUP;
-        dv.setUint32(argcOut, countArgs(full), true);
+        if (full !== countFrom) {
+          countFrom = full;
+          countArgc = countArgs(full);
+        }
+        dv.setUint32(argcOut, countArgc, true);
         dv.setUint32(sizeOut, full.length, true);
         return WASI_ESUCCESS;
       },
