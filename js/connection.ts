@@ -146,7 +146,8 @@ export class Connection {
 
   /**
    * Send `payload` to a connection id (or ":1.<id>", or a well-known name). The payload
-   * bytes are copied once, straight into the receiver's pool. Returns the cookie used.
+   * bytes are copied once, straight into the receiver's pool (up to SEND_INLINE_MAX bytes:
+   * through the command area, in one SEND). Returns the cookie used.
    */
   send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
     const e = this.live('send');
@@ -178,7 +179,13 @@ export class Connection {
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
     } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');
     let vec = 0;
-    if (len > 0) {
+    if (len > 0 && len <= A.SEND_INLINE_MAX) {
+      // a small payload goes in the command area, after the message: one SEND copies it into
+      // the receiver's pool under its lock (no reservation window, no send_commit)
+      const at = p + A.VEC_ITEM_SIZE;
+      p = items.putVec(u32, p, len, at);
+      u8.set(bytes!, at);
+    } else if (len > 0) {
       vec = p;
       p = items.putHostVec(u32, p, len); // a host vec: we copy the bytes ourselves
     }
@@ -191,7 +198,7 @@ export class Connection {
     }
     SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
-    const r = e.send(this.slot, this.gen);
+    const r = vec === 0 ? e.sendInline(this.slot, this.gen) : e.send(this.slot, this.gen);
     if (r === A.SEND_PENDING) {
       // the core reserved `len` bytes at the rewritten address; nothing may leave the send
       // half done: whatever throws before send_commit has returned cancels the reservation

@@ -27,6 +27,12 @@ export interface Engine {
   hello(): number;
   byebye(slot: number, gen: number): number;
   send(slot: number, gen: number): number;
+  /**
+   * SEND of a message with no host vec (its payload already in shared memory, e.g. in the
+   * command area): the core copies it under the receiver's lock, so there is no reservation
+   * window and no busy word, as for RECV and FREE. 0 or -errno, never SEND_PENDING.
+   */
+  sendInline(slot: number, gen: number): number;
   sendCommit(): number;
   sendCancel(): number;
   recv(slot: number, gen: number): number;
@@ -195,6 +201,13 @@ abstract class EngineBase {
     // a SEND that returned without reserving leaves the op at OP_NONE: the window is over
     if (r !== A.SEND_PENDING) this.endClear();
     return r;
+  }
+  sendInline(slot: number, gen: number): number {
+    if (this.endPending) {
+      const c = this.sendEnd(OP_CANCEL); // the send whose commit gave up (EDEADLK) failed
+      if (c < 0) return c;
+    }
+    return this.run(OP_SEND, slot, gen);
   }
   sendCommit(): number { return this.sendEnd(OP_COMMIT); }
   sendCancel(): number { return this.sendEnd(OP_CANCEL); }

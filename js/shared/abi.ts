@@ -599,6 +599,11 @@ export const MAX_DESC_LEN = 63; // CONN_DESCRIPTION length -> ENAMETOOLONG
 export const BLOOM_SIZE_MIN = 8; // bloom filter bytes -> EINVAL
 export const BLOOM_SIZE_MAX = 4096;
 export const CMD_MAX = 32768; // command (and message header + items) size -> EMSGSIZE; the command area size
+// (host) payloads up to this size are copied into the command area and sent in one SEND,
+// larger ones straight into the receiver's pool through a host vec and send_commit: the
+// second copy costs less than the reservation window up to about 4 KiB on both engines
+// (measured: 64 B and 1 KiB about 20 % faster, 4 KiB even, 16 KiB 10 % slower on the twin)
+export const SEND_INLINE_MAX = 2048;
 export const POOL_SIZE_ALIGN = 4096; // HELLO pool_size granularity -> EINVAL
 export const MAX_THREADS = 1024; // thread slots per bus (BUS_MAKE bound) -> EINVAL
 export const MAX_CONNS = 65535; // connection slots per bus (BUS_MAKE bound) -> EINVAL

@@ -36,7 +36,7 @@ function stillWorks(bus: Bus, a: Connection, b: Connection): void {
 }
 
 /** Replace one engine method on this instance (the prototype's is restored by `delete`). */
-function patch<K extends 'send' | 'sendCommit' | 'sendCancel' | 'hello' | 'free'>(e: Engine, k: K, fn: (orig: Engine[K]) => Engine[K]): () => void {
+function patch<K extends 'send' | 'sendInline' | 'sendCommit' | 'sendCancel' | 'hello' | 'free'>(e: Engine, k: K, fn: (orig: Engine[K]) => Engine[K]): () => void {
   const orig = (e[k] as (...a: unknown[]) => unknown).bind(e) as Engine[K];
   (e as unknown as Record<string, unknown>)[k] = fn(orig);
   return () => { delete (e as unknown as Record<string, unknown>)[k]; };
@@ -94,6 +94,25 @@ t('payloads that lie about their size: the true bytes are reserved and copied, n
   stillWorks(bus, a, b);
 });
 
+t('up to SEND_INLINE_MAX bytes go in one SEND through the command area; above it, through the window', ({ bus, e }) => {
+  const a = bus.connect(), b = bus.connect();
+  let windowed = 0, inline = 0;
+  const r1 = patch(e, 'send', (send) => (slot, gen) => { windowed++; return send(slot, gen); });
+  const r2 = patch(e, 'sendInline', (send) => (slot, gen) => { inline++; return send(slot, gen); });
+  const sizes = [0, 1, 7, A.SEND_INLINE_MAX - 1, A.SEND_INLINE_MAX, A.SEND_INLINE_MAX + 1, A.SEND_INLINE_MAX + 8, 20000];
+  try {
+    for (const [i, n] of sizes.entries()) a.send(b.id, bytes(n, i));
+  } finally { r1(); r2(); }
+  assert.equal([inline, windowed], [5, 3], 'one SEND for the five small ones, the window for the three larger');
+  for (const [i, n] of sizes.entries()) {
+    const m = b.recv()!;
+    assert.equal([...m.payload], [...bytes(n, i)], `${n} bytes: exactly the payload`);
+    m.free();
+  }
+  settled(e, 'inline and windowed');
+  stillWorks(bus, a, b);
+});
+
 t('objects that only pretend to be views are EINVAL, and nothing is sent', ({ bus, e }) => {
   const a = bus.connect(), b = bus.connect();
   const fakes: unknown[] = [
@@ -111,7 +130,7 @@ t('objects that only pretend to be views are EINVAL, and nothing is sent', ({ bu
 
 t('a throw in the copy cancels the reservation', ({ bus, e }) => {
   const a = bus.connect(), b = bus.connect();
-  const buf = new ArrayBuffer(300);
+  const buf = new ArrayBuffer(A.SEND_INLINE_MAX + 300); // above it: the two-phase window
   // the payload's buffer is detached once the core has reserved its slice: the copy throws
   const restore = patch(e, 'send', (send) => (slot, gen) => {
     const r = send(slot, gen);
@@ -131,7 +150,7 @@ t('a throw before send_commit runs cancels the reservation', ({ bus, e }) => {
   const a = bus.connect(), b = bus.connect();
   const restore = patch(e, 'sendCommit', () => () => { throw new Error('injected before commit'); });
   try {
-    throwsLike(() => a.send(b.id, bytes(100, 5)), (err) => (err as Error).message === 'injected before commit', 'the commit throws');
+    throwsLike(() => a.send(b.id, bytes(A.SEND_INLINE_MAX + 100, 5)), (err) => (err as Error).message === 'injected before commit', 'the commit throws');
   } finally { restore(); }
   assert.is(b.queued, 0);
   assert.is(b.poolUsed, 0);
@@ -153,7 +172,7 @@ t('a trap inside send_commit: the window stays open until the host cancels', ({ 
     return cancel();
   });
   try {
-    throwsLike(() => a.send(b.id, bytes(100, 6)), (err) => !(err instanceof Error && 'errno' in err), 'the trap is rethrown');
+    throwsLike(() => a.send(b.id, bytes(A.SEND_INLINE_MAX + 100, 6)), (err) => !(err instanceof Error && 'errno' in err), 'the trap is rethrown');
   } finally { r1(); r2(); }
   assert.equal(inCancel, [A.OP_SEND, 1], 'after the unwound commit the send was still reserved and the busy word still set');
   assert.is(b.queued, 0);

@@ -21,6 +21,8 @@ export interface RecovInput {
   /** dying-sender */
   dst?: number;
   dieAt?: number;
+  /** payload bytes (default 64: one inline SEND; above SEND_INLINE_MAX: the send window) */
+  size?: number;
   fault?: number;
   /** hold-lock: the lock word's address and how long */
   lock?: number;
@@ -70,7 +72,7 @@ try {
         bus.engine.setFault(inp.fault ?? 1, true);
       }
       try {
-        conn.send(inp.dst!, senderPayload(index, seq, 64), { cookie: seq + 1 });
+        conn.send(inp.dst!, senderPayload(index, seq, inp.size ?? 64), { cookie: seq + 1 });
         if (seq === dieAt) { post({ error: `the send of ${seq} did not die` }); break; }
         seq++;
       } catch (e) {

@@ -56,11 +56,14 @@ s('an idle worker (joined, connected, waiting) is terminated: watch() recovers i
 // Deno: terminate() does not interrupt running JS (the worker stops at its next event-loop
 // turn) and Deno's node:worker_threads emits 'exit' before that: watch() passes stopped: false
 // and recovery waits RECOVER_BUSY_MS for the lock, then goes ahead (docs/ARCHITECTURE.md).
-s('a worker that dies inside a send (fault hook) and is terminated: recovered, nothing half-made', async () => {
+// twice: a small payload goes in one SEND (no send window, so no busy word), a larger one
+// through the window (the busy word set while the host copies)
+for (const [size, how] of [[64, 'one SEND'], [A.SEND_INLINE_MAX + 64, 'the send window']] as const) {
+s(`a worker that dies inside a send (${how}, fault hook) and is terminated: recovered, nothing half-made`, async () => {
   const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 42 }), limits: THREAD_LIMITS, hooks: true });
   const main = bus.connect();
   const h = bus.handle();
-  const w = spawn(new URL('./recov.worker.ts', import.meta.url), { role: 'dying-sender', handle: h, index: 3, dst: main.id, dieAt: 300, fault: 3 }, { kind: 'thread' });
+  const w = spawn(new URL('./recov.worker.ts', import.meta.url), { role: 'dying-sender', handle: h, index: 3, dst: main.id, dieAt: 300, fault: 3, size }, { kind: 'thread' });
   const ready = await w.next<{ ready: true; id: number; slot: number; error?: string }>(READY_MS, 'the sender to join');
   assert.is(ready.error, undefined);
   const watched = bus.watch(w.thread!, h);
@@ -68,7 +71,7 @@ s('a worker that dies inside a send (fault hook) and is terminated: recovered, n
   const take = (m: Message) => {
     const dv = new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.byteLength);
     assert.is(dv.getUint32(4, true), next, 'in order, none lost, none twice');
-    assert.equal([...m.payload], [...senderPayload(3, next, 64)]);
+    assert.equal([...m.payload], [...senderPayload(3, next, size)]);
     m.free();
     next++;
   };
@@ -79,7 +82,7 @@ s('a worker that dies inside a send (fault hook) and is terminated: recovered, n
   // it really is inside the send: busy, a lock held under its id, changes in its undo log
   const e = bus.engine, u32 = e.u32;
   const t = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + ready.slot * A.THREAD_SIZE;
-  assert.is(u32[(t + A.THREAD_BUSY) >>> 2], 1, 'its busy word is set (inside the send window)');
+  assert.is(u32[(t + A.THREAD_BUSY) >>> 2], size > A.SEND_INLINE_MAX ? 1 : 0, 'its busy word is set inside the send window only');
   assert.ok(u32[(t + A.THREAD_LOG_LEN) >>> 2] > 0, 'its undo log holds a half-made change');
   assert.is(u32[(e.connAddr(main.slot) + A.CONN_LOCK) >>> 2] & A.LOCK_ID_MASK, ready.slot + 1, 'it holds the receiver\'s lock');
   await w.terminate();
@@ -95,5 +98,6 @@ s('a worker that dies inside a send (fault hook) and is terminated: recovered, n
   main.close();
   bus.close();
 });
+}
 
 s.run();
