@@ -49,8 +49,8 @@ import { parse as uvuParse } from 'uvu/parse';
 const MIN_TESTS = {
   'tests/conformance': 210, // inline send +1, replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, owned names +6
   'tests/diff': 25, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more, owned names +1 (the mix's OWNED_NAME / TRUNCATED tally)
-  'tests/threads': 31, // inline send +1, calls +2, deathlock +2 (stress: its own run below)
-  'tests/threads deno': 31, // inline send +1, deathlock +6 on Deno (it has Web Locks)
+  'tests/threads': 32, // owned names +1, inline send +1, calls +2, deathlock +2 (stress: its own run below)
+  'tests/threads deno': 32, // owned names +1, inline send +1, deathlock +6 on Deno (it has Web Locks)
   'tests/threads mixed': 2,
   // 3 per engine, + the mixed-engine variant on the wasm run
   'tests/threads stress': (engine) => (engine === 'wasm' ? 4 : 3),
