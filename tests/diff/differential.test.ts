@@ -17,7 +17,7 @@ import { prng, seedsFromEnv, stepsFromEnv, thrown, isThrown, isTrap, busDiff, wh
 
 const LIMITS = { threads: 2, connections: 6, poolMax: 32768, names: 4, matches: 4, replies: 4 };
 /** messages received with OWNED_NAME / TRUNCATED items, over every seed (checked by the last test) */
-const tally = { owned: 0, truncated: 0 };
+const tally = { owned: 0, bcastOwned: 0, truncated: 0 };
 const U32_MAX = 0xffffffff;
 
 /**
@@ -98,7 +98,8 @@ async function run(seed: number, steps: number, wrap: boolean) {
   };
 
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault', 'kill', 'acquire', 'release', 'list']);
+    const op = rnd.pick(['hello', 'send', 'send', 'send', 'send', 'recv', 'recv', 'recv', 'free', 'free', 'byebye', 'creds', 'fault', 'kill', 'acquire', 'release', 'list',
+      'match', 'signal', 'signal', 'signal']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
     th = rnd.int(3) === 0 ? 1 : 0;
@@ -208,7 +209,10 @@ async function run(seed: number, steps: number, wrap: boolean) {
         if (!list.includes(m.offset)) list.push(m.offset);
         // what the mix exercised: OWNED_NAME and TRUNCATED items received (same bytes on both)
         const e = raws[0].e, at = e.poolBase(b.slot) + m.offset, end = at + e.u32[at >>> 2];
-        if (findItem(e.u32, at + A.MSG_HDR, end, A.ITEM_OWNED_NAME) >= 0) tally.owned++;
+        if (findItem(e.u32, at + A.MSG_HDR, end, A.ITEM_OWNED_NAME) >= 0) {
+          tally.owned++;
+          if (e.u32[(at + A.MSG_DST_ID) >>> 2] === U32_MAX && e.u32[(at + A.MSG_DST_ID + 4) >>> 2] === U32_MAX) tally.bcastOwned++;
+        }
         if (findItem(e.u32, at + A.MSG_HDR, end, A.ITEM_TRUNCATED) >= 0) tally.truncated++;
       }
     } else if (op === 'free') {
@@ -223,6 +227,18 @@ async function run(seed: number, steps: number, wrap: boolean) {
       const name = rnd.pick(['org.example.A', 'org.example.A', 'org.d.B', 'org.d.C', 'bad']);
       const flags = rnd.int(12) === 0 ? 8 : op === 'acquire' ? rnd.int(8) : 0;
       both(label, (raw) => op === 'acquire' ? raw.nameAcquire(c.slot, c.gen, name, flags) : raw.nameRelease(c.slot, c.gen, name, flags));
+    } else if (op === 'match') {
+      // an empty rule (every broadcast) for a random connection: broadcasts then deliver, with
+      // the metadata each subscriber asks for (OWNED_NAME read once, under the bus lock)
+      const c = rnd.pick(conns), cookie = BigInt(rnd.int(4));
+      both(label, (raw) => raw.matchAdd(c.slot, c.gen, cookie));
+    } else if (op === 'signal') {
+      // a broadcast signal (payload in the command area) with a bloom filter of the bus's size
+      const a = rnd.pick(conns);
+      const fill = new Uint8Array(256).map(() => rnd.int(256));
+      raws.forEach((raw) => raw.e.u8.set(fill, raw.cmd + 16384));
+      const items: Item[] = [vec(1 + rnd.int(200), raws[0].cmd + 16384), { type: A.ITEM_BLOOM_FILTER, data: new Array(9).fill(0) }];
+      both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items }));
     } else if (op === 'list') {
       const c = rnd.pick(conns);
       const flags = rnd.int(10) === 0 ? 16 : rnd.int(16);
@@ -270,19 +286,20 @@ for (const seed of SEEDS) {
   for (const wrap of [false, true]) {
     test(`wasm and twin agree byte for byte: seed ${seed}${wrap ? ', counters near 2^32' : ''}`, async () => {
       const counts = await run(seed, STEPS, wrap);
-      // each op is drawn with a fixed weight (send 4/14, recv 3/14, fault 1/14, kill 1/14, of
-      // which about half end in a death): well below those rates, for any step count
+      // each op is drawn with a fixed weight (send 4/22, recv 3/22, signal 3/22, fault 1/22,
+      // kill 1/22, of which about half end in a death): well below those rates, for any step count
       const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate),
         `the commands were exercised (${k}): ${JSON.stringify(counts)}`);
-      min('send', 1 / 6); min('recv', 1 / 12); min('fault', 1 / 30); min('killed', 1 / 120);
+      min('send', 1 / 9); min('recv', 1 / 12); min('signal', 1 / 12); min('fault', 1 / 40); min('killed', 1 / 120);
     });
   }
 }
 
-test('the mix carried OWNED_NAME items (names owned by senders, receivers asking) and TRUNCATED items (a long command line)', () => {
-  console.log(`owned ${tally.owned}, truncated ${tally.truncated}`);
+test('the mix carried OWNED_NAME items (names owned by senders, receivers asking; in broadcasts too) and TRUNCATED items (a long command line)', () => {
+  console.log(`(received: ${tally.owned} messages with OWNED_NAME, ${tally.bcastOwned} of them broadcasts; ${tally.truncated} with TRUNCATED)`);
   if (process.env.WASMBUS_SEEDS || process.env.WASMBUS_STEPS) return; // counted for the default seeds and steps only
   assert.ok(tally.owned >= 20, `OWNED_NAME: ${tally.owned} messages`);
+  assert.ok(tally.bcastOwned >= 3, `OWNED_NAME in broadcasts: ${tally.bcastOwned} messages`);
   assert.ok(tally.truncated >= 5, `TRUNCATED: ${tally.truncated} messages`);
 });
 
