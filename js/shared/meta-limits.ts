@@ -32,8 +32,9 @@ export const META_SNAPSHOT_MAX = 8192;
 
 /**
  * OWNED_NAME items ({hdr; u64 flags; name + NUL}, 8-aligned) of one message or CONN_INFO: 4 KiB
- * holds 14 names at MAX_NAME_LEN, 73 of 30 bytes (56-byte items); a connection may own MAX_NAMES_PER_CONN (256, up to 70 KiB of items), which would
- * need 17× the buffer in every thread slot. More: the list is cut to the names asked for
- * first, whole, and flagged (the TRUNCATED item). The per-thread buffer is THREAD_META_NAMES.
+ * holds 14 names at MAX_NAME_LEN, 73 of 30 bytes (56-byte items); a connection may own
+ * MAX_NAMES_PER_CONN (256, up to 70 KiB of items), which would need 17× the buffer in every
+ * thread slot. More: the list is cut to the names asked for first, whole, and flagged (the
+ * TRUNCATED item). The per-thread buffer is THREAD_META_NAMES.
  */
 export const META_NAMES_MAX = 4096;
