@@ -55,8 +55,9 @@ const MIN_TESTS = {
   // 3 per engine, + the mixed-engine variant on the wasm run
   'tests/threads stress': (engine) => (engine === 'wasm' ? 4 : 3),
   'tests/threads dist': 4,
-  // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
-  'tests/demo': 2,
+  // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run,
+  // + the README's three-thread example (demo/threads/; readme +1)
+  'tests/demo': 3,
   // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
   // strings): all under Node, and under Deno too
   'tests/unit': 45,
@@ -185,10 +186,11 @@ for (const rt of RUNTIMES) {
       files: { dir: 'tests/threads', pattern: 'dist\\.test\\.mjs$', ignore: [] },
       min: minTests('tests/threads dist', 'both'),
     });
-    // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time
+    // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time; and the
+    // README's three-thread example (demo/threads/main.mjs), its code checked against README.md
     RUNS.push({
-      name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60,
-      files: { dir: 'tests/demo', pattern: 'start\\.test\\.mjs$', ignore: [] },
+      name: 'node uvu tests/demo (npm start, the README example)', cmd: NODE, args: [UVU, 'tests/demo', '(start|readme)\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60,
+      files: { dir: 'tests/demo', pattern: '(start|readme)\\.test\\.mjs$', ignore: [] },
       min: minTests('tests/demo', ENGINE),
     });
   }
