@@ -107,6 +107,8 @@ export class Connection {
   readonly description: string | undefined;
   /** messages the bus dropped for this connection, reported by the last recv() */
   lastDropped = 0;
+  /** messages the bus dropped for this connection since it connected, as its receives were told (every receive path, a call's own included) */
+  droppedTotal = 0;
   private nextCookie = 1;
   private isClosed = false;
   /** index of the wake word in engine.i32 */
@@ -232,6 +234,7 @@ export class Connection {
     RECV.encode(u32, cmd, flags, priority);
     const r = e.recv(this.slot, this.gen);
     this.lastDropped = RECV.dropped(u32, cmd);
+    this.droppedTotal += this.lastDropped;
     return r;
   }
 
