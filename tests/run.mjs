@@ -49,8 +49,8 @@ import { parse as uvuParse } from 'uvu/parse';
 const MIN_TESTS = {
   'tests/conformance': 210, // replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, handlers +7
   'tests/diff': 24, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more
-  'tests/threads': 32, // calls +2, deathlock +2, handlers +2 (stress: its own run below)
-  'tests/threads deno': 32, // deathlock +6 on Deno (it has Web Locks), handlers +2
+  'tests/threads': 33, // calls +2, deathlock +2, handlers +3 (stress: its own run below)
+  'tests/threads deno': 33, // deathlock +6 on Deno (it has Web Locks), handlers +3
   'tests/threads mixed': 2,
   // 3 per engine, + the mixed-engine variant on the wasm run
   'tests/threads stress': (engine) => (engine === 'wasm' ? 4 : 3),

@@ -2,8 +2,8 @@
 //   'sub'     subscribes with its rule (onSignal), then serves its queue: D-Bus messages go to
 //             dispatch; raw commands: 'emit' (broadcast org.example.Foo.Changed('x'), then post
 //             { emitted }), 'report' (post what its handler saw, leave)
-//   'service' owns org.example.Calc, exports Add / Boom / Later on /org/example/Calc and
-//             dispatches until the raw command 'stop'
+//   'service' owns org.example.Calc, exports Add / Boom / Later / Hang on /org/example/Calc
+//             and dispatches until the raw command 'stop'
 //   'client'  finds org.example.Calc by name and calls Add, Missing, Boom (callMethod), and
 //             Add with callMethodSync; posts each outcome
 // Every wait has a timeout.
@@ -34,13 +34,15 @@ try {
     }
     conn.close();
     bus.close();
-    post({ name: inp.name, got });
+    post({ name: inp.name, got, dropped: conn.droppedTotal });
   } else if (inp.role === 'service') {
     conn.requestName('org.example.Calc');
     conn.export('/org/example/Calc', 'org.example.Calc', {
       Add: { in: 'ii', out: 'i', handler: ([a, b]) => [(a as number) + (b as number)] },
       Boom: { handler: () => { throw new Error('boom in the service'); } },
       Later: { in: 's', out: 's', handler: async ([s], call) => { await new Promise((r) => setTimeout(r, 5)); return [`${s} from ${call.sender}`]; } },
+      // never answers in time: the test terminates the worker meanwhile
+      Hang: { handler: async () => { post({ hanging: true }); await new Promise((r) => setTimeout(r, 30000)); } },
     });
     post({ ready: true, id: conn.id });
     let served = 0;
