@@ -39,6 +39,21 @@
 //                       message (arrival order, the order that was quadratic with a list)
 // Each case checks its setup (the slot, the number held) and that the loop leaves it as found.
 //
+// Names and calls (a third table, contenders 'wasm ops' and 'twin ops'), one thread, a 64-byte
+// payload, per operation:
+//   send by id / by name   conn.send(rx.id | 'org.example.Bench', bytes), rx.recv(), m.free()
+//                          (by name: the DST_NAME item and the name registry's look-up)
+//   call + reply, API      p = tx.call(rx.id, bytes); m = rx.recv(); rx.reply(m, bytes);
+//                          m.free(); (await p).free(): the pending-call record, the reply
+//                          routed to its call by cookie, one promise per call
+//   call + reply, raw      the same commands through the host codec, no promise: SEND with
+//                          EXPECT_REPLY and a deadline, RECV, the reply's SEND (cookie_reply),
+//                          FREE, RECV at the caller, FREE
+//   callMethod + dispatch  a D-Bus method call to an exported method (js/objects.ts):
+//                          encode, call, recv, dispatch (decode, look-up, handler, encode the
+//                          reply, reply), free, await, decode the reply
+// Each validates its output (bytes, ids, cookies, the reply body) before it is timed.
+//
 // Usage: node bench/run.mjs [--quick] [--json] [--only=wasm,twin,...]
 //   --quick  3 reps of ~20 ms instead of 7 of ~100 ms (about 4 s in all instead of about 21 s)
 //   --json   print the results as JSON instead of the Markdown table
@@ -50,13 +65,21 @@ import { Bus, MockProvider, PAYLOAD_WASMBUS, abi as A } from '../dist/js/index.j
 import { SEND, RECV, FREE, items } from '../dist/js/cmd/index.js';
 
 const SIZES = [0, 64, 1024, 65536];
-const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel', 'wasm lookups', 'twin lookups'];
+const CONTENDERS = ['wasm', 'twin', 'wasm api', 'twin api', 'MessageChannel', 'wasm lookups', 'twin lookups', 'wasm ops', 'twin ops'];
 /** the lookup cases: [key, label] */
 const CASES = [
   ['send1', 'send → slot 1 of 8000'],
   ['send7999', 'send → slot 7999 of 8000'],
   ['free100', 'free, 100 held'],
   ['free16000', 'free, 16000 held'],
+];
+/** the names-and-calls cases: [key, label] */
+const OPS = [
+  ['byId', 'send by id, 64 B (API)'],
+  ['byName', 'send by name, 64 B (API)'],
+  ['callApi', 'call + reply, 64 B (call API)'],
+  ['callRaw', 'call + reply, 64 B (raw)'],
+  ['callMethod', 'callMethod + dispatch (D-Bus, ii -> i)'],
 ];
 const LOOKUP_CONNS = 8000;
 const MC_ROUND = 100;
@@ -365,6 +388,120 @@ async function lookupContender(engine) {
   };
 }
 
+/** Names and calls on one engine (the OPS cases): one bus, tx and rx, rx owning a name and exporting Add. */
+async function opsContender(engine) {
+  const { bus, tx, rx } = await openBus(engine);
+  const NAME = 'org.example.Bench';
+  if (rx.requestName(NAME) !== 'primary') throw new Error('the bench name is taken');
+  rx.export('/bench', 'org.example.Bench', { Add: { in: 'ii', out: 'i', handler: ([a, b]) => [a + b] } });
+  const CALL = { destination: NAME, path: '/bench', interface: 'org.example.Bench', member: 'Add', signature: 'ii', body: [20, 22] };
+  const payload = pattern(64);
+  const e = bus.engine, { u8, u32 } = e, cmd = e.cmd, msg = cmd + SEND.MSG, vec = msg + A.MSG_HDR;
+  const get64 = (addr) => u32[(addr >>> 2) + 1] * 4294967296 + u32[addr >>> 2];
+  /** raw SEND of `payload` from (slot, gen) to `dst` with flags and the timeout word (deadline or cookie_reply); 0 or -errno */
+  function rawSend(slot, gen, dst, flags, cookie, timeout) {
+    items.putHostVec(u32, vec, payload.length);
+    SEND.encodeMsg(u32, msg, A.MSG_HDR + A.VEC_ITEM_SIZE, flags, 0, dst, cookie, timeout);
+    SEND.encode(u32, cmd, msg, 0);
+    const r = e.send(slot, gen);
+    if (r !== A.SEND_PENDING) return r;
+    u8.set(payload, SEND.vecDestination(u32, vec));
+    return e.sendCommit();
+  }
+  function rawRecv(slot, gen) {
+    RECV.encode(u32, cmd, 0, 0);
+    const r = e.recv(slot, gen);
+    return r < 0 ? r : RECV.offset(u32, cmd);
+  }
+  function rawFree(slot, gen, off) {
+    FREE.encode(u32, cmd, off);
+    return e.free(slot, gen);
+  }
+  let cookie = 1;
+  /** one raw call and its reply: the reply's cookie_reply, or throws */
+  function rawCall(deadline) {
+    const c = cookie++;
+    let r = rawSend(tx.slot, tx.gen, rx.id, A.MSG_EXPECT_REPLY, c, deadline);
+    if (r !== 0) throw new Error(`call send returned ${r}`);
+    const off = rawRecv(rx.slot, rx.gen);
+    if (off < 0) throw new Error(`recv (callee) returned ${off}`);
+    r = rawSend(rx.slot, rx.gen, tx.id, 0, c, get64(e.poolBase(rx.slot) + off + A.MSG_COOKIE));
+    if (r !== 0) throw new Error(`reply send returned ${r}`);
+    r = rawFree(rx.slot, rx.gen, off);
+    if (r !== 0) throw new Error(`free (callee) returned ${r}`);
+    const off2 = rawRecv(tx.slot, tx.gen);
+    if (off2 < 0) throw new Error(`recv (caller) returned ${off2}`);
+    const cr = get64(e.poolBase(tx.slot) + off2 + A.MSG_TIMEOUT);
+    r = rawFree(tx.slot, tx.gen, off2);
+    if (r !== 0) throw new Error(`free (caller) returned ${r}`);
+    return cr;
+  }
+  const deadline = () => e.monotonicNs() + 60e9;
+  let key = '';
+  const loops = {
+    byId(n) { for (let i = 0; i < n; i++) { tx.send(rx.id, payload); rx.recv().free(); } },
+    byName(n) { for (let i = 0; i < n; i++) { tx.send(NAME, payload); rx.recv().free(); } },
+    async callApi(n) {
+      for (let i = 0; i < n; i++) {
+        const p = tx.call(rx.id, payload);
+        const m = rx.recv();
+        rx.reply(m, payload);
+        m.free();
+        (await p).free();
+      }
+    },
+    callRaw(n) { const d = deadline(); for (let i = 0; i < n; i++) rawCall(d); },
+    async callMethod(n) {
+      for (let i = 0; i < n; i++) {
+        const p = tx.callMethod(CALL);
+        const m = rx.recv();
+        rx.dispatch(m);
+        m.free();
+        await p;
+      }
+    },
+  };
+  const checks = {
+    byId() { const c = tx.send(rx.id, payload); const m = rx.recv(); const why = m.src !== tx.id ? `src ${m.src}` : m.cookie !== c ? 'cookie' : sameBytes(m.payload, payload); m.free(); return why; },
+    byName() { tx.send(NAME, payload); const m = rx.recv(); const why = m.src !== tx.id ? `src ${m.src}` : m.dst !== rx.id ? `dst ${m.dst}` : sameBytes(m.payload, payload); m.free(); return why; },
+    async callApi() {
+      const p = tx.call(rx.id, payload);
+      const m = rx.recv();
+      if (!m.expectsReply) return 'the call has no EXPECT_REPLY';
+      const c = m.cookie;
+      rx.reply(m, payload);
+      m.free();
+      const r = await p;
+      const why = r.cookieReply !== c ? `cookie_reply ${r.cookieReply}, want ${c}` : r.src !== rx.id ? `reply src ${r.src}` : sameBytes(r.payload, payload);
+      r.free();
+      return why ?? (tx.pendingCalls !== 0 ? 'a call still pending' : null);
+    },
+    callRaw() { const c = cookie; const cr = rawCall(deadline()); return cr === c ? null : `cookie_reply ${cr}, want ${c}`; },
+    async callMethod() {
+      const p = tx.callMethod(CALL);
+      const m = rx.recv();
+      if (m?.dbus?.header.member !== 'Add') return 'rx did not receive the D-Bus call';
+      if (rx.dispatch(m) !== 1) return 'dispatch did not answer the call';
+      m.free();
+      const r = await p;
+      return r.length === 1 && r[0] === 42 ? null : `reply ${JSON.stringify(r)}, want [42]`;
+    },
+  };
+  const empty = () => e.queued(tx.slot) === 0 && e.queued(rx.slot) === 0 && e.poolUsed(tx.slot) === 0 && e.poolUsed(rx.slot) === 0 && tx.pendingCalls === 0;
+  return {
+    rows: OPS.map(([k]) => k),
+    prepare(k) { key = k; },
+    async validate(k) {
+      key = k;
+      const why = await checks[k]();
+      return why ?? (empty() ? null : 'a queue or pool not empty afterwards');
+    },
+    loop(_payload, n) { return loops[key](n); },
+    empty,
+    close() { rx.releaseName(NAME); tx.close(); rx.close(); bus.close(); },
+  };
+}
+
 function makeContender(name) {
   switch (name) {
     case 'wasm': case 'twin': return rawContender(name);
@@ -373,6 +510,8 @@ function makeContender(name) {
     case 'MessageChannel': return channelContender();
     case 'wasm lookups': return lookupContender('wasm');
     case 'twin lookups': return lookupContender('twin');
+    case 'wasm ops': return opsContender('wasm');
+    case 'twin ops': return opsContender('twin');
     default: throw new Error(`unknown contender ${JSON.stringify(name)}`);
   }
 }
@@ -489,9 +628,9 @@ function startChild(name, self) {
   };
 }
 
-const sizeName = (s) => (typeof s === 'string' ? CASES.find(([k]) => k === s)?.[1] ?? s : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
-/** the rows a contender is timed on: message sizes, or the lookup cases */
-const rowsOf = (name) => (name.endsWith(' lookups') ? CASES.map(([k]) => k) : SIZES);
+const sizeName = (s) => (typeof s === 'string' ? [...CASES, ...OPS].find(([k]) => k === s)?.[1] ?? s : s >= 1024 ? `${s / 1024} KiB` : `${s} B`);
+/** the rows a contender is timed on: message sizes, the lookup cases, or the names-and-calls cases */
+const rowsOf = (name) => (name.endsWith(' lookups') ? CASES.map(([k]) => k) : name.endsWith(' ops') ? OPS.map(([k]) => k) : SIZES);
 const fmtNs = (r) => (r ? `${r.ns < 100 ? r.ns.toFixed(1) : Math.round(r.ns)} ±${Math.round(r.spread * 100)}%` : '—');
 
 async function main() {
@@ -530,7 +669,7 @@ async function main() {
   // 2. per size: warm each up, then REPS rounds of one batch each, in a rotating order
   const results = Object.fromEntries(names.map((n) => [n, {}]));
   const fail = (k, size, reason) => { drop(k.name, size, reason); live.get(k)?.delete(size); };
-  for (const size of [...SIZES, ...CASES.map(([k]) => k)]) {
+  for (const size of [...SIZES, ...CASES.map(([k]) => k), ...OPS.map(([k]) => k)]) {
     const here = () => [...live.keys()].filter((k) => live.get(k).has(size));
     if (here().length === 0) continue;
     log(`${sizeName(size)}: ${here().map((k) => k.name).join(', ')}`);
@@ -561,7 +700,7 @@ async function main() {
 
   if (dropped.length) process.exitCode = 1;
   if (flag('--json')) {
-    process.stdout.write(JSON.stringify({ env, sizes: SIZES, cases: CASES, results, dropped }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ env, sizes: SIZES, cases: CASES, ops: OPS, results, dropped }, null, 2) + '\n');
     return;
   }
 
@@ -597,6 +736,12 @@ async function main() {
       });
       lines.push(`| ${label} | ${cells.join(' | ')} |`);
     }
+  }
+  // names and calls: wasm beside twin
+  const ops = [['wasm ops', 'wasm'], ['twin ops', 'twin']].filter(([n]) => has(n));
+  if (ops.length) {
+    lines.push('', `| names and calls | ${ops.map(([, e]) => `${e} ns/op`).join(' | ')} |`, `|---|${ops.map(() => '---:').join('|')}|`);
+    for (const [key, label] of OPS) lines.push(`| ${label} | ${ops.map(([n]) => fmtNs(results[n][key])).join(' | ')} |`);
   }
   if (dropped.length) {
     lines.push('', 'Dropped:');

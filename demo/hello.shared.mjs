@@ -26,6 +26,13 @@ export function short(view) {
   return `bytes ${bytes}${copy.length > 8 ? ' ...' : ''}`;
 }
 
+/** A D-Bus message, short: "call org.example.Worker.Hello("hi")" or "signal ...Done(...)". */
+export function dbusShort(d) {
+  const h = d.header;
+  const s = `${h.type === 'signal' ? 'signal' : 'call'} ${h.interface}.${h.member}(${d.body.map((v) => JSON.stringify(v)).join(', ')})`;
+  return s.length > 80 ? s.slice(0, 77) + '...' : s;
+}
+
 /** Nanoseconds since the epoch as a time of day, UTC, to the microsecond. */
 function timeOfDay(ns) {
   const us = ns / 1000n;
@@ -44,5 +51,12 @@ export function describeLine(m, receiver, names, bus) {
   const place = w.inPlace
     ? `in place at pool+${hex(w.poolOffset, 4)} (memory ${hex(w.address, 8)})`
     : `NOT in the receiver's pool (byteOffset ${w.address})`;
-  return `  ${receiver.padEnd(8)} <- ${from.padEnd(8)} (:1.${m.src})  ${meta}  | ${String(w.view.length).padStart(3)} B ${place}  ${short(w.view)}`;
+  const what = m.dbus ? dbusShort(m.dbus) : short(w.view);
+  return `  ${receiver.padEnd(8)} <- ${from.padEnd(8)} (:1.${m.src})  ${meta}  | ${String(w.view.length).padStart(3)} B ${place}  ${what}`;
 }
+
+/** The well-known name of worker n, and the object and interface every worker exports. */
+export const workerName = (n) => `org.example.Worker${n}`;
+/** The main thread's well-known name: the workers send their Done signal to it. */
+export const MAIN = 'org.example.Main';
+export const WORKER = Object.freeze({ path: '/org/example/Worker', interface: 'org.example.Worker' });

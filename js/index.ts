@@ -29,3 +29,5 @@ export type { CallOptions, CallSyncOptions } from './calls.ts';
 export type { MatchSpec, MatchInput, SignalSpec, SignalHandler, WaitForNameOptions } from './signals.ts';
 export type { Notification, NotificationKind } from './notification.ts';
 export type { LockWatchResult, WatchLockOptions } from './bus.ts';
+export { DBusError, DBUS_ERROR } from './dbus/error.ts';
+export type { MethodCall, MethodHandler, MethodSpec, Methods, ExportOptions, MethodCallSpec } from './objects.ts';

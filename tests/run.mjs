@@ -47,20 +47,21 @@ import { parse as uvuParse } from 'uvu/parse';
  * number; lower it only when you remove tests on purpose.
  */
 const MIN_TESTS = {
-  'tests/conformance': 210, // inline send +1, replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, owned names +6
+  'tests/conformance': 217, // inline send +1, replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, handlers +7, owned names +6
   'tests/diff': 25, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more, owned names +1 (the mix's OWNED_NAME / TRUNCATED tally)
-  'tests/threads': 32, // owned names +1, inline send +1, calls +2, deathlock +2 (stress: its own run below)
-  'tests/threads deno': 32, // owned names +1, inline send +1, deathlock +6 on Deno (it has Web Locks)
+  'tests/threads': 35, // inline send +1, calls +2, deathlock +2, handlers +3, owned names +1 (stress: its own run below)
+  'tests/threads deno': 35, // inline send +1, deathlock +6 on Deno (it has Web Locks), handlers +3, owned names +1
   'tests/threads mixed': 2,
   // 3 per engine, + the mixed-engine variant on the wasm run
   'tests/threads stress': (engine) => (engine === 'wasm' ? 4 : 3),
   'tests/threads dist': 4,
-  // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
-  'tests/demo': 2,
+  // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run,
+  // + the README's three-thread example (demo/threads/; readme +1)
+  'tests/demo': 3,
   // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
   // strings): all under Node, and under Deno too
-  'tests/unit': 45,
-  'tests/unit deno': 37,
+  'tests/unit': 47, // kept header and bloom bits +2
+  'tests/unit deno': 39, // kept header and bloom bits +2
   // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
   'tests/consumer': 16,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
@@ -185,10 +186,11 @@ for (const rt of RUNTIMES) {
       files: { dir: 'tests/threads', pattern: 'dist\\.test\\.mjs$', ignore: [] },
       min: minTests('tests/threads dist', 'both'),
     });
-    // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time
+    // npm start (demo/hello.mjs, on dist/ as just built): its output, exit code and time; and the
+    // README's three-thread example (demo/threads/main.mjs), its code checked against README.md
     RUNS.push({
-      name: 'node uvu tests/demo (npm start)', cmd: NODE, args: [UVU, 'tests/demo', 'start\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60,
-      files: { dir: 'tests/demo', pattern: 'start\\.test\\.mjs$', ignore: [] },
+      name: 'node uvu tests/demo (npm start, the README example)', cmd: NODE, args: [UVU, 'tests/demo', '(start|readme)\\.test\\.mjs$'], env: { WASMBUS_ENGINE: ENGINE }, timeout: 60,
+      files: { dir: 'tests/demo', pattern: '(start|readme)\\.test\\.mjs$', ignore: [] },
       min: minTests('tests/demo', ENGINE),
     });
   }

@@ -15,7 +15,13 @@ export function describe(m, receiver, how) {
     view.byteOffset >= base && view.byteOffset + view.length <= base + m.conn.poolSize;
   const copy = view.slice(); // browsers refuse to decode a view of a SharedArrayBuffer: copy first
   let kind = 'bytes', text = null, json = null;
-  try {
+  const d = m.dbus; // a D-Bus message (payload type DBusDBus): a method call, its reply, a signal
+  if (d) {
+    const h = d.header;
+    kind = 'dbus';
+    text = `${h.type === 'signal' ? 'signal' : 'call'} ${h.interface}.${h.member}(${d.body.map((v) => JSON.stringify(v)).join(', ')})`;
+    json = { type: h.type, interface: h.interface, member: h.member, body: d.body };
+  } else try {
     text = strict.decode(copy);
     kind = 'text';
     if (/^\s*[[{"]/.test(text)) {
@@ -58,6 +64,7 @@ function isoNs(ns) {
 export function payloadText(d) {
   if (d.kind === 'json') return JSON.stringify(d.json);
   if (d.kind === 'text') return JSON.stringify(d.text);
+  if (d.kind === 'dbus') return d.text;
   const shown = d.bytes.slice(0, 8).map((b) => b.toString(16).padStart(2, '0')).join(' ');
   return `${shown}${d.size > 8 ? ' …' : ''} (${d.size} B)`;
 }

@@ -3,17 +3,21 @@
 //      credentials to report: uid 1000 / gid 1000 on the page) and its own connection;
 //   2. starts ?workers=3 module Workers (worker.js, engine from ?worker=wasm|twin), posting each
 //      its own bus.handle() and its own mocked identity (worker-n: uid 2000+n, gid 3000+n);
-//      each joins the bus, connects and posts its connection id back (names do not exist yet);
-//   3. keeps messages flowing through the bus: every ?interval=200 ms it sends a tick to the next
-//      worker, which answers the page and relays 16 bytes to the next worker, which tells the
-//      page; every message is shown with its sender, TIMESTAMP, CREDS and where it was read
-//      (in place: an offset in the receiver's own pool);
+//      each joins the bus, connects and takes the name org.example.Worker<n>; the page finds it
+//      by that name (bus.waitForName: no connection id goes through postMessage);
+//   3. keeps messages flowing through the bus: every ?interval=200 ms it calls the method
+//      org.example.Worker.Tick(r) of the next worker, by name; the worker's exported handler
+//      replies and relays 16 bytes to the next worker, by name, which broadcasts the signal
+//      org.example.Worker.Relayed(r, from) that the page subscribed to; every message is shown
+//      with its sender, TIMESTAMP, CREDS and where it was read (in place: an offset in the
+//      receiver's own pool);
 //   4. shows every connection live: counters, and pool usage read straight from the shared
 //      memory (bus.engine.poolUsed(slot)); each worker keeps its last ?hold=3 messages unfreed;
 //   5. has a button per worker that terminates it: the page then recovers the dead worker's
 //      thread slot with bus.recoverThread(token) (a web Worker has no exit event), which closes
-//      its connection; the page checks that the connection is gone (a send to it: ENXIO) and
-//      that the survivors go on; "add a worker" starts a new one in the freed thread slot.
+//      its connection and releases its name; the page checks that the connection is gone (a
+//      send to it: ENXIO), sees the NAME_REMOVE notification of its name, and that the
+//      survivors go on; "add a worker" starts a new one in the freed thread slot.
 // The page never blocks: it waits with recvAsync only. window.__result (read by
 // tests/browser/browser.test.mjs) is set once every worker has been heard from, and is then
 // kept up to date (recoveries, workers added, counters).
@@ -49,6 +53,10 @@ const result = {
   total: 0,          // messages received on the bus so far
   sendFailures: [],  // sends a worker made to a peer that was gone (ENXIO)
   recoveries: [],    // one per terminated worker
+  nameRemoves: [],   // NAME_REMOVE notifications the page received: { name, oldOwner }
+  replies: 0,        // Tick replies the page's calls got
+  relayed: 0,        // Relayed signals the page's onSignal handler ran for
+  dropped: 0,        // messages the bus dropped for the page (a notification or broadcast, under lock contention)
   readyMs: 0,
   ms: 0,
 };
@@ -136,12 +144,25 @@ async function pageLoop() {
       if (e?.code === 'ETIMEDOUT') continue;
       throw e;
     }
+    result.dropped = me.droppedTotal;
+    const note = m.notification;
+    if (note) { // from the bus: NAME_REMOVE of a worker's name (the page's only notification match)
+      m.free();
+      if (note.kind === 'name-remove') {
+        result.nameRemoves.push({ name: note.name, oldOwner: note.oldOwner });
+        const rec = result.recoveries.find((x) => x.id === note.oldOwner);
+        if (rec) rec.nameRemove = note.name;
+        log(`NAME_REMOVE: ${note.name} lost its owner :1.${note.oldOwner} (${nameOf(note.oldOwner)})`);
+      }
+      continue;
+    }
     const mine = conns.get(me.id);
     mine.poolPeak = Math.max(mine.poolPeak, me.poolUsed); // the message is in the page's pool
     const s = mine.stats;
     s.received++;
     s.receivedBytes += m.payload.length;
     const d = describe(m, 'page', 'recvAsync');
+    me.dispatch(m); // the Relayed signal: its onSignal handler
     const c = conns.get(m.src);
     if (c?.w) c.w.heardByPage = (c.w.heardByPage ?? 0) + 1;
     for (const r of result.recoveries) if (r.done && c?.w && c.w.state === 'live') r.heardAfter[c.w.name] = (r.heardAfter[c.w.name] ?? 0) + 1;
@@ -150,6 +171,8 @@ async function pageLoop() {
     checkReady();
   }
 }
+
+const WORKER = { path: '/org/example/Worker', interface: 'org.example.Worker' };
 
 function pageSend(dst, value) {
   const bytes = new TextEncoder().encode(JSON.stringify(value));
@@ -160,8 +183,8 @@ function pageSend(dst, value) {
 }
 
 function announcePeers() {
-  const peers = live().map((w) => [w.id, w.name]);
-  for (const w of live()) pageSend(w.id, { peers });
+  const peers = live().map((w) => w.busName);
+  for (const w of live()) pageSend(w.busName, { peers });
 }
 
 // ---------- workers ----------
@@ -178,20 +201,25 @@ function spawn() {
   const handle = bus.handle(); // one per worker: its token finds the worker's thread slot later
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name });
   handles.set(name, { worker, handle });
-  const w = { name, n, id: 0, slot: -1, gen: 0, threadSlot: -1, token: handle.token, engine: workerEngine, creds, state: 'starting', heard: {} };
+  const busName = `org.example.Worker${n}`;
+  const w = { name, n, busName, id: 0, slot: -1, gen: 0, threadSlot: -1, token: handle.token, engine: workerEngine, creds, state: 'starting', heard: {} };
   result.workers.push(w);
   log(`${name}: started, handle posted (token ${handle.token}), mocked uid ${creds.uid} gid ${creds.gid}`);
+  // the worker is found by its name; postMessage brings only display data (its thread slot, engine)
+  const found = bus.waitForName(busName, { timeout: 10000 });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} did not join within 10 s`)), 10000);
     worker.onerror = (ev) => { ev.preventDefault(); fail(new Error(`${name}: ${ev.message || 'failed to load worker.js'}`)); };
     worker.onmessageerror = () => fail(new Error(`${name}: a message could not be deserialized`));
     worker.onmessage = ({ data }) => {
       if (data.type === 'ready') {
-        clearTimeout(timer);
-        Object.assign(w, { id: data.id, slot: data.slot, gen: data.gen, threadSlot: data.threadSlot, engine: data.engine, state: 'live' });
-        conns.set(w.id, { name, thread: `worker (thread slot ${w.threadSlot})`, engine: data.engine, creds, slot: w.slot, poolSize: data.poolSize, state: 'live', stats: data.stats, poolUsed: 0, poolPeak: 0, queued: 0, w });
-        log(`${name}: joined the bus on the ${data.engine} engine, thread slot ${w.threadSlot}, connection :1.${w.id}`);
-        resolve(w);
+        found.then((id) => {
+          clearTimeout(timer);
+          Object.assign(w, { id, slot: data.slot, gen: data.gen, threadSlot: data.threadSlot, engine: data.engine, state: 'live' });
+          conns.set(w.id, { name, thread: `worker (thread slot ${w.threadSlot})`, engine: data.engine, creds, slot: w.slot, poolSize: data.poolSize, state: 'live', stats: data.stats, poolUsed: 0, poolPeak: 0, queued: 0, w });
+          log(`${name}: joined the bus on the ${data.engine} engine, thread slot ${w.threadSlot}; found by name: ${busName} is owned by :1.${id}`);
+          resolve(w);
+        }, (e) => { clearTimeout(timer); reject(e); fail(e); });
       } else if (data.type === 'seen') {
         const c = conns.get(w.id);
         if (c) c.stats = data.stats;
@@ -201,7 +229,7 @@ function spawn() {
       } else if (data.type === 'sendFailed') {
         if (conns.get(w.id)) conns.get(w.id).stats = data.stats;
         result.sendFailures.push({ from: name, dst: data.dst, what: data.what, code: data.code });
-        log(`${name}: ${data.what} to ${nameOf(data.dst)} (:1.${data.dst}) failed: ${data.code} (that connection is gone)`);
+        log(`${name}: ${data.what} to ${data.dst} failed: ${data.code} (its owner is gone)`);
       } else if (data.type === 'error') {
         clearTimeout(timer);
         const e = new Error(`${name}: ${data.error}`);
@@ -209,7 +237,7 @@ function spawn() {
         fail(e);
       }
     };
-    worker.postMessage({ handle, engine: workerEngine, name, pageId: me.id, creds, hold });
+    worker.postMessage({ handle, engine: workerEngine, name, n, creds, hold });
   });
 }
 
@@ -218,7 +246,7 @@ async function terminate(name) {
   const w = result.workers.find((x) => x.name === name);
   if (!w || w.state !== 'live') return;
   const { worker, handle } = handles.get(name);
-  const rec = { name, id: w.id, token: handle.token, threadSlot: -1, ms: 0, liveConnsBefore: bus.engine.liveConns(), liveConnsAfter: 0, connClosed: false, sendAfter: null, heardAfter: {}, done: false };
+  const rec = { name, id: w.id, token: handle.token, threadSlot: -1, ms: 0, liveConnsBefore: bus.engine.liveConns(), liveConnsAfter: 0, connClosed: false, sendAfter: null, nameRemove: null, heardAfter: {}, done: false };
   result.recoveries.push(rec);
   w.state = 'terminated';
   conns.get(w.id).state = 'terminated';
@@ -269,7 +297,17 @@ function tick() {
   const ws = live();
   if (!ws.length) return;
   const w = ws[round % ws.length];
-  pageSend(w.id, { tick: ++round });
+  const r = ++round;
+  const s = conns.get(me.id).stats;
+  s.sent++;
+  me.callMethod({ destination: w.busName, ...WORKER, member: 'Tick', signature: 'u', body: [r] }, { timeout: 5000 }).then(
+    ([text]) => { s.received++; result.replies++; result.lastReply = text; },
+    (e) => {
+      // a worker terminated with the call pending (EPIPE once recovered), or gone (ESRCH): the ring goes on
+      if (['EPIPE', 'ESRCH', 'ETIMEDOUT'].includes(e?.code)) log(`Tick(${r}) to ${w.busName}: ${e.code}`);
+      else fail(e);
+    },
+  );
 }
 
 function checkReady() {
@@ -357,7 +395,7 @@ async function run() {
   // the bus: the core is fetched from build/core.wasm by loadCore(); one thread slot per worker
   // and one for the page, so that a new worker fits only once a dead one has been recovered
   const provider = new MockProvider({ seed: 1, creds: PAGE_CREDS });
-  bus = await Bus.create({ engine, provider, limits: { threads: nWorkers + 1, connections: nWorkers + 2, poolMax: 65536 } });
+  bus = await Bus.create({ engine, provider, limits: { threads: nWorkers + 1, connections: 2 * nWorkers + 2, poolMax: 65536 } });
   result.busId = Array.from(bus.id128, (b) => b.toString(16).padStart(2, '0')).join('');
   result.limits = { ...bus.limits };
   fact('engine', `${bus.engine.kind} on the page, ${workerEngine} in the workers`);
@@ -370,6 +408,8 @@ async function run() {
   result.page = { id: me.id, slot: me.slot, creds: PAGE_CREDS };
   conns.set(me.id, { name: 'page', thread: 'page (thread slot 0)', engine: bus.engine.kind, creds: PAGE_CREDS, slot: me.slot, poolSize: me.poolSize, state: 'live', stats: { sent: 0, sentBytes: 0, received: 0, receivedBytes: 0 }, poolUsed: 0, poolPeak: 0, queued: 0 });
   log(`the page's connection is ${me.uniqueName} (mocked uid 1000 gid 1000)`);
+  me.onSignal(`type='signal',interface='${WORKER.interface}',member='Relayed'`, () => { result.relayed++; });
+  me.addMatch({ notifications: 'name-remove' }); // told when a worker's name loses its owner
 
   // the page may not block: recvWait refuses to wait here (Atomics.wait throws on a main thread).
   // It spins on the wake word first; with a timeout shorter than that spin it would return

@@ -219,6 +219,12 @@ function argKey(i: number): string {
  * sd-bus stopped after the first string argument (a bug); this is the intended rule.
  */
 export function signalElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
+  headerElements(header, sink);
+  argElements(header, body, sink);
+}
+
+/** The elements of a signal's header: message-type, interface, member, path and its prefixes. */
+function headerElements(header: DBusHeader, sink: ElementSink): void {
   sink.addPair('message-type', header.type);
   if (header.interface !== undefined) sink.addPair('interface', header.interface);
   if (header.member !== undefined) sink.addPair('member', header.member);
@@ -228,6 +234,11 @@ export function signalElements(header: DBusHeader, body: readonly unknown[], sin
     // same bits, so once is enough
     sink.addPrefixes('path-slash-prefix', header.path, '/');
   }
+}
+
+/** The elements of a signal's leading string arguments (see signalElements). */
+function argElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
+  if (body.length === 0) return;
   const types = parseSignature(header.signature ?? '', A.EINVAL, 'bloom');
   const n = Math.min(types.length, 64, body.length);
   for (let i = 0; i < n; i++) {
@@ -248,14 +259,54 @@ export function signalElements(header: DBusHeader, body: readonly unknown[], sin
 }
 
 /**
+ * The header part of the last signal's filter, kept: a thread that emits one signal again and
+ * again (the common case) hashes its header elements once. Keyed by the bloom parameters and
+ * the header fields the elements come from; the arguments are hashed every time.
+ */
+interface HeaderBits {
+  size: number;
+  nHash: number;
+  type: string;
+  iface: string | undefined;
+  member: string | undefined;
+  path: string | undefined;
+  /** the header's bits */
+  bits: Uint8Array;
+  /** where filters are built (a Bloom over its own buffer, reused) */
+  bloom: Bloom;
+}
+let last: HeaderBits | null = null;
+
+/**
  * The bloom filter of a signal (generation 0, as sd-bus sent it): `size` bytes, written into
  * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
  */
 export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
-  const b = new Bloom(params, into);
-  b.clear();
-  signalElements(header, body, b);
-  return b.data;
+  let h = last;
+  if (h === null || h.size !== params.size || h.nHash !== params.nHash) {
+    const bloom = new Bloom(params); // checks the parameters
+    h = last = { size: params.size, nHash: params.nHash, type: '', iface: undefined, member: undefined, path: undefined, bits: new Uint8Array(params.size), bloom };
+  }
+  if (into !== undefined && into.length !== params.size) {
+    throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${into.length}`);
+  }
+  const b = h.bloom;
+  if (h.type !== header.type || h.iface !== header.interface || h.member !== header.member || h.path !== header.path) {
+    h.type = ''; // matches no header while it is rebuilt (a throw leaves it so)
+    b.clear();
+    headerElements(header, b);
+    h.bits.set(b.data);
+    h.iface = header.interface;
+    h.member = header.member;
+    h.path = header.path;
+    h.type = header.type;
+  } else {
+    b.data.set(h.bits);
+  }
+  argElements(header, body, b);
+  const out = into ?? new Uint8Array(params.size);
+  out.set(b.data);
+  return out;
 }
 
 /**

@@ -107,15 +107,21 @@ function checkHeader(h: DBusHeader, fail: (d: string) => BusError): void {
   str('errorName', h.errorName, errorNameError);
   str('destination', h.destination, busNameError);
   str('sender', h.sender, busNameError);
-  const u32 = (name: string, v: unknown) => {
-    if (v === undefined) return;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffffffff) {
-      throw fail(`${name} must be an integer 1..2^32-1, got ${typeof v === 'number' ? v : typeof v}`);
-    }
-  };
-  u32('serial', h.serial);
+  serialError('replySerial', h.replySerial, fail);
+  checkNumbers(h, fail);
+}
+
+function serialError(name: string, v: unknown, fail: (d: string) => BusError): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 0xffffffff) {
+    throw fail(`${name} must be an integer 1..2^32-1, got ${typeof v === 'number' ? v : typeof v}`);
+  }
+}
+
+// the serial and the flags: what changes from one message to the next with the same fields
+function checkNumbers(h: DBusHeader, fail: (d: string) => BusError): void {
+  serialError('serial', h.serial, fail);
   if (h.serial === undefined) throw fail('serial must be an integer 1..2^32-1, got undefined');
-  u32('replySerial', h.replySerial);
   const f = h.flags ?? 0;
   if (typeof f !== 'number' || !Number.isInteger(f) || f < 0 || (f & ~FLAGS_KNOWN) !== 0) {
     throw fail(`flags must be a combination of FLAG_* bits (0..7), got ${f}`);
@@ -159,12 +165,61 @@ function fieldsEnd(fs: [number, string, string | number][]): number {
   return pos;
 }
 
+/**
+ * The header part of the last message written, kept: its fixed part (serial, flags and body
+ * length written per message) and field array, padded to 8. A thread that sends one signal or
+ * one method call again and again validates and lays out its header once; every field is
+ * compared (strings by value), so any change makes a new one.
+ */
+interface Template {
+  type: MessageType;
+  path: string | undefined;
+  iface: string | undefined;
+  member: string | undefined;
+  errorName: string | undefined;
+  replySerial: number | undefined;
+  destination: string | undefined;
+  sender: string | undefined;
+  signature: string | undefined;
+  bytes: Uint8Array;
+}
+let last: Template | null = null;
+
+/** The header bytes of `h` (serial, flags and body length left 0), validated; kept for the next call. */
+function template(h: DBusHeader): Uint8Array {
+  const t = last;
+  if (t !== null && t.type === h.type && t.path === h.path && t.iface === h.interface && t.member === h.member &&
+    t.errorName === h.errorName && t.replySerial === h.replySerial && t.destination === h.destination &&
+    t.sender === h.sender && t.signature === h.signature) {
+    checkNumbers(h, bad); // the fields are the same strings, already checked: serial and flags vary
+    return t.bytes;
+  }
+  checkHeader(h, bad);
+  const fs = fields(h);
+  const bytes = new Uint8Array((fieldsEnd(fs) + 7) & ~7);
+  bytes[0] = 0x6c; // 'l'
+  bytes[1] = MESSAGE_TYPES.indexOf(h.type) + 1;
+  bytes[3] = 1;
+  // the field array: each field a struct (y, v) at an 8-aligned offset
+  let pos = 16;
+  for (const [code, ty, v] of fs) {
+    pos = (pos + 7) & ~7;
+    bytes[pos] = code; bytes[pos + 1] = 1; bytes[pos + 2] = ty.charCodeAt(0); bytes[pos + 3] = 0;
+    pos = write(ty, [v], bytes, pos + 4, 0);
+  }
+  const n = pos - 16;
+  bytes[12] = n & 0xff; bytes[13] = (n >>> 8) & 0xff; bytes[14] = (n >>> 16) & 0xff; bytes[15] = n >>> 24;
+  last = {
+    type: h.type, path: h.path, iface: h.interface, member: h.member, errorName: h.errorName,
+    replySerial: h.replySerial, destination: h.destination, sender: h.sender, signature: h.signature, bytes,
+  };
+  return bytes;
+}
+
 /** Bytes of the message `header` + `body` (header fields, padding to 8, the body). Validates both. */
 export function messageSize(header: DBusHeader, body: readonly unknown[] = []): number {
-  checkHeader(header, bad);
-  const sig = header.signature ?? '';
-  const headerLen = (fieldsEnd(fields(header)) + 7) & ~7;
-  const total = headerLen + sizeOf(sig, body, headerLen);
+  const headerLen = template(header).length;
+  const total = headerLen + sizeOf(header.signature ?? '', body, headerLen);
   if (total > MAX_MESSAGE) throw new BusError(A.EMSGSIZE, ENC, `message of ${total} bytes is over the 128 MiB limit`);
   return total;
 }
@@ -175,35 +230,23 @@ export function messageSize(header: DBusHeader, body: readonly unknown[] = []): 
  * sizes `into` with messageSize(); too small: BusError EMSGSIZE.
  */
 export function writeMessage(header: DBusHeader, body: readonly unknown[], into: Uint8Array, offset = 0): number {
-  checkHeader(header, bad);
-  const fs = fields(header);
-  const sig = header.signature ?? '';
-  const headerLen = (fieldsEnd(fs) + 7) & ~7;
+  const tpl = template(header);
+  const headerLen = tpl.length;
   if (offset + headerLen > into.length) {
     throw new BusError(A.EMSGSIZE, ENC, `the target buffer is too small (${into.length} bytes; messageSize() says how many are needed)`);
   }
-  const dv = new DataView(into.buffer, into.byteOffset, into.byteLength);
-  into[offset] = 0x6c; // 'l'
-  into[offset + 1] = MESSAGE_TYPES.indexOf(header.type) + 1;
+  into.set(tpl, offset);
   into[offset + 2] = header.flags ?? 0;
-  into[offset + 3] = 1;
-  dv.setUint32(offset + 8, header.serial, true);
-  // the field array: each field a struct (y, v) at an 8-aligned offset
-  let pos = offset + 16;
-  const zero = (to: number) => { while (pos < to) into[pos++] = 0; };
-  for (const [code, t, v] of fs) {
-    zero(offset + ((pos - offset + 7) & ~7));
-    into[pos] = code; into[pos + 1] = 1; into[pos + 2] = t.charCodeAt(0); into[pos + 3] = 0;
-    pos += 4;
-    pos = write(t, [v], into, pos, offset);
-  }
-  dv.setUint32(offset + 12, pos - (offset + 16), true);
-  zero(offset + headerLen);
-  const end = write(sig, body, into, pos, offset);
-  const bodyLen = end - pos;
-  dv.setUint32(offset + 4, bodyLen, true);
+  putU32(into, offset + 8, header.serial);
+  const pos = offset + headerLen;
+  const end = write(header.signature ?? '', body, into, pos, offset);
+  putU32(into, offset + 4, end - pos);
   if (end - offset > MAX_MESSAGE) throw new BusError(A.EMSGSIZE, ENC, `message of ${end - offset} bytes is over the 128 MiB limit`);
   return end;
+}
+
+function putU32(into: Uint8Array, p: number, v: number): void {
+  into[p] = v & 0xff; into[p + 1] = (v >>> 8) & 0xff; into[p + 2] = (v >>> 16) & 0xff; into[p + 3] = v >>> 24;
 }
 
 /** Encode a message into a new Uint8Array of exactly its size. */

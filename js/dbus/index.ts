@@ -17,3 +17,4 @@ export { Bloom, ElementList, BLOOM_DEFAULT, BLOOM_KEYS, bloomParamsError, prefix
   ruleElements, ruleMask, bloomCheck } from './bloom.ts';
 export type { BloomParams, ElementSink } from './bloom.ts';
 export { siphash24, siphash24Into, sipKey } from './siphash.ts';
+export { DBusError, DBUS_ERROR } from './error.ts';

@@ -223,8 +223,14 @@ export function sizeOf(sig: string, values: readonly unknown[], start = 0): numb
     throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
   }
   let pos = start;
-  for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, `arg${k}`);
+  for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, argPath(k));
   return pos - start;
+}
+
+/** "arg0" .. "arg63", made once (a value's path in error messages) */
+const ARG_PATHS = Array.from({ length: 64 }, (_, k) => `arg${k}`);
+function argPath(k: number): string {
+  return k < 64 ? ARG_PATHS[k] : `arg${k}`;
 }
 
 // write pass
@@ -362,7 +368,7 @@ export function write(sig: string, values: readonly unknown[], into: Uint8Array,
   w.end = into.length;
   w.base = base;
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, `arg${k}`);
+  for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
   return pos;
 }
 
@@ -555,7 +561,7 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.len
   r.le = opts?.littleEndian ?? true;
   const out: unknown[] = new Array(types.length);
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, `arg${k}`, out, k);
+  for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
   if (pos !== end) throw malformed(`${end - pos} bytes after the last value of signature ${JSON.stringify(sig)}`);
   return out;
 }

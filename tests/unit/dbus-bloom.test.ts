@@ -264,4 +264,23 @@ test('known limit: an argument after the leading string arguments is not in the 
   assert.ok(bloomCheck(signalFilter(h2, ['x', 'z']), 0, ruleMask(parseMatch("arg1='z'"))));
 });
 
+test('signalFilter keeps the last header\'s bits: interleaved signals get the filters of fresh Blooms', () => {
+  const fresh = (h: DBusHeader, body: unknown[]) => { const b = new Bloom(); signalElements(h, body, b); return [...b.data]; };
+  const hs: [DBusHeader, unknown[]][] = [
+    [signal('org.example.Foo', 'Changed', '/org/example/Obj', 'ss'), ['x', 'y.z']],
+    [signal('org.example.Foo', 'Changed', '/org/example/Obj', 'ss'), ['other', '/p/q']],
+    [signal('org.example.Foo', 'Gone', '/org/example/Obj', ''), []],
+    [signal('org.example.Bar', 'Changed', '/', 's'), ['x']],
+    [signal('org.example.Foo', 'Changed', '/org/example', 'ss'), ['x', 'y.z']],
+  ];
+  let seed = 7;
+  for (let k = 0; k < 200; k++) {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    const [h, body] = hs[seed % hs.length];
+    assert.equal([...signalFilter(h, body)], fresh(h, body), `step ${k}`);
+    const into = new Uint8Array(8);
+    assert.equal([...signalFilter(h, body, { size: 8, nHash: 1 }, into)], (() => { const b = new Bloom({ size: 8, nHash: 1 }); signalElements(h, body, b); return [...b.data]; })(), `step ${k}, 8 bytes`);
+  }
+});
+
 test.run();

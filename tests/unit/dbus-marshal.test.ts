@@ -67,6 +67,30 @@ test('messages encode to the bytes libdbus accepts and reproduces; they decode b
   });
 });
 
+test('the header kept from the last message: repeats and interleavings give the same bytes; serial and flags still checked', () => {
+  // every case after every case (the kept header hit, then missed), twice
+  for (let round = 0; round < 2; round++) {
+    CASES.forEach(([h1, b1], i) => CASES.forEach(([h2, b2], j) => {
+      assert.is(hex(encodeMessage(h1, b1)), LIBDBUS[i], `case ${i}`);
+      assert.is(hex(encodeMessage(h2, b2)), LIBDBUS[j], `case ${j} after ${i}`);
+    }));
+  }
+  CASES.forEach(([h, body], i) => {
+    encodeMessage(h, body);
+    // the same fields with another serial and flags: only bytes 2 and 8..11 differ
+    const h2 = { ...h, serial: 0xfedcba98, flags: 6 };
+    const m = encodeMessage(h2, body);
+    const r = readMessage(m);
+    assert.is(r.header.serial, 0xfedcba98, `case ${i} serial`);
+    assert.is(r.header.flags ?? 0, 6, `case ${i} flags`);
+    const want = unhex(LIBDBUS[i]);
+    want[2] = 6; want[8] = 0x98; want[9] = 0xba; want[10] = 0xdc; want[11] = 0xfe;
+    assert.is(hex(m), hex(want), `case ${i} bytes`);
+    BusErrorLike(() => encodeMessage({ ...h, serial: 0 }, body), 'EINVAL', /serial must be an integer 1\.\.2\^32-1, got 0/);
+    BusErrorLike(() => encodeMessage({ ...h, flags: 8 }, body), 'EINVAL', /flags must be a combination of FLAG_\* bits/);
+  });
+});
+
 test('ay decodes in place: a subarray view of the input, no copy', () => {
   const m = encodeMessage(CASES[0][0], CASES[0][1]);
   const r = readMessage(m);

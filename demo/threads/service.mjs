@@ -1,0 +1,12 @@
+// service.mjs: owns org.example.Calc and answers its methods
+import { workerData } from 'node:worker_threads';
+import { Bus } from 'wasmbus';
+
+const bus = await Bus.join(workerData);
+const conn = bus.connect();
+conn.requestName('org.example.Calc');
+conn.export('/org/example/Calc', 'org.example.Calc', {
+  Add: { in: 'ii', out: 'i', handler: ([a, b]) => [a + b] },
+  Crash: () => { setTimeout(() => process.exit(1), 10); }, // dies without leaving the bus
+});
+for await (const msg of conn.messages({ timeout: 10000 })) conn.dispatch(msg);

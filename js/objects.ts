@@ -1,0 +1,402 @@
+// objects: exported objects and D-Bus method calls on the public API (issue 8 items 10-11).
+//   conn.export(path, iface, methods, opts?)  method handlers on an object path and interface
+//                                            (sd-bus's vtables, GDBus's exported objects);
+//                                            returns the unexport function
+//   conn.dispatch(msg)                        answers a D-Bus method call: the handler's reply,
+//                                            or an error reply at once (the rule below)
+//   conn.callMethod(spec, opts?)              a D-Bus method call: resolves with the reply's
+//                                            body, rejects with DBusError for an error reply
+//   conn.callMethodSync / conn.sendMethod     the blocking call, and a call without a reply
+//
+// The rule of dispatch (docs/API.md, "Exported objects and method calls"), for a received
+// message of payload type DBusDBus whose D-Bus type is method_call:
+//   1. org.freedesktop.DBus.Peer Ping / GetMachineId: answered at every path;
+//      org.freedesktop.DBus.Introspectable.Introspect: at every exported path and its parents
+//   2. no interface exported at the path          -> UnknownObject
+//   3. an interface given, not exported there      -> UnknownInterface
+//   4. no such member (in that interface; without an interface: in any at the path) -> UnknownMethod
+//   5. the call's signature is not the method's `in`                               -> InvalidArgs
+//   6. the handler throws / rejects: a DBusError -> its name and message; anything else -> Failed
+//      with the error's message; a return value its `out` cannot encode -> Failed
+//   7. otherwise the handler's return value, encoded by `out`, is the method_return.
+// A call without EXPECT_REPLY (NO_REPLY_EXPECTED) runs its handler and gets no reply, ever.
+// The core stays payload-opaque: all of this is the host's, on top of call/reply.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Connection, Destination } from './connection.ts';
+import type { Message } from './message.ts';
+import type { CallOptions, CallSyncOptions } from './calls.ts';
+import { kindOf, options } from './args.ts';
+import { encodeMessage, readMessage, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
+import { signatureError } from './dbus/signature.ts';
+import { DBusError, DBUS_ERROR } from './dbus/error.ts';
+
+/** What a handler is told about the call it answers. */
+export interface MethodCall {
+  readonly path: string;
+  /** absent when the caller named none (D-Bus allows it; the member is then looked up in every interface of the path) */
+  readonly interface: string | undefined;
+  readonly member: string;
+  /** the call's body signature ('' for none) */
+  readonly signature: string;
+  /** the caller's unique name ':1.<id>' and id */
+  readonly sender: string;
+  readonly senderId: number;
+  /** the decoded header (sender / destination from the kdbus message) */
+  readonly header: DBusHeader;
+  /** the received message: valid until the receive loop frees it (an async handler's await may outlive it) */
+  readonly msg: Message;
+  /** the caller expects no reply (no EXPECT_REPLY): whatever the handler returns or throws is not sent */
+  readonly noReply: boolean;
+}
+
+/** A handler: the call's body values in, the reply's body values (by `out`) out, or nothing when `out` is ''. */
+export type MethodHandler = (args: unknown[], call: MethodCall) => readonly unknown[] | void | Promise<readonly unknown[] | void>;
+
+/** One method: its signatures (sd-bus's SD_BUS_METHOD(member, in, out, handler)). */
+export interface MethodSpec {
+  /** the input signature; a call with another one gets InvalidArgs. Absent: any arguments are passed on */
+  in?: string;
+  /** the output signature of the reply body (default ''): the handler returns an array of its values */
+  out?: string;
+  handler: MethodHandler;
+}
+
+/** An interface's methods by member name: a MethodSpec, or a bare handler (no input check, empty reply). */
+export type Methods = Record<string, MethodSpec | MethodHandler>;
+
+export interface ExportOptions {
+  /**
+   * Told of a reply that could not be sent (other than EBADSLT: the caller stopped waiting).
+   * Without it, such an error is thrown by dispatch() for a synchronous handler and dropped
+   * for an async one.
+   */
+  onError?: (err: unknown, call: MethodCall) => void;
+}
+
+/** A D-Bus method call to make (conn.callMethod, callMethodSync, sendMethod). */
+export interface MethodCallSpec {
+  /** a connection id, ':1.<id>' or a well-known name */
+  destination: Destination;
+  path: string;
+  /** recommended; absent: the callee looks the member up in every interface of the path */
+  interface?: string;
+  member: string;
+  /** the body's signature ('' or absent: no body) */
+  signature?: string;
+  body?: readonly unknown[];
+}
+
+interface Method { in: string | undefined; out: string; handler: MethodHandler; onError: ExportOptions['onError'] }
+/** path -> interface -> member -> method */
+type Tree = Map<string, Map<string, Map<string, Method>>>;
+const trees = new WeakMap<Connection, Tree>();
+
+const PEER = 'org.freedesktop.DBus.Peer';
+const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
+const SPEC_KEYS = ['destination', 'path', 'interface', 'member', 'signature', 'body'] as const;
+const EXPORT_KEYS = ['onError'] as const;
+const METHOD_KEYS = ['in', 'out', 'handler'] as const;
+
+function nameArg(op: string, what: string, v: unknown, rule: (s: string) => string | null): string {
+  if (typeof v !== 'string') throw new BusError(A.EINVAL, op, `${what} must be a string, got ${kindOf(v)}`);
+  const e = rule(v);
+  if (e !== null) throw new BusError(A.EINVAL, op, `invalid ${what} ${JSON.stringify(v)}: ${e}`);
+  return v;
+}
+
+/** conn.export: register `methods` on `path` / `iface`; returns the unexport function (idempotent). */
+export function exportObject(c: Connection, path: string, iface: string, methods: Methods, opts?: ExportOptions): () => void {
+  const op = 'export';
+  if (c.closed) throw new BusError(A.ECONNRESET, op);
+  nameArg(op, 'path', path, objectPathError);
+  nameArg(op, 'interface', iface, interfaceNameError);
+  if (iface === PEER || iface === INTROSPECTABLE) throw new BusError(A.EEXIST, op, `${iface} is answered by dispatch itself at every path`);
+  const o = options<ExportOptions>(op, opts, EXPORT_KEYS, '{ onError(err, call) {} }');
+  if (o.onError !== undefined && typeof o.onError !== 'function') throw new BusError(A.EINVAL, op, `onError must be a function, got ${kindOf(o.onError)}`);
+  if (typeof methods !== 'object' || methods === null || Array.isArray(methods)) throw new BusError(A.EINVAL, op, `methods must be an object of member: handler or { in, out, handler }, got ${kindOf(methods)}`);
+  const table = new Map<string, Method>();
+  for (const [member, m] of Object.entries(methods)) {
+    nameArg(op, 'member', member, memberNameError);
+    let spec: MethodSpec;
+    if (typeof m === 'function') spec = { handler: m };
+    else spec = options<MethodSpec>(op, m, METHOD_KEYS, "{ in: 's', out: 's', handler(args, call) { return [args[0]] } }", member) as MethodSpec;
+    if (typeof spec.handler !== 'function') throw new BusError(A.EINVAL, op, `${member}.handler must be a function, got ${kindOf(spec.handler)}`);
+    for (const k of ['in', 'out'] as const) {
+      const s = spec[k];
+      if (s === undefined) continue;
+      if (typeof s !== 'string') throw new BusError(A.EINVAL, op, `${member}.${k} must be a signature string, got ${kindOf(s)}`);
+      const e = signatureError(s);
+      if (e !== null) throw new BusError(A.EINVAL, op, `${member}.${k}: invalid signature ${JSON.stringify(s)}: ${e}`);
+    }
+    table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError: o.onError });
+  }
+  let tree = trees.get(c);
+  if (!tree) { tree = new Map(); trees.set(c, tree); }
+  let ifaces = tree.get(path);
+  if (!ifaces) { ifaces = new Map(); tree.set(path, ifaces); }
+  if (ifaces.has(iface)) throw new BusError(A.EEXIST, op, `${iface} is exported at ${path} already (unexport it first)`);
+  ifaces.set(iface, table);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    const t = trees.get(c), i = t?.get(path);
+    if (i?.get(iface) !== table) return;
+    i.delete(iface);
+    if (i.size === 0) t!.delete(path);
+  };
+}
+
+/** The paths with objects exported on `c`, sorted (for tests and Introspect). */
+export function exportedPaths(c: Connection): string[] {
+  return [...(trees.get(c)?.keys() ?? [])].sort();
+}
+
+/** Is `msg` a D-Bus method call? (payload type and the D-Bus type byte: nothing decoded) */
+export function isMethodCall(msg: Message): boolean {
+  if (msg.payloadType !== PAYLOAD_DBUS) return false;
+  const p = msg.payload;
+  return p.length >= 16 && p[1] === 1;
+}
+
+function encodeBody(sig: string, body: readonly unknown[] | void): { sig: string; body: readonly unknown[] } {
+  if (body === undefined) {
+    if (sig !== '') throw new Error(`the handler returned nothing; its output signature is '${sig}'`);
+    return { sig, body: [] };
+  }
+  if (!Array.isArray(body)) throw new Error(`the handler must return an array of the values of '${sig}', got ${kindOf(body)}`);
+  return { sig, body };
+}
+
+/** Send the reply (a method_return or an error) to the call; errors go where ExportOptions says. */
+function answer(c: Connection, call: MethodCall, cookie: number, serial: number, header: DBusHeader, body: readonly unknown[], onError: ExportOptions['onError'], sync: boolean): void {
+  if (call.noReply || c.closed) return;
+  try {
+    let bytes: Uint8Array;
+    const rc = c.takeCookie();
+    if (rc > 0xffffffff) throw new BusError(A.EINVAL, 'dispatch', `the cookie ${rc} does not fit a D-Bus serial (u32)`);
+    try {
+      bytes = encodeMessage({ ...header, serial: rc, replySerial: serial }, body);
+    } catch (err) {
+      if (header.type === 'error') throw err;
+      // what the handler returned does not fit its output signature: the caller gets Failed
+      const text = `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${(err as Error).message}`;
+      bytes = encodeMessage({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
+    }
+    c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
+  } catch (err) {
+    if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting
+    if (onError) { onError(err, call); return; }
+    if (sync) throw err;
+  }
+}
+
+function errorHeader(name: string, signature = 's'): DBusHeader {
+  return { type: 'error', serial: 1, errorName: name, signature };
+}
+function errorOf(err: unknown): { header: DBusHeader; body: readonly unknown[] } {
+  if (err instanceof DBusError) {
+    const b = err.body;
+    // the body's signature: the message string only (the common case), else none
+    if (b.length === 1 && typeof b[0] === 'string') return { header: errorHeader(err.errorName), body: b };
+    return { header: errorHeader(err.errorName), body: [err.message] };
+  }
+  const text = err instanceof Error ? err.message : String(err);
+  return { header: errorHeader(DBUS_ERROR.Failed), body: [text] };
+}
+
+/**
+ * Answer the D-Bus method call `msg` (see the rule at the top). Returns false when it is not
+ * one (or is malformed: nothing is sent), true when it was answered or handed to its handler.
+ * Does not free `msg`.
+ */
+export function dispatchCall(c: Connection, msg: Message): boolean {
+  if (!isMethodCall(msg)) return false;
+  let d: DBusMessage;
+  try {
+    d = readMessage(msg.payload.slice()); // a copy: the values outlive the message (async handlers)
+  } catch {
+    return false;
+  }
+  const h = d.header;
+  if (h.type !== 'method_call' || h.path === undefined || h.member === undefined) return false;
+  const senderId = msg.src, cookie = msg.cookie;
+  const header: DBusHeader = { ...h, sender: uniqueName(senderId) };
+  const call: MethodCall = {
+    path: h.path, interface: h.interface, member: h.member, signature: h.signature ?? '',
+    sender: header.sender!, senderId, header, msg, noReply: !msg.expectsReply,
+  };
+  const reply = (out: string, body: readonly unknown[], onError?: ExportOptions['onError'], sync = true) => {
+    const hdr: DBusHeader = { type: 'method_return', serial: 1 };
+    if (out !== '') hdr.signature = out;
+    answer(c, call, cookie, h.serial, hdr, body, onError, sync);
+  };
+  const fail = (name: string, text: string) => answer(c, call, cookie, h.serial, errorHeader(name), [text], undefined, true);
+  const tree = trees.get(c);
+  const ifaces = tree?.get(h.path);
+  // 1. the standard interfaces
+  if (h.interface === PEER || (h.interface === undefined && (h.member === 'Ping' || h.member === 'GetMachineId') && !ifaces)) {
+    if (h.member === 'Ping') { reply('', []); return true; }
+    if (h.member === 'GetMachineId') { reply('s', [machineId(c)]); return true; }
+    fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
+    return true;
+  }
+  if (h.interface === INTROSPECTABLE || (h.interface === undefined && h.member === 'Introspect' && !ifaces)) {
+    const xml = h.member === 'Introspect' ? introspect(tree, h.path) : null;
+    if (xml !== null) reply('s', [xml]);
+    else if (h.member !== 'Introspect') fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
+    else fail(DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`);
+    return true;
+  }
+  // 2.-4. the object, the interface, the member
+  if (!ifaces) { fail(DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`); return true; }
+  let m: Method | undefined;
+  if (h.interface !== undefined) {
+    const t = ifaces.get(h.interface);
+    if (!t) { fail(DBUS_ERROR.UnknownInterface, `No such interface '${h.interface}' at object path '${h.path}'`); return true; }
+    m = t.get(h.member);
+  } else {
+    for (const t of ifaces.values()) if ((m = t.get(h.member)) !== undefined) break;
+  }
+  if (!m) {
+    fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in ${h.interface !== undefined ? `interface '${h.interface}'` : 'any interface'} at object path '${h.path}' (signature '${call.signature}')`);
+    return true;
+  }
+  // 5. the arguments
+  if (m.in !== undefined && m.in !== call.signature) {
+    fail(DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected '${m.in}'`);
+    return true;
+  }
+  // 6.-7. the handler
+  const method = m;
+  let r: ReturnType<MethodHandler>;
+  try {
+    r = method.handler(d.body, call);
+  } catch (err) {
+    const e = errorOf(err);
+    answer(c, call, cookie, h.serial, e.header, e.body, method.onError, true);
+    return true;
+  }
+  if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
+    (r as Promise<readonly unknown[] | void>).then(
+      (v) => {
+        let out: { sig: string; body: readonly unknown[] };
+        try { out = encodeBody(method.out, v); } catch (err) { const e = errorOf(err); answer(c, call, cookie, h.serial, e.header, e.body, method.onError, false); return; }
+        reply(out.sig, out.body, method.onError, false);
+      },
+      (err) => { const e = errorOf(err); answer(c, call, cookie, h.serial, e.header, e.body, method.onError, false); },
+    );
+    return true;
+  }
+  let out: { sig: string; body: readonly unknown[] };
+  try { out = encodeBody(method.out, r as readonly unknown[] | void); } catch (err) {
+    const e = errorOf(err);
+    answer(c, call, cookie, h.serial, e.header, e.body, method.onError, true);
+    return true;
+  }
+  reply(out.sig, out.body, method.onError, true);
+  return true;
+}
+
+/** The bus's 128-bit id as 32 hex digits: the "machine id" of Peer.GetMachineId (every connection of a bus shares it). */
+function machineId(c: Connection): string {
+  const u8 = c.engine.u8;
+  let s = '';
+  for (let i = 0; i < 16; i++) s += u8[A.BUS_BASE + A.BUS_ID128 + i].toString(16).padStart(2, '0');
+  return s;
+}
+
+const XML_HEAD = '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n';
+const STANDARD = `  <interface name="${PEER}">\n    <method name="Ping"/>\n    <method name="GetMachineId"><arg name="machine_uuid" type="s" direction="out"/></method>\n  </interface>\n`
+  + `  <interface name="${INTROSPECTABLE}">\n    <method name="Introspect"><arg name="xml_data" type="s" direction="out"/></method>\n  </interface>\n`;
+
+/** Each complete type of a signature (for the <arg> elements). */
+function splitSignature(sig: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  const one = (): void => {
+    const ch = sig[i++];
+    if (ch === 'a') one();
+    else if (ch === '(' || ch === '{') { const close = ch === '(' ? ')' : '}'; while (sig[i] !== close) one(); i++; }
+  };
+  while (i < sig.length) { const s = i; one(); out.push(sig.slice(s, i)); }
+  return out;
+}
+
+/** Introspection XML of `path`: its interfaces and methods and its direct children; null when nothing is exported at or below it. */
+function introspect(tree: Tree | undefined, path: string): string | null {
+  const paths = [...(tree?.keys() ?? [])];
+  const prefix = path === '/' ? '/' : path + '/';
+  const children = new Set<string>();
+  for (const p of paths) if (p.startsWith(prefix) && p !== path) children.add(p.slice(prefix.length).split('/')[0]);
+  const ifaces = tree?.get(path);
+  if (!ifaces && children.size === 0) return null;
+  let xml = XML_HEAD + '<node>\n' + STANDARD;
+  for (const [name, methods] of ifaces ?? []) {
+    xml += `  <interface name="${name}">\n`;
+    for (const [member, m] of methods) {
+      const args = [
+        ...(m.in === undefined ? [] : splitSignature(m.in).map((t) => `<arg type="${t}" direction="in"/>`)),
+        ...splitSignature(m.out).map((t) => `<arg type="${t}" direction="out"/>`),
+      ];
+      xml += args.length === 0 ? `    <method name="${member}"/>\n` : `    <method name="${member}">${args.join('')}</method>\n`;
+    }
+    xml += '  </interface>\n';
+  }
+  for (const ch of [...children].sort()) xml += `  <node name="${ch}"/>\n`;
+  return xml + '</node>\n';
+}
+
+// ---- the caller's side ----
+
+function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean): { dst: Destination; bytes: Uint8Array } {
+  const o = options<MethodCallSpec>(op, spec, SPEC_KEYS, "{ destination: 'org.example.Calc', path: '/org/example/Calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 2] }", 'call');
+  if (o.destination === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
+  if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
+  const body = o.body ?? [];
+  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
+  const header: DBusHeader = { type: 'method_call', serial, path: o.path, member: o.member };
+  if (o.interface !== undefined) header.interface = o.interface;
+  if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
+  if (noReply) header.flags = FLAG_NO_REPLY_EXPECTED;
+  return { dst: o.destination, bytes: encodeMessage(header, body) }; // validates (EINVAL)
+}
+
+/** The reply message of a D-Bus call: its body (copied out of the pool), or DBusError for an error reply. Frees `m`. */
+function replyBody(m: Message, op: string): unknown[] {
+  let d: DBusMessage;
+  try {
+    if (m.payloadType !== PAYLOAD_DBUS) throw new BusError(A.EBADMSG, op, 'the reply is not a D-Bus message (payload type DBusDBus)');
+    d = readMessage(m.payload.slice());
+  } finally {
+    m.free();
+  }
+  if (d.header.type === 'error') {
+    const first = d.body[0];
+    throw new DBusError(d.header.errorName!, typeof first === 'string' ? first : '', d.body);
+  }
+  if (d.header.type !== 'method_return') throw new BusError(A.EBADMSG, op, `the reply is a D-Bus ${d.header.type}, not a method_return or an error`);
+  return d.body;
+}
+
+/** conn.callMethod: the reply's body; rejects with DBusError (an error reply) or what call() rejects with. */
+export async function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
+  const { dst, bytes } = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false);
+  const m = await c.callDBus(dst, bytes, opts);
+  return replyBody(m, 'callMethod');
+}
+
+/** conn.callMethodSync: callMethod blocking the thread (callSync). */
+export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallSyncOptions): unknown[] {
+  const { dst, bytes } = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false);
+  return replyBody(c.callSyncDBus(dst, bytes, opts), 'callMethodSync');
+}
+
+/** conn.sendMethod: a method call with NO_REPLY_EXPECTED (no EXPECT_REPLY): nothing comes back. Returns the cookie. */
+export function sendMethod(c: Connection, spec: MethodCallSpec): number {
+  const cookie = c.takeCookie();
+  const { dst, bytes } = callBytes(c, 'sendMethod', spec, cookie, true);
+  return c.send(dst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
+}

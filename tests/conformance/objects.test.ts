@@ -1,0 +1,253 @@
+// Exported objects and D-Bus method calls (js/objects.ts): conn.export / unexport, the
+// dispatch rule (UnknownObject, UnknownInterface, UnknownMethod, InvalidArgs, Failed, a
+// handler's own DBusError), async handlers, NO_REPLY_EXPECTED, Peer and Introspectable,
+// calls by well-known name. Every failing call must reject at once with the remote error:
+// the service answers in the same thread, so a call that got no reply would stay pending
+// (and the leak check would find it in the reply table).
+import * as assert from 'uvu/assert';
+import { BusError, DBusError, DBUS_ERROR, dbus, type Connection, type MethodCall } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('objects');
+
+/** Receive and dispatch everything queued for `svc` (freed); returns what dispatch returned for each. */
+function serve(svc: Connection): number[] {
+  const out: number[] = [];
+  for (let m = svc.recv(); m; m = svc.recv()) { out.push(svc.dispatch(m)); m.free(); }
+  return out;
+}
+/** The remote error of a call: [errorName, message], or 'resolved'. */
+async function remote(p: Promise<unknown>): Promise<[string, string] | string> {
+  try { await p; } catch (e) {
+    if (e instanceof DBusError) return [e.errorName, e.message];
+    return (e as BusError).code ?? String(e);
+  }
+  return 'resolved';
+}
+const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).code; } return 'ok'; };
+const CALC = { path: '/org/example/Calc', interface: 'org.example.Calc' };
+
+function exportCalc(svc: Connection, seen: MethodCall[] = []): () => void {
+  return svc.export(CALC.path, CALC.interface, {
+    Add: { in: 'ii', out: 'i', handler: ([a, b], call) => { seen.push(call); return [(a as number) + (b as number)]; } },
+    Echo: { out: 's', handler: (args) => [JSON.stringify(args)] },
+    Nothing: () => {},
+    Boom: { handler: () => { throw new Error('the handler broke'); } },
+    Denied: { handler: () => { throw new DBusError('org.example.Calc.Error.Denied', 'not for you'); } },
+    BadReturn: { out: 'i', handler: () => ['not a number'] },
+  });
+}
+
+t('export: a method call by id is answered by its handler; the handler sees the call; callMethod resolves with the body', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const seen: MethodCall[] = [];
+  exportCalc(svc, seen);
+  const p = cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [2, 40] });
+  assert.is(cli.pendingCalls, 1);
+  assert.equal(serve(svc), [1]);
+  assert.equal(await p, [42]);
+  assert.is(cli.pendingCalls, 0);
+  assert.is(seen.length, 1);
+  const c = seen[0];
+  assert.is(c.path, CALC.path);
+  assert.is(c.interface, CALC.interface);
+  assert.is(c.member, 'Add');
+  assert.is(c.signature, 'ii');
+  assert.is(c.sender, cli.uniqueName);
+  assert.is(c.senderId, cli.id);
+  assert.is(c.noReply, false);
+  // a bare handler: any arguments, empty reply; no interface named: found in any interface
+  const q = cli.callMethod({ destination: svc.uniqueName, path: CALC.path, member: 'Nothing', signature: 's', body: ['x'] });
+  serve(svc);
+  assert.equal(await q, []);
+  const r = cli.callMethod({ destination: svc.id, ...CALC, member: 'Echo', signature: 'sai', body: ['x', [1, 2]] });
+  serve(svc);
+  assert.equal(await r, ['["x",[1,2]]']);
+  assert.is(cli.recv(), null, 'the replies went to their calls');
+  svc.close(); cli.close();
+});
+
+t('errors: UnknownObject, UnknownInterface, UnknownMethod, InvalidArgs, Failed (throw, bad return), a DBusError of the handler', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  exportCalc(svc);
+  const call = (over: object) => cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [1, 2], ...over });
+  const ps = [
+    call({ path: '/org/example/Nope' }),
+    call({ interface: 'org.example.Other' }),
+    call({ member: 'Subtract' }),
+    call({ interface: undefined, member: 'Subtract' }),
+    call({ signature: 's', body: ['1'] }),
+    call({ member: 'Boom', signature: '', body: [] }),
+    call({ member: 'Denied', signature: '', body: [] }),
+    call({ member: 'BadReturn', signature: '', body: [] }),
+  ];
+  assert.equal(serve(svc), [1, 1, 1, 1, 1, 1, 1, 1], 'each call is answered by dispatch');
+  const got = await Promise.all(ps.map(remote));
+  assert.equal(got.map((g) => g[0]), [
+    DBUS_ERROR.UnknownObject, DBUS_ERROR.UnknownInterface, DBUS_ERROR.UnknownMethod, DBUS_ERROR.UnknownMethod,
+    DBUS_ERROR.InvalidArgs, DBUS_ERROR.Failed, 'org.example.Calc.Error.Denied', DBUS_ERROR.Failed,
+  ]);
+  assert.is(got[0][1], "No such object path '/org/example/Nope'");
+  assert.is(got[1][1], "No such interface 'org.example.Other' at object path '/org/example/Calc'");
+  assert.match(got[2][1], "No such method 'Subtract' in interface 'org.example.Calc'");
+  assert.match(got[3][1], 'any interface');
+  assert.is(got[4][1], "Invalid arguments for Add: signature 's', expected 'ii'");
+  assert.is(got[5][1], 'the handler broke');
+  assert.is(got[6][1], 'not for you');
+  assert.match(got[7][1], 'does not match its signature');
+  assert.is(cli.pendingCalls, 0);
+  assert.is(cli.recv(), null);
+  // a connection that exports nothing answers too (UnknownObject), as sd-bus does
+  const p = cli.callMethod({ destination: bus.connect().id, path: '/', member: 'X' });
+  const other = bus.connections[bus.connections.length - 1];
+  serve(other);
+  assert.equal(await remote(p), [DBUS_ERROR.UnknownObject, "No such object path '/'"]);
+  svc.close(); cli.close(); other.close();
+});
+
+t('async handlers: the reply is sent when the promise settles (after the message was freed); a rejection is Failed', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  svc.export('/a', 'org.example.Slow', {
+    Later: { in: 'ay', out: 'ay', handler: async ([bytes]) => { await gate; return [bytes]; } },
+    Reject: { handler: async () => { await gate; throw new Error('async failure'); } },
+    Custom: { handler: async () => { throw new DBusError('org.example.Slow.Nope', 'custom'); } },
+  });
+  const p1 = cli.callMethod({ destination: svc.id, path: '/a', interface: 'org.example.Slow', member: 'Later', signature: 'ay', body: [new Uint8Array([1, 2, 3])] });
+  const p2 = remote(cli.callMethod({ destination: svc.id, path: '/a', interface: 'org.example.Slow', member: 'Reject' }));
+  const p3 = remote(cli.callMethod({ destination: svc.id, path: '/a', member: 'Custom' }));
+  assert.equal(serve(svc), [1, 1, 1], 'dispatched, the messages freed');
+  assert.is(cli.pendingCalls, 3);
+  release();
+  const [b] = await p1 as [Uint8Array];
+  assert.equal([...b], [1, 2, 3], 'the argument outlived the freed message');
+  assert.equal(await p2, [DBUS_ERROR.Failed, 'async failure']);
+  assert.equal(await p3, ['org.example.Slow.Nope', 'custom']);
+  assert.is(cli.pendingCalls, 0);
+  svc.close(); cli.close();
+});
+
+t('NO_REPLY_EXPECTED (sendMethod): the handler runs, no reply and no error reply is sent', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const calls: MethodCall[] = [];
+  svc.export('/n', 'org.example.N', { Note: { in: 's', handler: (_a, c) => { calls.push(c); return undefined; } }, Boom: () => { throw new Error('x'); } });
+  cli.sendMethod({ destination: svc.id, path: '/n', interface: 'org.example.N', member: 'Note', signature: 's', body: ['hi'] });
+  cli.sendMethod({ destination: svc.id, path: '/n', interface: 'org.example.N', member: 'Missing' });
+  cli.sendMethod({ destination: svc.id, path: '/n', interface: 'org.example.N', member: 'Boom' });
+  cli.sendMethod({ destination: svc.id, path: '/nowhere', member: 'X' });
+  const m = svc.recv()!;
+  assert.not.ok(m.expectsReply);
+  assert.is(m.dbus!.header.flags, dbus.FLAG_NO_REPLY_EXPECTED);
+  assert.is(svc.dispatch(m), 1);
+  m.free();
+  assert.equal(serve(svc), [1, 1, 1]);
+  assert.is(calls.length, 1);
+  assert.ok(calls[0].noReply);
+  assert.is(cli.recv(), null, 'nothing came back');
+  assert.is(cli.pendingCalls, 0);
+  svc.close(); cli.close();
+});
+
+t('a service found by well-known name; Peer.Ping / GetMachineId; Introspect; unexport', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  assert.is(svc.requestName('org.example.Calc'), 'primary');
+  const off = exportCalc(svc);
+  svc.export('/org/example/Calc/Sub', 'org.example.Sub', { Hi: { in: 's', out: 's', handler: ([s]) => [`hi ${s}`] } });
+  const p = cli.callMethod({ destination: 'org.example.Calc', ...CALC, member: 'Add', signature: 'ii', body: [-1, 1] });
+  const ping = cli.callMethod({ destination: 'org.example.Calc', path: '/any/where', interface: 'org.freedesktop.DBus.Peer', member: 'Ping' });
+  const mid = cli.callMethod({ destination: 'org.example.Calc', path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'GetMachineId' });
+  const intro = cli.callMethod({ destination: 'org.example.Calc', path: '/org/example', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' });
+  const intro2 = cli.callMethod({ destination: 'org.example.Calc', ...CALC, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' });
+  const intro3 = remote(cli.callMethod({ destination: 'org.example.Calc', path: '/other', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' }));
+  assert.equal(serve(svc), [1, 1, 1, 1, 1, 1]);
+  assert.equal(await p, [0]);
+  assert.equal(await ping, []);
+  const [id] = await mid as [string];
+  assert.is(id, [...bus.id128].map((x) => x.toString(16).padStart(2, '0')).join(''));
+  const [x1] = await intro as [string];
+  assert.match(x1, '<node name="Calc"/>');
+  assert.not.match(x1, 'org.example.Calc"');
+  const [x2] = await intro2 as [string];
+  assert.match(x2, '<interface name="org.example.Calc">');
+  assert.match(x2, '<method name="Add"><arg type="i" direction="in"/><arg type="i" direction="in"/><arg type="i" direction="out"/></method>');
+  assert.match(x2, '<node name="Sub"/>');
+  assert.match(x2, 'org.freedesktop.DBus.Peer');
+  assert.equal(await intro3, [DBUS_ERROR.UnknownObject, "No such object path '/other'"]);
+  off();
+  off(); // idempotent
+  const q = remote(cli.callMethod({ destination: 'org.example.Calc', ...CALC, member: 'Add', signature: 'ii', body: [1, 1] }));
+  serve(svc);
+  assert.equal(await q, [DBUS_ERROR.UnknownObject, "No such object path '/org/example/Calc'"]);
+  svc.releaseName('org.example.Calc');
+  svc.close(); cli.close();
+});
+
+t('export and callMethod argument errors (EINVAL, EEXIST), a non-D-Bus call is left to the user, dispatch of signals unchanged', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const off = svc.export('/p', 'org.example.P', { M: () => {} });
+  assert.is(code(() => svc.export('/p', 'org.example.P', { M: () => {} })), 'EEXIST');
+  assert.is(code(() => svc.export('/p', 'org.freedesktop.DBus.Peer', { M: () => {} })), 'EEXIST');
+  assert.is(code(() => svc.export('p', 'org.example.P', {})), 'EINVAL');
+  assert.is(code(() => svc.export('/p', 'noDots', {})), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', { '1bad': () => {} })), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', { M: { in: 'a', handler: () => {} } })), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', { M: { handler: 3 } as never })), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', { M: { handler: () => {}, extra: 1 } as never })), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', {}, { wrong: 1 } as never)), 'EINVAL');
+  off();
+  svc.export('/p', 'org.example.P', { M: () => {} }); // free again after unexport
+  // bad calls fail before anything is sent
+  for (const bad of [{ path: 'x', member: 'M' }, { path: '/p', member: '' }, { path: '/p', member: 'M', signature: 'i', body: ['s'] }, { path: '/p', member: 'M', nope: 1 }]) {
+    assert.is(await remote(cli.callMethod({ destination: svc.id, ...bad } as never)), 'EINVAL', JSON.stringify(bad));
+  }
+  assert.is(await remote(cli.callMethod({ path: '/p', member: 'M' } as never)), 'EINVAL');
+  assert.is(await remote(cli.callMethod({ destination: 'org.example.Nobody', path: '/p', member: 'M' })), 'ESRCH');
+  assert.is(cli.pendingCalls, 0);
+  assert.is(svc.recv(), null, 'nothing was sent');
+  // a raw call (not D-Bus): dispatch leaves it alone (0), the user replies
+  const raw = cli.call(svc.id, new Uint8Array([7]));
+  const m = svc.recv()!;
+  assert.is(svc.dispatch(m), 0);
+  svc.reply(m, new Uint8Array([8]));
+  m.free();
+  const r = await raw;
+  assert.equal([...r.payload], [8]);
+  r.free();
+  // signals still go to onSignal handlers
+  const got: string[] = [];
+  svc.onSignal("interface='org.example.S'", (s) => got.push(s.header.member!));
+  cli.signal('/s', 'org.example.S', 'Tick');
+  assert.equal(serve(svc), [1]);
+  assert.equal(got, ['Tick']);
+  svc.close(); cli.close();
+});
+
+t('callMethod: a reply that is not D-Bus rejects with EBADMSG; a caller gone before the reply: the handler reply is dropped quietly', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const p = cli.callMethod({ destination: svc.id, path: '/p', member: 'M' });
+  const m = svc.recv()!;
+  svc.reply(m, new Uint8Array([1])); // answered raw: not a D-Bus message
+  m.free();
+  assert.is(await remote(p), 'EBADMSG');
+  // the caller aborts, then closes: the async reply finds no call (EBADSLT / ENXIO) and is dropped, no throw
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const errors: unknown[] = [];
+  let done!: () => void;
+  const finished = new Promise<void>((r) => { done = r; });
+  svc.export('/p', 'org.example.P', { Slow: { out: 's', handler: async () => { await gate; setTimeout(done, 0); return ['late']; } } }, { onError: (e) => errors.push((e as BusError).code) });
+  const cli2 = bus.connect();
+  const q = remote(cli2.callMethod({ destination: svc.id, path: '/p', member: 'Slow' }, { timeout: 60000 }));
+  assert.equal(serve(svc), [1]);
+  cli2.close();
+  assert.is(await q, 'ECONNRESET');
+  release();
+  await finished;
+  assert.ok(errors.length <= 1, 'at most the reply failure is reported');
+  if (errors.length) assert.ok(['ENXIO', 'ESRCH', 'EPIPE'].includes(errors[0] as string), String(errors[0]));
+  assert.is(svc.queued, 0);
+  svc.close(); cli.close();
+});
+
+t.run();
