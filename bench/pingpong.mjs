@@ -6,11 +6,16 @@
 //  2. one-way throughput at queue depths 1, 16, 256 (the sender sends `depth` messages, the
 //     receiver acknowledges every `depth`-th), same payloads and paths (async receiver).
 //  3. CPU per received message at 100 messages/s (async receiver vs postMessage), the CPU of
-//     a connection waiting with no traffic (recvAsync pending), and the longest event-loop
-//     block a spin caused (Spinner.maxMs of both sides).
+//     a connection waiting with no traffic (recvAsync pending, 5 s), and the longest event-loop
+//     block a spin caused: Spinner.maxMs of both sides (a spin's own length; spins the OS
+//     descheduled end at once and are counted apart), and the event loop's own view of the main
+//     thread during paced round trips (one every 2 ms, so the loop is free between them):
+//     perf_hooks.monitorEventLoopDelay, max and p99, bus async vs postMessage in the same run
+//     (the postMessage figure is the noise floor of the timer-based probe on this machine).
 //   node bench/pingpong.mjs [--quick]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Bus, MockProvider } from '../dist/js/index.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -53,7 +58,8 @@ if (!isMainThread) {
       conn.send(src, p);
       m.free();
     }
-    parentPort.postMessage({ maxSpinMs: conn.spinner.maxMs, spins: conn.spinner.spins, over: conn.spinner.over });
+    const sp = conn.spinner;
+    parentPort.postMessage({ maxSpinMs: sp.maxMs, maxWallMs: sp.maxWallMs, spins: sp.spins, over: sp.over, preempted: sp.preempted });
     conn.close();
     bus.close();
   }
@@ -62,9 +68,22 @@ if (!isMainThread) {
   const log = (s) => { out.push(s); console.log(s); };
   const bus = {};
   const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; }; // ms, whole process
+  /** paced round trips (one every PACE_MS) for `secs`, the main thread's event-loop delay meanwhile: { max, p99 } in µs */
+  const PACE_MS = 2;
+  const paced = async (secs, roundTrip) => {
+    const h = monitorEventLoopDelay({ resolution: 1 });
+    h.enable();
+    const end = performance.now() + secs * 1000;
+    while (performance.now() < end) {
+      await roundTrip();
+      await new Promise((r) => setTimeout(r, PACE_MS));
+    }
+    h.disable();
+    return { max: h.max / 1e3, p99: h.percentile(99) / 1e3 };
+  };
   log(`${process.version}, ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores (shared: noisy); median of ${REPS}`);
   const rt = {}, tp = {};
-  let maxSpin = 0, spins = 0, over = 0;
+  let maxSpin = 0, maxWall = 0, spins = 0, over = 0, preempted = 0;
   for (const engine of ['wasm', 'twin']) {
     const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 128 << 20 } });
     const main = b.connect();
@@ -104,6 +123,12 @@ if (!isMainThread) {
         tp[`${engine} ${depth} ${size}`] = median(rates);
       }
     }
+    // the event loop during paced async round trips (both sides recvAsync)
+    if (engine === 'wasm') {
+      await ctl(1);
+      const p64 = new Uint8Array(64);
+      bus.eld = await paced(QUICK ? 1 : 3, async () => { main.send(peer, p64); (await main.recvAsync({ timeout: 20000 })).free(); });
+    }
     // CPU at 100 messages/s and idle, async receiver in the worker
     if (engine === 'wasm') {
       await ctl(3);
@@ -120,7 +145,9 @@ if (!isMainThread) {
     const fin = await new Promise((res) => w.once('message', res));
     await new Promise((res) => w.once('exit', res));
     maxSpin = Math.max(maxSpin, fin.maxSpinMs, main.spinner.maxMs);
+    maxWall = Math.max(maxWall, fin.maxWallMs, main.spinner.maxWallMs);
     spins += fin.spins + main.spinner.spins; over += fin.over + main.spinner.over;
+    preempted += fin.preempted + main.spinner.preempted;
     main.close();
     b.close();
   }
@@ -158,6 +185,8 @@ if (!isMainThread) {
         tp[`post ${depth} ${size}`] = median(rates);
       }
     }
+    await depthTo(0);
+    bus.eldPost = await paced(QUICK ? 1 : 3, async () => { w.postMessage(new Uint8Array(64)); await next(); });
     await depthTo(1);
     const secs = QUICK ? 1 : 2, c0 = cpu();
     for (let i = 0; i < secs * 100; i++) { w.postMessage(new Uint8Array(64)); await new Promise((r) => setTimeout(r, 10)); }
@@ -176,5 +205,7 @@ if (!isMainThread) {
   }
   log(`\nCPU per received message at 100 messages/s (whole process, µs): bus async ${bus.cpu100.toFixed(1)}, postMessage ${bus.cpuPost.toFixed(1)} (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic): ${bus.idle.toFixed(2)} % of a core (whole process)`);
-  log(`Spins: ${spins}; longer than 100 µs (the OS descheduled the spinning thread): ${over}; the longest: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, checked every 128 loads)`);
+  log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
+  log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
+  log(`Summary (64 B): round trip blocking ${rt['wasm blocking 64'].toFixed(1)} µs, async ${rt['wasm async 64'].toFixed(1)} µs (${(rt['wasm async 64'] / rt['wasm blocking 64']).toFixed(2)}× blocking), postMessage ${rt['post 64'].toFixed(1)} µs`);
 }
