@@ -107,7 +107,7 @@ export class Connection {
   readonly poolSize: number;
   readonly poolBase: number;
   readonly description: string | undefined;
-  /** messages the bus dropped for this connection, reported by the last recv() */
+  /** messages the bus dropped for this connection (DROPPED_MSGS), reported by the last recv(); recvAsync / recvWait / iteration add what their RECVs that found the queue empty reported */
   lastDropped = 0;
   private nextCookie = 1;
   private isClosed = false;
@@ -322,6 +322,8 @@ export class Connection {
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
     let waitStart = 0;
+    /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message */
+    let dropped = 0;
     try {
       for (;;) {
         // read the word before looking at the queue: a message published after recv() found
@@ -329,11 +331,13 @@ export class Connection {
         const seen = Atomics.load(i32, idx);
         const m = this.recvWith(o, 'recvAsync');
         if (m) {
+          this.lastDropped += dropped;
           if (waitStart !== 0) this.spinner.answered(now() - waitStart);
           return m;
         }
+        dropped += this.lastDropped;
         const left = deadline - now();
-        if (left <= 0) throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`);
+        if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
         if (waitStart === 0) {
           // the first time the queue is empty: spin briefly (<= 50 µs) when recent answers came that fast
           waitStart = now();
@@ -375,15 +379,19 @@ export class Connection {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
     let waitStart = 0;
+    /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message (or the null) */
+    let dropped = 0;
     for (;;) {
       const seen = Atomics.load(i32, idx);
       const m = this.recvWith(o, 'recvWait');
       if (m) {
+        this.lastDropped += dropped;
         if (waitStart !== 0) this.spinner.answered(now() - waitStart);
         return m;
       }
+      dropped += this.lastDropped;
       const left = deadline - now();
-      if (left <= 0) return null; // recvWait(0): no spin
+      if (left <= 0) { this.lastDropped = dropped; return null; } // recvWait(0): no spin
       if (waitStart === 0) {
         // spin briefly first (adaptive, <= 50 µs): a peer that answers within microseconds saves two futex trips
         waitStart = now();
