@@ -52,8 +52,8 @@ const MIN_TESTS = {
   'tests/threads': 31, // calls +2, deathlock +2, turns +1 (stress: its own run below)
   'tests/threads deno': 31, // deathlock +6 on Deno (it has Web Locks), turns +1
   'tests/threads mixed': 2,
-  // 3 per engine, + the mixed-engine variant on the wasm run
-  'tests/threads stress': (engine) => (engine === 'wasm' ? 4 : 3),
+  // 3 per engine, + the mixed-engine variant on the wasm run; broadcasts +2 per engine (one mixed)
+  'tests/threads stress': (engine) => (engine === 'wasm' ? 6 : 5),
   'tests/threads dist': 4,
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run
   'tests/demo': 2,
