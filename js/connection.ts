@@ -880,8 +880,9 @@ export class Connection {
           inLine = true;
           if (T.behind(i32, rx, ticket) > 0) continue; // others ahead
         }
-        // the turn is ours: wait for room (woken by the receiver through its space word)
-        T.noRoom(i32, rx, ticket, seen);
+        // the turn is ours: wait for room (woken by the receiver through its space word); a
+        // holder whose turn was skipped does not speak for the one served now
+        if (T.behind(i32, rx, ticket) === 0) T.noRoom(i32, rx, ticket, seen);
         const left = deadline - now();
         if (left <= 0) throw timedOut(err.message);
         waitIdx = addr >>> 2;
