@@ -139,4 +139,33 @@ t('a receiver found by name: its line is learned from the first wait and joined 
   s0.close(); s1.close(); fill.close(); b.close();
 });
 
+t('senders that keep sending to a slow receiver take turns: none gets more than one message ahead of another', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 });
+  const senders = [0, 1, 2, 3].map(() => bus.connect());
+  const EACH = 12;
+  const loops = senders.map(async (c, i) => {
+    for (let k = 0; k < EACH; k++) await c.sendAsync(b.id, enc.encode(`${i}:${k}`), { timeout: 10000 });
+  });
+  const got: number[] = [];
+  const counts = [0, 0, 0, 0];
+  let spread = 0;
+  const skips0 = skips(bus);
+  for (let n = 0; n < 4 * EACH; n++) {
+    const m = await b.recvAsync({ timeout: 10000 });
+    const [i, k] = m.text().split(':').map(Number);
+    m.free();
+    assert.is(k, counts[i], `sender ${i} in its own order`);
+    counts[i]++;
+    got.push(i);
+    // once every sender has joined the line, they are served in rotation
+    if (n >= 8) spread = Math.max(spread, Math.max(...counts) - Math.min(...counts));
+    await new Promise((r) => setTimeout(r, 0)); // a slow receiver: the senders queue up again
+  }
+  await Promise.all(loops);
+  assert.ok(spread <= 2 + (skips(bus) - skips0), `served ${got.join('')}: a sender got ${spread} messages ahead`);
+  assert.is(line(b), 0);
+  for (const c of senders) c.close();
+  b.close();
+});
+
 t.run();
