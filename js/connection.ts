@@ -9,6 +9,7 @@ import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wai
 import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
+import * as T from './host/turns.ts';
 import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
@@ -75,6 +76,9 @@ export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
 
+/** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
+const RECEIVERS_KNOWN = 64;
+
 /** bus.shutdown() was called (the bus header's flag) */
 function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
@@ -105,7 +109,7 @@ export class Connection {
   readonly poolSize: number;
   readonly poolBase: number;
   readonly description: string | undefined;
-  /** messages the bus dropped for this connection, reported by the last recv() */
+  /** messages the bus dropped for this connection (DROPPED_MSGS), reported by the last recv(); recvAsync / recvWait / iteration add what their RECVs that found the queue empty reported */
   lastDropped = 0;
   /** messages the bus dropped for this connection since it connected, as its receives were told (every receive path, a call's own included) */
   droppedTotal = 0;
@@ -330,6 +334,8 @@ export class Connection {
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
     let waitStart = 0;
+    /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message */
+    let dropped = 0;
     try {
       for (;;) {
         // read the word before looking at the queue: a message published after recv() found
@@ -337,11 +343,13 @@ export class Connection {
         const seen = Atomics.load(i32, idx);
         const m = this.recvWith(o, 'recvAsync');
         if (m) {
+          this.lastDropped += dropped;
           if (waitStart !== 0) this.spinner.answered(now() - waitStart);
           return m;
         }
+        dropped += this.lastDropped;
         const left = deadline - now();
-        if (left <= 0) throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`);
+        if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
         if (waitStart === 0) {
           // the first time the queue is empty: spin briefly (<= 50 µs) when recent answers came that fast
           waitStart = now();
@@ -383,15 +391,19 @@ export class Connection {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
     let waitStart = 0;
+    /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message (or the null) */
+    let dropped = 0;
     for (;;) {
       const seen = Atomics.load(i32, idx);
       const m = this.recvWith(o, 'recvWait');
       if (m) {
+        this.lastDropped += dropped;
         if (waitStart !== 0) this.spinner.answered(now() - waitStart);
         return m;
       }
+      dropped += this.lastDropped;
       const left = deadline - now();
-      if (left <= 0) return null; // recvWait(0): no spin
+      if (left <= 0) { this.lastDropped = dropped; return null; } // recvWait(0): no spin
       if (waitStart === 0) {
         // spin briefly first (adaptive, <= 50 µs): a peer that answers within microseconds saves two futex trips
         waitStart = now();
@@ -786,17 +798,44 @@ export class Connection {
   /** sendAsync() calls of this connection still waiting for room in a receiver */
   get pendingSends(): number { return this.sendWaiters.size; }
 
+  /** the receiver (connection slot address) and its generation last found for a well-known name (fair backpressure) */
+  private readonly receiverOf = new Map<Destination, { rx: number; gen: number }>();
+
+  /** The receiver `dst` names (a hint: by id from the id table, by name the one last found), else 0. */
+  private knownReceiver(dst: Destination): number {
+    if (typeof dst === 'number') return isU64(dst) ? T.receiverById(this.engine.u32, dst) : 0;
+    if (typeof dst !== 'string') return 0;
+    if (dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) return T.receiverById(this.engine.u32, Number(dst.slice(3)));
+    const k = this.receiverOf.get(dst);
+    if (k === undefined) return 0;
+    const u32 = this.engine.u32;
+    if (T.receiverGen(this.engine.i32, k.rx) !== k.gen || Atomics.load(u32, (k.rx + A.CONN_STATE) >>> 2) !== A.CONN_ACTIVE) {
+      this.receiverOf.delete(dst);
+      return 0;
+    }
+    return k.rx;
+  }
+
+  private rememberReceiver(dst: Destination, rx: number, gen: number): void {
+    if (typeof dst !== 'string' || dst.startsWith(':1.')) return; // ids are looked up
+    if (this.receiverOf.size >= RECEIVERS_KNOWN) this.receiverOf.clear();
+    this.receiverOf.set(dst, { rx, gen });
+  }
+
   /**
    * send(), waiting while the receiver has no room for the message (its per-user quota of
    * messages or bytes, or its pool, is used up: ENOBUFS / EXFULL) instead of failing. The
    * wait is an Atomics.waitAsync on the receiver's space word, which the bus bumps whenever
    * the receiver takes a message off its queue (recv, drop) or frees a slice: it is woken by
    * the receiver, not by polling (after a spin of at most 50 µs while recent waits were
-   * answered that fast). Rejects with ETIMEDOUT after `timeout` ms, ECANCELED when `signal`
-   * aborts, ECONNRESET when this connection is closed; at once with ENOBUFS
-   * (reason R_SEND_NEVER_FITS) for a message that can never fit (larger than any sender's
-   * share of the receiver's pool), and with every other error of send(). Resolves to the
-   * cookie used.
+   * answered that fast). Senders waiting for room in one receiver, on any thread, are served
+   * in the order they started waiting (a ticket line in the receiver's slot:
+   * js/host/turns.ts); a sendAsync that finds such a line waits at its end instead of
+   * trying. A synchronous send() is not in the line. Rejects with ETIMEDOUT after `timeout`
+   * ms, ECANCELED when `signal` aborts, ECONNRESET when this connection is closed (giving
+   * its turn to the next); at once with ENOBUFS (reason R_SEND_NEVER_FITS) for a message
+   * that can never fit (larger than any sender's share of the receiver's pool), and with
+   * every other error of send(). Resolves to the cookie used.
    */
   async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const o = options<SendAsyncOptions>('sendAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
@@ -812,58 +851,106 @@ export class Connection {
     if (o.flags !== undefined) sendOpts.flags = o.flags;
     const canceled = () => new BusError(A.ECANCELED, 'sendAsync', 'aborted by its signal');
     if (signal?.aborted) throw canceled();
+    this.live('sendAsync');
+    const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
+    /** the word the current wait sleeps on (an abort notifies it to end that wait) */
     let waitIdx = -1;
     const onAbort = () => {
       if (!w || w.error) return;
       w.error = canceled();
       w.cancel?.();
-      if (waitIdx >= 0) Atomics.notify(this.engine.i32, waitIdx); // end the waitAsync; other waiters re-check
+      if (waitIdx >= 0) Atomics.notify(i32, waitIdx); // end the waitAsync; other waiters re-check
     };
-    let waitStart = 0;
+    const wait = async (p: (cur: Waiter) => Promise<void>) => {
+      if (!w) {
+        w = { keep: keepAlive, held: false, error: null, cancel: null };
+        this.sendWaiters.add(w);
+        this.holdFor(w);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      }
+      const cur: Waiter = w;
+      if (cur.error) throw cur.error;
+      await new Promise<void>((resolve) => {
+        cur.cancel = resolve;
+        p(cur).then(resolve);
+      });
+      cur.cancel = null;
+      if (cur.error) throw cur.error;
+    };
+    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, 'sendAsync', `no room in the receiver within ${timeout} ms (${why})`);
+    // the line: receiver rx (its generation gen), our ticket, and whether we hold one
+    let rx = this.knownReceiver(dst), gen = 0, ticket = 0, inLine = false;
+    let watch: T.Watch | null = null;
+    if (rx !== 0 && T.lineLength(i32, rx) > 0) {
+      // others wait for room in this receiver already: to the end of their line
+      gen = T.receiverGen(i32, rx);
+      ticket = T.takeTicket(i32, rx);
+      inLine = true;
+    }
+    let waitStart = 0, lastErr = 'senders ahead in its line';
     try {
       for (;;) {
+        if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
+        if (inLine && T.behind(i32, rx, ticket) > 0) {
+          // behind the holder of the turn: sleep until the turn moves (checking on the holder)
+          const left = deadline - now();
+          if (left <= 0) throw timedOut(lastErr);
+          watch ??= new T.Watch();
+          const ms = watch.check(i32, rx, ticket);
+          if (ms > 0) {
+            waitIdx = (rx + A.CONN_TURN_SERVING) >>> 2;
+            await wait(() => T.sleepBehind(i32, rx, Math.min(ms, left)));
+          }
+          continue;
+        }
+        // our turn (or no line): try
         let err: unknown;
         try {
           const cookie = this.send(dst, payload, sendOpts);
+          if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
           if (waitStart !== 0) this.spaceSpinner.answered(now() - waitStart);
           return cookie;
         } catch (x) {
           err = x;
         }
         if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
+        lastErr = err.message;
         // no room: the core left the receiver's space word and its value (read under the
         // receiver's lock) in this thread's slot: any release since then has changed it
-        const e = this.engine, t = e.cmd - A.THREAD_CMD;
+        const t = e.cmd - A.THREAD_CMD;
         const addr = e.u32[(t + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
-        waitIdx = addr >>> 2;
-        const sleepers = (addr - A.CONN_SPACE + A.CONN_SPACE_SLEEPERS) >>> 2;
+        const r = addr - A.CONN_SPACE;
+        if (!inLine || r !== rx) {
+          // into the line of the receiver that had no room (a name may have a new owner)
+          if (inLine) T.giveUp(i32, rx, gen, ticket);
+          rx = r;
+          gen = T.receiverGen(i32, rx);
+          this.rememberReceiver(dst, rx, gen);
+          ticket = T.takeTicket(i32, rx);
+          inLine = true;
+          if (T.behind(i32, rx, ticket) > 0) continue; // others ahead
+        }
+        // the turn is ours: wait for room (woken by the receiver through its space word); a
+        // holder whose turn was skipped does not speak for the one served now
+        if (T.behind(i32, rx, ticket) === 0) T.noRoom(i32, rx, ticket, seen);
         const left = deadline - now();
-        if (left <= 0) throw new BusError(A.ETIMEDOUT, 'sendAsync', `no room in the receiver within ${timeout} ms (${err.message})`);
+        if (left <= 0) throw timedOut(err.message);
+        waitIdx = addr >>> 2;
         if (waitStart === 0) {
           waitStart = now();
-          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(e.i32, waitIdx, seen, left)) continue;
+          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, waitIdx, seen, left)) continue;
         }
-        if (!w) {
-          w = { keep: keepAlive, held: false, error: null, cancel: null };
-          this.sendWaiters.add(w);
-          this.holdFor(w);
-          signal?.addEventListener('abort', onAbort, { once: true });
-        }
-        const cur: Waiter = w;
-        await new Promise<void>((resolve) => {
-          cur.cancel = resolve;
-          waitWord(e.i32, waitIdx, seen, left, sleepers).then(resolve);
-        });
-        cur.cancel = null;
-        if (cur.error) throw cur.error;
+        await wait(() => waitWord(i32, addr >>> 2, seen, left, (rx + A.CONN_SPACE_SLEEPERS) >>> 2));
       }
     } finally {
-      if (w) {
+      if (inLine) T.giveUp(i32, rx, gen, ticket);
+      if (w !== null) {
+        const done: Waiter = w;
         signal?.removeEventListener('abort', onAbort);
-        this.sendWaiters.delete(w);
-        if (w.held) { w.held = false; release(); }
+        this.sendWaiters.delete(done);
+        if (done.held) { done.held = false; release(); }
       }
     }
   }

@@ -34,6 +34,8 @@ export interface ConnStats {
   /** bytes charged to senders' quotas (queued messages), per sending user */
   accounted: number;
   quota: { uid: number; bytes: number; msgs: number }[];
+  /** senders (sendAsync) in its line waiting for room: tickets taken and not yet served (js/host/turns.ts) */
+  sendLine: number;
 }
 
 export interface ThreadStats {
@@ -62,6 +64,8 @@ export interface LockStats {
 export interface BusStats {
   /** bus.shutdown() was called */
   shutdown: boolean;
+  /** turns of senders waiting for room given away because their holder owed a try for TURN_MS (a dead or stalled thread: js/host/turns.ts) */
+  turnSkips: number;
   /** messages sent on the bus (the seqnum counter, low 53 bits) */
   seqnum: number;
   threads: { slots: number; used: number; list: ThreadStats[] };
@@ -103,6 +107,7 @@ export function connStats(e: Engine, slot: number): ConnStats | null {
     queued: ld(c + A.CONN_N_QUEUED), peakQueued: ld(c + A.CONN_PEAK_QUEUED), dropped: ld(c + A.CONN_DROPPED),
     reserved: ld(c + A.CONN_N_RESV), poolSize: size, poolUsed: ld(c + A.CONN_USED), peakPoolUsed: ld(c + A.CONN_PEAK_USED),
     poolFree, largestFree: largest, freeBlocks, published, accounted: ld(c + A.CONN_ACCOUNTED), quota,
+    sendLine: (ld(c + A.CONN_TURN_NEXT) - ld(c + A.CONN_TURN_SERVING)) | 0,
   };
 }
 
@@ -145,6 +150,7 @@ export function busStats(e: Engine): BusStats {
   }
   return {
     shutdown: ld(H + A.BUS_SHUTDOWN) !== 0,
+    turnSkips: ld(H + A.BUS_TURN_SKIPS),
     seqnum: ld(H + A.BUS_SEQNUM + 4) * 2 ** 32 + ld(H + A.BUS_SEQNUM),
     threads: { slots: nThreads, used: list.length, list },
     connectionSlots: nConns, connections, locks,

@@ -225,9 +225,13 @@ export const LOCK_WAIT_MS = 1000;
 //      │ description, NUL-terminated [64]          │
 //  448 ├──────────┬──────────┬──────────┬──────────┤
 //      │ peak_q   │ peak_used│ n_names  │ names    │  peaks: conn.stats(); n_names: owner
-//  464 ├──────────┴──────────┴──────────┴──────────┤  records (owned + queued); names: first
-//      │ reserved                                  │  owner record + 1 (its list)
-//  512 └───────────────────────────────────────────┘
+//  464 ├──────────┼──────────┼──────────┴──────────┤  records (owned + queued); names: first
+//      │ space    │ space_   │ reserved            │  owner record + 1 (its list); space:
+//      │          │ sleepers │                     │  backpressure (below)
+//  496 ├──────────┼──────────┼──────────┬──────────┤
+//      │ turn_next│ turn_    │ turn_    │ turn_    │  the line of senders waiting for room
+//      │          │ serving  │ waiting  │ sleepers │  (fair backpressure, below)
+//  512 └──────────┴──────────┴──────────┴──────────┘
 export const CONN_STATE = 0;
 export const CONN_GEN = 4;
 export const CONN_ID = 8;
@@ -1002,6 +1006,22 @@ export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: (no longer reported: CONN_INF
 //  468 space_sleepers: threads waiting on space (the core notifies only when it is not 0)
 export const CONN_SPACE = 464;
 export const CONN_SPACE_SLEEPERS = 468;
+// Fair backpressure (issue 10): senders waiting for room in this connection take turns in
+// the order they started waiting (a ticket line; js/host/turns.ts). Host words, changed only
+// with atomics outside any command, never journaled; HELLO zeroes them (an empty line).
+//  496 turn_next: the next ticket; a sendAsync that finds no room (or a line) takes one
+//  500 turn_serving: the ticket whose holder may send now; those behind sleep on this word
+//  504 turn_waiting: written by the holder of the turn after a failed try:
+//      (its ticket & 0xffff) << 16 | (the space word's value it waits to change & 0xffff);
+//      any other value means the holder owes a try (the turn is new, or room was released)
+//  508 turn_sleepers: threads sleeping on turn_serving (a pass notifies only when not 0)
+export const CONN_TURN_NEXT = 496;
+export const CONN_TURN_SERVING = 500;
+export const CONN_TURN_WAITING = 504;
+export const CONN_TURN_SLEEPERS = 508;
+// Bus header word: turns given away by the bounded wait (a holder that owed a try for
+// TURN_MS: a dead or stalled thread); an atomic counter, never journaled
+export const BUS_TURN_SKIPS = 200;
 // Bus header word (set by BUS_MAKE, fixed afterwards: read without a lock, never journaled)
 //  248 max_queued_per_user: the per (sending user, receiver) message quota
 export const BUS_MAX_QUEUED = 248;

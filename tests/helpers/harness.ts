@@ -36,6 +36,8 @@ export function leaks(e: Engine): string[] {
     if (e.poolUsed(s)) out.push(`conn ${s}: ${e.poolUsed(s)} pool bytes used`);
     if (e.u32[(c + A.CONN_N_RESV) >>> 2]) out.push(`conn ${s}: reservation pending`);
     if (e.u32[(c + A.CONN_ACCOUNTED) >>> 2]) out.push(`conn ${s}: quota still accounted`);
+    const line = (e.u32[(c + A.CONN_TURN_NEXT) >>> 2] - e.u32[(c + A.CONN_TURN_SERVING) >>> 2]) | 0;
+    if (line !== 0) out.push(`conn ${s}: ${line} senders still in its line for room`);
   }
   if (e.cmd && e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2] !== A.OP_NONE) out.push('a send is pending');
   const replies = e.u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];

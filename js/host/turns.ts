@@ -1,0 +1,157 @@
+// turns: fair backpressure. Senders waiting for room in one receiver (sendAsync) are served
+// in the order they started waiting: a ticket line in the receiver's connection slot
+// (abi.ts, CONN_TURN_*), kept by the senders' hosts with atomics alone; the core never reads
+// it. A sender that finds no room takes a ticket (turn_next, an atomic add). The holder of
+// the ticket now served (turn_serving) is the only one that tries to send: it sleeps on the
+// receiver's space word until room is released, tries again, and passes the turn on
+// (turn_serving + 1) once its message is in. Those behind sleep on turn_serving. A fresh
+// sendAsync that finds a line takes a ticket instead of trying, so it cannot overtake.
+//
+// Nobody may hold the line forever:
+// - a waiter that gives up (abort, timeout, close, another error) passes its turn at once if
+//   it holds it, and else leaves a passer behind (giveUp) that passes it when it comes;
+// - a holder that owes a try (its turn is new, or room was released since its last failed
+//   try, which it records in turn_waiting) for TURN_MS loses the turn to whoever behind it
+//   notices first (a CAS on turn_serving, counted in BUS_TURN_SKIPS). That is how the
+//   ticket of a terminated or crashed worker is skipped: it is never declared dead for it,
+//   it only loses its place. A skipped holder that is alive finds its ticket behind
+//   turn_serving and keeps trying as a holder (the order is then loosened, not lost).
+// Tickets compare with wrapped 32-bit differences. HELLO zeroes the words (an empty line);
+// waiters of a receiver whose generation changed drop their tickets without passing them.
+import * as A from '../shared/abi.ts';
+import { now, waitWord } from './wait.ts';
+
+/**
+ * How long the holder of the turn may owe a try before the next in line takes the turn, in
+ * ms. A live holder owes a try only between a wake-up and its next event-loop turn (well
+ * under a millisecond on an idle thread, tens of ms on a loaded machine); a terminated
+ * worker owes it forever. Each dead ticket in a line costs those behind it this much once
+ * room is released.
+ */
+export const TURN_MS = 200;
+/** A waiter far back in the line checks on the holder every TURN_MS × its distance, at most this often apart (ms). */
+const CHECK_MAX_MS = 8 * TURN_MS;
+/** A passer left behind by giveUp re-checks this often (ms), and stops after GIVE_UP_MAX_MS. */
+const GIVE_UP_CHECK_MS = 1000;
+const GIVE_UP_MAX_MS = 60000;
+
+const idx = (rx: number, off: number) => (rx + off) >>> 2;
+
+/** How far ticket `t` is behind the ticket being served (> 0: waiting; <= 0: its turn, or skipped). */
+export function behind(i32: Int32Array, rx: number, t: number): number {
+  return (t - Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING))) | 0;
+}
+
+/** Senders in the line of receiver `rx` (tickets taken and not yet served). */
+export function lineLength(i32: Int32Array, rx: number): number {
+  return (Atomics.load(i32, idx(rx, A.CONN_TURN_NEXT)) - Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING))) | 0;
+}
+
+/** Take the next ticket in the line of receiver `rx`. */
+export function takeTicket(i32: Int32Array, rx: number): number {
+  return Atomics.add(i32, idx(rx, A.CONN_TURN_NEXT), 1) | 0;
+}
+
+/** The holder of ticket `t` tried and found no room: it waits for the space word to leave `space`. */
+export function noRoom(i32: Int32Array, rx: number, t: number, space: number): void {
+  Atomics.store(i32, idx(rx, A.CONN_TURN_WAITING), ((t & 0xffff) << 16) | (space & 0xffff));
+}
+
+/** Serve the ticket after `t`, if `t` is served now (else it was passed or skipped already). */
+export function pass(i32: Int32Array, rx: number, t: number): void {
+  const s = idx(rx, A.CONN_TURN_SERVING);
+  if (Atomics.compareExchange(i32, s, t, (t + 1) | 0) !== t) return;
+  if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) Atomics.notify(i32, s);
+}
+
+/** Does the holder of the turn `s` owe a try (a new turn, or room released since its last failed try)? */
+function owes(i32: Int32Array, rx: number, s: number): boolean {
+  const w = Atomics.load(i32, idx(rx, A.CONN_TURN_WAITING));
+  return (w >>> 16) !== (s & 0xffff) || (w & 0xffff) !== (Atomics.load(i32, idx(rx, A.CONN_SPACE)) & 0xffff);
+}
+
+/** The receiver's generation, to notice that it was closed (its line is then void). */
+export function receiverGen(i32: Int32Array, rx: number): number {
+  return Atomics.load(i32, idx(rx, A.CONN_GEN));
+}
+
+/**
+ * A waiter's view of the holder ahead of it: `served` and `since` (when it started to owe a
+ * try, 0: it does not). One per waiting sendAsync; allocation-free after that.
+ */
+export class Watch {
+  served = 0;
+  since = 0;
+  /** turns this waiter gave away (the holder owed a try for TURN_MS) */
+  skips = 0;
+
+  /**
+   * Look at the line once, for ticket `t` waiting behind the turn. Skips the holder's turn
+   * if it has owed a try for TURN_MS. Returns how long to sleep before looking again (ms).
+   */
+  check(i32: Int32Array, rx: number, t: number): number {
+    const s = Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING));
+    if (s !== this.served) { this.served = s; this.since = 0; }
+    if (!owes(i32, rx, s)) { this.since = 0; return Math.min(TURN_MS * Math.max(1, (t - s) | 0), CHECK_MAX_MS); }
+    const tm = now();
+    if (this.since === 0) { this.since = tm; return TURN_MS; }
+    if (tm - this.since < TURN_MS) return TURN_MS - (tm - this.since);
+    // the holder owed a try for TURN_MS: its turn goes to the next ticket
+    if (Atomics.compareExchange(i32, idx(rx, A.CONN_TURN_SERVING), s, (s + 1) | 0) === s) {
+      this.skips++;
+      Atomics.add(i32, (A.BUS_BASE + A.BUS_TURN_SKIPS) >>> 2, 1);
+      if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) Atomics.notify(i32, idx(rx, A.CONN_TURN_SERVING));
+    }
+    this.since = 0;
+    return 0;
+  }
+}
+
+/** Sleep until the turn moves or `ms` pass (a waiter behind the holder). */
+export function sleepBehind(i32: Int32Array, rx: number, ms: number): Promise<void> {
+  const s = idx(rx, A.CONN_TURN_SERVING);
+  return waitWord(i32, s, Atomics.load(i32, s), ms, idx(rx, A.CONN_TURN_SLEEPERS));
+}
+
+/**
+ * Ticket `t` of receiver `rx` (generation `gen`) leaves the line: its turn is passed now if
+ * it holds it, else when it comes (a passer on this thread that keeps nothing alive; should
+ * this thread stop turning its event loop, the others skip the turn after TURN_MS).
+ */
+export function giveUp(i32: Int32Array, rx: number, gen: number, t: number): void {
+  if (receiverGen(i32, rx) !== gen) return;
+  const d = behind(i32, rx, t);
+  if (d < 0) return;
+  if (d === 0) { pass(i32, rx, t); return; }
+  void passLater(i32, rx, gen, t);
+}
+
+async function passLater(i32: Int32Array, rx: number, gen: number, t: number): Promise<void> {
+  const end = now() + GIVE_UP_MAX_MS;
+  while (now() < end && receiverGen(i32, rx) === gen && Atomics.load(i32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) === 0) {
+    const d = behind(i32, rx, t);
+    if (d < 0) return;
+    if (d === 0) { pass(i32, rx, t); return; }
+    await sleepBehind(i32, rx, GIVE_UP_CHECK_MS);
+  }
+}
+
+/**
+ * The connection slot address of the open connection with id `id`, or 0: a hint read from
+ * the id table without a lock (assembly/idtable.ts; SEND itself decides). sendAsync uses it
+ * to find the receiver's line before its first try; a stale answer only puts it in the
+ * wrong line until that try.
+ */
+export function receiverById(u32: Uint32Array, id: number): number {
+  const H = A.BUS_BASE;
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
+  const lo = id >>> 0, hi = Math.floor(id / 2 ** 32) >>> 0;
+  const ids = ld(H + A.BUS_IDS), mask = ld(H + A.BUS_ID_MASK), n = ld(H + A.BUS_N_CONNS), conns = ld(H + A.BUS_CONNS);
+  let s = ld(ids + ((lo & mask) >>> 0) * 4);
+  for (let k = 0; k < n && s !== 0 && s <= n; k++) {
+    const c = conns + (s - 1) * A.CONN_SIZE;
+    if (ld(c + A.CONN_ID) === lo && ld(c + A.CONN_ID + 4) === hi && ld(c + A.CONN_STATE) === A.CONN_ACTIVE) return c;
+    s = ld(ids + (mask + 1 + s - 1) * 4);
+  }
+  return 0;
+}

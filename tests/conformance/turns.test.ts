@@ -1,0 +1,171 @@
+// Fair backpressure (issue 10): senders waiting for room in one receiver are served in the
+// order they started waiting (the ticket line of js/host/turns.ts); a fresh sendAsync joins
+// the end of the line; a waiter that gives up passes its turn; a ticket nobody holds (a dead
+// worker's) is skipped after TURN_MS and counted. Across workers: tests/threads/turns.test.ts.
+import * as assert from 'uvu/assert';
+import { BusError, abi as A } from '../../js/index.ts';
+import type { Bus, Connection } from '../../js/index.ts';
+import { busSuite, SMALL } from '../helpers/harness.ts';
+
+const MAXQ = 2;
+const t = busSuite('turns', { limits: { ...SMALL, maxQueuedPerUser: MAXQ } });
+
+const tick = () => new Promise((r) => setTimeout(r, 1));
+/** until `cond` holds (no timing asserted; bounded) */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 5000 && !cond(); i++) await tick();
+  assert.ok(cond(), what);
+}
+const line = (c: Connection) => c.stats()!.sendLine;
+const skips = (bus: Bus) => bus.stats().turnSkips;
+const enc = new TextEncoder();
+
+/** Receive `n` messages from `b` (each in turn makes room for one more), their texts. */
+async function drain(b: Connection, n: number): Promise<string[]> {
+  const got: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const m = await b.recvAsync({ timeout: 10000 });
+    got.push(m.text());
+    m.free();
+  }
+  return got;
+}
+
+t('senders waiting for room are served in the order they started waiting; a fresh sendAsync joins the end of the line', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const senders = [1, 2, 3, 4].map(() => bus.connect());
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const skips0 = skips(bus);
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < 3; i++) {
+    ps.push(senders[i].sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000 }));
+    await until(() => line(b) === i + 1, `sender ${i} in the line`);
+  }
+  // room is made, and a fourth sender arrives in the same turn of the event loop: it must
+  // not take the room from the three that wait (it joins the line at once, without trying)
+  const first = b.recv()!;
+  ps.push(senders[3].sendAsync(b.id, enc.encode('x3'), { timeout: 10000 }));
+  assert.is(line(b), 4, 'the fresh sender joined the line');
+  const got = [first.text()];
+  first.free();
+  got.push(...await drain(b, 1 + 4));
+  await Promise.all(ps);
+  const skipped = skips(bus) - skips0;
+  // only a turn given away by the bounded wait can change the order (none on an idle thread)
+  assert.equal(got.slice(0, MAXQ), ['f0', 'f1']);
+  const order = got.slice(MAXQ).map((s) => Number(s.slice(1)));
+  order.forEach((v, i) => assert.ok(Math.abs(v - i) <= skipped, `x${v} served at ${i} (${skipped} turns skipped): ${got.join(',')}`));
+  assert.is(line(b), 0, 'the line is empty');
+  for (const s of senders) s.close();
+  fill.close(); b.close();
+});
+
+t('a waiter that aborts passes its turn: from the middle of the line and as its head', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const s = [1, 2, 3, 4, 5].map(() => bus.connect());
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const skips0 = skips(bus);
+  const acs = s.map(() => new AbortController());
+  const ps = s.map((c, i) => c.sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000, signal: acs[i].signal }));
+  await until(() => line(b) === 5, 'five in the line');
+  acs[1].abort(); // in the middle: its turn is passed when it comes
+  acs[0].abort(); // the head: its turn is passed at once
+  const results = await Promise.allSettled(ps.slice(0, 2));
+  for (const r of results) assert.is(r.status === 'rejected' && (r.reason as BusError).code, 'ECANCELED');
+  const got = await drain(b, MAXQ + 3);
+  await Promise.all(ps.slice(2));
+  assert.equal(got, ['f0', 'f1', 'x2', 'x3', 'x4']);
+  assert.is(skips(bus) - skips0, 0, 'no turn was skipped by the bounded wait: the aborted waiters passed theirs');
+  assert.is(line(b), 0);
+  for (const c of s) c.close();
+  fill.close(); b.close();
+});
+
+t('a waiter that times out or whose connection closes passes its turn', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const [s0, s1, s2] = [1, 2, 3].map(() => bus.connect());
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const p0 = s0.sendAsync(b.id, enc.encode('x0'), { timeout: 30 });
+  await until(() => line(b) === 1, 'one in the line');
+  const p1 = s1.sendAsync(b.id, enc.encode('x1'), { timeout: 10000 });
+  const p2 = s2.sendAsync(b.id, enc.encode('x2'), { timeout: 10000 });
+  await until(() => line(b) === 3, 'three in the line');
+  await p0.then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ETIMEDOUT'));
+  s1.close();
+  await p1.then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ECONNRESET'));
+  const got = await drain(b, MAXQ + 1);
+  assert.is(await p2, 1);
+  assert.equal(got, ['f0', 'f1', 'x2']);
+  assert.is(line(b), 0);
+  s0.close(); s2.close(); fill.close(); b.close();
+});
+
+t('a ticket nobody holds (a dead worker\'s) is skipped once it owes a try for TURN_MS, and counted', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
+  const e = bus.engine, rx = e.connAddr(b.slot);
+  // a ticket taken by a thread that then died: nobody will use or pass its turn
+  Atomics.add(e.i32, (rx + A.CONN_TURN_NEXT) >>> 2, 1);
+  assert.is(line(b), 1);
+  const skips0 = skips(bus);
+  // there is room, but the line comes first: the sender waits behind the dead ticket
+  const p = a.sendAsync(b.id, enc.encode('late'), { timeout: 10000 });
+  assert.is(line(b), 2, 'behind the dead ticket');
+  await p;
+  assert.is(skips(bus) - skips0, 1, 'the dead ticket\'s turn was given away once');
+  assert.is(line(b), 0);
+  const m = b.recv()!;
+  assert.is(m.text(), 'late');
+  m.free();
+  a.close(); b.close();
+});
+
+t('a receiver found by name: its line is learned from the first wait and joined from then on', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const [s0, s1] = [1, 2].map(() => bus.connect());
+  b.requestName('org.example.Turns');
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const p0 = s0.sendAsync('org.example.Turns', enc.encode('x0'), { timeout: 10000 });
+  await until(() => line(b) === 1, 'in the line');
+  const p1 = s1.sendAsync('org.example.Turns', enc.encode('x1'), { timeout: 10000 });
+  await until(() => line(b) === 2, 'two in the line');
+  const first = b.recv()!; // room: s0 holds the turn; s0's next sendAsync must queue behind s1
+  const p2 = s0.sendAsync('org.example.Turns', enc.encode('x2'), { timeout: 10000 });
+  assert.is(line(b), 3, 's0 knows the receiver of the name: it joined the line');
+  const got = [first.text()];
+  first.free();
+  got.push(...await drain(b, 4));
+  await Promise.all([p0, p1, p2]);
+  assert.equal(got, ['f0', 'f1', 'x0', 'x1', 'x2']);
+  s0.close(); s1.close(); fill.close(); b.close();
+});
+
+t('senders that keep sending to a slow receiver take turns: none gets more than one message ahead of another', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 });
+  const senders = [0, 1, 2, 3].map(() => bus.connect());
+  const EACH = 12;
+  const loops = senders.map(async (c, i) => {
+    for (let k = 0; k < EACH; k++) await c.sendAsync(b.id, enc.encode(`${i}:${k}`), { timeout: 10000 });
+  });
+  const got: number[] = [];
+  const counts = [0, 0, 0, 0];
+  let spread = 0;
+  const skips0 = skips(bus);
+  for (let n = 0; n < 4 * EACH; n++) {
+    const m = await b.recvAsync({ timeout: 10000 });
+    const [i, k] = m.text().split(':').map(Number);
+    m.free();
+    assert.is(k, counts[i], `sender ${i} in its own order`);
+    counts[i]++;
+    got.push(i);
+    // once every sender has joined the line, they are served in rotation
+    if (n >= 8) spread = Math.max(spread, Math.max(...counts) - Math.min(...counts));
+    await new Promise((r) => setTimeout(r, 0)); // a slow receiver: the senders queue up again
+  }
+  await Promise.all(loops);
+  assert.ok(spread <= 2 + (skips(bus) - skips0), `served ${got.join('')}: a sender got ${spread} messages ahead`);
+  assert.is(line(b), 0);
+  for (const c of senders) c.close();
+  b.close();
+});
+
+t.run();
