@@ -5,17 +5,18 @@
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
 // CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
 //
-// The payload must lie in shared memory (the command area or the user region): the core
-// copies it into each receiver's slice. Host vecs, which the two-phase send copies into one
-// reserved slice, are refused for broadcasts (docs/DIFFERENCES.md; the staging slice of
-// docs/ARCHITECTURE.md is the way to lift that).
+// The payload lies in shared memory (the command area, the user region, or the staging slice
+// in the sender's pool that a broadcast with host vecs is copied to first: stage.ts): the
+// core copies it into each receiver's slice. While the bus has NAME rules the whole walk
+// holds the bus lock (taken first: the lock order), which keeps the name registry still
+// (match.ts).
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { align8 } from "./items";
-import { matchSignal } from "./match";
+import { matchSignal, matchNamesLocked } from "./match";
 import { metaMask, metaCollect } from "./meta";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish } from "./slice";
 
@@ -23,7 +24,8 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
  * Deliver the validated signal at `msg` (to ~0, with `nVecs` VECs of `stored` bytes in
- * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c`. Always 0.
+ * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c`. 0, or WOULDBLOCK
+ * (the bus lock, for NAME rules, is contended: nothing was delivered).
  * O(n_conns): a connection without entries is passed without its lock.
  */
 export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32): i32 {
@@ -32,6 +34,8 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
+  const names = matchNamesLocked();
+  if (names && !lockTry(A.BUS_BASE + A.BUS_LOCK)) return A.WOULDBLOCK;
   const n = busNConns();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
@@ -41,7 +45,7 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
       continue;
     }
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom)) {
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names)) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {
@@ -55,6 +59,7 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
+  if (names) unlock(A.BUS_BASE + A.BUS_LOCK);
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);
   return 0;
