@@ -218,7 +218,8 @@ export function matchAdd(slot: u32, gen: u32): i32 {
 
 /**
  * Fill free entry `i` and put it at the head of c's chain. Its fields are don't-cares while
- * it is free (plain stores); owner, gen, the chain head and the count make it live (logged).
+ * it is free (plain stores) but for kind and rules (BUS_NAME_RULES counts a dead entry by
+ * them); owner, gen, the chain head and the count make it live (logged).
  */
 function matchWrite(c: u32, i: u32, lo: u32, hi: u32, kind: u32, rules: u32, mask: u32, nGen: u32,
   bloomSize: u32, idItem: u32, dstItem: u32, notify: u32, name: u32, nameLen: u32): void {
@@ -229,8 +230,9 @@ function matchWrite(c: u32, i: u32, lo: u32, hi: u32, kind: u32, rules: u32, mas
   st32(e + A.MATCH_NAME_LEN, nameLen);
   if (nameLen != 0) copy(e + A.MATCH_NAME, name, nameLen);
   st64(e + A.MATCH_COOKIE, lo, hi);
-  st32(e + A.MATCH_KIND, kind);
-  st32(e + A.MATCH_RULES, rules);
+  // kind and rules are logged: a dead entry's (owner != 0) still count in BUS_NAME_RULES
+  wr32(e + A.MATCH_KIND, kind);
+  wr32(e + A.MATCH_RULES, rules);
   st32(e + A.MATCH_N_GEN, nGen);
   st64(e + A.MATCH_ID, 0xffffffff, 0xffffffff);
   st64(e + A.MATCH_ID2, 0xffffffff, 0xffffffff);

@@ -9,7 +9,7 @@
 //
 // The slice is charged to the sender's uid in its own pool like any message (quota.ts), so a
 // sender can stage what a receiver with a pool of its size could receive: ENOBUFS / EXFULL
-// otherwise, the pool's errno and reason.
+// otherwise: the pool's errno, with the reason R_SEND_BCAST_STAGING.
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, copy } from "./mem";
 import { wr32, logCommit } from "./journal";
@@ -18,15 +18,17 @@ import { connAddr } from "./conn";
 import { align8 } from "./items";
 import { sliceReserve, sliceBlock } from "./slice";
 import { broadcast } from "./broadcast";
+import { failArg } from "./reason";
 
 /** Stage the validated broadcast at `msg` (host vecs in it) from connection `c` (slot `slot`) for thread `t`. */
 export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, stored: u32): i32 {
   const len = msgEnd - msg;
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
-  const r = sliceReserve(c, ld32(c + A.CONN_UID), A.BLOCK_HDR + align8(len) + stored);
+  const need = A.BLOCK_HDR + align8(len) + stored;
+  const r = sliceReserve(c, ld32(c + A.CONN_UID), need);
   if (r < 0) {
     unlock(c + A.CONN_LOCK);
-    return r;
+    return failArg(-r, A.R_SEND_BCAST_STAGING, need); // the pool's errno, and whose pool it was
   }
   // nobody sees the block before it is freed: plain stores (undoing the allocation frees it)
   const b = sliceBlock, m = b + A.BLOCK_HDR;

@@ -893,6 +893,7 @@ export const R_MATCH_TABLE_FULL = 807; // ENFILE: every entry of the bus's match
 export const R_MATCH_NO_COOKIE = 808; // EBADSLT: MATCH_REMOVE of a cookie with no entry
 export const R_SEND_BCAST_HOST_VEC = 809; // no longer reported (a broadcast with host vecs is staged since BUS_VERSION 8); was EOPNOTSUPP: a broadcast's payload must lie in shared memory
 // Reasons 1050.. (broadcast names and staging)
+export const R_SEND_BCAST_STAGING = 1051; // ENOBUFS / EXFULL (the pool's errno): the sender's own pool (its quota, or its room) cannot hold a broadcast's staging slice; arg the bytes it needs
 export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of a NAME_* rule, is not a NUL-terminated valid well-known name; arg the type
 // A broadcast or a bus notification reaches receivers one at a time; once one got it, the
 // command cannot back out with WOULDBLOCK, so a contended receiver lock is tried this many

@@ -208,7 +208,7 @@ big('staging: the sender\'s own pool decides (ENOBUFS / EXFULL); send_cancel fre
   assert.is(raw.matchAdd(rx.slot, rx.gen, 1), 0);
   // a third of half of 64 KiB: a 20 KiB payload never fits the sender's own quota
   assert.is(bcast(raw, small, [hostVec(20000)]), -A.ENOBUFS);
-  assert.is(raw.reason.reason, A.R_SEND_NEVER_FITS);
+  assert.is(raw.reason.reason, A.R_SEND_BCAST_STAGING);
   assert.ok(raw.message(-A.ENOBUFS, 'SEND'));
   assert.is(e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2], A.OP_NONE, 'nothing pending');
   assert.is(e.poolUsed(small.slot), 0);
@@ -217,6 +217,7 @@ big('staging: the sender\'s own pool decides (ENOBUFS / EXFULL); send_cancel fre
   for (let i = 0; i < 40 && unicastBig(raw, rx, small) === 0; i++);
   const r = bcast(raw, small, [hostVec(8000)]);
   assert.ok(r === -A.ENOBUFS || r === -A.EXFULL, `the pool's errno: ${r}`);
+  assert.is(raw.reason.reason, A.R_SEND_BCAST_STAGING);
   drain(raw, small);
   // send_cancel frees the staging slice, delivers nothing
   raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(100000), filter()] });

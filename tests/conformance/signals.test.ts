@@ -266,7 +266,7 @@ t('a name-* notification rule with a name: notifications about that name only', 
   const got: string[] = [];
   for (let m = w.recv(); m; m = w.recv()) {
     const n = m.notification;
-    if (n && n.kind !== 'id-add' && n.kind !== 'id-remove') got.push(`${n.kind} ${n.name}`);
+    if (n && 'name' in n) got.push(`${n.kind} ${n.name}`);
     m.free();
   }
   assert.equal(got, ['name-add org.example.Watched', 'name-remove org.example.Watched']);
