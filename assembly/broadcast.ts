@@ -24,11 +24,14 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
  * Deliver the validated signal at `msg` (to ~0, with `nVecs` VECs of `stored` bytes in
- * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c`. 0, or WOULDBLOCK
- * (the bus lock, for NAME rules, is contended: nothing was delivered).
+ * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c` to the connection
+ * slots from `from` on. With `progress` (a word of the thread slot: a staged broadcast's
+ * op_from), the next slot to try is logged there with each receiver's delivery, so that a
+ * send_commit run again after a trap goes on where it stopped (each receiver gets it once).
+ * 0, or WOULDBLOCK (the bus lock, for NAME rules, is contended: nothing was delivered).
  * O(n_conns): a connection without entries is passed without its lock.
  */
-export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32): i32 {
+export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32, from: u32, progress: u32): i32 {
   const t = THREAD;
   metaCollect(t, c, ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED);
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
@@ -37,14 +40,16 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const names = matchNamesLocked();
   if (names && !lockTry(A.BUS_BASE + A.BUS_LOCK)) return A.WOULDBLOCK;
   const n = busNConns();
-  for (let s: u32 = 0; s < n; s++) {
+  for (let s: u32 = from; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
     if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
+      if (progress != 0) st32(progress, s + 1);
       continue;
     }
+    if (progress != 0) wr32(progress, s + 1); // undone with this receiver's delivery
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names)) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);

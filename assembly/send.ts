@@ -133,7 +133,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (bcast) {
     // host vecs: staged in the sender's own pool until send_commit (stage.ts)
     if (hostVecs != 0) return stageReserve(u32(c), slot, t, msg, msgEnd, stored);
-    return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
+    return broadcast(c, msg, msgEnd, nVecs, stored, bloom, 0, 0);
   }
 
   // the receiver: by name (its owner's id from then on), or by id

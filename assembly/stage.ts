@@ -48,7 +48,7 @@ export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, s
   st32(t + A.THREAD_OP_CONN, slot);
   st32(t + A.THREAD_OP_GEN, ld32(c + A.CONN_GEN));
   st32(t + A.THREAD_OP_BLOCK, b);
-  st32(t + A.THREAD_OP_FROM, slot);
+  st32(t + A.THREAD_OP_FROM, 0); // the first connection slot send_commit delivers to
   st32(t + A.THREAD_OP_LEN, len);
   wr32(t + A.THREAD_OP, A.OP_BCAST);
   logCommit();
@@ -58,7 +58,9 @@ export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, s
 
 /**
  * send_commit's first half for OP_BCAST: deliver the staged message to every matching
- * receiver, once (op_len 0 afterwards: a send_commit run again after WOULDBLOCK only frees).
+ * receiver, once (op_from: the next connection slot, logged with each delivery, so a commit
+ * trapped midway and run again goes on there; op_len 0 afterwards: a send_commit run again
+ * after WOULDBLOCK only frees).
  * No lock held: the slice stays reserved, and its pool stays while the reservation counts in
  * CONN_N_RESV. 0 or WOULDBLOCK (nothing delivered yet).
  */
@@ -77,7 +79,7 @@ export function stageDeliver(t: u32): i32 {
       nVecs++;
       if (ld32(p + A.VEC_ADDRESS) != 0 || ld32(p + A.VEC_ADDRESS + 4) != 0) stored += align8(ld32(p + A.VEC_SIZE));
     }
-    const r = broadcast(c, m, end, nVecs, stored, bloom);
+    const r = broadcast(c, m, end, nVecs, stored, bloom, ld32(t + A.THREAD_OP_FROM), t + A.THREAD_OP_FROM);
     if (r < 0) return r;
   }
   st32(t + A.THREAD_OP_LEN, 0);

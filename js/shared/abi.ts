@@ -182,8 +182,9 @@ export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thr
 export const OP_NONE = 0;
 export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit / send_cancel
 // a broadcast SEND with host vecs reserved a staging slice in the SENDER's own pool (op_conn,
-// op_gen: the sender; op_block: the slice; op_from: the sender's slot; op_len: the length of
-// the message copied to the slice's start, set to 0 once send_commit has delivered it):
+// op_gen: the sender; op_block: the slice; op_from: the next connection slot send_commit
+// delivers to, 0 at first, logged with each delivery; op_len: the length of the message
+// copied to the slice's start, set to 0 once send_commit has delivered it):
 // send_commit delivers from it to every matching receiver and frees it; send_cancel and
 // recovery free it (assembly/stage.ts)
 export const OP_BCAST = 2;

@@ -185,6 +185,30 @@ t('a thread that dies in send_commit of a staged broadcast: each receiver has it
   for (const h of rx) while (raw.recv(h.slot, h.gen, A.RECV_DROP).r === 0);
 });
 
+t('a staged broadcast whose send_commit traps goes on where it stopped when run again: each receiver gets it once', ({ raw, e }) => {
+  const s = open(raw), rx = [open(raw), open(raw), open(raw)];
+  for (const h of rx) assert.is(raw.matchAdd(h.slot, h.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0);
+  let traps = 0;
+  for (let n = 1; n < 100; n++) {
+    raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(500), BFILTER] });
+    assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+    e.setFault(n);
+    let trapped = false;
+    try { e.sendCommit(); } catch { trapped = true; }
+    e.setFault(0);
+    if (trapped) {
+      traps++;
+      assert.equal(checkBus(e), [], `consistent after a trap at step ${n}`);
+      assert.is(e.sendCommit(), 0, 'run again');
+    }
+    assert.equal(rx.map((h) => e.queued(h.slot)), [1, 1, 1], `step ${n}: each receiver once`);
+    assert.is(e.poolUsed(s.slot), 0, 'the staging slice freed');
+    for (const h of rx) while (raw.recv(h.slot, h.gen, A.RECV_DROP).r === 0);
+    if (!trapped) break;
+  }
+  assert.ok(traps >= 3, `the commit trapped at ${traps} steps`);
+});
+
 t('a receiver closed by recovery while a send into it is reserved: CLOSING until the send ends', async ({ raw, e, bus }) => {
   const s = open(raw);
   const other = await another(bus.memory);
