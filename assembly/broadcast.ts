@@ -6,17 +6,18 @@
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
 // CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
 //
-// The payload must lie in shared memory (the command area or the user region): the core
-// copies it into each receiver's slice. Host vecs, which the two-phase send copies into one
-// reserved slice, are refused for broadcasts (docs/DIFFERENCES.md; the staging slice of
-// docs/ARCHITECTURE.md is the way to lift that).
+// The payload lies in shared memory (the command area, the user region, or the staging slice
+// in the sender's pool that a broadcast with host vecs is copied to first: stage.ts): the
+// core copies it into each receiver's slice. While the bus has NAME rules the whole walk
+// holds the bus lock (taken first: the lock order), which keeps the name registry still
+// (match.ts).
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { align8 } from "./items";
-import { matchSignal } from "./match";
+import { matchSignal, matchNamesLocked } from "./match";
 import { metaMask, metaCollect, metaNames } from "./meta";
 import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish } from "./slice";
@@ -26,34 +27,42 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
  * Deliver the validated signal at `msg` (to ~0, with `nVecs` VECs of `stored` bytes in
- * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c`. Always 0.
+ * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c` to the connection
+ * slots from `from` on. With `progress` (a word of the thread slot: a staged broadcast's
+ * op_from), the next slot to try is logged there with each receiver's delivery, so that a
+ * send_commit run again after a trap goes on where it stopped (each receiver gets it once).
+ * 0, or WOULDBLOCK (the bus lock, for NAME rules, is contended: nothing was delivered).
  * O(n_conns): a connection without entries is passed without its lock.
  */
-export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32): i32 {
+export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32, from: u32, progress: u32): i32 {
   const t = THREAD;
   const sendMask = ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED;
   // OWNED_NAME: read from the registry under the bus lock, held through the whole delivery
   // (before any receiver's lock: the lock order), only when the sender may own a name and a
   // possible receiver asks for names; WOULDBLOCK here is before anything was delivered
-  const names = (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
+  // NAME rules in match entries (match.ts) need the registry still too: the same hold
+  const owned = (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
+  const names = matchNamesLocked();
   metaCollect(t, sendMask);
-  if (names) {
+  if (owned || names) {
     if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
-    metaNames(t, c);
+    if (owned) metaNames(t, c);
   }
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
-  for (let s: u32 = 0; s < n; s++) {
+  for (let s: u32 = from; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
     if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
+      if (progress != 0) st32(progress, s + 1);
       continue;
     }
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom)) {
+    if (progress != 0) wr32(progress, s + 1); // undone with this receiver's delivery
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names)) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {
@@ -67,7 +76,7 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
-  if (names) unlock(H + A.BUS_LOCK);
+  if (owned || names) unlock(H + A.BUS_LOCK);
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);
   return 0;

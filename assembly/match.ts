@@ -7,13 +7,20 @@
 // Locks: MATCH_ADD and MATCH_REMOVE hold the bus lock (the table's free entries are shared
 // by every connection) and then the connection's own lock (its chain); a sender reads a
 // receiver's chain under that receiver's lock, which it holds to deliver anyway.
+//
+// NAME rules (kdbus: the sender is the primary owner of the name) read the name registry,
+// which changes under the bus lock: a signal is matched under the bus lock while the bus has
+// any entry with a NAME rule (BUS_NAME_RULES, matchNamesLocked). A NAME rule met without it
+// (an entry added while the signal was on its way) does not match: the entry came after.
 import * as A from "../js/shared/abi";
-import { ld32, st32, st64, copy, THREAD } from "./mem";
+import { ld32, ld8, st32, st64, copy, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, unlock, lockBusAndConn } from "./lock";
+import { unlock, lockBusAndConn } from "./lock";
 import { busBloomSize, busConns } from "./bus";
 import { connGet, connLive, cmdCheck } from "./conn";
-import { itemSize, itemType, align8 } from "./items";
+import { itemSize, itemType, itemString, align8 } from "./items";
+import { nameValid } from "./names";
+import { nameLookup, namePrimary, ownerConn } from "./registry";
 import { bloomCheck } from "./bloom";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
@@ -59,6 +66,7 @@ function matchUnlink(c: u32, lo: u32, hi: u32): u32 {
     if (ld32(e + A.MATCH_COOKIE) == lo && ld32(e + A.MATCH_COOKIE + 4) == hi) {
       if (prev == 0) wr32(c + A.CONN_MATCH_HEAD, next);
       else wr32(matchAddr(prev - 1) + A.MATCH_NEXT, next);
+      nameRuleGone(e);
       wr32(e + A.MATCH_OWNER, 0);
       n++;
     } else prev = i;
@@ -66,6 +74,37 @@ function matchUnlink(c: u32, lo: u32, hi: u32): u32 {
   }
   if (n != 0) wr32(c + A.CONN_N_MATCHES, ld32(c + A.CONN_N_MATCHES) - n);
   return n;
+}
+
+/** Entry `e` (owner != 0) leaves the table: it no longer counts in BUS_NAME_RULES (bus lock held). */
+function nameRuleGone(e: u32): void {
+  if (ld32(e + A.MATCH_KIND) == 0 && (ld32(e + A.MATCH_RULES) & A.MATCH_RULE_NAME) != 0) {
+    wr32(H + A.BUS_NAME_RULES, ld32(H + A.BUS_NAME_RULES) - 1);
+  }
+}
+
+/**
+ * Must a signal be matched under the bus lock (some entry may hold a NAME rule)? The
+ * sender takes the bus lock first (the lock order) when this says so, and passes it on to
+ * matchSignal as `names`.
+ */
+export function matchNamesLocked(): bool {
+  return ld32(H + A.BUS_NAME_RULES) != 0;
+}
+
+/** Is the name of entry `e` the `len` bytes at `s`? */
+function nameIs(e: u32, s: u32, len: u32): bool {
+  if (ld32(e + A.MATCH_NAME_LEN) != len) return false;
+  for (let i: u32 = 0; i < len; i++) if (ld8(e + A.MATCH_NAME + i) != ld8(s + i)) return false;
+  return true;
+}
+
+/** Is connection `c` the primary owner of the name of entry `e`? (bus lock held) */
+function ownsName(e: u32, c: u32): bool {
+  const n = nameLookup(e + A.MATCH_NAME, ld32(e + A.MATCH_NAME_LEN));
+  if (n == 0) return false;
+  const o = namePrimary(n);
+  return o != 0 && ownerConn(o) == c;
 }
 
 /** How many entries of `c` have `cookie` (c's lock held). */
@@ -89,7 +128,7 @@ export function matchAdd(slot: u32, gen: u32): i32 {
   const bloomSize = busBloomSize();
   // the rules, validated before any lock
   let kind: u32 = 0, rules: u32 = 0, mask: u32 = 0, nGen: u32 = 0;
-  let idItem: u32 = 0, dstItem: u32 = 0, notify: u32 = 0;
+  let idItem: u32 = 0, dstItem: u32 = 0, notify: u32 = 0, name: u32 = 0, nameLen: u32 = 0;
   for (let p = cmd + A.MATCH_CMD_SIZE; p < end;) {
     const size = itemSize(p, end);
     if (size == 0) return fail(A.EINVAL, A.R_ITEM_MALFORMED);
@@ -114,7 +153,12 @@ export function matchAdd(slot: u32, gen: u32): i32 {
         rules |= A.MATCH_RULE_DST_ID;
       }
     } else if (type == A.ITEM_NAME) {
-      return failArg(A.EOPNOTSUPP, A.R_MATCH_NAME_UNSUPPORTED, type);
+      if ((rules & A.MATCH_RULE_NAME) != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
+      const len = itemString(p, size);
+      if (len < 0 || !nameValid(p + A.ITEM_HDR, u32(len))) return failArg(A.EINVAL, A.R_MATCH_NAME_INVALID, type);
+      name = p + A.ITEM_HDR;
+      nameLen = u32(len);
+      rules |= A.MATCH_RULE_NAME;
     } else if (type == A.ITEM_ID_ADD || type == A.ITEM_ID_REMOVE) {
       if (n != u32(A.NOTIFY_ID_SIZE)) return failArg(A.EINVAL, A.R_MATCH_ITEM_SIZE, type);
       if (notify != 0) return failArg(A.EINVAL, A.R_MATCH_MIXED, type);
@@ -122,8 +166,14 @@ export function matchAdd(slot: u32, gen: u32): i32 {
       kind = type;
     } else if (type == A.ITEM_NAME_ADD || type == A.ITEM_NAME_REMOVE || type == A.ITEM_NAME_CHANGE) {
       if (n < u32(A.NOTIFY_NAME_HDR)) return failArg(A.EINVAL, A.R_MATCH_ITEM_SIZE, type);
-      if (n > u32(A.NOTIFY_NAME_HDR)) return failArg(A.EOPNOTSUPP, A.R_MATCH_NAME_UNSUPPORTED, type);
       if (notify != 0) return failArg(A.EINVAL, A.R_MATCH_MIXED, type);
+      if (n > u32(A.NOTIFY_NAME_HDR)) {
+        // the name the notifications are about: { old; new; char name[] } NUL-terminated
+        const len = itemString(p + A.NOTIFY_NAME_HDR, size - A.NOTIFY_NAME_HDR);
+        if (len < 0 || !nameValid(p + A.ITEM_HDR + A.NOTIFY_NAME_HDR, u32(len))) return failArg(A.EINVAL, A.R_MATCH_NAME_INVALID, type);
+        name = p + A.ITEM_HDR + A.NOTIFY_NAME_HDR;
+        nameLen = u32(len);
+      }
       notify = p + A.ITEM_HDR;
       kind = type;
     } else return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, type);
@@ -156,7 +206,7 @@ export function matchAdd(slot: u32, gen: u32): i32 {
           if (!matchLive(matchAddr(i))) { free = i32(i); break; }
         }
       }
-      matchWrite(c, u32(free), lo, hi, kind, rules, mask, nGen, bloomSize, idItem, dstItem, notify);
+      matchWrite(c, u32(free), lo, hi, kind, rules, mask, nGen, bloomSize, idItem, dstItem, notify, name, nameLen);
       st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
     }
   }
@@ -168,14 +218,21 @@ export function matchAdd(slot: u32, gen: u32): i32 {
 
 /**
  * Fill free entry `i` and put it at the head of c's chain. Its fields are don't-cares while
- * it is free (plain stores); owner, gen, the chain head and the count make it live (logged).
+ * it is free (plain stores) but for kind and rules (BUS_NAME_RULES counts a dead entry by
+ * them); owner, gen, the chain head and the count make it live (logged).
  */
 function matchWrite(c: u32, i: u32, lo: u32, hi: u32, kind: u32, rules: u32, mask: u32, nGen: u32,
-  bloomSize: u32, idItem: u32, dstItem: u32, notify: u32): void {
+  bloomSize: u32, idItem: u32, dstItem: u32, notify: u32, name: u32, nameLen: u32): void {
   const e = matchAddr(i);
+  // a dead entry taken again no longer counts in BUS_NAME_RULES (before its rules are overwritten)
+  if (ld32(e + A.MATCH_OWNER) != 0) nameRuleGone(e);
+  if ((rules & A.MATCH_RULE_NAME) != 0) wr32(H + A.BUS_NAME_RULES, ld32(H + A.BUS_NAME_RULES) + 1);
+  st32(e + A.MATCH_NAME_LEN, nameLen);
+  if (nameLen != 0) copy(e + A.MATCH_NAME, name, nameLen);
   st64(e + A.MATCH_COOKIE, lo, hi);
-  st32(e + A.MATCH_KIND, kind);
-  st32(e + A.MATCH_RULES, rules);
+  // kind and rules are logged: a dead entry's (owner != 0) still count in BUS_NAME_RULES
+  wr32(e + A.MATCH_KIND, kind);
+  wr32(e + A.MATCH_RULES, rules);
   st32(e + A.MATCH_N_GEN, nGen);
   st64(e + A.MATCH_ID, 0xffffffff, 0xffffffff);
   st64(e + A.MATCH_ID2, 0xffffffff, 0xffffffff);
@@ -221,9 +278,10 @@ function idOk(p: u32, lo: u32, hi: u32): bool {
 
 /**
  * Do d's entries accept a signal from sender `c` to destination (dstLo, dstHi) with the
- * BLOOM_FILTER item at `filter`? (d's lock held)
+ * BLOOM_FILTER item at `filter`? (d's lock held; with `names`, the bus lock too: NAME rules
+ * can be checked)
  */
-export function matchSignal(d: u32, c: u32, dstLo: u32, dstHi: u32, filter: u32): bool {
+export function matchSignal(d: u32, c: u32, dstLo: u32, dstHi: u32, filter: u32, names: bool): bool {
   const size = busBloomSize();
   for (let i = ld32(d + A.CONN_MATCH_HEAD); i != 0;) {
     const e = matchAddr(i - 1);
@@ -234,6 +292,7 @@ export function matchSignal(d: u32, c: u32, dstLo: u32, dstHi: u32, filter: u32)
     if ((rules & A.MATCH_RULE_ID) != 0 && !idOk(e + A.MATCH_ID, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4))) continue;
     if ((rules & A.MATCH_RULE_DST_ID) != 0 && !idOk(e + A.MATCH_ID2, dstLo, dstHi)) continue;
     if ((rules & A.MATCH_RULE_BLOOM) != 0 && !bloomCheck(filter, e + A.MATCH_MASK, ld32(e + A.MATCH_N_GEN), size)) continue;
+    if ((rules & A.MATCH_RULE_NAME) != 0 && !(names && ownsName(e, c))) continue;
     return true;
   }
   return false;
@@ -241,9 +300,10 @@ export function matchSignal(d: u32, c: u32, dstLo: u32, dstHi: u32, filter: u32)
 
 /**
  * Do d's entries accept a notification of `kind` about id (lo, hi) (ID_ADD / ID_REMOVE), or
- * about a name moving from (lo, hi) to (lo2, hi2) (NAME_*; 0 for no owner)? (d's lock held)
+ * about the name at `name` (`nameLen` bytes) moving from (lo, hi) to (lo2, hi2) (NAME_*; 0
+ * for no owner)? (d's lock held)
  */
-export function matchNotify(d: u32, kind: u32, lo: u32, hi: u32, lo2: u32, hi2: u32): bool {
+export function matchNotify(d: u32, kind: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): bool {
   for (let i = ld32(d + A.CONN_MATCH_HEAD); i != 0;) {
     const e = matchAddr(i - 1);
     i = ld32(e + A.MATCH_NEXT);
@@ -254,7 +314,11 @@ export function matchNotify(d: u32, kind: u32, lo: u32, hi: u32, lo2: u32, hi2: 
       continue;
     }
     if (k != kind || !idOk(e + A.MATCH_ID, lo, hi)) continue;
-    if (isNotify(k) && k != A.ITEM_ID_ADD && k != A.ITEM_ID_REMOVE && !idOk(e + A.MATCH_ID2, lo2, hi2)) continue;
+    if (isNotify(k) && k != A.ITEM_ID_ADD && k != A.ITEM_ID_REMOVE) {
+      if (!idOk(e + A.MATCH_ID2, lo2, hi2)) continue;
+      // a NAME_* rule with a name: notifications about that name only
+      if (ld32(e + A.MATCH_NAME_LEN) != 0 && !nameIs(e, name, nameLen)) continue;
+    }
     return true;
   }
   return false;

@@ -26,7 +26,7 @@ function notifyBuf(): u32 {
  * connection but `skip` whose entries accept it (ids as for matchNotify). O(n_conns); the
  * connections without entries are passed without a lock.
  */
-function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32): void {
+function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
   const n = busNConns();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
@@ -36,7 +36,7 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
       aAdd(d + A.CONN_KMSG_LOST, 1);
       continue;
     }
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchNotify(d, kind, lo, hi, lo2, hi2)) {
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) {
       kmsgSend(d, kind, buf, size, 0, 0);
     }
     logCommit();
@@ -50,7 +50,7 @@ function notifyId(kind: u32, c: u32): void {
   const buf = notifyBuf();
   copy(buf, c + A.CONN_ID, 8);
   copy(buf + 8, c + A.CONN_FLAGS, 8);
-  notifyAll(kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0);
+  notifyAll(kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
 }
 
 /** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
@@ -80,5 +80,5 @@ export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi:
   st64(buf + 24, newFlags, 0);
   copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
   fill(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 8); // the NUL and padding (bytes: the end of the name is not 4-aligned)
-  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi);
+  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi, buf + A.NOTIFY_NAME_HDR, nameLen);
 }

@@ -16,7 +16,7 @@ import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
-import { sendFinish } from "./send";
+import { sendFinish, sendPending } from "./send";
 import { replySweepNow } from "./reply";
 import { fail, failArg } from "./reason";
 
@@ -63,15 +63,16 @@ export function recover(token: u32, force: u32): i32 {
   // 4. the command it was in: undone; its locks: released (nobody else takes them)
   logUndo(t);
   unlockAllOf(slot + 1);
-  // 5. its reserved SEND: read and cancelled under the receiver's lock
-  if (ld32(t + A.THREAD_OP) == A.OP_SEND) {
+  // 5. its reserved SEND (or a broadcast's staging slice): read and cancelled under the
+  //    lock of the pool it is in (the receiver's; the sender's for a broadcast)
+  if (sendPending(t)) {
     const d = connAddr(ld32(t + A.THREAD_OP_CONN));
     if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK; // a cancel may end a call's record (reply.ts)
     if (!lockTry(d + A.CONN_LOCK)) {
       unlock(H + A.BUS_LOCK);
       return A.WOULDBLOCK;
     }
-    if (ld32(t + A.THREAD_OP) == A.OP_SEND && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
+    if (sendPending(t) && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
       sendFinish(t, false);
       logCommit();
     }

@@ -15,8 +15,9 @@ import { metaMask, metaCollect, metaNames } from "./meta";
 import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
-import { matchSignal } from "./match";
+import { matchSignal, matchNamesLocked } from "./match";
 import { broadcast } from "./broadcast";
+import { stageReserve, stageDeliver } from "./stage";
 import { fail, failArg } from "./reason";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
@@ -131,8 +132,9 @@ export function send(slot: u32, gen: u32): i32 {
   if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
   // a broadcast signal: every receiver whose match entries accept it (broadcast.ts)
   if (bcast) {
-    if (hostVecs != 0) return fail(A.EOPNOTSUPP, A.R_SEND_BCAST_HOST_VEC);
-    return broadcast(c, msg, msgEnd, nVecs, stored, bloom);
+    // host vecs: staged in the sender's own pool until send_commit (stage.ts)
+    if (hostVecs != 0) return stageReserve(u32(c), slot, t, msg, msgEnd, stored);
+    return broadcast(c, msg, msgEnd, nVecs, stored, bloom, 0, 0);
   }
 
   // the receiver: by name (its owner's id from then on; the registry is read under the bus
@@ -167,7 +169,9 @@ export function send(slot: u32, gen: u32): i32 {
 
   // a call or a reply: its record in the reply table, under the bus lock (reply.ts), which
   // is taken before the receiver's (the lock order)
-  if ((names || expect || reply) && !held) {
+  // (a signal's NAME rules read the name registry: under the bus lock too, match.ts)
+  const nameRules = signal && matchNamesLocked();
+  if ((names || nameRules || expect || reply) && !held) {
     if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
     held = true;
   }
@@ -183,18 +187,19 @@ export function send(slot: u32, gen: u32): i32 {
     }
   }
   r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, toLo, toHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
-    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0);
+    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0, nameRules);
   if (held) unlock(H + A.BUS_LOCK);
   return r;
 }
 
 /**
  * SEND once routed to `d`, whose id is (dstLo, dstHi) (by name: its owner's id): the receiver's
- * lock, its slice, the reply record (the bus lock held for a call or reply).
+ * lock, its slice, the reply record (the bus lock held for a call or reply, and for a signal
+ * with `names`).
  */
 function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
   dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
-  signalBloom: u32): i32 {
+  signalBloom: u32, names: bool): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
@@ -202,7 +207,7 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
   }
   // a unicast signal reaches its receiver only through a matching rule; else it is dropped
   // silently (SEND returns 0)
-  if (signalBloom != 0 && !matchSignal(d, c, dstLo, dstHi, signalBloom)) {
+  if (signalBloom != 0 && !matchSignal(d, c, dstLo, dstHi, signalBloom, names)) {
     unlock(d + A.CONN_LOCK);
     return 0;
   }
@@ -245,15 +250,17 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
 /**
  * End the reservation journaled in thread slot `t` (the receiver's lock held): publish it,
  * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
- * is freed by the last reservation that ends.
+ * is freed by the last reservation that ends. A broadcast's staging slice (OP_BCAST, in the
+ * sender's pool, delivered by then) is never published: it is freed.
  */
 export function sendFinish(t: u32, publish: bool): void {
   const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
   const b = ld32(t + A.THREAD_OP_BLOCK);
   const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
+  if (ld32(t + A.THREAD_OP) == A.OP_BCAST) publish = false;
   // a cancelled call leaves no record, a cancelled reply tells its caller (the bus lock is
   // held for a cancel: sendEnd, recovery). First: kmsgSend may commit the log when it fails.
-  if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
+  else if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
   const resv = ld32(d + A.CONN_N_RESV) - 1;
   wr32(d + A.CONN_N_RESV, resv);
   if (!same) {
@@ -266,9 +273,15 @@ export function sendFinish(t: u32, publish: bool): void {
   wr32(t + A.THREAD_OP, A.OP_NONE);
 }
 
-/** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
+/** Is thread `t`'s op a reservation (a SEND's slice, or a broadcast's staging slice)? */
+export function sendPending(t: u32): bool {
+  const op = ld32(t + A.THREAD_OP);
+  return op == A.OP_SEND || op == A.OP_BCAST;
+}
+
+/** The pool of thread `t`'s pending reservation (its lock to take: the receiver's, or for a broadcast the sender's), or -EINVAL when none. */
 export function sendPendingConn(t: u32): i32 {
-  if (ld32(t + A.THREAD_OP) != A.OP_SEND) return fail(A.EINVAL, A.R_SEND_NOT_PENDING);
+  if (!sendPending(t)) return fail(A.EINVAL, A.R_SEND_NOT_PENDING);
   return i32(ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE);
 }
 
@@ -278,6 +291,11 @@ function sendEnd(publish: bool): i32 {
   const di = sendPendingConn(t);
   if (di < 0) return di;
   const d = u32(di);
+  // a broadcast is delivered from its staging slice first, with no lock of ours held
+  if (publish && ld32(t + A.THREAD_OP) == A.OP_BCAST) {
+    const r = stageDeliver(t);
+    if (r < 0) return r;
+  }
   // a cancel may end a call's record (reply.ts): the bus lock first
   if (!publish && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(d + A.CONN_LOCK)) {

@@ -144,7 +144,7 @@ export function busStats(e: Engine): BusStats {
     list.push({
       slot: i,
       state: state === A.THREAD_LIVE ? 'live' : state === A.THREAD_RECOVERING ? 'recovering' : ld(t + A.THREAD_BUSY) ? 'joining' : 'leaving',
-      token, busy: ld(t + A.THREAD_BUSY) !== 0, sendPending: ld(t + A.THREAD_OP) === A.OP_SEND,
+      token, busy: ld(t + A.THREAD_BUSY) !== 0, sendPending: ld(t + A.THREAD_OP) === A.OP_SEND || ld(t + A.THREAD_OP) === A.OP_BCAST,
       recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
     });
   }
@@ -180,7 +180,7 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
     const t = ld(H + A.BUS_THREADS) + i * A.THREAD_SIZE;
     if (ld(t + A.THREAD_STATE) === A.THREAD_FREE) continue;
     if (ld(t + A.THREAD_LOG_LEN) !== 0) out.push(`thread ${i}: undo log not empty`);
-    if (ld(t + A.THREAD_OP) === A.OP_SEND) resv.set(ld(t + A.THREAD_OP_CONN), (resv.get(ld(t + A.THREAD_OP_CONN)) ?? 0) + 1);
+    if (ld(t + A.THREAD_OP) === A.OP_SEND || ld(t + A.THREAD_OP) === A.OP_BCAST) resv.set(ld(t + A.THREAD_OP_CONN), (resv.get(ld(t + A.THREAD_OP_CONN)) ?? 0) + 1);
   }
   let live = 0;
   for (let s = 0; s < nConns; s++) {
@@ -331,6 +331,13 @@ export function checkMatches(e: Engine): string[] {
     const c = e.connAddr(owner - 1);
     return ld(c + A.CONN_STATE) === A.CONN_ACTIVE && ld(c + A.CONN_GEN) === ld(m + A.MATCH_GEN) ? owner - 1 : -1;
   };
+  // BUS_NAME_RULES: the entries with a NAME rule, live or dead, not freed
+  let nameRules = 0;
+  for (let i = 0; i < n; i++) {
+    const m = base + i * size;
+    if (ld(m + A.MATCH_OWNER) !== 0 && ld(m + A.MATCH_KIND) === 0 && (ld(m + A.MATCH_RULES) & A.MATCH_RULE_NAME) !== 0) nameRules++;
+  }
+  if (ld(H + A.BUS_NAME_RULES) !== nameRules) out.push(`bus name_rules ${ld(H + A.BUS_NAME_RULES)} but ${nameRules} entries with a NAME rule`);
   const onChain = new Set<number>();
   for (let s = 0; s < ld(H + A.BUS_N_CONNS); s++) {
     const c = e.connAddr(s);

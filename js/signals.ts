@@ -1,8 +1,9 @@
 // signals: matches, D-Bus signals and bus notifications on the public API (issue 8).
 //   conn.addMatch(rule)        MATCH_ADD with a fresh cookie; returns its unsubscribe (MATCH_REMOVE)
 //   conn.emit(signal)          a D-Bus signal (payload type DBusDBus) with its bloom filter,
-//                              broadcast (dst ~0) or to one destination; the payload is written
-//                              into the command area (a broadcast's payload must be in shared memory)
+//                              broadcast (dst ~0) or to one destination; a payload that fits is
+//                              written into the command area, a larger one as a host vec (a
+//                              broadcast's is staged in the sender's pool: assembly/stage.ts)
 //   conn.onSignal(rule, fn)    addMatch + a handler that conn.dispatch(msg) runs after the full
 //                              re-check (bloom filters have false positives)
 //   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
@@ -35,6 +36,8 @@ export interface MatchSpec {
   notifications?: NotificationKind;
   /** with notifications 'id-add' / 'id-remove': only about this connection id (default: any) */
   id?: number;
+  /** with notifications 'name-add' / 'name-remove' / 'name-change': only about this well-known name (default: any) */
+  name?: string;
 }
 export type MatchInput = string | MatchRule | MatchSpec;
 
@@ -55,7 +58,7 @@ export interface SignalSpec {
 
 export type SignalHandler = (signal: DBusMessage, msg: Message) => void;
 
-const MATCH_KEYS = ['match', 'sender', 'destination', 'bloomMask', 'notifications', 'id'] as const;
+const MATCH_KEYS = ['match', 'sender', 'destination', 'bloomMask', 'notifications', 'id', 'name'] as const;
 const SIGNAL_KEYS = ['path', 'interface', 'member', 'signature', 'body', 'destination', 'priority'] as const;
 const WAIT_KEYS = ['timeout', 'signal'] as const;
 const encoder = new TextEncoder();
@@ -100,23 +103,27 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
       throw new BusError(A.EINVAL, op, 'a notification rule stands alone (no match, sender, destination or bloomMask with it)');
     }
     if (type === A.ITEM_ID_ADD || type === A.ITEM_ID_REMOVE) {
+      if (spec.name !== undefined) throw new BusError(A.EINVAL, op, 'name applies to name-add / name-remove / name-change notifications only');
       const id = spec.id === undefined ? -1 : idArg(op, 'id', spec.id);
       return id < 0 ? MATCH.putIdChange(u32, p, type, 0xffffffff, 0xffffffff) : MATCH.putIdChange(u32, p, type, lo(id), hi(id));
     }
     if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
-    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff);
+    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, u8, spec.name === undefined ? null : wellKnown(op, spec.name));
   }
   if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
+  if (spec.name !== undefined) throw new BusError(A.EINVAL, op, 'name applies to name-add / name-remove / name-change notifications only');
+  let senderName: Uint8Array | null = null;
   let sender = spec.sender === undefined ? -1 : idArg(op, 'sender', spec.sender);
   let dst = spec.destination === undefined ? -1 : idArg(op, 'destination', spec.destination);
   let mask: Uint8Array | null = null;
   if (spec.match !== undefined) {
     const r = typeof spec.match === 'string' ? parseMatch(spec.match) : spec.match;
     mask = ruleMask(r, bloomParams(e));
-    // unique names become ID / DST_ID rules; a well-known sender is left to the re-check
-    // (the core has no NAME rules: DIFFERENCES.md G3)
+    // unique names become ID / DST_ID rules, a well-known sender a NAME rule (the bus checks
+    // that the sender is its primary owner)
     const s = r.sender !== undefined ? uniqueNameId(r.sender) : null;
     if (s !== null && sender < 0) sender = s;
+    else if (s === null && r.sender !== undefined) senderName = wellKnown(op, r.sender);
     const d = r.destination !== undefined ? uniqueNameId(r.destination) : null;
     if (d !== null && dst < 0) dst = d;
   }
@@ -129,7 +136,16 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   if (mask) p = MATCH.putBloomMask(u8, u32, p, mask);
   if (sender >= 0) p = MATCH.putId(u32, p, A.ITEM_ID, lo(sender), hi(sender));
   if (dst >= 0) p = MATCH.putId(u32, p, A.ITEM_DST_ID, lo(dst), hi(dst));
+  if (senderName) p = MATCH.putName(u8, u32, p, senderName);
   return p;
+}
+
+/** A well-known name's bytes, or EINVAL naming the rule it breaks. */
+function wellKnown(op: string, name: string): Uint8Array {
+  const err = typeof name === 'string' ? busNameError(name) : `the name must be a string, got ${kindOf(name)}`;
+  if (err !== null) throw new BusError(A.EINVAL, op, err);
+  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name; a well-known name is needed here`);
+  return encoder.encode(name);
 }
 
 /** MATCH_ADD with a fresh cookie; the returned function removes it (MATCH_REMOVE; idempotent, a no-op once the connection is closed). */
@@ -154,7 +170,7 @@ export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () =
   };
 }
 
-/** The largest D-Bus message (header and body) emit() can send on this bus without a destination name. */
+/** The largest D-Bus message (header and body) emit() sends through the command area (no reservation) on this bus without a destination name; a larger one is sent as a host vec. */
 export function maxSignalSize(e: Engine): number {
   return A.CMD_MAX - SEND.MSG - A.MSG_HDR - (A.BLOOM_FILTER_HDR + bloomParams(e).size) - A.VEC_ITEM_SIZE;
 }
@@ -193,23 +209,46 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   p += A.BLOOM_FILTER_HDR + params.size;
   const vecAt = p;
   p += A.VEC_ITEM_SIZE;
+  // a message that fits after the command is written there (one copy per receiver, no
+  // reservation); a larger one goes as a host vec: written once, straight into the slice the
+  // core reserved (a broadcast's staging slice in this connection's pool, or the receiver's)
   const payload = p; // right after the message: 8-aligned, inside the command area
-  const room = cmd + A.CMD_MAX - payload;
-  if (n > room) {
-    throw new BusError(A.EMSGSIZE, op, `the D-Bus message is ${n} bytes; a signal's payload travels in the command area, which has room for ${room} bytes here (CMD_MAX ${A.CMD_MAX} less the command, message header and bloom filter)`);
-  }
+  const inCmd = n <= cmd + A.CMD_MAX - payload;
   signalFilter(header, body, params, u8.subarray(bloomAt + A.BLOOM_FILTER_HDR, bloomAt + A.BLOOM_FILTER_HDR + params.size));
-  items.putVec(u32, vecAt, n, payload);
-  const end = writeMessage(header, body, u8, payload);
-  if (end !== payload + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+  if (inCmd) {
+    items.putVec(u32, vecAt, n, payload);
+    const end = writeMessage(header, body, u8, payload);
+    if (end !== payload + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+  } else items.putHostVec(u32, vecAt, n);
   SEND.encodeMsg(u32, msg, p - msg, A.MSG_SIGNAL, priority, 0, cookie, 0);
   u32[(msg + A.MSG_DST_ID) >>> 2] = dstLo >>> 0; u32[(msg + A.MSG_DST_ID + 4) >>> 2] = dstHi >>> 0;
   SEND.encodePayloadType(u32, msg, PAYLOAD_DBUS);
   SEND.encode(u32, cmd, msg, 0);
   const r = e.send(c.slot, c.gen);
   if (r < 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst: dst ?? 'broadcast' });
-  if (r !== 0) throw new BusError(A.EFAULT, op, `internal: SEND answered ${r} for a message without host vectors`);
+  if (r === A.SEND_PENDING && !inCmd) {
+    // nothing may leave the send half done: whatever throws before send_commit has returned cancels it
+    let k: number;
+    try {
+      const at = SEND.vecDestination(u32, vecAt);
+      if (writeMessage(header, body, u8, at) !== at + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+      k = e.sendCommit();
+    } catch (err) {
+      cancel(e);
+      throw err;
+    }
+    if (k < 0) {
+      const err = commandError(u32, cmd, k, op, SEND.NAME, { dst: dst ?? 'broadcast' }); // before the cancel rewrites the report
+      cancel(e);
+      throw err;
+    }
+  } else if (r !== 0) throw new BusError(A.EFAULT, op, `internal: SEND answered ${r} for a message without host vectors`);
   return cookie;
+}
+
+/** send_cancel after a failed two-phase send (EINVAL when nothing is pending any more; a thread declared dead: its recoverer cancels). */
+function cancel(e: Engine): void {
+  try { e.sendCancel(); } catch { /* recovered meanwhile */ }
 }
 
 /** addMatch(rule) and a handler that dispatch() calls for each delivered signal that passes the full rule. */

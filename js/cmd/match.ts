@@ -39,11 +39,29 @@ export function putIdChange(u32: Uint32Array, p: number, type: number, lo: numbe
   return p + A.ITEM_HDR + A.NOTIFY_ID_SIZE;
 }
 
-/** A NAME_ADD / NAME_REMOVE / NAME_CHANGE rule with old and new ids (each ~0 ~0: any). */
-export function putNameChange(u32: Uint32Array, p: number, type: number, oldLo: number, oldHi: number, newLo: number, newHi: number): number {
-  putItemHeader(u32, p, A.ITEM_HDR + A.NOTIFY_NAME_HDR, type);
+/**
+ * A NAME_ADD / NAME_REMOVE / NAME_CHANGE rule with old and new ids (each ~0 ~0: any), about
+ * the well-known name `name` (its UTF-8 bytes, a NUL added) or any name (null).
+ */
+export function putNameChange(u32: Uint32Array, p: number, type: number, oldLo: number, oldHi: number, newLo: number, newHi: number,
+  u8?: Uint8Array, name?: Uint8Array | null): number {
+  const size = A.ITEM_HDR + A.NOTIFY_NAME_HDR + (name ? name.length + 1 : 0);
+  putItemHeader(u32, p, size, type);
   const i = (p + A.ITEM_HDR) >>> 2;
   u32[i] = oldLo >>> 0; u32[i + 1] = oldHi >>> 0; u32[i + 2] = 0; u32[i + 3] = 0;
   u32[i + 4] = newLo >>> 0; u32[i + 5] = newHi >>> 0; u32[i + 6] = 0; u32[i + 7] = 0;
-  return p + A.ITEM_HDR + A.NOTIFY_NAME_HDR;
+  if (name && u8) {
+    u8.set(name, p + A.ITEM_HDR + A.NOTIFY_NAME_HDR);
+    u8.fill(0, p + A.ITEM_HDR + A.NOTIFY_NAME_HDR + name.length, p + align8(size));
+  }
+  return p + align8(size);
+}
+
+/** A NAME rule: the sender must be the primary owner of the well-known name `name` (UTF-8 bytes, a NUL added). */
+export function putName(u8: Uint8Array, u32: Uint32Array, p: number, name: Uint8Array): number {
+  const size = A.ITEM_HDR + name.length + 1;
+  putItemHeader(u32, p, size, A.ITEM_NAME);
+  u8.set(name, p + A.ITEM_HDR);
+  u8.fill(0, p + A.ITEM_HDR + name.length, p + align8(size));
+  return p + align8(size);
 }

@@ -61,6 +61,10 @@ export const BUS_VERSION = 8;
 //144 ├────────────┬────────────┬───────────────────────────┤
 //    │ id_mask    │ pubmaps @  │ (reserved) │ shutdown   │  id_mask: id table buckets - 1
 //160 ├────────────┴────────────┴───────────────────────────┤
+//    │ (reserved)                                          │
+//176 ├────────────┬────────────────────────────────────────┤
+//    │ name_rules │ (reserved)                             │  name_rules: BUS_NAME_RULES
+//192 ├────────────┴────────────────────────────────────────┤
 //    │ reserved up to BUS_SIZE (creator metadata, later)   │
 //256 └─────────────────────────────────────────────────────┘
 export const BUS_MAGIC_OFF = 0;
@@ -98,6 +102,12 @@ export const BUS_SIZE = 256;
 // creator's host, never journaled). HELLO, SEND and RECV (but not RECV_DROP) fail with
 // ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
 export const BUS_SHUTDOWN = 156;
+// name_rules: how many entries of the match table hold a NAME rule (kind 0, MATCH_RULE_NAME),
+// counting the dead entries of closed connections until their entry is taken again (changed
+// under the bus lock by MATCH_ADD / MATCH_REMOVE; read unlocked). Non-zero: a signal is
+// matched under the bus lock, which keeps the name registry still while a NAME rule asks
+// whether the sender owns a name (assembly/match.ts). A stale count only costs that lock.
+export const BUS_NAME_RULES = 176;
 
 // Thread slot: one per joined thread.
 //
@@ -171,6 +181,13 @@ export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
 export const OP_NONE = 0;
 export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit / send_cancel
+// a broadcast SEND with host vecs reserved a staging slice in the SENDER's own pool (op_conn,
+// op_gen: the sender; op_block: the slice; op_from: the next connection slot send_commit
+// delivers to, 0 at first, logged with each delivery; op_len: the length of the message
+// copied to the slice's start, set to 0 once send_commit has delivered it):
+// send_commit delivers from it to every matching receiver and frees it; send_cancel and
+// recovery free it (assembly/stage.ts)
+export const OP_BCAST = 2;
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
 // token is cleared last when it is freed, so a thread that dies at any point is found by its
 // token. THREAD_RECOVERER is claimed (0 -> the recoverer's token) before the state becomes
@@ -377,7 +394,7 @@ export const META_SLOT_CAPS = 6904;
 export const META_SLOT_SECLABEL = 6960;
 export const META_SLOT_AUDIT = 8000;
 export const META_SLOTS_END = 8024;
-export const MATCH_HDR = 64; // match entry header; + 2 bloom generations of mask
+export const MATCH_HDR = 320; // match entry header (with its NAME rule's bytes); + 2 bloom generations of mask
 
 // ---------------------------------------------------------------------------------------
 // Commands: written by the host into the calling thread's command area.
@@ -599,6 +616,7 @@ export const MAX_PENDING_REPLIES = 128; // pending calls per caller, kdbus KDBUS
 export const MAX_NAMES_PER_CONN = 256; // owned + queued names per connection -> E2BIG (names issue)
 export const MAX_MATCHES_PER_CONN = 256; // match entries per connection -> EMFILE (matches issue)
 export const MAX_NAME_LEN = 255; // well-known name length -> EINVAL
+export const MATCH_NAME_MAX = 256; // bytes for a name in every match entry (MAX_NAME_LEN, padded to 8): found by index, compared in place
 export const MAX_DESC_LEN = 63; // CONN_DESCRIPTION length -> ENAMETOOLONG
 export const BLOOM_SIZE_MIN = 8; // bloom filter bytes -> EINVAL
 export const BLOOM_SIZE_MAX = 4096;
@@ -828,6 +846,8 @@ export const CONN_KMSG_LOST = 124;
 
 // Match entry: one per MATCH_ADD, in the bus's match table (n_matches × match_size at
 // BUS_MATCHES; match_size = MATCH_HDR + 2 × bloom_size: two bloom mask generations).
+// Every entry has room for one name (MATCH_NAME_MAX): fixed-size entries are found by index
+// and a name is compared in place, without allocating (the cost: n_matches × 256 bytes).
 //
 //  0 ┌──────────┬──────────┬─────────────────────┐
 //    │ owner    │ gen      │ cookie u64          │  owner: connection slot + 1 (0: free);
@@ -835,11 +855,15 @@ export const CONN_KMSG_LOST = 124;
 //    │ next     │ kind     │ rules    │ n_gen    │  next: index + 1 of the owner's next entry
 // 32 ├──────────┴──────────┼──────────┴──────────┤  kind: 0 (signals) or a notification type
 //    │ id u64              │ id2 u64             │  rules: MATCH_RULE_* present (kind 0)
-// 48 ├─────────────────────┴─────────────────────┤  n_gen: bloom mask generations (0: none)
-//    │ (reserved)                                │  id: ID rule (sender), ID_ADD/REMOVE id,
-// 64 ├───────────────────────────────────────────┤      NAME_* old id
-//    │ bloom mask, n_gen × bloom_size bytes      │  id2: DST_ID rule, NAME_* new id
-//    └───────────────────────────────────────────┘  (~0 in a notification rule: any id)
+// 48 ├──────────┬──────────┴─────────────────────┤  n_gen: bloom mask generations (0: none)
+//    │ name_len │ (reserved)                     │  id: ID rule (sender), ID_ADD/REMOVE id,
+// 64 ├──────────┴────────────────────────────────┤      NAME_* old id
+//    │ name: the NAME rule's name, or the name a │  id2: DST_ID rule, NAME_* new id
+//    │ NAME_* rule is about (name_len bytes, no  │  (~0 in a notification rule: any id)
+//    │ NUL; name_len 0: none), MATCH_NAME_MAX    │  name_len: 0 unless MATCH_RULE_NAME
+//320 ├───────────────────────────────────────────┤  (kind 0) or a NAME_* rule with a name
+//    │ bloom mask, n_gen × bloom_size bytes      │
+//    └───────────────────────────────────────────┘
 // An entry is live while owner's slot is ACTIVE with generation gen: a closed connection's
 // entries are free without being visited (connection close stays O(1)).
 export const MATCH_OWNER = 0;
@@ -851,11 +875,14 @@ export const MATCH_RULES = 24;
 export const MATCH_N_GEN = 28;
 export const MATCH_ID = 32;
 export const MATCH_ID2 = 40;
-export const MATCH_MASK = 64; // == MATCH_HDR
+export const MATCH_NAME_LEN = 48;
+export const MATCH_NAME = 64;
+export const MATCH_MASK = 320; // == MATCH_HDR == MATCH_NAME + MATCH_NAME_MAX
 export const MATCH_GENERATIONS = 2; // bloom mask generations an entry holds (the layout's 2 × bloom_size)
 export const MATCH_RULE_BLOOM = 1;
 export const MATCH_RULE_ID = 2;
 export const MATCH_RULE_DST_ID = 4;
+export const MATCH_RULE_NAME = 8; // the sender is the primary owner of the entry's name
 
 // struct kdbus_cmd_match (MATCH_ADD, MATCH_REMOVE)
 //  0 size | 8 flags | 16 return_flags | 24 cookie u64 | 32 items (MATCH_ADD: the rules)
@@ -878,11 +905,14 @@ export const R_MATCH_BLOOM_SIZE = 801; // EDOM: BLOOM_MASK length not a non-zero
 export const R_MATCH_BLOOM_GENERATIONS = 802; // EMSGSIZE: BLOOM_MASK has more generations than an entry holds; arg MATCH_GENERATIONS
 export const R_MATCH_ITEM_SIZE = 803; // EINVAL: an ID / DST_ID / ID_ADD / ID_REMOVE / NAME_* rule of the wrong size; arg the type
 export const R_MATCH_MIXED = 804; // EINVAL: a notification rule with another rule in one entry (it could never match); arg the type
-export const R_MATCH_NAME_UNSUPPORTED = 805; // EOPNOTSUPP: NAME rules, and names in NAME_* rules: not stored yet (DIFFERENCES.md); arg the type
+export const R_MATCH_NAME_UNSUPPORTED = 805; // no longer reported (NAME rules are stored since BUS_VERSION 8); was EOPNOTSUPP: NAME rules, and names in NAME_* rules; arg the type
 export const R_MATCH_PER_CONN = 806; // EMFILE: the connection has MAX_MATCHES_PER_CONN entries; arg that limit
 export const R_MATCH_TABLE_FULL = 807; // ENFILE: every entry of the bus's match table is in use; arg n_matches
 export const R_MATCH_NO_COOKIE = 808; // EBADSLT: MATCH_REMOVE of a cookie with no entry
-export const R_SEND_BCAST_HOST_VEC = 809; // EOPNOTSUPP: a broadcast's payload must lie in shared memory (no host vecs)
+export const R_SEND_BCAST_HOST_VEC = 809; // no longer reported (a broadcast with host vecs is staged since BUS_VERSION 8); was EOPNOTSUPP: a broadcast's payload must lie in shared memory
+// Reasons 1050.. (broadcast names and staging)
+export const R_SEND_BCAST_STAGING = 1051; // ENOBUFS / EXFULL (the pool's errno): the sender's own pool (its quota, or its room) cannot hold a broadcast's staging slice; arg the bytes it needs
+export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of a NAME_* rule, is not a NUL-terminated valid well-known name; arg the type
 // A broadcast or a bus notification reaches receivers one at a time; once one got it, the
 // command cannot back out with WOULDBLOCK, so a contended receiver lock is tried this many
 // times (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than

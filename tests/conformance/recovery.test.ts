@@ -6,7 +6,7 @@
 import * as assert from 'uvu/assert';
 import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
-import { Raw, hostVec, vec, str } from '../helpers/raw.ts';
+import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 
 const t = busSuite('recovery', { hooks: true }); // fault injection: the hooks build
@@ -18,6 +18,8 @@ async function another(memory: WebAssembly.Memory): Promise<Engine> {
   return e;
 }
 let nextToken = 100; // every join its own token, as bus.handle() gives
+
+const BFILTER = { type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) }; // the bus's 64-byte bloom filter, generation 0
 
 type Setup = { raw: Raw; a: ReturnType<typeof open>; b: ReturnType<typeof open> };
 interface Case { name: string; prepare(s: Setup): void; run(s: Setup): number; after?(s: Setup, r: number): void }
@@ -43,6 +45,14 @@ const CASES: Case[] = [
     run: ({ raw }) => raw.e.sendCommit(), after: ({ raw }) => { if (raw.e.sendCommit() !== 0) { /* committed */ } } },
   { name: 'SEND_CANCEL', prepare({ raw, a, b }) { raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] }); assert.is(raw.e.send(a.slot, a.gen), A.SEND_PENDING); },
     run: ({ raw }) => raw.e.sendCancel(), after: ({ raw }) => { raw.e.sendCancel(); } },
+  { name: 'SEND broadcast (host vec, staged)', prepare({ raw, b }) { assert.is(raw.matchAdd(b.slot, b.gen, 1), 0); },
+    run: ({ raw, a }) => { raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(300), BFILTER] }); return raw.e.send(a.slot, a.gen); },
+    after: ({ raw }, r) => { if (r === A.SEND_PENDING) assert.is(raw.e.sendCancel(), 0); } },
+  { name: 'SEND_CANCEL (staged broadcast)', prepare({ raw, a, b }) {
+    assert.is(raw.matchAdd(b.slot, b.gen, 1), 0);
+    raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(300), BFILTER] });
+    assert.is(raw.e.send(a.slot, a.gen), A.SEND_PENDING);
+  }, run: ({ raw }) => raw.e.sendCancel(), after: ({ raw }) => { raw.e.sendCancel(); } },
   { name: 'RECV', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen).r },
   { name: 'RECV PEEK', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_PEEK).r },
   { name: 'RECV DROP', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_DROP).r },
@@ -129,6 +139,74 @@ t('a thread that dies between SEND and send_commit: recovery cancels the reserva
   assert.equal(checkBus(e), []);
   assert.is(e.poolUsed(r.slot), 0);
   assert.is(e.queued(r.slot), 0);
+});
+
+t('a thread that dies between a staged broadcast and send_commit: recovery frees the staging slice', async ({ raw, e, bus }) => {
+  const r = open(raw);
+  assert.is(raw.matchAdd(r.slot, r.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0); // signals only
+  const other = await another(bus.memory);
+  const raw2 = new Raw(other);
+  const s = open(raw2);
+  raw2.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(1000), BFILTER] });
+  assert.is(other.send(s.slot, s.gen), A.SEND_PENDING);
+  assert.ok(e.poolUsed(s.slot) > 1000, 'staged in the sender\'s pool');
+  assert.is(e.recover(other.threadSlot, true), 0);
+  assert.equal(checkBus(e), []);
+  assert.is(e.queued(r.slot), 0, 'never delivered');
+});
+
+t('a thread that dies in send_commit of a staged broadcast: each receiver has it once or not, the staging slice freed', async ({ raw, e, bus }) => {
+  const rx = [open(raw), open(raw)];
+  for (const h of rx) assert.is(raw.matchAdd(h.slot, h.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0);
+  for (let n = 1; ; n++) {
+    const other = await another(bus.memory);
+    const raw2 = new Raw(other);
+    const s = open(raw2);
+    raw2.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(700), BFILTER] });
+    assert.is(other.send(s.slot, s.gen), A.SEND_PENDING);
+    other.setFault(n, true);
+    let died = false;
+    try { other.sendCommit(); } catch { died = true; }
+    const got = rx.map((h) => e.queued(h.slot));
+    if (!died) {
+      other.setFault(0);
+      assert.equal(got, [1, 1], 'committed: both have it');
+      assert.is(e.poolUsed(s.slot), 0);
+      assert.is(raw2.byebye(s.slot, s.gen), 0);
+      assert.is(other.threadLeave(), 0);
+      break;
+    }
+    assert.is(e.recover(other.threadSlot, true), 0);
+    assert.equal(checkBus(e), [], `consistent after death at step ${n}`);
+    for (const q of got) assert.ok(q === 0 || q === 1, `step ${n}: at most once (${got})`);
+    for (const h of rx) while (raw.recv(h.slot, h.gen, A.RECV_DROP).r === 0);
+    assert.ok(n < 100);
+  }
+  for (const h of rx) while (raw.recv(h.slot, h.gen, A.RECV_DROP).r === 0);
+});
+
+t('a staged broadcast whose send_commit traps goes on where it stopped when run again: each receiver gets it once', ({ raw, e }) => {
+  const s = open(raw), rx = [open(raw), open(raw), open(raw)];
+  for (const h of rx) assert.is(raw.matchAdd(h.slot, h.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0);
+  let traps = 0;
+  for (let n = 1; n < 100; n++) {
+    raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(500), BFILTER] });
+    assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+    e.setFault(n);
+    let trapped = false;
+    try { e.sendCommit(); } catch { trapped = true; }
+    e.setFault(0);
+    if (trapped) {
+      traps++;
+      assert.equal(checkBus(e), [], `consistent after a trap at step ${n}`);
+      assert.is(e.sendCommit(), 0, 'run again');
+    }
+    assert.equal(rx.map((h) => e.queued(h.slot)), [1, 1, 1], `step ${n}: each receiver once`);
+    assert.is(e.poolUsed(s.slot), 0, 'the staging slice freed');
+    for (const h of rx) while (raw.recv(h.slot, h.gen, A.RECV_DROP).r === 0);
+    if (!trapped) break;
+  }
+  assert.ok(traps >= 3, `the commit trapped at ${traps} steps`);
 });
 
 t('a receiver closed by recovery while a send into it is reserved: CLOSING until the send ends', async ({ raw, e, bus }) => {

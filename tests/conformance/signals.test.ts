@@ -8,6 +8,7 @@ import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('signals');
 const tiny = busSuite('signals (8-byte bloom, 1 hash)', { bloom: { size: 8, hashes: 1 } });
+const large = busSuite('signals (2 MiB pools)', { limits: { threads: 4, connections: 6, poolMax: 2097152, names: 16, matches: 16, replies: 16 } });
 const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).code; } return 'ok'; };
 
 /** Every queued message of `c`: [what, msg] with what = member or notification kind; freed after `f`. */
@@ -86,7 +87,7 @@ t('each addMatch has its own cookie; close drops them all; errors', ({ bus, e })
   s.close();
 });
 
-t('emit: unicast signals need a matching rule; a payload too large for the command area is EMSGSIZE', ({ bus }) => {
+t('emit: unicast signals need a matching rule; a payload larger than the command area goes as a host vec; over MAX_PAYLOAD is EMSGSIZE', ({ bus }) => {
   const s = bus.connect(), r = bus.connect(), other = bus.connect();
   s.emit({ ...FOO, destination: r.id });
   assert.equal(drain(r), [], 'a unicast signal without a rule is not delivered');
@@ -98,10 +99,12 @@ t('emit: unicast signals need a matching rule; a payload too large for the comma
   s.emit({ ...FOO, destination: 'org.example.R', member: 'ByName' });
   drain(r, (m) => assert.ok(m.dbus!.header.destination === r.uniqueName || m.dbus!.header.destination === 'org.example.R'));
   assert.equal(drain(other), [], 'unicast: only the destination');
-  const big = 'z'.repeat(40000);
-  const err = (() => { try { s.signal('/a', 'org.ex.I', 'Big', 's', [big]); } catch (x) { return x as BusError; } return null; })();
+  s.signal('/a', 'org.ex.I', 'Big', 's', ['z'.repeat(40000)]); // more than the command area: staged
+  assert.equal(drain(other), ['Big']);
+  const err = (() => { try { s.signal('/a', 'org.ex.I', 'Huge', 's', ['z'.repeat(A.MAX_PAYLOAD)]); } catch (x) { return x as BusError; } return null; })();
   assert.is(err?.code, 'EMSGSIZE');
-  assert.match(err!.message, /command area/);
+  assert.is(err?.reason, A.R_SEND_PAYLOAD_MAX);
+  assert.is(s.poolUsed, 0);
   s.signal('/a', 'org.ex.I', 'Fits', 's', ['z'.repeat(30000)]);
   assert.equal(drain(other), ['Fits']);
   assert.is(code(() => s.signal('/a/', 'org.ex.I', 'M')), 'EINVAL', 'bad path');
@@ -228,5 +231,77 @@ t('waitForName: owned already, owned later (bus: notifications; conn: polling), 
   b.close();
 });
 
+
+t("a well-known sender in a match string is a NAME rule: only the name's primary owner's signals reach", ({ bus }) => {
+  const owner = bus.connect(), other = bus.connect(), rx = bus.connect();
+  const seen: number[] = [];
+  rx.onSignal("type='signal',sender='org.example.Svc',interface='org.example.Foo'", (_, m) => seen.push(m.src));
+  const pump = () => { for (let m = rx.recv(); m; m = rx.recv()) { rx.dispatch(m); m.free(); } };
+  owner.emit(FOO);
+  pump();
+  assert.equal(seen, [], 'nobody owns the name yet');
+  owner.requestName('org.example.Svc');
+  owner.emit(FOO);
+  other.emit(FOO);
+  pump();
+  assert.equal(seen, [owner.id], 'the owner only');
+  owner.releaseName('org.example.Svc');
+  owner.emit(FOO);
+  pump();
+  assert.equal(seen, [owner.id], 'released: no longer');
+  assert.is(code(() => rx.addMatch({ notifications: 'name-add', name: 'bad' })), 'EINVAL');
+  assert.is(code(() => rx.addMatch({ notifications: 'id-add', name: 'org.example.Svc' })), 'EINVAL');
+  assert.is(code(() => rx.addMatch({ match: "interface='a.b'", name: 'org.example.Svc' } as never)), 'EINVAL');
+  for (const x of [owner, other, rx]) x.close();
+});
+
+t('a name-* notification rule with a name: notifications about that name only', ({ bus }) => {
+  const w = bus.connect(), a = bus.connect();
+  w.addMatch({ notifications: 'name-add', name: 'org.example.Watched' });
+  w.addMatch({ notifications: 'name-remove', name: 'org.example.Watched' });
+  a.requestName('org.example.Other');
+  a.requestName('org.example.Watched');
+  a.releaseName('org.example.Watched');
+  a.releaseName('org.example.Other');
+  const got: string[] = [];
+  for (let m = w.recv(); m; m = w.recv()) {
+    const n = m.notification;
+    if (n && 'name' in n) got.push(`${n.kind} ${n.name}`);
+    m.free();
+  }
+  assert.equal(got, ['name-add org.example.Watched', 'name-remove org.example.Watched']);
+  for (const x of [w, a]) x.close();
+});
+
+large('a signal larger than the command area: broadcast through a staging slice, unicast as a host vec', ({ bus }) => {
+  const pool = { poolSize: 2097152 };
+  const s = bus.connect(pool), rx = [bus.connect(pool), bus.connect(pool), bus.connect(pool)];
+  for (const r of rx) r.addMatch("interface='org.example.Big'");
+  const text = 'x'.repeat(200 * 1024) + 'end';
+  const BIG = { path: '/o', interface: 'org.example.Big', member: 'Blob', signature: 's', body: [text] };
+  s.emit(BIG);
+  assert.is(s.poolUsed, 0, 'the staging slice was freed');
+  for (const r of rx) {
+    const m = r.recv();
+    assert.ok(m, 'delivered');
+    assert.equal(m!.dbus!.body, [text]);
+    assert.is(m!.src, s.id);
+    m!.free();
+    assert.is(r.recv(), null);
+  }
+  s.emit({ ...BIG, destination: rx[1].id });
+  const m = rx[1].recv();
+  assert.equal(m!.dbus!.body, [text], 'unicast');
+  m!.free();
+  // too large for the sender's own pool quota (a sixth of its pool): its errno
+  const small = bus.connect({ poolSize: 262144 });
+  assert.is(code(() => small.emit(BIG)), 'ENOBUFS');
+  assert.is(small.poolUsed, 0);
+  for (const r of rx) assert.is(r.recv(), null, 'nothing from the failed one');
+  for (const x of [s, small, ...rx]) x.close();
+});
+
 t.run();
 tiny.run();
+large.run();
+

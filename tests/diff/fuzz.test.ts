@@ -17,7 +17,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abi as A, errnoCode, type Engine } from '../../js/index.ts';
 import { makeBus, closeAll } from '../helpers/harness.ts';
-import { Raw, hostVec, vec, str, type Item } from '../helpers/raw.ts';
+import { Raw, ALL, hostVec, vec, str, type Item } from '../helpers/raw.ts';
 import { LIST } from '../../js/cmd/index.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
@@ -36,7 +36,7 @@ function publishedOffsets(e: Engine, slot: number): number[] {
 
 // the commands, by weight: received slices pile up (more RECV than FREE, BYEBYE rare, since
 // it takes the pool with it) until SENDs find the pool full
-const OPS = Object.entries({ hello: 3, send: 40, recv: 28, free: 8, byebye: 1, acquire: 6, release: 3, list: 3 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
+const OPS = Object.entries({ hello: 3, send: 40, recv: 28, free: 8, byebye: 1, acquire: 6, release: 3, list: 3, match: 4, signal: 6 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
 
 async function run(seed: number, steps: number) {
   const W = await makeBus({ limits: LIMITS }, 'wasm');
@@ -82,6 +82,17 @@ async function run(seed: number, steps: number) {
       if (rnd.int(3) === 0) items.push(vec(1 + rnd.int(big ? 64 : 400), raws[0].cmd + 20000));
       if (rnd.int(8) === 0) items.push(str(A.ITEM_DST_NAME, 'org.example.A'));
     }
+    // MATCH_ADD (a NAME rule, a NAME_* rule with a name, or none) / MATCH_REMOVE; a broadcast
+    // signal with a host vec (staged in the sender's pool) and a bloom filter of the bus's size
+    const matchItems: Item[] = [];
+    const matchName = rnd.pick(['org.f.A', 'org.f.B', 'org.example.A']), mk = rnd.int(4), matchCookie = rnd.int(3);
+    if (mk === 1) matchItems.push({ type: A.ITEM_NAME, data: matchName });
+    if (mk === 2) {
+      const b = new TextEncoder().encode(matchName), d = new Uint8Array(32 + b.length + 1);
+      d.fill(255, 0, 8); d.fill(255, 16, 24); d.set(b, 32);
+      matchItems.push({ type: rnd.pick([A.ITEM_NAME_ADD, A.ITEM_NAME_REMOVE, A.ITEM_NAME_CHANGE]), data: d });
+    }
+    const sigItems: Item[] = [hostVec(1 + rnd.int(600)), { type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + raws[0].e.u32[(A.BUS_BASE + A.BUS_BLOOM_SIZE) >>> 2]) }];
     const helloItems: Item[] = rnd.int(2) ? [str(A.ITEM_CONN_DESCRIPTION, 'fz')] : [];
     const recvFlags = rnd.pick([0, 0, 0, A.RECV_PEEK, A.RECV_DROP]);
     const fuzzName = rnd.pick(['org.f.A', 'org.f.B', 'org.f.C']), nameFlags = rnd.int(8), listFlags = 1 + rnd.int(15);
@@ -102,9 +113,13 @@ async function run(seed: number, steps: number) {
       if (op === 'byebye') raw.writeByebye();
       if (op === 'acquire' || op === 'release') raw.writeName(fuzzName, { flags: op === 'acquire' ? nameFlags : 0 });
       if (op === 'list') { LIST.encode(e.u32, raw.cmd, listFlags); }
+      if (op === 'match') raw.writeMatch(matchCookie, { items: matchItems });
+      if (op === 'signal') raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: sigItems });
       for (const [o, v] of muts) e.u8[raw.cmd + o] = v;
       switch (op) {
         case 'hello': return [e.hello()];
+        case 'match': return [mk === 3 ? e.matchRemove(c.slot, c.gen) : e.matchAdd(c.slot, c.gen)];
+        case 'signal':
         case 'send': {
           const r = e.send(c.slot, c.gen);
           // the reserved slice's bytes are left as they are (the same on both buses)
@@ -121,7 +136,7 @@ async function run(seed: number, steps: number) {
     assert.equal(results[1], results[0], `${label}: results differ`);
     same(label);
     const r = results[0][0];
-    if (op === 'send' && r === A.SEND_PENDING) assert.is(results[0][1], 0, `${label}: send_commit`);
+    if ((op === 'send' || op === 'signal') && r === A.SEND_PENDING) assert.is(results[0][1], 0, `${label}: send_commit`);
     count(`${op} ${r === A.SEND_PENDING ? 'pending' : r < 0 ? errnoCode(-r) : 'ok'}`);
     if (r < 0 && r !== -A.EAGAIN) {
       assert.is(firstDifference(before, stateImage(raws[0].e)), -1, `${label} failed with ${r} and changed the bus`);
