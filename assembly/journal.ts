@@ -29,6 +29,14 @@ export function wr64(p: u32, lo: u32, hi: u32): void {
   wr32(p + 4, hi);
 }
 
+/**
+ * Log the words of [p, p + bytes) as they are (bytes a multiple of 4): plain stores made to
+ * them afterwards are undone with the command, as logged ones are.
+ */
+export function logRange(p: u32, bytes: u32): void {
+  for (let q = p; q < p + bytes; q += 4) wr32(q, ld32(q));
+}
+
 /** The command's changes are complete: forget them (before unlocking). */
 export function logCommit(): void {
   st32(THREAD + A.THREAD_LOG_LEN, 0);

@@ -14,7 +14,7 @@
 // (an entry added while the signal was on its way) does not match: the entry came after.
 import * as A from "../js/shared/abi";
 import { ld32, ld8, st32, st64, copy, THREAD } from "./mem";
-import { wr32, logCommit } from "./journal";
+import { wr32, logCommit, logRange } from "./journal";
 import { unlock, lockBusAndConn } from "./lock";
 import { busBloomSize, busConns } from "./bus";
 import { connGet, connLive, cmdCheck } from "./conn";
@@ -190,21 +190,23 @@ export function matchAdd(slot: u32, gen: u32): i32 {
     // every check before the first change: the entries REPLACE frees count as free
     const gone = replace ? matchCount(c, lo, hi) : 0;
     const nTable = ld32(H + A.BUS_N_MATCHES);
+    // an entry that was free before this command: its fields are don't-cares (plain stores)
     let free: i32 = -1;
-    if (gone == 0) {
-      for (let i: u32 = 0; i < nTable; i++) {
-        if (!matchLive(matchAddr(i))) { free = i32(i); break; }
-      }
+    for (let i: u32 = 0; i < nTable; i++) {
+      if (!matchLive(matchAddr(i))) { free = i32(i); break; }
     }
     if (ld32(c + A.CONN_N_MATCHES) - gone >= u32(A.MAX_MATCHES_PER_CONN)) ret = failArg(A.EMFILE, A.R_MATCH_PER_CONN, A.MAX_MATCHES_PER_CONN);
     else if (gone == 0 && free < 0) ret = failArg(A.ENFILE, A.R_MATCH_TABLE_FULL, nTable);
     else {
-      if (gone != 0) {
-        matchUnlink(c, lo, hi);
-        // an entry just freed is taken again
+      if (gone != 0) matchUnlink(c, lo, hi);
+      if (free < 0) {
+        // the table is full: an entry REPLACE just unlinked is taken again. It was live when
+        // the command began, so every word of it is logged first: undone, the entry is whole
+        // again (its link, cookie and rules), not the new one's plain stores
         for (let i: u32 = 0; i < nTable; i++) {
           if (!matchLive(matchAddr(i))) { free = i32(i); break; }
         }
+        logRange(matchAddr(u32(free)), ld32(H + A.BUS_MATCH_SIZE));
       }
       matchWrite(c, u32(free), lo, hi, kind, rules, mask, nGen, bloomSize, idItem, dstItem, notify, name, nameLen);
       st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);

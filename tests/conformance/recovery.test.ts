@@ -53,6 +53,14 @@ const CASES: Case[] = [
     raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(300), BFILTER] });
     assert.is(raw.e.send(a.slot, a.gen), A.SEND_PENDING);
   }, run: ({ raw }) => raw.e.sendCancel(), after: ({ raw }) => { raw.e.sendCancel(); } },
+  // the table full (SMALL: 16 entries): REPLACE takes again an entry it just unlinked, whose
+  // every word must come back on a trap (it was live: its link, cookie and rules)
+  { name: 'MATCH_ADD REPLACE (table full)', prepare({ raw, a, b }) {
+    for (let i = 0; i < 16; i++) {
+      const [c, cookie] = i < 10 ? [b, 1 + (i % 4)] : [a, 50];
+      assert.is(raw.matchAdd(c.slot, c.gen, cookie, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(i + 1) }] }), 0);
+    }
+  }, run: ({ raw, b }) => raw.matchAdd(b.slot, b.gen, 2, { flags: A.MATCH_REPLACE, items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(0x5a) }] }) },
   { name: 'RECV', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen).r },
   { name: 'RECV PEEK', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_PEEK).r },
   { name: 'RECV DROP', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_DROP).r },
