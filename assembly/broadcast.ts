@@ -1,5 +1,5 @@
 // broadcast: a signal to the broadcast id (~0), delivered to every ordinary open
-// connection but the sender whose match entries accept it (match.ts), one receiver at a
+// connection but the sender whose match entries accept it (match.ts), and to every monitor, one receiver at a
 // time under that receiver's lock alone. Its metadata is collected once, before any lock,
 // for every receiver (each gets the items of its own attach_recv). Delivery is per
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
@@ -35,13 +35,15 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const n = busNConns();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
-    if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
+    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
+    // a monitor gets every broadcast, without matches; other kinds none
+    const mon = (ld32(d + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0;
+    if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
       continue;
     }
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom)) {
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchSignal(d, c, 0xffffffff, 0xffffffff, bloom))) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {

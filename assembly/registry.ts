@@ -196,11 +196,59 @@ function queueRemove(e: u32, o: u32): void {
 
 function queueAppend(e: u32, o: u32): void {
   const i = indexOf(o);
-  wr32(o + A.NAME_O_QNEXT, 0);
   const tail = nameEntry(ld32(e + A.NAME_TAIL));
+  const act = nameActivator(e);
+  if (act != 0 && act != o) {
+    // the activator stays last: insert before it
+    wr32(o + A.NAME_O_QNEXT, ld32(e + A.NAME_TAIL));
+    if (ld32(e + A.NAME_HEAD) == ld32(e + A.NAME_TAIL)) wr32(e + A.NAME_HEAD, i);
+    else {
+      let p = nameEntry(ld32(e + A.NAME_HEAD));
+      while (nameEntry(ld32(p + A.NAME_O_QNEXT)) != tail) p = nameEntry(ld32(p + A.NAME_O_QNEXT));
+      wr32(p + A.NAME_O_QNEXT, i);
+    }
+    return;
+  }
+  wr32(o + A.NAME_O_QNEXT, 0);
   if (tail == 0) wr32(e + A.NAME_HEAD, i);
   else wr32(tail + A.NAME_O_QNEXT, i);
   wr32(e + A.NAME_TAIL, i);
+}
+
+/** Is owner record `o` an activator's? */
+export function ownerIsActivator(o: u32): bool {
+  return (ld32(o + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) != 0;
+}
+
+/** The activator's owner record of name `e` (always the last in its queue), 0 if none. */
+export function nameActivator(e: u32): u32 {
+  const t = nameEntry(ld32(e + A.NAME_TAIL));
+  return t != 0 && ownerIsActivator(t) ? t : 0;
+}
+
+/**
+ * Can activator `c` take the name at `s`? 0, or -1 (it has an activator: EEXIST), -2 (the
+ * table is full: ENFILE). Bus lock held; nothing changed.
+ */
+export function nameActivateCheck(s: u32, len: u32): i32 {
+  const e = nameLookup(s, len);
+  if (e != 0 && nameActivator(e) != 0) return -1;
+  if (nameTableFull()) return -2;
+  return 0;
+}
+
+/**
+ * Activator `c` takes the name at `s` (nameActivateCheck said 0; bus lock held): a free name
+ * becomes its (a change record none -> c, flags ACTIVATOR: NAME_ADD); a name with owners
+ * gets it last in its queue, silently.
+ */
+export function nameActivate(c: u32, s: u32, len: u32): void {
+  chgName = 0;
+  let e = nameLookup(s, len);
+  const fresh = e == 0;
+  if (fresh) e = nameNew(s, len);
+  queueAppend(e, ownerNew(e, c, A.NAME_ACTIVATOR));
+  if (fresh) record(e, 0, 0, c, A.NAME_ACTIVATOR);
 }
 
 function queuePush(e: u32, o: u32): void {
@@ -237,6 +285,15 @@ export function nameAcquire(c: u32, s: u32, len: u32, flags: u32): i32 {
   }
   const p = namePrimary(e);
   const mine = nameOwnerOf(e, c);
+  if (ownerIsActivator(p)) {
+    // only its activator holds it: the caller becomes the primary owner (NAME_CHANGE
+    // activator -> caller; the caller moves the queued messages: activator.ts)
+    if (nameTableFull()) return -2;
+    const o = ownerNew(e, c, keep);
+    queuePush(e, o);
+    record(e, ownerConn(p), A.NAME_ACTIVATOR, c, keep);
+    return A.NAME_PRIMARY | A.NAME_ACQUIRED;
+  }
   if (mine == p) {
     wr32(p + A.NAME_O_FLAGS, keep); // already the primary owner: its flags are updated
     return A.NAME_PRIMARY;

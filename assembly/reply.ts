@@ -249,3 +249,15 @@ export function replyTick(): i32 {
   return r;
 }
 
+
+/**
+ * The call at `m`, queued in `src`, moves to `dst` (an activator's queue passed on: activator.ts;
+ * bus lock held): its record now names `dst` as the replier.
+ */
+export function replyMoved(src: u32, dst: u32, m: u32): void {
+  if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 || ld32(table() + A.REPLY_T_LIVE) == 0) return;
+  const r = replyOf(src, m, 0xffffffff);
+  if (r == 0) return;
+  wr32(r + A.REPLY_REPLIER_SLOT, slotOf(dst));
+  wr32(r + A.REPLY_REPLIER_GEN, ld32(dst + A.CONN_GEN));
+}

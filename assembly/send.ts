@@ -16,6 +16,7 @@ import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, slice
 import { threadCmd } from "./thread";
 import { matchSignal } from "./match";
 import { broadcast } from "./broadcast";
+import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
@@ -136,7 +137,7 @@ export function send(slot: u32, gen: u32): i32 {
 
   // the receiver: by name (its owner's id from then on), or by id
   let toLo = dstLo, toHi = dstHi;
-  const di = dstName != 0 ? routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi) : routeById(dstLo, dstHi);
+  const di = dstName != 0 ? routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi, (flags & A.MSG_NO_AUTO_START) != 0) : routeById(dstLo, dstHi);
   if (di < 0) return di;
   const d = u32(di);
   if (dstName != 0) { toLo = routeIdLo; toHi = routeIdHi; }
@@ -214,6 +215,7 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     ret = A.SEND_PENDING;
   } else slicePublish(d, b);
   logCommit();
+  if (ret == 0) monitorsCopy(d, b); // committed: a retry cannot copy it twice (monitor.ts)
   unlock(d + A.CONN_LOCK);
   return ret;
 }
@@ -223,7 +225,7 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
  * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
  * is freed by the last reservation that ends.
  */
-export function sendFinish(t: u32, publish: bool): void {
+export function sendFinish(t: u32, publish: bool): u32 {
   const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
   const b = ld32(t + A.THREAD_OP_BLOCK);
   const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
@@ -232,14 +234,17 @@ export function sendFinish(t: u32, publish: bool): void {
   if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
   const resv = ld32(d + A.CONN_N_RESV) - 1;
   wr32(d + A.CONN_N_RESV, resv);
+  let published: u32 = 0;
   if (!same) {
     if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
   } else if (publish) {
     slicePublish(d, b);
+    published = b;
   } else {
     sliceRelease(d, b);
   }
   wr32(t + A.THREAD_OP, A.OP_NONE);
+  return published;
 }
 
 /** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
@@ -260,8 +265,9 @@ function sendEnd(publish: bool): i32 {
     if (!publish) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  sendFinish(t, publish);
+  const b = sendFinish(t, publish);
   logCommit();
+  if (b != 0) monitorsCopy(d, b); // the monitors' copies of a host-vector SEND (monitor.ts)
   unlock(d + A.CONN_LOCK);
   if (!publish) unlock(H + A.BUS_LOCK);
   return 0;
