@@ -5,7 +5,7 @@
 // (name-change.ts); nothing here notifies. Look-ups hash the name (chains as long as the
 // names that share a bucket: buckets >= n_names), so they do not grow with the table.
 import * as A from "../js/shared/abi";
-import { ld32, ld8, copy } from "./mem";
+import { ld32, ld8 } from "./mem";
 import { wr32 } from "./journal";
 import { busConns } from "./bus";
 
@@ -113,9 +113,9 @@ function nameNew(s: u32, len: u32): u32 {
   const t = table();
   const e = take(A.NAMES_NAME_HWM, A.NAMES_NAME_FREE, A.NAME_CHAIN);
   const h = nameHash(s, len);
-  // the string (and its NUL: `s` is a string item's) is written before the entry is linked;
-  // the entry was free: not logged
-  copy(e + A.NAME_STR, s, len + 1);
+  // the string and its NUL, before the entry is linked (journaled: a trap before the commit
+  // leaves the free entry byte for byte as it was)
+  nameWrite(e, s, len);
   wr32(e + A.NAME_LEN, len);
   wr32(e + A.NAME_HASH, h);
   wr32(e + A.NAME_HEAD, 0);
@@ -125,6 +125,15 @@ function nameNew(s: u32, len: u32): u32 {
   wr32(b, indexOf(e));
   wr32(t + A.NAMES_N_LIVE, ld32(t + A.NAMES_N_LIVE) + 1);
   return e;
+}
+
+/** The name's bytes and a NUL into entry `e`, a journaled word at a time (<= 64 stores). */
+function nameWrite(e: u32, s: u32, len: u32): void {
+  for (let i: u32 = 0; i <= len; i += 4) {
+    let w: u32 = 0;
+    for (let k: u32 = 0; k < 4; k++) if (i + k < len) w = u32(w | u32(ld8(s + i + k) << (k * 8)));
+    wr32(e + A.NAME_STR + i, w);
+  }
 }
 
 function nameFree(e: u32): void {
