@@ -13,7 +13,7 @@ import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
 import { notifyIdAdd, notifyIdRemove } from "./notify";
-import { namesDropAll, nameNotify } from "./name-change";
+import { namesDropAll, namesHandBack, nameNotify } from "./name-change";
 import { nameActivateCheck, nameActivate } from "./registry";
 
 const H: u32 = A.BUS_BASE;
@@ -253,6 +253,7 @@ export function byebye(slot: u32, gen: u32): i32 {
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
+  namesHandBack(c); // a queue (recovery only) gives its name's messages back to the activator
   replyConnClosed(c);
   namesDropAll(c); // each name it owns passes to the next in its queue (or back to its activator)
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) - 1);

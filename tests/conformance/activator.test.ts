@@ -5,9 +5,9 @@
 // ACTIVATORS; every errno of the kind: EINVAL (bad name, name without ACTIVATOR), EEXIST
 // (second activator), ENFILE (name table full), EOPNOTSUPP (send, names, matches), ENXIO (by id).
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, type Connection } from '../../js/index.ts';
-import { busSuite, open } from '../helpers/harness.ts';
-import { str } from '../helpers/raw.ts';
+import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Connection } from '../../js/index.ts';
+import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { Raw, str, vec } from '../helpers/raw.ts';
 
 const t = busSuite('activators');
 const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
@@ -121,6 +121,35 @@ t('what an activator cannot do or be: EOPNOTSUPP, ENXIO; HELLO: EINVAL, EEXIST',
   assert.is(act.queued, 0);
   act.close();
   a.close();
+});
+
+t('an owner that dies with messages queued to the name: recovery gives them back to the activator', async ({ bus, raw, e }) => {
+  const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
+  const a = open(raw);
+  // a second thread owns the name, and dies with two messages to the name and one by id queued
+  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+  assert.ok(other.threadJoin(bus.handle().token) > 0);
+  const raw2 = new Raw(other);
+  const svc = open(raw2);
+  assert.is(raw2.nameAcquire(svc.slot, svc.gen, NAME).r, 0);
+  const at = raw.cmd + 16384;
+  for (const [i, dst, byName] of [[1, 0, true], [2, svc.id, false], [3, 0, true]] as const) {
+    e.u8[at] = i;
+    const items = byName ? [str(A.ITEM_DST_NAME, NAME), vec(1, at)] : [vec(1, at)];
+    assert.is(raw.send(a.slot, a.gen, { msg: { dst }, items }), 0);
+  }
+  assert.is(e.queued(svc.slot), 3);
+  assert.is(e.recover(other.threadSlot, true), 0);
+  const got: number[] = [];
+  for (let r = raw.recv(act.slot, act.gen); r.r === 0; r = raw.recv(act.slot, act.gen)) {
+    const p = raw.slice(act.slot, r.offset);
+    assert.is(raw.r64(p + A.MSG_DST_ID), act.id, 'addressed to the activator now');
+    const off = p + A.MSG_HDR + ((A.ITEM_HDR + NAME.length + 1 + 7) & ~7); // the PAYLOAD_OFF after DST_NAME
+    got.push(e.u8[p + raw.r64(off + A.VEC_ADDRESS)]);
+    assert.is(raw.free(act.slot, act.gen, r.offset), 0);
+  }
+  assert.equal(got, [1, 3], 'the name\'s messages, in order; the one sent by id went with the connection');
+  assert.is(raw.list(a.slot, a.gen, A.LIST_ACTIVATORS).entries[0].nameFlags, A.NAME_ACTIVATOR | A.NAME_PRIMARY);
 });
 
 tiny('HELLO of an activator with the name table full: ENFILE, nothing changed', ({ bus }) => {
