@@ -14,6 +14,7 @@ import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
+import { monitorsAny, isMonitor } from "./monitor";
 import { align8 } from "./items";
 import { matchSignal } from "./match";
 import { metaMask, metaCollect } from "./meta";
@@ -33,11 +34,13 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
+  const mons = monitorsAny();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
-    // a monitor gets every broadcast, without matches; other kinds none
-    const mon = (ld32(d + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0;
+    // a monitor gets every broadcast, without matches; other kinds none (without monitors on
+    // the bus, the connections without match entries are passed as before: no more loads)
+    const mon = mons && isMonitor(d);
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended

@@ -11,6 +11,7 @@ import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
 import { lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
+import { monitorsAny, isMonitor } from "./monitor";
 import { matchNotify } from "./match";
 import { kmsgSend } from "./kmsg";
 
@@ -28,11 +29,13 @@ function notifyBuf(): u32 {
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32): void {
   const n = busNConns();
+  const mons = monitorsAny();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
-    // a monitor gets every notification, without matches; other kinds none
-    const mon = (ld32(d + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0;
+    // a monitor gets every notification, without matches; other kinds none (without monitors on
+    // the bus, the connections without match entries are passed as before: no more loads)
+    const mon = mons && isMonitor(d);
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1);
