@@ -21,7 +21,7 @@ function drain(c: Connection): string[] {
   const out: string[] = [];
   for (let m = c.recv(); m; m = c.recv()) {
     const n = m.notification;
-    out.push(n && 'name' in n ? `${n.kind} ${n.oldOwner ?? 0}>${n.newOwner ?? 0}` : n ? n.kind : `${m.src}>${m.dst}:${m.text()}`);
+    out.push(n && 'name' in n ? `${n.kind} ${n.oldOwner ?? 0}>${n.newOwner ?? 0}` : n ? n.kind : `${m.src}>${m.dst}${m.dstName ? `(${m.dstName})` : ''}:${m.text()}`);
     m.free();
   }
   return out;
@@ -42,16 +42,16 @@ t('messages to the name wait at the activator and move to the owner, and back on
   assert.is(act.queued, 2);
   assert.is(svc.requestName(NAME), 'primary');
   assert.is(act.queued, 0, 'moved');
-  assert.equal(drain(svc), [`${a.id}>${svc.id}:direct`, `${a.id}>${svc.id}:one`, `${a.id}>${svc.id}:two`]);
+  assert.equal(drain(svc), [`${a.id}>${svc.id}:direct`, `${a.id}>${svc.id}(${NAME}):one`, `${a.id}>${svc.id}(${NAME}):two`]);
   assert.is(bus.getNameOwner(NAME), svc.id);
   a.sendText(NAME, 'three', { flags: A.MSG_NO_AUTO_START });
   // the owner gives the name back: what it did not receive goes back to the activator
   svc.releaseName(NAME);
   assert.is(svc.queued, 0);
-  assert.equal(drain(act), [`${a.id}>${act.id}:three`]);
+  assert.equal(drain(act), [`${a.id}>${act.id}(${NAME}):three`]);
   assert.is(bus.getNameOwner(NAME), null);
   a.sendText(NAME, 'four');
-  assert.equal(drain(act), [`${a.id}>${act.id}:four`]);
+  assert.equal(drain(act), [`${a.id}>${act.id}(${NAME}):four`]);
   assert.equal(drain(watch).filter((x) => x.startsWith('name')), [
     `name-add 0>${act.id}`, `name-change ${act.id}>${svc.id}`, `name-change ${svc.id}>${act.id}`]);
   act.close();

@@ -36,6 +36,12 @@ t('a monitor gets a copy of each unicast, broadcast and notification; the receiv
   assert.equal(drain(b), [`${a.id}>${b.id}:hi`, `${a.id}>all:signal`]);
   assert.equal(drain(a), [`${b.id}>${a.id}:yo`]);
   assert.equal(drain(mon), [`${a.id}>${b.id}:hi`, `${b.id}>${a.id}:yo`, `${a.id}>all:signal`, `0>${mon.id}:name-add:org.example.Mon`]);
+  // a copy of a message sent by name shows the name and the owner it went to
+  b.sendText('org.example.Mon', 'n');
+  const copy = mon.recv()!;
+  assert.equal([copy.src, copy.dst, copy.dstName, copy.text()], [b.id, a.id, 'org.example.Mon', 'n']);
+  copy.free();
+  assert.equal(drain(a), [`${b.id}>${a.id}:n`]);
   // a second monitor: never announced to the first (no ID_ADD / ID_REMOVE), both get copies
   const mon2 = bus.connect({ monitor: true });
   a.sendText(b.id, 'two');
