@@ -29,6 +29,13 @@ function sentToName(b: u32, s: u32, len: u32): bool {
   return true;
 }
 
+/** How many messages queued in `src` were sent to the name at `s` (`len` bytes)? (its lock held) */
+export function activatorCount(src: u32, s: u32, len: u32): u32 {
+  let n: u32 = 0;
+  for (let b = ld32(src + A.CONN_Q_HEAD); b != 0; b = ld32(b + A.BLOCK_NEXT)) if (sentToName(b, s, len)) n++;
+  return n;
+}
+
 /**
  * Move the messages queued in `src` that were sent to the name at `s` (`len` bytes) into
  * `dst`'s pool, in order (bus lock and both connection locks held; the caller's changes

@@ -7,7 +7,7 @@ import { notifyNameChange } from "./notify";
 import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
   namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
 import { lockTryBounded, unlock } from "./lock";
-import { activatorMove } from "./activator";
+import { activatorMove, activatorCount } from "./activator";
 
 /**
  * Send the notification of the registry's last change record, if any (bus lock held), to
@@ -53,7 +53,7 @@ export function namesHandBack(c: u32): void {
     if (next == 0 || !ownerIsActivator(next)) continue;
     const act = ownerConn(next);
     if (!lockTryBounded(act + A.CONN_LOCK)) {
-      aAdd(act + A.CONN_KMSG_LOST, 1);
+      aAdd(act + A.CONN_KMSG_LOST, activatorCount(c, e + A.NAME_STR, ld32(e + A.NAME_LEN)));
       continue;
     }
     activatorMove(c, act, e + A.NAME_STR, ld32(e + A.NAME_LEN));
