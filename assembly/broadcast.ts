@@ -34,13 +34,16 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
+  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
+  // message), then the others; without monitors, one pass
   const mons = monitorsAny();
-  for (let s: u32 = 0; s < n; s++) {
+  for (let pass: u32 = mons ? 0 : 1; pass < 2; pass++) for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
     // a monitor gets every broadcast, without matches; other kinds none (without monitors on
     // the bus, the connections without match entries are passed as before: no more loads)
     const mon = mons && isMonitor(d);
+    if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended

@@ -2,8 +2,8 @@
 // in a slice of the caller's pool (js/shared/abi.ts, "struct kdbus_info"), in connection
 // slot order. Flags: UNIQUE (every connection, a bare record when nothing else lists it),
 // NAMES (one record per primary name, with an OWNED_NAME item), QUEUED (one per queued
-// owner record), ACTIVATORS (activators and their names; without it activators are not
-// listed at all). Monitors are never listed. Sized in a first
+// owner record), ACTIVATORS (one per activator's owner record: its name). Monitors are never
+// listed; an activator whose name is not listed is a bare UNIQUE record, as any connection. Sized in a first
 // pass, written in a second, under the bus lock (the tables) and the caller's lock (its pool).
 import * as A from "../js/shared/abi";
 import { ld32, st64, copy, fill, THREAD } from "./mem";
@@ -44,8 +44,8 @@ function recordWrite(p: u32, d: u32, o: u32): u32 {
     const it = p + A.KINFO_HDR;
     st64(it + A.ITEM_SIZE, A.OWNED_NAME_STR + len + 1, 0);
     st64(it + A.ITEM_TYPE, A.ITEM_OWNED_NAME, 0);
-    // an activator's: ACTIVATOR, with PRIMARY while no real owner holds the name
-    const f = ld32(o + A.NAME_O_FLAGS) | (namePrimary(e) == o ? A.NAME_PRIMARY : ownerIsActivator(o) ? 0 : A.NAME_IN_QUEUE);
+    // (an activator's: ACTIVATOR, with PRIMARY while no real owner holds the name, else IN_QUEUE)
+    const f = ld32(o + A.NAME_O_FLAGS) | (namePrimary(e) == o ? A.NAME_PRIMARY : A.NAME_IN_QUEUE);
     st64(it + A.OWNED_NAME_FLAGS, u32(f), 0);
     copy(it + A.OWNED_NAME_STR, e + A.NAME_STR, len + 1);
     const used = A.KINFO_HDR + A.OWNED_NAME_STR + len + 1;
@@ -61,8 +61,6 @@ function listWalk(flags: u32, at: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const d = connAddr(i);
     if (ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || (ld32(d + A.CONN_FLAGS) & SKIP) != 0) continue;
-    // activators are listed only with ACTIVATORS (kdbus)
-    if ((ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0 && (flags & A.LIST_ACTIVATORS) == 0) continue;
     let added = false;
     if ((flags & (A.LIST_NAMES | A.LIST_QUEUED | A.LIST_ACTIVATORS)) != 0) {
       for (let o = connFirstOwner(d); o != 0; o = ownerNextOfConn(o)) {

@@ -51,11 +51,12 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  // monitors and activators own no names: refused before the command is read (kdbus)
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
   let r = nameItem(cmd, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
   if (r < 0) return r;
   if (!nameValid(itemName, itemLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   // a name held by its activator alone: its queued messages move to the caller, so both
@@ -102,10 +103,10 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
   let r = nameItem(cmd, 0);
   if (r < 0) return r;
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   // kdbus does not check the name's syntax here: an invalid name is one nobody owns

@@ -29,13 +29,16 @@ function notifyBuf(): u32 {
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32): void {
   const n = busNConns();
+  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
+  // message), then the others; without monitors, one pass
   const mons = monitorsAny();
-  for (let s: u32 = 0; s < n; s++) {
+  for (let pass: u32 = mons ? 0 : 1; pass < 2; pass++) for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
     // a monitor gets every notification, without matches; other kinds none (without monitors on
     // the bus, the connections without match entries are passed as before: no more loads)
     const mon = mons && isMonitor(d);
+    if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1);

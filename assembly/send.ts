@@ -39,6 +39,9 @@ export function send(slot: u32, gen: u32): i32 {
   if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
   if (r < 0) return r;
+  // monitors, activators (and policy holders) do not send: refused before the command is
+  // read (KDBUS.md's first SEND check, as kdbus)
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const cmd = threadCmd();
   r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY);
   if (r < 0) return r;
@@ -64,7 +67,6 @@ export function send(slot: u32, gen: u32): i32 {
   const msgEnd = msg + msgSizeLo;
   if (msgEnd > cmd + A.CMD_MAX) return fail(A.EFAULT, A.R_SEND_MSG_OUTSIDE);
 
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const flags = ld32(msg + A.MSG_FLAGS);
   if (ld32(msg + A.MSG_FLAGS + 4) != 0 || (flags & ~7) != 0) return fail(A.EINVAL, A.R_SEND_MSG_FLAGS);
   if (ld32(msg + A.MSG_PAYLOAD_TYPE) == 0 && ld32(msg + A.MSG_PAYLOAD_TYPE + 4) == 0) return fail(A.EINVAL, A.R_SEND_PAYLOAD_TYPE);

@@ -61,6 +61,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_HELLO_ACTIVATOR_TAKEN]: [[A.EEXIST], (_, w) => `the name${q(w.name)} already has an activator`],
   [A.R_HELLO_ACTIVATOR_TABLE]: [[A.ENFILE], (n) => `all ${n} owner records of the bus's name table are in use (limits.names)`],
   [A.R_NAME_CALLER_KIND]: [[A.EOPNOTSUPP], () => 'a monitor or an activator cannot acquire or release names'],
+  [A.R_UPDATE_ACTIVATOR_SEND]: [[A.EOPNOTSUPP], () => 'an activator sends nothing: its send mask cannot be changed'],
   [A.R_SEND_NAME_ACTIVATOR]: [[A.EADDRNOTAVAIL], (_, w) => `the name${q(w.dst)} is held by its activator only, and the message says NO_AUTO_START`],
   [A.R_HELLO_POOL_MAX]: [[A.ENOMEM], (n, w) => `pool_size${q(w.poolSize)} is larger than the bus's pool_max (${n} bytes, limits.poolMax)`],
   [A.R_HELLO_CONNS_FULL]: [[A.ENFILE], (n) => `all ${n} connection slots of the bus are in use (limits.connections)`],

@@ -1026,3 +1026,4 @@ export const R_HELLO_ACTIVATOR_TAKEN = 1001; // EEXIST: the name already has an 
 export const R_HELLO_ACTIVATOR_TABLE = 1002; // ENFILE: the bus's name table has no free owner record for the activator; arg n_names
 export const R_NAME_CALLER_KIND = 1003; // EOPNOTSUPP: NAME_ACQUIRE / NAME_RELEASE by a monitor or an activator
 export const R_SEND_NAME_ACTIVATOR = 1004; // EADDRNOTAVAIL: NO_AUTO_START to a name whose primary owner is its activator
+export const R_UPDATE_ACTIVATOR_SEND = 1005; // EOPNOTSUPP: UPDATE of an activator's send mask (it sends nothing)

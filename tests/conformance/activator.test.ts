@@ -84,9 +84,11 @@ t('queued owners stay ahead of the activator; the activator is listed with ACTIV
   const c = bus.connect();
   assert.is(c.requestName(NAME, { queue: true }), 'in-queue', 'queued before the activator');
   const all = a.list({ unique: true, names: true, queued: true, activators: true });
-  assert.equal(all.filter((x) => x.id === act.id), [{ id: act.id, flags: A.HELLO_ACTIVATOR, name: NAME, nameFlags: A.NAME_ACTIVATOR }]);
-  assert.ok(!a.list({ unique: true, names: true, queued: true }).some((x) => x.id === act.id), 'not listed without ACTIVATORS');
-  assert.ok(!a.listPeers().includes(act.id));
+  assert.equal(all.filter((x) => x.id === act.id), [{ id: act.id, flags: A.HELLO_ACTIVATOR, name: NAME, nameFlags: A.NAME_ACTIVATOR | A.NAME_IN_QUEUE }]);
+  assert.equal(a.list({ unique: true, names: true, queued: true }).filter((x) => x.id === act.id), [{ id: act.id, flags: A.HELLO_ACTIVATOR }],
+    'without ACTIVATORS its name is not listed: a bare UNIQUE record, as kdbus');
+  assert.ok(a.listPeers().includes(act.id));
+  assert.equal(a.list({ names: true, queued: true }).map((x) => x.id), [a.id, b.id, c.id], 'NAMES and QUEUED never list an activator');
   a.close();
   assert.is(bus.getNameOwner(NAME), b.id);
   b.close();
@@ -99,7 +101,7 @@ t('queued owners stay ahead of the activator; the activator is listed with ACTIV
   c.close();
 });
 
-t('what an activator cannot do or be: EOPNOTSUPP, ENXIO; HELLO: EINVAL, EEXIST', ({ bus, raw }) => {
+t('what an activator cannot do or be: EOPNOTSUPP, ENXIO; HELLO: EINVAL, EEXIST', ({ bus, raw, e }) => {
   const act = bus.connect({ activator: NAME });
   const a = bus.connect();
   assert.equal(fails(() => act.sendText(a.id, 'x')), ['EOPNOTSUPP', A.R_SEND_SENDER_KIND]);
@@ -107,6 +109,13 @@ t('what an activator cannot do or be: EOPNOTSUPP, ENXIO; HELLO: EINVAL, EEXIST',
   assert.equal(fails(() => act.releaseName(NAME)), ['EOPNOTSUPP', A.R_NAME_CALLER_KIND]);
   assert.equal(fails(() => act.addMatch("type='signal'")), ['EOPNOTSUPP', A.R_MATCH_SENDER_KIND]);
   assert.equal(fails(() => a.sendText(act.id, 'x')), ['ENXIO', A.R_SEND_RECEIVER_KIND]);
+  assert.equal(fails(() => act.update({ attachSend: 'all' })), ['EOPNOTSUPP', A.R_UPDATE_ACTIVATOR_SEND]);
+  act.update({ attachRecv: 'all' }); // what it receives: allowed
+  // refused before the command is read (kdbus): a malformed command still gets EOPNOTSUPP
+  raw.writeName(NAME, { size: 8 });
+  assert.is(e.nameAcquire(act.slot, act.gen), -A.EOPNOTSUPP);
+  raw.writeSend({ cmdSize: 8 });
+  assert.is(e.send(act.slot, act.gen), -A.EOPNOTSUPP);
   assert.equal(fails(() => bus.connect({ activator: NAME })), ['EEXIST', A.R_HELLO_ACTIVATOR_TAKEN]);
   assert.equal(fails(() => bus.connect({ activator: 'bad' })), ['EINVAL', A.R_HELLO_ACTIVATOR_NAME]);
   assert.equal(fails(() => bus.connect({ activator: 5 as unknown as string })), ['EINVAL', 0]);

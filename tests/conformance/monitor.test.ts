@@ -118,4 +118,20 @@ t('a monitor whose pool is full loses the copy (DROPPED), the sender and receive
   mon.close();
 });
 
+t('monitors get a notification before any other receiver (kdbus: no reaction seen before its cause)', ({ bus }) => {
+  const sub = bus.connect({ attachRecv: ['timestamp'] });
+  sub.addMatch({ notifications: 'id-add' });
+  const mon = bus.connect({ monitor: true, attachRecv: ['timestamp'] }); // a later slot than sub
+  const x = bus.connect();
+  const ms = mon.recv()!, ss = sub.recv()!;
+  assert.equal([ms.notification?.kind, ss.notification?.kind], ['id-add', 'id-add']);
+  assert.ok(ms.timestamp!.seqnum < ss.timestamp!.seqnum, `the monitor's copy was queued first (${ms.timestamp!.seqnum} < ${ss.timestamp!.seqnum})`);
+  ms.free();
+  ss.free();
+  x.close();
+  sub.close();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free();
+  mon.close();
+});
+
 t.run();
