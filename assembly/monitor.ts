@@ -2,7 +2,8 @@
 // is copied from the receiver's slice, byte for byte (its metadata is what the receiver got),
 // once it is queued there and committed: so a command that returned WOULDBLOCK before has
 // copied nothing, and one that commits copies once. A host-vector SEND is copied at
-// send_commit, when its bytes are in the slice. Broadcasts and bus notifications are written
+// send_commit, when its bytes are in the slice; the bus's REPLY_TIMEOUT / REPLY_DEAD to a
+// caller once it is queued (reply.ts's sweep, a cancelled reply: send.ts, recover.ts). Broadcasts and bus notifications are written
 // to each monitor like to any receiver, with the monitor's own receive mask (broadcast.ts,
 // notify.ts).
 //

@@ -224,7 +224,9 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
 
 /**
  * End the reservation journaled in thread slot `t` (the receiver's lock held): publish it,
- * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
+ * or undo it. Returns the block now queued in the receiver (the message; for a cancelled
+ * reply, its caller's REPLY_DEAD), 0 for none: the caller copies it to the monitors once it
+ * has committed. A receiver that was closed meanwhile took the slice with its pool; its slot
  * is freed by the last reservation that ends.
  */
 export function sendFinish(t: u32, publish: bool): u32 {
@@ -233,20 +235,20 @@ export function sendFinish(t: u32, publish: bool): u32 {
   const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
   // a cancelled call leaves no record, a cancelled reply tells its caller (the bus lock is
   // held for a cancel: sendEnd, recovery). First: kmsgSend may commit the log when it fails.
-  if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
+  let out: u32 = 0;
+  if (same && !publish) out = replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
   const resv = ld32(d + A.CONN_N_RESV) - 1;
   wr32(d + A.CONN_N_RESV, resv);
-  let published: u32 = 0;
   if (!same) {
     if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
   } else if (publish) {
     slicePublish(d, b);
-    published = b;
+    out = b;
   } else {
     sliceRelease(d, b);
   }
   wr32(t + A.THREAD_OP, A.OP_NONE);
-  return published;
+  return out;
 }
 
 /** The receiver of thread `t`'s pending SEND (its lock to take), or -EINVAL when none. */
@@ -269,7 +271,7 @@ function sendEnd(publish: bool): i32 {
   }
   const b = sendFinish(t, publish);
   logCommit();
-  if (b != 0) monitorsCopy(d, b); // the monitors' copies of a host-vector SEND (monitor.ts)
+  if (b != 0) monitorsCopy(d, b); // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
   unlock(d + A.CONN_LOCK);
   if (!publish) unlock(H + A.BUS_LOCK);
   return 0;

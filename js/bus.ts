@@ -628,7 +628,7 @@ export class Bus {
   listNames(): string[] { return this.withConn((c) => c.listNames()); }
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */
   listActivatableNames(): string[] { return this.withConn((c) => c.listActivatableNames()); }
-  /** Ids of the bus's connections (monitors and activators excepted), ascending. */
+  /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
   listPeers(): number[] { return this.withConn((c) => c.listPeers()); }
   // signals issue (js/signals.ts)
   /**

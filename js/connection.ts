@@ -524,7 +524,7 @@ export class Connection {
   listNames(): string[] { return N.listNames(this); }
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */
   listActivatableNames(): string[] { return N.listActivatableNames(this); }
-  /** Ids of the bus's connections (monitors and activators excepted), ascending. */
+  /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
   listPeers(): number[] { return N.listPeers(this); }
   /** LIST: records by the flags asked for (a check that nothing leaked, for instance). */
   list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }

@@ -26,9 +26,9 @@ export interface ListOptions {
   /** one entry per queued owner (LIST_QUEUED) */
   queued?: boolean;
   /**
-   * activators and their names (LIST_ACTIVATORS): one entry per activator, nameFlags
-   * NAME_ACTIVATOR (| NAME_PRIMARY while no real owner holds the name); without it, activators
-   * are not listed at all. Monitors are never listed.
+   * activators' names (LIST_ACTIVATORS): one entry per activator, nameFlags NAME_ACTIVATOR |
+   * NAME_PRIMARY while no real owner holds the name, else NAME_ACTIVATOR | NAME_IN_QUEUE
+   * (without it an activator is listed as any connection, by `unique`). Monitors are never listed.
    */
   activators?: boolean;
 }
@@ -38,7 +38,7 @@ export interface ListEntry {
   id: number;
   flags: number;
   name?: string;
-  /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE; an activator's: NAME_ACTIVATOR (| NAME_PRIMARY) */
+  /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE; an activator's: NAME_ACTIVATOR with NAME_PRIMARY or NAME_IN_QUEUE */
   nameFlags?: number;
 }
 
@@ -117,7 +117,7 @@ export function listActivatableNames(c: NameConn): string[] {
   return list(c, { activators: true }, 'listActivatableNames').filter((x) => x.name !== undefined).map((x) => x.name as string).sort();
 }
 
-/** Ids of the bus's connections (monitors and activators excepted), ascending. */
+/** Ids of the bus's connections (monitors excepted; activators included), ascending. */
 export function listPeers(c: NameConn): number[] {
   return list(c, { unique: true }, 'listPeers').map((x) => x.id).sort((a, b) => a - b);
 }

@@ -1009,8 +1009,8 @@ export const R_SEND_NEVER_FITS = 360; // ENOBUFS: the message is larger than any
 export const BUS_N_MONITORS = 160;
 // A monitor (HELLO_MONITOR) gets a copy of every message the bus delivers: each unicast
 // (copied from the receiver's slice once it is queued there, so a host-vector SEND's copy is
-// made at send_commit), each broadcast and each bus notification (written with the monitor's
-// own receive mask). It cannot send, own names or add matches (EOPNOTSUPP), is never listed,
+// made at send_commit; the bus's REPLY_TIMEOUT / REPLY_DEAD too), each broadcast and each bus
+// notification (written with the monitor's own receive mask, monitors first). It cannot send, own names or add matches (EOPNOTSUPP), is never listed,
 // never announced (no ID_ADD / ID_REMOVE) and cannot be addressed (ENXIO). A copy that finds
 // no room (quota, pool) or a monitor lock that stays contended is lost to that monitor alone,
 // counted in its dropped count (DROPPED_MSGS at its next RECV); the sender is never told.

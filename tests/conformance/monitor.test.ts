@@ -134,4 +134,35 @@ t('monitors get a notification before any other receiver (kdbus: no reaction see
   mon.close();
 });
 
+t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free(); // the ID_ADDs
+  // a call that times out (the MockProvider's clock, as calls.test.ts): the call, then the bus's REPLY_TIMEOUT to the caller
+  try { await a.call(b.id, new Uint8Array([1]), { timeout: 0.02 }); assert.unreachable('timed out'); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  const call = mon.recv()!;
+  assert.equal([call.src, call.dst, call.expectsReply], [a.id, b.id, true]);
+  const cookie = call.cookie;
+  call.free();
+  const tmo = mon.recv()!;
+  assert.equal([tmo.src, tmo.dst, tmo.kernel], [0, a.id, { kind: 'reply-timeout', cookie }]);
+  tmo.free();
+  assert.is(b.drop(), true, 'b drops the expired call (nothing owed any more)');
+  // a call whose replier drops it: REPLY_DEAD
+  const p = a.call(b.id, new Uint8Array([2]), { timeout: 5000 });
+  const c2 = mon.recv()!;
+  const cookie2 = c2.cookie;
+  c2.free();
+  assert.is(b.drop(), true);
+  try { await p; assert.unreachable('dead'); } catch (e) { assert.is((e as BusError).code, 'EPIPE'); }
+  const dead = mon.recv()!;
+  assert.equal([dead.src, dead.dst, dead.kernel], [0, a.id, { kind: 'reply-dead', cookie: cookie2 }]);
+  dead.free();
+  assert.is(mon.recv(), null);
+  a.close();
+  b.close();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free();
+  mon.close();
+});
+
 t.run();
