@@ -1,8 +1,8 @@
 // broadcast: a signal to the broadcast id (~0), delivered to every ordinary open
-// connection but the sender whose match entries accept it (match.ts), one receiver at a
-// time under that receiver's lock. Its metadata is collected once, before any lock, for
-// every receiver (each gets the items of its own attach_recv); the sender's owned names, when
-// a receiver asks for them, under the bus lock, held for the whole delivery. Delivery is per
+// connection but the sender whose match entries accept it (match.ts), and to every monitor,
+// one receiver at a time under that receiver's lock. Its metadata is collected once, before
+// any lock, for every receiver (each gets the items of its own attach_recv); the sender's owned
+// names, when a receiver asks for them, under the bus lock, held for the whole delivery. Delivery is per
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
 // CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
 //
@@ -16,6 +16,7 @@ import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
+import { monitorsAny, isMonitor } from "./monitor";
 import { align8 } from "./items";
 import { matchSignal, matchNamesLocked } from "./match";
 import { metaMask, metaCollect, metaNames } from "./meta";
@@ -52,17 +53,27 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
-  for (let s: u32 = from; s < n; s++) {
+  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
+  // message), then the others; without monitors, one pass. A position is pass × n + slot;
+  // `from` and `progress` count positions
+  const mons = monitorsAny();
+  let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
+  if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
+  for (let pass = pass0; pass < 2; pass++) for (let s: u32 = pass == pass0 ? s0 : 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
-    if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
+    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
+    // a monitor gets every broadcast, without matches; other kinds none (without monitors on
+    // the bus, the connections without match entries are passed as before: no more loads)
+    const mon = mons && isMonitor(d);
+    if (mon != (pass == 0)) continue;
+    if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
-      if (progress != 0) st32(progress, s + 1);
+      if (progress != 0) st32(progress, pass * n + s + 1);
       continue;
     }
-    if (progress != 0) wr32(progress, s + 1); // undone with this receiver's delivery
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names)) {
+    if (progress != 0) wr32(progress, pass * n + s + 1); // undone with this receiver's delivery
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names))) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {
@@ -91,8 +102,10 @@ function namesWanted(c: u32): bool {
   const n = busNConns();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
-    if ((ld32(d + A.CONN_FLAGS) & KINDS) == 0 && (ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
+    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
+    // a monitor (no match entries) gets every broadcast; other kinds none
+    if (!isMonitor(d) && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
+    if ((ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
   }
   return false;
 }

@@ -6,14 +6,15 @@ import { lockTry, unlock, wake, lockBusAndConn } from "./lock";
 import { metaCollectProcess, metaItemSize } from "./meta";
 import { busConns, busNConns, busPoolMax, busThreads, busShutdown } from "./bus";
 import { itemSize, itemType, itemString, align8 } from "./items";
-import { descValid } from "./names";
+import { descValid, nameValid } from "./names";
 import { fail, failArg } from "./reason";
 import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
 import { notifyIdAdd, notifyIdRemove } from "./notify";
-import { namesDropAll } from "./name-change";
+import { namesDropAll, namesHandBack, nameNotify } from "./name-change";
+import { nameActivateCheck, nameActivate } from "./registry";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -89,7 +90,7 @@ export function hello(): i32 {
 
   // items: CONN_DESCRIPTION and NAME, each at most once
   const end = cmd + ld32(cmd + A.CMD_SIZE);
-  let desc: u32 = 0, descLen: i32 = 0, name: u32 = 0;
+  let desc: u32 = 0, descLen: i32 = 0, name: u32 = 0, nameLen: i32 = 0;
   for (let p = cmd + A.HELLO_CMD_SIZE; p < end;) {
     const size = itemSize(p, end);
     if (size == 0) return fail(A.EINVAL, A.R_ITEM_MALFORMED);
@@ -101,7 +102,8 @@ export function hello(): i32 {
       desc = p + A.ITEM_HDR;
     } else if (type == A.ITEM_NAME) {
       if (name != 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
-      if (itemString(p, size) < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, type);
+      nameLen = itemString(p, size);
+      if (nameLen < 0) return failArg(A.EINVAL, A.R_ITEM_STRING, type);
       name = p + A.ITEM_HDR;
     } else return failArg(A.EINVAL, A.R_ITEM_UNKNOWN, type);
     p += align8(size);
@@ -111,8 +113,9 @@ export function hello(): i32 {
     if (r < 0) return r;
   }
   if ((name != 0) != ((flags & A.HELLO_ACTIVATOR) != 0)) return fail(A.EINVAL, A.R_HELLO_NAME_ACTIVATOR);
-  // monitors, activators and policy holders come with their issues
-  if (kinds != 0) return fail(A.EOPNOTSUPP, A.R_HELLO_KIND_UNSUPPORTED);
+  if (name != 0 && !nameValid(name, u32(nameLen))) return fail(A.EINVAL, A.R_HELLO_ACTIVATOR_NAME);
+  // policy holders (policies) are not built
+  if ((kinds & A.HELLO_POLICY_HOLDER) != 0) return fail(A.EOPNOTSUPP, A.R_HELLO_KIND_UNSUPPORTED);
   if (poolSize > busPoolMax()) return failArg(A.ENOMEM, A.R_HELLO_POOL_MAX, busPoolMax());
 
   // the connection-time snapshot (every process item, through the thread's cache) and the
@@ -131,15 +134,24 @@ export function hello(): i32 {
     unlock(H + A.BUS_LOCK);
     return failArg(A.ENFILE, A.R_HELLO_CONNS_FULL, n);
   }
+  // an activator's name: one activator per name, an owner record free (registry.ts)
+  const act = name != 0 ? nameActivateCheck(name, u32(nameLen)) : 0;
+  if (act < 0) {
+    unlock(H + A.BUS_LOCK);
+    return act == -1 ? fail(A.EEXIST, A.R_HELLO_ACTIVATOR_TAKEN) : failArg(A.ENFILE, A.R_HELLO_ACTIVATOR_TABLE, ld32(H + A.BUS_N_NAMES));
+  }
   const c = connAddr(slot);
   if (!lockTry(c + A.CONN_LOCK)) {
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
   helloInit(c, u32(slot), flags, u32(send), u32(recv), poolSize, uid, desc, descLen);
+  if (name != 0) nameActivate(c, name, u32(nameLen));
+  if ((flags & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) + 1);
   logCommit();
   unlock(c + A.CONN_LOCK);
   notifyIdAdd(c); // bus lock still held: the new id is announced before anyone can close it
+  if (name != 0) nameNotify(0); // NAME_ADD when the activator took a free name
   unlock(H + A.BUS_LOCK);
   return slot;
 }
@@ -241,8 +253,10 @@ export function byebye(slot: u32, gen: u32): i32 {
  * cancelled; then it is free.
  */
 export function connClose(c: u32): void {
+  namesHandBack(c); // a queue (recovery only) gives its name's messages back to the activator
   replyConnClosed(c);
-  namesDropAll(c); // each name it owns passes to the next in its queue
+  namesDropAll(c); // each name it owns passes to the next in its queue (or back to its activator)
+  if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) - 1);
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));

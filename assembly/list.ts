@@ -2,7 +2,8 @@
 // in a slice of the caller's pool (js/shared/abi.ts, "struct kdbus_info"), in connection
 // slot order. Flags: UNIQUE (every connection, a bare record when nothing else lists it),
 // NAMES (one record per primary name, with an OWNED_NAME item), QUEUED (one per queued
-// owner record), ACTIVATORS (activators and their names: none exist yet). Sized in a first
+// owner record), ACTIVATORS (one per activator's owner record: its name). Monitors are never
+// listed; an activator whose name is not listed is a bare UNIQUE record, as any connection. Sized in a first
 // pass, written in a second, under the bus lock (the tables) and the caller's lock (its pool).
 import * as A from "../js/shared/abi";
 import { ld32, st64, copy, fill, THREAD } from "./mem";
@@ -12,16 +13,17 @@ import { busNConns } from "./bus";
 import { connAddr, connGet, connLive, cmdCheck } from "./conn";
 import { align8 } from "./items";
 import { poolAlloc, poolPublish, poolOffset } from "./pool";
-import { namePrimary, ownerName, ownerNextOfConn, connFirstOwner } from "./registry";
+import { namePrimary, ownerName, ownerNextOfConn, connFirstOwner, ownerIsActivator } from "./registry";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
 const ALL: u32 = A.LIST_UNIQUE | A.LIST_NAMES | A.LIST_ACTIVATORS | A.LIST_QUEUED;
-const SKIP: u32 = A.HELLO_MONITOR | A.HELLO_POLICY_HOLDER; // never listed (they cannot say HELLO yet)
+const SKIP: u32 = A.HELLO_MONITOR | A.HELLO_POLICY_HOLDER; // never listed (policy holders cannot say HELLO)
 
 /** Is owner record `o` listed under `flags`? */
 function listed(o: u32, flags: u32): bool {
+  if (ownerIsActivator(o)) return (flags & A.LIST_ACTIVATORS) != 0;
   const primary = namePrimary(ownerName(o)) == o;
   return (flags & (primary ? A.LIST_NAMES : A.LIST_QUEUED)) != 0;
 }
@@ -42,6 +44,7 @@ function recordWrite(p: u32, d: u32, o: u32): u32 {
     const it = p + A.KINFO_HDR;
     st64(it + A.ITEM_SIZE, A.OWNED_NAME_STR + len + 1, 0);
     st64(it + A.ITEM_TYPE, A.ITEM_OWNED_NAME, 0);
+    // (an activator's: ACTIVATOR, with PRIMARY while no real owner holds the name, else IN_QUEUE)
     const f = ld32(o + A.NAME_O_FLAGS) | (namePrimary(e) == o ? A.NAME_PRIMARY : A.NAME_IN_QUEUE);
     st64(it + A.OWNED_NAME_FLAGS, u32(f), 0);
     copy(it + A.OWNED_NAME_STR, e + A.NAME_STR, len + 1);
@@ -59,7 +62,7 @@ function listWalk(flags: u32, at: u32): u32 {
     const d = connAddr(i);
     if (ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || (ld32(d + A.CONN_FLAGS) & SKIP) != 0) continue;
     let added = false;
-    if ((flags & (A.LIST_NAMES | A.LIST_QUEUED)) != 0) {
+    if ((flags & (A.LIST_NAMES | A.LIST_QUEUED | A.LIST_ACTIVATORS)) != 0) {
       for (let o = connFirstOwner(d); o != 0; o = ownerNextOfConn(o)) {
         if (!listed(o, flags)) continue;
         if (at != 0) recordWrite(at + size, d, o);

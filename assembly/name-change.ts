@@ -2,9 +2,12 @@
 // closing connection's names released (BYEBYE and recovery, through connClose), each
 // passed on to the next in its queue.
 import * as A from "../js/shared/abi";
-import { ld32 } from "./mem";
+import { ld32, aAdd } from "./mem";
 import { notifyNameChange } from "./notify";
-import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner } from "./registry";
+import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
+  namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
+import { lockTryBounded, unlock } from "./lock";
+import { activatorMove, activatorCount } from "./activator";
 
 /**
  * Send the notification of the registry's last change record, if any (bus lock held), to
@@ -31,5 +34,29 @@ export function namesDropAll(c: u32): void {
     nameOwnerDrop(ownerName(o), o, false);
     nameNotify(c); // not to c itself: it is closing, and its lock is held (taking it again traps)
     o = next;
+  }
+}
+
+/**
+ * Connection `c` is closing (bus and connection locks held, nothing changed yet): the
+ * messages still queued in it that were sent to a name it owns whose activator takes the name
+ * back move to that activator first (kdbus). Only a recovery closes a connection with a queue
+ * (BYEBYE needs it empty). An activator whose lock stays contended does not get them back:
+ * they go with `c`, counted in the activator's dropped count. Each move is committed on its own.
+ */
+export function namesHandBack(c: u32): void {
+  if (ld32(c + A.CONN_N_QUEUED) == 0) return;
+  for (let o = connFirstOwner(c); o != 0; o = ownerNextOfConn(o)) {
+    const e = ownerName(o);
+    if (namePrimary(e) != o) continue;
+    const next = nameEntry(ld32(o + A.NAME_O_QNEXT));
+    if (next == 0 || !ownerIsActivator(next)) continue;
+    const act = ownerConn(next);
+    if (!lockTryBounded(act + A.CONN_LOCK)) {
+      aAdd(act + A.CONN_KMSG_LOST, activatorCount(c, e + A.NAME_STR, ld32(e + A.NAME_LEN)));
+      continue;
+    }
+    activatorMove(c, act, e + A.NAME_STR, ld32(e + A.NAME_LEN));
+    unlock(act + A.CONN_LOCK);
   }
 }

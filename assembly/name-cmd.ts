@@ -9,12 +9,14 @@ import { lockTry, unlock } from "./lock";
 import { connGet, connLive, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
-import { nameAcquire as registryAcquire, nameLookup, nameOwnerOf, nameOwnerDrop } from "./registry";
+import { nameAcquire as registryAcquire, nameLookup, nameOwnerOf, nameOwnerDrop, namePrimary, ownerConn, ownerIsActivator, nameEntry } from "./registry";
+import { activatorMove } from "./activator";
 import { nameNotify } from "./name-change";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
+const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 // the NAME item of the command (scratch results of nameItem)
 let itemName: u32 = 0;
@@ -49,14 +51,22 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  // monitors and activators own no names: refused before the command is read (kdbus)
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
   let r = nameItem(cmd, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
   if (r < 0) return r;
   if (!nameValid(itemName, itemLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
-  // (kdbus refuses activators, policy holders and monitors here with EOPNOTSUPP: they cannot
-  // say HELLO yet, so there is no such caller)
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  // a name held by its activator alone: its queued messages move to the caller, so both
+  // connection locks are taken first (tried: nothing is changed before they are held)
+  const e = nameLookup(itemName, itemLen);
+  const act = e != 0 && ownerIsActivator(namePrimary(e)) ? ownerConn(namePrimary(e)) : 0;
+  if (act != 0 && !lockPair(c, act)) {
+    unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
   if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (ld32(c + A.CONN_N_NAMES) >= u32(A.MAX_NAMES_PER_CONN)) r = failArg(A.E2BIG, A.R_NAME_CONN_LIMIT, A.MAX_NAMES_PER_CONN);
   else {
@@ -64,14 +74,27 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
     if (f == -1) r = fail(A.EEXIST, A.R_NAME_TAKEN);
     else if (f == -2) r = failArg(A.ENFILE, A.R_NAME_TABLE_FULL, ld32(H + A.BUS_N_NAMES));
     else {
-      nameNotify(0);
       st64(cmd + A.CMD_RETURN_FLAGS, u32(f), 0);
       r = 0;
     }
   }
   logCommit();
+  if (act != 0) {
+    if (r == 0) activatorMove(act, c, itemName, itemLen); // committed message by message
+    unlock(act + A.CONN_LOCK);
+    unlock(c + A.CONN_LOCK);
+  }
+  if (r == 0) nameNotify(0); // no connection lock held: every receiver can take it
   unlock(H + A.BUS_LOCK);
   return r;
+}
+
+/** Both connection locks (tried), or neither (the contended word recorded for the host). */
+function lockPair(a: u32, b: u32): bool {
+  if (!lockTry(a + A.CONN_LOCK)) return false;
+  if (lockTry(b + A.CONN_LOCK)) return true;
+  unlock(a + A.CONN_LOCK);
+  return false;
 }
 
 /** NAME_RELEASE: 0, or -ESRCH (nobody owns the name), -EADDRINUSE (the caller neither owns nor queues). */
@@ -80,25 +103,40 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
   if (ci < 0) return ci;
   const c = u32(ci);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
   let r = nameItem(cmd, 0);
   if (r < 0) return r;
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  // kdbus does not check the name's syntax here: an invalid name is one nobody owns
+  const e = nameLookup(itemName, itemLen);
+  const o = e == 0 ? 0 : nameOwnerOf(e, c);
+  // the primary owner gives the name back to its activator: the messages sent to the name
+  // and still queued in the caller move back to it, so both locks are taken first
+  let act: u32 = 0;
+  if (o != 0 && namePrimary(e) == o) {
+    const next = nameEntry(ld32(o + A.NAME_O_QNEXT));
+    if (next != 0 && ownerIsActivator(next)) act = ownerConn(next);
+  }
+  if (act != 0 && !lockPair(c, act)) {
+    unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
   if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  else if (e == 0) r = fail(A.ESRCH, A.R_NAME_UNKNOWN);
+  else if (o == 0) r = fail(A.EADDRINUSE, A.R_NAME_NOT_OWNER);
   else {
-    // kdbus does not check the name's syntax here: an invalid name is one nobody owns
-    const e = nameLookup(itemName, itemLen);
-    const o = e == 0 ? 0 : nameOwnerOf(e, c);
-    if (e == 0) r = fail(A.ESRCH, A.R_NAME_UNKNOWN);
-    else if (o == 0) r = fail(A.EADDRINUSE, A.R_NAME_NOT_OWNER);
-    else {
-      nameOwnerDrop(e, o, true);
-      nameNotify(0);
-      r = 0;
-    }
+    nameOwnerDrop(e, o, true);
+    r = 0;
   }
   logCommit();
+  if (act != 0) {
+    if (r == 0) activatorMove(c, act, itemName, itemLen); // committed message by message
+    unlock(act + A.CONN_LOCK);
+    unlock(c + A.CONN_LOCK);
+  }
+  if (r == 0) nameNotify(0);
   unlock(H + A.BUS_LOCK);
   return r;
 }

@@ -1,6 +1,6 @@
 // notify: bus notifications (KDBUS.md: ID_ADD, ID_REMOVE, NAME_ADD, NAME_REMOVE,
 // NAME_CHANGE), kernel messages (kmsg.ts) to every connection whose match entries accept
-// them (match.ts). Called with the bus lock held and any of the caller's changes already
+// them (match.ts), and to every monitor. Called with the bus lock held and any of the caller's changes already
 // final: each delivery takes its receiver's lock, commits the journal and unlocks, one
 // receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
 // a wait), so a caller may hold one connection lock of its own (connection close does):
@@ -11,6 +11,7 @@ import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
 import { lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
+import { monitorsAny, isMonitor } from "./monitor";
 import { matchNotify } from "./match";
 import { kmsgSend } from "./kmsg";
 
@@ -28,15 +29,22 @@ function notifyBuf(): u32 {
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
   const n = busNConns();
-  for (let s: u32 = 0; s < n; s++) {
+  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
+  // message), then the others; without monitors, one pass
+  const mons = monitorsAny();
+  for (let pass: u32 = mons ? 0 : 1; pass < 2; pass++) for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || ld32(d + A.CONN_N_MATCHES) == 0) continue;
-    if ((ld32(d + A.CONN_FLAGS) & KINDS) != 0) continue;
+    if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
+    // a monitor gets every notification, without matches; other kinds none (without monitors on
+    // the bus, the connections without match entries are passed as before: no more loads)
+    const mon = mons && isMonitor(d);
+    if (mon != (pass == 0)) continue;
+    if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
       aAdd(d + A.CONN_KMSG_LOST, 1);
       continue;
     }
-    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) {
+    if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) {
       kmsgSend(d, kind, buf, size, 0, 0);
     }
     logCommit();

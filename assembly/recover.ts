@@ -17,6 +17,7 @@ import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
 import { sendFinish, sendPending } from "./send";
+import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
 import { fail, failArg } from "./reason";
 
@@ -73,8 +74,9 @@ export function recover(token: u32, force: u32): i32 {
       return A.WOULDBLOCK;
     }
     if (sendPending(t) && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
-      sendFinish(t, false);
+      const kb = sendFinish(t, false);
       logCommit();
+      if (kb != 0) monitorsCopy(d, kb); // a cancelled reply's REPLY_DEAD
     }
     unlock(d + A.CONN_LOCK);
     unlock(H + A.BUS_LOCK);

@@ -5,7 +5,7 @@
 // (name-change.ts); nothing here notifies. Look-ups hash the name (chains as long as the
 // names that share a bucket: buckets >= n_names), so they do not grow with the table.
 import * as A from "../js/shared/abi";
-import { ld32, ld8, copy } from "./mem";
+import { ld32, ld8 } from "./mem";
 import { wr32 } from "./journal";
 import { busConns } from "./bus";
 
@@ -113,9 +113,9 @@ function nameNew(s: u32, len: u32): u32 {
   const t = table();
   const e = take(A.NAMES_NAME_HWM, A.NAMES_NAME_FREE, A.NAME_CHAIN);
   const h = nameHash(s, len);
-  // the string (and its NUL: `s` is a string item's) is written before the entry is linked;
-  // the entry was free: not logged
-  copy(e + A.NAME_STR, s, len + 1);
+  // the string and its NUL, before the entry is linked (journaled: a trap before the commit
+  // leaves the free entry byte for byte as it was)
+  nameWrite(e, s, len);
   wr32(e + A.NAME_LEN, len);
   wr32(e + A.NAME_HASH, h);
   wr32(e + A.NAME_HEAD, 0);
@@ -125,6 +125,15 @@ function nameNew(s: u32, len: u32): u32 {
   wr32(b, indexOf(e));
   wr32(t + A.NAMES_N_LIVE, ld32(t + A.NAMES_N_LIVE) + 1);
   return e;
+}
+
+/** The name's bytes and a NUL into entry `e`, a journaled word at a time (<= 64 stores). */
+function nameWrite(e: u32, s: u32, len: u32): void {
+  for (let i: u32 = 0; i <= len; i += 4) {
+    let w: u32 = 0;
+    for (let k: u32 = 0; k < 4; k++) if (i + k < len) w = u32(w | u32(ld8(s + i + k) << (k * 8)));
+    wr32(e + A.NAME_STR + i, w);
+  }
 }
 
 function nameFree(e: u32): void {
@@ -196,11 +205,59 @@ function queueRemove(e: u32, o: u32): void {
 
 function queueAppend(e: u32, o: u32): void {
   const i = indexOf(o);
-  wr32(o + A.NAME_O_QNEXT, 0);
   const tail = nameEntry(ld32(e + A.NAME_TAIL));
+  const act = nameActivator(e);
+  if (act != 0 && act != o) {
+    // the activator stays last: insert before it
+    wr32(o + A.NAME_O_QNEXT, ld32(e + A.NAME_TAIL));
+    if (ld32(e + A.NAME_HEAD) == ld32(e + A.NAME_TAIL)) wr32(e + A.NAME_HEAD, i);
+    else {
+      let p = nameEntry(ld32(e + A.NAME_HEAD));
+      while (nameEntry(ld32(p + A.NAME_O_QNEXT)) != tail) p = nameEntry(ld32(p + A.NAME_O_QNEXT));
+      wr32(p + A.NAME_O_QNEXT, i);
+    }
+    return;
+  }
+  wr32(o + A.NAME_O_QNEXT, 0);
   if (tail == 0) wr32(e + A.NAME_HEAD, i);
   else wr32(tail + A.NAME_O_QNEXT, i);
   wr32(e + A.NAME_TAIL, i);
+}
+
+/** Is owner record `o` an activator's? */
+export function ownerIsActivator(o: u32): bool {
+  return (ld32(o + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) != 0;
+}
+
+/** The activator's owner record of name `e` (always the last in its queue), 0 if none. */
+export function nameActivator(e: u32): u32 {
+  const t = nameEntry(ld32(e + A.NAME_TAIL));
+  return t != 0 && ownerIsActivator(t) ? t : 0;
+}
+
+/**
+ * Can activator `c` take the name at `s`? 0, or -1 (it has an activator: EEXIST), -2 (the
+ * table is full: ENFILE). Bus lock held; nothing changed.
+ */
+export function nameActivateCheck(s: u32, len: u32): i32 {
+  const e = nameLookup(s, len);
+  if (e != 0 && nameActivator(e) != 0) return -1;
+  if (nameTableFull()) return -2;
+  return 0;
+}
+
+/**
+ * Activator `c` takes the name at `s` (nameActivateCheck said 0; bus lock held): a free name
+ * becomes its (a change record none -> c, flags ACTIVATOR: NAME_ADD); a name with owners
+ * gets it last in its queue, silently.
+ */
+export function nameActivate(c: u32, s: u32, len: u32): void {
+  chgName = 0;
+  let e = nameLookup(s, len);
+  const fresh = e == 0;
+  if (fresh) e = nameNew(s, len);
+  queueAppend(e, ownerNew(e, c, A.NAME_ACTIVATOR));
+  if (fresh) record(e, 0, 0, c, A.NAME_ACTIVATOR);
 }
 
 function queuePush(e: u32, o: u32): void {
@@ -237,6 +294,15 @@ export function nameAcquire(c: u32, s: u32, len: u32, flags: u32): i32 {
   }
   const p = namePrimary(e);
   const mine = nameOwnerOf(e, c);
+  if (ownerIsActivator(p)) {
+    // only its activator holds it: the caller becomes the primary owner (NAME_CHANGE
+    // activator -> caller; the caller moves the queued messages: activator.ts)
+    if (nameTableFull()) return -2;
+    const o = ownerNew(e, c, keep);
+    queuePush(e, o);
+    record(e, ownerConn(p), A.NAME_ACTIVATOR, c, keep);
+    return A.NAME_PRIMARY | A.NAME_ACQUIRED;
+  }
   if (mine == p) {
     wr32(p + A.NAME_O_FLAGS, keep); // already the primary owner: its flags are updated
     return A.NAME_PRIMARY;

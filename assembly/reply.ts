@@ -14,6 +14,8 @@ import { clock_time_get } from "./host";
 import { busConns } from "./bus";
 import { connAddr, connLive } from "./conn";
 import { kmsgSend } from "./kmsg";
+import { sliceBlock } from "./slice";
+import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
@@ -161,16 +163,18 @@ export function replyDropped(c: u32, m: u32): void {
  * A reserved message at `m` in receiver `d`'s pool, sent by thread slot's connection `from`,
  * is cancelled (send_cancel or recovery; d's lock held): a call's record goes (the bus lock
  * is held then); a reply's caller is told REPLY_DEAD (its record went when the reply was sent).
+ * Returns the REPLY_DEAD's block in `d` (0: none), for the monitors' copies once committed.
  */
-export function replyUnsent(d: u32, m: u32, from: u32): void {
+export function replyUnsent(d: u32, m: u32, from: u32): u32 {
   const flags = ld32(m + A.MSG_FLAGS);
   if ((flags & A.MSG_EXPECT_REPLY) != 0) {
-    if (ld32(table() + A.REPLY_T_LIVE) == 0) return;
+    if (ld32(table() + A.REPLY_T_LIVE) == 0) return 0;
     const r = replyOf(d, m, from);
     if (r != 0) replyFree(r);
   } else if (ld32(m + A.MSG_TIMEOUT) != 0 || ld32(m + A.MSG_TIMEOUT + 4) != 0) {
-    kmsgSend(d, A.ITEM_REPLY_DEAD, 0, 0, ld32(m + A.MSG_TIMEOUT), ld32(m + A.MSG_TIMEOUT + 4));
+    if (kmsgSend(d, A.ITEM_REPLY_DEAD, 0, 0, ld32(m + A.MSG_TIMEOUT), ld32(m + A.MSG_TIMEOUT + 4)) == 0) return sliceBlock;
   }
+  return 0;
 }
 
 /**
@@ -203,9 +207,11 @@ export function replySweep(nowLo: u32, nowHi: u32): i32 {
         logCommit();
         return A.WOULDBLOCK;
       }
-      if (connLive(cc, gen)) kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4));
+      const sent = connLive(cc, gen) && kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4)) == 0;
+      const kb = sliceBlock;
       replyFree(r);
       logCommit();
+      if (sent) monitorsCopy(cc, kb); // the monitors' copies, once it is final (monitor.ts)
       unlock(cc + A.CONN_LOCK);
     } else {
       replyFree(r);
@@ -249,3 +255,15 @@ export function replyTick(): i32 {
   return r;
 }
 
+
+/**
+ * The call at `m`, queued in `src`, moves to `dst` (an activator's queue passed on: activator.ts;
+ * bus lock held): its record now names `dst` as the replier.
+ */
+export function replyMoved(src: u32, dst: u32, m: u32): void {
+  if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 || ld32(table() + A.REPLY_T_LIVE) == 0) return;
+  const r = replyOf(src, m, 0xffffffff);
+  if (r == 0) return;
+  wr32(r + A.REPLY_REPLIER_SLOT, slotOf(dst));
+  wr32(r + A.REPLY_REPLIER_GEN, ld32(dst + A.CONN_GEN));
+}

@@ -6,7 +6,7 @@ import * as A from "../js/shared/abi";
 import { ld32 } from "./mem";
 import { connById } from "./conn";
 import { fail } from "./reason";
-import { nameLookup, namePrimary, ownerConn } from "./registry";
+import { nameLookup, namePrimary, ownerConn, ownerIsActivator } from "./registry";
 
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
@@ -33,18 +33,21 @@ export let routeIdHi: u32 = 0;
  * not the owner's). The caller holds the bus lock (the registry's) and decides whether to keep
  * it (send.ts: for a call, a reply or owned names) or give it back at once; either way it
  * checks routeLive(d, id) under the receiver's lock, so a message goes to a connection that
- * owned the name at the look-up.
- * (NO_AUTO_START -> EADDRNOTAVAIL concerns activators, which cannot say HELLO yet.)
+ * owned the name at the look-up. A name whose primary owner is its activator routes to the
+ * activator (its messages wait there for the real owner: activator.ts), unless the message
+ * says NO_AUTO_START (-EADDRNOTAVAIL).
  */
-export function routeByName(s: u32, len: u32, dstLo: u32, dstHi: u32): i32 {
+export function routeByName(s: u32, len: u32, dstLo: u32, dstHi: u32, noAutoStart: bool): i32 {
   const e = nameLookup(s, len);
   let r: i32 = 0;
   if (e == 0) r = fail(A.ESRCH, A.R_SEND_NAME_NO_OWNER);
   else {
-    const d = ownerConn(namePrimary(e));
+    const p = namePrimary(e);
+    const d = ownerConn(p);
     routeIdLo = ld32(d + A.CONN_ID);
     routeIdHi = ld32(d + A.CONN_ID + 4);
     if ((dstLo != 0 || dstHi != 0) && (dstLo != routeIdLo || dstHi != routeIdHi)) r = fail(A.EREMCHG, A.R_SEND_NAME_DST_ID);
+    else if (noAutoStart && ownerIsActivator(p)) r = fail(A.EADDRNOTAVAIL, A.R_SEND_NAME_ACTIVATOR);
     else r = i32(d);
   }
   return r;

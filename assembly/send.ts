@@ -18,6 +18,7 @@ import { threadCmd } from "./thread";
 import { matchSignal, matchNamesLocked } from "./match";
 import { broadcast } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
+import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
@@ -40,6 +41,9 @@ export function send(slot: u32, gen: u32): i32 {
   if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
   if (r < 0) return r;
+  // monitors, activators (and policy holders) do not send: refused before the command is
+  // read (KDBUS.md's first SEND check, as kdbus)
+  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const cmd = threadCmd();
   r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY);
   if (r < 0) return r;
@@ -65,7 +69,6 @@ export function send(slot: u32, gen: u32): i32 {
   const msgEnd = msg + msgSizeLo;
   if (msgEnd > cmd + A.CMD_MAX) return fail(A.EFAULT, A.R_SEND_MSG_OUTSIDE);
 
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const flags = ld32(msg + A.MSG_FLAGS);
   if (ld32(msg + A.MSG_FLAGS + 4) != 0 || (flags & ~7) != 0) return fail(A.EINVAL, A.R_SEND_MSG_FLAGS);
   if (ld32(msg + A.MSG_PAYLOAD_TYPE) == 0 && ld32(msg + A.MSG_PAYLOAD_TYPE + 4) == 0) return fail(A.EINVAL, A.R_SEND_PAYLOAD_TYPE);
@@ -145,7 +148,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (dstName != 0) {
     if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
     held = true;
-    di = routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi);
+    di = routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi, (flags & A.MSG_NO_AUTO_START) != 0);
     toLo = routeIdLo;
     toHi = routeIdHi;
   } else di = routeById(dstLo, dstHi);
@@ -243,34 +246,40 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     ret = A.SEND_PENDING;
   } else slicePublish(d, b);
   logCommit();
+  if (ret == 0) monitorsCopy(d, b); // committed: a retry cannot copy it twice (monitor.ts)
   unlock(d + A.CONN_LOCK);
   return ret;
 }
 
 /**
  * End the reservation journaled in thread slot `t` (the receiver's lock held): publish it,
- * or undo it. A receiver that was closed meanwhile took the slice with its pool; its slot
+ * or undo it. Returns the block now queued in the receiver (the message; for a cancelled
+ * reply, its caller's REPLY_DEAD), 0 for none: the caller copies it to the monitors once it
+ * has committed. A receiver that was closed meanwhile took the slice with its pool; its slot
  * is freed by the last reservation that ends. A broadcast's staging slice (OP_BCAST, in the
- * sender's pool, delivered by then) is never published: it is freed.
+ * sender's pool, delivered by then, monitors included) is never published: it is freed.
  */
-export function sendFinish(t: u32, publish: bool): void {
+export function sendFinish(t: u32, publish: bool): u32 {
   const d = ld32(H + A.BUS_CONNS) + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
   const b = ld32(t + A.THREAD_OP_BLOCK);
   const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
+  let out: u32 = 0;
   if (ld32(t + A.THREAD_OP) == A.OP_BCAST) publish = false;
   // a cancelled call leaves no record, a cancelled reply tells its caller (the bus lock is
   // held for a cancel: sendEnd, recovery). First: kmsgSend may commit the log when it fails.
-  else if (same && !publish) replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
+  else if (same && !publish) out = replyUnsent(d, b + A.BLOCK_HDR, ld32(t + A.THREAD_OP_FROM));
   const resv = ld32(d + A.CONN_N_RESV) - 1;
   wr32(d + A.CONN_N_RESV, resv);
   if (!same) {
     if (resv == 0 && ld32(d + A.CONN_STATE) == A.CONN_CLOSING) wr32(d + A.CONN_STATE, A.CONN_FREE_SLOT);
   } else if (publish) {
     slicePublish(d, b);
+    out = b;
   } else {
     sliceRelease(d, b);
   }
   wr32(t + A.THREAD_OP, A.OP_NONE);
+  return out;
 }
 
 /** Is thread `t`'s op a reservation (a SEND's slice, or a broadcast's staging slice)? */
@@ -302,8 +311,9 @@ function sendEnd(publish: bool): i32 {
     if (!publish) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  sendFinish(t, publish);
+  const b = sendFinish(t, publish);
   logCommit();
+  if (b != 0) monitorsCopy(d, b); // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
   unlock(d + A.CONN_LOCK);
   if (!publish) unlock(H + A.BUS_LOCK);
   return 0;

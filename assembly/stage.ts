@@ -48,7 +48,7 @@ export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, s
   st32(t + A.THREAD_OP_CONN, slot);
   st32(t + A.THREAD_OP_GEN, ld32(c + A.CONN_GEN));
   st32(t + A.THREAD_OP_BLOCK, b);
-  st32(t + A.THREAD_OP_FROM, 0); // the first connection slot send_commit delivers to
+  st32(t + A.THREAD_OP_FROM, 0); // the first position (broadcast.ts) send_commit delivers to
   st32(t + A.THREAD_OP_LEN, len);
   wr32(t + A.THREAD_OP, A.OP_BCAST);
   logCommit();

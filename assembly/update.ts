@@ -31,6 +31,8 @@ export function update(slot: u32, gen: u32): i32 {
       const m = attachMask(p + A.ITEM_HDR);
       if (type == A.ITEM_ATTACH_FLAGS_SEND) {
         if (send >= 0) return failArg(A.EINVAL, A.R_ITEM_DUPLICATE, type);
+        // an activator sends nothing, so it has no send mask to change (kdbus)
+        if ((ld32(c + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0) return fail(A.EOPNOTSUPP, A.R_UPDATE_ACTIVATOR_SEND);
         if (m < 0) return fail(A.EINVAL, A.R_UPDATE_ATTACH_SEND);
         send = m;
       } else {

@@ -63,8 +63,21 @@ export interface ConnectOptions {
   attachSend?: AttachSpec;
   /** metadata this connection wants on received messages (default none) */
   attachRecv?: AttachSpec;
-  /** kdbus HELLO flags (ACCEPT_FD 1 is accepted and ignored; other kinds: later issues) */
+  /**
+   * kdbus HELLO flags (ACCEPT_FD 1 is accepted and ignored; ACTIVATOR 2 needs `activator`,
+   * MONITOR 8 is what `monitor: true` sets; POLICY_HOLDER 4: EOPNOTSUPP)
+   */
   flags?: number;
+  /**
+   * a monitor: receives a copy of every message the bus delivers (unicasts, broadcasts, bus
+   * notifications); cannot send, own names or add matches (EOPNOTSUPP); never listed
+   */
+  monitor?: boolean;
+  /**
+   * an activator for this well-known name: holds it until a real owner takes it; messages
+   * sent to the name meanwhile wait in this connection's pool and move to the owner
+   */
+  activator?: string;
 }
 
 /**
@@ -162,7 +175,7 @@ const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof BusLimits)[];
 const CREATE_KEYS = ['engine', 'limits', 'bloom', 'userRegion', 'provider', 'module', 'hooks'] as const;
 const BLOOM_KEYS = ['size', 'hashes'] as const;
 const JOIN_KEYS = ['engine', 'provider', 'liveness'] as const;
-const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags'] as const;
+const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags', 'monitor', 'activator'] as const;
 const RECOVER_KEYS = ['stopped'] as const;
 const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
 /**
@@ -437,11 +450,20 @@ export class Bus {
     const o = options<ConnectOptions>('connect', opts, CONNECT_KEYS, "{ description: 'alice' }");
     const poolSize = u32Arg('connect', 'poolSize', o.poolSize, this.limits.poolMax);
     const send = checkAttach('attachSend', o.attachSend, A.ATTACH_ALL), recv = checkAttach('attachRecv', o.attachRecv, 0);
-    const flags = u32Arg('connect', 'flags', o.flags, 0);
+    let flags = u32Arg('connect', 'flags', o.flags, 0);
     const description = o.description;
     if (description !== undefined && typeof description !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `description must be a string, got ${kindOf(description)}`);
     }
+    if (o.monitor !== undefined && typeof o.monitor !== 'boolean') {
+      throw new BusError(A.EINVAL, 'connect', `monitor must be a boolean, got ${kindOf(o.monitor)}`);
+    }
+    const activator = o.activator;
+    if (activator !== undefined && typeof activator !== 'string') {
+      throw new BusError(A.EINVAL, 'connect', `activator must be a well-known name (a string), got ${kindOf(activator)}`);
+    }
+    if (o.monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
+    if (activator !== undefined) flags = (flags | A.HELLO_ACTIVATOR) >>> 0;
     const { u8, u32 } = e, cmd = e.cmd;
     let end = cmd + HELLO.ITEMS;
     if (description !== undefined) {
@@ -449,10 +471,15 @@ export class Bus {
       if (d.length > 4096) throw new BusError(A.ENAMETOOLONG, 'connect');
       end = items.putStringItem(u8, u32, end, A.ITEM_CONN_DESCRIPTION, d);
     }
+    if (activator !== undefined) {
+      const n = encoder.encode(activator);
+      if (n.length > 4096) throw new BusError(A.EINVAL, 'connect', `the activator's name is ${n.length} bytes, longer than ${A.MAX_NAME_LEN}`);
+      end = items.putStringItem(u8, u32, end, A.ITEM_NAME, n);
+    }
     HELLO.encode(u8, u32, cmd, end - cmd, flags, send, recv, poolSize);
     const r = e.hello();
     // the values the core judged, quoted in its failure message
-    if (r < 0) throw commandError(u32, cmd, r, 'connect', HELLO.NAME, { desc: description, poolSize });
+    if (r < 0) throw commandError(u32, cmd, r, 'connect', HELLO.NAME, { desc: description, poolSize, name: activator });
     const slot = r;
     // from here on the core holds a connection: if anything throws before it is handed to
     // the caller (and tracked here), it is closed again
@@ -599,7 +626,9 @@ export class Bus {
   nameHasOwner(name: string): boolean { return this.getNameOwner(name) !== null; }
   /** Well-known names with an owner, sorted. */
   listNames(): string[] { return this.withConn((c) => c.listNames()); }
-  /** Ids of the bus's connections, ascending. */
+  /** Names that have an activator (LIST_ACTIVATORS), sorted. */
+  listActivatableNames(): string[] { return this.withConn((c) => c.listActivatableNames()); }
+  /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
   listPeers(): number[] { return this.withConn((c) => c.listPeers()); }
   // signals issue (js/signals.ts)
   /**

@@ -546,7 +546,9 @@ export class Connection {
   nameHasOwner(name: string): boolean { return N.getNameOwner(this, name) !== null; }
   /** Well-known names with an owner, sorted. */
   listNames(): string[] { return N.listNames(this); }
-  /** Ids of the bus's connections, ascending. */
+  /** Names that have an activator (LIST_ACTIVATORS), sorted. */
+  listActivatableNames(): string[] { return N.listActivatableNames(this); }
+  /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
   listPeers(): number[] { return N.listPeers(this); }
   /** LIST: records by the flags asked for (a check that nothing leaked, for instance). */
   list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }

@@ -138,6 +138,8 @@ export class Message {
   get seclabel(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_SECLABEL); }
   /** AUDIT: the sender's audit session id and login uid. */
   get audit(): Audit | null { const { u8, u32 } = this.conn.engine; return decode.audit(u8, u32, this.itemsStart, this.itemsEnd); }
+  /** the DST_NAME item: the well-known name the message was sent to (null: sent by id); what a monitor or an activator sees it by */
+  get dstName(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_DST_NAME); }
   /** CONN_DESCRIPTION: the sending connection's description. */
   get description(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_CONN_DESCRIPTION); }
 

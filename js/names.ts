@@ -25,7 +25,11 @@ export interface ListOptions {
   names?: boolean;
   /** one entry per queued owner (LIST_QUEUED) */
   queued?: boolean;
-  /** activators and their names (LIST_ACTIVATORS; there are none yet) */
+  /**
+   * activators' names (LIST_ACTIVATORS): one entry per activator, nameFlags NAME_ACTIVATOR |
+   * NAME_PRIMARY while no real owner holds the name, else NAME_ACTIVATOR | NAME_IN_QUEUE
+   * (without it an activator is listed as any connection, by `unique`). Monitors are never listed.
+   */
   activators?: boolean;
 }
 
@@ -34,7 +38,7 @@ export interface ListEntry {
   id: number;
   flags: number;
   name?: string;
-  /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE */
+  /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE; an activator's: NAME_ACTIVATOR with NAME_PRIMARY or NAME_IN_QUEUE */
   nameFlags?: number;
 }
 
@@ -108,7 +112,12 @@ export function listNames(c: NameConn): string[] {
   return list(c, { names: true }, 'listNames').map((x) => x.name as string).sort();
 }
 
-/** Ids of the bus's connections (monitors excepted), ascending. */
+/** Names that have an activator (D-Bus ListActivatableNames), sorted. */
+export function listActivatableNames(c: NameConn): string[] {
+  return list(c, { activators: true }, 'listActivatableNames').filter((x) => x.name !== undefined).map((x) => x.name as string).sort();
+}
+
+/** Ids of the bus's connections (monitors excepted; activators included), ascending. */
 export function listPeers(c: NameConn): number[] {
   return list(c, { unique: true }, 'listPeers').map((x) => x.id).sort((a, b) => a - b);
 }

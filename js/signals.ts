@@ -324,7 +324,8 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       }
       const n = m.notification;
       m.free();
-      if (n && 'name' in n && n.name === name && n.newOwner !== null) return n.newOwner;
+      // an activator taking the name is not an owner (the service has not started)
+      if (n && 'name' in n && n.name === name && n.newOwner !== null && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
     }
   } finally {
     if (!c.closed) {

@@ -717,7 +717,7 @@ export const R_DESC_EMPTY = 205; // EINVAL: CONN_DESCRIPTION empty
 export const R_DESC_CHARS = 206; // EINVAL: CONN_DESCRIPTION has a byte outside [A-Za-z0-9_.-]; arg its offset
 export const R_DESC_EDGE = 207; // EINVAL: CONN_DESCRIPTION starts or ends with '.' or '-'
 export const R_HELLO_NAME_ACTIVATOR = 208; // EINVAL: a NAME item without ACTIVATOR, or ACTIVATOR without one
-export const R_HELLO_KIND_UNSUPPORTED = 209; // EOPNOTSUPP: activators, policy holders, monitors (later issues)
+export const R_HELLO_KIND_UNSUPPORTED = 209; // EOPNOTSUPP: policy holders (monitors and activators are built: no longer reported for them)
 export const R_HELLO_POOL_MAX = 210; // ENOMEM: pool_size > the bus's pool_max; arg pool_max
 export const R_HELLO_CONNS_FULL = 211; // ENFILE: every connection slot is in use; arg n_conns
 // SEND
@@ -1017,7 +1017,7 @@ export const R_LIST_POOL_FULL = 950; // EXFULL: no room in the caller's pool for
 export const R_UPDATE_ATTACH_ITEM = 1400; // EINVAL: an ATTACH_FLAGS_SEND / _RECV item whose size is not ATTACH_ITEM_SIZE; arg the type
 export const R_UPDATE_ATTACH_SEND = 1401; // EINVAL: the ATTACH_FLAGS_SEND mask has bits outside ATTACH_ALL (and is not ~0)
 export const R_UPDATE_ATTACH_RECV = 1402; // EINVAL: the ATTACH_FLAGS_RECV mask likewise
-export const R_UPDATE_POLICY = 1403; // EOPNOTSUPP: NAME items (an activator's or policy holder's): those kinds are not supported; arg the type
+export const R_UPDATE_POLICY = 1403; // EOPNOTSUPP: NAME items (kdbus: policy entries of an activator or policy holder): policies are not built; arg the type
 export const R_INFO_ATTACH = 1410; // EINVAL: attach_flags has bits outside ATTACH_ALL (and is not ~0)
 export const R_INFO_NO_ID = 1411; // EINVAL: id 0 and no NAME item
 export const R_INFO_NO_CONN = 1412; // ENXIO: no open connection has that id
@@ -1062,3 +1062,31 @@ export const MAKE_CMD_SIZE_LIMITS = 96;
 export const MAX_QUEUED_LIMIT = 65536; // the largest max_queued_per_user BUS_MAKE accepts
 export const R_MAKE_MAX_QUEUED = 130; // EINVAL: max_queued_per_user > MAX_QUEUED_LIMIT; arg that bound
 export const R_SEND_NEVER_FITS = 360; // ENOBUFS: the message is larger than any one user's share of the receiver's pool (half the pool / 3); arg that share in bytes
+
+// Monitors and activators (issue 8 item 7)
+// ---------------------------------------------------------------------------------------
+// Bus header word (BUS_SIZE's reserved tail, 160..175):
+//  160 n_monitors: open monitor connections. Changed under the bus lock (HELLO, connection
+//      close), journaled; read with an atomic load and no lock by every delivery, so a bus
+//      without monitors pays one load per message for them.
+export const BUS_N_MONITORS = 160;
+// A monitor (HELLO_MONITOR) gets a copy of every message the bus delivers: each unicast
+// (copied from the receiver's slice once it is queued there, so a host-vector SEND's copy is
+// made at send_commit; the bus's REPLY_TIMEOUT / REPLY_DEAD too), each broadcast and each bus
+// notification (written with the monitor's own receive mask, monitors first). It cannot send, own names or add matches (EOPNOTSUPP), is never listed,
+// never announced (no ID_ADD / ID_REMOVE) and cannot be addressed (ENXIO). A copy that finds
+// no room (quota, pool) or a monitor lock that stays contended is lost to that monitor alone,
+// counted in its dropped count (DROPPED_MSGS at its next RECV); the sender is never told.
+//
+// An activator (HELLO_ACTIVATOR + one NAME item) holds a name for a service that has not
+// started: its owner record (o_flags NAME_ACTIVATOR) stays last in the name's queue, so it
+// is the primary owner exactly while no real owner is. Messages sent to the name while it is
+// primary are queued in its pool (NO_AUTO_START: EADDRNOTAVAIL); when a connection takes the
+// name they move to it (those whose DST_NAME is that name; a moved call's reply record names
+// the new owner), and back when the last real owner releases it.
+export const R_HELLO_ACTIVATOR_NAME = 1000; // EINVAL: an activator's NAME item is not a valid well-known name
+export const R_HELLO_ACTIVATOR_TAKEN = 1001; // EEXIST: the name already has an activator
+export const R_HELLO_ACTIVATOR_TABLE = 1002; // ENFILE: the bus's name table has no free owner record for the activator; arg n_names
+export const R_NAME_CALLER_KIND = 1003; // EOPNOTSUPP: NAME_ACQUIRE / NAME_RELEASE by a monitor or an activator
+export const R_SEND_NAME_ACTIVATOR = 1004; // EADDRNOTAVAIL: NO_AUTO_START to a name whose primary owner is its activator
+export const R_UPDATE_ACTIVATOR_SEND = 1005; // EOPNOTSUPP: UPDATE of an activator's send mask (it sends nothing)

@@ -86,7 +86,7 @@ t('errors carry errno, code and message; bad input leaves the bus as it was', ({
   throwsCode(() => bus.connect({ description: 'x'.repeat(64) }), 'ENAMETOOLONG');
   throwsCode(() => bus.connect({ poolSize: 1000 }), 'EINVAL');
   throwsCode(() => bus.connect({ attachRecv: ['nope' as 'creds'] }), 'EINVAL');
-  throwsCode(() => bus.connect({ flags: A.HELLO_MONITOR }), 'EOPNOTSUPP');
+  throwsCode(() => bus.connect({ flags: A.HELLO_POLICY_HOLDER }), 'EOPNOTSUPP');
   assert.is(b.queued, 0);
   assert.is(b.poolUsed, 0);
   a.sendText(b.id, 'still works');

@@ -36,7 +36,7 @@ t('HELLO: pool size, with the size and its granularity or the bus limit', ({ bus
     'connect: EINVAL: HELLO: pool_size 1000 must be a non-zero multiple of 4096 bytes (poolSize)');
   throwsReason(() => bus.connect({ poolSize: SMALL!.poolMax! * 2 }), 'ENOMEM', A.R_HELLO_POOL_MAX,
     [`pool_size ${SMALL!.poolMax! * 2} is larger than the bus's pool_max (${SMALL!.poolMax} bytes, limits.poolMax)`]);
-  throwsReason(() => bus.connect({ flags: A.HELLO_MONITOR }), 'EOPNOTSUPP', A.R_HELLO_KIND_UNSUPPORTED, ['monitors are not supported yet']);
+  throwsReason(() => bus.connect({ flags: A.HELLO_POLICY_HOLDER }), 'EOPNOTSUPP', A.R_HELLO_KIND_UNSUPPORTED, ['policy holders are not supported']);
 });
 
 t('SEND: a destination that is no name, no id, nobody', ({ bus }) => {

@@ -5,6 +5,7 @@
 // closed, its locks released.
 import * as assert from 'uvu/assert';
 import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
+import { where } from '../helpers/diffkit.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
@@ -67,6 +68,14 @@ const CASES: Case[] = [
   { name: 'RECV USE_PRIORITY', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_USE_PRIORITY, 0).r },
   { name: 'FREE', prepare({ raw, b }) { (this as unknown as { off: number }).off = raw.recv(b.slot, b.gen).offset; },
     run({ raw, b }) { return raw.free(b.slot, b.gen, (this as unknown as { off: number }).off); } },
+  // monitors and activators (a monitor's copy and an activator's move commit after the
+  // command's own change: with no monitor and no queued message there is none)
+  { name: 'HELLO (monitor)', prepare() {}, run: ({ raw }) => raw.hello({ flags: A.HELLO_MONITOR }).r },
+  { name: 'HELLO (activator)', prepare() {}, run: ({ raw }) => raw.hello({ flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'org.rec.A')] }).r },
+  { name: 'SEND by name (to its activator)', prepare({ raw }) { open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'org.rec.B')] }); },
+    run: ({ raw, a }) => raw.send(a.slot, a.gen, { msg: { dst: 0 }, items: [str(A.ITEM_DST_NAME, 'org.rec.B'), vec(8, raw.cmd + 8192)] }) },
+  { name: 'NAME_ACQUIRE (from its activator)', prepare({ raw }) { open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'org.rec.C')] }); },
+    run: ({ raw, a }) => raw.nameAcquire(a.slot, a.gen, 'org.rec.C').r },
   { name: 'BYEBYE', prepare({ raw, a }) { const c = open(raw); (this as unknown as { c: typeof a }).c = c; },
     run({ raw }) { const c = (this as unknown as { c: ReturnType<typeof open> }).c; return raw.byebye(c.slot, c.gen); } },
 ];
@@ -99,7 +108,7 @@ for (const k of CASES) {
       if (!trapped) { steps = n - 1; k.after?.call(k, s, r); break; }
       assert.equal(checkBus(e), [], `${k.name}: consistent after a trap at step ${n}`);
       const d = firstDifference(before, stateImage(e));
-      assert.is(d, -1, `${k.name}: state restored after a trap at step ${n} (first difference at ${d})`);
+      assert.is(d, -1, `${k.name}: state restored after a trap at step ${n} (first difference at ${d}: ${d >= 0 ? where(e, d) : ''}, names @ ${e.u32[(A.BUS_BASE + A.BUS_NAMES) >>> 2]})`);
     }
     assert.ok(steps > 0, `${k.name} logs at least one store (${steps})`);
     assert.equal(checkBus(e), []);

@@ -22,7 +22,8 @@ import { LIST } from '../../js/cmd/index.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
 
-const LIMITS = { threads: 2, connections: 4, poolMax: 16384, names: 4, matches: 4, replies: 4 };
+// connections: a, b, the monitor, the activator and two more; names: the activator's and 5 owner records
+const LIMITS = { threads: 2, connections: 6, poolMax: 16384, names: 6, matches: 4, replies: 4 };
 
 /** The pool offsets of the slices published to (received by) connection `slot`, newest first. */
 function publishedOffsets(e: Engine, slot: number): number[] {
@@ -55,6 +56,12 @@ async function run(seed: number, steps: number) {
     assert.is(raw.free(b.slot, b.gen, b.offset), 0);
     for (let i = 0; i < 4; i++) assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: i }, items: [hostVec(50 + i)] }), 0);
     assert.is(raw.recv(b.slot, b.gen).r, 0);
+    // a monitor (it never receives: its pool fills, later copies are DROPPED) and the
+    // activator of the name SENDs go to (acquire / release of it move its messages)
+    const m = raw.hello({ poolSize: 8192, flags: A.HELLO_MONITOR });
+    const act = raw.hello({ poolSize: 8192, flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'org.example.A')] });
+    assert.is(raw.free(m.slot, m.gen, m.offset), 0);
+    assert.is(raw.free(act.slot, act.gen, act.offset), 0);
     return [a, b];
   };
   const hs = raws.map(setup);
@@ -80,7 +87,7 @@ async function run(seed: number, steps: number) {
       const big = rnd.int(3) !== 0;
       items.push(big ? hostVec(most - rnd.int(200)) : hostVec(1 + rnd.int(200)));
       if (rnd.int(3) === 0) items.push(vec(1 + rnd.int(big ? 64 : 400), raws[0].cmd + 20000));
-      if (rnd.int(8) === 0) items.push(str(A.ITEM_DST_NAME, 'org.example.A'));
+      if (rnd.int(5) === 0) items.push(str(A.ITEM_DST_NAME, 'org.example.A'));
     }
     // MATCH_ADD (a NAME rule, a NAME_* rule with a name, or none) / MATCH_REMOVE; a broadcast
     // signal with a host vec (staged in the sender's pool) and a bloom filter of the bus's size
@@ -94,8 +101,11 @@ async function run(seed: number, steps: number) {
     }
     const sigItems: Item[] = [hostVec(1 + rnd.int(600)), { type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + raws[0].e.u32[(A.BUS_BASE + A.BUS_BLOOM_SIZE) >>> 2]) }];
     const helloItems: Item[] = rnd.int(2) ? [str(A.ITEM_CONN_DESCRIPTION, 'fz')] : [];
+    // now and then a monitor, or an activator (of a name of its own, or a bad one)
+    const helloKind = rnd.pick([0, 0, 0, 0, A.HELLO_MONITOR, A.HELLO_ACTIVATOR]);
+    if (helloKind === A.HELLO_ACTIVATOR) helloItems.push(str(A.ITEM_NAME, rnd.pick(['org.f.Z', 'org.f.A', 'bad'])));
     const recvFlags = rnd.pick([0, 0, 0, A.RECV_PEEK, A.RECV_DROP]);
-    const fuzzName = rnd.pick(['org.f.A', 'org.f.B', 'org.f.C']), nameFlags = rnd.int(8), listFlags = 1 + rnd.int(15);
+    const fuzzName = rnd.pick(['org.f.A', 'org.f.B', 'org.f.C', 'org.example.A']), nameFlags = rnd.int(8), listFlags = 1 + rnd.int(15);
     // FREE: mostly an offset that really is published (the same on both buses: compared)
     const pub = publishedOffsets(raws[0].e, c.slot);
     const fromPub = pub.length > 0 && rnd.int(4) !== 0;
@@ -106,7 +116,7 @@ async function run(seed: number, steps: number) {
     const before = stateImage(raws[0].e);
     const results = raws.map((raw) => {
       const e = raw.e;
-      if (op === 'hello') raw.writeHello({ poolSize: 4096, items: helloItems });
+      if (op === 'hello') raw.writeHello({ poolSize: 4096, items: helloItems, flags: helloKind });
       if (op === 'send') raw.writeSend({ msg: { dst }, items });
       if (op === 'recv') raw.writeRecv(recvFlags);
       if (op === 'free') raw.writeFree(freeOff);

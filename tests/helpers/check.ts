@@ -110,12 +110,23 @@ export function checkNames(e: Engine): string[] {
       const cs = ld(q + A.NAME_O_CONN);
       if (cs === 0 || cs > nConns || ld(e.connAddr(cs - 1) + A.CONN_STATE) !== A.CONN_ACTIVE) out.push(`owner ${o}: connection ${cs - 1} is not open`);
       if (conns.has(cs)) out.push(`name ${i}: connection ${cs - 1} queued twice`);
+      // an activator's record: the last in its queue, of an activator connection
+      const act = (ld(q + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) !== 0;
+      if (act && ld(q + A.NAME_O_QNEXT) !== 0) out.push(`name ${i}: its activator's record ${o} is not last`);
+      if (act !== ((ld(e.connAddr(cs - 1) + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) !== 0)) out.push(`owner ${o}: ACTIVATOR flag and connection kind disagree`);
       conns.add(cs);
       last = o;
     }
     if (ld(p + A.NAME_TAIL) !== last) out.push(`name ${i}: tail ${ld(p + A.NAME_TAIL)} != ${last}`);
   }
   if (owners.size !== ld(t + A.NAMES_N_OWNERS)) out.push(`n_owners ${ld(t + A.NAMES_N_OWNERS)} != ${owners.size} records`);
+  // the bus's monitor count
+  let monitors = 0;
+  for (let s = 0; s < nConns; s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) === A.CONN_ACTIVE && (ld(c + A.CONN_FLAGS) & A.HELLO_MONITOR) !== 0) monitors++;
+  }
+  if (ld(H + A.BUS_N_MONITORS) !== monitors) out.push(`n_monitors ${ld(H + A.BUS_N_MONITORS)} != ${monitors} open monitors`);
   if (owners.size > n) out.push(`more owner records than n_names`);
   // each open connection's list
   let listed = 0;

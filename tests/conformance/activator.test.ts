@@ -1,0 +1,175 @@
+// Activators (issue 8 item 7): HELLO with ACTIVATOR and a NAME item holds the name for a
+// service not started yet; messages to the name queue in the activator's pool (NO_AUTO_START:
+// EADDRNOTAVAIL), move to the real owner when it takes the name (a call's reply reaches the
+// caller), and back when the owner releases it; NAME_ADD / NAME_CHANGE / NAME_REMOVE; LIST
+// ACTIVATORS; every errno of the kind: EINVAL (bad name, name without ACTIVATOR), EEXIST
+// (second activator), ENFILE (name table full), EOPNOTSUPP (send, names, matches), ENXIO (by id).
+import * as assert from 'uvu/assert';
+import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Connection } from '../../js/index.ts';
+import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { Raw, str, vec } from '../helpers/raw.ts';
+
+const t = busSuite('activators');
+const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
+const fails = (f: () => unknown): [string, number] => {
+  try { f(); } catch (e) { return [(e as BusError).code, (e as BusError).reason ?? -1]; }
+  return ['ok', 0];
+};
+const NAME = 'org.example.Svc';
+/** every queued message of `c`: its text, or the notification (`kind old>new`), freed */
+function drain(c: Connection): string[] {
+  const out: string[] = [];
+  for (let m = c.recv(); m; m = c.recv()) {
+    const n = m.notification;
+    out.push(n && 'name' in n ? `${n.kind} ${n.oldOwner ?? 0}>${n.newOwner ?? 0}` : n ? n.kind : `${m.src}>${m.dst}${m.dstName ? `(${m.dstName})` : ''}:${m.text()}`);
+    m.free();
+  }
+  return out;
+}
+
+t('messages to the name wait at the activator and move to the owner, and back on release', ({ bus }) => {
+  const watch = bus.connect();
+  for (const k of ['name-add', 'name-change', 'name-remove'] as const) watch.addMatch({ notifications: k });
+  const act = bus.connect({ activator: NAME });
+  const a = bus.connect(), svc = bus.connect();
+  assert.equal(bus.listActivatableNames(), [NAME]);
+  assert.equal(bus.listNames(), [], 'not owned: only activatable');
+  assert.is(bus.getNameOwner(NAME), null);
+  a.sendText(NAME, 'one');
+  a.sendText(NAME, 'two');
+  assert.equal(fails(() => a.sendText(NAME, 'x', { flags: A.MSG_NO_AUTO_START })), ['EADDRNOTAVAIL', A.R_SEND_NAME_ACTIVATOR]);
+  a.sendText(svc.id, 'direct');
+  assert.is(act.queued, 2);
+  assert.is(svc.requestName(NAME), 'primary');
+  assert.is(act.queued, 0, 'moved');
+  assert.equal(drain(svc), [`${a.id}>${svc.id}:direct`, `${a.id}>${svc.id}(${NAME}):one`, `${a.id}>${svc.id}(${NAME}):two`]);
+  assert.is(bus.getNameOwner(NAME), svc.id);
+  a.sendText(NAME, 'three', { flags: A.MSG_NO_AUTO_START });
+  // the owner gives the name back: what it did not receive goes back to the activator
+  svc.releaseName(NAME);
+  assert.is(svc.queued, 0);
+  assert.equal(drain(act), [`${a.id}>${act.id}(${NAME}):three`]);
+  assert.is(bus.getNameOwner(NAME), null);
+  a.sendText(NAME, 'four');
+  assert.equal(drain(act), [`${a.id}>${act.id}(${NAME}):four`]);
+  assert.equal(drain(watch).filter((x) => x.startsWith('name')), [
+    `name-add 0>${act.id}`, `name-change ${act.id}>${svc.id}`, `name-change ${svc.id}>${act.id}`]);
+  act.close();
+  assert.equal(drain(watch).filter((x) => x.startsWith('name')), [`name-remove ${act.id}>0`]);
+  assert.equal(bus.listActivatableNames(), []);
+  for (const c of [watch, a, svc]) { drain(c); c.close(); }
+});
+
+t('a call queued at the activator is answered by the owner that takes the name', async ({ bus }) => {
+  const act = bus.connect({ activator: NAME });
+  const a = bus.connect(), svc = bus.connect();
+  const reply = a.call(NAME, new TextEncoder().encode('ping'), { timeout: 5000 });
+  assert.is(act.queued, 1);
+  svc.requestName(NAME);
+  const m = svc.recv()!;
+  assert.is(m.text(), 'ping');
+  svc.reply(m, new TextEncoder().encode('pong'));
+  m.free();
+  const r = await reply;
+  assert.is(r.text(), 'pong');
+  r.free();
+  for (const c of [a, svc, act]) c.close();
+});
+
+t('queued owners stay ahead of the activator; the activator is listed with ACTIVATORS only', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.requestName(NAME);
+  assert.is(b.requestName(NAME, { queue: true }), 'in-queue');
+  const act = bus.connect({ activator: NAME });
+  const c = bus.connect();
+  assert.is(c.requestName(NAME, { queue: true }), 'in-queue', 'queued before the activator');
+  const all = a.list({ unique: true, names: true, queued: true, activators: true });
+  assert.equal(all.filter((x) => x.id === act.id), [{ id: act.id, flags: A.HELLO_ACTIVATOR, name: NAME, nameFlags: A.NAME_ACTIVATOR | A.NAME_IN_QUEUE }]);
+  assert.equal(a.list({ unique: true, names: true, queued: true }).filter((x) => x.id === act.id), [{ id: act.id, flags: A.HELLO_ACTIVATOR }],
+    'without ACTIVATORS its name is not listed: a bare UNIQUE record, as kdbus');
+  assert.ok(a.listPeers().includes(act.id));
+  assert.equal(a.list({ names: true, queued: true }).map((x) => x.id), [a.id, b.id, c.id], 'NAMES and QUEUED never list an activator');
+  a.close();
+  assert.is(bus.getNameOwner(NAME), b.id);
+  b.close();
+  assert.is(bus.getNameOwner(NAME), c.id);
+  c.releaseName(NAME);
+  assert.is(bus.getNameOwner(NAME), null);
+  const rec = act.list({ activators: true }).find((x) => x.id === act.id)!;
+  assert.is(rec.nameFlags, A.NAME_ACTIVATOR | A.NAME_PRIMARY, 'primary again');
+  act.close();
+  c.close();
+});
+
+t('what an activator cannot do or be: EOPNOTSUPP, ENXIO; HELLO: EINVAL, EEXIST', ({ bus, raw, e }) => {
+  const act = bus.connect({ activator: NAME });
+  const a = bus.connect();
+  assert.equal(fails(() => act.sendText(a.id, 'x')), ['EOPNOTSUPP', A.R_SEND_SENDER_KIND]);
+  assert.equal(fails(() => act.requestName('org.example.Other')), ['EOPNOTSUPP', A.R_NAME_CALLER_KIND]);
+  assert.equal(fails(() => act.releaseName(NAME)), ['EOPNOTSUPP', A.R_NAME_CALLER_KIND]);
+  assert.equal(fails(() => act.addMatch("type='signal'")), ['EOPNOTSUPP', A.R_MATCH_SENDER_KIND]);
+  assert.equal(fails(() => a.sendText(act.id, 'x')), ['ENXIO', A.R_SEND_RECEIVER_KIND]);
+  assert.equal(fails(() => act.update({ attachSend: 'all' })), ['EOPNOTSUPP', A.R_UPDATE_ACTIVATOR_SEND]);
+  act.update({ attachRecv: 'all' }); // what it receives: allowed
+  // refused before the command is read (kdbus): a malformed command still gets EOPNOTSUPP
+  raw.writeName(NAME, { size: 8 });
+  assert.is(e.nameAcquire(act.slot, act.gen), -A.EOPNOTSUPP);
+  raw.writeSend({ cmdSize: 8 });
+  assert.is(e.send(act.slot, act.gen), -A.EOPNOTSUPP);
+  assert.equal(fails(() => bus.connect({ activator: NAME })), ['EEXIST', A.R_HELLO_ACTIVATOR_TAKEN]);
+  assert.equal(fails(() => bus.connect({ activator: 'bad' })), ['EINVAL', A.R_HELLO_ACTIVATOR_NAME]);
+  assert.equal(fails(() => bus.connect({ activator: 5 as unknown as string })), ['EINVAL', 0]);
+  assert.equal(fails(() => bus.connect({ monitor: 'yes' as unknown as boolean })), ['EINVAL', 0]);
+  // KDBUS.md's order: the name's validity before the kind's support, ACTIVATOR + NAME rules first
+  assert.is(raw.hello({ flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'bad')] }).r, -A.EINVAL);
+  assert.is(raw.hello({ flags: A.HELLO_POLICY_HOLDER, items: [str(A.ITEM_NAME, 'org.a.B')] }).r, -A.EINVAL, 'NAME without ACTIVATOR');
+  assert.is(raw.hello({ flags: A.HELLO_POLICY_HOLDER }).r, -A.EOPNOTSUPP);
+  const h = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, 'org.example.Raw')] });
+  assert.is(raw.byebye(h.slot, h.gen), 0);
+  assert.is(a.queued, 0);
+  assert.is(act.queued, 0);
+  act.close();
+  a.close();
+});
+
+t('an owner that dies with messages queued to the name: recovery gives them back to the activator', async ({ bus, raw, e }) => {
+  const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
+  const a = open(raw);
+  // a second thread owns the name, and dies with two messages to the name and one by id queued
+  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+  assert.ok(other.threadJoin(bus.handle().token) > 0);
+  const raw2 = new Raw(other);
+  const svc = open(raw2);
+  assert.is(raw2.nameAcquire(svc.slot, svc.gen, NAME).r, 0);
+  const at = raw.cmd + 16384;
+  for (const [i, dst, byName] of [[1, 0, true], [2, svc.id, false], [3, 0, true]] as const) {
+    e.u8[at] = i;
+    const items = byName ? [str(A.ITEM_DST_NAME, NAME), vec(1, at)] : [vec(1, at)];
+    assert.is(raw.send(a.slot, a.gen, { msg: { dst }, items }), 0);
+  }
+  assert.is(e.queued(svc.slot), 3);
+  assert.is(e.recover(other.threadSlot, true), 0);
+  const got: number[] = [];
+  for (let r = raw.recv(act.slot, act.gen); r.r === 0; r = raw.recv(act.slot, act.gen)) {
+    const p = raw.slice(act.slot, r.offset);
+    assert.is(raw.r64(p + A.MSG_DST_ID), act.id, 'addressed to the activator now');
+    const off = p + A.MSG_HDR + ((A.ITEM_HDR + NAME.length + 1 + 7) & ~7); // the PAYLOAD_OFF after DST_NAME
+    got.push(e.u8[p + raw.r64(off + A.VEC_ADDRESS)]);
+    assert.is(raw.free(act.slot, act.gen, r.offset), 0);
+  }
+  assert.equal(got, [1, 3], 'the name\'s messages, in order; the one sent by id went with the connection');
+  assert.is(raw.list(a.slot, a.gen, A.LIST_ACTIVATORS).entries[0].nameFlags, A.NAME_ACTIVATOR | A.NAME_PRIMARY);
+});
+
+tiny('HELLO of an activator with the name table full: ENFILE, nothing changed', ({ bus }) => {
+  const a = bus.connect();
+  a.requestName('org.example.A');
+  const act = bus.connect({ activator: 'org.example.B' });
+  assert.equal(fails(() => bus.connect({ activator: 'org.example.C' })), ['ENFILE', A.R_HELLO_ACTIVATOR_TABLE]);
+  assert.equal(bus.listActivatableNames(), ['org.example.B']);
+  act.close();
+  a.close();
+});
+
+t.run();
+tiny.run();

@@ -1,0 +1,168 @@
+// Monitors (issue 8 item 7): a copy of every unicast (memory and host vectors: the copy of a
+// two-phase send is made at send_commit, none after send_cancel), broadcast and bus
+// notification; what a monitor cannot do (EOPNOTSUPP), cannot be (addressed: ENXIO; listed;
+// announced), and a full monitor pool losing its copy (DROPPED) without failing the sender.
+import * as assert from 'uvu/assert';
+import { BusError, abi as A, type Connection } from '../../js/index.ts';
+import { busSuite, open } from '../helpers/harness.ts';
+import { vec, hostVec } from '../helpers/raw.ts';
+
+const t = busSuite('monitors');
+const fails = (f: () => unknown): [string, number] => {
+  try { f(); } catch (e) { return [(e as BusError).code, (e as BusError).reason ?? -1]; }
+  return ['ok', 0];
+};
+/** every queued message of `c`, summed up (`from>to:what`), freed */
+function drain(c: Connection): string[] {
+  const out: string[] = [];
+  for (let m = c.recv(); m; m = c.recv()) {
+    const n = m.notification;
+    const what = n ? n.kind + ('name' in n ? `:${n.name}` : `:${n.id}`) : m.flags & A.MSG_SIGNAL ? 'signal' : m.text();
+    out.push(`${m.src}>${m.flags & A.MSG_SIGNAL ? 'all' : m.dst}:${what}`);
+    m.free();
+  }
+  return out;
+}
+
+t('a monitor gets a copy of each unicast, broadcast and notification; the receivers get theirs', ({ bus }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  assert.equal(drain(mon), [`0>${mon.id}:id-add:${a.id}`, `0>${mon.id}:id-add:${b.id}`], 'the ID_ADDs of a and b');
+  a.sendText(b.id, 'hi'); // host vector: the copy is made at send_commit
+  b.sendText(a.id, 'yo');
+  b.addMatch("type='signal',interface='org.example.Mon'");
+  a.emit({ path: '/o', interface: 'org.example.Mon', member: 'Ping', signature: '', body: [] });
+  a.requestName('org.example.Mon');
+  assert.equal(drain(b), [`${a.id}>${b.id}:hi`, `${a.id}>all:signal`]);
+  assert.equal(drain(a), [`${b.id}>${a.id}:yo`]);
+  assert.equal(drain(mon), [`${a.id}>${b.id}:hi`, `${b.id}>${a.id}:yo`, `${a.id}>all:signal`, `0>${mon.id}:name-add:org.example.Mon`]);
+  // a copy of a message sent by name shows the name and the owner it went to
+  b.sendText('org.example.Mon', 'n');
+  const copy = mon.recv()!;
+  assert.equal([copy.src, copy.dst, copy.dstName, copy.text()], [b.id, a.id, 'org.example.Mon', 'n']);
+  copy.free();
+  assert.equal(drain(a), [`${b.id}>${a.id}:n`]);
+  // a second monitor: never announced to the first (no ID_ADD / ID_REMOVE), both get copies
+  const mon2 = bus.connect({ monitor: true });
+  a.sendText(b.id, 'two');
+  const m1 = drain(mon), m2 = drain(mon2);
+  assert.equal([m1, m2], [[`${a.id}>${b.id}:two`], [`${a.id}>${b.id}:two`]]);
+  mon2.close();
+  a.close();
+  assert.equal(drain(mon), [`0>${mon.id}:name-remove:org.example.Mon`, `0>${mon.id}:id-remove:${a.id}`]);
+  assert.equal(drain(b), [`${a.id}>${b.id}:two`]);
+  b.close();
+  assert.equal(drain(mon), [`0>${mon.id}:id-remove:${b.id}`]);
+  mon.close();
+});
+
+t('a monitor cannot send, own names or add matches (EOPNOTSUPP), be addressed (ENXIO) or be listed', ({ bus }) => {
+  const mon = bus.connect({ monitor: true }), a = bus.connect();
+  assert.equal(fails(() => mon.sendText(a.id, 'x')), ['EOPNOTSUPP', A.R_SEND_SENDER_KIND]);
+  assert.equal(fails(() => mon.requestName('org.example.M')), ['EOPNOTSUPP', A.R_NAME_CALLER_KIND]);
+  assert.equal(fails(() => mon.releaseName('org.example.M')), ['EOPNOTSUPP', A.R_NAME_CALLER_KIND]);
+  assert.equal(fails(() => mon.addMatch("type='signal'")), ['EOPNOTSUPP', A.R_MATCH_SENDER_KIND]);
+  assert.equal(fails(() => a.sendText(mon.id, 'x')), ['ENXIO', A.R_SEND_RECEIVER_KIND]);
+  assert.equal(a.listPeers(), [a.id]);
+  assert.equal(mon.list({ unique: true, names: true, queued: true, activators: true }).map((x) => x.id), [a.id], 'listed by nobody, itself included');
+  assert.is(a.queued, 0);
+  a.close();
+  assert.equal(drain(mon), [`0>${mon.id}:id-add:${a.id}`, `0>${mon.id}:id-remove:${a.id}`], 'nothing copied from the failed sends');
+  mon.close();
+});
+
+t('raw: a copy from the command area at SEND, a host-vector copy at send_commit, none after send_cancel', ({ raw, e }) => {
+  const m = open(raw, { flags: A.HELLO_MONITOR });
+  const a = open(raw), b = open(raw);
+  assert.is(e.u32[(A.BUS_BASE + A.BUS_N_MONITORS) >>> 2], 1, 'the bus counts its monitors');
+  const at = raw.cmd + 16384;
+  e.u8.set([9, 8, 7], at);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [vec(3, at)] }), 0);
+  raw.writeSend({ msg: { dst: b.id }, items: [hostVec(2)] });
+  assert.is(e.send(a.slot, a.gen), A.SEND_PENDING);
+  assert.is(e.queued(m.slot), 3, 'two ID_ADDs and one copy: none before the commit');
+  assert.is(e.sendCancel(), 0);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [hostVec(2)], host: [new Uint8Array([5, 6])] }), 0);
+  const got: number[][] = [];
+  for (let i = 0; i < 2; i++) assert.is(raw.recv(m.slot, m.gen, A.RECV_DROP).r, 0, 'the ID_ADDs');
+  for (const s of [b, m]) {
+    for (let r = raw.recv(s.slot, s.gen); r.r === 0; r = raw.recv(s.slot, s.gen)) {
+      const p = raw.slice(s.slot, r.offset);
+      const off = raw.r64(p + A.MSG_HDR + A.VEC_ADDRESS), n = raw.r64(p + A.MSG_HDR + A.VEC_SIZE);
+      got.push([s.slot, raw.r64(p + A.MSG_SRC_ID), raw.r64(p + A.MSG_DST_ID), ...e.u8.slice(p + off, p + off + n)]);
+      assert.is(raw.free(s.slot, s.gen, r.offset), 0);
+    }
+  }
+  assert.equal(got, [[b.slot, a.id, b.id, 9, 8, 7], [b.slot, a.id, b.id, 5, 6], [m.slot, a.id, b.id, 9, 8, 7], [m.slot, a.id, b.id, 5, 6]]);
+  for (const h of [m, a, b]) assert.is(raw.byebye(h.slot, h.gen), 0);
+  assert.is(e.u32[(A.BUS_BASE + A.BUS_N_MONITORS) >>> 2], 0);
+});
+
+t('a monitor whose pool is full loses the copy (DROPPED), the sender and receiver do not notice', ({ bus }) => {
+  const mon = bus.connect({ monitor: true, poolSize: 4096 });
+  const a = bus.connect(), b = bus.connect();
+  drain(mon);
+  const msg = new Uint8Array(100).fill(1);
+  for (let i = 0; i < 8; i++) a.send(b.id, msg);
+  assert.is(b.queued, 8, 'every message reached its receiver');
+  const copies = mon.queued;
+  assert.ok(copies > 0 && copies < 8, `the monitor's quota took some (${copies}), not all`);
+  const first = mon.recv()!;
+  assert.is(mon.lastDropped, 8 - copies, 'the lost copies are counted, reported by the next RECV');
+  first.free();
+  assert.equal(drain(mon).length, copies - 1);
+  drain(b);
+  a.close();
+  b.close();
+  drain(mon);
+  mon.close();
+});
+
+t('monitors get a notification before any other receiver (kdbus: no reaction seen before its cause)', ({ bus }) => {
+  const sub = bus.connect({ attachRecv: ['timestamp'] });
+  sub.addMatch({ notifications: 'id-add' });
+  const mon = bus.connect({ monitor: true, attachRecv: ['timestamp'] }); // a later slot than sub
+  const x = bus.connect();
+  const ms = mon.recv()!, ss = sub.recv()!;
+  assert.equal([ms.notification?.kind, ss.notification?.kind], ['id-add', 'id-add']);
+  assert.ok(ms.timestamp!.seqnum < ss.timestamp!.seqnum, `the monitor's copy was queued first (${ms.timestamp!.seqnum} < ${ss.timestamp!.seqnum})`);
+  ms.free();
+  ss.free();
+  x.close();
+  sub.close();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free();
+  mon.close();
+});
+
+t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free(); // the ID_ADDs
+  // a call that times out (the MockProvider's clock, as calls.test.ts): the call, then the bus's REPLY_TIMEOUT to the caller
+  try { await a.call(b.id, new Uint8Array([1]), { timeout: 0.02 }); assert.unreachable('timed out'); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  const call = mon.recv()!;
+  assert.equal([call.src, call.dst, call.expectsReply], [a.id, b.id, true]);
+  const cookie = call.cookie;
+  call.free();
+  const tmo = mon.recv()!;
+  assert.equal([tmo.src, tmo.dst, tmo.kernel], [0, a.id, { kind: 'reply-timeout', cookie }]);
+  tmo.free();
+  assert.is(b.drop(), true, 'b drops the expired call (nothing owed any more)');
+  // a call whose replier drops it: REPLY_DEAD
+  const p = a.call(b.id, new Uint8Array([2]), { timeout: 5000 });
+  const c2 = mon.recv()!;
+  const cookie2 = c2.cookie;
+  c2.free();
+  assert.is(b.drop(), true);
+  try { await p; assert.unreachable('dead'); } catch (e) { assert.is((e as BusError).code, 'EPIPE'); }
+  const dead = mon.recv()!;
+  assert.equal([dead.src, dead.dst, dead.kernel], [0, a.id, { kind: 'reply-dead', cookie: cookie2 }]);
+  dead.free();
+  assert.is(mon.recv(), null);
+  a.close();
+  b.close();
+  for (let m = mon.recv(); m; m = mon.recv()) m.free();
+  mon.close();
+});
+
+t.run();
