@@ -64,9 +64,11 @@ s(`${WORKERS} workers × ${COUNT} messages, a monitor copying them: copies in or
   const done = await Promise.all(peers.map((p) => p.w.next<{ done?: boolean; error?: string }>(READY_MS, 'sender done')));
   for (const d of done) assert.ok(d.done, d.error);
   takeCopies();
-  assert.is(gos, WORKERS, 'the go messages were copied');
   assert.ok(copies > 0, 'the monitor got copies');
-  assert.is(copies + dropped, WORKERS * COUNT, `every message copied or counted as dropped (${copies} copies, ${dropped} dropped)`);
+  // a copy lost to a full pool or a lock that stayed contended (DIFFERENCES.md G7) is counted:
+  // the go messages' copies like the others
+  assert.ok(gos <= WORKERS, 'no go message copied twice');
+  assert.is(gos + copies + dropped, WORKERS + WORKERS * COUNT, `every message (go or sent) copied or counted as dropped (${gos} gos, ${copies} copies, ${dropped} dropped)`);
   assert.equal(checkBus(bus.engine), []);
   assert.equal(checkNames(bus.engine), []);
   main.close();
