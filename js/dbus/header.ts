@@ -300,6 +300,36 @@ export function encodeMessage(header: DBusHeader, body: readonly unknown[] = [])
   return out;
 }
 
+/** the buffer encodeTransient() writes into; messages larger than SCRATCH_MAX get their own */
+let scratch = new Uint8Array(256);
+let scratchBusy = false;
+const SCRATCH_MAX = 65536;
+
+/**
+ * @internal encodeMessage() into a buffer shared by every call: the bytes are valid until the
+ * next encodeTransient(), for a send that copies them at once (no ArrayBuffer per message). The
+ * values' getters may encode reentrantly: such an inner call gets a buffer of its own.
+ */
+export function encodeTransient(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
+  if (scratchBusy) return encodeMessage(header, body);
+  scratchBusy = true;
+  try {
+    const size = messageSize(header, body);
+    if (size > SCRATCH_MAX) {
+      const out = new Uint8Array(size);
+      writeMessage(header, body, out, 0);
+      return out;
+    }
+    if (size > scratch.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2)));
+    const out = scratch.subarray(0, size);
+    const end = writeMessage(header, body, out, 0);
+    if (end < size) out.fill(0, end); // as a fresh buffer (the getters gave fewer bytes the second time)
+    return out;
+  } finally {
+    scratchBusy = false;
+  }
+}
+
 const FIELD_SIG: Record<number, [string, string]> = {
   [FIELD.PATH]: ['path', 'o'], [FIELD.INTERFACE]: ['interface', 's'], [FIELD.MEMBER]: ['member', 's'],
   [FIELD.ERROR_NAME]: ['errorName', 's'], [FIELD.REPLY_SERIAL]: ['replySerial', 'u'],
@@ -463,11 +493,14 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
   return { header, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength, littleEndian: le };
 }
 
-/** Parse a whole message at `bytes[offset ..]`: header and body (an `ay` is a view of `bytes`). */
-export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset): DBusMessage {
+/**
+ * Parse a whole message at `bytes[offset ..]`: header and body (an `ay` is a view of `bytes`;
+ * with `copyArrays` a copy, so that the values outlive the bytes, e.g. a pool slice).
+ */
+export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
   const h = readHeader(bytes, offset, length);
   const body = read(h.header.signature ?? '', bytes, h.bodyOffset, h.bodyOffset + h.bodyLength, {
-    base: offset, littleEndian: h.littleEndian,
+    base: offset, littleEndian: h.littleEndian, copyArrays,
   });
   return { header: h.header, body, bodyOffset: h.bodyOffset, bodyLength: h.bodyLength, size: h.size };
 }

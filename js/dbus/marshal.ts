@@ -394,6 +394,8 @@ export interface ReadOptions {
   base?: number;
   /** byte order; default true (dbus1 'l') */
   littleEndian?: boolean;
+  /** `ay` values are copies instead of views of `bytes` (the values outlive the bytes) */
+  copyArrays?: boolean;
 }
 
 class Reader {
@@ -402,6 +404,7 @@ class Reader {
   end = 0;
   base = 0;
   le = true;
+  copy = false;
 
   need(pos: number, n: number, what: string): void {
     if (pos + n > this.end) throw malformed(`${what} runs past the end of the data`);
@@ -511,7 +514,7 @@ class Reader {
         if (n > this.end - pos) throw malformed(`${path}: array length ${n} runs past the end of the data`);
         const stop = pos + n;
         if (e.code === 'y') {
-          out[slot] = this.u8.subarray(pos, stop); // in place: a view, no copy
+          out[slot] = this.copy ? this.u8.slice(pos, stop) : this.u8.subarray(pos, stop); // in place: a view, no copy
           return stop;
         }
         if (e.code === '{') {
@@ -541,6 +544,13 @@ class Reader {
   }
 }
 
+/** read()'s Reader (see there); holds on to the last shared memory it read, no other bytes */
+const reader = new Reader();
+const NO_BYTES = new Uint8Array(0);
+reader.u8 = NO_BYTES;
+const NO_DV = new DataView(NO_BYTES.buffer);
+reader.dv = NO_DV;
+
 /**
  * Decode values of signature `sig` from `bytes[offset .. end)`, which they must fill exactly
  * (trailing bytes: EBADMSG). Strings are validated (NUL-terminated, no NUL inside, UTF-8),
@@ -553,15 +563,24 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.len
   if (!(offset >= 0 && offset <= end && end <= bytes.length)) {
     throw new BusError(A.EINVAL, DEC, `range ${offset}..${end} is outside the ${bytes.length} bytes given`);
   }
-  const r = new Reader();
-  r.u8 = bytes;
-  r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // one Reader for every read(): reading runs no code of the caller's, so it is never reentered;
+  // its DataView is kept while the bytes are the same array (a pool read again and again)
+  const r = reader;
+  if (r.u8 !== bytes) {
+    r.u8 = bytes;
+    r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   r.end = end;
   r.base = opts?.base ?? 0;
   r.le = opts?.littleEndian ?? true;
+  r.copy = opts?.copyArrays === true;
   const out: unknown[] = new Array(types.length);
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
+  try {
+    for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
+  } finally {
+    if (!(typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)) { r.u8 = NO_BYTES; r.dv = NO_DV; }
+  }
   if (pos !== end) throw malformed(`${end - pos} bytes after the last value of signature ${JSON.stringify(sig)}`);
   return out;
 }
