@@ -75,6 +75,13 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
+/** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
+let lastDstName = '';
+let lastDstBytes = new Uint8Array(0);
+function dstNameBytes(name: string): Uint8Array {
+  if (name !== lastDstName) { lastDstBytes = encoder.encode(name); lastDstName = name; }
+  return lastDstBytes;
+}
 
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
 const RECEIVERS_KNOWN = 64;
@@ -182,7 +189,7 @@ export class Connection {
       dstId = Number(dst.slice(3));
       if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', 'destination id must be a safe integer');
     } else if (typeof dst === 'string') {
-      const name = encoder.encode(dst);
+      const name = dstNameBytes(dst);
       if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
     } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');

@@ -40,13 +40,38 @@ function kind(v: unknown): string {
   return typeof v;
 }
 
+// Error paths ("arg0[3]{key}.value") are built only when an error is thrown: a value inside a
+// container is coded with the path REL, an error made with a path that starts with it is a
+// PathFail (not an Error, never seen outside this module) holding the rest of its text, and
+// each container on the way up adds its own step ("[3]", "{key}", ".value") in a catch; the
+// outermost value, whose path is real ("arg0"), turns it into the BusError it always was.
+const REL = '\u0000';
+class PathFail {
+  constructor(readonly errno: number, readonly op: string, public detail: string) {}
+}
+/** A BusError, or a PathFail for a detail starting with REL (the rest of the text kept). */
+function fault(errno: number, op: string, detail: string): BusError | PathFail {
+  return detail.charCodeAt(0) === 0 ? new PathFail(errno, op, detail.slice(1)) : new BusError(errno, op, detail);
+}
+/** What a container throws for `e` thrown by its element at step `step`: its own path put before it. */
+function lift(e: unknown, path: string, step: string): unknown {
+  if (!(e instanceof PathFail)) return e;
+  e.detail = step + e.detail;
+  if (path === REL) return e;
+  return new BusError(e.errno, e.op, path + e.detail);
+}
+/** The outermost value's catch: a PathFail left (only for a caller's path starting with NUL) as its BusError. */
+function settle(e: unknown): unknown {
+  return e instanceof PathFail ? new BusError(e.errno, e.op, REL + e.detail) : e;
+}
+
 // ---------------------------------------------------------------------------------------------
 // encoding
 
 const ENC = 'dbus.encode';
 
-function bad(detail: string): BusError {
-  return new BusError(A.EINVAL, ENC, detail);
+function bad(detail: string): BusError | PathFail {
+  return fault(A.EINVAL, ENC, detail);
 }
 
 /** UTF-8 byte length of a string that may go on the wire: no NUL, no lone surrogate. */
@@ -108,8 +133,8 @@ function checkBig(t: DType, v: unknown, path: string): bigint {
   return b;
 }
 
-function noFd(path: string): BusError {
-  return new BusError(A.EOPNOTSUPP, ENC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+function noFd(path: string): BusError | PathFail {
+  return fault(A.EOPNOTSUPP, ENC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
 }
 
 function checkVariant(v: unknown, path: string): [DType, unknown] {
@@ -172,7 +197,7 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
       const [vt, vv] = checkVariant(v, path);
       pos += 1 + vt.sig.length + 1;
-      return sizeValue(vt, vv, pos, base, depth + 1, path + '.value');
+      try { return sizeValue(vt, vv, pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
     }
     case '(': {
       if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
@@ -180,7 +205,8 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       if (!Array.isArray(v) || v.length !== f.length) {
         throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
       }
-      for (let k = 0; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, `${path}[${k}]`);
+      let k = 0;
+      try { for (; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
       return pos;
     }
     case 'a': {
@@ -193,16 +219,18 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
         const kt = e.fields![0], vt = e.fields![1];
         for (const [k, val] of dictEntries(t, v, path)) {
           pos += pad(pos, base, 8);
-          pos = sizeValue(kt, k, pos, base, depth + 2, `${path}{key}`);
-          pos = sizeValue(vt, val, pos, base, depth + 2, `${path}{${String(k)}}`);
+          try { pos = sizeValue(kt, k, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
+          try { pos = sizeValue(vt, val, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
         }
       } else {
         const arr = arrayValue(t, v, path);
         if (e.code === 'y') {
-          if (!(arr instanceof Uint8Array)) for (let k = 0; k < arr.length; k++) checkInt(e, arr[k], `${path}[${k}]`);
+          let k = 0;
+          if (!(arr instanceof Uint8Array)) try { for (; k < arr.length; k++) checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
           pos += arr.length;
         } else {
-          for (let k = 0; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, `${path}[${k}]`);
+          let k = 0;
+          try { for (; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
         }
       }
       if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -223,7 +251,9 @@ export function sizeOf(sig: string, values: readonly unknown[], start = 0): numb
     throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
   }
   let pos = start;
-  for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, argPath(k));
+  try {
+    for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, argPath(k));
+  } catch (e) { throw settle(e); }
   return pos - start;
 }
 
@@ -304,7 +334,7 @@ class Writer {
         if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
         const [vt, vv] = checkVariant(v, path);
         pos = this.str(vt.sig, pos, 1, path);
-        return this.value(vt, vv, pos, depth + 1, path + '.value');
+        try { return this.value(vt, vv, pos, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
       }
       case '(': {
         if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
@@ -312,7 +342,8 @@ class Writer {
         if (!Array.isArray(v) || v.length !== f.length) {
           throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
         }
-        for (let k = 0; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, `${path}[${k}]`);
+        let k = 0;
+        try { for (; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
         return pos;
       }
       case 'a': {
@@ -326,18 +357,22 @@ class Writer {
           const kt = e.fields![0], vt = e.fields![1];
           for (const [k, val] of dictEntries(t, v, path)) {
             pos = this.align(pos, 8);
-            pos = this.value(kt, k, pos, depth + 2, `${path}{key}`);
-            pos = this.value(vt, val, pos, depth + 2, `${path}{${String(k)}}`);
+            try { pos = this.value(kt, k, pos, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
+            try { pos = this.value(vt, val, pos, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
           }
         } else {
           const arr = arrayValue(t, v, path);
           if (e.code === 'y') {
             this.need(pos, arr.length);
             if (arr instanceof Uint8Array) this.u8.set(arr, pos);
-            else for (let k = 0; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], `${path}[${k}]`);
+            else {
+              let k = 0;
+              try { for (; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+            }
             pos += arr.length;
           } else {
-            for (let k = 0; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, `${path}[${k}]`);
+            let k = 0;
+            try { for (; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
           }
         }
         if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -368,7 +403,9 @@ export function write(sig: string, values: readonly unknown[], into: Uint8Array,
   w.end = into.length;
   w.base = base;
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
+  try {
+    for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
+  } catch (e) { throw settle(e); }
   return pos;
 }
 
@@ -384,8 +421,8 @@ export function encode(sig: string, values: readonly unknown[]): Uint8Array {
 
 const DEC = 'dbus.decode';
 
-function malformed(detail: string): BusError {
-  return new BusError(A.EBADMSG, DEC, detail);
+function malformed(detail: string): BusError | PathFail {
+  return fault(A.EBADMSG, DEC, detail);
 }
 
 /** Options of read(). */
@@ -463,7 +500,7 @@ class Reader {
       case 'x': this.need(pos, 8, path); out[slot] = dv.getBigInt64(pos, le); return pos + 8;
       case 't': this.need(pos, 8, path); out[slot] = dv.getBigUint64(pos, le); return pos + 8;
       case 'd': this.need(pos, 8, path); out[slot] = dv.getFloat64(pos, le); return pos + 8;
-      case 'h': throw new BusError(A.EOPNOTSUPP, DEC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+      case 'h': throw fault(A.EOPNOTSUPP, DEC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
       case 's': case 'o': {
         this.need(pos, 4, path);
         const n = dv.getUint32(pos, le);
@@ -492,7 +529,7 @@ class Reader {
         const sig = this.str(pos + 1, n, path);
         const vt = parseSingle(sig, A.EBADMSG, DEC);
         const box: unknown[] = [undefined];
-        pos = this.value(vt, pos + 1 + n + 1, depth + 1, path + '.value', box, 0);
+        try { pos = this.value(vt, pos + 1 + n + 1, depth + 1, REL, box, 0); } catch (e) { throw lift(e, path, '.value'); }
         out[slot] = { signature: sig, value: box[0] } satisfies Variant;
         return pos;
       }
@@ -500,7 +537,8 @@ class Reader {
         if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
         const f = t.fields!;
         const arr: unknown[] = new Array(f.length);
-        for (let k = 0; k < f.length; k++) pos = this.value(f[k], pos, depth + 1, `${path}[${k}]`, arr, k);
+        let k = 0;
+        try { for (; k < f.length; k++) pos = this.value(f[k], pos, depth + 1, REL, arr, k); } catch (err) { throw lift(err, path, `[${k}]`); }
         out[slot] = arr;
         return pos;
       }
@@ -523,8 +561,8 @@ class Reader {
           const kt = e.fields![0], vt = e.fields![1];
           while (pos < stop) {
             pos = this.align(pos, 8, path);
-            pos = this.value(kt, pos, depth + 2, `${path}{key}`, kv, 0);
-            pos = this.value(vt, pos, depth + 2, `${path}{${String(kv[0])}}`, kv, 1);
+            try { pos = this.value(kt, pos, depth + 2, REL, kv, 0); } catch (err) { throw lift(err, path, '{key}'); }
+            try { pos = this.value(vt, pos, depth + 2, REL, kv, 1); } catch (err) { throw lift(err, path, `{${String(kv[0])}}`); }
             m.set(kv[0], kv[1]);
           }
           if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
@@ -533,7 +571,7 @@ class Reader {
         }
         const arr: unknown[] = [];
         while (pos < stop) {
-          pos = this.value(e, pos, depth + 1, `${path}[${arr.length}]`, arr, arr.length);
+          try { pos = this.value(e, pos, depth + 1, REL, arr, arr.length); } catch (err) { throw lift(err, path, `[${arr.length}]`); }
         }
         if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
         out[slot] = arr;
@@ -578,6 +616,8 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.len
   let pos = offset;
   try {
     for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
+  } catch (e) {
+    throw settle(e);
   } finally {
     if (!(typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)) { r.u8 = NO_BYTES; r.dv = NO_DV; }
   }
@@ -597,6 +637,7 @@ export function readAt(t: DType, bytes: Uint8Array, pos: number, end: number, op
   r.base = opts?.base ?? 0;
   r.le = opts?.littleEndian ?? true;
   const box: unknown[] = [undefined];
-  const after = r.value(t, pos, 0, path, box, 0);
+  let after: number;
+  try { after = r.value(t, pos, 0, path, box, 0); } catch (e) { throw settle(e); }
   return { value: box[0], end: after };
 }
