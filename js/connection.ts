@@ -76,6 +76,7 @@ export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
 /** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
+const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
 let lastDstName = '';
 let lastDstBytes = new Uint8Array(0);
 function dstNameBytes(name: string): Uint8Array {
@@ -207,7 +208,10 @@ export class Connection {
     SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, this.nextTimeout);
     // (the default payload type is written by encodeMsg, without a BigInt per send)
     if (o.payloadType !== undefined) {
-      if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
+      if (o.payloadType === PAYLOAD_DBUS) {
+        // D-Bus messages (callMethod, dispatch, emit): its two halves, without BigInt arithmetic
+        u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
+      } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, o.payloadType);
       } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
     }

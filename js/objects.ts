@@ -359,7 +359,11 @@ function introspect(tree: Tree | undefined, path: string): string | null {
 
 // ---- the caller's side ----
 
-function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean, transient: boolean): { dst: Destination; bytes: Uint8Array } {
+/** the destination callBytes() read from the spec (no object per call) */
+let callDst: Destination = 0;
+
+/** The bytes of the method call `spec` (its destination in callDst). */
+function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean, transient: boolean): Uint8Array {
   const o = options<MethodCallSpec>(op, spec, SPEC_KEYS, "{ destination: 'org.example.Calc', path: '/org/example/Calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 2] }", 'call');
   if (o.destination === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
   if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
@@ -371,7 +375,10 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
     signature: sig === '' ? undefined : sig, flags: noReply ? FLAG_NO_REPLY_EXPECTED : undefined,
   };
   // validates (EINVAL); a transient buffer only where nothing of the caller's runs before the send copies it
-  return { dst: o.destination, bytes: transient ? encodeTransient(header, body) : encodeMessage(header, body) };
+  const dst = o.destination;
+  const bytes = transient ? encodeTransient(header, body) : encodeMessage(header, body);
+  callDst = dst;
+  return bytes;
 }
 
 /** The reply message of a D-Bus call: its body (copied out of the pool), or DBusError for an error reply. Frees `m`. */
@@ -394,22 +401,28 @@ function replyBody(m: Message, op: string): unknown[] {
 }
 
 /** conn.callMethod: the reply's body; rejects with DBusError (an error reply) or what call() rejects with. */
-export async function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
-  // without options call() reads nothing of the caller's before its send copies the bytes
-  const { dst, bytes } = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false, opts === undefined);
-  const m = await c.callDBus(dst, bytes, opts);
+export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
+  try {
+    // without options call() reads nothing of the caller's before its send copies the bytes
+    const bytes = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false, opts === undefined);
+    return c.callDBus(callDst, bytes, opts).then(callMethodReply);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+function callMethodReply(m: Message): unknown[] {
   return replyBody(m, 'callMethod');
 }
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
 export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallSyncOptions): unknown[] {
-  const { dst, bytes } = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false, opts === undefined);
-  return replyBody(c.callSyncDBus(dst, bytes, opts), 'callMethodSync');
+  const bytes = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false, opts === undefined);
+  return replyBody(c.callSyncDBus(callDst, bytes, opts), 'callMethodSync');
 }
 
 /** conn.sendMethod: a method call with NO_REPLY_EXPECTED (no EXPECT_REPLY): nothing comes back. Returns the cookie. */
 export function sendMethod(c: Connection, spec: MethodCallSpec): number {
   const cookie = c.takeCookie();
-  const { dst, bytes } = callBytes(c, 'sendMethod', spec, cookie, true, true);
-  return c.send(dst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
+  const bytes = callBytes(c, 'sendMethod', spec, cookie, true, true);
+  return c.send(callDst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
 }

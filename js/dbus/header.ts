@@ -15,7 +15,7 @@
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { parseSignature, signatureError, type DType } from './signature.ts';
-import { sizeOf, write, read, readAt } from './marshal.ts';
+import { sizeOf, write, readValues, readAt } from './marshal.ts';
 import {
   objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName,
 } from './names.ts';
@@ -303,6 +303,8 @@ export function encodeMessage(header: DBusHeader, body: readonly unknown[] = [])
 /** the buffer encodeTransient() writes into; messages larger than SCRATCH_MAX get their own */
 let scratch = new Uint8Array(256);
 let scratchBusy = false;
+const NO_VIEW: Uint8Array = new Uint8Array(0);
+let view0: Uint8Array = NO_VIEW, view1: Uint8Array = NO_VIEW;
 const SCRATCH_MAX = 65536;
 
 /**
@@ -320,8 +322,12 @@ export function encodeTransient(header: DBusHeader, body: readonly unknown[] = [
       writeMessage(header, body, out, 0);
       return out;
     }
-    if (size > scratch.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2)));
-    const out = scratch.subarray(0, size);
+    if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
+    // the view of `size` bytes: the last two kept (a call's and its reply's sizes alternate)
+    let out: Uint8Array;
+    if (view0.length === size) out = view0;
+    else if (view1.length === size) out = view1;
+    else { out = scratch.subarray(0, size); view1 = view0; view0 = out; }
     const end = writeMessage(header, body, out, 0);
     if (end < size) out.fill(0, end); // as a fresh buffer (the getters gave fewer bytes the second time)
     return out;
@@ -357,9 +363,15 @@ function getU32(b: Uint8Array, p: number, le: boolean): number {
 let fCode = 0;
 let fSig = '';
 let fValue: unknown = undefined;
-/** the last string read for each field code: the same bytes again give the same string, not a new one */
-const lastFieldString: string[] = ['', '', '', '', '', '', '', '', '', ''];
-let lastValidSignature = '';
+/**
+ * The last two strings read for each field code (index 2 * code and 2 * code + 1): the same
+ * bytes again give the same string, not a new one (a call's signature and its reply's alternate).
+ */
+const lastFieldStrings: string[] = new Array<string>(20).fill('');
+let fieldStringTurn = 0;
+/** the last two signatures that passed signatureError (a call's and its reply's alternate) */
+let validSignature0 = '';
+let validSignature1 = '';
 
 /**
  * One header field (y, v) at `pos` (8-aligned relative to `base`) whose variant is a single
@@ -390,9 +402,10 @@ function fastField(b: Uint8Array, pos: number, stop: number, base: number, le: b
     sp = pos + 1;
   } else return -1;
   if (n >= stop - sp || b[sp + n] !== 0) return -1;
-  const cached = code < 10 ? lastFieldString[code] : '';
   let s: string;
-  if (cached.length === n && sameAscii(cached, b, sp, n)) s = cached;
+  const c0 = code < 10 ? lastFieldStrings[2 * code] : '', c1 = code < 10 ? lastFieldStrings[2 * code + 1] : '';
+  if (c0.length === n && sameAscii(c0, b, sp, n)) s = c0;
+  else if (c1.length === n && sameAscii(c1, b, sp, n)) s = c1;
   else {
     s = '';
     for (let k = 0; k < n; k++) {
@@ -400,15 +413,16 @@ function fastField(b: Uint8Array, pos: number, stop: number, base: number, le: b
       if (c === 0 || c >= 0x80) return -1;
       s += String.fromCharCode(c);
     }
-    if (code < 10) lastFieldString[code] = s;
+    if (code < 10) { lastFieldStrings[2 * code + fieldStringTurn] = s; fieldStringTurn ^= 1; }
   }
   if (t === 0x6f) {
     if (ruleError(RULE_PATH, s) !== null) return -1;
     fSig = 'o';
   } else if (t === 0x67) {
-    if (s !== lastValidSignature) {
+    if (s !== validSignature0 && s !== validSignature1) {
       if (signatureError(s) !== null) return -1;
-      lastValidSignature = s;
+      validSignature1 = validSignature0;
+      validSignature0 = s;
     }
     fSig = 'g';
   } else fSig = 's';
@@ -426,6 +440,17 @@ function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {
  * default the rest of `bytes`). Malformed: BusError EBADMSG naming the rule.
  */
 export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length - offset): HeaderInfo {
+  const header = parseHeader(bytes, offset, length);
+  return { header, bodyOffset: hBodyOffset, bodyLength: hBodyLength, size: hBodyOffset - offset + hBodyLength, littleEndian: hLittleEndian };
+}
+
+// where parseHeader found the body, and the byte order
+let hBodyOffset = 0;
+let hBodyLength = 0;
+let hLittleEndian = true;
+
+/** readHeader's work: the header; the body's place in hBodyOffset, hBodyLength, the byte order in hLittleEndian. */
+function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHeader {
   const end = offset + length;
   if (length < 16 || end > bytes.length) throw malformed(`a message is at least 16 bytes, got ${Math.max(0, Math.min(length, bytes.length - offset))}`);
   const e = bytes[offset];
@@ -490,7 +515,8 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
   checkHeader(header, malformed);
   if (header.signature === undefined && bodyLength !== 0) throw malformed('a body without a SIGNATURE field');
   if (header.signature === '') delete header.signature;
-  return { header, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength, littleEndian: le };
+  hBodyOffset = bodyOffset; hBodyLength = bodyLength; hLittleEndian = le;
+  return header;
 }
 
 /**
@@ -498,11 +524,10 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
  * with `copyArrays` a copy, so that the values outlive the bytes, e.g. a pool slice).
  */
 export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
-  const h = readHeader(bytes, offset, length);
-  const body = read(h.header.signature ?? '', bytes, h.bodyOffset, h.bodyOffset + h.bodyLength, {
-    base: offset, littleEndian: h.littleEndian, copyArrays,
-  });
-  return { header: h.header, body, bodyOffset: h.bodyOffset, bodyLength: h.bodyLength, size: h.size };
+  const header = parseHeader(bytes, offset, length);
+  const bodyOffset = hBodyOffset, bodyLength = hBodyLength;
+  const body = readValues(header.signature ?? '', bytes, bodyOffset, bodyOffset + bodyLength, offset, hLittleEndian, copyArrays);
+  return { header, body, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength };
 }
 
 /** kdbus message flags (KDBUS.md, Messages). */

@@ -46,6 +46,8 @@ function kind(v: unknown): string {
 // each container on the way up adds its own step ("[3]", "{key}", ".value") in a catch; the
 // outermost value, whose path is real ("arg0"), turns it into the BusError it always was.
 const REL = '\u0000';
+const NO_BYTES = new Uint8Array(0);
+const NO_DV = new DataView(NO_BYTES.buffer);
 class PathFail {
   constructor(readonly errno: number, readonly op: string, public detail: string) {}
 }
@@ -397,16 +399,45 @@ export function write(sig: string, values: readonly unknown[], into: Uint8Array,
   if (!(offset >= 0 && offset <= into.length)) {
     throw bad(`offset ${offset} is outside the ${into.length} bytes given`);
   }
-  const w = new Writer(); // one small object per call: the values' getters may encode reentrantly
+  // one Writer, unless the values' getters encode reentrantly (then the inner write makes its own)
+  const w = writerBusy ? new Writer() : writer;
+  const own = w === writer;
   w.u8 = into;
-  w.dv = new DataView(into.buffer, into.byteOffset, into.byteLength);
+  w.dv = dataViewOf(into);
   w.end = into.length;
   w.base = base;
+  if (own) writerBusy = true;
   let pos = offset;
   try {
     for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
-  } catch (e) { throw settle(e); }
+  } catch (e) {
+    throw settle(e);
+  } finally {
+    if (own) { writerBusy = false; w.u8 = NO_BYTES; w.dv = NO_DV; }
+  }
   return pos;
+}
+
+const writer = new Writer();
+let writerBusy = false;
+/** the DataView over the whole of the last buffer written into (positions in `into` are its when into starts at 0) */
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+/** A DataView whose positions are those of `into`: one kept per buffer (a transient buffer or the pool, written again and again). */
+function dataViewOf(into: Uint8Array): DataView {
+  if (into.byteOffset !== 0) return new DataView(into.buffer, into.byteOffset, into.byteLength);
+  if (into.buffer !== lastBuffer || lastView === null) {
+    const dv = new DataView(into.buffer);
+    // no big private buffer kept alive
+    if (into.buffer.byteLength <= 1048576 || isShared(into.buffer)) { lastBuffer = into.buffer; lastView = dv; }
+    return dv;
+  }
+  return lastView;
+}
+
+function isShared(b: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
 }
 
 /** Encode into a new Uint8Array of exactly the right size (sizeOf + write). */
@@ -584,9 +615,7 @@ class Reader {
 
 /** read()'s Reader (see there); holds on to the last shared memory it read, no other bytes */
 const reader = new Reader();
-const NO_BYTES = new Uint8Array(0);
 reader.u8 = NO_BYTES;
-const NO_DV = new DataView(NO_BYTES.buffer);
 reader.dv = NO_DV;
 
 /**
@@ -597,6 +626,11 @@ reader.dv = NO_DV;
  * `sig`: EBADMSG too (it came with the data).
  */
 export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.length, opts?: ReadOptions): unknown[] {
+  return readValues(sig, bytes, offset, end, opts?.base ?? 0, opts?.littleEndian ?? true, opts?.copyArrays === true);
+}
+
+/** @internal read() with its options as arguments (no object per message) */
+export function readValues(sig: string, bytes: Uint8Array, offset: number, end: number, base: number, le: boolean, copyArrays: boolean): unknown[] {
   const types = parseSignature(sig, A.EBADMSG, DEC);
   if (!(offset >= 0 && offset <= end && end <= bytes.length)) {
     throw new BusError(A.EINVAL, DEC, `range ${offset}..${end} is outside the ${bytes.length} bytes given`);
@@ -609,9 +643,9 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.len
     r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   r.end = end;
-  r.base = opts?.base ?? 0;
-  r.le = opts?.littleEndian ?? true;
-  r.copy = opts?.copyArrays === true;
+  r.base = base;
+  r.le = le;
+  r.copy = copyArrays;
   const out: unknown[] = new Array(types.length);
   let pos = offset;
   try {
@@ -619,7 +653,7 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.len
   } catch (e) {
     throw settle(e);
   } finally {
-    if (!(typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer)) { r.u8 = NO_BYTES; r.dv = NO_DV; }
+    if (!isShared(bytes.buffer)) { r.u8 = NO_BYTES; r.dv = NO_DV; }
   }
   if (pos !== end) throw malformed(`${end - pos} bytes after the last value of signature ${JSON.stringify(sig)}`);
   return out;
