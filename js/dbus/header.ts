@@ -309,28 +309,38 @@ const SCRATCH_MAX = 65536;
 
 /**
  * @internal encodeMessage() into a buffer shared by every call: the bytes are valid until the
- * next encodeTransient(), for a send that copies them at once (no ArrayBuffer per message). The
+ * next encodeTransient(), for a send that copies them at once (no ArrayBuffer per message). A
+ * message that fits is written in one pass (encodeMessage's sizing pass is skipped). The
  * values' getters may encode reentrantly: such an inner call gets a buffer of its own.
  */
 export function encodeTransient(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
   if (scratchBusy) return encodeMessage(header, body);
   scratchBusy = true;
   try {
-    const size = messageSize(header, body);
-    if (size > SCRATCH_MAX) {
-      const out = new Uint8Array(size);
-      writeMessage(header, body, out, 0);
-      return out;
+    // one pass, straight into the buffer: the same checks in the same order as sizeOf's; a
+    // message that does not fit (EMSGSIZE) takes the two passes below, which say why
+    let end = -1;
+    try {
+      end = writeMessage(header, body, scratch, 0);
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.EMSGSIZE)) throw err;
     }
-    if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
-    // the view of `size` bytes: the last two kept (a call's and its reply's sizes alternate)
-    let out: Uint8Array;
-    if (view0.length === size) out = view0;
-    else if (view1.length === size) out = view1;
-    else { out = scratch.subarray(0, size); view1 = view0; view0 = out; }
-    const end = writeMessage(header, body, out, 0);
-    if (end < size) out.fill(0, end); // as a fresh buffer (the getters gave fewer bytes the second time)
-    return out;
+    if (end < 0) {
+      const size = messageSize(header, body);
+      if (size > SCRATCH_MAX) {
+        const out = new Uint8Array(size);
+        writeMessage(header, body, out, 0);
+        return out;
+      }
+      if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
+      end = writeMessage(header, body, scratch, 0);
+    }
+    // the view of `end` bytes: the last two kept (a call's and its reply's sizes alternate)
+    if (view0.length === end) return view0;
+    if (view1.length === end) return view1;
+    view1 = view0;
+    view0 = scratch.subarray(0, end);
+    return view0;
   } finally {
     scratchBusy = false;
   }
