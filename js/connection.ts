@@ -75,8 +75,9 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
-/** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
+/** PAYLOAD_DBUS as its two little-endian u32 halves */
 const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
+/** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
 let lastDstName = '';
 let lastDstBytes = new Uint8Array(0);
 function dstNameBytes(name: string): Uint8Array {

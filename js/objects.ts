@@ -241,7 +241,7 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   try {
     // read in place from the pool; `ay` values copied: the values outlive the message (async handlers)
     const at = msg.payloadSpan();
-    d = at >= 0 ? readMessage(c.engine.u8, at, msg.spanLength, true) : readMessage(msg.payload.slice());
+    d = at >= 0 ? readMessage(msg.conn.engine.u8, at, msg.spanLength, true) : readMessage(msg.payload.slice());
   } catch {
     return false;
   }
