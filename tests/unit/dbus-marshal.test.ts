@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import {
   encodeMessage, messageSize, writeMessage, readMessage, readHeader, sizeOf, write, encode, read,
   withKdbusAddresses, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_AUTO_START, FLAG_NO_REPLY_EXPECTED,
-  BusErrorLike, type DBusHeader,
+  BusErrorLike, uniqueName, type DBusHeader,
 } from './dbus-helpers.ts';
 import { encodeTransient } from '../../js/dbus/header.ts';
 
@@ -170,6 +170,9 @@ test('kept decode state: interleaved messages decode as fresh ones; decoded valu
   const bad = encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M' });
   bad[25] = 0x2f; // the path '/a' -> '//'
   BusErrorLike(() => readMessage(bad), 'EBADMSG', /header field\[1\]\.value: invalid object path "\/\/": an object path has no empty elements/);
+  // the last unique name kept: ids in turn, the bus, bigints, a non-integer still refused
+  assert.equal([5, 6, 5, 0, 5n, 0n, 6].map((id) => uniqueName(id)), [':1.5', ':1.6', ':1.5', 'org.freedesktop.DBus', ':1.5', 'org.freedesktop.DBus', ':1.6']);
+  assert.throws(() => uniqueName(1.5), RangeError);
 });
 
 test('error paths are built only on failure, with the same text: nested containers, dict keys and values, variants', () => {
