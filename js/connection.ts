@@ -75,6 +75,15 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
 const encoder = new TextEncoder();
+/** PAYLOAD_DBUS as its two little-endian u32 halves */
+const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
+/** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
+let lastDstName = '';
+let lastDstBytes = new Uint8Array(0);
+function dstNameBytes(name: string): Uint8Array {
+  if (name !== lastDstName) { lastDstBytes = encoder.encode(name); lastDstName = name; }
+  return lastDstBytes;
+}
 
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
 const RECEIVERS_KNOWN = 64;
@@ -182,7 +191,7 @@ export class Connection {
       dstId = Number(dst.slice(3));
       if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', 'destination id must be a safe integer');
     } else if (typeof dst === 'string') {
-      const name = encoder.encode(dst);
+      const name = dstNameBytes(dst);
       if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
     } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');
@@ -200,7 +209,10 @@ export class Connection {
     SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, this.nextTimeout);
     // (the default payload type is written by encodeMsg, without a BigInt per send)
     if (o.payloadType !== undefined) {
-      if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
+      if (o.payloadType === PAYLOAD_DBUS) {
+        // D-Bus messages (callMethod, dispatch, emit): its two halves, without BigInt arithmetic
+        u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
+      } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, o.payloadType);
       } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
     }

@@ -15,6 +15,8 @@ export type { Timestamp } from './metadata.ts';
 import type { Connection } from './connection.ts';
 
 const decoder = new TextDecoder();
+/** PAYLOAD_DBUS as its two little-endian u32 halves */
+const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
 
 export class Message {
   /** offset of the slice in the receiver's pool (what FREE takes) */
@@ -85,6 +87,35 @@ export class Message {
     let o = 0;
     for (const x of v) { out.set(x, o); o += x.length; }
     return out;
+  }
+
+  /** @internal the length of the payload found by payloadSpan() */
+  spanLength = 0;
+  /**
+   * @internal Where the payload lies in the engine's memory when it is one vector (what
+   * Connection.send makes): its address, its length in spanLength; -1 otherwise (none, or
+   * several: use `payload`). No view, array or closure made.
+   */
+  payloadSpan(): number {
+    const m = this.at();
+    const u32 = this.conn.engine.u32;
+    const end = m + this.size;
+    let at = -1;
+    for (let p = m + A.MSG_HDR, size = 0; (size = itemSize(u32, p, end)) !== 0; p += align8(size)) {
+      if (itemType(u32, p) !== A.ITEM_PAYLOAD_OFF) continue;
+      const off = vecAddress(u32, p);
+      if (off < 0) continue; // padding
+      if (at >= 0) return -1;
+      at = m + off;
+      this.spanLength = vecSize(u32, p);
+    }
+    return at;
+  }
+
+  /** @internal the payload type is DBusDBus (PAYLOAD_DBUS), read without a BigInt */
+  get isDBus(): boolean {
+    const u32 = this.conn.engine.u32, m = this.at();
+    return u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] === DBUS_LO && u32[(m + A.MSG_PAYLOAD_TYPE + 4) >>> 2] === DBUS_HI;
   }
 
   /** The payload decoded as UTF-8 (copied first: decoders refuse shared memory views). */

@@ -27,7 +27,7 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
 import { kindOf, options } from './args.ts';
-import { encodeMessage, readMessage, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { encodeMessage, encodeTransient, readMessage, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
 import { DBusError, DBUS_ERROR } from './dbus/error.ts';
@@ -156,34 +156,43 @@ export function exportedPaths(c: Connection): string[] {
 
 /** Is `msg` a D-Bus method call? (payload type and the D-Bus type byte: nothing decoded) */
 export function isMethodCall(msg: Message): boolean {
-  if (msg.payloadType !== PAYLOAD_DBUS) return false;
-  const p = msg.payload;
-  return p.length >= 16 && p[1] === 1;
+  if (!msg.isDBus) return false;
+  const at = msg.payloadSpan();
+  if (at < 0) { const p = msg.payload; return p.length >= 16 && p[1] === 1; }
+  return msg.spanLength >= 16 && msg.conn.engine.u8[at + 1] === 1;
 }
 
-function encodeBody(sig: string, body: readonly unknown[] | void): { sig: string; body: readonly unknown[] } {
+function encodeBody(sig: string, body: readonly unknown[] | void): readonly unknown[] {
   if (body === undefined) {
     if (sig !== '') throw new Error(`the handler returned nothing; its output signature is '${sig}'`);
-    return { sig, body: [] };
+    return NO_VALUES;
   }
   if (!Array.isArray(body)) throw new Error(`the handler must return an array of the values of '${sig}', got ${kindOf(body)}`);
-  return { sig, body };
+  return body;
 }
+const NO_VALUES: readonly unknown[] = Object.freeze([]);
 
-/** Send the reply (a method_return or an error) to the call; errors go where ExportOptions says. */
-function answer(c: Connection, call: MethodCall, cookie: number, serial: number, header: DBusHeader, body: readonly unknown[], onError: ExportOptions['onError'], sync: boolean): void {
+/**
+ * Send the reply to the call: a method_return of signature `sig` ('' none), or, when
+ * `errorName` is given, an error of signature `sig`; errors go where ExportOptions says.
+ */
+function answer(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, sig: string, body: readonly unknown[], onError: ExportOptions['onError'], sync: boolean): void {
   if (call.noReply || c.closed) return;
   try {
     let bytes: Uint8Array;
     const rc = c.takeCookie();
     if (rc > 0xffffffff) throw new BusError(A.EINVAL, 'dispatch', `the cookie ${rc} does not fit a D-Bus serial (u32)`);
+    const signature = sig === '' ? undefined : sig;
     try {
-      bytes = encodeMessage({ ...header, serial: rc, replySerial: serial }, body);
+      // (replyTo copies the bytes into the pool at once: a transient buffer does)
+      bytes = errorName === undefined
+        ? encodeTransient({ type: 'method_return', serial: rc, replySerial: serial, signature }, body)
+        : encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName, signature }, body);
     } catch (err) {
-      if (header.type === 'error') throw err;
+      if (errorName !== undefined) throw err;
       // what the handler returned does not fit its output signature: the caller gets Failed
       const text = `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${(err as Error).message}`;
-      bytes = encodeMessage({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
+      bytes = encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
     }
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
@@ -193,18 +202,32 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
   }
 }
 
-function errorHeader(name: string, signature = 's'): DBusHeader {
-  return { type: 'error', serial: 1, errorName: name, signature };
+/** Answer with the error reply `name` and the message `text`. */
+function fail(c: Connection, call: MethodCall, cookie: number, serial: number, name: string, text: string): void {
+  answer(c, call, cookie, serial, name, 's', [text], undefined, true);
 }
-function errorOf(err: unknown): { header: DBusHeader; body: readonly unknown[] } {
+
+/** Answer with the error reply of what a handler threw or rejected with. */
+function answerError(c: Connection, call: MethodCall, cookie: number, serial: number, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
   if (err instanceof DBusError) {
     const b = err.body;
     // the body's signature: the message string only (the common case), else none
-    if (b.length === 1 && typeof b[0] === 'string') return { header: errorHeader(err.errorName), body: b };
-    return { header: errorHeader(err.errorName), body: [err.message] };
+    if (b.length === 1 && typeof b[0] === 'string') answer(c, call, cookie, serial, err.errorName, 's', b, onError, sync);
+    else answer(c, call, cookie, serial, err.errorName, 's', [err.message], onError, sync);
+    return;
   }
   const text = err instanceof Error ? err.message : String(err);
-  return { header: errorHeader(DBUS_ERROR.Failed), body: [text] };
+  answer(c, call, cookie, serial, DBUS_ERROR.Failed, 's', [text], onError, sync);
+}
+
+/** Answer with the handler's return value `v` (encoded by `out`), or Failed when it is not an array of out's values. */
+function answerValue(c: Connection, call: MethodCall, cookie: number, serial: number, method: Method, v: readonly unknown[] | void, sync: boolean): void {
+  let body: readonly unknown[];
+  try { body = encodeBody(method.out, v); } catch (err) {
+    answerError(c, call, cookie, serial, err, method.onError, sync);
+    return;
+  }
+  answer(c, call, cookie, serial, undefined, method.out, body, method.onError, sync);
 }
 
 /**
@@ -216,57 +239,53 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   if (!isMethodCall(msg)) return false;
   let d: DBusMessage;
   try {
-    d = readMessage(msg.payload.slice()); // a copy: the values outlive the message (async handlers)
+    // read in place from the pool; `ay` values copied: the values outlive the message (async handlers)
+    const at = msg.payloadSpan();
+    d = at >= 0 ? readMessage(msg.conn.engine.u8, at, msg.spanLength, true) : readMessage(msg.payload.slice());
   } catch {
     return false;
   }
   const h = d.header;
   if (h.type !== 'method_call' || h.path === undefined || h.member === undefined) return false;
-  const senderId = msg.src, cookie = msg.cookie;
-  const header: DBusHeader = { ...h, sender: uniqueName(senderId) };
+  const senderId = msg.src, cookie = msg.cookie, serial = h.serial;
+  h.sender = uniqueName(senderId); // the decoded header is this call's own
   const call: MethodCall = {
     path: h.path, interface: h.interface, member: h.member, signature: h.signature ?? '',
-    sender: header.sender!, senderId, header, msg, noReply: !msg.expectsReply,
+    sender: h.sender, senderId, header: h, msg, noReply: !msg.expectsReply,
   };
-  const reply = (out: string, body: readonly unknown[], onError?: ExportOptions['onError'], sync = true) => {
-    const hdr: DBusHeader = { type: 'method_return', serial: 1 };
-    if (out !== '') hdr.signature = out;
-    answer(c, call, cookie, h.serial, hdr, body, onError, sync);
-  };
-  const fail = (name: string, text: string) => answer(c, call, cookie, h.serial, errorHeader(name), [text], undefined, true);
   const tree = trees.get(c);
   const ifaces = tree?.get(h.path);
   // 1. the standard interfaces
   if (h.interface === PEER || (h.interface === undefined && (h.member === 'Ping' || h.member === 'GetMachineId') && !ifaces)) {
-    if (h.member === 'Ping') { reply('', []); return true; }
-    if (h.member === 'GetMachineId') { reply('s', [machineId(c)]); return true; }
-    fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
+    if (h.member === 'Ping') { answer(c, call, cookie, serial, undefined, '', [], undefined, true); return true; }
+    if (h.member === 'GetMachineId') { answer(c, call, cookie, serial, undefined, 's', [machineId(c)], undefined, true); return true; }
+    fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
     return true;
   }
   if (h.interface === INTROSPECTABLE || (h.interface === undefined && h.member === 'Introspect' && !ifaces)) {
     const xml = h.member === 'Introspect' ? introspect(tree, h.path) : null;
-    if (xml !== null) reply('s', [xml]);
-    else if (h.member !== 'Introspect') fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
-    else fail(DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`);
+    if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], undefined, true);
+    else if (h.member !== 'Introspect') fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
+    else fail(c, call, cookie, serial, DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`);
     return true;
   }
   // 2.-4. the object, the interface, the member
-  if (!ifaces) { fail(DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`); return true; }
+  if (!ifaces) { fail(c, call, cookie, serial, DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`); return true; }
   let m: Method | undefined;
   if (h.interface !== undefined) {
     const t = ifaces.get(h.interface);
-    if (!t) { fail(DBUS_ERROR.UnknownInterface, `No such interface '${h.interface}' at object path '${h.path}'`); return true; }
+    if (!t) { fail(c, call, cookie, serial, DBUS_ERROR.UnknownInterface, `No such interface '${h.interface}' at object path '${h.path}'`); return true; }
     m = t.get(h.member);
   } else {
     for (const t of ifaces.values()) if ((m = t.get(h.member)) !== undefined) break;
   }
   if (!m) {
-    fail(DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in ${h.interface !== undefined ? `interface '${h.interface}'` : 'any interface'} at object path '${h.path}' (signature '${call.signature}')`);
+    fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in ${h.interface !== undefined ? `interface '${h.interface}'` : 'any interface'} at object path '${h.path}' (signature '${call.signature}')`);
     return true;
   }
   // 5. the arguments
   if (m.in !== undefined && m.in !== call.signature) {
-    fail(DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected '${m.in}'`);
+    fail(c, call, cookie, serial, DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected '${m.in}'`);
     return true;
   }
   // 6.-7. the handler
@@ -275,28 +294,17 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   try {
     r = method.handler(d.body, call);
   } catch (err) {
-    const e = errorOf(err);
-    answer(c, call, cookie, h.serial, e.header, e.body, method.onError, true);
+    answerError(c, call, cookie, serial, err, method.onError, true);
     return true;
   }
   if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
     (r as Promise<readonly unknown[] | void>).then(
-      (v) => {
-        let out: { sig: string; body: readonly unknown[] };
-        try { out = encodeBody(method.out, v); } catch (err) { const e = errorOf(err); answer(c, call, cookie, h.serial, e.header, e.body, method.onError, false); return; }
-        reply(out.sig, out.body, method.onError, false);
-      },
-      (err) => { const e = errorOf(err); answer(c, call, cookie, h.serial, e.header, e.body, method.onError, false); },
+      (v) => answerValue(c, call, cookie, serial, method, v, false),
+      (err) => answerError(c, call, cookie, serial, err, method.onError, false),
     );
     return true;
   }
-  let out: { sig: string; body: readonly unknown[] };
-  try { out = encodeBody(method.out, r as readonly unknown[] | void); } catch (err) {
-    const e = errorOf(err);
-    answer(c, call, cookie, h.serial, e.header, e.body, method.onError, true);
-    return true;
-  }
-  reply(out.sig, out.body, method.onError, true);
+  answerValue(c, call, cookie, serial, method, r as readonly unknown[] | void, true);
   return true;
 }
 
@@ -351,25 +359,36 @@ function introspect(tree: Tree | undefined, path: string): string | null {
 
 // ---- the caller's side ----
 
-function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean): { dst: Destination; bytes: Uint8Array } {
+/** the destination callBytes() read from the spec (no object per call) */
+let callDst: Destination = 0;
+
+/** The bytes of the method call `spec` (its destination in callDst). */
+function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean, transient: boolean): Uint8Array {
   const o = options<MethodCallSpec>(op, spec, SPEC_KEYS, "{ destination: 'org.example.Calc', path: '/org/example/Calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 2] }", 'call');
   if (o.destination === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
   if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
-  const body = o.body ?? [];
+  const body = o.body ?? NO_VALUES;
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
-  const header: DBusHeader = { type: 'method_call', serial, path: o.path, member: o.member };
-  if (o.interface !== undefined) header.interface = o.interface;
-  if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
-  if (noReply) header.flags = FLAG_NO_REPLY_EXPECTED;
-  return { dst: o.destination, bytes: encodeMessage(header, body) }; // validates (EINVAL)
+  const path = o.path, member = o.member, iface = o.interface, sig = o.signature;
+  const header: DBusHeader = {
+    type: 'method_call', serial, path, member, interface: iface,
+    signature: sig === '' ? undefined : sig, flags: noReply ? FLAG_NO_REPLY_EXPECTED : undefined,
+  };
+  // validates (EINVAL); a transient buffer only where nothing of the caller's runs before the send copies it
+  const dst = o.destination;
+  const bytes = transient ? encodeTransient(header, body) : encodeMessage(header, body);
+  callDst = dst;
+  return bytes;
 }
 
 /** The reply message of a D-Bus call: its body (copied out of the pool), or DBusError for an error reply. Frees `m`. */
 function replyBody(m: Message, op: string): unknown[] {
   let d: DBusMessage;
   try {
-    if (m.payloadType !== PAYLOAD_DBUS) throw new BusError(A.EBADMSG, op, 'the reply is not a D-Bus message (payload type DBusDBus)');
-    d = readMessage(m.payload.slice());
+    if (!m.isDBus) throw new BusError(A.EBADMSG, op, 'the reply is not a D-Bus message (payload type DBusDBus)');
+    // read in place from the pool, `ay` values copied (the message is freed below)
+    const at = m.payloadSpan();
+    d = at >= 0 ? readMessage(m.conn.engine.u8, at, m.spanLength, true) : readMessage(m.payload.slice());
   } finally {
     m.free();
   }
@@ -382,21 +401,28 @@ function replyBody(m: Message, op: string): unknown[] {
 }
 
 /** conn.callMethod: the reply's body; rejects with DBusError (an error reply) or what call() rejects with. */
-export async function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
-  const { dst, bytes } = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false);
-  const m = await c.callDBus(dst, bytes, opts);
+export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
+  try {
+    // without options call() reads nothing of the caller's before its send copies the bytes
+    const bytes = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false, opts === undefined);
+    return c.callDBus(callDst, bytes, opts).then(callMethodReply);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+function callMethodReply(m: Message): unknown[] {
   return replyBody(m, 'callMethod');
 }
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
 export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallSyncOptions): unknown[] {
-  const { dst, bytes } = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false);
-  return replyBody(c.callSyncDBus(dst, bytes, opts), 'callMethodSync');
+  const bytes = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false, opts === undefined);
+  return replyBody(c.callSyncDBus(callDst, bytes, opts), 'callMethodSync');
 }
 
 /** conn.sendMethod: a method call with NO_REPLY_EXPECTED (no EXPECT_REPLY): nothing comes back. Returns the cookie. */
 export function sendMethod(c: Connection, spec: MethodCallSpec): number {
   const cookie = c.takeCookie();
-  const { dst, bytes } = callBytes(c, 'sendMethod', spec, cookie, true);
-  return c.send(dst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
+  const bytes = callBytes(c, 'sendMethod', spec, cookie, true, true);
+  return c.send(callDst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
 }

@@ -14,8 +14,8 @@
 // 6 DESTINATION s, 7 SENDER s, 8 SIGNATURE g, 9 UNIX_FDS u (only 0: no fds on wasmbus).
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { parseSignature, type DType } from './signature.ts';
-import { sizeOf, write, read, readAt } from './marshal.ts';
+import { parseSignature, signatureError, type DType } from './signature.ts';
+import { sizeOf, write, readValues, readAt } from './marshal.ts';
 import {
   objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName,
 } from './names.ts';
@@ -84,31 +84,54 @@ function malformed(detail: string): BusError {
 }
 
 // the rules of each header's required fields and of each field's value; `fail` makes the error
+// (plain functions, no closures: this runs for every message received)
 function checkHeader(h: DBusHeader, fail: (d: string) => BusError): void {
-  const need = (what: string, v: unknown) => {
-    if (v === undefined) throw fail(`a ${h.type} has ${what}`);
-  };
   switch (h.type) {
-    case 'method_call': need('a path', h.path); need('a member', h.member); break;
-    case 'method_return': need('a reply serial', h.replySerial); break;
-    case 'error': need('an error name', h.errorName); need('a reply serial', h.replySerial); break;
-    case 'signal': need('a path', h.path); need('an interface', h.interface); need('a member', h.member); break;
+    case 'method_call': need(h, 'a path', h.path, fail); need(h, 'a member', h.member, fail); break;
+    case 'method_return': need(h, 'a reply serial', h.replySerial, fail); break;
+    case 'error': need(h, 'an error name', h.errorName, fail); need(h, 'a reply serial', h.replySerial, fail); break;
+    case 'signal': need(h, 'a path', h.path, fail); need(h, 'an interface', h.interface, fail); need(h, 'a member', h.member, fail); break;
     default: throw fail(`type must be one of ${MESSAGE_TYPES.join(', ')}, got ${JSON.stringify(h.type)}`);
   }
-  const str = (name: string, v: unknown, rule: (s: string) => string | null) => {
-    if (v === undefined) return;
-    if (typeof v !== 'string') throw fail(`${name} must be a string, got ${typeof v}`);
-    const e = rule(v);
-    if (e !== null) throw fail(`invalid ${name} ${JSON.stringify(v)}: ${e}`);
-  };
-  str('path', h.path, objectPathError);
-  str('interface', h.interface, interfaceNameError);
-  str('member', h.member, memberNameError);
-  str('errorName', h.errorName, errorNameError);
-  str('destination', h.destination, busNameError);
-  str('sender', h.sender, busNameError);
+  checkStr('path', h.path, RULE_PATH, fail);
+  checkStr('interface', h.interface, RULE_INTERFACE, fail);
+  checkStr('member', h.member, RULE_MEMBER, fail);
+  checkStr('errorName', h.errorName, RULE_ERROR, fail);
+  checkStr('destination', h.destination, RULE_BUS, fail);
+  checkStr('sender', h.sender, RULE_BUS, fail);
   serialError('replySerial', h.replySerial, fail);
   checkNumbers(h, fail);
+}
+
+function need(h: DBusHeader, what: string, v: unknown, fail: (d: string) => BusError): void {
+  if (v === undefined) throw fail(`a ${h.type} has ${what}`);
+}
+
+/**
+ * A name rule and the last string it passed: a rule is a pure function of the string, so a
+ * string equal to the last one passed is valid without looking at it again (a service answers
+ * the same path, interface and member again and again).
+ */
+interface Rule { check: (s: string) => string | null; lastValid: string | null }
+const RULE_PATH: Rule = { check: objectPathError, lastValid: null };
+const RULE_INTERFACE: Rule = { check: interfaceNameError, lastValid: null };
+const RULE_MEMBER: Rule = { check: memberNameError, lastValid: null };
+const RULE_ERROR: Rule = { check: errorNameError, lastValid: null };
+const RULE_BUS: Rule = { check: busNameError, lastValid: null };
+
+/** null when `s` passes `rule` (remembered), else the rule it breaks. */
+function ruleError(rule: Rule, s: string): string | null {
+  if (s === rule.lastValid) return null;
+  const e = rule.check(s);
+  if (e === null) rule.lastValid = s;
+  return e;
+}
+
+function checkStr(name: string, v: unknown, rule: Rule, fail: (d: string) => BusError): void {
+  if (v === undefined) return;
+  if (typeof v !== 'string') throw fail(`${name} must be a string, got ${typeof v}`);
+  const e = ruleError(rule, v);
+  if (e !== null) throw fail(`invalid ${name} ${JSON.stringify(v)}: ${e}`);
 }
 
 function serialError(name: string, v: unknown, fail: (d: string) => BusError): void {
@@ -166,10 +189,11 @@ function fieldsEnd(fs: [number, string, string | number][]): number {
 }
 
 /**
- * The header part of the last message written, kept: its fixed part (serial, flags and body
- * length written per message) and field array, padded to 8. A thread that sends one signal or
- * one method call again and again validates and lays out its header once; every field is
- * compared (strings by value), so any change makes a new one.
+ * The header part of the last message written of each type, kept: its fixed part (serial,
+ * flags, body length and the reply serial written per message) and field array, padded to 8.
+ * A thread that sends one signal, or makes one method call and answers one (a call and its
+ * method_return alternate), validates and lays out each header once; every string field is
+ * compared (by value), and whether there is a reply serial, so any change makes a new one.
  */
 interface Template {
   type: MessageType;
@@ -177,21 +201,40 @@ interface Template {
   iface: string | undefined;
   member: string | undefined;
   errorName: string | undefined;
-  replySerial: number | undefined;
+  /** offset of the REPLY_SERIAL value in `bytes` (written per message), or -1: none */
+  replySerialAt: number;
   destination: string | undefined;
   sender: string | undefined;
   signature: string | undefined;
   bytes: Uint8Array;
 }
-let last: Template | null = null;
+/** the last template of each message type (index: type number - 1) */
+const lastOfType: (Template | null)[] = [null, null, null, null];
 
-/** The header bytes of `h` (serial, flags and body length left 0), validated; kept for the next call. */
+function typeIndex(type: unknown): number {
+  switch (type) {
+    case 'method_call': return 0;
+    case 'method_return': return 1;
+    case 'error': return 2;
+    case 'signal': return 3;
+  }
+  return -1;
+}
+
+/**
+ * The header bytes of `h` (serial, flags and body length left 0; the reply serial written),
+ * validated; kept for the next message of its type. The template's bytes are shared: copy them.
+ */
 function template(h: DBusHeader): Uint8Array {
-  const t = last;
-  if (t !== null && t.type === h.type && t.path === h.path && t.iface === h.interface && t.member === h.member &&
-    t.errorName === h.errorName && t.replySerial === h.replySerial && t.destination === h.destination &&
-    t.sender === h.sender && t.signature === h.signature) {
-    checkNumbers(h, bad); // the fields are the same strings, already checked: serial and flags vary
+  const ti = typeIndex(h.type);
+  const t = ti < 0 ? null : lastOfType[ti];
+  if (t !== null && t.path === h.path && t.iface === h.interface && t.member === h.member &&
+    t.errorName === h.errorName && (t.replySerialAt >= 0) === (h.replySerial !== undefined) &&
+    t.destination === h.destination && t.sender === h.sender && t.signature === h.signature) {
+    // the fields are the same strings, already checked: the reply serial, serial and flags vary
+    serialError('replySerial', h.replySerial, bad);
+    checkNumbers(h, bad);
+    if (t.replySerialAt >= 0) putU32(t.bytes, t.replySerialAt, h.replySerial!);
     return t.bytes;
   }
   checkHeader(h, bad);
@@ -201,17 +244,18 @@ function template(h: DBusHeader): Uint8Array {
   bytes[1] = MESSAGE_TYPES.indexOf(h.type) + 1;
   bytes[3] = 1;
   // the field array: each field a struct (y, v) at an 8-aligned offset
-  let pos = 16;
+  let pos = 16, replySerialAt = -1;
   for (const [code, ty, v] of fs) {
     pos = (pos + 7) & ~7;
     bytes[pos] = code; bytes[pos + 1] = 1; bytes[pos + 2] = ty.charCodeAt(0); bytes[pos + 3] = 0;
+    if (code === FIELD.REPLY_SERIAL) replySerialAt = pos + 4; // 'u' right after the 4 bytes: 4-aligned
     pos = write(ty, [v], bytes, pos + 4, 0);
   }
   const n = pos - 16;
   bytes[12] = n & 0xff; bytes[13] = (n >>> 8) & 0xff; bytes[14] = (n >>> 16) & 0xff; bytes[15] = n >>> 24;
-  last = {
+  lastOfType[ti] = {
     type: h.type, path: h.path, iface: h.interface, member: h.member, errorName: h.errorName,
-    replySerial: h.replySerial, destination: h.destination, sender: h.sender, signature: h.signature, bytes,
+    replySerialAt, destination: h.destination, sender: h.sender, signature: h.signature, bytes,
   };
   return bytes;
 }
@@ -256,6 +300,52 @@ export function encodeMessage(header: DBusHeader, body: readonly unknown[] = [])
   return out;
 }
 
+/** the buffer encodeTransient() writes into; messages larger than SCRATCH_MAX get their own */
+let scratch = new Uint8Array(256);
+let scratchBusy = false;
+const NO_VIEW: Uint8Array = new Uint8Array(0);
+let view0: Uint8Array = NO_VIEW, view1: Uint8Array = NO_VIEW;
+const SCRATCH_MAX = 65536;
+
+/**
+ * @internal encodeMessage() into a buffer shared by every call: the bytes are valid until the
+ * next encodeTransient(), for a send that copies them at once (no ArrayBuffer per message). A
+ * message that fits is written in one pass (encodeMessage's sizing pass is skipped). The
+ * values' getters may encode reentrantly: such an inner call gets a buffer of its own.
+ */
+export function encodeTransient(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
+  if (scratchBusy) return encodeMessage(header, body);
+  scratchBusy = true;
+  try {
+    // one pass, straight into the buffer: the same checks in the same order as sizeOf's; a
+    // message that does not fit (EMSGSIZE) takes the two passes below, which say why
+    let end = -1;
+    try {
+      end = writeMessage(header, body, scratch, 0);
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.EMSGSIZE)) throw err;
+    }
+    if (end < 0) {
+      const size = messageSize(header, body);
+      if (size > SCRATCH_MAX) {
+        const out = new Uint8Array(size);
+        writeMessage(header, body, out, 0);
+        return out;
+      }
+      if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
+      end = writeMessage(header, body, scratch, 0);
+    }
+    // the view of `end` bytes: the last two kept (a call's and its reply's sizes alternate)
+    if (view0.length === end) return view0;
+    if (view1.length === end) return view1;
+    view1 = view0;
+    view0 = scratch.subarray(0, end);
+    return view0;
+  } finally {
+    scratchBusy = false;
+  }
+}
+
 const FIELD_SIG: Record<number, [string, string]> = {
   [FIELD.PATH]: ['path', 'o'], [FIELD.INTERFACE]: ['interface', 's'], [FIELD.MEMBER]: ['member', 's'],
   [FIELD.ERROR_NAME]: ['errorName', 's'], [FIELD.REPLY_SERIAL]: ['replySerial', 'u'],
@@ -273,11 +363,104 @@ export interface HeaderInfo {
   littleEndian: boolean;
 }
 
+function getU32(b: Uint8Array, p: number, le: boolean): number {
+  return le
+    ? (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24)) >>> 0
+    : ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+}
+
+// what fastField read: the field code, its variant's signature and value
+let fCode = 0;
+let fSig = '';
+let fValue: unknown = undefined;
+/**
+ * The last two strings read for each field code (index 2 * code and 2 * code + 1): the same
+ * bytes again give the same string, not a new one (a call's signature and its reply's alternate).
+ */
+const lastFieldStrings: string[] = new Array<string>(20).fill('');
+let fieldStringTurn = 0;
+/** the last two signatures that passed signatureError (a call's and its reply's alternate) */
+let validSignature0 = '';
+let validSignature1 = '';
+
+/**
+ * One header field (y, v) at `pos` (8-aligned relative to `base`) whose variant is a single
+ * 's', 'o', 'g' or 'u' and whose strings are ASCII: the position after it (fCode, fSig, fValue
+ * set), without objects or a DataView. -1 for anything else, anything malformed included:
+ * then the general reader reads the field (and makes the same error it always made).
+ */
+function fastField(b: Uint8Array, pos: number, stop: number, base: number, le: boolean): number {
+  const pad = (8 - ((pos - base) & 7)) & 7;
+  for (let k = 0; k < pad; k++) if (pos + k >= stop || b[pos + k] !== 0) return -1;
+  pos += pad;
+  if (pos + 4 > stop || b[pos + 1] !== 1 || b[pos + 3] !== 0) return -1;
+  const code = b[pos], t = b[pos + 2];
+  pos += 4; // 4-aligned here (8-aligned start + 4)
+  let n: number, sp: number;
+  if (t === 0x75) { // 'u'
+    if (pos + 4 > stop) return -1;
+    fCode = code; fSig = 'u'; fValue = getU32(b, pos, le);
+    return pos + 4;
+  }
+  if (t === 0x73 || t === 0x6f) { // 's', 'o'
+    if (pos + 4 > stop) return -1;
+    n = getU32(b, pos, le);
+    sp = pos + 4;
+  } else if (t === 0x67) { // 'g'
+    if (pos >= stop) return -1;
+    n = b[pos];
+    sp = pos + 1;
+  } else return -1;
+  if (n >= stop - sp || b[sp + n] !== 0) return -1;
+  let s: string;
+  const c0 = code < 10 ? lastFieldStrings[2 * code] : '', c1 = code < 10 ? lastFieldStrings[2 * code + 1] : '';
+  if (c0.length === n && sameAscii(c0, b, sp, n)) s = c0;
+  else if (c1.length === n && sameAscii(c1, b, sp, n)) s = c1;
+  else {
+    s = '';
+    for (let k = 0; k < n; k++) {
+      const c = b[sp + k];
+      if (c === 0 || c >= 0x80) return -1;
+      s += String.fromCharCode(c);
+    }
+    if (code < 10) { lastFieldStrings[2 * code + fieldStringTurn] = s; fieldStringTurn ^= 1; }
+  }
+  if (t === 0x6f) {
+    if (ruleError(RULE_PATH, s) !== null) return -1;
+    fSig = 'o';
+  } else if (t === 0x67) {
+    if (s !== validSignature0 && s !== validSignature1) {
+      if (signatureError(s) !== null) return -1;
+      validSignature1 = validSignature0;
+      validSignature0 = s;
+    }
+    fSig = 'g';
+  } else fSig = 's';
+  fCode = code; fValue = s;
+  return sp + n + 1;
+}
+
+function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {
+  for (let k = 0; k < n; k++) if (s.charCodeAt(k) !== b[p + k]) return false;
+  return true;
+}
+
 /**
  * Parse the header of the message at `bytes[offset ..]` (in place; `length` bounds the message,
  * default the rest of `bytes`). Malformed: BusError EBADMSG naming the rule.
  */
 export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length - offset): HeaderInfo {
+  const header = parseHeader(bytes, offset, length);
+  return { header, bodyOffset: hBodyOffset, bodyLength: hBodyLength, size: hBodyOffset - offset + hBodyLength, littleEndian: hLittleEndian };
+}
+
+// where parseHeader found the body, and the byte order
+let hBodyOffset = 0;
+let hBodyLength = 0;
+let hLittleEndian = true;
+
+/** readHeader's work: the header; the body's place in hBodyOffset, hBodyLength, the byte order in hLittleEndian. */
+function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHeader {
   const end = offset + length;
   if (length < 16 || end > bytes.length) throw malformed(`a message is at least 16 bytes, got ${Math.max(0, Math.min(length, bytes.length - offset))}`);
   const e = bytes[offset];
@@ -286,10 +469,9 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
   const typeNo = bytes[offset + 1];
   if (typeNo < 1 || typeNo > 4) throw malformed(`unknown message type ${typeNo}`);
   if (bytes[offset + 3] !== 1) throw malformed(`protocol version must be 1, got ${bytes[offset + 3]}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const bodyLength = dv.getUint32(offset + 4, le);
-  const serial = dv.getUint32(offset + 8, le);
-  const fieldsLen = dv.getUint32(offset + 12, le);
+  const bodyLength = getU32(bytes, offset + 4, le);
+  const serial = getU32(bytes, offset + 8, le);
+  const fieldsLen = getU32(bytes, offset + 12, le);
   if (serial === 0) throw malformed('serial must not be 0');
   if (fieldsLen > 67108864) throw malformed(`header field array length ${fieldsLen} is over the 64 MiB limit`);
   const fieldsStop = offset + 16 + fieldsLen;
@@ -297,25 +479,42 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
   const header: DBusHeader = { type: MESSAGE_TYPES[typeNo - 1], serial };
   const flags = bytes[offset + 2];
   if (flags !== 0) header.flags = flags & FLAGS_KNOWN; // unknown flags are ignored (spec)
-  const opts = { base: offset, littleEndian: le };
-  const seen = new Set<number>();
+  let seen = 0; // bit `code` of each known field read
   let pos = offset + 16;
   while (pos < fieldsStop) {
-    const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, opts, 'header field');
-    pos = r.end;
-    const [code, variant] = r.value as [number, { signature: string; value: unknown }];
-    const known = FIELD_SIG[code];
+    let code: number, vsig: string, value: unknown;
+    const after = fastField(bytes, pos, fieldsStop, offset, le);
+    if (after >= 0) {
+      code = fCode; vsig = fSig; value = fValue;
+      pos = after;
+    } else {
+      // anything unusual (another type, non-ASCII, a rule broken, past the end): the general
+      // reader, which makes the error it always made
+      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, 'header field');
+      pos = r.end;
+      const [c, variant] = r.value as [number, { signature: string; value: unknown }];
+      code = c; vsig = variant.signature; value = variant.value;
+    }
+    const known = code >= 1 && code <= 9 ? FIELD_SIG[code] : undefined;
     if (known === undefined) continue; // unknown fields are ignored (spec)
-    if (seen.has(code)) throw malformed(`header field ${code} (${known[0]}) appears twice`);
-    seen.add(code);
-    if (variant.signature !== known[1]) {
-      throw malformed(`header field ${code} (${known[0]}) must have type '${known[1]}', got '${variant.signature}'`);
+    if ((seen & (1 << code)) !== 0) throw malformed(`header field ${code} (${known[0]}) appears twice`);
+    seen |= 1 << code;
+    if (vsig !== known[1]) {
+      throw malformed(`header field ${code} (${known[0]}) must have type '${known[1]}', got '${vsig}'`);
     }
-    if (code === FIELD.UNIX_FDS) {
-      if (variant.value !== 0) throw new BusError(A.EOPNOTSUPP, DEC, 'the message carries unix fds: not supported (no fds in a JS runtime)');
-      continue;
+    switch (code) {
+      case FIELD.PATH: header.path = value as string; break;
+      case FIELD.INTERFACE: header.interface = value as string; break;
+      case FIELD.MEMBER: header.member = value as string; break;
+      case FIELD.ERROR_NAME: header.errorName = value as string; break;
+      case FIELD.REPLY_SERIAL: header.replySerial = value as number; break;
+      case FIELD.DESTINATION: header.destination = value as string; break;
+      case FIELD.SENDER: header.sender = value as string; break;
+      case FIELD.SIGNATURE: header.signature = value as string; break;
+      case FIELD.UNIX_FDS:
+        if (value !== 0) throw new BusError(A.EOPNOTSUPP, DEC, 'the message carries unix fds: not supported (no fds in a JS runtime)');
+        break;
     }
-    (header as unknown as Record<string, unknown>)[known[0]] = variant.value;
   }
   if (pos !== fieldsStop) throw malformed('header fields do not end at the field array length');
   const bodyOffset = offset + ((16 + fieldsLen + 7) & ~7);
@@ -326,16 +525,19 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
   checkHeader(header, malformed);
   if (header.signature === undefined && bodyLength !== 0) throw malformed('a body without a SIGNATURE field');
   if (header.signature === '') delete header.signature;
-  return { header, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength, littleEndian: le };
+  hBodyOffset = bodyOffset; hBodyLength = bodyLength; hLittleEndian = le;
+  return header;
 }
 
-/** Parse a whole message at `bytes[offset ..]`: header and body (an `ay` is a view of `bytes`). */
-export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset): DBusMessage {
-  const h = readHeader(bytes, offset, length);
-  const body = read(h.header.signature ?? '', bytes, h.bodyOffset, h.bodyOffset + h.bodyLength, {
-    base: offset, littleEndian: h.littleEndian,
-  });
-  return { header: h.header, body, bodyOffset: h.bodyOffset, bodyLength: h.bodyLength, size: h.size };
+/**
+ * Parse a whole message at `bytes[offset ..]`: header and body (an `ay` is a view of `bytes`;
+ * with `copyArrays` a copy, so that the values outlive the bytes, e.g. a pool slice).
+ */
+export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
+  const header = parseHeader(bytes, offset, length);
+  const bodyOffset = hBodyOffset, bodyLength = hBodyLength;
+  const body = readValues(header.signature ?? '', bytes, bodyOffset, bodyOffset + bodyLength, offset, hLittleEndian, copyArrays);
+  return { header, body, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength };
 }
 
 /** kdbus message flags (KDBUS.md, Messages). */

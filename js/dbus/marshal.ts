@@ -40,13 +40,40 @@ function kind(v: unknown): string {
   return typeof v;
 }
 
+// Error paths ("arg0[3]{key}.value") are built only when an error is thrown: a value inside a
+// container is coded with the path REL, an error made with a path that starts with it is a
+// PathFail (not an Error, never seen outside this module) holding the rest of its text, and
+// each container on the way up adds its own step ("[3]", "{key}", ".value") in a catch; the
+// outermost value, whose path is real ("arg0"), turns it into the BusError it always was.
+const REL = '\u0000';
+const NO_BYTES = new Uint8Array(0);
+const NO_DV = new DataView(NO_BYTES.buffer);
+class PathFail {
+  constructor(readonly errno: number, readonly op: string, public detail: string) {}
+}
+/** A BusError, or a PathFail for a detail starting with REL (the rest of the text kept). */
+function fault(errno: number, op: string, detail: string): BusError | PathFail {
+  return detail.charCodeAt(0) === 0 ? new PathFail(errno, op, detail.slice(1)) : new BusError(errno, op, detail);
+}
+/** What a container throws for `e` thrown by its element at step `step`: its own path put before it. */
+function lift(e: unknown, path: string, step: string): unknown {
+  if (!(e instanceof PathFail)) return e;
+  e.detail = step + e.detail;
+  if (path === REL) return e;
+  return new BusError(e.errno, e.op, path + e.detail);
+}
+/** The outermost value's catch: a PathFail left (only for a caller's path starting with NUL) as its BusError. */
+function settle(e: unknown): unknown {
+  return e instanceof PathFail ? new BusError(e.errno, e.op, REL + e.detail) : e;
+}
+
 // ---------------------------------------------------------------------------------------------
 // encoding
 
 const ENC = 'dbus.encode';
 
-function bad(detail: string): BusError {
-  return new BusError(A.EINVAL, ENC, detail);
+function bad(detail: string): BusError | PathFail {
+  return fault(A.EINVAL, ENC, detail);
 }
 
 /** UTF-8 byte length of a string that may go on the wire: no NUL, no lone surrogate. */
@@ -108,8 +135,8 @@ function checkBig(t: DType, v: unknown, path: string): bigint {
   return b;
 }
 
-function noFd(path: string): BusError {
-  return new BusError(A.EOPNOTSUPP, ENC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+function noFd(path: string): BusError | PathFail {
+  return fault(A.EOPNOTSUPP, ENC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
 }
 
 function checkVariant(v: unknown, path: string): [DType, unknown] {
@@ -172,7 +199,7 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
       const [vt, vv] = checkVariant(v, path);
       pos += 1 + vt.sig.length + 1;
-      return sizeValue(vt, vv, pos, base, depth + 1, path + '.value');
+      try { return sizeValue(vt, vv, pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
     }
     case '(': {
       if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
@@ -180,7 +207,8 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       if (!Array.isArray(v) || v.length !== f.length) {
         throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
       }
-      for (let k = 0; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, `${path}[${k}]`);
+      let k = 0;
+      try { for (; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
       return pos;
     }
     case 'a': {
@@ -193,16 +221,18 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
         const kt = e.fields![0], vt = e.fields![1];
         for (const [k, val] of dictEntries(t, v, path)) {
           pos += pad(pos, base, 8);
-          pos = sizeValue(kt, k, pos, base, depth + 2, `${path}{key}`);
-          pos = sizeValue(vt, val, pos, base, depth + 2, `${path}{${String(k)}}`);
+          try { pos = sizeValue(kt, k, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
+          try { pos = sizeValue(vt, val, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
         }
       } else {
         const arr = arrayValue(t, v, path);
         if (e.code === 'y') {
-          if (!(arr instanceof Uint8Array)) for (let k = 0; k < arr.length; k++) checkInt(e, arr[k], `${path}[${k}]`);
+          let k = 0;
+          if (!(arr instanceof Uint8Array)) try { for (; k < arr.length; k++) checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
           pos += arr.length;
         } else {
-          for (let k = 0; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, `${path}[${k}]`);
+          let k = 0;
+          try { for (; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
         }
       }
       if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -223,7 +253,9 @@ export function sizeOf(sig: string, values: readonly unknown[], start = 0): numb
     throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
   }
   let pos = start;
-  for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, argPath(k));
+  try {
+    for (let k = 0; k < types.length; k++) pos = sizeValue(types[k], values[k], pos, 0, 0, argPath(k));
+  } catch (e) { throw settle(e); }
   return pos - start;
 }
 
@@ -304,7 +336,7 @@ class Writer {
         if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
         const [vt, vv] = checkVariant(v, path);
         pos = this.str(vt.sig, pos, 1, path);
-        return this.value(vt, vv, pos, depth + 1, path + '.value');
+        try { return this.value(vt, vv, pos, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
       }
       case '(': {
         if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
@@ -312,7 +344,8 @@ class Writer {
         if (!Array.isArray(v) || v.length !== f.length) {
           throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
         }
-        for (let k = 0; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, `${path}[${k}]`);
+        let k = 0;
+        try { for (; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
         return pos;
       }
       case 'a': {
@@ -326,18 +359,22 @@ class Writer {
           const kt = e.fields![0], vt = e.fields![1];
           for (const [k, val] of dictEntries(t, v, path)) {
             pos = this.align(pos, 8);
-            pos = this.value(kt, k, pos, depth + 2, `${path}{key}`);
-            pos = this.value(vt, val, pos, depth + 2, `${path}{${String(k)}}`);
+            try { pos = this.value(kt, k, pos, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
+            try { pos = this.value(vt, val, pos, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
           }
         } else {
           const arr = arrayValue(t, v, path);
           if (e.code === 'y') {
             this.need(pos, arr.length);
             if (arr instanceof Uint8Array) this.u8.set(arr, pos);
-            else for (let k = 0; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], `${path}[${k}]`);
+            else {
+              let k = 0;
+              try { for (; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+            }
             pos += arr.length;
           } else {
-            for (let k = 0; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, `${path}[${k}]`);
+            let k = 0;
+            try { for (; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
           }
         }
         if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -362,14 +399,45 @@ export function write(sig: string, values: readonly unknown[], into: Uint8Array,
   if (!(offset >= 0 && offset <= into.length)) {
     throw bad(`offset ${offset} is outside the ${into.length} bytes given`);
   }
-  const w = new Writer(); // one small object per call: the values' getters may encode reentrantly
+  // one Writer, unless the values' getters encode reentrantly (then the inner write makes its own)
+  const w = writerBusy ? new Writer() : writer;
+  const own = w === writer;
   w.u8 = into;
-  w.dv = new DataView(into.buffer, into.byteOffset, into.byteLength);
+  w.dv = dataViewOf(into);
   w.end = into.length;
   w.base = base;
+  if (own) writerBusy = true;
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
+  try {
+    for (let k = 0; k < types.length; k++) pos = w.value(types[k], values[k], pos, 0, argPath(k));
+  } catch (e) {
+    throw settle(e);
+  } finally {
+    if (own) { writerBusy = false; w.u8 = NO_BYTES; w.dv = NO_DV; }
+  }
   return pos;
+}
+
+const writer = new Writer();
+let writerBusy = false;
+/** the DataView over the whole of the last buffer written into (positions in `into` are its when into starts at 0) */
+let lastBuffer: ArrayBufferLike | null = null;
+let lastView: DataView | null = null;
+
+/** A DataView whose positions are those of `into`: one kept per buffer (a transient buffer or the pool, written again and again). */
+function dataViewOf(into: Uint8Array): DataView {
+  if (into.byteOffset !== 0) return new DataView(into.buffer, into.byteOffset, into.byteLength);
+  if (into.buffer !== lastBuffer || lastView === null) {
+    const dv = new DataView(into.buffer);
+    // no big private buffer kept alive
+    if (into.buffer.byteLength <= 1048576 || isShared(into.buffer)) { lastBuffer = into.buffer; lastView = dv; }
+    return dv;
+  }
+  return lastView;
+}
+
+function isShared(b: ArrayBufferLike): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && b instanceof SharedArrayBuffer;
 }
 
 /** Encode into a new Uint8Array of exactly the right size (sizeOf + write). */
@@ -384,8 +452,8 @@ export function encode(sig: string, values: readonly unknown[]): Uint8Array {
 
 const DEC = 'dbus.decode';
 
-function malformed(detail: string): BusError {
-  return new BusError(A.EBADMSG, DEC, detail);
+function malformed(detail: string): BusError | PathFail {
+  return fault(A.EBADMSG, DEC, detail);
 }
 
 /** Options of read(). */
@@ -394,6 +462,8 @@ export interface ReadOptions {
   base?: number;
   /** byte order; default true (dbus1 'l') */
   littleEndian?: boolean;
+  /** `ay` values are copies instead of views of `bytes` (the values outlive the bytes) */
+  copyArrays?: boolean;
 }
 
 class Reader {
@@ -402,6 +472,7 @@ class Reader {
   end = 0;
   base = 0;
   le = true;
+  copy = false;
 
   need(pos: number, n: number, what: string): void {
     if (pos + n > this.end) throw malformed(`${what} runs past the end of the data`);
@@ -460,7 +531,7 @@ class Reader {
       case 'x': this.need(pos, 8, path); out[slot] = dv.getBigInt64(pos, le); return pos + 8;
       case 't': this.need(pos, 8, path); out[slot] = dv.getBigUint64(pos, le); return pos + 8;
       case 'd': this.need(pos, 8, path); out[slot] = dv.getFloat64(pos, le); return pos + 8;
-      case 'h': throw new BusError(A.EOPNOTSUPP, DEC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
+      case 'h': throw fault(A.EOPNOTSUPP, DEC, `${path}: type 'h' (unix fd) is not supported: there are no fds in a JS runtime`);
       case 's': case 'o': {
         this.need(pos, 4, path);
         const n = dv.getUint32(pos, le);
@@ -489,7 +560,7 @@ class Reader {
         const sig = this.str(pos + 1, n, path);
         const vt = parseSingle(sig, A.EBADMSG, DEC);
         const box: unknown[] = [undefined];
-        pos = this.value(vt, pos + 1 + n + 1, depth + 1, path + '.value', box, 0);
+        try { pos = this.value(vt, pos + 1 + n + 1, depth + 1, REL, box, 0); } catch (e) { throw lift(e, path, '.value'); }
         out[slot] = { signature: sig, value: box[0] } satisfies Variant;
         return pos;
       }
@@ -497,7 +568,8 @@ class Reader {
         if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
         const f = t.fields!;
         const arr: unknown[] = new Array(f.length);
-        for (let k = 0; k < f.length; k++) pos = this.value(f[k], pos, depth + 1, `${path}[${k}]`, arr, k);
+        let k = 0;
+        try { for (; k < f.length; k++) pos = this.value(f[k], pos, depth + 1, REL, arr, k); } catch (err) { throw lift(err, path, `[${k}]`); }
         out[slot] = arr;
         return pos;
       }
@@ -511,7 +583,7 @@ class Reader {
         if (n > this.end - pos) throw malformed(`${path}: array length ${n} runs past the end of the data`);
         const stop = pos + n;
         if (e.code === 'y') {
-          out[slot] = this.u8.subarray(pos, stop); // in place: a view, no copy
+          out[slot] = this.copy ? this.u8.slice(pos, stop) : this.u8.subarray(pos, stop); // in place: a view, no copy
           return stop;
         }
         if (e.code === '{') {
@@ -520,8 +592,8 @@ class Reader {
           const kt = e.fields![0], vt = e.fields![1];
           while (pos < stop) {
             pos = this.align(pos, 8, path);
-            pos = this.value(kt, pos, depth + 2, `${path}{key}`, kv, 0);
-            pos = this.value(vt, pos, depth + 2, `${path}{${String(kv[0])}}`, kv, 1);
+            try { pos = this.value(kt, pos, depth + 2, REL, kv, 0); } catch (err) { throw lift(err, path, '{key}'); }
+            try { pos = this.value(vt, pos, depth + 2, REL, kv, 1); } catch (err) { throw lift(err, path, `{${String(kv[0])}}`); }
             m.set(kv[0], kv[1]);
           }
           if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
@@ -530,7 +602,7 @@ class Reader {
         }
         const arr: unknown[] = [];
         while (pos < stop) {
-          pos = this.value(e, pos, depth + 1, `${path}[${arr.length}]`, arr, arr.length);
+          try { pos = this.value(e, pos, depth + 1, REL, arr, arr.length); } catch (err) { throw lift(err, path, `[${arr.length}]`); }
         }
         if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);
         out[slot] = arr;
@@ -541,6 +613,11 @@ class Reader {
   }
 }
 
+/** read()'s Reader (see there); holds on to the last shared memory it read, no other bytes */
+const reader = new Reader();
+reader.u8 = NO_BYTES;
+reader.dv = NO_DV;
+
 /**
  * Decode values of signature `sig` from `bytes[offset .. end)`, which they must fill exactly
  * (trailing bytes: EBADMSG). Strings are validated (NUL-terminated, no NUL inside, UTF-8),
@@ -549,19 +626,35 @@ class Reader {
  * `sig`: EBADMSG too (it came with the data).
  */
 export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.length, opts?: ReadOptions): unknown[] {
+  return readValues(sig, bytes, offset, end, opts?.base ?? 0, opts?.littleEndian ?? true, opts?.copyArrays === true);
+}
+
+/** @internal read() with its options as arguments (no object per message) */
+export function readValues(sig: string, bytes: Uint8Array, offset: number, end: number, base: number, le: boolean, copyArrays: boolean): unknown[] {
   const types = parseSignature(sig, A.EBADMSG, DEC);
   if (!(offset >= 0 && offset <= end && end <= bytes.length)) {
     throw new BusError(A.EINVAL, DEC, `range ${offset}..${end} is outside the ${bytes.length} bytes given`);
   }
-  const r = new Reader();
-  r.u8 = bytes;
-  r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // one Reader for every read(): reading runs no code of the caller's, so it is never reentered;
+  // its DataView is kept while the bytes are the same array (a pool read again and again)
+  const r = reader;
+  if (r.u8 !== bytes) {
+    r.u8 = bytes;
+    r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   r.end = end;
-  r.base = opts?.base ?? 0;
-  r.le = opts?.littleEndian ?? true;
+  r.base = base;
+  r.le = le;
+  r.copy = copyArrays;
   const out: unknown[] = new Array(types.length);
   let pos = offset;
-  for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
+  try {
+    for (let k = 0; k < types.length; k++) pos = r.value(types[k], pos, 0, argPath(k), out, k);
+  } catch (e) {
+    throw settle(e);
+  } finally {
+    if (!isShared(bytes.buffer)) { r.u8 = NO_BYTES; r.dv = NO_DV; }
+  }
   if (pos !== end) throw malformed(`${end - pos} bytes after the last value of signature ${JSON.stringify(sig)}`);
   return out;
 }
@@ -578,6 +671,7 @@ export function readAt(t: DType, bytes: Uint8Array, pos: number, end: number, op
   r.base = opts?.base ?? 0;
   r.le = opts?.littleEndian ?? true;
   const box: unknown[] = [undefined];
-  const after = r.value(t, pos, 0, path, box, 0);
+  let after: number;
+  try { after = r.value(t, pos, 0, path, box, 0); } catch (e) { throw settle(e); }
   return { value: box[0], end: after };
 }

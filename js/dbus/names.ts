@@ -104,8 +104,16 @@ export function namespaceError(s: string): string | null {
 
 /** The unique name of connection `id` (":1.<id>"); id 0 is the bus, "org.freedesktop.DBus". */
 export function uniqueName(id: number | bigint): string {
-  return BigInt(id) === 0n ? 'org.freedesktop.DBus' : `:1.${id}`;
+  if (typeof id !== 'number') return id === 0n ? 'org.freedesktop.DBus' : `:1.${id}`;
+  if (id === 0) return 'org.freedesktop.DBus';
+  if (!Number.isInteger(id)) BigInt(id); // throws RangeError, as ever
+  if (id === lastId) return lastName; // a service answering one caller again and again
+  lastName = `:1.${id}`;
+  lastId = id;
+  return lastName;
 }
+let lastId = -1;
+let lastName = '';
 
 /** The connection id of a unique name ":1.<id>", or null for any other name. */
 export function uniqueNameId(name: string): number | null {

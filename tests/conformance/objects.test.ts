@@ -174,6 +174,18 @@ t('a service found by well-known name; Peer.Ping / GetMachineId; Introspect; une
   assert.match(x2, '<node name="Sub"/>');
   assert.match(x2, 'org.freedesktop.DBus.Peer');
   assert.equal(await intro3, [DBUS_ERROR.UnknownObject, "No such object path '/other'"]);
+  // calls to two names and two callers in turn: each reaches its owner and is answered to its
+  // caller (the last destination name's bytes and the last unique name are kept between sends)
+  const svc2 = bus.connect(), cli2 = bus.connect();
+  assert.is(svc2.requestName('org.example.Calc2'), 'primary');
+  svc2.export(CALC.path, CALC.interface, { Add: { in: 'ii', out: 'i', handler: (_, call) => [call.senderId] } });
+  const add = (c: Connection, destination: string, a: number) => c.callMethod({ destination, ...CALC, member: 'Add', signature: 'ii', body: [a, 1] });
+  const r = [add(cli, 'org.example.Calc', 1), add(cli, 'org.example.Calc2', 0), add(cli2, 'org.example.Calc2', 0), add(cli2, 'org.example.Calc', 5), add(cli, 'org.example.Calc', 9)];
+  assert.equal(serve(svc), [1, 1, 1]);
+  assert.equal(serve(svc2), [1, 1]);
+  assert.equal(await Promise.all(r), [[2], [cli.id], [cli2.id], [6], [10]]);
+  svc2.releaseName('org.example.Calc2');
+  svc2.close(); cli2.close();
   off();
   off(); // idempotent
   const q = remote(cli.callMethod({ destination: 'org.example.Calc', ...CALC, member: 'Add', signature: 'ii', body: [1, 1] }));

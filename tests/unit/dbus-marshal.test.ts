@@ -6,8 +6,9 @@ import * as assert from 'uvu/assert';
 import {
   encodeMessage, messageSize, writeMessage, readMessage, readHeader, sizeOf, write, encode, read,
   withKdbusAddresses, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_AUTO_START, FLAG_NO_REPLY_EXPECTED,
-  BusErrorLike, type DBusHeader,
+  BusErrorLike, uniqueName, type DBusHeader,
 } from './dbus-helpers.ts';
+import { encodeTransient } from '../../js/dbus/header.ts';
 
 // These messages, as this codec encodes them, were each accepted by libdbus 1.14
 // (dbus_message_demarshal, which validates everything) and re-marshalled by it
@@ -89,6 +90,111 @@ test('the header kept from the last message: repeats and interleavings give the 
     BusErrorLike(() => encodeMessage({ ...h, serial: 0 }, body), 'EINVAL', /serial must be an integer 1\.\.2\^32-1, got 0/);
     BusErrorLike(() => encodeMessage({ ...h, flags: 8 }, body), 'EINVAL', /flags must be a combination of FLAG_\* bits/);
   });
+});
+
+test('kept headers per type: calls, replies with changing reply serials, errors and signals interleaved give the bytes of a fresh encode', () => {
+  // the reply serial is written per message: libdbus's bytes with those 4 bytes changed
+  const replyAt = (i: number) => LIBDBUS[i].indexOf('05017500') / 2 + 4; // REPLY_SERIAL's value (cases 2 and 3)
+  for (let round = 0; round < 3; round++) {
+    CASES.forEach(([h1, b1], i) => CASES.forEach(([h2, b2], j) => {
+      for (const [h, b, k] of [[h1, b1, i], [h2, b2, j]] as const) {
+        const rs = h.replySerial === undefined ? undefined : 1 + ((round * 7919 + i * 31 + j) % 0xfffffff);
+        const hh = rs === undefined ? h : { ...h, replySerial: rs };
+        const want = unhex(LIBDBUS[k]);
+        if (rs !== undefined) new DataView(want.buffer).setUint32(replyAt(k), rs, true);
+        const m = encodeMessage(hh, b);
+        assert.is(hex(m), hex(want), `case ${k} (after ${i}), reply serial ${rs}`);
+        // the transient buffer: the same bytes, until the next encodeTransient
+        assert.is(hex(encodeTransient(hh, b)), hex(want), `case ${k} transient`);
+        assert.is(readMessage(m).header.replySerial, rs);
+      }
+    }));
+  }
+  // a reply serial still checked when the rest of the header is kept
+  const [h] = CASES[3];
+  encodeMessage(h, ['x']);
+  BusErrorLike(() => encodeMessage({ ...h, replySerial: 0 }, ['x']), 'EINVAL', /replySerial must be an integer 1\.\.2\^32-1, got 0/);
+  BusErrorLike(() => encodeMessage({ ...h, replySerial: undefined }, ['x']), 'EINVAL', /a error has a reply serial/);
+  // a getter that encodes while a transient encode is under way gets bytes of its own
+  const inner = CASES[3];
+  const body = [['a', 'b']];
+  let innerBytes = '';
+  Object.defineProperty(body[0], 1, { get() { innerBytes = hex(encodeTransient(inner[0], inner[1])); return 'b'; }, enumerable: true });
+  const outer = encodeTransient({ type: 'signal', serial: 9, path: '/a', interface: 'a.b', member: 'M', signature: 'as' }, body);
+  assert.is(innerBytes, LIBDBUS[3]);
+  assert.equal(readMessage(outer).body, [['a', 'b']]);
+});
+
+test('kept decode state: interleaved messages decode as fresh ones; decoded values are never shared between messages', () => {
+  const bytes = CASES.map(([h, b]) => encodeMessage(h, b));
+  const fresh = bytes.map((m) => readMessage(m));
+  for (let round = 0; round < 2; round++) {
+    bytes.forEach((m1, i) => bytes.forEach((m2, j) => {
+      const a = readMessage(m1), b = readMessage(m2);
+      assert.equal(a.header, fresh[i].header, `header ${i} (before ${j})`);
+      assert.equal(b.header, fresh[j].header, `header ${j} (after ${i})`);
+      assert.equal(a.body, fresh[i].body, `body ${i}`);
+      assert.equal(b.body, fresh[j].body, `body ${j}`);
+    }));
+  }
+  // each decode is its own: changing one leaves the next alone
+  const m = bytes[0];
+  const d1 = readMessage(m);
+  d1.header.path = '/changed';
+  (d1.body[1] as Map<string, unknown>).set('k', 'changed');
+  ((d1.body[3] as { value: string[] }).value).push('c');
+  (d1.body[4] as unknown[])[0] = 0;
+  const d2 = readMessage(m);
+  assert.is.not(d2.header, d1.header);
+  assert.is.not(d2.body, d1.body);
+  assert.equal(d2.header, fresh[0].header);
+  assert.equal(d2.body, fresh[0].body);
+  // copyArrays: ay values are copies, the rest as without it (strings read from shared memory too)
+  const shared = new Uint8Array(new SharedArrayBuffer(m.length + 8));
+  shared.set(m, 8);
+  const d3 = readMessage(shared, 8, m.length, true);
+  assert.is.not((d3.body[2] as Uint8Array).buffer, shared.buffer);
+  assert.equal(d3.body, fresh[0].body);
+  shared.fill(0);
+  assert.equal([...(d3.body[2] as Uint8Array)], [1, 2, 3], 'the copy outlives the bytes');
+  // a header field the fast reader leaves to the general one (an unknown field of type 'ay')
+  // and a malformed one (a bad object path) decode and fail as they always did
+  const ping = encodeMessage({ type: 'method_call', serial: 1, path: '/', member: 'Ping' });
+  const unknownField = [0x0a, 2, 0x61, 0x79, 0, 0, 0, 0, 2, 0, 0, 0, 9, 9, 0, 0]; // code 10, 'ay', [9, 9], padding
+  const withUnknown = new Uint8Array(ping.length + 16);
+  withUnknown.set(ping.subarray(0, 16));
+  withUnknown.set(unknownField, 16);
+  withUnknown.set(ping.subarray(16), 32);
+  withUnknown[12] += 16; // the field array length
+  assert.equal(readMessage(withUnknown).header, { type: 'method_call', serial: 1, path: '/', member: 'Ping' });
+  const bad = encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M' });
+  bad[25] = 0x2f; // the path '/a' -> '//'
+  BusErrorLike(() => readMessage(bad), 'EBADMSG', /header field\[1\]\.value: invalid object path "\/\/": an object path has no empty elements/);
+  // the last unique name kept: ids in turn, the bus, bigints, a non-integer still refused
+  assert.equal([5, 6, 5, 0, 5n, 0n, 6].map((id) => uniqueName(id)), [':1.5', ':1.6', ':1.5', 'org.freedesktop.DBus', ':1.5', 'org.freedesktop.DBus', ':1.6']);
+  assert.throws(() => uniqueName(1.5), RangeError);
+});
+
+test('error paths are built only on failure, with the same text: nested containers, dict keys and values, variants', () => {
+  BusErrorLike(() => encode('aa{sa(iv)}', [[new Map([['q', [[1, { signature: 's', value: 'a\u0000b' }]]]])]]), 'EINVAL',
+    /^dbus\.encode: EINVAL: arg0\[0\]\{q\}\[0\]\[1\]\.value contains a NUL character$/);
+  BusErrorLike(() => sizeOf('sa{is}', ['x', new Map<unknown, string>([[1, 'ok'], ['x', 'y']])]), 'EINVAL',
+    /^dbus\.encode: EINVAL: arg1\{key\}: type 'i' takes an integer -2147483648\.\.2147483647, got string$/);
+  BusErrorLike(() => encode('(i(s(o)))', [[1, ['a', ['bad']]]]), 'EINVAL', /^dbus\.encode: EINVAL: arg0\[1\]\[1\]\[0\]: invalid object path "bad"/);
+  BusErrorLike(() => encode('v', [{ signature: 'ay', value: [1, 300] }]), 'EINVAL', /^dbus\.encode: EINVAL: arg0\.value\[1\]: type 'y' takes an integer 0\.\.255, got 300$/);
+  BusErrorLike(() => encode('ah', [[1]]), 'EOPNOTSUPP', /^dbus\.encode: EOPNOTSUPP: arg0\[0\]: type 'h'/);
+  BusErrorLike(() => encode('av', [[{ signature: 'h', value: 1 }]]), 'EOPNOTSUPP', /^dbus\.encode: EOPNOTSUPP: arg0\[0\]\.value: type 'h'/);
+  // decoding: a bad boolean inside an array of structs inside a dict value
+  const good = encode('a{s(ab)}', [new Map([['k', [[true, false]]]])]);
+  const badBool = good.slice();
+  badBool[badBool.length - 4] = 2;
+  BusErrorLike(() => read('a{s(ab)}', badBool), 'EBADMSG', /^dbus\.decode: EBADMSG: arg0\{k\}\[0\]\[1\]: a boolean is 0 or 1, got 2$/);
+  // the target buffer too small is not a value's error: no path added
+  BusErrorLike(() => write('a(ii)', [[[1, 2], [3, 4]]], new Uint8Array(12)), 'EMSGSIZE', /the target buffer is too small/);
+  // a getter's own error passes through unchanged
+  const arr = [1, 2];
+  Object.defineProperty(arr, 1, { get() { throw new RangeError('mine'); }, enumerable: true });
+  assert.throws(() => encode('ai', [arr]), (e: Error) => e instanceof RangeError && e.message === 'mine');
 });
 
 test('ay decodes in place: a subarray view of the input, no copy', () => {
