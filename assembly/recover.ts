@@ -95,7 +95,8 @@ export function recover(token: u32, force: u32): i32 {
   }
   // 7. its slot, left clean (no send, empty log, not busy) and freed: FREE, then the token
   //    cleared (now a joiner may take it), then the claim released
-  st32(t + A.THREAD_OP, A.OP_NONE);
+  st32(t + A.THREAD_OP, A.OP_NONE); // an in-memory broadcast it stopped (OP_BCAST_MEM) ends here: the rest do not get it
+  st32(t + A.THREAD_BCAST_SKIP, 0);
   st32(t + A.THREAD_LOG_LEN, 0);
   st32(t + A.THREAD_FAULT, 0);
   aStore(t + A.THREAD_BUSY, 0);
@@ -111,5 +112,9 @@ export function unwind(): i32 {
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);
+  // a trap ends an in-memory broadcast (OP_BCAST_MEM, nothing reserved): the receivers before
+  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on)
+  if (ld32(t + A.THREAD_OP) == A.OP_BCAST_MEM) st32(t + A.THREAD_OP, A.OP_NONE);
+  st32(t + A.THREAD_BCAST_SKIP, 0);
   return 0;
 }

@@ -120,9 +120,9 @@ export const BUS_NAME_RULES = 176;
 //   48 ├──────────┼──────────┼──────────┼──────────┤  wait: the lock word to wait on
 //      │ wait_val │ busy     │ recoverer│ reason   │  busy: 1 while the host runs a command
 //      │          │          │          │          │  recoverer: token of the thread recovering it
-//   64 ├──────────┼──────────┴──────────┴──────────┤  reason: why the last failed command
-//      │ reason_  │ (reserved)                     │  failed (R_*), and its number (arg)
-//      │ arg      │                                │
+//   64 ├──────────┼──────────┬──────────┴──────────┤  reason: why the last failed command
+//      │ reason_  │ bcast_   │ (reserved)          │  failed (R_*), and its number (arg)
+//      │ arg      │ skip     │                     │  bcast_skip: a broadcast's contended receiver
 //   72 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
@@ -165,6 +165,15 @@ export const THREAD_BUSY = 52; // set by the host from SEND to send_commit/cance
 // slot was recovered).
 export const THREAD_REASON = 60;
 export const THREAD_REASON_ARG = 64;
+// A broadcast that meets a contended receiver lock records its position in op_from and
+// returns WOULDBLOCK with this word BCAST_WAITING: the host waits on the lock word and runs
+// the command again, which goes on at that receiver. When the host gives its wait up (the
+// holder is not LIVE, or LOCK_WAIT_MS passed) it stores BCAST_SKIP and runs it again: that
+// one receiver is skipped (its loss counted) and the broadcast goes on. Any other value is
+// cleared when a broadcast starts or resumes (assembly/broadcast.ts).
+export const THREAD_BCAST_SKIP = 68;
+export const BCAST_WAITING = 1;
+export const BCAST_SKIP = 2;
 export const THREAD_SCRATCH = 72;
 export const THREAD_SCRATCH_SIZE = 184;
 export const THREAD_LOG = 256;
@@ -188,6 +197,15 @@ export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit /
 // send_commit delivers from it to every matching receiver and frees it; send_cancel and
 // recovery free it (assembly/stage.ts)
 export const OP_BCAST = 2;
+// an in-memory broadcast SEND (its message in the command area, which the host leaves alone
+// until the command returns) stopped at a contended receiver: op_conn, op_gen: the sender;
+// op_from: the position (broadcast.ts) it goes on at, with BCAST_MET once its metadata is
+// collected. SEND run again goes on there; the broadcast's end, a trap (unwind) or recovery
+// sets op back to OP_NONE. Nothing is reserved.
+export const OP_BCAST_MEM = 3;
+// op_from's flag: the broadcast's metadata (seqnum, TIMESTAMP, process items, owned names)
+// is collected in the thread's scratch; a resumed delivery uses it (one collection per broadcast)
+export const BCAST_MET = 0x40000000; // positions stay below 2 × n_conns
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
 // token is cleared last when it is freed, so a thread that dies at any point is found by its
 // token. THREAD_RECOVERER is claimed (0 -> the recoverer's token) before the state becomes
@@ -919,6 +937,8 @@ export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of
 // a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
 // reported by its next RECV as DROPPED_MSGS).
 export const DELIVER_LOCK_TRIES = 64;
+// Reasons 1120.. (lossless broadcast delivery)
+export const R_BCAST_BUS_LOCK = 1120; // EDEADLK: a broadcast waiting to go on (at a contended receiver) could not take the bus lock back (its NAME rules or owned names need it) within LOCK_WAIT_MS, or its holder is not LIVE: the receivers from there on do not get it; a staged broadcast keeps its reservation (cancel it)
 
 // shutdown (evloop issue)
 export const ESHUTDOWN = 108;

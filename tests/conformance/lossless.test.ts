@@ -1,0 +1,214 @@
+// Lossless broadcast delivery: a broadcast that meets a receiver whose lock is held stops
+// there (WOULDBLOCK, its position in op_from), the host waits on the lock word and runs it
+// again, and it goes on at that receiver: every receiver gets it once, with one seqnum. A
+// holder that is not LIVE makes the host give its wait up: that receiver alone is passed
+// over (one loss, its DROPPED_MSGS), the others get it. Raw ABI, both engines.
+//
+// The holder is a second engine on the same memory, holding a receiver's lock word as a
+// command in flight would. This file's thread cannot run the holder while it waits, so the
+// holder's release is made from inside this engine's wait (`releaseOnWait`), which is where a
+// real holder on another thread would release it; tests/threads/lossless.test.ts runs the
+// real thing.
+import * as assert from 'uvu/assert';
+import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
+import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { checkBus } from '../helpers/check.ts';
+import { ALL, vec, hostVec, type Item, type Raw } from '../helpers/raw.ts';
+
+const t = busSuite('lossless broadcast', { hooks: true }); // another() and fault injection: the hooks build
+
+async function another(memory: WebAssembly.Memory): Promise<Engine> {
+  const p = new MockProvider({ seed: 7 });
+  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
+  assert.ok(e.threadJoin(nextToken++) > 0);
+  return e;
+}
+let nextToken = 300;
+
+type H = ReturnType<typeof open>;
+const filter = (): Item => ({ type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) });
+const lockWord = (e: Engine, h: H) => (e.connAddr(h.slot) + A.CONN_LOCK) >>> 2;
+const lost = (e: Engine, h: H) => e.u32[(e.connAddr(h.slot) + A.CONN_KMSG_LOST) >>> 2];
+const op = (e: Engine) => e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2];
+
+/** Receivers with a match-everything entry and TIMESTAMP in their receive mask. */
+function receivers(raw: Raw, n: number): H[] {
+  const out: H[] = [];
+  for (let i = 0; i < n; i++) {
+    const h = open(raw, { attachRecv: A.ATTACH_TIMESTAMP });
+    assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+    out.push(h);
+  }
+  return out;
+}
+
+/** Hold `h`'s lock as thread `holder` would (its id in the word). */
+function hold(e: Engine, h: H, holder: Engine): void {
+  assert.is(Atomics.compareExchange(e.u32, lockWord(e, h), 0, holder.threadSlot + 1), 0);
+}
+/** Release it as its holder does (waking a waiter). */
+function release(e: Engine, h: H): void {
+  Atomics.store(e.i32, lockWord(e, h), 0);
+  Atomics.notify(e.i32, lockWord(e, h));
+}
+/** The held lock of `h` is released while this engine waits for it (its first wait). */
+function releaseOnWait(e: Engine, h: H): () => number {
+  const x = e as unknown as { waitLock(left: number): void };
+  const orig = x.waitLock;
+  let waits = 0;
+  x.waitLock = function (this: unknown, left: number) {
+    if (waits++ === 0) release(e, h);
+    return orig.call(this, left);
+  };
+  return () => { x.waitLock = orig; return waits; };
+}
+
+/** Receive everything queued for `h` (freeing it): the seqnums of its TIMESTAMP items, and the dropped count reported. */
+function seqnums(raw: Raw, h: H): { seqs: number[]; dropped: number } {
+  const seqs: number[] = [];
+  let dropped = 0;
+  for (;;) {
+    const m = raw.recv(h.slot, h.gen);
+    dropped += m.dropped;
+    if (m.r === -A.EAGAIN) break;
+    assert.is(m.r, 0);
+    const s = raw.slice(h.slot, m.offset), end = s + raw.r64(s + A.MSG_SIZE);
+    // only broadcasts (a match-everything entry gets the bus's notifications too: src 0);
+    // each with its TIMESTAMP's seqnum, -1 without one
+    if (raw.r64(s + A.MSG_SRC_ID) !== 0) {
+      let seq = -1;
+      for (let p = s + A.MSG_HDR; p < end; p += (raw.r64(p + A.ITEM_SIZE) + 7) & ~7) {
+        if (raw.r64(p + A.ITEM_TYPE) === A.ITEM_TIMESTAMP) seq = raw.r64(p + A.ITEM_HDR);
+      }
+      seqs.push(seq);
+    }
+    assert.is(raw.free(h.slot, h.gen, m.offset), 0);
+  }
+  return { seqs, dropped };
+}
+
+function bcastMem(raw: Raw, from: H): number {
+  raw.e.u8.fill(9, raw.cmd + 8192, raw.cmd + 8192 + 100);
+  return raw.send(from.slot, from.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [vec(100, raw.cmd + 8192), filter()] });
+}
+function bcastStaged(raw: Raw, from: H): number {
+  return raw.send(from.slot, from.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(300), filter()] });
+}
+
+for (const [kind, send] of [['in-memory', bcastMem], ['staged', bcastStaged]] as const) {
+  t(`${kind}: a receiver whose lock is held gets the broadcast once it is released, once, with the others' seqnum`, async ({ raw, e, bus }) => {
+    const other = await another(bus.memory);
+    const s = open(raw, { attachSend: A.ATTACH_TIMESTAMP });
+    const rx = receivers(raw, 3);
+    hold(e, rx[1], other);
+    const done = releaseOnWait(e, rx[1]);
+    assert.is(send(raw, s), 0);
+    assert.ok(done() >= 1, 'the broadcaster waited for the lock');
+    assert.is(op(e), A.OP_NONE, 'nothing left pending');
+    const got = rx.map((h) => seqnums(raw, h));
+    for (const g of got) assert.is(g.seqs.length, 1, 'each receiver has it once');
+    for (const g of got) assert.is(g.dropped, 0, 'no loss reported');
+    assert.is(new Set(got.map((g) => g.seqs[0])).size, 1, 'one seqnum for every receiver');
+    assert.ok(got[0].seqs[0] > 0, 'with a TIMESTAMP');
+    assert.equal(checkBus(e), []);
+    assert.is(other.threadLeave(), 0);
+  });
+
+  t(`${kind}: a receiver held by a thread that is not LIVE is passed over (one loss), the others get it`, async ({ raw, e }) => {
+    const s = open(raw);
+    const rx = receivers(raw, 3);
+    // a holder id whose slot is not LIVE (no thread joined it): the host gives its wait up at once
+    const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+    assert.is(Atomics.compareExchange(e.u32, lockWord(e, rx[2]), 0, n), 0);
+    assert.is(send(raw, s), 0);
+    assert.is(op(e), A.OP_NONE);
+    assert.is(lost(e, rx[2]), 1, 'one loss counted');
+    release(e, rx[2]);
+    const got = rx.map((h) => seqnums(raw, h));
+    assert.equal(got.map((g) => g.seqs.length), [1, 1, 0]);
+    assert.equal(got.map((g) => g.dropped), [0, 0, 1], 'the skipped receiver is told, the others not');
+    // the next broadcast reaches it again
+    assert.is(send(raw, s), 0);
+    assert.equal(rx.map((h) => seqnums(raw, h).seqs.length), [1, 1, 1]);
+    assert.equal(checkBus(e), []);
+  });
+}
+
+t('a broadcast stopped at a contended receiver and trapped at every later step: each receiver has it at most once (in-memory) / once after send_commit is run again (staged)', async ({ raw, e, bus }) => {
+  const other = await another(bus.memory);
+  const s = open(raw, { attachSend: A.ATTACH_TIMESTAMP });
+  const rx = receivers(raw, 3);
+  let traps = 0;
+  for (const staged of [false, true]) {
+    for (let n = 1; n < 100; n++) {
+      hold(e, rx[1], other);
+      const done = releaseOnWait(e, rx[1]);
+      let trapped = false;
+      if (staged) {
+        raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(300), filter()] });
+        assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+        e.setFault(n);
+        try { assert.is(e.sendCommit(), 0); } catch { trapped = true; }
+        e.setFault(0);
+        if (trapped) assert.is(e.sendCommit(), 0, 'run again: it goes on');
+      } else {
+        e.setFault(n);
+        try { assert.is(bcastMem(raw, s), 0); } catch { trapped = true; }
+        e.setFault(0);
+      }
+      done();
+      if (Atomics.load(e.u32, lockWord(e, rx[1])) !== 0) release(e, rx[1]); // trapped before its wait
+      assert.is(op(e), A.OP_NONE, `step ${n}: nothing left pending`);
+      assert.equal(checkBus(e), [], `step ${n}: consistent`);
+      const got = rx.map((h) => seqnums(raw, h));
+      for (const g of got) {
+        assert.is(g.dropped, 0, `step ${n}: no loss`);
+        if (staged) assert.is(g.seqs.length, 1, `step ${n}: staged, once`);
+        else assert.ok(g.seqs.length <= 1, `step ${n}: at most once`);
+      }
+      if (staged) assert.is(new Set(got.map((g) => g.seqs[0])).size, 1, `step ${n}: one seqnum`);
+      if (!trapped) break;
+      traps++;
+      assert.ok(n < 99);
+    }
+  }
+  assert.ok(traps >= 6, `trapped at ${traps} steps`);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('a thread that dies in a broadcast it resumed after a wait is recovered: consistent, op cleared, each receiver has it at most once', async ({ raw, e, bus }) => {
+  const rx = receivers(raw, 3);
+  const holder = await another(bus.memory);
+  let deaths = 0;
+  for (let n = 1; n < 100; n++) {
+    const b = await another(bus.memory); // the broadcaster
+    const rawB = new (raw.constructor as new (e: Engine) => Raw)(b);
+    const s = open(rawB);
+    hold(e, rx[1], holder); // released from inside b's wait
+    const done = releaseOnWait(b, rx[1]);
+    b.setFault(n, true); // dies at its n-th logged store (not unwound), as a terminated worker
+    let died = false;
+    try { assert.is(bcastMem(rawB, s), 0); } catch { died = true; }
+    done();
+    if (Atomics.load(e.u32, lockWord(e, rx[1])) !== 0 && !died) release(e, rx[1]);
+    if (!died) {
+      b.setFault(0);
+      assert.equal(rx.map((h) => seqnums(raw, h).seqs.length), [1, 1, 1]);
+      assert.is(rawB.byebye(s.slot, s.gen), 0);
+      assert.is(b.threadLeave(), 0);
+      for (const h of rx) seqnums(raw, h); // its ID_REMOVE
+      break;
+    }
+    deaths++;
+    // still held by the stand-in (the broadcaster died before its wait): released first
+    if ((Atomics.load(e.u32, lockWord(e, rx[1])) & A.LOCK_ID_MASK) === holder.threadSlot + 1) release(e, rx[1]);
+    assert.ok(e.recover(b.threadSlot, true) >= 0);
+    assert.equal(checkBus(e), [], `death at step ${n}: consistent`);
+    for (const h of rx) assert.ok(seqnums(raw, h).seqs.length <= 1, `death at step ${n}: at most once`);
+    assert.ok(n < 99);
+  }
+  assert.ok(deaths >= 3, `died at ${deaths} steps`);
+  assert.is(holder.threadLeave(), 0);
+});
+
+t.run();
