@@ -101,7 +101,8 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
         st32(t + A.THREAD_REASON_ARG, arg);
         return stop(t, c, pos, staged);
       }
-      aAdd(d + A.CONN_KMSG_LOST, 1); // the host gave its wait up: lost to this receiver alone
+      // the host gave its wait up: lost to this receiver alone, if it would have got it
+      if (mon || matchUnlocked(d, c, bloom, owned || names, names)) aAdd(d + A.CONN_KMSG_LOST, 1);
       st32(progress, u32((pos + 1) | A.BCAST_MET)); // the log is empty here (each delivery commits)
       continue;
     }
@@ -127,6 +128,20 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);
   return 0;
+}
+
+/**
+ * Would receiver `d`'s entries accept the signal (bloom `bloom` from `c`), read without d's
+ * lock? Its entries change only under the bus lock (MATCH_ADD, MATCH_REMOVE, close), so they
+ * are read under that lock (`held`: the broadcast holds it; else it is tried). When the bus
+ * lock is contended too: true (the loss is counted without the check).
+ */
+function matchUnlocked(d: u32, c: u32, bloom: u32, held: bool, names: bool): bool {
+  if (held) return matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names);
+  if (!lockTry(H + A.BUS_LOCK)) return true;
+  const r = ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, true);
+  unlock(H + A.BUS_LOCK);
+  return r;
 }
 
 /** Stop at position `pos` (a contended lock, recorded by lockTry) for the host to wait and run the command again. */

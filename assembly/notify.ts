@@ -5,7 +5,10 @@
 // receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
 // a wait), so a caller may hold one connection lock of its own (connection close does):
 // a receiver whose lock stays contended loses the notification, counted in its
-// CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool.
+// CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool,
+// when its match entries accept it (read under the bus lock alone: MATCH_ADD, MATCH_REMOVE
+// and close change them under it too). Unlike broadcasts (broadcast.ts) a notification does
+// not wait for a contended receiver: docs/DIFFERENCES.md G7 says why.
 import * as A from "../js/shared/abi";
 import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
@@ -41,7 +44,9 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
     if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
     if (!lockTryBounded(d + A.CONN_LOCK)) {
-      aAdd(d + A.CONN_KMSG_LOST, 1);
+      // lost only to a receiver that would have got it: its entries (and state) change only
+      // under the bus lock too, which is held here, so they can be read without its own lock
+      if (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) aAdd(d + A.CONN_KMSG_LOST, 1);
       continue;
     }
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) {

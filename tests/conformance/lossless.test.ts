@@ -134,6 +134,36 @@ for (const [kind, send] of [['in-memory', bcastMem], ['staged', bcastStaged]] as
   });
 }
 
+t('a passed-over receiver whose rules would not accept the broadcast is not told of a loss', async ({ raw, e }) => {
+  const s = open(raw);
+  const [r0] = receivers(raw, 1);
+  const no = open(raw); // a bloom mask the (empty) filter lacks: never matches
+  assert.is(raw.matchAdd(no.slot, no.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(1) }] }), 0);
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+  assert.is(Atomics.compareExchange(e.u32, lockWord(e, no), 0, n), 0); // held by a slot that is not LIVE
+  assert.is(bcastMem(raw, s), 0);
+  release(e, no);
+  assert.is(lost(e, no), 0, 'no loss counted');
+  assert.equal(seqnums(raw, no), { seqs: [], dropped: 0 });
+  assert.is(seqnums(raw, r0).seqs.length, 1);
+});
+
+t('a notification that cannot take a receiver\'s lock counts a loss only for a receiver whose rules accept it', async ({ raw, e }) => {
+  const all = open(raw); // a match-everything entry: accepts ID_ADD
+  assert.is(raw.matchAdd(all.slot, all.gen, 1), 0);
+  const sig = open(raw); // signals only: never a notification
+  assert.is(raw.matchAdd(sig.slot, sig.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0);
+  seqnums(raw, all); // the ID_ADD of sig
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+  for (const h of [all, sig]) assert.is(Atomics.compareExchange(e.u32, lockWord(e, h), 0, n), 0);
+  const late = open(raw); // its ID_ADD meets both locks held
+  for (const h of [all, sig]) release(e, h);
+  assert.equal([lost(e, all), lost(e, sig)], [1, 0]);
+  assert.equal(seqnums(raw, all).dropped, 1);
+  assert.equal(seqnums(raw, sig).dropped, 0);
+  void late;
+});
+
 t('a broadcast stopped at a contended receiver and trapped at every later step: each receiver has it at most once (in-memory) / once after send_commit is run again (staged)', async ({ raw, e, bus }) => {
   const other = await another(bus.memory);
   const s = open(raw, { attachSend: A.ATTACH_TIMESTAMP });
