@@ -118,7 +118,7 @@ for (const [kind, send] of [['in-memory', bcastMem], ['staged', bcastStaged]] as
     const s = open(raw);
     const rx = receivers(raw, 3);
     // a holder id whose slot is not LIVE (no thread joined it): the host gives its wait up at once
-    const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+    const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
     assert.is(Atomics.compareExchange(e.u32, lockWord(e, rx[2]), 0, n), 0);
     assert.is(send(raw, s), 0);
     assert.is(op(e), A.OP_NONE);
@@ -139,7 +139,7 @@ t('a passed-over receiver whose rules would not accept the broadcast is not told
   const [r0] = receivers(raw, 1);
   const no = open(raw); // a bloom mask the (empty) filter lacks: never matches
   assert.is(raw.matchAdd(no.slot, no.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(1) }] }), 0);
-  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
   assert.is(Atomics.compareExchange(e.u32, lockWord(e, no), 0, n), 0); // held by a slot that is not LIVE
   assert.is(bcastMem(raw, s), 0);
   release(e, no);
@@ -154,7 +154,7 @@ t('a notification that cannot take a receiver\'s lock counts a loss only for a r
   const sig = open(raw); // signals only: never a notification
   assert.is(raw.matchAdd(sig.slot, sig.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0);
   seqnums(raw, all); // the ID_ADD of sig
-  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
   for (const h of [all, sig]) assert.is(Atomics.compareExchange(e.u32, lockWord(e, h), 0, n), 0);
   const late = open(raw); // its ID_ADD meets both locks held
   for (const h of [all, sig]) release(e, h);
