@@ -4,7 +4,9 @@
 // any lock, for every receiver (each gets the items of its own attach_recv); the sender's owned
 // names, when a receiver asks for them, under the bus lock, held for the whole delivery. Delivery is per
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
-// CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
+// CONN_DROPPED goes up, reported by its next RECV), and the sender is never told. A receiver
+// whose lock is held is waited for: the broadcast stops there and goes on when run again
+// (broadcast() below; docs/ARCHITECTURE.md, "Broadcasts that wait for a contended receiver").
 //
 // The payload lies in shared memory (the command area, the user region, or the staging slice
 // in the sender's pool that a broadcast with host vecs is copied to first: stage.ts): the

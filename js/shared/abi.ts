@@ -931,9 +931,9 @@ export const R_SEND_BCAST_HOST_VEC = 809; // no longer reported (a broadcast wit
 // Reasons 1050.. (broadcast names and staging)
 export const R_SEND_BCAST_STAGING = 1051; // ENOBUFS / EXFULL (the pool's errno): the sender's own pool (its quota, or its room) cannot hold a broadcast's staging slice; arg the bytes it needs
 export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of a NAME_* rule, is not a NUL-terminated valid well-known name; arg the type
-// A broadcast or a bus notification reaches receivers one at a time; once one got it, the
-// command cannot back out with WOULDBLOCK, so a contended receiver lock is tried this many
-// times (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than
+// A bus notification (or a monitor's copy of a unicast) reaches receivers one at a time; once
+// one got it, the command cannot back out with WOULDBLOCK, so a contended receiver lock is
+// tried this many times (a broadcast signal waits instead: THREAD_BCAST_SKIP above) (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than
 // a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
 // reported by its next RECV as DROPPED_MSGS).
 export const DELIVER_LOCK_TRIES = 64;
