@@ -10,7 +10,7 @@
 // and close change them under it too). Unlike broadcasts (broadcast.ts) a notification does
 // not wait for a contended receiver: docs/DIFFERENCES.md G7 says why.
 import * as A from "../js/shared/abi";
-import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
+import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
 import { lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
@@ -57,23 +57,81 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
   }
 }
 
-/** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags }. */
-function notifyId(kind: u32, c: u32): void {
+// A closing connection's notifications (connClose: each name it passes on, then ID_REMOVE)
+// are queued, not sent, while the close changes the registry and the connection: each
+// delivery commits the undo log (one receiver at a time), and a commit in the middle of the
+// close would make a trap there leave the close half done. The close commits whole, then
+// notifyFlush sends them in order. The queue lies in the closer's command area, after
+// NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 16 bytes; RECOVER has none): a
+// header word (the bytes queued), then records of NOTIFY_REC_HDR bytes (size, kind, payload
+// size, skip, ids) and the payload, 8-aligned. A notification that does not fit (only a
+// close passing on over a hundred long names) is sent at once, as before.
+const Q_OFF: u32 = 256; // the queue's offset in the command area
+const REC_HDR: u32 = 32; // size, kind, payload size, skip, lo, hi, lo2, hi2
+
+/** A fresh queue in the calling thread's command area: its address (for connClose, then notifyFlush). */
+export function notifyQueue(): u32 {
+  const q = THREAD + A.THREAD_CMD + Q_OFF;
+  st32(q, 0);
+  return q;
+}
+
+/** Queue (at `q`, 0: send now) or send the notification. */
+function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
+  if (q != 0) {
+    const at = q + 4 + ld32(q), recSize = REC_HDR + u32((size + 7) & ~7);
+    if (at + recSize <= notifyBuf()) {
+      st32(at, recSize);
+      st32(at + 4, kind);
+      st32(at + 8, size);
+      st32(at + 12, skip);
+      st32(at + 16, lo);
+      st32(at + 20, hi);
+      st32(at + 24, lo2);
+      st32(at + 28, hi2);
+      copy(at + REC_HDR, buf, size);
+      st32(q, ld32(q) + recSize);
+      return;
+    }
+  }
+  notifyAll(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen);
+}
+
+/**
+ * Send the notifications queued at `q`, in order (bus lock held, the close committed): each
+ * delivery commits on its own. A trap here leaves the close done and the notifications not
+ * yet sent unsent (their receivers are not told).
+ */
+export function notifyFlush(q: u32): void {
+  const end = q + 4 + ld32(q);
+  st32(q, 0);
+  const buf = notifyBuf();
+  for (let at = q + 4; at < end; at += ld32(at)) {
+    const kind = ld32(at + 4), size = ld32(at + 8);
+    copy(buf, at + REC_HDR, size);
+    const named = kind != A.ITEM_ID_ADD && kind != A.ITEM_ID_REMOVE;
+    notifyAll(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
+      named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0);
+  }
+}
+
+/** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags } (queued at `q`, 0: sent now). */
+function notifyId(kind: u32, c: u32, q: u32): void {
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) return; // monitors are never announced
   const buf = notifyBuf();
   copy(buf, c + A.CONN_ID, 8);
   copy(buf + 8, c + A.CONN_FLAGS, 8);
-  notifyAll(kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
+  notifyOrQueue(q, kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
 }
 
 /** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
 export function notifyIdAdd(c: u32): void {
-  notifyId(A.ITEM_ID_ADD, c);
+  notifyId(A.ITEM_ID_ADD, c, 0);
 }
 
-/** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held). */
-export function notifyIdRemove(c: u32): void {
-  notifyId(A.ITEM_ID_REMOVE, c);
+/** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held); queued at `q` (0: sent now). */
+export function notifyIdRemove(c: u32, q: u32): void {
+  notifyId(A.ITEM_ID_REMOVE, c, q);
 }
 
 /**
@@ -83,7 +141,7 @@ export function notifyIdRemove(c: u32): void {
  * could need, or that receiver loses the notification.
  */
 export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi: u32, newLo: u32, newHi: u32,
-  oldFlags: u32, newFlags: u32, skip: u32): void {
+  oldFlags: u32, newFlags: u32, skip: u32, q: u32): void {
   if (nameLen > u32(A.MAX_NAME_LEN)) return;
   const kind = oldLo == 0 && oldHi == 0 ? A.ITEM_NAME_ADD : newLo == 0 && newHi == 0 ? A.ITEM_NAME_REMOVE : A.ITEM_NAME_CHANGE;
   const buf = notifyBuf();
@@ -93,5 +151,5 @@ export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi:
   st64(buf + 24, newFlags, 0);
   copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
   fill(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 8); // the NUL and padding (bytes: the end of the name is not 4-aligned)
-  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi, buf + A.NOTIFY_NAME_HDR, nameLen);
+  notifyOrQueue(q, kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi, buf + A.NOTIFY_NAME_HDR, nameLen);
 }

@@ -16,6 +16,7 @@ import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
+import { notifyQueue, notifyFlush } from "./notify";
 import { sendFinish, sendPending } from "./send";
 import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
@@ -87,8 +88,10 @@ export function recover(token: u32, force: u32): i32 {
     const c = connAddr(i);
     if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_OWNER) != slot) continue;
     if (!lockBusAndConn(c)) return A.WOULDBLOCK;
-    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c);
-    logCommit();
+    const q = notifyQueue();
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q);
+    logCommit(); // the close, whole
+    notifyFlush(q); // then its notifications, each committed on its own
     unlock(c + A.CONN_LOCK);
     replySweepNow(); // REPLY_DEAD to those who called it (what a taken lock defers stays owed)
     unlock(H + A.BUS_LOCK);

@@ -12,8 +12,8 @@
 import * as assert from 'uvu/assert';
 import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
-import { checkBus } from '../helpers/check.ts';
-import { ALL, vec, hostVec, type Item, type Raw } from '../helpers/raw.ts';
+import { checkBus, checkNames, stateImage, firstDifference } from '../helpers/check.ts';
+import { ALL, vec, hostVec, str, type Item, type Raw } from '../helpers/raw.ts';
 
 const t = busSuite('lossless broadcast', { hooks: true }); // another() and fault injection: the hooks build
 
@@ -239,6 +239,47 @@ t('a thread that dies in a broadcast it resumed after a wait is recovered: consi
   }
   assert.ok(deaths >= 3, `died at ${deaths} steps`);
   assert.is(holder.threadLeave(), 0);
+});
+
+
+t('BYEBYE that passes names on, with a subscriber: a trap at any step leaves the bus as before (in the close) or the close complete (in its notifications), never half done', ({ raw, e }) => {
+  const sub = open(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0); // every notification
+  let inClose = 0, inNotify = 0;
+  for (let n = 1; n < 200; n++) {
+    const names = [0, 1, 2].map((k) => `org.t${n}.n${k}`);
+    const x = open(raw), y = open(raw);
+    for (const name of names) {
+      assert.is(raw.nameAcquire(x.slot, x.gen, name).r, 0);
+      assert.is(raw.nameAcquire(y.slot, y.gen, name, A.NAME_QUEUE).r, 0); // queued: the name passes to y
+    }
+    seqnums(raw, sub); // the ID_ADDs and NAME_ADDs so far
+    const before = stateImage(e);
+    e.setFault(n);
+    let trapped = false;
+    try { assert.is(raw.byebye(x.slot, x.gen), 0); } catch { trapped = true; }
+    e.setFault(0);
+    assert.equal(checkBus(e), [], `step ${n}: consistent`);
+    assert.equal(checkNames(e), [], `step ${n}: registry consistent`);
+    const closed = e.connGen(x.slot) !== x.gen;
+    if (trapped && !closed) {
+      inClose++;
+      const d = firstDifference(before, stateImage(e));
+      assert.is(d, -1, `step ${n}: a trap in the close restores the bus (first difference at ${d})`);
+      assert.is(raw.byebye(x.slot, x.gen), 0, 'closed when run again');
+    } else if (trapped) inNotify++;
+    // closed, whole: every name is y's now (a message to each name reaches y)
+    for (const name of names) {
+      assert.is(raw.send(sub.slot, sub.gen, { msg: { dst: 0 }, items: [str(A.ITEM_DST_NAME, name), vec(8, raw.cmd + 8192)] }), 0, `step ${n}: ${name} passed on`);
+    }
+    assert.is(e.queued(y.slot), 3);
+    while (raw.recv(y.slot, y.gen, A.RECV_DROP).r === 0);
+    assert.is(raw.byebye(y.slot, y.gen), 0);
+    seqnums(raw, sub);
+    if (!trapped) break;
+    assert.ok(n < 199);
+  }
+  assert.ok(inClose >= 3 && inNotify >= 1, `traps in the close (${inClose}) and in its notifications (${inNotify})`);
 });
 
 t.run();

@@ -346,15 +346,11 @@ async function run(seed: number, steps: number, wrap: boolean) {
     } else if (op === 'byebye') {
       const i = rnd.int(conns.length);
       const c = conns[i];
-      // KNOWN ISSUE (reported, not of this test's making): a close that passes names on
-      // delivers their NAME_* notifications one receiver at a time, each committing the undo
-      // log (notify.ts), so a trap after the first delivery leaves the close half done and
-      // the name registry inconsistent when unwound. No fault for BYEBYE while any
-      // connection has match entries (before 'match' existed here, none ever had)
-      if (conns.some((k) => raws[0].e.u32[(raws[0].e.connAddr(k.slot) + A.CONN_N_MATCHES) >>> 2] !== 0)) raws.forEach((raw) => raw.e.setFault(0));
+      // faults stay armed: a close commits whole before it sends its notifications (its NAME_*
+      // and ID_REMOVE are queued, notify.ts), so a trap leaves it undone or complete
       const r = both(label, (raw) => raw.byebye(c.slot, c.gen));
-      // a trap in a notification's delivery comes after the close was committed (notify.ts
-      // commits before each receiver): the connection is closed all the same
+      // a trap in a notification's delivery comes after the close was committed: the
+      // connection is closed all the same
       if (r === 0 || (isTrap(r) && raws[0].e.connGen(c.slot) !== c.gen)) conns.splice(i, 1);
     }
   }
@@ -407,7 +403,7 @@ test('the mix carried OWNED_NAME items (names owned by senders, receivers asking
   if (process.env.WASMBUS_SEEDS || process.env.WASMBUS_STEPS) return; // counted for the default seeds and steps only
   assert.ok(tally.owned >= 20, `OWNED_NAME: ${tally.owned} messages`);
   assert.ok(tally.bcastOwned >= 3, `OWNED_NAME in broadcasts: ${tally.bcastOwned} messages`);
-  assert.ok(tally.truncated >= 5, `TRUNCATED: ${tally.truncated} messages`);
+  assert.ok(tally.truncated >= 4, `TRUNCATED: ${tally.truncated} messages`); // 4 (was 5) since BYEBYE keeps its faults (the mix changed: 4 with the default seeds)
 });
 
 test.run();
