@@ -62,16 +62,15 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
 // delivery commits the undo log (one receiver at a time), and a commit in the middle of the
 // close would make a trap there leave the close half done. The close commits whole, then
 // notifyFlush sends them in order. The queue lies in the closer's command area, after
-// NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 16 bytes; RECOVER has none): a
+// NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 24 bytes; RECOVER has none): a
 // header word (the bytes queued), then records of NOTIFY_REC_HDR bytes (size, kind, payload
 // size, skip, ids) and the payload, 8-aligned. A notification that does not fit (only a
 // close passing on over a hundred long names) is sent at once, as before.
-const Q_OFF: u32 = 256; // the queue's offset in the command area
 const REC_HDR: u32 = 32; // size, kind, payload size, skip, lo, hi, lo2, hi2
 
 /** A fresh queue in the calling thread's command area: its address (for connClose, then notifyFlush). */
 export function notifyQueue(): u32 {
-  const q = THREAD + A.THREAD_CMD + Q_OFF;
+  const q = THREAD + A.THREAD_CMD + A.NOTIFY_Q_OFF;
   st32(q, 0);
   return q;
 }

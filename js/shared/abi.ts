@@ -916,6 +916,11 @@ export const NOTIFY_NAME_HDR = 32;
 // calling thread's command area (the command that causes a notification has been read by
 // then; a name payload is at most NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 bytes).
 export const NOTIFY_BUF = 512;
+// A closing connection's notifications are queued (not sent) until the close is committed,
+// in the closer's command area from this offset up to NOTIFY_BUF (BYEBYE's command is 24
+// bytes; RECOVER has none): about 31 KiB, room for every name a connection may own unless
+// they are over a hundred long ones (a notification that does not fit is sent at once)
+export const NOTIFY_Q_OFF = 256;
 
 // Reasons: 800 MATCH_ADD / MATCH_REMOVE (and SEND's signal rules)
 export const R_MATCH_SENDER_KIND = 800; // EOPNOTSUPP: a monitor, activator or policy holder cannot add or remove matches
