@@ -12,7 +12,7 @@ import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
-import { notifyIdAdd, notifyIdRemove, notifyQueue, notifyFlush } from "./notify";
+import { notifyIdAdd, notifyIdRemove, notifyQueue, notifyFlushWait } from "./notify";
 import { namesDropAll, namesHandBack, nameNotify } from "./name-change";
 import { nameActivateCheck, nameActivate } from "./registry";
 
@@ -215,6 +215,8 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
 
 /** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
 export function byebye(slot: u32, gen: u32): i32 {
+  // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
+  if (THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_NOTIFY) return byebyeNotify(true);
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
@@ -236,13 +238,37 @@ export function byebye(slot: u32, gen: u32): i32 {
     connClose(c, q);
   }
   logCommit(); // the close, whole
-  notifyFlush(q); // then its notifications, each committed on its own
   unlock(c + A.CONN_LOCK);
-  // the calls made to it end now: REPLY_DEAD to their callers (what a taken lock defers
-  // stays owed, for the next command: replyTick)
-  if (ret == 0) replySweepNow();
+  if (ret != 0) {
+    unlock(H + A.BUS_LOCK);
+    return ret;
+  }
+  return byebyeNotify(false);
+}
+
+/**
+ * BYEBYE's end (the close committed, the bus lock held): its notifications, each committed
+ * on its own, waiting for a contended receiver (notifyFlushWait: WOULDBLOCK with the bus lock
+ * held, OP_NOTIFY; `resume`: BYEBYE run again, going on where they stopped); then the calls
+ * made to it end: REPLY_DEAD to their callers (what a taken lock defers stays owed, for the
+ * next command: replyTick).
+ */
+function byebyeNotify(resume: bool): i32 {
+  const t = THREAD;
+  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
+  if (resume) {
+    rec = ld32(t + A.THREAD_OP_FROM);
+    pos = ld32(t + A.THREAD_OP_LEN);
+    if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
+    st32(t + A.THREAD_OP, A.OP_NONE);
+  }
+  st32(t + A.THREAD_BCAST_SKIP, 0);
+  const r = notifyFlushWait(q, rec, pos, skipAt);
+  if (r < 0) return r; // stopped: the bus lock stays held
+  replySweepNow();
   unlock(H + A.BUS_LOCK);
-  return ret;
+  return 0;
 }
 
 /**

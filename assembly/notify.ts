@@ -12,7 +12,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { monitorsAny, isMonitor } from "./monitor";
 import { matchNotify } from "./match";
@@ -31,11 +31,24 @@ function notifyBuf(): u32 {
  * connections without entries are passed without a lock.
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
+  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false);
+}
+
+/**
+ * notifyAll from position `from` (pass × n + slot, monitors being pass 0). With `wait`, a
+ * receiver whose lock is contended stops the walk: its position is returned (the contended
+ * word recorded by lockTry), unless it is `skipAt` (the host gave its wait up: passed over,
+ * the loss counted); without, a bounded spin, then the loss. 0xffffffff: every receiver done.
+ */
+function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32,
+  from: u32, skipAt: u32, wait: bool): u32 {
   const n = busNConns();
   // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
   // message), then the others; without monitors, one pass
   const mons = monitorsAny();
-  for (let pass: u32 = mons ? 0 : 1; pass < 2; pass++) for (let s: u32 = 0; s < n; s++) {
+  let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
+  if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
+  for (let pass = pass0; pass < 2; pass++) for (let s: u32 = pass == pass0 ? s0 : 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
     // a monitor gets every notification, without matches; other kinds none (without monitors on
@@ -43,7 +56,9 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
     const mon = mons && isMonitor(d);
     if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    if (!lockTryBounded(d + A.CONN_LOCK)) {
+    const pos = pass * n + s;
+    if (wait ? !lockTry(d + A.CONN_LOCK) : !lockTryBounded(d + A.CONN_LOCK)) {
+      if (wait && pos != skipAt) return pos;
       // lost only to a receiver that would have got it: its entries (and state) change only
       // under the bus lock too, which is held here, so they can be read without its own lock
       if (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) aAdd(d + A.CONN_KMSG_LOST, 1);
@@ -55,6 +70,7 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
+  return 0xffffffff;
 }
 
 // A closing connection's notifications (connClose: each name it passes on, then ID_REMOVE)
@@ -97,21 +113,59 @@ function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u3
 }
 
 /**
- * Send the notifications queued at `q`, in order (bus lock held, the close committed): each
- * delivery commits on its own. A trap here leaves the close done and the notifications not
- * yet sent unsent (their receivers are not told).
+ * Send the notifications queued at `q`, in order (bus lock held, the close committed, no
+ * connection lock held): each delivery commits on its own. A trap here leaves the close done
+ * and the notifications not yet sent unsent (their receivers are not told).
  */
 export function notifyFlush(q: u32): void {
-  const end = q + 4 + ld32(q);
+  notifyFlushFrom(q, 0, 0, 0xffffffff, false);
   st32(q, 0);
+}
+
+/**
+ * notifyFlush that waits for a contended receiver (BYEBYE): from record offset `rec` and
+ * position `pos`. At a contended receiver it records where it stopped (THREAD_OP =
+ * OP_NOTIFY, op_from = the record's offset, op_len = the position), sets THREAD_BCAST_SKIP to
+ * BCAST_WAITING and returns WOULDBLOCK **with the bus lock still held**: the notifications
+ * must reach every receiver in the order of the registry's changes, so nothing may change it
+ * meanwhile. The holder of a receiver's lock never waits for the bus lock (the lock order), so
+ * this cannot deadlock; the host's wait is bounded as any (then BCAST_SKIP: that receiver is
+ * passed over, its loss counted). 0 once every notification is sent.
+ */
+export function notifyFlushWait(q: u32, rec: u32, pos: u32, skipAt: u32): i32 {
+  const r = notifyFlushFrom(q, rec, pos, skipAt, true);
+  if (r == 0xffffffff) {
+    st32(q, 0);
+    return 0;
+  }
+  const t = THREAD;
+  st32(t + A.THREAD_OP_FROM, notifyStopRec);
+  st32(t + A.THREAD_OP_LEN, r);
+  st32(t + A.THREAD_BCAST_SKIP, A.BCAST_WAITING);
+  st32(t + A.THREAD_OP, A.OP_NOTIFY);
+  return A.WOULDBLOCK;
+}
+
+/** notifyFlushFrom's stop: the offset of the record it stopped in (a scratch result, set before it is read) */
+let notifyStopRec: u32 = 0;
+
+function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool): u32 {
+  const end = q + 4 + ld32(q);
   const buf = notifyBuf();
-  for (let at = q + 4; at < end; at += ld32(at)) {
+  for (let at = q + 4 + rec; at < end; at += ld32(at)) {
     const kind = ld32(at + 4), size = ld32(at + 8);
     copy(buf, at + REC_HDR, size);
     const named = kind != A.ITEM_ID_ADD && kind != A.ITEM_ID_REMOVE;
-    notifyAll(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
-      named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0);
+    const first = at == q + 4 + rec;
+    const r = notifyFrom(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
+      named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0,
+      first ? pos : 0, first ? skipAt : 0xffffffff, wait);
+    if (r != 0xffffffff) {
+      notifyStopRec = at - (q + 4);
+      return r;
+    }
   }
+  return 0xffffffff;
 }
 
 /** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags } (queued at `q`, 0: sent now). */

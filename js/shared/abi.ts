@@ -205,6 +205,11 @@ export const OP_BCAST = 2;
 export const OP_BCAST_MEM = 3;
 // op_from's flag: the broadcast's metadata (seqnum, TIMESTAMP, process items, owned names)
 // is collected in the thread's scratch; a resumed delivery uses it (one collection per broadcast)
+// a BYEBYE whose notifications (queued while it closed: NOTIFY_Q_OFF) wait for a contended
+// receiver, the bus lock still held: op_from: the offset of the notification's record in the
+// queue; op_len: the receiver's position. BYEBYE run again goes on there (assembly/notify.ts);
+// a trap (unwind) or recovery ends it (OP_NONE): the notifications not yet sent are not sent
+export const OP_NOTIFY = 4;
 export const BCAST_MET = 0x40000000; // positions stay below 2 × n_conns
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
 // token is cleared last when it is freed, so a thread that dies at any point is found by its

@@ -282,4 +282,54 @@ t('BYEBYE that passes names on, with a subscriber: a trap at any step leaves the
   assert.ok(inClose >= 3 && inNotify >= 1, `traps in the close (${inClose}) and in its notifications (${inNotify})`);
 });
 
+
+/** Notifications queued for `h` (src 0): their item types, and the dropped count reported. */
+function notes(raw: Raw, h: H): { kinds: number[]; dropped: number } {
+  const kinds: number[] = [];
+  let dropped = 0;
+  for (;;) {
+    const m = raw.recv(h.slot, h.gen);
+    dropped += m.dropped;
+    if (m.r === -A.EAGAIN) break;
+    const s = raw.slice(h.slot, m.offset);
+    if (raw.r64(s + A.MSG_SRC_ID) === 0) kinds.push(raw.r64(s + A.MSG_HDR + A.ITEM_TYPE));
+    assert.is(raw.free(h.slot, h.gen, m.offset), 0);
+  }
+  return { kinds, dropped };
+}
+
+t('BYEBYE: a subscriber whose lock is held gets the close\'s NAME_REMOVE and ID_REMOVE once it is released, in order, none lost', async ({ raw, e, bus }) => {
+  const other = await another(bus.memory);
+  const sub = open(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0);
+  const x = open(raw);
+  assert.is(raw.nameAcquire(x.slot, x.gen, 'org.lossless.X').r, 0);
+  notes(raw, sub);
+  hold(e, sub, other);
+  const done = releaseOnWait(e, sub);
+  assert.is(raw.byebye(x.slot, x.gen), 0);
+  assert.ok(done() >= 1, 'the close waited for the lock');
+  assert.is(op(e), A.OP_NONE);
+  assert.is(Atomics.load(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2), 0, 'the bus lock released');
+  assert.equal(notes(raw, sub), { kinds: [A.ITEM_NAME_REMOVE, A.ITEM_ID_REMOVE], dropped: 0 });
+  assert.equal(checkBus(e), []);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('BYEBYE: a subscriber held by a thread that is not LIVE is passed over (each notification one loss), the others get them', ({ raw, e }) => {
+  const subs = [open(raw), open(raw)];
+  for (const h of subs) assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+  const x = open(raw);
+  assert.is(raw.nameAcquire(x.slot, x.gen, 'org.lossless.Y').r, 0);
+  for (const h of subs) notes(raw, h);
+  const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
+  assert.is(Atomics.compareExchange(e.u32, lockWord(e, subs[0]), 0, n), 0);
+  assert.is(raw.byebye(x.slot, x.gen), 0);
+  release(e, subs[0]);
+  assert.is(op(e), A.OP_NONE);
+  assert.equal(notes(raw, subs[0]), { kinds: [], dropped: 2 });
+  assert.equal(notes(raw, subs[1]), { kinds: [A.ITEM_NAME_REMOVE, A.ITEM_ID_REMOVE], dropped: 0 });
+  assert.equal(checkBus(e), []);
+});
+
 t.run();
