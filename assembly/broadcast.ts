@@ -4,7 +4,9 @@
 // any lock, for every receiver (each gets the items of its own attach_recv); the sender's owned
 // names, when a receiver asks for them, under the bus lock, held for the whole delivery. Delivery is per
 // receiver, as in kdbus: a receiver whose quota or pool is full does not get it (its
-// CONN_DROPPED goes up, reported by its next RECV), and the sender is never told.
+// CONN_DROPPED goes up, reported by its next RECV), and the sender is never told. A receiver
+// whose lock is held is waited for: the broadcast stops there and goes on when run again
+// (broadcast() below; docs/ARCHITECTURE.md, "Broadcasts that wait for a contended receiver").
 //
 // The payload lies in shared memory (the command area, the user region, or the staging slice
 // in the sender's pool that a broadcast with host vecs is copied to first: stage.ts): the
@@ -14,7 +16,8 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aAdd, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, lockTryBounded, unlock } from "./lock";
+import { lockTry, unlock } from "./lock";
+import { fail } from "./reason";
 import { busConns, busNConns } from "./bus";
 import { monitorsAny, isMonitor } from "./monitor";
 import { align8 } from "./items";
@@ -28,34 +31,58 @@ const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
  * Deliver the validated signal at `msg` (to ~0, with `nVecs` VECs of `stored` bytes in
- * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c` to the connection
- * slots from `from` on. With `progress` (a word of the thread slot: a staged broadcast's
- * op_from), the next slot to try is logged there with each receiver's delivery, so that a
- * send_commit run again after a trap goes on where it stopped (each receiver gets it once).
- * 0, or WOULDBLOCK (the bus lock, for NAME rules, is contended: nothing was delivered).
+ * shared memory and the BLOOM_FILTER item at `bloom`) from connection `c` to every receiver,
+ * from the position in the thread's op_from on (0 at first). A position is pass × n + slot
+ * (monitors are served in pass 0). `staged`: the message is a staged broadcast's (stage.ts),
+ * op_from is logged with each receiver's delivery, so that a send_commit run again after a
+ * trap goes on where it stopped; else (an in-memory SEND) a stop makes the thread's op
+ * OP_BCAST_MEM, and SEND run again goes on (broadcastResume).
+ *
+ * Lossless under contention: a receiver whose lock is contended is not passed over. Its
+ * position goes to op_from (with BCAST_MET: the metadata is collected once, the first time)
+ * and the command returns WOULDBLOCK with THREAD_BCAST_SKIP = BCAST_WAITING; the host waits
+ * on the lock word and runs it again. When the host gives up (the holder is not LIVE, or
+ * LOCK_WAIT_MS passed), it runs it again with BCAST_SKIP: that receiver loses the message
+ * (CONN_KMSG_LOST, counted without its rules: they may only be read under its lock) and the
+ * others get it. No lock is held while the host waits (the bus lock is given back and taken
+ * again). 0, WOULDBLOCK, or -EDEADLK (R_BCAST_BUS_LOCK).
  * O(n_conns): a connection without entries is passed without its lock.
  */
-export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32, from: u32, progress: u32): i32 {
+export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32, bloom: u32, staged: bool): i32 {
   const t = THREAD;
+  const progress = t + A.THREAD_OP_FROM;
+  const at = ld32(progress);
+  const first = (at & A.BCAST_MET) == 0;
+  const from = u32(at & ~A.BCAST_MET);
+  // the host's request to pass the receiver at `from` over (it gave its wait up); any other
+  // value of the word is stale
+  const skipAt = ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP ? from : 0xffffffff;
+  st32(t + A.THREAD_BCAST_SKIP, 0);
   const sendMask = ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED;
-  // OWNED_NAME: read from the registry under the bus lock, held through the whole delivery
+  // OWNED_NAME: read from the registry under the bus lock, held through the delivery
   // (before any receiver's lock: the lock order), only when the sender may own a name and a
-  // possible receiver asks for names; WOULDBLOCK here is before anything was delivered
-  // NAME rules in match entries (match.ts) need the registry still too: the same hold
-  const owned = (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
+  // possible receiver asks for names; WOULDBLOCK here is before anything was delivered.
+  // NAME rules in match entries (match.ts) need the registry still too: the same hold. A
+  // broadcast that goes on after a wait takes the lock again for its NAME rules only: its
+  // owned names were read the first time
+  const owned = first && (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
   const names = matchNamesLocked();
-  metaCollect(t, sendMask);
+  if (first) metaCollect(t, sendMask);
   if (owned || names) {
-    if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    if (!lockTry(H + A.BUS_LOCK)) {
+      if (first) return A.WOULDBLOCK; // nothing delivered: the command runs again from the start
+      if (skipAt != 0xffffffff) return busLockLost(t, staged);
+      return stop(t, c, from, staged);
+    }
     if (owned) metaNames(t, c);
   }
+  if (first) st32(progress, A.BCAST_MET); // not logged: the metadata stays collected
   // a receiver's full quota is not the SEND's failure: keep the thread's reason words
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
   // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
-  // message), then the others; without monitors, one pass. A position is pass × n + slot;
-  // `from` and `progress` count positions
+  // message), then the others; without monitors, one pass
   const mons = monitorsAny();
   let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
   if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
@@ -67,12 +94,23 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     const mon = mons && isMonitor(d);
     if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    if (!lockTryBounded(d + A.CONN_LOCK)) {
-      aAdd(d + A.CONN_KMSG_LOST, 1); // lost to a lock that stayed contended
-      if (progress != 0) st32(progress, pass * n + s + 1);
+    const pos = pass * n + s;
+    if (!lockTry(d + A.CONN_LOCK)) {
+      if (pos != skipAt) {
+        // wait for it (the host), then go on here; the word to wait on is recorded
+        if (owned || names) unlock(H + A.BUS_LOCK);
+        st32(t + A.THREAD_REASON, reason);
+        st32(t + A.THREAD_REASON_ARG, arg);
+        return stop(t, c, pos, staged);
+      }
+      // the host gave its wait up: lost to this receiver alone, if it would have got it
+      if (mon || matchUnlocked(d, c, bloom, owned || names, names)) aAdd(d + A.CONN_KMSG_LOST, 1);
+      st32(progress, u32((pos + 1) | A.BCAST_MET)); // the log is empty here (each delivery commits)
       continue;
     }
-    if (progress != 0) wr32(progress, pass * n + s + 1); // undone with this receiver's delivery
+    const next = u32((pos + 1) | A.BCAST_MET);
+    if (staged) wr32(progress, next); // undone with this receiver's delivery
+    else st32(progress, next); // a trap ends an in-memory broadcast (unwind)
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names))) {
       const mask = metaMask(c, d);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
@@ -88,9 +126,75 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     unlock(d + A.CONN_LOCK);
   }
   if (owned || names) unlock(H + A.BUS_LOCK);
+  if (!staged) st32(t + A.THREAD_OP, A.OP_NONE);
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);
   return 0;
+}
+
+/**
+ * Would receiver `d`'s entries accept the signal (bloom `bloom` from `c`), read without d's
+ * lock? Its entries change only under the bus lock (MATCH_ADD, MATCH_REMOVE, close), so they
+ * are read under that lock (`held`: the broadcast holds it; else it is tried). When the bus
+ * lock is contended too: true (the loss is counted without the check).
+ */
+function matchUnlocked(d: u32, c: u32, bloom: u32, held: bool, names: bool): bool {
+  if (held) return matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names);
+  if (!lockTry(H + A.BUS_LOCK)) return true;
+  const r = ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, true);
+  unlock(H + A.BUS_LOCK);
+  return r;
+}
+
+/** Stop at position `pos` (a contended lock, recorded by lockTry) for the host to wait and run the command again. */
+function stop(t: u32, c: u32, pos: u32, staged: bool): i32 {
+  st32(t + A.THREAD_OP_FROM, u32(pos | A.BCAST_MET));
+  st32(t + A.THREAD_BCAST_SKIP, A.BCAST_WAITING);
+  if (!staged) {
+    st32(t + A.THREAD_OP_CONN, u32((c - busConns()) / A.CONN_SIZE));
+    st32(t + A.THREAD_OP_GEN, ld32(c + A.CONN_GEN));
+    st32(t + A.THREAD_OP, A.OP_BCAST_MEM);
+  }
+  return A.WOULDBLOCK;
+}
+
+/** A broadcast that went on after a wait gave up on the bus lock: the rest do not get it (a staged one keeps its reservation). */
+function busLockLost(t: u32, staged: bool): i32 {
+  if (!staged) st32(t + A.THREAD_OP, A.OP_NONE);
+  return fail(A.EDEADLK, A.R_BCAST_BUS_LOCK);
+}
+
+/**
+ * Deliver the broadcast message at `m` .. `end` (its VECs pointing at their bytes in shared
+ * memory) from connection `c`, going on from the thread's op_from (broadcast): its VECs and
+ * BLOOM_FILTER are found again in the message, which was validated by SEND.
+ */
+export function broadcastFrom(c: u32, m: u32, end: u32, staged: bool): i32 {
+  let nVecs: u32 = 0, stored: u32 = 0, bloom: u32 = 0;
+  for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
+    const type = ld32(p + A.ITEM_TYPE);
+    if (type == A.ITEM_BLOOM_FILTER) bloom = p;
+    if (type != A.ITEM_PAYLOAD_VEC) continue;
+    nVecs++;
+    if (ld32(p + A.VEC_ADDRESS) != 0 || ld32(p + A.VEC_ADDRESS + 4) != 0) stored += align8(ld32(p + A.VEC_SIZE));
+  }
+  return broadcast(c, m, end, nVecs, stored, bloom, staged);
+}
+
+/**
+ * SEND run again for the in-memory broadcast the thread stopped (OP_BCAST_MEM): goes on
+ * where it stopped, with the message still in the command area. A sender closed meanwhile
+ * sends nothing more.
+ */
+export function broadcastResume(t: u32, cmd: u32): i32 {
+  const c = busConns() + ld32(t + A.THREAD_OP_CONN) * A.CONN_SIZE;
+  if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_GEN) != ld32(t + A.THREAD_OP_GEN)) {
+    st32(t + A.THREAD_OP, A.OP_NONE);
+    st32(t + A.THREAD_BCAST_SKIP, 0);
+    return 0;
+  }
+  const msg = ld32(cmd + A.SEND_MSG_ADDRESS);
+  return broadcastFrom(c, msg, msg + ld32(msg + A.MSG_SIZE), false);
 }
 
 /**

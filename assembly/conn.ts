@@ -12,7 +12,7 @@ import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
-import { notifyIdAdd, notifyIdRemove } from "./notify";
+import { notifyIdAdd, notifyIdRemove, notifyQueue, notifyFlushWait } from "./notify";
 import { namesDropAll, namesHandBack, nameNotify } from "./name-change";
 import { nameActivateCheck, nameActivate } from "./registry";
 
@@ -151,7 +151,7 @@ export function hello(): i32 {
   logCommit();
   unlock(c + A.CONN_LOCK);
   notifyIdAdd(c); // bus lock still held: the new id is announced before anyone can close it
-  if (name != 0) nameNotify(0); // NAME_ADD when the activator took a free name
+  if (name != 0) nameNotify(0, 0); // NAME_ADD when the activator took a free name
   unlock(H + A.BUS_LOCK);
   return slot;
 }
@@ -215,6 +215,8 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
 
 /** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
 export function byebye(slot: u32, gen: u32): i32 {
+  // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
+  if (THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_NOTIFY) return byebyeNotify(true);
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
@@ -226,21 +228,47 @@ export function byebye(slot: u32, gen: u32): i32 {
   if (r < 0) return r;
   if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.BYEBYE_CMD_SIZE); // no items
   if (!lockBusAndConn(c)) return A.WOULDBLOCK;
+  const q = notifyQueue();
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
   else if (ld32(c + A.CONN_N_RESV) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV));
   else {
     st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
-    connClose(c);
+    connClose(c, q);
   }
-  logCommit();
+  logCommit(); // the close, whole
   unlock(c + A.CONN_LOCK);
-  // the calls made to it end now: REPLY_DEAD to their callers (what a taken lock defers
-  // stays owed, for the next command: replyTick)
-  if (ret == 0) replySweepNow();
+  if (ret != 0) {
+    unlock(H + A.BUS_LOCK);
+    return ret;
+  }
+  return byebyeNotify(false);
+}
+
+/**
+ * BYEBYE's end (the close committed, the bus lock held): its notifications, each committed
+ * on its own, waiting for a contended receiver (notifyFlushWait: WOULDBLOCK with the bus lock
+ * held, OP_NOTIFY; `resume`: BYEBYE run again, going on where they stopped); then the calls
+ * made to it end: REPLY_DEAD to their callers (what a taken lock defers stays owed, for the
+ * next command: replyTick).
+ */
+function byebyeNotify(resume: bool): i32 {
+  const t = THREAD;
+  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
+  if (resume) {
+    rec = ld32(t + A.THREAD_OP_FROM);
+    pos = ld32(t + A.THREAD_OP_LEN);
+    if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
+    st32(t + A.THREAD_OP, A.OP_NONE);
+  }
+  st32(t + A.THREAD_BCAST_SKIP, 0);
+  const r = notifyFlushWait(q, rec, pos, skipAt);
+  if (r < 0) return r; // stopped: the bus lock stays held
+  replySweepNow();
   unlock(H + A.BUS_LOCK);
-  return ret;
+  return 0;
 }
 
 /**
@@ -250,12 +278,13 @@ export function byebye(slot: u32, gen: u32): i32 {
  * names pass to the next in their queues
  * (BYEBYE, and recovery for the connections of a dead thread). A slot
  * that still has sends reserved into it stays CLOSING until the last one is committed or
- * cancelled; then it is free.
+ * cancelled; then it is free. Its notifications (NAME_* of the names passed on, ID_REMOVE) are
+ * queued at `q` (notifyQueue): the caller commits the close, then sends them (notifyFlush).
  */
-export function connClose(c: u32): void {
+export function connClose(c: u32, q: u32): void {
   namesHandBack(c); // a queue (recovery only) gives its name's messages back to the activator
   replyConnClosed(c);
-  namesDropAll(c); // each name it owns passes to the next in its queue (or back to its activator)
+  namesDropAll(c, q); // each name it owns passes to the next in its queue (or back to its activator)
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) - 1);
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
@@ -263,5 +292,5 @@ export function connClose(c: u32): void {
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);
   wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS); // sleepers re-check and find it closed
   wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // senders waiting for room re-check and find it closed
-  notifyIdRemove(c); // its own lock held: c is no longer ACTIVE, never a receiver of this
+  notifyIdRemove(c, q); // its own lock held: c is no longer ACTIVE, never a receiver of this
 }

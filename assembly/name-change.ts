@@ -11,28 +11,29 @@ import { activatorMove, activatorCount } from "./activator";
 
 /**
  * Send the notification of the registry's last change record, if any (bus lock held), to
- * every matching connection but `skip` (a closing connection, whose lock the caller holds; 0: none).
+ * every matching connection but `skip` (a closing connection, whose lock the caller holds; 0: none);
+ * queued at `q` (a close's queue, notify.ts; 0: sent now).
  */
-export function nameNotify(skip: u32): void {
+export function nameNotify(skip: u32, q: u32): void {
   const e = chgName;
   if (e == 0) return;
   const o = chgOld, n = chgNew;
   notifyNameChange(e + A.NAME_STR, chgLen,
     o == 0 ? 0 : ld32(o + A.CONN_ID), o == 0 ? 0 : ld32(o + A.CONN_ID + 4),
     n == 0 ? 0 : ld32(n + A.CONN_ID), n == 0 ? 0 : ld32(n + A.CONN_ID + 4),
-    chgOldFlags, chgNewFlags, skip);
+    chgOldFlags, chgNewFlags, skip, q);
 }
 
 /**
  * Connection `c` is closing (bus and connection locks held): drop each of its owner records,
- * passing each name it owns to the next in its queue. Its own list is walked, not changed
+ * passing each name it owns to the next in its queue, its notifications queued at `q`. Its own list is walked, not changed
  * (the slot's fields are don't-care once it is free). At most MAX_NAMES_PER_CONN steps.
  */
-export function namesDropAll(c: u32): void {
+export function namesDropAll(c: u32, q: u32): void {
   for (let o = connFirstOwner(c); o != 0;) {
     const next = ownerNextOfConn(o);
     nameOwnerDrop(ownerName(o), o, false);
-    nameNotify(c); // not to c itself: it is closing, and its lock is held (taking it again traps)
+    nameNotify(c, q); // queued (sent once the close is committed); not to c itself: it is closing, and its lock is held (taking it again traps)
     o = next;
   }
 }

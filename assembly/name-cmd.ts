@@ -84,7 +84,7 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
     unlock(act + A.CONN_LOCK);
     unlock(c + A.CONN_LOCK);
   }
-  if (r == 0) nameNotify(0); // no connection lock held: every receiver can take it
+  if (r == 0) nameNotify(0, 0); // no connection lock held: every receiver can take it
   unlock(H + A.BUS_LOCK);
   return r;
 }
@@ -136,7 +136,7 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     unlock(act + A.CONN_LOCK);
     unlock(c + A.CONN_LOCK);
   }
-  if (r == 0) nameNotify(0);
+  if (r == 0) nameNotify(0, 0);
   unlock(H + A.BUS_LOCK);
   return r;
 }

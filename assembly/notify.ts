@@ -5,11 +5,14 @@
 // receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
 // a wait), so a caller may hold one connection lock of its own (connection close does):
 // a receiver whose lock stays contended loses the notification, counted in its
-// CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool.
+// CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool,
+// when its match entries accept it (read under the bus lock alone: MATCH_ADD, MATCH_REMOVE
+// and close change them under it too). Unlike broadcasts (broadcast.ts) a notification does
+// not wait for a contended receiver: docs/DIFFERENCES.md G7 says why.
 import * as A from "../js/shared/abi";
-import { ld32, st64, copy, fill, aAdd, THREAD } from "./mem";
+import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { monitorsAny, isMonitor } from "./monitor";
 import { matchNotify } from "./match";
@@ -28,11 +31,24 @@ function notifyBuf(): u32 {
  * connections without entries are passed without a lock.
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
+  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false);
+}
+
+/**
+ * notifyAll from position `from` (pass × n + slot, monitors being pass 0). With `wait`, a
+ * receiver whose lock is contended stops the walk: its position is returned (the contended
+ * word recorded by lockTry), unless it is `skipAt` (the host gave its wait up: passed over,
+ * the loss counted); without, a bounded spin, then the loss. 0xffffffff: every receiver done.
+ */
+function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32,
+  from: u32, skipAt: u32, wait: bool): u32 {
   const n = busNConns();
   // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
   // message), then the others; without monitors, one pass
   const mons = monitorsAny();
-  for (let pass: u32 = mons ? 0 : 1; pass < 2; pass++) for (let s: u32 = 0; s < n; s++) {
+  let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
+  if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
+  for (let pass = pass0; pass < 2; pass++) for (let s: u32 = pass == pass0 ? s0 : 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
     if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
     // a monitor gets every notification, without matches; other kinds none (without monitors on
@@ -40,8 +56,12 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
     const mon = mons && isMonitor(d);
     if (mon != (pass == 0)) continue;
     if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    if (!lockTryBounded(d + A.CONN_LOCK)) {
-      aAdd(d + A.CONN_KMSG_LOST, 1);
+    const pos = pass * n + s;
+    if (wait ? !lockTry(d + A.CONN_LOCK) : !lockTryBounded(d + A.CONN_LOCK)) {
+      if (wait && pos != skipAt) return pos;
+      // lost only to a receiver that would have got it: its entries (and state) change only
+      // under the bus lock too, which is held here, so they can be read without its own lock
+      if (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) aAdd(d + A.CONN_KMSG_LOST, 1);
       continue;
     }
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) {
@@ -50,25 +70,121 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
+  return 0xffffffff;
 }
 
-/** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags }. */
-function notifyId(kind: u32, c: u32): void {
+// A closing connection's notifications (connClose: each name it passes on, then ID_REMOVE)
+// are queued, not sent, while the close changes the registry and the connection: each
+// delivery commits the undo log (one receiver at a time), and a commit in the middle of the
+// close would make a trap there leave the close half done. The close commits whole, then
+// notifyFlush sends them in order. The queue lies in the closer's command area, after
+// NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 24 bytes; RECOVER has none): a
+// header word (the bytes queued), then records of NOTIFY_REC_HDR bytes (size, kind, payload
+// size, skip, ids) and the payload, 8-aligned. A notification that does not fit (only a
+// close passing on over a hundred long names) is sent at once, as before.
+const REC_HDR: u32 = 32; // size, kind, payload size, skip, lo, hi, lo2, hi2
+
+/** A fresh queue in the calling thread's command area: its address (for connClose, then notifyFlush). */
+export function notifyQueue(): u32 {
+  const q = THREAD + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+  st32(q, 0);
+  return q;
+}
+
+/** Queue (at `q`, 0: send now) or send the notification. */
+function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
+  if (q != 0) {
+    const at = q + 4 + ld32(q), recSize = REC_HDR + u32((size + 7) & ~7);
+    if (at + recSize <= notifyBuf()) {
+      st32(at, recSize);
+      st32(at + 4, kind);
+      st32(at + 8, size);
+      st32(at + 12, skip);
+      st32(at + 16, lo);
+      st32(at + 20, hi);
+      st32(at + 24, lo2);
+      st32(at + 28, hi2);
+      copy(at + REC_HDR, buf, size);
+      st32(q, ld32(q) + recSize);
+      return;
+    }
+  }
+  notifyAll(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen);
+}
+
+/**
+ * Send the notifications queued at `q`, in order (bus lock held, the close committed, no
+ * connection lock held): each delivery commits on its own. A trap here leaves the close done
+ * and the notifications not yet sent unsent (their receivers are not told).
+ */
+export function notifyFlush(q: u32): void {
+  notifyFlushFrom(q, 0, 0, 0xffffffff, false);
+  st32(q, 0);
+}
+
+/**
+ * notifyFlush that waits for a contended receiver (BYEBYE): from record offset `rec` and
+ * position `pos`. At a contended receiver it records where it stopped (THREAD_OP =
+ * OP_NOTIFY, op_from = the record's offset, op_len = the position), sets THREAD_BCAST_SKIP to
+ * BCAST_WAITING and returns WOULDBLOCK **with the bus lock still held**: the notifications
+ * must reach every receiver in the order of the registry's changes, so nothing may change it
+ * meanwhile. The holder of a receiver's lock never waits for the bus lock (the lock order), so
+ * this cannot deadlock; the host's wait is bounded as any (then BCAST_SKIP: that receiver is
+ * passed over, its loss counted). 0 once every notification is sent.
+ */
+export function notifyFlushWait(q: u32, rec: u32, pos: u32, skipAt: u32): i32 {
+  const r = notifyFlushFrom(q, rec, pos, skipAt, true);
+  if (r == 0xffffffff) {
+    st32(q, 0);
+    return 0;
+  }
+  const t = THREAD;
+  st32(t + A.THREAD_OP_FROM, notifyStopRec);
+  st32(t + A.THREAD_OP_LEN, r);
+  st32(t + A.THREAD_BCAST_SKIP, A.BCAST_WAITING);
+  st32(t + A.THREAD_OP, A.OP_NOTIFY);
+  return A.WOULDBLOCK;
+}
+
+/** notifyFlushFrom's stop: the offset of the record it stopped in (a scratch result, set before it is read) */
+let notifyStopRec: u32 = 0;
+
+function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool): u32 {
+  const end = q + 4 + ld32(q);
+  const buf = notifyBuf();
+  for (let at = q + 4 + rec; at < end; at += ld32(at)) {
+    const kind = ld32(at + 4), size = ld32(at + 8);
+    copy(buf, at + REC_HDR, size);
+    const named = kind != A.ITEM_ID_ADD && kind != A.ITEM_ID_REMOVE;
+    const first = at == q + 4 + rec;
+    const r = notifyFrom(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
+      named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0,
+      first ? pos : 0, first ? skipAt : 0xffffffff, wait);
+    if (r != 0xffffffff) {
+      notifyStopRec = at - (q + 4);
+      return r;
+    }
+  }
+  return 0xffffffff;
+}
+
+/** ID_ADD or ID_REMOVE of connection `c`: { u64 id; u64 flags } (queued at `q`, 0: sent now). */
+function notifyId(kind: u32, c: u32, q: u32): void {
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) return; // monitors are never announced
   const buf = notifyBuf();
   copy(buf, c + A.CONN_ID, 8);
   copy(buf + 8, c + A.CONN_FLAGS, 8);
-  notifyAll(kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
+  notifyOrQueue(q, kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
 }
 
 /** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
 export function notifyIdAdd(c: u32): void {
-  notifyId(A.ITEM_ID_ADD, c);
+  notifyId(A.ITEM_ID_ADD, c, 0);
 }
 
-/** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held). */
-export function notifyIdRemove(c: u32): void {
-  notifyId(A.ITEM_ID_REMOVE, c);
+/** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held); queued at `q` (0: sent now). */
+export function notifyIdRemove(c: u32, q: u32): void {
+  notifyId(A.ITEM_ID_REMOVE, c, q);
 }
 
 /**
@@ -78,7 +194,7 @@ export function notifyIdRemove(c: u32): void {
  * could need, or that receiver loses the notification.
  */
 export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi: u32, newLo: u32, newHi: u32,
-  oldFlags: u32, newFlags: u32, skip: u32): void {
+  oldFlags: u32, newFlags: u32, skip: u32, q: u32): void {
   if (nameLen > u32(A.MAX_NAME_LEN)) return;
   const kind = oldLo == 0 && oldHi == 0 ? A.ITEM_NAME_ADD : newLo == 0 && newHi == 0 ? A.ITEM_NAME_REMOVE : A.ITEM_NAME_CHANGE;
   const buf = notifyBuf();
@@ -88,5 +204,5 @@ export function notifyNameChange(nameAddr: u32, nameLen: u32, oldLo: u32, oldHi:
   st64(buf + 24, newFlags, 0);
   copy(buf + A.NOTIFY_NAME_HDR, nameAddr, nameLen);
   fill(buf + A.NOTIFY_NAME_HDR + nameLen, 0, 8); // the NUL and padding (bytes: the end of the name is not 4-aligned)
-  notifyAll(kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi, buf + A.NOTIFY_NAME_HDR, nameLen);
+  notifyOrQueue(q, kind, buf, A.NOTIFY_NAME_HDR + nameLen + 1, skip, oldLo, oldHi, newLo, newHi, buf + A.NOTIFY_NAME_HDR, nameLen);
 }

@@ -16,6 +16,7 @@ import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
+import { notifyQueue, notifyFlush } from "./notify";
 import { sendFinish, sendPending } from "./send";
 import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
@@ -87,15 +88,18 @@ export function recover(token: u32, force: u32): i32 {
     const c = connAddr(i);
     if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_OWNER) != slot) continue;
     if (!lockBusAndConn(c)) return A.WOULDBLOCK;
-    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c);
-    logCommit();
+    const q = notifyQueue();
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q);
+    logCommit(); // the close, whole
+    notifyFlush(q); // then its notifications, each committed on its own
     unlock(c + A.CONN_LOCK);
     replySweepNow(); // REPLY_DEAD to those who called it (what a taken lock defers stays owed)
     unlock(H + A.BUS_LOCK);
   }
   // 7. its slot, left clean (no send, empty log, not busy) and freed: FREE, then the token
   //    cleared (now a joiner may take it), then the claim released
-  st32(t + A.THREAD_OP, A.OP_NONE);
+  st32(t + A.THREAD_OP, A.OP_NONE); // an in-memory broadcast it stopped (OP_BCAST_MEM) ends here: the rest do not get it
+  st32(t + A.THREAD_BCAST_SKIP, 0);
   st32(t + A.THREAD_LOG_LEN, 0);
   st32(t + A.THREAD_FAULT, 0);
   aStore(t + A.THREAD_BUSY, 0);
@@ -111,5 +115,11 @@ export function unwind(): i32 {
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);
+  // a trap ends an in-memory broadcast (OP_BCAST_MEM, nothing reserved): the receivers before
+  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and a
+  // BYEBYE's notifications waiting for a receiver (OP_NOTIFY: the close is done, the bus lock
+  // is released above): the rest are not sent
+  if (ld32(t + A.THREAD_OP) == A.OP_BCAST_MEM || ld32(t + A.THREAD_OP) == A.OP_NOTIFY) st32(t + A.THREAD_OP, A.OP_NONE);
+  st32(t + A.THREAD_BCAST_SKIP, 0);
   return 0;
 }

@@ -16,7 +16,7 @@ import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
 import { matchSignal, matchNamesLocked } from "./match";
-import { broadcast } from "./broadcast";
+import { broadcast, broadcastResume } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
 import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
@@ -34,6 +34,8 @@ function vecRangeOk(addr: u32, size: u32, cmd: u32): bool {
 
 /** SEND: 0 when delivered, SEND_PENDING when host vecs wait for send_commit, or -errno. */
 export function send(slot: u32, gen: u32): i32 {
+  // run again after a broadcast stopped at a contended receiver: it goes on (broadcast.ts)
+  if (THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_BCAST_MEM) return broadcastResume(THREAD, threadCmd());
   const c = connGet(slot, gen);
   if (c < 0) return c;
   const t = THREAD;
@@ -137,7 +139,8 @@ export function send(slot: u32, gen: u32): i32 {
   if (bcast) {
     // host vecs: staged in the sender's own pool until send_commit (stage.ts)
     if (hostVecs != 0) return stageReserve(u32(c), slot, t, msg, msgEnd, stored);
-    return broadcast(c, msg, msgEnd, nVecs, stored, bloom, 0, 0);
+    st32(t + A.THREAD_OP_FROM, 0); // the first position; a stop makes the op OP_BCAST_MEM
+    return broadcast(c, msg, msgEnd, nVecs, stored, bloom, false);
   }
 
   // the receiver: by name (its owner's id from then on; the registry is read under the bus

@@ -17,7 +17,7 @@ import { lockTry, unlock } from "./lock";
 import { connAddr } from "./conn";
 import { align8 } from "./items";
 import { sliceReserve, sliceBlock } from "./slice";
-import { broadcast } from "./broadcast";
+import { broadcastFrom } from "./broadcast";
 import { failArg } from "./reason";
 
 /** Stage the validated broadcast at `msg` (host vecs in it) from connection `c` (slot `slot`) for thread `t`. */
@@ -70,16 +70,8 @@ export function stageDeliver(t: u32): i32 {
   const c = connAddr(ld32(t + A.THREAD_OP_CONN));
   // a sender closed meanwhile sends nothing
   if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN)) {
-    const m = ld32(t + A.THREAD_OP_BLOCK) + A.BLOCK_HDR, end = m + len;
-    let nVecs: u32 = 0, stored: u32 = 0, bloom: u32 = 0;
-    for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
-      const type = ld32(p + A.ITEM_TYPE);
-      if (type == A.ITEM_BLOOM_FILTER) bloom = p;
-      if (type != A.ITEM_PAYLOAD_VEC) continue;
-      nVecs++;
-      if (ld32(p + A.VEC_ADDRESS) != 0 || ld32(p + A.VEC_ADDRESS + 4) != 0) stored += align8(ld32(p + A.VEC_SIZE));
-    }
-    const r = broadcast(c, m, end, nVecs, stored, bloom, ld32(t + A.THREAD_OP_FROM), t + A.THREAD_OP_FROM);
+    const m = ld32(t + A.THREAD_OP_BLOCK) + A.BLOCK_HDR;
+    const r = broadcastFrom(c, m, m + len, true);
     if (r < 0) return r;
   }
   st32(t + A.THREAD_OP_LEN, 0);

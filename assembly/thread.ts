@@ -58,6 +58,7 @@ export function threadJoin(token: u32): i32 {
     }
     hookStep(fault, 2);
     st32(t + A.THREAD_OP, A.OP_NONE);
+    st32(t + A.THREAD_BCAST_SKIP, 0);
     st32(t + A.THREAD_ID, i + 1);
     st32(t + A.THREAD_LOG_LEN, 0);
     st32(t + A.THREAD_FAULT, 0);

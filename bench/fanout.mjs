@@ -17,8 +17,8 @@
 //
 // Reported: signals per second sent (each reaching every subscriber), at depth 16 (main
 // sends 16, then waits for every subscriber's acknowledgement), and the broadcasts lost (a
-// receiver whose pool or quota is full, or whose lock stayed contended, loses one: a
-// non-zero count is printed, never hidden).
+// receiver whose pool or quota is full loses one; a contended lock no longer loses any: the
+// broadcast waits for it. A non-zero count is printed, never hidden).
 //   node bench/fanout.mjs [--quick]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
@@ -99,7 +99,10 @@ if (!isMainThread) {
         main.send(id, null);
         const fin = await new Promise((res) => w.once('message', res));
         drops += fin.dropped;
-        await new Promise((res) => w.once('exit', res));
+        // a worker that has closed its bus sometimes does not exit by itself (seen on main
+        // 8dd068b too, with either engine: something of the host's still holds its event
+        // loop; not investigated here): terminate it after 2 s, as the BroadcastChannel ones
+        await new Promise((res) => { w.once('exit', res); setTimeout(() => { w.terminate(); res(); }, 2000); });
       }
       main.close();
       b.close();

@@ -84,10 +84,10 @@ try {
   workers.forEach((w, i) => console.log(`  main     <- ${w.name.padEnd(8)} reply to Hello: ${JSON.stringify(replies[i][0])}`));
 
   // a Done signal from each worker (a unicast signal: reliable), then a NAME_REMOVE for each
-  // worker's name as it leaves. A notification is best effort, as in kdbus: the bus drops it for
-  // a receiver whose lock stays contended past a bounded spin (on a loaded machine, a thread
-  // preempted while it holds main's lock), and says so to main's next receive (DROPPED_MSGS).
-  // So: wait for every Done and every worker's exit, then read what is left.
+  // worker's name as it leaves (its close waits for main's lock if main holds it; the bus drops
+  // one only for a receiver whose pool is full, or whose lock is held by a dead or stuck thread,
+  // and says so to main's next receive: DROPPED_MSGS). So: wait for every Done and every
+  // worker's exit, then read what is left.
   const exited = Promise.all(workers.map((w) => w.watched));
   let gone = 0, left = false;
   const ac = new AbortController(); // ends the wait below when the last worker has exited

@@ -327,11 +327,24 @@ abstract class EngineBase {
       if (r !== A.WOULDBLOCK) return r;
       const now = performance.now();
       if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : A.LOCK_WAIT_MS);
-      else if (now >= deadline) return -A.EDEADLK;
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
-      if (op !== OP_RECOVER && !this.holderLive()) return -A.EDEADLK;
+      if (now >= deadline || (op !== OP_RECOVER && !this.holderLive())) {
+        // a broadcast that stopped at a contended receiver is not failed: that receiver is
+        // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
+        if (!this.skipReceiver()) return -A.EDEADLK;
+        deadline = 0;
+        continue;
+      }
       this.waitLock(deadline - now);
     }
+  }
+
+  /** The command stopped a broadcast at a receiver's lock: ask the core to pass that receiver over when it runs again. */
+  private skipReceiver(): boolean {
+    const w = (this.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
+    if (this.u32[w] !== A.BCAST_WAITING) return false;
+    this.u32[w] = A.BCAST_SKIP;
+    return true;
   }
 
   /** Is the holder of the lock word this thread was told to wait on LIVE (or the word free)? */

@@ -328,8 +328,12 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       if (n && 'name' in n && n.name === name && n.newOwner !== null && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
     }
   } finally {
-    if (!c.closed) {
-      try { while (c.drop()) { /* drop what is left */ } c.close(); } catch { /* closed by a recovery or shutdown */ }
+    // a notification may arrive between the last drop and BYEBYE (EBUSY: queued): drop and
+    // close again, a bounded number of times (it was left open before, and Bus.close failed)
+    for (let tries = 0; !c.closed && tries < 100; tries++) {
+      try { while (c.drop()) { /* drop what is left */ } c.close(); } catch (err) {
+        if (!(err instanceof BusError && err.errno === A.EBUSY)) break; // closed by a recovery or shutdown
+      }
     }
   }
 }

@@ -120,9 +120,9 @@ export const BUS_NAME_RULES = 176;
 //   48 ├──────────┼──────────┼──────────┼──────────┤  wait: the lock word to wait on
 //      │ wait_val │ busy     │ recoverer│ reason   │  busy: 1 while the host runs a command
 //      │          │          │          │          │  recoverer: token of the thread recovering it
-//   64 ├──────────┼──────────┴──────────┴──────────┤  reason: why the last failed command
-//      │ reason_  │ (reserved)                     │  failed (R_*), and its number (arg)
-//      │ arg      │                                │
+//   64 ├──────────┼──────────┬──────────┴──────────┤  reason: why the last failed command
+//      │ reason_  │ bcast_   │ (reserved)          │  failed (R_*), and its number (arg)
+//      │ arg      │ skip     │                     │  bcast_skip: a broadcast's contended receiver
 //   72 ├──────────┴────────────────────────────────┤
 //      │ scratch: out-parameters of host imports   │  THREAD_SCRATCH_SIZE
 //  256 ├───────────────────────────────────────────┤
@@ -165,6 +165,15 @@ export const THREAD_BUSY = 52; // set by the host from SEND to send_commit/cance
 // slot was recovered).
 export const THREAD_REASON = 60;
 export const THREAD_REASON_ARG = 64;
+// A broadcast that meets a contended receiver lock records its position in op_from and
+// returns WOULDBLOCK with this word BCAST_WAITING: the host waits on the lock word and runs
+// the command again, which goes on at that receiver. When the host gives its wait up (the
+// holder is not LIVE, or LOCK_WAIT_MS passed) it stores BCAST_SKIP and runs it again: that
+// one receiver is skipped (its loss counted) and the broadcast goes on. Any other value is
+// cleared when a broadcast starts or resumes (assembly/broadcast.ts).
+export const THREAD_BCAST_SKIP = 68;
+export const BCAST_WAITING = 1;
+export const BCAST_SKIP = 2;
 export const THREAD_SCRATCH = 72;
 export const THREAD_SCRATCH_SIZE = 184;
 export const THREAD_LOG = 256;
@@ -188,6 +197,20 @@ export const OP_SEND = 1; // a SEND reserved a slice and waits for send_commit /
 // send_commit delivers from it to every matching receiver and frees it; send_cancel and
 // recovery free it (assembly/stage.ts)
 export const OP_BCAST = 2;
+// an in-memory broadcast SEND (its message in the command area, which the host leaves alone
+// until the command returns) stopped at a contended receiver: op_conn, op_gen: the sender;
+// op_from: the position (broadcast.ts) it goes on at, with BCAST_MET once its metadata is
+// collected. SEND run again goes on there; the broadcast's end, a trap (unwind) or recovery
+// sets op back to OP_NONE. Nothing is reserved.
+export const OP_BCAST_MEM = 3;
+// op_from's flag: the broadcast's metadata (seqnum, TIMESTAMP, process items, owned names)
+// is collected in the thread's scratch; a resumed delivery uses it (one collection per broadcast)
+// a BYEBYE whose notifications (queued while it closed: NOTIFY_Q_OFF) wait for a contended
+// receiver, the bus lock still held: op_from: the offset of the notification's record in the
+// queue; op_len: the receiver's position. BYEBYE run again goes on there (assembly/notify.ts);
+// a trap (unwind) or recovery ends it (OP_NONE): the notifications not yet sent are not sent
+export const OP_NOTIFY = 4;
+export const BCAST_MET = 0x40000000; // positions stay below 2 × n_conns
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
 // token is cleared last when it is freed, so a thread that dies at any point is found by its
 // token. THREAD_RECOVERER is claimed (0 -> the recoverer's token) before the state becomes
@@ -898,6 +921,11 @@ export const NOTIFY_NAME_HDR = 32;
 // calling thread's command area (the command that causes a notification has been read by
 // then; a name payload is at most NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 bytes).
 export const NOTIFY_BUF = 512;
+// A closing connection's notifications are queued (not sent) until the close is committed,
+// in the closer's command area from this offset up to NOTIFY_BUF (BYEBYE's command is 24
+// bytes; RECOVER has none): about 31 KiB, room for every name a connection may own unless
+// they are over a hundred long ones (a notification that does not fit is sent at once)
+export const NOTIFY_Q_OFF = 256;
 
 // Reasons: 800 MATCH_ADD / MATCH_REMOVE (and SEND's signal rules)
 export const R_MATCH_SENDER_KIND = 800; // EOPNOTSUPP: a monitor, activator or policy holder cannot add or remove matches
@@ -913,12 +941,14 @@ export const R_SEND_BCAST_HOST_VEC = 809; // no longer reported (a broadcast wit
 // Reasons 1050.. (broadcast names and staging)
 export const R_SEND_BCAST_STAGING = 1051; // ENOBUFS / EXFULL (the pool's errno): the sender's own pool (its quota, or its room) cannot hold a broadcast's staging slice; arg the bytes it needs
 export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of a NAME_* rule, is not a NUL-terminated valid well-known name; arg the type
-// A broadcast or a bus notification reaches receivers one at a time; once one got it, the
-// command cannot back out with WOULDBLOCK, so a contended receiver lock is tried this many
-// times (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than
+// A bus notification (or a monitor's copy of a unicast) reaches receivers one at a time; once
+// one got it, the command cannot back out with WOULDBLOCK, so a contended receiver lock is
+// tried this many times (a broadcast signal waits instead: THREAD_BCAST_SKIP above) (each LOCK_SPIN compare-exchanges: a bounded spin of some microseconds, longer than
 // a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
 // reported by its next RECV as DROPPED_MSGS).
 export const DELIVER_LOCK_TRIES = 64;
+// Reasons 1120.. (lossless broadcast delivery)
+export const R_BCAST_BUS_LOCK = 1120; // EDEADLK: a broadcast waiting to go on (at a contended receiver) could not take the bus lock back (its NAME rules or owned names need it) within LOCK_WAIT_MS, or its holder is not LIVE: the receivers from there on do not get it; a staged broadcast keeps its reservation (cancel it)
 
 // shutdown (evloop issue)
 export const ESHUTDOWN = 108;

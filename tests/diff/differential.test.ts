@@ -277,7 +277,20 @@ async function run(seed: number, steps: number, wrap: boolean) {
       const bits = rnd.int(256);
       const fill = new Uint8Array(2048).map(() => rnd.int(256));
       raws.forEach((raw) => raw.e.u8.set(fill, raw.cmd + 16384));
+      // a broadcast meets, 1 time in 4, a receiver whose lock is held by a thread that is not
+      // LIVE (an id past the thread table): the host gives its wait up at once and the
+      // receiver is passed over (a loss counted if its entries accept the signal), the others get it
+      const others = conns.filter((x) => x.slot !== a.slot);
+      // (chosen by the step number, not drawn: the mix's random sequence stays as it was)
+      const held = dst === ALL && others.length > 0 && step % 4 === 1 ? others[(step >> 2) % others.length] : undefined;
+      const word = (raw: Raw) => (raw.e.connAddr(held!.slot) + A.CONN_LOCK) >>> 2;
+      const dead = LIMITS.threads + 1;
+      if (held) for (const raw of raws) assert.is(Atomics.compareExchange(raw.e.u32, word(raw), 0, dead), 0);
       const r = both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst, flags: A.MSG_SIGNAL, cookie: BigInt(step) }, items: [...items, bloomFilter(raw, bits)], host: host.map((h) => h.slice()) }));
+      if (held) {
+        for (const raw of raws) Atomics.store(raw.e.u32, word(raw), 0);
+        counts.heldReceiver = (counts.heldReceiver ?? 0) + 1;
+      }
       endAfterTrap(label, r);
     } else if (op === 'match') {
       // MATCH_ADD / MATCH_REMOVE: NAME rules (names SEND and acquire use, a bad one), names in
@@ -333,15 +346,11 @@ async function run(seed: number, steps: number, wrap: boolean) {
     } else if (op === 'byebye') {
       const i = rnd.int(conns.length);
       const c = conns[i];
-      // KNOWN ISSUE (reported, not of this test's making): a close that passes names on
-      // delivers their NAME_* notifications one receiver at a time, each committing the undo
-      // log (notify.ts), so a trap after the first delivery leaves the close half done and
-      // the name registry inconsistent when unwound. No fault for BYEBYE while any
-      // connection has match entries (before 'match' existed here, none ever had)
-      if (conns.some((k) => raws[0].e.u32[(raws[0].e.connAddr(k.slot) + A.CONN_N_MATCHES) >>> 2] !== 0)) raws.forEach((raw) => raw.e.setFault(0));
+      // faults stay armed: a close commits whole before it sends its notifications (its NAME_*
+      // and ID_REMOVE are queued, notify.ts), so a trap leaves it undone or complete
       const r = both(label, (raw) => raw.byebye(c.slot, c.gen));
-      // a trap in a notification's delivery comes after the close was committed (notify.ts
-      // commits before each receiver): the connection is closed all the same
+      // a trap in a notification's delivery comes after the close was committed: the
+      // connection is closed all the same
       if (r === 0 || (isTrap(r) && raws[0].e.connGen(c.slot) !== c.gen)) conns.splice(i, 1);
     }
   }
@@ -384,7 +393,7 @@ for (const seed of SEEDS) {
       const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate),
         `the commands were exercised (${k}): ${JSON.stringify(counts)}`);
       min('send', 1 / 9); min('recv', 1 / 12); min('signal', 1 / 12); min('match', 1 / 40); min('fault', 1 / 40); min('killed', 1 / 120);
-      min('monitor', 1 / 600); min('activator', 1 / 600);
+      min('monitor', 1 / 600); min('activator', 1 / 600); min('heldReceiver', 1 / 300);
     });
   }
 }
@@ -394,7 +403,7 @@ test('the mix carried OWNED_NAME items (names owned by senders, receivers asking
   if (process.env.WASMBUS_SEEDS || process.env.WASMBUS_STEPS) return; // counted for the default seeds and steps only
   assert.ok(tally.owned >= 20, `OWNED_NAME: ${tally.owned} messages`);
   assert.ok(tally.bcastOwned >= 3, `OWNED_NAME in broadcasts: ${tally.bcastOwned} messages`);
-  assert.ok(tally.truncated >= 5, `TRUNCATED: ${tally.truncated} messages`);
+  assert.ok(tally.truncated >= 4, `TRUNCATED: ${tally.truncated} messages`); // 4 (was 5) since BYEBYE keeps its faults (the mix changed: 4 with the default seeds)
 });
 
 test.run();
