@@ -146,6 +146,36 @@ export function notifyFlushWait(q: u32, rec: u32, pos: u32, skipAt: u32): i32 {
   return A.WOULDBLOCK;
 }
 
+/** Is the calling thread's command one run again to go on with its notifications (OP_NOTIFY)? */
+export function notifyResuming(): bool {
+  return THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_NOTIFY;
+}
+
+/**
+ * The end of a command whose change is committed and whose notifications are queued at the
+ * calling thread's NOTIFY_Q_OFF (notifyQueue; bus lock held, no connection lock held): send
+ * them, waiting for a contended receiver (notifyFlushWait). `result` (>= 0) is kept in
+ * THREAD_OP_CONN while they wait; `resume` (the command run again, notifyResuming): they go
+ * on where they stopped and the kept result is returned. The command's result once every
+ * notification is sent (the bus lock still held: the caller releases it), or WOULDBLOCK
+ * (stopped: the bus lock stays held, OP_NOTIFY).
+ */
+export function notifyEnd(resume: bool, result: i32): i32 {
+  const t = THREAD;
+  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
+  if (resume) {
+    rec = ld32(t + A.THREAD_OP_FROM);
+    pos = ld32(t + A.THREAD_OP_LEN);
+    if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
+    st32(t + A.THREAD_OP, A.OP_NONE);
+  } else st32(t + A.THREAD_OP_CONN, u32(result));
+  st32(t + A.THREAD_BCAST_SKIP, 0);
+  const r = notifyFlushWait(q, rec, pos, skipAt);
+  if (r < 0) return r;
+  return i32(ld32(t + A.THREAD_OP_CONN));
+}
+
 /** notifyFlushFrom's stop: the offset of the record it stopped in (a scratch result, set before it is read) */
 let notifyStopRec: u32 = 0;
 
@@ -177,9 +207,9 @@ function notifyId(kind: u32, c: u32, q: u32): void {
   notifyOrQueue(q, kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
 }
 
-/** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
-export function notifyIdAdd(c: u32): void {
-  notifyId(A.ITEM_ID_ADD, c, 0);
+/** ID_ADD: connection `c` was made (HELLO, bus lock held); queued at `q` (0: sent now, c's own lock released). */
+export function notifyIdAdd(c: u32, q: u32): void {
+  notifyId(A.ITEM_ID_ADD, c, q);
 }
 
 /** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held); queued at `q` (0: sent now). */
