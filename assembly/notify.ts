@@ -2,13 +2,14 @@
 // NAME_CHANGE), kernel messages (kmsg.ts) to every connection whose match entries accept
 // them (match.ts), and to every monitor. Called with the bus lock held and any of the caller's changes already
 // final: each delivery takes its receiver's lock, commits the journal and unlocks, one
-// receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
-// a wait), so a caller may hold one connection lock of its own (connection close does):
-// a receiver whose lock stays contended loses the notification, counted in its
+// receiver at a time. BYEBYE, HELLO, NAME_ACQUIRE and NAME_RELEASE queue theirs and send them
+// after their commit, waiting for a contended receiver (notifyEnd: WOULDBLOCK with the bus lock
+// held, OP_NOTIFY, the command run again goes on). A recovery's close sends them with the
+// receiver's lock only tried (lockTryBounded: a bounded spin, never a wait): a receiver whose
+// lock stays contended loses the notification, counted in its
 // CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool,
 // when its match entries accept it (read under the bus lock alone: MATCH_ADD, MATCH_REMOVE
-// and close change them under it too). Unlike broadcasts (broadcast.ts) a notification does
-// not wait for a contended receiver: docs/DIFFERENCES.md G7 says why.
+// and close change them under it too). docs/DIFFERENCES.md G7 says why a recovery does not wait.
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
@@ -74,7 +75,8 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 }
 
 // A closing connection's notifications (connClose: each name it passes on, then ID_REMOVE)
-// are queued, not sent, while the close changes the registry and the connection: each
+// are queued, not sent, while the close changes the registry and the connection (and HELLO's,
+// NAME_ACQUIRE's, NAME_RELEASE's after their change, over their command's items): each
 // delivery commits the undo log (one receiver at a time), and a commit in the middle of the
 // close would make a trap there leave the close half done. The close commits whole, then
 // notifyFlush sends them in order. The queue lies in the closer's command area, after
@@ -123,7 +125,7 @@ export function notifyFlush(q: u32): void {
 }
 
 /**
- * notifyFlush that waits for a contended receiver (BYEBYE): from record offset `rec` and
+ * notifyFlush that waits for a contended receiver (notifyEnd): from record offset `rec` and
  * position `pos`. At a contended receiver it records where it stopped (THREAD_OP =
  * OP_NOTIFY, op_from = the record's offset, op_len = the position), sets THREAD_BCAST_SKIP to
  * BCAST_WAITING and returns WOULDBLOCK **with the bus lock still held**: the notifications

@@ -116,9 +116,9 @@ export function unwind(): i32 {
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);
   // a trap ends an in-memory broadcast (OP_BCAST_MEM, nothing reserved): the receivers before
-  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and a
-  // BYEBYE's notifications waiting for a receiver (OP_NOTIFY: the close is done, the bus lock
-  // is released above): the rest are not sent
+  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and the
+  // notifications of a BYEBYE, HELLO, NAME_ACQUIRE or NAME_RELEASE waiting for a receiver
+  // (OP_NOTIFY: the change is done, the bus lock is released above): the rest are not sent
   if (ld32(t + A.THREAD_OP) == A.OP_BCAST_MEM || ld32(t + A.THREAD_OP) == A.OP_NOTIFY) st32(t + A.THREAD_OP, A.OP_NONE);
   st32(t + A.THREAD_BCAST_SKIP, 0);
   return 0;
