@@ -2,14 +2,15 @@
 // NAME_CHANGE), kernel messages (kmsg.ts) to every connection whose match entries accept
 // them (match.ts), and to every monitor. Called with the bus lock held and any of the caller's changes already
 // final: each delivery takes its receiver's lock, commits the journal and unlocks, one
-// receiver at a time. BYEBYE, HELLO, NAME_ACQUIRE and NAME_RELEASE queue theirs and send them
-// after their commit, waiting for a contended receiver (notifyEnd: WOULDBLOCK with the bus lock
-// held, OP_NOTIFY, the command run again goes on). A recovery's close sends them with the
-// receiver's lock only tried (lockTryBounded: a bounded spin, never a wait): a receiver whose
-// lock stays contended loses the notification, counted in its
+// receiver at a time. BYEBYE, HELLO, NAME_ACQUIRE, NAME_RELEASE and a recovery's close queue
+// theirs and send them after their commit, waiting for a contended receiver (notifyEnd:
+// WOULDBLOCK with the bus lock held, OP_NOTIFY, the command run again goes on). A notification
+// that does not fit in the queue, or a recoverer's close while it has a send of its own
+// pending, is sent with the receiver's lock only tried (lockTryBounded: a bounded spin, never a
+// wait): a receiver whose lock stays contended loses the notification, counted in its
 // CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool,
 // when its match entries accept it (read under the bus lock alone: MATCH_ADD, MATCH_REMOVE
-// and close change them under it too). docs/DIFFERENCES.md G7 says why a recovery does not wait.
+// and close change them under it too). docs/DIFFERENCES.md G7.
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";

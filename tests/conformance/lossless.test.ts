@@ -467,4 +467,36 @@ t('HELLO, NAME_ACQUIRE, NAME_RELEASE with a held subscriber, trapped at every st
   assert.is(other.threadLeave(), 0);
 });
 
+for (const notLive of [false, true]) {
+  t(`recovery: a subscriber whose lock is held ${notLive ? 'by a thread that is not LIVE loses the close\'s NAME_REMOVE and ID_REMOVE (one loss each)' : 'gets the close\'s NAME_REMOVE and ID_REMOVE once it is released'}, the other subscriber gets them`, async ({ raw, e, bus }) => {
+    const other = await another(bus.memory);
+    const subs = [open(raw), open(raw)];
+    for (const h of subs) assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+    const b = await another(bus.memory); // the thread that dies
+    const rawB = new (raw.constructor as new (e: Engine) => Raw)(b);
+    const x = open(rawB);
+    assert.is(rawB.nameAcquire(x.slot, x.gen, 'org.lossless.R').r, 0);
+    for (const h of subs) notes(raw, h);
+    let done = () => 0;
+    if (notLive) {
+      const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
+      assert.is(Atomics.compareExchange(e.u32, lockWord(e, subs[0]), 0, n), 0);
+    } else {
+      hold(e, subs[0], other);
+      done = releaseOnWait(e, subs[0]);
+    }
+    assert.ok(e.recover(b.threadSlot, true) >= 0);
+    if (notLive) release(e, subs[0]);
+    else assert.ok(done() >= 1, 'the recovery waited for the lock');
+    assert.is(op(e), A.OP_NONE);
+    assert.is(Atomics.load(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2), 0, 'the bus lock released');
+    assert.is(e.connGen(x.slot) !== x.gen, true, 'closed');
+    const both = [A.ITEM_NAME_REMOVE, A.ITEM_ID_REMOVE];
+    assert.equal(notes(raw, subs[0]), notLive ? { kinds: [], dropped: 2 } : { kinds: both, dropped: 0 });
+    assert.equal(notes(raw, subs[1]), { kinds: both, dropped: 0 });
+    assert.equal(checkBus(e), []);
+    assert.is(other.threadLeave(), 0);
+  });
+}
+
 t.run();
