@@ -12,7 +12,7 @@ import { poolInit, poolAlloc, poolPublish, poolOffset } from "./pool";
 import { threadCmd } from "./thread";
 import { idInsert, idRemove, idFindLocked, idFind } from "./idtable";
 import { replyTick, replyConnClosed, replySweepNow } from "./reply";
-import { notifyIdAdd, notifyIdRemove, notifyQueue, notifyFlushWait } from "./notify";
+import { notifyIdAdd, notifyIdRemove, notifyQueue, notifyEnd, notifyResuming } from "./notify";
 import { namesDropAll, namesHandBack, nameNotify } from "./name-change";
 import { nameActivateCheck, nameActivate } from "./registry";
 
@@ -71,6 +71,8 @@ export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
 /** HELLO: returns the new connection's slot index, or -errno. */
 export function hello(): i32 {
   if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
+  if (notifyResuming()) return helloNotify(true, 0);
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
@@ -148,12 +150,22 @@ export function hello(): i32 {
   helloInit(c, u32(slot), flags, u32(send), u32(recv), poolSize, uid, desc, descLen);
   if (name != 0) nameActivate(c, name, u32(nameLen));
   if ((flags & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) + 1);
-  logCommit();
+  // its notifications queued (over the command's items, read by now): ID_ADD, then NAME_ADD
+  // when the activator took a free name; sent once the connection is committed
+  const q = notifyQueue();
+  notifyIdAdd(c, q);
+  if (name != 0) nameNotify(0, q);
+  logCommit(); // the connection, whole
   unlock(c + A.CONN_LOCK);
-  notifyIdAdd(c); // bus lock still held: the new id is announced before anyone can close it
-  if (name != 0) nameNotify(0, 0); // NAME_ADD when the activator took a free name
+  return helloNotify(false, slot); // bus lock still held: the new id is announced before anyone can close it
+}
+
+/** HELLO's end (the connection committed, the bus lock held): its notifications, waiting for a contended receiver (notifyEnd). */
+function helloNotify(resume: bool, slot: i32): i32 {
+  const r = notifyEnd(resume, slot);
+  if (r == A.WOULDBLOCK) return r; // stopped: the bus lock stays held
   unlock(H + A.BUS_LOCK);
-  return slot;
+  return r;
 }
 
 /**
@@ -216,7 +228,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
 /** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
 export function byebye(slot: u32, gen: u32): i32 {
   // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
-  if (THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_NOTIFY) return byebyeNotify(true);
+  if (notifyResuming()) return byebyeNotify(true);
   const ci = connSlot(slot);
   if (ci < 0) return ci;
   const c = u32(ci);
@@ -254,17 +266,7 @@ export function byebye(slot: u32, gen: u32): i32 {
  * next command: replyTick).
  */
 function byebyeNotify(resume: bool): i32 {
-  const t = THREAD;
-  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
-  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
-  if (resume) {
-    rec = ld32(t + A.THREAD_OP_FROM);
-    pos = ld32(t + A.THREAD_OP_LEN);
-    if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
-    st32(t + A.THREAD_OP, A.OP_NONE);
-  }
-  st32(t + A.THREAD_BCAST_SKIP, 0);
-  const r = notifyFlushWait(q, rec, pos, skipAt);
+  const r = notifyEnd(resume, 0);
   if (r < 0) return r; // stopped: the bus lock stays held
   replySweepNow();
   unlock(H + A.BUS_LOCK);

@@ -12,6 +12,7 @@ import { nameValid } from "./names";
 import { nameAcquire as registryAcquire, nameLookup, nameOwnerOf, nameOwnerDrop, namePrimary, ownerConn, ownerIsActivator, nameEntry } from "./registry";
 import { activatorMove } from "./activator";
 import { nameNotify } from "./name-change";
+import { notifyQueue, notifyEnd, notifyResuming } from "./notify";
 import { threadCmd } from "./thread";
 import { fail, failArg } from "./reason";
 
@@ -47,6 +48,7 @@ function nameItem(cmd: u32, allowed: u32): i32 {
 
 /** NAME_ACQUIRE: 0 (return_flags: IN_QUEUE, PRIMARY, ACQUIRED) or -errno. */
 export function nameAcquireCmd(slot: u32, gen: u32): i32 {
+  if (notifyResuming()) return nameCmdNotify(true, 0);
   const ci = connGet(slot, gen);
   if (ci < 0) return ci;
   const c = u32(ci);
@@ -84,9 +86,30 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
     unlock(act + A.CONN_LOCK);
     unlock(c + A.CONN_LOCK);
   }
-  if (r == 0) nameNotify(0, 0); // no connection lock held: every receiver can take it
+  return nameCmdEnd(r);
+}
+
+/**
+ * The end of NAME_ACQUIRE / NAME_RELEASE (the registry's change committed, then the activator's
+ * messages moved; bus lock held, no connection lock): a failure ends here; a change's
+ * notification is queued (over the command's NAME item, read by now) and sent, waiting for a
+ * contended receiver (nameCmdNotify).
+ */
+function nameCmdEnd(r: i32): i32 {
+  if (r != 0) {
+    unlock(H + A.BUS_LOCK);
+    return r;
+  }
+  nameNotify(0, notifyQueue());
+  return nameCmdNotify(false, 0);
+}
+
+/** Send the queued notification (notifyEnd; `resume`: the command run again after a wait, OP_NOTIFY). */
+function nameCmdNotify(resume: bool, r: i32): i32 {
+  const n = notifyEnd(resume, r);
+  if (n == A.WOULDBLOCK) return n; // stopped: the bus lock stays held
   unlock(H + A.BUS_LOCK);
-  return r;
+  return n;
 }
 
 /** Both connection locks (tried), or neither (the contended word recorded for the host). */
@@ -99,6 +122,7 @@ function lockPair(a: u32, b: u32): bool {
 
 /** NAME_RELEASE: 0, or -ESRCH (nobody owns the name), -EADDRINUSE (the caller neither owns nor queues). */
 export function nameReleaseCmd(slot: u32, gen: u32): i32 {
+  if (notifyResuming()) return nameCmdNotify(true, 0);
   const ci = connGet(slot, gen);
   if (ci < 0) return ci;
   const c = u32(ci);
@@ -136,7 +160,5 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     unlock(act + A.CONN_LOCK);
     unlock(c + A.CONN_LOCK);
   }
-  if (r == 0) nameNotify(0, 0);
-  unlock(H + A.BUS_LOCK);
-  return r;
+  return nameCmdEnd(r);
 }

@@ -2,13 +2,15 @@
 // NAME_CHANGE), kernel messages (kmsg.ts) to every connection whose match entries accept
 // them (match.ts), and to every monitor. Called with the bus lock held and any of the caller's changes already
 // final: each delivery takes its receiver's lock, commits the journal and unlocks, one
-// receiver at a time. A receiver's lock is only tried (lockTryBounded: a bounded spin, never
-// a wait), so a caller may hold one connection lock of its own (connection close does):
-// a receiver whose lock stays contended loses the notification, counted in its
+// receiver at a time. BYEBYE, HELLO, NAME_ACQUIRE, NAME_RELEASE and a recovery's close queue
+// theirs and send them after their commit, waiting for a contended receiver (notifyEnd:
+// WOULDBLOCK with the bus lock held, OP_NOTIFY, the command run again goes on). A notification
+// that does not fit in the queue, or a recoverer's close while it has a send of its own
+// pending, is sent with the receiver's lock only tried (lockTryBounded: a bounded spin, never a
+// wait): a receiver whose lock stays contended loses the notification, counted in its
 // CONN_KMSG_LOST (atomic) and reported by its next RECV as DROPPED_MSGS, like a full pool,
 // when its match entries accept it (read under the bus lock alone: MATCH_ADD, MATCH_REMOVE
-// and close change them under it too). Unlike broadcasts (broadcast.ts) a notification does
-// not wait for a contended receiver: docs/DIFFERENCES.md G7 says why.
+// and close change them under it too). docs/DIFFERENCES.md G7.
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
@@ -74,7 +76,8 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 }
 
 // A closing connection's notifications (connClose: each name it passes on, then ID_REMOVE)
-// are queued, not sent, while the close changes the registry and the connection: each
+// are queued, not sent, while the close changes the registry and the connection (and HELLO's,
+// NAME_ACQUIRE's, NAME_RELEASE's after their change, over their command's items): each
 // delivery commits the undo log (one receiver at a time), and a commit in the middle of the
 // close would make a trap there leave the close half done. The close commits whole, then
 // notifyFlush sends them in order. The queue lies in the closer's command area, after
@@ -123,7 +126,7 @@ export function notifyFlush(q: u32): void {
 }
 
 /**
- * notifyFlush that waits for a contended receiver (BYEBYE): from record offset `rec` and
+ * notifyFlush that waits for a contended receiver (notifyEnd): from record offset `rec` and
  * position `pos`. At a contended receiver it records where it stopped (THREAD_OP =
  * OP_NOTIFY, op_from = the record's offset, op_len = the position), sets THREAD_BCAST_SKIP to
  * BCAST_WAITING and returns WOULDBLOCK **with the bus lock still held**: the notifications
@@ -144,6 +147,36 @@ export function notifyFlushWait(q: u32, rec: u32, pos: u32, skipAt: u32): i32 {
   st32(t + A.THREAD_BCAST_SKIP, A.BCAST_WAITING);
   st32(t + A.THREAD_OP, A.OP_NOTIFY);
   return A.WOULDBLOCK;
+}
+
+/** Is the calling thread's command one run again to go on with its notifications (OP_NOTIFY)? */
+export function notifyResuming(): bool {
+  return THREAD != 0 && ld32(THREAD + A.THREAD_OP) == A.OP_NOTIFY;
+}
+
+/**
+ * The end of a command whose change is committed and whose notifications are queued at the
+ * calling thread's NOTIFY_Q_OFF (notifyQueue; bus lock held, no connection lock held): send
+ * them, waiting for a contended receiver (notifyFlushWait). `result` (>= 0) is kept in
+ * THREAD_OP_CONN while they wait; `resume` (the command run again, notifyResuming): they go
+ * on where they stopped and the kept result is returned. The command's result once every
+ * notification is sent (the bus lock still held: the caller releases it), or WOULDBLOCK
+ * (stopped: the bus lock stays held, OP_NOTIFY).
+ */
+export function notifyEnd(resume: bool, result: i32): i32 {
+  const t = THREAD;
+  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
+  if (resume) {
+    rec = ld32(t + A.THREAD_OP_FROM);
+    pos = ld32(t + A.THREAD_OP_LEN);
+    if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
+    st32(t + A.THREAD_OP, A.OP_NONE);
+  } else st32(t + A.THREAD_OP_CONN, u32(result));
+  st32(t + A.THREAD_BCAST_SKIP, 0);
+  const r = notifyFlushWait(q, rec, pos, skipAt);
+  if (r < 0) return r;
+  return i32(ld32(t + A.THREAD_OP_CONN));
 }
 
 /** notifyFlushFrom's stop: the offset of the record it stopped in (a scratch result, set before it is read) */
@@ -177,9 +210,9 @@ function notifyId(kind: u32, c: u32, q: u32): void {
   notifyOrQueue(q, kind, buf, A.NOTIFY_ID_SIZE, c, ld32(c + A.CONN_ID), ld32(c + A.CONN_ID + 4), 0, 0, 0, 0);
 }
 
-/** ID_ADD: connection `c` was made (HELLO, bus lock held, c's own lock released). */
-export function notifyIdAdd(c: u32): void {
-  notifyId(A.ITEM_ID_ADD, c, 0);
+/** ID_ADD: connection `c` was made (HELLO, bus lock held); queued at `q` (0: sent now, c's own lock released). */
+export function notifyIdAdd(c: u32, q: u32): void {
+  notifyId(A.ITEM_ID_ADD, c, q);
 }
 
 /** ID_REMOVE: connection `c` is closing (bus lock held; c's own lock may be held); queued at `q` (0: sent now). */

@@ -16,7 +16,7 @@ import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
-import { notifyQueue, notifyFlush } from "./notify";
+import { notifyQueue, notifyFlush, notifyEnd, notifyResuming } from "./notify";
 import { sendFinish, sendPending } from "./send";
 import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
@@ -27,6 +27,14 @@ const H: u32 = A.BUS_BASE;
 export function recover(token: u32, force: u32): i32 {
   const me = THREAD;
   if (me == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  // run again after a close's notifications stopped at a contended receiver (step 6, bus lock
+  // held): they go on; then the recovery goes on from the start (every step is re-entrant)
+  if (notifyResuming()) {
+    const r = notifyEnd(true, 0);
+    if (r < 0) return r;
+    replySweepNow();
+    unlock(H + A.BUS_LOCK);
+  }
   if (token == 0) return fail(A.EINVAL, A.R_RECOVER_TOKEN);
   if (token == TOKEN) return fail(A.EINVAL, A.R_RECOVER_SELF);
   const s = threadFind(token);
@@ -91,8 +99,15 @@ export function recover(token: u32, force: u32): i32 {
     const q = notifyQueue();
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q);
     logCommit(); // the close, whole
-    notifyFlush(q); // then its notifications, each committed on its own
     unlock(c + A.CONN_LOCK);
+    // then its notifications, each committed on its own: waiting for a contended receiver as
+    // BYEBYE's (WOULDBLOCK with the bus lock held, OP_NOTIFY: recover run again goes on), unless
+    // the recoverer is in a command of its own (a pending send: its op words are taken), which
+    // sends them with a bounded spin
+    if (ld32(me + A.THREAD_OP) == A.OP_NONE) {
+      const r = notifyEnd(false, 0);
+      if (r < 0) return r;
+    } else notifyFlush(q);
     replySweepNow(); // REPLY_DEAD to those who called it (what a taken lock defers stays owed)
     unlock(H + A.BUS_LOCK);
   }
@@ -116,9 +131,10 @@ export function unwind(): i32 {
   unlockAllOf(ld32(t + A.THREAD_ID));
   st32(t + A.THREAD_FAULT, 0);
   // a trap ends an in-memory broadcast (OP_BCAST_MEM, nothing reserved): the receivers before
-  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and a
-  // BYEBYE's notifications waiting for a receiver (OP_NOTIFY: the close is done, the bus lock
-  // is released above): the rest are not sent
+  // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and the
+  // notifications of a BYEBYE, HELLO, NAME_ACQUIRE or NAME_RELEASE waiting for a receiver
+  // or a recovery's close (OP_NOTIFY: the change is done, the bus lock is released above): the
+  // rest are not sent
   if (ld32(t + A.THREAD_OP) == A.OP_BCAST_MEM || ld32(t + A.THREAD_OP) == A.OP_NOTIFY) st32(t + A.THREAD_OP, A.OP_NONE);
   st32(t + A.THREAD_BCAST_SKIP, 0);
   return 0;

@@ -328,7 +328,8 @@ abstract class EngineBase {
       const now = performance.now();
       if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : A.LOCK_WAIT_MS);
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
-      if (now >= deadline || (op !== OP_RECOVER && !this.holderLive())) {
+      // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
+      if (now >= deadline || ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive())) {
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
         if (!this.skipReceiver()) return -A.EDEADLK;
@@ -337,6 +338,11 @@ abstract class EngineBase {
       }
       this.waitLock(deadline - now);
     }
+  }
+
+  /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */
+  private notifyWaiting(): boolean {
+    return this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2] === A.BCAST_WAITING;
   }
 
   /** The command stopped a broadcast at a receiver's lock: ask the core to pass that receiver over when it runs again. */

@@ -205,10 +205,12 @@ export const OP_BCAST = 2;
 export const OP_BCAST_MEM = 3;
 // op_from's flag: the broadcast's metadata (seqnum, TIMESTAMP, process items, owned names)
 // is collected in the thread's scratch; a resumed delivery uses it (one collection per broadcast)
-// a BYEBYE whose notifications (queued while it closed: NOTIFY_Q_OFF) wait for a contended
-// receiver, the bus lock still held: op_from: the offset of the notification's record in the
-// queue; op_len: the receiver's position. BYEBYE run again goes on there (assembly/notify.ts);
-// a trap (unwind) or recovery ends it (OP_NONE): the notifications not yet sent are not sent
+// a BYEBYE, HELLO, NAME_ACQUIRE or NAME_RELEASE whose notifications (queued after its change:
+// NOTIFY_Q_OFF) wait for a contended receiver, the bus lock still held: op_from: the offset of
+// the notification's record in the queue; op_len: the receiver's position; op_conn: the
+// command's result (HELLO's slot, else 0). The command run again goes on there and returns it
+// (assembly/notify.ts notifyEnd); a trap (unwind) or recovery ends it (OP_NONE): the
+// notifications not yet sent are not sent
 export const OP_NOTIFY = 4;
 export const BCAST_MET = 0x40000000; // positions stay below 2 × n_conns
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its
@@ -924,7 +926,9 @@ export const NOTIFY_BUF = 512;
 // A closing connection's notifications are queued (not sent) until the close is committed,
 // in the closer's command area from this offset up to NOTIFY_BUF (BYEBYE's command is 24
 // bytes; RECOVER has none): about 31 KiB, room for every name a connection may own unless
-// they are over a hundred long ones (a notification that does not fit is sent at once)
+// they are over a hundred long ones (a notification that does not fit is sent at once).
+// HELLO's, NAME_ACQUIRE's and NAME_RELEASE's (one or two) too, once their command's items
+// (which may lie here) are read
 export const NOTIFY_Q_OFF = 256;
 
 // Reasons: 800 MATCH_ADD / MATCH_REMOVE (and SEND's signal rules)

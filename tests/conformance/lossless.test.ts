@@ -332,4 +332,171 @@ t('BYEBYE: a subscriber held by a thread that is not LIVE is passed over (each n
   assert.equal(checkBus(e), []);
 });
 
+// HELLO, NAME_ACQUIRE and NAME_RELEASE commit their change whole, then send its notifications
+// like BYEBYE (OP_NOTIFY: waiting for a contended receiver with the bus lock held).
+type Step = { what: string; kinds: number[]; setup(raw: Raw): () => number; undone(raw: Raw, e: Engine): boolean };
+const steps: Step[] = [
+  { what: 'HELLO', kinds: [A.ITEM_ID_ADD], setup: (raw) => () => {
+      const h = raw.hello({ attachSend: 0, attachRecv: 0 });
+      if (h.r >= 0) { assert.is(raw.free(h.slot, h.gen, h.offset), 0); made.push(h); }
+      return h.r >= 0 ? 0 : h.r;
+    }, undone: () => false },
+  { what: 'HELLO of an activator', kinds: [A.ITEM_ID_ADD, A.ITEM_NAME_ADD], setup: () => {
+      const name = `org.lossless.act${nextName++}`;
+      return () => {
+        const h = hostRaw!.hello({ flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, name)] });
+        if (h.r >= 0) { assert.is(hostRaw!.free(h.slot, h.gen, h.offset), 0); made.push(h); }
+        return h.r >= 0 ? 0 : h.r;
+      };
+    }, undone: () => false },
+  { what: 'NAME_ACQUIRE of a free name', kinds: [A.ITEM_NAME_ADD], setup: (raw) => {
+      const x = open(raw), name = `org.lossless.n${nextName++}`;
+      made.push(x);
+      return () => raw.nameAcquire(x.slot, x.gen, name).r;
+    }, undone: () => false },
+  { what: 'NAME_ACQUIRE that replaces the owner', kinds: [A.ITEM_NAME_CHANGE], setup: (raw) => {
+      const x = open(raw), y = open(raw), name = `org.lossless.n${nextName++}`;
+      made.push(x, y);
+      assert.is(raw.nameAcquire(x.slot, x.gen, name, A.NAME_ALLOW_REPLACEMENT).r, 0);
+      return () => raw.nameAcquire(y.slot, y.gen, name, A.NAME_REPLACE_EXISTING).r;
+    }, undone: () => false },
+  { what: 'NAME_RELEASE to the next in the queue', kinds: [A.ITEM_NAME_CHANGE], setup: (raw) => {
+      const x = open(raw), y = open(raw), name = `org.lossless.n${nextName++}`;
+      made.push(x, y);
+      assert.is(raw.nameAcquire(x.slot, x.gen, name).r, 0);
+      assert.is(raw.nameAcquire(y.slot, y.gen, name, A.NAME_QUEUE).r, 0);
+      return () => raw.nameRelease(x.slot, x.gen, name);
+    }, undone: () => false },
+  { what: 'NAME_RELEASE of the last owner', kinds: [A.ITEM_NAME_REMOVE], setup: (raw) => {
+      const x = open(raw), name = `org.lossless.n${nextName++}`;
+      made.push(x);
+      assert.is(raw.nameAcquire(x.slot, x.gen, name).r, 0);
+      return () => raw.nameRelease(x.slot, x.gen, name);
+    }, undone: () => false },
+];
+let nextName = 0;
+let hostRaw: Raw | undefined;
+const made: H[] = [];
+/** Close every connection but the subscribers `subs` (what a step opened, a HELLO that trapped in its notifications too), their notifications drained. */
+function closeMade(raw: Raw, subs: H[]): void {
+  made.length = 0;
+  const e = raw.e, n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+  for (let slot = 0; slot < n; slot++) {
+    if (subs.some((h) => h.slot === slot) || e.u32[(e.connAddr(slot) + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE) continue;
+    assert.is(raw.byebye(slot, e.connGen(slot)), 0);
+  }
+  for (const h of subs) notes(raw, h);
+}
+
+for (const step of steps) {
+  t(`${step.what}: a subscriber whose lock is held gets its notifications once it is released, in order, none lost`, async ({ raw, e, bus }) => {
+    hostRaw = raw;
+    const other = await another(bus.memory);
+    const sub = open(raw);
+    assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0);
+    const run = step.setup(raw);
+    notes(raw, sub);
+    hold(e, sub, other);
+    const done = releaseOnWait(e, sub);
+    assert.is(run(), 0);
+    assert.ok(done() >= 1, 'the command waited for the lock');
+    assert.is(op(e), A.OP_NONE, 'nothing left pending');
+    assert.is(Atomics.load(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2), 0, 'the bus lock released');
+    assert.equal(notes(raw, sub), { kinds: step.kinds, dropped: 0 });
+    assert.equal(checkBus(e), []);
+    closeMade(raw, [sub]);
+    assert.is(other.threadLeave(), 0);
+  });
+
+  t(`${step.what}: a subscriber held by a thread that is not LIVE is passed over (one loss each), the others get them`, ({ raw, e }) => {
+    hostRaw = raw;
+    const subs = [open(raw), open(raw)];
+    for (const h of subs) assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+    const run = step.setup(raw);
+    for (const h of subs) notes(raw, h);
+    const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
+    assert.is(Atomics.compareExchange(e.u32, lockWord(e, subs[0]), 0, n), 0);
+    assert.is(run(), 0);
+    release(e, subs[0]);
+    assert.is(op(e), A.OP_NONE);
+    assert.equal(notes(raw, subs[0]), { kinds: [], dropped: step.kinds.length });
+    assert.equal(notes(raw, subs[1]), { kinds: step.kinds, dropped: 0 });
+    assert.equal(checkBus(e), []);
+    closeMade(raw, subs);
+  });
+}
+
+t('HELLO, NAME_ACQUIRE, NAME_RELEASE with a held subscriber, trapped at every step: the bus as before (in the change) or the change complete and its notifications sent at most once (in their delivery)', async ({ raw, e, bus }) => {
+  hostRaw = raw;
+  const other = await another(bus.memory);
+  const sub = open(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0);
+  for (const step of steps) {
+    let inChange = 0, inNotify = 0;
+    for (let n = 1; n < 200; n++) {
+      const run = step.setup(raw);
+      notes(raw, sub);
+      const before = stateImage(e);
+      hold(e, sub, other);
+      const done = releaseOnWait(e, sub);
+      e.setFault(n);
+      let trapped = false;
+      try { assert.is(run(), 0); } catch { trapped = true; }
+      e.setFault(0);
+      done();
+      if (Atomics.load(e.u32, lockWord(e, sub)) !== 0) release(e, sub); // trapped before its wait
+      assert.is(op(e), A.OP_NONE, `${step.what}, step ${n}: nothing left pending`);
+      assert.equal(checkBus(e), [], `${step.what}, step ${n}: consistent`);
+      assert.equal(checkNames(e), [], `${step.what}, step ${n}: registry consistent`);
+      const got = notes(raw, sub);
+      assert.is(got.dropped, 0, `${step.what}, step ${n}: no loss counted`);
+      if (trapped && firstDifference(before, stateImage(e)) === -1) {
+        inChange++;
+        assert.equal(got.kinds, [], `${step.what}, step ${n}: undone, nothing sent`);
+      } else if (trapped) {
+        inNotify++;
+        // complete: the notifications sent before the trap, in order, each at most once
+        assert.equal(got.kinds, step.kinds.slice(0, got.kinds.length), `${step.what}, step ${n}: a prefix of them`);
+      } else assert.equal(got.kinds, step.kinds, `${step.what}, step ${n}: all of them`);
+      closeMade(raw, [sub]);
+      if (!trapped) break;
+      assert.ok(n < 199);
+    }
+    assert.ok(inChange >= 1 && inNotify >= 1, `${step.what}: traps in the change (${inChange}) and in its notifications (${inNotify})`);
+  }
+  assert.is(other.threadLeave(), 0);
+});
+
+for (const notLive of [false, true]) {
+  t(`recovery: a subscriber whose lock is held ${notLive ? 'by a thread that is not LIVE loses the close\'s NAME_REMOVE and ID_REMOVE (one loss each)' : 'gets the close\'s NAME_REMOVE and ID_REMOVE once it is released'}, the other subscriber gets them`, async ({ raw, e, bus }) => {
+    const other = await another(bus.memory);
+    const subs = [open(raw), open(raw)];
+    for (const h of subs) assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+    const b = await another(bus.memory); // the thread that dies
+    const rawB = new (raw.constructor as new (e: Engine) => Raw)(b);
+    const x = open(rawB);
+    assert.is(rawB.nameAcquire(x.slot, x.gen, 'org.lossless.R').r, 0);
+    for (const h of subs) notes(raw, h);
+    let done = () => 0;
+    if (notLive) {
+      const n = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1; // an id past the thread table: not LIVE
+      assert.is(Atomics.compareExchange(e.u32, lockWord(e, subs[0]), 0, n), 0);
+    } else {
+      hold(e, subs[0], other);
+      done = releaseOnWait(e, subs[0]);
+    }
+    assert.ok(e.recover(b.threadSlot, true) >= 0);
+    if (notLive) release(e, subs[0]);
+    else assert.ok(done() >= 1, 'the recovery waited for the lock');
+    assert.is(op(e), A.OP_NONE);
+    assert.is(Atomics.load(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2), 0, 'the bus lock released');
+    assert.is(e.connGen(x.slot) !== x.gen, true, 'closed');
+    const both = [A.ITEM_NAME_REMOVE, A.ITEM_ID_REMOVE];
+    assert.equal(notes(raw, subs[0]), notLive ? { kinds: [], dropped: 2 } : { kinds: both, dropped: 0 });
+    assert.equal(notes(raw, subs[1]), { kinds: both, dropped: 0 });
+    assert.equal(checkBus(e), []);
+    assert.is(other.threadLeave(), 0);
+  });
+}
+
 t.run();

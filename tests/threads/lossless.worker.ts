@@ -5,13 +5,17 @@
 import { Bus, BusError, MockProvider, PAYLOAD_DBUS, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-export interface LosslessInput { handle: BusHandle; index: number; iface: string; progress: SharedArrayBuffer }
+// With `prefix`, it counts the NAME_ADD and NAME_REMOVE notifications of names under it instead.
+export interface LosslessInput { handle: BusHandle; index: number; iface: string; progress: SharedArrayBuffer; prefix?: string }
 
 const inp = await input<LosslessInput>();
 try {
   const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 11 + inp.index }) });
   const conn = bus.connect({ description: `sub-${inp.index}` });
-  conn.addMatch(`type='signal',interface='${inp.iface}'`);
+  if (inp.prefix) {
+    conn.addMatch({ notifications: 'name-add' });
+    conn.addMatch({ notifications: 'name-remove' });
+  } else conn.addMatch(`type='signal',interface='${inp.iface}'`);
   const progress = new Int32Array(inp.progress);
   post({ ready: true, id: conn.id });
   let got = 0, dropped = 0;
@@ -19,10 +23,13 @@ try {
     const m = conn.recvWait(10000);
     dropped += conn.lastDropped;
     if (!m) throw new Error(`no message within 10 s after ${got} signals`);
-    const signal = m.payloadType === PAYLOAD_DBUS;
-    const stop = !signal && m.payload.length === 0;
+    const note = m.notification;
+    const counted = inp.prefix
+      ? note !== null && (note.kind === 'name-add' || note.kind === 'name-remove') && note.name.startsWith(inp.prefix)
+      : m.payloadType === PAYLOAD_DBUS;
+    const stop = note === null && m.payloadType !== PAYLOAD_DBUS && m.payload.length === 0;
     m.free();
-    if (signal) Atomics.store(progress, inp.index, ++got);
+    if (counted) Atomics.store(progress, inp.index, ++got);
     if (stop) break;
   }
   conn.close();
