@@ -24,6 +24,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import { Bus, MockProvider } from '../dist/js/index.js';
 
 const QUICK = process.argv.includes('--quick');
@@ -32,6 +33,8 @@ const SIZES = [64, 1024, 65536];
 const DEPTHS = [1, 16, 256];
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** this thread's own CPU time in µs (Linux: /proc/thread-self/schedstat), NaN elsewhere */
+const threadCpuUs = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e3; } catch { return NaN; } };
 const rtN = (size) => (QUICK ? 300 : 2000) / (size > 4096 ? 4 : 1);
 const tpN = (size) => (QUICK ? 2048 : 8192) / (size > 4096 ? 8 : 1);
 
@@ -57,6 +60,12 @@ if (!isMainThread) {
       if (!m) throw new Error('worker: no message in 20 s');
       const src = m.src, p = m.payload;
       if (p.length === 0) { m.free(); break; } // stop
+      if (p.length === 2 && p[0] === 4) { // control: report this thread's own CPU time (the mode stays)
+        m.free();
+        parentPort.postMessage({ threadCpuUs: threadCpuUs() });
+        conn.send(src, ack);
+        continue;
+      }
       if (p.length === 2) { // control: [mode, depth/16]
         mode = ['echo-wait', 'echo-async', 'sink', 'idle'][p[0]]; depth = p[1] * 16 || 1; n = 0; m.free();
         conn.send(src, ack);
@@ -116,9 +125,16 @@ if (!isMainThread) {
     // once the worker's start-up is over (its wasm is compiled again, optimized, in the
     // background: 0.6-1.3 % of a core for the first seconds, measured on this VM)
     await sleep(4000);
-    const i0 = cpu();
+    const workerCpu = async () => {
+      const r = new Promise((res) => w.once('message', res));
+      main.send(peer, new Uint8Array([4, 0]));
+      (await main.recvAsync({ timeout: 20000 })).free();
+      return (await r).threadCpuUs;
+    };
+    const w0 = await workerCpu(), i0 = cpu();
     await sleep(idleS * 1000);
     bus.idle = ((cpu() - i0) / (idleS * 1000)) * 100; // % of a core, whole process
+    bus.idleThread = ((await workerCpu()) - w0) / (idleS * 1e6) * 100; // % of a core, the waiting worker thread alone
     const p64 = new Uint8Array(64);
     const sendBus = () => main.send(peer, p64), sendPost = () => pw.postMessage(new Uint8Array(64));
     // (sendAsync: a burst waits for room rather than failing when the worker is descheduled)
@@ -253,7 +269,7 @@ if (!isMainThread) {
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)})`);
-  log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process; the same process idle with a postMessage worker: ${bus.idlePost.toFixed(2)} %)`);
+  log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
   log(`Summary (64 B): round trip blocking ${rt['wasm blocking 64'].toFixed(1)} µs, async ${rt['wasm async 64'].toFixed(1)} µs (${(rt['wasm async 64'] / rt['wasm blocking 64']).toFixed(2)}× blocking), postMessage ${rt['post 64'].toFixed(1)} µs`);
@@ -264,5 +280,5 @@ if (!isMainThread) {
   log(`  ${verdict(rtRatio <= 2)}  async round trip 64 B within 2× the blocking one (wasm): ${rt['wasm async 64'].toFixed(1)} / ${rt['wasm blocking 64'].toFixed(1)} µs = ${rtRatio.toFixed(2)}×`);
   log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's: ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
   log(`  ${verdict(maxSpin * 1e3 <= 100)}  longest event-loop block from a spin <= 100 µs: ${(maxSpin * 1e3).toFixed(1)} µs (spins not descheduled)`);
-  log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} %`);
+  log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
 }

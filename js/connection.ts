@@ -828,8 +828,8 @@ export class Connection {
    * messages or bytes, or its pool, is used up: ENOBUFS / EXFULL) instead of failing. The
    * wait is an Atomics.waitAsync on the receiver's space word, which the bus bumps whenever
    * the receiver takes a message off its queue (recv, drop) or frees a slice: it is woken by
-   * the receiver, not by polling (after a spin of at most 50 µs while recent waits were
-   * answered that fast). Senders waiting for room in one receiver, on any thread, are served
+   * the receiver, not by polling (after a spin of at most 50 µs while recent spins caught
+   * what they waited for). Senders waiting for room in one receiver, on any thread, are served
    * in the order they started waiting (a ticket line in the receiver's slot:
    * js/host/turns.ts); a sendAsync that finds such a line waits at its end instead of
    * trying. A synchronous send() is not in the line. Rejects with ETIMEDOUT after `timeout`
