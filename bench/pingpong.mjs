@@ -119,6 +119,7 @@ if (!isMainThread) {
     const main = b.connect();
     const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'bus', handle: b.handle(), engine: 'wasm' } });
     const peer = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+    w.on('error', (err) => { console.error(`bench: the CPU phase's worker failed: ${err?.stack ?? err}`); process.exit(1); });
     main.send(peer, new Uint8Array([3, 0])); (await main.recvAsync({ timeout: 20000 })).free(); // idle mode: receive and free
     // a connection waiting with no traffic (the bus worker's recvAsync pending), before any
     // traffic (the garbage of the phases after it is swept for seconds by the GC's threads),
@@ -151,11 +152,14 @@ if (!isMainThread) {
     bus.cpuPost = median(segs.post);
     bus.cpu100 = median(segs.bus);
     bus.cpuSegs = segs;
+    const pwExited = new Promise((res) => pw.once('exit', res));
     pw.postMessage('stop');
-    await new Promise((res) => pw.once('exit', res));
+    await pwExited;
+    // both listeners before the stop: a worker's last message and its exit can come in one turn
+    const fin = new Promise((res) => w.once('message', res)), exited = new Promise((res) => w.once('exit', res));
     main.send(peer, null);
-    await new Promise((res) => w.once('message', res));
-    await new Promise((res) => w.once('exit', res));
+    await fin;
+    await exited;
     main.close();
     b.close();
   }
@@ -209,9 +213,10 @@ if (!isMainThread) {
       const p64 = new Uint8Array(64);
       bus.eld = await paced(QUICK ? 1 : 3, async () => { main.send(peer, p64); (await main.recvAsync({ timeout: 20000 })).free(); });
     }
+    const finP = new Promise((res) => w.once('message', res)), exited = new Promise((res) => w.once('exit', res));
     main.send(peer, null);
-    const fin = await new Promise((res) => w.once('message', res));
-    await new Promise((res) => w.once('exit', res));
+    const fin = await finP;
+    await exited;
     maxSpin = Math.max(maxSpin, fin.maxSpinMs, main.spinner.maxMs);
     maxWall = Math.max(maxWall, fin.maxWallMs, main.spinner.maxWallMs);
     spins += fin.spins + main.spinner.spins; over += fin.over + main.spinner.over;
