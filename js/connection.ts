@@ -5,7 +5,8 @@ import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { hold, release, now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { hold, release } from './host/keepalive.ts';
 import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
@@ -345,7 +346,7 @@ export class Connection {
       w.cancel?.();
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
-    let waitStart = 0;
+    let spinDecided = false;
     /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message */
     let dropped = 0;
     try {
@@ -356,15 +357,14 @@ export class Connection {
         const m = this.recvWith(o, 'recvAsync');
         if (m) {
           this.lastDropped += dropped;
-          if (waitStart !== 0) this.spinner.answered(now() - waitStart);
           return m;
         }
         dropped += this.lastDropped;
         const left = deadline - now();
         if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
-        if (waitStart === 0) {
-          // the first time the queue is empty: spin briefly (<= 50 µs) when recent answers came that fast
-          waitStart = now();
+        if (!spinDecided) {
+          // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
+          spinDecided = true;
           if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
         }
         if (!w) {
@@ -402,7 +402,7 @@ export class Connection {
     const o = options<RecvOptions>('recvWait', opts, RECV_KEYS, '{ peek: true, priority: 0 }');
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
-    let waitStart = 0;
+    let spinDecided = false;
     /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message (or the null) */
     let dropped = 0;
     for (;;) {
@@ -410,15 +410,14 @@ export class Connection {
       const m = this.recvWith(o, 'recvWait');
       if (m) {
         this.lastDropped += dropped;
-        if (waitStart !== 0) this.spinner.answered(now() - waitStart);
         return m;
       }
       dropped += this.lastDropped;
       const left = deadline - now();
       if (left <= 0) { this.lastDropped = dropped; return null; } // recvWait(0): no spin
-      if (waitStart === 0) {
+      if (!spinDecided) {
         // spin briefly first (adaptive, <= 50 µs): a peer that answers within microseconds saves two futex trips
-        waitStart = now();
+        spinDecided = true;
         if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
       }
       if (!waitWordBlocking(i32, idx, seen, left, this.sleepersIndex)) {
@@ -652,14 +651,14 @@ export class Connection {
     this.waiters.add(w);
     this.holdFor(w);
     signal?.addEventListener('abort', onAbort, { once: true });
-    let waitStart = 0;
+    let spinDecided = false;
     try {
       // let the code after call() run first: a callee on this same thread (a test, a service
       // and its client in one thread) answers then, and the call finds its reply without a
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
       await null;
       for (;;) {
-        if (p.reply) { if (waitStart !== 0) this.spinner.answered(now() - waitStart); return p.reply; }
+        if (p.reply) return p.reply;
         if (p.error) throw p.error;
         if (w.error) throw w.error;
         const seen = Atomics.load(i32, idx);
@@ -670,8 +669,8 @@ export class Connection {
         // at the deadline the next RECV's tick queues REPLY_TIMEOUT: wait at most until then
         // (and never less than a little while once it passed, so a clock that lags does not spin)
         const left = Math.max(this.callLeft(deadlineMs), 0.05);
-        if (waitStart === 0) {
-          waitStart = now();
+        if (!spinDecided) {
+          spinDecided = true;
           if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
         }
         await new Promise<void>((resolve) => {
@@ -704,10 +703,10 @@ export class Connection {
     if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
     const p = this.startCall(dst, payload, timeout, true, 'callSync');
     const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
-    let waitStart = 0;
+    let spinDecided = false;
     try {
       for (;;) {
-        if (p.reply) { if (waitStart !== 0) this.spinner.answered(now() - waitStart); return p.reply; }
+        if (p.reply) return p.reply;
         if (p.error) throw p.error;
         if (this.isClosed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
         const seen = Atomics.load(i32, idx);
@@ -715,8 +714,8 @@ export class Connection {
         if (m) { this.stashFor(m); continue; }
         if (p.reply || p.error) continue;
         const left = Math.max(this.callLeft(deadlineMs), 0.05);
-        if (waitStart === 0) {
-          waitStart = now();
+        if (!spinDecided) {
+          spinDecided = true;
           if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
         }
         waitWordBlocking(i32, idx, seen, left, this.sleepersIndex);
@@ -841,8 +840,8 @@ export class Connection {
    * messages or bytes, or its pool, is used up: ENOBUFS / EXFULL) instead of failing. The
    * wait is an Atomics.waitAsync on the receiver's space word, which the bus bumps whenever
    * the receiver takes a message off its queue (recv, drop) or frees a slice: it is woken by
-   * the receiver, not by polling (after a spin of at most 50 µs while recent waits were
-   * answered that fast). Senders waiting for room in one receiver, on any thread, are served
+   * the receiver, not by polling (after a spin of at most 50 µs while recent spins caught
+   * what they waited for). Senders waiting for room in one receiver, on any thread, are served
    * in the order they started waiting (a ticket line in the receiver's slot:
    * js/host/turns.ts); a sendAsync that finds such a line waits at its end instead of
    * trying. A synchronous send() is not in the line. Rejects with ETIMEDOUT after `timeout`
@@ -903,7 +902,7 @@ export class Connection {
       ticket = T.takeTicket(i32, rx);
       inLine = true;
     }
-    let waitStart = 0, lastErr = 'senders ahead in its line';
+    let spinDecided = false, lastErr = 'senders ahead in its line';
     try {
       for (;;) {
         if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
@@ -924,7 +923,6 @@ export class Connection {
         try {
           const cookie = this.send(dst, payload, sendOpts);
           if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
-          if (waitStart !== 0) this.spaceSpinner.answered(now() - waitStart);
           return cookie;
         } catch (x) {
           err = x;
@@ -952,8 +950,8 @@ export class Connection {
         const left = deadline - now();
         if (left <= 0) throw timedOut(err.message);
         waitIdx = addr >>> 2;
-        if (waitStart === 0) {
-          waitStart = now();
+        if (!spinDecided) {
+          spinDecided = true;
           if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, waitIdx, seen, left)) continue;
         }
         await wait(() => waitWord(i32, addr >>> 2, seen, left, (rx + A.CONN_SPACE_SLEEPERS) >>> 2));

@@ -2,18 +2,28 @@
 // Atomics.wait for recvWait). A peer that answers within microseconds is caught by the spin,
 // which saves the futex round trip and, for recvAsync, the trip through the event loop that
 // resolves a waitAsync (docs/ARCHITECTURE.md, "Wake-ups"). A spin is bounded by SPIN_MS (the
-// longest the event loop is blocked by one) and is only done while recent waits were answered
-// within that budget: a saturating score per connection, raised by an answer within the
-// budget, lowered by a slower one. With a low score the receiver parks at once, except one
-// wait in PROBE_EVERY, which spins to notice a peer that became fast. So a connection whose
-// answers are slow (100 messages/s, or idle) burns no CPU spinning.
+// longest the event loop is blocked by one) and is only done while recent spins caught their
+// message: a saturating score per connection, raised by HIT for a spin that caught the
+// message, lowered by MISS for one that ran out of budget. With a low score the receiver parks
+// at once, except one probing wait, which spins to notice a peer that became fast: the first
+// probe PROBE_EVERY waits after the score fell, and each probe that misses doubles the gap,
+// up to PROBE_MAX. So a connection whose answers are slow (100 messages/s, or idle) burns
+// almost no CPU spinning (one 50 µs probe in 1024 waits once the gap has grown).
+//
+// Only spins count, not how soon a parked wait was answered: on a machine with fewer free
+// cores than spinning threads, a spin takes the core its peer needs, so the peer answers
+// quickly exactly when the receiver parks. Counting such fast parked answers as a reason to
+// spin (as this did before) made a loaded 2-vCPU VM spin on 2 waits in 3 and miss on
+// nearly all of them (4,700 spins, 1 hit in 10,000 round trips): 50 µs of CPU and latency
+// lost each time. With HIT = 2 and MISS = 4 the score holds while at least two spins in three
+// catch their message, about where a spin starts to cost more than the park it saves.
 //
 // The budget is checked on the clock every LOADS word loads (about 0.3 µs of loads), so a
 // spin that runs stops within a fraction of a microsecond of its budget. What a spin cannot
 // stop is the OS taking the core away mid-spin (a loaded machine): two clock reads further
 // apart than GAP_MS mean the thread was descheduled. Such a spin ends at once (it parks
-// instead of spinning on), and whatever it caught does not count as a fast answer: the score
-// drops to 0, so the next waits park unless a probe finds the peer fast again. On a machine
+// instead of spinning on), and whatever it caught does not count as a hit: the score drops
+// to 0, so the next waits park unless a probe finds the peer fast again. On a machine
 // whose cores are all busy, spinning only takes time from the peer it waits for.
 
 import { now } from './wait.ts';
@@ -29,8 +39,14 @@ export const GAP_MS = 0.01;
 const SCORE_MAX = 8;
 /** spin while the score is at least this */
 const SCORE_SPIN = 2;
-/** with a low score, every PROBE_EVERY-th wait spins anyway (a power of two) */
+/** a spin that caught its message raises the score by this */
+const HIT = 2;
+/** a spin that ran out of budget lowers it by this */
+const MISS = 4;
+/** with a low score, the first probing spin comes this many waits after the score fell */
 const PROBE_EVERY = 32;
+/** each probe that misses doubles the gap to the next one, up to this many waits */
+const PROBE_MAX = 1024;
 /** word loads between clock reads */
 const LOADS = 128;
 
@@ -38,10 +54,10 @@ const LOADS = 128;
 export class Spinner {
   /** starts optimistic: the first waits spin */
   score = SCORE_SPIN;
-  private waits = 0;
-  /** the last spin was descheduled: its wait does not count as answered fast */
-  private descheduled = false;
-  /** spins done, and spins that caught the message (statistics, benches) */
+  /** waits left until the next probe, and the gap after it */
+  private toProbe = PROBE_EVERY;
+  private probeGap = PROBE_EVERY;
+  /** spins done, and spins that caught the message (not counting descheduled ones) */
   spins = 0;
   hits = 0;
   /** the longest one spin took, in ms, not counting spins that were descheduled */
@@ -56,7 +72,11 @@ export class Spinner {
   /** Should the next wait spin? */
   shouldSpin(): boolean {
     if (this.score >= SCORE_SPIN) return true;
-    return (++this.waits & (PROBE_EVERY - 1)) === 0;
+    if (--this.toProbe > 0) return false;
+    // a probe: if it misses, the next one comes twice as late (a hit resets the gap)
+    this.toProbe = this.probeGap;
+    if (this.probeGap < PROBE_MAX) this.probeGap *= 2;
+    return true;
   }
 
   /** Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
@@ -68,32 +88,39 @@ export class Spinner {
       for (let n = 0; n < LOADS; n++) {
         if (Atomics.load(i32, index) !== seen) {
           const t = now();
-          this.took(t - start, t - last > GAP_MS);
-          if (!this.descheduled) this.hits++;
+          if (t - last > GAP_MS) this.descheduled(t - start);
+          else {
+            this.took(t - start);
+            this.hits++;
+            this.score = Math.min(this.score + HIT, SCORE_MAX);
+            this.toProbe = this.probeGap = PROBE_EVERY;
+          }
           return true;
         }
       }
       const t = now();
-      if (t - last > GAP_MS) { this.took(t - start, true); return false; }
-      if (t >= end) { this.took(t - start, false); return false; }
+      if (t - last > GAP_MS) { this.descheduled(t - start); return false; }
+      if (t >= end) {
+        this.took(t - start);
+        // a spin cut short by the caller's own deadline (ms < SPIN_MS) says nothing of the peer
+        if (ms >= SPIN_MS) this.score = Math.max(this.score - MISS, 0);
+        return false;
+      }
       last = t;
     }
   }
 
-  private took(ms: number, descheduled: boolean): void {
-    this.descheduled = descheduled;
-    if (descheduled) {
-      this.preempted++;
-      this.score = 0;
-    } else if (ms > this.maxMs) this.maxMs = ms;
+  private took(ms: number): void {
+    if (ms > this.maxMs) this.maxMs = ms;
     if (ms > this.maxWallMs) this.maxWallMs = ms;
     if (ms > 2 * SPIN_MS) this.over++;
   }
 
-  /** A wait ended with a message `ms` after the queue was found empty. */
-  answered(ms: number): void {
-    if (this.descheduled) { this.descheduled = false; return; } // the score was dropped already
-    if (ms <= SPIN_MS) { if (this.score < SCORE_MAX) this.score += 2; }
-    else if (this.score > 0) this.score--;
+  /** The OS took the core away mid-spin: whatever it caught is no evidence of a fast peer. */
+  private descheduled(ms: number): void {
+    this.preempted++;
+    this.score = 0;
+    if (ms > this.maxWallMs) this.maxWallMs = ms;
+    if (ms > 2 * SPIN_MS) this.over++;
   }
 }

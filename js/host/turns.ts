@@ -19,7 +19,7 @@
 // Tickets compare with wrapped 32-bit differences. HELLO zeroes the words (an empty line);
 // waiters of a receiver whose generation changed drop their tickets without passing them.
 import * as A from '../shared/abi.ts';
-import { now, waitWord } from './wait.ts';
+import { now, waitWordTimed } from './wait.ts';
 
 /**
  * How long the holder of the turn may owe a try before the next in line takes the turn, in
@@ -110,7 +110,7 @@ export class Watch {
 /** Sleep until the turn moves or `ms` pass (a waiter behind the holder). */
 export function sleepBehind(i32: Int32Array, rx: number, ms: number): Promise<void> {
   const s = idx(rx, A.CONN_TURN_SERVING);
-  return waitWord(i32, s, Atomics.load(i32, s), ms, idx(rx, A.CONN_TURN_SLEEPERS));
+  return waitWordTimed(i32, s, Atomics.load(i32, s), ms, idx(rx, A.CONN_TURN_SLEEPERS));
 }
 
 /**

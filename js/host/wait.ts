@@ -1,34 +1,9 @@
 // wait: the host side of wake-ups. A receiver sleeps on its connection's wake word (the core
 // adds 1 and notifies after it publishes a message into the queue). Event-loop threads wait
 // with Atomics.waitAsync, threads that may block with Atomics.wait; the core itself never
-// waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32).
-//
-// Keep-alive: a pending Atomics.waitAsync does not keep a Node or Deno thread alive (checked on
-// Node 20 and Deno 2.9, main thread and worker_threads). While at least one wait that wants it
-// is pending, this thread holds one ref'd interval timer; with none pending it holds nothing.
-
-let holds = 0;
-let timer: ReturnType<typeof setInterval> | undefined;
-const noop = () => {};
-
-/** Take one keep-alive hold (the first one starts the timer). */
-export function hold(): void {
-  if (holds++ === 0) timer = setInterval(noop, 0x3fffffff); // ~12 days; never fires in practice
-}
-
-/** Give one keep-alive hold back (the last one stops the timer). */
-export function release(): void {
-  if (holds <= 0) return;
-  if (--holds === 0) {
-    clearInterval(timer);
-    timer = undefined;
-  }
-}
-
-/** Keep-alive holds of this thread (for tests and diagnostics). */
-export function keepAliveHolds(): number {
-  return holds;
-}
+// waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32). What keeps a thread
+// alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
+import { addDeadline, dropDeadline } from './deadlines.ts';
 
 export function now(): number {
   return performance.now();
@@ -43,20 +18,44 @@ const POLL_MS = 4;
 
 /**
  * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
- * allowed, the caller re-checks), or after `timeout` ms. Never rejects.
+ * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The timeout is a
+ * deadline on this thread's one deadline timer (deadlines.ts), not waitAsync's own: no
+ * event-loop wake-up or timer per wait; its expiry notifies the word (waking its other
+ * waiters too, who re-check).
  */
 export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
-  if (waitAsyncFn) {
-    // counted as a sleeper from before the wait until after it: publishers notify only then
-    Atomics.add(i32, sleepers, 1);
-    const r = waitAsyncFn(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
-    if (!r.async) {
-      Atomics.sub(i32, sleepers, 1);
-      return Promise.resolve();
-    }
-    return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
+  if (!waitAsyncFn) return pollWord(i32, index, expected, timeout);
+  if (!(timeout > 0)) return Promise.resolve();
+  // counted as a sleeper from before the wait until after it: publishers notify only then
+  Atomics.add(i32, sleepers, 1);
+  const r = waitAsyncFn(i32, index, expected);
+  if (!r.async) {
+    Atomics.sub(i32, sleepers, 1);
+    return Promise.resolve();
   }
-  // no Atomics.waitAsync (older Firefox): poll the word with timers
+  if (timeout === Infinity) return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
+  const d = addDeadline(now() + timeout, i32, index);
+  return r.value.then(() => { Atomics.sub(i32, sleepers, 1); dropDeadline(d); });
+}
+
+/**
+ * waitWord with Atomics.waitAsync's own timeout: each wait posts its own timer task to the
+ * runtime (an event-loop wake-up and a timer per wait), but its expiry wakes this wait alone.
+ * For words that many threads sleep on with timeouts (a receiver's ticket line, turns.ts).
+ */
+export function waitWordTimed(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
+  if (!waitAsyncFn) return pollWord(i32, index, expected, timeout);
+  Atomics.add(i32, sleepers, 1);
+  const r = waitAsyncFn(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
+  if (!r.async) {
+    Atomics.sub(i32, sleepers, 1);
+    return Promise.resolve();
+  }
+  return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
+}
+
+/** No Atomics.waitAsync (older Firefox): poll the word with timers. */
+function pollWord(i32: Int32Array, index: number, expected: number, timeout: number): Promise<void> {
   return new Promise((resolve) => {
     const end = now() + timeout;
     const tick = () => {

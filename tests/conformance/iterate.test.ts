@@ -1,5 +1,6 @@
 // for await over a connection, keep(), AbortSignal, close ending iterators, Symbol.dispose,
-// and the adaptive spin's rules (recvWait(0) does not spin; slow answers stop the spinning).
+// and the adaptive spin's rules (recvWait(0) does not spin; spins that miss stop the spinning,
+// one that catches its message starts it again).
 import * as assert from 'uvu/assert';
 import { BusError, type Message } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
@@ -57,7 +58,7 @@ t('Symbol.dispose (where the runtime has it) closes a connection and frees a mes
   assert.is(bus.connections.length, 0);
 });
 
-t('recvWait(0) does not spin; slow answers stop the spin, fast ones start it again', async ({ bus }) => {
+t('recvWait(0) does not spin; spins that miss stop the spin, one that catches starts it again', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const sp = b.spinner;
   const spins = sp.spins;
@@ -73,11 +74,29 @@ t('recvWait(0) does not spin; slow answers stop the spin, fast ones start it aga
   (await b.recvAsync({ timeout: 2000 })).free();
   assert.is(sp.spins, s0, 'no spin while answers are slow');
   assert.is(sp.score, 0);
-  // instant answers (already queued) do not count as waits; recvWait with a quick answer raises it
-  for (let i = 0; i < 3; i++) sp.answered(0.001);
+  // only spins count: one that catches its message (here a word that moved already) raises
+  // the score to the spin threshold again
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  let pre = sp.preempted;
+  assert.ok(sp.spin(word, 0, 1, 1), 'the word is not the value seen: caught at once');
+  if (sp.preempted > pre) {
+    // a pause between its two clock reads (the first call with a new array type can
+    // deoptimize the spin mid-way) counts as descheduled: no hit; once more
+    pre = sp.preempted;
+    assert.ok(sp.spin(word, 0, 1, 1));
+  }
+  assert.is(sp.preempted, pre);
+  assert.is(sp.score, 2);
   assert.ok(sp.shouldSpin());
   assert.is(b.recvWait(0.2), null); // spins at most 50 µs, then sleeps the rest
   assert.ok(sp.spins > s0);
+  assert.is(sp.score, 0, 'a spin that ran out of budget lowered the score by 4 (or a deschedule dropped it)');
+  // a spin cut short by the caller's own deadline (under 50 µs) says nothing of the peer
+  sp.spin(word, 0, 1, 1);
+  pre = sp.preempted;
+  const before = sp.score;
+  assert.not.ok(sp.spin(word, 0, 0, 0.02), 'nothing moves the word');
+  assert.ok(sp.score === before || sp.preempted > pre, 'the score is kept');
   assert.throws(() => b.recvWait(-1), (e: BusError) => e.code === 'EINVAL');
 });
 

@@ -1,7 +1,8 @@
 // Keep-alive: a worker whose only code waits for one message stays alive until it arrives
 // (500 ms later), then closes its connection and exits by itself; an unref'd receive does not
-// hold a worker. Uses node:worker_threads workers (also under Deno: a Deno web Worker never
-// exits by itself, so only a worker_threads Worker can show this).
+// hold a worker; receives that time out hold it until they do, and no timer is left holding
+// it. Uses node:worker_threads workers (also under Deno: a Deno web Worker never exits by
+// itself, so only a worker_threads Worker can show this).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { terminateAll, RUNTIME, sleep } from '../helpers/worker.ts';
@@ -39,6 +40,18 @@ s("an unref'd pending receive does not keep a worker alive", async () => {
   let more: unknown = null;
   try { more = await w.next(10); } catch { /* none */ }
   assert.is(more, null, 'no message and no error came from it');
+});
+
+s('receives that time out keep a worker alive until their ETIMEDOUT; then it exits by itself', async () => {
+  const bus = await threadBus(ENGINE);
+  const { w, h } = await peer(bus, { role: 'timeout' }, 'thread');
+  const r = await w.next<{ codes: string[] }>(MSG_MS, 'the three timeouts');
+  assert.equal(r.codes, ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT']);
+  const code = await w.exited(MSG_MS); // no terminate(): neither the keep-alive timer (unref'd) nor the deadline timer holds it
+  assert.is(code, 0);
+  assert.is(bus.recoverThread(h.token), -1, 'it left the bus before exiting');
+  assert.is(bus.engine.liveConns(), 0);
+  bus.close();
 });
 
 s.run();

@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'wait' | 'sender';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -59,6 +59,21 @@ try {
       (m) => { post({ got: [...m.payload] }); m.free(); },
       (e) => post({ error: errText(e) }),
     );
+  } else if (inp.role === 'timeout') {
+    // receives that time out are the worker's only pending things: each keeps it alive until
+    // its ETIMEDOUT (the deadline timer itself holds nothing); then it leaves and exits by itself
+    const codes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      try {
+        (await conn.recvAsync({ timeout: 150 })).free();
+        codes.push('message');
+      } catch (e) {
+        codes.push(errText(e));
+      }
+    }
+    conn.close();
+    bus.close();
+    post({ codes });
   } else if (inp.role === 'wait') {
     // blocking receives: one woken by the parent's send, one that times out
     const t0 = performance.now();

@@ -1,0 +1,83 @@
+// deadlines: the timeouts of this thread's event-loop waits (waitWord in wait.ts), on one
+// timer. A wait with a timeout parks in Atomics.waitAsync *without* one and registers its
+// deadline here; when the deadline passes, the timer notifies the word the wait sleeps on,
+// and the waiter, woken, finds its time up (its loop re-checks the clock).
+//
+// Why not waitAsync's own timeout: V8 implements it with a delayed task per wait, which Node
+// (and Deno) post to the event loop with a wake-up of their own (a uv_async_send: an eventfd
+// write, an extra epoll_pwait and read) and keep as a timer until the timeout, even when the
+// wait ended long before. For a receive with a timeout that is about one more event-loop
+// wake-up per message, and one more live timer per wait until its timeout
+// (measured with strace -c -f at 100 messages/s: +1.1 read/write and +1.3 epoll_pwait per
+// message; without a timeout the counts equal postMessage's).
+//
+// The timer here is armed for the earliest deadline and re-armed lazily: a new deadline later
+// than the armed one (the usual case: the same timeout again and again) touches no timer; a
+// wait that ends early only leaves the set, and the timer, when it fires, finds nothing due
+// and re-arms for the earliest deadline left (or not at all). So a loop of receives with a
+// 20 s timeout costs one timer firing per 20 s, not a timer per message.
+//
+// The timer is unref'd: a deadline keeps no thread alive (keep-alive is keepalive.ts's job,
+// as for waitAsync's own timeout before). A notify wakes every waiter of the word, so an
+// expiry also wakes this word's other waiters, which re-check and wait again; words that
+// many threads sleep on (a receiver's ticket line) use waitAsync's own timeout instead.
+
+/** One registered deadline: notify i32[index] at `at` (performance.now() ms). */
+export interface Deadline {
+  at: number;
+  i32: Int32Array;
+  index: number;
+}
+
+const pending = new Set<Deadline>();
+let timer: ReturnType<typeof setTimeout> | undefined;
+/** the deadline the timer is armed for (Infinity: not armed) */
+let armedAt = Infinity;
+/** timer firings (for tests and diagnostics) */
+let fired = 0;
+
+function unref(t: unknown): void {
+  const u = t as { unref?: () => unknown } | null;
+  if (typeof u === 'object' && u !== null && typeof u.unref === 'function') u.unref();
+}
+
+function arm(at: number): void {
+  if (timer !== undefined) clearTimeout(timer);
+  armedAt = at;
+  // timers count whole ms and may run a little early by performance.now(): fire() re-arms then
+  timer = setTimeout(fire, Math.max(1, Math.ceil(at - performance.now())));
+  unref(timer);
+}
+
+function fire(): void {
+  timer = undefined;
+  armedAt = Infinity;
+  fired++;
+  const t = performance.now();
+  let next = Infinity;
+  for (const d of pending) {
+    if (d.at <= t) {
+      pending.delete(d);
+      Atomics.notify(d.i32, d.index);
+    } else if (d.at < next) next = d.at;
+  }
+  if (next !== Infinity) arm(next);
+}
+
+/** Notify i32[index] at `at` (performance.now() ms), unless dropDeadline() comes first. */
+export function addDeadline(at: number, i32: Int32Array, index: number): Deadline {
+  const d: Deadline = { at, i32, index };
+  pending.add(d);
+  if (at < armedAt) arm(at);
+  return d;
+}
+
+/** The wait ended: forget its deadline (the timer stays as it is; see above). */
+export function dropDeadline(d: Deadline): void {
+  pending.delete(d);
+}
+
+/** Deadlines registered and not yet due or dropped, and timer firings (tests, diagnostics). */
+export function deadlineStats(): { pending: number; fired: number; armed: boolean } {
+  return { pending: pending.size, fired, armed: timer !== undefined };
+}

@@ -1,0 +1,81 @@
+// Timeouts of event-loop waits (js/host/deadlines.ts): recvAsync parks in Atomics.waitAsync
+// without a timeout and its deadline sits on the thread's one timer, armed for the earliest
+// deadline and re-armed lazily. Whatever the order the waits come in, each still times out
+// with ETIMEDOUT, never before its time; a wait that ends early leaves nothing behind; an
+// expiry that wakes the word's other waiters leaves them waiting.
+import * as assert from 'uvu/assert';
+import type { BusError } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('deadlines: recvAsync timeouts on one timer');
+
+/** how a receive ended: its error code (or 'message'), and after how many ms */
+async function outcome(p: Promise<{ free(): void }>, t0: number): Promise<{ code: string; ms: number }> {
+  try {
+    (await p).free();
+    return { code: 'message', ms: performance.now() - t0 };
+  } catch (e) {
+    return { code: (e as BusError).code, ms: performance.now() - t0 };
+  }
+}
+
+t('receives with timeouts 60, 20 and 40 ms (the earliest second): each rejects with ETIMEDOUT, in deadline order, none early', async ({ bus }) => {
+  const b = bus.connect();
+  const order: number[] = [];
+  const t0 = performance.now();
+  const waits = [60, 20, 40].map((ms) => outcome(b.recvAsync({ timeout: ms }), t0).then((r) => { order.push(ms); return { ...r, timeout: ms }; }));
+  assert.is(b.pendingReceives, 3);
+  const rs = await Promise.all(waits);
+  for (const r of rs) {
+    assert.is(r.code, 'ETIMEDOUT', `the ${r.timeout} ms receive`);
+    assert.ok(r.ms >= r.timeout, `the ${r.timeout} ms receive ended after ${r.ms.toFixed(1)} ms, not before its time`);
+  }
+  assert.equal(order, [20, 40, 60]);
+  assert.is(b.pendingReceives, 0);
+});
+
+t('a receive answered before its (long) deadline leaves nothing pending; a later short timeout still fires', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const t0 = performance.now();
+  const p = b.recvAsync({ timeout: 10000 });
+  setTimeout(() => a.sendText(b.id, 'early'), 5);
+  const m = await p;
+  assert.is(m.text(), 'early');
+  m.free();
+  assert.is(b.pendingReceives, 0);
+  // the thread's timer is still armed for the 10 s deadline of the receive above: a 15 ms
+  // one must re-arm it earlier, and the loop of a receive must not wait for the old one
+  const r = await outcome(b.recvAsync({ timeout: 15 }), performance.now());
+  assert.is(r.code, 'ETIMEDOUT');
+  assert.ok(r.ms >= 15);
+  assert.ok(performance.now() - t0 < 10000, 'did not wait for the stale 10 s deadline');
+  // repeated short receives: each one times out on its own
+  for (let i = 0; i < 5; i++) assert.is((await outcome(b.recvAsync({ timeout: 2 }), performance.now())).code, 'ETIMEDOUT');
+});
+
+t('an expiry wakes the other waiters of the word: they keep waiting and get the message', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const t0 = performance.now();
+  const long = outcome(b.recvAsync({ timeout: 5000 }), t0);
+  const short = await outcome(b.recvAsync({ timeout: 10 }), t0);
+  assert.is(short.code, 'ETIMEDOUT');
+  assert.is(b.pendingReceives, 1, 'the long receive is still waiting');
+  a.sendText(b.id, 'for the long one');
+  const r = await long;
+  assert.is(r.code, 'message');
+  assert.is(b.pendingReceives, 0);
+});
+
+t('timeouts with an AbortSignal and keepAlive: false still end as before (ECANCELED, ETIMEDOUT)', async ({ bus }) => {
+  const b = bus.connect();
+  const ac = new AbortController();
+  const t0 = performance.now();
+  const aborted = outcome(b.recvAsync({ timeout: 5000, signal: ac.signal }), t0);
+  const unrefd = outcome(b.recvAsync({ timeout: 10, keepAlive: false }), t0);
+  setTimeout(() => ac.abort(), 20);
+  assert.is((await unrefd).code, 'ETIMEDOUT');
+  assert.is((await aborted).code, 'ECANCELED');
+  assert.is(b.pendingReceives, 0);
+});
+
+t.run();
