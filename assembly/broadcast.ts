@@ -19,7 +19,7 @@ import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { fail } from "./reason";
 import { busConns, busNConns } from "./bus";
-import { monitorsAny, isMonitor } from "./monitor";
+import { monitorsAny, walkFirst, walkVisits } from "./monitor";
 import { align8 } from "./items";
 import { matchSignal, matchNamesLocked } from "./match";
 import { metaMask, metaCollect, metaNames } from "./meta";
@@ -27,7 +27,6 @@ import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish } from "./slice";
 
 const H: u32 = A.BUS_BASE;
-const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /**
  * Deliver the validated signal at `msg` (to ~0, with `nVecs` VECs of `stored` bytes in
@@ -81,20 +80,12 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
   const uid = ld32(c + A.CONN_UID);
   const n = busNConns();
-  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
-  // message), then the others; without monitors, one pass
-  const mons = monitorsAny();
-  let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
-  if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
-  for (let pass = pass0; pass < 2; pass++) for (let s: u32 = pass == pass0 ? s0 : 0; s < n; s++) {
-    const d = busConns() + s * A.CONN_SIZE;
-    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
-    // a monitor gets every broadcast, without matches; other kinds none (without monitors on
-    // the bus, the connections without match entries are passed as before: no more loads)
-    const mon = mons && isMonitor(d);
-    if (mon != (pass == 0)) continue;
-    if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    const pos = pass * n + s;
+  // the walk (monitor.ts): monitors first, every one; then the connections whose entries match
+  for (let pos = walkFirst(from, n, monitorsAny()); pos < n + n; pos++) {
+    const pass: u32 = pos < n ? 0 : 1;
+    const d = busConns() + (pos - pass * n) * A.CONN_SIZE;
+    if (!walkVisits(d, c, pass)) continue;
+    const mon = pass == 0;
     if (!lockTry(d + A.CONN_LOCK)) {
       if (pos != skipAt) {
         // wait for it (the host), then go on here; the word to wait on is recorded
@@ -206,10 +197,8 @@ function namesWanted(c: u32): bool {
   const n = busNConns();
   for (let s: u32 = 0; s < n; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    if (d == c || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
-    // a monitor (no match entries) gets every broadcast; other kinds none
-    if (!isMonitor(d) && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    if ((ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
+    // a receiver of either pass of the walk (monitor.ts) that asks for names
+    if ((walkVisits(d, c, 0) || walkVisits(d, c, 1)) && (ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
   }
   return false;
 }

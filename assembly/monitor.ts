@@ -30,6 +30,30 @@ export function isMonitor(d: u32): bool {
   return (ld32(d + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0;
 }
 
+const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
+
+// The delivery walk of a broadcast or a bus notification: monitors first (kdbus, KDBUS.md: a
+// receiver must not react before a monitor has the message), then the others. It visits
+// positions p = pass × n + slot (pass 0: the monitors; n: the connection slots), from
+// walkFirst(…) to 2n − 1, and delivers to the connections walkVisits accepts; a walk that
+// stops at a contended receiver goes on at that position.
+
+/** The first position of a walk that goes on at `from`: without monitors, pass 0 is passed. */
+export function walkFirst(from: u32, n: u32, mons: bool): u32 {
+  return !mons && from < n ? n : from;
+}
+
+/**
+ * Does a walk that leaves out `skip` deliver to connection `d` in pass `pass`? An open monitor
+ * in pass 0 (without matches); an open ordinary connection with match entries in pass 1 (the
+ * others, connections without entries included, are passed without a lock).
+ */
+export function walkVisits(d: u32, skip: u32, pass: u32): bool {
+  if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) return false;
+  if (pass == 0) return isMonitor(d);
+  return ld32(d + A.CONN_N_MATCHES) != 0 && (ld32(d + A.CONN_FLAGS) & KINDS) == 0;
+}
+
 /**
  * Copy the queued slice of block `b` in receiver `d` (its lock held, the delivery committed)
  * into every open monitor's pool, charged to the sending user (the block's quota entry).

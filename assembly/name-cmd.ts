@@ -80,22 +80,25 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
       r = 0;
     }
   }
-  logCommit();
-  if (act != 0) {
-    if (r == 0) activatorMove(act, c, itemName, itemLen); // committed message by message
-    unlock(act + A.CONN_LOCK);
-    unlock(c + A.CONN_LOCK);
-  }
-  return nameCmdEnd(r);
+  return nameCmdEnd(r, act, c, act, c, itemName, itemLen); // the activator's messages come to c
 }
 
 /**
- * The end of NAME_ACQUIRE / NAME_RELEASE (the registry's change committed, then the activator's
- * messages moved; bus lock held, no connection lock): a failure ends here; a change's
- * notification is queued (over the command's NAME item, read by now) and sent, waiting for a
- * contended receiver (nameCmdNotify).
+ * The end of NAME_ACQUIRE / NAME_RELEASE, with the result `r` (bus lock held; with activator
+ * `act`, its lock and c's too): the registry's change is committed, then the messages for the
+ * name move from `from` to `to` and the connection locks are released; a failure ends here; a
+ * change's notification is queued (over the command's NAME item, read by now) and sent,
+ * waiting for a contended receiver (nameCmdNotify).
  */
-function nameCmdEnd(r: i32): i32 {
+function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, itemName: u32, itemLen: u32): i32 {
+  logCommit();
+  // with an activator (its lock and c's held): the messages for the name move, committed
+  // message by message, before the notification
+  if (act != 0) {
+    if (r == 0) activatorMove(from, to, itemName, itemLen);
+    unlock(act + A.CONN_LOCK);
+    unlock(c + A.CONN_LOCK);
+  }
   if (r != 0) {
     unlock(H + A.BUS_LOCK);
     return r;
@@ -154,11 +157,5 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     nameOwnerDrop(e, o, true);
     r = 0;
   }
-  logCommit();
-  if (act != 0) {
-    if (r == 0) activatorMove(c, act, itemName, itemLen); // committed message by message
-    unlock(act + A.CONN_LOCK);
-    unlock(c + A.CONN_LOCK);
-  }
-  return nameCmdEnd(r);
+  return nameCmdEnd(r, act, c, c, act, itemName, itemLen); // c's messages for the name go back
 }

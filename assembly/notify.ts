@@ -16,11 +16,10 @@ import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
 import { logCommit } from "./journal";
 import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
-import { monitorsAny, isMonitor } from "./monitor";
+import { monitorsAny, walkFirst, walkVisits } from "./monitor";
 import { matchNotify } from "./match";
 import { kmsgSend } from "./kmsg";
 
-const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
 
 /** Where the payload is built: the tail of the caller's command area (NOTIFY_BUF). */
 function notifyBuf(): u32 {
@@ -45,20 +44,12 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
 function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32,
   from: u32, skipAt: u32, wait: bool): u32 {
   const n = busNConns();
-  // monitors first (kdbus, KDBUS.md: a receiver must not react before a monitor has the
-  // message), then the others; without monitors, one pass
-  const mons = monitorsAny();
-  let pass0: u32 = from >= n ? 1 : 0, s0: u32 = from >= n ? from - n : from;
-  if (!mons && pass0 == 0) { pass0 = 1; s0 = 0; }
-  for (let pass = pass0; pass < 2; pass++) for (let s: u32 = pass == pass0 ? s0 : 0; s < n; s++) {
-    const d = busConns() + s * A.CONN_SIZE;
-    if (d == skip || ld32(d + A.CONN_STATE) != A.CONN_ACTIVE) continue;
-    // a monitor gets every notification, without matches; other kinds none (without monitors on
-    // the bus, the connections without match entries are passed as before: no more loads)
-    const mon = mons && isMonitor(d);
-    if (mon != (pass == 0)) continue;
-    if (!mon && (ld32(d + A.CONN_N_MATCHES) == 0 || (ld32(d + A.CONN_FLAGS) & KINDS) != 0)) continue;
-    const pos = pass * n + s;
+  // the walk (monitor.ts): monitors first, every one; then the connections whose entries match
+  for (let pos = walkFirst(from, n, monitorsAny()); pos < n + n; pos++) {
+    const pass: u32 = pos < n ? 0 : 1;
+    const d = busConns() + (pos - pass * n) * A.CONN_SIZE;
+    if (!walkVisits(d, skip, pass)) continue;
+    const mon = pass == 0;
     if (wait ? !lockTry(d + A.CONN_LOCK) : !lockTryBounded(d + A.CONN_LOCK)) {
       if (wait && pos != skipAt) return pos;
       // lost only to a receiver that would have got it: its entries (and state) change only
