@@ -49,9 +49,37 @@ function unlockMine(p: u32): void {
   if (aCas(p, u32(me | A.LOCK_WAITERS), 0) == u32(me | A.LOCK_WAITERS)) notifyAll(p);
 }
 
+/**
+ * The connection whose receivers are woken when this thread releases its lock (0: none).
+ * slicePublish queues a message under the receiver's lock; a wake right there sent a
+ * spinning receiver straight into the lock its publisher still held: measured, 2 round trips
+ * in 5 (64 KiB, worker and main spinning) put the receiver to sleep on the lock word, a
+ * futex trip each way. So the wake waits for the unlock. A module global is per thread (each
+ * thread has its own instance, the twin its own module). One at a time: a publish into a
+ * second connection (a monitor's copy, an activator's move, each under a second lock) wakes
+ * the first one at once, so none is ever lost; a lock released for its holder (recovery, a
+ * trap's unwind: unlockAllOf) wakes its connection too.
+ */
+let wakeAfter: u32 = 0;
+
+/** Wake connection `c`'s receivers once its lock is released (slicePublish; `c`'s lock held). */
+export function wakeOnUnlock(c: u32): void {
+  if (wakeAfter != 0 && wakeAfter != c) wakeConn(wakeAfter);
+  wakeAfter = c;
+}
+
+function wakeConn(c: u32): void {
+  wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
+}
+
 export function unlock(p: u32): void {
   const old = aXchg(p, 0);
   if ((old & A.LOCK_WAITERS) != 0) notifyAll(p);
+  if (wakeAfter != 0 && p == wakeAfter + A.CONN_LOCK) {
+    const c = wakeAfter;
+    wakeAfter = 0;
+    wakeConn(c);
+  }
 }
 
 /**
@@ -72,13 +100,20 @@ export function lockHeldBy(id: u32): u32 {
   return 0;
 }
 
-/** Release every lock held by thread id `id` (recovery). */
+/**
+ * Release every lock held by thread id `id` (recovery, and a trap's unwind). A connection
+ * lock released this way also wakes that connection's receivers: its holder may have
+ * published (and committed) a message whose wake waited for the unlock (wakeOnUnlock) that
+ * never came. A wake with nothing new is harmless: the receivers look and wait again.
+ */
 export function unlockAllOf(id: u32): void {
   if ((ld32(A.BUS_BASE + A.BUS_LOCK) & A.LOCK_ID_MASK) == id) unlock(A.BUS_BASE + A.BUS_LOCK);
   const n = busNConns(), conns = busConns();
   for (let s: u32 = 0; s < n; s++) {
-    const p = conns + s * A.CONN_SIZE + A.CONN_LOCK;
-    if ((ld32(p) & A.LOCK_ID_MASK) == id) unlock(p);
+    const c = conns + s * A.CONN_SIZE;
+    if ((ld32(c + A.CONN_LOCK) & A.LOCK_ID_MASK) != id) continue;
+    unlock(c + A.CONN_LOCK);
+    wakeConn(c);
   }
 }
 

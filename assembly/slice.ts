@@ -11,7 +11,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, copy, fill } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { wake } from "./lock";
+import { wakeOnUnlock } from "./lock";
 import { align8 } from "./items";
 import { poolAlloc, poolFree } from "./pool";
 import { quotaCharge, quotaRelease } from "./quota";
@@ -94,11 +94,11 @@ export function sliceWrite(b: u32, msg: u32, msgEnd: u32, msgSize: u32, d: u32, 
   fill(w, 0, align8(msgSize) - msgSize);
 }
 
-/** Queue a written slice and wake its receiver (receiver lock held). */
+/** Queue a written slice; its receiver is woken when the lock is released (receiver lock held). */
 export function slicePublish(d: u32, b: u32): void {
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);
   queueAppend(d, b);
-  wake(d + A.CONN_WAKE, d + A.CONN_SLEEPERS);
+  wakeOnUnlock(d);
 }
 
 /** Undo sliceReserve: give the quota back and free the block (receiver lock held). */

@@ -17,7 +17,8 @@
 //     measurement, then 100 messages/s go to each in turn, SEGS segments of one second
 //     alternated (post, bus, post, bus, ...: a noisy machine's drift hits both), 2 s after the
 //     warm-up (its garbage swept), medians.
-//  4. The issue's targets, each printed with PASS or MISS (the figures of this run).
+//  4. The issue's targets, each printed with PASS or MISS (the figures of this run): item 1's
+//     four, and item 9's one-way 64 B throughput (per depth) and 64 KiB round trip.
 //  Round trips alternate too: for each repetition, blocking then async (the same machine state
 //  for both halves of the ratio the target is about).
 //   node bench/pingpong.mjs [--quick]
@@ -286,4 +287,13 @@ if (!isMainThread) {
   log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's: ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
   log(`  ${verdict(maxSpin * 1e3 <= 100)}  longest event-loop block from a spin <= 100 µs: ${(maxSpin * 1e3).toFixed(1)} µs (spins not descheduled)`);
   log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
+  // item 9's targets: one-way 64 B at every depth measured, and the 64 KiB round trip (async: what a thread that must not block gets)
+  for (const d of DEPTHS) {
+    const r = tp[`wasm ${d} 64`] / tp[`post ${d} 64`];
+    log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm): ${Math.round(tp[`wasm ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
+  }
+  for (const mode of ['async', 'blocking']) {
+    const r = rt[`wasm ${mode} 65536`] / rt['post 65536'];
+    log(`  ${verdict(r <= 0.25)}  64 KiB round trip (wasm ${mode}) <= 0.25× postMessage's: ${rt[`wasm ${mode} 65536`].toFixed(1)} / ${rt['post 65536'].toFixed(1)} µs = ${r.toFixed(2)}×`);
+  }
 }

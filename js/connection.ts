@@ -94,6 +94,11 @@ function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
 
+/** what a recvAsync aborted by its signal rejects with */
+function recvCanceled(): BusError {
+  return new BusError(A.ECANCELED, 'recvAsync', 'aborted by its signal');
+}
+
 /** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */
 function cancelSend(e: Engine): void {
   try {
@@ -335,14 +340,14 @@ export class Connection {
     const signal = o.signal;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'recvAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
-    const canceled = () => new BusError(A.ECANCELED, 'recvAsync', 'aborted by its signal');
-    if (signal?.aborted) throw canceled();
+    if (signal?.aborted) throw recvCanceled();
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
-    const onAbort = () => {
+    // (made only with a signal: a receive without one allocates no closure before it parks)
+    const onAbort = signal === undefined ? null : () => {
       if (!w || w.error) return;
-      w.error = canceled();
+      w.error = recvCanceled();
       w.cancel?.();
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
@@ -371,7 +376,7 @@ export class Connection {
           w = { keep: keepAlive, held: false, error: null, cancel: null };
           this.waiters.add(w);
           this.holdFor(w);
-          signal?.addEventListener('abort', onAbort, { once: true });
+          if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
         }
         const cur: Waiter = w;
         await new Promise<void>((resolve) => {
@@ -383,7 +388,7 @@ export class Connection {
       }
     } finally {
       if (w) {
-        signal?.removeEventListener('abort', onAbort);
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
       }

@@ -45,7 +45,8 @@ t('a receive answered before its (long) deadline leaves nothing pending; a later
   assert.is(b.pendingReceives, 0);
   // the thread's timer is still armed for the 10 s deadline of the receive above: a 15 ms
   // one must re-arm it earlier, and the loop of a receive must not wait for the old one
-  const r = await outcome(b.recvAsync({ timeout: 15 }), performance.now());
+  const t1 = performance.now(); // before the call: its deadline is taken inside it
+  const r = await outcome(b.recvAsync({ timeout: 15 }), t1);
   assert.is(r.code, 'ETIMEDOUT');
   assert.ok(r.ms >= 15);
   assert.ok(performance.now() - t0 < 10000, 'did not wait for the stale 10 s deadline');

@@ -143,6 +143,44 @@ t('a thread that dies mid-SEND is recovered by another: undone or complete, its 
   while (raw.recv(r.slot, r.gen, A.RECV_DROP).r === 0);
 });
 
+// A SEND wakes its receiver once it releases the receiver's lock (assembly/lock.ts,
+// wakeOnUnlock). With a monitor, the message is committed before the monitor's copy is
+// made under that lock, so a sender that dies while copying leaves a queued message whose
+// wake never came: the recovery, which releases the lock, must wake the receiver.
+t('a thread that dies after its SEND committed but before its unlock: the recovery wakes the receiver', async ({ raw, e, bus }) => {
+  const r = open(raw), mon = open(raw, { flags: A.HELLO_MONITOR });
+  const wakeOf = () => Atomics.load(e.u32, (e.connAddr(r.slot) + A.CONN_WAKE) >>> 2);
+  let committedDeaths = 0;
+  for (let n = 1; ; n++) {
+    const other = await another(bus.memory);
+    const raw2 = new Raw(other);
+    const s = open(raw2);
+    const queued = e.queued(r.slot), w0 = wakeOf();
+    other.setFault(n, true);
+    let died = false;
+    try { raw2.send(s.slot, s.gen, { msg: { dst: r.id }, items: [hostVec(200)] }); } catch { died = true; }
+    if (!died) {
+      other.setFault(0);
+      assert.is(e.queued(r.slot), queued + 1);
+      assert.is.not(wakeOf(), w0, 'a completed SEND woke its receiver');
+      assert.is(raw2.byebye(s.slot, s.gen), 0);
+      assert.is(other.threadLeave(), 0);
+      break;
+    }
+    assert.is(e.recover(other.threadSlot, true), 0);
+    assert.equal(checkBus(e), [], `consistent after death at step ${n}`);
+    if (e.queued(r.slot) === queued + 1) {
+      committedDeaths++;
+      assert.is.not(wakeOf(), w0, `death at step ${n}: the message was queued, so its receiver was woken`);
+    } else assert.is(e.queued(r.slot), queued);
+    assert.ok(n < 100);
+    // emptied each time: the dead senders' messages would fill the receiver's quota
+    for (const c of [r, mon]) while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0);
+  }
+  assert.ok(committedDeaths > 0, 'some deaths came after the commit (during the monitor\'s copy)');
+  for (const c of [r, mon]) while (raw.recv(c.slot, c.gen, A.RECV_DROP).r === 0);
+});
+
 t('a thread that dies between SEND and send_commit: recovery cancels the reservation', async ({ raw, e, bus }) => {
   const r = open(raw);
   const other = await another(bus.memory);
