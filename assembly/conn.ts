@@ -68,6 +68,27 @@ export function cmdCheck(cmd: u32, minSize: u32, allowedFlags: u32): i32 {
   return 0;
 }
 
+/**
+ * The start RECV, FREE and BYEBYE share (commands on one connection that take no items), in
+ * KDBUS.md's check order: the handle's slot (EBADF), no send of this thread waiting for its
+ * commit (EINPROGRESS), the reply deadlines ticked, then the command struct: cmdCheck
+ * against `size` and `flags`, and exactly `size` bytes (EINVAL R_CMD_ITEMS: no items).
+ * Returns the connection's address, or -errno. Its liveness (ECONNRESET) is the caller's to
+ * check, under its lock.
+ */
+export function itemlessCmdStart(slot: u32, size: u32, flags: u32): i32 {
+  const c = connSlot(slot);
+  if (c < 0) return c;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  const r = replyTick();
+  if (r < 0) return r;
+  const cmd = threadCmd();
+  const k = cmdCheck(cmd, size, flags);
+  if (k < 0) return k;
+  if (ld32(cmd + A.CMD_SIZE) != size) return failArg(A.EINVAL, A.R_CMD_ITEMS, size); // no items
+  return c;
+}
+
 /** HELLO: returns the new connection's slot index, or -errno. */
 export function hello(): i32 {
   if (THREAD == 0) return fail(A.EBADF, A.R_NOT_JOINED);
@@ -229,16 +250,10 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
 export function byebye(slot: u32, gen: u32): i32 {
   // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
   if (notifyResuming()) return byebyeNotify(true);
-  const ci = connSlot(slot);
+  const ci = itemlessCmdStart(slot, A.BYEBYE_CMD_SIZE, 0);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  let r = replyTick();
-  if (r < 0) return r;
   const cmd = threadCmd();
-  r = cmdCheck(cmd, A.BYEBYE_CMD_SIZE, 0);
-  if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.BYEBYE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.BYEBYE_CMD_SIZE); // no items
   if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   const q = notifyQueue();
   let ret = 0;

@@ -68,6 +68,11 @@ export function wakeOnUnlock(c: u32): void {
   wakeAfter = c;
 }
 
+/** Forget a wake still waiting for its unlock (a trap's unwind, after unlockAllOf woke every connection it released). */
+export function wakeForget(): void {
+  wakeAfter = 0;
+}
+
 function wakeConn(c: u32): void {
   wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
 }

@@ -46,18 +46,29 @@ function nameItem(cmd: u32, allowed: u32): i32 {
   return 0;
 }
 
+/**
+ * The start NAME_ACQUIRE and NAME_RELEASE share: the handle's connection (EBADF,
+ * ECONNRESET), no send of this thread waiting for its commit (EINPROGRESS), a caller that may
+ * own names (monitors and activators may not: EOPNOTSUPP, before the command is read, as
+ * kdbus), then the command and its NAME item (nameItem, flags within `allowed`). Returns the
+ * connection's address, or -errno.
+ */
+function nameCmdStart(slot: u32, gen: u32, allowed: u32): i32 {
+  const c = connGet(slot, gen);
+  if (c < 0) return c;
+  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  if ((ld32(u32(c) + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
+  const r = nameItem(threadCmd(), allowed);
+  return r < 0 ? r : c;
+}
+
 /** NAME_ACQUIRE: 0 (return_flags: IN_QUEUE, PRIMARY, ACQUIRED) or -errno. */
 export function nameAcquireCmd(slot: u32, gen: u32): i32 {
   if (notifyResuming()) return nameCmdNotify(true, 0);
-  const ci = connGet(slot, gen);
+  const ci = nameCmdStart(slot, gen, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  // monitors and activators own no names: refused before the command is read (kdbus)
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
-  let r = nameItem(cmd, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
-  if (r < 0) return r;
   if (!nameValid(itemName, itemLen)) return fail(A.EINVAL, A.R_NAME_INVALID);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
@@ -69,6 +80,7 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
+  let r: i32 = 0;
   if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (ld32(c + A.CONN_N_NAMES) >= u32(A.MAX_NAMES_PER_CONN)) r = failArg(A.E2BIG, A.R_NAME_CONN_LIMIT, A.MAX_NAMES_PER_CONN);
   else {
@@ -126,14 +138,10 @@ function lockPair(a: u32, b: u32): bool {
 /** NAME_RELEASE: 0, or -ESRCH (nobody owns the name), -EADDRINUSE (the caller neither owns nor queues). */
 export function nameReleaseCmd(slot: u32, gen: u32): i32 {
   if (notifyResuming()) return nameCmdNotify(true, 0);
-  const ci = connGet(slot, gen);
+  const ci = nameCmdStart(slot, gen, 0);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_NAME_CALLER_KIND);
   const cmd = threadCmd();
-  let r = nameItem(cmd, 0);
-  if (r < 0) return r;
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   // kdbus does not check the name's syntax here: an invalid name is one nobody owns
@@ -150,6 +158,7 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
+  let r: i32 = 0;
   if (!connLive(c, gen)) r = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (e == 0) r = fail(A.ESRCH, A.R_NAME_UNKNOWN);
   else if (o == 0) r = fail(A.EADDRINUSE, A.R_NAME_NOT_OWNER);

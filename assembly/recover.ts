@@ -12,7 +12,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
-import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn } from "./lock";
+import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget } from "./lock";
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr, connClose } from "./conn";
@@ -129,6 +129,9 @@ export function unwind(): i32 {
   if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
+  // (the twin's core is one module per thread, shared by its buses: a wake left pending here
+  // must not reach another bus's memory with the next command)
+  wakeForget();
   st32(t + A.THREAD_FAULT, 0);
   // a trap ends an in-memory broadcast (OP_BCAST_MEM, nothing reserved): the receivers before
   // got it, the rest do not (a staged one's op_from is logged: send_commit goes on); and the

@@ -1,15 +1,15 @@
 import * as A from "../js/shared/abi";
-import { ld32, ldi32, st64, aXchg, THREAD } from "./mem";
+import { ld32, ldi32, st64, aXchg } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
-import { connSlot, connLive, cmdCheck } from "./conn";
+import { connLive, itemlessCmdStart } from "./conn";
 import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev } from "./queue";
 import { threadCmd } from "./thread";
 import { busShutdown } from "./bus";
-import { fail, failArg } from "./reason";
-import { replyTick, replyDropped, replySweepNow } from "./reply";
+import { fail } from "./reason";
+import { replyDropped, replySweepNow } from "./reply";
 
 const H: u32 = A.BUS_BASE;
 
@@ -21,16 +21,10 @@ function recvDequeue(c: u32, b: u32, prev: u32): void {
 }
 
 export function recv(slot: u32, gen: u32): i32 {
-  const ci = connSlot(slot);
+  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  let r = replyTick();
-  if (r < 0) return r;
   const cmd = threadCmd();
-  r = cmdCheck(cmd, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
-  if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.RECV_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.RECV_CMD_SIZE); // no items
   const flags = ld32(cmd + A.CMD_FLAGS);
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   st64(cmd + A.RECV_DROPPED_MSGS, 0, 0);
@@ -85,16 +79,10 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
 
 /** FREE: give a published slice back; an offset that is not one -> -ENXIO. */
 export function free(slot: u32, gen: u32): i32 {
-  const ci = connSlot(slot);
+  const ci = itemlessCmdStart(slot, A.FREE_CMD_SIZE, 0);
   if (ci < 0) return ci;
   const c = u32(ci);
-  if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  let r = replyTick();
-  if (r < 0) return r;
   const cmd = threadCmd();
-  r = cmdCheck(cmd, A.FREE_CMD_SIZE, 0);
-  if (r < 0) return r;
-  if (ld32(cmd + A.CMD_SIZE) != A.FREE_CMD_SIZE) return failArg(A.EINVAL, A.R_CMD_ITEMS, A.FREE_CMD_SIZE); // no items
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   const ret = connLive(c, gen) ? freeLocked(c, cmd) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
