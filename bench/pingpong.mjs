@@ -78,7 +78,7 @@ if (!isMainThread) {
       m.free();
     }
     const sp = conn.spinner;
-    parentPort.postMessage({ maxSpinMs: sp.maxMs, maxWallMs: sp.maxWallMs, spins: sp.spins, over: sp.over, preempted: sp.preempted });
+    parentPort.postMessage({ maxSpinMs: sp.maxMs, maxWallMs: sp.maxWallMs, spins: sp.spins, over: sp.over, preempted: sp.preempted, lockWaits: conn.engine.lockWaits });
     conn.close();
     bus.close();
   }
@@ -165,6 +165,8 @@ if (!isMainThread) {
     b.close();
   }
   let maxSpin = 0, maxWall = 0, spins = 0, over = 0, preempted = 0;
+  /** per engine: commands that found a lock taken and slept on its word (main, worker), over the round trips and throughput runs */
+  const lockWaits = {};
   for (const engine of ['wasm', 'twin']) {
     const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 128 << 20 } });
     const main = b.connect();
@@ -222,6 +224,7 @@ if (!isMainThread) {
     maxWall = Math.max(maxWall, fin.maxWallMs, main.spinner.maxWallMs);
     spins += fin.spins + main.spinner.spins; over += fin.over + main.spinner.over;
     preempted += fin.preempted + main.spinner.preempted;
+    lockWaits[engine] = [main.engine.lockWaits, fin.lockWaits];
     main.close();
     b.close();
   }
@@ -277,6 +280,7 @@ if (!isMainThread) {
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
+  log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
   log(`Summary (64 B): round trip blocking ${rt['wasm blocking 64'].toFixed(1)} µs, async ${rt['wasm async 64'].toFixed(1)} µs (${(rt['wasm async 64'] / rt['wasm blocking 64']).toFixed(2)}× blocking), postMessage ${rt['post 64'].toFixed(1)} µs`);
   // the targets of issue 10, item 1, from this run's figures
