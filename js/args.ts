@@ -14,13 +14,17 @@ export function kindOf(v: unknown): string {
  * own enumerable keys are all in `known`. `example` shows the expected form in the message.
  */
 const NONE = Object.freeze({});
+const hasOwn = Object.prototype.hasOwnProperty;
 
 export function options<T extends object>(op: string, opts: unknown, known: readonly string[], example: string, what = 'options'): Partial<T> {
   if (opts === undefined) return NONE as Partial<T>;
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
     throw new BusError(A.EINVAL, op, `${what} must be an object like ${example}, got ${kindOf(opts)}`);
   }
-  for (const k of Object.keys(opts)) {
+  // for-in and an own-property test, not Object.keys: no array per call (options objects are
+  // passed per message: recvAsync({ timeout }) in a receive loop)
+  for (const k in opts) {
+    if (!hasOwn.call(opts, k)) continue; // inherited (what for-in yields is enumerable)
     if (!known.includes(k)) {
       const name = what === 'options' ? k : `${what}.${k}`;
       throw new BusError(A.EINVAL, op, `unknown option "${name}" (known: ${known.join(', ')})`);
