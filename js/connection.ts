@@ -333,16 +333,34 @@ export class Connection {
    * closed. While it is pending the thread is kept alive, unless `keepAlive: false` or
    * unref() was called.
    */
-  async recvAsync(opts?: RecvAsyncOptions): Promise<Message> {
-    const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
-    const timeout = o.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-    const signal = o.signal;
-    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'recvAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
-    const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
-    if (signal?.aborted) throw recvCanceled();
+  recvAsync(opts?: RecvAsyncOptions): Promise<Message> {
+    // checked and tried at once, without an async function: a message already queued costs
+    // no generator and no closure (the receive loop of a busy consumer); the waiting goes on
+    // in recvAsyncWait. Every failure rejects, as from an async function.
+    try {
+      const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
+      const timeout = o.timeout ?? Infinity;
+      if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+      const signal = o.signal;
+      if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'recvAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+      const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
+      if (signal?.aborted) throw recvCanceled();
+      const deadline = now() + timeout;
+      // read the word before looking at the queue: a message published after recv() found
+      // the queue empty has changed it, and the wait returns at once
+      const seen = Atomics.load(this.engine.i32, this.wakeIndex);
+      const m = this.recvWith(o, 'recvAsync');
+      if (m) return Promise.resolve(m);
+      return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
+  private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
+    keepAlive: boolean | undefined, seen: number, dropped: number): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
-    const deadline = now() + timeout;
     let w: Waiter | null = null;
     // (made only with a signal: a receive without one allocates no closure before it parks)
     const onAbort = signal === undefined ? null : () => {
@@ -352,19 +370,21 @@ export class Connection {
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
     let spinDecided = false;
-    /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message */
-    let dropped = 0;
+    // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
+    // message; `looked`: the queue was just looked at (recvAsync's first try, with `seen`)
+    let looked = true;
     try {
       for (;;) {
-        // read the word before looking at the queue: a message published after recv() found
-        // the queue empty has changed it, and the wait below returns at once
-        const seen = Atomics.load(i32, idx);
-        const m = this.recvWith(o, 'recvAsync');
-        if (m) {
-          this.lastDropped += dropped;
-          return m;
+        if (!looked) {
+          seen = Atomics.load(i32, idx);
+          const m = this.recvWith(o, 'recvAsync');
+          if (m) {
+            this.lastDropped += dropped;
+            return m;
+          }
+          dropped += this.lastDropped;
         }
-        dropped += this.lastDropped;
+        looked = false;
         const left = deadline - now();
         if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
         if (!spinDecided) {
@@ -379,9 +399,10 @@ export class Connection {
           if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
         }
         const cur: Waiter = w;
+        const s = seen;
         await new Promise<void>((resolve) => {
           cur.cancel = resolve;
-          waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
+          waitWord(i32, idx, s, left, this.sleepersIndex).then(resolve);
         });
         cur.cancel = null;
         if (cur.error) throw cur.error;

@@ -80,6 +80,9 @@ export class Message {
    * Connection.send makes), empty when none, and a copy of them joined when several.
    */
   get payload(): Uint8Array {
+    // one vector (what Connection.send makes): its view, with no array or closure on the way
+    const at = this.payloadSpan();
+    if (at >= 0) return this.conn.engine.u8.subarray(at, at + this.spanLength);
     const v = this.vecs;
     if (v.length === 1) return v[0];
     if (v.length === 0) return new Uint8Array(0);
