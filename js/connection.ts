@@ -371,41 +371,40 @@ export class Connection {
     };
     let spinDecided = false;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
-    // message; `looked`: the queue was just looked at (recvAsync's first try, with `seen`)
-    let looked = true;
+    // message. Each turn waits (a spin, or a park on the word), then looks at the queue again.
     try {
       for (;;) {
-        if (!looked) {
-          seen = Atomics.load(i32, idx);
-          const m = this.recvWith(o, 'recvAsync');
-          if (m) {
-            this.lastDropped += dropped;
-            return m;
-          }
-          dropped += this.lastDropped;
-        }
-        looked = false;
         const left = deadline - now();
         if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
+        // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
+        let caught = false;
         if (!spinDecided) {
-          // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
           spinDecided = true;
-          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
+          caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
         }
-        if (!w) {
-          w = { keep: keepAlive, held: false, error: null, cancel: null };
-          this.waiters.add(w);
-          this.holdFor(w);
-          if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
+        if (!caught) {
+          if (!w) {
+            w = { keep: keepAlive, held: false, error: null, cancel: null };
+            this.waiters.add(w);
+            this.holdFor(w);
+            if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
+          }
+          const cur: Waiter = w;
+          await new Promise<void>((resolve) => {
+            cur.cancel = resolve;
+            waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
+          });
+          cur.cancel = null;
+          if (cur.error) throw cur.error;
         }
-        const cur: Waiter = w;
-        const s = seen;
-        await new Promise<void>((resolve) => {
-          cur.cancel = resolve;
-          waitWord(i32, idx, s, left, this.sleepersIndex).then(resolve);
-        });
-        cur.cancel = null;
-        if (cur.error) throw cur.error;
+        // read the word before looking at the queue (as recvAsync's first look did)
+        seen = Atomics.load(i32, idx);
+        const m = this.recvWith(o, 'recvAsync');
+        if (m) {
+          this.lastDropped += dropped;
+          return m;
+        }
+        dropped += this.lastDropped;
       }
     } finally {
       if (w) {
