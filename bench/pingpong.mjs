@@ -5,7 +5,8 @@
 //     clone), wasm and twin; ratios to postMessage and async/blocking.
 //  2. one-way throughput at queue depths 1, 16, 256 (the sender sends `depth` messages, the
 //     receiver acknowledges every `depth`-th), same payloads and paths (async receiver).
-//  3. CPU per received message at 100 messages/s (async receiver vs postMessage), the CPU of
+//  3. CPU per received message at 100 messages/s (async receiver vs postMessage; and the same
+//     worker receiving with recvWait, for a worker that may block: not a target), the CPU of
 //     a connection waiting with no traffic (recvAsync pending, 5 s), and the longest event-loop
 //     block a spin caused: Spinner.maxMs of both sides (a spin's own length; spins the OS
 //     descheduled end at once and are counted apart), and the event loop's own view of the main
@@ -57,7 +58,7 @@ if (!isMainThread) {
     const ack = new Uint8Array(1);
     let mode = 'echo-wait', depth = 1, n = 0;
     for (;;) {
-      const m = mode === 'echo-wait' ? conn.recvWait(20000) : await conn.recvAsync({ timeout: 20000 });
+      const m = mode === 'echo-wait' || mode === 'idle-wait' ? conn.recvWait(20000) : await conn.recvAsync({ timeout: 20000 });
       if (!m) throw new Error('worker: no message in 20 s');
       const src = m.src, p = m.payload;
       if (p.length === 0) { m.free(); break; } // stop
@@ -68,12 +69,12 @@ if (!isMainThread) {
         continue;
       }
       if (p.length === 2) { // control: [mode, depth/16]
-        mode = ['echo-wait', 'echo-async', 'sink', 'idle'][p[0]]; depth = p[1] * 16 || 1; n = 0; m.free();
+        mode = ['echo-wait', 'echo-async', 'sink', 'idle', '', 'idle-wait'][p[0]]; depth = p[1] * 16 || 1; n = 0; m.free();
         conn.send(src, ack);
         continue;
       }
       if (mode === 'sink') { m.free(); if (++n % depth === 0) conn.send(src, ack); continue; }
-      if (mode === 'idle') { m.free(); continue; }
+      if (mode === 'idle' || mode === 'idle-wait') { m.free(); continue; }
       conn.send(src, p);
       m.free();
     }
@@ -141,10 +142,17 @@ if (!isMainThread) {
     const sendBus = () => main.send(peer, p64), sendPost = () => pw.postMessage(new Uint8Array(64));
     // (sendAsync: a burst waits for room rather than failing when the worker is descheduled)
     for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); sendPost(); if (i % 16 === 15) await sleep(1); }
+    // the same worker receiving with recvWait (a worker that may block): its own warm-up
+    const idleMode = async (mode) => { main.send(peer, new Uint8Array([mode, 0])); (await main.recvAsync({ timeout: 20000 })).free(); };
+    await idleMode(5);
+    for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); if (i % 16 === 15) await sleep(1); }
+    await idleMode(3);
     await sleep(2000); // the warm-up's garbage swept
-    const segs = { post: [], bus: [] };
+    const segs = { post: [], bus: [], busWait: [] };
     for (let r = 0; r < SEGS; r++) {
-      for (const [k, send] of [['post', sendPost], ['bus', sendBus]]) {
+      for (const [k, send] of [['post', sendPost], ['bus', sendBus], ['busWait', sendBus]]) {
+        if (k === 'busWait') await idleMode(5);
+        else if (k === 'bus') await idleMode(3);
         const c0 = cpu();
         for (let i = 0; i < secs * 100; i++) { send(); await sleep(10); }
         segs[k].push(((cpu() - c0) * 1e3) / (secs * 100)); // µs of CPU per message, whole process
@@ -152,6 +160,7 @@ if (!isMainThread) {
     }
     bus.cpuPost = median(segs.post);
     bus.cpu100 = median(segs.bus);
+    bus.cpuWait = median(segs.busWait);
     bus.cpuSegs = segs;
     const pwExited = new Promise((res) => pw.once('exit', res));
     pw.postMessage('stop');
@@ -277,7 +286,7 @@ if (!isMainThread) {
     log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
-  log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)})`);
+  log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
