@@ -28,7 +28,7 @@ const REPS = QUICK ? 3 : 7;
 const N = QUICK ? 8192 : 32768; // messages per repetition
 const SLOTS = 1024; // ring records (a power of two)
 const REC = 64; // bytes per record: the payload
-const SPIN = 2000; // loads on an index before parking (about 2–10 µs on this VM)
+const SPIN = 2000; // loads on an index before parking (a bounded spin; its time was not measured)
 const DEPTHS = [1, 16, 256];
 // control words of the ring (Int32 indexes): written by one side each
 const HEAD = 0; // records published by the sender
