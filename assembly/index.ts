@@ -1,9 +1,10 @@
 // wasmbus core: the module's exports, snake_case, each one core function. No logic here.
 // The wasm build exports these; the twin's engine layer (js/twin/index.ts) calls the same
 // names from the generated JavaScript core, converting its arguments as the wasm boundary does.
-export { busMake as bus_make } from "./bus";
+export { busMake as bus_make } from "./make";
 export { threadJoin as thread_join, threadLeave as thread_leave } from "./thread";
-export { hello, byebye } from "./conn";
+export { hello } from "./hello";
+export { byebye } from "./byebye";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
