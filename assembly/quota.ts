@@ -50,8 +50,19 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   return idx;
 }
 
-/** Give back what quotaCharge took. */
+/** Give back what quotaCharge took: room for senders waiting for it (their space word bumped). */
 export function quotaRelease(c: u32, idx: u32, bytes: u32): void {
+  quotaUncharge(c, idx, bytes);
+  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // room for senders waiting (backpressure)
+}
+
+/**
+ * Undo a quotaCharge made under the same hold of `c`'s lock (its block could not be
+ * allocated): nobody saw the charge, so nobody gains room and the space word stays. (Bumping
+ * it there woke the failed sender's own sendAsync at once, every time: a busy loop while
+ * the pool was full.)
+ */
+export function quotaUncharge(c: u32, idx: u32, bytes: u32): void {
   const q = c + A.CONN_QUOTA + idx * A.QUOTA_SIZE;
   const msgs = ld32(q + A.QUOTA_MSGS) - 1;
   wr32(q + A.QUOTA_BYTES, ld32(q + A.QUOTA_BYTES) - bytes);
@@ -62,5 +73,4 @@ export function quotaRelease(c: u32, idx: u32, bytes: u32): void {
     wr32(q + A.QUOTA_UID, 0);
     wr32(c + A.CONN_N_USERS, ld32(c + A.CONN_N_USERS) - 1);
   }
-  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // room for senders waiting (backpressure)
 }

@@ -14,7 +14,7 @@ import { wr32, logCommit } from "./journal";
 import { wakeOnUnlock } from "./lock";
 import { align8 } from "./items";
 import { poolAlloc, poolFree } from "./pool";
-import { quotaCharge, quotaRelease } from "./quota";
+import { quotaCharge, quotaUncharge, quotaRelease } from "./quota";
 import { queueAppend } from "./queue";
 import { metaSize, metaWrite } from "./meta";
 import { failArg } from "./reason";
@@ -39,7 +39,7 @@ export function sliceReserve(d: u32, uid: u32, need: u32): i32 {
   if (q < 0) return q;
   const b = poolAlloc(d, need);
   if (b == 0) {
-    quotaRelease(d, q, need);
+    quotaUncharge(d, q, need);
     logCommit();
     return failArg(A.EXFULL, A.R_SEND_POOL_FULL, need);
   }

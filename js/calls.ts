@@ -34,6 +34,8 @@ export interface PendingCall {
   /** ends the call's current wait (it re-checks) */
   wake: (() => void) | null;
   readonly op: string;
+  /** the deadline sent with the call: the provider's monotonic clock, ns */
+  readonly deadlineNs: number;
 }
 
 export interface CallOptions {
@@ -59,13 +61,16 @@ export class Calls {
   readonly stash: Message[] = [];
   /** the count of pending (and abandoned) calls; 0: receives skip the look-up */
   live = 0;
+  /** no pending call's deadline is earlier than this (ns; it may be stale-early: expire() recomputes it) */
+  private nextDue = Infinity;
 
   constructor(private readonly conn: Connection) {}
 
-  add(cookie: number, op: string): PendingCall {
-    const p: PendingCall = { cookie, reply: null, error: null, abandoned: false, wake: null, op };
+  add(cookie: number, op: string, deadlineNs: number): PendingCall {
+    const p: PendingCall = { cookie, reply: null, error: null, abandoned: false, wake: null, op, deadlineNs };
     this.pending.set(cookie, p);
     this.live++;
+    if (deadlineNs < this.nextDue) this.nextDue = deadlineNs;
     return p;
   }
 
@@ -112,6 +117,38 @@ export class Calls {
     return true;
   }
 
+  /**
+   * A RECV that started at `t0` (the provider's monotonic clock, ns, read before it) found
+   * the queue empty, with no priority filter: every call whose deadline is <= t0 has ended in
+   * the core (that RECV's tick expired it), and its REPLY_TIMEOUT, had it been queued, would
+   * have been received and claimed. A call still pending here lost it: the bus dropped the
+   * notification because this connection's pool had no room (kdbus drops it too, and its
+   * clients keep their own timers). It ends with ETIMEDOUT all the same; an abandoned one is
+   * forgotten. Without this a call could wait forever, and `pendingCalls` never reach 0.
+   */
+  expire(t0: number): void {
+    if (t0 < this.nextDue) return;
+    let next = Infinity;
+    for (const p of this.pending.values()) {
+      if (p.deadlineNs > t0) {
+        if (p.deadlineNs < next) next = p.deadlineNs;
+        continue;
+      }
+      this.remove(p);
+      if (p.abandoned || p.error || p.reply) continue;
+      p.error = new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (its REPLY_TIMEOUT was dropped: this connection\'s pool had no room for it)');
+      p.wake?.();
+    }
+    this.nextDue = next;
+  }
+
+  /** Messages kept in the stash for the user (not received by it yet; a peeked one it freed does not count). */
+  kept(): number {
+    let n = 0;
+    for (const m of this.stash) if (!m.freedAlready) n++;
+    return n;
+  }
+
   /** A stashed message for a receive with these options (peek leaves it stashed), or null. */
   takeStashed(peek: boolean, usePrio: boolean, prio: number): Message | null {
     const s = this.stash;
@@ -134,6 +171,7 @@ export class Calls {
     }
     this.pending.clear();
     this.live = 0;
+    this.nextDue = Infinity;
     this.stash.length = 0;
   }
 }

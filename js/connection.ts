@@ -158,7 +158,7 @@ export class Connection {
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot); }
+  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + (this.calls?.kept() ?? 0); }
   /** pool bytes in use (queued and published slices, with their block headers) */
   get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
@@ -289,11 +289,17 @@ export class Connection {
     }
     let dropped = 0;
     const want = flags;
+    // with calls pending and no priority filter, an empty queue tells which calls lost their
+    // REPLY_TIMEOUT (calls.expire): the clock is read before the RECV whose tick expires them
+    const t0 = calls !== null && calls.live > 0 && o.priority === undefined ? this.engine.monotonicNs() : 0;
     for (;;) {
       const r = this.recvCmd(flags, prio, op);
       dropped += this.lastDropped;
       this.lastDropped = dropped;
-      if (r === -A.EAGAIN) return null;
+      if (r === -A.EAGAIN) {
+        if (t0 !== 0) calls!.expire(t0);
+        return null;
+      }
       const u32 = this.engine.u32, cmd = this.engine.cmd;
       checkCmd(u32, cmd, r, op, RECV.NAME);
       const off = RECV.offset(u32, cmd), size = RECV.size(u32, cmd);
@@ -518,6 +524,13 @@ export class Connection {
   close(): void {
     const e = this.live('close');
     const cmd = e.cmd, u32 = e.u32;
+    // messages a call's own receive took off the queue for the user count as queued: BYEBYE
+    // would not see them, and closing would lose them (after bus.shutdown() they go, as the
+    // queue does)
+    const kept = this.calls?.kept() ?? 0;
+    if (kept > 0 && !isShutdown(u32)) {
+      throw new BusError(A.EBUSY, 'close', `${kept} message(s) are still queued (received by a call's wait, kept for you): receive or drop them first`, A.R_BYEBYE_QUEUED);
+    }
     let r: number;
     try {
       BYEBYE.encode(u32, cmd);
@@ -618,7 +631,7 @@ export class Connection {
     const cookie = this.callCookie(calls);
     // an absolute CLOCK_MONOTONIC deadline, from the clock the core compares it with (>= 1: 0 is no timeout)
     const deadline = Math.max(1, e.monotonicNs() + Math.round(timeout * 1e6));
-    const p = calls.add(cookie, op);
+    const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
     try {

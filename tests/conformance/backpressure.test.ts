@@ -2,7 +2,7 @@
 // woken by the receiver's RECV / FREE through its space word; limits.maxQueuedPerUser.
 import * as assert from 'uvu/assert';
 import { Bus, BusError, abi as A } from '../../js/index.ts';
-import type { Connection } from '../../js/index.ts';
+import type { Connection, Message } from '../../js/index.ts';
 import { busSuite, bareEngine, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const MAXQ = 3;
@@ -72,6 +72,35 @@ t('sendAsync waits on a full pool (EXFULL) and succeeds once the receiver frees'
   await until(() => a.pendingSends === 1);
   kept.pop()!.free(); // FREE: bumps the space word
   await p;
+  for (const m of kept) m.free();
+  b.recv()!.free();
+  a.close(); b.close();
+});
+
+t('a full pool: a failed send leaves the space word alone, and sendAsync parks (the event loop runs) until a FREE on a timer', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 16384 });
+  const big = new Uint8Array(2000);
+  const kept: Message[] = [];
+  for (;;) {
+    try { a.send(b.id, big); } catch (err) {
+      assert.is((err as BusError).code, 'EXFULL');
+      break;
+    }
+    kept.push(b.recv()!);
+  }
+  // a send that finds no block takes nothing, so it gives nothing back: its own sendAsync
+  // would otherwise see the word move and try again at once, forever (a busy loop)
+  const s0 = space(b);
+  assert.is(fail(() => a.send(b.id, big)).code, 'EXFULL');
+  assert.is(space(b), s0, 'the space word did not move');
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 1);
+  const freed = new Promise<void>((r) => setTimeout(() => { kept.pop()!.free(); r(); }, 5));
+  const got = await a.sendAsync(b.id, big, { timeout: 5000 }).then(() => 'resolved', (e: BusError) => e.code);
+  clearInterval(iv);
+  await freed;
+  assert.is(got, 'resolved', 'the FREE on a timer ran while sendAsync waited');
+  assert.ok(ticks > 0, 'timers ran meanwhile');
   for (const m of kept) m.free();
   b.recv()!.free();
   a.close(); b.close();

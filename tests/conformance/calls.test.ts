@@ -4,7 +4,7 @@
 // clock (1 µs per read), EPIPE by the replier closing, ECANCELED by abort (the late reply is
 // freed: the leak check after every test finds nothing queued or in use).
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, type Message } from '../../js/index.ts';
+import { BusError, abi as A, type Message, type Connection } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
 import { hostVec } from '../helpers/raw.ts';
@@ -142,6 +142,99 @@ t('callSync: ETIMEDOUT; the call is sent with SYNC_REPLY; messages for the user 
   assert.is(k.text(), 'kept');
   k.free();
   assert.is(a.recv(), null);
+});
+
+// a caller with no room left for its REPLY_TIMEOUTs: its pool full of messages it received
+// and keeps. The bus drops the calls' REPLY_TIMEOUTs (as kdbus does: the receiver's dropped
+// count goes up), and the host ends those calls at their deadline all the same (js/calls.ts,
+// expire).
+const CALLS = 8;
+/** a REPLY_TIMEOUT's block (no TIMESTAMP: the harness's receive mask is 0) */
+const KMSG = A.BLOCK_HDR + A.MSG_HDR + A.ITEM_HDR;
+function poolFull(bus: { connect(o?: { poolSize?: number }): Connection }): { a: Connection; b: Connection; held: Message[] } {
+  const a = bus.connect({ poolSize: 4096 }), b = bus.connect(), c = bus.connect();
+  const held: Message[] = [];
+  for (const size of [64, 8, 0]) {
+    for (let i = 0; ; i++) {
+      assert.ok(i < 1000, 'a 4 KiB pool fills within 1000 sends');
+      try { c.send(a.id, new Uint8Array(size)); } catch (e) {
+        const code = (e as BusError).code;
+        if (code === 'EXFULL') break; // no block left for this size
+        if (code !== 'ENOBUFS') throw e;
+        for (let m; (m = a.recv()) !== null;) held.push(m); // c's quota back; the slices stay
+      }
+    }
+  }
+  for (let m; (m = a.recv()) !== null;) held.push(m);
+  c.close();
+  assert.ok(a.stats().largestFree < KMSG, `no room for a REPLY_TIMEOUT (largest free block ${a.stats().largestFree})`);
+  return { a, b, held };
+}
+/** receive and free what is queued; the count */
+function drain(x: Connection): number {
+  let n = 0;
+  for (let m; (m = x.recv()) !== null; n++) m.free();
+  return n;
+}
+
+t('call: a REPLY_TIMEOUT dropped for lack of room still ends its call with ETIMEDOUT', async ({ bus }) => {
+  const { a, b, held } = poolFull(bus);
+  const ps = [];
+  for (let i = 0; i < CALLS; i++) ps.push(code(a.call(b.id, null, { timeout: 1 })));
+  const timer = new Promise<string[]>((r) => setTimeout(() => r(['did not end within 5 s']), 5000));
+  assert.equal(await Promise.race([Promise.all(ps), timer]), Array(CALLS).fill('ETIMEDOUT'));
+  assert.is(a.droppedTotal, CALLS, 'every call\'s REPLY_TIMEOUT was dropped: the case under test happened');
+  assert.is(a.pendingCalls, 0);
+  assert.is(a.recv(), null, 'nothing for the user');
+  for (const m of held) m.free();
+  assert.is(drain(b), CALLS);
+});
+
+t('call: an aborted call whose REPLY_TIMEOUT was dropped is forgotten by the next empty receive', async ({ bus }) => {
+  const { a, b, held } = poolFull(bus);
+  const ac = new AbortController();
+  const ps = [];
+  for (let i = 0; i < CALLS; i++) ps.push(code(a.call(b.id, null, { timeout: 1, signal: ac.signal })));
+  ac.abort();
+  assert.equal(await Promise.all(ps), Array(CALLS).fill('ECANCELED'));
+  assert.is(a.pendingCalls, CALLS, 'the records stay until their deadline');
+  // the user's receives, empty: past the deadlines, the calls are forgotten
+  for (let i = 0; i < 5000 && a.pendingCalls > 0; i++) assert.is(a.recv(), null);
+  assert.is(a.pendingCalls, 0, 'every abandoned call forgotten once its deadline passed');
+  assert.is(a.droppedTotal, CALLS, 'every call\'s REPLY_TIMEOUT was dropped');
+  for (const m of held) m.free();
+  assert.is(drain(b), CALLS);
+});
+
+t('callSync: ends with ETIMEDOUT when its REPLY_TIMEOUT is dropped for lack of room', ({ bus }) => {
+  const { a, b, held } = poolFull(bus);
+  let got = 'returned';
+  try { a.callSync(b.id, null, { timeout: 1 }).free(); } catch (e) { got = (e as BusError).code; }
+  assert.is(got, 'ETIMEDOUT');
+  assert.is(a.droppedTotal, 1, 'its REPLY_TIMEOUT was dropped');
+  assert.is(a.pendingCalls, 0);
+  assert.is(a.recv(), null);
+  for (const m of held) m.free();
+  assert.is(drain(b), 1);
+});
+
+t('a message a call\'s wait kept for the user counts in queued, and close() refuses (EBUSY) until it is received', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  c.sendText(a.id, 'x');
+  const p = a.call(b.id, enc('q'), { timeout: 5000 });
+  for (let i = 0; i < 100 && a.stats().queued > 0; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.is(a.stats().queued, 0, 'the call\'s wait took x off the queue');
+  assert.is(a.queued, 1, 'x still counts: the user has not received it');
+  assert.throws(() => a.close(), (e: BusError) => e.code === 'EBUSY' && /still queued/.test(e.message));
+  const x = a.recv()!;
+  assert.is(x.text(), 'x');
+  x.free();
+  assert.is(a.queued, 0);
+  const m = b.recv()!;
+  b.replyText(m, 'r');
+  m.free();
+  (await p).free();
+  a.close();
 });
 
 t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and says so', ({ bus, e }) => {
