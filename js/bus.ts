@@ -587,7 +587,14 @@ export class Bus {
     }
     Atomics.store(e.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2, 1);
     const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
-    for (let s = 0; s < n; s++) bump(e.i32, (e.connAddr(s) + A.CONN_WAKE) >>> 2);
+    for (let s = 0; s < n; s++) {
+      const c = e.connAddr(s);
+      bump(e.i32, (c + A.CONN_WAKE) >>> 2); // receivers (recvAsync, recvWait, iterators, calls)
+      // senders waiting for room, or for their turn in a receiver's line: woken (the words
+      // keep their values: they count releases and served tickets), they find the flag
+      Atomics.notify(e.i32, (c + A.CONN_SPACE) >>> 2);
+      Atomics.notify(e.i32, (c + A.CONN_TURN_SERVING) >>> 2);
+    }
     let first: unknown = null;
     for (const c of this.connections) {
       try { c.close(); } catch (err) { first ??= err; }

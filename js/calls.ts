@@ -162,11 +162,11 @@ export class Calls {
     return null;
   }
 
-  /** The connection closed: every pending call fails with ECONNRESET; the stash is gone. */
-  closed(): void {
+  /** The connection closed: every pending call fails with `why(op)` (ECONNRESET, or ESHUTDOWN); the stash is gone. */
+  closed(why: (op: string) => BusError): void {
     for (const p of this.pending.values()) {
       if (p.error || p.reply) continue;
-      p.error = new BusError(A.ECONNRESET, p.op, 'the connection was closed');
+      p.error = why(p.op);
       p.wake?.();
     }
     this.pending.clear();

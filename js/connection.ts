@@ -90,6 +90,12 @@ function dstNameBytes(name: string): Uint8Array {
 const RECEIVERS_KNOWN = 64;
 
 /** bus.shutdown() was called (the bus header's flag) */
+/** Do two engines' memories hold the same bus? (its random 128-bit id) */
+function sameBus(x: Uint32Array, y: Uint32Array): boolean {
+  const at = (A.BUS_BASE + A.BUS_ID128) >>> 2;
+  return x[at] === y[at] && x[at + 1] === y[at + 1] && x[at + 2] === y[at + 2] && x[at + 3] === y[at + 3];
+}
+
 function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
@@ -316,6 +322,35 @@ export class Connection {
     }
   }
 
+  /**
+   * recvWith for an event-loop wait: a contended lock is waited for at most ASYNC_LOCK_WAIT_MS
+   * (engine.lockWaitMs); a lock still taken then reads as "nothing yet", with the EDEADLK in
+   * `lockBusy`: the caller lets its event loop run (a dead holder is recovered there) for at
+   * most ASYNC_LOCK_RETRY_MS and tries again, and throws it once the lock has been taken for
+   * LOCK_WAIT_MS in all (`lockStuck`).
+   */
+  private recvYielding(o: RecvOptions, op: string, forCall = false): Message | null {
+    const e = this.engine;
+    e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    try {
+      const m = this.recvWith(o, op, forCall);
+      this.lockBusy = null;
+      return m;
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.EDEADLK)) throw err;
+      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockBusy = err;
+      return null;
+    } finally {
+      e.lockWaitMs = A.LOCK_WAIT_MS;
+    }
+  }
+
+  /** The EDEADLK of the last recvYielding, once the lock has stayed taken for LOCK_WAIT_MS (else null: try again). */
+  private lockStuck(): BusError | null {
+    return this.lockBusy !== null && now() - this.lockBusySince >= A.LOCK_WAIT_MS ? this.lockBusy : null;
+  }
+
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
     if (this.calls !== null && (this.calls.live > 0 || this.calls.stash.length > 0)) {
@@ -355,7 +390,7 @@ export class Connection {
       // read the word before looking at the queue: a message published after recv() found
       // the queue empty has changed it, and the wait returns at once
       const seen = Atomics.load(this.engine.i32, this.wakeIndex);
-      const m = this.recvWith(o, 'recvAsync');
+      const m = this.recvYielding(o, 'recvAsync');
       if (m) return Promise.resolve(m);
       return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped);
     } catch (err) {
@@ -384,7 +419,8 @@ export class Connection {
         if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
         // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
         let caught = false;
-        if (!spinDecided) {
+        const busy = this.lockBusy !== null; // the last look found a lock taken: wait a little, look again
+        if (!spinDecided && !busy) {
           spinDecided = true;
           caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
         }
@@ -396,16 +432,19 @@ export class Connection {
             if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
           }
           const cur: Waiter = w;
+          const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
-            waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
+            waitWord(i32, idx, seen, ms, this.sleepersIndex).then(resolve);
           });
           cur.cancel = null;
           if (cur.error) throw cur.error;
         }
         // read the word before looking at the queue (as recvAsync's first look did)
         seen = Atomics.load(i32, idx);
-        const m = this.recvWith(o, 'recvAsync');
+        const m = this.recvYielding(o, 'recvAsync');
+        const stuck = this.lockStuck();
+        if (stuck) throw stuck;
         if (m) {
           this.lastDropped += dropped;
           return m;
@@ -546,17 +585,26 @@ export class Connection {
     }
     if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
-    this.calls?.closed();
+    // after bus.shutdown() (which closes the creator's connections) this thread's waiters
+    // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
+    const why = (op: string) => isShutdown(u32)
+      ? new BusError(A.ESHUTDOWN, op, 'the bus was shut down')
+      : new BusError(A.ECONNRESET, op, 'the connection was closed');
+    this.calls?.closed(why);
     this.onClose?.(this);
     // pending receives of this thread fail now; waiters elsewhere see the word move, re-check
     // and find the handle closed
     for (const w of this.waiters) {
       if (w.error) continue;
-      w.error = new BusError(A.ECONNRESET, 'recvAsync', 'the connection was closed');
+      w.error = why('recvAsync');
       w.cancel?.();
     }
     bump(e.i32, this.wakeIndex);
-    this.failSendWaiters();
+    for (const w of this.sendWaiters) {
+      if (w.error) continue;
+      w.error = why('sendAsync');
+      w.cancel?.();
+    }
   }
 
   /** Statistics of this connection (queue, pool, quota, peaks): see js/health.ts, ConnStats. */
@@ -603,6 +651,10 @@ export class Connection {
   list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }
 
   // calls issue (js/calls.ts)
+  /** the EDEADLK of the last event-loop try that found a lock taken (recvYielding), and since when (null: none) */
+  private lockBusy: BusError | null = null;
+  private lockBusySince = 0;
+
   /** the pending calls and the stash, made by the first call() */
   private calls: Calls | null = null;
   /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
@@ -630,7 +682,9 @@ export class Connection {
     const calls = this.calls ??= new Calls(this);
     const cookie = this.callCookie(calls);
     // an absolute CLOCK_MONOTONIC deadline, from the clock the core compares it with (>= 1: 0 is no timeout)
-    const deadline = Math.max(1, e.monotonicNs() + Math.round(timeout * 1e6));
+    // (a timeout beyond 2^53 ns from the clock's start, about 104 days, is capped there: the
+    // deadline stays an exact u64)
+    const deadline = Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, e.monotonicNs() + Math.round(timeout * 1e6)));
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
@@ -676,7 +730,25 @@ export class Connection {
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
     if (signal?.aborted) throw new BusError(A.ECANCELED, 'call', 'aborted by its signal');
-    const p = this.startCall(dst, payload, timeout, false, 'call');
+    // the send, its lock waits brief (ASYNC_LOCK_WAIT_MS): a receiver's lock still taken
+    // lets the event loop run (a dead holder is recovered there) and tries again
+    let p: PendingCall | null = null;
+    for (let since = 0; p === null;) {
+      this.engine.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+      try {
+        p = this.startCall(dst, payload, timeout, false, 'call');
+      } catch (err) {
+        if (!(err instanceof BusError && err.errno === A.EDEADLK)) throw err;
+        if (since === 0) since = now();
+        if (now() - since >= A.LOCK_WAIT_MS) throw err;
+      } finally {
+        this.engine.lockWaitMs = A.LOCK_WAIT_MS;
+      }
+      if (p === null) {
+        await new Promise<void>((r) => { setTimeout(r, A.ASYNC_LOCK_RETRY_MS); });
+        if (signal?.aborted) throw new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+      }
+    }
     const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const w: Waiter = { keep: keepAlive, held: false, error: null, cancel: null };
@@ -701,13 +773,17 @@ export class Connection {
         if (w.error) throw w.error;
         const seen = Atomics.load(i32, idx);
         // receive: the reply is routed to p by recvWith; anything else is the user's
-        const m = this.recvWith({}, 'call', true);
+        const m = this.recvYielding({}, 'call', true);
         if (m) { this.stashFor(m); continue; }
         if (p.reply || p.error) continue;
+        const stuck = this.lockStuck();
+        if (stuck) throw stuck;
         // at the deadline the next RECV's tick queues REPLY_TIMEOUT: wait at most until then
-        // (and never less than a little while once it passed, so a clock that lags does not spin)
-        const left = Math.max(this.callLeft(deadlineMs), 0.05);
-        if (!spinDecided) {
+        // (and never less than a little while once it passed, so a clock that lags does not
+        // spin); a lock found taken: look again soon (recvYielding)
+        let left = Math.max(this.callLeft(deadlineMs), 0.05);
+        if (this.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
+        else if (!spinDecided) {
           spinDecided = true;
           if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
         }
@@ -770,6 +846,8 @@ export class Connection {
    */
   reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
     if (!(call instanceof Message)) throw new BusError(A.EINVAL, 'reply', `call must be a received Message, got ${kindOf(call)}`);
+    // ids and cookies restart on every bus: a call received on another bus could name a call here
+    if (call.conn.engine !== this.engine && !sameBus(call.conn.engine.u32, this.engine.u32)) throw new BusError(A.EINVAL, 'reply', 'the call was received on another bus (reply on the connection that received it)');
     if (!call.expectsReply) throw new BusError(A.EINVAL, 'reply', 'the message is not a call (no EXPECT_REPLY)');
     const cookie = call.cookie, src = call.src;
     if (cookie === 0) throw new BusError(A.EINVAL, 'reply', 'the call has cookie 0, which a reply cannot name');
@@ -811,7 +889,10 @@ export class Connection {
    * false positives are filtered). Returns how many handlers ran (1 for a method call, answered
    * or handed to its handler). The message is not freed.
    */
-  dispatch(msg: Message): number { return O.dispatchCall(this, msg) ? 1 : S.dispatch(this, msg); }
+  dispatch(msg: Message): number {
+    if (!(msg instanceof Message)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+    return O.dispatchCall(this, msg) ? 1 : S.dispatch(this, msg);
+  }
   /** Resolves with the owner's id once `name` has one (polls getNameOwner; bus.waitForName waits on notifications). Default timeout 30 s. */
   waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> { return S.waitForNamePolling(this, name, opts); }
   // handlers issue (js/objects.ts): exported objects and D-Bus method calls
@@ -941,8 +1022,11 @@ export class Connection {
       inLine = true;
     }
     let spinDecided = false, lastErr = 'senders ahead in its line';
+    /** since when tries have found a lock taken (EDEADLK after ASYNC_LOCK_WAIT_MS each), or null */
+    let lockedSince: number | null = null;
     try {
       for (;;) {
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'sendAsync', 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
         if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
         if (inLine && T.behind(i32, rx, ticket) > 0) {
           // behind the holder of the turn: sleep until the turn moves (checking on the holder)
@@ -956,15 +1040,28 @@ export class Connection {
           }
           continue;
         }
-        // our turn (or no line): try
+        // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
         let err: unknown;
+        e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
         try {
           const cookie = this.send(dst, payload, sendOpts);
           if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
           return cookie;
         } catch (x) {
           err = x;
+        } finally {
+          e.lockWaitMs = A.LOCK_WAIT_MS;
         }
+        if (err instanceof BusError && err.errno === A.EDEADLK) {
+          // a lock still taken: let the event loop run (a dead holder is recovered there) and
+          // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
+          lockedSince ??= now();
+          const left = deadline - now();
+          if (now() - lockedSince >= A.LOCK_WAIT_MS || left <= 0) throw err;
+          await wait(() => new Promise<void>((r) => { setTimeout(r, Math.min(left, A.ASYNC_LOCK_RETRY_MS)); }));
+          continue;
+        }
+        lockedSince = null;
         if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
         lastErr = err.message;
         // no room: the core left the receiver's space word and its value (read under the
@@ -1005,14 +1102,6 @@ export class Connection {
     }
   }
 
-  /** close(): pending sendAsync() calls fail with ECONNRESET. */
-  private failSendWaiters(): void {
-    for (const w of this.sendWaiters) {
-      if (w.error) continue;
-      w.error = new BusError(A.ECONNRESET, 'sendAsync', 'the connection was closed');
-      w.cancel?.();
-    }
-  }
 }
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });

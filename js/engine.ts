@@ -97,6 +97,8 @@ export interface Engine {
    * the clock the core compares call deadlines with (each read of a MockProvider advances it).
    */
   monotonicNs(): number;
+  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
+  lockWaitMs: number;
 }
 
 // command numbers of EngineBase.run: one per core export that runs a command (the retry
@@ -139,6 +141,8 @@ abstract class EngineBase {
   private canBlock = true;
   /** times a command found a lock contended and this thread waited (a counter for tests) */
   lockWaits = 0;
+  /** @internal how long a command waits for a contended lock (LOCK_WAIT_MS; event-loop waits set ASYNC_LOCK_WAIT_MS around their tries) */
+  lockWaitMs: number = A.LOCK_WAIT_MS;
 
   /** undo and unlock after a trap inside the core (engine-specific entry point) */
   protected abstract unwindCore(): number;
@@ -326,7 +330,7 @@ abstract class EngineBase {
       }
       if (r !== A.WOULDBLOCK) return r;
       const now = performance.now();
-      if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : A.LOCK_WAIT_MS);
+      if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : this.lockWaitMs);
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
       if (now >= deadline || ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive())) {

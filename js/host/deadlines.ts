@@ -41,11 +41,18 @@ function unref(t: unknown): void {
   if (typeof u === 'object' && u !== null && typeof u.unref === 'function') u.unref();
 }
 
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): Node and Deno fire a longer
+ * one after 1 ms (Node with a TimeoutOverflowWarning), browsers at once. A deadline further
+ * away is reached in steps: fire() finds nothing due and re-arms.
+ */
+const MAX_TIMER_MS = 0x7fffffff;
+
 function arm(at: number): void {
   if (timer !== undefined) clearTimeout(timer);
   armedAt = at;
   // timers count whole ms and may run a little early by performance.now(): fire() re-arms then
-  timer = setTimeout(fire, Math.max(1, Math.ceil(at - performance.now())));
+  timer = setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - performance.now()))));
   unref(timer);
 }
 

@@ -239,6 +239,14 @@ export const WOULDBLOCK = -512;
 // until it is recovered, and recovery needs the waiting thread's event loop (Node delivers a
 // worker's 'exit' there): never waiting forever is what lets that loop run.
 export const LOCK_WAIT_MS = 1000;
+// An event-loop wait (recvAsync and the iterator, call, sendAsync) blocks its thread on a
+// contended lock at most this long per try; then it lets its event loop run (where a dead
+// holder's recovery happens: Node's 'exit', a Web Lock's grant) for at most
+// ASYNC_LOCK_RETRY_MS and tries again, and fails with EDEADLK only once the lock has stayed
+// taken for LOCK_WAIT_MS in all. (Blocking for the whole LOCK_WAIT_MS froze the event loop
+// for a second and kept bus.watch() from recovering the holder meanwhile.)
+export const ASYNC_LOCK_WAIT_MS = 5;
+export const ASYNC_LOCK_RETRY_MS = 5;
 
 // Connection slot.
 //

@@ -4,8 +4,8 @@
 // clock (1 µs per read), EPIPE by the replier closing, ECANCELED by abort (the late reply is
 // freed: the leak check after every test finds nothing queued or in use).
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, type Message, type Connection } from '../../js/index.ts';
-import { busSuite } from '../helpers/harness.ts';
+import { Bus, BusError, abi as A, type Message, type Connection } from '../../js/index.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
 import { hostVec } from '../helpers/raw.ts';
 
@@ -235,6 +235,30 @@ t('a message a call\'s wait kept for the user counts in queued, and close() refu
   m.free();
   (await p).free();
   a.close();
+});
+
+t('reply: a call received on another bus is refused (EINVAL), even when its id and cookie name a call here', async ({ bus, mock }) => {
+  const other = await Bus.create({ engine: ENGINE, provider: mock, limits: { connections: 4, poolMax: 65536 } });
+  try {
+    const a = bus.connect(), b = bus.connect();
+    const x = other.connect(), y = other.connect();
+    // the same ids on both buses (each counts from 1), the same first cookies
+    assert.is(x.id, a.id);
+    const p = a.call(b.id, enc('here'), { timeout: 5000 });
+    const q = x.call(y.id, enc('there'), { timeout: 5000 });
+    const mine = b.recv()!, theirs = y.recv()!;
+    assert.is(theirs.cookie, mine.cookie);
+    assert.throws(() => b.reply(theirs, enc('wrong')), (e: BusError) => e.code === 'EINVAL' && /another bus/.test(e.message));
+    assert.is(a.pendingCalls, 1, 'the call here is still pending');
+    b.replyText(mine, 'ok');
+    y.replyText(theirs, 'ok too');
+    mine.free(); theirs.free();
+    (await p).free(); (await q).free();
+    assert.throws(() => b.dispatch(null as unknown as Message), (e: BusError) => e.code === 'EINVAL' && /must be a received Message/.test(e.message));
+    for (const c of [x, y]) c.close();
+  } finally {
+    other.close();
+  }
 });
 
 t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and says so', ({ bus, e }) => {

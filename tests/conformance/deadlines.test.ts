@@ -34,6 +34,27 @@ t('receives with timeouts 60, 20 and 40 ms (the earliest second): each rejects w
   assert.is(b.pendingReceives, 0);
 });
 
+t('a timeout beyond a timer\'s range (2^31 ms) arms no overflowing timer; the receive still gets its message', async ({ bus }) => {
+  // Node fires a timer of more than 2^31 - 1 ms after 1 ms, with a TimeoutOverflowWarning
+  // (Deno and browsers fire it early too, silently): the deadline timer must be armed in range
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { warnings.push(w.name); };
+  process.on('warning', onWarning);
+  try {
+    const a = bus.connect(), b = bus.connect();
+    const p = b.recvAsync({ timeout: 2 ** 40 });
+    await new Promise((r) => setTimeout(r, 20));
+    a.sendText(b.id, 'late');
+    const m = await p;
+    assert.is(m.text(), 'late');
+    m.free();
+    await new Promise((r) => setImmediate(r)); // warnings are emitted on a later tick
+    assert.equal(warnings.filter((n) => n === 'TimeoutOverflowWarning'), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
 t('a receive answered before its (long) deadline leaves nothing pending; a later short timeout still fires', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const t0 = performance.now();

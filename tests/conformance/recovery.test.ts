@@ -4,7 +4,7 @@
 // recovered by another thread: consistent, its command undone or complete, its connections
 // closed, its locks released.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
+import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError } from '../../js/index.ts';
 import { where } from '../helpers/diffkit.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
@@ -296,6 +296,72 @@ t('a dead lock holder: its lock is released by recovery and the waiter proceeds'
   const m = raw.recv(b.slot, b.gen);
   assert.is(m.r, 0, 'the message is still there');
   assert.is(raw.free(b.slot, b.gen, m.offset), 0);
+  assert.equal(checkBus(e), []);
+});
+
+t('recvAsync facing a dead lock holder yields to the event loop (no 1 s block, no EDEADLK) and gets its message once the holder is recovered', async ({ e, bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const other = await another(bus.memory);
+  other.setFault(1, true);
+  const raw2 = new Raw(other);
+  a.sendText(b.id, 'x');
+  assert.throws(() => raw2.recv(b.slot, b.gen)); // dies holding b's lock
+  assert.is(e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2] & A.LOCK_ID_MASK, other.threadSlot + 1);
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 1);
+  // recovered from a timer, as bus.watch() does on a worker's 'exit': only if the loop runs
+  const recovered = new Promise<number>((r) => setTimeout(() => r(e.recover(other.threadSlot, true)), 20));
+  const got = await b.recvAsync({ timeout: 5000 }).then((m) => { const t = m.text(); m.free(); return t; }, (err: BusError) => err.code);
+  clearInterval(iv);
+  assert.is(await recovered, 0);
+  assert.is(got, 'x');
+  assert.ok(ticks > 0, 'the event loop ran while the lock was taken');
+  assert.equal(checkBus(e), []);
+});
+
+t('sendAsync and call() into a receiver whose lock a dead thread holds yield to the event loop and go through once it is recovered', async ({ e, bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const other = await another(bus.memory);
+  other.setFault(1, true);
+  c.sendText(b.id, 'x');
+  assert.throws(() => new Raw(other).recv(b.slot, b.gen)); // dies holding b's lock
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 1);
+  const recovered = new Promise<number>((r) => setTimeout(() => r(e.recover(other.threadSlot, true)), 20));
+  const sent = a.sendAsync(b.id, new TextEncoder().encode('y'), { timeout: 5000 }).then(() => 'sent', (err: BusError) => err.code);
+  const called = a.call(b.id, new TextEncoder().encode('q'), { timeout: 5000 }).then((m) => { const t = m.text(); m.free(); return t; }, (err: BusError) => err.code);
+  assert.is(await sent, 'sent');
+  assert.is(await recovered, 0);
+  const got: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const m = await b.recvAsync({ timeout: 5000 });
+    got.push(m.text());
+    if (m.expectsReply) b.replyText(m, 'r');
+    m.free();
+  }
+  assert.equal(got.sort(), ['q', 'x', 'y']);
+  assert.is(await called, 'r');
+  clearInterval(iv);
+  assert.ok(ticks > 0, 'the event loop ran while the lock was taken');
+  assert.equal(checkBus(e), []);
+});
+
+t('recvAsync facing a lock that nobody recovers: EDEADLK after LOCK_WAIT_MS in all, the event loop running meanwhile', async ({ e, bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const other = await another(bus.memory);
+  other.setFault(1, true);
+  a.sendText(b.id, 'x');
+  assert.throws(() => new Raw(other).recv(b.slot, b.gen)); // dies holding b's lock
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 1);
+  const got = await b.recvAsync({ timeout: 10000 }).then((m) => { m.free(); return 'message'; }, (err: BusError) => err.code);
+  clearInterval(iv);
+  assert.is(got, 'EDEADLK');
+  assert.ok(ticks > 0, 'the event loop ran while the lock was taken');
+  assert.is(e.recover(other.threadSlot, true), 0);
+  const m = b.recv()!;
+  assert.is(m.text(), 'x', 'the message is still there');
+  m.free();
   assert.equal(checkBus(e), []);
 });
 

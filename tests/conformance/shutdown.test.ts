@@ -53,6 +53,36 @@ t('shutdown wakes a pending recvAsync of another Bus of the same memory with ESH
   j.close();
 });
 
+t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) and a sendAsync into another Bus\'s receiver fail with ESHUTDOWN', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const a = bus.connect(), it = bus.connect(), caller = bus.connect(), tx = bus.connect();
+  const svc = j.connect(), rx = j.connect({ poolSize: 4096 }), jtx = j.connect();
+  const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => e.code);
+  // both rx's users at their quota: a sendAsync from each waits for room
+  for (const s of [tx, jtx]) {
+    for (;;) { try { s.send(rx.id, new Uint8Array(64)); } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } }
+  }
+  const waits = {
+    recvAsync: outcome(a.recvAsync({ timeout: 5000 })),
+    iterator: outcome((async () => { for await (const m of it.messages({ timeout: 5000 })) m.free(); })()),
+    call: outcome(caller.call(svc.id, null, { timeout: 5000 })),
+    sendAsync: outcome(tx.sendAsync(rx.id, new Uint8Array(64), { timeout: 5000 })),
+    // a sender and a receiver of the joined Bus: nothing of the creator's is closed for it
+    otherSendAsync: outcome(jtx.sendAsync(rx.id, new Uint8Array(64), { timeout: 5000 })),
+  };
+  await new Promise((r) => setTimeout(r, 5));
+  const t0 = performance.now();
+  bus.shutdown();
+  const got: Record<string, string> = {};
+  for (const [k, p] of Object.entries(waits)) got[k] = await p;
+  assert.equal(got, { recvAsync: 'ESHUTDOWN', iterator: 'ESHUTDOWN', call: 'ESHUTDOWN', sendAsync: 'ESHUTDOWN', otherSendAsync: 'ESHUTDOWN' });
+  assert.ok(performance.now() - t0 < 2500, 'woken, not timed out');
+  assert.is(jtx.pendingSends, 0);
+  for (const c of [svc, rx, jtx]) c.close(); // the queued messages go with them
+  j.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('a recovered thread closes its connections and leaves without errors piling up', async ({ bus, mock }) => {
   const h = bus.handle();
   const j = await Bus.join(h, { provider: mock, engine: ENGINE });
