@@ -159,6 +159,7 @@ s('node: main thread + worker_threads worker, both engines, from node_modules', 
     assert.is(x.creds.gid, gid);
   }
   assert.not.match(r.stderr, /wasmbus/, 'nothing printed by the package');
+  assert.match(out.hooks, /test-hooks build .* is not in the npm package/, 'hooks: true says why it fails');
 });
 
 s('node: TypeScript consumer, tsc --noEmit with "lib": ["es2023"] and types ["node"]', async () => {
