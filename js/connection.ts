@@ -89,13 +89,13 @@ function dstNameBytes(name: string): Uint8Array {
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
 const RECEIVERS_KNOWN = 64;
 
-/** bus.shutdown() was called (the bus header's flag) */
 /** Do two engines' memories hold the same bus? (its random 128-bit id) */
 function sameBus(x: Uint32Array, y: Uint32Array): boolean {
   const at = (A.BUS_BASE + A.BUS_ID128) >>> 2;
   return x[at] === y[at] && x[at + 1] === y[at + 1] && x[at + 2] === y[at + 2] && x[at + 3] === y[at + 3];
 }
 
+/** bus.shutdown() was called (the bus header's flag) */
 function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
