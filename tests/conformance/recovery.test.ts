@@ -4,7 +4,7 @@
 // recovered by another thread: consistent, its command undone or complete, its connections
 // closed, its locks released.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError } from '../../js/index.ts';
+import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError, type Connection } from '../../js/index.ts';
 import { where } from '../helpers/diffkit.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
@@ -299,14 +299,22 @@ t('a dead lock holder: its lock is released by recovery and the waiter proceeds'
   assert.equal(checkBus(e), []);
 });
 
+/**
+ * Another thread receives 'x' (sent by `from`) on `b` and dies inside that RECV holding b's
+ * lock (the hooks build's fault at its first store). Returns that thread's engine.
+ */
+async function deadHolder(e: Engine, memory: WebAssembly.Memory, from: Connection, b: Connection): Promise<Engine> {
+  const other = await another(memory);
+  other.setFault(1, true);
+  from.sendText(b.id, 'x');
+  assert.throws(() => new Raw(other).recv(b.slot, b.gen));
+  assert.is(e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2] & A.LOCK_ID_MASK, other.threadSlot + 1, 'the dead thread holds the lock');
+  return other;
+}
+
 t('recvAsync facing a dead lock holder yields to the event loop (no 1 s block, no EDEADLK) and gets its message once the holder is recovered', async ({ e, bus }) => {
   const a = bus.connect(), b = bus.connect();
-  const other = await another(bus.memory);
-  other.setFault(1, true);
-  const raw2 = new Raw(other);
-  a.sendText(b.id, 'x');
-  assert.throws(() => raw2.recv(b.slot, b.gen)); // dies holding b's lock
-  assert.is(e.u32[(e.connAddr(b.slot) + A.CONN_LOCK) >>> 2] & A.LOCK_ID_MASK, other.threadSlot + 1);
+  const other = await deadHolder(e, bus.memory, a, b);
   let ticks = 0;
   const iv = setInterval(() => { ticks++; }, 1);
   // recovered from a timer, as bus.watch() does on a worker's 'exit': only if the loop runs
@@ -321,10 +329,7 @@ t('recvAsync facing a dead lock holder yields to the event loop (no 1 s block, n
 
 t('sendAsync and call() into a receiver whose lock a dead thread holds yield to the event loop and go through once it is recovered', async ({ e, bus }) => {
   const a = bus.connect(), b = bus.connect(), c = bus.connect();
-  const other = await another(bus.memory);
-  other.setFault(1, true);
-  c.sendText(b.id, 'x');
-  assert.throws(() => new Raw(other).recv(b.slot, b.gen)); // dies holding b's lock
+  const other = await deadHolder(e, bus.memory, c, b);
   let ticks = 0;
   const iv = setInterval(() => { ticks++; }, 1);
   const recovered = new Promise<number>((r) => setTimeout(() => r(e.recover(other.threadSlot, true)), 20));
@@ -348,10 +353,7 @@ t('sendAsync and call() into a receiver whose lock a dead thread holds yield to 
 
 t('recvAsync facing a lock that nobody recovers: EDEADLK after LOCK_WAIT_MS in all, the event loop running meanwhile', async ({ e, bus }) => {
   const a = bus.connect(), b = bus.connect();
-  const other = await another(bus.memory);
-  other.setFault(1, true);
-  a.sendText(b.id, 'x');
-  assert.throws(() => new Raw(other).recv(b.slot, b.gen)); // dies holding b's lock
+  const other = await deadHolder(e, bus.memory, a, b);
   let ticks = 0;
   const iv = setInterval(() => { ticks++; }, 1);
   const got = await b.recvAsync({ timeout: 10000 }).then((m) => { m.free(); return 'message'; }, (err: BusError) => err.code);
