@@ -1,5 +1,5 @@
 // load-inline: loadCore() of the browser build (scripts/build-dist.mjs swaps it in for
-// host/load.ts). The core (about 20 KB) is inlined as base64 (about 26 KB of text) and compiled
+// host/load.ts). The core (about 57 KiB) is inlined as base64 (about 76 KiB of text) and compiled
 // on first use, so the build needs no file system, no fetch and no URL a bundler would have to
 // see: a bundler takes it as plain JavaScript (esbuild is tested; Vite, Rollup and webpack are not).
 import { CORE_BASE64 } from './core-inline.ts';
