@@ -1,7 +1,7 @@
 // load-inline: loadCore() of the browser build (scripts/build-dist.mjs swaps it in for
 // host/load.ts). The core (about 57 KiB) is inlined as base64 (about 76 KiB of text) and compiled
 // on first use, so the build needs no file system, no fetch and no URL a bundler would have to
-// see: a bundler takes it as plain JavaScript (esbuild is tested; Vite, Rollup and webpack are not).
+// see: a bundler takes it as plain JavaScript (tests/consumer bundles it with esbuild, webpack, Rollup and Vite).
 import { CORE_BASE64 } from './core-inline.ts';
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
