@@ -4,7 +4,7 @@ import { BusError, check } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
-import type { Provider } from './host/provider.ts';
+import { WebProvider, type Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, kindOf } from './args.ts';
@@ -14,6 +14,7 @@ import { bump } from './host/wait.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
 import { webLocks, holdLock, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
+import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
 export interface BusLimits {
   /** thread slots (each thread that joins takes one), default 16 */
@@ -209,12 +210,16 @@ function checkAttach(name: string, spec: unknown, dflt: number): number {
   return m;
 }
 
-/** The runtime's real provider: Node or Deno; browsers must pass one (e.g. MockProvider). */
+/**
+ * The runtime's real provider: Node's or Deno's; elsewhere (browsers and their workers) the
+ * WebProvider: real clocks and random bytes, no identity.
+ */
 export async function defaultProvider(op = 'Bus.create'): Promise<Provider> {
-  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } }; crypto?: { getRandomValues?: unknown }; performance?: unknown };
   if (g.Deno) return new (await import('./host/deno.ts')).DenoProvider();
   if (g.process?.versions?.node) return new (await import('./host/node.ts')).NodeProvider();
-  throw new BusError(A.EOPNOTSUPP, op, 'no default provider in this runtime: pass options.provider');
+  if (typeof g.performance === 'object' && typeof g.crypto?.getRandomValues === 'function') return new WebProvider();
+  throw new BusError(A.EOPNOTSUPP, op, 'no default provider in this runtime (no performance clock or crypto.getRandomValues): pass options.provider');
 }
 
 export class Bus {

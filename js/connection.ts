@@ -19,6 +19,7 @@ import * as S from './signals.ts';
 import * as O from './objects.ts';
 import type { MatchRule } from './dbus/match.ts';
 import { PAYLOAD_DBUS } from './dbus/header.ts';
+import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
 export type Destination = number | string;
 
@@ -682,9 +683,9 @@ export class Connection {
     const calls = this.calls ??= new Calls(this);
     const cookie = this.callCookie(calls);
     // an absolute CLOCK_MONOTONIC deadline, from the clock the core compares it with (>= 1: 0 is no timeout)
-    // (a timeout beyond 2^53 ns from the clock's start, about 104 days, is capped there: the
-    // deadline stays an exact u64)
-    const deadline = Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, e.monotonicNs() + Math.round(timeout * 1e6)));
+    // (a timeout of more than 2^53 ns, about 104 days, counts as that: the deadline stays a
+    // u64, whatever the clock's origin)
+    const deadline = Math.max(1, e.monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;

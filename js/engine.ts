@@ -93,7 +93,7 @@ export interface Engine {
 
   // calls issue
   /**
-   * CLOCK_MONOTONIC of this thread's provider, in ns (a number: exact below 2^53 ns, 104 days),
+   * CLOCK_MONOTONIC of this thread's provider, in ns (a number: exact below 2^53 ns, 104 days; the real providers' clock counts from 2020, so within about 32 ns),
    * the clock the core compares call deadlines with (each read of a MockProvider advances it).
    */
   monotonicNs(): number;

@@ -12,6 +12,7 @@ export type { AttachName, AttachSpec } from './attach.ts';
 export { MockProvider } from './host/mock.ts';
 export type { MockOptions } from './host/mock.ts';
 export type { Provider, Creds, Pids, Caps, Audit } from './host/provider.ts';
+export { WebProvider } from './host/provider.ts';
 export type { MockIdentity } from './host/mock.ts';
 export { WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages } from './engine.ts';
 export type { Engine, EngineKind } from './engine.ts';

@@ -13,6 +13,7 @@ import { decodeNotification, type Notification } from './notification.ts';
 
 export type { Timestamp } from './metadata.ts';
 import type { Connection } from './connection.ts';
+import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
 const decoder = new TextDecoder();
 /** PAYLOAD_DBUS as its two little-endian u32 halves */

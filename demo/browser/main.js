@@ -394,7 +394,7 @@ async function run() {
 
   // the bus: the core is fetched from build/core.wasm by loadCore(); one thread slot per worker
   // and one for the page, so that a new worker fits only once a dead one has been recovered
-  const provider = new MockProvider({ seed: 1, creds: PAGE_CREDS });
+  const provider = new MockProvider({ seed: 1, creds: PAGE_CREDS, realClock: true }); // real time for call timeouts
   bus = await Bus.create({ engine, provider, limits: { threads: nWorkers + 1, connections: 2 * nWorkers + 2, poolMax: 65536 } });
   result.busId = Array.from(bus.id128, (b) => b.toString(16).padStart(2, '0')).join('');
   result.limits = { ...bus.limits };

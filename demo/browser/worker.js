@@ -23,7 +23,7 @@ self.onmessage = async (ev) => {
   const { handle, engine, name, n, creds, hold } = ev.data;
   try {
     const { Bus, MockProvider } = await import('../../dist/js/index.js');
-    const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: creds.uid, creds }) });
+    const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: creds.uid, creds, realClock: true }) });
     const conn = bus.connect({ description: name, attachRecv: ['timestamp', 'creds'] });
     const busName = `org.example.Worker${n}`;
     conn.requestName(busName);

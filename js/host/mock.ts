@@ -4,7 +4,7 @@
 // (each thread has its own provider; per connection: set it before connect()). Credentials
 // default to 1000 everywhere; every other item not configured is unsupported.
 import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
-import { nsToHalves, utf8 } from './provider.ts';
+import { nsToHalves, utf8, performanceClock } from './provider.ts';
 
 /** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
 export interface MockCaps {
@@ -33,6 +33,12 @@ export interface MockOptions extends MockIdentity {
   seed?: number;
   /** nanoseconds a clock advances per read (default 1000) */
   step?: number;
+  /**
+   * true: the real clocks (as the default providers read them) instead of the stepping one.
+   * The stepping clock only moves when it is read, so deadlines measured on it (a call's
+   * timeout) do not follow real time; mock an identity with a real clock with this.
+   */
+  realClock?: boolean;
 }
 
 export const MOCK_REALTIME_SEC = 1767225600; // 2026-01-01T00:00:00Z
@@ -44,6 +50,7 @@ export class MockProvider implements Provider {
   private state: number;
   private ticks = 0;
   private readonly step: number;
+  private readonly realClock: boolean;
   private current: Creds;
   private ep = 0;
   private pid: Pids | null = null;
@@ -60,6 +67,7 @@ export class MockProvider implements Provider {
   constructor(opts: MockOptions = {}) {
     this.state = (opts.seed ?? 1) >>> 0 || 1;
     this.step = opts.step ?? 1000;
+    this.realClock = opts.realClock === true;
     this.current = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 };
     this.setIdentity(opts);
   }
@@ -131,6 +139,7 @@ export class MockProvider implements Provider {
   }
 
   clock(id: number, out: Uint32Array): boolean {
+    if (this.realClock) return performanceClock(id, out);
     if (id !== 0 && id !== 1) return false;
     this.ticks++;
     const ns = this.ticks * this.step; // monotonic, exact below 2^53

@@ -86,10 +86,24 @@ export function nsToHalves(sec: number, nsec: number, out: Uint32Array): void {
   out[1] = hi;
 }
 
-/** A provider's clocks from performance.now() (docs/RUNTIMES.md, "Clocks and randomness"). */
+/**
+ * The origin of the real providers' MONOTONIC clock: 2020-01-01T00:00:00Z, in ms since the
+ * epoch. A constant, so that every thread reads one clock.
+ */
+export const MONOTONIC_ORIGIN_MS = 1577836800000;
+
+/**
+ * A provider's clocks from performance (docs/RUNTIMES.md, "Clocks and randomness"): REALTIME
+ * is `performance.timeOrigin + performance.now()`, MONOTONIC the same less
+ * MONOTONIC_ORIGIN_MS. Not `performance.now()` alone: it counts from the thread's own start in
+ * browsers and Deno (Node's workers share the process's origin), so a call's deadline set by
+ * a worker started later lay in the past on the clock of a thread started earlier, whose
+ * next command expired the call at once.
+ */
 export function performanceClock(id: number, out: Uint32Array): boolean {
   if (id !== 0 && id !== 1) return false;
-  const ms = id === 0 ? performance.timeOrigin + performance.now() : performance.now();
+  const abs = performance.timeOrigin + performance.now();
+  const ms = id === 0 ? abs : abs - MONOTONIC_ORIGIN_MS;
   const sec = Math.floor(ms / 1000);
   nsToHalves(sec, Math.floor((ms - sec * 1000) * 1e6), out);
   return true;
@@ -97,6 +111,20 @@ export function performanceClock(id: number, out: Uint32Array): boolean {
 
 export function cryptoRandom(buf: Uint8Array): void {
   for (let i = 0; i < buf.length; i += 65536) crypto.getRandomValues(buf.subarray(i, Math.min(buf.length, i + 65536)));
+}
+
+/**
+ * The default provider where the runtime is neither Node nor Deno (browsers and their
+ * workers): real clocks (performanceClock) and random bytes, and no identity: a browser has
+ * no process credentials, so CREDS, PIDS and the other process items are left out of
+ * messages, and every connection's quota user is 65534 (DIFFERENCES.md D3). MockProvider
+ * mocks an identity instead.
+ */
+export class WebProvider implements Provider {
+  readonly name = 'web';
+  clock(id: number, out: Uint32Array): boolean { return performanceClock(id, out); }
+  random(buf: Uint8Array): void { cryptoRandom(buf); }
+  creds(_out: Creds): boolean { return false; }
 }
 
 const encoder = new TextEncoder();

@@ -4,7 +4,7 @@
 // clock (1 µs per read), EPIPE by the replier closing, ECANCELED by abort (the late reply is
 // freed: the leak check after every test finds nothing queued or in use).
 import * as assert from 'uvu/assert';
-import { Bus, BusError, abi as A, type Message, type Connection } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, abi as A, type Message, type Connection } from '../../js/index.ts';
 import { busSuite, ENGINE } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
 import { hostVec } from '../helpers/raw.ts';
@@ -258,6 +258,21 @@ t('reply: a call received on another bus is refused (EINVAL), even when its id a
     for (const c of [x, y]) c.close();
   } finally {
     other.close();
+  }
+});
+
+t('MockProvider({ realClock: true }): a call times out in real time (the stepping clock moves only when read)', async () => {
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { connections: 4, poolMax: 65536 } });
+  try {
+    const a = bus.connect(), b = bus.connect();
+    const t0 = performance.now();
+    const timer = new Promise<string>((r) => setTimeout(() => r('did not end within 5 s'), 5000));
+    assert.is(await Promise.race([code(a.call(b.id, null, { timeout: 30 })), timer]), 'ETIMEDOUT');
+    assert.ok(performance.now() - t0 >= 30, 'not before its time');
+    b.recv()!.free();
+    a.close(); b.close();
+  } finally {
+    bus.close();
   }
 });
 

@@ -172,6 +172,12 @@ s('node: TypeScript consumer, tsc --noEmit with "lib": ["es2023"] and types ["no
   tsconfig.compilerOptions.lib = ['es2023', 'dom'];
   await writeFile(join(dir, 'tsconfig.dom.json'), JSON.stringify(tsconfig, null, 2));
   ok(run(process.execPath, [TSC, '-p', 'tsconfig.dom.json', '--noEmit', '--pretty', 'false'], { cwd: dir }), 'tsc --noEmit (lib dom)');
+  // a browser project: the DOM lib, no @types/node, a lib without esnext.disposable (our
+  // declarations bring Symbol.dispose's type: js/host/disposable.ts)
+  tsconfig.compilerOptions.lib = ['es2022', 'dom', 'dom.iterable'];
+  tsconfig.compilerOptions.types = [];
+  await writeFile(join(dir, 'tsconfig.web.json'), JSON.stringify(tsconfig, null, 2));
+  ok(run(process.execPath, [TSC, '-p', 'tsconfig.web.json', '--noEmit', '--pretty', 'false'], { cwd: dir }), 'tsc --noEmit (lib es2022 + dom, no @types/node)');
 });
 
 // ---------- Deno ----------
@@ -387,6 +393,7 @@ async function pageInChromium(name, www) {
     assert.is(r.crossOriginIsolated, true);
     assert.is(r.reply, 'got: hello worker', 'main thread → worker → main thread');
     assert.is(r.creds.uid, 2000, "the worker's mocked credentials");
+    assert.is(r.webCall, 'ETIMEDOUT', 'a bus with the default provider (WebProvider): a call times out in real time');
     assert.equal(problems, [], `no page error (404: ${missing})`);
     assert.equal(fetched.filter((f) => f.endsWith('.wasm')), ['core.wasm'], 'only the comparison fetch: the package fetched no wasm');
     const ms = (x) => `${x.toFixed(1)} ms`;

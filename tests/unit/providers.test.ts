@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import { collect, WASI_ENOTSUP, L, type Collected } from './meta-collect.ts';
 import { MockProvider } from '../../js/host/mock.ts';
 import { cappedArgs, coreImports, WASI_EINVAL } from '../../js/host/imports.ts';
-import type { Creds, Provider } from '../../js/host/provider.ts';
+import { WebProvider, MONOTONIC_ORIGIN_MS, type Creds, type Provider } from '../../js/host/provider.ts';
 
 const g = globalThis as unknown as { Deno?: any };
 const DENO = g.Deno !== undefined;
@@ -175,6 +175,28 @@ test('twin: js/twin/host.ts forwards every metadata import to the bound import o
     assert.is(f, WASI_ENOTSUP);
   }
   assert.is(th.meta_epoch_get(0), 0);
+});
+
+test('clocks: REALTIME is timeOrigin + now(), MONOTONIC the same from 2020 (one clock for every thread); WebProvider and MockProvider({ realClock })', () => {
+  const halves = new Uint32Array(2);
+  const read = (p: Provider, id: number): number => (assert.ok(p.clock(id, halves)), halves[1] * 2 ** 32 + halves[0]);
+  for (const p of [new WebProvider(), new MockProvider({ realClock: true })] as Provider[]) {
+    const before = (performance.timeOrigin + performance.now()) * 1e6;
+    const real = read(p, 0), mono = read(p, 1), mono2 = read(p, 1);
+    const after = (performance.timeOrigin + performance.now()) * 1e6;
+    assert.ok(real >= before - 1e3 && real <= after + 1e3, `${p.name}: REALTIME is the wall clock at high resolution`);
+    assert.ok(Math.abs(real - mono - MONOTONIC_ORIGIN_MS * 1e6) < 1e7, `${p.name}: MONOTONIC = REALTIME - 2020 (within 10 ms of each other's reads)`);
+    assert.ok(mono2 >= mono, `${p.name}: MONOTONIC does not go back`);
+    assert.is(p.clock(2, halves), false, `${p.name}: only clocks 0 and 1`);
+  }
+  const w = new WebProvider();
+  assert.is(w.creds({} as Creds), false, 'the web provider knows no identity');
+  const r = new Uint8Array(70000);
+  w.random(r);
+  assert.ok(r.some((x) => x !== 0) && r.subarray(65536).some((x) => x !== 0), 'random bytes past 64 KiB too');
+  // the stepping mock clock moves only when read
+  const m = new MockProvider();
+  assert.is(read(m, 1) + 1000, read(m, 1));
 });
 
 test('cappedArgs: whole arguments within the caps; a first argument over the cap is cut at a character boundary', () => {
