@@ -7,7 +7,7 @@ import { get64, getS64, get64big } from './wire.ts';
 import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
 import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
 import { decode, type OwnedName, type Timestamp } from './metadata.ts';
-import { PAYLOAD_DBUS, readMessage, withKdbusAddresses, type DBusMessage } from './dbus/header.ts';
+import { PAYLOAD_DBUS, readPayload, withKdbusAddresses, checkKdbusEnvelope, type DBusMessage, type KdbusEnvelope } from './dbus/header.ts';
 import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
 import { decodeNotification, type Notification } from './notification.ts';
 
@@ -233,11 +233,20 @@ export class Message {
    * payload type. Throws EBADMSG for a malformed one. `ay` values are views of the pool:
    * valid until free().
    */
+  /** @internal the kdbus side of this message, for checkKdbusEnvelope (addresses left out) */
+  kdbusEnvelope(): KdbusEnvelope {
+    const flags = this.flags;
+    return { src: this.src, dst: 0, cookie: this.cookie, flags, cookieReply: (flags & A.MSG_EXPECT_REPLY) !== 0 ? undefined : this.cookieReply };
+  }
+
   get dbus(): DBusMessage | null {
     this.at();
     if (this.dbusDecoded !== undefined) return this.dbusDecoded;
     if (this.payloadType !== PAYLOAD_DBUS) return (this.dbusDecoded = null);
-    const d = readMessage(this.payload);
+    const d = readPayload(this.payload);
+    // sd-bus's consistency checks between the header and the kdbus message (the serial is the
+    // cookie, the reply serial the cookie_reply, EXPECT_REPLY / SIGNAL / NO_AUTO_START agree)
+    checkKdbusEnvelope(d.header, this.kdbusEnvelope());
     let dstName: string | undefined;
     const { u8, u32 } = this.conn.engine;
     this.items((type, p, size) => {

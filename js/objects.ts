@@ -27,7 +27,7 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
 import { kindOf, options } from './args.ts';
-import { encodeMessage, encodeTransient, readMessage, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { encodeMessage, encodeTransient, readPayload, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
 import { DBusError, DBUS_ERROR } from './dbus/error.ts';
@@ -129,6 +129,9 @@ export function exportObject(c: Connection, path: string, iface: string, methods
       if (typeof s !== 'string') throw new BusError(A.EINVAL, op, `${member}.${k} must be a signature string, got ${kindOf(s)}`);
       const e = signatureError(s);
       if (e !== null) throw new BusError(A.EINVAL, op, `${member}.${k}: invalid signature ${JSON.stringify(s)}: ${e}`);
+      // 'h' (a unix fd) is valid D-Bus, but no fd crosses this bus (EOPNOTSUPP in every codec):
+      // such a method could never be called, or never answer
+      if (s.includes('h')) throw new BusError(A.EINVAL, op, `${member}.${k}: ${JSON.stringify(s)} has 'h' (a unix fd), which this bus cannot carry`);
     }
     table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError: o.onError });
   }
@@ -241,7 +244,8 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   try {
     // read in place from the pool; `ay` values copied: the values outlive the message (async handlers)
     const at = msg.payloadSpan();
-    d = at >= 0 ? readMessage(msg.conn.engine.u8, at, msg.spanLength, true) : readMessage(msg.payload.slice());
+    d = at >= 0 ? readPayload(msg.conn.engine.u8, at, msg.spanLength, true) : readPayload(msg.payload.slice());
+    checkKdbusEnvelope(d.header, msg.kdbusEnvelope()); // (sd-bus dropped an inconsistent one)
   } catch {
     return false;
   }
@@ -388,7 +392,8 @@ function replyBody(m: Message, op: string): unknown[] {
     if (!m.isDBus) throw new BusError(A.EBADMSG, op, 'the reply is not a D-Bus message (payload type DBusDBus)');
     // read in place from the pool, `ay` values copied (the message is freed below)
     const at = m.payloadSpan();
-    d = at >= 0 ? readMessage(m.conn.engine.u8, at, m.spanLength, true) : readMessage(m.payload.slice());
+    d = at >= 0 ? readPayload(m.conn.engine.u8, at, m.spanLength, true) : readPayload(m.payload.slice());
+    checkKdbusEnvelope(d.header, m.kdbusEnvelope()); // the reply serial is the call's cookie, ...
   } finally {
     m.free();
   }

@@ -47,7 +47,7 @@ import { parse as uvuParse } from 'uvu/parse';
  * number; lower it only when you remove tests on purpose.
  */
 const MIN_TESTS = {
-  'tests/conformance': 300, // mock real clock +1, async lock waits +3, dropped REPLY_TIMEOUT +3, kept messages queued +1, shutdown on the creator's thread +1, timer range +1, reply on another bus +1, EXFULL park +1, wake after unlock +1, deadlines +4, lossless2 +15, lossless broadcasts +11, match replace fix +1, inline send +1, replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, handlers +7, owned names +6, turns +6, dropped +2, bcast names/staging +15, monitors +6, activators +6, recovery +4
+  'tests/conformance': 301, // kdbus envelope checks +1, mock real clock +1, async lock waits +3, dropped REPLY_TIMEOUT +3, kept messages queued +1, shutdown on the creator's thread +1, timer range +1, reply on another bus +1, EXFULL park +1, wake after unlock +1, deadlines +4, lossless2 +15, lossless broadcasts +11, match replace fix +1, inline send +1, replies +11, matches +9, shutdown +5, iterate +4, names +17, metadata +10, calls +9, signals +7, backpressure +10, handlers +7, owned names +6, turns +6, dropped +2, bcast names/staging +15, monitors +6, activators +6, recovery +4
   'tests/diff': 25, // 8 seeds × 2 (differential) + 4 fuzz seeds + 4 more, owned names +1 (the mix's OWNED_NAME / TRUNCATED tally)
   'tests/threads': 41, // one clock +1, evloop keep-alive timeouts +1, lossless2 +1, lossless broadcasts +1, inline send +1, calls +2, deathlock +2, handlers +3, owned names +1, turns +1, monitors +1 (stress: its own run below)
   'tests/threads deno': 41, // one clock +1, evloop keep-alive timeouts +1, lossless2 +1, lossless broadcasts +1, inline send +1, deathlock +6 on Deno (it has Web Locks), handlers +3, owned names +1, turns +1, monitors +1
@@ -60,8 +60,8 @@ const MIN_TESTS = {
   'tests/demo': 3,
   // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
   // strings): all under Node, and under Deno too
-  'tests/unit': 51, // clocks +1, kept header and bloom bits +2; dbusperf +3
-  'tests/unit deno': 43, // clocks +1, kept header and bloom bits +2; dbusperf +3
+  'tests/unit': 52, // dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
+  'tests/unit deno': 44, // dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
   // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
   'tests/consumer': 16,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)

@@ -495,6 +495,7 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
       const [c, variant] = r.value as [number, { signature: string; value: unknown }];
       code = c; vsig = variant.signature; value = variant.value;
     }
+    if (code === 0) throw malformed('header field code 0 is INVALID (D-Bus specification, "Header Fields")');
     const known = code >= 1 && code <= 9 ? FIELD_SIG[code] : undefined;
     if (known === undefined) continue; // unknown fields are ignored (spec)
     if ((seen & (1 << code)) !== 0) throw malformed(`header field ${code} (${known[0]}) appears twice`);
@@ -538,6 +539,17 @@ export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length
   const bodyOffset = hBodyOffset, bodyLength = hBodyLength;
   const body = readValues(header.signature ?? '', bytes, bodyOffset, bodyOffset + bodyLength, offset, hLittleEndian, copyArrays);
   return { header, body, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength };
+}
+
+/**
+ * A DBusDBus payload: exactly one D-Bus message, as sd-bus required (EBADMSG unless 16 +
+ * ALIGN8(fields) + body is the size). readMessage alone reads the first message of a longer
+ * buffer (a stream); a payload with bytes after its message is refused here.
+ */
+export function readPayload(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
+  const d = readMessage(bytes, offset, length, copyArrays);
+  if (d.size !== length) throw malformed(`the payload is ${length} bytes and its D-Bus message ${d.size}: a DBusDBus payload is exactly one message`);
+  return d;
 }
 
 /** kdbus message flags (KDBUS.md, Messages). */

@@ -594,6 +594,8 @@ class Reader {
             pos = this.align(pos, 8, path);
             try { pos = this.value(kt, pos, depth + 2, REL, kv, 0); } catch (err) { throw lift(err, path, '{key}'); }
             try { pos = this.value(vt, pos, depth + 2, REL, kv, 1); } catch (err) { throw lift(err, path, `{${String(kv[0])}}`); }
+            // a Map holds one value per key: a second entry for a key is refused, not lost
+            if (m.has(kv[0])) throw malformed(`${path}{${String(kv[0])}}: the key appears twice in the dict (a Map keeps one value per key)`);
             m.set(kv[0], kv[1]);
           }
           if (pos !== stop) throw malformed(`${path}: array contents do not end at its length`);

@@ -204,6 +204,8 @@ t('export and callMethod argument errors (EINVAL, EEXIST), a non-D-Bus call is l
   assert.is(code(() => svc.export('/p', 'noDots', {})), 'EINVAL');
   assert.is(code(() => svc.export('/q', 'org.example.P', { '1bad': () => {} })), 'EINVAL');
   assert.is(code(() => svc.export('/q', 'org.example.P', { M: { in: 'a', handler: () => {} } })), 'EINVAL');
+  assert.is(code(() => svc.export('/q', 'org.example.P', { M: { in: 'h', handler: () => {} } })), 'EINVAL'); // a unix fd: not on this bus
+  assert.is(code(() => svc.export('/q', 'org.example.P', { M: { out: 'a(sh)', handler: () => {} } })), 'EINVAL');
   assert.is(code(() => svc.export('/q', 'org.example.P', { M: { handler: 3 } as never })), 'EINVAL');
   assert.is(code(() => svc.export('/q', 'org.example.P', { M: { handler: () => {}, extra: 1 } as never })), 'EINVAL');
   assert.is(code(() => svc.export('/q', 'org.example.P', {}, { wrong: 1 } as never)), 'EINVAL');

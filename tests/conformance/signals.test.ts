@@ -163,6 +163,35 @@ t('onSignal: handlers by full rule, unsubscribe removes the match', ({ bus }) =>
   r.close();
 });
 
+t('a D-Bus message whose header disagrees with its kdbus message is refused (EBADMSG), as sd-bus did: a signal sent as a plain unicast, a serial that is not the cookie', ({ bus }) => {
+  const s = bus.connect(), r = bus.connect();
+  let ran = 0;
+  r.onSignal("interface='org.ex.I',member='M'", () => { ran++; });
+  // a signal, but sent without the kdbus SIGNAL flag (a plain unicast), serial = the cookie
+  const sig = (serial: number) => dbus.encodeMessage({ type: 'signal', serial, path: '/p', interface: 'org.ex.I', member: 'M', signature: 's', flags: 0 }, ['x']);
+  s.send(r.id, sig(9001), { payloadType: dbus.PAYLOAD_DBUS, cookie: 9001 });
+  let m = r.recv()!;
+  assert.throws(() => m.dbus, (e: BusError) => e.code === 'EBADMSG' && /the kdbus SIGNAL flag must be set exactly for a signal/.test(e.message));
+  assert.is(r.dispatch(m), 0, 'no handler runs for it');
+  m.free();
+  // a method call whose header serial is not its kdbus cookie
+  const call = dbus.encodeMessage({ type: 'method_call', serial: 777, path: '/p', interface: 'org.ex.I', member: 'M', flags: dbus.FLAG_NO_REPLY_EXPECTED }, []);
+  s.send(r.id, call, { payloadType: dbus.PAYLOAD_DBUS, cookie: 5 });
+  m = r.recv()!;
+  assert.throws(() => m.dbus, (e: BusError) => e.code === 'EBADMSG' && /the header serial 777 is not the kdbus cookie 5/.test(e.message));
+  assert.is(r.dispatch(m), 0);
+  m.free();
+  // bytes after the message: not one D-Bus message
+  const one = dbus.encodeMessage({ type: 'method_call', serial: 6, path: '/p', interface: 'org.ex.I', member: 'M', flags: dbus.FLAG_NO_REPLY_EXPECTED }, []);
+  const longer = new Uint8Array(one.length + 8);
+  longer.set(one);
+  s.send(r.id, longer, { payloadType: dbus.PAYLOAD_DBUS, cookie: 6 });
+  m = r.recv()!;
+  assert.throws(() => m.dbus, (e: BusError) => e.code === 'EBADMSG' && /exactly one message/.test(e.message));
+  m.free();
+  assert.is(ran, 0);
+});
+
 t('notifications decoded: id-add, id-remove, name-add, name-change, name-remove', ({ bus }) => {
   const w = bus.connect();
   w.addMatch({ notifications: 'id-add' });

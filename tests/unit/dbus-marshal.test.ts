@@ -8,7 +8,7 @@ import {
   withKdbusAddresses, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_AUTO_START, FLAG_NO_REPLY_EXPECTED,
   BusErrorLike, uniqueName, type DBusHeader,
 } from './dbus-helpers.ts';
-import { encodeTransient } from '../../js/dbus/header.ts';
+import { encodeTransient, readPayload } from '../../js/dbus/header.ts';
 
 // These messages, as this codec encodes them, were each accepted by libdbus 1.14
 // (dbus_message_demarshal, which validates everything) and re-marshalled by it
@@ -47,6 +47,29 @@ const CASES: [DBusHeader, unknown[]][] = [
 
 const hex = (u: Uint8Array) => Array.from(u, (b) => b.toString(16).padStart(2, '0')).join('');
 const unhex = (h: string) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16));
+
+test('refused: bytes after the message in a payload, header field code 0, a dict key twice', () => {
+  const h: DBusHeader = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 'a{uu}' };
+  const m = encodeMessage(h, [new Map([[1, 7], [2, 9]])]);
+  assert.equal(readPayload(m).body, [new Map([[1, 7], [2, 9]])]);
+  // a buffer may hold more than one message (readMessage reads the first); a payload may not
+  const longer = new Uint8Array(m.length + 13).fill(0xee);
+  longer.set(m);
+  assert.is(readMessage(longer).size, m.length);
+  BusErrorLike(() => readPayload(longer), 'EBADMSG', /the payload is \d+ bytes and its D-Bus message \d+: a DBusDBus payload is exactly one message/);
+  // header field code 0 is INVALID: the first field (PATH, code 1) made code 0
+  const zero = m.slice();
+  assert.is(zero[16], 1);
+  zero[16] = 0;
+  BusErrorLike(() => readMessage(zero), 'EBADMSG', /header field code 0 is INVALID/);
+  // the second entry's key 2 made 1: the dict has key 1 twice
+  const dup = m.slice();
+  let at = -1;
+  for (let i = m.length - 8; i >= 0 && at < 0; i--) if (m[i] === 2 && m[i + 1] === 0 && m[i + 2] === 0 && m[i + 3] === 0 && m[i + 4] === 9) at = i;
+  assert.ok(at > 0, 'the entry 2 -> 9 found');
+  dup[at] = 1;
+  BusErrorLike(() => readMessage(dup), 'EBADMSG', /\{1\}: the key appears twice in the dict/);
+});
 
 test('payload type DBusDBus', () => {
   assert.is(PAYLOAD_DBUS, 0x4442757344427573n);
