@@ -481,7 +481,7 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
   if (flags !== 0) header.flags = flags & FLAGS_KNOWN; // unknown flags are ignored (spec)
   let seen = 0; // bit `code` of each known field read
   let pos = offset + 16;
-  while (pos < fieldsStop) {
+  for (let n = 0; pos < fieldsStop; n++) {
     let code: number, vsig: string, value: unknown;
     const after = fastField(bytes, pos, fieldsStop, offset, le);
     if (after >= 0) {
@@ -490,7 +490,8 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
     } else {
       // anything unusual (another type, non-ASCII, a rule broken, past the end): the general
       // reader, which makes the error it always made
-      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, 'header field');
+      // named by its place and its code byte: "header field 3 (code 8)[1].value" is the value of the fourth field, SIGNATURE
+      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, `header field ${n} (code ${bytes[pos]})`);
       pos = r.end;
       const [c, variant] = r.value as [number, { signature: string; value: unknown }];
       code = c; vsig = variant.signature; value = variant.value;

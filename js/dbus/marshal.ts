@@ -558,7 +558,11 @@ class Reader {
         this.need(pos, 1, path);
         const n = this.u8[pos];
         const sig = this.str(pos + 1, n, path);
-        const vt = parseSingle(sig, A.EBADMSG, DEC);
+        // the rule a bad variant signature breaks, named with the value's path (as the other types do)
+        const se = signatureError(sig);
+        if (se !== null) throw malformed(`${path}: invalid variant signature ${JSON.stringify(sig)}: ${se}`);
+        let vt: DType;
+        try { vt = parseSingle(sig, A.EBADMSG, DEC); } catch { throw malformed(`${path}: a variant signature is exactly one complete type, got ${JSON.stringify(sig)}`); }
         const box: unknown[] = [undefined];
         try { pos = this.value(vt, pos + 1 + n + 1, depth + 1, REL, box, 0); } catch (e) { throw lift(e, path, '.value'); }
         out[slot] = { signature: sig, value: box[0] } satisfies Variant;

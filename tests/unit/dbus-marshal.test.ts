@@ -69,6 +69,10 @@ test('refused: bytes after the message in a payload, header field code 0, a dict
   assert.ok(at > 0, 'the entry 2 -> 9 found');
   dup[at] = 1;
   BusErrorLike(() => readMessage(dup), 'EBADMSG', /\{1\}: the key appears twice in the dict/);
+  // a bad variant signature is named with the value's path, as every other rule is
+  const bytes = (xs: number[]) => new Uint8Array(xs);
+  BusErrorLike(() => read('v', bytes([2, 0x69, 0x69, 0, 1, 0, 0, 0, 1, 0, 0, 0]), 0, 12), 'EBADMSG', /: arg0: a variant signature is exactly one complete type, got "ii"/);
+  BusErrorLike(() => read('yv', bytes([1, 1, 0x7b, 0, 0]), 0, 5), 'EBADMSG', /: arg1: invalid variant signature "\{": a dict entry outside an array/);
 });
 
 test('payload type DBusDBus', () => {
@@ -192,7 +196,7 @@ test('kept decode state: interleaved messages decode as fresh ones; decoded valu
   assert.equal(readMessage(withUnknown).header, { type: 'method_call', serial: 1, path: '/', member: 'Ping' });
   const bad = encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M' });
   bad[25] = 0x2f; // the path '/a' -> '//'
-  BusErrorLike(() => readMessage(bad), 'EBADMSG', /header field\[1\]\.value: invalid object path "\/\/": an object path has no empty elements/);
+  BusErrorLike(() => readMessage(bad), 'EBADMSG', /header field 0 \(code 1\)\[1\]\.value: invalid object path "\/\/": an object path has no empty elements/);
   // the last unique name kept: ids in turn, the bus, bigints, a non-integer still refused
   assert.equal([5, 6, 5, 0, 5n, 0n, 6].map((id) => uniqueName(id)), [':1.5', ':1.6', ':1.5', 'org.freedesktop.DBus', ':1.5', 'org.freedesktop.DBus', ':1.6']);
   assert.throws(() => uniqueName(1.5), RangeError);
