@@ -259,14 +259,16 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   };
   const tree = trees.get(c);
   const ifaces = tree?.get(h.path);
-  // 1. the standard interfaces
-  if (h.interface === PEER || (h.interface === undefined && (h.member === 'Ping' || h.member === 'GetMachineId') && !ifaces)) {
+  // 1. the standard interfaces (named, or a call without an interface whose member no exported
+  // interface of the path has: the introspection XML lists them at every object)
+  const standard = h.interface === undefined && !exportedMember(ifaces, h.member);
+  if (h.interface === PEER || (standard && (h.member === 'Ping' || h.member === 'GetMachineId'))) {
     if (h.member === 'Ping') { answer(c, call, cookie, serial, undefined, '', [], undefined, true); return true; }
     if (h.member === 'GetMachineId') { answer(c, call, cookie, serial, undefined, 's', [machineId(c)], undefined, true); return true; }
     fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
     return true;
   }
-  if (h.interface === INTROSPECTABLE || (h.interface === undefined && h.member === 'Introspect' && !ifaces)) {
+  if (h.interface === INTROSPECTABLE || (standard && h.member === 'Introspect')) {
     const xml = h.member === 'Introspect' ? introspect(tree, h.path) : null;
     if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], undefined, true);
     else if (h.member !== 'Introspect') fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
@@ -310,6 +312,13 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   }
   answerValue(c, call, cookie, serial, method, r as readonly unknown[] | void, true);
   return true;
+}
+
+/** Does an exported interface of this path (export order) have `member`? */
+function exportedMember(ifaces: Map<string, Map<string, Method>> | undefined, member: string): boolean {
+  if (!ifaces) return false;
+  for (const t of ifaces.values()) if (t.has(member)) return true;
+  return false;
 }
 
 /** The bus's 128-bit id as 32 hex digits: the "machine id" of Peer.GetMachineId (every connection of a bus shares it). */

@@ -174,6 +174,16 @@ t('a service found by well-known name; Peer.Ping / GetMachineId; Introspect; une
   assert.match(x2, '<node name="Sub"/>');
   assert.match(x2, 'org.freedesktop.DBus.Peer');
   assert.equal(await intro3, [DBUS_ERROR.UnknownObject, "No such object path '/other'"]);
+  // without an interface, at an exported path: the standard members answer (the XML lists them),
+  // unless an exported interface has a member of that name
+  svc.export('/own', 'org.example.Own', { Ping: { out: 's', handler: () => ['mine'] } });
+  const bare = (path: string, member: string) => cli.callMethod({ destination: 'org.example.Calc', path, member });
+  const b1 = bare(CALC.path, 'Ping'), b2 = bare(CALC.path, 'GetMachineId'), b3 = bare(CALC.path, 'Introspect'), b4 = bare('/own', 'Ping');
+  assert.equal(serve(svc), [1, 1, 1, 1]);
+  assert.equal(await b1, []);
+  assert.equal(await b2, [id]);
+  assert.match((await b3 as [string])[0], '<interface name="org.example.Calc">');
+  assert.equal(await b4, ['mine']);
   // calls to two names and two callers in turn: each reaches its owner and is answered to its
   // caller (the last destination name's bytes and the last unique name are kept between sends)
   const svc2 = bus.connect(), cli2 = bus.connect();
