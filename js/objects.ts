@@ -200,6 +200,17 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
     if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting
+    // a reply that cannot be sent (too large, or no room in the caller's pool): the caller is
+    // told at once with a short error, if that fits, instead of waiting out its timeout
+    if (errorName === undefined && err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL)) {
+      try {
+        const rc = c.takeCookie();
+        if (rc <= 0xffffffff) {
+          const bytes = encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [`${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`]);
+          c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
+        }
+      } catch { /* no room for that either: the caller times out */ }
+    }
     if (onError) { onError(err, call); return; }
     if (sync) throw err;
   }

@@ -5,7 +5,7 @@
 // the service answers in the same thread, so a call that got no reply would stay pending
 // (and the leak check would find it in the reply table).
 import * as assert from 'uvu/assert';
-import { BusError, DBusError, DBUS_ERROR, dbus, type Connection, type MethodCall } from '../../js/index.ts';
+import { BusError, DBusError, DBUS_ERROR, dbus, abi as A, type Connection, type MethodCall } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('objects');
@@ -271,6 +271,19 @@ t('callMethod: a reply that is not D-Bus rejects with EBADMSG; a caller gone bef
   assert.ok(errors.length <= 1, 'at most the reply failure is reported');
   if (errors.length) assert.ok(['ENXIO', 'ESRCH', 'EPIPE'].includes(errors[0] as string), String(errors[0]));
   assert.is(svc.queued, 0);
+  svc.close(); cli.close();
+});
+
+t('a reply that cannot be sent (over MAX_PAYLOAD) reaches the caller as Failed at once; onError is told', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const errors: string[] = [];
+  svc.export('/big', 'org.example.Big', { Get: { out: 'ay', handler: () => [new Uint8Array(A.MAX_PAYLOAD + 1)] } }, { onError: (e) => errors.push((e as BusError).code) });
+  const p = remote(cli.callMethod({ destination: svc.id, path: '/big', interface: 'org.example.Big', member: 'Get' }, { timeout: 60000 }));
+  assert.equal(serve(svc), [1]);
+  const r = await p;
+  assert.is(r[0], DBUS_ERROR.Failed);
+  assert.match(r[1], /org\.example\.Big\.Get: the reply could not be sent: .*EMSGSIZE/);
+  assert.equal(errors, ['EMSGSIZE']);
   svc.close(); cli.close();
 });
 
