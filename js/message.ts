@@ -227,18 +227,18 @@ export class Message {
 
   // --- signals issue (js/signals.ts, js/notification.ts) ---
   private dbusDecoded: DBusMessage | null | undefined = undefined;
-  /**
-   * The D-Bus message (header and body) of a DBusDBus payload, decoded on first use, with
-   * sender and destination from the kdbus message (withKdbusAddresses); null for any other
-   * payload type. Throws EBADMSG for a malformed one. `ay` values are views of the pool:
-   * valid until free().
-   */
   /** @internal the kdbus side of this message, for checkKdbusEnvelope (addresses left out) */
   kdbusEnvelope(): KdbusEnvelope {
     const flags = this.flags;
     return { src: this.src, dst: 0, cookie: this.cookie, flags, cookieReply: (flags & A.MSG_EXPECT_REPLY) !== 0 ? undefined : this.cookieReply };
   }
 
+  /**
+   * The D-Bus message (header and body) of a DBusDBus payload, decoded on first use, with
+   * sender and destination from the kdbus message (withKdbusAddresses); null for any other
+   * payload type. Throws EBADMSG for a malformed one. `ay` values are views of the pool:
+   * valid until free().
+   */
   get dbus(): DBusMessage | null {
     this.at();
     if (this.dbusDecoded !== undefined) return this.dbusDecoded;

@@ -194,8 +194,7 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     } catch (err) {
       if (errorName !== undefined) throw err;
       // what the handler returned does not fit its output signature: the caller gets Failed
-      const text = `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${(err as Error).message}`;
-      bytes = encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
+      bytes = failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${(err as Error).message}`);
     }
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
@@ -206,14 +205,18 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
       try {
         const rc = c.takeCookie();
         if (rc <= 0xffffffff) {
-          const bytes = encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [`${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`]);
-          c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
+          c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
         }
       } catch { /* no room for that either: the caller times out */ }
     }
     if (onError) { onError(err, call); return; }
     if (sync) throw err;
   }
+}
+
+/** A Failed error reply (serial `rc`) to the call with serial `serial`, with the message `text`. */
+function failedBytes(rc: number, serial: number, text: string): Uint8Array {
+  return encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
 }
 
 /** Answer with the error reply `name` and the message `text`. */
