@@ -90,6 +90,12 @@ function dstNameBytes(name: string): Uint8Array {
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
 const RECEIVERS_KNOWN = 64;
 
+/** The checks of an event-loop wait's options (recvAsync, sendAsync): a timeout in ms >= 0, an AbortSignal. */
+function checkWait(op: string, timeout: unknown, signal: unknown): asserts signal is AbortSignal | undefined {
+  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+  if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
+}
+
 /** Do two engines' memories hold the same bus? (its random 128-bit id) */
 function sameBus(x: Uint32Array, y: Uint32Array): boolean {
   const at = (A.BUS_BASE + A.BUS_ID128) >>> 2;
@@ -381,10 +387,8 @@ export class Connection {
     // in recvAsyncWait. Every failure rejects, as from an async function.
     try {
       const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
-      const timeout = o.timeout ?? Infinity;
-      if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'recvAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-      const signal = o.signal;
-      if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'recvAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+      const timeout = o.timeout ?? Infinity, signal = o.signal;
+      checkWait('recvAsync', timeout, signal);
       const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
       if (signal?.aborted) throw recvCanceled();
       const deadline = now() + timeout;
@@ -972,10 +976,8 @@ export class Connection {
    */
   async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const o = options<SendAsyncOptions>('sendAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
-    const timeout = o.timeout ?? Infinity;
-    if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, 'sendAsync', `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-    const signal = o.signal;
-    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'sendAsync', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    checkWait('sendAsync', timeout, signal);
     const keepAlive = optBoolean('sendAsync', 'keepAlive', o.keepAlive);
     const sendOpts: SendOptions = {};
     if (o.cookie !== undefined) sendOpts.cookie = o.cookie;
