@@ -250,11 +250,11 @@ export class Connection {
         throw err;
       }
       if (c < 0) {
-        const err = commandError(u32, cmd, c, 'send', SEND.NAME, { dst }); // before the cancel rewrites the report
+        const err = commandError(u32, cmd, c, this.sendOp, SEND.NAME, { dst }); // before the cancel rewrites the report
         cancelSend(e);
         throw err;
       }
-    } else if (r < 0) throw commandError(u32, cmd, r, 'send', SEND.NAME, { dst });
+    } else if (r < 0) throw commandError(u32, cmd, r, this.sendOp, SEND.NAME, { dst });
     if (o.cookie === undefined) this.nextCookie = cookie + 1;
     return cookie;
   }
@@ -664,6 +664,8 @@ export class Connection {
   private calls: Calls | null = null;
   /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
   private nextTimeout = 0;
+  /** the op a failed SEND command reports: 'send', or the call that sends (call, callSync) */
+  private sendOp = 'send';
   /** SEND command flags of the next send (SEND_SYNC_REPLY for callSync) */
   private nextSendFlags = 0;
 
@@ -693,6 +695,7 @@ export class Connection {
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
+    this.sendOp = op;
     try {
       const pt = this.nextCallPayloadType;
       this.send(dst, payload, pt === undefined ? { cookie, flags: A.MSG_EXPECT_REPLY } : { cookie, flags: A.MSG_EXPECT_REPLY, payloadType: pt });
@@ -702,6 +705,7 @@ export class Connection {
     } finally {
       this.nextTimeout = 0;
       this.nextSendFlags = 0;
+      this.sendOp = 'send';
     }
     this.nextCookie = cookie + 1;
     return p;

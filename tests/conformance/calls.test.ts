@@ -276,6 +276,17 @@ t('MockProvider({ realClock: true }): a call times out in real time (the steppin
   }
 });
 
+t('a call whose SEND fails reports the call\'s op (call, callSync), with the SEND\'s errno and reason', async ({ bus }) => {
+  const a = bus.connect();
+  const err = await a.call(999999, null).then(() => null, (e: BusError) => e);
+  assert.ok(err instanceof BusError);
+  assert.is(err!.code, 'ENXIO');
+  assert.match(err!.message, /^call: ENXIO: /);
+  assert.throws(() => a.callSync(999999, null), (e: BusError) => e.code === 'ENXIO' && /^callSync: ENXIO: /.test(e.message));
+  assert.throws(() => a.send(999999, null), (e: BusError) => /^send: ENXIO: /.test(e.message), 'a plain send still says send');
+  assert.is(a.pendingCalls, 0);
+});
+
 t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and says so', ({ bus, e }) => {
   const raw = new Raw(e);
   const a = bus.connect(), b = bus.connect();
