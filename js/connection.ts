@@ -386,21 +386,31 @@ export class Connection {
     // no generator and no closure (the receive loop of a busy consumer); the waiting goes on
     // in recvAsyncWait. Every failure rejects, as from an async function.
     try {
-      const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
-      const timeout = o.timeout ?? Infinity, signal = o.signal;
-      checkWait('recvAsync', timeout, signal);
-      const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
-      if (signal?.aborted) throw recvCanceled();
-      const deadline = now() + timeout;
-      // read the word before looking at the queue: a message published after recv() found
-      // the queue empty has changed it, and the wait returns at once
-      const seen = Atomics.load(this.engine.i32, this.wakeIndex);
-      const m = this.recvYielding(o, 'recvAsync');
-      if (m) return Promise.resolve(m);
-      return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped);
+      const r = this.recvNow(opts);
+      return r instanceof Message ? Promise.resolve(r) : r;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /**
+   * recvAsync's checks and first look, synchronous (recvAsync, and the iterator's step): the
+   * message when one is queued, else the promise of the wait. Throws what recvAsync rejects
+   * with. Internal.
+   */
+  recvNow(opts?: RecvAsyncOptions): Message | Promise<Message> {
+    const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
+    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    checkWait('recvAsync', timeout, signal);
+    const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
+    if (signal?.aborted) throw recvCanceled();
+    const deadline = now() + timeout;
+    // read the word before looking at the queue: a message published after recv() found
+    // the queue empty has changed it, and the wait returns at once
+    const seen = Atomics.load(this.engine.i32, this.wakeIndex);
+    const m = this.recvYielding(o, 'recvAsync');
+    if (m) return m;
+    return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped);
   }
 
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */

@@ -4,7 +4,7 @@
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import type { Connection, RecvAsyncOptions } from './connection.ts';
-import type { Message } from './message.ts';
+import { Message } from './message.ts';
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
 export type MessagesOptions = RecvAsyncOptions;
@@ -24,18 +24,32 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
     done = true;
     return { done: true, value: undefined };
   };
+  // closing the connection ends its iterators; any other failure ends this one and rejects
+  const failed = (err: unknown): IteratorResult<Message> => {
+    if (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET) return end();
+    done = true;
+    throw err;
+  };
+  const got = (m: Message): IteratorResult<Message> => {
+    prev = m;
+    return { done: false, value: m };
+  };
   const it: AsyncIterableIterator<Message> = {
-    async next(): Promise<IteratorResult<Message>> {
-      drop();
-      if (done || conn.closed) return end();
+    // not an async function: a message already queued is handed over in one settled promise
+    // (no generator, no second await), as recvAsync does
+    next(): Promise<IteratorResult<Message>> {
       try {
-        prev = await conn.recvAsync(opts);
-        return { done: false, value: prev };
+        drop();
+        if (done || conn.closed) return Promise.resolve(end());
+        let r: Message | Promise<Message>;
+        try {
+          r = conn.recvNow(opts);
+        } catch (err) {
+          return Promise.resolve(failed(err));
+        }
+        return r instanceof Message ? Promise.resolve(got(r)) : r.then(got, failed);
       } catch (err) {
-        // closing the connection ends its iterators
-        if (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET) return end();
-        done = true;
-        throw err;
+        return Promise.reject(err);
       }
     },
     async return(): Promise<IteratorResult<Message>> {

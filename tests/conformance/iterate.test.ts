@@ -43,6 +43,29 @@ t('messages({ signal }) rejects with ECANCELED; closing the connection ends its 
   await assert.not.throws(async () => { for await (const m of b) void m; });
 });
 
+t('an iterator step always answers with a promise: bad options and timeouts reject, and end the iterator', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  // bad options: the step rejects (it does not throw), and the iterator is over
+  const bad = b.messages({ timeout: -1 });
+  const p = bad.next();
+  assert.ok(p instanceof Promise);
+  try { await p; assert.unreachable('a negative timeout'); } catch (e) { assert.is((e as BusError).code, 'EINVAL'); }
+  assert.is((await bad.next()).done, true);
+  // a queued message is handed over at once, still through a promise
+  a.sendText(b.id, 'q');
+  const it = b.messages({ timeout: 20 });
+  const q = it.next();
+  assert.ok(q instanceof Promise);
+  const r = await q;
+  assert.is(r.done, false);
+  assert.is((r.value as Message).text(), 'q');
+  // nothing more: the wait times out, rejects, frees the message before it, ends the iterator
+  try { await it.next(); assert.unreachable('timed out'); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  assert.ok((r.value as Message).freedAlready);
+  assert.is((await it.next()).done, true);
+  assert.is(b.poolUsed, 0);
+});
+
 t('Symbol.dispose (where the runtime has it) closes a connection and frees a message', ({ bus }) => {
   const dispose = (Symbol as unknown as { dispose?: symbol }).dispose;
   if (!dispose) return;
