@@ -20,6 +20,9 @@
 //     warm-up (its garbage swept), medians.
 //  4. The issue's targets, each printed with PASS or MISS (the figures of this run): item 1's
 //     four, and item 9's one-way 64 B throughput (per depth) and 64 KiB round trip.
+//  5. The receive path's own ceiling: one thread, no peer, 256 sends then the same 256 received
+//     (recvAsync, for await, or recv) and freed, timed apart: the most a receiver calling recvAsync per
+//     message could take, whatever the send path, printed against postMessage's one-way rates.
 //  Round trips alternate too: for each repetition, blocking then async (the same machine state
 //  for both halves of the ratio the target is about).
 //   node bench/pingpong.mjs [--quick]
@@ -275,6 +278,7 @@ if (!isMainThread) {
     bus.eldPost = await paced(QUICK ? 1 : 3, async () => { w.postMessage(new Uint8Array(64)); await next(); });
     w.postMessage('stop');
   }
+  const ceiling = await receiveCeiling();
   log('\nRound trip, µs (lower is better)\n| payload | wasm blocking | wasm async | twin blocking | twin async | postMessage | wasm async / blocking | wasm async / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of SIZES) {
     const g = (k) => rt[k].toFixed(1);
@@ -300,6 +304,7 @@ if (!isMainThread) {
   log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's: ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
   log(`  ${verdict(maxSpin * 1e3 <= 100)}  longest event-loop block from a spin <= 100 µs: ${(maxSpin * 1e3).toFixed(1)} µs (spins not descheduled)`);
   log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
+  log(`  (the receive path's own ceiling, one thread, 64 B, wasm: send ${ceiling.send.toFixed(0)} ns, recvAsync + free ${ceiling.recvAsync.toFixed(0)} ns, a for-await step ${ceiling.iterator.toFixed(0)} ns, recv + free ${ceiling.recv.toFixed(0)} ns per message; a receiver calling recvAsync per message cannot pass ${Math.round(1e9 / ceiling.recvAsync).toLocaleString('en')} msg/s, ${(1e9 / ceiling.recvAsync / tp['post 256 64']).toFixed(2)}× postMessage's depth-256 rate and ${(1e9 / ceiling.recvAsync / tp['post 16 64']).toFixed(2)}× its depth-16 rate in this run)`);
   // item 9's targets: one-way 64 B at every depth measured, and the 64 KiB round trip (async: what a thread that must not block gets)
   for (const d of DEPTHS) {
     const r = tp[`wasm ${d} 64`] / tp[`post ${d} 64`];
@@ -309,4 +314,35 @@ if (!isMainThread) {
     const r = rt[`wasm ${mode} 65536`] / rt['post 65536'];
     log(`  ${verdict(r <= 0.25)}  64 KiB round trip (wasm ${mode}) <= 0.25× postMessage's: ${rt[`wasm ${mode} 65536`].toFixed(1)} / ${rt['post 65536'].toFixed(1)} µs = ${r.toFixed(2)}×`);
   }
+}
+
+/**
+ * The receiving side's own ceiling: one thread, no peer, no contention: 256 sends, then the
+ * same 256 received and freed, through the public API (64 B, wasm), timed apart (ns per
+ * message, medians). The one-way rows cannot beat the receive path's own rate, whatever the
+ * send path does.
+ */
+async function receiveCeiling() {
+  const b = await Bus.create({ engine: 'wasm', provider: new MockProvider() });
+  const tx = b.connect(), rx = b.connect();
+  const p64 = new Uint8Array(64), BATCH = 256, ROUNDS = QUICK ? 40 : 200;
+  const t = { send: [], recvAsync: [], iterator: [], recv: [] };
+  for (let r = 0; r < REPS + 1; r++) {
+    for (const mode of ['recvAsync', 'iterator', 'recv']) {
+      let tS = 0, tR = 0;
+      for (let k = 0; k < ROUNDS; k++) {
+        let t0 = performance.now();
+        for (let i = 0; i < BATCH; i++) tx.send(rx.id, p64);
+        tS += performance.now() - t0;
+        t0 = performance.now();
+        if (mode === 'recv') for (let i = 0; i < BATCH; i++) rx.recv().free();
+        else if (mode === 'iterator') { let i = 0; for await (const m of rx.messages({ timeout: 20000 })) if (++i === BATCH) break; } // (each step frees the message before it, break the last)
+        else for (let i = 0; i < BATCH; i++) (await rx.recvAsync({ timeout: 20000 })).free();
+        tR += performance.now() - t0;
+      }
+      if (r > 0) { t[mode].push((tR * 1e6) / (BATCH * ROUNDS)); t.send.push((tS * 1e6) / (BATCH * ROUNDS)); }
+    }
+  }
+  tx.close(); rx.close(); b.close();
+  return { send: median(t.send), recvAsync: median(t.recvAsync), iterator: median(t.iterator), recv: median(t.recv) };
 }
