@@ -68,6 +68,15 @@ interface Waiter {
   cancel: (() => void) | null;
 }
 
+/**
+ * A handle on one parked recvAsync wait, for its owner to end it (the iterator's return()):
+ * `cancel(err)` makes the wait reject with `err` at once, without taking a message. Set
+ * while the wait is parked, null otherwise. Internal.
+ */
+export interface WaitStop {
+  cancel: ((err: BusError) => void) | null;
+}
+
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
@@ -398,7 +407,7 @@ export class Connection {
    * message when one is queued, else the promise of the wait. Throws what recvAsync rejects
    * with. Internal.
    */
-  recvNow(opts?: RecvAsyncOptions): Message | Promise<Message> {
+  recvNow(opts?: RecvAsyncOptions, stop: WaitStop | null = null): Message | Promise<Message> {
     const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
     const timeout = o.timeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
@@ -410,12 +419,12 @@ export class Connection {
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);
     const m = this.recvYielding(o, 'recvAsync');
     if (m) return m;
-    return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped);
+    return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped, stop);
   }
 
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
   private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
-    keepAlive: boolean | undefined, seen: number, dropped: number): Promise<Message> {
+    keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
     // (made only with a signal: a receive without one allocates no closure before it parks)
@@ -445,6 +454,15 @@ export class Connection {
             this.waiters.add(w);
             this.holdFor(w);
             if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
+            if (stop) {
+              const sw: Waiter = w;
+              stop.cancel = (err) => {
+                if (sw.error) return;
+                sw.error = err;
+                sw.cancel?.();
+                Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
+              };
+            }
           }
           const cur: Waiter = w;
           const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
@@ -467,6 +485,7 @@ export class Connection {
         dropped += this.lastDropped;
       }
     } finally {
+      if (stop) stop.cancel = null;
       if (w) {
         if (onAbort) signal!.removeEventListener('abort', onAbort);
         this.waiters.delete(w);

@@ -3,7 +3,7 @@
 // runtime without them).
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
-import type { Connection, RecvAsyncOptions } from './connection.ts';
+import type { Connection, RecvAsyncOptions, WaitStop } from './connection.ts';
 import { Message } from './message.ts';
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
@@ -12,9 +12,16 @@ export type MessagesOptions = RecvAsyncOptions;
 const DISPOSE = (Symbol as unknown as { dispose?: symbol }).dispose;
 const ASYNC_DISPOSE = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose;
 
+/** what return() ends a step still waiting with (the step then resolves done: never seen by the user) */
+const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by return()');
+
 export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
   let prev: Message | null = null;
   let done = false;
+  /** the steps still waiting (a manual next() not awaited yet), each with the handle that ends its wait */
+  const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
+  /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
+  let spare: WaitStop | null = null;
   const drop = () => {
     const m = prev;
     prev = null;
@@ -24,9 +31,10 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
     done = true;
     return { done: true, value: undefined };
   };
-  // closing the connection ends its iterators; any other failure ends this one and rejects
+  // closing the connection ends its iterators, and return() the steps still waiting; any
+  // other failure ends this iterator and rejects
   const failed = (err: unknown): IteratorResult<Message> => {
-    if (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET) return end();
+    if (err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
     done = true;
     throw err;
   };
@@ -41,18 +49,38 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
       try {
         drop();
         if (done || conn.closed) return Promise.resolve(end());
+        const stop: WaitStop = spare ?? { cancel: null };
+        spare = null;
         let r: Message | Promise<Message>;
         try {
-          r = conn.recvNow(opts);
+          r = conn.recvNow(opts, stop);
         } catch (err) {
+          spare = stop;
           return Promise.resolve(failed(err));
         }
-        return r instanceof Message ? Promise.resolve(got(r)) : r.then(got, failed);
+        if (r instanceof Message) {
+          spare = stop;
+          return Promise.resolve(got(r));
+        }
+        const step = r.then(got, failed);
+        waiting.set(step, stop);
+        const forget = () => { waiting.delete(step); spare = stop; };
+        step.then(forget, forget);
+        return step;
       } catch (err) {
         return Promise.reject(err);
       }
     },
+    // ends the steps still waiting (they resolve done), lets them settle, then frees the last
+    // message handed out unless it was kept (a step that had taken a message before the end
+    // hands it over first: it is that last one)
     async return(): Promise<IteratorResult<Message>> {
+      done = true;
+      if (waiting.size > 0) {
+        const steps = [...waiting];
+        for (const [, stop] of steps) stop.cancel?.(ENDED);
+        await Promise.allSettled(steps.map(([step]) => step));
+      }
       drop();
       return end();
     },

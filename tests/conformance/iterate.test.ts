@@ -66,6 +66,30 @@ t('an iterator step always answers with a promise: bad options and timeouts reje
   assert.is(b.poolUsed, 0);
 });
 
+t('return() (and Symbol.asyncDispose) ends a step still waiting: it resolves done, takes nothing, holds nothing', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const asyncDispose = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose;
+  for (const how of ['return', 'asyncDispose'] as const) {
+    if (how === 'asyncDispose' && !asyncDispose) continue; // (a runtime without the symbol: no such method)
+    const it = b.messages({ timeout: 2000 }); // (a bound: a step that return() fails to end rejects with ETIMEDOUT)
+    const step = it.next();
+    await new Promise((r) => setTimeout(r, 5)); // parked
+    assert.is(b.pendingReceives, 1);
+    if (how === 'return') assert.equal(await it.return!(), { done: true, value: undefined });
+    else await (it as unknown as Record<symbol, () => Promise<void>>)[asyncDispose!]();
+    assert.equal(await step, { done: true, value: undefined }, `${how}: the waiting step ends`);
+    assert.is(b.pendingReceives, 0, `${how}: no wait left (nothing keeps the thread alive)`);
+    assert.is((await it.next()).done, true);
+    // a message sent now is not taken by the ended step: the next receive gets it
+    a.sendText(b.id, how);
+    const m = b.recv();
+    assert.ok(m, `${how}: the message stayed queued`);
+    assert.is(m!.text(), how);
+    m!.free();
+  }
+  assert.is(b.poolUsed, 0);
+});
+
 t('Symbol.dispose (where the runtime has it) closes a connection and frees a message', ({ bus }) => {
   const dispose = (Symbol as unknown as { dispose?: symbol }).dispose;
   if (!dispose) return;
