@@ -9,6 +9,11 @@ export function kindOf(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
+/** What a message says was passed: a number or bigint as its value, anything else as its kind. */
+export function shown(v: unknown): string {
+  return typeof v === 'number' || typeof v === 'bigint' ? String(v) : kindOf(v);
+}
+
 /**
  * An options argument: undefined (→ {}) or an object (not null, an array or a function) whose
  * own enumerable keys are all in `known`. `example` shows the expected form in the message.

@@ -7,7 +7,7 @@ import { isU64, isS64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
-import { options, optBoolean, u32Arg, kindOf, payloadBytes, payloadLength } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -199,9 +199,9 @@ export class Connection {
     const { u32, u8 } = e;
     const o = options<SendOptions>('send', opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
     const cookie = o.cookie ?? this.nextCookie;
-    if (!isU64(cookie)) throw new BusError(A.EINVAL, 'send', 'cookie must be a non-negative safe integer');
+    if (!isU64(cookie)) throw new BusError(A.EINVAL, 'send', `cookie must be a non-negative safe integer, got ${shown(cookie)}`);
     const priority = o.priority ?? 0;
-    if (!isS64(priority)) throw new BusError(A.EINVAL, 'send', 'priority must be a safe integer');
+    if (!isS64(priority)) throw new BusError(A.EINVAL, 'send', `priority must be a safe integer, got ${shown(priority)}`);
     const flags = u32Arg('send', 'flags', o.flags, 0);
     // the payload's true extent, read once through the intrinsic getters: the reservation is
     // sized from it and the copy below is exactly that many bytes, whatever object we were given
@@ -213,16 +213,16 @@ export class Connection {
     let p = msg + A.MSG_HDR;
     let dstId = 0;
     if (typeof dst === 'number') {
-      if (!isU64(dst)) throw new BusError(A.EINVAL, 'send', 'destination id must be a non-negative safe integer');
+      if (!isU64(dst)) throw new BusError(A.EINVAL, 'send', `destination id must be a non-negative safe integer, got ${shown(dst)}`);
       dstId = dst;
     } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
       dstId = Number(dst.slice(3));
-      if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', 'destination id must be a safe integer');
+      if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', `destination id must be a safe integer, got ${dst}`);
     } else if (typeof dst === 'string') {
       const name = dstNameBytes(dst);
       if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
-    } else throw new BusError(A.EINVAL, 'send', 'destination must be an id or a name');
+    } else throw new BusError(A.EINVAL, 'send', `destination must be an id or a name, got ${kindOf(dst)}`);
     let vec = 0;
     if (len > 0 && len <= A.SEND_INLINE_MAX) {
       // a small payload goes in the command area, after the message: one SEND copies it into
@@ -242,7 +242,7 @@ export class Connection {
         u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
       } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, o.payloadType);
-      } else throw new BusError(A.EINVAL, 'send', 'payloadType must be a u64 bigint');
+      } else throw new BusError(A.EINVAL, 'send', `payloadType must be a u64 bigint, got ${shown(o.payloadType)}`);
     }
     SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
@@ -299,7 +299,7 @@ export class Connection {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const prio = o.priority ?? 0;
     if (o.priority !== undefined) {
-      if (!isS64(prio)) throw new BusError(A.EINVAL, op, 'priority must be a safe integer');
+      if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
       flags |= A.RECV_USE_PRIORITY;
     }
     // calls (js/calls.ts): what a call's own receive found for the user comes first

@@ -15,7 +15,7 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
-import { kindOf, options } from './args.ts';
+import { kindOf, options, shown } from './args.ts';
 import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { messageSize, writeMessage, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
@@ -181,7 +181,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   const o = options<SignalSpec>(op, sig, SIGNAL_KEYS, "{ path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed' }", 'signal');
   if (cookie > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${cookie} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
   const priority = o.priority ?? 0;
-  if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, 'priority must be a safe integer');
+  if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
   const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
   if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
   const body = o.body ?? [];
@@ -200,7 +200,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
       if (err !== null) throw new BusError(A.EINVAL, op, err);
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, encoder.encode(dst));
       dstLo = 0; dstHi = 0;
-    } else throw new BusError(A.EINVAL, op, 'destination must be an id or a name');
+    } else throw new BusError(A.EINVAL, op, `destination must be an id or a name, got ${kindOf(dst)}`);
   }
   const params = bloomParams(e);
   const bloomAt = p;

@@ -113,6 +113,15 @@ t('conn.send / sendText / sendJSON: options and payload', ({ bus }) => {
   einval(() => a.send(b.id, [1, 2] as never), 'send: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got array');
   einval(() => a.sendText(b.id, 42 as never), 'sendText: EINVAL: text must be a string, got number');
   einval(() => a.sendJSON(b.id, {}, 'x' as never), `send: EINVAL: ${SEND_EX}, got string`);
+  // every value check says what it got
+  einval(() => a.send(b.id, null, { cookie: -1 }), 'send: EINVAL: cookie must be a non-negative safe integer, got -1');
+  einval(() => a.send(b.id, null, { priority: 1.5 }), 'send: EINVAL: priority must be a safe integer, got 1.5');
+  einval(() => a.send(b.id, null, { payloadType: 5 as never }), 'send: EINVAL: payloadType must be a u64 bigint, got 5');
+  einval(() => a.send(-1, null), 'send: EINVAL: destination id must be a non-negative safe integer, got -1');
+  einval(() => a.send(':1.99999999999999999', null), 'send: EINVAL: destination id must be a safe integer, got :1.99999999999999999');
+  einval(() => a.send({} as never, null), 'send: EINVAL: destination must be an id or a name, got object');
+  einval(() => a.emit({ path: '/a', interface: 'a.b', member: 'C', priority: 0.5 }), 'emit: EINVAL: priority must be a safe integer, got 0.5');
+  einval(() => a.emit({ path: '/a', interface: 'a.b', member: 'C', destination: true as never }), 'emit: EINVAL: destination must be an id or a name, got boolean');
   assert.is(b.queued, 0, 'nothing was sent');
   a.close(); b.close();
 });
@@ -123,7 +132,8 @@ t('conn.recv / recvWait / recvAsync: options; recvAsync rejects', async ({ bus }
   einval(() => b.recv(5 as never), `recv: EINVAL: ${RECV_EX}, got number`);
   einval(() => b.recv({ peak: true } as never), 'recv: EINVAL: unknown option "peak" (known: peek, priority)');
   einval(() => b.recv({ peek: 1 } as never), 'recv: EINVAL: peek must be a boolean, got number');
-  einval(() => b.recv({ priority: 0.5 }), 'recv: EINVAL: priority must be a safe integer');
+  einval(() => b.recv({ priority: 0.5 }), 'recv: EINVAL: priority must be a safe integer, got 0.5');
+  await rejects(() => b.recvAsync({ priority: 'x' as never, timeout: 0 }), 'recvAsync: EINVAL: priority must be a safe integer, got string');
   einval(() => b.recvWait({ timeout: 10 } as never), 'recvWait: EINVAL: timeout must be a number of ms >= 0 (recvWait(timeout, opts)), got object');
   einval(() => b.recvWait(NaN), 'recvWait: EINVAL: timeout must be a number of ms >= 0 (recvWait(timeout, opts)), got NaN');
   einval(() => b.recvWait(0, { timeout: 5 } as never), 'recvWait: EINVAL: unknown option "timeout" (known: peek, priority)');
