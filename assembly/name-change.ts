@@ -2,11 +2,11 @@
 // closing connection's names released (BYEBYE and recovery, through connClose), each
 // passed on to the next in its queue.
 import * as A from "../js/shared/abi";
-import { ld32, aAdd } from "./mem";
+import { ld32, aAdd, aLoad, notifyAll } from "./mem";
 import { notifyNameChange } from "./notify";
 import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
   namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTryBounded, unlock, wake } from "./lock";
 import { activatorMove, activatorCount } from "./activator";
 
 /**
@@ -18,10 +18,23 @@ export function nameNotify(skip: u32, q: u32): void {
   const e = chgName;
   if (e == 0) return;
   const o = chgOld, n = chgNew;
+  if (o != 0 && o != n) nameLeft(o);
   notifyNameChange(e + A.NAME_STR, chgLen,
     o == 0 ? 0 : ld32(o + A.CONN_ID), o == 0 ? 0 : ld32(o + A.CONN_ID + 4),
     n == 0 ? 0 : ld32(n + A.CONN_ID), n == 0 ? 0 : ld32(n + A.CONN_ID + 4),
     chgOldFlags, chgNewFlags, skip, q);
+}
+
+/**
+ * A well-known name left connection `c`, its primary owner (bus lock held): senders by name
+ * waiting for room in `c` (sendAsync) look again: BUS_NAME_SEQ moves, `c`'s space word is
+ * bumped, and its line of waiting senders (CONN_TURN_SERVING, the hosts' ticket line) is woken
+ * without a change. Not journaled: a bump whose change is undone only makes them look again.
+ */
+function nameLeft(c: u32): void {
+  aAdd(A.BUS_BASE + A.BUS_NAME_SEQ, 1);
+  wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS);
+  if (aLoad(c + A.CONN_TURN_SLEEPERS) != 0) notifyAll(c + A.CONN_TURN_SERVING);
 }
 
 /**

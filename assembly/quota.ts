@@ -9,13 +9,19 @@ import { wake } from "./lock";
 import { wr32 } from "./journal";
 import { failArg } from "./reason";
 
+/** -ENOBUFS (R_SEND_NEVER_FITS) when `bytes` exceed what any one user may ever hold in receiver `c` (its share of an empty pool), else 0. */
+export function quotaNeverFits(c: u32, bytes: u32): i32 {
+  const share = u32((ld32(c + A.CONN_POOL_SIZE) >>> 1) / 3);
+  return bytes > share ? failArg(A.ENOBUFS, A.R_SEND_NEVER_FITS, share) : 0;
+}
+
 /** Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS. */
 export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
   const accounted = ld32(c + A.CONN_ACCOUNTED);
   // the most any one user may ever hold (an empty receiver): a larger message never fits
-  const share = u32(half / 3);
-  if (bytes > share) return failArg(A.ENOBUFS, A.R_SEND_NEVER_FITS, share);
+  const never = quotaNeverFits(c, bytes);
+  if (never < 0) return never;
   if (half < accounted) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, 0);
   // the entry of this uid, else the first unused one; stop once every used entry was seen
   const nUsers = ld32(c + A.CONN_N_USERS);

@@ -20,6 +20,7 @@ import { broadcast, broadcastResume } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
 import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
+import { quotaNeverFits } from "./quota";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
 const H: u32 = A.BUS_BASE;
@@ -47,7 +48,7 @@ export function send(slot: u32, gen: u32): i32 {
   // read (KDBUS.md's first SEND check, as kdbus)
   if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const cmd = threadCmd();
-  r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY);
+  r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY | A.SEND_PROBE);
   if (r < 0) return r;
   const cmdEnd = cmd + ld32(cmd + A.CMD_SIZE);
   for (let p = cmd + A.SEND_CMD_SIZE; p < cmdEnd;) {
@@ -135,8 +136,10 @@ export function send(slot: u32, gen: u32): i32 {
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return fail(A.EDESTADDRREQ, A.R_SEND_NO_DST);
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return fail(A.EINVAL, A.R_SEND_NAME_INVALID);
   if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
+  const probe = (ld32(cmd + A.CMD_FLAGS) & A.SEND_PROBE) != 0;
   // a broadcast signal: every receiver whose match entries accept it (broadcast.ts)
   if (bcast) {
+    if (probe) return 0; // checked, not delivered
     // host vecs: staged in the sender's own pool until send_commit (stage.ts)
     if (hostVecs != 0) return stageReserve(u32(c), slot, t, msg, msgEnd, stored);
     st32(t + A.THREAD_OP_FROM, 0); // the first position; a stop makes the op OP_BCAST_MEM
@@ -193,7 +196,7 @@ export function send(slot: u32, gen: u32): i32 {
     }
   }
   r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, toLo, toHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
-    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0, nameRules);
+    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0, nameRules, probe);
   if (held) unlock(H + A.BUS_LOCK);
   return r;
 }
@@ -205,7 +208,7 @@ export function send(slot: u32, gen: u32): i32 {
  */
 function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
   dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
-  signalBloom: u32, names: bool): i32 {
+  signalBloom: u32, names: bool, probe: bool): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
@@ -217,7 +220,19 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     unlock(d + A.CONN_LOCK);
     return 0;
   }
-  const space = aLoad(d + A.CONN_SPACE); // under d's lock: every bump of it is made under this lock too
+  // under d's lock, where every release of room bumps it too (a name leaving d bumps it under
+  // the bus lock: only a look again for its waiters, which also check BUS_NAME_SEQ)
+  const space = aLoad(d + A.CONN_SPACE);
+  if (probe) {
+    // SEND_PROBE: every check done but the receiver's room; nothing changed
+    const never = quotaNeverFits(d, need);
+    if (never == 0) {
+      st32(t + A.THREAD_WAIT_ADDR, d + A.CONN_SPACE);
+      st32(t + A.THREAD_WAIT_VAL, space);
+    }
+    unlock(d + A.CONN_LOCK);
+    return never;
+  }
   const r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {
     // no room (quota or pool): where sendAsync waits for room (backpressure), and the word's

@@ -264,8 +264,25 @@ export class Connection {
         throw err;
       }
     } else if (r < 0) throw commandError(u32, cmd, r, this.sendOp, SEND.NAME, { dst });
-    if (o.cookie === undefined) this.nextCookie = cookie + 1;
+    if (o.cookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookie + 1;
     return cookie;
+  }
+
+  /**
+   * send()'s checks without the sending (SEND_PROBE): throws what send() would, but for the
+   * receiver's room; returns the receiver's slot address (for a name: its owner now).
+   */
+  private probe(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: SendOptions): number {
+    const e = this.engine;
+    this.nextSendFlags = A.SEND_PROBE;
+    e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
+    try {
+      this.send(dst, payload, opts);
+    } finally {
+      this.nextSendFlags = 0;
+      e.lockWaitMs = A.LOCK_WAIT_MS;
+    }
+    return e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] - A.CONN_SPACE;
   }
 
   sendText(dst: Destination, text: string, opts?: SendOptions): number {
@@ -1049,14 +1066,36 @@ export class Connection {
     };
     const timedOut = (why: string) => new BusError(A.ETIMEDOUT, 'sendAsync', `no room in the receiver within ${timeout} ms (${why})`);
     // the line: receiver rx (its generation gen), our ticket, and whether we hold one
-    let rx = this.knownReceiver(dst), gen = 0, ticket = 0, inLine = false;
+    let rx = 0, gen = 0, ticket = 0, inLine = false;
     let watch: T.Watch | null = null;
-    if (rx !== 0 && T.lineLength(i32, rx) > 0) {
-      // others wait for room in this receiver already: to the end of their line
+    // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
+    // value when we lined up)
+    const byName = typeof dst === 'string' && !dst.startsWith(':1.');
+    const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
+    let seqAt = 0;
+    /**
+     * Before a first try: others waiting for room in the receiver already (a line) → to its
+     * end, after the checks of the message (SEND_PROBE): what no room can help (a message
+     * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
+     * receiver is its owner now. No line known: try at once.
+     */
+    const enter = () => {
+      rx = this.knownReceiver(dst);
+      if (rx === 0 || T.lineLength(i32, rx) === 0) return;
+      seqAt = Atomics.load(i32, seqIdx);
+      try {
+        rx = this.probe(dst, payload, sendOpts);
+      } catch (x) {
+        // a lock still taken: line up where we were going, unchecked (the tries check)
+        if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
+      }
+      if (T.lineLength(i32, rx) === 0) return;
       gen = T.receiverGen(i32, rx);
+      this.rememberReceiver(dst, rx, gen);
       ticket = T.takeTicket(i32, rx);
       inLine = true;
-    }
+    };
+    enter();
     let spinDecided = false, lastErr = 'senders ahead in its line';
     /** since when tries have found a lock taken (EDEADLK after ASYNC_LOCK_WAIT_MS each), or null */
     let lockedSince: number | null = null;
@@ -1064,6 +1103,13 @@ export class Connection {
       for (;;) {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'sendAsync', 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
         if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
+        if (inLine && byName && Atomics.load(i32, seqIdx) !== seqAt) {
+          // a name left its owner since we lined up there: line up where the name is now
+          T.giveUp(i32, rx, gen, ticket);
+          inLine = false;
+          enter();
+          if (inLine) continue;
+        }
         if (inLine && T.behind(i32, rx, ticket) > 0) {
           // behind the holder of the turn: sleep until the turn moves (checking on the holder)
           const left = deadline - now();
@@ -1078,6 +1124,7 @@ export class Connection {
         }
         // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
         let err: unknown;
+        const seqTry = Atomics.load(i32, seqIdx);
         e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
         try {
           const cookie = this.send(dst, payload, sendOpts);
@@ -1100,6 +1147,9 @@ export class Connection {
         lockedSince = null;
         if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
         lastErr = err.message;
+        // a name that left the receiver since the try was routed: try again, where it is now
+        // (a later move bumps the receiver's space word: the wait below ends)
+        if (byName && Atomics.load(i32, seqIdx) !== seqTry) continue;
         // no room: the core left the receiver's space word and its value (read under the
         // receiver's lock) in this thread's slot: any release since then has changed it
         const t = e.cmd - A.THREAD_CMD;
@@ -1113,6 +1163,7 @@ export class Connection {
           this.rememberReceiver(dst, rx, gen);
           ticket = T.takeTicket(i32, rx);
           inLine = true;
+          seqAt = seqTry;
           if (T.behind(i32, rx, ticket) > 0) continue; // others ahead
         }
         // the turn is ours: wait for room (woken by the receiver through its space word); a

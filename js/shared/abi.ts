@@ -58,15 +58,19 @@ export const BUS_VERSION = 8;
 //    │ bus_flags u64           │ next_token  │ id_seq      │  next_token: handles' thread tokens
 //128 ├─────────────────────────┴─────────────┴─────────────┤  id_seq: see the id table
 //    │ id128 [16]                                          │
-//144 ├────────────┬────────────┬───────────────────────────┤
-//    │ id_mask    │ pubmaps @  │ (reserved) │ shutdown   │  id_mask: id table buckets - 1
-//160 ├────────────┴────────────┴───────────────────────────┤
-//    │ (reserved)                                          │
-//176 ├────────────┬────────────────────────────────────────┤
-//    │ name_rules │ (reserved)                             │  name_rules: BUS_NAME_RULES
-//192 ├────────────┴────────────────────────────────────────┤
-//    │ reserved up to BUS_SIZE (creator metadata, later)   │
-//256 └─────────────────────────────────────────────────────┘
+//144 ├────────────┬────────────┬────────────┬────────────┤
+//    │ id_mask    │ pubmaps @  │ name_seq   │ shutdown   │  id_mask: id table buckets - 1
+//160 ├────────────┼────────────┴────────────┴────────────┤  name_seq: BUS_NAME_SEQ
+//    │ n_monitors │ (reserved)                            │  n_monitors: BUS_N_MONITORS
+//176 ├────────────┼───────────────────────────────────────┤
+//    │ name_rules │ (reserved)                            │  name_rules: BUS_NAME_RULES
+//192 ├────────────┴────────────┬────────────┬────────────┤
+//    │ (reserved)              │ turn_skips │ (reserved) │  turn_skips: BUS_TURN_SKIPS
+//208 ├─────────────────────────┴────────────┴────────────┤
+//    │ (reserved)                                         │
+//240 ├─────────────────────────┬────────────┬────────────┤
+//    │ (reserved)              │ max_queued │ (reserved) │  max_queued: BUS_MAX_QUEUED
+//256 └─────────────────────────┴────────────┴────────────┘
 export const BUS_MAGIC_OFF = 0;
 export const BUS_VERSION_OFF = 4;
 export const BUS_LAYOUT_END = 8;
@@ -108,6 +112,12 @@ export const BUS_SHUTDOWN = 156;
 // matched under the bus lock, which keeps the name registry still while a NAME rule asks
 // whether the sender owns a name (assembly/match.ts). A stale count only costs that lock.
 export const BUS_NAME_RULES = 176;
+// name_seq: +1 (an atomic add under the bus lock, not journaled: a spurious bump is harmless)
+// whenever a well-known name leaves its primary owner (released, replaced, passed on, the
+// owner closed). The old owner's space word is bumped and its line of waiting senders woken
+// at the same moment: a sendAsync by name that waits for room there looks again, and goes to
+// the name's new owner. Read unlocked by the host, before each try of such a send.
+export const BUS_NAME_SEQ = 152;
 
 // Thread slot: one per joined thread.
 //
@@ -474,6 +484,14 @@ export const SEND_REPLY_SIZE = 40;
 export const SEND_REPLY_RETURN_FLAGS = 48;
 export const SEND_CMD_SIZE = 56;
 export const SEND_SYNC_REPLY = 1;
+// wasmbus: run every check of the SEND (the command, the message, the route, a call's or
+// reply's record, the receiver's lock and state, a message that can never fit the receiver's
+// share: R_SEND_NEVER_FITS) and stop before the receiver's quota and pool: 0 and nothing
+// changed, the receiver's space word in the thread slot (THREAD_WAIT_ADDR, as a SEND that
+// found no room leaves it), or the SEND's -errno. A broadcast is checked, not delivered.
+// sendAsync asks it before it waits in a line of senders, so that a message no room can help
+// fails at once, and to learn the receiver a name has now.
+export const SEND_PROBE = 2;
 
 // struct kdbus_cmd_recv
 export const RECV_PRIORITY = 24;

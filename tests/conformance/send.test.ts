@@ -88,7 +88,7 @@ t('malformed messages -> EINVAL', ({ raw }) => {
   assert.is(s({ msg: { payloadType: 0 } }), -A.EINVAL, 'payload type 0 is the bus\'s');
   assert.is(s({ msg: { src: 99 } }), -A.EINVAL, 'src_id neither 0 nor the sender');
   assert.is(s({ msg: { src: a.id } }), 0, 'src_id = sender is fine');
-  assert.is(s({ flags: 2 }), -A.EINVAL, 'unknown command flag');
+  assert.is(s({ flags: 4 }), -A.EINVAL, 'unknown command flag');
   assert.is(s({ cmdItems: [{ type: A.ITEM_ID, data: [1] }] }), -A.EINVAL, 'command item');
   assert.is(s({ cmdSize: 40 }), -A.EINVAL, 'command smaller than the struct');
   const m = raw.recv(b.slot, b.gen);
@@ -239,6 +239,42 @@ t('send_commit / send_cancel without a pending send -> EINVAL; other commands wa
   assert.is(e.poolUsed(b.slot), 0);
   assert.is(e.queued(b.slot), 0);
   assert.is(raw.recv(b.slot, b.gen).r, -A.EAGAIN);
+});
+
+t('SEND_PROBE: every check but room, nothing changed; the receiver\'s space word in the thread slot', ({ raw, e, bus }) => {
+  const a = open(raw), b = open(raw, { poolSize: 16384 }), w = open(raw);
+  const slotWord = (off: number) => e.u32[(raw.cmd - A.THREAD_CMD + off) >>> 2];
+  const probe = (msg: object, items: Item[] = [], host?: Uint8Array[]) =>
+    raw.send(a.slot, a.gen, { flags: A.SEND_PROBE, msg: { dst: b.id, ...msg }, items, host });
+  // a message that would be sent: 0, nothing queued, no cookie used, no record made
+  e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] = 0;
+  assert.is(probe({ cookie: 5 }, [vec(8, 0)]), 0);
+  assert.is(slotWord(A.THREAD_WAIT_ADDR), e.connAddr(b.slot) + A.CONN_SPACE, 'the receiver, as a SEND without room leaves it');
+  assert.is(probe({ cookie: 6, flags: A.MSG_EXPECT_REPLY, timeout: 1e9 }), 0, 'a call: its record is not made');
+  assert.is(probe({ cookie: 7 }, [hostVec(1500)], [new Uint8Array(1500)]), 0, 'host bytes: no reservation (not SEND_PENDING)');
+  assert.is(e.queued(b.slot), 0);
+  assert.is(raw.recv(b.slot, b.gen).r, -A.EAGAIN);
+  // what no room could help fails as SEND would: never fits, too large, no receiver, a bad rule
+  const share = Math.floor(16384 / 2 / 3);
+  assert.is(probe({}, [hostVec(share)]), -A.ENOBUFS, 'never fits');
+  assert.is(e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_SEND_NEVER_FITS);
+  assert.is(probe({}, [vec(A.MAX_PAYLOAD + 1, 0)]), -A.EMSGSIZE);
+  assert.is(probe({ dst: 999999 }), -A.ENXIO);
+  assert.is(probe({ dst: 0 }, [str(A.ITEM_DST_NAME, 'org.example.Nobody')]), -A.ESRCH);
+  assert.is(probe({ flags: A.MSG_EXPECT_REPLY }), -A.EINVAL);
+  // a full receiver (its per-user message quota): the probe still says 0; SEND says ENOBUFS
+  for (let i = 0; ; i++) { const r = raw.send(w.slot, w.gen, { msg: { dst: b.id } }); if (r < 0) { assert.is(r, -A.ENOBUFS); break; } assert.ok(i < 100000); }
+  const q = e.queued(b.slot);
+  assert.is(raw.send(w.slot, w.gen, { flags: A.SEND_PROBE, msg: { dst: b.id } }), 0, 'room is not checked');
+  assert.is(e.queued(b.slot), q);
+  // a broadcast is checked, not delivered
+  const bloom: Item = { type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + bus.bloom.size) };
+  raw.matchAdd(a.slot, a.gen, 1, { items: [] });
+  assert.is(raw.send(w.slot, w.gen, { flags: A.SEND_PROBE, msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [bloom] }), 0);
+  assert.is(raw.recv(a.slot, a.gen).r, -A.EAGAIN, 'nobody got the broadcast');
+  // and an unknown command flag is still refused
+  assert.is(raw.send(a.slot, a.gen, { flags: 4, msg: { dst: b.id } }), -A.EINVAL);
+  for (let m = raw.recv(b.slot, b.gen); m.r === 0; m = raw.recv(b.slot, b.gen)) raw.free(b.slot, b.gen, m.offset);
 });
 
 t.run();

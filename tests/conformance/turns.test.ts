@@ -139,6 +139,63 @@ t('a receiver found by name: its line is learned from the first wait and joined 
   s0.close(); s1.close(); fill.close(); b.close();
 });
 
+t('a sendAsync that finds a line fails at once for what no room can help (never fits, too large, bad flags, no receiver)', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 16384 }), fill = bus.connect(), s = bus.connect();
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const holder = fill.sendAsync(b.id, enc.encode('h'), { timeout: 10000 }); // the line
+  await until(() => line(b) === 1, 'a line');
+  const share = Math.floor(16384 / 2 / 3);
+  const fails: [string, () => Promise<unknown>, string, number][] = [
+    ['never fits', () => s.sendAsync(b.id, new Uint8Array(share), { timeout: 10000 }), 'ENOBUFS', A.R_SEND_NEVER_FITS],
+    ['over MAX_PAYLOAD', () => s.sendAsync(b.id, new Uint8Array(A.MAX_PAYLOAD + 1), { timeout: 10000 }), 'EMSGSIZE', A.R_SEND_PAYLOAD_MAX],
+    ['EXPECT_REPLY without a timeout', () => s.sendAsync(b.id, null, { flags: A.MSG_EXPECT_REPLY, timeout: 10000 }), 'EINVAL', A.R_SEND_EXPECT_TIMEOUT],
+  ];
+  for (const [what, f, code, reason] of fails) {
+    let settled = false;
+    const p = f().then(() => 'sent', (e: BusError) => `${e.code} ${e.reason}`).finally(() => { settled = true; });
+    await until(() => settled, `${what}: settled while the line waits (no room was made)`);
+    assert.is(await p, `${code} ${reason}`, what);
+  }
+  assert.is(line(b), 1, 'none of them took a place in the line');
+  assert.is(b.queued, MAXQ, 'nothing was sent');
+  const got = await drain(b, MAXQ + 1);
+  await holder;
+  assert.equal(got, ['f0', 'f1', 'h']);
+  s.close(); fill.close(); b.close();
+});
+
+t('a name that leaves the receiver its senders wait for: the holder, those behind it and new senders go to its new owner', async ({ bus }) => {
+  const NAME = 'org.example.Moving';
+  const r1 = bus.connect({ poolSize: 65536 }), r2 = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const [byId, byName, late] = [1, 2, 3].map(() => bus.connect());
+  r1.requestName(NAME);
+  for (let i = 0; i < MAXQ; i++) fill.sendText(NAME, `f${i}`);
+  // the holder of r1's turn sends by name; behind it one by id (stays with r1), one by name
+  const pHolder = fill.sendAsync(NAME, enc.encode('h'), { timeout: 10000 });
+  await until(() => line(r1) === 1, 'the holder in r1\'s line');
+  const pId = byId.sendAsync(r1.id, enc.encode('i'), { timeout: 10000 });
+  await until(() => line(r1) === 2, 'a sender by id behind it');
+  const pName = byName.sendAsync(NAME, enc.encode('n'), { timeout: 10000 });
+  await until(() => line(r1) === 3, 'a sender by name behind them');
+  r1.releaseName(NAME);
+  r2.requestName(NAME); // r2 is empty; no room is made in r1
+  await Promise.all([pHolder, pName]); // both went to r2 (its quota for this user: MAXQ = 2)
+  assert.equal([...await drain(r2, 2)].sort(), ['h', 'n']);
+  // a sender by name that still knows r1 (fill), and one that never sent there: to r2 at once
+  await fill.sendAsync(NAME, enc.encode('l'), { timeout: 10000 });
+  await late.sendAsync(NAME, enc.encode('m'), { timeout: 10000 });
+  assert.equal(await drain(r2, 2), ['l', 'm']);
+  assert.is(r1.queued, MAXQ, 'nothing more reached r1');
+  let idDone = false;
+  void pId.then(() => { idDone = true; }, () => { idDone = true; });
+  await tick();
+  assert.not.ok(idDone, 'the sender by id still waits for r1 (no room was made there)');
+  assert.equal(await drain(r1, MAXQ + 1), ['f0', 'f1', 'i']);
+  await pId;
+  await until(() => line(r1) === 0, 'the ticket the sender by name left in r1\'s line was passed on');
+  for (const c of [byId, byName, late, fill, r1, r2]) c.close();
+});
+
 t('senders that keep sending to a slow receiver take turns: none gets more than one message ahead of another', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 });
   const senders = [0, 1, 2, 3].map(() => bus.connect());

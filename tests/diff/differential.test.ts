@@ -256,7 +256,10 @@ async function run(seed: number, steps: number, wrap: boolean) {
       // same command-area bytes for the in-memory vecs on both sides
       const fill = new Uint8Array(2048).map(() => rnd.int(256));
       raws.forEach((raw) => raw.e.u8.set(fill, raw.cmd + 16384));
-      const r = both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst, flags, priority, cookie }, items, host: host.map((h) => h.slice()) }));
+      // 1 send in 7 a SEND_PROBE (chosen by the step number: the random sequence stays as it was)
+      const probe = step % 7 === 3 ? A.SEND_PROBE : 0;
+      if (probe) counts.probe = (counts.probe ?? 0) + 1;
+      const r = both(label, (raw) => raw.send(a.slot, a.gen, { flags: probe, msg: { dst, flags, priority, cookie }, items, host: host.map((h) => h.slice()) }));
       if (byName) { const k = `byname ${typeof r === 'number' ? r : 'thrown'}`; counts[k] = (counts[k] ?? 0) + 1; }
       // a trap inside send_commit is unwound to the reservation: the slice stays reserved
       // (the thread's op is OP_SEND, and every other command answers EINPROGRESS) until the
@@ -286,7 +289,8 @@ async function run(seed: number, steps: number, wrap: boolean) {
       const word = (raw: Raw) => (raw.e.connAddr(held!.slot) + A.CONN_LOCK) >>> 2;
       const dead = LIMITS.threads + 1;
       if (held) for (const raw of raws) assert.is(Atomics.compareExchange(raw.e.u32, word(raw), 0, dead), 0);
-      const r = both(label, (raw) => raw.send(a.slot, a.gen, { msg: { dst, flags: A.MSG_SIGNAL, cookie: BigInt(step) }, items: [...items, bloomFilter(raw, bits)], host: host.map((h) => h.slice()) }));
+      const probe = step % 11 === 6 ? A.SEND_PROBE : 0; // (a probed broadcast is checked, not delivered)
+      const r = both(label, (raw) => raw.send(a.slot, a.gen, { flags: probe, msg: { dst, flags: A.MSG_SIGNAL, cookie: BigInt(step) }, items: [...items, bloomFilter(raw, bits)], host: host.map((h) => h.slice()) }));
       if (held) {
         for (const raw of raws) Atomics.store(raw.e.u32, word(raw), 0);
         counts.heldReceiver = (counts.heldReceiver ?? 0) + 1;
