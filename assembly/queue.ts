@@ -46,6 +46,24 @@ export function queuePeek(c: u32, usePrio: bool, lo: u32, hi: i32): u32 {
   return best;
 }
 
+/**
+ * The first queued message without EXPECT_REPLY whose cookie_reply is (lo, hi): the reply to
+ * this connection's call with that cookie (or the bus's REPLY_TIMEOUT / REPLY_DEAD for it),
+ * its predecessor in queuePrev; 0 when there is none. O(queued).
+ */
+export function queueFindReply(c: u32, lo: u32, hi: u32): u32 {
+  let prev: u32 = 0;
+  for (let b = ld32(c + A.CONN_Q_HEAD); b != 0; b = ld32(b + A.BLOCK_NEXT)) {
+    const m = b + A.BLOCK_HDR;
+    if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 && ld32(m + A.MSG_TIMEOUT) == lo && ld32(m + A.MSG_TIMEOUT + 4) == hi) {
+      queuePrev = prev;
+      return b;
+    }
+    prev = b;
+  }
+  return 0;
+}
+
 export function queueUnlink(c: u32, b: u32, prev: u32): void {
   const next = ld32(b + A.BLOCK_NEXT);
   if (prev != 0) wr32(prev + A.BLOCK_NEXT, next);

@@ -6,7 +6,7 @@ import { connLive } from "./conn";
 import { itemlessCmdStart } from "./cmd-start";
 import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
-import { queuePeek, queueUnlink, queuePrev } from "./queue";
+import { queuePeek, queueUnlink, queuePrev, queueFindReply } from "./queue";
 import { threadCmd } from "./thread";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
@@ -22,7 +22,7 @@ function recvDequeue(c: u32, b: u32, prev: u32): void {
 }
 
 export function recv(slot: u32, gen: u32): i32 {
-  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY);
+  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY | A.RECV_REPLY);
   if (ci < 0) return ci;
   const c = u32(ci);
   const cmd = threadCmd();
@@ -34,6 +34,9 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
+  // a call's reply: alone, with its cookie
+  if ((flags & A.RECV_REPLY) != 0 && (flags != A.RECV_REPLY ||
+    (ld32(cmd + A.RECV_PRIORITY) == 0 && ld32(cmd + A.RECV_PRIORITY + 4) == 0))) return fail(A.EINVAL, A.R_RECV_REPLY_FLAGS);
   // after a shutdown, queued messages can only be dropped (so that the connection can close)
   if ((flags & A.RECV_DROP) == 0 && busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   // DROP of a call makes REPLY_DEAD (reply.ts): the bus lock first
@@ -54,6 +57,16 @@ export function recv(slot: u32, gen: u32): i32 {
 }
 
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
+  if (flags == A.RECV_REPLY) {
+    // a call's reply, wherever it is queued; the dropped count stays for the next RECV
+    const r = queueFindReply(c, ld32(cmd + A.RECV_PRIORITY), ld32(cmd + A.RECV_PRIORITY + 4));
+    if (r == 0) return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
+    recvDequeue(c, r, queuePrev);
+    poolPublish(c, r);
+    st64(cmd + A.RECV_MSG_OFFSET, poolOffset(c, r), 0);
+    st64(cmd + A.RECV_MSG_SIZE, ld32(r + A.BLOCK_HDR + A.MSG_SIZE), 0);
+    return 0;
+  }
   // dropped: full pool or quota (CONN_DROPPED, under the lock), and lost to a contended
   // lock (CONN_KMSG_LOST, an atomic counter: taken with an exchange)
   const lost = aXchg(c + A.CONN_KMSG_LOST, 0);

@@ -13,9 +13,11 @@
 //
 // A call() waits itself (the adaptive spin, then Atomics.waitAsync until its deadline, when
 // the core expires the record: its wait runs a RECV, and the RECV's tick queues
-// REPLY_TIMEOUT). What its own receives find for the user goes to a small queue of this
-// connection (`stash`) that the next recv drains first; the wake word is bumped so that a
-// user waiting in recvAsync looks again.
+// REPLY_TIMEOUT). Its own receives take only its reply (RECV_REPLY: found wherever it is in
+// the queue): every other message stays queued, accounted to its sender's quota, for the
+// user's receives. (They used to take whatever was queued and keep it aside for the user,
+// which released the senders' quota: another user could then fill the caller's pool until
+// the reply found no room. Found by an outside audit.)
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { get64 } from './wire.ts';
@@ -57,8 +59,6 @@ export const DEFAULT_CALL_TIMEOUT = 25000;
 /** The calls of one connection, made on its first call(). */
 export class Calls {
   readonly pending = new Map<number, PendingCall>();
-  /** messages a call's own receive found for the user: recv() takes these first */
-  readonly stash: Message[] = [];
   /** the count of pending (and abandoned) calls; 0: receives skip the look-up */
   live = 0;
   /** no pending call's deadline is earlier than this (ns; it may be stale-early: expire() recomputes it) */
@@ -134,35 +134,20 @@ export class Calls {
         if (p.deadlineNs < next) next = p.deadlineNs;
         continue;
       }
-      this.remove(p);
-      if (p.abandoned || p.error || p.reply) continue;
-      p.error = new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (its REPLY_TIMEOUT was dropped: this connection\'s pool had no room for it)');
-      p.wake?.();
+      this.lost(p);
     }
     this.nextDue = next;
   }
 
-  /** Messages kept in the stash for the user (not received by it yet; a peeked one it freed does not count). */
-  kept(): number {
-    let n = 0;
-    for (const m of this.stash) if (!m.freedAlready) n++;
-    return n;
+  /** Call `p` is past its deadline, which the core has seen, and its REPLY_TIMEOUT was dropped: it ends (an abandoned one is forgotten). */
+  lost(p: PendingCall): void {
+    this.remove(p);
+    if (p.abandoned || p.error || p.reply) return;
+    p.error = new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (its REPLY_TIMEOUT was dropped: this connection\'s pool had no room for it)');
+    p.wake?.();
   }
 
-  /** A stashed message for a receive with these options (peek leaves it stashed), or null. */
-  takeStashed(peek: boolean, usePrio: boolean, prio: number): Message | null {
-    const s = this.stash;
-    for (let i = 0; i < s.length; i++) {
-      const m = s[i];
-      if (m.freedAlready) { s.splice(i--, 1); continue; } // a peeked one the user freed
-      if (usePrio && !(m.priority <= prio)) continue;
-      if (!peek) s.splice(i, 1);
-      return m;
-    }
-    return null;
-  }
-
-  /** The connection closed: every pending call fails with `why(op)` (ECONNRESET, or ESHUTDOWN); the stash is gone. */
+  /** The connection closed: every pending call fails with `why(op)` (ECONNRESET, or ESHUTDOWN). */
   closed(why: (op: string) => BusError): void {
     for (const p of this.pending.values()) {
       if (p.error || p.reply) continue;
@@ -172,7 +157,6 @@ export class Calls {
     this.pending.clear();
     this.live = 0;
     this.nextDue = Infinity;
-    this.stash.length = 0;
   }
 }
 

@@ -180,7 +180,7 @@ export class Connection {
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + (this.calls?.kept() ?? 0); }
+  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot); }
   /** pool bytes in use (queued and published slices, with their block headers) */
   get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
@@ -312,20 +312,14 @@ export class Connection {
   }
 
   /** recv() with checked option keys; checks the values. */
-  private recvWith(o: RecvOptions, op: string, forCall = false): Message | null {
+  private recvWith(o: RecvOptions, op: string): Message | null {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const prio = o.priority ?? 0;
     if (o.priority !== undefined) {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
       flags |= A.RECV_USE_PRIORITY;
     }
-    // calls (js/calls.ts): what a call's own receive found for the user comes first
     const calls = this.calls;
-    if (calls !== null && calls.stash.length > 0 && !forCall) {
-      this.live(op);
-      const s = calls.takeStashed((flags & A.RECV_PEEK) !== 0, o.priority !== undefined, prio);
-      if (s) { this.lastDropped = 0; return s; }
-    }
     let dropped = 0;
     const want = flags;
     // with calls pending and no priority filter, an empty queue tells which calls lost their
@@ -362,11 +356,11 @@ export class Connection {
    * most ASYNC_LOCK_RETRY_MS and tries again, and throws it once the lock has been taken for
    * LOCK_WAIT_MS in all (`lockStuck`).
    */
-  private recvYielding(o: RecvOptions, op: string, forCall = false): Message | null {
+  private recvYielding(o: RecvOptions, op: string): Message | null {
     const e = this.engine;
     e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
     try {
-      const m = this.recvWith(o, op, forCall);
+      const m = this.recvWith(o, op);
       this.lockBusy = null;
       return m;
     } catch (err) {
@@ -379,6 +373,47 @@ export class Connection {
     }
   }
 
+  /**
+   * A pending call's own look for its reply (RECV_REPLY: wherever it is queued; nothing else
+   * is taken off the queue, and the dropped count stays for the user's next receive). The
+   * reply, REPLY_TIMEOUT or REPLY_DEAD found is handed to `p` (calls.claim). Finding none
+   * once the call's deadline has passed proves that the core expired its record (this RECV's
+   * tick did) and dropped its REPLY_TIMEOUT (no room): the call ends with ETIMEDOUT all the
+   * same (docs/DIFFERENCES.md, D6). `yielding`: an event-loop wait (call()): a contended lock
+   * is waited for at most ASYNC_LOCK_WAIT_MS, then reads as "nothing yet" (lockBusy), as in
+   * recvYielding.
+   */
+  private takeReply(p: PendingCall, op: string, yielding: boolean): void {
+    const e = this.live(op);
+    if (yielding) e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    let r: number;
+    const t0 = e.monotonicNs();
+    try {
+      RECV.encode(e.u32, e.cmd, A.RECV_REPLY, p.cookie);
+      r = e.recv(this.slot, this.gen);
+      if (yielding) this.lockBusy = null;
+    } catch (err) {
+      if (!(yielding && err instanceof BusError && err.errno === A.EDEADLK)) throw err;
+      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockBusy = err;
+      return;
+    } finally {
+      if (yielding) e.lockWaitMs = A.LOCK_WAIT_MS;
+    }
+    if (r === -A.EAGAIN) {
+      if (t0 >= p.deadlineNs) this.calls!.lost(p);
+      return;
+    }
+    const u32 = e.u32, cmd = e.cmd;
+    checkCmd(u32, cmd, r, op, RECV.NAME);
+    const off = RECV.offset(u32, cmd);
+    if (!this.calls!.claim(this.poolBase + off, off, RECV.size(u32, cmd))) {
+      // (the core matched the cookie of a call still pending: cannot happen)
+      this.freeOffset(off);
+      throw new BusError(A.EFAULT, op, `internal: RECV_REPLY returned a message that is not the reply of call ${p.cookie}`);
+    }
+  }
+
   /** The EDEADLK of the last recvYielding, once the lock has stayed taken for LOCK_WAIT_MS (else null: try again). */
   private lockStuck(): BusError | null {
     return this.lockBusy !== null && now() - this.lockBusySince >= A.LOCK_WAIT_MS ? this.lockBusy : null;
@@ -386,7 +421,7 @@ export class Connection {
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
-    if (this.calls !== null && (this.calls.live > 0 || this.calls.stash.length > 0)) {
+    if (this.calls !== null && this.calls.live > 0) {
       // a call's reply is never dropped: the next message for the user is received and freed
       // (a call message taken this way is freed, not DROPped: its caller is not told REPLY_DEAD)
       const m = this.recvWith({}, 'drop');
@@ -614,13 +649,6 @@ export class Connection {
   close(): void {
     const e = this.live('close');
     const cmd = e.cmd, u32 = e.u32;
-    // messages a call's own receive took off the queue for the user count as queued: BYEBYE
-    // would not see them, and closing would lose them (after bus.shutdown() they go, as the
-    // queue does)
-    const kept = this.calls?.kept() ?? 0;
-    if (kept > 0 && !isShutdown(u32)) {
-      throw new BusError(A.EBUSY, 'close', `${kept} message(s) are still queued (received by a call's wait, kept for you): receive or drop them first`, A.R_BYEBYE_QUEUED);
-    }
     let r: number;
     try {
       BYEBYE.encode(u32, cmd);
@@ -706,7 +734,7 @@ export class Connection {
   private lockBusy: BusError | null = null;
   private lockBusySince = 0;
 
-  /** the pending calls and the stash, made by the first call() */
+  /** the pending calls, made by the first call() */
   private calls: Calls | null = null;
   /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
   private nextTimeout = 0;
@@ -762,12 +790,6 @@ export class Connection {
     return deadlineMs - this.engine.monotonicNs() / 1e6;
   }
 
-  /** A message a call's own receive found for the user: keep it for the next recv, and wake user waits. */
-  private stashFor(m: Message): void {
-    this.calls!.stash.push(m);
-    bump(this.engine.i32, this.wakeIndex);
-  }
-
   /**
    * Call `dst`: send `payload` with EXPECT_REPLY and a deadline `timeout` ms away (default
    * 25000) and resolve with the reply Message (free it when done). Rejects with ETIMEDOUT
@@ -775,8 +797,8 @@ export class Connection {
    * dropped the call), ECONNRESET (this connection closed), ECANCELED (`signal` aborted: the
    * core keeps the record until the deadline or the reply; a late reply, REPLY_TIMEOUT or
    * REPLY_DEAD is freed by the host when it is received, and never reaches recv()). Send
-   * errors (ESRCH, EMLINK, ENOSPC, ...) reject too. The call waits itself: messages its
-   * receives find for the user are kept in order and handed out first by the next recv.
+   * errors (ESRCH, EMLINK, ENOSPC, ...) reject too. The call waits itself, for its own reply
+   * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
   async call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
     const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
@@ -827,9 +849,7 @@ export class Connection {
         if (p.error) throw p.error;
         if (w.error) throw w.error;
         const seen = Atomics.load(i32, idx);
-        // receive: the reply is routed to p by recvWith; anything else is the user's
-        const m = this.recvYielding({}, 'call', true);
-        if (m) { this.stashFor(m); continue; }
+        this.takeReply(p, 'call', true);
         if (p.reply || p.error) continue;
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
@@ -863,7 +883,7 @@ export class Connection {
    * A call that blocks this thread (SEND_SYNC_REPLY; Atomics.wait on the wake word) until its
    * reply: the reply Message, or throws ETIMEDOUT, EPIPE, ECONNRESET as call() rejects.
    * Throws EOPNOTSUPP, before sending, on a thread that may not block (a browser main
-   * thread): use call(). Messages for the user received meanwhile go first to the next recv.
+   * thread): use call(). Messages for the user stay queued meanwhile.
    */
   callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallSyncOptions): Message {
     const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
@@ -879,8 +899,7 @@ export class Connection {
         if (p.error) throw p.error;
         if (this.isClosed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
         const seen = Atomics.load(i32, idx);
-        const m = this.recvWith({}, 'callSync', true);
-        if (m) { this.stashFor(m); continue; }
+        this.takeReply(p, 'callSync', false);
         if (p.reply || p.error) continue;
         const left = Math.max(this.callLeft(deadlineMs), 0.05);
         if (!spinDecided) {

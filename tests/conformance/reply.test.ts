@@ -42,6 +42,44 @@ function pending(raw: Raw): number {
 
 const t = busSuite('calls and replies');
 
+t('RECV_REPLY takes the reply of one call wherever it is queued, and nothing else', ({ raw }) => {
+  const a = open(raw), b = open(raw), c = open(raw);
+  assert.is(call(raw, a, b, 7), 0);
+  assert.is(call(raw, a, b, 8, 1n), 0); // due at once: its REPLY_TIMEOUT is queued by the next tick
+  raw.send(c.slot, c.gen, { msg: { dst: a.id, cookie: 1 }, items: [hostVec(2)] }); // the user's, ahead
+  const m = raw.recv(b.slot, b.gen); // the call 7
+  assert.is(m.r, 0);
+  assert.is(reply(raw, b, a, 7), 0);
+  raw.free(b.slot, b.gen, m.offset);
+  const rr = (cookie: number, flags = A.RECV_REPLY) => raw.recv(a.slot, a.gen, flags, cookie);
+  const r7 = rr(7);
+  assert.is(r7.r, 0, 'the reply, behind the user\'s message');
+  const s = raw.slice(a.slot, r7.offset);
+  assert.is(raw.r64(s + A.MSG_TIMEOUT), 7);
+  assert.is(raw.r64(s + A.MSG_SRC_ID), b.id);
+  assert.is(raw.free(a.slot, a.gen, r7.offset), 0);
+  assert.is(rr(7).r, -A.EAGAIN, 'taken');
+  assert.is(raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_RECV_NO_REPLY);
+  const r8 = rr(8);
+  assert.is(r8.r, 0, 'a REPLY_TIMEOUT is the end of its call too');
+  const k = raw.slice(a.slot, r8.offset);
+  assert.is(raw.r64(k + A.MSG_SRC_ID), 0);
+  assert.is(raw.r64(k + A.MSG_HDR + A.ITEM_TYPE), A.ITEM_REPLY_TIMEOUT);
+  raw.free(a.slot, a.gen, r8.offset);
+  // alone, and with a cookie
+  for (const f of [A.RECV_PEEK, A.RECV_DROP, A.RECV_USE_PRIORITY]) {
+    assert.is(rr(7, A.RECV_REPLY | f).r, -A.EINVAL);
+    assert.is(raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_RECV_REPLY_FLAGS);
+  }
+  assert.is(rr(0).r, -A.EINVAL, 'cookie 0 names no call');
+  // the user's message is still first in the queue
+  const u = take(raw, a);
+  assert.is(u.src, c.id);
+  assert.is(take(raw, a).r, -A.EAGAIN);
+  assert.is(take(raw, b).cookie, 8, 'the call that timed out, still queued at its callee');
+  assert.is(pending(raw), 0);
+});
+
 t('EXPECT_REPLY without a timeout is EINVAL; a SYNC_REPLY without EXPECT_REPLY too', ({ raw }) => {
   const a = open(raw), b = open(raw);
   assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 1, flags: A.MSG_EXPECT_REPLY } }), -A.EINVAL);

@@ -18,6 +18,7 @@ export function stateImage(e: Engine): Uint32Array {
   const zero = (from: number, to: number) => img.fill(0, (from - H) >>> 2, (to - H) >>> 2);
   zero(H + A.BUS_SEQNUM, H + A.BUS_SEQNUM + 8);
   zero(H + A.BUS_ID_SEQ, H + A.BUS_ID_SEQ + 4); // only grows, not journaled
+  zero(H + A.BUS_NAME_SEQ, H + A.BUS_NAME_SEQ + 4); // only grows, not journaled (a bump an undo leaves: waiters look again)
   zero(ld(H + A.BUS_THREADS), ld(H + A.BUS_CONNS));
   const nConns = ld(H + A.BUS_N_CONNS);
   for (let s = 0; s < nConns; s++) {
