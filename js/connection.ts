@@ -961,10 +961,12 @@ export class Connection {
    * at once: UnknownObject / UnknownInterface / UnknownMethod / InvalidArgs / Failed; see
    * js/objects.ts), else run the onSignal handlers whose rule it matches (re-checked: bloom
    * false positives are filtered). Returns how many handlers ran (1 for a method call, answered
-   * or handed to its handler). The message is not freed.
+   * or handed to its handler). The message is not freed. EOPNOTSUPP on a monitor or an
+   * activator (they cannot send: a monitor's copy of another's call is not its to answer).
    */
   dispatch(msg: Message): number {
     if (!(msg instanceof Message)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+    if (!this.closed) O.checkCanAnswer(this, 'dispatch'); // (a monitor's copy of another's call is not its to answer)
     return O.dispatchCall(this, msg) ? 1 : S.dispatch(this, msg);
   }
   /** Resolves with the owner's id once `name` has one (polls getNameOwner; bus.waitForName waits on notifications). Default timeout 30 s. */

@@ -106,10 +106,26 @@ function nameArg(op: string, what: string, v: unknown, rule: (s: string) => stri
   return v;
 }
 
+/**
+ * What kind of connection `c` is when it cannot send, so cannot answer a call (a monitor, an
+ * activator: its HELLO flags), else null.
+ */
+export function cannotAnswer(c: Connection): string | null {
+  const e = c.engine, f = e.u32[(e.connAddr(c.slot) + A.CONN_FLAGS) >>> 2];
+  return (f & A.HELLO_MONITOR) !== 0 ? 'a monitor' : (f & A.HELLO_ACTIVATOR) !== 0 ? 'an activator' : null;
+}
+
+/** EOPNOTSUPP for `op` on a connection that cannot answer calls. */
+export function checkCanAnswer(c: Connection, op: string): void {
+  const k = cannotAnswer(c);
+  if (k !== null) throw new BusError(A.EOPNOTSUPP, op, `${k} cannot answer method calls (it cannot send): ${op} on an ordinary connection`);
+}
+
 /** conn.export: register `methods` on `path` / `iface`; returns the unexport function (idempotent). */
 export function exportObject(c: Connection, path: string, iface: string, methods: Methods, opts?: ExportOptions): () => void {
   const op = 'export';
   if (c.closed) throw new BusError(A.ECONNRESET, op);
+  checkCanAnswer(c, op);
   nameArg(op, 'path', path, objectPathError);
   nameArg(op, 'interface', iface, interfaceNameError);
   if (iface === PEER || iface === INTROSPECTABLE) throw new BusError(A.EEXIST, op, `${iface} is answered by dispatch itself at every path`);

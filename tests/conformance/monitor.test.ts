@@ -71,6 +71,35 @@ t('a monitor cannot send, own names or add matches (EOPNOTSUPP), be addressed (E
   mon.close();
 });
 
+t('a monitor or an activator cannot export or dispatch (EOPNOTSUPP): a monitor\'s copy of another\'s call is not its to answer', async ({ bus }) => {
+  const mon = bus.connect({ monitor: true }), act = bus.connect({ activator: 'org.example.Act' });
+  const a = bus.connect(), b = bus.connect();
+  for (const [who, c] of [['a monitor', mon], ['an activator', act]] as const) {
+    const e = fails(() => c.export('/o', 'org.example.I', { M: () => [] }));
+    assert.equal(e, ['EOPNOTSUPP', 0], `${who}: export`);
+  }
+  let ran = 0;
+  b.export('/o', 'org.example.I', { M: () => { ran++; return []; } });
+  const p = a.callMethod({ destination: b.id, path: '/o', interface: 'org.example.I', member: 'M' }, { timeout: 5000 });
+  const call = b.recv()!;
+  assert.is(b.dispatch(call), 1);
+  call.free();
+  await p;
+  assert.is(ran, 1);
+  let copies = 0;
+  for (let m; (m = mon.recv()) !== null; m.free()) {
+    if (!m.expectsReply) continue;
+    copies++;
+    assert.throws(() => mon.dispatch(m), (x: BusError) => x.code === 'EOPNOTSUPP' && /a monitor cannot answer method calls/.test(x.message));
+  }
+  assert.is(copies, 1, 'the monitor saw the call');
+  assert.is(ran, 1, 'no handler ran for the monitor\'s copy');
+  assert.is(a.queued, 0, 'nothing was sent back to the caller');
+  for (const c of [a, b, act]) c.close();
+  drain(mon);
+  mon.close();
+});
+
 t('raw: a copy from the command area at SEND, a host-vector copy at send_commit, none after send_cancel', ({ raw, e }) => {
   const m = open(raw, { flags: A.HELLO_MONITOR });
   const a = open(raw), b = open(raw);
