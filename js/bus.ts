@@ -160,8 +160,16 @@ export interface WatchLockOptions {
 
 /** The thread-slot token of the thread that creates a bus. */
 const CREATOR_TOKEN = 1;
-/** watch(): how often, and how far apart, a recovery that met a dead thread's lock is retried */
-const WATCH_RETRIES = 20, WATCH_RETRY_MS = 50;
+/**
+ * watch(), watchLock(): a recovery that met a lock held by another dead thread (EDEADLK) is
+ * tried again WATCH_RETRY_MS later, until WATCH_PATIENCE_MS have passed since its first try
+ * (then the result carries the EDEADLK). Each try, run from the event loop, waits for such a
+ * lock at most ASYNC_LOCK_WAIT_MS (a recovery's own waits: RECOVER_BUSY_MS for a thread not
+ * known to have stopped), so the event loop runs between tries: a timer there can recover
+ * the other dead thread. (Each try used to block for LOCK_WAIT_MS + RECOVER_BUSY_MS: 1.1 s,
+ * 20 times. Found by an outside audit.)
+ */
+const WATCH_RETRY_MS = 50, WATCH_PATIENCE_MS = 20 * (A.LOCK_WAIT_MS + WATCH_RETRY_MS);
 
 export const DEFAULT_LIMITS: BusLimits = {
   // names, matches: bus-wide tables above one connection's limit (MAX_NAMES_PER_CONN,
@@ -409,8 +417,31 @@ export class Bus {
     const r = e.recoverThread(token, stopped);
     if (r === -A.ESRCH) return -1; // left, or recovered meanwhile
     if (r === -A.EALREADY) throw new BusError(A.EALREADY, 'recoverThread', 'another live thread is recovering that thread');
-    if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${A.LOCK_WAIT_MS} ms (by a thread that died and is not recovered yet): call again`);
+    if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${e.lockWaitMs} ms (by a thread that died and is not recovered yet): call again`);
     return check(r, 'recoverThread');
+  }
+
+  /**
+   * recoverThread from the event loop (watch, watchLock): a lock held by another dead thread
+   * is waited for at most ASYNC_LOCK_WAIT_MS; EDEADLK then, and `retry` is called
+   * WATCH_RETRY_MS later, until WATCH_PATIENCE_MS have passed since `since`.
+   */
+  private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void): { slot: number; error?: unknown } | null {
+    const e = this.engine;
+    try {
+      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+      return { slot: this.recoverThread(token, { stopped }) };
+    } catch (error) {
+      if (!(error instanceof BusError && error.errno === A.EDEADLK)) return { slot: -1, error };
+      const waited = performance.now() - since;
+      if (waited < WATCH_PATIENCE_MS) {
+        setTimeout(retry, WATCH_RETRY_MS);
+        return null;
+      }
+      return { slot: -1, error: new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${Math.round(waited)} ms, tried every ${WATCH_RETRY_MS} ms (by a thread that died and is not recovered yet): recover that one, then call recoverThread again`) };
+    } finally {
+      e.lockWaitMs = A.LOCK_WAIT_MS;
+    }
   }
 
   /**
@@ -418,8 +449,8 @@ export class Bus {
    * bus has nothing to recover). Resolves once the worker has exited and been recovered. It
    * rejects only when its arguments are wrong (BusError EINVAL, before it listens); once it
    * listens it never rejects: a recovery failure is in the result's `error`. A recovery that
-   * meets a lock held by another dead thread (EDEADLK) is tried again, WATCH_RETRIES times,
-   * WATCH_RETRY_MS apart, from the event loop.
+   * meets a lock held by another dead thread (EDEADLK) is tried again from the event loop
+   * (WATCH_RETRY_MS apart, for WATCH_PATIENCE_MS), each try blocking it at most briefly.
    */
   watch(worker: ExitEmitter, handle: BusHandle | number): Promise<WatchResult> {
     const w = worker as ExitEmitter | null;
@@ -435,15 +466,12 @@ export class Bus {
       w.once('exit', (code: number) => {
         // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
-        const attempt = (n: number) => {
-          try {
-            resolve({ code, slot: this.recoverThread(token, { stopped }) });
-          } catch (error) {
-            if (error instanceof BusError && error.errno === A.EDEADLK && n < WATCH_RETRIES) setTimeout(attempt, WATCH_RETRY_MS, n + 1);
-            else resolve({ code, slot: -1, error });
-          }
+        const since = performance.now();
+        const attempt = () => {
+          const r = this.recoverFromLoop(token, stopped, since, attempt);
+          if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
         };
-        attempt(0);
+        attempt();
       });
     });
   }
@@ -704,16 +732,15 @@ export class Bus {
       const onAbort = () => finish({ slot: -1, aborted: true });
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
-      const recover = (n: number) => {
-        try {
-          finish({ slot: this.recoverThread(token, { stopped }) });
-        } catch (error) {
-          if (error instanceof BusError && error.errno === A.EDEADLK && n < WATCH_RETRIES) timer = setTimeout(recover, WATCH_RETRY_MS, n + 1);
-          else finish({ slot: -1, error });
-        }
+      let since = 0;
+      const recover = () => {
+        if (done) return;
+        if (since === 0) since = performance.now();
+        const r = this.recoverFromLoop(token, stopped, since, recover);
+        if (r !== null) finish(r.error === undefined ? { slot: r.slot } : { slot: -1, error: r.error });
       };
       const arm = () => {
-        locks.request(name, { mode: 'exclusive', signal }, () => { if (!done) recover(0); })
+        locks.request(name, { mode: 'exclusive', signal }, () => { if (!done) recover(); })
           .catch((error: unknown) => finish(signal?.aborted ? { slot: -1, aborted: true } : { slot: -1, error }));
       };
       // The slot first, then the lock: a slot that holds the token means the lock was taken

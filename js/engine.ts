@@ -330,7 +330,8 @@ abstract class EngineBase {
       }
       if (r !== A.WOULDBLOCK) return r;
       const now = performance.now();
-      if (deadline === 0) deadline = now + (op === OP_RECOVER ? A.RECOVER_BUSY_MS + A.LOCK_WAIT_MS : this.lockWaitMs);
+      // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
+      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
       if (now >= deadline || ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive())) {
