@@ -25,14 +25,13 @@ export function byebye(slot: u32, gen: u32): i32 {
   const c = u32(ci);
   const cmd = threadCmd();
   if (!lockBusAndConn(c)) return A.WOULDBLOCK;
-  const q = notifyQueue();
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
   else if (ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
   else if (ld32(c + A.CONN_N_RESV) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV));
   else {
     st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
-    connClose(c, q);
+    connClose(c, notifyQueue(true)); // its notifications queued, committed with the close (recover.ts sends them if this thread dies)
   }
   logCommit(); // the close, whole
   unlock(c + A.CONN_LOCK);

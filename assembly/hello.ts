@@ -105,7 +105,7 @@ export function hello(): i32 {
   if ((flags & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) + 1);
   // its notifications queued (over the command's items, read by now): ID_ADD, then NAME_ADD
   // when the activator took a free name; sent once the connection is committed
-  const q = notifyQueue();
+  const q = notifyQueue(true);
   notifyIdAdd(c, q);
   if (name != 0) nameNotify(0, q);
   logCommit(); // the connection, whole

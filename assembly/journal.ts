@@ -24,6 +24,22 @@ export function wr32(p: u32, v: u32): void {
   st32(p, v);
 }
 
+/**
+ * wr32 without the fault hook: for a bookkeeping word that is never a step of its own (a
+ * notification queue's progress, recorded in the same commit as the delivery or the change it
+ * follows: a fault at that commit's other stores undoes it with them).
+ */
+export function wrQuiet(p: u32, v: u32): void {
+  const t = THREAD;
+  const n = ld32(t + A.THREAD_LOG_LEN);
+  if (n >= u32(A.LOG_MAX)) trap();
+  const e = t + A.THREAD_LOG + n * 8;
+  st32(e, p);
+  st32(e + 4, ld32(p));
+  st32(t + A.THREAD_LOG_LEN, n + 1);
+  st32(p, v);
+}
+
 export function wr64(p: u32, lo: u32, hi: u32): void {
   wr32(p, lo);
   wr32(p + 4, hi);

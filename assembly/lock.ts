@@ -88,6 +88,20 @@ export function unlock(p: u32): void {
 }
 
 /**
+ * Take lock `p` over from thread id `from` (a dead thread, during its recovery; its waiters
+ * mark kept): true when `from` held it and the caller holds it now, false when `from` did not.
+ */
+export function lockTakeOver(p: u32, from: u32): bool {
+  const me = ld32(THREAD + A.THREAD_ID);
+  while (true) {
+    const v = aLoad(p);
+    if ((v & A.LOCK_ID_MASK) != from) return false;
+    if (aCas(p, v, u32((v & A.LOCK_WAITERS) | me)) == v) return true;
+  }
+  return false;
+}
+
+/**
  * The first lock word held by thread id `id`, or 0. Marks it LOCK_WAITERS and records it in
  * the calling thread's slot, so that the caller can return WOULDBLOCK and wait for it.
  */

@@ -103,6 +103,9 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
  * waiting for a contended receiver (nameCmdNotify).
  */
 function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, itemName: u32, itemLen: u32): i32 {
+  // the change's notification queued first, committed with it (recover.ts sends it if this
+  // thread dies before it has), sent after the messages moved
+  if (r == 0) nameNotify(0, notifyQueue(true));
   logCommit();
   // with an activator (its lock and c's held): the messages for the name move, committed
   // message by message, before the notification
@@ -115,7 +118,6 @@ function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, itemName: u32,
     unlock(H + A.BUS_LOCK);
     return r;
   }
-  nameNotify(0, notifyQueue());
   return nameCmdNotify(false, 0);
 }
 

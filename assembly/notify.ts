@@ -13,7 +13,7 @@
 // and close change them under it too). docs/DIFFERENCES.md G7.
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, copy, fill, aAdd, THREAD } from "./mem";
-import { logCommit } from "./journal";
+import { logCommit, wrQuiet } from "./journal";
 import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { monitorsAny, walkFirst, walkVisits } from "./monitor";
@@ -32,7 +32,7 @@ function notifyBuf(): u32 {
  * connections without entries are passed without a lock.
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
-  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false);
+  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false, 0);
 }
 
 /**
@@ -40,9 +40,11 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
  * receiver whose lock is contended stops the walk: its position is returned (the contended
  * word recorded by lockTry), unless it is `skipAt` (the host gave its wait up: passed over,
  * the loss counted); without, a bounded spin, then the loss. 0xffffffff: every receiver done.
+ * `prog` (a thread slot, 0: none): its THREAD_OP_LEN follows the walk, the position after
+ * each receiver journaled in that receiver's commit (a delivery and its progress are one).
  */
 function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32,
-  from: u32, skipAt: u32, wait: bool): u32 {
+  from: u32, skipAt: u32, wait: bool, prog: u32): u32 {
   const n = busNConns();
   // the walk (monitor.ts): monitors first, every one; then the connections whose entries match
   for (let pos = walkFirst(from, n, monitorsAny()); pos < n + n; pos++) {
@@ -55,11 +57,16 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
       // lost only to a receiver that would have got it: its entries (and state) change only
       // under the bus lock too, which is held here, so they can be read without its own lock
       if (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen)) aAdd(d + A.CONN_KMSG_LOST, 1);
+      if (prog != 0) {
+        wrQuiet(prog + A.THREAD_OP_LEN, pos + 1);
+        logCommit();
+      }
       continue;
     }
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) {
       kmsgSend(d, kind, buf, size, 0, 0);
     }
+    if (prog != 0) wrQuiet(prog + A.THREAD_OP_LEN, pos + 1);
     logCommit();
     unlock(d + A.CONN_LOCK);
   }
@@ -78,10 +85,22 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 // close passing on over a hundred long names) is sent at once, as before.
 const REC_HDR: u32 = 32; // size, kind, payload size, skip, lo, hi, lo2, hi2
 
-/** A fresh queue in the calling thread's command area: its address (for connClose, then notifyFlush). */
-export function notifyQueue(): u32 {
-  const q = THREAD + A.THREAD_CMD + A.NOTIFY_Q_OFF;
+/**
+ * A fresh queue in the calling thread's command area: its address (for connClose, then
+ * notifyEnd or notifyFlush). `track` (sent with notifyEnd): the thread's op says OP_NOTIFY
+ * from the start of its records, journaled, so the change that queues them commits it too: a
+ * thread that dies after that commit, with some of them unsent, is recovered with them
+ * (notifyTakeOver). Not with a send of the caller's pending (its op words are taken).
+ */
+export function notifyQueue(track: bool): u32 {
+  const t = THREAD;
+  const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
   st32(q, 0);
+  if (track) {
+    wrQuiet(t + A.THREAD_OP, A.OP_NOTIFY);
+    wrQuiet(t + A.THREAD_OP_FROM, 0);
+    wrQuiet(t + A.THREAD_OP_LEN, 0);
+  }
   return q;
 }
 
@@ -112,8 +131,22 @@ function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u3
  * and the notifications not yet sent unsent (their receivers are not told).
  */
 export function notifyFlush(q: u32): void {
-  notifyFlushFrom(q, 0, 0, 0xffffffff, false);
+  notifyFlushFrom(q, 0, 0, 0xffffffff, false, 0);
   st32(q, 0);
+}
+
+/**
+ * Dead thread `t`'s notifications (its op OP_NOTIFY: its change committed, some not sent),
+ * sent by its recoverer from `t`'s queue, where `t`'s progress says (its last delivery
+ * committed; one it was in the middle of was undone with its log), with the receivers' locks
+ * only tried (a bounded spin, else the loss counted, as any recoverer's close with a send of
+ * its own pending). The bus lock held (taken over from `t`: nothing changed the registry
+ * since). Each delivery commits with `t`'s progress, so a recoverer that dies too leaves it
+ * for the next.
+ */
+export function notifyTakeOver(t: u32): void {
+  notifyFlushFrom(t + A.THREAD_CMD + A.NOTIFY_Q_OFF, ld32(t + A.THREAD_OP_FROM), ld32(t + A.THREAD_OP_LEN), 0xffffffff, false, t);
+  st32(t + A.THREAD_OP, A.OP_NONE); // (its progress says every one was sent: a death before this store resends none)
 }
 
 /**
@@ -127,7 +160,7 @@ export function notifyFlush(q: u32): void {
  * passed over, its loss counted). 0 once every notification is sent.
  */
 export function notifyFlushWait(q: u32, rec: u32, pos: u32, skipAt: u32): i32 {
-  const r = notifyFlushFrom(q, rec, pos, skipAt, true);
+  const r = notifyFlushFrom(q, rec, pos, skipAt, true, THREAD);
   if (r == 0xffffffff) {
     st32(q, 0);
     return 0;
@@ -157,23 +190,23 @@ export function notifyResuming(): bool {
 export function notifyEnd(resume: bool, result: i32): i32 {
   const t = THREAD;
   const q = t + A.THREAD_CMD + A.NOTIFY_Q_OFF;
-  let rec: u32 = 0, pos: u32 = 0, skipAt: u32 = 0xffffffff;
+  // (the op is OP_NOTIFY since notifyQueue(true), and its progress words follow the sending)
+  const rec = ld32(t + A.THREAD_OP_FROM), pos = ld32(t + A.THREAD_OP_LEN);
+  let skipAt: u32 = 0xffffffff;
   if (resume) {
-    rec = ld32(t + A.THREAD_OP_FROM);
-    pos = ld32(t + A.THREAD_OP_LEN);
     if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP) skipAt = pos;
-    st32(t + A.THREAD_OP, A.OP_NONE);
   } else st32(t + A.THREAD_OP_CONN, u32(result));
   st32(t + A.THREAD_BCAST_SKIP, 0);
   const r = notifyFlushWait(q, rec, pos, skipAt);
   if (r < 0) return r;
+  st32(t + A.THREAD_OP, A.OP_NONE); // every one sent (a death before this store: its recoverer finds its progress at the end and sends none)
   return i32(ld32(t + A.THREAD_OP_CONN));
 }
 
 /** notifyFlushFrom's stop: the offset of the record it stopped in (a scratch result, set before it is read) */
 let notifyStopRec: u32 = 0;
 
-function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool): u32 {
+function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool, prog: u32): u32 {
   const end = q + 4 + ld32(q);
   const buf = notifyBuf();
   for (let at = q + 4 + rec; at < end; at += ld32(at)) {
@@ -183,10 +216,16 @@ function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool): u
     const first = at == q + 4 + rec;
     const r = notifyFrom(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
       named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0,
-      first ? pos : 0, first ? skipAt : 0xffffffff, wait);
+      first ? pos : 0, first ? skipAt : 0xffffffff, wait, prog);
     if (r != 0xffffffff) {
       notifyStopRec = at - (q + 4);
       return r;
+    }
+    if (prog != 0) {
+      // the next record, from its first receiver (committed: a resumption starts there)
+      wrQuiet(prog + A.THREAD_OP_FROM, at + ld32(at) - (q + 4));
+      wrQuiet(prog + A.THREAD_OP_LEN, 0);
+      logCommit();
     }
   }
   return 0xffffffff;

@@ -12,12 +12,12 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
-import { lockTry, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget } from "./lock";
+import { lockTry, lockTakeOver, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget } from "./lock";
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr } from "./conn";
 import { connClose } from "./byebye";
-import { notifyQueue, notifyFlush, notifyEnd, notifyResuming } from "./notify";
+import { notifyQueue, notifyFlush, notifyEnd, notifyResuming, notifyTakeOver } from "./notify";
 import { sendFinish, sendPending } from "./send";
 import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
@@ -73,6 +73,16 @@ export function recover(token: u32, force: u32): i32 {
   }
   // 4. the command it was in: undone; its locks: released (nobody else takes them)
   logUndo(t);
+  //    ... but notifications it had queued with a change it committed and not all sent
+  //    (OP_NOTIFY): sent now from its queue, where its progress says, before anything can
+  //    change the registry again (its bus lock taken over; it held it while sending them)
+  if (ld32(t + A.THREAD_OP) == A.OP_NOTIFY) {
+    if (!lockTakeOver(H + A.BUS_LOCK, slot + 1) && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+    unlockAllOf(slot + 1); // (its receivers' locks first: they get theirs)
+    notifyTakeOver(t);
+    replySweepNow(); // (a close's REPLY_DEADs, as BYEBYE's end sends them)
+    unlock(H + A.BUS_LOCK);
+  }
   unlockAllOf(slot + 1);
   // 5. its reserved SEND (or a broadcast's staging slice): read and cancelled under the
   //    lock of the pool it is in (the receiver's; the sender's for a broadcast)
@@ -97,7 +107,8 @@ export function recover(token: u32, force: u32): i32 {
     const c = connAddr(i);
     if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_OWNER) != slot) continue;
     if (!lockBusAndConn(c)) return A.WOULDBLOCK;
-    const q = notifyQueue();
+    const track = ld32(me + A.THREAD_OP) == A.OP_NONE; // (no send of its own pending: its op words are free)
+    const q = notifyQueue(track);
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q);
     logCommit(); // the close, whole
     unlock(c + A.CONN_LOCK);
@@ -105,7 +116,7 @@ export function recover(token: u32, force: u32): i32 {
     // BYEBYE's (WOULDBLOCK with the bus lock held, OP_NOTIFY: recover run again goes on), unless
     // the recoverer is in a command of its own (a pending send: its op words are taken), which
     // sends them with a bounded spin
-    if (ld32(me + A.THREAD_OP) == A.OP_NONE) {
+    if (track) {
       const r = notifyEnd(false, 0);
       if (r < 0) return r;
     } else notifyFlush(q);

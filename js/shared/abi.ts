@@ -215,12 +215,16 @@ export const OP_BCAST = 2;
 export const OP_BCAST_MEM = 3;
 // op_from's flag: the broadcast's metadata (seqnum, TIMESTAMP, process items, owned names)
 // is collected in the thread's scratch; a resumed delivery uses it (one collection per broadcast)
-// a BYEBYE, HELLO, NAME_ACQUIRE or NAME_RELEASE whose notifications (queued after its change:
-// NOTIFY_Q_OFF) wait for a contended receiver, the bus lock still held: op_from: the offset of
-// the notification's record in the queue; op_len: the receiver's position; op_conn: the
-// command's result (HELLO's slot, else 0). The command run again goes on there and returns it
-// (assembly/notify.ts notifyEnd); a trap (unwind) or recovery ends it (OP_NONE): the
-// notifications not yet sent are not sent
+// a BYEBYE, HELLO, NAME_ACQUIRE, NAME_RELEASE or a recovery's close whose notifications are
+// queued (NOTIFY_Q_OFF, with its change: the op is set, journaled, in the same commit) and
+// not all sent, the bus lock held: op_from: the offset of the notification's record in the
+// queue; op_len: the position of the next receiver (both journaled with each delivery, so a
+// delivery and its progress commit together); op_conn: the command's result (HELLO's slot,
+// else 0). At a contended receiver the command returns WOULDBLOCK; run again, it goes on
+// there and returns it (assembly/notify.ts notifyEnd). A thread that dies meanwhile is
+// recovered with them: its recoverer takes its bus lock over and sends the rest from its
+// queue (recover.ts), so no receiver misses one and none gets one twice. A trap (unwind)
+// ends it (OP_NONE): the rest are not sent
 export const OP_NOTIFY = 4;
 export const BCAST_MET = 0x40000000; // positions stay below 2 × n_conns
 // A slot is claimed by its token (compare-exchange 0 -> token) before it goes LIVE, and its

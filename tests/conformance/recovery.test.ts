@@ -410,4 +410,110 @@ t('a forced recovery clears the busy word: the next thread in the slot is not wa
   assert.is(e.poolUsed(r.slot), 0);
 });
 
+/**
+ * The bus notifications a subscriber got, checked as a stream: an id is added once and
+ * removed once, after its add; a name's NAME_ADD / NAME_CHANGE / NAME_REMOVE follow its owner
+ * (a NAME_CHANGE or NAME_REMOVE names the owner the stream last gave it). A lost notification
+ * or one sent twice breaks it. `ids`, `owners`: the stream's state so far.
+ */
+function followNotifications(raw: Raw, sub: ReturnType<typeof open>, ids: Map<number, number>, owners: Map<string, number>, label: string): string[] {
+  const seen: string[] = [];
+  for (let m = raw.recv(sub.slot, sub.gen); m.r === 0; m = raw.recv(sub.slot, sub.gen)) {
+    assert.is(m.dropped, 0, `${label}: nothing dropped`);
+    const s = raw.slice(sub.slot, m.offset);
+    if (raw.r64(s + A.MSG_SRC_ID) === 0) {
+      const it = s + A.MSG_HDR, kind = raw.r64(it + A.ITEM_TYPE), d = it + A.ITEM_HDR;
+      if (kind === A.ITEM_ID_ADD || kind === A.ITEM_ID_REMOVE) {
+        const id = raw.r64(d), add = kind === A.ITEM_ID_ADD;
+        assert.is(ids.get(id) ?? 0, add ? 0 : 1, `${label}: ${add ? 'ID_ADD' : 'ID_REMOVE'} of ${id} once, in order`);
+        ids.set(id, add ? 1 : 2);
+        seen.push(`${add ? 'id-add' : 'id-remove'}:${id}`);
+      } else if (kind === A.ITEM_NAME_ADD || kind === A.ITEM_NAME_REMOVE || kind === A.ITEM_NAME_CHANGE) {
+        const oldId = raw.r64(d), newId = raw.r64(d + 16);
+        let name = '';
+        for (let p = d + A.NOTIFY_NAME_HDR; raw.e.u8[p] !== 0; p++) name += String.fromCharCode(raw.e.u8[p]);
+        assert.is(owners.get(name) ?? 0, oldId, `${label}: ${name} passes from the owner the stream last named`);
+        owners.set(name, newId);
+        seen.push(`${kind === A.ITEM_NAME_ADD ? 'name-add' : kind === A.ITEM_NAME_REMOVE ? 'name-remove' : 'name-change'}:${name}`);
+      }
+    }
+    assert.is(raw.free(sub.slot, sub.gen, m.offset), 0);
+  }
+  return seen;
+}
+
+t('a thread that dies while it sends its notifications (HELLO, NAME_ACQUIRE, NAME_RELEASE, BYEBYE): its recoverer sends the rest, none lost, none twice', async ({ raw, e, bus }) => {
+  const sub = open(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0); // an empty rule: every notification
+  const mon = open(raw, { flags: A.HELLO_MONITOR }); // (notified first: a death between the two)
+  const ids = new Map<number, number>(), owners = new Map<string, number>();
+  const monIds = new Map<number, number>(), monOwners = new Map<string, number>();
+  let name = 0;
+  const mine: ReturnType<typeof open>[] = []; // the main thread's connections a step opened
+  type Cmd = { what: string; setup(r2: Raw): () => void };
+  const cmds: Cmd[] = [
+    { what: 'HELLO', setup: (r2) => () => { const h = r2.hello({ attachSend: 0, attachRecv: 0 }); assert.ok(h.r >= 0); } },
+    { what: 'NAME_ACQUIRE', setup: (r2) => { const x = open(r2), n = `org.die.n${name++}`; return () => { assert.is(r2.nameAcquire(x.slot, x.gen, n).r, 0); }; } },
+    { what: 'NAME_RELEASE to a waiter', setup: (r2) => {
+        const x = open(r2), y = open(raw), n = `org.die.n${name++}`;
+        mine.push(y);
+        assert.is(r2.nameAcquire(x.slot, x.gen, n).r, 0);
+        assert.is(raw.nameAcquire(y.slot, y.gen, n, A.NAME_QUEUE).r, 0);
+        return () => { assert.is(r2.nameRelease(x.slot, x.gen, n), 0); };
+      } },
+    { what: 'BYEBYE with names', setup: (r2) => {
+        const x = open(r2);
+        for (let k = 0; k < 3; k++) assert.is(r2.nameAcquire(x.slot, x.gen, `org.die.n${name++}`).r, 0);
+        return () => { assert.is(r2.byebye(x.slot, x.gen), 0); };
+      } },
+  ];
+  for (const cmd of cmds) {
+    let inNotify = 0;
+    for (let n = 1; ; n++) {
+      assert.ok(n < 300, `${cmd.what}: ends`);
+      const other = await another(bus.memory);
+      const r2 = new Raw(other);
+      const run = cmd.setup(r2);
+      followNotifications(raw, sub, ids, owners, `${cmd.what} setup`);
+      followNotifications(raw, mon, monIds, monOwners, `${cmd.what} setup (monitor)`);
+      other.setFault(n, true);
+      let died = false;
+      try { run(); } catch { died = true; }
+      other.setFault(0);
+      // (a death while it sent them: its op says OP_NOTIFY)
+      const slotAt = e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + other.threadSlot * A.THREAD_SIZE;
+      if (died && e.u32[(slotAt + A.THREAD_OP) >>> 2] === A.OP_NOTIFY) inNotify++;
+      if (died) assert.is(e.recover(other.threadSlot, true), 0, `${cmd.what}: recovered after a death at step ${n}`);
+      else {
+        // ran to its end: close what it opened, as it would
+        const n2 = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
+        for (let s = 0; s < n2; s++) {
+          const c = e.connAddr(s);
+          if (e.u32[(c + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE && e.u32[(c + A.CONN_OWNER) >>> 2] === other.threadSlot) assert.is(r2.byebye(s, e.connGen(s)), 0);
+        }
+        assert.is(other.threadLeave(), 0);
+      }
+      const got = followNotifications(raw, sub, ids, owners, `${cmd.what}, death at step ${n}`);
+      followNotifications(raw, mon, monIds, monOwners, `${cmd.what}, death at step ${n} (monitor)`);
+      void got;
+      // what the stream says is open is open: an id added and not removed, a name's owner
+      const open_ = (id: number) => [...Array(e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2]).keys()].some((s) => {
+        const c = e.connAddr(s);
+        return e.u32[(c + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE && e.u32[(c + A.CONN_ID) >>> 2] === id;
+      });
+      for (const [id, v] of ids) assert.is(open_(id), v === 1, `${cmd.what}, death at step ${n}: id ${id} ${v === 1 ? 'added and not removed' : 'removed'}, and ${open_(id) ? 'open' : 'closed'}`);
+      for (const [nm, owner] of owners) if (owner !== 0) assert.ok(open_(owner), `${cmd.what}, death at step ${n}: the stream says ${nm} is owned by ${owner}, which is closed`);
+      assert.equal(checkBus(e), [], `${cmd.what}: consistent after step ${n}`);
+      for (const y of mine.splice(0)) {
+        while (raw.recv(y.slot, y.gen, A.RECV_DROP).r === 0);
+        assert.is(raw.byebye(y.slot, y.gen), 0);
+      }
+      if (!died) break;
+    }
+    assert.ok(inNotify >= 1, `${cmd.what}: some deaths came while it sent its notifications (${inNotify})`);
+  }
+  // the waiters of NAME_RELEASE own their names: release them, closing nothing of the subscriber's
+  cleanup(raw);
+});
+
 t.run();
