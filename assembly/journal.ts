@@ -7,21 +7,15 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, trap, THREAD, HOOKS } from "./mem";
 
 export function wr32(p: u32, v: u32): void {
-  const t = THREAD;
   if (HOOKS) {
+    const t = THREAD;
     const f = ld32(t + A.THREAD_FAULT);
     if (f != 0) {
       st32(t + A.THREAD_FAULT, f - 1);
       if (f == 1) trap();
     }
   }
-  const n = ld32(t + A.THREAD_LOG_LEN);
-  if (n >= u32(A.LOG_MAX)) trap();
-  const e = t + A.THREAD_LOG + n * 8;
-  st32(e, p);
-  st32(e + 4, ld32(p));
-  st32(t + A.THREAD_LOG_LEN, n + 1);
-  st32(p, v);
+  wrQuiet(p, v);
 }
 
 /**
