@@ -34,7 +34,7 @@ export interface ConnStats {
   /** bytes charged to senders' quotas (queued messages), per sending user */
   accounted: number;
   quota: { uid: number; bytes: number; msgs: number }[];
-  /** senders (sendAsync) in its line waiting for room: tickets taken and not yet served (js/host/turns.ts) */
+  /** tickets taken in its line and not yet served (js/host/turns.ts): each sendAsync waiting for room, and each place one that gave up left, until its passer passes it */
   sendLine: number;
 }
 

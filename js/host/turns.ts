@@ -9,7 +9,8 @@
 //
 // Nobody may hold the line forever:
 // - a waiter that gives up (abort, timeout, close, another error) passes its turn at once if
-//   it holds it, and else leaves a passer behind (giveUp) that passes it when it comes;
+//   it holds it, and else leaves a passer behind (giveUp) that passes it when it comes (and
+//   watches the holder ahead of it as a waiter does);
 // - a holder that owes a try (its turn is new, or room was released since its last failed
 //   try, which it records in turn_waiting) for TURN_MS loses the turn to whoever behind it
 //   notices first (a CAS on turn_serving, counted in BUS_TURN_SKIPS). That is how the
@@ -128,11 +129,17 @@ export function giveUp(i32: Int32Array, rx: number, gen: number, t: number): voi
 
 async function passLater(i32: Int32Array, rx: number, gen: number, t: number): Promise<void> {
   const end = now() + GIVE_UP_MAX_MS;
+  // a passer watches the holder as a waiter does: it skips a holder that owes a try for
+  // TURN_MS (a dead worker's ticket). Without it, a line whose live waiters had all left
+  // (a name that moved on faster than TURN_MS) kept its dead tickets, and with them every
+  // passer and every sender that came back to it (found by an outside audit)
+  const watch = new Watch();
   while (now() < end && receiverGen(i32, rx) === gen && Atomics.load(i32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) === 0) {
     const d = behind(i32, rx, t);
     if (d < 0) return;
     if (d === 0) { pass(i32, rx, t); return; }
-    await sleepBehind(i32, rx, GIVE_UP_CHECK_MS);
+    const ms = watch.check(i32, rx, t);
+    if (ms > 0) await sleepBehind(i32, rx, Math.min(ms, GIVE_UP_CHECK_MS));
   }
 }
 

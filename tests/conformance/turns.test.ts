@@ -119,6 +119,23 @@ t('a ticket nobody holds (a dead worker\'s) is skipped once it owes a try for TU
   a.close(); b.close();
 });
 
+t('a waiter that gives up leaves a passer that skips dead tickets ahead of it: the line empties with no waiter left in it', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
+  const e = bus.engine, rx = e.connAddr(b.slot);
+  // two tickets of threads that died, then a waiter that gives up at once (its timeout)
+  Atomics.add(e.i32, (rx + A.CONN_TURN_NEXT) >>> 2, 2);
+  const skips0 = skips(bus);
+  const p = a.sendAsync(b.id, enc.encode('x'), { timeout: 1 }).then(() => 'sent', (x: BusError) => x.code);
+  assert.is(await p, 'ETIMEDOUT');
+  assert.is(line(b), 3, 'two dead tickets and the place it left');
+  // nobody waits any more: the passer it left skips the dead tickets (TURN_MS each), then passes its own
+  await until(() => line(b) === 0, 'the line emptied by the passer alone');
+  assert.is(skips(bus) - skips0, 2, 'each dead ticket skipped once');
+  a.send(b.id, enc.encode('y'));
+  b.recv()!.free();
+  a.close(); b.close();
+});
+
 t('a receiver found by name: its line is learned from the first wait and joined from then on', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
   const [s0, s1] = [1, 2].map(() => bus.connect());
