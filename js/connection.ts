@@ -3,7 +3,7 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
-import { isU64, isS64 } from './wire.ts';
+import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
@@ -421,13 +421,20 @@ export class Connection {
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
-    if (this.calls !== null && this.calls.live > 0) {
-      // a call's reply is never dropped: the next message for the user is received and freed
-      // (a call message taken this way is freed, not DROPped: its caller is not told REPLY_DEAD)
-      const m = this.recvWith({}, 'drop');
-      if (m === null) return false;
-      m.free();
-      return true;
+    const calls = this.calls;
+    if (calls !== null && calls.live > 0) {
+      // a call's reply is never dropped: one at the head goes to its call (RECV_REPLY), and the
+      // drop goes on with the next. The head is read in place: only this thread takes messages
+      // off this queue, and a sender only ever appends. (Receiving and freeing the next message
+      // instead, as before, freed a slice the user had peeked, and told a dropped call's caller
+      // nothing: found by an outside audit.)
+      const e = this.live('drop'), head = e.connAddr(this.slot) + A.CONN_Q_HEAD;
+      for (let n = 0; n < A.MAX_PENDING_REPLIES + 1; n++) {
+        const b = Atomics.load(e.u32, head >>> 2);
+        if (b === 0 || !calls.isClaimable(b + A.BLOCK_HDR)) break;
+        const p = calls.pending.get(get64(e.u32, b + A.BLOCK_HDR + A.MSG_TIMEOUT))!;
+        this.takeReply(p, 'drop', false);
+      }
     }
     const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
@@ -875,7 +882,7 @@ export class Connection {
       signal?.removeEventListener('abort', onAbort);
       this.waiters.delete(w);
       if (w.held) { w.held = false; release(); }
-      if (!p.abandoned) this.calls?.remove(p);
+      this.callWaitEnded(p);
     }
   }
 
@@ -909,8 +916,22 @@ export class Connection {
         waitWordBlocking(i32, idx, seen, left, this.sleepersIndex);
       }
     } finally {
-      this.calls?.remove(p);
+      this.callWaitEnded(p);
     }
+  }
+
+  /**
+   * A call's wait is over. Its end came (a reply, REPLY_TIMEOUT, REPLY_DEAD), the connection
+   * closed, or it was aborted: it leaves the pending calls (an aborted one stays until its end
+   * comes, which is then freed). Any other failure of the wait itself (EDEADLK: a lock that
+   * stayed taken) leaves the call pending in the core: it is abandoned the same way, so its
+   * end is freed when it comes and never reaches recv() (an outside audit saw a reply reach
+   * the user after its call had failed so).
+   */
+  private callWaitEnded(p: PendingCall): void {
+    if (p.abandoned) return;
+    if (p.reply === null && p.error === null && !this.isClosed && !isShutdown(this.engine.u32)) p.abandoned = true;
+    else this.calls?.remove(p);
   }
 
   /**

@@ -238,6 +238,31 @@ t('a call\'s wait takes only its reply: the user\'s messages stay queued (and ac
   a.close(); b.close(); c.close();
 });
 
+t('drop() while a call waits: a peeked message stays readable until freed, a dropped call tells its caller (REPLY_DEAD), a reply at the head goes to its call', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const p = a.call(b.id, enc('q'), { timeout: 5000 }); // a call pending on a
+  c.sendText(a.id, 'hello');
+  const peeked = a.recv({ peek: true })!;
+  assert.ok(a.drop(), 'dropped hello');
+  c.sendText(a.id, 'WORLD');
+  const n = a.recv()!;
+  assert.is(peeked.text(), 'hello', 'the peeked slice is still readable');
+  peeked.free();
+  assert.is(n.text(), 'WORLD', 'the next message is its own');
+  n.free();
+  // a call from c queued at a, then a's own call's reply at the head: drop() hands the reply
+  // to its call and drops c's call, whose caller is told REPLY_DEAD (EPIPE)
+  const q = b.recv()!;
+  b.replyText(q, 'r');
+  q.free();
+  const cp = c.call(a.id, enc('to a'), { timeout: 5000 }).then(() => 'reply', (x: BusError) => x.code);
+  assert.ok(a.drop(), 'dropped c\'s call');
+  assert.is((await p).text(), 'r');
+  assert.is(await cp, 'EPIPE', 'the dropped call\'s caller is told');
+  assert.is(a.queued, 0);
+  a.close(); b.close(); c.close();
+});
+
 t('a flood from another user while a call waits is held by its quota: the owner\'s half of the pool stays free and the reply arrives', async ({ bus, mock }) => {
   const a = bus.connect({ poolSize: 65536 }), s = bus.connect();
   mock.setCreds({ uid: 2000, euid: 2000 });
