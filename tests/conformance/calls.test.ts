@@ -263,6 +263,23 @@ t('drop() while a call waits: a peeked message stays readable until freed, a dro
   a.close(); b.close(); c.close();
 });
 
+t('a call whose wait fails on a lock that stays taken (EDEADLK) is abandoned: its reply never reaches recv()', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const e = bus.engine, word = (e.connAddr(a.slot) + A.CONN_LOCK) >>> 2;
+  const p = a.call(b.id, enc('q'), { timeout: 10000 }).then(() => 'reply', (x: BusError) => x.code);
+  const q = b.recv()!;
+  // a's lock held by a thread that is not LIVE (an id past the thread table): every try fails
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+  assert.is(await p, 'EDEADLK', 'the wait gives up after LOCK_WAIT_MS');
+  Atomics.store(e.u32, word, 0);
+  b.replyText(q, 'late'); // the call is still pending in the core: the reply is accepted
+  q.free();
+  assert.is(a.recv(), null, 'the reply is freed, never handed to the user');
+  assert.is(a.pendingCalls, 0);
+  a.close(); b.close();
+});
+
 t('a flood from another user while a call waits is held by its quota: the owner\'s half of the pool stays free and the reply arrives', async ({ bus, mock }) => {
   const a = bus.connect({ poolSize: 65536 }), s = bus.connect();
   mock.setCreds({ uid: 2000, euid: 2000 });
