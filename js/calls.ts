@@ -75,7 +75,11 @@ export class Calls {
   }
 
   remove(p: PendingCall): void {
-    if (this.pending.get(p.cookie) === p) { this.pending.delete(p.cookie); this.live--; }
+    if (this.pending.get(p.cookie) === p) {
+      this.pending.delete(p.cookie);
+      this.live--;
+      this.conn.slotPass(); // a call() waiting for a pending-call slot may go
+    }
   }
 
   /** Is the message whose header is at `base` what a pending call awaits? */

@@ -59,8 +59,10 @@ export interface SendAsyncOptions extends SendOptions {
   keepAlive?: boolean;
 }
 
-/** One pending recvAsync. */
+/** One pending event-loop wait (recvAsync, call, and the waits for room of sendAsync, replyAsync and call). */
 interface Waiter {
+  /** the waiting call, named in the error of a close (a wait for room only) */
+  op?: string;
   keep: boolean | undefined;
   held: boolean;
   error: BusError | null;
@@ -114,6 +116,28 @@ function sameBus(x: Uint32Array, y: Uint32Array): boolean {
 /** bus.shutdown() was called (the bus header's flag) */
 function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
+}
+
+/**
+ * How often (ms) a call() that the core refused with EMLINK while this connection's own
+ * calls left a slot free looks again: calls made with send() and EXPECT_REPLY hold the
+ * records, and their ends are not counted by the host.
+ */
+const SLOT_POLL_MS = 10;
+
+/** send()'s own options out of sendAsync's / replyAsync's */
+function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
+  const so: SendOptions = {};
+  if (o.cookie !== undefined) so.cookie = o.cookie;
+  if (o.priority !== undefined) so.priority = o.priority;
+  if (o.payloadType !== undefined) so.payloadType = o.payloadType;
+  if (o.flags !== undefined) so.flags = o.flags;
+  return so;
+}
+
+/** what an event-loop wait of `op` aborted by its signal rejects with */
+function canceledBy(op: string): BusError {
+  return new BusError(A.ECANCELED, op, 'aborted by its signal');
 }
 
 /** what a recvAsync aborted by its signal rejects with */
@@ -682,13 +706,13 @@ export class Connection {
     // and find the handle closed
     for (const w of this.waiters) {
       if (w.error) continue;
-      w.error = why('recvAsync');
+      w.error = why(w.op ?? 'recvAsync');
       w.cancel?.();
     }
     bump(e.i32, this.wakeIndex);
     for (const w of this.sendWaiters) {
       if (w.error) continue;
-      w.error = why('sendAsync');
+      w.error = why(w.op ?? 'sendAsync');
       w.cancel?.();
     }
   }
@@ -757,22 +781,93 @@ export class Connection {
   get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
 
   /** a cookie no pending call of this connection uses */
+  /** call()s waiting for a pending-call slot, in the order they came (each one's wake-up, set while it sleeps) */
+  private readonly slotLine: { wake: (() => void) | null }[] = [];
+
+  /**
+   * @internal A call of this connection ended (or may have: Calls.remove, closed): the first
+   * call() waiting for a pending-call slot looks again.
+   */
+  slotPass(): void {
+    if (this.slotLine.length > 0 && (this.calls === null || this.calls.live < A.MAX_PENDING_REPLIES)) this.slotLine[0].wake?.();
+  }
+
+  /**
+   * call()'s wait for a pending-call slot: at the end of the line of calls waiting for one,
+   * until it is first and fewer than MAX_PENDING_REPLIES calls are pending (woken by the end
+   * of one: slotPass), or, `core` (the core said EMLINK: calls made with send() and
+   * EXPECT_REPLY hold records the host does not count), for SLOT_POLL_MS. Rejects with
+   * ETIMEDOUT at `by` (performance.now() ms), ECANCELED, ECONNRESET, ESHUTDOWN.
+   */
+  private async callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null): Promise<void> {
+    const calls = this.calls ??= new Calls(this);
+    const q: { wake: (() => void) | null } = { wake: null };
+    this.slotLine.push(q);
+    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
+    this.waiters.add(w);
+    this.holdFor(w);
+    const onAbort = () => {
+      if (w.error) return;
+      w.error = canceledBy('call');
+      w.cancel?.();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let polled = !core, ok = false;
+    try {
+      for (;;) {
+        if (w.error) throw w.error;
+        if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+        this.live('call');
+        const first = this.slotLine[0] === q && calls.live < A.MAX_PENDING_REPLIES;
+        if (first && polled) { ok = true; return; }
+        const left = by - now();
+        if (left <= 0) {
+          throw new BusError(A.ETIMEDOUT, 'call', core === 'bus'
+            ? `no reply record of the bus free within ${timeout} ms (every one of its limits.replies records is in use by a pending call)`
+            : `no pending-call slot free within ${timeout} ms (${calls.live} calls of this connection pending${core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
+        }
+        let t: ReturnType<typeof setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          q.wake = resolve;
+          w.cancel = resolve;
+          t = setTimeout(resolve, first ? Math.min(left, SLOT_POLL_MS) : left);
+          (t as { unref?: () => void }).unref?.();
+        });
+        clearTimeout(t);
+        q.wake = null;
+        w.cancel = null;
+        if (first) polled = true;
+      }
+    } finally {
+      this.slotLine.splice(this.slotLine.indexOf(q), 1);
+      signal?.removeEventListener('abort', onAbort);
+      this.waiters.delete(w);
+      if (w.held) { w.held = false; release(); }
+      if (!ok) this.slotPass(); // (one that goes on passes after its send: call())
+    }
+  }
+
   private callCookie(calls: Calls): number {
     let c = this.nextCookie;
     while (calls.pending.has(c)) c++;
     return c;
   }
 
-  /** Send the call (EXPECT_REPLY, deadline `timeout` ms from the provider's monotonic clock) and record it. */
-  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, timeout: number, sync: boolean, op: string): PendingCall {
+  /**
+   * The absolute deadline of a call `timeout` ms from now on the provider's CLOCK_MONOTONIC,
+   * the clock the core compares it with (ns, >= 1: 0 is no timeout). A timeout of more than
+   * 2^53 ns, about 104 days, counts as that: the deadline stays a u64, whatever the clock's origin.
+   */
+  private callDeadline(timeout: number, op: string): number {
     if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) throw new BusError(A.EINVAL, op, `timeout must be a finite number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-    const e = this.live(op);
+    return Math.max(1, this.live(op).monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
+  }
+
+  /** Send the call (EXPECT_REPLY, `deadline`: callDeadline's) and record it. */
+  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string): PendingCall {
+    this.live(op);
     const calls = this.calls ??= new Calls(this);
     const cookie = this.callCookie(calls);
-    // an absolute CLOCK_MONOTONIC deadline, from the clock the core compares it with (>= 1: 0 is no timeout)
-    // (a timeout of more than 2^53 ns, about 104 days, counts as that: the deadline stays a
-    // u64, whatever the clock's origin)
-    const deadline = Math.max(1, e.monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
@@ -804,7 +899,10 @@ export class Connection {
    * dropped the call), ECONNRESET (this connection closed), ECANCELED (`signal` aborted: the
    * core keeps the record until the deadline or the reply; a late reply, REPLY_TIMEOUT or
    * REPLY_DEAD is freed by the host when it is received, and never reaches recv()). Send
-   * errors (ESRCH, EMLINK, ENOSPC, ...) reject too. The call waits itself, for its own reply
+   * errors (ESRCH, ENXIO, EMSGSIZE, ...) reject too. With MAX_PENDING_REPLIES calls pending
+   * (EMLINK) or the bus's reply table full (ENOSPC) it waits for a slot, and for room in the
+   * receiver (ENOBUFS / EXFULL) as sendAsync does, all within `timeout` (docs/API.md, Calls,
+   * "Backpressure"). The call waits itself, for its own reply
    * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
   async call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
@@ -813,27 +911,34 @@ export class Connection {
     const signal = o.signal;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
-    if (signal?.aborted) throw new BusError(A.ECANCELED, 'call', 'aborted by its signal');
-    // the send, its lock waits brief (ASYNC_LOCK_WAIT_MS): a receiver's lock still taken
-    // lets the event loop run (a dead holder is recovered there) and tries again
-    let p: PendingCall | null = null;
-    for (let since = 0; p === null;) {
-      this.engine.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    if (signal?.aborted) throw canceledBy('call');
+    const deadlineNs = this.callDeadline(timeout, 'call');
+    const deadlineMs = deadlineNs / 1e6;
+    /** the waits before the send (a pending-call slot, room) end with the call's timeout, in real time */
+    const sendBy = now() + timeout;
+    const calls = this.calls ??= new Calls(this);
+    // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
+    // (before: EMLINK); a slot free and nobody waiting for one costs no await
+    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.length > 0) await this.callSlot(sendBy, timeout, signal, keepAlive, null);
+    // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
+    // its first try runs before call() returns its promise when no slot was waited for
+    let p: PendingCall;
+    for (;;) {
+      const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
+        () => this.startCall(dst, payload, deadlineNs, false, 'call'));
+      this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
-        p = this.startCall(dst, payload, timeout, false, 'call');
+        p = await tried;
+        break;
       } catch (err) {
-        if (!(err instanceof BusError && err.errno === A.EDEADLK)) throw err;
-        if (since === 0) since = now();
-        if (now() - since >= A.LOCK_WAIT_MS) throw err;
-      } finally {
-        this.engine.lockWaitMs = A.LOCK_WAIT_MS;
-      }
-      if (p === null) {
-        await new Promise<void>((r) => { setTimeout(r, A.ASYNC_LOCK_RETRY_MS); });
-        if (signal?.aborted) throw new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+        // EMLINK although this connection's calls leave a slot (calls it made with send()
+        // and EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the
+        // calls of every connection): wait for a record to be released, looking every
+        // SLOT_POLL_MS (no word announces it)
+        if (!(err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL))) throw err;
+        await this.callSlot(sendBy, timeout, signal, keepAlive, err.errno === A.EMLINK ? 'mine' : 'bus');
       }
     }
-    const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const w: Waiter = { keep: keepAlive, held: false, error: null, cancel: null };
     const onAbort = () => {
@@ -845,6 +950,7 @@ export class Connection {
     this.waiters.add(w);
     this.holdFor(w);
     signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort(); // aborted while the send's promise settled
     let spinDecided = false;
     try {
       // let the code after call() run first: a callee on this same thread (a test, a service
@@ -897,8 +1003,9 @@ export class Connection {
     const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
     const i32 = this.engine.i32, idx = this.wakeIndex;
     if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
-    const p = this.startCall(dst, payload, timeout, true, 'callSync');
-    const deadlineMs = this.engine.monotonicNs() / 1e6 + timeout;
+    const deadlineNs = this.callDeadline(timeout, 'callSync');
+    const p = this.startCall(dst, payload, deadlineNs, true, 'callSync');
+    const deadlineMs = deadlineNs / 1e6;
     let spinDecided = false;
     try {
       for (;;) {
@@ -940,18 +1047,40 @@ export class Connection {
    * caller timed out, closed, or got a reply already). Returns the reply's cookie.
    */
   reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
-    if (!(call instanceof Message)) throw new BusError(A.EINVAL, 'reply', `call must be a received Message, got ${kindOf(call)}`);
+    const { src, cookie } = this.replyTarget(call, 'reply');
+    return this.replyTo(src, cookie, payload, opts);
+  }
+
+  /**
+   * reply(), waiting while the caller has no room for it (its quota for this sending user, or
+   * its pool: ENOBUFS / EXFULL) as sendAsync() does: in the caller's line, woken by the
+   * caller's receives and frees, bounded by `timeout` and `signal` (SendAsyncOptions).
+   * Everything else fails as reply() does: EBADSLT when the call is no longer pending (its
+   * caller timed out meanwhile), ENXIO when its caller is gone. Resolves to the reply's cookie.
+   */
+  async replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+    const { src, cookie } = this.replyTarget(call, 'replyAsync');
+    const o = options<SendAsyncOptions>('replyAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
+    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    checkWait('replyAsync', timeout, signal);
+    const keepAlive = optBoolean('replyAsync', 'keepAlive', o.keepAlive);
+    const sendOpts = sendOptionsOf(o);
+    if (signal?.aborted) throw canceledBy('replyAsync');
+    this.live('replyAsync');
+    // (the bytes are copied into the caller's pool by the try that succeeds: a payload the
+    // caller of replyAsync changes meanwhile is sent as it is then)
+    return this.roomWait('replyAsync', src, payload, sendOpts, timeout, signal, keepAlive, () => this.replyTo(src, cookie, payload, sendOpts));
+  }
+
+  /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
+  private replyTarget(call: Message, op: string): { src: number; cookie: number } {
+    if (!(call instanceof Message)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
     // ids and cookies restart on every bus: a call received on another bus could name a call here
-    if (call.conn.engine !== this.engine && !sameBus(call.conn.engine.u32, this.engine.u32)) throw new BusError(A.EINVAL, 'reply', 'the call was received on another bus (reply on the connection that received it)');
-    if (!call.expectsReply) throw new BusError(A.EINVAL, 'reply', 'the message is not a call (no EXPECT_REPLY)');
+    if (call.conn.engine !== this.engine && !sameBus(call.conn.engine.u32, this.engine.u32)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
+    if (!call.expectsReply) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
     const cookie = call.cookie, src = call.src;
-    if (cookie === 0) throw new BusError(A.EINVAL, 'reply', 'the call has cookie 0, which a reply cannot name');
-    this.nextTimeout = cookie;
-    try {
-      return this.send(src, payload, opts);
-    } finally {
-      this.nextTimeout = 0;
-    }
+    if (cookie === 0) throw new BusError(A.EINVAL, op, 'the call has cookie 0, which a reply cannot name');
+    return { src, cookie };
   }
 
   replyText(call: Message, text: string, opts?: SendOptions): number {
@@ -1014,7 +1143,7 @@ export class Connection {
     try { return this.callSync(dst, bytes, opts); } finally { this.nextCallPayloadType = undefined; }
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
-  replyTo(src: number, callCookie: number, payload: Uint8Array, opts?: SendOptions): number {
+  replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions): number {
     this.nextTimeout = callCookie;
     try { return this.send(src, payload, opts); } finally { this.nextTimeout = 0; }
   }
@@ -1024,7 +1153,7 @@ export class Connection {
   /** @internal the adaptive spin of sendAsync's waits for room */
   readonly spaceSpinner = new Spinner();
 
-  /** sendAsync() calls of this connection still waiting for room in a receiver */
+  /** sendAsync(), replyAsync() and call() sends of this connection still waiting for room in a receiver */
   get pendingSends(): number { return this.sendWaiters.size; }
 
   /** the receiver (connection slot address) and its generation last found for a well-known name (fair backpressure) */
@@ -1071,14 +1200,21 @@ export class Connection {
     const timeout = o.timeout ?? Infinity, signal = o.signal;
     checkWait('sendAsync', timeout, signal);
     const keepAlive = optBoolean('sendAsync', 'keepAlive', o.keepAlive);
-    const sendOpts: SendOptions = {};
-    if (o.cookie !== undefined) sendOpts.cookie = o.cookie;
-    if (o.priority !== undefined) sendOpts.priority = o.priority;
-    if (o.payloadType !== undefined) sendOpts.payloadType = o.payloadType;
-    if (o.flags !== undefined) sendOpts.flags = o.flags;
-    const canceled = () => new BusError(A.ECANCELED, 'sendAsync', 'aborted by its signal');
-    if (signal?.aborted) throw canceled();
+    const sendOpts = sendOptionsOf(o);
+    if (signal?.aborted) throw canceledBy('sendAsync');
     this.live('sendAsync');
+    return this.roomWait('sendAsync', dst, payload, sendOpts, timeout, signal, keepAlive, () => this.send(dst, payload, sendOpts));
+  }
+
+  /**
+   * The wait for room of sendAsync, replyAsync and call(): `attempt` (a send of `payload` to
+   * `dst` with `sendOpts`, or the call's or reply's send) is tried; while it fails for lack
+   * of room (ENOBUFS / EXFULL, but R_SEND_NEVER_FITS) it waits in the receiver's line and
+   * tries again. `op` names the caller in errors. Resolves to what `attempt` returns.
+   */
+  private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, sendOpts: SendOptions,
+    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T): Promise<T> {
+    const canceled = () => canceledBy(op);
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
@@ -1092,7 +1228,7 @@ export class Connection {
     };
     const wait = async (p: (cur: Waiter) => Promise<void>) => {
       if (!w) {
-        w = { keep: keepAlive, held: false, error: null, cancel: null };
+        w = { op, keep: keepAlive, held: false, error: null, cancel: null };
         this.sendWaiters.add(w);
         this.holdFor(w);
         signal?.addEventListener('abort', onAbort, { once: true });
@@ -1106,7 +1242,7 @@ export class Connection {
       cur.cancel = null;
       if (cur.error) throw cur.error;
     };
-    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, 'sendAsync', `no room in the receiver within ${timeout} ms (${why})`);
+    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, op, `no room in the receiver within ${timeout} ms (${why})`);
     // the line: receiver rx (its generation gen), our ticket, and whether we hold one
     let rx = 0, gen = 0, ticket = 0, inLine = false;
     let watch: T.Watch | null = null;
@@ -1143,7 +1279,7 @@ export class Connection {
     let lockedSince: number | null = null;
     try {
       for (;;) {
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'sendAsync', 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
         if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
         if (inLine && byName && Atomics.load(i32, seqIdx) !== seqAt) {
           // a name left its owner since we lined up there: line up where the name is now
@@ -1169,9 +1305,9 @@ export class Connection {
         const seqTry = Atomics.load(i32, seqIdx);
         e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
         try {
-          const cookie = this.send(dst, payload, sendOpts);
+          const r = attempt();
           if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
-          return cookie;
+          return r;
         } catch (x) {
           err = x;
         } finally {

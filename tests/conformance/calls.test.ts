@@ -5,7 +5,7 @@
 // freed: the leak check after every test finds nothing queued or in use).
 import * as assert from 'uvu/assert';
 import { Bus, BusError, MockProvider, abi as A, type Message, type Connection } from '../../js/index.ts';
-import { busSuite, ENGINE } from '../helpers/harness.ts';
+import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
 import { hostVec } from '../helpers/raw.ts';
 
@@ -362,4 +362,144 @@ t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and sa
   b.recv()!.free();
 });
 
+// Backpressure under calls (issue 10, point 3): call() waits for a pending-call slot and for
+// room in the receiver instead of failing with EMLINK / ENOBUFS; replyAsync() waits for room
+// in the caller.
+const bp = busSuite('calls (host): backpressure', { limits: { ...SMALL, replies: 300 } });
+const u16 = (i: number) => new Uint8Array([i & 0xff, i >> 8]);
+const v16 = (m: Message) => m.payload[0] | (m.payload[1] << 8);
+/** b answers what it receives (the payload back) until `n` calls were answered; their payloads in the order received */
+async function answer(b: Connection, n: number, ms = 5000): Promise<number[]> {
+  const seen: number[] = [];
+  const end = Date.now() + ms;
+  while (seen.length < n) {
+    assert.ok(Date.now() < end, `${n} calls answered within ${ms} ms (${seen.length} were)`);
+    const m = b.recv();
+    if (!m) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    seen.push(v16(m));
+    b.reply(m, m.payload);
+    m.free();
+  }
+  return seen;
+}
+
+bp('call: beyond MAX_PENDING_REPLIES pending calls, call() waits for a slot, in order, instead of EMLINK', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const N = A.MAX_PENDING_REPLIES + 8;
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < N; i++) ps.push(a.call(b.id, u16(i), { timeout: 10000 }).then((r) => { const v = v16(r); r.free(); return v; }));
+  assert.is(a.pendingCalls, A.MAX_PENDING_REPLIES, 'the first MAX_PENDING_REPLIES are sent at once');
+  assert.is(b.queued, A.MAX_PENDING_REPLIES, 'the others wait for a slot');
+  const all = [...Array(N).keys()];
+  assert.equal(await answer(b, N), all, 'each answer lets the next waiting call go, in the order they were made');
+  assert.equal(await Promise.all(ps), all);
+  assert.is(a.pendingCalls, 0);
+});
+
+bp('call: the wait for a slot ends with ETIMEDOUT at the call\'s timeout, ECANCELED on abort, ECONNRESET on close; the line goes on', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const held: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) held.push(code(a.call(b.id, u16(i), { timeout: 10000 })));
+  const ac = new AbortController();
+  const timedOut = code(a.call(b.id, u16(1000), { timeout: 30 }));
+  const aborted = code(a.call(b.id, u16(1001), { signal: ac.signal }));
+  const next = a.call(b.id, u16(1002), { timeout: 10000 });
+  const last = code(a.call(b.id, u16(1003), { timeout: 10000 }));
+  ac.abort();
+  assert.is(await aborted, 'ECANCELED');
+  const t0 = performance.now();
+  assert.is(await timedOut, 'ETIMEDOUT');
+  assert.ok(performance.now() - t0 < 1000, 'at its timeout');
+  assert.is(b.queued, A.MAX_PENDING_REPLIES, 'nothing of theirs was sent');
+  // one answer: the call behind the two that gave up goes
+  const m0 = b.recv()!;
+  assert.is(v16(m0), 0);
+  b.reply(m0, m0.payload);
+  m0.free();
+  assert.is(await held[0], 'resolved');
+  for (let i = 0; i < 500 && b.queued < A.MAX_PENDING_REPLIES; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.is(b.queued, A.MAX_PENDING_REPLIES, 'one more call was sent');
+  // the close ends the pending calls and the one still waiting for a slot
+  a.close();
+  assert.is(await last, 'ECONNRESET');
+  assert.is(await code(next), 'ECONNRESET');
+  assert.equal(await Promise.all(held.slice(1)), Array(A.MAX_PENDING_REPLIES - 1).fill('ECONNRESET'));
+  const got: number[] = [];
+  for (let m; (m = b.recv()) !== null;) { got.push(v16(m)); m.free(); }
+  assert.equal(got, [...[...Array(A.MAX_PENDING_REPLIES).keys()].slice(1), 1002], 'the one sent was the call behind the two that gave up');
+  b.close();
+});
+
+bp('call: a receiver with no room (ENOBUFS before): the call waits as sendAsync does, and goes when room is released', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  let n = 0;
+  for (;;) { try { a.send(b.id, new Uint8Array(8)); n++; } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } assert.ok(n < 10000); }
+  const p = a.call(b.id, enc('q'), { timeout: 10000 });
+  assert.is(b.queued, n, 'not sent: no room');
+  assert.is(a.pendingSends, 1, 'it waits for room');
+  b.recv()!.free(); // room for one
+  const got: string[] = [];
+  const end = Date.now() + 5000;
+  for (;;) {
+    assert.ok(Date.now() < end, 'the call arrives within 5 s');
+    const m = b.recv();
+    if (!m) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    if (!m.expectsReply) { m.free(); got.push('x'); continue; }
+    b.replyText(m, 'answer');
+    m.free();
+    break;
+  }
+  assert.is(got.length, n - 1, 'after the messages sent before it');
+  const r = await p;
+  assert.is(r.text(), 'answer');
+  r.free();
+  assert.is(a.pendingSends, 0);
+  // a call that can never fit fails at once, as sendAsync does
+  const huge = new Uint8Array(b.stats().poolSize);
+  const e = await a.call(b.id, huge).then(() => null, (x: BusError) => x);
+  assert.ok(e && (e.code === 'ENOBUFS' || e.code === 'EMSGSIZE'), `the call that never fits fails at once (${e?.code})`);
+});
+
+bp('replyAsync: waits for room in the caller (reply() fails with ENOBUFS), then the call gets its reply', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, enc('q'), { timeout: 10000 });
+  const m = b.recv()!;
+  let n = 0;
+  for (;;) { try { b.send(a.id, new Uint8Array(8)); n++; } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } assert.ok(n < 10000); }
+  assert.throws(() => b.reply(m, enc('r')), (e: BusError) => e.code === 'ENOBUFS');
+  const timed = await b.replyAsync(m, enc('r'), { timeout: 20 }).then(() => 'resolved', (e: BusError) => e.code);
+  assert.is(timed, 'ETIMEDOUT', 'bounded by its timeout');
+  const sent = b.replyAsync(m, enc('answer'), { timeout: 10000 });
+  m.free(); // (the call's sender and cookie were read at once)
+  assert.is(b.pendingSends, 1);
+  a.recv()!.free(); // room for one
+  assert.is(typeof await sent, 'number');
+  const r = await p;
+  assert.is(r.text(), 'answer');
+  r.free();
+  let left = 0;
+  for (let x; (x = a.recv()) !== null; left++) x.free();
+  assert.is(left, n - 1);
+  // what reply() refuses, replyAsync rejects with
+  const plain = (b.sendText(a.id, 'not a call'), a.recv()!);
+  assert.is(await b.replyAsync(plain, null).then(() => 'resolved', (e: BusError) => e.code), 'EINVAL');
+  plain.free();
+});
+
+t('call: the bus\'s reply table full (ENOSPC before): the call waits until a record is released', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const n = SMALL!.replies!; // the bus's reply table
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < n; i++) ps.push(a.call(b.id, u16(i), { timeout: 10000 }).then((r) => { const v = v16(r); r.free(); return v; }));
+  const late = c.call(b.id, u16(n), { timeout: 10000 });
+  assert.is(b.queued, n, 'the last call waits: no record free');
+  assert.is(await c.call(b.id, null, { timeout: 30 }).then(() => 'resolved', (e: BusError) => e.message), `call: ETIMEDOUT: no reply record of the bus free within 30 ms (every one of its limits.replies records is in use by a pending call)`);
+  assert.equal(await answer(b, n + 1), [...Array(n + 1).keys()]);
+  assert.equal(await Promise.all(ps), [...Array(n).keys()]);
+  const r = await late;
+  assert.is(v16(r), n);
+  r.free();
+});
+
 t.run();
+bp.run();

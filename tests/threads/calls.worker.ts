@@ -4,7 +4,7 @@
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface CallsInput { role: 'replier' | 'hold'; handle: BusHandle }
+interface CallsInput { role: 'replier' | 'hold' | 'service'; handle: BusHandle }
 const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
 
 const inp = await input<CallsInput>();
@@ -20,6 +20,18 @@ try {
       const bytes = m.payload.slice().reverse();
       conn.reply(m, bytes);
       m.free();
+      answered++;
+    }
+    conn.close();
+    bus.close();
+    post({ done: true, answered });
+  } else if (inp.role === 'service') {
+    // a service as the docs suggest: for await over its calls, each answered with replyAsync
+    // (the payload back), which waits when the caller has no room rather than failing
+    let answered = 0;
+    for await (const m of conn.messages({ timeout: 30000 })) {
+      if (!m.expectsReply) break;
+      await conn.replyAsync(m, m.payload, { timeout: 30000 });
       answered++;
     }
     conn.close();
