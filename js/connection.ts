@@ -1142,6 +1142,10 @@ export class Connection {
     this.nextCallPayloadType = PAYLOAD_DBUS;
     try { return this.callSync(dst, bytes, opts); } finally { this.nextCallPayloadType = undefined; }
   }
+  /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
+  replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {
+    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, () => this.replyTo(src, callCookie, payload, opts));
+  }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
   replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions): number {
     this.nextTimeout = callCookie;

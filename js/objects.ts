@@ -197,9 +197,9 @@ const NO_VALUES: readonly unknown[] = Object.freeze([]);
  */
 function answer(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, sig: string, body: readonly unknown[], onError: ExportOptions['onError'], sync: boolean): void {
   if (call.noReply || c.closed) return;
+  let bytes: Uint8Array | null = null, rc = 0;
   try {
-    let bytes: Uint8Array;
-    const rc = c.takeCookie();
+    rc = c.takeCookie();
     if (rc > 0xffffffff) throw new BusError(A.EINVAL, 'dispatch', `the cookie ${rc} does not fit a D-Bus serial (u32)`);
     const signature = sig === '' ? undefined : sig;
     try {
@@ -215,20 +215,48 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
     if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting
-    // a reply that cannot be sent (too large, or no room in the caller's pool): the caller is
-    // told at once with a short error, if that fits, instead of waiting out its timeout
-    if (errorName === undefined && err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL)) {
-      try {
-        const rc = c.takeCookie();
-        if (rc <= 0xffffffff) {
-          c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
-        }
-      } catch { /* no room for that either: the caller times out */ }
+    // no room in the caller for now (its quota for this user, or its pool): the reply waits
+    // for room as replyAsync does, until the call's deadline (after it the caller no longer
+    // waits: EBADSLT, ignored); what ends that wait goes where a failed reply goes
+    const left = (deadlines.get(call) ?? 0) / 1e6 - c.engine.monotonicNs() / 1e6;
+    const made = bytes as Uint8Array | null; // (assigned in the try)
+    if (made !== null && roomFor(err) && left > 0) {
+      c.replyToAsync(call.senderId, cookie, made.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, left).then(undefined, (e2: unknown) => {
+        if (e2 instanceof BusError && e2.errno === A.EBADSLT) return;
+        replyFailed(c, call, cookie, serial, errorName, e2, onError, false);
+      });
+      return;
     }
-    if (onError) { onError(err, call); return; }
-    if (sync) throw err;
+    replyFailed(c, call, cookie, serial, errorName, err, onError, sync);
   }
 }
+
+/** Is `err` a send's lack of room that a wait can end (ENOBUFS / EXFULL, but a message that never fits)? */
+function roomFor(err: unknown): boolean {
+  return err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL) && err.reason !== A.R_SEND_NEVER_FITS;
+}
+
+/**
+ * The reply could not be sent (`err`): a reply that does not fit (too large, or no room in
+ * the caller's pool) tells the caller at once with a short error, if that fits, instead of
+ * letting it wait out its timeout; then `err` goes to onError, or is thrown (a synchronous
+ * handler) or dropped.
+ */
+function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
+  if (errorName === undefined && err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.ETIMEDOUT)) {
+    try {
+      const rc = c.takeCookie();
+      if (rc <= 0xffffffff) {
+        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
+      }
+    } catch { /* no room for that either: the caller times out */ }
+  }
+  if (onError) { onError(err, call); return; }
+  if (sync) throw err;
+}
+
+/** The deadline of each call being dispatched (ns, the provider's clock: its msg.timeout_ns), for a reply that waits for room. */
+const deadlines = new WeakMap<MethodCall, number>();
 
 /** A Failed error reply (serial `rc`) to the call with serial `serial`, with the message `text`. */
 function failedBytes(rc: number, serial: number, text: string): Uint8Array {
@@ -287,6 +315,8 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
     path: h.path, interface: h.interface, member: h.member, signature: h.signature ?? '',
     sender: h.sender, senderId, header: h, msg, noReply: !msg.expectsReply,
   };
+  // (a call's timeout_ns is its absolute deadline; the field is a reply's cookie_reply)
+  if (msg.expectsReply) deadlines.set(call, msg.cookieReply);
   const tree = trees.get(c);
   const ifaces = tree?.get(h.path);
   // 1. the standard interfaces (named, or a call without an interface whose member no exported

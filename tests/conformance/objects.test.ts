@@ -287,4 +287,31 @@ t('a reply that cannot be sent (over MAX_PAYLOAD) reaches the caller as Failed a
   svc.close(); cli.close();
 });
 
+t('a reply that finds no room in the caller waits for room, until the call\'s deadline, instead of failing (ENOBUFS before)', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const errors: string[] = [];
+  exportCalc(svc);
+  svc.export('/t', 'org.example.T', { Add: { in: 'ii', out: 'i', handler: ([x, y]) => [(x as number) + (y as number)] } }, { onError: (e) => errors.push((e as BusError).code) });
+  const p = cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [2, 40] }, { timeout: 10000 });
+  const q = remote(cli.callMethod({ destination: svc.id, path: '/t', interface: 'org.example.T', member: 'Add', signature: 'ii', body: [1, 1] }, { timeout: 0.05 })); // (50 reads of the MockProvider's stepping clock)
+  let n = 0;
+  for (;;) { try { svc.send(cli.id, new Uint8Array(8)); n++; } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } assert.ok(n < 10000); }
+  assert.equal(serve(svc), [1, 1], 'dispatch does not throw: the replies wait for room');
+  assert.ok(svc.pendingSends >= 1, 'the first reply waits for room');
+  // the second call's deadline passes: the caller's wait ends it (ETIMEDOUT); its reply's
+  // wait for room ends by the deadline (onError hears ETIMEDOUT, or ENOBUFS when it was
+  // already due at dispatch)
+  assert.is(await q, 'ETIMEDOUT');
+  for (let i = 0; i < 2000 && svc.pendingSends > 1; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.is(svc.pendingSends, 1, 'only the first reply still waits');
+  assert.ok(errors.length <= 1 && errors.every((x) => x === 'ETIMEDOUT' || x === 'ENOBUFS'), String(errors));
+  cli.recv()!.free(); // room for one: the first reply goes
+  assert.equal(await p, [42]);
+  assert.is(svc.pendingSends, 0);
+  let left = 0;
+  for (let m; (m = cli.recv()) !== null; left++) m.free();
+  assert.ok(left >= n - 2, `the messages sent before are all there (${left} of ${n - 1})`);
+  svc.close(); cli.close();
+});
+
 t.run();
