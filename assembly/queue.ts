@@ -53,9 +53,11 @@ export function queuePeek(c: u32, usePrio: bool, lo: u32, hi: i32): u32 {
  */
 export function queueFindReply(c: u32, lo: u32, hi: u32): u32 {
   let prev: u32 = 0;
+  const any = (lo | hi) == 0;
   for (let b = ld32(c + A.CONN_Q_HEAD); b != 0; b = ld32(b + A.BLOCK_NEXT)) {
     const m = b + A.BLOCK_HDR;
-    if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 && ld32(m + A.MSG_TIMEOUT) == lo && ld32(m + A.MSG_TIMEOUT + 4) == hi) {
+    const tlo = ld32(m + A.MSG_TIMEOUT), thi = ld32(m + A.MSG_TIMEOUT + 4);
+    if ((ld32(m + A.MSG_FLAGS) & A.MSG_EXPECT_REPLY) == 0 && (any ? (tlo | thi) != 0 : tlo == lo && thi == hi)) {
       queuePrev = prev;
       return b;
     }

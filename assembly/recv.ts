@@ -34,9 +34,8 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
-  // a call's reply: alone, with its cookie
-  if ((flags & A.RECV_REPLY) != 0 && (flags != A.RECV_REPLY ||
-    (ld32(cmd + A.RECV_PRIORITY) == 0 && ld32(cmd + A.RECV_PRIORITY + 4) == 0))) return fail(A.EINVAL, A.R_RECV_REPLY_FLAGS);
+  // a call's reply: alone (with a call's cookie, or 0: the end of any call)
+  if ((flags & A.RECV_REPLY) != 0 && flags != A.RECV_REPLY) return fail(A.EINVAL, A.R_RECV_REPLY_FLAGS);
   // after a shutdown, queued messages can only be dropped (so that the connection can close)
   if ((flags & A.RECV_DROP) == 0 && busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   // DROP of a call makes REPLY_DEAD (reply.ts): the bus lock first
@@ -58,7 +57,7 @@ export function recv(slot: u32, gen: u32): i32 {
 
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
   if (flags == A.RECV_REPLY) {
-    // a call's reply, wherever it is queued; the dropped count stays for the next RECV
+    // a call's reply (cookie 0: of any call), wherever it is queued; the dropped count stays for the next RECV
     const r = queueFindReply(c, ld32(cmd + A.RECV_PRIORITY), ld32(cmd + A.RECV_PRIORITY + 4));
     if (r == 0) return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
     recvDequeue(c, r, queuePrev);

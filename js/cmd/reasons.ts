@@ -107,8 +107,8 @@ export const REASONS: Record<number, [number[], Text]> = {
 
   [A.R_RECV_DROP_PRIORITY]: [[A.EINVAL], () => 'RECV_DROP cannot be combined with RECV_USE_PRIORITY'],
   [A.R_RECV_EMPTY]: [[A.EAGAIN], () => 'no message in the queue'],
-  [A.R_RECV_REPLY_FLAGS]: [[A.EINVAL], () => 'RECV_REPLY cannot be combined with RECV_PEEK, RECV_DROP or RECV_USE_PRIORITY, and needs a call\'s cookie (not 0) in the priority field'],
-  [A.R_RECV_NO_REPLY]: [[A.EAGAIN], () => 'no reply for that call in the queue'],
+  [A.R_RECV_REPLY_FLAGS]: [[A.EINVAL], () => 'RECV_REPLY cannot be combined with RECV_PEEK, RECV_DROP or RECV_USE_PRIORITY'],
+  [A.R_RECV_NO_REPLY]: [[A.EAGAIN], () => 'no reply for that call (cookie 0: for any call) in the queue'],
   [A.R_FREE_OFFSET]: [[A.ENXIO], (_, w) => `offset${q(w.offset)} is not a slice published to this connection (received and not yet freed)`],
   [A.R_BYEBYE_QUEUED]: [[A.EBUSY], (n) => `${n} message(s) are still queued: receive or drop them first`],
   [A.R_BYEBYE_RESERVED]: [[A.EBUSY], (n) => `${n} send(s) into this connection are still being copied`],

@@ -508,13 +508,14 @@ export const RECV_PEEK = 1;
 export const RECV_DROP = 2;
 export const RECV_USE_PRIORITY = 4;
 // wasmbus: take the reply of this connection's call whose cookie is in the command's
-// `priority` field (read as a u64, not 0): the first queued message, wherever it is in the
-// queue, without EXPECT_REPLY whose cookie_reply is that cookie (a reply the core matched to
-// this caller's call record, or the bus's REPLY_TIMEOUT / REPLY_DEAD for it); EAGAIN
-// (R_RECV_NO_REPLY) when none is queued. It leaves every other message queued, and the
-// dropped count for the next ordinary RECV. Alone (EINVAL with PEEK, DROP or USE_PRIORITY:
-// R_RECV_REPLY_FLAGS). call() and callSync() wait with it: a call never takes the user's
-// messages off the queue (they stay accounted to their senders' quotas).
+// `priority` field (read as a u64): the first queued message, wherever it is in the queue,
+// without EXPECT_REPLY whose cookie_reply is that cookie (a reply the core matched to this
+// caller's call record, or the bus's REPLY_TIMEOUT / REPLY_DEAD for it); with cookie 0, the
+// first such message of any call (cookie_reply not 0: only the end of a call of this
+// connection has one); EAGAIN (R_RECV_NO_REPLY) when none is queued. It leaves every other
+// message queued, and the dropped count for the next ordinary RECV. Alone (EINVAL with PEEK,
+// DROP or USE_PRIORITY: R_RECV_REPLY_FLAGS). call() and callSync() wait with it: a call
+// never takes the user's messages off the queue (they stay accounted to their senders' quotas).
 export const RECV_REPLY = 8;
 export const RECV_RETURN_DROPPED_MSGS = 2;
 
@@ -823,7 +824,7 @@ export const R_SEND_NOT_PENDING = 334; // EINVAL: send_commit / send_cancel with
 // RECV
 export const R_RECV_DROP_PRIORITY = 400; // EINVAL: RECV_DROP with RECV_USE_PRIORITY
 export const R_RECV_EMPTY = 401; // EAGAIN: no message queued (none at or below the priority)
-export const R_RECV_REPLY_FLAGS = 402; // EINVAL: RECV_REPLY with PEEK, DROP or USE_PRIORITY, or with cookie 0
+export const R_RECV_REPLY_FLAGS = 402; // EINVAL: RECV_REPLY with PEEK, DROP or USE_PRIORITY
 export const R_RECV_NO_REPLY = 403; // EAGAIN: no reply for that call queued
 // FREE
 export const R_FREE_OFFSET = 500; // ENXIO: the offset is not a published slice of this pool

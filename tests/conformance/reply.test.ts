@@ -71,10 +71,36 @@ t('RECV_REPLY takes the reply of one call wherever it is queued, and nothing els
     assert.is(rr(7, A.RECV_REPLY | f).r, -A.EINVAL);
     assert.is(raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_RECV_REPLY_FLAGS);
   }
-  assert.is(rr(0).r, -A.EINVAL, 'cookie 0 names no call');
+  assert.is(rr(0).r, -A.EAGAIN, 'cookie 0: the end of any call; none is queued');
+  assert.is(raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_RECV_NO_REPLY);
   // the user's message is still first in the queue
   const u = take(raw, a);
   assert.is(u.src, c.id);
+  assert.is(take(raw, a).r, -A.EAGAIN);
+  assert.is(take(raw, b).cookie, 8, 'the call that timed out, still queued at its callee');
+  assert.is(pending(raw), 0);
+});
+
+t('RECV_REPLY with cookie 0 takes the end of any call, in queue order, and nothing else', ({ raw }) => {
+  const a = open(raw), b = open(raw), c = open(raw);
+  assert.is(call(raw, a, b, 7), 0);
+  assert.is(call(raw, a, b, 8, 1n), 0); // due at once: its REPLY_TIMEOUT is queued by the next tick
+  raw.send(c.slot, c.gen, { msg: { dst: a.id, cookie: 1 }, items: [hostVec(2)] }); // the user's, ahead of both ends
+  const m = raw.recv(b.slot, b.gen); // the call 7
+  assert.is(m.r, 0);
+  raw.send(c.slot, c.gen, { msg: { dst: a.id, cookie: 2 }, items: [hostVec(2)] }); // the user's, between them
+  assert.is(reply(raw, b, a, 7), 0);
+  raw.free(b.slot, b.gen, m.offset);
+  const any = () => raw.recv(a.slot, a.gen, A.RECV_REPLY, 0);
+  const ends: [number, number][] = [];
+  for (let r = any(); r.r === 0; r = any()) {
+    const s = raw.slice(a.slot, r.offset);
+    ends.push([raw.r64(s + A.MSG_TIMEOUT), raw.r64(s + A.MSG_SRC_ID)]);
+    assert.is(raw.free(a.slot, a.gen, r.offset), 0);
+  }
+  assert.equal(ends, [[8, 0], [7, b.id]], 'the REPLY_TIMEOUT (queued first, by the tick of the call 7\'s RECV) and the reply, in queue order');
+  assert.is(raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_RECV_NO_REPLY);
+  assert.equal([take(raw, a).cookie, take(raw, a).cookie], [1, 2], 'the user\'s messages stay, in order');
   assert.is(take(raw, a).r, -A.EAGAIN);
   assert.is(take(raw, b).cookie, 8, 'the call that timed out, still queued at its callee');
   assert.is(pending(raw), 0);

@@ -51,7 +51,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     return out;
   };
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['call', 'call', 'reply', 'reply', 'user', 'recvReply', 'recvReply', 'recvReply', 'recv', 'drop']);
+    const op = rnd.pick(['call', 'call', 'reply', 'reply', 'user', 'recvReply', 'recvReply', 'recvReply', 'recvAny', 'recv', 'drop']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
     const a = rnd.int(N), b = rnd.int(N);
@@ -83,6 +83,19 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
         assert.not.ok(c.ended, `${label}: call ${c.cookie} ended twice`);
         c.ended = true;
         counts.replyTaken = (counts.replyTaken ?? 0) + 1;
+      } else assert.is(got.r, -A.EAGAIN);
+    } else if (op === 'recvAny') {
+      // RECV_REPLY with cookie 0: the end of any call of this connection, nothing else
+      const x = conns[a];
+      const got = both(label, (raw) => take(raw, x, raw.recv(x.slot, x.gen, A.RECV_REPLY, 0))) as ReturnType<typeof take> & { src: number; flags: number; cookieReply: number; item: number };
+      if (got.r === 0) {
+        const c = calls.find((k) => k.caller === a && k.cookie === got.cookieReply);
+        assert.ok(c, `${label}: RECV_REPLY 0 took the end of a call of this connection (cookie_reply ${got.cookieReply})`);
+        assert.is(got.flags & A.MSG_EXPECT_REPLY, 0);
+        assert.ok(got.src === conns[c!.callee].id || (got.src === 0 && (got.item === A.ITEM_REPLY_TIMEOUT || got.item === A.ITEM_REPLY_DEAD)), `${label}: from its callee or the bus`);
+        assert.not.ok(c!.ended, `${label}: call ${got.cookieReply} ended twice`);
+        c!.ended = true;
+        counts.anyTaken = (counts.anyTaken ?? 0) + 1;
       } else assert.is(got.r, -A.EAGAIN);
     } else if (op === 'recv' || op === 'drop') {
       const x = conns[a];
@@ -125,7 +138,7 @@ for (const seed of SEEDS) {
     const counts = await run(seed, STEPS);
     // drawn with fixed weights: call 2/10, reply 2/10, recvReply 3/10 (well below those rates)
     const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
-    min('call', 1 / 8); min('recvReply', 1 / 6); min('replyTaken', 1 / 40); min('reply 0', 1 / 80);
+    min('call', 1 / 8); min('recvReply', 1 / 6); min('replyTaken', 1 / 40); min('anyTaken', 1 / 80); min('reply 0', 1 / 80);
   });
 }
 
