@@ -31,6 +31,8 @@ export interface PendingCall {
   reply: Message | null;
   /** ETIMEDOUT, EPIPE, ECONNRESET, ECANCELED: how it ended without a reply */
   error: BusError | null;
+  /** the wait for it failed (the receives: EDEADLK, ESHUTDOWN, ...): call() rejects with it, and the call, still pending in the core, is abandoned */
+  waitError: Error | null;
   /** the caller gave up (abort): a late reply, REPLY_TIMEOUT or REPLY_DEAD is freed on arrival */
   abandoned: boolean;
   /** ends the call's current wait (it re-checks) */
@@ -67,7 +69,7 @@ export class Calls {
   constructor(private readonly conn: Connection) {}
 
   add(cookie: number, op: string, deadlineNs: number): PendingCall {
-    const p: PendingCall = { cookie, reply: null, error: null, abandoned: false, wake: null, op, deadlineNs };
+    const p: PendingCall = { cookie, reply: null, error: null, waitError: null, abandoned: false, wake: null, op, deadlineNs };
     this.pending.set(cookie, p);
     this.live++;
     if (deadlineNs < this.nextDue) this.nextDue = deadlineNs;

@@ -268,13 +268,13 @@ t('a call whose wait fails on a lock that stays taken (EDEADLK) is abandoned: it
   const e = bus.engine, word = (e.connAddr(a.slot) + A.CONN_LOCK) >>> 2;
   const p = a.call(b.id, enc('q'), { timeout: 10000 }).then(() => 'reply', (x: BusError) => x.code);
   const q = b.recv()!;
+  b.replyText(q, 'late'); // queued before the call's receives look: they need a's lock to take it
+  q.free();
   // a's lock held by a thread that is not LIVE (an id past the thread table): every try fails
   const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
   assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
   assert.is(await p, 'EDEADLK', 'the wait gives up after LOCK_WAIT_MS');
   Atomics.store(e.u32, word, 0);
-  b.replyText(q, 'late'); // the call is still pending in the core: the reply is accepted
-  q.free();
   assert.is(a.recv(), null, 'the reply is freed, never handed to the user');
   assert.is(a.pendingCalls, 0);
   a.close(); b.close();
@@ -360,6 +360,28 @@ t('m.kernel: a REPLY_TIMEOUT of a call made without call() reaches recv() and sa
   assert.is(k.src, 0);
   k.free();
   b.recv()!.free();
+});
+
+t('a call made through the raw ABI while a call() waits: its end, queued first, reaches recv(); the call() gets its own', async ({ bus, e }) => {
+  const raw = new Raw(e);
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, enc('q'), { timeout: 10000 });
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 5000, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(1)] }), 0);
+  const m1 = b.recv()!, m2 = b.recv()!;
+  assert.is(m2.cookie, 5000);
+  b.replyText(m2, 'raw answer'); // first in a's queue
+  await new Promise((r) => setTimeout(r, 5)); // the call's receives look meanwhile
+  b.replyText(m1, 'answer');
+  m1.free(); m2.free();
+  const r = await p;
+  assert.is(r.text(), 'answer');
+  r.free();
+  const u = a.recv()!;
+  assert.is(u.cookieReply, 5000, 'the raw call\'s reply is the user\'s');
+  assert.is(u.text(), 'raw answer');
+  u.free();
+  assert.is(a.recv(), null);
+  assert.is(a.pendingCalls, 0);
 });
 
 // Backpressure under calls (issue 10, point 3): call() waits for a pending-call slot and for
