@@ -938,6 +938,8 @@ export class Connection {
     let spinDecided = false;
     try {
       while (this.callWaiting.size > 0) {
+        // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
         const seen = Atomics.load(i32, idx);
         if (this.pumpTake() > 0) spinDecided = false;
         if (this.callWaiting.size === 0) break;

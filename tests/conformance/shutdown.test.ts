@@ -57,6 +57,7 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const a = bus.connect(), it = bus.connect(), caller = bus.connect(), tx = bus.connect();
   const svc = j.connect(), rx = j.connect({ poolSize: 4096 }), jtx = j.connect();
+  const jcaller = svc, jcaller2 = jtx; // (8 connection slots: the joined Bus's callers double as the others)
   const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => e.code);
   // both rx's users at their quota: a sendAsync from each waits for room
   for (const s of [tx, jtx]) {
@@ -69,15 +70,22 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
     sendAsync: outcome(tx.sendAsync(rx.id, new Uint8Array(64), { timeout: 5000 })),
     // a sender and a receiver of the joined Bus: nothing of the creator's is closed for it
     otherSendAsync: outcome(jtx.sendAsync(rx.id, new Uint8Array(64), { timeout: 5000 })),
+    // a call of the joined Bus waiting for its reply (the reply pump), another waiting for a
+    // pending-call slot behind MAX_PENDING_REPLIES of its own
+    otherCall: outcome(jcaller.call(jcaller2.id, null, { timeout: 5000 })),
+    // the bus's reply table (16 records) full: one more call waits for a record
+    otherCallsHeld: Promise.all(Array.from({ length: 16 - 2 }, () => outcome(jcaller2.call(jcaller.id, null, { timeout: 5000 })))).then((xs) => [...new Set(xs)].join()),
+    otherCallInLine: outcome(jcaller2.call(jcaller.id, null, { timeout: 5000 })),
   };
   await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   bus.shutdown();
   const got: Record<string, string> = {};
   for (const [k, p] of Object.entries(waits)) got[k] = await p;
-  assert.equal(got, { recvAsync: 'ESHUTDOWN', iterator: 'ESHUTDOWN', call: 'ESHUTDOWN', sendAsync: 'ESHUTDOWN', otherSendAsync: 'ESHUTDOWN' });
+  assert.equal(got, { recvAsync: 'ESHUTDOWN', iterator: 'ESHUTDOWN', call: 'ESHUTDOWN', sendAsync: 'ESHUTDOWN', otherSendAsync: 'ESHUTDOWN', otherCall: 'ESHUTDOWN', otherCallsHeld: 'ESHUTDOWN', otherCallInLine: 'ESHUTDOWN' });
   assert.ok(performance.now() - t0 < 2500, 'woken, not timed out');
   assert.is(jtx.pendingSends, 0);
+  assert.is(jcaller.pendingCalls + jcaller2.pendingCalls, 0);
   for (const c of [svc, rx, jtx]) c.close(); // the queued messages go with them
   j.close();
   assert.equal(checkBus(bus.engine), []);
