@@ -1096,7 +1096,10 @@ export class Connection {
         // calls of every connection): wait for a record to be released, looking every
         // SLOT_POLL_MS (no word announces it)
         if (!(err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL))) throw err;
-        await this.callSlot(sendBy, timeout, signal, keepAlive, err.errno === A.EMLINK ? 'mine' : 'bus');
+        // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
+        // room its slot was taken; it waits in line again, woken as calls end, not polling)
+        const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
+        await this.callSlot(sendBy, timeout, signal, keepAlive, why);
       }
     }
     const w: Waiter = { keep: keepAlive, held: false, error: null, cancel: null };

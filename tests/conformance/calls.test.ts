@@ -482,6 +482,31 @@ bp('call: a receiver with no room (ENOBUFS before): the call waits as sendAsync 
   assert.ok(e && (e.code === 'ENOBUFS' || e.code === 'EMSGSIZE'), `the call that never fits fails at once (${e?.code})`);
 });
 
+bp('calls that waited for room and lost their slot wait in line, not polling: when the callee closes, every call settles at once', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const big = new Uint8Array(Math.floor(b.stats().poolSize / 2 / 3 / 2.5)); // two fit in a's share of b
+  const N = A.MAX_PENDING_REPLIES + 200;
+  const ps: Promise<string>[] = [];
+  for (let i = 0; i < N; i++) ps.push(a.call(b.id, big, { timeout: 20000 }).then((r) => { r.free(); return 'OK'; }, (e: BusError) => e.code));
+  // b receives and frees every call, never answering: the calls take turns waiting for room
+  const end = Date.now() + 5000;
+  while (a.pendingCalls < A.MAX_PENDING_REPLIES || a.pendingSends > 0) {
+    assert.ok(Date.now() < end, `MAX_PENDING_REPLIES calls sent within 5 s (${a.pendingCalls} pending, ${a.pendingSends} waiting for room)`);
+    const m = b.recv();
+    if (m) m.free(); else await new Promise((r) => setTimeout(r, 1));
+  }
+  for (let m; (m = b.recv()) !== null;) m.free();
+  await new Promise((r) => setTimeout(r, 20));
+  const t0 = performance.now();
+  b.close();
+  const got = await Promise.all(ps);
+  const ms = performance.now() - t0;
+  assert.is(got.filter((x) => x === 'EPIPE').length, A.MAX_PENDING_REPLIES, 'the pending ones: REPLY_DEAD');
+  assert.is(got.filter((x) => x === 'ENXIO').length, N - A.MAX_PENDING_REPLIES, 'the waiting ones: the callee is gone');
+  assert.ok(ms < 1000, `all settled ${ms.toFixed(0)} ms after the close (before: one every SLOT_POLL_MS, seconds in all)`);
+  assert.is(a.pendingCalls, 0);
+});
+
 bp('replyAsync: waits for room in the caller (reply() fails with ENOBUFS), then the call gets its reply', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const p = a.call(b.id, enc('q'), { timeout: 10000 });

@@ -60,6 +60,27 @@ t('senders waiting for room are served in the order they started waiting; a fres
   fill.close(); b.close();
 });
 
+t('the receiver closes: every sender in its line rejects with ENXIO at once, not at its next check of the holder', async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
+  const senders = [1, 2, 3, 4].map(() => bus.connect());
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const ps: Promise<string>[] = [];
+  for (let i = 0; i < senders.length; i++) {
+    ps.push(senders[i].sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000 }).then(() => 'sent', (e: BusError) => e.code));
+    await until(() => line(b) === i + 1, `sender ${i} in the line`);
+  }
+  await new Promise((r) => setTimeout(r, 20)); // those behind the holder are asleep on the line
+  const t0 = performance.now();
+  while (b.drop());
+  b.close();
+  assert.equal(await Promise.all(ps), ['ENXIO', 'ENXIO', 'ENXIO', 'ENXIO']);
+  const ms = performance.now() - t0;
+  assert.ok(ms < 500, `all rejected ${ms.toFixed(0)} ms after the close (before: up to the holder check interval, 200 ms per place, up to 1.6 s)`);
+  for (const s of senders) assert.is(s.pendingSends, 0);
+  for (const s of senders) s.close();
+  fill.close();
+});
+
 t('a waiter that aborts passes its turn: from the middle of the line and as its head', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
   const s = [1, 2, 3, 4, 5].map(() => bus.connect());
