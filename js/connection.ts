@@ -429,21 +429,9 @@ export class Connection {
    */
   private takeReply(p: PendingCall, op: string, yielding: boolean): void {
     const e = this.live(op);
-    if (yielding) e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
-    let r: number;
     const t0 = e.monotonicNs();
-    try {
-      RECV.encode(e.u32, e.cmd, A.RECV_REPLY, p.cookie);
-      r = e.recv(this.slot, this.gen);
-      if (yielding) this.lockBusy = null;
-    } catch (err) {
-      if (!(yielding && err instanceof BusError && err.errno === A.EDEADLK)) throw err;
-      if (this.lockBusy === null) this.lockBusySince = now();
-      this.lockBusy = err;
-      return;
-    } finally {
-      if (yielding) e.lockWaitMs = A.LOCK_WAIT_MS;
-    }
+    const r = this.recvReply(p.cookie, op, yielding);
+    if (r === null) return;
     if (r === -A.EAGAIN) {
       if (t0 >= p.deadlineNs) this.calls!.lost(p);
       return;
@@ -455,6 +443,29 @@ export class Connection {
       // (the core matched the cookie of a call still pending: cannot happen)
       this.freeOffset(off);
       throw new BusError(A.EFAULT, op, `internal: RECV_REPLY returned a message that is not the reply of call ${p.cookie}`);
+    }
+  }
+
+  /**
+   * RECV_REPLY for `cookie` (0: the first end of any call): the command's result, or, for a
+   * `yielding` receive (an event-loop wait: call()'s pump and its waits) whose lock stayed
+   * taken for ASYNC_LOCK_WAIT_MS, null with the EDEADLK in `lockBusy` (as in recvYielding).
+   */
+  private recvReply(cookie: number, op: string, yielding: boolean): number | null {
+    const e = this.live(op);
+    if (yielding) e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    try {
+      RECV.encode(e.u32, e.cmd, A.RECV_REPLY, cookie);
+      const r = e.recv(this.slot, this.gen);
+      if (yielding) this.lockBusy = null;
+      return r;
+    } catch (err) {
+      if (!(yielding && err instanceof BusError && err.errno === A.EDEADLK)) throw err;
+      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockBusy = err;
+      return null;
+    } finally {
+      if (yielding) e.lockWaitMs = A.LOCK_WAIT_MS;
     }
   }
 
@@ -993,23 +1004,10 @@ export class Connection {
       const cr = this.firstEnd();
       if (cr === 0) return n + this.pumpTakeEach(true);
       if (!calls.pending.has(cr)) { this.rawCalls = true; continue; }
-      const e = this.live('call');
-      const u32 = e.u32, cmd = e.cmd;
-      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
-      let r: number;
-      try {
-        RECV.encode(u32, cmd, A.RECV_REPLY, 0);
-        r = e.recv(this.slot, this.gen);
-        this.lockBusy = null;
-      } catch (err) {
-        if (!(err instanceof BusError && err.errno === A.EDEADLK)) throw err;
-        if (this.lockBusy === null) this.lockBusySince = now();
-        this.lockBusy = err;
-        return n;
-      } finally {
-        e.lockWaitMs = A.LOCK_WAIT_MS;
-      }
+      const r = this.recvReply(0, 'call', true);
+      if (r === null) return n; // a lock still taken: the pump looks again soon
       if (r === -A.EAGAIN) return n; // (cannot happen: the end seen is first, and only this thread takes it)
+      const u32 = this.engine.u32, cmd = this.engine.cmd;
       checkCmd(u32, cmd, r, 'call', RECV.NAME);
       const off = RECV.offset(u32, cmd);
       if (!calls.claim(this.poolBase + off, off, RECV.size(u32, cmd))) {
