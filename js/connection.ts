@@ -1211,16 +1211,10 @@ export class Connection {
    */
   async replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const { src, cookie } = this.replyTarget(call, 'replyAsync');
-    const o = options<SendAsyncOptions>('replyAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
-    const timeout = o.timeout ?? Infinity, signal = o.signal;
-    checkWait('replyAsync', timeout, signal);
-    const keepAlive = optBoolean('replyAsync', 'keepAlive', o.keepAlive);
-    const sendOpts = sendOptionsOf(o);
-    if (signal?.aborted) throw canceledBy('replyAsync');
-    this.live('replyAsync');
+    const w = this.waitOptions('replyAsync', opts);
     // (the bytes are copied into the caller's pool by the try that succeeds: a payload the
     // caller of replyAsync changes meanwhile is sent as it is then)
-    return this.roomWait('replyAsync', src, payload, sendOpts, timeout, signal, keepAlive, () => this.replyTo(src, cookie, payload, sendOpts));
+    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.replyTo(src, cookie, payload, w.sendOpts));
   }
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
@@ -1351,14 +1345,20 @@ export class Connection {
    * every other error of send(). Resolves to the cookie used.
    */
   async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
-    const o = options<SendAsyncOptions>('sendAsync', opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
+    const w = this.waitOptions('sendAsync', opts);
+    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.send(dst, payload, w.sendOpts));
+  }
+
+  /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
+  private waitOptions(op: string, opts: SendAsyncOptions | undefined): { sendOpts: SendOptions; timeout: number; signal: AbortSignal | undefined; keepAlive: boolean | undefined } {
+    const o = options<SendAsyncOptions>(op, opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
     const timeout = o.timeout ?? Infinity, signal = o.signal;
-    checkWait('sendAsync', timeout, signal);
-    const keepAlive = optBoolean('sendAsync', 'keepAlive', o.keepAlive);
+    checkWait(op, timeout, signal);
+    const keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
     const sendOpts = sendOptionsOf(o);
-    if (signal?.aborted) throw canceledBy('sendAsync');
-    this.live('sendAsync');
-    return this.roomWait('sendAsync', dst, payload, sendOpts, timeout, signal, keepAlive, () => this.send(dst, payload, sendOpts));
+    if (signal?.aborted) throw canceledBy(op);
+    this.live(op);
+    return { sendOpts, timeout, signal, keepAlive };
   }
 
   /**
