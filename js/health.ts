@@ -36,6 +36,12 @@ export interface ConnStats {
   quota: { uid: number; bytes: number; msgs: number }[];
   /** tickets taken in its line and not yet served (js/host/turns.ts): each sendAsync waiting for room, and each place one that gave up left, until its passer passes it */
   sendLine: number;
+  /** well-known names: those it owns (primary owner), and those it waits for in a name's queue (an activator's records count as queued) */
+  names: { owned: number; queued: number };
+  /** its match entries (addMatch / MATCH_ADD) */
+  matches: number;
+  /** calls it made still pending (their reply, REPLY_TIMEOUT or REPLY_DEAD not yet queued), and calls made to it that it has not answered */
+  calls: { made: number; toAnswer: number };
 }
 
 export interface ThreadStats {
@@ -75,6 +81,12 @@ export interface BusStats {
   locks: LockStats[];
   /** quota use summed over every receiver, per sending uid */
   quota: { uid: number; bytes: number; msgs: number; receivers: number }[];
+  /** the name registry: its entries (limits.names, shared by names and owner records), names held, owner records (primary and queued) */
+  names: { slots: number; names: number; owners: number };
+  /** the match table: its entries (limits.matches), and those in use by open connections */
+  matches: { slots: number; live: number };
+  /** the reply table: its records (limits.replies), calls pending (records in use), and of those, calls whose REPLY_DEAD is owed (their callee closed or dropped them) */
+  calls: { slots: number; pending: number; owed: number };
 }
 
 const H = A.BUS_BASE;
@@ -108,7 +120,37 @@ export function connStats(e: Engine, slot: number): ConnStats | null {
     reserved: ld(c + A.CONN_N_RESV), poolSize: size, poolUsed: ld(c + A.CONN_USED), peakPoolUsed: ld(c + A.CONN_PEAK_USED),
     poolFree, largestFree: largest, freeBlocks, published, accounted: ld(c + A.CONN_ACCOUNTED), quota,
     sendLine: (ld(c + A.CONN_TURN_NEXT) - ld(c + A.CONN_TURN_SERVING)) | 0,
+    names: connNames(u32, c), matches: ld(c + A.CONN_N_MATCHES), calls: connCalls(u32, slot, ld(c + A.CONN_GEN)),
   };
+}
+
+/** The names of the connection at `c`: primary owner records, and the others (bounded walk of its owner list). */
+function connNames(u32: Uint32Array, c: number): ConnStats['names'] {
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
+  const t = ld(H + A.BUS_NAMES), n = ld(H + A.BUS_N_NAMES);
+  const entry = (i1: number) => t + A.NAMES_HDR + (ld(t + A.NAMES_MASK) + 1) * 4 + (i1 - 1) * A.NAME_SIZE;
+  let owned = 0, queued = 0;
+  for (let o = ld(c + A.CONN_NAMES), k = 0; o !== 0 && o <= n && k < A.MAX_NAMES_PER_CONN; o = ld(entry(o) + A.NAME_O_CNEXT), k++) {
+    const name = ld(entry(o) + A.NAME_O_NAME);
+    if (name !== 0 && name <= n && ld(entry(name) + A.NAME_HEAD) === o) owned++;
+    else queued++;
+  }
+  return { owned, queued };
+}
+
+/** Reply records naming connection slot `slot` (generation `gen`) as the caller, and as the replier of a PENDING call. */
+function connCalls(u32: Uint32Array, slot: number, gen: number): ConnStats['calls'] {
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
+  const T = ld(H + A.BUS_REPLIES), n = ld(H + A.BUS_N_REPLIES);
+  let made = 0, toAnswer = 0;
+  if (T === 0) return { made, toAnswer };
+  for (let i = 0; i < n; i++) {
+    const r = T + (i + 1) * A.REPLY_SIZE, st = ld(r + A.REPLY_STATE);
+    if (st === A.REPLY_FREE) continue;
+    if (ld(r + A.REPLY_CALLER_SLOT) === slot && ld(r + A.REPLY_CALLER_GEN) === gen) made++;
+    if (st === A.REPLY_PENDING && ld(r + A.REPLY_REPLIER_SLOT) === slot && ld(r + A.REPLY_REPLIER_GEN) === gen) toAnswer++;
+  }
+  return { made, toAnswer };
 }
 
 /** Statistics of the whole bus: threads, connections, held locks, quota use per user. */
@@ -136,6 +178,10 @@ export function busStats(e: Engine): BusStats {
       byUid.set(q.uid, a);
     }
   }
+  const nt = ld(H + A.BUS_NAMES), rt = ld(H + A.BUS_REPLIES);
+  let liveMatches = 0, owed = 0;
+  for (const st of connections) liveMatches += st.matches;
+  for (let i = 0, n = ld(H + A.BUS_N_REPLIES); rt !== 0 && i < n; i++) if (ld(rt + (i + 1) * A.REPLY_SIZE + A.REPLY_STATE) === A.REPLY_DEAD) owed++;
   const list: ThreadStats[] = [];
   for (let i = 0; i < nThreads; i++) {
     const t = threads + i * A.THREAD_SIZE;
@@ -155,6 +201,9 @@ export function busStats(e: Engine): BusStats {
     threads: { slots: nThreads, used: list.length, list },
     connectionSlots: nConns, connections, locks,
     quota: [...byUid.values()],
+    names: { slots: ld(H + A.BUS_N_NAMES), names: ld(nt + A.NAMES_N_LIVE), owners: ld(nt + A.NAMES_N_OWNERS) },
+    matches: { slots: ld(H + A.BUS_N_MATCHES), live: liveMatches },
+    calls: { slots: ld(H + A.BUS_N_REPLIES), pending: rt === 0 ? 0 : ld(rt + A.REPLY_T_LIVE), owed },
   };
 }
 
@@ -275,7 +324,7 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
     }
   }
   if (ld(H + A.BUS_CONNS_LIVE) !== live) out.push(`conns_live ${ld(H + A.BUS_CONNS_LIVE)} != ${live}`);
-  out.push(...checkIds(e));
+  out.push(...checkIds(e), ...checkNames(e), ...checkReplies(e));
   return out;
 }
 
@@ -356,5 +405,133 @@ export function checkMatches(e: Engine): string[] {
     if (len > A.MAX_MATCHES_PER_CONN) out.push(`conn ${s}: ${len} match entries`);
   }
   for (let i = 0; i < n; i++) if (live(i) >= 0 && !onChain.has(i)) out.push(`match entry ${i}: live but on no chain`);
+  return out;
+}
+
+/**
+ * The reply table: `live` counts the records in use; each is PENDING or DEAD; its caller is
+ * an open connection of the record's generation and id (a caller's close frees its records),
+ * with at most MAX_PENDING_REPLIES records; a PENDING record's replier is open (a replier's
+ * close turns its records DEAD); `due` is at most the earliest PENDING deadline, and 0 while
+ * a REPLY_DEAD is owed.
+ */
+export function checkReplies(e: Engine): string[] {
+  const u32 = e.u32, ld = (p: number) => u32[p >>> 2], out: string[] = [];
+  const T = ld(H + A.BUS_REPLIES), n = ld(H + A.BUS_N_REPLIES), nConns = ld(H + A.BUS_N_CONNS);
+  if (T === 0) return out;
+  const open = (s: number, gen: number) => s < nConns && ld(e.connAddr(s) + A.CONN_STATE) === A.CONN_ACTIVE && ld(e.connAddr(s) + A.CONN_GEN) === gen;
+  let live = 0, dead = 0, minLo = 0xffffffff, minHi = 0xffffffff;
+  const perCaller = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const r = T + (i + 1) * A.REPLY_SIZE, st = ld(r + A.REPLY_STATE);
+    if (st === A.REPLY_FREE) continue;
+    live++;
+    const tag = `reply record ${i}`;
+    if (st !== A.REPLY_PENDING && st !== A.REPLY_DEAD) { out.push(`${tag}: state ${st}`); continue; }
+    const cs = ld(r + A.REPLY_CALLER_SLOT);
+    if (!open(cs, ld(r + A.REPLY_CALLER_GEN))) out.push(`${tag}: its caller (slot ${cs}) is not open`);
+    else {
+      const c = e.connAddr(cs);
+      if (ld(r + A.REPLY_CALLER_ID) !== ld(c + A.CONN_ID) || ld(r + A.REPLY_CALLER_ID + 4) !== ld(c + A.CONN_ID + 4)) out.push(`${tag}: caller id is not slot ${cs}'s`);
+    }
+    perCaller.set(cs, (perCaller.get(cs) ?? 0) + 1);
+    if (st === A.REPLY_DEAD) { dead++; continue; }
+    if (!open(ld(r + A.REPLY_REPLIER_SLOT), ld(r + A.REPLY_REPLIER_GEN))) out.push(`${tag}: PENDING, but its replier (slot ${ld(r + A.REPLY_REPLIER_SLOT)}) is not open`);
+    const lo = ld(r + A.REPLY_DEADLINE), hi = ld(r + A.REPLY_DEADLINE + 4);
+    if (hi < minHi || (hi === minHi && lo < minLo)) { minLo = lo; minHi = hi; }
+  }
+  if (ld(T + A.REPLY_T_LIVE) !== live) out.push(`reply table: live ${ld(T + A.REPLY_T_LIVE)} != ${live} records in use`);
+  for (const [cs, k] of perCaller) if (k > A.MAX_PENDING_REPLIES) out.push(`conn ${cs}: ${k} calls pending (at most ${A.MAX_PENDING_REPLIES})`);
+  const dueLo = ld(T + A.REPLY_T_DUE), dueHi = ld(T + A.REPLY_T_DUE + 4);
+  if (dead > 0 && (dueLo !== 0 || dueHi !== 0)) out.push(`reply table: ${dead} REPLY_DEAD owed, but due is not 0`);
+  if (live > dead && (dueHi > minHi || (dueHi === minHi && dueLo > minLo))) out.push('reply table: due is later than the earliest deadline');
+  return out;
+}
+
+/**
+ * The name registry: every name is in its hash chain once, its queue is non-empty, each
+ * owner record points back at it and at an open connection that holds no other record for
+ * it; each connection's list holds exactly its records (count = CONN_N_NAMES <= the limit);
+ * the counters match; free lists hold only free entries.
+ */
+export function checkNames(e: Engine): string[] {
+  const u32 = e.u32;
+  const ld = (p: number) => u32[p >>> 2];
+  const out: string[] = [];
+  const H = A.BUS_BASE;
+  const t = ld(H + A.BUS_NAMES), n = ld(H + A.BUS_N_NAMES), nConns = ld(H + A.BUS_N_CONNS);
+  const mask = ld(t + A.NAMES_MASK);
+  const base = t + A.NAMES_HDR + (mask + 1) * 4;
+  const entry = (i1: number) => base + (i1 - 1) * A.NAME_SIZE;
+  // names through the buckets
+  const names = new Set<number>();
+  for (let b = 0; b <= mask; b++) {
+    for (let i = ld(t + A.NAMES_HDR + b * 4), k = 0; i !== 0; i = ld(entry(i) + A.NAME_CHAIN), k++) {
+      if (i > n || k > n) { out.push(`bucket ${b}: bad chain`); break; }
+      const p = entry(i);
+      if (names.has(i)) out.push(`name ${i}: in two chains`);
+      names.add(i);
+      if (ld(p + A.NAME_LEN) === 0) out.push(`name ${i}: free but chained`);
+      if ((ld(p + A.NAME_HASH) & mask) !== b) out.push(`name ${i}: in the wrong bucket`);
+    }
+  }
+  if (names.size !== ld(t + A.NAMES_N_LIVE)) out.push(`n_live ${ld(t + A.NAMES_N_LIVE)} != ${names.size} names`);
+  // owner records through the queues
+  const owners = new Map<number, number>(); // owner index -> name index
+  for (const i of names) {
+    const p = entry(i);
+    if (ld(p + A.NAME_HEAD) === 0) out.push(`name ${i}: no owner`);
+    const conns = new Set<number>();
+    let last = 0;
+    for (let o = ld(p + A.NAME_HEAD), k = 0; o !== 0; o = ld(entry(o) + A.NAME_O_QNEXT), k++) {
+      if (o > n || k > nConns) { out.push(`name ${i}: bad queue`); break; }
+      const q = entry(o);
+      if (owners.has(o)) out.push(`owner ${o}: in two queues`);
+      owners.set(o, i);
+      if (ld(q + A.NAME_O_NAME) !== i) out.push(`owner ${o}: names ${ld(q + A.NAME_O_NAME)}, queued in ${i}`);
+      const cs = ld(q + A.NAME_O_CONN);
+      if (cs === 0 || cs > nConns || ld(e.connAddr(cs - 1) + A.CONN_STATE) !== A.CONN_ACTIVE) out.push(`owner ${o}: connection ${cs - 1} is not open`);
+      if (conns.has(cs)) out.push(`name ${i}: connection ${cs - 1} queued twice`);
+      // an activator's record: the last in its queue, of an activator connection
+      const act = (ld(q + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) !== 0;
+      if (act && ld(q + A.NAME_O_QNEXT) !== 0) out.push(`name ${i}: its activator's record ${o} is not last`);
+      if (act !== ((ld(e.connAddr(cs - 1) + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) !== 0)) out.push(`owner ${o}: ACTIVATOR flag and connection kind disagree`);
+      conns.add(cs);
+      last = o;
+    }
+    if (ld(p + A.NAME_TAIL) !== last) out.push(`name ${i}: tail ${ld(p + A.NAME_TAIL)} != ${last}`);
+  }
+  if (owners.size !== ld(t + A.NAMES_N_OWNERS)) out.push(`n_owners ${ld(t + A.NAMES_N_OWNERS)} != ${owners.size} records`);
+  // the bus's monitor count
+  let monitors = 0;
+  for (let s = 0; s < nConns; s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) === A.CONN_ACTIVE && (ld(c + A.CONN_FLAGS) & A.HELLO_MONITOR) !== 0) monitors++;
+  }
+  if (ld(H + A.BUS_N_MONITORS) !== monitors) out.push(`n_monitors ${ld(H + A.BUS_N_MONITORS)} != ${monitors} open monitors`);
+  if (owners.size > n) out.push(`more owner records than n_names`);
+  // each open connection's list
+  let listed = 0;
+  for (let s = 0; s < nConns; s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    let k = 0;
+    for (let o = ld(c + A.CONN_NAMES); o !== 0; o = ld(entry(o) + A.NAME_O_CNEXT)) {
+      if (++k > A.MAX_NAMES_PER_CONN || o > n) { out.push(`conn ${s}: bad name list`); break; }
+      if (!owners.has(o)) out.push(`conn ${s}: lists owner ${o}, which no queue holds`);
+      if (ld(entry(o) + A.NAME_O_CONN) !== s + 1) out.push(`conn ${s}: lists owner ${o} of another connection`);
+    }
+    if (k !== ld(c + A.CONN_N_NAMES)) out.push(`conn ${s}: n_names ${ld(c + A.CONN_N_NAMES)} != ${k} listed`);
+    listed += k;
+  }
+  if (listed !== owners.size) out.push(`${owners.size} owner records, ${listed} in connection lists`);
+  // free lists and high-water marks
+  const hwmN = ld(t + A.NAMES_NAME_HWM), hwmO = ld(t + A.NAMES_OWN_HWM);
+  if (hwmN > n || hwmO > n) out.push('high-water mark above n_names');
+  let freeN = 0, freeO = 0;
+  for (let i = ld(t + A.NAMES_NAME_FREE); i !== 0 && freeN <= n; i = ld(entry(i) + A.NAME_CHAIN), freeN++) if (names.has(i) || i > hwmN) out.push(`free name ${i} in use or above the mark`);
+  for (let o = ld(t + A.NAMES_OWN_FREE); o !== 0 && freeO <= n; o = ld(entry(o) + A.NAME_O_QNEXT), freeO++) if (owners.has(o) || o > hwmO) out.push(`free owner ${o} in use or above the mark`);
+  if (freeN + names.size !== hwmN) out.push(`names: ${freeN} free + ${names.size} live != mark ${hwmN}`);
+  if (freeO + owners.size !== hwmO) out.push(`owners: ${freeO} free + ${owners.size} live != mark ${hwmO}`);
   return out;
 }

@@ -20,7 +20,7 @@ export { loadCore } from './host/load.ts';
 export * as abi from './shared/abi.ts';
 export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
-export { busStats, connStats, checkBus, checkIds } from './health.ts';
+export { busStats, connStats, checkBus, checkIds, checkNames, checkReplies, checkMatches } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
 export type { MessagesOptions } from './iterate.ts';
 export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from './names.ts';

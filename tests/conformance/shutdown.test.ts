@@ -139,4 +139,71 @@ t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus
   assert.throws(() => b.stats(), (e: BusError) => e.code === 'ECONNRESET');
 });
 
+t('stats: names, matches and calls, per connection and bus-wide; check() covers the name registry and the reply table', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const b0 = bus.stats();
+  assert.equal(b0.names, { slots: 16, names: 0, owners: 0 }); // (the suite's limits: names 16, matches 16, replies 16)
+  assert.equal(b0.matches, { slots: 16, live: 0 });
+  assert.equal(b0.calls, { slots: 16, pending: 0, owed: 0 });
+  assert.equal(a.stats().names, { owned: 0, queued: 0 });
+  assert.is(b.requestName('org.stats.One'), 'primary');
+  assert.is(b.requestName('org.stats.Two'), 'primary');
+  assert.is(c.requestName('org.stats.One', { queue: true }), 'in-queue');
+  const offA = a.addMatch("type='signal',interface='org.stats.I'");
+  a.addMatch("type='signal',member='M'");
+  // two calls from a to b, one from c to b; none answered yet
+  const opts = { timeout: 30000 };
+  const p1 = a.call(b.id, new Uint8Array(1), opts), p2 = a.call('org.stats.Two', new Uint8Array(2), opts), p3 = c.call(b.id, new Uint8Array(3), opts);
+  const settled = Promise.allSettled([p2, p3]); // (handlers now: they reject later)
+  await null;
+  const sa = a.stats(), sb = b.stats(), sc = c.stats();
+  assert.equal(sb.names, { owned: 2, queued: 0 });
+  assert.equal(sc.names, { owned: 0, queued: 1 });
+  assert.is(sa.matches, 2); assert.is(sb.matches, 0);
+  assert.equal(sa.calls, { made: 2, toAnswer: 0 });
+  assert.equal(sb.calls, { made: 0, toAnswer: 3 });
+  assert.equal(sc.calls, { made: 1, toAnswer: 0 });
+  const b1 = bus.stats();
+  assert.equal(b1.names, { slots: 16, names: 2, owners: 3 });
+  assert.equal(b1.matches, { slots: 16, live: 2 });
+  assert.equal(b1.calls, { slots: 16, pending: 3, owed: 0 });
+  assert.equal(bus.check(), []);
+  // a corrupted reply table and name registry are reported (then put back)
+  const u32 = bus.engine.u32, T = u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2], NT = u32[(A.BUS_BASE + A.BUS_NAMES) >>> 2];
+  u32[(T + A.REPLY_T_LIVE) >>> 2] += 1;
+  assert.ok(bus.check().some((x) => /reply table: live 4 != 3/.test(x)), 'live count');
+  u32[(T + A.REPLY_T_LIVE) >>> 2] -= 1;
+  u32[(NT + A.NAMES_N_OWNERS) >>> 2] += 1;
+  assert.ok(bus.check().some((x) => /n_owners 4 != 3/.test(x)), 'owner count');
+  u32[(NT + A.NAMES_N_OWNERS) >>> 2] -= 1;
+  // a record marked DEAD: a REPLY_DEAD owed (stats), which the next command would deliver (due = 0 says so)
+  let rec = 0;
+  for (let i = 0; rec === 0; i++) if (u32[(T + (i + 1) * A.REPLY_SIZE + A.REPLY_STATE) >>> 2] === A.REPLY_PENDING) rec = T + (i + 1) * A.REPLY_SIZE;
+  u32[(rec + A.REPLY_STATE) >>> 2] = A.REPLY_DEAD;
+  assert.is(bus.stats().calls.owed, 1);
+  assert.ok(bus.check().some((x) => /1 REPLY_DEAD owed, but due is not 0/.test(x)), 'due of an owed REPLY_DEAD');
+  u32[(rec + A.REPLY_STATE) >>> 2] = A.REPLY_PENDING;
+  assert.equal(bus.check(), []);
+  // b answers a's first call; then b closes: the other two calls owe REPLY_DEAD until a command runs
+  const call1 = b.recv()!;
+  b.reply(call1, new Uint8Array(0));
+  call1.free();
+  b.drop(); b.drop(); // (a dropped call's REPLY_DEAD is queued to its caller at once)
+  assert.is(a.stats().calls.made + c.stats().calls.made, 0);
+  assert.equal(b.stats().calls, { made: 0, toAnswer: 0 });
+  (await p1).free();
+  const [r2, r3] = await settled;
+  assert.is(r2.status, 'rejected'); assert.is(r3.status, 'rejected');
+  const b2 = bus.stats();
+  assert.equal(b2.calls, { slots: 16, pending: 0, owed: 0 });
+  assert.equal(a.stats().calls, { made: 0, toAnswer: 0 });
+  offA();
+  assert.is(a.stats().matches, 1);
+  b.close();
+  assert.equal(c.stats().names, { owned: 1, queued: 0 }, 'the queued owner took the name over');
+  assert.equal(bus.stats().names, { slots: 16, names: 1, owners: 1 });
+  a.close(); c.close();
+  assert.equal(bus.check(), []);
+});
+
 t.run();

@@ -1,7 +1,7 @@
 // check: the consistency checker lives in the package (js/health.ts: checkBus, checkIds);
 // the helpers only the undo tests need (stateImage, firstDifference) stay here.
 import { abi as A, type Engine } from '../../js/index.ts';
-export { checkBus, checkIds } from '../../js/health.ts';
+export { checkBus, checkIds, checkNames, checkReplies } from '../../js/health.ts';
 
 /**
  * The bytes of bus state that must be identical after a command is undone: everything
@@ -64,93 +64,4 @@ export function stateImage(e: Engine): Uint32Array {
 export function firstDifference(a: Uint32Array, b: Uint32Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return A.BUS_BASE + i * 4;
   return -1;
-}
-
-// names issue
-/**
- * The name registry: every name is in its hash chain once, its queue is non-empty, each
- * owner record points back at it and at an open connection that holds no other record for
- * it; each connection's list holds exactly its records (count = CONN_N_NAMES <= the limit);
- * the counters match; free lists hold only free entries.
- */
-export function checkNames(e: Engine): string[] {
-  const u32 = e.u32;
-  const ld = (p: number) => u32[p >>> 2];
-  const out: string[] = [];
-  const H = A.BUS_BASE;
-  const t = ld(H + A.BUS_NAMES), n = ld(H + A.BUS_N_NAMES), nConns = ld(H + A.BUS_N_CONNS);
-  const mask = ld(t + A.NAMES_MASK);
-  const base = t + A.NAMES_HDR + (mask + 1) * 4;
-  const entry = (i1: number) => base + (i1 - 1) * A.NAME_SIZE;
-  // names through the buckets
-  const names = new Set<number>();
-  for (let b = 0; b <= mask; b++) {
-    for (let i = ld(t + A.NAMES_HDR + b * 4), k = 0; i !== 0; i = ld(entry(i) + A.NAME_CHAIN), k++) {
-      if (i > n || k > n) { out.push(`bucket ${b}: bad chain`); break; }
-      const p = entry(i);
-      if (names.has(i)) out.push(`name ${i}: in two chains`);
-      names.add(i);
-      if (ld(p + A.NAME_LEN) === 0) out.push(`name ${i}: free but chained`);
-      if ((ld(p + A.NAME_HASH) & mask) !== b) out.push(`name ${i}: in the wrong bucket`);
-    }
-  }
-  if (names.size !== ld(t + A.NAMES_N_LIVE)) out.push(`n_live ${ld(t + A.NAMES_N_LIVE)} != ${names.size} names`);
-  // owner records through the queues
-  const owners = new Map<number, number>(); // owner index -> name index
-  for (const i of names) {
-    const p = entry(i);
-    if (ld(p + A.NAME_HEAD) === 0) out.push(`name ${i}: no owner`);
-    const conns = new Set<number>();
-    let last = 0;
-    for (let o = ld(p + A.NAME_HEAD), k = 0; o !== 0; o = ld(entry(o) + A.NAME_O_QNEXT), k++) {
-      if (o > n || k > nConns) { out.push(`name ${i}: bad queue`); break; }
-      const q = entry(o);
-      if (owners.has(o)) out.push(`owner ${o}: in two queues`);
-      owners.set(o, i);
-      if (ld(q + A.NAME_O_NAME) !== i) out.push(`owner ${o}: names ${ld(q + A.NAME_O_NAME)}, queued in ${i}`);
-      const cs = ld(q + A.NAME_O_CONN);
-      if (cs === 0 || cs > nConns || ld(e.connAddr(cs - 1) + A.CONN_STATE) !== A.CONN_ACTIVE) out.push(`owner ${o}: connection ${cs - 1} is not open`);
-      if (conns.has(cs)) out.push(`name ${i}: connection ${cs - 1} queued twice`);
-      // an activator's record: the last in its queue, of an activator connection
-      const act = (ld(q + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) !== 0;
-      if (act && ld(q + A.NAME_O_QNEXT) !== 0) out.push(`name ${i}: its activator's record ${o} is not last`);
-      if (act !== ((ld(e.connAddr(cs - 1) + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) !== 0)) out.push(`owner ${o}: ACTIVATOR flag and connection kind disagree`);
-      conns.add(cs);
-      last = o;
-    }
-    if (ld(p + A.NAME_TAIL) !== last) out.push(`name ${i}: tail ${ld(p + A.NAME_TAIL)} != ${last}`);
-  }
-  if (owners.size !== ld(t + A.NAMES_N_OWNERS)) out.push(`n_owners ${ld(t + A.NAMES_N_OWNERS)} != ${owners.size} records`);
-  // the bus's monitor count
-  let monitors = 0;
-  for (let s = 0; s < nConns; s++) {
-    const c = e.connAddr(s);
-    if (ld(c + A.CONN_STATE) === A.CONN_ACTIVE && (ld(c + A.CONN_FLAGS) & A.HELLO_MONITOR) !== 0) monitors++;
-  }
-  if (ld(H + A.BUS_N_MONITORS) !== monitors) out.push(`n_monitors ${ld(H + A.BUS_N_MONITORS)} != ${monitors} open monitors`);
-  if (owners.size > n) out.push(`more owner records than n_names`);
-  // each open connection's list
-  let listed = 0;
-  for (let s = 0; s < nConns; s++) {
-    const c = e.connAddr(s);
-    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
-    let k = 0;
-    for (let o = ld(c + A.CONN_NAMES); o !== 0; o = ld(entry(o) + A.NAME_O_CNEXT)) {
-      if (++k > A.MAX_NAMES_PER_CONN || o > n) { out.push(`conn ${s}: bad name list`); break; }
-      if (!owners.has(o)) out.push(`conn ${s}: lists owner ${o}, which no queue holds`);
-      if (ld(entry(o) + A.NAME_O_CONN) !== s + 1) out.push(`conn ${s}: lists owner ${o} of another connection`);
-    }
-    if (k !== ld(c + A.CONN_N_NAMES)) out.push(`conn ${s}: n_names ${ld(c + A.CONN_N_NAMES)} != ${k} listed`);
-    listed += k;
-  }
-  if (listed !== owners.size) out.push(`${owners.size} owner records, ${listed} in connection lists`);
-  // free lists and high-water marks
-  const hwmN = ld(t + A.NAMES_NAME_HWM), hwmO = ld(t + A.NAMES_OWN_HWM);
-  if (hwmN > n || hwmO > n) out.push('high-water mark above n_names');
-  let freeN = 0, freeO = 0;
-  for (let i = ld(t + A.NAMES_NAME_FREE); i !== 0 && freeN <= n; i = ld(entry(i) + A.NAME_CHAIN), freeN++) if (names.has(i) || i > hwmN) out.push(`free name ${i} in use or above the mark`);
-  for (let o = ld(t + A.NAMES_OWN_FREE); o !== 0 && freeO <= n; o = ld(entry(o) + A.NAME_O_QNEXT), freeO++) if (owners.has(o) || o > hwmO) out.push(`free owner ${o} in use or above the mark`);
-  if (freeN + names.size !== hwmN) out.push(`names: ${freeN} free + ${names.size} live != mark ${hwmN}`);
-  if (freeO + owners.size !== hwmO) out.push(`owners: ${freeO} free + ${owners.size} live != mark ${hwmO}`);
-  return out;
 }

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Bus, MockProvider, WasmEngine, TwinEngine, loadCore, abi as A, type BusOptions, type Engine, type EngineKind } from '../../js/index.ts';
 import { Raw } from './raw.ts';
-import { checkNames } from './check.ts';
+import { busStats, checkBus } from '../../js/health.ts';
 
 export const ENGINE: EngineKind = process.env.WASMBUS_ENGINE === 'twin' ? 'twin' : 'wasm';
 
@@ -25,24 +25,27 @@ export async function makeBus(opts: BusOptions = {}, engine: EngineKind = ENGINE
   return { bus, mock };
 }
 
-/** Everything a test left behind: a list of complaints (empty when clean). */
+/**
+ * Everything a test left behind, through the public health API (busStats, checkBus): a list of
+ * complaints (empty when clean): a queued message, a pool byte in use, a send reservation,
+ * quota still charged or a sender still in a line for room in any open connection, a send
+ * pending on this thread, a call pending in the reply table; and every broken invariant of
+ * the bus (pools, lists, quotas, ids, matches, names, reply table; no lock held).
+ */
 export function leaks(e: Engine): string[] {
   const out: string[] = [];
-  const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
-  for (let s = 0; s < n; s++) {
-    const c = e.connAddr(s);
-    if (e.u32[(c + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE) continue;
-    if (e.queued(s)) out.push(`conn ${s}: ${e.queued(s)} queued`);
-    if (e.poolUsed(s)) out.push(`conn ${s}: ${e.poolUsed(s)} pool bytes used`);
-    if (e.u32[(c + A.CONN_N_RESV) >>> 2]) out.push(`conn ${s}: reservation pending`);
-    if (e.u32[(c + A.CONN_ACCOUNTED) >>> 2]) out.push(`conn ${s}: quota still accounted`);
-    const line = (e.u32[(c + A.CONN_TURN_NEXT) >>> 2] - e.u32[(c + A.CONN_TURN_SERVING) >>> 2]) | 0;
-    if (line !== 0) out.push(`conn ${s}: ${line} senders still in its line for room`);
+  const st = busStats(e);
+  for (const c of st.connections) {
+    const s = c.slot;
+    if (c.queued) out.push(`conn ${s}: ${c.queued} queued`);
+    if (c.poolUsed) out.push(`conn ${s}: ${c.poolUsed} pool bytes used`);
+    if (c.reserved) out.push(`conn ${s}: reservation pending`);
+    if (c.accounted) out.push(`conn ${s}: quota still accounted`);
+    if (c.sendLine !== 0) out.push(`conn ${s}: ${c.sendLine} senders still in its line for room`);
   }
   if (e.cmd && e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2] !== A.OP_NONE) out.push('a send is pending');
-  const replies = e.u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
-  const calls = e.u32[(replies + A.REPLY_T_LIVE) >>> 2];
-  if (calls) out.push(`${calls} call(s) still pending in the reply table`);
+  if (st.calls.pending) out.push(`${st.calls.pending} call(s) still pending in the reply table`);
+  out.push(...checkBus(e));
   return out;
 }
 
@@ -85,14 +88,15 @@ export function busSuite(name: string, opts: BusOptions = {}) {
     Object.assign(ctx, { bus, e: bus.engine, raw: new Raw(bus.engine), mock });
     await fn(ctx);
     const l = leaks(ctx.e);
-    const names = checkNames(ctx.e);
     closeAll(ctx.e, ctx.raw);
     assert.equal(l, [], 'leak check');
-    assert.equal(names, [], 'name registry consistent');
     assert.is(ctx.e.liveConns(), 0, 'every connection closed');
     assert.is(liveMatches(ctx.e), 0, 'no match entry left');
-    assert.equal(checkNames(ctx.e), [], 'name registry consistent after closing');
-    assert.is(ctx.e.u32[(ctx.e.u32[(A.BUS_BASE + A.BUS_NAMES) >>> 2] + A.NAMES_N_OWNERS) >>> 2], 0, 'no name left once every connection closed');
+    assert.equal(checkBus(ctx.e), [], 'bus consistent after closing');
+    const after = busStats(ctx.e);
+    assert.is(after.names.owners, 0, 'no name left once every connection closed');
+    assert.is(after.matches.live, 0, 'no match entry left (stats)');
+    assert.is(after.calls.pending, 0, 'no call left once every connection closed');
   });
   test.run = () => s.run();
   test.skip = (title: string, _fn: (ctx: Ctx) => unknown) => s.skip(title, () => {});
