@@ -6,6 +6,9 @@
 // never sleeps: overdue calls are expired by whichever command runs next (replyTick, one
 // atomic load while no call is pending), and the host arms a timer at a caller's deadline
 // that runs a command. The table is the bus lock's: every change is made under it, journaled.
+// Each record in use is on its caller's list (CONN_CALLS, in call order), each free one on
+// the free list or above the high-water mark (abi.ts, "Calls and replies"): a call, a reply
+// and a caller's close touch only the records they concern.
 import * as A from "../js/shared/abi";
 import { ld32, st64, aLoad, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
@@ -39,10 +42,31 @@ function hasCookie(r: u32, lo: u32, hi: u32): bool {
   return ld32(r + A.REPLY_COOKIE) == lo && ld32(r + A.REPLY_COOKIE + 4) == hi;
 }
 
-/** Take record `r` out of the table (bus lock held). */
+/** Record `i1` (its index + 1, as the lists link them). */
+function recAt(i1: u32): u32 { return table() + i1 * A.REPLY_SIZE; }
+function index1(r: u32): u32 { return u32((r - table()) / A.REPLY_SIZE); }
+
+/**
+ * Take record `r` out of the table (bus lock held): off its caller's list (when that caller
+ * is still the connection in the slot: a caller's close frees its records before its
+ * generation moves), onto the free list.
+ */
 function replyFree(r: u32): void {
+  const T = table(), i1 = index1(r);
+  const cc = connAddr(ld32(r + A.REPLY_CALLER_SLOT));
+  if (ld32(cc + A.CONN_GEN) == ld32(r + A.REPLY_CALLER_GEN)) {
+    const next = ld32(r + A.REPLY_NEXT), prev = ld32(r + A.REPLY_PREV);
+    if (prev != 0) wr32(recAt(prev) + A.REPLY_NEXT, next);
+    else wr32(cc + A.CONN_CALLS, next);
+    if (next != 0) wr32(recAt(next) + A.REPLY_PREV, prev);
+    else wr32(cc + A.CONN_CALLS_TAIL, prev);
+    wr32(cc + A.CONN_N_CALLS, ld32(cc + A.CONN_N_CALLS) - 1);
+  }
   wr32(r + A.REPLY_STATE, A.REPLY_FREE);
-  wr32(table() + A.REPLY_T_LIVE, ld32(table() + A.REPLY_T_LIVE) - 1);
+  wr32(r + A.REPLY_NEXT, ld32(T + A.REPLY_T_FREE));
+  wr32(r + A.REPLY_PREV, 0);
+  wr32(T + A.REPLY_T_FREE, i1);
+  wr32(T + A.REPLY_T_LIVE, ld32(T + A.REPLY_T_LIVE) - 1);
 }
 
 /** A record owes REPLY_DEAD: make the next command deliver it (due = 0). */
@@ -52,31 +76,32 @@ function replyOwe(r: u32): void {
 }
 
 /**
- * May caller `c` make one more call? (bus lock held) The index of a free record, or
- * -EMLINK (MAX_PENDING_REPLIES pending) / -ENOSPC (the table is full). Changes nothing.
+ * May caller `c` make one more call? (bus lock held) The index of a free record (the free
+ * list's first, else the first never taken), or -EMLINK (MAX_PENDING_REPLIES pending) /
+ * -ENOSPC (the table is full). Changes nothing. O(1).
  */
 export function replyCheck(c: u32): i32 {
-  const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
-  const live = ld32(table() + A.REPLY_T_LIVE);
-  let free = -1, mine: u32 = 0, seen: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) {
-    const r = rec(i);
-    if (ld32(r + A.REPLY_STATE) == A.REPLY_FREE) {
-      if (free < 0) free = i32(i);
-      if (seen == live) break;
-      continue;
-    }
-    seen++;
-    if (isCaller(r, s, gen)) mine++;
-  }
-  if (mine >= u32(A.MAX_PENDING_REPLIES)) return failArg(A.EMLINK, A.R_SEND_CALLS_MAX, A.MAX_PENDING_REPLIES);
-  if (free < 0) return failArg(A.ENOSPC, A.R_SEND_REPLY_TABLE_FULL, n);
-  return free;
+  if (ld32(c + A.CONN_N_CALLS) >= u32(A.MAX_PENDING_REPLIES)) return failArg(A.EMLINK, A.R_SEND_CALLS_MAX, A.MAX_PENDING_REPLIES);
+  const T = table(), f = ld32(T + A.REPLY_T_FREE), hwm = ld32(T + A.REPLY_T_HWM), n = ld32(H + A.BUS_N_REPLIES);
+  if (f != 0) return i32(f - 1);
+  if (hwm < n) return i32(hwm);
+  return failArg(A.ENOSPC, A.R_SEND_REPLY_TABLE_FULL, n);
 }
 
 /** Fill record `i` (from replyCheck) for the call at `msg` from `c` to `d` (bus lock held). */
 export function replyInsert(i: u32, c: u32, d: u32, msg: u32, sync: bool): void {
   const r = rec(i), T = table();
+  // off the free list (replyCheck gave its first record), or the next never taken
+  if (ld32(T + A.REPLY_T_FREE) == i + 1) wr32(T + A.REPLY_T_FREE, ld32(r + A.REPLY_NEXT));
+  else wr32(T + A.REPLY_T_HWM, i + 1);
+  // at the tail of its caller's list
+  const tail = ld32(c + A.CONN_CALLS_TAIL);
+  wr32(r + A.REPLY_NEXT, 0);
+  wr32(r + A.REPLY_PREV, tail);
+  if (tail != 0) wr32(recAt(tail) + A.REPLY_NEXT, i + 1);
+  else wr32(c + A.CONN_CALLS, i + 1);
+  wr32(c + A.CONN_CALLS_TAIL, i + 1);
+  wr32(c + A.CONN_N_CALLS, ld32(c + A.CONN_N_CALLS) + 1);
   const dlLo = ld32(msg + A.MSG_TIMEOUT), dlHi = ld32(msg + A.MSG_TIMEOUT + 4);
   wr32(r + A.REPLY_CALLER_SLOT, slotOf(c));
   wr32(r + A.REPLY_CALLER_GEN, ld32(c + A.CONN_GEN));
@@ -94,18 +119,15 @@ export function replyInsert(i: u32, c: u32, d: u32, msg: u32, sync: bool): void 
 
 /**
  * The pending call that a reply from `c` to `d` with cookie_reply (lo, hi) answers (bus lock
- * held): its record index, or -EBADSLT. O(n_replies) (docs/ARCHITECTURE.md).
+ * held): its record index, or -EBADSLT. A walk of d's calls, oldest first (at most
+ * MAX_PENDING_REPLIES; a service answering in order finds its call first).
  */
 export function replyFind(d: u32, c: u32, lo: u32, hi: u32): i32 {
   const ds = slotOf(d), dg = ld32(d + A.CONN_GEN), cs = slotOf(c), cg = ld32(c + A.CONN_GEN);
-  const n = ld32(H + A.BUS_N_REPLIES), live = ld32(table() + A.REPLY_T_LIVE);
-  let seen: u32 = 0;
-  for (let i: u32 = 0; i < n && seen < live; i++) {
-    const r = rec(i);
-    const st = ld32(r + A.REPLY_STATE);
-    if (st == A.REPLY_FREE) continue;
-    seen++;
-    if (st == A.REPLY_PENDING && isCaller(r, ds, dg) && isReplier(r, cs, cg) && hasCookie(r, lo, hi)) return i32(i);
+  let k: u32 = 0;
+  for (let i1 = ld32(d + A.CONN_CALLS); i1 != 0 && k < u32(A.MAX_PENDING_REPLIES); i1 = ld32(recAt(i1) + A.REPLY_NEXT), k++) {
+    const r = recAt(i1);
+    if (ld32(r + A.REPLY_STATE) == A.REPLY_PENDING && isCaller(r, ds, dg) && isReplier(r, cs, cg) && hasCookie(r, lo, hi)) return i32(i1 - 1);
   }
   return fail(A.EBADSLT, A.R_SEND_REPLY_NO_CALL);
 }
@@ -121,8 +143,11 @@ export function replyDone(i: u32): void {
  * (delivered by replySweep once its lock is released).
  */
 export function replyConnClosed(c: u32): void {
-  const T = table(), live = ld32(T + A.REPLY_T_LIVE);
-  if (live == 0) return;
+  if (ld32(table() + A.REPLY_T_LIVE) == 0) return;
+  // the calls it made: its list
+  for (let k: u32 = 0; ld32(c + A.CONN_CALLS) != 0 && k <= u32(A.MAX_PENDING_REPLIES); k++) replyFree(recAt(ld32(c + A.CONN_CALLS)));
+  // the calls made to it: every record in use
+  const live = ld32(table() + A.REPLY_T_LIVE);
   const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
   let seen: u32 = 0;
   for (let i: u32 = 0; i < n && seen < live; i++) {
@@ -130,8 +155,7 @@ export function replyConnClosed(c: u32): void {
     const st = ld32(r + A.REPLY_STATE);
     if (st == A.REPLY_FREE) continue;
     seen++;
-    if (isCaller(r, s, gen)) replyFree(r);
-    else if (st == A.REPLY_PENDING && isReplier(r, s, gen)) replyOwe(r);
+    if (st == A.REPLY_PENDING && isReplier(r, s, gen)) replyOwe(r);
   }
 }
 

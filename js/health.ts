@@ -411,9 +411,10 @@ export function checkMatches(e: Engine): string[] {
 /**
  * The reply table: `live` counts the records in use; each is PENDING or DEAD; its caller is
  * an open connection of the record's generation and id (a caller's close frees its records),
- * with at most MAX_PENDING_REPLIES records; a PENDING record's replier is open (a replier's
- * close turns its records DEAD); `due` is at most the earliest PENDING deadline, and 0 while
- * a REPLY_DEAD is owed.
+ * with at most MAX_PENDING_REPLIES records, all on its call list (n_calls of them, linked both
+ * ways, tail right); a PENDING record's replier is open (a replier's close turns its records
+ * DEAD); the free list and the records in use are exactly those below hwm; `due` is at most
+ * the earliest PENDING deadline, and 0 while a REPLY_DEAD is owed.
  */
 export function checkReplies(e: Engine): string[] {
   const u32 = e.u32, ld = (p: number) => u32[p >>> 2], out: string[] = [];
@@ -442,6 +443,35 @@ export function checkReplies(e: Engine): string[] {
   }
   if (ld(T + A.REPLY_T_LIVE) !== live) out.push(`reply table: live ${ld(T + A.REPLY_T_LIVE)} != ${live} records in use`);
   for (const [cs, k] of perCaller) if (k > A.MAX_PENDING_REPLIES) out.push(`conn ${cs}: ${k} calls pending (at most ${A.MAX_PENDING_REPLIES})`);
+  // each open connection's list holds exactly the records it is the caller of, in both directions
+  let listed = 0;
+  for (let s = 0; s < nConns; s++) {
+    const c = e.connAddr(s);
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    let k = 0, prev = 0;
+    for (let i1 = ld(c + A.CONN_CALLS); i1 !== 0; i1 = ld(T + i1 * A.REPLY_SIZE + A.REPLY_NEXT)) {
+      if (i1 > n || ++k > A.MAX_PENDING_REPLIES) { out.push(`conn ${s}: bad call list`); break; }
+      const r = T + i1 * A.REPLY_SIZE;
+      if (ld(r + A.REPLY_STATE) === A.REPLY_FREE) out.push(`conn ${s}: its call list holds free record ${i1 - 1}`);
+      if (ld(r + A.REPLY_CALLER_SLOT) !== s || ld(r + A.REPLY_CALLER_GEN) !== ld(c + A.CONN_GEN)) out.push(`conn ${s}: its call list holds record ${i1 - 1} of another caller`);
+      if (ld(r + A.REPLY_PREV) !== prev) out.push(`conn ${s}: call list back link broken at record ${i1 - 1}`);
+      prev = i1;
+    }
+    if (ld(c + A.CONN_CALLS_TAIL) !== prev) out.push(`conn ${s}: calls_tail ${ld(c + A.CONN_CALLS_TAIL)} != ${prev}`);
+    if (ld(c + A.CONN_N_CALLS) !== k) out.push(`conn ${s}: n_calls ${ld(c + A.CONN_N_CALLS)} != ${k} listed`);
+    listed += k;
+  }
+  if (listed !== live) out.push(`reply table: ${live} records in use, ${listed} on their callers' lists`);
+  // the free list and the high-water mark: every record below it is in use or on the free list, none above it is in use
+  const hwm = ld(T + A.REPLY_T_HWM);
+  if (hwm > n) out.push(`reply table: hwm ${hwm} > ${n} records`);
+  let nFree = 0;
+  for (let i1 = ld(T + A.REPLY_T_FREE); i1 !== 0; i1 = ld(T + i1 * A.REPLY_SIZE + A.REPLY_NEXT)) {
+    if (i1 > hwm || ++nFree > n) { out.push('reply table: bad free list'); break; }
+    if (ld(T + i1 * A.REPLY_SIZE + A.REPLY_STATE) !== A.REPLY_FREE) out.push(`reply table: record ${i1 - 1} on the free list is in use`);
+  }
+  if (nFree + live !== hwm) out.push(`reply table: ${nFree} free + ${live} in use != hwm ${hwm}`);
+  for (let i = hwm; i < n; i++) if (ld(T + (i + 1) * A.REPLY_SIZE + A.REPLY_STATE) !== A.REPLY_FREE) { out.push(`reply table: record ${i} above hwm in use`); break; }
   const dueLo = ld(T + A.REPLY_T_DUE), dueHi = ld(T + A.REPLY_T_DUE + 4);
   if (dead > 0 && (dueLo !== 0 || dueHi !== 0)) out.push(`reply table: ${dead} REPLY_DEAD owed, but due is not 0`);
   if (live > dead && (dueHi > minHi || (dueHi === minHi && dueLo > minLo))) out.push('reply table: due is later than the earliest deadline');

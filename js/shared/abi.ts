@@ -36,7 +36,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 8;
+export const BUS_VERSION = 9;
 
 // Bus header, at BUS_BASE.
 //
@@ -854,10 +854,14 @@ export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared d
 //
 //  header
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
-//      │ live     │ due lo   │ due hi   │ (res.)   │  live: records in use
-//   16 ├──────────┴──────────┴──────────┴──────────┤  due: the earliest deadline of a PENDING
-//      │ reserved up to REPLY_SIZE                 │  record; 0 when a DEAD one waits
-//   64 └───────────────────────────────────────────┘
+//      │ live     │ due lo   │ due hi   │ free     │  live: records in use
+//   16 ├──────────┼──────────┴──────────┴──────────┤  due: the earliest deadline of a PENDING
+//      │ hwm      │ reserved up to REPLY_SIZE      │  record; 0 when a DEAD one waits
+//   64 └──────────┴────────────────────────────────┘  free: index + 1 of the first record of
+//                                                     the free list (0: empty), linked by next
+//                                                     hwm: records ever taken; those from hwm
+//                                                     on are free and on no list (so a fresh,
+//                                                     zeroed table needs no set-up)
 //  record
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
 //      │ state    │ caller   │ caller   │ replier  │  state: REPLY_FREE / _PENDING / _DEAD
@@ -867,11 +871,19 @@ export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared d
 //      │ gen      │          │ (the call's)        │
 //   32 ├──────────┴──────────┼─────────────────────┤
 //      │ deadline u64        │ caller id u64       │  deadline: msg.timeout_ns, absolute
-//   48 ├─────────────────────┴─────────────────────┤  CLOCK_MONOTONIC ns
-//      │ reserved                                  │
-//   64 └───────────────────────────────────────────┘
+//   48 ├──────────┬──────────┬────────────────────┤  CLOCK_MONOTONIC ns
+//      │ next     │ prev     │ reserved           │  next, prev: index + 1 of the neighbours in
+//   64 └──────────┴──────────┴────────────────────┘  its caller's list (CONN_CALLS; a free
+//                                                     record: next links the free list)
+// Every record in use is on its caller's list, in the order the calls were made: a reply is
+// matched by walking its caller's list (at most MAX_PENDING_REPLIES, and a service answering
+// in order finds its call first), a call's EMLINK check reads CONN_N_CALLS, and a record is
+// taken off the free list: no SEND walks the whole table (before BUS_VERSION 9 each call and
+// each reply scanned the records in use, under the bus lock).
 export const REPLY_T_LIVE = 0;
 export const REPLY_T_DUE = 4;
+export const REPLY_T_FREE = 12;
+export const REPLY_T_HWM = 16;
 export const REPLY_STATE = 0;
 export const REPLY_CALLER_SLOT = 4;
 export const REPLY_CALLER_GEN = 8;
@@ -881,6 +893,8 @@ export const REPLY_FLAGS = 20;
 export const REPLY_COOKIE = 24;
 export const REPLY_DEADLINE = 32;
 export const REPLY_CALLER_ID = 40;
+export const REPLY_NEXT = 48;
+export const REPLY_PREV = 52;
 export const REPLY_FREE = 0;
 export const REPLY_PENDING = 1; // waits for its reply or its deadline
 export const REPLY_DEAD = 2; // the replier closed or dropped the call: REPLY_DEAD is owed to the caller
@@ -1112,6 +1126,14 @@ export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: (no longer reported: CONN_INF
 //  468 space_sleepers: threads waiting on space (the core notifies only when it is not 0)
 export const CONN_SPACE = 464;
 export const CONN_SPACE_SLEEPERS = 468;
+// Connection slot words for its calls (the reply table's lists, see "Calls and replies"),
+// written under the bus lock, journaled; HELLO zeroes them:
+//  472 calls: index + 1 of the first record of the calls it made (0: none)
+//  476 calls_tail: index + 1 of the last
+//  480 n_calls: records on that list (pending or owing REPLY_DEAD), <= MAX_PENDING_REPLIES
+export const CONN_CALLS = 472;
+export const CONN_CALLS_TAIL = 476;
+export const CONN_N_CALLS = 480;
 // Fair backpressure (issue 10): senders waiting for room in this connection take turns in
 // the order they started waiting (a ticket line; js/host/turns.ts). Host words, changed only
 // with atomics outside any command, never journaled; HELLO zeroes them (an empty line).

@@ -176,6 +176,10 @@ t('stats: names, matches and calls, per connection and bus-wide; check() covers 
   u32[(NT + A.NAMES_N_OWNERS) >>> 2] += 1;
   assert.ok(bus.check().some((x) => /n_owners 4 != 3/.test(x)), 'owner count');
   u32[(NT + A.NAMES_N_OWNERS) >>> 2] -= 1;
+  const ca = bus.engine.connAddr(a.slot);
+  u32[(ca + A.CONN_N_CALLS) >>> 2] += 1;
+  assert.ok(bus.check().some((x) => x === `conn ${a.slot}: n_calls 3 != 2 listed`), 'a caller\'s count of calls');
+  u32[(ca + A.CONN_N_CALLS) >>> 2] -= 1;
   // a record marked DEAD: a REPLY_DEAD owed (stats), which the next command would deliver (due = 0 says so)
   let rec = 0;
   for (let i = 0; rec === 0; i++) if (u32[(T + (i + 1) * A.REPLY_SIZE + A.REPLY_STATE) >>> 2] === A.REPLY_PENDING) rec = T + (i + 1) * A.REPLY_SIZE;

@@ -10,14 +10,14 @@ import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
 import { makeBus, leaks } from '../helpers/harness.ts';
 import { Raw, hostVec } from '../helpers/raw.ts';
-import { checkBus } from '../helpers/check.ts';
+import { checkBus, checkReplies } from '../helpers/check.ts';
 import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 4, poolMax: 16384, names: 4, matches: 4, replies: 8 };
 const N = 4; // connections
 const FAR = 1n << 62n;
 
-interface Call { caller: number; callee: number; cookie: number; ended: boolean }
+interface Call { caller: number; callee: number; cookie: number; ended: boolean; /** the callee's id when called (a reopened slot has a new one) */ calleeId: number }
 
 async function run(seed: number, steps: number): Promise<Record<string, number>> {
   const W = await makeBus({ limits: LIMITS }, 'wasm');
@@ -30,6 +30,8 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     assert.equal(rt, rw, `${label}: outcomes differ`);
     const d = busDiff(raws[0].e, raws[1].e);
     if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d}, ${where(raws[0].e, d)}`);
+    // the reply table's lists (each caller's calls, the free list) after every command
+    assert.equal(checkReplies(raws[0].e), [], `${label}: reply table consistent`);
     return rw;
   };
   const conns: { r: number; slot: number; gen: number; id: number; offset: number }[] = [];
@@ -51,7 +53,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     return out;
   };
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['call', 'call', 'reply', 'reply', 'user', 'recvReply', 'recvReply', 'recvReply', 'recvAny', 'recv', 'drop']);
+    const op = rnd.pick(['call', 'call', 'reply', 'reply', 'user', 'recvReply', 'recvReply', 'recvReply', 'recvAny', 'recv', 'drop', 'reopen']);
     const label = `seed ${seed} step ${step} ${op}`;
     counts[op] = (counts[op] ?? 0) + 1;
     const a = rnd.int(N), b = rnd.int(N);
@@ -61,7 +63,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
       const deadline = rnd.int(3) === 0 ? FAR : BigInt(rnd.int(40) * 1000);
       const r = both(label, (raw) => raw.send(conns[a].slot, conns[a].gen, {
         msg: { dst: conns[b].id, cookie: k, flags: A.MSG_EXPECT_REPLY, timeout: deadline === FAR ? FAR : deadline + BigInt(raw.e.monotonicNs()) }, items: [hostVec(8)] }));
-      if (r === 0) calls.push({ caller: a, callee: b, cookie: k, ended: false });
+      if (r === 0) calls.push({ caller: a, callee: b, cookie: k, ended: false, calleeId: conns[b].id });
       else counts[`call ${r}`] = (counts[`call ${r}`] ?? 0) + 1;
     } else if (op === 'reply' && calls.length > 0) {
       const c = calls[rnd.int(calls.length)];
@@ -79,7 +81,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
         // only its call's end: a reply from its callee, or the bus's REPLY_TIMEOUT / REPLY_DEAD
         assert.is(got.cookieReply, c.cookie, `${label}: RECV_REPLY took the end of call ${c.cookie}`);
         assert.is(got.flags & A.MSG_EXPECT_REPLY, 0);
-        assert.ok(got.src === conns[c.callee].id || (got.src === 0 && (got.item === A.ITEM_REPLY_TIMEOUT || got.item === A.ITEM_REPLY_DEAD)), `${label}: from its callee or the bus`);
+        assert.ok(got.src === c.calleeId || (got.src === 0 && (got.item === A.ITEM_REPLY_TIMEOUT || got.item === A.ITEM_REPLY_DEAD)), `${label}: from its callee or the bus`);
         assert.not.ok(c.ended, `${label}: call ${c.cookie} ended twice`);
         c.ended = true;
         counts.replyTaken = (counts.replyTaken ?? 0) + 1;
@@ -92,11 +94,31 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
         const c = calls.find((k) => k.caller === a && k.cookie === got.cookieReply);
         assert.ok(c, `${label}: RECV_REPLY 0 took the end of a call of this connection (cookie_reply ${got.cookieReply})`);
         assert.is(got.flags & A.MSG_EXPECT_REPLY, 0);
-        assert.ok(got.src === conns[c!.callee].id || (got.src === 0 && (got.item === A.ITEM_REPLY_TIMEOUT || got.item === A.ITEM_REPLY_DEAD)), `${label}: from its callee or the bus`);
+        assert.ok(got.src === c!.calleeId || (got.src === 0 && (got.item === A.ITEM_REPLY_TIMEOUT || got.item === A.ITEM_REPLY_DEAD)), `${label}: from its callee or the bus`);
         assert.not.ok(c!.ended, `${label}: call ${got.cookieReply} ended twice`);
         c!.ended = true;
         counts.anyTaken = (counts.anyTaken ?? 0) + 1;
       } else assert.is(got.r, -A.EAGAIN);
+    } else if (op === 'reopen' && rnd.int(4) === 0) {
+      // a connection closes (its queue dropped first) and a new one takes its slot: the calls
+      // it made are forgotten, the calls made to it owe their callers REPLY_DEAD
+      const x = conns[a];
+      // (BYEBYE's own deadline tick may queue a REPLY_TIMEOUT of x's first: EBUSY, drop, again)
+      const bye = both(label, (raw) => {
+        for (let k = 0; ; k++) {
+          while (raw.recv(x.slot, x.gen, A.RECV_DROP).r === 0);
+          const r = raw.byebye(x.slot, x.gen);
+          if (r !== -A.EBUSY || k > 8) return r;
+        }
+      });
+      assert.is(bye, 0, `${label}: byebye`);
+      for (const c of calls) if (c.caller === a) c.ended = true;
+      for (let i = calls.length - 1; i >= 0; i--) if (calls[i].caller === a) calls.splice(i, 1);
+      const h = both(`${label} hello`, (raw) => { const h = raw.hello({ poolSize: 4096 }); return { r: h.r, slot: h.slot, gen: h.gen, id: h.id, offset: h.offset }; });
+      assert.ok(h.r >= 0, `${label}: hello ${h.r}`);
+      both(`${label} free hello`, (raw) => raw.free(h.slot, h.gen, h.offset));
+      conns[a] = h;
+      counts.reopen = (counts.reopen ?? 0) + 1;
     } else if (op === 'recv' || op === 'drop') {
       const x = conns[a];
       const got = both(label, (raw) => op === 'drop' ? { r: raw.recv(x.slot, x.gen, A.RECV_DROP).r } : take(raw, x, raw.recv(x.slot, x.gen))) as { r: number; flags?: number; cookieReply?: number };
