@@ -49,6 +49,10 @@
 //   call + reply, raw      the same commands through the host codec, no promise: SEND with
 //                          EXPECT_REPLY and a deadline, RECV, the reply's SEND (cookie_reply),
 //                          FREE, RECV at the caller, FREE
+//   ... 896 other calls    the raw call on a bus where 8 other connections have 896 calls
+//       pending            pending (to 4 receivers that never answer): what every call and
+//                          reply pays for the reply table's other records (BUS_VERSION 9:
+//                          nothing; before, a scan of them under the bus lock)
 //   callMethod + dispatch  a D-Bus method call to an exported method (js/objects.ts):
 //                          encode, call, recv, dispatch (decode, look-up, handler, encode the
 //                          reply, reply), free, await, decode the reply
@@ -79,9 +83,12 @@ const OPS = [
   ['byName', 'send by name, 64 B (API)'],
   ['callApi', 'call + reply, 64 B (call API)'],
   ['callRaw', 'call + reply, 64 B (raw)'],
+  ['callBusy', 'call + reply, 64 B (raw), 896 other calls pending'],
   ['callMethod', 'callMethod + dispatch (D-Bus, ii -> i)'],
 ];
 const LOOKUP_CONNS = 8000;
+/** calls of other connections pending in the callBusy case (8 callers × 112, under MAX_PENDING_REPLIES each) */
+const BUSY_CALLS = 896;
 const MC_ROUND = 100;
 // PAYLOAD_WASMBUS, "wasmbus\0" as a little-endian u64 (above 2^53: kept as its two halves)
 const PAYLOAD_TYPE_LO = 0x73616d77, PAYLOAD_TYPE_HI = 0x00737562;
@@ -388,17 +395,15 @@ async function lookupContender(engine) {
   };
 }
 
-/** Names and calls on one engine (the OPS cases): one bus, tx and rx, rx owning a name and exporting Add. */
-async function opsContender(engine) {
-  const { bus, tx, rx } = await openBus(engine);
-  const NAME = 'org.example.Bench';
-  if (rx.requestName(NAME) !== 'primary') throw new Error('the bench name is taken');
-  rx.export('/bench', 'org.example.Bench', { Add: { in: 'ii', out: 'i', handler: ([a, b]) => [a + b] } });
-  const CALL = { destination: NAME, path: '/bench', interface: 'org.example.Bench', member: 'Add', signature: 'ii', body: [20, 22] };
-  const payload = pattern(64);
-  const e = bus.engine, { u8, u32 } = e, cmd = e.cmd, msg = cmd + SEND.MSG, vec = msg + A.MSG_HDR;
+/**
+ * Raw calls through the host codec on engine `e` (the ops cases): rawSend of `payload` from
+ * (slot, gen) to `dst` with flags and the timeout word (deadline or cookie_reply), and
+ * rawCall(deadline): one call from `tx` to `rx` and its reply (SEND, RECV, the reply's SEND,
+ * FREE, RECV, FREE), returning the reply's cookie_reply; rawCall.next() is the cookie it will use.
+ */
+function rawKit(e, tx, rx, payload) {
+  const { u8, u32 } = e, cmd = e.cmd, msg = cmd + SEND.MSG, vec = msg + A.MSG_HDR;
   const get64 = (addr) => u32[(addr >>> 2) + 1] * 4294967296 + u32[addr >>> 2];
-  /** raw SEND of `payload` from (slot, gen) to `dst` with flags and the timeout word (deadline or cookie_reply); 0 or -errno */
   function rawSend(slot, gen, dst, flags, cookie, timeout) {
     items.putHostVec(u32, vec, payload.length);
     SEND.encodeMsg(u32, msg, A.MSG_HDR + A.VEC_ITEM_SIZE, flags, 0, dst, cookie, timeout);
@@ -418,7 +423,6 @@ async function opsContender(engine) {
     return e.free(slot, gen);
   }
   let cookie = 1;
-  /** one raw call and its reply: the reply's cookie_reply, or throws */
   function rawCall(deadline) {
     const c = cookie++;
     let r = rawSend(tx.slot, tx.gen, rx.id, A.MSG_EXPECT_REPLY, c, deadline);
@@ -436,6 +440,37 @@ async function opsContender(engine) {
     if (r !== 0) throw new Error(`free (caller) returned ${r}`);
     return cr;
   }
+  rawCall.next = () => cookie;
+  return { rawSend, rawCall };
+}
+
+/** Names and calls on one engine (the OPS cases): one bus, tx and rx, rx owning a name and exporting Add. */
+async function opsContender(engine) {
+  const { bus, tx, rx } = await openBus(engine);
+  const NAME = 'org.example.Bench';
+  if (rx.requestName(NAME) !== 'primary') throw new Error('the bench name is taken');
+  rx.export('/bench', 'org.example.Bench', { Add: { in: 'ii', out: 'i', handler: ([a, b]) => [a + b] } });
+  const CALL = { destination: NAME, path: '/bench', interface: 'org.example.Bench', member: 'Add', signature: 'ii', body: [20, 22] };
+  const payload = pattern(64);
+  const e = bus.engine;
+  const { rawCall, rawSend } = rawKit(e, tx, rx, payload);
+  // the busy case: the same raw call on a bus where BUSY_CALLS calls of 8 other connections
+  // (to 4 receivers that never answer) hold records in the reply table
+  let busy = null;
+  const makeBusy = async () => {
+    const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 16, replies: 1024, poolMax: 1 << 20 } });
+    const btx = b.connect(), brx = b.connect();
+    const callers = Array.from({ length: 8 }, () => b.connect()), idles = Array.from({ length: 4 }, () => b.connect());
+    const kit = rawKit(b.engine, btx, brx, payload);
+    const far = b.engine.monotonicNs() + 3600e9;
+    for (let i = 0; i < BUSY_CALLS; i++) {
+      const c = callers[i % 8];
+      const r = kit.rawSend(c.slot, c.gen, idles[i % 4].id, A.MSG_EXPECT_REPLY, 1e6 + i, far);
+      if (r !== 0) throw new Error(`a pending call's send returned ${r}`);
+    }
+    if (b.stats().calls.pending !== BUSY_CALLS) throw new Error(`${b.stats().calls.pending} calls pending, want ${BUSY_CALLS}`);
+    return { b, btx, brx, kit, close() { for (const c of [...idles, ...callers]) { while (c.drop()); c.close(); } btx.close(); brx.close(); b.close(); } };
+  };
   const deadline = () => e.monotonicNs() + 60e9;
   let key = '';
   const loops = {
@@ -451,6 +486,7 @@ async function opsContender(engine) {
       }
     },
     callRaw(n) { const d = deadline(); for (let i = 0; i < n; i++) rawCall(d); },
+    callBusy(n) { const d = busy.b.engine.monotonicNs() + 60e9; for (let i = 0; i < n; i++) busy.kit.rawCall(d); },
     async callMethod(n) {
       for (let i = 0; i < n; i++) {
         const p = tx.callMethod(CALL);
@@ -476,7 +512,12 @@ async function opsContender(engine) {
       r.free();
       return why ?? (tx.pendingCalls !== 0 ? 'a call still pending' : null);
     },
-    callRaw() { const c = cookie; const cr = rawCall(deadline()); return cr === c ? null : `cookie_reply ${cr}, want ${c}`; },
+    callRaw() { const c = rawCall.next(); const cr = rawCall(deadline()); return cr === c ? null : `cookie_reply ${cr}, want ${c}`; },
+    async callBusy() {
+      busy ??= await makeBusy();
+      const c = busy.kit.rawCall.next(), cr = busy.kit.rawCall(busy.b.engine.monotonicNs() + 60e9);
+      return cr !== c ? `cookie_reply ${cr}, want ${c}` : busy.b.stats().calls.pending !== BUSY_CALLS ? 'the other calls are not all pending' : null;
+    },
     async callMethod() {
       const p = tx.callMethod(CALL);
       const m = rx.recv();
@@ -487,7 +528,8 @@ async function opsContender(engine) {
       return r.length === 1 && r[0] === 42 ? null : `reply ${JSON.stringify(r)}, want [42]`;
     },
   };
-  const empty = () => e.queued(tx.slot) === 0 && e.queued(rx.slot) === 0 && e.poolUsed(tx.slot) === 0 && e.poolUsed(rx.slot) === 0 && tx.pendingCalls === 0;
+  const quiet = (e, tx, rx) => e.queued(tx.slot) === 0 && e.queued(rx.slot) === 0 && e.poolUsed(tx.slot) === 0 && e.poolUsed(rx.slot) === 0 && tx.pendingCalls === 0;
+  const empty = () => (key === 'callBusy' ? quiet(busy.b.engine, busy.btx, busy.brx) : quiet(e, tx, rx));
   return {
     rows: OPS.map(([k]) => k),
     prepare(k) { key = k; },
@@ -498,7 +540,7 @@ async function opsContender(engine) {
     },
     loop(_payload, n) { return loops[key](n); },
     empty,
-    close() { rx.releaseName(NAME); tx.close(); rx.close(); bus.close(); },
+    close() { rx.releaseName(NAME); tx.close(); rx.close(); bus.close(); busy?.close(); },
   };
 }
 
