@@ -13,6 +13,7 @@ import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
+import { bloomParamsError } from './dbus/bloom.ts';
 import { webLocks, holdLock, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
@@ -264,6 +265,13 @@ export class Bus {
     for (const k of LIMIT_KEYS) limits[k] = u32Arg('Bus.create', `limits.${k}`, given[k], DEFAULT_LIMITS[k]);
     const b = options<{ size: number; hashes: number }>('Bus.create', o.bloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'bloom');
     const bloom = { size: u32Arg('Bus.create', 'bloom.size', b.size, 64), hashes: u32Arg('Bus.create', 'bloom.hashes', b.hashes, 8) };
+    // sizes and hash counts the core refuses get its own error (BUS_MAKE); of those it takes,
+    // the ones sd-bus's filters cannot be built with (every signal and match of this bus would
+    // fail) are refused here
+    if (bloom.size >= 8 && bloom.size <= A.BLOOM_SIZE_MAX && bloom.size % 8 === 0 && bloom.hashes >= 1) {
+      const why = bloomParamsError({ size: bloom.size, nHash: bloom.hashes });
+      if (why !== null) throw new BusError(A.EINVAL, 'Bus.create', `bloom: ${why}: the D-Bus signals and match rules of this bus could not be built (DBUS.md, "Bloom filters and masks")`);
+    }
     const userBytes = o.userRegion ?? 0;
     if (typeof userBytes !== 'number' || !Number.isInteger(userBytes) || userBytes < 0) {
       throw new BusError(A.EINVAL, 'Bus.create', `userRegion must be a byte count (a non-negative integer), got ${typeof userBytes === 'number' ? String(userBytes) : kindOf(userBytes)}`);
@@ -669,7 +677,11 @@ export class Bus {
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */
   listActivatableNames(): string[] { return this.withConn((c) => c.listActivatableNames()); }
   /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
-  listPeers(): number[] { return this.withConn((c) => c.listPeers()); }
+  listPeers(): number[] {
+    // (a short-lived connection made for the listing is not a peer: it is closed by the time this returns)
+    const temp = this.connections.length === 0;
+    return this.withConn((c) => temp ? c.listPeers().filter((id) => id !== c.id) : c.listPeers());
+  }
   // signals issue (js/signals.ts)
   /**
    * Resolves with the owner's id once `name` has one: getNameOwner first, then NAME_ADD /
@@ -697,6 +709,9 @@ export class Bus {
    */
   /** The Web Locks name that the thread joining with `token` holds while it is alive. */
   livenessLockName(token: number): string {
+    if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > 0xffffffff) {
+      throw new BusError(A.EINVAL, 'livenessLockName', `token must be a thread token (an integer in 1 … 2^32 − 1, handle.token), got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
+    }
     return livenessLockName(this.id128, token, this.livenessKey);
   }
 

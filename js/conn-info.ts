@@ -9,7 +9,10 @@ import { get64 } from './wire.ts';
 import { UPDATE, INFO, FREE, checkCmd, commandError } from './cmd/index.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
 import { decodeAll, type MetadataItems } from './metadata.ts';
-import { kindOf } from './args.ts';
+import { kindOf, options } from './args.ts';
+
+const UPDATE_KEYS = ['attachSend', 'attachRecv'] as const;
+const INFO_KEYS = ['attach'] as const;
 
 /** What CONN_INFO says about a connection: its id, its HELLO flags, and its metadata. */
 export interface ConnectionInfo extends MetadataItems {
@@ -36,8 +39,9 @@ function mask(op: string, name: string, spec: AttachSpec | undefined, dflt: numb
 }
 
 /** UPDATE: change either attach mask; applies from the next message on. */
-export function updateAttach(e: Engine, slot: number, gen: number, o: UpdateOptions): void {
-  if (o === null || typeof o !== 'object') throw new BusError(A.EINVAL, 'update', `options must be an object, got ${kindOf(o)}`);
+export function updateAttach(e: Engine, slot: number, gen: number, opts: UpdateOptions): void {
+  if (opts === undefined) throw new BusError(A.EINVAL, 'update', "options must be an object like { attachRecv: ['creds'] }, got undefined");
+  const o = options<UpdateOptions>('update', opts, UPDATE_KEYS, "{ attachRecv: ['creds'] }");
   const send = o.attachSend === undefined ? -1 : mask('update', 'attachSend', o.attachSend, 0);
   const recv = o.attachRecv === undefined ? -1 : mask('update', 'attachRecv', o.attachRecv, 0);
   UPDATE.encode(e.u32, e.cmd, send, recv);
@@ -57,7 +61,8 @@ function takeInfo(e: Engine, slot: number, gen: number, off: number): Connection
 }
 
 /** CONN_INFO by id or by well-known name (its primary owner), through connection (slot, gen)'s pool. */
-export function connInfo(e: Engine, slot: number, gen: number, id: number | string, o: InfoOptions = {}): ConnectionInfo {
+export function connInfo(e: Engine, slot: number, gen: number, id: number | string, opts?: InfoOptions): ConnectionInfo {
+  const o = options<InfoOptions>('info', opts, INFO_KEYS, "{ attach: ['creds'] }");
   const attach = mask('info', 'attach', o.attach, A.ATTACH_ALL);
   if (typeof id === 'string') {
     const bytes = new TextEncoder().encode(id);
@@ -73,7 +78,8 @@ export function connInfo(e: Engine, slot: number, gen: number, id: number | stri
 }
 
 /** BUS_CREATOR_INFO, through connection (slot, gen)'s pool. */
-export function creatorInfo(e: Engine, slot: number, gen: number, o: InfoOptions = {}): ConnectionInfo {
+export function creatorInfo(e: Engine, slot: number, gen: number, opts?: InfoOptions): ConnectionInfo {
+  const o = options<InfoOptions>('creatorInfo', opts, INFO_KEYS, "{ attach: ['creds'] }");
   INFO.encode(e.u32, e.cmd, 0, mask('creatorInfo', 'attach', o.attach, A.ATTACH_ALL));
   checkCmd(e.u32, e.cmd, e.busCreatorInfo(slot, gen), 'creatorInfo', INFO.CREATOR_NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));

@@ -715,6 +715,10 @@ export class Connection {
     try {
       BYEBYE.encode(u32, cmd);
       r = e.byebye(this.slot, this.gen);
+      if (r === -A.EBUSY && !isShutdown(u32) && this.dropCallEnds()) {
+        BYEBYE.encode(u32, cmd);
+        r = e.byebye(this.slot, this.gen);
+      }
       if (r === -A.EBUSY && isShutdown(u32)) {
         while (this.recvCmd(A.RECV_DROP, 0, 'close') === 0) { /* drop the next one */ }
         BYEBYE.encode(u32, cmd);
@@ -746,6 +750,25 @@ export class Connection {
       w.error = why(w.op ?? 'sendAsync');
       w.cancel?.();
     }
+  }
+
+  /**
+   * close() found messages queued: the ends of this connection's calls among them (the late
+   * reply of an aborted call, a reply its pump has not taken yet) are taken and freed. The
+   * user cannot receive those (recv() hands them to their calls) and the close ends the calls
+   * anyway (ECONNRESET), so they must not make it fail with EBUSY. True when one was freed.
+   */
+  private dropCallEnds(): boolean {
+    const calls = this.calls;
+    if (calls === null || calls.live === 0) return false;
+    let any = false;
+    for (const p of calls.pending.values()) {
+      for (let n = 0; n < A.MAX_PENDING_REPLIES && this.recvReply(p.cookie, 'close', false) === 0; n++) {
+        this.freeOffset(RECV.offset(this.engine.u32, this.engine.cmd));
+        any = true;
+      }
+    }
+    return any;
   }
 
   /** Statistics of this connection (queue, pool, quota, peaks): see js/health.ts, ConnStats. */
@@ -1083,7 +1106,7 @@ export class Connection {
     let p: PendingCall;
     for (;;) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-        () => this.startCall(dst, payload, deadlineNs, false, 'call'));
+        () => this.startCall(dst, payload, deadlineNs, false, 'call'), timeout);
       this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
         p = await tried;
@@ -1214,7 +1237,7 @@ export class Connection {
     const w = this.waitOptions('replyAsync', opts);
     // (the bytes are copied into the caller's pool by the try that succeeds: a payload the
     // caller of replyAsync changes meanwhile is sent as it is then)
-    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.replyTo(src, cookie, payload, w.sendOpts));
+    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.replyTo(src, cookie, payload, w.sendOpts, 'replyAsync'));
   }
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
@@ -1289,12 +1312,19 @@ export class Connection {
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {
-    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, () => this.replyTo(src, callCookie, payload, opts));
+    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, () => this.replyTo(src, callCookie, payload, opts, 'dispatch'));
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
-  replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions): number {
+  replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
+    // EXPECT_REPLY with a reply's cookie_reply would make it a new call (kdbus reads a SEND
+    // with EXPECT_REPLY and a timeout as a call), the real call left unanswered: refused
+    const f = opts !== null && typeof opts === 'object' ? (opts as SendOptions).flags : undefined;
+    if (typeof f === 'number' && (f & A.MSG_EXPECT_REPLY) !== 0) {
+      throw new BusError(A.EINVAL, op, 'flags must not have EXPECT_REPLY (1) in a reply: a reply cannot expect one (make a new call with call())');
+    }
     this.nextTimeout = callCookie;
-    try { return this.send(src, payload, opts); } finally { this.nextTimeout = 0; }
+    this.sendOp = op;
+    try { return this.send(src, payload, opts); } finally { this.nextTimeout = 0; this.sendOp = 'send'; }
   }
   // backpressure (issue 10)
   /** sendAsync() calls of this connection waiting for room */
@@ -1368,7 +1398,9 @@ export class Connection {
    * tries again. `op` names the caller in errors. Resolves to what `attempt` returns.
    */
   private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, sendOpts: SendOptions,
-    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T): Promise<T> {
+    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T,
+    /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
+    shown = timeout): Promise<T> {
     const canceled = () => canceledBy(op);
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
@@ -1397,7 +1429,7 @@ export class Connection {
       cur.cancel = null;
       if (cur.error) throw cur.error;
     };
-    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, op, `no room in the receiver within ${timeout} ms (${why})`);
+    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, op, `no room in the receiver within ${shown} ms (${why})`);
     // the line: receiver rx (its generation gen), our ticket, and whether we hold one
     let rx = 0, gen = 0, ticket = 0, inLine = false;
     let watch: T.Watch | null = null;

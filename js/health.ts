@@ -6,6 +6,7 @@
 // they allocate freely.
 import * as A from './shared/abi.ts';
 import type { Engine } from './engine.ts';
+import { BusError } from './errno.ts';
 
 /** One connection's counters (conn.stats(), and each entry of bus.stats().connections). */
 export interface ConnStats {
@@ -91,8 +92,18 @@ export interface BusStats {
 
 const H = A.BUS_BASE;
 
+/** The exported functions take an Engine (bus.engine): anything else is EINVAL, not a TypeError. */
+function engineArg(op: string, e: unknown): Engine {
+  const x = e as Engine | null;
+  if (x === null || typeof x !== 'object' || !(x.u32 instanceof Uint32Array) || typeof x.connAddr !== 'function') {
+    throw new BusError(A.EINVAL, op, `engine must be a bus's Engine (bus.engine), got ${x === null ? 'null' : typeof x}`);
+  }
+  return x;
+}
+
 /** Statistics of connection slot `slot` (null when the slot is not in use). */
 export function connStats(e: Engine, slot: number): ConnStats | null {
+  engineArg('connStats', e);
   const u32 = e.u32;
   const ld = (p: number) => Atomics.load(u32, p >>> 2);
   if (!Number.isInteger(slot) || slot < 0 || slot >= ld(H + A.BUS_N_CONNS)) return null;
@@ -155,6 +166,7 @@ function connCalls(u32: Uint32Array, slot: number, gen: number): ConnStats['call
 
 /** Statistics of the whole bus: threads, connections, held locks, quota use per user. */
 export function busStats(e: Engine): BusStats {
+  engineArg('busStats', e);
   const u32 = e.u32;
   const ld = (p: number) => Atomics.load(u32, p >>> 2);
   const nThreads = ld(H + A.BUS_N_THREADS), nConns = ld(H + A.BUS_N_CONNS), threads = ld(H + A.BUS_THREADS);
@@ -216,6 +228,7 @@ export function busStats(e: Engine): BusStats {
  * while others send, it may report what is only a command half done.
  */
 export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[] {
+  engineArg('checkBus', e);
   const u32 = e.u32;
   const ld = (p: number) => u32[p >>> 2];
   const out: string[] = [];
@@ -333,6 +346,7 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
  * its id's bucket, once; the chains hold nothing else; no two active connections share an id.
  */
 export function checkIds(e: Engine): string[] {
+  engineArg('checkIds', e);
   const ld = (p: number) => e.u32[p >>> 2];
   const H = A.BUS_BASE, out: string[] = [];
   const nConns = ld(H + A.BUS_N_CONNS), ids = ld(H + A.BUS_IDS), mask = ld(H + A.BUS_ID_MASK);
@@ -372,6 +386,7 @@ export function checkIds(e: Engine): string[] {
  * owner's chain; a notification entry has no signal rules, and n_gen fits the entry.
  */
 export function checkMatches(e: Engine): string[] {
+  engineArg('checkMatches', e);
   const u32 = e.u32, ld = (p: number) => u32[p >>> 2], H = A.BUS_BASE, out: string[] = [];
   const n = ld(H + A.BUS_N_MATCHES), size = ld(H + A.BUS_MATCH_SIZE), base = ld(H + A.BUS_MATCHES);
   const live = (i: number) => {
@@ -417,6 +432,7 @@ export function checkMatches(e: Engine): string[] {
  * the earliest PENDING deadline, and 0 while a REPLY_DEAD is owed.
  */
 export function checkReplies(e: Engine): string[] {
+  engineArg('checkReplies', e);
   const u32 = e.u32, ld = (p: number) => u32[p >>> 2], out: string[] = [];
   const T = ld(H + A.BUS_REPLIES), n = ld(H + A.BUS_N_REPLIES), nConns = ld(H + A.BUS_N_CONNS);
   if (T === 0) return out;
@@ -485,6 +501,7 @@ export function checkReplies(e: Engine): string[] {
  * the counters match; free lists hold only free entries.
  */
 export function checkNames(e: Engine): string[] {
+  engineArg('checkNames', e);
   const u32 = e.u32;
   const ld = (p: number) => u32[p >>> 2];
   const out: string[] = [];

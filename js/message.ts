@@ -8,7 +8,7 @@ import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts'
 import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
 import { decode, type OwnedName, type Timestamp } from './metadata.ts';
 import { PAYLOAD_DBUS, readPayload, withKdbusAddresses, checkKdbusEnvelope, type DBusMessage, type KdbusEnvelope } from './dbus/header.ts';
-import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
+import { matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { decodeNotification, type Notification } from './notification.ts';
 
 export type { Timestamp } from './metadata.ts';
@@ -267,7 +267,11 @@ export class Message {
    * false for a message that is not D-Bus, or is malformed.
    */
   matches(rule: string | MatchRule): boolean {
-    const r = typeof rule === 'string' ? parseMatch(rule) : rule;
+    return this.matchesRule(matchRuleOf('matches', rule));
+  }
+
+  /** @internal matches() with a rule already checked (dispatch's handlers) */
+  matchesRule(r: MatchRule): boolean {
     let d: DBusMessage | null;
     try { d = this.dbus; } catch (err) {
       if (err instanceof BusError && err.errno === A.EBADMSG) return false;

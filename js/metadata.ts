@@ -46,7 +46,8 @@ export const decode = {
     const p = findItem(u32, s, e, A.ITEM_CREDS);
     if (p < 0) return null;
     const c = {} as Creds;
-    CREDS_FIELDS.forEach((f, i) => { c[f] = get64(u32, p + A.ITEM_HDR + i * 8); });
+    // (each field a u64 in the item; a Linux uid_t / gid_t is 32 bits: its low word, as documented)
+    CREDS_FIELDS.forEach((f, i) => { c[f] = u32[(p + A.ITEM_HDR + i * 8) >>> 2]; });
     return c;
   },
   pids(_u8: Uint8Array, u32: Uint32Array, s: number, e: number): Pids | null {

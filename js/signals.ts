@@ -16,7 +16,7 @@ import type { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, shown } from './args.ts';
-import { parseMatch, matchesRule, type MatchRule } from './dbus/match.ts';
+import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { messageSize, writeMessage, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
@@ -94,7 +94,7 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   const { u8, u32 } = e;
   let spec: MatchSpec;
   if (typeof rule === 'string') spec = { match: rule };
-  else if (typeof rule === 'object' && rule !== null && Array.isArray((rule as MatchRule).args)) spec = { match: rule as MatchRule };
+  else if (typeof rule === 'object' && rule !== null && Array.isArray((rule as MatchRule).args)) spec = { match: matchRuleOf(op, rule) };
   else spec = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
   if (spec.notifications !== undefined) {
     const type = NOTIFICATION_ITEMS[spec.notifications];
@@ -117,7 +117,7 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   let dst = spec.destination === undefined ? -1 : idArg(op, 'destination', spec.destination);
   let mask: Uint8Array | null = null;
   if (spec.match !== undefined) {
-    const r = typeof spec.match === 'string' ? parseMatch(spec.match) : spec.match;
+    const r = matchRuleOf(op, spec.match);
     mask = ruleMask(r, bloomParams(e));
     // unique names become ID / DST_ID rules, a well-known sender a NAME rule (the bus checks
     // that the sender is its primary owner)
@@ -254,7 +254,7 @@ function cancel(e: Engine): void {
 /** addMatch(rule) and a handler that dispatch() calls for each delivered signal that passes the full rule. */
 export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHandler): () => void {
   if (typeof fn !== 'function') throw new BusError(A.EINVAL, 'onSignal', `handler must be a function, got ${kindOf(fn)}`);
-  const parsed = typeof rule === 'string' ? parseMatch(rule) : rule;
+  const parsed = matchRuleOf('onSignal', rule);
   const remove = addMatch(c, parsed, 'onSignal');
   const h: Handler = { rule: parsed, fn };
   const st = state(c);
@@ -275,7 +275,7 @@ export function dispatch(c: Connection, msg: Message): number {
   let n = 0;
   for (const h of [...st.handlers]) {
     if (!st.handlers.has(h)) continue; // removed by an earlier handler
-    if (!msg.matches(h.rule)) continue;
+    if (!msg.matchesRule(h.rule)) continue;
     n++;
     h.fn(d, msg);
   }

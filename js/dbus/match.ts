@@ -10,7 +10,7 @@
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { parseSignature } from './signature.ts';
-import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError } from './names.ts';
+import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError, canonicalName } from './names.ts';
 import type { DBusHeader, MessageType } from './header.ts';
 import { MESSAGE_TYPES } from './header.ts';
 
@@ -111,12 +111,12 @@ function addKey(rule: MatchRule, key: string, value: string): void {
       }
       rule.type = value as MessageType;
       return;
-    case 'sender': rule.sender = check(key, value, busNameError); return;
+    case 'sender': rule.sender = canonicalName(check(key, value, busNameError)); return; // (':1.02' is ':1.2', as send() reads it)
     case 'interface': rule.interface = check(key, value, interfaceNameError); return;
     case 'member': rule.member = check(key, value, memberNameError); return;
     case 'path': rule.path = check(key, value, objectPathError); return;
     case 'path_namespace': rule.pathNamespace = check(key, value, objectPathError); return;
-    case 'destination': rule.destination = check(key, value, busNameError); return;
+    case 'destination': rule.destination = canonicalName(check(key, value, busNameError)); return;
     case 'eavesdrop':
       throw bad('unknown key "eavesdrop": wasmbus has no eavesdropping (a monitor connection sees every message)');
   }
@@ -137,6 +137,48 @@ function quote(v: string): string {
 }
 
 /** The match string of a rule (canonical order, every value quoted); parseMatch reads it back. */
+const RULE_KEYS = ['type', 'sender', 'interface', 'member', 'path', 'pathNamespace', 'destination', 'args'];
+const ARG_KINDS = ['string', 'path', 'namespace', 'has'];
+
+/**
+ * A rule given to the public API (onSignal, msg.matches, addMatch): a match string, parsed;
+ * or a MatchRule object, checked (its keys, their types, each argument condition) and then
+ * checked as a string would be (formatted and parsed again: every name and path). A rule
+ * without `args` has none. Throws EINVAL (op `op`) naming what is wrong.
+ */
+export function matchRuleOf(op: string, rule: unknown): MatchRule {
+  if (typeof rule === 'string') return parseMatch(rule);
+  const fail = (detail: string) => new BusError(A.EINVAL, op, detail);
+  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
+    throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : Array.isArray(rule) ? 'array' : typeof rule}`);
+  }
+  const r = rule as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!RULE_KEYS.includes(k)) {
+      throw fail(`unknown MatchRule key "${k}" (known: ${RULE_KEYS.join(', ')})${k === 'match' ? '; { match } is a MatchSpec, which only addMatch takes' : ''}`);
+    }
+    if (k !== 'args' && r[k] !== undefined && typeof r[k] !== 'string') throw fail(`MatchRule.${k} must be a string, got ${typeof r[k]}`);
+  }
+  const args: ArgMatch[] = [];
+  if (r.args !== undefined) {
+    if (!Array.isArray(r.args)) throw fail(`MatchRule.args must be an array, got ${typeof r.args}`);
+    for (const a of r.args as unknown[]) {
+      const x = a as Record<string, unknown> | null;
+      if (x === null || typeof x !== 'object' || typeof x.n !== 'number' || !Number.isInteger(x.n) || x.n < 0 || x.n > MAX_ARG ||
+        typeof x.kind !== 'string' || !ARG_KINDS.includes(x.kind) || typeof x.value !== 'string') {
+        throw fail(`each MatchRule.args entry must be { n: 0..${MAX_ARG}, kind: ${ARG_KINDS.map((k) => `'${k}'`).join(' | ')}, value: string }`);
+      }
+      args.push({ n: x.n, kind: x.kind as ArgMatch['kind'], value: x.value });
+    }
+  }
+  try {
+    return parseMatch(formatMatch({ ...(r as unknown as MatchRule), args }));
+  } catch (err) {
+    if (err instanceof BusError) throw fail(err.message.replace(/^parseMatch: EINVAL: /, ''));
+    throw err;
+  }
+}
+
 export function formatMatch(rule: MatchRule): string {
   const parts: string[] = [];
   const add = (k: string, v: string | undefined) => { if (v !== undefined) parts.push(`${k}=${quote(v)}`); };

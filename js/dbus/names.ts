@@ -115,11 +115,21 @@ export function uniqueName(id: number | bigint): string {
 let lastId = -1;
 let lastName = '';
 
-/** The connection id of a unique name ":1.<id>", or null for any other name. */
+/**
+ * The connection id of a unique name ":1.<digits>", or null for any other name. The digits
+ * are read as send() reads a ":1.<digits>" destination (Number(digits): ":1.02" is id 2), so
+ * that a match rule and a send agree on what a unique name means.
+ */
 export function uniqueNameId(name: string): number | null {
   if (!name.startsWith(':1.')) return null;
   const t = name.slice(3);
-  if (!/^[1-9][0-9]{0,15}$/.test(t)) return null;
+  if (!/^[0-9]{1,16}$/.test(t)) return null;
   const n = Number(t);
   return Number.isSafeInteger(n) ? n : null;
+}
+
+/** A unique name in its canonical form (":1.02" → ":1.2"); any other name as it is. */
+export function canonicalName(name: string): string {
+  const id = uniqueNameId(name);
+  return id === null ? name : `:1.${id}`;
 }

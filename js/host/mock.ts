@@ -4,7 +4,24 @@
 // (each thread has its own provider; per connection: set it before connect()). Credentials
 // default to 1000 everywhere; every other item not configured is unsupported.
 import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
-import { nsToHalves, utf8, performanceClock } from './provider.ts';
+import { nsToHalves, utf8, performanceClock, CREDS_FIELDS } from './provider.ts';
+import { BusError } from '../errno.ts';
+import * as A from '../shared/abi.ts';
+import { options, kindOf } from '../args.ts';
+
+const MOCK_KEYS = ['seed', 'step', 'realClock', 'creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
+
+/** Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 1). */
+function credsArg(op: string, c: unknown): Partial<Creds> {
+  const o = options<Creds>(op, c, CREDS_FIELDS, '{ uid: 1000 }', 'creds');
+  for (const f of CREDS_FIELDS) {
+    const v = o[f];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+      throw new BusError(A.EINVAL, op, `creds.${f} must be an integer in 0 … 2^32 − 1 (a uid_t / gid_t), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+    }
+  }
+  return o;
+}
 
 /** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
 export interface MockCaps {
@@ -65,6 +82,10 @@ export class MockProvider implements Provider {
   private aud: Audit | null = null;
 
   constructor(opts: MockOptions = {}) {
+    options<MockOptions>('MockProvider', opts, MOCK_KEYS, '{ seed: 42, creds: { uid: 1000 } }');
+    if (opts.seed !== undefined && (typeof opts.seed !== 'number' || !Number.isInteger(opts.seed))) throw new BusError(A.EINVAL, 'MockProvider', `seed must be an integer, got ${typeof opts.seed === 'number' ? String(opts.seed) : kindOf(opts.seed)}`);
+    if (opts.step !== undefined && (typeof opts.step !== 'number' || !Number.isSafeInteger(opts.step) || opts.step < 0)) throw new BusError(A.EINVAL, 'MockProvider', `step must be a whole number of ns >= 0, got ${typeof opts.step === 'number' ? String(opts.step) : kindOf(opts.step)}`);
+    if (opts.realClock !== undefined && typeof opts.realClock !== 'boolean') throw new BusError(A.EINVAL, 'MockProvider', `realClock must be a boolean, got ${kindOf(opts.realClock)}`);
     this.state = (opts.seed ?? 1) >>> 0 || 1;
     this.step = opts.step ?? 1000;
     this.realClock = opts.realClock === true;
@@ -74,7 +95,7 @@ export class MockProvider implements Provider {
 
   /** Change the identity the provider reports (fields not given keep their value). */
   setCreds(c: Partial<Creds>): void {
-    this.current = { ...this.current, ...c };
+    this.current = { ...this.current, ...credsArg('setCreds', c) };
     this.ep = (this.ep + 1) >>> 0;
   }
 
@@ -83,7 +104,7 @@ export class MockProvider implements Provider {
    * makes that item unsupported. Strings must not contain a NUL (cmdline arguments neither).
    */
   setIdentity(id: MockIdentity): void {
-    if (id.creds) this.current = { ...this.current, ...id.creds };
+    if (id.creds) this.current = { ...this.current, ...credsArg('setIdentity', id.creds) };
     if (id.pids !== undefined) this.pid = id.pids ? { pid: id.pids.pid, tid: id.pids.tid, ppid: id.pids.ppid } : null;
     if (id.groups !== undefined) this.grp = id.groups ? [...id.groups] : null;
     if (id.comm !== undefined) {

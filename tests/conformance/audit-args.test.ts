@@ -1,0 +1,158 @@
+// Findings of an outside audit of the packed package (stop 12), each a test that failed on the
+// code before its fix: rules that onSignal / msg.matches accepted and dispatch then tripped
+// over (TypeError), reply() with EXPECT_REPLY sending a new call, options of info / update not
+// checked, bloom parameters no signal could use, listPeers naming its own short-lived
+// connection, ":1.0N" read one way by send and another by match rules, arguments of exported
+// helpers not checked, a timeout message with the time left in it, and close() failing with
+// EBUSY on the late reply of an aborted call that the user cannot receive.
+import * as assert from 'uvu/assert';
+import { Bus, BusError, MockProvider, busStats, checkBus, abi as A } from '../../js/index.ts';
+import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
+
+const t = busSuite('audit: argument checks and fixes');
+const fails = (f: () => unknown, code: string, text?: RegExp) => {
+  try { f(); } catch (e) {
+    assert.instance(e, BusError, `a BusError, got ${String(e)}`);
+    assert.is((e as BusError).code, code, (e as BusError).message);
+    if (text) assert.match((e as BusError).message, text);
+    return;
+  }
+  assert.unreachable(`no ${code}`);
+};
+
+t('onSignal and msg.matches check a rule object: a MatchSpec or garbage is EINVAL, a MatchRule without args is one with none', ({ bus }) => {
+  const a = bus.connect(), w = bus.connect();
+  fails(() => w.onSignal({ match: "member='M'" } as never, () => {}), 'EINVAL', /MatchSpec, which only addMatch takes/);
+  fails(() => w.onSignal({ sender: 3 } as never, () => {}), 'EINVAL', /MatchRule.sender must be a string/);
+  fails(() => w.onSignal({ member: 'M', args: [{ n: 64, kind: 'string', value: 'x' }] } as never, () => {}), 'EINVAL', /args entry/);
+  fails(() => w.onSignal({ member: '9bad' } as never, () => {}), 'EINVAL');
+  assert.is(w.stats().matches, 0, 'nothing added by the refused rules');
+  let ran = 0;
+  w.onSignal({ member: 'M' } as never, () => { ran++; }); // no args: none
+  a.signal('/a', 'org.ex.I', 'M');
+  const m = w.recv()!;
+  assert.is(w.dispatch(m), 1);
+  assert.is(ran, 1);
+  assert.is(m.matches({ member: 'M' } as never), true);
+  assert.is(m.matches({} as never), true);
+  fails(() => m.matches(5 as never), 'EINVAL', /match string or a MatchRule/);
+  fails(() => m.matches(null as never), 'EINVAL');
+  fails(() => m.matches([] as never), 'EINVAL');
+  m.free();
+  a.close(); w.close();
+});
+
+t('reply() and replyAsync() refuse EXPECT_REPLY: the call is still answered by a proper reply', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, new Uint8Array([1]), { timeout: 20000 });
+  await null;
+  const call = b.recv()!;
+  fails(() => b.reply(call, new Uint8Array([9]), { flags: A.MSG_EXPECT_REPLY }), 'EINVAL', /must not have EXPECT_REPLY/);
+  try { await b.replyAsync(call, new Uint8Array([9]), { flags: A.MSG_EXPECT_REPLY }); assert.unreachable('no EINVAL'); } catch (e) { assert.is((e as BusError).code, 'EINVAL'); }
+  assert.is(a.stats().queued, 0, 'nothing was sent');
+  b.reply(call, new Uint8Array([7]));
+  call.free();
+  const r = await p;
+  assert.equal([...r.payload], [7]);
+  r.free();
+  a.close(); b.close();
+});
+
+t('info, creatorInfo, bus.connectionInfo and update check their options', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  fails(() => a.info(b.id, null as never), 'EINVAL', /options must be an object/);
+  fails(() => a.info(b.id, 5 as never), 'EINVAL');
+  fails(() => a.info(b.id, { atach: [] } as never), 'EINVAL', /unknown option "atach"/);
+  fails(() => a.creatorInfo(null as never), 'EINVAL');
+  fails(() => bus.connectionInfo(b.id, { attach: [], x: 1 } as never), 'EINVAL', /unknown option "x"/);
+  fails(() => a.update({ attachRecv: 'all', bogus: 1 } as never), 'EINVAL', /unknown option "bogus"/);
+  fails(() => a.update([] as never), 'EINVAL');
+  assert.is(a.info(b.id, { attach: [] }).id, b.id);
+  a.close(); b.close();
+});
+
+t('listPeers of a Bus with no connection open does not list the short-lived one it used', ({ bus }) => {
+  bus.connect().close();
+  assert.equal(bus.listPeers(), []);
+  const a = bus.connect();
+  assert.equal(bus.listPeers(), [a.id]);
+  a.close();
+});
+
+t('":1.0N" in a match rule is id N, as in send(): DST_ID and ID rules, and matches() agrees', ({ bus }) => {
+  const e = bus.connect(), r = bus.connect();
+  r.addMatch(`destination=':1.0${r.id}'`);
+  e.signal('/a', 'org.ex.I', 'M'); // a broadcast: not to r
+  e.emit({ path: '/a', interface: 'org.ex.I', member: 'M', destination: r.id });
+  const m = r.recv()!;
+  assert.ok(m, 'the unicast signal');
+  assert.is(r.recv(), null, 'the broadcast did not pass the DST_ID rule');
+  assert.is(m.matches(`destination=':1.0${r.id}'`), true);
+  assert.is(m.matches(`sender=':1.00${e.id}'`), true);
+  m.free();
+  const off = r.addMatch(`sender=':1.0${e.id}'`); // an ID rule, not "a well-known name is needed"
+  off();
+  e.close(); r.close();
+});
+
+t('MockProvider, livenessLockName and the health functions check their arguments', ({ bus }) => {
+  fails(() => new MockProvider({ bogus: 1 } as never), 'EINVAL', /unknown option "bogus"/);
+  fails(() => new MockProvider({ seed: 'x' } as never), 'EINVAL', /seed/);
+  fails(() => new MockProvider({ step: -1 }), 'EINVAL', /step/);
+  const mock = new MockProvider();
+  fails(() => mock.setCreds({ uid: 2 ** 32 + 7 }), 'EINVAL', /creds.uid must be an integer in 0 … 2\^32 − 1/);
+  fails(() => mock.setCreds({ uid: 1.5 }), 'EINVAL');
+  fails(() => mock.setCreds({ uid: 'x' } as never), 'EINVAL');
+  fails(() => mock.setCreds({ pid: 1 } as never), 'EINVAL', /unknown option "creds.pid"/);
+  fails(() => bus.livenessLockName('x' as never), 'EINVAL', /token/);
+  fails(() => bus.livenessLockName(-1), 'EINVAL');
+  fails(() => busStats(null as never), 'EINVAL', /bus.engine/);
+  fails(() => checkBus({} as never), 'EINVAL');
+});
+
+t('Bus.create refuses bloom parameters whose sd-bus filters cannot be built', async () => {
+  for (const bloom of [{ size: 64, hashes: 40 }, { size: 4096, hashes: 64 }]) {
+    try {
+      const b = await Bus.create({ engine: ENGINE, bloom, provider: new MockProvider() });
+      b.close();
+      assert.unreachable(`accepted ${JSON.stringify(bloom)}`);
+    } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL');
+      assert.match((e as BusError).message, /needs more than the 64 hash bytes/);
+    }
+  }
+});
+
+t('close() takes the late reply of an aborted call, which recv() would never hand out, instead of failing with EBUSY', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const ac = new AbortController();
+  const p = a.call(b.id, new Uint8Array([1]), { timeout: 20000, signal: ac.signal });
+  await null;
+  ac.abort();
+  try { await p; assert.unreachable('not aborted'); } catch (e) { assert.is((e as BusError).code, 'ECANCELED'); }
+  const call = b.recv()!;
+  b.reply(call, new Uint8Array([2]));
+  call.free();
+  assert.is(a.stats().queued, 1, 'the late reply is queued');
+  a.close(); // was EBUSY: "receive or drop them first", though recv() returns null
+  assert.ok(a.closed);
+  b.close();
+});
+
+const tq = busSuite('audit: a call that waits for room', { limits: { ...SMALL, maxQueuedPerUser: 1 } });
+tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.send(b.id, new Uint8Array(1)); // b's quota for a's user is full
+  try {
+    await a.call(b.id, new Uint8Array(1), { timeout: 50 });
+    assert.unreachable('no ETIMEDOUT');
+  } catch (e) {
+    assert.is((e as BusError).code, 'ETIMEDOUT');
+    assert.match((e as BusError).message, /no room in the receiver within 50 ms/);
+  }
+  b.drop();
+  a.close(); b.close();
+});
+
+t.run();
+tq.run();
