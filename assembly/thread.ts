@@ -46,6 +46,15 @@ export function threadJoin(token: u32): i32 {
     if (aLoad(t + A.THREAD_STATE) != A.THREAD_FREE || aLoad(t + A.THREAD_RECOVERER) != 0) continue;
     const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
     if (aCas(t + A.THREAD_TOKEN, 0, token) != 0) continue;
+    // a token joins one thread: another slot holding it (a handle posted to two workers, or
+    // a slot still being recovered) makes this join give its claim back (two racing joins
+    // with one token may both fail: never both succeed)
+    for (let j: u32 = 0; j < n; j++) {
+      if (j != i && aLoad(threadAddr(j) + A.THREAD_TOKEN) == token) {
+        aCas(t + A.THREAD_TOKEN, token, 0);
+        return fail(A.EBUSY, A.R_JOIN_TOKEN_IN_USE);
+      }
+    }
     hookStep(fault, 1);
     // busy while joining: a recovery that is not forced waits for a joiner that still runs
     aStore(t + A.THREAD_BUSY, 1);

@@ -79,6 +79,13 @@ export interface WaitStop {
   cancel: ((err: BusError) => void) | null;
 }
 
+/**
+ * The longest a wait for room (sendAsync, replyAsync, call) sleeps before it looks whether
+ * this thread was declared dead meanwhile (bus.recoverThread on a thread that still runs):
+ * it sleeps on the receiver's words, which that recovery does not move.
+ */
+const ALIVE_CHECK_MS = 1000;
+
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
@@ -402,7 +409,7 @@ export class Connection {
    */
   private recvYielding(o: RecvOptions, op: string): Message | null {
     const e = this.engine;
-    e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0; // (a lock found stuck: look, do not block again)
     try {
       const m = this.recvWith(o, op);
       this.lockBusy = null;
@@ -453,7 +460,7 @@ export class Connection {
    */
   private recvReply(cookie: number, op: string, yielding: boolean): number | null {
     const e = this.live(op);
-    if (yielding) e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+    if (yielding) e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
     try {
       RECV.encode(e.u32, e.cmd, A.RECV_REPLY, cookie);
       const r = e.recv(this.slot, this.gen);
@@ -1467,6 +1474,7 @@ export class Connection {
     try {
       for (;;) {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+        e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
         if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
         if (inLine && byName && Atomics.load(i32, seqIdx) !== seqAt) {
           // a name left its owner since we lined up there: line up where the name is now
@@ -1483,14 +1491,17 @@ export class Connection {
           const ms = watch.check(i32, rx, ticket);
           if (ms > 0) {
             waitIdx = (rx + A.CONN_TURN_SERVING) >>> 2;
-            await wait(() => T.sleepBehind(i32, rx, Math.min(ms, left)));
+            await wait(() => T.sleepBehind(i32, rx, Math.min(ms, left, ALIVE_CHECK_MS)));
           }
           continue;
         }
         // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
         let err: unknown;
         const seqTry = Atomics.load(i32, seqIdx);
-        e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+        // (a lock already found stuck: tries only look, they do not block the thread again; with
+        // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
+        // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
+        e.lockWaitMs = lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
         try {
           const r = attempt();
           if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
@@ -1541,7 +1552,7 @@ export class Connection {
           spinDecided = true;
           if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, waitIdx, seen, left)) continue;
         }
-        await wait(() => waitWord(i32, addr >>> 2, seen, left, (rx + A.CONN_SPACE_SLEEPERS) >>> 2));
+        await wait(() => waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (rx + A.CONN_SPACE_SLEEPERS) >>> 2));
       }
     } finally {
       if (inLine) T.giveUp(i32, rx, gen, ticket);

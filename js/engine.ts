@@ -82,6 +82,8 @@ export interface Engine {
   liveConns(): number;
   /** this thread was recovered by another (and was told so: a call threw ECONNRESET), or died in a fault test */
   readonly lost: boolean;
+  /** Throws ECONNRESET (op 'engine') once another thread declared this one dead (the event-loop waits call it as they wake). */
+  checkAlive(): void;
 
   // names issue
   /** NAME_ACQUIRE for connection (slot, gen): 0 (return_flags in the command) or -errno */
@@ -266,6 +268,16 @@ abstract class EngineBase {
     if (this.cmd === 0) return true;
     const t = this.cmd - A.THREAD_CMD;
     return Atomics.load(this.u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && this.u32[(t + A.THREAD_TOKEN) >>> 2] === this.token;
+  }
+
+  /**
+   * Throw what every engine call of this thread would: the recovery's ECONNRESET once another
+   * thread declared it dead (the event-loop waits call this as they wake: a wait for room
+   * sleeps on another connection's words, which nothing moves when this thread is recovered).
+   */
+  checkAlive(): void {
+    if (this.dead) throw this.dead;
+    if (!this.alive()) throw this.recovered();
   }
 
   /** This thread was recovered by another: every later call fails the same way. */

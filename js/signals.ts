@@ -347,8 +347,18 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
   const { timeout, signal } = waitArgs(op, name, opts);
   const deadline = performance.now() + timeout;
   let delay = 1;
+  const shutdown = () => Atomics.load(c.engine.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
   for (;;) {
-    const owner = c.getNameOwner(name);
+    // bus.shutdown() ends it as it ends every wait (the creator's connections are closed by
+    // then: ESHUTDOWN, not their ECONNRESET; other threads' still answer look-ups)
+    if (shutdown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+    let owner: number | null;
+    try {
+      owner = c.getNameOwner(name);
+    } catch (err) {
+      if (shutdown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+      throw err;
+    }
     if (owner !== null) return owner;
     const left = deadline - performance.now();
     if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);

@@ -124,6 +124,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_RECOVER_OWNED]: [[A.EALREADY], () => 'another live thread is recovering that thread'],
   [A.R_JOIN_TOKEN]: [[A.EINVAL], () => 'token 0 is never a thread\'s token'],
   [A.R_JOIN_RECOVERED]: [[A.ESRCH], () => 'this thread was declared dead while it joined'],
+  [A.R_JOIN_TOKEN_IN_USE]: [[A.EBUSY], () => 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)'],
 
   [A.R_MATCH_SENDER_KIND]: [[A.EOPNOTSUPP], () => 'a monitor, activator or policy holder cannot add or remove match rules'],
   [A.R_MATCH_BLOOM_SIZE]: [[A.EDOM], (n) => `a BLOOM_MASK must be a non-zero multiple of the bus's bloom size (${n} bytes), one block per generation`],

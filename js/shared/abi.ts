@@ -843,6 +843,7 @@ export const R_RECOVER_NOT_LIVE = 707; // ESRCH: no thread slot holds the token 
 export const R_RECOVER_OWNED = 708; // EALREADY: another live thread is recovering that thread
 export const R_JOIN_TOKEN = 709; // EINVAL: token 0
 export const R_JOIN_RECOVERED = 710; // ESRCH: the joining thread was declared dead while it joined
+export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this token (a handle joined twice: one handle per thread)
 
 // ---------------------------------------------------------------------------------------
 // Calls and replies (replies issue): the reply table, its records, the kernel messages.

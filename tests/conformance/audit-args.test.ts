@@ -139,6 +139,62 @@ t('close() takes the late reply of an aborted call, which recv() would never han
   b.close();
 });
 
+t('a thread declared dead while its sendAsync and call wait for room: both end with ECONNRESET within about a second, not at their timeout', async ({ bus, mock }) => {
+  const full = bus.connect({ poolSize: 16384 });
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect();
+  try { for (;;) jc.send(full.id, new Uint8Array(400)); } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); }
+  const t0 = performance.now();
+  const settle = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => `${e.code} after ${Math.round(performance.now() - t0)} ms`);
+  const sa = settle(jc.sendAsync(full.id, new Uint8Array(400))); // no timeout: it waited forever before
+  const ca = settle(jc.call(full.id, new Uint8Array(400), { timeout: 20000 }));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(bus.recoverThread(h.token, { stopped: true }) >= 0, 'recovered');
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((r) => { timer = setTimeout(() => r('still pending after 10 s'), 10000); });
+  const [a, c] = await Promise.all([Promise.race([sa, late]), Promise.race([ca, late])]);
+  clearTimeout(timer);
+  assert.match(a, /^ECONNRESET after \d+ ms$/);
+  assert.match(c, /^ECONNRESET after \d+ ms$/);
+  for (const x of [a, c]) assert.ok(Number(x.split(' ')[2]) < 5000, x);
+  while (full.drop());
+  full.close();
+});
+
+t('a handle joins one thread: a second Bus.join with the same token is EBUSY, and the first keeps its slot', async ({ bus, mock }) => {
+  const h = bus.handle();
+  const j1 = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const used = bus.stats().threads.used;
+  try {
+    await Bus.join(h, { provider: mock, engine: ENGINE });
+    assert.unreachable('joined twice');
+  } catch (e) {
+    assert.is((e as BusError).code, 'EBUSY');
+    assert.match((e as BusError).message, /another thread holds this token/);
+  }
+  assert.is(bus.stats().threads.used, used, 'no slot taken by the refused join');
+  const c = j1.connect();
+  c.close();
+  j1.close();
+});
+
+t('bus.shutdown() ends conn.waitForName with ESHUTDOWN, on the creator\'s thread and on a joined one', async ({ bus, mock }) => {
+  const c = bus.connect();
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const jc = j.connect();
+  const t0 = performance.now();
+  const settle = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => e.code);
+  const a = settle(c.waitForName('org.audit.Never', { timeout: 20000 }));
+  const b = settle(jc.waitForName('org.audit.Never', { timeout: 20000 }));
+  await new Promise((r) => setTimeout(r, 20));
+  bus.shutdown();
+  assert.equal(await Promise.all([a, b]), ['ESHUTDOWN', 'ESHUTDOWN']);
+  assert.ok(performance.now() - t0 < 5000, 'at once, not at the timeout');
+  jc.close();
+  j.close();
+});
+
 const tq = busSuite('audit: a call that waits for room', { limits: { ...SMALL, maxQueuedPerUser: 1 } });
 tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();

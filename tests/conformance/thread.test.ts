@@ -12,19 +12,21 @@ async function another(memory: WebAssembly.Memory): Promise<Engine> {
   return ENGINE === 'wasm' ? WasmEngine.create(await loadCore(), memory, p) : new TwinEngine(memory, p);
 }
 
-t('join takes the next free slot; joining twice -> EALREADY; a full table -> EUSERS', async ({ bus, e }) => {
+t('join takes the next free slot; joining twice -> EALREADY; a token in use -> EBUSY; a full table -> EUSERS', async ({ bus, e }) => {
   assert.is(e.threadSlot, 0);
   assert.is(e.threadJoin(1), -A.EALREADY);
   const others: Engine[] = [];
   for (let i = 1; i < bus.limits.threads; i++) {
     const o = await another(bus.memory);
-    assert.is(o.threadJoin(7), i);
+    if (i === 2) assert.is(o.threadJoin(7 + 1), -A.EBUSY, 'the token of slot 1: refused, nothing taken');
+    assert.is(o.threadJoin(7 + i), i);
     others.push(o);
   }
   const late = await another(bus.memory);
-  assert.is(late.threadJoin(7), -A.EUSERS);
+  assert.is(late.threadJoin(100), -A.EUSERS);
   assert.is(others[1].threadLeave(), 0);
-  assert.is(late.threadJoin(7), 2, 'the freed slot');
+  assert.is(late.threadJoin(7 + 1), -A.EBUSY, 'slot 1 still holds its token');
+  assert.is(late.threadJoin(100), 2, 'the freed slot');
   assert.is(late.threadLeave(), 0);
   assert.is(late.threadLeave(), -A.EBADF, 'not joined any more');
   for (const o of others) if (o.threadSlot >= 0) assert.is(o.threadLeave(), 0);

@@ -128,6 +128,46 @@ s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s se
   bus.close();
 });
 
+s('several event-loop waits on a dead worker\'s lock leave the event loop free: its exit is handled, watch() recovers it, and every wait then succeeds', async () => {
+  // (before: each retry blocked the thread ASYNC_LOCK_WAIT_MS in Atomics.wait, and with two
+  // waiters Node never left its timers phase: the 'exit' came after LOCK_WAIT_MS, when a
+  // wait had already failed with EDEADLK; found by an outside audit)
+  const bus = await makeBus(true);
+  const main = bus.connect(), a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const r = bus.connect();
+  const d = await start<{ id: number; slot: number }>(bus, { role: 'dying-sender', index: 1, dst: r.id, dieAt: 0, fault: 1 });
+  const watched = bus.watch(d.w.thread!, d.h);
+  main.send(d.ready.id, null); // go
+  assert.equal(await d.w.next(MSG_MS, 'the worker to die'), { died: 0 });
+  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
+  assert.is(bus.engine.u32[lock >>> 2] & A.LOCK_ID_MASK, d.ready.slot + 1, 'the dead worker holds the receiver\'s lock');
+  const settle = (p: Promise<unknown>) => p.then(() => 'ok', (e: BusError) => e.code ?? String(e));
+  const waits = [
+    settle(a.sendAsync(r.id, new Uint8Array([1]), { timeout: 20000 })),
+    settle(b.sendAsync(r.id, new Uint8Array([2]), { timeout: 20000 })),
+    settle(c.call(r.id, new Uint8Array([3]), { timeout: 20000 }).then((m) => m.free())),
+  ];
+  await sleep(100); // the waits are retrying now
+  await d.w.terminate();
+  const res = await within(watched, MSG_MS, 'watch() after exit');
+  assert.is(res.error, undefined, String(res.error));
+  const [ra, rb] = await Promise.all(waits.slice(0, 2));
+  assert.equal([ra, rb], ['ok', 'ok'], 'both sendAsync waited for the recovery (no EDEADLK)');
+  // the call's message is there too: answer it
+  const got: number[] = [];
+  while (got.length < 3) {
+    const m = await r.recvAsync({ timeout: MSG_MS });
+    got.push(m.payload[0]);
+    if (m.expectsReply) r.reply(m, new Uint8Array([9]));
+    m.free();
+  }
+  assert.equal(got.sort(), [1, 2, 3]);
+  assert.is(await waits[2], 'ok', 'the call waited for the recovery too');
+  assert.equal(checkBus(bus.engine), []);
+  for (const x of [main, a, b, c, r]) x.close();
+  bus.close();
+});
+
 s('a worker terminated at random while the main thread sends to it and receives from it: nothing hangs, recovered, consistent', async () => {
   const bus = await makeBus();
   const main = bus.connect();
