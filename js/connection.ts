@@ -983,13 +983,20 @@ export class Connection {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
         const seen = Atomics.load(i32, idx);
         if (this.pumpTake() > 0) spinDecided = false;
-        if (this.callWaiting.size === 0) break;
+        // until the earliest deadline of a call still waiting for its end (and never less than
+        // a little while once it passed, so a clock that lags does not spin); none: done. (A
+        // call whose end was just handed over stays in callWaiting until its call() resumes:
+        // counting it kept the pump spinning and parking after every same-thread call, which
+        // cost a spin or a waitAsync round trip per call)
+        let due = Infinity, open = false;
+        for (const p of this.callWaiting) {
+          if (p.reply || p.error || p.waitError) continue;
+          open = true;
+          if (p.deadlineNs < due) due = p.deadlineNs;
+        }
+        if (!open) break;
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
-        // until the earliest deadline of a waiting call (and never less than a little while
-        // once it passed, so a clock that lags does not spin); a lock found taken: look again soon
-        let due = Infinity;
-        for (const p of this.callWaiting) if (p.deadlineNs < due) due = p.deadlineNs;
         let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
         if (this.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
         else if (!spinDecided) {
@@ -1110,14 +1117,29 @@ export class Connection {
     if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) await this.callSlot(sendBy, timeout, signal, keepAlive, null);
     // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
     // its first try runs before call() returns its promise when no slot was waited for
-    let p: PendingCall;
-    for (;;) {
+    let p: PendingCall | null = null;
+    // the first try at once, without the wait's machinery (an async function and a promise
+    // per call), when roomWait would try at once too: no line of senders at the receiver.
+    // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
+    const e = this.engine, rx0 = this.knownReceiver(dst);
+    if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0)) {
+      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+      try {
+        p = this.startCall(dst, payload, deadlineNs, false, 'call');
+      } catch (err) {
+        if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK ||
+          err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
+      } finally {
+        e.lockWaitMs = A.LOCK_WAIT_MS;
+      }
+      if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
+    }
+    while (p === null) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
         () => this.startCall(dst, payload, deadlineNs, false, 'call'), timeout);
       this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
         p = await tried;
-        break;
       } catch (err) {
         // EMLINK although this connection's calls leave a slot (calls it made with send()
         // and EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the

@@ -39,6 +39,28 @@ t('call and reply on one thread: the reply resolves the call; expectsReply, cook
   assert.throws(() => b.reply(r, null), (e: BusError) => e.code === 'ENXIO' || e.code === 'EINVAL');
 });
 
+t('the reply pump stops once every waiting call has its end: no spin or park left behind a same-thread call', async ({ bus }) => {
+  // (before: a call whose reply the pump had just handed over still counted as waiting, and
+  // the pump spun and parked on the wake word after every call: 4.4 µs per same-thread call
+  // and reply instead of 2, bench "call + reply (call API)")
+  const tx = bus.connect(), rx = bus.connect();
+  const internals = tx as unknown as { pumping: boolean; spinner: { spins: number } };
+  const spins = internals.spinner.spins;
+  for (let i = 0; i < 50; i++) {
+    const p = tx.call(rx.id, new Uint8Array([i]), { timeout: 20000 });
+    const m = rx.recv()!;
+    rx.reply(m, new Uint8Array([i]));
+    m.free();
+    const r = await p;
+    assert.is(r.payload[0], i);
+    r.free();
+    await null;
+    assert.is(internals.pumping, false, `the pump ended after call ${i}`);
+  }
+  assert.is(internals.spinner.spins, spins, 'no spin for replies that were there');
+  tx.close(); rx.close();
+});
+
 t('a reply received by the user\'s recv() loop goes to the call; ordinary messages keep their order', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect(), c = bus.connect();
   c.sendText(a.id, 'x1');
