@@ -16,7 +16,7 @@ import * as A from "../js/shared/abi";
 import { ld32, ld8, st32, st64, copy, THREAD } from "./mem";
 import { wr32, logCommit, logRange } from "./journal";
 import { unlock, lockBusAndConn } from "./lock";
-import { busBloomSize, busConns } from "./bus";
+import { busBloomSize, busConns, busShutdown } from "./bus";
 import { connGet, connLive, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
@@ -122,6 +122,7 @@ function matchCount(c: u32, lo: u32, hi: u32): u32 {
 export function matchAdd(slot: u32, gen: u32): i32 {
   const ci = matchCmd(slot, gen, A.MATCH_REPLACE);
   if (ci < 0) return ci;
+  if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN); // (MATCH_REMOVE still works)
   const c = u32(ci);
   const cmd = threadCmd();
   const end = cmd + ld32(cmd + A.CMD_SIZE);

@@ -14,6 +14,7 @@ import { activatorMove } from "./activator";
 import { nameNotify } from "./name-change";
 import { notifyQueue, notifyEnd, notifyResuming } from "./notify";
 import { threadCmd } from "./thread";
+import { busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 
 const H: u32 = A.BUS_BASE;
@@ -67,6 +68,8 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
   if (notifyResuming()) return nameCmdNotify(true, 0);
   const ci = nameCmdStart(slot, gen, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT | A.NAME_QUEUE);
   if (ci < 0) return ci;
+  // after bus.shutdown() nothing new is taken (what is held can still be given back)
+  if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   const c = u32(ci);
   const cmd = threadCmd();
   if (!nameValid(itemName, itemLen)) return fail(A.EINVAL, A.R_NAME_INVALID);

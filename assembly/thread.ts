@@ -2,7 +2,7 @@
 // command area); recover() (assembly/recover.ts) frees the slot of a thread that died.
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TOKEN, HOOKS } from "./mem";
-import { busThreads, busNThreads, busConns, busNConns } from "./bus";
+import { busThreads, busNThreads, busConns, busNConns, busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 import { metaForget } from "./meta";
 
@@ -40,6 +40,7 @@ export function threadJoin(token: u32): i32 {
   if (ld32(A.BUS_BASE + A.BUS_MAGIC_OFF) != A.BUS_MAGIC) return fail(A.EBADF, A.R_JOIN_NO_BUS);
   if (THREAD != 0) return fail(A.EALREADY, A.R_JOIN_ALREADY);
   if (token == 0) return fail(A.EINVAL, A.R_JOIN_TOKEN);
+  if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN); // (the bus is ending: no new thread)
   const n = busNThreads();
   for (let i: u32 = 0; i < n; i++) {
     const t = threadAddr(i);

@@ -352,6 +352,7 @@ export class Bus {
     const r = engine.threadJoin(h.token);
     if (r < 0) release?.();
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
+    if (r === -A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, 'Bus.join', 'the bus was shut down');
     check(r, 'Bus.join');
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;

@@ -12,7 +12,7 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import type { Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
-import type { Message } from './message.ts';
+import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, shown } from './args.ts';
@@ -150,6 +150,7 @@ function wellKnown(op: string, name: string): Uint8Array {
 
 /** MATCH_ADD with a fresh cookie; the returned function removes it (MATCH_REMOVE; idempotent, a no-op once the connection is closed). */
 export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () => void {
+  if (rule === undefined) throw new BusError(A.EINVAL, op, "a rule is needed: a match string, a MatchRule or a MatchSpec ('' or {} match every signal)");
   const e = live(c, op);
   const st = state(c);
   const cookie = st.cookie++;
@@ -267,6 +268,8 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
  * positives through); returns how many ran. Does not free the message.
  */
 export function dispatch(c: Connection, msg: Message): number {
+  if (!(msg instanceof Message)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+  if (msg.conn !== c) throw new BusError(A.EINVAL, 'dispatch', 'the message was received by another connection: dispatch it there (its handlers are that connection\'s)');
   const st = states.get(c);
   if (!st || st.handlers.size === 0) return 0;
   let d: DBusMessage | null;
@@ -291,6 +294,10 @@ export interface WaitForNameOptions {
 
 function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
+  // a well-known name (an invalid one, or a unique name, which no NAME_ACQUIRE ever gives an owner, waited the whole timeout)
+  const err = busNameError(name);
+  if (err !== null) throw new BusError(A.EINVAL, op, err);
+  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name: waitForName waits for a well-known name to get an owner`);
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
   const timeout = o.timeout ?? 30000;
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${String(timeout)}`);

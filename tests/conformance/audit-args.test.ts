@@ -195,6 +195,47 @@ t('bus.shutdown() ends conn.waitForName with ESHUTDOWN, on the creator\'s thread
   j.close();
 });
 
+t('addMatch needs a rule, dispatch takes only this connection\'s messages, waitForName only a well-known name', async ({ bus }) => {
+  const a = bus.connect(), w = bus.connect(), o = bus.connect();
+  fails(() => (w.addMatch as (r?: unknown) => unknown)(), 'EINVAL', /a rule is needed/);
+  assert.is(w.stats().matches, 0);
+  w.onSignal("member='M'", () => {});
+  o.addMatch("member='M'");
+  a.signal('/a', 'org.ex.I', 'M');
+  const m = o.recv()!;
+  fails(() => w.dispatch(m), 'EINVAL', /received by another connection/);
+  fails(() => w.dispatch({} as never), 'EINVAL', /received Message/);
+  m.free();
+  while (w.drop());
+  for (const [name, text] of [['nope', /./], [':1.5', /unique name/], ['a..b', /./]] as const) {
+    try { await w.waitForName(name, { timeout: 20000 }); assert.unreachable(name); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL', name); assert.match((e as BusError).message, text);
+    }
+    try { await bus.waitForName(name, { timeout: 20000 }); assert.unreachable(name); } catch (e) { assert.is((e as BusError).code, 'EINVAL', name); }
+  }
+  a.close(); w.close(); o.close();
+});
+
+t('after bus.shutdown(): requestName, addMatch and Bus.join fail with ESHUTDOWN; what is held can still be given back', async ({ bus, mock }) => {
+  const c = bus.connect();
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const jc = j.connect();
+  assert.is(jc.requestName('org.audit.Held'), 'primary');
+  const off = jc.addMatch("member='M'");
+  bus.shutdown();
+  fails(() => jc.requestName('org.audit.New'), 'ESHUTDOWN');
+  fails(() => jc.addMatch("member='N'"), 'ESHUTDOWN');
+  try { await Bus.join(bus.handle(), { provider: mock, engine: ENGINE }); assert.unreachable('joined'); } catch (e) {
+    assert.is((e as BusError).code, 'ESHUTDOWN'); assert.match((e as BusError).message, /shut down/);
+  }
+  jc.releaseName('org.audit.Held');
+  off();
+  assert.is(jc.stats().matches, 0);
+  jc.close();
+  j.close();
+  assert.ok(c.closed, 'the creator\'s connections were closed by shutdown()');
+});
+
 const tq = busSuite('audit: a call that waits for room', { limits: { ...SMALL, maxQueuedPerUser: 1 } });
 tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
