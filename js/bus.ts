@@ -665,24 +665,26 @@ export class Bus {
   declare [Symbol.dispose]: () => void;
   // names issue (js/names.ts): answered through one of this thread's open connections, or a
   // short-lived one when there is none
-  private withConn<T>(f: (c: Connection) => T): T {
+  private withConn<T>(op: string, f: (c: Connection) => T): T {
     const open = this.connections[0];
     if (open) return f(open);
+    // (after bus.close() the short-lived connection cannot be made: said in this method's name)
+    if (this.engine.cmd === 0) throw new BusError(A.EBADF, op, 'this Bus has left the bus (bus.close())');
     const c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
     try { return f(c); } finally { c.close(); }
   }
   /** The id of the primary owner of `name`, or null. */
-  getNameOwner(name: string): number | null { return this.withConn((c) => c.getNameOwner(name)); }
+  getNameOwner(name: string): number | null { return this.withConn('getNameOwner', (c) => c.getNameOwner(name)); }
   nameHasOwner(name: string): boolean { return this.getNameOwner(name) !== null; }
   /** Well-known names with an owner, sorted. */
-  listNames(): string[] { return this.withConn((c) => c.listNames()); }
+  listNames(): string[] { return this.withConn('listNames', (c) => c.listNames()); }
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */
-  listActivatableNames(): string[] { return this.withConn((c) => c.listActivatableNames()); }
+  listActivatableNames(): string[] { return this.withConn('listActivatableNames', (c) => c.listActivatableNames()); }
   /** Ids of the bus's connections (monitors excepted; activators included), ascending. */
   listPeers(): number[] {
     // (a short-lived connection made for the listing is not a peer: it is closed by the time this returns)
     const temp = this.connections.length === 0;
-    return this.withConn((c) => temp ? c.listPeers().filter((id) => id !== c.id) : c.listPeers());
+    return this.withConn('listPeers', (c) => temp ? c.listPeers().filter((id) => id !== c.id) : c.listPeers());
   }
   // signals issue (js/signals.ts)
   /**

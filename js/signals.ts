@@ -352,6 +352,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
 export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
   const { timeout, signal } = waitArgs(op, name, opts);
+  if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection is closed');
   const deadline = performance.now() + timeout;
   let delay = 1;
   const shutdown = () => Atomics.load(c.engine.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;

@@ -236,6 +236,19 @@ t('after bus.shutdown(): requestName, addMatch and Bus.join fail with ESHUTDOWN;
   assert.ok(c.closed, 'the creator\'s connections were closed by shutdown()');
 });
 
+t('errors name the method called: a Bus that left, a closed connection\'s waitForName', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  j.close();
+  for (const [op, f] of [['getNameOwner', () => j.getNameOwner('org.a.B')], ['listNames', () => j.listNames()], ['listPeers', () => j.listPeers()]] as const) {
+    try { f(); assert.unreachable(op); } catch (e) { assert.is((e as BusError).code, 'EBADF'); assert.ok((e as BusError).message.startsWith(`${op}: `), (e as BusError).message); }
+  }
+  const c = bus.connect();
+  c.close();
+  try { await c.waitForName('org.a.B', { timeout: 1000 }); assert.unreachable('resolved'); } catch (e) {
+    assert.is((e as BusError).code, 'ECONNRESET'); assert.ok((e as BusError).message.startsWith('waitForName: '), (e as BusError).message);
+  }
+});
+
 const tq = busSuite('audit: a call that waits for room', { limits: { ...SMALL, maxQueuedPerUser: 1 } });
 tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
