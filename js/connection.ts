@@ -246,34 +246,37 @@ export class Connection {
    * through the command area, in one SEND). Returns the cookie used.
    */
   send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
-    const e = this.live('send');
+    // (under reply / replyAsync / dispatch the argument errors name that op; under call / callSync, and alone, 'send')
+    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
+    const e = this.live(aop);
     const { u32, u8 } = e;
-    const o = options<SendOptions>('send', opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
+    const o = options<SendOptions>(aop, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
+    if (o.cookie === null || o.priority === null) throw new BusError(A.EINVAL, aop, `${o.cookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
     const cookie = o.cookie ?? this.nextCookie;
-    if (!isU64(cookie)) throw new BusError(A.EINVAL, 'send', `cookie must be a non-negative safe integer, got ${shown(cookie)}`);
+    if (!isU64(cookie)) throw new BusError(A.EINVAL, aop, `cookie must be a non-negative safe integer, got ${shown(cookie)}`);
     const priority = o.priority ?? 0;
-    if (!isS64(priority)) throw new BusError(A.EINVAL, 'send', `priority must be a safe integer, got ${shown(priority)}`);
-    const flags = u32Arg('send', 'flags', o.flags, 0);
+    if (!isS64(priority)) throw new BusError(A.EINVAL, aop, `priority must be a safe integer, got ${shown(priority)}`);
+    const flags = u32Arg(aop, 'flags', o.flags, 0);
     // the payload's true extent, read once through the intrinsic getters: the reservation is
     // sized from it and the copy below is exactly that many bytes, whatever object we were given
     const bytes = payload == null ? null : payloadBytes(payload);
-    if (bytes === null && payload != null) throw new BusError(A.EINVAL, 'send', `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
+    if (bytes === null && payload != null) throw new BusError(A.EINVAL, aop, `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
     const len = bytes ? payloadLength(bytes) : 0;
     const cmd = e.cmd;
     const msg = cmd + SEND.MSG;
     let p = msg + A.MSG_HDR;
     let dstId = 0;
     if (typeof dst === 'number') {
-      if (!isU64(dst)) throw new BusError(A.EINVAL, 'send', `destination id must be a non-negative safe integer, got ${shown(dst)}`);
+      if (!isU64(dst)) throw new BusError(A.EINVAL, aop, `destination id must be a non-negative safe integer, got ${shown(dst)}`);
       dstId = dst;
     } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
       dstId = Number(dst.slice(3));
-      if (!isU64(dstId)) throw new BusError(A.EINVAL, 'send', `destination id must be a safe integer, got ${dst}`);
+      if (!isU64(dstId)) throw new BusError(A.EINVAL, aop, `destination id must be a safe integer, got ${dst}`);
     } else if (typeof dst === 'string') {
       const name = dstNameBytes(dst);
-      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'send', 'destination name too long');
+      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, aop, 'destination name too long');
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
-    } else throw new BusError(A.EINVAL, 'send', `destination must be an id or a name, got ${kindOf(dst)}`);
+    } else throw new BusError(A.EINVAL, aop, `destination must be an id or a name, got ${kindOf(dst)}`);
     let vec = 0;
     if (len > 0 && len <= A.SEND_INLINE_MAX) {
       // a small payload goes in the command area, after the message: one SEND copies it into
@@ -293,7 +296,7 @@ export class Connection {
         u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
       } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, o.payloadType);
-      } else throw new BusError(A.EINVAL, 'send', `payloadType must be a u64 bigint, got ${shown(o.payloadType)}`);
+      } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${shown(o.payloadType)}`);
     }
     SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
@@ -530,6 +533,7 @@ export class Connection {
    */
   recvNow(opts?: RecvAsyncOptions, stop: WaitStop | null = null): Message | Promise<Message> {
     const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
+    if (o.timeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
     const timeout = o.timeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
     const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
@@ -652,7 +656,11 @@ export class Connection {
   }
 
   /** recvAsync() calls of this connection still waiting */
-  get pendingReceives(): number { return this.waiters.size; }
+  get pendingReceives(): number {
+    let n = 0;
+    for (const w of this.waiters) if (w.op !== 'call') n++; // (a call() waits among them for close(), not as a receive)
+    return n;
+  }
 
   /** Pending receives of this connection do not keep the thread alive (unless asked per call). */
   unref(): this {
@@ -1103,6 +1111,7 @@ export class Connection {
    */
   async call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
     const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
+    if (o.timeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
     const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
     const signal = o.signal;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
@@ -1152,7 +1161,7 @@ export class Connection {
         await this.callSlot(sendBy, timeout, signal, keepAlive, why);
       }
     }
-    const w: Waiter = { keep: keepAlive, held: false, error: null, cancel: null };
+    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
     const onAbort = () => {
       if (p.error || p.reply) return;
       p.abandoned = true; // stays pending: what arrives for it later is freed
@@ -1171,7 +1180,15 @@ export class Connection {
       // the receives are the pump's, one for all the calls of this connection (replyPump)
       this.callWaiting.add(p);
       for (;;) {
-        if (p.reply) return p.reply;
+        if (p.reply) {
+          // an end handed over (drop(), recv(), the pump) before a close() that came while
+          // this call had not resumed: that Message went with the pool; the call ends as the
+          // close ended the others
+          if (this.isClosed) {
+            throw isShutdown(this.engine.u32) ? new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
+          }
+          return p.reply;
+        }
         if (p.error) throw p.error;
         if (p.waitError) throw p.waitError;
         if (w.error) throw w.error;
@@ -1203,6 +1220,7 @@ export class Connection {
    */
   callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallSyncOptions): Message {
     const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
+    if (o.timeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
     const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
     const i32 = this.engine.i32, idx = this.wakeIndex;
     if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
@@ -1411,6 +1429,7 @@ export class Connection {
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
   private waitOptions(op: string, opts: SendAsyncOptions | undefined): { sendOpts: SendOptions; timeout: number; signal: AbortSignal | undefined; keepAlive: boolean | undefined } {
     const o = options<SendAsyncOptions>(op, opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
+    if (o.timeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
     const timeout = o.timeout ?? Infinity, signal = o.signal;
     checkWait(op, timeout, signal);
     const keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);

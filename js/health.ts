@@ -143,7 +143,8 @@ function connNames(u32: Uint32Array, c: number): ConnStats['names'] {
   let owned = 0, queued = 0;
   for (let o = ld(c + A.CONN_NAMES), k = 0; o !== 0 && o <= n && k < A.MAX_NAMES_PER_CONN; o = ld(entry(o) + A.NAME_O_CNEXT), k++) {
     const name = ld(entry(o) + A.NAME_O_NAME);
-    if (name !== 0 && name <= n && ld(entry(name) + A.NAME_HEAD) === o) owned++;
+    // (an activator's record counts as queued, also while it is the name's only record)
+    if (name !== 0 && name <= n && ld(entry(name) + A.NAME_HEAD) === o && (ld(entry(o) + A.NAME_O_FLAGS) & A.NAME_ACTIVATOR) === 0) owned++;
     else queued++;
   }
   return { owned, queued };

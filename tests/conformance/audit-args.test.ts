@@ -249,6 +249,62 @@ t('errors name the method called: a Bus that left, a closed connection\'s waitFo
   }
 });
 
+t('a call whose reply drop() handed over just before close() ends with ECONNRESET, not with a Message of a closed pool', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, null, { timeout: 20000 });
+  const m = b.recv()!;
+  b.reply(m, new Uint8Array(3));
+  m.free();
+  assert.is(a.drop(), false, 'the reply went to its call');
+  a.close();
+  try { await p; assert.unreachable('resolved'); } catch (e) { assert.is((e as BusError).code, 'ECONNRESET'); }
+  b.close();
+});
+
+t('reply errors name reply / replyAsync; null is not "absent" for timeout, cookie and priority', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, null, { timeout: 20000 });
+  const call = b.recv()!;
+  fails(() => b.reply(call, 'x' as never), 'EINVAL', /^reply: EINVAL: payload must be/);
+  fails(() => b.reply(call, null, 5 as never), 'EINVAL', /^reply: /);
+  fails(() => b.reply(call, null, { cookie: -1 }), 'EINVAL', /^reply: EINVAL: cookie must be/);
+  fails(() => b.replyText(call, 'x', 5 as never), 'EINVAL', /^reply: /);
+  try { await b.replyAsync(call, 'x' as never); assert.unreachable('sent'); } catch (e) { assert.match((e as BusError).message, /^replyAsync: EINVAL: payload must be/); }
+  fails(() => b.reply(call, null, { cookie: null } as never), 'EINVAL', /cookie must be a number, got null/);
+  fails(() => a.send(b.id, null, { priority: null } as never), 'EINVAL', /^send: EINVAL: priority must be a number, got null/);
+  for (const [op, f] of [
+    ['call', () => a.call(b.id, null, { timeout: null } as never)],
+    ['recvAsync', () => a.recvAsync({ timeout: null } as never)],
+    ['sendAsync', () => a.sendAsync(b.id, null, { timeout: null } as never)],
+    ['replyAsync', () => b.replyAsync(call, null, { timeout: null } as never)],
+  ] as const) {
+    try { await f(); assert.unreachable(op); } catch (e) { assert.is((e as BusError).code, 'EINVAL', op); assert.match((e as BusError).message, new RegExp(`^${op}: EINVAL: timeout must be a number of ms >= 0, got null`)); }
+  }
+  fails(() => a.callSync(b.id, null, { timeout: null } as never), 'EINVAL', /^callSync: EINVAL: timeout/);
+  assert.is(b.stats().queued, 0, 'nothing was sent by the refused calls');
+  b.reply(call, null);
+  call.free();
+  (await p).free();
+  a.close(); b.close();
+});
+
+t('stats: a lone activator\'s record counts as queued; pendingReceives counts receives, not calls', async ({ bus }) => {
+  const act = bus.connect({ activator: 'org.audit.Act' });
+  assert.equal(act.stats().names, { owned: 0, queued: 1 });
+  const a = bus.connect(), b = bus.connect();
+  const calls = Array.from({ length: 3 }, () => a.call(b.id, null, { timeout: 20000 }));
+  const r = a.recvAsync({ timeout: 20000 });
+  await new Promise((res) => setTimeout(res, 10));
+  assert.is(a.pendingCalls, 3);
+  assert.is(a.pendingReceives, 1);
+  for (let i = 0; i < 3; i++) { const m = b.recv()!; b.reply(m, null); m.free(); }
+  for (const c of calls) (await c).free();
+  b.send(a.id, new Uint8Array(1));
+  (await r).free();
+  assert.is(a.pendingReceives, 0);
+  act.close(); a.close(); b.close();
+});
+
 const tq = busSuite('audit: a call that waits for room', { limits: { ...SMALL, maxQueuedPerUser: 1 } });
 tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
