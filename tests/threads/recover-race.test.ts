@@ -93,16 +93,25 @@ s('recoverers race for the same dead thread, many times: exactly one recovers it
   bus.close();
 });
 
-s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s send fails with EDEADLK instead of hanging, then watch() recovers it', async () => {
-  const bus = await makeBus(true);
-  const main = bus.connect();
-  const r = bus.connect();
+/**
+ * A worker (watched) that dies inside a SEND to `r`, holding r's lock (fault injection: a
+ * hooks bus), told to go by `main`: the worker, its watch() and the lock word's address.
+ */
+async function deadHolder(bus: Bus, main: Connection, r: Connection) {
   const d = await start<{ id: number; slot: number }>(bus, { role: 'dying-sender', index: 1, dst: r.id, dieAt: 0, fault: 1 });
   const watched = bus.watch(d.w.thread!, d.h);
   main.send(d.ready.id, null); // go
   assert.equal(await d.w.next(MSG_MS, 'the worker to die'), { died: 0 });
   const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
   assert.is(bus.engine.u32[lock >>> 2] & A.LOCK_ID_MASK, d.ready.slot + 1, 'the dead worker holds the receiver\'s lock');
+  return { d, watched, lock };
+}
+
+s('a worker dies inside SEND holding the receiver\'s lock: the main thread\'s send fails with EDEADLK instead of hanging, then watch() recovers it', async () => {
+  const bus = await makeBus(true);
+  const main = bus.connect();
+  const r = bus.connect();
+  const { d, watched, lock } = await deadHolder(bus, main, r);
   // the worker lies dead and its 'exit' has not reached this thread (Node delivers it on this
   // thread's event loop; Deno's node:worker_threads fires it from terminate() itself, so the
   // worker is terminated only after the send, in both runtimes)
@@ -135,12 +144,7 @@ s('several event-loop waits on a dead worker\'s lock leave the event loop free: 
   const bus = await makeBus(true);
   const main = bus.connect(), a = bus.connect(), b = bus.connect(), c = bus.connect();
   const r = bus.connect();
-  const d = await start<{ id: number; slot: number }>(bus, { role: 'dying-sender', index: 1, dst: r.id, dieAt: 0, fault: 1 });
-  const watched = bus.watch(d.w.thread!, d.h);
-  main.send(d.ready.id, null); // go
-  assert.equal(await d.w.next(MSG_MS, 'the worker to die'), { died: 0 });
-  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
-  assert.is(bus.engine.u32[lock >>> 2] & A.LOCK_ID_MASK, d.ready.slot + 1, 'the dead worker holds the receiver\'s lock');
+  const { d, watched } = await deadHolder(bus, main, r);
   const settle = (p: Promise<unknown>) => p.then(() => 'ok', (e: BusError) => e.code ?? String(e));
   const waits = [
     settle(a.sendAsync(r.id, new Uint8Array([1]), { timeout: 20000 })),
