@@ -1155,6 +1155,10 @@ export class Connection {
         // calls of every connection): wait for a record to be released, looking every
         // SLOT_POLL_MS (no word announces it)
         if (!(err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL))) throw err;
+        // a bus made with no reply records at all (limits.replies: 0): no wait can help
+        if (err.errno !== A.EMLINK && this.engine.u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2] === 0) {
+          throw new BusError(A.ENOSPC, 'call', 'this bus has no reply records (limits.replies: 0): no call can be made on it', A.R_SEND_REPLY_TABLE_FULL);
+        }
         // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
         // room its slot was taken; it waits in line again, woken as calls end, not polling)
         const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';

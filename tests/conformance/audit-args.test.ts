@@ -320,5 +320,20 @@ tq('its ETIMEDOUT names the call\'s timeout, not the time that was left', async 
   a.close(); b.close();
 });
 
+
+const t0r = busSuite('audit: a bus without reply records', { limits: { ...SMALL, replies: 0 } });
+t0r('call() fails at once with ENOSPC instead of waiting out its timeout for a record that cannot exist', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const t0 = performance.now();
+  try { await a.call(b.id, null, { timeout: 20000 }); assert.unreachable('sent'); } catch (e) {
+    assert.is((e as BusError).code, 'ENOSPC');
+    assert.match((e as BusError).message, /no reply records \(limits.replies: 0\)/);
+  }
+  assert.ok(performance.now() - t0 < 5000, 'at once');
+  assert.is(b.stats().queued, 0);
+  a.close(); b.close();
+});
+
 t.run();
 tq.run();
+t0r.run();
