@@ -21,17 +21,24 @@ async function outcome(p: Promise<{ free(): void }>, t0: number): Promise<{ code
 
 t('receives with timeouts 60, 20 and 40 ms (the earliest second): each rejects with ETIMEDOUT, in deadline order, none early', async ({ bus }) => {
   const b = bus.connect();
-  const order: number[] = [];
-  const t0 = performance.now();
-  const waits = [60, 20, 40].map((ms) => outcome(b.recvAsync({ timeout: ms }), t0).then((r) => { order.push(ms); return { ...r, timeout: ms }; }));
-  assert.is(b.pendingReceives, 3);
-  const rs = await Promise.all(waits);
-  for (const r of rs) {
-    assert.is(r.code, 'ETIMEDOUT', `the ${r.timeout} ms receive`);
-    assert.ok(r.ms >= r.timeout, `the ${r.timeout} ms receive ended after ${r.ms.toFixed(1)} ms, not before its time`);
+  // (a timer that fires late on a loaded machine, past several deadlines, releases those
+  // receives together, in no particular order: such a bunched round is run again, at most 3 times)
+  for (let round = 1; ; round++) {
+    const order: number[] = [];
+    const t0 = performance.now();
+    const waits = [60, 20, 40].map((ms) => outcome(b.recvAsync({ timeout: ms }), t0).then((r) => { order.push(ms); return { ...r, timeout: ms }; }));
+    assert.is(b.pendingReceives, 3);
+    const rs = await Promise.all(waits);
+    for (const r of rs) {
+      assert.is(r.code, 'ETIMEDOUT', `the ${r.timeout} ms receive`);
+      assert.ok(r.ms >= r.timeout, `the ${r.timeout} ms receive ended after ${r.ms.toFixed(1)} ms, not before its time`);
+    }
+    assert.is(b.pendingReceives, 0);
+    const ends = rs.map((r) => r.ms), bunched = Math.max(...ends) - Math.min(...ends) < 10;
+    if (order.join() !== '20,40,60' && bunched && round < 3) continue;
+    assert.equal(order, [20, 40, 60], `ended after ${ends.map((x) => x.toFixed(1)).join(', ')} ms`);
+    break;
   }
-  assert.equal(order, [20, 40, 60]);
-  assert.is(b.pendingReceives, 0);
 });
 
 t('a timeout beyond a timer\'s range (2^31 ms) arms no overflowing timer; the receive still gets its message', async ({ bus }) => {
