@@ -769,19 +769,23 @@ export class Connection {
 
   /**
    * close() found messages queued: the ends of this connection's calls among them (the late
-   * reply of an aborted call, a reply its pump has not taken yet) are taken and freed. The
-   * user cannot receive those (recv() hands them to their calls) and the close ends the calls
-   * anyway (ECONNRESET), so they must not make it fail with EBUSY. True when one was freed.
+   * reply of an aborted call, a reply its pump has not taken yet) are taken and handed to
+   * their calls (Calls.claim: an abandoned call's is freed). The user cannot receive those
+   * (recv() hands them over the same way), so they must not make close() fail with EBUSY.
+   * If the close then succeeds, a call that got its end here rejects with ECONNRESET as it
+   * resumes (call()); if it still fails (other messages queued), the call keeps its reply.
+   * True when one was taken.
    */
   private dropCallEnds(): boolean {
     const calls = this.calls;
     if (calls === null || calls.live === 0) return false;
     let any = false;
-    for (const p of calls.pending.values()) {
-      for (let n = 0; n < A.MAX_PENDING_REPLIES && this.recvReply(p.cookie, 'close', false) === 0; n++) {
-        this.freeOffset(RECV.offset(this.engine.u32, this.engine.cmd));
-        any = true;
-      }
+    const u32 = this.engine.u32, cmd = this.engine.cmd;
+    for (const p of [...calls.pending.values()]) {
+      if (this.recvReply(p.cookie, 'close', false) !== 0) continue;
+      const off = RECV.offset(u32, cmd);
+      if (!calls.claim(this.poolBase + off, off, RECV.size(u32, cmd))) this.freeOffset(off); // (cannot happen: its cookie is a pending call's)
+      any = true;
     }
     return any;
   }

@@ -249,6 +249,24 @@ t('errors name the method called: a Bus that left, a closed connection\'s waitFo
   }
 });
 
+t('close() that still fails with EBUSY (a user message queued) loses no call: a reply it took goes to its call', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, null, { timeout: 20000 });
+  const m = b.recv()!;
+  b.reply(m, new Uint8Array([5]));
+  m.free();
+  b.send(a.id, new Uint8Array([6])); // a message for the user: close() must fail
+  fails(() => a.close(), 'EBUSY');
+  const r = await p;
+  assert.equal([...r.payload], [5], 'the call got its reply');
+  r.free();
+  const u = a.recv()!;
+  assert.equal([...u.payload], [6]);
+  u.free();
+  a.close();
+  b.close();
+});
+
 t('a call whose reply drop() handed over just before close() ends with ECONNRESET, not with a Message of a closed pool', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const p = a.call(b.id, null, { timeout: 20000 });
