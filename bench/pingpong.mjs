@@ -60,25 +60,40 @@ if (!isMainThread) {
     parentPort.postMessage(conn.id);
     const ack = new Uint8Array(1);
     let mode = 'echo-wait', depth = 1, n = 0;
-    for (;;) {
-      const m = mode === 'echo-wait' || mode === 'idle-wait' ? conn.recvWait(20000) : await conn.recvAsync({ timeout: 20000 });
-      if (!m) throw new Error('worker: no message in 20 s');
+    /** one message, whatever received it: false for the stop message (each message freed by its receiver's loop) */
+    const step = (m) => {
       const src = m.src, p = m.payload;
-      if (p.length === 0) { m.free(); break; } // stop
+      if (p.length === 0) return false; // stop
       if (p.length === 2 && p[0] === 4) { // control: report this thread's own CPU time (the mode stays)
-        m.free();
         parentPort.postMessage({ threadCpuUs: threadCpuUs() });
         conn.send(src, ack);
-        continue;
+        return true;
       }
       if (p.length === 2) { // control: [mode, depth/16]
-        mode = ['echo-wait', 'echo-async', 'sink', 'idle', '', 'idle-wait'][p[0]]; depth = p[1] * 16 || 1; n = 0; m.free();
+        mode = ['echo-wait', 'echo-async', 'sink', 'idle', '', 'idle-wait', 'sink-listen'][p[0]]; depth = p[1] * 16 || 1; n = 0;
         conn.send(src, ack);
+        return true;
+      }
+      if (mode === 'sink' || mode === 'sink-listen') { if (++n % depth === 0) conn.send(src, ack); return true; }
+      if (mode === 'idle' || mode === 'idle-wait') return true;
+      conn.send(src, p); // echo
+      return true;
+    };
+    for (let going = true; going;) {
+      if (mode === 'sink-listen') {
+        // conn.listen: until the mode changes (or the stop)
+        await new Promise((resolve, reject) => {
+          const l = conn.listen((m) => {
+            going = step(m);
+            if (!going || mode !== 'sink-listen') l.stop();
+          });
+          l.done.then(resolve, reject);
+        });
         continue;
       }
-      if (mode === 'sink') { m.free(); if (++n % depth === 0) conn.send(src, ack); continue; }
-      if (mode === 'idle' || mode === 'idle-wait') { m.free(); continue; }
-      conn.send(src, p);
+      const m = mode === 'echo-wait' || mode === 'idle-wait' ? conn.recvWait(20000) : await conn.recvAsync({ timeout: 20000 });
+      if (!m) throw new Error('worker: no message in 20 s');
+      going = step(m);
       m.free();
     }
     const sp = conn.spinner;
@@ -207,19 +222,22 @@ if (!isMainThread) {
         }
       }
       for (const name of ['blocking', 'async']) rt[`${engine} ${name} ${size}`] = median(times[name]);
-      await ctl(2, 16); // sink
+      // the worker receiving with recvAsync per message (mode 2), and with conn.listen (mode
+      // 6), alternated repetition by repetition
       for (const depth of DEPTHS) {
-        await ctl(2, depth === 1 ? 0 : depth);
-        const N = tpN(size) - (tpN(size) % depth), rates = [];
+        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [] };
         for (let r = 0; r < REPS + 1; r++) {
-          const t0 = performance.now();
-          for (let i = 0; i < N; i += depth) {
-            for (let k = 0; k < depth; k++) main.send(peer, payload);
-            (await main.recvAsync({ timeout: 20000 })).free();
+          for (const [key, mode] of [['', 2], [' listen', 6]]) {
+            await ctl(mode, depth === 1 ? 0 : depth);
+            const t0 = performance.now();
+            for (let i = 0; i < N; i += depth) {
+              for (let k = 0; k < depth; k++) main.send(peer, payload);
+              (await main.recvAsync({ timeout: 20000 })).free();
+            }
+            if (r > 0) rates[key].push(N / ((performance.now() - t0) / 1e3));
           }
-          if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
         }
-        tp[`${engine} ${depth} ${size}`] = median(rates);
+        for (const key of ['', ' listen']) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
       }
     }
     // the event loop during paced async round trips (both sides recvAsync)
@@ -284,10 +302,10 @@ if (!isMainThread) {
     const g = (k) => rt[k].toFixed(1);
     log(`| ${s} | ${g(`wasm blocking ${s}`)} | ${g(`wasm async ${s}`)} | ${g(`twin blocking ${s}`)} | ${g(`twin async ${s}`)} | ${g(`post ${s}`)} | ${(rt[`wasm async ${s}`] / rt[`wasm blocking ${s}`]).toFixed(2)} | ${(rt[`wasm async ${s}`] / rt[`post ${s}`]).toFixed(2)} |`);
   }
-  log('\nOne-way throughput, messages/s (higher is better; async receiver acknowledging every depth-th)\n| depth | payload | wasm | twin | postMessage | wasm / postMessage |\n|---:|---:|---:|---:|---:|---:|');
+  log('\nOne-way throughput, messages/s (higher is better; the receiving worker acknowledges every depth-th: with recvAsync per message, or with conn.listen; postMessage: an onmessage handler)\n| depth | payload | wasm recvAsync | wasm listen | twin recvAsync | twin listen | postMessage | wasm recvAsync / postMessage | wasm listen / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const d of DEPTHS) for (const s of SIZES) {
     const g = (k) => Math.round(tp[k]).toLocaleString('en');
-    log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
+    log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`wasm listen ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`twin listen ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm listen ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
@@ -304,11 +322,11 @@ if (!isMainThread) {
   log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's: ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
   log(`  ${verdict(maxSpin * 1e3 <= 100)}  longest event-loop block from a spin <= 100 µs: ${(maxSpin * 1e3).toFixed(1)} µs (spins not descheduled)`);
   log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
-  log(`  (the receive path's own ceiling, one thread, 64 B, wasm: send ${ceiling.send.toFixed(0)} ns, recvAsync + free ${ceiling.recvAsync.toFixed(0)} ns, a for-await step ${ceiling.iterator.toFixed(0)} ns, recv + free ${ceiling.recv.toFixed(0)} ns per message; a receiver calling recvAsync per message cannot pass ${Math.round(1e9 / ceiling.recvAsync).toLocaleString('en')} msg/s, ${(1e9 / ceiling.recvAsync / tp['post 256 64']).toFixed(2)}× postMessage's depth-256 rate and ${(1e9 / ceiling.recvAsync / tp['post 16 64']).toFixed(2)}× its depth-16 rate in this run)`);
+  log(`  (the receive path's own ceiling, one thread, 64 B, wasm: send ${ceiling.send.toFixed(0)} ns, recvAsync + free ${ceiling.recvAsync.toFixed(0)} ns, a for-await step ${ceiling.iterator.toFixed(0)} ns, recv + free ${ceiling.recv.toFixed(0)} ns, a conn.listen handler call ${ceiling.listen.toFixed(0)} ns per message; a receiver calling recvAsync per message cannot pass ${Math.round(1e9 / ceiling.recvAsync).toLocaleString('en')} msg/s, ${(1e9 / ceiling.recvAsync / tp['post 256 64']).toFixed(2)}× postMessage's depth-256 rate and ${(1e9 / ceiling.recvAsync / tp['post 16 64']).toFixed(2)}× its depth-16 rate in this run; a listener ${(1e9 / ceiling.listen / tp['post 256 64']).toFixed(2)}× and ${(1e9 / ceiling.listen / tp['post 16 64']).toFixed(2)}×)`);
   // item 9's targets: one-way 64 B at every depth measured, and the 64 KiB round trip (async: what a thread that must not block gets)
-  for (const d of DEPTHS) {
-    const r = tp[`wasm ${d} 64`] / tp[`post ${d} 64`];
-    log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm): ${Math.round(tp[`wasm ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
+  for (const key of ['', ' listen']) for (const d of DEPTHS) {
+    const r = tp[`wasm${key} ${d} 64`] / tp[`post ${d} 64`];
+    log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm, receiver ${key ? 'conn.listen' : 'recvAsync'}): ${Math.round(tp[`wasm${key} ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
   }
   for (const mode of ['async', 'blocking']) {
     const r = rt[`wasm ${mode} 65536`] / rt['post 65536'];
@@ -326,9 +344,9 @@ async function receiveCeiling() {
   const b = await Bus.create({ engine: 'wasm', provider: new MockProvider() });
   const tx = b.connect(), rx = b.connect();
   const p64 = new Uint8Array(64), BATCH = 256, ROUNDS = QUICK ? 40 : 200;
-  const t = { send: [], recvAsync: [], iterator: [], recv: [] };
+  const t = { send: [], recvAsync: [], iterator: [], recv: [], listen: [] };
   for (let r = 0; r < REPS + 1; r++) {
-    for (const mode of ['recvAsync', 'iterator', 'recv']) {
+    for (const mode of ['recvAsync', 'iterator', 'recv', 'listen']) {
       let tS = 0, tR = 0;
       for (let k = 0; k < ROUNDS; k++) {
         let t0 = performance.now();
@@ -337,6 +355,7 @@ async function receiveCeiling() {
         t0 = performance.now();
         if (mode === 'recv') for (let i = 0; i < BATCH; i++) rx.recv().free();
         else if (mode === 'iterator') { let i = 0; for await (const m of rx.messages({ timeout: 20000 })) if (++i === BATCH) break; } // (each step frees the message before it, break the last)
+        else if (mode === 'listen') { let i = 0; const l = rx.listen(() => { if (++i === BATCH) l.stop(); }); await l.done; } // (each message freed as its handler returns)
         else for (let i = 0; i < BATCH; i++) (await rx.recvAsync({ timeout: 20000 })).free();
         tR += performance.now() - t0;
       }
@@ -344,5 +363,5 @@ async function receiveCeiling() {
     }
   }
   tx.close(); rx.close(); b.close();
-  return { send: median(t.send), recvAsync: median(t.recvAsync), iterator: median(t.iterator), recv: median(t.recv) };
+  return { send: median(t.send), recvAsync: median(t.recvAsync), iterator: median(t.iterator), recv: median(t.recv), listen: median(t.listen) };
 }

@@ -44,6 +44,13 @@ export function optBoolean(op: string, name: string, v: unknown): boolean | unde
   return v as boolean | undefined;
 }
 
+/** Duck-typed, so that a signal from another realm works too. */
+export function isAbortSignal(s: unknown): s is AbortSignal {
+  const x = s as AbortSignal | null;
+  return typeof x === 'object' && x !== null && typeof x.aborted === 'boolean'
+    && typeof x.addEventListener === 'function' && typeof x.removeEventListener === 'function';
+}
+
 /** A u32 (an integer in 0 … 2^32 − 1), or the default when undefined. */
 export function u32Arg(op: string, name: string, v: unknown, dflt: number): number {
   if (v === undefined) return dflt;

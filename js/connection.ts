@@ -7,11 +7,12 @@ import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
-import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
 import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
+import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
@@ -90,6 +91,8 @@ const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
 const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
+/** recv's options, none given (listen's receives) */
+const NO_OPTIONS: RecvOptions = {};
 
 /** The default payload type: "wasmbus\0" as a little-endian u64 (what SEND.encodeMsg writes). */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
@@ -179,13 +182,6 @@ function cancelSend(e: Engine): void {
   } catch {
     // a thread declared dead meanwhile: its recoverer cancels the reservation
   }
-}
-
-/** Duck-typed, so that a signal from another realm works too. */
-function isAbortSignal(s: unknown): s is AbortSignal {
-  const x = s as AbortSignal | null;
-  return typeof x === 'object' && x !== null && typeof x.aborted === 'boolean'
-    && typeof x.addEventListener === 'function' && typeof x.removeEventListener === 'function';
 }
 
 export class Connection {
@@ -807,6 +803,29 @@ export class Connection {
    */
   messages(opts?: MessagesOptions): AsyncIterableIterator<Message> {
     return iterate(this, opts);
+  }
+
+  /**
+   * Hand each message to `handler` as it comes, until stop(), the signal, or close(): queued
+   * messages synchronously one after the other, an empty queue waited for as recvAsync waits.
+   * Each message is freed when the handler returns (an async handler: when its promise
+   * settles), unless it kept it (msg.keep()). One listener per connection (EBUSY).
+   * docs/API.md, "conn.listen".
+   */
+  listen(handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
+    return listen(this, handler, opts);
+  }
+
+  /** @internal a listener runs on this connection (listen.ts) */
+  listening = false;
+
+  /** @internal the next queued message without waiting (recvAsync's first look: a contended lock reads as none for now), or null */
+  takeQueued(op: string): Message | null {
+    this.live(op);
+    const m = this.recvYielding(NO_OPTIONS, op);
+    const stuck = this.lockStuck();
+    if (stuck) throw stuck;
+    return m;
   }
 
   /** `for await (const msg of conn)`: messages() without options. */

@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -87,6 +87,26 @@ try {
     conn.close();
     bus.close();
     post({ done: true });
+  } else if (inp.role === 'listen') {
+    // conn.listen: check each message's sequence number (its first 4 bytes, little-endian),
+    // answer every `count`-th with an empty acknowledgement, stop at an empty message
+    const every = inp.count ?? 1;
+    let expect = 0, bad = -1;
+    const l = conn.listen((m) => {
+      const p = m.payload;
+      if (p.length === 0) { l.stop(); return; }
+      const seq = new DataView(p.buffer, p.byteOffset).getUint32(0, true);
+      if (seq !== expect && bad < 0) bad = seq;
+      expect = seq + 1;
+      if (expect % every === 0) conn.send(m.src, new Uint8Array(1));
+    });
+    const guard = setTimeout(() => l.stop(), 20000); // (a bound: a parent that never stops us)
+    await l.done;
+    clearTimeout(guard);
+    const received = l.received, pool = conn.poolUsed;
+    conn.close();
+    bus.close();
+    post({ done: true, received, expect, bad, pool });
   } else if (inp.role === 'sender') {
     // wait for the parent's go (an empty message on the bus), then send `count` messages
     const go = await conn.recvAsync({ timeout: 20000 });

@@ -1,0 +1,163 @@
+// listen: a connection's messages handed to a function as they come (conn.listen), the bus's
+// counterpart of `port.onmessage`. Messages already queued are handed over synchronously, one
+// after the other, with no promise between them (a `recv()` each); only an empty queue is
+// waited for, as recvAsync waits (the adaptive spin, then a park in Atomics.waitAsync). So a receiver fed in bursts pays recv()'s cost per message, not
+// recvAsync's (docs/BENCHMARKS.md, stop 13).
+//
+// One turn of handing over runs for at most DRAIN_MS of the event loop (the clock is read
+// every CLOCK_EVERY messages); a queue that a sender keeps full then yields one macrotask
+// (setImmediate where the runtime has it, else setTimeout 0) before the next turn, so that
+// timers and I/O of this thread still run under a flood.
+//
+// A handler that returns a promise (an async function) is not awaited, as an onmessage
+// handler is not: the next messages are handed over meanwhile, and its message is freed once
+// the promise settles. A throw or a rejection stops the listener; done rejects with the first.
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import type { Connection, RecvAsyncOptions, WaitStop } from './connection.ts';
+import type { Message } from './message.ts';
+import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
+import { now } from './host/wait.ts';
+
+/** conn.listen() options. */
+export interface ListenOptions {
+  /** aborting it stops the listener, as stop() does */
+  signal?: AbortSignal;
+  /** false: a parked wait does not keep the thread's event loop alive (as recvAsync's keepAlive) */
+  keepAlive?: boolean;
+}
+
+/** What conn.listen() returns. */
+export interface Listener {
+  /** No more messages for the handler (one it is handling finishes; a message the wait had already taken is still handed over first). */
+  stop(): void;
+  /**
+   * Resolves once the listener has stopped (stop(), the signal, the connection closed) and
+   * every promise its handler returned has settled; rejects with what ended it otherwise (the
+   * handler's throw or rejection, the first one; ESHUTDOWN; ECONNRESET of a recovered thread;
+   * EDEADLK).
+   */
+  readonly done: Promise<void>;
+  /** messages handed to the handler so far */
+  readonly received: number;
+  /** still listening */
+  readonly active: boolean;
+}
+
+/** the longest one turn of handing over queued messages blocks the event loop (ms) */
+export const DRAIN_MS = 2;
+/** messages handed over between clock reads */
+const CLOCK_EVERY = 8;
+const LISTEN_KEYS = ['signal', 'keepAlive'] as const;
+
+const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+  ? () => new Promise<void>((r) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(r))
+  : () => new Promise<void>((r) => setTimeout(r, 0));
+
+/**
+ * The hooks listen() needs from its connection (internal methods of Connection): the next
+ * queued message without waiting (recvYielding), the wait of recvAsync, and the one-listener
+ * slot.
+ */
+export interface Listenable {
+  readonly closed: boolean;
+  listening: boolean;
+  takeQueued(op: string): Message | null;
+  recvNow(opts?: RecvAsyncOptions, stop?: WaitStop | null): Message | Promise<Message>;
+}
+
+export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
+  if (typeof handler !== 'function') throw new BusError(A.EINVAL, 'listen', `handler must be a function, got ${kindOf(handler)}`);
+  const o = options<ListenOptions>('listen', opts, LISTEN_KEYS, '{ signal, keepAlive: false }');
+  const signal = o.signal;
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new BusError(A.EINVAL, 'listen', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+  }
+  const keepAlive = optBoolean('listen', 'keepAlive', o.keepAlive);
+  if (conn.closed) throw new BusError(A.ECONNRESET, 'listen', 'the connection is closed');
+  if (conn.listening) throw new BusError(A.EBUSY, 'listen', 'this connection already has a listener (stop it first)');
+  conn.listening = true;
+
+  const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
+  const waitOpts: RecvAsyncOptions = keepAlive === undefined ? {} : { keepAlive };
+  const stop: WaitStop = { cancel: null };
+  let stopped = false, received = 0, active = true;
+  /** handlers' promises not settled yet, the first failure (a throw, a rejection), and done's resolver once the loop is over */
+  let pending = 0, failed = false, failure: unknown = undefined;
+  let finish: (() => void) | null = null;
+  const halt = () => {
+    if (stopped) return;
+    stopped = true;
+    stop.cancel?.(ENDED);
+  };
+  const fail = (err: unknown) => {
+    if (!failed) { failed = true; failure = err; }
+    halt();
+  };
+  const release = (m: Message) => {
+    if (!m.kept && !m.freedAlready && !conn.closed) m.free();
+  };
+  const settled = (m: Message) => {
+    release(m);
+    if (--pending === 0 && finish) finish();
+  };
+  const deliver = (m: Message) => {
+    received++;
+    let r: unknown;
+    try {
+      r = handler(m);
+    } catch (err) {
+      release(m);
+      throw err;
+    }
+    // an async handler: its message is freed once its promise settles (the next messages are
+    // handed over meanwhile, as onmessage does not wait for its handler either)
+    if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+      pending++;
+      (r as PromiseLike<unknown>).then(() => settled(m), (err: unknown) => { fail(err); settled(m); });
+    } else release(m);
+  };
+  const run = async (): Promise<void> => {
+    try {
+      for (;;) {
+        // a turn: the messages queued now, handed over synchronously, for at most DRAIN_MS
+        let n = 0, t0 = now();
+        for (;;) {
+          if (stopped || conn.closed) return;
+          const m = conn.takeQueued('listen');
+          if (m === null) break;
+          deliver(m);
+          if (++n % CLOCK_EVERY === 0 && now() - t0 >= DRAIN_MS) {
+            await yieldTurn();
+            n = 0;
+            t0 = now();
+          }
+        }
+        if (stopped || conn.closed) return;
+        // the queue is empty: wait as recvAsync does (spin, then park)
+        const r = conn.recvNow(waitOpts, stop);
+        deliver(r instanceof Promise ? await r : r);
+      }
+    } catch (err) {
+      // stop() and close() end it; anything else is what done rejects with
+      if (!(err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
+    } finally {
+      active = false;
+      conn.listening = false;
+      signal?.removeEventListener('abort', halt);
+    }
+    // done once the handlers' promises have settled too
+    if (pending > 0) await new Promise<void>((r) => { finish = r; });
+    if (failed) throw failure;
+  };
+  if (signal?.aborted) stopped = true;
+  else signal?.addEventListener('abort', halt, { once: true });
+  // (the first turn starts in a microtask: listen() itself never calls the handler)
+  const done = Promise.resolve().then(run);
+  return {
+    stop: halt,
+    done,
+    get received() { return received; },
+    get active() { return active; },
+  };
+}

@@ -1,0 +1,267 @@
+// conn.listen(handler): messages handed to a function as they come (js/listen.ts): order,
+// freeing and keep(), stop / signal / close / shutdown ending it, a throwing handler, one
+// listener per connection, argument errors, yielding to the event loop during a long drain,
+// replies of pending calls kept for their calls, and a seeded random run against a model.
+import * as assert from 'uvu/assert';
+import { BusError, type Message, type Listener } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('listen');
+const enc = (s: string) => new TextEncoder().encode(s);
+const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
+const code = async (p: Promise<unknown>) => { try { await p; return 'ok'; } catch (e) { return (e as BusError).code; } };
+/** a bound on every wait of these tests: a listener that never ends fails the test instead of hanging it */
+const within = <T>(p: Promise<T>, ms = 5000) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`not settled within ${ms} ms`)), ms))]);
+
+t('queued messages are handed over in order, in one turn; each is freed when the handler returns unless kept', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 5; i++) a.sendText(b.id, `m${i}`);
+  const seen: string[] = [];
+  const kept: Message[] = [];
+  let l: Listener | null = null;
+  let turns = 0;
+  l = b.listen((m) => {
+    seen.push(m.text());
+    if (m.text() === 'm2') kept.push(m.keep());
+    if (seen.length === 5) l!.stop();
+  });
+  assert.is(seen.length, 0, 'listen() itself calls no handler');
+  assert.ok(l.active);
+  void Promise.resolve().then(() => { turns++; });
+  await within(l.done);
+  assert.equal(seen, ['m0', 'm1', 'm2', 'm3', 'm4']);
+  assert.is(l.received, 5);
+  assert.not.ok(l.active);
+  assert.is(kept.length, 1);
+  assert.ok(!kept[0].freedAlready && kept[0].kept);
+  assert.is(b.stats().published, 1, 'the kept message still holds its slice');
+  kept[0].free();
+  assert.is(b.poolUsed, 0);
+  assert.is(b.queued, 0);
+  assert.ok(turns <= 1);
+});
+
+t('messages sent while it waits are handed over; stop() ends a parked wait at once and takes nothing', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const seen: string[] = [];
+  const l = b.listen((m) => { seen.push(m.text()); });
+  await tick(5);
+  assert.is(b.pendingReceives, 1, 'parked');
+  a.sendText(b.id, 'x');
+  for (let i = 0; i < 200 && seen.length < 1; i++) await tick(1);
+  assert.equal(seen, ['x']);
+  await tick(5);
+  l.stop();
+  await within(l.done, 1000);
+  assert.is(b.pendingReceives, 0, 'the wait is over');
+  a.sendText(b.id, 'after');
+  await tick(5);
+  assert.equal(seen, ['x'], 'nothing after stop()');
+  const m = b.recv()!;
+  assert.is(m.text(), 'after', 'a message sent after stop() stays queued');
+  m.free();
+  l.stop(); // a second stop does nothing
+});
+
+t('a handler that throws ends the listener: done rejects with its error, the message is freed, and a new listener may start', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'one');
+  a.sendText(b.id, 'two');
+  const boom = new Error('boom');
+  let got: Message | null = null;
+  const l = b.listen((m) => { got = m; throw boom; });
+  try { await within(l.done); assert.unreachable('rejects'); } catch (e) { assert.is(e, boom); }
+  assert.ok(got!.freedAlready);
+  assert.not.ok(l.active);
+  assert.is(l.received, 1);
+  assert.is(b.queued, 1, 'the second message stays queued');
+  const seen: string[] = [];
+  const l2 = b.listen((m) => { seen.push(m.text()); l2.stop(); });
+  await within(l2.done);
+  assert.equal(seen, ['two']);
+  assert.is(b.poolUsed, 0);
+});
+
+t('an async handler: its message lives until its promise settles; done waits for them; a rejection stops the listener', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 3; i++) a.sendText(b.id, `m${i}`);
+  const gates: (() => void)[] = [];
+  const texts: string[] = [];
+  const l = b.listen(async (m) => {
+    await new Promise<void>((r) => gates.push(r));
+    texts.push(m.text()); // still readable: not freed before the promise settles
+    if (texts.length === 3) l.stop();
+  });
+  for (let i = 0; i < 200 && gates.length < 3; i++) await tick(1);
+  assert.is(gates.length, 3, 'the next messages were handed over while the first handler waited');
+  assert.is(b.stats().published, 3, 'all three slices held');
+  let settled = false;
+  void l.done.then(() => { settled = true; });
+  gates.splice(0).forEach((g) => g());
+  await within(l.done);
+  assert.ok(settled);
+  assert.equal(texts, ['m0', 'm1', 'm2']);
+  assert.is(b.poolUsed, 0, 'each freed once its promise settled');
+  // a rejection: done rejects with it, the listener stops, the message is freed
+  a.sendText(b.id, 'x');
+  a.sendText(b.id, 'y');
+  const oops = new Error('oops');
+  const l2 = b.listen(async () => { throw oops; });
+  try { await within(l2.done); assert.unreachable('rejects'); } catch (e) { assert.is(e, oops); }
+  assert.not.ok(l2.active);
+  assert.is(b.stats().published, 0);
+  while (b.drop());
+});
+
+t('one listener per connection (EBUSY); argument errors are EINVAL; a closed connection is ECONNRESET', async ({ bus }) => {
+  const b = bus.connect();
+  const l = b.listen(() => {});
+  assert.throws(() => b.listen(() => {}), (e: BusError) => e.code === 'EBUSY' && /already has a listener/.test(e.message));
+  l.stop();
+  await within(l.done);
+  const l2 = b.listen(() => {}); // free again once stopped
+  l2.stop();
+  await within(l2.done);
+  const bad: [unknown, unknown, RegExp][] = [
+    [null, undefined, /handler must be a function, got null/],
+    ['f', undefined, /handler must be a function, got string/],
+    [() => {}, { timeout: 5 }, /unknown option "timeout"/],
+    [() => {}, { signal: {} }, /signal must be an AbortSignal/],
+    [() => {}, { keepAlive: 1 }, /keepAlive must be a boolean/],
+    [() => {}, 7, /options must be an object/],
+  ];
+  for (const [h, o, re] of bad) {
+    assert.throws(() => b.listen(h as (m: Message) => void, o as never), (e: BusError) => e.code === 'EINVAL' && e.message.startsWith('listen: EINVAL') && re.test(e.message), String(re));
+  }
+  assert.not.ok(b.listening, 'a refused listen() leaves no listener');
+  b.close();
+  assert.throws(() => b.listen(() => {}), (e: BusError) => e.code === 'ECONNRESET');
+});
+
+t('close() ends the listener (done resolves); an AbortSignal stops it; an aborted one starts none', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const l = b.listen(() => {});
+  await tick(2);
+  b.close();
+  await within(l.done, 1000);
+  assert.not.ok(l.active);
+  // closing from inside the handler ends it too (the handler's message is freed by then:
+  // close() refuses a connection with messages queued, so the one message)
+  const c = bus.connect();
+  a.sendText(c.id, '1');
+  let n = 0;
+  const lc = c.listen((m) => { n++; m.free(); c.close(); });
+  await within(lc.done);
+  assert.is(n, 1);
+  assert.ok(c.closed);
+  // abort
+  const d = bus.connect();
+  const ac = new AbortController();
+  const seen: string[] = [];
+  const ld = d.listen((m) => seen.push(m.text()), { signal: ac.signal });
+  a.sendText(d.id, 'before');
+  for (let i = 0; i < 200 && seen.length < 1; i++) await tick(1);
+  ac.abort();
+  await within(ld.done, 1000);
+  assert.equal(seen, ['before']);
+  assert.is(d.pendingReceives, 0);
+  const ac2 = new AbortController();
+  ac2.abort();
+  a.sendText(d.id, 'queued');
+  let called = 0;
+  const l2 = d.listen(() => { called++; }, { signal: ac2.signal });
+  await within(l2.done);
+  assert.is(called, 0, 'an aborted signal: no handler call');
+  d.recv()!.free();
+});
+
+t('shutdown() ends a waiting listener: done rejects with ESHUTDOWN', async ({ bus }) => {
+  const b = bus.connect();
+  const l = b.listen(() => {});
+  await tick(2);
+  bus.shutdown();
+  assert.is(await code(within(l.done, 1000)), 'ESHUTDOWN');
+  assert.not.ok(l.active);
+});
+
+t('a long drain yields to the event loop: a timer runs in the middle of it', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const N = 60;
+  for (let i = 0; i < N; i++) a.send(b.id, new Uint8Array([i]));
+  let at = -1;
+  setTimeout(() => { at = l.received; }, 0);
+  const order: number[] = [];
+  // each handler call takes 0.2 ms: the whole queue takes 12 ms, six times DRAIN_MS
+  const l = b.listen((m) => {
+    order.push(m.payload[0]);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 0.2);
+    if (order.length === N) l.stop();
+  });
+  await within(l.done);
+  assert.equal(order, Array.from({ length: N }, (_, i) => i));
+  assert.ok(at > 0 && at < N, `the timer ran mid-drain (after ${at} of ${N})`);
+});
+
+t('a reply that a pending call awaits goes to the call, not to the listener', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const p = a.call(b.id, enc('q'));
+  const seen: string[] = [];
+  const l = a.listen((m) => { seen.push(m.text()); if (seen.length === 2) l.stop(); });
+  await tick(1);
+  c.sendText(a.id, 'y1');
+  const m = b.recv()!;
+  b.replyText(m, 'answer');
+  m.free();
+  c.sendText(a.id, 'y2');
+  await within(l.done);
+  assert.equal(seen, ['y1', 'y2']);
+  const r = await within(p);
+  assert.is(r.text(), 'answer');
+  r.free();
+});
+
+t('seeded random: bursts, keeps, stops and restarts; every message exactly once, in order', async ({ bus }) => {
+  for (const seed of [1, 2, 3]) {
+    let s = seed * 2654435761 >>> 0;
+    const rnd = (n: number) => { s = (s * 1103515245 + 12345) >>> 0; return (s >>> 8) % n; };
+    const a = bus.connect(), b = bus.connect();
+    const seen: number[] = [], kept: Message[] = [];
+    let sent = 0, l: Listener | null = null, last = false;
+    const start = () => {
+      l = b.listen((m) => {
+        seen.push(new DataView(m.payload.buffer, m.payload.byteOffset).getUint32(0, true));
+        if (rnd(8) === 0) kept.push(m.keep());
+        if (!last && rnd(16) === 0) l!.stop();
+      });
+    };
+    for (let step = 0; step < 60; step++) {
+      const op = rnd(4);
+      if (op <= 1) {
+        const n = 1 + rnd(20);
+        for (let i = 0; i < n && b.queued < 200; i++) {
+          const p = new Uint8Array(4 + rnd(64));
+          new DataView(p.buffer).setUint32(0, sent++, true);
+          a.send(b.id, p);
+        }
+      } else if (op === 2) {
+        if (l === null || !(l as Listener).active) start();
+      } else {
+        await tick(rnd(2));
+      }
+      if (kept.length > 4) for (const m of kept.splice(0)) m.free();
+    }
+    last = true;
+    if (l === null || !(l as Listener).active) start();
+    for (let i = 0; i < 500 && seen.length < sent; i++) await tick(1);
+    l!.stop();
+    await within(l!.done);
+    for (const m of kept.splice(0)) m.free();
+    assert.equal(seen, Array.from({ length: sent }, (_, i) => i), `seed ${seed}`);
+    assert.is(b.poolUsed, 0, `seed ${seed}: every slice freed`);
+    a.close();
+    b.close();
+  }
+});
+
+t.run();
