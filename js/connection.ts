@@ -94,6 +94,14 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 /** recv's options, none given (listen's receives) */
 const NO_OPTIONS: RecvOptions = {};
 
+/** recvAsync's options, checked once (Connection.checkRecvAsync): for recvChecked. Internal. */
+export interface CheckedRecv {
+  o: RecvOptions;
+  timeout: number;
+  signal: AbortSignal | undefined;
+  keepAlive: boolean | undefined;
+}
+
 /** The default payload type: "wasmbus\0" as a little-endian u64 (what SEND.encodeMsg writes). */
 export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
 
@@ -533,14 +541,33 @@ export class Connection {
     const timeout = o.timeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
     const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
+    return this.recvChecked(o, timeout, signal, keepAlive, stop);
+  }
+
+  /**
+   * recvAsync's options checked once, for a caller that waits again and again with the same
+   * ones (an iterator, a listener): what recvChecked takes. Throws what recvAsync rejects with.
+   * Internal.
+   */
+  checkRecvAsync(opts?: RecvAsyncOptions): CheckedRecv {
+    const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
+    if (o.timeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    checkWait('recvAsync', timeout, signal);
+    // (peek and priority: their values are checked by every receive, recvWith)
+    return { o: { peek: o.peek, priority: o.priority }, timeout, signal, keepAlive: optBoolean('recvAsync', 'keepAlive', o.keepAlive) };
+  }
+
+  /** recvNow with its options checked (recvNow, or checkRecvAsync once). Internal. */
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message> {
     if (signal?.aborted) throw recvCanceled();
-    const deadline = now() + timeout;
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);
     const m = this.recvYielding(o, 'recvAsync');
     if (m) return m;
-    return this.recvAsyncWait(o, timeout, deadline, signal, keepAlive, seen, this.lastDropped, stop);
+    // (the clock is read only for a wait: a queued message costs no clock read)
+    return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, seen, this.lastDropped, stop);
   }
 
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */

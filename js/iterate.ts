@@ -3,7 +3,7 @@
 // runtime without them).
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
-import type { Connection, RecvAsyncOptions, WaitStop } from './connection.ts';
+import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
 import { Message } from './message.ts';
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
@@ -18,6 +18,8 @@ const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by r
 export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
   let prev: Message | null = null;
   let done = false;
+  /** the options, checked at the first step (a bad one rejects it) and used as they were then by every step */
+  let checked: CheckedRecv | null = null;
   /** the steps still waiting (a manual next() not awaited yet), each with the handle that ends its wait */
   const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
@@ -53,7 +55,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
         spare = null;
         let r: Message | Promise<Message>;
         try {
-          r = conn.recvNow(opts, stop);
+          checked ??= conn.checkRecvAsync(opts);
+          r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop);
         } catch (err) {
           spare = stop;
           return Promise.resolve(failed(err));

@@ -14,7 +14,7 @@
 // the promise settles. A throw or a rejection stops the listener; done rejects with the first.
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
-import type { Connection, RecvAsyncOptions, WaitStop } from './connection.ts';
+import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
 import { now } from './host/wait.ts';
@@ -63,7 +63,7 @@ export interface Listenable {
   readonly closed: boolean;
   listening: boolean;
   takeQueued(op: string): Message | null;
-  recvNow(opts?: RecvAsyncOptions, stop?: WaitStop | null): Message | Promise<Message>;
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message>;
 }
 
 export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
@@ -79,7 +79,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   conn.listening = true;
 
   const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
-  const waitOpts: RecvAsyncOptions = keepAlive === undefined ? {} : { keepAlive };
+  const NONE: RecvOptions = {};
   const stop: WaitStop = { cancel: null };
   let stopped = false, received = 0, active = true;
   /** handlers' promises not settled yet, the first failure (a throw, a rejection), and done's resolver once the loop is over */
@@ -135,7 +135,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         }
         if (stopped || conn.closed) return;
         // the queue is empty: wait as recvAsync does (spin, then park)
-        const r = conn.recvNow(waitOpts, stop);
+        const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop);
         deliver(r instanceof Promise ? await r : r);
       }
     } catch (err) {

@@ -66,6 +66,19 @@ t('an iterator step always answers with a promise: bad options and timeouts reje
   assert.is(b.poolUsed, 0);
 });
 
+t('an iterator checks its options once, at the first step: changing the object afterwards changes nothing', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const opts: { timeout: number } = { timeout: 5000 };
+  const it = b.messages(opts);
+  a.sendText(b.id, 'one');
+  assert.is(((await it.next()).value as Message).text(), 'one');
+  opts.timeout = -1; // would be EINVAL if read again
+  a.sendText(b.id, 'two');
+  assert.is(((await it.next()).value as Message).text(), 'two');
+  await it.return!();
+  assert.is(b.poolUsed, 0);
+});
+
 t('return() (and Symbol.asyncDispose) ends a step still waiting: it resolves done, takes nothing, holds nothing', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const asyncDispose = (Symbol as unknown as { asyncDispose?: symbol }).asyncDispose;
