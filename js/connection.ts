@@ -843,8 +843,8 @@ export class Connection {
     return listen(this, handler, opts);
   }
 
-  /** @internal a listener runs on this connection (listen.ts) */
-  listening = false;
+  /** @internal the listener that runs on this connection, or null (listen.ts) */
+  listening: object | null = null;
 
   /** @internal the next queued message without waiting (recvAsync's first look: a contended lock reads as none for now), or null */
   takeQueued(op: string): Message | null {

@@ -40,7 +40,7 @@ export interface Listener {
   readonly done: Promise<void>;
   /** messages handed to the handler so far */
   readonly received: number;
-  /** still listening */
+  /** still listening (false from stop() on) */
   readonly active: boolean;
 }
 
@@ -61,7 +61,7 @@ const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: un
  */
 export interface Listenable {
   readonly closed: boolean;
-  listening: boolean;
+  listening: object | null;
   takeQueued(op: string): Message | null;
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message>;
 }
@@ -75,8 +75,10 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   }
   const keepAlive = optBoolean('listen', 'keepAlive', o.keepAlive);
   if (conn.closed) throw new BusError(A.ECONNRESET, 'listen', 'the connection is closed');
-  if (conn.listening) throw new BusError(A.EBUSY, 'listen', 'this connection already has a listener (stop it first)');
-  conn.listening = true;
+  if (conn.listening !== null) throw new BusError(A.EBUSY, 'listen', 'this connection already has a listener (stop it first)');
+  /** this listener's hold on the connection's one listener slot */
+  const token = {};
+  conn.listening = token;
 
   const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
   const NONE: RecvOptions = {};
@@ -88,6 +90,8 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   const halt = () => {
     if (stopped) return;
     stopped = true;
+    active = false;
+    if (conn.listening === token) conn.listening = null; // (another listener may start at once)
     stop.cancel?.(ENDED);
   };
   const fail = (err: unknown) => {
@@ -143,7 +147,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       if (!(err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
     } finally {
       active = false;
-      conn.listening = false;
+      if (conn.listening === token) conn.listening = null;
       signal?.removeEventListener('abort', halt);
     }
     // done once the handlers' promises have settled too

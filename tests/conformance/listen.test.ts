@@ -121,7 +121,10 @@ t('one listener per connection (EBUSY); argument errors are EINVAL; a closed con
   await within(l.done);
   const l2 = b.listen(() => {}); // free again once stopped
   l2.stop();
-  await within(l2.done);
+  assert.not.ok(l2.active, 'inactive from stop() on');
+  const l3 = b.listen(() => {}); // at once: stop() gives the slot back
+  l3.stop();
+  await within(Promise.all([l2.done, l3.done]));
   const bad: [unknown, unknown, RegExp][] = [
     [null, undefined, /handler must be a function, got null/],
     ['f', undefined, /handler must be a function, got string/],
@@ -133,7 +136,7 @@ t('one listener per connection (EBUSY); argument errors are EINVAL; a closed con
   for (const [h, o, re] of bad) {
     assert.throws(() => b.listen(h as (m: Message) => void, o as never), (e: BusError) => e.code === 'EINVAL' && e.message.startsWith('listen: EINVAL') && re.test(e.message), String(re));
   }
-  assert.not.ok(b.listening, 'a refused listen() leaves no listener');
+  assert.is(b.listening, null, 'a refused listen() leaves no listener');
   b.close();
   assert.throws(() => b.listen(() => {}), (e: BusError) => e.code === 'ECONNRESET');
 });
