@@ -620,6 +620,7 @@ export class Connection {
           });
           cur.cancel = null;
           if (cur.error) throw cur.error;
+          if (Atomics.load(i32, idx) !== seen) this.spinner.woke(now());
         }
         // read the word before looking at the queue (as recvAsync's first look did)
         seen = Atomics.load(i32, idx);
@@ -675,6 +676,7 @@ export class Connection {
       if (!waitWordBlocking(i32, idx, seen, left, this.sleepersIndex)) {
         throw new BusError(A.EOPNOTSUPP, 'recvWait', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use recvAsync()');
       }
+      if (Atomics.load(i32, idx) !== seen) this.spinner.woke(now());
     }
   }
 

@@ -18,6 +18,14 @@
 // lost each time. With HIT = 2 and MISS = 4 the score holds while at least two spins in three
 // catch their message, about where a spin starts to cost more than the park it saves.
 //
+// A burst overrides the score: a wait that starts within RECENT_MS of a wake-up that itself
+// came within RECENT_MS of the one before spins whatever the score (messages are arriving
+// microseconds apart: the peer is running now). The score alone, lowered by two misses at the
+// end of a burst, made the next burst's waits park one by one, each wake-up costing 20-40 µs
+// (one-way 64 B at depth 1, bench:threads' loop, four alternations: 52-161 k msg/s without,
+// 154-252 k with). Slow traffic never qualifies (a receive loop at 100 msg/s wakes 10 ms
+// apart), and a spin the OS descheduled ends it until two quick wake-ups come again.
+//
 // The budget is checked on the clock every LOADS word loads (about 0.3 µs of loads), so a
 // spin that runs stops within a fraction of a microsecond of its budget. What a spin cannot
 // stop is the OS taking the core away mid-spin (a loaded machine): two clock reads further
@@ -49,6 +57,12 @@ const PROBE_EVERY = 32;
 const PROBE_MAX = 1024;
 /** word loads between clock reads */
 const LOADS = 128;
+/**
+ * Messages arriving this close together (ms, the last two wake-ups of the connection's waits)
+ * are a burst under way: a wait that starts within this long of the last wake-up spins
+ * whatever the score (docs/BENCHMARKS.md, stop 13)
+ */
+export const RECENT_MS = 0.02;
 
 /** Per connection: whether its waits should spin first. Allocation-free. */
 export class Spinner {
@@ -69,8 +83,21 @@ export class Spinner {
   /** spins that noticed they were descheduled (a gap over GAP_MS between clock reads) and ended */
   preempted = 0;
 
-  /** Should the next wait spin? */
-  shouldSpin(): boolean {
+  /** when the last wait of this connection ended with its word moved (ms, now()'s clock), and how long after the one before */
+  private lastWake = -Infinity;
+  private wakeGap = Infinity;
+  /** spins done because wake-ups came in a burst, whatever the score */
+  recent = 0;
+
+  /** A wait ended with its word moved (a message, or something to look at) at `t`. */
+  woke(t: number): void {
+    this.wakeGap = t - this.lastWake;
+    this.lastWake = t;
+  }
+
+  /** Should the next wait spin? (`t`: now()) */
+  shouldSpin(t: number = now()): boolean {
+    if (this.wakeGap < RECENT_MS && t - this.lastWake < RECENT_MS) { this.recent++; return true; }
     if (this.score >= SCORE_SPIN) return true;
     if (--this.toProbe > 0) return false;
     // a probe: if it misses, the next one comes twice as late (a hit resets the gap)
@@ -90,6 +117,7 @@ export class Spinner {
           const t = now();
           if (t - last > GAP_MS) this.descheduled(t - start);
           else {
+            this.woke(t);
             this.took(t - start);
             this.hits++;
             this.score = Math.min(this.score + HIT, SCORE_MAX);
@@ -120,6 +148,7 @@ export class Spinner {
   private descheduled(ms: number): void {
     this.preempted++;
     this.score = 0;
+    this.wakeGap = Infinity; // (and no spin for a burst either: the core is not ours)
     if (ms > this.maxWallMs) this.maxWallMs = ms;
     if (ms > 2 * SPIN_MS) this.over++;
   }

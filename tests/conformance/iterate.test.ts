@@ -160,4 +160,21 @@ t('recvWait(0) does not spin; spins that miss stop the spin, one that catches st
   assert.throws(() => b.recvWait(-1), (e: BusError) => e.code === 'EINVAL');
 });
 
+t('a wait that starts right after two wake-ups that came close together spins, whatever the score; slow traffic does not', async ({ bus }) => {
+  const b = bus.connect();
+  const sp = b.spinner;
+  sp.score = 0; // (as after misses: only a probe would spin)
+  const r0 = sp.recent;
+  sp.woke(1000);
+  sp.woke(1000.01); // 10 µs after the one before: a burst
+  assert.ok(sp.shouldSpin(1000.015), 'within 20 µs of that wake-up: spins');
+  assert.is(sp.recent, r0 + 1);
+  assert.not.ok(sp.shouldSpin(1000.05), '40 µs after it: the score decides (0: no spin)');
+  sp.woke(1010); // 10 ms later: slow traffic
+  assert.not.ok(sp.shouldSpin(1010.001), 'a wait right after a wake-up that came after a long gap does not spin');
+  sp.woke(1010.005);
+  assert.ok(sp.shouldSpin(1010.006), 'two quick wake-ups again: spins');
+  assert.is(sp.recent, r0 + 2);
+});
+
 t.run();
