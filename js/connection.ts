@@ -845,6 +845,9 @@ export class Connection {
     return listen(this, handler, opts);
   }
 
+  /** @internal bus.shutdown() was called (read from the bus header) */
+  get busShutDown(): boolean { return isShutdown(this.engine.u32); }
+
   /** @internal the listener that runs on this connection, or null (listen.ts) */
   listening: object | null = null;
 

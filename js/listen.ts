@@ -4,10 +4,12 @@
 // waited for, as recvAsync waits (the adaptive spin, then a park in Atomics.waitAsync). So a receiver fed in bursts pays recv()'s cost per message, not
 // recvAsync's (docs/BENCHMARKS.md, stop 13).
 //
-// One turn of handing over runs for at most DRAIN_MS of the event loop (the clock is read
-// every CLOCK_EVERY messages); a queue that a sender keeps full then yields one macrotask
-// (setImmediate where the runtime has it, else setTimeout 0) before the next turn, so that
-// timers and I/O of this thread still run under a flood.
+// One turn of handing over runs for about DRAIN_MS of the event loop (the clock is read every
+// CLOCK_EVERY messages, after every message while they take long), waits caught by the spin
+// included; a queue that a sender keeps full then yields one macrotask (setImmediate where the
+// runtime has it, else setTimeout 0) before the next turn, so that timers and I/O of this
+// thread still run under a flood. A handler that takes longer than DRAIN_MS blocks for as
+// long as one call takes, then yields.
 //
 // A handler that returns a promise (an async function) is not awaited, as an onmessage
 // handler is not: the next messages are handed over meanwhile, and its message is freed once
@@ -62,6 +64,8 @@ const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: un
 export interface Listenable {
   readonly closed: boolean;
   listening: object | null;
+  readonly busShutDown: boolean;
+  readonly spinner: { readonly hits: number };
   takeQueued(op: string): Message | null;
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message>;
 }
@@ -116,41 +120,70 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     }
     // an async handler: its message is freed once its promise settles (the next messages are
     // handed over meanwhile, as onmessage does not wait for its handler either)
-    if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<unknown>).then === 'function') {
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as PromiseLike<unknown>).then === 'function') {
       pending++;
-      (r as PromiseLike<unknown>).then(() => settled(m), (err: unknown) => { fail(err); settled(m); });
+      try {
+        (r as PromiseLike<unknown>).then(() => settled(m), (err: unknown) => { fail(err); settled(m); });
+      } catch (err) {
+        // (a thenable whose then() throws: a failure, its message freed now)
+        settled(m);
+        throw err;
+      }
     } else release(m);
+  };
+  /** The hand-over loop; returns when stopped or closed, throws what ends it otherwise. */
+  const loop = async (): Promise<void> => {
+    // a turn hands over messages for at most DRAIN_MS of this thread's time, then yields a
+    // macrotask: across waits caught by the spin too (a steady stream never parks, and a
+    // spin's promise never lets the event loop in). The clock is read after each of the
+    // first messages of a turn while they are slow (a handler of milliseconds), else every
+    // CLOCK_EVERY messages.
+    let t0 = now(), last = t0, n = 0, every = 1;
+    /** after a message: has this turn had its DRAIN_MS? (no promise: messages go by synchronously) */
+    const due = (): boolean => {
+      if (++n % every !== 0) return false;
+      const t = now();
+      every = t - last > DRAIN_MS / CLOCK_EVERY ? 1 : CLOCK_EVERY;
+      last = t;
+      return t - t0 >= DRAIN_MS;
+    };
+    const fresh = () => { t0 = last = now(); n = 0; every = 1; };
+    for (;;) {
+      for (;;) {
+        if (stopped || conn.closed) return;
+        const m = conn.takeQueued('listen');
+        if (m === null) break;
+        deliver(m);
+        if (due()) { await yieldTurn(); fresh(); }
+      }
+      if (stopped || conn.closed) return;
+      // the queue is empty: wait as recvAsync does (spin, then park). A wait that parked let
+      // the event loop run: the next turn starts afresh.
+      const hits = conn.spinner.hits;
+      const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop);
+      let m: Message;
+      if (r instanceof Promise) {
+        m = await r;
+        if (conn.spinner.hits === hits) fresh();
+      } else m = r;
+      deliver(m);
+      if (due()) { await yieldTurn(); fresh(); }
+    }
   };
   const run = async (): Promise<void> => {
     try {
-      for (;;) {
-        // a turn: the messages queued now, handed over synchronously, for at most DRAIN_MS
-        let n = 0, t0 = now();
-        for (;;) {
-          if (stopped || conn.closed) return;
-          const m = conn.takeQueued('listen');
-          if (m === null) break;
-          deliver(m);
-          if (++n % CLOCK_EVERY === 0 && now() - t0 >= DRAIN_MS) {
-            await yieldTurn();
-            n = 0;
-            t0 = now();
-          }
-        }
-        if (stopped || conn.closed) return;
-        // the queue is empty: wait as recvAsync does (spin, then park)
-        const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop);
-        deliver(r instanceof Promise ? await r : r);
-      }
+      await loop();
+      // closed by bus.shutdown() (the creator's connections): that is a failure, as it is to a wait
+      if (!stopped && conn.closed && conn.busShutDown) throw new BusError(A.ESHUTDOWN, 'listen', 'the bus was shut down');
     } catch (err) {
       // stop() and close() end it; anything else is what done rejects with
-      if (!(err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
+      if (!(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
     } finally {
       active = false;
       if (conn.listening === token) conn.listening = null;
       signal?.removeEventListener('abort', halt);
     }
-    // done once the handlers' promises have settled too
+    // done once the handlers' promises have settled too, whatever ended the loop
     if (pending > 0) await new Promise<void>((r) => { finish = r; });
     if (failed) throw failure;
   };

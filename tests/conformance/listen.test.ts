@@ -113,6 +113,68 @@ t('an async handler: its message lives until its promise settles; done waits for
   while (b.drop());
 });
 
+t('stopped or failed in the middle of a drain, done still waits for the handlers\' promises, and rejects with a rejection', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  // message 1's handler takes 30 ms, message 2's stops the listener (found by an audit: done resolved at once)
+  a.sendText(b.id, 'slow');
+  a.sendText(b.id, 'stop');
+  let settledAt = 0;
+  const l = b.listen((m) => {
+    if (m.text() === 'stop') { l.stop(); return; }
+    return new Promise<void>((r) => setTimeout(() => { settledAt = performance.now(); r(); }, 30));
+  });
+  await within(l.done);
+  assert.ok(settledAt > 0, 'done came after the slow handler settled');
+  assert.is(b.stats().published, 0);
+  // 50 queued, every async handler rejects: done rejects (it resolved before), the rest stay queued
+  for (let i = 0; i < 50; i++) a.sendText(b.id, `r${i}`);
+  const bad = new Error('rejected');
+  const l2 = b.listen(async () => { await null; throw bad; });
+  try { await within(l2.done); assert.unreachable('rejects'); } catch (e) { assert.is(e, bad); }
+  assert.ok(l2.received >= 1 && b.queued === 50 - l2.received, `${l2.received} handed over, the rest queued`);
+  assert.is(b.stats().published, 0);
+  while (b.drop());
+  // a thenable whose then() throws: a failure, its message freed (done hung before)
+  a.sendText(b.id, 't');
+  const l3 = b.listen(() => ({ then() { throw new Error('then threw'); } }));
+  try { await within(l3.done, 1000); assert.unreachable('rejects'); } catch (e) { assert.match((e as Error).message, 'then threw'); }
+  assert.is(b.stats().published, 0);
+  // a kept message stays the handler's, even when it throws
+  a.sendText(b.id, 'k');
+  let kept: Message | null = null;
+  const l4 = b.listen((m) => { kept = m.keep(); throw new Error('after keep'); });
+  try { await within(l4.done); } catch { /* expected */ }
+  assert.is(b.stats().published, 1);
+  assert.is(kept!.text(), 'k');
+  kept!.free();
+});
+
+t('bus.shutdown() from inside the handler, with messages still queued: done rejects with ESHUTDOWN', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 5; i++) a.sendText(b.id, `m${i}`);
+  let n = 0;
+  const l = b.listen(() => { if (++n === 2) bus.shutdown(); });
+  assert.is(await code(within(l.done)), 'ESHUTDOWN');
+  assert.is(n, 2);
+});
+
+t('a handler slower than the turn budget: the event loop gets a turn after each call', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 6; i++) a.sendText(b.id, `m${i}`);
+  const at: number[] = [];
+  const l = b.listen(() => {
+    const t0 = performance.now();
+    while (performance.now() - t0 < 3); // 3 ms, more than DRAIN_MS
+    if (l.received === 6) l.stop();
+  });
+  // a timer queued before: it runs after the first call (at most two: the first turn reads the clock after each call)
+  let stamp = () => { at.push(l.received); };
+  setTimeout(() => stamp(), 0);
+  await within(l.done);
+  stamp = () => {};
+  assert.ok(at.length === 1 && at[0] <= 2, `the timer ran after ${at[0]} handler calls`);
+});
+
 t('one listener per connection (EBUSY); argument errors are EINVAL; a closed connection is ECONNRESET', async ({ bus }) => {
   const b = bus.connect();
   const l = b.listen(() => {});
