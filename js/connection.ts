@@ -558,8 +558,8 @@ export class Connection {
     return { o: { peek: o.peek, priority: o.priority }, timeout, signal, keepAlive: optBoolean('recvAsync', 'keepAlive', o.keepAlive) };
   }
 
-  /** recvNow with its options checked (recvNow, or checkRecvAsync once). Internal. */
-  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message> {
+  /** recvNow with its options checked (recvNow, or checkRecvAsync once); `spun`: the caller did the wait's adaptive spin already (spinWake). Internal. */
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false): Message | Promise<Message> {
     if (signal?.aborted) throw recvCanceled();
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
@@ -567,12 +567,26 @@ export class Connection {
     const m = this.recvYielding(o, 'recvAsync');
     if (m) return m;
     // (the clock is read only for a wait: a queued message costs no clock read)
-    return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, seen, this.lastDropped, stop);
+    return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, seen, this.lastDropped, stop, spun);
+  }
+
+  /** @internal the wake word now (read before a last look at the queue: spinWake's `seen`) */
+  wakeSeen(): number {
+    return Atomics.load(this.engine.i32, this.wakeIndex);
+  }
+
+  /**
+   * @internal the adaptive spin of a receive's wait, synchronous (listen.ts: a message caught
+   * goes by with no promise): true when the wake word moved from `seen` within it (look
+   * again); false when no spin was due, or it ran out (then park: recvChecked with `spun`)
+   */
+  spinWake(seen: number): boolean {
+    return this.spinner.shouldSpin() && this.spinner.spin(this.engine.i32, this.wakeIndex, seen, Infinity);
   }
 
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
   private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
-    keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null): Promise<Message> {
+    keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
     // (made only with a signal: a receive without one allocates no closure before it parks)
@@ -582,7 +596,7 @@ export class Connection {
       w.cancel?.();
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
     };
-    let spinDecided = false;
+    let spinDecided = spun;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
     // message. Each turn waits (a spin, or a park on the word), then looks at the queue again.
     try {

@@ -65,9 +65,10 @@ export interface Listenable {
   readonly closed: boolean;
   listening: object | null;
   readonly busShutDown: boolean;
-  readonly spinner: { readonly hits: number };
   takeQueued(op: string): Message | null;
-  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null): Message | Promise<Message>;
+  wakeSeen(): number;
+  spinWake(seen: number): boolean;
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean): Message | Promise<Message>;
 }
 
 export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
@@ -157,15 +158,18 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         if (due()) { await yieldTurn(); fresh(); }
       }
       if (stopped || conn.closed) return;
-      // the queue is empty: wait as recvAsync does (spin, then park). A wait that parked let
-      // the event loop run: the next turn starts afresh.
-      const hits = conn.spinner.hits;
-      const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop);
-      let m: Message;
-      if (r instanceof Promise) {
-        m = await r;
-        if (conn.spinner.hits === hits) fresh();
-      } else m = r;
+      // the queue is empty: the wake word, one more look (a message published since has
+      // moved the word), then the adaptive spin on the word, synchronously (a message it
+      // catches goes by with no promise, in this turn)
+      const seen = conn.wakeSeen();
+      let m = conn.takeQueued('listen');
+      if (m === null) {
+        if (conn.spinWake(seen)) continue;
+        // no spin due, or it ran out: park as recvAsync does. A park lets the event loop run:
+        // the next turn starts afresh.
+        const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true);
+        if (r instanceof Promise) { m = await r; fresh(); } else m = r;
+      }
       deliver(m);
       if (due()) { await yieldTurn(); fresh(); }
     }
