@@ -372,6 +372,7 @@ export class Connection {
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
+    if (o.priority === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
     const prio = o.priority ?? 0;
     if (o.priority !== undefined) {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
@@ -634,7 +635,6 @@ export class Connection {
           });
           cur.cancel = null;
           if (cur.error) throw cur.error;
-          if (Atomics.load(i32, idx) !== seen) this.spinner.woke(now());
         }
         // read the word before looking at the queue (as recvAsync's first look did)
         seen = Atomics.load(i32, idx);
@@ -642,6 +642,7 @@ export class Connection {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
         if (m) {
+          this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
           this.lastDropped += dropped;
           return m;
         }
@@ -672,10 +673,12 @@ export class Connection {
     let spinDecided = false;
     /** DROPPED_MSGS reported by RECVs that found the queue empty: told with the message (or the null) */
     let dropped = 0;
+    let waited = false;
     for (;;) {
       const seen = Atomics.load(i32, idx);
       const m = this.recvWith(o, 'recvWait');
       if (m) {
+        if (waited) this.spinner.woke(now()); // (a wait that ended with a message)
         this.lastDropped += dropped;
         return m;
       }
@@ -685,12 +688,13 @@ export class Connection {
       if (!spinDecided) {
         // spin briefly first (adaptive, <= 50 µs): a peer that answers within microseconds saves two futex trips
         spinDecided = true;
+        waited = true;
         if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
       }
       if (!waitWordBlocking(i32, idx, seen, left, this.sleepersIndex)) {
         throw new BusError(A.EOPNOTSUPP, 'recvWait', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use recvAsync()');
       }
-      if (Atomics.load(i32, idx) !== seen) this.spinner.woke(now());
+      waited = true;
     }
   }
 

@@ -16,7 +16,8 @@ const ASYNC_DISPOSE = (Symbol as unknown as { asyncDispose?: symbol }).asyncDisp
 const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by return()');
 
 export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
-  let prev: Message | null = null;
+  /** the messages steps handed out since the last step began (more than one only with manual next() calls that waited together) */
+  const out: Message[] = [];
   let done = false;
   /** the options, checked at the first step (a bad one rejects it) and used as they were then by every step */
   let checked: CheckedRecv | null = null;
@@ -25,9 +26,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
   let spare: WaitStop | null = null;
   const drop = () => {
-    const m = prev;
-    prev = null;
-    if (m && !m.kept && !m.freedAlready && !conn.closed) m.free();
+    for (const m of out) if (!m.kept && !m.freedAlready && !conn.closed) m.free();
+    out.length = 0;
   };
   const end = (): IteratorResult<Message> => {
     done = true;
@@ -41,7 +41,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
     throw err;
   };
   const got = (m: Message): IteratorResult<Message> => {
-    prev = m;
+    out.push(m);
     return { done: false, value: m };
   };
   const it: AsyncIterableIterator<Message> = {

@@ -19,7 +19,7 @@ import { BusError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
-import { now } from './host/wait.ts';
+import { now, parks } from './host/wait.ts';
 
 /** conn.listen() options. */
 export interface ListenOptions {
@@ -68,6 +68,7 @@ export interface Listenable {
   takeQueued(op: string): Message | null;
   wakeSeen(): number;
   spinWake(seen: number): boolean;
+  readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean): Message | Promise<Message>;
 }
 
@@ -123,12 +124,14 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     // handed over meanwhile, as onmessage does not wait for its handler either)
     if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as PromiseLike<unknown>).then === 'function') {
       pending++;
+      // once: a thenable may call its callbacks more than once (a promise ignores all but the first)
+      let over = false;
       try {
-        (r as PromiseLike<unknown>).then(() => settled(m), (err: unknown) => { fail(err); settled(m); });
+        (r as PromiseLike<unknown>).then(() => { if (!over) { over = true; settled(m); } }, (err: unknown) => { if (!over) { over = true; fail(err); settled(m); } });
       } catch (err) {
-        // (a thenable whose then() throws: a failure, its message freed now)
-        settled(m);
-        throw err;
+        // (a thenable whose then() throws: a failure, its message freed now; ignored once it
+        // has settled, as a promise ignores it)
+        if (!over) { over = true; settled(m); throw err; }
       }
     } else release(m);
   };
@@ -163,12 +166,18 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       // catches goes by with no promise, in this turn)
       const seen = conn.wakeSeen();
       let m = conn.takeQueued('listen');
+      if (m === null && conn.spinWake(seen)) {
+        m = conn.takeQueued('listen');
+        if (m === null) continue; // (another waiter's, or not a message)
+        conn.spinner.woke(now());
+      }
       if (m === null) {
-        if (conn.spinWake(seen)) continue;
-        // no spin due, or it ran out: park as recvAsync does. A park lets the event loop run:
-        // the next turn starts afresh.
+        // no spin due, or it ran out: park as recvAsync does. A park that the event loop
+        // resolved lets timers and I/O run: the next turn starts afresh (one that found the
+        // word moved already resolves in a microtask: the turn goes on).
+        const p0 = parks();
         const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true);
-        if (r instanceof Promise) { m = await r; fresh(); } else m = r;
+        if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
       }
       deliver(m);
       if (due()) { await yieldTurn(); fresh(); }

@@ -19,7 +19,8 @@
 // catch their message, about where a spin starts to cost more than the park it saves.
 //
 // A burst overrides the score: a wait that starts within RECENT_MS of a wake-up that itself
-// came within RECENT_MS of the one before spins whatever the score (messages are arriving
+// came within RECENT_MS of the one before spins whatever the score (a wake-up: a wait that
+// ended with a message for its waiter; two waiters woken by one notify are one wake-up) (messages are arriving
 // microseconds apart: the peer is running now). The score alone, lowered by two misses at the
 // end of a burst, made the next burst's waits park one by one, each wake-up costing 20-40 µs
 // (one-way 64 B at depth 1, bench:threads' loop, four alternations: 52-161 k msg/s without,
@@ -89,7 +90,7 @@ export class Spinner {
   /** spins done because wake-ups came in a burst, whatever the score */
   recent = 0;
 
-  /** A wait ended with its word moved (a message, or something to look at) at `t`. */
+  /** A wait (a spin or a park) ended at `t` with a message for its waiter (not another waiter's: the caller calls this once its look found one). */
   woke(t: number): void {
     this.wakeGap = t - this.lastWake;
     this.lastWake = t;
@@ -117,7 +118,6 @@ export class Spinner {
           const t = now();
           if (t - last > GAP_MS) this.descheduled(t - start);
           else {
-            this.woke(t);
             this.took(t - start);
             this.hits++;
             this.score = Math.min(this.score + HIT, SCORE_MAX);

@@ -9,6 +9,13 @@ export function now(): number {
   return performance.now();
 }
 
+/** waits of this thread that were resolved by the event loop (a waitAsync that parked, a poll's timer): one that moved on since a moment means the event loop has run since */
+let parked = 0;
+export function parks(): number {
+  return parked;
+}
+const countPark = () => { parked++; };
+
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 type WaitAsyncFn = (a: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
 const waitAsyncFn: WaitAsyncFn | undefined = (Atomics as unknown as { waitAsync?: WaitAsyncFn }).waitAsync;
@@ -33,9 +40,9 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve();
   }
-  if (timeout === Infinity) return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
+  if (timeout === Infinity) return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); });
   const d = addDeadline(now() + timeout, i32, index);
-  return r.value.then(() => { Atomics.sub(i32, sleepers, 1); dropDeadline(d); });
+  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); dropDeadline(d); });
 }
 
 /**
@@ -51,7 +58,7 @@ export function waitWordTimed(i32: Int32Array, index: number, expected: number, 
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve();
   }
-  return r.value.then(() => { Atomics.sub(i32, sleepers, 1); });
+  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); });
 }
 
 /** No Atomics.waitAsync (older Firefox): poll the word with timers. */
@@ -60,7 +67,7 @@ function pollWord(i32: Int32Array, index: number, expected: number, timeout: num
     const end = now() + timeout;
     const tick = () => {
       if (Atomics.load(i32, index) !== expected || now() >= end) resolve();
-      else setTimeout(tick, Math.min(POLL_MS, Math.max(0, end - now())));
+      else setTimeout(() => { countPark(); tick(); }, Math.min(POLL_MS, Math.max(0, end - now())));
     };
     tick();
   });

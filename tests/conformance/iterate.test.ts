@@ -177,4 +177,45 @@ t('a wait that starts right after two wake-ups that came close together spins, w
   assert.is(sp.recent, r0 + 2);
 });
 
+t('two receives waiting on one connection under slow traffic: no burst spins (one notify wakes both: one wake-up)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const sp = b.spinner;
+  const r0 = sp.recent;
+  const N = 12;
+  let got = 0;
+  const loop = async () => { while (got < N) { const m = await b.recvAsync({ timeout: 2000 }); got++; m.free(); } };
+  const loops = Promise.all([loop(), loop()]);
+  for (let i = 0; i < N; i++) { await new Promise((r) => setTimeout(r, 4)); a.sendText(b.id, `m${i}`); }
+  a.sendText(b.id, 'end1'); a.sendText(b.id, 'end2'); // (each loop's last receive)
+  await loops;
+  assert.is(sp.recent - r0, 0, `burst spins: ${sp.recent - r0}`);
+  while (b.drop());
+});
+
+t('manual next() calls that wait together: return() frees every message they handed out', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const it = b.messages({ timeout: 2000 });
+  const steps = [it.next(), it.next(), it.next()];
+  await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 3; i++) a.sendText(b.id, `m${i}`);
+  const got = (await Promise.all(steps)).map((r) => (r.value as Message).text());
+  assert.equal(got.sort(), ['m0', 'm1', 'm2']);
+  await it.return!();
+  assert.is(b.stats().published, 0, 'none left held');
+  assert.is(b.poolUsed, 0);
+});
+
+t('priority: null is EINVAL for every receive (it read as a priority-0 filter)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'p5', { priority: 5 });
+  const bad = (e: BusError) => e.code === 'EINVAL' && /priority must be a safe integer, got null/.test(e.message);
+  assert.throws(() => b.recv({ priority: null as unknown as number }), bad);
+  assert.throws(() => b.recvWait(0, { priority: null as unknown as number }), bad);
+  try { await b.recvAsync({ priority: null as unknown as number, timeout: 50 }); assert.unreachable('rejects'); } catch (e) { assert.ok(bad(e as BusError), String(e)); }
+  const it = b.messages({ priority: null as unknown as number, timeout: 50 });
+  try { await it.next(); assert.unreachable('rejects'); } catch (e) { assert.ok(bad(e as BusError), String(e)); }
+  assert.is(b.queued, 1, 'nothing taken');
+  b.recv()!.free();
+});
+
 t.run();

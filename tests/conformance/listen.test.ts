@@ -139,6 +139,18 @@ t('stopped or failed in the middle of a drain, done still waits for the handlers
   const l3 = b.listen(() => ({ then() { throw new Error('then threw'); } }));
   try { await within(l3.done, 1000); assert.unreachable('rejects'); } catch (e) { assert.match((e as Error).message, 'then threw'); }
   assert.is(b.stats().published, 0);
+  // a thenable that calls back twice settles once (done waited for nothing else before)
+  a.sendText(b.id, 'slow');
+  a.sendText(b.id, 'twice');
+  let slowDone = false;
+  const l5 = b.listen((m) => {
+    if (m.text() === 'slow') return new Promise<void>((r) => setTimeout(() => { slowDone = true; r(); }, 30));
+    l5.stop();
+    return { then(f: () => void) { f(); f(); } };
+  });
+  await within(l5.done);
+  assert.ok(slowDone, 'done waited for the slow handler');
+  assert.is(b.stats().published, 0);
   // a kept message stays the handler's, even when it throws
   a.sendText(b.id, 'k');
   let kept: Message | null = null;
