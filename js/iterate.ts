@@ -16,8 +16,9 @@ const ASYNC_DISPOSE = (Symbol as unknown as { asyncDispose?: symbol }).asyncDisp
 const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by return()');
 
 export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
-  /** the messages steps handed out since the last step began (more than one only with manual next() calls that waited together) */
-  const out: Message[] = [];
+  /** the message the last step handed out, and any more since the step before began (manual next() calls that waited together) */
+  let prev: Message | null = null;
+  let more: Message[] | null = null;
   let done = false;
   /** the options, checked at the first step (a bad one rejects it) and used as they were then by every step */
   let checked: CheckedRecv | null = null;
@@ -25,9 +26,12 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
   const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
   let spare: WaitStop | null = null;
+  const free = (m: Message) => {
+    if (!m.kept && !m.freedAlready && !conn.closed) m.free();
+  };
   const drop = () => {
-    for (const m of out) if (!m.kept && !m.freedAlready && !conn.closed) m.free();
-    out.length = 0;
+    if (prev !== null) { free(prev); prev = null; }
+    if (more !== null) { for (const m of more) free(m); more = null; }
   };
   const end = (): IteratorResult<Message> => {
     done = true;
@@ -41,7 +45,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
     throw err;
   };
   const got = (m: Message): IteratorResult<Message> => {
-    out.push(m);
+    if (prev === null) prev = m;
+    else (more ??= []).push(m);
     return { done: false, value: m };
   };
   const it: AsyncIterableIterator<Message> = {
