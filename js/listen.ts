@@ -1,8 +1,9 @@
 // listen: a connection's messages handed to a function as they come (conn.listen), the bus's
 // counterpart of `port.onmessage`. Messages already queued are handed over synchronously, one
 // after the other, with no promise between them (a `recv()` each); only an empty queue is
-// waited for, as recvAsync waits (the adaptive spin, then a park in Atomics.waitAsync). So a receiver fed in bursts pays recv()'s cost per message, not
-// recvAsync's (docs/BENCHMARKS.md, stop 13).
+// waited for: the adaptive spin, done synchronously (a message it catches goes by in the same
+// turn), then a park as recvAsync parks (Atomics.waitAsync). So a receiver fed in bursts
+// pays recv()'s cost per message, not recvAsync's (docs/BENCHMARKS.md, stop 13).
 //
 // One turn of handing over runs for about DRAIN_MS of the event loop (the clock is read every
 // CLOCK_EVERY messages, after every message while they take long), waits caught by the spin

@@ -19,9 +19,9 @@
 // catch their message, about where a spin starts to cost more than the park it saves.
 //
 // A burst overrides the score: a wait that starts within RECENT_MS of a wake-up that itself
-// came within RECENT_MS of the one before spins whatever the score (a wake-up: a wait that
-// ended with a message for its waiter; two waiters woken by one notify are one wake-up) (messages are arriving
-// microseconds apart: the peer is running now). The score alone, lowered by two misses at the
+// came within RECENT_MS of the one before spins whatever the score, since messages arriving
+// microseconds apart mean the peer is running now. (A wake-up: a wait that ended with a
+// message for its waiter; two waiters woken by one notify are one wake-up.) The score alone, lowered by two misses at the
 // end of a burst, made the next burst's waits park one by one, each wake-up costing 20-40 µs
 // (one-way 64 B at depth 1, bench:threads' loop, four alternations: 52-161 k msg/s without,
 // 154-252 k with). Slow traffic never qualifies (a receive loop at 100 msg/s wakes 10 ms
@@ -84,7 +84,7 @@ export class Spinner {
   /** spins that noticed they were descheduled (a gap over GAP_MS between clock reads) and ended */
   preempted = 0;
 
-  /** when the last wait of this connection ended with its word moved (ms, now()'s clock), and how long after the one before */
+  /** when the last wait of this connection ended with a message (ms, now()'s clock), and how long after the one before */
   private lastWake = -Infinity;
   private wakeGap = Infinity;
   /** spins done because wake-ups came in a burst, whatever the score */

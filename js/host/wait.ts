@@ -14,7 +14,6 @@ let parked = 0;
 export function parks(): number {
   return parked;
 }
-const countPark = () => { parked++; };
 
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 type WaitAsyncFn = (a: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
@@ -67,7 +66,7 @@ function pollWord(i32: Int32Array, index: number, expected: number, timeout: num
     const end = now() + timeout;
     const tick = () => {
       if (Atomics.load(i32, index) !== expected || now() >= end) resolve();
-      else setTimeout(() => { countPark(); tick(); }, Math.min(POLL_MS, Math.max(0, end - now())));
+      else setTimeout(() => { parked++; tick(); }, Math.min(POLL_MS, Math.max(0, end - now())));
     };
     tick();
   });
