@@ -8,7 +8,7 @@
 // One turn of handing over runs for about DRAIN_MS of the event loop (the clock is read every
 // CLOCK_EVERY messages, after every message while they take long), waits caught by the spin
 // included; a queue that a sender keeps full then yields one macrotask (setImmediate where the
-// runtime has it, else setTimeout 0) before the next turn, so that timers and I/O of this
+// runtime has it, a MessageChannel message in a browser: yieldTurn) before the next turn, so that timers and I/O of this
 // thread still run under a flood. A handler that takes longer than DRAIN_MS blocks for as
 // long as one call takes, then yields.
 //
@@ -53,9 +53,32 @@ export const DRAIN_MS = 2;
 const CLOCK_EVERY = 8;
 const LISTEN_KEYS = ['signal', 'keepAlive'] as const;
 
+/**
+ * One macrotask: setImmediate (Node, Deno); in a browser, which has none, a message to
+ * ourselves through a MessageChannel (a browser clamps a chain of setTimeout(0) to 4 ms from
+ * its fifth link, which under a flood left a 2 ms turn waiting 4 ms: a listener with a 3 µs
+ * handler got a fifth of its rate, docs/BENCHMARKS.md); setTimeout 0 elsewhere. The channel is
+ * made on first use, one per thread; its port resolves the oldest yield first. (Not where
+ * setImmediate exists: in Deno, port messages starve timers, and an open port keeps the
+ * process alive.)
+ */
 const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
   ? () => new Promise<void>((r) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(r))
-  : () => new Promise<void>((r) => setTimeout(r, 0));
+  : typeof MessageChannel === 'function' ? channelYield() : () => new Promise<void>((r) => setTimeout(r, 0));
+
+function channelYield(): () => Promise<void> {
+  let port: { postMessage(v: null): void } | null = null;
+  const pending: (() => void)[] = [];
+  return () => new Promise<void>((r) => {
+    if (port === null) {
+      const ch = new MessageChannel();
+      (ch.port1 as unknown as { onmessage: () => void }).onmessage = () => { pending.shift()?.(); };
+      port = ch.port2;
+    }
+    pending.push(r);
+    port.postMessage(null);
+  });
+}
 
 /**
  * The hooks listen() needs from its connection (internal methods of Connection): the next

@@ -7,7 +7,8 @@
 // sequence number; the page never blocks (recvWait: EOPNOTSUPP). Then it clicks the button that
 // terminates worker-2 and checks the recovery (its thread slot freed by recoverThread, its
 // connection closed: ENXIO; the survivors still heard), then "add a worker", which must join
-// into the freed thread slot and be heard. Also: the page is cross-origin isolated, and nothing
+// into the freed thread slot and be heard. A page's conn.listen under a flood from a worker
+// (below): every message, in order, the page's timers still running. Also: the page is cross-origin isolated, and nothing
 // failed (no page error, no console error, no HTTP error). Every wait is bounded; closing the
 // page ends its workers. The server's own checks (headers, MIME types, no traversal) need no
 // browser.
@@ -395,6 +396,93 @@ if (!existsSync(CHROMIUM)) {
       });
     });
   }
+}
+
+// conn.listen on the page under a flood: a module worker sends N numbered 64-byte messages as
+// fast as its sends go through (send, and sendAsync when the page's pool or queue is full),
+// the page's listener checks each one's number and works HANDLER_MS on it, so that the worker
+// keeps the queue full and the listener's turns end on their time budget, each followed by a
+// yield to the page's event loop (js/listen.ts, yieldTurn: a MessageChannel message in a
+// browser). The listener must get every message in order, let the page's timers run (a 10 ms
+// interval keeps ticking), and leave nothing behind. The rate is printed, never asserted.
+const HANDLER_MS = 0.003;
+const FLOOD_SRC = (origin) => `const hp = new Promise((r) => { self.onmessage = (e) => r(e.data); });
+const { Bus, MockProvider } = await import('${origin}/dist/js/index.js');
+const { handle, engine, dst, n } = await hp;
+const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 5 }) });
+const c = bus.connect({ description: 'flood' });
+const p = new Uint8Array(64), v = new DataView(p.buffer);
+let waits = 0;
+for (let i = 0; i < n; i++) {
+  v.setUint32(0, i, true);
+  try { c.send(dst, p); } catch (e) { if (e.code !== 'ENOBUFS' && e.code !== 'EXFULL') throw e; waits++; await c.sendAsync(dst, p, { timeout: 10000 }); }
+}
+self.postMessage({ waits });
+`;
+
+async function floodInPage(page, engine, n) {
+  return page.evaluate(async ({ engine, n, src, work }) => {
+    const { Bus, MockProvider } = await import('/dist/js/index.js');
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 4, connections: 8 } });
+    const main = bus.connect({ description: 'page' });
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module' });
+    const errors = [];
+    w.onerror = (e) => { errors.push(e.message); e.preventDefault(); };
+    const bounded = (p, ms, what) => Promise.race([p, new Promise((_, j) => setTimeout(() => j(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+    const out = { errors, outOfOrder: 0, received: 0 };
+    let ticks = 0, first = 0, last = 0;
+    const iv = setInterval(() => { if (out.received > 0 && out.received < n) ticks++; }, 10);
+    try {
+      let next = 0;
+      let l;
+      const all = new Promise((resolve) => {
+        l = main.listen((m) => {
+          const i = new DataView(m.payload.buffer, m.payload.byteOffset, 4).getUint32(0, true);
+          if (i !== next) out.outOfOrder++;
+          const t = performance.now(); while (performance.now() - t < work); // the handler's own work
+          next = i + 1;
+          if (out.received++ === 0) first = performance.now();
+          if (out.received === n) { last = performance.now(); l.stop(); resolve(); }
+        });
+      });
+      const sent = new Promise((r) => { w.onmessage = (e) => r(e.data); });
+      w.postMessage({ handle: bus.handle(), engine, dst: main.id, n });
+      await bounded(all, 60000, `the listener to get ${n} messages`);
+      await bounded(l.done, 5000, 'listener.done');
+      out.worker = await bounded(sent, 10000, 'the worker to finish');
+      out.ms = last - first;
+      out.ticks = ticks;
+      out.queued = main.queued;
+      out.poolUsed = main.poolUsed;
+      out.check = bus.check({ locksFree: false });
+    } finally {
+      clearInterval(iv);
+      w.terminate();
+      URL.revokeObjectURL(url);
+    }
+    return out;
+  }, { engine, n, src: FLOOD_SRC(new URL(page.url()).origin), work: HANDLER_MS });
+}
+
+if (!existsSync(CHROMIUM)) {
+  s.skip('chromium: conn.listen on the page under a flood from a worker');
+} else {
+  s(`chromium: conn.listen on the page under a flood from a worker: every message in order, timers still run (${DEATH_ENGINE})`, async () => {
+    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+      const N = 200000;
+      const r = await floodInPage(page, DEATH_ENGINE, N);
+      assert.equal(r.errors, []);
+      assert.is(r.received, N, 'every message');
+      assert.is(r.outOfOrder, 0, 'in order');
+      assert.ok(r.ms < 100 || r.ticks > 0, `the page's 10 ms interval ran during the ${r.ms.toFixed(0)} ms flood (ticks: ${r.ticks})`);
+      assert.is(r.queued, 0);
+      assert.is(r.poolUsed, 0, 'every message freed as its handler returned');
+      assert.equal(r.check, [], 'the bus is consistent');
+      assert.equal(problems, [], 'no page error, console error or failed request');
+      console.log(`  [${DEATH_ENGINE}] a page listener under a flood: ${Math.round(N / r.ms * 1000).toLocaleString('en')} msg/s, its 10 ms interval ticked ${r.ticks} times in ${r.ms.toFixed(0)} ms, the worker waited for room ${r.worker.waits} times`);
+    });
+  });
 }
 
 s.run();
