@@ -224,7 +224,8 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     if (pending > 0) await new Promise<void>((r) => { finish = r; });
     if (failed) throw failure;
   };
-  if (signal?.aborted) stopped = true;
+  // an aborted signal is stop(): not active, and the connection's listener place free at once
+  if (signal?.aborted) halt();
   else signal?.addEventListener('abort', halt, { once: true });
   // (the first turn starts in a microtask: listen() itself never calls the handler)
   const done = Promise.resolve().then(run);

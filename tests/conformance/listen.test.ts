@@ -247,7 +247,12 @@ t('close() ends the listener (done resolves); an AbortSignal stops it; an aborte
   a.sendText(d.id, 'queued');
   let called = 0;
   const l2 = d.listen(() => { called++; }, { signal: ac2.signal });
+  // stopped at once, as stop() is: not active, and the connection's one listener place free
+  assert.not.ok(l2.active, 'an aborted signal: not active from the start');
+  const l3 = d.listen(() => { called++; }, { signal: ac2.signal });
+  assert.not.ok(l3.active);
   await within(l2.done);
+  await within(l3.done);
   assert.is(called, 0, 'an aborted signal: no handler call');
   d.recv()!.free();
 });
