@@ -44,6 +44,17 @@ export function optBoolean(op: string, name: string, v: unknown): boolean | unde
   return v as boolean | undefined;
 }
 
+/**
+ * A failure of the D-Bus codec (op `dbus.header`, `dbus.encode`) met while a method encoded
+ * its caller's arguments, told as that method's: the same errno, reason and detail, with `op`
+ * (callMethod, emit, ...). Anything else is returned as it is.
+ */
+export function asArgError(op: string, err: unknown): unknown {
+  if (!(err instanceof BusError) || !err.message.startsWith('dbus.')) return err;
+  const at = err.message.indexOf(`: ${err.code}: `);
+  return new BusError(err.errno, op, at < 0 ? undefined : err.message.slice(at + err.code.length + 4), err.reason);
+}
+
 /** Duck-typed, so that a signal from another realm works too. */
 export function isAbortSignal(s: unknown): s is AbortSignal {
   const x = s as AbortSignal | null;

@@ -26,7 +26,7 @@ import { BusError } from './errno.ts';
 import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
-import { kindOf, options } from './args.ts';
+import { kindOf, options, asArgError } from './args.ts';
 import { encodeMessage, encodeTransient, readPayload, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
@@ -449,7 +449,12 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
   };
   // validates (EINVAL); a transient buffer only where nothing of the caller's runs before the send copies it
   const dst = o.destination;
-  const bytes = transient ? encodeTransient(header, body) : encodeMessage(header, body);
+  let bytes: Uint8Array;
+  try {
+    bytes = transient ? encodeTransient(header, body) : encodeMessage(header, body);
+  } catch (err) {
+    throw asArgError(op, err); // (the codec's errors are this method's argument errors)
+  }
   callDst = dst;
   return bytes;
 }

@@ -15,7 +15,7 @@ import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
-import { kindOf, options, shown } from './args.ts';
+import { kindOf, options, shown, isAbortSignal, asArgError } from './args.ts';
 import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { messageSize, writeMessage, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
@@ -144,7 +144,9 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
 function wellKnown(op: string, name: string): Uint8Array {
   const err = typeof name === 'string' ? busNameError(name) : `the name must be a string, got ${kindOf(name)}`;
   if (err !== null) throw new BusError(A.EINVAL, op, err);
-  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name; a well-known name is needed here`);
+  if (/^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name; a well-known name is needed here`);
+  // (a match's sender: unique names of this bus, :1.<id>, are taken before this)
+  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
   return encoder.encode(name);
 }
 
@@ -187,7 +189,12 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
   const body = o.body ?? [];
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
-  const n = messageSize(header, body); // validates path, names, signature and values (EINVAL)
+  let n: number;
+  try {
+    n = messageSize(header, body); // validates path, names, signature and values (EINVAL)
+  } catch (err) {
+    throw asArgError(op, err);
+  }
   const { u8, u32 } = e, cmd = e.cmd;
   const msg = cmd + SEND.MSG;
   let p = msg + A.MSG_HDR;
@@ -198,7 +205,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
     else if (typeof dst === 'string' && /^:1\.\d+$/.test(dst)) { const id = idArg(op, 'destination', Number(dst.slice(3))); dstLo = lo(id); dstHi = hi(id); }
     else if (typeof dst === 'string') {
       const err = busNameError(dst);
-      if (err !== null) throw new BusError(A.EINVAL, op, err);
+      if (err !== null) throw new BusError(A.EINVAL, op, `destination ${JSON.stringify(dst)} is not a bus name: ${err}`);
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, encoder.encode(dst));
       dstLo = 0; dstHi = 0;
     } else throw new BusError(A.EINVAL, op, `destination must be an id or a name, got ${kindOf(dst)}`);
@@ -296,11 +303,12 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
   // a well-known name (an invalid one, or a unique name, which no NAME_ACQUIRE ever gives an owner, waited the whole timeout)
   const err = busNameError(name);
-  if (err !== null) throw new BusError(A.EINVAL, op, err);
+  if (err !== null) throw new BusError(A.EINVAL, op, `name ${JSON.stringify(name)} is not a bus name: ${err}`);
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name: waitForName waits for a well-known name to get an owner`);
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
   const timeout = o.timeout ?? 30000;
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${String(timeout)}`);
+  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}`);
+  if (o.signal !== undefined && !isAbortSignal(o.signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(o.signal)}`);
   if (o.signal?.aborted) throw new BusError(A.ECANCELED, op, 'aborted by its signal');
   return { timeout, signal: o.signal };
 }

@@ -4,7 +4,10 @@
 // checked, bloom parameters no signal could use, listPeers naming its own short-lived
 // connection, ":1.0N" read one way by send and another by match rules, arguments of exported
 // helpers not checked, a timeout message with the time left in it, and close() failing with
-// EBUSY on the late reply of an aborted call that the user cannot receive.
+// EBUSY on the late reply of an aborted call that the user cannot receive. Stop 14's audit:
+// waitForName's signal not checked (a TypeError, then an uncaught one from its timer), and
+// argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
+// the argument.
 import * as assert from 'uvu/assert';
 import { Bus, BusError, MockProvider, busStats, checkBus, abi as A } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
@@ -349,6 +352,54 @@ t0r('call() fails at once with ENOSPC instead of waiting out its timeout for a r
   }
   assert.ok(performance.now() - t0 < 5000, 'at once');
   assert.is(b.stats().queued, 0);
+  a.close(); b.close();
+});
+
+t('waitForName checks its signal first (EINVAL naming it, whether the name is owned or not); its name and emit\'s destination are named in their errors', async ({ bus }) => {
+  const c = bus.connect();
+  c.requestName('org.audit.Owned');
+  const before = bus.stats().connections.length;
+  const rejects = async (p: Promise<unknown>, code: string, text: RegExp) => {
+    try { await p; assert.unreachable(`no ${code}`); } catch (e) {
+      assert.instance(e, BusError, `a BusError, got ${String(e)}`);
+      assert.is((e as BusError).code, code, (e as BusError).message);
+      assert.match((e as BusError).message, text);
+    }
+  };
+  for (const name of ['org.audit.Owned', 'org.audit.None']) {
+    for (const signal of [5, {}, { aborted: false }]) {
+      await rejects(bus.waitForName(name, { signal: signal as never, timeout: 50 }), 'EINVAL', /^waitForName: EINVAL: signal must be an AbortSignal, got (number|object)$/);
+      await rejects(c.waitForName(name, { signal: signal as never, timeout: 50 }), 'EINVAL', /^waitForName: EINVAL: signal must be an AbortSignal, got (number|object)$/);
+    }
+  }
+  await rejects(bus.waitForName('org.audit.None', { timeout: 'x' as never }), 'EINVAL', /timeout must be a number of ms >= 0, got string/);
+  assert.is(bus.stats().connections.length, before, 'no short-lived connection left open');
+  await new Promise((r) => setTimeout(r, 80)); // (a polling timer of a refused wait would throw here)
+  await rejects(bus.waitForName('nope'), 'EINVAL', /^waitForName: EINVAL: name "nope" is not a bus name: /);
+  await rejects(c.waitForName('nope'), 'EINVAL', /^waitForName: EINVAL: name "nope" is not a bus name: /);
+  fails(() => c.emit({ path: '/a', interface: 'a.b', member: 'C', destination: 'nope' }), 'EINVAL', /^emit: EINVAL: destination "nope" is not a bus name: /);
+  c.close();
+});
+
+t('argument errors of callMethod, callMethodSync, sendMethod and emit found by the D-Bus codec carry the method\'s op; a match sender that is no name says so', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const bad = { destination: b.id, path: 'x', member: 'M' };
+  const body = { destination: b.id, path: '/x', member: 'M', signature: 'i', body: ['s'] };
+  for (const spec of [bad, body]) {
+    try { await a.callMethod(spec as never); assert.unreachable('resolved'); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL'); assert.match((e as BusError).message, /^callMethod: EINVAL: /);
+    }
+    fails(() => a.callMethodSync(spec as never), 'EINVAL', /^callMethodSync: EINVAL: /);
+    fails(() => a.sendMethod(spec as never), 'EINVAL', /^sendMethod: EINVAL: /);
+  }
+  fails(() => a.callMethodSync(bad as never), 'EINVAL', /invalid path "x"/);
+  fails(() => a.callMethodSync(body as never), 'EINVAL', /arg0: type 'i' takes an integer/);
+  fails(() => a.emit({ path: 'x', interface: 'a.b', member: 'C' }), 'EINVAL', /^emit: EINVAL: invalid path "x"/);
+  fails(() => a.emit({ path: '/x', interface: 'a.b', member: 'C', signature: 'i', body: ['s'] }), 'EINVAL', /^emit: EINVAL: arg0: /);
+  fails(() => a.addMatch("sender=':1.x'"), 'EINVAL', /":1\.x" is neither a unique name of this bus \(:1\.<id>/);
+  fails(() => a.addMatch({ notifications: 'name-add', name: ':1.5' }), 'EINVAL', /":1\.5" is a unique name; a well-known name is needed here/);
+  assert.is(a.stats().matches, 0);
+  assert.is(b.queued, 0, 'nothing sent');
   a.close(); b.close();
 });
 
