@@ -255,12 +255,16 @@ export class Connection {
     const e = this.live(aop);
     const { u32, u8 } = e;
     const o = options<SendOptions>(aop, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
-    if (o.cookie === null || o.priority === null) throw new BusError(A.EINVAL, aop, `${o.cookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
-    const cookie = o.cookie ?? this.nextCookie;
+    // every option read once, here, before the payload is measured and the command area
+    // written: a getter runs the caller's code, which may resize the payload's buffer or
+    // send (this thread's command area) in the middle of this send otherwise
+    const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, oType = o.payloadType;
+    if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, aop, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
+    const cookie = oCookie ?? this.nextCookie;
     if (!isU64(cookie)) throw new BusError(A.EINVAL, aop, `cookie must be a non-negative safe integer, got ${shown(cookie)}`);
-    const priority = o.priority ?? 0;
+    const priority = oPriority ?? 0;
     if (!isS64(priority)) throw new BusError(A.EINVAL, aop, `priority must be a safe integer, got ${shown(priority)}`);
-    const flags = u32Arg(aop, 'flags', o.flags, 0);
+    const flags = u32Arg(aop, 'flags', oFlags, 0);
     // the payload's true extent, read once through the intrinsic getters: the reservation is
     // sized from it and the copy below is exactly that many bytes, whatever object we were given
     const bytes = payload == null ? null : payloadBytes(payload);
@@ -294,13 +298,13 @@ export class Connection {
     }
     SEND.encodeMsg(u32, msg, p - msg, flags, priority, dstId, cookie, this.nextTimeout);
     // (the default payload type is written by encodeMsg, without a BigInt per send)
-    if (o.payloadType !== undefined) {
-      if (o.payloadType === PAYLOAD_DBUS) {
+    if (oType !== undefined) {
+      if (oType === PAYLOAD_DBUS) {
         // D-Bus messages (callMethod, dispatch, emit): its two halves, without BigInt arithmetic
         u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
-      } else if (typeof o.payloadType === 'bigint' && o.payloadType >= 0n && o.payloadType < 1n << 64n) {
-        SEND.encodePayloadType(u32, msg, o.payloadType);
-      } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${shown(o.payloadType)}`);
+      } else if (typeof oType === 'bigint' && oType >= 0n && oType < 1n << 64n) {
+        SEND.encodePayloadType(u32, msg, oType);
+      } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${shown(oType)}`);
     }
     SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
@@ -310,6 +314,8 @@ export class Connection {
       // half done: whatever throws before send_commit has returned cancels the reservation
       let c: number;
       try {
+        // (the reservation is the size this send measured: nothing of the caller's ran since)
+        if (u32[(vec + A.VEC_SIZE) >>> 2] !== len || u32[(vec + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, aop, 'internal: the command area changed under this send');
         u8.set(bytes!, SEND.vecDestination(u32, vec));
         c = e.sendCommit();
       } catch (err) {
@@ -322,7 +328,7 @@ export class Connection {
         throw err;
       }
     } else if (r < 0) throw commandError(u32, cmd, r, this.sendOp, SEND.NAME, { dst });
-    if (o.cookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookie + 1;
+    if (oCookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookie + 1;
     return cookie;
   }
 
@@ -372,9 +378,10 @@ export class Connection {
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
-    if (o.priority === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
-    const prio = o.priority ?? 0;
-    if (o.priority !== undefined) {
+    const oPrio = o.priority; // (read once: a getter may answer differently each time)
+    if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
+    const prio = oPrio ?? 0;
+    if (oPrio !== undefined) {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
       flags |= A.RECV_USE_PRIORITY;
     }
@@ -383,7 +390,7 @@ export class Connection {
     const want = flags;
     // with calls pending and no priority filter, an empty queue tells which calls lost their
     // REPLY_TIMEOUT (calls.expire): the clock is read before the RECV whose tick expires them
-    const t0 = calls !== null && calls.live > 0 && o.priority === undefined ? this.engine.monotonicNs() : 0;
+    const t0 = calls !== null && calls.live > 0 && oPrio === undefined ? this.engine.monotonicNs() : 0;
     for (;;) {
       const r = this.recvCmd(flags, prio, op);
       dropped += this.lastDropped;
@@ -628,6 +635,7 @@ export class Connection {
             }
           }
           const cur: Waiter = w;
+          if (cur.error) throw cur.error; // (a signal may abort while its listener is added)
           const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
@@ -1366,7 +1374,7 @@ export class Connection {
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
   private replyTarget(call: Message, op: string): { src: number; cookie: number } {
-    if (!(call instanceof Message)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
+    if (!Message.isMessage(call)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
     // ids and cookies restart on every bus: a call received on another bus could name a call here
     if (call.conn.engine !== this.engine && !sameBus(call.conn.engine.u32, this.engine.u32)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
     if (!call.expectsReply) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
@@ -1407,7 +1415,7 @@ export class Connection {
    * activator (they cannot send: a monitor's copy of another's call is not its to answer).
    */
   dispatch(msg: Message): number {
-    if (!(msg instanceof Message)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+    if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
     if (!this.closed) O.checkCanAnswer(this, 'dispatch'); // (a monitor's copy of another's call is not its to answer)
     return O.dispatchCall(this, msg) ? 1 : S.dispatch(this, msg);
   }

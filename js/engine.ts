@@ -131,7 +131,17 @@ abstract class EngineBase {
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
   threadSlot = -1;
-  cmd = 0;
+  /** this thread's command area (0 before join); `cmd` hands it out */
+  protected cmdAddr = 0;
+  /**
+   * This thread's command area, where the host writes a command before running it. Read
+   * while one of this thread's commands runs (from a provider the core called, say), it
+   * throws EBUSY: a command written there then would overwrite the running one's.
+   */
+  get cmd(): number {
+    if (this.inCommand) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
+    return this.cmdAddr;
+  }
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
@@ -233,8 +243,8 @@ abstract class EngineBase {
 
   /** The window is known to be over (the op is back to none): clear the busy word, if the slot is still ours. */
   private endClear(): void {
-    if (this.cmd === 0 || this.dead) return;
-    if (Atomics.load(this.u32, (this.cmd - A.THREAD_CMD + A.THREAD_TOKEN) >>> 2) !== this.token) return;
+    if (this.cmdAddr === 0 || this.dead) return;
+    if (Atomics.load(this.u32, (this.cmdAddr - A.THREAD_CMD + A.THREAD_TOKEN) >>> 2) !== this.token) return;
     this.busy(0);
   }
 
@@ -245,8 +255,8 @@ abstract class EngineBase {
    * inside the core (fault injection), as a real death leaves it.
    */
   private endWindow(): void {
-    if (this.cmd === 0 || this.dead) return;
-    const t = this.cmd - A.THREAD_CMD;
+    if (this.cmdAddr === 0 || this.dead) return;
+    const t = this.cmdAddr - A.THREAD_CMD;
     if (Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) !== this.token) return;
     if (this.alive() && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return;
     this.busy(0);
@@ -254,8 +264,8 @@ abstract class EngineBase {
 
   /** Set this thread's busy word; false (busy cleared, a waiting recovery woken) if it was declared dead. */
   private busy(v: number): boolean {
-    if (this.cmd === 0) return true;
-    const t = (this.cmd - A.THREAD_CMD) >>> 2;
+    if (this.cmdAddr === 0) return true;
+    const t = (this.cmdAddr - A.THREAD_CMD) >>> 2;
     Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), v);
     if (this.alive()) return true;
     Atomics.store(this.i32, t + (A.THREAD_BUSY >>> 2), 0);
@@ -265,8 +275,8 @@ abstract class EngineBase {
 
   /** Is this thread's slot still its own: LIVE, with the token it joined with? */
   protected alive(): boolean {
-    if (this.cmd === 0) return true;
-    const t = this.cmd - A.THREAD_CMD;
+    if (this.cmdAddr === 0) return true;
+    const t = this.cmdAddr - A.THREAD_CMD;
     return Atomics.load(this.u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && this.u32[(t + A.THREAD_TOKEN) >>> 2] === this.token;
   }
 
@@ -323,6 +333,22 @@ abstract class EngineBase {
    * A recovery waits for the dying thread (RECOVER_BUSY_MS, then `force`) before that bound.
    */
   protected run(op: number, a: number, b: number): number {
+    // one command at a time per thread: the core calls the provider (clocks, credentials)
+    // in the middle of a command, and a provider that called the bus from there would run a
+    // second command on this thread's command area and slot while the first one is half done
+    if (this.inCommand) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
+    this.inCommand = true;
+    try {
+      return this.runOnce(op, a, b);
+    } finally {
+      this.inCommand = false;
+    }
+  }
+
+  /** a command of this thread is running (run): no other may start, nor be written, until it returns */
+  private inCommand = false;
+
+  private runOnce(op: number, a: number, b: number): number {
     // an unknown op throws in exec (its switch default) before anything runs
     let deadline = 0;
     for (;;) {
@@ -359,12 +385,12 @@ abstract class EngineBase {
 
   /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */
   private notifyWaiting(): boolean {
-    return this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2] === A.BCAST_WAITING;
+    return this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2] === A.BCAST_WAITING;
   }
 
   /** The command stopped a broadcast at a receiver's lock: ask the core to pass that receiver over when it runs again. */
   private skipReceiver(): boolean {
-    const w = (this.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
+    const w = (this.cmdAddr - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
     if (this.u32[w] !== A.BCAST_WAITING) return false;
     this.u32[w] = A.BCAST_SKIP;
     return true;
@@ -372,7 +398,7 @@ abstract class EngineBase {
 
   /** Is the holder of the lock word this thread was told to wait on LIVE (or the word free)? */
   private holderLive(): boolean {
-    const t = this.cmd - A.THREAD_CMD;
+    const t = this.cmdAddr - A.THREAD_CMD;
     const v = Atomics.load(this.u32, this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2);
     const id = v & A.LOCK_ID_MASK;
     if (id === 0) return true;
@@ -384,7 +410,7 @@ abstract class EngineBase {
 
   private waitLock(left: number): void {
     this.lockWaits++;
-    const t = this.cmd - A.THREAD_CMD;
+    const t = this.cmdAddr - A.THREAD_CMD;
     const i = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
     const v = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
     if (this.canBlock) {
@@ -409,21 +435,21 @@ abstract class EngineBase {
 
   setFault(n: number, die = false): void {
     if (!this.hooks) throw new BusError(A.EOPNOTSUPP, 'setFault', 'fault injection exists only in hooks builds (Bus.create({ hooks: true }))');
-    if (this.cmd) this.u32[(this.cmd - A.THREAD_CMD + A.THREAD_FAULT) >>> 2] = n;
+    if (this.cmdAddr) this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_FAULT) >>> 2] = n;
     this.dieOnTrap = die;
   }
 
   protected joined(slot: number): number {
     if (slot >= 0) {
       this.threadSlot = slot;
-      this.cmd = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_CMD;
+      this.cmdAddr = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_CMD;
     }
     return slot;
   }
 
   protected left(r: number): number {
     // ESRCH: the slot was recovered meanwhile (it is no longer ours either way)
-    if (r === 0 || r === -A.ESRCH) { this.threadSlot = -1; this.cmd = 0; }
+    if (r === 0 || r === -A.ESRCH) { this.threadSlot = -1; this.cmdAddr = 0; }
     return r;
   }
 
@@ -538,7 +564,7 @@ export class TwinEngine extends EngineBase implements Engine {
     this.bind();
     const slot = this.joined(this.x.thread_join(token));
     if (slot >= 0) {
-      this.threadAddr = this.cmd - A.THREAD_CMD;
+      this.threadAddr = this.cmdAddr - A.THREAD_CMD;
       this.token = token >>> 0;
     }
     return slot;

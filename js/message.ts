@@ -27,6 +27,13 @@ export class Message {
   readonly conn: Connection;
   private freed = false;
   private readonly base: number;
+  /** set by the constructor only: what isMessage() checks (an object made from the prototype has none) */
+  readonly #received = true;
+
+  /** @internal Is `x` a Message the bus made (not an object built on Message.prototype)? */
+  static isMessage(x: unknown): x is Message {
+    return typeof x === 'object' && x !== null && #received in x;
+  }
 
   /** @internal */
   constructor(conn: Connection, offset: number, size: number) {

@@ -18,7 +18,7 @@ import { put64 } from './wire.ts';
 import { kindOf, options, shown, isAbortSignal, asArgError } from './args.ts';
 import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
-import { messageSize, writeMessage, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { messageSize, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
 
@@ -183,22 +183,36 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   const e = live(c, op);
   const o = options<SignalSpec>(op, sig, SIGNAL_KEYS, "{ path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed' }", 'signal');
   if (cookie > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${cookie} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
-  const priority = o.priority ?? 0;
+  // every option read once; everything that runs the caller's code (option getters, the
+  // body's values while they are measured, hashed and encoded) runs before the command area
+  // is written: code that sends from there (this thread's command area) cannot then change
+  // what this send copies or where (the message is encoded first, then copied in)
+  const oPriority = o.priority, oSignature = o.signature, oDst = o.destination;
+  const priority = oPriority ?? 0;
   if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
   const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
-  if (o.signature !== undefined && o.signature !== '') header.signature = o.signature;
+  if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
   const body = o.body ?? [];
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
-  let n: number;
   try {
-    n = messageSize(header, body); // validates path, names, signature and values (EINVAL)
+    messageSize(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
   } catch (err) {
     throw asArgError(op, err);
   }
+  const params = bloomParams(e);
+  const bloom = new Uint8Array(params.size);
+  signalFilter(header, body, params, bloom);
+  let bytes: Uint8Array;
+  try {
+    bytes = encodeTransient(header, body); // the last of the caller's code: the bytes stay as they are
+  } catch (err) {
+    throw asArgError(op, err);
+  }
+  const n = bytes.length;
   const { u8, u32 } = e, cmd = e.cmd;
   const msg = cmd + SEND.MSG;
   let p = msg + A.MSG_HDR;
-  const dst = o.destination;
+  const dst = oDst;
   let dstLo = 0xffffffff, dstHi = 0xffffffff; // broadcast
   if (dst !== undefined) {
     if (typeof dst === 'number') { idArg(op, 'destination', dst); dstLo = lo(dst); dstHi = hi(dst); }
@@ -210,23 +224,21 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
       dstLo = 0; dstHi = 0;
     } else throw new BusError(A.EINVAL, op, `destination must be an id or a name, got ${kindOf(dst)}`);
   }
-  const params = bloomParams(e);
   const bloomAt = p;
   items.putItemHeader(u32, p, A.BLOOM_FILTER_HDR + params.size, A.ITEM_BLOOM_FILTER);
   put64(u32, p + A.ITEM_HDR, 0); // generation 0
+  u8.set(bloom, bloomAt + A.BLOOM_FILTER_HDR);
   p += A.BLOOM_FILTER_HDR + params.size;
   const vecAt = p;
   p += A.VEC_ITEM_SIZE;
-  // a message that fits after the command is written there (one copy per receiver, no
-  // reservation); a larger one goes as a host vec: written once, straight into the slice the
+  // a message that fits after the command is copied there (one copy per receiver, no
+  // reservation); a larger one goes as a host vec: copied once, straight into the slice the
   // core reserved (a broadcast's staging slice in this connection's pool, or the receiver's)
   const payload = p; // right after the message: 8-aligned, inside the command area
   const inCmd = n <= cmd + A.CMD_MAX - payload;
-  signalFilter(header, body, params, u8.subarray(bloomAt + A.BLOOM_FILTER_HDR, bloomAt + A.BLOOM_FILTER_HDR + params.size));
   if (inCmd) {
     items.putVec(u32, vecAt, n, payload);
-    const end = writeMessage(header, body, u8, payload);
-    if (end !== payload + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+    u8.set(bytes, payload);
   } else items.putHostVec(u32, vecAt, n);
   SEND.encodeMsg(u32, msg, p - msg, A.MSG_SIGNAL, priority, 0, cookie, 0);
   u32[(msg + A.MSG_DST_ID) >>> 2] = dstLo >>> 0; u32[(msg + A.MSG_DST_ID + 4) >>> 2] = dstHi >>> 0;
@@ -238,8 +250,8 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
     // nothing may leave the send half done: whatever throws before send_commit has returned cancels it
     let k: number;
     try {
-      const at = SEND.vecDestination(u32, vecAt);
-      if (writeMessage(header, body, u8, at) !== at + n) throw new BusError(A.EFAULT, op, 'internal: the D-Bus message size changed while it was written');
+      if (u32[(vecAt + A.VEC_SIZE) >>> 2] !== n || u32[(vecAt + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, op, 'internal: the command area changed under this send');
+      u8.set(bytes, SEND.vecDestination(u32, vecAt));
       k = e.sendCommit();
     } catch (err) {
       cancel(e);
@@ -275,7 +287,7 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
  * positives through); returns how many ran. Does not free the message.
  */
 export function dispatch(c: Connection, msg: Message): number {
-  if (!(msg instanceof Message)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+  if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
   if (msg.conn !== c) throw new BusError(A.EINVAL, 'dispatch', 'the message was received by another connection: dispatch it there (its handlers are that connection\'s)');
   const st = states.get(c);
   if (!st || st.handlers.size === 0) return 0;

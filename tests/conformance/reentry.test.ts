@@ -1,0 +1,168 @@
+// Re-entry: the caller's code that runs in the middle of a bus call (option getters, a
+// payload's buffer resized from one, a provider the core calls during a command, a D-Bus
+// body's values, an AbortSignal that fires while its listener is added) must not change what
+// the call copies into a pool, nor run a second command over the one under way. Findings of
+// an outside audit (stop 14): each test failed on the code before its fix, most with a
+// corrupted pool (`bus.check()`), some in another connection than the sender's.
+import * as assert from 'uvu/assert';
+import { Bus, BusError, Message, MockProvider, type Provider } from '../../js/index.ts';
+import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
+
+const t = busSuite('re-entry: the caller\'s code in the middle of a call');
+
+const resizable = (n: number, max: number): ArrayBuffer =>
+  new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer)(n, { maxByteLength: max });
+const resize = (b: ArrayBuffer, n: number): void => (b as unknown as { resize(n: number): void }).resize(n);
+
+t('a payload over a resizable buffer: an option getter that grows it runs before the payload is measured; a provider that grows it during the SEND does not change what is copied', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  for (const [size, grown] of [[1024, 2000], [4096, 9000]]) {
+    const buf = resizable(size, 200000);
+    const payload = new Uint8Array(buf); // tracks the buffer's length
+    payload.fill(7);
+    const opts = { get priority() { resize(buf, grown); new Uint8Array(buf).fill(9); return 0; } };
+    a.send(b.id, payload, opts);
+    assert.equal(bus.check(), [], 'no pool overwritten');
+    const m = b.recv()!;
+    assert.is(m.payload.length, grown, 'measured after the options were read');
+    assert.ok(m.payload.every((x) => x === 9));
+    m.free();
+    assert.is(c.queued, 0);
+  }
+  a.close(); b.close(); c.close();
+  // grown in the middle of the SEND (the core asks the provider's clock for TIMESTAMP): the
+  // host copies the bytes it measured, into the slice reserved for them
+  const mock = new MockProvider({ seed: 42 });
+  let grow: (() => void) | null = null;
+  const provider: Provider = { name: 'grows', clock: (id, out) => { const f = grow; grow = null; f?.(); return mock.clock(id, out); }, random: (x) => mock.random(x), creds: (o) => mock.creds(o) };
+  const bus2 = await Bus.create({ engine: ENGINE, provider, limits: SMALL, userRegion: 65536 });
+  try {
+    const x = bus2.connect(), y = bus2.connect({ attachRecv: ['timestamp'] }), z = bus2.connect();
+    const buf = resizable(4096, 200000);
+    const payload = new Uint8Array(buf);
+    payload.fill(5);
+    grow = () => { resize(buf, 60000); new Uint8Array(buf).fill(6); };
+    x.send(y.id, payload);
+    assert.equal(bus2.check(), [], 'no pool overwritten');
+    const m = y.recv()!;
+    assert.is(m.payload.length, 4096);
+    m.free();
+    assert.is(z.queued, 0);
+    x.close(); y.close(); z.close();
+  } finally {
+    bus2.close();
+  }
+});
+
+t('a send from inside a send\'s option getter: each goes where it was sent, nothing overwritten', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  for (const [outer, inner] of [[5, 6], [5000, 3000], [3000, 5000]]) {
+    let nested = 0;
+    const opts = { get payloadType() { if (nested++ === 0) a.send(c.id, new Uint8Array(inner).fill(2)); return 7n; } };
+    a.send(b.id, new Uint8Array(outer).fill(1), opts);
+    assert.equal(bus.check(), []);
+    const mb = b.recv()!, mc = c.recv()!;
+    assert.is(mb.payload.length, outer); assert.is(mb.payload[0], 1); assert.is(mb.payloadType, 7n);
+    assert.is(mc.payload.length, inner); assert.is(mc.payload[0], 2);
+    mb.free(); mc.free();
+    assert.is(b.queued + c.queued, 0, 'one message each');
+  }
+  // a getter answering differently each time it is read: read once
+  let n = 0;
+  a.send(b.id, new Uint8Array(4), { get payloadType() { return (n++ === 0 ? 7n : 7) as bigint; } });
+  const m = b.recv()!;
+  assert.is(m.payloadType, 7n);
+  m.free();
+  a.close(); b.close(); c.close();
+});
+
+t('emit: a body whose values send while it is encoded; the signal goes out as encoded, nothing overwritten', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  b.addMatch("interface='org.ex.I'");
+  for (const len of [10, 30000]) {
+    let sent = 0;
+    const body = new Proxy(['x'.repeat(len)], {
+      get(target, key, recv) {
+        if (key === '0' && sent++ < 2) a.send(c.id, new Uint8Array(3000).fill(3));
+        return Reflect.get(target, key, recv);
+      },
+    });
+    a.emit({ path: '/o', interface: 'org.ex.I', member: 'M', signature: 's', body });
+    assert.equal(bus.check(), []);
+    const m = b.recv()!;
+    assert.equal(m.dbus!.body, ['x'.repeat(len)]);
+    m.free();
+    while (c.drop());
+  }
+  a.close(); b.close(); c.close();
+});
+
+t('a provider that calls the bus from inside a command gets EBUSY; the command under way completes unharmed', async () => {
+  const mock = new MockProvider({ seed: 42 });
+  let inner: (() => void) | null = null;
+  const got: string[] = [];
+  const provider: Provider = {
+    name: 'reentrant',
+    clock: (id, out) => {
+      const f = inner;
+      inner = null;
+      if (f) try { f(); got.push('ran'); } catch (e) { got.push((e as BusError).code); }
+      return mock.clock(id, out);
+    },
+    random: (b) => mock.random(b),
+    creds: (o) => mock.creds(o),
+  };
+  const bus = await Bus.create({ engine: ENGINE, provider, limits: SMALL, userRegion: 65536 });
+  try {
+    const a = bus.connect(), b = bus.connect({ attachRecv: ['timestamp'] }), c = bus.connect();
+    for (const [label, f] of [
+      ['send', () => a.send(c.id, new Uint8Array(3000).fill(2))],
+      ['recv', () => { c.recv(); }],
+      ['close', () => c.close()],
+      ['requestName', () => { a.requestName('org.ex.Inner'); }],
+    ] as const) {
+      got.length = 0;
+      inner = f;
+      a.send(b.id, new Uint8Array(5000).fill(1)); // TIMESTAMP: the core asks the clock in the middle of the SEND
+      assert.equal(got, ['EBUSY'], label);
+      assert.equal(bus.check(), [], label);
+      const m = b.recv()!;
+      assert.is(m.payload.length, 5000); assert.is(m.payload[4999], 1);
+      m.free();
+      assert.is(c.closed, false); assert.is(c.queued, 0); assert.is(a.getNameOwner('org.ex.Inner'), null);
+    }
+    a.send(c.id, new Uint8Array(4)); // the thread goes on afterwards
+    c.recv()!.free();
+    a.close(); b.close(); c.close();
+  } finally {
+    bus.close();
+  }
+});
+
+t('reply, replyAsync and dispatch refuse an object built on Message.prototype (EINVAL, not a TypeError)', async ({ bus }) => {
+  const a = bus.connect();
+  const fake = Object.create(Message.prototype) as Message;
+  for (const [op, f] of [['reply', () => a.reply(fake, null)], ['dispatch', () => a.dispatch(fake)]] as const) {
+    try { f(); assert.unreachable(op); } catch (e) {
+      assert.instance(e, BusError, String(e)); assert.is((e as BusError).code, 'EINVAL'); assert.match((e as BusError).message, /received Message/);
+    }
+  }
+  try { await a.replyAsync(fake, null); assert.unreachable('replyAsync'); } catch (e) {
+    assert.instance(e, BusError, String(e)); assert.is((e as BusError).code, 'EINVAL');
+  }
+  a.close();
+});
+
+t('a signal that aborts while its listener is added: recvAsync rejects with ECANCELED at once', async ({ bus }) => {
+  const a = bus.connect();
+  const signal = { aborted: false, addEventListener(_: string, fn: () => void) { this.aborted = true; fn(); }, removeEventListener() {} };
+  const r = await Promise.race([
+    a.recvAsync({ signal: signal as unknown as AbortSignal }).then(() => 'resolved', (e: BusError) => e.code),
+    new Promise((res) => setTimeout(() => res('pending after 2 s'), 2000)),
+  ]);
+  assert.is(r, 'ECANCELED');
+  assert.is(a.pendingReceives, 0);
+  a.close();
+});
+
+t.run();
