@@ -91,7 +91,7 @@ const LOOKUP_CONNS = 8000;
 const BUSY_CALLS = 896;
 const MC_ROUND = 100;
 // PAYLOAD_WASMBUS, "wasmbus\0" as a little-endian u64 (above 2^53: kept as its two halves)
-const PAYLOAD_TYPE_LO = 0x73616d77, PAYLOAD_TYPE_HI = 0x00737562;
+const PAYLOAD_TYPE_LO = 0x6d736177, PAYLOAD_TYPE_HI = 0x00737562;
 if ((BigInt(PAYLOAD_TYPE_HI) << 32n | BigInt(PAYLOAD_TYPE_LO)) !== PAYLOAD_WASMBUS) throw new Error('bench: PAYLOAD_WASMBUS moved');
 
 const argv = process.argv.slice(2);

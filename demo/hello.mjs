@@ -75,7 +75,7 @@ try {
   });
 
   console.log('messages, as each receiver read them: receiver <- sender (its id), the metadata the bus attached');
-  console.log('(seq: bus sequence number; time of day and mono: the sender\'s clocks at SEND; uid/gid: the sender\'s');
+  console.log('(seq: bus sequence number; time of day and mono: the sender\'s clocks at SEND, mono in seconds of its provider\'s MONOTONIC; uid/gid: the sender\'s');
   console.log('credentials), and where the payload was read: in place, in the receiver\'s own pool, not copied)');
   // one method call per worker, by name; the replies come back to their calls, whoever receives
   const replies = await Promise.all(workers.map((w) => me.callMethod({ destination: w.busName, ...WORKER, member: 'Hello', signature: 's', body: ['hello'] }, { timeout: 5000 })));

@@ -45,7 +45,7 @@ export function describeLine(m, receiver, names, bus) {
   const ts = m.timestamp, creds = m.creds;
   const w = where(m, bus);
   const meta = [
-    ts ? `seq ${String(ts.seqnum).padStart(2)}  ${timeOfDay(ts.realtimeNs)} mono ${(Number(ts.monotonicNs) / 1e6).toFixed(3)} ms` : 'no TIMESTAMP',
+    ts ? `seq ${String(ts.seqnum).padStart(2)}  ${timeOfDay(ts.realtimeNs)} mono ${(Number(ts.monotonicNs / 1000n) / 1e6).toFixed(6)} s` : 'no TIMESTAMP',
     creds ? `uid ${creds.uid} gid ${creds.gid}` : 'no CREDS',
   ].join('  ');
   const place = w.inPlace

@@ -11,7 +11,7 @@ import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
-import { iterate, defineDispose, type MessagesOptions } from './iterate.ts';
+import { iterate, defineDispose, type MessagesOptions, type MessageIterator } from './iterate.ts';
 import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
@@ -103,7 +103,7 @@ export interface CheckedRecv {
 }
 
 /** The default payload type: "wasmbus\0" as a little-endian u64 (what SEND.encodeMsg writes). */
-export const PAYLOAD_WASMBUS = 0x0073756273616d77n;
+export const PAYLOAD_WASMBUS = 0x007375626d736177n;
 
 const encoder = new TextEncoder();
 /** PAYLOAD_DBUS as its two little-endian u32 halves */
@@ -856,7 +856,7 @@ export class Connection {
    * (done) when the connection is closed; any other error (ETIMEDOUT, ECANCELED,
    * ESHUTDOWN) is thrown out of the loop.
    */
-  messages(opts?: MessagesOptions): AsyncIterableIterator<Message> {
+  messages(opts?: MessagesOptions): MessageIterator {
     return iterate(this, opts);
   }
 
@@ -887,7 +887,7 @@ export class Connection {
   }
 
   /** `for await (const msg of conn)`: messages() without options. */
-  [Symbol.asyncIterator](): AsyncIterableIterator<Message> {
+  [Symbol.asyncIterator](): MessageIterator {
     return iterate(this, undefined);
   }
 

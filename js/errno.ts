@@ -10,7 +10,7 @@ const TABLE: Record<number, [string, string]> = {
   [A.EAGAIN]: ['EAGAIN', 'no message in the queue'],
   [A.ENOMEM]: ['ENOMEM', 'the bus memory has no room for this'],
   [A.EFAULT]: ['EFAULT', 'address outside the memory the caller may use'],
-  [A.EBUSY]: ['EBUSY', 'still in use: messages queued or being sent to it, or connections still open'],
+  [A.EBUSY]: ['EBUSY', 'still in use: messages queued or being sent to it, connections still open, a token joined already, or a command of this thread under way'],
   [A.EEXIST]: ['EEXIST', 'item given twice, or name already owned'],
   [A.EINVAL]: ['EINVAL', 'invalid argument'],
   [A.ENFILE]: ['ENFILE', 'the bus connection table is full'],

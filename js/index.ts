@@ -22,7 +22,7 @@ export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
 export { busStats, connStats, checkBus, checkIds, checkNames, checkReplies, checkMatches } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
-export type { MessagesOptions } from './iterate.ts';
+export type { MessagesOptions, MessageIterator } from './iterate.ts';
 export type { ListenOptions, Listener } from './listen.ts';
 export type { RequestNameOptions, ListOptions, ListEntry, AcquireResult } from './names.ts';
 export type { OwnedName, MetadataItems } from './metadata.ts';

@@ -15,7 +15,15 @@ const ASYNC_DISPOSE = (Symbol as unknown as { asyncDispose?: symbol }).asyncDisp
 /** what return() ends a step still waiting with (the step then resolves done: never seen by the user) */
 const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by return()');
 
-export function iterate(conn: Connection, opts: MessagesOptions | undefined): AsyncIterableIterator<Message> {
+/**
+ * What conn.messages() and `for await (… of conn)` iterate with: its `Symbol.asyncDispose`
+ * (→ `return()`) is defined where the runtime has the symbol (Node 20.4+, Deno, recent browsers).
+ */
+export interface MessageIterator extends AsyncIterableIterator<Message> {
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export function iterate(conn: Connection, opts: MessagesOptions | undefined): MessageIterator {
   /** the message the last step handed out, and any more since the step before began (manual next() calls that waited together) */
   let prev: Message | null = null;
   let more: Message[] | null = null;
@@ -95,7 +103,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): As
     [Symbol.asyncIterator]() { return it; },
   };
   if (ASYNC_DISPOSE) Object.defineProperty(it, ASYNC_DISPOSE, { value: () => it.return!().then(() => undefined), configurable: true, writable: true });
-  return it;
+  return it as MessageIterator;
 }
 
 /** Define `fn` under Symbol.dispose on `proto`, when the runtime has the symbol. */

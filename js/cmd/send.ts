@@ -13,7 +13,7 @@ export const NAME = 'SEND';
 export const MSG = A.SEND_CMD_SIZE;
 
 /** PAYLOAD_WASMBUS ("wasmbus\0", little-endian) as its two halves */
-const PAYLOAD_LO = 0x73616d77, PAYLOAD_HI = 0x00737562;
+const PAYLOAD_LO = 0x6d736177, PAYLOAD_HI = 0x00737562;
 
 /** Write the SEND struct at `cmd` for the message at `msg` (no command items). */
 export function encode(u32: Uint32Array, cmd: number, msg: number, flags: number): void {

@@ -124,7 +124,7 @@ export class WebProvider implements Provider {
   readonly name = 'web';
   clock(id: number, out: Uint32Array): boolean { return performanceClock(id, out); }
   random(buf: Uint8Array): void { cryptoRandom(buf); }
-  creds(_out: Creds): boolean { return false; }
+  creds(_out: Creds): false { return false; }
 }
 
 const encoder = new TextEncoder();

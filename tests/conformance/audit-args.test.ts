@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, busStats, checkBus, abi as A } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, abi as A } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -401,6 +401,26 @@ t('argument errors of callMethod, callMethodSync, sendMethod and emit found by t
   assert.is(a.stats().matches, 0);
   assert.is(b.queued, 0, 'nothing sent');
   a.close(); b.close();
+});
+
+t('PAYLOAD_WASMBUS spells "wasmbus\\0" and is what a send carries by default; a broadcast\'s dst reads 2 ** 64; EBUSY\'s text names each case', ({ bus }) => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, PAYLOAD_WASMBUS, true);
+  assert.is(new TextDecoder().decode(b), 'wasmbus\0');
+  const a = bus.connect(), r = bus.connect();
+  a.send(r.id, new Uint8Array(1));
+  const m = r.recv()!;
+  assert.is(m.payloadType, PAYLOAD_WASMBUS);
+  const raw = bus.engine.u8.subarray(r.poolBase + m.offset + A.MSG_PAYLOAD_TYPE, r.poolBase + m.offset + A.MSG_PAYLOAD_TYPE + 8);
+  assert.is(new TextDecoder().decode(raw), 'wasmbus\0', 'the bytes in the pool');
+  m.free();
+  r.addMatch("member='M'");
+  a.signal('/a', 'org.ex.I', 'M');
+  const s = r.recv()!;
+  assert.is(s.dst, 2 ** 64, 'kdbus dst_id ~0, as the nearest number');
+  s.free();
+  assert.match(errnoMessage(A.EBUSY), /a token joined already, or a command of this thread under way/);
+  a.close(); r.close();
 });
 
 t.run();

@@ -68,8 +68,8 @@ for (const engine of ENGINES) {
     const mainId = Number(/main is :1\.(\d+)/.exec(stdout)[1]);
     const idOf = new Map([['main', mainId], ...found.map((j) => [j[1], Number(j[4])])]);
 
-    // one line per message: receiver <- sender (:1.id)  seq N  time mono T ms  uid U gid G  | n B in place at pool+0x...  what
-    const msgRe = /^ {2}(main|worker-\d)\s+<- (main|worker-\d)\s+\(:1\.(\d+)\) {2}seq +(\d+) {2}\d\d:\d\d:\d\d\.\d{6} mono [\d.]+ ms {2}uid (\d+) gid (\d+) {2}\| +(\d+) B in place at pool\+0x[0-9a-f]{4} \(memory 0x[0-9a-f]{8}\) {2}(\S.*)$/;
+    // one line per message: receiver <- sender (:1.id)  seq N  time mono T s  uid U gid G  | n B in place at pool+0x...  what
+    const msgRe = /^ {2}(main|worker-\d)\s+<- (main|worker-\d)\s+\(:1\.(\d+)\) {2}seq +(\d+) {2}\d\d:\d\d:\d\d\.\d{6} mono [\d.]+ s {2}uid (\d+) gid (\d+) {2}\| +(\d+) B in place at pool\+0x[0-9a-f]{4} \(memory 0x[0-9a-f]{8}\) {2}(\S.*)$/;
     const msgs = lines.map((l) => msgRe.exec(l)).filter(Boolean);
     assert.is(msgs.length, 12, `12 message lines (a call and 2 peers' bytes to each worker, a signal from each to main):\n${stdout}`);
     assert.not.match(stdout, /NOT in the receiver's pool/);
