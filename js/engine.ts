@@ -123,6 +123,14 @@ export function busLayout(nThreads: number, nConns: number, poolMax: number, nNa
   return twin.twinRelease.bus_layout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize) >>> 0;
 }
 
+/**
+ * A command of this thread is running (run), on any engine of this thread: no other may
+ * start, nor be written, until it returns. One flag for all of them: the twin's core is one
+ * module per thread, its globals shared by every TwinEngine, so a command of another bus
+ * started from inside this one (a provider's callback) would run on this one's state.
+ */
+let commandRunning = false;
+
 abstract class EngineBase {
   abstract readonly kind: EngineKind;
   abstract readonly hooks: boolean;
@@ -139,7 +147,7 @@ abstract class EngineBase {
    * throws EBUSY: a command written there then would overwrite the running one's.
    */
   get cmd(): number {
-    if (this.inCommand) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
+    if (commandRunning) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
     return this.cmdAddr;
   }
 
@@ -336,17 +344,14 @@ abstract class EngineBase {
     // one command at a time per thread: the core calls the provider (clocks, credentials)
     // in the middle of a command, and a provider that called the bus from there would run a
     // second command on this thread's command area and slot while the first one is half done
-    if (this.inCommand) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
-    this.inCommand = true;
+    if (commandRunning) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
+    commandRunning = true;
     try {
       return this.runOnce(op, a, b);
     } finally {
-      this.inCommand = false;
+      commandRunning = false;
     }
   }
-
-  /** a command of this thread is running (run): no other may start, nor be written, until it returns */
-  private inCommand = false;
 
   private runOnce(op: number, a: number, b: number): number {
     // an unknown op throws in exec (its switch default) before anything runs

@@ -113,9 +113,13 @@ t('a provider that calls the bus from inside a command gets EBUSY; the command u
     creds: (o) => mock.creds(o),
   };
   const bus = await Bus.create({ engine: ENGINE, provider, limits: SMALL, userRegion: 65536 });
+  // a second bus of this thread (the twin's core is one module per thread: its state is shared)
+  const other = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 7 }), limits: SMALL, userRegion: 65536 });
   try {
     const a = bus.connect(), b = bus.connect({ attachRecv: ['timestamp'] }), c = bus.connect();
+    const o1 = other.connect(), o2 = other.connect();
     for (const [label, f] of [
+      ['another bus', () => o1.send(o2.id, new Uint8Array(3000).fill(4))],
       ['send', () => a.send(c.id, new Uint8Array(3000).fill(2))],
       ['recv', () => { c.recv(); }],
       ['close', () => c.close()],
@@ -133,9 +137,12 @@ t('a provider that calls the bus from inside a command gets EBUSY; the command u
     }
     a.send(c.id, new Uint8Array(4)); // the thread goes on afterwards
     c.recv()!.free();
-    a.close(); b.close(); c.close();
+    assert.is(o2.queued, 0);
+    assert.equal(other.check(), []);
+    a.close(); b.close(); c.close(); o1.close(); o2.close();
   } finally {
     bus.close();
+    other.close();
   }
 });
 
