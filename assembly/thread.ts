@@ -89,19 +89,22 @@ export function threadJoin(token: u32): i32 {
 }
 
 /**
- * Give the calling thread's slot back: -EINPROGRESS with a send pending, -EBUSY while it owns
- * an open connection. LIVE -> FREE first, the token cleared last: a thread that dies in
+ * Give the calling thread's slot back: -ESRCH when it was recovered, -EINPROGRESS with a send
+ * pending, -EBUSY while it owns an open connection. LIVE -> FREE first, the token cleared last: a thread that dies in
  * between leaves a slot that recover(token) finishes freeing.
  */
 export function threadLeave(): i32 {
   const t = THREAD;
   if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
-  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
-  // a slot recovered (and maybe taken by another thread) is no longer ours
-  if (aLoad(t + A.THREAD_TOKEN) != TOKEN) {
+  // a slot recovered (and maybe taken by another thread), or being recovered (the recoverer
+  // frees it), is no longer ours, whatever its op and connections say: a thread declared dead
+  // in the middle of a send was refused EINPROGRESS (or EBUSY) on every try before, for as
+  // long as its recovery ran or for good, and could not leave
+  if (aLoad(t + A.THREAD_TOKEN) != TOKEN || aLoad(t + A.THREAD_STATE) != A.THREAD_LIVE) {
     setThread(0, 0); // first: the slot may be another thread's now (nothing is written into it)
     return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   }
+  if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
   // connections are the thread's: it closes them before it leaves (recovery would close
   // them as the next owner of the slot's)
   const n = busNConns(), slot = u32((t - busThreads()) / A.THREAD_SIZE);

@@ -165,11 +165,13 @@ class SlotLine {
 
 /** send()'s own options out of sendAsync's / replyAsync's */
 function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
+  // each read once (a getter may answer differently each time, or run code that sends)
   const so: SendOptions = {};
-  if (o.cookie !== undefined) so.cookie = o.cookie;
-  if (o.priority !== undefined) so.priority = o.priority;
-  if (o.payloadType !== undefined) so.payloadType = o.payloadType;
-  if (o.flags !== undefined) so.flags = o.flags;
+  const cookie = o.cookie, priority = o.priority, payloadType = o.payloadType, flags = o.flags;
+  if (cookie !== undefined) so.cookie = cookie;
+  if (priority !== undefined) so.priority = priority;
+  if (payloadType !== undefined) so.payloadType = payloadType;
+  if (flags !== undefined) so.flags = flags;
   return so;
 }
 
@@ -545,8 +547,9 @@ export class Connection {
    */
   recvNow(opts?: RecvAsyncOptions, stop: WaitStop | null = null): Message | Promise<Message> {
     const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
-    if (o.timeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    const oTimeout = o.timeout; // (read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
     const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
     return this.recvChecked(o, timeout, signal, keepAlive, stop);
@@ -559,8 +562,9 @@ export class Connection {
    */
   checkRecvAsync(opts?: RecvAsyncOptions): CheckedRecv {
     const o = options<RecvAsyncOptions>('recvAsync', opts, RECV_ASYNC_KEYS, '{ timeout: ms }');
-    if (o.timeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    const oTimeout = o.timeout; // (read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'recvAsync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
     // (peek and priority: their values are checked by every receive, recvWith)
     return { o: { peek: o.peek, priority: o.priority }, timeout, signal, keepAlive: optBoolean('recvAsync', 'keepAlive', o.keepAlive) };
@@ -924,9 +928,6 @@ export class Connection {
   /** SEND command flags of the next send (SEND_SYNC_REPLY for callSync) */
   private nextSendFlags = 0;
 
-  /** payload type of the next call (callMethod: PAYLOAD_DBUS); undefined: the default */
-  private nextCallPayloadType: bigint | undefined = undefined;
-
   /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
   get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
 
@@ -1018,16 +1019,16 @@ export class Connection {
   }
 
   /** Send the call (EXPECT_REPLY, `deadline`: callDeadline's) and record it. */
-  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string): PendingCall {
+  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string, pt: bigint | undefined,
+    taken: number | undefined): PendingCall {
     this.live(op);
     const calls = this.calls ??= new Calls(this);
-    const cookie = this.callCookie(calls);
+    const cookie = taken ?? this.callCookie(calls);
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
     this.sendOp = op;
     try {
-      const pt = this.nextCallPayloadType;
       this.send(dst, payload, pt === undefined ? { cookie, flags: A.MSG_EXPECT_REPLY } : { cookie, flags: A.MSG_EXPECT_REPLY, payloadType: pt });
     } catch (err) {
       calls.remove(p);
@@ -1037,7 +1038,7 @@ export class Connection {
       this.nextSendFlags = 0;
       this.sendOp = 'send';
     }
-    this.nextCookie = cookie + 1;
+    if (taken === undefined) this.nextCookie = cookie + 1;
     return p;
   }
 
@@ -1190,11 +1191,33 @@ export class Connection {
    * "Backpressure"). The call waits itself, for its own reply
    * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
-  async call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
+  call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
+    return this.callWith(dst, payload, opts, undefined, false, undefined);
+  }
+
+  /**
+   * call(), with a payload type (callMethod: PAYLOAD_DBUS); `transient`: `payload` is a
+   * buffer the library reuses (encodeTransient's), copied before the call first waits.
+   */
+  private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallOptions | undefined,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined): Promise<Message> {
+    if (cookie === undefined) return this.callAs(dst, payload, opts, pt, transient, undefined, null);
+    const sent = { yes: false };
+    try {
+      return await this.callAs(dst, payload, opts, pt, transient, cookie, sent);
+    } catch (err) {
+      // a cookie taken for this call (callMethod's serial) and never sent with: given back
+      if (!sent.yes) this.untakeCookie(cookie);
+      throw err;
+    }
+  }
+
+  private async callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallOptions | undefined,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
     const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
-    if (o.timeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
-    const signal = o.signal;
+    const oTimeout = o.timeout, signal = o.signal; // (each read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
     if (signal?.aborted) throw canceledBy('call');
@@ -1204,7 +1227,10 @@ export class Connection {
     const calls = this.calls ??= new Calls(this);
     // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
     // (before: EMLINK); a slot free and nobody waiting for one costs no await
-    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) await this.callSlot(sendBy, timeout, signal, keepAlive, null);
+    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
+      if (transient) { payload = (payload as Uint8Array).slice(); transient = false; } // (reused by the next encode while this waits)
+      await this.callSlot(sendBy, timeout, signal, keepAlive, null);
+    }
     // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
     // its first try runs before call() returns its promise when no slot was waited for
     let p: PendingCall | null = null;
@@ -1215,7 +1241,7 @@ export class Connection {
     if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0)) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
       try {
-        p = this.startCall(dst, payload, deadlineNs, false, 'call');
+        p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
       } catch (err) {
         if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK ||
           err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
@@ -1224,9 +1250,10 @@ export class Connection {
       }
       if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
     }
+    if (p === null && transient) { payload = (payload as Uint8Array).slice(); transient = false; } // (reused by the next encode while this waits)
     while (p === null) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-        () => this.startCall(dst, payload, deadlineNs, false, 'call'), timeout);
+        () => this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie), timeout);
       this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
         p = await tried;
@@ -1246,6 +1273,7 @@ export class Connection {
         await this.callSlot(sendBy, timeout, signal, keepAlive, why);
       }
     }
+    if (sent !== null) sent.yes = true;
     const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
     const onAbort = () => {
       if (p.error || p.reply) return;
@@ -1254,10 +1282,16 @@ export class Connection {
       p.wake?.();
     };
     this.waiters.add(w);
-    this.holdFor(w);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) onAbort(); // aborted while the send's promise settled
     try {
+      this.holdFor(w);
+      try {
+        signal?.addEventListener('abort', onAbort, { once: true });
+      } catch (err) {
+        // a signal that refuses its listener: the call, sent already, is abandoned as an
+        // aborted one is (its end is freed when it comes), and fails with ECANCELED
+        if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
+      }
+      if (signal?.aborted) onAbort(); // aborted while the send's promise settled
       // let the code after call() run first: a callee on this same thread (a test, a service
       // and its client in one thread) answers then, and the call finds its reply without a
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
@@ -1304,13 +1338,25 @@ export class Connection {
    * thread): use call(). Messages for the user stay queued meanwhile.
    */
   callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallSyncOptions): Message {
+    return this.callSyncWith(dst, payload, opts, undefined, undefined);
+  }
+
+  /** callSync() with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it (takeCallCookie) */
+  private callSyncWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
     const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
-    if (o.timeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = o.timeout ?? DEFAULT_CALL_TIMEOUT;
+    const oTimeout = o.timeout; // (read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
     const i32 = this.engine.i32, idx = this.wakeIndex;
     if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
     const deadlineNs = this.callDeadline(timeout, 'callSync');
-    const p = this.startCall(dst, payload, deadlineNs, true, 'callSync');
+    let p: PendingCall;
+    try {
+      p = this.startCall(dst, payload, deadlineNs, true, 'callSync', pt, cookie);
+    } catch (err) {
+      if (cookie !== undefined) this.untakeCookie(cookie);
+      throw err;
+    }
     const deadlineMs = deadlineNs / 1e6;
     let spinDecided = false;
     try {
@@ -1396,10 +1442,18 @@ export class Connection {
   // signals issue (js/signals.ts)
   /** @internal the next default cookie, taken (emit uses the send counter: the D-Bus serial) */
   takeCookie(): number { const c = this.nextCookie; this.nextCookie = c + 1; return c; }
+  /** @internal give back cookie `c` that takeCookie() gave, for a send that failed (only when no later one was taken) */
+  untakeCookie(c: number): void { if (this.nextCookie === c + 1) this.nextCookie = c; }
   /** MATCH_ADD (fresh cookie): a D-Bus match string, a parsed rule or a MatchSpec; returns its unsubscribe (MATCH_REMOVE). close() drops them all. */
   addMatch(rule: S.MatchInput): () => void { return S.addMatch(this, rule); }
   /** Send a D-Bus signal: broadcast, or to `signal.destination`. Returns its cookie (= D-Bus serial). */
-  emit(signal: S.SignalSpec): number { this.live('emit'); return S.emit(this, signal, this.takeCookie()); }
+  emit(signal: S.SignalSpec): number {
+    this.live('emit');
+    // the cookie taken first (a send the body's code makes meanwhile gets the next one), and
+    // given back when the signal is not sent: the counter advances only for a sent message
+    const c = this.takeCookie();
+    try { return S.emit(this, signal, c); } catch (err) { this.untakeCookie(c); throw err; }
+  }
   /** Broadcast a D-Bus signal: emit({ path, interface, member, signature, body }). */
   signal(path: string, iface: string, member: string, signature?: string, body?: readonly unknown[]): number {
     return this.emit({ path, interface: iface, member, signature, body });
@@ -1432,15 +1486,15 @@ export class Connection {
   sendMethod(spec: O.MethodCallSpec): number { return O.sendMethod(this, spec); }
   /** @internal the cookie the next call()/callSync() will use (the D-Bus serial of callMethod's message) */
   nextCallCookie(): number { return this.callCookie(this.calls ??= new Calls(this)); }
+  /** @internal the next call's cookie, taken (a call given it by callDBus / callSyncDBus sends with it); untakeCookie gives it back */
+  takeCallCookie(): number { const c = this.nextCallCookie(); this.nextCookie = c + 1; return c; }
   /** @internal call() with a D-Bus payload (payload type DBusDBus) */
-  callDBus(dst: Destination, bytes: Uint8Array, opts?: CallOptions): Promise<Message> {
-    this.nextCallPayloadType = PAYLOAD_DBUS;
-    try { return this.call(dst, bytes, opts); } finally { this.nextCallPayloadType = undefined; }
+  callDBus(dst: Destination, bytes: Uint8Array, opts: CallOptions | undefined, transient: boolean, cookie: number): Promise<Message> {
+    return this.callWith(dst, bytes, opts, PAYLOAD_DBUS, transient, cookie);
   }
   /** @internal callSync() with a D-Bus payload */
-  callSyncDBus(dst: Destination, bytes: Uint8Array, opts?: CallSyncOptions): Message {
-    this.nextCallPayloadType = PAYLOAD_DBUS;
-    try { return this.callSync(dst, bytes, opts); } finally { this.nextCallPayloadType = undefined; }
+  callSyncDBus(dst: Destination, bytes: Uint8Array, opts: CallSyncOptions | undefined, cookie: number): Message {
+    return this.callSyncWith(dst, bytes, opts, PAYLOAD_DBUS, cookie);
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {
@@ -1448,15 +1502,19 @@ export class Connection {
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
   replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
+    // the options read once, into a plain object, before this reply's state (cookie_reply)
+    // is set: code a getter runs (a send of its own) sees none of it, and the flags checked
+    // below are the flags sent
+    const so = sendOptionsOf(options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }'));
     // EXPECT_REPLY with a reply's cookie_reply would make it a new call (kdbus reads a SEND
     // with EXPECT_REPLY and a timeout as a call), the real call left unanswered: refused
-    const f = opts !== null && typeof opts === 'object' ? (opts as SendOptions).flags : undefined;
+    const f = so.flags;
     if (typeof f === 'number' && (f & A.MSG_EXPECT_REPLY) !== 0) {
       throw new BusError(A.EINVAL, op, 'flags must not have EXPECT_REPLY (1) in a reply: a reply cannot expect one (make a new call with call())');
     }
     this.nextTimeout = callCookie;
     this.sendOp = op;
-    try { return this.send(src, payload, opts); } finally { this.nextTimeout = 0; this.sendOp = 'send'; }
+    try { return this.send(src, payload, so); } finally { this.nextTimeout = 0; this.sendOp = 'send'; }
   }
   // backpressure (issue 10)
   /** sendAsync() calls of this connection waiting for room */

@@ -242,6 +242,9 @@ abstract class EngineBase {
     this.endPending = false;
     let r: number;
     try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
+    // declared dead in the send window (its recovery cancelled the reservation): said as such,
+    // not as the core's "nothing pending"
+    if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
     // still reserved: the busy word stays set, and the next send cancels it first; any other
     // result ended the reservation (published, cancelled, or there was none)
     this.endPending = r === -A.EDEADLK;

@@ -482,9 +482,16 @@ function replyBody(m: Message, op: string): unknown[] {
 /** conn.callMethod: the reply's body; rejects with DBusError (an error reply) or what call() rejects with. */
 export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
   try {
-    // without options call() reads nothing of the caller's before its send copies the bytes
-    const bytes = callBytes(c, 'callMethod', spec, c.nextCallCookie(), false, opts === undefined);
-    return c.callDBus(callDst, bytes, opts).then(callMethodReply);
+    // without options call() reads nothing of the caller's before its first try copies the
+    // bytes: they may be in the reused encode buffer then, which a call that must wait copies
+    // first (callWith); options may have getters (the caller's code), so with them, not
+    const transient = opts === undefined;
+    // the cookie is the D-Bus serial written into the bytes: taken now, so that no call made
+    // while this one waits (for a slot, for room) takes it too
+    const cookie = c.takeCallCookie();
+    let bytes: Uint8Array;
+    try { bytes = callBytes(c, 'callMethod', spec, cookie, false, transient); } catch (err) { c.untakeCookie(cookie); throw err; }
+    return c.callDBus(callDst, bytes, opts, transient, cookie).then(callMethodReply);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -495,13 +502,20 @@ function callMethodReply(m: Message): unknown[] {
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
 export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallSyncOptions): unknown[] {
-  const bytes = callBytes(c, 'callMethodSync', spec, c.nextCallCookie(), false, opts === undefined);
-  return replyBody(c.callSyncDBus(callDst, bytes, opts), 'callMethodSync');
+  const cookie = c.takeCallCookie(); // (as callMethod's: an option getter may make a call meanwhile)
+  let bytes: Uint8Array;
+  try { bytes = callBytes(c, 'callMethodSync', spec, cookie, false, opts === undefined); } catch (err) { c.untakeCookie(cookie); throw err; }
+  return replyBody(c.callSyncDBus(callDst, bytes, opts, cookie), 'callMethodSync');
 }
 
 /** conn.sendMethod: a method call with NO_REPLY_EXPECTED (no EXPECT_REPLY): nothing comes back. Returns the cookie. */
 export function sendMethod(c: Connection, spec: MethodCallSpec): number {
   const cookie = c.takeCookie();
-  const bytes = callBytes(c, 'sendMethod', spec, cookie, true, true);
-  return c.send(callDst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
+  try {
+    const bytes = callBytes(c, 'sendMethod', spec, cookie, true, true);
+    return c.send(callDst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
+  } catch (err) {
+    c.untakeCookie(cookie); // (the counter advances only for a sent message)
+    throw err;
+  }
 }

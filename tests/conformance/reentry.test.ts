@@ -172,4 +172,104 @@ t('a signal that aborts while its listener is added: recvAsync rejects with ECAN
   a.close();
 });
 
+t('callMethod that waits for room: the D-Bus message it sends is its own (payload type and bytes), whatever is encoded meanwhile', async ({ bus }) => {
+  const S = bus.connect({ poolSize: 16384 }), T = bus.connect(), C = bus.connect();
+  let n = 0;
+  try { for (;;) { C.send(S.id, new Uint8Array(200)); n++; } } catch (e) { assert.is((e as BusError).code === 'ENOBUFS' || (e as BusError).code === 'EXFULL', true); }
+  assert.ok(n > 0);
+  S.export('/a', 'org.ex.A', { AAA: { in: 's', out: 's', handler: ([x]) => [`got ${x as string}`] } });
+  T.export('/b', 'org.ex.B', { BBB: { in: 's', out: 's', handler: ([x]) => [`b ${x as string}`] } });
+  const pA = C.callMethod({ destination: S.id, path: '/a', interface: 'org.ex.A', member: 'AAA', signature: 's', body: ['payload-of-A'] }, undefined);
+  // another call encoded while A waits (the encode buffer is reused)
+  const pB = C.callMethod({ destination: T.id, path: '/b', interface: 'org.ex.B', member: 'BBB', signature: 's', body: ['payload-of-B'] });
+  const mb = (await T.recvAsync({ timeout: 2000 }));
+  assert.is(T.dispatch(mb), 1); mb.free();
+  assert.equal(await pB, ['b payload-of-B']);
+  let m;
+  while ((m = S.recv())) { if (m.isDBus) { assert.is(S.dispatch(m), 1); } m.free(); }
+  const ma = await S.recvAsync({ timeout: 2000 });
+  assert.ok(ma.isDBus, 'the payload type is DBusDBus');
+  assert.is(ma.dbus!.header.member, 'AAA');
+  assert.equal(ma.dbus!.body, ['payload-of-A']);
+  assert.is(S.dispatch(ma), 1);
+  ma.free();
+  assert.equal(await pA, ['got payload-of-A']);
+  S.close(); T.close(); C.close();
+});
+
+t('reply(): an option getter that sends makes a send of its own, not a reply; the flags checked are the flags sent', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect(), other = bus.connect();
+  const p = caller.call(svc.id, new Uint8Array([1]), { timeout: 5000 });
+  const m = await svc.recvAsync({ timeout: 2000 });
+  let reads = 0;
+  svc.reply(m, new TextEncoder().encode('the reply'), { get priority() { if (reads++ === 0) svc.sendText(other.id, 'a note'); return 0; } });
+  m.free();
+  const r = await p;
+  assert.is(r.text(), 'the reply');
+  r.free();
+  const note = other.recv()!;
+  assert.is(note.text(), 'a note');
+  assert.is(note.cookieReply, 0, 'a send of its own, not a reply');
+  note.free();
+  // flags: 0 on the first read, EXPECT_REPLY on the next: read once, refused or sent as read
+  const p2 = caller.call(svc.id, new Uint8Array([2]), { timeout: 5000 });
+  const m2 = await svc.recvAsync({ timeout: 2000 });
+  let fr = 0;
+  svc.reply(m2, new Uint8Array([3]), { get flags() { return fr++ === 0 ? 0 : 1; } });
+  assert.is(fr, 1, 'flags read once');
+  m2.free();
+  const r2 = await p2;
+  assert.equal([...r2.payload], [3]);
+  r2.free();
+  assert.is(svc.stats().calls?.toAnswer ?? 0, 0);
+  caller.close(); svc.close(); other.close();
+});
+
+t('call() with a signal whose addEventListener throws: ECANCELED, the call abandoned (its reply freed when it comes), nothing kept alive', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const signal = { aborted: false, addEventListener() { throw new Error('listener refused'); }, removeEventListener() {} };
+  const p = caller.call(svc.id, new Uint8Array([1]), { timeout: 5000, signal: signal as unknown as AbortSignal });
+  const code = await p.then(() => 'resolved', (e: BusError) => e.code);
+  assert.is(code, 'ECANCELED');
+  const m = await svc.recvAsync({ timeout: 2000 });
+  svc.reply(m, new Uint8Array([9]));
+  m.free();
+  for (let i = 0; i < 100 && caller.pendingCalls > 0; i++) { caller.recv()?.free(); await new Promise((r) => setTimeout(r, 1)); }
+  assert.is(caller.pendingCalls, 0);
+  assert.is(caller.poolUsed, 0, 'the late reply was freed');
+  assert.is(caller.pendingReceives, 0);
+  caller.close(); svc.close();
+});
+
+t('a failed emit or sendMethod gives its cookie back: the counter advances only for a sent message', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const c0 = a.send(b.id, null);
+  try { a.emit({ path: 'bad', interface: 'a.b', member: 'M' }); assert.unreachable('emitted'); } catch (e) { assert.is((e as BusError).code, 'EINVAL'); }
+  try { a.sendMethod({ destination: b.id, path: 'bad', member: 'M' }); assert.unreachable('sent'); } catch (e) { assert.is((e as BusError).code, 'EINVAL'); }
+  assert.is(a.send(b.id, null), c0 + 1);
+  while (b.drop());
+  a.close(); b.close();
+});
+
+t('a thread recovered in the middle of a send can still leave: conn.close(), then bus.close() (never EINPROGRESS)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const token = j.engine.threadToken;
+  const jc = j.connect(), rx = bus.connect();
+  const e = jc.engine as unknown as { sendCommit: () => number };
+  const commit = e.sendCommit;
+  // declared dead between its SEND (the slice reserved, the payload being copied) and its commit
+  e.sendCommit = function (this: unknown) { e.sendCommit = commit; bus.recoverThread(token); return commit.call(this); }; // (not stopped: it waits out RECOVER_BUSY_MS, then goes ahead under the live thread)
+  let code = '';
+  try { jc.send(rx.id, new Uint8Array(5000)); } catch (err) { code = (err as BusError).code; }
+  assert.is(code, 'ECONNRESET');
+  try { jc.close(); } catch { /* closed by the recovery */ }
+  let leave = 'ok';
+  try { j.close(); } catch (err) { leave = (err as BusError).code; }
+  assert.ok(leave === 'ok' || leave === 'ECONNRESET', `bus.close(): ${leave}`);
+  j.close(); // a second close() does nothing
+  assert.is(rx.queued, 0, 'nothing delivered');
+  assert.equal(bus.check(), []);
+  rx.close();
+});
+
 t.run();
