@@ -42,8 +42,9 @@ function mask(op: string, name: string, spec: AttachSpec | undefined, dflt: numb
 export function updateAttach(e: Engine, slot: number, gen: number, opts: UpdateOptions): void {
   if (opts === undefined) throw new BusError(A.EINVAL, 'update', "options must be an object like { attachRecv: ['creds'] }, got undefined");
   const o = options<UpdateOptions>('update', opts, UPDATE_KEYS, "{ attachRecv: ['creds'] }");
-  const send = o.attachSend === undefined ? -1 : mask('update', 'attachSend', o.attachSend, 0);
-  const recv = o.attachRecv === undefined ? -1 : mask('update', 'attachRecv', o.attachRecv, 0);
+  const oSend = o.attachSend, oRecv = o.attachRecv; // (each read once)
+  const send = oSend === undefined ? -1 : mask('update', 'attachSend', oSend, 0);
+  const recv = oRecv === undefined ? -1 : mask('update', 'attachRecv', oRecv, 0);
   UPDATE.encode(e.u32, e.cmd, send, recv);
   checkCmd(e.u32, e.cmd, e.update(slot, gen), 'update', UPDATE.NAME);
 }

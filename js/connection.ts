@@ -679,7 +679,9 @@ export class Connection {
     if (typeof timeout !== 'number' || !(timeout >= 0)) {
       throw new BusError(A.EINVAL, 'recvWait', `timeout must be a number of ms >= 0 (recvWait(timeout, opts)), got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
     }
-    const o = options<RecvOptions>('recvWait', opts, RECV_KEYS, '{ peek: true, priority: 0 }');
+    const oo = options<RecvOptions>('recvWait', opts, RECV_KEYS, '{ peek: true, priority: 0 }');
+    // read once (each RECV of the wait below uses them: a getter may answer differently each time)
+    const o: RecvOptions = opts === undefined ? NO_OPTIONS : { peek: oo.peek, priority: oo.priority };
     const i32 = this.engine.i32, idx = this.wakeIndex;
     const deadline = now() + timeout;
     let spinDecided = false;

@@ -95,7 +95,12 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   let spec: MatchSpec;
   if (typeof rule === 'string') spec = { match: rule };
   else if (typeof rule === 'object' && rule !== null && Array.isArray((rule as MatchRule).args)) spec = { match: matchRuleOf(op, rule) };
-  else spec = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
+  else {
+    // each field read once, into a plain object (a getter may answer differently each time)
+    const o = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
+    spec = {};
+    for (const k of MATCH_KEYS) { const v = o[k]; if (v !== undefined) (spec as Record<string, unknown>)[k] = v; }
+  }
   if (spec.notifications !== undefined) {
     const type = NOTIFICATION_ITEMS[spec.notifications];
     if (type === undefined || !Object.hasOwn(NOTIFICATION_ITEMS, spec.notifications)) throw new BusError(A.EINVAL, op, `notifications must be one of ${Object.keys(NOTIFICATION_ITEMS).join(', ')}, got ${JSON.stringify(spec.notifications)}`);

@@ -272,4 +272,17 @@ t('a thread recovered in the middle of a send can still leave: conn.close(), the
   rx.close();
 });
 
+t('options are read once: recvWait\'s peek, addMatch\'s sender, update\'s attachRecv, call\'s and recvAsync\'s timeout', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const reads: Record<string, number> = {};
+  const counted = <T>(name: string, v: T) => ({ get [name]() { reads[name] = (reads[name] ?? 0) + 1; return v; } });
+  assert.is(b.recvWait(0.2, counted('peek', false) as never), null);
+  const off = b.addMatch(counted('sender', a.id) as never);
+  off();
+  b.update(counted('attachRecv', ['timestamp']) as never);
+  try { await b.recvAsync(counted('timeout', 0) as never); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  assert.equal(reads, { peek: 1, sender: 1, attachRecv: 1, timeout: 1 });
+  a.close(); b.close();
+});
+
 t.run();
