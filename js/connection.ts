@@ -481,7 +481,17 @@ export class Connection {
     try {
       RECV.encode(e.u32, e.cmd, A.RECV_REPLY, cookie);
       const r = e.recv(this.slot, this.gen);
-      if (yielding) this.lockBusy = null;
+      if (yielding) {
+        // the engine returns EDEADLK (it does not throw it): a lock still taken is "nothing
+        // yet" here as well (before, it failed the pump and every call waiting on it: seen
+        // in Chromium, a page's calls while a worker held its lock past ASYNC_LOCK_WAIT_MS)
+        if (r === -A.EDEADLK) {
+          if (this.lockBusy === null) this.lockBusySince = now();
+          this.lockBusy = commandError(e.u32, e.cmd, r, op, RECV.NAME);
+          return null;
+        }
+        this.lockBusy = null;
+      }
       return r;
     } catch (err) {
       if (!(yielding && err instanceof BusError && err.errno === A.EDEADLK)) throw err;

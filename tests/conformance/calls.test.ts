@@ -570,5 +570,23 @@ t('call: the bus\'s reply table full (ENOSPC before): the call waits until a rec
   r.free();
 });
 
+t('a call whose reply pump finds its connection\'s lock taken for a while looks again (EDEADLK only after LOCK_WAIT_MS), then gets its reply', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const caller = bus.connect(), svc = bus.connect();
+  const p = caller.call(svc.id, new Uint8Array([1]), { timeout: 5000 });
+  const m = await svc.recvAsync({ timeout: 2000 });
+  svc.reply(m, new Uint8Array([7]));
+  m.free();
+  // the caller's connection lock held, as by the joined thread (LIVE): the pump's RECV_REPLY
+  // finds it taken past ASYNC_LOCK_WAIT_MS; released 30 ms later
+  const i32 = bus.engine.i32, lock = (bus.engine.connAddr(caller.slot) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(i32, lock, 0, j.engine.threadSlot + 1), 0);
+  setTimeout(() => { Atomics.store(i32, lock, 0); Atomics.notify(i32, lock); }, 30);
+  const r = await p;
+  assert.equal([...r.payload], [7]);
+  r.free();
+  caller.close(); svc.close(); j.close();
+});
+
 t.run();
 bp.run();
