@@ -91,24 +91,6 @@ const fnCall = Function.prototype.call;
 /** an intrinsic getter applied to `self` (Function.prototype.call captured at load: no array per call) */
 const call = <R>(f: (this: unknown) => unknown, self: unknown): R => fnCall.call(f, self) as R;
 
-// resizable / growable: a Uint8Array over such a buffer made without a length tracks the
-// buffer's length, which the caller's code (or another thread, for a SharedArrayBuffer) can
-// change between the send's measure and its copy (null where the runtime has no such buffers)
-const abResizable = getterOrNull(ArrayBuffer.prototype, 'resizable');
-const sabGrowable = typeof SharedArrayBuffer === 'function' ? getterOrNull(SharedArrayBuffer.prototype, 'growable') : null;
-
-function getterOrNull(proto: object, key: string): ((this: unknown) => unknown) | null {
-  return (Object.getOwnPropertyDescriptor(proto, key)?.get as ((this: unknown) => unknown) | undefined) ?? null;
-}
-
-/** Can `b`'s length change? (a resizable ArrayBuffer, a growable SharedArrayBuffer) */
-function lengthCanChange(b: ArrayBufferLike): boolean {
-  if (sabGrowable !== null && typeof SharedArrayBuffer === 'function' && b instanceof SharedArrayBuffer) return call<boolean>(sabGrowable, b);
-  if (abResizable !== null) try { return call<boolean>(abResizable, b); } catch { /* a SharedArrayBuffer of another realm */ }
-  if (sabGrowable !== null) try { return call<boolean>(sabGrowable, b); } catch { /* neither */ }
-  return false;
-}
-
 /** byteLength of an ArrayBuffer or SharedArrayBuffer (its internal slot), or -1 when it is neither. */
 function bufferLength(b: unknown): number {
   try { return call<number>(abLength, b); } catch { /* not an ArrayBuffer */ }
@@ -120,7 +102,8 @@ function bufferLength(b: unknown): number {
  * The bytes of a payload, as something `Uint8Array.prototype.set` copies exactly: a Uint8Array
  * (any subclass) is returned as it is, since `set` reads a typed-array source through its
  * internal slots (what the intrinsic getters report), whatever its own getters say: no object
- * is made per send (unless its buffer is resizable or growable: then a view of fixed length). Another typed array or a DataView (its viewed bytes), an ArrayBuffer or
+ * is made per send (its `buffer` is not read either: for a small array V8 would make one). The
+ * copy is bounded by its destination instead (Connection.send). Another typed array or a DataView (its viewed bytes), an ArrayBuffer or
  * SharedArrayBuffer (all of it) becomes a plain Uint8Array over the same bytes. null for
  * anything else. Measure the result with `payloadLength`.
  */
@@ -128,14 +111,7 @@ export function payloadBytes(payload: unknown): Uint8Array | null {
   if (payload === null || typeof payload !== 'object') return null;
   let buffer: ArrayBufferLike, offset: number, length: number;
   const tag = call<string | undefined>(taTag, payload);
-  if (tag === 'Uint8Array') {
-    // over a buffer whose length can change, a view of fixed length: the copy is then exactly
-    // the bytes measured, however the buffer grows meanwhile (it may track the buffer's length)
-    const b = call<ArrayBufferLike>(taBuffer, payload);
-    if (!lengthCanChange(b)) return payload as Uint8Array;
-    length = call<number>(taLength, payload);
-    return length === 0 ? EMPTY : new Uint8Array(b, call<number>(taOffset, payload), length);
-  }
+  if (tag === 'Uint8Array') return payload as Uint8Array;
   if (tag !== undefined) {
     length = call<number>(taLength, payload); // byteLength: the viewed bytes
     if (length === 0) return EMPTY;

@@ -175,6 +175,12 @@ function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
   return so;
 }
 
+/** A payload copy that did not fit its destination: the payload's buffer changed size after it was measured. */
+function resized(op: string, err: unknown): unknown {
+  if (!(err instanceof RangeError)) return err; // (a detached buffer's TypeError is rethrown as it is)
+  return new BusError(A.EINVAL, op, `the payload's buffer changed size while it was sent (${err.message}): nothing was sent`);
+}
+
 /** what an event-loop wait of `op` aborted by its signal rejects with */
 function canceledBy(op: string): BusError {
   return new BusError(A.ECANCELED, op, 'aborted by its signal');
@@ -241,6 +247,14 @@ export class Connection {
   /** pool bytes in use (queued and published slices, with their block headers) */
   get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
+  /** a view of this thread's command area (inline payloads are copied through it), and where it starts */
+  private cmdView: Uint8Array | null = null;
+  private cmdViewAt = 0;
+  private makeCmdView(u8: Uint8Array, cmd: number): Uint8Array {
+    this.cmdViewAt = cmd;
+    return (this.cmdView = u8.subarray(cmd, cmd + A.CMD_MAX));
+  }
+
   private live(op: string): Engine {
     if (this.isClosed) throw new BusError(A.ECONNRESET, op);
     return this.engine;
@@ -293,7 +307,12 @@ export class Connection {
       // the receiver's pool under its lock (no reservation window, no send_commit)
       const at = p + A.VEC_ITEM_SIZE;
       p = items.putVec(u32, p, len, at);
-      u8.set(bytes!, at);
+      // copied into a view of this thread's command area: a payload whose buffer grew since
+      // it was measured (a length-tracking view of a growable buffer, grown by another
+      // thread) cannot write past the area (RangeError), and what it writes past `len` there
+      // is never read (the item says len)
+      const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
+      try { cv.set(bytes!, at - cmd); } catch (err) { throw resized(aop, err); }
     } else if (len > 0) {
       vec = p;
       p = items.putHostVec(u32, p, len); // a host vec: we copy the bytes ourselves
@@ -318,7 +337,11 @@ export class Connection {
       try {
         // (the reservation is the size this send measured: nothing of the caller's ran since)
         if (u32[(vec + A.VEC_SIZE) >>> 2] !== len || u32[(vec + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, aop, 'internal: the command area changed under this send');
-        u8.set(bytes!, SEND.vecDestination(u32, vec));
+        // into a view of exactly the reserved bytes: a payload whose buffer grew since it was
+        // measured (resized by a provider during SEND, or a growable buffer grown by another
+        // thread) is refused, never copied past the slice
+        const dest = SEND.vecDestination(u32, vec);
+        try { u8.subarray(dest, dest + len).set(bytes!); } catch (err) { throw resized(aop, err); }
         c = e.sendCommit();
       } catch (err) {
         cancelSend(e);
