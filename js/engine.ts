@@ -7,6 +7,7 @@ import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 import type { Provider } from './host/provider.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
+import { guard } from './host/guard.ts';
 
 export type EngineKind = 'wasm' | 'twin';
 
@@ -123,13 +124,7 @@ export function busLayout(nThreads: number, nConns: number, poolMax: number, nNa
   return twin.twinRelease.bus_layout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize) >>> 0;
 }
 
-/**
- * A command of this thread is running (run), on any engine of this thread: no other may
- * start, nor be written, until it returns. One flag for all of them: the twin's core is one
- * module per thread, its globals shared by every TwinEngine, so a command of another bus
- * started from inside this one (a provider's callback) would run on this one's state.
- */
-let commandRunning = false;
+const BUSY_TEXT = 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)';
 
 abstract class EngineBase {
   abstract readonly kind: EngineKind;
@@ -147,7 +142,7 @@ abstract class EngineBase {
    * throws EBUSY: a command written there then would overwrite the running one's.
    */
   get cmd(): number {
-    if (commandRunning) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
+    if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
     return this.cmdAddr;
   }
 
@@ -347,12 +342,13 @@ abstract class EngineBase {
     // one command at a time per thread: the core calls the provider (clocks, credentials)
     // in the middle of a command, and a provider that called the bus from there would run a
     // second command on this thread's command area and slot while the first one is half done
-    if (commandRunning) throw new BusError(A.EBUSY, 'engine', 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)');
-    commandRunning = true;
+    // (guard.ts: one flag for every engine of the thread)
+    if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+    guard.running = true;
     try {
       return this.runOnce(op, a, b);
     } finally {
-      commandRunning = false;
+      guard.running = false;
     }
   }
 
@@ -490,8 +486,19 @@ abstract class EngineBase {
   protected clockSource: Provider | null = null;
   private readonly halves = new Uint32Array(2);
   monotonicNs(): number {
-    const h = this.halves;
-    if (!this.clockSource || !this.clockSource.clock(1, h)) return 0; // the core reads 0 too
+    const h = this.halves, src = this.clockSource;
+    if (!src) return 0;
+    // the provider is the caller's code, run in the middle of a bus call (a call between its
+    // encoding and its send): a bus method it calls gets EBUSY, as from inside a command
+    const outer = guard.running;
+    guard.running = true;
+    let ok: boolean;
+    try {
+      ok = src.clock(1, h);
+    } finally {
+      guard.running = outer;
+    }
+    if (!ok) return 0; // the core reads 0 too
     return h[1] * 0x100000000 + h[0];
   }
 }

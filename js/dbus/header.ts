@@ -14,6 +14,7 @@
 // 6 DESTINATION s, 7 SENDER s, 8 SIGNATURE g, 9 UNIX_FDS u (only 0: no fds on wasmbus).
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
+import { guard } from '../host/guard.ts';
 import { parseSignature, signatureError, type DType } from './signature.ts';
 import { sizeOf, write, readValues, readAt } from './marshal.ts';
 import {
@@ -311,10 +312,12 @@ const SCRATCH_MAX = 65536;
  * @internal encodeMessage() into a buffer shared by every call: the bytes are valid until the
  * next encodeTransient(), for a send that copies them at once (no ArrayBuffer per message). A
  * message that fits is written in one pass (encodeMessage's sizing pass is skipped). The
- * values' getters may encode reentrantly: such an inner call gets a buffer of its own.
+ * values' getters may encode reentrantly, and a provider may encode from a clock read the
+ * host makes between an outer call's encoding and its send (host/guard.ts): such an inner
+ * call gets a buffer of its own.
  */
 export function encodeTransient(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
-  if (scratchBusy) return encodeMessage(header, body);
+  if (scratchBusy || guard.running) return encodeMessage(header, body);
   scratchBusy = true;
   try {
     // one pass, straight into the buffer: the same checks in the same order as sizeOf's; a

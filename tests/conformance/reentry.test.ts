@@ -286,4 +286,51 @@ t('options are read once: recvWait\'s peek, addMatch\'s sender, update\'s attach
   a.close(); b.close();
 });
 
+
+t('a provider whose clock calls callMethod while the host reads it between an outer callMethod\'s encoding and its send: the inner call gets EBUSY, the outer one goes out as encoded', async () => {
+  const mock = new MockProvider({ seed: 42 });
+  let inner: (() => Promise<unknown>) | null = null;
+  const innerResults: Promise<string>[] = [];
+  const provider: Provider = {
+    name: 'calls-from-clock',
+    clock: (id, out) => {
+      const f = inner;
+      inner = null;
+      if (f) innerResults.push(f().then(() => 'resolved', (e: BusError) => e.code ?? String(e)));
+      return mock.clock(id, out);
+    },
+    random: (b) => mock.random(b),
+    creds: (o) => mock.creds(o),
+  };
+  const bus = await Bus.create({ engine: ENGINE, provider, limits: SMALL, userRegion: 65536 });
+  try {
+    const S = bus.connect(), C = bus.connect();
+    S.export('/a', 'org.ex.A', { AAA: { in: 's', out: 's', handler: ([x]) => [`got ${x as string}`] } });
+    S.export('/b', 'org.ex.B', { BBB: { in: 's', out: 's', handler: ([x]) => [`b ${x as string}`] } });
+    for (const len of [12, 3000]) {
+      // the outer call reads the clock for its deadline after it has encoded its bytes into the
+      // reused buffer: the provider's callMethod there (no options: the same buffer) fails
+      inner = () => C.callMethod({ destination: S.id, path: '/b', interface: 'org.ex.B', member: 'BBB', signature: 's', body: ['y'.repeat(len)] });
+      const p = C.callMethod({ destination: S.id, path: '/a', interface: 'org.ex.A', member: 'AAA', signature: 's', body: ['x'.repeat(len)] });
+      assert.is(inner, null, 'the clock was read during the call');
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<string[]>((res) => { timer = setTimeout(() => res(['pending after 2 s']), 2000); });
+      assert.equal(await Promise.race([Promise.all(innerResults), late]), ['EBUSY']);
+      clearTimeout(timer);
+      innerResults.length = 0;
+      const m = await S.recvAsync({ timeout: 2000 });
+      assert.is(m.dbus!.header.member, 'AAA', 'the outer call\'s own message');
+      assert.equal(m.dbus!.body, ['x'.repeat(len)]);
+      assert.is(S.dispatch(m), 1);
+      m.free();
+      assert.equal(await p, [`got ${'x'.repeat(len)}`]);
+      assert.is(S.queued, 0, 'nothing else sent');
+      assert.equal(bus.check(), []);
+    }
+    S.close(); C.close();
+  } finally {
+    bus.close();
+  }
+});
+
 t.run();
