@@ -1106,6 +1106,9 @@ export class Connection {
       while (this.callWaiting.size > 0) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+        // (so does a recovery that declared this thread dead, and a look that finds no end of
+        // a call runs no command that would say so: ask, or the calls wait for their deadlines)
+        e.checkAlive();
         const seen = Atomics.load(i32, idx);
         if (this.pumpTake() > 0) spinDecided = false;
         // until the earliest deadline of a call still waiting for its end (and never less than

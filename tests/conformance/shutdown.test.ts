@@ -105,6 +105,29 @@ t('a recovered thread closes its connections and leaves without errors piling up
   assert.equal(checkBus(bus.engine), []);
 });
 
+t('a thread declared dead while it runs: its pending call() and recvAsync reject with ECONNRESET at once, not at the call\'s deadline', async ({ bus, mock }) => {
+  // (found by an outside audit: the reply pump's look, finding no end of a call queued, ran no
+  // command that would have said so, and the call waited for its 30 s deadline)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect(), jr = j.connect(), rx = bus.connect();
+  const call = jc.call(rx.id, new Uint8Array(1), { timeout: 30000 }).then(() => 'replied', (e: BusError) => e.code);
+  const recv = jr.recvAsync().then(() => 'message', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 20)); // both parked
+  const t0 = performance.now();
+  assert.is(bus.recoverThread(h.token) >= 0, true); // (not stopped: the thread runs on)
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string[]>((res) => { timer = setTimeout(() => res(['pending after 2 s']), 2000); });
+  assert.equal(await Promise.race([Promise.all([call, recv]), late]), ['ECONNRESET', 'ECONNRESET']);
+  clearTimeout(timer);
+  assert.ok(performance.now() - t0 < 1000, `within a second (${(performance.now() - t0).toFixed(0)} ms)`);
+  rx.recv()!.free(); // the call, sent before the recovery
+  jc.close(); jr.close();
+  j.close();
+  rx.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus-wide', async ({ bus }) => {
   const a = bus.connect({ poolSize: 65536 }), b = bus.connect({ poolSize: 65536 });
   const s0 = b.stats();
