@@ -51,6 +51,11 @@ export function optBoolean(op: string, name: string, v: unknown): boolean | unde
  */
 export function asArgError(op: string, err: unknown): unknown {
   if (!(err instanceof BusError) || !err.message.startsWith('dbus.')) return err;
+  return relabel(op, err);
+}
+
+/** `err` told as `op`'s: the same errno, reason and detail (a BusError of a step that is `op`'s business). */
+export function relabel(op: string, err: BusError): BusError {
   const at = err.message.indexOf(`: ${err.code}: `);
   return new BusError(err.errno, op, at < 0 ? undefined : err.message.slice(at + err.code.length + 4), err.reason);
 }

@@ -489,7 +489,11 @@ export class Bus {
   /** HELLO: a new connection on this thread. */
   connect(opts?: ConnectOptions): Connection {
     const e = this.engine;
-    if (e.cmd === 0) throw new BusError(A.EBADF, 'connect', 'the bus is closed on this thread');
+    if (e.cmd === 0) {
+      // (the creator leaves the bus as it shuts it down: its connect() says why, as every other thread's does)
+      if (this.isShutdown) throw new BusError(A.ESHUTDOWN, 'connect', 'the bus was shut down');
+      throw new BusError(A.EBADF, 'connect', 'the bus is closed on this thread');
+    }
     const o = options<ConnectOptions>('connect', opts, CONNECT_KEYS, "{ description: 'alice' }");
     const poolSize = u32Arg('connect', 'poolSize', o.poolSize, this.limits.poolMax);
     const send = checkAttach('attachSend', o.attachSend, A.ATTACH_ALL), recv = checkAttach('attachRecv', o.attachRecv, 0);

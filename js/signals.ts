@@ -15,7 +15,7 @@ import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
-import { kindOf, options, shown, isAbortSignal, asArgError } from './args.ts';
+import { kindOf, options, shown, isAbortSignal, asArgError, relabel } from './args.ts';
 import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { messageSize, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
@@ -338,7 +338,14 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
   const { timeout, signal } = waitArgs(op, name, opts);
-  const c = connect();
+  let c: Connection;
+  try {
+    c = connect();
+  } catch (err) {
+    // (its short-lived connection is this call's business: its errors are waitForName's)
+    if (err instanceof BusError) throw relabel(op, err);
+    throw err;
+  }
   try {
     addMatch(c, { notifications: 'name-add' }, op);
     addMatch(c, { notifications: 'name-change' }, op);

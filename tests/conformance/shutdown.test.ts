@@ -30,6 +30,12 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
   assert.match(errno(() => b.recv()), /^ESHUTDOWN recv: ESHUTDOWN: RECV: the bus was shut down/);
   assert.match(errno(() => b.sendText(a.id, 'x')), /^ESHUTDOWN send: ESHUTDOWN: SEND: the bus was shut down/);
   assert.match(errno(() => j.connect()), /^ESHUTDOWN connect: ESHUTDOWN: HELLO: the bus was shut down/);
+  // the creator left the bus as it shut it down: its connect() and waitForName say so too
+  // (before: EBADF "the bus is closed on this thread", op connect; outside audit)
+  assert.match(errno(() => bus.connect()), /^ESHUTDOWN connect: ESHUTDOWN: the bus was shut down/);
+  for (const x of [bus, j]) {
+    await x.waitForName('org.ex.Never', { timeout: 50 }).then(() => assert.unreachable(), (e: BusError) => assert.match(`${e.code} ${e.message}`, /^ESHUTDOWN waitForName: ESHUTDOWN: /));
+  }
   await b.recvAsync({ timeout: 5 }).then(() => assert.unreachable(), (e: BusError) => assert.is(e.code, 'ESHUTDOWN'));
   assert.is(j.stats().shutdown, true);
   assert.is(b.stats().queued, 1);
