@@ -415,6 +415,11 @@ export class Bus {
    * that died, not yet recovered): call again later, the recovery goes on where it stopped.
    */
   recoverThread(token: number, opts?: { stopped?: boolean }): number {
+    return this.recoverWith(token, opts, 0);
+  }
+
+  /** recoverThread; `since` > 0: an event-loop caller's (recoverFromLoop), whose tries do not wait for a busy dying thread */
+  private recoverWith(token: number, opts: { stopped?: boolean } | undefined, since: number): number {
     const e = this.engine;
     if (e.cmd === 0) throw new BusError(A.EBADF, 'recoverThread', 'the bus is closed on this thread');
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
@@ -424,7 +429,7 @@ export class Bus {
     const stopped = optBoolean('recoverThread', 'stopped', o.stopped) ?? false;
     if (token === 0) return -1; // no thread holds token 0
     if (token === e.threadToken) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
-    const r = e.recoverThread(token, stopped);
+    const r = e.recoverThread(token, stopped, since);
     if (r === -A.ESRCH) return -1; // left, or recovered meanwhile
     if (r === -A.EALREADY) throw new BusError(A.EALREADY, 'recoverThread', 'another live thread is recovering that thread');
     if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${e.lockWaitMs} ms (by a thread that died and is not recovered yet): call again`);
@@ -432,15 +437,18 @@ export class Bus {
   }
 
   /**
-   * recoverThread from the event loop (watch, watchLock): a lock held by another dead thread
-   * is waited for at most ASYNC_LOCK_WAIT_MS; EDEADLK then, and `retry` is called
-   * WATCH_RETRY_MS later, until WATCH_PATIENCE_MS have passed since `since`.
+   * recoverThread from the event loop (watch, watchLock): a lock held by another dead thread,
+   * or a dying thread still busy in a send window (not `stopped`: it is given RECOVER_BUSY_MS
+   * from `since`), is waited for at most ASYNC_LOCK_WAIT_MS per try; EDEADLK then, and
+   * `retry` is called WATCH_RETRY_MS later, until WATCH_PATIENCE_MS have passed since `since`.
+   * (Before, a try waited the RECOVER_BUSY_MS out at once: 100 ms of a page's main thread,
+   * spinning, where blocking is refused; found by an outside audit.)
    */
   private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void): { slot: number; error?: unknown } | null {
     const e = this.engine;
     try {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
-      return { slot: this.recoverThread(token, { stopped }) };
+      return { slot: this.recoverWith(token, { stopped }, since) };
     } catch (error) {
       if (!(error instanceof BusError && error.errno === A.EDEADLK)) return { slot: -1, error };
       const waited = performance.now() - since;

@@ -59,7 +59,8 @@ export interface Engine {
    * -EINVAL (token 0, or the caller's own), -EALREADY, -EDEADLK (a lock it needs stayed held
    * for LOCK_WAIT_MS: call again, the recovery goes on where it stopped).
    */
-  recoverThread(token: number, stopped?: boolean): number;
+  /** `since` (performance.now() ms of an event-loop caller's first try): see EngineBase */
+  recoverThread(token: number, stopped?: boolean, since?: number): number;
   /** recoverThread(the token in slot `slot`): 0 or -errno (tests; -EINVAL for a bad slot) */
   recover(slot: number, stopped?: boolean): number;
   /** the token this thread joined with (0 before threadJoin) */
@@ -306,10 +307,18 @@ abstract class EngineBase {
   free(slot: number, gen: number): number { return this.run(OP_FREE, slot, gen); }
   matchAdd(slot: number, gen: number): number { return this.run(OP_MATCH_ADD, slot, gen); }
   matchRemove(slot: number, gen: number): number { return this.run(OP_MATCH_REMOVE, slot, gen); }
-  recoverThread(token: number, stopped = false): number {
-    this.recoverStart = performance.now();
+  recoverThread(token: number, stopped = false, since = 0): number {
+    // `since`: an event-loop caller's first try (watch, watchLock): the dying thread's
+    // RECOVER_BUSY_MS count from then, and this try does not wait them out (the caller tries
+    // again from its event loop: a page must not block 100 ms)
+    this.recoverStart = since > 0 ? since : performance.now();
     this.recoverForce = stopped;
-    return this.run(OP_RECOVER, token, 0);
+    this.recoverNoWait = since > 0;
+    try {
+      return this.run(OP_RECOVER, token, 0);
+    } finally {
+      this.recoverNoWait = false;
+    }
   }
   recover(slot: number, stopped = false): number {
     const n = this.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
@@ -324,6 +333,8 @@ abstract class EngineBase {
   /** when the current recover() started, for its force deadline */
   protected recoverStart = 0;
   protected recoverForce = false;
+  /** this recover() waits for a busy dying thread at most lockWaitMs, not RECOVER_BUSY_MS (an event-loop caller) */
+  protected recoverNoWait = false;
   /** force a recovery once the dead thread had RECOVER_BUSY_MS to leave its locks */
   protected force(): number {
     return this.recoverForce || performance.now() - this.recoverStart > A.RECOVER_BUSY_MS ? 1 : 0;
@@ -373,7 +384,7 @@ abstract class EngineBase {
       if (r !== A.WOULDBLOCK) return r;
       const now = performance.now();
       // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
-      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
+      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
       if (now >= deadline || ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive())) {

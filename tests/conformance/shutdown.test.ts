@@ -134,6 +134,43 @@ t('a thread declared dead while it runs: its pending call() and recvAsync reject
   assert.equal(checkBus(bus.engine), []);
 });
 
+t('watch() on a runtime whose exit event comes before the thread stops (Deno): a dying thread still busy in a send window is waited for from the event loop, never by blocking it for RECOVER_BUSY_MS', async ({ bus, mock }) => {
+  // (found by an outside audit in Chromium: watchLock's recovery spun 100 ms on the page)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect(), rx = bus.connect();
+  const e = bus.engine;
+  // the thread dies inside a send window: its busy word stays set (engine.ts, send)
+  const t = e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + j.engine.threadSlot * A.THREAD_SIZE;
+  Atomics.store(e.i32, (t + A.THREAD_BUSY) >>> 2, 1);
+  const listeners: ((code: number) => void)[] = [];
+  const worker = { once(ev: string, fn: (code: number) => void) { if (ev === 'exit') listeners.push(fn); return this; } };
+  const g = globalThis as { Deno?: unknown };
+  const hadDeno = 'Deno' in g;
+  const watched = bus.watch(worker, h);
+  const t0 = performance.now();
+  if (!hadDeno) g.Deno = {}; // Deno's 'exit' comes before the thread stops: watch() does not say `stopped`
+  let blocked: number;
+  try {
+    for (const fn of listeners) fn(1);
+    blocked = performance.now() - t0;
+  } finally {
+    if (!hadDeno) delete g.Deno;
+  }
+  assert.ok(blocked < A.RECOVER_BUSY_MS / 2, `the exit handler returned after ${blocked.toFixed(1)} ms (the event loop is free)`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<string>((res) => { timer = setTimeout(() => res('pending after 3 s'), 3000); });
+  const r = await Promise.race([watched, late]);
+  clearTimeout(timer);
+  assert.equal(r, { code: 1, slot: j.engine.threadSlot }, 'recovered once the dying thread had its RECOVER_BUSY_MS');
+  assert.ok(performance.now() - t0 >= A.RECOVER_BUSY_MS - 1, 'not before');
+  assert.ok(jc.closed || (() => { try { jc.send(rx.id, null); return false; } catch { return true; } })());
+  try { jc.close(); } catch { /* closed by the recovery */ }
+  try { j.close(); } catch { /* recovered */ }
+  rx.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus-wide', async ({ bus }) => {
   const a = bus.connect({ poolSize: 65536 }), b = bus.connect({ poolSize: 65536 });
   const s0 = b.stats();
