@@ -366,6 +366,8 @@ abstract class EngineBase {
   private runOnce(op: number, a: number, b: number): number {
     // an unknown op throws in exec (its switch default) before anything runs
     let deadline = 0;
+    /** when the lock's holder was first seen not LIVE (0: not seen) */
+    let deadSince = 0;
     for (;;) {
       let r: number;
       if (this.dead) throw this.dead;
@@ -387,14 +389,21 @@ abstract class EngineBase {
       if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
-      if (now >= deadline || ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive())) {
+      // a holder that is not LIVE: DEAD_HOLDER_GRACE_MS (abi.ts says why), then give up
+      let until = deadline;
+      if ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive()) {
+        if (deadSince === 0) deadSince = now;
+        until = Math.min(deadline, deadSince + A.DEAD_HOLDER_GRACE_MS);
+      }
+      if (now >= until) {
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
         if (!this.skipReceiver()) return -A.EDEADLK;
         deadline = 0;
+        deadSince = 0;
         continue;
       }
-      this.waitLock(deadline - now);
+      this.waitLock(until - now);
     }
   }
 

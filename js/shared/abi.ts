@@ -248,7 +248,7 @@ export const LOCK_SPIN = 64; // compare-exchange attempts before returning WOULD
 // having changed nothing; the host waits on THREAD_WAIT_ADDR and runs it again.
 export const WOULDBLOCK = -512;
 // The host waits at most this long for a contended lock, then the command fails with EDEADLK
-// having changed nothing (at once when the holder's slot is not LIVE). A live holder keeps a
+// having changed nothing (after DEAD_HOLDER_GRACE_MS when the holder's slot is not LIVE). A live holder keeps a
 // lock for microseconds (a command never sleeps holding one); a holder that died keeps it
 // until it is recovered, and recovery needs the waiting thread's event loop (Node delivers a
 // worker's 'exit' there): never waiting forever is what lets that loop run.
@@ -261,6 +261,14 @@ export const LOCK_WAIT_MS = 1000;
 // for a second and kept bus.watch() from recovering the holder meanwhile.)
 export const ASYNC_LOCK_WAIT_MS = 5;
 export const ASYNC_LOCK_RETRY_MS = 5;
+// A lock whose holder is not LIVE (declared dead: being or already recovered) is waited for at
+// most this long (within the caller's own bound), then EDEADLK. A thread declared dead while
+// it still runs (Deno fires a worker's 'exit' before the thread stops; recoverThread on a live
+// thread) may take a lock inside the command it was in and give it back when it notices, a
+// few ms later at most: failing at once made the next command of another thread fail with
+// EDEADLK in that window (an outside audit, Deno, 2.4 ms). A lock still held past it stays
+// EDEADLK, as before.
+export const DEAD_HOLDER_GRACE_MS = 20;
 
 // Connection slot.
 //
