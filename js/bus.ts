@@ -415,25 +415,59 @@ export class Bus {
    * that died, not yet recovered): call again later, the recovery goes on where it stopped.
    */
   recoverThread(token: number, opts?: { stopped?: boolean }): number {
-    return this.recoverWith(token, opts, 0);
+    return this.recoverWith(token, opts, 0, 'recoverThread');
+  }
+
+  /**
+   * recoverThread from the event loop, for a thread that must not block (a page): each try
+   * blocks it at most ASYNC_LOCK_WAIT_MS; a dying thread still busy in a send window (not
+   * `stopped`) gets its RECOVER_BUSY_MS from the first try, and a lock held by another dead
+   * thread is tried again, as watch() does (recoverFromLoop). Resolves with the slot
+   * recovered (-1: no thread holds that token); rejects with what recoverThread throws, with
+   * op recoverThreadAsync (EDEADLK only after WATCH_PATIENCE_MS of tries).
+   */
+  recoverThreadAsync(token: number, opts?: { stopped?: boolean }): Promise<number> {
+    const op = 'recoverThreadAsync';
+    let stopped: boolean;
+    try {
+      stopped = this.recoverArgs(token, opts, op); // (options read once, here)
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      const since = performance.now();
+      const attempt = () => {
+        const r = this.recoverFromLoop(token, stopped, since, attempt, op);
+        if (r === null) return;
+        if (r.error !== undefined) reject(r.error); else resolve(r.slot);
+      };
+      attempt();
+    });
+  }
+
+  /** recoverThread's argument checks (EBADF, EINVAL); its `stopped` */
+  private recoverArgs(token: number, opts: { stopped?: boolean } | undefined, op: string): boolean {
+    const e = this.engine;
+    if (e.cmd === 0) throw new BusError(A.EBADF, op, 'the bus is closed on this thread');
+    if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
+      throw new BusError(A.EINVAL, op, `token must be an integer in 0 … 2^32 − 1, got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
+    }
+    const o = options<{ stopped?: boolean }>(op, opts, RECOVER_KEYS, '{ stopped: true }');
+    const stopped = optBoolean(op, 'stopped', o.stopped) ?? false;
+    if (token !== 0 && token === e.threadToken) throw new BusError(A.EINVAL, op, 'that is the calling thread');
+    return stopped;
   }
 
   /** recoverThread; `since` > 0: an event-loop caller's (recoverFromLoop), whose tries do not wait for a busy dying thread */
-  private recoverWith(token: number, opts: { stopped?: boolean } | undefined, since: number): number {
+  private recoverWith(token: number, opts: { stopped?: boolean } | undefined, since: number, op: string): number {
     const e = this.engine;
-    if (e.cmd === 0) throw new BusError(A.EBADF, 'recoverThread', 'the bus is closed on this thread');
-    if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
-      throw new BusError(A.EINVAL, 'recoverThread', `token must be an integer in 0 … 2^32 − 1, got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
-    }
-    const o = options<{ stopped?: boolean }>('recoverThread', opts, RECOVER_KEYS, '{ stopped: true }');
-    const stopped = optBoolean('recoverThread', 'stopped', o.stopped) ?? false;
+    const stopped = this.recoverArgs(token, opts, op);
     if (token === 0) return -1; // no thread holds token 0
-    if (token === e.threadToken) throw new BusError(A.EINVAL, 'recoverThread', 'that is the calling thread');
     const r = e.recoverThread(token, stopped, since);
     if (r === -A.ESRCH) return -1; // left, or recovered meanwhile
-    if (r === -A.EALREADY) throw new BusError(A.EALREADY, 'recoverThread', 'another live thread is recovering that thread');
-    if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${e.lockWaitMs} ms (by a thread that died and is not recovered yet): call again`);
-    return check(r, 'recoverThread');
+    if (r === -A.EALREADY) throw new BusError(A.EALREADY, op, 'another live thread is recovering that thread');
+    if (r === -A.EDEADLK) throw new BusError(A.EDEADLK, op, `a lock that recovery needs stayed held for ${e.lockWaitMs} ms (by a thread that died and is not recovered yet): call again`);
+    return check(r, op);
   }
 
   /**
@@ -444,11 +478,11 @@ export class Bus {
    * (Before, a try waited the RECOVER_BUSY_MS out at once: 100 ms of a page's main thread,
    * spinning, where blocking is refused; found by an outside audit.)
    */
-  private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void): { slot: number; error?: unknown } | null {
+  private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void, op = 'recoverThread'): { slot: number; error?: unknown } | null {
     const e = this.engine;
     try {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
-      return { slot: this.recoverWith(token, { stopped }, since) };
+      return { slot: this.recoverWith(token, { stopped }, since, op) };
     } catch (error) {
       if (!(error instanceof BusError && error.errno === A.EDEADLK)) return { slot: -1, error };
       const waited = performance.now() - since;
@@ -456,7 +490,7 @@ export class Bus {
         setTimeout(retry, WATCH_RETRY_MS);
         return null;
       }
-      return { slot: -1, error: new BusError(A.EDEADLK, 'recoverThread', `a lock that recovery needs stayed held for ${Math.round(waited)} ms, tried every ${WATCH_RETRY_MS} ms (by a thread that died and is not recovered yet): recover that one, then call recoverThread again`) };
+      return { slot: -1, error: new BusError(A.EDEADLK, op, `a lock that recovery needs stayed held for ${Math.round(waited)} ms, tried every ${WATCH_RETRY_MS} ms (by a thread that died and is not recovered yet): recover that one, then call recoverThread again`) };
     } finally {
       e.lockWaitMs = A.LOCK_WAIT_MS;
     }

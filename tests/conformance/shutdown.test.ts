@@ -171,6 +171,37 @@ t('watch() on a runtime whose exit event comes before the thread stops (Deno): a
   assert.equal(checkBus(bus.engine), []);
 });
 
+t('recoverThreadAsync: recovers from the event loop (a thread busy in a send window gets its RECOVER_BUSY_MS without blocking the caller), cuts a running thread off at once; bad arguments reject', async ({ bus, mock }) => {
+  const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => `${e.code} ${e.message}`);
+  for (const bad of [-1, 1.5, 'x', 2 ** 32, null] as unknown[]) {
+    assert.match(await code(bus.recoverThreadAsync(bad as number)), /^EINVAL recoverThreadAsync: EINVAL: token must be/);
+  }
+  assert.match(await code(bus.recoverThreadAsync(5, { stoped: true } as never)), /^EINVAL recoverThreadAsync: EINVAL: unknown option "stoped"/);
+  assert.match(await code(bus.recoverThreadAsync(bus.engine.threadToken)), /^EINVAL recoverThreadAsync: EINVAL: that is the calling thread/);
+  assert.is(await bus.recoverThreadAsync(0), -1);
+  assert.is(await bus.recoverThreadAsync(0x7ffffff0), -1, 'no thread holds that token');
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect(), rx = bus.connect();
+  const e = bus.engine;
+  const t = e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + j.engine.threadSlot * A.THREAD_SIZE;
+  Atomics.store(e.i32, (t + A.THREAD_BUSY) >>> 2, 1); // inside a send window, as far as recovery can tell
+  const t0 = performance.now();
+  const p = bus.recoverThreadAsync(h.token);
+  const blocked = performance.now() - t0;
+  assert.ok(blocked < A.RECOVER_BUSY_MS / 2, `returned after ${blocked.toFixed(1)} ms`);
+  assert.is(await p, j.engine.threadSlot);
+  assert.ok(performance.now() - t0 >= A.RECOVER_BUSY_MS - 1, 'the dying thread had its RECOVER_BUSY_MS');
+  // the thread, still running, is off the bus
+  assert.throws(() => jc.send(rx.id, null), (err: BusError) => err.code === 'ECONNRESET');
+  assert.is(rx.queued, 0);
+  try { jc.close(); } catch { /* closed by the recovery */ }
+  try { j.close(); } catch { /* recovered */ }
+  assert.match(await code(j.recoverThreadAsync(5)), /^EBADF recoverThreadAsync: EBADF: the bus is closed on this thread/);
+  rx.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus-wide', async ({ bus }) => {
   const a = bus.connect({ poolSize: 65536 }), b = bus.connect({ poolSize: 65536 });
   const s0 = b.stats();
