@@ -14,7 +14,7 @@
 //   4. shows every connection live: counters, and pool usage read straight from the shared
 //      memory (bus.engine.poolUsed(slot)); each worker keeps its last ?hold=3 messages unfreed;
 //   5. has a button per worker that terminates it: the page then recovers the dead worker's
-//      thread slot with bus.recoverThread(token) (a web Worker has no exit event), which closes
+//      thread slot with bus.recoverThreadAsync(token) (a web Worker has no exit event), which closes
 //      its connection and releases its name; the page checks that the connection is gone (a
 //      send to it: ENXIO), sees the NAME_REMOVE notification of its name, and that the
 //      survivors go on; "add a worker" starts a new one in the freed thread slot.
@@ -255,7 +255,9 @@ async function terminate(name) {
   // A web Worker has no exit event: give the browser a moment to stop it, then recover.
   await new Promise((r) => setTimeout(r, 20));
   const t0 = performance.now();
-  rec.threadSlot = bus.recoverThread(handle.token); // its locks, its half-done command, its connections
+  // its locks, its half-done command, its connections; from the event loop (recoverThread
+  // would block the page up to 100 ms for a worker stopped inside a send)
+  rec.threadSlot = await bus.recoverThreadAsync(handle.token);
   rec.ms = +(performance.now() - t0).toFixed(2);
   rec.liveConnsAfter = bus.engine.liveConns();
   rec.connClosed = bus.engine.connGen(w.slot) !== w.gen; // BYEBYE / recovery bump the slot's generation
@@ -270,7 +272,7 @@ async function terminate(name) {
   c.state = 'gone';
   c.poolUsed = 0;
   c.queued = 0;
-  log(`${name}: thread slot ${rec.threadSlot} recovered in ${rec.ms} ms by bus.recoverThread(${handle.token}); ` +
+  log(`${name}: thread slot ${rec.threadSlot} recovered in ${rec.ms} ms by bus.recoverThreadAsync(${handle.token}); ` +
     `open connections ${rec.liveConnsBefore} → ${rec.liveConnsAfter}; a send to :1.${w.id} now gives ${rec.sendAfter}`);
   announcePeers();
   rec.done = true;
