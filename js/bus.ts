@@ -24,9 +24,9 @@ export interface BusLimits {
   connections: number;
   /** the largest pool a connection may ask for (a multiple of 4096), default 1 MiB */
   poolMax: number;
-  /** name registry entries (names issue), default 256 */
+  /** name registry entries (names issue), default 4096 */
   names: number;
-  /** match entries (matches issue), default 1024 */
+  /** match entries (matches issue), default 4096 */
   matches: number;
   /** pending reply records (replies issue), default 1024 */
   replies: number;
@@ -172,12 +172,13 @@ const CREATOR_TOKEN = 1;
  */
 const WATCH_RETRY_MS = 50, WATCH_PATIENCE_MS = 20 * (A.LOCK_WAIT_MS + WATCH_RETRY_MS);
 
-export const DEFAULT_LIMITS: BusLimits = {
+/** The default limits (frozen: a Bus.create without `limits` always gets these). */
+export const DEFAULT_LIMITS: Readonly<BusLimits> = Object.freeze({
   // names, matches: bus-wide tables above one connection's limit (MAX_NAMES_PER_CONN,
   // MAX_MATCHES_PER_CONN: 256 each), 64 per connection on average (docs/API.md, "Limits")
   threads: 16, connections: 64, poolMax: 1 << 20, names: 4096, matches: 4096, replies: 1024,
   maxQueuedPerUser: A.MAX_QUEUED_PER_USER,
-};
+});
 
 const encoder = new TextEncoder();
 
@@ -223,10 +224,27 @@ function checkAttach(name: string, spec: unknown, dflt: number): number {
  * The runtime's real provider: Node's or Deno's; elsewhere (browsers and their workers) the
  * WebProvider: real clocks and random bytes, no identity.
  */
-export async function defaultProvider(op = 'Bus.create'): Promise<Provider> {
+export async function defaultProvider(opts?: DefaultProviderOptions): Promise<Provider> {
+  const o = options<DefaultProviderOptions>('defaultProvider', opts, ['ttlMs'], '{ ttlMs: 1000 }');
+  const ttlMs = o.ttlMs;
+  if (ttlMs !== undefined && (typeof ttlMs !== 'number' || !(ttlMs >= 0))) {
+    throw new BusError(A.EINVAL, 'defaultProvider', `ttlMs must be a number of ms >= 0 (Infinity: only a generation change renews the answers), got ${typeof ttlMs === 'number' ? String(ttlMs) : kindOf(ttlMs)}`);
+  }
+  return providerFor('defaultProvider', ttlMs);
+}
+
+/** Options of defaultProvider(): how long Node's and Deno's providers reuse what they read of /proc (docs/API.md, Providers). */
+export interface DefaultProviderOptions {
+  /** ms a collected answer is reused (default 1000; 0: read every time; Infinity: only a generation change renews it); the browser's provider reads nothing, and ignores it */
+  ttlMs?: number;
+}
+
+/** defaultProvider, for `op` (Bus.create, Bus.join: the op of its EOPNOTSUPP) */
+async function providerFor(op: string, ttlMs?: number): Promise<Provider> {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } }; crypto?: { getRandomValues?: unknown }; performance?: unknown };
-  if (g.Deno) return new (await import('./host/deno.ts')).DenoProvider();
-  if (g.process?.versions?.node) return new (await import('./host/node.ts')).NodeProvider();
+  const popts = ttlMs === undefined ? {} : { ttlMs };
+  if (g.Deno) return new (await import('./host/deno.ts')).DenoProvider(popts);
+  if (g.process?.versions?.node) return new (await import('./host/node.ts')).NodeProvider(popts);
   if (typeof g.performance === 'object' && typeof g.crypto?.getRandomValues === 'function') return new WebProvider();
   throw new BusError(A.EOPNOTSUPP, op, 'no default provider in this runtime (no performance clock or crypto.getRandomValues): pass options.provider');
 }
@@ -289,7 +307,7 @@ export class Bus {
     const pages = end === 0 ? 0 : busPages(end, userBytes);
     if (pages === 0 || pages > A.MAX_MEMORY_PAGES) throw new BusError(A.ENOMEM, 'Bus.create', 'the bus does not fit in 4 GiB of memory');
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    const provider = given_provider ?? await defaultProvider();
+    const provider = given_provider ?? await providerFor('Bus.create');
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
     const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
     const engine: Engine = kind === 'wasm'
@@ -331,7 +349,7 @@ export class Bus {
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
     }
-    const provider = givenProvider ?? await defaultProvider('Bus.join');
+    const provider = givenProvider ?? await providerFor('Bus.join');
     const hooks = h.hooks === true;
     let module = h.module ?? null;
     if (kind === 'wasm' && !module) module = await loadCore(hooks);

@@ -265,7 +265,7 @@ export class Connection {
    * bytes are copied once, straight into the receiver's pool (up to SEND_INLINE_MAX bytes:
    * through the command area, in one SEND). Returns the cookie used.
    */
-  send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
+  send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
     // (under reply / replyAsync / dispatch the argument errors name that op; under call / callSync, and alone, 'send')
     const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
     const e = this.live(aop);
@@ -361,7 +361,7 @@ export class Connection {
    * send()'s checks without the sending (SEND_PROBE): throws what send() would, but for the
    * receiver's room; returns the receiver's slot address (for a name: its owner now).
    */
-  private probe(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: SendOptions): number {
+  private probe(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendOptions): number {
     const e = this.engine;
     this.nextSendFlags = A.SEND_PROBE;
     e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
@@ -1054,7 +1054,7 @@ export class Connection {
   }
 
   /** Send the call (EXPECT_REPLY, `deadline`: callDeadline's) and record it. */
-  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string, pt: bigint | undefined,
+  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string, pt: bigint | undefined,
     taken: number | undefined): PendingCall {
     this.live(op);
     const calls = this.calls ??= new Calls(this);
@@ -1229,7 +1229,7 @@ export class Connection {
    * "Backpressure"). The call waits itself, for its own reply
    * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
-  call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallOptions): Promise<Message> {
+  call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallOptions): Promise<Message> {
     return this.callWith(dst, payload, opts, undefined, false, undefined);
   }
 
@@ -1237,7 +1237,7 @@ export class Connection {
    * call(), with a payload type (callMethod: PAYLOAD_DBUS); `transient`: `payload` is a
    * buffer the library reuses (encodeTransient's), copied before the call first waits.
    */
-  private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallOptions | undefined,
+  private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined): Promise<Message> {
     if (cookie === undefined) return this.callAs(dst, payload, opts, pt, transient, undefined, null);
     const sent = { yes: false };
@@ -1250,7 +1250,7 @@ export class Connection {
     }
   }
 
-  private async callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallOptions | undefined,
+  private async callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
     const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
     const oTimeout = o.timeout, signal = o.signal; // (each read once)
@@ -1375,12 +1375,12 @@ export class Connection {
    * Throws EOPNOTSUPP, before sending, on a thread that may not block (a browser main
    * thread): use call(). Messages for the user stay queued meanwhile.
    */
-  callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: CallSyncOptions): Message {
+  callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallSyncOptions): Message {
     return this.callSyncWith(dst, payload, opts, undefined, undefined);
   }
 
   /** callSync() with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it (takeCallCookie) */
-  private callSyncWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
+  private callSyncWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
     const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
     const oTimeout = o.timeout; // (read once)
     if (oTimeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
@@ -1436,7 +1436,7 @@ export class Connection {
    * with cookie_reply = its cookie. Throws EBADSLT when the call is no longer pending (its
    * caller timed out, closed, or got a reply already). Returns the reply's cookie.
    */
-  reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendOptions): number {
+  reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
     const { src, cookie } = this.replyTarget(call, 'reply');
     return this.replyTo(src, cookie, payload, opts);
   }
@@ -1448,7 +1448,7 @@ export class Connection {
    * Everything else fails as reply() does: EBADSLT when the call is no longer pending (its
    * caller timed out meanwhile), ENXIO when its caller is gone. Resolves to the reply's cookie.
    */
-  async replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+  async replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const { src, cookie } = this.replyTarget(call, 'replyAsync');
     const w = this.waitOptions('replyAsync', opts);
     // (the bytes are copied into the caller's pool by the try that succeeds: a payload the
@@ -1539,7 +1539,7 @@ export class Connection {
     return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, () => this.replyTo(src, callCookie, payload, opts, 'dispatch'));
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
-  replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
+  replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
     // the options read once, into a plain object, before this reply's state (cookie_reply)
     // is set: code a getter runs (a send of its own) sees none of it, and the flags checked
     // below are the flags sent
@@ -1602,7 +1602,7 @@ export class Connection {
    * that can never fit (larger than any sender's share of the receiver's pool), and with
    * every other error of send(). Resolves to the cookie used.
    */
-  async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+  async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const w = this.waitOptions('sendAsync', opts);
     return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.send(dst, payload, w.sendOpts));
   }
@@ -1626,7 +1626,7 @@ export class Connection {
    * of room (ENOBUFS / EXFULL, but R_SEND_NEVER_FITS) it waits in the receiver's line and
    * tries again. `op` names the caller in errors. Resolves to what `attempt` returns.
    */
-  private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | null | undefined, sendOpts: SendOptions,
+  private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
     timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     shown = timeout): Promise<T> {

@@ -1,6 +1,6 @@
 // wasmbus: the public API.
 export { Bus, DEFAULT_LIMITS, defaultProvider } from './bus.ts';
-export type { BusOptions, BusLimits, ConnectOptions, BusHandle, JoinOptions, WatchResult, ExitEmitter } from './bus.ts';
+export type { BusOptions, BusLimits, ConnectOptions, BusHandle, JoinOptions, WatchResult, ExitEmitter, DefaultProviderOptions } from './bus.ts';
 export { Connection, PAYLOAD_WASMBUS } from './connection.ts';
 export type { SendOptions, RecvOptions, RecvAsyncOptions, Destination } from './connection.ts';
 export type { SendAsyncOptions } from './connection.ts';

@@ -20,6 +20,8 @@ const ENDED = new BusError(A.ECANCELED, 'messages', 'the iterator was ended by r
  * (→ `return()`) is defined where the runtime has the symbol (Node 20.4+, Deno, recent browsers).
  */
 export interface MessageIterator extends AsyncIterableIterator<Message> {
+  /** ends the iterator (what `break` calls): always there, not optional as on AsyncIterator */
+  return(value?: unknown): Promise<IteratorResult<Message>>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 

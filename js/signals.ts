@@ -89,12 +89,24 @@ function idArg(op: string, what: string, v: unknown): number {
 }
 const lo = (v: number) => v % TWO32, hi = (v: number) => Math.floor(v / TWO32);
 
+/**
+ * A D-Bus MatchRule rather than a MatchSpec: it has `args`, or a key only a MatchRule has
+ * (`args` may be left out: before, such a rule was read as a MatchSpec and refused). One with
+ * only `sender` / `destination` is a MatchSpec's (the same meaning either way).
+ */
+function isMatchRule(rule: unknown): rule is MatchRule {
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return false;
+  // (by its keys: no getter runs here; matchRuleOf reads each value once)
+  return Object.keys(rule).some((k) => RULE_ONLY_KEYS.includes(k));
+}
+const RULE_ONLY_KEYS: readonly string[] = ['args', 'type', 'interface', 'member', 'path', 'pathNamespace'];
+
 /** Write the rule items at `p`; returns the end. */
 function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   const { u8, u32 } = e;
   let spec: MatchSpec;
   if (typeof rule === 'string') spec = { match: rule };
-  else if (typeof rule === 'object' && rule !== null && Array.isArray((rule as MatchRule).args)) spec = { match: matchRuleOf(op, rule) };
+  else if (isMatchRule(rule)) spec = { match: matchRuleOf(op, rule) };
   else {
     // each field read once, into a plain object (a getter may answer differently each time)
     const o = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');

@@ -154,7 +154,7 @@ for (const rt of RUNTIMES) {
       RUNS.push({
         name: `node uvu tests/browser (chromium, ${ENGINE})`,
         cmd: 'sh',
-        args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/browser 'browser\\.test\\.mjs$'`],
+        args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" scripts/build-dist.mjs && "${NODE}" ${UVU} tests/browser 'browser\\.test\\.mjs$'`],
         env: { WASMBUS_ENGINE: ENGINE },
         timeout: BROWSER_TIMEOUT_S,
         files: { dir: 'tests/browser', pattern: 'browser\\.test\\.mjs$', ignore: [] },
@@ -182,7 +182,7 @@ for (const rt of RUNTIMES) {
     RUNS.push({
       name: 'node uvu tests/threads dist (plain node, fresh dist/)',
       cmd: 'sh',
-      args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" ${UVU} tests/threads 'dist\\.test\\.mjs$'`],
+      args: ['-c', `"${NODE}" node_modules/typescript/bin/tsc -p tsconfig.build.json && "${NODE}" scripts/build-dist.mjs && "${NODE}" ${UVU} tests/threads 'dist\\.test\\.mjs$'`],
       timeout: THREADS_TIMEOUT_S,
       files: { dir: 'tests/threads', pattern: 'dist\\.test\\.mjs$', ignore: [] },
       min: minTests('tests/threads dist', 'both'),

@@ -320,7 +320,7 @@ export function ruleElements(rule: MatchRule, sink: ElementSink): void {
   if (rule.member !== undefined) sink.addPair('member', rule.member);
   if (rule.path !== undefined) sink.addPair('path', rule.path);
   if (rule.pathNamespace !== undefined) sink.addPair('path-slash-prefix', rule.pathNamespace);
-  for (const a of rule.args) {
+  for (const a of rule.args ?? []) {
     if (a.kind === 'string') sink.addPair(argKey(a.n), a.value);
     else if (a.kind === 'has') sink.addPair(argKey(a.n) + '-has', a.value);
     else if (a.kind === 'namespace') sink.addPair(argKey(a.n) + '-dot-prefix', a.value);

@@ -12,7 +12,7 @@ export type { DType } from './signature.ts';
 export { objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, namespaceError,
   uniqueName, uniqueNameId } from './names.ts';
 export { parseMatch, formatMatch, matchesRule, MAX_ARG } from './match.ts';
-export type { MatchRule, ArgMatch } from './match.ts';
+export type { MatchRule, ParsedMatchRule, ArgMatch } from './match.ts';
 export { Bloom, ElementList, BLOOM_DEFAULT, BLOOM_KEYS, bloomParamsError, prefixes, signalElements, signalFilter,
   ruleElements, ruleMask, bloomCheck } from './bloom.ts';
 export type { BloomParams, ElementSink } from './bloom.ts';

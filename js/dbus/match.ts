@@ -31,9 +31,12 @@ export interface MatchRule {
   /** path_namespace */
   pathNamespace?: string;
   destination?: string;
-  /** argument conditions, in the order given */
-  args: ArgMatch[];
+  /** argument conditions, in the order given (absent: none; parseMatch always sets it) */
+  args?: ArgMatch[];
 }
+
+/** A rule as parseMatch / matchRuleOf return it: `args` always set. */
+export type ParsedMatchRule = MatchRule & { args: ArgMatch[] };
 
 /** Highest argument index a rule may name. */
 export const MAX_ARG = 63;
@@ -53,9 +56,9 @@ const ARG_KEY = /^arg([0-9]+)(path|namespace|has)?$/;
  * leading zero), path together with path_namespace, and values that are not valid for their key
  * (object paths, interface and member names, bus names, name namespaces).
  */
-export function parseMatch(match: string): MatchRule {
+export function parseMatch(match: string): ParsedMatchRule {
   if (typeof match !== 'string') throw bad(`a match string must be a string, got ${typeof match}`);
-  const rule: MatchRule = { args: [] };
+  const rule: ParsedMatchRule = { args: [] };
   const seen = new Set<string>();
   let i = 0;
   const n = match.length;
@@ -103,7 +106,7 @@ function check(key: string, value: string, rule: (s: string) => string | null): 
   return value;
 }
 
-function addKey(rule: MatchRule, key: string, value: string): void {
+function addKey(rule: ParsedMatchRule, key: string, value: string): void {
   switch (key) {
     case 'type':
       if (!(MESSAGE_TYPES as readonly string[]).includes(value)) {
@@ -146,7 +149,7 @@ const ARG_KINDS = ['string', 'path', 'namespace', 'has'];
  * checked as a string would be (formatted and parsed again: every name and path). A rule
  * without `args` has none. Throws EINVAL (op `op`) naming what is wrong.
  */
-export function matchRuleOf(op: string, rule: unknown): MatchRule {
+export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
   if (typeof rule === 'string') return parseMatch(rule);
   const fail = (detail: string) => new BusError(A.EINVAL, op, detail);
   if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
@@ -189,7 +192,7 @@ export function formatMatch(rule: MatchRule): string {
   add('path', rule.path);
   add('path_namespace', rule.pathNamespace);
   add('destination', rule.destination);
-  for (const a of rule.args) add(`arg${a.n}${a.kind === 'string' ? '' : a.kind}`, a.value);
+  for (const a of rule.args ?? []) add(`arg${a.n}${a.kind === 'string' ? '' : a.kind}`, a.value);
   return parts.join(',');
 }
 
@@ -228,9 +231,10 @@ export function matchesRule(rule: MatchRule, header: DBusHeader, body: readonly 
     if (!(ns === '/' || p === ns || p.startsWith(ns + '/'))) return false;
   }
   if (rule.destination !== undefined && header.destination !== rule.destination) return false;
-  if (rule.args.length === 0) return true;
+  const args = rule.args ?? [];
+  if (args.length === 0) return true;
   const types = parseSignature(header.signature ?? '', A.EINVAL, 'matchesRule');
-  for (const a of rule.args) {
+  for (const a of args) {
     const t = types[a.n];
     if (t === undefined || a.n >= body.length) return false;
     if (a.kind === 'has') {

@@ -9,7 +9,8 @@ import { BusError } from '../errno.ts';
 import * as A from '../shared/abi.ts';
 import { options, kindOf } from '../args.ts';
 
-const MOCK_KEYS = ['seed', 'step', 'realClock', 'creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
+const IDENTITY_KEYS = ['creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
+const MOCK_KEYS = ['seed', 'step', 'realClock', ...IDENTITY_KEYS] as const;
 
 /** Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 1). */
 function credsArg(op: string, c: unknown): Partial<Creds> {
@@ -90,7 +91,7 @@ export class MockProvider implements Provider {
     this.step = opts.step ?? 1000;
     this.realClock = opts.realClock === true;
     this.current = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 };
-    this.setIdentity(opts);
+    this.identity(opts, 'MockProvider');
   }
 
   /** Change the identity the provider reports (fields not given keep their value). */
@@ -104,7 +105,12 @@ export class MockProvider implements Provider {
    * makes that item unsupported. Strings must not contain a NUL (cmdline arguments neither).
    */
   setIdentity(id: MockIdentity): void {
-    if (id.creds) this.current = { ...this.current, ...credsArg('setIdentity', id.creds) };
+    // (unknown keys refused, as every options object's: an outside audit found `exePath` taken silently)
+    this.identity(options<MockIdentity>('setIdentity', id, IDENTITY_KEYS, "{ exe: '/usr/bin/app' }"), 'setIdentity');
+  }
+
+  private identity(id: MockIdentity, op: string): void {
+    if (id.creds) this.current = { ...this.current, ...credsArg(op, id.creds) };
     if (id.pids !== undefined) this.pid = id.pids ? { pid: id.pids.pid, tid: id.pids.tid, ppid: id.pids.ppid } : null;
     if (id.groups !== undefined) this.grp = id.groups ? [...id.groups] : null;
     if (id.comm !== undefined) {
@@ -150,6 +156,7 @@ export class MockProvider implements Provider {
   }
 
   private str(s: string, what: string): Uint8Array {
+    if (typeof s !== 'string') throw new BusError(A.EINVAL, 'MockProvider', `${what} must be a string or null, got ${kindOf(s)}`);
     const b = utf8(s);
     if (nul(b)) throw new RangeError(`MockProvider: ${what} must not contain a NUL`);
     return b;

@@ -66,6 +66,11 @@ export interface Provider {
    * reads the same value. Absent: answers may change at any time (do not cache).
    */
   epoch?(): number;
+  /**
+   * Forget every cached answer now (the default Node and Deno providers: e.g. after a native
+   * addon changed the credentials); absent on providers that cache nothing.
+   */
+  invalidate?(): void;
 }
 
 export const CREDS_FIELDS = ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'] as const;

@@ -330,6 +330,28 @@ large('a signal larger than the command area: broadcast through a staging slice,
   for (const x of [s, small, ...rx]) x.close();
 });
 
+t('a MatchRule object without args (documented: absent means none) works in addMatch, onSignal and m.matches', ({ bus }) => {
+  // (an outside audit: the types required args, and addMatch read such an object as a MatchSpec: EINVAL "unknown option rule.type")
+  const s = bus.connect(), a = bus.connect(), b = bus.connect();
+  const rule = { type: 'signal' as const, interface: 'org.example.Foo', member: 'Changed' };
+  const off = a.addMatch(rule);
+  b.addMatch({ interface: 'org.example.Other' });
+  s.emit(FOO);
+  const m = a.recv()!;
+  assert.ok(m && m.matches(rule) && m.matches({ interface: 'org.example.Foo' }));
+  assert.not.ok(m.matches({ member: 'Other' }));
+  let handled = 0;
+  const unsub = a.onSignal(rule, () => { handled++; });
+  assert.is(a.dispatch(m), 1);
+  assert.is(handled, 1);
+  m.free();
+  assert.is(b.recv(), null, 'the other rule does not match');
+  // a MatchSpec key beside MatchRule keys: said so
+  assert.throws(() => a.addMatch({ match: "interface='x.y'", member: 'M' } as never), (e: BusError) => e.code === 'EINVAL' && /is a MatchSpec/.test(e.message));
+  unsub(); off();
+  s.close(); a.close(); b.close();
+});
+
 t.run();
 tiny.run();
 large.run();

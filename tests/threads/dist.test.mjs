@@ -1,6 +1,6 @@
 // From dist/ under plain node (no tsx anywhere): a worker_threads Worker joins a bus made on
 // the main thread, on either engine, and they exchange messages both ways. tests/run.mjs
-// builds dist/ (tsc -p tsconfig.build.json) right before this run.
+// builds dist/ (tsc -p tsconfig.build.json, then scripts/build-dist.mjs, as npm run build:ts) right before this run.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   Bloom, ElementList, BLOOM_DEFAULT, bloomParamsError, prefixes, signalElements, signalFilter, ruleElements,
-  ruleMask, bloomCheck, parseMatch, matchesRule, BusErrorLike, type DBusHeader, type MatchRule,
+  ruleMask, bloomCheck, parseMatch, matchesRule, BusErrorLike, type DBusHeader, type MatchRule, type ParsedMatchRule,
 } from './dbus-helpers.ts';
 
 // Reference filters and masks computed by sd-bus's own bloom code: bloom_add_data,
@@ -233,7 +233,7 @@ test('property: every signal that matches a rule passes its mask (seeded, 3 seed
       const sender = ':1.' + (1 + r.int(3));
       const hs = { ...h, sender };
       const src = randomRule(r, h, body);
-      let rule: MatchRule;
+      let rule: ParsedMatchRule;
       try { rule = parseMatch(src); } catch { continue; }
       const filter = signalFilter(hs, body);
       const mask = ruleMask(rule);

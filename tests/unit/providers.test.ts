@@ -119,6 +119,9 @@ test('mock: defaults: creds 1000, every other item unsupported; setIdentity chan
   p.setCreds({ uid: 0 });
   assert.is((collect(p).creds as number[])[0], 0);
   assert.throws(() => p.setIdentity({ exe: 'a\0b' }), /NUL/);
+  // unknown keys and non-strings are refused, as the constructor's (an outside audit: both were taken silently)
+  assert.throws(() => p.setIdentity({ exePath: '/x' } as never), /setIdentity: EINVAL: unknown option "exePath"/);
+  assert.throws(() => p.setIdentity({ exe: 5 } as never), /exe must be a string or null, got number/);
 });
 
 test('unsupported: a provider with only clock, random and creds reports ENOTSUP (58) for every other item', () => {
