@@ -39,47 +39,47 @@ export interface BusLimits {
 
 export interface BusOptions {
   /** 'wasm' (default) or 'twin' */
-  engine?: EngineKind;
-  limits?: Partial<BusLimits>;
+  engine?: EngineKind | undefined;
+  limits?: Partial<BusLimits> | undefined;
   /** bloom filter parameters of the bus: size in bytes (8..4096, multiple of 8), hashes >= 1 */
-  bloom?: { size?: number; hashes?: number };
+  bloom?: { size?: number; hashes?: number } | undefined;
   /** bytes of memory after the bus state for the caller's own use (PAYLOAD_VEC sources) */
-  userRegion?: number;
+  userRegion?: number | undefined;
   /** credentials, clock and random; default: the runtime's real provider */
-  provider?: Provider;
+  provider?: Provider | undefined;
   /** a compiled core to use instead of build/core.wasm (it must match `hooks`) */
-  module?: WebAssembly.Module;
+  module?: WebAssembly.Module | undefined;
   /**
    * Tests only: run the build with the test hooks compiled in (build/core.hooks.wasm, or the
    * twin's core-hooks), so that `engine.setFault` works. Threads that join inherit it.
    */
-  hooks?: boolean;
+  hooks?: boolean | undefined;
 }
 
 export interface ConnectOptions {
   /** pool size in bytes, a multiple of 4096, at most the bus's poolMax; default poolMax */
-  poolSize?: number;
+  poolSize?: number | undefined;
   /** CONN_DESCRIPTION: [A-Za-z0-9_.-]{1,63}, not starting or ending with '.' or '-' */
-  description?: string;
+  description?: string | undefined;
   /** metadata this connection lets receivers see (default 'all') */
-  attachSend?: AttachSpec;
+  attachSend?: AttachSpec | undefined;
   /** metadata this connection wants on received messages (default none) */
-  attachRecv?: AttachSpec;
+  attachRecv?: AttachSpec | undefined;
   /**
    * kdbus HELLO flags (ACCEPT_FD 1 is accepted and ignored; ACTIVATOR 2 needs `activator`,
    * MONITOR 8 is what `monitor: true` sets; POLICY_HOLDER 4: EOPNOTSUPP)
    */
-  flags?: number;
+  flags?: number | undefined;
   /**
    * a monitor: receives a copy of every message the bus delivers (unicasts, broadcasts, bus
    * notifications); cannot send, own names or add matches (EOPNOTSUPP); never listed
    */
-  monitor?: boolean;
+  monitor?: boolean | undefined;
   /**
    * an activator for this well-known name: holds it until a real owner takes it; messages
    * sent to the name meanwhile wait in this connection's pool and move to the owner
    */
-  activator?: string;
+  activator?: string | undefined;
 }
 
 /**
@@ -99,20 +99,20 @@ export interface BusHandle {
   /** a fresh u32 (never 0 or 1), recorded in the thread slot the joiner takes */
   token: number;
   /** the bus runs the hooks build (BusOptions.hooks); joiners use it too */
-  hooks?: boolean;
+  hooks?: boolean | undefined;
   /**
    * the bus's liveness-lock key (random hex, made by Bus.create from crypto.getRandomValues,
    * not from the provider: two buses with the same mocked id128 must not share lock names);
    * part of the Web Locks name a joiner holds while alive (see bus.watchLock)
    */
-  liveness?: string;
+  liveness?: string | undefined;
 }
 
 export interface JoinOptions {
   /** the joining thread's engine (default: handle.engine); threads of one bus may differ */
-  engine?: EngineKind;
+  engine?: EngineKind | undefined;
   /** credentials, clock and random of the joining thread; default: the runtime's provider */
-  provider?: Provider;
+  provider?: Provider | undefined;
   /**
    * hold the liveness lock (Web Locks) that bus.watchLock() watches. Default: yes in a web
    * Worker and a browser window, where it is held until the worker (or page) ends, even after
@@ -120,7 +120,7 @@ export interface JoinOptions {
    * keeps a Deno thread alive, and watch() has the 'exit' event there). `true` forces it
    * (EOPNOTSUPP without navigator.locks); it is then given back at bus.close().
    */
-  liveness?: boolean;
+  liveness?: boolean | undefined;
 }
 
 /** What bus.watch() resolves to when the worker has exited. */
@@ -130,7 +130,7 @@ export interface WatchResult {
   /** the thread slot recovered (-1: the worker had left the bus, nothing to recover) */
   slot: number;
   /** set when recovery failed */
-  error?: unknown;
+  error?: unknown | undefined;
 }
 
 /** A Node (or Deno node:worker_threads) Worker, as far as watch() needs one. */
@@ -143,20 +143,20 @@ export interface LockWatchResult {
   /** the thread slot recovered (-1: nothing to recover: it had left the bus, or see `aborted` / `error`) */
   slot: number;
   /** the watch was aborted (opts.signal) before the thread died: nothing was recovered */
-  aborted?: boolean;
+  aborted?: boolean | undefined;
   /** set when recovery failed (or the Web Locks API failed) */
-  error?: unknown;
+  error?: unknown | undefined;
 }
 
 export interface WatchLockOptions {
   /** stop watching (the result is { slot: -1, aborted: true }) */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * passed to recoverThread (default false: a thread that died holding a bus lock gets the
    * RECOVER_BUSY_MS wait); true only where the runtime guarantees that a realm whose locks were
    * released runs no more JavaScript
    */
-  stopped?: boolean;
+  stopped?: boolean | undefined;
 }
 
 /** The thread-slot token of the thread that creates a bus. */
@@ -236,7 +236,7 @@ export async function defaultProvider(opts?: DefaultProviderOptions): Promise<Pr
 /** Options of defaultProvider(): how long Node's and Deno's providers reuse what they read of /proc (docs/API.md, Providers). */
 export interface DefaultProviderOptions {
   /** ms a collected answer is reused (default 1000; 0: read every time; Infinity: only a generation change renews it); the browser's provider reads nothing, and ignores it */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
 }
 
 /** defaultProvider, for `op` (Bus.create, Bus.join: the op of its EOPNOTSUPP) */

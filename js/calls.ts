@@ -44,16 +44,16 @@ export interface PendingCall {
 
 export interface CallOptions {
   /** ms until the call ends with ETIMEDOUT (default 25000, as D-Bus) */
-  timeout?: number;
+  timeout?: number | undefined;
   /** abort: the call rejects with ECANCELED (a late reply is freed when it arrives) */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
-  keepAlive?: boolean;
+  keepAlive?: boolean | undefined;
 }
 
 export interface CallSyncOptions {
   /** ms until the call ends with ETIMEDOUT (default 25000) */
-  timeout?: number;
+  timeout?: number | undefined;
 }
 
 export const DEFAULT_CALL_TIMEOUT = 25000;

@@ -22,14 +22,14 @@ export interface ConnectionInfo extends MetadataItems {
 
 export interface UpdateOptions {
   /** the new send mask (what receivers may see); absent: kept */
-  attachSend?: AttachSpec;
+  attachSend?: AttachSpec | undefined;
   /** the new receive mask (what this connection wants); absent: kept */
-  attachRecv?: AttachSpec;
+  attachRecv?: AttachSpec | undefined;
 }
 
 export interface InfoOptions {
   /** the items asked for (default 'all'), limited by the target's send mask */
-  attach?: AttachSpec;
+  attach?: AttachSpec | undefined;
 }
 
 function mask(op: string, name: string, spec: AttachSpec | undefined, dflt: number): number {

@@ -26,44 +26,44 @@ export type Destination = number | string;
 
 export interface SendOptions {
   /** defaults to a per-connection counter starting at 1 */
-  cookie?: number;
+  cookie?: number | undefined;
   /** s64 queue priority (lower is delivered first with USE_PRIORITY), default 0 */
-  priority?: number;
+  priority?: number | undefined;
   /** kdbus payload type, never 0; default PAYLOAD_WASMBUS */
-  payloadType?: bigint;
+  payloadType?: bigint | undefined;
   /** kdbus msg flags (EXPECT_REPLY 1, NO_AUTO_START 2, SIGNAL 4) */
-  flags?: number;
+  flags?: number | undefined;
 }
 
 export interface RecvOptions {
   /** publish the next message but keep it queued */
-  peek?: boolean;
+  peek?: boolean | undefined;
   /** only a message whose priority is <= this value (lowest first) */
-  priority?: number;
+  priority?: number | undefined;
 }
 
 export interface RecvAsyncOptions extends RecvOptions {
   /** reject with ETIMEDOUT after this many milliseconds (default: wait forever) */
-  timeout?: number;
+  timeout?: number | undefined;
   /** reject with ECANCELED when aborted */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
-  keepAlive?: boolean;
+  keepAlive?: boolean | undefined;
 }
 
 export interface SendAsyncOptions extends SendOptions {
   /** reject with ETIMEDOUT after this many milliseconds without room (default: wait forever) */
-  timeout?: number;
+  timeout?: number | undefined;
   /** reject with ECANCELED when aborted */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
-  keepAlive?: boolean;
+  keepAlive?: boolean | undefined;
 }
 
 /** One pending event-loop wait (recvAsync, call, and the waits for room of sendAsync, replyAsync and call). */
 interface Waiter {
   /** the waiting call, named in the error of a close (a wait for room only) */
-  op?: string;
+  op?: string | undefined;
   keep: boolean | undefined;
   held: boolean;
   error: BusError | null;

@@ -25,9 +25,9 @@ import { now, parks } from './host/wait.ts';
 /** conn.listen() options. */
 export interface ListenOptions {
   /** aborting it stops the listener, as stop() does */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** false: a parked wait does not keep the thread's event loop alive (as recvAsync's keepAlive) */
-  keepAlive?: boolean;
+  keepAlive?: boolean | undefined;
 }
 
 /** What conn.listen() returns. */

@@ -11,35 +11,35 @@ export type { AcquireResult } from './cmd/name.ts';
 
 export interface RequestNameOptions {
   /** take the name from its owner if that owner allows replacement (REPLACE_EXISTING) */
-  replaceExisting?: boolean;
+  replaceExisting?: boolean | undefined;
   /** let a later requestName with replaceExisting take it from this connection (ALLOW_REPLACEMENT) */
-  allowReplacement?: boolean;
+  allowReplacement?: boolean | undefined;
   /** wait in the name's queue when it is taken, and stay queued when replaced (QUEUE) */
-  queue?: boolean;
+  queue?: boolean | undefined;
 }
 
 export interface ListOptions {
   /** every connection, a bare entry when nothing else lists it (LIST_UNIQUE) */
-  unique?: boolean;
+  unique?: boolean | undefined;
   /** one entry per primary owner of a name (LIST_NAMES) */
-  names?: boolean;
+  names?: boolean | undefined;
   /** one entry per queued owner (LIST_QUEUED) */
-  queued?: boolean;
+  queued?: boolean | undefined;
   /**
    * activators' names (LIST_ACTIVATORS): one entry per activator, nameFlags NAME_ACTIVATOR |
    * NAME_PRIMARY while no real owner holds the name, else NAME_ACTIVATOR | NAME_IN_QUEUE
    * (without it an activator is listed as any connection, by `unique`). Monitors are never listed.
    */
-  activators?: boolean;
+  activators?: boolean | undefined;
 }
 
 /** One LIST record: a connection id, its HELLO flags, and the name it owns or queues for. */
 export interface ListEntry {
   id: number;
   flags: number;
-  name?: string;
+  name?: string | undefined;
   /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE; an activator's: NAME_ACTIVATOR with NAME_PRIMARY or NAME_IN_QUEUE */
-  nameFlags?: number;
+  nameFlags?: number | undefined;
 }
 
 /** The connection fields these functions need (Connection satisfies it). */

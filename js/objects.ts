@@ -57,9 +57,9 @@ export type MethodHandler = (args: unknown[], call: MethodCall) => readonly unkn
 /** One method: its signatures (sd-bus's SD_BUS_METHOD(member, in, out, handler)). */
 export interface MethodSpec {
   /** the input signature; a call with another one gets InvalidArgs. Absent: any arguments are passed on */
-  in?: string;
+  in?: string | undefined;
   /** the output signature of the reply body (default ''): the handler returns an array of its values */
-  out?: string;
+  out?: string | undefined;
   handler: MethodHandler;
 }
 
@@ -81,11 +81,11 @@ export interface MethodCallSpec {
   destination: Destination;
   path: string;
   /** recommended; absent: the callee looks the member up in every interface of the path */
-  interface?: string;
+  interface?: string | undefined;
   member: string;
   /** the body's signature ('' or absent: no body) */
-  signature?: string;
-  body?: readonly unknown[];
+  signature?: string | undefined;
+  body?: readonly unknown[] | undefined;
 }
 
 interface Method { in: string | undefined; out: string; handler: MethodHandler; onError: ExportOptions['onError'] }

@@ -25,19 +25,19 @@ import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
 /** A rule for addMatch in object form; every field given must match (a notification kind alone). */
 export interface MatchSpec {
   /** a D-Bus match string (or a parsed rule): its bloom mask, and its unique sender / destination as ID / DST_ID */
-  match?: string | MatchRule;
+  match?: string | MatchRule | undefined;
   /** the sender's connection id (ID rule) */
-  sender?: number;
+  sender?: number | undefined;
   /** the message's dst_id (DST_ID rule): this connection's id matches unicast signals to it only */
-  destination?: number;
+  destination?: number | undefined;
   /** a raw BLOOM_MASK: one or two generations of the bus's bloom size */
-  bloomMask?: Uint8Array;
+  bloomMask?: Uint8Array | undefined;
   /** a bus notification instead (alone): ID_ADD, ID_REMOVE, NAME_ADD, NAME_REMOVE, NAME_CHANGE */
-  notifications?: NotificationKind;
+  notifications?: NotificationKind | undefined;
   /** with notifications 'id-add' / 'id-remove': only about this connection id (default: any) */
-  id?: number;
+  id?: number | undefined;
   /** with notifications 'name-add' / 'name-remove' / 'name-change': only about this well-known name (default: any) */
-  name?: string;
+  name?: string | undefined;
 }
 export type MatchInput = string | MatchRule | MatchSpec;
 
@@ -48,12 +48,12 @@ export interface SignalSpec {
   interface: string;
   member: string;
   /** the body's D-Bus signature ('' or absent: no body) */
-  signature?: string;
-  body?: readonly unknown[];
+  signature?: string | undefined;
+  body?: readonly unknown[] | undefined;
   /** unicast: a connection id, ':1.<id>' or a well-known name (delivered only if the receiver has a matching rule); absent: broadcast */
-  destination?: Destination;
+  destination?: Destination | undefined;
   /** s64 queue priority, default 0 */
-  priority?: number;
+  priority?: number | undefined;
 }
 
 export type SignalHandler = (signal: DBusMessage, msg: Message) => void;
@@ -323,9 +323,9 @@ export function dispatch(c: Connection, msg: Message): number {
 
 export interface WaitForNameOptions {
   /** milliseconds; default 30000 (then ETIMEDOUT) */
-  timeout?: number;
+  timeout?: number | undefined;
   /** rejects with ECANCELED when aborted */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {

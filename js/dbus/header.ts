@@ -45,20 +45,20 @@ export const MAX_MESSAGE = 134217728;
 export interface DBusHeader {
   type: MessageType;
   /** FLAG_* bits; default 0 */
-  flags?: number;
+  flags?: number | undefined;
   /** 1 .. 2^32-1; on wasmbus the kdbus cookie of the message (so cookies must fit 32 bits) */
   serial: number;
-  path?: string;
-  interface?: string;
-  member?: string;
-  errorName?: string;
-  replySerial?: number;
+  path?: string | undefined;
+  interface?: string | undefined;
+  member?: string | undefined;
+  errorName?: string | undefined;
+  replySerial?: number | undefined;
   /** normally absent: the bus routes by the kdbus destination; a receiver fills it in */
-  destination?: string;
+  destination?: string | undefined;
   /** normally absent: the bus supplies the sender; a receiver fills it in */
-  sender?: string;
+  sender?: string | undefined;
   /** the body's signature; absent or '' for an empty body */
-  signature?: string;
+  signature?: string | undefined;
 }
 
 /** A decoded message: its header and where its body lies in the bytes given. */
@@ -568,11 +568,11 @@ export interface KdbusEnvelope {
   /** destination id; ~0 (2^64-1) = broadcast; 0 = by name */
   dst: number | bigint;
   /** DST_NAME, when the message was sent to a name */
-  dstName?: string;
-  cookie?: number | bigint;
-  cookieReply?: number | bigint;
+  dstName?: string | undefined;
+  cookie?: number | bigint | undefined;
+  cookieReply?: number | bigint | undefined;
   /** kdbus message flags */
-  flags?: number;
+  flags?: number | undefined;
 }
 
 /**

@@ -459,11 +459,11 @@ function malformed(detail: string): BusError | PathFail {
 /** Options of read(). */
 export interface ReadOptions {
   /** alignment origin (the message start); default 0 */
-  base?: number;
+  base?: number | undefined;
   /** byte order; default true (dbus1 'l') */
-  littleEndian?: boolean;
+  littleEndian?: boolean | undefined;
   /** `ay` values are copies instead of views of `bytes` (the values outlive the bytes) */
-  copyArrays?: boolean;
+  copyArrays?: boolean | undefined;
 }
 
 class Reader {

@@ -23,16 +23,16 @@ export interface ArgMatch {
 }
 
 export interface MatchRule {
-  type?: MessageType;
-  sender?: string;
-  interface?: string;
-  member?: string;
-  path?: string;
+  type?: MessageType | undefined;
+  sender?: string | undefined;
+  interface?: string | undefined;
+  member?: string | undefined;
+  path?: string | undefined;
   /** path_namespace */
-  pathNamespace?: string;
-  destination?: string;
+  pathNamespace?: string | undefined;
+  destination?: string | undefined;
   /** argument conditions, in the order given (absent: none; parseMatch always sets it) */
-  args?: ArgMatch[];
+  args?: ArgMatch[] | undefined;
 }
 
 /** A rule as parseMatch / matchRuleOf return it: `args` always set. */

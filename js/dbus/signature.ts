@@ -16,9 +16,9 @@ export interface DType {
   /** fixed size in bytes of a basic fixed type, else 0 */
   readonly fixed: number;
   /** array element type */
-  readonly elem?: DType;
+  readonly elem?: DType | undefined;
   /** struct fields, or [key, value] of a dict entry */
-  readonly fields?: readonly DType[];
+  readonly fields?: readonly DType[] | undefined;
 }
 
 export const MAX_SIGNATURE = 255;

@@ -27,36 +27,36 @@ function credsArg(op: string, c: unknown): Partial<Creds> {
 /** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
 export interface MockCaps {
   lastCap: number;
-  inheritable?: ArrayLike<number>; permitted?: ArrayLike<number>;
-  effective?: ArrayLike<number>; bounding?: ArrayLike<number>;
+  inheritable?: ArrayLike<number>; permitted?: ArrayLike<number> | undefined;
+  effective?: ArrayLike<number>; bounding?: ArrayLike<number> | undefined;
 }
 
 /** The metadata a MockProvider reports; `null` or absent: unsupported (creds: 1000s). */
 export interface MockIdentity {
-  creds?: Partial<Creds>;
-  pids?: Pids | null;
-  groups?: readonly number[] | null;
+  creds?: Partial<Creds> | undefined;
+  pids?: Pids | null | undefined;
+  groups?: readonly number[] | null | undefined;
   /** a string: thread and process comm alike */
-  comm?: string | { thread?: string | null; process?: string | null } | null;
-  exe?: string | null;
+  comm?: string | { thread?: string | null; process?: string | null } | null | undefined;
+  exe?: string | null | undefined;
   /** the arguments (each is followed by a NUL in CMDLINE) */
-  cmdline?: readonly string[] | null;
-  cgroup?: string | null;
-  caps?: MockCaps | null;
-  seclabel?: string | null;
-  audit?: Audit | null;
+  cmdline?: readonly string[] | null | undefined;
+  cgroup?: string | null | undefined;
+  caps?: MockCaps | null | undefined;
+  seclabel?: string | null | undefined;
+  audit?: Audit | null | undefined;
 }
 
 export interface MockOptions extends MockIdentity {
-  seed?: number;
+  seed?: number | undefined;
   /** nanoseconds a clock advances per read (default 1000) */
-  step?: number;
+  step?: number | undefined;
   /**
    * true: the real clocks (as the default providers read them) instead of the stepping one.
    * The stepping clock only moves when it is read, so deadlines measured on it (a call's
    * timeout) do not follow real time; mock an identity with a real clock with this.
    */
-  realClock?: boolean;
+  realClock?: boolean | undefined;
 }
 
 export const MOCK_REALTIME_SEC = 1767225600; // 2026-01-01T00:00:00Z

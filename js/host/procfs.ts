@@ -29,7 +29,7 @@ export interface ProcOptions {
    * Milliseconds a collected answer is reused (default META_TTL_MS); 0: read every time;
    * Infinity: only a generation change renews it.
    */
-  ttlMs?: number;
+  ttlMs?: number | undefined;
 }
 
 interface Status {

@@ -17,7 +17,7 @@ export interface WasmMemoryFallback {
 
 /** A compiled module, opaque to the package's users when they have no WebAssembly types. */
 export interface WasmModuleFallback {
-  readonly [Symbol.toStringTag]?: string;
+  readonly [Symbol.toStringTag]?: string | undefined;
 }
 
 export type WasmMemory = Runtime extends { WebAssembly: { Memory: { prototype: infer M } } } ? M : WasmMemoryFallback;
