@@ -485,4 +485,76 @@ if (!existsSync(CHROMIUM)) {
   });
 }
 
+// A worker that does not return to its event loop (here: a send loop) is stopped by Chromium's
+// terminate() only about 2 s later, and until then it keeps using the bus (docs/RUNTIMES.md,
+// "Death signals": an outside audit saw 4.26 M messages reach the page in that time). The page
+// cuts it off at once with bus.recoverThreadAsync(token), from its event loop: the recovery
+// resolves well before the 2 s, the page's event loop never stalls on it, and no message of
+// the zombie arrives afterwards.
+const ZOMBIE_SRC = (origin) => `const hp = new Promise((r) => { self.onmessage = (e) => r(e.data); });
+const { Bus, MockProvider } = await import('${origin}/dist/js/index.js');
+const { handle, engine, dst } = await hp;
+const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 9 }) });
+const c = bus.connect({ description: 'zombie' });
+self.postMessage('joined');
+const p = new Uint8Array(64);
+for (;;) { try { c.send(dst, p); } catch (e) { if (e.code !== 'ENOBUFS' && e.code !== 'EXFULL') throw e; } }
+`;
+
+async function zombieInPage(page, engine) {
+  return page.evaluate(async ({ engine, src }) => {
+    const { Bus, MockProvider } = await import('/dist/js/index.js');
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 4, connections: 8 } });
+    const main = bus.connect({ description: 'page' });
+    const h = bus.handle();
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module' });
+    const errors = [];
+    w.onerror = (e) => { errors.push(e.message); e.preventDefault(); };
+    const bounded = (p, ms, what) => Promise.race([p, new Promise((_, j) => setTimeout(() => j(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+    const drain = () => { let n = 0; for (let m; (m = main.recv()) !== null; n++) m.free(); return n; };
+    const out = { errors };
+    try {
+      const joined = new Promise((r) => { w.onmessage = (e) => r(e.data); });
+      w.postMessage({ handle: h, engine, dst: main.id });
+      await bounded(joined, 15000, 'the worker to join');
+      // its send loop under way
+      await bounded(new Promise((r) => { const t = setInterval(() => { if (main.queued > 0) { clearInterval(t); r(); } }, 5); }), 15000, 'its first messages');
+      let gap = 0, lastTick = performance.now();
+      const iv = setInterval(() => { const t = performance.now(); gap = Math.max(gap, t - lastTick); lastTick = t; }, 1);
+      w.terminate();
+      const t0 = performance.now();
+      out.slot = await bounded(bus.recoverThreadAsync(h.token), 15000, 'recoverThreadAsync');
+      out.recoverMs = performance.now() - t0;
+      clearInterval(iv);
+      out.maxGapMs = gap;
+      out.before = drain();
+      await new Promise((r) => setTimeout(r, 300)); // the zombie runs on (Chromium: ~2 s)
+      out.after = drain();
+      out.check = bus.check();
+    } finally {
+      w.terminate();
+      URL.revokeObjectURL(url);
+    }
+    return out;
+  }, { engine, src: ZOMBIE_SRC(new URL(page.url()).origin) });
+}
+
+if (!existsSync(CHROMIUM)) {
+  s.skip('chromium: recoverThreadAsync cuts off a terminated worker that is still running');
+} else {
+  s(`chromium: recoverThreadAsync cuts off a terminated worker still running its send loop, without stalling the page (${DEATH_ENGINE})`, async () => {
+    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+      const r = await zombieInPage(page, DEATH_ENGINE);
+      assert.ok(r.slot >= 0, `recovered (slot ${r.slot})`);
+      assert.ok(r.recoverMs < 1500, `before Chromium stops the worker (${r.recoverMs.toFixed(0)} ms)`);
+      assert.ok(r.maxGapMs < 60, `the page's event loop ran during the recovery (longest gap ${r.maxGapMs.toFixed(1)} ms)`);
+      assert.is(r.after, 0, 'nothing of the zombie arrives after its recovery');
+      assert.equal(r.check, [], 'the bus is consistent');
+      assert.equal(problems, [], 'no page error, console error or failed request');
+      console.log(`  [${DEATH_ENGINE}] a terminated worker in a send loop: recovered by recoverThreadAsync in ${r.recoverMs.toFixed(1)} ms (longest page stall ${r.maxGapMs.toFixed(1)} ms), ${r.before} of its messages drained, none after; its error events: ${r.errors.length}`);
+    });
+  });
+}
+
 s.run();
