@@ -250,7 +250,7 @@ abstract class EngineBase {
 
   /** The window is known to be over (the op is back to none): clear the busy word, if the slot is still ours. */
   private endClear(): void {
-    if (this.cmdAddr === 0 || this.dead) return;
+    if (this.cmdAddr === 0 || this.faultDeath) return;
     if (Atomics.load(this.u32, (this.cmdAddr - A.THREAD_CMD + A.THREAD_TOKEN) >>> 2) !== this.token) return;
     this.busy(0);
   }
@@ -262,7 +262,9 @@ abstract class EngineBase {
    * inside the core (fault injection), as a real death leaves it.
    */
   private endWindow(): void {
-    if (this.cmdAddr === 0 || this.dead) return;
+    // (a thread told it was recovered clears its word too, so that a recovery waiting on it
+    // goes on at once: only a death by fault injection leaves it, as a real death does)
+    if (this.cmdAddr === 0 || this.faultDeath) return;
     const t = this.cmdAddr - A.THREAD_CMD;
     if (Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) !== this.token) return;
     if (this.alive() && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return;
@@ -376,6 +378,7 @@ abstract class EngineBase {
       } catch (err) {
         if (this.dieOnTrap) {
           this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
+          this.faultDeath = true;
           throw err;
         }
         this.unwindCore();
@@ -452,6 +455,8 @@ abstract class EngineBase {
 
   /** set once this thread may no longer use the bus: what every call then throws */
   private dead: Error | null = null;
+  /** it died by fault injection (setFault with `die`): it leaves its words as a real death would */
+  private faultDeath = false;
   get lost(): boolean { return this.dead !== null; }
   /** the token this thread joined with */
   protected token = 0;

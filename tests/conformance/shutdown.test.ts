@@ -1,6 +1,6 @@
 // Shutdown, closing after recovery, statistics and the exported health check (evloop issue).
 import * as assert from 'uvu/assert';
-import { Bus, BusError, abi as A, checkBus as exportedCheck } from '../../js/index.ts';
+import { Bus, BusError, abi as A, checkBus as exportedCheck, type Provider } from '../../js/index.ts';
 import { busSuite, ENGINE } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 
@@ -198,6 +198,38 @@ t('recoverThreadAsync: recovers from the event loop (a thread busy in a send win
   try { jc.close(); } catch { /* closed by the recovery */ }
   try { j.close(); } catch { /* recovered */ }
   assert.match(await code(j.recoverThreadAsync(5)), /^EBADF recoverThreadAsync: EBADF: the bus is closed on this thread/);
+  rx.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
+t('a thread declared dead inside its send window clears its busy word as it learns it: the recovery then goes on at once, not after RECOVER_BUSY_MS', async ({ bus, mock }) => {
+  // (an outside audit: the word stayed set once the thread knew it was dead, and every
+  // recovery of a thread stopped that way waited the whole 100 ms for nothing)
+  const h = bus.handle();
+  const e = bus.engine;
+  let slotAddr = 0, fire = false;
+  const provider: Provider = {
+    name: 'declares-dead',
+    // called by the core for the TIMESTAMP of the SEND below, inside the send window: the
+    // recovery's claim lands there (as another thread's recoverThread would)
+    clock: (id, out) => { if (fire) { fire = false; Atomics.store(e.u32, (slotAddr + A.THREAD_STATE) >>> 2, A.THREAD_RECOVERING); } return mock.clock(id, out); },
+    random: (b) => mock.random(b),
+    creds: (o) => mock.creds(o),
+  };
+  const j = await Bus.join(h, { provider, engine: ENGINE });
+  slotAddr = e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + j.engine.threadSlot * A.THREAD_SIZE;
+  const jc = j.connect(), rx = bus.connect({ attachRecv: ['timestamp'] });
+  fire = true;
+  let code = '';
+  try { jc.send(rx.id, new Uint8Array(100000)); } catch (err) { code = (err as BusError).code; } // (a host-copied payload: the busy word is set)
+  assert.is(code, 'ECONNRESET', 'the send learned it was declared dead');
+  assert.is(Atomics.load(e.i32, (slotAddr + A.THREAD_BUSY) >>> 2), 0, 'and cleared its busy word');
+  const t0 = performance.now();
+  assert.is(bus.recoverThread(h.token), j.engine.threadSlot);
+  assert.ok(performance.now() - t0 < A.RECOVER_BUSY_MS / 2, `the recovery did not wait for the busy word (${(performance.now() - t0).toFixed(1)} ms)`);
+  assert.is(rx.queued, 0, 'nothing delivered');
+  try { jc.close(); } catch { /* closed by the recovery */ }
+  try { j.close(); } catch { /* recovered */ }
   rx.close();
   assert.equal(checkBus(bus.engine), []);
 });
