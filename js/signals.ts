@@ -94,24 +94,48 @@ const lo = (v: number) => v % TWO32, hi = (v: number) => Math.floor(v / TWO32);
  * (`args` may be left out: before, such a rule was read as a MatchSpec and refused). One with
  * only `sender` / `destination` is a MatchSpec's (the same meaning either way).
  */
-function isMatchRule(rule: unknown): rule is MatchRule {
-  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) return false;
-  // (by its keys: no getter runs here; matchRuleOf reads each value once)
-  return Object.keys(rule).some((k) => RULE_ONLY_KEYS.includes(k));
+function isMatchRule(r: Record<string, unknown>): boolean {
+  const keys = Object.keys(r);
+  if (keys.some((k) => RULE_ONLY_KEYS.includes(k))) return true;
+  // only sender / destination: a MatchSpec takes ids (numbers), a MatchRule names (strings)
+  return keys.length > 0 && keys.every((k) => k === 'sender' || k === 'destination') &&
+    (typeof r.sender === 'string' || typeof r.destination === 'string');
 }
 const RULE_ONLY_KEYS: readonly string[] = ['args', 'type', 'interface', 'member', 'path', 'pathNamespace'];
+
+/**
+ * A rule object's own enumerable keys and values, each value read once. A rule must be a plain
+ * object: the keys of a prototype or a class would not be read (before, such a rule was read
+ * as empty and matched every signal), so anything else is refused.
+ */
+function plainRule(op: string, rule: unknown): Record<string, unknown> {
+  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+    throw new BusError(A.EINVAL, op, `rule must be a match string, a MatchRule or a MatchSpec, got ${kindOf(rule)}`);
+  }
+  const proto = Object.getPrototypeOf(rule);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new BusError(A.EINVAL, op, 'rule must be a plain object (a literal, or parseMatch\'s result): the keys of its prototype or class are not read');
+  }
+  const snap: Record<string, unknown> = {};
+  for (const k of Object.keys(rule)) snap[k] = (rule as Record<string, unknown>)[k];
+  return snap;
+}
 
 /** Write the rule items at `p`; returns the end. */
 function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   const { u8, u32 } = e;
   let spec: MatchSpec;
   if (typeof rule === 'string') spec = { match: rule };
-  else if (isMatchRule(rule)) spec = { match: matchRuleOf(op, rule) };
   else {
-    // each field read once, into a plain object (a getter may answer differently each time)
-    const o = options<MatchSpec>(op, rule as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
-    spec = {};
-    for (const k of MATCH_KEYS) { const v = o[k]; if (v !== undefined) (spec as Record<string, unknown>)[k] = v; }
+    // each value read once, into a plain object (a getter may answer differently each time);
+    // then told apart: a D-Bus MatchRule or a MatchSpec
+    const snap = plainRule(op, rule);
+    if (isMatchRule(snap)) spec = { match: matchRuleOf(op, snap) };
+    else {
+      const o = options<MatchSpec>(op, snap as MatchSpec, MATCH_KEYS, "{ notifications: 'id-add' }", 'rule');
+      spec = {};
+      for (const k of MATCH_KEYS) { const v = o[k]; if (v !== undefined) (spec as Record<string, unknown>)[k] = v; }
+    }
   }
   if (spec.notifications !== undefined) {
     const type = NOTIFICATION_ITEMS[spec.notifications];

@@ -155,7 +155,13 @@ export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
   if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
     throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : Array.isArray(rule) ? 'array' : typeof rule}`);
   }
-  const r = rule as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(rule);
+  if (proto !== Object.prototype && proto !== null) {
+    throw fail('a MatchRule must be a plain object (parseMatch\'s result, or a literal): the keys of its prototype or class are not read');
+  }
+  // each value read once, into a plain object (a getter may answer differently each time)
+  const r: Record<string, unknown> = {};
+  for (const k of Object.keys(rule)) r[k] = (rule as Record<string, unknown>)[k];
   for (const k of Object.keys(r)) {
     if (!RULE_KEYS.includes(k)) {
       throw fail(`unknown MatchRule key "${k}" (known: ${RULE_KEYS.join(', ')})${k === 'match' ? '; { match } is a MatchSpec, which only addMatch takes' : ''}`);

@@ -110,6 +110,18 @@ export class MockProvider implements Provider {
   }
 
   private identity(id: MockIdentity, op: string): void {
+    // all or nothing: a bad field leaves the identity (and the epoch) as they were
+    const saved = [this.current, this.pid, this.grp, this.tcomm, this.pcomm, this.exePath, this.cmd, this.cg, this.label, this.aud, this.capSets] as const;
+    try {
+      this.apply(id, op);
+    } catch (err) {
+      [this.current, this.pid, this.grp, this.tcomm, this.pcomm, this.exePath, this.cmd, this.cg, this.label, this.aud, this.capSets] = saved;
+      throw err;
+    }
+    this.ep = (this.ep + 1) >>> 0;
+  }
+
+  private apply(id: MockIdentity, op: string): void {
     if (id.creds) this.current = { ...this.current, ...credsArg(op, id.creds) };
     if (id.pids !== undefined) this.pid = id.pids ? { pid: id.pids.pid, tid: id.pids.tid, ppid: id.pids.ppid } : null;
     if (id.groups !== undefined) this.grp = id.groups ? [...id.groups] : null;
@@ -152,7 +164,6 @@ export class MockProvider implements Provider {
         };
       }
     }
-    this.ep = (this.ep + 1) >>> 0;
   }
 
   private str(s: string, what: string): Uint8Array {

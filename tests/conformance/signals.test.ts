@@ -352,6 +352,34 @@ t('a MatchRule object without args (documented: absent means none) works in addM
   s.close(); a.close(); b.close();
 });
 
+t('MatchRule objects: only sender or destination (names: a MatchRule), a class instance or inherited keys (refused: EINVAL, nothing added), getters read once', ({ bus }) => {
+  // (a second outside audit: { sender: 'name' } was read as a MatchSpec and refused; a rule
+  // whose keys sat on its prototype was read as {} and matched every signal; a getter was read
+  // three times and could answer a TypeError)
+  const s = bus.connect(), a = bus.connect();
+  s.requestName('org.example.Sender');
+  const off = a.addMatch({ sender: 'org.example.Sender' });
+  s.emit(FOO);
+  const m = a.recv()!;
+  assert.ok(m && m.matches({ sender: 'org.example.Sender' }) && m.matches({ sender: s.uniqueName }));
+  assert.not.ok(m.matches({ sender: 'org.example.Nobody' }));
+  m.free();
+  off();
+  const matches0 = bus.stats().matches.live;
+  class Rule { get interface() { return 'org.example.Only'; } }
+  for (const bad of [new Rule(), Object.create({ interface: 'org.example.Only' })]) {
+    assert.throws(() => a.addMatch(bad as never), (e: BusError) => e.code === 'EINVAL' && /plain object/.test(e.message));
+    assert.throws(() => a.onSignal(bad as never, () => {}), (e: BusError) => e.code === 'EINVAL' && /plain object/.test(e.message));
+  }
+  assert.is(bus.stats().matches.live, matches0, "nothing added");
+  let reads = 0;
+  const once = { get interface() { return reads++ === 0 ? 'org.example.Foo' : (7 as unknown as string); } };
+  const off2 = a.addMatch(once);
+  assert.is(reads, 1, 'the getter read once');
+  off2();
+  s.close(); a.close();
+});
+
 t.run();
 tiny.run();
 large.run();

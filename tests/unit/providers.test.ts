@@ -122,6 +122,12 @@ test('mock: defaults: creds 1000, every other item unsupported; setIdentity chan
   // unknown keys and non-strings are refused, as the constructor's (an outside audit: both were taken silently)
   assert.throws(() => p.setIdentity({ exePath: '/x' } as never), /setIdentity: EINVAL: unknown option "exePath"/);
   assert.throws(() => p.setIdentity({ exe: 5 } as never), /exe must be a string or null, got number/);
+  // all or nothing: a bad field leaves every other one (and the epoch) as it was
+  const ep = p.epoch(), uid = p.credentials.uid;
+  assert.throws(() => p.setIdentity({ creds: { uid: 4242 }, exe: 5 } as never), /exe must be a string/);
+  assert.throws(() => p.setIdentity({ creds: { uid: 4243 }, comm: 'a\0b' }), /NUL/);
+  assert.is(p.credentials.uid, uid);
+  assert.is(p.epoch(), ep);
 });
 
 test('unsupported: a provider with only clock, random and creds reports ENOTSUP (58) for every other item', () => {
