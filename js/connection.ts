@@ -1276,6 +1276,8 @@ export class Connection {
     // per call), when roomWait would try at once too: no line of senders at the receiver.
     // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
     const e = this.engine, rx0 = this.knownReceiver(dst);
+    /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
+    let stuckSince: number | null = null;
     if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0)) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
       try {
@@ -1283,6 +1285,7 @@ export class Connection {
       } catch (err) {
         if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK ||
           err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
+        if (err.errno === A.EDEADLK) stuckSince = now();
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
       }
@@ -1291,7 +1294,8 @@ export class Connection {
     if (p === null && transient) { payload = (payload as Uint8Array).slice(); transient = false; } // (reused by the next encode while this waits)
     while (p === null) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-        () => this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie), timeout);
+        () => this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince);
+      stuckSince = null;
       this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
         p = await tried;
@@ -1629,7 +1633,9 @@ export class Connection {
   private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
     timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
-    shown = timeout): Promise<T> {
+    shown = timeout,
+    /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
+    stuckSince: number | null = null): Promise<T> {
     const canceled = () => canceledBy(op);
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
@@ -1692,7 +1698,7 @@ export class Connection {
     enter();
     let spinDecided = false, lastErr = 'senders ahead in its line';
     /** since when tries have found a lock taken (EDEADLK after ASYNC_LOCK_WAIT_MS each), or null */
-    let lockedSince: number | null = null;
+    let lockedSince: number | null = stuckSince;
     try {
       for (;;) {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
@@ -1738,7 +1744,10 @@ export class Connection {
           // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
           lockedSince ??= now();
           const left = deadline - now();
-          if (now() - lockedSince >= A.LOCK_WAIT_MS || left <= 0) throw err;
+          if (now() - lockedSince >= A.LOCK_WAIT_MS) throw err;
+          // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
+          // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
+          if (left <= 0) throw timedOut(`a lock of the receiver stayed taken: ${err.message}`);
           await wait(() => new Promise<void>((r) => { setTimeout(r, Math.min(left, A.ASYNC_LOCK_RETRY_MS)); }));
           continue;
         }

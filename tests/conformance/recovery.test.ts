@@ -367,6 +367,23 @@ t('recvAsync facing a lock that nobody recovers: EDEADLK after LOCK_WAIT_MS in a
   assert.equal(checkBus(e), []);
 });
 
+t('sendAsync and call() facing a lock that nobody recovers: ETIMEDOUT at their own timeout (shorter than LOCK_WAIT_MS), and call() blocks the event loop for one ASYNC_LOCK_WAIT_MS try only', async ({ e, bus }) => {
+  // (an outside audit: both rejected with EDEADLK at their 400 ms timeout where recvAsync said
+  // ETIMEDOUT, and call() made two blocking first tries: 13-15 ms of the event loop)
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const other = await deadHolder(e, bus.memory, c, b);
+  const t0 = performance.now();
+  const called = a.call(b.id, new Uint8Array(1), { timeout: 300 }).then(() => 'replied', (err: BusError) => err.code);
+  const sync = performance.now() - t0;
+  const sent = a.sendAsync(b.id, new Uint8Array(1), { timeout: 300 }).then(() => 'sent', (err: BusError) => err.code);
+  assert.equal(await Promise.all([called, sent]), ['ETIMEDOUT', 'ETIMEDOUT']);
+  assert.ok(sync < 3 * A.ASYNC_LOCK_WAIT_MS, `call()'s synchronous part took ${sync.toFixed(1)} ms`);
+  assert.is(e.recover(other.threadSlot, true), 0);
+  while (b.drop()) { /* the dead thread's message */ }
+  assert.is(a.pendingCalls, 0);
+  assert.equal(checkBus(e), []);
+});
+
 t('a thread recovered while it still runs cannot act for the thread that took its slot', async ({ raw, e, bus }) => {
   const j = await another(bus.memory); // J: declared dead, but its code goes on (a Deno worker)
   const slot = j.threadSlot;
