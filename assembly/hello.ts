@@ -128,12 +128,16 @@ function helloNotify(resume: bool, slot: i32): i32 {
 function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   poolSize: u32, uid: u32, desc: u32, descLen: i32): void {
   const cmd = threadCmd();
-  // clear everything but state, gen, the wake and sleepers words and the lock word (other
-  // threads may be using those: a lock word must never read 0 while held)
+  // clear everything but state, gen, the wake word, the lock word and the three sleeper
+  // counts (other threads may be using those: a lock word must never read 0 while held, and a
+  // thread still parked on the old connection's words takes itself off its count when it
+  // wakes: zeroing a count under it drove it negative, and the core then skipped the notify
+  // of the next connection's waiter; found by an outside audit)
   fill(c + A.CONN_ID, 0, A.CONN_WAKE - A.CONN_ID);
   fill(c + A.CONN_WAKE + 4, 0, A.CONN_LOCK - A.CONN_WAKE - 4);
   fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);
-  fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SIZE - A.CONN_SLEEPERS - 4);
+  fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SPACE_SLEEPERS - A.CONN_SLEEPERS - 4);
+  fill(c + A.CONN_SPACE_SLEEPERS + 4, 0, A.CONN_TURN_SLEEPERS - A.CONN_SPACE_SLEEPERS - 4);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   // the next id in sequence, except 0 (a destination by name) and ~0 (broadcast), and, once
   // the 64-bit counter has wrapped, ids still in use (at most n_conns are skipped)

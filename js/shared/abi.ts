@@ -1151,7 +1151,9 @@ export const CONN_N_CALLS = 480;
 //  504 turn_waiting: written by the holder of the turn after a failed try:
 //      (its ticket & 0xffff) << 16 | (the space word's value it waits to change & 0xffff);
 //      any other value means the holder owes a try (the turn is new, or room was released)
-//  508 turn_sleepers: threads sleeping on turn_serving (a pass notifies only when not 0)
+//  508 turn_sleepers: threads sleeping on turn_serving (a pass notifies only when not 0);
+//      HELLO keeps it, and space_sleepers (468), as it keeps sleepers (108): a thread parked on
+//      the closed connection's words takes itself off when it wakes
 export const CONN_TURN_NEXT = 496;
 export const CONN_TURN_SERVING = 500;
 export const CONN_TURN_WAITING = 504;

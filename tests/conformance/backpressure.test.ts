@@ -176,6 +176,38 @@ t('the space word is bumped by RECV (dequeue), RECV_DROP and FREE, not by PEEK',
   a.close(); b.close();
 });
 
+t('a receiver closed under waiting senders, its slot taken at once by a new connection: the sleeper counts stay right, and the next waiter is woken by the room it waits for', async ({ bus }) => {
+  // (an outside audit: HELLO zeroed CONN_SPACE_SLEEPERS / CONN_TURN_SLEEPERS under the old
+  // connection's parked waiters, which took themselves off afterwards: the counts went
+  // negative, the core skipped the next waiter's notify, and a sendAsync with room waited out
+  // its timeout)
+  const i32 = bus.engine.i32;
+  const counts = (c: Connection) => { const b = bus.engine.connAddr(c.slot); return [Atomics.load(i32, (b + A.CONN_SPACE_SLEEPERS) >>> 2), Atomics.load(i32, (b + A.CONN_TURN_SLEEPERS) >>> 2)]; };
+  const tx = bus.connect();
+  let rx = bus.connect();
+  const slot0 = rx.slot;
+  for (let i = 0; i < MAXQ; i++) tx.send(rx.id, new Uint8Array(8)); // its quota full
+  const waiters: Promise<string>[] = [];
+  for (let i = 0; i < 4; i++) waiters.push(tx.sendAsync(rx.id, new Uint8Array(8), { timeout: 3000 }).then(() => 'sent', (e: BusError) => e.code));
+  await new Promise((r) => setTimeout(r, 30)); // parked: the holder of the turn on the space word, the others on the turn word
+  while (rx.drop()) { /* drained */ }
+  rx.close();
+  rx = bus.connect(); // the same slot, in the same turn of the event loop
+  assert.is(rx.slot, slot0);
+  assert.equal(await Promise.all(waiters), ['ENXIO', 'ENXIO', 'ENXIO', 'ENXIO']);
+  assert.equal(counts(rx), [0, 0], 'nobody waits on the new connection');
+  for (let i = 0; i < MAXQ; i++) tx.send(rx.id, new Uint8Array(8));
+  const t0 = performance.now();
+  const p = tx.sendAsync(rx.id, new Uint8Array(8), { timeout: 1500 }).then(() => 'sent', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 20));
+  rx.recv()!.free(); // room, ~20 ms in
+  assert.is(await p, 'sent');
+  assert.ok(performance.now() - t0 < 500, `woken by the room (${(performance.now() - t0).toFixed(0)} ms), not by its timeout or a poll`);
+  while (rx.drop()) { /* drained */ }
+  assert.equal(counts(rx), [0, 0]);
+  rx.close(); tx.close();
+});
+
 t('closing the sender rejects its pending sendAsync with ECONNRESET', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
   for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
