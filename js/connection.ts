@@ -15,6 +15,7 @@ import { iterate, defineDispose, type MessagesOptions, type MessageIterator } fr
 import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
+import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
@@ -61,6 +62,17 @@ export interface SendAsyncOptions extends SendOptions {
 }
 
 /** One pending event-loop wait (recvAsync, call, and the waits for room of sendAsync, replyAsync and call). */
+/** call()'s checked options and deadlines (callArgs) */
+interface CallArgs {
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly keepAlive: boolean | undefined;
+  /** the call's deadline on the provider's clock (ns) */
+  readonly deadlineNs: number;
+  /** the waits before the send end then (performance.now() ms) */
+  readonly sendBy: number;
+}
+
 interface Waiter {
   /** the waiting call, named in the error of a close (a wait for room only) */
   op?: string | undefined;
@@ -136,31 +148,16 @@ function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
 
-/**
- * How often (ms) a call() that the core refused with EMLINK while this connection's own
- * calls left a slot free looks again: calls made with send() and EXPECT_REPLY hold the
- * records, and their ends are not counted by the host.
- */
-const SLOT_POLL_MS = 10;
+const CALL_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
 
-/** One call() waiting for a pending-call slot (Connection.slotLine). */
-interface SlotWaiter { wake: (() => void) | null; prev: SlotWaiter | null; next: SlotWaiter | null }
-
-/** A FIFO of slot waiters with O(1) append and removal. */
-class SlotLine {
-  head: SlotWaiter | null = null;
-  private tail: SlotWaiter | null = null;
-  push(): SlotWaiter {
-    const q: SlotWaiter = { wake: null, prev: this.tail, next: null };
-    if (this.tail) this.tail.next = q; else this.head = q;
-    this.tail = q;
-    return q;
-  }
-  remove(q: SlotWaiter): void {
-    if (q.prev) q.prev.next = q.next; else if (this.head === q) this.head = q.next;
-    if (q.next) q.next.prev = q.prev; else if (this.tail === q) this.tail = q.prev;
-    q.prev = q.next = null;
-  }
+/** What a call() waiting for a pending-call slot needs once it goes (SlotCall.call). */
+interface CallStart {
+  readonly dst: Destination;
+  readonly payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined;
+  readonly a: CallArgs;
+  readonly pt: bigint | undefined;
+  readonly cookie: number | undefined;
+  readonly sent: { yes: boolean } | null;
 }
 
 /** send()'s own options out of sendAsync's / replyAsync's */
@@ -200,7 +197,7 @@ function cancelSend(e: Engine): void {
   }
 }
 
-export class Connection {
+export class Connection implements SlotOwner {
   readonly engine: Engine;
   /** the 64-bit connection id, as a number */
   readonly id: number;
@@ -966,11 +963,9 @@ export class Connection {
   /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
   get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
 
-  /** a cookie no pending call of this connection uses */
   /**
-   * call()s waiting for a pending-call slot, in the order they came: a doubly linked list
-   * (each one's wake-up set while it sleeps), so that the first, an append and a removal
-   * from anywhere (a timeout, an abort) are O(1), for 10 000 waiting calls as for 2.
+   * call()s waiting for a pending-call slot, in the order they came, with one timer for
+   * all their waits (slot-line.ts).
    */
   private readonly slotLine = new SlotLine();
 
@@ -980,61 +975,47 @@ export class Connection {
    */
   slotPass(): void {
     const h = this.slotLine.head;
-    if (h !== null && (this.calls === null || this.calls.live < A.MAX_PENDING_REPLIES)) h.wake?.();
+    if (h !== null && this.slotFree()) this.slotLine.wake(h);
   }
 
   /**
-   * call()'s wait for a pending-call slot: at the end of the line of calls waiting for one,
-   * until it is first and fewer than MAX_PENDING_REPLIES calls are pending (woken by the end
-   * of one: slotPass), or, `core` (the core said EMLINK: calls made with send() and
-   * EXPECT_REPLY hold records the host does not count), for SLOT_POLL_MS. Rejects with
-   * ETIMEDOUT at `by` (performance.now() ms), ECANCELED, ECONNRESET, ESHUTDOWN.
+   * call()'s wait for a pending-call slot, inside a call that the core refused with EMLINK or
+   * a full reply table: at the end of the line of calls waiting for one (slot-line.ts), until
+   * it is first and fewer than MAX_PENDING_REPLIES calls are pending, and, `core` ('mine': an
+   * EMLINK although this connection's calls leave a slot, calls made with send() and
+   * EXPECT_REPLY holding the others; 'bus': the bus's reply table full), SLOT_POLL_MS have
+   * passed (no end of a call announces those records). Rejects with
+   * ETIMEDOUT at `by` (performance.now() ms), ECANCELED, ECONNRESET, ESHUTDOWN. (A call()
+   * that finds the slots taken waits the same way from callAs, before its frame is made.)
    */
-  private async callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null): Promise<void> {
-    const calls = this.calls ??= new Calls(this);
-    const q = this.slotLine.push();
-    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
-    this.waiters.add(w);
-    this.holdFor(w);
-    const onAbort = () => {
-      if (w.error) return;
-      w.error = canceledBy('call');
-      w.cancel?.();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let polled = !core, ok = false;
-    try {
-      for (;;) {
-        if (w.error) throw w.error;
-        if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
-        this.live('call');
-        const first = this.slotLine.head === q && calls.live < A.MAX_PENDING_REPLIES;
-        if (first && polled) { ok = true; return; }
-        const left = by - now();
-        if (left <= 0) {
-          throw new BusError(A.ETIMEDOUT, 'call', core === 'bus'
-            ? `no reply record of the bus free within ${timeout} ms (every one of its limits.replies records is in use by a pending call)`
-            : `no pending-call slot free within ${timeout} ms (${calls.live} calls of this connection pending${core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
-        }
-        let t: ReturnType<typeof setTimeout> | undefined;
-        await new Promise<void>((resolve) => {
-          q.wake = resolve;
-          w.cancel = resolve;
-          t = setTimeout(resolve, first ? Math.min(left, SLOT_POLL_MS) : left);
-          (t as { unref?: () => void }).unref?.();
-        });
-        clearTimeout(t);
-        q.wake = null;
-        w.cancel = null;
-        if (first) polled = true;
-      }
-    } finally {
-      this.slotLine.remove(q);
-      signal?.removeEventListener('abort', onAbort);
-      this.waiters.delete(w);
-      if (w.held) { w.held = false; release(); }
-      if (!ok) this.slotPass(); // (one that goes on passes after its send: call())
-    }
+  private callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, by, signal, keepAlive, core, null).start(resolve, reject));
+  }
+
+  /** @internal SlotOwner (slot-line.ts): a slot is free */
+  slotFree(): boolean { return this.calls === null || this.calls.live < A.MAX_PENDING_REPLIES; }
+  /** @internal SlotOwner */
+  slotPending(): number { return this.calls === null ? 0 : this.calls.live; }
+  /** @internal SlotOwner: what ends every wait now */
+  slotCheck(): void {
+    if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+    this.live('call');
+  }
+  /** @internal SlotOwner */
+  slotJoin(q: SlotCall): void {
+    this.waiters.add(q);
+    this.holdFor(q);
+  }
+  /** @internal SlotOwner */
+  slotLeave(q: SlotCall): void {
+    this.waiters.delete(q);
+    if (q.held) { q.held = false; release(); }
+  }
+  /** @internal SlotOwner: `q` has its slot: the call it carries goes on (callRun), or the call that waited in it resumes */
+  slotGo(q: SlotCall): void {
+    const c = q.call as CallStart | null;
+    if (c === null) (q.resolve as (v: undefined) => void)(undefined);
+    else this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent).then(q.resolve as (m: Message) => void, q.reject);
   }
 
   private callCookie(calls: Calls): number {
@@ -1230,7 +1211,9 @@ export class Connection {
    * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
   call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallOptions): Promise<Message> {
-    return this.callWith(dst, payload, opts, undefined, false, undefined);
+    // (callAs itself, not callWith: an async function returning another's promise costs a
+    // promise and two microtask hops more per call)
+    return this.callAs(dst, payload, opts, undefined, false, undefined, null);
   }
 
   /**
@@ -1250,9 +1233,28 @@ export class Connection {
     }
   }
 
-  private async callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
+  private callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
-    const o = options<CallOptions>('call', opts, ['timeout', 'signal', 'keepAlive'] as const, '{ timeout: ms }');
+    let a: CallArgs;
+    try {
+      a = this.callArgs(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const calls = this.calls ??= new Calls(this);
+    // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
+    // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
+    // own frame (callRun) is made once it has its slot (callSlot says why).
+    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
+      const start: CallStart = { dst, payload: transient ? (payload as Uint8Array).slice() : payload, a, pt, cookie, sent }; // (a transient payload is reused by the next encode while this waits)
+      return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start).start(resolve, reject));
+    }
+    return this.callRun(dst, payload, a, pt, transient, cookie, sent);
+  }
+
+  /** call()'s options, checked (each read once), and its deadlines: what a throw here rejects call() with. */
+  private callArgs(opts: CallOptions | undefined): CallArgs {
+    const o = options<CallOptions>('call', opts, CALL_KEYS, '{ timeout: ms }');
     const oTimeout = o.timeout, signal = o.signal; // (each read once)
     if (oTimeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
     const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
@@ -1260,15 +1262,15 @@ export class Connection {
     const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
     if (signal?.aborted) throw canceledBy('call');
     const deadlineNs = this.callDeadline(timeout, 'call');
-    /** the waits before the send (a pending-call slot, room) end with the call's timeout, in real time */
-    const sendBy = now() + timeout;
-    const calls = this.calls ??= new Calls(this);
-    // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
-    // (before: EMLINK); a slot free and nobody waiting for one costs no await
-    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
-      if (transient) { payload = (payload as Uint8Array).slice(); transient = false; } // (reused by the next encode while this waits)
-      await this.callSlot(sendBy, timeout, signal, keepAlive, null);
-    }
+    // the waits before the send (a pending-call slot, room) end with the call's timeout, in real time
+    return { timeout, signal, keepAlive, deadlineNs, sendBy: now() + timeout };
+  }
+
+  /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
+  private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
+    const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
+    const calls = this.calls!;
     // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
     // its first try runs before call() returns its promise when no slot was waited for
     let p: PendingCall | null = null;

@@ -474,6 +474,52 @@ bp('call: the wait for a slot ends with ETIMEDOUT at the call\'s timeout, ECANCE
   b.close();
 });
 
+bp('call: the line keeps each waiting call\'s own time: a later call with a shorter timeout ends first, one past the 2^31 ms timer limit waits without a timer warning', async ({ bus }) => {
+  // (stop 16: one timer for the whole line, armed for the earliest time; before, a timer per
+  // waiting call, and one of more than 2^31 - 1 ms fired after 1 ms with a TimeoutOverflowWarning, again and again)
+  const a = bus.connect(), b = bus.connect();
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => { warnings.push(w.name); };
+  const proc = (globalThis as { process?: { on(e: string, f: (w: Error) => void): void; off(e: string, f: (w: Error) => void): void } }).process;
+  proc?.on('warning', onWarning);
+  try {
+    const held: Promise<string>[] = [];
+    const freed = (p: Promise<Message>) => code(p.then((r) => r.free()));
+    for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) held.push(freed(a.call(b.id, u16(i), { timeout: 20000 })));
+    const ac = new AbortController();
+    const long = a.call(b.id, u16(1000), { timeout: 2 ** 32 }); // past the timer limit
+    const slow = freed(a.call(b.id, u16(1001), { timeout: 5000 }));
+    const aborted = code(a.call(b.id, u16(1002), { timeout: 5000, signal: ac.signal }));
+    const t0 = performance.now();
+    const fast = code(a.call(b.id, u16(1003), { timeout: 40 })); // last in line, its time first
+    assert.is(await fast, 'ETIMEDOUT');
+    const took = performance.now() - t0;
+    assert.ok(took >= 35 && took < 1500, `at its own timeout (${took.toFixed(0)} ms), not the earlier calls'`);
+    ac.abort();
+    assert.is(await aborted, 'ECANCELED', 'an abort in the middle of the line');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(warnings, [], 'no timer warning');
+    // two answers: the first two in line go, the long one first (its time is past the timer
+    // limit), then every call is answered
+    for (let k = 0; k < 2; k++) {
+      const m = b.recv()!;
+      b.reply(m, m.payload);
+      m.free();
+    }
+    const rest = [...Array(A.MAX_PENDING_REPLIES).keys()].slice(2);
+    assert.equal(await answer(b, A.MAX_PENDING_REPLIES), [...rest, 1000, 1001], 'in the order of the line');
+    const r = await long;
+    assert.is(v16(r), 1000);
+    r.free();
+    assert.is(await slow, 'resolved');
+    assert.equal(await Promise.all(held), Array(A.MAX_PENDING_REPLIES).fill('resolved'));
+    assert.is(a.pendingCalls, 0);
+  } finally {
+    proc?.off('warning', onWarning);
+  }
+  b.close();
+});
+
 bp('call: a receiver with no room (ENOBUFS before): the call waits as sendAsync does, and goes when room is released', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   let n = 0;

@@ -1,0 +1,233 @@
+// slot-line: the call()s of one connection waiting for a pending-call slot (MAX_PENDING_REPLIES
+// calls pending), in the order they came; one timer and one microtask for all of them.
+//
+// The line is a doubly linked list: the first, an append and a removal from anywhere (a
+// timeout, an abort) are O(1), for 10 000 waiting calls as for 2. A waiter (SlotCall) looks
+// (may it go? is its time up?) when it joins and each time it is woken: by the end of a call
+// (Connection.slotPass wakes the first), its abort, the connection's close, or its time: its
+// deadline, or the poll of a first waiter that the core refused with EMLINK. Looks run in a
+// microtask, never inside the waker's code, and all the looks due run in one microtask of the
+// line's (flush).
+//
+// The times are kept by one timer per line, armed for the earliest one and re-armed lazily,
+// as host/deadlines.ts does for word waits: a waiter whose time is later than the armed one
+// (the usual case: the same timeout again and again) touches no timer, one that leaves early
+// only leaves the line, and a firing wakes every waiter that is due and re-arms for the
+// earliest time left. The timer is unref'd: a waiting call keeps its thread alive through its
+// keep-alive hold (host/keepalive.ts), not through this timer.
+//
+// Why a class and not an async function with a timer each: a burst of 10 000 calls keeps
+// ~9 900 of them waiting at once. As two suspended async functions (call()'s and its slot
+// wait's: generators, register files, closures, contexts, promises) and a setTimeout each,
+// a waiting call kept about 2.2 KB alive, which the collector copied from one young
+// generation to the next while the burst lasted; a SlotCall is one object and the promise
+// call() returned (docs/BENCHMARKS.md, stop 16).
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import { now } from './host/wait.ts';
+
+/** What a connection does for the waiters of its line (Connection implements it; internal). */
+export interface SlotOwner {
+  /** Is a slot free: fewer than MAX_PENDING_REPLIES calls of the connection pending? */
+  slotFree(): boolean;
+  /** The calls of the connection pending now (for ETIMEDOUT's message). */
+  slotPending(): number;
+  /** Throws what ends every wait now (the bus shut down: ESHUTDOWN; the connection closed: ECONNRESET). */
+  slotCheck(): void;
+  /** `q` joins the waiters of the connection (its keep-alive hold, close()'s list). */
+  slotJoin(q: SlotCall): void;
+  /** `q` leaves them. */
+  slotLeave(q: SlotCall): void;
+  /** `q` may go (a slot is its): the call goes on. */
+  slotGo(q: SlotCall): void;
+  /** A waiter that failed: the first one looks again, the slot may be free. */
+  slotPass(): void;
+}
+
+/**
+ * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): Node and Deno fire a longer
+ * one after 1 ms (Node with a TimeoutOverflowWarning), browsers at once. A time further away
+ * is reached in steps: a firing that finds nothing due re-arms.
+ */
+const MAX_TIMER_MS = 0x7fffffff;
+/** how often (ms) a first waiter that the core refused with EMLINK looks again (calls made with send() and EXPECT_REPLY hold records that no call() end announces) */
+export const SLOT_POLL_MS = 10;
+const RESOLVED = Promise.resolve();
+
+/**
+ * One call() waiting for a pending-call slot. It is also the call's Waiter (close() fails
+ * it, conn.ref()/unref() move its hold) and carries what the call needs once it goes.
+ */
+export class SlotCall {
+  // the line
+  prev: SlotCall | null = null;
+  next: SlotCall | null = null;
+  /** when its current sleep ends by itself (performance.now() ms; Infinity: not sleeping) */
+  due = Infinity;
+  /** a look is scheduled (flush) */
+  scheduled = false;
+  /** it left the line (went or failed): looks and wakes do nothing */
+  over = false;
+  /** the SLOT_POLL_MS wait of a first waiter refused with EMLINK is over (or not needed) */
+  private polled: boolean;
+  /** the sleep that ends sets polled */
+  private pollNext = false;
+  // the Waiter (Connection's close(), ref(), unref())
+  readonly op = 'call';
+  held = false;
+  error: BusError | null = null;
+  /** what the wait ends with: resolve(undefined) when it goes (or slotGo's use), reject(err) */
+  resolve: (v: never) => void = noop;
+  reject: (err: unknown) => void = noop;
+
+  constructor(
+    private readonly line: SlotLine,
+    private readonly owner: SlotOwner,
+    /** the call's timeout (ms) and when the waits before its send end (performance.now() ms) */
+    readonly timeout: number,
+    readonly sendBy: number,
+    readonly signal: AbortSignal | undefined,
+    /** keep the thread alive while waiting (undefined: the connection's ref()) */
+    readonly keep: boolean | undefined,
+    /** null: a call() over its connection's slots; 'mine' / 'bus': the core said EMLINK / the bus's reply table is full */
+    readonly core: 'mine' | 'bus' | null,
+    /** what the call needs once it goes (SlotOwner.slotGo); null for a wait inside a call */
+    readonly call: unknown,
+  ) {
+    this.polled = core === null;
+  }
+
+  /** Join the line, look once now; `resolve` / `reject` end the wait. */
+  start(resolve: (v: never) => void, reject: (err: unknown) => void): void {
+    this.resolve = resolve;
+    this.reject = reject;
+    this.signal?.addEventListener('abort', this, { once: true }); // (first: a signal that throws leaves nothing behind)
+    this.line.push(this);
+    this.owner.slotJoin(this);
+    this.look();
+  }
+
+  /** close()'s and the abort's wake: look again (it finds `error`) */
+  cancel(): void {
+    this.line.wake(this);
+  }
+
+  /** the abort listener (an EventListener object: no closure per waiter) */
+  handleEvent(): void {
+    if (this.error) return;
+    this.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+    this.cancel();
+  }
+
+  /** Go, fail, or sleep until woken or due. */
+  look(): void {
+    this.scheduled = false;
+    if (this.over) return;
+    this.due = Infinity;
+    if (this.pollNext) this.polled = true;
+    try {
+      if (this.error) throw this.error;
+      this.owner.slotCheck();
+      const first = this.line.head === this && this.owner.slotFree();
+      if (first && this.polled) {
+        this.leave();
+        this.owner.slotGo(this); // (one that goes passes after its send: call())
+        return;
+      }
+      const left = this.sendBy - now();
+      if (left <= 0) {
+        throw new BusError(A.ETIMEDOUT, 'call', this.core === 'bus'
+          ? `no reply record of the bus free within ${this.timeout} ms (every one of its limits.replies records is in use by a pending call)`
+          : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${this.core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
+      }
+      this.pollNext = first;
+      this.line.sleep(this, now() + (first ? Math.min(left, SLOT_POLL_MS) : left));
+    } catch (err) {
+      this.leave();
+      this.owner.slotPass();
+      this.reject(err);
+    }
+  }
+
+  private leave(): void {
+    this.over = true;
+    this.line.remove(this);
+    this.signal?.removeEventListener('abort', this);
+    this.owner.slotLeave(this);
+  }
+}
+
+function noop(): void {}
+
+export class SlotLine {
+  head: SlotCall | null = null;
+  private tail: SlotCall | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** the time the timer is armed for (Infinity: not armed) */
+  private armedAt = Infinity;
+  /** waiters woken and not yet looked again, in the order woken; a flush is scheduled while not empty */
+  private woken: SlotCall[] = [];
+
+  push(q: SlotCall): void {
+    q.prev = this.tail;
+    q.next = null;
+    if (this.tail) this.tail.next = q; else this.head = q;
+    this.tail = q;
+  }
+
+  /** `q` leaves the line (wherever it is). */
+  remove(q: SlotCall): void {
+    if (q.prev) q.prev.next = q.next; else if (this.head === q) this.head = q.next;
+    if (q.next) q.next.prev = q.prev; else if (this.tail === q) this.tail = q.prev;
+    q.prev = q.next = null;
+  }
+
+  /** `q` sleeps until woken or until `due` (performance.now() ms). */
+  sleep(q: SlotCall, due: number): void {
+    q.due = due;
+    if (due < this.armedAt) this.arm(due);
+  }
+
+  /** `q` looks again, in the line's next flush (a microtask). */
+  wake(q: SlotCall): void {
+    if (q.scheduled || q.over) return;
+    q.scheduled = true;
+    if (this.woken.push(q) === 1) void RESOLVED.then(this.flush);
+  }
+
+  /** Every woken waiter looks again, in the order woken (one that a look wakes too, in this same flush). */
+  private readonly flush = (): void => {
+    const w = this.woken;
+    for (let i = 0; i < w.length; i++) {
+      try {
+        w[i].look();
+      } catch (err) {
+        // (a look catches what it meets; anything else must not strand the waiters after it)
+        queueMicrotask(() => { throw err; });
+      }
+    }
+    w.length = 0;
+  };
+
+  private arm(at: number): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.armedAt = at;
+    // timers count whole ms and may run a little early by performance.now(): fire() re-arms then
+    const t = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - now()))));
+    (t as { unref?: () => void }).unref?.();
+    this.timer = t;
+  }
+
+  /** The timer: every sleeping waiter whose time has come is woken; the timer re-armed for the earliest time left. */
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    this.armedAt = Infinity;
+    const t = now();
+    let next = Infinity;
+    for (let q = this.head; q !== null; q = q.next) {
+      if (q.due <= t) this.wake(q);
+      else if (q.due < next) next = q.due;
+    }
+    if (next !== Infinity) this.arm(next);
+  };
+}
