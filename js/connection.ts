@@ -265,13 +265,23 @@ export class Connection implements SlotOwner {
   send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
     // (under reply / replyAsync / dispatch the argument errors name that op; under call / callSync, and alone, 'send')
     const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
-    const e = this.live(aop);
-    const { u32, u8 } = e;
+    this.live(aop);
     const o = options<SendOptions>(aop, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
     // every option read once, here, before the payload is measured and the command area
     // written: a getter runs the caller's code, which may resize the payload's buffer or
     // send (this thread's command area) in the middle of this send otherwise
-    const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, oType = o.payloadType;
+    return this.sendParts(dst, payload, o.cookie, o.priority, o.flags, o.payloadType);
+  }
+
+  /**
+   * @internal send() with its options read (each once: values, no getters left), checked
+   * here: what call(), reply() and dispatch send through, without an options object per message.
+   */
+  sendParts(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined,
+    oCookie: number | null | undefined, oPriority: number | null | undefined, oFlags: number | undefined, oType: bigint | undefined): number {
+    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
+    const e = this.live(aop);
+    const { u32, u8 } = e;
     if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, aop, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
     const cookie = oCookie ?? this.nextCookie;
     if (!isU64(cookie)) throw new BusError(A.EINVAL, aop, `cookie must be a non-negative safe integer, got ${shown(cookie)}`);
@@ -1045,7 +1055,7 @@ export class Connection implements SlotOwner {
     this.nextSendFlags = sync ? A.SEND_SYNC_REPLY : 0;
     this.sendOp = op;
     try {
-      this.send(dst, payload, pt === undefined ? { cookie, flags: A.MSG_EXPECT_REPLY } : { cookie, flags: A.MSG_EXPECT_REPLY, payloadType: pt });
+      this.sendParts(dst, payload, cookie, undefined, A.MSG_EXPECT_REPLY, pt);
     } catch (err) {
       calls.remove(p);
       throw err;
@@ -1549,16 +1559,16 @@ export class Connection implements SlotOwner {
     // the options read once, into a plain object, before this reply's state (cookie_reply)
     // is set: code a getter runs (a send of its own) sees none of it, and the flags checked
     // below are the flags sent
-    const so = sendOptionsOf(options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }'));
+    const o = options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
+    const cookie = o.cookie, priority = o.priority, f = o.flags, pt = o.payloadType;
     // EXPECT_REPLY with a reply's cookie_reply would make it a new call (kdbus reads a SEND
     // with EXPECT_REPLY and a timeout as a call), the real call left unanswered: refused
-    const f = so.flags;
     if (typeof f === 'number' && (f & A.MSG_EXPECT_REPLY) !== 0) {
       throw new BusError(A.EINVAL, op, 'flags must not have EXPECT_REPLY (1) in a reply: a reply cannot expect one (make a new call with call())');
     }
     this.nextTimeout = callCookie;
     this.sendOp = op;
-    try { return this.send(src, payload, so); } finally { this.nextTimeout = 0; this.sendOp = 'send'; }
+    try { return this.sendParts(src, payload, cookie, priority, f, pt); } finally { this.nextTimeout = 0; this.sendOp = 'send'; }
   }
   // backpressure (issue 10)
   /** sendAsync() calls of this connection waiting for room */
