@@ -7,7 +7,7 @@ import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
-import { options, optBoolean, u32Arg, kindOf } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, relabel } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
@@ -639,7 +639,12 @@ export class Bus {
    * connections on this thread (the answer is a slice in its pool): EBADF when there is none.
    */
   connectionInfo(id: number | string, opts?: InfoOptions): ConnectionInfo {
-    return this.anyConnection('connectionInfo').info(id, opts);
+    const c = this.anyConnection('connectionInfo');
+    try {
+      return c.info(id, opts);
+    } catch (err) {
+      throw err instanceof BusError ? relabel('connectionInfo', err) : err; // (its errors name this method)
+    }
   }
 
   /** BUS_CREATOR_INFO (Connection.creatorInfo), answered like connectionInfo. */
@@ -739,7 +744,7 @@ export class Bus {
   }
   /** The id of the primary owner of `name`, or null. */
   getNameOwner(name: string): number | null { return this.withConn('getNameOwner', (c) => c.getNameOwner(name)); }
-  nameHasOwner(name: string): boolean { return this.getNameOwner(name) !== null; }
+  nameHasOwner(name: string): boolean { return this.withConn('nameHasOwner', (c) => c.nameHasOwner(name)); }
   /** Well-known names with an owner, sorted. */
   listNames(): string[] { return this.withConn('listNames', (c) => c.listNames()); }
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */

@@ -65,6 +65,8 @@ function takeInfo(e: Engine, slot: number, gen: number, off: number): Connection
 export function connInfo(e: Engine, slot: number, gen: number, id: number | string, opts?: InfoOptions): ConnectionInfo {
   const o = options<InfoOptions>('info', opts, INFO_KEYS, "{ attach: ['creds'] }");
   const attach = mask('info', 'attach', o.attach, A.ATTACH_ALL);
+  // a unique name of this bus (:1.<id>), as send() takes it: that id
+  if (typeof id === 'string' && /^:1\.\d+$/.test(id)) id = Number(id.slice(3));
   if (typeof id === 'string') {
     const bytes = new TextEncoder().encode(id);
     if (bytes.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, 'info', 'name too long');
@@ -72,7 +74,7 @@ export function connInfo(e: Engine, slot: number, gen: number, id: number | stri
     checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME, { name: id });
     return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
   }
-  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer) or a well-known name, got ${kindOf(id)}`);
+  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer, or ":1.<id>") or a well-known name, got ${typeof id === 'number' ? String(id) : kindOf(id)}`);
   INFO.encode(e.u32, e.cmd, id, attach);
   checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));

@@ -944,9 +944,9 @@ export class Connection implements SlotOwner {
   requestName(name: string, opts?: N.RequestNameOptions): N.AcquireResult { return N.requestName(this, name, opts); }
   /** NAME_RELEASE: throws ESRCH (nobody owns it), EADDRINUSE (this connection neither owns nor queues for it). */
   releaseName(name: string): void { N.releaseName(this, name); }
-  /** The id of the primary owner of `name`, or null. */
+  /** The id of the primary owner of the well-known `name`, or null; a unique name ":1.<id>": that id while its connection is on the bus, else null. */
   getNameOwner(name: string): number | null { return N.getNameOwner(this, name); }
-  nameHasOwner(name: string): boolean { return N.getNameOwner(this, name) !== null; }
+  nameHasOwner(name: string): boolean { return N.getNameOwner(this, name, 'nameHasOwner') !== null; }
   /** Well-known names with an owner, sorted. */
   listNames(): string[] { return N.listNames(this); }
   /** Names that have an activator (LIST_ACTIVATORS), sorted. */

@@ -6,6 +6,7 @@ import { BusError } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { NAMES, LIST, FREE, commandError } from './cmd/index.ts';
 import { options, optBoolean, kindOf } from './args.ts';
+import { busNameError } from './dbus/names.ts';
 
 export type { AcquireResult } from './cmd/name.ts';
 
@@ -102,9 +103,22 @@ export function list(c: NameConn, opts?: ListOptions, op = 'list'): ListEntry[] 
 }
 
 /** The id of the primary owner of `name`, or null. */
-export function getNameOwner(c: NameConn, name: string): number | null {
-  if (typeof name !== 'string') throw new BusError(A.EINVAL, 'getNameOwner', `name must be a string, got ${kindOf(name)}`);
-  return list(c, { names: true }, 'getNameOwner').find((x) => x.name === name)?.id ?? null;
+/**
+ * The id of the primary owner of a well-known name, or null; for a unique name of this bus
+ * (":1.<id>"), that id while its connection is on the bus (as D-Bus's GetNameOwner answers a
+ * unique name with itself), else null. Any other string: EINVAL naming the rule.
+ */
+export function getNameOwner(c: NameConn, name: string, op = 'getNameOwner'): number | null {
+  if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
+  if (/^:1\.\d+$/.test(name)) {
+    const id = Number(name.slice(3));
+    return Number.isSafeInteger(id) && list(c, { unique: true }, op).some((x) => x.id === id) ? id : null;
+  }
+  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
+  if (busNameError(name) !== null || encoder.encode(name).length > A.MAX_NAME_LEN) {
+    throw new BusError(A.EINVAL, op, `${JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`);
+  }
+  return list(c, { names: true }, op).find((x) => x.name === name)?.id ?? null;
 }
 
 /** Well-known names that have a primary owner, sorted. */

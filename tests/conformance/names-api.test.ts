@@ -45,4 +45,30 @@ t('errors: EEXIST, ESRCH, EADDRINUSE, EINVAL with messages naming the rule', ({ 
   assert.is(code(() => a.requestName('org.api.Two')), 'ECONNRESET');
 });
 
+
+t('unique names: getNameOwner(":1.<id>") and info(":1.<id>") take them as send() does; an invalid name is EINVAL, said by the method called', ({ bus }) => {
+  // (outside audit, stop 16: info() refused ":1.<id>", getNameOwner answered null for any string)
+  const a = bus.connect({ description: 'alice' }), b = bus.connect();
+  assert.is(b.getNameOwner(a.uniqueName), a.id, 'a unique name on the bus: its own id (D-Bus GetNameOwner answers a unique name with itself)');
+  assert.is(bus.nameHasOwner(a.uniqueName), true);
+  assert.is(b.info(a.uniqueName).description, 'alice');
+  assert.is(bus.connectionInfo(a.uniqueName).description, 'alice');
+  const gone = bus.connect();
+  const goneName = gone.uniqueName;
+  gone.close();
+  assert.is(b.getNameOwner(goneName), null, 'a unique name no longer on the bus');
+  assert.is(b.getNameOwner(':1.99999'), null);
+  const err = (f: () => unknown) => { try { f(); } catch (e) { return e as BusError; } assert.unreachable('no error'); return null as never; };
+  for (const bad of ['bad', 'org..x', '1org.x', ':x.1', `org.${'a'.repeat(260)}`]) {
+    const e = err(() => b.getNameOwner(bad));
+    assert.is(e.code, 'EINVAL', bad);
+    assert.match(e.message, /^getNameOwner: EINVAL: .*(not a well-known name|neither a unique name)/, bad);
+  }
+  assert.match(err(() => b.nameHasOwner('bad')).message, /^nameHasOwner: EINVAL/);
+  assert.match(err(() => bus.nameHasOwner('bad')).message, /^nameHasOwner: EINVAL/);
+  assert.match(err(() => bus.connectionInfo('bad')).message, /^connectionInfo: EINVAL/, 'bus.connectionInfo says its own name');
+  assert.is(err(() => bus.connectionInfo(':1.99999')).code, 'ENXIO');
+  a.close();
+  b.close();
+});
 t.run();
