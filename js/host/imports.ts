@@ -14,8 +14,11 @@
 // reported length includes it (the item payload size).
 //
 // Nothing here allocates per call except random_get (BUS_MAKE only) and a new command line.
+// Every answer is checked against the Provider contract first (answers.ts): a wrong one fails
+// the command with EINVAL, never becomes metadata.
 import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
+import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
@@ -117,7 +120,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   };
 
   const view = (): ArgsView | null => {
-    const full = provider.cmdline ? provider.cmdline() : null;
+    const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null);
     if (full === null) return null;
     if (full !== argsFrom || args === null) {
       argsFrom = full;
@@ -169,12 +172,14 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** 8 × u64 at `out`: uid, euid, suid, fsuid, gid, egid, sgid, fsgid (kdbus CREDS). */
       creds_get(out: number): number {
         if (!provider.creds(creds)) return WASI_ENOTSUP;
+        checkCreds(provider, creds);
         for (let i = 0; i < 8; i++) u64(out + i * 8, creds[CREDS_FIELDS[i]]);
         return WASI_ESUCCESS;
       },
       /** 3 × u64 at `out`: pid, tid, ppid (kdbus PIDS; 0: not known). */
       pids_get(out: number): number {
         if (!provider.pids || !provider.pids(pids)) return WASI_ENOTSUP;
+        checkPids(provider, pids);
         u64(out, pids.pid);
         u64(out + 8, pids.tid);
         u64(out + 16, pids.ppid);
@@ -182,7 +187,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       },
       /** The first min(n, cap) supplementary gids as u64 at `buf` (kdbus AUXGROUPS); n (u32) at `n_out`. */
       groups_get(buf: number, cap: number, nOut: number): number {
-        const g = provider.groups ? provider.groups() : null;
+        const g = groupsAnswer(provider, provider.groups ? provider.groups() : null);
         if (g == null) return WASI_ENOTSUP;
         const n = Math.min(g.length, cap);
         for (let i = 0; i < n; i++) u64(buf + i * 8, g[i]);
@@ -192,14 +197,14 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** `which` 0: the thread's comm (TID_COMM), 1: the process's (PID_COMM). */
       comm_get(which: number, buf: number, cap: number, lenOut: number): number {
         if (which !== COMM_THREAD && which !== COMM_PROCESS) return WASI_EINVAL;
-        return putString(provider.comm ? provider.comm(which === COMM_THREAD) : null, buf, cap, lenOut);
+        return putString(bytesAnswer(provider, 'comm', provider.comm ? provider.comm(which === COMM_THREAD) : null), buf, cap, lenOut);
       },
       exe_get(buf: number, cap: number, lenOut: number): number {
-        return putString(provider.exe ? provider.exe() : null, buf, cap, lenOut);
+        return putString(bytesAnswer(provider, 'exe', provider.exe ? provider.exe() : null), buf, cap, lenOut);
       },
       /** The full (uncapped) command line's argc and byte size: more than args_sizes_get's = truncated. */
       cmdline_size_get(argcOut: number, sizeOut: number): number {
-        const full = provider.cmdline ? provider.cmdline() : null;
+        const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null);
         if (full === null) return WASI_ENOTSUP;
         if (full !== countFrom) {
           countFrom = full;
@@ -210,14 +215,14 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         return WASI_ESUCCESS;
       },
       cgroup_get(buf: number, cap: number, lenOut: number): number {
-        return putString(provider.cgroup ? provider.cgroup() : null, buf, cap, lenOut);
+        return putString(bytesAnswer(provider, 'cgroup', provider.cgroup ? provider.cgroup() : null), buf, cap, lenOut);
       },
       /**
        * kdbus CAPS payload: u32 last_cap, then inheritable, permitted, effective and bounding,
        * each ceil((last_cap + 1) / 32) u32 words; first min(len, cap) bytes, len at `len_out`.
        */
       caps_get(buf: number, cap: number, lenOut: number): number {
-        const c = provider.caps ? provider.caps() : null;
+        const c = capsAnswer(provider, provider.caps ? provider.caps() : null);
         if (c == null) return WASI_ENOTSUP;
         const words = c.permitted.length;
         const len = 4 + 16 * words;
@@ -231,11 +236,12 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         return WASI_ESUCCESS;
       },
       seclabel_get(buf: number, cap: number, lenOut: number): number {
-        return putString(provider.seclabel ? provider.seclabel() : null, buf, cap, lenOut);
+        return putString(bytesAnswer(provider, 'seclabel', provider.seclabel ? provider.seclabel() : null), buf, cap, lenOut);
       },
       /** kdbus AUDIT payload: u32 sessionid, u32 loginuid (4294967295: unset, as the kernel reports it). */
       audit_get(out: number): number {
         if (!provider.audit || !provider.audit(audit)) return WASI_ENOTSUP;
+        checkAudit(provider, audit);
         dv.setUint32(out, audit.sessionid >>> 0, true);
         dv.setUint32(out + 4, audit.loginuid >>> 0, true);
         return WASI_ESUCCESS;

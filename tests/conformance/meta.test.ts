@@ -81,6 +81,52 @@ t('unsupported items are left out, never invented (CREDS included)', async ({ bu
   await bus2.close();
 });
 
+t('a provider answer outside the Provider contract fails the command with EINVAL naming it, never becomes metadata', async ({ bus }) => {
+  // (outside audit, stop 16: a uid of -5 arrived as 4294967291, NaN as 0, a comm string as NUL bytes, a tid of -1 as 2^64)
+  const { Bus, BusError } = await import('../../js/index.ts');
+  type Spoil = Record<string, (...a: never[]) => unknown>;
+  const creds = (over: Partial<Creds>) => (o: Creds) => { Object.assign(o, { uid: 1, euid: 1, suid: 1, fsuid: 1, gid: 1, egid: 1, sgid: 1, fsgid: 1 }, over); return true; };
+  const cases: [string, Spoil, RegExp][] = [
+    ['uid -5', { creds: creds({ uid: -5 }) }, /provider "sloppy": creds\(\)\.uid must be an integer in 0 … 4294967295, got -5/],
+    ['euid NaN', { creds: creds({ euid: NaN }) }, /creds\(\)\.euid must be an integer/],
+    ['gid 1.5', { creds: creds({ gid: 1.5 }) }, /creds\(\)\.gid must be/],
+    ['tid -1', { pids: (o: { pid: number; tid: number; ppid: number }) => { o.pid = 10; o.tid = -1; o.ppid = 1; return true; } }, /pids\(\)\.tid must be a non-negative safe integer/],
+    ['comm string', { comm: () => 'worker-1' }, /comm\(\) must be a Uint8Array/],
+    ['groups -1', { groups: () => [1, -1] }, /groups\(\)\[1\] must be an integer/],
+    ['caps short', { caps: () => ({ lastCap: 40, inheritable: new Uint32Array(1), permitted: new Uint32Array(2), effective: new Uint32Array(2), bounding: new Uint32Array(2) }) }, /caps\(\)\.inheritable\.length must be 2/],
+    ['audit NaN', { audit: (o: { loginuid: number; sessionid: number }) => { o.loginuid = NaN; o.sessionid = 1; return true; } }, /audit\(\)\.loginuid must be an integer/],
+  ];
+  for (const [name, spoil, rule] of cases) {
+    // a provider that answers within the contract until `spoiled` (no epoch: read on every message)
+    const base = new MockProvider();
+    let spoiled = false;
+    const pick = (k: string) => (...a: never[]) => {
+      const f = spoiled && spoil[k] ? spoil[k] : (base as unknown as Spoil)[k];
+      return f ? (f as (...x: never[]) => unknown).apply(base, a) : null;
+    };
+    const p = {
+      name: 'sloppy', clock: pick('clock'), random: pick('random'), creds: pick('creds'), pids: pick('pids'), groups: pick('groups'),
+      comm: pick('comm'), caps: pick('caps'), audit: pick('audit'),
+    } as unknown as MockProvider;
+    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+    const a = bus2.connect(), b = bus2.connect({ attachRecv: 'all' });
+    a.sendText(b.id, 'before');
+    spoiled = true;
+    let err: unknown = null;
+    try { a.sendText(b.id, 'spoiled'); } catch (e) { err = e; }
+    assert.ok(err instanceof BusError, `${name}: the send fails`);
+    assert.is((err as InstanceType<typeof BusError>).code, 'EINVAL', name);
+    assert.match((err as Error).message, rule, name);
+    assert.equal(bus2.check(), [], `${name}: the bus as it was`);
+    assert.is(b.queued, 1, `${name}: only the message sent before`);
+    spoiled = false;
+    a.sendText(b.id, 'after');
+    assert.equal([b.recv()!, b.recv()!].map((m) => { const t = m.text(); m.free(); return t; }), ['before', 'after']);
+    a.close(); b.close();
+    await bus2.close();
+  }
+});
+
 t('values over their cap are left out; CMDLINE is cut to whole arguments', ({ bus, mock }) => {
   mock.setIdentity({
     ...FULL,

@@ -1,0 +1,76 @@
+// answers: a provider's answers, checked before the core's imports (imports.ts) write them into
+// the bus memory as metadata. A Provider is the caller's code; a receiver relies on what a
+// message says of its sender, so an answer outside the Provider contract (a uid of -5, NaN, a
+// string where bytes are due) is never coerced into something else (-5 into 4294967291, a
+// string into NUL bytes): the command fails with EINVAL naming the provider, the method, the
+// field and the rule, and changes nothing (a throw inside a command unwinds it, as a provider
+// that throws does: engine.ts). "Not known" stays what the contract says: false or null, and
+// the item is left out.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { shown } from '../args.ts';
+import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
+import { CREDS_FIELDS } from './provider.ts';
+
+const U32 = 'an integer in 0 … 4294967295';
+
+function wrong(p: Provider, what: string, rule: string, got: unknown): never {
+  throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: ${what} must be ${rule}, got ${shown(got)}`);
+}
+
+const isU32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+
+/** creds(out) said true: every field a u32 (kdbus CREDS). */
+export function checkCreds(p: Provider, c: Creds): void {
+  for (let i = 0; i < 8; i++) {
+    const k = CREDS_FIELDS[i];
+    if (!isU32(c[k])) wrong(p, `creds().${k}`, U32, c[k]);
+  }
+}
+
+/** pids(out) said true: pid, tid, ppid each a non-negative safe integer (0: not known). */
+export function checkPids(p: Provider, x: Pids): void {
+  for (const k of ['pid', 'tid', 'ppid'] as const) {
+    const v = x[k];
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) wrong(p, `pids().${k}`, 'a non-negative safe integer (0: not known)', v);
+  }
+}
+
+/** A byte-string answer (comm, exe, cmdline, cgroup, seclabel): a Uint8Array, or null / undefined (not known). */
+export function bytesAnswer(p: Provider, what: string, v: unknown): Uint8Array | null {
+  if (v == null) return null;
+  if (v instanceof Uint8Array || Object.prototype.toString.call(v) === '[object Uint8Array]') return v as Uint8Array;
+  return wrong(p, `${what}()`, 'a Uint8Array (bytes, no NUL) or null (not known)', v);
+}
+
+/** groups(): an array of u32 gids, or null / undefined (not known). */
+export function groupsAnswer(p: Provider, g: unknown): readonly number[] | null {
+  if (g == null) return null;
+  if (!Array.isArray(g) && !(ArrayBuffer.isView(g) && !(g instanceof DataView))) wrong(p, 'groups()', 'an array of gids or null (not known)', g);
+  const a = g as readonly number[];
+  for (let i = 0; i < a.length; i++) if (!isU32(a[i])) wrong(p, `groups()[${i}]`, U32, a[i]);
+  return a;
+}
+
+/** caps(): lastCap an integer >= 0, and four sets of ceil((lastCap + 1) / 32) u32 words each; or null (not known). */
+export function capsAnswer(p: Provider, c: unknown): Caps | null {
+  if (c == null) return null;
+  if (typeof c !== 'object') wrong(p, 'caps()', 'a Caps object or null (not known)', c);
+  const x = c as Caps;
+  const last = x.lastCap;
+  if (typeof last !== 'number' || !Number.isInteger(last) || last < 0 || last > 0xffffffff) wrong(p, 'caps().lastCap', U32, last);
+  const words = Math.ceil((last + 1) / 32);
+  for (const k of ['inheritable', 'permitted', 'effective', 'bounding'] as const) {
+    const s = x[k] as ArrayLike<number> | undefined;
+    if (s == null || typeof s !== 'object' || typeof s.length !== 'number') wrong(p, `caps().${k}`, 'an array of u32 words', s);
+    if (s.length !== words) wrong(p, `caps().${k}.length`, `${words} (ceil((lastCap + 1) / 32) words for lastCap ${last})`, s.length);
+    for (let i = 0; i < words; i++) if (!isU32(s[i])) wrong(p, `caps().${k}[${i}]`, U32, s[i]);
+  }
+  return x;
+}
+
+/** audit(out) said true: loginuid and sessionid each a u32 (4294967295: unset). */
+export function checkAudit(p: Provider, a: Audit): void {
+  if (!isU32(a.loginuid)) wrong(p, 'audit().loginuid', U32, a.loginuid);
+  if (!isU32(a.sessionid)) wrong(p, 'audit().sessionid', U32, a.sessionid);
+}
