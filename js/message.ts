@@ -15,7 +15,7 @@ export type { Timestamp } from './metadata.ts';
 import type { Connection } from './connection.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // (a leading U+FEFF kept: the default drops it)
 /** PAYLOAD_DBUS as its two little-endian u32 halves */
 const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
 
@@ -270,7 +270,10 @@ export class Message {
   /**
    * Does this message pass a D-Bus match rule (a match string or a parsed rule) in full?
    * The bus delivers by bloom filter, which has false positives: re-check with this. A
-   * well-known `sender` in the rule is compared with its current owner (getNameOwner).
+   * well-known `sender` in the rule is judged by the names the sender owned when it sent the
+   * message, when the message says (its OWNED_NAME items: this connection's attachRecv has
+   * 'names' and the sender's attachSend allows them); otherwise by the name's owner now
+   * (getNameOwner), which misses a signal sent just before the name changed hands.
    * false for a message that is not D-Bus, or is malformed.
    */
   matches(rule: string | MatchRule): boolean {
@@ -286,7 +289,14 @@ export class Message {
     }
     if (!d) return false;
     let names: string[] | undefined;
-    if (r.sender !== undefined && !r.sender.startsWith(':')) names = this.conn.getNameOwner(r.sender) === this.src ? [r.sender] : [];
+    if (r.sender !== undefined && !r.sender.startsWith(':')) {
+      // the sender's names when it sent this (OWNED_NAME), when attached and complete; else
+      // (not attached, cut, or it owned none: no item tells) the name's owner now
+      const owned = this.ownedNames;
+      if (owned.some((n) => n.name === r.sender)) names = [r.sender];
+      else if (owned.length > 0 && !this.ownedNamesTruncated) names = [];
+      else names = this.conn.getNameOwner(r.sender) === this.src ? [r.sender] : [];
+    }
     return matchesRule(r, d.header, d.body, names);
   }
 

@@ -16,7 +16,7 @@ export interface Timestamp {
 /** An OWNED_NAME item: a name the sender owned, with its name flags. */
 export interface OwnedName { name: string; flags: number }
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // (a leading U+FEFF kept: the default drops it)
 
 /** The first item of `type` in [start, end): its address, or -1. */
 export function findItem(u32: Uint32Array, start: number, end: number, type: number): number {

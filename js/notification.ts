@@ -26,7 +26,7 @@ export const NOTIFICATION_ITEMS: Readonly<Record<NotificationKind, number>> = Ob
   'name-add': A.ITEM_NAME_ADD, 'name-remove': A.ITEM_NAME_REMOVE, 'name-change': A.ITEM_NAME_CHANGE,
 });
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // (a leading U+FEFF kept: the default drops it)
 
 /** The notification in the message at `m` (`size`: header and items), or null when its first item is none. */
 export function decodeNotification(u8: Uint8Array, u32: Uint32Array, m: number, size: number): Notification | null {

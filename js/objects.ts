@@ -27,7 +27,7 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
 import { kindOf, options, asArgError } from './args.ts';
-import { encodeMessage, encodeTransient, readPayload, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
 import { DBusError, DBUS_ERROR } from './dbus/error.ts';
@@ -208,9 +208,12 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
         ? encodeTransient({ type: 'method_return', serial: rc, replySerial: serial, signature }, body)
         : encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName, signature }, body);
     } catch (err) {
-      if (errorName !== undefined) throw err;
-      // what the handler returned does not fit its output signature: the caller gets Failed
-      bytes = failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${(err as Error).message}`);
+      // what the handler returned does not fit its output signature, or what it threw cannot
+      // be sent: the caller gets Failed (never a wait for its timeout)
+      const why = sendable(err instanceof Error ? err.message : String(err));
+      bytes = failedBytes(rc, serial, errorName === undefined
+        ? `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${why}`
+        : `${call.interface ?? ''}.${call.member}: the handler's error could not be sent: ${why}`);
     }
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
@@ -243,11 +246,12 @@ function roomFor(err: unknown): boolean {
  * handler) or dropped.
  */
 function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
-  if (errorName === undefined && err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.ETIMEDOUT)) {
+  if (err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.ETIMEDOUT)) {
     try {
       const rc = c.takeCookie();
       if (rc <= 0xffffffff) {
-        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: the reply could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
+        const what = errorName === undefined ? 'the reply' : `the error reply ${errorName}`;
+        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: ${what} could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
       }
     } catch { /* no room for that either: the caller times out */ }
   }
@@ -268,17 +272,38 @@ function fail(c: Connection, call: MethodCall, cookie: number, serial: number, n
   answer(c, call, cookie, serial, name, 's', [text], undefined, true);
 }
 
+/**
+ * The longest message an error reply carries (UTF-16 units); a longer one is cut, with '…'.
+ * An error message is for people, and 4096 units (at most 12 KiB of UTF-8) fit any caller's
+ * share of a default pool, and of much smaller ones.
+ */
+const ERROR_TEXT_MAX = 4096;
+
+/**
+ * An error message the codec can carry: each NUL and lone surrogate replaced by U+FFFD, at
+ * most ERROR_TEXT_MAX units (an error's message is the handler's text: `new Error('a\0b')`,
+ * a 3 MiB message, must still reach the caller as an error, not leave it waiting).
+ */
+function sendable(text: string): string {
+  const t = text.length > ERROR_TEXT_MAX ? `${text.slice(0, ERROR_TEXT_MAX)}…` : text;
+  return t.replace(/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+}
+
 /** Answer with the error reply of what a handler threw or rejected with. */
 function answerError(c: Connection, call: MethodCall, cookie: number, serial: number, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
-  if (err instanceof DBusError) {
-    const b = err.body;
-    // the body's signature: the message string only (the common case), else none
-    if (b.length === 1 && typeof b[0] === 'string') answer(c, call, cookie, serial, err.errorName, 's', b, onError, sync);
-    else answer(c, call, cookie, serial, err.errorName, 's', [err.message], onError, sync);
-    return;
+  let name: string = DBUS_ERROR.Failed, text: string;
+  try {
+    if (err instanceof DBusError) {
+      name = err.errorName;
+      // the body's one string (the message, by convention), else the message
+      const b = err.body;
+      text = b.length === 1 && typeof b[0] === 'string' ? b[0] : String(err.message);
+    } else text = err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    name = DBUS_ERROR.Failed;
+    text = 'the handler failed with an error that could not be read';
   }
-  const text = err instanceof Error ? err.message : String(err);
-  answer(c, call, cookie, serial, DBUS_ERROR.Failed, 's', [text], onError, sync);
+  answer(c, call, cookie, serial, name, 's', [sendable(text)], onError, sync);
 }
 
 /** Answer with the handler's return value `v` (encoded by `out`), or Failed when it is not an array of out's values. */
@@ -363,11 +388,24 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
     answerError(c, call, cookie, serial, err, method.onError, true);
     return true;
   }
-  if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
-    (r as Promise<readonly unknown[] | void>).then(
-      (v) => answerValue(c, call, cookie, serial, method, v, false),
-      (err) => answerError(c, call, cookie, serial, err, method.onError, false),
-    );
+  // a promise (or any thenable): answered once it settles; a `then` that throws (a getter, or
+  // the call) is the handler's failure; a thenable that calls back twice is answered once
+  let then: unknown = undefined;
+  if (r !== null && (typeof r === 'object' || typeof r === 'function')) {
+    try { then = (r as { then?: unknown }).then; } catch (err) {
+      answerError(c, call, cookie, serial, err, method.onError, true);
+      return true;
+    }
+  }
+  if (typeof then === 'function') {
+    let settled = false;
+    try {
+      (then as (ok: (v: readonly unknown[] | void) => void, no: (err: unknown) => void) => unknown).call(r,
+        (v) => { if (settled) return; settled = true; answerValue(c, call, cookie, serial, method, v, false); },
+        (err) => { if (settled) return; settled = true; answerError(c, call, cookie, serial, err, method.onError, false); });
+    } catch (err) {
+      if (!settled) { settled = true; answerError(c, call, cookie, serial, err, method.onError, false); }
+    }
     return true;
   }
   answerValue(c, call, cookie, serial, method, r as readonly unknown[] | void, true);
@@ -451,7 +489,7 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
   const dst = o.destination;
   let bytes: Uint8Array;
   try {
-    bytes = transient ? encodeTransient(header, body) : encodeMessage(header, body);
+    bytes = transient ? encodeTransient(header, body) : encodeMsg(header, body);
   } catch (err) {
     throw asArgError(op, err); // (the codec's errors are this method's argument errors)
   }

@@ -18,7 +18,7 @@ import { put64 } from './wire.ts';
 import { kindOf, options, shown, isAbortSignal, asArgError, relabel } from './args.ts';
 import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
-import { messageSize, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
 
@@ -236,7 +236,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   const body = o.body ?? [];
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
   try {
-    messageSize(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
+    sizeMessage(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
   } catch (err) {
     throw asArgError(op, err);
   }

@@ -22,7 +22,7 @@ export const size = (u32: Uint32Array, cmd: number): number => get64(u32, cmd + 
 /** One record: a connection id, its HELLO flags, and the name it owns or queues for (if listed with one). */
 export interface Entry { id: bigint; flags: number; name?: string; nameFlags?: number }
 
-const dec = new TextDecoder();
+const dec = new TextDecoder('utf-8', { ignoreBOM: true }); // (a leading U+FEFF kept: the default drops it)
 
 /** Decode the records of the list at absolute address `p` (`n` bytes). */
 export function decode(u8: Uint8Array, u32: Uint32Array, p: number, n: number): Entry[] {

@@ -21,7 +21,12 @@ export const DBUS_ERROR = Object.freeze({
 export class DBusError extends Error {
   /** the D-Bus error name (ERROR_NAME header field) */
   readonly errorName: string;
-  /** the error reply's body (by convention its first value is the message string) */
+  /**
+   * the error reply's body (by convention its first value is the message string). A handler
+   * that throws a DBusError is answered with this body when it is one string, else with
+   * [message] (dispatch's rule 6, docs/API.md); callMethod's rejection carries the whole body
+   * of the error reply it received.
+   */
   readonly body: readonly unknown[];
   constructor(errorName: string, message = '', body?: readonly unknown[]) {
     const bad = typeof errorName === 'string' ? errorNameError(errorName) : 'not a string';

@@ -261,8 +261,29 @@ function template(h: DBusHeader): Uint8Array {
   return bytes;
 }
 
+/** The keys a DBusHeader may have. */
+const HEADER_KEYS = new Set(['type', 'flags', 'serial', 'path', 'interface', 'member', 'errorName', 'replySerial', 'destination', 'sender', 'signature']);
+
+/**
+ * A header object from the caller: an object whose own keys are all DBusHeader's (a key
+ * misspelt, or one D-Bus has and this codec does not, such as `unixFds`, would be left out
+ * of the message silently). The library's own headers skip this (they are built from checked specs).
+ */
+function userHeader(h: DBusHeader): DBusHeader {
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) throw bad(`the header must be an object like { type: 'signal', serial: 1, path, interface, member }, got ${h === null ? 'null' : Array.isArray(h) ? 'an array' : typeof h}`);
+  for (const k in h) {
+    if (Object.prototype.hasOwnProperty.call(h, k) && !HEADER_KEYS.has(k)) throw bad(`unknown header key ${JSON.stringify(k)} (known: ${[...HEADER_KEYS].join(', ')}${k === 'unixFds' ? '; no unix fd crosses this bus' : ''})`);
+  }
+  return h;
+}
+
 /** Bytes of the message `header` + `body` (header fields, padding to 8, the body). Validates both. */
 export function messageSize(header: DBusHeader, body: readonly unknown[] = []): number {
+  return sizeMessage(userHeader(header), body);
+}
+
+/** @internal messageSize() of a header the library built */
+export function sizeMessage(header: DBusHeader, body: readonly unknown[] = []): number {
   const headerLen = template(header).length;
   const total = headerLen + sizeOf(header.signature ?? '', body, headerLen);
   if (total > MAX_MESSAGE) throw new BusError(A.EMSGSIZE, ENC, `message of ${total} bytes is over the 128 MiB limit`);
@@ -275,6 +296,10 @@ export function messageSize(header: DBusHeader, body: readonly unknown[] = []): 
  * sizes `into` with messageSize(); too small: BusError EMSGSIZE.
  */
 export function writeMessage(header: DBusHeader, body: readonly unknown[], into: Uint8Array, offset = 0): number {
+  return writeMsg(userHeader(header), body, into, offset);
+}
+
+function writeMsg(header: DBusHeader, body: readonly unknown[], into: Uint8Array, offset: number): number {
   const tpl = template(header);
   const headerLen = tpl.length;
   if (offset + headerLen > into.length) {
@@ -296,8 +321,13 @@ function putU32(into: Uint8Array, p: number, v: number): void {
 
 /** Encode a message into a new Uint8Array of exactly its size. */
 export function encodeMessage(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
-  const out = new Uint8Array(messageSize(header, body));
-  writeMessage(header, body, out, 0);
+  return encodeMsg(userHeader(header), body);
+}
+
+/** @internal encodeMessage() of a header the library built */
+export function encodeMsg(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
+  const out = new Uint8Array(sizeMessage(header, body));
+  writeMsg(header, body, out, 0);
   return out;
 }
 
@@ -317,26 +347,26 @@ const SCRATCH_MAX = 65536;
  * call gets a buffer of its own.
  */
 export function encodeTransient(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
-  if (scratchBusy || guard.running) return encodeMessage(header, body);
+  if (scratchBusy || guard.running) return encodeMsg(header, body);
   scratchBusy = true;
   try {
     // one pass, straight into the buffer: the same checks in the same order as sizeOf's; a
     // message that does not fit (EMSGSIZE) takes the two passes below, which say why
     let end = -1;
     try {
-      end = writeMessage(header, body, scratch, 0);
+      end = writeMsg(header, body, scratch, 0);
     } catch (err) {
       if (!(err instanceof BusError && err.errno === A.EMSGSIZE)) throw err;
     }
     if (end < 0) {
-      const size = messageSize(header, body);
+      const size = sizeMessage(header, body);
       if (size > SCRATCH_MAX) {
         const out = new Uint8Array(size);
-        writeMessage(header, body, out, 0);
+        writeMsg(header, body, out, 0);
         return out;
       }
       if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
-      end = writeMessage(header, body, scratch, 0);
+      end = writeMsg(header, body, scratch, 0);
     }
     // the view of `end` bytes: the last two kept (a call's and its reply's sizes alternate)
     if (view0.length === end) return view0;

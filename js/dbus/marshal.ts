@@ -27,7 +27,7 @@ export const MAX_ARRAY = 67108864;
 export const MAX_DEPTH = 64;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // (ignoreBOM: a leading U+FEFF is kept, as D-Bus keeps it: the default drops it)
 
 function pad(pos: number, base: number, align: number): number {
   return (align - ((pos - base) & (align - 1))) & (align - 1);
@@ -37,7 +37,17 @@ function kind(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   if (v instanceof Uint8Array) return 'Uint8Array';
+  if (typeof v === 'object') {
+    const c = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    if (typeof c === 'string' && c !== '' && c !== 'Object') return `an object of class ${c}`;
+  }
   return typeof v;
+}
+
+/** A plain object: made by {} or Object.create(null), not an instance of a class (a Set, a Date, a URLSearchParams has no own enumerable entries to send). */
+function isPlain(v: object): boolean {
+  const p = Object.getPrototypeOf(v) as object | null;
+  return p === null || p === Object.prototype;
 }
 
 // Error paths ("arg0[3]{key}.value") are built only when an error is thrown: a value inside a
@@ -157,7 +167,7 @@ function checkVariant(v: unknown, path: string): [DType, unknown] {
 function dictEntries(t: DType, v: unknown, path: string): Iterable<[unknown, unknown]> {
   if (v instanceof Map) return v;
   const keyCode = t.elem!.fields![0].code;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && (keyCode === 's' || keyCode === 'o' || keyCode === 'g')) {
+  if (v !== null && typeof v === 'object' && !Array.isArray(v) && isPlain(v) && (keyCode === 's' || keyCode === 'o' || keyCode === 'g')) {
     return Object.entries(v as Record<string, unknown>);
   }
   throw bad(`${path}: type '${t.sig}' takes a Map${keyCode === 's' || keyCode === 'o' || keyCode === 'g' ? ' or a plain object' : ''}, got ${kind(v)}`);
@@ -219,7 +229,15 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       const start = pos;
       if (e.code === '{') {
         const kt = e.fields![0], vt = e.fields![1];
+        // a Map may hold 1 and 1n as two keys, one key on the wire (x, t): refused here, as the
+        // decoder refuses a key that appears twice (two entries could not both come back)
+        const seen = (kt.code === 'x' || kt.code === 't') ? new Set<string>() : null;
         for (const [k, val] of dictEntries(t, v, path)) {
+          if (seen !== null && (typeof k === 'bigint' || typeof k === 'number')) {
+            const w = String(k);
+            if (seen.has(w)) throw bad(`${path}: the key ${w} appears twice in the dict (as a number and as a bigint: one key on the wire, which a receiver refuses)`);
+            seen.add(w);
+          }
           pos += pad(pos, base, 8);
           try { pos = sizeValue(kt, k, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
           try { pos = sizeValue(vt, val, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }

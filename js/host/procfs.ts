@@ -39,7 +39,7 @@ interface Status {
   sets: string[] | null; // hex CapInh, CapPrm, CapEff, CapBnd
 }
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // (a leading U+FEFF kept: the default drops it)
 
 /** Bytes without trailing newlines / NULs (a comm or a label as the kernel prints it). */
 function chomp(b: Uint8Array): Uint8Array {

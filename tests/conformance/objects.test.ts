@@ -314,4 +314,60 @@ t('a reply that finds no room in the caller waits for room, until the call\'s de
   svc.close(); cli.close();
 });
 
+t('a handler error the codec cannot carry (NUL, a lone surrogate, 3 MiB, a throwing then) is still answered: its message mended, never a wait for the timeout', async ({ bus }) => {
+  // (outside audit, stop 16: each of these left the caller waiting out its timeout)
+  const svc = bus.connect(), cli = bus.connect();
+  const big = 'x'.repeat(3 << 20);
+  svc.export('/e', 'org.example.Err', {
+    Nul: { handler: () => { throw new Error('a\0b'); } },
+    Lone: { handler: async () => { throw new Error('bad \uD800 half'); } },
+    Huge: { handler: () => { throw new Error(big); } },
+    NamedNul: { handler: () => { throw new DBusError('org.example.Err.Named', 'x\0y'); } },
+    ThrowingThen: { handler: () => ({ get then() { throw new Error('then getter'); } }) as unknown as [] },
+    TwiceThen: { out: 's', handler: () => ({ then(ok: (v: unknown) => void) { ok(['one']); ok(['two']); } }) as unknown as [] },
+    Unreadable: { handler: () => { throw { toString() { throw new Error('no'); } }; } },
+  });
+  const call = (member: string) => remote(cli.callMethod({ destination: svc.id, path: '/e', interface: 'org.example.Err', member }, { timeout: 20000 }));
+  const ps = ['Nul', 'Lone', 'Huge', 'NamedNul', 'ThrowingThen', 'Unreadable'].map(call);
+  const twice = cli.callMethod({ destination: svc.id, path: '/e', interface: 'org.example.Err', member: 'TwiceThen' }, { timeout: 20000 });
+  assert.equal(serve(svc), [1, 1, 1, 1, 1, 1, 1]);
+  const got = await Promise.all(ps) as [string, string][];
+  assert.equal(got[0], [DBUS_ERROR.Failed, 'a\uFFFDb']);
+  assert.equal(got[1], [DBUS_ERROR.Failed, 'bad \uFFFD half']);
+  assert.is(got[2][0], DBUS_ERROR.Failed);
+  assert.is(got[2][1], `${'x'.repeat(4096)}…`, 'cut to 4096 units and marked');
+  assert.equal(got[3], ['org.example.Err.Named', 'x\uFFFDy'], 'its own name kept');
+  assert.equal(got[4], [DBUS_ERROR.Failed, 'then getter']);
+  assert.equal(got[5], [DBUS_ERROR.Failed, 'the handler failed with an error that could not be read']);
+  assert.equal(await twice, ['one'], 'a thenable that calls back twice is answered once');
+  assert.is(cli.pendingCalls, 0);
+  assert.is(cli.recv(), null, 'nothing else came');
+  svc.close(); cli.close();
+});
+
+t('a well-known sender rule is judged by the names the sender owned when it sent (OWNED_NAME), when the message carries them', async ({ bus }) => {
+  // (outside audit, stop 16: dispatch compared with the name's owner at dispatch time, and
+  // lost a signal sent just before the name changed hands)
+  const svc = bus.connect(), sub = bus.connect({ attachRecv: ['names'] }), plain = bus.connect();
+  svc.requestName('org.example.Svc');
+  const seen: string[] = [], plainSeen: string[] = [];
+  sub.onSignal("type='signal',sender='org.example.Svc',member='Bye'", (s) => { seen.push(s.header.member!); });
+  plain.onSignal("type='signal',sender='org.example.Svc',member='Bye'", (s) => { plainSeen.push(s.header.member!); });
+  svc.emit({ path: '/s', interface: 'org.example.Svc', member: 'Bye' });
+  svc.releaseName('org.example.Svc'); // the name is gone before the subscribers dispatch
+  for (let m = sub.recv(); m; m = sub.recv()) { assert.is(sub.dispatch(m), 1, 'dispatched to the handler'); m.free(); }
+  assert.equal(seen, ['Bye'], 'the owner at send time (OWNED_NAME)');
+  for (let m = plain.recv(); m; m = plain.recv()) { plain.dispatch(m); m.free(); }
+  assert.equal(plainSeen, [], 'without OWNED_NAME: the owner now (documented)');
+  // a sender that did not own the name when it sent (its OWNED_NAME items list another one)
+  const other = bus.connect();
+  other.requestName('org.example.Other');
+  svc.requestName('org.example.Svc');
+  const m0 = (() => { other.emit({ path: '/s', interface: 'org.example.Svc', member: 'Bye' }); return null; })();
+  void m0;
+  for (let m = sub.recv(); m; m = sub.recv()) { assert.is(m.matches("type='signal',sender='org.example.Svc'"), false, 'owned other names only'); m.free(); }
+  for (let m = plain.recv(); m; m = plain.recv()) m.free();
+  svc.close(); sub.close(); plain.close(); other.close();
+});
+
 t.run();

@@ -421,4 +421,43 @@ test('JSON travels as a string, raw bytes as ay', () => {
   assert.is(hex(r.body[1] as Uint8Array), '00ff10');
 });
 
+test('a leading U+FEFF is part of the string (D-Bus keeps it; a TextDecoder drops it by default)', () => {
+  // (outside audit, stop 16: every decoded string lost its leading U+FEFF)
+  for (const v of ['\uFEFFhello', '\uFEFF', 'a\uFEFFb']) {
+    assert.equal(read('s', encode('s', [v])), [v], JSON.stringify(v));
+  }
+  const m = new Map([['\uFEFFk', 1], ['k', 2]]);
+  assert.equal(read('a{si}', encode('a{si}', [m])), [m], 'two keys, not one twice');
+});
+
+test('encode refuses what the decoder refuses: a dict key given as a number and as a bigint; a dict that is not a Map or a plain object', () => {
+  // (outside audit, stop 16: 1 and 1n were written as two entries of one key, which every
+  // receiver refused; a Set, a Date, a URLSearchParams went out as an empty dict)
+  for (const sig of ['a{xs}', 'a{ts}']) {
+    const err = (() => { try { encode(sig, [new Map<unknown, string>([[1, 'a'], [1n, 'b']])]); } catch (e) { return e as Error; } return null; })();
+    assert.ok(err && (err as unknown as { code: string }).code === 'EINVAL', sig);
+    assert.match(err!.message, /the key 1 appears twice in the dict \(as a number and as a bigint/);
+    assert.equal(read(sig, encode(sig, [new Map<unknown, string>([[1, 'a'], [2n, 'b']])])), [new Map([[1n, 'a'], [2n, 'b']])], `${sig}: distinct keys still go`);
+  }
+  for (const v of [new Set(['a']), new Date(0), new URLSearchParams('user=alice'), /x/]) {
+    const err = (() => { try { encode('a{sv}', [v]); } catch (e) { return e as Error; } return null; })();
+    assert.ok(err && (err as unknown as { code: string }).code === 'EINVAL', String(v));
+    assert.match(err!.message, /takes a Map or a plain object, got an object of class/);
+  }
+  assert.equal(read('a{si}', encode('a{si}', [Object.assign(Object.create(null), { a: 1 })])), [new Map([['a', 1]])], 'an object without a prototype is plain');
+});
+
+test('encodeMessage / messageSize / writeMessage refuse a header key they do not know (it would be left out silently)', () => {
+  // (outside audit, stop 16)
+  for (const [k, v, re] of [['foo', 1, /unknown header key "foo"/], ['unixFds', 1, /unknown header key "unixFds" .*no unix fd crosses this bus/], ['replyserial', 3, /unknown header key "replyserial"/]] as const) {
+    const h = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'C', [k]: v } as unknown as DBusHeader;
+    for (const f of [() => encodeMessage(h), () => messageSize(h), () => writeMessage(h, [], new Uint8Array(256))]) {
+      const err = (() => { try { f(); } catch (e) { return e as Error; } return null; })();
+      assert.ok(err && (err as unknown as { code: string }).code === 'EINVAL', k);
+      assert.match(err!.message, re);
+    }
+  }
+  assert.ok(encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'C' }).length > 0);
+});
+
 test.run();
