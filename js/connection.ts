@@ -16,6 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
+import { AbortHooks } from './abort-hooks.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
@@ -998,8 +999,18 @@ export class Connection implements SlotOwner {
    * ETIMEDOUT at `by` (performance.now() ms), ECANCELED, ECONNRESET, ESHUTDOWN. (A call()
    * that finds the slots taken waits the same way from callAs, before its frame is made.)
    */
-  private callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null): Promise<void> {
-    return new Promise<void>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, by, signal, keepAlive, core, null).start(resolve, reject));
+  private callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null, seq: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, by, signal, keepAlive, core, null, seq).start(resolve, reject));
+  }
+
+  /** @internal SlotOwner: the abort listeners of this connection's calls, one per signal */
+  readonly aborts = new AbortHooks();
+  /** the order of the next call() (SlotCall.seq) */
+  private callSeq = 0;
+
+  /** @internal SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (replyPump) */
+  slotHeld(): void {
+    if (!this.pumping && this.calls !== null && this.calls.live > 0) void this.replyPump();
   }
 
   /** @internal SlotOwner (slot-line.ts): a slot is free */
@@ -1025,7 +1036,7 @@ export class Connection implements SlotOwner {
   slotGo(q: SlotCall): void {
     const c = q.call as CallStart | null;
     if (c === null) (q.resolve as (v: undefined) => void)(undefined);
-    else this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent).then(q.resolve as (m: Message) => void, q.reject);
+    else this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq).then(q.resolve as (m: Message) => void, q.reject);
   }
 
   private callCookie(calls: Calls): number {
@@ -1094,7 +1105,11 @@ export class Connection implements SlotOwner {
     const e = this.engine, i32 = e.i32, idx = this.wakeIndex;
     let spinDecided = false;
     try {
-      while (this.callWaiting.size > 0) {
+      // while calls wait for their ends, and while calls wait in the slot line for slots that
+      // pending calls hold (an aborted call's too: its end, or its REPLY_TIMEOUT at its
+      // deadline, frees its slot only once received; a connection that only makes calls
+      // receives nothing else: outside audit, stop 16)
+      while (this.callWaiting.size > 0 || (this.slotLine.head !== null && this.calls !== null && this.calls.live > 0)) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
         // (so does a recovery that declared this thread dead, and a look that finds no end of
@@ -1112,6 +1127,13 @@ export class Connection implements SlotOwner {
           if (p.reply || p.error || p.waitError) continue;
           open = true;
           if (p.deadlineNs < due) due = p.deadlineNs;
+        }
+        // (calls waiting for a slot: every pending call's deadline, the aborted ones' included)
+        if (this.slotLine.head !== null && this.calls !== null) {
+          for (const p of this.calls.pending.values()) {
+            open = true;
+            if (p.deadlineNs < due) due = p.deadlineNs;
+          }
         }
         if (!open) break;
         const stuck = this.lockStuck();
@@ -1136,6 +1158,7 @@ export class Connection implements SlotOwner {
         p.waitError = err as Error;
         p.wake?.();
       }
+      this.slotLine.wakeAll(); // (they look again: a shutdown, a closed connection, is theirs too)
     } finally {
       this.pumping = false;
       this.pumpWait = null;
@@ -1174,7 +1197,11 @@ export class Connection implements SlotOwner {
     }
   }
 
-  /** RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline); how many ended. */
+  /**
+   * RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline), and, while calls
+   * wait for a slot, for each aborted call still pending (its end is freed, or, past its
+   * deadline with none queued, it is forgotten: a slot freed); how many ended.
+   */
   private pumpTakeEach(dueOnly: boolean): number {
     const t = dueOnly ? this.engine.monotonicNs() : Infinity;
     let n = 0;
@@ -1183,6 +1210,15 @@ export class Connection implements SlotOwner {
       this.takeReply(p, 'call', true);
       if (this.lockBusy !== null) break;
       if (p.reply || p.error) n++;
+    }
+    const calls = this.calls;
+    if (this.slotLine.head !== null && calls !== null && this.lockBusy === null) {
+      for (const p of [...calls.pending.values()]) {
+        if (!p.abandoned || p.deadlineNs > t) continue;
+        this.takeReply(p, 'call', true);
+        if (this.lockBusy !== null) break;
+        if (!calls.pending.has(p.cookie)) n++;
+      }
     }
     return n;
   }
@@ -1252,14 +1288,15 @@ export class Connection implements SlotOwner {
       return Promise.reject(err);
     }
     const calls = this.calls ??= new Calls(this);
+    const seq = this.callSeq++;
     // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
     // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
-    // own frame (callRun) is made once it has its slot (callSlot says why).
+    // own frame (callRun) is made once it has its slot (slot-line.ts says why).
     if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
       const start: CallStart = { dst, payload: transient ? (payload as Uint8Array).slice() : payload, a, pt, cookie, sent }; // (a transient payload is reused by the next encode while this waits)
-      return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start).start(resolve, reject));
+      return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq).start(resolve, reject));
     }
-    return this.callRun(dst, payload, a, pt, transient, cookie, sent);
+    return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq);
   }
 
   /** call()'s options, checked (each read once), and its deadlines: what a throw here rejects call() with. */
@@ -1278,7 +1315,7 @@ export class Connection implements SlotOwner {
 
   /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
   private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number): Promise<Message> {
     const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
     const calls = this.calls!;
     // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
@@ -1324,28 +1361,29 @@ export class Connection implements SlotOwner {
         // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
         // room its slot was taken; it waits in line again, woken as calls end, not polling)
         const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
-        await this.callSlot(sendBy, timeout, signal, keepAlive, why);
+        await this.callSlot(sendBy, timeout, signal, keepAlive, why, seq); // (back at its place in the line)
       }
     }
     if (sent !== null) sent.yes = true;
     const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
-    const onAbort = () => {
+    const onAbort = { handleEvent: () => {
       if (p.error || p.reply) return;
       p.abandoned = true; // stays pending: what arrives for it later is freed
       p.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
       p.wake?.();
-    };
+    } };
     this.waiters.add(w);
     try {
       this.holdFor(w);
       try {
-        signal?.addEventListener('abort', onAbort, { once: true });
+        // (one listener per signal for all this connection's calls: abort-hooks.ts)
+        if (signal !== undefined) this.aborts.watch(signal, onAbort);
       } catch (err) {
         // a signal that refuses its listener: the call, sent already, is abandoned as an
         // aborted one is (its end is freed when it comes), and fails with ECANCELED
         if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
       }
-      if (signal?.aborted) onAbort(); // aborted while the send's promise settled
+      if (signal?.aborted) onAbort.handleEvent(); // aborted while the send's promise settled
       // let the code after call() run first: a callee on this same thread (a test, a service
       // and its client in one thread) answers then, and the call finds its reply without a
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
@@ -1378,7 +1416,7 @@ export class Connection implements SlotOwner {
     } finally {
       this.callWaiting.delete(p);
       p.wake = null;
-      signal?.removeEventListener('abort', onAbort);
+      if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
       this.waiters.delete(w);
       if (w.held) { w.held = false; release(); }
       this.callWaitEnded(p);

@@ -25,6 +25,7 @@
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { now } from './host/wait.ts';
+import type { AbortHooks } from './abort-hooks.ts';
 
 /** What a connection does for the waiters of its line (Connection implements it; internal). */
 export interface SlotOwner {
@@ -42,6 +43,15 @@ export interface SlotOwner {
   slotGo(q: SlotCall): void;
   /** A waiter that failed: the first one looks again, the slot may be free. */
   slotPass(): void;
+  /**
+   * A waiter sleeps while calls hold the slots: something must take their ends (an aborted
+   * call's end too, or its REPLY_TIMEOUT at its deadline), or no slot is ever freed on a
+   * connection that only makes calls. (The connection's reply pump: it runs while this line
+   * has waiters and calls are pending.)
+   */
+  slotHeld(): void;
+  /** the connection's abort listeners, one per signal (abort-hooks.ts) */
+  readonly aborts: AbortHooks;
 }
 
 /**
@@ -93,6 +103,12 @@ export class SlotCall {
     readonly core: 'mine' | 'bus' | null,
     /** what the call needs once it goes (SlotOwner.slotGo); null for a wait inside a call */
     readonly call: unknown,
+    /**
+     * the call's place: the order of its call() on the connection. A call that went and
+     * must wait again (the core said EMLINK, or the reply table was full) comes back to its
+     * place, ahead of the calls made after it (first come, first served).
+     */
+    readonly seq: number,
   ) {
     this.polled = core === null;
   }
@@ -101,7 +117,7 @@ export class SlotCall {
   start(resolve: (v: never) => void, reject: (err: unknown) => void): void {
     this.resolve = resolve;
     this.reject = reject;
-    this.signal?.addEventListener('abort', this, { once: true }); // (first: a signal that throws leaves nothing behind)
+    if (this.signal !== undefined) this.owner.aborts.watch(this.signal, this); // (first: a signal that throws leaves nothing behind)
     this.line.push(this);
     this.owner.slotJoin(this);
     this.look();
@@ -128,20 +144,23 @@ export class SlotCall {
     try {
       if (this.error) throw this.error;
       this.owner.slotCheck();
-      const first = this.line.head === this && this.owner.slotFree();
-      if (first && this.polled) {
-        this.leave();
-        this.owner.slotGo(this); // (one that goes passes after its send: call())
-        return;
-      }
+      // its time first: a call whose wait ran out is not sent, even if a slot came with it
+      // (before, a burst's calls left the line at its head after their time, and were sent late)
       const left = this.sendBy - now();
       if (left <= 0) {
         throw new BusError(A.ETIMEDOUT, 'call', this.core === 'bus'
           ? `no reply record of the bus free within ${this.timeout} ms (every one of its limits.replies records is in use by a pending call)`
           : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${this.core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
       }
+      const first = this.line.head === this && this.owner.slotFree();
+      if (first && this.polled) {
+        this.leave();
+        this.owner.slotGo(this); // (one that goes passes after its send: call())
+        return;
+      }
       this.pollNext = first;
       this.line.sleep(this, now() + (first ? Math.min(left, SLOT_POLL_MS) : left));
+      if (!first) this.owner.slotHeld();
     } catch (err) {
       this.leave();
       this.owner.slotPass();
@@ -152,7 +171,7 @@ export class SlotCall {
   private leave(): void {
     this.over = true;
     this.line.remove(this);
-    this.signal?.removeEventListener('abort', this);
+    if (this.signal !== undefined) this.owner.aborts.unwatch(this.signal, this);
     this.owner.slotLeave(this);
   }
 }
@@ -168,11 +187,27 @@ export class SlotLine {
   /** waiters woken and not yet looked again, in the order woken; a flush is scheduled while not empty */
   private woken: SlotCall[] = [];
 
+  /** `q` joins the line at its place (by seq: at the end, unless it comes back to wait again). */
   push(q: SlotCall): void {
-    q.prev = this.tail;
-    q.next = null;
-    if (this.tail) this.tail.next = q; else this.head = q;
-    this.tail = q;
+    if (this.tail === null || this.tail.seq < q.seq) {
+      q.prev = this.tail;
+      q.next = null;
+      if (this.tail) this.tail.next = q; else this.head = q;
+      this.tail = q;
+      return;
+    }
+    // a call that comes back: before the first one made after it (near the head: a short walk)
+    let before = this.head!;
+    while (before.seq < q.seq) before = before.next!;
+    q.next = before;
+    q.prev = before.prev;
+    if (before.prev) before.prev.next = q; else this.head = q;
+    before.prev = q;
+  }
+
+  /** Every waiter looks again (the bus shut down, the pump failed: they find out why). */
+  wakeAll(): void {
+    for (let q = this.head; q !== null; q = q.next) this.wake(q);
   }
 
   /** `q` leaves the line (wherever it is). */

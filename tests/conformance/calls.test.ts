@@ -520,6 +520,111 @@ bp('call: the line keeps each waiting call\'s own time: a later call with a shor
   b.close();
 });
 
+bp('call: slots held by aborted calls are freed by the calls that wait for them (their ends taken, or their deadlines): a connection that only calls is not stuck', async () => {
+  // (outside audit, stop 16: after 128 aborted calls every later call() waited out its timeout
+  // with ETIMEDOUT "no pending-call slot free", until the user happened to recv())
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 300 } });
+  const me = bus2.connect(), svc = bus2.connect();
+  const ac = new AbortController();
+  const batch: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) batch.push(code(me.call(svc.id, u16(i), { timeout: 10000, signal: ac.signal })));
+  ac.abort();
+  assert.equal(await Promise.all(batch), Array(A.MAX_PENDING_REPLIES).fill('ECANCELED'));
+  assert.equal(await answer(svc, A.MAX_PENDING_REPLIES), [...Array(A.MAX_PENDING_REPLIES).keys()], 'the service answers them all');
+  assert.is(me.pendingCalls, A.MAX_PENDING_REPLIES, 'their ends are queued, not yet received');
+  const t0 = performance.now();
+  const next = me.call(svc.id, u16(500), { timeout: 5000 });
+  assert.equal(await answer(svc, 1), [500], 'the next call is sent: the aborted calls\' ends were taken');
+  const r = await next;
+  assert.is(v16(r), 500);
+  r.free();
+  assert.ok(performance.now() - t0 < 2500, 'at once, not at its timeout');
+  assert.is(me.pendingCalls, 0);
+  assert.is(me.recv(), null, 'nothing of theirs reaches the user');
+  // the aborted calls' deadlines free their slots too, with no end ever queued (a service that never answers)
+  const ac2 = new AbortController();
+  const batch2: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) batch2.push(code(me.call(svc.id, u16(i), { timeout: 200, signal: ac2.signal })));
+  ac2.abort();
+  await Promise.all(batch2);
+  for (let m; (m = svc.recv()) !== null;) m.free(); // received, never answered: the calls end at their deadlines
+  const late = me.call(svc.id, u16(600), { timeout: 5000 });
+  assert.equal(await answer(svc, 1, 4000), [600], 'sent once the aborted calls\' deadlines passed');
+  (await late).free();
+  // (the other aborted calls stay counted until a receive of the user, as API.md says: one finds them past their deadlines)
+  const by = Date.now() + 3000;
+  while (me.pendingCalls > 0) {
+    assert.ok(Date.now() < by, `the aborted calls are forgotten past their deadlines (${me.pendingCalls} left)`);
+    assert.is(me.recv(), null);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  me.close(); svc.close();
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
+bp('call: a call that must wait again (the reply table full: ENOSPC) keeps its place in the line, ahead of the calls made after it', async () => {
+  // (outside audit, stop 16: it went to the end of the line; calls 16-18 of 100 were sent last,
+  // or timed out while later calls went)
+  const { Bus, MockProvider } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 16 } });
+  const me = bus2.connect(), svc = bus2.connect();
+  const N = 100;
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < N; i++) ps.push(me.call(svc.id, u16(i), { timeout: 20000 }).then((r) => { const v = v16(r); r.free(); return v; }));
+  // the service answers each call 5 ms after it came, so that calls keep meeting a full table
+  const order: number[] = [];
+  const end = Date.now() + 15000;
+  while (order.length < N) {
+    assert.ok(Date.now() < end, `all ${N} calls answered (${order.length} were)`);
+    const m = svc.recv();
+    if (!m) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    order.push(v16(m));
+    await new Promise((r) => setTimeout(r, 5));
+    svc.reply(m, m.payload);
+    m.free();
+  }
+  assert.equal(order, [...Array(N).keys()], 'sent in the order called');
+  assert.equal(await Promise.all(ps), [...Array(N).keys()]);
+  me.close(); svc.close();
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
+bp('call: calls whose time ran out while they waited for a slot are not sent, even when slots come free at that moment', async ({ bus }) => {
+  // (outside audit, stop 16: a slot's call left the line at its head after its time and was sent late)
+  const me = bus.connect(), svc = bus.connect();
+  const held: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) held.push(code(me.call(svc.id, u16(i), { timeout: 20000 }).then((r) => r.free())));
+  const waiting = [0, 1, 2, 3, 4].map((k) => code(me.call(svc.id, u16(1000 + k), { timeout: 20 })));
+  const until = performance.now() + 40;
+  while (performance.now() < until) { /* their time passes with no turn of the event loop */ }
+  assert.equal(await answer(svc, A.MAX_PENDING_REPLIES), [...Array(A.MAX_PENDING_REPLIES).keys()]); // every slot freed at once
+  assert.equal(await Promise.all(waiting), Array(5).fill('ETIMEDOUT'));
+  assert.equal(await Promise.all(held), Array(A.MAX_PENDING_REPLIES).fill('resolved'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(svc.recv(), null, 'none of them was sent');
+  me.close(); svc.close();
+});
+
+bp('call: the calls of a connection that share an AbortSignal add one listener to it, not one each', async ({ bus }) => {
+  // (outside audit, stop 16: the eleventh made Node print MaxListenersExceededWarning)
+  const { getEventListeners } = await import('node:events').catch(() => ({ getEventListeners: undefined })) as { getEventListeners?: (t: EventTarget, n: string) => unknown[] };
+  const me = bus.connect(), svc = bus.connect();
+  const ac = new AbortController();
+  const ps: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES + 20; i++) ps.push(code(me.call(svc.id, u16(i), { timeout: 20000, signal: ac.signal })));
+  if (getEventListeners) assert.is(getEventListeners(ac.signal, 'abort').length, 1, 'one listener for 148 calls (sent and waiting)');
+  ac.abort();
+  assert.equal(await Promise.all(ps), Array(A.MAX_PENDING_REPLIES + 20).fill('ECANCELED'));
+  if (getEventListeners) assert.is(getEventListeners(ac.signal, 'abort').length, 0);
+  for (let m; (m = svc.recv()) !== null;) { svc.reply(m, m.payload); m.free(); }
+  const deadline = Date.now() + 3000;
+  while (me.pendingCalls > 0 && Date.now() < deadline) { assert.is(me.recv(), null); await new Promise((r) => setTimeout(r, 1)); }
+  assert.is(me.pendingCalls, 0);
+  me.close(); svc.close();
+});
+
 bp('call: a receiver with no room (ENOBUFS before): the call waits as sendAsync does, and goes when room is released', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   let n = 0;

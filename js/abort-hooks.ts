@@ -1,0 +1,44 @@
+// abort-hooks: one 'abort' listener per AbortSignal for all the waits of a connection that
+// share it. A burst of call()s on one signal added a listener per call: from the eleventh on,
+// Node prints "MaxListenersExceededWarning: Possible EventTarget memory leak detected" (an
+// outside audit, stop 16), and every abort walked the signal's whole listener list. Here the
+// signal gets one listener, which runs the hooks of the waits registered at that moment.
+
+/** A wait to tell of its signal's abort (an EventListener object: handleEvent). */
+export interface AbortHook { handleEvent(): void }
+
+interface Entry { readonly fire: () => void; readonly hooks: Set<AbortHook> }
+
+export class AbortHooks {
+  private readonly bySignal = new Map<AbortSignal, Entry>();
+
+  /**
+   * Tell `h` when `signal` aborts (once), until unwatch(). Throws what the signal's
+   * addEventListener throws (nothing is registered then).
+   */
+  watch(signal: AbortSignal, h: AbortHook): void {
+    let e = this.bySignal.get(signal);
+    if (e === undefined) {
+      const hooks = new Set<AbortHook>();
+      const fire = (): void => {
+        this.bySignal.delete(signal);
+        for (const x of hooks) {
+          try { x.handleEvent(); } catch (err) { queueMicrotask(() => { throw err; }); } // (one hook's failure does not keep the others waiting)
+        }
+        hooks.clear();
+      };
+      signal.addEventListener('abort', fire, { once: true });
+      e = { fire, hooks };
+      this.bySignal.set(signal, e);
+    }
+    e.hooks.add(h);
+  }
+
+  /** `h` no longer waits: the last hook of a signal removes its listener. */
+  unwatch(signal: AbortSignal, h: AbortHook): void {
+    const e = this.bySignal.get(signal);
+    if (e === undefined || !e.hooks.delete(h) || e.hooks.size !== 0) return;
+    this.bySignal.delete(signal);
+    signal.removeEventListener('abort', e.fire);
+  }
+}
