@@ -1687,23 +1687,29 @@ export class Connection implements SlotOwner {
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
     stuckSince: number | null = null): Promise<T> {
     const canceled = () => canceledBy(op);
+    // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
+    if (signal?.aborted) throw canceled();
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
     /** the word the current wait sleeps on (an abort notifies it to end that wait) */
     let waitIdx = -1;
-    const onAbort = () => {
+    const onAbort = { handleEvent: () => {
       if (!w || w.error) return;
       w.error = canceled();
       w.cancel?.();
       if (waitIdx >= 0) Atomics.notify(i32, waitIdx); // end the waitAsync; other waiters re-check
-    };
+    } };
     const wait = async (p: (cur: Waiter) => Promise<void>) => {
       if (!w) {
         w = { op, keep: keepAlive, held: false, error: null, cancel: null };
         this.sendWaiters.add(w);
         this.holdFor(w);
-        signal?.addEventListener('abort', onAbort, { once: true });
+        // (one listener per signal for all this connection's waits: abort-hooks.ts)
+        if (signal !== undefined) {
+          this.aborts.watch(signal, onAbort);
+          if (signal.aborted) onAbort.handleEvent(); // (aborted before the hook: its event is past)
+        }
       }
       const cur: Waiter = w;
       if (cur.error) throw cur.error;
@@ -1839,7 +1845,7 @@ export class Connection implements SlotOwner {
       if (inLine) T.giveUp(i32, rx, gen, ticket);
       if (w !== null) {
         const done: Waiter = w;
-        signal?.removeEventListener('abort', onAbort);
+        if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
         this.sendWaiters.delete(done);
         if (done.held) { done.held = false; release(); }
       }

@@ -112,7 +112,9 @@ export function getNameOwner(c: NameConn, name: string, op = 'getNameOwner'): nu
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
   if (/^:1\.\d+$/.test(name)) {
     const id = Number(name.slice(3));
-    return Number.isSafeInteger(id) && list(c, { unique: true }, op).some((x) => x.id === id) ? id : null;
+    if (!Number.isSafeInteger(id)) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)}: the id must be a safe integer`);
+    // (LIST's connections: a monitor, which LIST never shows, is not found)
+    return list(c, { unique: true }, op).some((x) => x.id === id) ? id : null;
   }
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
   if (busNameError(name) !== null || encoder.encode(name).length > A.MAX_NAME_LEN) {

@@ -142,6 +142,9 @@ export class SlotCall {
     this.due = Infinity;
     if (this.pollNext) this.polled = true;
     try {
+      // (an abort whose event came before this waiter's hook: a call that comes back to the
+      // line after its signal aborted, say)
+      if (this.error === null && this.signal?.aborted === true) this.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
       if (this.error) throw this.error;
       this.owner.slotCheck();
       // its time first: a call whose wait ran out is not sent, even if a slot came with it

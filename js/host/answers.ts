@@ -36,11 +36,18 @@ export function checkPids(p: Provider, x: Pids): void {
   }
 }
 
-/** A byte-string answer (comm, exe, cmdline, cgroup, seclabel): a Uint8Array, or null / undefined (not known). */
-export function bytesAnswer(p: Provider, what: string, v: unknown): Uint8Array | null {
+/**
+ * A byte-string answer (comm, exe, cgroup, seclabel: no NUL inside; cmdline: NUL-terminated
+ * arguments): a genuine Uint8Array (ArrayBuffer.isView: not an array dressed as one, not a
+ * Proxy, whose length could change between reads), or null / undefined (not known).
+ */
+export function bytesAnswer(p: Provider, what: string, v: unknown, nulAllowed = false): Uint8Array | null {
   if (v == null) return null;
-  if (v instanceof Uint8Array || Object.prototype.toString.call(v) === '[object Uint8Array]') return v as Uint8Array;
-  return wrong(p, `${what}()`, 'a Uint8Array (bytes, no NUL) or null (not known)', v);
+  if (!(v instanceof Uint8Array) || !ArrayBuffer.isView(v)) return wrong(p, `${what}()`, `a Uint8Array (bytes${nulAllowed ? '' : ', no NUL'}) or null (not known)`, v);
+  if (!nulAllowed && v.indexOf(0) >= 0) {
+    throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: ${what}() must be bytes without a NUL (the item adds its own), got a NUL at byte ${v.indexOf(0)}`);
+  }
+  return v;
 }
 
 /** groups(): an array of u32 gids, or null / undefined (not known). */

@@ -120,7 +120,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   };
 
   const view = (): ArgsView | null => {
-    const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null);
+    const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
     if (full === null) return null;
     if (full !== argsFrom || args === null) {
       argsFrom = full;
@@ -204,7 +204,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       },
       /** The full (uncapped) command line's argc and byte size: more than args_sizes_get's = truncated. */
       cmdline_size_get(argcOut: number, sizeOut: number): number {
-        const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null);
+        const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
         if (full === null) return WASI_ENOTSUP;
         if (full !== countFrom) {
           countFrom = full;

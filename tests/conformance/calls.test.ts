@@ -591,6 +591,27 @@ bp('call: a call that must wait again (the reply table full: ENOSPC) keeps its p
   bus2.close();
 });
 
+bp('call: a call aborted while it waits for a reply record (the table full: ENOSPC) is not sent, and rejects at once', async () => {
+  // (outside audit of this stop's changes: it rejoined the line after its signal's event had
+  // fired, was sent after its poll, and rejected 35-40 ms later)
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 1 } });
+  const me = bus2.connect(), svc = bus2.connect();
+  const first = me.call(svc.id, u16(1), { timeout: 5000 });
+  const ac = new AbortController();
+  const t0 = performance.now();
+  const second = code(me.call(svc.id, u16(2), { timeout: 5000, signal: ac.signal }));
+  ac.abort();
+  assert.is(await second, 'ECANCELED');
+  assert.ok(performance.now() - t0 < 30, `at once (${(performance.now() - t0).toFixed(1)} ms)`);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(await answer(svc, 1), [1], 'only the first call reached the service');
+  (await first).free();
+  assert.is(svc.recv(), null, 'the aborted one was never sent');
+  me.close(); svc.close();
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
 bp('call: calls whose time ran out while they waited for a slot are not sent, even when slots come free at that moment', async ({ bus }) => {
   // (outside audit, stop 16: a slot's call left the line at its head after its time and was sent late)
   const me = bus.connect(), svc = bus.connect();

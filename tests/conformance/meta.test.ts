@@ -92,6 +92,8 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
     ['gid 1.5', { creds: creds({ gid: 1.5 }) }, /creds\(\)\.gid must be/],
     ['tid -1', { pids: (o: { pid: number; tid: number; ppid: number }) => { o.pid = 10; o.tid = -1; o.ppid = 1; return true; } }, /pids\(\)\.tid must be a non-negative safe integer/],
     ['comm string', { comm: () => 'worker-1' }, /comm\(\) must be a Uint8Array/],
+    ['comm with a NUL', { comm: () => new Uint8Array([97, 0, 98]) }, /comm\(\) must be bytes without a NUL .*at byte 1/],
+    ['comm an array dressed as bytes', { comm: () => Object.assign([300, -1], { [Symbol.toStringTag]: 'Uint8Array' }) }, /comm\(\) must be a Uint8Array/],
     ['groups -1', { groups: () => [1, -1] }, /groups\(\)\[1\] must be an integer/],
     ['caps short', { caps: () => ({ lastCap: 40, inheritable: new Uint32Array(1), permitted: new Uint32Array(2), effective: new Uint32Array(2), bounding: new Uint32Array(2) }) }, /caps\(\)\.inheritable\.length must be 2/],
     ['audit NaN', { audit: (o: { loginuid: number; sessionid: number }) => { o.loginuid = NaN; o.sessionid = 1; return true; } }, /audit\(\)\.loginuid must be an integer/],

@@ -49,6 +49,7 @@ t('errors: EEXIST, ESRCH, EADDRINUSE, EINVAL with messages naming the rule', ({ 
 t('unique names: getNameOwner(":1.<id>") and info(":1.<id>") take them as send() does; an invalid name is EINVAL, said by the method called', ({ bus }) => {
   // (outside audit, stop 16: info() refused ":1.<id>", getNameOwner answered null for any string)
   const a = bus.connect({ description: 'alice' }), b = bus.connect();
+const err = (f: () => unknown) => { try { f(); } catch (e) { return e as BusError; } assert.unreachable('no error'); return null as never; };
   assert.is(b.getNameOwner(a.uniqueName), a.id, 'a unique name on the bus: its own id (D-Bus GetNameOwner answers a unique name with itself)');
   assert.is(bus.nameHasOwner(a.uniqueName), true);
   assert.is(b.info(a.uniqueName).description, 'alice');
@@ -58,8 +59,8 @@ t('unique names: getNameOwner(":1.<id>") and info(":1.<id>") take them as send()
   gone.close();
   assert.is(b.getNameOwner(goneName), null, 'a unique name no longer on the bus');
   assert.is(b.getNameOwner(':1.99999'), null);
-  const err = (f: () => unknown) => { try { f(); } catch (e) { return e as BusError; } assert.unreachable('no error'); return null as never; };
-  for (const bad of ['bad', 'org..x', '1org.x', ':x.1', `org.${'a'.repeat(260)}`]) {
+  assert.is(err(() => b.getNameOwner(':1.99999999999999999999')).code, 'EINVAL', 'an id past 2^53, as info() says');
+    for (const bad of ['bad', 'org..x', '1org.x', ':x.1', `org.${'a'.repeat(260)}`]) {
     const e = err(() => b.getNameOwner(bad));
     assert.is(e.code, 'EINVAL', bad);
     assert.match(e.message, /^getNameOwner: EINVAL: .*(not a well-known name|neither a unique name)/, bad);
