@@ -25,6 +25,7 @@
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { now } from './host/wait.ts';
+import { timerDelay } from './host/deadlines.ts';
 import type { AbortHooks } from './abort-hooks.ts';
 
 /** What a connection does for the waiters of its line (Connection implements it; internal). */
@@ -54,12 +55,6 @@ export interface SlotOwner {
   readonly aborts: AbortHooks;
 }
 
-/**
- * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): Node and Deno fire a longer
- * one after 1 ms (Node with a TimeoutOverflowWarning), browsers at once. A time further away
- * is reached in steps: a firing that finds nothing due re-arms.
- */
-const MAX_TIMER_MS = 0x7fffffff;
 /** how often (ms) a first waiter that the core refused with EMLINK looks again (calls made with send() and EXPECT_REPLY hold records that no call() end announces) */
 export const SLOT_POLL_MS = 10;
 const RESOLVED = Promise.resolve();
@@ -251,7 +246,7 @@ export class SlotLine {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedAt = at;
     // timers count whole ms and may run a little early by performance.now(): fire() re-arms then
-    const t = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - now()))));
+    const t = setTimeout(this.fire, timerDelay(at)); // (a time past 2^31 - 1 ms is reached in steps)
     (t as { unref?: () => void }).unref?.();
     this.timer = t;
   }

@@ -48,11 +48,16 @@ function unref(t: unknown): void {
  */
 const MAX_TIMER_MS = 0x7fffffff;
 
+/** The delay of a timer armed for `at` (performance.now() ms): whole ms, at least 1, at most MAX_TIMER_MS (a further time is reached in steps: a firing that finds nothing due re-arms). Also the slot line's (slot-line.ts). */
+export function timerDelay(at: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - performance.now())));
+}
+
 function arm(at: number): void {
   if (timer !== undefined) clearTimeout(timer);
   armedAt = at;
   // timers count whole ms and may run a little early by performance.now(): fire() re-arms then
-  timer = setTimeout(fire, Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - performance.now()))));
+  timer = setTimeout(fire, timerDelay(at));
   unref(timer);
 }
 
