@@ -218,7 +218,7 @@ export class Connection implements SlotOwner {
   private readonly sleepersIndex: number;
   private readonly waiters = new Set<Waiter>();
   private refd = true;
-  /** @internal the adaptive spin of this connection's waits (js/host/spin.ts) */
+  /** the adaptive spin of this connection's waits and its counters (js/host/spin.ts; docs/API.md, "Waiting") */
   readonly spinner = new Spinner();
   /** told once, when close() succeeds (the Bus forgets the connection) */
   private readonly onClose: ((c: Connection) => void) | null;

@@ -101,7 +101,7 @@ export interface Engine {
    * the clock the core compares call deadlines with (each read of a MockProvider advances it).
    */
   monotonicNs(): number;
-  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
+  /** @internal how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
   lockWaitMs: number;
 }
 

@@ -10,6 +10,8 @@
 //      `WasmModule` (dist/js/host/wasm-types.d.ts): the runtime's own WebAssembly types where
 //      the consumer has them (DOM lib, Deno), else a minimal structural fallback, so that a
 //      TypeScript project with a Node-only lib needs no WebAssembly declarations of its own.
+//    - Connection and Message (made only by the bus) get a private constructor, and the
+//      internal interface Connection implements goes with the internal members tsc leaves out.
 // 2. The browser build, dist/browser/wasmbus.js (the package's `browser` condition): one ES
 //    module bundled by esbuild from dist/js/index.js, in which
 //    - host/node.js and host/deno.js (the Node and Deno providers; node: imports) are replaced
@@ -39,6 +41,8 @@ async function* walk(dir) {
 const SPEC = /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]*?)\.ts\2/g;
 const WASM_TYPES = join(HOST, 'wasm-types.d.ts');
 let rewritten = 0;
+/** classes made only by the library (bus.connect(), received messages): [their file in dist/js, the class, the internal interface it implements] */
+const NO_CONSTRUCT = [['connection.d.ts', 'Connection', 'SlotOwner'], ['message.d.ts', 'Message', null]];
 for await (const file of walk(join(DIST, 'js'))) {
   if (!file.endsWith('.d.ts')) continue;
   const before = await readFile(file, 'utf8');
@@ -51,6 +55,18 @@ for await (const file of walk(join(DIST, 'js'))) {
   }
   if (/\bWebAssembly\./.test(text) && file !== WASM_TYPES) {
     throw new Error(`${relative(ROOT, file)}: a WebAssembly type other than Memory / Module: add it to js/host/wasm-types.ts`);
+  }
+  // members marked @internal are left out (stripInternal): so is the internal interface a
+  // public class implements, and a class the user must not construct gets a private
+  // constructor (tsc leaves out an internal one, which would make an implicit public one)
+  for (const [name, cls, iface] of NO_CONSTRUCT) {
+    if (file !== join(DIST, 'js', name)) continue;
+    const head = new RegExp(`(export declare class ${cls})(?: implements ${iface ?? '\\w+'})? \\{\\n`);
+    const at = text.search(head);
+    if (at < 0) throw new Error(`${relative(ROOT, file)}: no declaration of class ${cls} to fix`);
+    const body = text.slice(at, text.indexOf('\n}\n', at));
+    if (/\bconstructor\(/.test(body)) throw new Error(`${relative(ROOT, file)}: ${cls} declares a constructor: mark it @internal`);
+    text = text.replace(head, (line, decl) => `${iface ? `${decl} {\n` : line}    private constructor();\n`);
   }
   if (text !== before) {
     await writeFile(file, text);
