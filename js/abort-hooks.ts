@@ -1,8 +1,10 @@
-// abort-hooks: one 'abort' listener per AbortSignal for all the waits of a connection that
-// share it. A burst of call()s on one signal added a listener per call: from the eleventh on,
-// Node prints "MaxListenersExceededWarning: Possible EventTarget memory leak detected" (an
-// outside audit, stop 16), and every abort walked the signal's whole listener list. Here the
-// signal gets one listener, which runs the hooks of the waits registered at that moment.
+// abort-hooks: one 'abort' listener per AbortSignal for all the waits of this thread that
+// share it (abortHooks: calls, receives, iterators, listeners, sendAsync, waitForName, of every
+// connection). A burst of call()s on one signal added a listener per call: from the eleventh
+// on, Node prints "MaxListenersExceededWarning: Possible EventTarget memory leak detected" (an
+// outside audit, stop 16); so did 11 recvAsyncs, or listeners of 11 connections, sharing an
+// app-wide shutdown signal (stop 17), and every abort walked the signal's whole listener list.
+// Here the signal gets one listener, which runs the hooks of the waits registered at that moment.
 
 /** A wait to tell of its signal's abort (an EventListener object: handleEvent). */
 export interface AbortHook { handleEvent(): void }
@@ -42,3 +44,6 @@ export class AbortHooks {
     signal.removeEventListener('abort', e.fire);
   }
 }
+
+/** This thread's hooks (a module instance per thread): every wait of the library registers here. */
+export const abortHooks = new AbortHooks();

@@ -252,10 +252,11 @@ async function providerFor(op: string, ttlMs?: number): Promise<Provider> {
 export class Bus {
   readonly engine: Engine;
   readonly memory: WebAssembly.Memory;
-  readonly limits: BusLimits;
-  readonly bloom: { size: number; hashes: number };
-  /** the bus's random 128-bit id */
-  readonly id128: Uint8Array;
+  /** the bus's limits (frozen: the bus's own are in its memory) */
+  readonly limits: Readonly<BusLimits>;
+  readonly bloom: Readonly<{ size: number; hashes: number }>;
+  /** the bus's random 128-bit id, this object's own copy (the liveness locks' names are made from it) */
+  readonly #id128: Uint8Array;
   /** start of the user region (see BusOptions.userRegion) */
   readonly userRegion: number;
   /** the compiled core handed to joining threads (null: a twin bus whose core could not be loaded) */
@@ -270,10 +271,15 @@ export class Bus {
     this.engine = engine;
     this.module = module;
     this.memory = engine.memory;
-    this.limits = limits;
-    this.bloom = bloom;
-    this.id128 = id128;
+    this.limits = Object.freeze({ ...limits });
+    this.bloom = Object.freeze({ ...bloom });
+    this.#id128 = id128.slice();
     this.userRegion = userRegion;
+  }
+
+  /** the bus's random 128-bit id: a fresh copy on each read (16 bytes) */
+  get id128(): Uint8Array {
+    return this.#id128.slice();
   }
 
   static async create(opts?: BusOptions): Promise<Bus> {
@@ -290,11 +296,12 @@ export class Bus {
       const why = bloomParamsError({ size: bloom.size, nHash: bloom.hashes });
       if (why !== null) throw new BusError(A.EINVAL, 'Bus.create', `bloom: ${why}: the D-Bus signals and match rules of this bus could not be built (DBUS.md, "Bloom filters and masks")`);
     }
-    const userBytes = o.userRegion ?? 0;
+    // (null is not absent: API.md, Conventions)
+    const userBytes = o.userRegion === undefined ? 0 : o.userRegion;
     if (typeof userBytes !== 'number' || !Number.isInteger(userBytes) || userBytes < 0) {
       throw new BusError(A.EINVAL, 'Bus.create', `userRegion must be a byte count (a non-negative integer), got ${typeof userBytes === 'number' ? String(userBytes) : kindOf(userBytes)}`);
     }
-    const kind = checkEngine('Bus.create', 'engine', o.engine ?? 'wasm');
+    const kind = checkEngine('Bus.create', 'engine', o.engine === undefined ? 'wasm' : o.engine);
     const given_provider = checkProvider('Bus.create', o.provider);
     const hooks = optBoolean('Bus.create', 'hooks', o.hooks) === true;
     if (o.module !== undefined && !(o.module instanceof WebAssembly.Module)) {
@@ -660,6 +667,8 @@ export class Bus {
   /** Leave the bus on this thread (open connections of this thread must be closed first). */
   close(): void {
     if (this.engine.cmd === 0) return;
+    // the waits of bus.waitForName end (ECONNRESET): their connections are the library's
+    for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c);
     const open = this.connections;
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
     const r = this.engine.threadLeave();
@@ -785,7 +794,7 @@ export class Bus {
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > 0xffffffff) {
       throw new BusError(A.EINVAL, 'livenessLockName', `token must be a thread token (an integer in 1 … 2^32 − 1, handle.token), got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
     }
-    return livenessLockName(this.id128, token, this.livenessKey);
+    return livenessLockName(this.#id128, token, this.livenessKey);
   }
 
   watchLock(handle: BusHandle | number, opts?: WatchLockOptions): Promise<LockWatchResult> {

@@ -1,6 +1,6 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, canceled } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
@@ -16,7 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { AbortHooks } from './abort-hooks.ts';
+import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
@@ -179,15 +179,6 @@ function resized(op: string, err: unknown): unknown {
   return new BusError(A.EINVAL, op, `the payload's buffer changed size while it was sent (${err.message}): nothing was sent`);
 }
 
-/** what an event-loop wait of `op` aborted by its signal rejects with */
-function canceledBy(op: string): BusError {
-  return new BusError(A.ECANCELED, op, 'aborted by its signal');
-}
-
-/** what a recvAsync aborted by its signal rejects with */
-function recvCanceled(): BusError {
-  return new BusError(A.ECANCELED, 'recvAsync', 'aborted by its signal');
-}
 
 /** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */
 function cancelSend(e: Engine): void {
@@ -613,7 +604,7 @@ export class Connection implements SlotOwner {
 
   /** recvNow with its options checked (recvNow, or checkRecvAsync once); `spun`: the caller did the wait's adaptive spin already (spinWake). Internal. */
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false): Message | Promise<Message> {
-    if (signal?.aborted) throw recvCanceled();
+    if (signal?.aborted) throw canceled('recvAsync', signal);
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);
@@ -642,13 +633,14 @@ export class Connection implements SlotOwner {
     keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
-    // (made only with a signal: a receive without one allocates no closure before it parks)
-    const onAbort = signal === undefined ? null : () => {
+    // (made only with a signal: a receive without one allocates no hook before it parks; one
+    // listener per signal for all of this thread's waits: abort-hooks.ts)
+    const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
       if (!w || w.error) return;
-      w.error = recvCanceled();
+      w.error = canceled('recvAsync', signal);
       w.cancel?.();
       Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
-    };
+    } };
     let spinDecided = spun;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
     // message. Each turn waits (a spin, or a park on the word), then looks at the queue again.
@@ -668,7 +660,7 @@ export class Connection implements SlotOwner {
             w = { keep: keepAlive, held: false, error: null, cancel: null };
             this.waiters.add(w);
             this.holdFor(w);
-            if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
+            if (onAbort) this.aborts.watch(signal!, onAbort);
             if (stop) {
               const sw: Waiter = w;
               stop.cancel = (err) => {
@@ -704,7 +696,7 @@ export class Connection implements SlotOwner {
     } finally {
       if (stop) stop.cancel = null;
       if (w) {
-        if (onAbort) signal!.removeEventListener('abort', onAbort);
+        if (onAbort) this.aborts.unwatch(signal!, onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
       }
@@ -1003,8 +995,8 @@ export class Connection implements SlotOwner {
     return new Promise<void>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, by, signal, keepAlive, core, null, seq).start(resolve, reject));
   }
 
-  /** @internal SlotOwner: the abort listeners of this connection's calls, one per signal */
-  readonly aborts = new AbortHooks();
+  /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
+  readonly aborts: AbortHooks = abortHooks;
   /** the order of the next call() (SlotCall.seq) */
   private callSeq = 0;
 
@@ -1307,7 +1299,7 @@ export class Connection implements SlotOwner {
     const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
-    if (signal?.aborted) throw canceledBy('call');
+    if (signal?.aborted) throw canceled('call', signal);
     const deadlineNs = this.callDeadline(timeout, 'call');
     // the waits before the send (a pending-call slot, room) end with the call's timeout, in real time
     return { timeout, signal, keepAlive, deadlineNs, sendBy: now() + timeout };
@@ -1369,14 +1361,14 @@ export class Connection implements SlotOwner {
     const onAbort = { handleEvent: () => {
       if (p.error || p.reply) return;
       p.abandoned = true; // stays pending: what arrives for it later is freed
-      p.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+      p.error = canceled('call', signal);
       p.wake?.();
     } };
     this.waiters.add(w);
     try {
       this.holdFor(w);
       try {
-        // (one listener per signal for all this connection's calls: abort-hooks.ts)
+        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
         if (signal !== undefined) this.aborts.watch(signal, onAbort);
       } catch (err) {
         // a signal that refuses its listener: the call, sent already, is abandoned as an
@@ -1669,7 +1661,7 @@ export class Connection implements SlotOwner {
     checkWait(op, timeout, signal);
     const keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
     const sendOpts = sendOptionsOf(o);
-    if (signal?.aborted) throw canceledBy(op);
+    if (signal?.aborted) throw canceled(op, signal);
     this.live(op);
     return { sendOpts, timeout, signal, keepAlive };
   }
@@ -1686,9 +1678,8 @@ export class Connection implements SlotOwner {
     shown = timeout,
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
     stuckSince: number | null = null): Promise<T> {
-    const canceled = () => canceledBy(op);
     // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
-    if (signal?.aborted) throw canceled();
+    if (signal?.aborted) throw canceled(op, signal);
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
@@ -1696,7 +1687,7 @@ export class Connection implements SlotOwner {
     let waitIdx = -1;
     const onAbort = { handleEvent: () => {
       if (!w || w.error) return;
-      w.error = canceled();
+      w.error = canceled(op, signal);
       w.cancel?.();
       if (waitIdx >= 0) Atomics.notify(i32, waitIdx); // end the waitAsync; other waiters re-check
     } };
@@ -1705,7 +1696,7 @@ export class Connection implements SlotOwner {
         w = { op, keep: keepAlive, held: false, error: null, cancel: null };
         this.sendWaiters.add(w);
         this.holdFor(w);
-        // (one listener per signal for all this connection's waits: abort-hooks.ts)
+        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
         if (signal !== undefined) {
           this.aborts.watch(signal, onAbort);
           if (signal.aborted) onAbort.handleEvent(); // (aborted before the hook: its event is past)

@@ -60,14 +60,22 @@ export class BusError extends Error {
   readonly errno: number;
   readonly code: string;
   readonly reason: number;
-  constructor(errno: number, op: string, detail?: string, reason = 0) {
+  constructor(errno: number, op: string, detail?: string, reason = 0, opts?: { cause?: unknown }) {
     const code = errnoCode(errno);
-    super(`${op}: ${code}: ${detail ?? errnoMessage(errno)}`);
+    super(`${op}: ${code}: ${detail ?? errnoMessage(errno)}`, opts);
     this.name = 'BusError';
     this.errno = errno;
     this.code = code;
     this.reason = reason;
   }
+}
+
+/**
+ * What a wait of `op` aborted by `signal` rejects with: ECANCELED, whose `cause` is the
+ * signal's reason (an `AbortSignal.timeout()`'s TimeoutError tells a timeout from a cancel).
+ */
+export function canceled(op: string, signal: AbortSignal | undefined): BusError {
+  return new BusError(A.ECANCELED, op, 'aborted by its signal', 0, { cause: signal?.reason });
 }
 
 /** Throw a BusError when a core result is negative; returns the result otherwise. */

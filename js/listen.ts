@@ -21,6 +21,7 @@ import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
 import { now, parks } from './host/wait.ts';
+import { abortHooks } from './abort-hooks.ts';
 
 /** conn.listen() options. */
 export interface ListenOptions {
@@ -218,15 +219,17 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     } finally {
       active = false;
       if (conn.listening === token) conn.listening = null;
-      signal?.removeEventListener('abort', halt);
+      if (signal !== undefined) abortHooks.unwatch(signal, haltHook);
     }
     // done once the handlers' promises have settled too, whatever ended the loop
     if (pending > 0) await new Promise<void>((r) => { finish = r; });
     if (failed) throw failure;
   };
   // an aborted signal is stop(): not active, and the connection's listener place free at once
+  // (one listener per signal for all of this thread's waits: abort-hooks.ts)
+  const haltHook = { handleEvent: halt };
   if (signal?.aborted) halt();
-  else signal?.addEventListener('abort', halt, { once: true });
+  else if (signal !== undefined) abortHooks.watch(signal, haltHook);
   // (the first turn starts in a microtask: listen() itself never calls the handler)
   const done = Promise.resolve().then(run);
   return {

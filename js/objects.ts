@@ -478,7 +478,7 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
   const o = options<MethodCallSpec>(op, spec, SPEC_KEYS, "{ destination: 'org.example.Calc', path: '/org/example/Calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 2] }", 'call');
   if (o.destination === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
   if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
-  const body = o.body ?? NO_VALUES;
+  const body = o.body === undefined ? NO_VALUES : o.body; // (null is not absent: EINVAL below)
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
   const path = o.path, member = o.member, iface = o.interface, sig = o.signature;
   const header: DBusHeader = {

@@ -9,7 +9,8 @@
 //   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
 // The rules live in the core (assembly/match.ts, broadcast.ts, notify.ts); this file encodes.
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, canceled } from './errno.ts';
+import { abortHooks } from './abort-hooks.ts';
 import type { Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
@@ -233,7 +234,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
   const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
   if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
-  const body = o.body ?? [];
+  const body = o.body === undefined ? [] : o.body; // (null is not absent: EINVAL below)
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
   try {
     sizeMessage(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
@@ -359,10 +360,10 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   if (err !== null) throw new BusError(A.EINVAL, op, `name ${JSON.stringify(name)} is not a bus name: ${err}`);
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name: waitForName waits for a well-known name to get an owner`);
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
-  const timeout = o.timeout ?? 30000;
+  const timeout = o.timeout === undefined ? 30000 : o.timeout; // (null is not absent: EINVAL below)
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}`);
   if (o.signal !== undefined && !isAbortSignal(o.signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(o.signal)}`);
-  if (o.signal?.aborted) throw new BusError(A.ECANCELED, op, 'aborted by its signal');
+  if (o.signal?.aborted) throw canceled(op, o.signal);
   return { timeout, signal: o.signal };
 }
 
@@ -371,6 +372,27 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
  * matches, then ask getNameOwner (after the matches, so no change falls in between), then
  * wait for a notification that gives `name` an owner.
  */
+/** the short-lived connections of bus.waitForName calls under way (bus.close() ends them) */
+const nameWaits = new WeakSet<Connection>();
+
+/** Is `c` the connection of a bus.waitForName under way? */
+export function isNameWait(c: Connection): boolean {
+  return nameWaits.has(c);
+}
+
+/**
+ * Close the short-lived connection `c` of a waitForName: drop what is queued and close; a
+ * notification may arrive between the last drop and BYEBYE (EBUSY: queued): drop and close
+ * again, a bounded number of times.
+ */
+export function closeNameWait(c: Connection): void {
+  for (let tries = 0; !c.closed && tries < 100; tries++) {
+    try { while (c.drop()) { /* drop what is left */ } c.close(); } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.EBUSY)) break; // closed by a recovery or shutdown
+    }
+  }
+}
+
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
   const { timeout, signal } = waitArgs(op, name, opts);
@@ -382,6 +404,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
     if (err instanceof BusError) throw relabel(op, err);
     throw err;
   }
+  nameWaits.add(c);
   try {
     addMatch(c, { notifications: 'name-add' }, op);
     addMatch(c, { notifications: 'name-change' }, op);
@@ -394,7 +417,9 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         m = await c.recvAsync({ timeout: Math.max(0, deadline - performance.now()), signal });
       } catch (err) {
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
-        if (err instanceof BusError && err.errno === A.ECANCELED) throw new BusError(A.ECANCELED, op, 'aborted by its signal');
+        if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
+        // its connection closed under it: bus.close() on this thread ends the wait
+        if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) throw new BusError(A.ECONNRESET, op, 'the bus was closed on this thread (bus.close()) while it waited');
         throw err;
       }
       const n = m.notification;
@@ -403,13 +428,8 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       if (n && 'name' in n && n.name === name && n.newOwner !== null && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
     }
   } finally {
-    // a notification may arrive between the last drop and BYEBYE (EBUSY: queued): drop and
-    // close again, a bounded number of times (it was left open before, and Bus.close failed)
-    for (let tries = 0; !c.closed && tries < 100; tries++) {
-      try { while (c.drop()) { /* drop what is left */ } c.close(); } catch (err) {
-        if (!(err instanceof BusError && err.errno === A.EBUSY)) break; // closed by a recovery or shutdown
-      }
-    }
+    nameWaits.delete(c);
+    closeNameWait(c); // (it was left open before, and Bus.close failed)
   }
 }
 
@@ -439,9 +459,10 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
     const left = deadline - performance.now();
     if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
     await new Promise<void>((resolve, reject) => {
-      const onAbort = () => { clearTimeout(t); reject(new BusError(A.ECANCELED, op, 'aborted by its signal')); };
-      const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, Math.min(delay, left));
-      signal?.addEventListener('abort', onAbort, { once: true });
+      // (one listener per signal for all of this thread's waits: abort-hooks.ts)
+      const onAbort = { handleEvent: () => { clearTimeout(t); reject(canceled(op, signal)); } };
+      const t = setTimeout(() => { if (signal !== undefined) abortHooks.unwatch(signal, onAbort); resolve(); }, Math.min(delay, left));
+      if (signal !== undefined) abortHooks.watch(signal, onAbort);
     });
     delay = Math.min(delay * 2, 50);
   }

@@ -23,7 +23,7 @@
 // generation to the next while the burst lasted; a SlotCall is one object and the promise
 // call() returned (docs/BENCHMARKS.md, stop 16).
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, canceled } from './errno.ts';
 import { now } from './host/wait.ts';
 import { timerDelay } from './host/deadlines.ts';
 import type { AbortHooks } from './abort-hooks.ts';
@@ -126,7 +126,7 @@ export class SlotCall {
   /** the abort listener (an EventListener object: no closure per waiter) */
   handleEvent(): void {
     if (this.error) return;
-    this.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+    this.error = canceled('call', this.signal);
     this.cancel();
   }
 
@@ -139,7 +139,7 @@ export class SlotCall {
     try {
       // (an abort whose event came before this waiter's hook: a call that comes back to the
       // line after its signal aborted, say)
-      if (this.error === null && this.signal?.aborted === true) this.error = new BusError(A.ECANCELED, 'call', 'aborted by its signal');
+      if (this.error === null && this.signal?.aborted === true) this.error = canceled('call', this.signal);
       if (this.error) throw this.error;
       this.owner.slotCheck();
       // its time first: a call whose wait ran out is not sent, even if a slot came with it

@@ -63,6 +63,9 @@ t('Bus.create: options, limits and bloom keys and types', async () => {
   await rejects(create({ userRegion: '4096', provider }), 'Bus.create: EINVAL: userRegion must be a byte count (a non-negative integer), got string');
   await rejects(create({ engine: 'tiwn', provider }), `Bus.create: EINVAL: engine must be 'wasm' or 'twin', got "tiwn"`);
   await rejects(create({ engine: 1, provider }), `Bus.create: EINVAL: engine must be 'wasm' or 'twin', got number`);
+  // null is not absent (API.md, Conventions; an outside audit, stop 17: both were taken for their defaults)
+  await rejects(create({ engine: null, provider }), `Bus.create: EINVAL: engine must be 'wasm' or 'twin', got null`);
+  await rejects(create({ userRegion: null, provider }), 'Bus.create: EINVAL: userRegion must be a byte count (a non-negative integer), got null');
   await rejects(create({ provider: {} }), 'Bus.create: EINVAL: provider must be a Provider (an object with clock, random and creds methods), got object');
   await rejects(create({ provider, module: {} }), 'Bus.create: EINVAL: module must be a WebAssembly.Module, got object');
   // a key given as undefined is absent; bus.limits holds the six limits and nothing else
@@ -71,6 +74,16 @@ t('Bus.create: options, limits and bloom keys and types', async () => {
   assert.is(bus.limits.names, DEFAULT_LIMITS.names);
   assert.is(bus.limits.connections, SMALL!.connections);
   assert.equal(bus.bloom, { size: 64, hashes: 8 });
+  // what the Bus object reports cannot be changed through it (an outside audit, stop 17:
+  // writing into bus.id128 changed the liveness locks' names)
+  const id = bus.id128, name = bus.livenessLockName(5);
+  assert.is(id.length, 16);
+  assert.ok(id !== bus.id128, 'a fresh copy on each read');
+  id.fill(0);
+  assert.ok(bus.id128.some((b) => b !== 0), 'the bus id unchanged');
+  assert.is(bus.livenessLockName(5), name);
+  assert.ok(Object.isFrozen(bus.limits) && Object.isFrozen(bus.bloom), 'limits and bloom are frozen');
+  assert.throws(() => { (bus.limits as { poolMax: number }).poolMax = 1; });
   bus.close();
 });
 

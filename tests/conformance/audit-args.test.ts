@@ -373,6 +373,9 @@ t('waitForName checks its signal first (EINVAL naming it, whether the name is ow
     }
   }
   await rejects(bus.waitForName('org.audit.None', { timeout: 'x' as never }), 'EINVAL', /timeout must be a number of ms >= 0, got string/);
+  // null is not absent (stop 17's audit: it waited the default 30 s)
+  await rejects(bus.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null$/);
+  await rejects(c.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null$/);
   assert.is(bus.stats().connections.length, before, 'no short-lived connection left open');
   await new Promise((r) => setTimeout(r, 80)); // (a polling timer of a refused wait would throw here)
   await rejects(bus.waitForName('nope'), 'EINVAL', /^waitForName: EINVAL: name "nope" is not a bus name: /);
@@ -393,6 +396,9 @@ t('argument errors of callMethod, callMethodSync, sendMethod and emit found by t
     fails(() => a.sendMethod(spec as never), 'EINVAL', /^sendMethod: EINVAL: /);
   }
   fails(() => a.callMethodSync(bad as never), 'EINVAL', /invalid path "x"/);
+  // a body of null is not an absent one (stop 17's audit of null options)
+  fails(() => a.callMethodSync({ destination: b.id, path: '/x', member: 'M', body: null } as never), 'EINVAL', /^callMethodSync: EINVAL: call\.body must be an array, got null$/);
+  fails(() => a.emit({ path: '/x', interface: 'a.b', member: 'M', body: null } as never), 'EINVAL', /^emit: EINVAL: body must be an array, got null$/);
   fails(() => a.callMethodSync(body as never), 'EINVAL', /arg0: type 'i' takes an integer/);
   fails(() => a.emit({ path: 'x', interface: 'a.b', member: 'C' }), 'EINVAL', /^emit: EINVAL: invalid path "x"/);
   fails(() => a.emit({ path: '/x', interface: 'a.b', member: 'C', signature: 'i', body: ['s'] }), 'EINVAL', /^emit: EINVAL: arg0: /);

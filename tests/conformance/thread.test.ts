@@ -69,4 +69,16 @@ t('a thread cannot leave while it owns an open connection (EBUSY)', async ({ bus
   assert.is(o.threadLeave(), 0);
 });
 
+t('WasmEngine.create refuses a module that is not a wasmbus core with the documented Error (stop 17\'s audit: a TypeError)', async ({ bus }) => {
+  // (wasm only in what it tests, run under both suites: the engine kind of the bus does not matter)
+  const empty = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+  try {
+    await WasmEngine.create(empty, bus.memory, new MockProvider());
+    assert.unreachable('created');
+  } catch (e) {
+    assert.is((e as Error).constructor, Error);
+    assert.match((e as Error).message, /^wasmbus: the module is not a wasmbus core \(it exports no abi_fingerprint\): rebuild with npm run build/);
+  }
+});
+
 t.run();

@@ -1,0 +1,109 @@
+// One 'abort' listener per AbortSignal for all the waits of a thread (js/abort-hooks.ts), and
+// what an abort rejects with. Outside audits, stop 17: eleven recvAsyncs, or the listeners of
+// eleven connections, or eleven waitForNames sharing one app-wide signal added eleven
+// listeners (Node printed MaxListenersExceededWarning); ECANCELED dropped the signal's reason
+// (an AbortSignal.timeout() could not be told from a cancel); a pending bus.waitForName kept
+// bus.close() failing with EBUSY until it timed out.
+import * as assert from 'uvu/assert';
+import { BusError, type Connection } from '../../js/index.ts';
+import { busSuite, makeBus, SMALL } from '../helpers/harness.ts';
+
+const t = busSuite('abort: one listener per signal per thread; ECANCELED carries the reason');
+const N = 11; // Node warns from the eleventh listener on
+
+/** an AbortController whose signal counts the 'abort' listeners added to it and still there */
+function counted(): { ac: AbortController; live: () => number } {
+  const ac = new AbortController(), s = ac.signal;
+  const listeners = new Set<unknown>();
+  type Add = (type: string, fn: unknown, o?: unknown) => void;
+  const add = s.addEventListener.bind(s) as Add, remove = s.removeEventListener.bind(s) as Add;
+  (s as unknown as { addEventListener: Add }).addEventListener = (type, fn, o) => { if (type === 'abort') listeners.add(fn); add(type, fn, o); };
+  (s as unknown as { removeEventListener: Add }).removeEventListener = (type, fn, o) => { if (type === 'abort') listeners.delete(fn); remove(type, fn, o); };
+  // a listener added with { once: true } is gone once it ran
+  add('abort', () => listeners.clear());
+  return { ac, live: () => listeners.size };
+}
+
+const code = (p: Promise<unknown>): Promise<BusError> => p.then(() => { throw new Error('resolved'); }, (e) => e as BusError);
+
+t('recvAsync and iterator steps sharing a signal: one listener; ECANCELED with the signal\'s reason as cause', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const { ac, live } = counted();
+  const waits: Promise<BusError>[] = [];
+  for (let i = 0; i < N; i++) waits.push(code(a.recvAsync({ signal: ac.signal, timeout: 20000 })));
+  const it = b.messages({ signal: ac.signal, timeout: 20000 });
+  waits.push(code(it.next()));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(live(), 1, `one listener for ${N + 1} waits`);
+  const why = new Error('the app is stopping');
+  ac.abort(why);
+  const errs = await Promise.all(waits);
+  for (const e of errs) {
+    assert.instance(e, BusError);
+    assert.is(e.code, 'ECANCELED');
+    assert.is(e.cause, why, 'the signal\'s reason');
+  }
+  assert.is(live(), 0);
+  a.close(); b.close();
+});
+
+t('an AbortSignal.timeout() abort is told from a cancel by the error\'s cause (a TimeoutError)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const e1 = await code(a.recvAsync({ signal: AbortSignal.timeout(5), timeout: 20000 }));
+  assert.is(e1.code, 'ECANCELED');
+  assert.is((e1.cause as Error).name, 'TimeoutError');
+  const e2 = await code(a.call(b.id, new Uint8Array(1), { signal: AbortSignal.timeout(5), timeout: 20000 }));
+  assert.is(e2.code, 'ECANCELED');
+  assert.is((e2.cause as Error).name, 'TimeoutError');
+  b.recv()!.free(); // the call, sent before its signal aborted
+  // an already aborted signal: the same cause
+  const ac = new AbortController();
+  ac.abort('bye');
+  assert.is((await code(a.recvAsync({ signal: ac.signal }))).cause, 'bye');
+  assert.is((await code(a.sendAsync(b.id, new Uint8Array(1), { signal: ac.signal }))).cause, 'bye');
+  // (a.call's late end: taken before close)
+  const deadline = Date.now() + 3000;
+  while (a.pendingCalls > 0 && Date.now() < deadline) { assert.is(a.recv(), null); await new Promise((r) => setTimeout(r, 1)); }
+  a.close(); b.close();
+});
+
+t('listeners of many connections and waitForNames sharing a signal: one listener', async () => {
+  const { bus } = await makeBus({ limits: { ...SMALL, connections: 64, matches: 64 } }); // (a bus of its own: room for 11 + 11 + 3 connections, 2 matches per waitForName)
+  const { ac, live } = counted();
+  const conns: Connection[] = [];
+  const dones: Promise<void>[] = [];
+  for (let i = 0; i < N; i++) {
+    const c = bus.connect();
+    conns.push(c);
+    dones.push(c.listen(() => {}, { signal: ac.signal }).done);
+  }
+  const names: Promise<BusError>[] = [];
+  for (let i = 0; i < N; i++) names.push(code(bus.waitForName('org.example.Never', { signal: ac.signal, timeout: 20000 })));
+  for (let i = 0; i < 3; i++) names.push(code(conns[0]!.waitForName('org.example.Never', { signal: ac.signal, timeout: 20000 })));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(live(), 1, `one listener for ${N} listeners and ${N + 3} waitForNames`);
+  ac.abort();
+  await Promise.all(dones); // stopped by the signal: done resolves
+  for (const e of await Promise.all(names)) assert.is(e.code, 'ECANCELED', e.message);
+  assert.is(live(), 0);
+  for (const c of conns) c.close();
+  bus.close();
+});
+
+t('bus.close() ends a pending bus.waitForName (ECONNRESET), instead of failing with EBUSY until it times out', async () => {
+  const { bus } = await makeBus(); // (a bus of its own: this one is left)
+  const c = bus.connect();
+  const wait = code(bus.waitForName('org.example.Later', { timeout: 20000 }));
+  await new Promise((r) => setTimeout(r, 5));
+  c.close();
+  assert.equal(bus.connections.map((x) => x.description), ['waitForName'], 'the wait\'s own connection');
+  const t0 = performance.now();
+  bus.close(); // no EBUSY: the wait's connection is closed with it
+  const e = await wait;
+  assert.ok(performance.now() - t0 < 1000, 'at once');
+  assert.is(e.code, 'ECONNRESET');
+  assert.match(e.message, /^waitForName: ECONNRESET: the bus was closed on this thread \(bus\.close\(\)\) while it waited$/);
+  assert.equal(bus.connections, []);
+});
+
+t.run();
