@@ -416,6 +416,17 @@ export class Bus {
     }
   }
 
+  /**
+   * watch / watchLock once this Bus left the bus at bus.shutdown(): nothing is recovered on a
+   * bus that has ended. A worker that left (its slot free): { slot: -1 }, no error; one that
+   * did not: ESHUTDOWN in `error`. null: not shut down (or this Bus is still joined).
+   */
+  private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
+    if (this.engine.cmd !== 0 || !this.isShutdown) return null;
+    if (this.threadSlotOf(token) < 0) return { slot: -1 };
+    return { slot: -1, error: new BusError(A.ESHUTDOWN, op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
+  }
+
   /** The thread slot that holds `token` (in any state: a claim not yet freed), or -1. */
   private threadSlotOf(token: number): number {
     const u32 = this.engine.u32;
@@ -545,6 +556,8 @@ export class Bus {
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
         const since = performance.now();
         const attempt = () => {
+          const ended = this.afterShutdown(token, 'watch');
+          if (ended !== null) return resolve({ code, ...ended });
           const r = this.recoverFromLoop(token, stopped, since, attempt);
           if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
         };
@@ -832,6 +845,8 @@ export class Bus {
       let since = 0;
       const recover = () => {
         if (done) return;
+        const ended = this.afterShutdown(token, 'watchLock');
+        if (ended !== null) return finish(ended);
         if (since === 0) since = performance.now();
         const r = this.recoverFromLoop(token, stopped, since, recover);
         if (r !== null) finish(r.error === undefined ? { slot: r.slot } : { slot: -1, error: r.error });

@@ -19,7 +19,7 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
-import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
+import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
 import { now, parks } from './host/wait.ts';
 import { abortHooks } from './abort-hooks.ts';
 
@@ -201,8 +201,13 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // resolved lets timers and I/O run: the next turn starts afresh (one that found the
         // word moved already resolves in a microtask: the turn goes on).
         const p0 = parks();
-        const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true);
-        if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
+        try {
+          const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true);
+          if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
+        } catch (err) {
+          // the wait's failures (ESHUTDOWN, ECONNRESET, EDEADLK) are the listener's: op listen
+          throw err instanceof BusError && err.message.startsWith('recvAsync: ') ? relabel('listen', err) : err;
+        }
       }
       deliver(m);
       if (due()) { await yieldTurn(); fresh(); }

@@ -9,4 +9,11 @@ conn.export('/org/example/Calc', 'org.example.Calc', {
   Add: { in: 'ii', out: 'i', handler: ([a, b]) => [a + b] },
   Crash: () => { setTimeout(() => process.exit(1), 10); }, // dies without leaving the bus
 });
-for await (const msg of conn.messages({ timeout: 10000 })) conn.dispatch(msg);
+// serve until the bus shuts down (bus.shutdown(): every wait fails with ESHUTDOWN), then leave
+try {
+  for await (const msg of conn.messages()) conn.dispatch(msg);
+} catch (e) {
+  if (e.code !== 'ESHUTDOWN') throw e;
+}
+conn.close();
+bus.close();

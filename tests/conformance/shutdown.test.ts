@@ -97,6 +97,28 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
   assert.equal(checkBus(bus.engine), []);
 });
 
+t('watch() after shutdown: a worker that left resolves { slot: -1 } with no error; one that did not, ESHUTDOWN (an ended bus is not recovered)', async ({ bus, mock }) => {
+  // (an outside audit, stop 17: every clean exit after a shutdown carried EBADF in `error`)
+  const fake = () => { const w = { exit: (_code: number) => {}, once(_ev: 'exit', fn: (code: number) => void) { w.exit = fn; return w; } }; return w; };
+  const h1 = bus.handle(), h2 = bus.handle();
+  const j1 = await Bus.join(h1, { provider: mock, engine: ENGINE });
+  const j2 = await Bus.join(h2, { provider: mock, engine: ENGINE });
+  const f1 = fake(), f2 = fake();
+  const w1 = bus.watch(f1, h1), w2 = bus.watch(f2, h2);
+  bus.shutdown();
+  j1.close(); // left cleanly
+  f1.exit(0);
+  f2.exit(1); // j2 never left
+  assert.equal(await w1, { code: 0, slot: -1 });
+  const r2 = await w2;
+  assert.is(r2.code, 1);
+  assert.is(r2.slot, -1);
+  assert.instance(r2.error, BusError);
+  assert.is((r2.error as BusError).code, 'ESHUTDOWN');
+  assert.match((r2.error as BusError).message, /^watch: ESHUTDOWN: the bus was shut down, and this worker did not leave it/);
+  j2.close();
+});
+
 t('a recovered thread closes its connections and leaves without errors piling up', async ({ bus, mock }) => {
   const h = bus.handle();
   const j = await Bus.join(h, { provider: mock, engine: ENGINE });
