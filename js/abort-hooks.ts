@@ -19,21 +19,29 @@ export class AbortHooks {
    * addEventListener throws (nothing is registered then).
    */
   watch(signal: AbortSignal, h: AbortHook): void {
-    let e = this.bySignal.get(signal);
-    if (e === undefined) {
-      const hooks = new Set<AbortHook>();
-      const fire = (): void => {
-        this.bySignal.delete(signal);
-        for (const x of hooks) {
-          try { x.handleEvent(); } catch (err) { queueMicrotask(() => { throw err; }); } // (one hook's failure does not keep the others waiting)
-        }
-        hooks.clear();
-      };
-      signal.addEventListener('abort', fire, { once: true });
-      e = { fire, hooks };
-      this.bySignal.set(signal, e);
+    const had = this.bySignal.get(signal);
+    if (had !== undefined) {
+      had.hooks.add(h);
+      return;
     }
-    e.hooks.add(h);
+    const hooks = new Set<AbortHook>([h]);
+    const fire = (): void => {
+      if (this.bySignal.get(signal) === e) this.bySignal.delete(signal);
+      for (const x of hooks) {
+        try { x.handleEvent(); } catch (err) { queueMicrotask(() => { throw err; }); } // (one hook's failure does not keep the others waiting)
+      }
+      hooks.clear();
+    };
+    const e: Entry = { fire, hooks };
+    // registered (and `h` in it) before the listener: a signal that aborts while its listener
+    // is added (one that calls it at once) runs `h` then
+    this.bySignal.set(signal, e);
+    try {
+      signal.addEventListener('abort', fire, { once: true });
+    } catch (err) {
+      if (this.bySignal.get(signal) === e) this.bySignal.delete(signal);
+      throw err;
+    }
   }
 
   /** `h` no longer waits: the last hook of a signal removes its listener. */
