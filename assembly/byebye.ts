@@ -16,19 +16,24 @@ import { itemlessCmdStart } from "./cmd-start";
 
 const H: u32 = A.BUS_BASE;
 
-/** BYEBYE: only with an empty queue (-EBUSY); a closed handle gives -ECONNRESET. */
+/**
+ * BYEBYE: only with an empty queue and no send reserved into it (-EBUSY), unless BYEBYE_DROP:
+ * then whatever is queued goes with the pool, as at a death (connClose). A closed handle
+ * gives -ECONNRESET.
+ */
 export function byebye(slot: u32, gen: u32): i32 {
   // run again after its notifications stopped at a contended receiver: they go on (bus lock held)
   if (notifyResuming()) return byebyeNotify(true);
-  const ci = itemlessCmdStart(slot, A.BYEBYE_CMD_SIZE, 0);
+  const ci = itemlessCmdStart(slot, A.BYEBYE_CMD_SIZE, A.BYEBYE_DROP);
   if (ci < 0) return ci;
   const c = u32(ci);
   const cmd = threadCmd();
+  const drop = (ld32(cmd + A.CMD_FLAGS) & A.BYEBYE_DROP) != 0;
   if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
   if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
-  else if (ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
-  else if (ld32(c + A.CONN_N_RESV) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV));
+  else if (!drop && ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
+  else if (!drop && ld32(c + A.CONN_N_RESV) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV));
   else {
     st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
     connClose(c, notifyQueue(true)); // its notifications queued, committed with the close (recover.ts sends them if this thread dies)

@@ -26,6 +26,12 @@ import './host/disposable.ts'; // (types only: Symbol.dispose in our declaration
 
 export type Destination = number | string;
 
+/** conn.close() options. */
+export interface CloseOptions {
+  /** close even with messages queued: they are dropped with the queue (calls queued to it end with REPLY_DEAD) */
+  drop?: boolean | undefined;
+}
+
 export interface SendOptions {
   /** defaults to a per-connection counter starting at 1 */
   cookie?: number | undefined;
@@ -101,6 +107,7 @@ export interface WaitStop {
 const ALIVE_CHECK_MS = 1000;
 
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
+const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
 const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
@@ -809,16 +816,18 @@ export class Connection implements SlotOwner {
 
   /**
    * BYEBYE. Throws EBUSY while messages are queued (receive or drop them first); after
-   * bus.shutdown() the queued messages are dropped instead. On a thread that another thread
-   * recovered (declared dead), or when a recovery closed the connection already, it only
-   * marks the connection closed.
+   * bus.shutdown() the queued messages are dropped instead, and with `drop` always (one BYEBYE
+   * with BYEBYE_DROP: nothing can arrive between a drain and the close). On a thread that
+   * another thread recovered (declared dead), or when a recovery closed the connection
+   * already, it only marks the connection closed.
    */
-  close(): void {
+  close(opts?: CloseOptions): void {
     const e = this.live('close');
+    const drop = opts === undefined ? false : optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
     const cmd = e.cmd, u32 = e.u32;
     let r: number;
     try {
-      BYEBYE.encode(u32, cmd);
+      BYEBYE.encode(u32, cmd, drop ? A.BYEBYE_DROP : 0);
       r = e.byebye(this.slot, this.gen);
       if (r === -A.EBUSY && !isShutdown(u32) && this.dropCallEnds()) {
         BYEBYE.encode(u32, cmd);

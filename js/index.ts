@@ -3,7 +3,7 @@ export { Bus, DEFAULT_LIMITS, defaultProvider } from './bus.ts';
 export type { BusOptions, BusLimits, ConnectOptions, BusHandle, JoinOptions, WatchResult, ExitEmitter, DefaultProviderOptions } from './bus.ts';
 export { Connection, PAYLOAD_WASMBUS } from './connection.ts';
 export type { SendOptions, RecvOptions, RecvAsyncOptions, Destination } from './connection.ts';
-export type { SendAsyncOptions } from './connection.ts';
+export type { SendAsyncOptions, CloseOptions } from './connection.ts';
 export { Message } from './message.ts';
 export type { Timestamp } from './message.ts';
 export { BusError, errnoCode, errnoMessage } from './errno.ts';

@@ -533,6 +533,10 @@ export const FREE_CMD_SIZE = 32;
 
 // struct kdbus_cmd (BYEBYE)
 export const BYEBYE_CMD_SIZE = 24;
+// BYEBYE's one flag (wasmbus; kdbus's BYEBYE takes none): close even with messages queued or
+// sends reserved into it, as a death closes a connection (the queue goes with the pool; calls
+// queued to it end with REPLY_DEAD; a reserved send is committed into nothing). conn.close({ drop })
+export const BYEBYE_DROP = 1;
 
 // UPDATE (struct kdbus_cmd): { size; flags; return_flags } then ATTACH_FLAGS_SEND / _RECV
 // items { hdr; u64 flags } (ATTACH_ITEM_SIZE), each at most once; a mask not given is kept

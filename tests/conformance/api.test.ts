@@ -111,6 +111,32 @@ t('close(): EBUSY with queued messages; then ECONNRESET on every use', ({ bus })
   a.close();
 });
 
+t('close({ drop: true }): closes with messages queued (unicasts, a broadcast, a call: its caller gets EPIPE), a held message is abandoned; bad options are EINVAL, nothing changed', async ({ bus }) => {
+  // (an outside audit, stop 17: a close() raced every signal that arrived between a drain and
+  // BYEBYE, and had no way to force it)
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  b.addMatch("type='signal',interface='org.ex.I'");
+  a.send(b.id, new Uint8Array(4));
+  const held = (a.send(b.id, new Uint8Array([7])), b.recv()!); // received, not freed
+  a.send(b.id, new Uint8Array(40));
+  a.signal('/a', 'org.ex.I', 'M');
+  const call = c.call(b.id, new Uint8Array([1]), { timeout: 20000 }).then(() => 'resolved', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 1));
+  assert.is(b.queued, 4, 'two unicasts, the signal and the call');
+  throwsCode(() => b.close({ drop: 1 as never }), 'EINVAL', 'drop must be a boolean');
+  throwsCode(() => b.close({ dorp: true } as never), 'EINVAL', 'an unknown option');
+  throwsCode(() => b.close({ drop: false }), 'EBUSY', 'drop: false is close()');
+  assert.not.ok(b.closed, 'nothing changed');
+  assert.is(b.queued, 4);
+  b.close({ drop: true });
+  assert.ok(b.closed);
+  throwsCode(() => held.payload, 'ECONNRESET', 'the held message is abandoned with the pool');
+  assert.is(await call, 'EPIPE', 'the call queued to it ends (REPLY_DEAD)');
+  throwsCode(() => a.send(b.id, null), 'ENXIO');
+  throwsCode(() => b.close({ drop: true }), 'ECONNRESET', 'a second close');
+  a.close(); c.close();
+});
+
 t('peek and priority through the API', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.sendText(b.id, 'low', { priority: 10 });

@@ -111,9 +111,24 @@ t('BYEBYE: EBUSY with a queued message (nothing changes), ECONNRESET the second 
   assert.is(raw.send(b.slot, b.gen, { msg: { dst: a.id } }), -A.ECONNRESET);
 });
 
+t('BYEBYE_DROP (wasmbus): closes with messages queued (a send reserved into it: tests/conformance/thread.test.ts); another flag is EINVAL (R_CMD_FLAGS), nothing changed', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(raw.byebye(b.slot, b.gen, 2), -A.EINVAL);
+  assert.equal(raw.reason, { reason: A.R_CMD_FLAGS, arg: A.BYEBYE_DROP });
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id } }), 0);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id } }), 0);
+  assert.is(raw.byebye(b.slot, b.gen), -A.EBUSY);
+  assert.equal(raw.reason, { reason: A.R_BYEBYE_QUEUED, arg: 2 });
+  assert.is(e.queued(b.slot), 2, 'nothing changed');
+  assert.is(raw.byebye(b.slot, b.gen, A.BYEBYE_DROP), 0);
+  assert.is(raw.byebye(b.slot, b.gen, A.BYEBYE_DROP), -A.ECONNRESET);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id } }), -A.ENXIO, 'gone');
+});
+
 t('BYEBYE: flags or items -> EINVAL; a handle out of range -> EBADF', ({ raw, bus }) => {
   const a = open(raw);
-  assert.is(raw.byebye(a.slot, a.gen, 1), -A.EINVAL);
+  assert.is(raw.byebye(a.slot, a.gen, 2), -A.EINVAL, 'a flag other than BYEBYE_DROP');
+  assert.is(raw.byebye(a.slot, a.gen, 2 ** 32), -A.EINVAL, 'a flag in the high word');
   assert.is(raw.byebye(a.slot, a.gen, 0, 40), -A.EINVAL);
   assert.is(raw.byebye(a.slot, a.gen, 0, 16), -A.EINVAL);
   assert.is(raw.byebye(bus.limits.connections, 1), -A.EBADF);

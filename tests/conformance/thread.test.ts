@@ -59,6 +59,21 @@ t('two threads (engine instances) on one memory exchange messages in place', asy
   assert.is(o.threadLeave(), 0);
 });
 
+t('BYEBYE_DROP with another thread\'s send reserved into the connection: it closes; the slot stays closing until that commit, which publishes into nothing', async ({ raw, e, bus }) => {
+  const o = await another(bus.memory);
+  assert.is(o.threadJoin(3), 1);
+  const raw2 = new Raw(o);
+  const a = open(raw), c = open(raw2);
+  raw.writeSend({ msg: { dst: c.id }, items: [hostVec(8)] });
+  assert.is(e.send(a.slot, a.gen), A.SEND_PENDING);
+  assert.is(raw2.byebye(c.slot, c.gen), -A.EBUSY);
+  assert.equal(raw2.reason, { reason: A.R_BYEBYE_RESERVED, arg: 1 });
+  assert.is(raw2.byebye(c.slot, c.gen, A.BYEBYE_DROP), 0);
+  assert.is(e.sendCommit(), 0);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: c.id } }), -A.ENXIO);
+  assert.is(raw.byebye(a.slot, a.gen), 0);
+});
+
 t('a thread cannot leave while it owns an open connection (EBUSY)', async ({ bus }) => {
   const o = await another(bus.memory);
   assert.ok(o.threadJoin(11) > 0);

@@ -1,5 +1,5 @@
 // Differential, calls: seeded random calls, replies, user messages, RECV_REPLY (a call's own
-// receive), RECV, RECV_DROP and FREE among a few connections, through the wasm core and the TS
+// receive), RECV, RECV_DROP, FREE and BYEBYE (with and without BYEBYE_DROP) among a few connections, through the wasm core and the TS
 // twin, each on its own bus; after every command the results and every byte of bus state must
 // agree, and what the test knows must hold (a RECV_REPLY takes only the reply of its call, a
 // call ends exactly once). Deadlines come from the MockProvider's stepping clock (1 µs per
@@ -100,17 +100,21 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
         counts.anyTaken = (counts.anyTaken ?? 0) + 1;
       } else assert.is(got.r, -A.EAGAIN);
     } else if (op === 'reopen' && rnd.int(4) === 0) {
-      // a connection closes (its queue dropped first) and a new one takes its slot: the calls
-      // it made are forgotten, the calls made to it owe their callers REPLY_DEAD
+      // a connection closes (its queue dropped first, or with it: BYEBYE_DROP) and a new one
+      // takes its slot: the calls it made are forgotten, the calls made to it (queued, or
+      // received and not answered) owe their callers REPLY_DEAD
       const x = conns[a];
+      const dropIt = rnd.int(2) === 0;
       // (BYEBYE's own deadline tick may queue a REPLY_TIMEOUT of x's first: EBUSY, drop, again)
       const bye = both(label, (raw) => {
+        if (dropIt) return raw.byebye(x.slot, x.gen, A.BYEBYE_DROP);
         for (let k = 0; ; k++) {
           while (raw.recv(x.slot, x.gen, A.RECV_DROP).r === 0);
           const r = raw.byebye(x.slot, x.gen);
           if (r !== -A.EBUSY || k > 8) return r;
         }
       });
+      if (dropIt) counts.reopenDrop = (counts.reopenDrop ?? 0) + 1;
       assert.is(bye, 0, `${label}: byebye`);
       for (const c of calls) if (c.caller === a) c.ended = true;
       for (let i = calls.length - 1; i >= 0; i--) if (calls[i].caller === a) calls.splice(i, 1);
@@ -160,7 +164,7 @@ for (const seed of SEEDS) {
     const counts = await run(seed, STEPS);
     // drawn with fixed weights: call 2/10, reply 2/10, recvReply 3/10 (well below those rates)
     const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
-    min('call', 1 / 8); min('recvReply', 1 / 6); min('replyTaken', 1 / 40); min('anyTaken', 1 / 80); min('reply 0', 1 / 80);
+    min('call', 1 / 8); min('recvReply', 1 / 6); min('replyTaken', 1 / 40); min('anyTaken', 1 / 80); min('reply 0', 1 / 80); min('reopenDrop', 1 / 400);
   });
 }
 
