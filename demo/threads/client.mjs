@@ -16,5 +16,5 @@ for await (const msg of conn.messages({ timeout: 10000 })) {
     break;
   }
 }
-conn.close();
+conn.close({ drop: true }); // (whatever else came meanwhile goes with it)
 bus.close();
