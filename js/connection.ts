@@ -106,6 +106,20 @@ export interface WaitStop {
  */
 const ALIVE_CHECK_MS = 1000;
 
+/** Where one sendAsync / call waiting for room stands (roomWait): a receiver's line and its ticket there. */
+interface RoomLine {
+  /** the receiver's slot address (0: none yet) and its generation when lined up */
+  rx: number;
+  gen: number;
+  ticket: number;
+  /** holds `ticket` in rx's line */
+  inLine: boolean;
+  /** BUS_NAME_SEQ when it lined up (a name destination: its owner may change) */
+  seqAt: number;
+  /** the word its current wait sleeps on (-1: none) */
+  waitIdx: number;
+}
+
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
@@ -1006,6 +1020,8 @@ export class Connection implements SlotOwner {
 
   /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
   readonly aborts: AbortHooks = abortHooks;
+  /** the waits for room of this connection by well-known name, per name, in call order (roomWait) */
+  private readonly nameLines = new Map<string, RoomLine[]>();
   /** the order of the next call() (SlotCall.seq) */
   private callSeq = 0;
 
@@ -1693,12 +1709,16 @@ export class Connection implements SlotOwner {
     const deadline = now() + timeout;
     let w: Waiter | null = null;
     /** the word the current wait sleeps on (an abort notifies it to end that wait) */
-    let waitIdx = -1;
+    // the line this wait is in: receiver rx (its generation gen), our ticket, whether we hold
+    // one, the name sequence when we lined up (seqAt), and the word the current wait sleeps on
+    // (waitIdx: an abort notifies it to end that wait); in the connection's list of waits by
+    // name, in call order, while the wait lasts (a name that moves: relineAfterMove)
+    const ln: RoomLine = { rx: 0, gen: 0, ticket: 0, inLine: false, seqAt: 0, waitIdx: -1 };
     const onAbort = { handleEvent: () => {
       if (!w || w.error) return;
       w.error = canceled(op, signal);
       w.cancel?.();
-      if (waitIdx >= 0) Atomics.notify(i32, waitIdx); // end the waitAsync; other waiters re-check
+      if (ln.waitIdx >= 0) Atomics.notify(i32, ln.waitIdx); // end the waitAsync; other waiters re-check
     } };
     const wait = async (p: (cur: Waiter) => Promise<void>) => {
       if (!w) {
@@ -1721,35 +1741,38 @@ export class Connection implements SlotOwner {
       if (cur.error) throw cur.error;
     };
     const timedOut = (why: string) => new BusError(A.ETIMEDOUT, op, `no room in the receiver within ${shown} ms (${why})`);
-    // the line: receiver rx (its generation gen), our ticket, and whether we hold one
-    let rx = 0, gen = 0, ticket = 0, inLine = false;
     let watch: T.Watch | null = null;
     // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
     // value when we lined up)
     const byName = typeof dst === 'string' && !dst.startsWith(':1.');
     const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
-    let seqAt = 0;
+    let group: RoomLine[] | undefined;
+    if (byName) {
+      group = this.nameLines.get(dst as string);
+      if (group === undefined) this.nameLines.set(dst as string, group = []);
+      group.push(ln);
+    }
     /**
      * Before a first try: others waiting for room in the receiver already (a line) → to its
      * end, after the checks of the message (SEND_PROBE): what no room can help (a message
      * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
      * receiver is its owner now. No line known: try at once.
      */
-    const enter = () => {
-      rx = this.knownReceiver(dst);
-      if (rx === 0 || T.lineLength(i32, rx) === 0) return;
-      seqAt = Atomics.load(i32, seqIdx);
+    const enter = (always = false) => {
+      ln.rx = always ? 0 : this.knownReceiver(dst);
+      if (!always && (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0)) return;
+      ln.seqAt = Atomics.load(i32, seqIdx);
       try {
-        rx = this.probe(dst, payload, sendOpts);
+        ln.rx = this.probe(dst, payload, sendOpts);
       } catch (x) {
         // a lock still taken: line up where we were going, unchecked (the tries check)
         if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
       }
-      if (T.lineLength(i32, rx) === 0) return;
-      gen = T.receiverGen(i32, rx);
-      this.rememberReceiver(dst, rx, gen);
-      ticket = T.takeTicket(i32, rx);
-      inLine = true;
+      if (ln.rx === 0 || (!always && T.lineLength(i32, ln.rx) === 0)) return;
+      ln.gen = T.receiverGen(i32, ln.rx);
+      this.rememberReceiver(dst, ln.rx, ln.gen);
+      ln.ticket = T.takeTicket(i32, ln.rx);
+      ln.inLine = true;
     };
     enter();
     let spinDecided = false, lastErr = 'senders ahead in its line';
@@ -1759,23 +1782,44 @@ export class Connection implements SlotOwner {
       for (;;) {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
         e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
-        if (inLine && T.receiverGen(i32, rx) !== gen) inLine = false; // the receiver closed: its line is void
-        if (inLine && byName && Atomics.load(i32, seqIdx) !== seqAt) {
-          // a name left its owner since we lined up there: line up where the name is now
-          T.giveUp(i32, rx, gen, ticket);
-          inLine = false;
-          enter();
-          if (inLine) continue;
+        if (ln.inLine && T.receiverGen(i32, ln.rx) !== ln.gen) ln.inLine = false; // the receiver closed: its line is void
+        if (ln.inLine && byName && Atomics.load(i32, seqIdx) !== ln.seqAt) {
+          // a name left its owner since we lined up there: line up where the name is now, and
+          // so do this connection's other waits for the name still in the old owner's line,
+          // in the order they were made (each noticing it on its own would let later sends
+          // overtake earlier ones: an outside audit, stop 17, saw 1815..2999 arrive before
+          // 146..1814 at a standby owner)
+          const old = ln.rx, oldGen = ln.gen;
+          const movers = group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, seqIdx));
+          for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.ticket); m.inLine = false; }
+          let moved = false;
+          try {
+            enter(true);
+            moved = ln.inLine;
+          } finally {
+            // behind this one, in their order; their waits end and they find their new place
+            // (no owner now, or a probe that failed: each of them tries on its own)
+            for (const m of movers) {
+              if (m === ln) continue;
+              if (moved) {
+                m.rx = ln.rx; m.gen = ln.gen; m.seqAt = ln.seqAt;
+                m.ticket = T.takeTicket(i32, m.rx);
+                m.inLine = true;
+              }
+              if (m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
+            }
+          }
+          if (moved) continue;
         }
-        if (inLine && T.behind(i32, rx, ticket) > 0) {
+        if (ln.inLine && T.behind(i32, ln.rx, ln.ticket) > 0) {
           // behind the holder of the turn: sleep until the turn moves (checking on the holder)
           const left = deadline - now();
           if (left <= 0) throw timedOut(lastErr);
           watch ??= new T.Watch();
-          const ms = watch.check(i32, rx, ticket);
+          const ms = watch.check(i32, ln.rx, ln.ticket);
           if (ms > 0) {
-            waitIdx = (rx + A.CONN_TURN_SERVING) >>> 2;
-            await wait(() => T.sleepBehind(i32, rx, Math.min(ms, left, ALIVE_CHECK_MS)));
+            ln.waitIdx = (ln.rx + A.CONN_TURN_SERVING) >>> 2;
+            await wait(() => T.sleepBehind(i32, ln.rx, Math.min(ms, left, ALIVE_CHECK_MS)));
           }
           continue;
         }
@@ -1788,7 +1832,7 @@ export class Connection implements SlotOwner {
         e.lockWaitMs = lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
         try {
           const r = attempt();
-          if (inLine) { inLine = false; T.pass(i32, rx, ticket); }
+          if (ln.inLine) { ln.inLine = false; T.pass(i32, ln.rx, ln.ticket); }
           return r;
         } catch (x) {
           err = x;
@@ -1818,31 +1862,35 @@ export class Connection implements SlotOwner {
         const t = e.cmd - A.THREAD_CMD;
         const addr = e.u32[(t + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
         const r = addr - A.CONN_SPACE;
-        if (!inLine || r !== rx) {
+        if (!ln.inLine || r !== ln.rx) {
           // into the line of the receiver that had no room (a name may have a new owner)
-          if (inLine) T.giveUp(i32, rx, gen, ticket);
-          rx = r;
-          gen = T.receiverGen(i32, rx);
-          this.rememberReceiver(dst, rx, gen);
-          ticket = T.takeTicket(i32, rx);
-          inLine = true;
-          seqAt = seqTry;
-          if (T.behind(i32, rx, ticket) > 0) continue; // others ahead
+          if (ln.inLine) T.giveUp(i32, ln.rx, ln.gen, ln.ticket);
+          ln.rx = r;
+          ln.gen = T.receiverGen(i32, ln.rx);
+          this.rememberReceiver(dst, ln.rx, ln.gen);
+          ln.ticket = T.takeTicket(i32, ln.rx);
+          ln.inLine = true;
+          ln.seqAt = seqTry;
+          if (T.behind(i32, ln.rx, ln.ticket) > 0) continue; // others ahead
         }
         // the turn is ours: wait for room (woken by the receiver through its space word); a
         // holder whose turn was skipped does not speak for the one served now
-        if (T.behind(i32, rx, ticket) === 0) T.noRoom(i32, rx, ticket, seen);
+        if (T.behind(i32, ln.rx, ln.ticket) === 0) T.noRoom(i32, ln.rx, ln.ticket, seen);
         const left = deadline - now();
         if (left <= 0) throw timedOut(err.message);
-        waitIdx = addr >>> 2;
+        ln.waitIdx = addr >>> 2;
         if (!spinDecided) {
           spinDecided = true;
-          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, waitIdx, seen, left)) continue;
+          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, ln.waitIdx, seen, left)) continue;
         }
-        await wait(() => waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (rx + A.CONN_SPACE_SLEEPERS) >>> 2));
+        await wait(() => waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (ln.rx + A.CONN_SPACE_SLEEPERS) >>> 2));
       }
     } finally {
-      if (inLine) T.giveUp(i32, rx, gen, ticket);
+      if (ln.inLine) T.giveUp(i32, ln.rx, ln.gen, ln.ticket);
+      if (group !== undefined) {
+        group.splice(group.indexOf(ln), 1);
+        if (group.length === 0 && this.nameLines.get(dst as string) === group) this.nameLines.delete(dst as string);
+      }
       if (w !== null) {
         const done: Waiter = w;
         if (signal !== undefined) this.aborts.unwatch(signal, onAbort);

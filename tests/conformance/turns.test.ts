@@ -234,6 +234,32 @@ t('a name that leaves the receiver its senders wait for: the holder, those behin
   for (const c of [byId, byName, late, fill, r1, r2]) c.close();
 });
 
+t('a name that moves to a standby owner while many sends of one connection wait for room: they arrive there in the order they were made', async ({ bus }) => {
+  // (an outside audit, stop 17: with 3000 sendAsyncs waiting, the standby owner got
+  // 1815..2999 before 146..1814: each wait noticed the move on its own, at its next check)
+  const NAME = 'org.example.Standby';
+  const s1 = bus.connect(), s2 = bus.connect(), tx = bus.connect();
+  s1.requestName(NAME);
+  assert.is(s2.requestName(NAME, { queue: true }), 'in-queue');
+  const K = 60;
+  const sent = Array.from({ length: K }, (_, i) => tx.sendAsync(NAME, enc.encode(String(i)), { timeout: 20000 }));
+  await until(() => line(s1) === K - MAXQ, 'all but MAXQ wait in s1\'s line');
+  // the waits far back check on the holder every TURN_MS x their distance: let some of them
+  // look before the move (what let them overtake before)
+  await new Promise((r) => setTimeout(r, 450));
+  const atS1 = await drain(s1, 1); // one received there: room for one more, sent to s1
+  s1.releaseName(NAME); // s2 owns the name now; s1 keeps what it has (one more if the holder went in before the move)
+  const kept = s1.queued;
+  const atS2 = await drain(s2, K - 1 - kept);
+  await Promise.all(sent);
+  const rest = await drain(s1, kept);
+  const all = [...atS1, ...rest, ...atS2].map(Number);
+  assert.equal([...all].sort((a, b) => a - b), [...Array(K).keys()], 'each once');
+  const order = atS2.map(Number);
+  assert.equal(order, [...order].sort((a, b) => a - b), `the standby owner got them in order: ${order.join(',')}`);
+  for (const c of [s1, s2, tx]) c.close();
+});
+
 t('senders that keep sending to a slow receiver take turns: none gets more than one message ahead of another', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 });
   const senders = [0, 1, 2, 3].map(() => bus.connect());
