@@ -680,10 +680,12 @@ export class Bus {
   /** Leave the bus on this thread (open connections of this thread must be closed first). */
   close(): void {
     if (this.engine.cmd === 0) return;
-    // the waits of bus.waitForName end (ECONNRESET): their connections are the library's
-    for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c);
-    const open = this.connections;
+    // the user's connections first (EBUSY changes nothing); then the waits of bus.waitForName
+    // end (ECONNRESET): their connections are the library's
+    const open = this.connections.filter((c) => !S.isNameWait(c));
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
+    for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c);
+    if (this.connections.length) throw new BusError(A.EBUSY, 'Bus.close', `${this.connections.length} connection(s) still open`);
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock)
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }

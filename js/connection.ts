@@ -1758,17 +1758,22 @@ export class Connection implements SlotOwner {
      * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
      * receiver is its owner now. No line known: try at once.
      */
-    const enter = (always = false) => {
-      ln.rx = always ? 0 : this.knownReceiver(dst);
-      if (!always && (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0)) return;
-      ln.seqAt = Atomics.load(i32, seqIdx);
+    /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
+    const locate = (): number => {
       try {
-        ln.rx = this.probe(dst, payload, sendOpts);
+        return this.probe(dst, payload, sendOpts);
       } catch (x) {
-        // a lock still taken: line up where we were going, unchecked (the tries check)
         if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
+        return 0;
       }
-      if (ln.rx === 0 || (!always && T.lineLength(i32, ln.rx) === 0)) return;
+    };
+    const enter = () => {
+      ln.rx = this.knownReceiver(dst);
+      if (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0) return;
+      ln.seqAt = Atomics.load(i32, seqIdx);
+      // (a lock still taken: line up where we were going, unchecked: the tries check)
+      ln.rx = locate() || ln.rx;
+      if (T.lineLength(i32, ln.rx) === 0) return;
       ln.gen = T.receiverGen(i32, ln.rx);
       this.rememberReceiver(dst, ln.rx, ln.gen);
       ln.ticket = T.takeTicket(i32, ln.rx);
@@ -1782,7 +1787,7 @@ export class Connection implements SlotOwner {
       for (;;) {
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
         e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
-        if (ln.inLine && T.receiverGen(i32, ln.rx) !== ln.gen) ln.inLine = false; // the receiver closed: its line is void
+        // (a name that moved, its owner closed or not, first: then the receiver's close)
         if (ln.inLine && byName && Atomics.load(i32, seqIdx) !== ln.seqAt) {
           // a name left its owner since we lined up there: line up where the name is now, and
           // so do this connection's other waits for the name still in the old owner's line,
@@ -1792,25 +1797,28 @@ export class Connection implements SlotOwner {
           const old = ln.rx, oldGen = ln.gen;
           const movers = group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, seqIdx));
           for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.ticket); m.inLine = false; }
-          let moved = false;
+          let to = 0;
+          const seq = Atomics.load(i32, seqIdx);
           try {
-            enter(true);
-            moved = ln.inLine;
+            to = locate(); // the name's owner now (0: none, or a lock still taken)
           } finally {
-            // behind this one, in their order; their waits end and they find their new place
+            // tickets in the new owner's line in the order the sends were made (this one's
+            // among them, wherever it stands); their waits end and they find their new place
             // (no owner now, or a probe that failed: each of them tries on its own)
+            const toGen = to === 0 ? 0 : T.receiverGen(i32, to);
+            if (to !== 0) this.rememberReceiver(dst, to, toGen);
             for (const m of movers) {
-              if (m === ln) continue;
-              if (moved) {
-                m.rx = ln.rx; m.gen = ln.gen; m.seqAt = ln.seqAt;
-                m.ticket = T.takeTicket(i32, m.rx);
+              if (to !== 0) {
+                m.rx = to; m.gen = toGen; m.seqAt = seq;
+                m.ticket = T.takeTicket(i32, to);
                 m.inLine = true;
               }
-              if (m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
+              if (m !== ln && m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
             }
           }
-          if (moved) continue;
+          continue;
         }
+        if (ln.inLine && T.receiverGen(i32, ln.rx) !== ln.gen) ln.inLine = false; // the receiver closed: its line is void
         if (ln.inLine && T.behind(i32, ln.rx, ln.ticket) > 0) {
           // behind the holder of the turn: sleep until the turn moves (checking on the holder)
           const left = deadline - now();

@@ -548,7 +548,7 @@ export class WasmEngine extends EngineBase implements Engine {
     this.hooks = hooks;
     this.x = instance.exports as unknown as WasmExports;
     if (typeof this.x.abi_fingerprint !== 'function') {
-      throw new Error('wasmbus: the module is not a wasmbus core (it exports no abi_fingerprint): rebuild with npm run build, or pass build/core.wasm');
+      throw new Error('wasmbus: the module is not a wasmbus core (it exports no abi_fingerprint): rebuild with npm run build');
     }
     if ((this.x.abi_fingerprint() >>> 0) !== ABI_FINGERPRINT) {
       throw new Error(`wasmbus: the wasm core was built for another layout (fingerprint ${this.x.abi_fingerprint() >>> 0} != ${ABI_FINGERPRINT}): rebuild with npm run build`);

@@ -453,7 +453,9 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
       owner = c.getNameOwner(name);
     } catch (err) {
       if (shutdown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
-      throw err;
+      // (its look-ups are this wait's business: their errors, the connection closed meanwhile
+      // say, are waitForName's)
+      throw err instanceof BusError ? relabel(op, err) : err;
     }
     if (owner !== null) return owner;
     const left = deadline - performance.now();

@@ -93,9 +93,20 @@ t('listeners of many connections and waitForNames sharing a signal: one listener
 t('bus.close() ends a pending bus.waitForName (ECONNRESET), instead of failing with EBUSY until it times out', async () => {
   const { bus } = await makeBus(); // (a bus of its own: this one is left)
   const c = bus.connect();
-  const wait = code(bus.waitForName('org.example.Later', { timeout: 20000 }));
+  let ended = false;
+  const wait = code(bus.waitForName('org.example.Later', { timeout: 20000 })).finally(() => { ended = true; });
+  await new Promise((r) => setTimeout(r, 5));
+  // a user's connection still open: EBUSY, and nothing changed (the wait goes on)
+  try { bus.close(); assert.unreachable('closed'); } catch (e) { assert.is((e as BusError).code, 'EBUSY'); assert.match((e as BusError).message, /1 connection\(s\) still open$/); }
+  await new Promise((r) => setTimeout(r, 5));
+  assert.not.ok(ended, 'the wait goes on after a failed close');
+  // conn.waitForName on a connection closed under it: its op is waitForName's
+  const own = code(c.waitForName('org.example.Later', { timeout: 20000 }));
   await new Promise((r) => setTimeout(r, 5));
   c.close();
+  const e0 = await own;
+  assert.is(e0.code, 'ECONNRESET');
+  assert.match(e0.message, /^waitForName: ECONNRESET: /);
   assert.equal(bus.connections.map((x) => x.description), ['waitForName'], 'the wait\'s own connection');
   const t0 = performance.now();
   bus.close(); // no EBUSY: the wait's connection is closed with it

@@ -260,6 +260,32 @@ t('a name that moves to a standby owner while many sends of one connection wait 
   for (const c of [s1, s2, tx]) c.close();
 });
 
+for (const how of ['released', 'its owner closed'] as const) {
+  t(`a name that moves (${how}) while another connection holds the turn: one connection's waiting sends get their new tickets in call order, whichever noticed first`, async ({ bus }) => {
+    // (stop 17's adversarial audit: the first to notice took the first ticket, 4,0,1,2,3,5,...;
+    // and a move by the owner's close re-lined nobody: 0,2,3,...,9,1 or reversed)
+    const NAME = 'org.example.Moves';
+    const r1 = bus.connect(), r2 = bus.connect(), x = bus.connect(), o = bus.connect();
+    r1.requestName(NAME);
+    assert.is(r2.requestName(NAME, { queue: true }), 'in-queue');
+    for (let i = 0; i < MAXQ; i++) o.sendText(NAME, 'f');
+    const ps = [o.sendAsync(NAME, enc.encode('o'), { timeout: 20000 })]; // the holder of the turn
+    await until(() => line(r1) === 1, 'o holds the turn');
+    const K = 12;
+    for (let i = 0; i < K; i++) ps.push(x.sendAsync(NAME, enc.encode(String(i)), { timeout: 20000 }));
+    await until(() => line(r1) === K + 1, 'x\'s sends behind it');
+    // the waits far back look at the holder at their own times: some of them re-park first
+    await new Promise((r) => setTimeout(r, 1200));
+    if (how === 'released') r1.releaseName(NAME);
+    else r1.close({ drop: true });
+    const got = (await drain(r2, K + 1)).filter((v) => v !== 'o').map(Number);
+    await Promise.all(ps);
+    assert.equal(got, [...Array(K).keys()], `x's sends in call order: ${got.join(',')}`);
+    if (how === 'released') { while (r1.drop()) { /* o's fills */ } r1.close(); }
+    for (const c of [r2, x, o]) c.close();
+  });
+}
+
 t('senders that keep sending to a slow receiver take turns: none gets more than one message ahead of another', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 });
   const senders = [0, 1, 2, 3].map(() => bus.connect());
