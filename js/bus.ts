@@ -864,12 +864,16 @@ export class Bus {
       const look = async () => {
         timer = undefined;
         if (done) return;
-        if (this.engine.cmd === 0) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
+        // (after bus.shutdown() this Bus has left: it still watches, and recover() says what
+        // the worker did; no thread joins an ended bus any more)
+        const ended = this.engine.cmd === 0 && this.isShutdown;
+        if (this.engine.cmd === 0 && !ended) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
         if (this.threadSlotOf(token) >= 0) return arm();
         let held: boolean;
         try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }
         if (done) return;
         if (held) return arm();
+        if (ended) return finish({ slot: -1 }); // gone (or never joined): nothing to recover on an ended bus
         timer = setTimeout(look, wait);
         wait = Math.min(WATCH_LOCK_POLL_MAX_MS, wait * 1.5);
       };

@@ -157,6 +157,32 @@ if (!LOCKS) {
     bus.close();
   });
 
+  s('watchLock started after bus.shutdown(): a worker that did not leave gets ESHUTDOWN once it ends, one that left { slot: -1 } (EBADF at once before)', async () => {
+    // (an outside audit on Deno and Chromium, stop 17: watch() got this right, watchLock
+    // resolved EBADF at once, the creator having left the bus at the shutdown)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const stays = await start(bus, main), leaves = await start(bus, main);
+    stays.abort.abort(); leaves.abort.abort(); // (the watches made before the shutdown: not what this tests)
+    leaves.w.post('leave');
+    assert.equal(await leaves.w.next(MSG_MS, 'the worker to leave'), { left: true });
+    main.close();
+    bus.shutdown();
+    const ws = bus.watchLock(stays.h, { signal: ALL.signal }), wl = bus.watchLock(leaves.h, { signal: ALL.signal });
+    let early = false;
+    void Promise.race([ws, wl]).then(() => { early = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    if (stays.w.kind === 'web') assert.not.ok(early, 'both wait for their worker to end (a web Worker holds its lock until it ends)');
+    await leaves.w.terminate();
+    await stays.w.terminate();
+    assert.equal(await within(wl, MSG_MS, 'the watch of the worker that left'), { slot: -1 });
+    const r = await within(ws, MSG_MS, 'the watch of the worker that stayed');
+    assert.is(r.slot, -1);
+    assert.instance(r.error, BusError);
+    assert.is((r.error as BusError).code, 'ESHUTDOWN');
+    assert.match((r.error as BusError).message, /^watchLock: ESHUTDOWN: the bus was shut down, and this worker did not leave it/);
+  });
+
   s('a live worker is never declared dead: an aborted watch recovers nothing; a watch after ready arms at once', async () => {
     const bus = await threadBus(ENGINE);
     const main = bus.connect();
