@@ -101,7 +101,7 @@ export interface Engine {
    * the clock the core compares call deadlines with (each read of a MockProvider advances it).
    */
   monotonicNs(): number;
-  /** @internal how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
+  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
   lockWaitMs: number;
 }
 
@@ -157,7 +157,7 @@ abstract class EngineBase {
   private canBlock = true;
   /** times a command found a lock contended and this thread waited (a counter for tests) */
   lockWaits = 0;
-  /** @internal how long a command waits for a contended lock (LOCK_WAIT_MS; event-loop waits set ASYNC_LOCK_WAIT_MS around their tries) */
+  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits set ASYNC_LOCK_WAIT_MS around their tries; docs/API.md, "Engines") */
   lockWaitMs: number = A.LOCK_WAIT_MS;
 
   /** undo and unlock after a trap inside the core (engine-specific entry point) */

@@ -1,0 +1,51 @@
+// docs/API.md against the package's declarations: every member of every class and interface
+// that API.md shows in a ```ts block is declared under that name in dist/js/**/*.d.ts (the
+// types a consumer gets). Stop 17 left members marked internal out of the declarations
+// (stripInternal); `conn.spinner` and `engine.lockWaitMs`, both documented, were dropped with
+// them, and this test caught the second. Needs the build (npm run build), as every consumer does.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** inherited from Error, not declared again */
+const INHERITED = new Set(['name', 'message', 'stack', 'cause']);
+
+function declarations(): string {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (p.endsWith('.d.ts')) out.push(readFileSync(p, 'utf8'));
+    }
+  };
+  walk(join(ROOT, 'dist', 'js'));
+  return out.join('\n');
+}
+
+test('every member API.md shows of a class or an interface is in the declarations', () => {
+  const api = readFileSync(join(ROOT, 'docs', 'API.md'), 'utf8');
+  const all = declarations();
+  const esc = (s: string) => s.replace(/[[\].$]/g, '\\$&');
+  const missing: string[] = [];
+  let members = 0;
+  for (const [, block] of api.matchAll(/```ts\n([\s\S]*?)```/g)) {
+    // multi-line blocks only: `interface X { a: b }` on one line is a summary
+    for (const [, kind, name, body] of block!.matchAll(/^(?:export )?(?:declare )?(class|interface) (\w+)[^{\n]*\{\n([\s\S]*?)^\}/gm)) {
+      const bodies = [...all.matchAll(new RegExp(`(?:class|interface) ${name}\\b[^{]*\\{([\\s\\S]*?)\\n\\}`, 'g'))].map((x) => x[1]).join('\n');
+      if (bodies === '') { missing.push(`${kind} ${name}: not declared`); continue; }
+      for (const [, member] of body!.matchAll(/^\s{2}(?:readonly |get |static |set )*(\[?[\w.]+\]?)\??[(:<]/gm)) {
+        if (member === 'constructor' || INHERITED.has(member!)) continue;
+        members++;
+        if (!new RegExp(`^\\s+(?:readonly |get |static |set |private |protected )*${esc(member!)}\\??\\s*[(:<=]`, 'm').test(bodies)) missing.push(`${name}.${member}`);
+      }
+    }
+  }
+  assert.ok(members > 150, `API.md's members were found (${members})`);
+  assert.equal(missing, [], 'documented but not declared');
+});
+
+test.run();
