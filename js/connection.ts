@@ -837,7 +837,7 @@ export class Connection implements SlotOwner {
    */
   close(opts?: CloseOptions): void {
     const e = this.live('close');
-    const drop = opts === undefined ? false : optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
+    const drop = optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
     const cmd = e.cmd, u32 = e.u32;
     let r: number;
     try {
@@ -848,8 +848,7 @@ export class Connection implements SlotOwner {
         r = e.byebye(this.slot, this.gen);
       }
       if (r === -A.EBUSY && isShutdown(u32)) {
-        while (this.recvCmd(A.RECV_DROP, 0, 'close') === 0) { /* drop the next one */ }
-        BYEBYE.encode(u32, cmd);
+        BYEBYE.encode(u32, cmd, A.BYEBYE_DROP); // (after a shutdown the queue goes with the close)
         r = e.byebye(this.slot, this.gen);
       }
     } catch (err) {
@@ -1708,11 +1707,10 @@ export class Connection implements SlotOwner {
     const e = this.engine, i32 = e.i32;
     const deadline = now() + timeout;
     let w: Waiter | null = null;
-    /** the word the current wait sleeps on (an abort notifies it to end that wait) */
     // the line this wait is in: receiver rx (its generation gen), our ticket, whether we hold
     // one, the name sequence when we lined up (seqAt), and the word the current wait sleeps on
-    // (waitIdx: an abort notifies it to end that wait); in the connection's list of waits by
-    // name, in call order, while the wait lasts (a name that moves: relineAfterMove)
+    // (waitIdx: an abort notifies it to end that wait); for a name, in the connection's list
+    // of waits for that name, in call order, while the wait lasts (a name that moves, below)
     const ln: RoomLine = { rx: 0, gen: 0, ticket: 0, inLine: false, seqAt: 0, waitIdx: -1 };
     const onAbort = { handleEvent: () => {
       if (!w || w.error) return;
@@ -1752,12 +1750,6 @@ export class Connection implements SlotOwner {
       if (group === undefined) this.nameLines.set(dst as string, group = []);
       group.push(ln);
     }
-    /**
-     * Before a first try: others waiting for room in the receiver already (a line) → to its
-     * end, after the checks of the message (SEND_PROBE): what no room can help (a message
-     * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
-     * receiver is its owner now. No line known: try at once.
-     */
     /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
     const locate = (): number => {
       try {
@@ -1767,6 +1759,12 @@ export class Connection implements SlotOwner {
         return 0;
       }
     };
+    /**
+     * Before a first try: others waiting for room in the receiver already (a line) → to its
+     * end, after the checks of the message (SEND_PROBE): what no room can help (a message
+     * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
+     * receiver is its owner now. No line known: try at once.
+     */
     const enter = () => {
       ln.rx = this.knownReceiver(dst);
       if (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0) return;

@@ -380,17 +380,10 @@ export function isNameWait(c: Connection): boolean {
   return nameWaits.has(c);
 }
 
-/**
- * Close the short-lived connection `c` of a waitForName: drop what is queued and close; a
- * notification may arrive between the last drop and BYEBYE (EBUSY: queued): drop and close
- * again, a bounded number of times.
- */
+/** Close the short-lived connection `c` of a waitForName, with whatever is queued (BYEBYE_DROP: nothing can arrive in between). */
 export function closeNameWait(c: Connection): void {
-  for (let tries = 0; !c.closed && tries < 100; tries++) {
-    try { while (c.drop()) { /* drop what is left */ } c.close(); } catch (err) {
-      if (!(err instanceof BusError && err.errno === A.EBUSY)) break; // closed by a recovery or shutdown
-    }
-  }
+  if (c.closed) return;
+  try { c.close({ drop: true }); } catch { /* closed by a recovery or a shutdown meanwhile */ }
 }
 
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
