@@ -160,14 +160,23 @@ export function metaForget(b: u32): void {
 }
 
 /**
+ * Take a sequence number for the next message thread `t` writes: metaCollect's, and each
+ * message of a batch after its first (send-batch.ts: every message its own number, the rest
+ * of the metadata collected once).
+ */
+export function metaNextSeq(t: u32): void {
+  const seqLo = u32(aAdd(H + A.BUS_SEQNUM, 1) + 1);
+  if (seqLo == 0) aAdd(H + A.BUS_SEQNUM + 4, 1);
+  st64(t + A.THREAD_SCRATCH + META_SEQ, seqLo, ld32(H + A.BUS_SEQNUM + 4));
+}
+
+/**
  * Take the message's sequence number and collect the items of `mask` for thread `t`, all but
  * the owned names (metaNames, under the bus lock; none until then). No lock needed.
  */
 export function metaCollect(t: u32, mask: u32): void {
   const meta = t + A.THREAD_SCRATCH;
-  const seqLo = u32(aAdd(H + A.BUS_SEQNUM, 1) + 1);
-  if (seqLo == 0) aAdd(H + A.BUS_SEQNUM + 4, 1);
-  st64(meta + META_SEQ, seqLo, ld32(H + A.BUS_SEQNUM + 4));
+  metaNextSeq(t);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
     if (clock_time_get(1, 0, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
     if (clock_time_get(0, 0, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);

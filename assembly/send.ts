@@ -21,6 +21,7 @@ import { stageReserve, stageDeliver } from "./stage";
 import { monitorsCopy } from "./monitor";
 import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
+import { sendBatchCheck, sendBatch } from "./send-batch";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
 
 const H: u32 = A.BUS_BASE;
@@ -48,7 +49,7 @@ export function send(slot: u32, gen: u32): i32 {
   // read (KDBUS.md's first SEND check, as kdbus)
   if ((ld32(c + A.CONN_FLAGS) & KINDS) != 0) return fail(A.EOPNOTSUPP, A.R_SEND_SENDER_KIND);
   const cmd = threadCmd();
-  r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY | A.SEND_PROBE);
+  r = cmdCheck(cmd, A.SEND_CMD_SIZE, A.SEND_SYNC_REPLY | A.SEND_PROBE | A.SEND_BATCH);
   if (r < 0) return r;
   const cmdEnd = cmd + ld32(cmd + A.CMD_SIZE);
   for (let p = cmd + A.SEND_CMD_SIZE; p < cmdEnd;) {
@@ -79,7 +80,7 @@ export function send(slot: u32, gen: u32): i32 {
   if ((srcLo != 0 || srcHi != 0) && (srcLo != ld32(c + A.CONN_ID) || srcHi != ld32(c + A.CONN_ID + 4))) return fail(A.EINVAL, A.R_SEND_SRC_ID);
 
   // items
-  let nVecs: u32 = 0, hostVecs: u32 = 0, payload: u32 = 0, stored: u32 = 0, oversize = false;
+  let nVecs: u32 = 0, hostVecs: u32 = 0, pads: u32 = 0, payload: u32 = 0, stored: u32 = 0, oversize = false;
   let bloom: u32 = 0, bloomSize: u32 = 0, dstName: u32 = 0, dstNameSize: u32 = 0, dstNameLen: i32 = 0;
   for (let p = msg + A.MSG_HDR; p < msgEnd;) {
     const size = itemSize(p, msgEnd);
@@ -97,7 +98,7 @@ export function send(slot: u32, gen: u32): i32 {
       } else if (alo != 0 || ahi != 0) {
         if (ahi != 0 || !vecRangeOk(u32(alo), vlo, cmd)) return fail(A.EFAULT, A.R_SEND_VEC_ADDRESS);
         stored += align8(vlo);
-      }
+      } else pads++;
       if (!oversize) payload += vlo;
       nVecs++;
     } else if (type == A.ITEM_BLOOM_FILTER) {
@@ -135,7 +136,13 @@ export function send(slot: u32, gen: u32): i32 {
   if (bloom != 0 && bloomSize != busBloomSize()) return failArg(A.EDOM, A.R_SEND_BLOOM_SIZE, busBloomSize());
   if (dstLo == 0 && dstHi == 0 && dstName == 0) return fail(A.EDESTADDRREQ, A.R_SEND_NO_DST);
   if (dstName != 0 && !nameValid(dstName + A.ITEM_HDR, dstNameLen)) return fail(A.EINVAL, A.R_SEND_NAME_INVALID);
-  if (oversize || payload > u32(A.MAX_PAYLOAD)) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
+  // a batch: its own rules; MAX_PAYLOAD is each message's (each VEC's) bound (send-batch.ts)
+  const batch = (ld32(cmd + A.CMD_FLAGS) & A.SEND_BATCH) != 0;
+  if (batch) {
+    r = sendBatchCheck(cmd, bcast, signal, expect, tmo, nVecs, hostVecs, pads);
+    if (r < 0) return r;
+  }
+  if (oversize || (!batch && payload > u32(A.MAX_PAYLOAD))) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);
   const probe = (ld32(cmd + A.CMD_FLAGS) & A.SEND_PROBE) != 0;
   // a broadcast signal: every receiver whose match entries accept it (broadcast.ts)
   if (bcast) {
@@ -185,6 +192,11 @@ export function send(slot: u32, gen: u32): i32 {
     held = true;
   }
   if (names) metaNames(t, c);
+  if (batch) {
+    r = sendBatch(c, d, t, cmd, msg, msgEnd, toLo, toHi, dstName, dstNameSize, mask);
+    if (held) unlock(H + A.BUS_LOCK);
+    return r;
+  }
   const msgSize = sliceMsgSize(nVecs, dstNameSize, t, c, mask);
   const need = A.BLOCK_HDR + align8(msgSize) + stored;
   let rec = -1;

@@ -60,6 +60,32 @@ export function sliceReserve(d: u32, uid: u32, need: u32): i32 {
 export function sliceWrite(b: u32, msg: u32, msgEnd: u32, msgSize: u32, d: u32, c: u32,
   dstName: u32, dstNameSize: u32, t: u32, mask: u32): void {
   const m = b + A.BLOCK_HDR;
+  let w = sliceHead(m, msg, msgSize, d, c, dstName, dstNameSize);
+  // PAYLOAD_OFF per VEC; bytes from the shared memory are copied now, host bytes later
+  let data = align8(msgSize);
+  for (let p = msg + A.MSG_HDR; p < msgEnd; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (ld32(p + A.ITEM_TYPE) != A.ITEM_PAYLOAD_VEC) continue;
+    data = sliceVec(m, w, p, data);
+    w += A.VEC_ITEM_SIZE;
+  }
+  sliceTail(w, msgSize, t, c, mask);
+}
+
+/**
+ * sliceWrite for one message of a batch (SEND_BATCH): the header and DST_NAME of the message
+ * at `msg`, its one PAYLOAD_VEC item at `vec` (bytes in shared memory), the metadata.
+ * `msgSize` is sliceMsgSize's for one VEC.
+ */
+export function sliceWriteOne(b: u32, msg: u32, vec: u32, msgSize: u32, d: u32, c: u32,
+  dstName: u32, dstNameSize: u32, t: u32, mask: u32): void {
+  const m = b + A.BLOCK_HDR;
+  const w = sliceHead(m, msg, msgSize, d, c, dstName, dstNameSize);
+  sliceVec(m, w, vec, align8(msgSize));
+  sliceTail(w + A.VEC_ITEM_SIZE, msgSize, t, c, mask);
+}
+
+/** The message header at `m` (ids and size filled in) and its DST_NAME item; returns where the PAYLOAD_OFF items go. */
+function sliceHead(m: u32, msg: u32, msgSize: u32, d: u32, c: u32, dstName: u32, dstNameSize: u32): u32 {
   copy(m, msg, A.MSG_HDR);
   st64(m + A.MSG_SIZE, msgSize, 0);
   copy(m + A.MSG_DST_ID, d + A.CONN_ID, 8);
@@ -70,26 +96,33 @@ export function sliceWrite(b: u32, msg: u32, msgEnd: u32, msgSize: u32, d: u32, 
     fill(w + dstNameSize, 0, align8(dstNameSize) - dstNameSize);
     w += align8(dstNameSize);
   }
-  // PAYLOAD_OFF per VEC; bytes from the shared memory are copied now, host bytes later
-  let data = align8(msgSize);
-  for (let p = msg + A.MSG_HDR; p < msgEnd; p += align8(ld32(p + A.ITEM_SIZE))) {
-    if (ld32(p + A.ITEM_TYPE) != A.ITEM_PAYLOAD_VEC) continue;
-    const vlo = ld32(p + A.VEC_SIZE);
-    const alo = ldi32(p + A.VEC_ADDRESS), ahi = ldi32(p + A.VEC_ADDRESS + 4);
-    st64(w + A.ITEM_SIZE, A.VEC_ITEM_SIZE, 0);
-    st64(w + A.ITEM_TYPE, A.ITEM_PAYLOAD_OFF, 0);
-    st64(w + A.VEC_SIZE, vlo, 0);
-    if (alo == 0 && ahi == 0) {
-      st64(w + A.VEC_ADDRESS, 0xffffffff, 0xffffffff);
-    } else {
-      st64(w + A.VEC_ADDRESS, data, 0);
-      if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) st64(p + A.VEC_ADDRESS, m + data, 0);
-      else copy(m + data, u32(alo), vlo);
-      fill(m + data + vlo, 0, align8(vlo) - vlo);
-      data += align8(vlo);
-    }
-    w += A.VEC_ITEM_SIZE;
+  return w;
+}
+
+/**
+ * The PAYLOAD_OFF item at `w` for the VEC item at `p`, its bytes at slice offset `data`
+ * (copied now from shared memory; a host VEC's address rewritten to them); returns the next
+ * payload offset.
+ */
+function sliceVec(m: u32, w: u32, p: u32, data: u32): u32 {
+  const vlo = ld32(p + A.VEC_SIZE);
+  const alo = ldi32(p + A.VEC_ADDRESS), ahi = ldi32(p + A.VEC_ADDRESS + 4);
+  st64(w + A.ITEM_SIZE, A.VEC_ITEM_SIZE, 0);
+  st64(w + A.ITEM_TYPE, A.ITEM_PAYLOAD_OFF, 0);
+  st64(w + A.VEC_SIZE, vlo, 0);
+  if (alo == 0 && ahi == 0) {
+    st64(w + A.VEC_ADDRESS, 0xffffffff, 0xffffffff);
+    return data;
   }
+  st64(w + A.VEC_ADDRESS, data, 0);
+  if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) st64(p + A.VEC_ADDRESS, m + data, 0);
+  else copy(m + data, u32(alo), vlo);
+  fill(m + data + vlo, 0, align8(vlo) - vlo);
+  return data + align8(vlo);
+}
+
+/** The metadata items from `w` on, and the padding up to align8(msgSize). */
+function sliceTail(w: u32, msgSize: u32, t: u32, c: u32, mask: u32): void {
   w = metaWrite(w, t, c, mask);
   fill(w, 0, align8(msgSize) - msgSize);
 }

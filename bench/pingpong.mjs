@@ -4,7 +4,9 @@
 //     sides recvAsync: the adaptive spin, then Atomics.waitAsync), postMessage (structured
 //     clone), wasm and twin; ratios to postMessage and async/blocking.
 //  2. one-way throughput at queue depths 1, 16, 256 (the sender sends `depth` messages, the
-//     receiver acknowledges every `depth`-th), same payloads and paths (async receiver).
+//     receiver acknowledges every `depth`-th), same payloads and paths (async receiver); and
+//     the same with the sender's `depth` messages sent by conn.sendMany (SEND_BATCH) to a
+//     conn.listen receiver.
 //  3. CPU per received message at 100 messages/s (async receiver vs postMessage; and the same
 //     worker receiving with recvWait, for a worker that may block: not a target), the CPU of
 //     a connection waiting with no traffic (recvAsync pending, 5 s), and the longest event-loop
@@ -223,21 +225,24 @@ if (!isMainThread) {
       }
       for (const name of ['blocking', 'async']) rt[`${engine} ${name} ${size}`] = median(times[name]);
       // the worker receiving with recvAsync per message (mode 2), and with conn.listen (mode
-      // 6), alternated repetition by repetition
+      // 6), main sending with send(); and main sending with sendMany to conn.listen;
+      // alternated repetition by repetition
       for (const depth of DEPTHS) {
-        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [] };
+        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [], ' many': [] };
+        const list = Array.from({ length: depth }, () => payload);
         for (let r = 0; r < REPS + 1; r++) {
-          for (const [key, mode] of [['', 2], [' listen', 6]]) {
+          for (const [key, mode] of [['', 2], [' listen', 6], [' many', 6]]) {
             await ctl(mode, depth === 1 ? 0 : depth);
             const t0 = performance.now();
             for (let i = 0; i < N; i += depth) {
-              for (let k = 0; k < depth; k++) main.send(peer, payload);
+              if (key === ' many') { for (let s = 0; s < depth;) s += main.sendMany(peer, s === 0 ? list : list.slice(s)); }
+              else for (let k = 0; k < depth; k++) main.send(peer, payload);
               (await main.recvAsync({ timeout: 20000 })).free();
             }
             if (r > 0) rates[key].push(N / ((performance.now() - t0) / 1e3));
           }
         }
-        for (const key of ['', ' listen']) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
+        for (const key of ['', ' listen', ' many']) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
       }
     }
     // the event loop during paced async round trips (both sides recvAsync)
@@ -302,10 +307,10 @@ if (!isMainThread) {
     const g = (k) => rt[k].toFixed(1);
     log(`| ${s} | ${g(`wasm blocking ${s}`)} | ${g(`wasm async ${s}`)} | ${g(`twin blocking ${s}`)} | ${g(`twin async ${s}`)} | ${g(`post ${s}`)} | ${(rt[`wasm async ${s}`] / rt[`wasm blocking ${s}`]).toFixed(2)} | ${(rt[`wasm async ${s}`] / rt[`post ${s}`]).toFixed(2)} |`);
   }
-  log('\nOne-way throughput, messages/s (higher is better; the receiving worker acknowledges every depth-th: with recvAsync per message, or with conn.listen; postMessage: an onmessage handler)\n| depth | payload | wasm recvAsync | wasm listen | twin recvAsync | twin listen | postMessage | wasm recvAsync / postMessage | wasm listen / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  log('\nOne-way throughput, messages/s (higher is better; the receiving worker acknowledges every depth-th: with recvAsync per message, or with conn.listen; "sendMany": the depth messages sent by conn.sendMany, to conn.listen; postMessage: an onmessage handler)\n| depth | payload | wasm recvAsync | wasm listen | wasm sendMany | twin recvAsync | twin listen | twin sendMany | postMessage | wasm recvAsync / postMessage | wasm listen / postMessage | wasm sendMany / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const d of DEPTHS) for (const s of SIZES) {
     const g = (k) => Math.round(tp[k]).toLocaleString('en');
-    log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`wasm listen ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`twin listen ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm listen ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
+    log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`wasm listen ${d} ${s}`)} | ${g(`wasm many ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`twin listen ${d} ${s}`)} | ${g(`twin many ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm listen ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm many ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
@@ -324,9 +329,10 @@ if (!isMainThread) {
   log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
   log(`  (the receive path's own ceiling, one thread, 64 B, wasm: send ${ceiling.send.toFixed(0)} ns, recvAsync + free ${ceiling.recvAsync.toFixed(0)} ns, a for-await step ${ceiling.iterator.toFixed(0)} ns, recv + free ${ceiling.recv.toFixed(0)} ns, a conn.listen handler call ${ceiling.listen.toFixed(0)} ns per message; a receiver calling recvAsync per message cannot pass ${Math.round(1e9 / ceiling.recvAsync).toLocaleString('en')} msg/s, ${(1e9 / ceiling.recvAsync / tp['post 256 64']).toFixed(2)}× postMessage's depth-256 rate and ${(1e9 / ceiling.recvAsync / tp['post 16 64']).toFixed(2)}× its depth-16 rate in this run; a listener ${(1e9 / ceiling.listen / tp['post 256 64']).toFixed(2)}× and ${(1e9 / ceiling.listen / tp['post 16 64']).toFixed(2)}×)`);
   // item 9's targets: one-way 64 B at every depth measured, and the 64 KiB round trip (async: what a thread that must not block gets)
-  for (const key of ['', ' listen']) for (const d of DEPTHS) {
+  for (const key of ['', ' listen', ' many']) for (const d of DEPTHS) {
     const r = tp[`wasm${key} ${d} 64`] / tp[`post ${d} 64`];
-    log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm, receiver ${key ? 'conn.listen' : 'recvAsync'}): ${Math.round(tp[`wasm${key} ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
+    const how = key === ' many' ? 'sender conn.sendMany, receiver conn.listen' : `receiver ${key ? 'conn.listen' : 'recvAsync'}`;
+    log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm, ${how}): ${Math.round(tp[`wasm${key} ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
   }
   for (const mode of ['async', 'blocking']) {
     const r = rt[`wasm ${mode} 65536`] / rt['post 65536'];

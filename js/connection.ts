@@ -7,7 +7,7 @@ import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
-import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -121,6 +121,12 @@ interface RoomLine {
 }
 
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
+/**
+ * The most messages one SEND of sendMany carries (SEND_BATCH): the receiver's lock is held
+ * while they are written, and its receiver may be waiting for it meanwhile.
+ */
+export const BATCH_MAX = 32;
+const EMPTY_BYTES = new Uint8Array(0);
 const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
@@ -308,19 +314,8 @@ export class Connection implements SlotOwner {
     const len = bytes ? payloadLength(bytes) : 0;
     const cmd = e.cmd;
     const msg = cmd + SEND.MSG;
-    let p = msg + A.MSG_HDR;
-    let dstId = 0;
-    if (typeof dst === 'number') {
-      if (!isU64(dst)) throw new BusError(A.EINVAL, aop, `destination id must be a non-negative safe integer, got ${shown(dst)}`);
-      dstId = dst;
-    } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
-      dstId = Number(dst.slice(3));
-      if (!isU64(dstId)) throw new BusError(A.EINVAL, aop, `destination id must be a safe integer, got ${dst}`);
-    } else if (typeof dst === 'string') {
-      const name = dstNameBytes(dst);
-      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, aop, 'destination name too long');
-      p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
-    } else throw new BusError(A.EINVAL, aop, `destination must be an id or a name, got ${kindOf(dst)}`);
+    let p = this.putDst(aop, dst, u8, u32, msg + A.MSG_HDR);
+    const dstId = this.dstId;
     let vec = 0;
     if (len > 0 && len <= A.SEND_INLINE_MAX) {
       // a small payload goes in the command area, after the message: one SEND copies it into
@@ -376,6 +371,111 @@ export class Connection implements SlotOwner {
     if (oCookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookie + 1;
     return cookie;
   }
+
+  /** the destination id putDst read (0 for a name) */
+  private dstId = 0;
+  /**
+   * The destination of a SEND whose items start at `p`: an id into dstId (0 for a name), or a
+   * DST_NAME item written at `p`. Returns where the next item goes.
+   */
+  private putDst(aop: string, dst: Destination, u8: Uint8Array, u32: Uint32Array, p: number): number {
+    this.dstId = 0;
+    if (typeof dst === 'number') {
+      if (!isU64(dst)) throw new BusError(A.EINVAL, aop, `destination id must be a non-negative safe integer, got ${shown(dst)}`);
+      this.dstId = dst;
+    } else if (typeof dst === 'string' && dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) {
+      const id = Number(dst.slice(3));
+      if (!isU64(id)) throw new BusError(A.EINVAL, aop, `destination id must be a safe integer, got ${dst}`);
+      this.dstId = id;
+    } else if (typeof dst === 'string') {
+      const name = dstNameBytes(dst);
+      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, aop, 'destination name too long');
+      p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
+    } else throw new BusError(A.EINVAL, aop, `destination must be an id or a name, got ${kindOf(dst)}`);
+    return p;
+  }
+
+  /**
+   * Send each payload as a message of its own to `dst`, in order: many per SEND (SEND_BATCH:
+   * one route, one metadata collection, one hold of the receiver's lock for up to BATCH_MAX
+   * messages), as sendmmsg does. Message i has cookie `cookie + i`. Returns how many were
+   * sent: all of them, or fewer when one after the first could not be (the receiver's room
+   * ran out, or anything else: the call for the rest says why). Throws when the first cannot
+   * be sent (nothing sent), and on bad arguments before anything is sent.
+   */
+  sendMany(dst: Destination, payloads: readonly (ArrayBufferView | ArrayBuffer | SharedArrayBuffer)[], opts?: SendOptions): number {
+    const op = 'sendMany';
+    const e = this.live(op);
+    const o = options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
+    if (!Array.isArray(payloads)) throw new BusError(A.EINVAL, op, `payloads must be an array, got ${kindOf(payloads)}`);
+    const n = payloads.length;
+    // every payload measured first (a bad one sends nothing): its bytes once, through the intrinsic getters
+    const bytes = this.batchBytes.length >= n ? this.batchBytes : (this.batchBytes = new Array<Uint8Array>(n));
+    try {
+      for (let i = 0; i < n; i++) {
+        const b = payloadBytes(payloads[i]);
+        if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView or ArrayBuffer, got ${kindOf(payloads[i])}`);
+        bytes[i] = b;
+      }
+      const oCookie = o.cookie, oPriority = o.priority;
+      if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, op, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
+      const first = oCookie ?? this.nextCookie;
+      if (!isU64(first) || !isU64(first + Math.max(n - 1, 0))) throw new BusError(A.EINVAL, op, `cookie must be a non-negative safe integer, and so must cookie + payloads.length - 1, got ${shown(first)}`);
+      const priority = oPriority ?? 0;
+      if (!isS64(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
+      const flags = u32Arg(op, 'flags', o.flags, 0), type = o.payloadType;
+      if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${shown(type)}`);
+      const { u32, u8 } = e;
+      const cmd = e.cmd, msg = cmd + SEND.MSG, end = cmd + A.CMD_MAX;
+      const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
+      let sent = 0;
+      while (sent < n) {
+        const len0 = payloadLength(bytes[sent]);
+        if (len0 === 0 || len0 > A.SEND_INLINE_MAX) {
+          // an empty payload, or one copied straight into the pool: a SEND of its own
+          try {
+            this.sendParts(dst, bytes[sent], first + sent, priority, flags, type);
+          } catch (err) {
+            if (sent === 0) throw err instanceof BusError ? relabel(op, err) : err;
+            break;
+          }
+          sent++;
+          continue;
+        }
+        // a batch: the message header, DST_NAME, then a VEC per payload with its bytes
+        // (the VEC items one after the other: the message; the bytes after it, in the command area)
+        let p = this.putDst(op, dst, u8, u32, msg + A.MSG_HDR);
+        let k = sent, data = 0;
+        for (; k < n && k - sent < BATCH_MAX; k++) {
+          const len = payloadLength(bytes[k]);
+          if (len === 0 || len > A.SEND_INLINE_MAX || p + (k - sent + 1) * A.VEC_ITEM_SIZE + data + ((len + 7) & ~7) > end) break;
+          data += (len + 7) & ~7;
+        }
+        let at = p + (k - sent) * A.VEC_ITEM_SIZE;
+        for (let i = sent; i < k; i++) {
+          const len = payloadLength(bytes[i]);
+          p = items.putVec(u32, p, len, at);
+          try { cv.set(bytes[i], at - cmd); } catch (err) { if (sent === 0) throw resized(op, err); k = i; break; }
+          at += (len + 7) & ~7;
+        }
+        if (k === sent) break; // (a payload resized since it was measured: the call for the rest says so)
+        SEND.encodeMsg(u32, msg, p - msg, flags, priority, this.dstId, first + sent, 0);
+        if (type !== undefined) SEND.encodePayloadType(u32, msg, type);
+        SEND.encode(u32, cmd, msg, A.SEND_BATCH);
+        const r = e.sendInline(this.slot, this.gen);
+        const went = SEND.batchSent(u32, cmd);
+        if (r < 0 && sent + went === 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst });
+        sent += went;
+        if (r < 0) break;
+      }
+      if (oCookie === undefined) this.nextCookie = first + sent;
+      return sent;
+    } finally {
+      bytes.fill(EMPTY_BYTES, 0, n); // (no payload kept alive by this connection)
+    }
+  }
+  /** sendMany's payloads, measured (reused from call to call) */
+  private batchBytes: Uint8Array[] = [];
 
   /**
    * send()'s checks without the sending (SEND_PROBE): throws what send() would, but for the

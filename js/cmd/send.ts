@@ -50,6 +50,9 @@ export function vecDestination(u32: Uint32Array, vec: number): number {
   return u32[(vec + A.VEC_ADDRESS) >>> 2];
 }
 
+/** SEND_BATCH: how many of the batch's messages were sent (< 2^32) */
+export const batchSent = (u32: Uint32Array, cmd: number): number => u32[(cmd + A.SEND_BATCH_SENT) >>> 2];
+
 /** reply fields (synchronous calls: replies issue) */
 export const replyOffset = (u32: Uint32Array, cmd: number): number => get64(u32, cmd + A.SEND_REPLY_OFFSET);
 export const replySize = (u32: Uint32Array, cmd: number): number => get64(u32, cmd + A.SEND_REPLY_SIZE);

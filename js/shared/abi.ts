@@ -504,6 +504,21 @@ export const SEND_SYNC_REPLY = 1;
 // sendAsync asks it before it waits in a line of senders, so that a message no room can help
 // fails at once, and to learn the receiver a name has now.
 export const SEND_PROBE = 2;
+// wasmbus: a batch (sendmmsg's idea). Each PAYLOAD_VEC item of the message is a message of its
+// own, sent in item order with the message's header and its DST_NAME: one command, one route,
+// one metadata collection (every message of a batch carries the same metadata, the
+// TIMESTAMP's clocks included, but its own sequence number) and one hold of the receiver's
+// lock for all of them. The first
+// message has msg.cookie, the next cookie + 1, and so on. Only plain unicast messages: not
+// a broadcast, SIGNAL, EXPECT_REPLY or reply (cookie_reply), no BLOOM_FILTER, each VEC of
+// bytes in shared memory (not a host vec, not padding); not with SYNC_REPLY or PROBE (all
+// EINVAL: R_SEND_BATCH_KIND, R_SEND_BATCH_VEC, R_SEND_BATCH_FLAGS). The messages are sent
+// until one finds no room in the receiver (its quota or its pool): SEND_BATCH_SENT says how
+// many went, and the SEND returns 0 when all did, else that message's -errno (the space
+// word in the thread slot, as a SEND that found no room leaves it). Any other failure is
+// found before the first message is sent: SEND_BATCH_SENT 0, nothing changed.
+export const SEND_BATCH = 4;
+export const SEND_BATCH_SENT = SEND_REPLY_OFFSET; // u64: messages of a SEND_BATCH sent (the batch's reply field: a batch is never a call)
 
 // struct kdbus_cmd_recv
 export const RECV_PRIORITY = 24;
@@ -1175,6 +1190,9 @@ export const MAKE_CMD_SIZE_LIMITS = 96;
 export const MAX_QUEUED_LIMIT = 65536; // the largest max_queued_per_user BUS_MAKE accepts
 export const R_MAKE_MAX_QUEUED = 130; // EINVAL: max_queued_per_user > MAX_QUEUED_LIMIT; arg that bound
 export const R_SEND_NEVER_FITS = 360; // ENOBUFS: the message is larger than any one user's share of the receiver's pool (half the pool / 3); arg that share in bytes
+export const R_SEND_BATCH_KIND = 361; // EINVAL: a SEND_BATCH of a broadcast, signal, call (EXPECT_REPLY) or reply (cookie_reply)
+export const R_SEND_BATCH_VEC = 362; // EINVAL: a SEND_BATCH with no PAYLOAD_VEC, or one that is a host vec or padding (address 0)
+export const R_SEND_BATCH_FLAGS = 363; // EINVAL: SEND_BATCH with SEND_SYNC_REPLY or SEND_PROBE
 
 // Monitors and activators (issue 8 item 7)
 // ---------------------------------------------------------------------------------------
