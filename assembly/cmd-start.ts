@@ -15,7 +15,7 @@ import { connSlot, cmdCheck } from "./conn";
  * Returns the connection's address, or -errno. Its liveness (ECONNRESET) is the caller's to
  * check, under its lock.
  */
-export function itemlessCmdStart(slot: u32, size: u32, flags: u32): i32 {
+export function itemlessCmdStart(slot: u32, size: u32, flags: u32, tailFlag: u32 = 0): i32 {
   const c = connSlot(slot);
   if (c < 0) return c;
   if (ld32(THREAD + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
@@ -24,6 +24,7 @@ export function itemlessCmdStart(slot: u32, size: u32, flags: u32): i32 {
   const cmd = threadCmd();
   const k = cmdCheck(cmd, size, flags);
   if (k < 0) return k;
-  if (ld32(cmd + A.CMD_SIZE) != size) return failArg(A.EINVAL, A.R_CMD_ITEMS, size); // no items
+  // no items (with `tailFlag` set, a tail that the caller checks: RECV_BATCH's entries)
+  if (ld32(cmd + A.CMD_SIZE) != size && (ld32(cmd + A.CMD_FLAGS) & tailFlag) == 0) return failArg(A.EINVAL, A.R_CMD_ITEMS, size);
   return c;
 }

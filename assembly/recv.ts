@@ -11,18 +11,19 @@ import { threadCmd } from "./thread";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
 import { replyDropped, replySweepNow } from "./reply";
+import { recvBatch } from "./recv-batch";
 
 const H: u32 = A.BUS_BASE;
 
 /** Take a block off the queue and give back its quota. */
-function recvDequeue(c: u32, b: u32, prev: u32): void {
+export function recvDequeue(c: u32, b: u32, prev: u32): void {
   queueUnlink(c, b, prev);
   quotaRelease(c, ld32(b + A.BLOCK_QUSER), ld32(b + A.BLOCK_ACCT));
   wr32(b + A.BLOCK_STATE, u32(ld32(b + A.BLOCK_STATE) & ~A.BLOCK_KERNEL));
 }
 
 export function recv(slot: u32, gen: u32): i32 {
-  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY | A.RECV_REPLY);
+  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY | A.RECV_REPLY | A.RECV_BATCH, A.RECV_BATCH);
   if (ci < 0) return ci;
   const c = u32(ci);
   const cmd = threadCmd();
@@ -32,6 +33,7 @@ export function recv(slot: u32, gen: u32): i32 {
   st64(cmd + A.RECV_MSG_OFFSET, ld32(c + A.CONN_POOL_SIZE), 0);
   st64(cmd + A.RECV_MSG_SIZE, 0, 0);
   st64(cmd + A.RECV_MSG_RETURN_FLAGS, 0, 0);
+  if ((flags & A.RECV_BATCH) != 0) return recvBatch(c, gen, cmd, flags);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
   // a call's reply: alone (with a call's cookie, or 0: the end of any call)
@@ -55,6 +57,21 @@ export function recv(slot: u32, gen: u32): i32 {
   return ret;
 }
 
+/**
+ * The messages dropped for `c` since its last RECV into the command's dropped_msgs (the lock
+ * held): full pool or quota (CONN_DROPPED, under the lock), and lost to a contended lock
+ * (CONN_KMSG_LOST, an atomic counter: taken with an exchange).
+ */
+export function recvDropped(c: u32, cmd: u32): void {
+  const lost = aXchg(c + A.CONN_KMSG_LOST, 0);
+  const dropped = u32(ld32(c + A.CONN_DROPPED) + lost);
+  if (dropped != 0) {
+    st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
+    st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
+    if (ld32(c + A.CONN_DROPPED) != 0) wr32(c + A.CONN_DROPPED, 0);
+  }
+}
+
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
   if (flags == A.RECV_REPLY) {
     // a call's reply (cookie 0: of any call), wherever it is queued; the dropped count stays for the next RECV
@@ -66,15 +83,7 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
     st64(cmd + A.RECV_MSG_SIZE, ld32(r + A.BLOCK_HDR + A.MSG_SIZE), 0);
     return 0;
   }
-  // dropped: full pool or quota (CONN_DROPPED, under the lock), and lost to a contended
-  // lock (CONN_KMSG_LOST, an atomic counter: taken with an exchange)
-  const lost = aXchg(c + A.CONN_KMSG_LOST, 0);
-  const dropped = u32(ld32(c + A.CONN_DROPPED) + lost);
-  if (dropped != 0) {
-    st64(cmd + A.RECV_DROPPED_MSGS, dropped, 0);
-    st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_DROPPED_MSGS, 0);
-    if (ld32(c + A.CONN_DROPPED) != 0) wr32(c + A.CONN_DROPPED, 0);
-  }
+  recvDropped(c, cmd);
   const b = queuePeek(c, (flags & A.RECV_USE_PRIORITY) != 0, ld32(cmd + A.RECV_PRIORITY), ldi32(cmd + A.RECV_PRIORITY + 4));
   if (b == 0) return fail(A.EAGAIN, A.R_RECV_EMPTY);
   if ((flags & A.RECV_DROP) != 0) {
@@ -105,8 +114,12 @@ export function free(slot: u32, gen: u32): i32 {
 }
 
 function freeLocked(c: u32, cmd: u32): i32 {
-  const off = ld32(cmd + A.FREE_OFFSET);
   if (ld32(cmd + A.FREE_OFFSET + 4) != 0) return fail(A.ENXIO, A.R_FREE_OFFSET);
+  return freeSlice(c, ld32(cmd + A.FREE_OFFSET));
+}
+
+/** FREE of the slice at pool offset `off` (the lock held): 0, or -ENXIO when it is not a published slice. */
+export function freeSlice(c: u32, off: u32): i32 {
   if (off == ld32(c + A.CONN_POOL_SIZE)) return 0; // the empty slice
   if ((off & 7) != 0 || off < u32(A.BLOCK_HDR) || off > ld32(c + A.CONN_POOL_SIZE)) return fail(A.ENXIO, A.R_FREE_OFFSET);
   const b = poolUnpublish(c, off);

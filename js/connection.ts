@@ -126,6 +126,12 @@ const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
  * while they are written, and its receiver may be waiting for it meanwhile.
  */
 export const BATCH_MAX = 32;
+/**
+ * The most messages conn.listen takes in one receive (RECV_BATCH), freeing as many with the
+ * next: each hands one over and frees one for an eighth of the lock's holds. A listener that
+ * stops keeps the rest for the next receives.
+ */
+export const RECV_BATCH_MAX = 32;
 const EMPTY_BYTES = new Uint8Array(0);
 const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
@@ -259,7 +265,7 @@ export class Connection implements SlotOwner {
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot); }
+  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + this.early.length / 2; }
   /** pool bytes in use (queued and published slices, with their block headers) */
   get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
@@ -522,6 +528,12 @@ export class Connection implements SlotOwner {
 
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
+    // messages a stopped listener had taken come first, in order, whatever the options (they
+    // are received already: peek cannot leave them queued, nor priority pass them by)
+    if (this.early.length > 0) {
+      const m = this.takeEarly();
+      if (m !== null) return m;
+    }
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const oPrio = o.priority; // (read once: a getter may answer differently each time)
     if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
@@ -653,6 +665,11 @@ export class Connection implements SlotOwner {
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
+    // (a message a stopped listener had taken: the first to go)
+    if (this.early.length > 0) {
+      const m = this.takeEarly();
+      if (m !== null) { m.free(); return true; }
+    }
     const calls = this.calls;
     if (calls !== null && calls.live > 0) {
       // a call's reply is never dropped: one at the head goes to its call (RECV_REPLY), and the
@@ -939,6 +956,11 @@ export class Connection implements SlotOwner {
     const e = this.live('close');
     const drop = optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
     const cmd = e.cmd, u32 = e.u32;
+    // messages a stopped listener had taken and not handed over count as queued (EBUSY, as
+    // BYEBYE says of the queue), unless they go with the close
+    if (this.early.length > 0 && !drop && !isShutdown(u32)) {
+      throw new BusError(A.EBUSY, 'close', `${this.early.length / 2} message(s) a stopped listener had taken are still to be received (receive them, or close({ drop: true }))`);
+    }
     let r: number;
     try {
       BYEBYE.encode(u32, cmd, drop ? A.BYEBYE_DROP : 0);
@@ -957,6 +979,8 @@ export class Connection implements SlotOwner {
     }
     if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
+    this.early.length = 0;
+    this.batchFreeN = this.batchAt = this.batchN = 0;
     // after bus.shutdown() (which closes the creator's connections) this thread's waiters
     // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
     const why = (op: string) => isShutdown(u32)
@@ -1039,12 +1063,122 @@ export class Connection implements SlotOwner {
   listening: object | null = null;
 
   /** @internal the next queued message without waiting (recvAsync's first look: a contended lock reads as none for now), or null */
-  takeQueued(op: string): Message | null {
+  // --- conn.listen's batches (RECV_BATCH) ---
+  /**
+   * Messages a listener had taken in a batch and not handed over when it stopped: (offset,
+   * size) pairs, returned first by this connection's next receives.
+   */
+  private early: number[] = [];
+  /** slices of messages the listener is done with, freed by its next RECV_BATCH (offsets) */
+  private batchFree: Uint32Array | null = null;
+  private batchFreeN = 0;
+  /** the last batch taken, (offset, size) pairs: the next to hand over at batchAt, of batchN */
+  private batchTaken: Uint32Array | null = null;
+  private batchAt = 0;
+  private batchN = 0;
+
+  /**
+   * @internal conn.listen's next message: a message a stopped listener left, else the next
+   * of its batch, else a RECV_BATCH (which first frees the slices of the messages handed over
+   * since the last one: releaseBatched). A reply that a pending call awaits goes to it. null
+   * when none is queued, or when the lock stays taken past ASYNC_LOCK_WAIT_MS (as recvYielding), throwing
+   * its EDEADLK once it has been taken for LOCK_WAIT_MS (lockStuck).
+   */
+  takeBatched(op: string): Message | null {
     this.live(op);
-    const m = this.recvYielding(NO_OPTIONS, op);
-    const stuck = this.lockStuck();
-    if (stuck) throw stuck;
-    return m;
+    if (this.early.length > 0) {
+      const m = this.takeEarly();
+      if (m !== null) return m;
+    }
+    for (;;) {
+      if (this.batchAt === this.batchN && !this.recvBatch(op)) {
+        const stuck = this.lockStuck();
+        if (stuck) throw stuck;
+        return null;
+      }
+      const t = this.batchTaken!, i = this.batchAt++ * 2;
+      const off = t[i], size = t[i + 1], calls = this.calls;
+      if (calls !== null && calls.live > 0 && calls.claim(this.poolBase + off, off, size)) continue;
+      return new Message(this, off, size);
+    }
+  }
+
+  /** One RECV_BATCH: true with a batch taken; false for an empty queue, or a lock still taken (lockBusy, as recvYielding). */
+  private recvBatch(op: string): boolean {
+    const e = this.engine, u32 = e.u32, cmd = e.cmd;
+    if (this.batchTaken === null) {
+      this.batchTaken = new Uint32Array(2 * RECV_BATCH_MAX);
+      this.batchFree = new Uint32Array(RECV_BATCH_MAX);
+    }
+    const calls = this.calls;
+    // (as recvWith: an empty queue tells which calls lost their REPLY_TIMEOUT)
+    const t0 = calls !== null && calls.live > 0 ? e.monotonicNs() : 0;
+    RECV.encodeBatch(u32, cmd, RECV_BATCH_MAX, this.batchFree!, this.batchFreeN);
+    e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+    let r: number;
+    try {
+      r = e.recv(this.slot, this.gen);
+    } finally {
+      e.lockWaitMs = A.LOCK_WAIT_MS;
+    }
+    if (r === -A.EDEADLK) {
+      // changed nothing: the frees wait for the next try
+      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockBusy = commandError(u32, cmd, r, op, RECV.NAME);
+      return false;
+    }
+    this.lockBusy = null;
+    this.batchFreeN = 0; // freed (or gone with the connection)
+    this.batchAt = this.batchN = 0;
+    this.lastDropped = RECV.dropped(u32, cmd);
+    this.droppedTotal += this.lastDropped;
+    if (r === -A.EAGAIN) {
+      if (t0 !== 0) calls!.expire(t0);
+      return false;
+    }
+    checkCmd(u32, cmd, r, op, RECV.NAME);
+    const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2;
+    this.batchTaken!.set(u32.subarray(at, at + 2 * n));
+    this.batchN = n;
+    return true;
+  }
+
+  /**
+   * @internal conn.listen is done with `m` (handed over and not kept): it reads as freed now,
+   * its slice is freed by the next RECV_BATCH (at once when there is no room to note it).
+   */
+  releaseBatched(m: Message): void {
+    if (this.batchFree === null || this.batchFreeN === RECV_BATCH_MAX) m.free();
+    else this.batchFree[this.batchFreeN++] = m.detach();
+  }
+
+  /**
+   * @internal conn.listen has stopped: the messages of its batch not handed over are kept for
+   * the next receives (early), and the slices it was done with are freed now.
+   */
+  batchEnd(): void {
+    const t = this.batchTaken;
+    if (t === null) return;
+    if (this.isClosed) {
+      this.batchAt = this.batchN = this.batchFreeN = 0; // (gone with the connection's pool)
+      return;
+    }
+    for (; this.batchAt < this.batchN; this.batchAt++) this.early.push(t[this.batchAt * 2], t[this.batchAt * 2 + 1]);
+    this.batchAt = this.batchN = 0;
+    const n = this.batchFreeN;
+    this.batchFreeN = 0;
+    for (let k = 0; k < n; k++) this.freeOffset(this.batchFree![k]);
+  }
+
+  /** The first message a stopped listener left (early), or null: a call's reply among them goes to its call. */
+  private takeEarly(): Message | null {
+    const calls = this.calls;
+    while (this.early.length > 0) {
+      const off = this.early.shift()!, size = this.early.shift()!;
+      if (calls !== null && calls.live > 0 && calls.claim(this.poolBase + off, off, size)) continue;
+      return new Message(this, off, size);
+    }
+    return null;
   }
 
   /** `for await (const msg of conn)`: messages() without options. */

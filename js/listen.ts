@@ -1,9 +1,12 @@
 // listen: a connection's messages handed to a function as they come (conn.listen), the bus's
 // counterpart of `port.onmessage`. Messages already queued are handed over synchronously, one
-// after the other, with no promise between them (a `recv()` each); only an empty queue is
+// after the other, with no promise between them (taken RECV_BATCH_MAX at a time by one
+// RECV_BATCH, which also frees the slices of those handed over since the one before: one
+// hold of the lock per batch, not two per message; conn.takeBatched); only an empty queue is
 // waited for: the adaptive spin, done synchronously (a message it catches goes by in the same
 // turn), then a park as recvAsync parks (Atomics.waitAsync). So a receiver fed in bursts
-// pays recv()'s cost per message, not recvAsync's (docs/BENCHMARKS.md, stop 13).
+// pays a share of a batch's cost per message, not recvAsync's (docs/BENCHMARKS.md, stops 13
+// and 18).
 //
 // One turn of handing over runs for about DRAIN_MS of the event loop (the clock is read every
 // CLOCK_EVERY messages, after every message while they take long), waits caught by the spin
@@ -83,14 +86,17 @@ function channelYield(): () => Promise<void> {
 
 /**
  * The hooks listen() needs from its connection (internal methods of Connection): the next
- * queued message without waiting (recvYielding), the wait of recvAsync, and the one-listener
- * slot.
+ * queued message without waiting (takeBatched), a handled message's slice left to the next
+ * batch (releaseBatched), the batch's end when the listener stops (batchEnd), the wait of
+ * recvAsync, and the one-listener slot.
  */
 export interface Listenable {
   readonly closed: boolean;
   listening: object | null;
   readonly busShutDown: boolean;
-  takeQueued(op: string): Message | null;
+  takeBatched(op: string): Message | null;
+  releaseBatched(m: Message): void;
+  batchEnd(): void;
   wakeSeen(): number;
   spinWake(seen: number): boolean;
   readonly spinner: { woke(t: number): void };
@@ -158,7 +164,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // has settled, as a promise ignores it)
         if (!over) { over = true; settled(m); throw err; }
       }
-    } else release(m);
+    } else if (!m.kept && !m.freedAlready && !conn.closed) conn.releaseBatched(m); // (its slice freed with the next batch)
   };
   /** The hand-over loop; returns when stopped or closed, throws what ends it otherwise. */
   const loop = async (): Promise<void> => {
@@ -180,7 +186,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     for (;;) {
       for (;;) {
         if (stopped || conn.closed) return;
-        const m = conn.takeQueued('listen');
+        const m = conn.takeBatched('listen');
         if (m === null) break;
         deliver(m);
         if (due()) { await yieldTurn(); fresh(); }
@@ -190,9 +196,9 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       // moved the word), then the adaptive spin on the word, synchronously (a message it
       // catches goes by with no promise, in this turn)
       const seen = conn.wakeSeen();
-      let m = conn.takeQueued('listen');
+      let m = conn.takeBatched('listen');
       if (m === null && conn.spinWake(seen)) {
-        m = conn.takeQueued('listen');
+        m = conn.takeBatched('listen');
         if (m === null) continue; // (another waiter's, or not a message)
         conn.spinner.woke(now());
       }
@@ -224,6 +230,9 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     } finally {
       active = false;
       if (conn.listening === token) conn.listening = null;
+      // the batch's messages not handed over stay for the next receives; the slices of those
+      // handed over are freed now
+      try { conn.batchEnd(); } catch (err) { if (!failed) { failed = true; failure = err; } }
       if (signal !== undefined) abortHooks.unwatch(signal, haltHook);
     }
     // done once the handlers' promises have settled too, whatever ended the loop

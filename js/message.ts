@@ -199,6 +199,13 @@ export class Message {
     this.freed = true;
   }
 
+  /** @internal Freed as far as the user can tell; its slice is freed by the caller later (conn.listen's next RECV_BATCH). Returns its offset. */
+  detach(): number {
+    this.at();
+    this.freed = true;
+    return this.offset;
+  }
+
   // --- iteration (evloop issue) ---
   private isKept = false;
   /**

@@ -164,6 +164,9 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_MAKE_MAX_QUEUED]: [[A.EINVAL], (n) => `max_queued_per_user must be at most ${n} (limits.maxQueuedPerUser; 0 means kdbus's ${A.MAX_QUEUED_PER_USER})`],
   [A.R_SEND_NEVER_FITS]: [[A.ENOBUFS], (n, w) => `the message can never fit in the receiver${q(w.dst)}: a sending user may hold at most ${n} bytes of its pool (half the pool, which its owner keeps, divided by 3: the kdbus quota rule), and this message, with its header, items and metadata, needs more; waiting does not help`],
   // batches (SEND_BATCH)
+  [A.R_RECV_BATCH_FLAGS]: [[A.EINVAL], () => 'RECV_BATCH cannot be combined with another RECV flag'],
+  [A.R_RECV_BATCH_SIZE]: [[A.EINVAL], (n) => `a RECV_BATCH command is ${n} bytes and 8 per entry, with at least one entry`],
+  [A.R_RECV_BATCH_FREE]: [[A.EINVAL], (n) => `RECV_BATCH free_count is larger than its ${n} entries`],
   [A.R_SEND_BATCH_KIND]: [[A.EINVAL], () => 'a batch (sendMany) is of plain unicast messages: not a broadcast, a signal, a call (EXPECT_REPLY) or a reply'],
   [A.R_SEND_BATCH_VEC]: [[A.EINVAL], () => 'each message of a batch (sendMany) is one PAYLOAD_VEC of bytes in shared memory: a batch has at least one, and no host vec or padding (address 0)'],
   [A.R_SEND_BATCH_FLAGS]: [[A.EINVAL], () => 'SEND_BATCH cannot be combined with SEND_SYNC_REPLY or SEND_PROBE'],

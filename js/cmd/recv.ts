@@ -11,6 +11,23 @@ export function encode(u32: Uint32Array, cmd: number, flags: number, priority: n
   put64(u32, cmd + A.RECV_PRIORITY, priority);
 }
 
+/**
+ * Write RECV_BATCH at `cmd` with `n` entries: the first `nFree` of them the slices at the
+ * offsets in `free` (freed first).
+ */
+export function encodeBatch(u32: Uint32Array, cmd: number, n: number, free: Uint32Array, nFree: number): void {
+  putHeader(u32, cmd, A.RECV_BATCH_ENTRIES + 8 * n, A.RECV_BATCH);
+  put64(u32, cmd + A.RECV_PRIORITY, 0);
+  const i = cmd >>> 2;
+  u32[i + (A.RECV_BATCH_FREE >>> 2)] = nFree;
+  u32[i + (A.RECV_BATCH_TAKEN >>> 2)] = 0;
+  for (let k = 0, e = i + (A.RECV_BATCH_ENTRIES >>> 2); k < nFree; k++, e += 2) u32[e] = free[k];
+}
+/** RECV_BATCH: messages received */
+export const batchTaken = (u32: Uint32Array, cmd: number): number => u32[(cmd + A.RECV_BATCH_TAKEN) >>> 2];
+/** RECV_BATCH whose free failed: how many were freed */
+export const batchFreed = (u32: Uint32Array, cmd: number): number => u32[(cmd + A.RECV_BATCH_FREE) >>> 2];
+
 /** pool offset of the message received */
 export const offset = (u32: Uint32Array, cmd: number): number => get64(u32, cmd + A.RECV_MSG_OFFSET);
 /** its msg.size */

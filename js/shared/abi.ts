@@ -541,6 +541,24 @@ export const RECV_USE_PRIORITY = 4;
 // never takes the user's messages off the queue (they stay accounted to their senders' quotas).
 export const RECV_REPLY = 8;
 export const RECV_RETURN_DROPPED_MSGS = 2;
+// wasmbus: a batch, both ways, under one hold of the connection's lock. The command is
+// RECV_BATCH_ENTRIES + 8 × n bytes (n >= 1), its tail:
+//   64 u32 free_count  in: entries 0 .. free_count - 1 hold slices to FREE first (offset;
+//                      size ignored), in order; out, when one is not a published slice
+//                      (ENXIO, R_FREE_OFFSET, nothing received): how many were freed
+//   68 u32 taken       out: messages received, in entries 0 .. taken - 1
+//   72 entries         n × { u32 offset; u32 msg_size }
+// then up to n queued messages are received in queue order, as that many RECVs would (the
+// first also in msg.offset / msg.msg_size; the dropped count once). EAGAIN (R_RECV_EMPTY),
+// taken 0, when none is queued: the frees are done all the same. After a shutdown the frees
+// are done and the receive fails with ESHUTDOWN. Alone (EINVAL with any other RECV flag:
+// R_RECV_BATCH_FLAGS); a tail of another size, or free_count > n: EINVAL (R_RECV_BATCH_SIZE,
+// R_RECV_BATCH_FREE). conn.listen() receives with it, freeing each turn's messages with the
+// next turn's receive.
+export const RECV_BATCH = 16;
+export const RECV_BATCH_FREE = 64;
+export const RECV_BATCH_TAKEN = 68;
+export const RECV_BATCH_ENTRIES = 72;
 
 // struct kdbus_cmd_free
 export const FREE_OFFSET = 24;
@@ -853,6 +871,9 @@ export const R_RECV_DROP_PRIORITY = 400; // EINVAL: RECV_DROP with RECV_USE_PRIO
 export const R_RECV_EMPTY = 401; // EAGAIN: no message queued (none at or below the priority)
 export const R_RECV_REPLY_FLAGS = 402; // EINVAL: RECV_REPLY with PEEK, DROP or USE_PRIORITY
 export const R_RECV_NO_REPLY = 403; // EAGAIN: no reply for that call queued
+export const R_RECV_BATCH_FLAGS = 404; // EINVAL: RECV_BATCH with another RECV flag
+export const R_RECV_BATCH_SIZE = 405; // EINVAL: a RECV_BATCH whose size is not RECV_BATCH_ENTRIES + 8 × n, n >= 1; arg RECV_BATCH_ENTRIES
+export const R_RECV_BATCH_FREE = 406; // EINVAL: RECV_BATCH free_count larger than its entries; arg the entries
 // FREE
 export const R_FREE_OFFSET = 500; // ENXIO: the offset is not a published slice of this pool
 // BYEBYE

@@ -1,5 +1,6 @@
 // Differential, batches: seeded random SEND_BATCHes (1 to 12 messages of 1 to 120 bytes,
-// some by well-known name, now and then one breaking a batch rule), lone SENDs, RECV, FREE
+// some by well-known name, now and then one breaking a batch rule), lone SENDs, RECV,
+// RECV_BATCH (freeing some received slices first, now and then a bad offset among them), FREE
 // (received messages kept a while, freed in any order), RECV_DROP and BYEBYE + HELLO among a
 // few connections with small pools and a small message quota (so that batches run out of room
 // part way), through the wasm core and the TS twin, each on its own bus; after every command
@@ -60,7 +61,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     last.set(key, n);
   };
   for (let step = 0; step < steps; step++) {
-    const op = rnd.pick(['batch', 'batch', 'batch', 'send', 'recv', 'recv', 'recv', 'recv', 'free', 'free', 'drop', 'drop', 'name', 'reopen']);
+    const op = rnd.pick(['batch', 'batch', 'batch', 'send', 'recv', 'recv', 'recvBatch', 'recvBatch', 'free', 'free', 'drop', 'drop', 'name', 'reopen']);
     const label = `seed ${seed} step ${step} ${op}`;
     count(op);
     const a = rnd.int(N), b = rnd.int(N);
@@ -68,7 +69,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     if (op === 'batch' || op === 'send') {
       const k = op === 'send' ? 1 : 1 + rnd.int(12);
       const byName = rnd.int(4) === 0;
-      const breakRule = op === 'batch' && rnd.int(10) === 0 ? rnd.int(3) : -1;
+      const breakRule = op === 'batch' && rnd.int(8) === 0 ? rnd.int(3) : -1;
       const sizes = Array.from({ length: k }, () => 4 + rnd.int(117));
       const first = seq;
       seq += k;
@@ -99,6 +100,34 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
         received(raws[0], x, got.offset);
         x.held.push(got.offset);
         count('received');
+      }
+    } else if (op === 'recvBatch') {
+      // RECV_BATCH: some held slices freed first (now and then a bad offset among them), then up to n taken
+      const n = 1 + rnd.int(6);
+      const k = Math.min(rnd.int(n + 1), x.held.length);
+      const frees = x.held.slice(0, k);
+      const bad = k > 0 && rnd.int(4) === 0 ? rnd.int(k) : -1;
+      if (bad >= 0) frees[bad] += 8;
+      if (k > 0) count('recvBatchFrees');
+      const got = both(label, (raw) => {
+        const e = raw.e, cmd = raw.cmd, u32 = e.u32;
+        u32[(cmd + A.CMD_SIZE) >>> 2] = A.RECV_BATCH_ENTRIES + 8 * n; u32[(cmd + A.CMD_SIZE + 4) >>> 2] = 0;
+        u32[(cmd + A.CMD_FLAGS) >>> 2] = A.RECV_BATCH; u32[(cmd + A.CMD_FLAGS + 4) >>> 2] = 0;
+        u32[(cmd + A.RECV_BATCH_FREE) >>> 2] = k;
+        frees.forEach((off, i) => { u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i) >>> 2] = off; });
+        const r = e.recv(x.slot, x.gen);
+        const taken = u32[(cmd + A.RECV_BATCH_TAKEN) >>> 2], freed = u32[(cmd + A.RECV_BATCH_FREE) >>> 2];
+        return { r, freed, taken: Array.from({ length: r === 0 ? taken : 0 }, (_, i) => u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i) >>> 2]) };
+      });
+      if (bad >= 0) {
+        assert.is(got.r, -A.ENXIO, label);
+        assert.is(got.freed, bad, `${label}: freed up to the bad one`);
+        x.held.splice(0, bad);
+        count('recvBatchBad');
+      } else {
+        x.held.splice(0, k);
+        for (const off of got.taken) { received(raws[0], x, off); x.held.push(off); count('received'); }
+        count(got.r === 0 ? 'recvBatchTook' : `recvBatch ${got.r}`);
       }
     } else if (op === 'free' && x.held.length > 0) {
       const off = x.held.splice(rnd.int(x.held.length), 1)[0];
@@ -137,7 +166,7 @@ for (const seed of SEEDS) {
   test(`batches: wasm and twin agree byte for byte, every message once and in order: seed ${seed}`, async () => {
     const counts = await run(seed, STEPS);
     const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
-    min('batchAll', 1 / 25); min('batchPart', 1 / 200); min('received', 1 / 8); min('rule', 1 / 200);
+    min('batchAll', 1 / 25); min('batchPart', 1 / 200); min('received', 1 / 8); min('rule', 1 / 200); min('recvBatchTook', 1 / 40); min('recvBatchBad', 1 / 400);
   });
 }
 

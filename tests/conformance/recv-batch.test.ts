@@ -1,0 +1,172 @@
+// RECV_BATCH (wasmbus): the slices handed over since the last batch freed, then up to n queued
+// messages received, under one hold of the lock. Through the ABI: what lands in the entries
+// (the same offsets and sizes as RECVs one by one), the frees, the rules (each EINVAL,
+// nothing changed), a bad offset among the frees, the dropped count, a shutdown. Through the
+// API: conn.listen receives with it, and a listener that stops in the middle of a batch leaves
+// the rest to the next receives (recv, drop, close's EBUSY).
+import * as assert from 'uvu/assert';
+import { Bus, BusError, abi as A } from '../../js/index.ts';
+import { RECV_BATCH_MAX } from '../../js/connection.ts';
+import { busSuite, open, ENGINE } from '../helpers/harness.ts';
+import { vec } from '../helpers/raw.ts';
+import type { Raw } from '../helpers/raw.ts';
+
+const t = busSuite('RECV_BATCH');
+
+/** RECV_BATCH with `n` entries, freeing `free` first: the result, the entries taken, free_count after */
+function recvBatch(raw: Raw, c: { slot: number; gen: number }, n: number, free: number[] = [], o: { flags?: number; size?: number; freeCount?: number } = {}) {
+  const e = raw.e, cmd = raw.cmd, u32 = e.u32;
+  e.u8.fill(0, cmd, cmd + A.RECV_BATCH_ENTRIES + 8 * n);
+  u32[(cmd + A.CMD_SIZE) >>> 2] = o.size ?? A.RECV_BATCH_ENTRIES + 8 * n;
+  u32[(cmd + A.CMD_FLAGS) >>> 2] = o.flags ?? A.RECV_BATCH;
+  u32[(cmd + A.RECV_BATCH_FREE) >>> 2] = o.freeCount ?? free.length;
+  free.forEach((off, i) => { u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i) >>> 2] = off; });
+  const r = e.recv(c.slot, c.gen);
+  const taken = u32[(cmd + A.RECV_BATCH_TAKEN) >>> 2];
+  const entries = Array.from({ length: r === 0 ? taken : 0 }, (_, i) => [u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i) >>> 2], u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i + 4) >>> 2]]);
+  return { r, taken, entries, freed: u32[(cmd + A.RECV_BATCH_FREE) >>> 2], offset: raw.r64(cmd + A.RECV_MSG_OFFSET), size: raw.r64(cmd + A.RECV_MSG_SIZE), dropped: raw.r64(cmd + A.RECV_DROPPED_MSGS) };
+}
+const reason = (raw: Raw) => raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2];
+const cookieAt = (raw: Raw, c: { slot: number }, off: number) => raw.r64(raw.slice(c.slot, off) + A.MSG_COOKIE);
+
+t('up to n messages taken in queue order, as RECVs one by one would report them; the next batch frees them first', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  const src = e.cmd + 8192;
+  for (let i = 1; i <= 5; i++) assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: i }, items: [vec(i * 8, src)] }), 0);
+  const one = recvBatch(raw, b, 3);
+  assert.is(one.r, 0);
+  assert.is(one.taken, 3);
+  assert.equal(one.entries.map(([off]) => cookieAt(raw, b, off)), [1, 2, 3]);
+  assert.equal([one.offset, one.size], one.entries[0], 'the first also in msg.offset / msg_size');
+  for (const [off, size] of one.entries) assert.is(size, raw.r64(raw.slice(b.slot, off) + A.MSG_SIZE));
+  const used = e.poolUsed(b.slot);
+  const two = recvBatch(raw, b, 3, one.entries.map(([off]) => off));
+  assert.is(two.r, 0);
+  assert.equal(two.entries.map(([off]) => cookieAt(raw, b, off)), [4, 5]);
+  assert.ok(e.poolUsed(b.slot) < used, 'the first three freed');
+  // an empty queue: EAGAIN, the frees done all the same
+  const three = recvBatch(raw, b, 3, two.entries.map(([off]) => off));
+  assert.is(three.r, -A.EAGAIN);
+  assert.is(reason(raw), A.R_RECV_EMPTY);
+  assert.is(three.taken, 0);
+  assert.is(e.poolUsed(b.slot), 0, 'all freed');
+  // the same five through plain RECVs land at the same offsets (the pool is empty again)
+  for (let i = 1; i <= 5; i++) assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: i }, items: [vec(i * 8, src)] }), 0);
+  const plain = Array.from({ length: 5 }, () => { const m = raw.recv(b.slot, b.gen); return [m.offset, m.size]; });
+  assert.equal(plain.slice(0, 3), one.entries);
+  for (const [off] of plain) assert.is(raw.free(b.slot, b.gen, off), 0);
+});
+
+t('the rules: other flags, a size that is not 72 + 8n (n >= 1), free_count over n: EINVAL, nothing changed', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [vec(8, e.cmd + 8192)] }), 0);
+  for (const [what, n, o, why] of [
+    ['with PEEK', 2, { flags: A.RECV_BATCH | A.RECV_PEEK }, A.R_RECV_BATCH_FLAGS],
+    ['with DROP', 2, { flags: A.RECV_BATCH | A.RECV_DROP }, A.R_RECV_BATCH_FLAGS],
+    ['with REPLY', 2, { flags: A.RECV_BATCH | A.RECV_REPLY }, A.R_RECV_BATCH_FLAGS],
+    ['no entries', 0, { size: A.RECV_BATCH_ENTRIES }, A.R_RECV_BATCH_SIZE],
+    ['half an entry', 1, { size: A.RECV_BATCH_ENTRIES + 12 }, A.R_RECV_BATCH_SIZE],
+    ['free_count over n', 2, { freeCount: 3 }, A.R_RECV_BATCH_FREE],
+  ] as const) {
+    const x = recvBatch(raw, b, n, [], o);
+    assert.is(x.r, -A.EINVAL, what);
+    assert.is(reason(raw), why, `${what}: its reason`);
+    assert.is(e.queued(b.slot), 1, `${what}: still queued`);
+  }
+  // a plain RECV is still exactly 64 bytes
+  assert.is(raw.recv(b.slot, b.gen, 0, 0, A.RECV_CMD_SIZE + 8).r, -A.EINVAL);
+  const m = raw.recv(b.slot, b.gen);
+  assert.is(raw.free(b.slot, b.gen, m.offset), 0);
+});
+
+t('a free offset that is not a published slice: ENXIO, the ones before it freed (free_count says how many), nothing received', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  for (let i = 0; i < 3; i++) assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: i + 1 }, items: [vec(8, e.cmd + 8192)] }), 0);
+  const one = recvBatch(raw, b, 2);
+  assert.is(one.taken, 2);
+  const [o1, o2] = one.entries.map(([off]) => off);
+  const x = recvBatch(raw, b, 4, [o1, o1 + 8, o2]);
+  assert.is(x.r, -A.ENXIO);
+  assert.is(reason(raw), A.R_FREE_OFFSET);
+  assert.is(x.freed, 1, 'the first was freed');
+  assert.is(e.queued(b.slot), 1, 'nothing received');
+  assert.is(raw.free(b.slot, b.gen, o1), -A.ENXIO, 'o1 is free already');
+  const y = recvBatch(raw, b, 4, [o2]);
+  assert.is(y.r, 0);
+  assert.equal(y.entries.map(([off]) => cookieAt(raw, b, off)), [3]);
+  assert.is(raw.free(b.slot, b.gen, y.offset), 0);
+});
+
+t('the dropped count is reported once, with the batch', ({ raw, e }) => {
+  const a = open(raw), b = open(raw);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [vec(8, e.cmd + 8192)] }), 0);
+  // the count of messages lost to a contended lock (an atomic counter the core drains at each RECV)
+  Atomics.add(e.u32, (e.connAddr(b.slot) + A.CONN_KMSG_LOST) >>> 2, 2);
+  const x = recvBatch(raw, b, 4);
+  assert.is(x.r, 0);
+  assert.is(x.dropped, 2);
+  assert.is(raw.r64(raw.cmd + A.CMD_RETURN_FLAGS), A.RECV_RETURN_DROPPED_MSGS);
+  const y = recvBatch(raw, b, 4, [x.offset]);
+  assert.is(y.r, -A.EAGAIN);
+  assert.is(y.dropped, 0, 'once');
+});
+
+t('after a shutdown: the frees done, the receive refused (ESHUTDOWN)', async ({ bus, raw, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const a = bus.connect(), b = j.connect();
+  a.sendText(b.id, 'one'); a.sendText(b.id, 'two');
+  const jr = new (raw.constructor as typeof Raw)(j.engine);
+  const x = recvBatch(jr, b, 1);
+  assert.is(x.r, 0);
+  bus.shutdown();
+  const y = recvBatch(jr, b, 1, [x.offset]);
+  assert.is(y.r, -A.ESHUTDOWN);
+  assert.is(b.stats().published, 0, 'freed');
+  assert.is(b.stats().queued, 1, 'not received');
+  b.close();
+  j.close();
+});
+
+t('conn.listen: a listener stopped in the middle of a batch leaves the rest to the next receives, in order; close() says EBUSY until they are taken', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const n = 10;
+  assert.ok(n < RECV_BATCH_MAX);
+  for (let i = 0; i < n; i++) a.sendText(b.id, `m${i}`);
+  const seen: string[] = [];
+  let held: import('../../js/index.ts').Message | null = null;
+  const l = b.listen((m) => { seen.push(m.text()); if (seen.length === 3) { held = m; l.stop(); } });
+  await l.done;
+  assert.equal(seen, ['m0', 'm1', 'm2']);
+  assert.throws(() => held!.text(), (e: BusError) => e.code === 'ENXIO', 'a handed-over message reads as freed once its handler returned');
+  assert.is(b.queued, n - 3, 'the rest count as queued');
+  assert.is(b.stats().published, n - 3, 'their slices are published (taken), the three handed over freed');
+  assert.throws(() => b.close(), (e: BusError) => e.code === 'EBUSY' && /a stopped listener had taken/.test(e.message));
+  assert.ok(!b.closed);
+  const m3 = b.recv({ peek: true })!;
+  assert.is(m3.text(), 'm3', 'returned first, whatever the options (received already)');
+  m3.free();
+  assert.ok(b.drop(), 'drop() takes the next of them');
+  const rest: string[] = [];
+  for (let m; (m = b.recv());) { rest.push(m.text()); m.free(); }
+  assert.equal(rest, ['m5', 'm6', 'm7', 'm8', 'm9']);
+  // a listener started again takes the leftovers first, then the queue
+  for (let i = 0; i < 4; i++) a.sendText(b.id, `n${i}`);
+  const l2 = b.listen((m) => { seen.push(m.text()); if (m.text() === 'n1') l2.stop(); });
+  await l2.done;
+  const l3 = b.listen((m) => { seen.push(m.text()); if (m.text() === 'n3') l3.stop(); });
+  await l3.done;
+  assert.equal(seen.slice(3), ['n0', 'n1', 'n2', 'n3']);
+  assert.is(b.poolUsed, 0);
+});
+
+t('conn.listen: close({ drop: true }) takes a stopped listener\'s leftovers with it', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 5; i++) a.sendText(b.id, `m${i}`);
+  const l = b.listen(() => { l.stop(); });
+  await l.done;
+  assert.is(b.queued, 4);
+  b.close({ drop: true });
+  assert.ok(b.closed);
+});
+
+t.run();
