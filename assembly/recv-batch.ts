@@ -28,15 +28,18 @@ export function recvBatch(c: u32, gen: u32, cmd: u32, flags: u32): i32 {
     return fail(A.ECONNRESET, A.R_CONN_CLOSED);
   }
   const e = cmd + A.RECV_BATCH_ENTRIES;
+  // free_count and taken count what has committed, step by step: a trap in a later step (a
+  // core bug) undoes only that step, and the caller still learns what was done
+  st32(cmd + A.RECV_BATCH_FREE, 0);
   for (let i: u32 = 0; i < nFree; i++) {
     const r = freeSlice(c, ld32(e + i * 8));
     if (r < 0) {
-      st32(cmd + A.RECV_BATCH_FREE, i);
       logCommit();
       unlock(c + A.CONN_LOCK);
       return r;
     }
     logCommit();
+    st32(cmd + A.RECV_BATCH_FREE, i + 1);
   }
   // after a shutdown, freeing still works; receiving does not (as RECV)
   if (busShutdown()) {
@@ -53,10 +56,10 @@ export function recvBatch(c: u32, gen: u32, cmd: u32, flags: u32): i32 {
     logCommit();
     st32(e + taken * 8, poolOffset(c, b));
     st32(e + taken * 8 + 4, ld32(b + A.BLOCK_HDR + A.MSG_SIZE));
+    st32(cmd + A.RECV_BATCH_TAKEN, taken + 1);
   }
   logCommit();
   unlock(c + A.CONN_LOCK);
-  st32(cmd + A.RECV_BATCH_TAKEN, taken);
   if (taken == 0) return fail(A.EAGAIN, A.R_RECV_EMPTY);
   st64(cmd + A.RECV_MSG_OFFSET, ld32(e), 0);
   st64(cmd + A.RECV_MSG_SIZE, ld32(e + 4), 0);

@@ -5,7 +5,8 @@
 // and queued as a lone SEND's would be, in item order, until one finds no room. Each queued
 // message is committed before the next one is begun, so a thread that dies in the middle
 // leaves the ones before it delivered and nothing of the one it was writing. The receiver is
-// woken once, when the lock is released.
+// woken once, when the lock is released (with a monitor, each copy published into the
+// monitor wakes it at once: lock.ts, wakeOnUnlock).
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aLoad } from "./mem";
 import { logCommit } from "./journal";
@@ -19,10 +20,10 @@ import { fail } from "./reason";
 
 /** The batch's own rules, after kdbus's checks of the SEND (0, or -EINVAL naming the rule). */
 export function sendBatchCheck(cmd: u32, bcast: bool, signal: bool, expect: bool, timeout: bool,
-  nVecs: u32, hostVecs: u32, pads: u32): i32 {
+  nVecs: u32, noBytes: u32): i32 {
   if ((ld32(cmd + A.CMD_FLAGS) & (A.SEND_SYNC_REPLY | A.SEND_PROBE)) != 0) return fail(A.EINVAL, A.R_SEND_BATCH_FLAGS);
   if (bcast || signal || expect || timeout) return fail(A.EINVAL, A.R_SEND_BATCH_KIND);
-  if (nVecs == 0 || hostVecs != 0 || pads != 0) return fail(A.EINVAL, A.R_SEND_BATCH_VEC);
+  if (nVecs == 0 || noBytes != 0) return fail(A.EINVAL, A.R_SEND_BATCH_VEC);
   return 0;
 }
 
@@ -65,10 +66,11 @@ export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u3
     }
     slicePublish(d, b);
     logCommit();
+    // the count as each message commits: a trap in a later one (a core bug) undoes only that
+    // one, and the caller still learns how many went
+    st64(cmd + A.SEND_BATCH_SENT, ++sent, 0);
     monitorsCopy(d, b); // committed: a retry cannot copy it twice (monitor.ts)
-    sent++;
   }
-  st64(cmd + A.SEND_BATCH_SENT, sent, 0);
   unlock(d + A.CONN_LOCK);
   return r;
 }

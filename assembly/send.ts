@@ -80,7 +80,7 @@ export function send(slot: u32, gen: u32): i32 {
   if ((srcLo != 0 || srcHi != 0) && (srcLo != ld32(c + A.CONN_ID) || srcHi != ld32(c + A.CONN_ID + 4))) return fail(A.EINVAL, A.R_SEND_SRC_ID);
 
   // items
-  let nVecs: u32 = 0, hostVecs: u32 = 0, pads: u32 = 0, payload: u32 = 0, stored: u32 = 0, oversize = false;
+  let nVecs: u32 = 0, hostVecs: u32 = 0, noBytes: u32 = 0, payload: u32 = 0, stored: u32 = 0, oversize = false;
   let bloom: u32 = 0, bloomSize: u32 = 0, dstName: u32 = 0, dstNameSize: u32 = 0, dstNameLen: i32 = 0;
   for (let p = msg + A.MSG_HDR; p < msgEnd;) {
     const size = itemSize(p, msgEnd);
@@ -91,6 +91,8 @@ export function send(slot: u32, gen: u32): i32 {
       const vlo = ld32(p + A.VEC_SIZE), vhi = ld32(p + A.VEC_SIZE + 4);
       if (vlo == 0 && vhi == 0) return fail(A.EINVAL, A.R_SEND_VEC_EMPTY);
       const alo = ldi32(p + A.VEC_ADDRESS), ahi = ldi32(p + A.VEC_ADDRESS + 4);
+      // (a host vector or padding, of any size: what a batch refuses, send-batch.ts)
+      if ((alo == 0 && ahi == 0) || (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF)) noBytes++;
       if (vhi != 0 || vlo > u32(A.MAX_PAYLOAD)) oversize = true;
       else if (alo == A.VEC_HOST_HALF && ahi == A.VEC_HOST_HALF) {
         hostVecs++;
@@ -98,7 +100,7 @@ export function send(slot: u32, gen: u32): i32 {
       } else if (alo != 0 || ahi != 0) {
         if (ahi != 0 || !vecRangeOk(u32(alo), vlo, cmd)) return fail(A.EFAULT, A.R_SEND_VEC_ADDRESS);
         stored += align8(vlo);
-      } else pads++;
+      }
       if (!oversize) payload += vlo;
       nVecs++;
     } else if (type == A.ITEM_BLOOM_FILTER) {
@@ -139,7 +141,7 @@ export function send(slot: u32, gen: u32): i32 {
   // a batch: its own rules; MAX_PAYLOAD is each message's (each VEC's) bound (send-batch.ts)
   const batch = (ld32(cmd + A.CMD_FLAGS) & A.SEND_BATCH) != 0;
   if (batch) {
-    r = sendBatchCheck(cmd, bcast, signal, expect, tmo, nVecs, hostVecs, pads);
+    r = sendBatchCheck(cmd, bcast, signal, expect, tmo, nVecs, noBytes);
     if (r < 0) return r;
   }
   if (oversize || (!batch && payload > u32(A.MAX_PAYLOAD))) return failArg(A.EMSGSIZE, A.R_SEND_PAYLOAD_MAX, A.MAX_PAYLOAD);

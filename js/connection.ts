@@ -265,7 +265,7 @@ export class Connection implements SlotOwner {
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + this.early.length / 2; }
+  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + this.takenLeft; }
   /** pool bytes in use (queued and published slices, with their block headers) */
   get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
 
@@ -363,6 +363,9 @@ export class Connection implements SlotOwner {
         // thread) is refused, never copied past the slice
         const dest = SEND.vecDestination(u32, vec);
         try { u8.subarray(dest, dest + len).set(bytes!); } catch (err) { throw resized(aop, err); }
+        // (one that shrank since, a length-tracking view of a resizable buffer shrunk by a
+        // provider during SEND, copied fewer bytes: refused too, not sent with a zeroed tail)
+        if (payloadLength(bytes!) !== len) throw resized(aop, new RangeError(`the payload is ${payloadLength(bytes!)} bytes now, ${len} when it was measured`));
         c = e.sendCommit();
       } catch (err) {
         cancelSend(e);
@@ -420,7 +423,7 @@ export class Connection implements SlotOwner {
     try {
       for (let i = 0; i < n; i++) {
         const b = payloadBytes(payloads[i]);
-        if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView or ArrayBuffer, got ${kindOf(payloads[i])}`);
+        if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer, got ${kindOf(payloads[i])}`);
         bytes[i] = b;
       }
       const oCookie = o.cookie, oPriority = o.priority;
@@ -468,7 +471,17 @@ export class Connection implements SlotOwner {
         SEND.encodeMsg(u32, msg, p - msg, flags, priority, this.dstId, first + sent, 0);
         if (type !== undefined) SEND.encodePayloadType(u32, msg, type);
         SEND.encode(u32, cmd, msg, A.SEND_BATCH);
-        const r = e.sendInline(this.slot, this.gen);
+        SEND.clearBatchSent(u32, cmd); // (a SEND that fails before it initialises its outputs leaves the field as it was)
+        let r: number;
+        try {
+          r = e.sendInline(this.slot, this.gen);
+        } catch (err) {
+          // a trap (a core bug) in the middle: the messages before it were committed, and counted
+          const went = SEND.batchSent(u32, cmd);
+          if (sent + went === 0) throw err;
+          sent += went;
+          break;
+        }
         const went = SEND.batchSent(u32, cmd);
         if (r < 0 && sent + went === 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst });
         sent += went;
@@ -528,12 +541,9 @@ export class Connection implements SlotOwner {
 
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
-    // messages a stopped listener had taken come first, in order, whatever the options (they
+    // messages a batch took (a listener's) come first, in order, whatever the options (they
     // are received already: peek cannot leave them queued, nor priority pass them by)
-    if (this.early.length > 0) {
-      const m = this.takeEarly();
-      if (m !== null) return m;
-    }
+    if (this.takenAt < this.takenN) return this.takeTaken();
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const oPrio = o.priority; // (read once: a getter may answer differently each time)
     if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
@@ -665,11 +675,8 @@ export class Connection implements SlotOwner {
 
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
-    // (a message a stopped listener had taken: the first to go)
-    if (this.early.length > 0) {
-      const m = this.takeEarly();
-      if (m !== null) { m.free(); return true; }
-    }
+    // (a message a batch took, a listener's: the first to go)
+    if (this.takenAt < this.takenN) { this.takeTaken().free(); return true; }
     const calls = this.calls;
     if (calls !== null && calls.live > 0) {
       // a call's reply is never dropped: one at the head goes to its call (RECV_REPLY), and the
@@ -956,10 +963,10 @@ export class Connection implements SlotOwner {
     const e = this.live('close');
     const drop = optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
     const cmd = e.cmd, u32 = e.u32;
-    // messages a stopped listener had taken and not handed over count as queued (EBUSY, as
-    // BYEBYE says of the queue), unless they go with the close
-    if (this.early.length > 0 && !drop && !isShutdown(u32)) {
-      throw new BusError(A.EBUSY, 'close', `${this.early.length / 2} message(s) a stopped listener had taken are still to be received (receive them, or close({ drop: true }))`);
+    // messages a batch took (a listener's) and nobody was handed yet count as queued (EBUSY,
+    // as BYEBYE says of the queue), unless they go with the close
+    if (this.takenLeft > 0 && !drop && !isShutdown(u32)) {
+      throw new BusError(A.EBUSY, 'close', `${this.takenLeft} message(s) taken by a listener's receive are still to be handed over (receive them, or close({ drop: true }))`);
     }
     let r: number;
     try {
@@ -979,8 +986,7 @@ export class Connection implements SlotOwner {
     }
     if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
-    this.early.length = 0;
-    this.batchFreeN = this.batchAt = this.batchN = 0;
+    this.takenAt = this.takenN = this.batchFreeN = 0;
     // after bus.shutdown() (which closes the creator's connections) this thread's waiters
     // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
     const why = (op: string) => isShutdown(u32)
@@ -1065,49 +1071,55 @@ export class Connection implements SlotOwner {
   /** @internal the next queued message without waiting (recvAsync's first look: a contended lock reads as none for now), or null */
   // --- conn.listen's batches (RECV_BATCH) ---
   /**
-   * Messages a listener had taken in a batch and not handed over when it stopped: (offset,
-   * size) pairs, returned first by this connection's next receives.
+   * Messages a RECV_BATCH took off the queue and nobody has been handed yet: (offset, size)
+   * pairs, the next at takenAt, up to takenN. They are this connection's next messages, so
+   * every receive (recv, recvAsync, recvWait, the iterators, drop, a listener) takes them
+   * first, in order; `queued` counts them and close() says EBUSY while there are any.
    */
-  private early: number[] = [];
+  private taken: Uint32Array | null = null;
+  private takenAt = 0;
+  private takenN = 0;
   /** slices of messages the listener is done with, freed by its next RECV_BATCH (offsets) */
   private batchFree: Uint32Array | null = null;
   private batchFreeN = 0;
-  /** the last batch taken, (offset, size) pairs: the next to hand over at batchAt, of batchN */
-  private batchTaken: Uint32Array | null = null;
-  private batchAt = 0;
-  private batchN = 0;
+
+  /** messages taken by a batch and not handed over yet */
+  private get takenLeft(): number { return this.takenN - this.takenAt; }
 
   /**
-   * @internal conn.listen's next message: a message a stopped listener left, else the next
-   * of its batch, else a RECV_BATCH (which first frees the slices of the messages handed over
-   * since the last one: releaseBatched). A reply that a pending call awaits goes to it. null
-   * when none is queued, or when the lock stays taken past ASYNC_LOCK_WAIT_MS (as recvYielding), throwing
-   * its EDEADLK once it has been taken for LOCK_WAIT_MS (lockStuck).
+   * @internal conn.listen's next message: the next taken one, else a RECV_BATCH (which first
+   * frees the slices of the messages handed over since the last one: releaseBatched). null
+   * when none is queued, or when the lock stays taken past ASYNC_LOCK_WAIT_MS (as
+   * recvYielding), throwing its EDEADLK once it has been taken for LOCK_WAIT_MS (lockStuck).
    */
   takeBatched(op: string): Message | null {
     this.live(op);
-    if (this.early.length > 0) {
-      const m = this.takeEarly();
-      if (m !== null) return m;
-    }
     for (;;) {
-      if (this.batchAt === this.batchN && !this.recvBatch(op)) {
+      if (this.takenAt < this.takenN) return this.takeTaken();
+      if (!this.recvBatch(op)) {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
         return null;
       }
-      const t = this.batchTaken!, i = this.batchAt++ * 2;
-      const off = t[i], size = t[i + 1], calls = this.calls;
-      if (calls !== null && calls.live > 0 && calls.claim(this.poolBase + off, off, size)) continue;
-      return new Message(this, off, size);
     }
   }
 
-  /** One RECV_BATCH: true with a batch taken; false for an empty queue, or a lock still taken (lockBusy, as recvYielding). */
+  /** The next taken message (takenAt < takenN). */
+  private takeTaken(): Message {
+    const t = this.taken!, i = this.takenAt++ * 2;
+    if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
+    return new Message(this, t[i], t[i + 1]);
+  }
+
+  /**
+   * One RECV_BATCH, its messages into `taken` (which is empty): true when it took any; false
+   * for an empty queue, or a lock still taken (lockBusy, as recvYielding). A reply that a
+   * pending call awaits goes to the call here, as it is taken.
+   */
   private recvBatch(op: string): boolean {
     const e = this.engine, u32 = e.u32, cmd = e.cmd;
-    if (this.batchTaken === null) {
-      this.batchTaken = new Uint32Array(2 * RECV_BATCH_MAX);
+    if (this.taken === null) {
+      this.taken = new Uint32Array(2 * RECV_BATCH_MAX);
       this.batchFree = new Uint32Array(RECV_BATCH_MAX);
     }
     const calls = this.calls;
@@ -1118,6 +1130,11 @@ export class Connection implements SlotOwner {
     let r: number;
     try {
       r = e.recv(this.slot, this.gen);
+    } catch (err) {
+      // a trap (a core bug) in the middle: what committed before it stays done (the frees
+      // counted in free_count; the messages counted in taken are received: kept as taken)
+      this.batchTakeOut(u32, cmd);
+      throw err;
     } finally {
       e.lockWaitMs = A.LOCK_WAIT_MS;
     }
@@ -1128,19 +1145,38 @@ export class Connection implements SlotOwner {
       return false;
     }
     this.lockBusy = null;
-    this.batchFreeN = 0; // freed (or gone with the connection)
-    this.batchAt = this.batchN = 0;
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
     if (r === -A.EAGAIN) {
+      this.batchFreeN = 0;
       if (t0 !== 0) calls!.expire(t0);
       return false;
     }
-    checkCmd(u32, cmd, r, op, RECV.NAME);
-    const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2;
-    this.batchTaken!.set(u32.subarray(at, at + 2 * n));
-    this.batchN = n;
-    return true;
+    if (r < 0) {
+      this.batchTakeOut(u32, cmd);
+      checkCmd(u32, cmd, r, op, RECV.NAME); // (throws)
+    }
+    this.batchFreeN = 0;
+    this.batchTakeOut(u32, cmd);
+    return this.takenN > 0;
+  }
+
+  /**
+   * After a RECV_BATCH: the pending frees it did leave the list, the messages it took go to
+   * `taken` (a pending call's reply to its call instead).
+   */
+  private batchTakeOut(u32: Uint32Array, cmd: number): void {
+    const freed = Math.min(RECV.batchFreed(u32, cmd), this.batchFreeN);
+    if (freed > 0) { this.batchFree!.copyWithin(0, freed, this.batchFreeN); this.batchFreeN -= freed; }
+    const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2, t = this.taken!;
+    const calls = this.calls, claims = calls !== null && calls.live > 0;
+    let k = this.takenN * 2;
+    for (let i = 0; i < n; i++) {
+      const off = u32[at + 2 * i], size = u32[at + 2 * i + 1];
+      if (claims && calls!.claim(this.poolBase + off, off, size)) continue;
+      t[k++] = off; t[k++] = size;
+    }
+    this.takenN = k / 2;
   }
 
   /**
@@ -1152,33 +1188,12 @@ export class Connection implements SlotOwner {
     else this.batchFree[this.batchFreeN++] = m.detach();
   }
 
-  /**
-   * @internal conn.listen has stopped: the messages of its batch not handed over are kept for
-   * the next receives (early), and the slices it was done with are freed now.
-   */
+  /** @internal conn.listen has stopped: the slices it was done with are freed now (its taken messages stay for the next receives). */
   batchEnd(): void {
-    const t = this.batchTaken;
-    if (t === null) return;
-    if (this.isClosed) {
-      this.batchAt = this.batchN = this.batchFreeN = 0; // (gone with the connection's pool)
-      return;
-    }
-    for (; this.batchAt < this.batchN; this.batchAt++) this.early.push(t[this.batchAt * 2], t[this.batchAt * 2 + 1]);
-    this.batchAt = this.batchN = 0;
     const n = this.batchFreeN;
     this.batchFreeN = 0;
+    if (this.isClosed) return; // (gone with the connection's pool)
     for (let k = 0; k < n; k++) this.freeOffset(this.batchFree![k]);
-  }
-
-  /** The first message a stopped listener left (early), or null: a call's reply among them goes to its call. */
-  private takeEarly(): Message | null {
-    const calls = this.calls;
-    while (this.early.length > 0) {
-      const off = this.early.shift()!, size = this.early.shift()!;
-      if (calls !== null && calls.live > 0 && calls.claim(this.poolBase + off, off, size)) continue;
-      return new Message(this, off, size);
-    }
-    return null;
   }
 
   /** `for await (const msg of conn)`: messages() without options. */

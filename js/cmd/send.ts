@@ -52,6 +52,10 @@ export function vecDestination(u32: Uint32Array, vec: number): number {
 
 /** SEND_BATCH: how many of the batch's messages were sent (< 2^32) */
 export const batchSent = (u32: Uint32Array, cmd: number): number => u32[(cmd + A.SEND_BATCH_SENT) >>> 2];
+/** Zero SEND_BATCH_SENT before a batch (a SEND refused before its outputs are initialised leaves it as it was). */
+export function clearBatchSent(u32: Uint32Array, cmd: number): void {
+  u32[(cmd + A.SEND_BATCH_SENT) >>> 2] = 0; u32[(cmd + A.SEND_BATCH_SENT + 4) >>> 2] = 0;
+}
 
 /** reply fields (synchronous calls: replies issue) */
 export const replyOffset = (u32: Uint32Array, cmd: number): number => get64(u32, cmd + A.SEND_REPLY_OFFSET);

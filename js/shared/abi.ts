@@ -514,9 +514,10 @@ export const SEND_PROBE = 2;
 // bytes in shared memory (not a host vec, not padding); not with SYNC_REPLY or PROBE (all
 // EINVAL: R_SEND_BATCH_KIND, R_SEND_BATCH_VEC, R_SEND_BATCH_FLAGS). The messages are sent
 // until one finds no room in the receiver (its quota or its pool): SEND_BATCH_SENT says how
-// many went, and the SEND returns 0 when all did, else that message's -errno (the space
-// word in the thread slot, as a SEND that found no room leaves it). Any other failure is
-// found before the first message is sent: SEND_BATCH_SENT 0, nothing changed.
+// many went (counted as each commits: a trap in a later one undoes only that one), and the
+// SEND returns 0 when all did, else that message's -errno (the space word in the thread
+// slot, as a SEND that found no room leaves it). Any other failure is found before the
+// first message is sent: SEND_BATCH_SENT 0 (from SEND's step 4 on), nothing changed.
 export const SEND_BATCH = 4;
 export const SEND_BATCH_SENT = SEND_REPLY_OFFSET; // u64: messages of a SEND_BATCH sent (the batch's reply field: a batch is never a call)
 
@@ -544,12 +545,14 @@ export const RECV_RETURN_DROPPED_MSGS = 2;
 // wasmbus: a batch, both ways, under one hold of the connection's lock. The command is
 // RECV_BATCH_ENTRIES + 8 × n bytes (n >= 1), its tail:
 //   64 u32 free_count  in: entries 0 .. free_count - 1 hold slices to FREE first (offset;
-//                      size ignored), in order; out, when one is not a published slice
-//                      (ENXIO, R_FREE_OFFSET, nothing received): how many were freed
+//                      size ignored), in order; out: how many were freed (fewer when one
+//                      is not a published slice: ENXIO, R_FREE_OFFSET, nothing received)
 //   68 u32 taken       out: messages received, in entries 0 .. taken - 1
 //   72 entries         n × { u32 offset; u32 msg_size }
 // then up to n queued messages are received in queue order, as that many RECVs would (the
-// first also in msg.offset / msg.msg_size; the dropped count once). EAGAIN (R_RECV_EMPTY),
+// first also in msg.offset / msg.msg_size; the dropped count once). free_count and taken
+// count what has committed, step by step (a trap in a later step undoes only that step).
+// EAGAIN (R_RECV_EMPTY),
 // taken 0, when none is queued: the frees are done all the same. After a shutdown the frees
 // are done and the receive fails with ESHUTDOWN. Alone (EINVAL with any other RECV flag:
 // R_RECV_BATCH_FLAGS); a tail of another size, or free_count > n: EINVAL (R_RECV_BATCH_SIZE,

@@ -49,6 +49,19 @@ t('a payload over a resizable buffer: an option getter that grows it runs before
     assert.is(y.queued, 0, 'nothing sent');
     assert.is(y.poolUsed, 0, 'the reservation cancelled');
     assert.is(z.queued, 0);
+    // shrunk in the middle of the SEND: refused too, not sent with a zeroed tail (outside
+    // audit, stop 18), by send() and by sendMany() (which sends such a payload alone)
+    for (const many of [false, true]) {
+      const buf2 = resizable(3000, 200000);
+      const shrinking = new Uint8Array(buf2);
+      shrinking.fill(4);
+      grow = () => { resize(buf2, 100); };
+      try { if (many) x.sendMany(y.id, [shrinking]); else x.send(y.id, shrinking); assert.unreachable('sent'); } catch (e) {
+        assert.instance(e, BusError, String(e)); assert.is((e as BusError).code, 'EINVAL'); assert.match((e as BusError).message, /changed size while it was sent/);
+      }
+      assert.is(y.queued, 0, 'nothing sent');
+      assert.is(y.poolUsed, 0, 'the reservation cancelled');
+    }
     x.close(); y.close(); z.close();
   } finally {
     bus2.close();
