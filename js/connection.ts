@@ -417,22 +417,28 @@ export class Connection implements SlotOwner {
     const e = this.live(op);
     const o = options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
     if (!Array.isArray(payloads)) throw new BusError(A.EINVAL, op, `payloads must be an array, got ${kindOf(payloads)}`);
+    // every option read once, first (a getter runs the caller's code, which may send, even
+    // sendMany on this connection: a send of its own, delivered before this one), as send() does
+    const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, type = o.payloadType;
     const n = payloads.length;
-    // every payload measured first (a bad one sends nothing): its bytes once, through the intrinsic getters
-    const bytes = this.batchBytes.length >= n ? this.batchBytes : (this.batchBytes = new Array<Uint8Array>(n));
+    // every payload measured next (a bad one sends nothing): its bytes once, through the
+    // intrinsic getters (reading an element may run the caller's code too). The scratch array
+    // is this connection's unless a sendMany of it is under way (a nested one gets its own).
+    const reuse = !this.batchBusy;
+    const bytes = reuse && this.batchBytes.length >= n ? this.batchBytes : new Array<Uint8Array>(n);
+    if (reuse) { this.batchBytes = bytes; this.batchBusy = true; }
     try {
       for (let i = 0; i < n; i++) {
         const b = payloadBytes(payloads[i]);
         if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer, got ${kindOf(payloads[i])}`);
         bytes[i] = b;
       }
-      const oCookie = o.cookie, oPriority = o.priority;
       if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, op, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
       const first = oCookie ?? this.nextCookie;
       if (!isU64(first) || !isU64(first + Math.max(n - 1, 0))) throw new BusError(A.EINVAL, op, `cookie must be a non-negative safe integer, and so must cookie + payloads.length - 1, got ${shown(first)}`);
       const priority = oPriority ?? 0;
       if (!isS64(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
-      const flags = u32Arg(op, 'flags', o.flags, 0), type = o.payloadType;
+      const flags = u32Arg(op, 'flags', oFlags, 0);
       if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${shown(type)}`);
       const { u32, u8 } = e;
       const cmd = e.cmd, msg = cmd + SEND.MSG, end = cmd + A.CMD_MAX;
@@ -491,10 +497,12 @@ export class Connection implements SlotOwner {
       return sent;
     } finally {
       bytes.fill(EMPTY_BYTES, 0, n); // (no payload kept alive by this connection)
+      if (reuse) this.batchBusy = false;
     }
   }
-  /** sendMany's payloads, measured (reused from call to call) */
+  /** sendMany's payloads, measured (reused from call to call), and whether a sendMany is using it */
   private batchBytes: Uint8Array[] = [];
+  private batchBusy = false;
 
   /**
    * send()'s checks without the sending (SEND_PROBE): throws what send() would, but for the
@@ -543,7 +551,7 @@ export class Connection implements SlotOwner {
   private recvWith(o: RecvOptions, op: string): Message | null {
     // messages a batch took (a listener's) come first, in order, whatever the options (they
     // are received already: peek cannot leave them queued, nor priority pass them by)
-    if (this.takenAt < this.takenN) return this.takeTaken();
+    if (this.takenAt < this.takenN) return this.takeTaken(op);
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const oPrio = o.priority; // (read once: a getter may answer differently each time)
     if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
@@ -676,7 +684,7 @@ export class Connection implements SlotOwner {
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
     // (a message a batch took, a listener's: the first to go)
-    if (this.takenAt < this.takenN) { this.takeTaken().free(); return true; }
+    if (this.takenAt < this.takenN) { this.takeTaken('drop').free(); return true; }
     const calls = this.calls;
     if (calls !== null && calls.live > 0) {
       // a call's reply is never dropped: one at the head goes to its call (RECV_REPLY), and the
@@ -1095,7 +1103,7 @@ export class Connection implements SlotOwner {
   takeBatched(op: string): Message | null {
     this.live(op);
     for (;;) {
-      if (this.takenAt < this.takenN) return this.takeTaken();
+      if (this.takenAt < this.takenN) return this.takeTaken(op);
       if (!this.recvBatch(op)) {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
@@ -1104,8 +1112,17 @@ export class Connection implements SlotOwner {
     }
   }
 
-  /** The next taken message (takenAt < takenN). */
-  private takeTaken(): Message {
+  /**
+   * The next taken message (takenAt < takenN). The connection must still be this one: a
+   * thread declared dead and recovered that runs on (a handler that blocked while another
+   * thread recovered it) finds its connection closed, its taken messages gone with its pool
+   * (which may be another connection's by now): ECONNRESET, as a RECV of it would say.
+   */
+  private takeTaken(op: string): Message {
+    if (this.engine.connGen(this.slot) !== this.gen) {
+      this.takenAt = this.takenN = this.batchFreeN = 0;
+      throw new BusError(A.ECONNRESET, op, 'the connection was closed (by a recovery: this thread was declared dead)');
+    }
     const t = this.taken!, i = this.takenAt++ * 2;
     if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
     return new Message(this, t[i], t[i + 1]);
@@ -1125,11 +1142,19 @@ export class Connection implements SlotOwner {
     const calls = this.calls;
     // (as recvWith: an empty queue tells which calls lost their REPLY_TIMEOUT)
     const t0 = calls !== null && calls.live > 0 ? e.monotonicNs() : 0;
-    RECV.encodeBatch(u32, cmd, RECV_BATCH_MAX, this.batchFree!, this.batchFreeN);
-    e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
     let r: number;
     try {
-      r = e.recv(this.slot, this.gen);
+      for (;;) {
+        RECV.encodeBatch(u32, cmd, RECV_BATCH_MAX, this.batchFree!, this.batchFreeN);
+        e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+        r = e.recv(this.slot, this.gen);
+        if (r !== -A.ENXIO || this.batchFreeN === 0) break;
+        // a slice the handler's message shared with a Message of a peek, freed through that
+        // one meanwhile (a slice is freed once): its free is skipped, the others go on
+        const freed = Math.min(RECV.batchFreed(u32, cmd), this.batchFreeN - 1);
+        this.batchFree!.copyWithin(0, freed + 1, this.batchFreeN);
+        this.batchFreeN -= freed + 1;
+      }
     } catch (err) {
       // a trap (a core bug) in the middle: what committed before it stays done (the frees
       // counted in free_count; the messages counted in taken are received: kept as taken)
@@ -1193,7 +1218,10 @@ export class Connection implements SlotOwner {
     const n = this.batchFreeN;
     this.batchFreeN = 0;
     if (this.isClosed) return; // (gone with the connection's pool)
-    for (let k = 0; k < n; k++) this.freeOffset(this.batchFree![k]);
+    for (let k = 0; k < n; k++) {
+      // (a slice freed meanwhile through a peeked Message of it is skipped, as recvBatch does)
+      try { this.freeOffset(this.batchFree![k]); } catch (err) { if (!(err instanceof BusError && err.errno === A.ENXIO)) throw err; }
+    }
   }
 
   /** `for await (const msg of conn)`: messages() without options. */

@@ -200,6 +200,54 @@ t("conn.listen: a call's reply among a batch goes to the call, also when the lis
   assert.is(c.recv(), null, 'the reply is not left to recv()');
 });
 
+t('conn.listen: a thread recovered while its handler runs gets no more of its batch (ECONNRESET), nor the pool of the connection that takes its slot', async ({ bus, mock }) => {
+  // (outside audit, stop 18: a handler that blocked while another thread recovered it handed
+  // over 31 more messages, read from the replacement connection's pool)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const a = bus.connect(), c = j.connect();
+  for (let i = 0; i < 20; i++) a.sendText(c.id, `m${i}`);
+  const seen: string[] = [];
+  let replacement: import('../../js/index.ts').Connection | null = null;
+  const l = c.listen((m) => {
+    seen.push(m.text());
+    if (seen.length === 1) {
+      // declared dead meanwhile: its connection closed, its slot taken by a new connection with messages of its own
+      bus.recoverThread(h.token, { stopped: true });
+      for (let k = 0; k < 8 && (replacement === null || replacement.slot !== c.slot); k++) {
+        const x = bus.connect();
+        if (x.slot === c.slot) replacement = x; else x.close();
+      }
+      if (replacement) for (let i = 0; i < 5; i++) a.sendText(replacement.id, `new${i}`);
+    }
+  });
+  const err = await l.done.then(() => null, (e: BusError) => e);
+  assert.equal(seen, ['m0'], 'nothing more of the batch after the recovery');
+  assert.ok(err !== null && err.code === 'ECONNRESET', `done rejects with ECONNRESET (${err?.message})`);
+  if (replacement) {
+    const got: string[] = [];
+    for (let m; (m = (replacement as import('../../js/index.ts').Connection).recv());) { got.push(m.text()); m.free(); }
+    assert.equal(got, ['new0', 'new1', 'new2', 'new3', 'new4'], "the new connection's messages untouched");
+    (replacement as import('../../js/index.ts').Connection).close();
+  }
+  c.close(); // (a recovered thread closes what it had without an error)
+  j.close();
+  assert.equal(bus.check(), []);
+});
+
+t('conn.listen: a handled message whose slice the user freed through a peeked Message of it: the listener skips that free, frees the others, and goes on', async ({ bus }) => {
+  // (outside audit, stop 18: the batch's free failed with ENXIO, the listener died and the slices after it stayed published)
+  const a = bus.connect(), b = bus.connect();
+  a.sendMany(b.id, [1, 2, 3, 4].map((i) => new Uint8Array([i])));
+  const m0 = b.recv({ peek: true })!;
+  const seen: number[] = [];
+  const l = b.listen((m) => { seen.push(m.payload[0]); if (m.payload[0] === 1) m0.free(); if (m.payload[0] === 4) l.stop(); });
+  await l.done;
+  assert.equal(seen, [1, 2, 3, 4]);
+  assert.is(b.stats().published, 0, 'every slice freed');
+  assert.is(b.poolUsed, 0);
+});
+
 t('conn.listen: close({ drop: true }) takes a stopped listener\'s leftovers with it', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   for (let i = 0; i < 5; i++) a.sendText(b.id, `m${i}`);

@@ -173,6 +173,21 @@ t('sendMany: the cookie counter goes on after the batch; options as send()', ({ 
   assert.is(a.sendMany(b.id, []), 0, 'none: 0');
 });
 
+t('sendMany from inside an option getter or an element getter of another sendMany on the same connection: a send of its own, delivered first; the outer one intact', ({ bus }) => {
+  // (outside audit, stop 18: the inner call emptied the outer one's measured payloads)
+  const a = bus.connect(), b = bus.connect();
+  const u = (...x: number[]) => new Uint8Array(x);
+  const opts = { get priority() { a.sendMany(b.id, [u(100), u(101)]); return 0; } };
+  assert.is(a.sendMany(b.id, [u(1, 1, 1), u(2, 2, 2), u(3, 3, 3)], opts), 3);
+  const got: number[][] = [];
+  for (let m; (m = b.recv());) { got.push([...m.payload]); m.free(); }
+  const arr = [u(7), u(8), u(9)];
+  Object.defineProperty(arr, 1, { get() { a.sendMany(b.id, [u(200)]); return u(8, 8); } });
+  assert.is(a.sendMany(b.id, arr), 3);
+  for (let m; (m = b.recv());) { got.push([...m.payload]); m.free(); }
+  assert.equal(got, [[100], [101], [1, 1, 1], [2, 2, 2], [3, 3, 3], [200], [7], [8, 8], [9]]);
+});
+
 t('sendMany: a partial send returns the count; the first message failing throws (op sendMany), nothing sent; bad arguments send nothing', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const ps = Array.from({ length: MAXQ + 4 }, (_, i) => new Uint8Array([i]));
