@@ -10,10 +10,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
-import { makeBus, leaks } from '../helpers/harness.ts';
+import { makeBus } from '../helpers/harness.ts';
 import { Raw, vec, str, hostVec, type Item } from '../helpers/raw.ts';
-import { checkBus } from '../helpers/check.ts';
-import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
+import { prng, seedsFromEnv, stepsFromEnv, busDiff, where, endClean, exercised } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 4, poolMax: 16384, names: 4, matches: 4, replies: 4, maxQueuedPerUser: 10 };
 const N = 4; // connections
@@ -154,9 +153,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     x.held = [];
     both('drain', (raw) => { let k = 0; while (raw.recv(x.slot, x.gen, A.RECV_DROP).r === 0) k++; return k; });
   }
-  for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
-  for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
-  for (const x of conns) both('close', (raw) => raw.byebye(x.slot, x.gen));
+  endClean(raws, conns, both);
   return counts;
 }
 
@@ -165,7 +162,7 @@ const STEPS = stepsFromEnv(400);
 for (const seed of SEEDS) {
   test(`batches: wasm and twin agree byte for byte, every message once and in order: seed ${seed}`, async () => {
     const counts = await run(seed, STEPS);
-    const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
+    const min = exercised(counts, STEPS);
     min('batchAll', 1 / 25); min('batchPart', 1 / 200); min('received', 1 / 8); min('rule', 1 / 200); min('recvBatchTook', 1 / 40); min('recvBatchBad', 1 / 400);
   });
 }

@@ -8,10 +8,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
-import { makeBus, leaks } from '../helpers/harness.ts';
+import { makeBus } from '../helpers/harness.ts';
 import { Raw, hostVec } from '../helpers/raw.ts';
-import { checkBus, checkReplies } from '../helpers/check.ts';
-import { prng, seedsFromEnv, stepsFromEnv, busDiff, where } from '../helpers/diffkit.ts';
+import { checkReplies } from '../helpers/check.ts';
+import { prng, seedsFromEnv, stepsFromEnv, busDiff, where, endClean, exercised } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 4, poolMax: 16384, names: 4, matches: 4, replies: 8 };
 const N = 4; // connections
@@ -151,9 +151,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     both('reply at the end', (raw) => raw.send(conns[c.callee].slot, conns[c.callee].gen, { msg: { dst: conns[c.caller].id, cookie: k, timeout: c.cookie } }));
   }
   drainAll();
-  for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
-  for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
-  for (const x of conns) both('close', (raw) => raw.byebye(x.slot, x.gen));
+  endClean(raws, conns, both);
   return counts;
 }
 
@@ -163,7 +161,7 @@ for (const seed of SEEDS) {
   test(`calls: wasm and twin agree byte for byte, RECV_REPLY takes only its call's end: seed ${seed}`, async () => {
     const counts = await run(seed, STEPS);
     // drawn with fixed weights: call 2/10, reply 2/10, recvReply 3/10 (well below those rates)
-    const min = (k: string, rate: number) => assert.ok((counts[k] ?? 0) >= Math.floor(STEPS * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
+    const min = exercised(counts, STEPS);
     min('call', 1 / 8); min('recvReply', 1 / 6); min('replyTaken', 1 / 40); min('anyTaken', 1 / 80); min('reply 0', 1 / 80); min('reopenDrop', 1 / 400);
   });
 }

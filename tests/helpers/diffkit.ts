@@ -1,11 +1,16 @@
 // diffkit: what the differential and fuzz tests (tests/diff) share: the seeded PRNG, the
 // seeds and step counts from the environment, an exception turned into a value both
-// engines' outcomes can be compared by, and a byte comparison of two buses.
+// engines' outcomes can be compared by, a byte comparison of two buses, and a run's end
+// (both buses clean, every connection closed) and the floors of its tallies.
 //
 // Environment (read by tests/diff/*.test.ts):
 //   WASMBUS_SEEDS  seeds to run, e.g. "1-8", "3", "1,5,9-12" (default: each test's own list)
 //   WASMBUS_STEPS  commands per seed (default: each test's own count)
+import * as assert from 'uvu/assert';
 import { abi as A, BusError, type Engine, type EngineKind } from '../../js/index.ts';
+import { leaks } from './harness.ts';
+import { checkBus } from './check.ts';
+import type { Raw } from './raw.ts';
 
 /** mulberry32: small, seeded, good enough for choosing commands */
 export function prng(seed: number) {
@@ -99,4 +104,22 @@ export function where(e: Engine, p: number): string {
   if (p < conns + ld(H + A.BUS_N_CONNS) * A.CONN_SIZE) return `conn ${Math.floor((p - conns) / A.CONN_SIZE)} +${(p - conns) % A.CONN_SIZE}`;
   if (p >= pools) return `pool ${Math.floor((p - pools) / ld(H + A.BUS_POOL_MAX))} +${(p - pools) % ld(H + A.BUS_POOL_MAX)}`;
   return `table area ${p}`;
+}
+
+/** Run `f` on both engines' Raws: their outcomes and every byte of their buses must agree (the caller's). */
+export type Both = <R>(label: string, f: (raw: Raw) => R) => R;
+
+/**
+ * The end of a differential run, the queues drained by the caller: both buses clean (no
+ * leak, every invariant), then every connection closed with the same outcome on both.
+ */
+export function endClean(raws: Raw[], conns: readonly { slot: number; gen: number }[], both: Both): void {
+  for (const raw of raws) assert.equal(leaks(raw.e), [], 'leak check');
+  for (const raw of raws) assert.equal(checkBus(raw.e), [], 'consistent');
+  for (const x of conns) both('close', (raw) => raw.byebye(x.slot, x.gen));
+}
+
+/** A tally's floor: fails when `counts[k]` is under `steps × rate` (a draw that stopped exercising what it is for). */
+export function exercised(counts: Record<string, number>, steps: number): (k: string, rate: number) => void {
+  return (k, rate) => assert.ok((counts[k] ?? 0) >= Math.floor(steps * rate), `exercised (${k}): ${JSON.stringify(counts)}`);
 }
