@@ -974,7 +974,7 @@ export class Connection implements SlotOwner {
     // messages a batch took (a listener's) and nobody was handed yet count as queued (EBUSY,
     // as BYEBYE says of the queue), unless they go with the close
     if (this.takenLeft > 0 && !drop && !isShutdown(u32)) {
-      throw new BusError(A.EBUSY, 'close', `${this.takenLeft} message(s) taken by a listener's receive are still to be handed over (receive them, or close({ drop: true }))`);
+      throw new BusError(A.EBUSY, 'close', `${this.takenLeft} message(s) taken by a batched receive (a listener's, an iterator's) are still to be handed over (receive them, or close({ drop: true }))`);
     }
     let r: number;
     try {

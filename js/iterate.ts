@@ -1,6 +1,13 @@
 // iterate: a connection's messages as an async iterator (for await), and Symbol.dispose /
 // Symbol.asyncDispose where the runtime has them (feature-detected: nothing is defined on a
 // runtime without them).
+//
+// An iterator without peek or priority takes its messages as conn.listen does: RECV_BATCH_MAX
+// at a time by one RECV_BATCH (conn.takeBatched), which also frees the slices of the
+// messages it handed over since the batch before (conn.releaseBatched): one hold of the
+// receiver's lock per batch, not two per message. The batch's messages not handed over yet
+// stay the connection's next messages for every receive path (conn.queued counts them); the
+// slices it was done with are freed when it ends (return(), break: conn.batchEnd).
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
@@ -32,12 +39,17 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   let done = false;
   /** the options, checked at the first step (a bad one rejects it) and used as they were then by every step */
   let checked: CheckedRecv | null = null;
+  /** steps take batches (no peek, no priority: a plain receive), known from the first step on */
+  let batched = false;
   /** the steps still waiting (a manual next() not awaited yet), each with the handle that ends its wait */
   const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
   let spare: WaitStop | null = null;
   const free = (m: Message) => {
-    if (!m.kept && !m.freedAlready && !conn.closed) m.free();
+    if (!m.kept && !m.freedAlready && !conn.closed) {
+      if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
+      else m.free();
+    }
   };
   const drop = () => {
     if (prev !== null) { free(prev); prev = null; }
@@ -52,6 +64,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   const failed = (err: unknown): IteratorResult<Message> => {
     if (err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
     done = true;
+    // (the slices of the messages handed over: freed now, as return() frees them)
+    if (batched && !conn.closed) { try { conn.batchEnd(); } catch { /* the step's own failure is what it rejects with */ } }
     throw err;
   };
   const got = (m: Message): IteratorResult<Message> => {
@@ -70,7 +84,17 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         spare = null;
         let r: Message | Promise<Message>;
         try {
-          checked ??= conn.checkRecvAsync(opts);
+          if (checked === null) {
+            checked = conn.checkRecvAsync(opts);
+            batched = (checked.o.peek === undefined || checked.o.peek === false) && checked.o.priority === undefined;
+          }
+          // a queued message (or one of the batch): handed over with no wait (an aborted
+          // signal still rejects first, as recvAsync does)
+          const m = batched && checked.signal?.aborted !== true ? conn.takeBatched('recvAsync') : null;
+          if (m !== null) {
+            spare = stop;
+            return Promise.resolve(got(m));
+          }
           r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop);
         } catch (err) {
           spare = stop;
@@ -100,6 +124,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         await Promise.allSettled(steps.map(([step]) => step));
       }
       drop();
+      // the slices of the messages handed over are freed now (the batch's others stay queued)
+      if (batched && !conn.closed) conn.batchEnd();
       return end();
     },
     [Symbol.asyncIterator]() { return it; },

@@ -2,7 +2,7 @@
 // and the adaptive spin's rules (recvWait(0) does not spin; spins that miss stop the spinning,
 // one that catches its message starts it again).
 import * as assert from 'uvu/assert';
-import { BusError, type Message } from '../../js/index.ts';
+import { BusError, RECV_BATCH_MAX, type Message } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('iterate, dispose, spin');
@@ -217,6 +217,57 @@ t('priority: null is EINVAL for every receive (it read as a priority-0 filter)',
   try { await it.next(); assert.unreachable('rejects'); } catch (e) { assert.ok(bad(e as BusError), String(e)); }
   assert.is(b.queued, 1, 'nothing taken');
   b.recv()!.free();
+});
+
+t('for await takes a batch per receive: the handed-over slices freed with the next batch, all of them when it ends; the rest stay queued, in order', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const n = RECV_BATCH_MAX + 8;
+  for (let i = 0; i < n; i++) a.sendText(b.id, `m${i}`);
+  const seen: string[] = [];
+  let firstStep: { core: number; queued: number; published: number } | null = null;
+  let atNext: { core: number; published: number } | null = null;
+  for await (const m of b) {
+    seen.push(m.text());
+    const s = b.stats();
+    if (seen.length === 1) firstStep = { core: s.queued, queued: b.queued, published: s.published };
+    if (seen.length === RECV_BATCH_MAX + 1) atNext = { core: s.queued, published: s.published };
+    if (seen.length === RECV_BATCH_MAX + 3) break;
+  }
+  assert.equal(firstStep, { core: n - RECV_BATCH_MAX, queued: n - 1, published: RECV_BATCH_MAX }, 'one receive took a whole batch');
+  // the second batch's receive freed the first batch's slices (all handed over) and took the other 8
+  assert.equal(atNext, { core: 0, published: 8 });
+  assert.equal(seen, Array.from({ length: RECV_BATCH_MAX + 3 }, (_, i) => `m${i}`));
+  assert.is(b.queued, 5, "the batch's others count as queued");
+  assert.is(b.stats().published, 5, 'break freed the slices of those handed over');
+  assert.throws(() => b.close(), (e: BusError) => e.code === 'EBUSY');
+  const rest: string[] = [];
+  for (let m; (m = b.recv());) { rest.push(m.text()); m.free(); }
+  assert.equal(rest, ['m35', 'm36', 'm37', 'm38', 'm39']);
+  assert.is(b.poolUsed, 0);
+});
+
+t('an iterator with peek or priority receives one message per step (no batch); a failing step frees what its batch handed over', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 6; i++) a.sendText(b.id, `m${i}`, { priority: i });
+  const it = b.messages({ priority: 10, timeout: 1000 });
+  assert.is(((await it.next()).value as Message).text(), 'm0');
+  assert.is(b.stats().queued, 5, 'one taken');
+  await it.return!();
+  const pk = b.messages({ peek: true, timeout: 1000 });
+  const r = await pk.next();
+  assert.is((r.value as Message).text(), 'm1');
+  assert.is(b.stats().queued, 5, 'peeked, still queued');
+  await pk.return!();
+  // a plain iterator takes the five; its step that times out frees the four it handed over
+  const it2 = b.messages({ timeout: 30 });
+  for (let i = 1; i <= 4; i++) assert.is(((await it2.next()).value as Message).text(), `m${i}`);
+  assert.is(b.stats().queued, 0);
+  const kept = ((await it2.next()).value as Message).keep();
+  try { await it2.next(); assert.unreachable('times out'); } catch (e) { assert.is((e as BusError).code, 'ETIMEDOUT'); }
+  assert.is(b.stats().published, 1, 'only the kept one is still held');
+  assert.is(kept.text(), 'm5');
+  kept.free();
+  assert.is(b.poolUsed, 0);
 });
 
 t.run();
