@@ -7,7 +7,7 @@ import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
-import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, ownCopy, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -1552,12 +1552,14 @@ export class Connection implements SlotOwner {
   call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallOptions): Promise<Message> {
     // (callAs itself, not callWith: an async function returning another's promise costs a
     // promise and two microtask hops more per call)
-    return this.callAs(dst, payload, opts, undefined, false, undefined, null);
+    return this.callAs(dst, payload, opts, undefined, true, undefined, null);
   }
 
   /**
-   * call(), with a payload type (callMethod: PAYLOAD_DBUS); `transient`: `payload` is a
-   * buffer the library reuses (encodeTransient's), copied before the call first waits.
+   * call(), with a payload type (callMethod: PAYLOAD_DBUS); `transient`: `payload` may change
+   * once the call has returned its promise (the user's memory; a buffer the library reuses,
+   * encodeTransient's): copied before the call first waits (ownCopy), so the bytes sent are
+   * those of the moment of the call.
    */
   private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined): Promise<Message> {
@@ -1586,7 +1588,7 @@ export class Connection implements SlotOwner {
     // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
     // own frame (callRun) is made once it has its slot (slot-line.ts says why).
     if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
-      const start: CallStart = { dst, payload: transient ? (payload as Uint8Array).slice() : payload, a, pt, cookie, sent }; // (a transient payload is reused by the next encode while this waits)
+      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent }; // (the caller's memory may change while this waits)
       return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq).start(resolve, reject));
     }
     return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq);
@@ -1633,10 +1635,10 @@ export class Connection implements SlotOwner {
       }
       if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
     }
-    if (p === null && transient) { payload = (payload as Uint8Array).slice(); transient = false; } // (reused by the next encode while this waits)
+    if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
     while (p === null) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-        () => this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince);
+        (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
       stuckSince = null;
       this.slotPass(); // the next call waiting for a slot, if one is still free
       try {
@@ -1798,9 +1800,8 @@ export class Connection implements SlotOwner {
   async replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const { src, cookie } = this.replyTarget(call, 'replyAsync');
     const w = this.waitOptions('replyAsync', opts);
-    // (the bytes are copied into the caller's pool by the try that succeeds: a payload the
-    // caller of replyAsync changes meanwhile is sent as it is then)
-    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.replyTo(src, cookie, payload, w.sendOpts, 'replyAsync'));
+    // (a reply that waits for room waits with its own copy of the payload: roomWait)
+    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.replyTo(src, cookie, b, w.sendOpts, 'replyAsync'));
   }
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
@@ -1883,7 +1884,7 @@ export class Connection implements SlotOwner {
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {
-    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, () => this.replyTo(src, callCookie, payload, opts, 'dispatch'));
+    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, (b) => this.replyTo(src, callCookie, b, opts, 'dispatch'), timeout, null, true);
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
   replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
@@ -1951,7 +1952,7 @@ export class Connection implements SlotOwner {
    */
   async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
     const w = this.waitOptions('sendAsync', opts);
-    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, () => this.send(dst, payload, w.sendOpts));
+    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.send(dst, b, w.sendOpts));
   }
 
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
@@ -1972,13 +1973,18 @@ export class Connection implements SlotOwner {
    * `dst` with `sendOpts`, or the call's or reply's send) is tried; while it fails for lack
    * of room (ENOBUFS / EXFULL, but R_SEND_NEVER_FITS) it waits in the receiver's line and
    * tries again. `op` names the caller in errors. Resolves to what `attempt` returns.
+   * `attempt` sends the payload it is given: `payload` until the first wait, then a copy of
+   * it made as that wait starts (ownCopy: the bytes of the moment of the call; the caller's
+   * memory may change while this waits), unless `owned` (the payload is the wait's own).
    */
   private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
-    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: () => T,
+    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined,
+    attempt: (payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined) => T,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     shown = timeout,
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
-    stuckSince: number | null = null): Promise<T> {
+    stuckSince: number | null = null,
+    owned = false): Promise<T> {
     // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
     if (signal?.aborted) throw canceled(op, signal);
     const e = this.engine, i32 = e.i32;
@@ -1996,6 +2002,7 @@ export class Connection implements SlotOwner {
       if (ln.waitIdx >= 0) Atomics.notify(i32, ln.waitIdx); // end the waitAsync; other waiters re-check
     } };
     const wait = async (p: (cur: Waiter) => Promise<void>) => {
+      if (!owned) { payload = ownCopy(payload); owned = true; } // (before the first await: the call's own bytes)
       if (!w) {
         w = { op, keep: keepAlive, held: false, error: null, cancel: null };
         this.sendWaiters.add(w);
@@ -2101,8 +2108,9 @@ export class Connection implements SlotOwner {
           watch ??= new T.Watch();
           const ms = watch.check(i32, ln.rx, ln.ticket);
           if (ms > 0) {
-            ln.waitIdx = (ln.rx + A.CONN_TURN_SERVING) >>> 2;
-            await wait(() => T.sleepBehind(i32, ln.rx, Math.min(ms, left, ALIVE_CHECK_MS)));
+            // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
+            ln.waitIdx = -1;
+            await wait(() => T.sleepBehind(i32, ln.rx, ln.ticket, Math.min(ms, left, ALIVE_CHECK_MS)));
           }
           continue;
         }
@@ -2114,7 +2122,7 @@ export class Connection implements SlotOwner {
         // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
         e.lockWaitMs = lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
         try {
-          const r = attempt();
+          const r = attempt(payload);
           if (ln.inLine) { ln.inLine = false; T.pass(i32, ln.rx, ln.ticket); }
           return r;
         } catch (x) {

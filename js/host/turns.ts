@@ -20,7 +20,7 @@
 // Tickets compare with wrapped 32-bit differences. HELLO zeroes the words (an empty line);
 // waiters of a receiver whose generation changed drop their tickets without passing them.
 import * as A from '../shared/abi.ts';
-import { now, waitWordTimed } from './wait.ts';
+import { now, waitWordTimed, waitWordHow } from './wait.ts';
 
 /**
  * How long the holder of the turn may owe a try before the next in line takes the turn, in
@@ -108,11 +108,107 @@ export class Watch {
   }
 }
 
-/** Sleep until the turn moves or `ms` pass (a waiter behind the holder). */
-export function sleepBehind(i32: Int32Array, rx: number, ms: number): Promise<void> {
-  const s = idx(rx, A.CONN_TURN_SERVING);
-  return waitWordTimed(i32, s, Atomics.load(i32, s), ms, idx(rx, A.CONN_TURN_SLEEPERS));
+/**
+ * Sleep, as ticket `t` waiting behind the holder of receiver `rx`'s turn, until the turn
+ * comes within one ticket of `t` (its turn, or it is next: then it watches the holder), the
+ * line is shaken (a close, a shutdown, a name that moved: a notify that moves no ticket), or
+ * `ms` pass.
+ *
+ * The waiters of one thread in one line share one Atomics.waitAsync on turn_serving (a
+ * Sleepers group): each pass wakes the group once, and the group wakes only the waiters it
+ * concerns, found by ticket. (One waitAsync per waiter woke every waiter of the line at every
+ * pass, each of them parking again: a burst of 8000 sendAsync to one receiver made some 90 000
+ * waitAsync calls and kept a page's timers from running for up to 1.8 s; an outside audit,
+ * stop 19.) Each waiter's `ms` is a timer of its own.
+ */
+export function sleepBehind(i32: Int32Array, rx: number, t: number, ms: number): Promise<void> {
+  let lines = groups.get(i32);
+  if (lines === undefined) groups.set(i32, lines = new Map());
+  let g = lines.get(rx);
+  if (g === undefined) lines.set(rx, g = { i32, rx, byTicket: new Map(), parked: false });
+  const group = g;
+  return new Promise<void>((resolve) => {
+    const e: Sleeper = { t, resolve, timer: null };
+    const old = group.byTicket.get(t);
+    if (old !== undefined) wakeOne(group, old); // (a ticket given up, now passed on by its passer: the old wait has ended)
+    group.byTicket.set(t, e);
+    e.timer = setTimeout(() => { e.timer = null; wakeOne(group, e); }, Math.max(0, ms));
+    if (!group.parked) void park(group);
+  });
 }
+
+/** One waiter of a Sleepers group: its ticket, its wake-up, its own timer. */
+interface Sleeper {
+  t: number;
+  resolve: () => void;
+  timer: ReturnType<typeof setTimeout> | null;
+}
+
+/** The waiters of this thread behind the turn of one receiver (sleepBehind). */
+interface Sleepers {
+  i32: Int32Array;
+  rx: number;
+  byTicket: Map<number, Sleeper>;
+  /** its waitAsync is pending */
+  parked: boolean;
+}
+
+/** per bus memory, per receiver slot address: this thread's groups */
+const groups = new WeakMap<Int32Array, Map<number, Sleepers>>();
+
+function wakeOne(g: Sleepers, e: Sleeper): void {
+  if (g.byTicket.get(e.t) === e) g.byTicket.delete(e.t);
+  if (e.timer !== null) { clearTimeout(e.timer); e.timer = null; }
+  e.resolve();
+}
+
+function wakeAll(g: Sleepers): void {
+  for (const e of [...g.byTicket.values()]) wakeOne(g, e);
+}
+
+/** A group's one wait on turn_serving, while it has waiters. */
+async function park(g: Sleepers): Promise<void> {
+  const { i32, rx } = g;
+  const key = idx(rx, A.CONN_TURN_SERVING), sleepers = idx(rx, A.CONN_TURN_SLEEPERS);
+  g.parked = true;
+  try {
+    let s = Atomics.load(i32, key);
+    while (g.byTicket.size > 0) {
+      // (the waiters' own timers end their waits: the group's wait looks again now and then
+      // only so that it does not outlive them by long)
+      const how = waitWordHow(i32, key, s, GROUP_LOOK_MS, sleepers);
+      if (how === null) {
+        // no Atomics.waitAsync: each waiter polls as before, on its own
+        await waitWordTimed(i32, key, s, GROUP_LOOK_MS, sleepers);
+        wakeAll(g);
+        continue;
+      }
+      const r = await how;
+      const s2 = Atomics.load(i32, key);
+      if (s2 === s) {
+        // a notify that moved no ticket shakes the line (a close, bus.shutdown(), a name
+        // that moved): every waiter looks again
+        if (r === 'ok') wakeAll(g);
+        continue;
+      }
+      // the turn moved (passes, skips): the waiters from the old turn to one past the new one
+      for (let k = s; ((k - s2) | 0) <= 1; k = (k + 1) | 0) {
+        const e = g.byTicket.get(k);
+        if (e !== undefined) wakeOne(g, e);
+      }
+      s = s2;
+    }
+  } catch {
+    wakeAll(g); // (the wait failed: every waiter looks on its own, and sleeps again here)
+  } finally {
+    g.parked = false;
+    const lines = groups.get(i32);
+    if (lines?.get(rx) === g) lines.delete(rx);
+  }
+}
+
+/** How often a group's wait looks again with no wake-up (ms). */
+const GROUP_LOOK_MS = 1000;
 
 /**
  * Ticket `t` of receiver `rx` (generation `gen`) leaves the line: its turn is passed now if
@@ -139,7 +235,7 @@ async function passLater(i32: Int32Array, rx: number, gen: number, t: number): P
     if (d < 0) return;
     if (d === 0) { pass(i32, rx, t); return; }
     const ms = watch.check(i32, rx, t);
-    if (ms > 0) await sleepBehind(i32, rx, Math.min(ms, GIVE_UP_CHECK_MS));
+    if (ms > 0) await sleepBehind(i32, rx, t, Math.min(ms, GIVE_UP_CHECK_MS));
   }
 }
 

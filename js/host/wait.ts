@@ -60,6 +60,22 @@ export function waitWordTimed(i32: Int32Array, index: number, expected: number, 
   return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); });
 }
 
+/**
+ * waitWordTimed telling how the wait ended: 'ok' (notified: the word may or may not have
+ * moved), 'timed-out', or 'not-equal' (it had moved already). null where the runtime has no
+ * Atomics.waitAsync (the caller falls back to waitWordTimed's polling).
+ */
+export function waitWordHow(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<'ok' | 'timed-out' | 'not-equal'> | null {
+  if (!waitAsyncFn) return null;
+  Atomics.add(i32, sleepers, 1);
+  const r = waitAsyncFn(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
+  if (!r.async) {
+    Atomics.sub(i32, sleepers, 1);
+    return Promise.resolve(r.value);
+  }
+  return r.value.then((how) => { parked++; Atomics.sub(i32, sleepers, 1); return how; });
+}
+
 /** No Atomics.waitAsync (older Firefox): poll the word with timers. */
 function pollWord(i32: Int32Array, index: number, expected: number, timeout: number): Promise<void> {
   return new Promise((resolve) => {

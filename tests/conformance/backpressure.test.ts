@@ -244,4 +244,47 @@ t('BUS_MAKE: maxQueuedPerUser above the bound is refused, 0 means the kdbus defa
   void bareEngine;
 });
 
+t("a send that waits sends the bytes of the moment of its call: sendAsync, call() and replyAsync wait with their own copy (the caller's memory, a received message's payload, may change meanwhile)", async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  // sendAsync: the buffer changed at once after the call, an ArrayBuffer and a DataView too
+  const buf = new Uint8Array([1, 2, 3]);
+  const ab = new Uint8Array([4, 5]).buffer, dv = new DataView(new Uint8Array([6, 7, 8, 9]).buffer, 1, 2);
+  const sends = [a.sendAsync(b.id, buf, { timeout: 10000 }), a.sendAsync(b.id, ab, { timeout: 10000 }), a.sendAsync(b.id, dv, { timeout: 10000 })];
+  buf.fill(0); new Uint8Array(ab).fill(0); new Uint8Array(dv.buffer).fill(0);
+  // a call waiting for room, its payload changed too
+  const cbuf = new Uint8Array([42]);
+  const call = a.call(b.id, cbuf, { timeout: 10000 });
+  cbuf[0] = 0;
+  await until(() => a.pendingSends === 4);
+  const got: number[][] = [];
+  let callMsg: Message | null = null;
+  while (got.length < MAXQ + 4) {
+    const m = b.recv();
+    if (m === null) { await tick(); continue; }
+    if (m.expectsReply) callMsg = m; // (kept: freed below, after the reply)
+    got.push([...m.payload]);
+    if (!m.expectsReply) m.free();
+  }
+  await Promise.all(sends);
+  assert.equal(got.slice(MAXQ), [[1, 2, 3], [4, 5], [7, 8], [42]]);
+  // replyAsync(call, call.payload): the caller has no room, the call's slice freed and reused
+  // by the next message before the reply goes
+  const c = bus.connect();
+  for (let i = 0; i < MAXQ; i++) c.sendText(a.id, `f${i}`); // (every connection here has one uid: a's quota for it is full)
+  const reply = b.replyAsync(callMsg!, callMsg!.payload, { timeout: 10000 });
+  await until(() => b.pendingSends === 1); // (it waits for room)
+  callMsg!.free();
+  a.sendText(b.id, 'reuses the slice');
+  const other = b.recv()!;
+  assert.is(other.text(), 'reuses the slice');
+  while (a.drop()) { /* room for the reply */ }
+  await reply;
+  const r = await call;
+  assert.equal([...r.payload], [42], "the call's bytes, not the next message's");
+  r.free(); other.free();
+  assert.is(b.poolUsed, 0);
+  a.close(); b.close(); c.close();
+});
+
 t.run();

@@ -315,4 +315,21 @@ t('senders that keep sending to a slow receiver take turns: none gets more than 
   b.close();
 });
 
+t("the waiters of one thread in a line share one wait: a pass wakes that one (and the waiters it concerns), not the whole line", async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
+  const sleepers = () => b.engine.u32[(b.engine.connAddr(b.slot) + A.CONN_TURN_SLEEPERS) >>> 2];
+  const N = 200;
+  const ps: Promise<number>[] = [];
+  for (let i = 0; i < N; i++) ps.push(a.sendAsync(b.id, enc.encode(`m${i}`), { timeout: 20000 }));
+  await until(() => line(b) === N - MAXQ && sleepers() > 0, 'all but MAXQ in the line, asleep');
+  // (one wait per waiter before: N - MAXQ - 1 sleepers on turn_serving, every one of them
+  // woken by each pass and parking again, some 20 000 waits for these 200 sends)
+  assert.is(sleepers(), 1, 'one shared wait for the 197 waiters behind the holder');
+  const got = await drain(b, N);
+  await Promise.all(ps);
+  assert.equal(got, Array.from({ length: N }, (_, i) => `m${i}`), 'in order');
+  assert.is(line(b), 0);
+  await until(() => sleepers() === 0, 'the shared wait ends with its last waiter');
+});
+
 t.run();
