@@ -132,7 +132,6 @@ export const BATCH_MAX = 32;
  * stops keeps the rest for the next receives.
  */
 export const RECV_BATCH_MAX = 32;
-const EMPTY_BYTES = new Uint8Array(0);
 const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
@@ -204,6 +203,11 @@ function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
   if (payloadType !== undefined) so.payloadType = payloadType;
   if (flags !== undefined) so.flags = flags;
   return so;
+}
+
+/** sendMany: a payload's buffer resized by the caller's code (an element getter) after the payload was measured. */
+function changed(op: string): BusError {
+  return new BusError(A.EINVAL, op, "the payload's buffer changed size while it was sent (resized by the caller's code after it was measured): nothing was sent");
 }
 
 /** A payload copy that did not fit its destination: the payload's buffer changed size after it was measured. */
@@ -421,18 +425,41 @@ export class Connection implements SlotOwner {
     // sendMany on this connection: a send of its own, delivered before this one), as send() does
     const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, type = o.payloadType;
     const n = payloads.length;
-    // every payload measured next (a bad one sends nothing): its bytes once, through the
-    // intrinsic getters (reading an element may run the caller's code too). The scratch array
-    // is this connection's unless a sendMany of it is under way (a nested one gets its own).
+    // every payload read once and measured next (a bad one sends nothing; reading an element
+    // may run the caller's code too). The scratch (each element as read, its length then)
+    // grows as elements are read, so a huge sparse array fails at its first hole without
+    // allocating for its length (it did, and a length of 2^32 - 1 killed the process: an
+    // outside audit, stop 19). It is this connection's unless a sendMany of it is under way
+    // (a nested one gets its own).
     const reuse = !this.batchBusy;
-    const bytes = reuse && this.batchBytes.length >= n ? this.batchBytes : new Array<Uint8Array>(n);
-    if (reuse) { this.batchBytes = bytes; this.batchBusy = true; }
+    const objs: unknown[] = reuse ? this.batchObjs : [];
+    let lens = reuse ? this.batchLens : new Float64Array(BATCH_MAX);
+    if (reuse) this.batchBusy = true;
     try {
       for (let i = 0; i < n; i++) {
-        const b = payloadBytes(payloads[i]);
-        if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer, got ${kindOf(payloads[i])}`);
-        bytes[i] = b;
+        const x = payloads[i];
+        const b = payloadBytes(x);
+        if (b === null) throw new BusError(A.EINVAL, op, `payloads[${i}] must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer, got ${kindOf(x)}`);
+        if (i === lens.length) {
+          const more = new Float64Array(lens.length * 2);
+          more.set(lens);
+          lens = more;
+          if (reuse) this.batchLens = lens;
+        }
+        objs[i] = x;
+        lens[i] = payloadLength(b);
       }
+      // the caller's code ran (option and element getters): the connection, the bus may be gone
+      this.live(op);
+      /**
+       * payload i's bytes now (through the intrinsic getters: no code of the caller runs),
+       * null when its size is no longer the one measured: its buffer was resized by the
+       * caller's code since (an element getter), grown or shrunk
+       */
+      const bytesOf = (i: number): Uint8Array | null => {
+        const b = payloadBytes(objs[i])!;
+        return payloadLength(b) === lens[i] ? b : null;
+      };
       if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, op, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
       const first = oCookie ?? this.nextCookie;
       if (!isU64(first) || !isU64(first + Math.max(n - 1, 0))) throw new BusError(A.EINVAL, op, `cookie must be a non-negative safe integer, and so must cookie + payloads.length - 1, got ${shown(first)}`);
@@ -445,11 +472,13 @@ export class Connection implements SlotOwner {
       const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
       let sent = 0;
       while (sent < n) {
-        const len0 = payloadLength(bytes[sent]);
+        const len0 = lens[sent];
         if (len0 === 0 || len0 > A.SEND_INLINE_MAX) {
           // an empty payload, or one copied straight into the pool: a SEND of its own
           try {
-            this.sendParts(dst, bytes[sent], first + sent, priority, flags, type);
+            const b = bytesOf(sent);
+            if (b === null) throw changed(op);
+            this.sendParts(dst, b, first + sent, priority, flags, type);
           } catch (err) {
             if (sent === 0) throw err instanceof BusError ? relabel(op, err) : err;
             break;
@@ -462,15 +491,16 @@ export class Connection implements SlotOwner {
         let p = this.putDst(op, dst, u8, u32, msg + A.MSG_HDR);
         let k = sent, data = 0;
         for (; k < n && k - sent < BATCH_MAX; k++) {
-          const len = payloadLength(bytes[k]);
+          const len = lens[k];
           if (len === 0 || len > A.SEND_INLINE_MAX || p + (k - sent + 1) * A.VEC_ITEM_SIZE + data + ((len + 7) & ~7) > end) break;
           data += (len + 7) & ~7;
         }
         let at = p + (k - sent) * A.VEC_ITEM_SIZE;
         for (let i = sent; i < k; i++) {
-          const len = payloadLength(bytes[i]);
+          const len = lens[i], b = bytesOf(i);
+          if (b === null) { if (sent === 0 && i === 0) throw changed(op); k = i; break; }
           p = items.putVec(u32, p, len, at);
-          try { cv.set(bytes[i], at - cmd); } catch (err) { if (sent === 0) throw resized(op, err); k = i; break; }
+          cv.set(b, at - cmd);
           at += (len + 7) & ~7;
         }
         if (k === sent) break; // (a payload resized since it was measured: the call for the rest says so)
@@ -496,12 +526,13 @@ export class Connection implements SlotOwner {
       if (oCookie === undefined) this.nextCookie = first + sent;
       return sent;
     } finally {
-      bytes.fill(EMPTY_BYTES, 0, n); // (no payload kept alive by this connection)
+      objs.length = 0; // (no payload kept alive by this connection)
       if (reuse) this.batchBusy = false;
     }
   }
-  /** sendMany's payloads, measured (reused from call to call), and whether a sendMany is using it */
-  private batchBytes: Uint8Array[] = [];
+  /** sendMany's payloads as read and their lengths as measured (reused from call to call), and whether a sendMany is using them */
+  private batchObjs: unknown[] = [];
+  private batchLens = new Float64Array(BATCH_MAX);
   private batchBusy = false;
 
   /**

@@ -213,6 +213,54 @@ t('sendMany: a partial send returns the count; the first message failing throws 
   assert.is(fail(() => a.sendMany(b.id, [new Uint8Array(1)])).errno, A.ECONNRESET);
 });
 
+t("sendMany: elements the caller's code resizes after they were measured (a later element's getter) are refused, not sent short; a getter that shuts the bus down leaves ECONNRESET", ({ bus }) => {
+  // (outside audit, stop 19: a shrunk ArrayBuffer element went as an empty message, a grown
+  // one as its first bytes; a getter's bus.shutdown() gave EBADF; new Array(2 ** 32 - 1) was
+  // allocated for before its first element was checked, and killed the process)
+  const a = bus.connect(), b = bus.connect();
+  const AB = ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void };
+  if (typeof (ArrayBuffer.prototype as { resize?: unknown }).resize === 'function') {
+    for (const [from, to] of [[3000, 2500], [10, 1000], [10, 4], [5000, 6000]]) {
+      const rab = new AB(from, { maxByteLength: 8192 });
+      new Uint8Array(rab).fill(7);
+      // the resized element first: nothing sent
+      const arr: unknown[] = [rab, new Uint8Array(1)];
+      Object.defineProperty(arr, 1, { get() { rab.resize(to); return new Uint8Array([1]); } });
+      const err = fail(() => a.sendMany(b.id, arr as never));
+      assert.is(err.errno, A.EINVAL, `${from} -> ${to}`);
+      assert.match(err.message, /changed size while it was sent/);
+      assert.is(b.queued, 0, `${from} -> ${to}: nothing sent`);
+      // after one that went: the count of those before it
+      const rab2 = new AB(from, { maxByteLength: 8192 });
+      const arr2: unknown[] = [new Uint8Array([9]), rab2, new Uint8Array(1)];
+      Object.defineProperty(arr2, 2, { get() { rab2.resize(to); return new Uint8Array([1]); } });
+      assert.is(a.sendMany(b.id, arr2 as never), 1, `${from} -> ${to}: the first one only`);
+      const m = b.recv()!;
+      assert.equal([...m.payload], [9]);
+      m.free();
+      assert.is(b.queued, 0);
+    }
+  }
+  // a getter that shuts the bus down: the connection is closed, as for send()
+  const j = bus.connect();
+  const arr3: unknown[] = [new Uint8Array(1), new Uint8Array(1)];
+  Object.defineProperty(arr3, 1, { get() { bus.shutdown(); return new Uint8Array(1); } });
+  const down = fail(() => j.sendMany(b.id, arr3 as never));
+  assert.is(down.errno, A.ECONNRESET, down.message);
+});
+
+t('sendMany: a sparse array of 2^32 - 1 elements fails at once at its first hole (EINVAL), allocating nothing for its length', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const huge = new Array(2 ** 32 - 1);
+  const err = fail(() => a.sendMany(b.id, huge));
+  assert.is(err.errno, A.EINVAL);
+  assert.match(err.message, /payloads\[0\] must be/);
+  huge[0] = new Uint8Array(1);
+  const err1 = fail(() => a.sendMany(b.id, huge));
+  assert.match(err1.message, /payloads\[1\] must be/);
+  assert.is(b.queued, 0);
+});
+
 t.run();
 
 // a trap (a core bug; here fault injection) in the middle of a batch undoes only the message
