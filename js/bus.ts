@@ -684,7 +684,7 @@ export class Bus {
     // end (ECONNRESET): their connections are the library's
     const open = this.connections.filter((c) => !S.isNameWait(c));
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
-    for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c);
+    for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c, true);
     if (this.connections.length) throw new BusError(A.EBUSY, 'Bus.close', `${this.connections.length} connection(s) still open`);
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock)

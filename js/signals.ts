@@ -380,9 +380,13 @@ export function isNameWait(c: Connection): boolean {
   return nameWaits.has(c);
 }
 
-/** Close the short-lived connection `c` of a waitForName, with whatever is queued (BYEBYE_DROP: nothing can arrive in between). */
-export function closeNameWait(c: Connection): void {
+/** the connections of waitForName calls that bus.close() ended (the others were closed by the user, or a recovery) */
+const endedByBusClose = new WeakSet<Connection>();
+
+/** Close the short-lived connection `c` of a waitForName, with whatever is queued (BYEBYE_DROP: nothing can arrive in between); `byBusClose`: bus.close() does. */
+export function closeNameWait(c: Connection, byBusClose = false): void {
   if (c.closed) return;
+  if (byBusClose) endedByBusClose.add(c);
   try { c.close({ drop: true }); } catch { /* closed by a recovery or a shutdown meanwhile */ }
 }
 
@@ -411,8 +415,12 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       } catch (err) {
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
-        // its connection closed under it: bus.close() on this thread ends the wait
-        if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) throw new BusError(A.ECONNRESET, op, 'the bus was closed on this thread (bus.close()) while it waited');
+        // its connection closed under it: bus.close() on this thread ends the wait, and so
+        // does a close of that connection by the user (it is listed in bus.connections)
+        if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) {
+          throw new BusError(A.ECONNRESET, op, endedByBusClose.has(c) ? 'the bus was closed on this thread (bus.close()) while it waited'
+            : "its connection (the library's, listed in bus.connections) was closed while it waited");
+        }
         throw err;
       }
       const n = m.notification;

@@ -117,4 +117,17 @@ t('bus.close() ends a pending bus.waitForName (ECONNRESET), instead of failing w
   assert.equal(bus.connections, []);
 });
 
+t("bus.waitForName's connection closed by the user (a loop over bus.connections): ECONNRESET naming that close, not bus.close()", async () => {
+  // (outside audit, stop 19: the message blamed a bus.close() that never happened)
+  const { bus } = await makeBus();
+  const wait = code(bus.waitForName('org.example.Later', { timeout: 20000 }));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(bus.connections.length, 1, "the library's connection is listed");
+  for (const c of bus.connections) c.close();
+  const e = await wait;
+  assert.is(e.code, 'ECONNRESET');
+  assert.match(e.message, /^waitForName: ECONNRESET: its connection \(the library's, listed in bus\.connections\) was closed while it waited$/);
+  bus.close();
+});
+
 t.run();

@@ -270,4 +270,20 @@ t('an iterator with peek or priority receives one message per step (no batch); a
   assert.is(b.poolUsed, 0);
 });
 
+t('pendingReceives counts every receive wait: a recvAsync, an iterator step, a listener parked (API.md)', async ({ bus }) => {
+  const b = bus.connect();
+  const settle = () => new Promise((r) => setTimeout(r, 5));
+  const l = b.listen(() => {});
+  await settle();
+  assert.is(b.pendingReceives, 1, "the listener's park");
+  l.stop(); await l.done;
+  assert.is(b.pendingReceives, 0);
+  const it = b.messages({ timeout: 5000 });
+  const step = it.next();
+  await settle();
+  assert.is(b.pendingReceives, 1, "an iterator step's wait");
+  await it.return!(); await step;
+  assert.is(b.pendingReceives, 0);
+});
+
 t.run();
