@@ -266,6 +266,8 @@ export class Bus {
   private liveness: (() => void) | null = null;
   /** the bus's liveness-lock key (BusHandle.liveness) */
   private livenessKey = '';
+  /** this thread joined with a liveness lock: its clean leave goes into the bus's left ring (BUS_LEFT_RING) */
+  private saysLeft = false;
 
   private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
     this.engine = engine;
@@ -382,6 +384,7 @@ export class Bus {
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
     bus.livenessKey = key;
+    bus.saysLeft = release !== null;
     return bus;
   }
 
@@ -686,8 +689,15 @@ export class Bus {
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
     for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c, true);
     if (this.connections.length) throw new BusError(A.EBUSY, 'Bus.close', `${this.connections.length} connection(s) still open`);
+    const token = this.engine.threadToken, u32 = this.engine.u32;
     const r = this.engine.threadLeave();
-    // the slot is free (or was recovered): the liveness lock goes after it (watchLock)
+    // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
+    // leave goes into the left ring first, for a watch that never saw this thread joined
+    if (r >= 0 && this.saysLeft) {
+      const at = Atomics.add(u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2, 1) % A.LEFT_RING;
+      Atomics.store(u32, (A.BUS_BASE + A.BUS_LEFT_RING + at * 4) >>> 2, token);
+    }
+    this.saysLeft = false;
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
     // a thread that was already told it was recovered (its commands threw ECONNRESET) leaves quietly
     if (r === -A.ESRCH && this.engine.lost) return;
@@ -805,6 +815,13 @@ export class Bus {
    * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
    */
   /** The Web Locks name that the thread joining with `token` holds while it is alive. */
+  /** Is `token` among the last LEFT_RING tokens that left the bus cleanly with a liveness lock (BUS_LEFT_RING)? */
+  private leftRecently(token: number): boolean {
+    const u32 = this.engine.u32, ring = (A.BUS_BASE + A.BUS_LEFT_RING) >>> 2;
+    for (let i = 0; i < A.LEFT_RING; i++) if (Atomics.load(u32, ring + i) === token >>> 0) return true;
+    return false;
+  }
+
   livenessLockName(token: number): string {
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > 0xffffffff) {
       throw new BusError(A.EINVAL, 'livenessLockName', `token must be a thread token (an integer in 1 … 2^32 − 1, handle.token), got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
@@ -874,6 +891,9 @@ export class Bus {
         if (done) return;
         if (held) return arm();
         if (ended) return finish({ slot: -1 }); // gone (or never joined): nothing to recover on an ended bus
+        // joined, left cleanly and ended since the last look: its token is in the left ring
+        // (the slot first: a token that joined again is watched as joined)
+        if (this.leftRecently(token) && this.threadSlotOf(token) < 0) return finish({ slot: -1 });
         timer = setTimeout(look, wait);
         wait = Math.min(WATCH_LOCK_POLL_MAX_MS, wait * 1.5);
       };

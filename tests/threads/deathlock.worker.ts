@@ -9,13 +9,27 @@ import * as wt from 'node:worker_threads';
 import { Bus, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface Inp { handle: BusHandle; to: number }
+interface Inp { handle: BusHandle; to: number; quick?: Int32Array }
 interface LocksLike { query(): Promise<{ held?: { name?: string }[] }> }
 
 const inp = await input<Inp>();
+if (inp.quick) {
+  // join only once told to (quick[0] = 1): the parent blocks from then on
+  post({ started: true });
+  while (Atomics.load(inp.quick, 0) === 0) Atomics.wait(inp.quick, 0, 0, 50);
+  Atomics.store(inp.quick, 1, 2);
+}
 // a web Worker holds its liveness lock by default; a worker_threads Worker only when asked
 const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: wt.parentPort && (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks ? true : undefined });
+if (inp.quick) Atomics.store(inp.quick, 1, 3);
 const conn = bus.connect({ poolSize: 65536, description: 'deathlock' });
+if (inp.quick) {
+  // join, leave cleanly and end at once, posting nothing (the parent blocks meanwhile)
+  conn.close();
+  bus.close();
+  if (wt.parentPort) process.exit(0);
+  (globalThis as unknown as { close(): void }).close();
+}
 const name = bus.livenessLockName(inp.handle.token);
 const held = async () => {
   const locks = (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks;
