@@ -43,9 +43,10 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const matches = tableEnd(tableEnd(names, 1, A.NAMES_HDR + idBuckets(nNames) * 4), nNames, A.NAME_SIZE);
   const replies = tableEnd(matches, nMatches, matchSize);
   const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
-  const metasEnd = tableEnd(metas, satAdd(nConns, 1), A.META_SIZE); // + the bus creator's
-  if (metasEnd >= SAT - A.POOL_ALIGN) return 0;
-  const pools = u32(u32(metasEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
+  const left = tableEnd(metas, satAdd(nConns, 1), A.META_SIZE); // + the bus creator's
+  const leftEnd = tableEnd(left, satMul(nThreads, A.LEFT_PER_THREAD), 4); // host words: the left table
+  if (leftEnd >= SAT - A.POOL_ALIGN) return 0;
+  const pools = u32(u32(leftEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
   const pubmaps = tableEnd(pools, nConns, poolMax);
   const end = tableEnd(pubmaps, nConns, poolMax >>> A.PUBMAP_SHIFT);
   if (matchSize == SAT || end == SAT) return 0;
@@ -57,6 +58,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
     st32(H + A.BUS_MATCHES, matches);
     st32(H + A.BUS_REPLIES, replies);
     st32(H + A.BUS_METAS, metas);
+    st32(H + A.BUS_LEFT, left);
     st32(H + A.BUS_POOLS, pools);
     st32(H + A.BUS_IDS, ids);
     st32(H + A.BUS_ID_MASK, buckets - 1);

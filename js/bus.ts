@@ -266,7 +266,7 @@ export class Bus {
   private liveness: (() => void) | null = null;
   /** the bus's liveness-lock key (BusHandle.liveness) */
   private livenessKey = '';
-  /** this thread joined with a liveness lock: its clean leave goes into the bus's left ring (BUS_LEFT_RING) */
+  /** this thread joined with a liveness lock: its clean leave goes into the bus's left table (BUS_LEFT) */
   private saysLeft = false;
 
   private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
@@ -692,10 +692,11 @@ export class Bus {
     const token = this.engine.threadToken, u32 = this.engine.u32;
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
-    // leave goes into the left ring first, for a watch that never saw this thread joined
+    // leave goes into the left table first, for a watch that never saw this thread joined
     if (r >= 0 && this.saysLeft) {
-      const at = Atomics.add(u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2, 1) % A.LEFT_RING;
-      Atomics.store(u32, (A.BUS_BASE + A.BUS_LEFT_RING + at * 4) >>> 2, token);
+      const n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
+      const at = (Atomics.add(u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2, 1) >>> 0) % n;
+      Atomics.store(u32, (u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] + at * 4) >>> 2, token);
     }
     this.saysLeft = false;
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
@@ -815,10 +816,11 @@ export class Bus {
    * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
    */
   /** The Web Locks name that the thread joining with `token` holds while it is alive. */
-  /** Is `token` among the last LEFT_RING tokens that left the bus cleanly with a liveness lock (BUS_LEFT_RING)? */
+  /** Is `token` in the left table (the last n_threads × LEFT_PER_THREAD tokens that left the bus cleanly with a liveness lock: BUS_LEFT)? */
   private leftRecently(token: number): boolean {
-    const u32 = this.engine.u32, ring = (A.BUS_BASE + A.BUS_LEFT_RING) >>> 2;
-    for (let i = 0; i < A.LEFT_RING; i++) if (Atomics.load(u32, ring + i) === token >>> 0) return true;
+    const u32 = this.engine.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
+    const at = u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] >>> 2;
+    for (let i = 0; i < n; i++) if (Atomics.load(u32, at + i) === token >>> 0) return true;
     return false;
   }
 
@@ -891,7 +893,7 @@ export class Bus {
         if (done) return;
         if (held) return arm();
         if (ended) return finish({ slot: -1 }); // gone (or never joined): nothing to recover on an ended bus
-        // joined, left cleanly and ended since the last look: its token is in the left ring
+        // joined, left cleanly and ended since the last look: its token is in the left table
         // (the slot first: a token that joined again is watched as joined)
         if (this.leftRecently(token) && this.threadSlotOf(token) < 0) return finish({ slot: -1 });
         timer = setTimeout(look, wait);

@@ -23,6 +23,7 @@
 //     │ match table      n_matches × match_size       (matches issue)
 //     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
 //     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
+//     │ left table       n_threads × LEFT_PER_THREAD × 4 (tokens that left cleanly: watchLock)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
 //     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
 //     ├──────────────────────────────┤ layout end
@@ -36,7 +37,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 10; // 10: the left ring (BUS_LEFT_AT, BUS_LEFT_RING)
+export const BUS_VERSION = 10; // 10: the left table (BUS_LEFT_AT, BUS_LEFT)
 
 // Bus header, at BUS_BASE.
 //
@@ -60,16 +61,16 @@ export const BUS_VERSION = 10; // 10: the left ring (BUS_LEFT_AT, BUS_LEFT_RING)
 //    │ id128 [16]                                          │
 //144 ├────────────┬────────────┬────────────┬────────────┤
 //    │ id_mask    │ pubmaps @  │ name_seq   │ shutdown   │  id_mask: id table buckets - 1
-//160 ├────────────┼────────────┬────────────────────────┤  name_seq: BUS_NAME_SEQ
-//    │ n_monitors │ left_at    │ (reserved)             │  n_monitors: BUS_N_MONITORS
-//176 ├────────────┼────────────┴────────────────────────┤  left_at: BUS_LEFT_AT
+//160 ├────────────┼────────────┬────────────┬────────────┤  name_seq: BUS_NAME_SEQ
+//    │ n_monitors │ left_at    │ left @     │ (reserved) │  n_monitors: BUS_N_MONITORS
+//176 ├────────────┼────────────┴────────────┴────────────┤  left_at, left: BUS_LEFT_AT, BUS_LEFT
 //    │ name_rules │ (reserved)                            │  name_rules: BUS_NAME_RULES
 //192 ├────────────┴────────────┬────────────┬────────────┤
 //    │ (reserved)              │ turn_skips │ (reserved) │  turn_skips: BUS_TURN_SKIPS
 //208 ├─────────────────────────┴────────────┴────────────┤
-//    │ left: LEFT_RING tokens (u32 each)                  │  left: BUS_LEFT_RING
-//248 ├─────────────────────────┬────────────┬────────────┤
-//    │                         │ max_queued │ (reserved) │  max_queued: BUS_MAX_QUEUED
+//    │ (reserved)                                         │
+//240 ├─────────────────────────┬────────────┬────────────┤
+//    │ (reserved)              │ max_queued │ (reserved) │  max_queued: BUS_MAX_QUEUED
 //256 └─────────────────────────┴────────────┴────────────┘
 export const BUS_MAGIC_OFF = 0;
 export const BUS_VERSION_OFF = 4;
@@ -106,17 +107,21 @@ export const BUS_SIZE = 256;
 // creator's host, never journaled). HELLO, SEND and RECV (but not RECV_DROP) fail with
 // ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
 export const BUS_SHUTDOWN = 156;
-// The tokens of the last LEFT_RING threads that left the bus cleanly (bus.close()) while
-// holding a liveness lock (Web Locks), host words: the leaver takes a place with an atomic
-// add on left_at (the count of such leaves, wrapping) and stores its token at
-// left[count % LEFT_RING]. bus.watchLock looks there for a thread it never saw joined: one
-// that joined, left and ended between two of its looks leaves no other trace (its slot is
-// free, its lock released); an outside audit, stop 19, found 5 of 8 such watches in Deno and 7
-// of 8 in Chromium never resolving. A watch misses it only when LEFT_RING other threads leave
-// cleanly within one of its look intervals (at most WATCH_LOCK_POLL_MAX_MS, 250 ms).
+// The left table: the tokens of the last n_threads × LEFT_PER_THREAD threads that left the
+// bus cleanly (bus.close()) while holding a liveness lock (Web Locks). Host words: the leaver
+// takes a place with an atomic add on left_at (the count of such leaves, wrapping) and
+// stores its token at left[count % (n_threads × LEFT_PER_THREAD)]; BUS_MAKE lays the table
+// out (zeroed) after the metadata blocks, and left (+168) is its address. bus.watchLock looks
+// there for a thread it never saw joined: one that joined, left and ended between two of its
+// looks leaves no other trace (its slot is free, its lock released); an outside audit, stop
+// 19, found 5 of 8 such watches in Deno and 7 of 8 in Chromium never resolving. A watch misses
+// it only when n_threads × LEFT_PER_THREAD other threads leave cleanly within one of its look
+// intervals (at most 250 ms): more than LEFT_PER_THREAD times as many threads as the bus can
+// hold at once. (A first version kept 10 tokens in the header: a second audit had 30 workers
+// come and go at once and 14 watches miss theirs.)
 export const BUS_LEFT_AT = 164;
-export const BUS_LEFT_RING = 208;
-export const LEFT_RING = 10;
+export const BUS_LEFT = 168;
+export const LEFT_PER_THREAD = 4;
 // name_rules: how many entries of the match table hold a NAME rule (kind 0, MATCH_RULE_NAME),
 // counting the dead entries of closed connections until their entry is taken again (changed
 // under the bus lock by MATCH_ADD / MATCH_REMOVE; read unlocked). Non-zero: a signal is

@@ -17,16 +17,15 @@ if (inp.quick) {
   // join only once told to (quick[0] = 1): the parent blocks from then on
   post({ started: true });
   while (Atomics.load(inp.quick, 0) === 0) Atomics.wait(inp.quick, 0, 0, 50);
-  Atomics.store(inp.quick, 1, 2);
 }
 // a web Worker holds its liveness lock by default; a worker_threads Worker only when asked
 const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: wt.parentPort && (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks ? true : undefined });
-if (inp.quick) Atomics.store(inp.quick, 1, 3);
 const conn = bus.connect({ poolSize: 65536, description: 'deathlock' });
 if (inp.quick) {
   // join, leave cleanly and end at once, posting nothing (the parent blocks meanwhile)
   conn.close();
   bus.close();
+  Atomics.add(inp.quick, 1, 1); // (one more worker has left)
   if (wt.parentPort) process.exit(0);
   (globalThis as unknown as { close(): void }).close();
 }
