@@ -36,9 +36,12 @@ let armedAt = Infinity;
 /** timer firings (for tests and diagnostics) */
 let fired = 0;
 
-function unref(t: unknown): void {
+/** A timer that keeps no thread alive: Node's Timeout.unref(), Deno.unrefTimer(id) (a browser's keep nothing alive). */
+export function unref(t: unknown): void {
   const u = t as { unref?: () => unknown } | null;
-  if (typeof u === 'object' && u !== null && typeof u.unref === 'function') u.unref();
+  if (typeof u === 'object' && u !== null && typeof u.unref === 'function') { u.unref(); return; }
+  const deno = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } }).Deno;
+  if (typeof t === 'number' && typeof deno?.unrefTimer === 'function') deno.unrefTimer(t);
 }
 
 /**

@@ -21,6 +21,7 @@
 // waiters of a receiver whose generation changed drop their tickets without passing them.
 import * as A from '../shared/abi.ts';
 import { now, waitWordTimed, waitWordHow } from './wait.ts';
+import { unref } from './deadlines.ts';
 
 /**
  * How long the holder of the turn may owe a try before the next in line takes the turn, in
@@ -149,7 +150,11 @@ export function sleepBehind(i32: Int32Array, rx: number, t: number, ms: number):
     const old = group.byTicket.get(t);
     if (old !== undefined) wakeOne(group, old); // (a ticket given up, now passed on by its passer: the old wait has ended)
     group.byTicket.set(t, e);
+    // (unref'd: what keeps the thread alive while a send waits is the wait's own hold,
+    // keepalive.ts; a ref'd timer here kept a keepAlive: false wait's thread, and a passer's
+    // for up to 60 s: an outside audit, stop 19)
     e.timer = setTimeout(() => { e.timer = null; wakeOne(group, e); }, Math.max(0, ms));
+    unref(e.timer);
     if (!group.parked) void park(group);
   });
 }

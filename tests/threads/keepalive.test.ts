@@ -54,4 +54,12 @@ s('receives that time out keep a worker alive until their ETIMEDOUT; then it exi
   bus.close();
 });
 
+s("sends waiting in a receiver's line keep nothing alive: keepAlive: false ones behind the holder, and the passer of one that timed out (outside audit, stop 19: the line's timers held the worker for good, or 60 s)", async () => {
+  const bus = await threadBus(ENGINE);
+  const { w } = await peer(bus, { role: 'line-unref' }, 'thread');
+  assert.equal(await w.next(MSG_MS, 'the third send to time out'), { code: 'ETIMEDOUT' });
+  const code = await w.exited(MSG_MS); // no terminate(): nothing holds it
+  assert.is(code, 0);
+});
+
 s.run();

@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -59,6 +59,15 @@ try {
       (m) => { post({ got: [...m.payload] }); m.free(); },
       (e) => post({ error: errText(e) }),
     );
+  } else if (inp.role === 'line-unref') {
+    // sends waiting in a full receiver's line keep nothing alive: two with keepAlive: false
+    // (the second behind the first, in the line's shared wait) and one that times out behind
+    // them (it leaves a passer); the worker exits once that one has said ETIMEDOUT
+    const rx = bus.connect({ poolSize: 4096 });
+    try { for (;;) conn.send(rx.id, new Uint8Array(64)); } catch { /* full */ }
+    conn.sendAsync(rx.id, new Uint8Array(64), { keepAlive: false }).catch(() => {});
+    conn.sendAsync(rx.id, new Uint8Array(64), { keepAlive: false }).catch(() => {});
+    conn.sendAsync(rx.id, new Uint8Array(64), { timeout: 50 }).then(() => post({ code: 'sent' }), (e) => post({ code: errText(e) }));
   } else if (inp.role === 'timeout') {
     // receives that time out are the worker's only pending things: each keeps it alive until
     // its ETIMEDOUT (the deadline timer itself holds nothing); then it leaves and exits by itself
