@@ -61,8 +61,11 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   };
   // closing the connection ends its iterators, and return() the steps still waiting; any
   // other failure ends this iterator and rejects
+  /** the connection was closed by bus.shutdown() (the creator's): a failure, as to a wait, not an end */
+  const SHUT = () => new BusError(A.ESHUTDOWN, 'recvAsync', 'the bus was shut down');
   const failed = (err: unknown): IteratorResult<Message> => {
-    if (err === ENDED || (conn.closed && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
+    if (err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
+    if (conn.closed && conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET) err = SHUT();
     done = true;
     // (the slices of the messages handed over: freed now, as return() frees them)
     if (batched && !conn.closed) { try { conn.batchEnd(); } catch { /* the step's own failure is what it rejects with */ } }
@@ -79,7 +82,10 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
     next(): Promise<IteratorResult<Message>> {
       try {
         drop();
-        if (done || conn.closed) return Promise.resolve(end());
+        if (done) return Promise.resolve(end());
+        // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
+        // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)
+        if (conn.closed) return conn.busShutDown ? Promise.resolve().then(() => failed(SHUT())) : Promise.resolve(end());
         const stop: WaitStop = spare ?? { cancel: null };
         spare = null;
         let r: Message | Promise<Message>;

@@ -97,6 +97,18 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
   assert.equal(checkBus(bus.engine), []);
 });
 
+t("shutdown from a for await loop's body on the creator's connection: the loop throws ESHUTDOWN, as a listener's done rejects (it ended quietly, as at close())", async ({ bus }) => {
+  // (outside audit, stop 19)
+  const a = bus.connect(), b = bus.connect();
+  a.send(b.id, new Uint8Array([1])); a.send(b.id, new Uint8Array([2]));
+  let res = '';
+  try {
+    for await (const m of b) { if (m.payload[0] === 1) bus.shutdown(); }
+    res = 'ended quietly';
+  } catch (e) { res = (e as BusError).code; }
+  assert.is(res, 'ESHUTDOWN');
+});
+
 t('watch() after shutdown: a worker that left resolves { slot: -1 } with no error; one that did not, ESHUTDOWN (an ended bus is not recovered)', async ({ bus, mock }) => {
   // (an outside audit, stop 17: every clean exit after a shutdown carried EBADF in `error`)
   const fake = () => { const w = { exit: (_code: number) => {}, once(_ev: 'exit', fn: (code: number) => void) { w.exit = fn; return w; } }; return w; };
