@@ -122,6 +122,13 @@ interface RoomLine {
 
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 /**
+ * The most payloads one sendMany reads and sends (the rest is for the next call, as sendmmsg
+ * takes at most UIO_MAXIOV): far more than a receiver can hold (its per-user quota is at most
+ * abi.MAX_QUEUED_LIMIT messages), and bounded, so that the elements read (each measured
+ * before anything is sent) are too.
+ */
+export const SEND_MANY_MAX = 65536;
+/**
  * The most messages one SEND of sendMany carries (SEND_BATCH): the receiver's lock is held
  * while they are written, and its receiver may be waiting for it meanwhile.
  */
@@ -424,7 +431,10 @@ export class Connection implements SlotOwner {
     // every option read once, first (a getter runs the caller's code, which may send, even
     // sendMany on this connection: a send of its own, delivered before this one), as send() does
     const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, type = o.payloadType;
-    const n = payloads.length;
+    // at most SEND_MANY_MAX of them per call (the count returned says how many went): an
+    // array-like Proxy reporting a length of 2^32 - 1 valid payloads was read to its end, and
+    // killed the process (an outside audit, stop 19)
+    const n = Math.min(payloads.length, SEND_MANY_MAX);
     // every payload read once and measured next (a bad one sends nothing; reading an element
     // may run the caller's code too). The scratch (each element as read, its length then)
     // grows as elements are read, so a huge sparse array fails at its first hole without

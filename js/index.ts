@@ -1,7 +1,7 @@
 // wasmbus: the public API.
 export { Bus, DEFAULT_LIMITS, defaultProvider } from './bus.ts';
 export type { BusOptions, BusLimits, ConnectOptions, BusHandle, JoinOptions, WatchResult, ExitEmitter, DefaultProviderOptions } from './bus.ts';
-export { Connection, PAYLOAD_WASMBUS, BATCH_MAX, RECV_BATCH_MAX } from './connection.ts';
+export { Connection, PAYLOAD_WASMBUS, BATCH_MAX, RECV_BATCH_MAX, SEND_MANY_MAX } from './connection.ts';
 export type { SendOptions, RecvOptions, RecvAsyncOptions, Destination } from './connection.ts';
 export type { SendAsyncOptions, CloseOptions } from './connection.ts';
 export { Message } from './message.ts';

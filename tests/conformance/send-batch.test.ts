@@ -5,7 +5,7 @@
 // the API: conn.sendMany (order, cookies, mixed sizes, chunks, partial sends, errors).
 import * as assert from 'uvu/assert';
 import { BusError, abi as A } from '../../js/index.ts';
-import { BATCH_MAX } from '../../js/connection.ts';
+import { BATCH_MAX, SEND_MANY_MAX } from '../../js/connection.ts';
 import { busSuite, open, SMALL } from '../helpers/harness.ts';
 import { ALL, vec, hostVec, str } from '../helpers/raw.ts';
 import type { Raw } from '../helpers/raw.ts';
@@ -247,6 +247,20 @@ t("sendMany: elements the caller's code resizes after they were measured (a late
   Object.defineProperty(arr3, 1, { get() { bus.shutdown(); return new Uint8Array(1); } });
   const down = fail(() => j.sendMany(b.id, arr3 as never));
   assert.is(down.errno, A.ECONNRESET, down.message);
+});
+
+t('sendMany: at most SEND_MANY_MAX payloads read and sent per call, whatever the length an array-like Proxy reports (it was read to its end: 2^32 - 1 elements killed the process)', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  let reads = 0;
+  const one = new Uint8Array([1]);
+  const huge = new Proxy([] as Uint8Array[], {
+    get(t, k) { if (k === 'length') return 2 ** 32 - 1; if (typeof k === 'string' && /^\d+$/.test(k)) { reads++; return one; } return Reflect.get(t, k); },
+  });
+  assert.ok(Array.isArray(huge));
+  const sent = a.sendMany(b.id, huge);
+  assert.is(sent, MAXQ, 'as many as the receiver takes');
+  assert.ok(reads <= SEND_MANY_MAX, `${reads} elements read`);
+  while (b.drop()) { /* empty */ }
 });
 
 t('sendMany: a sparse array of 2^32 - 1 elements fails at once at its first hole (EINVAL), allocating nothing for its length', ({ bus }) => {
