@@ -2091,6 +2091,21 @@ export class Connection implements SlotOwner {
      * receiver is its owner now. No line known: try at once.
      */
     const enter = () => {
+      // a send by name while earlier sends of this connection to that name wait in a line:
+      // behind them, in their line, whatever the name's owner is now (if the name has moved,
+      // the first of them to notice takes them all, this one among them, to the new owner in
+      // the order they were made; probing would have found the new owner's line empty and
+      // sent this one at once, ahead of them: third audit, stop 19)
+      if (group !== undefined) {
+        for (let i = group.length - 1; i >= 0; i--) {
+          const m = group[i];
+          if (m === ln || !m.inLine || T.receiverGen(i32, m.rx) !== m.gen) continue;
+          ln.rx = m.rx; ln.gen = m.gen; ln.seqAt = m.seqAt;
+          ln.ticket = T.takeTicket(i32, ln.rx);
+          ln.inLine = true;
+          return;
+        }
+      }
       ln.rx = this.knownReceiver(dst);
       if (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0) return;
       ln.seqAt = Atomics.load(i32, seqIdx);

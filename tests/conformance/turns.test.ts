@@ -332,4 +332,24 @@ t("the waiters of one thread in a line share one wait: a pass wakes that one (an
   await until(() => sleepers() === 0, 'the shared wait ends with its last waiter');
 });
 
+t("a send by name made after the name moved, while earlier sends of its connection still wait in the old owner's line: it arrives after them (it was sent at once, ahead of them)", async ({ bus }) => {
+  // (third audit, stop 19)
+  const NAME = 'org.test.Overtake';
+  const a = bus.connect(), o0 = bus.connect({ poolSize: 65536 }), o1 = bus.connect({ poolSize: 65536 });
+  o0.requestName(NAME, { queue: true, allowReplacement: true });
+  o1.requestName(NAME, { queue: true });
+  for (let i = 0; i < MAXQ; i++) a.send(NAME, new Uint8Array([i])); // o0's quota for this user is full
+  const p4 = a.sendAsync(NAME, new Uint8Array([10]), { timeout: 10000 });
+  const p5 = a.sendAsync(NAME, new Uint8Array([11]), { timeout: 10000 });
+  await until(() => line(o0) === 2, 'both wait in o0\'s line');
+  o0.releaseName(NAME); // the name moves to o1, which has room and no line
+  const p6 = a.sendAsync(NAME, new Uint8Array([12]), { timeout: 10000 });
+  const got: number[] = [];
+  for (let i = 0; i < 3; i++) { const m = await o1.recvAsync({ timeout: 10000 }); got.push(m.payload[0]); m.free(); }
+  await Promise.all([p4, p5, p6]);
+  assert.equal(got, [10, 11, 12], 'in the order they were made');
+  while (o0.drop()) { /* the first ones */ }
+  a.close(); o0.close(); o1.close();
+});
+
 t.run();
