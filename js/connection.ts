@@ -627,9 +627,22 @@ export class Connection implements SlotOwner {
         }
         if (calls.claim(this.poolBase + off, off, size)) { flags = want; continue; }
       }
+      // a peeked slice may be handed out again (a receive after the peek): from the first
+      // peek on, Messages check their slice's epoch (sliceEpochs)
+      if ((flags & A.RECV_PEEK) !== 0 && this.sliceEpochs === null) this.sliceEpochs = new Uint32Array((this.poolSize >>> 6) + 1);
       return new Message(this, off, size);
     }
   }
+
+  /**
+   * @internal One counter per 64 bytes of the pool, made at this connection's first peek:
+   * +1 whenever a Message gives its slice back (free, or a batch's deferred free). A slice
+   * can be handed out twice (a peek, then the receive that takes it), and a Message of it
+   * whose epoch is no longer its slice's reads as freed: freeing through one Message made
+   * another free the block's next occupant (an outside audit, stop 19). (Message blocks are
+   * at least 96 bytes: two live ones never share a counter.)
+   */
+  sliceEpochs: Uint32Array | null = null;
 
   /**
    * recvWith for an event-loop wait: a contended lock is waited for at most ASYNC_LOCK_WAIT_MS

@@ -41,15 +41,34 @@ export class Message {
     this.offset = offset;
     this.size = size;
     this.base = conn.poolBase + offset;
+    const ep = conn.sliceEpochs;
+    this.epoch = ep === null ? 0 : ep[offset >>> 6];
+  }
+
+  /** its slice's epoch when it was handed out (Connection.sliceEpochs) */
+  private readonly epoch: number;
+
+  /** its slice was given back through another Message of it (a peek's, or the receive's after a peek) */
+  private stale(): boolean {
+    const ep = this.conn.sliceEpochs;
+    return ep !== null && ep[this.offset >>> 6] !== this.epoch;
   }
 
   private at(): number {
     if (this.freed) throw new BusError(A.ENXIO, 'message', 'message already freed');
+    if (this.stale()) throw new BusError(A.ENXIO, 'message', 'message already freed (through another Message of the same slice: a peek and a receive of one message)');
     if (this.conn.closed) throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
     return this.base;
   }
 
-  get freedAlready(): boolean { return this.freed; }
+  /** its slice is given back: every other Message of it reads as freed from now on */
+  private retire(): void {
+    this.freed = true;
+    const ep = this.conn.sliceEpochs;
+    if (ep !== null) ep[this.offset >>> 6]++;
+  }
+
+  get freedAlready(): boolean { return this.freed || this.stale(); }
   get flags(): number { return get64(this.conn.engine.u32, this.at() + A.MSG_FLAGS); }
   get priority(): number { return getS64(this.conn.engine.u32, this.at() + A.MSG_PRIORITY); }
   /** sender id (0: the bus itself) */
@@ -196,13 +215,13 @@ export class Message {
   free(): void {
     this.at();
     this.conn.freeOffset(this.offset);
-    this.freed = true;
+    this.retire();
   }
 
   /** @internal Freed as far as the user can tell; its slice is freed by the caller later (conn.listen's next RECV_BATCH). Returns its offset. */
   detach(): number {
     this.at();
-    this.freed = true;
+    this.retire();
     return this.offset;
   }
 

@@ -241,10 +241,47 @@ t('conn.listen: a handled message whose slice the user freed through a peeked Me
   a.sendMany(b.id, [1, 2, 3, 4].map((i) => new Uint8Array([i])));
   const m0 = b.recv({ peek: true })!;
   const seen: number[] = [];
-  const l = b.listen((m) => { seen.push(m.payload[0]); if (m.payload[0] === 1) m0.free(); if (m.payload[0] === 4) l.stop(); });
+  // (once m0 is freed, m, the same slice, reads as freed too: its byte is read first)
+  const l = b.listen((m) => { const v = m.payload[0]; seen.push(v); if (v === 1) m0.free(); if (v === 4) l.stop(); });
   await l.done;
   assert.equal(seen, [1, 2, 3, 4]);
   assert.is(b.stats().published, 0, 'every slice freed');
+  assert.is(b.poolUsed, 0);
+});
+
+t('a slice handed out twice (a peek, then a receive) and freed through one of its Messages: the other reads as freed, and its free frees nothing else, also after the block was reused (recv, for await)', async ({ bus }) => {
+  // (outside audit, stop 19: the other Message's free, or the iterator's deferred one, freed
+  // the block's next occupant: q read the message after it)
+  const a = bus.connect(), b = bus.connect({ poolSize: 4096 });
+  // recv
+  a.send(b.id, new Uint8Array([1]));
+  const p = b.recv({ peek: true })!, m1 = b.recv()!;
+  assert.is(p.offset, m1.offset, 'one slice, two Messages');
+  p.free();
+  assert.ok(m1.freedAlready, 'the other reads as freed');
+  assert.throws(() => m1.payload, (e: BusError) => e.code === 'ENXIO');
+  a.send(b.id, new Uint8Array([2]));
+  const q = b.recv()!;
+  assert.is(q.offset, m1.offset, 'the block reused');
+  assert.throws(() => m1.free(), (e: BusError) => e.code === 'ENXIO');
+  assert.equal([...q.payload], [2], "q's own bytes");
+  q.free();
+  // for await: the iterator's deferred free of its Message skips a slice freed through a peek
+  a.send(b.id, new Uint8Array([3]));
+  const p2 = b.recv({ peek: true })!;
+  const it = b[Symbol.asyncIterator]();
+  const m3 = (await it.next()).value as import('../../js/index.ts').Message;
+  assert.is(m3.offset, p2.offset);
+  p2.free();
+  a.send(b.id, new Uint8Array([4]));
+  const q2 = b.recv()!;
+  const step = it.next();
+  a.send(b.id, new Uint8Array([5]));
+  const m5 = (await step).value as import('../../js/index.ts').Message;
+  assert.equal([...m5.payload], [5]);
+  assert.equal([...q2.payload], [4], "q2's own bytes, after the iterator's batch free");
+  await it.return!();
+  q2.free();
   assert.is(b.poolUsed, 0);
 });
 
