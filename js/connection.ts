@@ -592,7 +592,7 @@ export class Connection implements SlotOwner {
   private recvWith(o: RecvOptions, op: string): Message | null {
     // messages a batch took (a listener's) come first, in order, whatever the options (they
     // are received already: peek cannot leave them queued, nor priority pass them by)
-    if (this.takenAt < this.takenN) return this.takeTaken(op);
+    if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const oPrio = o.priority; // (read once: a getter may answer differently each time)
     if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
@@ -738,7 +738,7 @@ export class Connection implements SlotOwner {
   /** Drop the next queued message unread; false when the queue is empty. */
   drop(): boolean {
     // (a message a batch took, a listener's: the first to go)
-    if (this.takenAt < this.takenN) { this.takeTaken('drop').free(); return true; }
+    if (this.takenAt < this.takenN) { const m = this.takeTaken('drop'); if (m !== null) { m.free(); return true; } }
     const calls = this.calls;
     if (calls !== null && calls.live > 0) {
       // a call's reply is never dropped: one at the head goes to its call (RECV_REPLY), and the
@@ -1157,7 +1157,7 @@ export class Connection implements SlotOwner {
   takeBatched(op: string): Message | null {
     this.live(op);
     for (;;) {
-      if (this.takenAt < this.takenN) return this.takeTaken(op);
+      if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
       if (!this.recvBatch(op)) {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
@@ -1172,15 +1172,26 @@ export class Connection implements SlotOwner {
    * thread recovered it) finds its connection closed, its taken messages gone with its pool
    * (which may be another connection's by now): ECONNRESET, as a RECV of it would say.
    */
-  private takeTaken(op: string): Message {
+  private takeTaken(op: string): Message | null {
     if (this.engine.connGen(this.slot) !== this.gen) {
       this.takenAt = this.takenN = this.batchFreeN = 0;
       throw new BusError(A.ECONNRESET, op, 'the connection was closed (by a recovery: this thread was declared dead)');
     }
-    const t = this.taken!, i = this.takenAt++ * 2;
-    if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
-    return new Message(this, t[i], t[i + 1]);
+    const t = this.taken!, ep = this.sliceEpochs;
+    while (this.takenAt < this.takenN) {
+      const k = this.takenAt++, off = t[2 * k], size = t[2 * k + 1];
+      if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
+      // a message peeked (with a priority, not at the head) and then taken by the batch, its
+      // slice freed through the peek's Message since: it is gone, and its block may hold
+      // another message by now (handed over, that read as a live Message of the new one:
+      // an outside audit, stop 19)
+      if (ep !== null && ep[off >>> 6] !== this.takenEpoch![k]) continue;
+      return new Message(this, off, size);
+    }
+    return null;
   }
+  /** the slice epoch (sliceEpochs) of each taken message when the batch took it */
+  private takenEpoch: Uint32Array | null = null;
 
   /**
    * One RECV_BATCH, its messages into `taken` (which is empty): true when it took any; false
@@ -1191,6 +1202,7 @@ export class Connection implements SlotOwner {
     const e = this.engine, u32 = e.u32, cmd = e.cmd;
     if (this.taken === null) {
       this.taken = new Uint32Array(2 * RECV_BATCH_MAX);
+      this.takenEpoch = new Uint32Array(RECV_BATCH_MAX);
       this.batchFree = new Uint32Array(RECV_BATCH_MAX);
     }
     const calls = this.calls;
@@ -1253,6 +1265,8 @@ export class Connection implements SlotOwner {
     for (let i = 0; i < n; i++) {
       const off = u32[at + 2 * i], size = u32[at + 2 * i + 1];
       if (claims && calls!.claim(this.poolBase + off, off, size)) continue;
+      const ep = this.sliceEpochs;
+      this.takenEpoch![k >>> 1] = ep === null ? 0 : ep[off >>> 6];
       t[k++] = off; t[k++] = size;
     }
     this.takenN = k / 2;
