@@ -815,7 +815,6 @@ export class Bus {
    * bad arguments (EINVAL) and where the runtime has no Web Locks (EOPNOTSUPP), before it
    * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
    */
-  /** The Web Locks name that the thread joining with `token` holds while it is alive. */
   /** Is `token` in the left table (the last n_threads × LEFT_PER_THREAD tokens that left the bus cleanly with a liveness lock: BUS_LEFT)? */
   private leftRecently(token: number): boolean {
     const u32 = this.engine.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
@@ -824,6 +823,7 @@ export class Bus {
     return false;
   }
 
+  /** The Web Locks name that the thread joining with `token` holds while it is alive. */
   livenessLockName(token: number): string {
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 1 || token > 0xffffffff) {
       throw new BusError(A.EINVAL, 'livenessLockName', `token must be a thread token (an integer in 1 … 2^32 − 1, handle.token), got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
