@@ -76,11 +76,29 @@ export class Calls {
     return p;
   }
 
+  /** how many calls have ended (remove): a call() that the core refused tries again after one (slot-line.ts) */
+  ended = 0;
+
   remove(p: PendingCall): void {
     if (this.pending.get(p.cookie) === p) {
       this.pending.delete(p.cookie);
       this.live--;
+      this.ended++;
       this.conn.slotPass(); // a call() waiting for a pending-call slot may go
+    }
+  }
+
+  /**
+   * `p`, just added, was never sent (the core refused it): it goes, and nothing else changed.
+   * No slot came free, so no waiter is woken: a refused call that woke the first waiter woke
+   * one that was refused too, whose own refusal woke the next... (stop 20: two calls refused
+   * by a full reply table woke each other in microtasks for the 20 s of their timeout, and
+   * the thread's timers never ran).
+   */
+  unsent(p: PendingCall): void {
+    if (this.pending.get(p.cookie) === p) {
+      this.pending.delete(p.cookie);
+      this.live--;
     }
   }
 

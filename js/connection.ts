@@ -200,6 +200,14 @@ interface CallStart {
   readonly sent: { yes: boolean } | null;
 }
 
+/** callRun's result when the call, refused again, went back to its waiter in the slot line (whose promise call() returned) */
+const BACK_IN_LINE = Symbol('back in line');
+
+/** A call the core refused for want of a pending-call record: EMLINK (the caller's), or the bus's reply table full (ENOSPC). */
+function isRefusal(err: unknown): err is BusError {
+  return err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL);
+}
+
 /** send()'s own options out of sendAsync's / replyAsync's */
 function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
   // each read once (a getter may answer differently each time, or run code that sends)
@@ -1348,20 +1356,6 @@ export class Connection implements SlotOwner {
     if (h !== null && this.slotFree()) this.slotLine.wake(h);
   }
 
-  /**
-   * call()'s wait for a pending-call slot, inside a call that the core refused with EMLINK or
-   * a full reply table: at the end of the line of calls waiting for one (slot-line.ts), until
-   * it is first and fewer than MAX_PENDING_REPLIES calls are pending, and, `core` ('mine': an
-   * EMLINK although this connection's calls leave a slot, calls made with send() and
-   * EXPECT_REPLY holding the others; 'bus': the bus's reply table full), SLOT_POLL_MS have
-   * passed (no end of a call announces those records). Rejects with
-   * ETIMEDOUT at `by` (performance.now() ms), ECANCELED, ECONNRESET, ESHUTDOWN. (A call()
-   * that finds the slots taken waits the same way from callAs, before its frame is made.)
-   */
-  private callSlot(by: number, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, core: 'mine' | 'bus' | null, seq: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, by, signal, keepAlive, core, null, seq).start(resolve, reject));
-  }
-
   /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
   readonly aborts: AbortHooks = abortHooks;
   /** the waits for room of this connection by well-known name, per name, in call order (roomWait) */
@@ -1378,6 +1372,8 @@ export class Connection implements SlotOwner {
   slotFree(): boolean { return this.calls === null || this.calls.live < A.MAX_PENDING_REPLIES; }
   /** @internal SlotOwner */
   slotPending(): number { return this.calls === null ? 0 : this.calls.live; }
+  /** @internal SlotOwner */
+  slotEnds(): number { return this.calls === null ? 0 : this.calls.ended; }
   /** @internal SlotOwner: what ends every wait now */
   slotCheck(): void {
     if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
@@ -1393,11 +1389,15 @@ export class Connection implements SlotOwner {
     this.waiters.delete(q);
     if (q.held) { q.held = false; release(); }
   }
-  /** @internal SlotOwner: `q` has its slot: the call it carries goes on (callRun), or the call that waited in it resumes */
+  /** @internal SlotOwner: `q` has its slot: the call it carries goes on (callRun), its first try before this returns */
   slotGo(q: SlotCall): void {
-    const c = q.call as CallStart | null;
-    if (c === null) (q.resolve as (v: undefined) => void)(undefined);
-    else this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq).then(q.resolve as (m: Message) => void, q.reject);
+    const c = q.call as CallStart;
+    this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq, q).then((m) => {
+      if (m !== BACK_IN_LINE) (q.resolve as (m: Message) => void)(m);
+    }, (err: unknown) => {
+      this.slotPass(); // (it failed for good: the next one may go)
+      q.reject(err);
+    });
   }
 
   private callCookie(calls: Calls): number {
@@ -1429,7 +1429,7 @@ export class Connection implements SlotOwner {
     try {
       this.sendParts(dst, payload, cookie, undefined, A.MSG_EXPECT_REPLY, pt);
     } catch (err) {
-      calls.remove(p);
+      calls.unsent(p);
       throw err;
     } finally {
       this.nextTimeout = 0;
@@ -1659,7 +1659,7 @@ export class Connection implements SlotOwner {
       const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent }; // (the caller's memory may change while this waits)
       return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq).start(resolve, reject));
     }
-    return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq);
+    return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
   }
 
   /** call()'s options, checked (each read once), and its deadlines: what a throw here rejects call() with. */
@@ -1678,7 +1678,7 @@ export class Connection implements SlotOwner {
 
   /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
   private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number): Promise<Message> {
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: SlotCall | null = null): Promise<Message | typeof BACK_IN_LINE> {
     const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
     const calls = this.calls!;
     // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
@@ -1690,21 +1690,25 @@ export class Connection implements SlotOwner {
     const e = this.engine, rx0 = this.knownReceiver(dst);
     /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
     let stuckSince: number | null = null;
+    /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
+    let refused: BusError | null = null;
     if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0)) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
       try {
         p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
       } catch (err) {
-        if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK ||
-          err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
-        if (err.errno === A.EDEADLK) stuckSince = now();
+        if (isRefusal(err)) refused = err;
+        else {
+          if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
+          if (err.errno === A.EDEADLK) stuckSince = now();
+        }
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
       }
       if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
     }
     if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
-    while (p === null) {
+    while (p === null && refused === null) {
       const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
         (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
       stuckSince = null;
@@ -1712,20 +1716,29 @@ export class Connection implements SlotOwner {
       try {
         p = await tried;
       } catch (err) {
-        // EMLINK although this connection's calls leave a slot (calls it made with send()
-        // and EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the
-        // calls of every connection): wait for a record to be released, looking every
-        // SLOT_POLL_MS (no word announces it)
-        if (!(err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL))) throw err;
-        // a bus made with no reply records at all (limits.replies: 0): no wait can help
-        if (err.errno !== A.EMLINK && this.engine.u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2] === 0) {
-          throw new BusError(A.ENOSPC, 'call', 'this bus has no reply records (limits.replies: 0): no call can be made on it', A.R_SEND_REPLY_TABLE_FULL);
-        }
-        // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
-        // room its slot was taken; it waits in line again, woken as calls end, not polling)
-        const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
-        await this.callSlot(sendBy, timeout, signal, keepAlive, why, seq); // (back at its place in the line)
+        if (!isRefusal(err)) throw err;
+        refused = err;
       }
+    }
+    if (p === null) {
+      // EMLINK although this connection's calls leave a slot (calls it made with send() and
+      // EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the calls of
+      // every connection): back to its place in the slot line, at once (no other call of
+      // the line goes meanwhile), to try again once first and a call of this connection has
+      // ended or SLOT_POLL_MS have passed (no word announces the other records)
+      const err = refused!;
+      // a bus made with no reply records at all (limits.replies: 0): no wait can help
+      if (err.errno !== A.EMLINK && this.engine.u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2] === 0) {
+        throw new BusError(A.ENOSPC, 'call', 'this bus has no reply records (limits.replies: 0): no call can be made on it', A.R_SEND_REPLY_TABLE_FULL);
+      }
+      // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
+      // room its slot was taken; it waits in line again, woken as calls end, not polling)
+      const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
+      // (the waiter it went from, again: its promise is call()'s; a call that had not waited
+      // makes its waiter now)
+      if (q !== null) { q.again(why); return BACK_IN_LINE; }
+      const start: CallStart = { dst, payload, a, pt, cookie, sent };
+      return await new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq).start(resolve, reject));
     }
     if (sent !== null) sent.yes = true;
     const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };

@@ -5,9 +5,9 @@
 // timeout, an abort) are O(1), for 10 000 waiting calls as for 2. A waiter (SlotCall) looks
 // (may it go? is its time up?) when it joins and each time it is woken: by the end of a call
 // (Connection.slotPass wakes the first), its abort, the connection's close, or its time: its
-// deadline, or the poll of a first waiter that the core refused with EMLINK. Looks run in a
-// microtask, never inside the waker's code, and all the looks due run in one microtask of the
-// line's (flush).
+// deadline, or the poll of a first waiter that the core refused (EMLINK, a full reply table).
+// Looks run in a microtask, never inside the waker's code, and all the looks due run in one
+// microtask of the line's (flush).
 //
 // The times are kept by one timer per line, armed for the earliest one and re-armed lazily,
 // as host/deadlines.ts does for word waits: a waiter whose time is later than the armed one
@@ -44,6 +44,8 @@ export interface SlotOwner {
   slotGo(q: SlotCall): void;
   /** A waiter that failed: the first one looks again, the slot may be free. */
   slotPass(): void;
+  /** how many calls of the connection have ended so far (a count that only grows) */
+  slotEnds(): number;
   /**
    * A waiter sleeps while calls hold the slots: something must take their ends (an aborted
    * call's end too, or its REPLY_TIMEOUT at its deadline), or no slot is ever freed on a
@@ -55,7 +57,12 @@ export interface SlotOwner {
   readonly aborts: AbortHooks;
 }
 
-/** how often (ms) a first waiter that the core refused with EMLINK looks again (calls made with send() and EXPECT_REPLY hold records that no call() end announces) */
+/**
+ * how often (ms) a first waiter that the core refused (EMLINK, calls made with send() and
+ * EXPECT_REPLY holding the slots; or the bus's reply table full, held by other connections'
+ * calls) tries again, when no call of its own connection ended meanwhile: no end of those
+ * records is announced
+ */
 export const SLOT_POLL_MS = 10;
 const RESOLVED = Promise.resolve();
 
@@ -73,15 +80,21 @@ export class SlotCall {
   scheduled = false;
   /** it left the line (went or failed): looks and wakes do nothing */
   over = false;
-  /** the SLOT_POLL_MS wait of a first waiter refused with EMLINK is over (or not needed) */
-  private polled: boolean;
-  /** the sleep that ends sets polled */
-  private pollNext = false;
+  /**
+   * A call the core refused (core set) tries again once it is first and either SLOT_POLL_MS
+   * have passed since the refusal (pollAt, performance.now() ms) or a call of its connection
+   * has ended since (endsAt: SlotOwner.slotEnds() then). Only time and ends open the gate, not
+   * wake-ups: before, any wake-up of a waiter that had slept as first let it go, and two
+   * refused calls, each waking the other as it failed, went back and forth in microtasks
+   * until their timeout (stop 20).
+   */
+  private pollAt: number;
+  private endsAt: number;
   // the Waiter (Connection's close(), ref(), unref())
   readonly op = 'call';
   held = false;
   error: BusError | null = null;
-  /** what the wait ends with: resolve(undefined) when it goes (or slotGo's use), reject(err) */
+  /** what the wait ends with: slotGo's (the call's reply), reject(err) */
   resolve: (v: never) => void = noop;
   reject: (err: unknown) => void = noop;
 
@@ -95,8 +108,8 @@ export class SlotCall {
     /** keep the thread alive while waiting (undefined: the connection's ref()) */
     readonly keep: boolean | undefined,
     /** null: a call() over its connection's slots; 'mine' / 'bus': the core said EMLINK / the bus's reply table is full */
-    readonly core: 'mine' | 'bus' | null,
-    /** what the call needs once it goes (SlotOwner.slotGo); null for a wait inside a call */
+    public core: 'mine' | 'bus' | null,
+    /** what the call needs once it goes (SlotOwner.slotGo) */
     readonly call: unknown,
     /**
      * the call's place: the order of its call() on the connection. A call that went and
@@ -105,13 +118,30 @@ export class SlotCall {
      */
     readonly seq: number,
   ) {
-    this.polled = core === null;
+    this.pollAt = core === null ? -Infinity : now() + SLOT_POLL_MS;
+    this.endsAt = core === null ? 0 : owner.slotEnds();
+  }
+
+  /**
+   * The call went and the core refused it (`core`): back to its place in the line at once,
+   * with the same promise (no other waiter went meanwhile: the try ran in this waiter's go).
+   */
+  again(core: 'mine' | 'bus' | null): void {
+    this.core = core;
+    this.pollAt = core === null ? -Infinity : now() + SLOT_POLL_MS;
+    this.endsAt = core === null ? 0 : this.owner.slotEnds();
+    this.over = false;
+    this.join();
   }
 
   /** Join the line, look once now; `resolve` / `reject` end the wait. */
   start(resolve: (v: never) => void, reject: (err: unknown) => void): void {
     this.resolve = resolve;
     this.reject = reject;
+    this.join();
+  }
+
+  private join(): void {
     if (this.signal !== undefined) this.owner.aborts.watch(this.signal, this); // (first: a signal that throws leaves nothing behind)
     this.line.push(this);
     this.owner.slotJoin(this);
@@ -135,7 +165,6 @@ export class SlotCall {
     this.scheduled = false;
     if (this.over) return;
     this.due = Infinity;
-    if (this.pollNext) this.polled = true;
     try {
       // (an abort whose event came before this waiter's hook: a call that comes back to the
       // line after its signal aborted, say)
@@ -146,18 +175,20 @@ export class SlotCall {
       // (before, a burst's calls left the line at its head after their time, and were sent late)
       const left = this.sendBy - now();
       if (left <= 0) {
-        throw new BusError(A.ETIMEDOUT, 'call', this.core === 'bus'
+        // (a call behind a refused one waits for what that one waits for)
+        const core = this.core ?? (this.line.head !== this ? this.line.head?.core ?? null : null);
+        throw new BusError(A.ETIMEDOUT, 'call', core === 'bus'
           ? `no reply record of the bus free within ${this.timeout} ms (every one of its limits.replies records is in use by a pending call)`
-          : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${this.core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
+          : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
       }
       const first = this.line.head === this && this.owner.slotFree();
-      if (first && this.polled) {
+      const wait = this.core === null || this.owner.slotEnds() !== this.endsAt ? 0 : this.pollAt - now();
+      if (first && wait <= 0) {
         this.leave();
         this.owner.slotGo(this); // (one that goes passes after its send: call())
         return;
       }
-      this.pollNext = first;
-      this.line.sleep(this, now() + (first ? Math.min(left, SLOT_POLL_MS) : left));
+      this.line.sleep(this, now() + (first ? Math.min(left, wait) : left));
       if (!first) this.owner.slotHeld();
     } catch (err) {
       this.leave();
