@@ -24,6 +24,7 @@ import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
 import { now, parks } from './host/wait.ts';
+import { yieldTurn } from './host/fair.ts';
 import { abortHooks } from './abort-hooks.ts';
 
 /** conn.listen() options. */
@@ -56,33 +57,6 @@ export const DRAIN_MS = 2;
 /** messages handed over between clock reads */
 const CLOCK_EVERY = 8;
 const LISTEN_KEYS = ['signal', 'keepAlive'] as const;
-
-/**
- * One macrotask: setImmediate (Node, Deno); in a browser, which has none, a message to
- * ourselves through a MessageChannel (a browser clamps a chain of setTimeout(0) to 4 ms from
- * its fifth link, which under a flood left a 2 ms turn waiting 4 ms: a listener with a 3 µs
- * handler got a fifth of its rate, docs/BENCHMARKS.md); setTimeout 0 elsewhere. The channel is
- * made on first use, one per thread; its port resolves the oldest yield first. (Not where
- * setImmediate exists: in Deno, port messages starve timers, and an open port keeps the
- * process alive.)
- */
-const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
-  ? () => new Promise<void>((r) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(r))
-  : typeof MessageChannel === 'function' ? channelYield() : () => new Promise<void>((r) => setTimeout(r, 0));
-
-function channelYield(): () => Promise<void> {
-  let port: { postMessage(v: null): void } | null = null;
-  const pending: (() => void)[] = [];
-  return () => new Promise<void>((r) => {
-    if (port === null) {
-      const ch = new MessageChannel();
-      (ch.port1 as unknown as { onmessage: () => void }).onmessage = () => { pending.shift()?.(); };
-      port = ch.port2;
-    }
-    pending.push(r);
-    port.postMessage(null);
-  });
-}
 
 /**
  * The hooks listen() needs from its connection (internal methods of Connection): the next

@@ -4,6 +4,7 @@
 // waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32). What keeps a thread
 // alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
 import { addDeadline, dropDeadline } from './deadlines.ts';
+import { waitResolved, yieldTurn } from './fair.ts';
 
 export function now(): number {
   return performance.now();
@@ -39,9 +40,10 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve();
   }
-  if (timeout === Infinity) return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); });
+  // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
+  if (timeout === Infinity) return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn() : undefined; });
   const d = addDeadline(now() + timeout, i32, index);
-  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); dropDeadline(d); });
+  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); dropDeadline(d); return waitResolved(now()) ? yieldTurn() : undefined; });
 }
 
 /**
@@ -57,7 +59,7 @@ export function waitWordTimed(i32: Int32Array, index: number, expected: number, 
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve();
   }
-  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); });
+  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn() : undefined; });
 }
 
 /**
@@ -73,7 +75,7 @@ export function waitWordHow(i32: Int32Array, index: number, expected: number, ti
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve(r.value);
   }
-  return r.value.then((how) => { parked++; Atomics.sub(i32, sleepers, 1); return how; });
+  return r.value.then((how) => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn().then(() => how) : how; });
 }
 
 /** No Atomics.waitAsync (older Firefox): poll the word with timers. */

@@ -1,0 +1,83 @@
+// fair: the thread's event loop gets its turns while the bus's waits resolve one another.
+//
+// A wait parked in Atomics.waitAsync resolves when its word is notified. Across threads
+// that resolution is a task of the event loop, and timers and I/O run between such tasks.
+// On Node (20), a wait notified by its own thread (a caller and its service on one thread, a
+// ping-pong of two connections) resolves in the platform's task queue, which Node drains
+// without going back to its timers: a same-thread ping-pong of call()s or recvAsync()s ran
+// for as long as it lasted (200 000 round trips, 9 s) while a 10 ms timer waited (outside
+// audit, stop 20; Deno and the browsers resolve each in a task of their own).
+//
+// So every resolution of a parked wait is counted here (waitResolved). Resolutions that come
+// less than FAIR_MS / 2 apart are a chain; once a chain has lasted FAIR_MS / 2, one
+// macrotask is armed (a probe: setImmediate where there is one); when the loop runs it,
+// the chain starts over. A probe still not run FAIR_MS after it was armed means the loop is
+// held: the waits that resolve from then on yield a macrotask (yieldTurn) before they go on,
+// which lets the loop reach its timers. A thread whose waits resolve slowly (100 messages
+// per second: 10 ms apart) never arms a probe; a fast stream between threads arms one every
+// FAIR_MS / 2 at most, which runs at once.
+const now = (): number => performance.now();
+
+/** how long (ms) a thread's own wake-ups may keep its event loop from its timers, about */
+export const FAIR_MS = 10;
+
+/** the last resolution of a parked wait, and when its chain began (ms, now()) */
+let lastAt = -Infinity;
+let chainAt = -Infinity;
+/** when the probe now pending was armed, or -1 */
+let probeAt = -1;
+/** probes the loop ran, and waits that yielded to it (for tests and benches) */
+export const fairStats = { probes: 0, yields: 0 };
+
+const probed = (): void => {
+  probeAt = -1;
+  chainAt = now();
+  fairStats.probes++;
+};
+
+/**
+ * A parked wait resolved at `t`: should it yield a macrotask before it goes on (the loop
+ * held past FAIR_MS by such resolutions)? Allocation-free but for the probe it may arm.
+ */
+export function waitResolved(t: number): boolean {
+  if (t - lastAt > FAIR_MS / 2) chainAt = t;
+  lastAt = t;
+  if (probeAt >= 0) {
+    if (t - probeAt < FAIR_MS) return false;
+    fairStats.yields++;
+    return true;
+  }
+  if (t - chainAt >= FAIR_MS / 2) {
+    probeAt = t;
+    void yieldTurn().then(probed);
+  }
+  return false;
+}
+
+/**
+ * One macrotask: setImmediate (Node, Deno); in a browser, which has none, a message to
+ * ourselves through a MessageChannel (a browser clamps a chain of setTimeout(0) to 4 ms from
+ * its fifth link, which under a flood left a 2 ms turn waiting 4 ms: a listener with a 3 µs
+ * handler got a fifth of its rate, docs/BENCHMARKS.md); setTimeout 0 elsewhere. The channel is
+ * made on first use, one per thread; its port resolves the oldest yield first. (Not where
+ * setImmediate exists: in Deno, port messages starve timers, and an open port keeps the
+ * process alive.)
+ */
+export const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
+  ? () => new Promise<void>((r) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(r))
+  : typeof MessageChannel === 'function' ? channelYield() : () => new Promise<void>((r) => setTimeout(r, 0));
+
+function channelYield(): () => Promise<void> {
+  let port: { postMessage(v: null): void } | null = null;
+  const pending: (() => void)[] = [];
+  return () => new Promise<void>((r) => {
+    if (port === null) {
+      const ch = new MessageChannel();
+      (ch.port1 as unknown as { onmessage: () => void }).onmessage = () => { pending.shift()?.(); };
+      port = ch.port2;
+    }
+    pending.push(r);
+    port.postMessage(null);
+  });
+}
+
