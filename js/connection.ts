@@ -1340,6 +1340,8 @@ export class Connection implements SlotOwner {
 
   /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
   get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
+  /** call()s of this connection not sent yet, waiting in its line for a pending-call slot or a reply record (not in pendingCalls or pendingSends) */
+  get waitingCalls(): number { return this.slotLine.length; }
 
   /**
    * call()s waiting for a pending-call slot, in the order they came, with one timer for
@@ -1374,6 +1376,14 @@ export class Connection implements SlotOwner {
   slotPending(): number { return this.calls === null ? 0 : this.calls.live; }
   /** @internal SlotOwner */
   slotEnds(): number { return this.calls === null ? 0 : this.calls.ended; }
+  /** @internal SlotOwner: the reply table's count of records in use, or this connection's (CONN_N_CALLS), read as they are */
+  slotStillRefused(core: 'mine' | 'bus'): boolean {
+    const e = this.engine, u32 = e.u32;
+    if (this.isClosed || isShutdown(u32)) return false; // (the try says why)
+    if (core === 'mine') return Atomics.load(u32, (e.connAddr(this.slot) + A.CONN_N_CALLS) >>> 2) >= A.MAX_PENDING_REPLIES;
+    const t = u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
+    return t !== 0 && Atomics.load(u32, (t + A.REPLY_T_LIVE) >>> 2) >= u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2];
+  }
   /** @internal SlotOwner: what ends every wait now */
   slotCheck(): void {
     if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
@@ -1741,6 +1751,7 @@ export class Connection implements SlotOwner {
       return await new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq).start(resolve, reject));
     }
     if (sent !== null) sent.yes = true;
+    this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)
     const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
     const onAbort = { handleEvent: () => {
       if (p.error || p.reply) return;

@@ -614,6 +614,7 @@ bp('call: calls refused for want of a reply record (ENOSPC) do not wake each oth
   svc.reply(m2, null); m2.free();
   const x2 = o2.call(svc.id, u16(12), { timeout: 10000 });
   await new Promise((r) => setTimeout(r, 1));
+  assert.is(me.waitingCalls, 2);
   assert.equal(state, {}, 'a timer of 1 ms ran before the refused calls\' time (3 s) was up: they still wait');
   (await a1).free(); (await a2).free();
   assert.equal(await answer(svc, 4), [11, 12, 3, 4], 'the other connections\' calls, then the refused ones, in order');
@@ -621,6 +622,24 @@ bp('call: calls refused for want of a reply record (ENOSPC) do not wake each oth
   await Promise.all(refused);
   assert.equal(state, { 3: 'ok', 4: 'ok' });
   for (const c of [me, svc, o1, o2]) c.close();
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
+bp('call: calls waiting behind a call refused for want of a reply record say so when they time out, even after it has left', async () => {
+  // (outside audit, stop 20: once the refused call at the head had timed out, the calls behind
+  // it said "no pending-call slot free ... (0 calls of this connection pending ...)")
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 1 } });
+  const svc = bus2.connect(), a = bus2.connect(), b = bus2.connect();
+  const held = a.call(svc.id, u16(1), { timeout: 5000 }); // the only record
+  const waiting = Promise.allSettled([200, 200, 200].map((ms) => b.call(svc.id, u16(2), { timeout: ms })));
+  assert.equal([b.waitingCalls, b.pendingCalls, b.pendingSends], [3, 0, 0], 'waiting for a record: counted in waitingCalls alone');
+  const msgs = (await waiting).map((r) => (r as PromiseRejectedResult).reason?.message);
+  assert.is(b.waitingCalls, 0);
+  assert.equal(msgs, [200, 200, 200].map((ms) => `call: ETIMEDOUT: no reply record of the bus free within ${ms} ms (every one of its limits.replies records is in use by a pending call)`));
+  assert.equal(await answer(svc, 1), [1]);
+  (await held).free();
+  for (const c of [svc, a, b]) c.close();
   assert.equal(bus2.check(), []);
   bus2.close();
 });
