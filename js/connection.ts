@@ -1731,8 +1731,8 @@ export class Connection implements SlotOwner {
       }
     }
     if (p === null) {
-      // EMLINK although this connection's calls leave a slot (calls it made with send() and
-      // EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the calls of
+      // EMLINK although this connection's calls leave a slot (calls it made through the raw
+      // ABI with EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the calls of
       // every connection): back to its place in the slot line, at once (no other call of
       // the line goes meanwhile), to try again once first and a call of this connection has
       // ended or SLOT_POLL_MS have passed (no word announces the other records)

@@ -64,7 +64,7 @@ export interface SlotOwner {
 }
 
 /**
- * how often (ms) a first waiter that the core refused (EMLINK, calls made with send() and
+ * how often (ms) a first waiter that the core refused (EMLINK, calls made through the raw ABI with
  * EXPECT_REPLY holding the slots; or the bus's reply table full, held by other connections'
  * calls) tries again, when no call of its own connection ended meanwhile: no end of those
  * records is announced
@@ -186,7 +186,7 @@ export class SlotCall {
         const core = this.core ?? this.line.refused;
         throw new BusError(A.ETIMEDOUT, 'call', core === 'bus'
           ? `no reply record of the bus free within ${this.timeout} ms (every one of its limits.replies records is in use by a pending call)`
-          : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${core ? ', and calls it made with send() and EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
+          : `no pending-call slot free within ${this.timeout} ms (${this.owner.slotPending()} calls of this connection pending${core ? ', and calls it made through the raw ABI with EXPECT_REPLY' : ''}; at most ${A.MAX_PENDING_REPLIES})`);
       }
       const first = this.line.head === this && this.owner.slotFree();
       let wait = this.core === null || this.owner.slotEnds() !== this.endsAt ? 0 : this.pollAt - now();

@@ -26,13 +26,10 @@ let lastAt = -Infinity;
 let chainAt = -Infinity;
 /** when the probe now pending was armed, or -1 */
 let probeAt = -1;
-/** probes the loop ran, and waits that yielded to it (for tests and benches) */
-export const fairStats = { probes: 0, yields: 0 };
 
 const probed = (): void => {
   probeAt = -1;
   chainAt = now();
-  fairStats.probes++;
 };
 
 /**
@@ -42,11 +39,7 @@ const probed = (): void => {
 export function waitResolved(t: number): boolean {
   if (t - lastAt > FAIR_MS / 2) chainAt = t;
   lastAt = t;
-  if (probeAt >= 0) {
-    if (t - probeAt < FAIR_MS) return false;
-    fairStats.yields++;
-    return true;
-  }
+  if (probeAt >= 0) return t - probeAt >= FAIR_MS;
   if (t - chainAt >= FAIR_MS / 2) {
     probeAt = t;
     void yieldTurn().then(probed);
@@ -80,4 +73,3 @@ function channelYield(): () => Promise<void> {
     port.postMessage(null);
   });
 }
-
