@@ -332,7 +332,7 @@ export class Bus {
     check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
-    bus.livenessKey = livenessKey();
+    bus.livenessKey = engine.busKey = livenessKey();
     return bus;
   }
 
@@ -383,7 +383,7 @@ export class Bus {
     check(r, 'Bus.join');
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
-    bus.livenessKey = key;
+    bus.livenessKey = engine.busKey = key;
     bus.saysLeft = release !== null;
     return bus;
   }

@@ -16,6 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
+import { RoomWait, type RoomOwner, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
@@ -99,27 +100,6 @@ export interface WaitStop {
   cancel: ((err: BusError) => void) | null;
 }
 
-/**
- * The longest a wait for room (sendAsync, replyAsync, call) sleeps before it looks whether
- * this thread was declared dead meanwhile (bus.recoverThread on a thread that still runs):
- * it sleeps on the receiver's words, which that recovery does not move.
- */
-const ALIVE_CHECK_MS = 1000;
-
-/** Where one sendAsync / call waiting for room stands (roomWait): a receiver's line and its ticket there. */
-interface RoomLine {
-  /** the receiver's slot address (0: none yet) and its generation when lined up */
-  rx: number;
-  gen: number;
-  ticket: number;
-  /** holds `ticket` in rx's line */
-  inLine: boolean;
-  /** BUS_NAME_SEQ when it lined up (a name destination: its owner may change) */
-  seqAt: number;
-  /** the word its current wait sleeps on (-1: none) */
-  waitIdx: number;
-}
-
 const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
 /**
  * The most payloads one sendMany reads and sends (the rest is for the next call, as sendmmsg
@@ -177,9 +157,15 @@ function checkWait(op: string, timeout: unknown, signal: unknown): asserts signa
   if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
 }
 
-/** Do two engines' memories hold the same bus? (its random 128-bit id) */
-function sameBus(x: Uint32Array, y: Uint32Array): boolean {
-  const at = (A.BUS_BASE + A.BUS_ID128) >>> 2;
+/**
+ * Do two engines' memories hold the same bus? Its 128-bit id, and its random key where both
+ * know it: a MockProvider of one seed gives every bus it makes the same id128 (an outside
+ * audit, stop 21: a reply to a call received on another such bus answered the call of the
+ * same caller id and cookie here).
+ */
+function sameBus(a: Engine, b: Engine): boolean {
+  if (a.busKey !== '' && b.busKey !== '' && a.busKey !== b.busKey) return false;
+  const x = a.u32, y = b.u32, at = (A.BUS_BASE + A.BUS_ID128) >>> 2;
   return x[at] === y[at] && x[at + 1] === y[at + 1] && x[at + 2] === y[at + 2] && x[at + 3] === y[at + 3];
 }
 
@@ -241,7 +227,7 @@ function cancelSend(e: Engine): void {
   }
 }
 
-export class Connection implements SlotOwner {
+export class Connection implements SlotOwner, RoomOwner {
   readonly engine: Engine;
   /** the 64-bit connection id, as a number */
   readonly id: number;
@@ -1361,7 +1347,7 @@ export class Connection implements SlotOwner {
   /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
   readonly aborts: AbortHooks = abortHooks;
   /** the waits for room of this connection by well-known name, per name, in call order (roomWait) */
-  private readonly nameLines = new Map<string, RoomLine[]>();
+  private readonly nameLines = new Map<string, RoomWait<unknown>[]>();
   /** the order of the next call() (SlotCall.seq) */
   private callSeq = 0;
 
@@ -1900,7 +1886,7 @@ export class Connection implements SlotOwner {
   private replyTarget(call: Message, op: string): { src: number; cookie: number } {
     if (!Message.isMessage(call)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
     // ids and cookies restart on every bus: a call received on another bus could name a call here
-    if (call.conn.engine !== this.engine && !sameBus(call.conn.engine.u32, this.engine.u32)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
+    if (call.conn.engine !== this.engine && !sameBus(call.conn.engine, this.engine)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
     if (!call.expectsReply) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
     const cookie = call.cookie, src = call.src;
     if (cookie === 0) throw new BusError(A.EINVAL, op, 'the call has cookie 0, which a reply cannot name');
@@ -2007,7 +1993,8 @@ export class Connection implements SlotOwner {
   private readonly receiverOf = new Map<Destination, { rx: number; gen: number }>();
 
   /** The receiver `dst` names (a hint: by id from the id table, by name the one last found), else 0. */
-  private knownReceiver(dst: Destination): number {
+  /** @internal RoomOwner */
+  knownReceiver(dst: unknown): number {
     if (typeof dst === 'number') return isU64(dst) ? T.receiverById(this.engine.u32, dst) : 0;
     if (typeof dst !== 'string') return 0;
     if (dst.startsWith(':1.') && /^:1\.\d+$/.test(dst)) return T.receiverById(this.engine.u32, Number(dst.slice(3)));
@@ -2021,7 +2008,8 @@ export class Connection implements SlotOwner {
     return k.rx;
   }
 
-  private rememberReceiver(dst: Destination, rx: number, gen: number): void {
+  /** @internal RoomOwner */
+  rememberReceiver(dst: unknown, rx: number, gen: number): void {
     if (typeof dst !== 'string' || dst.startsWith(':1.')) return; // ids are looked up
     if (this.receiverOf.size >= RECEIVERS_KNOWN) this.receiverOf.clear();
     this.receiverOf.set(dst, { rx, gen });
@@ -2042,9 +2030,35 @@ export class Connection implements SlotOwner {
    * that can never fit (larger than any sender's share of the receiver's pool), and with
    * every other error of send(). Resolves to the cookie used.
    */
-  async sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
-    const w = this.waitOptions('sendAsync', opts);
-    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.send(dst, b, w.sendOpts));
+  sendAsync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+    // (not an async function: one suspended frame per waiting send, the RoomWait's, not two)
+    let w;
+    try {
+      w = this.waitOptions('sendAsync', opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // no line at the receiver, and no earlier send of ours to that name still waiting: the
+    // RoomWait's first try, made here; a message that fits resolves with no wait made at all
+    const e = this.engine;
+    let stuckSince: number | null = null;
+    const rx = this.knownReceiver(dst);
+    if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !(typeof dst === 'string' && this.nameLines.has(dst))) {
+      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
+      try {
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'sendAsync', 'the bus was shut down');
+        e.checkAlive();
+        return Promise.resolve(this.send(dst, payload, w.sendOpts));
+      } catch (err) {
+        // no room (but never: R_SEND_NEVER_FITS), or a lock taken: the RoomWait tries again and waits
+        if (!(err instanceof BusError)) return Promise.reject(err);
+        if (err.errno === A.EDEADLK) stuckSince = now();
+        else if ((err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) return Promise.reject(err);
+      } finally {
+        e.lockWaitMs = A.LOCK_WAIT_MS;
+      }
+    }
+    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, null, w.timeout, stuckSince);
   }
 
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
@@ -2069,233 +2083,45 @@ export class Connection implements SlotOwner {
    * it made as that wait starts (ownCopy: the bytes of the moment of the call; the caller's
    * memory may change while this waits), unless `owned` (the payload is the wait's own).
    */
-  private async roomWait<T>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
+  private roomWait<R>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
     timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined,
-    attempt: (payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined) => T,
+    /** null: send(dst, payload, sendOpts) */
+    attempt: Attempt<R>,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     shown = timeout,
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
     stuckSince: number | null = null,
-    owned = false): Promise<T> {
-    // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
-    if (signal?.aborted) throw canceled(op, signal);
-    const e = this.engine, i32 = e.i32;
-    const deadline = now() + timeout;
-    let w: Waiter | null = null;
-    // the line this wait is in: receiver rx (its generation gen), our ticket, whether we hold
-    // one, the name sequence when we lined up (seqAt), and the word the current wait sleeps on
-    // (waitIdx: an abort notifies it to end that wait); for a name, in the connection's list
-    // of waits for that name, in call order, while the wait lasts (a name that moves, below)
-    const ln: RoomLine = { rx: 0, gen: 0, ticket: 0, inLine: false, seqAt: 0, waitIdx: -1 };
-    const onAbort = { handleEvent: () => {
-      if (!w || w.error) return;
-      w.error = canceled(op, signal);
-      w.cancel?.();
-      if (ln.waitIdx >= 0) Atomics.notify(i32, ln.waitIdx); // end the waitAsync; other waiters re-check
-    } };
-    const wait = async (p: (cur: Waiter) => Promise<void>) => {
-      if (!owned) { payload = ownCopy(payload); owned = true; } // (before the first await: the call's own bytes)
-      if (!w) {
-        w = { op, keep: keepAlive, held: false, error: null, cancel: null };
-        this.sendWaiters.add(w);
-        this.holdFor(w);
-        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-        if (signal !== undefined) {
-          this.aborts.watch(signal, onAbort);
-          if (signal.aborted) onAbort.handleEvent(); // (aborted before the hook: its event is past)
-        }
-      }
-      const cur: Waiter = w;
-      if (cur.error) throw cur.error;
-      await new Promise<void>((resolve) => {
-        cur.cancel = resolve;
-        p(cur).then(resolve);
-      });
-      cur.cancel = null;
-      if (cur.error) throw cur.error;
-    };
-    const timedOut = (why: string) => new BusError(A.ETIMEDOUT, op, `no room in the receiver within ${shown} ms (${why})`);
-    let watch: T.Watch | null = null;
-    // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
-    // value when we lined up)
-    const byName = typeof dst === 'string' && !dst.startsWith(':1.');
-    const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
-    let group: RoomLine[] | undefined;
-    if (byName) {
-      group = this.nameLines.get(dst as string);
-      if (group === undefined) this.nameLines.set(dst as string, group = []);
-      group.push(ln);
-    }
-    /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
-    const locate = (): number => {
-      try {
-        return this.probe(dst, payload, sendOpts);
-      } catch (x) {
-        if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
-        return 0;
-      }
-    };
-    /**
-     * Before a first try: others waiting for room in the receiver already (a line) → to its
-     * end, after the checks of the message (SEND_PROBE): what no room can help (a message
-     * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
-     * receiver is its owner now. No line known: try at once.
-     */
-    const enter = () => {
-      // a send by name while earlier sends of this connection to that name wait in a line:
-      // behind them, in their line, whatever the name's owner is now (if the name has moved,
-      // the first of them to notice takes them all, this one among them, to the new owner in
-      // the order they were made; probing would have found the new owner's line empty and
-      // sent this one at once, ahead of them: third audit, stop 19)
-      if (group !== undefined) {
-        for (let i = group.length - 1; i >= 0; i--) {
-          const m = group[i];
-          if (m === ln || !m.inLine || T.receiverGen(i32, m.rx) !== m.gen) continue;
-          ln.rx = m.rx; ln.gen = m.gen; ln.seqAt = m.seqAt;
-          ln.ticket = T.takeTicket(i32, ln.rx);
-          ln.inLine = true;
-          return;
-        }
-      }
-      ln.rx = this.knownReceiver(dst);
-      if (ln.rx === 0 || T.lineLength(i32, ln.rx) === 0) return;
-      ln.seqAt = Atomics.load(i32, seqIdx);
-      // (a lock still taken: line up where we were going, unchecked: the tries check)
-      ln.rx = locate() || ln.rx;
-      if (T.lineLength(i32, ln.rx) === 0) return;
-      ln.gen = T.receiverGen(i32, ln.rx);
-      this.rememberReceiver(dst, ln.rx, ln.gen);
-      ln.ticket = T.takeTicket(i32, ln.rx);
-      ln.inLine = true;
-    };
-    enter();
-    let spinDecided = false, lastErr = 'senders ahead in its line';
-    /** since when tries have found a lock taken (EDEADLK after ASYNC_LOCK_WAIT_MS each), or null */
-    let lockedSince: number | null = stuckSince;
-    try {
-      for (;;) {
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
-        e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
-        // (a name that moved, its owner closed or not, first: then the receiver's close)
-        if (ln.inLine && byName && Atomics.load(i32, seqIdx) !== ln.seqAt) {
-          // a name left its owner since we lined up there: line up where the name is now, and
-          // so do this connection's other waits for the name still in the old owner's line,
-          // in the order they were made (each noticing it on its own would let later sends
-          // overtake earlier ones: an outside audit, stop 17, saw 1815..2999 arrive before
-          // 146..1814 at a standby owner)
-          const old = ln.rx, oldGen = ln.gen;
-          const movers = group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, seqIdx));
-          for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.ticket); m.inLine = false; }
-          let to = 0;
-          const seq = Atomics.load(i32, seqIdx);
-          try {
-            to = locate(); // the name's owner now (0: none, or a lock still taken)
-          } finally {
-            // tickets in the new owner's line in the order the sends were made (this one's
-            // among them, wherever it stands); their waits end and they find their new place
-            // (no owner now, or a probe that failed: each of them tries on its own)
-            const toGen = to === 0 ? 0 : T.receiverGen(i32, to);
-            if (to !== 0) this.rememberReceiver(dst, to, toGen);
-            for (const m of movers) {
-              if (to !== 0) {
-                m.rx = to; m.gen = toGen; m.seqAt = seq;
-                m.ticket = T.takeTicket(i32, to);
-                m.inLine = true;
-              }
-              if (m !== ln && m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
-            }
-          }
-          continue;
-        }
-        if (ln.inLine && T.receiverGen(i32, ln.rx) !== ln.gen) ln.inLine = false; // the receiver closed: its line is void
-        if (ln.inLine && T.behind(i32, ln.rx, ln.ticket) > 0) {
-          // behind the holder of the turn: sleep until the turn moves (checking on the holder)
-          const left = deadline - now();
-          if (left <= 0) throw timedOut(lastErr);
-          watch ??= new T.Watch();
-          const ms = watch.check(i32, ln.rx, ln.ticket);
-          if (ms > 0) {
-            // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
-            ln.waitIdx = -1;
-            await wait(() => T.sleepBehind(i32, ln.rx, ln.ticket, Math.min(ms, left, ALIVE_CHECK_MS)));
-          }
-          continue;
-        }
-        // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
-        let err: unknown;
-        const seqTry = Atomics.load(i32, seqIdx);
-        // (a lock already found stuck: tries only look, they do not block the thread again; with
-        // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
-        // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
-        e.lockWaitMs = lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
-        try {
-          const r = attempt(payload);
-          if (ln.inLine) { ln.inLine = false; T.pass(i32, ln.rx, ln.ticket); }
-          return r;
-        } catch (x) {
-          err = x;
-        } finally {
-          e.lockWaitMs = A.LOCK_WAIT_MS;
-        }
-        if (err instanceof BusError && err.errno === A.EDEADLK) {
-          // a lock still taken: let the event loop run (a dead holder is recovered there) and
-          // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
-          lockedSince ??= now();
-          const left = deadline - now();
-          if (now() - lockedSince >= A.LOCK_WAIT_MS) throw err;
-          // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
-          // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
-          if (left <= 0) throw timedOut(`a lock of the receiver stayed taken: ${err.message}`);
-          await wait(() => new Promise<void>((r) => { setTimeout(r, Math.min(left, A.ASYNC_LOCK_RETRY_MS)); }));
-          continue;
-        }
-        lockedSince = null;
-        if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
-        lastErr = err.message;
-        // a name that left the receiver since the try was routed: try again, where it is now
-        // (a later move bumps the receiver's space word: the wait below ends)
-        if (byName && Atomics.load(i32, seqIdx) !== seqTry) continue;
-        // no room: the core left the receiver's space word and its value (read under the
-        // receiver's lock) in this thread's slot: any release since then has changed it
-        const t = e.cmd - A.THREAD_CMD;
-        const addr = e.u32[(t + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
-        const r = addr - A.CONN_SPACE;
-        if (!ln.inLine || r !== ln.rx) {
-          // into the line of the receiver that had no room (a name may have a new owner)
-          if (ln.inLine) T.giveUp(i32, ln.rx, ln.gen, ln.ticket);
-          ln.rx = r;
-          ln.gen = T.receiverGen(i32, ln.rx);
-          this.rememberReceiver(dst, ln.rx, ln.gen);
-          ln.ticket = T.takeTicket(i32, ln.rx);
-          ln.inLine = true;
-          ln.seqAt = seqTry;
-          if (T.behind(i32, ln.rx, ln.ticket) > 0) continue; // others ahead
-        }
-        // the turn is ours: wait for room (woken by the receiver through its space word); a
-        // holder whose turn was skipped does not speak for the one served now
-        if (T.behind(i32, ln.rx, ln.ticket) === 0) T.noRoom(i32, ln.rx, ln.ticket, seen);
-        const left = deadline - now();
-        if (left <= 0) throw timedOut(err.message);
-        ln.waitIdx = addr >>> 2;
-        if (!spinDecided) {
-          spinDecided = true;
-          if (this.spaceSpinner.shouldSpin() && this.spaceSpinner.spin(i32, ln.waitIdx, seen, left)) continue;
-        }
-        await wait(() => waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (ln.rx + A.CONN_SPACE_SLEEPERS) >>> 2));
-      }
-    } finally {
-      if (ln.inLine) T.giveUp(i32, ln.rx, ln.gen, ln.ticket);
-      if (group !== undefined) {
-        group.splice(group.indexOf(ln), 1);
-        if (group.length === 0 && this.nameLines.get(dst as string) === group) this.nameLines.delete(dst as string);
-      }
-      if (w !== null) {
-        const done: Waiter = w;
-        if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
-        this.sendWaiters.delete(done);
-        if (done.held) { done.held = false; release(); }
-      }
-    }
+    owned = false): Promise<R> {
+    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned).run();
+  }
+
+  /** @internal RoomOwner: send()'s checks without the sending (SEND_PROBE) */
+  roomProbe(dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object): number {
+    return this.probe(dst as Destination, payload, opts as SendOptions);
+  }
+  /** @internal RoomOwner */
+  roomGroup(name: string): RoomWait<unknown>[] {
+    let g = this.nameLines.get(name);
+    if (g === undefined) this.nameLines.set(name, g = []);
+    return g;
+  }
+  /** @internal RoomOwner */
+  roomGroupDone(name: string, group: RoomWait<unknown>[]): void {
+    if (this.nameLines.get(name) === group) this.nameLines.delete(name);
+  }
+  /** @internal RoomOwner */
+  roomJoin(w: RoomWait<unknown>): void {
+    this.sendWaiters.add(w);
+    this.holdFor(w);
+  }
+  /** @internal RoomOwner */
+  roomLeave(w: RoomWait<unknown>): void {
+    this.sendWaiters.delete(w);
+    if (w.held) { w.held = false; release(); }
+  }
+  /** @internal RoomOwner */
+  busIsShutDown(): boolean {
+    return isShutdown(this.engine.u32);
   }
 
 }

@@ -17,6 +17,12 @@ export interface Engine {
   readonly u8: Uint8Array;
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
+  /**
+   * The bus's random key (BusHandle.liveness; '' when a handle had none): tells apart two
+   * buses whose id128 is the same (every bus a MockProvider of one seed makes). Set by
+   * Bus.create / Bus.join.
+   */
+  busKey: string;
   /** this thread's slot index (-1 before threadJoin) */
   readonly threadSlot: number;
   /** absolute address of this thread's command area (0 before threadJoin) */
@@ -135,6 +141,7 @@ abstract class EngineBase {
   readonly u32: Uint32Array;
   readonly i32: Int32Array;
   threadSlot = -1;
+  busKey = '';
   /** this thread's command area (0 before join); `cmd` hands it out */
   protected cmdAddr = 0;
   /**

@@ -415,6 +415,8 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       } catch (err) {
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
+        // bus.shutdown(): the receive's ESHUTDOWN, named as this call's (an outside audit, stop 21: it said recvAsync)
+        if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
         // its connection closed under it: bus.close() on this thread ends the wait, and so
         // does a close of that connection by the user (it is listed in bus.connections)
         if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) {

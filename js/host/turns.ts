@@ -127,10 +127,10 @@ export class Watch {
 }
 
 /**
- * Sleep, as ticket `t` waiting behind the holder of receiver `rx`'s turn, until the turn
- * comes within one ticket of `t` (its turn, or it is next: then it watches the holder), the
- * line is shaken (a close, a shutdown, a name that moved: a notify that moves no ticket), or
- * `ms` pass.
+ * `s` sleeps, as ticket `s.t` waiting behind the holder of receiver `rx`'s turn, until the
+ * turn comes within one ticket of it (its turn, or it is next: then it watches the holder),
+ * the line is shaken (a close, a shutdown, a name that moved: a notify that moves no
+ * ticket), or `ms` pass: then `s.wake()` is called, once (unsleep() ends the sleep without it).
  *
  * The waiters of one thread in one line share one Atomics.waitAsync on turn_serving (a
  * Sleepers group): each pass wakes the group once, and the group wakes only the waiters it
@@ -139,31 +139,41 @@ export class Watch {
  * waitAsync calls and kept a page's timers from running for up to 1.8 s; an outside audit,
  * stop 19.) Each waiter's `ms` is a timer of its own.
  */
-export function sleepBehind(i32: Int32Array, rx: number, t: number, ms: number): Promise<void> {
+export function sleepBehind(i32: Int32Array, rx: number, s: Sleeper, ms: number): void {
   let lines = groups.get(i32);
   if (lines === undefined) groups.set(i32, lines = new Map());
   let g = lines.get(rx);
   if (g === undefined) lines.set(rx, g = { i32, rx, byTicket: new Map(), parked: false });
   const group = g;
-  return new Promise<void>((resolve) => {
-    const e: Sleeper = { t, resolve, timer: null };
-    const old = group.byTicket.get(t);
-    if (old !== undefined) wakeOne(group, old); // (a ticket given up, now passed on by its passer: the old wait has ended)
-    group.byTicket.set(t, e);
-    // (unref'd: what keeps the thread alive while a send waits is the wait's own hold,
-    // keepalive.ts; a ref'd timer here kept a keepAlive: false wait's thread, and a passer's
-    // for up to 60 s: an outside audit, stop 19)
-    e.timer = setTimeout(() => { e.timer = null; wakeOne(group, e); }, Math.max(0, ms));
-    unref(e.timer);
-    if (!group.parked) void park(group);
-  });
+  const old = group.byTicket.get(s.t);
+  if (old !== undefined && old !== s) wakeOne(group, old); // (a ticket given up, now passed on by its passer: the old wait has ended)
+  group.byTicket.set(s.t, s);
+  // (unref'd: what keeps the thread alive while a send waits is the wait's own hold,
+  // keepalive.ts; a ref'd timer here kept a keepAlive: false wait's thread, and a passer's
+  // for up to 60 s: an outside audit, stop 19)
+  if (s.timer !== null) clearTimeout(s.timer);
+  s.timer = setTimeout(() => { s.timer = null; wakeOne(group, s); }, Math.max(0, ms));
+  unref(s.timer);
+  if (!group.parked) void park(group);
 }
 
-/** One waiter of a Sleepers group: its ticket, its wake-up, its own timer. */
-interface Sleeper {
-  t: number;
-  resolve: () => void;
+/** `s` no longer sleeps behind rx's turn (its wait ended some other way: an abort, a close): out of its group, its timer cleared. */
+export function unsleep(i32: Int32Array, rx: number, s: Sleeper): void {
+  if (s.timer !== null) { clearTimeout(s.timer); s.timer = null; }
+  const g = groups.get(i32)?.get(rx);
+  if (g !== undefined && g.byTicket.get(s.t) === s) g.byTicket.delete(s.t);
+}
+
+/** sleepBehind as a promise, for a waiter with no object of its own (a passer). */
+function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => { sleepBehind(i32, rx, { t, timer: null, wake: resolve }, ms); });
+}
+
+/** One waiter of a Sleepers group (a RoomWait, or a passer's): its ticket, its wake-up, its own timer. */
+export interface Sleeper {
+  readonly t: number;
   timer: ReturnType<typeof setTimeout> | null;
+  wake(): void;
 }
 
 /** The waiters of this thread behind the turn of one receiver (sleepBehind). */
@@ -181,7 +191,7 @@ const groups = new WeakMap<Int32Array, Map<number, Sleepers>>();
 function wakeOne(g: Sleepers, e: Sleeper): void {
   if (g.byTicket.get(e.t) === e) g.byTicket.delete(e.t);
   if (e.timer !== null) { clearTimeout(e.timer); e.timer = null; }
-  e.resolve();
+  e.wake();
 }
 
 function wakeAll(g: Sleepers): void {
@@ -257,7 +267,7 @@ async function passLater(i32: Int32Array, rx: number, gen: number, t: number): P
     if (d < 0) return;
     if (d === 0) { pass(i32, rx, t); return; }
     const ms = watch.check(i32, rx, t);
-    if (ms > 0) await sleepBehind(i32, rx, t, Math.min(ms, GIVE_UP_CHECK_MS));
+    if (ms > 0) await sleepBehindP(i32, rx, t, Math.min(ms, GIVE_UP_CHECK_MS));
   }
 }
 

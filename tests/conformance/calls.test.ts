@@ -347,6 +347,35 @@ t('reply: a call received on another bus is refused (EINVAL), even when its id a
   }
 });
 
+t('reply: a call received on another bus with the same id128 (two MockProviders of one seed) is refused too', async () => {
+  // (an outside audit, stop 21: the check compared id128 alone, and the reply answered the
+  // call of the same caller id and cookie on this bus)
+  const opts = { engine: ENGINE, limits: { connections: 4, poolMax: 65536 } } as const;
+  const one = await Bus.create({ ...opts, provider: new MockProvider() });
+  const two = await Bus.create({ ...opts, provider: new MockProvider() });
+  try {
+    assert.equal(one.id128, two.id128, 'the same id128: the case this test is about');
+    const a = one.connect(), b = one.connect();
+    const x = two.connect(), y = two.connect();
+    const p = a.call(b.id, enc('here'), { timeout: 5000 });
+    const q = x.call(y.id, enc('there'), { timeout: 5000 });
+    const mine = b.recv()!, theirs = y.recv()!;
+    assert.is(theirs.cookie, mine.cookie);
+    assert.throws(() => b.reply(theirs, enc('wrong')), (e: BusError) => e.code === 'EINVAL' && /another bus/.test(e.message));
+    assert.is(a.pendingCalls, 1, 'the call here is still pending: nothing was sent');
+    assert.is(a.queued, 0);
+    b.replyText(mine, 'ok');
+    y.replyText(theirs, 'ok too');
+    mine.free(); theirs.free();
+    const r = await p;
+    assert.is(new TextDecoder().decode(r.payload), 'ok');
+    r.free(); (await q).free();
+    for (const c of [a, b, x, y]) c.close();
+  } finally {
+    one.close(); two.close();
+  }
+});
+
 t('MockProvider({ realClock: true }): a call times out in real time (the stepping clock moves only when read)', async () => {
   const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { connections: 4, poolMax: 65536 } });
   try {

@@ -46,6 +46,17 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
   assert.equal(checkBus(bus.engine), []);
 });
 
+t('shutdown: a pending bus.waitForName (of the creator and of a joined Bus) rejects as waitForName, not as its receive', async ({ bus, mock }) => {
+  // (an outside audit, stop 21: "recvAsync: ESHUTDOWN", the op of the wait's own receive)
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const waits = [bus, j].map((x) => x.waitForName('org.ex.Later', { timeout: 5000 }).then(() => 'resolved', (e: BusError) => `${e.code} ${e.message}`));
+  await new Promise((r) => setTimeout(r, 5));
+  bus.shutdown();
+  for (const w of await Promise.all(waits)) assert.match(w, /^ESHUTDOWN waitForName: ESHUTDOWN: the bus was shut down$/);
+  j.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('shutdown wakes a pending recvAsync of another Bus of the same memory with ESHUTDOWN', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const b = j.connect();

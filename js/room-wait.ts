@@ -1,0 +1,364 @@
+// room-wait: one send waiting for room in its receiver (sendAsync, replyAsync, dispatch's
+// replies, call()'s send): its place in the receiver's ticket line (host/turns.ts), its
+// tries, its waits, and what ends them (a timeout, an abort, a close, bus.shutdown()).
+//
+// Why a class and not an async function with closures: a burst of 10 000 sendAsync()s keeps
+// all but the receiver's share waiting at once. As sendAsync()'s and the wait's suspended
+// async functions, six closures with their contexts, an abort-listener object and a promise
+// pair per wait, each kept about 3.5 KB alive, which the collector copied from one young
+// generation to the next while the burst lasted (docs/BENCHMARKS.md, stop 21). A RoomWait is
+// one object, the wait's async frame and, while it sleeps behind the holder of the turn, its
+// entry in its thread's group (turns.ts: the RoomWait is that entry) and its timer.
+//
+// The order of the loop's checks is the design (each was an outside audit's finding):
+// shutdown, this thread declared dead, a name that moved (before the receiver's close), the
+// receiver closed, behind the turn (sleep), then a try; a try that finds a lock taken lets
+// the event loop run and only looks from then on; one that finds no room takes a ticket in
+// that receiver's line, and the holder of the turn sleeps on the receiver's space word.
+import * as A from './shared/abi.ts';
+import { BusError, canceled } from './errno.ts';
+import { now, waitWord } from './host/wait.ts';
+import { ownCopy } from './args.ts';
+import * as T from './host/turns.ts';
+import type { Engine } from './engine.ts';
+import type { Spinner } from './host/spin.ts';
+import type { AbortHooks } from './abort-hooks.ts';
+
+type Payload = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined;
+
+/**
+ * The longest a wait for room sleeps before it looks whether this thread was declared dead
+ * meanwhile (bus.recoverThread on a thread that still runs): it sleeps on the receiver's
+ * words, which that recovery does not move.
+ */
+const ALIVE_CHECK_MS = 1000;
+
+/** What a connection does for its waits for room (Connection implements it; internal). */
+export interface RoomOwner {
+  readonly engine: Engine;
+  /** the abort listeners of this thread's waits, one per signal */
+  readonly aborts: AbortHooks;
+  /** the adaptive spin of the holder's wait for room */
+  readonly spaceSpinner: Spinner;
+  /** send()'s checks without the sending (SEND_PROBE): throws what send() would but for room; the receiver's slot address */
+  roomProbe(dst: unknown, payload: Payload, opts: object): number;
+  /** the receiver `dst` names (a hint), else 0 */
+  knownReceiver(dst: unknown): number;
+  rememberReceiver(dst: unknown, rx: number, gen: number): void;
+  /** the connection's waits for room by well-known name `name`, in call order (created empty) */
+  roomGroup(name: string): RoomWait<unknown>[];
+  /** `group` of `name` has no waits left */
+  roomGroupDone(name: string, group: RoomWait<unknown>[]): void;
+  /** `w` starts waiting (its keep-alive hold, close()'s list) / stops */
+  roomJoin(w: RoomWait<unknown>): void;
+  roomLeave(w: RoomWait<unknown>): void;
+  /** the bus was shut down (bus.shutdown()) */
+  busIsShutDown(): boolean;
+}
+
+/**
+ * What a wait sends when its turn comes: a send of `payload` to `dst` with `sendOpts`
+ * (null: conn.send itself), or the call's or the reply's own send.
+ */
+export type Attempt<R> = ((payload: Payload) => R) | null;
+
+export class RoomWait<R = number> implements T.Sleeper {
+  // (Waiter: what close() and unref() / ref() see)
+  /** the waiting call, named in the error of a close */
+  readonly op: string;
+  readonly keep: boolean | undefined;
+  held = false;
+  error: BusError | null = null;
+
+  // (RoomLine: where it stands, also for the connection's other waits for the same name)
+  /** the receiver's slot address (0: none yet) and its generation when lined up */
+  rx = 0;
+  gen = 0;
+  /** its ticket in rx's line (T.Sleeper's `t`) */
+  t = 0;
+  /** holds `t` in rx's line */
+  inLine = false;
+  /** BUS_NAME_SEQ when it lined up (a name destination: its owner may change) */
+  seqAt = 0;
+  /** the word its current wait sleeps on (-1: none, or the shared wait behind the turn) */
+  waitIdx = -1;
+  /** T.Sleeper: its own timer while it sleeps behind the turn */
+  timer: ReturnType<typeof setTimeout> | null = null;
+
+  private readonly deadline: number;
+  /** the current wait's wake-up (null: not waiting) */
+  private resume: (() => void) | null = null;
+  /** joined the connection's waiters (on its first wait) */
+  private joined = false;
+  private watch: T.Watch | null = null;
+  private group: RoomWait<unknown>[] | null = null;
+
+  constructor(
+    private readonly conn: RoomOwner,
+    op: string,
+    private readonly dst: unknown,
+    private payload: Payload,
+    private readonly sendOpts: object,
+    /** the time it may wait (ms) */
+    timeout: number,
+    private readonly signal: AbortSignal | undefined,
+    keepAlive: boolean | undefined,
+    private readonly attempt: Attempt<R>,
+    /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
+    private readonly shown: number,
+    /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
+    private lockedSince: number | null,
+    /** the payload is the wait's own already (no copy at the first wait) */
+    private owned: boolean,
+  ) {
+    this.op = op;
+    this.keep = keepAlive;
+    this.deadline = now() + timeout;
+  }
+
+  /** Waiter: ends the current wait early (close, abort, a wake-up); nothing when not waiting. */
+  cancel(): void {
+    const r = this.resume;
+    if (r !== null) { this.resume = null; r(); }
+  }
+
+  /** T.Sleeper: the turn moved near its ticket, or its time to look again came. */
+  wake(): void {
+    this.cancel();
+  }
+
+  /** AbortHook: its signal aborted. */
+  handleEvent(): void {
+    if (!this.joined || this.error) return;
+    this.error = canceled(this.op, this.signal);
+    this.cancel();
+    if (this.waitIdx >= 0) Atomics.notify(this.conn.engine.i32, this.waitIdx); // end the waitAsync; other waiters re-check
+  }
+
+  /** A promise the next wake-up (or cancel) resolves; the first wait copies the payload and joins. */
+  private pause(): Promise<void> {
+    if (!this.owned) { this.payload = ownCopy(this.payload); this.owned = true; } // (the call's own bytes, before the first await)
+    if (!this.joined) {
+      this.joined = true;
+      this.conn.roomJoin(this);
+      // (one listener per signal for all of this thread's waits: abort-hooks.ts)
+      if (this.signal !== undefined) {
+        this.conn.aborts.watch(this.signal, this);
+        if (this.signal.aborted) this.handleEvent(); // (aborted before the hook: its event is past)
+      }
+    }
+    if (this.error) throw this.error;
+    return new Promise<void>((resolve) => { this.resume = resolve; });
+  }
+
+  /** After a wait: what ended it, if it was the end of the whole wait (abort, close). */
+  private resumed(): void {
+    this.resume = null;
+    if (this.error) throw this.error;
+  }
+
+  private timedOut(why: string): BusError {
+    return new BusError(A.ETIMEDOUT, this.op, `no room in the receiver within ${this.shown} ms (${why})`);
+  }
+
+  /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
+  private locate(): number {
+    try {
+      return this.conn.roomProbe(this.dst, this.payload, this.sendOpts);
+    } catch (x) {
+      if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
+      return 0;
+    }
+  }
+
+  /** Into the line of receiver `rx` (generation `gen`), as of name sequence `seq`. */
+  private lineUp(rx: number, gen: number, seq: number): void {
+    this.rx = rx; this.gen = gen; this.seqAt = seq;
+    this.t = T.takeTicket(this.conn.engine.i32, rx);
+    this.inLine = true;
+  }
+
+  /**
+   * Before a first try: others waiting for room in the receiver already (a line) → to its
+   * end, after the checks of the message (SEND_PROBE): what no room can help (a message
+   * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
+   * receiver is its owner now. No line known: try at once.
+   */
+  private enter(seqIdx: number): void {
+    const i32 = this.conn.engine.i32;
+    // a send by name while earlier sends of this connection to that name wait in a line:
+    // behind them, in their line, whatever the name's owner is now (if the name has moved,
+    // the first of them to notice takes them all, this one among them, to the new owner in
+    // the order they were made; probing would have found the new owner's line empty and
+    // sent this one at once, ahead of them: third audit, stop 19)
+    const group = this.group;
+    if (group !== null) {
+      for (let i = group.length - 1; i >= 0; i--) {
+        const m = group[i];
+        if (m === this || !m.inLine || T.receiverGen(i32, m.rx) !== m.gen) continue;
+        this.lineUp(m.rx, m.gen, m.seqAt);
+        return;
+      }
+    }
+    let rx = this.conn.knownReceiver(this.dst);
+    if (rx === 0 || T.lineLength(i32, rx) === 0) return;
+    const seq = Atomics.load(i32, seqIdx);
+    // (a lock still taken: line up where we were going, unchecked: the tries check)
+    rx = this.locate() || rx;
+    if (T.lineLength(i32, rx) === 0) return;
+    const gen = T.receiverGen(i32, rx);
+    this.conn.rememberReceiver(this.dst, rx, gen);
+    this.lineUp(rx, gen, seq);
+  }
+
+  /** Wait for room and send: resolves to what the attempt returns. */
+  async run(): Promise<R> {
+    const conn = this.conn, e = conn.engine, i32 = e.i32;
+    // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
+    if (this.signal?.aborted) throw canceled(this.op, this.signal);
+    // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
+    // value when we lined up); in the connection's list of waits for that name, in call
+    // order, while the wait lasts
+    const byName = typeof this.dst === 'string' && !this.dst.startsWith(':1.');
+    const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
+    if (byName) (this.group = conn.roomGroup(this.dst as string)).push(this);
+    let spinDecided = false, lastErr = 'senders ahead in its line';
+    try {
+      this.enter(seqIdx);
+      for (;;) {
+        if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, this.op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+        e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
+        // (a name that moved, its owner closed or not, first: then the receiver's close)
+        if (this.inLine && byName && Atomics.load(i32, seqIdx) !== this.seqAt) {
+          this.follow(seqIdx);
+          continue;
+        }
+        if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
+        if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
+          // behind the holder of the turn: sleep until the turn moves (checking on the holder)
+          const left = this.deadline - now();
+          if (left <= 0) throw this.timedOut(lastErr);
+          const ms = (this.watch ??= new T.Watch()).check(i32, this.rx, this.t);
+          if (ms > 0) {
+            // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
+            this.waitIdx = -1;
+            const p = this.pause();
+            T.sleepBehind(i32, this.rx, this, Math.min(ms, left, ALIVE_CHECK_MS));
+            try { await p; } finally { T.unsleep(i32, this.rx, this); }
+            this.resumed();
+          }
+          continue;
+        }
+        // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
+        let err: unknown;
+        const seqTry = Atomics.load(i32, seqIdx);
+        // (a lock already found stuck: tries only look, they do not block the thread again; with
+        // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
+        // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
+        e.lockWaitMs = this.lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+        try {
+          const r = this.attempt === null
+            ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
+            : this.attempt(this.payload);
+          if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
+          return r;
+        } catch (x) {
+          err = x;
+        } finally {
+          e.lockWaitMs = A.LOCK_WAIT_MS;
+        }
+        if (err instanceof BusError && err.errno === A.EDEADLK) {
+          // a lock still taken: let the event loop run (a dead holder is recovered there) and
+          // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
+          this.lockedSince ??= now();
+          const left = this.deadline - now();
+          if (now() - this.lockedSince >= A.LOCK_WAIT_MS) throw err;
+          // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
+          // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
+          if (left <= 0) throw this.timedOut(`a lock of the receiver stayed taken: ${err.message}`);
+          const p = this.pause();
+          const tm = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
+          try { await p; } finally { clearTimeout(tm); }
+          this.resumed();
+          continue;
+        }
+        this.lockedSince = null;
+        if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
+        lastErr = err.message;
+        // a name that left the receiver since the try was routed: try again, where it is now
+        // (a later move bumps the receiver's space word: the wait below ends)
+        if (byName && Atomics.load(i32, seqIdx) !== seqTry) continue;
+        // no room: the core left the receiver's space word and its value (read under the
+        // receiver's lock) in this thread's slot: any release since then has changed it
+        const th = e.cmd - A.THREAD_CMD;
+        const addr = e.u32[(th + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(th + A.THREAD_WAIT_VAL) >>> 2];
+        const r = addr - A.CONN_SPACE;
+        if (!this.inLine || r !== this.rx) {
+          // into the line of the receiver that had no room (a name may have a new owner)
+          if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
+          const gen = T.receiverGen(i32, r);
+          conn.rememberReceiver(this.dst, r, gen);
+          this.lineUp(r, gen, seqTry);
+          if (T.behind(i32, this.rx, this.t) > 0) continue; // others ahead
+        }
+        // the turn is ours: wait for room (woken by the receiver through its space word); a
+        // holder whose turn was skipped does not speak for the one served now
+        if (T.behind(i32, this.rx, this.t) === 0) T.noRoom(i32, this.rx, this.t, seen);
+        const left = this.deadline - now();
+        if (left <= 0) throw this.timedOut(err.message);
+        this.waitIdx = addr >>> 2;
+        if (!spinDecided) {
+          spinDecided = true;
+          if (conn.spaceSpinner.shouldSpin() && conn.spaceSpinner.spin(i32, this.waitIdx, seen, left)) continue;
+        }
+        const p = this.pause();
+        void waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2).then(() => { this.cancel(); });
+        await p;
+        this.resumed();
+      }
+    } finally {
+      if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
+      const group = this.group;
+      if (group !== null) {
+        group.splice(group.indexOf(this), 1);
+        if (group.length === 0) conn.roomGroupDone(this.dst as string, group);
+      }
+      if (this.joined) {
+        if (this.signal !== undefined) conn.aborts.unwatch(this.signal, this);
+        conn.roomLeave(this);
+      }
+    }
+  }
+
+  /**
+   * A name left its owner since this wait lined up there: line up where the name is now,
+   * and so do the connection's other waits for the name still in the old owner's line, in
+   * the order they were made (each noticing it on its own would let later sends overtake
+   * earlier ones: an outside audit, stop 17, saw 1815..2999 arrive before 146..1814 at a
+   * standby owner).
+   */
+  private follow(seqIdx: number): void {
+    const i32 = this.conn.engine.i32;
+    const old = this.rx, oldGen = this.gen;
+    const movers = this.group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, seqIdx));
+    for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.t); m.inLine = false; }
+    let to = 0;
+    const seq = Atomics.load(i32, seqIdx);
+    try {
+      to = this.locate(); // the name's owner now (0: none, or a lock still taken)
+    } finally {
+      // tickets in the new owner's line in the order the sends were made (this one's among
+      // them, wherever it stands); their waits end and they find their new place (no owner
+      // now, or a probe that failed: each of them tries on its own)
+      const toGen = to === 0 ? 0 : T.receiverGen(i32, to);
+      if (to !== 0) this.conn.rememberReceiver(this.dst, to, toGen);
+      for (const m of movers) {
+        if (to !== 0) m.lineUp(to, toGen, seq);
+        if (m !== this) {
+          if (m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
+          else m.cancel(); // (asleep behind the old owner's turn: it looks again)
+        }
+      }
+    }
+  }
+}
