@@ -52,6 +52,7 @@ async function one(engine) {
     await Promise.all(ps);
     l.stop();
     await l.done;
+    drain(); // (the last ones the listener had not taken yet)
     if (r >= WARM) { wall.push((t1 - t0) * 1e6 / N); cpu.push((c1.user + c1.system) * 1e3 / N); }
   }
   const bad = bus.check();
