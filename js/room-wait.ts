@@ -7,8 +7,10 @@
 // async functions, six closures with their contexts, an abort-listener object and a promise
 // pair per wait, each kept about 3.5 KB alive, which the collector copied from one young
 // generation to the next while the burst lasted (docs/BENCHMARKS.md, stop 21). A RoomWait is
-// one object, the wait's async frame and, while it sleeps behind the holder of the turn, its
-// entry in its thread's group (turns.ts: the RoomWait is that entry) and its timer.
+// one object, a small async frame (run(): the loop is step(), a plain method, whose locals
+// die with each step), the promise of the wait in progress and, while it sleeps behind the
+// holder of the turn, its entry in its thread's group (turns.ts: the RoomWait is that entry)
+// and its timer: about 1.6 KB in all, with the payload's copy.
 //
 // The order of the loop's checks is the design (each was an outside audit's finding):
 // shutdown, this thread declared dead, a name that moved (before the receiver's close), the
@@ -32,6 +34,9 @@ type Payload = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefi
  * words, which that recovery does not move.
  */
 const ALIVE_CHECK_MS = 1000;
+
+/** BUS_NAME_SEQ's index: moves whenever a name changes owner */
+const SEQ_IDX = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
 
 /** What a connection does for its waits for room (Connection implements it; internal). */
 export interface RoomOwner {
@@ -92,6 +97,17 @@ export class RoomWait<R = number> implements T.Sleeper {
   private joined = false;
   private watch: T.Watch | null = null;
   private group: RoomWait<unknown>[] | null = null;
+  /** a well-known name destination: its owner may change while this waits */
+  private readonly byName: boolean;
+  /** what the send returned (step() returned null) */
+  private result: R | undefined = undefined;
+  /** the receiver whose line it sleeps behind now (0: none), and the timer of a retry after a lock found taken */
+  private sleepingIn = 0;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  /** the holder's first wait for room may spin (once per wait for room) */
+  private spinDecided = false;
+  /** why it waits, for ETIMEDOUT's message */
+  private lastErr = 'senders ahead in its line';
 
   constructor(
     private readonly conn: RoomOwner,
@@ -114,6 +130,7 @@ export class RoomWait<R = number> implements T.Sleeper {
     this.op = op;
     this.keep = keepAlive;
     this.deadline = now() + timeout;
+    this.byName = typeof dst === 'string' && !dst.startsWith(':1.');
   }
 
   /** Waiter: ends the current wait early (close, abort, a wake-up); nothing when not waiting. */
@@ -184,7 +201,7 @@ export class RoomWait<R = number> implements T.Sleeper {
    * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
    * receiver is its owner now. No line known: try at once.
    */
-  private enter(seqIdx: number): void {
+  private enter(): void {
     const i32 = this.conn.engine.i32;
     // a send by name while earlier sends of this connection to that name wait in a line:
     // behind them, in their line, whatever the name's owner is now (if the name has moved,
@@ -202,7 +219,7 @@ export class RoomWait<R = number> implements T.Sleeper {
     }
     let rx = this.conn.knownReceiver(this.dst);
     if (rx === 0 || T.lineLength(i32, rx) === 0) return;
-    const seq = Atomics.load(i32, seqIdx);
+    const seq = Atomics.load(i32, SEQ_IDX);
     // (a lock still taken: line up where we were going, unchecked: the tries check)
     rx = this.locate() || rx;
     if (T.lineLength(i32, rx) === 0) return;
@@ -213,110 +230,29 @@ export class RoomWait<R = number> implements T.Sleeper {
 
   /** Wait for room and send: resolves to what the attempt returns. */
   async run(): Promise<R> {
-    const conn = this.conn, e = conn.engine, i32 = e.i32;
+    // (the loop is step(), a plain method: this frame, kept while the send waits, holds only
+    // what is here; the loop's locals live in the object or die with each step)
+    const conn = this.conn;
     // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
     if (this.signal?.aborted) throw canceled(this.op, this.signal);
     // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
     // value when we lined up); in the connection's list of waits for that name, in call
     // order, while the wait lasts
-    const byName = typeof this.dst === 'string' && !this.dst.startsWith(':1.');
-    const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
-    if (byName) (this.group = conn.roomGroup(this.dst as string)).push(this);
-    let spinDecided = false, lastErr = 'senders ahead in its line';
+    if (this.byName) (this.group = conn.roomGroup(this.dst as string)).push(this);
     try {
-      this.enter(seqIdx);
+      this.enter();
       for (;;) {
-        if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, this.op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
-        e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
-        // (a name that moved, its owner closed or not, first: then the receiver's close)
-        if (this.inLine && byName && Atomics.load(i32, seqIdx) !== this.seqAt) {
-          this.follow(seqIdx);
-          continue;
-        }
-        if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
-        if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
-          // behind the holder of the turn: sleep until the turn moves (checking on the holder)
-          const left = this.deadline - now();
-          if (left <= 0) throw this.timedOut(lastErr);
-          const ms = (this.watch ??= new T.Watch()).check(i32, this.rx, this.t);
-          if (ms > 0) {
-            // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
-            this.waitIdx = -1;
-            const p = this.pause();
-            T.sleepBehind(i32, this.rx, this, Math.min(ms, left, ALIVE_CHECK_MS));
-            try { await p; } finally { T.unsleep(i32, this.rx, this); }
-            this.resumed();
-          }
-          continue;
-        }
-        // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
-        let err: unknown;
-        const seqTry = Atomics.load(i32, seqIdx);
-        // (a lock already found stuck: tries only look, they do not block the thread again; with
-        // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
-        // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
-        e.lockWaitMs = this.lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+        const p = this.step();
+        if (p === null) return this.result as R;
         try {
-          const r = this.attempt === null
-            ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
-            : this.attempt(this.payload);
-          if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
-          return r;
-        } catch (x) {
-          err = x;
+          await p;
         } finally {
-          e.lockWaitMs = A.LOCK_WAIT_MS;
+          this.waited();
         }
-        if (err instanceof BusError && err.errno === A.EDEADLK) {
-          // a lock still taken: let the event loop run (a dead holder is recovered there) and
-          // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
-          this.lockedSince ??= now();
-          const left = this.deadline - now();
-          if (now() - this.lockedSince >= A.LOCK_WAIT_MS) throw err;
-          // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
-          // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
-          if (left <= 0) throw this.timedOut(`a lock of the receiver stayed taken: ${err.message}`);
-          const p = this.pause();
-          const tm = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
-          try { await p; } finally { clearTimeout(tm); }
-          this.resumed();
-          continue;
-        }
-        this.lockedSince = null;
-        if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
-        lastErr = err.message;
-        // a name that left the receiver since the try was routed: try again, where it is now
-        // (a later move bumps the receiver's space word: the wait below ends)
-        if (byName && Atomics.load(i32, seqIdx) !== seqTry) continue;
-        // no room: the core left the receiver's space word and its value (read under the
-        // receiver's lock) in this thread's slot: any release since then has changed it
-        const th = e.cmd - A.THREAD_CMD;
-        const addr = e.u32[(th + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(th + A.THREAD_WAIT_VAL) >>> 2];
-        const r = addr - A.CONN_SPACE;
-        if (!this.inLine || r !== this.rx) {
-          // into the line of the receiver that had no room (a name may have a new owner)
-          if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
-          const gen = T.receiverGen(i32, r);
-          conn.rememberReceiver(this.dst, r, gen);
-          this.lineUp(r, gen, seqTry);
-          if (T.behind(i32, this.rx, this.t) > 0) continue; // others ahead
-        }
-        // the turn is ours: wait for room (woken by the receiver through its space word); a
-        // holder whose turn was skipped does not speak for the one served now
-        if (T.behind(i32, this.rx, this.t) === 0) T.noRoom(i32, this.rx, this.t, seen);
-        const left = this.deadline - now();
-        if (left <= 0) throw this.timedOut(err.message);
-        this.waitIdx = addr >>> 2;
-        if (!spinDecided) {
-          spinDecided = true;
-          if (conn.spaceSpinner.shouldSpin() && conn.spaceSpinner.spin(i32, this.waitIdx, seen, left)) continue;
-        }
-        const p = this.pause();
-        void waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2).then(() => { this.cancel(); });
-        await p;
         this.resumed();
       }
     } finally {
+      const i32 = conn.engine.i32;
       if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
       const group = this.group;
       if (group !== null) {
@@ -330,6 +266,108 @@ export class RoomWait<R = number> implements T.Sleeper {
     }
   }
 
+  /** What the wait that just ended leaves behind: its place among the sleepers, its retry timer. */
+  private waited(): void {
+    if (this.sleepingIn !== 0) { T.unsleep(this.conn.engine.i32, this.sleepingIn, this); this.sleepingIn = 0; }
+    if (this.retry !== null) { clearTimeout(this.retry); this.retry = null; }
+  }
+
+  /**
+   * The loop, up to its next wait: the promise to await before the next step, or null when
+   * the send is made (its value in `result`). Throws what ends the whole wait.
+   */
+  private step(): Promise<void> | null {
+    const conn = this.conn, e = conn.engine, i32 = e.i32, byName = this.byName;
+    for (;;) {
+      if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, this.op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+      e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
+      // (a name that moved, its owner closed or not, first: then the receiver's close)
+      if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
+        this.follow();
+        continue;
+      }
+      if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
+      if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
+        // behind the holder of the turn: sleep until the turn moves (checking on the holder)
+        const left = this.deadline - now();
+        if (left <= 0) throw this.timedOut(this.lastErr);
+        const ms = (this.watch ??= new T.Watch()).check(i32, this.rx, this.t);
+        if (ms > 0) {
+          // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
+          this.waitIdx = -1;
+          const p = this.pause();
+          T.sleepBehind(i32, this.rx, this, Math.min(ms, left, ALIVE_CHECK_MS));
+          this.sleepingIn = this.rx;
+          return p;
+        }
+        continue;
+      }
+      // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
+      let err: unknown;
+      const seqTry = Atomics.load(i32, SEQ_IDX);
+      // (a lock already found stuck: tries only look, they do not block the thread again; with
+      // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
+      // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
+      e.lockWaitMs = this.lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+      try {
+        this.result = this.attempt === null
+          ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
+          : this.attempt(this.payload);
+        if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
+        return null;
+      } catch (x) {
+        err = x;
+      } finally {
+        e.lockWaitMs = A.LOCK_WAIT_MS;
+      }
+      if (err instanceof BusError && err.errno === A.EDEADLK) {
+        // a lock still taken: let the event loop run (a dead holder is recovered there) and
+        // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
+        this.lockedSince ??= now();
+        const left = this.deadline - now();
+        if (now() - this.lockedSince >= A.LOCK_WAIT_MS) throw err;
+        // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
+        // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
+        if (left <= 0) throw this.timedOut(`a lock of the receiver stayed taken: ${err.message}`);
+        const p = this.pause();
+        this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
+        return p;
+      }
+      this.lockedSince = null;
+      if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
+      this.lastErr = err.message;
+      // a name that left the receiver since the try was routed: try again, where it is now
+      // (a later move bumps the receiver's space word: the wait below ends)
+      if (byName && Atomics.load(i32, SEQ_IDX) !== seqTry) continue;
+      // no room: the core left the receiver's space word and its value (read under the
+      // receiver's lock) in this thread's slot: any release since then has changed it
+      const th = e.cmd - A.THREAD_CMD;
+      const addr = e.u32[(th + A.THREAD_WAIT_ADDR) >>> 2], seen = e.i32[(th + A.THREAD_WAIT_VAL) >>> 2];
+      const r = addr - A.CONN_SPACE;
+      if (!this.inLine || r !== this.rx) {
+        // into the line of the receiver that had no room (a name may have a new owner)
+        if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
+        const gen = T.receiverGen(i32, r);
+        conn.rememberReceiver(this.dst, r, gen);
+        this.lineUp(r, gen, seqTry);
+        if (T.behind(i32, this.rx, this.t) > 0) continue; // others ahead
+      }
+      // the turn is ours: wait for room (woken by the receiver through its space word); a
+      // holder whose turn was skipped does not speak for the one served now
+      if (T.behind(i32, this.rx, this.t) === 0) T.noRoom(i32, this.rx, this.t, seen);
+      const left = this.deadline - now();
+      if (left <= 0) throw this.timedOut(err.message);
+      this.waitIdx = addr >>> 2;
+      if (!this.spinDecided) {
+        this.spinDecided = true;
+        if (conn.spaceSpinner.shouldSpin() && conn.spaceSpinner.spin(i32, this.waitIdx, seen, left)) continue;
+      }
+      const p = this.pause();
+      void waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2).then(() => { this.cancel(); });
+      return p;
+    }
+  }
+
   /**
    * A name left its owner since this wait lined up there: line up where the name is now,
    * and so do the connection's other waits for the name still in the old owner's line, in
@@ -337,13 +375,13 @@ export class RoomWait<R = number> implements T.Sleeper {
    * earlier ones: an outside audit, stop 17, saw 1815..2999 arrive before 146..1814 at a
    * standby owner).
    */
-  private follow(seqIdx: number): void {
+  private follow(): void {
     const i32 = this.conn.engine.i32;
     const old = this.rx, oldGen = this.gen;
-    const movers = this.group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, seqIdx));
+    const movers = this.group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, SEQ_IDX));
     for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.t); m.inLine = false; }
     let to = 0;
-    const seq = Atomics.load(i32, seqIdx);
+    const seq = Atomics.load(i32, SEQ_IDX);
     try {
       to = this.locate(); // the name's owner now (0: none, or a lock still taken)
     } finally {
