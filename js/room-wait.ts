@@ -190,6 +190,10 @@ export class RoomWait<R = number> implements T.Sleeper {
 
   /** Into the line of receiver `rx` (generation `gen`), as of name sequence `seq`. */
   private lineUp(rx: number, gen: number, seq: number): void {
+    // (asleep behind another line's turn: out of that group first, under the ticket it has
+    // there; a mover of follow() left under its old ticket stayed in the old owner's group
+    // for good, and that group skipped "holders" of an empty line: an outside audit, stop 21)
+    if (this.sleepingIn !== 0) { T.unsleep(this.conn.engine.i32, this.sleepingIn, this); this.sleepingIn = 0; }
     this.rx = rx; this.gen = gen; this.seqAt = seq;
     this.t = T.takeTicket(this.conn.engine.i32, rx);
     this.inLine = true;
@@ -213,6 +217,10 @@ export class RoomWait<R = number> implements T.Sleeper {
       for (let i = group.length - 1; i >= 0; i--) {
         const m = group[i];
         if (m === this || !m.inLine || T.receiverGen(i32, m.rx) !== m.gen) continue;
+        // (the message's checks first, as for any line: what no room can help is thrown at
+        // once; a lock still taken: the tries check. Without them a bad send joined the line
+        // and timed out: an outside audit, stop 21)
+        this.locate();
         this.lineUp(m.rx, m.gen, m.seqAt);
         return;
       }

@@ -170,7 +170,11 @@ function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promi
   return new Promise<void>((resolve) => { sleepBehind(i32, rx, { t, timer: null, wake: resolve }, ms); });
 }
 
-/** One waiter of a Sleepers group (a RoomWait, or a passer's): its ticket, its wake-up, its own timer. */
+/**
+ * One waiter of a Sleepers group (a RoomWait, or a passer's): its ticket, its wake-up, its
+ * own timer. Its ticket is its key in the group: it must not change while it sleeps
+ * (unsleep first).
+ */
 export interface Sleeper {
   readonly t: number;
   timer: ReturnType<typeof setTimeout> | null;
@@ -212,8 +216,9 @@ async function park(g: Sleepers): Promise<void> {
   // (an outside audit, stop 21: 10 dead tickets took 1.37 s to skip, 50 1.67 s)
   const watch = new Watch();
   let look = TURN_MS;
+  const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2, downIdx = (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2;
   try {
-    let s = Atomics.load(i32, key);
+    let s = Atomics.load(i32, key), seq = Atomics.load(i32, seqIdx);
     while (g.byTicket.size > 0) {
       const how = waitWordHow(i32, key, s, look, sleepers);
       if (how === null) {
@@ -223,7 +228,17 @@ async function park(g: Sleepers): Promise<void> {
         continue;
       }
       const r = await how;
-      const s2 = Atomics.load(i32, key);
+      const s2 = Atomics.load(i32, key), seq2 = Atomics.load(i32, seqIdx);
+      // the receiver closed, the bus shut down, or a name moved (each shakes the line: a
+      // notify that moves no ticket): every waiter looks again, also when a pass came with
+      // it (the wake-up then showed a moved turn, and the waiters behind the new one slept on
+      // until their own timers, up to a second: an outside audit, stop 21)
+      if (receiverGen(i32, rx) !== g.gen || Atomics.load(i32, downIdx) !== 0 || (seq2 !== seq && r === 'ok')) {
+        wakeAll(g);
+        s = s2; seq = seq2;
+        continue;
+      }
+      seq = seq2;
       if (s2 === s) {
         // a notify that moved no ticket shakes the line (a close, bus.shutdown(), a name
         // that moved): every waiter looks again
@@ -231,7 +246,10 @@ async function park(g: Sleepers): Promise<void> {
         // its time: a look at the holder, as the waiter right behind it would (it skips a
         // holder that owed a try for its time: then the turn has moved, and the waiters near
         // it are woken below, on the next round)
-        else if (r === 'timed-out' && receiverGen(i32, rx) === g.gen) look = Math.max(1, watch.check(i32, rx, (s + 1) | 0));
+        // (a line with no ticket out has no holder: skipping "it" served a ticket not yet
+        // taken, and the line's length went negative; an outside audit, stop 21)
+        else if (r === 'timed-out' && lineLength(i32, rx) > 0) look = Math.max(1, watch.check(i32, rx, (s + 1) | 0));
+        else look = TURN_MS;
         continue;
       }
       // the turn moved (passes, skips): the waiters from the old turn to one past the new one

@@ -81,6 +81,32 @@ t('the receiver closes: every sender in its line rejects with ENXIO at once, not
   fill.close();
 });
 
+t('the receiver closes right after a pass: those behind the new holder reject with ENXIO at once too', async ({ bus }) => {
+  // (an outside audit, stop 21: the thread's shared wait saw the pass and the close's shake in
+  // one wake-up, woke only the waiters near the new turn, and the others slept on to their own
+  // timers: rejections 548..951 ms after the close)
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect(), s = bus.connect();
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const head = fill.sendAsync(b.id, enc.encode('h'), { timeout: 10000 });
+  await until(() => line(b) === 1, 'the holder');
+  let settled = 0;
+  const ps: Promise<string>[] = [];
+  for (let i = 0; i < 6; i++) {
+    ps.push(s.sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000 }).then(() => 'sent', (e: BusError) => e.code).finally(() => { settled++; }));
+  }
+  await until(() => line(b) === 7, 'six senders behind it');
+  await new Promise((r) => setTimeout(r, 20)); // asleep on the line
+  b.recv()!.free(); // room: the holder sends and passes the turn
+  await head;
+  b.close({ drop: true });
+  // within a few event-loop turns, not at the waiters' own looks (TURN_MS and more apart)
+  for (let i = 0; i < 20 && settled < ps.length; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.is(settled, ps.length, 'every sender behind the holder has settled');
+  assert.equal(await Promise.all(ps), Array(6).fill('ENXIO'));
+  assert.is(s.pendingSends, 0);
+  s.close(); fill.close();
+});
+
 t('a waiter that aborts passes its turn: from the middle of the line and as its head', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
   const s = [1, 2, 3, 4, 5].map(() => bus.connect());
@@ -200,6 +226,73 @@ t('a sendAsync that finds a line fails at once for what no room can help (never 
   await holder;
   assert.equal(got, ['f0', 'f1', 'h']);
   s.close(); fill.close(); b.close();
+});
+
+t('a sendAsync by name made while earlier sends of its connection to that name wait fails at once for what no room can help, as without them', async ({ bus }) => {
+  // (an outside audit, stop 21: it joined the line behind them unchecked and timed out)
+  const NAME = 'org.example.Checked';
+  const r = bus.connect({ poolSize: 16384 }), s = bus.connect();
+  r.requestName(NAME);
+  for (let i = 0; i < MAXQ; i++) s.sendText(NAME, `f${i}`);
+  const waiting = s.sendAsync(NAME, enc.encode('w'), { timeout: 10000 });
+  await until(() => line(r) === 1, 'an earlier send of s waits in the line');
+  const share = Math.floor(16384 / 2 / 3);
+  const fails: [string, () => Promise<unknown>, string][] = [
+    ['never fits', () => s.sendAsync(NAME, new Uint8Array(share), { timeout: 10000 }), 'ENOBUFS'],
+    ['over MAX_PAYLOAD', () => s.sendAsync(NAME, new Uint8Array(A.MAX_PAYLOAD + 1), { timeout: 10000 }), 'EMSGSIZE'],
+    ['a bad cookie', () => s.sendAsync(NAME, enc.encode('c'), { cookie: -1, timeout: 10000 }), 'EINVAL'],
+    ['a string payload', () => s.sendAsync(NAME, 'hello' as unknown as Uint8Array, { timeout: 10000 }), 'EINVAL'],
+  ];
+  for (const [what, f, code] of fails) {
+    let settled = false;
+    const p = f().then(() => 'sent', (e: BusError) => e.code).finally(() => { settled = true; });
+    await until(() => settled, `${what}: settled while the line waits (no room was made)`);
+    assert.is(await p, code, what);
+  }
+  assert.is(line(r), 1, 'none of them took a place in the line');
+  assert.equal(await drain(r, MAXQ + 1), ['f0', 'f1', 'w']);
+  await waiting;
+  s.close(); r.close();
+});
+
+t("a name that moves back and forth while two connections' sends wait for it: no waiter stays in an old owner's line, and no line's length goes below 0", async ({ bus }) => {
+  // (an outside audit, stop 21: the waits moved to the new owner stayed, under their old
+  // tickets, among the old owner's sleepers, whose shared wait then skipped the "holder" of
+  // an empty line every few ms: its length fell by ~125 a second, and its FIFO order was lost)
+  const NAME = 'org.example.Away';
+  const owners = [bus.connect(), bus.connect()], senders = [bus.connect(), bus.connect()];
+  for (const o of owners) o.requestName(NAME, { queue: true });
+  let stop = false, got = 0;
+  const loops = owners.map(async (o) => {
+    while (!stop) {
+      try {
+        const m = await o.recvAsync({ timeout: 50 });
+        m.free();
+        if (++got % 2 === 0) await new Promise((r) => setTimeout(r, 1));
+      } catch (e) {
+        if ((e as BusError).code !== 'ETIMEDOUT') throw e;
+      }
+    }
+  });
+  const N = 60;
+  const sent: Promise<number>[] = [];
+  for (let i = 0; i < N; i++) for (const x of senders) sent.push(x.sendAsync(NAME, enc.encode(String(i)), { timeout: 20000 }));
+  for (let k = 0; k < 4; k++) {
+    await new Promise((r) => setTimeout(r, 20));
+    const cur = owners.find((o) => o.id === bus.getNameOwner(NAME))!;
+    cur.releaseName(NAME);
+    cur.requestName(NAME, { queue: true });
+  }
+  await Promise.all(sent);
+  await until(() => got === 2 * N, 'every message received');
+  const skips0 = skips(bus);
+  // several of the shared waits' looks (every TURN_MS, 200 ms)
+  await new Promise((r) => setTimeout(r, 700));
+  stop = true;
+  await Promise.all(loops);
+  for (const o of owners) assert.is(line(o), 0, `owner ${o.id}'s line`);
+  assert.is(skips(bus), skips0, 'no turn was skipped once nothing waited');
+  for (const c of [...owners, ...senders]) c.close();
 });
 
 t('a name that leaves the receiver its senders wait for: the holder, those behind it and new senders go to its new owner', async ({ bus }) => {
