@@ -21,7 +21,7 @@
 // waiters of a receiver whose generation changed drop their tickets without passing them.
 import * as A from '../shared/abi.ts';
 import { now, waitWordTimed, waitWordHow } from './wait.ts';
-import { unref } from './deadlines.ts';
+import { unref, timerDelay } from './deadlines.ts';
 
 /**
  * How long the holder of the turn may owe a try before the next in line takes the turn, in
@@ -137,37 +137,71 @@ export class Watch {
  * concerns, found by ticket. (One waitAsync per waiter woke every waiter of the line at every
  * pass, each of them parking again: a burst of 8000 sendAsync to one receiver made some 90 000
  * waitAsync calls and kept a page's timers from running for up to 1.8 s; an outside audit,
- * stop 19.) Each waiter's `ms` is a timer of its own.
+ * stop 19.) Each waiter's `ms` is its due time in the group, whose one timer is armed for the
+ * earliest and re-armed lazily, as host/deadlines.ts does (a timer per waiter, set and
+ * cleared at each of its sleeps, made some 30 000 timers for a page's burst of 16 000
+ * sendAsync, and Chromium then ran the page's own timers up to 1.6 s late while it drained:
+ * an outside audit, stop 21).
  */
 export function sleepBehind(i32: Int32Array, rx: number, s: Sleeper, ms: number): void {
   let lines = groups.get(i32);
   if (lines === undefined) groups.set(i32, lines = new Map());
   let g = lines.get(rx);
-  if (g === undefined) lines.set(rx, g = { i32, rx, gen: receiverGen(i32, rx), byTicket: new Map(), parked: false });
+  if (g === undefined) lines.set(rx, g = { i32, rx, gen: receiverGen(i32, rx), byTicket: new Map(), parked: false, timer: null, armedAt: Infinity });
   else g.gen = receiverGen(i32, rx); // (its waiter checked the receiver's generation just before: those of an older one leave on their own)
   const group = g;
   const old = group.byTicket.get(s.t);
   if (old !== undefined && old !== s) wakeOne(group, old); // (a ticket given up, now passed on by its passer: the old wait has ended)
   group.byTicket.set(s.t, s);
-  // (unref'd: what keeps the thread alive while a send waits is the wait's own hold,
-  // keepalive.ts; a ref'd timer here kept a keepAlive: false wait's thread, and a passer's
-  // for up to 60 s: an outside audit, stop 19)
-  if (s.timer !== null) clearTimeout(s.timer);
-  s.timer = setTimeout(() => { s.timer = null; wakeOne(group, s); }, Math.max(0, ms));
-  unref(s.timer);
+  s.due = now() + Math.max(0, ms);
+  if (s.due < group.armedAt) armGroup(group, s.due);
   if (!group.parked) void park(group);
 }
 
-/** `s` no longer sleeps behind rx's turn (its wait ended some other way: an abort, a close): out of its group, its timer cleared. */
+/**
+ * The group's timer, armed for `at` (performance.now() ms). Unref'd: what keeps the thread
+ * alive while a send waits is the wait's own hold (keepalive.ts; a ref'd timer here kept a
+ * keepAlive: false wait's thread, and a passer's for up to 60 s: an outside audit, stop 19).
+ */
+function armGroup(g: Sleepers, at: number): void {
+  if (g.timer !== null) clearTimeout(g.timer);
+  g.armedAt = at;
+  g.timer = setTimeout(fireGroup, timerDelay(at), g);
+  unref(g.timer);
+}
+
+/**
+ * The group's timer fired: wake the waiters due within GROUP_TIMER_MS (a waiter woken a
+ * little early looks and sleeps again for the rest), re-arm for the earliest left, at least
+ * GROUP_TIMER_MS on: a firing walks all the group's waiters, so firings are spaced (16 000
+ * waiters whose times were a few µs apart would otherwise fire it every ms).
+ */
+function fireGroup(g: Sleepers): void {
+  g.timer = null;
+  g.armedAt = Infinity;
+  const t = now(), soon = t + GROUP_TIMER_MS;
+  let next = Infinity;
+  // (wakeOne deletes the entry just visited, which a Map's iteration allows; wake() only
+  // resolves a promise: nothing is added meanwhile)
+  for (const e of g.byTicket.values()) {
+    if (e.due <= soon) wakeOne(g, e);
+    else if (e.due < next) next = e.due;
+  }
+  if (next !== Infinity) armGroup(g, Math.max(next, soon));
+}
+
+/** How far ahead of its time the group's timer wakes a waiter, and the least time between its firings (ms). */
+const GROUP_TIMER_MS = 10;
+
+/** `s` no longer sleeps behind rx's turn (its wait ended some other way: an abort, a close): out of its group. */
 export function unsleep(i32: Int32Array, rx: number, s: Sleeper): void {
-  if (s.timer !== null) { clearTimeout(s.timer); s.timer = null; }
   const g = groups.get(i32)?.get(rx);
   if (g !== undefined && g.byTicket.get(s.t) === s) g.byTicket.delete(s.t);
 }
 
 /** sleepBehind as a promise, for a waiter with no object of its own (a passer). */
 function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => { sleepBehind(i32, rx, { t, timer: null, wake: resolve }, ms); });
+  return new Promise<void>((resolve) => { sleepBehind(i32, rx, { t, due: 0, wake: resolve }, ms); });
 }
 
 /**
@@ -177,7 +211,8 @@ function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promi
  */
 export interface Sleeper {
   readonly t: number;
-  timer: ReturnType<typeof setTimeout> | null;
+  /** when its sleep ends at the latest (performance.now() ms; set by sleepBehind) */
+  due: number;
   wake(): void;
 }
 
@@ -190,6 +225,9 @@ interface Sleepers {
   byTicket: Map<number, Sleeper>;
   /** its waitAsync is pending */
   parked: boolean;
+  /** its timer, armed for the earliest due time of its waiters (armedAt; Infinity: not armed) */
+  timer: ReturnType<typeof setTimeout> | null;
+  armedAt: number;
 }
 
 /** per bus memory, per receiver slot address: this thread's groups */
@@ -197,7 +235,6 @@ const groups = new WeakMap<Int32Array, Map<number, Sleepers>>();
 
 function wakeOne(g: Sleepers, e: Sleeper): void {
   if (g.byTicket.get(e.t) === e) g.byTicket.delete(e.t);
-  if (e.timer !== null) { clearTimeout(e.timer); e.timer = null; }
   e.wake();
 }
 
@@ -263,6 +300,7 @@ async function park(g: Sleepers): Promise<void> {
     wakeAll(g); // (the wait failed: every waiter looks on its own, and sleeps again here)
   } finally {
     g.parked = false;
+    if (g.timer !== null) { clearTimeout(g.timer); g.timer = null; g.armedAt = Infinity; }
     const lines = groups.get(i32);
     if (lines?.get(rx) === g) lines.delete(rx);
   }

@@ -107,6 +107,23 @@ t('the receiver closes right after a pass: those behind the new holder reject wi
   s.close(); fill.close();
 });
 
+t("a sendAsync whose try meets the receiver's lock taken waits in the receiver's line: the connection's next sends go behind it, not ahead", async ({ bus }) => {
+  // (an outside audit, stop 21: with a lock held 25 ms, the first sends retried without a
+  // ticket and the next ones, finding the lock free and room, went first: 0-2 of 200 arrived last)
+  const b = bus.connect({ poolSize: 65536 }), s = bus.connect();
+  const e = bus.engine, word = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  // b's lock held by a thread that is not LIVE (an id past the thread table): the try fails with EDEADLK
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+  const first = s.sendAsync(b.id, enc.encode('0'), { timeout: 10000 });
+  Atomics.store(e.u32, word, 0); // free again before its retry
+  const rest = Array.from({ length: 5 }, (_, i) => s.sendAsync(b.id, enc.encode(String(i + 1)), { timeout: 10000 }));
+  assert.equal(await drain(b, 6), ['0', '1', '2', '3', '4', '5']);
+  await Promise.all([first, ...rest]);
+  await until(() => line(b) === 0, 'the line empties');
+  s.close(); b.close();
+});
+
 t('a waiter that aborts passes its turn: from the middle of the line and as its head', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
   const s = [1, 2, 3, 4, 5].map(() => bus.connect());
