@@ -9,14 +9,16 @@
 // generation to the next while the burst lasted (docs/BENCHMARKS.md, stop 21). A RoomWait is
 // one object, a small async frame (run(): the loop is step(), a plain method, whose locals
 // die with each step), the promise of the wait in progress and, while it sleeps behind the
-// holder of the turn, its entry in its thread's group (turns.ts: the RoomWait is that entry)
-// and its timer: about 1.6 KB in all, with the payload's copy.
+// holder of the turn, its entry in its thread's group (turns.ts: the RoomWait is that entry,
+// and the group's one timer serves all its waiters): about 1.6 KB in all, with the payload's
+// copy.
 //
 // The order of the loop's checks is the design (each was an outside audit's finding):
 // shutdown, this thread declared dead, a name that moved (before the receiver's close), the
-// receiver closed, behind the turn (sleep), then a try; a try that finds a lock taken lets
-// the event loop run and only looks from then on; one that finds no room takes a ticket in
-// that receiver's line, and the holder of the turn sleeps on the receiver's space word.
+// receiver closed, behind the turn (sleep), then a try; a try that finds a lock taken takes
+// a ticket where the receiver is known, lets the event loop run and only looks from then on;
+// one that finds no room takes a ticket in that receiver's line, and the holder of the turn
+// sleeps on the receiver's space word.
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
 import { now, waitWord } from './host/wait.ts';
