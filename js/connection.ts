@@ -16,7 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { RoomWait, type RoomOwner, type Attempt } from './room-wait.ts';
+import { RoomWait, roomHelps, checkUsable, type RoomOwner, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
@@ -2046,14 +2046,12 @@ export class Connection implements SlotOwner, RoomOwner {
     if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !(typeof dst === 'string' && this.nameLines.has(dst))) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
       try {
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'sendAsync', 'the bus was shut down');
-        e.checkAlive();
+        checkUsable(this, 'sendAsync');
         return Promise.resolve(this.send(dst, payload, w.sendOpts));
       } catch (err) {
-        // no room (but never: R_SEND_NEVER_FITS), or a lock taken: the RoomWait tries again and waits
-        if (!(err instanceof BusError)) return Promise.reject(err);
-        if (err.errno === A.EDEADLK) stuckSince = now();
-        else if ((err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) return Promise.reject(err);
+        // no room, or a lock taken: the RoomWait tries again and waits
+        if (err instanceof BusError && err.errno === A.EDEADLK) stuckSince = now();
+        else if (!roomHelps(err)) return Promise.reject(err);
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
       }

@@ -40,6 +40,17 @@ const ALIVE_CHECK_MS = 1000;
 /** BUS_NAME_SEQ's index: moves whenever a name changes owner */
 const SEQ_IDX = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
 
+/** A send's failure that room can help: no room now (ENOBUFS / EXFULL), but not a message that can never fit. */
+export function roomHelps(err: unknown): err is BusError {
+  return err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL) && err.reason !== A.R_SEND_NEVER_FITS;
+}
+
+/** Throws what ends every wait for room before a try: the bus shut down (ESHUTDOWN), this thread declared dead. */
+export function checkUsable(conn: RoomOwner, op: string): void {
+  if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+  conn.engine.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
+}
+
 /** What a connection does for its waits for room (Connection implements it; internal). */
 export interface RoomOwner {
   readonly engine: Engine;
@@ -289,8 +300,7 @@ export class RoomWait<R = number> implements T.Sleeper {
   private step(): Promise<void> | null {
     const conn = this.conn, e = conn.engine, i32 = e.i32, byName = this.byName;
     for (;;) {
-      if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, this.op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
-      e.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
+      checkUsable(conn, this.op);
       // (a name that moved, its owner closed or not, first: then the receiver's close)
       if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
         this.follow();
@@ -355,7 +365,7 @@ export class RoomWait<R = number> implements T.Sleeper {
         return p;
       }
       this.lockedSince = null;
-      if (!(err instanceof BusError) || (err.errno !== A.ENOBUFS && err.errno !== A.EXFULL) || err.reason === A.R_SEND_NEVER_FITS) throw err;
+      if (!roomHelps(err)) throw err;
       this.lastErr = err.message;
       // a name that left the receiver since the try was routed: try again, where it is now
       // (a later move bumps the receiver's space word: the wait below ends)

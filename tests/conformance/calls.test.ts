@@ -323,27 +323,40 @@ t('a flood from another user while a call waits is held by its quota: the owner\
   a.close(); s.close(); f.close();
 });
 
-t('reply: a call received on another bus is refused (EINVAL), even when its id and cookie name a call here', async ({ bus, mock }) => {
-  const other = await Bus.create({ engine: ENGINE, provider: mock, limits: { connections: 4, poolMax: 65536 } });
+/**
+ * A call made on `here` and one on `there` (the same caller and callee ids, the same cookie):
+ * replying here to there's call is refused (EINVAL), nothing is sent, and each call then gets
+ * its own reply.
+ */
+async function crossBusReply(here: Bus, there: Bus): Promise<void> {
+  const a = here.connect(), b = here.connect();
+  const x = there.connect(), y = there.connect();
+  // the same ids on both buses (each counts from 1), the same first cookies
+  assert.is(x.id, a.id);
+  const p = a.call(b.id, enc('here'), { timeout: 5000 });
+  const q = x.call(y.id, enc('there'), { timeout: 5000 });
+  const mine = b.recv()!, theirs = y.recv()!;
+  assert.is(theirs.cookie, mine.cookie);
+  assert.throws(() => b.reply(theirs, enc('wrong')), (e: BusError) => e.code === 'EINVAL' && /another bus/.test(e.message));
+  assert.is(a.pendingCalls, 1, 'the call here is still pending: nothing was sent');
+  assert.is(a.queued, 0);
+  b.replyText(mine, 'ok');
+  y.replyText(theirs, 'ok too');
+  mine.free(); theirs.free();
+  const r = await p;
+  assert.is(new TextDecoder().decode(r.payload), 'ok');
+  r.free(); (await q).free();
+  assert.throws(() => b.dispatch(null as unknown as Message), (e: BusError) => e.code === 'EINVAL' && /must be a received Message/.test(e.message));
+  for (const c of [a, b, x, y]) c.close();
+}
+
+t('reply: a call received on another bus is refused (EINVAL), even when its id and cookie name a call here', async ({ mock }) => {
+  const opts = { engine: ENGINE, provider: mock, limits: { connections: 4, poolMax: 65536 } } as const;
+  const here = await Bus.create(opts), other = await Bus.create(opts);
   try {
-    const a = bus.connect(), b = bus.connect();
-    const x = other.connect(), y = other.connect();
-    // the same ids on both buses (each counts from 1), the same first cookies
-    assert.is(x.id, a.id);
-    const p = a.call(b.id, enc('here'), { timeout: 5000 });
-    const q = x.call(y.id, enc('there'), { timeout: 5000 });
-    const mine = b.recv()!, theirs = y.recv()!;
-    assert.is(theirs.cookie, mine.cookie);
-    assert.throws(() => b.reply(theirs, enc('wrong')), (e: BusError) => e.code === 'EINVAL' && /another bus/.test(e.message));
-    assert.is(a.pendingCalls, 1, 'the call here is still pending');
-    b.replyText(mine, 'ok');
-    y.replyText(theirs, 'ok too');
-    mine.free(); theirs.free();
-    (await p).free(); (await q).free();
-    assert.throws(() => b.dispatch(null as unknown as Message), (e: BusError) => e.code === 'EINVAL' && /must be a received Message/.test(e.message));
-    for (const c of [x, y]) c.close();
+    await crossBusReply(here, other);
   } finally {
-    other.close();
+    other.close(); here.close();
   }
 });
 
@@ -355,22 +368,7 @@ t('reply: a call received on another bus with the same id128 (two MockProviders 
   const two = await Bus.create({ ...opts, provider: new MockProvider() });
   try {
     assert.equal(one.id128, two.id128, 'the same id128: the case this test is about');
-    const a = one.connect(), b = one.connect();
-    const x = two.connect(), y = two.connect();
-    const p = a.call(b.id, enc('here'), { timeout: 5000 });
-    const q = x.call(y.id, enc('there'), { timeout: 5000 });
-    const mine = b.recv()!, theirs = y.recv()!;
-    assert.is(theirs.cookie, mine.cookie);
-    assert.throws(() => b.reply(theirs, enc('wrong')), (e: BusError) => e.code === 'EINVAL' && /another bus/.test(e.message));
-    assert.is(a.pendingCalls, 1, 'the call here is still pending: nothing was sent');
-    assert.is(a.queued, 0);
-    b.replyText(mine, 'ok');
-    y.replyText(theirs, 'ok too');
-    mine.free(); theirs.free();
-    const r = await p;
-    assert.is(new TextDecoder().decode(r.payload), 'ok');
-    r.free(); (await q).free();
-    for (const c of [a, b, x, y]) c.close();
+    await crossBusReply(one, two);
   } finally {
     one.close(); two.close();
   }
