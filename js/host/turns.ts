@@ -205,9 +205,9 @@ function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promi
 }
 
 /**
- * One waiter of a Sleepers group (a RoomWait, or a passer's): its ticket, its wake-up, its
- * own timer. Its ticket is its key in the group: it must not change while it sleeps
- * (unsleep first).
+ * One waiter of a Sleepers group (a RoomWait, or a passer's): its ticket, its due time (the
+ * group's timer serves it), its wake-up. Its ticket is its key in the group: it must not
+ * change while it sleeps (unsleep first).
  */
 export interface Sleeper {
   readonly t: number;
