@@ -16,7 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { RoomWait, roomHelps, checkUsable, type RoomOwner, type Attempt } from './room-wait.ts';
+import { RoomWait, roomHelps, checkUsable, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
@@ -146,6 +146,12 @@ let lastDstBytes = new Uint8Array(0);
 function dstNameBytes(name: string): Uint8Array {
   if (name !== lastDstName) { lastDstBytes = encoder.encode(name); lastDstName = name; }
   return lastDstBytes;
+}
+
+/** A destination's key among a connection's waits for room: an id (a number, or ':1.<id>'), or a well-known name. */
+function groupKey(dst: unknown): string | number {
+  if (typeof dst === 'string') return dst.startsWith(':1.') && /^:1\.\d+$/.test(dst) ? Number(dst.slice(3)) : dst;
+  return typeof dst === 'number' ? dst : String(dst);
 }
 
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
@@ -1346,8 +1352,8 @@ export class Connection implements SlotOwner, RoomOwner {
 
   /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
   readonly aborts: AbortHooks = abortHooks;
-  /** the waits for room of this connection by well-known name, per name, in call order (roomWait) */
-  private readonly nameLines = new Map<string, RoomWait<unknown>[]>();
+  /** the waits for room of this connection per destination (its id, or the well-known name), in call order (roomWait) */
+  private readonly roomGroups = new Map<string | number, RoomGroup>();
   /** the order of the next call() (SlotCall.seq) */
   private callSeq = 0;
 
@@ -1688,7 +1694,7 @@ export class Connection implements SlotOwner, RoomOwner {
     let stuckSince: number | null = null;
     /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
     let refused: BusError | null = null;
-    if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0)) {
+    if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
       try {
         p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
@@ -2043,7 +2049,7 @@ export class Connection implements SlotOwner, RoomOwner {
     const e = this.engine;
     let stuckSince: number | null = null;
     const rx = this.knownReceiver(dst);
-    if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !(typeof dst === 'string' && this.nameLines.has(dst))) {
+    if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !this.roomGroups.has(groupKey(dst))) {
       e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
       try {
         checkUsable(this, 'sendAsync');
@@ -2098,14 +2104,16 @@ export class Connection implements SlotOwner, RoomOwner {
     return this.probe(dst as Destination, payload, opts as SendOptions);
   }
   /** @internal RoomOwner */
-  roomGroup(name: string): RoomWait<unknown>[] {
-    let g = this.nameLines.get(name);
-    if (g === undefined) this.nameLines.set(name, g = []);
+  roomGroup(dst: unknown): RoomGroup {
+    const k = groupKey(dst);
+    let g = this.roomGroups.get(k);
+    if (g === undefined) this.roomGroups.set(k, g = { head: null, tail: null });
     return g;
   }
   /** @internal RoomOwner */
-  roomGroupDone(name: string, group: RoomWait<unknown>[]): void {
-    if (this.nameLines.get(name) === group) this.nameLines.delete(name);
+  roomGroupDone(dst: unknown, group: RoomGroup): void {
+    const k = groupKey(dst);
+    if (this.roomGroups.get(k) === group) this.roomGroups.delete(k);
   }
   /** @internal RoomOwner */
   roomJoin(w: RoomWait<unknown>): void {

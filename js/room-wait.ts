@@ -13,6 +13,15 @@
 // and the group's one timer serves all its waiters): about 1.6 KB in all, with the payload's
 // copy.
 //
+// Call order per destination: a connection's waits to one destination (a RoomGroup, keyed by
+// the receiver's id or the well-known name) form a list in the order they were made, and only
+// its head tries to send; the others wait in the line behind it, or, when it is not in one,
+// for it to end (a try that met a lock taken, a name followed to where it has no line). The
+// ticket line alone kept that order only while every one of them held a ticket in it: a first
+// send by a name that met the receiver's lock taken retried without one and later sends went
+// ahead, and a skipped holder kept trying next to the one after it (an outside audit's name
+// moves, stops 20-21: about 1 run in 5 out of call order at one owner).
+//
 // The order of the loop's checks is the design (each was an outside audit's finding):
 // shutdown, this thread declared dead, a name that moved (before the receiver's close), the
 // receiver closed, behind the turn (sleep), then a try; a try that finds a lock taken takes
@@ -51,6 +60,12 @@ export function checkUsable(conn: RoomOwner, op: string): void {
   conn.engine.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
 }
 
+/** A connection's waits for room to one destination, in call order: a list through RoomWait.prev / next. */
+export interface RoomGroup {
+  head: RoomWait<unknown> | null;
+  tail: RoomWait<unknown> | null;
+}
+
 /** What a connection does for its waits for room (Connection implements it; internal). */
 export interface RoomOwner {
   readonly engine: Engine;
@@ -63,10 +78,10 @@ export interface RoomOwner {
   /** the receiver `dst` names (a hint), else 0 */
   knownReceiver(dst: unknown): number;
   rememberReceiver(dst: unknown, rx: number, gen: number): void;
-  /** the connection's waits for room by well-known name `name`, in call order (created empty) */
-  roomGroup(name: string): RoomWait<unknown>[];
-  /** `group` of `name` has no waits left */
-  roomGroupDone(name: string, group: RoomWait<unknown>[]): void;
+  /** the connection's waits for room to destination `dst`, in call order (created empty) */
+  roomGroup(dst: unknown): RoomGroup;
+  /** `group` of `dst` has no waits left */
+  roomGroupDone(dst: unknown, group: RoomGroup): void;
   /** `w` starts waiting (its keep-alive hold, close()'s list) / stops */
   roomJoin(w: RoomWait<unknown>): void;
   roomLeave(w: RoomWait<unknown>): void;
@@ -102,6 +117,9 @@ export class RoomWait<R = number> implements T.Sleeper {
   waitIdx = -1;
   /** T.Sleeper: when its sleep behind the turn ends at the latest */
   due = 0;
+  /** the waits of its group made before and after it (RoomGroup; prev null: it is the head, the one that tries) */
+  prev: RoomWait<unknown> | null = null;
+  next: RoomWait<unknown> | null = null;
 
   private readonly deadline: number;
   /** the current wait's wake-up (null: not waiting) */
@@ -109,7 +127,7 @@ export class RoomWait<R = number> implements T.Sleeper {
   /** joined the connection's waiters (on its first wait) */
   private joined = false;
   private watch: T.Watch | null = null;
-  private group: RoomWait<unknown>[] | null = null;
+  private group: RoomGroup | null = null;
   /** a well-known name destination: its owner may change while this waits */
   private readonly byName: boolean;
   /** what the send returned (step() returned null) */
@@ -213,30 +231,28 @@ export class RoomWait<R = number> implements T.Sleeper {
   }
 
   /**
-   * Before a first try: others waiting for room in the receiver already (a line) → to its
-   * end, after the checks of the message (SEND_PROBE): what no room can help (a message
-   * that never fits, a bad argument, no receiver) is thrown at once, and for a name the
-   * receiver is its owner now. No line known: try at once.
+   * Before a first try: earlier waits of this connection to the same destination → behind
+   * them; others waiting for room in the receiver already (a line) → to its end; each after
+   * the checks of the message (SEND_PROBE): what no room can help (a message that never fits,
+   * a bad argument, no receiver) is thrown at once, and for a name the receiver is its owner
+   * now. No line known: try at once.
    */
   private enter(): void {
     const i32 = this.conn.engine.i32;
-    // a send by name while earlier sends of this connection to that name wait in a line:
-    // behind them, in their line, whatever the name's owner is now (if the name has moved,
-    // the first of them to notice takes them all, this one among them, to the new owner in
-    // the order they were made; probing would have found the new owner's line empty and
-    // sent this one at once, ahead of them: third audit, stop 19)
-    const group = this.group;
-    if (group !== null) {
-      for (let i = group.length - 1; i >= 0; i--) {
-        const m = group[i];
-        if (m === this || !m.inLine || T.receiverGen(i32, m.rx) !== m.gen) continue;
-        // (the message's checks first, as for any line: what no room can help is thrown at
-        // once; a lock still taken: the tries check. Without them a bad send joined the line
-        // and timed out: an outside audit, stop 21)
-        this.locate();
-        this.lineUp(m.rx, m.gen, m.seqAt);
-        return;
-      }
+    // earlier sends of this connection to that destination still wait: behind them, in their
+    // line, whatever the name's owner is now (if the name has moved, the first of them to
+    // notice takes them all, this one among them, to the new owner in the order they were
+    // made; probing would have found the new owner's line empty and sent this one at once,
+    // ahead of them: third audit, stop 19); with none in a line (a try that met a lock
+    // taken), not in any: it waits for them to end (step: only the head tries)
+    const p = this.prev;
+    if (p !== null) {
+      // (the message's checks first, as for any line: what no room can help is thrown at
+      // once; a lock still taken: the tries check. Without them a bad send joined the line
+      // and timed out: an outside audit, stop 21)
+      this.locate();
+      if (p.inLine && T.receiverGen(i32, p.rx) === p.gen) this.lineUp(p.rx, p.gen, p.seqAt);
+      return;
     }
     let rx = this.conn.knownReceiver(this.dst);
     if (rx === 0 || T.lineLength(i32, rx) === 0) return;
@@ -256,10 +272,13 @@ export class RoomWait<R = number> implements T.Sleeper {
     const conn = this.conn;
     // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
     if (this.signal?.aborted) throw canceled(this.op, this.signal);
-    // a well-known name: its owner may change while we wait (BUS_NAME_SEQ moves; seqAt: its
-    // value when we lined up); in the connection's list of waits for that name, in call
-    // order, while the wait lasts
-    if (this.byName) (this.group = conn.roomGroup(this.dst as string)).push(this);
+    // in the connection's list of waits to this destination, in call order, while the wait
+    // lasts (a well-known name: its owner may change while we wait; BUS_NAME_SEQ moves, and
+    // seqAt is its value when we lined up)
+    const group = this.group = conn.roomGroup(this.dst);
+    if (group.tail === null) group.head = this;
+    else { group.tail.next = this; this.prev = group.tail; }
+    group.tail = this;
     try {
       this.enter();
       for (;;) {
@@ -275,16 +294,22 @@ export class RoomWait<R = number> implements T.Sleeper {
     } finally {
       const i32 = conn.engine.i32;
       if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
-      const group = this.group;
-      if (group !== null) {
-        group.splice(group.indexOf(this), 1);
-        if (group.length === 0) conn.roomGroupDone(this.dst as string, group);
-      }
+      this.leaveGroup();
       if (this.joined) {
         if (this.signal !== undefined) conn.aborts.unwatch(this.signal, this);
         conn.roomLeave(this);
       }
     }
+  }
+
+  /** Out of its group; the head's successor becomes the head and looks at once (it may try now). */
+  private leaveGroup(): void {
+    const g = this.group!, p = this.prev, n = this.next;
+    if (p === null) g.head = n; else p.next = n;
+    if (n === null) g.tail = p; else n.prev = p;
+    this.prev = this.next = null;
+    if (g.head === null) this.conn.roomGroupDone(this.dst, g);
+    else if (p === null) n!.cancel();
   }
 
   /** What the wait that just ended leaves behind: its place among the sleepers, its retry timer. */
@@ -321,6 +346,16 @@ export class RoomWait<R = number> implements T.Sleeper {
           return p;
         }
         continue;
+      }
+      // our turn (or no line), but earlier sends of this connection to the destination still
+      // wait: not before them (their end wakes the next; a look at least every ALIVE_CHECK_MS)
+      if (this.prev !== null) {
+        const left = this.deadline - now();
+        if (left <= 0) throw this.timedOut('earlier sends of this connection to the same destination still wait');
+        this.waitIdx = -1;
+        const p = this.pause();
+        this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, ALIVE_CHECK_MS));
+        return p;
       }
       // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
       let err: unknown;
@@ -409,7 +444,10 @@ export class RoomWait<R = number> implements T.Sleeper {
   private follow(): void {
     const i32 = this.conn.engine.i32;
     const old = this.rx, oldGen = this.gen;
-    const movers = this.group!.filter((m) => m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, SEQ_IDX));
+    const movers: RoomWait<unknown>[] = [];
+    for (let m = this.group!.head; m !== null; m = m.next) {
+      if (m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, SEQ_IDX)) movers.push(m);
+    }
     for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.t); m.inLine = false; }
     let to = 0;
     const seq = Atomics.load(i32, SEQ_IDX);

@@ -124,6 +124,60 @@ t("a sendAsync whose try meets the receiver's lock taken waits in the receiver's
   s.close(); b.close();
 });
 
+t("a first sendAsync by a name never sent to, meeting the owner's lock taken, is not overtaken by the connection's next sends to that name", async ({ bus }) => {
+  // (stop 22: with no receiver known for the name, the first try's EDEADLK left it in no
+  // line; the next sends found none either, and room, and went first. Only the head of a
+  // connection's waits to one destination tries now.)
+  const b = bus.connect({ poolSize: 65536 }), s = bus.connect();
+  b.requestName('org.turns.Fresh');
+  const e = bus.engine, word = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+  const first = s.sendAsync('org.turns.Fresh', enc.encode('0'), { timeout: 10000 });
+  Atomics.store(e.u32, word, 0); // free again before its retry
+  const rest = Array.from({ length: 5 }, (_, i) => s.sendAsync('org.turns.Fresh', enc.encode(String(i + 1)), { timeout: 10000 }));
+  assert.equal(await drain(b, 6), ['0', '1', '2', '3', '4', '5']);
+  await Promise.all([first, ...rest]);
+  assert.is(s.pendingSends, 0);
+  s.close(); b.close();
+});
+
+t("a connection's waits to one destination are sent in call order: sendAsync, a call, by id and by ':1.<id>'", async ({ bus }) => {
+  const b = bus.connect({ poolSize: 65536 }), s = bus.connect(), fill = bus.connect();
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const e = bus.engine, word = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  const ps: Promise<unknown>[] = [s.sendAsync(b.id, enc.encode('0'), { timeout: 10000 })];
+  await until(() => line(b) === 1, 'the first in the line');
+  ps.push(s.sendAsync(`:1.${b.id}`, enc.encode('1'), { timeout: 10000 }));
+  const call = s.call(b.id, enc.encode('2'), { timeout: 10000 });
+  ps.push(s.sendAsync(b.id, enc.encode('3'), { timeout: 10000 }));
+  assert.is(s.pendingSends, 4);
+  // the receiver's lock taken while the head would try (it retries every
+  // ASYNC_LOCK_RETRY_MS), then free again, and the head's turn skipped as another thread's
+  // waiter would skip it: the next ticket, this connection's second send, now holds the turn
+  // and finds the lock free and room; it must not go before the head (stop 22: it did)
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  const got: string[] = [];
+  for (let i = 0; i < MAXQ; i++) { const m = b.recv()!; got.push(m.text()); m.free(); }
+  assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+  await new Promise((r) => setTimeout(r, 20));
+  Atomics.store(e.u32, word, 0);
+  const serving = (e.connAddr(b.slot) + A.CONN_TURN_SERVING) >>> 2, s0 = Atomics.load(e.i32, serving);
+  Atomics.compareExchange(e.i32, serving, s0, s0 + 1);
+  Atomics.notify(e.i32, serving);
+  for (let i = 0; i < 4; i++) {
+    const m = await b.recvAsync({ timeout: 10000 });
+    got.push(m.text());
+    if (m.expectsReply) b.reply(m, enc.encode('ok'));
+    m.free();
+  }
+  assert.equal(got, ['f0', 'f1', '0', '1', '2', '3']);
+  await Promise.all(ps);
+  (await call).free();
+  await until(() => line(b) === 0, 'the line empties');
+  s.close(); fill.close(); b.close();
+});
+
 t('a waiter that aborts passes its turn: from the middle of the line and as its head', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), fill = bus.connect();
   const s = [1, 2, 3, 4, 5].map(() => bus.connect());
