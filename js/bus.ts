@@ -520,7 +520,7 @@ export class Bus {
   private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void, op = 'recoverThread'): { slot: number; error?: unknown } | null {
     const e = this.engine;
     try {
-      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+      e.lockWaitMs = e.asyncLockWaitMs;
       return { slot: this.recoverWith(token, { stopped }, since, op) };
     } catch (error) {
       if (!(error instanceof BusError && error.errno === A.EDEADLK)) return { slot: -1, error };

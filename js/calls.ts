@@ -183,14 +183,3 @@ export class Calls {
     this.nextDue = Infinity;
   }
 }
-
-/** Can this thread block in Atomics.wait? (A browser main thread throws TypeError, whatever the value.) */
-export function canBlock(i32: Int32Array, index: number): boolean {
-  try {
-    Atomics.wait(i32, index, Atomics.load(i32, index) ^ 1, 0); // not-equal at once where allowed
-    return true;
-  } catch (err) {
-    if (err instanceof TypeError) return false;
-    throw err;
-  }
-}

@@ -5,7 +5,7 @@ import type { Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { now, waitWord, waitWordBlocking, bump, canBlock } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
 import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, ownCopy, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
@@ -18,7 +18,7 @@ import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOp
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { RoomWait, roomHelps, checkUsable, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
-import { Calls, canBlock, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import { Calls, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
 import type { MatchRule } from './dbus/match.ts';
@@ -552,7 +552,7 @@ export class Connection implements SlotOwner, RoomOwner {
   private probe(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendOptions): number {
     const e = this.engine;
     this.nextSendFlags = A.SEND_PROBE;
-    e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
+    e.lockWaitMs = e.asyncLockWaitMs; // (an event-loop caller: EDEADLK soon, not after a second)
     try {
       this.send(dst, payload, opts);
     } finally {
@@ -653,7 +653,7 @@ export class Connection implements SlotOwner, RoomOwner {
    */
   private recvYielding(o: RecvOptions, op: string): Message | null {
     const e = this.engine;
-    e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0; // (a lock found stuck: look, do not block again)
+    e.lockWaitMs = this.lockBusy === null ? e.asyncLockWaitMs : 0; // (a lock found stuck: look, do not block again)
     try {
       const m = this.recvWith(o, op);
       this.lockBusy = null;
@@ -704,7 +704,7 @@ export class Connection implements SlotOwner, RoomOwner {
    */
   private recvReply(cookie: number, op: string, yielding: boolean): number | null {
     const e = this.live(op);
-    if (yielding) e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+    if (yielding) e.lockWaitMs = this.lockBusy === null ? e.asyncLockWaitMs : 0;
     try {
       RECV.encode(e.u32, e.cmd, A.RECV_REPLY, cookie);
       const r = e.recv(this.slot, this.gen);
@@ -1212,7 +1212,7 @@ export class Connection implements SlotOwner, RoomOwner {
     try {
       for (;;) {
         RECV.encodeBatch(u32, cmd, RECV_BATCH_MAX, this.batchFree!, this.batchFreeN);
-        e.lockWaitMs = this.lockBusy === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+        e.lockWaitMs = this.lockBusy === null ? e.asyncLockWaitMs : 0;
         r = e.recv(this.slot, this.gen);
         if (r !== -A.ENXIO || this.batchFreeN === 0) break;
         // a slice the handler's message shared with a Message of a peek, freed through that
@@ -1695,7 +1695,7 @@ export class Connection implements SlotOwner, RoomOwner {
     /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
     let refused: BusError | null = null;
     if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
-      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS;
+      e.lockWaitMs = e.asyncLockWaitMs;
       try {
         p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
       } catch (err) {
@@ -2050,7 +2050,7 @@ export class Connection implements SlotOwner, RoomOwner {
     let stuckSince: number | null = null;
     const rx = this.knownReceiver(dst);
     if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !this.roomGroups.has(groupKey(dst))) {
-      e.lockWaitMs = A.ASYNC_LOCK_WAIT_MS; // (an event-loop caller: EDEADLK soon, not after a second)
+      e.lockWaitMs = e.asyncLockWaitMs; // (an event-loop caller: EDEADLK soon, not after a second)
       try {
         checkUsable(this, 'sendAsync');
         return Promise.resolve(this.send(dst, payload, w.sendOpts));

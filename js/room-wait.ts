@@ -363,7 +363,7 @@ export class RoomWait<R = number> implements T.Sleeper {
       // (a lock already found stuck: tries only look, they do not block the thread again; with
       // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
       // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
-      e.lockWaitMs = this.lockedSince === null ? A.ASYNC_LOCK_WAIT_MS : 0;
+      e.lockWaitMs = this.lockedSince === null ? e.asyncLockWaitMs : 0;
       try {
         this.result = this.attempt === null
           ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)

@@ -67,7 +67,8 @@ const MIN_TESTS = {
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)
   // + 3 dead-worker tests (watchLock after terminate(), self.close(), a top-level throw)
   // + 1 page listener under a flood + 1 recoverThreadAsync of a worker still running
-  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1) + 3 + 1 + 1,
+  // + 1 page sendAsync against a taken lock (stop 22)
+  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1) + 3 + 1 + 1 + 1,
 };
 const CI = !['', '0', 'false'].includes(process.env.CI ?? '');
 

@@ -112,3 +112,14 @@ export function bump(i32: Int32Array, index: number): void {
   Atomics.add(i32, index, 1);
   Atomics.notify(i32, index);
 }
+
+/** Can this thread block in Atomics.wait? (A browser main thread throws TypeError, whatever the value.) */
+export function canBlock(i32: Int32Array, index: number): boolean {
+  try {
+    Atomics.wait(i32, index, Atomics.load(i32, index) ^ 1, 0); // not-equal at once where allowed
+    return true;
+  } catch (err) {
+    if (err instanceof TypeError) return false;
+    throw err;
+  }
+}
