@@ -16,7 +16,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { RoomWait, roomHelps, checkUsable, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
+import { RoomWait, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
@@ -2107,7 +2107,7 @@ export class Connection implements SlotOwner, RoomOwner {
   roomGroup(dst: unknown): RoomGroup {
     const k = groupKey(dst);
     let g = this.roomGroups.get(k);
-    if (g === undefined) this.roomGroups.set(k, g = { head: null, tail: null });
+    if (g === undefined) this.roomGroups.set(k, g = roomGroup());
     return g;
   }
   /** @internal RoomOwner */

@@ -8,29 +8,34 @@
 // pair per wait, each kept about 3.5 KB alive, which the collector copied from one young
 // generation to the next while the burst lasted (docs/BENCHMARKS.md, stop 21). A RoomWait is
 // one object, a small async frame (run(): the loop is step(), a plain method, whose locals
-// die with each step), the promise of the wait in progress and, while it sleeps behind the
-// holder of the turn, its entry in its thread's group (turns.ts: the RoomWait is that entry,
-// and the group's one timer serves all its waiters): about 1.6 KB in all, with the payload's
-// copy.
+// die with each step) and the promise of the wait in progress: about 1.2 KB in all, with the
+// payload's copy.
 //
-// Call order per destination: a connection's waits to one destination (a RoomGroup, keyed by
-// the receiver's id or the well-known name) form a list in the order they were made, and only
-// its head tries to send; the others wait in the line behind it, or, when it is not in one,
-// for it to end (a try that met a lock taken, a name followed to where it has no line). The
-// ticket line alone kept that order only while every one of them held a ticket in it: a first
-// send by a name that met the receiver's lock taken retried without one and later sends went
-// ahead, and a skipped holder kept trying next to the one after it (an outside audit's name
-// moves, stops 20-21: about 1 run in 5 out of call order at one owner).
+// One place per connection and destination: a connection's waits to one destination (a
+// RoomGroup, keyed by the receiver's id or the well-known name) form a list in the order they
+// were made. Only its head is in the receiver's ticket line (host/turns.ts) and tries; the
+// others wait in the list, touching no shared memory (their deadlines on the group's one
+// timer), and each one's end makes the next the head, which takes a new ticket at the line's
+// end (or tries, with no line). So a connection's sends to one destination go in call order
+// whatever happens while they wait, and senders take turns a message each. Before stop 22
+// every waiting send held a ticket: the order held only while all of them did (a first send
+// by a name that met the receiver's lock taken retried without one and later sends went
+// ahead; a skipped holder kept trying next to the one after it: an outside audit's name
+// moves, about 1 run in 5 out of call order at one owner), one sender's burst of 10 000 made
+// every later sender wait for all of it, and a terminated worker left a dead ticket per
+// waiting send.
 //
-// The order of the loop's checks is the design (each was an outside audit's finding):
+// The order of the head's checks is the design (each was an outside audit's finding):
 // shutdown, this thread declared dead, a name that moved (before the receiver's close), the
-// receiver closed, behind the turn (sleep), then a try; a try that finds a lock taken takes
-// a ticket where the receiver is known, lets the event loop run and only looks from then on;
-// one that finds no room takes a ticket in that receiver's line, and the holder of the turn
-// sleeps on the receiver's space word.
+// receiver closed, behind the turn (sleep, in its thread's group: turns.ts), a line it is
+// not in (to its end), then a try; a try that finds a lock taken takes a ticket where the
+// receiver is known, lets the event loop run and only looks from then on; one that finds no
+// room takes a ticket in that receiver's line, and the holder of the turn sleeps on the
+// receiver's space word.
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
 import { now, waitWord } from './host/wait.ts';
+import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './args.ts';
 import * as T from './host/turns.ts';
 import type { Engine } from './engine.ts';
@@ -60,10 +65,47 @@ export function checkUsable(conn: RoomOwner, op: string): void {
   conn.engine.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
 }
 
-/** A connection's waits for room to one destination, in call order: a list through RoomWait.prev / next. */
+/**
+ * A connection's waits for room to one destination, in call order: a list through
+ * RoomWait.prev / next. Only its head is in the receiver's line; the others wait for their
+ * turn in the list, with one timer for all their deadlines (armed for the earliest, re-armed
+ * lazily, as host/deadlines.ts does).
+ */
 export interface RoomGroup {
   head: RoomWait<unknown> | null;
   tail: RoomWait<unknown> | null;
+  timer: ReturnType<typeof setTimeout> | null;
+  armedAt: number;
+}
+
+/** An empty group. */
+export function roomGroup(): RoomGroup {
+  return { head: null, tail: null, timer: null, armedAt: Infinity };
+}
+
+/** The least time between firings of a group's timer (ms): a firing walks the group. */
+const HOLD_TIMER_MS = 10;
+
+/** A wait behind the head of `g` ends at `at` at the latest: the group's timer is armed for it, if it is the earliest. */
+function holdUntil(g: RoomGroup, at: number): void {
+  if (at >= g.armedAt || at === Infinity) return;
+  if (g.timer !== null) clearTimeout(g.timer);
+  g.armedAt = at;
+  g.timer = setTimeout(holdFire, timerDelay(at), g);
+  unref(g.timer); // (what keeps the thread alive is each wait's own hold: keepalive.ts)
+}
+
+/** The group's timer fired: the waits behind its head whose time is up look again (and end). */
+function holdFire(g: RoomGroup): void {
+  g.timer = null;
+  g.armedAt = Infinity;
+  const t = now();
+  let next = Infinity;
+  for (let w = g.head === null ? null : g.head.next; w !== null; w = w.next) {
+    if (w.deadline <= t + 1) w.cancel();
+    else if (w.deadline < next) next = w.deadline;
+  }
+  if (next !== Infinity) holdUntil(g, Math.max(next, t + HOLD_TIMER_MS));
 }
 
 /** What a connection does for its waits for room (Connection implements it; internal). */
@@ -78,7 +120,7 @@ export interface RoomOwner {
   /** the receiver `dst` names (a hint), else 0 */
   knownReceiver(dst: unknown): number;
   rememberReceiver(dst: unknown, rx: number, gen: number): void;
-  /** the connection's waits for room to destination `dst`, in call order (created empty) */
+  /** the connection's waits for room to destination `dst`, in call order (created empty: roomGroup()) */
   roomGroup(dst: unknown): RoomGroup;
   /** `group` of `dst` has no waits left */
   roomGroupDone(dst: unknown, group: RoomGroup): void;
@@ -121,7 +163,8 @@ export class RoomWait<R = number> implements T.Sleeper {
   prev: RoomWait<unknown> | null = null;
   next: RoomWait<unknown> | null = null;
 
-  private readonly deadline: number;
+  /** when its time is up (performance.now() ms) */
+  readonly deadline: number;
   /** the current wait's wake-up (null: not waiting) */
   private resume: (() => void) | null = null;
   /** joined the connection's waiters (on its first wait) */
@@ -231,38 +274,34 @@ export class RoomWait<R = number> implements T.Sleeper {
   }
 
   /**
-   * Before a first try: earlier waits of this connection to the same destination → behind
-   * them; others waiting for room in the receiver already (a line) → to its end; each after
-   * the checks of the message (SEND_PROBE): what no room can help (a message that never fits,
-   * a bad argument, no receiver) is thrown at once, and for a name the receiver is its owner
-   * now. No line known: try at once.
+   * Before a first wait behind earlier sends of this connection to the same destination: the
+   * checks of the message (SEND_PROBE), so that what no room can help (a message that never
+   * fits, a bad argument, no receiver, no owner of a name) is thrown at once, not once it is
+   * the first (without them a bad send joined the line and timed out: an outside audit, stop
+   * 21; a lock still taken: the tries check).
    */
   private enter(): void {
+    if (this.prev !== null) this.locate();
+  }
+
+  /**
+   * The first of the connection's waits to the destination, in no line, before a try: others
+   * waiting for room in the receiver already (a line) → to its end (true), after the checks
+   * of the message (SEND_PROBE; for a name, the line of its owner now). No line known: false
+   * (try).
+   */
+  private joinLine(): boolean {
     const i32 = this.conn.engine.i32;
-    // earlier sends of this connection to that destination still wait: behind them, in their
-    // line, whatever the name's owner is now (if the name has moved, the first of them to
-    // notice takes them all, this one among them, to the new owner in the order they were
-    // made; probing would have found the new owner's line empty and sent this one at once,
-    // ahead of them: third audit, stop 19); with none in a line (a try that met a lock
-    // taken), not in any: it waits for them to end (step: only the head tries)
-    const p = this.prev;
-    if (p !== null) {
-      // (the message's checks first, as for any line: what no room can help is thrown at
-      // once; a lock still taken: the tries check. Without them a bad send joined the line
-      // and timed out: an outside audit, stop 21)
-      this.locate();
-      if (p.inLine && T.receiverGen(i32, p.rx) === p.gen) this.lineUp(p.rx, p.gen, p.seqAt);
-      return;
-    }
     let rx = this.conn.knownReceiver(this.dst);
-    if (rx === 0 || T.lineLength(i32, rx) === 0) return;
+    if (rx === 0 || T.lineLength(i32, rx) === 0) return false;
     const seq = Atomics.load(i32, SEQ_IDX);
     // (a lock still taken: line up where we were going, unchecked: the tries check)
     rx = this.locate() || rx;
-    if (T.lineLength(i32, rx) === 0) return;
+    if (T.lineLength(i32, rx) === 0) return false;
     const gen = T.receiverGen(i32, rx);
     this.conn.rememberReceiver(this.dst, rx, gen);
     this.lineUp(rx, gen, seq);
+    return true;
   }
 
   /** Wait for room and send: resolves to what the attempt returns. */
@@ -302,14 +341,16 @@ export class RoomWait<R = number> implements T.Sleeper {
     }
   }
 
-  /** Out of its group; the head's successor becomes the head and looks at once (it may try now). */
+  /** Out of its group; the head's successor becomes the head and looks at once (it takes its place in the line, or tries). */
   private leaveGroup(): void {
     const g = this.group!, p = this.prev, n = this.next;
     if (p === null) g.head = n; else p.next = n;
     if (n === null) g.tail = p; else n.prev = p;
     this.prev = this.next = null;
-    if (g.head === null) this.conn.roomGroupDone(this.dst, g);
-    else if (p === null) n!.cancel();
+    if (g.head === null) {
+      if (g.timer !== null) { clearTimeout(g.timer); g.timer = null; g.armedAt = Infinity; }
+      this.conn.roomGroupDone(this.dst, g);
+    } else if (p === null) n!.cancel();
   }
 
   /** What the wait that just ended leaves behind: its place among the sleepers, its retry timer. */
@@ -326,6 +367,15 @@ export class RoomWait<R = number> implements T.Sleeper {
     const conn = this.conn, e = conn.engine, i32 = e.i32, byName = this.byName;
     for (;;) {
       checkUsable(conn, this.op);
+      // not the first of the connection's waits to this destination: behind the first, in no
+      // line (its end wakes this one; a timeout of its own: the group's timer)
+      if (this.prev !== null) {
+        if (this.deadline - now() <= 0) throw this.timedOut('earlier sends of this connection to the same destination still wait');
+        this.waitIdx = -1;
+        const p = this.pause();
+        holdUntil(this.group!, this.deadline);
+        return p;
+      }
       // (a name that moved, its owner closed or not, first: then the receiver's close)
       if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
         this.follow();
@@ -347,16 +397,8 @@ export class RoomWait<R = number> implements T.Sleeper {
         }
         continue;
       }
-      // our turn (or no line), but earlier sends of this connection to the destination still
-      // wait: not before them (their end wakes the next; a look at least every ALIVE_CHECK_MS)
-      if (this.prev !== null) {
-        const left = this.deadline - now();
-        if (left <= 0) throw this.timedOut('earlier sends of this connection to the same destination still wait');
-        this.waitIdx = -1;
-        const p = this.pause();
-        this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, ALIVE_CHECK_MS));
-        return p;
-      }
+      // in no line, and others wait in the receiver's: to its end first
+      if (!this.inLine && this.joinLine()) continue;
       // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
       let err: unknown;
       const seqTry = Atomics.load(i32, SEQ_IDX);
@@ -435,37 +477,18 @@ export class RoomWait<R = number> implements T.Sleeper {
   }
 
   /**
-   * A name left its owner since this wait lined up there: line up where the name is now,
-   * and so do the connection's other waits for the name still in the old owner's line, in
-   * the order they were made (each noticing it on its own would let later sends overtake
-   * earlier ones: an outside audit, stop 17, saw 1815..2999 arrive before 146..1814 at a
-   * standby owner).
+   * A name left its owner since this wait lined up there: line up where the name is now (the
+   * connection's later sends to the name wait behind this one, in no line: they follow it).
    */
   private follow(): void {
     const i32 = this.conn.engine.i32;
-    const old = this.rx, oldGen = this.gen;
-    const movers: RoomWait<unknown>[] = [];
-    for (let m = this.group!.head; m !== null; m = m.next) {
-      if (m.inLine && m.rx === old && m.gen === oldGen && m.seqAt !== Atomics.load(i32, SEQ_IDX)) movers.push(m);
-    }
-    for (const m of movers) { T.giveUp(i32, m.rx, m.gen, m.t); m.inLine = false; }
-    let to = 0;
+    T.giveUp(i32, this.rx, this.gen, this.t);
+    this.inLine = false;
     const seq = Atomics.load(i32, SEQ_IDX);
-    try {
-      to = this.locate(); // the name's owner now (0: none, or a lock still taken)
-    } finally {
-      // tickets in the new owner's line in the order the sends were made (this one's among
-      // them, wherever it stands); their waits end and they find their new place (no owner
-      // now, or a probe that failed: each of them tries on its own)
-      const toGen = to === 0 ? 0 : T.receiverGen(i32, to);
-      if (to !== 0) this.conn.rememberReceiver(this.dst, to, toGen);
-      for (const m of movers) {
-        if (to !== 0) m.lineUp(to, toGen, seq);
-        if (m !== this) {
-          if (m.waitIdx >= 0) Atomics.notify(i32, m.waitIdx);
-          else m.cancel(); // (asleep behind the old owner's turn: it looks again)
-        }
-      }
-    }
+    const to = this.locate(); // the name's owner now (0: a lock still taken: the tries look)
+    if (to === 0) return;
+    const gen = T.receiverGen(i32, to);
+    this.conn.rememberReceiver(this.dst, to, gen);
+    this.lineUp(to, gen, seq);
   }
 }

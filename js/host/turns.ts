@@ -1,11 +1,13 @@
-// turns: fair backpressure. Senders waiting for room in one receiver (sendAsync) are served
+// turns: fair backpressure. Senders waiting for room in one receiver (sendAsync) take turns
 // in the order they started waiting: a ticket line in the receiver's connection slot
 // (abi.ts, CONN_TURN_*), kept by the senders' hosts with atomics alone; the core never reads
 // it. A sender that finds no room takes a ticket (turn_next, an atomic add). The holder of
 // the ticket now served (turn_serving) is the only one that tries to send: it sleeps on the
 // receiver's space word until room is released, tries again, and passes the turn on
 // (turn_serving + 1) once its message is in. Those behind sleep on turn_serving. A fresh
-// sendAsync that finds a line takes a ticket instead of trying, so it cannot overtake.
+// sendAsync that finds a line takes a ticket instead of trying, so it cannot overtake. A
+// connection holds one ticket per destination at a time (its first waiting send's; the
+// others wait behind it in the connection: room-wait.ts), so senders take turns a message each.
 //
 // Nobody may hold the line forever:
 // - a waiter that gives up (abort, timeout, close, another error) passes its turn at once if

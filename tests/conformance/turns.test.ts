@@ -85,14 +85,14 @@ t('the receiver closes right after a pass: those behind the new holder reject wi
   // (an outside audit, stop 21: the thread's shared wait saw the pass and the close's shake in
   // one wake-up, woke only the waiters near the new turn, and the others slept on to their own
   // timers: rejections 548..951 ms after the close)
-  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect(), s = bus.connect();
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect(), ss = [0, 1, 2, 3, 4, 5].map(() => bus.connect());
   for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
   const head = fill.sendAsync(b.id, enc.encode('h'), { timeout: 10000 });
   await until(() => line(b) === 1, 'the holder');
   let settled = 0;
   const ps: Promise<string>[] = [];
   for (let i = 0; i < 6; i++) {
-    ps.push(s.sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000 }).then(() => 'sent', (e: BusError) => e.code).finally(() => { settled++; }));
+    ps.push(ss[i].sendAsync(b.id, enc.encode(`x${i}`), { timeout: 10000 }).then(() => 'sent', (e: BusError) => e.code).finally(() => { settled++; }));
   }
   await until(() => line(b) === 7, 'six senders behind it');
   await new Promise((r) => setTimeout(r, 20)); // asleep on the line
@@ -103,8 +103,8 @@ t('the receiver closes right after a pass: those behind the new holder reject wi
   for (let i = 0; i < 20 && settled < ps.length; i++) await new Promise((r) => setTimeout(r, 0));
   assert.is(settled, ps.length, 'every sender behind the holder has settled');
   assert.equal(await Promise.all(ps), Array(6).fill('ENXIO'));
-  assert.is(s.pendingSends, 0);
-  s.close(); fill.close();
+  for (const s of ss) { assert.is(s.pendingSends, 0); s.close(); }
+  fill.close();
 });
 
 t("a sendAsync whose try meets the receiver's lock taken waits in the receiver's line: the connection's next sends go behind it, not ahead", async ({ bus }) => {
@@ -263,11 +263,13 @@ t('a receiver found by name: its line is learned from the first wait and joined 
   await until(() => line(b) === 1, 'in the line');
   const p1 = s1.sendAsync('org.example.Turns', enc.encode('x1'), { timeout: 10000 });
   await until(() => line(b) === 2, 'two in the line');
-  const first = b.recv()!; // room: s0 holds the turn; s0's next sendAsync must queue behind s1
-  const p2 = s0.sendAsync('org.example.Turns', enc.encode('x2'), { timeout: 10000 });
-  assert.is(line(b), 3, 's0 knows the receiver of the name: it joined the line');
+  const first = b.recv()!; // room: s0, holding the turn, sends x0; then s1 holds it (no room)
   const got = [first.text()];
   first.free();
+  await p0;
+  // s0's next sendAsync by the name finds no wait of its own: it must queue behind s1, not try
+  const p2 = s0.sendAsync('org.example.Turns', enc.encode('x2'), { timeout: 10000 });
+  assert.is(line(b), 2, 's0 knows the receiver of the name: it joined the line');
   got.push(...await drain(b, 4));
   await Promise.all([p0, p1, p2]);
   assert.equal(got, ['f0', 'f1', 'x0', 'x1', 'x2']);
@@ -407,9 +409,11 @@ t('a name that moves to a standby owner while many sends of one connection wait 
   assert.is(s2.requestName(NAME, { queue: true }), 'in-queue');
   const K = 60;
   const sent = Array.from({ length: K }, (_, i) => tx.sendAsync(NAME, enc.encode(String(i)), { timeout: 20000 }));
-  await until(() => line(s1) === K - MAXQ, 'all but MAXQ wait in s1\'s line');
-  // the waits far back check on the holder every TURN_MS x their distance: let some of them
-  // look before the move (what let them overtake before)
+  // (one connection's waits to one destination: the first in s1's line, the others behind it)
+  await until(() => line(s1) === 1 && tx.pendingSends === K - MAXQ, 'all but MAXQ wait, the first in s1\'s line');
+  // before stop 22 they all waited in the line, and those far back checked on the holder
+  // every TURN_MS x their distance: let some of them look before the move (what let them
+  // overtake before stop 17)
   await new Promise((r) => setTimeout(r, 450));
   const atS1 = await drain(s1, 1); // one received there: room for one more, sent to s1
   s1.releaseName(NAME); // s2 owns the name now; s1 keeps what it has (one more if the holder went in before the move)
@@ -437,7 +441,7 @@ for (const how of ['released', 'its owner closed'] as const) {
     await until(() => line(r1) === 1, 'o holds the turn');
     const K = 12;
     for (let i = 0; i < K; i++) ps.push(x.sendAsync(NAME, enc.encode(String(i)), { timeout: 20000 }));
-    await until(() => line(r1) === K + 1, 'x\'s sends behind it');
+    await until(() => line(r1) === 2 && x.pendingSends === K, 'x\'s sends behind it (the first of them in the line)');
     // the waits far back look at the holder at their own times: some of them re-park first
     await new Promise((r) => setTimeout(r, 1200));
     if (how === 'released') r1.releaseName(NAME);
@@ -479,21 +483,42 @@ t('senders that keep sending to a slow receiver take turns: none gets more than 
   b.close();
 });
 
+t("a connection's burst of waiting sends holds one place in the receiver's line: another connection's send goes after its current one, not after the whole burst", async ({ bus }) => {
+  // (stop 22: every waiting send held a ticket, so one sender's 50 waits made a later sender
+  // of one message wait for all 50; now a connection's waits to one destination hold one
+  // ticket at a time, and senders take turns a message each)
+  const b = bus.connect({ poolSize: 65536 }), a = bus.connect(), c = bus.connect(), fill = bus.connect();
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const ps = Array.from({ length: 50 }, (_, i) => a.sendAsync(b.id, enc.encode(`a${i}`), { timeout: 20000 }));
+  await until(() => line(b) === 1 && a.pendingSends === 50, "a's burst waits, its first in the line");
+  ps.push(c.sendAsync(b.id, enc.encode('c'), { timeout: 20000 }));
+  await until(() => line(b) === 2, 'c behind it');
+  const got = await drain(b, MAXQ + 51);
+  await Promise.all(ps);
+  const at = got.indexOf('c') - MAXQ;
+  assert.ok(at <= 1, `c went second or first of the waiting ones, not at ${at}: ${got.join(',')}`);
+  assert.equal(got.filter((g) => g.startsWith('a')), Array.from({ length: 50 }, (_, i) => `a${i}`), "a's in call order");
+  assert.is(line(b), 0);
+  for (const x of [a, c, fill, b]) x.close();
+});
+
 t("the waiters of one thread in a line share one wait: a pass wakes that one (and the waiters it concerns), not the whole line", async ({ bus }) => {
-  const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
+  const b = bus.connect({ poolSize: 65536 }), senders = [0, 1, 2, 3, 4, 5].map(() => bus.connect());
   const sleepers = () => b.engine.u32[(b.engine.connAddr(b.slot) + A.CONN_TURN_SLEEPERS) >>> 2];
-  const N = 200;
+  const EACH = 30, N = EACH * senders.length;
   const ps: Promise<number>[] = [];
-  for (let i = 0; i < N; i++) ps.push(a.sendAsync(b.id, enc.encode(`m${i}`), { timeout: 20000 }));
-  await until(() => line(b) === N - MAXQ && sleepers() > 0, 'all but MAXQ in the line, asleep');
-  // (one wait per waiter before: N - MAXQ - 1 sleepers on turn_serving, every one of them
-  // woken by each pass and parking again, some 20 000 waits for these 200 sends)
-  assert.is(sleepers(), 1, 'one shared wait for the 197 waiters behind the holder');
+  for (let k = 0; k < EACH; k++) senders.forEach((c, i) => ps.push(c.sendAsync(b.id, enc.encode(`${i}:${k}`), { timeout: 20000 })));
+  // (each connection's first waiting send holds its ticket, the others wait behind it)
+  await until(() => line(b) === senders.length && sleepers() > 0, 'every sender in the line, those behind the holder asleep');
+  // (one wait per waiter before: a sleeper on turn_serving each, every one of them woken by
+  // each pass and parking again)
+  assert.is(sleepers(), 1, 'one shared wait for the waiters behind the holder');
   const got = await drain(b, N);
   await Promise.all(ps);
-  assert.equal(got, Array.from({ length: N }, (_, i) => `m${i}`), 'in order');
+  senders.forEach((_, i) => assert.equal(got.filter((g) => g.startsWith(`${i}:`)), Array.from({ length: EACH }, (_, k) => `${i}:${k}`), `sender ${i} in call order`));
   assert.is(line(b), 0);
   await until(() => sleepers() === 0, 'the shared wait ends with its last waiter');
+  for (const c of senders) c.close();
 });
 
 t("a send by name made after the name moved, while earlier sends of its connection still wait in the old owner's line: it arrives after them (it was sent at once, ahead of them)", async ({ bus }) => {
@@ -505,7 +530,7 @@ t("a send by name made after the name moved, while earlier sends of its connecti
   for (let i = 0; i < MAXQ; i++) a.send(NAME, new Uint8Array([i])); // o0's quota for this user is full
   const p4 = a.sendAsync(NAME, new Uint8Array([10]), { timeout: 10000 });
   const p5 = a.sendAsync(NAME, new Uint8Array([11]), { timeout: 10000 });
-  await until(() => line(o0) === 2, 'both wait in o0\'s line');
+  await until(() => line(o0) === 1 && a.pendingSends === 2, 'both wait: the first in o0\'s line');
   o0.releaseName(NAME); // the name moves to o1, which has room and no line
   const p6 = a.sendAsync(NAME, new Uint8Array([12]), { timeout: 10000 });
   const got: number[] = [];
