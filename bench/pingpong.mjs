@@ -7,7 +7,8 @@
 //     receiver acknowledges every `depth`-th), same payloads and paths (async receiver); and
 //     the same with the sender's `depth` messages sent by conn.sendMany (SEND_BATCH) to a
 //     conn.listen receiver.
-//  3. CPU per received message at 100 messages/s (async receiver vs postMessage; and the same
+//  3. CPU per received message at 100 messages/s (async receiver, recvAsync and conn.listen, vs
+//     postMessage's onmessage; and the same
 //     worker receiving with recvWait, for a worker that may block: not a target), the CPU of
 //     a connection waiting with no traffic (recvAsync pending, 5 s), and the longest event-loop
 //     block a spin caused: Spinner.maxMs of both sides (a spin's own length; spins the OS
@@ -72,22 +73,22 @@ if (!isMainThread) {
         return true;
       }
       if (p.length === 2) { // control: [mode, depth/16]
-        mode = ['echo-wait', 'echo-async', 'sink', 'idle', '', 'idle-wait', 'sink-listen'][p[0]]; depth = p[1] * 16 || 1; n = 0;
+        mode = ['echo-wait', 'echo-async', 'sink', 'idle', '', 'idle-wait', 'sink-listen', 'idle-listen'][p[0]]; depth = p[1] * 16 || 1; n = 0;
         conn.send(src, ack);
         return true;
       }
       if (mode === 'sink' || mode === 'sink-listen') { if (++n % depth === 0) conn.send(src, ack); return true; }
-      if (mode === 'idle' || mode === 'idle-wait') return true;
+      if (mode === 'idle' || mode === 'idle-wait' || mode === 'idle-listen') return true;
       conn.send(src, p); // echo
       return true;
     };
     for (let going = true; going;) {
-      if (mode === 'sink-listen') {
+      if (mode === 'sink-listen' || mode === 'idle-listen') {
         // conn.listen: until the mode changes (or the stop)
         await new Promise((resolve, reject) => {
           const l = conn.listen((m) => {
             going = step(m);
-            if (!going || mode !== 'sink-listen') l.stop();
+            if (!going || (mode !== 'sink-listen' && mode !== 'idle-listen')) l.stop();
           });
           l.done.then(resolve, reject);
         });
@@ -166,12 +167,16 @@ if (!isMainThread) {
     const idleMode = async (mode) => { main.send(peer, new Uint8Array([mode, 0])); (await main.recvAsync({ timeout: 20000 })).free(); };
     await idleMode(5);
     for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); if (i % 16 === 15) await sleep(1); }
+    // and with conn.listen (the bus's counterpart of onmessage): its own warm-up
+    await idleMode(7);
+    for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); if (i % 16 === 15) await sleep(1); }
     await idleMode(3);
     await sleep(2000); // the warm-up's garbage swept
-    const segs = { post: [], bus: [], busWait: [] };
+    const segs = { post: [], bus: [], busListen: [], busWait: [] };
     for (let r = 0; r < SEGS; r++) {
-      for (const [k, send] of [['post', sendPost], ['bus', sendBus], ['busWait', sendBus]]) {
+      for (const [k, send] of [['post', sendPost], ['bus', sendBus], ['busListen', sendBus], ['busWait', sendBus]]) {
         if (k === 'busWait') await idleMode(5);
+        else if (k === 'busListen') await idleMode(7);
         else if (k === 'bus') await idleMode(3);
         const c0 = cpu();
         for (let i = 0; i < secs * 100; i++) { send(); await sleep(10); }
@@ -181,6 +186,7 @@ if (!isMainThread) {
     bus.cpuPost = median(segs.post);
     bus.cpu100 = median(segs.bus);
     bus.cpuWait = median(segs.busWait);
+    bus.cpuListen = median(segs.busListen);
     bus.cpuSegs = segs;
     const pwExited = new Promise((res) => pw.once('exit', res));
     pw.postMessage('stop');
@@ -313,7 +319,7 @@ if (!isMainThread) {
     log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`wasm listen ${d} ${s}`)} | ${g(`wasm many ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`twin listen ${d} ${s}`)} | ${g(`twin many ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm listen ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm many ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
-  log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
+  log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus conn.listen ${bus.cpuListen.toFixed(1)} [${segTxt(bus.cpuSegs.busListen)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; conn.listen ${(bus.cpuListen / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
@@ -324,7 +330,8 @@ if (!isMainThread) {
   const rtRatio = rt['wasm async 64'] / rt['wasm blocking 64'];
   log('\nTargets (this run):');
   log(`  ${verdict(rtRatio <= 2)}  async round trip 64 B within 2× the blocking one (wasm): ${rt['wasm async 64'].toFixed(1)} / ${rt['wasm blocking 64'].toFixed(1)} µs = ${rtRatio.toFixed(2)}×`);
-  log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's: ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
+  log(`  ${verdict(bus.cpu100 <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's (receiver recvAsync): ${bus.cpu100.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpu100 / bus.cpuPost).toFixed(2)}×`);
+  log(`  ${verdict(bus.cpuListen <= bus.cpuPost)}  CPU per message at 100 msg/s no more than postMessage's (receiver conn.listen, onmessage's counterpart): ${bus.cpuListen.toFixed(1)} / ${bus.cpuPost.toFixed(1)} µs = ${(bus.cpuListen / bus.cpuPost).toFixed(2)}×`);
   log(`  ${verdict(maxSpin * 1e3 <= 100)}  longest event-loop block from a spin <= 100 µs: ${(maxSpin * 1e3).toFixed(1)} µs (spins not descheduled)`);
   log(`  ${verdict(bus.idle < 1)}  idle connection < 1 % of a core: ${bus.idle.toFixed(2)} % (whole process; the waiting thread alone ${bus.idleThread.toFixed(3)} %)`);
   log(`  (the receive path's own ceiling, one thread, 64 B, wasm: send ${ceiling.send.toFixed(0)} ns, recvAsync + free ${ceiling.recvAsync.toFixed(0)} ns, a for-await step ${ceiling.iterator.toFixed(0)} ns, recv + free ${ceiling.recv.toFixed(0)} ns, a conn.listen handler call ${ceiling.listen.toFixed(0)} ns per message; a receiver calling recvAsync per message cannot pass ${Math.round(1e9 / ceiling.recvAsync).toLocaleString('en')} msg/s, ${(1e9 / ceiling.recvAsync / tp['post 256 64']).toFixed(2)}× postMessage's depth-256 rate and ${(1e9 / ceiling.recvAsync / tp['post 16 64']).toFixed(2)}× its depth-16 rate in this run; a listener ${(1e9 / ceiling.listen / tp['post 256 64']).toFixed(2)}× and ${(1e9 / ceiling.listen / tp['post 16 64']).toFixed(2)}×)`);

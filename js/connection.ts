@@ -809,9 +809,16 @@ export class Connection implements SlotOwner, RoomOwner {
     return { o: { peek: o.peek, priority: o.priority }, timeout, signal, keepAlive: optBoolean('recvAsync', 'keepAlive', o.keepAlive) };
   }
 
-  /** recvNow with its options checked (recvNow, or checkRecvAsync once); `spun`: the caller did the wait's adaptive spin already (spinWake). Internal. */
-  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false): Message | Promise<Message> {
+  /**
+   * recvNow with its options checked (recvNow, or checkRecvAsync once); `spun`: the caller did
+   * the wait's adaptive spin already (spinWake); `looked`: the wake word the caller read
+   * (wakeSeen) before a look of its own that found the queue empty (takeBatched): no second
+   * look before the wait (a cold look costs 5-25 µs at 100 messages/s: docs/BENCHMARKS.md,
+   * stops 11 and 22). Internal.
+   */
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false, looked?: number): Message | Promise<Message> {
     if (signal?.aborted) throw canceled('recvAsync', signal);
+    if (looked !== undefined) return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, this.lastDropped, stop, spun);
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);

@@ -96,12 +96,15 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
           }
           // a queued message (or one of the batch): handed over with no wait (an aborted
           // signal still rejects first, as recvAsync does)
-          const m = batched && checked.signal?.aborted !== true ? conn.takeBatched('recvAsync') : null;
+          // (the wake word first: the wait after a look that found the queue empty needs no second look)
+          const look = batched && checked.signal?.aborted !== true;
+          const seen = look ? conn.wakeSeen() : 0;
+          const m = look ? conn.takeBatched('recvAsync') : null;
           if (m !== null) {
             spare = stop;
             return Promise.resolve(got(m));
           }
-          r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop);
+          r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop, false, look ? seen : undefined);
         } catch (err) {
           spare = stop;
           return Promise.resolve(failed(err));

@@ -74,7 +74,7 @@ export interface Listenable {
   wakeSeen(): number;
   spinWake(seen: number): boolean;
   readonly spinner: { woke(t: number): void };
-  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean): Message | Promise<Message>;
+  recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
 }
 
 export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
@@ -157,21 +157,23 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       return t - t0 >= DRAIN_MS;
     };
     const fresh = () => { t0 = last = now(); n = 0; every = 1; };
+    /** the wake word, read before each look at the queue (a message published since has moved it) */
+    let seen = 0;
     for (;;) {
       for (;;) {
         if (stopped || conn.closed) return;
+        seen = conn.wakeSeen();
         const m = conn.takeBatched('listen');
         if (m === null) break;
         deliver(m);
         if (due()) { await yieldTurn(); fresh(); }
       }
       if (stopped || conn.closed) return;
-      // the queue is empty: the wake word, one more look (a message published since has
-      // moved the word), then the adaptive spin on the word, synchronously (a message it
-      // catches goes by with no promise, in this turn)
-      const seen = conn.wakeSeen();
-      let m = conn.takeBatched('listen');
-      if (m === null && conn.spinWake(seen)) {
+      // the queue was empty at the look after `seen`: the adaptive spin on the word,
+      // synchronously (a message it catches goes by with no promise, in this turn), then the
+      // park, with no look in between (before stop 22, two more looks per parked message)
+      let m: Message | null = null;
+      if (conn.spinWake(seen)) {
         m = conn.takeBatched('listen');
         if (m === null) continue; // (another waiter's, or not a message)
         conn.spinner.woke(now());
@@ -182,7 +184,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // word moved already resolves in a microtask: the turn goes on).
         const p0 = parks();
         try {
-          const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true);
+          const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true, seen);
           if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
         } catch (err) {
           // the wait's failures (ESHUTDOWN, ECONNRESET, EDEADLK) are the listener's: op listen
