@@ -2117,6 +2117,10 @@ export class Connection implements SlotOwner, RoomOwner {
     if (g === undefined) this.roomGroups.set(k, g = roomGroup());
     return g;
   }
+  /** @internal sends of this connection to `dst` wait for room (sendAsync, replyAsync, call(), dispatch's replies): a send to it now would go ahead of them */
+  sendsWaitTo(dst: Destination): boolean {
+    return this.roomGroups.size > 0 && this.roomGroups.has(groupKey(dst));
+  }
   /** @internal RoomOwner */
   roomGroupDone(dst: unknown, group: RoomGroup): void {
     const k = groupKey(dst);

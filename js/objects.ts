@@ -215,23 +215,34 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
         ? `${call.interface ?? ''}.${call.member}: the reply does not match its signature: ${why}`
         : `${call.interface ?? ''}.${call.member}: the handler's error could not be sent: ${why}`);
     }
+    // earlier sends of this connection to the caller still wait for room: the reply goes
+    // behind them, not ahead (an outside audit, stop 22: it was sent at once, first)
+    if (c.sendsWaitTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
     if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting
     // no room in the caller for now (its quota for this user, or its pool): the reply waits
-    // for room as replyAsync does, until the call's deadline (after it the caller no longer
-    // waits: EBADSLT, ignored); what ends that wait goes where a failed reply goes
-    const left = (deadlines.get(call) ?? 0) / 1e6 - c.engine.monotonicNs() / 1e6;
+    // for room as replyAsync does
     const made = bytes as Uint8Array | null; // (assigned in the try)
-    if (made !== null && roomFor(err) && left > 0) {
-      c.replyToAsync(call.senderId, cookie, made.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, left).then(undefined, (e2: unknown) => {
-        if (e2 instanceof BusError && e2.errno === A.EBADSLT) return;
-        replyFailed(c, call, cookie, serial, errorName, e2, onError, false);
-      });
-      return;
-    }
+    if (made !== null && roomFor(err) && replyLater(c, call, cookie, serial, errorName, made, rc, onError)) return;
     replyFailed(c, call, cookie, serial, errorName, err, onError, sync);
   }
+}
+
+/**
+ * The reply `bytes` waits for room in the caller as replyAsync does (behind this connection's
+ * earlier waiting sends to it), until the call's deadline (after it the caller no longer
+ * waits: EBADSLT, ignored); what ends that wait goes where a failed reply goes. False when
+ * the deadline has passed already.
+ */
+function replyLater(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, bytes: Uint8Array, rc: number, onError: ExportOptions['onError']): boolean {
+  const left = (deadlines.get(call) ?? 0) / 1e6 - c.engine.monotonicNs() / 1e6;
+  if (left <= 0) return false;
+  c.replyToAsync(call.senderId, cookie, bytes.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, left).then(undefined, (e2: unknown) => {
+    if (e2 instanceof BusError && e2.errno === A.EBADSLT) return;
+    replyFailed(c, call, cookie, serial, errorName, e2, onError, false);
+  });
+  return true;
 }
 
 /** Is `err` a send's lack of room that a wait can end (ENOBUFS / EXFULL, but a message that never fits)? */

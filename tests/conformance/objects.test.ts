@@ -370,4 +370,35 @@ t('a well-known sender rule is judged by the names the sender owned when it sent
   svc.close(); sub.close(); plain.close(); other.close();
 });
 
+t("a dispatch reply waits behind the service's earlier sends to the caller that wait for room: it does not overtake them", async ({ bus }) => {
+  // (an outside audit, stop 22: dispatch sent its reply at once when room had just been made,
+  // ahead of a sendAsync to the same caller made before it)
+  const caller = bus.connect({ poolSize: 4096 }), svc = bus.connect(), mon = bus.connect({ monitor: true });
+  svc.export('/a', 'org.test.Order', { Get: { out: 's', handler: () => ['reply'] } });
+  const called = caller.callMethod({ destination: svc.id, path: '/a', interface: 'org.test.Order', member: 'Get' }, { timeout: 5000 });
+  const call = await svc.recvAsync({ timeout: 5000 });
+  let filled = 0;
+  try { for (;;) { svc.send(caller.id, new Uint8Array(64)); filled++; } } catch (e) { assert.ok(['ENOBUFS', 'EXFULL'].includes((e as BusError).code), (e as BusError).code); }
+  const first = svc.sendAsync(caller.id, new TextEncoder().encode('first'), { timeout: 5000 });
+  assert.is(svc.pendingSends, 1);
+  caller.recv()!.free(); // room for one
+  assert.is(svc.dispatch(call), 1);
+  call.free();
+  await first;
+  // the reply waits for room behind it: the caller makes room
+  for (let m = caller.recv(); m; m = caller.recv()) m.free();
+  // (bounded by a real timer: the call's own timeout runs on the MockProvider's clock)
+  const bounded = await Promise.race([called, new Promise((r) => setTimeout(() => r('no reply within 10 s'), 10000).unref?.())]);
+  assert.equal(bounded, ['reply']);
+  const order: string[] = [];
+  for (let m = mon.recv(); m; m = mon.recv()) {
+    if (m.src === svc.id && m.dst === caller.id && m.payload.length !== 64) order.push(m.dbus ? String(m.dbus.body[0]) : m.text());
+    m.free();
+  }
+  assert.equal(order, ['first', 'reply'], 'sent in the order they were made');
+  for (let m = caller.recv(); m; m = caller.recv()) m.free();
+  assert.ok(filled > 0);
+  caller.close(); svc.close(); mon.close({ drop: true });
+});
+
 t.run();
