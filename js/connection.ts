@@ -7,6 +7,7 @@ import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump, canBlock } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
+import { unref as unrefTimer } from './host/deadlines.ts';
 import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, ownCopy, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
@@ -552,9 +553,12 @@ export class Connection implements SlotOwner, RoomOwner {
   private probe(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendOptions): number {
     const e = this.engine;
     this.nextSendFlags = A.SEND_PROBE;
-    e.lockWaitMs = e.asyncLockWaitMs; // (an event-loop caller: EDEADLK soon, not after a second)
+    e.lockWaitMs = this.sendLockWait(); // (an event-loop caller: EDEADLK soon, not after a second)
     try {
       this.send(dst, payload, opts);
+    } catch (err) {
+      if (err instanceof BusError && err.errno === A.EDEADLK) this.sendLockSeen(true);
+      throw err;
     } finally {
       this.nextSendFlags = 0;
       e.lockWaitMs = A.LOCK_WAIT_MS;
@@ -1284,7 +1288,7 @@ export class Connection implements SlotOwner, RoomOwner {
    * its slice is freed by the next RECV_BATCH (at once when there is no room to note it).
    */
   releaseBatched(m: Message): void {
-    if (this.batchFree === null || this.batchFreeN === RECV_BATCH_MAX) m.free();
+    if (this.batchFree === null || this.batchFreeN === RECV_BATCH_MAX) this.freeSoon(m.detach());
     else this.batchFree[this.batchFreeN++] = m.detach();
   }
 
@@ -1293,10 +1297,56 @@ export class Connection implements SlotOwner, RoomOwner {
     const n = this.batchFreeN;
     this.batchFreeN = 0;
     if (this.isClosed) return; // (gone with the connection's pool)
-    for (let k = 0; k < n; k++) {
-      // (a slice freed meanwhile through a peeked Message of it is skipped, as recvBatch does)
-      try { this.freeOffset(this.batchFree![k]); } catch (err) { if (!(err instanceof BusError && err.errno === A.ENXIO)) throw err; }
+    for (let k = 0; k < n; k++) this.freeSoon(this.batchFree![k]);
+  }
+
+  /**
+   * @internal Free the slice at `offset` of a message the event loop's receivers are done
+   * with (a listener's handled message, an iterator's step, the end of their batch): a lock
+   * taken is waited for engine.asyncLockWaitMs at most, then the free is deferred and tried
+   * again every ASYNC_LOCK_RETRY_MS from a timer until it goes or the connection closes. A
+   * synchronous free spun up to LOCK_WAIT_MS on a page there, and one that failed with
+   * EDEADLK lost the rest of the batch's slices for good (an outside audit, stop 22). A slice
+   * freed meanwhile through a peeked Message of it (ENXIO) is skipped, as recvBatch does.
+   */
+  freeSoon(offset: number): void {
+    if (this.deferredFrees !== null) { this.deferredFrees.push(offset); return; } // (after those already waiting)
+    if (!this.freeLooking(offset)) { this.deferredFrees = [offset]; this.deferFrees(); }
+  }
+  /** slices whose free met a lock taken, in order (freeSoon), and the timer of their next try */
+  private deferredFrees: number[] | null = null;
+  private deferTimer: ReturnType<typeof setTimeout> | null = null;
+  /** One FREE from the event loop: false when a lock stayed taken (nothing changed). */
+  private freeLooking(offset: number): boolean {
+    const e = this.engine;
+    e.lockWaitMs = this.deferredFrees !== null || this.lockBusy !== null ? 0 : e.asyncLockWaitMs;
+    try {
+      this.freeOffset(offset);
+    } catch (err) {
+      if (err instanceof BusError && err.errno === A.EDEADLK) return false;
+      if (!(err instanceof BusError && err.errno === A.ENXIO)) throw err;
+    } finally {
+      e.lockWaitMs = A.LOCK_WAIT_MS;
     }
+    return true;
+  }
+  private deferFrees(): void {
+    this.deferTimer = setTimeout(() => {
+      this.deferTimer = null;
+      const d = this.deferredFrees;
+      if (d === null) return;
+      if (this.isClosed) { this.deferredFrees = null; return; } // (gone with the pool)
+      let k = 0;
+      try {
+        while (k < d.length && this.freeLooking(d[k])) k++;
+      } catch {
+        k = d.length; // (the connection is gone: ECONNRESET of a recovered thread, ESHUTDOWN)
+      }
+      if (k === d.length) { this.deferredFrees = null; return; }
+      d.splice(0, k);
+      this.deferFrees();
+    }, A.ASYNC_LOCK_RETRY_MS);
+    unrefTimer(this.deferTimer); // (keeps no thread alive: a thread that ends leaves with its bus)
   }
 
   /** `for await (const msg of conn)`: messages() without options. */
@@ -1507,7 +1557,7 @@ export class Connection implements SlotOwner, RoomOwner {
         }
         if (!open) break;
         const stuck = this.lockStuck();
-        if (stuck) throw stuck;
+        if (stuck) throw relabel('call', stuck); // (the shared error says the op of the receive that met it: an outside audit, stop 22)
         let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
         if (this.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
         else if (!spinDecided) {
@@ -1702,14 +1752,15 @@ export class Connection implements SlotOwner, RoomOwner {
     /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
     let refused: BusError | null = null;
     if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
-      e.lockWaitMs = e.asyncLockWaitMs;
+      e.lockWaitMs = this.sendLockWait();
       try {
         p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
+        if (this.sendStuckAt !== 0) this.sendLockSeen(false);
       } catch (err) {
         if (isRefusal(err)) refused = err;
         else {
           if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
-          if (err.errno === A.EDEADLK) stuckSince = now();
+          if (err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
         }
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
@@ -2057,13 +2108,15 @@ export class Connection implements SlotOwner, RoomOwner {
     let stuckSince: number | null = null;
     const rx = this.knownReceiver(dst);
     if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !this.roomGroups.has(groupKey(dst))) {
-      e.lockWaitMs = e.asyncLockWaitMs; // (an event-loop caller: EDEADLK soon, not after a second)
+      e.lockWaitMs = this.sendLockWait(); // (an event-loop caller: EDEADLK soon, not after a second)
       try {
         checkUsable(this, 'sendAsync');
-        return Promise.resolve(this.send(dst, payload, w.sendOpts));
+        const cookie = this.send(dst, payload, w.sendOpts);
+        if (this.sendStuckAt !== 0) this.sendLockSeen(false);
+        return Promise.resolve(cookie);
       } catch (err) {
         // no room, or a lock taken: the RoomWait tries again and waits
-        if (err instanceof BusError && err.errno === A.EDEADLK) stuckSince = now();
+        if (err instanceof BusError && err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
         else if (!roomHelps(err)) return Promise.reject(err);
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
@@ -2125,6 +2178,22 @@ export class Connection implements SlotOwner, RoomOwner {
   roomGroupDone(dst: unknown, group: RoomGroup): void {
     const k = groupKey(dst);
     if (this.roomGroups.get(k) === group) this.roomGroups.delete(k);
+  }
+  /**
+   * when an event-loop send's try last met a lock taken past its wait (0: none since a send
+   * went through): the tries of the next sendAsync(), call() and probes only look, for at
+   * most LOCK_WAIT_MS (each new one blocked its thread engine.asyncLockWaitMs: a burst of 200
+   * while a dead worker held the receiver's lock held Node's event loop 1.1 s, and 1000 a
+   * page's 0.7-1.2 s; outside audits, stop 22)
+   */
+  private sendStuckAt = 0;
+  /** @internal RoomOwner: the lock wait of an event-loop send's try or probe */
+  sendLockWait(): number {
+    return this.sendStuckAt !== 0 && now() - this.sendStuckAt < A.LOCK_WAIT_MS ? 0 : this.engine.asyncLockWaitMs;
+  }
+  /** @internal RoomOwner: an event-loop send's try met a lock taken (true), or went through (false) */
+  sendLockSeen(taken: boolean): void {
+    this.sendStuckAt = taken ? now() : 0;
   }
   /** @internal RoomOwner */
   roomJoin(w: RoomWait<unknown>): void {

@@ -48,7 +48,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   const free = (m: Message) => {
     if (!m.kept && !m.freedAlready && !conn.closed) {
       if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
-      else m.free();
+      else conn.freeSoon(m.detach()); // (a lock taken: deferred, not waited for LOCK_WAIT_MS)
     }
   };
   const drop = () => {

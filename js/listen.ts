@@ -70,6 +70,8 @@ export interface Listenable {
   readonly busShutDown: boolean;
   takeBatched(op: string): Message | null;
   releaseBatched(m: Message): void;
+  /** a handled message's slice freed from the event loop (deferred while a lock stays taken) */
+  freeSoon(offset: number): void;
   batchEnd(): void;
   wakeSeen(): number;
   spinWake(seen: number): boolean;
@@ -110,10 +112,12 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     halt();
   };
   const release = (m: Message) => {
-    if (!m.kept && !m.freedAlready && !conn.closed) m.free();
+    if (!m.kept && !m.freedAlready && !conn.closed) conn.freeSoon(m.detach());
   };
   const settled = (m: Message) => {
-    release(m);
+    // (done settles whatever the free does: a free that threw here left it pending for good,
+    // an outside audit, stop 22)
+    try { release(m); } catch (err) { fail(err); }
     if (--pending === 0 && finish) finish();
   };
   const deliver = (m: Message) => {

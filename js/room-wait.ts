@@ -117,6 +117,10 @@ export interface RoomOwner {
   readonly spaceSpinner: Spinner;
   /** send()'s checks without the sending (SEND_PROBE): throws what send() would but for room; the receiver's slot address */
   roomProbe(dst: unknown, payload: Payload, opts: object): number;
+  /** the lock wait of an event-loop send's try (engine.asyncLockWaitMs, or 0 while a lock found taken lets no send through) */
+  sendLockWait(): number;
+  /** a try met a lock taken (true), or went through (false) */
+  sendLockSeen(taken: boolean): void;
   /** the receiver `dst` names (a hint), else 0 */
   knownReceiver(dst: unknown): number;
   rememberReceiver(dst: unknown, rx: number, gen: number): void;
@@ -405,12 +409,13 @@ export class RoomWait<R = number> implements T.Sleeper {
       // (a lock already found stuck: tries only look, they do not block the thread again; with
       // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
       // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
-      e.lockWaitMs = this.lockedSince === null ? e.asyncLockWaitMs : 0;
+      e.lockWaitMs = this.lockedSince === null ? conn.sendLockWait() : 0;
       try {
         this.result = this.attempt === null
           ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
           : this.attempt(this.payload);
         if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
+        conn.sendLockSeen(false);
         return null;
       } catch (x) {
         err = x;
@@ -420,6 +425,7 @@ export class RoomWait<R = number> implements T.Sleeper {
       if (err instanceof BusError && err.errno === A.EDEADLK) {
         // a lock still taken: let the event loop run (a dead holder is recovered there) and
         // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
+        conn.sendLockSeen(true);
         this.lockedSince ??= now();
         const left = this.deadline - now();
         if (now() - this.lockedSince >= A.LOCK_WAIT_MS) throw err;
