@@ -291,7 +291,13 @@ export class Connection implements SlotOwner, RoomOwner {
 
   private live(op: string): Engine {
     if (this.isClosed) throw new BusError(A.ECONNRESET, op);
-    return this.engine;
+    const e = this.engine;
+    // a thread declared dead writes nothing more in its command area: its thread slot, and
+    // the area with it, may be another thread's by now (an outside audit, stop 22: a Deno
+    // worker still in its send loop after terminate() and recoverThread() wrote each SEND
+    // there before the engine refused it, and broke the next worker that joined into its slot)
+    e.checkAlive();
+    return e;
   }
 
   /**
@@ -1033,16 +1039,21 @@ export class Connection implements SlotOwner, RoomOwner {
    * already, it only marks the connection closed.
    */
   close(opts?: CloseOptions): void {
-    const e = this.live('close');
+    if (this.isClosed) throw new BusError(A.ECONNRESET, 'close');
+    const e = this.engine;
     const drop = optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
     const cmd = e.cmd, u32 = e.u32;
+    // declared dead (its recoverer closed the connection): only marked closed, nothing written
+    // (the command area may be another thread's by now: live())
+    let gone = false;
+    try { e.checkAlive(); } catch (err) { if (!(err instanceof BusError && err.errno === A.ECONNRESET)) throw err; gone = true; }
     // messages a batch took (a listener's) and nobody was handed yet count as queued (EBUSY,
     // as BYEBYE says of the queue), unless they go with the close
-    if (this.takenLeft > 0 && !drop && !isShutdown(u32)) {
+    if (!gone && this.takenLeft > 0 && !drop && !isShutdown(u32)) {
       throw new BusError(A.EBUSY, 'close', `${this.takenLeft} message(s) taken by a batched receive (a listener's, an iterator's) are still to be handed over (receive them, or close({ drop: true }))`);
     }
-    let r: number;
-    try {
+    let r = -A.ECONNRESET;
+    if (!gone) try {
       BYEBYE.encode(u32, cmd, drop ? A.BYEBYE_DROP : 0);
       r = e.byebye(this.slot, this.gen);
       if (r === -A.EBUSY && !isShutdown(u32) && this.dropCallEnds()) {

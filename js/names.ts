@@ -60,6 +60,7 @@ function nameBytes(op: string, name: unknown): Uint8Array {
 
 function live(c: NameConn, op: string): Engine {
   if (c.closed) throw new BusError(A.ECONNRESET, op);
+  c.engine.checkAlive(); // (a thread declared dead writes nothing in its command area: Connection.live)
   return c.engine;
 }
 

@@ -76,6 +76,7 @@ function state(c: Connection): State {
 
 function live(c: Connection, op: string): Engine {
   if (c.closed) throw new BusError(A.ECONNRESET, op);
+  c.engine.checkAlive(); // (a thread declared dead writes nothing in its command area: Connection.live)
   return c.engine;
 }
 

@@ -156,6 +156,32 @@ t('a recovered thread closes its connections and leaves without errors piling up
   assert.equal(checkBus(bus.engine), []);
 });
 
+t("a thread declared dead writes nothing more in its command area: the thread that joins into its slot next is not disturbed", async ({ bus, mock }) => {
+  // (an outside audit, stop 22: a Deno worker still running its send loop after terminate()
+  // and recoverThread() encoded each SEND into its old command area before the engine refused
+  // it, and the next worker that joined into that thread slot failed its own commands)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const jc = j.connect(), rx = bus.connect();
+  assert.is(bus.recoverThread(h.token, { stopped: true }) >= 0, true);
+  const j2 = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  assert.is(j2.engine.cmd, j.engine.cmd, 'the new thread took the old one\'s slot (and command area)');
+  const area = () => j2.engine.u8.slice(j2.engine.cmd, j2.engine.cmd + 512);
+  const before = area();
+  const code = (f: () => unknown) => { try { f(); return 'ok'; } catch (e) { return (e as BusError).code; } };
+  assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
+  assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
+  assert.is(code(() => jc.requestName('org.test.Zombie')), 'ECONNRESET');
+  jc.close(); // only marked closed
+  assert.equal(area(), before, "the new thread's command area is untouched");
+  const c2 = j2.connect(); // its own commands work
+  c2.send(rx.id, new Uint8Array(1));
+  rx.recv()!.free();
+  c2.close(); rx.close();
+  j.close(); j2.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('a thread declared dead while it runs: its pending call() and recvAsync reject with ECONNRESET at once, not at the call\'s deadline', async ({ bus, mock }) => {
   // (found by an outside audit: the reply pump's look, finding no end of a call queued, ran no
   // command that would have said so, and the call waited for its 30 s deadline)
