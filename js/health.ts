@@ -35,7 +35,7 @@ export interface ConnStats {
   /** bytes charged to senders' quotas (queued messages), per sending user */
   accounted: number;
   quota: { uid: number; bytes: number; msgs: number }[];
-  /** tickets taken in its line and not yet served (js/host/turns.ts): each sendAsync waiting for room, and each place one that gave up left, until its passer passes it */
+  /** tickets taken in its line and not yet served (js/host/turns.ts): one per sending connection and destination whose sends wait for room (its first waiting send's), and each place one that gave up left, until its passer passes it */
   sendLine: number;
   /** well-known names: those it owns (primary owner), and those it waits for in a name's queue (an activator's records count as queued) */
   names: { owned: number; queued: number };
