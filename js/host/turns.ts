@@ -258,6 +258,10 @@ async function park(g: Sleepers): Promise<void> {
   const seqIdx = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2, downIdx = (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2;
   try {
     let s = Atomics.load(i32, key), seq = Atomics.load(i32, seqIdx);
+    // the turn may have come to a waiter between its look and this park (the waits below see
+    // only moves from s on): those it concerns look now (an outside audit, stop 22: with two
+    // threads' senders taking turns, a holder slept on until a skip, TURN_MS, 8 times in 1000)
+    for (const e of [...g.byTicket.values()]) if (((e.t - s) | 0) <= 0) wakeOne(g, e);
     while (g.byTicket.size > 0) {
       const how = waitWordHow(i32, key, s, look, sleepers);
       if (how === null) {
