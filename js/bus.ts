@@ -425,7 +425,7 @@ export class Bus {
    * did not: ESHUTDOWN in `error`. null: not shut down (or this Bus is still joined).
    */
   private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
-    if (this.engine.cmd !== 0 || !this.isShutdown) return null;
+    if (this.engine.joined || !this.isShutdown) return null;
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
     return { slot: -1, error: new BusError(A.ESHUTDOWN, op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
   }
@@ -487,7 +487,7 @@ export class Bus {
   /** recoverThread's argument checks (EBADF, EINVAL); its `stopped` */
   private recoverArgs(token: number, opts: { stopped?: boolean } | undefined, op: string): boolean {
     const e = this.engine;
-    if (e.cmd === 0) throw new BusError(A.EBADF, op, 'the bus is closed on this thread');
+    if (!e.joined) throw new BusError(A.EBADF, op, 'the bus is closed on this thread');
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
       throw new BusError(A.EINVAL, op, `token must be an integer in 0 … 2^32 − 1, got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
     }
@@ -572,7 +572,7 @@ export class Bus {
   /** HELLO: a new connection on this thread. */
   connect(opts?: ConnectOptions): Connection {
     const e = this.engine;
-    if (e.cmd === 0) {
+    if (!e.joined) {
       // (the creator leaves the bus as it shuts it down: its connect() says why, as every other thread's does)
       if (this.isShutdown) throw new BusError(A.ESHUTDOWN, 'connect', 'the bus was shut down');
       throw new BusError(A.EBADF, 'connect', 'the bus is closed on this thread');
@@ -637,9 +637,10 @@ export class Bus {
    * (microseconds) is waited out, for up to a second; a published HELLO slice goes with the pool.
    */
   private abandon(slot: number, gen: number): void {
-    const e = this.engine, u32 = e.u32, cmd = e.cmd;
+    const e = this.engine, u32 = e.u32;
     const until = performance.now() + 1000;
     try {
+      const cmd = e.cmd;
       for (;;) {
         BYEBYE.encode(u32, cmd);
         if (e.byebye(slot, gen) !== -A.EBUSY) return;
@@ -682,7 +683,7 @@ export class Bus {
 
   /** Leave the bus on this thread (open connections of this thread must be closed first). */
   close(): void {
-    if (this.engine.cmd === 0) return;
+    if (!this.engine.joined) return;
     // the user's connections first (EBUSY changes nothing); then the waits of bus.waitForName
     // end (ECONNRESET): their connections are the library's
     const open = this.connections.filter((c) => !S.isNameWait(c));
@@ -728,7 +729,7 @@ export class Bus {
   shutdown(): void {
     const e = this.engine;
     if (!this.creator) throw new BusError(A.EPERM, 'Bus.shutdown', 'only the Bus that created the bus (Bus.create) may shut it down; other threads leave with bus.close()');
-    if (e.cmd === 0) {
+    if (!e.joined) {
       if (this.isShutdown) return;
       throw new BusError(A.EBADF, 'Bus.shutdown', 'the bus is closed on this thread');
     }
@@ -773,7 +774,7 @@ export class Bus {
     const open = this.connections[0];
     if (open) return f(open);
     // (after bus.close() the short-lived connection cannot be made: said in this method's name)
-    if (this.engine.cmd === 0) throw new BusError(A.EBADF, op, 'this Bus has left the bus (bus.close())');
+    if (!this.engine.joined) throw new BusError(A.EBADF, op, 'this Bus has left the bus (bus.close())');
     const c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
     try { return f(c); } finally { c.close(); }
   }
@@ -885,8 +886,8 @@ export class Bus {
         if (done) return;
         // (after bus.shutdown() this Bus has left: it still watches, and recover() says what
         // the worker did; no thread joins an ended bus any more)
-        const ended = this.engine.cmd === 0 && this.isShutdown;
-        if (this.engine.cmd === 0 && !ended) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
+        const ended = !this.engine.joined && this.isShutdown;
+        if (!this.engine.joined && !ended) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
         if (this.threadSlotOf(token) >= 0) return arm();
         let held: boolean;
         try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }

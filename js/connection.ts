@@ -1042,11 +1042,12 @@ export class Connection implements SlotOwner, RoomOwner {
     if (this.isClosed) throw new BusError(A.ECONNRESET, 'close');
     const e = this.engine;
     const drop = optBoolean('close', 'drop', options<CloseOptions>('close', opts, CLOSE_KEYS, '{ drop: true }').drop) === true;
-    const cmd = e.cmd, u32 = e.u32;
+    const u32 = e.u32;
     // declared dead (its recoverer closed the connection): only marked closed, nothing written
     // (the command area may be another thread's by now: live())
     let gone = false;
     try { e.checkAlive(); } catch (err) { if (!(err instanceof BusError && err.errno === A.ECONNRESET)) throw err; gone = true; }
+    const cmd = gone ? 0 : e.cmd;
     // messages a batch took (a listener's) and nobody was handed yet count as queued (EBUSY,
     // as BYEBYE says of the queue), unless they go with the close
     if (!gone && this.takenLeft > 0 && !drop && !isShutdown(u32)) {

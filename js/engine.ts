@@ -28,6 +28,8 @@ export interface Engine {
   readonly threadSlot: number;
   /** absolute address of this thread's command area (0 before threadJoin) */
   readonly cmd: number;
+  /** joined and not left: there is a command area (cmd throws ECONNRESET once this thread was declared dead; this does not) */
+  readonly joined: boolean;
 
   busMake(cmd: number): number;
   threadJoin(token: number): number;
@@ -157,8 +159,15 @@ abstract class EngineBase {
    */
   get cmd(): number {
     if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+    // the one gate to the area: a thread declared dead writes nothing more there, since its
+    // thread slot, and the area with it, may be another thread's by now (stop-22 audits: a
+    // zombie's HELLO or SEND, encoded before the engine refused it, broke the next worker
+    // that joined into its slot). (`joined` says whether there is an area, without this check.)
+    if (this.cmdAddr !== 0 && (this.dead !== null || !this.alive())) throw this.dead ?? this.recovered();
     return this.cmdAddr;
   }
+  /** joined the bus, and not left it (bus.close()): there is a command area, this thread's or, once declared dead, no longer */
+  get joined(): boolean { return this.cmdAddr !== 0; }
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
@@ -387,6 +396,9 @@ abstract class EngineBase {
     let deadline = 0;
     /** when the lock's holder was first seen not LIVE (0: not seen) */
     let deadSince = 0;
+    // a thread declared dead runs nothing: the core would take it for the thread that joined
+    // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
+    if (this.dead === null && !this.alive()) throw this.recovered();
     for (;;) {
       let r: number;
       if (this.dead) throw this.dead;
@@ -490,7 +502,7 @@ abstract class EngineBase {
     this.dieOnTrap = die;
   }
 
-  protected joined(slot: number): number {
+  protected tookSlot(slot: number): number {
     if (slot >= 0) {
       this.threadSlot = slot;
       this.cmdAddr = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_CMD;
@@ -595,7 +607,7 @@ export class WasmEngine extends EngineBase implements Engine {
   protected unwindCore(): number { return this.x.unwind(); }
   busMake(cmd: number): number { return this.x.bus_make(cmd); }
   threadJoin(token: number): number {
-    const r = this.joined(this.x.thread_join(token));
+    const r = this.tookSlot(this.x.thread_join(token));
     if (r >= 0) this.token = token >>> 0;
     return r;
   }
@@ -627,7 +639,7 @@ export class TwinEngine extends EngineBase implements Engine {
   busMake(cmd: number): number { this.bind(); return this.x.bus_make(cmd); }
   threadJoin(token: number): number {
     this.bind();
-    const slot = this.joined(this.x.thread_join(token));
+    const slot = this.tookSlot(this.x.thread_join(token));
     if (slot >= 0) {
       this.threadAddr = this.cmdAddr - A.THREAD_CMD;
       this.token = token >>> 0;

@@ -165,15 +165,27 @@ t("a thread declared dead writes nothing more in its command area: the thread th
   const jc = j.connect(), rx = bus.connect();
   assert.is(bus.recoverThread(h.token, { stopped: true }) >= 0, true);
   const j2 = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  assert.is(j2.engine.cmd, j.engine.cmd, 'the new thread took the old one\'s slot (and command area)');
+  assert.is(j2.engine.threadSlot, j.engine.threadSlot, 'the new thread took the old one\'s slot (and command area)');
   const area = () => j2.engine.u8.slice(j2.engine.cmd, j2.engine.cmd + 512);
   const before = area();
   const code = (f: () => unknown) => { try { f(); return 'ok'; } catch (e) { return (e as BusError).code; } };
   assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
   assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
   assert.is(code(() => jc.requestName('org.test.Zombie')), 'ECONNRESET');
+  // the Bus's own methods too (a later audit of stop 22: bus.connect() wrote its HELLO there
+  // first, and bus.recoverThread() ran RECOVER as the thread that joined the slot since, so
+  // a dead thread could claim the recovery of a live one, the main thread included)
+  assert.is(code(() => j.connect()), 'ECONNRESET');
+  assert.is(code(() => j.connect({ description: 'zombie' })), 'ECONNRESET');
+  assert.is(code(() => j.recoverThread(j2.engine.threadToken)), 'ECONNRESET');
+  assert.is(code(() => j.recoverThread(bus.engine.threadToken)), 'ECONNRESET');
+  assert.is(await j.recoverThreadAsync(j2.engine.threadToken).then(() => 'ok', (e: BusError) => e.code), 'ECONNRESET');
+  assert.is(await j.waitForName('org.test.Never', { timeout: 20 }).then(() => 'ok', (e: BusError) => e.code), 'ECONNRESET');
+  assert.is(code(() => j.listNames()), 'ECONNRESET');
   jc.close(); // only marked closed
+  assert.is(code(() => j.listPeers()), 'ECONNRESET'); // (through a short-lived connection, which it cannot make)
   assert.equal(area(), before, "the new thread's command area is untouched");
+  assert.is(j2.stats().threads.list.filter((x) => x.state !== 'live').length, 0, 'no thread left recovering');
   const c2 = j2.connect(); // its own commands work
   c2.send(rx.id, new Uint8Array(1));
   rx.recv()!.free();
