@@ -17,7 +17,7 @@ import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { RoomWait, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
+import { RoomWait, SlotHold, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import { Calls, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
@@ -191,6 +191,8 @@ interface CallStart {
   readonly pt: bigint | undefined;
   readonly cookie: number | undefined;
   readonly sent: { yes: boolean } | null;
+  /** its place in the connection's order to `dst` while it waits (room-wait.ts, SlotHold) */
+  hold: SlotHold | null;
 }
 
 /** callRun's result when the call, refused again, went back to its waiter in the slot line (whose promise call() returned) */
@@ -1425,6 +1427,8 @@ export class Connection implements SlotOwner, RoomOwner {
   private readonly roomGroups = new Map<string | number, RoomGroup>();
   /** the order of the next call() (SlotCall.seq) */
   private callSeq = 0;
+  /** calls that have a slot and are being sent (waiting for room, say): the slots they will take (callRun) */
+  private callsSending = 0;
 
   /** @internal SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (replyPump) */
   slotHeld(): void {
@@ -1432,7 +1436,7 @@ export class Connection implements SlotOwner, RoomOwner {
   }
 
   /** @internal SlotOwner (slot-line.ts): a slot is free */
-  slotFree(): boolean { return this.calls === null || this.calls.live < A.MAX_PENDING_REPLIES; }
+  slotFree(): boolean { return this.calls === null || this.calls.live + this.callsSending < A.MAX_PENDING_REPLIES; }
   /** @internal SlotOwner */
   slotPending(): number { return this.calls === null ? 0 : this.calls.live; }
   /** @internal SlotOwner */
@@ -1466,9 +1470,16 @@ export class Connection implements SlotOwner, RoomOwner {
     this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq, q).then((m) => {
       if (m !== BACK_IN_LINE) (q.resolve as (m: Message) => void)(m);
     }, (err: unknown) => {
+      this.slotDrop(q);
       this.slotPass(); // (it failed for good: the next one may go)
       q.reject(err);
     });
+  }
+  /** @internal SlotOwner: `q` failed: the place it held in the order to its destination goes */
+  slotDrop(q: SlotCall): void {
+    const c = q.call as CallStart;
+    c.hold?.release();
+    c.hold = null;
   }
 
   private callCookie(calls: Calls): number {
@@ -1726,8 +1737,9 @@ export class Connection implements SlotOwner, RoomOwner {
     // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
     // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
     // own frame (callRun) is made once it has its slot (slot-line.ts says why).
-    if (calls.live >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
-      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent }; // (the caller's memory may change while this waits)
+    if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
+      // (the caller's memory may change while this waits; the sends made after it to `dst` wait behind it)
+      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent, hold: new SlotHold(this, dst) };
       return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq).start(resolve, reject));
     }
     return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
@@ -1752,45 +1764,62 @@ export class Connection implements SlotOwner, RoomOwner {
     pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: SlotCall | null = null): Promise<Message | typeof BACK_IN_LINE> {
     const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
     const calls = this.calls!;
-    // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
-    // its first try runs before call() returns its promise when no slot was waited for
     let p: PendingCall | null = null;
-    // the first try at once, without the wait's machinery (an async function and a promise
-    // per call), when roomWait would try at once too: no line of senders at the receiver.
-    // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
-    const e = this.engine, rx0 = this.knownReceiver(dst);
-    /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
-    let stuckSince: number | null = null;
     /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
     let refused: BusError | null = null;
-    if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
-      e.lockWaitMs = this.sendLockWait();
-      try {
-        p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
-        if (this.sendStuckAt !== 0) this.sendLockSeen(false);
-      } catch (err) {
-        if (isRefusal(err)) refused = err;
-        else {
-          if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
-          if (err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
+    /** the place this call held in its connection's order to `dst` while it waited for a slot (its RoomWait takes it) */
+    let hold: SlotHold | null = null;
+    // a slot is this call's until it is sent or fails: the slot line lets no other call go for
+    // it meanwhile (slotFree; before, calls went while earlier ones waited for room, and were
+    // refused once those were sent)
+    this.callsSending++;
+    try {
+      // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
+      // its first try runs before call() returns its promise when no slot was waited for
+      // the first try at once, without the wait's machinery (an async function and a promise
+      // per call), when roomWait would try at once too: no line of senders at the receiver.
+      // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
+      const e = this.engine, rx0 = this.knownReceiver(dst);
+      /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
+      let stuckSince: number | null = null;
+      if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
+        e.lockWaitMs = this.sendLockWait();
+        try {
+          p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
+          if (this.sendStuckAt !== 0) this.sendLockSeen(false);
+        } catch (err) {
+          if (isRefusal(err)) refused = err;
+          else {
+            if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
+            if (err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
+          }
+        } finally {
+          e.lockWaitMs = A.LOCK_WAIT_MS;
         }
-      } finally {
-        e.lockWaitMs = A.LOCK_WAIT_MS;
+        if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
       }
-      if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
-    }
-    if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
-    while (p === null && refused === null) {
-      const tried = this.roomWait('call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-        (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
-      stuckSince = null;
-      this.slotPass(); // the next call waiting for a slot, if one is still free
-      try {
-        p = await tried;
-      } catch (err) {
-        if (!isRefusal(err)) throw err;
-        refused = err;
+      if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
+      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
+      while (p === null && refused === null) {
+        const w = new RoomWait<PendingCall>(this, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
+          (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
+        w.place = hold;
+        w.keepPlace = isRefusal; // (refused a slot: back to the slot line, in this place)
+        hold = null;
+        const tried = w.run();
+        stuckSince = null;
+        this.slotPass(); // the next call waiting for a slot, if one is still free
+        try {
+          p = await tried;
+        } catch (err) {
+          if (!isRefusal(err)) throw err;
+          refused = err;
+          hold = w.place;
+        }
       }
+    } finally {
+      this.callsSending--;
+      if (p === null) this.slotPass(); // (not sent: the slot it kept is free again)
     }
     if (p === null) {
       // EMLINK although this connection's calls leave a slot (calls it made through the raw
@@ -1808,8 +1837,8 @@ export class Connection implements SlotOwner, RoomOwner {
       const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
       // (the waiter it went from, again: its promise is call()'s; a call that had not waited
       // makes its waiter now)
-      if (q !== null) { q.again(why); return BACK_IN_LINE; }
-      const start: CallStart = { dst, payload, a, pt, cookie, sent };
+      if (q !== null) { (q.call as CallStart).hold = hold ?? new SlotHold(this, dst); q.again(why); return BACK_IN_LINE; }
+      const start: CallStart = { dst, payload, a, pt, cookie, sent, hold: hold ?? new SlotHold(this, dst) };
       return await new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq).start(resolve, reject));
     }
     if (sent !== null) sent.yes = true;
@@ -2182,9 +2211,15 @@ export class Connection implements SlotOwner, RoomOwner {
     if (g === undefined) this.roomGroups.set(k, g = roomGroup());
     return g;
   }
-  /** @internal sends of this connection to `dst` wait for room (sendAsync, replyAsync, call(), dispatch's replies): a send to it now would go ahead of them */
-  sendsWaitTo(dst: Destination): boolean {
-    return this.roomGroups.size > 0 && this.roomGroups.has(groupKey(dst));
+  /**
+   * @internal a reply to `dst` now would go ahead of sends of this connection that wait for
+   * room there (sendAsync, replyAsync, call(), dispatch's replies): not of a call waiting for a
+   * pending-call slot, nor of what waits behind it (room-wait.ts, SlotHold, says why)
+   */
+  replyWaitsTo(dst: Destination): boolean {
+    if (this.roomGroups.size === 0) return false;
+    const g = this.roomGroups.get(groupKey(dst));
+    return g !== undefined && g.head !== null && !g.head.slot;
   }
   /** @internal RoomOwner */
   roomGroupDone(dst: unknown, group: RoomGroup): void {

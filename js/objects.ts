@@ -217,7 +217,7 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     }
     // earlier sends of this connection to the caller still wait for room: the reply goes
     // behind them, not ahead (an outside audit, stop 22: it was sent at once, first)
-    if (c.sendsWaitTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
+    if (c.replyWaitsTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
     if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting

@@ -72,10 +72,105 @@ export function checkUsable(conn: RoomOwner, op: string): void {
  * lazily, as host/deadlines.ts does).
  */
 export interface RoomGroup {
-  head: RoomWait<unknown> | null;
-  tail: RoomWait<unknown> | null;
+  head: Member | null;
+  tail: Member | null;
   timer: ReturnType<typeof setTimeout> | null;
   armedAt: number;
+}
+
+/**
+ * A place in a group: a wait for room (RoomWait), or the place a call() holds while it waits
+ * for a pending-call slot (SlotHold).
+ */
+export interface Member {
+  prev: Member | null;
+  next: Member | null;
+  /** when its time is up (performance.now() ms; the group's timer ends a wait behind the head then) */
+  readonly deadline: number;
+  /** it is now the head, or its time came: look again */
+  cancel(): void;
+  /** a SlotHold (replies go ahead of it: SlotHold says why) */
+  readonly slot: boolean;
+}
+
+/** `m` joins `g` at its end; a reply (`reply`), before its first SlotHold. */
+function append(g: RoomGroup, m: Member, reply: boolean): void {
+  let at: Member | null = null; // (the member to go before: none, the end)
+  if (reply) for (let x = g.head; x !== null; x = x.next) if (x.slot) { at = x; break; }
+  if (at === null) {
+    if (g.tail === null) g.head = m;
+    else { g.tail.next = m; m.prev = g.tail; }
+    g.tail = m;
+    return;
+  }
+  m.next = at; m.prev = at.prev;
+  if (at.prev === null) g.head = m; else at.prev.next = m;
+  at.prev = m;
+}
+
+/** `m` takes the place of `old` in `g` (nobody is woken: the head stays the head). */
+function replace(g: RoomGroup, old: Member, m: Member): void {
+  m.prev = old.prev; m.next = old.next;
+  if (old.prev === null) g.head = m; else old.prev.next = m;
+  if (old.next === null) g.tail = m; else old.next.prev = m;
+  old.prev = old.next = null;
+}
+
+/** `m` leaves `g` of `dst`: a new head looks at once; an empty group goes. */
+function unlink(conn: RoomOwner, dst: unknown, g: RoomGroup, m: Member): void {
+  const p = m.prev, n = m.next;
+  if (p === null) g.head = n; else p.next = n;
+  if (n === null) g.tail = p; else n.prev = p;
+  m.prev = m.next = null;
+  if (g.head === null) {
+    if (g.timer !== null) { clearTimeout(g.timer); g.timer = null; g.armedAt = Infinity; }
+    conn.roomGroupDone(dst, g);
+  } else if (p === null) n!.cancel();
+}
+
+/**
+ * The place of a call() in its connection's order to its destination while it waits for a
+ * pending-call slot (MAX_PENDING_REPLIES calls pending: slot-line.ts), so that the sends and
+ * calls made after it to that destination wait behind it (before, they went first: an outside
+ * audit, stop 22). When the call gets its slot, its RoomWait takes this place (replace); when
+ * it fails, the place goes (release). A reply (replyAsync, dispatch's) is not held behind it:
+ * a slot frees only when calls end, that is when the destination answers, and a service
+ * whose answers waited behind its own calls to a peer that calls it back would deadlock with
+ * that peer until the calls timed out.
+ */
+export class SlotHold implements Member {
+  prev: Member | null = null;
+  next: Member | null = null;
+  /** (its call's own time is kept by the slot line) */
+  readonly deadline = Infinity;
+  readonly slot = true;
+  private group: RoomGroup | null;
+
+  /** At the end of the connection's group of `dst`; or in the place of `instead` (a call refused a slot, going back to wait for one). */
+  constructor(private readonly conn: RoomOwner, private readonly dst: unknown, instead: Member | null = null) {
+    const g = this.group = conn.roomGroup(dst);
+    if (instead === null) append(g, this, false); else replace(g, instead, this);
+  }
+
+  /** (the head that waits for a slot waits for the slot line, not for this) */
+  cancel(): void {}
+
+  /** The call failed: its place goes (the next one looks, if it was the head). */
+  release(): void {
+    const g = this.group;
+    if (g === null) return;
+    this.group = null;
+    unlink(this.conn, this.dst, g, this);
+  }
+
+  /** The call's RoomWait `w` takes this place (false: it was released). */
+  handTo(w: Member): RoomGroup | null {
+    const g = this.group;
+    if (g === null) return null;
+    this.group = null;
+    replace(g, this, w);
+    return g;
+  }
 }
 
 /** An empty group. */
@@ -141,7 +236,7 @@ export interface RoomOwner {
  */
 export type Attempt<R> = ((payload: Payload) => R) | null;
 
-export class RoomWait<R = number> implements T.Sleeper {
+export class RoomWait<R = number> implements T.Sleeper, Member {
   // (Waiter: what close() and unref() / ref() see)
   /** the waiting call, named in the error of a close */
   readonly op: string;
@@ -164,8 +259,16 @@ export class RoomWait<R = number> implements T.Sleeper {
   /** T.Sleeper: when its sleep behind the turn ends at the latest */
   due = 0;
   /** the waits of its group made before and after it (RoomGroup; prev null: it is the head, the one that tries) */
-  prev: RoomWait<unknown> | null = null;
-  next: RoomWait<unknown> | null = null;
+  prev: Member | null = null;
+  next: Member | null = null;
+  readonly slot = false;
+  /**
+   * A call(): the place it held while it waited for a pending-call slot, which it takes
+   * (SlotHold.handTo); and, set when its try was refused a slot or record (the core's EMLINK,
+   * a full reply table), the place it leaves in its stead as it goes back to wait for one.
+   */
+  place: SlotHold | null = null;
+  keepPlace: ((err: unknown) => boolean) | null = null;
 
   /** when its time is up (performance.now() ms) */
   readonly deadline: number;
@@ -318,10 +421,10 @@ export class RoomWait<R = number> implements T.Sleeper {
     // in the connection's list of waits to this destination, in call order, while the wait
     // lasts (a well-known name: its owner may change while we wait; BUS_NAME_SEQ moves, and
     // seqAt is its value when we lined up)
-    const group = this.group = conn.roomGroup(this.dst);
-    if (group.tail === null) group.head = this;
-    else { group.tail.next = this; this.prev = group.tail; }
-    group.tail = this;
+    const held = this.place?.handTo(this) ?? null;
+    this.place = null;
+    const group = this.group = held ?? conn.roomGroup(this.dst);
+    if (held === null) append(group, this, this.op === 'replyAsync' || this.op === 'dispatch');
     try {
       this.enter();
       for (;;) {
@@ -334,10 +437,17 @@ export class RoomWait<R = number> implements T.Sleeper {
         }
         this.resumed();
       }
+    } catch (err) {
+      // refused a slot: a place held in its stead, as it goes back to the slot line
+      if (this.keepPlace?.(err) === true) {
+        this.place = new SlotHold(conn, this.dst, this);
+        this.group = null;
+      }
+      throw err;
     } finally {
       const i32 = conn.engine.i32;
       if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
-      this.leaveGroup();
+      if (this.group !== null) this.leaveGroup();
       if (this.joined) {
         if (this.signal !== undefined) conn.aborts.unwatch(this.signal, this);
         conn.roomLeave(this);
@@ -347,14 +457,8 @@ export class RoomWait<R = number> implements T.Sleeper {
 
   /** Out of its group; the head's successor becomes the head and looks at once (it takes its place in the line, or tries). */
   private leaveGroup(): void {
-    const g = this.group!, p = this.prev, n = this.next;
-    if (p === null) g.head = n; else p.next = n;
-    if (n === null) g.tail = p; else n.prev = p;
-    this.prev = this.next = null;
-    if (g.head === null) {
-      if (g.timer !== null) { clearTimeout(g.timer); g.timer = null; g.armedAt = Infinity; }
-      this.conn.roomGroupDone(this.dst, g);
-    } else if (p === null) n!.cancel();
+    unlink(this.conn, this.dst, this.group!, this);
+    this.group = null;
   }
 
   /** What the wait that just ended leaves behind: its place among the sleepers, its retry timer. */

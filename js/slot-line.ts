@@ -42,6 +42,8 @@ export interface SlotOwner {
   slotLeave(q: SlotCall): void;
   /** `q` may go (a slot is its): the call goes on. */
   slotGo(q: SlotCall): void;
+  /** `q` failed: what it held for its call goes (its place in the order to its destination). */
+  slotDrop(q: SlotCall): void;
   /** A waiter that failed: the first one looks again, the slot may be free. */
   slotPass(): void;
   /** how many calls of the connection have ended so far (a count that only grows) */
@@ -206,6 +208,7 @@ export class SlotCall {
       if (!first) this.owner.slotHeld();
     } catch (err) {
       this.leave();
+      this.owner.slotDrop(this);
       this.owner.slotPass();
       this.reject(err);
     }

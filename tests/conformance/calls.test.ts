@@ -467,6 +467,57 @@ bp('call: beyond MAX_PENDING_REPLIES pending calls, call() waits for a slot, in 
   assert.is(a.pendingCalls, 0);
 });
 
+bp('call order per destination: a sendAsync or call() made after a call() that waits for a slot waits behind it; a reply does not; a call that gives up lets them go', async ({ bus }) => {
+  // (an outside audit, stop 22: the 129th call waited for a slot outside its destination's
+  // order, and a sendAsync made after it went first, 4 runs of 4)
+  const a = bus.connect(), b = bus.connect(), other = bus.connect();
+  const N = A.MAX_PENDING_REPLIES + 2;
+  const ps: Promise<unknown>[] = [];
+  for (let i = 0; i < N; i++) ps.push(a.call(b.id, u16(i), { timeout: 10000 }).then((r) => r.free()));
+  ps.push(a.sendAsync(b.id, u16(1000)), a.call(b.id, u16(1001), { timeout: 10000 }).then((r) => r.free()), a.sendAsync(`:1.${b.id}`, u16(1002)));
+  ps.push(a.sendAsync(other.id, u16(2000))); // another destination: not held
+  await null;
+  assert.is(a.waitingCalls, 3);
+  assert.is(b.queued, A.MAX_PENDING_REPLIES, 'the sends made after the waiting calls wait too');
+  assert.is(other.queued, 1);
+  // a reply of a's to b is not held behind a's calls waiting for a slot (b's answers free them)
+  const fromB = b.call(a.id, u16(3000), { timeout: 10000 });
+  const callOfB = a.recv()!;
+  await a.replyAsync(callOfB, u16(3001), { timeout: 1000 });
+  callOfB.free();
+  const r = await fromB;
+  assert.is(v16(r), 3001, 'the reply went at once');
+  r.free();
+  const seen: number[] = [];
+  while (seen.length < N + 3) {
+    const m = await b.recvAsync({ timeout: 5000 });
+    seen.push(v16(m));
+    if (m.expectsReply) b.reply(m, m.payload);
+    m.free();
+  }
+  assert.equal(seen, [...[...Array(N).keys()], 1000, 1001, 1002], 'in the order they were made');
+  await Promise.all(ps);
+  other.recv()!.free();
+  // a call that gives up while it waits for a slot: the sends behind it go
+  const held: Promise<string>[] = [];
+  for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) held.push(code(a.call(b.id, u16(i), { timeout: 10000 })));
+  const ac = new AbortController();
+  const aborted = code(a.call(b.id, u16(1), { signal: ac.signal }));
+  const after = a.sendAsync(b.id, u16(4000), { timeout: 5000 });
+  await null;
+  assert.is(b.queued, A.MAX_PENDING_REPLIES);
+  ac.abort();
+  assert.is(await aborted, 'ECANCELED');
+  await after;
+  assert.is(b.queued, A.MAX_PENDING_REPLIES + 1, 'sent once the call ahead of it gave up');
+  assert.equal(await answer(b, A.MAX_PENDING_REPLIES), [...Array(A.MAX_PENDING_REPLIES).keys()]);
+  const m4 = b.recv()!;
+  assert.is(v16(m4), 4000);
+  m4.free();
+  for (const m of await Promise.all(held)) assert.is(m, 'resolved');
+  for (const c of [a, b, other]) c.close();
+});
+
 bp('call: the wait for a slot ends with ETIMEDOUT at the call\'s timeout, ECANCELED on abort, ECONNRESET on close; the line goes on', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const held: Promise<string>[] = [];
