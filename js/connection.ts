@@ -1475,6 +1475,15 @@ export class Connection implements SlotOwner, RoomOwner {
       q.reject(err);
     });
   }
+  /** `q` joins the slot line; one that cannot (its signal refused the abort listener) gives its place back */
+  private slotWait(q: SlotCall, resolve: (m: Message) => void, reject: (err: unknown) => void): void {
+    try {
+      q.start(resolve as (v: never) => void, reject);
+    } catch (err) {
+      this.slotDrop(q);
+      reject(err);
+    }
+  }
   /** @internal SlotOwner: `q` failed: the place it held in the order to its destination goes */
   slotDrop(q: SlotCall): void {
     const c = q.call as CallStart;
@@ -1740,7 +1749,7 @@ export class Connection implements SlotOwner, RoomOwner {
     if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
       // (the caller's memory may change while this waits; the sends made after it to `dst` wait behind it)
       const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent, hold: new SlotHold(this, dst) };
-      return new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq).start(resolve, reject));
+      return new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq), resolve, reject));
     }
     return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
   }
@@ -1839,7 +1848,7 @@ export class Connection implements SlotOwner, RoomOwner {
       // makes its waiter now)
       if (q !== null) { (q.call as CallStart).hold = hold ?? new SlotHold(this, dst); q.again(why); return BACK_IN_LINE; }
       const start: CallStart = { dst, payload, a, pt, cookie, sent, hold: hold ?? new SlotHold(this, dst) };
-      return await new Promise<Message>((resolve, reject) => new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq).start(resolve, reject));
+      return await new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq), resolve, reject));
     }
     if (sent !== null) sent.yes = true;
     this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)

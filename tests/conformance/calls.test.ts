@@ -510,10 +510,18 @@ bp('call order per destination: a sendAsync or call() made after a call() that w
   assert.is(await aborted, 'ECANCELED');
   await after;
   assert.is(b.queued, A.MAX_PENDING_REPLIES + 1, 'sent once the call ahead of it gave up');
+  // one that cannot wait (its signal refuses the abort listener) leaves no place behind
+  const bad = new AbortController().signal;
+  (bad as unknown as { addEventListener: () => void }).addEventListener = () => { throw new Error('refused'); };
+  assert.is(await a.call(b.id, u16(2), { signal: bad }).then(() => 'resolved', (e: Error) => e.message), 'refused');
+  await a.sendAsync(b.id, u16(4001), { timeout: 1000 });
+  assert.is(b.queued, A.MAX_PENDING_REPLIES + 2, 'a sendAsync after it goes at once');
   assert.equal(await answer(b, A.MAX_PENDING_REPLIES), [...Array(A.MAX_PENDING_REPLIES).keys()]);
-  const m4 = b.recv()!;
-  assert.is(v16(m4), 4000);
-  m4.free();
+  for (const v of [4000, 4001]) {
+    const m4 = b.recv()!;
+    assert.is(v16(m4), v);
+    m4.free();
+  }
   for (const m of await Promise.all(held)) assert.is(m, 'resolved');
   for (const c of [a, b, other]) c.close();
 });
