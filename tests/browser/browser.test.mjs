@@ -31,6 +31,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '
 const RESULT_TIMEOUT_MS = 30000;
 
 const s = suite('browser demo');
+/** a test that needs Chromium (skipped where it is not installed: the log above the first says so) */
+const onChromium = (name, fn) => (existsSync(CHROMIUM) ? s(name, fn) : s.skip(name));
 
 // Started on first use (not in a before hook: uvu 0.5 swallows a before hook's error).
 let server = null, context = null, profile = null;
@@ -465,25 +467,21 @@ async function floodInPage(page, engine, n) {
   }, { engine, n, src: FLOOD_SRC(new URL(page.url()).origin), work: HANDLER_MS });
 }
 
-if (!existsSync(CHROMIUM)) {
-  s.skip('chromium: conn.listen on the page under a flood from a worker');
-} else {
-  s(`chromium: conn.listen on the page under a flood from a worker: every message in order, timers still run (${DEATH_ENGINE})`, async () => {
-    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
-      const N = 200000;
-      const r = await floodInPage(page, DEATH_ENGINE, N);
-      assert.equal(r.errors, []);
-      assert.is(r.received, N, 'every message');
-      assert.is(r.outOfOrder, 0, 'in order');
-      assert.ok(r.ms < 100 || r.ticks > 0, `the page's 10 ms interval ran during the ${r.ms.toFixed(0)} ms flood (ticks: ${r.ticks})`);
-      assert.is(r.queued, 0);
-      assert.is(r.poolUsed, 0, 'every message freed as its handler returned');
-      assert.equal(r.check, [], 'the bus is consistent');
-      assert.equal(problems, [], 'no page error, console error or failed request');
-      console.log(`  [${DEATH_ENGINE}] a page listener under a flood: ${Math.round(N / r.ms * 1000).toLocaleString('en')} msg/s, its 10 ms interval ticked ${r.ticks} times in ${r.ms.toFixed(0)} ms, the worker waited for room ${r.worker.waits} times`);
-    });
+onChromium(`chromium: conn.listen on the page under a flood from a worker: every message in order, timers still run (${DEATH_ENGINE})`, async () => {
+  await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+    const N = 200000;
+    const r = await floodInPage(page, DEATH_ENGINE, N);
+    assert.equal(r.errors, []);
+    assert.is(r.received, N, 'every message');
+    assert.is(r.outOfOrder, 0, 'in order');
+    assert.ok(r.ms < 100 || r.ticks > 0, `the page's 10 ms interval ran during the ${r.ms.toFixed(0)} ms flood (ticks: ${r.ticks})`);
+    assert.is(r.queued, 0);
+    assert.is(r.poolUsed, 0, 'every message freed as its handler returned');
+    assert.equal(r.check, [], 'the bus is consistent');
+    assert.equal(problems, [], 'no page error, console error or failed request');
+    console.log(`  [${DEATH_ENGINE}] a page listener under a flood: ${Math.round(N / r.ms * 1000).toLocaleString('en')} msg/s, its 10 ms interval ticked ${r.ticks} times in ${r.ms.toFixed(0)} ms, the worker waited for room ${r.worker.waits} times`);
   });
-}
+});
 
 // A page's sendAsync that meets the receiver's lock taken (held here by the page's own,
 // LIVE thread id, as a worker descheduled in the middle of a command would hold it): the page
@@ -543,23 +541,19 @@ async function lockedInPage(page, engine) {
   }, { engine, src: IDLE_SRC(new URL(page.url()).origin) });
 }
 
-if (!existsSync(CHROMIUM)) {
-  s.skip("chromium: a page's sendAsync against a taken lock spins SPIN_LOCK_WAIT_MS per try");
-} else {
-  s(`chromium: a page's sendAsync against a taken lock spins at most SPIN_LOCK_WAIT_MS per try, and its sends arrive in order (${DEATH_ENGINE})`, async () => {
-    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
-      const r = await lockedInPage(page, DEATH_ENGINE);
-      assert.ok(r.took, 'the lock was free to take');
-      assert.is(r.asyncLockWaitMs, r.spinLockWaitMs, "a page's event-loop waits spin SPIN_LOCK_WAIT_MS per try");
-      assert.equal(r.got, Array.from({ length: 20 }, (_, i) => String(i)), 'every send, in call order');
-      assert.equal(r.check, [], 'the bus is consistent');
-      assert.equal(problems, [], 'no page error, console error or failed request');
-      const calls = [...r.calls].sort((a, b) => a - b);
-      assert.ok(calls[calls.length - 1] < 1000, `no sendAsync() call held the page for a LOCK_WAIT_MS (${calls[calls.length - 1].toFixed(1)} ms)`);
-      console.log(`  [${DEATH_ENGINE}] a page's sendAsync() against a taken lock: the call held the page ${calls[10].toFixed(2)} ms (median), ${calls[calls.length - 1].toFixed(2)} ms at most; the page's 1 ms interval's longest gap ${r.maxGapMs.toFixed(1)} ms`);
-    });
+onChromium(`chromium: a page's sendAsync against a taken lock spins at most SPIN_LOCK_WAIT_MS per try, and its sends arrive in order (${DEATH_ENGINE})`, async () => {
+  await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+    const r = await lockedInPage(page, DEATH_ENGINE);
+    assert.ok(r.took, 'the lock was free to take');
+    assert.is(r.asyncLockWaitMs, r.spinLockWaitMs, "a page's event-loop waits spin SPIN_LOCK_WAIT_MS per try");
+    assert.equal(r.got, Array.from({ length: 20 }, (_, i) => String(i)), 'every send, in call order');
+    assert.equal(r.check, [], 'the bus is consistent');
+    assert.equal(problems, [], 'no page error, console error or failed request');
+    const calls = [...r.calls].sort((a, b) => a - b);
+    assert.ok(calls[calls.length - 1] < 1000, `no sendAsync() call held the page for a LOCK_WAIT_MS (${calls[calls.length - 1].toFixed(1)} ms)`);
+    console.log(`  [${DEATH_ENGINE}] a page's sendAsync() against a taken lock: the call held the page ${calls[10].toFixed(2)} ms (median), ${calls[calls.length - 1].toFixed(2)} ms at most; the page's 1 ms interval's longest gap ${r.maxGapMs.toFixed(1)} ms`);
   });
-}
+});
 
 // A worker that does not return to its event loop (here: a send loop) is stopped by Chromium's
 // terminate() only about 2 s later, and until then it keeps using the bus (docs/RUNTIMES.md,
@@ -616,21 +610,17 @@ async function zombieInPage(page, engine) {
   }, { engine, src: ZOMBIE_SRC(new URL(page.url()).origin) });
 }
 
-if (!existsSync(CHROMIUM)) {
-  s.skip('chromium: recoverThreadAsync cuts off a terminated worker that is still running');
-} else {
-  s(`chromium: recoverThreadAsync cuts off a terminated worker still running its send loop, without stalling the page (${DEATH_ENGINE})`, async () => {
-    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
-      const r = await zombieInPage(page, DEATH_ENGINE);
-      assert.ok(r.slot >= 0, `recovered (slot ${r.slot})`);
-      assert.ok(r.recoverMs < 1500, `before Chromium stops the worker (${r.recoverMs.toFixed(0)} ms)`);
-      assert.ok(r.maxGapMs < 60, `the page's event loop ran during the recovery (longest gap ${r.maxGapMs.toFixed(1)} ms)`);
-      assert.is(r.after, 0, 'nothing of the zombie arrives after its recovery');
-      assert.equal(r.check, [], 'the bus is consistent');
-      assert.equal(problems, [], 'no page error, console error or failed request');
-      console.log(`  [${DEATH_ENGINE}] a terminated worker in a send loop: recovered by recoverThreadAsync in ${r.recoverMs.toFixed(1)} ms (longest page stall ${r.maxGapMs.toFixed(1)} ms), ${r.before} of its messages drained, none after; its error events: ${r.errors.length}`);
-    });
+onChromium(`chromium: recoverThreadAsync cuts off a terminated worker still running its send loop, without stalling the page (${DEATH_ENGINE})`, async () => {
+  await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+    const r = await zombieInPage(page, DEATH_ENGINE);
+    assert.ok(r.slot >= 0, `recovered (slot ${r.slot})`);
+    assert.ok(r.recoverMs < 1500, `before Chromium stops the worker (${r.recoverMs.toFixed(0)} ms)`);
+    assert.ok(r.maxGapMs < 60, `the page's event loop ran during the recovery (longest gap ${r.maxGapMs.toFixed(1)} ms)`);
+    assert.is(r.after, 0, 'nothing of the zombie arrives after its recovery');
+    assert.equal(r.check, [], 'the bus is consistent');
+    assert.equal(problems, [], 'no page error, console error or failed request');
+    console.log(`  [${DEATH_ENGINE}] a terminated worker in a send loop: recovered by recoverThreadAsync in ${r.recoverMs.toFixed(1)} ms (longest page stall ${r.maxGapMs.toFixed(1)} ms), ${r.before} of its messages drained, none after; its error events: ${r.errors.length}`);
   });
-}
+});
 
 s.run();
