@@ -1791,10 +1791,13 @@ export class Connection implements SlotOwner, RoomOwner {
       const e = this.engine, rx0 = this.knownReceiver(dst);
       /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
       let stuckSince: number | null = null;
-      if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && !this.roomGroups.has(groupKey(dst))) {
+      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
+      // (a call that waited for a slot and is first in its order to `dst` tries at once too)
+      if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.roomGroups.has(groupKey(dst)))) {
         e.lockWaitMs = this.sendLockWait();
         try {
           p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
+          if (hold !== null) { hold.release(); hold = null; } // (sent: the sends behind it go on)
           if (this.sendStuckAt !== 0) this.sendLockSeen(false);
         } catch (err) {
           if (isRefusal(err)) refused = err;
@@ -1808,7 +1811,6 @@ export class Connection implements SlotOwner, RoomOwner {
         if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
       }
       if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
-      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
       while (p === null && refused === null) {
         const w = new RoomWait<PendingCall>(this, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
           (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);

@@ -152,6 +152,9 @@ export class SlotHold implements Member {
     if (instead === null) append(g, this, false); else replace(g, instead, this);
   }
 
+  /** first in its group: the call may try at once (no earlier send of the connection to `dst` still waits) */
+  get first(): boolean { return this.group !== null && this.prev === null; }
+
   /** (the head that waits for a slot waits for the slot line, not for this) */
   cancel(): void {}
 
