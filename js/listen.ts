@@ -88,6 +88,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   }
   const keepAlive = optBoolean('listen', 'keepAlive', o.keepAlive);
   if (conn.closed) throw new BusError(A.ECONNRESET, 'listen', 'the connection is closed');
+  conn.engine.checkAlive(); // (a thread declared dead: throws its ECONNRESET at once, as every other method does)
   if (conn.listening !== null) throw new BusError(A.EBUSY, 'listen', 'this connection already has a listener (stop it first)');
   /** this listener's hold on the connection's one listener slot */
   const token = {};

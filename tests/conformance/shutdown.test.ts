@@ -172,6 +172,7 @@ t("a thread declared dead writes nothing more in its command area: the thread th
   assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
   assert.is(code(() => jc.send(rx.id, new Uint8Array(64))), 'ECONNRESET');
   assert.is(code(() => jc.requestName('org.test.Zombie')), 'ECONNRESET');
+  assert.is(code(() => jc.listen(() => {})), 'ECONNRESET'); // (before: a Listener whose done rejected)
   // the Bus's own methods too (a later audit of stop 22: bus.connect() wrote its HELLO there
   // first, and bus.recoverThread() ran RECOVER as the thread that joined the slot since, so
   // a dead thread could claim the recovery of a live one, the main thread included)
