@@ -1,19 +1,15 @@
 // none: the browser build's stand-in for host/node.ts and host/deno.ts (scripts/build-dist.mjs
-// swaps it in), so that the browser module graph imports no `node:` module. A browser has no
-// process credentials: pass a provider (e.g. MockProvider). bus.ts only reaches these classes
-// when it believes it runs under Node or Deno (a bundler that defines `process` or `Deno`).
-import type { Creds, Provider } from './provider.ts';
-import { BusError } from '../errno.ts';
-import { EOPNOTSUPP } from '../shared/abi.ts';
+// swaps it in), so that the browser module graph imports no `node:` module. bus.ts reaches
+// these classes only when the browser build runs where `process` or `Deno` is defined: under
+// Node or Deno themselves (a test runner, server-side rendering loading the page's bundle), or
+// in a page whose bundler defines `process`. Without Node's and Deno's /proc readers there is
+// no identity to read, so the default there is the browser's own: WebProvider (real clocks and
+// random bytes, no process items). Before stop 23 it threw EOPNOTSUPP, naming MockProvider (a
+// mocked identity) as the way out (an outside audit: a browser bundle under Node and Deno).
+import { WebProvider } from './provider.ts';
 
-class NoProvider implements Provider {
-  readonly name = 'none';
-  constructor() {
-    throw new BusError(EOPNOTSUPP, 'defaultProvider', 'the browser build of wasmbus has no default provider: pass options.provider (e.g. MockProvider)');
-  }
-  clock(_id: number, _out: Uint32Array): boolean { return false; }
-  random(_buf: Uint8Array): void {}
-  creds(_out: Creds): boolean { return false; }
+class NoProcessProvider extends WebProvider {
+  constructor(_opts?: { ttlMs?: number }) { super(); }
 }
 
-export { NoProvider as NodeProvider, NoProvider as DenoProvider };
+export { NoProcessProvider as NodeProvider, NoProcessProvider as DenoProvider };

@@ -325,6 +325,24 @@ s('browser: esbuild --bundle --platform=browser, no plugin, no external, one fil
   await cp(join(dir, 'node_modules/wasmbus/build/core.wasm'), join(out, 'core.wasm'));
 });
 
+s('browser build outside a browser: the page bundle (esbuild) run by Node and by Deno, default provider WebProvider (no identity)', async () => {
+  // (an outside audit, stop 23: it threw EOPNOTSUPP "the browser build of wasmbus has no
+  // default provider: pass options.provider (e.g. MockProvider)" under both)
+  const dir = await getProject();
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: dir, entryPoints: ['server.src.js'], outfile: join(dir, 'srv', 'server.mjs'), bundle: true, platform: 'browser', format: 'esm',
+    metafile: true, logLevel: 'silent', write: true,
+  });
+  assert.equal(result.errors, []);
+  assert.ok(Object.keys(result.metafile.inputs).some((p) => p.includes('node_modules/wasmbus/dist/browser/wasmbus.js')), 'the browser build');
+  for (const [name, cmd, args] of [['node', process.execPath, ['srv/server.mjs']], ['deno', DENO, ['run', '--no-lock', 'srv/server.mjs']]]) {
+    const r = ok(run(cmd, args, { cwd: dir }), `${name} srv/server.mjs`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop());
+    assert.equal(out, { text: 'hello', creds: null, timestamp: 'bigint', check: [] }, `${name}: a message, real clocks, no identity`);
+  }
+});
+
 for (const b of BUNDLERS) {
   s(`browser: ${b.title}`, async () => {
     const dir = await getProject();
