@@ -260,6 +260,13 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
   throw bad(`${path}: unknown type '${t.code}'`);
 }
 
+/** `values` are not the `n` values of `sig` (with values and no signature: the signature was left out, a new user's slip, said so) */
+function countMismatch(sig: string, n: number, values: unknown): ReturnType<typeof bad> {
+  const got = Array.isArray(values) ? values.length : kind(values);
+  const hint = n === 0 && typeof got === 'number' && got > 0 ? ' (values need their D-Bus signature: pass it, e.g. signature: \'ii\' for two int32)' : '';
+  return bad(`signature ${JSON.stringify(sig)} has ${n} values, got ${got}${hint}`);
+}
+
 /**
  * Bytes that `values` of signature `sig` take when written at `start` (alignment relative to
  * 0 = the message start; a body starts 8-aligned). Validates every value: BusError EINVAL naming
@@ -268,7 +275,7 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
 export function sizeOf(sig: string, values: readonly unknown[], start = 0): number {
   const types = parseSignature(sig, A.EINVAL, ENC);
   if (!Array.isArray(values) || values.length !== types.length) {
-    throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
+    throw countMismatch(sig, types.length, values);
   }
   let pos = start;
   try {
@@ -412,7 +419,7 @@ class Writer {
 export function write(sig: string, values: readonly unknown[], into: Uint8Array, offset = 0, base = 0): number {
   const types = parseSignature(sig, A.EINVAL, ENC);
   if (!Array.isArray(values) || values.length !== types.length) {
-    throw bad(`signature ${JSON.stringify(sig)} has ${types.length} values, got ${Array.isArray(values) ? values.length : kind(values)}`);
+    throw countMismatch(sig, types.length, values);
   }
   if (!(offset >= 0 && offset <= into.length)) {
     throw bad(`offset ${offset} is outside the ${into.length} bytes given`);

@@ -57,7 +57,7 @@ t('SEND over quota: messages per user, with the limit', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   for (let i = 0; i < A.MAX_QUEUED_PER_USER; i++) a.send(b.id, null);
   throwsReason(() => a.send(b.id, null), 'ENOBUFS', A.R_SEND_QUOTA_MSGS,
-    `send: ENOBUFS: SEND: the receiver's per-user quota allows ${A.MAX_QUEUED_PER_USER} queued messages, and this sending user has ${A.MAX_QUEUED_PER_USER} queued there`);
+    `send: ENOBUFS: SEND: the receiver's per-user quota allows ${A.MAX_QUEUED_PER_USER} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${A.MAX_QUEUED_PER_USER} queued there (sendAsync waits for room)`);
   while (b.drop());
 });
 
@@ -69,7 +69,7 @@ t('SEND over quota: bytes per user, with the share in bytes', ({ bus }) => {
     ['SEND: the message can never fit in the receiver', 'may hold at most 2730 bytes of its pool']);
   a.send(b.id, new Uint8Array(1000));
   throwsReason(() => a.send(b.id, new Uint8Array(1700)), 'ENOBUFS', A.R_SEND_QUOTA_BYTES,
-    ["SEND: the receiver's per-user byte quota is used up: this sending user may have 2730 bytes queued in the receiver's pool"]);
+    ["SEND: the receiver's per-user byte quota is used up: this sending user (its uid: the connections of every thread with that uid count together) may have 2730 bytes queued in the receiver's pool"]);
   throwsReason(() => a.send(b.id, new Uint8Array(1700)), 'ENOBUFS', A.R_SEND_QUOTA_BYTES, ['may have 2730 bytes queued']);
   b.drop();
 });

@@ -286,7 +286,8 @@ test('encoding errors: EINVAL naming the argument and the rule; h is EOPNOTSUPP'
   BusErrorLike(() => encode('a{is}', [{ 1: 'x' }]), 'EINVAL', /takes a Map, got object/);
   BusErrorLike(() => encode('v', ['x']), 'EINVAL', /\{ signature, value \}/);
   BusErrorLike(() => encode('v', [{ signature: 'ss', value: 1 }]), 'EINVAL', /exactly one complete type/);
-  BusErrorLike(() => encode('ss', ['x']), 'EINVAL', /has 2 values, got 1/);
+  BusErrorLike(() => encode('ss', ['x']), 'EINVAL', /has 2 values, got 1$/);
+  BusErrorLike(() => encode('', [2, 3]), 'EINVAL', /has 0 values, got 2 \(values need their D-Bus signature: pass it, e.g. signature: 'ii'/);
   BusErrorLike(() => encode('ay', [[1, 300]]), 'EINVAL', /arg0\[1\]: type 'y'/);
   // nesting: 65 variants
   let v: unknown = 1;
