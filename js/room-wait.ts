@@ -76,6 +76,8 @@ export interface RoomGroup {
   tail: Member | null;
   timer: ReturnType<typeof setTimeout> | null;
   armedAt: number;
+  /** how many of its members are SlotHolds (0, the usual case: a reply goes at the end without a walk) */
+  slots: number;
 }
 
 /**
@@ -96,7 +98,7 @@ export interface Member {
 /** `m` joins `g` at its end; a reply (`reply`), before its first SlotHold. */
 function append(g: RoomGroup, m: Member, reply: boolean): void {
   let at: Member | null = null; // (the member to go before: none, the end)
-  if (reply) for (let x = g.head; x !== null; x = x.next) if (x.slot) { at = x; break; }
+  if (reply && g.slots > 0) for (let x = g.head; x !== null; x = x.next) if (x.slot) { at = x; break; }
   if (at === null) {
     if (g.tail === null) g.head = m;
     else { g.tail.next = m; m.prev = g.tail; }
@@ -150,6 +152,7 @@ export class SlotHold implements Member {
   constructor(private readonly conn: RoomOwner, private readonly dst: unknown, instead: Member | null = null) {
     const g = this.group = conn.roomGroup(dst);
     if (instead === null) append(g, this, false); else replace(g, instead, this);
+    g.slots++;
   }
 
   /** first in its group: the call may try at once (no earlier send of the connection to `dst` still waits) */
@@ -163,6 +166,7 @@ export class SlotHold implements Member {
     const g = this.group;
     if (g === null) return;
     this.group = null;
+    g.slots--;
     unlink(this.conn, this.dst, g, this);
   }
 
@@ -171,6 +175,7 @@ export class SlotHold implements Member {
     const g = this.group;
     if (g === null) return null;
     this.group = null;
+    g.slots--;
     replace(g, this, w);
     return g;
   }
@@ -178,7 +183,7 @@ export class SlotHold implements Member {
 
 /** An empty group. */
 export function roomGroup(): RoomGroup {
-  return { head: null, tail: null, timer: null, armedAt: Infinity };
+  return { head: null, tail: null, timer: null, armedAt: Infinity, slots: 0 };
 }
 
 /** The least time between firings of a group's timer (ms): a firing walks the group. */
