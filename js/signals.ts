@@ -61,7 +61,7 @@ export type SignalHandler = (signal: DBusMessage, msg: Message) => void;
 
 const MATCH_KEYS = ['match', 'sender', 'destination', 'bloomMask', 'notifications', 'id', 'name'] as const;
 const SIGNAL_KEYS = ['path', 'interface', 'member', 'signature', 'body', 'destination', 'priority'] as const;
-const WAIT_KEYS = ['timeout', 'signal'] as const;
+const WAIT_KEYS = ['timeout', 'signal', 'owner'] as const;
 const encoder = new TextEncoder();
 const TWO32 = 4294967296;
 
@@ -352,9 +352,15 @@ export interface WaitForNameOptions {
   timeout?: number | undefined;
   /** rejects with ECANCELED when aborted */
   signal?: AbortSignal | undefined;
+  /**
+   * a connection id: wait until the name's primary owner is that connection (a queued owner
+   * waiting for its turn: conn.waitForName(name, { owner: conn.id })); default: any owner
+   */
+  owner?: number | undefined;
 }
 
-function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined } {
+/** the wait's arguments, checked: `owner` undefined for any owner */
+function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined; owner: number | undefined } {
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
   // a well-known name (an invalid one, or a unique name, which no NAME_ACQUIRE ever gives an owner, waited the whole timeout)
   const err = busNameError(name);
@@ -364,8 +370,23 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   const timeout = o.timeout === undefined ? 30000 : o.timeout; // (null is not absent: EINVAL below)
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}`);
   if (o.signal !== undefined && !isAbortSignal(o.signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(o.signal)}`);
+  const owner = o.owner;
+  if (owner !== undefined && !(typeof owner === 'number' && Number.isSafeInteger(owner) && owner > 0)) {
+    throw new BusError(A.EINVAL, op, `owner must be a connection id (an integer > 0), got ${shown(owner)}`);
+  }
   if (o.signal?.aborted) throw canceled(op, o.signal);
-  return { timeout, signal: o.signal };
+  return { timeout, signal: o.signal, owner };
+}
+
+/** `id` is the owner waited for (any, or the one asked for) */
+function isAwaited(id: number | null, want: number | undefined): id is number {
+  return id !== null && (want === undefined || id === want);
+}
+
+/** ETIMEDOUT of a wait for `name` (its owner `want`, or any) */
+function timedOut(op: string, name: string, timeout: number, want: number | undefined): BusError {
+  return new BusError(A.ETIMEDOUT, op, want === undefined ? `${JSON.stringify(name)} got no owner within ${timeout} ms`
+    : `${JSON.stringify(name)} did not pass to ${want} (its primary owner) within ${timeout} ms`);
 }
 
 /**
@@ -393,7 +414,7 @@ export function closeNameWait(c: Connection, byBusClose = false): void {
 
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal } = waitArgs(op, name, opts);
+  const { timeout, signal, owner: want } = waitArgs(op, name, opts);
   let c: Connection;
   try {
     c = connect();
@@ -407,14 +428,14 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
     addMatch(c, { notifications: 'name-add' }, op);
     addMatch(c, { notifications: 'name-change' }, op);
     const owner = c.getNameOwner(name);
-    if (owner !== null) return owner;
+    if (isAwaited(owner, want)) return owner;
     const deadline = performance.now() + timeout;
     for (;;) {
       let m: Message;
       try {
         m = await c.recvAsync({ timeout: Math.max(0, deadline - performance.now()), signal });
       } catch (err) {
-        if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
+        if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw timedOut(op, name, timeout, want);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
         // bus.shutdown(): the receive's ESHUTDOWN, named as this call's (an outside audit, stop 21: it said recvAsync)
         if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
@@ -429,7 +450,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       const n = m.notification;
       m.free();
       // an activator taking the name is not an owner (the service has not started)
-      if (n && 'name' in n && n.name === name && n.newOwner !== null && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
+      if (n && 'name' in n && n.name === name && isAwaited(n.newOwner, want) && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
     }
   } finally {
     nameWaits.delete(c);
@@ -443,7 +464,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
  */
 export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal } = waitArgs(op, name, opts);
+  const { timeout, signal, owner: want } = waitArgs(op, name, opts);
   if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection is closed');
   const deadline = performance.now() + timeout;
   let delay = 1;
@@ -461,9 +482,9 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
       // say, are waitForName's)
       throw err instanceof BusError ? relabel(op, err) : err;
     }
-    if (owner !== null) return owner;
+    if (isAwaited(owner, want)) return owner;
     const left = deadline - performance.now();
-    if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)} got no owner within ${timeout} ms`);
+    if (left <= 0) throw timedOut(op, name, timeout, want);
     await new Promise<void>((resolve, reject) => {
       // (one listener per signal for all of this thread's waits: abort-hooks.ts)
       const onAbort = { handleEvent: () => { clearTimeout(t); reject(canceled(op, signal)); } };

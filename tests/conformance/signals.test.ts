@@ -261,6 +261,36 @@ t('waitForName: owned already, owned later (bus: notifications; conn: polling), 
 });
 
 
+t('waitForName { owner }: a queued owner waits for its turn (bus: notifications; conn: polling); its timeout says so; a bad owner is EINVAL', async ({ bus }) => {
+  // (a new-user audit, stop 23: a queued owner had to match NAME_CHANGE itself, or poll)
+  const a = bus.connect(), b = bus.connect();
+  a.requestName('org.ex.Turn');
+  assert.is(b.requestName('org.ex.Turn', { queue: true }), 'in-queue');
+  const mine = bus.waitForName('org.ex.Turn', { owner: b.id, timeout: 5000 });
+  const mine2 = b.waitForName('org.ex.Turn', { owner: b.id, timeout: 5000 });
+  assert.is(await bus.waitForName('org.ex.Turn', { owner: a.id }), a.id, 'the owner now: at once');
+  await new Promise((r) => setTimeout(r, 20));
+  let settled = false;
+  void mine.then(() => { settled = true; });
+  await null;
+  assert.is(settled, false, 'not while another owns it');
+  a.releaseName('org.ex.Turn');
+  assert.is(await mine, b.id);
+  assert.is(await mine2, b.id);
+  const e1 = await bus.waitForName('org.ex.Turn', { owner: a.id, timeout: 20 }).then(() => null, (x: BusError) => x);
+  assert.is(e1?.message, `waitForName: ETIMEDOUT: "org.ex.Turn" did not pass to ${a.id} (its primary owner) within 20 ms`);
+  const e2 = await b.waitForName('org.ex.Turn', { owner: a.id, timeout: 10 }).then(() => null, (x: BusError) => x);
+  assert.is(e2?.code, 'ETIMEDOUT');
+  for (const bad of [0, -1, 1.5, '2', null]) {
+    const e = await bus.waitForName('org.ex.Turn', { owner: bad as unknown as number }).then(() => null, (x: BusError) => x);
+    assert.match(`${e?.code} ${e?.message}`, /^EINVAL waitForName: EINVAL: owner must be a connection id \(an integer > 0\), got /);
+  }
+  assert.is(bus.connections.length, 2, 'the helper connections were closed');
+  while (b.drop());
+  a.close();
+  b.close();
+});
+
 t("a well-known sender in a match string is a NAME rule: only the name's primary owner's signals reach", ({ bus }) => {
   const owner = bus.connect(), other = bus.connect(), rx = bus.connect();
   const seen: number[] = [];
