@@ -163,7 +163,7 @@ abstract class EngineBase {
     // thread slot, and the area with it, may be another thread's by now (stop-22 audits: a
     // zombie's HELLO or SEND, encoded before the engine refused it, broke the next worker
     // that joined into its slot). (`joined` says whether there is an area, without this check.)
-    if (this.cmdAddr !== 0 && (this.dead !== null || !this.mine())) throw this.dead ?? this.recovered();
+    if (this.cmdAddr !== 0) this.checkAlive();
     return this.cmdAddr;
   }
   /** joined the bus, and not left it (bus.close()): there is a command area, this thread's or, once declared dead, no longer */
@@ -309,9 +309,9 @@ abstract class EngineBase {
   }
 
   /**
-   * alive(), as the gate of every command reads it (cmd, run): plain loads. An Atomics.load
-   * here cost a send + recv + free about 8 % on one thread (seven checks a message: measured
-   * in one process against the code without the gate); the gate needs no ordering of its
+   * alive(), as the gate of every command reads it (checkAlive: cmd, run): plain loads. With
+   * Atomics.load, a send + recv + free took 1.13-1.19x as long on one thread, in 4 of 5 runs
+   * (seven checks a message; docs/BENCHMARKS.md, stop 23); the gate needs no ordering of its
    * own (a thread declared dead between this look and its write is the window API.md names),
    * while the busy word's handshake (busy) keeps its sequentially consistent loads.
    */
@@ -410,7 +410,7 @@ abstract class EngineBase {
     let deadSince = 0;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
-    if (this.dead === null && this.cmdAddr !== 0 && !this.mine()) throw this.recovered();
+    this.checkAlive();
     for (;;) {
       let r: number;
       if (this.dead) throw this.dead;
