@@ -1,7 +1,7 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
@@ -714,7 +714,7 @@ export class Bus {
 
   /** bus.shutdown() was called (by any thread's view of the bus header) */
   get isShutdown(): boolean {
-    return Atomics.load(this.engine.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
+    return isShutdown(this.engine.u32);
   }
 
   /**

@@ -1,7 +1,7 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
-import type { Engine } from './engine.ts';
+import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
@@ -19,6 +19,7 @@ import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOp
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { RoomWait, SlotHold, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
+import { ReplyPump, type PumpOwner } from './reply-pump.ts';
 import { Calls, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
@@ -176,11 +177,6 @@ function sameBus(a: Engine, b: Engine): boolean {
   return x[at] === y[at] && x[at + 1] === y[at + 1] && x[at + 2] === y[at + 2] && x[at + 3] === y[at + 3];
 }
 
-/** bus.shutdown() was called (the bus header's flag) */
-function isShutdown(u32: Uint32Array): boolean {
-  return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
-}
-
 const CALL_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
 
 /** What a call() waiting for a pending-call slot needs once it goes (SlotCall.call). */
@@ -236,7 +232,7 @@ function cancelSend(e: Engine): void {
   }
 }
 
-export class Connection implements SlotOwner, RoomOwner {
+export class Connection implements SlotOwner, RoomOwner, PumpOwner {
   readonly engine: Engine;
   /** the 64-bit connection id, as a number */
   readonly id: number;
@@ -251,9 +247,10 @@ export class Connection implements SlotOwner, RoomOwner {
   droppedTotal = 0;
   private nextCookie = 1;
   private isClosed = false;
-  /** index of the wake word in engine.i32 */
-  private readonly wakeIndex: number;
-  private readonly sleepersIndex: number;
+  /** @internal index of the wake word in engine.i32 (PumpOwner) */
+  readonly wakeIndex: number;
+  /** @internal index of the sleepers count in engine.i32 (PumpOwner) */
+  readonly sleepersIndex: number;
   private readonly waiters = new Set<Waiter>();
   private refd = true;
   /** the adaptive spin of this connection's waits and its counters (js/host/spin.ts; docs/API.md, "Waiting") */
@@ -291,7 +288,8 @@ export class Connection implements SlotOwner, RoomOwner {
     return (this.cmdView = u8.subarray(cmd, cmd + A.CMD_MAX));
   }
 
-  private live(op: string): Engine {
+  /** @internal PumpOwner: the engine, or throws what ends every command of this connection now */
+  live(op: string): Engine {
     if (this.isClosed) throw new BusError(A.ECONNRESET, op);
     const e = this.engine;
     // a thread declared dead writes nothing more in its command area: its thread slot, and
@@ -690,7 +688,8 @@ export class Connection implements SlotOwner, RoomOwner {
    * is waited for at most ASYNC_LOCK_WAIT_MS, then reads as "nothing yet" (lockBusy), as in
    * recvYielding.
    */
-  private takeReply(p: PendingCall, op: string, yielding: boolean): void {
+  /** @internal PumpOwner */
+  takeReply(p: PendingCall, op: string, yielding: boolean): void {
     const e = this.live(op);
     const t0 = e.monotonicNs();
     const r = this.recvReply(p.cookie, op, yielding);
@@ -714,7 +713,8 @@ export class Connection implements SlotOwner, RoomOwner {
    * `yielding` receive (an event-loop wait: call()'s pump and its waits) whose lock stayed
    * taken for ASYNC_LOCK_WAIT_MS, null with the EDEADLK in `lockBusy` (as in recvYielding).
    */
-  private recvReply(cookie: number, op: string, yielding: boolean): number | null {
+  /** @internal PumpOwner */
+  recvReply(cookie: number, op: string, yielding: boolean): number | null {
     const e = this.live(op);
     if (yielding) e.lockWaitMs = this.lockBusy === null ? e.asyncLockWaitMs : 0;
     try {
@@ -743,7 +743,8 @@ export class Connection implements SlotOwner, RoomOwner {
   }
 
   /** The EDEADLK of the last recvYielding, once the lock has stayed taken for LOCK_WAIT_MS (else null: try again). */
-  private lockStuck(): BusError | null {
+  /** @internal PumpOwner */
+  lockStuck(): BusError | null {
     return this.lockBusy !== null && now() - this.lockBusySince >= A.LOCK_WAIT_MS ? this.lockBusy : null;
   }
 
@@ -1389,11 +1390,13 @@ export class Connection implements SlotOwner, RoomOwner {
 
   // calls issue (js/calls.ts)
   /** the EDEADLK of the last event-loop try that found a lock taken (recvYielding), and since when (null: none) */
-  private lockBusy: BusError | null = null;
+  /** @internal PumpOwner */
+  lockBusy: BusError | null = null;
   private lockBusySince = 0;
 
   /** the pending calls, made by the first call() */
-  private calls: Calls | null = null;
+  /** @internal PumpOwner */
+  calls: Calls | null = null;
   /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
   private nextTimeout = 0;
   /** the op a failed SEND command reports: 'send', or the call that sends (call, callSync) */
@@ -1411,6 +1414,12 @@ export class Connection implements SlotOwner, RoomOwner {
    * all their waits (slot-line.ts).
    */
   private readonly slotLine = new SlotLine();
+  /** the receives of every call() of this connection (reply-pump.ts) */
+  private readonly pump = new ReplyPump(this);
+  /** @internal PumpOwner */
+  slotsWaited(): boolean { return this.slotLine.head !== null; }
+  /** @internal PumpOwner */
+  slotsLookAgain(): void { this.slotLine.wakeAll(); }
 
   /**
    * @internal A call of this connection ended (or may have: Calls.remove, closed): the first
@@ -1431,9 +1440,7 @@ export class Connection implements SlotOwner, RoomOwner {
   private callsSending = 0;
 
   /** @internal SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (replyPump) */
-  slotHeld(): void {
-    if (!this.pumping && this.calls !== null && this.calls.live > 0) void this.replyPump();
-  }
+  slotHeld(): void { this.pump.slotsHeld(); }
 
   /** @internal SlotOwner (slot-line.ts): a slot is free */
   slotFree(): boolean { return this.calls === null || this.calls.live + this.callsSending < A.MAX_PENDING_REPLIES; }
@@ -1529,165 +1536,6 @@ export class Connection implements SlotOwner, RoomOwner {
     }
     if (taken === undefined) this.nextCookie = cookie + 1;
     return p;
-  }
-
-  /** an end of a call the host does not know (made through the raw ABI: the user's) was seen queued: the pump takes only its own calls' ends, by cookie */
-  private rawCalls = false;
-  /** call()s waiting for their end (their receives are the pump's) */
-  private readonly callWaiting = new Set<PendingCall>();
-  /** the reply pump runs */
-  private pumping = false;
-  /** the deadline (ns) the pump's current wait ends at, and how to end that wait early */
-  private pumpDueNs = Infinity;
-  private pumpWait: (() => void) | null = null;
-
-  /**
-   * The receives of every call() of this connection, one loop for all (before, each pending
-   * call woke on every message and searched the queue for its own reply: 128 wake-ups and
-   * searches per reply with 128 calls pending). Each turn takes every queued end of a call
-   * (RECV_REPLY with cookie 0; with rawCalls, RECV_REPLY with each waiting call's cookie) and
-   * hands it to its call (Calls.claim), then waits: the adaptive spin, then Atomics.waitAsync
-   * on the wake word until the earliest deadline of a waiting call, when the next RECV's tick
-   * queues its REPLY_TIMEOUT (or, dropped for lack of room, Calls.expire ends it). Runs while
-   * calls wait; a failure of its receives (a lock that stayed taken: EDEADLK; ESHUTDOWN;
-   * ECONNRESET) ends the waiting calls with it.
-   */
-  private async replyPump(): Promise<void> {
-    this.pumping = true;
-    const e = this.engine, i32 = e.i32, idx = this.wakeIndex;
-    let spinDecided = false;
-    try {
-      // while calls wait for their ends, and while calls wait in the slot line for slots that
-      // pending calls hold (an aborted call's too: its end, or its REPLY_TIMEOUT at its
-      // deadline, frees its slot only once received; a connection that only makes calls
-      // receives nothing else: outside audit, stop 16)
-      while (this.callWaiting.size > 0 || (this.slotLine.head !== null && this.calls !== null && this.calls.live > 0)) {
-        // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
-        // (so does a recovery that declared this thread dead, and a look that finds no end of
-        // a call runs no command that would say so: ask, or the calls wait for their deadlines)
-        e.checkAlive();
-        const seen = Atomics.load(i32, idx);
-        if (this.pumpTake() > 0) spinDecided = false;
-        // until the earliest deadline of a call still waiting for its end (and never less than
-        // a little while once it passed, so a clock that lags does not spin); none: done. (A
-        // call whose end was just handed over stays in callWaiting until its call() resumes:
-        // counting it kept the pump spinning and parking after every same-thread call, which
-        // cost a spin or a waitAsync round trip per call)
-        let due = Infinity, open = false;
-        for (const p of this.callWaiting) {
-          if (p.reply || p.error || p.waitError) continue;
-          open = true;
-          if (p.deadlineNs < due) due = p.deadlineNs;
-        }
-        // (calls waiting for a slot: every pending call's deadline, the aborted ones' included)
-        if (this.slotLine.head !== null && this.calls !== null) {
-          for (const p of this.calls.pending.values()) {
-            open = true;
-            if (p.deadlineNs < due) due = p.deadlineNs;
-          }
-        }
-        if (!open) break;
-        const stuck = this.lockStuck();
-        if (stuck) throw relabel('call', stuck); // (the shared error says the op of the receive that met it: an outside audit, stop 22)
-        let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
-        if (this.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
-        else if (!spinDecided) {
-          spinDecided = true;
-          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
-        }
-        this.pumpDueNs = due;
-        await new Promise<void>((resolve) => {
-          this.pumpWait = resolve;
-          waitWord(i32, idx, seen, left, this.sleepersIndex).then(resolve);
-        });
-        this.pumpWait = null;
-        this.pumpDueNs = Infinity;
-      }
-    } catch (err) {
-      for (const p of this.callWaiting) {
-        if (p.reply || p.error || p.waitError) continue;
-        p.waitError = err as Error;
-        p.wake?.();
-      }
-      this.slotLine.wakeAll(); // (they look again: a shutdown, a closed connection, is theirs too)
-    } finally {
-      this.pumping = false;
-      this.pumpWait = null;
-      this.pumpDueNs = Infinity;
-    }
-  }
-
-  /**
-   * One look of the pump: every queued end of a call taken and handed over (Calls.claim);
-   * how many. The first end in the queue is found in place (as drop() reads the head: only
-   * this thread takes messages off this queue, and senders only append), and taken with
-   * RECV_REPLY 0, which takes that same first end. One that is not the end of a call the
-   * host knows (a call made through the raw ABI: its end is the user's) switches the pump to
-   * a RECV_REPLY per waiting call's cookie for good (rawCalls). With no end queued, a call
-   * past its deadline makes its own RECV_REPLY, whose tick expires it (REPLY_TIMEOUT, or lost).
-   */
-  private pumpTake(): number {
-    const calls = this.calls!;
-    let n = 0;
-    for (;;) {
-      if (this.rawCalls) return n + this.pumpTakeEach(false);
-      const cr = this.firstEnd();
-      if (cr === 0) return n + this.pumpTakeEach(true);
-      if (!calls.pending.has(cr)) { this.rawCalls = true; continue; }
-      const r = this.recvReply(0, 'call', true);
-      if (r === null) return n; // a lock still taken: the pump looks again soon
-      if (r === -A.EAGAIN) return n; // (cannot happen: the end seen is first, and only this thread takes it)
-      const u32 = this.engine.u32, cmd = this.engine.cmd;
-      checkCmd(u32, cmd, r, 'call', RECV.NAME);
-      const off = RECV.offset(u32, cmd);
-      if (!calls.claim(this.poolBase + off, off, RECV.size(u32, cmd))) {
-        this.freeOffset(off);
-        throw new BusError(A.EFAULT, 'call', `internal: RECV_REPLY 0 returned an end other than the first one seen (call ${cr})`);
-      }
-      n++;
-    }
-  }
-
-  /**
-   * RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline), and, while calls
-   * wait for a slot, for each aborted call still pending (its end is freed, or, past its
-   * deadline with none queued, it is forgotten: a slot freed); how many ended.
-   */
-  private pumpTakeEach(dueOnly: boolean): number {
-    const t = dueOnly ? this.engine.monotonicNs() : Infinity;
-    let n = 0;
-    for (const p of [...this.callWaiting]) {
-      if (p.reply || p.error || p.waitError || p.deadlineNs > t) continue;
-      this.takeReply(p, 'call', true);
-      if (this.lockBusy !== null) break;
-      if (p.reply || p.error) n++;
-    }
-    const calls = this.calls;
-    if (this.slotLine.head !== null && calls !== null && this.lockBusy === null) {
-      for (const p of [...calls.pending.values()]) {
-        if (!p.abandoned || p.deadlineNs > t) continue;
-        this.takeReply(p, 'call', true);
-        if (this.lockBusy !== null) break;
-        if (!calls.pending.has(p.cookie)) n++;
-      }
-    }
-    return n;
-  }
-
-  /** The cookie_reply of the first end of a call in this connection's queue (read in place), or 0. */
-  private firstEnd(): number {
-    const e = this.live('call'), u32 = e.u32;
-    let b = Atomics.load(u32, (e.connAddr(this.slot) + A.CONN_Q_HEAD) >>> 2);
-    for (let n = 0; b !== 0 && n < 1 << 20; n++) {
-      const m = b + A.BLOCK_HDR;
-      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0) {
-        const cr = get64(u32, m + A.MSG_TIMEOUT);
-        if (cr !== 0) return cr;
-      }
-      b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
-    }
-    return 0;
   }
 
   /** The ms left until the call's deadline by the provider's clock (<= 0: due). */
@@ -1878,7 +1726,7 @@ export class Connection implements SlotOwner, RoomOwner {
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
       await null;
       // the receives are the pump's, one for all the calls of this connection (replyPump)
-      this.callWaiting.add(p);
+      this.pump.waiting.add(p);
       for (;;) {
         if (p.reply) {
           // an end handed over (drop(), recv(), the pump) before a close() that came while
@@ -1892,8 +1740,7 @@ export class Connection implements SlotOwner, RoomOwner {
         if (p.error) throw p.error;
         if (p.waitError) throw p.waitError;
         if (w.error) throw w.error;
-        if (!this.pumping) void this.replyPump();
-        else if (p.deadlineNs < this.pumpDueNs) this.pumpWait?.(); // the pump looks again, and waits until this deadline at most
+        this.pump.want(p);
         if (p.reply || p.error || p.waitError) continue;
         await new Promise<void>((resolve) => {
           p.wake = resolve;
@@ -1903,7 +1750,7 @@ export class Connection implements SlotOwner, RoomOwner {
         w.cancel = null;
       }
     } finally {
-      this.callWaiting.delete(p);
+      this.pump.waiting.delete(p);
       p.wake = null;
       if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
       this.waiters.delete(w);
@@ -1995,7 +1842,7 @@ export class Connection implements SlotOwner, RoomOwner {
     const { src, cookie } = this.replyTarget(call, 'replyAsync');
     const w = this.waitOptions('replyAsync', opts);
     // (a reply that waits for room waits with its own copy of the payload: roomWait)
-    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.replyTo(src, cookie, b, w.sendOpts, 'replyAsync'));
+    return this.roomWait('replyAsync', src, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.replyTo(src, cookie, b, w.sendOpts, 'replyAsync'), w.timeout, null, false, true);
   }
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
@@ -2078,7 +1925,7 @@ export class Connection implements SlotOwner, RoomOwner {
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {
-    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, (b) => this.replyTo(src, callCookie, b, opts, 'dispatch'), timeout, null, true);
+    return this.roomWait('dispatch', src, payload, opts, timeout, undefined, undefined, (b) => this.replyTo(src, callCookie, b, opts, 'dispatch'), timeout, null, true, true);
   }
   /** @internal reply() to a call known by its sender and cookie (an async handler's call message may be freed by then) */
   replyTo(src: number, callCookie: number, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts?: SendOptions, op = 'reply'): number {
@@ -2207,8 +2054,10 @@ export class Connection implements SlotOwner, RoomOwner {
     shown = timeout,
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
     stuckSince: number | null = null,
-    owned = false): Promise<R> {
-    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned).run();
+    owned = false,
+    /** a reply's send: not held behind the calls waiting for a pending-call slot (RoomWait) */
+    reply = false): Promise<R> {
+    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned, reply).run();
   }
 
   /** @internal RoomOwner: send()'s checks without the sending (SEND_PROBE) */

@@ -315,6 +315,8 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     private lockedSince: number | null,
     /** the payload is the wait's own already (no copy at the first wait) */
     private owned: boolean,
+    /** a reply's send (replyAsync, dispatch's answer): it goes before the group's first SlotHold (append) */
+    private readonly reply = false,
   ) {
     this.op = op;
     this.keep = keepAlive;
@@ -432,7 +434,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     const held = this.place?.handTo(this) ?? null;
     this.place = null;
     const group = this.group = held ?? conn.roomGroup(this.dst);
-    if (held === null) append(group, this, this.op === 'replyAsync' || this.op === 'dispatch');
+    if (held === null) append(group, this, this.reply);
     try {
       this.enter();
       for (;;) {

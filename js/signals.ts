@@ -11,7 +11,7 @@
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
 import { abortHooks } from './abort-hooks.ts';
-import type { Engine } from './engine.ts';
+import { isShutdown, type Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
@@ -468,16 +468,15 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
   if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection is closed');
   const deadline = performance.now() + timeout;
   let delay = 1;
-  const shutdown = () => Atomics.load(c.engine.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
   for (;;) {
     // bus.shutdown() ends it as it ends every wait (the creator's connections are closed by
     // then: ESHUTDOWN, not their ECONNRESET; other threads' still answer look-ups)
-    if (shutdown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+    if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
     let owner: number | null;
     try {
       owner = c.getNameOwner(name);
     } catch (err) {
-      if (shutdown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+      if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
       // (its look-ups are this wait's business: their errors, the connection closed meanwhile
       // say, are waitForName's)
       throw err instanceof BusError ? relabel(op, err) : err;

@@ -1,0 +1,221 @@
+// reply-pump: the receives of every call() of one connection, one loop for all of them.
+//
+// Before, each pending call woke on every message and searched the queue for its own reply:
+// 128 wake-ups and searches per reply with 128 calls pending. The pump's turn takes every
+// queued end of a call (RECV_REPLY with cookie 0; with `rawCalls`, RECV_REPLY with each
+// waiting call's cookie) and hands it to its call (Calls.claim), then waits: the adaptive
+// spin, then Atomics.waitAsync on the wake word until the earliest deadline of a waiting
+// call, when the next RECV's tick queues its REPLY_TIMEOUT (or, dropped for lack of room,
+// Calls.expire ends it). It runs while calls wait for their ends, and while calls wait in the
+// slot line for slots that pending calls hold. A failure of its receives (a lock that stayed
+// taken: EDEADLK; ESHUTDOWN; ECONNRESET) ends the waiting calls with it.
+//
+// The pump takes only ends of calls (messages without EXPECT_REPLY whose cookie_reply is a
+// pending call's cookie): every other message stays queued, accounted to its sender's quota,
+// for the user's receives (calls.ts says why).
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import { isShutdown, type Engine } from './engine.ts';
+import { get64 } from './wire.ts';
+import { RECV, checkCmd } from './cmd/index.ts';
+import { waitWord } from './host/wait.ts';
+import { relabel } from './args.ts';
+import type { Spinner } from './host/spin.ts';
+import type { Calls, PendingCall } from './calls.ts';
+
+/** What the pump needs of its connection (Connection implements it; internal). */
+export interface PumpOwner {
+  readonly engine: Engine;
+  readonly slot: number;
+  readonly poolBase: number;
+  readonly spinner: Spinner;
+  /** the connection's wake word and sleepers count (indexes in engine.i32) */
+  readonly wakeIndex: number;
+  readonly sleepersIndex: number;
+  /** the pending calls (null: no call made yet) */
+  readonly calls: Calls | null;
+  /** the EDEADLK of the last receive that found a lock taken and gave up waiting for it (null: none) */
+  readonly lockBusy: BusError | null;
+  /** lockBusy, once the lock has stayed taken for LOCK_WAIT_MS in all (else null: try again) */
+  lockStuck(): BusError | null;
+  /** the engine, or throws what ends every command of this connection now (closed: ECONNRESET; a dead thread) */
+  live(op: string): Engine;
+  /** RECV_REPLY for `cookie` (0: the first end of any call), yielding to the event loop on a lock found taken (null then) */
+  recvReply(cookie: number, op: string, yielding: boolean): number | null;
+  /** `p`'s own RECV_REPLY: its end, if queued, handed over (Calls.claim) */
+  takeReply(p: PendingCall, op: string, yielding: boolean): void;
+  freeOffset(offset: number): void;
+  /** call()s wait in the connection's slot line */
+  slotsWaited(): boolean;
+  /** every call() of the slot line looks again (the pump failed: its error may be theirs) */
+  slotsLookAgain(): void;
+}
+
+/** The reply pump of one connection. */
+export class ReplyPump {
+  /** call()s waiting for their end (their receives are the pump's) */
+  readonly waiting = new Set<PendingCall>();
+  /** the pump runs */
+  private running = false;
+  /** an end of a call the host does not know (made through the raw ABI: the user's) was seen queued: the pump takes only its own calls' ends, by cookie */
+  private rawCalls = false;
+  /** the deadline (ns) the current wait ends at, and how to end that wait early */
+  private dueNs = Infinity;
+  private wake: (() => void) | null = null;
+
+  constructor(private readonly conn: PumpOwner) {}
+
+  /**
+   * `p` waits for its end: the pump runs, and waits until `p`'s deadline at most. (A call
+   * that is already waiting may call it again after each wake-up.)
+   */
+  want(p: PendingCall): void {
+    if (!this.running) void this.run();
+    else if (p.deadlineNs < this.dueNs) this.wake?.(); // it looks again, and waits until this deadline at most
+  }
+
+  /** Calls wait in the slot line for slots that pending calls hold: their ends must be taken. */
+  slotsHeld(): void {
+    const calls = this.conn.calls;
+    if (!this.running && calls !== null && calls.live > 0) void this.run();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    const conn = this.conn, e = conn.engine, i32 = e.i32, idx = conn.wakeIndex;
+    let spinDecided = false;
+    try {
+      // while calls wait for their ends, and while calls wait in the slot line for slots that
+      // pending calls hold (an aborted call's too: its end, or its REPLY_TIMEOUT at its
+      // deadline, frees its slot only once received; a connection that only makes calls
+      // receives nothing else: outside audit, stop 16)
+      while (this.waiting.size > 0 || (conn.slotsWaited() && conn.calls !== null && conn.calls.live > 0)) {
+        // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+        // (so does a recovery that declared this thread dead, and a look that finds no end of
+        // a call runs no command that would say so: ask, or the calls wait for their deadlines)
+        e.checkAlive();
+        const seen = Atomics.load(i32, idx);
+        if (this.take() > 0) spinDecided = false;
+        // until the earliest deadline of a call still waiting for its end (and never less than
+        // a little while once it passed, so a clock that lags does not spin); none: done. (A
+        // call whose end was just handed over stays in `waiting` until its call() resumes:
+        // counting it kept the pump spinning and parking after every same-thread call, which
+        // cost a spin or a waitAsync round trip per call)
+        let due = Infinity, open = false;
+        for (const p of this.waiting) {
+          if (p.reply || p.error || p.waitError) continue;
+          open = true;
+          if (p.deadlineNs < due) due = p.deadlineNs;
+        }
+        // (calls waiting for a slot: every pending call's deadline, the aborted ones' included)
+        if (conn.slotsWaited() && conn.calls !== null) {
+          for (const p of conn.calls.pending.values()) {
+            open = true;
+            if (p.deadlineNs < due) due = p.deadlineNs;
+          }
+        }
+        if (!open) break;
+        const stuck = conn.lockStuck();
+        if (stuck) throw relabel('call', stuck); // (the shared error says the op of the receive that met it: an outside audit, stop 22)
+        let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
+        if (conn.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
+        else if (!spinDecided) {
+          spinDecided = true;
+          if (conn.spinner.shouldSpin() && conn.spinner.spin(i32, idx, seen, left)) continue;
+        }
+        this.dueNs = due;
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          waitWord(i32, idx, seen, left, conn.sleepersIndex).then(resolve);
+        });
+        this.wake = null;
+        this.dueNs = Infinity;
+      }
+    } catch (err) {
+      for (const p of this.waiting) {
+        if (p.reply || p.error || p.waitError) continue;
+        p.waitError = err as Error;
+        p.wake?.();
+      }
+      conn.slotsLookAgain(); // (they look again: a shutdown, a closed connection, is theirs too)
+    } finally {
+      this.running = false;
+      this.wake = null;
+      this.dueNs = Infinity;
+    }
+  }
+
+  /**
+   * One look: every queued end of a call taken and handed over (Calls.claim); how many. The
+   * first end in the queue is found in place (as drop() reads the head: only this thread
+   * takes messages off this queue, and senders only append), and taken with RECV_REPLY 0,
+   * which takes that same first end. One that is not the end of a call the host knows (a
+   * call made through the raw ABI: its end is the user's) switches the pump to a RECV_REPLY
+   * per waiting call's cookie for good (rawCalls). With no end queued, a call past its
+   * deadline makes its own RECV_REPLY, whose tick expires it (REPLY_TIMEOUT, or lost).
+   */
+  private take(): number {
+    const conn = this.conn, calls = conn.calls!;
+    let n = 0;
+    for (;;) {
+      if (this.rawCalls) return n + this.takeEach(false);
+      const cr = this.firstEnd();
+      if (cr === 0) return n + this.takeEach(true);
+      if (!calls.pending.has(cr)) { this.rawCalls = true; continue; }
+      const r = conn.recvReply(0, 'call', true);
+      if (r === null) return n; // a lock still taken: the pump looks again soon
+      if (r === -A.EAGAIN) return n; // (cannot happen: the end seen is first, and only this thread takes it)
+      const u32 = conn.engine.u32, cmd = conn.engine.cmd;
+      checkCmd(u32, cmd, r, 'call', RECV.NAME);
+      const off = RECV.offset(u32, cmd);
+      if (!calls.claim(conn.poolBase + off, off, RECV.size(u32, cmd))) {
+        conn.freeOffset(off);
+        throw new BusError(A.EFAULT, 'call', `internal: RECV_REPLY 0 returned an end other than the first one seen (call ${cr})`);
+      }
+      n++;
+    }
+  }
+
+  /**
+   * RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline), and, while calls
+   * wait for a slot, for each aborted call still pending (its end is freed, or, past its
+   * deadline with none queued, it is forgotten: a slot freed); how many ended.
+   */
+  private takeEach(dueOnly: boolean): number {
+    const conn = this.conn;
+    const t = dueOnly ? conn.engine.monotonicNs() : Infinity;
+    let n = 0;
+    for (const p of [...this.waiting]) {
+      if (p.reply || p.error || p.waitError || p.deadlineNs > t) continue;
+      conn.takeReply(p, 'call', true);
+      if (conn.lockBusy !== null) break;
+      if (p.reply || p.error) n++;
+    }
+    const calls = conn.calls;
+    if (conn.slotsWaited() && calls !== null && conn.lockBusy === null) {
+      for (const p of [...calls.pending.values()]) {
+        if (!p.abandoned || p.deadlineNs > t) continue;
+        conn.takeReply(p, 'call', true);
+        if (conn.lockBusy !== null) break;
+        if (!calls.pending.has(p.cookie)) n++;
+      }
+    }
+    return n;
+  }
+
+  /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0. */
+  private firstEnd(): number {
+    const conn = this.conn, e = conn.live('call'), u32 = e.u32;
+    let b = Atomics.load(u32, (e.connAddr(conn.slot) + A.CONN_Q_HEAD) >>> 2);
+    for (let n = 0; b !== 0 && n < 1 << 20; n++) {
+      const m = b + A.BLOCK_HDR;
+      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0) {
+        const cr = get64(u32, m + A.MSG_TIMEOUT);
+        if (cr !== 0) return cr;
+      }
+      b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
+    }
+    return 0;
+  }
+}
