@@ -5,10 +5,10 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWord, waitWordBlocking, bump, canBlock } from './host/wait.ts';
+import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
-import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, ownCopy, isAbortSignal, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -16,11 +16,12 @@ import { iterate, defineDispose, type MessagesOptions, type MessageIterator } fr
 import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
-import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
-import { RoomWait, SlotHold, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
+import { RoomWait, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
-import { ReplyPump, type PumpOwner } from './reply-pump.ts';
-import { Calls, DEFAULT_CALL_TIMEOUT, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import type { PumpOwner } from './reply-pump.ts';
+import { Caller, type CallOwner } from './call-run.ts';
+import type { Waiter } from './waiter.ts';
+import { Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
 import type { MatchRule } from './dbus/match.ts';
@@ -69,28 +70,6 @@ export interface SendAsyncOptions extends SendOptions {
   signal?: AbortSignal | undefined;
   /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
   keepAlive?: boolean | undefined;
-}
-
-/** One pending event-loop wait (recvAsync, call, and the waits for room of sendAsync, replyAsync and call). */
-/** call()'s checked options and deadlines (callArgs) */
-interface CallArgs {
-  readonly timeout: number;
-  readonly signal: AbortSignal | undefined;
-  readonly keepAlive: boolean | undefined;
-  /** the call's deadline on the provider's clock (ns) */
-  readonly deadlineNs: number;
-  /** the waits before the send end then (performance.now() ms) */
-  readonly sendBy: number;
-}
-
-interface Waiter {
-  /** the waiting call, named in the error of a close (a wait for room only) */
-  op?: string | undefined;
-  keep: boolean | undefined;
-  held: boolean;
-  error: BusError | null;
-  /** ends the current wait early (close, abort) */
-  cancel: (() => void) | null;
 }
 
 /**
@@ -177,27 +156,6 @@ function sameBus(a: Engine, b: Engine): boolean {
   return x[at] === y[at] && x[at + 1] === y[at + 1] && x[at + 2] === y[at + 2] && x[at + 3] === y[at + 3];
 }
 
-const CALL_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
-
-/** What a call() waiting for a pending-call slot needs once it goes (SlotCall.call). */
-interface CallStart {
-  readonly dst: Destination;
-  readonly payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined;
-  readonly a: CallArgs;
-  readonly pt: bigint | undefined;
-  readonly cookie: number | undefined;
-  readonly sent: { yes: boolean } | null;
-  /** its place in the connection's order to `dst` while it waits (room-wait.ts, SlotHold) */
-  hold: SlotHold | null;
-}
-
-/** callRun's result when the call, refused again, went back to its waiter in the slot line (whose promise call() returned) */
-const BACK_IN_LINE = Symbol('back in line');
-
-/** A call the core refused for want of a pending-call record: EMLINK (the caller's), or the bus's reply table full (ENOSPC). */
-function isRefusal(err: unknown): err is BusError {
-  return err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL);
-}
 
 /** send()'s own options out of sendAsync's / replyAsync's */
 function sendOptionsOf(o: Partial<SendAsyncOptions>): SendOptions {
@@ -232,7 +190,7 @@ function cancelSend(e: Engine): void {
   }
 }
 
-export class Connection implements SlotOwner, RoomOwner, PumpOwner {
+export class Connection implements RoomOwner, PumpOwner, CallOwner {
   readonly engine: Engine;
   /** the 64-bit connection id, as a number */
   readonly id: number;
@@ -1407,95 +1365,36 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
   /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
   get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
   /** call()s of this connection not sent yet, waiting in its line for a pending-call slot or a reply record (not in pendingCalls or pendingSends) */
-  get waitingCalls(): number { return this.slotLine.length; }
+  get waitingCalls(): number { return this.caller.waiting; }
 
-  /**
-   * call()s waiting for a pending-call slot, in the order they came, with one timer for
-   * all their waits (slot-line.ts).
-   */
-  private readonly slotLine = new SlotLine();
-  /** the receives of every call() of this connection (reply-pump.ts) */
-  private readonly pump = new ReplyPump(this);
-  /** @internal PumpOwner */
-  slotsWaited(): boolean { return this.slotLine.head !== null; }
-  /** @internal PumpOwner */
-  slotsLookAgain(): void { this.slotLine.wakeAll(); }
+  /** the calls of this connection on their way: the slot line, the sends, the waits for their ends (call-run.ts) */
+  private readonly caller = new Caller(this);
 
   /**
    * @internal A call of this connection ended (or may have: Calls.remove, closed): the first
    * call() waiting for a pending-call slot looks again.
    */
-  slotPass(): void {
-    const h = this.slotLine.head;
-    if (h !== null && this.slotFree()) this.slotLine.wake(h);
-  }
+  slotPass(): void { this.caller.slotPass(); }
 
-  /** @internal SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
+  /** @internal RoomOwner, CallOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
   readonly aborts: AbortHooks = abortHooks;
   /** the waits for room of this connection per destination (its id, or the well-known name), in call order (roomWait) */
   private readonly roomGroups = new Map<string | number, RoomGroup>();
-  /** the order of the next call() (SlotCall.seq) */
-  private callSeq = 0;
-  /** calls that have a slot and are being sent (waiting for room, say): the slots they will take (callRun) */
-  private callsSending = 0;
-
-  /** @internal SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (replyPump) */
-  slotHeld(): void { this.pump.slotsHeld(); }
-
-  /** @internal SlotOwner (slot-line.ts): a slot is free */
-  slotFree(): boolean { return this.calls === null || this.calls.live + this.callsSending < A.MAX_PENDING_REPLIES; }
-  /** @internal SlotOwner */
-  slotPending(): number { return this.calls === null ? 0 : this.calls.live; }
-  /** @internal SlotOwner */
-  slotEnds(): number { return this.calls === null ? 0 : this.calls.ended; }
-  /** @internal SlotOwner: the reply table's count of records in use, or this connection's (CONN_N_CALLS), read as they are */
-  slotStillRefused(core: 'mine' | 'bus'): boolean {
-    const e = this.engine, u32 = e.u32;
-    if (this.isClosed || isShutdown(u32)) return false; // (the try says why)
-    if (core === 'mine') return Atomics.load(u32, (e.connAddr(this.slot) + A.CONN_N_CALLS) >>> 2) >= A.MAX_PENDING_REPLIES;
-    const t = u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
-    return t !== 0 && Atomics.load(u32, (t + A.REPLY_T_LIVE) >>> 2) >= u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2];
+  /** @internal CallOwner */
+  callTable(): Calls { return this.calls ??= new Calls(this); }
+  /** @internal CallOwner */
+  hasRoomWaits(dst: Destination): boolean { return this.roomGroups.has(groupKey(dst)); }
+  /** @internal CallOwner */
+  sendStuck(): boolean { return this.sendStuckAt !== 0; }
+  /** @internal CallOwner */
+  waitJoin(w: Waiter): void {
+    this.waiters.add(w);
+    this.holdFor(w);
   }
-  /** @internal SlotOwner: what ends every wait now */
-  slotCheck(): void {
-    if (isShutdown(this.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
-    this.live('call');
-  }
-  /** @internal SlotOwner */
-  slotJoin(q: SlotCall): void {
-    this.waiters.add(q);
-    this.holdFor(q);
-  }
-  /** @internal SlotOwner */
-  slotLeave(q: SlotCall): void {
-    this.waiters.delete(q);
-    if (q.held) { q.held = false; release(); }
-  }
-  /** @internal SlotOwner: `q` has its slot: the call it carries goes on (callRun), its first try before this returns */
-  slotGo(q: SlotCall): void {
-    const c = q.call as CallStart;
-    this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq, q).then((m) => {
-      if (m !== BACK_IN_LINE) (q.resolve as (m: Message) => void)(m);
-    }, (err: unknown) => {
-      this.slotDrop(q);
-      this.slotPass(); // (it failed for good: the next one may go)
-      q.reject(err);
-    });
-  }
-  /** `q` joins the slot line; one that cannot (its signal refused the abort listener) gives its place back */
-  private slotWait(q: SlotCall, resolve: (m: Message) => void, reject: (err: unknown) => void): void {
-    try {
-      q.start(resolve as (v: never) => void, reject);
-    } catch (err) {
-      this.slotDrop(q);
-      reject(err);
-    }
-  }
-  /** @internal SlotOwner: `q` failed: the place it held in the order to its destination goes */
-  slotDrop(q: SlotCall): void {
-    const c = q.call as CallStart;
-    c.hold?.release();
-    c.hold = null;
+  /** @internal CallOwner */
+  waitLeave(w: Waiter): void {
+    this.waiters.delete(w);
+    if (w.held) { w.held = false; release(); }
   }
 
   private callCookie(calls: Calls): number {
@@ -1504,21 +1403,11 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
     return c;
   }
 
-  /**
-   * The absolute deadline of a call `timeout` ms from now on the provider's CLOCK_MONOTONIC,
-   * the clock the core compares it with (ns, >= 1: 0 is no timeout). A timeout of more than
-   * 2^53 ns, about 104 days, counts as that: the deadline stays a u64, whatever the clock's origin.
-   */
-  private callDeadline(timeout: number, op: string): number {
-    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) throw new BusError(A.EINVAL, op, `timeout must be a finite number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-    return Math.max(1, this.live(op).monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
-  }
-
-  /** Send the call (EXPECT_REPLY, `deadline`: callDeadline's) and record it. */
-  private startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string, pt: bigint | undefined,
+  /** @internal CallOwner: send the call (EXPECT_REPLY, `deadline`) and record it. */
+  startCall(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, deadline: number, sync: boolean, op: string, pt: bigint | undefined,
     taken: number | undefined): PendingCall {
     this.live(op);
-    const calls = this.calls ??= new Calls(this);
+    const calls = this.callTable();
     const cookie = taken ?? this.callCookie(calls);
     const p = calls.add(cookie, op, deadline);
     this.nextTimeout = deadline;
@@ -1538,11 +1427,6 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
     return p;
   }
 
-  /** The ms left until the call's deadline by the provider's clock (<= 0: due). */
-  private callLeft(deadlineMs: number): number {
-    return deadlineMs - this.engine.monotonicNs() / 1e6;
-  }
-
   /**
    * Call `dst`: send `payload` with EXPECT_REPLY and a deadline `timeout` ms away (default
    * 25000) and resolve with the reply Message (free it when done). Rejects with ETIMEDOUT
@@ -1557,9 +1441,9 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
    * only (RECV_REPLY): every other message stays queued for the user's receives.
    */
   call(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallOptions): Promise<Message> {
-    // (callAs itself, not callWith: an async function returning another's promise costs a
+    // (caller.call itself, not callWith: an async function returning another's promise costs a
     // promise and two microtask hops more per call)
-    return this.callAs(dst, payload, opts, undefined, true, undefined, null);
+    return this.caller.call(dst, payload, opts, undefined, true, undefined, null);
   }
 
   /**
@@ -1570,192 +1454,14 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
    */
   private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined): Promise<Message> {
-    if (cookie === undefined) return this.callAs(dst, payload, opts, pt, transient, undefined, null);
+    if (cookie === undefined) return this.caller.call(dst, payload, opts, pt, transient, undefined, null);
     const sent = { yes: false };
     try {
-      return await this.callAs(dst, payload, opts, pt, transient, cookie, sent);
+      return await this.caller.call(dst, payload, opts, pt, transient, cookie, sent);
     } catch (err) {
       // a cookie taken for this call (callMethod's serial) and never sent with: given back
       if (!sent.yes) this.untakeCookie(cookie);
       throw err;
-    }
-  }
-
-  private callAs(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
-    let a: CallArgs;
-    try {
-      a = this.callArgs(opts);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const calls = this.calls ??= new Calls(this);
-    const seq = this.callSeq++;
-    // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
-    // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
-    // own frame (callRun) is made once it has its slot (slot-line.ts says why).
-    if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
-      // (the caller's memory may change while this waits; the sends made after it to `dst` wait behind it)
-      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent, hold: new SlotHold(this, dst) };
-      return new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq), resolve, reject));
-    }
-    return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
-  }
-
-  /** call()'s options, checked (each read once), and its deadlines: what a throw here rejects call() with. */
-  private callArgs(opts: CallOptions | undefined): CallArgs {
-    const o = options<CallOptions>('call', opts, CALL_KEYS, '{ timeout: ms }');
-    const oTimeout = o.timeout, signal = o.signal; // (each read once)
-    if (oTimeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
-    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
-    const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
-    if (signal?.aborted) throw canceled('call', signal);
-    const deadlineNs = this.callDeadline(timeout, 'call');
-    // the waits before the send (a pending-call slot, room) end with the call's timeout, in real time
-    return { timeout, signal, keepAlive, deadlineNs, sendBy: now() + timeout };
-  }
-
-  /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
-  private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: SlotCall | null = null): Promise<Message | typeof BACK_IN_LINE> {
-    const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
-    const calls = this.calls!;
-    let p: PendingCall | null = null;
-    /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
-    let refused: BusError | null = null;
-    /** the place this call held in its connection's order to `dst` while it waited for a slot (its RoomWait takes it) */
-    let hold: SlotHold | null = null;
-    // a slot is this call's until it is sent or fails: the slot line lets no other call go for
-    // it meanwhile (slotFree; before, calls went while earlier ones waited for room, and were
-    // refused once those were sent)
-    this.callsSending++;
-    try {
-      // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
-      // its first try runs before call() returns its promise when no slot was waited for
-      // the first try at once, without the wait's machinery (an async function and a promise
-      // per call), when roomWait would try at once too: no line of senders at the receiver.
-      // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
-      const e = this.engine, rx0 = this.knownReceiver(dst);
-      /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
-      let stuckSince: number | null = null;
-      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
-      // (a call that waited for a slot and is first in its order to `dst` tries at once too)
-      if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.roomGroups.has(groupKey(dst)))) {
-        e.lockWaitMs = this.sendLockWait();
-        try {
-          p = this.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
-          if (hold !== null) { hold.release(); hold = null; } // (sent: the sends behind it go on)
-          if (this.sendStuckAt !== 0) this.sendLockSeen(false);
-        } catch (err) {
-          if (isRefusal(err)) refused = err;
-          else {
-            if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
-            if (err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
-          }
-        } finally {
-          e.lockWaitMs = A.LOCK_WAIT_MS;
-        }
-        if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
-      }
-      if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
-      while (p === null && refused === null) {
-        const w = new RoomWait<PendingCall>(this, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-          (b) => this.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
-        w.place = hold;
-        w.keepPlace = isRefusal; // (refused a slot: back to the slot line, in this place)
-        hold = null;
-        const tried = w.run();
-        stuckSince = null;
-        this.slotPass(); // the next call waiting for a slot, if one is still free
-        try {
-          p = await tried;
-        } catch (err) {
-          if (!isRefusal(err)) throw err;
-          refused = err;
-          hold = w.place;
-        }
-      }
-    } finally {
-      this.callsSending--;
-      if (p === null) this.slotPass(); // (not sent: the slot it kept is free again)
-    }
-    if (p === null) {
-      // EMLINK although this connection's calls leave a slot (calls it made through the raw
-      // ABI with EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the calls of
-      // every connection): back to its place in the slot line, at once (no other call of
-      // the line goes meanwhile), to try again once first and a call of this connection has
-      // ended or SLOT_POLL_MS have passed (no word announces the other records)
-      const err = refused!;
-      // a bus made with no reply records at all (limits.replies: 0): no wait can help
-      if (err.errno !== A.EMLINK && this.engine.u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2] === 0) {
-        throw new BusError(A.ENOSPC, 'call', 'this bus has no reply records (limits.replies: 0): no call can be made on it', A.R_SEND_REPLY_TABLE_FULL);
-      }
-      // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
-      // room its slot was taken; it waits in line again, woken as calls end, not polling)
-      const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
-      // (the waiter it went from, again: its promise is call()'s; a call that had not waited
-      // makes its waiter now)
-      if (q !== null) { (q.call as CallStart).hold = hold ?? new SlotHold(this, dst); q.again(why); return BACK_IN_LINE; }
-      const start: CallStart = { dst, payload, a, pt, cookie, sent, hold: hold ?? new SlotHold(this, dst) };
-      return await new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq), resolve, reject));
-    }
-    if (sent !== null) sent.yes = true;
-    this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)
-    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
-    const onAbort = { handleEvent: () => {
-      if (p.error || p.reply) return;
-      p.abandoned = true; // stays pending: what arrives for it later is freed
-      p.error = canceled('call', signal);
-      p.wake?.();
-    } };
-    this.waiters.add(w);
-    try {
-      this.holdFor(w);
-      try {
-        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-        if (signal !== undefined) this.aborts.watch(signal, onAbort);
-      } catch (err) {
-        // a signal that refuses its listener: the call, sent already, is abandoned as an
-        // aborted one is (its end is freed when it comes), and fails with ECANCELED
-        if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
-      }
-      if (signal?.aborted) onAbort.handleEvent(); // aborted while the send's promise settled
-      // let the code after call() run first: a callee on this same thread (a test, a service
-      // and its client in one thread) answers then, and the call finds its reply without a
-      // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
-      await null;
-      // the receives are the pump's, one for all the calls of this connection (replyPump)
-      this.pump.waiting.add(p);
-      for (;;) {
-        if (p.reply) {
-          // an end handed over (drop(), recv(), the pump) before a close() that came while
-          // this call had not resumed: that Message went with the pool; the call ends as the
-          // close ended the others
-          if (this.isClosed) {
-            throw isShutdown(this.engine.u32) ? new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
-          }
-          return p.reply;
-        }
-        if (p.error) throw p.error;
-        if (p.waitError) throw p.waitError;
-        if (w.error) throw w.error;
-        this.pump.want(p);
-        if (p.reply || p.error || p.waitError) continue;
-        await new Promise<void>((resolve) => {
-          p.wake = resolve;
-          w.cancel = resolve;
-        });
-        p.wake = null;
-        w.cancel = null;
-      }
-    } finally {
-      this.pump.waiting.delete(p);
-      p.wake = null;
-      if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
-      this.waiters.delete(w);
-      if (w.held) { w.held = false; release(); }
-      this.callWaitEnded(p);
     }
   }
 
@@ -1766,60 +1472,9 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
    * thread): use call(). Messages for the user stay queued meanwhile.
    */
   callSync(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: CallSyncOptions): Message {
-    return this.callSyncWith(dst, payload, opts, undefined, undefined);
+    return this.caller.callSync(dst, payload, opts, undefined, undefined);
   }
 
-  /** callSync() with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it (takeCallCookie) */
-  private callSyncWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
-    const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
-    const oTimeout = o.timeout; // (read once)
-    if (oTimeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
-    const i32 = this.engine.i32, idx = this.wakeIndex;
-    if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
-    const deadlineNs = this.callDeadline(timeout, 'callSync');
-    let p: PendingCall;
-    try {
-      p = this.startCall(dst, payload, deadlineNs, true, 'callSync', pt, cookie);
-    } catch (err) {
-      if (cookie !== undefined) this.untakeCookie(cookie);
-      throw err;
-    }
-    const deadlineMs = deadlineNs / 1e6;
-    let spinDecided = false;
-    try {
-      for (;;) {
-        if (p.reply) return p.reply;
-        if (p.error) throw p.error;
-        if (this.isClosed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
-        const seen = Atomics.load(i32, idx);
-        this.takeReply(p, 'callSync', false);
-        if (p.reply || p.error) continue;
-        const left = Math.max(this.callLeft(deadlineMs), 0.05);
-        if (!spinDecided) {
-          spinDecided = true;
-          if (this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left)) continue;
-        }
-        waitWordBlocking(i32, idx, seen, left, this.sleepersIndex);
-      }
-    } finally {
-      this.callWaitEnded(p);
-    }
-  }
-
-  /**
-   * A call's wait is over. Its end came (a reply, REPLY_TIMEOUT, REPLY_DEAD), the connection
-   * closed, or it was aborted: it leaves the pending calls (an aborted one stays until its end
-   * comes, which is then freed). Any other failure of the wait itself (EDEADLK: a lock that
-   * stayed taken) leaves the call pending in the core: it is abandoned the same way, so its
-   * end is freed when it comes and never reaches recv() (an outside audit saw a reply reach
-   * the user after its call had failed so).
-   */
-  private callWaitEnded(p: PendingCall): void {
-    if (p.abandoned) return;
-    if (p.reply === null && p.error === null && !this.isClosed && !isShutdown(this.engine.u32)) p.abandoned = true;
-    else this.calls?.remove(p);
-  }
 
   /**
    * Reply to the call `call` (a received message with EXPECT_REPLY): `payload` to its sender,
@@ -1921,7 +1576,7 @@ export class Connection implements SlotOwner, RoomOwner, PumpOwner {
   }
   /** @internal callSync() with a D-Bus payload */
   callSyncDBus(dst: Destination, bytes: Uint8Array, opts: CallSyncOptions | undefined, cookie: number): Message {
-    return this.callSyncWith(dst, bytes, opts, PAYLOAD_DBUS, cookie);
+    return this.caller.callSync(dst, bytes, opts, PAYLOAD_DBUS, cookie);
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {

@@ -22,6 +22,7 @@ import { waitWord } from './host/wait.ts';
 import { relabel } from './args.ts';
 import type { Spinner } from './host/spin.ts';
 import type { Calls, PendingCall } from './calls.ts';
+import type { SlotLine } from './slot-line.ts';
 
 /** What the pump needs of its connection (Connection implements it; internal). */
 export interface PumpOwner {
@@ -45,10 +46,6 @@ export interface PumpOwner {
   /** `p`'s own RECV_REPLY: its end, if queued, handed over (Calls.claim) */
   takeReply(p: PendingCall, op: string, yielding: boolean): void;
   freeOffset(offset: number): void;
-  /** call()s wait in the connection's slot line */
-  slotsWaited(): boolean;
-  /** every call() of the slot line looks again (the pump failed: its error may be theirs) */
-  slotsLookAgain(): void;
 }
 
 /** The reply pump of one connection. */
@@ -63,7 +60,11 @@ export class ReplyPump {
   private dueNs = Infinity;
   private wake: (() => void) | null = null;
 
-  constructor(private readonly conn: PumpOwner) {}
+  constructor(
+    private readonly conn: PumpOwner,
+    /** the connection's call()s waiting for a pending-call slot (slot-line.ts) */
+    private readonly line: SlotLine,
+  ) {}
 
   /**
    * `p` waits for its end: the pump runs, and waits until `p`'s deadline at most. (A call
@@ -89,7 +90,7 @@ export class ReplyPump {
       // pending calls hold (an aborted call's too: its end, or its REPLY_TIMEOUT at its
       // deadline, frees its slot only once received; a connection that only makes calls
       // receives nothing else: outside audit, stop 16)
-      while (this.waiting.size > 0 || (conn.slotsWaited() && conn.calls !== null && conn.calls.live > 0)) {
+      while (this.waiting.size > 0 || (this.line.head !== null && conn.calls !== null && conn.calls.live > 0)) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
         // (so does a recovery that declared this thread dead, and a look that finds no end of
@@ -109,7 +110,7 @@ export class ReplyPump {
           if (p.deadlineNs < due) due = p.deadlineNs;
         }
         // (calls waiting for a slot: every pending call's deadline, the aborted ones' included)
-        if (conn.slotsWaited() && conn.calls !== null) {
+        if (this.line.head !== null && conn.calls !== null) {
           for (const p of conn.calls.pending.values()) {
             open = true;
             if (p.deadlineNs < due) due = p.deadlineNs;
@@ -138,7 +139,7 @@ export class ReplyPump {
         p.waitError = err as Error;
         p.wake?.();
       }
-      conn.slotsLookAgain(); // (they look again: a shutdown, a closed connection, is theirs too)
+      this.line.wakeAll(); // (they look again: a shutdown, a closed connection, is theirs too)
     } finally {
       this.running = false;
       this.wake = null;
@@ -193,7 +194,7 @@ export class ReplyPump {
       if (p.reply || p.error) n++;
     }
     const calls = conn.calls;
-    if (conn.slotsWaited() && calls !== null && conn.lockBusy === null) {
+    if (this.line.head !== null && calls !== null && conn.lockBusy === null) {
       for (const p of [...calls.pending.values()]) {
         if (!p.abandoned || p.deadlineNs > t) continue;
         conn.takeReply(p, 'call', true);

@@ -17,7 +17,7 @@ import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, shown, isAbortSignal, asArgError, relabel } from './args.ts';
-import { parseMatch, matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
+import { matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';

@@ -42,7 +42,7 @@ const SPEC = /(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"]*?)\.
 const WASM_TYPES = join(HOST, 'wasm-types.d.ts');
 let rewritten = 0;
 /** classes made only by the library (bus.connect(), received messages): [their file in dist/js, the class, the internal interface it implements] */
-const NO_CONSTRUCT = [['connection.d.ts', 'Connection', 'SlotOwner, RoomOwner'], ['message.d.ts', 'Message', null]];
+const NO_CONSTRUCT = [['connection.d.ts', 'Connection', 'RoomOwner, PumpOwner, CallOwner'], ['message.d.ts', 'Message', null]];
 for await (const file of walk(join(DIST, 'js'))) {
   if (!file.endsWith('.d.ts')) continue;
   const before = await readFile(file, 'utf8');

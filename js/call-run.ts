@@ -1,0 +1,412 @@
+// call-run: one call() of a connection, from its start to its end. While
+// MAX_PENDING_REPLIES calls are pending it waits for a slot in the connection's slot line
+// (slot-line.ts), holding its place in the order to its destination (room-wait.ts,
+// SlotHold); with a slot, it is sent, waiting for room in the receiver as sendAsync does
+// (room-wait.ts); then it waits for its end, which the connection's reply pump receives
+// (reply-pump.ts) and calls.ts hands over. And callSync's blocking wait for its end.
+//
+// The connection keeps the pending calls (calls.ts: every receive path looks for ends of
+// calls) and the send of a call (startCall: the command encoding is the connection's); what
+// a call needs of it is CallOwner.
+import * as A from './shared/abi.ts';
+import { BusError, canceled } from './errno.ts';
+import { isShutdown } from './engine.ts';
+import type { Message } from './message.ts';
+import { now, waitWordBlocking, canBlock } from './host/wait.ts';
+import * as T from './host/turns.ts';
+import { options, optBoolean, kindOf, ownCopy, isAbortSignal } from './args.ts';
+import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
+import { RoomWait, SlotHold, type RoomOwner } from './room-wait.ts';
+import type { AbortHooks } from './abort-hooks.ts';
+import { ReplyPump, type PumpOwner } from './reply-pump.ts';
+import { DEFAULT_CALL_TIMEOUT, type Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import type { Waiter } from './waiter.ts';
+
+type Payload = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined;
+/** a destination: a connection id, or a well-known name (or ":1.<id>") */
+type Destination = number | string;
+
+/** What a call needs of its connection (Connection implements it; internal). */
+export interface CallOwner extends RoomOwner, PumpOwner {
+  readonly closed: boolean;
+  /** the pending calls, made on first use */
+  callTable(): Calls;
+  /** Send the call (EXPECT_REPLY, `deadline`) and record it; a send that throws records nothing. `taken`: a cookie taken for it. */
+  startCall(dst: Destination, payload: Payload, deadline: number, sync: boolean, op: string, pt: bigint | undefined, taken: number | undefined): PendingCall;
+  /** the connection has waits for room to `dst` (a call goes behind them) */
+  hasRoomWaits(dst: Destination): boolean;
+  /** a send of the connection met a lock taken, and none has gone through since */
+  sendStuck(): boolean;
+  /** `w` starts waiting (its keep-alive hold, close()'s list) / stops */
+  waitJoin(w: Waiter): void;
+  waitLeave(w: Waiter): void;
+  /** a cookie taken for a call that was never sent with it goes back */
+  untakeCookie(c: number): void;
+}
+
+const CALL_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
+
+/** call()'s checked options and deadlines (callArgs) */
+interface CallArgs {
+  readonly timeout: number;
+  readonly signal: AbortSignal | undefined;
+  readonly keepAlive: boolean | undefined;
+  /** the call's deadline on the provider's clock (ns) */
+  readonly deadlineNs: number;
+  /** the waits before the send end then (performance.now() ms) */
+  readonly sendBy: number;
+}
+
+/** What a call() waiting for a pending-call slot needs once it goes (SlotCall.call). */
+interface CallStart {
+  readonly dst: Destination;
+  readonly payload: Payload;
+  readonly a: CallArgs;
+  readonly pt: bigint | undefined;
+  readonly cookie: number | undefined;
+  readonly sent: { yes: boolean } | null;
+  /** its place in the connection's order to `dst` while it waits (room-wait.ts, SlotHold) */
+  hold: SlotHold | null;
+}
+
+/** callRun's result when the call, refused again, went back to its waiter in the slot line (whose promise call() returned) */
+const BACK_IN_LINE = Symbol('back in line');
+
+/** A call the core refused for want of a pending-call record: EMLINK (the caller's), or the bus's reply table full (ENOSPC). */
+function isRefusal(err: unknown): err is BusError {
+  return err instanceof BusError && (err.errno === A.EMLINK || err.reason === A.R_SEND_REPLY_TABLE_FULL);
+}
+
+/** The calls of one connection on their way: the slot line, the sends, the waits for their ends. */
+export class Caller implements SlotOwner {
+  /**
+   * call()s waiting for a pending-call slot, in the order they came, with one timer for
+   * all their waits (slot-line.ts).
+   */
+  readonly slotLine = new SlotLine();
+  /** the receives of every call() of this connection (reply-pump.ts) */
+  readonly pump: ReplyPump;
+  /** the order of the next call() (SlotCall.seq) */
+  private callSeq = 0;
+  /** calls that have a slot and are being sent (waiting for room, say): the slots they will take (callRun) */
+  private callsSending = 0;
+
+  constructor(private readonly conn: CallOwner) {
+    this.pump = new ReplyPump(conn, this.slotLine);
+  }
+
+  /** call()s not sent yet, waiting in the slot line for a pending-call slot or a reply record */
+  get waiting(): number { return this.slotLine.length; }
+
+  /**
+   * A call of this connection ended (or may have: Calls.remove, closed): the first
+   * call() waiting for a pending-call slot looks again.
+   */
+  slotPass(): void {
+    const h = this.slotLine.head;
+    if (h !== null && this.slotFree()) this.slotLine.wake(h);
+  }
+
+  /** SlotOwner: the abort listeners of this thread's waits, one per signal (abort-hooks.ts) */
+  get aborts(): AbortHooks { return this.conn.aborts; }
+
+  /** SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (reply-pump.ts) */
+  slotHeld(): void { this.pump.slotsHeld(); }
+
+  /** SlotOwner (slot-line.ts): a slot is free */
+  slotFree(): boolean { return this.conn.calls === null || this.conn.calls.live + this.callsSending < A.MAX_PENDING_REPLIES; }
+  /** SlotOwner */
+  slotPending(): number { return this.conn.calls === null ? 0 : this.conn.calls.live; }
+  /** SlotOwner */
+  slotEnds(): number { return this.conn.calls === null ? 0 : this.conn.calls.ended; }
+  /** SlotOwner: the reply table's count of records in use, or this connection's (CONN_N_CALLS), read as they are */
+  slotStillRefused(core: 'mine' | 'bus'): boolean {
+    const e = this.conn.engine, u32 = e.u32;
+    if (this.conn.closed || isShutdown(u32)) return false; // (the try says why)
+    if (core === 'mine') return Atomics.load(u32, (e.connAddr(this.conn.slot) + A.CONN_N_CALLS) >>> 2) >= A.MAX_PENDING_REPLIES;
+    const t = u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2];
+    return t !== 0 && Atomics.load(u32, (t + A.REPLY_T_LIVE) >>> 2) >= u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2];
+  }
+  /** SlotOwner: what ends every wait now */
+  slotCheck(): void {
+    if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+    this.conn.live('call');
+  }
+  /** SlotOwner */
+  slotJoin(q: SlotCall): void {
+    this.conn.waitJoin(q);
+  }
+  /** SlotOwner */
+  slotLeave(q: SlotCall): void {
+    this.conn.waitLeave(q);
+  }
+  /** SlotOwner: `q` has its slot: the call it carries goes on (callRun), its first try before this returns */
+  slotGo(q: SlotCall): void {
+    const c = q.call as CallStart;
+    this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq, q).then((m) => {
+      if (m !== BACK_IN_LINE) (q.resolve as (m: Message) => void)(m);
+    }, (err: unknown) => {
+      this.slotDrop(q);
+      this.slotPass(); // (it failed for good: the next one may go)
+      q.reject(err);
+    });
+  }
+  /** `q` joins the slot line; one that cannot (its signal refused the abort listener) gives its place back */
+  private slotWait(q: SlotCall, resolve: (m: Message) => void, reject: (err: unknown) => void): void {
+    try {
+      q.start(resolve as (v: never) => void, reject);
+    } catch (err) {
+      this.slotDrop(q);
+      reject(err);
+    }
+  }
+  /** SlotOwner: `q` failed: the place it held in the order to its destination goes */
+  slotDrop(q: SlotCall): void {
+    const c = q.call as CallStart;
+    c.hold?.release();
+    c.hold = null;
+  }
+
+  /**
+   * The absolute deadline of a call `timeout` ms from now on the provider's CLOCK_MONOTONIC,
+   * the clock the core compares it with (ns, >= 1: 0 is no timeout). A timeout of more than
+   * 2^53 ns, about 104 days, counts as that: the deadline stays a u64, whatever the clock's origin.
+   */
+  private callDeadline(timeout: number, op: string): number {
+    if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) throw new BusError(A.EINVAL, op, `timeout must be a finite number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
+    return Math.max(1, this.conn.live(op).monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
+  }
+
+  /** The ms left until the call's deadline by the provider's clock (<= 0: due). */
+  private callLeft(deadlineMs: number): number {
+    return deadlineMs - this.conn.engine.monotonicNs() / 1e6;
+  }
+
+  call(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null): Promise<Message> {
+    let a: CallArgs;
+    try {
+      a = this.callArgs(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const calls = this.conn.callTable();
+    const seq = this.callSeq++;
+    // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
+    // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
+    // own frame (callRun) is made once it has its slot (slot-line.ts says why).
+    if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
+      // (the caller's memory may change while this waits; the sends made after it to `dst` wait behind it)
+      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent, hold: new SlotHold(this.conn, dst) };
+      return new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq), resolve, reject));
+    }
+    return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
+  }
+
+  /** call()'s options, checked (each read once), and its deadlines: what a throw here rejects call() with. */
+  private callArgs(opts: CallOptions | undefined): CallArgs {
+    const o = options<CallOptions>('call', opts, CALL_KEYS, '{ timeout: ms }');
+    const oTimeout = o.timeout, signal = o.signal; // (each read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'call', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
+    if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, 'call', `signal must be an AbortSignal, got ${kindOf(signal)}`);
+    const keepAlive = optBoolean('call', 'keepAlive', o.keepAlive);
+    if (signal?.aborted) throw canceled('call', signal);
+    const deadlineNs = this.callDeadline(timeout, 'call');
+    // the waits before the send (a pending-call slot, room) end with the call's timeout, in real time
+    return { timeout, signal, keepAlive, deadlineNs, sendBy: now() + timeout };
+  }
+
+  /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
+  private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: SlotCall | null = null): Promise<Message | typeof BACK_IN_LINE> {
+    const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
+    const calls = this.conn.calls!;
+    let p: PendingCall | null = null;
+    /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
+    let refused: BusError | null = null;
+    /** the place this call held in its connection's order to `dst` while it waited for a slot (its RoomWait takes it) */
+    let hold: SlotHold | null = null;
+    // a slot is this call's until it is sent or fails: the slot line lets no other call go for
+    // it meanwhile (slotFree; before, calls went while earlier ones waited for room, and were
+    // refused once those were sent)
+    this.callsSending++;
+    try {
+      // the send, waiting for room in the receiver as sendAsync does (before: ENOBUFS / EXFULL);
+      // its first try runs before call() returns its promise when no slot was waited for
+      // the first try at once, without the wait's machinery (an async function and a promise
+      // per call), when roomWait would try at once too: no line of senders at the receiver.
+      // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
+      const e = this.conn.engine, rx0 = this.conn.knownReceiver(dst);
+      /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
+      let stuckSince: number | null = null;
+      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
+      // (a call that waited for a slot and is first in its order to `dst` tries at once too)
+      if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.conn.hasRoomWaits(dst))) {
+        e.lockWaitMs = this.conn.sendLockWait();
+        try {
+          p = this.conn.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
+          if (hold !== null) { hold.release(); hold = null; } // (sent: the sends behind it go on)
+          if (this.conn.sendStuck()) this.conn.sendLockSeen(false);
+        } catch (err) {
+          if (isRefusal(err)) refused = err;
+          else {
+            if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
+            if (err.errno === A.EDEADLK) { stuckSince = now(); this.conn.sendLockSeen(true); }
+          }
+        } finally {
+          e.lockWaitMs = A.LOCK_WAIT_MS;
+        }
+        if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
+      }
+      if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
+      while (p === null && refused === null) {
+        const w = new RoomWait<PendingCall>(this.conn, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
+          (b) => this.conn.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
+        w.place = hold;
+        w.keepPlace = isRefusal; // (refused a slot: back to the slot line, in this place)
+        hold = null;
+        const tried = w.run();
+        stuckSince = null;
+        this.slotPass(); // the next call waiting for a slot, if one is still free
+        try {
+          p = await tried;
+        } catch (err) {
+          if (!isRefusal(err)) throw err;
+          refused = err;
+          hold = w.place;
+        }
+      }
+    } finally {
+      this.callsSending--;
+      if (p === null) this.slotPass(); // (not sent: the slot it kept is free again)
+    }
+    if (p === null) {
+      // EMLINK although this connection's calls leave a slot (calls it made through the raw
+      // ABI with EXPECT_REPLY hold the others), or the bus's reply table is full (ENOSPC: the calls of
+      // every connection): back to its place in the slot line, at once (no other call of
+      // the line goes meanwhile), to try again once first and a call of this connection has
+      // ended or SLOT_POLL_MS have passed (no word announces the other records)
+      const err = refused!;
+      // a bus made with no reply records at all (limits.replies: 0): no wait can help
+      if (err.errno !== A.EMLINK && this.conn.engine.u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2] === 0) {
+        throw new BusError(A.ENOSPC, 'call', 'this bus has no reply records (limits.replies: 0): no call can be made on it', A.R_SEND_REPLY_TABLE_FULL);
+      }
+      // (an EMLINK with MAX_PENDING_REPLIES calls of ours pending: while this call waited for
+      // room its slot was taken; it waits in line again, woken as calls end, not polling)
+      const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
+      // (the waiter it went from, again: its promise is call()'s; a call that had not waited
+      // makes its waiter now)
+      if (q !== null) { (q.call as CallStart).hold = hold ?? new SlotHold(this.conn, dst); q.again(why); return BACK_IN_LINE; }
+      const start: CallStart = { dst, payload, a, pt, cookie, sent, hold: hold ?? new SlotHold(this.conn, dst) };
+      return await new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq), resolve, reject));
+    }
+    if (sent !== null) sent.yes = true;
+    this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)
+    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
+    const onAbort = { handleEvent: () => {
+      if (p.error || p.reply) return;
+      p.abandoned = true; // stays pending: what arrives for it later is freed
+      p.error = canceled('call', signal);
+      p.wake?.();
+    } };
+    try {
+      this.conn.waitJoin(w);
+      try {
+        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
+        if (signal !== undefined) this.aborts.watch(signal, onAbort);
+      } catch (err) {
+        // a signal that refuses its listener: the call, sent already, is abandoned as an
+        // aborted one is (its end is freed when it comes), and fails with ECANCELED
+        if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
+      }
+      if (signal?.aborted) onAbort.handleEvent(); // aborted while the send's promise settled
+      // let the code after call() run first: a callee on this same thread (a test, a service
+      // and its client in one thread) answers then, and the call finds its reply without a
+      // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
+      await null;
+      // the receives are the pump's, one for all the calls of this connection (reply-pump.ts)
+      this.pump.waiting.add(p);
+      for (;;) {
+        if (p.reply) {
+          // an end handed over (drop(), recv(), the pump) before a close() that came while
+          // this call had not resumed: that Message went with the pool; the call ends as the
+          // close ended the others
+          if (this.conn.closed) {
+            throw isShutdown(this.conn.engine.u32) ? new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
+          }
+          return p.reply;
+        }
+        if (p.error) throw p.error;
+        if (p.waitError) throw p.waitError;
+        if (w.error) throw w.error;
+        this.pump.want(p);
+        if (p.reply || p.error || p.waitError) continue;
+        await new Promise<void>((resolve) => {
+          p.wake = resolve;
+          w.cancel = resolve;
+        });
+        p.wake = null;
+        w.cancel = null;
+      }
+    } finally {
+      this.pump.waiting.delete(p);
+      p.wake = null;
+      if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
+      this.conn.waitLeave(w);
+      this.callWaitEnded(p);
+    }
+  }
+
+  /** callSync(), with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it (takeCallCookie) */
+  callSync(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
+    const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
+    const oTimeout = o.timeout; // (read once)
+    if (oTimeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
+    const i32 = this.conn.engine.i32, idx = this.conn.wakeIndex;
+    if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
+    const deadlineNs = this.callDeadline(timeout, 'callSync');
+    let p: PendingCall;
+    try {
+      p = this.conn.startCall(dst, payload, deadlineNs, true, 'callSync', pt, cookie);
+    } catch (err) {
+      if (cookie !== undefined) this.conn.untakeCookie(cookie);
+      throw err;
+    }
+    const deadlineMs = deadlineNs / 1e6;
+    let spinDecided = false;
+    try {
+      for (;;) {
+        if (p.reply) return p.reply;
+        if (p.error) throw p.error;
+        if (this.conn.closed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
+        const seen = Atomics.load(i32, idx);
+        this.conn.takeReply(p, 'callSync', false);
+        if (p.reply || p.error) continue;
+        const left = Math.max(this.callLeft(deadlineMs), 0.05);
+        if (!spinDecided) {
+          spinDecided = true;
+          if (this.conn.spinner.shouldSpin() && this.conn.spinner.spin(i32, idx, seen, left)) continue;
+        }
+        waitWordBlocking(i32, idx, seen, left, this.conn.sleepersIndex);
+      }
+    } finally {
+      this.callWaitEnded(p);
+    }
+  }
+
+  /**
+   * A call's wait is over. Its end came (a reply, REPLY_TIMEOUT, REPLY_DEAD), the connection
+   * closed, or it was aborted: it leaves the pending calls (an aborted one stays until its end
+   * comes, which is then freed). Any other failure of the wait itself (EDEADLK: a lock that
+   * stayed taken) leaves the call pending in the core: it is abandoned the same way, so its
+   * end is freed when it comes and never reaches recv() (an outside audit saw a reply reach
+   * the user after its call had failed so).
+   */
+  private callWaitEnded(p: PendingCall): void {
+    if (p.abandoned) return;
+    if (p.reply === null && p.error === null && !this.conn.closed && !isShutdown(this.conn.engine.u32)) p.abandoned = true;
+    else this.conn.calls?.remove(p);
+  }
+}

@@ -1,0 +1,17 @@
+// waiter: one pending event-loop wait of a connection (recvAsync, call(), and the waits for
+// room of sendAsync, replyAsync and call()): what conn.close() ends and conn.ref() / unref()
+// move the keep-alive hold of (host/keepalive.ts).
+import type { BusError } from './errno.ts';
+
+export interface Waiter {
+  /** the waiting call, named in the error of a close (a wait for room only) */
+  op?: string | undefined;
+  /** keep the thread alive while waiting (undefined: as the connection, ref() / unref()) */
+  keep: boolean | undefined;
+  /** holds a keep-alive now */
+  held: boolean;
+  /** what ends the wait (close: ECONNRESET / ESHUTDOWN), once set */
+  error: BusError | null;
+  /** ends the current wait early (close, abort) */
+  cancel: (() => void) | null;
+}
