@@ -487,7 +487,7 @@ export class Bus {
   /** recoverThread's argument checks (EBADF, EINVAL); its `stopped` */
   private recoverArgs(token: number, opts: { stopped?: boolean } | undefined, op: string): boolean {
     const e = this.engine;
-    if (!e.joined) throw new BusError(A.EBADF, op, 'the bus is closed on this thread');
+    if (!e.joined) throw this.leftError(op);
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
       throw new BusError(A.EINVAL, op, `token must be an integer in 0 … 2^32 − 1, got ${typeof token === 'number' ? String(token) : kindOf(token)}`);
     }
@@ -572,11 +572,8 @@ export class Bus {
   /** HELLO: a new connection on this thread. */
   connect(opts?: ConnectOptions): Connection {
     const e = this.engine;
-    if (!e.joined) {
-      // (the creator leaves the bus as it shuts it down: its connect() says why, as every other thread's does)
-      if (this.isShutdown) throw new BusError(A.ESHUTDOWN, 'connect', 'the bus was shut down');
-      throw new BusError(A.EBADF, 'connect', 'the bus is closed on this thread');
-    }
+    // (the creator leaves the bus as it shuts it down: its connect() says why, as every other thread's does)
+    if (!e.joined) throw this.leftError('connect');
     const o = options<ConnectOptions>('connect', opts, CONNECT_KEYS, "{ description: 'alice' }");
     const poolSize = u32Arg('connect', 'poolSize', o.poolSize, this.limits.poolMax);
     const send = checkAttach('attachSend', o.attachSend, A.ATTACH_ALL), recv = checkAttach('attachRecv', o.attachRecv, 0);
@@ -678,7 +675,19 @@ export class Bus {
 
   private anyConnection(op: string): Connection {
     for (const c of this.conns) if (!c.closed) return c;
+    // (after bus.shutdown() no connection can be made: say so, not "connect() first": an outside audit, stop 24)
+    if (!this.engine.joined || this.isShutdown) throw this.leftError(op);
     throw new BusError(A.EBADF, op, 'needs an open connection of this Bus object (its pool receives the answer): connect() first');
+  }
+
+  /**
+   * What a method of a Bus that cannot run commands any more throws: ESHUTDOWN once the bus
+   * was shut down (the creator's Bus leaves the bus with bus.shutdown(); no thread can
+   * connect), else EBADF (this Bus left with bus.close()).
+   */
+  private leftError(op: string): BusError {
+    if (this.isShutdown) return new BusError(A.ESHUTDOWN, op, this.creator ? 'the bus was shut down (bus.shutdown(), which left the bus on this thread)' : 'the bus was shut down (bus.shutdown())');
+    return new BusError(A.EBADF, op, 'the bus is closed on this thread (bus.close())');
   }
 
   /** Leave the bus on this thread (open connections of this thread must be closed first). */
@@ -774,7 +783,7 @@ export class Bus {
     const open = this.connections[0];
     if (open) return f(open);
     // (after bus.close() the short-lived connection cannot be made: said in this method's name)
-    if (!this.engine.joined) throw new BusError(A.EBADF, op, 'this Bus has left the bus (bus.close())');
+    if (!this.engine.joined) throw this.leftError(op);
     const c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
     try { return f(c); } finally { c.close(); }
   }

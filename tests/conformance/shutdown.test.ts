@@ -33,6 +33,16 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
   // the creator left the bus as it shut it down: its connect() and waitForName say so too
   // (before: EBADF "the bus is closed on this thread", op connect; outside audit)
   assert.match(errno(() => bus.connect()), /^ESHUTDOWN connect: ESHUTDOWN: the bus was shut down/);
+  // and so do its look-ups, which need a connection it can no longer make (before: EBADF
+  // "this Bus has left the bus (bus.close())", and "connect() first" for the infos: an
+  // outside audit, stop 24)
+  for (const [op, f] of [['listNames', () => bus.listNames()], ['getNameOwner', () => bus.getNameOwner('org.ex.A')], ['nameHasOwner', () => bus.nameHasOwner('org.ex.A')],
+    ['listPeers', () => bus.listPeers()], ['listActivatableNames', () => bus.listActivatableNames()], ['connectionInfo', () => bus.connectionInfo(b.id)],
+    ['creatorInfo', () => bus.creatorInfo()], ['recoverThread', () => bus.recoverThread(5)]] as const) {
+    assert.match(errno(f), new RegExp(`^ESHUTDOWN ${op}: ESHUTDOWN: the bus was shut down \\(bus\\.shutdown\\(\\), which left the bus on this thread\\)`), op);
+  }
+  // (the joined Bus still answers look-ups through its open connection)
+  assert.equal(j.listNames(), []);
   for (const x of [bus, j]) {
     await x.waitForName('org.ex.Never', { timeout: 50 }).then(() => assert.unreachable(), (e: BusError) => assert.match(`${e.code} ${e.message}`, /^ESHUTDOWN waitForName: ESHUTDOWN: /));
   }
