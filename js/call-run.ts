@@ -21,10 +21,9 @@ import type { AbortHooks } from './abort-hooks.ts';
 import { ReplyPump, type PumpOwner } from './reply-pump.ts';
 import { DEFAULT_CALL_TIMEOUT, type Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import type { Waiter } from './waiter.ts';
+import type { Destination } from './connection.ts';
 
 type Payload = ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined;
-/** a destination: a connection id, or a well-known name (or ":1.<id>") */
-type Destination = number | string;
 
 /** What a call needs of its connection (Connection implements it; internal). */
 export interface CallOwner extends RoomOwner, PumpOwner {

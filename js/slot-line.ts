@@ -4,7 +4,7 @@
 // The line is a doubly linked list: the first, an append and a removal from anywhere (a
 // timeout, an abort) are O(1), for 10 000 waiting calls as for 2. A waiter (SlotCall) looks
 // (may it go? is its time up?) when it joins and each time it is woken: by the end of a call
-// (Connection.slotPass wakes the first), its abort, the connection's close, or its time: its
+// (Caller.slotPass, call-run.ts, wakes the first), its abort, the connection's close, or its time: its
 // deadline, or the poll of a first waiter that the core refused (EMLINK, a full reply table).
 // Looks run in a microtask, never inside the waker's code, and all the looks due run in one
 // microtask of the line's (flush).
