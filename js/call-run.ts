@@ -96,6 +96,8 @@ export class Caller implements SlotOwner {
 
   /** call()s not sent yet, waiting in the slot line for a pending-call slot or a reply record */
   get waiting(): number { return this.slotLine.length; }
+  /** call()s whose end was taken (by any receive) and that have not resumed yet: they settle a microtask later */
+  get settling(): number { return this.pump.settling; }
 
   /**
    * A call of this connection ended (or may have: Calls.remove, closed): the first
@@ -110,7 +112,7 @@ export class Caller implements SlotOwner {
   get aborts(): AbortHooks { return this.conn.aborts; }
 
   /** SlotOwner: calls wait for slots that pending calls hold: the reply pump takes their ends (reply-pump.ts) */
-  slotHeld(): void { this.pump.slotsHeld(); }
+  slotHeld(): void { this.pump.owed(); }
 
   /** SlotOwner (slot-line.ts): a slot is free */
   slotFree(): boolean { return this.conn.calls === null || this.conn.calls.live + this.callsSending < A.MAX_PENDING_REPLIES; }
@@ -311,6 +313,10 @@ export class Caller implements SlotOwner {
     } };
     try {
       this.conn.waitJoin(w);
+      // the receives are the pump's, one for all the calls of this connection (reply-pump.ts);
+      // from here until it settles the call counts in pendingCalls, even once its end was
+      // taken (by a receive of the user, or the pump) and it has not resumed yet
+      this.pump.waiting.add(p);
       try {
         // (one listener per signal for all of this thread's waits: abort-hooks.ts)
         if (signal !== undefined) this.aborts.watch(signal, onAbort);
@@ -324,8 +330,6 @@ export class Caller implements SlotOwner {
       // and its client in one thread) answers then, and the call finds its reply without a
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
       await null;
-      // the receives are the pump's, one for all the calls of this connection (reply-pump.ts)
-      this.pump.waiting.add(p);
       for (;;) {
         if (p.reply) {
           // an end handed over (drop(), recv(), the pump) before a close() that came while
@@ -354,6 +358,8 @@ export class Caller implements SlotOwner {
       if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
       this.conn.waitLeave(w);
       this.callWaitEnded(p);
+      // (an aborted call's end is still owed: the pump frees it as it comes)
+      if (p.abandoned) this.pump.owed();
     }
   }
 

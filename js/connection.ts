@@ -1362,8 +1362,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** SEND command flags of the next send (SEND_SYNC_REPLY for callSync) */
   private nextSendFlags = 0;
 
-  /** calls of this connection still waiting for their reply (aborted ones whose reply is still owed included) */
-  get pendingCalls(): number { return this.calls === null ? 0 : this.calls.live; }
+  /**
+   * calls of this connection sent and not settled: waiting for their end (aborted ones whose
+   * end is still owed included), or with their end taken and their call() about to resume
+   * (a microtask later). 0 once closed.
+   */
+  get pendingCalls(): number { return this.calls === null || this.isClosed ? 0 : this.calls.live + this.caller.settling; }
   /** call()s of this connection not sent yet, waiting in its line for a pending-call slot or a reply record (not in pendingCalls or pendingSends) */
   get waitingCalls(): number { return this.caller.waiting; }
 

@@ -75,10 +75,40 @@ export class ReplyPump {
     else if (p.deadlineNs < this.dueNs) this.wake?.(); // it looks again, and waits until this deadline at most
   }
 
-  /** Calls wait in the slot line for slots that pending calls hold: their ends must be taken. */
-  slotsHeld(): void {
+  /**
+   * Ends are owed that no call() waits for (endsOwed): calls wait in the slot line for slots
+   * that pending calls hold, or a call was aborted. The pump takes them.
+   */
+  owed(): void {
+    if (!this.running && this.endsOwed()) void this.run();
+  }
+
+  /**
+   * Ends the pump must take though no call() waits for them: while calls wait in the slot
+   * line, every pending call's (an end frees a slot; a connection that only makes calls
+   * receives nothing else: an outside audit, stop 16); and an aborted call's, so that its late
+   * end is freed as it comes and its record forgotten at its deadline, not left in the pool
+   * (and in `queued`, `pendingCalls`, the replier's quota) until the user's next receive
+   * (an outside audit, stop 24).
+   */
+  private endsOwed(): boolean {
     const calls = this.conn.calls;
-    if (!this.running && calls !== null && calls.live > 0) void this.run();
+    if (calls === null || calls.live === 0) return false;
+    if (this.line.head !== null) return true;
+    for (const p of calls.pending.values()) if (p.abandoned) return true;
+    return false;
+  }
+
+  /**
+   * How many call()s have ended (their end taken by any receive, or a failure) and have not
+   * resumed yet: their promises settle a microtask later. (An aborted one still pending in the
+   * core is counted by Calls.live, not here.)
+   */
+  get settling(): number {
+    const pending = this.conn.calls?.pending;
+    let n = 0;
+    for (const p of this.waiting) if ((p.reply || p.error || p.waitError) && pending?.get(p.cookie) !== p) n++;
+    return n;
   }
 
   private async run(): Promise<void> {
@@ -86,11 +116,9 @@ export class ReplyPump {
     const conn = this.conn, e = conn.engine, i32 = e.i32, idx = conn.wakeIndex;
     let spinDecided = false;
     try {
-      // while calls wait for their ends, and while calls wait in the slot line for slots that
-      // pending calls hold (an aborted call's too: its end, or its REPLY_TIMEOUT at its
-      // deadline, frees its slot only once received; a connection that only makes calls
-      // receives nothing else: outside audit, stop 16)
-      while (this.waiting.size > 0 || (this.line.head !== null && conn.calls !== null && conn.calls.live > 0)) {
+      // while calls wait for their ends, and while ends are owed that no call() waits for
+      // (endsOwed: the calls' while others wait for a slot, an aborted call's)
+      while (this.waiting.size > 0 || this.endsOwed()) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
         if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
         // (so does a recovery that declared this thread dead, and a look that finds no end of
@@ -109,9 +137,11 @@ export class ReplyPump {
           open = true;
           if (p.deadlineNs < due) due = p.deadlineNs;
         }
-        // (calls waiting for a slot: every pending call's deadline, the aborted ones' included)
-        if (this.line.head !== null && conn.calls !== null) {
+        // (calls waiting for a slot: every pending call's deadline; else an aborted one's)
+        if (conn.calls !== null) {
+          const all = this.line.head !== null;
           for (const p of conn.calls.pending.values()) {
+            if (!all && !p.abandoned) continue;
             open = true;
             if (p.deadlineNs < due) due = p.deadlineNs;
           }
@@ -179,9 +209,9 @@ export class ReplyPump {
   }
 
   /**
-   * RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline), and, while calls
-   * wait for a slot, for each aborted call still pending (its end is freed, or, past its
-   * deadline with none queued, it is forgotten: a slot freed); how many ended.
+   * RECV_REPLY for each waiting call (`dueOnly`: each one past its deadline), and for each
+   * aborted call still pending (its end is freed, or, past its deadline with none queued, it
+   * is forgotten: a slot freed); how many ended.
    */
   private takeEach(dueOnly: boolean): number {
     const conn = this.conn;
@@ -194,7 +224,7 @@ export class ReplyPump {
       if (p.reply || p.error) n++;
     }
     const calls = conn.calls;
-    if (this.line.head !== null && calls !== null && conn.lockBusy === null) {
+    if (calls !== null && conn.lockBusy === null) {
       for (const p of [...calls.pending.values()]) {
         if (!p.abandoned || p.deadlineNs > t) continue;
         conn.takeReply(p, 'call', true);

@@ -638,7 +638,7 @@ bp('call: slots held by aborted calls are freed by the calls that wait for them 
   const late = me.call(svc.id, u16(600), { timeout: 5000 });
   assert.equal(await answer(svc, 1, 4000), [600], 'sent once the aborted calls\' deadlines passed');
   (await late).free();
-  // (the other aborted calls stay counted until a receive of the user, as API.md says: one finds them past their deadlines)
+  // (the other aborted calls are forgotten past their deadlines: by the pump since stop 24, or by a receive of the user that comes first)
   const by = Date.now() + 3000;
   while (me.pendingCalls > 0) {
     assert.ok(Date.now() < by, `the aborted calls are forgotten past their deadlines (${me.pendingCalls} left)`);
@@ -648,6 +648,70 @@ bp('call: slots held by aborted calls are freed by the calls that wait for them 
   me.close(); svc.close();
   assert.equal(bus2.check(), []);
   bus2.close();
+});
+
+/** until `ok()` holds, looking every 5 ms for at most `ms` (no receive of the connection in between) */
+async function until(ok: () => boolean, ms: number, what: () => string): Promise<void> {
+  const by = Date.now() + ms;
+  while (!ok()) {
+    assert.ok(Date.now() < by, what());
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+bp('call: an aborted call\'s late end is freed as it comes and its record forgotten at its deadline, with no receive of the user', async () => {
+  // (an outside audit, stop 24: both stayed, counted in queued and pendingCalls, and the late
+  // reply in the pool and the replier's quota, until the user happened to receive)
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 300 } });
+  const me = bus2.connect(), svc = bus2.connect();
+  try {
+    const ac = new AbortController();
+    const answered = code(me.call(svc.id, u16(1), { timeout: 10000, signal: ac.signal }));
+    const ignored = code(me.call(svc.id, u16(2), { timeout: 300, signal: ac.signal }));
+    ac.abort();
+    assert.equal([await answered, await ignored], ['ECANCELED', 'ECANCELED']);
+    assert.is(me.pendingCalls, 2, 'their records stay in the core');
+    const m1 = svc.recv()!, m2 = svc.recv()!;
+    svc.reply(m1, u16(100)); // a late reply to the first; the second is never answered
+    m1.free(); m2.free();
+    await until(() => me.pendingCalls === 1 && me.queued === 0, 3000, () => `the late reply freed without a receive (pendingCalls ${me.pendingCalls}, queued ${me.queued})`);
+    assert.is(me.poolUsed, 0, 'its slice went back to the pool');
+    await until(() => me.pendingCalls === 0, 5000, () => `the unanswered one forgotten past its deadline (pendingCalls ${me.pendingCalls})`);
+    assert.is(me.recv(), null, 'nothing of theirs reaches the user');
+    assert.is(bus2.stats().calls.pending, 0, 'no record left in the core');
+  } finally {
+    me.close(); svc.close();
+  }
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
+t('pendingCalls counts a call whose reply was taken until its call() resumes; a close() before that ends it with ECONNRESET', async ({ bus }) => {
+  // (an outside audit, stop 24: pendingCalls read 0 while the call had not settled, and the close
+  // that followed still ended it with ECONNRESET: the reply's Message goes with the pool)
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(b.id, enc('q'));
+  const m = b.recv()!;
+  b.replyText(m, 'r');
+  m.free();
+  assert.is(a.recv(), null, 'the reply goes to the call');
+  assert.is(a.queued, 0);
+  assert.is(a.pendingCalls, 1, 'the call has its reply and has not resumed: still counted');
+  a.close();
+  assert.is(a.pendingCalls, 0, 'a closed connection has none');
+  assert.is(await code(p), 'ECONNRESET');
+  // without the close it resolves, and then counts no more
+  const c = bus.connect();
+  const q = c.call(b.id, enc('q2'));
+  const m2 = b.recv()!;
+  b.replyText(m2, 'r2');
+  m2.free();
+  assert.is(c.recv(), null);
+  assert.is(c.pendingCalls, 1);
+  const r = await q;
+  assert.is(r.text(), 'r2');
+  r.free();
+  assert.is(c.pendingCalls, 0);
 });
 
 bp('call: a call that must wait again (the reply table full: ENOSPC) keeps its place in the line, ahead of the calls made after it', async () => {
