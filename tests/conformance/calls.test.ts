@@ -679,6 +679,22 @@ bp('call: an aborted call\'s late end is freed as it comes and its record forgot
     await until(() => me.pendingCalls === 0, 5000, () => `the unanswered one forgotten past its deadline (pendingCalls ${me.pendingCalls})`);
     assert.is(me.recv(), null, 'nothing of theirs reaches the user');
     assert.is(bus2.stats().calls.pending, 0, 'no record left in the core');
+    // with a listener on the connection, its receives take the late end instead (the pump
+    // stays out of the way), and hand the listener only the user's message
+    const got: string[] = [];
+    const l = me.listen((m) => { got.push(m.text()); });
+    const ac2 = new AbortController();
+    const late = code(me.call(svc.id, u16(3), { timeout: 10000, signal: ac2.signal }));
+    ac2.abort();
+    assert.is(await late, 'ECANCELED');
+    const m3 = svc.recv()!;
+    svc.reply(m3, u16(300));
+    m3.free();
+    svc.sendText(me.id, 'for the listener');
+    await until(() => got.length === 1 && me.pendingCalls === 0 && me.queued === 0, 3000, () => `the listener's receives took the late reply (pendingCalls ${me.pendingCalls}, queued ${me.queued}, got ${got.length})`);
+    assert.equal(got, ['for the listener']);
+    l.stop();
+    await l.done;
   } finally {
     me.close(); svc.close();
   }
