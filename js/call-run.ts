@@ -363,18 +363,30 @@ export class Caller implements SlotOwner {
     }
   }
 
-  /** callSync(), with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it (takeCallCookie) */
-  callSync(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined): Message {
-    const o = options<CallSyncOptions>('callSync', opts, ['timeout'] as const, '{ timeout: ms }');
-    const oTimeout = o.timeout; // (read once)
-    if (oTimeout === null) throw new BusError(A.EINVAL, 'callSync', 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
+  /**
+   * callSync(), with a payload type (callMethodSync: PAYLOAD_DBUS) and a cookie taken for it
+   * (takeCallCookie, given back when nothing is sent); `op` names it in errors.
+   */
+  callSync(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallSyncOptions | undefined, pt: bigint | undefined, cookie: number | undefined,
+    op: 'callSync' | 'callMethodSync' = 'callSync'): Message {
     const i32 = this.conn.engine.i32, idx = this.conn.wakeIndex;
-    if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, 'callSync', 'this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use call()');
-    const deadlineNs = this.callDeadline(timeout, 'callSync');
-    let p: PendingCall;
+    let p: PendingCall, deadlineNs: number;
     try {
-      p = this.conn.startCall(dst, payload, deadlineNs, true, 'callSync', pt, cookie);
+      const o = options<CallSyncOptions>(op, opts, ['timeout'] as const, '{ timeout: ms }');
+      const oTimeout = o.timeout; // (read once)
+      if (oTimeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+      const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
+      const instead = op === 'callSync' ? 'call()' : 'callMethod()';
+      if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, op, `this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use ${instead}`);
+      deadlineNs = this.callDeadline(timeout, op);
+      // call()s waiting for a pending-call slot: one that cannot wait fails, as the core's
+      // EMLINK does, and never goes ahead of them (it did whenever the core had a record free:
+      // their calls' ends queued and not received yet; an outside audit, stop 24, saw a
+      // worker's callSync arrive before 72 of its earlier call()s). Else the core decides.
+      if (this.slotLine.head !== null) {
+        throw new BusError(A.EMLINK, op, `${this.slotLine.length} call()s of this connection wait for a pending-call slot, and ${op}() does not wait (it would go ahead of them): use ${instead}`, A.R_SEND_CALLS_MAX);
+      }
+      p = this.conn.startCall(dst, payload, deadlineNs, true, op, pt, cookie);
     } catch (err) {
       if (cookie !== undefined) this.conn.untakeCookie(cookie);
       throw err;
@@ -385,9 +397,9 @@ export class Caller implements SlotOwner {
       for (;;) {
         if (p.reply) return p.reply;
         if (p.error) throw p.error;
-        if (this.conn.closed) throw new BusError(A.ECONNRESET, 'callSync', 'the connection was closed');
+        if (this.conn.closed) throw new BusError(A.ECONNRESET, op, 'the connection was closed');
         const seen = Atomics.load(i32, idx);
-        this.conn.takeReply(p, 'callSync', false);
+        this.conn.takeReply(p, op, false);
         if (p.reply || p.error) continue;
         const left = Math.max(this.callLeft(deadlineMs), 0.05);
         if (!spinDecided) {

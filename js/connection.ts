@@ -1580,7 +1580,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
   /** @internal callSync() with a D-Bus payload */
   callSyncDBus(dst: Destination, bytes: Uint8Array, opts: CallSyncOptions | undefined, cookie: number): Message {
-    return this.caller.callSync(dst, bytes, opts, PAYLOAD_DBUS, cookie);
+    return this.caller.callSync(dst, bytes, opts, PAYLOAD_DBUS, cookie, 'callMethodSync');
   }
   /** @internal replyTo(), waiting up to `timeout` ms for room in the caller as replyAsync() does (dispatch's replies); op 'dispatch' */
   replyToAsync(src: number, callCookie: number, payload: Uint8Array, opts: SendOptions, timeout: number): Promise<number> {

@@ -3,6 +3,7 @@
 // the next message).
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
+import { isShutdown } from './engine.ts';
 import { get64, getS64, get64big } from './wire.ts';
 import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
 import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
@@ -57,7 +58,11 @@ export class Message {
   private at(): number {
     if (this.freed) throw new BusError(A.ENXIO, 'message', 'message already freed');
     if (this.stale()) throw new BusError(A.ENXIO, 'message', 'message already freed (through another Message of the same slice: a peek and a receive of one message)');
-    if (this.conn.closed) throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
+    if (this.conn.closed) {
+      // (its slice went with the pool: after bus.shutdown() say so, not only "closed": an outside audit, stop 24)
+      if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'message', 'the bus was shut down, and its connection closed with it');
+      throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
+    }
     return this.base;
   }
 
@@ -213,6 +218,10 @@ export class Message {
 
   /** Give the slice back to the pool. Every accessor throws afterwards. */
   free(): void {
+    // its connection is closed (close(), bus.shutdown(), a recovery): the slice went with the
+    // pool and there is nothing to give back; a free() in cleanup code (finally, using) does
+    // not throw then (it threw ECONNRESET: an outside audit, stop 24)
+    if (!this.freed && !this.stale() && this.conn.closed) { this.freed = true; return; }
     this.at();
     this.conn.freeOffset(this.offset);
     this.retire();

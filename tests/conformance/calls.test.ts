@@ -702,6 +702,57 @@ bp('call: an aborted call\'s late end is freed as it comes and its record forgot
   bus2.close();
 });
 
+bp('callSync fails with EMLINK while call()s of its connection wait for a pending-call slot, also when the core has a record free; callMethodSync names itself', async () => {
+  // (an outside audit in Chromium, stop 24: a worker's callSync, made after 200 call()s whose
+  // replies were queued and not received yet, was sent and arrived before 72 of them)
+  // (a real clock: a callSync that waits out its timeout must end in real time if this fails)
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 300 } });
+  const a = bus2.connect(), b = bus2.connect();
+  try {
+    const calls: Promise<string>[] = [];
+    for (let i = 0; i <= A.MAX_PENDING_REPLIES; i++) calls.push(a.call(b.id, u16(i), { timeout: 20000 }).then((m) => { const v = v16(m); m.free(); return String(v); }, (e: BusError) => e.code));
+    assert.is(a.waitingCalls, 1, 'the 129th waits for a slot');
+    // b answers the 128 sent: their records end in the core, their replies wait in a's queue
+    for (let i = 0; i < A.MAX_PENDING_REPLIES; i++) { const m = b.recv()!; b.reply(m, m.payload); m.free(); }
+    assert.is(bus2.stats().calls.pending, 0, 'no record left in the core');
+    let err: BusError | null = null;
+    try { a.callSync(b.id, u16(999), { timeout: 200 }).free(); } catch (e) { err = e as BusError; }
+    assert.is(err?.code, 'EMLINK', 'callSync did not go ahead of the waiting call');
+    assert.is(err!.reason, A.R_SEND_CALLS_MAX);
+    assert.match(err!.message, /^callSync: EMLINK: 1 call\(\)s of this connection wait for a pending-call slot, and callSync\(\) does not wait \(it would go ahead of them\): use call\(\)$/);
+    assert.throws(() => a.callMethodSync({ destination: b.id, path: '/x', member: 'M' }, { timeout: null as never }), (e: BusError) => /^callMethodSync: EINVAL: timeout must be/.test(e.message));
+    assert.is(b.recv(), null, 'nothing sent');
+    // the line goes on: the 129th call is sent once the ends are taken
+    const m = await (async () => { for (let i = 0; i < 2000; i++) { const x = b.recv(); if (x) return x; await new Promise((r) => setTimeout(r, 1)); } return null; })();
+    assert.ok(m !== null, 'the 129th call was sent');
+    assert.is(v16(m!), A.MAX_PENDING_REPLIES);
+    b.reply(m!, m!.payload); m!.free();
+    assert.equal(await Promise.all(calls), [...Array(A.MAX_PENDING_REPLIES + 1).keys()].map(String));
+    // with no call() waiting, callSync goes as before (nobody answers it on this one thread: its deadline ends it)
+    assert.is(await code(Promise.resolve().then(() => a.callSync(b.id, u16(7), { timeout: 5 }))), 'ETIMEDOUT');
+    b.recv()!.free();
+    assert.is(a.pendingCalls, 0);
+  } finally {
+    a.close({ drop: true }); b.close({ drop: true });
+  }
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
+t('a Message of a closed connection: free() does nothing (cleanup code does not throw); its reads throw ECONNRESET, or ESHUTDOWN after bus.shutdown()', async ({ bus }) => {
+  // (an outside audit in Chromium, stop 24: a kept message's free() in a finally threw ECONNRESET after a shutdown)
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'one');
+  const m = b.recv()!;
+  b.close();
+  assert.throws(() => m.payload, (e: BusError) => e.code === 'ECONNRESET' && /its connection is closed/.test(e.message));
+  m.free();
+  assert.ok(m.freedAlready);
+  assert.throws(() => m.payload, (e: BusError) => e.code === 'ENXIO', 'freed now');
+  assert.throws(() => m.free(), (e: BusError) => e.code === 'ENXIO', 'a second free() still says so');
+  a.close();
+});
+
 t('pendingCalls counts a call whose reply was taken until its call() resumes; a close() before that ends it with ECONNRESET', async ({ bus }) => {
   // (an outside audit, stop 24: pendingCalls read 0 while the call had not settled, and the close
   // that followed still ended it with ECONNRESET: the reply's Message goes with the pool)

@@ -20,11 +20,18 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
   const a = bus.connect(), b = j.connect();
   a.sendText(b.id, 'one'); a.sendText(b.id, 'two');
   const kept = b.recv()!; // a published message outlives the shutdown
+  b.sendText(a.id, 'back');
+  const keptByCreator = a.recv()!; // one of the creator's, whose connection the shutdown closes
   assert.throws(() => j.shutdown(), (e: BusError) => e.code === 'EPERM' && /only the Bus that created/.test(e.message));
   assert.is(bus.isShutdown, false);
   bus.shutdown();
   assert.ok(bus.isShutdown && j.isShutdown);
   assert.ok(a.closed, "the creator's connections are closed");
+  // its held message says why it cannot be read, and its free() (cleanup code) does not throw
+  // (they said ECONNRESET, and free() threw it: an outside audit, stop 24)
+  assert.match(errno(() => keptByCreator.payload), /^ESHUTDOWN message: ESHUTDOWN: the bus was shut down, and its connection closed with it$/);
+  keptByCreator.free();
+  assert.ok(keptByCreator.freedAlready);
   assert.is(bus.connections.length, 0);
   bus.shutdown(); // again: a no-op
   assert.match(errno(() => b.recv()), /^ESHUTDOWN recv: ESHUTDOWN: RECV: the bus was shut down/);
