@@ -126,12 +126,12 @@ const OP_MATCH_ADD = 8, OP_MATCH_REMOVE = 9;
 const OP_NAME_ACQUIRE = 10, OP_NAME_RELEASE = 11, OP_LIST = 12; // names issue
 const OP_UPDATE = 13, OP_CONN_INFO = 14, OP_CREATOR_INFO = 15; // metadata issue
 
-/** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 /** bus.shutdown() was called: the bus header's flag, as any thread sees it */
 export function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
 
+/** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
 export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
 
 /** Memory pages for a bus with these limits (the layout end, rounded up, plus `spare`). */

@@ -6,9 +6,10 @@
 // waiting call's cookie) and hands it to its call (Calls.claim), then waits: the adaptive
 // spin, then Atomics.waitAsync on the wake word until the earliest deadline of a waiting
 // call, when the next RECV's tick queues its REPLY_TIMEOUT (or, dropped for lack of room,
-// Calls.expire ends it). It runs while calls wait for their ends, and while calls wait in the
-// slot line for slots that pending calls hold. A failure of its receives (a lock that stayed
-// taken: EDEADLK; ESHUTDOWN; ECONNRESET) ends the waiting calls with it.
+// Calls.expire ends it). It runs while calls wait for their ends, while calls wait in the
+// slot line for slots that pending calls hold, and while an aborted call's end is owed and no
+// receive of the user waits on the connection (endsOwed). A failure of its receives (a lock
+// that stayed taken: EDEADLK; ESHUTDOWN; ECONNRESET) ends the waiting calls with it.
 //
 // The pump takes only ends of calls (messages without EXPECT_REPLY whose cookie_reply is a
 // pending call's cookie): every other message stays queued, accounted to its sender's quota,
