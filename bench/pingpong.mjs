@@ -147,8 +147,13 @@ if (!isMainThread) {
     // a connection waiting with no traffic (the bus worker's recvAsync pending), before any
     // traffic (the garbage of the phases after it is swept for seconds by the GC's threads),
     // once the worker's start-up is over (its wasm is compiled again, optimized, in the
-    // background: 0.6-1.3 % of a core for the first seconds, measured on this VM)
-    await sleep(4000);
+    // background: 0.6-1.3 % of a core for the first seconds, measured on this VM), and once
+    // V8's memory reducer has run: some 8 s after a start-up's allocations it makes a few
+    // full collections in each isolate (with --trace-gc: "Mark-Compact (reduce)", 10-16 ms of
+    // the main thread and as much of the worker's and of V8's helper threads), 2.6-3.3 % of a
+    // core over a 2 s window that met it, against 0.13-0.27 % before and after it (stop 25,
+    // /tmp/m25/idle.mjs); a process pays it once after start-up, with or without the bus
+    await sleep(10000);
     const workerCpu = async () => {
       const r = new Promise((res) => w.once('message', res));
       main.send(peer, new Uint8Array([4, 0]));
@@ -320,7 +325,7 @@ if (!isMainThread) {
   }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus conn.listen ${bus.cpuListen.toFixed(1)} [${segTxt(bus.cpuSegs.busListen)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; conn.listen ${(bus.cpuListen / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
-  log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
+  log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s, from 10 s after the worker's start-up: past V8's memory reducer): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
