@@ -45,7 +45,7 @@ function take(raw: Raw, h: H): { src: number; item: number; name: string; payloa
     payload = raw.e.u8.slice(s + off, s + off + n);
   } else if (item === A.ITEM_NAME_ADD || item === A.ITEM_NAME_REMOVE || item === A.ITEM_NAME_CHANGE) {
     const p = s + A.MSG_HDR + A.ITEM_HDR + A.NOTIFY_NAME_HDR;
-    name = new TextDecoder().decode(raw.e.u8.subarray(p, raw.e.u8.indexOf(0, p)));
+    name = new TextDecoder().decode(raw.e.u8.slice(p, raw.e.u8.indexOf(0, p))); // (a copy: browsers' decoders refuse views of shared memory)
   }
   const out = { src: raw.r64(s + A.MSG_SRC_ID), item, name, payload };
   assert.is(raw.free(h.slot, h.gen, m.offset), 0);

@@ -133,19 +133,48 @@ t('a lock held by a thread that is not LIVE: the command fails with EDEADLK afte
   assert.equal(checkBus(e), []);
 });
 
+/**
+ * A thread that gives the lock word i32[at] of `buf` back (stores 0, notifies) as soon as a
+ * waiter has marked it (the core sets LOCK_WAITERS before it returns WOULDBLOCK), or after 5 s:
+ * a node:worker_threads Worker under Node and Deno, a web Worker made from a Blob in a browser
+ * (which has neither node: modules nor eval workers). (It gave it back 5 ms after it started,
+ * by a timer, before stop 25: on a loaded machine that timer came later than the grace.)
+ */
+async function zombie(buf: SharedArrayBuffer, at: number): Promise<{ terminate(): unknown }> {
+  const g = globalThis as unknown as { process?: unknown; Deno?: unknown; Worker: new (url: string) => WebWorkerLike };
+  if (g.process !== undefined || g.Deno !== undefined) {
+    const { Worker } = await import('node:worker_threads');
+    const w = new Worker(`const { workerData: d, parentPort } = require('node:worker_threads'); (${GIVE_BACK})(d.buf, d.at, (v) => parentPort.postMessage(v));`,
+      { eval: true, workerData: { buf, at } });
+    await new Promise((r) => w.once('message', r));
+    return w;
+  }
+  const src = `onmessage = (ev) => (${GIVE_BACK})(ev.data.buf, ev.data.at, postMessage);`;
+  const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+  const w = new g.Worker(url);
+  await new Promise((r) => { w.onmessage = r; w.postMessage({ buf, at }); });
+  return { terminate: () => { w.terminate(); URL.revokeObjectURL(url); } };
+}
+/** the zombie's code (its source goes into the worker): says 'online', watches the word, gives it back */
+const GIVE_BACK = `(buf, at, say) => {
+  const i = new Int32Array(buf), held = Atomics.load(i, at), end = Date.now() + 5000;
+  say('online');
+  while (Atomics.load(i, at) === held && Date.now() < end);
+  Atomics.store(i, at, 0);
+  Atomics.notify(i, at);
+}`;
+interface WebWorkerLike { onmessage: ((ev: unknown) => void) | null; postMessage(v: unknown): void; terminate(): void }
+
 t('a lock that a thread declared dead gives back within DEAD_HOLDER_GRACE_MS (it ran on after its recovery): the command waits for it and goes through', async ({ raw, e }) => {
   // (an outside audit, Deno: the next command of another thread failed with EDEADLK while the
   // recovered thread, still running, held a lock for ~2 ms before it noticed)
-  const { Worker } = await import('node:worker_threads');
   const a = open(raw), b = open(raw);
   const lock = e.connAddr(b.slot) + A.CONN_LOCK;
   const held = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]; // no thread's id: not LIVE
   Atomics.store(e.u32, lock >>> 2, held);
-  // the zombie: gives the lock back 5 ms from now, from another thread (this one blocks)
-  const w = new Worker(`const { workerData: d } = require('node:worker_threads'); const i = new Int32Array(d.buf);
-    setTimeout(() => { Atomics.store(i, d.at, 0); Atomics.notify(i, d.at); }, 5);`, { eval: true, workerData: { buf: e.memory.buffer, at: lock >>> 2 } });
+  // the zombie: gives the lock back once this thread waits for it, from another thread (this one blocks)
+  const w = await zombie(e.memory.buffer as unknown as SharedArrayBuffer, lock >>> 2);
   try {
-    await new Promise((r) => w.once('online', r));
     const t0 = performance.now();
     assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id }, items: [hostVec(8)] }), 0, 'sent once the lock was given back');
     // (not the whole LOCK_WAIT_MS: a bound with room for a loaded VM, where the zombie's 5 ms
