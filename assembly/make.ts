@@ -3,7 +3,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, fill, inMemory } from "./mem";
 import { random_get } from "./host";
-import { failAt } from "./reason";
+import { fail, failAt } from "./reason";
 import { metaCollectProcess } from "./meta";
 import { busLayout, idBuckets } from "./bus";
 
@@ -11,9 +11,15 @@ const H: u32 = A.BUS_BASE;
 
 /** BUS_MAKE: validate the limits and bloom parameters, write a fresh bus at BUS_BASE. */
 export function busMake(cmd: u32): i32 {
+  // the command must lie in the memory: -EFAULT, nothing written (no reason words either: run
+  // before any thread joined, fail() has no slot to write them in). Before stop 25 an address
+  // past the end trapped on wasm and read as zeros on the twin (EINVAL, ENOMEM, EMSGSIZE): an
+  // outside audit.
+  if (!inMemory(cmd, 8)) return fail(A.EFAULT, A.R_CMD_OUTSIDE_MEMORY);
   const sizeLo = ld32(cmd + A.CMD_SIZE), sizeHi = ld32(cmd + A.CMD_SIZE + 4);
   if (sizeHi != 0 || sizeLo > u32(A.CMD_MAX)) return failAt(cmd, A.EMSGSIZE, A.R_CMD_TOO_LARGE, A.CMD_MAX);
   if (sizeLo < u32(A.MAKE_CMD_SIZE)) return failAt(cmd, A.EINVAL, A.R_CMD_TOO_SMALL, A.MAKE_CMD_SIZE);
+  if (!inMemory(cmd, sizeLo)) return fail(A.EFAULT, A.R_CMD_OUTSIDE_MEMORY);
   // kdbus make flags ACCESS_GROUP | ACCESS_WORLD are accepted and have no effect here
   const flags = ld32(cmd + A.CMD_FLAGS);
   if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (flags & ~3) != 0) return failAt(cmd, A.EINVAL, A.R_CMD_FLAGS, 3);

@@ -26,6 +26,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_BUS_SHUTDOWN]: [[A.ESHUTDOWN], () => 'the bus was shut down (bus.shutdown()): nothing new is taken; freeing and dropping messages, closing connections, releasing names, removing matches, look-ups and leaving still work'],
   [A.R_OP_PENDING]: [[A.EINPROGRESS], () => 'a SEND of this thread waits for send_commit / send_cancel'],
   [A.R_CMD_TOO_LARGE]: [[A.EMSGSIZE], (n) => `the command is larger than CMD_MAX (${n} bytes)`],
+  [A.R_CMD_OUTSIDE_MEMORY]: [[A.EFAULT], () => 'the command does not lie in the memory'],
   [A.R_CMD_TOO_SMALL]: [[A.EINVAL], (n) => `the command is smaller than its struct (${n} bytes)`],
   [A.R_CMD_FLAGS]: [[A.EINVAL], (n) => `unknown command flags (allowed: ${HEX(n)})`],
   [A.R_CMD_ITEMS]: [[A.EINVAL], (n) => `this command takes no items (its size must be ${n})`],

@@ -830,6 +830,7 @@ export const R_ITEM_UNKNOWN = 10; // EINVAL: an item type this command does not 
 export const R_ITEM_UNSUPPORTED = 11; // EOPNOTSUPP: PAYLOAD_MEMFD, FDS, CANCEL_FD items; arg the type
 export const R_ITEM_STRING = 12; // EINVAL: a string item not ended by its only NUL; arg the type
 export const R_ITEM_DUPLICATE = 13; // EINVAL (HELLO) / EEXIST (SEND): an item given twice; arg the type
+export const R_CMD_OUTSIDE_MEMORY = 15; // EFAULT: BUS_MAKE's command does not lie in the memory (never written: there is nowhere to write it)
 // BUS_MAKE
 export const R_MAKE_BLOOM_SIZE = 100; // EINVAL: bloom_size not BLOOM_SIZE_MIN..BLOOM_SIZE_MAX, multiple of 8
 export const R_MAKE_BLOOM_N_HASH = 101; // EINVAL: bloom_n_hash 0

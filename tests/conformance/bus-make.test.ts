@@ -43,6 +43,20 @@ t('a valid bus: magic, layout end, id128 from the random import', async () => {
   assert.equal(e2.u8.slice(MAKE_CMD_ADDR + A.MAKE_ID128, MAKE_CMD_ADDR + A.MAKE_ID128 + 16), id, 'same seed, same id');
 });
 
+t('a command outside the memory: EFAULT on both engines, nothing written (the wasm core trapped, the twin read zeros, before stop 25)', async () => {
+  const e = await bareEngine(busPages(END));
+  const end = e.u8.length;
+  const before = e.u8.slice(MAKE_CMD_ADDR - 64, MAKE_CMD_ADDR + 256);
+  // its header past the end; its size field in and its struct past the end; far past; the top of the address space
+  const at = [end, end + 8, end - 4, 0xfffffff8];
+  for (const c of at) assert.is(e.busMake(c), -A.EFAULT, `cmd ${c}`);
+  // a header in the memory whose `size` runs past the end
+  put64big(e.u32, end - 48, BigInt(A.MAKE_CMD_SIZE_LIMITS));
+  assert.is(e.busMake(end - 48), -A.EFAULT, 'size past the end');
+  assert.equal(e.u8.slice(MAKE_CMD_ADDR - 64, MAKE_CMD_ADDR + 256), before, 'nothing written');
+  assert.is(e.u32[A.BUS_BASE >>> 2], 0, 'no bus');
+});
+
 t('bloom size: 8..4096, a multiple of 8, else EINVAL', async () => {
   for (const s of [0n, 4n, 12n, 4097n, 4104n, 1n << 32n]) assert.is((await make({ bloomSize: s })).r, -A.EINVAL, `size ${s}`);
   for (const s of [8n, 4096n]) assert.is((await make({ bloomSize: s }, busPages(busLayout(2, 4, 65536, 4, 4, 4, Number(s))))).r, 0, `size ${s}`);
