@@ -131,13 +131,24 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       throw err;
     }
     // an async handler: its message is freed once its promise settles (the next messages are
-    // handed over meanwhile, as onmessage does not wait for its handler either)
-    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof (r as PromiseLike<unknown>).then === 'function') {
+    // handed over meanwhile, as onmessage does not wait for its handler either). `then` is
+    // read once, as await reads it; a getter that throws is a failure like a throw of the
+    // handler, its message freed now (it stayed in the pool before stop 25: an outside audit)
+    let then: unknown;
+    if (r !== null && (typeof r === 'object' || typeof r === 'function')) {
+      try {
+        then = (r as { then?: unknown }).then;
+      } catch (err) {
+        release(m);
+        throw err;
+      }
+    }
+    if (typeof then === 'function') {
       pending++;
       // once: a thenable may call its callbacks more than once (a promise ignores all but the first)
       let over = false;
       try {
-        (r as PromiseLike<unknown>).then(() => { if (!over) { over = true; settled(m); } }, (err: unknown) => { if (!over) { over = true; fail(err); settled(m); } });
+        (then as PromiseLike<unknown>['then']).call(r, () => { if (!over) { over = true; settled(m); } }, (err: unknown) => { if (!over) { over = true; fail(err); settled(m); } });
       } catch (err) {
         // (a thenable whose then() throws: a failure, its message freed now; ignored once it
         // has settled, as a promise ignores it)
@@ -204,7 +215,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     try {
       await loop();
       // closed by bus.shutdown() (the creator's connections): that is a failure, as it is to a wait
-      if (!stopped && conn.closed && conn.busShutDown) throw new BusError(A.ESHUTDOWN, 'listen', 'the bus was shut down');
+      if (!stopped && conn.closed && conn.busShutDown) throw new BusError(A.ESHUTDOWN, 'listen', 'the bus was shut down', A.R_BUS_SHUTDOWN);
     } catch (err) {
       // stop() and close() end it; anything else is what done rejects with
       if (!(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);

@@ -139,6 +139,14 @@ t('stopped or failed in the middle of a drain, done still waits for the handlers
   const l3 = b.listen(() => ({ then() { throw new Error('then threw'); } }));
   try { await within(l3.done, 1000); assert.unreachable('rejects'); } catch (e) { assert.match((e as Error).message, 'then threw'); }
   assert.is(b.stats().published, 0);
+  // a thenable whose `then` getter throws: the same, its message freed (it stayed in the pool
+  // before stop 25: an outside audit), and `then` read once
+  a.sendText(b.id, 'g');
+  let reads = 0;
+  const l6 = b.listen(() => ({ get then() { reads++; throw new Error('then getter'); } }));
+  try { await within(l6.done, 1000); assert.unreachable('rejects'); } catch (e) { assert.match((e as Error).message, 'then getter'); }
+  assert.is(reads, 1, 'then read once');
+  assert.is(b.stats().published, 0);
   // a thenable that calls back twice settles once (done waited for nothing else before)
   a.sendText(b.id, 'slow');
   a.sendText(b.id, 'twice');
@@ -179,12 +187,16 @@ t('a handler slower than the turn budget: the event loop gets a turn after each 
     while (performance.now() - t0 < 3); // 3 ms, more than DRAIN_MS
     if (l.received === 6) l.stop();
   });
-  // a timer queued before: it runs after the first call (at most two: the first turn reads the clock after each call)
+  // a timer queued before: it runs after the first call (at most two: the first turn reads the
+  // clock after each call). Where there is no setImmediate (a browser), a turn yields with a
+  // MessageChannel message, and Chromium runs a timer that fell due during a turn after the
+  // message that turn posted: at the next yield, after at most four calls (API.md, listen)
+  const most = (globalThis as { setImmediate?: unknown }).setImmediate === undefined ? 4 : 2;
   let stamp = () => { at.push(l.received); };
   setTimeout(() => stamp(), 0);
   await within(l.done);
   stamp = () => {};
-  assert.ok(at.length === 1 && at[0] <= 2, `the timer ran after ${at[0]} handler calls`);
+  assert.ok(at.length === 1 && at[0]! <= most, `the timer ran after ${at[0]} handler calls (at most ${most})`);
 });
 
 t('one listener per connection (EBUSY); argument errors are EINVAL; a closed connection is ECONNRESET', async ({ bus }) => {
