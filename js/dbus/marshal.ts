@@ -14,6 +14,7 @@ import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { type DType, parseSignature, parseSingle, signatureError } from './signature.ts';
 import { objectPathError } from './names.ts';
+import { options, optBoolean } from '../args.ts';
 
 /** A variant: its value and that value's signature (one complete type). */
 export interface Variant {
@@ -75,6 +76,21 @@ function lift(e: unknown, path: string, step: string): unknown {
 /** The outermost value's catch: a PathFail left (only for a caller's path starting with NUL) as its BusError. */
 function settle(e: unknown): unknown {
   return e instanceof PathFail ? new BusError(e.errno, e.op, REL + e.detail) : e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// the public entry points' own arguments (sizeOf, write, encode, read): a signature that is
+// not a string read as an empty one, and a plain array or another typed array as bytes threw
+// a TypeError or was measured in elements, before stop 25 (an outside audit)
+
+function sigArg(op: string, sig: unknown): void {
+  if (typeof sig !== 'string') throw new BusError(A.EINVAL, op, `the signature must be a string, got ${kind(sig)}`);
+}
+function bytesArg(op: string, name: string, b: unknown): void {
+  if (!(b instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `${name} must be a Uint8Array, got ${kind(b)}`);
+}
+function posArg(op: string, name: string, v: unknown, max: number): void {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new BusError(A.EINVAL, op, `${name} must be an integer from 0 to ${max}, got ${typeof v === 'number' ? String(v) : kind(v)}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +289,7 @@ function countMismatch(sig: string, n: number, values: unknown): ReturnType<type
  * the argument and the rule, EOPNOTSUPP for 'h'.
  */
 export function sizeOf(sig: string, values: readonly unknown[], start = 0): number {
+  sigArg(ENC, sig);
   const types = parseSignature(sig, A.EINVAL, ENC);
   if (!Array.isArray(values) || values.length !== types.length) {
     throw countMismatch(sig, types.length, values);
@@ -417,6 +434,8 @@ class Writer {
  * like sizeOf, and EMSGSIZE when `into` is too small (bytes before that may have been written).
  */
 export function write(sig: string, values: readonly unknown[], into: Uint8Array, offset = 0, base = 0): number {
+  sigArg(ENC, sig);
+  bytesArg(ENC, 'into', into);
   const types = parseSignature(sig, A.EINVAL, ENC);
   if (!Array.isArray(values) || values.length !== types.length) {
     throw countMismatch(sig, types.length, values);
@@ -656,9 +675,19 @@ reader.dv = NO_DV;
  * Malformed data: BusError EBADMSG naming the argument and the rule; 'h': EOPNOTSUPP; an invalid
  * `sig`: EBADMSG too (it came with the data).
  */
-export function read(sig: string, bytes: Uint8Array, offset = 0, end = bytes.length, opts?: ReadOptions): unknown[] {
-  return readValues(sig, bytes, offset, end, opts?.base ?? 0, opts?.littleEndian ?? true, opts?.copyArrays === true);
+export function read(sig: string, bytes: Uint8Array, offset = 0, end?: number, opts?: ReadOptions): unknown[] {
+  sigArg(DEC, sig);
+  bytesArg(DEC, 'bytes', bytes);
+  const e = end === undefined ? bytes.length : end;
+  posArg(DEC, 'end', e, bytes.length);
+  posArg(DEC, 'offset', offset, e);
+  const o = options<ReadOptions>(DEC, opts, READ_KEYS, '{ base: 0, littleEndian: true, copyArrays: false }');
+  const base = o.base === undefined ? 0 : o.base;
+  if (typeof base !== 'number' || !Number.isSafeInteger(base)) throw new BusError(A.EINVAL, DEC, `base must be an integer, got ${typeof base === 'number' ? String(base) : kind(base)}`);
+  const le = optBoolean(DEC, 'littleEndian', o.littleEndian), copy = optBoolean(DEC, 'copyArrays', o.copyArrays);
+  return readValues(sig, bytes, offset, e, base, le ?? true, copy === true);
 }
+const READ_KEYS = ['base', 'littleEndian', 'copyArrays'] as const;
 
 /** @internal read() with its options as arguments (no object per message) */
 export function readValues(sig: string, bytes: Uint8Array, offset: number, end: number, base: number, le: boolean, copyArrays: boolean): unknown[] {

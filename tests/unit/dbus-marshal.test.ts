@@ -461,4 +461,31 @@ test('encodeMessage / messageSize / writeMessage refuse a header key they do not
   assert.ok(encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'C' }).length > 0);
 });
 
+test('the codec checks its own arguments: the signature a string, the bytes a Uint8Array, read()\'s range and options (EINVAL; an outside audit, stop 25)', () => {
+  // (a number read as an empty signature, a plain array threw a TypeError, a Uint16Array was measured in elements)
+  BusErrorLike(() => encode(5 as never, []), 'EINVAL', /^dbus\.encode: EINVAL: the signature must be a string, got number$/);
+  BusErrorLike(() => encode(undefined as never, []), 'EINVAL', /the signature must be a string, got undefined/);
+  BusErrorLike(() => sizeOf({} as never, []), 'EINVAL', /the signature must be a string, got object/);
+  BusErrorLike(() => read(5 as never, new Uint8Array(0)), 'EINVAL', /^dbus\.decode: EINVAL: the signature must be a string, got number$/);
+  BusErrorLike(() => write('i', [1], [0, 0, 0, 0] as never), 'EINVAL', /^dbus\.encode: EINVAL: into must be a Uint8Array, got array$/);
+  BusErrorLike(() => write('i', [1], new Uint16Array(4) as never), 'EINVAL', /into must be a Uint8Array, got an object of class Uint16Array/);
+  BusErrorLike(() => read('i', [1, 0, 0, 0] as never, 0, 4), 'EINVAL', /^dbus\.decode: EINVAL: bytes must be a Uint8Array, got array$/);
+  const four = new Uint8Array([1, 0, 0, 0]);
+  BusErrorLike(() => read('i', four, 0, 5), 'EINVAL', /end must be an integer from 0 to 4, got 5/);
+  BusErrorLike(() => read('i', four, 5), 'EINVAL', /offset must be an integer from 0 to 4, got 5/);
+  BusErrorLike(() => read('i', four, 0.5), 'EINVAL', /offset must be an integer/);
+  BusErrorLike(() => read('i', four, 0, 4, { bse: 1 } as never), 'EINVAL', /unknown option "bse" \(known: base, littleEndian, copyArrays\)/);
+  BusErrorLike(() => read('i', four, 0, 4, 'x' as never), 'EINVAL', /options must be an object/);
+  BusErrorLike(() => read('i', four, 0, 4, { littleEndian: 1 } as never), 'EINVAL', /littleEndian must be a boolean, got number/);
+  BusErrorLike(() => read('i', four, 0, 4, { base: '0' } as never), 'EINVAL', /base must be an integer, got string/);
+  assert.equal(read('i', four), [1]);
+  assert.equal(read('i', four, 0, 4, { littleEndian: true, base: 0, copyArrays: false }), [1]);
+  const NodeBuffer = (globalThis as { Buffer?: { alloc(n: number): Uint8Array } }).Buffer;
+  if (NodeBuffer) { // (a Node Buffer is a Uint8Array: taken)
+    const b = NodeBuffer.alloc(4);
+    assert.is(write('i', [7], b), 4);
+    assert.equal(read('i', b), [7]);
+  }
+});
+
 test.run();
