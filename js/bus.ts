@@ -375,11 +375,15 @@ export class Bus {
     // held until this realm ends where nothing ends by itself (web Worker, window); given back
     // at bus.close() when forced elsewhere (a held lock keeps a Deno thread alive)
     const untilEnd = forced === undefined;
-    const release = (forced ?? neverEndsByItself()) ? await holdLock(livenessLockName(id128, h.token, key)) : null;
-    const r = engine.threadJoin(h.token);
+    const held = (forced ?? neverEndsByItself()) ? await holdLock(livenessLockName(id128, h.token, key)) : null;
+    // (the token's liveness lock already held: a thread joined with it, as the core's EBUSY
+    // below says; where joins take that lock, the lock says it first: a browser's or a Deno
+    // web Worker's second join with one token threw a plain Error, no errno, before stop 25)
+    const r = held === false ? -A.EBUSY : engine.threadJoin(h.token);
+    const release = held || null;
     if (r < 0) release?.();
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
-    if (r === -A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, 'Bus.join', 'the bus was shut down');
+    if (r === -A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, 'Bus.join', 'the bus was shut down', A.R_BUS_SHUTDOWN);
     check(r, 'Bus.join');
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
@@ -427,7 +431,7 @@ export class Bus {
   private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
     if (this.engine.joined || !this.isShutdown) return null;
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
-    return { slot: -1, error: new BusError(A.ESHUTDOWN, op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
+    return { slot: -1, error: new BusError(A.ESHUTDOWN, op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)', A.R_BUS_SHUTDOWN) };
   }
 
   /** The thread slot that holds `token` (in any state: a claim not yet freed), or -1. */
@@ -686,7 +690,7 @@ export class Bus {
    * connect), else EBADF (this Bus left with bus.close()).
    */
   private leftError(op: string): BusError {
-    if (this.isShutdown) return new BusError(A.ESHUTDOWN, op, this.creator ? 'the bus was shut down (bus.shutdown(), which left the bus on this thread)' : 'the bus was shut down (bus.shutdown())');
+    if (this.isShutdown) return new BusError(A.ESHUTDOWN, op, this.creator ? 'the bus was shut down (bus.shutdown(), which left the bus on this thread)' : 'the bus was shut down (bus.shutdown())', A.R_BUS_SHUTDOWN);
     return new BusError(A.EBADF, op, 'the bus is closed on this thread (bus.close())');
   }
 

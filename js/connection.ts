@@ -1036,7 +1036,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // after bus.shutdown() (which closes the creator's connections) this thread's waiters
     // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
     const why = (op: string) => isShutdown(u32)
-      ? new BusError(A.ESHUTDOWN, op, 'the bus was shut down')
+      ? new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN)
       : new BusError(A.ECONNRESET, op, 'the connection was closed');
     this.calls?.closed(why);
     this.onClose?.(this);
@@ -1720,8 +1720,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /** @internal RoomOwner: send()'s checks without the sending (SEND_PROBE) */
-  roomProbe(dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object): number {
-    return this.probe(dst as Destination, payload, opts as SendOptions);
+  roomProbe(dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object, op: string): number {
+    // a failure of the probe's SEND has the op the wait's own tries report (call, replyAsync,
+    // dispatch; sendAsync's tries are send()s): a call behind earlier ones whose callee closed
+    // said `send: ENXIO` while the call that tried first said `call: ENXIO`, before stop 25
+    const was = this.sendOp;
+    this.sendOp = op === 'sendAsync' ? 'send' : op;
+    try {
+      return this.probe(dst as Destination, payload, opts as SendOptions);
+    } finally {
+      this.sendOp = was;
+    }
   }
   /** @internal RoomOwner */
   roomGroup(dst: unknown): RoomGroup {

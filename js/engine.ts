@@ -527,6 +527,16 @@ abstract class EngineBase {
     return slot;
   }
 
+  /**
+   * An engine declared dead (recovered, or a fault hook's death) joins no slot again: its
+   * threadJoin throws what its commands throw (a recovered engine could take a slot, which
+   * it could never use, before stop 25: an outside audit). threadLeave stays open to it
+   * (-ESRCH, then -EBADF), so that its Bus can leave.
+   */
+  protected notLost(): void {
+    if (this.dead) throw this.dead;
+  }
+
   protected left(r: number): number {
     // ESRCH: the slot was recovered meanwhile (it is no longer ours either way)
     if (r === 0 || r === -A.ESRCH) { this.threadSlot = -1; this.cmdAddr = 0; }
@@ -624,6 +634,7 @@ export class WasmEngine extends EngineBase implements Engine {
   protected unwindCore(): number { return this.x.unwind(); }
   busMake(cmd: number): number { return this.x.bus_make(cmd); }
   threadJoin(token: number): number {
+    this.notLost();
     const r = this.tookSlot(this.x.thread_join(token));
     if (r >= 0) this.token = token >>> 0;
     return r;
@@ -655,6 +666,7 @@ export class TwinEngine extends EngineBase implements Engine {
   protected unwindCore(): number { this.bind(); return this.x.unwind(); }
   busMake(cmd: number): number { this.bind(); return this.x.bus_make(cmd); }
   threadJoin(token: number): number {
+    this.notLost();
     this.bind();
     const slot = this.tookSlot(this.x.thread_join(token));
     if (slot >= 0) {

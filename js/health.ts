@@ -236,7 +236,10 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
   const H = A.BUS_BASE;
   if (ld(H) !== A.BUS_MAGIC) return ['no bus magic'];
   const nConns = ld(H + A.BUS_N_CONNS), nThreads = ld(H + A.BUS_N_THREADS);
-  if ((opts.locksFree ?? true) && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held: ${ld(H + A.BUS_LOCK)}`);
+  // (the holder as stats().locks names it, its thread slot: the raw word, slot + 1 with
+  // LOCK_WAITERS, was printed before stop 25)
+  const holder = (w: number) => `by thread slot ${(w & A.LOCK_ID_MASK) - 1}${(w & A.LOCK_WAITERS) !== 0 ? ', with waiters' : ''}`;
+  if ((opts.locksFree ?? true) && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held ${holder(ld(H + A.BUS_LOCK))}`);
   // reservations journaled by live threads, per receiver slot
   const resv = new Map<number, number>();
   for (let i = 0; i < nThreads; i++) {
@@ -250,7 +253,7 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
     const c = e.connAddr(s);
     const state = ld(c + A.CONN_STATE);
     const tag = `conn ${s}`;
-    if ((opts.locksFree ?? true) && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held: ${ld(c + A.CONN_LOCK)}`);
+    if ((opts.locksFree ?? true) && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held ${holder(ld(c + A.CONN_LOCK))}`);
     if (ld(c + A.CONN_N_RESV) !== (resv.get(s) ?? 0)) out.push(`${tag}: n_resv ${ld(c + A.CONN_N_RESV)} but ${resv.get(s) ?? 0} journaled`);
     if (state === A.CONN_CLOSING && ld(c + A.CONN_N_RESV) === 0) out.push(`${tag}: CLOSING without reservations`);
     if (state !== A.CONN_ACTIVE) continue;

@@ -62,7 +62,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   // closing the connection ends its iterators, and return() the steps still waiting; any
   // other failure ends this iterator and rejects
   /** the connection was closed by bus.shutdown() (the creator's): a failure, as to a wait, not an end */
-  const SHUT = () => new BusError(A.ESHUTDOWN, 'recvAsync', 'the bus was shut down');
+  const SHUT = () => new BusError(A.ESHUTDOWN, 'recvAsync', 'the bus was shut down', A.R_BUS_SHUTDOWN);
   const failed = (err: unknown): IteratorResult<Message> => {
     if (err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
     if (conn.closed && conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET) err = SHUT();

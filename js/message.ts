@@ -60,7 +60,7 @@ export class Message {
     if (this.stale()) throw new BusError(A.ENXIO, 'message', 'message already freed (through another Message of the same slice: a peek and a receive of one message)');
     if (this.conn.closed) {
       // (its slice went with the pool: after bus.shutdown() say so, not only "closed": an outside audit, stop 24)
-      if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'message', 'the bus was shut down, and its connection closed with it');
+      if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'message', 'the bus was shut down, and its connection closed with it', A.R_BUS_SHUTDOWN);
       throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
     }
     return this.base;

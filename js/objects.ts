@@ -492,6 +492,8 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
   const body = o.body === undefined ? NO_VALUES : o.body; // (null is not absent: EINVAL below)
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
   const path = o.path, member = o.member, iface = o.interface, sig = o.signature;
+  // (the codec took null for a field of its own: a TypeError, before stop 25)
+  if (sig !== undefined && typeof sig !== 'string') throw new BusError(A.EINVAL, op, `call.signature must be a string, got ${kindOf(sig)}`);
   const header: DBusHeader = {
     type: 'method_call', serial, path, member, interface: iface,
     signature: sig === '' ? undefined : sig, flags: noReply ? FLAG_NO_REPLY_EXPECTED : undefined,

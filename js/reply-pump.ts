@@ -127,7 +127,7 @@ export class ReplyPump {
       // (endsOwed: the calls' while others wait for a slot, an aborted call's)
       while (this.waiting.size > 0 || this.endsOwed()) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down');
+        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down', A.R_BUS_SHUTDOWN);
         // (so does a recovery that declared this thread dead, and a look that finds no end of
         // a call runs no command that would say so: ask, or the calls wait for their deadlines)
         e.checkAlive();

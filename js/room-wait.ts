@@ -61,7 +61,7 @@ export function roomHelps(err: unknown): err is BusError {
 
 /** Throws what ends every wait for room before a try: the bus shut down (ESHUTDOWN), this thread declared dead. */
 export function checkUsable(conn: RoomOwner, op: string): void {
-  if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down'); // (bus.shutdown() wakes every waiter)
+  if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN); // (bus.shutdown() wakes every waiter)
   conn.engine.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
 }
 
@@ -219,7 +219,7 @@ export interface RoomOwner {
   /** the adaptive spin of the holder's wait for room */
   readonly spaceSpinner: Spinner;
   /** send()'s checks without the sending (SEND_PROBE): throws what send() would but for room; the receiver's slot address */
-  roomProbe(dst: unknown, payload: Payload, opts: object): number;
+  roomProbe(dst: unknown, payload: Payload, opts: object, op: string): number;
   /** the lock wait of an event-loop send's try (engine.asyncLockWaitMs, or 0 while a lock found taken lets no send through) */
   sendLockWait(): number;
   /** a try met a lock taken (true), or went through (false) */
@@ -372,7 +372,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
   private locate(): number {
     try {
-      return this.conn.roomProbe(this.dst, this.payload, this.sendOpts);
+      return this.conn.roomProbe(this.dst, this.payload, this.sendOpts, this.op);
     } catch (x) {
       if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
       return 0;

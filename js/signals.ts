@@ -231,8 +231,11 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   // is written: code that sends from there (this thread's command area) cannot then change
   // what this send copies or where (the message is encoded first, then copied in)
   const oPriority = o.priority, oSignature = o.signature, oDst = o.destination;
-  const priority = oPriority ?? 0;
+  // (null is not absent, for either: EINVAL; null was priority 0, and a null signature a
+  // TypeError of the codec, before stop 25: an outside audit)
+  const priority = oPriority === undefined ? 0 : oPriority;
   if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
+  if (oSignature !== undefined && typeof oSignature !== 'string') throw new BusError(A.EINVAL, op, `signature must be a string, got ${kindOf(oSignature)}`);
   const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
   if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
   const body = o.body === undefined ? [] : o.body; // (null is not absent: EINVAL below)
@@ -438,7 +441,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw timedOut(op, name, timeout, want);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
         // bus.shutdown(): the receive's ESHUTDOWN, named as this call's (an outside audit, stop 21: it said recvAsync)
-        if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+        if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
         // its connection closed under it: bus.close() on this thread ends the wait, and so
         // does a close of that connection by the user (it is listed in bus.connections)
         if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) {
@@ -471,12 +474,12 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
   for (;;) {
     // bus.shutdown() ends it as it ends every wait (the creator's connections are closed by
     // then: ESHUTDOWN, not their ECONNRESET; other threads' still answer look-ups)
-    if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+    if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
     let owner: number | null;
     try {
       owner = c.getNameOwner(name);
     } catch (err) {
-      if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down');
+      if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
       // (its look-ups are this wait's business: their errors, the connection closed meanwhile
       // say, are waitForName's)
       throw err instanceof BusError ? relabel(op, err) : err;

@@ -49,9 +49,9 @@ export function livenessKey(): string {
  * Take the lock `name` and hold it until the returned function is called (or the realm ends).
  * Resolves null when the runtime has no Web Locks, or refuses them (e.g. an opaque origin:
  * SecurityError). Never waits for another holder: the name carries a fresh token, so it is free
- * (`ifAvailable`); if it is not, this rejects with an Error.
+ * (`ifAvailable`); false when it is not (a token used twice: Bus.join's EBUSY).
  */
-export async function holdLock(name: string): Promise<(() => void) | null> {
+export async function holdLock(name: string): Promise<(() => void) | null | false> {
   const locks = webLocks();
   if (!locks) return null;
   let release!: () => void;
@@ -67,8 +67,7 @@ export async function holdLock(name: string): Promise<(() => void) | null> {
   } catch {
     return null; // Web Locks refused in this context: no liveness lock (documented)
   }
-  if (!got) throw new Error(`wasmbus: the liveness lock ${name} is already held (a token used twice?)`);
-  return release;
+  return got ? release : false;
 }
 
 /**

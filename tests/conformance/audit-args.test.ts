@@ -182,6 +182,35 @@ t('a handle joins one thread: a second Bus.join with the same token is EBUSY, an
   j1.close();
 });
 
+t('a second Bus.join with a token, its liveness lock held by the first: EBUSY as without the lock, and the first keeps its slot (a plain Error, no errno, before stop 25); without Web Locks (Node 20), liveness: true is EOPNOTSUPP', async ({ bus, mock }) => {
+  const h = bus.handle();
+  const used0 = bus.stats().threads.used;
+  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== 'object') {
+    try {
+      await Bus.join(h, { provider: mock, engine: ENGINE, liveness: true });
+      assert.unreachable('joined without Web Locks');
+    } catch (e) {
+      assert.is((e as BusError).code, 'EOPNOTSUPP');
+      assert.match((e as BusError).message, /liveness: true needs Web Locks/);
+    }
+    assert.is(bus.stats().threads.used, used0, 'no slot taken');
+    return;
+  }
+  const j1 = await Bus.join(h, { provider: mock, engine: ENGINE, liveness: true });
+  const used = bus.stats().threads.used;
+  try {
+    await Bus.join(h, { provider: mock, engine: ENGINE, liveness: true });
+    assert.unreachable('joined twice');
+  } catch (e) {
+    assert.instance(e, BusError);
+    assert.is((e as BusError).code, 'EBUSY');
+    assert.match((e as BusError).message, /^Bus\.join: EBUSY: another thread holds this token/);
+  }
+  assert.is(bus.stats().threads.used, used, 'no slot taken by the refused join');
+  j1.connect().close();
+  j1.close();
+});
+
 t('bus.shutdown() ends conn.waitForName with ESHUTDOWN, on the creator\'s thread and on a joined one', async ({ bus, mock }) => {
   const c = bus.connect();
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
@@ -282,7 +311,7 @@ t('a call whose reply drop() handed over just before close() ends with ECONNRESE
   b.close();
 });
 
-t('reply errors name reply / replyAsync; null is not "absent" for timeout, cookie and priority', async ({ bus }) => {
+t('reply errors name reply / replyAsync; null is not "absent" for timeout, cookie and priority, nor for emit\'s priority and a D-Bus signature', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const p = a.call(b.id, null, { timeout: 20000 });
   const call = b.recv()!;
@@ -302,6 +331,16 @@ t('reply errors name reply / replyAsync; null is not "absent" for timeout, cooki
     try { await f(); assert.unreachable(op); } catch (e) { assert.is((e as BusError).code, 'EINVAL', op); assert.match((e as BusError).message, new RegExp(`^${op}: EINVAL: timeout must be a number of ms >= 0, got null`)); }
   }
   fails(() => a.callSync(b.id, null, { timeout: null } as never), 'EINVAL', /^callSync: EINVAL: timeout/);
+  // emit's priority and the D-Bus signature of emit, sendMethod, callMethod and callMethodSync
+  // (null was priority 0, and a null signature a TypeError, before stop 25: an outside audit)
+  const sig = { path: '/o', interface: 'org.x.I', member: 'M' };
+  fails(() => a.emit({ ...sig, priority: null } as never), 'EINVAL', /^emit: EINVAL: priority must be a safe integer, got null/);
+  fails(() => a.emit({ ...sig, signature: null } as never), 'EINVAL', /^emit: EINVAL: signature must be a string, got null/);
+  fails(() => a.emit({ ...sig, signature: 5 } as never), 'EINVAL', /^emit: EINVAL: signature must be a string, got number/);
+  const spec = { ...sig, destination: b.id, signature: null } as never;
+  fails(() => a.sendMethod(spec), 'EINVAL', /^sendMethod: EINVAL: call\.signature must be a string, got null/);
+  fails(() => a.callMethodSync(spec), 'EINVAL', /^callMethodSync: EINVAL: call\.signature must be a string, got null/);
+  try { await a.callMethod(spec); assert.unreachable('callMethod'); } catch (e) { assert.match((e as BusError).message, /^callMethod: EINVAL: call\.signature must be a string, got null/); }
   assert.is(b.stats().queued, 0, 'nothing was sent by the refused calls');
   b.reply(call, null);
   call.free();
@@ -418,7 +457,7 @@ t('PAYLOAD_WASMBUS spells "wasmbus\\0" and is what a send carries by default; a 
   const m = r.recv()!;
   assert.is(m.payloadType, PAYLOAD_WASMBUS);
   const raw = bus.engine.u8.subarray(r.poolBase + m.offset + A.MSG_PAYLOAD_TYPE, r.poolBase + m.offset + A.MSG_PAYLOAD_TYPE + 8);
-  assert.is(new TextDecoder().decode(raw), 'wasmbus\0', 'the bytes in the pool');
+  assert.is(new TextDecoder().decode(raw.slice()), 'wasmbus\0', 'the bytes in the pool'); // (a copy: browsers' decoders refuse views of shared memory)
   m.free();
   r.addMatch("member='M'");
   a.signal('/a', 'org.ex.I', 'M');

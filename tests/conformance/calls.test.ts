@@ -345,7 +345,7 @@ async function crossBusReply(here: Bus, there: Bus): Promise<void> {
   y.replyText(theirs, 'ok too');
   mine.free(); theirs.free();
   const r = await p;
-  assert.is(new TextDecoder().decode(r.payload), 'ok');
+  assert.is(r.text(), 'ok');
   r.free(); (await q).free();
   assert.throws(() => b.dispatch(null as unknown as Message), (e: BusError) => e.code === 'EINVAL' && /must be a received Message/.test(e.message));
   for (const c of [a, b, x, y]) c.close();
@@ -372,6 +372,25 @@ t('reply: a call received on another bus with the same id128 (two MockProviders 
     await crossBusReply(one, two);
   } finally {
     one.close(); two.close();
+  }
+});
+
+t('calls waiting for a reply record when their callee closes: each fails with op call (EPIPE or ENXIO), none with op send (an outside audit, stop 25)', async () => {
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 4 } });
+  try {
+    const me = bus.connect(), peer = bus.connect();
+    // 4 calls pending (the bus's reply records), 8 more waiting for one, in call order
+    const calls = Array.from({ length: 12 }, () => me.call(peer.id, new Uint8Array(1), { timeout: 10000 }).then(() => 'resolved', (e: BusError) => e.message.replace(/: SEND: .*/, '').replace(/ \(.*/, '').slice(0, 40)));
+    await new Promise((r) => setTimeout(r, 20));
+    peer.close({ drop: true });
+    const got = await Promise.all(calls);
+    const ops = [...new Set(got.map((m) => m.split(':')[0]))];
+    assert.equal(ops, ['call'], got.join(' | '));
+    assert.is(got.filter((m) => m.startsWith('call: EPIPE')).length, 4, got.join(' | '));
+    assert.is(me.pendingCalls, 0);
+  } finally {
+    for (const c of [...bus.connections]) c.close({ drop: true });
+    bus.close();
   }
 });
 

@@ -402,6 +402,13 @@ t('a thread recovered while it still runs cannot act for the thread that took it
   assert.throws(() => rawJ.hello(), (err: Error) => (err as { code?: string }).code === 'ECONNRESET');
   assert.throws(() => rawJ.recv(kc.slot, kc.gen), (err: Error) => (err as { code?: string }).code === 'ECONNRESET');
   assert.is(j.threadLeave(), -A.ESRCH, 'J cannot give K\'s slot back');
+  assert.is(j.threadLeave(), -A.EBADF, 'then J has no slot');
+  // nor can J take a slot again (it could, and held a slot it could never use, before stop 25)
+  const used = () => { let n = 0; for (let i = 0; i < e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]; i++) if (e.u32[(e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + i * A.THREAD_SIZE + A.THREAD_STATE) >>> 2] !== A.THREAD_FREE) n++; return n; };
+  const before = used();
+  assert.throws(() => j.threadJoin(777), (err: Error) => (err as { code?: string }).code === 'ECONNRESET');
+  assert.is(used(), before, 'no slot taken');
+  assert.is(j.threadSlot, -1);
   assert.is(e.u32[(e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_STATE) >>> 2], A.THREAD_LIVE);
   assert.equal(checkBus(e), []);
   // K is untouched and works

@@ -66,10 +66,11 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
 t('shutdown: a pending bus.waitForName (of the creator and of a joined Bus) rejects as waitForName, not as its receive', async ({ bus, mock }) => {
   // (an outside audit, stop 21: "recvAsync: ESHUTDOWN", the op of the wait's own receive)
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  const waits = [bus, j].map((x) => x.waitForName('org.ex.Later', { timeout: 5000 }).then(() => 'resolved', (e: BusError) => `${e.code} ${e.message}`));
+  const waits = [bus, j].map((x) => x.waitForName('org.ex.Later', { timeout: 5000 }).then(() => 'resolved', (e: BusError) => `${e.code} ${e.reason} ${e.message}`));
   await new Promise((r) => setTimeout(r, 5));
   bus.shutdown();
-  for (const w of await Promise.all(waits)) assert.match(w, /^ESHUTDOWN waitForName: ESHUTDOWN: the bus was shut down$/);
+  // (reason R_BUS_SHUTDOWN: it was 0 before stop 25)
+  for (const w of await Promise.all(waits)) assert.match(w, new RegExp(`^ESHUTDOWN ${A.R_BUS_SHUTDOWN} waitForName: ESHUTDOWN: the bus was shut down$`));
   j.close();
   assert.equal(checkBus(bus.engine), []);
 });
@@ -92,7 +93,9 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
   const a = bus.connect(), it = bus.connect(), caller = bus.connect(), tx = bus.connect();
   const svc = j.connect(), rx = j.connect({ poolSize: 4096 }), jtx = j.connect();
   const jcaller = svc, jcaller2 = jtx; // (8 connection slots: the joined Bus's callers double as the others)
-  const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => e.code);
+  // (the errno, and the reason: R_BUS_SHUTDOWN whichever thread and wait, as the docs say; the
+  // host's own wake-ups gave reason 0 before stop 25: an outside audit)
+  const outcome = (p: Promise<unknown>) => p.then(() => 'resolved', (e: BusError) => (e.reason === A.R_BUS_SHUTDOWN ? e.code : `${e.code} reason ${e.reason}`));
   // both rx's users at their quota: a sendAsync from each waits for room
   for (const s of [tx, jtx]) {
     for (;;) { try { s.send(rx.id, new Uint8Array(64)); } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } }
@@ -110,13 +113,14 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
     // the bus's reply table (16 records) full: one more call waits for a record
     otherCallsHeld: Promise.all(Array.from({ length: 16 - 2 }, () => outcome(jcaller2.call(jcaller.id, null, { timeout: 5000 })))).then((xs) => [...new Set(xs)].join()),
     otherCallInLine: outcome(jcaller2.call(jcaller.id, null, { timeout: 5000 })),
+    listen: outcome(bus.connect().listen(() => {}).done),
   };
   await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   bus.shutdown();
   const got: Record<string, string> = {};
   for (const [k, p] of Object.entries(waits)) got[k] = await p;
-  assert.equal(got, { recvAsync: 'ESHUTDOWN', iterator: 'ESHUTDOWN', call: 'ESHUTDOWN', sendAsync: 'ESHUTDOWN', otherSendAsync: 'ESHUTDOWN', otherCall: 'ESHUTDOWN', otherCallsHeld: 'ESHUTDOWN', otherCallInLine: 'ESHUTDOWN' });
+  assert.equal(got, { recvAsync: 'ESHUTDOWN', iterator: 'ESHUTDOWN', call: 'ESHUTDOWN', sendAsync: 'ESHUTDOWN', otherSendAsync: 'ESHUTDOWN', otherCall: 'ESHUTDOWN', otherCallsHeld: 'ESHUTDOWN', otherCallInLine: 'ESHUTDOWN', listen: 'ESHUTDOWN' });
   assert.ok(performance.now() - t0 < 2500, 'woken, not timed out');
   assert.is(jtx.pendingSends, 0);
   assert.is(jcaller.pendingCalls + jcaller2.pendingCalls, 0);
@@ -359,6 +363,15 @@ t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus
   assert.is(bs.shutdown, false);
   assert.ok(bs.seqnum >= 3);
   assert.equal(bus.check(), []);
+  // a lock held: check() names its holder as stats().locks does, by thread slot (it printed
+  // the raw lock word, slot + 1, before stop 25: an outside audit)
+  const lockAt = (bus.engine.connAddr(bs.connections[0]!.slot) + A.CONN_LOCK) >>> 2;
+  Atomics.store(bus.engine.u32, lockAt, (bus.engine.threadSlot + 1) | A.LOCK_WAITERS);
+  const held = bus.stats().locks;
+  assert.is(held.length, 1);
+  assert.equal(bus.check(), [`conn ${bs.connections[0]!.slot}: lock held by thread slot ${held[0]!.holder}, with waiters`]);
+  assert.equal(bus.check({ locksFree: false }), []);
+  Atomics.store(bus.engine.u32, lockAt, 0);
   assert.throws(() => bus.check({ lockFree: true } as never), (e: BusError) => e.code === 'EINVAL' && /unknown option "lockFree"/.test(e.message));
   // a corrupted counter is reported
   const c = bus.engine.connAddr(b.slot);
