@@ -1,7 +1,7 @@
 // kmsg: messages from the bus itself (src_id 0, payload type PAYLOAD_KERNEL): one item of
 // the given type (REPLY_TIMEOUT / REPLY_DEAD with an empty payload, from reply.ts; ID_* and
 // NAME_* notifications, from notify.ts), plus TIMESTAMP when the receiver's receive mask
-// asks for it.
+// asks for it (a notification's taken once for all its receivers).
 //
 // Slice: 0 kdbus_msg header (dst_id = d, src_id 0, cookie_reply) | 64 the item | TIMESTAMP Charged to the pseudo-user UID_KERNEL in the receiver's quota;
 // a receiver without room does not get it: its dropped count goes up, and its next RECV
@@ -16,10 +16,12 @@ import { sliceReserve, sliceBlock, slicePublish } from "./slice";
 /**
  * Queue a bus message with one item `itemType` (`payloadSize` bytes from `payload`, which
  * may be 0/0) and cookie_reply (lo, hi) to connection `d` (its lock held, it is ACTIVE).
- * Returns 0, or -ENOBUFS / -EXFULL when it was dropped (and counted in d's CONN_DROPPED).
- * A drop does not overwrite the calling thread's reason words (its command did not fail).
+ * `stamp`: the 24-byte TIMESTAMP payload to attach (a notification's, taken once for all its
+ * receivers: notify.ts), or 0: collected here, for this receiver alone (REPLY_TIMEOUT,
+ * REPLY_DEAD). Returns 0, or -ENOBUFS / -EXFULL when it was dropped (and counted in d's
+ * CONN_DROPPED). A drop does not overwrite the calling thread's reason words (its command did not fail).
  */
-export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32): i32 {
+export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32, stamp: u32 = 0): i32 {
   const mask = ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_TIMESTAMP;
   const itemSize = A.ITEM_HDR + payloadSize;
   let size: u32 = A.MSG_HDR + align8(itemSize);
@@ -48,7 +50,12 @@ export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, 
   st64(w + A.ITEM_TYPE, itemType, 0);
   if (payloadSize != 0) copy(w + A.ITEM_HDR, payload, payloadSize);
   fill(w + itemSize, 0, align8(itemSize) - itemSize);
-  if (mask != 0) {
+  if (mask != 0 && stamp != 0) {
+    const ts = w + align8(itemSize);
+    st64(ts + A.ITEM_SIZE, A.TIMESTAMP_ITEM_SIZE, 0);
+    st64(ts + A.ITEM_TYPE, A.ITEM_TIMESTAMP, 0);
+    copy(ts + A.ITEM_HDR, stamp, 24);
+  } else if (mask != 0) {
     metaCollect(THREAD, mask); // TIMESTAMP only: no sender connection (c = 0) is needed
     metaWrite(w + align8(itemSize), THREAD, 0, mask);
   }

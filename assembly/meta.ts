@@ -171,6 +171,18 @@ export function metaNextSeq(t: u32): void {
 }
 
 /**
+ * A bus notification's TIMESTAMP payload (seqnum, monotonic ns, realtime ns: 24 bytes) taken
+ * by thread `t` into `to`: once for all the notification's receivers, as kdbus staged a
+ * notification once (notify.ts keeps it where its walk, resumed or taken over, finds it).
+ */
+export function metaStampInto(t: u32, to: u32): void {
+  metaNextSeq(t);
+  copy(to, t + A.THREAD_SCRATCH + META_SEQ, 8);
+  if (clock_time_get(1, 0, to + 8) != 0) st64(to + 8, 0, 0);
+  if (clock_time_get(0, 0, to + 16) != 0) st64(to + 16, 0, 0);
+}
+
+/**
  * Take the message's sequence number and collect the items of `mask` for thread `t`, all but
  * the owned names (metaNames, under the bus lock; none until then). No lock needed.
  */

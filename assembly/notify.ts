@@ -19,11 +19,32 @@ import { busConns, busNConns } from "./bus";
 import { monitorsAny, walkFirst, walkVisits } from "./monitor";
 import { matchNotify } from "./match";
 import { kmsgSend } from "./kmsg";
+import { metaStampInto } from "./meta";
 
 
 /** Where the payload is built: the tail of the caller's command area (NOTIFY_BUF). */
 function notifyBuf(): u32 {
   return THREAD + A.THREAD_CMD + A.CMD_MAX - A.NOTIFY_BUF;
+}
+
+// A notification's TIMESTAMP, taken once for all its receivers (kdbus staged a notification
+// once: one seqnum, one clock reading), when the walk reaches the first receiver that asks for
+// TIMESTAMP (none asking: no number taken, as before). Kept in a stamp of STAMP_SIZE bytes:
+//
+//   0 u32 taken (0: not yet) │ 4 pad │ 8 u64 seqnum │ 16 u64 monotonic ns │ 24 u64 realtime ns
+//
+// A queued notification's stamp is in its record (REC_HDR below), so that a walk run again
+// after a contended receiver (notifyEnd), or taken over by the recoverer of a thread that died
+// in it (notifyTakeOver), gives the rest of its receivers the same one; a notification sent at
+// once has its stamp in the last STAMP_SIZE bytes of NOTIFY_BUF, past any payload (the largest
+// is a name's: NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 + 7 padding = 295 bytes of 512).
+const STAMP_SIZE: u32 = 32;
+
+/** The stamp of a notification sent at once (not queued), cleared (not taken). */
+function directStamp(): u32 {
+  const st = THREAD + A.THREAD_CMD + A.CMD_MAX - STAMP_SIZE;
+  st32(st, 0);
+  return st;
 }
 
 /**
@@ -32,7 +53,7 @@ function notifyBuf(): u32 {
  * connections without entries are passed without a lock.
  */
 function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32): void {
-  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false, 0);
+  notifyFrom(kind, buf, size, skip, lo, hi, lo2, hi2, name, nameLen, 0, 0xffffffff, false, 0, directStamp());
 }
 
 /**
@@ -42,9 +63,10 @@ function notifyAll(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, 
  * the loss counted); without, a bounded spin, then the loss. 0xffffffff: every receiver done.
  * `prog` (a thread slot, 0: none): its THREAD_OP_LEN follows the walk, the position after
  * each receiver journaled in that receiver's commit (a delivery and its progress are one).
+ * `stamp`: the notification's TIMESTAMP stamp (above), taken at the first receiver that asks.
  */
 function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32, lo2: u32, hi2: u32, name: u32, nameLen: u32,
-  from: u32, skipAt: u32, wait: bool, prog: u32): u32 {
+  from: u32, skipAt: u32, wait: bool, prog: u32, stamp: u32): u32 {
   const n = busNConns();
   // the walk (monitor.ts): monitors first, every one; then the connections whose entries match
   for (let pos = walkFirst(from, n, monitorsAny()); pos < n + n; pos++) {
@@ -64,7 +86,11 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
       continue;
     }
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) {
-      kmsgSend(d, kind, buf, size, 0, 0);
+      if ((ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_TIMESTAMP) != 0 && ld32(stamp) == 0) {
+        metaStampInto(THREAD, stamp + 8);
+        st32(stamp, 1);
+      }
+      kmsgSend(d, kind, buf, size, 0, 0, stamp + 8);
     }
     if (prog != 0) wrQuiet(prog + A.THREAD_OP_LEN, pos + 1);
     logCommit();
@@ -80,10 +106,10 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 // close would make a trap there leave the close half done. The close commits whole, then
 // notifyFlush sends them in order. The queue lies in the closer's command area, after
 // NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 24 bytes; RECOVER has none): a
-// header word (the bytes queued), then records of NOTIFY_REC_HDR bytes (size, kind, payload
-// size, skip, ids) and the payload, 8-aligned. A notification that does not fit (only a
+// header word (the bytes queued), then records of REC_HDR bytes (size, kind, payload size,
+// skip, ids, the TIMESTAMP stamp) and the payload, 8-aligned. A notification that does not fit (only a
 // close passing on over a hundred long names) is sent at once, as before.
-const REC_HDR: u32 = 32; // size, kind, payload size, skip, lo, hi, lo2, hi2
+const REC_HDR: u32 = 32 + STAMP_SIZE; // size, kind, payload size, skip, lo, hi, lo2, hi2; the stamp
 
 /**
  * A fresh queue in the calling thread's command area: its address (for connClose, then
@@ -117,6 +143,7 @@ function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u3
       st32(at + 20, hi);
       st32(at + 24, lo2);
       st32(at + 28, hi2);
+      st32(at + 32, 0); // its stamp, not taken yet
       copy(at + REC_HDR, buf, size);
       st32(q, ld32(q) + recSize);
       return;
@@ -214,9 +241,12 @@ function notifyFlushFrom(q: u32, rec: u32, pos: u32, skipAt: u32, wait: bool, pr
     copy(buf, at + REC_HDR, size);
     const named = kind != A.ITEM_ID_ADD && kind != A.ITEM_ID_REMOVE;
     const first = at == q + 4 + rec;
+    // (a record walked from its first receiver takes its stamp afresh: one that a death or a
+    // trap left taken before any receiver's delivery committed has reached nobody)
+    if (!first || pos == 0) st32(at + 32, 0);
     const r = notifyFrom(kind, buf, size, ld32(at + 12), ld32(at + 16), ld32(at + 20), ld32(at + 24), ld32(at + 28),
       named ? buf + A.NOTIFY_NAME_HDR : 0, named ? size - A.NOTIFY_NAME_HDR - 1 : 0,
-      first ? pos : 0, first ? skipAt : 0xffffffff, wait, prog);
+      first ? pos : 0, first ? skipAt : 0xffffffff, wait, prog, at + 32);
     if (r != 0xffffffff) {
       notifyStopRec = at - (q + 4);
       return r;

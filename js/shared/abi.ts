@@ -1052,7 +1052,8 @@ export const NOTIFY_NAME_HDR = 32;
 // Kernel messages: payload_type PAYLOAD_KERNEL (0, above), src_id 0.
 // Where notify.ts builds a notification's payload: the last NOTIFY_BUF bytes of the
 // calling thread's command area (the command that causes a notification has been read by
-// then; a name payload is at most NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 bytes).
+// then; a name payload is at most NOTIFY_NAME_HDR + MAX_NAME_LEN + 1 bytes); its last 32
+// bytes hold the TIMESTAMP stamp of a notification sent at once (notify.ts).
 export const NOTIFY_BUF = 512;
 // A closing connection's notifications are queued (not sent) until the close is committed,
 // in the closer's command area from this offset up to NOTIFY_BUF (BYEBYE's command is 24

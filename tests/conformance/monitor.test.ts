@@ -3,8 +3,8 @@
 // notification; what a monitor cannot do (EOPNOTSUPP), cannot be (addressed: ENXIO; listed;
 // announced), and a full monitor pool losing its copy (DROPPED) without failing the sender.
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, type Connection } from '../../js/index.ts';
-import { busSuite, open } from '../helpers/harness.ts';
+import { Bus, BusError, abi as A, type Connection } from '../../js/index.ts';
+import { busSuite, open, ENGINE } from '../helpers/harness.ts';
 import { vec, hostVec } from '../helpers/raw.ts';
 
 const t = busSuite('monitors');
@@ -147,20 +147,40 @@ t('a monitor whose pool is full loses the copy (DROPPED), the sender and receive
   mon.close();
 });
 
-t('monitors get a notification before any other receiver (kdbus: no reaction seen before its cause)', ({ bus }) => {
+t('monitors get a notification before any other receiver (kdbus: no reaction seen before its cause), and every copy carries one TIMESTAMP', async ({ bus, mock }) => {
   const sub = bus.connect({ attachRecv: ['timestamp'] });
   sub.addMatch({ notifications: 'id-add' });
   const mon = bus.connect({ monitor: true, attachRecv: ['timestamp'] }); // a later slot than sub
-  const x = bus.connect();
+  // sub's lock held by a live thread: the ID_ADD's walk waits there; at that moment the
+  // monitor (walked first) has its copy and sub has none
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const lock = (bus.engine.connAddr(bus.stats().connections.find((c) => c.id === sub.id)!.slot) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(bus.engine.i32, lock, 0, j.engine.threadSlot + 1), 0);
+  const x0 = bus.engine as unknown as { waitLock(left: number): void };
+  const waitLock = x0.waitLock;
+  let seen: [number, number] | null = null;
+  x0.waitLock = function (this: unknown, left: number) {
+    if (seen === null) {
+      seen = [mon.queued, sub.queued];
+      Atomics.store(bus.engine.i32, lock, 0);
+      Atomics.notify(bus.engine.i32, lock);
+    }
+    return waitLock.call(this, left);
+  };
+  let x: Connection;
+  try { x = bus.connect(); } finally { x0.waitLock = waitLock; }
+  assert.equal(seen, [1, 0], 'at the wait: the monitor has its copy, the subscriber not yet');
   const ms = mon.recv()!, ss = sub.recv()!;
   assert.equal([ms.notification?.kind, ss.notification?.kind], ['id-add', 'id-add']);
-  assert.ok(ms.timestamp!.seqnum < ss.timestamp!.seqnum, `the monitor's copy was queued first (${ms.timestamp!.seqnum} < ${ss.timestamp!.seqnum})`);
+  // one stamp for the notification (kdbus staged it once); per receiver before stop 25
+  assert.equal(ss.timestamp, ms.timestamp, 'the same seqnum and clocks in both copies');
   ms.free();
   ss.free();
   x.close();
   sub.close();
   for (let m = mon.recv(); m; m = mon.recv()) m.free();
   mon.close();
+  j.close();
 });
 
 t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
