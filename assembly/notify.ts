@@ -108,7 +108,7 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 // NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 24 bytes; RECOVER has none): a
 // header word (the bytes queued), then records of REC_HDR bytes (size, kind, payload size,
 // skip, ids, the TIMESTAMP stamp) and the payload, 8-aligned. A notification that does not fit (only a
-// close passing on over a hundred long names) is sent at once, as before.
+// close passing on over ninety names of 255 bytes) is sent at once, as before.
 const REC_HDR: u32 = 32 + STAMP_SIZE; // size, kind, payload size, skip, lo, hi, lo2, hi2; the stamp
 
 /**

@@ -1058,7 +1058,7 @@ export const NOTIFY_BUF = 512;
 // A closing connection's notifications are queued (not sent) until the close is committed,
 // in the closer's command area from this offset up to NOTIFY_BUF (BYEBYE's command is 24
 // bytes; RECOVER has none): about 31 KiB, room for every name a connection may own unless
-// they are over a hundred long ones (a notification that does not fit is sent at once).
+// they are over ninety of 255 bytes (a notification that does not fit is sent at once).
 // HELLO's, NAME_ACQUIRE's and NAME_RELEASE's (one or two) too, once their command's items
 // (which may lie here) are read
 export const NOTIFY_Q_OFF = 256;
