@@ -33,6 +33,30 @@ function assertFree(e: Engine, slot: number, what: string): void {
   assert.equal([word(e, t0 + A.THREAD_STATE), word(e, t0 + A.THREAD_TOKEN), word(e, t0 + A.THREAD_RECOVERER)], [A.THREAD_FREE, 0, 0], `${what}: the slot is free`);
 }
 
+t('watch() waits out another thread\'s claim on the recovery (EALREADY): once that recoverer is recovered in turn, the watch takes the claim over and finishes (it gave up with EALREADY before stop 25, the worker\'s slot and connections left for good)', async ({ raw, e, bus }) => {
+  const v = await another(bus.memory); // the watched worker, with a connection
+  const vc = open(new Raw(v));
+  const ra = await another(bus.memory); // its recoverer: claims the recovery, then dies in it
+  const tv = slotAddr(e, v.threadSlot);
+  Atomics.store(e.u32, (tv + A.THREAD_RECOVERER) >>> 2, ra.threadToken);
+  Atomics.store(e.u32, (tv + A.THREAD_STATE) >>> 2, A.THREAD_RECOVERING);
+  assert.is(e.recoverThread(v.threadToken, true), -A.EALREADY, 'the claim is the live recoverer\'s');
+  let exit: ((code: number) => void) | null = null;
+  const worker = { once(_ev: 'exit', fn: (code: number) => void) { exit = fn; return worker; } };
+  const watched = bus.watch(worker, v.threadToken);
+  exit!(1);
+  // the recoverer "dies": recovered 150 ms later (a few of the watch's tries meet its claim first)
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(e.recoverThread(ra.threadToken, true), ra.threadSlot);
+  const t0 = performance.now();
+  const res = await Promise.race([watched, new Promise((r) => setTimeout(() => r('not within 5 s'), 5000))]);
+  assert.equal(res, { code: 1, slot: v.threadSlot });
+  assert.ok(performance.now() - t0 < 1000, 'the next try took it over');
+  assertFree(e, v.threadSlot, 'the watched worker');
+  assert.is(e.u32[(e.connAddr(vc.slot) + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE, false, 'its connection closed');
+  assert.equal(checkBus(e), []);
+});
+
 t('a thread that dies at any step of thread_join is found by its token and its slot freed', async ({ e, bus }) => {
   for (let k = 1; k <= 3; k++) {
     const s = firstFreeSlot(e);
