@@ -428,6 +428,9 @@ export class Bus {
    * bus that has ended. A worker that left (its slot free): { slot: -1 }, no error; one that
    * did not: ESHUTDOWN in `error`. null: not shut down (or this Bus is still joined).
    */
+  /** The pending watchLock()s of this Bus: each ends with EBADF when it is called (close()). */
+  private readonly lockWatches = new Set<() => void>();
+
   private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
     if (this.engine.joined || !this.isShutdown) return null;
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
@@ -722,6 +725,10 @@ export class Bus {
     }
     this.saysLeft = false;
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
+    // this Bus's watchLock()s end now, EBADF (a watch waiting for a live worker's lock stayed
+    // pending until that worker ended, before stop 25: an outside audit in Chromium); after
+    // bus.shutdown() they go on, and say what each worker did (API.md)
+    if (!this.engine.joined && !this.isShutdown) for (const end of [...this.lockWatches]) end();
     // a thread that was already told it was recovered (its commands threw ECONNRESET) leaves quietly
     if (r === -A.ESRCH && this.engine.lost) return;
     if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
@@ -875,16 +882,22 @@ export class Bus {
     const name = this.livenessLockName(token);
     return new Promise<LockWatchResult>((resolve) => {
       let done = false, timer: ReturnType<typeof setTimeout> | undefined;
+      // the lock request's own signal: the caller's abort, or this Bus's close(), withdraws it
+      const request = new AbortController();
       const finish = (r: LockWatchResult) => {
         if (done) return;
         done = true;
         if (timer !== undefined) clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        this.lockWatches.delete(onClose);
+        request.abort();
         resolve(r);
       };
       const onAbort = () => finish({ slot: -1, aborted: true });
+      const onClose = () => finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread (bus.close())') });
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.lockWatches.add(onClose);
       let since = 0;
       const recover = () => {
         if (done) return;
@@ -895,7 +908,7 @@ export class Bus {
         if (r !== null) finish(r.error === undefined ? { slot: r.slot } : { slot: -1, error: r.error });
       };
       const arm = () => {
-        locks.request(name, { mode: 'exclusive', signal }, () => { if (!done) recover(); })
+        locks.request(name, { mode: 'exclusive', signal: request.signal }, () => { if (!done) recover(); })
           .catch((error: unknown) => finish(signal?.aborted ? { slot: -1, aborted: true } : { slot: -1, error }));
       };
       // The slot first, then the lock: a slot that holds the token means the lock was taken
@@ -914,7 +927,10 @@ export class Bus {
         try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }
         if (done) return;
         if (held) return arm();
-        if (ended) return finish({ slot: -1 }); // gone (or never joined): nothing to recover on an ended bus
+        // gone: nothing to recover on an ended bus. A worker that left says so in the left table;
+        // one that never joined, or left no trace, is the shutdown's ESHUTDOWN (it read as a
+        // clean leave, before stop 25: an outside audit)
+        if (ended) return finish(this.leftRecently(token) ? { slot: -1 } : { slot: -1, error: new BusError(A.ESHUTDOWN, 'watchLock', 'the bus was shut down before this worker joined it (or after it left without a trace): nothing to recover on an ended bus', A.R_BUS_SHUTDOWN) });
         // joined, left cleanly and ended since the last look: its token is in the left table
         // (the slot first: a token that joined again is watched as joined)
         if (this.leftRecently(token) && this.threadSlotOf(token) < 0) return finish({ slot: -1 });

@@ -211,6 +211,30 @@ t('a second Bus.join with a token, its liveness lock held by the first: EBUSY as
   j1.close();
 });
 
+t('watchLock: this Bus\'s close() ends a watch on a live worker with EBADF at once; one on a worker that never joined ends with ESHUTDOWN at bus.shutdown() (pending, and { slot: -1 } with no error, before stop 25: an outside audit in Chromium); Node 20 has no Web Locks: EOPNOTSUPP', async ({ mock }) => {
+  const opts = { engine: ENGINE, provider: mock, limits: SMALL } as const;
+  const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
+  const shown = (r: unknown) => { const x = r as { slot?: number; error?: BusError }; return typeof r === 'string' ? r : `${x.slot} ${x.error?.code ?? 'none'}`; };
+  const b1 = await Bus.create(opts);
+  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== 'object') {
+    try { await b1.watchLock(b1.handle()); assert.unreachable('watched'); } catch (e) { assert.is((e as BusError).code, 'EOPNOTSUPP'); }
+    b1.close();
+    return;
+  }
+  const h = b1.handle();
+  const j = await Bus.join(h, { engine: ENGINE, provider: mock, liveness: true }); // alive: its liveness lock held
+  const w1 = b1.watchLock(h);
+  await new Promise((r) => setTimeout(r, 30)); // (past the look: waiting for the lock)
+  b1.close();
+  assert.is(shown(await within(w1)), '-1 EBADF');
+  j.close();
+  const b2 = await Bus.create(opts);
+  const w2 = b2.watchLock(b2.handle()); // a worker that never joins
+  await new Promise((r) => setTimeout(r, 30));
+  b2.shutdown();
+  assert.is(shown(await within(w2)), '-1 ESHUTDOWN');
+});
+
 t('bus.shutdown() ends conn.waitForName with ESHUTDOWN, on the creator\'s thread and on a joined one', async ({ bus, mock }) => {
   const c = bus.connect();
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
