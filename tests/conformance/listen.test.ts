@@ -132,7 +132,11 @@ t('stopped or failed in the middle of a drain, done still waits for the handlers
   const l2 = b.listen(async () => { await null; throw bad; });
   try { await within(l2.done); assert.unreachable('rejects'); } catch (e) { assert.is(e, bad); }
   assert.ok(l2.received >= 1 && b.queued === 50 - l2.received, `${l2.received} handed over, the rest queued`);
-  assert.is(b.stats().published, 0);
+  // every handled message freed; what stays published is only the rest of the batch the
+  // listener had taken and not handed over (kept for the next receive; b.queued counts it,
+  // stats().queued, the core's queue, does not): none where the whole batch went by before the
+  // first rejection (Node), some where a turn yielded in the middle of it (the twin in Chromium)
+  assert.is(b.stats().published, b.queued - b.stats().queued, 'no handled message left unfreed');
   while (b.drop());
   // a thenable whose then() throws: a failure, its message freed (done hung before)
   a.sendText(b.id, 't');
