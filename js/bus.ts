@@ -1,6 +1,6 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
-import { BusError, check } from './errno.ts';
+import { BusError, check, shutdownError } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
@@ -383,7 +383,7 @@ export class Bus {
     const release = held || null;
     if (r < 0) release?.();
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
-    if (r === -A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, 'Bus.join', 'the bus was shut down', A.R_BUS_SHUTDOWN);
+    if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
     check(r, 'Bus.join');
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
@@ -434,7 +434,7 @@ export class Bus {
   private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
     if (this.engine.joined || !this.isShutdown) return null;
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
-    return { slot: -1, error: new BusError(A.ESHUTDOWN, op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)', A.R_BUS_SHUTDOWN) };
+    return { slot: -1, error: shutdownError(op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
   }
 
   /** The thread slot that holds `token` (in any state: a claim not yet freed), or -1. */
@@ -701,7 +701,7 @@ export class Bus {
    * connect), else EBADF (this Bus left with bus.close()).
    */
   private leftError(op: string): BusError {
-    if (this.isShutdown) return new BusError(A.ESHUTDOWN, op, this.creator ? 'the bus was shut down (bus.shutdown(), which left the bus on this thread)' : 'the bus was shut down (bus.shutdown())', A.R_BUS_SHUTDOWN);
+    if (this.isShutdown) return shutdownError(op, this.creator ? 'the bus was shut down (bus.shutdown(), which left the bus on this thread)' : 'the bus was shut down (bus.shutdown())');
     return new BusError(A.EBADF, op, 'the bus is closed on this thread (bus.close())');
   }
 
@@ -930,7 +930,7 @@ export class Bus {
         // gone: nothing to recover on an ended bus. A worker that left says so in the left table;
         // one that never joined, or left no trace, is the shutdown's ESHUTDOWN (it read as a
         // clean leave, before stop 25: an outside audit)
-        if (ended) return finish(this.leftRecently(token) ? { slot: -1 } : { slot: -1, error: new BusError(A.ESHUTDOWN, 'watchLock', 'the bus was shut down before this worker joined it (or after it left without a trace): nothing to recover on an ended bus', A.R_BUS_SHUTDOWN) });
+        if (ended) return finish(this.leftRecently(token) ? { slot: -1 } : { slot: -1, error: shutdownError('watchLock', 'the bus was shut down before this worker joined it (or after it left without a trace): nothing to recover on an ended bus') });
         // joined, left cleanly and ended since the last look: its token is in the left table
         // (the slot first: a token that joined again is watched as joined)
         if (this.leftRecently(token) && this.threadSlotOf(token) < 0) return finish({ slot: -1 });

@@ -9,7 +9,7 @@
 // calls) and the send of a call (startCall: the command encoding is the connection's); what
 // a call needs of it is CallOwner.
 import * as A from './shared/abi.ts';
-import { BusError, canceled } from './errno.ts';
+import { BusError, canceled, shutdownError } from './errno.ts';
 import { isShutdown } from './engine.ts';
 import type { Message } from './message.ts';
 import { now, waitWordBlocking, canBlock } from './host/wait.ts';
@@ -130,7 +130,7 @@ export class Caller implements SlotOwner {
   }
   /** SlotOwner: what ends every wait now */
   slotCheck(): void {
-    if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down', A.R_BUS_SHUTDOWN);
+    if (isShutdown(this.conn.engine.u32)) throw shutdownError('call');
     this.conn.live('call');
   }
   /** SlotOwner */
@@ -336,7 +336,7 @@ export class Caller implements SlotOwner {
           // this call had not resumed: that Message went with the pool; the call ends as the
           // close ended the others
           if (this.conn.closed) {
-            throw isShutdown(this.conn.engine.u32) ? new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down', A.R_BUS_SHUTDOWN) : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
+            throw isShutdown(this.conn.engine.u32) ? shutdownError('call') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
           }
           return p.reply;
         }

@@ -1,6 +1,6 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
 import * as A from './shared/abi.ts';
-import { BusError, canceled } from './errno.ts';
+import { BusError, canceled, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
@@ -1036,7 +1036,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // after bus.shutdown() (which closes the creator's connections) this thread's waiters
     // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
     const why = (op: string) => isShutdown(u32)
-      ? new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN)
+      ? shutdownError(op)
       : new BusError(A.ECONNRESET, op, 'the connection was closed');
     this.calls?.closed(why);
     this.onClose?.(this);

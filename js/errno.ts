@@ -78,6 +78,15 @@ export function canceled(op: string, signal: AbortSignal | undefined): BusError 
   return new BusError(A.ECANCELED, op, 'aborted by its signal', 0, { cause: signal?.reason });
 }
 
+/**
+ * What an operation `op` gets once the bus was shut down (bus.shutdown()): ESHUTDOWN with
+ * the reason R_BUS_SHUTDOWN, whichever thread or wait it reaches; `detail` replaces the
+ * default message where the operation says more.
+ */
+export function shutdownError(op: string, detail = 'the bus was shut down'): BusError {
+  return new BusError(A.ESHUTDOWN, op, detail, A.R_BUS_SHUTDOWN);
+}
+
 /** Throw a BusError when a core result is negative; returns the result otherwise. */
 export function check(r: number, op: string): number {
   if (r < 0) throw new BusError(-r, op);

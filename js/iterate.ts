@@ -9,7 +9,7 @@
 // stay the connection's next messages for every receive path (conn.queued counts them); the
 // slices it was done with are freed when it ends (return(), break: conn.batchEnd).
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
 import { Message } from './message.ts';
 
@@ -62,7 +62,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   // closing the connection ends its iterators, and return() the steps still waiting; any
   // other failure ends this iterator and rejects
   /** the connection was closed by bus.shutdown() (the creator's): a failure, as to a wait, not an end */
-  const SHUT = () => new BusError(A.ESHUTDOWN, 'recvAsync', 'the bus was shut down', A.R_BUS_SHUTDOWN);
+  const SHUT = () => shutdownError('recvAsync');
   const failed = (err: unknown): IteratorResult<Message> => {
     if (err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
     if (conn.closed && conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET) err = SHUT();

@@ -19,7 +19,7 @@
 // handler is not: the next messages are handed over meanwhile, and its message is freed once
 // the promise settles. A throw or a rejection stops the listener; done rejects with the first.
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
@@ -215,7 +215,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     try {
       await loop();
       // closed by bus.shutdown() (the creator's connections): that is a failure, as it is to a wait
-      if (!stopped && conn.closed && conn.busShutDown) throw new BusError(A.ESHUTDOWN, 'listen', 'the bus was shut down', A.R_BUS_SHUTDOWN);
+      if (!stopped && conn.closed && conn.busShutDown) throw shutdownError('listen');
     } catch (err) {
       // stop() and close() end it; anything else is what done rejects with
       if (!(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);

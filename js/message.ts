@@ -2,7 +2,7 @@
 // are valid until free(); after that every accessor throws (the bytes may already hold
 // the next message).
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, shutdownError } from './errno.ts';
 import { isShutdown } from './engine.ts';
 import { get64, getS64, get64big } from './wire.ts';
 import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts';
@@ -60,7 +60,7 @@ export class Message {
     if (this.stale()) throw new BusError(A.ENXIO, 'message', 'message already freed (through another Message of the same slice: a peek and a receive of one message)');
     if (this.conn.closed) {
       // (its slice went with the pool: after bus.shutdown() say so, not only "closed": an outside audit, stop 24)
-      if (isShutdown(this.conn.engine.u32)) throw new BusError(A.ESHUTDOWN, 'message', 'the bus was shut down, and its connection closed with it', A.R_BUS_SHUTDOWN);
+      if (isShutdown(this.conn.engine.u32)) throw shutdownError('message', 'the bus was shut down, and its connection closed with it');
       throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
     }
     return this.base;

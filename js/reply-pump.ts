@@ -15,7 +15,7 @@
 // pending call's cookie): every other message stays queued, accounted to its sender's quota,
 // for the user's receives (calls.ts says why).
 import * as A from './shared/abi.ts';
-import { BusError } from './errno.ts';
+import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
@@ -127,7 +127,7 @@ export class ReplyPump {
       // (endsOwed: the calls' while others wait for a slot, an aborted call's)
       while (this.waiting.size > 0 || this.endsOwed()) {
         // (bus.shutdown() bumps every wake word: the pump may have nothing to receive that would tell it)
-        if (isShutdown(e.u32)) throw new BusError(A.ESHUTDOWN, 'call', 'the bus was shut down', A.R_BUS_SHUTDOWN);
+        if (isShutdown(e.u32)) throw shutdownError('call');
         // (so does a recovery that declared this thread dead, and a look that finds no end of
         // a call runs no command that would say so: ask, or the calls wait for their deadlines)
         e.checkAlive();

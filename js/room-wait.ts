@@ -33,7 +33,7 @@
 // room takes a ticket in that receiver's line, and the holder of the turn sleeps on the
 // receiver's space word.
 import * as A from './shared/abi.ts';
-import { BusError, canceled } from './errno.ts';
+import { BusError, canceled, shutdownError } from './errno.ts';
 import { now, waitWord } from './host/wait.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './args.ts';
@@ -61,7 +61,7 @@ export function roomHelps(err: unknown): err is BusError {
 
 /** Throws what ends every wait for room before a try: the bus shut down (ESHUTDOWN), this thread declared dead. */
 export function checkUsable(conn: RoomOwner, op: string): void {
-  if (conn.busIsShutDown()) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN); // (bus.shutdown() wakes every waiter)
+  if (conn.busIsShutDown()) throw shutdownError(op); // (bus.shutdown() wakes every waiter)
   conn.engine.checkAlive(); // this thread declared dead meanwhile (its parks end every ALIVE_CHECK_MS to see it)
 }
 

@@ -9,7 +9,7 @@
 //   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
 // The rules live in the core (assembly/match.ts, broadcast.ts, notify.ts); this file encodes.
 import * as A from './shared/abi.ts';
-import { BusError, canceled } from './errno.ts';
+import { BusError, canceled, shutdownError } from './errno.ts';
 import { abortHooks } from './abort-hooks.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
@@ -441,7 +441,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw timedOut(op, name, timeout, want);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
         // bus.shutdown(): the receive's ESHUTDOWN, named as this call's (an outside audit, stop 21: it said recvAsync)
-        if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
+        if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw shutdownError(op);
         // its connection closed under it: bus.close() on this thread ends the wait, and so
         // does a close of that connection by the user (it is listed in bus.connections)
         if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) {
@@ -474,12 +474,12 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
   for (;;) {
     // bus.shutdown() ends it as it ends every wait (the creator's connections are closed by
     // then: ESHUTDOWN, not their ECONNRESET; other threads' still answer look-ups)
-    if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
+    if (isShutdown(c.engine.u32)) throw shutdownError(op);
     let owner: number | null;
     try {
       owner = c.getNameOwner(name);
     } catch (err) {
-      if (isShutdown(c.engine.u32)) throw new BusError(A.ESHUTDOWN, op, 'the bus was shut down', A.R_BUS_SHUTDOWN);
+      if (isShutdown(c.engine.u32)) throw shutdownError(op);
       // (its look-ups are this wait's business: their errors, the connection closed meanwhile
       // say, are waitForName's)
       throw err instanceof BusError ? relabel(op, err) : err;
