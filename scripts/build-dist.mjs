@@ -23,6 +23,7 @@ import { readFile, writeFile, readdir, mkdir } from 'node:fs/promises';
 import { join, relative, dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { hostSwap } from './host-swap.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIST = join(ROOT, 'dist');
@@ -78,24 +79,10 @@ for await (const file of walk(join(DIST, 'js'))) {
 const core = await readFile(CORE);
 const OUT = join(DIST, 'browser', 'wasmbus.js');
 await mkdir(dirname(OUT), { recursive: true });
-const swap = {
-  [join(HOST, 'node.js')]: join(HOST, 'none.js'),
-  [join(HOST, 'deno.js')]: join(HOST, 'none.js'),
-  [join(HOST, 'load.js')]: join(HOST, 'load-inline.js'),
-};
-const browserHost = {
-  name: 'wasmbus-browser-host',
-  setup(build) {
-    build.onResolve({ filter: /^\.\.?\// }, (args) => {
-      const target = swap[join(args.resolveDir, args.path)];
-      return target ? { path: target } : undefined;
-    });
-    build.onLoad({ filter: /[\\/]core-inline\.js$/ }, () => ({
-      contents: `export const CORE_BASE64 = ${JSON.stringify(core.toString('base64'))};\n`,
-      loader: 'js',
-    }));
-  },
-};
+const browserHost = hostSwap('wasmbus-browser-host', HOST, '.js', {
+  more: { load: 'load-inline' },
+  loads: [{ filter: /[\\/]core-inline\.js$/, contents: `export const CORE_BASE64 = ${JSON.stringify(core.toString('base64'))};\n` }],
+});
 const result = await esbuild.build({
   entryPoints: [join(DIST, 'js', 'index.js')],
   outfile: OUT,

@@ -13,26 +13,20 @@
 // page ends its workers. The server's own checks (headers, MIME types, no traversal) need no
 // browser.
 //
-// Chromium is Debian's (/usr/bin/chromium, `apt-get install -y chromium`; .ci/run installs it
-// when it can), or the executable named by WASMBUS_CHROMIUM. Without it the browser tests are
-// skipped, with the reason printed.
+// Which Chromium, its flags, its profile and the after-hook's cleanup are ./chromium.mjs's
+// (shared with conformance.test.mjs); without Chromium the browser tests are skipped, with the
+// reason printed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startServer } from '../../demo/serve.mjs';
+import { HAS_CHROMIUM, closeAll, launch, sayWhySkipped } from './chromium.mjs';
 
-const CHROMIUM = process.env.WASMBUS_CHROMIUM || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic'];
 const RESULT_TIMEOUT_MS = 30000;
 
 const s = suite('browser demo');
 /** a test that needs Chromium (skipped where it is not installed: the log above the first says so) */
-const onChromium = (name, fn) => (existsSync(CHROMIUM) ? s(name, fn) : s.skip(name));
+const onChromium = (name, fn) => (HAS_CHROMIUM ? s(name, fn) : s.skip(name));
 
 // Started on first use (not in a before hook: uvu 0.5 swallows a before hook's error).
 let server = null, context = null, profile = null;
@@ -42,24 +36,12 @@ async function getServer() {
 }
 async function getContext() {
   if (context) return context;
-  const { chromium } = await import('playwright-core');
-  profile = await mkdtemp(join(tmpdir(), 'wasmbus-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60000, viewport: { width: 1280, height: 900 },
-  });
+  ({ context, profile } = await launch('wasmbus-chromium-', { viewport: { width: 1280, height: 900 } }));
   context.setDefaultTimeout(RESULT_TIMEOUT_MS);
   return context;
 }
 
-s.after(async () => {
-  const step = async (what, fn) => {
-    try { await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), 15000).unref())]); }
-    catch (e) { console.error(`after: ${what}: ${e}`); }
-  };
-  if (context) await step('close chromium', () => context.close());
-  if (server) await step('close the server', () => server.close());
-  if (profile) await step('remove the profile', () => rm(profile, { recursive: true, force: true }));
-});
+s.after(() => closeAll({ context, server, profile }));
 
 /** A raw GET (or other method) with the path sent as is (fetch would normalize `..`). */
 function raw(port, path, method = 'GET') {
@@ -204,8 +186,8 @@ function checkMessages(r, credsOf) {
   }
 }
 
-if (!existsSync(CHROMIUM)) {
-  console.log(`browser tests skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
+if (!HAS_CHROMIUM) {
+  sayWhySkipped();
   for (const [e, w] of PAIRS) s.skip(`chromium: page on ${e}, workers on ${w}`);
 } else {
   for (const [e, w] of PAIRS) {
@@ -370,7 +352,7 @@ async function deathInPage(page, engine, act) {
 }
 
 const DEATH_ENGINE = PAIRS[0][0];
-if (!existsSync(CHROMIUM)) {
+if (!HAS_CHROMIUM) {
   for (const what of ['terminate()', 'self.close()', 'a top-level throw']) s.skip(`chromium: watchLock after ${what}`);
 } else {
   for (const [act, what] of [['terminate', 'terminate()'], ['close', 'self.close()'], ['throw', 'a top-level throw']]) {

@@ -11,31 +11,29 @@
 // checks for the Node and Deno runs), so a file that stopped loading cannot pass quietly.
 //
 // What the bundles change, and only for the browser: host/node.ts and host/deno.ts (Node's and
-// Deno's providers) become host/none.ts, as in dist/browser/wasmbus.js (scripts/build-dist.mjs);
+// Deno's providers) become host/none.ts, by the plugin dist/browser/wasmbus.js is built with
+// (scripts/host-swap.mjs);
 // host/load.ts becomes a loader that fetches /build/core.wasm (or core.hooks.wasm, for
 // Bus.create({ hooks: true })) from this test's server; `process.env` is replaced by an
 // object with WASMBUS_ENGINE (and WASMBUS_SEEDS, WASMBUS_STEPS when they are set). Nothing else: the core, the host and the tests are the
 // suite's own. A test that needs what only Node or Deno has says so itself (where it skips it).
 //
-// Chromium is Debian's (/usr/bin/chromium) or WASMBUS_CHROMIUM's; without it every test here is
+// Chromium is ./chromium.mjs's (Debian's, or WASMBUS_CHROMIUM's); without it every test here is
 // skipped, with the reason printed (the one skip tests/run.mjs accepts under CI).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { MIN_TESTS } from '../min-tests.mjs';
+import { hostSwap } from '../../scripts/host-swap.mjs';
+import { HAS_CHROMIUM, closeAll, launch, sayWhySkipped } from './chromium.mjs';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = join(ROOT, 'tests', 'conformance');
 const HOST = join(ROOT, 'js', 'host');
-const CHROMIUM = process.env.WASMBUS_CHROMIUM || '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic'];
 const ENGINE = process.env.WASMBUS_ENGINE === 'twin' ? 'twin' : 'wasm';
 if (!['wasm', 'twin', undefined].includes(process.env.WASMBUS_ENGINE)) {
   throw new Error(`conformance in chromium: WASMBUS_ENGINE must be wasm or twin, not ${JSON.stringify(process.env.WASMBUS_ENGINE)}`);
@@ -61,17 +59,7 @@ export function loadCore(hooks = false) {
   }).catch((e) => { cache[k] = null; throw e; });
 }
 `;
-const swap = { [join(HOST, 'node.ts')]: join(HOST, 'none.ts'), [join(HOST, 'deno.ts')]: join(HOST, 'none.ts') };
-const browserHost = {
-  name: 'wasmbus-conformance-browser',
-  setup(build) {
-    build.onResolve({ filter: /^\.\.?\// }, (args) => {
-      const target = swap[join(args.resolveDir, args.path)];
-      return target ? { path: target } : undefined;
-    });
-    build.onLoad({ filter: /[\\/]js[\\/]host[\\/]load\.ts$/ }, () => ({ contents: LOADER, loader: 'js' }));
-  },
-};
+const browserHost = hostSwap('wasmbus-conformance-browser', HOST, '.ts', { loads: [{ filter: /[\\/]js[\\/]host[\\/]load\.ts$/, contents: LOADER }] });
 /**
  * Ahead of everything in a bundle: the worker's console.log (uvu's output: it keeps a reference
  * to console.log from its first line) also goes to the page, line by line.
@@ -139,18 +127,14 @@ function startServer() {
 // ---------- the runs ----------
 
 const s = suite(`conformance in chromium (${ENGINE})`);
-const onChromium = (name, fn) => (existsSync(CHROMIUM) ? s(name, fn) : s.skip(name));
-if (!existsSync(CHROMIUM)) {
-  console.log(`browser tests skipped: chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set WASMBUS_CHROMIUM)`);
-}
+const onChromium = (name, fn) => (HAS_CHROMIUM ? s(name, fn) : s.skip(name));
+sayWhySkipped();
 
 let server = null, context = null, page = null, profile = null, ran = 0;
 async function getPage() {
   if (page) return page;
   server = await startServer();
-  const { chromium } = await import('playwright-core');
-  profile = await mkdtemp(join(tmpdir(), 'wasmbus-conformance-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 60000 });
+  ({ context, profile } = await launch('wasmbus-conformance-'));
   context.setDefaultTimeout(FILE_TIMEOUT_MS + 10000);
   page = context.pages()[0] ?? await context.newPage();
   await page.goto(`http://127.0.0.1:${server.address().port}/`);
@@ -158,15 +142,7 @@ async function getPage() {
   return page;
 }
 
-s.after(async () => {
-  const step = async (what, fn) => {
-    try { await Promise.race([fn(), new Promise((_, rej) => setTimeout(() => rej(new Error('timed out')), 15000).unref())]); }
-    catch (e) { console.error(`after: ${what}: ${e}`); }
-  };
-  if (context) await step('close chromium', () => context.close());
-  if (server) await step('close the server', () => new Promise((r) => { server.closeAllConnections?.(); server.close(r); }));
-  if (profile) await step('remove the profile', () => rm(profile, { recursive: true, force: true }));
-});
+s.after(() => closeAll({ context, server, profile }));
 
 /** uvu's count after `label:` in a file's output (its last summary), or null */
 const count = (text, label) => {
