@@ -942,6 +942,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.refd = false;
     for (const w of this.waiters) this.holdFor(w);
     for (const w of this.sendWaiters) this.holdFor(w);
+    for (const w of this.standing) this.holdFor(w);
     return this;
   }
 
@@ -950,7 +951,31 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.refd = true;
     for (const w of this.waiters) this.holdFor(w);
     for (const w of this.sendWaiters) this.holdFor(w);
+    for (const w of this.standing) this.holdFor(w);
     return this;
+  }
+
+  /**
+   * Keep-alive holds that last longer than one wait: a listener's, from listen() to its end
+   * (listen.ts). Its parks take holds of their own too, as any receive's; with this one
+   * under them the thread's keep-alive timer is ref'd once for the listener's life instead
+   * of ref'd and unref'd at every park (a toggle of a cold timer handle per parked message:
+   * docs/BENCHMARKS.md, stop 26). ref() / unref() move these as they move pending receives'.
+   */
+  private readonly standing = new Set<Waiter>();
+
+  /** @internal take a keep-alive hold that lasts until dropHold (as a receive's, `keep` as recvAsync's keepAlive) */
+  standingHold(keep: boolean | undefined): Waiter {
+    const w: Waiter = { keep, held: false, error: null, cancel: null };
+    this.standing.add(w);
+    this.holdFor(w);
+    return w;
+  }
+
+  /** @internal give a standingHold back */
+  dropHold(w: Waiter): void {
+    if (!this.standing.delete(w)) return;
+    if (w.held) { w.held = false; release(); }
   }
 
   private holdFor(w: Waiter): void {

@@ -26,6 +26,7 @@ import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
 import { now, parks } from './host/wait.ts';
 import { yieldTurn } from './host/fair.ts';
 import { abortHooks } from './abort-hooks.ts';
+import type { Waiter } from './waiter.ts';
 
 /** conn.listen() options. */
 export interface ListenOptions {
@@ -77,6 +78,8 @@ export interface Listenable {
   spinWake(seen: number): boolean;
   readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
+  standingHold(keep: boolean | undefined): Waiter;
+  dropHold(w: Waiter): void;
 }
 
 export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
@@ -211,6 +214,9 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       if (due()) { await yieldTurn(); fresh(); }
     }
   };
+  // the thread's keep-alive, held from here to the loop's end (as keepAlive and ref() / unref()
+  // say), so that the parks in between do not each ref and unref its timer
+  const keeper = conn.standingHold(keepAlive);
   const run = async (): Promise<void> => {
     try {
       await loop();
@@ -220,6 +226,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       // stop() and close() end it; anything else is what done rejects with
       if (!(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
     } finally {
+      conn.dropHold(keeper);
       active = false;
       if (conn.listening === token) conn.listening = null;
       // the batch's messages not handed over stay for the next receives; the slices of those

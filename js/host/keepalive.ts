@@ -21,12 +21,15 @@ const refable = (t: unknown): t is Refable =>
   typeof t === 'object' && t !== null && typeof (t as Refable).ref === 'function' && typeof (t as Refable).unref === 'function';
 
 let holds = 0;
+/** times the first hold took the timer (ref'd it, or made it), for tests and diagnostics */
+let takes = 0;
 /** the interval while held (or, with ref()/unref(), made once and kept, unref'd when not held) */
 let timer: ReturnType<typeof setInterval> | undefined;
 
 /** Take one keep-alive hold (the first one refs the timer). */
 export function hold(): void {
   if (holds++ !== 0) return;
+  takes++;
   if (timer === undefined) timer = setInterval(noop, PERIOD_MS);
   else if (refable(timer)) timer.ref();
 }
@@ -45,4 +48,9 @@ export function release(): void {
 /** Keep-alive holds of this thread (for tests and diagnostics). */
 export function keepAliveHolds(): number {
   return holds;
+}
+
+/** Times this thread's keep-alive timer was taken (ref'd or made) by a first hold (for tests and diagnostics). */
+export function keepAliveTakes(): number {
+  return takes;
 }
