@@ -1,7 +1,7 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
@@ -718,11 +718,7 @@ export class Bus {
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
-    if (r >= 0 && this.saysLeft) {
-      const n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
-      const at = (Atomics.add(u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2, 1) >>> 0) % n;
-      Atomics.store(u32, (u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] + at * 4) >>> 2, token);
-    }
+    if (r >= 0 && this.saysLeft) recordLeft(u32, token);
     this.saysLeft = false;
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
     // this Bus's watchLock()s end now, EBADF (a watch waiting for a live worker's lock stayed

@@ -127,6 +127,18 @@ const OP_NAME_ACQUIRE = 10, OP_NAME_RELEASE = 11, OP_LIST = 12; // names issue
 const OP_UPDATE = 13, OP_CONN_INFO = 14, OP_CREATOR_INFO = 15; // metadata issue
 
 /** bus.shutdown() was called: the bus header's flag, as any thread sees it */
+/**
+ * Write `token` into the bus's left table (BUS_LEFT: host words, never journaled): a thread
+ * that left cleanly holding a liveness lock (Bus.close), or one that was recovered (any
+ * recoverThread that succeeded). bus.watchLock looks there for a thread it never saw joined:
+ * its slot is free and its lock released, and nothing else says it came and went.
+ */
+export function recordLeft(u32: Uint32Array, token: number): void {
+  const n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
+  const at = (Atomics.add(u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2, 1) >>> 0) % n;
+  Atomics.store(u32, (u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] + at * 4) >>> 2, token);
+}
+
 export function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
@@ -360,7 +372,12 @@ abstract class EngineBase {
     this.recoverForce = stopped;
     this.recoverNoWait = since > 0;
     try {
-      return this.run(OP_RECOVER, token, 0);
+      const r = this.run(OP_RECOVER, token, 0);
+      // recovered: a watchLock that never saw it joined finds it gone (its slot free, its
+      // lock released by its realm's end), as it finds a clean leave (an outside audit, stop
+      // 26: such watches polled for good when another thread recovered the worker first)
+      if (r >= 0) recordLeft(this.u32, token);
+      return r;
     } finally {
       this.recoverNoWait = false;
     }

@@ -108,7 +108,9 @@ export const BUS_SIZE = 256;
 // ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
 export const BUS_SHUTDOWN = 156;
 // The left table: the tokens of the last n_threads × LEFT_PER_THREAD threads that left the
-// bus cleanly (bus.close()) while holding a liveness lock (Web Locks). Host words: the leaver
+// bus cleanly (bus.close()) while holding a liveness lock (Web Locks), or were recovered (by
+// any thread: engine.recoverThread; since stop 26, when an outside audit found watches of a
+// worker that another thread recovered first polling for good). Host words: the leaver
 // takes a place with an atomic add on left_at (the count of such leaves, wrapping) and
 // stores its token at left[count % (n_threads × LEFT_PER_THREAD)]; BUS_MAKE lays the table
 // out (zeroed) after the metadata blocks, and left (+168) is its address. bus.watchLock looks

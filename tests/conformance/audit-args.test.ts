@@ -235,6 +235,36 @@ t('watchLock: this Bus\'s close() ends a watch on a live worker with EBADF at on
   assert.is(shown(await within(w2)), '-1 ESHUTDOWN');
 });
 
+t('watchLock of a thread that another thread recovered before the watch saw it joined resolves { slot: -1 } (it polled for good, keeping a Deno process alive: an outside audit, stop 26); Node 20 has no Web Locks: EOPNOTSUPP', async ({ mock }) => {
+  const opts = { engine: ENGINE, provider: mock, limits: SMALL } as const;
+  const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
+  const b1 = await Bus.create(opts);
+  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== 'object') {
+    try { await b1.watchLock(b1.handle()); assert.unreachable('watched'); } catch (e) { assert.is((e as BusError).code, 'EOPNOTSUPP'); }
+    b1.close();
+    return;
+  }
+  // the worker's whole life before the watch's first look: it joins (its liveness lock
+  // held), is recovered by another thread (recoverThread, as after terminate()), and its
+  // realm lets the lock go (here: its Bus.close(), which says it was recovered)
+  const h = b1.handle();
+  const j = await Bus.join(h, { engine: ENGINE, provider: mock, liveness: true });
+  const slot = j.engine.threadSlot;
+  assert.is(b1.recoverThread(h.token), slot, 'recovered by the creator');
+  try { j.close(); assert.unreachable('closed quietly'); } catch (e) { assert.is((e as BusError).code, 'ECONNRESET'); }
+  // (the lock goes once its holder's callback settles: wait until the runtime says it is free)
+  const locks = (globalThis as unknown as { navigator: { locks: { query(): Promise<{ held?: { name?: string }[] }> } } }).navigator.locks;
+  const name = b1.livenessLockName(h.token);
+  for (let i = 0; (await locks.query()).held?.some((l) => l.name === name); i++) {
+    assert.ok(i < 200, 'the liveness lock was released within 2 s');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const r = await within(b1.watchLock(h));
+  assert.equal(r, { slot: -1 }, 'gone, and nothing left to recover');
+  assert.is(b1.stats().threads.used, 1);
+  b1.close();
+});
+
 t('bus.shutdown() ends conn.waitForName with ESHUTDOWN, on the creator\'s thread and on a joined one', async ({ bus, mock }) => {
   const c = bus.connect();
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
