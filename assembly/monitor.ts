@@ -7,14 +7,24 @@
 // to each monitor like to any receiver, with the monitor's own receive mask (broadcast.ts,
 // notify.ts).
 //
-// Locks: the receiver's lock is held (its slice must not be freed while it is read); each
-// monitor's lock is only tried (lockTryBounded), so a command never waits holding a lock. A
-// monitor that cannot take the copy (its lock stays contended, its quota or pool is full) loses
-// it alone, counted in its dropped count, reported by its next RECV as DROPPED_MSGS.
+// Locks. A SEND, SEND_BATCH or send_commit takes its monitors' locks before it delivers, with
+// the receiver's lock held (monitorsLock): each is tried (lockTry), and one that stays
+// contended makes the command return WOULDBLOCK having changed nothing, so that its host waits
+// on that monitor's lock word and runs it again, as it waits for a contended receiver. The
+// host gives such a wait up as it gives a broadcast's up (the holder is not LIVE, or
+// LOCK_WAIT_MS passed) and says BCAST_SKIP: run again, the command passes over the monitors
+// still contended up to that one, which lose the copy. (Before stop 26 the copies were made
+// after the delivery, each monitor's lock only tried, and a monitor whose lock was contended
+// for a few microseconds lost its copy: DIFFERENCES.md, G7.) No lock is waited for while one
+// is held: the waiting is the host's, after the command gave every lock back. The bus's own
+// copies (the reply sweep, a recovery's REPLY_DEAD) still only try each monitor's lock
+// (lockTryBounded): they cannot back out. A monitor that cannot take a copy (passed over, or
+// its quota or pool full) loses it alone, counted in its dropped count and reported by its
+// next RECV as DROPPED_MSGS.
 import * as A from "../js/shared/abi";
 import { ld32, st32, copy, aAdd, aLoad, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTryBounded, unlock } from "./lock";
+import { lockTry, lockTryBounded, unlock } from "./lock";
 import { busConns, busNConns } from "./bus";
 import { sliceReserve, sliceBlock, slicePublish } from "./slice";
 
@@ -54,11 +64,57 @@ export function walkVisits(d: u32, skip: u32, pass: u32): bool {
   return ld32(d + A.CONN_N_MATCHES) != 0 && (ld32(d + A.CONN_FLAGS) & KINDS) == 0;
 }
 
+/** Does this thread hold lock word `p`? */
+function mine(p: u32): bool {
+  return (aLoad(p) & A.LOCK_ID_MASK) == ld32(THREAD + A.THREAD_ID);
+}
+
+/**
+ * Lock every open monitor but `d` before a unicast is delivered into `d` (its lock held).
+ * true: each is locked by this thread, but for those passed over (contended, at a slot below
+ * the one the host gave its wait up at: monitorsCopy tries each once more, and counts its
+ * loss when it stays contended). false:
+ * one stays contended; the locks taken are given back, its word is recorded for the host to
+ * wait on (THREAD_WAIT_ADDR), THREAD_MON_SKIP holds its slot + 1 and THREAD_BCAST_SKIP says
+ * BCAST_WAITING: the caller gives its own locks back and returns WOULDBLOCK.
+ */
+export function monitorsLock(d: u32): bool {
+  const t = THREAD;
+  // (the host gave its wait up: the monitors still contended below this slot are passed over)
+  const skip = ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP ? ld32(t + A.THREAD_MON_SKIP) : 0;
+  st32(t + A.THREAD_BCAST_SKIP, 0);
+  if (!monitorsAny()) return true;
+  const n = busNConns();
+  for (let s: u32 = 0; s < n; s++) {
+    const m = busConns() + s * A.CONN_SIZE;
+    if (m == d || ld32(m + A.CONN_STATE) != A.CONN_ACTIVE || !isMonitor(m)) continue;
+    if (lockTry(m + A.CONN_LOCK) || s < skip) continue;
+    monitorsUnlock(d);
+    st32(t + A.THREAD_MON_SKIP, s + 1);
+    st32(t + A.THREAD_BCAST_SKIP, A.BCAST_WAITING);
+    return false;
+  }
+  return true;
+}
+
+/** Give back the monitors' locks monitorsLock took (the receiver `d`'s lock still held). */
+export function monitorsUnlock(d: u32): void {
+  if (monitorsAny()) {
+    const n = busNConns();
+    for (let s: u32 = 0; s < n; s++) {
+      const m = busConns() + s * A.CONN_SIZE;
+      if (m != d && mine(m + A.CONN_LOCK)) unlock(m + A.CONN_LOCK);
+    }
+  }
+}
+
 /**
  * Copy the queued slice of block `b` in receiver `d` (its lock held, the delivery committed)
  * into every open monitor's pool, charged to the sending user (the block's quota entry).
+ * `locked`: the caller ran monitorsLock (the monitors' locks are held, or they were passed
+ * over); else each monitor's lock is tried here and given back.
  */
-export function monitorsCopy(d: u32, b: u32): void {
+export function monitorsCopy(d: u32, b: u32, locked: bool): void {
   if (!monitorsAny()) return;
   const t = THREAD;
   const reason = ld32(t + A.THREAD_REASON), arg = ld32(t + A.THREAD_REASON_ARG);
@@ -68,7 +124,11 @@ export function monitorsCopy(d: u32, b: u32): void {
   for (let s: u32 = 0; s < n; s++) {
     const m = busConns() + s * A.CONN_SIZE;
     if (m == d || ld32(m + A.CONN_STATE) != A.CONN_ACTIVE || !isMonitor(m)) continue;
-    if (!lockTryBounded(m + A.CONN_LOCK)) {
+    // a monitor locked by monitorsLock stays locked (monitorsUnlock); one it passed over (it
+    // gets a last try), one that became a monitor since, or any for a caller that locked
+    // none, is tried now
+    const held = locked && mine(m + A.CONN_LOCK);
+    if (!held && !lockTryBounded(m + A.CONN_LOCK)) {
       aAdd(m + A.CONN_KMSG_LOST, 1);
       continue;
     }
@@ -80,7 +140,7 @@ export function monitorsCopy(d: u32, b: u32): void {
       }
     }
     logCommit();
-    unlock(m + A.CONN_LOCK);
+    if (!held) unlock(m + A.CONN_LOCK);
   }
   st32(t + A.THREAD_REASON, reason);
   st32(t + A.THREAD_REASON_ARG, arg);

@@ -14,7 +14,7 @@ import { lockTry, unlock } from "./lock";
 import { routeLive } from "./route";
 import { align8 } from "./items";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWriteOne, slicePublish } from "./slice";
-import { monitorsCopy } from "./monitor";
+import { monitorsCopy, monitorsLock, monitorsUnlock } from "./monitor";
 import { metaNextSeq } from "./meta";
 import { fail } from "./reason";
 
@@ -39,6 +39,12 @@ export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u3
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+  }
+  // the monitors' locks, once for the batch: one that stays contended stops it here, nothing
+  // sent, for the host to wait on (monitor.ts)
+  if (!monitorsLock(d)) {
+    unlock(d + A.CONN_LOCK);
+    return A.WOULDBLOCK;
   }
   const msgSize = sliceMsgSize(1, dstNameSize, t, c, mask);
   const head = A.BLOCK_HDR + align8(msgSize);
@@ -69,8 +75,9 @@ export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u3
     // the count as each message commits: a trap in a later one (a core bug) undoes only that
     // one, and the caller still learns how many went
     st64(cmd + A.SEND_BATCH_SENT, ++sent, 0);
-    monitorsCopy(d, b); // committed: a retry cannot copy it twice (monitor.ts)
+    monitorsCopy(d, b, true); // committed: a retry cannot copy it twice (monitor.ts)
   }
+  monitorsUnlock(d);
   unlock(d + A.CONN_LOCK);
   return r;
 }

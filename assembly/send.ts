@@ -18,7 +18,7 @@ import { threadCmd } from "./thread";
 import { matchSignal, matchNamesLocked } from "./match";
 import { broadcast, broadcastResume } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
-import { monitorsCopy } from "./monitor";
+import { monitorsCopy, monitorsLock, monitorsUnlock } from "./monitor";
 import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
@@ -247,10 +247,18 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     unlock(d + A.CONN_LOCK);
     return never;
   }
+  // the monitors' locks before the delivery (a host-vector SEND's: at send_commit): one that
+  // stays contended stops the SEND here, nothing changed, for the host to wait on (monitor.ts)
+  const mons = hostVecs == 0;
+  if (mons && !monitorsLock(d)) {
+    unlock(d + A.CONN_LOCK);
+    return A.WOULDBLOCK;
+  }
   const r = sliceReserve(d, ld32(c + A.CONN_UID), need);
   if (r < 0) {
     // no room (quota or pool): where sendAsync waits for room (backpressure), and the word's
     // value now; a bump after this failure makes the wait return at once
+    if (mons) monitorsUnlock(d);
     st32(t + A.THREAD_WAIT_ADDR, d + A.CONN_SPACE);
     st32(t + A.THREAD_WAIT_VAL, space);
     unlock(d + A.CONN_LOCK);
@@ -278,7 +286,10 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     ret = A.SEND_PENDING;
   } else slicePublish(d, b);
   logCommit();
-  if (ret == 0) monitorsCopy(d, b); // committed: a retry cannot copy it twice (monitor.ts)
+  if (mons) {
+    monitorsCopy(d, b, true); // committed: a retry cannot copy it twice (monitor.ts)
+    monitorsUnlock(d);
+  }
   unlock(d + A.CONN_LOCK);
   return ret;
 }
@@ -343,9 +354,18 @@ function sendEnd(publish: bool): i32 {
     if (!publish) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
+  // the monitors' locks before the slice is published (a broadcast's staging slice has none:
+  // its delivery made its copies)
+  const mons = ld32(t + A.THREAD_OP) == A.OP_SEND;
+  if (mons && !monitorsLock(d)) {
+    unlock(d + A.CONN_LOCK);
+    if (!publish) unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
   const b = sendFinish(t, publish);
   logCommit();
-  if (b != 0) monitorsCopy(d, b); // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
+  if (b != 0) monitorsCopy(d, b, mons); // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
+  if (mons) monitorsUnlock(d);
   unlock(d + A.CONN_LOCK);
   if (!publish) unlock(H + A.BUS_LOCK);
   return 0;

@@ -200,6 +200,13 @@ export const THREAD_REASON_ARG = 64;
 // one receiver is skipped (its loss counted) and the broadcast goes on. Any other value is
 // cleared when a broadcast starts or resumes (assembly/broadcast.ts).
 export const THREAD_BCAST_SKIP = 68;
+// A unicast (SEND, SEND_BATCH, send_commit) that stopped at a contended monitor's lock
+// (assembly/monitor.ts, monitorsLock) returns WOULDBLOCK with THREAD_BCAST_SKIP BCAST_WAITING
+// and this word = that monitor's connection slot + 1; run again after BCAST_SKIP, it passes
+// over the monitors still contended below that slot (each loses the copy). The word is op_len's:
+// a unicast runs with op OP_NONE (or OP_SEND, which has no op_len), never beside a broadcast's
+// or notification's op, which use it.
+export const THREAD_MON_SKIP = 28;
 export const BCAST_WAITING = 1;
 export const BCAST_SKIP = 2;
 export const THREAD_SCRATCH = 72;

@@ -183,6 +183,63 @@ t('monitors get a notification before any other receiver (kdbus: no reaction see
   j.close();
 });
 
+t("a monitor whose lock a live thread holds: a SEND, a host-vector SEND and a SEND_BATCH wait for it, and every monitor gets every copy (they were lost before stop 26); a holder that is not LIVE is passed over after its grace, that monitor's loss counted", async ({ bus, mock }) => {
+  const mon = bus.connect({ monitor: true }), mon2 = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  drain(mon);
+  drain(mon2);
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const i32 = bus.engine.i32;
+  const lock = (bus.engine.connAddr(bus.stats().connections.find((c) => c.id === mon.id)!.slot) + A.CONN_LOCK) >>> 2;
+  /** each message's first byte, the DROPPED_MSGS reported with it, freed */
+  const got = (c: Connection): string[] => {
+    const out: string[] = [];
+    for (let m = c.recv(); m; m = c.recv()) { out.push(`${m.payload[0]}/${c.lastDropped}`); m.free(); }
+    return out;
+  };
+  // j (LIVE) holds the monitor's lock; it lets go when the sender first waits for it
+  const x0 = bus.engine as unknown as { waitLock(left: number): void };
+  const waitLock = x0.waitLock;
+  let waits = 0;
+  x0.waitLock = function (this: unknown, left: number) {
+    waits++;
+    Atomics.store(i32, lock, 0);
+    Atomics.notify(i32, lock);
+    return waitLock.call(this, left);
+  };
+  const take = (id: number) => assert.is(Atomics.compareExchange(i32, lock, 0, id), 0, 'the monitor\'s lock was free');
+  try {
+    take(j.engine.threadSlot + 1);
+    a.send(b.id, new Uint8Array([1])); // SEND: the payload in the command area
+    take(j.engine.threadSlot + 1);
+    a.send(b.id, new Uint8Array(A.SEND_INLINE_MAX + 8).fill(2)); // a host-vector SEND: its copies at send_commit
+    take(j.engine.threadSlot + 1);
+    assert.is(a.sendMany(b.id, [new Uint8Array([3]), new Uint8Array([4])]), 2); // SEND_BATCH
+  } finally {
+    x0.waitLock = waitLock;
+  }
+  assert.is(waits, 3, 'each send waited once for the monitor\'s lock');
+  assert.equal(got(b), ['1/0', '2/0', '3/0', '4/0']);
+  assert.equal(got(mon), ['1/0', '2/0', '3/0', '4/0'], 'the monitor whose lock was held got every copy');
+  assert.equal(got(mon2), ['1/0', '2/0', '3/0', '4/0']);
+  // a holder that is not LIVE (a free thread slot's id): the send waits DEAD_HOLDER_GRACE_MS,
+  // then passes that monitor over; the other monitor and the receiver get the message
+  const n = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
+  assert.ok(n > 2 && bus.stats().threads.used === 2, 'the last thread slot is free');
+  take(n); // (the id of slot n - 1)
+  try { a.send(b.id, new Uint8Array([5])); } finally { Atomics.store(i32, lock, 0); }
+  a.send(b.id, new Uint8Array([6]));
+  assert.equal(got(b), ['5/0', '6/0']);
+  assert.equal(got(mon2), ['5/0', '6/0']);
+  assert.equal(got(mon), ['6/1'], 'the copy of 5 lost, and said so with the next');
+  for (const c of [a, b]) c.close();
+  drain(mon);
+  drain(mon2);
+  mon.close();
+  mon2.close();
+  j.close();
+});
+
 t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
   const mon = bus.connect({ monitor: true });
   const a = bus.connect(), b = bus.connect();
