@@ -97,6 +97,17 @@ export function monitorsLock(d: u32): bool {
   return true;
 }
 
+/**
+ * A unicast command (SEND, send_commit) starts: a BCAST_WAITING left by its last run means
+ * that run stopped at a monitor and the host has waited and not given up, so it is cleared:
+ * if this run stops at another lock (the bus lock, the receiver's) before monitorsLock, the
+ * host's wait for that one must not read as a monitor's (a BCAST_SKIP, the host's word to pass
+ * contended monitors over, stays for monitorsLock).
+ */
+export function monitorsWaitEnd(t: u32): void {
+  if (ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_WAITING) st32(t + A.THREAD_BCAST_SKIP, 0);
+}
+
 /** Give back the monitors' locks monitorsLock took (the receiver `d`'s lock still held). */
 export function monitorsUnlock(d: u32): void {
   if (monitorsAny()) {

@@ -18,7 +18,7 @@ import { threadCmd } from "./thread";
 import { matchSignal, matchNamesLocked } from "./match";
 import { broadcast, broadcastResume } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
-import { monitorsCopy, monitorsLock, monitorsUnlock } from "./monitor";
+import { monitorsCopy, monitorsLock, monitorsUnlock, monitorsWaitEnd } from "./monitor";
 import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
@@ -42,6 +42,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (c < 0) return c;
   const t = THREAD;
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
+  monitorsWaitEnd(t);
   if (busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   let r = replyTick();
   if (r < 0) return r;
@@ -343,6 +344,7 @@ function sendEnd(publish: bool): i32 {
   const di = sendPendingConn(t);
   if (di < 0) return di;
   const d = u32(di);
+  if (ld32(t + A.THREAD_OP) == A.OP_SEND) monitorsWaitEnd(t);
   // a broadcast is delivered from its staging slice first, with no lock of ours held
   if (publish && ld32(t + A.THREAD_OP) == A.OP_BCAST) {
     const r = stageDeliver(t);
