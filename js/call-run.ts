@@ -245,10 +245,11 @@ export class Caller implements SlotOwner {
       // (a call that waited for a slot and is first in its order to `dst` tries at once too)
       if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.conn.hasRoomWaits(dst))) {
         e.lockWaitMs = this.conn.sendLockWait();
+        const skips0 = e.skips;
         try {
           p = this.conn.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
           if (hold !== null) { hold.release(); hold = null; } // (sent: the sends behind it go on)
-          if (this.conn.sendStuck()) this.conn.sendLockSeen(false);
+          this.conn.sendWent(skips0);
         } catch (err) {
           if (isRefusal(err)) refused = err;
           else {

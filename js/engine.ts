@@ -112,6 +112,8 @@ export interface Engine {
   monotonicNs(): number;
   /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
   lockWaitMs: number;
+  /** contended locks this thread's commands passed over after waiting (a broadcast's receiver, a unicast's monitor) */
+  readonly skips: number;
   /** what an event-loop wait's try sets lockWaitMs to: ASYNC_LOCK_WAIT_MS, or SPIN_LOCK_WAIT_MS on a thread that may not block (a page's main thread spins instead) */
   readonly asyncLockWaitMs: number;
 }
@@ -200,6 +202,12 @@ abstract class EngineBase {
   get asyncLockWaitMs(): number { return this.canBlock ? A.ASYNC_LOCK_WAIT_MS : A.SPIN_LOCK_WAIT_MS; }
   /** times a command found a lock contended and this thread waited (a counter for tests) */
   lockWaits = 0;
+  /**
+   * Contended locks this thread's commands gave up waiting for and passed over (a broadcast's
+   * receiver, a monitor of a unicast: skipReceiver): an event-loop send that went through this
+   * way met a stuck lock all the same (Connection.sendWent)
+   */
+  skips = 0;
   /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits set ASYNC_LOCK_WAIT_MS around their tries; docs/API.md, "Engines") */
   lockWaitMs: number = A.LOCK_WAIT_MS;
 
@@ -483,6 +491,7 @@ abstract class EngineBase {
     const w = (this.cmdAddr - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
     if (this.u32[w] !== A.BCAST_WAITING) return false;
     this.u32[w] = A.BCAST_SKIP;
+    this.skips++;
     return true;
   }
 

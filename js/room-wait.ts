@@ -224,6 +224,7 @@ export interface RoomOwner {
   sendLockWait(): number;
   /** a try met a lock taken (true), or went through (false) */
   sendLockSeen(taken: boolean): void;
+  sendWent(skips0: number): void;
   /** the receiver `dst` names (a hint), else 0 */
   knownReceiver(dst: unknown): number;
   rememberReceiver(dst: unknown, rx: number, gen: number): void;
@@ -524,12 +525,13 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
       // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
       e.lockWaitMs = this.lockedSince === null ? conn.sendLockWait() : 0;
+      const skips0 = e.skips;
       try {
         this.result = this.attempt === null
           ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
           : this.attempt(this.payload);
         if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
-        conn.sendLockSeen(false);
+        conn.sendWent(skips0);
         return null;
       } catch (x) {
         err = x;

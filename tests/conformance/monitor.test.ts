@@ -240,6 +240,37 @@ t("a monitor whose lock a live thread holds: a SEND, a host-vector SEND and a SE
   j.close();
 });
 
+t("sends from the event loop past a monitor whose lock stays taken: the first waits engine.asyncLockWaitMs and passes it over, the next ones only look (each waited again before: an outside audit, stop 26); every message delivered, every lost copy counted", async ({ bus, mock }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  drain(mon);
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const i32 = bus.engine.i32;
+  const lock = (bus.engine.connAddr(bus.stats().connections.find((c) => c.id === mon.id)!.slot) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(i32, lock, 0, j.engine.threadSlot + 1), 0); // j (LIVE) keeps it
+  const waits0 = bus.engine.lockWaits;
+  const N = 20;
+  try {
+    for (let i = 0; i < N; i++) await a.sendAsync(b.id, new Uint8Array([i]), { timeout: 10000 });
+  } finally {
+    Atomics.store(i32, lock, 0);
+  }
+  const waits = bus.engine.lockWaits - waits0;
+  assert.ok(waits >= 1 && waits <= 3, `the sends slept on the monitor's lock ${waits} times in all (one per send before)`);
+  const got: number[] = [];
+  for (let m = b.recv(); m; m = b.recv()) { got.push(m.payload[0]); m.free(); }
+  assert.equal(got, [...Array(N).keys()], 'every message reached its receiver, in order');
+  a.send(b.id, new Uint8Array([N])); // the lock free again: this one's copy is made
+  b.recv()!.free();
+  const m = mon.recv()!;
+  assert.equal([m.payload[0], mon.lastDropped], [N, N], 'the monitor lost the N copies and was told so');
+  m.free();
+  for (const c of [a, b]) c.close();
+  drain(mon);
+  mon.close();
+  j.close();
+});
+
 t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
   const mon = bus.connect({ monitor: true });
   const a = bus.connect(), b = bus.connect();
