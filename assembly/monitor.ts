@@ -135,11 +135,13 @@ export function monitorsCopy(d: u32, b: u32, locked: bool): void {
   for (let s: u32 = 0; s < n; s++) {
     const m = busConns() + s * A.CONN_SIZE;
     if (m == d || ld32(m + A.CONN_STATE) != A.CONN_ACTIVE || !isMonitor(m)) continue;
-    // a monitor locked by monitorsLock stays locked (monitorsUnlock); one it passed over (it
-    // gets a last try), one that became a monitor since, or any for a caller that locked
-    // none, is tried now
+    // a monitor locked by monitorsLock stays locked (monitorsUnlock); one it passed over gets
+    // a last try (LOCK_SPIN compare-exchanges: it was waited for already), as does one that
+    // became a monitor since; for a caller that locked none, each is tried DELIVER_LOCK_TRIES
+    // times (before, a passed-over monitor got those 64 tries too: 0.5 ms per send on the twin
+    // while its lock stayed stuck, an outside audit's burst of 200 sendAsync()s)
     const held = locked && mine(m + A.CONN_LOCK);
-    if (!held && !lockTryBounded(m + A.CONN_LOCK)) {
+    if (!held && !(locked ? lockTry(m + A.CONN_LOCK) : lockTryBounded(m + A.CONN_LOCK))) {
       aAdd(m + A.CONN_KMSG_LOST, 1);
       continue;
     }
