@@ -96,7 +96,7 @@ export function recover(token: u32, force: u32): i32 {
     if (sendPending(t) && connAddr(ld32(t + A.THREAD_OP_CONN)) == d) {
       const kb = sendFinish(t, false);
       logCommit();
-      if (kb != 0) monitorsCopy(d, kb, false); // a cancelled reply's REPLY_DEAD
+      if (kb != 0) monitorsCopy(d, kb, false, false); // a cancelled reply's REPLY_DEAD
     }
     unlock(d + A.CONN_LOCK);
     unlock(H + A.BUS_LOCK);

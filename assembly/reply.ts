@@ -235,7 +235,7 @@ export function replySweep(nowLo: u32, nowHi: u32): i32 {
       const kb = sliceBlock;
       replyFree(r);
       logCommit();
-      if (sent) monitorsCopy(cc, kb, false); // the monitors' copies, once it is final (monitor.ts)
+      if (sent) monitorsCopy(cc, kb, false, false); // the monitors' copies, once it is final (monitor.ts)
       unlock(cc + A.CONN_LOCK);
     } else {
       replyFree(r);

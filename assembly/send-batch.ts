@@ -75,7 +75,7 @@ export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u3
     // the count as each message commits: a trap in a later one (a core bug) undoes only that
     // one, and the caller still learns how many went
     st64(cmd + A.SEND_BATCH_SENT, ++sent, 0);
-    monitorsCopy(d, b, true); // committed: a retry cannot copy it twice (monitor.ts)
+    monitorsCopy(d, b, true, false); // committed: a retry cannot copy it twice (monitor.ts)
   }
   monitorsUnlock(d);
   unlock(d + A.CONN_LOCK);

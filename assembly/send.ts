@@ -287,10 +287,7 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     ret = A.SEND_PENDING;
   } else slicePublish(d, b);
   logCommit();
-  if (mons) {
-    monitorsCopy(d, b, true); // committed: a retry cannot copy it twice (monitor.ts)
-    monitorsUnlock(d);
-  }
+  if (mons) monitorsCopy(d, b, true, true); // committed: a retry cannot copy it twice (monitor.ts); gives their locks back
   unlock(d + A.CONN_LOCK);
   return ret;
 }
@@ -366,8 +363,9 @@ function sendEnd(publish: bool): i32 {
   }
   const b = sendFinish(t, publish);
   logCommit();
-  if (b != 0) monitorsCopy(d, b, mons); // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
-  if (mons) monitorsUnlock(d);
+  // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
+  if (b != 0) monitorsCopy(d, b, mons, mons);
+  else if (mons) monitorsUnlock(d);
   unlock(d + A.CONN_LOCK);
   if (!publish) unlock(H + A.BUS_LOCK);
   return 0;

@@ -211,16 +211,24 @@ t('a second Bus.join with a token, its liveness lock held by the first: EBUSY as
   j1.close();
 });
 
+/** `p`, or a string saying it did not settle within `ms` (a bounded wait for a watch) */
+const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
+/**
+ * A bus for a watchLock test where the runtime has Web Locks; where it has none (Node 20)
+ * asserts that watchLock rejects with EOPNOTSUPP and returns null (the test ends there).
+ */
+async function lockWatchBus(mock: MockProvider): Promise<Bus | null> {
+  const b = await Bus.create({ engine: ENGINE, provider: mock, limits: SMALL });
+  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks === 'object') return b;
+  try { await b.watchLock(b.handle()); assert.unreachable('watched'); } catch (e) { assert.is((e as BusError).code, 'EOPNOTSUPP'); }
+  b.close();
+  return null;
+}
+
 t('watchLock: this Bus\'s close() ends a watch on a live worker with EBADF at once; one on a worker that never joined ends with ESHUTDOWN at bus.shutdown() (pending, and { slot: -1 } with no error, before stop 25: an outside audit in Chromium); Node 20 has no Web Locks: EOPNOTSUPP', async ({ mock }) => {
-  const opts = { engine: ENGINE, provider: mock, limits: SMALL } as const;
-  const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
   const shown = (r: unknown) => { const x = r as { slot?: number; error?: BusError }; return typeof r === 'string' ? r : `${x.slot} ${x.error?.code ?? 'none'}`; };
-  const b1 = await Bus.create(opts);
-  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== 'object') {
-    try { await b1.watchLock(b1.handle()); assert.unreachable('watched'); } catch (e) { assert.is((e as BusError).code, 'EOPNOTSUPP'); }
-    b1.close();
-    return;
-  }
+  const b1 = await lockWatchBus(mock);
+  if (!b1) return;
   const h = b1.handle();
   const j = await Bus.join(h, { engine: ENGINE, provider: mock, liveness: true }); // alive: its liveness lock held
   const w1 = b1.watchLock(h);
@@ -228,7 +236,7 @@ t('watchLock: this Bus\'s close() ends a watch on a live worker with EBADF at on
   b1.close();
   assert.is(shown(await within(w1)), '-1 EBADF');
   j.close();
-  const b2 = await Bus.create(opts);
+  const b2 = (await lockWatchBus(mock))!;
   const w2 = b2.watchLock(b2.handle()); // a worker that never joins
   await new Promise((r) => setTimeout(r, 30));
   b2.shutdown();
@@ -236,14 +244,8 @@ t('watchLock: this Bus\'s close() ends a watch on a live worker with EBADF at on
 });
 
 t('watchLock of a thread that another thread recovered before the watch saw it joined resolves { slot: -1 } (it polled for good, keeping a Deno process alive: an outside audit, stop 26); Node 20 has no Web Locks: EOPNOTSUPP', async ({ mock }) => {
-  const opts = { engine: ENGINE, provider: mock, limits: SMALL } as const;
-  const within = <T>(p: Promise<T>, ms = 2000) => Promise.race([p, new Promise<string>((r) => setTimeout(() => r(`not within ${ms} ms`), ms))]);
-  const b1 = await Bus.create(opts);
-  if (typeof (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks !== 'object') {
-    try { await b1.watchLock(b1.handle()); assert.unreachable('watched'); } catch (e) { assert.is((e as BusError).code, 'EOPNOTSUPP'); }
-    b1.close();
-    return;
-  }
+  const b1 = await lockWatchBus(mock);
+  if (!b1) return;
   // the worker's whole life before the watch's first look: it joins (its liveness lock
   // held), is recovered by another thread (recoverThread, as after terminate()), and its
   // realm lets the lock go (here: its Bus.close(), which says it was recovered)
