@@ -22,7 +22,9 @@
 //     alternated (post, bus, post, bus, ...: a noisy machine's drift hits both), 2 s after the
 //     warm-up (its garbage swept), medians.
 //  4. The issue's targets, each printed with PASS or MISS (the figures of this run): item 1's
-//     four, and item 9's one-way 64 B throughput (per depth) and 64 KiB round trip.
+//     four, and item 9's one-way 64 B throughput (per depth) and 64 KiB round trip; and the
+//     one-way 64 B rows again with busy polling on both connections (conn.busyPoll, an opt-in),
+//     measured in the same repetitions, printed apart from the targets' default rows.
 //  5. The receive path's own ceiling: one thread, no peer, 256 sends then the same 256 received
 //     (recvAsync, for await, or recv) and freed, timed apart: the most a receiver calling recvAsync per
 //     message could take, whatever the send path, printed against postMessage's one-way rates.
@@ -39,6 +41,8 @@ const QUICK = process.argv.includes('--quick');
 const REPS = QUICK ? 3 : 5;
 const SIZES = [64, 1024, 65536];
 const DEPTHS = [1, 16, 256];
+/** the busy-poll rows' conn.busyPoll, µs (docs/API.md, "Busy polling") */
+const BUSY_US = 50;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** this thread's own CPU time in µs (Linux: /proc/thread-self/schedstat), NaN elsewhere */
@@ -69,6 +73,11 @@ if (!isMainThread) {
       if (p.length === 0) return false; // stop
       if (p.length === 2 && p[0] === 4) { // control: report this thread's own CPU time (the mode stays)
         parentPort.postMessage({ threadCpuUs: threadCpuUs() });
+        conn.send(src, ack);
+        return true;
+      }
+      if (p.length === 2 && p[0] === 8) { // control: busy polling, [8, µs] (the mode stays)
+        conn.busyPoll = p[1];
         conn.send(src, ack);
         return true;
       }
@@ -239,10 +248,15 @@ if (!isMainThread) {
       // 6), main sending with send(); and main sending with sendMany to conn.listen;
       // alternated repetition by repetition
       for (const depth of DEPTHS) {
-        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [], ' many': [] };
+        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [], ' many': [], ' poll': [], ' poll listen': [], ' poll many': [] };
         const list = Array.from({ length: depth }, () => payload);
+        // busy polling (BUSY_US on both connections, conn.busyPoll) in the same repetitions: 64 B, wasm
+        const kinds = [['', 2], [' listen', 6], [' many', 6]];
+        if (size === 64 && engine === 'wasm') kinds.push([' poll', 2], [' poll listen', 6], [' poll many', 6]);
         for (let r = 0; r < REPS + 1; r++) {
-          for (const [key, mode] of [['', 2], [' listen', 6], [' many', 6]]) {
+          for (const [key, mode] of kinds) {
+            const poll = key.startsWith(' poll') ? BUSY_US : 0;
+            if (main.busyPoll !== poll) { main.busyPoll = poll; main.send(peer, new Uint8Array([8, poll])); (await main.recvAsync({ timeout: 20000 })).free(); }
             await ctl(mode, depth === 1 ? 0 : depth);
             const t0 = performance.now();
             for (let i = 0; i < N; i += depth) {
@@ -253,7 +267,7 @@ if (!isMainThread) {
             if (r > 0) rates[key].push(N / ((performance.now() - t0) / 1e3));
           }
         }
-        for (const key of ['', ' listen', ' many']) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
+        for (const key of kinds.map(([k]) => k)) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
       }
     }
     // the event loop during paced async round trips (both sides recvAsync)
@@ -323,6 +337,11 @@ if (!isMainThread) {
     const g = (k) => Math.round(tp[k]).toLocaleString('en');
     log(`| ${d} | ${s} | ${g(`wasm ${d} ${s}`)} | ${g(`wasm listen ${d} ${s}`)} | ${g(`wasm many ${d} ${s}`)} | ${g(`twin ${d} ${s}`)} | ${g(`twin listen ${d} ${s}`)} | ${g(`twin many ${d} ${s}`)} | ${g(`post ${d} ${s}`)} | ${(tp[`wasm ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm listen ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} | ${(tp[`wasm many ${d} ${s}`] / tp[`post ${d} ${s}`]).toFixed(2)} |`);
   }
+  log(`\nBusy polling (conn.busyPoll = ${BUSY_US} µs on both connections; docs/API.md, "Busy polling"), one-way 64 B, wasm, messages/s, in the same repetitions as the rows above\n| depth | recvAsync | listen | sendMany | postMessage | recvAsync / postMessage | listen / postMessage | sendMany / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const d of DEPTHS) {
+    const g = (k) => Math.round(tp[k]).toLocaleString('en'), q = (k) => (tp[k] / tp[`post ${d} 64`]).toFixed(2);
+    log(`| ${d} | ${g(`wasm poll ${d} 64`)} | ${g(`wasm poll listen ${d} 64`)} | ${g(`wasm poll many ${d} 64`)} | ${g(`post ${d} 64`)} | ${q(`wasm poll ${d} 64`)} | ${q(`wasm poll listen ${d} 64`)} | ${q(`wasm poll many ${d} 64`)} |`);
+  }
   const segTxt = (xs) => xs.map((x) => x.toFixed(0)).join(', ');
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus conn.listen ${bus.cpuListen.toFixed(1)} [${segTxt(bus.cpuSegs.busListen)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; conn.listen ${(bus.cpuListen / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic, ${QUICK ? 2 : 5} s, from 10 s after the worker's start-up: past V8's memory reducer): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %`);
@@ -345,6 +364,12 @@ if (!isMainThread) {
     const r = tp[`wasm${key} ${d} 64`] / tp[`post ${d} 64`];
     const how = key === ' many' ? 'sender conn.sendMany, receiver conn.listen' : `receiver ${key ? 'conn.listen' : 'recvAsync'}`;
     log(`  ${verdict(r >= 5)}  one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm, ${how}): ${Math.round(tp[`wasm${key} ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
+  }
+  log(`  (with busy polling, an opt-in: conn.busyPoll = ${BUSY_US} on both connections; not the targets' default)`);
+  for (const key of [' poll', ' poll listen', ' poll many']) for (const d of DEPTHS) {
+    const r = tp[`wasm${key} ${d} 64`] / tp[`post ${d} 64`];
+    const how = key === ' poll many' ? 'sender conn.sendMany, receiver conn.listen' : `receiver ${key === ' poll listen' ? 'conn.listen' : 'recvAsync'}`;
+    log(`  ${verdict(r >= 5)}  busyPoll: one-way 64 B throughput at depth ${d} >= 5× postMessage (wasm, ${how}): ${Math.round(tp[`wasm${key} ${d} 64`]).toLocaleString('en')} / ${Math.round(tp[`post ${d} 64`]).toLocaleString('en')} msg/s = ${r.toFixed(2)}×`);
   }
   for (const mode of ['async', 'blocking']) {
     const r = rt[`wasm ${mode} 65536`] / rt['post 65536'];

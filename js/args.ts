@@ -3,6 +3,7 @@
 // failure is a BusError EINVAL that names the argument and the rule.
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
+import { BUSY_POLL_MAX_US } from './host/spin.ts';
 
 /** How a value is described in an error message: 'null', 'array' or its typeof. */
 export function kindOf(v: unknown): string {
@@ -157,4 +158,10 @@ export function ownCopy<P>(payload: P): P | Uint8Array {
 /** The true byte length of what payloadBytes returned (its internal slot, not a property). */
 export function payloadLength(bytes: Uint8Array): number {
   return call<number>(taLength, bytes);
+}
+
+/** A busy-poll length (µs): an integer from 0 (off) to BUSY_POLL_MAX_US; `op` names the call that was given it. */
+export function busyPollArg(op: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= BUSY_POLL_MAX_US) return v;
+  throw new BusError(A.EINVAL, op, `busyPoll must be a whole number of microseconds from 0 (off: the adaptive spin) to ${BUSY_POLL_MAX_US} (the longest one spin may block the event loop), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
 }

@@ -7,7 +7,7 @@ import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
 import { loadCore } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
-import { options, optBoolean, u32Arg, kindOf, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
@@ -80,6 +80,11 @@ export interface ConnectOptions {
    * sent to the name meanwhile wait in this connection's pool and move to the owner
    */
   activator?: string | undefined;
+  /**
+   * busy polling, µs (0 to 100; default 0: the adaptive spin): each receive wait spins this
+   * long before it parks, whatever the adaptive score (Connection.busyPoll)
+   */
+  busyPoll?: number | undefined;
 }
 
 /**
@@ -186,7 +191,7 @@ const LIMIT_KEYS = Object.keys(DEFAULT_LIMITS) as (keyof BusLimits)[];
 const CREATE_KEYS = ['engine', 'limits', 'bloom', 'userRegion', 'provider', 'module', 'hooks'] as const;
 const BLOOM_KEYS = ['size', 'hashes'] as const;
 const JOIN_KEYS = ['engine', 'provider', 'liveness'] as const;
-const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags', 'monitor', 'activator'] as const;
+const CONNECT_KEYS = ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags', 'monitor', 'activator', 'busyPoll'] as const;
 const RECOVER_KEYS = ['stopped'] as const;
 const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
 /**
@@ -604,6 +609,7 @@ export class Bus {
     if (activator !== undefined && typeof activator !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `activator must be a well-known name (a string), got ${kindOf(activator)}`);
     }
+    const busyPoll = o.busyPoll === undefined ? 0 : busyPollArg('connect', o.busyPoll);
     if (o.monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
     if (activator !== undefined) flags = (flags | A.HELLO_ACTIVATOR) >>> 0;
     const { u8, u32 } = e, cmd = e.cmd;
@@ -631,6 +637,7 @@ export class Bus {
       const helloOffset = HELLO.offset(u32, cmd);
       const conn = new Connection(e, slot, id, poolSize, description, this.forget);
       conn.freeOffset(helloOffset); // the BLOOM_PARAMETER slice: the bus already knows them
+      if (busyPoll !== 0) conn.busyPoll = busyPoll;
       this.conns.add(conn);
       return conn;
     } catch (err) {

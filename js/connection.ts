@@ -8,7 +8,7 @@ import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/i
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
-import { options, optBoolean, u32Arg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -229,6 +229,16 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.wakeIndex = (engine.connAddr(slot) + A.CONN_WAKE) >>> 2;
     this.sleepersIndex = (engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2;
   }
+
+  /**
+   * Busy polling, in µs (0, the default: the adaptive spin). Each receive wait of this
+   * connection (recvAsync, recvWait, `for await`, listen, a call's wait for its reply) spins
+   * this long on the wake word before it parks, whatever the adaptive score says: for a
+   * stream on a thread with a core to spare (docs/API.md, "Busy polling"). An integer from 0
+   * to BUSY_POLL_MAX_US (100); anything else throws EINVAL and changes nothing.
+   */
+  get busyPoll(): number { return Math.round(this.spinner.pollMs * 1000); }
+  set busyPoll(us: number) { this.spinner.pollMs = busyPollArg('busyPoll', us) / 1000; }
 
   /** D-Bus unique name, ":1.<id>" */
   get uniqueName(): string { return `:1.${this.id}`; }

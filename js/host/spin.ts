@@ -34,6 +34,14 @@
 // instead of spinning on), and whatever it caught does not count as a hit: the score drops
 // to 0, so the next waits park unless a probe finds the peer fast again. On a machine
 // whose cores are all busy, spinning only takes time from the peer it waits for.
+//
+// Busy polling (a connection's `busyPoll`, SO_BUSY_POLL's idea): the score above keeps a
+// stream of two threads that both parked from ever spinning again (BENCHMARKS.md, stops 14
+// and 15: both spinning, a depth-16 stream ran 5.7-8.3x postMessage; adaptive, 0.3-0.6 M
+// msg/s). A connection that the user knows carries a stream, on a thread with a core to
+// spare, can ask for a spin of `pollMs` before every park, whatever the score: at most
+// pollMs of CPU per wait that misses (a connection that then goes idle spins once per wait,
+// so an idle one costs nothing more). The deschedule rule still ends a spin at once.
 
 import { now } from './wait.ts';
 
@@ -45,6 +53,11 @@ export const SPIN_MS = 0.05;
  * for a slow clock read and a minor GC step).
  */
 export const GAP_MS = 0.01;
+/**
+ * The longest busy poll a connection may ask for, in µs: one spin blocks the event loop for
+ * its whole length, and 100 µs is the longest block the event loop's rules allow (issue 10).
+ */
+export const BUSY_POLL_MAX_US = 100;
 const SCORE_MAX = 8;
 /** spin while the score is at least this */
 const SCORE_SPIN = 2;
@@ -69,6 +82,8 @@ export const RECENT_MS = 0.02;
 export class Spinner {
   /** starts optimistic: the first waits spin */
   score = SCORE_SPIN;
+  /** busy polling (ms; 0: off): every wait spins this long before it parks, whatever the score (Connection.busyPoll) */
+  pollMs = 0;
   /** waits left until the next probe, and the gap after it */
   private toProbe = PROBE_EVERY;
   private probeGap = PROBE_EVERY;
@@ -79,7 +94,7 @@ export class Spinner {
   maxMs = 0;
   /** the longest one spin took, in ms, counting spins that were descheduled (wall time) */
   maxWallMs = 0;
-  /** spins that took longer than 2 × SPIN_MS (wall time: the thread was descheduled) */
+  /** spins that took longer than 2 × SPIN_MS, 100 µs (wall time: the thread was descheduled, or a busy poll of BUSY_POLL_MAX_US ran its whole budget) */
   over = 0;
   /** spins that noticed they were descheduled (a gap over GAP_MS between clock reads) and ended */
   preempted = 0;
@@ -98,6 +113,7 @@ export class Spinner {
 
   /** Should the next wait spin? (`t`: now()) */
   shouldSpin(t: number = now()): boolean {
+    if (this.pollMs > 0) return true;
     if (this.wakeGap < RECENT_MS && t - this.lastWake < RECENT_MS) { this.recent++; return true; }
     if (this.score >= SCORE_SPIN) return true;
     if (--this.toProbe > 0) return false;
@@ -110,7 +126,8 @@ export class Spinner {
   /** Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
   spin(i32: Int32Array, index: number, seen: number, ms: number): boolean {
     this.spins++;
-    const start = now(), end = start + Math.min(ms, SPIN_MS);
+    const budget = this.pollMs > 0 ? this.pollMs : SPIN_MS;
+    const start = now(), end = start + Math.min(ms, budget);
     let last = start;
     for (;;) {
       for (let n = 0; n < LOADS; n++) {
@@ -130,8 +147,8 @@ export class Spinner {
       if (t - last > GAP_MS) { this.descheduled(t - start); return false; }
       if (t >= end) {
         this.took(t - start);
-        // a spin cut short by the caller's own deadline (ms < SPIN_MS) says nothing of the peer
-        if (ms >= SPIN_MS) this.score = Math.max(this.score - MISS, 0);
+        // a spin cut short by the caller's own deadline (ms < its budget) says nothing of the peer
+        if (ms >= budget) this.score = Math.max(this.score - MISS, 0);
         return false;
       }
       last = t;

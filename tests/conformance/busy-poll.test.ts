@@ -1,0 +1,79 @@
+// Busy polling (a connection's busyPoll, SO_BUSY_POLL's idea): every receive wait spins
+// first, whatever the adaptive score; bad values are refused with EINVAL and change nothing.
+import * as assert from 'uvu/assert';
+import { BusError } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('busy polling');
+
+const einval = (rule: RegExp) => (e: unknown) => e instanceof BusError && e.code === 'EINVAL' && rule.test(e.message);
+
+t('connect({ busyPoll }) and conn.busyPoll: whole microseconds 0 to 100, anything else EINVAL with nothing changed', ({ bus }) => {
+  const a = bus.connect({ busyPoll: 50 });
+  assert.is(a.busyPoll, 50);
+  const b = bus.connect();
+  assert.is(b.busyPoll, 0, 'off by default: the adaptive spin');
+  b.busyPoll = 100;
+  assert.is(b.busyPoll, 100);
+  b.busyPoll = 0;
+  assert.is(b.busyPoll, 0);
+  const n = bus.connections.length;
+  for (const bad of [-1, 101, 1.5, NaN, Infinity, '50', null, 50n]) {
+    assert.throws(() => bus.connect({ busyPoll: bad as number }), einval(/^connect: EINVAL: busyPoll must be a whole number of microseconds from 0 .* to 100/), `connect({ busyPoll: ${String(bad)} })`);
+    assert.throws(() => { a.busyPoll = bad as number; }, einval(/^busyPoll: EINVAL: busyPoll must be a whole number/), `busyPoll = ${String(bad)}`);
+  }
+  assert.is(bus.connections.length, n, 'no connection made by a refused connect()');
+  assert.is(a.busyPoll, 50, 'a refused value leaves the old one');
+});
+
+t('a busy-polling connection spins before every park, even with the score at 0; the adaptive one does not', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect({ busyPoll: 20 });
+  for (const [rx, polls] of [[b, false], [c, true]] as const) {
+    const sp = rx.spinner;
+    // slow answers (4 ms each): every spin misses, and the score falls to 0
+    for (let i = 0; i < 6; i++) {
+      setTimeout(() => a.sendText(rx.id, 'slow'), 4);
+      (await rx.recvAsync({ timeout: 2000 })).free();
+    }
+    assert.is(sp.score, 0);
+    const s0 = sp.spins;
+    for (let i = 0; i < 5; i++) {
+      setTimeout(() => a.sendText(rx.id, 'slow'), 4);
+      (await rx.recvAsync({ timeout: 2000 })).free();
+    }
+    // (a probe comes 32 waits after the score fell: none within these five)
+    assert.is(sp.spins - s0, polls ? 5 : 0, polls ? 'one spin per wait' : 'no spin while answers are slow');
+    // recvWait too; recvWait(0) still never spins
+    const s1 = sp.spins;
+    assert.is(rx.recvWait(0), null);
+    assert.is(sp.spins, s1, 'recvWait(0) returned without spinning');
+    assert.is(rx.recvWait(1), null);
+    assert.is(sp.spins - s1, polls ? 1 : 0);
+  }
+  // a listener's waits too
+  const sp = c.spinner, s2 = sp.spins;
+  let got = 0;
+  const l = c.listen(() => { got++; });
+  for (let i = 0; i < 3; i++) { await new Promise((r) => setTimeout(r, 4)); a.sendText(c.id, 'x'); }
+  await new Promise((r) => setTimeout(r, 4));
+  l.stop();
+  await l.done;
+  assert.is(got, 3);
+  assert.ok(sp.spins - s2 >= 3, `a spin before each of the listener's parks: ${sp.spins - s2}`);
+});
+
+t('turned off again, the adaptive score decides once more', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ busyPoll: 10 });
+  for (let i = 0; i < 4; i++) {
+    setTimeout(() => a.sendText(b.id, 'slow'), 4);
+    (await b.recvAsync({ timeout: 2000 })).free();
+  }
+  b.busyPoll = 0;
+  assert.is(b.spinner.score, 0, 'its spins missed: the score fell');
+  const s0 = b.spinner.spins;
+  setTimeout(() => a.sendText(b.id, 'slow'), 4);
+  (await b.recvAsync({ timeout: 2000 })).free();
+  assert.is(b.spinner.spins, s0, 'no spin');
+});
+
+t.run();
