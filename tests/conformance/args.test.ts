@@ -106,7 +106,7 @@ t('Bus.join: handle and options', async ({ bus }) => {
 
 t('bus.connect: options', ({ bus }) => {
   einval(() => bus.connect('alice' as never), `connect: EINVAL: options must be an object like { description: 'alice' }, got string`);
-  einval(() => bus.connect({ descripton: 'alice' } as never), 'connect: EINVAL: unknown option "descripton" (known: poolSize, description, attachSend, attachRecv, flags, monitor, activator)');
+  einval(() => bus.connect({ descripton: 'alice' } as never), 'connect: EINVAL: unknown option "descripton" (known: poolSize, description, attachSend, attachRecv, flags, monitor, activator, busyPoll)');
   einval(() => bus.connect({ description: 42 } as never), 'connect: EINVAL: description must be a string, got number');
   einval(() => bus.connect({ poolSize: '4096' } as never), `connect: EINVAL: poolSize must be ${U32}, got string`);
   einval(() => bus.connect({ flags: -1 }), `connect: EINVAL: flags must be ${U32}, got -1`);
