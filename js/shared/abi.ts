@@ -37,7 +37,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 10; // 10: the left table (BUS_LEFT_AT, BUS_LEFT)
+export const BUS_VERSION = 11; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line
 
 // Bus header, at BUS_BASE.
 //
@@ -52,7 +52,7 @@ export const BUS_VERSION = 10; // 10: the left table (BUS_LEFT_AT, BUS_LEFT)
 // 64 ├────────────┼────────────┼──────────────┼────────────┤
 //    │ replies @  │ metas @    │ pools @      │ ids @      │  ids: the id table (below)
 // 80 ├────────────┴────────────┼──────────────┴────────────┤
-//    │ next_id u64             │ seqnum u64                │  per-bus counters
+//    │ next_id u64             │ (reserved)                │  next_id: HELLO's counter
 // 96 ├─────────────────────────┼───────────────────────────┤
 //    │ bloom_size u64          │ bloom_n_hash u64          │
 //112 ├─────────────────────────┼─────────────┬─────────────┤
@@ -66,7 +66,10 @@ export const BUS_VERSION = 10; // 10: the left table (BUS_LEFT_AT, BUS_LEFT)
 //176 ├────────────┼────────────┴────────────┴────────────┤  left_at, left: BUS_LEFT_AT, BUS_LEFT
 //    │ name_rules │ (reserved)                            │  name_rules: BUS_NAME_RULES
 //192 ├────────────┴────────────┬────────────┬────────────┤
-//    │ (reserved)              │ turn_skips │ (reserved) │  turn_skips: BUS_TURN_SKIPS
+//    │ seqnum u64              │ turn_skips │ (reserved) │  seqnum: +1 per message (every
+//    │                         │            │            │  sender's; a line of its own among
+//    │                         │            │            │  words the receivers read: below)
+//    │                         │            │            │  turn_skips: BUS_TURN_SKIPS
 //208 ├─────────────────────────┴────────────┴────────────┤
 //    │ (reserved)                                         │
 //240 ├─────────────────────────┬────────────┬────────────┤
@@ -93,7 +96,12 @@ export const BUS_METAS = 68;
 export const BUS_POOLS = 72;
 export const BUS_IDS = 76;
 export const BUS_NEXT_ID = 80;
-export const BUS_SEQNUM = 88;
+// seqnum: every message's sequence number (an atomic add by each sender). It shares its
+// 64-byte line only with words that senders read (max_queued) or rarely bump (turn_skips):
+// at 88 it sat on the line of table addresses that every RECV and FREE reads, so each send
+// took that line from the receiving thread's cache and the receiver's next command took it
+// back (docs/BENCHMARKS.md, stop 27: the lines a SEND, RECV and FREE touch)
+export const BUS_SEQNUM = 192;
 export const BUS_BLOOM_SIZE = 96;
 export const BUS_BLOOM_N_HASH = 104;
 export const BUS_FLAGS = 112;
@@ -316,7 +324,7 @@ export const DEAD_HOLDER_GRACE_MS = 20;
 //   80 ├──────────┼──────────┼──────────┼──────────┤
 //      │ accounted│ n_users  │ lock     │ n_resv   │  n_resv: reservations in flight
 //   96 ├──────────┼──────────┼──────────┬──────────┤
-//      │ desc_len │ used     │ owner    │ sleepers │  used: pool bytes in blocks; owner:
+//      │ space    │ used     │ owner    │ sleepers │  used: pool bytes in blocks; owner:
 //      │          │          │          │          │  the thread slot that said HELLO;
 //      │          │          │          │          │  sleepers: threads waiting on wake
 //  112 ├──────────┼──────────┼──────────┼──────────┤
@@ -329,8 +337,8 @@ export const DEAD_HOLDER_GRACE_MS = 20;
 //  448 ├──────────┬──────────┬──────────┬──────────┤
 //      │ peak_q   │ peak_used│ n_names  │ names    │  peaks: conn.stats(); n_names: owner
 //  464 ├──────────┼──────────┼──────────┴──────────┤  records (owned + queued); names: first
-//      │ space    │ space_   │ reserved            │  owner record + 1 (its list); space:
-//      │          │ sleepers │                     │  backpressure (below)
+//      │ desc_len │ space_   │ reserved            │  owner record + 1 (its list); space
+//      │          │ sleepers │                     │  (96), space_sleepers: backpressure (below)
 //  496 ├──────────┼──────────┼──────────┬──────────┤
 //      │ turn_next│ turn_    │ turn_    │ turn_    │  the line of senders waiting for room
 //      │          │ serving  │ waiting  │ sleepers │  (fair backpressure, below)
@@ -355,7 +363,7 @@ export const CONN_ACCOUNTED = 80;
 export const CONN_N_USERS = 84;
 export const CONN_LOCK = 88;
 export const CONN_N_RESV = 92;
-export const CONN_DESC_LEN = 96;
+export const CONN_DESC_LEN = 464;
 export const CONN_USED = 100;
 export const CONN_OWNER = 104;
 export const CONN_SLEEPERS = 108; // a publisher notifies the wake word only when this is not 0
@@ -1202,14 +1210,17 @@ export const R_INFO_NAME_NO_OWNER = 1416; // ESRCH: CONN_INFO by a name nobody o
 export const R_INFO_BY_NAME = 1414; // EOPNOTSUPP: (no longer reported: CONN_INFO by name is built)
 // Backpressure and configurable quotas (issue 10)
 // ---------------------------------------------------------------------------------------
-// Connection slot words, in the slot's spare tail (464..512):
-//  464 space: futex word, +1 (atomic add, never journaled) whenever room is released in this
+// Connection slot words:
+//   96 space: futex word, +1 (atomic add, never journaled) whenever room is released in this
 //      connection's pool or quota: quotaRelease (RECV's dequeue, RECV_DROP, send_cancel,
 //      close) and poolFree (FREE, ...), always under the connection's lock. A SEND that
 //      fails for room (ENOBUFS, EXFULL) leaves THREAD_WAIT_ADDR = the receiver's space word
 //      and THREAD_WAIT_VAL = its value read under that lock: sendAsync waits for a change.
+//      It sits on the lock's 64-byte line (until stop 27 at 464): every SEND reads it under
+//      the receiver's lock and every RECV and FREE bumps it there, so on the lock's line it
+//      costs no line of its own between a sender's thread and the receiver's.
 //  468 space_sleepers: threads waiting on space (the core notifies only when it is not 0)
-export const CONN_SPACE = 464;
+export const CONN_SPACE = 96;
 export const CONN_SPACE_SLEEPERS = 468;
 // Connection slot words for its calls (the reply table's lists, see "Calls and replies"),
 // written under the bus lock, journaled; HELLO zeroes them:
