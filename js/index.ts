@@ -33,3 +33,4 @@ export type { Notification, NotificationKind } from './notification.ts';
 export type { LockWatchResult, WatchLockOptions } from './bus.ts';
 export { DBusError, DBUS_ERROR } from './dbus/error.ts';
 export type { MethodCall, MethodHandler, MethodSpec, Methods, ExportOptions, MethodCallSpec } from './objects.ts';
+export { BUSY_POLL_MAX_US, POLL_MISSES, POLL_REST } from './host/spin.ts';

@@ -41,7 +41,12 @@
 // msg/s). A connection that the user knows carries a stream, on a thread with a core to
 // spare, can ask for a spin of `pollMs` before every park, whatever the score: at most
 // pollMs of CPU per wait that misses (a connection that then goes idle spins once per wait,
-// so an idle one costs nothing more). The deschedule rule still ends a spin at once.
+// so an idle one costs nothing more). The deschedule rule still ends a spin at once. Busy
+// polling rests when it plainly does not work: POLL_MISSES busy-poll spins in a row that
+// caught nothing (ran out, or were descheduled) mean a slow peer, or a peer that cannot run
+// while this thread spins (two threads on one vCPU: a round trip then took 2 × pollMs, 7-8 k
+// round trips/s against 24 k parked, BENCHMARKS stop 27); the next POLL_REST waits follow
+// the adaptive rules instead, then busy polling resumes.
 
 import { now } from './wait.ts';
 
@@ -58,6 +63,10 @@ export const GAP_MS = 0.01;
  * its whole length, and 100 µs is the longest block the event loop's rules allow (issue 10).
  */
 export const BUSY_POLL_MAX_US = 100;
+/** busy-poll spins in a row that caught nothing before busy polling rests */
+export const POLL_MISSES = 16;
+/** waits that follow the adaptive rules while busy polling rests (16 misses of 50 µs in 272 waits: under 3 µs a wait) */
+export const POLL_REST = 256;
 const SCORE_MAX = 8;
 /** spin while the score is at least this */
 const SCORE_SPIN = 2;
@@ -84,6 +93,12 @@ export class Spinner {
   score = SCORE_SPIN;
   /** busy polling (ms; 0: off): every wait spins this long before it parks, whatever the score (Connection.busyPoll) */
   pollMs = 0;
+  /** busy-poll spins in a row that caught nothing; waits left while busy polling rests; rests so far */
+  private pollMisses = 0;
+  private pollRest = 0;
+  pollRests = 0;
+  /** the spin shouldSpin just allowed is a busy poll's (not the adaptive rules') */
+  private polled = false;
   /** waits left until the next probe, and the gap after it */
   private toProbe = PROBE_EVERY;
   private probeGap = PROBE_EVERY;
@@ -113,7 +128,11 @@ export class Spinner {
 
   /** Should the next wait spin? (`t`: now()) */
   shouldSpin(t: number = now()): boolean {
-    if (this.pollMs > 0) return true;
+    this.polled = false;
+    if (this.pollMs > 0) {
+      if (this.pollRest === 0) return (this.polled = true);
+      this.pollRest--;
+    }
     if (this.wakeGap < RECENT_MS && t - this.lastWake < RECENT_MS) { this.recent++; return true; }
     if (this.score >= SCORE_SPIN) return true;
     if (--this.toProbe > 0) return false;
@@ -139,6 +158,7 @@ export class Spinner {
             this.hits++;
             this.score = Math.min(this.score + HIT, SCORE_MAX);
             this.toProbe = this.probeGap = PROBE_EVERY;
+            this.pollMisses = 0;
           }
           return true;
         }
@@ -148,7 +168,10 @@ export class Spinner {
       if (t >= end) {
         this.took(t - start);
         // a spin cut short by the caller's own deadline (ms < its budget) says nothing of the peer
-        if (ms >= budget) this.score = Math.max(this.score - MISS, 0);
+        if (ms >= budget) {
+          this.score = Math.max(this.score - MISS, 0);
+          this.pollMissed();
+        }
         return false;
       }
       last = t;
@@ -161,8 +184,23 @@ export class Spinner {
     if (ms > 2 * SPIN_MS) this.over++;
   }
 
+  /** Busy polling of `ms` (0: off), from a fresh start (no misses counted, no rest). */
+  setPoll(ms: number): void {
+    this.pollMs = ms;
+    this.pollMisses = this.pollRest = 0;
+  }
+
+  /** A busy-poll spin caught nothing: POLL_MISSES in a row, and busy polling rests for POLL_REST waits. */
+  private pollMissed(): void {
+    if (!this.polled || ++this.pollMisses < POLL_MISSES) return;
+    this.pollMisses = 0;
+    this.pollRest = POLL_REST;
+    this.pollRests++;
+  }
+
   /** The OS took the core away mid-spin: whatever it caught is no evidence of a fast peer. */
   private descheduled(ms: number): void {
+    this.pollMissed();
     this.preempted++;
     this.score = 0;
     this.wakeGap = Infinity; // (and no spin for a burst either: the core is not ours)

@@ -1,7 +1,7 @@
 // Busy polling (a connection's busyPoll, SO_BUSY_POLL's idea): every receive wait spins
 // first, whatever the adaptive score; bad values are refused with EINVAL and change nothing.
 import * as assert from 'uvu/assert';
-import { BusError } from '../../js/index.ts';
+import { BusError, POLL_MISSES } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('busy polling');
@@ -50,16 +50,47 @@ t('a busy-polling connection spins before every park, even with the score at 0; 
     assert.is(rx.recvWait(1), null);
     assert.is(sp.spins - s1, polls ? 1 : 0);
   }
-  // a listener's waits too
-  const sp = c.spinner, s2 = sp.spins;
+  // a listener's waits too (a fresh connection: fewer than POLL_MISSES misses in a row, below)
+  const d = bus.connect({ busyPoll: 20 });
+  const sp = d.spinner, s2 = sp.spins;
   let got = 0;
-  const l = c.listen(() => { got++; });
-  for (let i = 0; i < 3; i++) { await new Promise((r) => setTimeout(r, 4)); a.sendText(c.id, 'x'); }
+  const l = d.listen(() => { got++; });
+  for (let i = 0; i < 3; i++) { await new Promise((r) => setTimeout(r, 4)); a.sendText(d.id, 'x'); }
   await new Promise((r) => setTimeout(r, 4));
   l.stop();
   await l.done;
   assert.is(got, 3);
   assert.ok(sp.spins - s2 >= 3, `a spin before each of the listener's parks: ${sp.spins - s2}`);
+});
+
+t('busy polling rests after POLL_MISSES spins in a row that caught nothing, for POLL_REST waits; setting busyPoll again starts afresh', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ busyPoll: 10 });
+  const sp = b.spinner;
+  // (recvWait(0.2): a spin of 10 µs that catches nothing, then a sleep for the rest; no peer)
+  for (let i = 0; i < POLL_MISSES; i++) assert.is(b.recvWait(0.2), null);
+  assert.is(sp.pollRests, 1, 'rests after its 16th miss in a row');
+  const s0 = sp.spins;
+  for (let i = 0; i < 8; i++) assert.is(b.recvWait(0.2), null);
+  assert.is(sp.spins, s0, 'resting: the adaptive rules decide (the score is 0: no spin)');
+  b.busyPoll = 10;
+  assert.is(b.recvWait(0.2), null);
+  assert.is(sp.spins, s0 + 1, 'set again: it spins at once');
+  // a spin that catches its word resets the count of misses: 10 misses, a hit, 15 misses: no rest
+  const c = bus.connect({ busyPoll: 10 });
+  const word = new Int32Array(new SharedArrayBuffer(4));
+  bus.connect().spinner.spin(word, 0, 1, 1); // (warm: the first call with a new array type can deoptimize mid-spin)
+  for (let i = 0; i < 10; i++) assert.is(c.recvWait(0.2), null);
+  let hit = false;
+  for (let tries = 0; tries < 5 && !hit; tries++) {
+    // (a loaded machine can deschedule the spin between its clock reads: no hit, a miss; again)
+    const pre = c.spinner.preempted;
+    c.spinner.shouldSpin();
+    hit = c.spinner.spin(word, 0, 1, 1) && c.spinner.preempted === pre;
+  }
+  assert.ok(hit, 'a spin that caught its word, not descheduled');
+  assert.is(c.spinner.pollRests, 0);
+  for (let i = 0; i < POLL_MISSES - 1; i++) assert.is(c.recvWait(0.2), null);
+  assert.is(c.spinner.pollRests, 0, 'the hit reset the count: 15 misses after it, no rest');
 });
 
 t('turned off again, the adaptive score decides once more', async ({ bus }) => {
