@@ -1173,6 +1173,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * when none is queued, or when the lock stays taken past ASYNC_LOCK_WAIT_MS (as
    * recvYielding), throwing its EDEADLK once it has been taken for LOCK_WAIT_MS (lockStuck).
    */
+  /** @internal messages the last RECV_BATCH took and nobody has been handed yet (listen.ts) */
+  get batchPending(): boolean { return this.takenAt < this.takenN; }
+
   takeBatched(op: string): Message | null {
     this.live(op);
     for (;;) {

@@ -75,6 +75,8 @@ export interface Listenable {
   freeSoon(offset: number): void;
   batchEnd(): void;
   wakeSeen(): number;
+  /** messages taken by the last batch and not handed over yet (the next take needs no RECV) */
+  readonly batchPending: boolean;
   spinWake(seen: number): boolean;
   readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
@@ -181,7 +183,11 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     for (;;) {
       for (;;) {
         if (stopped || conn.closed) return;
-        seen = conn.wakeSeen();
+        // (only before a take that will RECV: the word's line is the one every publish
+        // writes, so a read per handed-over message took it from the sender each time; a
+        // value read before an earlier RECV is older still, which can only make a wait look
+        // again, never sleep through a message)
+        if (!conn.batchPending) seen = conn.wakeSeen();
         const m = conn.takeBatched('listen');
         if (m === null) break;
         deliver(m);
