@@ -162,6 +162,6 @@ export function payloadLength(bytes: Uint8Array): number {
 
 /** A busy-poll length (µs): an integer from 0 (off) to BUSY_POLL_MAX_US; `op` names the call that was given it. */
 export function busyPollArg(op: string, v: unknown): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= BUSY_POLL_MAX_US) return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= BUSY_POLL_MAX_US) return v + 0; // (-0 read back as 0)
   throw new BusError(A.EINVAL, op, `busyPoll must be a whole number of microseconds from 0 (off: the adaptive spin) to ${BUSY_POLL_MAX_US} (the longest one spin may block the event loop), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
 }

@@ -609,7 +609,8 @@ export class Bus {
     if (activator !== undefined && typeof activator !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `activator must be a well-known name (a string), got ${kindOf(activator)}`);
     }
-    const busyPoll = o.busyPoll === undefined ? 0 : busyPollArg('connect', o.busyPoll);
+    const bp = o.busyPoll; // (read once: a getter runs the caller's code)
+    const busyPoll = bp === undefined ? 0 : busyPollArg('connect', bp);
     if (o.monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
     if (activator !== undefined) flags = (flags | A.HELLO_ACTIVATOR) >>> 0;
     const { u8, u32 } = e, cmd = e.cmd;

@@ -238,7 +238,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * to BUSY_POLL_MAX_US (100); anything else throws EINVAL and changes nothing.
    */
   get busyPoll(): number { return Math.round(this.spinner.pollMs * 1000); }
-  set busyPoll(us: number) { this.spinner.setPoll(busyPollArg('busyPoll', us) / 1000); }
+  set busyPoll(us: number) { this.spinner.setPoll(busyPollArg('busyPoll', us)); }
 
   /** D-Bus unique name, ":1.<id>" */
   get uniqueName(): string { return `:1.${this.id}`; }

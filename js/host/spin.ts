@@ -91,8 +91,9 @@ export const RECENT_MS = 0.02;
 export class Spinner {
   /** starts optimistic: the first waits spin */
   score = SCORE_SPIN;
-  /** busy polling (ms; 0: off): every wait spins this long before it parks, whatever the score (Connection.busyPoll) */
-  pollMs = 0;
+  /** busy polling (ms; 0: off): every wait spins this long before it parks, whatever the score (Connection.busyPoll; set with setPoll) */
+  get pollMs(): number { return this.poll; }
+  private poll = 0;
   /** busy-poll spins in a row that caught nothing; waits left while busy polling rests; rests so far */
   private pollMisses = 0;
   private pollRest = 0;
@@ -129,7 +130,7 @@ export class Spinner {
   /** Should the next wait spin? (`t`: now()) */
   shouldSpin(t: number = now()): boolean {
     this.polled = false;
-    if (this.pollMs > 0) {
+    if (this.poll > 0) {
       if (this.pollRest === 0) return (this.polled = true);
       this.pollRest--;
     }
@@ -145,14 +146,18 @@ export class Spinner {
   /** Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
   spin(i32: Int32Array, index: number, seen: number, ms: number): boolean {
     this.spins++;
-    const budget = this.pollMs > 0 ? this.pollMs : SPIN_MS;
+    // a busy poll's spin is its length; any other (the adaptive rules', a resting busy poll's
+    // included) is SPIN_MS
+    const polled = this.polled;
+    this.polled = false;
+    const budget = polled ? this.poll : SPIN_MS;
     const start = now(), end = start + Math.min(ms, budget);
     let last = start;
     for (;;) {
       for (let n = 0; n < LOADS; n++) {
         if (Atomics.load(i32, index) !== seen) {
           const t = now();
-          if (t - last > GAP_MS) this.descheduled(t - start);
+          if (t - last > GAP_MS) this.descheduled(t - start, polled);
           else {
             this.took(t - start);
             this.hits++;
@@ -164,13 +169,13 @@ export class Spinner {
         }
       }
       const t = now();
-      if (t - last > GAP_MS) { this.descheduled(t - start); return false; }
+      if (t - last > GAP_MS) { this.descheduled(t - start, polled); return false; }
       if (t >= end) {
         this.took(t - start);
         // a spin cut short by the caller's own deadline (ms < its budget) says nothing of the peer
         if (ms >= budget) {
           this.score = Math.max(this.score - MISS, 0);
-          this.pollMissed();
+          if (polled) this.pollMissed();
         }
         return false;
       }
@@ -184,23 +189,25 @@ export class Spinner {
     if (ms > 2 * SPIN_MS) this.over++;
   }
 
-  /** Busy polling of `ms` (0: off), from a fresh start (no misses counted, no rest). */
-  setPoll(ms: number): void {
-    this.pollMs = ms;
+  /** Busy polling of `us` µs (0: off, up to BUSY_POLL_MAX_US), from a fresh start (no misses counted, no rest). */
+  setPoll(us: number): void {
+    // (Connection.busyPoll checks first, with a BusError; this is for a direct call)
+    if (!(Number.isInteger(us) && us >= 0 && us <= BUSY_POLL_MAX_US)) throw new RangeError(`busy polling is a whole number of µs from 0 to ${BUSY_POLL_MAX_US}, got ${String(us)}`);
+    this.poll = us / 1000;
     this.pollMisses = this.pollRest = 0;
   }
 
   /** A busy-poll spin caught nothing: POLL_MISSES in a row, and busy polling rests for POLL_REST waits. */
   private pollMissed(): void {
-    if (!this.polled || ++this.pollMisses < POLL_MISSES) return;
+    if (++this.pollMisses < POLL_MISSES) return;
     this.pollMisses = 0;
     this.pollRest = POLL_REST;
     this.pollRests++;
   }
 
   /** The OS took the core away mid-spin: whatever it caught is no evidence of a fast peer. */
-  private descheduled(ms: number): void {
-    this.pollMissed();
+  private descheduled(ms: number, polled: boolean): void {
+    if (polled) this.pollMissed();
     this.preempted++;
     this.score = 0;
     this.wakeGap = Infinity; // (and no spin for a burst either: the core is not ours)

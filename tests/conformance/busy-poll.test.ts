@@ -24,6 +24,17 @@ t('connect({ busyPoll }) and conn.busyPoll: whole microseconds 0 to 100, anythin
   }
   assert.is(bus.connections.length, n, 'no connection made by a refused connect()');
   assert.is(a.busyPoll, 50, 'a refused value leaves the old one');
+  // (an outside audit, stop 27) -0 reads back as 0; a getter is read once; the spinner's own
+  // setter checks too, and its pollMs cannot be written around it
+  a.busyPoll = -0;
+  assert.ok(Object.is(a.busyPoll, 0));
+  let reads = 0;
+  const c = bus.connect({ get busyPoll() { reads++; return reads === 1 ? 30 : 500; } });
+  assert.is(reads, 1);
+  assert.is(c.busyPoll, 30);
+  assert.throws(() => c.spinner.setPoll(5000), RangeError);
+  assert.throws(() => { (c.spinner as unknown as { pollMs: number }).pollMs = 5; }, TypeError);
+  assert.is(c.busyPoll, 30);
 });
 
 t('a busy-polling connection spins before every park, even with the score at 0; the adaptive one does not', async ({ bus }) => {
