@@ -29,7 +29,9 @@
 //     (recvAsync, for await, or recv) and freed, timed apart: the most a receiver calling recvAsync per
 //     message could take, whatever the send path, printed against postMessage's one-way rates.
 //  Round trips alternate too: for each repetition, blocking then async (the same machine state
-//  for both halves of the ratio the target is about).
+//  for both halves of the ratio the target is about). postMessage's round trips and one-way
+//  rows run inside the wasm engine's repetitions (postMessage, then the bus rows, repetition by
+//  repetition), so every ratio to postMessage compares figures of the same minutes.
 //   node bench/pingpong.mjs [--quick]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
@@ -216,6 +218,13 @@ if (!isMainThread) {
   let maxSpin = 0, maxWall = 0, spins = 0, over = 0, preempted = 0;
   /** per engine: commands that found a lock taken and slept on its word (main, worker), over the round trips and throughput runs */
   const lockWaits = {};
+  // the postMessage peer (echo, or ack every depth-th), measured in the wasm engine's own
+  // repetitions: each repetition runs the bus rows, then postMessage's, so that a ratio
+  // compares the two in the same minutes of this noisy VM (before stop 27, postMessage ran
+  // after both engines, a minute or more later)
+  const pw = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
+  const pnext = () => new Promise((res) => pw.once('message', res));
+  const postDepth = async (d) => { pw.postMessage({ depth: d }); await pnext(); };
   for (const engine of ['wasm', 'twin']) {
     const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 128 << 20 } });
     const main = b.connect();
@@ -228,8 +237,19 @@ if (!isMainThread) {
     for (const size of SIZES) {
       const payload = new Uint8Array(size);
       // blocking and async alternated, repetition by repetition (the first one is a warm-up)
-      const N = rtN(size), times = { blocking: [], async: [] };
+      const N = rtN(size), times = { blocking: [], async: [], post: [] };
       for (let r = 0; r < REPS + 1; r++) {
+        if (engine === 'wasm') {
+          await postDepth(0);
+          const t0 = performance.now();
+          for (let i = 0; i < N; i++) {
+            payload[0] = i & 0xff;
+            pw.postMessage(payload);
+            const m = await pnext();
+            if (m.length !== size || m[0] !== (i & 0xff)) throw new Error(`postMessage: bad echo at ${i}`);
+          }
+          if (r > 0) times.post.push(((performance.now() - t0) * 1e3) / N);
+        }
         for (const [name, mode] of [['blocking', 0], ['async', 1]]) {
           await ctl(mode);
           const t0 = performance.now();
@@ -244,16 +264,26 @@ if (!isMainThread) {
         }
       }
       for (const name of ['blocking', 'async']) rt[`${engine} ${name} ${size}`] = median(times[name]);
+      if (engine === 'wasm') rt[`post ${size}`] = median(times.post);
       // the worker receiving with recvAsync per message (mode 2), and with conn.listen (mode
       // 6), main sending with send(); and main sending with sendMany to conn.listen;
       // alternated repetition by repetition
       for (const depth of DEPTHS) {
-        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [], ' many': [], ' poll': [], ' poll listen': [], ' poll many': [] };
+        const N = tpN(size) - (tpN(size) % depth), rates = { '': [], ' listen': [], ' many': [], ' poll': [], ' poll listen': [], ' poll many': [], post: [] };
         const list = Array.from({ length: depth }, () => payload);
         // busy polling (BUSY_US on both connections, conn.busyPoll) in the same repetitions: 64 B, wasm
         const kinds = [['', 2], [' listen', 6], [' many', 6]];
         if (size === 64 && engine === 'wasm') kinds.push([' poll', 2], [' poll listen', 6], [' poll many', 6]);
         for (let r = 0; r < REPS + 1; r++) {
+          if (engine === 'wasm') {
+            await postDepth(depth);
+            const t0 = performance.now();
+            for (let i = 0; i < N; i += depth) {
+              for (let k = 0; k < depth; k++) pw.postMessage(payload);
+              await pnext();
+            }
+            if (r > 0) rates.post.push(N / ((performance.now() - t0) / 1e3));
+          }
           for (const [key, mode] of kinds) {
             const poll = key.startsWith(' poll') ? BUSY_US : 0;
             if (main.busyPoll !== poll) { main.busyPoll = poll; main.send(peer, new Uint8Array([8, poll])); (await main.recvAsync({ timeout: 20000 })).free(); }
@@ -268,6 +298,7 @@ if (!isMainThread) {
           }
         }
         for (const key of kinds.map(([k]) => k)) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
+        if (engine === 'wasm') tp[`post ${depth} ${size}`] = median(rates.post);
       }
     }
     // the event loop during paced async round trips (both sides recvAsync)
@@ -288,44 +319,10 @@ if (!isMainThread) {
     main.close();
     b.close();
   }
-  // postMessage
-  {
-    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
-    const next = () => new Promise((res) => w.once('message', res));
-    const depthTo = async (d) => { w.postMessage({ depth: d }); await next(); };
-    for (const size of SIZES) {
-      const payload = new Uint8Array(size);
-      await depthTo(0);
-      const N = rtN(size), times = [];
-      for (let r = 0; r < REPS + 1; r++) {
-        const t0 = performance.now();
-        for (let i = 0; i < N; i++) {
-          payload[0] = i & 0xff;
-          w.postMessage(payload);
-          const m = await next();
-          if (m.length !== size || m[0] !== (i & 0xff)) throw new Error(`postMessage: bad echo at ${i}`);
-        }
-        if (r > 0) times.push(((performance.now() - t0) * 1e3) / N);
-      }
-      rt[`post ${size}`] = median(times);
-      for (const depth of DEPTHS) {
-        await depthTo(depth);
-        const N = tpN(size) - (tpN(size) % depth), rates = [];
-        for (let r = 0; r < REPS + 1; r++) {
-          const t0 = performance.now();
-          for (let i = 0; i < N; i += depth) {
-            for (let k = 0; k < depth; k++) w.postMessage(payload);
-            await next();
-          }
-          if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
-        }
-        tp[`post ${depth} ${size}`] = median(rates);
-      }
-    }
-    await depthTo(0);
-    bus.eldPost = await paced(QUICK ? 1 : 3, async () => { w.postMessage(new Uint8Array(64)); await next(); });
-    w.postMessage('stop');
-  }
+  // postMessage's event-loop probe (its round trips and one-way rows ran with the wasm rows)
+  await postDepth(0);
+  bus.eldPost = await paced(QUICK ? 1 : 3, async () => { pw.postMessage(new Uint8Array(64)); await pnext(); });
+  pw.postMessage('stop');
   const ceiling = await receiveCeiling();
   log('\nRound trip, µs (lower is better)\n| payload | wasm blocking | wasm async | twin blocking | twin async | postMessage | wasm async / blocking | wasm async / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of SIZES) {
