@@ -44,9 +44,10 @@
 // so an idle one costs nothing more). The deschedule rule still ends a spin at once. Busy
 // polling rests when it plainly does not work: POLL_MISSES busy-poll spins in a row that
 // caught nothing (ran out, or were descheduled) mean a slow peer, or a peer that cannot run
-// while this thread spins (two threads on one vCPU: a round trip then took 2 × pollMs, 7-8 k
-// round trips/s against 24 k parked, BENCHMARKS stop 27); the next POLL_REST waits follow
-// the adaptive rules instead, then busy polling resumes.
+// while this thread spins (two threads on one vCPU: each hop of a round trip waited out the
+// other side's whole spin, 8 k round trips/s against 26-27 k with the adaptive spin, and 24 k
+// with this rest, BENCHMARKS stop 27); the next POLL_REST waits follow the adaptive rules
+// instead (their spins SPIN_MS long), then busy polling resumes.
 
 import { now } from './wait.ts';
 
@@ -65,7 +66,7 @@ export const GAP_MS = 0.01;
 export const BUSY_POLL_MAX_US = 100;
 /** busy-poll spins in a row that caught nothing before busy polling rests */
 export const POLL_MISSES = 16;
-/** waits that follow the adaptive rules while busy polling rests (16 misses of 50 µs in 272 waits: under 3 µs a wait) */
+/** waits that follow the adaptive rules while busy polling rests (at 100 msg/s, 16 misses of 50 µs and 3-4 adaptive probes in 272 waits: about 4 µs a wait) */
 export const POLL_REST = 256;
 const SCORE_MAX = 8;
 /** spin while the score is at least this */
