@@ -45,8 +45,9 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
   const left = tableEnd(metas, satAdd(nConns, 1), A.META_SIZE); // + the bus creator's
   const leftEnd = tableEnd(left, satMul(nThreads, A.LEFT_PER_THREAD), 4); // host words: the left table
-  if (leftEnd >= SAT - A.POOL_ALIGN) return 0;
-  const pools = u32(u32(leftEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
+  const livenessEnd = tableEnd(leftEnd, nThreads, 4); // host words: the liveness table
+  if (livenessEnd >= SAT - A.POOL_ALIGN) return 0;
+  const pools = u32(u32(livenessEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
   const pubmaps = tableEnd(pools, nConns, poolMax);
   const end = tableEnd(pubmaps, nConns, poolMax >>> A.PUBMAP_SHIFT);
   if (matchSize == SAT || end == SAT) return 0;
@@ -59,6 +60,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
     st32(H + A.BUS_REPLIES, replies);
     st32(H + A.BUS_METAS, metas);
     st32(H + A.BUS_LEFT, left);
+    st32(H + A.BUS_LIVENESS, leftEnd);
     st32(H + A.BUS_POOLS, pools);
     st32(H + A.BUS_IDS, ids);
     st32(H + A.BUS_ID_MASK, buckets - 1);

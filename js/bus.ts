@@ -1,7 +1,7 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
@@ -200,6 +200,11 @@ const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
  */
 const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
 
+/** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
+function noLivenessLock(token: number): BusError {
+  return new BusError(A.EOPNOTSUPP, 'watchLock', `the thread that joined with token ${token} holds no liveness lock (it joined with liveness: false, or where a join takes none by default: a node:worker_threads Worker, a Deno main thread; or its runtime refused Web Locks), so no lock can tell its death: watch it with watch(worker, handle), or recover it (recoverThread) once you know it has ended`);
+}
+
 function checkEngine(op: string, name: string, kind: unknown): EngineKind {
   if (kind !== 'wasm' && kind !== 'twin') {
     throw new BusError(A.EINVAL, op, `${name} must be 'wasm' or 'twin', got ${typeof kind === 'string' ? JSON.stringify(kind) : kindOf(kind)}`);
@@ -390,6 +395,9 @@ export class Bus {
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
     if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
     check(r, 'Bus.join');
+    // (right after the join, with nothing in between: a watchLock that sees the slot taken
+    // and this word not yet written looks whether the lock is held)
+    recordLiveness(engine.u32, r, h.token, release !== null);
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
     bus.livenessKey = engine.busKey = key;
@@ -722,7 +730,10 @@ export class Bus {
     if (open.length) throw new BusError(A.EBUSY, 'Bus.close', `${open.length} connection(s) still open`);
     for (const c of this.connections) if (S.isNameWait(c)) S.closeNameWait(c, true);
     if (this.connections.length) throw new BusError(A.EBUSY, 'Bus.close', `${this.connections.length} connection(s) still open`);
-    const token = this.engine.threadToken, u32 = this.engine.u32;
+    const token = this.engine.threadToken, u32 = this.engine.u32, slot = this.engine.threadSlot;
+    // (its liveness word first: from here on a watch of this thread treats it as one without
+    // a lock, and finds it gone at its next look, in the left table)
+    if (slot >= 0) clearLiveness(u32, slot, token);
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
@@ -926,11 +937,20 @@ export class Bus {
         // the worker did; no thread joins an ended bus any more)
         const ended = !this.engine.joined && this.isShutdown;
         if (!this.engine.joined && !ended) return finish({ slot: -1, error: new BusError(A.EBADF, 'watchLock', 'the bus is closed on this thread') });
-        if (this.threadSlotOf(token) >= 0) return arm();
+        const slot = this.threadSlotOf(token);
+        // joined holding its lock (its liveness word says so): from now on the lock is free only once it is gone
+        if (slot >= 0 && holdsLiveness(this.engine.u32, slot, token)) return arm();
         let held: boolean;
         try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }
         if (done) return;
         if (held) return arm();
+        // joined, its word not its token and its lock not held: it joined without a liveness
+        // lock (the word is written right after the join, and the lock is taken before it).
+        // The grant of a lock nobody holds is immediate: waiting for it declared such a live
+        // thread dead and recovered it (an outside audit, stop 26). Refused instead; it lives on
+        if (slot >= 0 && this.threadSlotOf(token) === slot && !holdsLiveness(this.engine.u32, slot, token)) {
+          return finish({ slot: -1, error: noLivenessLock(token) });
+        }
         // gone: nothing to recover on an ended bus. A worker that left says so in the left table;
         // one that never joined, or left no trace, is the shutdown's ESHUTDOWN (it read as a
         // clean leave, before stop 25: an outside audit)

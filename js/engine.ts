@@ -141,6 +141,26 @@ export function recordLeft(u32: Uint32Array, token: number): void {
   Atomics.store(u32, (u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] + at * 4) >>> 2, token);
 }
 
+/** The index in `u32` of thread slot `slot`'s word of the liveness table (BUS_LIVENESS: host words). */
+function livenessIndex(u32: Uint32Array, slot: number): number {
+  return (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * 4) >>> 2;
+}
+
+/** The thread that just joined slot `slot` with `token` says whether it holds its liveness lock (BUS_LIVENESS). */
+export function recordLiveness(u32: Uint32Array, slot: number, token: number, held: boolean): void {
+  Atomics.store(u32, livenessIndex(u32, slot), held ? token >>> 0 : 0);
+}
+
+/** Thread slot `slot`'s thread with `token` left or was recovered: its word goes back to 0 (unless another thread has joined the slot since). */
+export function clearLiveness(u32: Uint32Array, slot: number, token: number): void {
+  Atomics.compareExchange(u32, livenessIndex(u32, slot), token >>> 0, 0);
+}
+
+/** Does the thread that joined slot `slot` with `token` hold a liveness lock, by its word (false too in the moment after its join, before it wrote it)? */
+export function holdsLiveness(u32: Uint32Array, slot: number, token: number): boolean {
+  return Atomics.load(u32, livenessIndex(u32, slot)) === token >>> 0;
+}
+
 export function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
@@ -384,7 +404,7 @@ abstract class EngineBase {
       // recovered: a watchLock that never saw it joined finds it gone (its slot free, its
       // lock released by its realm's end), as it finds a clean leave (an outside audit, stop
       // 26: such watches polled for good when another thread recovered the worker first)
-      if (r >= 0) recordLeft(this.u32, token);
+      if (r >= 0) { recordLeft(this.u32, token); clearLiveness(this.u32, r, token); }
       return r;
     } finally {
       this.recoverNoWait = false;

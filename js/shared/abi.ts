@@ -24,6 +24,7 @@
 //     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
 //     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
 //     │ left table       n_threads × LEFT_PER_THREAD × 4 (tokens that left cleanly: watchLock)
+//     │ liveness table   n_threads × 4 (the token of each slot's thread if it holds a liveness lock)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
 //     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
 //     ├──────────────────────────────┤ layout end
@@ -37,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 11; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line
+export const BUS_VERSION = 12; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS)
 
 // Bus header, at BUS_BASE.
 //
@@ -62,8 +63,8 @@ export const BUS_VERSION = 11; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11
 //144 ├────────────┬────────────┬────────────┬────────────┤
 //    │ id_mask    │ pubmaps @  │ name_seq   │ shutdown   │  id_mask: id table buckets - 1
 //160 ├────────────┼────────────┬────────────┬────────────┤  name_seq: BUS_NAME_SEQ
-//    │ n_monitors │ left_at    │ left @     │ (reserved) │  n_monitors: BUS_N_MONITORS
-//176 ├────────────┼────────────┴────────────┴────────────┤  left_at, left: BUS_LEFT_AT, BUS_LEFT
+//    │ n_monitors │ left_at    │ left @     │ liveness @ │  n_monitors: BUS_N_MONITORS
+//176 ├────────────┼────────────┴────────────┴────────────┤  left_at, left, liveness: BUS_LEFT_AT, BUS_LEFT, BUS_LIVENESS
 //    │ name_rules │ (reserved)                            │  name_rules: BUS_NAME_RULES
 //192 ├────────────┴────────────┬────────────┬────────────┤
 //    │ seqnum u64              │ turn_skips │ (reserved) │  seqnum: +1 per message (every
@@ -132,6 +133,17 @@ export const BUS_SHUTDOWN = 156;
 export const BUS_LEFT_AT = 164;
 export const BUS_LEFT = 168;
 export const LEFT_PER_THREAD = 4;
+// The liveness table: one host word per thread slot, laid out (zeroed) by BUS_MAKE after the
+// left table; liveness (+172) is its address. A thread that joins holding its liveness lock
+// (Web Locks: Bus.join takes it before the slot) stores its token in its slot's word right
+// after thread_join; one that joins without one stores 0. Its clean leave stores 0 before
+// thread_leave, and a recovery of the slot takes the token out (a compare-exchange: a thread
+// that joined the freed slot since keeps its own). bus.watchLock reads it: a thread whose
+// word is not its token holds no lock (unless it joined a moment ago: its lock, seen held,
+// says so), and the grant of a lock that nobody holds is immediate, so watching such a live
+// thread used to declare it dead and recover it (an outside audit, stop 26); now the watch
+// ends with EOPNOTSUPP and the thread lives on (stop 28).
+export const BUS_LIVENESS = 172;
 // name_rules: how many entries of the match table hold a NAME rule (kind 0, MATCH_RULE_NAME),
 // counting the dead entries of closed connections until their entry is taken again (changed
 // under the bus lock by MATCH_ADD / MATCH_REMOVE; read unlocked). Non-zero: a signal is

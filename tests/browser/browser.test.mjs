@@ -288,8 +288,8 @@ if (!HAS_CHROMIUM) {
 // joins, recovers it once the lock is granted. Figures are printed, never asserted.
 const WORKER_SRC = (origin) => `const hp = new Promise((r) => { self.onmessage = (e) => r(e.data); });
 const { Bus, MockProvider } = await import('${origin}/dist/js/index.js');
-const { handle, engine } = await hp;
-const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 3 }) });
+const { handle, engine, liveness } = await hp;
+const bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 3 }), liveness });
 const c = bus.connect({ description: 'deathlock' });
 const name = bus.livenessLockName(handle.token);
 const cmd = new Promise((r) => { self.onmessage = (e) => r(e.data); });
@@ -351,10 +351,63 @@ async function deathInPage(page, engine, act) {
   }, { engine, act, src: WORKER_SRC(new URL(page.url()).origin) });
 }
 
+/** In the page: a worker that joins with liveness: false, watched before and after its join. */
+async function noLockInPage(page, engine) {
+  return page.evaluate(async ({ engine, src }) => {
+    const { Bus, MockProvider } = await import('/dist/js/index.js');
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 4, connections: 8, poolMax: 65536, names: 16, matches: 16, replies: 16 } });
+    const main = bus.connect();
+    const h = bus.handle();
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module' });
+    const ac = new AbortController();
+    const bounded = (p, ms, what) => Promise.race([p, new Promise((_, j) => setTimeout(() => j(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+    const shown = (r) => ({ slot: r.slot, aborted: r.aborted, code: r.error?.code, message: r.error?.message });
+    const out = {};
+    try {
+      const early = bus.watchLock(h, { signal: ac.signal });
+      w.postMessage({ handle: h, engine, liveness: false });
+      out.ready = await bounded(new Promise((r) => { w.onmessage = (e) => r(e.data); }), 15000, 'the worker to join');
+      out.early = shown(await bounded(early, 15000, 'the watch started before the join'));
+      out.late = shown(await bounded(bus.watchLock(h, { signal: ac.signal }), 15000, 'the watch started after it'));
+      out.live = bus.engine.liveConns();
+      try { main.send(out.ready.id, null); out.send = 'sent'; } catch (e) { out.send = e.code; }
+      w.terminate();
+      out.recovered = await bounded(bus.recoverThreadAsync(h.token), 15000, 'recoverThreadAsync after terminate()');
+      out.check = bus.check();
+    } finally {
+      ac.abort();
+      w.terminate();
+      URL.revokeObjectURL(url);
+    }
+    return out;
+  }, { engine, src: WORKER_SRC(new URL(page.url()).origin) });
+}
+
 const DEATH_ENGINE = PAIRS[0][0];
 if (!HAS_CHROMIUM) {
   for (const what of ['terminate()', 'self.close()', 'a top-level throw']) s.skip(`chromium: watchLock after ${what}`);
+  s.skip('chromium: watchLock of a live worker without a liveness lock');
 } else {
+  s(`chromium: watchLock of a live worker that joined without a liveness lock: EOPNOTSUPP, before or after its join; it lives on (${DEATH_ENGINE})`, async () => {
+    // (before stop 28 the grant was immediate and the live worker was recovered: an outside audit, stop 26)
+    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+      const r = await noLockInPage(page, DEATH_ENGINE);
+      assert.is(r.ready.held, false, 'joined without a liveness lock');
+      for (const what of ['early', 'late']) {
+        assert.is(r[what].slot, -1, what);
+        assert.is(r[what].aborted, undefined, what);
+        assert.is(r[what].code, 'EOPNOTSUPP', what);
+        assert.match(r[what].message, /holds no liveness lock/, what);
+      }
+      assert.is(r.live, 2, 'its connection stayed open');
+      assert.is(r.send, 'sent', 'and takes messages');
+      assert.is(r.recovered, r.ready.slot, 'recovered by hand once terminated');
+      assert.equal(r.check, [], 'the bus is consistent');
+      assert.equal(problems, [], 'no page error, console error or failed request');
+    });
+  });
+
   for (const [act, what] of [['terminate', 'terminate()'], ['close', 'self.close()'], ['throw', 'a top-level throw']]) {
     s(`chromium: watchLock after ${what}: the worker's lock is granted, its thread recovered (${DEATH_ENGINE})`, async () => {
       await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {

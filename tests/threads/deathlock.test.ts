@@ -205,15 +205,57 @@ if (!LOCKS) {
     bus.close();
   });
 
+  s('a live worker that joined without a liveness lock: watchLock ends with EOPNOTSUPP (before or after its join) and recovers nothing; the worker lives on', async () => {
+    // (before stop 28 the grant of the lock nobody held was immediate, and the watch recovered
+    // the live worker: an outside audit, stop 26)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    const early = bus.watchLock(h, { signal: ALL.signal }); // before it joins: the look-up polls
+    const w = spawn(WORKER, { handle: h, to: main.id, liveness: false });
+    const ready = await w.next<Ready>(READY_MS, 'the worker to join');
+    assert.is(ready.held, false, 'joined without a liveness lock');
+    const late = bus.watchLock(h, { signal: ALL.signal }); // after: its first look
+    for (const [what, p] of [['started before the join', early], ['started after it', late]] as const) {
+      const r = await within(p, MSG_MS, `watchLock (${what})`);
+      assert.is(r.slot, -1, what);
+      assert.is(r.aborted, undefined, what);
+      assert.instance(r.error, BusError, what);
+      assert.is((r.error as BusError).code, 'EOPNOTSUPP', what);
+      assert.match((r.error as BusError).message, new RegExp(`token ${h.token} holds no liveness lock`), what);
+    }
+    // alive and connected: nothing was recovered
+    assert.is(bus.engine.liveConns(), 2, 'its connection is open');
+    assert.is(sendCode(main, ready.id), 'sent');
+    w.post('send');
+    assert.equal(await w.next(MSG_MS, 'the worker to send'), { sent: true });
+    const m = await main.recvAsync({ timeout: MSG_MS });
+    assert.is(m.src, ready.id);
+    m.free();
+    // ended: recovered by hand, as API.md says for such threads
+    await w.terminate();
+    assert.is(await bus.recoverThreadAsync(h.token), ready.slot);
+    assert.is(bus.engine.liveConns(), 1);
+    assert.equal(checkBus(bus.engine), []);
+    main.close();
+    bus.close();
+  });
+
   s('Bus.join on a main thread: no liveness lock by default; liveness: true holds it until bus.close()', async () => {
     const bus = await threadBus(ENGINE);
     const h = bus.handle();
     const name = bus.livenessLockName(h.token);
     const held = async () => ((await webLocks()!.query()).held ?? []).some((l) => l.name === name);
     assert.is(await held(), false);
-    const plain = await Bus.join(bus.handle());
+    const ph = bus.handle();
+    const plain = await Bus.join(ph);
     assert.is(await held(), false);
     assert.equal((await webLocks()!.query()).held?.filter((l) => l.name?.startsWith('wasmbus:')) ?? [], [], 'a main thread takes no liveness lock by default');
+    // a watch of it is refused (EOPNOTSUPP), and it stays joined
+    const r = await within(bus.watchLock(ph, { signal: ALL.signal }), MSG_MS, 'the watch of a thread without a lock');
+    assert.is((r.error as BusError | undefined)?.code, 'EOPNOTSUPP');
+    const pc = plain.connect();
+    pc.close();
     plain.close();
     const joined = await Bus.join(h, { liveness: true });
     assert.is(await held(), true, 'held while joined');

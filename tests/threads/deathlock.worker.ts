@@ -1,5 +1,5 @@
 // A worker for deathlock.test.ts: joins (Bus.join takes its liveness lock where the runtime has
-// Web Locks), connects, posts { ready, id, slot, held } and waits for one command (postMessage):
+// Web Locks, unless `liveness: false` is in its input), connects, posts { ready, id, slot, held } and waits for one command (postMessage):
 //   'throw'  an uncaught error at the top level of this module: the worker dies
 //   'close'  self.close() (a web Worker), process.exit(3) (a worker_threads Worker)
 //   'leave'  closes its connection and leaves the bus cleanly, posts { left }, stays alive
@@ -9,7 +9,7 @@ import * as wt from 'node:worker_threads';
 import { Bus, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface Inp { handle: BusHandle; to: number; quick?: Int32Array }
+interface Inp { handle: BusHandle; to: number; quick?: Int32Array; liveness?: boolean }
 interface LocksLike { query(): Promise<{ held?: { name?: string }[] }> }
 
 const inp = await input<Inp>();
@@ -19,7 +19,8 @@ if (inp.quick) {
   while (Atomics.load(inp.quick, 0) === 0) Atomics.wait(inp.quick, 0, 0, 50);
 }
 // a web Worker holds its liveness lock by default; a worker_threads Worker only when asked
-const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: wt.parentPort && (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks ? true : undefined });
+// (liveness: false when told: a worker that joins without a lock)
+const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: inp.liveness ?? (wt.parentPort && (globalThis as { navigator?: { locks?: unknown } }).navigator?.locks ? true : undefined) });
 const conn = bus.connect({ poolSize: 65536, description: 'deathlock' });
 if (inp.quick) {
   // join, leave cleanly and end at once, posting nothing (the parent blocks meanwhile)
