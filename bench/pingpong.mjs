@@ -18,7 +18,10 @@
 //     (the postMessage figure is the noise floor of the timer-based probe on this machine).
 //     The CPU figures are steady state: both paths (a postMessage worker and a bus worker, both
 //     alive) first carry WARM messages each, so that neither pays its JIT compilation in the
-//     measurement, then 100 messages/s go to each in turn, SEGS segments of one second
+//     measurement, then PACED more one at a time, about 1 ms apart, so that each of them finds
+//     its receiver parked (the path the segments measure: a burst's messages mostly find it
+//     awake, and the park path was compiled by TurboFan during the segments, 31 ms of a V8
+//     thread for recvAsyncWait alone: stop 28, `--trace-opt`), then 100 messages/s go to each in turn, SEGS segments of one second
 //     alternated (post, bus, post, bus, ...: a noisy machine's drift hits both), 2 s after the
 //     warm-up (its garbage swept), medians.
 //  4. The issue's targets, each printed with PASS or MISS (the figures of this run): item 1's
@@ -138,7 +141,7 @@ if (!isMainThread) {
   // CPU at 100 messages/s, steady state: a postMessage sink and a bus sink (async receiver,
   // idle mode), both warmed up, then one-second segments alternated between them
   {
-    const secs = 1, SEGS = QUICK ? 2 : 6, WARM = QUICK ? 1000 : 3000;
+    const secs = 1, SEGS = QUICK ? 2 : 6, WARM = QUICK ? 1000 : 3000, PACED = QUICK ? 500 : 1500;
     const pw = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
     const pnext = () => new Promise((res) => pw.once('message', res));
     pw.postMessage({ depth: 2 ** 30 }); // a sink that never acknowledges (as the bus worker's idle mode)
@@ -186,7 +189,12 @@ if (!isMainThread) {
     // and with conn.listen (the bus's counterpart of onmessage): its own warm-up
     await idleMode(7);
     for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); if (i % 16 === 15) await sleep(1); }
-    await idleMode(3);
+    // each receiver again, one message at a time (each parked when it comes), as the segments will
+    for (let i = 0; i < PACED; i++) { sendPost(); await sleep(1); }
+    for (const mode of [5, 7, 3]) {
+      await idleMode(mode);
+      for (let i = 0; i < PACED; i++) { sendBus(); await sleep(1); }
+    }
     await sleep(2000); // the warm-up's garbage swept
     const segs = { post: [], bus: [], busListen: [], busWait: [] };
     for (let r = 0; r < SEGS; r++) {
