@@ -161,6 +161,18 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       }
     } else if (!m.kept && !m.freedAlready && !conn.closed) conn.releaseBatched(m); // (its slice freed with the next batch)
   };
+  /**
+   * A failure of the listener's own receives (its RECV_BATCH, its waits), told as op listen:
+   * ESHUTDOWN, EDEADLK, and the ECONNRESET of a thread another thread declared dead, which
+   * the engine throws as op engine (done rejected with "engine: ECONNRESET" before stop 28:
+   * an outside audit). A handler's throw is never relabelled: it does not pass through here.
+   */
+  const own = (err: unknown): unknown =>
+    err instanceof BusError && (err.message.startsWith('recvAsync: ') || err.message.startsWith('engine: ')) ? relabel('listen', err) : err;
+  /** the next message of the batch (or a RECV_BATCH), its failures the listener's */
+  const take = (): Message | null => {
+    try { return conn.takeBatched('listen'); } catch (err) { throw own(err); }
+  };
   /** The hand-over loop; returns when stopped or closed, throws what ends it otherwise. */
   const loop = async (): Promise<void> => {
     // a turn hands over messages for at most DRAIN_MS of this thread's time, then yields a
@@ -188,7 +200,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // value read before an earlier RECV is older still, which can only make a wait look
         // again, never sleep through a message)
         if (!conn.batchPending) seen = conn.wakeSeen();
-        const m = conn.takeBatched('listen');
+        const m = take();
         if (m === null) break;
         deliver(m);
         if (due()) { await yieldTurn(); fresh(); }
@@ -199,7 +211,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       // park, with no look in between (before stop 22, two more looks per parked message)
       let m: Message | null = null;
       if (conn.spinWake(seen)) {
-        m = conn.takeBatched('listen');
+        m = take();
         if (m === null) continue; // (another waiter's, or not a message)
         conn.spinner.woke(now());
       }
@@ -213,7 +225,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
           if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
         } catch (err) {
           // the wait's failures (ESHUTDOWN, ECONNRESET, EDEADLK) are the listener's: op listen
-          throw err instanceof BusError && err.message.startsWith('recvAsync: ') ? relabel('listen', err) : err;
+          throw own(err);
         }
       }
       deliver(m);

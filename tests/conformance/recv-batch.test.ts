@@ -224,12 +224,32 @@ t('conn.listen: a thread recovered while its handler runs gets no more of its ba
   const err = await l.done.then(() => null, (e: BusError) => e);
   assert.equal(seen, ['m0'], 'nothing more of the batch after the recovery');
   assert.ok(err !== null && err.code === 'ECONNRESET', `done rejects with ECONNRESET (${err?.message})`);
+  assert.match(err!.message, /^listen: ECONNRESET: this thread was recovered/, 'op listen, as API.md says of its waits (op engine before stop 28: an outside audit)');
   if (replacement) {
     const got: string[] = [];
     for (let m; (m = (replacement as import('../../js/index.ts').Connection).recv());) { got.push(m.text()); m.free(); }
     assert.equal(got, ['new0', 'new1', 'new2', 'new3', 'new4'], "the new connection's messages untouched");
     (replacement as import('../../js/index.ts').Connection).close();
   }
+  c.close(); // (a recovered thread closes what it had without an error)
+  j.close();
+  assert.equal(bus.check(), []);
+});
+
+t('conn.listen: a thread recovered while its listener is parked: done rejects with ECONNRESET, op listen', async ({ bus, mock }) => {
+  // (outside audit, stop 28: "engine: ECONNRESET", where API.md says its waits' failures are op listen's)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const c = j.connect();
+  const seen: string[] = [];
+  const l = c.listen((m) => { seen.push(m.text()); });
+  await new Promise((r) => setTimeout(r, 5)); // (parked)
+  assert.ok(bus.recoverThread(h.token, { stopped: true }) >= 0);
+  const err = await Promise.race([l.done.then(() => null, (e: BusError) => e), new Promise<'hang'>((r) => setTimeout(() => r('hang'), 5000))]);
+  assert.ok(err !== 'hang', 'done settles once the thread is recovered');
+  assert.ok(err !== null && err.code === 'ECONNRESET', `done rejects with ECONNRESET (${err?.message})`);
+  assert.match(err!.message, /^listen: ECONNRESET: this thread was recovered/);
+  assert.equal(seen, []);
   c.close(); // (a recovered thread closes what it had without an error)
   j.close();
   assert.equal(bus.check(), []);
