@@ -202,7 +202,7 @@ const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
 
 /** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
 function noLivenessLock(token: number): BusError {
-  return new BusError(A.EOPNOTSUPP, 'watchLock', `the thread that joined with token ${token} holds no liveness lock (it joined with liveness: false, or where a join takes none by default: a node:worker_threads Worker, a Deno main thread; or its runtime refused Web Locks), so no lock can tell its death: watch it with watch(worker, handle), or recover it (recoverThread) once you know it has ended`);
+  return new BusError(A.EOPNOTSUPP, 'watchLock', `the thread that joined with token ${token} holds no liveness lock (it joined with liveness: false, or where a join takes none by default: a worker_threads Worker, a Deno main thread; or its runtime refused Web Locks), so no lock can tell its death: watch it with watch(worker, handle), or recover it (recoverThread) once you know it has ended`);
 }
 
 function checkEngine(op: string, name: string, kind: unknown): EngineKind {
