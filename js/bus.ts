@@ -14,7 +14,7 @@ import { bump } from './host/wait.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
 import { bloomParamsError } from './dbus/bloom.ts';
-import { webLocks, holdLock, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
+import { webLocks, holdLock, heldUntilEnd, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
 export interface BusLimits {
@@ -276,8 +276,6 @@ export class Bus {
   private liveness: (() => void) | null = null;
   /** the bus's liveness-lock key (BusHandle.liveness) */
   private livenessKey = '';
-  /** this thread joined with a liveness lock: its clean leave goes into the bus's left table (BUS_LEFT) */
-  private saysLeft = false;
 
   private constructor(engine: Engine, module: WebAssembly.Module | null, limits: BusLimits, bloom: { size: number; hashes: number }, id128: Uint8Array, userRegion: number) {
     this.engine = engine;
@@ -385,23 +383,28 @@ export class Bus {
     // held until this realm ends where nothing ends by itself (web Worker, window); given back
     // at bus.close() when forced elsewhere (a held lock keeps a Deno thread alive)
     const untilEnd = forced === undefined;
-    const held = (forced ?? neverEndsByItself()) ? await holdLock(livenessLockName(id128, h.token, key)) : null;
+    const lockName = livenessLockName(id128, h.token, key);
+    const held = (forced ?? neverEndsByItself()) ? await holdLock(lockName, untilEnd) : null;
     // (the token's liveness lock already held: a thread joined with it, as the core's EBUSY
     // below says; where joins take that lock, the lock says it first: a browser's or a Deno
     // web Worker's second join with one token threw a plain Error, no errno, before stop 25)
     const r = held === false ? -A.EBUSY : engine.threadJoin(h.token);
     const release = held || null;
     if (r < 0) release?.();
-    if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
+    if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', held === false
+      ? "this token's liveness lock is held by another thread: a handle joins one thread (bus.handle() makes one per worker), and a web Worker that joined with it holds its lock until it ends, also after bus.close()"
+      : 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
     if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
     check(r, 'Bus.join');
     // (right after the join, with nothing in between: a watchLock that sees the slot taken
     // and this word not yet written looks whether the lock is held)
-    recordLiveness(engine.u32, r, h.token, release !== null);
+    // (a lock this realm holds until it ends, from an earlier join with this token, is this
+    // thread's death signal too, whatever this join asked for: liveness: false after a join
+    // that took one in the same web Worker)
+    recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
     bus.livenessKey = engine.busKey = key;
-    bus.saysLeft = release !== null;
     return bus;
   }
 
@@ -737,8 +740,7 @@ export class Bus {
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
-    if (r >= 0 && this.saysLeft) recordLeft(u32, token);
-    this.saysLeft = false;
+    if (r >= 0) recordLeft(u32, token);
     if (r >= 0 || r === -A.ESRCH) { this.liveness?.(); this.liveness = null; }
     // this Bus's watchLock()s end now, EBADF (a watch waiting for a live worker's lock stayed
     // pending until that worker ended, before stop 25: an outside audit in Chromium); after
@@ -859,7 +861,7 @@ export class Bus {
    * bad arguments (EINVAL) and where the runtime has no Web Locks (EOPNOTSUPP), before it
    * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
    */
-  /** Is `token` in the left table (the last n_threads × LEFT_PER_THREAD tokens that left the bus cleanly with a liveness lock: BUS_LEFT)? */
+  /** Is `token` in the left table (the last n_threads × LEFT_PER_THREAD tokens that left the bus cleanly or were recovered: BUS_LEFT)? */
   private leftRecently(token: number): boolean {
     const u32 = this.engine.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
     const at = u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] >>> 2;
@@ -922,8 +924,20 @@ export class Bus {
         const r = this.recoverFromLoop(token, stopped, since, recover, 'recoverThread', true);
         if (r !== null) finish(r.error === undefined ? { slot: r.slot } : { slot: -1, error: r.error });
       };
+      // The grant: the holder's realm ended, or it gave the lock back. A thread that holds the
+      // token now without a lock of its own (its liveness word 0) is alive, whoever held the
+      // lock: an earlier join of the same token (a web Worker keeps its lock until it ends,
+      // after a clean leave too; a forced lock is given back after the leave) made the watch
+      // arm, and its grant recovered the thread that joined after it, alive (an outside
+      // audit, stop 28). Refused instead, as at a look
+      const granted = () => {
+        if (done) return;
+        const slot = this.threadSlotOf(token);
+        if (slot >= 0 && !holdsLiveness(this.engine.u32, slot, token)) return finish({ slot: -1, error: noLivenessLock(token) });
+        recover();
+      };
       const arm = () => {
-        locks.request(name, { mode: 'exclusive', signal: request.signal }, () => { if (!done) recover(); })
+        locks.request(name, { mode: 'exclusive', signal: request.signal }, granted)
           .catch((error: unknown) => finish(signal?.aborted ? { slot: -1, aborted: true } : { slot: -1, error }));
       };
       // The slot first, then the lock: a slot that holds the token means the lock was taken

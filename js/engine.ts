@@ -131,7 +131,7 @@ const OP_UPDATE = 13, OP_CONN_INFO = 14, OP_CREATOR_INFO = 15; // metadata issue
 /** bus.shutdown() was called: the bus header's flag, as any thread sees it */
 /**
  * Write `token` into the bus's left table (BUS_LEFT: host words, never journaled): a thread
- * that left cleanly holding a liveness lock (Bus.close), or one that was recovered (any
+ * that left cleanly (Bus.close), or one that was recovered (any
  * recoverThread that succeeded). bus.watchLock looks there for a thread it never saw joined:
  * its slot is free and its lock released, and nothing else says it came and went.
  */

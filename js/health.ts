@@ -57,6 +57,8 @@ export interface ThreadStats {
   recoverer: number;
   /** connections it owns */
   connections: number;
+  /** it joined holding a liveness lock (its word of the liveness table: BUS_LIVENESS), which bus.watchLock watches */
+  liveness: boolean;
 }
 
 export interface LockStats {
@@ -205,6 +207,7 @@ export function busStats(e: Engine): BusStats {
       state: state === A.THREAD_LIVE ? 'live' : state === A.THREAD_RECOVERING ? 'recovering' : ld(t + A.THREAD_BUSY) ? 'joining' : 'leaving',
       token, busy: ld(t + A.THREAD_BUSY) !== 0, sendPending: ld(t + A.THREAD_OP) === A.OP_SEND || ld(t + A.THREAD_OP) === A.OP_BCAST,
       recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
+      liveness: token !== 0 && ld(ld(H + A.BUS_LIVENESS) + i * 4) === token,
     });
   }
   return {

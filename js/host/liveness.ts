@@ -46,28 +46,60 @@ export function livenessKey(): string {
 }
 
 /**
- * Take the lock `name` and hold it until the returned function is called (or the realm ends).
- * Resolves null when the runtime has no Web Locks, or refuses them (e.g. an opaque origin:
- * SecurityError). Never waits for another holder: the name carries a fresh token, so it is free
- * (`ifAvailable`); false when it is not (a token used twice: Bus.join's EBUSY).
+ * The liveness locks this realm holds or is giving back, by name: `untilEnd`, held until the
+ * realm ends (a web Worker's default: its thread may leave the bus and join again with the
+ * same handle, and that lock is still its own); else given back at the thread's leave, `gone`
+ * settling once the lock manager has released it (asynchronously: a join right after the leave
+ * found it still held, EBUSY, 2 times in 3 in Deno: an outside audit, stop 28).
  */
-export async function holdLock(name: string): Promise<(() => void) | null | false> {
+const mine = new Map<string, { untilEnd: boolean; gone: Promise<unknown> | null }>();
+/** How long a join waits for this realm's own release of the same lock (it is local and quick). */
+const GONE_WAIT_MS = 1000;
+
+/** Does this realm hold the lock `name` until it ends (a join of its, with that token, took it)? */
+export function heldUntilEnd(name: string): boolean {
+  return mine.get(name)?.untilEnd === true;
+}
+
+/**
+ * Take the lock `name` and hold it until the returned function is called (or the realm ends;
+ * `untilEnd`: the function does nothing, and the lock stays this realm's). A lock this realm
+ * holds until its end already is taken again as it is; one this realm is giving back is waited
+ * for (at most GONE_WAIT_MS). Resolves null when the runtime has no Web Locks, or refuses them
+ * (e.g. an opaque origin: SecurityError). Never waits for another holder: the name carries a
+ * fresh token, so it is free (`ifAvailable`); false when it is not (a token another realm
+ * joined with, or holds the lock of: Bus.join's EBUSY).
+ */
+export async function holdLock(name: string, untilEnd: boolean): Promise<(() => void) | null | false> {
   const locks = webLocks();
   if (!locks) return null;
+  const noop = () => {};
+  const have = mine.get(name);
+  if (have?.untilEnd) return noop; // (still this realm's: nothing to take, nothing to give back)
+  if (have?.gone) await Promise.race([have.gone, new Promise((r) => setTimeout(r, GONE_WAIT_MS))]);
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
-  let got: boolean;
+  let got: boolean, done!: Promise<unknown>;
   try {
     got = await new Promise<boolean>((granted, failed) => {
-      locks.request(name, { mode: 'exclusive', ifAvailable: true }, (lock) => {
+      done = locks.request(name, { mode: 'exclusive', ifAvailable: true }, (lock) => {
         granted(lock !== null);
         return lock !== null ? held : undefined;
-      }).catch(failed);
+      });
+      done.catch(failed);
     });
   } catch {
     return null; // Web Locks refused in this context: no liveness lock (documented)
   }
-  return got ? release : false;
+  if (!got) return false;
+  mine.set(name, { untilEnd, gone: null });
+  if (untilEnd) return noop;
+  return () => {
+    release();
+    const entry = { untilEnd: false, gone: done.then(noop, noop) };
+    mine.set(name, entry);
+    void entry.gone.then(() => { if (mine.get(name) === entry) mine.delete(name); });
+  };
 }
 
 /**

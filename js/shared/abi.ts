@@ -117,7 +117,8 @@ export const BUS_SIZE = 256;
 // ESHUTDOWN; FREE, BYEBYE, thread_leave and RECOVER still work, so every thread can tidy up.
 export const BUS_SHUTDOWN = 156;
 // The left table: the tokens of the last n_threads × LEFT_PER_THREAD threads that left the
-// bus cleanly (bus.close()) while holding a liveness lock (Web Locks), or were recovered (by
+// bus cleanly (bus.close(); with or without a liveness lock since stop 28: a watch of a thread
+// without one that had left waited for good, an outside audit), or were recovered (by
 // any thread: engine.recoverThread; since stop 26, when an outside audit found watches of a
 // worker that another thread recovered first polling for good). Host words: the leaver
 // takes a place with an atomic add on left_at (the count of such leaves, wrapping) and

@@ -358,6 +358,7 @@ t('stats: per connection (queue, pool, largest free block, quota, peaks) and bus
   const bs = bus.stats();
   assert.is(bs.connections.length, 2);
   assert.is(bs.threads.used, 1); assert.is(bs.threads.list[0].state, 'live'); assert.is(bs.threads.list[0].connections, 2);
+  assert.is(bs.threads.list[0].liveness, false, 'the creator took no liveness lock (Bus.create never does)');
   assert.equal(bs.locks, []);
   assert.equal(bs.quota, []);
   assert.is(bs.shutdown, false);

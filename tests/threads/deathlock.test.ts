@@ -241,6 +241,86 @@ if (!LOCKS) {
     bus.close();
   });
 
+  s('a web Worker that left rejoins with the same handle (its lock is still its own); a second worker with that handle cannot (EBUSY, its lock held); liveness: true, given back at the leave, rejoins at once', async () => {
+    // (an outside audit, stop 28: EBUSY "another thread holds this token" for the first, and
+    // 2 times in 3 in Deno for the last, the forced lock's release not yet done)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    const w = spawn(WORKER, { handle: h, to: main.id });
+    const ready = await w.next<Ready>(READY_MS, 'the worker to join');
+    assert.is(ready.held, true);
+    w.post('leave');
+    assert.equal(await w.next(MSG_MS, 'the worker to leave'), { left: true });
+    const other = spawn(WORKER, { handle: h, to: main.id });
+    // (its join's rejection is its top-level error: the worker fails with it)
+    const refused = await other.next<unknown>(READY_MS, 'the second worker to fail its join').then((m) => `posted ${JSON.stringify(m)}`, (e: Error) => e.message);
+    assert.match(refused, /EBUSY: this token's liveness lock is held by another thread/);
+    await other.terminate();
+    for (const liveness of [undefined, false, true]) {
+      w.post({ rejoin: liveness });
+      const again = await w.next<Ready & { error?: string; message?: string }>(READY_MS, `the rejoin (liveness ${liveness})`);
+      assert.is(again.error, undefined, `rejoin with liveness ${liveness}: ${again.message}`);
+      assert.is(again.held, true, 'its lock is still its own');
+      assert.equal(bus.stats().threads.list.find((t) => t.token === h.token)?.liveness, true, 'its liveness word says so');
+      w.post('leave');
+      assert.equal(await w.next(MSG_MS, 'the worker to leave'), { left: true });
+    }
+    await w.terminate();
+    // a worker that takes the lock only while joined (liveness: true) leaves and rejoins at once
+    const h2 = bus.handle();
+    const v = spawn(WORKER, { handle: h2, to: main.id, liveness: true });
+    assert.is((await v.next<Ready>(READY_MS, 'the forced worker to join')).held, true);
+    for (let k = 0; k < 3; k++) {
+      v.post('leave');
+      assert.equal(await v.next(MSG_MS, 'the forced worker to leave'), { left: true });
+      v.post({ rejoin: true });
+      const again = await v.next<Ready & { error?: string; message?: string }>(READY_MS, 'the forced rejoin');
+      assert.is(again.error, undefined, `rejoin ${k}: ${again.message}`);
+      assert.is(again.held, true);
+    }
+    await v.terminate();
+    assert.ok(await bus.recoverThreadAsync(h2.token) >= 0);
+    main.close();
+    bus.close();
+  });
+
+  s('a worker with a token whose lock another worker still holds joins without one: a watch armed on that lock refuses it at the grant (EOPNOTSUPP), alive; a lockless thread that left resolves { slot: -1 }', async () => {
+    // (an outside audit, stop 28: the grant of the first worker's lock recovered the second, alive)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    const a = spawn(WORKER, { handle: h, to: main.id });
+    assert.is((await a.next<Ready>(READY_MS, 'worker a to join')).held, true);
+    a.post('leave');
+    assert.equal(await a.next(MSG_MS, 'worker a to leave'), { left: true });
+    // worker b joins with the same handle and no lock (a's is still held: it lives on)
+    const b = spawn(WORKER, { handle: h, to: main.id, liveness: false });
+    const rb = await b.next<Ready>(READY_MS, 'worker b to join');
+    assert.is(rb.held, true, "a's lock, held by a (b's query sees it)");
+    assert.equal(bus.stats().threads.list.find((t) => t.token === h.token)?.liveness, false, "b's word: no lock of its own");
+    const watched = bus.watchLock(h, { signal: ALL.signal }); // arms on a's lock
+    await new Promise((r) => setTimeout(r, 50));
+    await a.terminate(); // a's lock is granted
+    const r = await within(watched, MSG_MS, "the watch, at the grant of a's lock");
+    assert.is((r.error as BusError | undefined)?.code, 'EOPNOTSUPP', String(r.error));
+    assert.is(r.slot, -1);
+    assert.is(bus.engine.liveConns(), 2, 'b is still connected');
+    b.post('send');
+    assert.equal(await b.next(MSG_MS, 'worker b to send'), { sent: true });
+    const mb = await main.recvAsync({ timeout: MSG_MS });
+    assert.is(mb.src, rb.id);
+    mb.free();
+    // b leaves cleanly: a watch of it resolves { slot: -1 } (the left table: every clean leave)
+    b.post('leave');
+    assert.equal(await b.next(MSG_MS, 'worker b to leave'), { left: true });
+    assert.equal(await within(bus.watchLock(h, { signal: ALL.signal }), MSG_MS, 'the watch of a lockless thread that left'), { slot: -1 });
+    await b.terminate();
+    assert.equal(checkBus(bus.engine), []);
+    main.close();
+    bus.close();
+  });
+
   s('Bus.join on a main thread: no liveness lock by default; liveness: true holds it until bus.close()', async () => {
     const bus = await threadBus(ENGINE);
     const h = bus.handle();

@@ -37,22 +37,36 @@ const held = async () => {
 };
 post({ ready: true, id: conn.id, slot: bus.engine.threadSlot, held: await held() });
 
-const cmd = await new Promise<string>((resolve) => {
+type Cmd = string | { rejoin: boolean | undefined };
+const next = () => new Promise<Cmd>((resolve) => {
   if (wt.parentPort) wt.parentPort.once('message', resolve);
-  else (globalThis as unknown as { onmessage: (ev: { data: string }) => void }).onmessage = (ev) => resolve(ev.data);
+  else (globalThis as unknown as { onmessage: (ev: { data: Cmd }) => void }).onmessage = (ev) => resolve(ev.data);
 });
-if (cmd === 'throw') throw new Error('deathlock.worker: a top-level crash, on purpose');
-if (cmd === 'close') {
-  if (wt.parentPort) process.exit(3);
-  (globalThis as unknown as { close(): void }).close();
+// commands until one ends the loop; then idle until terminated (a web Worker lives on; a
+// worker_threads Worker exits by itself)
+let b = bus, c = conn;
+for (let going = true; going;) {
+  const cmd = await next();
+  if (cmd === 'throw') throw new Error('deathlock.worker: a top-level crash, on purpose');
+  if (cmd === 'close') {
+    if (wt.parentPort) process.exit(3);
+    (globalThis as unknown as { close(): void }).close();
+  }
+  if (cmd === 'leave') {
+    c.close();
+    b.close();
+    post({ left: true });
+  } else if (cmd === 'send') {
+    c.send(inp.to, new Uint8Array([7]));
+    post({ sent: true });
+  } else if (typeof cmd === 'object' && cmd !== null && 'rejoin' in cmd) {
+    // (after 'leave') the same handle joins again, with `liveness` as given; its error, if any, is posted
+    try {
+      b = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 5 }), liveness: cmd.rejoin });
+      c = b.connect({ poolSize: 65536, description: 'deathlock-again' });
+      post({ ready: true, id: c.id, slot: b.engine.threadSlot, held: await held() });
+    } catch (e) {
+      post({ error: (e as { code?: string }).code ?? String(e), message: (e as Error).message });
+    }
+  } else going = false;
 }
-if (cmd === 'leave') {
-  conn.close();
-  bus.close();
-  post({ left: true });
-}
-if (cmd === 'send') {
-  conn.send(inp.to, new Uint8Array([7]));
-  post({ sent: true });
-}
-// then idle until terminated (a web Worker lives on; a worker_threads Worker exits by itself)
