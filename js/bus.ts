@@ -1,7 +1,7 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness } from './engine.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
@@ -392,7 +392,7 @@ export class Bus {
     const release = held || null;
     if (r < 0) release?.();
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', held === false
-      ? "this token's liveness lock is held by another thread: a handle joins one thread (bus.handle() makes one per worker), and a web Worker that joined with it holds its lock until it ends, also after bus.close()"
+      ? "another thread holds this token, or its liveness lock (a web Worker that joined with it keeps that lock until it ends, also after bus.close()): a handle joins one thread (bus.handle() makes one per worker)"
       : 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
     if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
     check(r, 'Bus.join');
@@ -497,9 +497,9 @@ export class Bus {
       return Promise.reject(err);
     }
     return new Promise((resolve, reject) => {
-      const since = performance.now();
+      const since = performance.now(), left0 = this.leftAt();
       const attempt = () => {
-        const r = this.recoverFromLoop(token, stopped, since, attempt, op);
+        const r = this.recoverFromLoop(token, stopped, since, attempt, op, false, left0);
         if (r === null) return;
         if (r.error !== undefined) reject(r.error); else resolve(r.slot);
       };
@@ -542,8 +542,16 @@ export class Bus {
    */
   private recoverFromLoop(token: number, stopped: boolean, since: number, retry: () => void, op = 'recoverThread',
     /** watch, watchLock: EALREADY (another thread's recovery of it) is tried again too, as EDEADLK */
-    waitClaim = false): { slot: number; error?: unknown } | null {
+    waitClaim = false,
+    /** the left table's count when the tries began (leftAt) */
+    left0 = -1): { slot: number; error?: unknown } | null {
     const e = this.engine;
+    // the thread these tries are for left or was recovered by another thread since they began:
+    // done, nothing of ours to recover. A thread holding the token now joined after it (a
+    // handle used again) and is alive: a try made then recovered it (an outside audit, stop 28:
+    // a watch's retry after EALREADY, once the other recoverer had finished and a new worker
+    // had joined with the same handle)
+    if (left0 >= 0 && this.leftSince(token, left0)) return { slot: -1 };
     try {
       e.lockWaitMs = e.asyncLockWaitMs;
       return { slot: this.recoverWith(token, { stopped }, since, op) };
@@ -588,11 +596,11 @@ export class Bus {
       w.once('exit', (code: number) => {
         // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
-        const since = performance.now();
+        const since = performance.now(), left0 = this.leftAt();
         const attempt = () => {
           const ended = this.afterShutdown(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
-          const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true);
+          const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true, left0);
           if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
         };
         attempt();
@@ -861,6 +869,22 @@ export class Bus {
    * bad arguments (EINVAL) and where the runtime has no Web Locks (EOPNOTSUPP), before it
    * watches; afterwards failures are in `error`. opts.signal stops it ({ slot: -1, aborted }).
    */
+  /** The left table's count of entries written (BUS_LEFT_AT): where a recoverFromLoop's tries began. */
+  private leftAt(): number {
+    return Atomics.load(this.engine.u32, (A.BUS_BASE + A.BUS_LEFT_AT) >>> 2) >>> 0;
+  }
+
+  /** Was `token` written into the left table since its count was `at0` (it left cleanly, or was recovered, meanwhile)? */
+  private leftSince(token: number, at0: number): boolean {
+    const u32 = this.engine.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
+    const written = (this.leftAt() - at0) >>> 0;
+    if (written === 0) return false;
+    if (written >= n) return this.leftRecently(token); // (the ring went round: all of it is since)
+    const table = u32[(A.BUS_BASE + A.BUS_LEFT) >>> 2] >>> 2;
+    for (let k = 0; k < written; k++) if (Atomics.load(u32, table + ((at0 + k) >>> 0) % n) === token >>> 0) return true;
+    return false;
+  }
+
   /** Is `token` in the left table (the last n_threads × LEFT_PER_THREAD tokens that left the bus cleanly or were recovered: BUS_LEFT)? */
   private leftRecently(token: number): boolean {
     const u32 = this.engine.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] * A.LEFT_PER_THREAD;
@@ -915,13 +939,13 @@ export class Bus {
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
       this.lockWatches.add(onClose);
-      let since = 0;
+      let since = 0, left0 = -1;
       const recover = () => {
         if (done) return;
         const ended = this.afterShutdown(token, 'watchLock');
         if (ended !== null) return finish(ended);
-        if (since === 0) since = performance.now();
-        const r = this.recoverFromLoop(token, stopped, since, recover, 'recoverThread', true);
+        if (since === 0) { since = performance.now(); left0 = this.leftAt(); }
+        const r = this.recoverFromLoop(token, stopped, since, recover, 'recoverThread', true, left0);
         if (r !== null) finish(r.error === undefined ? { slot: r.slot } : { slot: -1, error: r.error });
       };
       // The grant: the holder's realm ended, or it gave the lock back. A thread that holds the
@@ -954,6 +978,14 @@ export class Bus {
         const slot = this.threadSlotOf(token);
         // joined holding its lock (its liveness word says so): from now on the lock is free only once it is gone
         if (slot >= 0 && holdsLiveness(this.engine.u32, slot, token)) return arm();
+        // joined without one (its word says so): refused at once, whoever holds a lock of that
+        // name (an earlier join of the token, alive: the watch waited for it, an outside audit)
+        if (slot >= 0 && joinedWithoutLiveness(this.engine.u32, slot, token)) return finish({ slot: -1, error: noLivenessLock(token) });
+        // not joined, and in the left table: it joined and left cleanly (or was recovered) since
+        // the watch began or before, whatever holds its lock now (a web Worker or a page keeps a
+        // lock it joined with until it ends: the watch waited for that end, an outside audit,
+        // stop 28). A watch covers one join: a later join of the token needs a watch of its own
+        if (slot < 0 && this.leftRecently(token)) return finish({ slot: -1 });
         let held: boolean;
         try { held = await lockHeld(name); } catch (error) { return finish({ slot: -1, error }); }
         if (done) return;

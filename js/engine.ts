@@ -146,14 +146,21 @@ function livenessIndex(u32: Uint32Array, slot: number): number {
   return (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * 4) >>> 2;
 }
 
-/** The thread that just joined slot `slot` with `token` says whether it holds its liveness lock (BUS_LIVENESS). */
+/** The thread that just joined slot `slot` with `token` says whether it holds its liveness lock (BUS_LIVENESS): its token, or its token ^ NO_LIVENESS_LOCK. */
 export function recordLiveness(u32: Uint32Array, slot: number, token: number, held: boolean): void {
-  Atomics.store(u32, livenessIndex(u32, slot), held ? token >>> 0 : 0);
+  Atomics.store(u32, livenessIndex(u32, slot), held ? token >>> 0 : (token ^ A.NO_LIVENESS_LOCK) >>> 0);
 }
 
 /** Thread slot `slot`'s thread with `token` left or was recovered: its word goes back to 0 (unless another thread has joined the slot since). */
 export function clearLiveness(u32: Uint32Array, slot: number, token: number): void {
-  Atomics.compareExchange(u32, livenessIndex(u32, slot), token >>> 0, 0);
+  const i = livenessIndex(u32, slot);
+  Atomics.compareExchange(u32, i, token >>> 0, 0);
+  Atomics.compareExchange(u32, i, (token ^ A.NO_LIVENESS_LOCK) >>> 0, 0);
+}
+
+/** Did the thread that joined slot `slot` with `token` say that it holds no liveness lock (false too before it wrote its word)? */
+export function joinedWithoutLiveness(u32: Uint32Array, slot: number, token: number): boolean {
+  return Atomics.load(u32, livenessIndex(u32, slot)) === (token ^ A.NO_LIVENESS_LOCK) >>> 0;
 }
 
 /** Does the thread that joined slot `slot` with `token` hold a liveness lock, by its word (false too in the moment after its join, before it wrote it)? */

@@ -52,7 +52,7 @@ export function livenessKey(): string {
  * settling once the lock manager has released it (asynchronously: a join right after the leave
  * found it still held, EBUSY, 2 times in 3 in Deno: an outside audit, stop 28).
  */
-const mine = new Map<string, { untilEnd: boolean; gone: Promise<unknown> | null }>();
+const mine = new Map<string, { untilEnd: boolean; gone: Promise<unknown> | null; giveBack: () => void }>();
 /** How long a join waits for this realm's own release of the same lock (it is local and quick). */
 const GONE_WAIT_MS = 1000;
 
@@ -62,20 +62,22 @@ export function heldUntilEnd(name: string): boolean {
 }
 
 /**
- * Take the lock `name` and hold it until the returned function is called (or the realm ends;
- * `untilEnd`: the function does nothing, and the lock stays this realm's). A lock this realm
- * holds until its end already is taken again as it is; one this realm is giving back is waited
- * for (at most GONE_WAIT_MS). Resolves null when the runtime has no Web Locks, or refuses them
- * (e.g. an opaque origin: SecurityError). Never waits for another holder: the name carries a
- * fresh token, so it is free (`ifAvailable`); false when it is not (a token another realm
- * joined with, or holds the lock of: Bus.join's EBUSY).
+ * Take the lock `name` and hold it until the returned function is called, or the realm ends
+ * (`untilEnd`: the caller calls it only when its join failed: a web Worker whose join failed
+ * kept the lock until it ended, and a watch of the token's thread waited for it, an outside
+ * audit, stop 28). A lock this realm holds until its end already is taken again as it is; one
+ * this realm is giving back is waited for (at most GONE_WAIT_MS). Resolves null when the
+ * runtime has no Web Locks, or refuses them (e.g. an opaque origin: SecurityError). Never
+ * waits for another holder: the name carries a fresh token, so it is free (`ifAvailable`);
+ * false when it is not (a token another realm joined with, or holds the lock of: Bus.join's
+ * EBUSY).
  */
 export async function holdLock(name: string, untilEnd: boolean): Promise<(() => void) | null | false> {
   const locks = webLocks();
   if (!locks) return null;
   const noop = () => {};
   const have = mine.get(name);
-  if (have?.untilEnd) return noop; // (still this realm's: nothing to take, nothing to give back)
+  if (have?.untilEnd) return have.giveBack; // (still this realm's: nothing to take)
   if (have?.gone) await Promise.race([have.gone, new Promise((r) => setTimeout(r, GONE_WAIT_MS))]);
   let release!: () => void;
   const held = new Promise<void>((r) => { release = r; });
@@ -92,14 +94,17 @@ export async function holdLock(name: string, untilEnd: boolean): Promise<(() => 
     return null; // Web Locks refused in this context: no liveness lock (documented)
   }
   if (!got) return false;
-  mine.set(name, { untilEnd, gone: null });
-  if (untilEnd) return noop;
-  return () => {
+  let given = false;
+  const giveBack = () => {
+    if (given) return;
+    given = true;
     release();
-    const entry = { untilEnd: false, gone: done.then(noop, noop) };
+    const entry = { untilEnd: false, gone: done.then(noop, noop), giveBack: noop };
     mine.set(name, entry);
     void entry.gone.then(() => { if (mine.get(name) === entry) mine.delete(name); });
   };
+  mine.set(name, { untilEnd, gone: null, giveBack });
+  return giveBack;
 }
 
 /**

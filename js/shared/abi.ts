@@ -137,14 +137,16 @@ export const LEFT_PER_THREAD = 4;
 // The liveness table: one host word per thread slot, laid out (zeroed) by BUS_MAKE after the
 // left table; liveness (+172) is its address. A thread that joins holding its liveness lock
 // (Web Locks: Bus.join takes it before the slot) stores its token in its slot's word right
-// after thread_join; one that joins without one stores 0. Its clean leave stores 0 before
-// thread_leave, and a recovery of the slot takes the token out (a compare-exchange: a thread
-// that joined the freed slot since keeps its own). bus.watchLock reads it: a thread whose
-// word is not its token holds no lock (unless it joined a moment ago: its lock, seen held,
-// says so), and the grant of a lock that nobody holds is immediate, so watching such a live
-// thread used to declare it dead and recover it (an outside audit, stop 26); now the watch
-// ends with EOPNOTSUPP and the thread lives on (stop 28).
+// after thread_join; one that joins without one stores its token ^ NO_LIVENESS_LOCK (0 is
+// "not written yet": the moment between the join and the store). Its clean leave stores 0
+// before thread_leave, and a recovery of the slot takes the token out (a compare-exchange:
+// a thread that joined the freed slot since keeps its own). bus.watchLock reads it: the grant
+// of a lock that nobody holds is immediate, so watching a live thread without a lock used to
+// declare it dead and recover it (an outside audit, stop 26); now such a watch ends with
+// EOPNOTSUPP and the thread lives on (stop 28). Tokens are handed out in sequence from 2
+// (BUS_NEXT_TOKEN): a token and another's ^ NO_LIVENESS_LOCK meet only after 2^31 handles.
 export const BUS_LIVENESS = 172;
+export const NO_LIVENESS_LOCK = 0x80000000;
 // name_rules: how many entries of the match table hold a NAME rule (kind 0, MATCH_RULE_NAME),
 // counting the dead entries of closed connections until their entry is taken again (changed
 // under the bus lock by MATCH_ADD / MATCH_REMOVE; read unlocked). Non-zero: a signal is

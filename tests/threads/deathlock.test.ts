@@ -169,12 +169,13 @@ if (!LOCKS) {
     bus.shutdown();
     const ws = bus.watchLock(stays.h, { signal: ALL.signal }), wl = bus.watchLock(leaves.h, { signal: ALL.signal });
     let early = false;
-    void Promise.race([ws, wl]).then(() => { early = true; });
-    await new Promise((r) => setTimeout(r, 50));
-    if (stays.w.kind === 'web') assert.not.ok(early, 'both wait for their worker to end (a web Worker holds its lock until it ends)');
+    void ws.then(() => { early = true; });
+    // the one that left: at once, its worker alive (the left table; before stop 28 it waited for
+    // the worker's end, a web Worker holding its lock until then: an outside audit)
+    assert.equal(await within(wl, MSG_MS, 'the watch of the worker that left'), { slot: -1 });
+    if (stays.w.kind === 'web') assert.not.ok(early, 'the one that stayed waits for its worker to end (a web Worker holds its lock until it ends)');
     await leaves.w.terminate();
     await stays.w.terminate();
-    assert.equal(await within(wl, MSG_MS, 'the watch of the worker that left'), { slot: -1 });
     const r = await within(ws, MSG_MS, 'the watch of the worker that stayed');
     assert.is(r.slot, -1);
     assert.instance(r.error, BusError);
@@ -252,10 +253,13 @@ if (!LOCKS) {
     assert.is(ready.held, true);
     w.post('leave');
     assert.equal(await w.next(MSG_MS, 'the worker to leave'), { left: true });
+    // it left, its lock still held (until it ends): a watch says so at once (it waited for the
+    // worker's end before: an outside audit, stop 28)
+    assert.equal(await within(bus.watchLock(h, { signal: ALL.signal }), MSG_MS, 'the watch of a thread that left, its realm alive'), { slot: -1 });
     const other = spawn(WORKER, { handle: h, to: main.id });
     // (its join's rejection is its top-level error: the worker fails with it)
     const refused = await other.next<unknown>(READY_MS, 'the second worker to fail its join').then((m) => `posted ${JSON.stringify(m)}`, (e: Error) => e.message);
-    assert.match(refused, /EBUSY: this token's liveness lock is held by another thread/);
+    assert.match(refused, /EBUSY: another thread holds this token, or its liveness lock \(a web Worker that joined with it keeps that lock until it ends/);
     await other.terminate();
     for (const liveness of [undefined, false, true]) {
       w.post({ rejoin: liveness });
@@ -285,7 +289,7 @@ if (!LOCKS) {
     bus.close();
   });
 
-  s('a worker with a token whose lock another worker still holds joins without one: a watch armed on that lock refuses it at the grant (EOPNOTSUPP), alive; a lockless thread that left resolves { slot: -1 }', async () => {
+  s('a worker with a token whose lock another worker still holds joins without one: a watch of it is refused (EOPNOTSUPP) at its first look while that lock is held, the worker alive; a lockless thread that left resolves { slot: -1 }', async () => {
     // (an outside audit, stop 28: the grant of the first worker's lock recovered the second, alive)
     const bus = await threadBus(ENGINE);
     const main = bus.connect();
@@ -299,12 +303,11 @@ if (!LOCKS) {
     const rb = await b.next<Ready>(READY_MS, 'worker b to join');
     assert.is(rb.held, true, "a's lock, held by a (b's query sees it)");
     assert.equal(bus.stats().threads.list.find((t) => t.token === h.token)?.liveness, false, "b's word: no lock of its own");
-    const watched = bus.watchLock(h, { signal: ALL.signal }); // arms on a's lock
-    await new Promise((r) => setTimeout(r, 50));
-    await a.terminate(); // a's lock is granted
-    const r = await within(watched, MSG_MS, "the watch, at the grant of a's lock");
+    // refused at its first look, a's lock held or not (it waited for a's end before: an outside audit, stop 28)
+    const r = await within(bus.watchLock(h, { signal: ALL.signal }), MSG_MS, 'the watch of b, a alive');
     assert.is((r.error as BusError | undefined)?.code, 'EOPNOTSUPP', String(r.error));
     assert.is(r.slot, -1);
+    await a.terminate();
     assert.is(bus.engine.liveConns(), 2, 'b is still connected');
     b.post('send');
     assert.equal(await b.next(MSG_MS, 'worker b to send'), { sent: true });
@@ -316,6 +319,30 @@ if (!LOCKS) {
     assert.equal(await b.next(MSG_MS, 'worker b to leave'), { left: true });
     assert.equal(await within(bus.watchLock(h, { signal: ALL.signal }), MSG_MS, 'the watch of a lockless thread that left'), { slot: -1 });
     await b.terminate();
+    assert.equal(checkBus(bus.engine), []);
+    main.close();
+    bus.close();
+  });
+
+  s('a web Worker whose join fails (EBUSY: a lockless thread holds the token) gives the lock it took back at once', async () => {
+    // (an outside audit, stop 28: it kept the lock until it ended, and a watch of the token's
+    // lockless thread, and every later join with the token, waited for that end)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    const name = bus.livenessLockName(h.token);
+    const held = async () => ((await webLocks()!.query()).held ?? []).some((l) => l.name === name);
+    const a = spawn(WORKER, { handle: h, to: main.id, liveness: false });
+    assert.is((await a.next<Ready>(READY_MS, 'the lockless worker to join')).held, false);
+    const c = spawn(WORKER, { handle: h, to: main.id }); // takes the lock, then the core's EBUSY
+    const refused = await c.next<unknown>(READY_MS, 'the second join to fail').then((m) => `posted ${JSON.stringify(m)}`, (e: Error) => e.message);
+    assert.match(refused, /EBUSY: another thread holds this token/);
+    assert.is(await held(), false, 'the failed join gave its lock back, its worker alive or not');
+    const r = await within(bus.watchLock(h, { signal: ALL.signal }), MSG_MS, 'the watch of the lockless thread');
+    assert.is((r.error as BusError | undefined)?.code, 'EOPNOTSUPP');
+    await c.terminate();
+    await a.terminate();
+    assert.ok(await bus.recoverThreadAsync(h.token) >= 0, 'the lockless worker, ended, recovered by hand');
     assert.equal(checkBus(bus.engine), []);
     main.close();
     bus.close();
