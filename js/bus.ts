@@ -958,6 +958,14 @@ export class Bus {
         if (done) return;
         const slot = this.threadSlotOf(token);
         if (slot >= 0 && !holdsLiveness(this.engine.u32, slot, token)) return finish({ slot: -1, error: noLivenessLock(token) });
+        // no thread holds the token, and none left or was recovered with it: the lock's holder
+        // never joined (a join that failed gives its lock back a moment after it reports: a
+        // watch that met the lock then resolved { slot: -1 }, and the worker that joined with
+        // the token next was never watched, an outside audit, stop 28). Look again
+        if (slot < 0 && !this.leftRecently(token) && !this.isShutdown) {
+          timer = setTimeout(look, WATCH_LOCK_POLL_MS);
+          return;
+        }
         recover();
       };
       const arm = () => {

@@ -348,6 +348,35 @@ if (!LOCKS) {
     bus.close();
   });
 
+  s('the grant of a lock whose holder never joined with the token (a failed join, before its release) does not end a watch: the worker that joins next is watched and recovered', async () => {
+    // (an outside audit, stop 28: such a watch resolved { slot: -1 }, 7 runs in 10, and the
+    // next worker with the token, terminated, stayed in its slot)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const h = bus.handle();
+    let release!: () => void;
+    await new Promise<void>((ok) => {
+      void webLocks()!.request(bus.livenessLockName(h.token), { mode: 'exclusive' }, () => { ok(); return new Promise<void>((r) => { release = r; }); });
+    });
+    const watched = bus.watchLock(h, { signal: ALL.signal }); // meets the lock held: arms
+    let settled = false;
+    void watched.then(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 30));
+    release(); // granted to the watch: no thread holds the token, none left with it
+    await new Promise((r) => setTimeout(r, 100));
+    assert.not.ok(settled, 'the watch goes on');
+    const w = spawn(WORKER, { handle: h, to: main.id });
+    const ready = await w.next<Ready>(READY_MS, 'the worker to join');
+    assert.is(ready.held, true);
+    await w.terminate();
+    const r = await within(watched, MSG_MS, 'the watch, after the worker that joined next ended');
+    assert.is(r.error, undefined, String(r.error));
+    assert.is(r.slot, ready.slot, 'recovered');
+    assert.equal(checkBus(bus.engine), []);
+    main.close();
+    bus.close();
+  });
+
   s('Bus.join on a main thread: no liveness lock by default; liveness: true holds it until bus.close()', async () => {
     const bus = await threadBus(ENGINE);
     const h = bus.handle();
