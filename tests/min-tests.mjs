@@ -31,8 +31,9 @@ export const MIN_TESTS = {
   // + 1 page listener under a flood + 1 recoverThreadAsync of a worker still running
   // + 1 page sendAsync against a taken lock (stop 22)
   // + 1 watchLock of a live worker without a liveness lock (EOPNOTSUPP, stop 28)
+  // + 1 a module worker that leaves and rejoins with its handle (stop 28)
   // one test per file of tests/conformance (41; busy-poll.test.ts +1, stop 27) + the check of
   // their tests' total against 'tests/conformance' above
   'tests/browser conformance': 42,
-  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1) + 3 + 1 + 1 + 1 + 1,
+  'tests/browser': (engine) => 2 + (engine === 'both' ? 4 : 1) + 3 + 1 + 1 + 1 + 1 + 1,
 };

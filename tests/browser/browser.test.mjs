@@ -384,11 +384,87 @@ async function noLockInPage(page, engine) {
   }, { engine, src: WORKER_SRC(new URL(page.url()).origin) });
 }
 
+// A module worker that joins (its lock held until it ends), leaves cleanly, and joins again
+// with the same handle when told ('rejoin'): posts { slot, held } after each join, { left }.
+const REJOIN_SRC = (origin) => `const next = () => new Promise((r) => { self.onmessage = (e) => r(e.data); });
+const first = next(); // (set before the import: the handle may come while it loads)
+const { Bus, MockProvider } = await import('${origin}/dist/js/index.js');
+const { handle, engine } = await first;
+let bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 4 }) });
+let c = bus.connect({ description: 'rejoin' });
+const name = bus.livenessLockName(handle.token);
+const held = async () => (await navigator.locks.query()).held.some((l) => l.name === name);
+self.postMessage({ slot: bus.engine.threadSlot, held: await held() });
+for (;;) {
+  const m = await next();
+  if (m === 'leave') { c.close(); bus.close(); self.postMessage({ left: true, held: await held() }); }
+  if (m === 'rejoin') {
+    try {
+      bus = await Bus.join(handle, { engine, provider: new MockProvider({ seed: 4 }) });
+      c = bus.connect({ description: 'rejoin' });
+      self.postMessage({ slot: bus.engine.threadSlot, held: await held() });
+    } catch (e) { self.postMessage({ error: e.code, message: e.message }); }
+  }
+}
+`;
+
+/** In the page: a worker joins, leaves, is watched, joins again, is watched again and terminated. */
+async function rejoinInPage(page, engine) {
+  return page.evaluate(async ({ engine, src }) => {
+    const { Bus, MockProvider } = await import('/dist/js/index.js');
+    const bus = await Bus.create({ engine, provider: new MockProvider(), limits: { threads: 4, connections: 8, poolMax: 65536, names: 16, matches: 16, replies: 16 } });
+    const h = bus.handle();
+    const url = URL.createObjectURL(new Blob([src], { type: 'text/javascript' }));
+    const w = new Worker(url, { type: 'module' });
+    const ac = new AbortController();
+    const bounded = (p, ms, what) => Promise.race([p, new Promise((_, j) => setTimeout(() => j(new Error(`timed out after ${ms} ms: ${what}`)), ms))]);
+    const reply = () => bounded(new Promise((r) => { w.onmessage = (e) => r(e.data); }), 15000, 'the worker');
+    const shown = (r) => ({ slot: r.slot, code: r.error?.code });
+    const out = {};
+    try {
+      w.postMessage({ handle: h, engine });
+      out.first = await reply();
+      w.postMessage('leave');
+      out.left = await reply();
+      out.afterLeave = shown(await bounded(bus.watchLock(h, { signal: ac.signal }), 15000, 'the watch after the leave'));
+      w.postMessage('rejoin');
+      out.again = await reply();
+      out.liveness = bus.stats().threads.list.find((t) => t.token === h.token)?.liveness;
+      const watched = bus.watchLock(h, { signal: ac.signal });
+      w.terminate();
+      out.afterEnd = shown(await bounded(watched, 15000, 'the watch after terminate()'));
+      out.check = bus.check();
+    } finally {
+      ac.abort();
+      w.terminate();
+      URL.revokeObjectURL(url);
+    }
+    return out;
+  }, { engine, src: REJOIN_SRC(new URL(page.url()).origin) });
+}
+
 const DEATH_ENGINE = PAIRS[0][0];
 if (!HAS_CHROMIUM) {
+  s.skip('chromium: a module worker leaves and rejoins with its handle');
   for (const what of ['terminate()', 'self.close()', 'a top-level throw']) s.skip(`chromium: watchLock after ${what}`);
   s.skip('chromium: watchLock of a live worker without a liveness lock');
 } else {
+  s(`chromium: a module worker that left (its lock held until it ends) is { slot: -1 } to a watch at once, rejoins with its handle (no EBUSY), and is recovered once terminated (${DEATH_ENGINE})`, async () => {
+    // (outside audits, stop 28: the watch waited for the worker's end, and the rejoin failed with EBUSY)
+    await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
+      const r = await rejoinInPage(page, DEATH_ENGINE);
+      assert.is(r.first.held, true);
+      assert.equal(r.left, { left: true, held: true }, 'its lock kept after the leave');
+      assert.equal(r.afterLeave, { slot: -1, code: undefined }, 'the watch of a thread that left');
+      assert.is(r.again.error, undefined, `the rejoin: ${r.again.message}`);
+      assert.is(r.again.held, true);
+      assert.is(r.liveness, true, 'its liveness word: it holds the lock');
+      assert.equal(r.afterEnd, { slot: r.again.slot, code: undefined }, 'recovered once terminated');
+      assert.equal(r.check, [], 'the bus is consistent');
+      assert.equal(problems, [], 'no page error, console error or failed request');
+    });
+  });
+
   s(`chromium: watchLock of a live worker that joined without a liveness lock: EOPNOTSUPP, before or after its join; it lives on (${DEATH_ENGINE})`, async () => {
     // (before stop 28 the grant was immediate and the live worker was recovered: an outside audit, stop 26)
     await withPage(`?engine=${DEATH_ENGINE}&interval=100`, async ({ page, problems }) => {
