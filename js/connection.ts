@@ -243,10 +243,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** D-Bus unique name, ":1.<id>" */
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }
+  /**
+   * @internal Closed here, or closed under this thread by a recovery (its slot's generation
+   * moved on: the slot, and its pool, may be another connection's by now). One load.
+   */
+  get gone(): boolean { return this.isClosed || this.engine.connGen(this.slot) !== this.gen; }
   /** messages waiting in the receive queue */
-  get queued(): number { return this.isClosed ? 0 : this.engine.queued(this.slot) + this.takenLeft; }
+  get queued(): number { return this.gone ? 0 : this.engine.queued(this.slot) + this.takenLeft; }
   /** pool bytes in use (queued and published slices, with their block headers) */
-  get poolUsed(): number { return this.isClosed ? 0 : this.engine.poolUsed(this.slot); }
+  get poolUsed(): number { return this.gone ? 0 : this.engine.poolUsed(this.slot); }
 
   /** a view of this thread's command area (inline payloads are copied through it), and where it starts */
   private cmdView: Uint8Array | null = null;

@@ -58,9 +58,12 @@ export class Message {
   private at(): number {
     if (this.freed) throw new BusError(A.ENXIO, 'message', 'message already freed');
     if (this.stale()) throw new BusError(A.ENXIO, 'message', 'message already freed (through another Message of the same slice: a peek and a receive of one message)');
-    if (this.conn.closed) {
+    if (this.conn.gone) {
       // (its slice went with the pool: after bus.shutdown() say so, not only "closed": an outside audit, stop 24)
       if (isShutdown(this.conn.engine.u32)) throw shutdownError('message', 'the bus was shut down, and its connection closed with it');
+      // (a recovery closed it under this thread: the pool may hold another connection's
+      // messages by now, read as this one's before: an outside audit, stop 29)
+      if (!this.conn.closed) throw new BusError(A.ECONNRESET, 'message', 'its connection was closed by a recovery (this thread was declared dead)');
       throw new BusError(A.ECONNRESET, 'message', 'its connection is closed');
     }
     return this.base;
@@ -220,8 +223,9 @@ export class Message {
   free(): void {
     // its connection is closed (close(), bus.shutdown(), a recovery): the slice went with the
     // pool and there is nothing to give back; a free() in cleanup code (finally, using) does
-    // not throw then (it threw ECONNRESET: an outside audit, stop 24)
-    if (!this.freed && !this.stale() && this.conn.closed) { this.freed = true; return; }
+    // not throw then (it threw ECONNRESET: an outside audit, stop 24); nor when a recovery
+    // closed it under this thread (an outside audit, stop 29)
+    if (!this.freed && !this.stale() && this.conn.gone) { this.freed = true; return; }
     this.at();
     this.conn.freeOffset(this.offset);
     this.retire();

@@ -177,6 +177,45 @@ t('a recovered thread closes its connections and leaves without errors piling up
   assert.equal(checkBus(bus.engine), []);
 });
 
+t("a recovered thread's unfreed messages: no longer readable (ECONNRESET), not even once its slot and pool are another connection's; their free() and conn.queued are quiet", async ({ bus, mock }) => {
+  // (an outside audit, stop 29: a message a worker kept read the main thread's own message, with
+  // its sender, once a new connection took the slot; its free() threw ECONNRESET)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const a = bus.connect(), jc = j.connect();
+  a.sendText(jc.id, 'for the worker');
+  a.sendText(jc.id, 'queued');
+  const held = jc.recv()!;
+  assert.is(held.text(), 'for the worker');
+  assert.ok(bus.recoverThread(h.token, { stopped: true }) >= 0);
+  let mine: import('../../js/index.ts').Connection | null = null;
+  const others: import('../../js/index.ts').Connection[] = [];
+  for (let k = 0; k < 8 && mine === null; k++) {
+    const x = bus.connect();
+    if (x.slot === jc.slot) mine = x; else others.push(x);
+  }
+  assert.ok(mine !== null, 'a new connection took the recovered one\'s slot');
+  a.sendText(mine!.id, 'PRIVATE');
+  const own = mine!.recv()!;
+  assert.is(own.offset, held.offset, 'the same slice of the same pool: what the old Message would read');
+  const reset = (re: RegExp) => (e: unknown) => e instanceof BusError && e.code === 'ECONNRESET' && re.test(e.message);
+  assert.throws(() => held.text(), reset(/^message: ECONNRESET: its connection was closed by a recovery/));
+  assert.throws(() => held.src, reset(/closed by a recovery/));
+  assert.throws(() => held.payload, reset(/closed by a recovery/));
+  assert.is(jc.queued, 0, "not the new connection's queue");
+  assert.is(jc.poolUsed, 0, "nor its pool");
+  held.free(); // quiet, as after close(): cleanup code goes on
+  assert.throws(() => held.free(), (e: unknown) => e instanceof BusError && e.code === 'ENXIO', 'freed twice: ENXIO, as any double free');
+  assert.ok(held.freedAlready);
+  assert.is(own.text(), 'PRIVATE', "the new connection's message untouched");
+  own.free();
+  assert.is(mine!.poolUsed, 0);
+  jc.close();
+  j.close();
+  for (const x of [mine!, ...others]) x.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t("a thread declared dead writes nothing more in its command area: the thread that joins into its slot next is not disturbed", async ({ bus, mock }) => {
   // (an outside audit, stop 22: a Deno worker still running its send loop after terminate()
   // and recoverThread() encoded each SEND into its old command area before the engine refused
