@@ -1304,15 +1304,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * its slice is freed by the next RECV_BATCH (at once when there is no room to note it).
    */
   releaseBatched(m: Message): void {
-    if (this.batchFree === null || this.batchFreeN === RECV_BATCH_MAX) this.freeSoon(m.detach());
-    else this.batchFree[this.batchFreeN++] = m.detach();
+    const off = m.detach();
+    if (off < 0) return; // (its connection is gone: nothing to free)
+    if (this.batchFree === null || this.batchFreeN === RECV_BATCH_MAX) this.freeSoon(off);
+    else this.batchFree[this.batchFreeN++] = off;
   }
 
   /** @internal conn.listen has stopped: the slices it was done with are freed now (its taken messages stay for the next receives). */
   batchEnd(): void {
     const n = this.batchFreeN;
     this.batchFreeN = 0;
-    if (this.isClosed) return; // (gone with the connection's pool)
+    if (this.gone) return; // (gone with the connection's pool, which a recovery may have given another connection)
     for (let k = 0; k < n; k++) this.freeSoon(this.batchFree![k]);
   }
 
@@ -1326,6 +1328,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * freed meanwhile through a peeked Message of it (ENXIO) is skipped, as recvBatch does.
    */
   freeSoon(offset: number): void {
+    if (offset < 0) return; // (detach() of a message whose connection is gone)
     if (this.deferredFrees !== null) { this.deferredFrees.push(offset); return; } // (after those already waiting)
     if (!this.freeLooking(offset)) { this.deferredFrees = [offset]; this.deferFrees(); }
   }
@@ -1351,7 +1354,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.deferTimer = null;
       const d = this.deferredFrees;
       if (d === null) return;
-      if (this.isClosed) { this.deferredFrees = null; return; } // (gone with the pool)
+      if (this.gone) { this.deferredFrees = null; return; } // (gone with the pool, which a recovery may have given another connection)
       let k = 0;
       try {
         while (k < d.length && this.freeLooking(d[k])) k++;
@@ -1797,6 +1800,23 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   roomGroupDone(dst: unknown, group: RoomGroup): void {
     const k = groupKey(dst);
     if (this.roomGroups.get(k) === group) this.roomGroups.delete(k);
+  }
+  /** the tickets its last waits left to passers, per destination (turns.ts, Passer): at most one each */
+  private readonly ticketsLeft = new Map<string | number, T.Passer>();
+  /** @internal RoomOwner */
+  roomTicketLeft(dst: unknown, p: T.Passer): void {
+    const m = this.ticketsLeft;
+    // (the passers that ended meanwhile go: the map stays as small as the connection's destinations with one pending)
+    if (m.size > 0) for (const [k, q] of m) if (q.ended || q.taken) m.delete(k);
+    m.set(groupKey(dst), p);
+  }
+  /** @internal RoomOwner */
+  roomTicketTake(dst: unknown): T.Passer | null {
+    if (this.ticketsLeft.size === 0) return null;
+    const k = groupKey(dst), p = this.ticketsLeft.get(k);
+    if (p === undefined) return null;
+    this.ticketsLeft.delete(k);
+    return p;
   }
   /**
    * when an event-loop send's try last met a lock taken past its wait (0: none since a send

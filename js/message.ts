@@ -231,8 +231,13 @@ export class Message {
     this.retire();
   }
 
-  /** @internal Freed as far as the user can tell; its slice is freed by the caller later (conn.listen's next RECV_BATCH). Returns its offset. */
+  /**
+   * @internal Freed as far as the user can tell; its slice is freed by the caller later
+   * (conn.listen's next RECV_BATCH). Returns its offset, or -1 when its connection is gone
+   * (closed, or by a recovery: the slice went with the pool, nothing to free, as free() says).
+   */
   detach(): number {
+    if (!this.freed && !this.stale() && this.conn.gone) { this.freed = true; return -1; }
     this.at();
     this.retire();
     return this.offset;

@@ -232,6 +232,10 @@ export interface RoomOwner {
   roomGroup(dst: unknown): RoomGroup;
   /** `group` of `dst` has no waits left */
   roomGroupDone(dst: unknown, group: RoomGroup): void;
+  /** the last wait to `dst` left its ticket behind, with passer `p` (kept for the next wait to `dst` to take back) */
+  roomTicketLeft(dst: unknown, p: T.Passer): void;
+  /** the passer of a ticket this connection left in `dst`'s line, taken out of its keeping (null: none) */
+  roomTicketTake(dst: unknown): T.Passer | null;
   /** `w` starts waiting (its keep-alive hold, close()'s list) / stops */
   roomJoin(w: RoomWait<unknown>): void;
   roomLeave(w: RoomWait<unknown>): void;
@@ -391,6 +395,20 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     this.inLine = true;
   }
 
+  /** The ticket of an earlier wait of this connection to the same destination, as its own (its place in the line). */
+  takeTicket(rx: number, gen: number, t: number, seqAt: number): void {
+    this.rx = rx; this.gen = gen; this.t = t; this.seqAt = seqAt;
+    this.inLine = true;
+  }
+
+  /** The head, in no line: the ticket an earlier wait of this connection to the destination left to a passer, taken back (true). */
+  private takeLeft(): boolean {
+    const p = this.conn.roomTicketTake(this.dst);
+    if (p === null || !T.take(this.conn.engine.i32, p)) return false;
+    this.takeTicket(p.rx, p.gen, p.t, p.seqAt);
+    return true;
+  }
+
   /**
    * Before a first wait behind earlier sends of this connection to the same destination: the
    * checks of the message (SEND_PROBE), so that what no room can help (a message that never
@@ -457,7 +475,18 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       throw err;
     } finally {
       const i32 = conn.engine.i32;
-      if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
+      if (this.inLine) {
+        // the connection keeps its place in the line: the next of its waits to the destination
+        // takes this ticket (it becomes the head below); with none, the ticket is left to a
+        // passer that the connection's next wait to it takes back (turns.ts, Passer)
+        const n = this.group !== null && this.prev === null ? this.next : null;
+        if (n instanceof RoomWait && !n.inLine) n.takeTicket(this.rx, this.gen, this.t, this.seqAt);
+        else {
+          const p = T.giveUp(i32, this.rx, this.gen, this.t, this.seqAt);
+          if (p !== null) conn.roomTicketLeft(this.dst, p);
+        }
+        this.inLine = false;
+      }
       if (this.group !== null) this.leaveGroup();
       if (this.joined) {
         if (this.signal !== undefined) conn.aborts.unwatch(this.signal, this);
@@ -516,8 +545,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         }
         continue;
       }
-      // in no line, and others wait in the receiver's: to its end first
-      if (!this.inLine && this.joinLine()) continue;
+      // in no line: the place an earlier wait of this connection to the destination left, or,
+      // when others wait in the receiver's line, its end
+      if (!this.inLine && (this.takeLeft() || this.joinLine())) continue;
       // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
       let err: unknown;
       const seqTry = Atomics.load(i32, SEQ_IDX);

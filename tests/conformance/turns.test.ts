@@ -218,6 +218,34 @@ t('a waiter that times out or whose connection closes passes its turn', async ({
   s0.close(); s2.close(); fill.close(); b.close();
 });
 
+t("a connection whose waits time out keeps one place in the line: the next of its waits takes it over, and a later one takes back the place the last one left", async ({ bus }) => {
+  // (an outside audit, stop 29: each timed-out head left a passer and its successor took a new
+  // ticket at the end; a worker that exited then left one dead ticket per timed-out send, and
+  // the next sender into that receiver waited 0.7 s behind 50 of them, 2.4-4 s behind 500)
+  const b = bus.connect({ poolSize: 65536 }), fill = bus.connect(), a = bus.connect(), c = bus.connect();
+  for (let i = 0; i < MAXQ; i++) fill.sendText(b.id, `f${i}`);
+  const pc = c.sendAsync(b.id, enc.encode('c0'), { timeout: 10000 });
+  await until(() => line(b) === 1, 'c holds the turn');
+  const burst = [1, 2, 3, 4, 5].map((i) => a.sendAsync(b.id, enc.encode(`a${i}`), { timeout: 20 * i }).then(() => 'sent', (x: BusError) => x.code));
+  await until(() => line(b) === 2, 'a has its place behind c');
+  assert.equal(await Promise.all(burst), ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT']);
+  assert.is(line(b), 2, 'one place for a, not one per timed-out send');
+  for (let i = 0; i < 3; i++) {
+    const x = await a.sendAsync(b.id, enc.encode('gone'), { timeout: 15 }).then(() => 'sent', (e: BusError) => e.code);
+    assert.is(x, 'ETIMEDOUT');
+    assert.is(line(b), 2, `a later wait takes back the place the last one left (round ${i})`);
+  }
+  const pa = a.sendAsync(b.id, enc.encode('a-late'), { timeout: 10000 });
+  assert.is(line(b), 2);
+  assert.is(a.pendingSends, 1);
+  const got = await drain(b, MAXQ + 2);
+  assert.equal(got, ['f0', 'f1', 'c0', 'a-late'], 'c first (ahead of a in the line), then a, from its old place');
+  assert.is(await pc, 1);
+  await pa;
+  assert.is(line(b), 0, 'the line is empty: no passer left behind');
+  a.close(); c.close(); fill.close(); b.close();
+});
+
 t('a ticket nobody holds (a dead worker\'s) is skipped once it owes a try for TURN_MS, and counted', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
   const e = bus.engine, rx = e.connAddr(b.slot);
