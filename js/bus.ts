@@ -322,7 +322,11 @@ export class Bus {
       Math.min(limits.poolMax, A.MAX_POOL), Math.min(limits.names, A.MAX_CONNS * 4), Math.min(limits.matches, A.MAX_CONNS * 4),
       Math.min(limits.replies, A.MAX_CONNS * 4), Math.min(bloom.size, A.BLOOM_SIZE_MAX));
     const pages = end === 0 ? 0 : busPages(end, userBytes);
-    if (pages === 0 || pages > A.MAX_MEMORY_PAGES) throw new BusError(A.ENOMEM, 'Bus.create', 'the bus does not fit in 4 GiB of memory');
+    if (pages === 0 || pages > A.MAX_MEMORY_PAGES) {
+      // (named: it said only "does not fit" before stop 30, an outside audit)
+      const pools = Math.min(limits.connections, A.MAX_CONNS) * Math.min(limits.poolMax, A.MAX_POOL);
+      throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${limits.connections}) × limits.poolMax (${limits.poolMax} bytes), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
+    }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await providerFor('Bus.create');
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
@@ -335,6 +339,8 @@ export class Bus {
     MAKE.encode(u8, u32, c, 0, bloom.size, bloom.hashes, limits.threads, limits.connections, limits.poolMax,
       limits.names, limits.matches, limits.replies, limits.maxQueuedPerUser);
     checkCmd(u32, c, engine.busMake(c), 'Bus.create', MAKE.NAME);
+    // the quota in force (0 asks for the kdbus default: bus.limits said 0 before stop 30)
+    limits.maxQueuedPerUser = u32[(A.BUS_BASE + A.BUS_MAX_QUEUED) >>> 2];
     const id128 = MAKE.id128(u8, c);
     const layoutEnd = MAKE.layoutEnd(u32, c);
     check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');

@@ -279,8 +279,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * through the command area, in one SEND). Returns the cookie used.
    */
   send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
-    // (under reply / replyAsync / dispatch the argument errors name that op; under call / callSync, and alone, 'send')
-    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
+    // (under reply / replyAsync / dispatch / sendAsync the argument errors name that op; under call / callSync, and alone, 'send')
+    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' || this.sendOp === 'sendAsync' ? this.sendOp : 'send';
     this.live(aop);
     const o = options<SendOptions>(aop, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
     // every option read once, here, before the payload is measured and the command area
@@ -295,7 +295,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   sendParts(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined,
     oCookie: number | null | undefined, oPriority: number | null | undefined, oFlags: number | undefined, oType: bigint | undefined): number {
-    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' ? this.sendOp : 'send';
+    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' || this.sendOp === 'sendAsync' ? this.sendOp : 'send';
     const e = this.live(aop);
     const { u32, u8 } = e;
     if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, aop, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
@@ -1716,7 +1716,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       const skips0 = e.skips;
       try {
         checkUsable(this, 'sendAsync');
-        const cookie = this.send(dst, payload, w.sendOpts);
+        const cookie = this.roomSend('sendAsync', dst, payload, w.sendOpts);
         this.sendWent(skips0);
         return Promise.resolve(cookie);
       } catch (err) {
@@ -1766,13 +1766,27 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned, reply).run();
   }
 
+  /**
+   * @internal RoomOwner: send(), its failures op `op`'s (sendAsync: its sends said `send:`
+   * before stop 30, where a call's say `call:`; an outside audit)
+   */
+  roomSend(op: string, dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object): number {
+    const was = this.sendOp;
+    this.sendOp = op;
+    try {
+      return this.send(dst as Destination, payload, opts as SendOptions);
+    } finally {
+      this.sendOp = was;
+    }
+  }
   /** @internal RoomOwner: send()'s checks without the sending (SEND_PROBE) */
   roomProbe(dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object, op: string): number {
-    // a failure of the probe's SEND has the op the wait's own tries report (call, replyAsync,
-    // dispatch; sendAsync's tries are send()s): a call behind earlier ones whose callee closed
-    // said `send: ENXIO` while the call that tried first said `call: ENXIO`, before stop 25
+    // a failure of the probe's SEND has the op of the waiting method (call, replyAsync,
+    // dispatch, sendAsync): a call behind earlier ones whose callee closed said `send: ENXIO`
+    // while the call that tried first said `call: ENXIO`, before stop 25; a sendAsync said
+    // `send:` before stop 30 (an outside audit)
     const was = this.sendOp;
-    this.sendOp = op === 'sendAsync' ? 'send' : op;
+    this.sendOp = op;
     try {
       return this.probe(dst as Destination, payload, opts as SendOptions);
     } finally {

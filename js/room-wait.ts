@@ -220,6 +220,8 @@ export interface RoomOwner {
   readonly spaceSpinner: Spinner;
   /** send()'s checks without the sending (SEND_PROBE): throws what send() would but for room; the receiver's slot address */
   roomProbe(dst: unknown, payload: Payload, opts: object, op: string): number;
+  /** send() of `payload` to `dst` with `opts`, its errors op `op`'s (sendAsync); returns the cookie */
+  roomSend(op: string, dst: unknown, payload: Payload, opts: object): number;
   /** the lock wait of an event-loop send's try (engine.asyncLockWaitMs, or 0 while a lock found taken lets no send through) */
   sendLockWait(): number;
   /** a try met a lock taken (true), or went through (false) */
@@ -558,7 +560,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       const skips0 = e.skips;
       try {
         this.result = this.attempt === null
-          ? (conn as unknown as { send(d: unknown, p: Payload, o: object): R }).send(this.dst, this.payload, this.sendOpts)
+          ? conn.roomSend(this.op, this.dst, this.payload, this.sendOpts) as R
           : this.attempt(this.payload);
         if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
         conn.sendWent(skips0);

@@ -120,6 +120,31 @@ t('sendAsync rejects with ETIMEDOUT when no room comes', async ({ bus }) => {
   a.close(); b.close();
 });
 
+t("a waiting sendAsync's failure that room cannot help is sendAsync's: its receiver closed (ENXIO), its name released (ESRCH)", async ({ bus }) => {
+  // (an outside audit, stop 29: these said "send: ENXIO" / "send: ESRCH", where call() says "call:")
+  const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
+  const byId = a.sendAsync(b.id, new Uint8Array(8), { timeout: 5000 }).then(() => null, (e: BusError) => e);
+  await tick();
+  while (b.drop()) { /* empty it */ }
+  b.close();
+  const e1 = await byId;
+  assert.ok(e1 instanceof BusError && e1.code === 'ENXIO', `ENXIO (${e1?.message})`);
+  assert.match(e1!.message, /^sendAsync: ENXIO: /);
+  const c = bus.connect({ poolSize: 65536 });
+  c.requestName('org.example.Full');
+  for (let i = 0; i < MAXQ; i++) a.sendText('org.example.Full', `m${i}`);
+  const byName = a.sendAsync('org.example.Full', new Uint8Array(8), { timeout: 5000 }).then(() => null, (e: BusError) => e);
+  await tick();
+  c.releaseName('org.example.Full');
+  while (c.drop()) { /* room: the waiter tries again, by a name nobody owns */ }
+  const e2 = await byName;
+  assert.ok(e2 instanceof BusError && e2.code === 'ESRCH', `ESRCH (${e2?.message})`);
+  assert.match(e2!.message, /^sendAsync: ESRCH: /);
+  assert.is(a.pendingSends, 0);
+  a.close(); c.close();
+});
+
 t('sendAsync rejects with ECANCELED when its signal aborts (before or while it waits)', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect({ poolSize: 65536 });
   for (let i = 0; i < MAXQ; i++) a.sendText(b.id, `m${i}`);
@@ -149,6 +174,7 @@ t('a message that can never fit fails at once, sync and async, naming the rule a
   await a.sendAsync(b.id, big, { timeout: 10000 }).then(() => assert.unreachable(), (e: BusError) => {
     assert.is(e.code, 'ENOBUFS');
     assert.is(e.reason, A.R_SEND_NEVER_FITS);
+    assert.match(e.message, /^sendAsync: ENOBUFS: /, "its op is sendAsync's");
   });
   assert.is(a.pendingSends, 0);
   a.send(b.id, new Uint8Array(share - 512)); // just under the share fits
@@ -240,7 +266,15 @@ t('BUS_MAKE: maxQueuedPerUser above the bound is refused, 0 means the kdbus defa
   });
   const bus = await Bus.create({ engine: ENGINE, limits: { ...SMALL, maxQueuedPerUser: 0 } });
   assert.is(bus.engine.u32[(A.BUS_BASE + A.BUS_MAX_QUEUED) >>> 2], A.MAX_QUEUED_PER_USER);
+  // bus.limits says the quota in force (it read 0 before stop 30: an outside audit), and so does a joiner's
+  assert.is(bus.limits.maxQueuedPerUser, A.MAX_QUEUED_PER_USER);
+  assert.is(bus.handle().limits.maxQueuedPerUser, A.MAX_QUEUED_PER_USER);
   bus.close();
+  // a bus too large for 4 GiB names the limits that make it so
+  await Bus.create({ engine: ENGINE, limits: { connections: 65536 } }).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'ENOMEM');
+    assert.match(e.message, /limits\.connections \(65536\) × limits\.poolMax \(1048576 bytes\)/);
+  });
   void bareEngine;
 });
 
