@@ -70,4 +70,47 @@ s('senders on 5 workers wait for one full receiver: served in the order they sta
   bus.close();
 });
 
+s("a worker whose waiting sends time out one after another behind another thread's keeps one place in the line, and leaves at most one dead ticket when terminated", async () => {
+  // (an outside audit, stop 29: each timed-out head left its ticket to a passer and the send
+  // behind it took a new one at the line's end: K timed-out sends, K places; a worker that was
+  // then terminated left K dead tickets, each skipped after TURN_MS by the senders behind)
+  const K = 8;
+  const bus = await Bus.create({
+    engine: ENGINE, provider: new MockProvider({ seed: 43, creds: { uid: 1000 } }),
+    limits: { threads: 3, connections: 4, poolMax: 65536, names: 16, matches: 16, replies: 16, maxQueuedPerUser: 1 },
+  });
+  const rx = bus.connect({ poolSize: 65536 }), hold = bus.connect();
+  const h = bus.handle();
+  const w = spawn(WORKER, { handle: h, engine: OTHER, index: 0 }, { kind: 'thread' });
+  await w.next(READY_MS, 'the sender to join');
+  const watched = bus.watch(w.thread!, h);
+  hold.sendText(rx.id, 'fill'); // the one message the shared uid may queue: full
+  const line = () => rx.stats()!.sendLine;
+  const held = hold.sendAsync(rx.id, new TextEncoder().encode('held'), { timeout: 20000 }); // the holder of the turn
+  held.catch(() => { /* a failed assertion below: not an unhandled rejection later */ });
+  await until(() => line() === 1, 'the holder in the line');
+  w.post({ sendN: rx.id, n: K, timeout: 20, step: 15 });
+  const ended = await w.next(MSG_MS, "the worker's sends to end") as { ended: string[] };
+  assert.equal(ended.ended, Array(K).fill('ETIMEDOUT'), 'each timed out behind the holder');
+  assert.ok(line() <= 2, `the worker holds at most one place after ${K} timed-out sends (line ${line()})`);
+  await w.terminate(); // its passer goes with it: what it left is a dead ticket
+  assert.is((await within(watched, MSG_MS, 'watch() to recover the terminated sender')).error, undefined);
+  assert.ok(line() <= 2, `at most one dead ticket (line ${line()}): recovery does not void tickets`);
+  let m = await rx.recvAsync({ timeout: MSG_MS });
+  assert.is(m.text(), 'fill'); m.free();
+  await within(held, MSG_MS, "the holder's send");
+  m = await rx.recvAsync({ timeout: MSG_MS });
+  assert.is(m.text(), 'held'); m.free();
+  // the dead ticket, if the worker's passer had not passed it yet, is skipped by the next sender
+  const next = hold.sendAsync(rx.id, new TextEncoder().encode('next'), { timeout: MSG_MS });
+  await within(next, MSG_MS, 'the next send past the dead ticket');
+  m = await rx.recvAsync({ timeout: MSG_MS });
+  assert.is(m.text(), 'next'); m.free();
+  assert.is(line(), 0, 'the line is empty');
+  hold.close(); rx.close();
+  assert.equal(bus.check(), [], 'bus.check(): nothing leaked');
+  assert.is(bus.engine.liveConns(), 0);
+  bus.close();
+});
+
 s.run();
