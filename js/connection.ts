@@ -1766,29 +1766,24 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned, reply).run();
   }
 
-  /**
-   * @internal RoomOwner: send(), its failures op `op`'s (sendAsync: its sends said `send:`
-   * before stop 30, where a call's say `call:`; an outside audit)
-   */
+  /** @internal RoomOwner: send(), its failures op `op`'s (sendAsync: its sends said `send:` before stop 30, where a call's say `call:`; an outside audit) */
   roomSend(op: string, dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object): number {
-    const was = this.sendOp;
-    this.sendOp = op;
-    try {
-      return this.send(dst as Destination, payload, opts as SendOptions);
-    } finally {
-      this.sendOp = was;
-    }
+    return this.sendAs(op, false, dst, payload, opts);
   }
   /** @internal RoomOwner: send()'s checks without the sending (SEND_PROBE) */
   roomProbe(dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object, op: string): number {
-    // a failure of the probe's SEND has the op of the waiting method (call, replyAsync,
-    // dispatch, sendAsync): a call behind earlier ones whose callee closed said `send: ENXIO`
-    // while the call that tried first said `call: ENXIO`, before stop 25; a sendAsync said
-    // `send:` before stop 30 (an outside audit)
+    return this.sendAs(op, true, dst, payload, opts);
+  }
+  /**
+   * A send (or its probe) whose failures have the op of the waiting method (call, replyAsync,
+   * dispatch, sendAsync): a call behind earlier ones whose callee closed said `send: ENXIO`
+   * while the call that tried first said `call: ENXIO`, before stop 25.
+   */
+  private sendAs(op: string, probe: boolean, dst: unknown, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: object): number {
     const was = this.sendOp;
     this.sendOp = op;
     try {
-      return this.probe(dst as Destination, payload, opts as SendOptions);
+      return probe ? this.probe(dst as Destination, payload, opts as SendOptions) : this.send(dst as Destination, payload, opts as SendOptions);
     } finally {
       this.sendOp = was;
     }
