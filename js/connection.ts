@@ -1810,21 +1810,35 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const k = groupKey(dst);
     if (this.roomGroups.get(k) === group) this.roomGroups.delete(k);
   }
-  /** the tickets its last waits left to passers, per destination (turns.ts, Passer): at most one each */
-  private readonly ticketsLeft = new Map<string | number, T.Passer>();
+  /**
+   * The tickets its waits left to passers, per destination and receiver (turns.ts, Passer):
+   * at most one per receiver a destination's waits lined up in (a name moves between owners).
+   */
+  private readonly ticketsLeft = new Map<string | number, T.Passer[]>();
   /** @internal RoomOwner */
   roomTicketLeft(dst: unknown, p: T.Passer): void {
-    const m = this.ticketsLeft;
-    // (the passers that ended meanwhile go: the map stays as small as the connection's destinations with one pending)
-    if (m.size > 0) for (const [k, q] of m) if (q.ended || q.taken) m.delete(k);
-    m.set(groupKey(dst), p);
+    const m = this.ticketsLeft, k = groupKey(dst);
+    // (the passers that ended meanwhile go: the map stays as small as the connection's
+    // destinations with a ticket pending, each list as its receivers)
+    if (m.size > 0) {
+      for (const [key, list] of m) {
+        const live = list.filter((q) => !q.ended && !q.taken);
+        if (live.length === 0) m.delete(key); else if (live.length !== list.length) m.set(key, live);
+      }
+    }
+    const list = m.get(k);
+    if (list === undefined) m.set(k, [p]); else list.push(p);
   }
   /** @internal RoomOwner */
-  roomTicketTake(dst: unknown): T.Passer | null {
+  roomTicketTake(dst: unknown, rx: number): T.Passer | null {
     if (this.ticketsLeft.size === 0) return null;
-    const k = groupKey(dst), p = this.ticketsLeft.get(k);
-    if (p === undefined) return null;
-    this.ticketsLeft.delete(k);
+    const k = groupKey(dst), list = this.ticketsLeft.get(k);
+    if (list === undefined) return null;
+    const i = rx === 0 ? 0 : list.findIndex((q) => q.rx === rx);
+    if (i < 0) return null;
+    const p = list[i];
+    list.splice(i, 1);
+    if (list.length === 0) this.ticketsLeft.delete(k);
     return p;
   }
   /**

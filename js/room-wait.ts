@@ -234,10 +234,10 @@ export interface RoomOwner {
   roomGroup(dst: unknown): RoomGroup;
   /** `group` of `dst` has no waits left */
   roomGroupDone(dst: unknown, group: RoomGroup): void;
-  /** the last wait to `dst` left its ticket behind, with passer `p` (kept for the next wait to `dst` to take back) */
+  /** a wait to `dst` left its ticket in receiver `p.rx`'s line, with passer `p` (kept for the next wait to `dst` there to take back) */
   roomTicketLeft(dst: unknown, p: T.Passer): void;
-  /** the passer of a ticket this connection left in `dst`'s line, taken out of its keeping (null: none) */
-  roomTicketTake(dst: unknown): T.Passer | null;
+  /** the passer of a ticket this connection left for `dst` in receiver `rx`'s line (0: in any), taken out of its keeping (null: none) */
+  roomTicketTake(dst: unknown, rx: number): T.Passer | null;
   /** `w` starts waiting (its keep-alive hold, close()'s list) / stops */
   roomJoin(w: RoomWait<unknown>): void;
   roomLeave(w: RoomWait<unknown>): void;
@@ -386,15 +386,29 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     }
   }
 
-  /** Into the line of receiver `rx` (generation `gen`), as of name sequence `seq`. */
+  /**
+   * Into the line of receiver `rx` (generation `gen`), as of name sequence `seq`: at the place
+   * this connection left there for the destination, if its passer still keeps it (a name that
+   * moves away and back: before stop 30 each return took a new ticket, and each one left
+   * behind stayed a dead ticket once the thread was gone; an outside audit), else at its end.
+   */
   private lineUp(rx: number, gen: number, seq: number): void {
     // (asleep behind another line's turn: out of that group first, under the ticket it has
     // there; a mover of follow() left under its old ticket stayed in the old owner's group
     // for good, and that group skipped "holders" of an empty line: an outside audit, stop 21)
     if (this.sleepingIn !== 0) { T.unsleep(this.conn.engine.i32, this.sleepingIn, this); this.sleepingIn = 0; }
+    const i32 = this.conn.engine.i32, p = this.conn.roomTicketTake(this.dst, rx);
+    if (p !== null && p.gen === gen && T.take(i32, p)) { this.takeTicket(rx, gen, p.t, seq); return; }
     this.rx = rx; this.gen = gen; this.seqAt = seq;
-    this.t = T.takeTicket(this.conn.engine.i32, rx);
+    this.t = T.takeTicket(i32, rx);
     this.inLine = true;
+  }
+
+  /** Out of the line it is in: its turn passed now if it holds it, else its ticket left to a passer that the connection's next wait to the destination there takes back. */
+  private leaveLine(): void {
+    const p = T.giveUp(this.conn.engine.i32, this.rx, this.gen, this.t, this.seqAt);
+    if (p !== null) this.conn.roomTicketLeft(this.dst, p);
+    this.inLine = false;
   }
 
   /** The ticket of an earlier wait of this connection to the same destination, as its own (its place in the line). */
@@ -405,7 +419,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
 
   /** The head, in no line: the ticket an earlier wait of this connection to the destination left to a passer, taken back (true). */
   private takeLeft(): boolean {
-    const p = this.conn.roomTicketTake(this.dst);
+    const p = this.conn.roomTicketTake(this.dst, this.conn.knownReceiver(this.dst));
     if (p === null || !T.take(this.conn.engine.i32, p)) return false;
     this.takeTicket(p.rx, p.gen, p.t, p.seqAt);
     return true;
@@ -476,18 +490,12 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       }
       throw err;
     } finally {
-      const i32 = conn.engine.i32;
       if (this.inLine) {
         // the connection keeps its place in the line: the next of its waits to the destination
         // takes this ticket (it becomes the head below); with none, the ticket is left to a
         // passer that the connection's next wait to it takes back (turns.ts, Passer)
         const n = this.group !== null && this.prev === null ? this.next : null;
-        if (n instanceof RoomWait && !n.inLine) n.takeTicket(this.rx, this.gen, this.t, this.seqAt);
-        else {
-          const p = T.giveUp(i32, this.rx, this.gen, this.t, this.seqAt);
-          if (p !== null) conn.roomTicketLeft(this.dst, p);
-        }
-        this.inLine = false;
+        if (n instanceof RoomWait && !n.inLine) { n.takeTicket(this.rx, this.gen, this.t, this.seqAt); this.inLine = false; } else this.leaveLine();
       }
       if (this.group !== null) this.leaveGroup();
       if (this.joined) {
@@ -608,7 +616,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       const r = addr - A.CONN_SPACE;
       if (!this.inLine || r !== this.rx) {
         // into the line of the receiver that had no room (a name may have a new owner)
-        if (this.inLine) T.giveUp(i32, this.rx, this.gen, this.t);
+        if (this.inLine) this.leaveLine();
         const gen = T.receiverGen(i32, r);
         conn.rememberReceiver(this.dst, r, gen);
         this.lineUp(r, gen, seqTry);
@@ -636,8 +644,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
    */
   private follow(): void {
     const i32 = this.conn.engine.i32;
-    T.giveUp(i32, this.rx, this.gen, this.t);
-    this.inLine = false;
+    this.leaveLine();
     const seq = Atomics.load(i32, SEQ_IDX);
     const to = this.locate(); // the name's owner now (0: a lock still taken: the tries look)
     if (to === 0) return;

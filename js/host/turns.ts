@@ -90,42 +90,46 @@ export class Watch {
   since = 0;
   /** turns this waiter gave away (the holder owed a try for its whole time) */
   skips = 0;
-  /** holders this waiter skipped in a row (no pass between): a run of dead tickets */
-  run = 0;
-  /** the turn its last skip began (a turn that moved elsewhere since ends the run) */
-  skippedTo = 0;
 
   /**
    * Look at the line once, for ticket `t` waiting behind the turn. Skips the holder's turn
-   * if it has owed a try for its time: TURN_MS, halved for each holder this waiter skipped
-   * just before it, down to TURN_MS >> RUN_MAX (the tickets a dead worker left in a line
-   * come one after the other: 50 of them cost 10 s at TURN_MS each, found by an outside
-   * audit, stop 19; about 0.7 s now; a live holder skipped meanwhile keeps trying as a
-   * holder: the order is loosened, not lost). Returns how long to sleep before looking again (ms).
+   * if it has owed a try for its time: TURN_MS, halved for each holder skipped just before it
+   * (by any watcher of the line, on any thread: the run is the receiver's turn_run word),
+   * down to TURN_MS >> RUN_MAX (the tickets a dead worker left in a line come one after the
+   * other: 50 of them cost 10 s at TURN_MS each, found by an outside audit, stop 19; about
+   * 0.7 s now; a live holder skipped meanwhile keeps trying as a holder: the order is
+   * loosened, not lost). Returns how long to sleep before looking again (ms).
    */
   check(i32: Int32Array, rx: number, t: number): number {
     const s = Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING));
     if (s !== this.served) {
-      if (this.run !== 0 && s !== this.skippedTo) this.run = 0; // (passed on by its holder: not a run any more)
       this.served = s;
       this.since = 0;
     }
     if (!owes(i32, rx, s)) { this.since = 0; return Math.min(TURN_MS * Math.max(1, (t - s) | 0), CHECK_MAX_MS); }
-    const turn = TURN_MS / (1 << Math.min(this.run, RUN_MAX));
+    // (each watcher kept a run of its own before stop 30: the last dead ticket ahead of a
+    // waiter that had skipped none cost it a whole TURN_MS again; an outside audit)
+    const run = runOf(i32, rx, s);
+    const turn = TURN_MS / (1 << Math.min(run, RUN_MAX));
     const tm = now();
     if (this.since === 0) { this.since = tm; return turn; }
     if (tm - this.since < turn) return turn - (tm - this.since);
     // the holder owed a try for its time: its turn goes to the next ticket
     if (Atomics.compareExchange(i32, idx(rx, A.CONN_TURN_SERVING), s, (s + 1) | 0) === s) {
       this.skips++;
-      this.run++;
-      this.skippedTo = (s + 1) | 0;
+      Atomics.store(i32, idx(rx, A.CONN_TURN_RUN), (((s + 1) & 0xffff) << 16) | Math.min(run + 1, 0xffff));
       Atomics.add(i32, (A.BUS_BASE + A.BUS_TURN_SKIPS) >>> 2, 1);
       if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) Atomics.notify(i32, idx(rx, A.CONN_TURN_SERVING));
     }
     this.since = 0;
     return 0;
   }
+}
+
+/** Holders skipped in a row just before turn `s` of receiver `rx` (0: its holder got the turn by a pass). */
+function runOf(i32: Int32Array, rx: number, s: number): number {
+  const w = Atomics.load(i32, idx(rx, A.CONN_TURN_RUN));
+  return (w >>> 16) === (s & 0xffff) ? w & 0xffff : 0;
 }
 
 /**

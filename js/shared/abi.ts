@@ -351,9 +351,12 @@ export const DEAD_HOLDER_GRACE_MS = 20;
 //      │ description, NUL-terminated [64]          │
 //  448 ├──────────┬──────────┬──────────┬──────────┤
 //      │ peak_q   │ peak_used│ n_names  │ names    │  peaks: conn.stats(); n_names: owner
-//  464 ├──────────┼──────────┼──────────┴──────────┤  records (owned + queued); names: first
-//      │ desc_len │ space_   │ reserved            │  owner record + 1 (its list); space
-//      │          │ sleepers │                     │  (96), space_sleepers: backpressure (below)
+//  464 ├──────────┼──────────┼──────────┼──────────┤  records (owned + queued); names: first
+//      │ desc_len │ space_   │ calls    │ calls_   │  owner record + 1 (its list); space
+//      │          │ sleepers │          │ tail     │  (96), space_sleepers: backpressure (below);
+//  480 ├──────────┼──────────┼──────────┴──────────┤  calls, calls_tail, n_calls: its calls
+//      │ n_calls  │ turn_run │ reserved            │  ("Calls and replies"); turn_run: the
+//      │          │          │                     │  line's run of skips (fair backpressure)
 //  496 ├──────────┼──────────┼──────────┬──────────┤
 //      │ turn_next│ turn_    │ turn_    │ turn_    │  the line of senders waiting for room
 //      │          │ serving  │ waiting  │ sleepers │  (fair backpressure, below)
@@ -1253,9 +1256,13 @@ export const CONN_N_CALLS = 480;
 //  504 turn_waiting: written by the holder of the turn after a failed try:
 //      (its ticket & 0xffff) << 16 | (the space word's value it waits to change & 0xffff);
 //      any other value means the holder owes a try (the turn is new, or room was released)
+//  484 turn_run: the run of skips in progress, shared by every watcher of the line (Watch):
+//      (the turn the last skip moved to & 0xffff) << 16 | (holders skipped in a row, <= 0xffff);
+//      a turn other than the one served now means no run (a live holder passed since)
 //  508 turn_sleepers: threads sleeping on turn_serving (a pass notifies only when not 0);
 //      HELLO keeps it, and space_sleepers (468), as it keeps sleepers (108): a thread parked on
 //      the closed connection's words takes itself off when it wakes
+export const CONN_TURN_RUN = 484;
 export const CONN_TURN_NEXT = 496;
 export const CONN_TURN_SERVING = 500;
 export const CONN_TURN_WAITING = 504;

@@ -246,6 +246,31 @@ t("a connection whose waits time out keeps one place in the line: the next of it
   a.close(); c.close(); fill.close(); b.close();
 });
 
+t('a name that moves between two owners: each wait by name lines up at the place the connection left in that owner\'s line, not at a new one per move', async ({ bus }) => {
+  // (an outside audit, stop 30: a timed-out wait by a name that had moved took back its place
+  // in the old owner's line, then followed the name to a new ticket; one dead ticket per move)
+  const NAME = 'org.example.Moving';
+  const r1 = bus.connect({ poolSize: 65536 }), r2 = bus.connect({ poolSize: 65536 });
+  const fill = bus.connect(), h1 = bus.connect(), h2 = bus.connect(), a = bus.connect();
+  for (let i = 0; i < MAXQ; i++) { fill.sendText(r1.id, `f${i}`); fill.sendText(r2.id, `g${i}`); }
+  const p1 = h1.sendAsync(r1.id, enc.encode('h1'), { timeout: 10000 });
+  const p2 = h2.sendAsync(r2.id, enc.encode('h2'), { timeout: 10000 });
+  await until(() => line(r1) === 1 && line(r2) === 1, 'h1 and h2 hold the turns');
+  for (let k = 0; k < 6; k++) {
+    const owner = k % 2 === 0 ? r1 : r2;
+    owner.requestName(NAME, { replaceExisting: true, allowReplacement: true });
+    const x = await a.sendAsync(NAME, enc.encode(`a${k}`), { timeout: 15 }).then(() => 'sent', (e: BusError) => e.code);
+    assert.is(x, 'ETIMEDOUT');
+    assert.ok(line(r1) <= 2 && line(r2) <= 2, `one place for a in each owner's line after move ${k} (lines ${line(r1)}, ${line(r2)})`);
+  }
+  r2.releaseName(NAME); // (its last owner: each move took it from the other)
+  const got1 = await drain(r1, MAXQ + 1), got2 = await drain(r2, MAXQ + 1);
+  assert.equal([got1, got2], [['f0', 'f1', 'h1'], ['g0', 'g1', 'h2']]);
+  await p1; await p2;
+  await until(() => line(r1) === 0 && line(r2) === 0, "the lines empty: a's passers pass their places");
+  a.close(); h1.close(); h2.close(); fill.close(); r1.close(); r2.close();
+});
+
 t('a ticket nobody holds (a dead worker\'s) is skipped once it owes a try for TURN_MS, and counted', async ({ bus }) => {
   const b = bus.connect({ poolSize: 65536 }), a = bus.connect();
   const e = bus.engine, rx = e.connAddr(b.slot);

@@ -1,7 +1,7 @@
 // The ticket line's watch (js/host/turns.ts, Watch.check): how long a waiter lets the holder
 // of the turn owe a try before it skips it. A run of tickets nobody holds (a dead worker's
-// waits) is skipped faster and faster (TURN_MS, then halved per skip in a row, down to
-// TURN_MS / 32); a pass by a live holder ends the run. Driven on a bare Int32Array with the
+// waits) is skipped faster and faster (TURN_MS, then halved per skip in a row, by whichever
+// watcher, down to TURN_MS / 32); a pass by a live holder ends the run. Driven on a bare Int32Array with the
 // line's words where a receiver's slot has them, and a clock of the test's own.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -76,6 +76,28 @@ test('a pass by a live holder ends the run: the next holder gets TURN_MS again',
   const at = watchUntilTurn(i32, 10, clock, watch);
   assert.is(at[0] - start, TURN_MS, 'a new run: the whole TURN_MS');
   assert.is(at[1] - at[0], TURN_MS / 2);
+});
+
+test("the run is the line's, not the watcher's: a waiter that skipped none goes on with the run another one began", () => {
+  // (an outside audit, stop 29: each watcher kept its own run, and the last dead ticket ahead
+  // of a waiter cost it a whole TURN_MS again, whatever the others had skipped before it)
+  const i32 = mem();
+  Atomics.store(i32, w(RX, A.CONN_TURN_NEXT), 11);
+  Atomics.store(i32, w(RX, A.CONN_TURN_WAITING), -1);
+  const clock = { t: 1000 };
+  const first = new Watch(), second = new Watch();
+  withClock(clock, () => {
+    // the first watcher skips three dead tickets in a row
+    for (let skipped = 0; skipped < 3;) {
+      const s = Atomics.load(i32, w(RX, A.CONN_TURN_SERVING));
+      clock.t += first.check(i32, RX, 10);
+      if (Atomics.load(i32, w(RX, A.CONN_TURN_SERVING)) !== s) skipped++;
+    }
+  });
+  const start = clock.t;
+  const at = watchUntilTurn(i32, 10, clock, second);
+  assert.is(at[0] - start, TURN_MS / 8, 'the fourth holder in a row: an eighth of TURN_MS');
+  assert.is(at[1] - at[0], TURN_MS / 16);
 });
 
 test('a holder that does not owe a try is never skipped; a waiter far back looks every TURN_MS x its distance, at most 8 x TURN_MS apart', () => {
