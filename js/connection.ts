@@ -6,6 +6,7 @@ import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
@@ -759,7 +760,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // in recvAsyncWait. Every failure rejects, as from an async function.
     try {
       const r = this.recvNow(opts);
-      return r instanceof Message ? Promise.resolve(r) : r;
+      if (!(r instanceof Message)) return r;
+      // (a loop of receives that each find a message queued holds the event loop: past
+      // FAIR_MS, each hands its message over after a macrotask; host/fair.ts)
+      return stepResolved() ? yieldTurn().then(() => r) : Promise.resolve(r);
     } catch (err) {
       return Promise.reject(err);
     }

@@ -12,6 +12,7 @@ import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
 import { Message } from './message.ts';
+import { stepResolved, yieldTurn } from './host/fair.ts';
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
 export type MessagesOptions = RecvAsyncOptions;
@@ -45,6 +46,12 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
   let spare: WaitStop | null = null;
+  /**
+   * the steps handed over at once have held the event loop past FAIR_MS (host/fair.ts): the
+   * next step lets a macrotask run before it takes its message (a flood of queued messages
+   * held a page's timers for seconds before stop 30: an outside audit)
+   */
+  let owed = false;
   const free = (m: Message) => {
     if (!m.kept && !m.freedAlready && !conn.closed) {
       if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
@@ -83,6 +90,11 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
       try {
         drop();
         if (done) return Promise.resolve(end());
+        if (owed) {
+          // (nothing taken yet: a return() meanwhile ends it as it ends a waiting step)
+          owed = false;
+          return yieldTurn().then(() => it.next());
+        }
         // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
         // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)
         if (conn.closed) return conn.busShutDown ? Promise.resolve().then(() => failed(SHUT())) : Promise.resolve(end());
@@ -102,6 +114,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
           const m = look ? conn.takeBatched('recvAsync') : null;
           if (m !== null) {
             spare = stop;
+            owed = stepResolved();
             return Promise.resolve(got(m));
           }
           r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop, false, look ? seen : undefined);
@@ -111,6 +124,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         }
         if (r instanceof Message) {
           spare = stop;
+          owed = stepResolved();
           return Promise.resolve(got(r));
         }
         const step = r.then(got, failed);

@@ -48,6 +48,33 @@ export function waitResolved(t: number): boolean {
 }
 
 /**
+ * Receives that resolved at once with a queued message (recvAsync, a `for await` step): no
+ * wait parked, so nothing above saw them, and a loop of them under a sustained flood never
+ * went back to the event loop (a microtask each): with a handler of 20 µs a message, a
+ * `for await` or `recvAsync()` loop on a page's main thread held its timers for the whole
+ * 2 s flood (an outside audit, stop 30; `conn.listen` yields every DRAIN_MS on its own). They
+ * join the chain of waitResolved: the clock is read every STEP_EVERY of them while they come
+ * fast (every one when they are slow), so a loop that holds the event loop past FAIR_MS makes
+ * its receives yield a macrotask (yieldTurn) until the loop has run. Allocation-free.
+ */
+let steps = 0;
+let stepEvery = 1;
+let stepAt = -Infinity;
+/** immediate receives between clock reads while STEP_EVERY of them take under STEP_SLOW_MS (ms) */
+const STEP_EVERY = 16;
+const STEP_SLOW_MS = 0.25;
+
+/** An immediate receive was handed over: should the receiver yield a macrotask (now, or before its next step)? */
+export function stepResolved(): boolean {
+  if (++steps < stepEvery) return false;
+  steps = 0;
+  const t = now();
+  stepEvery = t - stepAt > STEP_SLOW_MS ? 1 : STEP_EVERY;
+  stepAt = t;
+  return waitResolved(t);
+}
+
+/**
  * One macrotask: setImmediate (Node, Deno); in a browser, which has none, a message to
  * ourselves through a MessageChannel (a browser clamps a chain of setTimeout(0) to 4 ms from
  * its fifth link, which under a flood left a 2 ms turn waiting 4 ms: a listener with a 3 µs
