@@ -759,14 +759,30 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // no generator and no closure (the receive loop of a busy consumer); the waiting goes on
     // in recvAsyncWait. Every failure rejects, as from an async function.
     try {
+      if (this.recvOwed || this.recvYield !== null) {
+        // a loop of receives that each found a message queued has held the event loop past
+        // FAIR_MS (host/fair.ts): one macrotask first, with nothing taken yet (an abort, a
+        // close, a shutdown meanwhile are what the receive then says), the options read
+        // now; the receives made meanwhile wait for it too, in call order
+        const c = this.checkRecvAsync(opts);
+        this.recvOwed = false;
+        const y = this.recvYield ??= yieldTurn().then(() => { this.recvYield = null; });
+        return y.then(() => this.handed(this.recvChecked(c.o, c.timeout, c.signal, c.keepAlive, null)));
+      }
       const r = this.recvNow(opts);
-      if (!(r instanceof Message)) return r;
-      // (a loop of receives that each find a message queued holds the event loop: past
-      // FAIR_MS, each hands its message over after a macrotask; host/fair.ts)
-      return stepResolved() ? yieldTurn().then(() => r) : Promise.resolve(r);
+      return r instanceof Message ? Promise.resolve(this.handed(r)) : r;
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+  /** a recvAsync() that found its message queued is owed a macrotask before the next one (stepResolved) */
+  private recvOwed = false;
+  /** the macrotask the receives wait for meanwhile */
+  private recvYield: Promise<void> | null = null;
+  /** a recvAsync()'s receive: one that found its message queued counts in the thread's chain of wake-ups (host/fair.ts) */
+  private handed<T extends Message | Promise<Message>>(r: T): T {
+    if (r instanceof Message && stepResolved()) this.recvOwed = true;
+    return r;
   }
 
   /**

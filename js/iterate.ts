@@ -52,6 +52,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
    * held a page's timers for seconds before stop 30: an outside audit)
    */
   let owed = false;
+  /** that macrotask: the steps asked for meanwhile (manual next() calls) wait for it too, in call order */
+  let yielding: Promise<void> | null = null;
   const free = (m: Message) => {
     if (!m.kept && !m.freedAlready && !conn.closed) {
       if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
@@ -90,10 +92,11 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
       try {
         drop();
         if (done) return Promise.resolve(end());
-        if (owed) {
+        if (owed || yielding !== null) {
           // (nothing taken yet: a return() meanwhile ends it as it ends a waiting step)
           owed = false;
-          return yieldTurn().then(() => it.next());
+          const y = yielding ??= yieldTurn().then(() => { yielding = null; });
+          return y.then(() => it.next());
         }
         // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
         // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)

@@ -5,7 +5,7 @@
 // test runs round trips until a timer of 10 ms has fired, or ROUNDS round trips: the timer
 // must come first (an order, not a time: the old code ran all ROUNDS first).
 import * as assert from 'uvu/assert';
-import type { Connection } from '../../js/index.ts';
+import type { Connection, BusError } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('fair');
@@ -119,6 +119,88 @@ t('a recvAsync() loop over a flood of queued messages: the thread\'s timers run 
   }
   clearTimeout(timer);
   assert.ok(fired >= 0, `the 10 ms timer fired before ${ROUNDS / 5} messages were handled`);
+  while (b.drop()) { /* the rest */ }
+  a.close(); b.close();
+});
+
+/** has `p` settled after a few microtasks (a receive that found its message queued has)? */
+async function settledSoon(p: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  p.then(() => { done = true; }, () => { done = true; });
+  for (let i = 0; i < 4; i++) await Promise.resolve();
+  return done;
+}
+
+/**
+ * Flood `b` from `a` (each receive refills the queue, 20 µs of work each) until a recvAsync()
+ * is in its macrotask (not settled after a few microtasks): returns it, and the texts received.
+ */
+async function untilWindow(a: Connection, b: Connection, got: string[], opts?: { signal: AbortSignal }): Promise<{ p: Promise<import('../../js/index.ts').Message> } | null> {
+  for (let n = 0; n < ROUNDS / 5; n++) {
+    a.sendText(b.id, `m${n + 32}`);
+    const p = b.recvAsync(opts);
+    if (!(await settledSoon(p))) return { p };
+    const m = await p;
+    got.push(m.text());
+    m.free();
+    busy(20);
+  }
+  return null;
+}
+
+t('a recvAsync() that yields to the event loop has taken nothing yet: an abort, a close meanwhile are what it says; nothing is lost or reordered', async ({ bus }) => {
+  // (an outside audit, stop 30: the first form of the yield took the message, then handed it
+  // over after the macrotask whatever happened meanwhile: a close lost it, an abort and a
+  // shutdown resolved instead of rejecting, a recv() in between overtook it)
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 32; i++) a.sendText(b.id, `m${i}`);
+  const got: string[] = [];
+  const ac = new AbortController();
+  const w = await untilWindow(a, b, got, { signal: ac.signal });
+  assert.ok(w !== null, 'a receive yielded to the event loop');
+  ac.abort();
+  const e = await w!.p.then(() => null, (x: BusError) => x);
+  assert.is(e?.code, 'ECANCELED', 'aborted in its macrotask: ECANCELED, nothing taken');
+  // the next receives go on where it left off, in order
+  const order = [...got];
+  for (let m; (m = b.recv());) { order.push(m.text()); m.free(); }
+  assert.equal(order, order.map((_, i) => `m${i}`), 'every message once, in order');
+  // a close in its macrotask: ECONNRESET, as for any pending receive
+  for (let i = 0; i < 32; i++) a.sendText(b.id, `m${order.length + i}`);
+  const got2: string[] = [];
+  const w2 = await untilWindow(a, b, got2);
+  assert.ok(w2 !== null, 'a receive yielded again');
+  b.close({ drop: true });
+  const e2 = await w2!.p.then(() => null, (x: BusError) => x);
+  assert.is(e2?.code, 'ECONNRESET', 'closed in its macrotask: ECONNRESET');
+  a.close();
+});
+
+t('recvAsync() calls made while one yields wait behind it, in call order; a for await iterator\'s manual next() calls made while one yields both get a message', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 32; i++) a.sendText(b.id, `m${i}`);
+  const got: string[] = [];
+  const w = await untilWindow(a, b, got);
+  assert.ok(w !== null, 'a receive yielded to the event loop');
+  const q = b.recvAsync(), r = b.recvAsync();
+  const [m1, m2, m3] = await Promise.all([w!.p, q, r]);
+  const texts = [m1.text(), m2.text(), m3.text()];
+  m1.free(); m2.free(); m3.free();
+  const at = got.length;
+  assert.equal(texts, [`m${at}`, `m${at + 1}`, `m${at + 2}`], 'in call order');
+  // the iterator: two next() calls at once, one of them yielding
+  const it = b.messages();
+  let hit = false;
+  for (let n = 0; n < ROUNDS / 5 && !hit; n++) {
+    a.sendText(b.id, 'x'); a.sendText(b.id, 'x');
+    const s1 = it.next(), s2 = it.next();
+    hit = !(await settledSoon(s1));
+    const [r1, r2] = await Promise.all([s1, s2]);
+    assert.ok(!r1.done && !r2.done, 'both steps got a message');
+    busy(20);
+  }
+  assert.ok(hit, 'a step yielded to the event loop');
+  await it.return();
   while (b.drop()) { /* the rest */ }
   a.close(); b.close();
 });
