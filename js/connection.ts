@@ -767,7 +767,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         const c = this.checkRecvAsync(opts);
         this.recvOwed = false;
         const y = this.recvYield ??= yieldTurn().then(() => { this.recvYield = null; });
-        return y.then(() => this.handed(this.recvChecked(c.o, c.timeout, c.signal, c.keepAlive, null)));
+        return y.then(() => {
+          // (shut down meanwhile: ESHUTDOWN, as a parked receive says; a later one says ECONNRESET)
+          if (this.isClosed && this.busShutDown) throw shutdownError('recvAsync');
+          return this.handed(this.recvChecked(c.o, c.timeout, c.signal, c.keepAlive, null));
+        });
       }
       const r = this.recvNow(opts);
       return r instanceof Message ? Promise.resolve(this.handed(r)) : r;

@@ -85,59 +85,67 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
     else (more ??= []).push(m);
     return { done: false, value: m };
   };
+  /**
+   * One step: `fresh` when it is a next() call (the messages of the step before are freed),
+   * not when it goes on after its macrotask (the steps that waited for it together keep
+   * each other's messages, as steps that waited together do)
+   */
+  const step = (fresh: boolean): Promise<IteratorResult<Message>> => {
+    try {
+      if (fresh) drop();
+      if (done) return Promise.resolve(end());
+      if (owed || yielding !== null) {
+        // (nothing taken yet: a return() meanwhile ends it as it ends a waiting step)
+        owed = false;
+        const y = yielding ??= yieldTurn().then(() => { yielding = null; });
+        return y.then(() => step(false));
+      }
+      // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
+      // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)
+      if (conn.closed) return conn.busShutDown ? Promise.resolve().then(() => failed(SHUT())) : Promise.resolve(end());
+      const stop: WaitStop = spare ?? { cancel: null };
+      spare = null;
+      let r: Message | Promise<Message>;
+      try {
+        if (checked === null) {
+          checked = conn.checkRecvAsync(opts);
+          batched = (checked.o.peek === undefined || checked.o.peek === false) && checked.o.priority === undefined;
+        }
+        // a queued message (or one of the batch): handed over with no wait (an aborted
+        // signal still rejects first, as recvAsync does)
+        // (the wake word first: the wait after a look that found the queue empty needs no second look)
+        const look = batched && checked.signal?.aborted !== true;
+        const seen = look ? conn.wakeSeen() : 0;
+        const m = look ? conn.takeBatched('recvAsync') : null;
+        if (m !== null) {
+          spare = stop;
+          owed = stepResolved();
+          return Promise.resolve(got(m));
+        }
+        r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop, false, look ? seen : undefined);
+      } catch (err) {
+        spare = stop;
+        return Promise.resolve(failed(err));
+      }
+      if (r instanceof Message) {
+        spare = stop;
+        owed = stepResolved();
+        return Promise.resolve(got(r));
+      }
+      const waited = r.then(got, failed);
+      waiting.set(waited, stop);
+      const forget = () => { waiting.delete(waited); spare = stop; };
+      waited.then(forget, forget);
+      return waited;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  };
   const it: AsyncIterableIterator<Message> = {
     // not an async function: a message already queued is handed over in one settled promise
     // (no generator, no second await), as recvAsync does
     next(): Promise<IteratorResult<Message>> {
-      try {
-        drop();
-        if (done) return Promise.resolve(end());
-        if (owed || yielding !== null) {
-          // (nothing taken yet: a return() meanwhile ends it as it ends a waiting step)
-          owed = false;
-          const y = yielding ??= yieldTurn().then(() => { yielding = null; });
-          return y.then(() => it.next());
-        }
-        // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
-        // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)
-        if (conn.closed) return conn.busShutDown ? Promise.resolve().then(() => failed(SHUT())) : Promise.resolve(end());
-        const stop: WaitStop = spare ?? { cancel: null };
-        spare = null;
-        let r: Message | Promise<Message>;
-        try {
-          if (checked === null) {
-            checked = conn.checkRecvAsync(opts);
-            batched = (checked.o.peek === undefined || checked.o.peek === false) && checked.o.priority === undefined;
-          }
-          // a queued message (or one of the batch): handed over with no wait (an aborted
-          // signal still rejects first, as recvAsync does)
-          // (the wake word first: the wait after a look that found the queue empty needs no second look)
-          const look = batched && checked.signal?.aborted !== true;
-          const seen = look ? conn.wakeSeen() : 0;
-          const m = look ? conn.takeBatched('recvAsync') : null;
-          if (m !== null) {
-            spare = stop;
-            owed = stepResolved();
-            return Promise.resolve(got(m));
-          }
-          r = conn.recvChecked(checked.o, checked.timeout, checked.signal, checked.keepAlive, stop, false, look ? seen : undefined);
-        } catch (err) {
-          spare = stop;
-          return Promise.resolve(failed(err));
-        }
-        if (r instanceof Message) {
-          spare = stop;
-          owed = stepResolved();
-          return Promise.resolve(got(r));
-        }
-        const step = r.then(got, failed);
-        waiting.set(step, stop);
-        const forget = () => { waiting.delete(step); spare = stop; };
-        step.then(forget, forget);
-        return step;
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      return step(true);
     },
     // ends the steps still waiting (they resolve done), lets them settle, then frees the last
     // message handed out unless it was kept (a step that had taken a message before the end

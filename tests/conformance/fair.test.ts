@@ -5,8 +5,9 @@
 // test runs round trips until a timer of 10 ms has fired, or ROUNDS round trips: the timer
 // must come first (an order, not a time: the old code ran all ROUNDS first).
 import * as assert from 'uvu/assert';
+import { Bus } from '../../js/index.ts';
 import type { Connection, BusError } from '../../js/index.ts';
-import { busSuite } from '../helpers/harness.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
 
 const t = busSuite('fair');
 /** enough round trips for several seconds on the old code (42 µs each in the audit) */
@@ -176,6 +177,18 @@ t('a recvAsync() that yields to the event loop has taken nothing yet: an abort, 
   a.close();
 });
 
+t('a recvAsync() that yields to the event loop while the bus is shut down fails with ESHUTDOWN, as a parked one', async () => {
+  const bus = await Bus.create({ engine: ENGINE });
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 32; i++) a.sendText(b.id, `m${i}`);
+  const w = await untilWindow(a, b, []);
+  assert.ok(w !== null, 'a receive yielded to the event loop');
+  bus.shutdown();
+  const e = await w!.p.then(() => null, (x: BusError) => x);
+  assert.is(e?.code, 'ESHUTDOWN');
+  bus.close();
+});
+
 t('recvAsync() calls made while one yields wait behind it, in call order; a for await iterator\'s manual next() calls made while one yields both get a message', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   for (let i = 0; i < 32; i++) a.sendText(b.id, `m${i}`);
@@ -191,12 +204,24 @@ t('recvAsync() calls made while one yields wait behind it, in call order; a for 
   // the iterator: two next() calls at once, one of them yielding
   const it = b.messages();
   let hit = false;
+  // (every message numbered from here: the steps must hand them over in order, each readable
+  // until the next next() call; the first form handed the second step's message to the first)
+  while (b.drop()) { /* the rest */ }
+  let k = 0, want = 0;
+  for (let i = 0; i < 32; i++) a.sendText(b.id, `i${k++}`);
   for (let n = 0; n < ROUNDS / 5 && !hit; n++) {
-    a.sendText(b.id, 'x'); a.sendText(b.id, 'x');
-    const s1 = it.next(), s2 = it.next();
+    a.sendText(b.id, `i${k++}`);
+    const s1 = it.next();
     hit = !(await settledSoon(s1));
-    const [r1, r2] = await Promise.all([s1, s2]);
-    assert.ok(!r1.done && !r2.done, 'both steps got a message');
+    if (hit) {
+      // a second next() while the first yields: both wait for its macrotask, in call order
+      a.sendText(b.id, `i${k++}`);
+      const s2 = it.next();
+      const t1 = s1.then((x) => x.value!.text()), t2 = s2.then((x) => x.value!.text());
+      assert.equal(await Promise.all([t1, t2]), [`i${want}`, `i${want + 1}`], 'in call order, both readable');
+      break;
+    }
+    assert.is((await s1).value!.text(), `i${want++}`);
     busy(20);
   }
   assert.ok(hit, 'a step yielded to the event loop');
