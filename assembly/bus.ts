@@ -45,7 +45,7 @@ export function busLayout(nThreads: u32, nConns: u32, poolMax: u32, nNames: u32,
   const metas = tableEnd(replies, satAdd(nReplies, 1), A.REPLY_SIZE); // + the table's header record
   const left = tableEnd(metas, satAdd(nConns, 1), A.META_SIZE); // + the bus creator's
   const leftEnd = tableEnd(left, satMul(nThreads, A.LEFT_PER_THREAD), 4); // host words: the left table
-  const livenessEnd = tableEnd(leftEnd, nThreads, 4); // host words: the liveness table
+  const livenessEnd = tableEnd(leftEnd, nThreads, A.LIVENESS_SIZE); // host words: the liveness table (token, OS thread)
   if (livenessEnd >= SAT - A.POOL_ALIGN) return 0;
   const pools = u32(u32(livenessEnd + (A.POOL_ALIGN - 1)) & ~(A.POOL_ALIGN - 1));
   const pubmaps = tableEnd(pools, nConns, poolMax);

@@ -1,7 +1,8 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf } from './engine.ts';
+import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads } from './host/os-thread.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
@@ -249,6 +250,18 @@ export interface DefaultProviderOptions {
   ttlMs?: number | undefined;
 }
 
+/**
+ * This runtime's reads of /proc/self/task for recovery (host/os-thread.ts), chosen once per
+ * thread: Deno's API, Node's node:fs (os-thread-node.ts; none in the browser build), or none.
+ */
+async function chooseOsThreads(): Promise<void> {
+  if (osThreadsChosen()) return;
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  if (g.Deno) useOsThreads(denoOsThreads());
+  else if (g.process?.versions?.node) useOsThreads((await import('./host/os-thread-node.ts')).nodeOsThreads());
+  else useOsThreads(null);
+}
+
 /** defaultProvider, for `op` (Bus.create, Bus.join: the op of its EOPNOTSUPP) */
 async function providerFor(op: string, ttlMs?: number): Promise<Provider> {
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } }; crypto?: { getRandomValues?: unknown }; performance?: unknown };
@@ -343,7 +356,9 @@ export class Bus {
     limits.maxQueuedPerUser = u32[(A.BUS_BASE + A.BUS_MAX_QUEUED) >>> 2];
     const id128 = MAKE.id128(u8, c);
     const layoutEnd = MAKE.layoutEnd(u32, c);
-    check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
+    await chooseOsThreads();
+    const slot0 = check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
+    recordOsThread(u32, slot0, osThreadId());
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
     bus.livenessKey = engine.busKey = livenessKey();
@@ -391,6 +406,7 @@ export class Bus {
     const untilEnd = forced === undefined;
     const lockName = livenessLockName(id128, h.token, key);
     const held = (forced ?? neverEndsByItself()) ? await holdLock(lockName, untilEnd) : null;
+    await chooseOsThreads();
     // (the token's liveness lock already held: a thread joined with it, as the core's EBUSY
     // below says; where joins take that lock, the lock says it first: a browser's or a Deno
     // web Worker's second join with one token threw a plain Error, no errno, before stop 25)
@@ -408,6 +424,7 @@ export class Bus {
     // thread's death signal too, whatever this join asked for: liveness: false after a join
     // that took one in the same web Worker)
     recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
+    recordOsThread(engine.u32, r, osThreadId());
     const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
     bus.liveness = untilEnd ? null : release;
     bus.livenessKey = engine.busKey = key;
@@ -750,7 +767,7 @@ export class Bus {
     const token = this.engine.threadToken, u32 = this.engine.u32, slot = this.engine.threadSlot;
     // (its liveness word first: from here on a watch of this thread treats it as one without
     // a lock, and finds it gone at its next look, in the left table)
-    if (slot >= 0) clearLiveness(u32, slot, token);
+    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadOf(u32, slot)); }
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined

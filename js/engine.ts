@@ -8,6 +8,7 @@ import type { Provider } from './host/provider.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
+import { osThreadExists } from './host/os-thread.ts';
 import { canBlock } from './host/wait.ts';
 
 export type EngineKind = 'wasm' | 'twin';
@@ -143,7 +144,22 @@ export function recordLeft(u32: Uint32Array, token: number): void {
 
 /** The index in `u32` of thread slot `slot`'s word of the liveness table (BUS_LIVENESS: host words). */
 function livenessIndex(u32: Uint32Array, slot: number): number {
-  return (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * 4) >>> 2;
+  return (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * A.LIVENESS_SIZE) >>> 2;
+}
+
+/** The thread that just joined slot `slot` writes its OS thread id (0: not known) into its liveness entry (LIVENESS_OS_THREAD: host/os-thread.ts). */
+export function recordOsThread(u32: Uint32Array, slot: number, tid: number): void {
+  Atomics.store(u32, livenessIndex(u32, slot) + (A.LIVENESS_OS_THREAD >>> 2), tid >>> 0);
+}
+
+/** Thread slot `slot`'s thread with OS thread `tid` left or was recovered: its word goes back to 0 (unless a thread that joined the slot since wrote its own). */
+export function clearOsThread(u32: Uint32Array, slot: number, tid: number): void {
+  if (tid !== 0) Atomics.compareExchange(u32, livenessIndex(u32, slot) + (A.LIVENESS_OS_THREAD >>> 2), tid >>> 0, 0);
+}
+
+/** The OS thread id that thread slot `slot`'s thread wrote (0: not known, or not written yet). */
+export function osThreadOf(u32: Uint32Array, slot: number): number {
+  return Atomics.load(u32, livenessIndex(u32, slot) + (A.LIVENESS_OS_THREAD >>> 2));
 }
 
 /** The thread that just joined slot `slot` with `token` says whether it holds its liveness lock (BUS_LIVENESS): its token, or its token ^ NO_LIVENESS_LOCK. */
@@ -406,16 +422,29 @@ abstract class EngineBase {
     this.recoverStart = since > 0 ? since : performance.now();
     this.recoverForce = stopped;
     this.recoverNoWait = since > 0;
+    // the dying thread's OS thread, when it wrote one (host/os-thread.ts): force asks about it
+    const slot = this.threadSlotOf(token);
+    this.recoverSlot = slot;
+    this.recoverTid = slot >= 0 ? osThreadOf(this.u32, slot) : 0;
     try {
       const r = this.run(OP_RECOVER, token, 0);
       // recovered: a watchLock that never saw it joined finds it gone (its slot free, its
       // lock released by its realm's end), as it finds a clean leave (an outside audit, stop
       // 26: such watches polled for good when another thread recovered the worker first)
-      if (r >= 0) { recordLeft(this.u32, token); clearLiveness(this.u32, r, token); }
+      if (r >= 0) { recordLeft(this.u32, token); clearLiveness(this.u32, r, token); clearOsThread(this.u32, r, this.recoverTid); }
       return r;
     } finally {
       this.recoverNoWait = false;
+      this.recoverSlot = -1;
+      this.recoverTid = 0;
     }
+  }
+  /** the thread slot that holds `token` now (-1: none) */
+  private threadSlotOf(token: number): number {
+    if (token === 0) return -1;
+    const u32 = this.u32, n = u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2], base = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2];
+    for (let i = 0; i < n; i++) if (Atomics.load(u32, (base + i * A.THREAD_SIZE + A.THREAD_TOKEN) >>> 2) === token >>> 0) return i;
+    return -1;
   }
   recover(slot: number, stopped = false): number {
     const n = this.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2];
@@ -432,9 +461,32 @@ abstract class EngineBase {
   protected recoverForce = false;
   /** this recover() waits for a busy dying thread at most lockWaitMs, not RECOVER_BUSY_MS (an event-loop caller) */
   protected recoverNoWait = false;
-  /** force a recovery once the dead thread had RECOVER_BUSY_MS to leave its locks */
+  /** the thread slot being recovered, and its OS thread id (0: not known), while recoverThread runs */
+  protected recoverSlot = -1;
+  protected recoverTid = 0;
+  /**
+   * Force a recovery (go ahead although the dying thread holds a lock or is in its send
+   * window): at once when it is known to have stopped (`stopped`, or its OS thread is gone);
+   * while its OS thread is seen still running, once it had RECOVER_RUNNING_MS to leave its
+   * command (it will, once the OS runs it again: a recovery that went ahead under such a
+   * thread after 100 ms broke the bus, an outside audit, stop 31); else once it had
+   * RECOVER_BUSY_MS.
+   */
   protected force(): number {
-    return this.recoverForce || performance.now() - this.recoverStart > A.RECOVER_BUSY_MS ? 1 : 0;
+    if (this.recoverForce) return 1;
+    const waited = performance.now() - this.recoverStart;
+    const runs = osThreadExists(this.recoverTid);
+    if (runs === false) return 1;
+    return waited > (runs === true ? A.RECOVER_RUNNING_MS : A.RECOVER_BUSY_MS) ? 1 : 0;
+  }
+  /** This recovery waits for the dying thread itself (a lock it holds, its busy word: assembly/recover.ts, step 3), whose OS thread is seen still running. */
+  private waitsOnRunningThread(): boolean {
+    if (this.recoverSlot < 0 || this.recoverForce) return false;
+    const u32 = this.u32, t = this.cmdAddr - A.THREAD_CMD;
+    const addr = u32[(t + A.THREAD_WAIT_ADDR) >>> 2];
+    const victim = u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + this.recoverSlot * A.THREAD_SIZE;
+    const itself = addr === victim + A.THREAD_BUSY || (Atomics.load(u32, addr >>> 2) & A.LOCK_ID_MASK) === this.recoverSlot + 1;
+    return itself && osThreadExists(this.recoverTid) === true;
   }
 
   /**
@@ -495,6 +547,12 @@ abstract class EngineBase {
       if ((op !== OP_RECOVER || this.notifyWaiting()) && !this.holderLive()) {
         if (deadSince === 0) deadSince = now;
         until = Math.min(deadline, deadSince + A.DEAD_HOLDER_GRACE_MS);
+      }
+      // (a blocking recovery of a thread still inside a command, whose OS thread still runs:
+      // it waits for it past RECOVER_BUSY_MS, up to RECOVER_RUNNING_MS, as force() does)
+      if (now >= until && op === OP_RECOVER && !this.recoverNoWait && now - this.recoverStart < A.RECOVER_RUNNING_MS && this.waitsOnRunningThread()) {
+        deadline = this.recoverStart + A.RECOVER_RUNNING_MS + this.lockWaitMs;
+        until = deadline;
       }
       if (now >= until) {
         // a broadcast that stopped at a contended receiver is not failed: that receiver is

@@ -59,6 +59,8 @@ export interface ThreadStats {
   connections: number;
   /** it joined holding a liveness lock (its word of the liveness table: BUS_LIVENESS), which bus.watchLock watches */
   liveness: boolean;
+  /** its OS thread id (Linux tid), as it wrote it when it joined (LIVENESS_OS_THREAD: what recovery asks /proc about); 0: not known */
+  osThread: number;
 }
 
 export interface LockStats {
@@ -207,7 +209,8 @@ export function busStats(e: Engine): BusStats {
       state: state === A.THREAD_LIVE ? 'live' : state === A.THREAD_RECOVERING ? 'recovering' : ld(t + A.THREAD_BUSY) ? 'joining' : 'leaving',
       token, busy: ld(t + A.THREAD_BUSY) !== 0, sendPending: ld(t + A.THREAD_OP) === A.OP_SEND || ld(t + A.THREAD_OP) === A.OP_BCAST,
       recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
-      liveness: token !== 0 && ld(ld(H + A.BUS_LIVENESS) + i * 4) === token,
+      liveness: token !== 0 && ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE) === token,
+      osThread: ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_OS_THREAD),
     });
   }
   return {

@@ -4,7 +4,8 @@
 //   dying-sender  sends to `dst` as fast as it can; at message `dieAt` (after a second go
 //                 message when dieAt > 0) it arms the fault hook (hooks build) so that it dies
 //                 inside that send, holding the receiver's lock
-//   hold-lock     holds a lock word for `ms` (a live thread that is slow), then releases it
+//   hold-lock     holds a lock word for `ms` (a live thread that is slow, or one declared dead
+//                 that still runs inside a command), then releases it
 // Every wait has a timeout; every outcome is posted to the parent.
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
@@ -24,9 +25,11 @@ export interface RecovInput {
   /** payload bytes (default 64: one inline SEND; above SEND_INLINE_MAX: the send window) */
   size?: number;
   fault?: number;
-  /** hold-lock: the lock word's address and how long */
+  /** hold-lock: the lock word's address and how long (word 1 of `ctl` set to 1 just before it releases it) */
   lock?: number;
   ms?: number;
+  /** hold-lock: the parent declares it dead while it holds the lock (its bus.close() may throw) */
+  declared?: boolean;
 }
 
 /** the control block of the recoverer race (word indices from ctl; recover-race.test.ts has the same) */
@@ -91,10 +94,18 @@ try {
     post({ holding: true, slot: bus.engine.threadSlot });
     const t0 = performance.now();
     while (performance.now() - t0 < inp.ms!) Atomics.wait(i32, inp.ctl! >>> 2, 0, 5); // busy, but alive
+    Atomics.store(i32, (inp.ctl! >>> 2) + 1, 1); // (done with what it held the lock for: the control block's word 1)
     const old = Atomics.exchange(i32, inp.lock! >>> 2, 0);
     if (old & 0x40000000) Atomics.notify(i32, inp.lock! >>> 2);
-    bus.close();
-    post({ released: true });
+    if (inp.declared) {
+      // declared dead while it held the lock: its leave says so (or finds nothing to do)
+      let close = 'ok';
+      try { bus.close(); } catch (e) { close = errText(e); }
+      post({ released: true, close });
+    } else {
+      bus.close();
+      post({ released: true });
+    }
   }
 } catch (e) {
   post({ error: errText(e) });
