@@ -249,88 +249,74 @@ function osThread(bus: Bus, slot: number): number {
   return Atomics.load(u32, (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * A.LIVENESS_SIZE + A.LIVENESS_OS_THREAD) >>> 2);
 }
 
+/**
+ * A bus, two connections, and a worker (hold-lock) that holds r's lock for `ms` and is declared
+ * dead meanwhile; `done()`: it had finished what it held the lock for (word 1 of the user region)
+ */
+async function lockHolder(ms: number) {
+  const bus = await makeBus();
+  const main = bus.connect(), r = bus.connect();
+  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
+  const i32 = new Int32Array(bus.memory.buffer), word = (bus.userRegion >>> 2) + 1;
+  Atomics.store(i32, word, 0);
+  const hold = await start<{ holding: boolean; slot: number }>(bus, { role: 'hold-lock', lock, ms, ctl: bus.userRegion, declared: true });
+  assert.ok(hold.ready.holding);
+  const end = () => { main.send(r.id, new Uint8Array([1])); r.recv()!.free(); main.close(); r.close(); bus.close(); };
+  return { bus, hold, done: () => Atomics.load(i32, word) === 1, tid: osThread(bus, hold.ready.slot), end };
+}
+
 s('a thread declared dead while it still runs inside a command (its OS thread alive: a Deno worker after terminate(), or one the OS descheduled) is waited for until it leaves the lock, not 100 ms', async () => {
   // (an outside audit, stop 31: a Deno worker descheduled for more than 100 ms inside a command
   // after terminate() was recovered under it, and the bus was left broken)
-  const bus = await makeBus();
-  const main = bus.connect(), r = bus.connect();
-  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
-  const i32 = new Int32Array(bus.memory.buffer), done = (bus.userRegion >>> 2) + 1;
-  Atomics.store(i32, done, 0);
-  const hold = await start<{ holding: boolean; slot: number }>(bus, { role: 'hold-lock', lock, ms: 400, ctl: bus.userRegion, declared: true });
-  assert.ok(hold.ready.holding);
-  if (osThread(bus, hold.ready.slot) === 0) {
+  const { bus, hold, done, tid, end } = await lockHolder(400);
+  if (tid === 0) {
     console.log('  (skipped: this runtime gives no OS thread id here: no /proc, or Deno without -A)');
+    await hold.w.next(MSG_MS, 'released');
   } else {
     // as watch() does on Deno after 'exit' (stopped: false), and as a blocking call does
-    const recovered = bus.recoverThreadAsync(hold.h.token);
-    const slot = await within(recovered, MSG_MS, 'the recovery');
-    assert.is(Atomics.load(i32, done), 1, 'the recovery went ahead only once the thread had left the lock it was in');
+    const slot = await within(bus.recoverThreadAsync(hold.h.token), MSG_MS, 'the recovery');
+    assert.ok(done(), 'the recovery went ahead only once the thread had left the lock it was in');
     assert.is(slot, hold.ready.slot);
-    const end = await hold.w.next<{ released: boolean; close: string }>(MSG_MS, 'released');
-    assert.ok(end.released);
+    assert.ok((await hold.w.next<{ released: boolean }>(MSG_MS, 'released')).released);
     assert.equal(checkBus(bus.engine), []);
     assert.is(osThread(bus, hold.ready.slot), 0, 'its OS thread word cleared by the recovery');
   }
-  main.close();
-  r.close();
-  bus.close();
+  end();
 });
 
 s('watch() of a worker terminated while it holds a lock: under Deno (its exit comes before the worker stops) the recovery waits until the worker has left the lock; under Node (exit: stopped) it goes ahead at once', async () => {
-  const bus = await makeBus();
-  const main = bus.connect(), r = bus.connect();
-  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
-  const i32 = new Int32Array(bus.memory.buffer), done = (bus.userRegion >>> 2) + 1;
-  Atomics.store(i32, done, 0);
-  const hold = await start<{ holding: boolean; slot: number }>(bus, { role: 'hold-lock', lock, ms: 400, ctl: bus.userRegion, declared: true });
+  const { bus, hold, done, tid, end } = await lockHolder(400);
   const watched = bus.watch(hold.w.thread!, hold.h);
-  const known = osThread(bus, hold.ready.slot) !== 0;
   void hold.w.terminate();
   const res = await within(watched, MSG_MS, 'watch() to recover the terminated worker');
   assert.is(res.error, undefined, String(res.error));
   assert.is(res.slot, hold.ready.slot);
-  if (RUNTIME === 'deno' && known) assert.is(Atomics.load(i32, done), 1, 'Deno: recovered only once the worker had left the lock it held');
+  if (RUNTIME === 'deno' && tid !== 0) assert.ok(done(), 'Deno: recovered only once the worker had left the lock it held');
   assert.equal(checkBus(bus.engine), []);
-  main.send(r.id, new Uint8Array([1]));
-  r.recv()!.free();
-  main.close();
-  r.close();
-  bus.close();
+  end();
 });
 
 s('a thread declared dead whose OS thread is gone is recovered without the 100 ms wait, although it died holding a lock', async () => {
-  const bus = await makeBus();
-  const main = bus.connect(), r = bus.connect();
-  const lock = bus.engine.connAddr(r.slot) + A.CONN_LOCK;
   if (RUNTIME === 'deno') {
     // (Deno's terminate() does not interrupt a synchronous loop: a worker there cannot be made
     // to stop while it holds a lock; it releases it first, which is the case above)
     console.log('  (skipped under Deno: terminate() lets a worker finish its synchronous loop, so none stops holding a lock)');
-    main.close(); r.close(); bus.close();
     return;
   }
-  const hold = await start<{ holding: boolean; slot: number }>(bus, { role: 'hold-lock', lock, ms: 60000, ctl: bus.userRegion, declared: true });
-  const tid = osThread(bus, hold.ready.slot);
+  const { bus, hold, tid, end } = await lockHolder(60000);
+  await hold.w.terminate();
   if (tid === 0) {
-    console.log('  (skipped: this runtime gives no OS thread id here: no /proc, or Deno without -A)');
-    await hold.w.terminate();
+    console.log('  (skipped: this runtime gives no OS thread id here: no /proc)');
     bus.recoverThread(hold.h.token);
   } else {
-    await hold.w.terminate();
     await until(() => !taskExists(tid), MSG_MS, 'its OS thread to end');
     // the first try of an event-loop recovery goes ahead at once (before: EDEADLK, tried again
     // every 50 ms until the dying thread had had its 100 ms)
-    const recovered = bus.recoverThreadAsync(hold.h.token);
-    const first = await Promise.race([recovered, sleep(30).then(() => 'later')]);
+    const first = await Promise.race([bus.recoverThreadAsync(hold.h.token), sleep(30).then(() => 'later')]);
     assert.is(first, hold.ready.slot, 'recovered by its first try');
     assert.equal(checkBus(bus.engine), []);
   }
-  main.send(r.id, new Uint8Array([1]));
-  r.recv()!.free();
-  main.close();
-  r.close();
-  bus.close();
+  end();
 });
 
 /** does /proc/self/task/<tid> exist (this test's own look, as host/os-thread.ts's) */
