@@ -6,7 +6,7 @@ import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads } from './host
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
-import { loadCore } from './host/load.ts';
+import { loadCore, loadCoreIfAllowed } from './host/load.ts';
 import { attachMask, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
@@ -257,9 +257,13 @@ export interface DefaultProviderOptions {
 async function chooseOsThreads(): Promise<void> {
   if (osThreadsChosen()) return;
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
-  if (g.Deno) useOsThreads(denoOsThreads());
-  else if (g.process?.versions?.node) useOsThreads((await import('./host/os-thread-node.ts')).nodeOsThreads());
-  else useOsThreads(null);
+  try {
+    if (g.Deno) useOsThreads(denoOsThreads());
+    else if (g.process?.versions?.node) useOsThreads((await import('./host/os-thread-node.ts')).nodeOsThreads());
+    else useOsThreads(null);
+  } catch {
+    useOsThreads(null); // (nothing known: recovery keeps its RECOVER_BUSY_MS rule)
+  }
 }
 
 /** defaultProvider, for `op` (Bus.create, Bus.join: the op of its EOPNOTSUPP) */
@@ -343,7 +347,7 @@ export class Bus {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await providerFor('Bus.create');
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
-    const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCore(hooks).catch(() => null));
+    const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCoreIfAllowed(hooks));
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, memory, provider, hooks)
       : new TwinEngine(memory, provider, hooks);

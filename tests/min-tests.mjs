@@ -16,7 +16,7 @@ export const MIN_TESTS = {
   'tests/threads mixed': 2,
   // 3 per engine, + the mixed-engine variant on the wasm run; broadcasts +2 per engine (one mixed)
   'tests/threads stress': (engine) => (engine === 'wasm' ? 6 : 5),
-  'tests/threads dist': 4,
+  'tests/threads dist': 6, // stop 31: under Node's permission model +1, Deno in a terminal without -A asks nothing +1
   // npm start's output, once per engine (2 with WASMBUS_ENGINE=both) + the bad-argument run,
   // + the README's three-thread example (demo/threads/; readme +1)
   'tests/demo': 3,

@@ -8,6 +8,7 @@
 // renew the cache. Clocks from performance.
 import type { Creds } from './provider.ts';
 import { ProcProvider, type ProcOptions } from './procfs.ts';
+import { denoAllAccess } from './os-thread.ts';
 
 declare const Deno: {
   readFileSync(path: string): Uint8Array;
@@ -17,7 +18,17 @@ declare const Deno: {
   execPath(): string;
   readonly pid: number;
   readonly ppid: number;
+  permissions?: { querySync?(desc: { name: string; kind?: string }): { state: string } };
 };
+
+/**
+ * Is `desc` granted? Asked with querySync, which never prompts: a read or call that is not
+ * granted asks the terminal when there is one (13 prompts for a Bus.create without -A, an
+ * outside audit, stop 31), so each is made only when granted.
+ */
+function granted(desc: { name: string; kind?: string }): boolean {
+  try { return Deno.permissions?.querySync?.(desc).state === 'granted'; } catch { return false; }
+}
 
 let warned = false;
 
@@ -48,10 +59,12 @@ export class DenoProvider extends ProcProvider {
   }
 
   protected read(path: string): Uint8Array | null {
+    if (!denoAllAccess()) return null; // (Deno opens /proc only with -A)
     try { return Deno.readFileSync(path); } catch { return null; }
   }
 
   protected readLink(path: string): string | null {
+    if (!denoAllAccess()) return null;
     try { return Deno.readLinkSync(path); } catch { return null; }
   }
 
@@ -64,11 +77,15 @@ export class DenoProvider extends ProcProvider {
   }
 
   protected override fallbackExe(): Uint8Array | null {
-    try { return new TextEncoder().encode(Deno.execPath()); } catch { return null; }
+    try { return new TextEncoder().encode(Deno.execPath()); } catch { return null; } // (needs no permission)
   }
 
   protected override fallbackCreds(c: Creds): boolean {
     let uid: number | null = null, gid: number | null = null;
+    if (!granted({ name: 'sys', kind: 'uid' }) || !granted({ name: 'sys', kind: 'gid' })) {
+      warnOnce('no -A and no --allow-sys');
+      return false;
+    }
     try {
       uid = Deno.uid();
       gid = Deno.gid();

@@ -27,3 +27,8 @@ export function loadCore(hooks = false): Promise<WebAssembly.Module> {
   });
   return cached;
 }
+
+/** loadCore for a bus that can do without the core (load.ts says why): null when it cannot be had. */
+export function loadCoreIfAllowed(hooks = false): Promise<WebAssembly.Module | null> {
+  return loadCore(hooks).catch(() => null);
+}

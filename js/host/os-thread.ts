@@ -59,10 +59,36 @@ export function tidOfLink(link: string | null): number {
   return Number.isInteger(n) && n > 0 && n <= 0xffffffff ? n : 0;
 }
 
-declare const Deno: { readLinkSync(path: string): string; statSync(path: string): unknown };
+declare const Deno: {
+  readLinkSync(path: string): string;
+  statSync(path: string): unknown;
+  permissions?: { querySync?(desc: { name: string }): { state: string } };
+};
+
+let allAccess: boolean | undefined;
+
+/**
+ * Does this Deno process have all access (-A)? Deno 2.9 opens /proc only then ("Requires all
+ * access"), and a read it does not allow asks the terminal, when there is one, rather than
+ * failing: the permissions are queried first (querySync never prompts), so that a read of
+ * /proc is made only where it can succeed (an outside audit, stop 31: Bus.create without -A
+ * in a terminal stopped at 13 permission prompts).
+ */
+export function denoAllAccess(): boolean {
+  if (allAccess !== undefined) return allAccess;
+  allAccess = false;
+  try {
+    const p = Deno.permissions;
+    if (typeof p?.querySync !== 'function') return false;
+    for (const name of ['read', 'write', 'net', 'env', 'sys', 'run', 'ffi']) if (p.querySync({ name }).state !== 'granted') return false;
+    allAccess = true;
+  } catch { /* an older Deno: nothing is known */ }
+  return allAccess;
+}
 
 /** Deno's reads (its global API; refused without -A: then nothing is known). */
 export function denoOsThreads(): OsThreads | null {
+  if (!denoAllAccess()) return null;
   let tasks = false;
   try { Deno.statSync('/proc/self/task'); tasks = true; } catch { /* no /proc, or no permission */ }
   if (!tasks) return null;
