@@ -193,8 +193,6 @@ export class Caller implements SlotOwner {
     }
     const calls = this.conn.callTable();
     const seq = this.callSeq++;
-    // (slots held by aborted calls whose ends are queued: freed now, not after a wait)
-    if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES && this.slotLine.head === null) this.pump.takeAbandoned();
     // a pending-call slot: MAX_PENDING_REPLIES calls pending wait in order for one to end
     // (before: EMLINK); a slot free and nobody waiting for one costs no await. The call's
     // own frame (callRun) is made once it has its slot (slot-line.ts says why).
@@ -389,9 +387,6 @@ export class Caller implements SlotOwner {
       if (this.slotLine.head !== null) {
         throw new BusError(A.EMLINK, op, `${this.slotLine.length} call()s of this connection wait for a pending-call slot, and ${op}() does not wait (it would go ahead of them): use ${instead}`, A.R_SEND_CALLS_MAX);
       }
-      // (slots held by aborted calls whose ends are queued: freed now, rather than EMLINK)
-      const calls = this.conn.calls;
-      if (calls !== null && calls.live + this.callsSending >= A.MAX_PENDING_REPLIES) this.pump.takeAbandoned();
       p = this.conn.startCall(dst, payload, deadlineNs, true, op, pt, cookie);
     } catch (err) {
       if (cookie !== undefined) this.conn.untakeCookie(cookie);

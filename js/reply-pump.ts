@@ -79,28 +79,6 @@ export class ReplyPump {
   }
 
   /**
-   * A call() or callSync() finds every pending-call slot held while aborted calls are among
-   * the pending ones: their ends already queued are taken now, synchronously, and their slots
-   * freed (the pump's turn needs the event loop: a loop of call, abort, late reply that only
-   * awaited promises filled all 128 slots with ends nobody took, and its next call waited in
-   * the slot line, an outside audit, stop 31). Whatever such a look meets (a lock taken, the
-   * connection gone) is left to the pump's next turn and the caller's own checks. How many
-   * calls ended.
-   */
-  takeAbandoned(): number {
-    const calls = this.conn.calls;
-    if (calls === null) return 0;
-    let owed = false;
-    for (const p of calls.pending.values()) if (p.abandoned) { owed = true; break; }
-    if (!owed) return 0;
-    try {
-      return this.take();
-    } catch {
-      return 0;
-    }
-  }
-
-  /**
    * Ends are owed that no call() waits for (endsOwed): calls wait in the slot line for slots
    * that pending calls hold, or a call was aborted. The pump takes them.
    */

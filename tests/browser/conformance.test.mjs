@@ -58,6 +58,9 @@ export function loadCore(hooks = false) {
     return WebAssembly.compileStreaming(res);
   }).catch((e) => { cache[k] = null; throw e; });
 }
+export function loadCoreIfAllowed(hooks = false) {
+  return loadCore(hooks).catch(() => null);
+}
 `;
 const browserHost = hostSwap('wasmbus-conformance-browser', HOST, '.ts', { loads: [{ filter: /[\\/]js[\\/]host[\\/]load\.ts$/, contents: LOADER }] });
 /**
