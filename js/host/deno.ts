@@ -9,6 +9,7 @@
 import type { Creds } from './provider.ts';
 import { ProcProvider, type ProcOptions } from './procfs.ts';
 import { denoAllAccess } from './os-thread.ts';
+import { denoGranted as granted } from './deno-granted.ts';
 
 declare const Deno: {
   readFileSync(path: string): Uint8Array;
@@ -18,17 +19,7 @@ declare const Deno: {
   execPath(): string;
   readonly pid: number;
   readonly ppid: number;
-  permissions?: { querySync?(desc: { name: string; kind?: string }): { state: string } };
 };
-
-/**
- * Is `desc` granted? Asked with querySync, which never prompts: a read or call that is not
- * granted asks the terminal when there is one (13 prompts for a Bus.create without -A, an
- * outside audit, stop 31), so each is made only when granted.
- */
-function granted(desc: { name: string; kind?: string }): boolean {
-  try { return Deno.permissions?.querySync?.(desc).state === 'granted'; } catch { return false; }
-}
 
 let warned = false;
 

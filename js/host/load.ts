@@ -1,9 +1,10 @@
 // load: find and compile build/core.wasm under Node, Deno or a browser that loads dist/js/ as
 // plain modules, from the sources (js/host/) or from dist/ (dist/js/host/). The browser build
 // (dist/browser/wasmbus.js) uses host/load-inline.ts instead.
+import { denoGranted } from './deno-granted.ts';
+
 declare const Deno: {
   readFile(path: URL): Promise<Uint8Array>;
-  permissions?: { querySync?(desc: { name: string; path?: string }): { state: string } };
 } | undefined;
 
 // build/ is two levels up from js/host/load.ts and three from dist/js/host/load.js. Try the one
@@ -75,8 +76,8 @@ export function loadCore(hooks = false): Promise<WebAssembly.Module> {
 /**
  * loadCore for a bus that can do without the core (a twin bus, whose handles carry the core
  * for workers when it can be had): null when it cannot be loaded, and, under Deno, without
- * reading when the read is not granted (querySync never prompts; the read would ask the
- * terminal, when there is one: an outside audit, stop 31).
+ * reading when the read is not granted (deno-granted.ts: the read would ask the terminal,
+ * when there is one: an outside audit, stop 31).
  */
 export async function loadCoreIfAllowed(hooks = false): Promise<WebAssembly.Module | null> {
   const k = hooks ? 1 : 0;
@@ -84,9 +85,7 @@ export async function loadCoreIfAllowed(hooks = false): Promise<WebAssembly.Modu
   // each place the core may be, read only where reading is granted
   for (const rel of CANDIDATES) {
     const url = new URL(hooks ? rel.replace('core.wasm', 'core.hooks.wasm') : rel, import.meta.url);
-    let granted = false;
-    try { granted = Deno.permissions?.querySync?.({ name: 'read', path: decodeURIComponent(url.pathname) }).state === 'granted'; } catch { /* not granted */ }
-    if (!granted) continue;
+    if (!denoGranted({ name: 'read', path: decodeURIComponent(url.pathname) })) continue;
     try {
       return await WebAssembly.compile(await readBytes(url) as Uint8Array<ArrayBuffer>);
     } catch { /* the next place */ }

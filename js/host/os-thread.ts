@@ -15,6 +15,8 @@
 // 'exit' (6 ms after terminate()); a Deno node:worker_threads worker busy for 300 ms when
 // terminated emits 'exit' at 0.6 ms, finishes its busy JavaScript, and its tid goes at 285 ms.
 
+import { denoGranted } from './deno-granted.ts';
+
 /** A runtime's reads of /proc for this module (js/host/os-thread-node.ts; Deno's below). */
 export interface OsThreads {
   /** the calling thread's OS thread id; 0 when it cannot be read */
@@ -62,27 +64,21 @@ export function tidOfLink(link: string | null): number {
 declare const Deno: {
   readLinkSync(path: string): string;
   statSync(path: string): unknown;
-  permissions?: { querySync?(desc: { name: string }): { state: string } };
 };
 
+/** Deno's permissions; all of them granted is -A */
+const ALL = ['read', 'write', 'net', 'env', 'sys', 'run', 'ffi'];
 let allAccess: boolean | undefined;
 
 /**
  * Does this Deno process have all access (-A)? Deno 2.9 opens /proc only then ("Requires all
  * access"), and a read it does not allow asks the terminal, when there is one, rather than
- * failing: the permissions are queried first (querySync never prompts), so that a read of
+ * failing: the permissions are queried first (deno-granted.ts), so that a read of
  * /proc is made only where it can succeed (an outside audit, stop 31: Bus.create without -A
  * in a terminal stopped at 13 permission prompts).
  */
 export function denoAllAccess(): boolean {
-  if (allAccess !== undefined) return allAccess;
-  allAccess = false;
-  try {
-    const p = Deno.permissions;
-    if (typeof p?.querySync !== 'function') return false;
-    for (const name of ['read', 'write', 'net', 'env', 'sys', 'run', 'ffi']) if (p.querySync({ name }).state !== 'granted') return false;
-    allAccess = true;
-  } catch { /* an older Deno: nothing is known */ }
+  if (allAccess === undefined) allAccess = ALL.every((name) => denoGranted({ name }));
   return allAccess;
 }
 
