@@ -140,21 +140,6 @@ export function payloadBytes(payload: unknown): Uint8Array | null {
 
 const EMPTY = new Uint8Array(0);
 
-/**
- * A copy of a payload's bytes in memory of its own, for a send that waits (sendAsync,
- * replyAsync, call): the bytes sent are those of the moment of the call, whatever the caller
- * does with its memory meanwhile (a received message's payload is freed and its slice reused;
- * a buffer is filled again). Copied through `set` (internal slots: no user code runs). What
- * is not a payload is returned as it is (the send's own checks refuse it).
- */
-export function ownCopy<P>(payload: P): P | Uint8Array {
-  const b = payloadBytes(payload);
-  if (b === null) return payload;
-  const c = new Uint8Array(payloadLength(b));
-  c.set(b);
-  return c;
-}
-
 /** The true byte length of what payloadBytes returned (its internal slot, not a property). */
 export function payloadLength(bytes: Uint8Array): number {
   return call<number>(taLength, bytes);

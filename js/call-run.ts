@@ -14,7 +14,8 @@ import { isShutdown } from './engine.ts';
 import type { Message } from './message.ts';
 import { now, waitWordBlocking, canBlock } from './host/wait.ts';
 import * as T from './host/turns.ts';
-import { options, optBoolean, kindOf, ownCopy, isAbortSignal } from './args.ts';
+import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
+import { ownCopy } from './own-copy.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { RoomWait, SlotHold, type RoomOwner } from './room-wait.ts';
 import type { AbortHooks } from './abort-hooks.ts';
@@ -56,16 +57,26 @@ interface CallArgs {
   readonly sendBy: number;
 }
 
-/** What a call() waiting for a pending-call slot needs once it goes (SlotCall.call). */
-interface CallStart {
-  readonly dst: Destination;
-  readonly payload: Payload;
-  readonly a: CallArgs;
-  readonly pt: bigint | undefined;
-  readonly cookie: number | undefined;
-  readonly sent: { yes: boolean } | null;
-  /** its place in the connection's order to `dst` while it waits (room-wait.ts, SlotHold) */
-  hold: SlotHold | null;
+/**
+ * A call() waiting for a pending-call slot: its place in the slot line (SlotCall) and what
+ * the call needs once it goes, in one object (a burst of 10 000 calls keeps ~9 900 of them
+ * waiting at once: every object and boxed number per call is copied by the collector while
+ * they wait). It is the call's CallArgs too.
+ */
+class CallWait extends SlotCall implements CallArgs {
+  readonly deadlineNs: number;
+  constructor(line: SlotLine, owner: SlotOwner, a: CallArgs, why: 'mine' | 'bus' | null, seq: number,
+    readonly dst: Destination,
+    readonly payload: Payload,
+    readonly pt: bigint | undefined,
+    readonly cookie: number | undefined,
+    readonly sent: { yes: boolean } | null,
+    /** its place in the connection's order to `dst` while it waits (room-wait.ts, SlotHold) */
+    public hold: SlotHold | null) {
+    super(line, owner, a.timeout, a.sendBy, a.signal, a.keepAlive, why, seq);
+    this.deadlineNs = a.deadlineNs;
+  }
+  get keepAlive(): boolean | undefined { return this.keep; }
 }
 
 /** callRun's result when the call, refused again, went back to its waiter in the slot line (whose promise call() returned) */
@@ -143,8 +154,8 @@ export class Caller implements SlotOwner {
   }
   /** SlotOwner: `q` has its slot: the call it carries goes on (callRun), its first try before this returns */
   slotGo(q: SlotCall): void {
-    const c = q.call as CallStart;
-    this.callRun(c.dst, c.payload, c.a, c.pt, false, c.cookie, c.sent, q.seq, q).then((m) => {
+    const c = q as CallWait;
+    this.callRun(c.dst, c.payload, c, c.pt, false, c.cookie, c.sent, c.seq, c).then((m) => {
       if (m !== BACK_IN_LINE) (q.resolve as (m: Message) => void)(m);
     }, (err: unknown) => {
       this.slotDrop(q);
@@ -163,7 +174,7 @@ export class Caller implements SlotOwner {
   }
   /** SlotOwner: `q` failed: the place it held in the order to its destination goes */
   slotDrop(q: SlotCall): void {
-    const c = q.call as CallStart;
+    const c = q as CallWait;
     c.hold?.release();
     c.hold = null;
   }
@@ -198,8 +209,8 @@ export class Caller implements SlotOwner {
     // own frame (callRun) is made once it has its slot (slot-line.ts says why).
     if (calls.live + this.callsSending >= A.MAX_PENDING_REPLIES || this.slotLine.head !== null) {
       // (the caller's memory may change while this waits; the sends made after it to `dst` wait behind it)
-      const start: CallStart = { dst, payload: transient ? ownCopy(payload) : payload, a, pt, cookie, sent, hold: new SlotHold(this.conn, dst) };
-      return new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, a.timeout, a.sendBy, a.signal, a.keepAlive, null, start, seq), resolve, reject));
+      const q = new CallWait(this.slotLine, this, a, null, seq, dst, transient ? ownCopy(payload) : payload, pt, cookie, sent, new SlotHold(this.conn, dst));
+      return new Promise<Message>((resolve, reject) => this.slotWait(q, resolve, reject));
     }
     return this.callRun(dst, payload, a, pt, transient, cookie, sent, seq) as Promise<Message>; // (BACK_IN_LINE only with a waiter)
   }
@@ -220,7 +231,7 @@ export class Caller implements SlotOwner {
 
   /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
   private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: SlotCall | null = null): Promise<Message | typeof BACK_IN_LINE> {
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: CallWait | null = null): Promise<Message | typeof BACK_IN_LINE> {
     const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
     const calls = this.conn.calls!;
     let p: PendingCall | null = null;
@@ -241,7 +252,7 @@ export class Caller implements SlotOwner {
       const e = this.conn.engine, rx0 = this.conn.knownReceiver(dst);
       /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
       let stuckSince: number | null = null;
-      if (q !== null) hold = (q.call as CallStart).hold; // (kept there too until taken: a failure before releases it, slotDrop)
+      if (q !== null) hold = q.hold; // (kept there too until taken: a failure before releases it, slotDrop)
       // (a call that waited for a slot and is first in its order to `dst` tries at once too)
       if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.conn.hasRoomWaits(dst))) {
         e.lockWaitMs = this.conn.sendLockWait();
@@ -299,9 +310,9 @@ export class Caller implements SlotOwner {
       const why = err.errno !== A.EMLINK ? 'bus' : calls.live >= A.MAX_PENDING_REPLIES ? null : 'mine';
       // (the waiter it went from, again: its promise is call()'s; a call that had not waited
       // makes its waiter now)
-      if (q !== null) { (q.call as CallStart).hold = hold ?? new SlotHold(this.conn, dst); q.again(why); return BACK_IN_LINE; }
-      const start: CallStart = { dst, payload, a, pt, cookie, sent, hold: hold ?? new SlotHold(this.conn, dst) };
-      return await new Promise<Message>((resolve, reject) => this.slotWait(new SlotCall(this.slotLine, this, timeout, sendBy, signal, keepAlive, why, start, seq), resolve, reject));
+      if (q !== null) { q.hold = hold ?? new SlotHold(this.conn, dst); q.again(why); return BACK_IN_LINE; }
+      const w = new CallWait(this.slotLine, this, a, why, seq, dst, payload, pt, cookie, sent, hold ?? new SlotHold(this.conn, dst));
+      return await new Promise<Message>((resolve, reject) => this.slotWait(w, resolve, reject));
     }
     if (sent !== null) sent.yes = true;
     this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)

@@ -36,7 +36,7 @@ import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { now, waitWord } from './host/wait.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
-import { ownCopy } from './args.ts';
+import { ownCopy } from './own-copy.ts';
 import * as T from './host/turns.ts';
 import type { Engine } from './engine.ts';
 import type { Spinner } from './host/spin.ts';

@@ -487,6 +487,39 @@ bp('call: beyond MAX_PENDING_REPLIES pending calls, call() waits for a slot, in 
   assert.is(a.pendingCalls, 0);
 });
 
+bp('call: calls waiting for a slot send the bytes of the moment of their call, each its own, when the caller reuses one buffer for all of them (small payloads share a copy slab, larger ones do not)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 1 << 20 });
+  const N = A.MAX_PENDING_REPLIES + 600; // more small copies than one slab holds (own-copy.ts)
+  const sizes = [0, 1, 7, 64, 511, 512, 513, 2000];
+  const buf = new Uint8Array(2000);
+  const fill = (i: number, n: number) => { for (let k = 0; k < n; k++) buf[k] = (i * 31 + k) & 0xff; };
+  const ps: Promise<Uint8Array>[] = [];
+  for (let i = 0; i < N; i++) {
+    const n = sizes[i % sizes.length];
+    fill(i, n);
+    ps.push(a.call(b.id, buf.subarray(0, n), { timeout: 10000 }).then((r) => { const c = r.payload.slice(); r.free(); return c; }));
+    buf.fill(0xee); // the caller's memory changes at once
+  }
+  assert.is(a.waitingCalls, N - A.MAX_PENDING_REPLIES);
+  let answered = 0;
+  const end = Date.now() + 10000;
+  while (answered < N) {
+    assert.ok(Date.now() < end, `${N} calls answered within 10 s (${answered} were)`);
+    const m = b.recv();
+    if (!m) { await new Promise((r) => setTimeout(r, 1)); continue; }
+    b.reply(m, m.payload);
+    m.free();
+    answered++;
+  }
+  const got = await Promise.all(ps);
+  for (let i = 0; i < N; i++) {
+    const n = sizes[i % sizes.length];
+    fill(i, n);
+    assert.equal([...got[i]], [...buf.subarray(0, n)], `call ${i} (${n} bytes) sent the bytes of its moment`);
+  }
+  assert.is(a.pendingCalls, 0);
+});
+
 bp('call order per destination: a sendAsync or call() made after a call() that waits for a slot waits behind it; a reply does not; a call that gives up lets them go', async ({ bus }) => {
   // (an outside audit, stop 22: the 129th call waited for a slot outside its destination's
   // order, and a sendAsync made after it went first, 4 runs of 4)
