@@ -16,6 +16,7 @@ import { now, waitWordBlocking, canBlock } from './host/wait.ts';
 import * as T from './host/turns.ts';
 import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
 import { ownCopy } from './own-copy.ts';
+import { LockLook } from './lock-look.ts';
 import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { RoomWait, SlotHold, type RoomOwner } from './room-wait.ts';
 import type { AbortHooks } from './abort-hooks.ts';
@@ -251,7 +252,7 @@ export class Caller implements SlotOwner {
       // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
       const e = this.conn.engine, rx0 = this.conn.knownReceiver(dst);
       /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
-      let stuckSince: number | null = null;
+      let stuck: LockLook | null = null;
       if (q !== null) hold = q.hold; // (kept there too until taken: a failure before releases it, slotDrop)
       // (a call that waited for a slot and is first in its order to `dst` tries at once too)
       if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.conn.hasRoomWaits(dst))) {
@@ -265,7 +266,7 @@ export class Caller implements SlotOwner {
           if (isRefusal(err)) refused = err;
           else {
             if (!(err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.EDEADLK) && err.reason !== A.R_SEND_NEVER_FITS)) throw err;
-            if (err.errno === A.EDEADLK) { stuckSince = now(); this.conn.sendLockSeen(true); }
+            if (err.errno === A.EDEADLK) { stuck = new LockLook(); stuck.seen(e); this.conn.sendLockSeen(true); }
           }
         } finally {
           e.lockWaitMs = A.LOCK_WAIT_MS;
@@ -275,12 +276,12 @@ export class Caller implements SlotOwner {
       if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
       while (p === null && refused === null) {
         const w = new RoomWait<PendingCall>(this.conn, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
-          (b) => this.conn.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuckSince, true);
+          (b) => this.conn.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuck, true);
         w.place = hold;
         w.keepPlace = isRefusal; // (refused a slot: back to the slot line, in this place)
         hold = null;
         const tried = w.run();
-        stuckSince = null;
+        stuck = null;
         this.slotPass(); // the next call waiting for a slot, if one is still free
         try {
           p = await tried;

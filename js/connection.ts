@@ -28,6 +28,7 @@ import * as O from './objects.ts';
 import type { MatchRule } from './dbus/match.ts';
 import { PAYLOAD_DBUS } from './dbus/header.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
+import { LockLook } from './lock-look.ts';
 
 export type Destination = number | string;
 
@@ -641,10 +642,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     try {
       const m = this.recvWith(o, op);
       this.lockBusy = null;
+      this.lockLook.clear();
       return m;
     } catch (err) {
       if (!(err instanceof BusError && err.errno === A.EDEADLK)) throw err;
-      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockLook.seen(this.engine);
       this.lockBusy = err;
       return null;
     } finally {
@@ -699,16 +701,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // yet" here as well (before, it failed the pump and every call waiting on it: seen
         // in Chromium, a page's calls while a worker held its lock past ASYNC_LOCK_WAIT_MS)
         if (r === -A.EDEADLK) {
-          if (this.lockBusy === null) this.lockBusySince = now();
+          this.lockLook.seen(this.engine);
           this.lockBusy = commandError(e.u32, e.cmd, r, op, RECV.NAME);
           return null;
         }
         this.lockBusy = null;
+        this.lockLook.clear();
       }
       return r;
     } catch (err) {
       if (!(yielding && err instanceof BusError && err.errno === A.EDEADLK)) throw err;
-      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockLook.seen(this.engine);
       this.lockBusy = err;
       return null;
     } finally {
@@ -719,7 +722,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** The EDEADLK of the last recvYielding, once the lock has stayed taken for LOCK_WAIT_MS (else null: try again). */
   /** @internal PumpOwner */
   lockStuck(): BusError | null {
-    return this.lockBusy !== null && now() - this.lockBusySince >= A.LOCK_WAIT_MS ? this.lockBusy : null;
+    return this.lockBusy !== null && this.lockLook.stuck(this.engine) ? this.lockBusy : null;
   }
 
   /** Drop the next queued message unread; false when the queue is empty. */
@@ -1282,11 +1285,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     }
     if (r === -A.EDEADLK) {
       // changed nothing: the frees wait for the next try
-      if (this.lockBusy === null) this.lockBusySince = now();
+      this.lockLook.seen(this.engine);
       this.lockBusy = commandError(u32, cmd, r, op, RECV.NAME);
       return false;
     }
     this.lockBusy = null;
+    this.lockLook.clear();
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
     if (r === -A.EAGAIN) {
@@ -1420,7 +1424,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** the EDEADLK of the last event-loop try that found a lock taken (recvYielding), and since when (null: none) */
   /** @internal PumpOwner */
   lockBusy: BusError | null = null;
-  private lockBusySince = 0;
+  /** how long the lock of lockBusy has stayed taken (lock-look.ts) */
+  private readonly lockLook = new LockLook();
 
   /** the pending calls, made by the first call() */
   /** @internal PumpOwner */
@@ -1733,7 +1738,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // no line at the receiver, and no earlier send of ours to that name still waiting: the
     // RoomWait's first try, made here; a message that fits resolves with no wait made at all
     const e = this.engine;
-    let stuckSince: number | null = null;
+    let stuck: LockLook | null = null;
     const rx = this.knownReceiver(dst);
     if ((rx === 0 || T.lineLength(e.i32, rx) === 0) && !this.roomGroups.has(groupKey(dst))) {
       e.lockWaitMs = this.sendLockWait(); // (an event-loop caller: EDEADLK soon, not after a second)
@@ -1745,13 +1750,13 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         return Promise.resolve(cookie);
       } catch (err) {
         // no room, or a lock taken: the RoomWait tries again and waits
-        if (err instanceof BusError && err.errno === A.EDEADLK) { stuckSince = now(); this.sendLockSeen(true); }
+        if (err instanceof BusError && err.errno === A.EDEADLK) { stuck = new LockLook(); stuck.seen(e); this.sendLockSeen(true); }
         else if (!roomHelps(err)) return Promise.reject(err);
       } finally {
         e.lockWaitMs = A.LOCK_WAIT_MS;
       }
     }
-    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, null, w.timeout, stuckSince);
+    return this.roomWait('sendAsync', dst, payload, w.sendOpts, w.timeout, w.signal, w.keepAlive, null, w.timeout, stuck);
   }
 
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
@@ -1783,11 +1788,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     shown = timeout,
     /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
-    stuckSince: number | null = null,
+    stuck: LockLook | null = null,
     owned = false,
     /** a reply's send: not held behind the calls waiting for a pending-call slot (RoomWait) */
     reply = false): Promise<R> {
-    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuckSince, owned, reply).run();
+    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuck, owned, reply).run();
   }
 
   /** @internal RoomOwner: send(), its failures op `op`'s (sendAsync: its sends said `send:` before stop 30, where a call's say `call:`; an outside audit) */

@@ -117,6 +117,11 @@ export interface Engine {
   readonly skips: number;
   /** what an event-loop wait's try sets lockWaitMs to: ASYNC_LOCK_WAIT_MS, or SPIN_LOCK_WAIT_MS on a thread that may not block (a page's main thread spins instead) */
   readonly asyncLockWaitMs: number;
+  /** the lock word (an index in i32; -1: none) and the value in it that the last command gave up on with EDEADLK after its lock wait (lock-look.ts) */
+  readonly stuckIndex: number;
+  readonly stuckValue: number;
+  /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
+  lockMoved(index: number, value: number, ms: number): boolean;
 }
 
 /** loads of a lock word between clock reads, where a contended lock is spun on */
@@ -515,6 +520,7 @@ abstract class EngineBase {
   private runOnce(op: number, a: number, b: number): number {
     // an unknown op throws in exec (its switch default) before anything runs
     let deadline = 0;
+    this.stuckIndex = -1;
     /** when the lock's holder was first seen not LIVE (0: not seen) */
     let deadSince = 0;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
@@ -557,7 +563,12 @@ abstract class EngineBase {
       if (now >= until) {
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
-        if (!this.skipReceiver()) return -A.EDEADLK;
+        if (!this.skipReceiver()) {
+          const t = this.cmdAddr - A.THREAD_CMD;
+          this.stuckIndex = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+          this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+          return -A.EDEADLK;
+        }
         deadline = 0;
         deadSince = 0;
         continue;
@@ -590,6 +601,39 @@ abstract class EngineBase {
     if (id > n) return false;
     const h = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + (id - 1) * A.THREAD_SIZE;
     return Atomics.load(this.u32, (h + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE;
+  }
+
+  /**
+   * The lock word (an index in i32) and the value seen in it (holder | LOCK_WAITERS) that the
+   * last command gave up on with EDEADLK after its lock wait; -1 when the last command did not
+   * end that way (another EDEADLK, the core's own, names no word).
+   */
+  stuckIndex = -1;
+  stuckValue = 0;
+
+  /**
+   * Has lock word `index`, seen holding `value` (stuckIndex / stuckValue), moved since (released,
+   * or taken by another holder), or does it within `ms`? An event-loop wait looks at a
+   * contended lock now and then (a look does not block: engine.lockWaitMs 0); looks that find
+   * it taken a second apart say nothing of the time between them, when a live holder may have
+   * released and taken it many times (lock-look.ts). Blocks at most `ms` where the
+   * thread may block, SPIN_LOCK_WAIT_MS where it spins (a page's main thread).
+   */
+  lockMoved(index: number, value: number, ms: number): boolean {
+    if (Atomics.load(this.i32, index) !== value) return true;
+    if (this.canBlock) {
+      try {
+        Atomics.wait(this.i32, index, value, ms); // (woken by the holder's unlock: LOCK_WAITERS is in `value`)
+        return Atomics.load(this.i32, index) !== value;
+      } catch {
+        this.canBlock = false; // a browser main thread: never block there
+      }
+    }
+    const end = performance.now() + Math.min(ms, A.SPIN_LOCK_WAIT_MS);
+    for (let n = 1; Atomics.load(this.i32, index) === value; n++) {
+      if (n % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) return false;
+    }
+    return true;
   }
 
   private waitLock(left: number): void {

@@ -37,6 +37,7 @@ import { BusError, canceled, shutdownError } from './errno.ts';
 import { now, waitWord } from './host/wait.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './own-copy.ts';
+import { LockLook } from './lock-look.ts';
 import * as T from './host/turns.ts';
 import type { Engine } from './engine.ts';
 import type { Spinner } from './host/spin.ts';
@@ -302,6 +303,8 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   private retry: ReturnType<typeof setTimeout> | null = null;
   /** the holder's first wait for room may spin (once per wait for room) */
   private spinDecided = false;
+  /** how long a lock in its way has stayed taken (lock-look.ts) */
+  private readonly lockLook: LockLook;
   /** why it waits, for ETIMEDOUT's message */
   private lastErr = 'senders ahead in its line';
 
@@ -318,14 +321,15 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     private readonly attempt: Attempt<R>,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     private readonly shown: number,
-    /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
-    private lockedSince: number | null,
+    /** the caller's own first try found a lock taken (call(), sendAsync()): its look (lock-look.ts), and the tries here only look, they do not block again */
+    stuck: LockLook | null,
     /** the payload is the wait's own already (no copy at the first wait) */
     private owned: boolean,
     /** a reply's send (replyAsync, dispatch's answer): it goes before the group's first SlotHold (append) */
     private readonly reply = false,
   ) {
     this.op = op;
+    this.lockLook = stuck ?? new LockLook();
     this.keep = keepAlive;
     this.deadline = now() + timeout;
     this.byName = typeof dst === 'string' && !dst.startsWith(':1.');
@@ -564,7 +568,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       // (a lock already found stuck: tries only look, they do not block the thread again; with
       // every waiter of a thread blocking ASYNC_LOCK_WAIT_MS per retry, Node's event loop never
       // left its timers phase, and the 'exit' that recovers the dead holder waited a second)
-      e.lockWaitMs = this.lockedSince === null ? conn.sendLockWait() : 0;
+      e.lockWaitMs = this.lockLook.taken ? 0 : conn.sendLockWait();
       const skips0 = e.skips;
       try {
         this.result = this.attempt === null
@@ -582,9 +586,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         // a lock still taken: let the event loop run (a dead holder is recovered there) and
         // try again; EDEADLK once it has been taken for LOCK_WAIT_MS in all
         conn.sendLockSeen(true);
-        this.lockedSince ??= now();
+        this.lockLook.seen(e);
         const left = this.deadline - now();
-        if (now() - this.lockedSince >= A.LOCK_WAIT_MS) throw err;
+        if (this.lockLook.stuck(e)) throw err;
         // the caller's own timeout first: ETIMEDOUT, as recvAsync says (EDEADLK is for a lock
         // taken for LOCK_WAIT_MS in all; an outside audit found EDEADLK at a 400 ms timeout)
         if (left <= 0) throw this.timedOut(`a lock of the receiver stayed taken: ${err.message}`);
@@ -596,14 +600,14 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
           if (rx !== 0) {
             this.lineUp(rx, T.receiverGen(i32, rx), seqTry);
             // others ahead: wait behind them (the lock's time counts again from its turn)
-            if (T.behind(i32, this.rx, this.t) > 0) { this.lockedSince = null; continue; }
+            if (T.behind(i32, this.rx, this.t) > 0) { this.lockLook.clear(); continue; }
           }
         }
         const p = this.pause();
         this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
         return p;
       }
-      this.lockedSince = null;
+      this.lockLook.clear();
       if (!roomHelps(err)) throw err;
       this.lastErr = err.message;
       // a name that left the receiver since the try was routed: try again, where it is now

@@ -338,6 +338,12 @@ export const SPIN_LOCK_WAIT_MS = 0.5;
 // EDEADLK in that window (an outside audit, Deno, 2.4 ms). A lock still held past it stays
 // EDEADLK, as before.
 export const DEAD_HOLDER_GRACE_MS = 20;
+// An event-loop wait that has found a lock taken at looks LOCK_WAIT_MS apart fails with
+// EDEADLK only once the lock's word has also stayed as its last look saw it (the same holder,
+// never released) for this long: looks a second apart say nothing of the time between them,
+// when a live, contended lock changes hands (js/lock-look.ts). A live holder keeps a lock for
+// microseconds; 20 ms covers a holder the OS descheduled for a few time slices.
+export const LOCK_STILL_MS = 20;
 
 // Connection slot.
 //

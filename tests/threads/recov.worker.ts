@@ -6,13 +6,16 @@
 //                 inside that send, holding the receiver's lock
 //   hold-lock     holds a lock word for `ms` (a live thread that is slow, or one declared dead
 //                 that still runs inside a command), then releases it
+//   hot-lock      keeps a lock word taken for `ms` in holds of `hold` ms, releasing it (and
+//                 waking its waiters) between two holds and taking it again at once: a live,
+//                 contended lock that a look at a random moment always finds taken
 // Every wait has a timeout; every outcome is posted to the parent.
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface RecovInput {
-  role: 'recoverer' | 'dying-sender' | 'hold-lock';
+  role: 'recoverer' | 'dying-sender' | 'hold-lock' | 'hot-lock';
   handle: BusHandle;
   index?: number;
   /** recoverer: the control words' address (user region): [round, token, done, results...] */
@@ -30,6 +33,8 @@ export interface RecovInput {
   ms?: number;
   /** hold-lock: the parent declares it dead while it holds the lock (its bus.close() may throw) */
   declared?: boolean;
+  /** hot-lock: each hold (ms) */
+  hold?: number;
 }
 
 /** the control block of the recoverer race (word indices from ctl; recover-race.test.ts has the same) */
@@ -87,6 +92,26 @@ try {
     }
     // dead: stay here until terminated (a dead engine throws on every call)
     await sleep(30000);
+  } else if (inp.role === 'hot-lock') {
+    const i32 = new Int32Array(bus.memory.buffer);
+    const id = bus.engine.threadSlot + 1, w = inp.lock! >>> 2;
+    if (Atomics.compareExchange(i32, w, 0, id) !== 0) throw new Error('the lock was not free');
+    post({ holding: true, slot: bus.engine.threadSlot });
+    const t0 = performance.now();
+    let handovers = 0;
+    while (performance.now() - t0 < inp.ms!) {
+      const h0 = performance.now();
+      while (performance.now() - h0 < inp.hold!) Atomics.wait(i32, inp.ctl! >>> 2, 0, 1); // busy, but alive
+      const old = Atomics.exchange(i32, w, 0);
+      if (old & 0x40000000) Atomics.notify(i32, w);
+      // taken again at once (a waiter woken by the notify finds it taken: its look sets LOCK_WAITERS again)
+      if (Atomics.compareExchange(i32, w, 0, id) !== 0) throw new Error('the lock was taken between two holds');
+      handovers++;
+    }
+    const old = Atomics.exchange(i32, w, 0);
+    if (old & 0x40000000) Atomics.notify(i32, w);
+    bus.close();
+    post({ released: true, handovers });
   } else if (inp.role === 'hold-lock') {
     const i32 = new Int32Array(bus.memory.buffer);
     const id = bus.engine.threadSlot + 1;

@@ -1,0 +1,52 @@
+// lock-look: how long a lock has stayed taken, for an event-loop wait that meets it. Such a
+// wait blocks its thread on a contended lock for ASYNC_LOCK_WAIT_MS at most, then lets its
+// event loop run (a dead holder is recovered there) and looks again; a look does not block
+// (engine.lockWaitMs 0). It fails with EDEADLK once the lock has stayed taken for
+// LOCK_WAIT_MS. Before stop 32 "stayed taken" was the time since the first look that found
+// it taken, whatever happened between the looks: a live lock that changed hands many times
+// between two looks a second apart (a loaded machine, a busy event loop) read as stuck
+// (tests/threads/recover-race.test.ts, the hot-lock test; an outside audit saw a call fail
+// with EDEADLK once at the start of a loaded run with every thread alive, not reproduced,
+// which is how it could have happened). Now the time starts
+// again whenever a look finds another holder (or another lock) than the last one, and at
+// LOCK_WAIT_MS the lock's word must also stay as the last look saw it for LOCK_STILL_MS more
+// (engine.lockMoved): a dead or stopped holder never moves it, a live one does within
+// microseconds of its command.
+import * as A from './shared/abi.ts';
+import { now } from './host/wait.ts';
+import type { Engine } from './engine.ts';
+
+export class LockLook {
+  /** a look found the lock taken, and no try has gone through since */
+  taken = false;
+  /** when the lock was first found taken by the holder of the last look (now()'s clock, ms) */
+  private since = 0;
+  /** the lock word (an index in i32; -1: not known) and its value at the last look */
+  private index = -1;
+  private value = 0;
+
+  /** A try of `e` found a lock taken (EDEADLK after its lock wait, or a look). */
+  seen(e: Engine): void {
+    const index = e.stuckIndex, value = e.stuckValue;
+    // another holder than at the last look (or another lock): the lock moved, its time starts again
+    if (!this.taken || index !== this.index || value !== this.value) this.since = now();
+    this.taken = true;
+    this.index = index;
+    this.value = value;
+  }
+
+  /** A try went through (or failed for another reason): the lock is no longer in the way. */
+  clear(): void {
+    this.taken = false;
+  }
+
+  /** Has the lock stayed taken for LOCK_WAIT_MS, and its word not moved for LOCK_STILL_MS now? (Blocks at most LOCK_STILL_MS, once a second.) */
+  stuck(e: Engine): boolean {
+    if (!this.taken || now() - this.since < A.LOCK_WAIT_MS) return false;
+    if (this.index >= 0 && e.lockMoved(this.index, this.value, A.LOCK_STILL_MS)) {
+      this.since = now(); // a live holder: looked at again, from now
+      return false;
+    }
+    return true;
+  }
+}
