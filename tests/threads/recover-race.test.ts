@@ -243,7 +243,7 @@ s('a live thread that holds a lock for a while (slow, not dead): the send waits 
   bus.close();
 });
 
-s('a live, contended lock that every look finds taken (its holder releases it and takes it again between looks) is not declared stuck: event-loop waits end at their own timeout with ETIMEDOUT, never EDEADLK, and go through once it is free', async () => {
+s('a live, contended lock that every look finds taken (it changes hands between looks, never free) is not declared stuck: event-loop waits end at their own timeout with ETIMEDOUT, never EDEADLK, and go through once it is free', async () => {
   // (before stop 32, looks a second apart counted as a second of one holder; an outside audit
   // saw a call fail with EDEADLK once on a loaded machine with every thread alive)
   const bus = await makeBus();
@@ -264,7 +264,7 @@ s('a live, contended lock that every look finds taken (its holder releases it an
   assert.is(recv, 'ETIMEDOUT', `the receive: ${recv} after ${took.toFixed(0)} ms (before: EDEADLK after LOCK_WAIT_MS)`);
   assert.is(send, 'ETIMEDOUT', `the send: ${send} after ${took.toFixed(0)} ms (before: EDEADLK after LOCK_WAIT_MS)`);
   const done = await hot.w.next<{ released: boolean; handovers: number }>(HOT_MS + MSG_MS, 'released');
-  assert.ok(done.released && done.handovers > 100, `the holder released and took the lock again ${done.handovers} times`);
+  assert.ok(done.released && done.handovers > 100, `the lock changed hands ${done.handovers} times`);
   // free again: both go through, nothing lost
   const m = await within(r.recvAsync({ timeout: MSG_MS }), MSG_MS, 'the message once the lock is free');
   assert.equal([...m.payload], [7]);
