@@ -1421,7 +1421,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   list(opts?: N.ListOptions): N.ListEntry[] { return N.list(this, opts); }
 
   // calls issue (js/calls.ts)
-  /** the EDEADLK of the last event-loop try that found a lock taken (recvYielding), and since when (null: none) */
+  /** the EDEADLK of the last event-loop try that found a lock taken (recvYielding; null: none); how long it has stayed taken is lockLook's */
   /** @internal PumpOwner */
   lockBusy: BusError | null = null;
   /** how long the lock of lockBusy has stayed taken (lock-look.ts) */
@@ -1787,7 +1787,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     attempt: Attempt<R>,
     /** the timeout its ETIMEDOUT names (call(): the call's own, of which `timeout` is what is left) */
     shown = timeout,
-    /** since when the caller's own first try found a lock taken (call()): the tries here only look, they do not block again */
+    /** the caller's own first try found a lock taken (call(), sendAsync()): its look (lock-look.ts); the tries here only look, they do not block again */
     stuck: LockLook | null = null,
     owned = false,
     /** a reply's send: not held behind the calls waiting for a pending-call slot (RoomWait) */

@@ -620,43 +620,40 @@ abstract class EngineBase {
    * thread may block, SPIN_LOCK_WAIT_MS where it spins (a page's main thread).
    */
   lockMoved(index: number, value: number, ms: number): boolean {
-    if (Atomics.load(this.i32, index) !== value) return true;
-    if (this.canBlock) {
-      try {
-        Atomics.wait(this.i32, index, value, ms); // (woken by the holder's unlock: LOCK_WAITERS is in `value`)
-        return Atomics.load(this.i32, index) !== value;
-      } catch {
-        this.canBlock = false; // a browser main thread: never block there
-      }
-    }
-    const end = performance.now() + Math.min(ms, A.SPIN_LOCK_WAIT_MS);
-    for (let n = 1; Atomics.load(this.i32, index) === value; n++) {
-      if (n % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) return false;
-    }
-    return true;
+    return this.waitWhile(index, value, ms, Math.min(ms, A.SPIN_LOCK_WAIT_MS));
   }
 
   private waitLock(left: number): void {
     this.lockWaits++;
     const t = this.cmdAddr - A.THREAD_CMD;
-    const i = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
-    const v = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+    // timed: a holder that died is released by recovery, which any thread may run
+    this.waitWhile(this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2, this.i32[(t + A.THREAD_WAIT_VAL) >>> 2],
+      Math.min(20, Math.max(1, left)), Math.min(20, left));
+  }
+
+  /**
+   * Wait while i32[index] holds `value`: at most `ms` where the thread may block (woken by a
+   * notify: a lock's unlock notifies when LOCK_WAITERS is in its word), spinning at most
+   * `spinMs` where it may not (a browser page's main thread). True when the word has moved.
+   */
+  private waitWhile(index: number, value: number, ms: number, spinMs: number): boolean {
+    if (Atomics.load(this.i32, index) !== value) return true;
     if (this.canBlock) {
       try {
-        // timed: a holder that died is released by recovery, which any thread may run
-        Atomics.wait(this.i32, i, v, Math.min(20, Math.max(1, left)));
-        return;
+        Atomics.wait(this.i32, index, value, ms);
+        return Atomics.load(this.i32, index) !== value;
       } catch {
         this.canBlock = false; // a browser main thread: never block there
       }
     }
-    // a thread that may not block spins, within the same deadline (checked by run), reading
-    // the clock every SPIN_CLOCK_EVERY loads (a fixed count of 100 000 loads took 6-28 ms in
-    // a Chromium page where 5 were meant: an outside audit, stop 21)
-    const end = performance.now() + Math.min(20, left);
-    for (let n = 1; Atomics.load(this.i32, i) === v; n++) {
-      if (n % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) return;
+    // a thread that may not block spins, reading the clock every SPIN_CLOCK_EVERY loads (a
+    // fixed count of 100 000 loads took 6-28 ms in a Chromium page where 5 were meant: an
+    // outside audit, stop 21)
+    const end = performance.now() + spinMs;
+    for (let n = 1; Atomics.load(this.i32, index) === value; n++) {
+      if (n % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) return false;
     }
+    return true;
   }
 
   /** set once this thread may no longer use the bus: what every call then throws */
