@@ -13,6 +13,7 @@ export { nameAcquireCmd as name_acquire, nameReleaseCmd as name_release } from "
 export { list } from "./list";
 export { update } from "./update";
 export { connInfo as conn_info, busCreatorInfo as bus_creator_info } from "./info";
+export { hostCopy as mem_copy } from "./host-copy";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

@@ -140,6 +140,16 @@ export function payloadBytes(payload: unknown): Uint8Array | null {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Where the bytes of `bytes` (what payloadBytes returned) start in `buffer` when they are a
+ * view of it, else -1: a payload already in the bus memory is copied by the core
+ * (Engine.copyIn). Read through the intrinsic getters; for a view of more than
+ * SEND_INLINE_MAX bytes only (reading `buffer` of a small on-heap array makes one).
+ */
+export function offsetIn(bytes: Uint8Array, buffer: ArrayBufferLike): number {
+  return call<ArrayBufferLike>(taBuffer, bytes) === buffer ? call<number>(taOffset, bytes) : -1;
+}
+
 /** The true byte length of what payloadBytes returned (its internal slot, not a property). */
 export function payloadLength(bytes: Uint8Array): number {
   return call<number>(taLength, bytes);

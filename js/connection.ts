@@ -9,7 +9,7 @@ import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
-import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, isAbortSignal, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, offsetIn, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -355,7 +355,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // measured (resized by a provider during SEND, or a growable buffer grown by another
         // thread) is refused, never copied past the slice
         const dest = SEND.vecDestination(u32, vec);
-        try { u8.subarray(dest, dest + len).set(bytes!); } catch (err) { throw resized(aop, err); }
+        // a payload in the bus memory (a received message's, sent on) is copied by the core
+        // (memory.copy: 4× V8's copy of shared memory for 64 KiB); any other into a view of
+        // exactly the reserved bytes
+        const at = offsetIn(bytes!, u8.buffer);
+        if (at >= 0) {
+          if (!e.copyIn(dest, at, len)) throw new BusError(A.EFAULT, aop, `internal: the payload (${len} bytes at ${at}) or its reservation (at ${dest}) leaves the bus memory`);
+        } else {
+          try { u8.subarray(dest, dest + len).set(bytes!); } catch (err) { throw resized(aop, err); }
+        }
         // (one that shrank since, a length-tracking view of a resizable buffer shrunk by a
         // provider during SEND, copied fewer bytes: refused too, not sent with a zeroed tail)
         if (payloadLength(bytes!) !== len) throw resized(aop, new RangeError(`the payload is ${payloadLength(bytes!)} bytes now, ${len} when it was measured`));

@@ -46,6 +46,14 @@ export interface Engine {
   sendInline(slot: number, gen: number): number;
   sendCommit(): number;
   sendCancel(): number;
+  /**
+   * Copy `n` bytes at `src` to `dst`, both in this memory (ranges that overlap as memmove):
+   * how a send copies a payload that is already in the bus memory (a received message sent
+   * on) into its reservation, with the core's memory.copy (assembly/host-copy.ts; V8's
+   * TypedArray copies in or out of shared memory are word by word, 4× slower for 64 KiB).
+   * Not a command: no lock, no state. False (nothing copied) when a range leaves the memory.
+   */
+  copyIn(dst: number, src: number, n: number): boolean;
   recv(slot: number, gen: number): number;
   free(slot: number, gen: number): number;
   /** MATCH_ADD / MATCH_REMOVE (the command in this thread's command area): 0 or -errno. */
@@ -329,6 +337,7 @@ abstract class EngineBase {
     return this.run(OP_SEND, slot, gen);
   }
   sendCommit(): number { return this.sendEnd(OP_COMMIT); }
+  copyIn(dst: number, src: number, n: number): boolean { this.bind(); return this.x.mem_copy(dst, src, n) !== 0; }
   sendCancel(): number { return this.sendEnd(OP_CANCEL); }
 
   /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */

@@ -251,4 +251,53 @@ t('payload forms: views and ArrayBuffers are sent; anything else is EINVAL, noth
   assert.is(b.poolUsed, 0);
 });
 
+t('a payload already in the bus memory (a message sent on, part of one, the user region) is sent exactly, copied by the core', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  const mem = bus.memory.buffer;
+  // (the core's copy, Engine.copyIn, counted: the sends above SEND_INLINE_MAX go through it)
+  const e = bus.engine, copyIn = e.copyIn;
+  let copies = 0;
+  e.copyIn = (dst: number, src: number, n: number) => { copies++; return copyIn.call(e, dst, src, n); };
+  /** c's next message: its payload and the padding after it (zeroed), checked against `want` */
+  const expect = (want: Uint8Array, what: string) => {
+    const m = c.recv()!;
+    assert.ok(m, what);
+    assert.equal(m.payload, want, what);
+    const end = m.payload.byteOffset + m.payload.length;
+    assert.equal([...new Uint8Array(mem, end, (8 - (end % 8)) % 8)].every((x) => x === 0), true, `${what}: padding zeroed`);
+    m.free();
+  };
+  let seed = 7;
+  // around SEND_INLINE_MAX: below it the payload goes through the command area, above it into a reservation
+  for (const size of [A.SEND_INLINE_MAX - 1, A.SEND_INLINE_MAX, A.SEND_INLINE_MAX + 1, 4099, 40000]) {
+    const data = new Uint8Array(size).map(() => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+    a.send(b.id, data);
+    const m = b.recv()!;
+    assert.ok(m.payload.buffer === mem, 'a view of the bus memory');
+    b.send(c.id, m.payload);
+    expect(data, `${size} B sent on`);
+    b.send(c.id, m.payload.subarray(3, size - 1)); // an unaligned part
+    expect(data.subarray(3, size - 1), `${size} B, part`);
+    b.send(c.id, new DataView(mem, m.payload.byteOffset + 1, size - 1));
+    expect(data.subarray(1), `${size} B, a DataView`);
+    // sent on while the message is held, then freed: the copy was made at the send
+    b.send(c.id, m.payload);
+    m.free();
+    expect(data, `${size} B, freed after the send`);
+  }
+  // the user region
+  const u = new Uint8Array(mem, bus.userRegion, 65536);
+  for (let i = 0; i < u.length; i++) u[i] = (i * 7) & 0xff;
+  b.send(c.id, u.subarray(0, 30000));
+  expect(u.slice(0, 30000), 'the user region');
+  // (2049 B: the message and the one freed after; its part and DataView fit SEND_INLINE_MAX. 4099 and 40000 B: all four. The user region: one)
+  assert.is(copies, 2 + 4 + 4 + 1, 'every payload above SEND_INLINE_MAX in the bus memory was copied by the core');
+  a.send(c.id, new Uint8Array(5000));
+  c.recv()!.free();
+  assert.is(copies, 11, 'a payload from the heap is copied by the host');
+  e.copyIn = copyIn;
+  assert.is(c.queued, 0);
+  a.close(); b.close(); c.close();
+});
+
 t.run();
