@@ -7,9 +7,12 @@
 // async functions, six closures with their contexts, an abort-listener object and a promise
 // pair per wait, each kept about 3.5 KB alive, which the collector copied from one young
 // generation to the next while the burst lasted (docs/BENCHMARKS.md, stop 21). A RoomWait is
-// one object, a small async frame (run(): the loop is step(), a plain method, whose locals
-// die with each step) and the promise of the wait in progress: about 1.2 KB in all, with the
-// payload's copy.
+// one object, the promise run() returns and one closure that resumes it: no async frame and
+// no promise per pause (the loop is step(), a plain method, whose locals die with each step;
+// a wake-up queues a microtask that runs the next step, as an await's continuation would).
+// Stop 21's async run() and a promise per pause kept 1.4 KB per wait alive (allocation
+// sampling, 10 000 waiting sendAsync()s: 473 B of them the async frame, 127 B the pause's
+// promise); stop 33 made them this.
 //
 // One place per connection and destination: a connection's waits to one destination (a
 // RoomGroup, keyed by the receiver's id or the well-known name) form a list in the order they
@@ -288,15 +291,20 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
 
   /** when its time is up (performance.now() ms) */
   readonly deadline: number;
-  /** the current wait's wake-up (null: not waiting) */
-  private resume: (() => void) | null = null;
+  /** a wait is in progress (a wake-up queues `wakeFn`) */
+  private waiting = false;
+  /** the next step, run as a microtask by a wake-up (made at the first wait) */
+  private wakeFn: (() => void) | null = null;
+  /** the promise run() returned, once a wait made it pending */
+  private resolveFn: ((r: unknown) => void) | null = null;
+  private rejectFn: ((err: unknown) => void) | null = null;
   /** joined the connection's waiters (on its first wait) */
   private joined = false;
   private watch: T.Watch | null = null;
   private group: RoomGroup | null = null;
   /** a well-known name destination: its owner may change while this waits */
   private readonly byName: boolean;
-  /** what the send returned (step() returned null) */
+  /** what the send returned (step() returned false) */
   private result: R | undefined = undefined;
   /** the receiver whose line it sleeps behind now (0: none), and the timer of a retry after a lock found taken */
   private sleepingIn = 0;
@@ -337,8 +345,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
 
   /** Waiter: ends the current wait early (close, abort, a wake-up); nothing when not waiting. */
   cancel(): void {
-    const r = this.resume;
-    if (r !== null) { this.resume = null; r(); }
+    if (!this.waiting) return;
+    this.waiting = false;
+    queueMicrotask(this.wakeFn!);
   }
 
   /** T.Sleeper: the turn moved near its ticket, or its time to look again came. */
@@ -354,8 +363,8 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     if (this.waitIdx >= 0) Atomics.notify(this.conn.engine.i32, this.waitIdx); // end the waitAsync; other waiters re-check
   }
 
-  /** A promise the next wake-up (or cancel) resolves; the first wait copies the payload and joins. */
-  private pause(): Promise<void> {
+  /** A wait starts (the next wake-up, or cancel, runs the next step); the first wait copies the payload and joins. */
+  private pause(): void {
     if (!this.owned) { this.payload = ownCopy(this.payload); this.owned = true; } // (the call's own bytes, before the first await)
     if (!this.joined) {
       this.joined = true;
@@ -367,12 +376,12 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       }
     }
     if (this.error) throw this.error;
-    return new Promise<void>((resolve) => { this.resume = resolve; });
+    this.wakeFn ??= () => { this.wake1(); };
+    this.waiting = true;
   }
 
   /** After a wait: what ended it, if it was the end of the whole wait (abort, close). */
   private resumed(): void {
-    this.resume = null;
     if (this.error) throw this.error;
   }
 
@@ -461,39 +470,66 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   }
 
   /** Wait for room and send: resolves to what the attempt returns. */
-  async run(): Promise<R> {
-    // (the loop is step(), a plain method: this frame, kept while the send waits, holds only
-    // what is here; the loop's locals live in the object or die with each step)
+  run(): Promise<R> {
     const conn = this.conn;
     // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
-    if (this.signal?.aborted) throw canceled(this.op, this.signal);
+    if (this.signal?.aborted) return Promise.reject(canceled(this.op, this.signal));
     // in the connection's list of waits to this destination, in call order, while the wait
     // lasts (a well-known name: its owner may change while we wait; BUS_NAME_SEQ moves, and
     // seqAt is its value when we lined up)
-    const held = this.place?.handTo(this) ?? null;
-    this.place = null;
-    const group = this.group = held ?? conn.roomGroup(this.dst);
-    if (held === null) append(group, this, this.reply);
+    try {
+      const held = this.place?.handTo(this) ?? null;
+      this.place = null;
+      const group = this.group = held ?? conn.roomGroup(this.dst);
+      if (held === null) append(group, this, this.reply);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let failed = false, err: unknown;
     try {
       this.enter();
-      for (;;) {
-        const p = this.step();
-        if (p === null) return this.result as R;
-        try {
-          await p;
-        } finally {
-          this.waited();
-        }
-        this.resumed();
-      }
-    } catch (err) {
+      if (this.step()) return new Promise<R>((resolve, reject) => { this.resolveFn = resolve as (r: unknown) => void; this.rejectFn = reject; });
+    } catch (x) {
+      failed = true; err = x;
+    }
+    // (no wait was made: settled before run() returns, as the async function it was did)
+    return this.ended(failed, err) ? Promise.reject(this.endErr) : Promise.resolve(this.result as R);
+  }
+
+  /** A wake-up's microtask: the wait's next step; the end settles run()'s promise. Never throws. */
+  private wake1(): void {
+    let failed = false, err: unknown;
+    try {
+      this.waited();
+      this.resumed();
+      if (this.step()) return; // waiting again
+    } catch (x) {
+      failed = true; err = x;
+    }
+    if (this.ended(failed, err)) this.rejectFn!(this.endErr); else this.resolveFn!(this.result);
+  }
+
+  /** the error the wait ends with (ended() returned true) */
+  private endErr: unknown = undefined;
+
+  /**
+   * The wait is over, sent (`failed` false) or failed with `err`: a call refused a slot keeps
+   * a place in its stead, then the wait leaves its line, its group and its connection's
+   * waiters. True when it ends in failure (its error in endErr: `err`, or what the leaving
+   * threw), false when sent.
+   */
+  private ended(failed: boolean, err: unknown): boolean {
+    const conn = this.conn;
+    try {
       // refused a slot: a place held in its stead, as it goes back to the slot line
-      if (this.keepPlace?.(err) === true) {
+      if (failed && this.keepPlace?.(err) === true) {
         this.place = new SlotHold(conn, this.dst, this);
         this.group = null;
       }
-      throw err;
-    } finally {
+    } catch (x) {
+      err = x;
+    }
+    try {
       if (this.inLine) {
         // the connection keeps its place in the line: the next of its waits to the destination
         // takes this ticket (it becomes the head below); with none, the ticket is left to a
@@ -506,7 +542,11 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         if (this.signal !== undefined) conn.aborts.unwatch(this.signal, this);
         conn.roomLeave(this);
       }
+    } catch (x) {
+      failed = true; err = x;
     }
+    this.endErr = err;
+    return failed;
   }
 
   /** Out of its group; the head's successor becomes the head and looks at once (it takes its place in the line, or tries). */
@@ -522,10 +562,10 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   }
 
   /**
-   * The loop, up to its next wait: the promise to await before the next step, or null when
-   * the send is made (its value in `result`). Throws what ends the whole wait.
+   * The loop, up to its next wait: true when a wait started (a wake-up runs the next step),
+   * false when the send is made (its value in `result`). Throws what ends the whole wait.
    */
-  private step(): Promise<void> | null {
+  private step(): boolean {
     const conn = this.conn, e = conn.engine, i32 = e.i32, byName = this.byName;
     for (;;) {
       checkUsable(conn, this.op);
@@ -534,9 +574,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       if (this.prev !== null) {
         if (this.deadline - now() <= 0) throw this.timedOut('earlier sends of this connection to the same destination still wait');
         this.waitIdx = -1;
-        const p = this.pause();
+        this.pause();
         holdUntil(this.group!, this.deadline);
-        return p;
+        return true;
       }
       // (a name that moved, its owner closed or not, first: then the receiver's close)
       if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
@@ -552,10 +592,10 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         if (ms > 0) {
           // (a shared wait: an abort ends this one alone, through its cancel, notifying nobody)
           this.waitIdx = -1;
-          const p = this.pause();
+          this.pause();
           T.sleepBehind(i32, this.rx, this, Math.min(ms, left, ALIVE_CHECK_MS));
           this.sleepingIn = this.rx;
-          return p;
+          return true;
         }
         continue;
       }
@@ -576,7 +616,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
           : this.attempt(this.payload);
         if (this.inLine) { this.inLine = false; T.pass(i32, this.rx, this.t); }
         conn.sendWent(skips0);
-        return null;
+        return false;
       } catch (x) {
         err = x;
       } finally {
@@ -603,9 +643,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
             if (T.behind(i32, this.rx, this.t) > 0) { this.lockLook.clear(); continue; }
           }
         }
-        const p = this.pause();
+        this.pause();
         this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
-        return p;
+        return true;
       }
       this.lockLook.clear();
       if (!roomHelps(err)) throw err;
@@ -636,9 +676,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         this.spinDecided = true;
         if (conn.spaceSpinner.shouldSpin() && conn.spaceSpinner.spin(i32, this.waitIdx, seen, left)) continue;
       }
-      const p = this.pause();
+      this.pause();
       void waitWord(i32, addr >>> 2, seen, Math.min(left, ALIVE_CHECK_MS), (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2).then(() => { this.cancel(); });
-      return p;
+      return true;
     }
   }
 
