@@ -1049,6 +1049,44 @@ bp('replyAsync: waits for room in the caller (reply() fails with ENOBUFS), then 
   plain.free();
 });
 
+bp('replyAsync: behind an earlier send of the connection that waits for room in the caller, though the reply would fit; sent at once when nothing waits', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p1 = a.call(b.id, enc('q1'), { timeout: 10000 }), p2 = a.call(b.id, enc('q2'), { timeout: 10000 });
+  const m1 = b.recv()!, m2 = b.recv()!;
+  // nothing waits: the reply is sent before replyAsync returns (no wait made)
+  const first = b.replyAsync(m1, enc('r1'), { timeout: 10000 });
+  assert.is(b.pendingSends, 0);
+  assert.is(typeof await first, 'number');
+  const r1 = await p1;
+  assert.is(r1.text(), 'r1');
+  r1.free();
+  // a's room for b's user taken by large messages: a large sendAsync waits, a small message would fit
+  const big = new Uint8Array(16384);
+  let n = 0;
+  for (;;) { try { b.send(a.id, big); n++; } catch (e) { assert.ok(['ENOBUFS', 'EXFULL'].includes((e as BusError).code)); break; } assert.ok(n < 1000); }
+  assert.ok(n > 0);
+  const x = b.sendAsync(a.id, big, { timeout: 10000 });
+  assert.is(b.pendingSends, 1);
+  b.send(a.id, enc('s')); // a small message still fits (a plain send is not held behind a wait)
+  const second = b.replyAsync(m2, enc('r2'), { timeout: 10000 });
+  assert.is(b.pendingSends, 2, 'the reply waits behind the send made before it');
+  let replied = false;
+  void p2.then(() => { replied = true; });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(replied, false, 'no reply yet: the send ahead of it still waits');
+  // a receives: the large send goes, then the reply
+  for (let k = 0; k < n + 1; k++) (await a.recvAsync({ timeout: 5000 })).free();
+  assert.is(typeof await x, 'number');
+  assert.is(typeof await second, 'number');
+  const r2 = await p2;
+  assert.is(r2.text(), 'r2');
+  r2.free();
+  (await a.recvAsync({ timeout: 5000 })).free(); // x
+  assert.is(a.queued, 0);
+  assert.is(b.pendingSends, 0);
+  m1.free(); m2.free();
+});
+
 t('call: the bus\'s reply table full (ENOSPC before): the call waits until a record is released', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect(), c = bus.connect();
   const n = SMALL!.replies!; // the bus's reply table
