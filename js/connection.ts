@@ -360,6 +360,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // exactly the reserved bytes
         const at = offsetIn(bytes!, u8.buffer);
         if (at >= 0) {
+          // bytes in the slice this send reserved (free space of the receiver's pool: a view of
+          // a message kept after its free(), or made over the pool) were overwritten by the
+          // message's own header and items before this copy: refused, nothing sent (before
+          // stop 33 they were sent changed; an outside audit)
+          const b = u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP_BLOCK) >>> 2], end = b + u32[(b + A.BLOCK_SIZE) >>> 2];
+          if (at < end && at + len > b) throw new BusError(A.EFAULT, aop, `the payload (${len} bytes at ${at} of the bus memory) overlaps the slice this send reserved in the receiver's pool (${b} … ${end}): it lies in free pool space (a view of a message kept after free()?), which the send's own message takes; nothing sent`);
           if (!e.copyIn(dest, at, len)) throw new BusError(A.EFAULT, aop, `internal: the payload (${len} bytes at ${at}) or its reservation (at ${dest}) leaves the bus memory`);
         } else {
           try { u8.subarray(dest, dest + len).set(bytes!); } catch (err) { throw resized(aop, err); }
@@ -1598,8 +1604,16 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (!Message.isMessage(call)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
     // ids and cookies restart on every bus: a call received on another bus could name a call here
     if (call.conn.engine !== this.engine && !sameBus(call.conn.engine, this.engine)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
-    if (!call.expectsReply) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
-    const cookie = call.cookie, src = call.src;
+    // (a freed call, or one whose connection closed, throws from its own getters: told as
+    // this op's, "reply: ENXIO: message already freed"; it said "message: ..." before stop
+    // 33, an outside audit)
+    let expects: boolean, cookie: number, src: number;
+    try {
+      expects = call.expectsReply; cookie = call.cookie; src = call.src;
+    } catch (err) {
+      throw err instanceof BusError ? relabel(op, err) : err;
+    }
+    if (!expects) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
     if (cookie === 0) throw new BusError(A.EINVAL, op, 'the call has cookie 0, which a reply cannot name');
     return { src, cookie };
   }
@@ -1645,6 +1659,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   dispatch(msg: Message): number {
     if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+    // (a freed message, or one whose connection closed: told as dispatch's, as reply's are)
+    try { void msg.expectsReply; } catch (err) { throw err instanceof BusError ? relabel('dispatch', err) : err; }
     if (!this.closed) O.checkCanAnswer(this, 'dispatch'); // (a monitor's copy of another's call is not its to answer)
     return O.dispatchCall(this, msg) ? 1 : S.dispatch(this, msg);
   }

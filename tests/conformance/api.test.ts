@@ -300,4 +300,44 @@ t('a payload already in the bus memory (a message sent on, part of one, the user
   a.close(); b.close(); c.close();
 });
 
+t('a payload in free space of the receiver\'s pool (a view kept after free()) that the send\'s own slice takes: EFAULT, nothing sent; a live message sent to its own receiver is copied', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (const size of [A.SEND_INLINE_MAX + 1, 5000, 40000]) {
+    const data = new Uint8Array(size).fill(0x41);
+    a.send(b.id, data);
+    const m = b.recv()!;
+    const view = m.payload;
+    m.free(); // (the view now shows free pool space: the next slice of that size takes it)
+    const used = b.poolUsed;
+    try {
+      a.send(b.id, view);
+      assert.unreachable('sent');
+    } catch (err) {
+      assert.instance(err, BusError);
+      assert.is((err as BusError).code, 'EFAULT');
+      assert.match((err as BusError).message, /overlaps the slice this send reserved in the receiver's pool/);
+    }
+    assert.is(b.queued, 0, 'nothing sent');
+    assert.is(b.poolUsed, used, 'the reservation undone');
+    assert.is(await a.sendAsync(b.id, view).then(() => 'sent', (e: BusError) => e.code), 'EFAULT', 'sendAsync rejects at once (no room helps)');
+    assert.is(b.queued, 0);
+    // a live message's bytes sent to its own receiver: the new slice is elsewhere
+    a.send(b.id, data);
+    const live = b.recv()!;
+    b.send(b.id, live.payload);
+    const copy = b.recv()!;
+    assert.equal(copy.payload, data);
+    copy.free(); live.free();
+  }
+  // up to SEND_INLINE_MAX the payload is copied into the command area before the SEND: sent as it was at the call
+  a.send(b.id, new Uint8Array(A.SEND_INLINE_MAX).fill(7));
+  const m = b.recv()!, view = m.payload;
+  m.free();
+  a.send(b.id, view);
+  const r = b.recv()!;
+  assert.equal(r.payload, new Uint8Array(A.SEND_INLINE_MAX).fill(7));
+  r.free();
+  a.close(); b.close();
+});
+
 t.run();

@@ -1087,6 +1087,23 @@ bp('replyAsync: behind an earlier send of the connection that waits for room in 
   m1.free(); m2.free();
 });
 
+t('reply / replyAsync / dispatch of a freed call, or of one whose connection closed: the error names reply / replyAsync / dispatch', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = code(a.call(b.id, enc('q'), { timeout: 10000 }));
+  const m = b.recv()!;
+  m.free();
+  assert.throws(() => b.reply(m, enc('r')), (e: BusError) => e.code === 'ENXIO' && e.message.startsWith('reply: ENXIO: '));
+  assert.throws(() => b.dispatch(m), (e: BusError) => e.code === 'ENXIO' && e.message.startsWith('dispatch: ENXIO: '));
+  assert.is(await b.replyAsync(m, enc('r')).then(() => 'sent', (e: BusError) => e.message.startsWith('replyAsync: ENXIO: ') ? 'ok' : e.message), 'ok');
+  const p2 = code(a.call(b.id, enc('q2'), { timeout: 10000 }));
+  const m2 = b.recv()!;
+  b.close({ drop: true });
+  assert.throws(() => a.reply(m2, enc('r')), (e: BusError) => e.code === 'ECONNRESET' && e.message.startsWith('reply: ECONNRESET: '));
+  assert.is(await a.replyAsync(m2, enc('r')).then(() => 'sent', (e: BusError) => e.message.startsWith('replyAsync: ECONNRESET: ') ? 'ok' : e.message), 'ok');
+  assert.equal([await p, await p2], ['EPIPE', 'EPIPE'], 'the callee closed: both calls end');
+  a.close();
+});
+
 t('call: the bus\'s reply table full (ENOSPC before): the call waits until a record is released', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect(), c = bus.connect();
   const n = SMALL!.replies!; // the bus's reply table
