@@ -318,7 +318,8 @@ export class Caller implements SlotOwner {
     if (sent !== null) sent.yes = true;
     this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)
     const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
-    const onAbort = { handleEvent: () => {
+    // (made only with a signal: a call without one allocates no hook, as recvAsync)
+    const onAbort = signal === undefined ? null : { handleEvent: () => {
       if (p.error || p.reply) return;
       p.abandoned = true; // stays pending: what arrives for it later is freed
       p.error = canceled('call', signal);
@@ -332,13 +333,13 @@ export class Caller implements SlotOwner {
       this.pump.waiting.add(p);
       try {
         // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-        if (signal !== undefined) this.aborts.watch(signal, onAbort);
+        if (onAbort !== null) this.aborts.watch(signal!, onAbort);
       } catch (err) {
         // a signal that refuses its listener: the call, sent already, is abandoned as an
         // aborted one is (its end is freed when it comes), and fails with ECANCELED
         if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
       }
-      if (signal?.aborted) onAbort.handleEvent(); // aborted while the send's promise settled
+      if (signal?.aborted) onAbort!.handleEvent(); // aborted while the send's promise settled
       // let the code after call() run first: a callee on this same thread (a test, a service
       // and its client in one thread) answers then, and the call finds its reply without a
       // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
@@ -368,7 +369,7 @@ export class Caller implements SlotOwner {
     } finally {
       this.pump.waiting.delete(p);
       p.wake = null;
-      if (signal !== undefined) this.aborts.unwatch(signal, onAbort);
+      if (onAbort !== null) this.aborts.unwatch(signal!, onAbort);
       this.conn.waitLeave(w);
       this.callWaitEnded(p);
       // (an aborted call's end is still owed: the pump frees it as it comes)
