@@ -10,6 +10,13 @@
 //          conn.replyAsync(m, m.payload) (waits for room in the caller rather than failing).
 //   post   main: N x worker.postMessage({ id, payload }) with a Map of pending resolvers (what
 //          a hand-rolled request/response over postMessage does); worker: postMessage back.
+//   rpc    the same hand-rolled request/response over the bus (wasm): main: N x
+//          conn.sendAsync(service, 64 B, { cookie }) with a Map of pending resolvers, which a
+//          conn.listen resolves by the answer's cookie; worker: for await, then
+//          conn.sendAsync(m.src, m.payload, { cookie: m.cookie }). Twice: with the default
+//          limits (all but 256 requests wait for room in the service), and with the service's
+//          queue sized for the burst (limits.maxQueuedPerUser 16384, poolMax 16 MiB: API.md,
+//          "Sizing a receiver for bursts"), where no request waits.
 //
 // Reported: the time for all N replies (ms) and per request (µs), and every call's outcome
 // (a call that failed is counted and printed, never hidden: before stop 11, 1000 concurrent
@@ -37,6 +44,11 @@ if (!isMainThread) {
     const conn = bus.connect();
     parentPort.postMessage(conn.id);
     for await (const m of conn.messages({ timeout: TIMEOUT })) {
+      if (kind === 'rpc') {
+        if (m.payload.length === 0) break; // the stop
+        await conn.sendAsync(m.src, m.payload, { cookie: m.cookie, timeout: TIMEOUT });
+        continue;
+      }
       if (!m.expectsReply) break; // the stop
       await conn.replyAsync(m, m.payload, { timeout: TIMEOUT });
     }
@@ -81,6 +93,43 @@ if (!isMainThread) {
     main.close();
     b.close();
   }
+  // the hand-rolled RPC over the bus, default limits and a queue sized for the burst
+  for (const [key, limits] of [['rpc', { connections: 4 }], ['rpc sized', { connections: 4, maxQueuedPerUser: 16384, poolMax: 16 << 20 }]]) {
+    const b = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits });
+    const main = b.connect();
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'rpc', handle: b.handle(), engine: 'wasm' } });
+    w.on('error', (err) => { console.error(`bench: the ${key} service failed: ${err?.stack ?? err}`); process.exit(1); });
+    const peer = await new Promise((res) => w.once('message', res));
+    const pending = new Map();
+    let next = 1;
+    const l = main.listen((m) => { const r = pending.get(m.cookie); pending.delete(m.cookie); r(); });
+    const request = () => new Promise((res, rej) => {
+      const id = next++;
+      pending.set(id, res);
+      main.sendAsync(peer, payload, { cookie: id, timeout: TIMEOUT }).catch((e) => { pending.delete(id); failures[e.code] = (failures[e.code] ?? 0) + 1; rej(e); });
+    });
+    for (const n of BURSTS) {
+      const ts = [];
+      const warm = warmUps(n);
+      for (let r = 0; r < warm + REPS; r++) {
+        const t0 = performance.now();
+        const all = [];
+        for (let i = 0; i < n; i++) all.push(request());
+        await Promise.allSettled(all);
+        const t = performance.now() - t0;
+        if (r === 0) times[`${key} ${n} first`] = t;
+        if (r >= warm) ts.push(t);
+      }
+      times[`${key} ${n}`] = median(ts);
+    }
+    l.stop();
+    await l.done;
+    const exited = new Promise((res) => w.once('exit', res));
+    main.send(peer, null); // an empty message: the service stops
+    await exited;
+    main.close();
+    b.close();
+  }
   {
     const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
     const pending = new Map();
@@ -107,6 +156,10 @@ if (!isMainThread) {
   const f = (k, n) => `${times[k].toFixed(1)} ms (${((times[k] * 1e3) / n).toFixed(1)} µs)`;
   for (const n of BURSTS) {
     console.log(`| ${n.toLocaleString('en')} | ${f(`wasm ${n}`, n)} | ${f(`twin ${n}`, n)} | ${f(`post ${n}`, n)} | ${(times[`wasm ${n}`] / times[`post ${n}`]).toFixed(2)}× |`);
+  }
+  console.log(`\nThe same request/response hand-rolled over the bus (wasm: sendAsync with a cookie, a conn.listen resolving by cookie; the service answers with sendAsync), same medians\n| requests | default limits | queue sized for the burst | postMessage | default / postMessage | sized / postMessage |\n|---:|---:|---:|---:|---:|---:|`);
+  for (const n of BURSTS) {
+    console.log(`| ${n.toLocaleString('en')} | ${f(`rpc ${n}`, n)} | ${f(`rpc sized ${n}`, n)} | ${f(`post ${n}`, n)} | ${(times[`rpc ${n}`] / times[`post ${n}`]).toFixed(2)}× | ${(times[`rpc sized ${n}`] / times[`post ${n}`]).toFixed(2)}× |`);
   }
   console.log('\nThe first burst of each size on each path (cold: the code not yet optimized, one run each)\n| requests | wasm | twin | postMessage | wasm / postMessage |\n|---:|---:|---:|---:|---:|');
   for (const n of BURSTS) {
