@@ -71,6 +71,23 @@ if (!isMainThread) {
     return performance.now() - t0;
   };
   const times = {};
+  /** bursts of each size of `request()`s (a failed one counted by its path), timed into times[`${key} ${n}`] (median) and times[`${key} ${n} first`] */
+  const timeBursts = async (key, request) => {
+    for (const n of BURSTS) {
+      const ts = [];
+      const warm = warmUps(n);
+      for (let r = 0; r < warm + REPS; r++) {
+        const t0 = performance.now();
+        const all = [];
+        for (let i = 0; i < n; i++) all.push(request());
+        await Promise.allSettled(all);
+        const t = performance.now() - t0;
+        if (r === 0) times[`${key} ${n} first`] = t;
+        if (r >= warm) ts.push(t);
+      }
+      times[`${key} ${n}`] = median(ts);
+    }
+  };
   for (const engine of ['wasm', 'twin']) {
     const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4 } });
     const main = b.connect();
@@ -108,20 +125,7 @@ if (!isMainThread) {
       pending.set(id, res);
       main.sendAsync(peer, payload, { cookie: id, timeout: TIMEOUT }).catch((e) => { pending.delete(id); failures[e.code] = (failures[e.code] ?? 0) + 1; rej(e); });
     });
-    for (const n of BURSTS) {
-      const ts = [];
-      const warm = warmUps(n);
-      for (let r = 0; r < warm + REPS; r++) {
-        const t0 = performance.now();
-        const all = [];
-        for (let i = 0; i < n; i++) all.push(request());
-        await Promise.allSettled(all);
-        const t = performance.now() - t0;
-        if (r === 0) times[`${key} ${n} first`] = t;
-        if (r >= warm) ts.push(t);
-      }
-      times[`${key} ${n}`] = median(ts);
-    }
+    await timeBursts(key, request);
     l.stop();
     await l.done;
     const exited = new Promise((res) => w.once('exit', res));
@@ -136,20 +140,7 @@ if (!isMainThread) {
     let next = 0;
     w.on('message', (m) => { const r = pending.get(m.id); pending.delete(m.id); r(m.payload); });
     const request = () => new Promise((res) => { const id = next++; pending.set(id, res); w.postMessage({ id, payload }); });
-    for (const n of BURSTS) {
-      const ts = [];
-      const warm = warmUps(n);
-      for (let r = 0; r < warm + REPS; r++) {
-        const t0 = performance.now();
-        const all = [];
-        for (let i = 0; i < n; i++) all.push(request());
-        await Promise.all(all);
-        const t = performance.now() - t0;
-        if (r === 0) times[`post ${n} first`] = t;
-        if (r >= warm) ts.push(t);
-      }
-      times[`post ${n}`] = median(ts);
-    }
+    await timeBursts('post', request);
     w.postMessage('stop');
   }
   console.log(`\nA burst of concurrent requests to a worker service, 64 B each way (ms for all of them, lower is better; µs per request); steady state: the median of ${REPS} bursts after ${WARM_CALLS.toLocaleString('en')} calls of warm-up on each path\n| requests | wasm | twin | postMessage | wasm / postMessage |\n|---:|---:|---:|---:|---:|`);

@@ -12,7 +12,7 @@ import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { isShutdown } from './engine.ts';
 import type { Message } from './message.ts';
-import { now, waitWordBlocking, canBlock } from './host/wait.ts';
+import { now, waitWordBlocking, canBlock, RESOLVED } from './host/wait.ts';
 import * as T from './host/turns.ts';
 import { options, optBoolean, kindOf, isAbortSignal } from './args.ts';
 import { ownCopy } from './own-copy.ts';
@@ -230,16 +230,23 @@ export class Caller implements SlotOwner {
     return { timeout, signal, keepAlive, deadlineNs, sendBy: now() + timeout };
   }
 
-  /** call() once it may send (a pending-call slot free): the send, waiting for room, then the wait for its end. */
-  private async callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
+  /**
+   * call() once it may send (a pending-call slot free): the send, waiting for room, then the
+   * wait for its end. The first try of the send is made here, at once; a call that it sends
+   * (the usual case) goes straight to the wait for its end (CallEnd), with no async frame of
+   * its own (before stop 33 this was one async function: 1 165 bytes allocated per call, the
+   * most of any step; allocation sampling, bursts of 100 calls to a worker). A call that must
+   * wait for room, or was refused a slot, goes on in callRunWait.
+   */
+  private callRun(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
     pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: CallWait | null = null): Promise<Message | typeof BACK_IN_LINE> {
-    const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
-    const calls = this.conn.calls!;
     let p: PendingCall | null = null;
     /** the core refused the call (EMLINK, or the bus's reply table full): it waits in the slot line */
     let refused: BusError | null = null;
     /** the place this call held in its connection's order to `dst` while it waited for a slot (its RoomWait takes it) */
     let hold: SlotHold | null = null;
+    /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
+    let stuck: LockLook | null = null;
     // a slot is this call's until it is sent or fails: the slot line lets no other call go for
     // it meanwhile (slotFree; before, calls went while earlier ones waited for room, and were
     // refused once those were sent)
@@ -249,17 +256,15 @@ export class Caller implements SlotOwner {
       // its first try runs before call() returns its promise when no slot was waited for
       // the first try at once, without the wait's machinery (an async function and a promise
       // per call), when roomWait would try at once too: no line of senders at the receiver.
-      // What a wait can help (room, a lock, a slot or record) goes on below; the rest throws.
+      // What a wait can help (room, a lock, a slot or record) goes on in callRunWait; the rest throws.
       const e = this.conn.engine, rx0 = this.conn.knownReceiver(dst);
-      /** the first try found a lock taken (EDEADLK): roomWait's tries only look from then on */
-      let stuck: LockLook | null = null;
       if (q !== null) hold = q.hold; // (kept there too until taken: a failure before releases it, slotDrop)
       // (a call that waited for a slot and is first in its order to `dst` tries at once too)
       if (!isShutdown(e.u32) && (rx0 === 0 || T.lineLength(e.i32, rx0) === 0) && (hold !== null ? hold.first : !this.conn.hasRoomWaits(dst))) {
         e.lockWaitMs = this.conn.sendLockWait();
         const skips0 = e.skips;
         try {
-          p = this.conn.startCall(dst, payload, deadlineNs, false, 'call', pt, cookie);
+          p = this.conn.startCall(dst, payload, a.deadlineNs, false, 'call', pt, cookie);
           if (hold !== null) { hold.release(); hold = null; } // (sent: the sends behind it go on)
           this.conn.sendWent(skips0);
         } catch (err) {
@@ -273,7 +278,25 @@ export class Caller implements SlotOwner {
         }
         if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
       }
-      if (p === null && transient) { payload = ownCopy(payload); transient = false; } // (the caller's memory may change while this waits)
+    } catch (err) {
+      this.callsSending--;
+      this.slotPass(); // (not sent: the slot it kept is free again)
+      return Promise.reject(err);
+    }
+    if (p === null) return this.callRunWait(dst, payload, a, pt, transient, cookie, sent, seq, q, hold, stuck, refused);
+    this.callsSending--;
+    return this.callEnd(p, a, sent);
+  }
+
+  /** callRun's call that its first try did not send: the waits for room, then a refused call's way back to the slot line, else the wait for its end. */
+  private async callRunWait(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, a: CallArgs,
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, seq: number, q: CallWait | null,
+    hold: SlotHold | null, stuck: LockLook | null, refused: BusError | null): Promise<Message | typeof BACK_IN_LINE> {
+    const { timeout, signal, keepAlive, deadlineNs, sendBy } = a;
+    const calls = this.conn.calls!;
+    let p: PendingCall | null = null;
+    try {
+      if (transient) payload = ownCopy(payload); // (the caller's memory may change while this waits)
       while (p === null && refused === null) {
         const w = new RoomWait<PendingCall>(this.conn, 'call', dst, payload, {}, Math.max(0, sendBy - now()), signal, keepAlive,
           (b) => this.conn.startCall(dst, b, deadlineNs, false, 'call', pt, cookie), timeout, stuck, true);
@@ -315,66 +338,15 @@ export class Caller implements SlotOwner {
       const w = new CallWait(this.slotLine, this, a, why, seq, dst, payload, pt, cookie, sent, hold ?? new SlotHold(this.conn, dst));
       return await new Promise<Message>((resolve, reject) => this.slotWait(w, resolve, reject));
     }
+    return await this.callEnd(p, a, sent);
+  }
+
+  /** A sent call's wait for its end (CallEnd): its reply, or what ended it. */
+  private callEnd(p: PendingCall, a: CallArgs, sent: { yes: boolean } | null): Promise<Message> {
     if (sent !== null) sent.yes = true;
     this.slotLine.refused = null; // (a call went: the calls behind it wait for a slot, no longer for what refused the last)
-    const w: Waiter = { op: 'call', keep: keepAlive, held: false, error: null, cancel: null };
-    // (made only with a signal: a call without one allocates no hook, as recvAsync)
-    const onAbort = signal === undefined ? null : { handleEvent: () => {
-      if (p.error || p.reply) return;
-      p.abandoned = true; // stays pending: what arrives for it later is freed
-      p.error = canceled('call', signal);
-      p.wake?.();
-    } };
-    try {
-      this.conn.waitJoin(w);
-      // the receives are the pump's, one for all the calls of this connection (reply-pump.ts);
-      // from here until it settles the call counts in pendingCalls, even once its end was
-      // taken (by a receive of the user, or the pump) and it has not resumed yet
-      this.pump.waiting.add(p);
-      try {
-        // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-        if (onAbort !== null) this.aborts.watch(signal!, onAbort);
-      } catch (err) {
-        // a signal that refuses its listener: the call, sent already, is abandoned as an
-        // aborted one is (its end is freed when it comes), and fails with ECANCELED
-        if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
-      }
-      if (signal?.aborted) onAbort!.handleEvent(); // aborted while the send's promise settled
-      // let the code after call() run first: a callee on this same thread (a test, a service
-      // and its client in one thread) answers then, and the call finds its reply without a
-      // spin or a waitAsync (~100 µs per call before); a callee on another thread loses a microtask
-      await null;
-      for (;;) {
-        if (p.reply) {
-          // an end handed over (drop(), recv(), the pump) before a close() that came while
-          // this call had not resumed: that Message went with the pool; the call ends as the
-          // close ended the others
-          if (this.conn.closed) {
-            throw isShutdown(this.conn.engine.u32) ? shutdownError('call') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
-          }
-          return p.reply;
-        }
-        if (p.error) throw p.error;
-        if (p.waitError) throw p.waitError;
-        if (w.error) throw w.error;
-        this.pump.want(p);
-        if (p.reply || p.error || p.waitError) continue;
-        await new Promise<void>((resolve) => {
-          p.wake = resolve;
-          w.cancel = resolve;
-        });
-        p.wake = null;
-        w.cancel = null;
-      }
-    } finally {
-      this.pump.waiting.delete(p);
-      p.wake = null;
-      if (onAbort !== null) this.aborts.unwatch(signal!, onAbort);
-      this.conn.waitLeave(w);
-      this.callWaitEnded(p);
-      // (an aborted call's end is still owed: the pump frees it as it comes)
-      if (p.abandoned) this.pump.owed();
-    }
+    const signal = a.signal, keepAlive = a.keepAlive;
+    return new Promise<Message>((resolve, reject) => { new CallEnd(this.conn, this, p, signal, keepAlive, resolve, reject).start(); });
   }
 
   /**
@@ -435,9 +407,130 @@ export class Caller implements SlotOwner {
    * end is freed when it comes and never reaches recv() (an outside audit saw a reply reach
    * the user after its call had failed so).
    */
-  private callWaitEnded(p: PendingCall): void {
+  /** @internal (CallEnd) */
+  callWaitEnded(p: PendingCall): void {
     if (p.abandoned) return;
     if (p.reply === null && p.error === null && !this.conn.closed && !isShutdown(this.conn.engine.u32)) p.abandoned = true;
     else this.conn.calls?.remove(p);
+  }
+}
+
+/**
+ * The wait of a sent call() for its end: a Waiter of its connection (close() ends it), the
+ * abort hook of its signal, and the steps of the wait, each run as a microtask (the first
+ * lets the code after call() run: a callee on this same thread answers then, and the call
+ * finds its reply without a spin or a waitAsync, ~100 µs per call before; each later one
+ * when the reply pump, an abort or a close wakes it, as an await's continuation would run).
+ * The connection's reply pump makes the receives (reply-pump.ts); from the start until it
+ * settles the call counts in pendingCalls, even once its end was taken (by a receive of the
+ * user, or the pump) and it has not resumed yet.
+ */
+class CallEnd implements Waiter {
+  readonly op = 'call';
+  held = false;
+  error: BusError | null = null;
+  cancel: (() => void) | null = null;
+  /** a wait is in progress: a wake-up queues the next step */
+  private waiting = false;
+  private readonly wakeFn: () => void;
+  private readonly stepFn: () => void;
+
+  constructor(
+    private readonly conn: CallOwner,
+    private readonly run: Caller,
+    private readonly p: PendingCall,
+    private readonly signal: AbortSignal | undefined,
+    readonly keep: boolean | undefined,
+    private readonly resolve: (m: Message) => void,
+    private readonly reject: (err: unknown) => void,
+  ) {
+    this.wakeFn = () => {
+      if (!this.waiting) return;
+      this.waiting = false;
+      this.p.wake = null;
+      this.cancel = null;
+      void RESOLVED.then(this.stepFn);
+    };
+    this.stepFn = () => { this.step(); };
+  }
+
+  start(): void {
+    const p = this.p;
+    try {
+      this.conn.waitJoin(this);
+      this.run.pump.waiting.add(p);
+      if (this.signal !== undefined) {
+        try {
+          // (one listener per signal for all of this thread's waits: abort-hooks.ts)
+          this.run.aborts.watch(this.signal, this);
+        } catch (err) {
+          // a signal that refuses its listener: the call, sent already, is abandoned as an
+          // aborted one is (its end is freed when it comes), and fails with ECANCELED
+          if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
+        }
+        if (this.signal.aborted) this.handleEvent(); // aborted while the send's promise settled
+      }
+    } catch (err) {
+      this.end(true, err);
+      return;
+    }
+    void RESOLVED.then(this.stepFn);
+  }
+
+  /** AbortHook: its signal aborted. */
+  handleEvent(): void {
+    const p = this.p;
+    if (p.error || p.reply) return;
+    p.abandoned = true; // stays pending: what arrives for it later is freed
+    p.error = canceled('call', this.signal);
+    p.wake?.();
+  }
+
+  /** The wait's loop, up to its next wait or its end. */
+  private step(): void {
+    const p = this.p;
+    try {
+      for (;;) {
+        if (p.reply) {
+          // an end handed over (drop(), recv(), the pump) before a close() that came while
+          // this call had not resumed: that Message went with the pool; the call ends as the
+          // close ended the others
+          if (this.conn.closed) {
+            throw isShutdown(this.conn.engine.u32) ? shutdownError('call') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
+          }
+          this.end(false, p.reply);
+          return;
+        }
+        if (p.error) throw p.error;
+        if (p.waitError) throw p.waitError;
+        if (this.error) throw this.error;
+        this.run.pump.want(p);
+        if (p.reply || p.error || p.waitError) continue;
+        this.waiting = true;
+        p.wake = this.wakeFn;
+        this.cancel = this.wakeFn;
+        return;
+      }
+    } catch (err) {
+      this.end(true, err);
+    }
+  }
+
+  /** The wait is over: out of the pump's and the connection's waits; the call settles with `value` (its reply, or what failed it). */
+  private end(failed: boolean, value: unknown): void {
+    const p = this.p;
+    try {
+      this.run.pump.waiting.delete(p);
+      p.wake = null;
+      if (this.signal !== undefined) this.run.aborts.unwatch(this.signal, this);
+      this.conn.waitLeave(this);
+      this.run.callWaitEnded(p);
+      // (an aborted call's end is still owed: the pump frees it as it comes)
+      if (p.abandoned) this.run.pump.owed();
+    } catch (err) {
+      failed = true;
+      value = err;
+    }
+    if (failed) this.reject(value); else this.resolve(value as Message);
   }
 }

@@ -37,7 +37,7 @@
 // receiver's space word.
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
-import { now, waitWord } from './host/wait.ts';
+import { now, waitWord, RESOLVED } from './host/wait.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './own-copy.ts';
 import { LockLook } from './lock-look.ts';
@@ -347,7 +347,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   cancel(): void {
     if (!this.waiting) return;
     this.waiting = false;
-    queueMicrotask(this.wakeFn!);
+    void RESOLVED.then(this.wakeFn!);
   }
 
   /** T.Sleeper: the turn moved near its ticket, or its time to look again came. */
