@@ -2,8 +2,9 @@
 // MAX_PENDING_REPLIES calls are pending it waits for a slot in the connection's slot line
 // (slot-line.ts), holding its place in the order to its destination (room-wait.ts,
 // SlotHold); with a slot, it is sent, waiting for room in the receiver as sendAsync does
-// (room-wait.ts); then it waits for its end, which the connection's reply pump receives
-// (reply-pump.ts) and calls.ts hands over. And callSync's blocking wait for its end.
+// (room-wait.ts); then it waits for its end (CallEnd: no async frame per call), which the
+// connection's reply pump receives (reply-pump.ts) and calls.ts hands over. And callSync's
+// blocking wait for its end.
 //
 // The connection keeps the pending calls (calls.ts: every receive path looks for ends of
 // calls) and the send of a call (startCall: the command encoding is the connection's); what
