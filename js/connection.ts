@@ -281,8 +281,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * through the command area, in one SEND). Returns the cookie used.
    */
   send(dst: Destination, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
-    // (under reply / replyAsync / dispatch / sendAsync the argument errors name that op; under call / callSync, and alone, 'send')
-    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' || this.sendOp === 'sendAsync' ? this.sendOp : 'send';
+    // (under reply / replyAsync / dispatch / sendAsync / call / callSync the argument errors
+    // name that op, alone 'send': a call's said 'send' before stop 33, an outside audit)
+    const aop = this.sendOp;
     this.live(aop);
     const o = options<SendOptions>(aop, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
     // every option read once, here, before the payload is measured and the command area
@@ -297,7 +298,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   sendParts(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined,
     oCookie: number | null | undefined, oPriority: number | null | undefined, oFlags: number | undefined, oType: bigint | undefined): number {
-    const aop = this.sendOp === 'reply' || this.sendOp === 'replyAsync' || this.sendOp === 'dispatch' || this.sendOp === 'sendAsync' ? this.sendOp : 'send';
+    const aop = this.sendOp;
     const e = this.live(aop);
     const { u32, u8 } = e;
     if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, aop, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
@@ -1446,7 +1447,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   calls: Calls | null = null;
   /** msg.timeout_ns of the next send (a call's deadline, a reply's cookie_reply; 0 otherwise) */
   private nextTimeout = 0;
-  /** the op a failed SEND command reports: 'send', or the call that sends (call, callSync) */
+  /** the op a send's failures report (its arguments' and its SEND command's): 'send', or the method that sends (call, callSync, reply, replyAsync, dispatch, sendAsync) */
   private sendOp = 'send';
   /** SEND command flags of the next send (SEND_SYNC_REPLY for callSync) */
   private nextSendFlags = 0;
