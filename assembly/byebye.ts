@@ -1,9 +1,9 @@
 // byebye: BYEBYE, and closing a connection (BYEBYE's, and recovery's for a dead thread's
 // connections): its names pass on, the calls made to it end, ID_REMOVE goes out.
 import * as A from "../js/shared/abi";
-import { ld32, st64, aLoad, notifyAll } from "./mem";
+import { ld32, st64 } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { unlock, wake, lockBusAndConn } from "./lock";
+import { unlock, wake, wakeWaiters, lockBusAndConn } from "./lock";
 import { busConns } from "./bus";
 import { fail, failArg } from "./reason";
 import { threadCmd } from "./thread";
@@ -85,6 +85,6 @@ export function connClose(c: u32, q: u32): void {
   wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS); // senders waiting for room re-check and find it closed
   // and so do those behind them in its line (the hosts' ticket line, woken without a change:
   // before, each slept until its next check of the holder, up to 1.6 s; found by an outside audit)
-  if (aLoad(c + A.CONN_TURN_SLEEPERS) != 0) notifyAll(c + A.CONN_TURN_SERVING);
+  wakeWaiters(c + A.CONN_TURN_SERVING, c + A.CONN_TURN_SLEEPERS);
   notifyIdRemove(c, q); // its own lock held: c is no longer ACTIVE, never a receiver of this
 }

@@ -130,9 +130,10 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   const cmd = threadCmd();
   // clear everything but state, gen, the wake word, the lock word and the three sleeper
   // counts (other threads may be using those: a lock word must never read 0 while held, and a
-  // thread still parked on the old connection's words takes itself off its count when it
-  // wakes: zeroing a count under it drove it negative, and the core then skipped the notify
-  // of the next connection's waiter; found by an outside audit)
+  // thread still parked on the old connection's words is taken off its count by the notify
+  // that wakes it, or takes itself off at its timeout: zeroing a count under it drove it
+  // negative, and the core then skipped the notify of the next connection's waiter; found by
+  // an outside audit)
   fill(c + A.CONN_ID, 0, A.CONN_WAKE - A.CONN_ID);
   fill(c + A.CONN_WAKE + 4, 0, A.CONN_LOCK - A.CONN_WAKE - 4);
   fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);

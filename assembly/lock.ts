@@ -3,7 +3,7 @@
 // never sleeps: after LOCK_SPIN failed attempts it records the word in the thread slot and
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
 import * as A from "../js/shared/abi";
-import { ld32, st32, trap, aLoad, aCas, aXchg, aAdd, notifyAll, THREAD, TOKEN } from "./mem";
+import { ld32, st32, trap, aLoad, aCas, aXchg, aAdd, aSub, notifyAll, notifyCount, THREAD, TOKEN } from "./mem";
 import { busConns, busNConns } from "./bus";
 
 export function lockTry(p: u32): bool {
@@ -136,10 +136,22 @@ export function unlockAllOf(id: u32): void {
   }
 }
 
-/** +1 on a futex word; notify every waiter only when someone sleeps (`sleepers` word not 0). */
+/** +1 on a futex word, then wakeWaiters. */
 export function wake(p: u32, sleepers: u32): void {
   aAdd(p, 1);
-  if (aLoad(sleepers) != 0) notifyAll(p);
+  wakeWaiters(p, sleepers);
+}
+
+/**
+ * Notify the futex word at `p` only when someone sleeps on it (its `sleepers` word is not 0),
+ * and take those it woke off that count: a waiter woken by a notify does not take itself off
+ * (js/host/wait.ts, the sleepers protocol), so the next publish, before the woken waiters have
+ * run, finds 0 and makes no notify of its own.
+ */
+export function wakeWaiters(p: u32, sleepers: u32): void {
+  if (aLoad(sleepers) == 0) return;
+  const n = notifyCount(p);
+  if (n != 0) aSub(sleepers, n);
 }
 
 /**

@@ -84,6 +84,12 @@ export function setThread(thread: u32, token: u32): void {
 /** wake every thread waiting on the futex word at p */
 // @ts-ignore: decorator
 @inline export function notifyAll(p: u32): void { atomic.notify(p, -1); }
+/** wake every thread waiting on the futex word at p; how many were woken */
+// @ts-ignore: decorator
+@inline export function notifyCount(p: u32): u32 { return u32(atomic.notify(p, -1)); }
+/** subtract (wrapping): the old value */
+// @ts-ignore: decorator
+@inline export function aSub(p: u32, v: u32): u32 { return atomic.sub<u32>(p, v); }
 
 /** A core bug or an injected fault: stop the command (the twin throws). */
 // @ts-ignore: decorator

@@ -2,11 +2,11 @@
 // closing connection's names released (BYEBYE and recovery, through connClose), each
 // passed on to the next in its queue.
 import * as A from "../js/shared/abi";
-import { ld32, aAdd, aLoad, notifyAll } from "./mem";
+import { ld32, aAdd } from "./mem";
 import { notifyNameChange } from "./notify";
 import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
   namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
-import { lockTryBounded, unlock, wake } from "./lock";
+import { lockTryBounded, unlock, wake, wakeWaiters } from "./lock";
 import { activatorMove, activatorCount } from "./activator";
 
 /**
@@ -34,7 +34,7 @@ export function nameNotify(skip: u32, q: u32): void {
 function nameLeft(c: u32): void {
   aAdd(A.BUS_BASE + A.BUS_NAME_SEQ, 1);
   wake(c + A.CONN_SPACE, c + A.CONN_SPACE_SLEEPERS);
-  if (aLoad(c + A.CONN_TURN_SLEEPERS) != 0) notifyAll(c + A.CONN_TURN_SERVING);
+  wakeWaiters(c + A.CONN_TURN_SERVING, c + A.CONN_TURN_SLEEPERS);
 }
 
 /**

@@ -12,6 +12,7 @@ import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './arg
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
+import { notifyWord } from './host/sleepers.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
 import { bloomParamsError } from './dbus/bloom.ts';
@@ -817,11 +818,11 @@ export class Bus {
     const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
     for (let s = 0; s < n; s++) {
       const c = e.connAddr(s);
-      bump(e.i32, (c + A.CONN_WAKE) >>> 2); // receivers (recvAsync, recvWait, iterators, calls)
+      bump(e.i32, (c + A.CONN_WAKE) >>> 2, (c + A.CONN_SLEEPERS) >>> 2); // receivers (recvAsync, recvWait, iterators, calls)
       // senders waiting for room, or for their turn in a receiver's line: woken (the words
       // keep their values: they count releases and served tickets), they find the flag
-      Atomics.notify(e.i32, (c + A.CONN_SPACE) >>> 2);
-      Atomics.notify(e.i32, (c + A.CONN_TURN_SERVING) >>> 2);
+      notifyWord(e.i32, (c + A.CONN_SPACE) >>> 2, (c + A.CONN_SPACE_SLEEPERS) >>> 2);
+      notifyWord(e.i32, (c + A.CONN_TURN_SERVING) >>> 2, (c + A.CONN_TURN_SLEEPERS) >>> 2);
     }
     let first: unknown = null;
     for (const c of this.connections) {

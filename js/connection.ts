@@ -6,6 +6,7 @@ import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
@@ -183,6 +184,11 @@ function resized(op: string, err: unknown): unknown {
 }
 
 
+/** EFAULT: `what` (len bytes at `at` of the bus memory) lies in this thread's command area, at `cmd`. */
+function inCmdArea(op: string, what: string, at: number, len: number, cmd: number): BusError {
+  return new BusError(A.EFAULT, op, `${what} (${len} bytes at ${at} of the bus memory) lies in this thread's command area (${cmd} … ${cmd + A.CMD_MAX}), which the send writes before it copies the payload: copy it out first; nothing sent`);
+}
+
 /** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */
 function cancelSend(e: Engine): void {
   try {
@@ -313,6 +319,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (bytes === null && payload != null) throw new BusError(A.EINVAL, aop, `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
     const len = bytes ? payloadLength(bytes) : 0;
     const cmd = e.cmd;
+    // a payload in the bus memory: where (-1: elsewhere); one in this thread's command area,
+    // which this send writes before the payload is copied, is refused (before stop 34 it went
+    // out with its bytes changed: an outside audit)
+    const at = len > 0 ? offsetIn(bytes!, u8.buffer) : -1;
+    if (at >= 0 && at < cmd + A.CMD_MAX && at + len > cmd) throw inCmdArea(aop, 'the payload', at, len, cmd);
     const msg = cmd + SEND.MSG;
     let p = this.putDst(aop, dst, u8, u32, msg + A.MSG_HDR);
     const dstId = this.dstId;
@@ -359,7 +370,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // a payload in the bus memory (a received message's, sent on) is copied by the core
         // (memory.copy: 4× V8's copy of shared memory for 64 KiB); any other into a view of
         // exactly the reserved bytes
-        const at = offsetIn(bytes!, u8.buffer);
         if (at >= 0) {
           // bytes in the slice this send reserved (free space of the receiver's pool: a view of
           // a message kept after its free(), or made over the pool) were overwritten by the
@@ -476,6 +486,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${shown(type)}`);
       const { u32, u8 } = e;
       const cmd = e.cmd, msg = cmd + SEND.MSG, end = cmd + A.CMD_MAX;
+      // a payload in this thread's command area, which the sends write: refused before any is
+      // sent (as send(); one resized since it was measured is the send loop's to report)
+      for (let i = 0; i < n; i++) {
+        const b = bytesOf(i), at = b === null || lens[i] === 0 ? -1 : offsetIn(b, u8.buffer);
+        if (at >= 0 && at < end && at + lens[i] > cmd) throw inCmdArea(op, `payloads[${i}]`, at, lens[i], cmd);
+      }
       const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
       let sent = 0;
       while (sent < n) {
@@ -881,7 +897,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (!w || w.error) return;
       w.error = canceled('recvAsync', signal);
       w.cancel?.();
-      Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
+      notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
     } };
     let spinDecided = spun;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
@@ -909,7 +925,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
                 if (sw.error) return;
                 sw.error = err;
                 sw.cancel?.();
-                Atomics.notify(i32, idx); // end the underlying waitAsync; other waiters just re-check
+                notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
               };
             }
           }
@@ -1129,7 +1145,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       w.error = why(w.op ?? 'recvAsync');
       w.cancel?.();
     }
-    bump(e.i32, this.wakeIndex);
+    bump(e.i32, this.wakeIndex, this.sleepersIndex);
     for (const w of this.sendWaiters) {
       if (w.error) continue;
       w.error = why(w.op ?? 'sendAsync');

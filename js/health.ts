@@ -7,6 +7,7 @@
 import * as A from './shared/abi.ts';
 import type { Engine } from './engine.ts';
 import { BusError } from './errno.ts';
+import { options, optBoolean, kindOf } from './args.ts';
 
 /** One connection's counters (conn.stats(), and each entry of bus.stats().connections). */
 export interface ConnStats {
@@ -43,6 +44,12 @@ export interface ConnStats {
   matches: number;
   /** calls it made still pending (their reply, REPLY_TIMEOUT or REPLY_DEAD not yet queued), and calls made to it that it has not answered */
   calls: { made: number; toAnswer: number };
+  /**
+   * waits parked on its words, as counted for the wakers (js/host/sleepers.ts): on its wake
+   * word (receives, calls, iterators, listeners of any thread), its space word (sends waiting
+   * for room in it) and its line's turn word; a wait a notify woke is off the count at once
+   */
+  sleepers: { wake: number; space: number; turn: number };
 }
 
 export interface ThreadStats {
@@ -105,12 +112,19 @@ function engineArg(op: string, e: unknown): Engine {
   return x;
 }
 
-/** Statistics of connection slot `slot` (null when the slot is not in use). */
+/**
+ * Statistics of connection slot `slot`, an integer from 0 to the bus's connection slots − 1
+ * (else EINVAL: before stop 34 any bad slot read as null, "no open connection there", an
+ * outside audit); null when that slot holds no open connection.
+ */
 export function connStats(e: Engine, slot: number): ConnStats | null {
   engineArg('connStats', e);
   const u32 = e.u32;
   const ld = (p: number) => Atomics.load(u32, p >>> 2);
-  if (!Number.isInteger(slot) || slot < 0 || slot >= ld(H + A.BUS_N_CONNS)) return null;
+  const slots = ld(H + A.BUS_N_CONNS);
+  if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot >= slots) {
+    throw new BusError(A.EINVAL, 'connStats', `slot must be an integer from 0 to ${slots - 1} (the bus's connection slots), got ${typeof slot === 'number' ? String(slot) : kindOf(slot)}`);
+  }
   const c = e.connAddr(slot);
   if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) return null;
   const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
@@ -136,6 +150,7 @@ export function connStats(e: Engine, slot: number): ConnStats | null {
     poolFree, largestFree: largest, freeBlocks, published, accounted: ld(c + A.CONN_ACCOUNTED), quota,
     sendLine: (ld(c + A.CONN_TURN_NEXT) - ld(c + A.CONN_TURN_SERVING)) | 0,
     names: connNames(u32, c), matches: ld(c + A.CONN_N_MATCHES), calls: connCalls(u32, slot, ld(c + A.CONN_GEN)),
+    sleepers: { wake: ld(c + A.CONN_SLEEPERS) | 0, space: ld(c + A.CONN_SPACE_SLEEPERS) | 0, turn: ld(c + A.CONN_TURN_SLEEPERS) | 0 },
   };
 }
 
@@ -234,8 +249,11 @@ export function busStats(e: Engine): BusStats {
  * is false) no lock is held. Meant for a quiet bus (no command running on any thread): run
  * while others send, it may report what is only a command half done.
  */
-export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[] {
+export function checkBus(e: Engine, opts?: { locksFree?: boolean }): string[] {
   engineArg('checkBus', e);
+  // its options checked as bus.check() checks them (before stop 34 null threw a TypeError and a
+  // misspelt or non-boolean locksFree was ignored: an outside audit)
+  const locksFree = optBoolean('checkBus', 'locksFree', options<{ locksFree?: boolean }>('checkBus', opts, ['locksFree'] as const, '{ locksFree: false }').locksFree) ?? true;
   const u32 = e.u32;
   const ld = (p: number) => u32[p >>> 2];
   const out: string[] = [];
@@ -245,7 +263,7 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
   // (the holder as stats().locks names it, its thread slot: the raw word, slot + 1 with
   // LOCK_WAITERS, was printed before stop 25)
   const holder = (w: number) => `by thread slot ${(w & A.LOCK_ID_MASK) - 1}${(w & A.LOCK_WAITERS) !== 0 ? ', with waiters' : ''}`;
-  if ((opts.locksFree ?? true) && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held ${holder(ld(H + A.BUS_LOCK))}`);
+  if (locksFree && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held ${holder(ld(H + A.BUS_LOCK))}`);
   // reservations journaled by live threads, per receiver slot
   const resv = new Map<number, number>();
   for (let i = 0; i < nThreads; i++) {
@@ -259,9 +277,14 @@ export function checkBus(e: Engine, opts: { locksFree?: boolean } = {}): string[
     const c = e.connAddr(s);
     const state = ld(c + A.CONN_STATE);
     const tag = `conn ${s}`;
-    if ((opts.locksFree ?? true) && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held ${holder(ld(c + A.CONN_LOCK))}`);
+    if (locksFree && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held ${holder(ld(c + A.CONN_LOCK))}`);
     if (ld(c + A.CONN_N_RESV) !== (resv.get(s) ?? 0)) out.push(`${tag}: n_resv ${ld(c + A.CONN_N_RESV)} but ${resv.get(s) ?? 0} journaled`);
     if (state === A.CONN_CLOSING && ld(c + A.CONN_N_RESV) === 0) out.push(`${tag}: CLOSING without reservations`);
+    // (the sleepers counts outlive a connection: HELLO keeps them; a count below 0 means a
+    // wait taken off twice, by its waker and by itself: js/host/sleepers.ts)
+    for (const [word, at] of [['wake', A.CONN_SLEEPERS], ['space', A.CONN_SPACE_SLEEPERS], ['turn', A.CONN_TURN_SLEEPERS]] as const) {
+      if ((ld(c + at) | 0) < 0) out.push(`${tag}: ${word} word's sleepers count is ${ld(c + at) | 0}`);
+    }
     if (state !== A.CONN_ACTIVE) continue;
     live++;
     const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE), end = pool + size;

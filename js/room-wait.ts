@@ -38,6 +38,7 @@
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { now, waitWord, RESOLVED } from './host/wait.ts';
+import { notifyWord } from './host/sleepers.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './own-copy.ts';
 import { LockLook } from './lock-look.ts';
@@ -360,7 +361,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     if (!this.joined || this.error) return;
     this.error = canceled(this.op, this.signal);
     this.cancel();
-    if (this.waitIdx >= 0) Atomics.notify(this.conn.engine.i32, this.waitIdx); // end the waitAsync; other waiters re-check
+    if (this.waitIdx >= 0) notifyWord(this.conn.engine.i32, this.waitIdx, (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2); // end the waitAsync; other waiters re-check
   }
 
   /** A wait starts (the next wake-up, or cancel, runs the next step); the first wait copies the payload and joins. */

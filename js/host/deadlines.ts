@@ -22,11 +22,14 @@
 // expiry also wakes this word's other waiters, which re-check and wait again; words that
 // many threads sleep on (a receiver's ticket line) use waitAsync's own timeout instead.
 
-/** One registered deadline: notify i32[index] at `at` (performance.now() ms). */
+import { notifyWord } from './sleepers.ts';
+
+/** One registered deadline: notify i32[index] at `at` (performance.now() ms); `sleepers`: the word's sleepers count (wait.ts, notifyWord). */
 export interface Deadline {
   at: number;
   i32: Int32Array;
   index: number;
+  sleepers: number;
 }
 
 const pending = new Set<Deadline>();
@@ -73,15 +76,15 @@ function fire(): void {
   for (const d of pending) {
     if (d.at <= t) {
       pending.delete(d);
-      Atomics.notify(d.i32, d.index);
+      notifyWord(d.i32, d.index, d.sleepers);
     } else if (d.at < next) next = d.at;
   }
   if (next !== Infinity) arm(next);
 }
 
 /** Notify i32[index] at `at` (performance.now() ms), unless dropDeadline() comes first. */
-export function addDeadline(at: number, i32: Int32Array, index: number): Deadline {
-  const d: Deadline = { at, i32, index };
+export function addDeadline(at: number, i32: Int32Array, index: number, sleepers: number): Deadline {
+  const d: Deadline = { at, i32, index, sleepers };
   pending.add(d);
   if (at < armedAt) arm(at);
   return d;

@@ -23,6 +23,7 @@
 // waiters of a receiver whose generation changed drop their tickets without passing them.
 import * as A from '../shared/abi.ts';
 import { now, waitWordTimed, waitWordHow } from './wait.ts';
+import { notifyWord } from './sleepers.ts';
 import { unref, timerDelay } from './deadlines.ts';
 
 /**
@@ -67,7 +68,7 @@ export function noRoom(i32: Int32Array, rx: number, t: number, space: number): v
 export function pass(i32: Int32Array, rx: number, t: number): void {
   const s = idx(rx, A.CONN_TURN_SERVING);
   if (Atomics.compareExchange(i32, s, t, (t + 1) | 0) !== t) return;
-  if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) Atomics.notify(i32, s);
+  if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) notifyWord(i32, s, idx(rx, A.CONN_TURN_SLEEPERS));
 }
 
 /** Does the holder of the turn `s` owe a try (a new turn, or room released since its last failed try)? */
@@ -119,7 +120,7 @@ export class Watch {
       this.skips++;
       Atomics.store(i32, idx(rx, A.CONN_TURN_RUN), (((s + 1) & 0xffff) << 16) | Math.min(run + 1, 0xffff));
       Atomics.add(i32, (A.BUS_BASE + A.BUS_TURN_SKIPS) >>> 2, 1);
-      if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) Atomics.notify(i32, idx(rx, A.CONN_TURN_SERVING));
+      if (Atomics.load(i32, idx(rx, A.CONN_TURN_SLEEPERS)) !== 0) notifyWord(i32, idx(rx, A.CONN_TURN_SERVING), idx(rx, A.CONN_TURN_SLEEPERS));
     }
     this.since = 0;
     return 0;

@@ -5,6 +5,7 @@
 // alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
 import { addDeadline, dropDeadline } from './deadlines.ts';
 import { waitResolved, yieldTurn } from './fair.ts';
+import { offCount, notifyWord } from './sleepers.ts';
 
 export function now(): number {
   return performance.now();
@@ -49,9 +50,9 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
     return Promise.resolve();
   }
   // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
-  if (timeout === Infinity) return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn() : undefined; });
-  const d = addDeadline(now() + timeout, i32, index);
-  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); dropDeadline(d); return waitResolved(now()) ? yieldTurn() : undefined; });
+  if (timeout === Infinity) return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn() : undefined; });
+  const d = addDeadline(now() + timeout, i32, index, sleepers);
+  return r.value.then((how) => { parked++; offCount(i32, sleepers, how); dropDeadline(d); return waitResolved(now()) ? yieldTurn() : undefined; });
 }
 
 /**
@@ -67,7 +68,7 @@ export function waitWordTimed(i32: Int32Array, index: number, expected: number, 
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve();
   }
-  return r.value.then(() => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn() : undefined; });
+  return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn() : undefined; });
 }
 
 /**
@@ -83,7 +84,7 @@ export function waitWordHow(i32: Int32Array, index: number, expected: number, ti
     Atomics.sub(i32, sleepers, 1);
     return Promise.resolve(r.value);
   }
-  return r.value.then((how) => { parked++; Atomics.sub(i32, sleepers, 1); return waitResolved(now()) ? yieldTurn().then(() => how) : how; });
+  return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn().then(() => how) : how; });
 }
 
 /** No Atomics.waitAsync (older Firefox): poll the word with timers. */
@@ -104,21 +105,22 @@ function pollWord(i32: Int32Array, index: number, expected: number, timeout: num
  */
 export function waitWordBlocking(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): boolean {
   Atomics.add(i32, sleepers, 1);
+  let how = 'not-equal';
   try {
-    Atomics.wait(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
+    how = Atomics.wait(i32, index, expected, timeout === Infinity ? undefined : Math.max(0, timeout));
     return true;
   } catch (err) {
     if (err instanceof TypeError) return false;
     throw err;
   } finally {
-    Atomics.sub(i32, sleepers, 1);
+    offCount(i32, sleepers, how);
   }
 }
 
-/** Wake every waiter on i32[index] after changing it (they re-check and wait again). */
-export function bump(i32: Int32Array, index: number): void {
+/** Wake every waiter on i32[index] after changing it (they re-check and wait again); `sleepers`: the word's sleepers count. */
+export function bump(i32: Int32Array, index: number, sleepers: number): void {
   Atomics.add(i32, index, 1);
-  Atomics.notify(i32, index);
+  notifyWord(i32, index, sleepers);
 }
 
 /** Can this thread block in Atomics.wait? (A browser main thread throws TypeError, whatever the value.) */

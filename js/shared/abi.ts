@@ -1287,7 +1287,8 @@ export const CONN_N_CALLS = 480;
 //      a turn other than the one served now means no run (a live holder passed since)
 //  508 turn_sleepers: threads sleeping on turn_serving (a pass notifies only when not 0);
 //      HELLO keeps it, and space_sleepers (468), as it keeps sleepers (108): a thread parked on
-//      the closed connection's words takes itself off when it wakes
+//      the closed connection's words is taken off by the notify that wakes it, or takes itself
+//      off at its timeout (js/host/sleepers.ts)
 export const CONN_TURN_RUN = 484;
 export const CONN_TURN_NEXT = 496;
 export const CONN_TURN_SERVING = 500;

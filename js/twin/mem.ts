@@ -68,6 +68,8 @@ export function aCas(p: number, expected: number, v: number): number { return At
 export function aXchg(p: number, v: number): number { return Atomics.exchange(U32, p >>> 2, v); }
 export function aAdd(p: number, v: number): number { return Atomics.add(U32, p >>> 2, v); }
 export function notifyAll(p: number): void { Atomics.notify(I32, p >>> 2); }
+export function notifyCount(p: number): number { return Atomics.notify(I32, p >>> 2); }
+export function aSub(p: number, v: number): number { return Atomics.sub(U32, p >>> 2, v); }
 
 /** A core bug or an injected fault: stop the command (wasm: `unreachable`). */
 export function trap(): never {

@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, abi as A } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, abi as A } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -111,6 +111,24 @@ t('MockProvider, livenessLockName and the health functions check their arguments
   fails(() => bus.livenessLockName(-1), 'EINVAL');
   fails(() => busStats(null as never), 'EINVAL', /bus.engine/);
   fails(() => checkBus({} as never), 'EINVAL');
+});
+
+t('stop 34 audit: checkBus checks its options as bus.check does; connStats refuses a slot that is not one (null only for a slot without an open connection)', ({ bus }) => {
+  const e = bus.engine;
+  fails(() => checkBus(e, null as never), 'EINVAL', /checkBus: .*options must be an object/);
+  fails(() => checkBus(e, 'x' as never), 'EINVAL', /options must be an object/);
+  fails(() => checkBus(e, { locksfree: false } as never), 'EINVAL', /unknown option "locksfree" \(known: locksFree\)/);
+  fails(() => checkBus(e, { locksFree: 'no' } as never), 'EINVAL', /locksFree must be a boolean/);
+  assert.equal(checkBus(e), []);
+  assert.equal(checkBus(e, {}), []);
+  assert.equal(checkBus(e, { locksFree: false }), []);
+  const a = bus.connect();
+  const slots = busStats(e).connections.length === 1 ? e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2] : -1;
+  for (const bad of ['0', 0.5, null, {}, undefined, -1, slots, 1e9, NaN]) fails(() => connStats(e, bad as never), 'EINVAL', /connStats: .*slot must be an integer from 0 to/);
+  assert.is(connStats(e, a.slot)!.id, a.id);
+  assert.is(connStats(e, a.slot === 0 ? 1 : 0), null, 'a slot with no open connection');
+  a.close();
+  assert.is(connStats(e, a.slot), null, 'closed');
 });
 
 t('Bus.create refuses bloom parameters whose sd-bus filters cannot be built', async () => {

@@ -42,11 +42,24 @@ export function leaks(e: Engine): string[] {
     if (c.reserved) out.push(`conn ${s}: reservation pending`);
     if (c.accounted) out.push(`conn ${s}: quota still accounted`);
     if (c.sendLine !== 0) out.push(`conn ${s}: ${c.sendLine} senders still in its line for room`);
+    // (one thread, every wait ended: each is off its count, by its waker or by itself)
+    const w = c.sleepers;
+    if (w.wake !== 0 || w.space !== 0 || w.turn !== 0) out.push(`conn ${s}: waits still counted (wake ${w.wake}, space ${w.space}, turn ${w.turn})`);
   }
   if (e.cmd && e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2] !== A.OP_NONE) out.push('a send is pending');
   if (st.calls.pending) out.push(`${st.calls.pending} call(s) still pending in the reply table`);
   out.push(...checkBus(e));
   return out;
+}
+
+/**
+ * Up to 200 ms for this thread's waits to end: a wait parked with a deadline that has passed
+ * ends when the event loop runs its timer (a call's pump after its calls were forgotten by a
+ * synchronous receive loop, say). One still counted after that is left to leaks() to report.
+ */
+export async function waitsEnded(e: Engine): Promise<void> {
+  const counted = () => busStats(e).connections.some((c) => c.sleepers.wake !== 0 || c.sleepers.space !== 0 || c.sleepers.turn !== 0);
+  for (const end = performance.now() + 200; counted() && performance.now() < end;) await new Promise((r) => setTimeout(r, 2));
 }
 
 /**
@@ -87,6 +100,7 @@ export function busSuite(name: string, opts: BusOptions = {}) {
     const { bus, mock } = await makeBus(opts);
     Object.assign(ctx, { bus, e: bus.engine, raw: new Raw(bus.engine), mock });
     await fn(ctx);
+    await waitsEnded(ctx.e);
     const l = leaks(ctx.e);
     closeAll(ctx.e, ctx.raw);
     assert.equal(l, [], 'leak check');

@@ -1,0 +1,152 @@
+// sleepers: the counts of waits parked on a connection's words (js/host/sleepers.ts). A
+// waker takes the waits it woke off the count at once, so the publishes that follow, before
+// the woken waits have run, make no notify of their own; a wait that ends otherwise (its
+// timeout, an abort, a close, the word already moved) takes itself off. Read through
+// conn.stats().sleepers; the harness checks after every test that no wait is left counted.
+import * as assert from 'uvu/assert';
+import { BusError, abi as A, type Connection } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
+
+const t = busSuite('sleepers: waits counted for their wakers');
+const wake = (c: Connection) => c.stats().sleepers.wake;
+const tick = () => new Promise((r) => setTimeout(r, 1));
+const code = (p: Promise<unknown>) => p.then(() => 'ok', (e: BusError) => e.code);
+
+t('a publish takes the parked receive off the count at once: the next publishes, before it runs, find none', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const p = b.recvAsync({ timeout: 5000 });
+  assert.is(wake(b), 1, 'the receive is parked and counted');
+  a.sendText(b.id, 'one');
+  assert.is(wake(b), 0, 'off the count before it has run');
+  a.sendText(b.id, 'two');
+  assert.is(wake(b), 0);
+  const m = await p;
+  assert.is(m.text(), 'one');
+  m.free();
+  assert.is(wake(b), 0, 'not taken off twice');
+  b.recv()!.free();
+  // two receives parked on one word: one publish wakes both (one finds nothing and parks again)
+  const q1 = b.recvAsync({ timeout: 5000 }), q2 = b.recvAsync({ timeout: 5000 });
+  assert.is(wake(b), 2);
+  a.sendText(b.id, 'x');
+  assert.is(wake(b), 0, 'both off at once');
+  await tick();
+  assert.is(wake(b), 1, 'the one that found nothing parked again');
+  a.sendText(b.id, 'y');
+  const got = (await Promise.all([q1, q2])).map((m) => { const s = m.text(); m.free(); return s; });
+  assert.equal(got.sort(), ['x', 'y']);
+  assert.is(wake(b), 0);
+  a.close(); b.close();
+});
+
+t('a wait that ends without a publish takes itself off: timeout, abort, close, recvWait\'s timeout, a call\'s deadline', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  assert.is(await code(b.recvAsync({ timeout: 5 })), 'ETIMEDOUT');
+  assert.is(wake(b), 0, 'timed out');
+  const ac = new AbortController();
+  const p = code(b.recvAsync({ timeout: 5000, signal: ac.signal }));
+  assert.is(wake(b), 1);
+  ac.abort();
+  assert.is(await p, 'ECANCELED');
+  assert.is(wake(b), 0, 'aborted (its waker: the abort, which ends the parked wait)');
+  assert.is(b.recvWait(3), null);
+  assert.is(wake(b), 0, 'a blocking wait that timed out');
+  // a call waits for its reply on the caller's wake word; its deadline ends the wait
+  assert.is(await code(b.call(a.id, null, { timeout: 5 })), 'ETIMEDOUT');
+  a.recv()!.free();
+  assert.is(wake(b), 0, 'a call that timed out');
+  const c = bus.connect();
+  const q = code(c.recvAsync({ timeout: 5000 }));
+  assert.is(wake(c), 1);
+  const slot = c.slot, u32 = bus.engine.u32, at = (bus.engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2;
+  c.close();
+  assert.is(await q, 'ECONNRESET');
+  assert.is(u32[at] | 0, 0, 'closed: its slot\'s count back to 0');
+  a.close(); b.close();
+});
+
+t('a send waiting for room is taken off the space count by the free that makes room', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const big = new Uint8Array(2000);
+  while (true) { try { a.send(b.id, big); } catch { break; } }
+  const p = a.sendAsync(b.id, big, { timeout: 5000 });
+  await tick();
+  assert.is(b.stats().sleepers.space, 1, 'the send waits for room, parked');
+  b.recv()!.free();
+  assert.is(b.stats().sleepers.space, 0, 'the free that made room took it off');
+  await p;
+  while (b.queued) b.recv()!.free();
+  assert.is(b.stats().sleepers.space, 0);
+  a.close(); b.close();
+});
+
+t('a listener parked between messages is taken off by each publish', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const got: string[] = [];
+  const l = b.listen((m) => { got.push(m.text()); if (got.length === 3) l.stop(); });
+  await tick();
+  for (let i = 0; i < 3; i++) {
+    assert.is(wake(b), 1, 'the listener is parked');
+    a.sendText(b.id, `m${i}`);
+    assert.is(wake(b), 0);
+    await tick();
+  }
+  await l.done;
+  assert.equal(got, ['m0', 'm1', 'm2']);
+  assert.is(wake(b), 0);
+  a.close(); b.close();
+});
+
+// seeded random: receives that park (with and without timeouts and signals), aborts, sends,
+// receives and frees, in any order; after every publish no wait is counted, a counted wait is
+// always a pending receive's, and once the woken ones have parked again the count is the
+// receives still waiting
+for (const seed of seedsFromEnv([1, 2, 3, 4])) {
+  t(`seeded random (seed ${seed}): the count is the parked receives, 0 after every publish`, async ({ bus }) => {
+    const rng = prng(seed), rnd = () => rng.next();
+    const a = bus.connect(), b = bus.connect();
+      const pending = new Set<Promise<unknown>>();
+    const aborts: AbortController[] = [];
+    let sent = 0, took = 0;
+    for (let step = 0; step < 300; step++) {
+      const r = rnd();
+      if (r < 0.3) {
+        const ac = rnd() < 0.5 ? new AbortController() : null;
+        if (ac) aborts.push(ac);
+        const p = b.recvAsync({ timeout: rnd() < 0.2 ? 1 + Math.floor(rnd() * 3) : 5000, signal: ac?.signal }).then((m) => { m.free(); took++; }, (e: BusError) => { assert.ok(e.code === 'ETIMEDOUT' || e.code === 'ECANCELED', e.message); });
+        pending.add(p);
+        void p.then(() => pending.delete(p));
+      } else if (r < 0.45 && aborts.length) {
+        aborts.splice(Math.floor(rnd() * aborts.length), 1)[0].abort();
+      } else if (r < 0.7) {
+        a.sendText(b.id, `s${step}`);
+        sent++;
+        assert.is(wake(b), 0, `step ${step}: off the count at the publish`);
+      } else if (r < 0.8) {
+        const m = b.recv();
+        if (m) { m.free(); took++; }
+      } else {
+        await tick();
+        assert.ok(wake(b) >= 0, `step ${step}: never below 0`);
+        assert.ok(wake(b) <= b.pendingReceives, `step ${step}: a counted wait is a pending receive's`);
+        // (waits a notify woke are off the count until they run and park again: a timer's
+        // expiry wakes every wait of the word, so settle first, a few turns at most)
+        for (let k = 0; k < 50 && b.queued === 0 && wake(b) !== b.pendingReceives; k++) await tick();
+        if (b.queued === 0) assert.is(wake(b), b.pendingReceives, `step ${step}: settled, the receives still waiting are parked and counted`);
+      }
+    }
+    for (const ac of aborts) ac.abort();
+    while (pending.size) {
+      a.sendText(b.id, 'end');
+      sent++;
+      await tick();
+    }
+    while (b.queued) { b.recv()!.free(); took++; }
+    assert.is(took, sent, 'every message taken once');
+    assert.is(wake(b), 0);
+    a.close(); b.close();
+  });
+}
+
+t.run();
