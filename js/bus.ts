@@ -392,6 +392,11 @@ export class Bus {
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
     }
+    // a bus made by another layout or rules (another wasmbus in the worker's bundle, say): the
+    // two would break each other's words (a host of BUS_VERSION 13 takes its woken waits off
+    // the sleepers counts a second time, and wake-ups are lost)
+    const version = Atomics.load(u32, (A.BUS_BASE + A.BUS_VERSION_OFF) >>> 2);
+    if (version !== A.BUS_VERSION) throw new BusError(A.EBADF, 'Bus.join', `the bus in that memory was made by another wasmbus (bus version ${version}, this package's ${A.BUS_VERSION}): join it with the package that made it`);
     const provider = givenProvider ?? await providerFor('Bus.join');
     const hooks = h.hooks === true;
     let module = h.module ?? null;

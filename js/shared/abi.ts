@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 13; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8)
+export const BUS_VERSION = 14; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it
 
 // Bus header, at BUS_BASE.
 //

@@ -2,7 +2,7 @@
 // BusError EINVAL whose message names the argument and the rule, and it changes nothing on
 // the bus. Each case asserts the exact message.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, DEFAULT_LIMITS, MockProvider, type BusHandle, type ExitEmitter } from '../../js/index.ts';
+import { Bus, BusError, DEFAULT_LIMITS, MockProvider, abi as A, type BusHandle, type ExitEmitter } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 
@@ -100,6 +100,15 @@ t('Bus.join: handle and options', async ({ bus }) => {
   await rejects(join({ ...h, token: 1 }, { provider }), 'Bus.join: EINVAL: invalid token: handle.token must be an integer in 2 … 2^32 − 1, got 1');
   await rejects(join(h, { provider: 'mock' }), 'Bus.join: EINVAL: provider must be a Provider (an object with clock, random and creds methods), got string');
   await rejects(join({ ...h, module: 'core' }, { provider }), 'Bus.join: EINVAL: handle.module must be a WebAssembly.Module or null, got string');
+  // a bus made by another wasmbus (its header's version): refused before anything is taken
+  const u32 = bus.engine.u32, v = (A.BUS_BASE + A.BUS_VERSION_OFF) >>> 2;
+  Atomics.store(u32, v, A.BUS_VERSION - 1);
+  try {
+    const err = await Bus.join(h, { provider }).then(() => null, (e: unknown) => e);
+    assert.instance(err, BusError);
+    assert.is((err as BusError).code, 'EBADF');
+    assert.is((err as BusError).message, `Bus.join: EBADF: the bus in that memory was made by another wasmbus (bus version ${A.BUS_VERSION - 1}, this package's ${A.BUS_VERSION}): join it with the package that made it`);
+  } finally { Atomics.store(u32, v, A.BUS_VERSION); }
   assert.is(bus.engine.liveConns(), 0);
   assert.equal(checkBus(bus.engine), []);
 });
