@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -14,6 +14,8 @@ export interface PeerInput {
   dst?: number;
   count?: number;
   size?: number;
+  /** held: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
+  ctl?: SharedArrayBuffer;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -52,6 +54,18 @@ try {
     bus.close();
     post({ got });
     // nothing holds this worker any more: it exits by itself
+  } else if (inp.role === 'held') {
+    // a receive parked (recvAsync), then this thread blocked on a control word until the
+    // parent lets it go (at most 10 s): the receive's wake-up cannot run meanwhile
+    const ctl = new Int32Array(inp.ctl!);
+    const p = conn.recvAsync({ timeout: 20000 });
+    setTimeout(() => { Atomics.store(ctl, 0, 1); Atomics.notify(ctl, 0); Atomics.wait(ctl, 1, 0, 10000); }, 0);
+    const m = await p;
+    const got = [...m.payload];
+    m.free();
+    conn.close({ drop: true }); // (the parent's second message, unread)
+    bus.close();
+    post({ got });
   } else if (inp.role === 'unref') {
     // an unref'd receive does not keep the worker alive: it exits with this still pending
     conn.unref();
