@@ -371,7 +371,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // a payload in the bus memory (a received message's, sent on) is copied by the core
         // (memory.copy: 4× V8's copy of shared memory for 64 KiB); any other into a view of
         // exactly the reserved bytes
-        const at = offsetIn(bytes!, u8.buffer);
+        const at = offsetIn(bytes!, this.busBuffer);
         if (at >= 0) {
           // bytes in the slice this send reserved (free space of the receiver's pool: a view of
           // a message kept after its free(), or made over the pool) were overwritten by the
