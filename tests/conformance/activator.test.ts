@@ -76,6 +76,45 @@ t('a call queued at the activator is answered by the owner that takes the name',
   for (const c of [a, svc, act]) c.close();
 });
 
+
+// (API.md, close(): an owner's close({ drop: true }) gives the name's messages back to the
+// activator, a call among them still pending; DIFFERENCES.md said otherwise until an outside
+// audit, stop 35)
+t('an owner that closes with drop gives the name\'s messages back; a call among them is answered by the next owner, or ends with the activator', async ({ bus }) => {
+  const watch = bus.connect();
+  watch.addMatch({ notifications: 'name-change' });
+  const act = bus.connect({ activator: NAME });
+  const a = bus.connect(), svc = bus.connect();
+  svc.requestName(NAME);
+  drain(watch);
+  const first = a.call(NAME, new TextEncoder().encode('one'), { timeout: 5000 });
+  const second = a.call(NAME, new TextEncoder().encode('two'), { timeout: 5000 });
+  a.sendText(svc.id, 'by id'); // (addressed to svc itself: goes with its pool)
+  assert.is(svc.queued, 3);
+  svc.close({ drop: true });
+  assert.is(act.queued, 2, 'the two calls to the name moved back; the message sent by id did not');
+  assert.equal(drain(watch), [`name-change ${svc.id}>${act.id}`]);
+  assert.is(bus.stats().calls.pending, 2, 'both calls still pending');
+  const next = bus.connect();
+  next.requestName(NAME);
+  const m = next.recv()!;
+  assert.is(m.text(), 'one');
+  assert.ok(m.expectsReply);
+  next.reply(m, new TextEncoder().encode('pong'));
+  m.free();
+  const r = await first;
+  assert.is(r.text(), 'pong');
+  r.free();
+  // the second call: its owner goes away again, then the activator closes with it queued
+  assert.is(next.queued, 1);
+  next.releaseName(NAME);
+  assert.is(act.queued, 1);
+  act.close({ drop: true });
+  const err = await second.then(() => null, (e: BusError) => e);
+  assert.is(err?.code, 'EPIPE', 'REPLY_DEAD once the activator dropped it');
+  drain(watch);
+  for (const c of [a, next, watch]) c.close();
+});
 t('queued owners stay ahead of the activator; the activator is listed with ACTIVATORS only', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.requestName(NAME);

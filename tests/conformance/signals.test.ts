@@ -112,6 +112,27 @@ t('emit: unicast signals need a matching rule; a payload larger than the command
   for (const x of [s, r, other]) x.close();
 });
 
+// (API.md, emit and onSignal; both sentences were wrong until an outside audit, stop 35)
+t('only a broadcast staged as a host vector needs room in its sender\'s own pool; addMatch(\'\') takes signals only, addMatch({}) notifications too', ({ bus }) => {
+  const s = bus.connect({ poolSize: 16384 }); // its own quota there: about 2.7 KiB
+  const any = bus.connect(), all = bus.connect();
+  any.addMatch('');
+  all.addMatch({});
+  s.signal('/a', 'org.ex.I', 'Fits', 's', ['z'.repeat(30000)]); // in the command area: no staging
+  assert.equal(drain(any), ['Fits']);
+  assert.equal(drain(all), ['Fits']);
+  const err = (() => { try { s.signal('/a', 'org.ex.I', 'Big', 's', ['z'.repeat(40000)]); } catch (x) { return x as BusError; } return null; })();
+  assert.ok(err?.code === 'ENOBUFS' || err?.code === 'EXFULL', `staged in a 16 KiB pool: ${err?.code}`);
+  assert.equal(drain(any), [], 'sent nothing');
+  assert.equal(drain(all), []);
+  const c = bus.connect();
+  c.requestName('org.example.N');
+  c.close();
+  assert.equal(drain(any), [], 'a bloom-mask entry never passes a notification');
+  assert.equal(drain(all), ['id-add', 'name-add', 'name-remove', 'id-remove']);
+  for (const x of [all, s, any]) x.close(); // (all first: it would get the others' ID_REMOVE)
+});
+
 tiny('a bloom false positive is delivered, and filtered by m.matches and onSignal', ({ bus }) => {
   const s = bus.connect(), r = bus.connect();
   const p = { size: 8, nHash: 1 };
