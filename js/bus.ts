@@ -325,15 +325,18 @@ export class Bus {
       if (why !== null) throw new BusError(A.EINVAL, 'Bus.create', `bloom: ${why}: the D-Bus signals and match rules of this bus could not be built (DBUS.md, "Bloom filters and masks")`);
     }
     // (null is not absent: API.md, Conventions)
-    const userBytes = o.userRegion === undefined ? 0 : o.userRegion;
+    const oUser = o.userRegion; // (read once)
+    const userBytes = oUser === undefined ? 0 : oUser;
     if (typeof userBytes !== 'number' || !Number.isInteger(userBytes) || userBytes < 0) {
       throw new BusError(A.EINVAL, 'Bus.create', `userRegion must be a byte count (a non-negative integer), got ${typeof userBytes === 'number' ? String(userBytes) : kindOf(userBytes)}`);
     }
-    const kind = checkEngine('Bus.create', 'engine', o.engine === undefined ? 'wasm' : o.engine);
+    // (engine and module read once: each was read twice before stop 35, an outside audit)
+    const oEngine = o.engine, oModule = o.module;
+    const kind = checkEngine('Bus.create', 'engine', oEngine === undefined ? 'wasm' : oEngine);
     const given_provider = checkProvider('Bus.create', o.provider);
     const hooks = optBoolean('Bus.create', 'hooks', o.hooks) === true;
-    if (o.module !== undefined && !(o.module instanceof WebAssembly.Module)) {
-      throw new BusError(A.EINVAL, 'Bus.create', `module must be a WebAssembly.Module, got ${kindOf(o.module)}`);
+    if (oModule !== undefined && !(oModule instanceof WebAssembly.Module)) {
+      throw new BusError(A.EINVAL, 'Bus.create', `module must be a WebAssembly.Module, got ${kindOf(oModule)}`);
     }
     // size the memory once; BUS_MAKE validates the limits themselves
     const end = busLayout(Math.min(limits.threads, A.MAX_THREADS), Math.min(limits.connections, A.MAX_CONNS),
@@ -348,7 +351,7 @@ export class Bus {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await providerFor('Bus.create');
     // a twin bus still carries the core in its handles when it can be had, so workers may use it
-    const module = o.module ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCoreIfAllowed(hooks));
+    const module = oModule ?? (kind === 'wasm' ? await loadCore(hooks) : await loadCoreIfAllowed(hooks));
     const engine: Engine = kind === 'wasm'
       ? await WasmEngine.create(module!, memory, provider, hooks)
       : new TwinEngine(memory, provider, hooks);
@@ -382,7 +385,8 @@ export class Bus {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
     }
     const o = options<JoinOptions>('Bus.join', opts, JOIN_KEYS, "{ engine: 'twin' }");
-    const kind = o.engine !== undefined ? checkEngine('Bus.join', 'engine', o.engine) : checkEngine('Bus.join', 'handle.engine', h.engine);
+    const oEngine = o.engine; // (read once)
+    const kind = oEngine !== undefined ? checkEngine('Bus.join', 'engine', oEngine) : checkEngine('Bus.join', 'handle.engine', h.engine);
     if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof h.token === 'number' ? String(h.token) : kindOf(h.token)}`);
     const givenProvider = checkProvider('Bus.join', o.provider);
     if (h.module !== null && h.module !== undefined && !(h.module instanceof WebAssembly.Module)) {
@@ -654,8 +658,9 @@ export class Bus {
     if (description !== undefined && typeof description !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `description must be a string, got ${kindOf(description)}`);
     }
-    if (o.monitor !== undefined && typeof o.monitor !== 'boolean') {
-      throw new BusError(A.EINVAL, 'connect', `monitor must be a boolean, got ${kindOf(o.monitor)}`);
+    const monitor = o.monitor; // (read once: it was read twice before stop 35, an outside audit)
+    if (monitor !== undefined && typeof monitor !== 'boolean') {
+      throw new BusError(A.EINVAL, 'connect', `monitor must be a boolean, got ${kindOf(monitor)}`);
     }
     const activator = o.activator;
     if (activator !== undefined && typeof activator !== 'string') {
@@ -663,7 +668,7 @@ export class Bus {
     }
     const bp = o.busyPoll; // (read once: a getter runs the caller's code)
     const busyPoll = bp === undefined ? 0 : busyPollArg('connect', bp);
-    if (o.monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
+    if (monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
     if (activator !== undefined) flags = (flags | A.HELLO_ACTIVATOR) >>> 0;
     const { u8, u32 } = e, cmd = e.cmd;
     let end = cmd + HELLO.ITEMS;

@@ -135,8 +135,15 @@ function dstNameBytes(name: string): Uint8Array {
 /** A destination's key among a connection's waits for room: an id (a number, or ':1.<id>'), or a well-known name. */
 function groupKey(dst: unknown): string | number {
   if (typeof dst === 'string') return dst.startsWith(':1.') && /^:1\.\d+$/.test(dst) ? Number(dst.slice(3)) : dst;
-  return typeof dst === 'number' ? dst : String(dst);
+  // anything else is no destination: its send fails with EINVAL before any wait is made, so
+  // one key (no name holds a NUL) serves them all. Not String(dst): that ran the caller's
+  // toString, or a typed array's join, which threw for a detached one or a Proxy (sendAsync
+  // threw a TypeError synchronously, call() rejected with it: an outside audit, stop 35)
+  return typeof dst === 'number' ? dst : '\0not a destination';
 }
+
+/** a receive's options with neither peek nor priority (shared: never written) */
+const NO_RECV_OPTS: RecvOptions = Object.freeze({});
 
 /** receivers a connection remembers per destination for sendAsync's line (cleared when full) */
 const RECEIVERS_KNOWN = 64;
@@ -835,7 +842,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const timeout = oTimeout ?? Infinity, signal = o.signal;
     checkWait('recvAsync', timeout, signal);
     const keepAlive = optBoolean('recvAsync', 'keepAlive', o.keepAlive);
-    return this.recvChecked(o, timeout, signal, keepAlive, stop);
+    // peek and priority read once too, here (a wait's later tries read them again from the
+    // caller's object before stop 35: an outside audit); no object made for a receive without
+    // them (the receive loop's recvAsync({ timeout }))
+    const peek = o.peek, priority = o.priority;
+    return this.recvChecked(peek === undefined && priority === undefined ? NO_RECV_OPTS : { peek, priority }, timeout, signal, keepAlive, stop);
   }
 
   /**
@@ -1821,8 +1832,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
   private waitOptions(op: string, opts: SendAsyncOptions | undefined): { sendOpts: SendOptions; timeout: number; signal: AbortSignal | undefined; keepAlive: boolean | undefined } {
     const o = options<SendAsyncOptions>(op, opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
-    if (o.timeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
-    const timeout = o.timeout ?? Infinity, signal = o.signal;
+    // (each option read once: timeout was read twice, so a getter ran twice, before stop 35:
+    // an outside audit)
+    const t = o.timeout;
+    if (t === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    const timeout = t ?? Infinity, signal = o.signal;
     checkWait(op, timeout, signal);
     const keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
     const sendOpts = sendOptionsOf(o);

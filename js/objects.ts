@@ -130,14 +130,20 @@ export function exportObject(c: Connection, path: string, iface: string, methods
   nameArg(op, 'interface', iface, interfaceNameError);
   if (iface === PEER || iface === INTROSPECTABLE) throw new BusError(A.EEXIST, op, `${iface} is answered by dispatch itself at every path`);
   const o = options<ExportOptions>(op, opts, EXPORT_KEYS, '{ onError(err, call) {} }');
-  if (o.onError !== undefined && typeof o.onError !== 'function') throw new BusError(A.EINVAL, op, `onError must be a function, got ${kindOf(o.onError)}`);
+  // (every option and method field read once: onError, in, out and handler were read twice
+  // before stop 35, an outside audit)
+  const onError = o.onError;
+  if (onError !== undefined && typeof onError !== 'function') throw new BusError(A.EINVAL, op, `onError must be a function, got ${kindOf(onError)}`);
   if (typeof methods !== 'object' || methods === null || Array.isArray(methods)) throw new BusError(A.EINVAL, op, `methods must be an object of member: handler or { in, out, handler }, got ${kindOf(methods)}`);
   const table = new Map<string, Method>();
   for (const [member, m] of Object.entries(methods)) {
     nameArg(op, 'member', member, memberNameError);
     let spec: MethodSpec;
     if (typeof m === 'function') spec = { handler: m };
-    else spec = options<MethodSpec>(op, m, METHOD_KEYS, "{ in: 's', out: 's', handler(args, call) { return [args[0]] } }", member) as MethodSpec;
+    else {
+      const given = options<MethodSpec>(op, m, METHOD_KEYS, "{ in: 's', out: 's', handler(args, call) { return [args[0]] } }", member);
+      spec = { in: given.in, out: given.out, handler: given.handler } as MethodSpec;
+    }
     if (typeof spec.handler !== 'function') throw new BusError(A.EINVAL, op, `${member}.handler must be a function, got ${kindOf(spec.handler)}`);
     for (const k of ['in', 'out'] as const) {
       const s = spec[k];
@@ -149,7 +155,7 @@ export function exportObject(c: Connection, path: string, iface: string, methods
       // such a method could never be called, or never answer
       if (s.includes('h')) throw new BusError(A.EINVAL, op, `${member}.${k}: ${JSON.stringify(s)} has 'h' (a unix fd), which this bus cannot carry`);
     }
-    table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError: o.onError });
+    table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError });
   }
   let tree = trees.get(c);
   if (!tree) { tree = new Map(); trees.set(c, tree); }
@@ -487,9 +493,11 @@ let callDst: Destination = 0;
 /** The bytes of the method call `spec` (its destination in callDst). */
 function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: number, noReply: boolean, transient: boolean): Uint8Array {
   const o = options<MethodCallSpec>(op, spec, SPEC_KEYS, "{ destination: 'org.example.Calc', path: '/org/example/Calc', interface: 'org.example.Calc', member: 'Add', signature: 'ii', body: [1, 2] }", 'call');
-  if (o.destination === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
+  const dst = o.destination; // (read once: twice before stop 35, an outside audit)
+  if (dst === undefined) throw new BusError(A.EINVAL, op, 'call.destination is required (an id, \':1.<id>\' or a well-known name)');
   if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
-  const body = o.body === undefined ? NO_VALUES : o.body; // (null is not absent: EINVAL below)
+  const oBody = o.body;
+  const body = oBody === undefined ? NO_VALUES : oBody; // (null is not absent: EINVAL below)
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
   const path = o.path, member = o.member, iface = o.interface, sig = o.signature;
   // (the codec took null for a field of its own: a TypeError, before stop 25)
@@ -499,7 +507,6 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
     signature: sig === '' ? undefined : sig, flags: noReply ? FLAG_NO_REPLY_EXPECTED : undefined,
   };
   // validates (EINVAL); a transient buffer only where nothing of the caller's runs before the send copies it
-  const dst = o.destination;
   let bytes: Uint8Array;
   try {
     bytes = transient ? encodeTransient(header, body) : encodeMsg(header, body);

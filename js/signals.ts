@@ -238,7 +238,8 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   if (oSignature !== undefined && typeof oSignature !== 'string') throw new BusError(A.EINVAL, op, `signature must be a string, got ${kindOf(oSignature)}`);
   const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
   if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
-  const body = o.body === undefined ? [] : o.body; // (null is not absent: EINVAL below)
+  const oBody = o.body; // (read once: twice before stop 35, an outside audit)
+  const body = oBody === undefined ? [] : oBody; // (null is not absent: EINVAL below)
   if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
   try {
     sizeMessage(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
@@ -370,15 +371,17 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   if (err !== null) throw new BusError(A.EINVAL, op, `name ${JSON.stringify(name)} is not a bus name: ${err}`);
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name: waitForName waits for a well-known name to get an owner`);
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
-  const timeout = o.timeout === undefined ? 30000 : o.timeout; // (null is not absent: EINVAL below)
+  // (each option read once: a getter runs the caller's code; timeout was read twice and signal
+  // three times before stop 35, an outside audit)
+  const oTimeout = o.timeout, signal = o.signal, owner = o.owner;
+  const timeout = oTimeout === undefined ? 30000 : oTimeout; // (null is not absent: EINVAL below)
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}`);
-  if (o.signal !== undefined && !isAbortSignal(o.signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(o.signal)}`);
-  const owner = o.owner;
+  if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
   if (owner !== undefined && !(typeof owner === 'number' && Number.isSafeInteger(owner) && owner > 0)) {
     throw new BusError(A.EINVAL, op, `owner must be a connection id (an integer > 0), got ${shown(owner)}`);
   }
-  if (o.signal?.aborted) throw canceled(op, o.signal);
-  return { timeout, signal: o.signal, owner };
+  if (signal?.aborted) throw canceled(op, signal);
+  return { timeout, signal, owner };
 }
 
 /** `id` is the owner waited for (any, or the one asked for) */

@@ -682,7 +682,8 @@ export function read(sig: string, bytes: Uint8Array, offset = 0, end?: number, o
   posArg(DEC, 'end', e, bytes.length);
   posArg(DEC, 'offset', offset, e);
   const o = options<ReadOptions>(DEC, opts, READ_KEYS, '{ base: 0, littleEndian: true, copyArrays: false }');
-  const base = o.base === undefined ? 0 : o.base;
+  const oBase = o.base; // (read once)
+  const base = oBase === undefined ? 0 : oBase;
   if (typeof base !== 'number' || !Number.isSafeInteger(base)) throw new BusError(A.EINVAL, DEC, `base must be an integer, got ${typeof base === 'number' ? String(base) : kind(base)}`);
   const le = optBoolean(DEC, 'littleEndian', o.littleEndian), copy = optBoolean(DEC, 'copyArrays', o.copyArrays);
   return readValues(sig, bytes, offset, e, base, le ?? true, copy === true);

@@ -542,6 +542,106 @@ t('PAYLOAD_WASMBUS spells "wasmbus\\0" and is what a send carries by default; a 
   a.close(); r.close();
 });
 
+// (API.md, Conventions: "every method reads each option once". An outside audit, stop 35,
+// counted the reads of getters and found recvAsync's peek and priority, waitForName's timeout
+// and signal, connect's monitor, Bus.create's engine and module, emit's and callMethod's body,
+// callMethod's destination, export's onError, in, out and handler read twice or more; and
+// sendAsync's timeout, which ran a getter twice: one that closed the connection then failed
+// the second time as op close)
+t('stop 35 audit: every option is read once, its getter run once, whatever path the call takes', async ({ bus }) => {
+  const counted = <T extends object>(vals: Record<string, unknown>): { o: T; n: Record<string, number> } => {
+    const n: Record<string, number> = {}, o = {} as Record<string, unknown>;
+    for (const k of Object.keys(vals)) Object.defineProperty(o, k, { enumerable: true, get() { n[k] = (n[k] ?? 0) + 1; return vals[k]; } });
+    return { o: o as T, n };
+  };
+  const once = (what: string, n: Record<string, number>, keys: string[]) => {
+    for (const k of keys) assert.is(n[k] ?? 0, 1, `${what}: ${k} read ${n[k] ?? 0} times`);
+  };
+  const a = bus.connect(), b = bus.connect();
+  { // a receive that waits, then takes the message a send wakes it for
+    const { o, n } = counted({ peek: false, priority: 5, timeout: 5000, signal: new AbortController().signal, keepAlive: true });
+    const p = b.recvAsync(o as never);
+    a.sendText(b.id, 'x');
+    (await p).free();
+    once('recvAsync', n, ['peek', 'priority', 'timeout', 'signal', 'keepAlive']);
+  }
+  { const { o, n } = counted({ timeout: 5000, signal: new AbortController().signal, owner: a.id });
+    const p = b.waitForName('org.example.Once', o as never);
+    a.requestName('org.example.Once');
+    assert.is(await p, a.id);
+    once('conn.waitForName', n, ['timeout', 'signal', 'owner']);
+  }
+  { const { o, n } = counted({ timeout: 5000, signal: new AbortController().signal });
+    assert.is(await bus.waitForName('org.example.Once', o as never), a.id);
+    once('bus.waitForName', n, ['timeout', 'signal']);
+    a.releaseName('org.example.Once');
+  }
+  { const { o, n } = counted({ poolSize: 16384, description: 'd', attachSend: 0, attachRecv: 0, flags: 0, monitor: false, busyPoll: 0 });
+    bus.connect(o as never).close();
+    once('connect', n, ['poolSize', 'description', 'attachSend', 'attachRecv', 'flags', 'monitor', 'busyPoll']);
+  }
+  { const { o, n } = counted({ engine: ENGINE, userRegion: 0, provider: new MockProvider(), limits: SMALL, module: undefined });
+    (await Bus.create(o as never)).close();
+    once('Bus.create', n, ['engine', 'userRegion', 'provider', 'limits']);
+  }
+  { b.addMatch('');
+    const { o, n } = counted({ path: '/a', interface: 'org.ex.I', member: 'M', signature: 's', body: ['x'], priority: 0 });
+    a.emit(o as never);
+    once('emit', n, ['path', 'interface', 'member', 'signature', 'body', 'priority']);
+    b.recv()!.free();
+  }
+  { const ac = new AbortController();
+    const { o, n } = counted({ destination: b.id, path: '/a', interface: 'org.ex.I', member: 'M', signature: 's', body: ['x'] });
+    const p = a.callMethod(o as never, { signal: ac.signal, timeout: 5000 });
+    ac.abort();
+    await p.then(() => assert.unreachable('aborted'), (e: BusError) => assert.is(e.code, 'ECANCELED'));
+    once('callMethod', n, ['destination', 'path', 'interface', 'member', 'signature', 'body']);
+    for (let m = b.recv(); m; m = b.recv()) m.free(); // (its call, which the abort left unanswered)
+  }
+  { const ex = counted({ onError: () => {} }), spec = counted({ in: 's', out: 's', handler: (args: unknown[]) => args });
+    const un = a.export('/o', 'org.ex.J', { Echo: spec.o as never }, ex.o as never);
+    un();
+    once('export options', ex.n, ['onError']);
+    once('export method', spec.n, ['in', 'out', 'handler']);
+  }
+  { const c = bus.connect();
+    const o = { get timeout() { c.close(); return 100; } };
+    const err = await c.sendAsync(b.id, new Uint8Array(1), o).then(() => null, (e: BusError) => e);
+    assert.is(err?.message, 'sendAsync: ECONNRESET: the connection is closed', 'a getter that closes the connection: sendAsync says so, not close');
+  }
+  a.close();
+  b.close();
+});
+
+t('stop 35 audit: a destination that is no destination is EINVAL for sendAsync and call too, never a TypeError of its own (a detached or fake typed array, a Proxy, a throwing toString)', async ({ bus }) => {
+  const a = bus.connect();
+  const detached = new Uint8Array(new ArrayBuffer(4));
+  structuredClone(detached.buffer, { transfer: [detached.buffer] });
+  const bad: [unknown, string][] = [[detached, 'typed array'], [Object.create(Uint8Array.prototype), 'object'], [new Proxy(new Uint8Array(4), {}), 'object'], [{ toString() { throw new Error('boom'); } }, 'object']];
+  for (const [d, kind] of bad) {
+    for (const [op, f] of [['sendAsync', () => a.sendAsync(d as never, new Uint8Array(1))], ['call', () => a.call(d as never, new Uint8Array(1), { timeout: 100 })]] as const) {
+      let p: Promise<unknown>;
+      try { p = f(); } catch (e) { assert.unreachable(`${op} threw synchronously: ${String(e)}`); return; }
+      const err = await p.then(() => null, (e: unknown) => e);
+      assert.instance(err, BusError, `${op}: ${String(err)}`);
+      assert.is((err as BusError).message, `${op}: EINVAL: destination must be an id or a name, got ${kind}`);
+    }
+  }
+  a.close();
+});
+
+t('stop 35 audit: a typed array or DataView given as options is EINVAL at once, named by its kind (a view of the bus memory took a minute and 3 GB to report its first index)', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const t0 = performance.now();
+  fails(() => a.send(b.id, new Uint8Array(1), bus.engine.u8 as never), 'EINVAL', /^send: EINVAL: options must be an object like .*, got typed array$/);
+  fails(() => b.recv(new DataView(new ArrayBuffer(8)) as never), 'EINVAL', /got DataView$/);
+  fails(() => bus.connect(new Uint32Array(4) as never), 'EINVAL', /got typed array$/);
+  assert.ok(performance.now() - t0 < 1000, `at once: ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.is(b.queued, 0, 'nothing sent');
+  a.close();
+  b.close();
+});
+
 t.run();
 tq.run();
 t0r.run();
