@@ -576,6 +576,11 @@ abstract class EngineBase {
           const t = this.cmdAddr - A.THREAD_CMD;
           this.stuckIndex = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
           this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+          // the reason words say why, as the core's failures do: without them an earlier
+          // failure's reason stayed there, and a broadcast's R_BCAST_BUS_LOCK (EDEADLK too)
+          // told this failure's story (an outside audit, stop 35)
+          this.u32[(t + A.THREAD_REASON) >>> 2] = A.R_LOCK_WAIT;
+          this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = this.stuckValue & A.LOCK_ID_MASK;
           return -A.EDEADLK;
         }
         deadline = 0;

@@ -7,6 +7,7 @@ export type { SendAsyncOptions, CloseOptions } from './connection.ts';
 export { Message } from './message.ts';
 export type { Timestamp } from './message.ts';
 export { BusError, errnoCode, errnoMessage } from './errno.ts';
+export { describeReason } from './cmd/reasons.ts';
 export { ATTACH, attachMask } from './attach.ts';
 export type { AttachName, AttachSpec } from './attach.ts';
 export { MockProvider } from './host/mock.ts';

@@ -27,6 +27,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_OP_PENDING]: [[A.EINPROGRESS], () => 'a SEND of this thread waits for send_commit / send_cancel'],
   [A.R_CMD_TOO_LARGE]: [[A.EMSGSIZE], (n) => `the command is larger than CMD_MAX (${n} bytes)`],
   [A.R_CMD_OUTSIDE_MEMORY]: [[A.EFAULT], () => 'the command does not lie in the memory'],
+  [A.R_LOCK_WAIT]: [[A.EDEADLK], (id) => `a lock this command needs stayed held past its wait by thread slot ${id - 1}, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing`],
   [A.R_CMD_TOO_SMALL]: [[A.EINVAL], (n) => `the command is smaller than its struct (${n} bytes)`],
   [A.R_CMD_FLAGS]: [[A.EINVAL], (n) => `unknown command flags (allowed: ${HEX(n)})`],
   [A.R_CMD_ITEMS]: [[A.EINVAL], (n) => `this command takes no items (its size must be ${n})`],
@@ -191,6 +192,18 @@ export function reasonText(u32: Uint32Array, cmd: number, errno: number, command
   const entry = REASONS[reason];
   if (!entry || !entry[0].includes(errno)) return null; // not a report of this failure
   return { reason, text: `${command}: ${entry[1](arg, what)}` };
+}
+
+/**
+ * The host's text for reason `reason` (an `abi.R_*` number, as a raw command left it in
+ * `THREAD_REASON`) with its argument `arg` (`THREAD_REASON_ARG`), and the errnos it goes
+ * with; null for a number that is no reason. The text is the one a `BusError` carries after
+ * the command's name (`SEND: ...`), without the values only the API knows (a name, an id).
+ */
+export function describeReason(reason: number, arg = 0): { errnos: number[]; text: string } | null {
+  if (!Number.isInteger(reason) || !Object.hasOwn(REASONS, reason)) return null;
+  const entry = REASONS[reason];
+  return { errnos: [...entry[0]], text: entry[1](Number.isInteger(arg) ? arg >>> 0 : 0, NONE) };
 }
 
 /** The BusError for core result `r` (< 0) of `command` run at `cmd`, thrown by the API call `op`. */

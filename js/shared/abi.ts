@@ -22,9 +22,9 @@
 //     │ name table       NAMES_HDR + buckets × 4 + n_names × NAME_SIZE (the registry)
 //     │ match table      n_matches × match_size       (matches issue)
 //     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
-//     │ meta snapshots   n_conns   × META_SIZE        (metadata issue)
+//     │ meta snapshots   (n_conns + 1) × META_SIZE    (one per connection, then the creator's process snapshot)
 //     │ left table       n_threads × LEFT_PER_THREAD × 4 (tokens that left cleanly: watchLock)
-//     │ liveness table   n_threads × 4 (the token of each slot's thread if it holds a liveness lock)
+//     │ liveness table   n_threads × LIVENESS_SIZE (8: the token of each slot's thread if it holds a liveness lock, and its OS thread id)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
 //     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
 //     ├──────────────────────────────┤ layout end
@@ -892,6 +892,7 @@ export const R_ITEM_UNSUPPORTED = 11; // EOPNOTSUPP: PAYLOAD_MEMFD, FDS, CANCEL_
 export const R_ITEM_STRING = 12; // EINVAL: a string item not ended by its only NUL; arg the type
 export const R_ITEM_DUPLICATE = 13; // EINVAL (HELLO) / EEXIST (SEND): an item given twice; arg the type
 export const R_CMD_OUTSIDE_MEMORY = 15; // EFAULT: BUS_MAKE's command does not lie in the memory (never written: there is nowhere to write it)
+export const R_LOCK_WAIT = 16; // EDEADLK: written by the engine (the host), not the core: a lock the command needs stayed held past the engine's lock wait (lockWaitMs; a holder not LIVE: DEAD_HOLDER_GRACE_MS), the command changed nothing; arg the holder's thread id (thread slot + 1) as the lock word held it
 // BUS_MAKE
 export const R_MAKE_BLOOM_SIZE = 100; // EINVAL: bloom_size not BLOOM_SIZE_MIN..BLOOM_SIZE_MAX, multiple of 8
 export const R_MAKE_BLOOM_N_HASH = 101; // EINVAL: bloom_n_hash 0

@@ -2,7 +2,7 @@
 // the message the host makes of it (js/cmd/reasons.ts), quoting the values and limits.
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
-import { Bus, BusError, MockProvider, abi as A, type Message } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, abi as A, describeReason, type Message } from '../../js/index.ts';
 import { REASONS } from '../../js/cmd/index.ts';
 import { busSuite, open, ENGINE, SMALL } from '../helpers/harness.ts';
 
@@ -127,6 +127,45 @@ t('an unknown command number throws, and runs nothing (the first unknown is 11: 
     assert.throws(() => e.run(op, 0, 0), (err: unknown) => err instanceof BusError && err.errno === A.EINVAL && /unknown command/.test(err.message), `op ${op}`);
   }
   assert.equal(bus.engine.u8.slice(A.BUS_BASE, A.BUS_BASE + 65536), before, 'nothing changed');
+});
+
+// (an outside audit, stop 35: the engine's own EDEADLK wrote no reason, and an earlier
+// broadcast's R_BCAST_BUS_LOCK, EDEADLK too, gave this failure its text)
+t('the engine\'s EDEADLK (a lock wait that ran out) writes its own reason: R_LOCK_WAIT, with the holder\'s thread id', ({ bus, e }) => {
+  const a = bus.connect(), b = bus.connect();
+  const reason = (e.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2;
+  e.u32[reason] = A.R_BCAST_BUS_LOCK; // a stale reason of the same errno
+  const lock = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  const holder = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]; // the last thread slot's id: not LIVE here
+  assert.ok(holder > 1);
+  Atomics.store(e.i32, lock, holder);
+  const waitMs = e.lockWaitMs;
+  e.lockWaitMs = 5;
+  try {
+    throwsReason(() => a.sendText(b.id, 'x'), 'EDEADLK', A.R_LOCK_WAIT,
+      `send: EDEADLK: SEND: a lock this command needs stayed held past its wait by thread slot ${holder - 1}, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing`);
+    assert.is(e.u32[reason + 1], holder, 'arg: the holder\'s thread id');
+  } finally {
+    e.lockWaitMs = waitMs;
+    Atomics.store(e.i32, lock, 0);
+  }
+  assert.is(b.queued, 0, 'nothing sent');
+  a.sendText(b.id, 'y');
+  const m = b.recv()!;
+  assert.is(m.text(), 'y');
+  m.free();
+  a.close();
+  b.close();
+});
+
+t('describeReason: a raw reason\'s text, with its argument, and its errnos; null for a number that is no reason', () => {
+  const q = describeReason(A.R_SEND_QUOTA_MSGS, 256);
+  assert.ok(q);
+  assert.equal(q!.errnos, [A.ENOBUFS]);
+  assert.ok(q!.text.includes('256'), q!.text);
+  assert.is(describeReason(A.R_LOCK_WAIT, 3)?.text, 'a lock this command needs stayed held past its wait by thread slot 2, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing');
+  for (const x of [0, 99999, 1.5, -3, NaN, '300' as unknown as number]) assert.is(describeReason(x), null, String(x));
+  assert.is(describeReason(A.R_CMD_TOO_LARGE, 1.5)?.errnos[0], A.EMSGSIZE, 'a bad arg reads as 0');
 });
 
 t('every reason has its text and the errnos it goes with', () => {

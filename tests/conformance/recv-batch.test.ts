@@ -14,12 +14,13 @@ import type { Raw } from '../helpers/raw.ts';
 const t = busSuite('RECV_BATCH');
 
 /** RECV_BATCH with `n` entries, freeing `free` first: the result, the entries taken, free_count after */
-function recvBatch(raw: Raw, c: { slot: number; gen: number }, n: number, free: number[] = [], o: { flags?: number; size?: number; freeCount?: number } = {}) {
+function recvBatch(raw: Raw, c: { slot: number; gen: number }, n: number, free: number[] = [], o: { flags?: number; size?: number; freeCount?: number; takenBefore?: number } = {}) {
   const e = raw.e, cmd = raw.cmd, u32 = e.u32;
   e.u8.fill(0, cmd, cmd + A.RECV_BATCH_ENTRIES + 8 * n);
   u32[(cmd + A.CMD_SIZE) >>> 2] = o.size ?? A.RECV_BATCH_ENTRIES + 8 * n;
   u32[(cmd + A.CMD_FLAGS) >>> 2] = o.flags ?? A.RECV_BATCH;
   u32[(cmd + A.RECV_BATCH_FREE) >>> 2] = o.freeCount ?? free.length;
+  u32[(cmd + A.RECV_BATCH_TAKEN) >>> 2] = o.takenBefore ?? 0;
   free.forEach((off, i) => { u32[(cmd + A.RECV_BATCH_ENTRIES + 8 * i) >>> 2] = off; });
   const r = e.recv(c.slot, c.gen);
   const taken = u32[(cmd + A.RECV_BATCH_TAKEN) >>> 2];
@@ -68,10 +69,14 @@ t('the rules: other flags, a size that is not 72 + 8n (n >= 1), free_count over 
     ['half an entry', 1, { size: A.RECV_BATCH_ENTRIES + 12 }, A.R_RECV_BATCH_SIZE],
     ['free_count over n', 2, { freeCount: 3 }, A.R_RECV_BATCH_FREE],
   ] as const) {
-    const x = recvBatch(raw, b, n, [], o);
+    const x = recvBatch(raw, b, n, [], { takenBefore: 0xabab, ...o });
     assert.is(x.r, -A.EINVAL, what);
     assert.is(reason(raw), why, `${what}: its reason`);
     assert.is(e.queued(b.slot), 1, `${what}: still queued`);
+    // (API.md: the batch's own checks leave free_count and taken as they were; RECV's outputs are set)
+    assert.is(x.taken, 0xabab, `${what}: taken as it was`);
+    assert.is(x.freed, 'freeCount' in o ? o.freeCount : 0, `${what}: free_count as it was`);
+    assert.is(x.offset, raw.e.u32[(raw.e.connAddr(b.slot) + A.CONN_POOL_SIZE) >>> 2], `${what}: msg.offset = pool_size`);
   }
   // a plain RECV is still exactly 64 bytes
   assert.is(raw.recv(b.slot, b.gen, 0, 0, A.RECV_CMD_SIZE + 8).r, -A.EINVAL);
