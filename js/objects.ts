@@ -27,8 +27,8 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
 import { kindOf, options, asArgError } from './args.ts';
-import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
-import { objectPathError, interfaceNameError, memberNameError, uniqueName } from './dbus/names.ts';
+import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, withKdbusAddresses, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { objectPathError, interfaceNameError, memberNameError } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
 import { DBusError, DBUS_ERROR } from './dbus/error.ts';
 
@@ -349,13 +349,15 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   } catch {
     return false;
   }
-  const h = d.header;
+  const senderId = msg.src, cookie = msg.cookie;
+  // sender and destination from the kdbus message, as m.dbus has them (the destination was
+  // missing before stop 35: an outside audit)
+  const h = withKdbusAddresses(d.header, { src: senderId, dst: msg.dst, dstName: msg.dstName ?? undefined }, c.uniqueName);
   if (h.type !== 'method_call' || h.path === undefined || h.member === undefined) return false;
-  const senderId = msg.src, cookie = msg.cookie, serial = h.serial;
-  h.sender = uniqueName(senderId); // the decoded header is this call's own
+  const serial = h.serial;
   const call: MethodCall = {
     path: h.path, interface: h.interface, member: h.member, signature: h.signature ?? '',
-    sender: h.sender, senderId, header: h, msg, noReply: !msg.expectsReply,
+    sender: h.sender!, senderId, header: h, msg, noReply: !msg.expectsReply,
   };
   // (a call's timeout_ns is its absolute deadline; the field is a reply's cookie_reply)
   if (msg.expectsReply) deadlines.set(call, msg.cookieReply);

@@ -18,7 +18,7 @@ import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, shown, isAbortSignal, asArgError, relabel } from './args.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
-import { ruleMask, signalFilter, type BloomParams } from './dbus/bloom.ts';
+import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
@@ -161,7 +161,7 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
   let mask: Uint8Array | null = null;
   if (spec.match !== undefined) {
     const r = matchRuleOf(op, spec.match);
-    mask = ruleMask(r, bloomParams(e));
+    mask = maskOf(r, bloomParams(e));
     // unique names become ID / DST_ID rules, a well-known sender a NAME rule (the bus checks
     // that the sender is its primary owner)
     const s = r.sender !== undefined ? uniqueNameId(r.sender) : null;

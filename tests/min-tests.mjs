@@ -22,8 +22,8 @@ export const MIN_TESTS = {
   'tests/demo': 3,
   // engine-independent unit tests (providers, the D-Bus codec, bloom filters and match
   // strings): all under Node, and under Deno too
-  'tests/unit': 68, // stop 30: the run of skips is the line's +1; stop 27: the layout's lines +3; stop 26: a listener's one keep-alive hold +4; stop 25: the codec's own arguments +1; stop 19: the line's watch +3; stop 17: API.md's members declared +1; stop-16 audit: U+FEFF, dict keys and plain objects, header keys +3; dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
-  'tests/unit deno': 59, // stop 27: the layout's lines +3; stop 26: a listener's one keep-alive hold +4; stop 25: the codec's own arguments +1; stop 19: the line's watch +3; stop 17: API.md's members declared +1; stop-16 audit: U+FEFF, dict keys and plain objects, header keys +3; dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
+  'tests/unit': 71, // stop 35: the D-Bus helpers' and codec's arguments, formatMatch's rule +3; stop 30: the run of skips is the line's +1; stop 27: the layout's lines +3; stop 26: a listener's one keep-alive hold +4; stop 25: the codec's own arguments +1; stop 19: the line's watch +3; stop 17: API.md's members declared +1; stop-16 audit: U+FEFF, dict keys and plain objects, header keys +3; dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
+  'tests/unit deno': 62, // stop 35: the D-Bus helpers' and codec's arguments, formatMatch's rule +3; stop 27: the layout's lines +3; stop 26: a listener's one keep-alive hold +4; stop 25: the codec's own arguments +1; stop 19: the line's watch +3; stop 17: API.md's members declared +1; stop-16 audit: U+FEFF, dict keys and plain objects, header keys +3; dbus refusals +1, clocks +1, kept header and bloom bits +2; dbusperf +3
   // 8 + a build per bundler (esbuild, webpack, Rollup, Vite) + each bundle in Chromium
   'tests/consumer': 16,
   // 2 server tests + one per page / worker engine pairing (4 with WASMBUS_ENGINE=both, else 1)

@@ -12,7 +12,22 @@ import { BusError } from '../errno.ts';
 import { sipKey, siphash24Into } from './siphash.ts';
 import { parseSignature } from './signature.ts';
 import type { DBusHeader } from './header.ts';
-import type { MatchRule } from './match.ts';
+import { matchRuleOf, type MatchRule } from './match.ts';
+
+/**
+ * A string argument of the exported helpers, checked (EINVAL). Without it a number or an object
+ * in a string's place sent the element writer into an endless loop (signalFilter with [5] for
+ * an 's' argument: an outside audit, stop 35).
+ */
+function str(op: string, name: string, v: unknown): string {
+  if (typeof v !== 'string') throw new BusError(A.EINVAL, op, `${name} must be a string, got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`);
+  return v;
+}
+/** a prefix separator: one ASCII character (the writer searches its bytes) */
+function sepArg(op: string, sep: unknown): string {
+  if (typeof sep !== 'string' || sep.length !== 1 || sep.charCodeAt(0) >= 0x80) throw new BusError(A.EINVAL, op, `sep must be one ASCII character, got ${typeof sep === 'string' ? JSON.stringify(sep) : typeof sep}`);
+  return sep;
+}
 
 export interface BloomParams {
   /** bytes: 8 .. 4096, a multiple of 8 (the bus's BLOOM_PARAMETER size) */
@@ -78,6 +93,8 @@ export interface ElementSink {
  * character) without it. "/a/b" -> "/a/b", "/a/", "/a", "/".
  */
 export function prefixes(value: string, sep: string): string[] {
+  str('prefixes', 'value', value);
+  sepArg('prefixes', sep);
   const out = [value];
   let end = value.length;
   for (;;) {
@@ -166,16 +183,17 @@ export class Bloom implements ElementSink {
 
   /** Add the raw element string (e.g. "member:Changed"). */
   add(element: string): this {
-    this.hash(this.put(element, 0));
+    this.hash(this.put(str('Bloom', 'element', element), 0));
     return this;
   }
 
   addPair(key: string, value: string): void {
-    this.hash(this.element(key, value));
+    this.hash(this.element(str('Bloom', 'key', key), str('Bloom', 'value', value)));
   }
 
   addPrefixes(key: string, value: string, sep: string): void {
-    const n = this.element(key, value);
+    sepArg('Bloom', sep);
+    const n = this.element(str('Bloom', 'key', key), str('Bloom', 'value', value));
     const s = this.scratch, sc = sep.charCodeAt(0);
     let p = 0; // start of the value: after the first ':'
     while (s[p] !== 58) p++;
@@ -199,9 +217,11 @@ export class Bloom implements ElementSink {
 export class ElementList implements ElementSink {
   readonly elements: string[] = [];
   addPair(key: string, value: string): void {
-    this.elements.push(`${key}:${value}`);
+    this.elements.push(`${str('ElementList', 'key', key)}:${str('ElementList', 'value', value)}`);
   }
+
   addPrefixes(key: string, value: string, sep: string): void {
+    str('ElementList', 'key', key);
     for (const p of prefixes(value, sep)) this.elements.push(`${key}:${p}`);
   }
 }
@@ -219,8 +239,18 @@ function argKey(i: number): string {
  * sd-bus stopped after the first string argument (a bug); this is the intended rule.
  */
 export function signalElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
+  signalArgs('signalElements', header, body);
   headerElements(header, sink);
   argElements(header, body, sink);
+}
+
+/** signalElements' and signalFilter's header and body, checked where the elements read them (EINVAL) */
+function signalArgs(op: string, header: unknown, body: unknown): void {
+  if (header === null || typeof header !== 'object') throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${header === null ? 'null' : typeof header}`);
+  const h = header as Record<string, unknown>;
+  str(op, 'header.type', h.type);
+  for (const k of ['interface', 'member', 'path', 'signature']) if (h[k] !== undefined) str(op, `header.${k}`, h[k]);
+  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${body === null ? 'null' : typeof body}`);
 }
 
 /** The elements of a signal's header: message-type, interface, member, path and its prefixes. */
@@ -244,14 +274,16 @@ function argElements(header: DBusHeader, body: readonly unknown[], sink: Element
   for (let i = 0; i < n; i++) {
     const t = types[i];
     if (t.code === 's' || t.code === 'o' || t.code === 'g') {
-      const v = body[i] as string;
+      const v = str('bloom', `arg${i} (type '${t.code}')`, body[i]);
       const k = argKey(i);
       sink.addPair(k, v);
       sink.addPrefixes(k + '-dot-prefix', v, '.');
       sink.addPrefixes(k + '-slash-prefix', v, '/');
     } else if (t.code === 'a' && (t.elem!.code === 's' || t.elem!.code === 'o' || t.elem!.code === 'g')) {
       const k = argKey(i) + '-has';
-      for (const v of body[i] as readonly string[]) sink.addPair(k, v);
+      const vs = body[i];
+      if (!Array.isArray(vs)) throw new BusError(A.EINVAL, 'bloom', `arg${i} (type '${t.elem!.code === 's' ? 'as' : `a${t.elem!.code}`}') must be an array of strings, got ${vs === null ? 'null' : typeof vs}`);
+      for (let j = 0; j < vs.length; j++) sink.addPair(k, str('bloom', `arg${i}[${j}]`, vs[j]));
     } else {
       break;
     }
@@ -282,6 +314,7 @@ let last: HeaderBits | null = null;
  * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
  */
 export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
+  signalArgs('signalFilter', header, body);
   let h = last;
   if (h === null || h.size !== params.size || h.nHash !== params.nHash) {
     const bloom = new Bloom(params); // checks the parameters
@@ -315,6 +348,11 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
  * argN-has:V; argNnamespace -> argN-dot-prefix:V. argNpath, sender and destination add nothing.
  */
 export function ruleElements(rule: MatchRule, sink: ElementSink): void {
+  ruleOf(matchRuleOf('ruleElements', rule), sink);
+}
+
+/** ruleElements of a rule already checked (parseMatch's, matchRuleOf's) */
+function ruleOf(rule: MatchRule, sink: ElementSink): void {
   if (rule.type !== undefined) sink.addPair('message-type', rule.type);
   if (rule.interface !== undefined) sink.addPair('interface', rule.interface);
   if (rule.member !== undefined) sink.addPair('member', rule.member);
@@ -332,12 +370,20 @@ export function ruleElements(rule: MatchRule, sink: ElementSink): void {
  * generation; all the same, as there is one filter construction so far). A rule without bloom
  * elements is an all-zero mask (matches every filter).
  */
-export function ruleMask(rule: MatchRule, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
+export function ruleMask(rule: MatchRule | string, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
+  // (the rule checked as onSignal checks one, a match string parsed: before stop 35 a string
+  // gave an all-zero mask, which passes every filter, and an invalid path went into the mask:
+  // an outside audit)
+  return maskOf(matchRuleOf('ruleMask', rule), params, generations);
+}
+
+/** @internal ruleMask of a rule already checked (addMatch's, parsed by matchRuleOf) */
+export function maskOf(rule: MatchRule, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
   if (!Number.isInteger(generations) || generations < 1) {
-    throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1, got ${generations}`);
+    throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1, got ${typeof generations === 'number' ? String(generations) : typeof generations}`);
   }
   const b = new Bloom(params);
-  ruleElements(rule, b);
+  ruleOf(rule, b);
   const out = new Uint8Array(params.size * generations);
   for (let g = 0; g < generations; g++) out.set(b.data, g * params.size);
   return out;

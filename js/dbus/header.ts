@@ -16,7 +16,7 @@ import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { guard } from '../host/guard.ts';
 import { parseSignature, signatureError, type DType } from './signature.ts';
-import { sizeOf, write, readValues, readAt } from './marshal.ts';
+import { sizeOf, write, readValues, readAt, bytesArg, posArg } from './marshal.ts';
 import {
   objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName,
 } from './names.ts';
@@ -105,7 +105,7 @@ function checkHeader(h: DBusHeader, fail: (d: string) => BusError): void {
 }
 
 function need(h: DBusHeader, what: string, v: unknown, fail: (d: string) => BusError): void {
-  if (v === undefined) throw fail(`a ${h.type} has ${what}`);
+  if (v === undefined) throw fail(`${h.type === 'error' ? 'an' : 'a'} ${h.type} has ${what}`);
 }
 
 /**
@@ -238,6 +238,13 @@ function template(h: DBusHeader): Uint8Array {
     if (t.replySerialAt >= 0) putU32(t.bytes, t.replySerialAt, h.replySerial!);
     return t.bytes;
   }
+  // the body's signature named as such (its field's encoding called it "arg0" before stop 35:
+  // an outside audit)
+  const sig: unknown = h.signature;
+  if (sig !== undefined) {
+    const e = typeof sig === 'string' ? signatureError(sig) : `it must be a string, got ${sig === null ? 'null' : typeof sig}`;
+    if (e !== null) throw bad(`signature: invalid signature${typeof sig === 'string' ? ` ${JSON.stringify(sig.length > 64 ? sig.slice(0, 64) + '…' : sig)}` : ''}: ${e}`);
+  }
   checkHeader(h, bad);
   const fs = fields(h);
   const bytes = new Uint8Array((fieldsEnd(fs) + 7) & ~7);
@@ -296,6 +303,10 @@ export function sizeMessage(header: DBusHeader, body: readonly unknown[] = []): 
  * sizes `into` with messageSize(); too small: BusError EMSGSIZE.
  */
 export function writeMessage(header: DBusHeader, body: readonly unknown[], into: Uint8Array, offset = 0): number {
+  // (the target checked first: an array or a negative offset gave a TypeError or a RangeError
+  // before stop 35, an offset of 1.5 a result of 65.5: an outside audit)
+  bytesArg(ENC, 'into', into);
+  posArg(ENC, 'offset', offset, into.length);
   return writeMsg(userHeader(header), body, into, offset);
 }
 
@@ -309,7 +320,17 @@ function writeMsg(header: DBusHeader, body: readonly unknown[], into: Uint8Array
   into[offset + 2] = header.flags ?? 0;
   putU32(into, offset + 8, header.serial);
   const pos = offset + headerLen;
-  const end = write(header.signature ?? '', body, into, pos, offset);
+  let end: number;
+  try {
+    end = write(header.signature ?? '', body, into, pos, offset);
+  } catch (err) {
+    // (a body that does not fit is the message's: its text names messageSize(), not sizeOf(),
+    // and this op, since stop 35: an outside audit)
+    if (err instanceof BusError && err.errno === A.EMSGSIZE && err.message.includes('target buffer is too small')) {
+      throw new BusError(A.EMSGSIZE, ENC, `the target buffer is too small (${into.length} bytes; messageSize() says how many are needed)`);
+    }
+    throw err;
+  }
   putU32(into, offset + 4, end - pos);
   if (end - offset > MAX_MESSAGE) throw new BusError(A.EMSGSIZE, ENC, `message of ${end - offset} bytes is over the 128 MiB limit`);
   return end;
@@ -482,8 +503,8 @@ function sameAscii(s: string, b: Uint8Array, p: number, n: number): boolean {
  * Parse the header of the message at `bytes[offset ..]` (in place; `length` bounds the message,
  * default the rest of `bytes`). Malformed: BusError EBADMSG naming the rule.
  */
-export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length - offset): HeaderInfo {
-  const header = parseHeader(bytes, offset, length);
+export function readHeader(bytes: Uint8Array, offset = 0, length?: number): HeaderInfo {
+  const header = parseHeader(bytes, offset, lengthArg(bytes, offset, length));
   return { header, bodyOffset: hBodyOffset, bodyLength: hBodyLength, size: hBodyOffset - offset + hBodyLength, littleEndian: hLittleEndian };
 }
 
@@ -491,6 +512,20 @@ export function readHeader(bytes: Uint8Array, offset = 0, length = bytes.length 
 let hBodyOffset = 0;
 let hBodyLength = 0;
 let hLittleEndian = true;
+
+/**
+ * The reading functions' own arguments, checked first (EINVAL): `bytes` a Uint8Array, `offset`
+ * and `length` whole numbers within it; `length` defaults to the rest of `bytes`. (Before stop
+ * 35 a null gave a TypeError, an array a DataView's, and a length past the end the misleading
+ * "a message is at least 16 bytes": an outside audit.)
+ */
+function lengthArg(bytes: Uint8Array, offset: number, length: number | undefined): number {
+  bytesArg(DEC, 'bytes', bytes);
+  posArg(DEC, 'offset', offset, bytes.length);
+  if (length === undefined) return bytes.length - offset;
+  posArg(DEC, 'length', length, bytes.length - offset);
+  return length;
+}
 
 /** readHeader's work: the header; the body's place in hBodyOffset, hBodyLength, the byte order in hLittleEndian. */
 function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHeader {
@@ -524,7 +559,7 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
       // anything unusual (another type, non-ASCII, a rule broken, past the end): the general
       // reader, which makes the error it always made
       // named by its place and its code byte: "header field 3 (code 8)[1].value" is the value of the fourth field, SIGNATURE
-      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, `header field ${n} (code ${bytes[pos]})`);
+      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, `header field ${n} (code ${bytes[offset + ((pos - offset + 7) & ~7)]})`); // (the code is the struct's first byte, 8-aligned: pos may be on the padding before it, which said code 0 before stop 35)
       pos = r.end;
       const [c, variant] = r.value as [number, { signature: string; value: unknown }];
       code = c; vsig = variant.signature; value = variant.value;
@@ -568,8 +603,8 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
  * Parse a whole message at `bytes[offset ..]`: header and body (an `ay` is a view of `bytes`;
  * with `copyArrays` a copy, so that the values outlive the bytes, e.g. a pool slice).
  */
-export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
-  const header = parseHeader(bytes, offset, length);
+export function readMessage(bytes: Uint8Array, offset = 0, length?: number, copyArrays = false): DBusMessage {
+  const header = parseHeader(bytes, offset, lengthArg(bytes, offset, length));
   const bodyOffset = hBodyOffset, bodyLength = hBodyLength;
   const body = readValues(header.signature ?? '', bytes, bodyOffset, bodyOffset + bodyLength, offset, hLittleEndian, copyArrays);
   return { header, body, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength };
@@ -580,9 +615,10 @@ export function readMessage(bytes: Uint8Array, offset = 0, length = bytes.length
  * ALIGN8(fields) + body is the size). readMessage alone reads the first message of a longer
  * buffer (a stream); a payload with bytes after its message is refused here.
  */
-export function readPayload(bytes: Uint8Array, offset = 0, length = bytes.length - offset, copyArrays = false): DBusMessage {
-  const d = readMessage(bytes, offset, length, copyArrays);
-  if (d.size !== length) throw malformed(`the payload is ${length} bytes and its D-Bus message ${d.size}: a DBusDBus payload is exactly one message`);
+export function readPayload(bytes: Uint8Array, offset = 0, length?: number, copyArrays = false): DBusMessage {
+  const n = lengthArg(bytes, offset, length);
+  const d = readMessage(bytes, offset, n, copyArrays);
+  if (d.size !== n) throw malformed(`the payload is ${n} bytes and its D-Bus message ${d.size}: a DBusDBus payload is exactly one message`);
   return d;
 }
 

@@ -181,7 +181,7 @@ export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
     }
   }
   try {
-    return parseMatch(formatMatch({ ...(r as unknown as MatchRule), args }));
+    return parseMatch(formatRule({ ...(r as unknown as MatchRule), args }));
   } catch (err) {
     if (err instanceof BusError) throw fail(err.message.replace(/^parseMatch: EINVAL: /, ''));
     throw err;
@@ -189,6 +189,13 @@ export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
 }
 
 export function formatMatch(rule: MatchRule): string {
+  // (checked first, as onSignal checks a rule: an invalid path or an unknown key was written
+  // into a string that parseMatch then refused, before stop 35: an outside audit)
+  return formatRule(matchRuleOf('formatMatch', rule));
+}
+
+/** formatMatch of a rule whose keys and value types are known good */
+function formatRule(rule: MatchRule): string {
   const parts: string[] = [];
   const add = (k: string, v: string | undefined) => { if (v !== undefined) parts.push(`${k}=${quote(v)}`); };
   add('type', rule.type);

@@ -56,6 +56,16 @@ t('export: a method call by id is answered by its handler; the handler sees the 
   assert.is(c.sender, cli.uniqueName);
   assert.is(c.senderId, cli.id);
   assert.is(c.noReply, false);
+  // the header's sender and destination from the kdbus message, as m.dbus has them (the
+  // destination was missing before stop 35: an outside audit)
+  assert.is(c.header.sender, cli.uniqueName);
+  assert.is(c.header.destination, svc.uniqueName, 'called by id: the receiver\'s unique name');
+  svc.requestName('org.example.Calc');
+  const byName = cli.callMethod({ destination: 'org.example.Calc', ...CALC, member: 'Add', signature: 'ii', body: [1, 1] });
+  serve(svc);
+  assert.equal(await byName, [2]);
+  assert.is(seen[1].header.destination, 'org.example.Calc', 'called by name: the name');
+  svc.releaseName('org.example.Calc');
   // a bare handler: any arguments, empty reply; no interface named: found in any interface
   const q = cli.callMethod({ destination: svc.uniqueName, path: CALC.path, member: 'Nothing', signature: 's', body: ['x'] });
   serve(svc);

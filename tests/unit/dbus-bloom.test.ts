@@ -283,4 +283,32 @@ test('signalFilter keeps the last header\'s bits: interleaved signals get the fi
   }
 });
 
+// (an outside audit, stop 35: a number in a string argument's place sent signalFilter into an
+// endless loop; ruleMask took a match string as an empty rule, an all-zero mask that passes
+// every filter; formatMatch wrote rules parseMatch then refused)
+test('the helpers check their arguments: EINVAL, never a hang or a TypeError', () => {
+  const h: DBusHeader = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 's' };
+  for (const v of [5, null, {}, true]) {
+    BusErrorLike(() => signalFilter(h, [v]), 'EINVAL', /arg0 \(type 's'\) must be a string/);
+    BusErrorLike(() => signalElements(h, [v], new ElementList()), 'EINVAL', /arg0 \(type 's'\) must be a string/);
+  }
+  BusErrorLike(() => signalFilter({ ...h, signature: 'as' }, [5]), 'EINVAL', /arg0 \(type 'as'\) must be an array of strings/);
+  BusErrorLike(() => signalFilter({ ...h, signature: 'as' }, [['x', 5]]), 'EINVAL', /arg0\[1\] must be a string/);
+  BusErrorLike(() => signalFilter({ ...h, signature: 'o' }, [5]), 'EINVAL', /arg0 \(type 'o'\)/);
+  BusErrorLike(() => signalFilter(h, 'x' as never), 'EINVAL', /body must be an array/);
+  BusErrorLike(() => signalFilter({ ...h, member: 5 } as never, ['x']), 'EINVAL', /header.member must be a string/);
+  BusErrorLike(() => new Bloom().addPrefixes('arg0', 5 as never, '.'), 'EINVAL', /value must be a string/);
+  BusErrorLike(() => new Bloom().addPrefixes('arg0', 'a.b', '' as never), 'EINVAL', /sep must be one ASCII character/);
+  BusErrorLike(() => new Bloom().add(7 as never), 'EINVAL', /element must be a string/);
+  BusErrorLike(() => prefixes(5 as never, '.'), 'EINVAL', /value must be a string/);
+  assert.equal(prefixes('a.b', '.'), ['a.b', 'a.', 'a']);
+  // a match string is read as the rule it writes; an invalid rule is refused
+  assert.equal([...ruleMask("member='M'")], [...ruleMask(parseMatch("member='M'"))]);
+  assert.ok(ruleMask("member='M'").some((x) => x !== 0), 'not the all-zero mask');
+  BusErrorLike(() => ruleMask({ path: 'bad' } as never), 'EINVAL', /^ruleMask: EINVAL: invalid path "bad"/);
+  BusErrorLike(() => ruleMask({ foo: 1 } as never), 'EINVAL', /unknown MatchRule key "foo"/);
+  BusErrorLike(() => ruleMask(parseMatch("member='M'"), BLOOM_DEFAULT, '2' as never), 'EINVAL', /generations must be an integer >= 1, got string/);
+  BusErrorLike(() => ruleElements(5 as never, new ElementList()), 'EINVAL', /rule must be a match string or a MatchRule/);
+});
+
 test.run();

@@ -141,7 +141,7 @@ test('kept headers per type: calls, replies with changing reply serials, errors 
   const [h] = CASES[3];
   encodeMessage(h, ['x']);
   BusErrorLike(() => encodeMessage({ ...h, replySerial: 0 }, ['x']), 'EINVAL', /replySerial must be an integer 1\.\.2\^32-1, got 0/);
-  BusErrorLike(() => encodeMessage({ ...h, replySerial: undefined }, ['x']), 'EINVAL', /a error has a reply serial/);
+  BusErrorLike(() => encodeMessage({ ...h, replySerial: undefined }, ['x']), 'EINVAL', /an error has a reply serial/);
   // a getter that encodes while a transient encode is under way gets bytes of its own
   const inner = CASES[3];
   const body = [['a', 'b']];
@@ -486,6 +486,39 @@ test('the codec checks its own arguments: the signature a string, the bytes a Ui
     assert.is(write('i', [7], b), 4);
     assert.equal(read('i', b), [7]);
   }
+});
+
+// (an outside audit, stop 35: only read() and write()'s target were checked; a null gave a
+// TypeError, an offset of 1.5 a result of 65.5, a header field's code was read off its padding)
+test('the codec entry points check their own arguments first (EINVAL); errors name what they are about', () => {
+  const h: DBusHeader = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 's' };
+  const ok = encodeMessage(h, ['x']);
+  BusErrorLike(() => readHeader(null as never), 'EINVAL', /bytes must be a Uint8Array, got null/);
+  BusErrorLike(() => readMessage([...ok] as never), 'EINVAL', /bytes must be a Uint8Array, got array/);
+  BusErrorLike(() => readHeader(ok, -8), 'EINVAL', /offset must be an integer from 0 to/);
+  BusErrorLike(() => readHeader(ok, 0, ok.length + 100), 'EINVAL', /length must be an integer from 0 to/);
+  BusErrorLike(() => readMessage(ok, 0.5), 'EINVAL', /offset must be an integer/);
+  assert.equal(readMessage(ok).body, ['x']);
+  const into = new Uint8Array(ok.length + 8);
+  BusErrorLike(() => writeMessage(h, ['x'], new Array(100) as never, 0), 'EINVAL', /into must be a Uint8Array, got array/);
+  BusErrorLike(() => writeMessage(h, ['x'], into, -8), 'EINVAL', /offset must be an integer/);
+  BusErrorLike(() => writeMessage(h, ['x'], into, 1.5), 'EINVAL', /offset must be an integer/);
+  BusErrorLike(() => write('y', [1], into, 1.5), 'EINVAL', /offset must be an integer/);
+  BusErrorLike(() => sizeOf('t', [1n], 'x' as never), 'EINVAL', /start must be an integer/);
+  BusErrorLike(() => sizeOf('t', [1n], -1), 'EINVAL', /start must be an integer/);
+  assert.is(writeMessage(h, ['x'], into, 8), 8 + ok.length);
+  // a body short of room: the message's error, naming messageSize()
+  BusErrorLike(() => writeMessage(h, ['x'], new Uint8Array(ok.length - 1)), 'EMSGSIZE', /^dbus.header: EMSGSIZE: .*messageSize\(\) says how many/);
+  // a signature named as the signature, not as an argument
+  BusErrorLike(() => encodeMessage({ ...h, signature: 'y'.repeat(256) }, []), 'EINVAL', /^dbus.header: EINVAL: signature: invalid signature/);
+  // a bad SIGNATURE field names its code, 8 (the struct's first byte, past the padding before it)
+  const bad = encodeMessage(h, ['x']).slice();
+  const info = readHeader(bad);
+  const at = bad.indexOf(0x67, 16); // 'g', the SIGNATURE field's variant signature
+  assert.ok(at > 16 && bad[at - 2] === 8, 'found the SIGNATURE field');
+  bad[at + 3] = 0x7a; // its value "s" -> "z"
+  BusErrorLike(() => readMessage(bad), 'EBADMSG', /\(code 8\)/);
+  assert.ok(info.size === ok.length);
 });
 
 test.run();

@@ -96,4 +96,11 @@ test('matchesRule: argN, argNpath, argNnamespace, argNhas on s / o / g and array
   assert.not.ok(m("arg2='x'"), 'argN needs a string');
 });
 
+// (an outside audit, stop 35: formatMatch wrote what parseMatch then refused)
+test('formatMatch checks the rule first: an invalid value or an unknown key is EINVAL, not a string parseMatch refuses', () => {
+  BusErrorLike(() => formatMatch({ path: 'bad' }), 'EINVAL', /^formatMatch: EINVAL: invalid path "bad"/);
+  BusErrorLike(() => formatMatch({ foo: 1 } as never), 'EINVAL', /unknown MatchRule key "foo"/);
+  assert.is(formatMatch({ member: 'M', path: '/a' }), "member='M',path='/a'");
+});
+
 test.run();
