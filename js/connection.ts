@@ -1021,6 +1021,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return n;
   }
 
+  /** @internal ref() / unref() of this connection: do its waits keep the thread alive by default? (conn.waitForName's polling timer) */
+  get keepsAlive(): boolean { return this.refd; }
+
   /** Pending receives of this connection do not keep the thread alive (unless asked per call). */
   unref(): this {
     this.refd = false;

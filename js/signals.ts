@@ -16,7 +16,8 @@ import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
-import { kindOf, options, shown, isAbortSignal, asArgError, relabel } from './args.ts';
+import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel } from './args.ts';
+import { unref as unrefTimer } from './host/deadlines.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
@@ -61,7 +62,7 @@ export type SignalHandler = (signal: DBusMessage, msg: Message) => void;
 
 const MATCH_KEYS = ['match', 'sender', 'destination', 'bloomMask', 'notifications', 'id', 'name'] as const;
 const SIGNAL_KEYS = ['path', 'interface', 'member', 'signature', 'body', 'destination', 'priority'] as const;
-const WAIT_KEYS = ['timeout', 'signal', 'owner'] as const;
+const WAIT_KEYS = ['timeout', 'signal', 'owner', 'keepAlive'] as const;
 const encoder = new TextEncoder();
 const TWO32 = 4294967296;
 
@@ -361,10 +362,17 @@ export interface WaitForNameOptions {
    * waiting for its turn: conn.waitForName(name, { owner: conn.id })); default: any owner
    */
   owner?: number | undefined;
+  /**
+   * false: the wait does not keep the thread alive (as recvAsync's keepAlive). Default:
+   * conn.waitForName follows the connection's ref() / unref(); bus.waitForName keeps it alive.
+   * (Before stop 35 every waitForName kept its thread alive until its timeout, 30 s by
+   * default, whatever unref() said: an outside audit.)
+   */
+  keepAlive?: boolean | undefined;
 }
 
-/** the wait's arguments, checked: `owner` undefined for any owner */
-function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined; owner: number | undefined } {
+/** the wait's arguments, checked: `owner` undefined for any owner, `keepAlive` undefined for the default */
+function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefined): { timeout: number; signal: AbortSignal | undefined; owner: number | undefined; keepAlive: boolean | undefined } {
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
   // a well-known name (an invalid one, or a unique name, which no NAME_ACQUIRE ever gives an owner, waited the whole timeout)
   const err = busNameError(name);
@@ -373,7 +381,7 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
   // (each option read once: a getter runs the caller's code; timeout was read twice and signal
   // three times before stop 35, an outside audit)
-  const oTimeout = o.timeout, signal = o.signal, owner = o.owner;
+  const oTimeout = o.timeout, signal = o.signal, owner = o.owner, keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
   const timeout = oTimeout === undefined ? 30000 : oTimeout; // (null is not absent: EINVAL below)
   if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}`);
   if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
@@ -381,7 +389,7 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
     throw new BusError(A.EINVAL, op, `owner must be a connection id (an integer > 0), got ${shown(owner)}`);
   }
   if (signal?.aborted) throw canceled(op, signal);
-  return { timeout, signal, owner };
+  return { timeout, signal, owner, keepAlive };
 }
 
 /** `id` is the owner waited for (any, or the one asked for) */
@@ -420,7 +428,7 @@ export function closeNameWait(c: Connection, byBusClose = false): void {
 
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal, owner: want } = waitArgs(op, name, opts);
+  const { timeout, signal, owner: want, keepAlive } = waitArgs(op, name, opts);
   let c: Connection;
   try {
     c = connect();
@@ -439,7 +447,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
     for (;;) {
       let m: Message;
       try {
-        m = await c.recvAsync({ timeout: Math.max(0, deadline - performance.now()), signal });
+        m = await c.recvAsync({ timeout: Math.max(0, deadline - performance.now()), signal, keepAlive });
       } catch (err) {
         if (err instanceof BusError && err.errno === A.ETIMEDOUT) throw timedOut(op, name, timeout, want);
         if (err instanceof BusError && err.errno === A.ECANCELED) throw canceled(op, signal);
@@ -470,7 +478,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
  */
 export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal, owner: want } = waitArgs(op, name, opts);
+  const { timeout, signal, owner: want, keepAlive } = waitArgs(op, name, opts);
   if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection is closed');
   const deadline = performance.now() + timeout;
   let delay = 1;
@@ -494,6 +502,9 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
       // (one listener per signal for all of this thread's waits: abort-hooks.ts)
       const onAbort = { handleEvent: () => { clearTimeout(t); reject(canceled(op, signal)); } };
       const t = setTimeout(() => { if (signal !== undefined) abortHooks.unwatch(signal, onAbort); resolve(); }, Math.min(delay, left));
+      // (its polling timer keeps the thread alive only if the wait should: the connection's
+      // ref() / unref() at each poll, or keepAlive)
+      if (!(keepAlive ?? c.keepsAlive)) unrefTimer(t);
       if (signal !== undefined) abortHooks.watch(signal, onAbort);
     });
     delay = Math.min(delay * 2, 50);

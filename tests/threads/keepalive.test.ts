@@ -42,6 +42,20 @@ s("an unref'd pending receive does not keep a worker alive", async () => {
   assert.is(more, null, 'no message and no error came from it');
 });
 
+s('waits for a name keep nothing alive when told so: conn.waitForName after unref(), bus.waitForName with keepAlive: false (stop 35: both held the worker until their timeout)', async () => {
+  const bus = await threadBus(ENGINE);
+  const { w } = await peer(bus, { role: 'name-unref' }, 'thread');
+  assert.equal(await w.next(MSG_MS, 'its waits started'), { waiting: true });
+  const t0 = performance.now();
+  const code = await w.exited(MSG_MS); // within MSG_MS, not the waits' 20 s
+  assert.is(code, 0);
+  assert.ok(performance.now() - t0 < 10000, `exited with its waits pending: ${(performance.now() - t0).toFixed(0)} ms`);
+  let more: unknown = null;
+  try { more = await w.next(10); } catch { /* none */ }
+  assert.is(more, null, 'neither wait ended before it exited');
+  bus.close();
+});
+
 s('receives that time out keep a worker alive until their ETIMEDOUT; then it exits by itself', async () => {
   const bus = await threadBus(ENGINE);
   const { w, h } = await peer(bus, { role: 'timeout' }, 'thread');

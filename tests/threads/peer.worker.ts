@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -73,6 +73,14 @@ try {
       (m) => { post({ got: [...m.payload] }); m.free(); },
       (e) => post({ error: errText(e) }),
     );
+  } else if (inp.role === 'name-unref') {
+    // waits for names that never come keep nothing alive when told so: conn.waitForName on an
+    // unref'd connection, bus.waitForName with keepAlive: false (stop 35: both held the
+    // worker until their timeout); the worker exits with both pending
+    conn.unref();
+    conn.waitForName('org.example.Never', { timeout: 20000 }).then((id) => post({ owner: id }), (e) => post({ error: errText(e) }));
+    bus.waitForName('org.example.NeverEither', { timeout: 20000, keepAlive: false }).then((id) => post({ owner: id }), (e) => post({ error: errText(e) }));
+    post({ waiting: true });
   } else if (inp.role === 'line-unref') {
     // sends waiting in a full receiver's line keep nothing alive: two with keepAlive: false
     // (the second behind the first, in the line's shared wait) and one that times out behind
