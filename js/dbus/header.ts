@@ -604,7 +604,12 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
  * with `copyArrays` a copy, so that the values outlive the bytes, e.g. a pool slice).
  */
 export function readMessage(bytes: Uint8Array, offset = 0, length?: number, copyArrays = false): DBusMessage {
-  const header = parseHeader(bytes, offset, lengthArg(bytes, offset, length));
+  return readMsg(bytes, offset, lengthArg(bytes, offset, length), copyArrays);
+}
+
+/** readMessage with its arguments checked (readPayload's: checked once, per received message) */
+function readMsg(bytes: Uint8Array, offset: number, length: number, copyArrays: boolean): DBusMessage {
+  const header = parseHeader(bytes, offset, length);
   const bodyOffset = hBodyOffset, bodyLength = hBodyLength;
   const body = readValues(header.signature ?? '', bytes, bodyOffset, bodyOffset + bodyLength, offset, hLittleEndian, copyArrays);
   return { header, body, bodyOffset, bodyLength, size: bodyOffset - offset + bodyLength };
@@ -617,7 +622,7 @@ export function readMessage(bytes: Uint8Array, offset = 0, length?: number, copy
  */
 export function readPayload(bytes: Uint8Array, offset = 0, length?: number, copyArrays = false): DBusMessage {
   const n = lengthArg(bytes, offset, length);
-  const d = readMessage(bytes, offset, n, copyArrays);
+  const d = readMsg(bytes, offset, n, copyArrays);
   if (d.size !== n) throw malformed(`the payload is ${n} bytes and its D-Bus message ${d.size}: a DBusDBus payload is exactly one message`);
   return d;
 }
