@@ -8,8 +8,8 @@
 // It prints one JSON line: bus / postMessage msg/s and their ratio per depth.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-const dist = workerData?.dist ?? pathToFileURL(resolve(process.argv[2] ?? new URL('../dist', import.meta.url).pathname)).href;
+import { pathToFileURL, fileURLToPath } from 'node:url';
+const dist = workerData?.dist ?? pathToFileURL(resolve(process.argv[2] ?? fileURLToPath(new URL('../dist', import.meta.url)))).href;
 const { Bus, MockProvider } = await import(dist + '/js/index.js');
 const N = 32768, REPS = 7;
 if (!isMainThread) {
@@ -26,7 +26,8 @@ if (!isMainThread) {
       const l = conn.listen((m) => {
         const p = m.payload;
         if (p.length === 0) { l.stop(); return; }
-        if (p.length === 2) { depth = p[1] * 16; n = 0; conn.send(m.src, ack); return; }
+        if (p.length === 2) { depth = p[1] * 16; // control: [6, depth / 16], acknowledged
+           n = 0; conn.send(m.src, ack); return; }
         if (++n % depth === 0) conn.send(m.src, ack);
       });
       l.done.then(resolve);
