@@ -5,12 +5,15 @@
 // It takes the dist/ directory to load as its argument, so that two builds (a worktree of
 // another commit beside this one) can be alternated in one shell loop:
 //   node bench/stream.mjs ./dist; node bench/stream.mjs /tmp/other/dist; ...
-// It prints one JSON line: bus / postMessage msg/s and their ratio per depth.
+// It prints one JSON line: bus / postMessage msg/s and their ratio per depth, and the one-way
+// hand-off of a word between two threads (bench/handoff.mjs) measured before and after the
+// runs, in ns: what the machine gave this run (stop 37).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { pathToFileURL, fileURLToPath } from 'node:url';
 const dist = workerData?.dist ?? pathToFileURL(resolve(process.argv[2] ?? fileURLToPath(new URL('../dist', import.meta.url)))).href;
 const { Bus, MockProvider } = await import(dist + '/js/index.js');
+const { handoff } = await import('./handoff.mjs');
 const N = 32768, REPS = 7;
 if (!isMainThread) {
   if (workerData.kind === 'post') {
@@ -38,6 +41,7 @@ if (!isMainThread) {
 } else {
   const med = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; };
   const out = {};
+  const handoffBefore = await handoff(1);
   const pw = new Worker(new URL(import.meta.url), { workerData: { kind: 'post', dist } });
   const pnext = () => new Promise((r) => pw.once('message', r));
   const b = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 4 } });
@@ -62,6 +66,7 @@ if (!isMainThread) {
   main.send(peer, new Uint8Array(0));
   const stats = await new Promise((r) => w.once('message', r));
   pw.postMessage('stop');
-  console.log(JSON.stringify({ d16: (out[16].bus / 1e3).toFixed(0) + 'k/' + (out[16].post / 1e3).toFixed(0) + 'k=' + (out[16].bus / out[16].post).toFixed(2), d256: (out[256].bus / 1e3).toFixed(0) + 'k/' + (out[256].post / 1e3).toFixed(0) + 'k=' + (out[256].bus / out[256].post).toFixed(2), mainLockWaits: main.engine.lockWaits, workerLockWaits: stats.lockWaits }));
+  const handoffAfter = await handoff(1);
+  console.log(JSON.stringify({ d16: (out[16].bus / 1e3).toFixed(0) + 'k/' + (out[16].post / 1e3).toFixed(0) + 'k=' + (out[16].bus / out[16].post).toFixed(2), d256: (out[256].bus / 1e3).toFixed(0) + 'k/' + (out[256].post / 1e3).toFixed(0) + 'k=' + (out[256].bus / out[256].post).toFixed(2), mainLockWaits: main.engine.lockWaits, workerLockWaits: stats.lockWaits, handoffNs: `${handoffBefore.toFixed(0)}/${handoffAfter.toFixed(0)}` }));
   main.close(); b.close(); process.exit(0);
 }
