@@ -9,7 +9,11 @@
 // depth 16 at 0.26-0.45 M msg/s for minutes, then 1.4-1.7 M), far more than any change
 // measured here; runs of two builds one after the other compare the VM's modes, not the builds.
 // Pass the same path twice for the A/A noise floor (stop 37: pair ratios 0.58-2.09, medians
-// 1.00-1.07 in 15 pairs).
+// 1.00-1.07 in 15 pairs at depths 16 and 256, 0.93 at depth 1).
+// The bus made first is not quite the other's equal (stop 37's A/A at depth 1: the second one
+// 7 % slower), so the comparison runs twice, in two child processes one after the other: A's
+// bus made first, then B's made first; the verdict is the geometric mean of the first run's
+// median ratio and the inverse of the second's (B / A with the order's bias cancelled).
 //   node bench/ab.mjs ./dist /tmp/other/dist 16 15
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';
@@ -34,9 +38,24 @@ if (!isMainThread) {
   parentPort.postMessage({ lockWaits: conn.engine.lockWaits });
   conn.close();
   bus.close();
-} else {
+} else if (!process.argv.includes('--child')) {
+  // the parent: the comparison in both creation orders, each in a child process of its own
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
   const args = process.argv.slice(2);
   if (args.length < 2) { console.error('usage: node bench/ab.mjs <distA> <distB> [depth=256] [pairs=9]'); process.exit(2); }
+  const [a, b, ...rest] = args;
+  const run = (x, y) => {
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), x, y, ...rest, '--child'], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'inherit'] });
+    return JSON.parse(out.trim().split('\n').pop());
+  };
+  const ab = run(a, b), ba = run(b, a);
+  console.log(JSON.stringify({ ...ab, order: 'A made first' }));
+  console.log(JSON.stringify({ ...ba, order: 'B made first (its A is your B)' }));
+  const r = Math.sqrt(Number(ab.medianRatio) / Number(ba.medianRatio));
+  console.log(`B / A at depth ${ab.depth}, both orders: ${r.toFixed(3)} (A made first ${ab.medianRatio}, B made first ${(1 / Number(ba.medianRatio)).toFixed(2)})`);
+} else {
+  const args = process.argv.slice(2).filter((x) => x !== '--child');
   const [da, db] = args.slice(0, 2).map((p) => pathToFileURL(resolve(p)).href);
   const depth = Number(args[2] ?? 256), PAIRS = Number(args[3] ?? 9);
   if (!(N % depth === 0 && PAIRS >= 1)) { console.error(`depth must divide ${N}, pairs >= 1`); process.exit(2); }
@@ -76,6 +95,6 @@ if (!isMainThread) {
   };
   const la = await end(A), lb = await end(B);
   const k = (x) => `${(x / 1e3).toFixed(0)}k`;
-  console.log(JSON.stringify({ depth, pairs: PAIRS, A: k(median(ra)), B: k(median(rb)), ratios: ratio.map((r) => r.toFixed(2)).join(' '), medianRatio: median(ratio).toFixed(2), lockWaits: { A: la, B: lb } }));
+  console.log(JSON.stringify({ depth, pairs: PAIRS, A: k(median(ra)), B: k(median(rb)), ratios: ratio.map((r) => r.toFixed(2)).join(' '), medianRatio: median(ratio).toFixed(3), lockWaits: { A: la, B: lb } }));
   process.exit(0);
 }
