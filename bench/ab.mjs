@@ -18,6 +18,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { next } from './worker-next.mjs';
 
 const N = 32768;
 if (!isMainThread) {
@@ -65,7 +66,7 @@ if (!isMainThread) {
     const bus = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 4 } });
     const main = bus.connect();
     const worker = new Worker(new URL(import.meta.url), { workerData: { handle: bus.handle(), dist, depth } });
-    const peer = await new Promise((r, j) => { worker.once('message', r); worker.once('error', j); });
+    const peer = await next(worker);
     return { bus, main, worker, peer };
   };
   const A = await side(da), B = await side(db);
@@ -88,7 +89,7 @@ if (!isMainThread) {
   }
   const end = async (s) => {
     s.main.send(s.peer, new Uint8Array(0));
-    const st = await new Promise((r) => s.worker.once('message', r));
+    const st = await next(s.worker);
     s.main.close();
     s.bus.close();
     return [s.main.engine.lockWaits, st.lockWaits];

@@ -14,6 +14,7 @@ import { pathToFileURL, fileURLToPath } from 'node:url';
 const dist = workerData?.dist ?? pathToFileURL(resolve(process.argv[2] ?? fileURLToPath(new URL('../dist', import.meta.url)))).href;
 const { Bus, MockProvider } = await import(dist + '/js/index.js');
 const { handoff } = await import('./handoff.mjs');
+const { next } = await import('./worker-next.mjs');
 const N = 32768, REPS = 7;
 if (!isMainThread) {
   if (workerData.kind === 'post') {
@@ -43,11 +44,16 @@ if (!isMainThread) {
   const out = {};
   const handoffBefore = await handoff(1);
   const pw = new Worker(new URL(import.meta.url), { workerData: { kind: 'post', dist } });
+  // (the timed loop's wait is a bare once(): a bounded wait's timer per message would slow the
+  // baseline; a worker that fails or exits ends the run instead, below)
   const pnext = () => new Promise((r) => pw.once('message', r));
+  let ending = false;
+  pw.on('error', (e) => { console.error(e); process.exit(1); });
+  pw.on('exit', (c) => { if (!ending) { console.error(`bench/stream: the postMessage worker exited (code ${c})`); process.exit(1); } });
   const b = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 4 } });
   const main = b.connect();
   const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'bus', handle: b.handle(), dist } });
-  const peer = await new Promise((r) => w.once('message', r));
+  const peer = await next(w);
   const p64 = new Uint8Array(64);
   for (const depth of [16, 256]) {
     const bus = [], post = [];
@@ -64,7 +70,8 @@ if (!isMainThread) {
     out[depth] = { bus: med(bus), post: med(post) };
   }
   main.send(peer, new Uint8Array(0));
-  const stats = await new Promise((r) => w.once('message', r));
+  ending = true;
+  const stats = await next(w);
   pw.postMessage('stop');
   const handoffAfter = await handoff(1);
   console.log(JSON.stringify({ d16: (out[16].bus / 1e3).toFixed(0) + 'k/' + (out[16].post / 1e3).toFixed(0) + 'k=' + (out[16].bus / out[16].post).toFixed(2), d256: (out[256].bus / 1e3).toFixed(0) + 'k/' + (out[256].post / 1e3).toFixed(0) + 'k=' + (out[256].bus / out[256].post).toFixed(2), mainLockWaits: main.engine.lockWaits, workerLockWaits: stats.lockWaits, handoffNs: `${handoffBefore.toFixed(0)}/${handoffAfter.toFixed(0)}` }));
