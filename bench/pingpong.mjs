@@ -42,6 +42,7 @@ import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync } from 'node:fs';
 import { Bus, MockProvider } from '../dist/js/index.js';
+import { handoff } from './handoff.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const REPS = QUICK ? 3 : 5;
@@ -138,6 +139,11 @@ if (!isMainThread) {
     return { max: h.max / 1e3, p99: h.percentile(99) / 1e3 };
   };
   log(`${process.version}, ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores (shared: noisy); median of ${REPS}`);
+  // what this run's machine gives two threads (bench/handoff.mjs; stop 37: 0.14-0.53 µs on the
+  // 2-vCPU VM, and a cross-thread send hands over seven or eight lines): measured before any of
+  // the run's workers starts (at the end, a worker still alive took a core: 2.1 µs), printed
+  // with the summary
+  const handoffStart = await handoff(1);
   const rt = {}, tp = {};
   // CPU at 100 messages/s, steady state: a postMessage sink and a bus sink (async receiver,
   // idle mode), both warmed up, then one-second segments alternated between them
@@ -366,6 +372,7 @@ if (!isMainThread) {
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
+  log(`Line hand-off between two threads (bench/handoff.mjs, one word passed back and forth, ns one way), before this run's workers started: ${handoffStart.toFixed(0)}`);
   log(`Summary (64 B): round trip blocking ${rt['wasm blocking 64'].toFixed(1)} µs, async ${rt['wasm async 64'].toFixed(1)} µs (${(rt['wasm async 64'] / rt['wasm blocking 64']).toFixed(2)}× blocking), postMessage ${rt['post 64'].toFixed(1)} µs`);
   // the targets of issue 10, item 1, from this run's figures
   const verdict = (ok) => (ok ? 'PASS' : 'MISS');
