@@ -188,11 +188,15 @@ if (!isMainThread) {
     // run, 1.4-2.9 % of a core in the windows that met them, 0.02-0.12 % in the others)
     bus.idleWindows = [];
     for (let k = 0; k < IDLE_WINDOWS; k++) {
-      const w0 = await workerCpu(), i0 = cpu(), m0 = threadCpuUs();
+      // two queries back to back before the window: the second one's reading less the first's
+      // is what one query costs the worker (its wake-up, its answer, its park), taken off the
+      // window's figure, whose ends are two queries' halves (before stop 37 it was not, and the
+      // line's "rest" could read below 0)
+      const w0 = await workerCpu(), wq = await workerCpu(), i0 = cpu(), m0 = threadCpuUs();
       await sleep(idleS * 1000);
       const whole = ((cpu() - i0) / (idleS * 1000)) * 100; // % of a core, whole process
       const mainT = ((threadCpuUs() - m0) / (idleS * 1e6)) * 100; // % of a core, the main thread alone (its sleep's timer)
-      const thread = ((await workerCpu()) - w0) / (idleS * 1e6) * 100; // % of a core, the waiting worker thread alone
+      const thread = Math.max(0, (await workerCpu()) - wq - (wq - w0)) / (idleS * 1e6) * 100; // % of a core, the waiting worker thread alone
       bus.idleWindows.push({ whole, main: mainT, thread });
     }
     const mid = [...bus.idleWindows].sort((a, b) => a.whole - b.whole)[IDLE_WINDOWS >> 1];
