@@ -8,12 +8,14 @@
 // Why: the VM's mode moves a cross-thread stream 3-5× from one minute to the next (stop 37:
 // depth 16 at 0.26-0.45 M msg/s for minutes, then 1.4-1.7 M), far more than any change
 // measured here; runs of two builds one after the other compare the VM's modes, not the builds.
-// Pass the same path twice for the A/A noise floor (stop 37: pair ratios 0.58-2.09, medians
-// 1.00-1.07 in 15 pairs at depths 16 and 256, 0.93 at depth 1).
-// The bus made first is not quite the other's equal (stop 37's A/A at depth 1: the second one
-// 7 % slower), so the comparison runs twice, in two child processes one after the other: A's
-// bus made first, then B's made first; the verdict is the geometric mean of the first run's
-// median ratio and the inverse of the second's (B / A with the order's bias cancelled).
+// Pass the same path twice for the A/A noise floor (stop 37, nothing else running: pair ratios
+// 0.58-2.09, medians 1.00-1.07 in 15 pairs at depths 16 and 256; both orders combined 0.988-1.010
+// at depths 1 and 16).
+// The comparison runs twice, in two child processes one after the other: A's bus made first,
+// then B's made first; the verdict is the geometric mean of the first run's median ratio and the
+// inverse of the second's, so that whatever favours the bus made first (or second) cancels. (An
+// A/A at depth 1 once read 0.93, the second bus slower, but it ran beside another load; the
+// clean ones did not show such a bias. Both orders cost a second run and guard against it.)
 //   node bench/ab.mjs ./dist /tmp/other/dist 16 15
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { resolve } from 'node:path';

@@ -6,7 +6,7 @@
 // RECV + FREE, as a sender thread and its receiver do. Printed per line: how often (per
 // message) the send read and wrote it, and the receive + free; SHARED marks a line written by
 // one side and touched by the other, which two threads on two cores hand back and forth (a
-// cache-line transfer each time: `npm run bench:floor` and stop 37 measured 0.14-0.39 µs for
+// cache-line transfer each time: `npm run bench:handoff`; stop 37 measured 0.14-0.39 µs for
 // one hand-off on this VM). The calling thread's own slot (command area, journal, arena) is
 // left out: it is per thread in a real run. The host's own reads and writes (the JavaScript of
 // send() and of a Message) are not traced: the core's only.

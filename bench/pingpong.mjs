@@ -139,7 +139,7 @@ if (!isMainThread) {
     return { max: h.max / 1e3, p99: h.percentile(99) / 1e3 };
   };
   log(`${process.version}, ${os.cpus()[0]?.model ?? '?'}, ${os.cpus().length} cores (shared: noisy); median of ${REPS}`);
-  // what this run's machine gives two threads (bench/handoff.mjs; stop 37: 0.14-0.53 µs on the
+  // what this run's machine gives two threads (bench/handoff.mjs; stop 37: 0.14-0.39 µs on the
   // 2-vCPU VM, and a cross-thread send hands over seven or eight lines): measured before any of
   // the run's workers starts (at the end, a worker still alive took a core: 2.1 µs), printed
   // with the summary

@@ -72,7 +72,11 @@ if (!isMainThread) {
   main.send(peer, new Uint8Array(0));
   ending = true;
   const stats = await next(w);
+  // the 'after' hand-off once both workers are gone (a thread still alive takes a core from it)
+  const gone = (x) => new Promise((r) => { x.once('exit', r); setTimeout(r, 5000); });
+  const exits = Promise.all([gone(w), gone(pw)]);
   pw.postMessage('stop');
+  await exits;
   const handoffAfter = await handoff(1);
   console.log(JSON.stringify({ d16: (out[16].bus / 1e3).toFixed(0) + 'k/' + (out[16].post / 1e3).toFixed(0) + 'k=' + (out[16].bus / out[16].post).toFixed(2), d256: (out[256].bus / 1e3).toFixed(0) + 'k/' + (out[256].post / 1e3).toFixed(0) + 'k=' + (out[256].bus / out[256].post).toFixed(2), mainLockWaits: main.engine.lockWaits, workerLockWaits: stats.lockWaits, handoffNs: `${handoffBefore.toFixed(0)}/${handoffAfter.toFixed(0)}` }));
   main.close(); b.close(); process.exit(0);
