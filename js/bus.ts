@@ -730,6 +730,14 @@ export class Bus {
     }
   }
 
+  /** What JSON.stringify shows (not the engine and its memory: an outside audit, stop 38). */
+  toJSON(): Record<string, unknown> {
+    return {
+      engine: this.engine.kind, joined: this.engine.joined, isShutdown: this.isShutdown,
+      limits: this.limits, bloom: this.bloom, connections: this.connections.map((c) => c.id),
+    };
+  }
+
   /** Connections of this Bus object that are still open (closed ones are dropped at close()). */
   get connections(): Connection[] {
     return [...this.conns].filter((c) => !c.closed);

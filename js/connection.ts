@@ -258,6 +258,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   get busyPoll(): number { return Math.round(this.spinner.pollMs * 1000); }
   set busyPoll(us: number) { this.spinner.setPoll(busyPollArg('busyPoll', us)); }
 
+  /** What JSON.stringify shows (not the engine and its memory: an outside audit, stop 38). */
+  toJSON(): Record<string, unknown> {
+    return { id: this.id, uniqueName: this.uniqueName, description: this.description, closed: this.closed };
+  }
+
   /** D-Bus unique name, ":1.<id>" */
   get uniqueName(): string { return `:1.${this.id}`; }
   get closed(): boolean { return this.isClosed; }

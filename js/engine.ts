@@ -227,6 +227,10 @@ abstract class EngineBase {
   busKey = '';
   /** this thread's command area (0 before join); `cmd` hands it out */
   protected cmdAddr = 0;
+  /** What JSON.stringify shows (not the memory, byte by byte: an outside audit, stop 38). */
+  toJSON(): Record<string, unknown> {
+    return { kind: this.kind, threadSlot: this.threadSlot, memoryBytes: this.u8.length };
+  }
   /**
    * This thread's command area, where the host writes a command before running it. Read
    * while one of this thread's commands runs (from a provider the core called, say), it

@@ -19,6 +19,7 @@ export { WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages } from './en
 export type { Engine, EngineKind } from './engine.ts';
 export { loadCore } from './host/load.ts';
 export * as abi from './shared/abi.ts';
+export { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
 export { busStats, connStats, checkBus, checkIds, checkNames, checkReplies, checkMatches } from './health.ts';

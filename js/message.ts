@@ -212,6 +212,23 @@ export class Message {
   /** CONN_DESCRIPTION: the sending connection's description. */
   get description(): string | null { const { u8, u32 } = this.conn.engine; return decode.string(u8, u32, this.itemsStart, this.itemsEnd, A.ITEM_CONN_DESCRIPTION); }
 
+  /**
+   * What JSON.stringify shows: the header's fields and the payload's length (payloadType as a
+   * hex string: JSON has no BigInt), or `{ offset, size, freed: true }` once the message was
+   * freed or its connection closed. Without it JSON.stringify walked the connection into the
+   * engine and serialized the whole bus memory, byte by byte (an outside audit, stop 38).
+   */
+  toJSON(): Record<string, unknown> {
+    if (this.freedAlready || this.conn.gone) return { offset: this.offset, size: this.size, freed: true };
+    const at = this.payloadSpan();
+    const payloadLength = at >= 0 ? this.spanLength : this.payload.length;
+    return {
+      src: this.src, dst: this.dst, cookie: this.cookie, cookieReply: this.cookieReply, flags: this.flags,
+      priority: this.priority, payloadType: '0x' + this.payloadType.toString(16), payloadLength,
+      offset: this.offset, size: this.size,
+    };
+  }
+
   /** Item types in the message, in order (for inspection and tests). */
   get itemTypes(): number[] {
     const t: number[] = [];

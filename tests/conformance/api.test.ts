@@ -1,6 +1,6 @@
 // The public API: Bus, Connection, Message, BusError, over the selected engine.
 import * as assert from 'uvu/assert';
-import { BusError, Message, ATTACH, abi as A, MockProvider, type AttachName, type Creds } from '../../js/index.ts';
+import { BusError, Message, ATTACH, abi as A, ABI_FINGERPRINT, MockProvider, type AttachName, type Creds } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('public API');
@@ -367,6 +367,33 @@ t('a payload in free space of the receiver\'s pool (a view kept after free()) th
   assert.equal(r.payload, new Uint8Array(A.SEND_INLINE_MAX).fill(7));
   r.free();
   a.close(); b.close();
+});
+
+t('JSON.stringify of a message, a connection and a bus: a summary, at once (it walked the whole memory)', ({ bus }) => {
+  const a = bus.connect({ description: 'alice' }), b = bus.connect();
+  a.send(b.id, new Uint8Array([1, 2, 3]), { priority: -2 });
+  const m = b.recv()!;
+  const j = JSON.parse(JSON.stringify(m));
+  assert.equal(j, {
+    src: a.id, dst: b.id, cookie: 1, cookieReply: 0, flags: 0, priority: -2,
+    payloadType: '0x' + m.payloadType.toString(16), payloadLength: 3, offset: m.offset, size: m.size,
+  });
+  m.free();
+  assert.equal(JSON.parse(JSON.stringify(m)), { offset: m.offset, size: m.size, freed: true }, 'a freed message: no accessor throws');
+  assert.equal(JSON.parse(JSON.stringify(a)), { id: a.id, uniqueName: a.uniqueName, description: 'alice', closed: false });
+  const jb = JSON.parse(JSON.stringify(bus));
+  assert.is(jb.engine, bus.engine.kind);
+  assert.equal(jb.connections.slice(-2), [a.id, b.id]);
+  assert.is(jb.isShutdown, false);
+  assert.is(JSON.parse(JSON.stringify(bus.engine)).kind, bus.engine.kind);
+  assert.ok(JSON.stringify({ bus, a, b }).length < 4096, 'no typed array of the memory in it');
+  a.close(); b.close();
+  assert.is(JSON.parse(JSON.stringify(a)).closed, true);
+});
+
+t('ABI_FINGERPRINT: the generated hash of the ABI constants, exported', () => {
+  assert.type(ABI_FINGERPRINT, 'number');
+  assert.ok(Number.isInteger(ABI_FINGERPRINT) && (ABI_FINGERPRINT as number) !== 0);
 });
 
 t.run();
