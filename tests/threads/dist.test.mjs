@@ -107,4 +107,27 @@ m.free(); a.close(); b.close(); bus.close();
   }
 });
 
+s('Deno in a terminal, without --allow-read of the core: a wasm Bus.create rejects with the flag to use, and asks nothing', () => {
+  // (an outside audit, stop 38: it asked twice, once for each place the core may be)
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  const deno = join(root, 'node_modules/.bin/deno');
+  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+  if (!hasScript || !existsSync(deno)) {
+    console.log(`  (skipped: ${hasScript ? 'no deno in node_modules/.bin' : 'no script(1) to give Deno a terminal'})`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'wasmbus-tty-'));
+  const file = join(dir, 'create.mjs');
+  writeFileSync(file, `import { Bus } from ${JSON.stringify(pathToFileURL(join(root, 'dist/js/index.js')).href)};
+try { await Bus.create({ engine: 'wasm' }); console.log('made'); } catch (e) { console.log('rejected: ' + e.message); }
+`);
+  try {
+    const r = spawnSync('script', ['-qec', `${deno} run --no-lock ${file}`, '/dev/null'], { encoding: 'utf8', timeout: 60000, input: '' });
+    assert.not.match(r.stdout, /requests/, `Deno asked:\n${r.stdout}`);
+    assert.match(r.stdout, /rejected: wasmbus: no permission to read \S*build\/core\.wasm: run Deno with --allow-read/, r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 s.run();
