@@ -134,6 +134,7 @@ t('close({ drop: true }): closes with messages queued (unicasts, a broadcast, a 
   assert.is(await call, 'EPIPE', 'the call queued to it ends (REPLY_DEAD)');
   throwsCode(() => a.send(b.id, null), 'ENXIO');
   throwsCode(() => b.close({ drop: true }), 'ECONNRESET', 'a second close');
+  throwsCode(() => b.close({ dorp: true } as never), 'EINVAL', 'a closed connection checks its options first');
   a.close(); c.close();
 });
 
