@@ -41,7 +41,8 @@ export interface Engine {
   /**
    * SEND of a message with no host vec (its payload already in shared memory, e.g. in the
    * command area): the core copies it under the receiver's lock, so there is no reservation
-   * window and no busy word, as for RECV and FREE. 0 or -errno, never SEND_PENDING.
+   * window and no busy word, as for RECV and FREE. 0 or -errno, never SEND_PENDING: a message
+   * with a host vec throws BusError EINVAL, nothing sent (its reservation given back).
    */
   sendInline(slot: number, gen: number): number;
   sendCommit(): number;
@@ -338,7 +339,13 @@ abstract class EngineBase {
       const c = this.sendEnd(OP_CANCEL); // the send whose commit gave up (EDEADLK) failed
       if (c < 0) return c;
     }
-    return this.run(OP_SEND, slot, gen);
+    const r = this.run(OP_SEND, slot, gen);
+    if (r !== A.SEND_PENDING) return r;
+    // the message had a host vector after all (sendInline's rule broken): it reserved a slice
+    // outside the busy window that recovery waits on; it is given back and the call refused
+    // (it returned SEND_PENDING with no window: an outside audit, stop 38)
+    this.sendEnd(OP_CANCEL);
+    throw new BusError(A.EINVAL, 'engine', 'sendInline: the message has a host vector (SEND_PENDING: its bytes would be copied after SEND), which only send() can take: nothing was sent');
   }
   sendCommit(): number { return this.sendEnd(OP_COMMIT); }
   copyIn(dst: number, src: number, n: number): boolean { this.bind(); return this.x.mem_copy(dst, src, n) !== 0; }

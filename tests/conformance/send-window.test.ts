@@ -7,7 +7,7 @@
 // After each, the bus is consistent (checkBus), nothing is pending on the thread, and the
 // thread can still send, receive, close its connections and leave the bus.
 import * as assert from 'uvu/assert';
-import { abi as A, type Bus, type Connection, type Engine } from '../../js/index.ts';
+import { abi as A, BusError, type Bus, type Connection, type Engine } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 import { hostVec } from '../helpers/raw.ts';
@@ -197,6 +197,21 @@ t('engine: the busy word is cleared only when the op is back to none', ({ raw, e
   settled(e, 'engine');
   assert.is(e.sendCancel(), -A.EINVAL, 'nothing pending any more');
   settled(e, 'engine, second cancel');
+  stillWorks(bus, a, b);
+});
+
+t('engine: sendInline of a message with a host vector is EINVAL, its reservation given back, nothing sent', ({ raw, e, bus }) => {
+  // (it returned SEND_PENDING with no busy window: an outside audit, stop 38)
+  const a = bus.connect(), b = bus.connect();
+  raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] });
+  let err: unknown = null;
+  try { e.sendInline(a.slot, a.gen); } catch (x) { err = x; }
+  assert.instance(err, BusError);
+  assert.is((err as BusError).code, 'EINVAL');
+  assert.match((err as BusError).message, /host vector/);
+  assert.is(b.queued, 0, 'nothing queued');
+  assert.is(b.poolUsed, 0, 'the reservation given back');
+  settled(e, 'sendInline with a host vector');
   stillWorks(bus, a, b);
 });
 
