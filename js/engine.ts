@@ -217,6 +217,21 @@ export function busLayout(nThreads: number, nConns: number, poolMax: number, nNa
 
 const BUSY_TEXT = 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)';
 
+/**
+ * An engine's memory: a shared WebAssembly.Memory that can hold a bus (it reaches past
+ * BUS_BASE), else EINVAL naming the rule (the twin took any memory and failed at its first
+ * command, the wasm core threw a raw LinkError: an outside audit, stop 38).
+ */
+function checkMemory(op: string, memory: unknown): void {
+  if (!(memory instanceof WebAssembly.Memory)) throw new BusError(A.EINVAL, op, 'memory must be a WebAssembly.Memory');
+  if (Object.prototype.toString.call(memory.buffer) !== '[object SharedArrayBuffer]') {
+    throw new BusError(A.EINVAL, op, 'memory must be shared (new WebAssembly.Memory({ initial, maximum, shared: true })): every thread runs the core on it');
+  }
+  if (memory.buffer.byteLength <= A.BUS_BASE) {
+    throw new BusError(A.EINVAL, op, `memory is ${memory.buffer.byteLength} bytes: a bus starts at BUS_BASE (${A.BUS_BASE}) and needs busPages(limits) pages`);
+  }
+}
+
 abstract class EngineBase {
   abstract readonly kind: EngineKind;
   abstract readonly hooks: boolean;
@@ -801,8 +816,17 @@ export class WasmEngine extends EngineBase implements Engine {
    * sync instantiation). `hooks`: the module is the hooks build (build/core.hooks.wasm).
    */
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider, hooks = false): Promise<WasmEngine> {
+    checkMemory('WasmEngine.create', memory);
+    if (!(module instanceof WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', 'module must be a WebAssembly.Module (loadCore())');
     const imports = { env: { memory }, ...coreImports(provider, memory) };
-    const instance = await WebAssembly.instantiate(module, imports as unknown as WebAssembly.Imports);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, imports as unknown as WebAssembly.Imports);
+    } catch (err) {
+      // (a raw LinkError before stop 39: an outside audit)
+      if (err instanceof WebAssembly.LinkError || err instanceof TypeError) throw new BusError(A.EINVAL, 'WasmEngine.create', `the module does not link with this memory and the core's imports (not a wasmbus core, or a memory its import refuses): ${String((err as Error).message)}`);
+      throw err;
+    }
     const e = new WasmEngine(memory, instance, hooks);
     e.clockSource = provider;
     return e;
@@ -828,6 +852,7 @@ export class TwinEngine extends EngineBase implements Engine {
   private threadAddr = 0;
 
   constructor(memory: WebAssembly.Memory, provider: Provider, hooks = false) {
+    checkMemory('TwinEngine', memory);
     super(memory);
     this.hooks = hooks;
     this.x = hooks ? twin.twinHooks : twin.twinRelease;

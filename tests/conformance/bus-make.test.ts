@@ -1,7 +1,7 @@
 // BUS_MAKE: bloom parameters, limits, the bus id from the random import, the layout.
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
-import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError, loadCore } from '../../js/index.ts';
+import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError, loadCore, TwinEngine, WasmEngine } from '../../js/index.ts';
 import { put64big } from '../../js/wire.ts';
 import { ENGINE, bareEngine, makeBus } from '../helpers/harness.ts';
 
@@ -134,6 +134,33 @@ t('the core imports one shared memory (a non-shared one is refused) and allocate
   const shared = new WebAssembly.Memory({ initial: 32, maximum: 32, shared: true });
   const inst = await WebAssembly.instantiate(mod, { env: { memory: shared }, ...host });
   assert.ok(!('memory' in inst.exports) || inst.exports.memory === shared, 'no memory of its own');
+});
+
+t('engines refuse a memory that cannot hold a bus, and a module that is not a core, with EINVAL', async () => {
+  // (the twin took any memory, the wasm core threw a raw LinkError: an outside audit, stop 38)
+  const mod = await loadCore();
+  const provider = new MockProvider();
+  const plain = new WebAssembly.Memory({ initial: 32, maximum: 32 });
+  const small = new WebAssembly.Memory({ initial: 2, maximum: 2, shared: true });
+  const expect = async (what: string, f: () => unknown, re: RegExp) => {
+    try { await f(); } catch (err) {
+      assert.instance(err, BusError, what);
+      assert.is((err as BusError).code, 'EINVAL', what);
+      assert.match((err as BusError).message, re, what);
+      return;
+    }
+    assert.unreachable(`${what}: accepted`);
+  };
+  await expect('twin, plain memory', () => new TwinEngine(plain, provider), /memory must be shared/);
+  await expect('twin, not a memory', () => new TwinEngine({} as never, provider), /must be a WebAssembly\.Memory/);
+  await expect('twin, small memory', () => new TwinEngine(small, provider), /BUS_BASE/);
+  await expect('wasm, plain memory', () => WasmEngine.create(mod, plain, provider), /memory must be shared/);
+  await expect('wasm, small memory', () => WasmEngine.create(mod, small, provider), /BUS_BASE/);
+  const big = new WebAssembly.Memory({ initial: 32, maximum: 32, shared: true });
+  await expect('wasm, not a module', () => WasmEngine.create({} as never, big, provider), /module must be a WebAssembly\.Module/);
+  // a module importing a non-shared env.memory: linking the bus memory to it fails
+  const other = new WebAssembly.Module(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 2, 16, 1, 3, 0x65, 0x6e, 0x76, 6, 0x6d, 0x65, 0x6d, 0x6f, 0x72, 0x79, 2, 1, 1, 2]));
+  await expect('wasm, another module', () => WasmEngine.create(other, big, provider), /does not link/);
 });
 
 t.run();
