@@ -78,56 +78,54 @@ for (const engine of ['wasm', 'twin']) {
   assert.equal(r.stdout.trim().split('\n'), ['wasm 7 0', 'twin 7 0']);
 });
 
-s('Deno in a terminal, without -A: Bus.create asks nothing (it reads /proc only with -A, the optional core of a twin bus only where reading it is granted)', () => {
-  // (an outside audit, stop 31: 13 permission prompts stopped a Bus.create in a terminal)
+/**
+ * Run `body` (a module; `BUS_IMPORT` in it becomes the import of dist/'s Bus) under Deno in a
+ * terminal, with `flags`: script(1) gives deno a terminal, and its stdin at end of file
+ * answers any prompt "no". Its output, or null (said as a skip) when this machine has no
+ * script(1) or no deno in node_modules/.bin.
+ */
+function denoInTerminal(body, flags) {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   const deno = join(root, 'node_modules/.bin/deno');
   const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
   if (!hasScript || !existsSync(deno)) {
     console.log(`  (skipped: ${hasScript ? 'no deno in node_modules/.bin' : 'no script(1) to give Deno a terminal'})`);
-    return;
+    return null;
   }
   const dir = mkdtempSync(join(tmpdir(), 'wasmbus-tty-'));
   const file = join(dir, 'create.mjs');
-  writeFileSync(file, `import { Bus } from ${JSON.stringify(pathToFileURL(join(root, 'dist/js/index.js')).href)};
+  writeFileSync(file, body.replace('BUS_IMPORT', `import { Bus } from ${JSON.stringify(pathToFileURL(join(root, 'dist/js/index.js')).href)};`));
+  try {
+    const cmd = `${deno} run --no-lock ${flags.replace('ROOT', root)} ${file}`;
+    return spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 60000, input: '' }).stdout;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+s('Deno in a terminal, without -A: Bus.create asks nothing (it reads /proc only with -A, the optional core of a twin bus only where reading it is granted)', () => {
+  // (an outside audit, stop 31: 13 permission prompts stopped a Bus.create in a terminal)
+  const out = denoInTerminal(`BUS_IMPORT
 const bus = await Bus.create({ engine: 'twin' });
 const a = bus.connect(), b = bus.connect();
 a.send(b.id, new Uint8Array([5]));
 const m = b.recv();
 console.log('got ' + m.payload[0] + ' osThread ' + bus.stats().threads.list[0].osThread);
 m.free(); a.close(); b.close(); bus.close();
-`);
-  try {
-    // (script(1) gives deno a terminal; its stdin at end of file answers any prompt "no")
-    const r = spawnSync('script', ['-qec', `${deno} run --no-lock --allow-read=${join(root, 'dist')} ${file}`, '/dev/null'], { encoding: 'utf8', timeout: 60000, input: '' });
-    assert.not.match(r.stdout, /requests/, `Deno asked:\n${r.stdout}`);
-    assert.match(r.stdout, /got 5 osThread 0/, r.stdout);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+`, '--allow-read=ROOT/dist');
+  if (out === null) return;
+  assert.not.match(out, /requests/, `Deno asked:\n${out}`);
+  assert.match(out, /got 5 osThread 0/, out);
 });
 
 s('Deno in a terminal, without --allow-read of the core: a wasm Bus.create rejects with the flag to use, and asks nothing', () => {
   // (an outside audit, stop 38: it asked twice, once for each place the core may be)
-  const root = fileURLToPath(new URL('../..', import.meta.url));
-  const deno = join(root, 'node_modules/.bin/deno');
-  const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
-  if (!hasScript || !existsSync(deno)) {
-    console.log(`  (skipped: ${hasScript ? 'no deno in node_modules/.bin' : 'no script(1) to give Deno a terminal'})`);
-    return;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'wasmbus-tty-'));
-  const file = join(dir, 'create.mjs');
-  writeFileSync(file, `import { Bus } from ${JSON.stringify(pathToFileURL(join(root, 'dist/js/index.js')).href)};
+  const out = denoInTerminal(`BUS_IMPORT
 try { await Bus.create({ engine: 'wasm' }); console.log('made'); } catch (e) { console.log('rejected: ' + e.message); }
-`);
-  try {
-    const r = spawnSync('script', ['-qec', `${deno} run --no-lock ${file}`, '/dev/null'], { encoding: 'utf8', timeout: 60000, input: '' });
-    assert.not.match(r.stdout, /requests/, `Deno asked:\n${r.stdout}`);
-    assert.match(r.stdout, /rejected: wasmbus: no permission to read \S*build\/core\.wasm: run Deno with --allow-read/, r.stdout);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+`, '');
+  if (out === null) return;
+  assert.not.match(out, /requests/, `Deno asked:\n${out}`);
+  assert.match(out, /rejected: wasmbus: no permission to read \S*build\/core\.wasm: run Deno with --allow-read/, out);
 });
 
 s.run();
