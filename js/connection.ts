@@ -1584,11 +1584,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * those of the moment of the call.
    */
   private async callWith(dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: CallOptions | undefined,
-    pt: bigint | undefined, transient: boolean, cookie: number | undefined): Promise<Message> {
-    if (cookie === undefined) return this.caller.call(dst, payload, opts, pt, transient, undefined, null);
+    pt: bigint | undefined, transient: boolean, cookie: number | undefined, argOp = 'call'): Promise<Message> {
+    if (cookie === undefined) return this.caller.call(dst, payload, opts, pt, transient, undefined, null, argOp);
     const sent = { yes: false };
     try {
-      return await this.caller.call(dst, payload, opts, pt, transient, cookie, sent);
+      return await this.caller.call(dst, payload, opts, pt, transient, cookie, sent, argOp);
     } catch (err) {
       // a cookie taken for this call (callMethod's serial) and never sent with: given back
       if (!sent.yes) this.untakeCookie(cookie);
@@ -1719,7 +1719,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   takeCallCookie(): number { const c = this.nextCallCookie(); this.nextCookie = c + 1; return c; }
   /** @internal call() with a D-Bus payload (payload type DBusDBus) */
   callDBus(dst: Destination, bytes: Uint8Array, opts: CallOptions | undefined, transient: boolean, cookie: number): Promise<Message> {
-    return this.callWith(dst, bytes, opts, PAYLOAD_DBUS, transient, cookie);
+    return this.callWith(dst, bytes, opts, PAYLOAD_DBUS, transient, cookie, 'callMethod');
   }
   /** @internal callSync() with a D-Bus payload */
   callSyncDBus(dst: Destination, bytes: Uint8Array, opts: CallSyncOptions | undefined, cookie: number): Message {

@@ -150,8 +150,17 @@ const ARG_KINDS = ['string', 'path', 'namespace', 'has'];
  * without `args` has none. Throws EINVAL (op `op`) naming what is wrong.
  */
 export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
-  if (typeof rule === 'string') return parseMatch(rule);
   const fail = (detail: string) => new BusError(A.EINVAL, op, detail);
+  if (typeof rule === 'string') {
+    // a match string's errors are the method's too (addMatch, onSignal and matches said
+    // parseMatch before stop 39, as they did not for a MatchRule: an outside audit)
+    try {
+      return parseMatch(rule);
+    } catch (err) {
+      if (err instanceof BusError && op !== OP) throw fail(err.message.replace(/^parseMatch: EINVAL: /, ''));
+      throw err;
+    }
+  }
   if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
     throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : Array.isArray(rule) ? 'array' : typeof rule}`);
   }

@@ -411,4 +411,21 @@ t("a dispatch reply waits behind the service's earlier sends to the caller that 
   caller.close(); svc.close(); mon.close({ drop: true });
 });
 
+t('callMethod\'s options are its own: their EINVAL says callMethod (it said call)', async ({ bus }) => {
+  const cli = bus.connect(), svc = bus.connect();
+  const spec = { destination: svc.id, path: '/x', member: 'A' };
+  for (const opts of [{ timeout: -1 }, { timout: 5 }, 5]) {
+    try {
+      await cli.callMethod(spec, opts as never);
+      assert.unreachable('accepted');
+    } catch (err) {
+      assert.instance(err, BusError);
+      assert.ok((err as BusError).message.startsWith('callMethod: EINVAL: '), (err as BusError).message);
+    }
+  }
+  assert.is(cli.pendingCalls, 0);
+  assert.is(svc.queued, 0, 'nothing sent');
+  cli.close(); svc.close();
+});
+
 t.run();

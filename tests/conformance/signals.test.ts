@@ -431,6 +431,29 @@ t('MatchRule objects: only sender or destination (names: a MatchRule), a class i
   s.close(); a.close();
 });
 
+t('a bad match string is EINVAL told as the method that took it (addMatch, onSignal, matches), not parseMatch', async ({ bus }) => {
+  // (they said parseMatch before stop 39, as they did not for a bad MatchRule: an outside audit)
+  const a = bus.connect(), b = bus.connect();
+  const says = (f: () => unknown, op: string) => {
+    try { f(); } catch (err) {
+      assert.instance(err, BusError);
+      assert.is((err as BusError).code, 'EINVAL');
+      assert.ok((err as BusError).message.startsWith(`${op}: EINVAL: type must be one of`), (err as BusError).message);
+      return;
+    }
+    assert.unreachable(`${op}: accepted`);
+  };
+  says(() => b.addMatch("type='bogus'"), 'addMatch');
+  says(() => b.onSignal("type='bogus'", () => {}), 'onSignal');
+  b.addMatch('');
+  a.signal('/x', 'org.a.B', 'C');
+  const m = b.recv()!;
+  says(() => m.matches("type='bogus'"), 'matches');
+  assert.throws(() => dbus.parseMatch("type='bogus'"), (err: BusError) => err.message.startsWith('parseMatch: EINVAL: '), 'parseMatch itself');
+  m.free();
+  a.close(); b.close();
+});
+
 t.run();
 tiny.run();
 large.run();
