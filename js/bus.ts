@@ -476,17 +476,24 @@ export class Bus {
     }
   }
 
-  /**
-   * watch / watchLock once this Bus left the bus at bus.shutdown(): nothing is recovered on a
-   * bus that has ended. A worker that left (its slot free): { slot: -1 }, no error; one that
-   * did not: ESHUTDOWN in `error`. null: not shut down (or this Bus is still joined).
-   */
   /** The pending watchLock()s of this Bus: each ends with EBADF when it is called (close()). */
   private readonly lockWatches = new Set<() => void>();
 
-  private afterShutdown(token: number, op: string): { slot: -1; error?: BusError } | null {
-    if (this.engine.joined || !this.isShutdown) return null;
+  /**
+   * watch / watchLock once this Bus left the bus (bus.shutdown() or bus.close()): a worker
+   * that left (its slot free: a clean leave, or another thread recovered it): { slot: -1 }, no
+   * error. One that did not: after a shutdown ESHUTDOWN in `error` (nothing is recovered on a
+   * bus that has ended); after close(), null, and the recovery's EBADF says this Bus cannot.
+   * null too while this Bus is joined.
+   */
+  private afterLeft(token: number, op: string): { slot: -1; error?: BusError } | null {
+    if (this.engine.joined) return null;
+    // this Bus has left (bus.shutdown(), or bus.close()): a worker that left cleanly, or was
+    // recovered by another thread, needs nothing and is no error (after bus.close() a watch
+    // said EBADF for it before stop 39: an outside audit); one that holds its slot cannot be
+    // recovered from here
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
+    if (!this.isShutdown) return null; // (recoverThread's EBADF: this Bus can no longer recover it)
     return { slot: -1, error: shutdownError(op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
   }
 
@@ -635,7 +642,7 @@ export class Bus {
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
         const since = performance.now(), left0 = this.leftAt();
         const attempt = () => {
-          const ended = this.afterShutdown(token, 'watch');
+          const ended = this.afterLeft(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
           const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true, left0);
           if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
@@ -988,7 +995,7 @@ export class Bus {
       let since = 0, left0 = -1;
       const recover = () => {
         if (done) return;
-        const ended = this.afterShutdown(token, 'watchLock');
+        const ended = this.afterLeft(token, 'watchLock');
         if (ended !== null) return finish(ended);
         if (since === 0) { since = performance.now(); left0 = this.leftAt(); }
         const r = this.recoverFromLoop(token, stopped, since, recover, 'recoverThread', true, left0);

@@ -100,6 +100,16 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         const y = yielding ??= yieldTurn().then(() => { yielding = null; });
         return y.then(() => step(false));
       }
+      // the options, checked at the first step, before anything else (on a closed connection
+      // the iterator ended quietly with options recvAsync refuses: an outside audit, stop 39)
+      if (checked === null) {
+        try {
+          checked = conn.checkRecvAsync(opts);
+          batched = (checked.o.peek === undefined || checked.o.peek === false) && checked.o.priority === undefined;
+        } catch (err) {
+          return Promise.resolve(failed(err));
+        }
+      }
       // closed by bus.shutdown() (the creator's connections) while the loop's body ran: the
       // loop ends with ESHUTDOWN, as a listener's done rejects (third audit, stop 19: it ended quietly)
       if (conn.closed) return conn.busShutDown ? Promise.resolve().then(() => failed(SHUT())) : Promise.resolve(end());
@@ -107,10 +117,6 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
       spare = null;
       let r: Message | Promise<Message>;
       try {
-        if (checked === null) {
-          checked = conn.checkRecvAsync(opts);
-          batched = (checked.o.peek === undefined || checked.o.peek === false) && checked.o.priority === undefined;
-        }
         // a queued message (or one of the batch): handed over with no wait (an aborted
         // signal still rejects first, as recvAsync does)
         // (the wake word first: the wait after a look that found the queue empty needs no second look)

@@ -286,4 +286,17 @@ t('pendingReceives counts every receive wait: a recvAsync, an iterator step, a l
   assert.is(b.pendingReceives, 0);
 });
 
+t('an iterator checks its options at its first step before anything, a closed connection\'s too', async ({ bus }) => {
+  // (on a closed connection it ended quietly, { done: true }, with options recvAsync refuses: an outside audit, stop 39)
+  const c = bus.connect();
+  c.close();
+  for (const opts of [{ timeout: -1 }, 5, { bogus: 1 }, { signal: {} }]) {
+    let err: unknown = null;
+    try { await c.messages(opts as never).next(); } catch (x) { err = x; }
+    assert.instance(err, BusError, JSON.stringify(opts));
+    assert.is((err as BusError).code, 'EINVAL', JSON.stringify(opts));
+  }
+  assert.equal(await c.messages({ timeout: 5 }).next(), { done: true, value: undefined }, 'good options: it ends');
+});
+
 t.run();

@@ -50,6 +50,20 @@ s('an idle worker (joined, connected, waiting) is terminated: watch() recovers i
   bus.close();
 });
 
+s('the creator\'s Bus closed (bus.close()), then a worker leaves cleanly: watch() resolves { slot: -1 } with no error', async () => {
+  // (it said EBADF, "the bus is closed on this thread", although nothing needed recovering: an outside audit, stop 39)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const p = await peer(bus, { role: 'once' }, 'thread');
+  const watched = bus.watch(p.w.thread!, p.h);
+  main.send(p.ready.id, new Uint8Array([1]));
+  main.close();
+  bus.close(); // the creator leaves; the bus lives on with the worker, which then leaves by itself
+  const r = await within(watched, MSG_MS, 'watch() after a clean exit');
+  assert.is(r.error, undefined, String(r.error));
+  assert.is(r.slot, -1, 'nothing to recover');
+});
+
 // The worker sends as fast as it can and dies inside its send of message 300 (the fault hook,
 // hooks build: a trap at a logged store of SEND, not unwound), holding the receiver's lock,
 // with a half-made change in its undo log and its busy word set; then it is terminated.
