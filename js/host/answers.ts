@@ -76,6 +76,16 @@ export function capsAnswer(p: Provider, c: unknown): Caps | null {
   return x;
 }
 
+/**
+ * epoch(): a u32 (an integer in 0 … 2^32 − 1). Coerced with `>>> 0` before stop 39, so that
+ * 0.1 and 0.2, "x" and "y", NaN, 7 and 2^32 + 7 read as the same epoch and the core kept
+ * metadata the provider had changed: messages carried the old uid (an outside audit).
+ */
+export function epochAnswer(p: Provider, v: unknown): number {
+  if (!isU32(v)) wrong(p, 'epoch()', `${U32} (a counter that moves when an answer may have)`, v);
+  return v as number;
+}
+
 /** audit(out) said true: loginuid and sessionid each a u32 (4294967295: unset). */
 export function checkAudit(p: Provider, a: Audit): void {
   if (!isU32(a.loginuid)) wrong(p, 'audit().loginuid', U32, a.loginuid);

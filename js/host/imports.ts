@@ -18,7 +18,7 @@
 // the command with EINVAL, never becomes metadata.
 import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
-import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit } from './answers.ts';
+import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
@@ -249,7 +249,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** u32 at `out`: the provider's epoch; what was collected under the same epoch is still valid. */
       meta_epoch_get(out: number): number {
         if (!provider.epoch) return WASI_ENOTSUP;
-        dv.setUint32(out, provider.epoch() >>> 0, true);
+        dv.setUint32(out, epochAnswer(provider, provider.epoch()), true);
         return WASI_ESUCCESS;
       },
     },

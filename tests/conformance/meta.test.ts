@@ -129,6 +129,31 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
   }
 });
 
+t('a provider epoch() that is not a u32 fails the command with EINVAL (it was coerced: old metadata kept)', async ({ bus }) => {
+  // (an outside audit, stop 39: 0.1 and 0.2, NaN, 7 and 2^32 + 7 read as one epoch, and messages carried the old uid)
+  const { Bus, BusError } = await import('../../js/index.ts');
+  for (const bad of [0.5, NaN, 2 ** 32 + 7, -1, 'x']) {
+    const base = new MockProvider();
+    let spoiled = false;
+    const p = Object.assign(Object.create(base) as MockProvider, { name: 'sloppy', epoch: () => (spoiled ? bad : 1) as number });
+    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+    const a = bus2.connect(), b = bus2.connect({ attachRecv: 'all' });
+    a.sendText(b.id, 'before');
+    spoiled = true;
+    let err: unknown = null;
+    try { a.sendText(b.id, 'spoiled'); } catch (e) { err = e; }
+    assert.ok(err instanceof BusError, `${String(bad)}: the send fails`);
+    assert.is((err as InstanceType<typeof BusError>).code, 'EINVAL');
+    assert.match((err as Error).message, /provider "sloppy": epoch\(\) must be an integer in 0 … 4294967295/);
+    assert.equal(bus2.check(), []);
+    assert.is(b.queued, 1, 'only the message sent before');
+    spoiled = false;
+    b.recv()!.free();
+    a.close(); b.close();
+    await bus2.close();
+  }
+});
+
 t('values over their cap are left out; CMDLINE is cut to whole arguments', ({ bus, mock }) => {
   mock.setIdentity({
     ...FULL,
