@@ -121,55 +121,99 @@ export class MockProvider implements Provider {
     this.ep = (this.ep + 1) >>> 0;
   }
 
+  // Every field checked, each error EINVAL naming the option and op (MockProvider or
+  // setIdentity): before stop 39 a cmdline string threw a TypeError, caps {} a RangeError,
+  // comm: 5 and unknown comm or caps keys were ignored, pids and groups were taken unchecked
+  // (and failed later, at Bus.create, as the provider's answers), audit -1 became 2^32 - 1
+  // (an outside audit).
   private apply(id: MockIdentity, op: string): void {
-    if (id.creds) this.current = { ...this.current, ...credsArg(op, id.creds) };
-    if (id.pids !== undefined) this.pid = id.pids ? { pid: id.pids.pid, tid: id.pids.tid, ppid: id.pids.ppid } : null;
-    if (id.groups !== undefined) this.grp = id.groups ? [...id.groups] : null;
-    if (id.comm !== undefined) {
-      const c = id.comm;
-      if (c === null || typeof c === 'string') {
-        this.tcomm = this.pcomm = c === null ? null : this.str(c, 'comm');
-      } else {
-        if (c.thread !== undefined) this.tcomm = c.thread === null ? null : this.str(c.thread, 'comm.thread');
-        if (c.process !== undefined) this.pcomm = c.process === null ? null : this.str(c.process, 'comm.process');
+    const bad = (what: string, rule: string, v: unknown): never => {
+      throw new BusError(A.EINVAL, op, `${what} must be ${rule}, got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+    };
+    const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+    if (id.creds !== undefined) this.current = { ...this.current, ...credsArg(op, id.creds) };
+    if (id.pids !== undefined) {
+      if (id.pids === null) this.pid = null;
+      else {
+        const o = options<Pids>(op, id.pids, ['pid', 'tid', 'ppid'], '{ pid: 42, tid: 42, ppid: 1 }', 'pids');
+        for (const k of ['pid', 'tid', 'ppid'] as const) {
+          const v = o[k];
+          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`pids.${k}`, 'a non-negative safe integer (0: not known)', v);
+        }
+        this.pid = { pid: o.pid!, tid: o.tid!, ppid: o.ppid! };
       }
     }
-    if (id.exe !== undefined) this.exePath = id.exe === null ? null : this.str(id.exe, 'exe');
+    if (id.groups !== undefined) {
+      const g = id.groups as unknown;
+      if (g === null) this.grp = null;
+      else {
+        if (!Array.isArray(g)) bad('groups', 'an array of gids or null', g);
+        const a = g as unknown[];
+        for (let i = 0; i < a.length; i++) if (!u32(a[i])) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', a[i]);
+        this.grp = [...(a as number[])];
+      }
+    }
+    if (id.comm !== undefined) {
+      const c = id.comm as unknown;
+      if (c === null || typeof c === 'string') {
+        this.tcomm = this.pcomm = c === null ? null : this.str(c, 'comm', op);
+      } else {
+        const o = options<{ thread: string | null; process: string | null }>(op, c, ['thread', 'process'], "{ thread: 'worker', process: 'node' }", 'comm');
+        if (o.thread !== undefined) this.tcomm = o.thread === null ? null : this.str(o.thread, 'comm.thread', op);
+        if (o.process !== undefined) this.pcomm = o.process === null ? null : this.str(o.process, 'comm.process', op);
+      }
+    }
+    if (id.exe !== undefined) this.exePath = id.exe === null ? null : this.str(id.exe, 'exe', op);
     if (id.cmdline !== undefined) {
-      this.cmd = id.cmdline === null ? null : utf8(id.cmdline.map((a) => {
-        this.str(a, 'cmdline argument');
+      const c = id.cmdline as unknown;
+      if (c !== null && !Array.isArray(c)) bad('cmdline', 'an array of strings (the arguments) or null', c);
+      this.cmd = c === null ? null : utf8((c as unknown[]).map((a, i) => {
+        this.str(a as string, `cmdline[${i}]`, op);
         return a + '\0';
       }).join(''));
     }
-    if (id.cgroup !== undefined) this.cg = id.cgroup === null ? null : this.str(id.cgroup, 'cgroup');
-    if (id.seclabel !== undefined) this.label = id.seclabel === null ? null : this.str(id.seclabel, 'seclabel');
-    if (id.audit !== undefined) this.aud = id.audit ? { loginuid: id.audit.loginuid >>> 0, sessionid: id.audit.sessionid >>> 0 } : null;
+    if (id.cgroup !== undefined) this.cg = id.cgroup === null ? null : this.str(id.cgroup, 'cgroup', op);
+    if (id.seclabel !== undefined) this.label = id.seclabel === null ? null : this.str(id.seclabel, 'seclabel', op);
+    if (id.audit !== undefined) {
+      if (id.audit === null) this.aud = null;
+      else {
+        const o = options<Audit>(op, id.audit, ['loginuid', 'sessionid'], '{ loginuid: 1000, sessionid: 3 }', 'audit');
+        if (!u32(o.loginuid)) bad('audit.loginuid', 'an integer in 0 … 2^32 − 1 (4294967295: unset)', o.loginuid);
+        if (!u32(o.sessionid)) bad('audit.sessionid', 'an integer in 0 … 2^32 − 1', o.sessionid);
+        this.aud = { loginuid: o.loginuid!, sessionid: o.sessionid! };
+      }
+    }
     if (id.caps !== undefined) {
-      const c = id.caps;
-      if (c === null) {
+      if (id.caps === null) {
         this.capSets = null;
       } else {
-        if (!Number.isInteger(c.lastCap) || c.lastCap < 0 || c.lastCap > 2047) throw new RangeError(`MockProvider: caps.lastCap must be an integer in 0 … 2047, got ${c.lastCap}`);
-        const words = Math.floor(c.lastCap / 32) + 1;
-        const bits = c.lastCap + 1 - (words - 1) * 32;
-        const set = (w?: ArrayLike<number>): Uint32Array => {
+        const c = options<MockCaps>(op, id.caps, ['lastCap', 'inheritable', 'permitted', 'effective', 'bounding'], '{ lastCap: 40, effective: [1] }', 'caps');
+        const last = c.lastCap;
+        if (typeof last !== 'number' || !Number.isInteger(last) || last < 0 || last > 2047) bad('caps.lastCap', 'an integer in 0 … 2047', last);
+        const words = Math.floor(last! / 32) + 1;
+        const bits = last! + 1 - (words - 1) * 32;
+        const set = (k: string, w: unknown): Uint32Array => {
           const a = new Uint32Array(words);
-          if (w) for (let i = 0; i < Math.min(words, w.length); i++) a[i] = w[i];
+          if (w === undefined) return a;
+          if (w === null || typeof w !== 'object' || typeof (w as ArrayLike<number>).length !== 'number') bad(`caps.${k}`, 'an array of u32 words', w);
+          const x = w as ArrayLike<unknown>;
+          for (let i = 0; i < x.length; i++) if (!u32(x[i])) bad(`caps.${k}[${i}]`, 'an integer in 0 … 2^32 − 1', x[i]);
+          for (let i = 0; i < Math.min(words, x.length); i++) a[i] = x[i] as number;
           if (bits < 32) a[words - 1] &= 2 ** bits - 1;
           return a;
         };
         this.capSets = {
-          lastCap: c.lastCap,
-          inheritable: set(c.inheritable), permitted: set(c.permitted), effective: set(c.effective), bounding: set(c.bounding),
+          lastCap: last!,
+          inheritable: set('inheritable', c.inheritable), permitted: set('permitted', c.permitted), effective: set('effective', c.effective), bounding: set('bounding', c.bounding),
         };
       }
     }
   }
 
-  private str(s: string, what: string): Uint8Array {
-    if (typeof s !== 'string') throw new BusError(A.EINVAL, 'MockProvider', `${what} must be a string or null, got ${kindOf(s)}`);
+  private str(s: string, what: string, op: string): Uint8Array {
+    if (typeof s !== 'string') throw new BusError(A.EINVAL, op, `${what} must be a string or null, got ${kindOf(s)}`);
     const b = utf8(s);
-    if (nul(b)) throw new RangeError(`MockProvider: ${what} must not contain a NUL`);
+    if (nul(b)) throw new BusError(A.EINVAL, op, `${what} must not contain a NUL (the item adds its own)`);
     return b;
   }
 

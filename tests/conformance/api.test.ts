@@ -233,6 +233,51 @@ t('MockProvider: default credentials, deterministic random per seed, clocks that
   assert.not.ok(p.clock(2, t1), 'no clock 2');
 });
 
+t('MockProvider identity options: each checked, EINVAL naming the option and the method, the identity unchanged', () => {
+  // (an outside audit, stop 39: TypeError, RangeError, ignored or coerced values, pids and groups unchecked)
+  const bad: [string, Record<string, unknown>, RegExp][] = [
+    ['cmdline a string', { cmdline: 'abc' }, /cmdline must be an array of strings/],
+    ['cmdline a number inside', { cmdline: ['a', 5] }, /cmdline\[1\] must be a string/],
+    ['caps {}', { caps: {} }, /caps\.lastCap must be an integer in 0 … 2047/],
+    ['caps lastCap -1', { caps: { lastCap: -1 } }, /caps\.lastCap must be/],
+    ['caps an unknown key', { caps: { lastCap: 3, efective: [1] } }, /unknown option "caps\.efective"/],
+    ['caps a word -1', { caps: { lastCap: 3, effective: [-1] } }, /caps\.effective\[0\] must be/],
+    ['comm 5', { comm: 5 }, /comm must be an object like/],
+    ['comm an unknown key', { comm: { thred: 'x' } }, /unknown option "comm\.thred"/],
+    ['comm with a NUL', { comm: 'a\0b' }, /comm must not contain a NUL/],
+    ['audit -1', { audit: { loginuid: -1, sessionid: 1 } }, /audit\.loginuid must be an integer/],
+    ['creds null', { creds: null }, /creds must be an object like/],
+    ['pids tid -1', { pids: { pid: 1, tid: -1, ppid: 1 } }, /pids\.tid must be a non-negative safe integer/],
+    ['pids missing ppid', { pids: { pid: 1, tid: 1 } }, /pids\.ppid must be/],
+    ['groups -1', { groups: [1, -1] }, /groups\[1\] must be an integer/],
+    ['groups a string', { groups: '1' }, /groups must be an array/],
+  ];
+  for (const [name, opts, rule] of bad) {
+    for (const op of ['MockProvider', 'setIdentity'] as const) {
+      const p = new MockProvider({ comm: 'keep' });
+      try {
+        if (op === 'MockProvider') new MockProvider(opts as never);
+        else p.setIdentity(opts as never);
+        assert.unreachable(`${name} (${op}): accepted`);
+      } catch (err) {
+        assert.instance(err, BusError, `${name} (${op})`);
+        assert.is((err as BusError).code, 'EINVAL', name);
+        assert.ok((err as BusError).message.startsWith(`${op}: EINVAL: `), (err as BusError).message);
+        assert.match((err as BusError).message, rule, name);
+      }
+      assert.equal(p.comm(true), new TextEncoder().encode('keep'), `${name}: the identity as it was`);
+    }
+  }
+  const ok = new MockProvider({ pids: { pid: 10, tid: 11, ppid: 1 }, groups: [1, 2], comm: { thread: 't', process: 'p' }, cmdline: ['a', 'b'],
+    caps: { lastCap: 40, effective: [5, 1] }, audit: { loginuid: 4294967295, sessionid: 3 } });
+  const pids = { pid: 0, tid: 0, ppid: 0 };
+  assert.ok(ok.pids(pids));
+  assert.equal(pids, { pid: 10, tid: 11, ppid: 1 });
+  assert.equal(ok.groups(), [1, 2]);
+  assert.equal([...ok.cmdline()!], [...new TextEncoder().encode('a\0b\0')]);
+  assert.equal([...ok.caps()!.effective], [5, 1]);
+});
+
 t('payload forms: views and ArrayBuffers are sent; anything else is EINVAL, nothing sent', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.send(b.id, new Uint8Array([1, 2]).buffer);
