@@ -345,8 +345,13 @@ export class Bus {
     const pages = end === 0 ? 0 : busPages(end, userBytes);
     if (pages === 0 || pages > A.MAX_MEMORY_PAGES) {
       // (named: it said only "does not fit" before stop 30, an outside audit)
-      const pools = Math.min(limits.connections, A.MAX_CONNS) * Math.min(limits.poolMax, A.MAX_POOL);
-      throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${limits.connections}) × limits.poolMax (${limits.poolMax} bytes), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
+      // (the numbers the product was taken of: a limit above what a bus can have counts as
+      // that most; the message multiplied one number and showed another before stop 39: an
+      // outside audit)
+      const nConns = Math.min(limits.connections, A.MAX_CONNS), poolMax = Math.min(limits.poolMax, A.MAX_POOL);
+      const shown = (v: number, cap: number) => v > cap ? `${v}, counted as ${cap}, the most a bus can have` : String(v);
+      const pools = nConns * poolMax;
+      throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${shown(limits.connections, A.MAX_CONNS)}) × limits.poolMax (${shown(limits.poolMax, A.MAX_POOL)} bytes), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
     }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await providerFor('Bus.create');

@@ -105,6 +105,14 @@ t('Bus.create: public errors', async () => {
   } catch (err) {
     assert.is((err as BusError).code, 'ENOMEM');
   }
+  try {
+    // (the message multiplied 65535 and showed 70000 before stop 39: an outside audit)
+    await Bus.create({ engine: ENGINE, provider: new MockProvider(), limits: { connections: 70000 } });
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as BusError).code, 'ENOMEM');
+    assert.match((err as BusError).message, /limits\.connections \(70000, counted as 65535, the most a bus can have\) × limits\.poolMax \(1048576 bytes\), are 68718428160 bytes/);
+  }
   const { bus } = await makeBus();
   assert.is(bus.engine.kind, ENGINE);
   assert.is(bus.id128.length, 16);
