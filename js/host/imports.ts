@@ -71,7 +71,12 @@ export function cappedArgs(full: Uint8Array, max = META_CMDLINE_MAX, maxArgs = M
   }
   if (argc === 0 && full.length > 0 && maxArgs > 0 && max > 0) {
     let cut = Math.min(max - 1, full.indexOf(0) < 0 ? full.length : full.indexOf(0));
-    while (cut > 0 && (full[cut] & 0xc0) === 0x80) cut--; // do not split a UTF-8 sequence
+    // do not split a UTF-8 sequence: back to its lead byte, at most 3 bytes back; bytes that
+    // are not UTF-8 there (an argv need not be) are cut at the cap (a run of continuation
+    // bytes was walked back to 0, an empty argument, before stop 39: an outside audit)
+    const cap = cut;
+    while (cut > 0 && cap - cut < 3 && (full[cut] & 0xc0) === 0x80) cut--;
+    if ((full[cut] & 0xc0) === 0x80) cut = cap;
     const b = new Uint8Array(cut + 1);
     b.set(full.subarray(0, cut));
     return { argc: 1, bytes: b };

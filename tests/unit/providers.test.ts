@@ -218,6 +218,10 @@ test('cappedArgs: whole arguments within the caps; a first argument over the cap
   assert.equal(cappedArgs(enc.encode('ééé\0'), 5, 10), { argc: 1, bytes: enc.encode('éé\0') });
   assert.equal(cappedArgs(enc.encode('ééé\0'), 4, 10), { argc: 1, bytes: enc.encode('é\0') });
   assert.equal(cappedArgs(new Uint8Array(0)), { argc: 0, bytes: new Uint8Array(0) });
+  // bytes that are not UTF-8 (continuation bytes only: legal in an argv) are cut at the cap, not walked back to nothing
+  const raw = new Uint8Array(20).fill(0x80);
+  assert.equal(cappedArgs(raw, 9, 10), { argc: 1, bytes: Uint8Array.of(...new Uint8Array(8).fill(0x80), 0) });
+  assert.equal(cappedArgs(enc.encode('a😀😀\0'), 8, 10), { argc: 1, bytes: enc.encode('a😀\0') }, 'a 4-byte character: 3 bytes back at most');
 });
 
 // ---------------------------------------------------------------- Node
