@@ -1,5 +1,7 @@
 // attach: metadata attach flags by name (kdbus KDBUS_ATTACH_*), for the public API.
 import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+import { kindOf } from './args.ts';
 
 export const ATTACH = {
   timestamp: A.ATTACH_TIMESTAMP,
@@ -35,4 +37,18 @@ export function attachMask(spec: AttachSpec | undefined, dflt: number): number {
     m |= bit;
   }
   return m;
+}
+
+/**
+ * attachMask of a method's argument `name`, or EINVAL quoting the value (a list as JSON, a
+ * number as itself, anything else by its kind): connect, update, info and creatorInfo alike
+ * (update and info said only "got array" before stop 39: an outside audit).
+ */
+export function attachArg(op: string, name: string, spec: unknown, dflt: number): number {
+  const m = attachMask(spec as AttachSpec | undefined, dflt);
+  if (m >= 0) return m;
+  let got = kindOf(spec);
+  if (typeof spec === 'number') got = String(spec);
+  else if (Array.isArray(spec)) { try { const j = JSON.stringify(spec); if (j.length <= 200) got = j; } catch { /* (a BigInt, a cycle: its kind) */ } }
+  throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}`);
 }

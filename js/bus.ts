@@ -7,7 +7,7 @@ import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, type Provider } from './host/provider.ts';
 import { loadCore, loadCoreIfAllowed } from './host/load.ts';
-import { attachMask, type AttachSpec } from './attach.ts';
+import { attachArg, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
@@ -224,13 +224,6 @@ function checkProvider(op: string, p: unknown): Provider | undefined {
   return x;
 }
 
-function checkAttach(name: string, spec: unknown, dflt: number): number {
-  const m = attachMask(spec as AttachSpec | undefined, dflt);
-  if (m < 0) {
-    throw new BusError(A.EINVAL, 'connect', `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${Array.isArray(spec) ? JSON.stringify(spec) : typeof spec === 'number' ? String(spec) : kindOf(spec)}`);
-  }
-  return m;
-}
 
 /**
  * The runtime's real provider: Node's or Deno's; elsewhere (browsers and their workers) the
@@ -664,7 +657,7 @@ export class Bus {
     if (!e.joined) throw this.leftError('connect');
     const o = options<ConnectOptions>('connect', opts, CONNECT_KEYS, "{ description: 'alice' }");
     const poolSize = u32Arg('connect', 'poolSize', o.poolSize, this.limits.poolMax);
-    const send = checkAttach('attachSend', o.attachSend, A.ATTACH_ALL), recv = checkAttach('attachRecv', o.attachRecv, 0);
+    const send = attachArg('connect', 'attachSend', o.attachSend, A.ATTACH_ALL), recv = attachArg('connect', 'attachRecv', o.attachRecv, 0);
     let flags = u32Arg('connect', 'flags', o.flags, 0);
     const description = o.description;
     if (description !== undefined && typeof description !== 'string') {

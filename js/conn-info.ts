@@ -7,7 +7,7 @@ import { BusError } from './errno.ts';
 import type { Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { UPDATE, INFO, FREE, checkCmd, commandError } from './cmd/index.ts';
-import { attachMask, type AttachSpec } from './attach.ts';
+import { attachArg, type AttachSpec } from './attach.ts';
 import { decodeAll, type MetadataItems } from './metadata.ts';
 import { kindOf, options } from './args.ts';
 
@@ -32,19 +32,14 @@ export interface InfoOptions {
   attach?: AttachSpec | undefined;
 }
 
-function mask(op: string, name: string, spec: AttachSpec | undefined, dflt: number): number {
-  const m = attachMask(spec, dflt);
-  if (m < 0) throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${kindOf(spec)}`);
-  return m;
-}
 
 /** UPDATE: change either attach mask; applies from the next message on. */
 export function updateAttach(e: Engine, slot: number, gen: number, opts: UpdateOptions): void {
   if (opts === undefined) throw new BusError(A.EINVAL, 'update', "options must be an object like { attachRecv: ['creds'] }, got undefined");
   const o = options<UpdateOptions>('update', opts, UPDATE_KEYS, "{ attachRecv: ['creds'] }");
   const oSend = o.attachSend, oRecv = o.attachRecv; // (each read once)
-  const send = oSend === undefined ? -1 : mask('update', 'attachSend', oSend, 0);
-  const recv = oRecv === undefined ? -1 : mask('update', 'attachRecv', oRecv, 0);
+  const send = oSend === undefined ? -1 : attachArg('update', 'attachSend', oSend, 0);
+  const recv = oRecv === undefined ? -1 : attachArg('update', 'attachRecv', oRecv, 0);
   UPDATE.encode(e.u32, e.cmd, send, recv);
   checkCmd(e.u32, e.cmd, e.update(slot, gen), 'update', UPDATE.NAME);
 }
@@ -64,7 +59,7 @@ function takeInfo(e: Engine, slot: number, gen: number, off: number): Connection
 /** CONN_INFO by id or by well-known name (its primary owner), through connection (slot, gen)'s pool. */
 export function connInfo(e: Engine, slot: number, gen: number, id: number | string, opts?: InfoOptions): ConnectionInfo {
   const o = options<InfoOptions>('info', opts, INFO_KEYS, "{ attach: ['creds'] }");
-  const attach = mask('info', 'attach', o.attach, A.ATTACH_ALL);
+  const attach = attachArg('info', 'attach', o.attach, A.ATTACH_ALL);
   // a unique name of this bus (:1.<id>), as send() takes it: that id
   if (typeof id === 'string' && /^:1\.\d+$/.test(id)) id = Number(id.slice(3));
   if (typeof id === 'string') {
@@ -83,7 +78,7 @@ export function connInfo(e: Engine, slot: number, gen: number, id: number | stri
 /** BUS_CREATOR_INFO, through connection (slot, gen)'s pool. */
 export function creatorInfo(e: Engine, slot: number, gen: number, opts?: InfoOptions): ConnectionInfo {
   const o = options<InfoOptions>('creatorInfo', opts, INFO_KEYS, "{ attach: ['creds'] }");
-  INFO.encode(e.u32, e.cmd, 0, mask('creatorInfo', 'attach', o.attach, A.ATTACH_ALL));
+  INFO.encode(e.u32, e.cmd, 0, attachArg('creatorInfo', 'attach', o.attach, A.ATTACH_ALL));
   checkCmd(e.u32, e.cmd, e.busCreatorInfo(slot, gen), 'creatorInfo', INFO.CREATOR_NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
 }

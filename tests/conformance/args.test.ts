@@ -123,6 +123,13 @@ t('bus.connect: options', ({ bus }) => {
   einval(() => bus.connect({ attachSend: 'everything' as never }), `connect: EINVAL: unknown attach flags: attachSend must be 'all', a mask (a u32) or a list of ATTACH names, got string`);
   assert.is(bus.engine.liveConns(), 0, 'nothing was connected');
   assert.equal(bus.connections, []);
+  // update, info and creatorInfo word it as connect does (they said "got array": an outside audit, stop 39)
+  const c = bus.connect();
+  einval(() => c.update({ attachRecv: ['nope'] as never }), `update: EINVAL: unknown attach flags: attachRecv must be 'all', a mask (a u32) or a list of ATTACH names, got ["nope"]`);
+  einval(() => c.update({ attachSend: -1 as never }), `update: EINVAL: unknown attach flags: attachSend must be 'all', a mask (a u32) or a list of ATTACH names, got -1`);
+  einval(() => c.info(c.id, { attach: ['x'] as never }), `info: EINVAL: unknown attach flags: attach must be 'all', a mask (a u32) or a list of ATTACH names, got ["x"]`);
+  einval(() => c.creatorInfo({ attach: 'most' as never }), `creatorInfo: EINVAL: unknown attach flags: attach must be 'all', a mask (a u32) or a list of ATTACH names, got string`);
+  c.close();
 });
 
 t('conn.send / sendText / sendJSON: options and payload', ({ bus }) => {
