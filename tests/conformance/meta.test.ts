@@ -81,9 +81,32 @@ t('unsupported items are left out, never invented (CREDS included)', async ({ bu
   await bus2.close();
 });
 
+/**
+ * On a bus of provider `p`: a send, then `spoil(true)` and a send that must fail EINVAL
+ * matching `rule` and change nothing, then `spoil(false)` and a send that goes through.
+ */
+async function spoiledSend(engine: 'wasm' | 'twin', p: MockProvider, spoil: (on: boolean) => void, rule: RegExp, name: string): Promise<void> {
+  const { Bus, BusError } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const a = bus2.connect(), b = bus2.connect({ attachRecv: 'all' });
+  a.sendText(b.id, 'before');
+  spoil(true);
+  let err: unknown = null;
+  try { a.sendText(b.id, 'spoiled'); } catch (e) { err = e; }
+  assert.ok(err instanceof BusError, `${name}: the send fails`);
+  assert.is((err as InstanceType<typeof BusError>).code, 'EINVAL', name);
+  assert.match((err as Error).message, rule, name);
+  assert.equal(bus2.check(), [], `${name}: the bus as it was`);
+  assert.is(b.queued, 1, `${name}: only the message sent before`);
+  spoil(false);
+  a.sendText(b.id, 'after');
+  assert.equal([b.recv()!, b.recv()!].map((m) => { const t = m.text(); m.free(); return t; }), ['before', 'after']);
+  a.close(); b.close();
+  await bus2.close();
+}
+
 t('a provider answer outside the Provider contract fails the command with EINVAL naming it, never becomes metadata', async ({ bus }) => {
   // (outside audit, stop 16: a uid of -5 arrived as 4294967291, NaN as 0, a comm string as NUL bytes, a tid of -1 as 2^64)
-  const { Bus, BusError } = await import('../../js/index.ts');
   type Spoil = Record<string, (...a: never[]) => unknown>;
   const creds = (over: Partial<Creds>) => (o: Creds) => { Object.assign(o, { uid: 1, euid: 1, suid: 1, fsuid: 1, gid: 1, egid: 1, sgid: 1, fsgid: 1 }, over); return true; };
   const cases: [string, Spoil, RegExp][] = [
@@ -110,47 +133,17 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
       name: 'sloppy', clock: pick('clock'), random: pick('random'), creds: pick('creds'), pids: pick('pids'), groups: pick('groups'),
       comm: pick('comm'), caps: pick('caps'), audit: pick('audit'),
     } as unknown as MockProvider;
-    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
-    const a = bus2.connect(), b = bus2.connect({ attachRecv: 'all' });
-    a.sendText(b.id, 'before');
-    spoiled = true;
-    let err: unknown = null;
-    try { a.sendText(b.id, 'spoiled'); } catch (e) { err = e; }
-    assert.ok(err instanceof BusError, `${name}: the send fails`);
-    assert.is((err as InstanceType<typeof BusError>).code, 'EINVAL', name);
-    assert.match((err as Error).message, rule, name);
-    assert.equal(bus2.check(), [], `${name}: the bus as it was`);
-    assert.is(b.queued, 1, `${name}: only the message sent before`);
-    spoiled = false;
-    a.sendText(b.id, 'after');
-    assert.equal([b.recv()!, b.recv()!].map((m) => { const t = m.text(); m.free(); return t; }), ['before', 'after']);
-    a.close(); b.close();
-    await bus2.close();
+    await spoiledSend(bus.engine.kind, p, (on) => { spoiled = on; }, rule, name);
   }
 });
 
 t('a provider epoch() that is not a u32 fails the command with EINVAL (it was coerced: old metadata kept)', async ({ bus }) => {
   // (an outside audit, stop 39: 0.1 and 0.2, NaN, 7 and 2^32 + 7 read as one epoch, and messages carried the old uid)
-  const { Bus, BusError } = await import('../../js/index.ts');
   for (const bad of [0.5, NaN, 2 ** 32 + 7, -1, 'x']) {
     const base = new MockProvider();
     let spoiled = false;
     const p = Object.assign(Object.create(base) as MockProvider, { name: 'sloppy', epoch: () => (spoiled ? bad : 1) as number });
-    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
-    const a = bus2.connect(), b = bus2.connect({ attachRecv: 'all' });
-    a.sendText(b.id, 'before');
-    spoiled = true;
-    let err: unknown = null;
-    try { a.sendText(b.id, 'spoiled'); } catch (e) { err = e; }
-    assert.ok(err instanceof BusError, `${String(bad)}: the send fails`);
-    assert.is((err as InstanceType<typeof BusError>).code, 'EINVAL');
-    assert.match((err as Error).message, /provider "sloppy": epoch\(\) must be an integer in 0 … 4294967295/);
-    assert.equal(bus2.check(), []);
-    assert.is(b.queued, 1, 'only the message sent before');
-    spoiled = false;
-    b.recv()!.free();
-    a.close(); b.close();
-    await bus2.close();
+    await spoiledSend(bus.engine.kind, p, (on) => { spoiled = on; }, /provider "sloppy": epoch\(\) must be an integer in 0 … 4294967295/, String(bad));
   }
 });
 
