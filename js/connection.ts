@@ -888,6 +888,24 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, seen, this.lastDropped, stop, spun);
   }
 
+  /**
+   * @internal listen's park (listen.ts): wait on the wake word from `seen` with nothing made
+   * per park but the wait's own promise: `w`, the listener's one waiter, counted among this
+   * connection's receive waits (pendingReceives; close() ends it by moving the word), holds
+   * no keep-alive (the listener's standingHold does). null: a lock was found stuck
+   * (lockBusy): the listener parks through recvChecked, which retries on its timer.
+   */
+  parkListen(w: Waiter, seen: number): Promise<void> | null {
+    if (this.lockBusy !== null) return null;
+    w.error = null;
+    this.waiters.add(w);
+    return waitWord(this.engine.i32, this.wakeIndex, seen, Infinity, this.sleepersIndex);
+  }
+  /** @internal listen's park is over */
+  unparkListen(w: Waiter): void { this.waiters.delete(w); }
+  /** @internal end listen's park (stop(), an abort): a notify of the wake word; its other waiters re-check */
+  wakeListen(): void { notifyWord(this.engine.i32, this.wakeIndex, this.sleepersIndex); }
+
   /** @internal the wake word now (read before a last look at the queue: spinWake's `seen`) */
   wakeSeen(): number {
     return Atomics.load(this.engine.i32, this.wakeIndex);

@@ -78,6 +78,9 @@ export interface Listenable {
   /** messages taken by the last batch and not handed over yet (the next take needs no RECV) */
   readonly batchPending: boolean;
   spinWake(seen: number): boolean;
+  parkListen(w: Waiter, seen: number): Promise<void> | null;
+  unparkListen(w: Waiter): void;
+  wakeListen(): void;
   readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
   standingHold(keep: boolean | undefined): Waiter;
@@ -100,6 +103,9 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   conn.listening = token;
 
   const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
+  /** the listener's one waiter for its parks (no keep-alive of its own: `keeper` holds) */
+  const parkWaiter: Waiter = { keep: false, held: false, error: null, cancel: null };
+  const wakeUp = () => conn.wakeListen();
   const NONE: RecvOptions = {};
   const stop: WaitStop = { cancel: null };
   let stopped = false, received = 0, active = true;
@@ -192,6 +198,8 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     const fresh = () => { t0 = last = now(); n = 0; every = 1; };
     /** the wake word, read before each look at the queue (a message published since has moved it) */
     let seen = 0;
+    /** the look after a park: a message it finds ends a wait that caught one (the spinner's score) */
+    let woke = false;
     for (;;) {
       for (;;) {
         if (stopped || conn.closed) return;
@@ -201,7 +209,8 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // again, never sleep through a message)
         if (!conn.batchPending) seen = conn.wakeSeen();
         const m = take();
-        if (m === null) break;
+        if (m === null) { woke = false; break; }
+        if (woke) { woke = false; conn.spinner.woke(now()); }
         deliver(m);
         if (due()) { await yieldTurn(); fresh(); }
       }
@@ -216,10 +225,23 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         conn.spinner.woke(now());
       }
       if (m === null) {
-        // no spin due, or it ran out: park as recvAsync does. A park that the event loop
-        // resolved lets timers and I/O run: the next turn starts afresh (one that found the
-        // word moved already resolves in a microtask: the turn goes on).
+        // no spin due, or it ran out: park on the wake word, then look again from the top (the
+        // RECV_BATCH takes what came, and ends what went wrong: ESHUTDOWN, a recovery's
+        // ECONNRESET). A park that the event loop resolved lets timers and I/O run: the next
+        // turn starts afresh (one that found the word moved already resolves in a microtask:
+        // the turn goes on). The listener's own park makes nothing per message but the wait's
+        // promise (recvAsync's wait made a waiter, closures, a frame and a RECV of its own:
+        // docs/BENCHMARKS.md, stop 39).
         const p0 = parks();
+        const park = conn.parkListen(parkWaiter, seen);
+        if (park !== null) {
+          stop.cancel = wakeUp;
+          try { await park; } finally { conn.unparkListen(parkWaiter); }
+          if (parks() !== p0) fresh();
+          woke = true;
+          continue;
+        }
+        // a lock found stuck (lockBusy): recvAsync's wait, which looks again on its timer
         try {
           const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true, seen);
           if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
