@@ -4,7 +4,8 @@
 // RECV_BATCH, which also frees the slices of those handed over since the one before: one
 // hold of the lock per batch, not two per message; conn.takeBatched); only an empty queue is
 // waited for: the adaptive spin, done synchronously (a message it catches goes by in the same
-// turn), then a park as recvAsync parks (Atomics.waitAsync). So a receiver fed in bursts
+// turn), then a park on the wake word (Atomics.waitAsync, with the listener's one waiter:
+// conn.parkListen), after which the next RECV_BATCH takes what came. So a receiver fed in bursts
 // pays a share of a batch's cost per message, not recvAsync's (docs/BENCHMARKS.md, stops 13
 // and 18).
 //
