@@ -898,7 +898,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   parkListen(w: Waiter, seen: number): Promise<void> | null {
     if (this.lockBusy !== null) return null;
     w.error = null;
-    this.waiters.add(w);
+    this.waiters.add(w); // (close() sets its error and calls its cancel, which ends the park)
     return waitWord(this.engine.i32, this.wakeIndex, seen, Infinity, this.sleepersIndex);
   }
   /** @internal listen's park is over */

@@ -104,9 +104,20 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   conn.listening = token;
 
   const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
-  /** the listener's one waiter for its parks (no keep-alive of its own: `keeper` holds) */
-  const parkWaiter: Waiter = { keep: false, held: false, error: null, cancel: null };
-  const wakeUp = () => conn.wakeListen();
+  /**
+   * the listener's one waiter for its parks (no keep-alive of its own: `keeper` holds); its
+   * cancel (close(), and stop() through `stop`) resolves the park directly: a notify of this
+   * thread's own wait does not keep a Deno thread alive until it resolves (API.md,
+   * "Keep-alive"), so a stop() awaited with nothing else pending ended the program there
+   */
+  let parkResolve: (() => void) | null = null;
+  const cancelPark = () => {
+    const r = parkResolve;
+    parkResolve = null;
+    r?.();
+    conn.wakeListen();
+  };
+  const parkWaiter: Waiter = { keep: false, held: false, error: null, cancel: cancelPark };
   const NONE: RecvOptions = {};
   const stop: WaitStop = { cancel: null };
   let stopped = false, received = 0, active = true;
@@ -236,8 +247,13 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         const p0 = parks();
         const park = conn.parkListen(parkWaiter, seen);
         if (park !== null) {
-          stop.cancel = wakeUp;
-          try { await park; } finally { conn.unparkListen(parkWaiter); }
+          stop.cancel = cancelPark;
+          try {
+            await new Promise<void>((resolve) => { parkResolve = resolve; park.then(resolve); });
+          } finally {
+            parkResolve = null;
+            conn.unparkListen(parkWaiter);
+          }
           if (parks() !== p0) fresh();
           woke = true;
           continue;
