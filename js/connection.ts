@@ -889,8 +889,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /**
-   * @internal listen's park (listen.ts): wait on the wake word from `seen` with nothing made
-   * per park but the wait's own promise: `w`, the listener's one waiter, counted among this
+   * @internal listen's park (listen.ts): wait on the wake word from `seen`, with no waiter,
+   * frame or RECV made per park (listen adds one promise that stop() and close() resolve):
+   * `w`, the listener's one waiter, counted among this
    * connection's receive waits (pendingReceives; close() ends it by moving the word), holds
    * no keep-alive (the listener's standingHold does). null: a lock was found stuck
    * (lockBusy): the listener parks through recvChecked, which retries on its timer.

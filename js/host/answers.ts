@@ -18,7 +18,8 @@ function wrong(p: Provider, what: string, rule: string, got: unknown): never {
   throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: ${what} must be ${rule}, got ${shown(got)}`);
 }
 
-const isU32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+/** an integer in 0 … 2^32 − 1 (a uid_t, gid_t, CAPS word, AUDIT field, epoch) */
+export const isU32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /** creds(out) said true: every field a u32 (kdbus CREDS). */
 export function checkCreds(p: Provider, c: Creds): void {

@@ -8,6 +8,7 @@ import { nsToHalves, utf8, performanceClock, CREDS_FIELDS } from './provider.ts'
 import { BusError } from '../errno.ts';
 import * as A from '../shared/abi.ts';
 import { options, kindOf } from '../args.ts';
+import { isU32 as u32 } from './answers.ts';
 
 const IDENTITY_KEYS = ['creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
 const MOCK_KEYS = ['seed', 'step', 'realClock', ...IDENTITY_KEYS] as const;
@@ -17,7 +18,7 @@ function credsArg(op: string, c: unknown): Partial<Creds> {
   const o = options<Creds>(op, c, CREDS_FIELDS, '{ uid: 1000 }', 'creds');
   for (const f of CREDS_FIELDS) {
     const v = o[f];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+    if (v !== undefined && !u32(v)) {
       throw new BusError(A.EINVAL, op, `creds.${f} must be an integer in 0 … 2^32 − 1 (a uid_t / gid_t), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
     }
   }
@@ -130,7 +131,6 @@ export class MockProvider implements Provider {
     const bad = (what: string, rule: string, v: unknown): never => {
       throw new BusError(A.EINVAL, op, `${what} must be ${rule}, got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
     };
-    const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
     if (id.creds !== undefined) this.current = { ...this.current, ...credsArg(op, id.creds) };
     if (id.pids !== undefined) {
       if (id.pids === null) this.pid = null;
