@@ -1,4 +1,5 @@
-// Where the CPU of a message at 100 messages/s goes (npm run bench:cpu [-- --warm S] [--rounds N]),
+// Where the CPU of a message at 100 messages/s goes
+// (npm run bench:cpu [-- --warm-msgs N] [--warm S] [--rounds N] [--base OTHER/dist]),
 // split by thread and by phase: the main thread send()s 64 B to one receiving worker at a time,
 // every 10 ms, in one-second segments alternated between four receivers, all alive at once:
 //   post     worker.postMessage to an onmessage handler (the baseline of bench:threads' CPU row)
@@ -20,12 +21,18 @@
 // onmessage handler's own run: Node's receive before it (the port's task, the clone's
 // deserialization, the event) is in the rest.
 //
-// Before the segments each receiver gets --warm seconds (default 15) of the same traffic, so
-// that TurboFan has compiled what it will: with 3 s the bus's receivers still had functions
-// marked for optimization in every round of a 36 s run (`node --trace-opt`) and V8's threads
-// took 46-126 µs per bus message against 0 for postMessage's (stop 38). Medians of --rounds
-// (default 8) segments per receiver. Timing assertions belong here, not in tests; this bench
-// asserts nothing.
+// Before the segments each receiver gets --warm-msgs messages (default 6000) one millisecond
+// apart, each of which still finds it parked, then --warm seconds (default 5) of the segments'
+// traffic: TurboFan compiles a function once it has run enough, and at 100 msg/s the park
+// path's functions got there only after about a minute: with 10-15 s of warm-up at 100 msg/s
+// the segments met their first compilations (V8's threads took 20-80 µs per bus message, 0 for
+// postMessage's, and the receiving worker ran them unoptimized until then), with 60 s or the
+// paced 6000 none (`node --trace-opt`, stop 40). Medians of --rounds (default 8) segments per
+// receiver. Timing assertions belong here, not in tests; this bench asserts nothing.
+//
+// --base OTHER/dist adds the receivers listen@base and async@base, whose workers load another
+// build's dist/ (the same core and BUS_VERSION: the bus is this build's), in the same
+// alternation: an A/B of a change to the receive path in one process (stop 40).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +40,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { next } from './worker-next.mjs';
 
-const KINDS = ['post', 'bare', 'listen', 'async'];
+const KINDS = ['post', 'bare', 'listen', 'async']; // (and listen@base, async@base with --base)
 
 if (!isMainThread) {
   const { kind, dist, handle } = workerData;
@@ -83,7 +90,9 @@ if (!isMainThread) {
   }
 } else {
   const arg = (name, d) => { const i = process.argv.indexOf(name); return i > 0 ? Number(process.argv[i + 1]) : d; };
-  const WARM_S = arg('--warm', 15), ROUNDS = arg('--rounds', 8);
+  const WARM_S = arg('--warm', 5), WARM_N = arg('--warm-msgs', 6000), ROUNDS = arg('--rounds', 8);
+  const bi = process.argv.indexOf('--base'), BASE = bi > 0 ? process.argv[bi + 1] : null;
+  if (BASE) KINDS.push('listen@base', 'async@base');
   if (!existsSync('/proc/self/task')) throw new Error('bench/cpu: needs Linux (/proc/self/task)');
   const root = fileURLToPath(new URL('..', import.meta.url));
   const tmp = mkdtempSync(join(tmpdir(), 'wasmbus-cpu-'));
@@ -91,32 +100,47 @@ if (!isMainThread) {
   try {
     cpSync(join(root, 'dist'), join(tmp, 'dist'), { recursive: true });
     cpSync(join(root, 'build'), join(tmp, 'build'), { recursive: true });
-    const waitJs = join(tmp, 'dist/js/host/wait.js');
-    let s = readFileSync(waitJs, 'utf8');
-    const patch = {
-      // every park of an event-loop wait goes through waitAsyncFn; its resolutions through these thens
-      'const r = waitAsyncFn(i32, index, expected);': 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(i32, index, expected);',
-      'return r.value.then((how) => { parked++;': 'return r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); parked++;',
+    // the window's stamps: every park of an event-loop wait goes through waitAsyncFn; its
+    // resolutions through one of these thens (waitWord's, or parkOn's callback: listen's park
+    // since stop 40); each pattern must be found in at least one place
+    const patchWait = (dir) => {
+      const waitJs = join(dir, 'js/host/wait.js');
+      let s = readFileSync(waitJs, 'utf8');
+      const patch = [
+        ['const r = waitAsyncFn(i32, index, expected);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(i32, index, expected);', true],
+        ['return r.value.then((how) => { parked++;', 'return r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); parked++;', true],
+        ['void r.value.then(onWake);', 'void r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); onWake(how); });', false],
+      ];
+      for (const [from, to, needed] of patch) {
+        if (!s.includes(from)) { if (needed) throw new Error(`bench/cpu: ${waitJs} has no "${from}" any more: update the patch list`); continue; }
+        s = s.replaceAll(from, to);
+      }
+      writeFileSync(waitJs, s);
     };
-    for (const [from, to] of Object.entries(patch)) {
-      if (!s.includes(from)) throw new Error(`bench/cpu: dist/js/host/wait.js has no "${from}" any more: update the patch list`);
-      s = s.replaceAll(from, to);
+    patchWait(join(tmp, 'dist'));
+    if (BASE) {
+      // another build's dist/ for the kinds "@base" (the same core: the bus is this build's)
+      cpSync(BASE, join(tmp, 'base/dist'), { recursive: true });
+      cpSync(join(root, 'build'), join(tmp, 'base/build'), { recursive: true });
+      patchWait(join(tmp, 'base/dist'));
     }
-    writeFileSync(waitJs, s);
+    const baseDist = BASE ? pathToFileURL(join(tmp, 'base/dist')).href : null;
     const dist = pathToFileURL(join(tmp, 'dist')).href;
     const { Bus, MockProvider } = await import(dist + '/js/index.js');
     const b = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 8 } });
     const main = b.connect();
     const W = {};
     for (const kind of KINDS) {
-      const w = new Worker(new URL(import.meta.url), { workerData: { kind, dist, handle: kind === 'post' ? null : b.handle() } });
+      const w = new Worker(new URL(import.meta.url), { workerData: { kind: kind.split('@')[0], dist: kind.endsWith('@base') ? baseDist : dist, handle: kind === 'post' ? null : b.handle() } });
       workers.push(w);
       W[kind] = { w, ...(await next(w)) };
     }
     const myTid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
     const p64 = new Uint8Array(64);
-    const send = { post: () => W.post.w.postMessage(p64), bare: () => main.send(W.bare.id, p64), listen: () => main.send(W.listen.id, p64), async: () => main.send(W.async.id, p64) };
+    const send = Object.fromEntries(KINDS.map((k) => [k, k === 'post' ? () => W.post.w.postMessage(p64) : () => main.send(W[k].id, p64)]));
     const run = (kind, ms) => new Promise((res) => { const iv = setInterval(send[kind], 10); setTimeout(() => { clearInterval(iv); res(); }, ms); });
+    /** n messages to one receiver one millisecond apart: each still finds it parked (stop 40) */
+    const paced = async (kind, n) => { for (let i = 0; i < n; i++) { send[kind](); await new Promise((res) => setTimeout(res, 1)); } };
     const threads = () => {
       const o = new Map();
       for (const t of readdirSync('/proc/self/task')) {
@@ -125,7 +149,8 @@ if (!isMainThread) {
       return o;
     };
     const wTids = new Set(KINDS.map((k) => W[k].tid));
-    console.log(`${process.version}; ${WARM_S} s of warm-up per receiver, then ${ROUNDS} one-second segments each, alternated`);
+    console.log(`${process.version}; warm-up per receiver: ${WARM_N} parked messages 1 ms apart, then ${WARM_S} s at 100 msg/s; then ${ROUNDS} one-second segments each, alternated`);
+    for (const kind of KINDS) await paced(kind, WARM_N);
     for (const kind of KINDS) await run(kind, WARM_S * 1000);
     const segs = Object.fromEntries(KINDS.map((k) => [k, []]));
     for (let r = 0; r < ROUNDS; r++) {

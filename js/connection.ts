@@ -5,7 +5,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWord, waitWordBlocking, bump } from './host/wait.ts';
+import { now, waitWord, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
@@ -890,18 +890,22 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /**
    * @internal listen's park (listen.ts): wait on the wake word from `seen`, with no waiter,
-   * frame or RECV made per park (listen adds one promise that stop() and close() resolve):
-   * `w`, the listener's one waiter, counted among this
-   * connection's receive waits (pendingReceives; close() ends it by moving the word), holds
-   * no keep-alive (the listener's standingHold does). null: a lock was found stuck
-   * (lockBusy): the listener parks through recvChecked, which retries on its timer.
+   * frame, promise or RECV made per park: `onWake`, made once per listener, is called once
+   * the wait resolves (it calls parkWoke). `w`, the listener's one waiter, is counted among
+   * this connection's receive waits while parked (pendingReceives; close() calls its cancel,
+   * which ends the park), and holds no keep-alive (the listener's standingHold does).
+   * PARK_MOVED: the word had moved, nothing parked (look again); PARK_BUSY: a lock was found
+   * stuck (lockBusy): the listener parks through recvChecked, which retries on its timer.
    */
-  parkListen(w: Waiter, seen: number): Promise<void> | null {
-    if (this.lockBusy !== null) return null;
+  parkListen(w: Waiter, seen: number, onWake: (how: string) => void): number {
+    if (this.lockBusy !== null) return PARK_BUSY;
+    if (!parkOn(this.engine.i32, this.wakeIndex, seen, this.sleepersIndex, onWake)) return PARK_MOVED;
     w.error = null;
     this.waiters.add(w); // (close() sets its error and calls its cancel, which ends the park)
-    return waitWord(this.engine.i32, this.wakeIndex, seen, Infinity, this.sleepersIndex);
+    return PARK_PARKED;
   }
+  /** @internal a listener's park woke (its onWake was called): count it; true: yield a macrotask first (fair.ts) */
+  parkWoke(how: string): boolean { return parkWoke(this.engine.i32, this.sleepersIndex, how); }
   /** @internal listen's park is over */
   unparkListen(w: Waiter): void { this.waiters.delete(w); }
   /** @internal end listen's park (stop(), an abort): a notify of the wake word; its other waiters re-check */

@@ -24,7 +24,7 @@ import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import type { Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
-import { now, parks } from './host/wait.ts';
+import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED } from './host/wait.ts';
 import { yieldTurn } from './host/fair.ts';
 import { abortHooks } from './abort-hooks.ts';
 import type { Waiter } from './waiter.ts';
@@ -79,7 +79,8 @@ export interface Listenable {
   /** messages taken by the last batch and not handed over yet (the next take needs no RECV) */
   readonly batchPending: boolean;
   spinWake(seen: number): boolean;
-  parkListen(w: Waiter, seen: number): Promise<void> | null;
+  parkListen(w: Waiter, seen: number, onWake: (how: string) => void): number;
+  parkWoke(how: string): boolean;
   unparkListen(w: Waiter): void;
   wakeListen(): void;
   readonly spinner: { woke(t: number): void };
@@ -104,17 +105,21 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   conn.listening = token;
 
   const ENDED = new BusError(A.ECANCELED, 'listen', 'the listener was stopped');
+  /** parked now: its onWake or a cancelPark ends the park, whichever comes first */
+  let parked = false;
   /**
    * the listener's one waiter for its parks (no keep-alive of its own: `keeper` holds); its
-   * cancel (close(), and stop() through `stop`) resolves the park directly: a notify of this
+   * cancel (close(), and stop() through `stop`) ends the park directly, the hand-over going on
+   * in a microtask (to find the listener stopped or the connection closed): a notify of this
    * thread's own wait does not keep a Deno thread alive until it resolves (API.md,
    * "Keep-alive"), so a stop() awaited with nothing else pending ended the program there
    */
-  let parkResolve: (() => void) | null = null;
   const cancelPark = () => {
-    const r = parkResolve;
-    parkResolve = null;
-    r?.();
+    if (parked) {
+      parked = false;
+      conn.unparkListen(parkWaiter);
+      void RESOLVED.then(pump);
+    }
     conn.wakeListen();
   };
   const parkWaiter: Waiter = { keep: false, held: false, error: null, cancel: cancelPark };
@@ -191,109 +196,130 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   const take = (): Message | null => {
     try { return conn.takeBatched('listen'); } catch (err) { throw own(err); }
   };
-  /** The hand-over loop; returns when stopped or closed, throws what ends it otherwise. */
-  const loop = async (): Promise<void> => {
-    // a turn hands over messages for at most DRAIN_MS of this thread's time, then yields a
-    // macrotask: across waits caught by the spin too (a steady stream never parks, and a
-    // spin's promise never lets the event loop in). The clock is read after each of the
-    // first messages of a turn while they are slow (a handler of milliseconds), else every
-    // CLOCK_EVERY messages.
-    let t0 = now(), last = t0, n = 0, every = 1;
-    /** after a message: has this turn had its DRAIN_MS? (no promise: messages go by synchronously) */
-    const due = (): boolean => {
-      if (++n % every !== 0) return false;
-      const t = now();
-      every = t - last > DRAIN_MS / CLOCK_EVERY ? 1 : CLOCK_EVERY;
-      last = t;
-      return t - t0 >= DRAIN_MS;
-    };
-    const fresh = () => { t0 = last = now(); n = 0; every = 1; };
-    /** the wake word, read before each look at the queue (a message published since has moved it) */
-    let seen = 0;
-    /** the look after a park: a message it finds ends a wait that caught one (the spinner's score) */
-    let woke = false;
-    for (;;) {
+  // The hand-over, pump(): a turn hands over messages for at most DRAIN_MS of this thread's
+  // time, then yields a macrotask: across waits caught by the spin too (a steady stream never
+  // parks, and a spin never lets the event loop in). The clock is read after each of the first
+  // messages of a turn while they are slow (a handler of milliseconds), else every CLOCK_EVERY
+  // messages. pump() runs until the queue is empty and no spin catches a message, then parks
+  // and returns: the park's callback (onWake, made once here) runs the next turn. No promise
+  // and no async frame per parked message (before stop 40, an async loop awaited a promise of
+  // its own on waitWord's: four promises and as many microtasks per park; docs/BENCHMARKS.md).
+  let t0 = 0, last = 0, n = 0, every = 1;
+  /** after a message: has this turn had its DRAIN_MS? (no promise: messages go by synchronously) */
+  const due = (): boolean => {
+    if (++n % every !== 0) return false;
+    const t = now();
+    every = t - last > DRAIN_MS / CLOCK_EVERY ? 1 : CLOCK_EVERY;
+    last = t;
+    return t - t0 >= DRAIN_MS;
+  };
+  const fresh = () => { t0 = last = now(); n = 0; every = 1; };
+  /** the wake word, read before each look at the queue (a message published since has moved it) */
+  let seen = 0;
+  /** the look after a park: a message it finds ends a wait that caught one (the spinner's score) */
+  let woke = false;
+  const freshPump = (): void => { fresh(); pump(); };
+  /** Hands over what is queued, then spins or parks (see above); ends the listener (end) when stopped or closed, or on what fails. */
+  const pump = (): void => {
+    try {
       for (;;) {
-        if (stopped || conn.closed) return;
-        // (only before a take that will RECV: the word's line is the one every publish
-        // writes, so a read per handed-over message took it from the sender each time; a
-        // value read before an earlier RECV is older still, which can only make a wait look
-        // again, never sleep through a message)
-        if (!conn.batchPending) seen = conn.wakeSeen();
-        const m = take();
-        if (m === null) { woke = false; break; }
-        if (woke) { woke = false; conn.spinner.woke(now()); }
-        deliver(m);
-        if (due()) { await yieldTurn(); fresh(); }
-      }
-      if (stopped || conn.closed) return;
-      // the queue was empty at the look after `seen`: the adaptive spin on the word,
-      // synchronously (a message it catches goes by with no promise, in this turn), then the
-      // park, with no look in between (before stop 22, two more looks per parked message)
-      let m: Message | null = null;
-      if (conn.spinWake(seen)) {
-        m = take();
-        if (m === null) continue; // (another waiter's, or not a message)
-        conn.spinner.woke(now());
-      }
-      if (m === null) {
-        // no spin due, or it ran out: park on the wake word, then look again from the top (the
-        // RECV_BATCH takes what came, and ends what went wrong: ESHUTDOWN, a recovery's
-        // ECONNRESET). A park that the event loop resolved lets timers and I/O run: the next
-        // turn starts afresh (one that found the word moved already resolves in a microtask:
-        // the turn goes on). The listener's own park makes nothing per message but the wait's
-        // promise (recvAsync's wait made a waiter, closures, a frame and a RECV of its own:
-        // docs/BENCHMARKS.md, stop 39).
-        const p0 = parks();
-        const park = conn.parkListen(parkWaiter, seen);
-        if (park !== null) {
-          stop.cancel = cancelPark;
-          try {
-            await new Promise<void>((resolve) => { parkResolve = resolve; park.then(resolve); });
-          } finally {
-            parkResolve = null;
-            conn.unparkListen(parkWaiter);
+        for (;;) {
+          if (stopped || conn.closed) return end(undefined, false);
+          // (only before a take that will RECV: the word's line is the one every publish
+          // writes, so a read per handed-over message took it from the sender each time; a
+          // value read before an earlier RECV is older still, which can only make a wait look
+          // again, never sleep through a message)
+          if (!conn.batchPending) seen = conn.wakeSeen();
+          const m = take();
+          if (m === null) { woke = false; break; }
+          if (woke) { woke = false; conn.spinner.woke(now()); }
+          deliver(m);
+          if (due()) { void yieldTurn().then(freshPump); return; }
+        }
+        if (stopped || conn.closed) return end(undefined, false);
+        // the queue was empty at the look after `seen`: the adaptive spin on the word,
+        // synchronously (a message it catches goes by with no promise, in this turn), then the
+        // park, with no look in between (before stop 22, two more looks per parked message)
+        let m: Message | null;
+        if (conn.spinWake(seen)) {
+          m = take();
+          if (m === null) continue; // (another waiter's, or not a message)
+          conn.spinner.woke(now());
+        } else {
+          // no spin due, or it ran out: park on the wake word; onWake looks again from the top
+          // (the RECV_BATCH takes what came, and ends what went wrong: ESHUTDOWN, a recovery's
+          // ECONNRESET)
+          const p = conn.parkListen(parkWaiter, seen, onWake);
+          if (p === PARK_PARKED) {
+            parked = true;
+            stop.cancel = cancelPark;
+            return;
           }
-          if (parks() !== p0) fresh();
-          woke = true;
-          continue;
+          if (p === PARK_MOVED) { woke = true; continue; }
+          // a lock found stuck (lockBusy): recvAsync's wait, which looks again on its timer;
+          // its failures (ESHUTDOWN, ECONNRESET, EDEADLK) are the listener's: op listen
+          const p0 = parks();
+          let r: Message | Promise<Message>;
+          try { r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true, seen); } catch (err) { throw own(err); }
+          if (r instanceof Promise) {
+            r.then((got) => { if (parks() !== p0) fresh(); handOver(got); }, (err: unknown) => end(own(err), true));
+            return;
+          }
+          m = r;
         }
-        // a lock found stuck (lockBusy): recvAsync's wait, which looks again on its timer
-        try {
-          const r = conn.recvChecked(NONE, Infinity, undefined, keepAlive, stop, true, seen);
-          if (r instanceof Promise) { m = await r; if (parks() !== p0) fresh(); } else m = r;
-        } catch (err) {
-          // the wait's failures (ESHUTDOWN, ECONNRESET, EDEADLK) are the listener's: op listen
-          throw own(err);
-        }
+        deliver(m);
+        if (due()) { void yieldTurn().then(freshPump); return; }
       }
-      deliver(m);
-      if (due()) { await yieldTurn(); fresh(); }
+    } catch (err) {
+      end(err, true);
     }
   };
-  // the thread's keep-alive, held from here to the loop's end (as keepAlive and ref() / unref()
-  // say), so that the parks in between do not each ref and unref its timer
-  const keeper = conn.standingHold(keepAlive);
-  const run = async (): Promise<void> => {
+  /** the park's callback: a wake-up that the event loop resolved lets timers and I/O run, so the next turn starts afresh */
+  const onWake = (how: string): void => {
+    const yieldFirst = conn.parkWoke(how); // (counted whoever ended the park)
+    if (!parked) return; // (ended by cancelPark already: close(), stop())
+    parked = false;
+    conn.unparkListen(parkWaiter);
+    woke = true;
+    if (yieldFirst) void yieldTurn().then(freshPump);
+    else freshPump();
+  };
+  /** the message recvChecked's wait brought, then the hand-over again */
+  const handOver = (m: Message): void => {
     try {
-      await loop();
-      // closed by bus.shutdown() (the creator's connections): that is a failure, as it is to a wait
-      if (!stopped && conn.closed && conn.busShutDown) throw shutdownError('listen');
+      deliver(m);
+      if (due()) { void yieldTurn().then(freshPump); return; }
     } catch (err) {
-      // stop() and close() end it; anything else is what done rejects with
-      if (!(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
-    } finally {
-      conn.dropHold(keeper);
-      active = false;
-      if (conn.listening === token) conn.listening = null;
-      // the batch's messages not handed over stay for the next receives; the slices of those
-      // handed over are freed now
-      try { conn.batchEnd(); } catch (err) { if (!failed) { failed = true; failure = err; } }
-      if (signal !== undefined) abortHooks.unwatch(signal, haltHook);
+      end(err, true);
+      return;
     }
-    // done once the handlers' promises have settled too, whatever ended the loop
-    if (pending > 0) await new Promise<void>((r) => { finish = r; });
-    if (failed) throw failure;
+    pump();
+  };
+  // the thread's keep-alive, held from here to the hand-over's end (as keepAlive and ref() /
+  // unref() say), so that the parks in between do not each ref and unref its timer
+  const keeper = conn.standingHold(keepAlive);
+  let resolveDone!: () => void, rejectDone!: (err: unknown) => void;
+  const done = new Promise<void>((res, rej) => { resolveDone = res; rejectDone = rej; });
+  const settle = (): void => { if (failed) rejectDone(failure); else resolveDone(); };
+  let over = false;
+  /** The hand-over is over: stopped or closed (threw false), or `err` ended it. */
+  const end = (err: unknown, threw: boolean): void => {
+    if (over) return;
+    over = true;
+    // closed by bus.shutdown() (the creator's connections): that is a failure, as it is to a wait
+    if (!threw && !stopped && conn.closed && conn.busShutDown) { err = shutdownError('listen'); threw = true; }
+    // stop() and close() end it; anything else is what done rejects with
+    if (threw && !(err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET))) fail(err);
+    conn.dropHold(keeper);
+    active = false;
+    if (conn.listening === token) conn.listening = null;
+    // the batch's messages not handed over stay for the next receives; the slices of those
+    // handed over are freed now
+    try { conn.batchEnd(); } catch (e) { if (!failed) { failed = true; failure = e; } }
+    if (signal !== undefined) abortHooks.unwatch(signal, haltHook);
+    // done once the handlers' promises have settled too, whatever ended the hand-over
+    if (pending > 0) finish = settle;
+    else settle();
   };
   // an aborted signal is stop(): not active, and the connection's listener place free at once
   // (one listener per signal for all of this thread's waits: abort-hooks.ts)
@@ -301,7 +327,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   if (signal?.aborted) halt();
   else if (signal !== undefined) abortHooks.watch(signal, haltHook);
   // (the first turn starts in a microtask: listen() itself never calls the handler)
-  const done = Promise.resolve().then(run);
+  void RESOLVED.then(freshPump);
   return {
     stop: halt,
     done,

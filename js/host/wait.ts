@@ -55,6 +55,45 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
   return r.value.then((how) => { parked++; offCount(i32, sleepers, how); dropDeadline(d); return waitResolved(now()) ? yieldTurn() : undefined; });
 }
 
+/** what conn.parkListen did: parked (its callback will be called once), nothing (the word had moved: look again), or nothing for a lock found stuck (lockBusy) */
+export const PARK_PARKED = 1, PARK_MOVED = 0, PARK_BUSY = -1;
+
+/**
+ * A park with a callback, no promise of its own (conn.listen's park, stop 40): wait on
+ * i32[index] from `expected` with no timeout, and call `onWake` with waitAsync's result once
+ * it resolves ('polled' from the timer fallback where the runtime has no Atomics.waitAsync).
+ * The callback, made once by its caller, is the wait's one `then`: none of waitWord's
+ * promises and none of an `await` on them, per park. false: the word had moved already
+ * (nothing parked, nothing will be called). The woken callback counts the wake-up: parkWoke.
+ */
+export function parkOn(i32: Int32Array, index: number, expected: number, sleepers: number, onWake: (how: string) => void): boolean {
+  if (!waitAsyncFn) {
+    void pollWord(i32, index, expected, Infinity).then(() => onWake('polled'));
+    return true;
+  }
+  Atomics.add(i32, sleepers, 1);
+  const r = waitAsyncFn(i32, index, expected);
+  if (!r.async) {
+    Atomics.sub(i32, sleepers, 1);
+    return false;
+  }
+  void r.value.then(onWake);
+  return true;
+}
+
+/**
+ * A parkOn's wake-up, `how` as its callback was given it: counted as waitWord counts its own
+ * (parks(), the sleepers word; pollWord counted its ticks); true when the thread should yield
+ * a macrotask before it goes on (fair.ts).
+ */
+export function parkWoke(i32: Int32Array, sleepers: number, how: string): boolean {
+  if (how !== 'polled') {
+    parked++;
+    offCount(i32, sleepers, how);
+  }
+  return waitResolved(now());
+}
+
 /**
  * waitWord with Atomics.waitAsync's own timeout: each wait posts its own timer task to the
  * runtime (an event-loop wake-up and a timer per wait), but its expiry wakes this wait alone.
