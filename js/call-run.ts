@@ -200,6 +200,8 @@ export class Caller implements SlotOwner {
     pt: bigint | undefined, transient: boolean, cookie: number | undefined, sent: { yes: boolean } | null, argOp = 'call'): Promise<Message> {
     let a: CallArgs;
     try {
+      // a closed connection first, before the options are read (API.md, "Arguments"; an outside audit, stop 40)
+      if (this.conn.closed) throw new BusError(A.ECONNRESET, argOp);
       a = this.callArgs(opts, argOp);
     } catch (err) {
       return Promise.reject(err);
@@ -225,7 +227,7 @@ export class Caller implements SlotOwner {
   private callArgs(opts: CallOptions | undefined, op: string): CallArgs {
     const o = options<CallOptions>(op, opts, CALL_KEYS, '{ timeout: ms }');
     const oTimeout = o.timeout, signal = o.signal; // (each read once)
-    if (oTimeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+    if (oTimeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a finite number of ms >= 0, got null (leave it out for the default)');
     const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
     if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
     const keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
@@ -363,9 +365,11 @@ export class Caller implements SlotOwner {
     const i32 = this.conn.engine.i32, idx = this.conn.wakeIndex;
     let p: PendingCall, deadlineNs: number;
     try {
+      // a closed connection first, before the options are read (API.md, "Arguments"; an outside audit, stop 40)
+      if (this.conn.closed) throw new BusError(A.ECONNRESET, op);
       const o = options<CallSyncOptions>(op, opts, ['timeout'] as const, '{ timeout: ms }');
       const oTimeout = o.timeout; // (read once)
-      if (oTimeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a number of ms >= 0, got null (leave it out for the default)');
+      if (oTimeout === null) throw new BusError(A.EINVAL, op, 'timeout must be a finite number of ms >= 0, got null (leave it out for the default)');
       const timeout = oTimeout ?? DEFAULT_CALL_TIMEOUT;
       const instead = op === 'callSync' ? 'call()' : 'callMethod()';
       if (!canBlock(i32, idx)) throw new BusError(A.EOPNOTSUPP, op, `this thread may not block (Atomics.wait is refused here, e.g. on a browser main thread): use ${instead}`);

@@ -1874,6 +1874,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // (not an async function: one suspended frame per waiting send, the RoomWait's, not two)
     let w;
     try {
+      // a closed connection first, before the options are read (API.md, "Arguments"; an outside audit, stop 40)
+      if (this.isClosed) throw new BusError(A.ECONNRESET, 'sendAsync');
       w = this.waitOptions('sendAsync', opts);
     } catch (err) {
       return Promise.reject(err);

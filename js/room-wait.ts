@@ -348,6 +348,11 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   cancel(): void {
     if (!this.waiting) return;
     this.waiting = false;
+    // ended by close() or an abort (its error set first): its waitAsync on the receiver's space
+    // word is ended too, and so taken off the word's sleepers count now (a close left it parked
+    // and counted until the receiver's next release: an outside audit, stop 40); the word's
+    // other waiters re-check. (A shared wait behind the turn has waitIdx -1: nobody notified.)
+    if (this.error !== null && this.waitIdx >= 0) notifyWord(this.conn.engine.i32, this.waitIdx, (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2);
     void RESOLVED.then(this.wakeFn!);
   }
 
@@ -360,8 +365,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   handleEvent(): void {
     if (!this.joined || this.error) return;
     this.error = canceled(this.op, this.signal);
-    this.cancel();
-    if (this.waitIdx >= 0) notifyWord(this.conn.engine.i32, this.waitIdx, (this.rx + A.CONN_SPACE_SLEEPERS) >>> 2); // end the waitAsync; other waiters re-check
+    this.cancel(); // (which ends the waitAsync)
   }
 
   /** A wait starts (the next wake-up, or cancel, runs the next step); the first wait copies the payload and joins. */

@@ -16,6 +16,8 @@ export type Context = { desc?: string; poolSize?: number; dst?: string | number;
 /** the text of a reason: `arg` from the core, `w` what the host passed */
 type Text = (arg: number, w: Context) => string;
 const q = (v: string | number | undefined) => (v === undefined ? '' : ` ${typeof v === 'string' ? JSON.stringify(v) : v}`);
+/** a receiver named by its destination: ` "org.x.Y"` for a name, ` with the id 2` for an id (" the receiver 2" read as a count: an outside audit, stop 40) */
+const qr = (v: string | number | undefined) => (v === undefined ? '' : typeof v === 'string' ? ` ${JSON.stringify(v)}` : ` with the id ${v}`);
 const HEX = (n: number) => `0x${n.toString(16)}`;
 
 /** reason -> [errnos it goes with, text] */
@@ -97,7 +99,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_SIGNAL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'signals are not supported yet'],
   [A.R_SEND_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns the name${q(w.dst)}`],
   [A.R_SEND_NO_RECEIVER]: [[A.ENXIO], (_, w) => `no open connection has the id${q(w.dst)}`],
-  [A.R_SEND_RECEIVER_KIND]: [[A.ENXIO], (_, w) => `the receiver${q(w.dst)} is an activator, policy holder or monitor`],
+  [A.R_SEND_RECEIVER_KIND]: [[A.ENXIO], (_, w) => `the receiver${qr(w.dst)} is an activator, policy holder or monitor`],
   [A.R_SEND_QUOTA_BYTES]: [[A.ENOBUFS], (n) => `the receiver's per-user byte quota is used up: this sending user (its uid: the connections of every thread with that uid count together) may have ${n} bytes queued in the receiver's pool (a third of what the receiver has not received of the shared half of its pool), and this message does not fit (sendAsync waits for room)`],
   [A.R_SEND_QUOTA_MSGS]: [[A.ENOBUFS], (n) => `the receiver's per-user quota allows ${n} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${n} queued there (sendAsync waits for room)`],
   [A.R_SEND_QUOTA_USERS]: [[A.ENOBUFS], (n) => `the receiver's quota table is full: ${n} other sending users have messages queued there`],
@@ -164,7 +166,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_INFO_BY_NAME]: [[A.EOPNOTSUPP], () => 'CONN_INFO by name needs the name registry, which is not built yet'],
   // backpressure and quotas (issue 10)
   [A.R_MAKE_MAX_QUEUED]: [[A.EINVAL], (n) => `max_queued_per_user must be at most ${n} (limits.maxQueuedPerUser; 0 means kdbus's ${A.MAX_QUEUED_PER_USER})`],
-  [A.R_SEND_NEVER_FITS]: [[A.ENOBUFS], (n, w) => `the message can never fit in the receiver${q(w.dst)}: a sending user may hold at most ${n} bytes of its pool (half the pool, which its owner keeps, divided by 3: the kdbus quota rule), and this message, with its header, items and metadata, needs more; waiting does not help`],
+  [A.R_SEND_NEVER_FITS]: [[A.ENOBUFS], (n, w) => `the message can never fit in the receiver${qr(w.dst)}: a sending user may hold at most ${n} bytes of its pool (half the pool, which its owner keeps, divided by 3: the kdbus quota rule), and this message, with its header, items and metadata, needs more; waiting does not help`],
   // batches (SEND_BATCH)
   [A.R_RECV_BATCH_FLAGS]: [[A.EINVAL], () => 'RECV_BATCH cannot be combined with another RECV flag'],
   [A.R_RECV_BATCH_SIZE]: [[A.EINVAL], (n) => `a RECV_BATCH command is ${n} bytes and 8 per entry, with at least one entry`],

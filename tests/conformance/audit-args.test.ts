@@ -402,7 +402,7 @@ t('reply errors name reply / replyAsync; null is not "absent" for timeout, cooki
     ['sendAsync', () => a.sendAsync(b.id, null, { timeout: null } as never)],
     ['replyAsync', () => b.replyAsync(call, null, { timeout: null } as never)],
   ] as const) {
-    try { await f(); assert.unreachable(op); } catch (e) { assert.is((e as BusError).code, 'EINVAL', op); assert.match((e as BusError).message, new RegExp(`^${op}: EINVAL: timeout must be a number of ms >= 0, got null`)); }
+    try { await f(); assert.unreachable(op); } catch (e) { assert.is((e as BusError).code, 'EINVAL', op); assert.match((e as BusError).message, new RegExp(`^${op}: EINVAL: timeout must be a ${op === 'call' ? 'finite ' : ''}number of ms >= 0, got null`)); }
   }
   fails(() => a.callSync(b.id, null, { timeout: null } as never), 'EINVAL', /^callSync: EINVAL: timeout/);
   // emit's priority and the D-Bus signature of emit, sendMethod, callMethod and callMethodSync
@@ -487,8 +487,8 @@ t('waitForName checks its signal first (EINVAL naming it, whether the name is ow
   }
   await rejects(bus.waitForName('org.audit.None', { timeout: 'x' as never }), 'EINVAL', /timeout must be a number of ms >= 0, got string/);
   // null is not absent (stop 17's audit: it waited the default 30 s)
-  await rejects(bus.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null$/);
-  await rejects(c.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null$/);
+  await rejects(bus.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null \(leave it out for the default\)$/);
+  await rejects(c.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null \(leave it out for the default\)$/);
   assert.is(bus.stats().connections.length, before, 'no short-lived connection left open');
   await new Promise((r) => setTimeout(r, 80)); // (a polling timer of a refused wait would throw here)
   await rejects(bus.waitForName('nope'), 'EINVAL', /^waitForName: EINVAL: name "nope" is not a bus name: /);
@@ -645,3 +645,35 @@ t('stop 35 audit: a typed array or DataView given as options is EINVAL at once, 
 t.run();
 tq.run();
 t0r.run();
+
+t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMethod say ECONNRESET before they read their options (no getter runs); messages name an id receiver and a null timeout\'s rule', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.close();
+  const ran: string[] = [];
+  const getterOpts = (op: string) => ({ get timeout() { ran.push(op); return 5; } });
+  const rej = async (p: () => Promise<unknown>, what: string) => {
+    try { await p(); } catch (e) { assert.instance(e, BusError); assert.is((e as BusError).code, 'ECONNRESET', `${what}: ${(e as BusError).message}`); return; }
+    assert.unreachable(`${what}: no ECONNRESET`);
+  };
+  for (const bad of [5, { timout: 1 }, { timeout: -1 }, { timeout: null }]) {
+    await rej(() => a.sendAsync(b.id, null, bad as never), `sendAsync(${JSON.stringify(bad)})`);
+    await rej(() => a.call(b.id, null, bad as never), `call(${JSON.stringify(bad)})`);
+    await rej(() => a.callMethod({ dst: b.id, path: '/o', iface: 'org.ex.I', member: 'M' } as never, bad as never), `callMethod(${JSON.stringify(bad)})`);
+    fails(() => a.callSync(b.id, null, bad as never), 'ECONNRESET');
+  }
+  await rej(() => a.sendAsync(b.id, null, getterOpts('sendAsync') as never), 'sendAsync, a getter');
+  await rej(() => a.call(b.id, null, getterOpts('call') as never), 'call, a getter');
+  fails(() => a.callSync(b.id, null, getterOpts('callSync') as never), 'ECONNRESET');
+  assert.equal(ran, [], 'no option getter ran on the closed connection');
+  // a null timeout: call()'s rule is a finite number; waitForName's says to leave it out
+  const c = bus.connect();
+  await c.call(b.id, null, { timeout: null as never }).then(() => assert.unreachable('no EINVAL'), (e: BusError) => assert.match(e.message, /timeout must be a finite number of ms >= 0, got null \(leave it out for the default\)/));
+  await c.waitForName('org.ex.W', { timeout: null as never }).then(() => assert.unreachable('no EINVAL'), (e: BusError) => assert.match(e.message, /got null \(leave it out for the default\)/));
+  // a receiver named by its id reads "the receiver with the id N" (" the receiver 2" read as a count)
+  const big = new Uint8Array(bus.engine === undefined ? 0 : 600_000);
+  await c.sendAsync(b.id, big, { timeout: 1000 }).then(() => assert.unreachable('it fit'), (e: BusError) => {
+    assert.is(e.code, 'ENOBUFS', e.message);
+    assert.match(e.message, new RegExp(`can never fit in the receiver with the id ${b.id}:`));
+  });
+  b.close(); c.close();
+});

@@ -95,6 +95,26 @@ t('a send waiting for room is taken off the space count by the free that makes r
   a.close(); b.close();
 });
 
+t('a send waiting for room whose own connection closes is taken off the space count at once: sendAsync and call, five times', async ({ bus }) => {
+  // (close() ended the wait but left its waitAsync parked and counted until the receiver's
+  // next release: one more per closed sender; an outside audit, stop 40)
+  const b = bus.connect();
+  const big = new Uint8Array(2000);
+  const filler = bus.connect();
+  while (true) { try { filler.send(b.id, big); } catch { break; } } // (one user's share of b: every sender of this thread's)
+  for (let k = 0; k < 5; k++) {
+    const a = bus.connect();
+    const p = code(k % 2 === 0 ? a.sendAsync(b.id, big, { timeout: 5000 }) : a.call(b.id, big, { timeout: 5000 }));
+    await settle(() => b.stats().sleepers.space === 1);
+    assert.is(b.stats().sleepers.space, 1, `round ${k}: the ${k % 2 === 0 ? 'sendAsync' : 'call'} waits for room, parked`);
+    a.close();
+    assert.is(await p, 'ECONNRESET', `round ${k}: the wait ends with the close`);
+    assert.is(b.stats().sleepers.space, 0, `round ${k}: and is off the count at once, not at the receiver's next release`);
+  }
+  while (b.queued) b.recv()!.free();
+  filler.close(); b.close();
+});
+
 t('a listener parked between messages is taken off by each publish', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const got: string[] = [];
