@@ -44,7 +44,7 @@ export interface BusOptions {
   engine?: EngineKind | undefined;
   limits?: Partial<BusLimits> | undefined;
   /** bloom filter parameters of the bus: size in bytes (8..4096, multiple of 8), hashes >= 1 */
-  bloom?: { size?: number; hashes?: number } | undefined;
+  bloom?: { size?: number | undefined; hashes?: number | undefined } | undefined;
   /** bytes of memory after the bus state for the caller's own use (PAYLOAD_VEC sources) */
   userRegion?: number | undefined;
   /** credentials, clock and random; default: the runtime's real provider */
@@ -518,7 +518,7 @@ export class Bus {
    * wait. `EDEADLK`: a lock recovery needs stayed held for LOCK_WAIT_MS (by another thread
    * that died, not yet recovered): call again later, the recovery goes on where it stopped.
    */
-  recoverThread(token: number, opts?: { stopped?: boolean }): number {
+  recoverThread(token: number, opts?: { stopped?: boolean | undefined }): number {
     return this.recoverWith(token, opts, 0, 'recoverThread');
   }
 
@@ -530,7 +530,7 @@ export class Bus {
    * recovered (-1: no thread holds that token); rejects with what recoverThread throws, with
    * op recoverThreadAsync (EDEADLK only after WATCH_PATIENCE_MS of tries).
    */
-  recoverThreadAsync(token: number, opts?: { stopped?: boolean }): Promise<number> {
+  recoverThreadAsync(token: number, opts?: { stopped?: boolean | undefined }): Promise<number> {
     const op = 'recoverThreadAsync';
     let stopped: boolean;
     try {
@@ -865,7 +865,7 @@ export class Bus {
    * the bus is consistent. Run it on a quiet bus; `locksFree: false` skips the check that no
    * lock is held (for a bus other threads are using).
    */
-  check(opts?: { locksFree?: boolean }): string[] {
+  check(opts?: { locksFree?: boolean | undefined }): string[] {
     const o = options<{ locksFree?: boolean }>('Bus.check', opts, ['locksFree'] as const, '{ locksFree: false }');
     return checkBus(this.engine, { locksFree: optBoolean('Bus.check', 'locksFree', o.locksFree) });
   }

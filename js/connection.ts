@@ -76,7 +76,7 @@ export interface SendAsyncOptions extends SendOptions {
 }
 
 /**
- * A handle on one parked recvAsync wait, for its owner to end it (the iterator's return()):
+ * @internal A handle on one parked recvAsync wait, for its owner to end it (the iterator's return()):
  * `cancel(err)` makes the wait reject with `err` at once, without taking a message. Set
  * while the wait is parked, null otherwise. Internal.
  */
@@ -110,7 +110,7 @@ const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] a
 /** recv's options, none given (listen's receives) */
 const NO_OPTIONS: RecvOptions = {};
 
-/** recvAsync's options, checked once (Connection.checkRecvAsync): for recvChecked. Internal. */
+/** @internal recvAsync's options, checked once (Connection.checkRecvAsync): for recvChecked. */
 export interface CheckedRecv {
   o: RecvOptions;
   timeout: number;
@@ -835,7 +835,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return r;
   }
 
-  /**
+  /** @internal
    * recvAsync's checks and first look, synchronous (recvAsync, and the iterator's step): the
    * message when one is queued, else the promise of the wait. Throws what recvAsync rejects
    * with. Internal.
@@ -854,7 +854,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return this.recvChecked(peek === undefined && priority === undefined ? NO_RECV_OPTS : { peek, priority }, timeout, signal, keepAlive, stop);
   }
 
-  /**
+  /** @internal
    * recvAsync's options checked once, for a caller that waits again and again with the same
    * ones (an iterator, a listener): what recvChecked takes. Throws what recvAsync rejects with.
    * Internal.
@@ -869,7 +869,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return { o: { peek: o.peek, priority: o.priority }, timeout, signal, keepAlive: optBoolean('recvAsync', 'keepAlive', o.keepAlive) };
   }
 
-  /**
+  /** @internal
    * recvNow with its options checked (recvNow, or checkRecvAsync once); `spun`: the caller did
    * the wait's adaptive spin already (spinWake); `looked`: the wake word the caller read
    * (wakeSeen) before a look of its own that found the queue empty (takeBatched): no second
@@ -1326,15 +1326,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** messages taken by a batch and not handed over yet */
   private get takenLeft(): number { return this.takenN - this.takenAt; }
 
+  /** @internal messages the last RECV_BATCH took and nobody has been handed yet (listen.ts) */
+  get batchPending(): boolean { return this.takenAt < this.takenN; }
+
   /**
    * @internal conn.listen's next message: the next taken one, else a RECV_BATCH (which first
    * frees the slices of the messages handed over since the last one: releaseBatched). null
    * when none is queued, or when the lock stays taken past ASYNC_LOCK_WAIT_MS (as
    * recvYielding), throwing its EDEADLK once it has been taken for LOCK_WAIT_MS (lockStuck).
    */
-  /** @internal messages the last RECV_BATCH took and nobody has been handed yet (listen.ts) */
-  get batchPending(): boolean { return this.takenAt < this.takenN; }
-
   takeBatched(op: string): Message | null {
     this.live(op);
     for (;;) {
@@ -1823,7 +1823,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   // backpressure (issue 10)
   /** sendAsync() calls of this connection waiting for room */
   private readonly sendWaiters = new Set<Waiter>();
-  /** @internal the adaptive spin of sendAsync's waits for room */
+  /** the adaptive spin of sendAsync's waits for room and its counters (js/host/spin.ts; docs/API.md, "Backpressure and quotas") */
   readonly spaceSpinner = new Spinner();
 
   /** sendAsync(), replyAsync() and call() sends of this connection still waiting for room in a receiver */

@@ -249,7 +249,7 @@ export function busStats(e: Engine): BusStats {
  * is false) no lock is held. Meant for a quiet bus (no command running on any thread): run
  * while others send, it may report what is only a command half done.
  */
-export function checkBus(e: Engine, opts?: { locksFree?: boolean }): string[] {
+export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }): string[] {
   engineArg('checkBus', e);
   // its options checked as bus.check() checks them (before stop 34 null threw a TypeError and a
   // misspelt or non-boolean locksFree was ignored: an outside audit)

@@ -61,7 +61,7 @@ const CLOCK_EVERY = 8;
 const LISTEN_KEYS = ['signal', 'keepAlive'] as const;
 
 /**
- * The hooks listen() needs from its connection (internal methods of Connection): the next
+ * @internal The hooks listen() needs from its connection (internal methods of Connection): the next
  * queued message without waiting (takeBatched), a handled message's slice left to the next
  * batch (releaseBatched), the batch's end when the listener stops (batchEnd), the wait of
  * recvAsync, and the one-listener slot.
@@ -89,6 +89,7 @@ export interface Listenable {
   dropHold(w: Waiter): void;
 }
 
+/** @internal conn.listen (Connection.listen calls it) */
 export function listen(conn: Connection & Listenable, handler: (msg: Message) => unknown, opts?: ListenOptions): Listener {
   if (typeof handler !== 'function') throw new BusError(A.EINVAL, 'listen', `handler must be a function, got ${kindOf(handler)}`);
   const o = options<ListenOptions>('listen', opts, LISTEN_KEYS, '{ signal, keepAlive: false }');

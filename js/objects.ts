@@ -72,7 +72,7 @@ export interface ExportOptions {
    * Without it, such an error is thrown by dispatch() for a synchronous handler and dropped
    * for an async one.
    */
-  onError?: (err: unknown, call: MethodCall) => void;
+  onError?: ((err: unknown, call: MethodCall) => void) | undefined;
 }
 
 /** A D-Bus method call to make (conn.callMethod, callMethodSync, sendMethod). */

@@ -28,8 +28,8 @@ function credsArg(op: string, c: unknown): Partial<Creds> {
 /** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
 export interface MockCaps {
   lastCap: number;
-  inheritable?: ArrayLike<number>; permitted?: ArrayLike<number> | undefined;
-  effective?: ArrayLike<number>; bounding?: ArrayLike<number> | undefined;
+  inheritable?: ArrayLike<number> | undefined; permitted?: ArrayLike<number> | undefined;
+  effective?: ArrayLike<number> | undefined; bounding?: ArrayLike<number> | undefined;
 }
 
 /** The metadata a MockProvider reports; `null` or absent: unsupported (creds: 1000s). */
@@ -38,7 +38,7 @@ export interface MockIdentity {
   pids?: Pids | null | undefined;
   groups?: readonly number[] | null | undefined;
   /** a string: thread and process comm alike */
-  comm?: string | { thread?: string | null; process?: string | null } | null | undefined;
+  comm?: string | { thread?: string | null | undefined; process?: string | null | undefined } | null | undefined;
   exe?: string | null | undefined;
   /** the arguments (each is followed by a NUL in CMDLINE) */
   cmdline?: readonly string[] | null | undefined;
