@@ -148,7 +148,7 @@ if (!isMainThread) {
   // CPU at 100 messages/s, steady state: a postMessage sink and a bus sink (async receiver,
   // idle mode), both warmed up, then one-second segments alternated between them
   {
-    const secs = 1, SEGS = QUICK ? 2 : 6, WARM = QUICK ? 1000 : 3000, PACED = QUICK ? 500 : 1500;
+    const secs = 1, SEGS = QUICK ? 2 : 6, WARM = QUICK ? 1000 : 3000, PACED = QUICK ? 500 : 6000;
     const pw = new Worker(new URL(import.meta.url), { workerData: { kind: 'post' } });
     const pnext = () => new Promise((res) => pw.once('message', res));
     pw.postMessage({ depth: 2 ** 30 }); // a sink that never acknowledges (as the bus worker's idle mode)
@@ -212,7 +212,9 @@ if (!isMainThread) {
     // and with conn.listen (the bus's counterpart of onmessage): its own warm-up
     await idleMode(7);
     for (let i = 0; i < WARM; i++) { await main.sendAsync(peer, p64, { timeout: 20000 }); if (i % 16 === 15) await sleep(1); }
-    // each receiver again, one message at a time (each parked when it comes), as the segments will
+    // each receiver again, one message at a time (each parked when it comes), as the segments
+    // will: 6000 of them, after which TurboFan has compiled the park path (with 1500, or 15 s at
+    // 100 msg/s, the segments met its first compilations: bench/cpu.mjs, stop 40)
     for (let i = 0; i < PACED; i++) { sendPost(); await sleep(1); }
     for (const mode of [5, 7, 3]) {
       await idleMode(mode);

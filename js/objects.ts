@@ -542,6 +542,8 @@ function replyBody(m: Message, op: string): unknown[] {
 /** conn.callMethod: the reply's body; rejects with DBusError (an error reply) or what call() rejects with. */
 export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptions): Promise<unknown[]> {
   try {
+    // a closed connection first, before the spec and options are read (API.md, "Arguments")
+    if (c.closed) throw new BusError(A.ECONNRESET, 'callMethod');
     // without options call() reads nothing of the caller's before its first try copies the
     // bytes: they may be in the reused encode buffer then, which a call that must wait copies
     // first (callWith); options may have getters (the caller's code), so with them, not
@@ -562,6 +564,7 @@ function callMethodReply(m: Message): unknown[] {
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
 export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallSyncOptions): unknown[] {
+  if (c.closed) throw new BusError(A.ECONNRESET, 'callMethodSync'); // (first, as callMethod's)
   const cookie = c.takeCallCookie(); // (as callMethod's: an option getter may make a call meanwhile)
   let bytes: Uint8Array;
   try { bytes = callBytes(c, 'callMethodSync', spec, cookie, false, opts === undefined); } catch (err) { c.untakeCookie(cookie); throw err; }

@@ -492,8 +492,9 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
     } catch (err) {
       if (isShutdown(c.engine.u32)) throw shutdownError(op);
       // (its look-ups are this wait's business: their errors, the connection closed meanwhile
-      // say, are waitForName's)
-      throw err instanceof BusError ? relabel(op, err) : err;
+      // say, are waitForName's; but the ECONNRESET of a thread declared dead is the engine's,
+      // the same object every later command throws, op engine: an outside audit, stop 40)
+      throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
     }
     if (isAwaited(owner, want)) return owner;
     const left = deadline - performance.now();

@@ -642,9 +642,6 @@ t('stop 35 audit: a typed array or DataView given as options is EINVAL at once, 
   b.close();
 });
 
-t.run();
-tq.run();
-t0r.run();
 
 t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMethod say ECONNRESET before they read their options (no getter runs); messages name an id receiver and a null timeout\'s rule', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
@@ -658,7 +655,8 @@ t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMetho
   for (const bad of [5, { timout: 1 }, { timeout: -1 }, { timeout: null }]) {
     await rej(() => a.sendAsync(b.id, null, bad as never), `sendAsync(${JSON.stringify(bad)})`);
     await rej(() => a.call(b.id, null, bad as never), `call(${JSON.stringify(bad)})`);
-    await rej(() => a.callMethod({ dst: b.id, path: '/o', iface: 'org.ex.I', member: 'M' } as never, bad as never), `callMethod(${JSON.stringify(bad)})`);
+    await rej(() => a.callMethod({ destination: b.id, path: '/o', interface: 'org.ex.I', member: 'M' }, bad as never), `callMethod(${JSON.stringify(bad)})`);
+    fails(() => a.callMethodSync({ destination: b.id, path: '/o', interface: 'org.ex.I', member: 'M' }, bad as never), 'ECONNRESET');
     fails(() => a.callSync(b.id, null, bad as never), 'ECONNRESET');
   }
   await rej(() => a.sendAsync(b.id, null, getterOpts('sendAsync') as never), 'sendAsync, a getter');
@@ -677,3 +675,7 @@ t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMetho
   });
   b.close(); c.close();
 });
+
+t.run();
+tq.run();
+t0r.run();

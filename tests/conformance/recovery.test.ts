@@ -4,7 +4,7 @@
 // recovered by another thread: consistent, its command undone or complete, its connections
 // closed, its locks released.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError, type Connection } from '../../js/index.ts';
+import { Bus, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError, type Connection } from '../../js/index.ts';
 import { where } from '../helpers/diffkit.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
@@ -541,6 +541,28 @@ t('a thread that dies while it sends its notifications (HELLO, NAME_ACQUIRE, NAM
   }
   // the waiters of NAME_RELEASE own their names: release them, closing nothing of the subscriber's
   cleanup(raw);
+});
+
+
+t('conn.waitForName on a thread recovered while it polls: rejects with the engine\'s ECONNRESET (op engine, as recvAsync\'s), not relabelled waitForName', async ({ bus, mock }) => {
+  // (an outside audit, stop 40: "waitForName: ECONNRESET", where API.md says a recovered
+  // thread's commands throw the engine's error, the same object every time)
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const c = j.connect();
+  const p = c.waitForName('org.example.Never', { timeout: 5000 }).then(() => null, (e: BusError) => e);
+  await new Promise((r) => setTimeout(r, 5)); // (polling)
+  assert.ok(bus.recoverThread(h.token, { stopped: true }) >= 0);
+  const err = await Promise.race([p, new Promise<'hang'>((r) => setTimeout(() => r('hang'), 5000))]);
+  assert.ok(err !== 'hang' && err !== null, 'it rejects');
+  assert.is((err as BusError).code, 'ECONNRESET');
+  assert.match((err as BusError).message, /^engine: ECONNRESET: this thread was recovered/);
+  let again: unknown = null;
+  try { c.recv(); } catch (e) { again = e; }
+  assert.is(again, err, 'the same object every later command throws');
+  c.close(); // (a recovered thread closes what it had without an error)
+  j.close();
+  assert.equal(bus.check(), []);
 });
 
 t.run();

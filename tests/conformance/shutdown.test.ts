@@ -493,4 +493,37 @@ t('stats: names, matches and calls, per connection and bus-wide; check() covers 
   assert.equal(bus.check(), []);
 });
 
+
+t('shutdown: a connection of the creator whose lock stays taken: EDEADLK as Bus.shutdown\'s (the flag set, every waiter woken); a second shutdown() once the lock is free finishes; after bus.close(), EBADF', async ({ bus }) => {
+  // (the error was the failed close()'s own, "close: EDEADLK: BYEBYE: ... having changed
+  // nothing", which read as if nothing had happened: an outside audit, stop 40)
+  const a = bus.connect(), b = bus.connect();
+  const pa = a.recvAsync().then(() => 'resolved', (e: BusError) => e.code);
+  // b's lock held by a thread that is not LIVE (an id past the thread table): a dead holder
+  // not recovered yet
+  const e = bus.engine, word = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+  try {
+    assert.throws(() => bus.shutdown(), (err: BusError) => err.code === 'EDEADLK'
+      && /^Bus\.shutdown: EDEADLK: the bus is shut down \(every waiter woken\), but a connection of this thread could not be closed \(close: EDEADLK: .*\): call shutdown\(\) again once the thread holding its lock is recovered$/.test(err.message));
+    assert.ok(bus.isShutdown, 'the flag is set');
+    assert.is(await pa, 'ESHUTDOWN', 'the waiter woke');
+    assert.ok(a.closed && !b.closed, 'the connection whose lock is free closed, the other not');
+  } finally {
+    Atomics.store(e.u32, word, 0);
+  }
+  bus.shutdown(); // the lock free (its holder recovered): this one finishes
+  assert.ok(b.closed);
+  assert.is(bus.connections.length, 0);
+  bus.shutdown(); // a no-op now
+});
+
+t('shutdown after the creator\'s bus.close(): EBADF, nothing changed (shut down before leaving)', async ({ mock }) => {
+  const bus = await Bus.create({ provider: mock, engine: ENGINE });
+  bus.close();
+  assert.throws(() => bus.shutdown(), (err: BusError) => err.code === 'EBADF' && /^Bus\.shutdown: EBADF: the bus is closed on this thread$/.test(err.message));
+  assert.not.ok(bus.isShutdown);
+});
+
 t.run();
