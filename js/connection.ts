@@ -5,11 +5,11 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWordBlocking, bump, parkOn, parkWoke, RESOLVED, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
+import { now, waitWord, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
-import { unref as unrefTimer, addDeadline, dropDeadline, type Deadline } from './host/deadlines.ts';
+import { unref as unrefTimer } from './host/deadlines.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, payloadOffset, offsetIn, overlapsIn, isAbortSignal, relabel } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
@@ -925,131 +925,79 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return this.spinner.shouldSpin() && this.spinner.spin(this.engine.i32, this.wakeIndex, seen, Infinity);
   }
 
-  /**
-   * recvAsync once its first look found the queue empty (`seen`: the wake word before it;
-   * `dropped`: what it reported). Each turn waits (a spin, or a park on the word), then looks
-   * at the queue again. Callbacks rather than an async function (stop 40): per park one
-   * callback of the wait (parkOn), made once per receive, and no promise but the receive's
-   * own (an async function awaited a promise of its own on waitWord's: four promises and as
-   * many microtasks per parked message; docs/BENCHMARKS.md).
-   */
-  private recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
+  /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
+  private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
     keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
-    const i32 = this.engine.i32, idx = this.wakeIndex, sl = this.sleepersIndex;
-    let resolveP!: (m: Message) => void, rejectP!: (err: unknown) => void;
-    const p = new Promise<Message>((res, rej) => { resolveP = res; rejectP = rej; });
+    const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
-    /** parked now (its onWake or cancelPark ends it, whichever comes first), and the park's deadline */
-    let parked = false, dl: Deadline | null = null, over = false;
-    let spinDecided = spun;
     // (made only with a signal: a receive without one allocates no hook before it parks; one
     // listener per signal for all of this thread's waits: abort-hooks.ts)
     const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
       if (!w || w.error) return;
       w.error = canceled('recvAsync', signal);
       w.cancel?.();
-      notifyWord(i32, idx, sl); // end the underlying waitAsync; other waiters just re-check
+      notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
     } };
-    const finish = (m: Message | null, err: unknown): void => {
-      if (over) return;
-      over = true;
+    let spinDecided = spun;
+    // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
+    // message. Each turn waits (a spin, or a park on the word), then looks at the queue again.
+    try {
+      for (;;) {
+        const left = deadline - now();
+        if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
+        // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
+        let caught = false;
+        const busy = this.lockBusy !== null; // the last look found a lock taken: wait a little, look again
+        if (!spinDecided && !busy) {
+          spinDecided = true;
+          caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
+        }
+        if (!caught) {
+          if (!w) {
+            w = { keep: keepAlive, held: false, error: null, cancel: null };
+            this.waiters.add(w);
+            this.holdFor(w);
+            if (onAbort) this.aborts.watch(signal!, onAbort);
+            if (stop) {
+              const sw: Waiter = w;
+              stop.cancel = (err) => {
+                if (sw.error) return;
+                sw.error = err;
+                sw.cancel?.();
+                notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
+              };
+            }
+          }
+          const cur: Waiter = w;
+          if (cur.error) throw cur.error; // (a signal may abort while its listener is added)
+          const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
+          await new Promise<void>((resolve) => {
+            cur.cancel = resolve;
+            waitWord(i32, idx, seen, ms, this.sleepersIndex).then(resolve);
+          });
+          cur.cancel = null;
+          if (cur.error) throw cur.error;
+        }
+        // read the word before looking at the queue (as recvAsync's first look did)
+        seen = Atomics.load(i32, idx);
+        const m = this.recvYielding(o, 'recvAsync');
+        const stuck = this.lockStuck();
+        if (stuck) throw stuck;
+        if (m) {
+          this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
+          this.lastDropped += dropped;
+          return m;
+        }
+        dropped += this.lastDropped;
+      }
+    } finally {
       if (stop) stop.cancel = null;
       if (w) {
         if (onAbort) this.aborts.unwatch(signal!, onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
       }
-      if (m !== null) resolveP(m);
-      else rejectP(err);
-    };
-    /** a look at the queue after a wait: false when it ended the receive (a message, or what failed) */
-    const look = (): boolean => {
-      // read the word before looking at the queue (as recvAsync's first look did)
-      seen = Atomics.load(i32, idx);
-      const m = this.recvYielding(o, 'recvAsync');
-      const stuck = this.lockStuck();
-      if (stuck) throw stuck;
-      if (m) {
-        this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
-        this.lastDropped += dropped;
-        finish(m, null);
-        return false;
-      }
-      dropped += this.lastDropped;
-      return true;
-    };
-    /** turns until one parks (its onWake goes on) or the receive ends */
-    const turns = (): void => {
-      try {
-        for (;;) {
-          const left = deadline - now();
-          if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
-          // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
-          let caught = false;
-          const busy = this.lockBusy !== null; // the last look found a lock taken: wait a little, look again
-          if (!spinDecided && !busy) {
-            spinDecided = true;
-            caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
-          }
-          if (!caught) {
-            if (!w) {
-              w = { keep: keepAlive, held: false, error: null, cancel: cancelPark };
-              this.waiters.add(w);
-              this.holdFor(w);
-              if (onAbort) this.aborts.watch(signal!, onAbort);
-              if (stop) {
-                const sw: Waiter = w;
-                stop.cancel = (err) => {
-                  if (sw.error) return;
-                  sw.error = err;
-                  sw.cancel?.();
-                  notifyWord(i32, idx, sl); // end the underlying waitAsync; other waiters just re-check
-                };
-              }
-            }
-            if (w.error) throw w.error; // (a signal may abort while its listener is added)
-            const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
-            // the timeout: a deadline on this thread's one deadline timer, which notifies the word
-            if (ms !== Infinity) dl = addDeadline(now() + ms, i32, idx, sl);
-            if (parkOn(i32, idx, seen, sl, onWake, ms)) { parked = true; return; }
-            // (the word had moved: no park, look again)
-            if (dl !== null) { dropDeadline(dl); dl = null; }
-          }
-          if (!look()) return;
-        }
-      } catch (err) {
-        finish(null, err);
-      }
-    };
-    /** after a park: what ended it (close, abort, stop), else a look and the next turns */
-    const afterPark = (): void => {
-      if (over) return;
-      if (w!.error) return finish(null, w!.error);
-      try {
-        if (!look()) return;
-      } catch (err) {
-        return finish(null, err);
-      }
-      turns();
-    };
-    /** the park's callback: counted whoever ended the park; a yield first when the event loop is held (fair.ts) */
-    function onWake(how: string): void {
-      const yieldFirst = parkWoke(i32, sl, how);
-      if (!parked) return; // (ended by cancelPark already)
-      parked = false;
-      if (dl !== null) { dropDeadline(dl); dl = null; }
-      if (yieldFirst) void yieldTurn().then(afterPark);
-      else afterPark();
     }
-    /** the waiter's cancel (close(), an abort, a stop: its error set first): the park ends now, the receive in a microtask */
-    function cancelPark(): void {
-      if (!parked) return;
-      parked = false;
-      if (dl !== null) { dropDeadline(dl); dl = null; }
-      void RESOLVED.then(afterPark);
-    }
-    turns();
-    return p;
   }
 
   /**

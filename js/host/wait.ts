@@ -59,19 +59,16 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
 export const PARK_PARKED = 1, PARK_MOVED = 0, PARK_BUSY = -1;
 
 /**
- * A park with a callback, no promise of its own (conn.listen's park and recvAsync's, stop 40):
- * wait on i32[index] from `expected` with no timeout (the caller's deadline, deadlines.ts,
- * notifies the word), and call `onWake` with waitAsync's result once it resolves ('polled'
- * from the timer fallback where the runtime has no Atomics.waitAsync, which polls for at most
- * `pollMs`).
+ * A park with a callback, no promise of its own (conn.listen's park, stop 40): wait on
+ * i32[index] from `expected` with no timeout, and call `onWake` with waitAsync's result once
+ * it resolves ('polled' from the timer fallback where the runtime has no Atomics.waitAsync).
  * The callback, made once by its caller, is the wait's one `then`: none of waitWord's
  * promises and none of an `await` on them, per park. false: the word had moved already
  * (nothing parked, nothing will be called). The woken callback counts the wake-up: parkWoke.
  */
-export function parkOn(i32: Int32Array, index: number, expected: number, sleepers: number, onWake: (how: string) => void, pollMs = Infinity): boolean {
+export function parkOn(i32: Int32Array, index: number, expected: number, sleepers: number, onWake: (how: string) => void): boolean {
   if (!waitAsyncFn) {
-    // (a deadline's notify does not move the word: the poll ends at the wait's timeout itself)
-    void pollWord(i32, index, expected, pollMs).then(() => onWake('polled'));
+    void pollWord(i32, index, expected, Infinity).then(() => onWake('polled'));
     return true;
   }
   Atomics.add(i32, sleepers, 1);
