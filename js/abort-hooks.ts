@@ -6,6 +6,9 @@
 // app-wide shutdown signal (stop 17), and every abort walked the signal's whole listener list.
 // Here the signal gets one listener, which runs the hooks of the waits registered at that moment.
 
+import * as A from './shared/abi.ts';
+import { BusError } from './errno.ts';
+
 /** A wait to tell of its signal's abort (an EventListener object: handleEvent). */
 export interface AbortHook { handleEvent(): void }
 
@@ -15,10 +18,12 @@ export class AbortHooks {
   private readonly bySignal = new Map<AbortSignal, Entry>();
 
   /**
-   * Tell `h` when `signal` aborts (once), until unwatch(). Throws what the signal's
-   * addEventListener throws (nothing is registered then).
+   * Tell `h` when `signal` aborts (once), until unwatch(). A signal whose addEventListener
+   * throws (one that passed isAbortSignal's duck test) is a BusError EINVAL of `op`, its
+   * error the cause, with nothing registered (it was a plain Error before stop 40: an
+   * outside audit).
    */
-  watch(signal: AbortSignal, h: AbortHook): void {
+  watch(signal: AbortSignal, h: AbortHook, op: string): void {
     const had = this.bySignal.get(signal);
     if (had !== undefined) {
       had.hooks.add(h);
@@ -40,7 +45,7 @@ export class AbortHooks {
       signal.addEventListener('abort', fire, { once: true });
     } catch (err) {
       if (this.bySignal.get(signal) === e) this.bySignal.delete(signal);
-      throw err;
+      throw new BusError(A.EINVAL, op, `signal must be an AbortSignal that takes an 'abort' listener: its addEventListener threw (${err instanceof Error ? err.message : String(err)})`, 0, { cause: err });
     }
   }
 

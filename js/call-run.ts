@@ -471,11 +471,11 @@ class CallEnd implements Waiter {
       if (this.signal !== undefined) {
         try {
           // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-          this.run.aborts.watch(this.signal, this);
+          this.run.aborts.watch(this.signal, this, 'call');
         } catch (err) {
           // a signal that refuses its listener: the call, sent already, is abandoned as an
           // aborted one is (its end is freed when it comes), and fails with ECANCELED
-          if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${String(err)})`); }
+          if (!p.error && !p.reply) { p.abandoned = true; p.error = new BusError(A.ECANCELED, 'call', `its signal refused the abort listener (${err instanceof Error ? err.message : String(err)})`); }
         }
         if (this.signal.aborted) this.handleEvent(); // aborted while the send's promise settled
       }

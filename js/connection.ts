@@ -957,7 +957,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             w = { keep: keepAlive, held: false, error: null, cancel: null };
             this.waiters.add(w);
             this.holdFor(w);
-            if (onAbort) this.aborts.watch(signal!, onAbort);
+            if (onAbort) this.aborts.watch(signal!, onAbort, 'recvAsync');
             if (stop) {
               const sw: Waiter = w;
               stop.cancel = (err) => {

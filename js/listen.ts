@@ -50,7 +50,7 @@ export interface Listener {
   readonly done: Promise<void>;
   /** messages handed to the handler so far */
   readonly received: number;
-  /** still listening (false from stop() on) */
+  /** still listening (false from stop() on, and from the moment its connection is closed or the bus shut down) */
   readonly active: boolean;
 }
 
@@ -326,13 +326,26 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   // (one listener per signal for all of this thread's waits: abort-hooks.ts)
   const haltHook = { handleEvent: halt };
   if (signal?.aborted) halt();
-  else if (signal !== undefined) abortHooks.watch(signal, haltHook);
+  else if (signal !== undefined) {
+    try {
+      abortHooks.watch(signal, haltHook, 'listen');
+    } catch (err) {
+      // a signal that refuses its listener (EINVAL): nothing started, nothing kept (the
+      // connection's listener place and the keep-alive hold were kept for good before stop 40:
+      // an outside audit)
+      over = true;
+      halt();
+      conn.dropHold(keeper);
+      throw err;
+    }
+  }
   // (the first turn starts in a microtask: listen() itself never calls the handler)
   void RESOLVED.then(freshPump);
   return {
     stop: halt,
     done,
     get received() { return received; },
-    get active() { return active; },
+    // (false at once when the connection closes or the bus shuts down, not a microtask later, when the hand-over ends: an outside audit, stop 40)
+    get active() { return active && !conn.closed && !conn.busShutDown; },
   };
 }

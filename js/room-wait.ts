@@ -376,7 +376,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       this.conn.roomJoin(this);
       // (one listener per signal for all of this thread's waits: abort-hooks.ts)
       if (this.signal !== undefined) {
-        this.conn.aborts.watch(this.signal, this);
+        this.conn.aborts.watch(this.signal, this, this.op);
         if (this.signal.aborted) this.handleEvent(); // (aborted before the hook: its event is past)
       }
     }

@@ -506,7 +506,7 @@ export async function waitForNamePolling(c: Connection, name: string, opts?: Wai
       // (its polling timer keeps the thread alive only if the wait should: the connection's
       // ref() / unref() at each poll, or keepAlive)
       if (!(keepAlive ?? c.keepsAlive)) unrefTimer(t);
-      if (signal !== undefined) abortHooks.watch(signal, onAbort);
+      if (signal !== undefined) abortHooks.watch(signal, onAbort, op);
     });
     delay = Math.min(delay * 2, 50);
   }

@@ -151,7 +151,7 @@ export class SlotCall {
   }
 
   private join(): void {
-    if (this.signal !== undefined) this.owner.aborts.watch(this.signal, this); // (first: a signal that throws leaves nothing behind)
+    if (this.signal !== undefined) this.owner.aborts.watch(this.signal, this, this.op); // (first: a signal that throws leaves nothing behind)
     if (this.core !== null) this.line.refused = this.core;
     this.line.push(this);
     this.owner.slotJoin(this);

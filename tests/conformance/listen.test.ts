@@ -400,4 +400,23 @@ t("a handled message whose free meets the connection's lock taken is freed later
   s.close(); b.close();
 });
 
+t('listener.active is false at once when its connection is closed while it is parked or handing over, not a microtask later', async ({ bus }) => {
+  // (it read true until the hand-over ran again: an outside audit, stop 40)
+  const a = bus.connect(), b = bus.connect();
+  const l = b.listen(() => {});
+  await tick(5); // (parked)
+  assert.ok(l.active);
+  b.close();
+  assert.is(l.active, false, 'closed while parked');
+  await l.done;
+  const c = bus.connect();
+  let during: boolean | null = null;
+  const l2: Listener = c.listen(() => { c.close(); during = l2.active; });
+  a.send(c.id, new Uint8Array([1]));
+  for (let i = 0; i < 500 && during === null; i++) await tick();
+  assert.is(during, false, 'closed by its own handler');
+  await l2.done;
+  a.close();
+});
+
 t.run();

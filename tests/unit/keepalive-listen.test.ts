@@ -7,7 +7,7 @@
 // listener holds nothing. Both engines, one thread; the holds are counted by keepalive.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Bus, MockProvider } from '../../js/index.ts';
+import { Bus, BusError, MockProvider } from '../../js/index.ts';
 import { keepAliveHolds, keepAliveTakes } from '../../js/host/keepalive.ts';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -74,6 +74,33 @@ for (const engine of ['wasm', 'twin'] as const) {
     await l3.done;
     assert.is(keepAliveHolds(), 0, 'a listener ended by close() holds nothing');
     bus.close();
+  });
+
+  test(`a signal whose addEventListener throws: listen() and recvAsync() say EINVAL, and listen keeps neither the connection's listener place nor the keep-alive (${engine})`, async () => {
+    // (a plain Error, and the place and the hold kept for good: the process never exited; an
+    // outside audit, stop 40)
+    const bus = await Bus.create({ engine, provider: new MockProvider() });
+    const a = bus.connect(), b = bus.connect();
+    const bad = { aborted: false, reason: undefined, addEventListener() { throw new Error('no listeners here'); }, removeEventListener() {} } as unknown as AbortSignal;
+    const holds0 = keepAliveHolds();
+    let err: unknown = null;
+    try { b.listen(() => {}, { signal: bad }); } catch (e) { err = e; }
+    assert.instance(err, BusError);
+    assert.is((err as BusError).code, 'EINVAL');
+    assert.match((err as BusError).message, /^listen: EINVAL: signal must be an AbortSignal that takes an 'abort' listener: its addEventListener threw \(no listeners here\)$/);
+    assert.is(keepAliveHolds(), holds0, 'no keep-alive kept');
+    const r = await b.recvAsync({ signal: bad, timeout: 1000 }).then(() => null, (e: unknown) => e);
+    assert.instance(r, BusError);
+    assert.match((r as BusError).message, /^recvAsync: EINVAL: signal must be an AbortSignal/);
+    assert.is(b.pendingReceives, 0);
+    const got: number[] = [];
+    const l = b.listen((m) => { got.push(m.payload[0]); }); // (EBUSY before: the place was kept)
+    a.send(b.id, new Uint8Array([7]));
+    await until(() => got.length === 1, 'the message');
+    l.stop();
+    await l.done;
+    assert.is(keepAliveHolds(), holds0, 'nothing held once the listener stopped');
+    a.close(); b.close(); bus.close();
   });
 }
 
