@@ -11,6 +11,8 @@
 // word goes through notifyWord or wakeWaiters: one that did not would leave its woken waiters
 // counted, and every later publish would notify (harmless, but the cost this removes).
 
+import { wakePolls } from './polls.ts';
+
 /** A wait of a counted word ended `how` (Atomics.wait's or waitAsync's result): off the count unless a notify woke it (its waker took it off). */
 export function offCount(i32: Int32Array, sleepers: number, how: string): void {
   if (how !== 'ok') Atomics.sub(i32, sleepers, 1);
@@ -21,6 +23,7 @@ export function offCount(i32: Int32Array, sleepers: number, how: string): void {
  * waiters woken do not take themselves off: offCount). Returns how many were woken.
  */
 export function notifyWord(i32: Int32Array, index: number, sleepers: number): number {
+  wakePolls(i32, index); // (the polling waits of a runtime without waitAsync: polls.ts)
   const n = Atomics.notify(i32, index);
   if (n > 0) Atomics.sub(i32, sleepers, n);
   return n;

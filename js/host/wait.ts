@@ -6,6 +6,7 @@
 import { addDeadline, dropDeadline } from './deadlines.ts';
 import { waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
+import { addPoll, dropPoll, type Poll } from './polls.ts';
 
 export function now(): number {
   return performance.now();
@@ -126,14 +127,29 @@ export function waitWordHow(i32: Int32Array, index: number, expected: number, ti
   return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn().then(() => how) : how; });
 }
 
-/** No Atomics.waitAsync (older Firefox): poll the word with timers. */
+/**
+ * No Atomics.waitAsync (older Firefox): poll the word with timers. A notify of the word by
+ * this thread ends the poll at once (polls.ts), as it would end a waitAsync.
+ */
 function pollWord(i32: Int32Array, index: number, expected: number, timeout: number): Promise<void> {
   return new Promise((resolve) => {
     const end = now() + timeout;
-    const tick = () => {
-      if (Atomics.load(i32, index) !== expected || now() >= end) resolve();
-      else setTimeout(() => { parked++; tick(); }, Math.min(POLL_MS, Math.max(0, end - now())));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const poll: Poll = {
+      i32,
+      index,
+      wake: () => {
+        dropPoll(poll);
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      },
     };
+    const tick = () => {
+      timer = undefined;
+      if (Atomics.load(i32, index) !== expected || now() >= end) poll.wake();
+      else timer = setTimeout(() => { parked++; tick(); }, Math.min(POLL_MS, Math.max(0, end - now())));
+    };
+    addPoll(poll);
     tick();
   });
 }
