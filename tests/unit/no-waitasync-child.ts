@@ -20,6 +20,13 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** after a wait was ended: the timers armed in the next 40 ms, and the polls left (none expected) */
+async function quiet(): Promise<[number, number]> {
+  const t0 = armed;
+  await sleep(40);
+  return [armed - t0, pollCount()];
+}
+
 const { Bus, MockProvider } = await import('../../js/index.ts');
 const { pollCount } = await import('../../js/host/polls.ts');
 const bus = await Bus.create({ engine, provider: new MockProvider() });
@@ -36,11 +43,8 @@ await until(() => got.length === 1, 'the listener\'s message');
 await sleep(20);
 l.stop();
 await l.done;
-let t0 = armed;
-await sleep(40);
 out.listener = got;
-out.timersAfterStop = armed - t0;
-out.pollsAfterStop = pollCount();
+[out.timersAfterStop, out.pollsAfterStop] = await quiet();
 
 // recvAsync: a message, then an aborted wait, then a wait ended by close()
 const p1 = b.recvAsync({ timeout: 5000 });
@@ -55,18 +59,12 @@ await sleep(20);
 out.pollingRecv = pollCount();
 ac.abort();
 out.aborted = await p2;
-t0 = armed;
-await sleep(40);
-out.timersAfterAbort = armed - t0;
-out.pollsAfterAbort = pollCount();
+[out.timersAfterAbort, out.pollsAfterAbort] = await quiet();
 const p3 = b.recvAsync().then(() => 'message', (e: { code?: string }) => e.code);
 await sleep(20);
 b.close();
 out.closed = await p3;
-t0 = armed;
-await sleep(40);
-out.timersAfterClose = armed - t0;
-out.pollsAfterClose = pollCount();
+[out.timersAfterClose, out.pollsAfterClose] = await quiet();
 a.close();
 bus.close();
 console.log(JSON.stringify(out));
