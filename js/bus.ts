@@ -5,7 +5,7 @@ import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, bu
 import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads } from './host/os-thread.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
-import { WebProvider, type Provider } from './host/provider.ts';
+import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
 import { loadCore, loadCoreIfAllowed } from './host/load.ts';
 import { attachArg, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
@@ -212,16 +212,6 @@ function checkEngine(op: string, name: string, kind: unknown): EngineKind {
     throw new BusError(A.EINVAL, op, `${name} must be 'wasm' or 'twin', got ${typeof kind === 'string' ? JSON.stringify(kind) : kindOf(kind)}`);
   }
   return kind;
-}
-
-/** A provider passed in options: an object with the three Provider methods. */
-function checkProvider(op: string, p: unknown): Provider | undefined {
-  if (p === undefined) return undefined;
-  const x = p as Provider | null;
-  if (typeof x !== 'object' || x === null || typeof x.clock !== 'function' || typeof x.random !== 'function' || typeof x.creds !== 'function') {
-    throw new BusError(A.EINVAL, op, `provider must be a Provider (an object with clock, random and creds methods), got ${kindOf(p)}`);
-  }
-  return x;
 }
 
 

@@ -4,7 +4,8 @@
 import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
-import type { Provider } from './host/provider.ts';
+import { checkProvider, type Provider } from './host/provider.ts';
+import { shown } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
@@ -363,7 +364,19 @@ abstract class EngineBase {
     throw new BusError(A.EINVAL, 'engine', 'sendInline: the message has a host vector (SEND_PENDING: its bytes would be copied after SEND), which only send() can take: nothing was sent');
   }
   sendCommit(): number { return this.sendEnd(OP_COMMIT); }
-  copyIn(dst: number, src: number, n: number): boolean { this.bind(); return this.x.mem_copy(dst, src, n) !== 0; }
+  copyIn(dst: number, src: number, n: number): boolean {
+    // the core's mem_copy takes i32s, which would take each number modulo 2^32 (NaN, a
+    // fraction or a string coerced): an address past 4 GiB wrapped to the reserved page, and
+    // returned true, before stop 41 (an outside audit). Integers only; one below 0 or from
+    // 2^32 on (a memory holds at most 4 GiB) leaves the memory: false, nothing copied, as the
+    // core says of the ranges it checks itself.
+    if (!(Number.isSafeInteger(dst) && Number.isSafeInteger(src) && Number.isSafeInteger(n))) {
+      throw new BusError(A.EINVAL, 'engine', `copyIn: dst, src and n must be integers, got ${shown(dst)}, ${shown(src)}, ${shown(n)}`);
+    }
+    if ((dst >>> 0) !== dst || (src >>> 0) !== src || (n >>> 0) !== n) return false;
+    this.bind();
+    return this.x.mem_copy(dst, src, n) !== 0;
+  }
   sendCancel(): number { return this.sendEnd(OP_CANCEL); }
 
   /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */
@@ -818,6 +831,7 @@ export class WasmEngine extends EngineBase implements Engine {
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider, hooks = false): Promise<WasmEngine> {
     checkMemory('WasmEngine.create', memory);
     if (!(module instanceof WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', 'module must be a WebAssembly.Module (loadCore())');
+    checkProvider('WasmEngine.create', provider, true);
     const imports = { env: { memory }, ...coreImports(provider, memory) };
     let instance: WebAssembly.Instance;
     try {
@@ -853,6 +867,7 @@ export class TwinEngine extends EngineBase implements Engine {
 
   constructor(memory: WebAssembly.Memory, provider: Provider, hooks = false) {
     checkMemory('TwinEngine', memory);
+    checkProvider('TwinEngine', provider, true);
     super(memory);
     this.hooks = hooks;
     this.x = hooks ? twin.twinHooks : twin.twinRelease;

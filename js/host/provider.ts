@@ -6,6 +6,25 @@
 // without one reports that item as unsupported), so a provider written for the three-method
 // interface keeps working. docs/API.md, "Providers", documents every method and its source.
 
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { kindOf } from '../args.ts';
+
+/**
+ * A provider given as an argument: an object with the three required methods, else EINVAL
+ * naming the rule. undefined is "none given" (Bus.create / Bus.join pick one) unless
+ * `required` (the engines, which take one: before stop 41 they took anything, and their first
+ * command threw a plain TypeError: an outside audit).
+ */
+export function checkProvider(op: string, p: unknown, required = false): Provider | undefined {
+  if (p === undefined && !required) return undefined;
+  const x = p as Provider | null;
+  if (typeof x !== 'object' || x === null || typeof x.clock !== 'function' || typeof x.random !== 'function' || typeof x.creds !== 'function') {
+    throw new BusError(A.EINVAL, op, `provider must be a Provider (an object with clock, random and creds methods), got ${kindOf(p)}`);
+  }
+  return x;
+}
+
 /** Credentials of the calling thread, as kdbus's CREDS item orders them. */
 export interface Creds {
   uid: number; euid: number; suid: number; fsuid: number;

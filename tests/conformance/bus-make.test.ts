@@ -171,4 +171,45 @@ t('engines refuse a memory that cannot hold a bus, and a module that is not a co
   await expect('wasm, another module', () => WasmEngine.create(other, big, provider), /does not link/);
 });
 
+t('engines refuse a provider that is not one, with EINVAL (they took anything, and the first command threw a TypeError, before stop 41)', async () => {
+  const mod = await loadCore();
+  const big = new WebAssembly.Memory({ initial: 32, maximum: 32, shared: true });
+  for (const bad of [undefined, null, {}, 42, { clock() {}, random() {} }]) {
+    for (const [what, f] of [['twin', () => new TwinEngine(big, bad as never)], ['wasm', () => WasmEngine.create(mod, big, bad as never)]] as const) {
+      try {
+        await f();
+        assert.unreachable(`${what}, provider ${String(bad)}: accepted`);
+      } catch (err) {
+        assert.instance(err, BusError, `${what}, provider ${String(bad)}`);
+        assert.is((err as BusError).code, 'EINVAL');
+        assert.match((err as BusError).message, /provider must be a Provider \(an object with clock, random and creds methods\)/);
+      }
+    }
+  }
+});
+
+t('Engine.copyIn: integers only (EINVAL); a range that leaves the memory, past 4 GiB or below 0 included, is false and copies nothing (it wrapped modulo 2^32 before stop 41)', async () => {
+  const e = await bareEngine(busPages(END));
+  const src = MAKE_CMD_ADDR + 200, dst = MAKE_CMD_ADDR + 400;
+  e.u8.set([0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4], src);
+  const low = e.u8.slice(0, 65536 + 1024);
+  for (const [d, sr, n] of [[2 ** 32, src, 8], [2 ** 32 + 70000, src, 8], [dst, 2 ** 32 + src, 8], [dst, src, 2 ** 32 + 4], [-(2 ** 32) + 80000, src, 8], [-8, src, 8], [dst, src, -1], [e.u8.length - 4, src, 8]]) {
+    assert.is(e.copyIn(d!, sr!, n!), false, `copyIn(${d}, ${sr}, ${n})`);
+  }
+  for (const [d, sr, n] of [[NaN, src, 8], [100.7, src, 8], ['70000', src, 8], [dst, src, 0.5], [dst, undefined, 8]]) {
+    try {
+      e.copyIn(d as never, sr as never, n as never);
+      assert.unreachable(`copyIn(${String(d)}, ${String(sr)}, ${String(n)}): accepted`);
+    } catch (err) {
+      assert.instance(err, BusError);
+      assert.is((err as BusError).code, 'EINVAL');
+      assert.match((err as BusError).message, /^engine: EINVAL: copyIn: dst, src and n must be integers, got /);
+    }
+  }
+  assert.equal(e.u8.slice(0, 65536 + 1024), low, 'nothing written low in the memory');
+  assert.equal([...e.u8.slice(dst, dst + 8)], [0, 0, 0, 0, 0, 0, 0, 0], 'nothing copied to dst');
+  assert.is(e.copyIn(dst, src, 8), true, 'an in-memory copy still works');
+  assert.equal([...e.u8.slice(dst, dst + 8)], [0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
+});
+
 t.run();
