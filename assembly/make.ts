@@ -3,11 +3,16 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, st64, fill, inMemory } from "./mem";
 import { random_get } from "./host";
-import { fail, failAt } from "./reason";
+import { fail, failArg, failAt } from "./reason";
 import { metaCollectProcess } from "./meta";
 import { busLayout, idBuckets } from "./bus";
 
 const H: u32 = A.BUS_BASE;
+
+/** [cmd, cmd + n) lies in thread slot 0's command area, where BUS_MAKE's command goes (A.MAKE_CMD_AREA). */
+function inMakeArea(cmd: u32, n: u32): bool {
+  return cmd >= u32(A.MAKE_CMD_AREA) && n <= u32(A.CMD_MAX) && cmd - u32(A.MAKE_CMD_AREA) <= u32(A.CMD_MAX) - n;
+}
 
 /** BUS_MAKE: validate the limits and bloom parameters, write a fresh bus at BUS_BASE. */
 export function busMake(cmd: u32): i32 {
@@ -16,18 +21,21 @@ export function busMake(cmd: u32): i32 {
   // past the end trapped on wasm and read as zeros on the twin (EINVAL, ENOMEM, EMSGSIZE): an
   // outside audit.
   if (!inMemory(cmd, 8)) return fail(A.EFAULT, A.R_CMD_OUTSIDE_MEMORY);
+  // and in thread slot 0's command area (A.MAKE_CMD_AREA): nothing written elsewhere
+  if (!inMakeArea(cmd, 8)) return failArg(A.EFAULT, A.R_MAKE_CMD_PLACE, A.MAKE_CMD_AREA);
   const sizeLo = ld32(cmd + A.CMD_SIZE), sizeHi = ld32(cmd + A.CMD_SIZE + 4);
-  if (sizeHi != 0 || sizeLo > u32(A.CMD_MAX)) return failAt(cmd, A.EMSGSIZE, A.R_CMD_TOO_LARGE, A.CMD_MAX);
-  if (sizeLo < u32(A.MAKE_CMD_SIZE)) return failAt(cmd, A.EINVAL, A.R_CMD_TOO_SMALL, A.MAKE_CMD_SIZE);
+  if (sizeHi != 0 || sizeLo > u32(A.CMD_MAX)) return failAt(A.EMSGSIZE, A.R_CMD_TOO_LARGE, A.CMD_MAX);
+  if (sizeLo < u32(A.MAKE_CMD_SIZE)) return failAt(A.EINVAL, A.R_CMD_TOO_SMALL, A.MAKE_CMD_SIZE);
   if (!inMemory(cmd, sizeLo)) return fail(A.EFAULT, A.R_CMD_OUTSIDE_MEMORY);
+  if (!inMakeArea(cmd, sizeLo)) return failAt(A.EFAULT, A.R_MAKE_CMD_PLACE, A.MAKE_CMD_AREA);
   // kdbus make flags ACCESS_GROUP | ACCESS_WORLD are accepted and have no effect here
   const flags = ld32(cmd + A.CMD_FLAGS);
-  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (flags & ~3) != 0) return failAt(cmd, A.EINVAL, A.R_CMD_FLAGS, 3);
+  if (ld32(cmd + A.CMD_FLAGS + 4) != 0 || (flags & ~3) != 0) return failAt(A.EINVAL, A.R_CMD_FLAGS, 3);
   const bloomSize = ld32(cmd + A.MAKE_BLOOM_SIZE);
   if (ld32(cmd + A.MAKE_BLOOM_SIZE + 4) != 0 || bloomSize < u32(A.BLOOM_SIZE_MIN) ||
-    bloomSize > u32(A.BLOOM_SIZE_MAX) || (bloomSize & 7) != 0) return failAt(cmd, A.EINVAL, A.R_MAKE_BLOOM_SIZE, 0);
+    bloomSize > u32(A.BLOOM_SIZE_MAX) || (bloomSize & 7) != 0) return failAt(A.EINVAL, A.R_MAKE_BLOOM_SIZE, 0);
   const nHashLo = ld32(cmd + A.MAKE_BLOOM_N_HASH), nHashHi = ld32(cmd + A.MAKE_BLOOM_N_HASH + 4);
-  if (nHashLo == 0 && nHashHi == 0) return failAt(cmd, A.EINVAL, A.R_MAKE_BLOOM_N_HASH, 0);
+  if (nHashLo == 0 && nHashHi == 0) return failAt(A.EINVAL, A.R_MAKE_BLOOM_N_HASH, 0);
   const nThreads = ld32(cmd + A.MAKE_N_THREADS);
   const nConns = ld32(cmd + A.MAKE_N_CONNS);
   const poolMax = ld32(cmd + A.MAKE_POOL_MAX);
@@ -37,16 +45,16 @@ export function busMake(cmd: u32): i32 {
   // a longer command carries the quota limits (0: kdbus's default)
   let maxQueued: u32 = sizeLo >= u32(A.MAKE_CMD_SIZE_LIMITS) ? ld32(cmd + A.MAKE_MAX_QUEUED) : 0;
   if (maxQueued == 0) maxQueued = A.MAX_QUEUED_PER_USER;
-  if (maxQueued > u32(A.MAX_QUEUED_LIMIT)) return failAt(cmd, A.EINVAL, A.R_MAKE_MAX_QUEUED, A.MAX_QUEUED_LIMIT);
-  if (nThreads < 1 || nThreads > u32(A.MAX_THREADS)) return failAt(cmd, A.EINVAL, A.R_MAKE_N_THREADS, 0);
-  if (nConns < 1 || nConns > u32(A.MAX_CONNS)) return failAt(cmd, A.EINVAL, A.R_MAKE_N_CONNS, 0);
-  if (poolMax < u32(A.POOL_SIZE_ALIGN) || poolMax > u32(A.MAX_POOL) || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return failAt(cmd, A.EINVAL, A.R_MAKE_POOL_MAX, 0);
-  if (nNames > u32(A.MAX_CONNS) * 4) return failAt(cmd, A.EINVAL, A.R_MAKE_N_NAMES, 0);
-  if (nMatches > u32(A.MAX_CONNS) * 4) return failAt(cmd, A.EINVAL, A.R_MAKE_N_MATCHES, 0);
-  if (nReplies > u32(A.MAX_CONNS) * 4) return failAt(cmd, A.EINVAL, A.R_MAKE_N_REPLIES, 0);
+  if (maxQueued > u32(A.MAX_QUEUED_LIMIT)) return failAt(A.EINVAL, A.R_MAKE_MAX_QUEUED, A.MAX_QUEUED_LIMIT);
+  if (nThreads < 1 || nThreads > u32(A.MAX_THREADS)) return failAt(A.EINVAL, A.R_MAKE_N_THREADS, 0);
+  if (nConns < 1 || nConns > u32(A.MAX_CONNS)) return failAt(A.EINVAL, A.R_MAKE_N_CONNS, 0);
+  if (poolMax < u32(A.POOL_SIZE_ALIGN) || poolMax > u32(A.MAX_POOL) || (poolMax & (A.POOL_SIZE_ALIGN - 1)) != 0) return failAt(A.EINVAL, A.R_MAKE_POOL_MAX, 0);
+  if (nNames > u32(A.MAX_CONNS) * 4) return failAt(A.EINVAL, A.R_MAKE_N_NAMES, 0);
+  if (nMatches > u32(A.MAX_CONNS) * 4) return failAt(A.EINVAL, A.R_MAKE_N_MATCHES, 0);
+  if (nReplies > u32(A.MAX_CONNS) * 4) return failAt(A.EINVAL, A.R_MAKE_N_REPLIES, 0);
   const end = busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize, false);
-  if (end == 0) return failAt(cmd, A.ENOMEM, A.R_MAKE_TOO_LARGE, 0);
-  if (!inMemory(0, end)) return failAt(cmd, A.ENOMEM, A.R_MAKE_MEMORY, end);
+  if (end == 0) return failAt(A.ENOMEM, A.R_MAKE_TOO_LARGE, 0);
+  if (!inMemory(0, end)) return failAt(A.ENOMEM, A.R_MAKE_MEMORY, end);
 
   // the command may lie in a thread's command area, which the fill below clears: every
   // field of it was read above
@@ -68,7 +76,7 @@ export function busMake(cmd: u32): i32 {
   st64(H + A.BUS_BLOOM_SIZE, bloomSize, 0);
   st64(H + A.BUS_BLOOM_N_HASH, nHashLo, nHashHi);
   st64(H + A.BUS_FLAGS, flags, 0);
-  if (random_get(H + A.BUS_ID128, 16) != 0) return failAt(cmd, A.EINVAL, A.R_MAKE_RANDOM, 0);
+  if (random_get(H + A.BUS_ID128, 16) != 0) return failAt(A.EINVAL, A.R_MAKE_RANDOM, 0);
   // the creator's snapshot (BUS_CREATOR_INFO): nobody else is on the bus yet; thread slot
   // 0's argv area (zeroed, free) holds args_get's pointers
   metaCollectProcess(ld32(H + A.BUS_METAS) + nConns * A.META_SIZE, A.ATTACH_PROCESS, ld32(H + A.BUS_THREADS) + A.THREAD_META_ARGV);

@@ -4,7 +4,7 @@
 // (THREAD_REASON, THREAD_REASON_ARG), where the host reads them to build its message.
 // The words are the thread's own: plain stores, never logged, never undone.
 import * as A from "../js/shared/abi";
-import { st32, inMemory, THREAD } from "./mem";
+import { st32, THREAD } from "./mem";
 
 /** Report `reason` (with `arg`) for the calling thread and return -errno. */
 export function failArg(errno: i32, reason: i32, arg: u32): i32 {
@@ -22,16 +22,14 @@ export function fail(errno: i32, reason: i32): i32 {
 }
 
 /**
- * Report for a command at `cmd` run before any thread has joined (BUS_MAKE): the words at
- * the same distance before its command area, when that lies in the memory above RESERVED_END.
+ * Report for BUS_MAKE, run before any thread has joined: the words of thread slot 0, before
+ * the command area its command lies in (A.MAKE_CMD_AREA; make.ts checks that first). Before
+ * stop 41 they went at the same distance before any `cmd`, which for a command elsewhere was
+ * the module's static data or a table of the bus (an outside audit).
  */
-export function failAt(cmd: u32, errno: i32, reason: i32, arg: u32): i32 {
-  if (cmd >= u32(A.RESERVED_END + A.THREAD_CMD)) {
-    const p = cmd - (A.THREAD_CMD - A.THREAD_REASON);
-    if (inMemory(p, 8)) {
-      st32(p, u32(reason));
-      st32(p + 4, arg);
-    }
-  }
+export function failAt(errno: i32, reason: i32, arg: u32): i32 {
+  const p: u32 = A.MAKE_CMD_AREA - (A.THREAD_CMD - A.THREAD_REASON);
+  st32(p, u32(reason));
+  st32(p + 4, arg);
   return -errno;
 }

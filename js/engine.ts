@@ -203,8 +203,8 @@ export function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
 
-/** The command area of thread slot 0, known before the bus exists (BUS_MAKE goes there). */
-export const MAKE_CMD_ADDR = A.BUS_BASE + A.BUS_SIZE + A.THREAD_CMD;
+/** The command area of thread slot 0, known before the bus exists (BUS_MAKE's command must lie in it: abi's MAKE_CMD_AREA). */
+export const MAKE_CMD_ADDR = A.MAKE_CMD_AREA;
 
 /** Memory pages for a bus with these limits (the layout end, rounded up, plus `spare`). */
 export function busPages(layoutEnd: number, spareBytes = 0): number {

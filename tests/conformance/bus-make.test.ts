@@ -1,20 +1,20 @@
 // BUS_MAKE: bloom parameters, limits, the bus id from the random import, the layout.
 import * as assert from 'uvu/assert';
 import { suite } from 'uvu';
-import { abi as A, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError, loadCore, TwinEngine, WasmEngine } from '../../js/index.ts';
+import { abi as A, describeReason, MAKE_CMD_ADDR, busLayout, busPages, Bus, MockProvider, BusError, loadCore, TwinEngine, WasmEngine } from '../../js/index.ts';
 import { put64big } from '../../js/wire.ts';
 import { ENGINE, bareEngine, makeBus } from '../helpers/harness.ts';
 
 const t = suite(`BUS_MAKE [${ENGINE}]`);
 
-interface Make { size?: bigint; flags?: bigint; bloomSize?: bigint; nHash?: bigint; threads?: number; conns?: number; poolMax?: number; names?: number; matches?: number; replies?: number }
+interface Make { at?: number; size?: bigint; flags?: bigint; bloomSize?: bigint; nHash?: bigint; threads?: number; conns?: number; poolMax?: number; names?: number; matches?: number; replies?: number }
 
 const LIMITS = { threads: 2, conns: 4, poolMax: 65536, names: 4, matches: 4, replies: 4 };
 const END = busLayout(2, 4, 65536, 4, 4, 4, 64);
 
 async function make(m: Make, pages = busPages(END)) {
   const e = await bareEngine(pages);
-  const c = MAKE_CMD_ADDR, u32 = e.u32;
+  const c = m.at ?? MAKE_CMD_ADDR, u32 = e.u32;
   const w = (off: number, v: bigint) => put64big(u32, c + off, v);
   w(A.CMD_SIZE, m.size ?? BigInt(A.MAKE_CMD_SIZE));
   w(A.CMD_FLAGS, m.flags ?? 0n);
@@ -210,6 +210,33 @@ t('Engine.copyIn: integers only (EINVAL); a range that leaves the memory, past 4
   assert.equal([...e.u8.slice(dst, dst + 8)], [0, 0, 0, 0, 0, 0, 0, 0], 'nothing copied to dst');
   assert.is(e.copyIn(dst, src, 8), true, 'an in-memory copy still works');
   assert.equal([...e.u8.slice(dst, dst + 8)], [0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4]);
+});
+
+t('the command must lie in thread slot 0\'s command area: EFAULT elsewhere, nothing written (a command at 8 was accepted, its outputs written on the reserved page, before stop 41)', async () => {
+  const AREA_END = MAKE_CMD_ADDR + A.CMD_MAX, SIZE = A.MAKE_CMD_SIZE_LIMITS;
+  const REASON = MAKE_CMD_ADDR - (A.THREAD_CMD - A.THREAD_REASON);
+  // the reserved page; the module's static data; the bus header; thread slot 0's own fields; the connection table; slot 0's metadata cache, right after the area; the pools (the user region of a bus this size)
+  for (const at of [8, A.RESERVED_END + 4096, A.BUS_BASE, A.BUS_BASE + A.BUS_SIZE, busLayout(2, 4, 65536, 4, 4, 4, 64) - 1024, AREA_END, AREA_END + 4096]) {
+    const { r, e } = await make({ at, size: BigInt(SIZE) });
+    assert.is(r, -A.EFAULT, `cmd ${at}`);
+    assert.is.not(e.u32[A.BUS_BASE >>> 2], A.BUS_MAGIC, `cmd ${at}: no bus`);
+    assert.is(e.u32[(at + A.MAKE_LAYOUT_END) >>> 2], 0, `cmd ${at}: no layout end written`);
+    if (at > REASON + 8 || at + SIZE <= REASON) assert.is(e.u32[REASON >>> 2], 0, `cmd ${at}: no reason words (nowhere safe to write them)`);
+  }
+  // its first 8 bytes in the area, its size past the area's end: EFAULT, the reason in slot 0's words
+  const { r, e } = await make({ at: AREA_END - 88, size: BigInt(SIZE) });
+  assert.is(r, -A.EFAULT);
+  assert.is(e.u32[A.BUS_BASE >>> 2], 0, 'no bus');
+  assert.equal([e.u32[REASON >>> 2], e.u32[(REASON + 4) >>> 2]], [A.R_MAKE_CMD_PLACE, MAKE_CMD_ADDR]);
+  assert.match(describeReason(A.R_MAKE_CMD_PLACE, MAKE_CMD_ADDR)!.text, /command must lie in thread slot 0's command area \(MAKE_CMD_ADDR, 1085952/);
+  // anywhere inside the area: a bus, and the reason words of a failure in slot 0's words
+  const ok = await make({ at: AREA_END - SIZE, size: BigInt(SIZE) });
+  assert.is(ok.r, 0, 'the last place in the area');
+  assert.is(ok.e.u32[A.BUS_BASE >>> 2], A.BUS_MAGIC);
+  assert.is(ok.e.u32[(AREA_END - SIZE + A.MAKE_LAYOUT_END) >>> 2], END);
+  const bad = await make({ at: MAKE_CMD_ADDR + 1000, bloomSize: 12n });
+  assert.is(bad.r, -A.EINVAL);
+  assert.is(bad.e.u32[REASON >>> 2], A.R_MAKE_BLOOM_SIZE, 'a failure\'s reason in slot 0\'s words, wherever the command lies in the area');
 });
 
 t.run();
