@@ -26,7 +26,7 @@ import { BusError } from './errno.ts';
 import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
-import { kindOf, options, asArgError } from './args.ts';
+import { kindOf, options, asArgError, relabel } from './args.ts';
 import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, withKdbusAddresses, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
@@ -115,10 +115,20 @@ export function cannotAnswer(c: Connection): string | null {
   return (f & A.HELLO_MONITOR) !== 0 ? 'a monitor' : (f & A.HELLO_ACTIVATOR) !== 0 ? 'an activator' : null;
 }
 
-/** EOPNOTSUPP for `op` on a connection that cannot answer calls. */
-export function checkCanAnswer(c: Connection, op: string): void {
+/**
+ * What a connection that cannot send cannot do, by op: dispatch refuses every message, a
+ * signal or a notification too (it said "cannot answer method calls" for those before stop 41:
+ * an outside audit).
+ */
+const CANNOT: Readonly<Record<string, string>> = {
+  export: 'cannot answer method calls (it cannot send)',
+  dispatch: 'cannot dispatch messages (it cannot send, so it could answer no method call; a signal or a notification is refused too)',
+};
+
+/** EOPNOTSUPP for `op` (export, dispatch) on a connection that cannot answer calls. */
+export function checkCanAnswer(c: Connection, op: 'export' | 'dispatch'): void {
   const k = cannotAnswer(c);
-  if (k !== null) throw new BusError(A.EOPNOTSUPP, op, `${k} cannot answer method calls (it cannot send): ${op} on an ordinary connection`);
+  if (k !== null) throw new BusError(A.EOPNOTSUPP, op, `${k} ${CANNOT[op]}: ${op} on an ordinary connection`);
 }
 
 /** conn.export: register `methods` on `path` / `iface`; returns the unexport function (idempotent). */
@@ -553,13 +563,30 @@ export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptio
     const cookie = c.takeCallCookie();
     let bytes: Uint8Array;
     try { bytes = callBytes(c, 'callMethod', spec, cookie, false, transient); } catch (err) { c.untakeCookie(cookie); throw err; }
-    return c.callDBus(callDst, bytes, opts, transient, cookie).then(callMethodReply);
+    return c.callDBus(callDst, bytes, opts, transient, cookie).then(callMethodReply, callMethodFailed);
   } catch (err) {
     return Promise.reject(err);
   }
 }
 function callMethodReply(m: Message): unknown[] {
   return replyBody(m, 'callMethod');
+}
+function callMethodFailed(err: unknown): never {
+  throw asOwn('callMethod', err);
+}
+
+/**
+ * `err`, a failure of the call() or send() that `op` (callMethod, sendMethod) makes, told as
+ * `op`'s, as callMethodSync's callSync() errors are its own: the same errno, reason, detail and
+ * cause (an ECANCELED's: its signal's reason). Before stop 41 they said `call:` / `send:` (an
+ * outside audit). The engine's ECONNRESET of a thread declared dead (the same object every
+ * later command throws, op engine) stays as it is.
+ */
+function asOwn(op: string, err: unknown): unknown {
+  if (!(err instanceof BusError) || err.message.startsWith(`${op}: `) || err.message.startsWith('engine: ')) return err;
+  const own = relabel(op, err);
+  if (err.cause !== undefined) Object.defineProperty(own, 'cause', { value: err.cause, writable: true, configurable: true });
+  return own;
 }
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
@@ -579,6 +606,6 @@ export function sendMethod(c: Connection, spec: MethodCallSpec): number {
     return c.send(callDst, bytes, { cookie, payloadType: PAYLOAD_DBUS });
   } catch (err) {
     c.untakeCookie(cookie); // (the counter advances only for a sent message)
-    throw err;
+    throw asOwn('sendMethod', err);
   }
 }

@@ -332,7 +332,10 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
 
 /**
  * Run the onSignal handlers whose full rule `msg` matches (the bloom check lets false
- * positives through); returns how many ran. Does not free the message.
+ * positives through); returns how many ran. Does not free the message. A handler that throws
+ * does not stop the others: once every one has run, the first error is thrown (as it was
+ * thrown), the later ones are dropped (before stop 41 the first throw left the later handlers
+ * unrun: an outside audit).
  */
 export function dispatch(c: Connection, msg: Message): number {
   if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
@@ -343,12 +346,14 @@ export function dispatch(c: Connection, msg: Message): number {
   try { d = msg.dbus; } catch { return 0; } // malformed D-Bus payload: no handler's business
   if (!d) return 0;
   let n = 0;
+  let failed: { err: unknown } | null = null;
   for (const h of [...st.handlers]) {
     if (!st.handlers.has(h)) continue; // removed by an earlier handler
     if (!msg.matchesRule(h.rule)) continue;
     n++;
-    h.fn(d, msg);
+    try { h.fn(d, msg); } catch (err) { failed ??= { err }; }
   }
+  if (failed !== null) throw failed.err;
   return n;
 }
 

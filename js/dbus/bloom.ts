@@ -9,20 +9,14 @@
 // (64 bytes, 8 hashes) w = 2: two SipHash runs give the 8 indices.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { sipKey, siphash24Into } from './siphash.ts';
-import { parseSignature } from './signature.ts';
+import { sipKey, sipHash } from './siphash.ts';
+import type { DType } from './signature.ts';
 import type { DBusHeader } from './header.ts';
 import { matchRuleOf, type MatchRule } from './match.ts';
+import { str, headerArg, bodyTypes, stringArg, arrayArg, sinkArg } from './check.ts';
+import { bytesArg } from './marshal.ts';
+import { u64Error } from './names.ts';
 
-/**
- * A string argument of the exported helpers, checked (EINVAL). Without it a number or an object
- * in a string's place sent the element writer into an endless loop (signalFilter with [5] for
- * an 's' argument: an outside audit, stop 35).
- */
-function str(op: string, name: string, v: unknown): string {
-  if (typeof v !== 'string') throw new BusError(A.EINVAL, op, `${name} must be a string, got ${v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v}`);
-  return v;
-}
 /** a prefix separator: one ASCII character (the writer searches its bytes) */
 function sepArg(op: string, sep: unknown): string {
   if (typeof sep !== 'string' || sep.length !== 1 || sep.charCodeAt(0) >= 0x80) throw new BusError(A.EINVAL, op, `sep must be one ASCII character, got ${typeof sep === 'string' ? JSON.stringify(sep) : typeof sep}`);
@@ -53,7 +47,7 @@ const KEY_HEX = [
 
 /** The 8 SipHash keys (16 bytes each) of sd-bus's bloom filters. */
 export const BLOOM_KEYS: readonly Uint8Array[] = KEY_HEX.map((h) => Uint8Array.from(h.match(/../g)!, (b) => parseInt(b, 16)));
-const KEYS: readonly Uint32Array[] = BLOOM_KEYS.map(sipKey);
+const KEYS: readonly Uint32Array[] = BLOOM_KEYS.map((k) => sipKey(k));
 
 // floor(log2 m) for m >= 1
 function log2(m: number): number {
@@ -77,6 +71,12 @@ export function bloomParamsError(p: BloomParams): string | null {
     return `bloom nHash ${nHash} needs more than the ${KEYS.length * 8} hash bytes of the ${KEYS.length} keys`;
   }
   return null;
+}
+
+/** Bloom parameters, checked (EINVAL, `bloomParamsError`'s rule). */
+function paramsArg(op: string, params: BloomParams): void {
+  const e = bloomParamsError(params);
+  if (e !== null) throw new BusError(A.EINVAL, op, e);
 }
 
 /** Receives the elements of a filter or mask: a Bloom sets bits, a list collects strings. */
@@ -120,8 +120,7 @@ export class Bloom implements ElementSink {
   private scratch = new Uint8Array(256);
 
   constructor(params: BloomParams = BLOOM_DEFAULT, data?: Uint8Array) {
-    const e = bloomParamsError(params);
-    if (e !== null) throw new BusError(A.EINVAL, 'Bloom', e);
+    paramsArg('Bloom', params);
     if (data !== undefined && data.length !== params.size) {
       throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${data.length}`);
     }
@@ -145,7 +144,7 @@ export class Bloom implements ElementSink {
       let p = 0;
       for (let d = 0; d < w; d++) {
         if (c === 0) {
-          siphash24Into(KEYS[key++], s, 0, n, OUT);
+          sipHash(KEYS[key++], s, 0, n, OUT);
           c = 8;
         }
         const j = 8 - c; // next byte of the hash, little-endian
@@ -239,18 +238,18 @@ function argKey(i: number): string {
  * sd-bus stopped after the first string argument (a bug); this is the intended rule.
  */
 export function signalElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
-  signalArgs('signalElements', header, body);
+  const types = signalArgs('signalElements', header, body);
+  sinkArg('signalElements', sink);
   headerElements(header, sink);
-  argElements(header, body, sink);
+  argElements(types, body, sink);
 }
 
-/** signalElements' and signalFilter's header and body, checked where the elements read them (EINVAL) */
-function signalArgs(op: string, header: unknown, body: unknown): void {
-  if (header === null || typeof header !== 'object') throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${header === null ? 'null' : typeof header}`);
-  const h = header as Record<string, unknown>;
-  str(op, 'header.type', h.type);
-  for (const k of ['interface', 'member', 'path', 'signature']) if (h[k] !== undefined) str(op, `header.${k}`, h[k]);
-  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${body === null ? 'null' : typeof body}`);
+/**
+ * signalElements' and signalFilter's header and body, checked where the elements read them
+ * (EINVAL): the body's types.
+ */
+function signalArgs(op: string, header: unknown, body: unknown): readonly DType[] {
+  return bodyTypes(op, headerArg(op, header), body);
 }
 
 /** The elements of a signal's header: message-type, interface, member, path and its prefixes. */
@@ -266,23 +265,20 @@ function headerElements(header: DBusHeader, sink: ElementSink): void {
   }
 }
 
-/** The elements of a signal's leading string arguments (see signalElements). */
-function argElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
-  if (body.length === 0) return;
-  const types = parseSignature(header.signature ?? '', A.EINVAL, 'bloom');
-  const n = Math.min(types.length, 64, body.length);
+/** The elements of a signal's leading string arguments (see signalElements); `types`: the body's. */
+function argElements(types: readonly DType[], body: readonly unknown[], sink: ElementSink): void {
+  const n = Math.min(types.length, 64);
   for (let i = 0; i < n; i++) {
     const t = types[i];
     if (t.code === 's' || t.code === 'o' || t.code === 'g') {
-      const v = str('bloom', `arg${i} (type '${t.code}')`, body[i]);
+      const v = stringArg('bloom', i, t, body[i]);
       const k = argKey(i);
       sink.addPair(k, v);
       sink.addPrefixes(k + '-dot-prefix', v, '.');
       sink.addPrefixes(k + '-slash-prefix', v, '/');
     } else if (t.code === 'a' && (t.elem!.code === 's' || t.elem!.code === 'o' || t.elem!.code === 'g')) {
       const k = argKey(i) + '-has';
-      const vs = body[i];
-      if (!Array.isArray(vs)) throw new BusError(A.EINVAL, 'bloom', `arg${i} (type '${t.elem!.code === 's' ? 'as' : `a${t.elem!.code}`}') must be an array of strings, got ${vs === null ? 'null' : typeof vs}`);
+      const vs = arrayArg('bloom', i, t, body[i]);
       for (let j = 0; j < vs.length; j++) sink.addPair(k, str('bloom', `arg${i}[${j}]`, vs[j]));
     } else {
       break;
@@ -314,10 +310,11 @@ let last: HeaderBits | null = null;
  * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
  */
 export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
-  signalArgs('signalFilter', header, body);
+  const types = signalArgs('signalFilter', header, body);
+  paramsArg('signalFilter', params);
   let h = last;
   if (h === null || h.size !== params.size || h.nHash !== params.nHash) {
-    const bloom = new Bloom(params); // checks the parameters
+    const bloom = new Bloom(params);
     h = last = { size: params.size, nHash: params.nHash, type: '', iface: undefined, member: undefined, path: undefined, bits: new Uint8Array(params.size), bloom };
   }
   if (into !== undefined && into.length !== params.size) {
@@ -336,7 +333,7 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
   } else {
     b.data.set(h.bits);
   }
-  argElements(header, body, b);
+  argElements(types, body, b);
   const out = into ?? new Uint8Array(params.size);
   out.set(b.data);
   return out;
@@ -347,8 +344,8 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
  * as in the filter; path_namespace=V -> path-slash-prefix:V; argN -> argN:V; argNhas ->
  * argN-has:V; argNnamespace -> argN-dot-prefix:V. argNpath, sender and destination add nothing.
  */
-export function ruleElements(rule: MatchRule, sink: ElementSink): void {
-  ruleOf(matchRuleOf('ruleElements', rule), sink);
+export function ruleElements(rule: MatchRule | string, sink: ElementSink): void {
+  ruleOf(matchRuleOf('ruleElements', rule), sinkArg('ruleElements', sink));
 }
 
 /** ruleElements of a rule already checked (parseMatch's, matchRuleOf's) */
@@ -403,6 +400,10 @@ function u32le(b: Uint8Array, p: number): number {
  * core (AssemblyScript) can carry it over line for line.
  */
 export function bloomCheck(filter: Uint8Array, generation: number | bigint, masks: Uint8Array): boolean {
+  bytesArg('bloomCheck', 'filter', filter);
+  bytesArg('bloomCheck', 'masks', masks);
+  const e = u64Error('generation', generation);
+  if (e !== null) throw new BusError(A.EINVAL, 'bloomCheck', e);
   const size = filter.length;
   if (size === 0 || (size & 7) !== 0) throw new BusError(A.EDOM, 'bloomCheck', `a filter is a non-zero multiple of 8 bytes, got ${size}`);
   if (masks.length === 0 || masks.length % size !== 0) {

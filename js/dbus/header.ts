@@ -18,8 +18,10 @@ import { guard } from '../host/guard.ts';
 import { parseSignature, signatureError, type DType } from './signature.ts';
 import { sizeOf, write, readValues, readAt, bytesArg, posArg } from './marshal.ts';
 import {
-  objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName,
+  objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName, u64Error,
 } from './names.ts';
+import { headerArg } from './check.ts';
+import { kindOf } from '../args.ts';
 
 /** kdbus payload type of D-Bus messages: "DBusDBus" (KDBUS_PAYLOAD_DBUS, 0x4442757344427573). */
 export const PAYLOAD_DBUS = 0x4442757344427573n;
@@ -649,9 +651,12 @@ export interface KdbusEnvelope {
 /**
  * The header with sender and destination taken from the kdbus message, as sd-bus did: the
  * header's own values are overridden (the bus, not the sender, is the authority). `self` is
- * the receiver's unique name, the destination of a message sent by name without DST_NAME.
+ * the receiver's unique name (":1.<id>"), the destination of a message sent by name without
+ * DST_NAME. Its arguments are checked (EINVAL): the header as signalFilter checks one, `env` an
+ * object whose `src` and `dst` are u64s, `env.dstName` and `self` bus names when given.
  */
 export function withKdbusAddresses(header: DBusHeader, env: KdbusEnvelope, self?: string): DBusHeader {
+  addressArgs(header, env, self);
   const h: DBusHeader = { ...header, sender: uniqueName(env.src) };
   const dst = BigInt(env.dst);
   if (env.dstName !== undefined) h.destination = env.dstName;
@@ -659,6 +664,28 @@ export function withKdbusAddresses(header: DBusHeader, env: KdbusEnvelope, self?
   else if (dst === 0n) { if (self !== undefined) h.destination = self; else delete h.destination; }
   else h.destination = uniqueName(dst);
   return h;
+}
+
+/**
+ * withKdbusAddresses' arguments, checked (EINVAL): before stop 41 a null envelope gave a
+ * TypeError and an id of -1 the sender ":1.-1" (an outside audit).
+ */
+function addressArgs(header: DBusHeader, env: KdbusEnvelope, self: string | undefined): void {
+  const op = 'withKdbusAddresses';
+  headerArg(op, header);
+  if (env === null || typeof env !== 'object') throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, dstName? }), got ${kindOf(env)}`);
+  for (const k of ['src', 'dst'] as const) {
+    const e = u64Error(`env.${k}`, env[k]);
+    if (e !== null) throw new BusError(A.EINVAL, op, e);
+  }
+  busNameArg(op, 'env.dstName', env.dstName);
+  busNameArg(op, 'self', self);
+}
+
+/** `v`: undefined or a bus name (EINVAL naming it `what`) */
+function busNameArg(op: string, what: string, v: unknown): void {
+  const e = v === undefined ? null : ruleError(RULE_BUS, v as string);
+  if (e !== null) throw new BusError(A.EINVAL, op, `${what}: ${e}`);
 }
 
 /**

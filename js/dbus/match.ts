@@ -9,7 +9,9 @@
 // \' is an apostrophe, any other backslash is itself, and a comma ends the value.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { parseSignature } from './signature.ts';
+import type { DType } from './signature.ts';
+import { kindOf } from '../args.ts';
+import { headerArg, bodyTypes, stringArg, arrayArg } from './check.ts';
 import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError, canonicalName } from './names.ts';
 import type { DBusHeader, MessageType } from './header.ts';
 import { MESSAGE_TYPES } from './header.ts';
@@ -147,9 +149,25 @@ const ARG_KINDS = ['string', 'path', 'namespace', 'has'];
  * A rule given to the public API (onSignal, msg.matches, addMatch): a match string, parsed;
  * or a MatchRule object, checked (its keys, their types, each argument condition) and then
  * checked as a string would be (formatted and parsed again: every name and path). A rule
- * without `args` has none. Throws EINVAL (op `op`) naming what is wrong.
+ * without `args` has none. Throws EINVAL (op `op`) naming what is wrong. The rule returned is
+ * frozen; given back (dispatch gives its handlers' rules to matchesRule) it is not checked again.
  */
 export function matchRuleOf(op: string, rule: unknown): ParsedMatchRule {
+  if (checkedRules.has(rule as object)) return rule as ParsedMatchRule;
+  return checked(ruleOf(op, rule));
+}
+
+/** the rules matchRuleOf returned: frozen, so still valid whoever reads them later */
+const checkedRules = new WeakSet<object>();
+function checked(rule: ParsedMatchRule): ParsedMatchRule {
+  for (const a of rule.args) Object.freeze(a);
+  Object.freeze(rule.args);
+  checkedRules.add(Object.freeze(rule));
+  return rule;
+}
+
+/** matchRuleOf of a rule not checked yet */
+function ruleOf(op: string, rule: unknown): ParsedMatchRule {
   const fail = (detail: string) => new BusError(A.EINVAL, op, detail);
   if (typeof rule === 'string') {
     // a match string's errors are the method's too (addMatch, onSignal and matches said
@@ -234,8 +252,29 @@ function isStringType(code: string): boolean {
  *   equal / path-matches (equal, or one is a prefix of the other ending in "/") / is in the
  *   namespace (equal, or starts with it and a ".");
  * - argNhas: argument N is an array of strings, object paths or signatures containing it.
+ * The arguments are checked first (EINVAL, op `matchesRule`): the rule as onSignal checks one
+ * (a match string is parsed), the header and body as signalFilter checks them, `senderNames`
+ * an array of strings. Before stop 41 a match string was read as a rule without conditions,
+ * which every message matches (an outside audit).
  */
-export function matchesRule(rule: MatchRule, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
+export function matchesRule(rule: MatchRule | string, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
+  const op = 'matchesRule';
+  const r = matchRuleOf(op, rule);
+  const types = bodyTypes(op, headerArg(op, header), body);
+  namesArg(op, senderNames);
+  return fieldsMatch(r, header, senderNames) && argsMatch(op, r.args, types, body);
+}
+
+/** `senderNames`: undefined or an array of strings */
+function namesArg(op: string, names: unknown): void {
+  if (names === undefined) return;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+    throw new BusError(A.EINVAL, op, `senderNames must be an array of bus names (strings), got ${kindOf(names)}`);
+  }
+}
+
+/** matchesRule's header fields: type, sender, interface, member, path, path_namespace, destination */
+function fieldsMatch(rule: MatchRule, header: DBusHeader, senderNames: readonly string[] | undefined): boolean {
   if (rule.type !== undefined && header.type !== rule.type) return false;
   if (rule.sender !== undefined && header.sender !== rule.sender) {
     if (senderNames !== undefined) {
@@ -252,27 +291,28 @@ export function matchesRule(rule: MatchRule, header: DBusHeader, body: readonly 
     if (p === undefined) return false;
     if (!(ns === '/' || p === ns || p.startsWith(ns + '/'))) return false;
   }
-  if (rule.destination !== undefined && header.destination !== rule.destination) return false;
-  const args = rule.args ?? [];
-  if (args.length === 0) return true;
-  const types = parseSignature(header.signature ?? '', A.EINVAL, 'matchesRule');
+  return rule.destination === undefined || header.destination === rule.destination;
+}
+
+/** matchesRule's argument conditions, on a body of `types` (an argument read is checked: EINVAL) */
+function argsMatch(op: string, args: readonly ArgMatch[], types: readonly DType[], body: readonly unknown[]): boolean {
   for (const a of args) {
     const t = types[a.n];
-    if (t === undefined || a.n >= body.length) return false;
+    if (t === undefined) return false;
     if (a.kind === 'has') {
       if (t.code !== 'a' || !isStringType(t.elem!.code)) return false;
-      if (!(body[a.n] as readonly string[]).includes(a.value)) return false;
+      if (!arrayArg(op, a.n, t, body[a.n]).includes(a.value)) return false;
       continue;
     }
     if (!isStringType(t.code)) return false;
-    const v = body[a.n] as string;
-    if (a.kind === 'string') {
-      if (v !== a.value) return false;
-    } else if (a.kind === 'path') {
-      if (!(v === a.value || (a.value.endsWith('/') && v.startsWith(a.value)) || (v.endsWith('/') && a.value.startsWith(v)))) return false;
-    } else if (!(v === a.value || v.startsWith(a.value + '.'))) {
-      return false;
-    }
+    if (!argMatches(a, stringArg(op, a.n, t, body[a.n]))) return false;
   }
   return true;
+}
+
+/** argN, argNpath, argNnamespace against a string argument `v` */
+function argMatches(a: ArgMatch, v: string): boolean {
+  if (a.kind === 'string') return v === a.value;
+  if (a.kind === 'path') return v === a.value || (a.value.endsWith('/') && v.startsWith(a.value)) || (v.endsWith('/') && a.value.startsWith(v));
+  return v === a.value || v.startsWith(a.value + '.');
 }

@@ -1,8 +1,20 @@
 // names: the D-Bus specification's rules for object paths, interface, member and error names,
 // bus names and name namespaces. Each check returns null when the string is valid, else the
-// rule it breaks (callers wrap that into a BusError with their own errno and op).
+// rule it breaks (callers wrap that into a BusError with their own errno and op); a value that
+// is not a string breaks the first rule ("an object path must be a string, got number").
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { kindOf, shown } from '../args.ts';
 
 const MAX_NAME = 255;
+
+/**
+ * The rule a value that is not a string breaks, as a check's answer: before stop 41 a number
+ * gave a TypeError (objectPathError) or null, "valid" (signatureError): an outside audit.
+ */
+export function notString(what: string, v: unknown): string {
+  return `${what} must be a string, got ${kindOf(v)}`;
+}
 
 function isAlpha(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95; // A-Z a-z _
@@ -13,6 +25,7 @@ function isDigit(c: number): boolean {
 
 /** Object path: "/" or "/" elements of [A-Za-z0-9_], none empty, no trailing "/". */
 export function objectPathError(s: string): string | null {
+  if (typeof s !== 'string') return notString('an object path', s);
   if (s.length === 0 || s.charCodeAt(0) !== 47) return 'an object path must start with "/"';
   if (s.length === 1) return null;
   let prevSlash = true;
@@ -34,6 +47,7 @@ export function objectPathError(s: string): string | null {
 // dot-separated elements; `dash` allows '-', `digitStart` allows an element to start with a digit,
 // `min` is the fewest elements
 function dotted(s: string, what: string, dash: boolean, digitStart: boolean, min: number): string | null {
+  if (typeof s !== 'string') return notString(what, s);
   if (s.length === 0) return `${what} is empty`;
   if (s.length > MAX_NAME) return `${what} is longer than ${MAX_NAME} bytes`;
   let elements = 1, start = true;
@@ -71,6 +85,7 @@ export function errorNameError(s: string): string | null {
 
 /** Member name: [A-Za-z0-9_], 1..255 bytes, not starting with a digit, no ".". */
 export function memberNameError(s: string): string | null {
+  if (typeof s !== 'string') return notString('a member name', s);
   if (s.length === 0) return 'a member name is empty';
   if (s.length > MAX_NAME) return `a member name is longer than ${MAX_NAME} bytes`;
   for (let i = 0; i < s.length; i++) {
@@ -90,6 +105,7 @@ export function memberNameError(s: string): string | null {
  * well-known name (>= 2 elements of [A-Za-z0-9_-], not starting with a digit); <= 255 bytes.
  */
 export function busNameError(s: string): string | null {
+  if (typeof s !== 'string') return notString('a bus name', s);
   if (s.charCodeAt(0) === 58) {
     if (s.length > MAX_NAME) return `a bus name is longer than ${MAX_NAME} bytes`;
     return dotted(s.slice(1), 'a unique name', true, true, 2);
@@ -102,11 +118,25 @@ export function namespaceError(s: string): string | null {
   return dotted(s, 'a name namespace', true, false, 1);
 }
 
-/** The unique name of connection `id` (":1.<id>"); id 0 is the bus, "org.freedesktop.DBus". */
+/**
+ * null when `v` is a kdbus u64 (a connection id, a cookie, a bloom generation): an integer
+ * 0..2^64-1, a safe integer or a bigint; else why not, naming it `what`.
+ */
+export function u64Error(what: string, v: unknown): string | null {
+  const ok = typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn;
+  return ok ? null : `${what} must be an integer 0..2^64-1 (a number or a bigint), got ${shown(v)}`;
+}
+
+/**
+ * The unique name of connection `id` (":1.<id>"); id 0 is the bus, "org.freedesktop.DBus".
+ * Anything but a connection id is EINVAL (before stop 41, -1 gave ":1.-1", "x" ":1.x" and 1.5
+ * a RangeError: an outside audit).
+ */
 export function uniqueName(id: number | bigint): string {
+  const e = u64Error('a connection id', id);
+  if (e !== null) throw new BusError(A.EINVAL, 'uniqueName', e);
   if (typeof id !== 'number') return id === 0n ? 'org.freedesktop.DBus' : `:1.${id}`;
   if (id === 0) return 'org.freedesktop.DBus';
-  if (!Number.isInteger(id)) BigInt(id); // throws RangeError, as ever
   if (id === lastId) return lastName; // a service answering one caller again and again
   lastName = `:1.${id}`;
   lastId = id;
@@ -121,6 +151,7 @@ let lastName = '';
  * that a match rule and a send agree on what a unique name means.
  */
 export function uniqueNameId(name: string): number | null {
+  if (typeof name !== 'string') throw new BusError(A.EINVAL, 'uniqueNameId', `name must be a string, got ${kindOf(name)}`);
   if (!name.startsWith(':1.')) return null;
   const t = name.slice(3);
   if (!/^[0-9]{1,16}$/.test(t)) return null;

@@ -4,6 +4,7 @@
 // 32 nested structs (dict entries count as structs).
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
+import { notString } from './names.ts';
 
 /** One complete type. `code` is its type character; containers have `elem` or `fields`. */
 export interface DType {
@@ -65,8 +66,12 @@ export function parseSingle(sig: string, errno: number = A.EINVAL, op = 'signatu
   return t[0];
 }
 
-/** null when `sig` is a valid signature, else the rule it breaks. Allocates nothing on success. */
+/**
+ * null when `sig` is a valid signature, else the rule it breaks (a value that is not a string
+ * is none: it was null, "valid", before stop 41). Allocates nothing on success.
+ */
 export function signatureError(sig: string): string | null {
+  if (typeof sig !== 'string') return notString('a signature', sig);
   if (sig.length > MAX_SIGNATURE) return `longer than ${MAX_SIGNATURE} bytes (signature too long)`;
   let i = 0;
   const one = (arrays: number, structs: number): string | null => {

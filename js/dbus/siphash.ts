@@ -4,10 +4,18 @@
 // for tests and one-off uses.
 // Keys are 16 bytes: k0 = bytes 0..7, k1 = bytes 8..15, each little-endian (the reference
 // implementation's convention). The 64-bit result is little-endian when seen as bytes.
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { kindOf } from '../args.ts';
+import { bytesArg, posArg } from './marshal.ts';
 
-/** The key as 4 little-endian u32 words [k0 lo, k0 hi, k1 lo, k1 hi], what siphash24Into takes. */
-export function sipKey(key: Uint8Array): Uint32Array {
-  if (key.length !== 16) throw new RangeError(`SipHash key must be 16 bytes, got ${key.length}`);
+/**
+ * The key as 4 little-endian u32 words [k0 lo, k0 hi, k1 lo, k1 hi], what siphash24Into takes.
+ * A key that is not 16 bytes is EINVAL (a RangeError before stop 41: an outside audit).
+ */
+export function sipKey(key: Uint8Array, op = 'sipKey'): Uint32Array {
+  bytesArg(op, 'key', key);
+  if (key.length !== 16) throw new BusError(A.EINVAL, op, `a SipHash key is 16 bytes, got ${key.length}`);
   const k = new Uint32Array(4);
   for (let i = 0; i < 4; i++) {
     k[i] = (key[4 * i] | (key[4 * i + 1] << 8) | (key[4 * i + 2] << 16) | (key[4 * i + 3] << 24)) >>> 0;
@@ -21,14 +29,29 @@ function le32(d: Uint8Array, p: number): number {
 
 /**
  * SipHash-2-4 of `data[off .. off+len)` under key `k` (from sipKey). Writes the 64-bit result
- * to out[0] (low half) and out[1] (high half). Allocates nothing.
+ * to out[0] (low half) and out[1] (high half). Allocates nothing. Its arguments are checked
+ * (EINVAL): `k` a Uint32Array of 4 words, `data` a Uint8Array holding the range, `out` a
+ * Uint32Array of at least 2.
+ */
+export function siphash24Into(k: Uint32Array, data: Uint8Array, off: number, len: number, out: Uint32Array): void {
+  const op = 'siphash24Into';
+  if (!(k instanceof Uint32Array) || k.length !== 4) throw new BusError(A.EINVAL, op, `k must be sipKey()'s Uint32Array of 4 words, got ${kindOf(k)}`);
+  bytesArg(op, 'data', data);
+  posArg(op, 'off', off, data.length);
+  posArg(op, 'len', len, data.length - off);
+  if (!(out instanceof Uint32Array) || out.length < 2) throw new BusError(A.EINVAL, op, `out must be a Uint32Array of 2 words or more, got ${kindOf(out)}`);
+  sipHash(k, data, off, len, out);
+}
+
+/**
+ * @internal siphash24Into of arguments known good (the bloom filters' own).
  *
  * The state lives in local variables (V8 keeps them in registers), each 64-bit word as two
  * u32 halves; one loop runs every compression: the whole message words (2 rounds each), the
  * last word with the length byte (2 rounds), then the finalization (v2 ^= 0xff, 4 rounds,
  * with a zero word so that its xors change nothing). The round is written once.
  */
-export function siphash24Into(k: Uint32Array, data: Uint8Array, off: number, len: number, out: Uint32Array): void {
+export function sipHash(k: Uint32Array, data: Uint8Array, off: number, len: number, out: Uint32Array): void {
   // v0 = k0 ^ "somepseu", v1 = k1 ^ "dorandom", v2 = k0 ^ "lygenera", v3 = k1 ^ "tedbytes"
   let v0l = (k[0] ^ 0x70736575) >>> 0, v0h = (k[1] ^ 0x736f6d65) >>> 0;
   let v1l = (k[2] ^ 0x6e646f6d) >>> 0, v1h = (k[3] ^ 0x646f7261) >>> 0;
@@ -87,8 +110,10 @@ export function siphash24Into(k: Uint32Array, data: Uint8Array, off: number, len
 
 const OUT = new Uint32Array(2);
 
-/** SipHash-2-4 of `data` under a 16-byte key, as a u64 bigint (convenience, allocates). */
+/** SipHash-2-4 of `data` (a Uint8Array) under a 16-byte key, as a u64 bigint (convenience, allocates). */
 export function siphash24(key: Uint8Array, data: Uint8Array): bigint {
-  siphash24Into(sipKey(key), data, 0, data.length, OUT);
+  const k = sipKey(key, 'siphash24');
+  bytesArg('siphash24', 'data', data);
+  sipHash(k, data, 0, data.length, OUT);
   return (BigInt(OUT[1]) << 32n) | BigInt(OUT[0]);
 }

@@ -90,7 +90,7 @@ t('a monitor or an activator cannot export or dispatch (EOPNOTSUPP): a monitor\'
   for (let m; (m = mon.recv()) !== null; m.free()) {
     if (!m.expectsReply) continue;
     copies++;
-    assert.throws(() => mon.dispatch(m), (x: BusError) => x.code === 'EOPNOTSUPP' && /a monitor cannot answer method calls/.test(x.message));
+    assert.throws(() => mon.dispatch(m), (x: BusError) => x.code === 'EOPNOTSUPP' && /a monitor cannot dispatch messages \(it cannot send, so it could answer no method call/.test(x.message));
   }
   assert.is(copies, 1, 'the monitor saw the call');
   assert.is(ran, 1, 'no handler ran for the monitor\'s copy');
@@ -301,6 +301,24 @@ t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ 
   b.close();
   for (let m = mon.recv(); m; m = mon.recv()) m.free();
   mon.close();
+});
+
+// (an outside audit, stop 41: dispatch of a signal said "a monitor cannot answer method calls")
+t("a monitor's dispatch of a signal or a notification is refused in words that fit it (EOPNOTSUPP), no handler run", ({ bus }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  b.addMatch("member='X'");
+  a.signal('/p', 'org.ex.I', 'X');
+  const kinds: string[] = [];
+  for (let m; (m = mon.recv()) !== null; m.free()) {
+    kinds.push(m.notification ? 'notification' : 'signal');
+    assert.throws(() => mon.dispatch(m), (x: BusError) => x.code === 'EOPNOTSUPP' &&
+      /^dispatch: EOPNOTSUPP: a monitor cannot dispatch messages \(it cannot send, so it could answer no method call; a signal or a notification is refused too\)/.test(x.message));
+  }
+  assert.ok(kinds.includes('signal') && kinds.includes('notification'), kinds.join());
+  assert.throws(() => mon.export('/p', 'org.ex.I', { M: () => {} }), (x: BusError) => x.code === 'EOPNOTSUPP' && /^export: EOPNOTSUPP: a monitor cannot answer method calls \(it cannot send\)/.test(x.message));
+  drain(b);
+  a.close(); b.close(); mon.close({ drop: true });
 });
 
 t.run();

@@ -428,4 +428,35 @@ t('callMethod\'s options are its own: their EINVAL says callMethod (it said call
   cli.close(); svc.close();
 });
 
+// (an outside audit, stop 41: they said call: / send:, where callMethodSync's said callMethodSync:)
+t("the errors of the call() and send() that callMethod and sendMethod make are their own (op callMethod / sendMethod), as callMethodSync's are: errno, reason and cause kept", async ({ bus }) => {
+  const cli = bus.connect(), svc = bus.connect();
+  const spec = (destination: number | string) => ({ destination, path: '/o', interface: 'org.ex.I', member: 'M' });
+  const rejected = async (p: Promise<unknown>): Promise<BusError> => { try { await p; } catch (err) { return err as BusError; } throw new Error('resolved'); };
+  const thrown = (f: () => unknown): BusError => { try { f(); } catch (err) { return err as BusError; } throw new Error('returned'); };
+  for (const [dst, code] of [['x', 'EINVAL'], ['org.no.Body', 'ESRCH'], [-1, 'EINVAL'], [99999, 'ENXIO'], [0, 'EDESTADDRREQ']] as const) {
+    const byCall = await rejected(cli.callMethod(spec(dst), { timeout: 1000 }));
+    const bySync = thrown(() => cli.callMethodSync(spec(dst), { timeout: 1000 }));
+    const bySend = thrown(() => cli.sendMethod(spec(dst)));
+    for (const [err, op] of [[byCall, 'callMethod'], [bySync, 'callMethodSync'], [bySend, 'sendMethod']] as const) {
+      assert.instance(err, BusError);
+      assert.is(err.code, code, err.message);
+      assert.ok(err.message.startsWith(`${op}: ${code}: `), err.message);
+    }
+    assert.is(byCall.message.slice('callMethod'.length), bySync.message.slice('callMethodSync'.length), 'the same detail');
+    assert.is(byCall.reason, bySync.reason, 'the same reason');
+  }
+  const late = await rejected(cli.callMethod(spec(svc.id), { timeout: 0.05 }));
+  assert.ok(late.message.startsWith('callMethod: ETIMEDOUT: '), late.message);
+  const ac = new AbortController(), why = new Error('stop');
+  const p = rejected(cli.callMethod(spec(svc.id), { signal: ac.signal }));
+  ac.abort(why);
+  const canceled = await p;
+  assert.ok(canceled.message.startsWith('callMethod: ECANCELED: '), canceled.message);
+  assert.is(canceled.cause, why, "the signal's reason is still its cause");
+  assert.is(svc.queued, 2, 'the two calls sent, nothing else');
+  for (let m = svc.recv(); m; m = svc.recv()) m.free();
+  cli.close(); svc.close();
+});
+
 t.run();

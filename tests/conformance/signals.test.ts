@@ -454,6 +454,41 @@ t('a bad match string is EINVAL told as the method that took it (addMatch, onSig
   a.close(); b.close();
 });
 
+// (an outside audit, stop 41: the first handler's throw left the later handlers unrun)
+t('dispatch: a handler that throws does not stop the others; once all ran the first error is thrown as it was, a later one dropped', ({ bus }) => {
+  const s = bus.connect(), r = bus.connect();
+  const ran: string[] = [];
+  const first = new Error('first'), second = new Error('second');
+  r.onSignal("member='Changed'", () => { ran.push('A'); throw first; });
+  r.onSignal("member='Changed'", () => { ran.push('B'); });
+  r.onSignal("member='Changed'", () => { ran.push('C'); throw second; });
+  r.onSignal("member='Other'", () => { ran.push('D'); });
+  s.signal('/x', 'org.ex.I', 'Changed');
+  const m = r.recv()!;
+  let thrown: unknown = null;
+  try { r.dispatch(m); } catch (err) { thrown = err; }
+  assert.is(thrown, first, "the first handler's error, not wrapped");
+  assert.equal(ran, ['A', 'B', 'C'], 'every matching handler ran, in order');
+  m.free();
+  // a handler that throws undefined: thrown as it is too, after the others
+  const t2 = bus.connect();
+  t2.onSignal("member='Changed'", () => { ran.push('E'); throw undefined; });
+  t2.onSignal("member='Changed'", () => { ran.push('F'); });
+  s.signal('/x', 'org.ex.I', 'Changed');
+  const m2 = t2.recv()!;
+  assert.throws(() => t2.dispatch(m2), (err: unknown) => err === undefined);
+  assert.equal(ran.slice(3), ['E', 'F']);
+  m2.free();
+  for (let x = r.recv(); x; x = r.recv()) x.free();
+  // the connection dispatches as before afterwards
+  s.signal('/x', 'org.ex.I', 'Other');
+  const m3 = r.recv()!;
+  assert.is(r.dispatch(m3), 1);
+  assert.equal(ran.slice(5), ['D']);
+  m3.free();
+  s.close(); r.close(); t2.close();
+});
+
 t.run();
 tiny.run();
 large.run();

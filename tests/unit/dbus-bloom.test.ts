@@ -311,4 +311,24 @@ test('the helpers check their arguments: EINVAL, never a hang or a TypeError', (
   BusErrorLike(() => ruleElements(5 as never, new ElementList()), 'EINVAL', /rule must be a match string or a MatchRule/);
 });
 
+// (an outside audit, stop 41: a filter was built for a body that lacks its argument, and a null
+// sink was a TypeError)
+test('signalFilter, signalElements, ruleElements, bloomCheck check their arguments: EINVAL naming the rule', () => {
+  const h: DBusHeader = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 's' };
+  BusErrorLike(() => signalFilter(h, []), 'EINVAL', /^signalFilter: EINVAL: the body has 0 values and its signature "s" 1 complete types/);
+  BusErrorLike(() => signalFilter(h, ['x', 'y']), 'EINVAL', /^signalFilter: EINVAL: the body has 2 values/);
+  BusErrorLike(() => signalFilter(h, ['x'], null as never), 'EINVAL', /^signalFilter: EINVAL: bloom parameters must be an object/);
+  BusErrorLike(() => signalElements(h, [], new ElementList()), 'EINVAL', /^signalElements: EINVAL: the body has 0 values/);
+  BusErrorLike(() => signalElements(h, ['x'], null as never), 'EINVAL', /^signalElements: EINVAL: sink must be an ElementSink/);
+  BusErrorLike(() => ruleElements("member='M'", null as never), 'EINVAL', /^ruleElements: EINVAL: sink must be an ElementSink/);
+  BusErrorLike(() => ruleElements("member='M'", { addPair() {} } as never), 'EINVAL', /^ruleElements: EINVAL: sink must be an ElementSink/);
+  BusErrorLike(() => bloomCheck([0] as never, 0, new Uint8Array(8)), 'EINVAL', /^bloomCheck: EINVAL: filter must be a Uint8Array, got array/);
+  BusErrorLike(() => bloomCheck(new Uint8Array(8), 0, 'x' as never), 'EINVAL', /^bloomCheck: EINVAL: masks must be a Uint8Array, got string/);
+  BusErrorLike(() => bloomCheck(new Uint8Array(8), -1, new Uint8Array(8)), 'EINVAL', /^bloomCheck: EINVAL: generation must be an integer 0\.\.2\^64-1/);
+  assert.ok(bloomCheck(new Uint8Array(8), 2n ** 64n - 1n, new Uint8Array(8)));
+  const list = new ElementList();
+  signalElements(h, ['x'], list);
+  assert.ok(list.elements.includes('arg0:x'));
+});
+
 test.run();

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import {
   encodeMessage, messageSize, writeMessage, readMessage, readHeader, sizeOf, write, encode, read,
   withKdbusAddresses, checkKdbusEnvelope, PAYLOAD_DBUS, FLAG_NO_AUTO_START, FLAG_NO_REPLY_EXPECTED,
-  BusErrorLike, uniqueName, type DBusHeader,
+  BusErrorLike, uniqueName, uniqueNameId, objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError,
+  namespaceError, signatureError, parseSignature, type DBusHeader,
 } from './dbus-helpers.ts';
 import { encodeTransient, readPayload } from '../../js/dbus/header.ts';
 
@@ -199,7 +200,7 @@ test('kept decode state: interleaved messages decode as fresh ones; decoded valu
   BusErrorLike(() => readMessage(bad), 'EBADMSG', /header field 0 \(code 1\)\[1\]\.value: invalid object path "\/\/": an object path has no empty elements/);
   // the last unique name kept: ids in turn, the bus, bigints, a non-integer still refused
   assert.equal([5, 6, 5, 0, 5n, 0n, 6].map((id) => uniqueName(id)), [':1.5', ':1.6', ':1.5', 'org.freedesktop.DBus', ':1.5', 'org.freedesktop.DBus', ':1.6']);
-  assert.throws(() => uniqueName(1.5), RangeError);
+  BusErrorLike(() => uniqueName(1.5), 'EINVAL', /^uniqueName: EINVAL: a connection id must be an integer 0\.\.2\^64-1/);
 });
 
 test('error paths are built only on failure, with the same text: nested containers, dict keys and values, variants', () => {
@@ -519,6 +520,32 @@ test('the codec entry points check their own arguments first (EINVAL); errors na
   bad[at + 3] = 0x7a; // its value "s" -> "z"
   BusErrorLike(() => readMessage(bad), 'EBADMSG', /\(code 8\)/);
   assert.ok(info.size === ok.length);
+});
+
+// (an outside audit, stop 41: uniqueName(-1) was ":1.-1", objectPathError(5) a TypeError,
+// signatureError(5) null, "valid"; withKdbusAddresses took a null envelope or a bad id)
+test('the name and signature checks call a value that is not a string invalid; uniqueName and withKdbusAddresses check ids: EINVAL', () => {
+  const checks: [(s: string) => string | null, string][] = [
+    [objectPathError, 'an object path'], [interfaceNameError, 'an interface name'], [memberNameError, 'a member name'],
+    [errorNameError, 'an error name'], [busNameError, 'a bus name'], [namespaceError, 'a name namespace'], [signatureError, 'a signature'],
+  ];
+  for (const [check, what] of checks) {
+    assert.is(check(5 as never), `${what} must be a string, got number`);
+    assert.is(check(null as never), `${what} must be a string, got null`);
+  }
+  BusErrorLike(() => parseSignature(5 as never), 'EINVAL', /a signature must be a string, got number/);
+  for (const id of [-1, 'x', 1.5, 2n ** 64n, -1n, NaN]) BusErrorLike(() => uniqueName(id as never), 'EINVAL', /^uniqueName: EINVAL: a connection id must be an integer 0\.\.2\^64-1 \(a number or a bigint\), got /);
+  assert.is(uniqueName(2n ** 64n - 1n), ':1.18446744073709551615');
+  BusErrorLike(() => uniqueNameId(5 as never), 'EINVAL', /^uniqueNameId: EINVAL: name must be a string, got number/);
+  const h: DBusHeader = { type: 'signal', serial: 5, path: '/', interface: 'a.b', member: 'M' };
+  BusErrorLike(() => withKdbusAddresses(h, null as never), 'EINVAL', /^withKdbusAddresses: EINVAL: env must be a KdbusEnvelope object/);
+  BusErrorLike(() => withKdbusAddresses(null as never, { src: 1, dst: 2 }), 'EINVAL', /^withKdbusAddresses: EINVAL: header must be a DBusHeader object, got null/);
+  BusErrorLike(() => withKdbusAddresses(h, { src: -1, dst: 7 }), 'EINVAL', /env\.src must be an integer 0\.\.2\^64-1 \(a number or a bigint\), got -1/);
+  BusErrorLike(() => withKdbusAddresses(h, { src: 1, dst: 'x' as never }), 'EINVAL', /env\.dst must be an integer 0\.\.2\^64-1 \(a number or a bigint\), got string/);
+  BusErrorLike(() => withKdbusAddresses(h, { src: 1, dst: 0, dstName: 'x' }), 'EINVAL', /env\.dstName: a bus name has at least 2 elements/);
+  BusErrorLike(() => withKdbusAddresses(h, { src: 1, dst: 0 }, 7 as never), 'EINVAL', /self: a bus name must be a string, got number/);
+  assert.equal(withKdbusAddresses(h, { src: 1, dst: 0 }, ':1.9'), { ...h, sender: ':1.1', destination: ':1.9' });
+  assert.equal(h, { type: 'signal', serial: 5, path: '/', interface: 'a.b', member: 'M' }, 'the header is not changed');
 });
 
 test.run();

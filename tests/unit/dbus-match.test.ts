@@ -103,4 +103,32 @@ test('formatMatch checks the rule first: an invalid value or an unknown key is E
   assert.is(formatMatch({ member: 'M', path: '/a' }), "member='M',path='/a'");
 });
 
+// (an outside audit, stop 41: matchesRule took a match string as a rule without conditions,
+// which every message matched, ignored an unknown key, and threw TypeErrors for null)
+test('matchesRule checks its arguments as m.matches does: a match string is parsed, a MatchRule checked; a bad rule, header, body or senderNames is EINVAL, op matchesRule', () => {
+  const h = sig({ signature: 's' });
+  assert.not.ok(matchesRule("member='Other'", h, ['x']), 'a match string is parsed, not read as a rule without conditions');
+  assert.ok(matchesRule("member='Changed',arg0='x'", h, ['x']));
+  assert.not.ok(matchesRule("member='Changed',arg0='y'", h, ['x']));
+  BusErrorLike(() => matchesRule("member='a.b'", h, ['x']), 'EINVAL', /^matchesRule: EINVAL: invalid member "a\.b"/);
+  BusErrorLike(() => matchesRule({ membr: 'Other' } as never, h, ['x']), 'EINVAL', /^matchesRule: EINVAL: unknown MatchRule key "membr"/);
+  BusErrorLike(() => matchesRule({ member: 5 } as never, h, ['x']), 'EINVAL', /^matchesRule: EINVAL: MatchRule\.member must be a string, got number/);
+  BusErrorLike(() => matchesRule({ args: [{ n: 0, kind: 'regex', value: 'y' }] } as never, h, ['x']), 'EINVAL', /each MatchRule\.args entry must be/);
+  BusErrorLike(() => matchesRule(null as never, h, ['x']), 'EINVAL', /^matchesRule: EINVAL: rule must be a match string or a MatchRule/);
+  BusErrorLike(() => matchesRule({ member: 'Changed' }, null as never, ['x']), 'EINVAL', /^matchesRule: EINVAL: header must be a DBusHeader object, got null/);
+  BusErrorLike(() => matchesRule({ member: 'Changed' }, { ...h, path: 5 } as never, ['x']), 'EINVAL', /^matchesRule: EINVAL: header\.path must be a string, got number/);
+  BusErrorLike(() => matchesRule("arg0='x'", h, null as never), 'EINVAL', /^matchesRule: EINVAL: body must be an array, got null/);
+  BusErrorLike(() => matchesRule("arg0='x'", h, []), 'EINVAL', /^matchesRule: EINVAL: the body has 0 values and its signature "s" 1 complete types/);
+  BusErrorLike(() => matchesRule("arg0='x'", h, [5]), 'EINVAL', /^matchesRule: EINVAL: arg0 \(type 's'\) must be a string, got number/);
+  BusErrorLike(() => matchesRule("arg0has='b'", sig({ signature: 'as' }), ['abc']), 'EINVAL', /^matchesRule: EINVAL: arg0 \(type 'as'\) must be an array of strings, got string/);
+  BusErrorLike(() => matchesRule("sender='org.ex.Svc'", h, ['x'], 'org.ex.Svc' as never), 'EINVAL', /^matchesRule: EINVAL: senderNames must be an array of bus names/);
+  // a parsed rule given back is read as it is now (a change after parseMatch counts)
+  const r = parseMatch("member='Changed'");
+  assert.ok(matchesRule(r, h, ['x']));
+  r.member = 'Other';
+  assert.not.ok(matchesRule(r, h, ['x']));
+  (r as { member: unknown }).member = 5;
+  BusErrorLike(() => matchesRule(r, h, ['x']), 'EINVAL', /MatchRule\.member must be a string/);
+});
+
 test.run();

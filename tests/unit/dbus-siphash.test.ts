@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { siphash24, siphash24Into, sipKey } from '../../js/dbus/siphash.ts';
 import { BLOOM_KEYS } from '../../js/dbus/bloom.ts';
+import { BusErrorLike } from './dbus-helpers.ts';
 
 // The 64-bit vectors of the SipHash reference implementation (vectors.h, vectors_sip64): key
 // 00 01 .. 0f, message 00 01 .. (n-1), n = 0..63, each as a u64.
@@ -79,6 +80,19 @@ test('siphash24Into hashes a range in place and allocates no result', () => {
   siphash24Into(k, buf, 9, 63, out);
   assert.is((BigInt(out[1]) << 32n) | BigInt(out[0]), VECTORS[63]);
   assert.throws(() => sipKey(new Uint8Array(15)), /16 bytes/);
+});
+
+// (an outside audit, stop 41: a key of the wrong length was a RangeError)
+test('siphash24, sipKey and siphash24Into check their arguments: EINVAL naming the rule', () => {
+  BusErrorLike(() => siphash24(new Uint8Array(4), new Uint8Array(1)), 'EINVAL', /^siphash24: EINVAL: a SipHash key is 16 bytes, got 4/);
+  BusErrorLike(() => siphash24(new Uint8Array(16), 'abc' as never), 'EINVAL', /^siphash24: EINVAL: data must be a Uint8Array, got string/);
+  BusErrorLike(() => sipKey([1, 2] as never), 'EINVAL', /^sipKey: EINVAL: key must be a Uint8Array, got array/);
+  const k = sipKey(new Uint8Array(16)), out = new Uint32Array(2);
+  BusErrorLike(() => siphash24Into(k, new Uint8Array(8), 4, 5, out), 'EINVAL', /^siphash24Into: EINVAL: len must be an integer from 0 to 4, got 5/);
+  BusErrorLike(() => siphash24Into(k, new Uint8Array(8), 9, 0, out), 'EINVAL', /^siphash24Into: EINVAL: off must be an integer from 0 to 8, got 9/);
+  BusErrorLike(() => siphash24Into(new Uint32Array(3), new Uint8Array(8), 0, 8, out), 'EINVAL', /^siphash24Into: EINVAL: k must be sipKey/);
+  BusErrorLike(() => siphash24Into(k, new Uint8Array(8), 0, 8, new Uint32Array(1)), 'EINVAL', /^siphash24Into: EINVAL: out must be a Uint32Array/);
+  assert.equal([...out], [0, 0], 'nothing written');
 });
 
 test.run();
