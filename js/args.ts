@@ -14,7 +14,8 @@ export function kindOf(v: unknown): string {
 
 /** What a message says was passed: a number or bigint as its value, anything else as its kind. */
 export function shown(v: unknown): string {
-  return typeof v === 'number' || typeof v === 'bigint' ? String(v) : kindOf(v);
+  // (a bigint with its n: "got 1" for 1n read as a valid number, before stop 41: an outside audit)
+  return typeof v === 'number' ? String(v) : typeof v === 'bigint' ? `${v}n` : kindOf(v);
 }
 
 /**

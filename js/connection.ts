@@ -186,8 +186,17 @@ function changed(op: string): BusError {
 
 /** A payload copy that did not fit its destination: the payload's buffer changed size after it was measured. */
 function resized(op: string, err: unknown): unknown {
-  if (!(err instanceof RangeError)) return err; // (a detached buffer's TypeError is rethrown as it is)
-  return new BusError(A.EINVAL, op, `the payload's buffer changed size while it was sent (${err.message}): nothing was sent`);
+  // (the copy's destination is the bus memory, which never changes size: what failed is the
+  // payload. A detached or shrunk buffer was rethrown as V8's TypeError, "detached
+  // ArrayBuffer" for a shrink too, before stop 41: an outside audit)
+  const how = err instanceof RangeError ? 'it grew' : err instanceof TypeError ? 'it was detached, or shrunk below the view' : null;
+  if (how === null) return err;
+  return changedSize(op, `${how}: ${(err as Error).message}`);
+}
+
+/** EINVAL: the payload's buffer changed size between its measure and its copy (`how`) */
+function changedSize(op: string, how: string): BusError {
+  return new BusError(A.EINVAL, op, `the payload's buffer changed size while it was sent (${how}): nothing was sent`);
 }
 
 
@@ -364,7 +373,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
       } else if (typeof oType === 'bigint' && oType >= 0n && oType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, oType);
-      } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${shown(oType)}`);
+      } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${typeof oType === 'number' ? `the number ${oType}` : shown(oType)}`);
     }
     SEND.encode(u32, cmd, msg, this.nextSendFlags);
 
@@ -397,7 +406,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         // (one that shrank since, a length-tracking view of a resizable buffer shrunk by a
         // provider during SEND, copied fewer bytes: refused too, not sent with a zeroed tail)
-        if (payloadLength(bytes!) !== len) throw resized(aop, new RangeError(`the payload is ${payloadLength(bytes!)} bytes now, ${len} when it was measured`));
+        if (payloadLength(bytes!) !== len) throw changedSize(aop, `the payload is ${payloadLength(bytes!)} bytes now, ${len} when it was measured`);
         c = e.sendCommit();
       } catch (err) {
         cancelSend(e);
@@ -430,7 +439,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.dstId = id;
     } else if (typeof dst === 'string') {
       const name = dstNameBytes(dst);
-      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, aop, 'destination name too long');
+      if (name.length + 1 + A.ITEM_HDR > 4096) throw new BusError(A.EINVAL, aop, `a destination name is at most ${4095 - A.ITEM_HDR} UTF-8 bytes here (and a valid well-known name at most 255), got ${name.length}`);
       p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, name);
     } else throw new BusError(A.EINVAL, aop, `destination must be an id or a name, got ${kindOf(dst)}`);
     return p;
@@ -501,7 +510,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       const priority = oPriority ?? 0;
       if (!isS64(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
       const flags = u32Arg(op, 'flags', oFlags, 0);
-      if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${shown(type)}`);
+      if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${typeof type === 'number' ? `the number ${type}` : shown(type)}`);
       const { u32, u8 } = e;
       const cmd = e.cmd, msg = cmd + SEND.MSG, end = cmd + A.CMD_MAX;
       const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
@@ -592,13 +601,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   sendText(dst: Destination, text: string, opts?: SendOptions): number {
     if (typeof text !== 'string') throw new BusError(A.EINVAL, 'sendText', `text must be a string, got ${kindOf(text)}`);
-    return this.send(dst, encoder.encode(text), opts);
+    return this.sendAs('sendText', false, dst, encoder.encode(text), opts as object); // (its errors name sendText: "send" before stop 41)
   }
 
   sendJSON(dst: Destination, value: unknown, opts?: SendOptions): number {
+    // a closed connection first: before JSON.stringify runs the value's toJSON (the caller's
+    // code), as every send reads its arguments only on an open connection (before stop 41 it
+    // ran them first: an outside audit)
+    this.live('sendJSON');
     const text = JSON.stringify(value);
     if (text === undefined) throw new BusError(A.EINVAL, 'sendJSON', 'the value has no JSON form');
-    return this.sendText(dst, text, opts);
+    return this.sendAs('sendJSON', false, dst, encoder.encode(text), opts as object);
   }
 
   private recvCmd(flags: number, priority: number, op: string): number {
@@ -618,9 +631,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
-    // messages a batch took (a listener's) come first, in order, whatever the options (they
-    // are received already: peek cannot leave them queued, nor priority pass them by)
-    if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
     const oPrio = o.priority; // (read once: a getter may answer differently each time)
     if (oPrio === null) throw new BusError(A.EINVAL, op, 'priority must be a safe integer, got null (leave it out for no priority filter)');
@@ -629,6 +639,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
       flags |= A.RECV_USE_PRIORITY;
     }
+    // messages a batch took (a listener's) come next, in order, whatever the options (they
+    // are received already: peek cannot leave them queued, nor priority pass them by); the
+    // options are checked first all the same (before stop 41 a bad one took a message while
+    // taken ones were left: an outside audit)
+    if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
     const calls = this.calls;
     let dropped = 0;
     const want = flags;
@@ -1045,7 +1060,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** recvAsync() calls of this connection still waiting */
   get pendingReceives(): number {
     let n = 0;
-    for (const w of this.waiters) if (w.op !== 'call') n++; // (a call() waits among them for close(), not as a receive)
+    // (a call() waits among them for close(), not as a receive; one that close() or an abort
+    // has ended is no longer pending, though it leaves the set a microtask later: counted until
+    // then before stop 41, an outside audit)
+    for (const w of this.waiters) if (w.op !== 'call' && w.error === null) n++;
     return n;
   }
 

@@ -141,11 +141,11 @@ t('conn.send / sendText / sendJSON: options and payload', ({ bus }) => {
   einval(() => a.send(b.id, 'text' as never), 'send: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got string');
   einval(() => a.send(b.id, [1, 2] as never), 'send: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got array');
   einval(() => a.sendText(b.id, 42 as never), 'sendText: EINVAL: text must be a string, got number');
-  einval(() => a.sendJSON(b.id, {}, 'x' as never), `send: EINVAL: ${SEND_EX}, got string`);
+  einval(() => a.sendJSON(b.id, {}, 'x' as never), `sendJSON: EINVAL: ${SEND_EX}, got string`);
   // every value check says what it got
   einval(() => a.send(b.id, null, { cookie: -1 }), 'send: EINVAL: cookie must be a non-negative safe integer, got -1');
   einval(() => a.send(b.id, null, { priority: 1.5 }), 'send: EINVAL: priority must be a safe integer, got 1.5');
-  einval(() => a.send(b.id, null, { payloadType: 5 as never }), 'send: EINVAL: payloadType must be a u64 bigint, got 5');
+  einval(() => a.send(b.id, null, { payloadType: 5 as never }), 'send: EINVAL: payloadType must be a u64 bigint, got the number 5');
   einval(() => a.send(-1, null), 'send: EINVAL: destination id must be a non-negative safe integer, got -1');
   einval(() => a.send(':1.99999999999999999', null), 'send: EINVAL: destination id must be a safe integer, got :1.99999999999999999');
   einval(() => a.send({} as never, null), 'send: EINVAL: destination must be an id or a name, got object');

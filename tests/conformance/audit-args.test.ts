@@ -676,6 +676,58 @@ t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMetho
   b.close(); c.close();
 });
 
+t('stop 41 audit: receive options are checked before a batch\'s taken messages are handed out (a bad one took a message before)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 6; i++) a.send(b.id, new Uint8Array([i]));
+  for await (const m of b) { assert.is(m.payload[0], 0); break; } // the batch took the other five
+  assert.is(b.queued, 5);
+  fails(() => b.recv({ peek: 1 as never }), 'EINVAL', /^recv: EINVAL: peek must be a boolean, got number$/);
+  fails(() => b.recv({ priority: 1.5 }), 'EINVAL', /^recv: EINVAL: priority must be a safe integer, got 1\.5$/);
+  fails(() => b.recv({ priority: null as never }), 'EINVAL', /got null/);
+  fails(() => b.recvWait(0, { peek: 'yes' as never }), 'EINVAL', /^recvWait: EINVAL: peek must be a boolean, got string$/);
+  await b.recvAsync({ peek: 7 as never }).then(() => assert.unreachable('resolved'), (e: BusError) => assert.match(e.message, /^recvAsync: EINVAL: peek must be a boolean, got number$/));
+  assert.is(b.queued, 5, 'nothing taken by the bad calls');
+  for (let i = 1; i <= 5; i++) { const m = b.recv()!; assert.is(m.payload[0], i); m.free(); }
+  a.close(); b.close();
+});
+
+t('stop 41 audit: sendText and sendJSON name their own op; sendJSON says ECONNRESET before it runs toJSON; the messages show a bigint as one and name the destination name\'s limit', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  fails(() => a.sendText({} as never, 'x'), 'EINVAL', /^sendText: EINVAL: destination must be an id or a name, got object$/);
+  fails(() => a.sendText(99, 'x'), 'ENXIO', /^sendText: ENXIO: /);
+  fails(() => a.sendJSON(99, 1), 'ENXIO', /^sendJSON: ENXIO: /);
+  fails(() => a.sendText(b.id, 'x', { cookie: -1 }), 'EINVAL', /^sendText: EINVAL: cookie must be/);
+  fails(() => a.sendJSON(b.id, 1, { cookie: 1n as never }), 'EINVAL', /^sendJSON: EINVAL: cookie must be a non-negative safe integer, got 1n$/);
+  fails(() => a.send(b.id, null, { priority: 1n as never }), 'EINVAL', /priority must be a safe integer, got 1n$/);
+  fails(() => a.send('a.' + 'b'.repeat(4078), null), 'EINVAL', /^send: EINVAL: a destination name is at most 4079 UTF-8 bytes here \(and a valid well-known name at most 255\), got 4080$/);
+  assert.is(a.sendText(b.id, 'hi'), 1);
+  const m = b.recv()!;
+  assert.is(m.text(), 'hi');
+  m.free();
+  a.close();
+  let ran = 0;
+  fails(() => a.sendJSON(b.id, { toJSON() { ran++; return 1; } }), 'ECONNRESET', /^sendJSON: ECONNRESET: /);
+  fails(() => a.sendJSON(b.id, undefined), 'ECONNRESET');
+  fails(() => a.sendText(b.id, 'x'), 'ECONNRESET', /^sendText: ECONNRESET: /);
+  assert.is(ran, 0, 'toJSON did not run on the closed connection');
+  b.close();
+});
+
+t('stop 41 audit: pendingReceives drops a wait the moment close() or an abort ends it, not a microtask later', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const ac = new AbortController();
+  const p1 = b.recvAsync({ signal: ac.signal }).catch((e: BusError) => e.code);
+  const p2 = b.recvAsync().catch((e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(b.pendingReceives, 2);
+  ac.abort();
+  assert.is(b.pendingReceives, 1, 'the aborted wait, at once');
+  b.close();
+  assert.is(b.pendingReceives, 0, 'the closed connection\'s wait, at once');
+  assert.equal([await p1, await p2], ['ECANCELED', 'ECONNRESET']);
+  a.close();
+});
+
 t.run();
 tq.run();
 t0r.run();

@@ -143,7 +143,7 @@ t('the engine\'s EDEADLK (a lock wait that ran out) writes its own reason: R_LOC
   e.lockWaitMs = 5;
   try {
     throwsReason(() => a.sendText(b.id, 'x'), 'EDEADLK', A.R_LOCK_WAIT,
-      `send: EDEADLK: SEND: a lock this command needs stayed held past its wait by thread slot ${holder - 1}, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing`);
+      `sendText: EDEADLK: SEND: a lock this command needs stayed held past its wait by thread slot ${holder - 1}, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing`);
     assert.is(e.u32[reason + 1], holder, 'arg: the holder\'s thread id');
   } finally {
     e.lockWaitMs = waitMs;

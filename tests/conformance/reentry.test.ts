@@ -346,4 +346,35 @@ t('a provider whose clock calls callMethod while the host reads it between an ou
   }
 });
 
+t('a payload detached, or a fixed-length view pushed out of bounds, during the SEND: EINVAL naming what happened, nothing sent (V8\'s TypeError escaped before stop 41: an outside audit)', async () => {
+  const mock = new MockProvider({ seed: 42 });
+  let during: (() => void) | null = null;
+  const provider: Provider = { name: 'changes', clock: (id, out) => { const f = during; during = null; f?.(); return mock.clock(id, out); }, random: (x) => mock.random(x), creds: (o) => mock.creds(o) };
+  const bus2 = await Bus.create({ engine: ENGINE, provider, limits: SMALL, userRegion: 65536 });
+  try {
+    const x = bus2.connect(), y = bus2.connect({ attachRecv: ['timestamp'] });
+    const cases: [string, () => Uint8Array, RegExp][] = [
+      ['a fixed-length view of a resizable buffer shrunk below it', () => { const b = resizable(5000, 8192); during = () => resize(b, 100); return new Uint8Array(b, 0, 4000); }, /it was detached, or shrunk below the view/],
+      ['a buffer transferred (detached)', () => { const b = new ArrayBuffer(5000); during = () => { structuredClone(b, { transfer: [b] }); }; return new Uint8Array(b); }, /it was detached, or shrunk below the view/],
+      ['a length-tracking view grown', () => { const b = resizable(4096, 200000); during = () => resize(b, 60000); return new Uint8Array(b); }, /changed size while it was sent \(it grew: /],
+    ];
+    for (const [what, make, text] of cases) {
+      const payload = make();
+      try { x.send(y.id, payload); assert.unreachable(`${what}: sent`); } catch (e) {
+        assert.instance(e, BusError, `${what}: ${String(e)}`);
+        assert.is((e as BusError).code, 'EINVAL', what);
+        assert.match((e as BusError).message, /^send: EINVAL: the payload's buffer changed size while it was sent \(/, what);
+        assert.match((e as BusError).message, text, what);
+        assert.match((e as BusError).message, /: nothing was sent$/, what);
+      }
+      assert.is(y.queued, 0, `${what}: nothing sent`);
+      assert.is(y.poolUsed, 0, `${what}: the reservation cancelled`);
+      assert.equal(bus2.check(), [], what);
+    }
+    x.close(); y.close();
+  } finally {
+    bus2.close();
+  }
+});
+
 t.run();

@@ -35,7 +35,7 @@ t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the cr
   assert.is(bus.connections.length, 0);
   bus.shutdown(); // again: a no-op
   assert.match(errno(() => b.recv()), /^ESHUTDOWN recv: ESHUTDOWN: RECV: the bus was shut down/);
-  assert.match(errno(() => b.sendText(a.id, 'x')), /^ESHUTDOWN send: ESHUTDOWN: SEND: the bus was shut down/);
+  assert.match(errno(() => b.sendText(a.id, 'x')), /^ESHUTDOWN sendText: ESHUTDOWN: SEND: the bus was shut down/);
   assert.match(errno(() => j.connect()), /^ESHUTDOWN connect: ESHUTDOWN: HELLO: the bus was shut down/);
   // the creator left the bus as it shut it down: its connect() and waitForName say so too
   // (before: EBADF "the bus is closed on this thread", op connect; outside audit)
