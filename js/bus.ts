@@ -10,6 +10,7 @@ import { loadCore, loadCoreIfAllowed } from './host/load.ts';
 import { attachArg, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
+import { NAME_RULE } from './cmd/reasons.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
@@ -419,6 +420,9 @@ export class Bus {
       ? "another thread holds this token, or its liveness lock (a web Worker that joined with it keeps that lock until it ends, also after bus.close()): a handle joins one thread (bus.handle() makes one per worker)"
       : 'another thread holds this token: a handle joins one thread (bus.handle() makes one per worker)');
     if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
+    // (the core writes no reason words for a thread with no slot: "the thread table is full"
+    // named no limit before stop 41, an outside audit)
+    if (r === -A.EUSERS) throw new BusError(A.EUSERS, 'Bus.join', `all ${h.limits.threads} thread slots of the bus are in use (limits.threads): a thread frees its slot when it leaves (bus.close()), a dead one once it is recovered`);
     check(r, 'Bus.join');
     // (right after the join, with nothing in between: a watchLock that sees the slot taken
     // and this word not yet written looks whether the lock is held)
@@ -669,12 +673,12 @@ export class Bus {
     let end = cmd + HELLO.ITEMS;
     if (description !== undefined) {
       const d = encoder.encode(description);
-      if (d.length > 4096) throw new BusError(A.ENAMETOOLONG, 'connect');
+      if (d.length > 4096) throw new BusError(A.ENAMETOOLONG, 'connect', `description ${JSON.stringify(description.slice(0, 64))}… is ${d.length} bytes, longer than ${A.MAX_DESC_LEN}`);
       end = items.putStringItem(u8, u32, end, A.ITEM_CONN_DESCRIPTION, d);
     }
     if (activator !== undefined) {
       const n = encoder.encode(activator);
-      if (n.length > 4096) throw new BusError(A.EINVAL, 'connect', `the activator's name is ${n.length} bytes, longer than ${A.MAX_NAME_LEN}`);
+      if (n.length > 4096) throw new BusError(A.EINVAL, 'connect', `the activator's name ${JSON.stringify(activator.slice(0, 64))}… (${n.length} bytes) is not a well-known name (${NAME_RULE})`);
       end = items.putStringItem(u8, u32, end, A.ITEM_NAME, n);
     }
     HELLO.encode(u8, u32, cmd, end - cmd, flags, send, recv, poolSize);
@@ -875,7 +879,15 @@ export class Bus {
     if (open) return f(open);
     // (after bus.close() the short-lived connection cannot be made: said in this method's name)
     if (!this.engine.joined) throw this.leftError(op);
-    const c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
+    let c: Connection;
+    try {
+      c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
+    } catch (err) {
+      // its failure (ENFILE: every connection slot taken) is this method's, not a connect()
+      // the caller never made (said "connect:" before stop 41, where waitForName said its own
+      // op: an outside audit)
+      throw err instanceof BusError ? relabel(op, err) : err;
+    }
     try { return f(c); } finally { c.close(); }
   }
   /** The id of the primary owner of `name`, or null. */

@@ -16,6 +16,12 @@ export type Context = { desc?: string; poolSize?: number; dst?: string | number;
 /** the text of a reason: `arg` from the core, `w` what the host passed */
 type Text = (arg: number, w: Context) => string;
 const q = (v: string | number | undefined) => (v === undefined ? '' : ` ${typeof v === 'string' ? JSON.stringify(v) : v}`);
+/** a caller's string quoted with its first QUOTE_MAX characters only, and its length in bytes when cut (a 4 KiB name quoted whole: an outside audit, stop 41) */
+const QUOTE_MAX = 64;
+const qc = (v: string | undefined, sized = true) => (v === undefined ? '' : v.length <= QUOTE_MAX ? ` ${JSON.stringify(v)}`
+  : ` ${JSON.stringify(v.slice(0, QUOTE_MAX))}…${sized ? ` (${new TextEncoder().encode(v).length} bytes)` : ''}`);
+/** the well-known name rule, as every name check states it */
+export const NAME_RULE = `two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes`;
 /** a receiver named by its destination: ` "org.x.Y"` for a name, ` with the id 2` for an id (" the receiver 2" read as a count: an outside audit, stop 40) */
 const qr = (v: string | number | undefined) => (v === undefined ? '' : typeof v === 'string' ? ` ${JSON.stringify(v)}` : ` with the id ${v}`);
 const HEX = (n: number) => `0x${n.toString(16)}`;
@@ -56,13 +62,13 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_HELLO_ATTACH_SEND]: [[A.EINVAL], () => `attach_flags_send has bits outside ATTACH_ALL (${HEX(A.ATTACH_ALL)})`],
   [A.R_HELLO_ATTACH_RECV]: [[A.EINVAL], () => `attach_flags_recv has bits outside ATTACH_ALL (${HEX(A.ATTACH_ALL)})`],
   [A.R_HELLO_POOL_SIZE]: [[A.EINVAL], (n, w) => `pool_size${q(w.poolSize)} must be a non-zero multiple of ${n} bytes (poolSize)`],
-  [A.R_DESC_LONG]: [[A.ENAMETOOLONG], (n, w) => `CONN_DESCRIPTION${q(w.desc)} is ${n} bytes, longer than ${A.MAX_DESC_LEN}`],
+  [A.R_DESC_LONG]: [[A.ENAMETOOLONG], (n, w) => `CONN_DESCRIPTION${qc(w.desc, false)} is ${n} bytes, longer than ${A.MAX_DESC_LEN}`],
   [A.R_DESC_EMPTY]: [[A.EINVAL], () => 'CONN_DESCRIPTION must not be empty'],
   [A.R_DESC_CHARS]: [[A.EINVAL], (n, w) => `CONN_DESCRIPTION${q(w.desc)} may contain only [A-Za-z0-9_.-] (byte ${n} is not one of them)`],
   [A.R_DESC_EDGE]: [[A.EINVAL], (_, w) => `CONN_DESCRIPTION${q(w.desc)} must not start or end with '.' or '-'`],
   [A.R_HELLO_NAME_ACTIVATOR]: [[A.EINVAL], () => 'a NAME item goes with the ACTIVATOR flag, and only with it'],
   [A.R_HELLO_KIND_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'policy holders are not supported (policies are not built)'],
-  [A.R_HELLO_ACTIVATOR_NAME]: [[A.EINVAL], (_, w) => `the activator's name${q(w.name)} is not a valid well-known name`],
+  [A.R_HELLO_ACTIVATOR_NAME]: [[A.EINVAL], (_, w) => `the activator's name${qc(w.name)} is not a well-known name (${NAME_RULE})`],
   [A.R_HELLO_ACTIVATOR_TAKEN]: [[A.EEXIST], (_, w) => `the name${q(w.name)} already has an activator`],
   [A.R_HELLO_ACTIVATOR_TABLE]: [[A.ENFILE], (n) => `all ${n} owner records of the bus's name table are in use (limits.names)`],
   [A.R_NAME_CALLER_KIND]: [[A.EOPNOTSUPP], () => 'a monitor or an activator cannot acquire or release names'],
@@ -94,7 +100,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_BLOOM_SIGNAL]: [[A.EBADMSG], () => 'a SIGNAL carries a BLOOM_FILTER, and only a SIGNAL does'],
   [A.R_SEND_BLOOM_SIZE]: [[A.EDOM], (n) => `the BLOOM_FILTER must be the bus's bloom size (${n} bytes)`],
   [A.R_SEND_NO_DST]: [[A.EDESTADDRREQ], () => 'no destination: dst_id is 0 and there is no DST_NAME'],
-  [A.R_SEND_NAME_INVALID]: [[A.EINVAL], (_, w) => `the destination${q(w.dst)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes) nor a unique name ":1.<id>"`],
+  [A.R_SEND_NAME_INVALID]: [[A.EINVAL], (_, w) => `the destination${q(w.dst)} is not a well-known name (${NAME_RULE}) nor a unique name ":1.<id>"`],
   [A.R_SEND_PAYLOAD_MAX]: [[A.EMSGSIZE], (n) => `the payload is larger than ${n} bytes`],
   [A.R_SEND_CALL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'calls and replies (EXPECT_REPLY, a timeout) are not supported yet (no longer reported)'],
   [A.R_SEND_SIGNAL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'signals are not supported yet'],
@@ -143,10 +149,10 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_BCAST_HOST_VEC]: [[A.EOPNOTSUPP], () => 'a broadcast\'s payload must lie in the shared memory (the command area or the user region), not in host vectors (no longer reported)'],
   [A.R_SEND_BCAST_STAGING]: [[A.ENOBUFS, A.EXFULL], (n) => `this connection's own pool cannot hold the broadcast's staging slice (${n} bytes; a message may take at most a sixth of a pool): the payload is copied there once, then to each receiver`],
   [A.R_BCAST_BUS_LOCK]: [[A.EDEADLK], () => `the broadcast waited at a contended receiver and could not take the bus lock back (its match entries' NAME rules need it) within ${A.LOCK_WAIT_MS} ms, or its holder is not alive: the receivers after that point did not get it (a staged broadcast's reservation stays: cancel it)`],
-  [A.R_MATCH_NAME_INVALID]: [[A.EINVAL], (t) => `the name of the ${itemName(t)} rule is not a NUL-terminated well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`],
+  [A.R_MATCH_NAME_INVALID]: [[A.EINVAL], (t) => `the name of the ${itemName(t)} rule is not a NUL-terminated well-known name (${NAME_RULE})`],
   // names issue
   [A.R_NAME_MISSING]: [[A.EINVAL], () => 'the command has no NAME item'],
-  [A.R_NAME_INVALID]: [[A.EINVAL], (_, w) => `${w.name === undefined ? 'the name' : JSON.stringify(w.name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`],
+  [A.R_NAME_INVALID]: [[A.EINVAL], (_, w) => `${w.name === undefined ? 'the name' : JSON.stringify(w.name)} is not a well-known name (${NAME_RULE})`],
   [A.R_NAME_CONN_LIMIT]: [[A.E2BIG], (n) => `this connection already owns or queues for ${n} names (MAX_NAMES_PER_CONN)`],
   [A.R_NAME_TABLE_FULL]: [[A.ENFILE], (n) => `the bus's name table is full (${n} owner records: limits.names)`],
   [A.R_NAME_TAKEN]: [[A.EEXIST], (_, w) => `another connection owns${q(w.name)} and does not allow replacement (or replaceExisting was not asked), and queue was not asked`],

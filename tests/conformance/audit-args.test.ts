@@ -728,6 +728,35 @@ t('stop 41 audit: pendingReceives drops a wait the moment close() or an abort en
   a.close();
 });
 
+t('stop 41 audit: a look-up that cannot make its short-lived connection says its own op; a full thread table names its limit; long names are quoted cut, with the rule', async ({ bus, mock }) => {
+  // a thread with no connection of its own (a second Bus on this thread), every slot taken by the suite's bus
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const held: ReturnType<typeof bus.connect>[] = [];
+  try { for (;;) held.push(bus.connect()); } catch (e) { assert.is((e as BusError).code, 'ENFILE'); }
+  const before = bus.stats();
+  for (const [op, f] of [['listNames', () => j.listNames()], ['getNameOwner', () => j.getNameOwner('org.ex.N')], ['nameHasOwner', () => j.nameHasOwner('org.ex.N')], ['listPeers', () => j.listPeers()]] as const) {
+    fails(f, 'ENFILE', new RegExp(`^${op}: ENFILE: HELLO: all \\d+ connection slots of the bus are in use \\(limits\\.connections\\)`));
+  }
+  assert.equal(bus.stats().connections, before.connections, 'nothing opened');
+  for (const c of held) c.close();
+  // long names and descriptions: the rule, and the quote cut to 64 characters with the length
+  const long = 'a.' + 'b'.repeat(300);
+  fails(() => bus.connect({ activator: long }), 'EINVAL', new RegExp(`^connect: EINVAL: HELLO: the activator's name "a\\.b{62}"… \\(302 bytes\\) is not a well-known name \\(two or more '\\.'-separated elements of \\[A-Za-z0-9_-\\], none starting with a digit, at most 255 bytes\\)$`));
+  fails(() => bus.connect({ activator: 'a.' + 'b'.repeat(5000) }), 'EINVAL', /^connect: EINVAL: the activator's name "a\.b{62}"… \(5002 bytes\) is not a well-known name \(two or more/);
+  fails(() => bus.connect({ description: 'd'.repeat(100) }), 'ENAMETOOLONG', /^connect: ENAMETOOLONG: HELLO: CONN_DESCRIPTION "d{64}"… is 100 bytes, longer than 63$/);
+  fails(() => bus.connect({ description: 'd'.repeat(5000) }), 'ENAMETOOLONG', /^connect: ENAMETOOLONG: description "d{64}"… is 5000 bytes, longer than 63$/);
+  j.close();
+  // a full thread table: its limit named (the suite's bus has limits.threads slots)
+  const joined: Bus[] = [];
+  try {
+    for (;;) joined.push(await Bus.join(bus.handle(), { provider: mock, engine: ENGINE }));
+  } catch (e) {
+    assert.is((e as BusError).code, 'EUSERS');
+    assert.is((e as BusError).message, `Bus.join: EUSERS: all ${bus.limits.threads} thread slots of the bus are in use (limits.threads): a thread frees its slot when it leaves (bus.close()), a dead one once it is recovered`);
+  }
+  for (const b of joined) b.close();
+});
+
 t.run();
 tq.run();
 t0r.run();
