@@ -500,13 +500,15 @@ class CallEnd implements Waiter {
     const p = this.p;
     try {
       for (;;) {
+        // an end handed over (drop(), recv(), the pump; a reply, or the bus's REPLY_TIMEOUT /
+        // REPLY_DEAD) before a close() that came while this call had not resumed: the call ends
+        // as the close ended the others (a reply's Message went with the pool). Before stop 41
+        // the bus's ends kept their ETIMEDOUT / EPIPE, so that a call closed at its deadline
+        // said one or the other by timing (an outside audit)
+        if ((p.reply || (p.error && (p.error.errno === A.ETIMEDOUT || p.error.errno === A.EPIPE))) && this.conn.closed) {
+          throw isShutdown(this.conn.engine.u32) ? shutdownError('call') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
+        }
         if (p.reply) {
-          // an end handed over (drop(), recv(), the pump) before a close() that came while
-          // this call had not resumed: that Message went with the pool; the call ends as the
-          // close ended the others
-          if (this.conn.closed) {
-            throw isShutdown(this.conn.engine.u32) ? shutdownError('call') : new BusError(A.ECONNRESET, 'call', 'the connection was closed');
-          }
           this.end(false, p.reply);
           return;
         }

@@ -468,6 +468,13 @@ t0r('call() fails at once with ENOSPC instead of waiting out its timeout for a r
   a.close(); b.close();
 });
 
+t0r('stop 41 audit: callSync on a bus without reply records says so, as call() does (not "every one of the bus\'s 0 reply records is in use")', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  fails(() => a.callSync(b.id, null, { timeout: 1000 }), 'ENOSPC', /^callSync: ENOSPC: SEND: this bus has no reply records \(limits\.replies: 0\): no call can be made on it$/);
+  assert.is(b.stats().queued, 0);
+  a.close(); b.close();
+});
+
 t('waitForName checks its signal first (EINVAL naming it, whether the name is owned or not); its name and emit\'s destination are named in their errors', async ({ bus }) => {
   const c = bus.connect();
   c.requestName('org.audit.Owned');
@@ -755,6 +762,24 @@ t('stop 41 audit: a look-up that cannot make its short-lived connection says its
     assert.is((e as BusError).message, `Bus.join: EUSERS: all ${bus.limits.threads} thread slots of the bus are in use (limits.threads): a thread frees its slot when it leaves (bus.close()), a dead one once it is recovered`);
   }
   for (const b of joined) b.close();
+});
+
+t('stop 41 audit: a call whose end came (its deadline passed, REPLY_DEAD queued, a reply queued) but whose promise is pending when close() runs ends with ECONNRESET, whatever the end', async ({ bus }) => {
+  const spin = (ms: number) => { const t0 = performance.now(); while (performance.now() - t0 < ms); };
+  const b = bus.connect();
+  for (const kind of ['deadline passed', 'REPLY_DEAD queued', 'reply queued', 'no end yet']) {
+    const a = bus.connect();
+    const c = kind === 'REPLY_DEAD queued' ? bus.connect() : null;
+    const p = a.call(c ? c.id : b.id, null, { timeout: kind === 'deadline passed' ? 5 : 5000 }).then(() => 'resolved', (e: BusError) => `${e.code} ${e.message}`);
+    if (kind === 'reply queued') { const m = b.recv()!; b.reply(m); m.free(); }
+    c?.close({ drop: true });
+    if (kind === 'deadline passed') spin(15);
+    a.close();
+    assert.is(await p, 'ECONNRESET call: ECONNRESET: the connection was closed', kind);
+    for (let m; (m = b.recv()); ) m.free();
+  }
+  assert.is(bus.stats().calls.pending, 0);
+  b.close();
 });
 
 t.run();
