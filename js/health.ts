@@ -5,7 +5,7 @@
 // bounded, so a torn read gives odd numbers, never a hang or a throw). Not per-message code:
 // they allocate freely.
 import * as A from './shared/abi.ts';
-import type { Engine } from './engine.ts';
+import { busLayout, type Engine } from './engine.ts';
 import { BusError } from './errno.ts';
 import { options, optBoolean, kindOf } from './args.ts';
 
@@ -103,6 +103,57 @@ export interface BusStats {
 
 const H = A.BUS_BASE;
 
+/**
+ * The bus header against the layout its own limits give: the limits in range, the layout end
+ * and every table address where the layout puts them (each table after the one before, the
+ * hash tables' bucket counts within their tables), each connection's pool in its region.
+ * Empty when they agree. The walks of check() and stats() trust these words; a damaged one
+ * made check() walk a billion buckets (out of heap) or stats() read outside the memory
+ * (RangeError) before stop 41 (an outside audit): they report it instead.
+ */
+export function layoutErrors(e: Engine): string[] {
+  const ld = (p: number) => e.u32[p >>> 2]!;
+  const lim = (at: number) => ld(H + at);
+  const [nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloom] =
+    [A.BUS_N_THREADS, A.BUS_N_CONNS, A.BUS_POOL_MAX, A.BUS_N_NAMES, A.BUS_N_MATCHES, A.BUS_N_REPLIES, A.BUS_BLOOM_SIZE].map(lim) as [number, number, number, number, number, number, number];
+  if (nThreads < 1 || nThreads > A.MAX_THREADS || nConns < 1 || nConns > A.MAX_CONNS || poolMax < A.POOL_SIZE_ALIGN || poolMax > A.MAX_POOL || poolMax % A.POOL_SIZE_ALIGN !== 0
+    || nNames > 4 * A.MAX_CONNS || nMatches > 4 * A.MAX_CONNS || nReplies > 4 * A.MAX_CONNS || bloom < A.BLOOM_SIZE_MIN || bloom > A.BLOOM_SIZE_MAX || bloom % 8 !== 0) {
+    return [`bus header: limits out of range (threads ${nThreads}, connections ${nConns}, poolMax ${poolMax}, names ${nNames}, matches ${nMatches}, replies ${nReplies}, bloom ${bloom})`];
+  }
+  const end = busLayout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloom);
+  if (end === 0 || end > e.u8.length || lim(A.BUS_LAYOUT_END) !== end) return [`bus header: layout end ${lim(A.BUS_LAYOUT_END)}, where its limits lay out ${end} bytes (the memory has ${e.u8.length})`];
+  const out: string[] = [];
+  const at = (name: string, word: number, want: number) => { if (lim(word) !== want) out.push(`bus header: the ${name} table at ${lim(word)}, not ${want}`); };
+  at('thread', A.BUS_THREADS, H + A.BUS_SIZE);
+  at('connection', A.BUS_CONNS, H + A.BUS_SIZE + nThreads * A.THREAD_SIZE);
+  at('id', A.BUS_IDS, H + A.BUS_SIZE + nThreads * A.THREAD_SIZE + nConns * A.CONN_SIZE);
+  // the rest in the memory map's order, each inside the layout and after the one before
+  let prev = lim(A.BUS_IDS);
+  for (const [name, word] of [['name', A.BUS_NAMES], ['match', A.BUS_MATCHES], ['reply', A.BUS_REPLIES], ['metadata', A.BUS_METAS], ['left', A.BUS_LEFT], ['liveness', A.BUS_LIVENESS], ['pool', A.BUS_POOLS], ['publish map', A.BUS_PUBMAPS]] as const) {
+    const a = lim(word);
+    if (a < prev || a > end || (a & 3) !== 0) out.push(`bus header: the ${name} table at ${a}, outside ${prev} … ${end}`);
+    else prev = a;
+  }
+  if (out.length > 0) return out;
+  // the hash tables' buckets (a power of two) fit in their tables
+  const idMask = lim(A.BUS_ID_MASK), nameMask = ld(lim(A.BUS_NAMES) + A.NAMES_MASK);
+  if (((idMask + 1) & idMask) !== 0 || (idMask + 1 + nConns) * 4 > lim(A.BUS_NAMES) - lim(A.BUS_IDS)) out.push(`bus header: id mask ${idMask} does not fit the id table`);
+  if (((nameMask + 1) & nameMask) !== 0 || A.NAMES_HDR + (nameMask + 1) * 4 + nNames * A.NAME_SIZE > lim(A.BUS_MATCHES) - lim(A.BUS_NAMES)) out.push(`the name table's mask ${nameMask} does not fit the table`);
+  for (let s = 0; s < nConns; s++) {
+    const c = lim(A.BUS_CONNS) + s * A.CONN_SIZE;
+    if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) continue;
+    const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
+    if (pool !== lim(A.BUS_POOLS) + s * poolMax || size === 0 || size > poolMax || size % A.POOL_SIZE_ALIGN !== 0) out.push(`conn ${s}: pool at ${pool} of ${size} bytes, outside its region (${lim(A.BUS_POOLS) + s * poolMax}, at most ${poolMax} bytes)`);
+  }
+  return out;
+}
+
+/** layoutErrors as a BusError EBADMSG of `op`: stats cannot be read from a damaged bus */
+function layoutOk(e: Engine, op: string): void {
+  const bad = layoutErrors(e);
+  if (bad.length > 0) throw new BusError(A.EBADMSG, op, `the bus memory is damaged (${bad[0]}${bad.length > 1 ? `, and ${bad.length - 1} more` : ''}): bus.check() lists what`);
+}
+
 /** The exported functions take an Engine (bus.engine): anything else is EINVAL, not a TypeError. */
 function engineArg(op: string, e: unknown): Engine {
   const x = e as Engine | null;
@@ -125,6 +176,7 @@ export function connStats(e: Engine, slot: number): ConnStats | null {
   if (typeof slot !== 'number' || !Number.isInteger(slot) || slot < 0 || slot >= slots) {
     throw new BusError(A.EINVAL, 'connStats', `slot must be an integer from 0 to ${slots - 1} (the bus's connection slots), got ${typeof slot === 'number' ? String(slot) : kindOf(slot)}`);
   }
+  layoutOk(e, 'connStats');
   const c = e.connAddr(slot);
   if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) return null;
   const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
@@ -187,6 +239,7 @@ function connCalls(u32: Uint32Array, slot: number, gen: number): ConnStats['call
 /** Statistics of the whole bus: threads, connections, held locks, quota use per user. */
 export function busStats(e: Engine): BusStats {
   engineArg('busStats', e);
+  layoutOk(e, 'busStats');
   const u32 = e.u32;
   const ld = (p: number) => Atomics.load(u32, p >>> 2);
   const nThreads = ld(H + A.BUS_N_THREADS), nConns = ld(H + A.BUS_N_CONNS), threads = ld(H + A.BUS_THREADS);
@@ -259,6 +312,8 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
   const out: string[] = [];
   const H = A.BUS_BASE;
   if (ld(H) !== A.BUS_MAGIC) return ['no bus magic'];
+  const layout = layoutErrors(e);
+  if (layout.length > 0) return layout; // (the walks below trust the header)
   const nConns = ld(H + A.BUS_N_CONNS), nThreads = ld(H + A.BUS_N_THREADS);
   // (the holder as stats().locks names it, its thread slot: the raw word, slot + 1 with
   // LOCK_WAITERS, was printed before stop 25)
@@ -380,6 +435,7 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
  */
 export function checkIds(e: Engine): string[] {
   engineArg('checkIds', e);
+  { const layout = layoutErrors(e); if (layout.length > 0) return layout; }
   const ld = (p: number) => e.u32[p >>> 2];
   const H = A.BUS_BASE, out: string[] = [];
   const nConns = ld(H + A.BUS_N_CONNS), ids = ld(H + A.BUS_IDS), mask = ld(H + A.BUS_ID_MASK);
@@ -420,6 +476,7 @@ export function checkIds(e: Engine): string[] {
  */
 export function checkMatches(e: Engine): string[] {
   engineArg('checkMatches', e);
+  { const layout = layoutErrors(e); if (layout.length > 0) return layout; }
   const u32 = e.u32, ld = (p: number) => u32[p >>> 2], H = A.BUS_BASE, out: string[] = [];
   const n = ld(H + A.BUS_N_MATCHES), size = ld(H + A.BUS_MATCH_SIZE), base = ld(H + A.BUS_MATCHES);
   const live = (i: number) => {
@@ -466,6 +523,7 @@ export function checkMatches(e: Engine): string[] {
  */
 export function checkReplies(e: Engine): string[] {
   engineArg('checkReplies', e);
+  { const layout = layoutErrors(e); if (layout.length > 0) return layout; }
   const u32 = e.u32, ld = (p: number) => u32[p >>> 2], out: string[] = [];
   const T = ld(H + A.BUS_REPLIES), n = ld(H + A.BUS_N_REPLIES), nConns = ld(H + A.BUS_N_CONNS);
   if (T === 0) return out;
@@ -535,6 +593,7 @@ export function checkReplies(e: Engine): string[] {
  */
 export function checkNames(e: Engine): string[] {
   engineArg('checkNames', e);
+  { const layout = layoutErrors(e); if (layout.length > 0) return layout; }
   const u32 = e.u32;
   const ld = (p: number) => u32[p >>> 2];
   const out: string[] = [];

@@ -782,6 +782,37 @@ t('stop 41 audit: a call whose end came (its deadline passed, REPLY_DEAD queued,
   b.close();
 });
 
+t('stop 41 audit: a damaged bus header makes check() report it, at once, and stats() throw EBADMSG saying so (check() ran out of stack or heap, stats() threw a RangeError, before)', ({ bus }) => {
+  const a = bus.connect();
+  const u32 = bus.engine.u32, H = A.BUS_BASE;
+  const damage = (addr: number, value: number, what: RegExp) => {
+    const was = u32[addr >>> 2]!;
+    u32[addr >>> 2] = value;
+    try {
+      const t0 = performance.now();
+      const report = bus.check();
+      assert.ok(performance.now() - t0 < 2000, `check() at once (${Math.round(performance.now() - t0)} ms)`);
+      assert.ok(report.some((line) => what.test(line)), `check() reports it: ${JSON.stringify(report)}`);
+      try { bus.stats(); assert.unreachable('stats() of a damaged bus'); } catch (e) {
+        assert.instance(e, BusError, String(e));
+        assert.is((e as BusError).code, 'EBADMSG');
+        assert.match((e as BusError).message, /^busStats: EBADMSG: the bus memory is damaged \(/);
+      }
+    } finally {
+      u32[addr >>> 2] = was;
+    }
+    assert.equal(bus.check(), [], 'repaired');
+  };
+  const names = u32[(H + A.BUS_NAMES) >>> 2]!;
+  damage(names + A.NAMES_MASK, 0x000fffff, /the name table's mask 1048575 does not fit/);
+  damage(names + A.NAMES_MASK, 0x3fffffff, /the name table's mask/);
+  damage(H + A.BUS_ID_MASK, 0x3fffffff, /id mask/);
+  damage(H + A.BUS_NAMES, 0xfffffff0, /the name table at 4294967280/);
+  damage(H + A.BUS_N_CONNS, 70000, /limits out of range/);
+  damage(bus.engine.connAddr(a.slot) + A.CONN_POOL_SIZE, 0x7ffff000, new RegExp(`conn ${a.slot}: pool at \\d+ of 2147479552 bytes, outside its region`));
+  a.close();
+});
+
 t.run();
 tq.run();
 t0r.run();
