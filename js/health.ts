@@ -177,6 +177,13 @@ export function connStats(e: Engine, slot: number): ConnStats | null {
     throw new BusError(A.EINVAL, 'connStats', `slot must be an integer from 0 to ${slots - 1} (the bus's connection slots), got ${typeof slot === 'number' ? String(slot) : kindOf(slot)}`);
   }
   layoutOk(e, 'connStats');
+  return slotStats(e, slot);
+}
+
+/** connStats of a slot in range, on a bus whose layout was checked (busStats: once for all its slots) */
+function slotStats(e: Engine, slot: number): ConnStats | null {
+  const u32 = e.u32;
+  const ld = (p: number) => Atomics.load(u32, p >>> 2);
   const c = e.connAddr(slot);
   if (ld(c + A.CONN_STATE) !== A.CONN_ACTIVE) return null;
   const pool = ld(c + A.CONN_POOL), size = ld(c + A.CONN_POOL_SIZE);
@@ -253,7 +260,7 @@ export function busStats(e: Engine): BusStats {
   const byUid = new Map<number, { uid: number; bytes: number; msgs: number; receivers: number }>();
   for (let s = 0; s < nConns; s++) {
     lockOf(`conn ${s}`, ld(e.connAddr(s) + A.CONN_LOCK));
-    const st = connStats(e, s);
+    const st = slotStats(e, s);
     if (!st) continue;
     connections.push(st);
     owned.set(st.owner, (owned.get(st.owner) ?? 0) + 1);

@@ -9,7 +9,7 @@ import { itemSize, itemType, vecSize, vecAddress, align8 } from './cmd/items.ts'
 import type { Audit, Caps, Creds, Pids } from './host/provider.ts';
 import { decode, type OwnedName, type Timestamp } from './metadata.ts';
 import { PAYLOAD_DBUS, readPayload, withKdbusAddresses, checkKdbusEnvelope, type DBusMessage, type KdbusEnvelope } from './dbus/header.ts';
-import { matchesRule, matchRuleOf, type MatchRule } from './dbus/match.ts';
+import { ruleMatches, matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { decodeNotification, type Notification } from './notification.ts';
 
 export type { Timestamp } from './metadata.ts';
@@ -358,7 +358,7 @@ export class Message {
       else if (owned.length > 0 && !this.ownedNamesTruncated) names = [];
       else names = this.conn.getNameOwner(r.sender) === this.src ? [r.sender] : [];
     }
-    return matchesRule(r, d.header, d.body, names);
+    return ruleMatches(r, d.header, d.body, names);
   }
 
   /** A bus notification (src 0, payload type 0) decoded, or null for any other message. */

@@ -9,7 +9,7 @@
 // \' is an apostrophe, any other backslash is itself, and a comma ends the value.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import type { DType } from './signature.ts';
+import { parseSignature, type DType } from './signature.ts';
 import { kindOf } from '../args.ts';
 import { headerArg, bodyTypes, stringArg, arrayArg } from './check.ts';
 import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError, canonicalName } from './names.ts';
@@ -260,9 +260,20 @@ function isStringType(code: string): boolean {
 export function matchesRule(rule: MatchRule | string, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
   const op = 'matchesRule';
   const r = matchRuleOf(op, rule);
-  const types = bodyTypes(op, headerArg(op, header), body);
+  bodyTypes(op, headerArg(op, header), body);
   namesArg(op, senderNames);
-  return fieldsMatch(r, header, senderNames) && argsMatch(op, r.args, types, body);
+  return ruleMatches(r, header, body, senderNames);
+}
+
+/**
+ * @internal matchesRule without its argument checks: a rule matchRuleOf returned, on a
+ * message the codec decoded (Message.matchesRule, for dispatch's handlers and m.matches: the
+ * checks above, per handler and message, would only find what the decoder already ensured).
+ */
+export function ruleMatches(r: MatchRule, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
+  if (!fieldsMatch(r, header, senderNames)) return false;
+  const args = r.args ?? [];
+  return args.length === 0 || argsMatch('matchesRule', args, parseSignature(header.signature ?? '', A.EINVAL, 'matchesRule'), body);
 }
 
 /** `senderNames`: undefined or an array of strings */
