@@ -3,7 +3,7 @@
 // NAME_* notifications, from notify.ts), plus TIMESTAMP when the receiver's receive mask
 // asks for it (a notification's taken once for all its receivers).
 //
-// Slice: 0 kdbus_msg header (dst_id = d, src_id 0, cookie_reply) | 64 the item | TIMESTAMP Charged to the pseudo-user UID_KERNEL in the receiver's quota;
+// Slice: 0 kdbus_msg header (dst_id = d, or ~0 for a notification; src_id 0, cookie_reply) | 64 the item | TIMESTAMP Charged to the pseudo-user UID_KERNEL in the receiver's quota;
 // a receiver without room does not get it: its dropped count goes up, and its next RECV
 // reports DROPPED_MSGS.
 import * as A from "../js/shared/abi";
@@ -40,7 +40,11 @@ export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, 
   st64(m + A.MSG_SIZE, size, 0);
   st64(m + A.MSG_FLAGS, 0, 0);
   st64(m + A.MSG_PRIORITY, 0, 0);
-  copy(m + A.MSG_DST_ID, d + A.CONN_ID, 8);
+  // a notification (the one caller with a shared stamp) is a broadcast: dst_id ~0 for every
+  // receiver, monitors included, as kdbus staged it; REPLY_TIMEOUT / REPLY_DEAD go to the
+  // caller, dst_id its id (before stop 42 a notification said its receiver's id: an outside audit)
+  if (stamp != 0) st64(m + A.MSG_DST_ID, 0xffffffff, 0xffffffff);
+  else copy(m + A.MSG_DST_ID, d + A.CONN_ID, 8);
   st64(m + A.MSG_SRC_ID, 0, 0);
   st64(m + A.MSG_PAYLOAD_TYPE, A.PAYLOAD_KERNEL, 0);
   st64(m + A.MSG_COOKIE, 0, 0);

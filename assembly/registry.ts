@@ -267,13 +267,19 @@ function queuePush(e: u32, o: u32): void {
   if (ld32(e + A.NAME_TAIL) == 0) wr32(e + A.NAME_TAIL, i);
 }
 
+/**
+ * The change record of name `e`: old owner `oldC` (0: none) with its stored flags `oldF`, new
+ * owner `newC` (0: none) with `newF`. A side with an owner carries NAME_PRIMARY beside its
+ * stored flags, as kdbus's notifications did (each side was, or has just become, the primary
+ * owner); before stop 42 they carried the stored flags only (an outside audit).
+ */
 function record(e: u32, oldC: u32, oldF: u32, newC: u32, newF: u32): void {
   chgName = e;
   chgLen = ld32(e + A.NAME_LEN);
   chgOld = oldC;
-  chgOldFlags = oldF;
+  chgOldFlags = oldC == 0 ? 0 : oldF | A.NAME_PRIMARY;
   chgNew = newC;
-  chgNewFlags = newF;
+  chgNewFlags = newC == 0 ? 0 : newF | A.NAME_PRIMARY;
 }
 
 /**
