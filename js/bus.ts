@@ -333,9 +333,10 @@ export class Bus {
       // that most; the message multiplied one number and showed another before stop 39: an
       // outside audit)
       const nConns = Math.min(limits.connections, A.MAX_CONNS), poolMax = Math.min(limits.poolMax, A.MAX_POOL);
-      const shown = (v: number, cap: number) => v > cap ? `${v}, counted as ${cap}, the most a bus can have` : String(v);
+      // (the unit after each number: "… the most a bus can have bytes" before stop 42, an outside audit)
+      const shown = (v: number, cap: number, unit = '') => v > cap ? `${v}${unit}, counted as ${cap}${unit}, the most a bus can have` : `${v}${unit}`;
       const pools = nConns * poolMax;
-      throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${shown(limits.connections, A.MAX_CONNS)}) × limits.poolMax (${shown(limits.poolMax, A.MAX_POOL)} bytes), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
+      throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${shown(limits.connections, A.MAX_CONNS)}) × limits.poolMax (${shown(limits.poolMax, A.MAX_POOL, ' bytes')}), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
     }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const provider = given_provider ?? await providerFor('Bus.create');
@@ -667,6 +668,8 @@ export class Bus {
     }
     const bp = o.busyPoll; // (read once: a getter runs the caller's code)
     const busyPoll = bp === undefined ? 0 : busyPollArg('connect', bp);
+    // (before stop 42 flags' MONITOR made a monitor whatever monitor: false said: an outside audit)
+    if (monitor === false && (flags & A.HELLO_MONITOR) !== 0) throw new BusError(A.EINVAL, 'connect', 'monitor: false contradicts flags, which has MONITOR (8): give one of them');
     if (monitor === true) flags = (flags | A.HELLO_MONITOR) >>> 0;
     if (activator !== undefined) flags = (flags | A.HELLO_ACTIVATOR) >>> 0;
     const { u8, u32 } = e, cmd = e.cmd;

@@ -340,7 +340,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // the payload's true extent, read once through the intrinsic getters: the reservation is
     // sized from it and the copy below is exactly that many bytes, whatever object we were given
     const bytes = payload == null ? null : payloadBytes(payload);
-    if (bytes === null && payload != null) throw new BusError(A.EINVAL, aop, `payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
+    if (bytes === null && payload != null) throw new BusError(A.EINVAL, aop, `payload must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer (use sendText / sendJSON for strings and values), got ${kindOf(payload)}`);
     const len = bytes ? payloadLength(bytes) : 0;
     const cmd = e.cmd;
     // a payload in this thread's command area, which this send writes before the payload is

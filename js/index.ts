@@ -22,7 +22,7 @@ export * as abi from './shared/abi.ts';
 export { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 export * as dbus from './dbus/index.ts';
 export { PAYLOAD_DBUS } from './dbus/header.ts';
-export { busStats, connStats, checkBus, checkIds, checkNames, checkReplies, checkMatches } from './health.ts';
+export { busStats, connStats, checkBus, checkIds, checkNames, checkReplies, checkMatches, layoutErrors } from './health.ts';
 export type { BusStats, ConnStats, ThreadStats, LockStats } from './health.ts';
 export type { MessagesOptions, MessageIterator } from './iterate.ts';
 export type { ListenOptions, Listener } from './listen.ts';

@@ -152,7 +152,7 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
       return id < 0 ? MATCH.putIdChange(u32, p, type, 0xffffffff, 0xffffffff) : MATCH.putIdChange(u32, p, type, lo(id), hi(id));
     }
     if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
-    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, u8, spec.name === undefined ? null : wellKnown(op, spec.name));
+    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, u8, spec.name === undefined ? null : wellKnown(op, spec.name, 'name'));
   }
   if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
   if (spec.name !== undefined) throw new BusError(A.EINVAL, op, 'name applies to name-add / name-remove / name-change notifications only');
@@ -185,9 +185,11 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
 }
 
 /** A well-known name's bytes, or EINVAL naming the rule it breaks. */
-function wellKnown(op: string, name: string): Uint8Array {
+function wellKnown(op: string, name: string, arg?: string): Uint8Array {
   const err = typeof name === 'string' ? busNameError(name) : `the name must be a string, got ${kindOf(name)}`;
-  if (err !== null) throw new BusError(A.EINVAL, op, err);
+  // (a rule's `name` says which argument and value it is: before stop 42 "a bus name has at
+  // least 2 elements" alone, an outside audit)
+  if (err !== null) throw new BusError(A.EINVAL, op, arg === undefined || typeof name !== 'string' ? err : `invalid ${arg} ${JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name)}: ${err}`);
   if (/^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name; a well-known name is needed here`);
   // (a match's sender: unique names of this bus, :1.<id>, are taken before this)
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
@@ -444,8 +446,10 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
   }
   nameWaits.add(c);
   try {
-    addMatch(c, { notifications: 'name-add' }, op);
-    addMatch(c, { notifications: 'name-change' }, op);
+    // (only this name's changes: with every name's, a burst of other names filled the
+    // short-lived connection's quota and the one awaited was dropped, an outside audit, stop 42)
+    addMatch(c, { notifications: 'name-add', name }, op);
+    addMatch(c, { notifications: 'name-change', name }, op);
     const owner = c.getNameOwner(name);
     if (isAwaited(owner, want)) return owner;
     const deadline = performance.now() + timeout;
@@ -466,10 +470,22 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         }
         throw err;
       }
-      const n = m.notification;
       m.free();
-      // an activator taking the name is not an owner (the service has not started)
-      if (n && 'name' in n && n.name === name && isAwaited(n.newOwner, want) && (n.newFlags & A.NAME_ACTIVATOR) === 0) return n.newOwner;
+      // a notification says the name changed; the owner now is getNameOwner's (which leaves
+      // an activator out: the service has not started). Those queued behind this one are
+      // taken first, so that none wakes a later turn for nothing. Before stop 42 the first
+      // NAME_ADD's owner was returned, though a release and another owner could be queued
+      // behind it (an id that no longer owned the name), and one dropped (the connection's
+      // quota full) was never noticed: an outside audit.
+      let now: number | null;
+      try {
+        for (let q = c.recv(); q !== null; q = c.recv()) q.free();
+        now = c.getNameOwner(name);
+      } catch (err) {
+        if (isShutdown(c.engine.u32)) throw shutdownError(op);
+        throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
+      }
+      if (isAwaited(now, want)) return now;
     }
   } finally {
     nameWaits.delete(c);

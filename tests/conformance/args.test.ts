@@ -138,8 +138,8 @@ t('conn.send / sendText / sendJSON: options and payload', ({ bus }) => {
   einval(() => a.send(b.id, null, 5 as never), `send: EINVAL: ${SEND_EX}, got number`);
   einval(() => a.send(b.id, null, { cookei: 1 } as never), 'send: EINVAL: unknown option "cookei" (known: cookie, priority, payloadType, flags)');
   einval(() => a.send(b.id, null, { flags: 1.5 }), `send: EINVAL: flags must be ${U32}, got 1.5`);
-  einval(() => a.send(b.id, 'text' as never), 'send: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got string');
-  einval(() => a.send(b.id, [1, 2] as never), 'send: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got array');
+  einval(() => a.send(b.id, 'text' as never), 'send: EINVAL: payload must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer (use sendText / sendJSON for strings and values), got string');
+  einval(() => a.send(b.id, [1, 2] as never), 'send: EINVAL: payload must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer (use sendText / sendJSON for strings and values), got array');
   einval(() => a.sendText(b.id, 42 as never), 'sendText: EINVAL: text must be a string, got number');
   einval(() => a.sendJSON(b.id, {}, 'x' as never), `sendJSON: EINVAL: ${SEND_EX}, got string`);
   // every value check says what it got

@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, abi as A } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -678,7 +678,7 @@ t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMetho
   const big = new Uint8Array(bus.engine === undefined ? 0 : 600_000);
   await c.sendAsync(b.id, big, { timeout: 1000 }).then(() => assert.unreachable('it fit'), (e: BusError) => {
     assert.is(e.code, 'ENOBUFS', e.message);
-    assert.match(e.message, new RegExp(`can never fit in the receiver with the id ${b.id}:`));
+    assert.match(e!.message, new RegExp(`can never fit in the receiver with the id ${b.id}:`));
   });
   b.close(); c.close();
 });
@@ -810,6 +810,25 @@ t('stop 41 audit: a damaged bus header makes check() report it, at once, and sta
   damage(H + A.BUS_NAMES, 0xfffffff0, /the name table at 4294967280/);
   damage(H + A.BUS_N_CONNS, 70000, /limits out of range/);
   damage(bus.engine.connAddr(a.slot) + A.CONN_POOL_SIZE, 0x7ffff000, new RegExp(`conn ${a.slot}: pool at \\d+ of 2147479552 bytes, outside its region`));
+  a.close();
+});
+
+t('stop 42 audit: layoutErrors exported; connect monitor: false with flags MONITOR; a rule name error names it; the ENOMEM message puts bytes after each number', async ({ bus }) => {
+  const a = bus.connect();
+  assert.equal(layoutErrors(a.engine), [], 'exported from the package, empty for a sound header');
+  const err = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).message; } return 'ok'; };
+  const before = bus.connections.length;
+  assert.is(err(() => bus.connect({ flags: A.HELLO_MONITOR, monitor: false })), 'connect: EINVAL: monitor: false contradicts flags, which has MONITOR (8): give one of them');
+  assert.is(bus.connections.length, before, 'no connection made');
+  const m = bus.connect({ flags: A.HELLO_MONITOR }); // flags alone still make a monitor
+  assert.is(err(() => m.send(a.id, new Uint8Array(1))).split(':')[1].trim(), 'EOPNOTSUPP');
+  m.close();
+  assert.is(err(() => a.addMatch({ notifications: 'name-add', name: 'bad' })), 'addMatch: EINVAL: invalid name "bad": a bus name has at least 2 elements');
+  assert.is(bus.stats().matches.live, 0, 'no match added');
+  // (17 pools of 256 MiB do not fit in 4 GiB: refused before any memory is made)
+  const e = await Bus.create({ engine: ENGINE, provider: new MockProvider(), limits: { connections: 17, poolMax: A.MAX_POOL + 4096 } }).then(() => null, (x: BusError) => x);
+  assert.is(e?.code, 'ENOMEM');
+  assert.match(e!.message, new RegExp(`limits\\.poolMax \\(${A.MAX_POOL + 4096} bytes, counted as ${A.MAX_POOL} bytes, the most a bus can have\\)`));
   a.close();
 });
 

@@ -1091,7 +1091,7 @@ bp('replyAsync: behind an earlier send of the connection that waits for room in 
 t('call() and callSync(): a bad destination or payload names call / callSync (the send under them said send before)', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const msg = async (p: Promise<unknown>) => { try { await p; } catch (e) { return (e as BusError).message; } return 'resolved'; };
-  assert.is(await msg(a.call(b.id, 'text' as never)), 'call: EINVAL: payload must be an ArrayBufferView or ArrayBuffer (use sendText / sendJSON for strings and values), got string');
+  assert.is(await msg(a.call(b.id, 'text' as never)), 'call: EINVAL: payload must be an ArrayBufferView, ArrayBuffer or SharedArrayBuffer (use sendText / sendJSON for strings and values), got string');
   assert.is(await msg(a.call({} as never, null)), 'call: EINVAL: destination must be an id or a name, got object');
   assert.throws(() => a.callSync({} as never, null), (e: BusError) => e.message === 'callSync: EINVAL: destination must be an id or a name, got object');
   assert.throws(() => a.callSync(b.id, [1] as never), (e: BusError) => e.message.startsWith('callSync: EINVAL: payload must be'));

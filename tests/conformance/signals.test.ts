@@ -8,6 +8,7 @@ import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('signals');
 const tiny = busSuite('signals (8-byte bloom, 1 hash)', { bloom: { size: 8, hashes: 1 } });
+const names = busSuite('signals (128 names)', { limits: { threads: 4, connections: 8, poolMax: 262144, names: 128, matches: 16, replies: 16 } });
 const large = busSuite('signals (2 MiB pools)', { limits: { threads: 4, connections: 6, poolMax: 2097152, names: 16, matches: 16, replies: 16 } });
 const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).code; } return 'ok'; };
 
@@ -229,6 +230,7 @@ t('notifications decoded: id-add, id-remove, name-add, name-change, name-remove'
   const got: unknown[] = [];
   for (let m = w.recv(); m; m = w.recv()) {
     assert.is(m.src, 0);
+    assert.is(m.dst, 2 ** 64, "a notification is a broadcast: dst_id ~0, as kdbus's (stop 42: it said the receiver's id)");
     assert.is(m.payloadType, 0n);
     assert.is(m.dbus, null);
     got.push(m.notification);
@@ -237,9 +239,10 @@ t('notifications decoded: id-add, id-remove, name-add, name-change, name-remove'
   assert.equal(got, [
     { kind: 'id-add', id: a.id, flags: 0 },
     { kind: 'id-add', id: bid, flags: 0 },
-    { kind: 'name-add', name: 'org.ex.N', oldOwner: null, newOwner: a.id, oldFlags: 0, newFlags: A.NAME_ALLOW_REPLACEMENT },
-    { kind: 'name-change', name: 'org.ex.N', oldOwner: a.id, newOwner: bid, oldFlags: A.NAME_ALLOW_REPLACEMENT, newFlags: 0 },
-    { kind: 'name-remove', name: 'org.ex.N', oldOwner: bid, newOwner: null, oldFlags: 0, newFlags: 0 },
+    // (a side with an owner carries NAME_PRIMARY beside its stored flags, as kdbus's did)
+    { kind: 'name-add', name: 'org.ex.N', oldOwner: null, newOwner: a.id, oldFlags: 0, newFlags: A.NAME_ALLOW_REPLACEMENT | A.NAME_PRIMARY },
+    { kind: 'name-change', name: 'org.ex.N', oldOwner: a.id, newOwner: bid, oldFlags: A.NAME_ALLOW_REPLACEMENT | A.NAME_PRIMARY, newFlags: A.NAME_PRIMARY },
+    { kind: 'name-remove', name: 'org.ex.N', oldOwner: bid, newOwner: null, oldFlags: A.NAME_PRIMARY, newFlags: 0 },
     { kind: 'id-remove', id: bid, flags: 0 },
   ]);
   const x = bus.connect();
@@ -489,7 +492,50 @@ t('dispatch: a handler that throws does not stop the others; once all ran the fi
   s.close(); r.close(); t2.close();
 });
 
+names('bus.waitForName: a burst of other names does not crowd out the awaited one; it resolves with the owner at its end, not a stale one', async ({ bus }) => {
+  // (an outside audit, stop 42: its matches took every name's changes, 68 of them filled the
+  // short-lived connection's quota and the awaited NAME_ADD was dropped: ETIMEDOUT; and the
+  // first NAME_ADD's owner was returned though it had released the name meanwhile)
+  const svc = bus.connect(), c = bus.connect(), a = bus.connect();
+  const p = bus.waitForName('org.ex.Target', { timeout: 3000 }).then((id) => id, (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 20)); // parked
+  for (let i = 0; i < 100; i++) svc.requestName(`org.ex.Other${i}`);
+  svc.requestName('org.ex.Target');
+  assert.is(await p, svc.id, 'resolved, not ETIMEDOUT');
+  const q = bus.waitForName('org.ex.Y', { timeout: 3000 }).then((id) => id, (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 20));
+  c.requestName('org.ex.Y'); c.releaseName('org.ex.Y'); a.requestName('org.ex.Y'); // one synchronous turn
+  assert.is(await q, a.id, 'the owner when the wait ended');
+  assert.is(bus.connections.length, 3, 'its connection closed');
+  for (let i = 0; i < 100; i++) svc.releaseName(`org.ex.Other${i}`);
+  svc.close(); c.close(); a.close();
+});
+
+t("an activator's notifications: NAME_ADD says ACTIVATOR | PRIMARY, the real owner's NAME_CHANGE takes it to PRIMARY and back", ({ bus }) => {
+  // (kdbus's flags: each side with an owner was, or has just become, the primary owner;
+  // before stop 42 the stored flags alone: an outside audit)
+  const w = bus.connect();
+  w.addMatch({ notifications: 'name-add' });
+  w.addMatch({ notifications: 'name-change' });
+  w.addMatch({ notifications: 'name-remove' });
+  const act = bus.connect({ activator: 'org.ex.Act' });
+  const a = bus.connect();
+  a.requestName('org.ex.Act', { queue: true });
+  a.releaseName('org.ex.Act');
+  const got: unknown[] = [];
+  for (let m = w.recv(); m; m = w.recv()) { got.push(m.notification); m.free(); }
+  const AP = A.NAME_ACTIVATOR | A.NAME_PRIMARY;
+  assert.equal(got, [
+    { kind: 'name-add', name: 'org.ex.Act', oldOwner: null, newOwner: act.id, oldFlags: 0, newFlags: AP },
+    { kind: 'name-change', name: 'org.ex.Act', oldOwner: act.id, newOwner: a.id, oldFlags: AP, newFlags: A.NAME_QUEUE | A.NAME_PRIMARY },
+    { kind: 'name-change', name: 'org.ex.Act', oldOwner: a.id, newOwner: act.id, oldFlags: A.NAME_QUEUE | A.NAME_PRIMARY, newFlags: AP },
+  ]);
+  a.close(); act.close();
+  for (let m = w.recv(); m; m = w.recv()) m.free();
+  w.close();
+});
+
 t.run();
 tiny.run();
 large.run();
-
+names.run();
