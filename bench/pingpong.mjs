@@ -36,7 +36,7 @@
 //  for both halves of the ratio the target is about). postMessage's round trips and one-way
 //  rows run inside the wasm engine's repetitions (postMessage, then the bus rows, repetition by
 //  repetition), so every ratio to postMessage compares figures of the same minutes.
-//   node bench/pingpong.mjs [--quick]
+//   node bench/pingpong.mjs [--quick] [--spins]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -45,6 +45,9 @@ import { Bus, MockProvider } from '../dist/js/index.js';
 import { handoff } from './handoff.mjs';
 
 const QUICK = process.argv.includes('--quick');
+/** --spins: per 64 B throughput row and repetition, main's acknowledgement waits: spins, hits, its score before > after (stop 42) */
+const SPINS = process.argv.includes('--spins');
+const spinRows = {};
 const REPS = QUICK ? 3 : 5;
 const SIZES = [64, 1024, 65536];
 const DEPTHS = [1, 16, 256];
@@ -321,6 +324,7 @@ if (!isMainThread) {
             const poll = key.startsWith(' poll') ? BUSY_US : 0;
             if (main.busyPoll !== poll) { main.busyPoll = poll; main.send(peer, new Uint8Array([8, poll])); (await main.recvAsync({ timeout: 20000 })).free(); }
             await ctl(mode, depth === 1 ? 0 : depth);
+            const sp = main.spinner, s0 = [sp.spins, sp.hits, sp.score];
             const t0 = performance.now();
             for (let i = 0; i < N; i += depth) {
               if (key === ' many') { for (let s = 0; s < depth;) s += main.sendMany(peer, s === 0 ? list : list.slice(s)); }
@@ -328,6 +332,7 @@ if (!isMainThread) {
               (await main.recvAsync({ timeout: 20000 })).free();
             }
             if (r > 0) rates[key].push(N / ((performance.now() - t0) / 1e3));
+            if (SPINS && size === 64) (spinRows[`${engine}${key} ${depth}`] ??= []).push(`${N / depth} waits: ${sp.spins - s0[0]} spins, ${sp.hits - s0[1]} hits, score ${s0[2]}>${sp.score}, ${Math.round(N / ((performance.now() - t0) / 1e3) / 1000)} k/s`);
           }
         }
         for (const key of kinds.map(([k]) => k)) tp[`${engine}${key} ${depth} ${size}`] = median(rates[key]);
@@ -362,6 +367,7 @@ if (!isMainThread) {
     const g = (k) => rt[k].toFixed(1);
     log(`| ${s} | ${g(`wasm blocking ${s}`)} | ${g(`wasm async ${s}`)} | ${g(`twin blocking ${s}`)} | ${g(`twin async ${s}`)} | ${g(`post ${s}`)} | ${(rt[`wasm async ${s}`] / rt[`wasm blocking ${s}`]).toFixed(2)} | ${(rt[`wasm async ${s}`] / rt[`post ${s}`]).toFixed(2)} |`);
   }
+  if (SPINS) for (const [k, v] of Object.entries(spinRows)) log(`spins ${k}: ${v.join(' | ')}`);
   log('\nOne-way throughput, messages/s (higher is better; the receiving worker acknowledges every depth-th: with recvAsync per message, or with conn.listen; "sendMany": the depth messages sent by conn.sendMany, to conn.listen; postMessage: an onmessage handler)\n| depth | payload | wasm recvAsync | wasm listen | wasm sendMany | twin recvAsync | twin listen | twin sendMany | postMessage | wasm recvAsync / postMessage | wasm listen / postMessage | wasm sendMany / postMessage |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const d of DEPTHS) for (const s of SIZES) {
     const g = (k) => Math.round(tp[k]).toLocaleString('en');
