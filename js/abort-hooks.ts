@@ -54,7 +54,11 @@ export class AbortHooks {
     const e = this.bySignal.get(signal);
     if (e === undefined || !e.hooks.delete(h) || e.hooks.size !== 0) return;
     this.bySignal.delete(signal);
-    signal.removeEventListener('abort', e.fire);
+    // a duck-typed signal whose removeEventListener throws must not fail the wait that is
+    // handing over what it took (before stop 42 the error escaped there: recvAsync rejected
+    // with it and its message was lost, a listener's done never settled; an outside audit).
+    // Its listener may stay registered: once the entry is gone, its fire finds no hooks.
+    try { signal.removeEventListener('abort', e.fire); } catch { /* the signal's own failure: nothing of ours is left to undo */ }
   }
 }
 

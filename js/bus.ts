@@ -1,7 +1,7 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, notInCommand } from './engine.ts';
 import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads } from './host/os-thread.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
@@ -783,6 +783,7 @@ export class Bus {
   /** Leave the bus on this thread (open connections of this thread must be closed first). */
   close(): void {
     if (!this.engine.joined) return;
+    notInCommand(); // (from a provider in the middle of a command: EBUSY, nothing changed; stop 42)
     // the user's connections first (EBUSY changes nothing); then the waits of bus.waitForName
     // end (ECONNRESET): their connections are the library's
     const open = this.connections.filter((c) => !S.isNameWait(c));
@@ -834,6 +835,9 @@ export class Bus {
       if (this.isShutdown) return;
       throw new BusError(A.EBADF, 'Bus.shutdown', 'the bus is closed on this thread');
     }
+    // from a provider in the middle of a command: EBUSY before the flag is set (it set the flag
+    // and woke every waiter, then failed with a misleading EBUSY, before stop 42: an outside audit)
+    notInCommand();
     Atomics.store(e.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2, 1);
     const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
     for (let s = 0; s < n; s++) {

@@ -214,6 +214,18 @@ function cancelSend(e: Engine): void {
   }
 }
 
+/**
+ * The default cookie after `c`: c + 1 up to 2^32 − 1, then 2^31 (as sd-bus's cookie_inc), so
+ * that a connection's D-Bus serials (its cookies: emit, callMethod, dispatch's replies) never
+ * leave 32 bits. Before stop 42 the counter went on past 2^32, and a connection that had sent
+ * 2^32 messages could send no D-Bus message again (EINVAL), its callers timing out: an outside
+ * audit. A call's cookie skips those its pending calls hold (callCookie); the small cookies a
+ * connection used first are never reused.
+ */
+function cookieAfter(c: number): number {
+  return c >= 0xffffffff ? 0x80000000 : c + 1;
+}
+
 export class Connection implements RoomOwner, PumpOwner, CallOwner {
   readonly engine: Engine;
   /** the 64-bit connection id, as a number */
@@ -227,6 +239,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   lastDropped = 0;
   /** messages the bus dropped for this connection since it connected, as its receives were told (every receive path, a call's own included) */
   droppedTotal = 0;
+  /** the next default cookie (cookieAfter: it wraps within 32 bits, so that D-Bus serials never run out) */
   private nextCookie = 1;
   private isClosed = false;
   /** @internal index of the wake word in engine.i32 (PumpOwner) */
@@ -418,7 +431,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         throw err;
       }
     } else if (r < 0) throw commandError(u32, cmd, r, this.sendOp, SEND.NAME, { dst });
-    if (oCookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookie + 1;
+    if (oCookie === undefined && (this.nextSendFlags & A.SEND_PROBE) === 0) this.nextCookie = cookieAfter(cookie);
     return cookie;
   }
 
@@ -567,7 +580,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         sent += went;
         if (r < 0) break;
       }
-      if (oCookie === undefined) this.nextCookie = first + sent;
+      if (oCookie === undefined && sent > 0) this.nextCookie = cookieAfter(first + sent - 1);
       return sent;
     } finally {
       objs.length = 0; // (no payload kept alive by this connection)
@@ -1571,7 +1584,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   private callCookie(calls: Calls): number {
     let c = this.nextCookie;
-    while (calls.pending.has(c)) c++;
+    while (calls.pending.has(c)) c = cookieAfter(c);
     return c;
   }
 
@@ -1595,7 +1608,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.nextSendFlags = 0;
       this.sendOp = 'send';
     }
-    if (taken === undefined) this.nextCookie = cookie + 1;
+    if (taken === undefined) this.nextCookie = cookieAfter(cookie);
     return p;
   }
 
@@ -1709,9 +1722,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
   // signals issue (js/signals.ts)
   /** @internal the next default cookie, taken (emit uses the send counter: the D-Bus serial) */
-  takeCookie(): number { const c = this.nextCookie; this.nextCookie = c + 1; return c; }
+  takeCookie(): number { const c = this.nextCookie; this.nextCookie = cookieAfter(c); return c; }
   /** @internal give back cookie `c` that takeCookie() gave, for a send that failed (only when no later one was taken) */
-  untakeCookie(c: number): void { if (this.nextCookie === c + 1) this.nextCookie = c; }
+  untakeCookie(c: number): void { if (this.nextCookie === cookieAfter(c)) this.nextCookie = c; }
   /** MATCH_ADD (fresh cookie): a D-Bus match string, a parsed rule or a MatchSpec; returns its unsubscribe (MATCH_REMOVE). close() drops them all. */
   addMatch(rule: S.MatchInput): () => void { return S.addMatch(this, rule); }
   /** Send a D-Bus signal: broadcast, or to `signal.destination`. Returns its cookie (= D-Bus serial). */
@@ -1757,7 +1770,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** @internal the cookie the next call()/callSync() will use (the D-Bus serial of callMethod's message) */
   nextCallCookie(): number { return this.callCookie(this.calls ??= new Calls(this)); }
   /** @internal the next call's cookie, taken (a call given it by callDBus / callSyncDBus sends with it); untakeCookie gives it back */
-  takeCallCookie(): number { const c = this.nextCallCookie(); this.nextCookie = c + 1; return c; }
+  takeCallCookie(): number { const c = this.nextCallCookie(); this.nextCookie = cookieAfter(c); return c; }
   /** @internal call() with a D-Bus payload (payload type DBusDBus) */
   callDBus(dst: Destination, bytes: Uint8Array, opts: CallOptions | undefined, transient: boolean, cookie: number): Promise<Message> {
     return this.callWith(dst, bytes, opts, PAYLOAD_DBUS, transient, cookie, 'callMethod');

@@ -218,6 +218,11 @@ export function busLayout(nThreads: number, nConns: number, poolMax: number, nNa
 
 const BUSY_TEXT = 'a bus command cannot start while another one runs on this thread (a provider or callback called the bus from inside a command)';
 
+/** EBUSY (op engine) while a command of this thread runs: for Bus methods that change things before their first command (close, shutdown). */
+export function notInCommand(): void {
+  if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+}
+
 /**
  * An engine's memory: a shared WebAssembly.Memory that can hold a bus (it reaches past
  * BUS_BASE), else EINVAL naming the rule (the twin took any memory and failed at its first
@@ -551,6 +556,19 @@ abstract class EngineBase {
    * declared yet: the caller's event loop must run for that, e.g. to deliver Node's 'exit').
    * A recovery waits for the dying thread (RECOVER_BUSY_MS, then `force`) before that bound.
    */
+  /**
+   * The guard of a command that is not run()'s (BUS_MAKE, thread_join, thread_leave): EBUSY
+   * while another command of this thread runs, else the flag set (the caller clears it). A
+   * provider's bus.close() or bus.shutdown() made thread_leave in the middle of a HELLO (the
+   * core trapped, the thread had left), and a send from a provider's random() during BUS_MAKE
+   * went through (on the twin, its state rebound to the other bus, Bus.create then failed),
+   * before stop 42: an outside audit.
+   */
+  protected enter(): void {
+    if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+    guard.running = true;
+  }
+
   protected run(op: number, a: number, b: number): number {
     // one command at a time per thread: the core calls the provider (clocks, credentials)
     // in the middle of a command, and a provider that called the bus from there would run a
@@ -847,14 +865,22 @@ export class WasmEngine extends EngineBase implements Engine {
   }
 
   protected unwindCore(): number { return this.x.unwind(); }
-  busMake(cmd: number): number { return this.x.bus_make(cmd); }
+  busMake(cmd: number): number {
+    this.enter();
+    try { return this.x.bus_make(cmd); } finally { guard.running = false; }
+  }
   threadJoin(token: number): number {
     this.notLost();
-    const r = this.tookSlot(this.x.thread_join(token));
+    this.enter();
+    let r: number;
+    try { r = this.tookSlot(this.x.thread_join(token)); } finally { guard.running = false; }
     if (r >= 0) this.token = token >>> 0;
     return r;
   }
-  threadLeave(): number { return this.left(this.x.thread_leave()); }
+  threadLeave(): number {
+    this.enter();
+    try { return this.left(this.x.thread_leave()); } finally { guard.running = false; }
+  }
 }
 
 /** The TS twin: the same core compiled by tsc, bound to this engine's memory per command. */
@@ -881,11 +907,15 @@ export class TwinEngine extends EngineBase implements Engine {
   }
 
   protected unwindCore(): number { this.bind(); return this.x.unwind(); }
-  busMake(cmd: number): number { this.bind(); return this.x.bus_make(cmd); }
+  busMake(cmd: number): number {
+    this.enter(); // (before bind: a nested command would rebind the twin's state to its own bus)
+    try { this.bind(); return this.x.bus_make(cmd); } finally { guard.running = false; }
+  }
   threadJoin(token: number): number {
     this.notLost();
-    this.bind();
-    const slot = this.tookSlot(this.x.thread_join(token));
+    this.enter();
+    let slot: number;
+    try { this.bind(); slot = this.tookSlot(this.x.thread_join(token)); } finally { guard.running = false; }
     if (slot >= 0) {
       this.threadAddr = this.cmdAddr - A.THREAD_CMD;
       this.token = token >>> 0;
@@ -893,8 +923,9 @@ export class TwinEngine extends EngineBase implements Engine {
     return slot;
   }
   threadLeave(): number {
-    this.bind();
-    const r = this.left(this.x.thread_leave());
+    this.enter();
+    let r: number;
+    try { this.bind(); r = this.left(this.x.thread_leave()); } finally { guard.running = false; }
     if (r === 0 || r === -A.ESRCH) this.threadAddr = 0;
     return r;
   }

@@ -75,7 +75,11 @@ export class BusError extends Error {
  * signal's reason (an `AbortSignal.timeout()`'s TimeoutError tells a timeout from a cancel).
  */
 export function canceled(op: string, signal: AbortSignal | undefined): BusError {
-  return new BusError(A.ECANCELED, op, 'aborted by its signal', 0, { cause: signal?.reason });
+  // (a duck-typed signal whose reason getter throws: that error is the cause; before stop 42
+  // it escaped from the abort listener and the wait never settled, an outside audit)
+  let cause: unknown;
+  try { cause = signal?.reason; } catch (err) { cause = err; }
+  return new BusError(A.ECANCELED, op, 'aborted by its signal', 0, { cause });
 }
 
 /**

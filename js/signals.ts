@@ -347,11 +347,16 @@ export function dispatch(c: Connection, msg: Message): number {
   let d: DBusMessage | null;
   try { d = msg.dbus; } catch { return 0; } // malformed D-Bus payload: no handler's business
   if (!d) return 0;
+  // the handlers whose rules the message matches as dispatch starts, all read before any
+  // runs: a handler may free the message or close the connection, after which it cannot be
+  // read (before stop 42 the next handler's match then threw ENXIO / ECONNRESET and the
+  // later handlers never ran: an outside audit)
+  const hit: Handler[] = [];
+  for (const h of st.handlers) if (msg.matchesRule(h.rule)) hit.push(h);
   let n = 0;
   let failed: { err: unknown } | null = null;
-  for (const h of [...st.handlers]) {
+  for (const h of hit) {
     if (!st.handlers.has(h)) continue; // removed by an earlier handler
-    if (!msg.matchesRule(h.rule)) continue;
     n++;
     try { h.fn(d, msg); } catch (err) { failed ??= { err }; }
   }

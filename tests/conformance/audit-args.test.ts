@@ -832,6 +832,100 @@ t('stop 42 audit: layoutErrors exported; connect monitor: false with flags MONIT
   a.close();
 });
 
+t('stop 42 audit: a provider that calls close() / shutdown() / a send during HELLO, SEND or BUS_MAKE gets EBUSY, and the command goes on', async () => {
+  let arm: (() => void) | null = null;
+  const got: string[] = [];
+  const tryIt = (f: () => void) => { try { f(); got.push('ok'); } catch (e) { got.push(e instanceof BusError ? `${e.code} ${e.message.split(':')[0]}` : String(e)); } };
+  class P extends MockProvider {
+    override creds(out: Parameters<MockProvider['creds']>[0]): boolean { const f = arm; arm = null; if (f) tryIt(f); return super.creds(out); }
+    override clock(id: number, out: Uint32Array): boolean { const f = armClock; armClock = null; if (f) tryIt(f); return super.clock(id, out); }
+    override random(buf: Uint8Array): void { const f = armRandom; armRandom = null; if (f) tryIt(f); super.random(buf); }
+  }
+  let armClock: (() => void) | null = null, armRandom: (() => void) | null = null;
+  const bus = await Bus.create({ engine: ENGINE, provider: new P(), limits: SMALL });
+  arm = () => bus.close();
+  const a = bus.connect(); // HELLO reads the credentials
+  assert.equal(got, ['EBUSY engine'], 'bus.close() from the provider during HELLO');
+  got.length = 0;
+  const b = bus.connect({ attachRecv: 'all' });
+  armClock = () => bus.shutdown();
+  a.sendText(b.id, 'hi'); // b's receive mask takes the timestamp: the clock is read in SEND
+  assert.equal(got, ['EBUSY engine'], 'bus.shutdown() from the clock during SEND');
+  assert.is(bus.isShutdown, false, 'nothing changed');
+  const m = b.recv();
+  assert.is(m?.text(), 'hi', 'the send went on');
+  m?.free();
+  // a send on this bus from the random() of another bus's BUS_MAKE
+  got.length = 0;
+  armRandom = () => { a.sendText(b.id, 'nested'); };
+  const other = await Bus.create({ engine: ENGINE, provider: new P(), limits: SMALL });
+  assert.equal(got, ['EBUSY engine'], 'a send from random() during BUS_MAKE');
+  assert.is(b.recv(), null, 'not sent');
+  const oc = other.connect();
+  oc.close(); other.close();
+  a.close(); b.close();
+  assert.equal(bus.check(), []);
+  bus.close();
+});
+
+t('stop 42 audit: a signal whose removeEventListener or reason getter throws; a dispatch handler that frees the message', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const duck = (over: Record<string, unknown>) => {
+    const et = new EventTarget();
+    return Object.assign({ aborted: false, addEventListener: et.addEventListener.bind(et), removeEventListener: () => { throw new Error('remove fails'); }, dispatch: () => et.dispatchEvent(new Event('abort')) }, over);
+  };
+  const s1 = duck({});
+  const p1 = b.recvAsync({ signal: s1 as unknown as AbortSignal, timeout: 2000 });
+  a.sendText(b.id, 'kept');
+  const m1 = await p1.then((m) => m, (e: unknown) => e);
+  assert.ok(m1 instanceof Object && 'text' in (m1 as object), `the message, not the signal's error: ${String(m1)}`);
+  assert.is((m1 as { text(): string }).text(), 'kept');
+  (m1 as { free(): void }).free();
+  const err = new Error('reason fails');
+  const s2 = duck({ removeEventListener: () => {} });
+  Object.defineProperty(s2, 'reason', { get() { throw err; } });
+  const p2 = b.recvAsync({ signal: s2 as unknown as AbortSignal, timeout: 2000 }).then(() => null, (e: BusError) => e);
+  await new Promise((r) => setTimeout(r, 5));
+  (s2 as unknown as { aborted: boolean }).aborted = true;
+  (s2 as { dispatch(): void }).dispatch();
+  const e2 = await p2;
+  assert.is(e2?.code, 'ECANCELED');
+  assert.is((e2 as BusError & { cause?: unknown }).cause, err, 'the getter\'s error is the cause');
+  assert.is(b.pendingReceives, 0);
+  // dispatch: the first handler frees the message; the second still runs
+  const ran: string[] = [];
+  b.onSignal("type='signal',interface='org.ex.Disp'", (_s, msg) => { ran.push('A'); msg.free(); });
+  b.onSignal("type='signal',interface='org.ex.Disp'", () => { ran.push('B'); });
+  a.emit({ path: '/o', interface: 'org.ex.Disp', member: 'M', signature: '', body: [] });
+  const m3 = b.recv()!;
+  assert.is(b.dispatch(m3), 2);
+  assert.equal(ran, ['A', 'B']);
+  a.close(); b.close();
+});
+
+t('stop 42 audit: the default cookie wraps within 32 bits (to 2^31), so a connection past 2^32 sends still sends D-Bus messages and answers calls', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const setNext = (c: unknown, v: number) => { (c as { nextCookie: number }).nextCookie = v; };
+  setNext(a, 2 ** 32 - 2);
+  const cookies = [a.send(b.id, new Uint8Array(1)), a.send(b.id, new Uint8Array(1)), a.send(b.id, new Uint8Array(1))];
+  assert.equal(cookies, [2 ** 32 - 2, 2 ** 32 - 1, 2 ** 31]);
+  for (let m = b.recv(); m; m = b.recv()) m.free();
+  setNext(a, 2 ** 32 - 1);
+  assert.is(a.sendMany(b.id, [new Uint8Array(1), new Uint8Array(1)]), 2);
+  assert.is(a.send(b.id, new Uint8Array(1)), 2 ** 31, 'after a batch that crossed 2^32');
+  for (let m = b.recv(); m; m = b.recv()) m.free();
+  // a service whose counter is at the end still answers method calls
+  setNext(b, 2 ** 32 - 1);
+  b.export('/o', 'org.ex.Wrap', { Ping: { in: '', out: 's', handler: () => ['pong'] } });
+  const stop = b.listen((m) => { b.dispatch(m); });
+  for (let i = 0; i < 3; i++) assert.equal(await a.callMethod({ destination: b.id, path: '/o', interface: 'org.ex.Wrap', member: 'Ping' }, { timeout: 2000 }), ['pong']);
+  b.signal('/o', 'org.ex.Wrap', 'Done'); // no EINVAL past 2^32
+  stop.stop();
+  await stop.done;
+  for (let m = a.recv(); m; m = a.recv()) m.free();
+  a.close(); b.close();
+});
+
 t.run();
 tq.run();
 t0r.run();
