@@ -2,7 +2,7 @@
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, notInCommand } from './engine.ts';
-import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads } from './host/os-thread.ts';
+import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, osThreadExists } from './host/os-thread.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
@@ -637,6 +637,17 @@ export class Bus {
         const attempt = () => {
           const ended = this.afterLeft(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
+          // Node's 'exit' comes after the worker's thread has ended: a slot with this token
+          // whose OS thread is still seen running is another thread's (one handle given to
+          // two workers: the second's Bus.join failed with EBUSY and it exited), not this
+          // worker's. Nothing is recovered; before stop 42 the running worker was recovered
+          // and lost its connections and names (an outside audit).
+          if (stopped) {
+            const slot = this.threadSlotOf(token), tid = slot >= 0 ? osThreadOf(this.engine.u32, slot) : 0;
+            if (tid !== 0 && osThreadExists(tid) === true) {
+              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}), not by this worker, which has ended: it never joined with this handle (one handle given to two workers?); nothing recovered`) });
+            }
+          }
           const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true, left0);
           if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
         };

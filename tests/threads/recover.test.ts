@@ -114,4 +114,33 @@ s(`a worker that dies inside a send (${how}, fault hook) and is terminated: reco
 });
 }
 
+// Node only: its 'exit' comes after the worker's thread ended, so a slot whose OS thread still
+// runs is another thread's. Deno's emulated 'exit' comes before the thread stops (the watch then
+// waits for the slot's OS thread, API.md "bus.watch": give each worker its own handle).
+if (RUNTIME === 'node') {
+  s("one handle given to two workers: the second's join fails, and its exit does not recover the first (watch says EBUSY)", async () => {
+    // (an outside audit, stop 42: the second worker's watch recovered the first, alive and
+    // serving, which lost its connection and name)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const p = await peer(bus, { role: 'echo' }, 'thread');
+    const w2 = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: p.h }, { kind: 'thread' });
+    const watched = bus.watch(w2.thread!, p.h);
+    const r2 = await w2.next<{ error?: string }>(READY_MS, 'the second join');
+    assert.is(r2.error, 'EBUSY', 'the second Bus.join with the handle fails');
+    const res = await within(watched, MSG_MS, 'the watch of the second worker');
+    assert.is(res.slot, -1, 'nothing recovered');
+    assert.is(res.error?.code, 'EBUSY');
+    main.send(p.ready.id, new Uint8Array([1, 2]));
+    assert.equal((await p.w.next<{ got: number[] }>(MSG_MS, 'echo')).got, [1, 2], 'the first worker still serves');
+    const m = await main.recvAsync({ timeout: MSG_MS });
+    m.free();
+    main.send(p.ready.id, null);
+    assert.equal(await p.w.next(MSG_MS, 'done'), { done: true });
+    main.close();
+    assert.equal(bus.check(), []);
+    bus.close();
+  });
+}
+
 s.run();
