@@ -101,6 +101,10 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   if (conn.closed) throw new BusError(A.ECONNRESET, 'listen', 'the connection is closed');
   conn.engine.checkAlive(); // (a thread declared dead: throws its ECONNRESET at once, as every other method does)
   if (conn.listening !== null) throw new BusError(A.EBUSY, 'listen', 'this connection already has a listener (stop it first)');
+  // the signal's aborted read once, before anything is taken: a duck-typed signal whose getter
+  // throws fails listen() with nothing started (before stop 42 that read came after the
+  // listener place and the keep-alive hold were taken, and kept them for good: an outside audit)
+  const abortedAtStart = signal !== undefined && signal.aborted;
   /** this listener's hold on the connection's one listener slot */
   const token = {};
   conn.listening = token;
@@ -325,7 +329,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   // an aborted signal is stop(): not active, and the connection's listener place free at once
   // (one listener per signal for all of this thread's waits: abort-hooks.ts)
   const haltHook = { handleEvent: halt };
-  if (signal?.aborted) halt();
+  if (abortedAtStart) halt();
   else if (signal !== undefined) {
     try {
       abortHooks.watch(signal, haltHook, 'listen');

@@ -477,8 +477,14 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   /** Wait for room and send: resolves to what the attempt returns. */
   run(): Promise<R> {
     const conn = this.conn;
-    // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent
-    if (this.signal?.aborted) return Promise.reject(canceled(this.op, this.signal));
+    // aborted already (a call's signal, aborted while the call waited for a slot): nothing sent.
+    // (A duck-typed signal whose aborted getter throws: a rejection with its error, not a
+    // synchronous throw out of sendAsync, before stop 42: an outside audit.)
+    try {
+      if (this.signal?.aborted) return Promise.reject(canceled(this.op, this.signal));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     // in the connection's list of waits to this destination, in call order, while the wait
     // lasts (a well-known name: its owner may change while we wait; BUS_NAME_SEQ moves, and
     // seqAt is its value when we lined up)

@@ -926,6 +926,35 @@ t('stop 42 audit: the default cookie wraps within 32 bits (to 2^31), so a connec
   a.close(); b.close();
 });
 
+t("stop 42 audit: a signal whose aborted getter throws fails listen() with nothing taken, and makes sendAsync reject, not throw", async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 8192 });
+  const boom = new Error('boom');
+  const signalThrowingFrom = (n: number) => {
+    let reads = 0;
+    return { get aborted() { if (++reads >= n) throw boom; return false; }, addEventListener() {}, removeEventListener() {} } as unknown as AbortSignal;
+  };
+  let thrown: unknown = null;
+  try { b.listen(() => {}, { signal: signalThrowingFrom(2) }); } catch (e) { thrown = e; }
+  assert.is(thrown, boom, "listen() throws the getter's error");
+  const l = b.listen(() => {}); // the listener place was not kept
+  l.stop();
+  await l.done;
+  // sendAsync into a full receiver: its wait's read of aborted throws
+  let sent = 0;
+  try { for (;;) { a.send(b.id, new Uint8Array(1024)); sent++; } } catch (e) { assert.ok(['ENOBUFS', 'EXFULL'].includes((e as BusError).code)); }
+  assert.ok(sent > 0);
+  let r: Promise<number> | null = null;
+  let sync: unknown = null;
+  for (let n = 2; n <= 6 && sync === null; n++) {
+    try { r = a.sendAsync(b.id, new Uint8Array(1024), { signal: signalThrowingFrom(n), timeout: 500 }); } catch (e) { sync = e; }
+    const got = await r!.then(() => 'sent', (e: unknown) => e);
+    assert.ok(got === boom || got === 'sent' || (got instanceof BusError && got.code === 'ETIMEDOUT'), `a rejection with the getter's error (read ${n}): ${String(got)}`);
+    if (got === 'sent') break;
+  }
+  assert.is(sync, null, 'never a synchronous throw');
+  b.close({ drop: true }); a.close();
+});
+
 t.run();
 tq.run();
 t0r.run();

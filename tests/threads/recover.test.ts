@@ -130,7 +130,7 @@ if (RUNTIME === 'node') {
     assert.is(r2.error, 'EBUSY', 'the second Bus.join with the handle fails');
     const res = await within(watched, MSG_MS, 'the watch of the second worker');
     assert.is(res.slot, -1, 'nothing recovered');
-    assert.is(res.error?.code, 'EBUSY');
+    assert.is((res.error as BusError | undefined)?.code, 'EBUSY');
     main.send(p.ready.id, new Uint8Array([1, 2]));
     assert.equal((await p.w.next<{ got: number[] }>(MSG_MS, 'echo')).got, [1, 2], 'the first worker still serves');
     const m = await main.recvAsync({ timeout: MSG_MS });
