@@ -9,7 +9,23 @@ import { BUSY_POLL_MAX_US } from './host/spin.ts';
 export function kindOf(v: unknown): string {
   // (a view by its kind, read without running the caller's code: "an object like {...}, got
   // object" said nothing of a Uint8Array passed as options)
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : ArrayBuffer.isView(v) ? (v instanceof DataView ? 'DataView' : 'typed array') : typeof v;
+  return v === null ? 'null' : isRevoked(v) ? 'revoked Proxy' : Array.isArray(v) ? 'array' : ArrayBuffer.isView(v) ? (v instanceof DataView ? 'DataView' : 'typed array') : typeof v;
+}
+
+/**
+ * A revoked Proxy: every operation on it throws a TypeError, Array.isArray's included (the one
+ * check that runs none of the caller's code). Arguments are refused as one (EINVAL, "got
+ * revoked Proxy") before anything else reads them: before stop 43 they escaped as TypeErrors
+ * from the checks themselves (an outside audit).
+ */
+export function isRevoked(v: unknown): boolean {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false;
+  try { Array.isArray(v); return false; } catch { return true; }
+}
+
+/** Array.isArray that does not throw: false for a revoked Proxy (kindOf names it). */
+export function isList(v: unknown): v is unknown[] {
+  try { return Array.isArray(v); } catch { return false; }
 }
 
 /** What a message says was passed: a number or bigint as its value, anything else as its kind. */
@@ -23,6 +39,8 @@ export function shown(v: unknown): string {
  * own enumerable keys are all in `known`. `example` shows the expected form in the message.
  */
 const NONE = Object.freeze({});
+/** an object options can be read from: not an array, a view or a revoked Proxy */
+const isPlainish = (o: object): boolean => !isRevoked(o) && !Array.isArray(o) && !ArrayBuffer.isView(o);
 const hasOwn = Object.prototype.hasOwnProperty;
 
 export function options<T extends object>(op: string, opts: unknown, known: readonly string[], example: string, what = 'options'): Partial<T> {
@@ -30,7 +48,7 @@ export function options<T extends object>(op: string, opts: unknown, known: read
   // (a typed array or DataView is refused here, by its kind: for-in over the bus memory's 74
   // million indices, to report the first as an unknown option, blocked the thread for a
   // minute and took 3 GB: an outside audit, stop 35)
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts) || ArrayBuffer.isView(opts)) {
+  if (opts === null || typeof opts !== 'object' || !isPlainish(opts)) {
     throw new BusError(A.EINVAL, op, `${what} must be an object like ${example}, got ${kindOf(opts)}`);
   }
   // for-in and an own-property test, not Object.keys: no array per call (options objects are

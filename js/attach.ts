@@ -1,7 +1,7 @@
 // attach: metadata attach flags by name (kdbus KDBUS_ATTACH_*), for the public API.
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
-import { kindOf } from './args.ts';
+import { kindOf, isList } from './args.ts';
 
 export const ATTACH = {
   timestamp: A.ATTACH_TIMESTAMP,
@@ -29,7 +29,7 @@ export function attachMask(spec: AttachSpec | undefined, dflt: number): number {
   if (spec === undefined) return dflt;
   if (spec === 'all') return A.ATTACH_ALL;
   if (typeof spec === 'number') return Number.isInteger(spec) && spec >= 0 && spec <= 0xffffffff ? spec : -1;
-  if (!Array.isArray(spec)) return -1;
+  if (!isList(spec)) return -1;
   let m = 0;
   for (const n of spec) {
     const bit = (ATTACH as Record<string, number>)[n];
@@ -49,6 +49,6 @@ export function attachArg(op: string, name: string, spec: unknown, dflt: number)
   if (m >= 0) return m;
   let got = kindOf(spec);
   if (typeof spec === 'number') got = String(spec);
-  else if (Array.isArray(spec)) { try { const j = JSON.stringify(spec); if (j.length <= 200) got = j; } catch { /* (a BigInt, a cycle: its kind) */ } }
+  else if (isList(spec)) { try { const j = JSON.stringify(spec); if (j.length <= 200) got = j; } catch { /* (a BigInt, a cycle: its kind) */ } }
   throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}`);
 }

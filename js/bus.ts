@@ -8,7 +8,7 @@ import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
 import { loadCore, loadCoreIfAllowed } from './host/load.ts';
 import { attachArg, type AttachSpec } from './attach.ts';
-import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel, isRevoked } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { NAME_RULE } from './cmd/reasons.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
@@ -369,7 +369,7 @@ export class Bus {
    */
   static async join(handle: BusHandle, opts?: JoinOptions): Promise<Bus> {
     const h = handle;
-    if (typeof h !== 'object' || h === null) throw new BusError(A.EINVAL, 'Bus.join', `handle must be a BusHandle (from bus.handle()), got ${kindOf(h)}`);
+    if (typeof h !== 'object' || h === null || isRevoked(h)) throw new BusError(A.EINVAL, 'Bus.join', `handle must be a BusHandle (from bus.handle()), got ${kindOf(h)}`);
     const buf: unknown = h.memory instanceof WebAssembly.Memory ? h.memory.buffer : null;
     if (typeof SharedArrayBuffer !== 'function' || !(buf instanceof SharedArrayBuffer)) {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
@@ -621,13 +621,13 @@ export class Bus {
    */
   watch(worker: ExitEmitter, handle: BusHandle | number): Promise<WatchResult> {
     const w = worker as ExitEmitter | null;
-    if (typeof w !== 'object' || w === null || typeof w.once !== 'function') {
+    if (typeof w !== 'object' || w === null || isRevoked(w) || typeof w.once !== 'function') {
       return Promise.reject(new BusError(A.EINVAL, 'watch', `worker must have once('exit', listener) (a worker_threads Worker), got ${kindOf(worker)}`));
     }
     const h = handle as BusHandle | number | null;
-    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null ? h.token : undefined;
+    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null && !isRevoked(h) ? h.token : undefined;
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
-      return Promise.reject(new BusError(A.EINVAL, 'watch', `handle must be a BusHandle or its token (an integer in 0 … 2^32 − 1), got ${typeof h === 'object' && h !== null ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
+      return Promise.reject(new BusError(A.EINVAL, 'watch', `handle must be a BusHandle or its token (an integer in 0 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
     }
     return new Promise((resolve) => {
       w.once('exit', (code: number) => {
@@ -980,9 +980,9 @@ export class Bus {
 
   watchLock(handle: BusHandle | number, opts?: WatchLockOptions): Promise<LockWatchResult> {
     const h = handle as BusHandle | number | null;
-    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null ? h.token : undefined;
+    const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null && !isRevoked(h) ? h.token : undefined;
     if (typeof token !== 'number' || !Number.isInteger(token) || token <= CREATOR_TOKEN || token > 0xffffffff) {
-      return Promise.reject(new BusError(A.EINVAL, 'watchLock', `handle must be a BusHandle or its token (an integer in 2 … 2^32 − 1), got ${typeof h === 'object' && h !== null ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
+      return Promise.reject(new BusError(A.EINVAL, 'watchLock', `handle must be a BusHandle or its token (an integer in 2 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
     }
     let stopped: boolean, signal: AbortSignal | undefined;
     try {

@@ -27,6 +27,9 @@ export interface UpdateOptions {
   attachRecv?: AttachSpec | undefined;
 }
 
+/** The connection a command of this module runs on: `live(op)` is its engine, or throws ECONNRESET once it is closed (Connection.live). */
+export interface InfoConn { live(op: string): Engine; readonly slot: number; readonly gen: number }
+
 export interface InfoOptions {
   /** the items asked for (default 'all'), limited by the target's send mask */
   attach?: AttachSpec | undefined;
@@ -34,14 +37,15 @@ export interface InfoOptions {
 
 
 /** UPDATE: change either attach mask; applies from the next message on. */
-export function updateAttach(e: Engine, slot: number, gen: number, opts: UpdateOptions): void {
+export function updateAttach(c: InfoConn, opts: UpdateOptions): void {
   if (opts === undefined) throw new BusError(A.EINVAL, 'update', "options must be an object like { attachRecv: ['creds'] }, got undefined");
   const o = options<UpdateOptions>('update', opts, UPDATE_KEYS, "{ attachRecv: ['creds'] }");
   const oSend = o.attachSend, oRecv = o.attachRecv; // (each read once)
   const send = oSend === undefined ? -1 : attachArg('update', 'attachSend', oSend, 0);
   const recv = oRecv === undefined ? -1 : attachArg('update', 'attachRecv', oRecv, 0);
+  const e = c.live('update'); // (after the caller's getters, which may have closed the connection)
   UPDATE.encode(e.u32, e.cmd, send, recv);
-  checkCmd(e.u32, e.cmd, e.update(slot, gen), 'update', UPDATE.NAME);
+  checkCmd(e.u32, e.cmd, e.update(c.slot, c.gen), 'update', UPDATE.NAME);
 }
 
 /** Decode and FREE the kdbus_info slice at pool offset `off` of connection `slot`. */
@@ -57,9 +61,10 @@ function takeInfo(e: Engine, slot: number, gen: number, off: number): Connection
 }
 
 /** CONN_INFO by id or by well-known name (its primary owner), through connection (slot, gen)'s pool. */
-export function connInfo(e: Engine, slot: number, gen: number, id: number | string, opts?: InfoOptions): ConnectionInfo {
+export function connInfo(c: InfoConn, id: number | string, opts?: InfoOptions): ConnectionInfo {
   const o = options<InfoOptions>('info', opts, INFO_KEYS, "{ attach: ['creds'] }");
   const attach = attachArg('info', 'attach', o.attach, A.ATTACH_ALL);
+  const e = c.live('info'), { slot, gen } = c; // (after the caller's getters, which may have closed the connection)
   // a unique name of this bus (:1.<id>), as send() takes it: that id
   if (typeof id === 'string' && /^:1\.\d+$/.test(id)) id = Number(id.slice(3));
   if (typeof id === 'string') {
@@ -76,9 +81,11 @@ export function connInfo(e: Engine, slot: number, gen: number, id: number | stri
 }
 
 /** BUS_CREATOR_INFO, through connection (slot, gen)'s pool. */
-export function creatorInfo(e: Engine, slot: number, gen: number, opts?: InfoOptions): ConnectionInfo {
+export function creatorInfo(c: InfoConn, opts?: InfoOptions): ConnectionInfo {
   const o = options<InfoOptions>('creatorInfo', opts, INFO_KEYS, "{ attach: ['creds'] }");
-  INFO.encode(e.u32, e.cmd, 0, attachArg('creatorInfo', 'attach', o.attach, A.ATTACH_ALL));
+  const attach = attachArg('creatorInfo', 'attach', o.attach, A.ATTACH_ALL);
+  const e = c.live('creatorInfo'), { slot, gen } = c; // (after the caller's getters, which may have closed the connection)
+  INFO.encode(e.u32, e.cmd, 0, attach);
   checkCmd(e.u32, e.cmd, e.busCreatorInfo(slot, gen), 'creatorInfo', INFO.CREATOR_NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
 }

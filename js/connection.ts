@@ -10,7 +10,7 @@ import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
-import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, payloadOffset, offsetIn, overlapsIn, isAbortSignal, relabel } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, payloadOffset, offsetIn, overlapsIn, isAbortSignal, relabel, isList } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
 import * as T from './host/turns.ts';
@@ -470,7 +470,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const op = 'sendMany';
     const e = this.live(op);
     const o = options<SendOptions>(op, opts, SEND_KEYS, '{ cookie: 7, priority: 0 }');
-    if (!Array.isArray(payloads)) throw new BusError(A.EINVAL, op, `payloads must be an array, got ${kindOf(payloads)}`);
+    if (!isList(payloads)) throw new BusError(A.EINVAL, op, `payloads must be an array, got ${kindOf(payloads)}`);
     // every option read once, first (a getter runs the caller's code, which may send, even
     // sendMany on this connection: a send of its own, delivered before this one), as send() does
     const oCookie = o.cookie, oPriority = o.priority, oFlags = o.flags, type = o.payloadType;
@@ -1144,8 +1144,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * wants on the messages it receives); a mask not given is kept. Applies from the next message.
    */
   update(opts: UpdateOptions): void {
-    const e = this.live('update');
-    updateAttach(e, this.slot, this.gen, opts);
+    this.live('update'); // (ECONNRESET before the options are read; again after: updateAttach)
+    updateAttach(this, opts);
   }
 
   /**
@@ -1153,14 +1153,14 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * the names it owns and its description now, limited to its send mask ∩ `opts.attach`.
    */
   info(id: number | string, opts?: InfoOptions): ConnectionInfo {
-    const e = this.live('info');
-    return connInfo(e, this.slot, this.gen, id, opts);
+    this.live('info');
+    return connInfo(this, id, opts);
   }
 
   /** BUS_CREATOR_INFO: the bus creator's metadata as it was at Bus.create (id 0, the bus's flags). */
   creatorInfo(opts?: InfoOptions): ConnectionInfo {
-    const e = this.live('creatorInfo');
-    return creatorInfo(e, this.slot, this.gen, opts);
+    this.live('creatorInfo');
+    return creatorInfo(this, opts);
   }
 
   /**

@@ -72,6 +72,7 @@ export function requestName(c: NameConn, name: string, opts?: RequestNameOptions
     (optBoolean(op, 'allowReplacement', o.allowReplacement) ? A.NAME_ALLOW_REPLACEMENT : 0) |
     (optBoolean(op, 'queue', o.queue) ? A.NAME_QUEUE : 0);
   const b = nameBytes(op, name);
+  live(c, op); // (again: an option's getter may have closed the connection, or left the bus)
   NAMES.encode(e.u8, e.u32, e.cmd, flags, b);
   const r = e.nameAcquire(c.slot, c.gen);
   if (r < 0) throw commandError(e.u32, e.cmd, r, op, NAMES.ACQUIRE, { name });
@@ -91,6 +92,7 @@ export function list(c: NameConn, opts?: ListOptions, op = 'list'): ListEntry[] 
   const o = options<ListOptions>(op, opts, LIST_KEYS, '{ unique: true, names: true }');
   const flags = (optBoolean(op, 'unique', o.unique) ? A.LIST_UNIQUE : 0) | (optBoolean(op, 'names', o.names) ? A.LIST_NAMES : 0) |
     (optBoolean(op, 'queued', o.queued) ? A.LIST_QUEUED : 0) | (optBoolean(op, 'activators', o.activators) ? A.LIST_ACTIVATORS : 0);
+  live(c, op); // (again: an option's getter may have closed the connection, or left the bus)
   const { u8, u32, cmd } = e;
   LIST.encode(u32, cmd, flags);
   const r = e.list(c.slot, c.gen);

@@ -26,7 +26,7 @@ import { BusError } from './errno.ts';
 import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
-import { kindOf, options, asArgError, relabel } from './args.ts';
+import { kindOf, options, asArgError, relabel, isList, isRevoked } from './args.ts';
 import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, withKdbusAddresses, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
@@ -144,7 +144,7 @@ export function exportObject(c: Connection, path: string, iface: string, methods
   // before stop 35, an outside audit)
   const onError = o.onError;
   if (onError !== undefined && typeof onError !== 'function') throw new BusError(A.EINVAL, op, `onError must be a function, got ${kindOf(onError)}`);
-  if (typeof methods !== 'object' || methods === null || Array.isArray(methods)) throw new BusError(A.EINVAL, op, `methods must be an object of member: handler or { in, out, handler }, got ${kindOf(methods)}`);
+  if (typeof methods !== 'object' || methods === null || isRevoked(methods) || isList(methods)) throw new BusError(A.EINVAL, op, `methods must be an object of member: handler or { in, out, handler }, got ${kindOf(methods)}`);
   const table = new Map<string, Method>();
   for (const [member, m] of Object.entries(methods)) {
     nameArg(op, 'member', member, memberNameError);
@@ -202,7 +202,7 @@ function encodeBody(sig: string, body: readonly unknown[] | void): readonly unkn
     if (sig !== '') throw new Error(`the handler returned nothing; its output signature is '${sig}'`);
     return NO_VALUES;
   }
-  if (!Array.isArray(body)) throw new Error(`the handler must return an array of the values of '${sig}', got ${kindOf(body)}`);
+  if (!isList(body)) throw new Error(`the handler must return an array of the values of '${sig}', got ${kindOf(body)}`);
   return body;
 }
 const NO_VALUES: readonly unknown[] = Object.freeze([]);
@@ -510,7 +510,7 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
   if (serial > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${serial} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
   const oBody = o.body;
   const body = oBody === undefined ? NO_VALUES : oBody; // (null is not absent: EINVAL below)
-  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
+  if (!isList(body)) throw new BusError(A.EINVAL, op, `call.body must be an array, got ${kindOf(body)}`);
   const path = o.path, member = o.member, iface = o.interface, sig = o.signature;
   // (the codec took null for a field of its own: a TypeError, before stop 25)
   if (sig !== undefined && typeof sig !== 'string') throw new BusError(A.EINVAL, op, `call.signature must be a string, got ${kindOf(sig)}`);

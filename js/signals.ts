@@ -16,7 +16,7 @@ import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { put64 } from './wire.ts';
-import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel } from './args.ts';
+import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel, isList, isRevoked } from './args.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
@@ -112,7 +112,7 @@ const RULE_ONLY_KEYS: readonly string[] = ['args', 'type', 'interface', 'member'
  * as empty and matched every signal), so anything else is refused.
  */
 function plainRule(op: string, rule: unknown): Record<string, unknown> {
-  if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
+  if (typeof rule !== 'object' || rule === null || isRevoked(rule) || isList(rule)) {
     throw new BusError(A.EINVAL, op, `rule must be a match string, a MatchRule or a MatchSpec, got ${kindOf(rule)}`);
   }
   const proto = Object.getPrototypeOf(rule);
@@ -124,8 +124,12 @@ function plainRule(op: string, rule: unknown): Record<string, unknown> {
   return snap;
 }
 
-/** Write the rule items at `p`; returns the end. */
-function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
+/**
+ * Write the rule items; returns their end. Everything that runs the caller's code (a rule's
+ * getters, its args) runs first; then `at()` gives where the items go (the command area,
+ * read after that code: a getter may have closed the connection or left the bus).
+ */
+function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): number {
   const { u8, u32 } = e;
   let spec: MatchSpec;
   if (typeof rule === 'string') spec = { match: rule };
@@ -149,10 +153,11 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
     if (type === A.ITEM_ID_ADD || type === A.ITEM_ID_REMOVE) {
       if (spec.name !== undefined) throw new BusError(A.EINVAL, op, 'name applies to name-add / name-remove / name-change notifications only');
       const id = spec.id === undefined ? -1 : idArg(op, 'id', spec.id);
-      return id < 0 ? MATCH.putIdChange(u32, p, type, 0xffffffff, 0xffffffff) : MATCH.putIdChange(u32, p, type, lo(id), hi(id));
+      return id < 0 ? MATCH.putIdChange(u32, at(), type, 0xffffffff, 0xffffffff) : MATCH.putIdChange(u32, at(), type, lo(id), hi(id));
     }
     if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
-    return MATCH.putNameChange(u32, p, type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, u8, spec.name === undefined ? null : wellKnown(op, spec.name, 'name'));
+    const nameBytes = spec.name === undefined ? null : wellKnown(op, spec.name, 'name');
+    return MATCH.putNameChange(u32, at(), type, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, u8, nameBytes);
   }
   if (spec.id !== undefined) throw new BusError(A.EINVAL, op, 'id applies to id-add / id-remove notifications only');
   if (spec.name !== undefined) throw new BusError(A.EINVAL, op, 'name applies to name-add / name-remove / name-change notifications only');
@@ -177,6 +182,7 @@ function putRules(e: Engine, p: number, rule: MatchInput, op: string): number {
     if (spec.bloomMask.length > 2 * A.BLOOM_SIZE_MAX) throw new BusError(A.EMSGSIZE, op, 'bloomMask longer than two generations of the largest bloom size');
     mask = spec.bloomMask;
   }
+  let p = at();
   if (mask) p = MATCH.putBloomMask(u8, u32, p, mask);
   if (sender >= 0) p = MATCH.putId(u32, p, A.ITEM_ID, lo(sender), hi(sender));
   if (dst >= 0) p = MATCH.putId(u32, p, A.ITEM_DST_ID, lo(dst), hi(dst));
@@ -200,10 +206,10 @@ function wellKnown(op: string, name: string, arg?: string): Uint8Array {
 export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () => void {
   if (rule === undefined) throw new BusError(A.EINVAL, op, "a rule is needed: a match string, a MatchRule or a MatchSpec ('' or {} match every signal)");
   const e = live(c, op);
+  let cmd = 0;
+  const end = putRules(e, () => { live(c, op); cmd = e.cmd; return cmd + A.MATCH_CMD_SIZE; }, rule, op);
   const st = state(c);
   const cookie = st.cookie++;
-  const cmd = e.cmd;
-  const end = putRules(e, cmd + A.MATCH_CMD_SIZE, rule, op);
   MATCH.encode(e.u32, cmd, end - cmd, 0, cookie);
   const r = e.matchAdd(c.slot, c.gen);
   if (r < 0) throw commandError(e.u32, cmd, r, op, MATCH.NAME_ADD);
@@ -243,7 +249,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
   const oBody = o.body; // (read once: twice before stop 35, an outside audit)
   const body = oBody === undefined ? [] : oBody; // (null is not absent: EINVAL below)
-  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
+  if (!isList(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
   try {
     sizeMessage(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
   } catch (err) {
@@ -258,6 +264,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   } catch (err) {
     throw asArgError(op, err);
   }
+  live(c, op); // (again: a getter may have closed the connection, or left the bus)
   const n = bytes.length;
   const { u8, u32 } = e, cmd = e.cmd;
   const msg = cmd + SEND.MSG;
@@ -473,7 +480,9 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
           throw new BusError(A.ECONNRESET, op, endedByBusClose.has(c) ? 'the bus was closed on this thread (bus.close()) while it waited'
             : "its connection (the library's, listed in bus.connections) was closed while it waited");
         }
-        throw err;
+        // any other (a signal whose addEventListener throws: EINVAL) is this call's too, not
+        // recvAsync's (an outside audit, stop 43); the engine's own EBUSY keeps its op
+        throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
       }
       m.free();
       // a notification says the name changed; the owner now is getNameOwner's (which leaves

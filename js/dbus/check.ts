@@ -3,7 +3,7 @@
 // names the argument and the rule it breaks; none of them changes any state.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { kindOf } from '../args.ts';
+import { kindOf, isList } from '../args.ts';
 import { parseSignature, type DType } from './signature.ts';
 import type { DBusHeader } from './header.ts';
 import type { ElementSink } from './bloom.ts';
@@ -36,7 +36,7 @@ export function headerArg(op: string, header: unknown): DBusHeader {
  * outside audit). Returns the signature's types.
  */
 export function bodyTypes(op: string, header: DBusHeader, body: unknown): readonly DType[] {
-  if (!Array.isArray(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
+  if (!isList(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
   const sig = header.signature ?? '';
   const types = parseSignature(sig, A.EINVAL, op);
   if (types.length !== body.length) {
@@ -53,7 +53,7 @@ export function stringArg(op: string, i: number, t: DType, v: unknown): string {
 
 /** Argument `i` of type `t` (as, ao or ag): an array. */
 export function arrayArg(op: string, i: number, t: DType, v: unknown): readonly unknown[] {
-  if (!Array.isArray(v)) throw new BusError(A.EINVAL, op, `arg${i} (type '${t.sig}') must be an array of strings, got ${kindOf(v)}`);
+  if (!isList(v)) throw new BusError(A.EINVAL, op, `arg${i} (type '${t.sig}') must be an array of strings, got ${kindOf(v)}`);
   return v;
 }
 

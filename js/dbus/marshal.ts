@@ -14,7 +14,7 @@ import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { type DType, parseSignature, parseSingle, signatureError } from './signature.ts';
 import { objectPathError } from './names.ts';
-import { options, optBoolean } from '../args.ts';
+import { options, optBoolean, isList, isRevoked } from '../args.ts';
 
 /** A variant: its value and that value's signature (one complete type). */
 export interface Variant {
@@ -36,7 +36,8 @@ function pad(pos: number, base: number, align: number): number {
 
 function kind(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
+  if (isRevoked(v)) return 'revoked Proxy';
+  if (isList(v)) return 'array';
   if (v instanceof Uint8Array) return 'Uint8Array';
   if (typeof v === 'object') {
     const c = (Object.getPrototypeOf(v) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
@@ -183,7 +184,7 @@ function checkVariant(v: unknown, path: string): [DType, unknown] {
 function dictEntries(t: DType, v: unknown, path: string): Iterable<[unknown, unknown]> {
   if (v instanceof Map) return v;
   const keyCode = t.elem!.fields![0].code;
-  if (v !== null && typeof v === 'object' && !Array.isArray(v) && isPlain(v) && (keyCode === 's' || keyCode === 'o' || keyCode === 'g')) {
+  if (v !== null && typeof v === 'object' && !isList(v) && isPlain(v) && (keyCode === 's' || keyCode === 'o' || keyCode === 'g')) {
     return Object.entries(v as Record<string, unknown>);
   }
   throw bad(`${path}: type '${t.sig}' takes a Map${keyCode === 's' || keyCode === 'o' || keyCode === 'g' ? ' or a plain object' : ''}, got ${kind(v)}`);
@@ -192,10 +193,10 @@ function dictEntries(t: DType, v: unknown, path: string): Iterable<[unknown, unk
 function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
   if (t.elem!.code === 'y') {
     if (v instanceof Uint8Array) return v;
-    if (Array.isArray(v)) return v;
+    if (isList(v)) return v;
     throw bad(`${path}: type 'ay' takes a Uint8Array (or an array of bytes), got ${kind(v)}`);
   }
-  if (!Array.isArray(v)) throw bad(`${path}: type '${t.sig}' takes an array, got ${kind(v)}`);
+  if (!isList(v)) throw bad(`${path}: type '${t.sig}' takes an array, got ${kind(v)}`);
   return v;
 }
 
@@ -230,8 +231,8 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
     case '(': {
       if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
       const f = t.fields!;
-      if (!Array.isArray(v) || v.length !== f.length) {
-        throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
+      if (!isList(v) || v.length !== f.length) {
+        throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${isList(v) ? `${v.length} fields` : kind(v)}`);
       }
       let k = 0;
       try { for (; k < f.length; k++) pos = sizeValue(f[k], v[k], pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
@@ -278,7 +279,7 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
 
 /** `values` are not the `n` values of `sig` (with values and no signature: the signature was left out, a new user's slip, said so) */
 function countMismatch(sig: string, n: number, values: unknown): ReturnType<typeof bad> {
-  const got = Array.isArray(values) ? values.length : kind(values);
+  const got = isList(values) ? values.length : kind(values);
   const hint = n === 0 && typeof got === 'number' && got > 0 ? ' (values need their D-Bus signature: pass it, e.g. signature: \'ii\' for two int32)' : '';
   return bad(`signature ${JSON.stringify(sig)} has ${n} values, got ${got}${hint}`);
 }
@@ -292,7 +293,7 @@ export function sizeOf(sig: string, values: readonly unknown[], start = 0): numb
   sigArg(ENC, sig);
   posArg(ENC, 'start', start, Number.MAX_SAFE_INTEGER); // (NaN and -1 were taken before stop 35: an outside audit)
   const types = parseSignature(sig, A.EINVAL, ENC);
-  if (!Array.isArray(values) || values.length !== types.length) {
+  if (!isList(values) || values.length !== types.length) {
     throw countMismatch(sig, types.length, values);
   }
   let pos = start;
@@ -384,8 +385,8 @@ class Writer {
       case '(': {
         if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
         const f = t.fields!;
-        if (!Array.isArray(v) || v.length !== f.length) {
-          throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${Array.isArray(v) ? `${v.length} fields` : kind(v)}`);
+        if (!isList(v) || v.length !== f.length) {
+          throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${isList(v) ? `${v.length} fields` : kind(v)}`);
         }
         let k = 0;
         try { for (; k < f.length; k++) pos = this.value(f[k], v[k], pos, depth + 1, REL); } catch (e) { throw lift(e, path, `[${k}]`); }
@@ -438,7 +439,7 @@ export function write(sig: string, values: readonly unknown[], into: Uint8Array,
   sigArg(ENC, sig);
   bytesArg(ENC, 'into', into);
   const types = parseSignature(sig, A.EINVAL, ENC);
-  if (!Array.isArray(values) || values.length !== types.length) {
+  if (!isList(values) || values.length !== types.length) {
     throw countMismatch(sig, types.length, values);
   }
   if (!(offset >= 0 && offset <= into.length)) {

@@ -10,7 +10,7 @@
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { parseSignature, type DType } from './signature.ts';
-import { kindOf } from '../args.ts';
+import { kindOf, isList } from '../args.ts';
 import { headerArg, bodyTypes, stringArg, arrayArg } from './check.ts';
 import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError, canonicalName } from './names.ts';
 import type { DBusHeader, MessageType } from './header.ts';
@@ -179,8 +179,8 @@ function ruleOf(op: string, rule: unknown): ParsedMatchRule {
       throw err;
     }
   }
-  if (rule === null || typeof rule !== 'object' || Array.isArray(rule)) {
-    throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : Array.isArray(rule) ? 'array' : typeof rule}`);
+  if (rule === null || typeof rule !== 'object' || isList(rule)) {
+    throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : isList(rule) ? 'array' : typeof rule}`);
   }
   const proto = Object.getPrototypeOf(rule);
   if (proto !== Object.prototype && proto !== null) {
@@ -197,7 +197,7 @@ function ruleOf(op: string, rule: unknown): ParsedMatchRule {
   }
   const args: ArgMatch[] = [];
   if (r.args !== undefined) {
-    if (!Array.isArray(r.args)) throw fail(`MatchRule.args must be an array, got ${typeof r.args}`);
+    if (!isList(r.args)) throw fail(`MatchRule.args must be an array, got ${typeof r.args}`);
     for (const a of r.args as unknown[]) {
       const x = a as Record<string, unknown> | null;
       if (x === null || typeof x !== 'object' || typeof x.n !== 'number' || !Number.isInteger(x.n) || x.n < 0 || x.n > MAX_ARG ||
@@ -279,7 +279,7 @@ export function ruleMatches(r: MatchRule, header: DBusHeader, body: readonly unk
 /** `senderNames`: undefined or an array of strings */
 function namesArg(op: string, names: unknown): void {
   if (names === undefined) return;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+  if (!isList(names) || !names.every((n) => typeof n === 'string')) {
     throw new BusError(A.EINVAL, op, `senderNames must be an array of bus names (strings), got ${kindOf(names)}`);
   }
 }

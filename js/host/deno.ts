@@ -1,21 +1,17 @@
 // deno: the real process, for Deno. Everything from Linux /proc (procfs.ts), which Deno 2.9
 // opens only with --allow-all (-A): even --allow-read=/proc is refused ("Requires all access").
-// Without -A: Deno.pid and Deno.ppid (no permission), Deno.execPath() for EXE, Deno.uid() /
-// Deno.gid() for CREDS (--allow-sys, or --allow-sys=uid,gid; the effective, saved and fs ids
-// taken to equal them); every other item is unsupported (never made up), and the first failure
-// to read credentials of a thread is reported once on console.warn, naming the missing
-// permission. Deno has no API that changes credentials, so only the TTL and invalidate()
-// renew the cache. Clocks from performance.
+// Without -A: Deno.pid and Deno.ppid (no permission), Deno.execPath() for EXE; every other
+// item is unsupported (never made up), CREDS included (Deno.uid() / Deno.gid() are the real
+// ids only: the effective, saved and fs ids would be guesses), and the first failure to read
+// credentials of a thread is reported once on console.warn, naming -A. Deno has no API that
+// changes credentials, so only the TTL and invalidate() renew the cache. Clocks from performance.
 import type { Creds } from './provider.ts';
 import { ProcProvider, type ProcOptions } from './procfs.ts';
 import { denoAllAccess } from './os-thread.ts';
-import { denoGranted as granted } from './deno-granted.ts';
 
 declare const Deno: {
   readFileSync(path: string): Uint8Array;
   readLinkSync(path: string): string;
-  uid(): number | null;
-  gid(): number | null;
   execPath(): string;
   readonly pid: number;
   readonly ppid: number;
@@ -24,12 +20,12 @@ declare const Deno: {
 let warned = false;
 
 /** Report, once per thread, that credentials are not available and why. */
-function warnOnce(why: string): void {
+function warnOnce(): void {
   if (warned) return;
   warned = true;
-  console.warn(`wasmbus: the Deno provider cannot read this thread's credentials (${why}); CREDS items ` +
-    'will be left out of messages. Run Deno with -A, or with --allow-sys=uid,gid ' +
-    '(real uid and gid only), or pass options.provider.');
+  console.warn("wasmbus: the Deno provider cannot read this thread's credentials: Deno opens /proc only with -A, " +
+    'and without it the effective, saved and fs ids are not known (Deno.uid() and Deno.gid() are the real ids only); ' +
+    'CREDS items will be left out of messages. Run Deno with -A, or pass options.provider.');
 }
 
 export class DenoProvider extends ProcProvider {
@@ -71,26 +67,13 @@ export class DenoProvider extends ProcProvider {
     try { return new TextEncoder().encode(Deno.execPath()); } catch { return null; } // (needs no permission)
   }
 
-  protected override fallbackCreds(c: Creds): boolean {
-    let uid: number | null = null, gid: number | null = null;
-    if (!granted({ name: 'sys', kind: 'uid' }) || !granted({ name: 'sys', kind: 'gid' })) {
-      warnOnce('no -A and no --allow-sys');
-      return false;
-    }
-    try {
-      uid = Deno.uid();
-      gid = Deno.gid();
-    } catch (e) {
-      warnOnce((e as { name?: string })?.name === 'NotCapable' ? 'no -A and no --allow-sys' : String(e));
-      return false;
-    }
-    if (uid === null || gid === null) {
-      warnOnce('Deno.uid() / Deno.gid() are not available on this platform');
-      return false;
-    }
-    // Deno has no API for the effective, saved and fs ids: they are taken to equal the real ones
-    c.uid = c.euid = c.suid = c.fsuid = uid;
-    c.gid = c.egid = c.sgid = c.fsgid = gid;
-    return true;
+  protected override fallbackCreds(_c: Creds): boolean {
+    // Deno.uid() / Deno.gid() (--allow-sys) give the real ids only; Deno has no API for the
+    // effective, saved and fs ids, and /proc opens only with -A. Before stop 43 the other six
+    // were taken to equal the real ones: a process running as nobody with real uid 0 was
+    // reported as effective root (an outside audit). A made-up id would be read as a real
+    // one (DIFFERENCES.md F2): CREDS are left out instead.
+    warnOnce();
+    return false;
   }
 }

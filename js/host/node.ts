@@ -104,11 +104,14 @@ export class NodeProvider extends ProcProvider {
 
   protected override fallbackCreds(c: Creds): boolean {
     if (typeof process.getuid !== 'function') return false;
-    // no /proc: the saved and fs ids are not available, taken to equal the real ones
-    c.uid = c.suid = c.fsuid = process.getuid();
-    c.euid = process.geteuid!();
-    c.gid = c.sgid = c.fsgid = process.getgid!();
-    c.egid = process.getegid!();
+    // no /proc (macOS, say): the real and effective ids from the runtime; the saved and fs ids
+    // are not available and are reported equal to the effective ones, what exec leaves them at
+    // and what file access uses (DIFFERENCES.md F2: the one exception to "never made up"; before
+    // stop 43 they were taken to equal the real ones, which no exec gives a setuid program)
+    c.uid = process.getuid();
+    c.euid = c.suid = c.fsuid = process.geteuid!();
+    c.gid = process.getgid!();
+    c.egid = c.sgid = c.fsgid = process.getegid!();
     return true;
   }
 

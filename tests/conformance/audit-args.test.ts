@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A, dbus } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -953,6 +953,72 @@ t("stop 42 audit: a signal whose aborted getter throws fails listen() with nothi
   }
   assert.is(sync, null, 'never a synchronous throw');
   b.close({ drop: true }); a.close();
+});
+
+
+t('a getter that shuts the bus down (or closes the connection): requestName, list, addMatch, emit, info, creatorInfo and update fail with ECONNRESET of their own op (EBADF "thread not joined" of the core before stop 43: an outside audit)', async ({ mock }) => {
+  const cases: [string, (c: import('../../js/index.ts').Connection, end: () => void) => unknown][] = [
+    ['requestName', (c, end) => c.requestName('org.x.Y', { get queue() { end(); return false; } })],
+    ['list', (c, end) => c.list({ get unique() { end(); return true; } })],
+    ['addMatch', (c, end) => c.addMatch({ get sender() { end(); return 1; } })],
+    ['emit', (c, end) => c.emit({ path: '/a', interface: 'org.x.I', get member() { end(); return 'M'; } })],
+    ['info', (c, end) => c.info(c.id, { get attach() { end(); return 'all' as const; } })],
+    ['creatorInfo', (c, end) => c.creatorInfo({ get attach() { end(); return 'all' as const; } })],
+    ['update', (c, end) => c.update({ get attachRecv() { end(); return ['creds'] as const; } })],
+  ];
+  for (const how of ['shutdown', 'close'] as const) {
+    for (const [op, f] of cases) {
+      const b = await Bus.create({ engine: ENGINE, provider: mock, limits: SMALL });
+      const c = b.connect();
+      const end = how === 'shutdown' ? () => b.shutdown() : () => c.close();
+      try { f(c, end); assert.unreachable(`${op}: no error`); } catch (e) {
+        assert.instance(e, BusError, `${how} ${op}: ${String(e)}`);
+        assert.is((e as BusError).code, 'ECONNRESET', `${how} ${op}: ${(e as BusError).message}`);
+        assert.match((e as BusError).message, new RegExp(`^${op}: `), `${how} ${op}: its own op`);
+      }
+      if (how === 'close') {
+        assert.equal(checkBus(b.engine), [], 'nothing left half done');
+        assert.is(busStats(b.engine).names.owners, 0);
+        b.close();
+      }
+    }
+  }
+});
+
+t('bus.waitForName: a signal whose addEventListener throws is EINVAL of waitForName, not of recvAsync (an outside audit, stop 43)', async ({ bus }) => {
+  const before = bus.connections.length;
+  const signal = { aborted: false, addEventListener() { throw new Error('AEL'); }, removeEventListener() {} } as unknown as AbortSignal;
+  const got = await bus.waitForName('org.x.None', { signal, timeout: 2000 }).then(() => null, (e: unknown) => e);
+  assert.instance(got, BusError);
+  assert.is((got as BusError).code, 'EINVAL');
+  assert.match((got as BusError).message, /^waitForName: EINVAL: signal must be an AbortSignal/);
+  assert.is(bus.connections.length, before, 'its short-lived connection closed');
+});
+
+t('a revoked Proxy as payload, payloads, options, rule, signal, handle or D-Bus value is EINVAL "got revoked Proxy", not a TypeError (an outside audit, stop 43)', async ({ bus }) => {
+  const a = bus.connect();
+  const { proxy: gone, revoke } = Proxy.revocable({}, {});
+  const { proxy: goneList, revoke: revokeList } = Proxy.revocable([] as unknown[], {});
+  revoke(); revokeList();
+  const p = gone as never;
+  fails(() => a.send(a.id, p), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.sendMany(a.id, p), 'EINVAL', /payloads must be an array, got revoked Proxy/);
+  fails(() => a.send(a.id, null, p), 'EINVAL', /options must be an object .*got revoked Proxy/);
+  fails(() => a.requestName('org.x.Y', p), 'EINVAL', /got revoked Proxy/);
+  fails(() => bus.connect(p), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.recv(p), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.addMatch(p), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.emit(p), 'EINVAL', /got revoked Proxy/);
+  fails(() => dbus.encode('ai', [goneList]), 'EINVAL', /got revoked Proxy/);
+  fails(() => dbus.encode('i', goneList as never), 'EINVAL', /got revoked Proxy/);
+  for (const pr of [Bus.join(p), bus.watch(p, 3), bus.watch({ once() {} } as never, p)]) {
+    const e = await pr.then(() => null, (x: unknown) => x);
+    assert.instance(e, BusError, String(e));
+    assert.is((e as BusError).code, 'EINVAL');
+    assert.match((e as BusError).message, /got revoked Proxy/);
+  }
+  assert.is(a.stats().queued, 0);
+  a.close();
 });
 
 t.run();

@@ -264,6 +264,22 @@ if (!DENO) {
     assert.equal(new Set([...(c.groups as { gids: number[] }).gids, process.getegid!()]), new Set([...process.getgroups!(), process.getegid!()]));
   });
 
+  test('node, no /proc (a system without it): the real and effective ids from process.*, the saved and fs ids = the effective ones', () => {
+    // (before stop 43 the saved and fs ids were taken to equal the real ones; DIFFERENCES.md F2)
+    class NoProc extends NodeProvider {
+      protected override read(): Uint8Array | null { return null; }
+      protected override readLink(): string | null { return null; }
+      protected override readLinkBytes(): Uint8Array | null { return null; }
+    }
+    // effective ids unlike the real ones (a setuid program's), whatever user runs the tests
+    const { geteuid, getegid } = process;
+    process.geteuid = () => 4242; process.getegid = () => 4343;
+    let c: Collected;
+    try { c = collect(new NoProc()); } finally { process.geteuid = geteuid; process.getegid = getegid; }
+    const u = process.getuid!(), g = process.getgid!();
+    assert.equal(c.creds, [u, 4242, 4242, 4242, g, 4343, 4343, 4343]);
+  });
+
   test('node: pids: process.pid, the main thread\'s tid is the pid, process.ppid', () => {
     const c = collect(new NodeProvider());
     assert.equal(c.pids, [process.pid, process.pid, process.ppid]);
@@ -421,15 +437,20 @@ if (DENO) {
     for (const k of ['creds', 'groups', 'tcomm', 'pcomm', 'cgroup', 'seclabel', 'caps', 'audit', 'args', 'cmdlineFull'] as const) {
       assert.is(c[k], WASI_ENOTSUP, k);
     }
-    assert.match(r.stderr, /--allow-sys/, 'one warning names the flag');
+    assert.match(r.stderr, / -A\b/, 'one warning names the flag');
+    assert.is(r.stderr.match(/wasmbus:/g)?.length, 1, 'one warning');
   });
 
-  test('deno --allow-read --allow-sys=uid,gid: credentials from Deno.uid() / Deno.gid()', () => {
-    const r = denoChild(['--allow-read', '--allow-sys=uid,gid']);
+  test('deno --allow-read --allow-sys: no credentials either (Deno.uid() / Deno.gid() are the real ids only: the other six are not made up)', () => {
+    // (before stop 43 the effective, saved and fs ids were taken to equal the real ones: a
+    // process with real uid 0 running as nobody was reported as effective root, an outside audit)
+    const r = denoChild(['--allow-read', '--allow-sys']);
     assert.is(r.code, 0, r.stderr);
     const c = JSON.parse(r.stdout) as Collected;
-    assert.equal(c.creds, [Deno.uid(), Deno.uid(), Deno.uid(), Deno.uid(), Deno.gid(), Deno.gid(), Deno.gid(), Deno.gid()]);
+    assert.is(c.creds, WASI_ENOTSUP, 'CREDS unsupported');
     assert.is(c.groups, WASI_ENOTSUP);
+    assert.match(r.stderr, /effective, saved and fs ids are not known/);
+    assert.match(r.stderr, / -A\b/);
   });
 }
 
