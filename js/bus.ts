@@ -179,6 +179,16 @@ const CREATOR_TOKEN = 1;
  * 20 times. Found by an outside audit.)
  */
 const WATCH_RETRY_MS = 50, WATCH_PATIENCE_MS = 20 * (A.LOCK_WAIT_MS + WATCH_RETRY_MS);
+/**
+ * watch() under Node: how long a slot's OS thread may still be seen running after its
+ * worker's 'exit' before the slot is taken for another thread's (one handle given to two
+ * workers: nothing recovered, EBUSY). Node's 'exit' can come before the exiting thread is
+ * gone: 1-10 ms later with three workers terminated at once (an outside audit, stop 43: the
+ * watch took the dying worker's own slot for another thread's, 3-10 watches in 90, and its
+ * slot, connections and names stayed). 2 s is two hundred times what was seen; the looks
+ * come from the event loop, WATCH_EXIT_LOOK_MS apart at first, doubling to WATCH_RETRY_MS.
+ */
+const WATCH_EXIT_MS = 2000, WATCH_EXIT_LOOK_MS = 1;
 
 /** The default limits (frozen: a Bus.create without `limits` always gets these). */
 export const DEFAULT_LIMITS: Readonly<BusLimits> = Object.freeze({
@@ -607,7 +617,7 @@ export class Bus {
       if (claimed) return { slot: -1, error: new BusError(A.EALREADY, op, `another thread has been recovering that thread for ${Math.round(waited)} ms, tried every ${WATCH_RETRY_MS} ms (it is alive, or died and is not recovered yet): recover that one, then call recoverThread again`) };
       return { slot: -1, error: new BusError(A.EDEADLK, op, `a lock that recovery needs stayed held for ${Math.round(waited)} ms, tried every ${WATCH_RETRY_MS} ms (by a thread that died and is not recovered yet): recover that one, then call recoverThread again`) };
     } finally {
-      e.lockWaitMs = A.LOCK_WAIT_MS;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
   }
 
@@ -634,18 +644,28 @@ export class Bus {
         // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
         const since = performance.now(), left0 = this.leftAt();
+        let look = WATCH_EXIT_LOOK_MS;
         const attempt = () => {
           const ended = this.afterLeft(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
-          // Node's 'exit' comes after the worker's thread has ended: a slot with this token
-          // whose OS thread is still seen running is another thread's (one handle given to
-          // two workers: the second's Bus.join failed with EBUSY and it exited), not this
-          // worker's. Nothing is recovered; before stop 42 the running worker was recovered
-          // and lost its connections and names (an outside audit).
+          // Node's 'exit' comes as the worker's thread ends, sometimes a few ms before it is
+          // gone: a slot with this token whose OS thread is still seen running is looked at
+          // again until it is gone (then recovered), and only one still running WATCH_EXIT_MS
+          // after the exit is another thread's (one handle given to two workers: the second's
+          // Bus.join failed with EBUSY and it exited), not this worker's: nothing recovered.
+          // (Before stop 42 the running worker was recovered and lost its connections and
+          // names; from stop 42 to 43 a dying worker's own slot was taken for another's at
+          // once, and never recovered: two outside audits.)
           if (stopped) {
             const slot = this.threadSlotOf(token), tid = slot >= 0 ? osThreadOf(this.engine.u32, slot) : 0;
             if (tid !== 0 && osThreadExists(tid) === true) {
-              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}), not by this worker, which has ended: it never joined with this handle (one handle given to two workers?); nothing recovered`) });
+              const waited = performance.now() - since;
+              if (waited < WATCH_EXIT_MS) {
+                setTimeout(attempt, look);
+                look = Math.min(look * 2, WATCH_RETRY_MS);
+                return;
+              }
+              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}) ${Math.round(waited)} ms after this worker exited: it never joined with this handle (one handle given to two workers?); nothing recovered`) });
             }
           }
           const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true, left0);

@@ -281,7 +281,7 @@ export class Caller implements SlotOwner {
             if (err.errno === A.EDEADLK) { stuck = new LockLook(); stuck.seen(e); this.conn.sendLockSeen(true); }
           }
         } finally {
-          e.lockWaitMs = A.LOCK_WAIT_MS;
+          e.lockWaitMs = e.syncLockWaitMs;
         }
         if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
       }

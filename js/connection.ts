@@ -607,7 +607,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       throw err;
     } finally {
       this.nextSendFlags = 0;
-      e.lockWaitMs = A.LOCK_WAIT_MS;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
     return e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] - A.CONN_SPACE;
   }
@@ -721,7 +721,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.lockBusy = err;
       return null;
     } finally {
-      e.lockWaitMs = A.LOCK_WAIT_MS;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
   }
 
@@ -786,7 +786,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.lockBusy = err;
       return null;
     } finally {
-      if (yielding) e.lockWaitMs = A.LOCK_WAIT_MS;
+      if (yielding) e.lockWaitMs = e.syncLockWaitMs;
     }
   }
 
@@ -1387,7 +1387,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.batchTakeOut(u32, cmd);
       throw err;
     } finally {
-      e.lockWaitMs = A.LOCK_WAIT_MS;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
     if (r === -A.EDEADLK) {
       // changed nothing: the frees wait for the next try
@@ -1479,7 +1479,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (err instanceof BusError && err.errno === A.EDEADLK) return false;
       if (!(err instanceof BusError && err.errno === A.ENXIO)) throw err;
     } finally {
-      e.lockWaitMs = A.LOCK_WAIT_MS;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
     return true;
   }
@@ -1889,7 +1889,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (err instanceof BusError && err.errno === A.EDEADLK) { stuck = new LockLook(); stuck.seen(e); this.sendLockSeen(true); }
         else if (!roomHelps(err)) return Promise.reject(err);
       } finally {
-        e.lockWaitMs = A.LOCK_WAIT_MS;
+        e.lockWaitMs = e.syncLockWaitMs;
       }
     }
     return this.roomWait(op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, timeout, stuck, owned, reply);

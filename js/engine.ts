@@ -121,8 +121,10 @@ export interface Engine {
    * the clock the core compares call deadlines with (each read of a MockProvider advances it).
    */
   monotonicNs(): number;
-  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits lower it around their tries) */
+  /** how long a command waits for a contended lock before EDEADLK, ms (syncLockWaitMs; event-loop waits lower it around their tries) */
   lockWaitMs: number;
+  /** what a synchronous command waits for a contended lock: LOCK_WAIT_MS (1 s), or PAGE_LOCK_WAIT_MS (50 ms) on a thread that may not block (a page's main thread spins instead) */
+  readonly syncLockWaitMs: number;
   /** contended locks this thread's commands passed over after waiting (a broadcast's receiver, a unicast's monitor) */
   readonly skips: number;
   /** what an event-loop wait's try sets lockWaitMs to: ASYNC_LOCK_WAIT_MS, or SPIN_LOCK_WAIT_MS on a thread that may not block (a page's main thread spins instead) */
@@ -276,12 +278,15 @@ abstract class EngineBase {
     this.u32 = new Uint32Array(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.canBlock = canBlock(this.i32, 0);
+    this.lockWaitMs = this.syncLockWaitMs;
   }
 
   /** this thread may block in Atomics.wait (a browser main thread may not: it spins) */
   private canBlock: boolean;
   /** what an event-loop wait's try sets lockWaitMs to (docs/API.md, EDEADLK) */
   get asyncLockWaitMs(): number { return this.canBlock ? A.ASYNC_LOCK_WAIT_MS : A.SPIN_LOCK_WAIT_MS; }
+  /** what a synchronous command waits for a contended lock before EDEADLK: LOCK_WAIT_MS, or PAGE_LOCK_WAIT_MS on a thread that may not block (docs/API.md, EDEADLK) */
+  get syncLockWaitMs(): number { return this.canBlock ? A.LOCK_WAIT_MS : A.PAGE_LOCK_WAIT_MS; }
   /** times a command found a lock contended and this thread waited (a counter for tests) */
   lockWaits = 0;
   /**
@@ -290,8 +295,8 @@ abstract class EngineBase {
    * way met a stuck lock all the same (Connection.sendWent)
    */
   skips = 0;
-  /** how long a command waits for a contended lock before EDEADLK, ms (LOCK_WAIT_MS; event-loop waits set ASYNC_LOCK_WAIT_MS around their tries; docs/API.md, "Engines") */
-  lockWaitMs: number = A.LOCK_WAIT_MS;
+  /** how long a command waits for a contended lock before EDEADLK, ms (syncLockWaitMs; event-loop waits set asyncLockWaitMs around their tries; docs/API.md, "Engines") */
+  lockWaitMs: number;
 
   /** undo and unlock after a trap inside the core (engine-specific entry point) */
   protected abstract unwindCore(): number;
@@ -715,6 +720,7 @@ abstract class EngineBase {
         return Atomics.load(this.i32, index) !== value;
       } catch {
         this.canBlock = false; // a browser main thread: never block there
+        if (this.lockWaitMs === A.LOCK_WAIT_MS) this.lockWaitMs = A.PAGE_LOCK_WAIT_MS; // (and the synchronous bound with it)
       }
     }
     // a thread that may not block spins, reading the clock every SPIN_CLOCK_EVERY loads (a

@@ -631,7 +631,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       } catch (x) {
         err = x;
       } finally {
-        e.lockWaitMs = A.LOCK_WAIT_MS;
+        e.lockWaitMs = e.syncLockWaitMs;
       }
       if (err instanceof BusError && err.errno === A.EDEADLK) {
         // a lock still taken: let the event loop run (a dead holder is recovered there) and

@@ -330,6 +330,14 @@ export const ASYNC_LOCK_RETRY_MS = 5;
 // descheduled by the OS keeps it for a time slice, which the page waits for in its event
 // loop instead, between tries.
 export const SPIN_LOCK_WAIT_MS = 0.5;
+// What a synchronous command waits for a contended lock on a thread that may not block (a
+// browser page's main thread, where it spins), in place of LOCK_WAIT_MS: one long task (the
+// browser's own measure of a task that hurts a page). A dead holder is recovered from that
+// page's event loop (a Web Lock's grant), which cannot run while the page spins: a second's
+// spin froze a page for the whole second and delayed the recovery by as much (an outside
+// audit, stop 43); after this the command fails with EDEADLK, having changed nothing, and a
+// try from the event loop later finds the lock recovered.
+export const PAGE_LOCK_WAIT_MS = 50;
 // A lock whose holder is not LIVE (declared dead: being or already recovered) is waited for at
 // most this long (within the caller's own bound), then EDEADLK. A thread declared dead while
 // it still runs (Deno fires a worker's 'exit' before the thread stops; recoverThread on a live

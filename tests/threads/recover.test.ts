@@ -114,10 +114,34 @@ s(`a worker that dies inside a send (${how}, fault hook) and is terminated: reco
 });
 }
 
-// Node only: its 'exit' comes after the worker's thread ended, so a slot whose OS thread still
-// runs is another thread's. Deno's emulated 'exit' comes before the thread stops (the watch then
-// waits for the slot's OS thread, API.md "bus.watch": give each worker its own handle).
+// Node only: a slot whose OS thread still runs 2 s after the worker's 'exit' is another
+// thread's (Node's 'exit' may come a few ms before the thread is gone). Deno's emulated 'exit'
+// comes before the thread stops (the watch then waits for the slot's OS thread, API.md
+// "bus.watch": give each worker its own handle).
 if (RUNTIME === 'node') {
+  s("watch: an 'exit' that comes while the worker's OS thread is still seen running waits for it to go, then recovers the slot (not EBUSY at once)", async () => {
+    // (an outside audit, stop 43: Node's 'exit' can come 1-10 ms before the exiting thread is
+    // gone, three workers terminated at once; the watch took the slot for another thread's,
+    // said EBUSY, and the worker's slot, connection and name stayed for good.) Here the 'exit'
+    // comes from a stand-in emitter while the worker still runs, and the worker ends 30 ms later.
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const p = await peer(bus, { role: 'echo' }, 'thread');
+    const listeners: ((code: number) => void)[] = [];
+    const early = { once(ev: string, f: (code: number) => void) { if (ev === 'exit') listeners.push(f); return early; } };
+    const watched = bus.watch(early as never, p.h);
+    for (const f of listeners) f(1);
+    await new Promise((r) => setTimeout(r, 30));
+    await p.w.terminate();
+    const res = await within(watched, MSG_MS, 'the watch');
+    assert.is(res.error, undefined, String(res.error));
+    assert.is(res.slot, p.ready.slot, 'the worker\'s slot recovered');
+    assert.is(bus.stats().connections.length, 1, 'its connection closed');
+    assert.equal(bus.check(), []);
+    main.close();
+    bus.close();
+  });
+
   s("one handle given to two workers: the second's join fails, and its exit does not recover the first (watch says EBUSY)", async () => {
     // (an outside audit, stop 42: the second worker's watch recovered the first, alive and
     // serving, which lost its connection and name)
