@@ -21,7 +21,7 @@ import {
   objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName, u64Error,
 } from './names.ts';
 import { headerArg } from './check.ts';
-import { kindOf, isList } from '../args.ts';
+import { kindOf, isList, isRevoked } from '../args.ts';
 
 /** kdbus payload type of D-Bus messages: "DBusDBus" (KDBUS_PAYLOAD_DBUS, 0x4442757344427573). */
 export const PAYLOAD_DBUS = 0x4442757344427573n;
@@ -279,7 +279,7 @@ const HEADER_KEYS = new Set(['type', 'flags', 'serial', 'path', 'interface', 'me
  * of the message silently). The library's own headers skip this (they are built from checked specs).
  */
 function userHeader(h: DBusHeader): DBusHeader {
-  if (typeof h !== 'object' || h === null || isList(h)) throw bad(`the header must be an object like { type: 'signal', serial: 1, path, interface, member }, got ${h === null ? 'null' : isList(h) ? 'an array' : typeof h}`);
+  if (typeof h !== 'object' || h === null || isRevoked(h) || isList(h)) throw bad(`the header must be an object like { type: 'signal', serial: 1, path, interface, member }, got ${h === null ? 'null' : isRevoked(h) ? 'revoked Proxy' : isList(h) ? 'an array' : typeof h}`);
   for (const k in h) {
     if (Object.prototype.hasOwnProperty.call(h, k) && !HEADER_KEYS.has(k)) throw bad(`unknown header key ${JSON.stringify(k)} (known: ${[...HEADER_KEYS].join(', ')}${k === 'unixFds' ? '; no unix fd crosses this bus' : ''})`);
   }

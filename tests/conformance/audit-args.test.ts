@@ -1011,6 +1011,7 @@ t('a revoked Proxy as payload, payloads, options, rule, signal, handle or D-Bus 
   fails(() => a.emit(p), 'EINVAL', /got revoked Proxy/);
   fails(() => dbus.encode('ai', [goneList]), 'EINVAL', /got revoked Proxy/);
   fails(() => dbus.encode('i', goneList as never), 'EINVAL', /got revoked Proxy/);
+  fails(() => dbus.encodeMessage(p, []), 'EINVAL', /the header must be an object .*got revoked Proxy/);
   for (const pr of [Bus.join(p), bus.watch(p, 3), bus.watch({ once() {} } as never, p)]) {
     const e = await pr.then(() => null, (x: unknown) => x);
     assert.instance(e, BusError, String(e));
