@@ -575,6 +575,9 @@ function callMethodFailed(err: unknown): never {
   throw asOwn('callMethod', err);
 }
 
+/** the ops of the steps callMethod, sendMethod and callMethodSync take */
+const OWN_STEPS = /^(call|send|callSync): /;
+
 /**
  * `err`, a failure of the call() or send() that `op` (callMethod, sendMethod) makes, told as
  * `op`'s, as callMethodSync's callSync() errors are its own: the same errno, reason, detail and
@@ -583,7 +586,10 @@ function callMethodFailed(err: unknown): never {
  * later command throws, op engine) stays as it is.
  */
 function asOwn(op: string, err: unknown): unknown {
-  if (!(err instanceof BusError) || err.message.startsWith(`${op}: `) || err.message.startsWith('engine: ')) return err;
+  // (only the errors of the call() / send() / callSync() it made: a BusError that the caller's
+  // own code threw, from a getter say, passes as it is; before stop 43 it was relabelled too,
+  // an outside audit)
+  if (!(err instanceof BusError) || !OWN_STEPS.test(err.message)) return err;
   const own = relabel(op, err);
   if (err.cause !== undefined) Object.defineProperty(own, 'cause', { value: err.cause, writable: true, configurable: true });
   return own;

@@ -178,7 +178,7 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
   }
   if (spec.bloomMask !== undefined) {
     if (mask) throw new BusError(A.EINVAL, op, 'give match or bloomMask, not both');
-    if (!(spec.bloomMask instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `bloomMask must be a Uint8Array, got ${kindOf(spec.bloomMask)}`);
+    if (isRevoked(spec.bloomMask) || !(spec.bloomMask instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `bloomMask must be a Uint8Array, got ${kindOf(spec.bloomMask)}`);
     if (spec.bloomMask.length > 2 * A.BLOOM_SIZE_MAX) throw new BusError(A.EMSGSIZE, op, 'bloomMask longer than two generations of the largest bloom size');
     mask = spec.bloomMask;
   }

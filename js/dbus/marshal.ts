@@ -88,7 +88,7 @@ function sigArg(op: string, sig: unknown): void {
   if (typeof sig !== 'string') throw new BusError(A.EINVAL, op, `the signature must be a string, got ${kind(sig)}`);
 }
 export function bytesArg(op: string, name: string, b: unknown): void {
-  if (!(b instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `${name} must be a Uint8Array, got ${kind(b)}`);
+  if (isRevoked(b) || !(b instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `${name} must be a Uint8Array, got ${kind(b)}`);
 }
 export function posArg(op: string, name: string, v: unknown, max: number): void {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0 || v > max) throw new BusError(A.EINVAL, op, `${name} must be an integer from 0 to ${max}, got ${typeof v === 'number' ? String(v) : kind(v)}`);
@@ -101,6 +101,11 @@ const ENC = 'dbus.encode';
 
 function bad(detail: string): BusError | PathFail {
   return fault(A.EINVAL, ENC, detail);
+}
+
+/** A revoked Proxy met as a value of type `t` (every operation on it throws a TypeError: refused before any, stop 43). */
+function revokedValue(t: DType, path: string): BusError | PathFail {
+  return bad(`${path}: type '${t.sig}' takes a value, got revoked Proxy`);
 }
 
 /** UTF-8 byte length of a string that may go on the wire: no NUL, no lone surrogate. */
@@ -202,6 +207,7 @@ function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
 
 // size pass: the position after value v of type t written at pos
 function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: number, path: string): number {
+  if (isRevoked(v)) throw revokedValue(t, path);
   pos += pad(pos, base, t.align);
   switch (t.code) {
     case 'y': case 'n': case 'q': case 'i': case 'u':
@@ -357,6 +363,7 @@ class Writer {
   }
 
   value(t: DType, v: unknown, pos: number, depth: number, path: string): number {
+    if (isRevoked(v)) throw revokedValue(t, path);
     pos = this.align(pos, t.align);
     const dv = this.dv;
     switch (t.code) {

@@ -10,7 +10,7 @@
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { parseSignature, type DType } from './signature.ts';
-import { kindOf, isList } from '../args.ts';
+import { kindOf, isList, isRevoked } from '../args.ts';
 import { headerArg, bodyTypes, stringArg, arrayArg } from './check.ts';
 import { objectPathError, interfaceNameError, memberNameError, busNameError, namespaceError, canonicalName } from './names.ts';
 import type { DBusHeader, MessageType } from './header.ts';
@@ -179,8 +179,8 @@ function ruleOf(op: string, rule: unknown): ParsedMatchRule {
       throw err;
     }
   }
-  if (rule === null || typeof rule !== 'object' || isList(rule)) {
-    throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${rule === null ? 'null' : isList(rule) ? 'array' : typeof rule}`);
+  if (rule === null || typeof rule !== 'object' || isRevoked(rule) || isList(rule)) {
+    throw fail(`rule must be a match string or a MatchRule (parseMatch's result), got ${kindOf(rule)}`);
   }
   const proto = Object.getPrototypeOf(rule);
   if (proto !== Object.prototype && proto !== null) {
@@ -197,10 +197,10 @@ function ruleOf(op: string, rule: unknown): ParsedMatchRule {
   }
   const args: ArgMatch[] = [];
   if (r.args !== undefined) {
-    if (!isList(r.args)) throw fail(`MatchRule.args must be an array, got ${typeof r.args}`);
+    if (!isList(r.args)) throw fail(`MatchRule.args must be an array, got ${kindOf(r.args)}`);
     for (const a of r.args as unknown[]) {
       const x = a as Record<string, unknown> | null;
-      if (x === null || typeof x !== 'object' || typeof x.n !== 'number' || !Number.isInteger(x.n) || x.n < 0 || x.n > MAX_ARG ||
+      if (x === null || typeof x !== 'object' || isRevoked(x) || typeof x.n !== 'number' || !Number.isInteger(x.n) || x.n < 0 || x.n > MAX_ARG ||
         typeof x.kind !== 'string' || !ARG_KINDS.includes(x.kind) || typeof x.value !== 'string') {
         throw fail(`each MatchRule.args entry must be { n: 0..${MAX_ARG}, kind: ${ARG_KINDS.map((k) => `'${k}'`).join(' | ')}, value: string }`);
       }

@@ -1012,12 +1012,37 @@ t('a revoked Proxy as payload, payloads, options, rule, signal, handle or D-Bus 
   fails(() => dbus.encode('ai', [goneList]), 'EINVAL', /got revoked Proxy/);
   fails(() => dbus.encode('i', goneList as never), 'EINVAL', /got revoked Proxy/);
   fails(() => dbus.encodeMessage(p, []), 'EINVAL', /the header must be an object .*got revoked Proxy/);
+  // inside a value, and in a match rule's fields (the second look of the audit, stop 43)
+  for (const [sig, v] of [['a{sv}', p], ['ay', p], ['v', p], ['a{ss}', { k: p }], ['(is)', p]] as const) {
+    fails(() => dbus.encode(sig, [v]), 'EINVAL', /got revoked Proxy/);
+    fails(() => dbus.write(sig, [v], new Uint8Array(64)), 'EINVAL', /got revoked Proxy/);
+  }
+  fails(() => dbus.read('i', p), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.addMatch({ match: p }), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.addMatch({ bloomMask: p }), 'EINVAL', /got revoked Proxy/);
+  fails(() => a.addMatch({ member: 'M', args: [p] } as never), 'EINVAL', /args entry/);
+  fails(() => a.addMatch({ member: 'M', args: p } as never), 'EINVAL', /got revoked Proxy/);
+  assert.is(a.stats().matches, 0, 'no match added');
   for (const pr of [Bus.join(p), bus.watch(p, 3), bus.watch({ once() {} } as never, p)]) {
     const e = await pr.then(() => null, (x: unknown) => x);
     assert.instance(e, BusError, String(e));
     assert.is((e as BusError).code, 'EINVAL');
     assert.match((e as BusError).message, /got revoked Proxy/);
   }
+  assert.is(a.stats().queued, 0);
+  a.close();
+});
+
+
+t('sendMethod and callMethod pass the caller\'s own BusError from a getter as it is (sendMethod relabelled it as its own before stop 43: an outside audit)', async ({ bus }) => {
+  const a = bus.connect();
+  const mine = new BusError(A.EBUSY, 'mine', 'my own error');
+  const spec = { destination: 'org.x.Y', path: '/a', interface: 'org.x.I', get member(): string { throw mine; } };
+  let got: unknown = null;
+  try { a.sendMethod(spec as never); } catch (e) { got = e; }
+  assert.is(got, mine, `the same error: ${String(got)}`);
+  got = await a.callMethod(spec as never).then(() => null, (e: unknown) => e);
+  assert.is(got, mine, `the same error: ${String(got)}`);
   assert.is(a.stats().queued, 0);
   a.close();
 });
