@@ -9,6 +9,10 @@
 //            can do per parked message with the public API
 //   listen   conn.listen
 //   async    a recvAsync() + free() loop
+// The main thread's own side too (stop 44): its context switches per message (voluntary: it
+// slept, in epoll between timer ticks; involuntary: preempted), from /proc/thread-self/status,
+// which says whether a bus receiver makes main wake more than once per message, and the wall
+// time of main's send() (or postMessage()) call itself, median of the segments' calls.
 // Per segment and receiver, µs of CPU per message of: the main thread, the receiving worker,
 // the other workers (idle), and the rest of the process (V8's and libuv's threads: compilation,
 // garbage collection); each thread's CPU from /proc/self/task/*/schedstat (Linux only). And
@@ -138,9 +142,15 @@ if (!isMainThread) {
     const myTid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
     const p64 = new Uint8Array(64);
     const send = Object.fromEntries(KINDS.map((k) => [k, k === 'post' ? () => W.post.w.postMessage(p64) : () => main.send(W[k].id, p64)]));
-    const run = (kind, ms) => new Promise((res) => { const iv = setInterval(send[kind], 10); setTimeout(() => { clearInterval(iv); res(); }, ms); });
+    /** per receiver, the wall time of main's send() / postMessage() call itself, ms (the segments' only) */
+    const callMs = Object.fromEntries(KINDS.map((k) => [k, []]));
+    let timing = false;
+    const timed = Object.fromEntries(KINDS.map((k) => [k, () => { const t = performance.now(); send[k](); if (timing) callMs[k].push(performance.now() - t); }]));
+    const run = (kind, ms) => new Promise((res) => { const iv = setInterval(timed[kind], 10); setTimeout(() => { clearInterval(iv); res(); }, ms); });
     /** n messages to one receiver one millisecond apart: each still finds it parked (stop 40) */
     const paced = async (kind, n) => { for (let i = 0; i < n; i++) { send[kind](); await new Promise((res) => setTimeout(res, 1)); } };
+    /** the main thread's context switches (voluntary: it slept, e.g. in epoll; involuntary: preempted) */
+    const ctxt = () => { const t = readFileSync('/proc/thread-self/status', 'utf8'); return [Number(/voluntary_ctxt_switches:\s*(\d+)/.exec(t)[1]), Number(/nonvoluntary_ctxt_switches:\s*(\d+)/.exec(t)[1])]; };
     const threads = () => {
       const o = new Map();
       for (const t of readdirSync('/proc/self/task')) {
@@ -157,9 +167,11 @@ if (!isMainThread) {
       for (const kind of (r % 2 ? [...KINDS].reverse() : KINDS)) {
         const w = W[kind].w;
         w.postMessage('start');
-        const a = threads();
+        const a = threads(), ca = ctxt();
+        timing = true;
         await run(kind, 1000);
-        const z = threads();
+        timing = false;
+        const z = threads(), cz = ctxt();
         await new Promise((res) => setTimeout(res, 20)); // (the last message's handling)
         w.postMessage('stop');
         const rep = await next(w);
@@ -169,20 +181,20 @@ if (!isMainThread) {
           if (t === myTid) g.main += d; else if (t === W[kind].tid) continue; else if (wTids.has(t)) g.idle += d; else g.rest += d;
         }
         const m = rep.msgs || 1;
-        segs[kind].push({ main: g.main / m, worker: rep.cpuUs / m, window: rep.windows ? rep.windowUs / rep.windows : NaN, idle: g.idle / m, rest: g.rest / m, parks: rep.windows / m });
+        segs[kind].push({ main: g.main / m, worker: rep.cpuUs / m, window: rep.windows ? rep.windowUs / rep.windows : NaN, idle: g.idle / m, rest: g.rest / m, parks: rep.windows / m, vcs: (cz[0] - ca[0]) / m, ivcs: (cz[1] - ca[1]) / m });
       }
     }
     const med = (xs) => { const s2 = [...xs].sort((x, y) => x - y); return s2[s2.length >> 1]; };
     const out = {};
     console.log('\nµs of CPU per message at 100 messages/s (medians), by thread; the receiving worker split into its JS window and the rest (the wake-up)');
-    console.log('| receiver | main | receiving worker | its JS window | worker minus window | idle workers | V8/libuv threads | whole process | / post |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('| receiver | main | receiving worker | its JS window | worker minus window | idle workers | V8/libuv threads | whole process | / post | main: sleeps / preemptions per message | main's send call (wall) |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const whole = (k) => med(segs[k].map((x) => x.main + x.worker + x.idle + x.rest));
     for (const k of KINDS) {
       const f = (key) => med(segs[k].map((x) => x[key]));
-      out[k] = { main: f('main'), worker: f('worker'), window: f('window'), idle: f('idle'), rest: f('rest'), whole: whole(k), parks: f('parks') };
+      out[k] = { main: f('main'), worker: f('worker'), window: f('window'), idle: f('idle'), rest: f('rest'), whole: whole(k), parks: f('parks'), vcs: f('vcs'), ivcs: f('ivcs'), call: med(callMs[k]) * 1e3 };
       const o = out[k];
-      console.log(`| ${k} | ${o.main.toFixed(1)} | ${o.worker.toFixed(1)} | ${o.window.toFixed(1)} | ${(o.worker - o.window).toFixed(1)} | ${o.idle.toFixed(1)} | ${o.rest.toFixed(1)} | ${o.whole.toFixed(1)} | ${(o.whole / whole('post')).toFixed(2)}× |`);
+      console.log(`| ${k} | ${o.main.toFixed(1)} | ${o.worker.toFixed(1)} | ${o.window.toFixed(1)} | ${(o.worker - o.window).toFixed(1)} | ${o.idle.toFixed(1)} | ${o.rest.toFixed(1)} | ${o.whole.toFixed(1)} | ${(o.whole / whole('post')).toFixed(2)}× | ${o.vcs.toFixed(2)} / ${o.ivcs.toFixed(2)} | ${o.call.toFixed(1)} |`);
     }
     console.log(JSON.stringify(Object.fromEntries(KINDS.map((k) => [k, Object.fromEntries(Object.entries(out[k]).map(([x, v]) => [x, +v.toFixed(1)]))]))));
   } finally {
