@@ -12,13 +12,15 @@
 // message of payload type DBusDBus whose D-Bus type is method_call:
 //   1. org.freedesktop.DBus.Peer Ping / GetMachineId: answered at every path;
 //      org.freedesktop.DBus.Introspectable.Introspect: at every exported path and its parents
+//      (each takes no arguments: a signature other than '' -> InvalidArgs)
 //   2. no interface exported at the path          -> UnknownObject
 //   3. an interface given, not exported there      -> UnknownInterface
 //   4. no such member (in that interface; without an interface: in any at the path) -> UnknownMethod
 //   5. the call's signature is not the method's `in`                               -> InvalidArgs
 //   6. the handler throws / rejects: a DBusError -> its name and message; anything else -> Failed
 //      with the error's message; a return value its `out` cannot encode -> Failed
-//   7. otherwise the handler's return value, encoded by `out`, is the method_return.
+//   7. otherwise the handler's return value, encoded by `out`, is the method_return (a bare
+//      handler's, a function given without a spec: empty, whatever it returned).
 // A call without EXPECT_REPLY (NO_REPLY_EXPECTED) runs its handler and gets no reply, ever.
 // The core stays payload-opaque: all of this is the host's, on top of call/reply.
 import * as A from './shared/abi.ts';
@@ -88,7 +90,8 @@ export interface MethodCallSpec {
   body?: readonly unknown[] | undefined;
 }
 
-interface Method { in: string | undefined; out: string; handler: MethodHandler; onError: ExportOptions['onError'] }
+/** `bare`: given as a bare function (no spec): its reply is empty whatever it returns (its promise still awaited) */
+interface Method { in: string | undefined; out: string; handler: MethodHandler; onError: ExportOptions['onError']; bare: boolean }
 /** path -> interface -> member -> method */
 type Tree = Map<string, Map<string, Map<string, Method>>>;
 const trees = new WeakMap<Connection, Tree>();
@@ -165,7 +168,7 @@ export function exportObject(c: Connection, path: string, iface: string, methods
       // such a method could never be called, or never answer
       if (s.includes('h')) throw new BusError(A.EINVAL, op, `${member}.${k}: ${JSON.stringify(s)} has 'h' (a unix fd), which this bus cannot carry`);
     }
-    table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError });
+    table.set(member, { in: spec.in, out: spec.out ?? '', handler: spec.handler, onError, bare: typeof m === 'function' });
   }
   let tree = trees.get(c);
   if (!tree) { tree = new Map(); trees.set(c, tree); }
@@ -335,6 +338,9 @@ function answerError(c: Connection, call: MethodCall, cookie: number, serial: nu
 
 /** Answer with the handler's return value `v` (encoded by `out`), or Failed when it is not an array of out's values. */
 function answerValue(c: Connection, call: MethodCall, cookie: number, serial: number, method: Method, v: readonly unknown[] | void, sync: boolean): void {
+  // a bare handler's reply is empty: what it returns (an arrow function's incidental value,
+  // push()'s count) is not a reply body (it made the reply Failed before stop 44: an outside audit)
+  if (method.bare) v = undefined;
   let body: readonly unknown[];
   try { body = encodeBody(method.out, v); } catch (err) {
     answerError(c, call, cookie, serial, err, method.onError, sync);
@@ -376,13 +382,22 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   // 1. the standard interfaces (named, or a call without an interface whose member no exported
   // interface of the path has: the introspection XML lists them at every object)
   const standard = h.interface === undefined && !exportedMember(ifaces, h.member);
+  // (the built-in methods take no arguments: a call with some is InvalidArgs, as rule 5 answers
+  // an exported method's; they were ignored before stop 44, an outside audit)
+  const noArgs = (): boolean => {
+    if (call.signature === '') return true;
+    fail(c, call, cookie, serial, DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected ''`);
+    return false;
+  };
   if (h.interface === PEER || (standard && (h.member === 'Ping' || h.member === 'GetMachineId'))) {
+    if ((h.member === 'Ping' || h.member === 'GetMachineId') && !noArgs()) return true;
     if (h.member === 'Ping') { answer(c, call, cookie, serial, undefined, '', [], undefined, true); return true; }
     if (h.member === 'GetMachineId') { answer(c, call, cookie, serial, undefined, 's', [machineId(c)], undefined, true); return true; }
     fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
     return true;
   }
   if (h.interface === INTROSPECTABLE || (standard && h.member === 'Introspect')) {
+    if (h.member === 'Introspect' && !noArgs()) return true;
     const xml = h.member === 'Introspect' ? introspect(tree, h.path) : null;
     if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], undefined, true);
     else if (h.member !== 'Introspect') fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);

@@ -285,7 +285,9 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
 
 /** `values` are not the `n` values of `sig` (with values and no signature: the signature was left out, a new user's slip, said so) */
 function countMismatch(sig: string, n: number, values: unknown): ReturnType<typeof bad> {
-  const got = isList(values) ? values.length : kind(values);
+  // (not an array at all: said so, not as a count; stop 44, an outside audit)
+  if (!isList(values)) return bad(`values must be an array of the ${n} value${n === 1 ? '' : 's'} of signature ${JSON.stringify(sig)}, got ${kind(values)}`);
+  const got = values.length;
   const hint = n === 0 && typeof got === 'number' && got > 0 ? ' (values need their D-Bus signature: pass it, e.g. signature: \'ii\' for two int32)' : '';
   return bad(`signature ${JSON.stringify(sig)} has ${n} values, got ${got}${hint}`);
 }

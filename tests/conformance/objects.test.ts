@@ -459,4 +459,79 @@ t("the errors of the call() and send() that callMethod and sendMethod make are t
   cli.close(); svc.close();
 });
 
+/** `bytes` (an encoded D-Bus message whose SIGNATURE field is 'u') with that signature turned into 'h' (a unix fd) */
+function withFdSignature(bytes: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  // header field SIGNATURE (8), variant of type 'g', value: length 1, 'u', NUL
+  const at = out.findIndex((_, i) => out[i] === 8 && out[i + 1] === 1 && out[i + 2] === 0x67 && out[i + 3] === 0 && out[i + 4] === 1 && out[i + 5] === 0x75 && out[i + 6] === 0);
+  assert.ok(at >= 0, 'the SIGNATURE field is where it is expected');
+  out[at + 5] = 0x68;
+  return out;
+}
+
+t('a bare handler: its reply is empty whatever it returns (a number, an array, a promise of one); a rejection is still the error reply (stop 44, an outside audit)', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const log: string[] = [];
+  svc.export('/o', 'o.e.I', {
+    Log: ([s]: unknown[]) => log.push(s as string), // returns push()'s count
+    Arr: () => [1, 'x'],
+    Later: async () => 7,
+    No: async () => { throw new DBusError('o.e.I.Error.No', 'refused'); },
+  } as never);
+  const call = (member: string, signature?: string, body?: unknown[]) => cli.callMethod({ destination: svc.id, path: '/o', interface: 'o.e.I', member, signature, body });
+  const ps = [call('Log', 's', ['hi']), call('Arr'), call('Later'), call('No')];
+  serve(svc);
+  assert.equal(await ps[0], []);
+  assert.equal(log, ['hi']);
+  assert.equal(await ps[1], []);
+  assert.equal(await ps[2], []);
+  assert.equal(await remote(ps[3]), ['o.e.I.Error.No', 'refused']);
+  // a spec with out '' still says Failed for a value it cannot encode (rule 6)
+  svc.export('/o', 'o.e.J', { Spec: { out: '', handler: () => [1] } });
+  const p = cli.callMethod({ destination: svc.id, path: '/o', interface: 'o.e.J', member: 'Spec' });
+  serve(svc);
+  const r = await remote(p);
+  assert.is((r as string[])[0], DBUS_ERROR.Failed);
+});
+
+t('Ping, GetMachineId and Introspect take no arguments: a call with some is InvalidArgs; without, answered (stop 44, an outside audit)', async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  exportCalc(svc);
+  const call = (iface: string, member: string, signature?: string, body?: unknown[]) => cli.callMethod({ destination: svc.id, path: CALC.path, interface: iface, member, signature, body });
+  const bad = [call('org.freedesktop.DBus.Peer', 'Ping', 'su', ['x', 1]), call('org.freedesktop.DBus.Peer', 'GetMachineId', 's', ['x']), call('org.freedesktop.DBus.Introspectable', 'Introspect', 'u', [1])];
+  const good = [call('org.freedesktop.DBus.Peer', 'Ping'), call('org.freedesktop.DBus.Peer', 'GetMachineId'), call('org.freedesktop.DBus.Introspectable', 'Introspect')];
+  serve(svc);
+  assert.equal(await remote(bad[0]), [DBUS_ERROR.InvalidArgs, "Invalid arguments for Ping: signature 'su', expected ''"]);
+  assert.equal(await remote(bad[1]), [DBUS_ERROR.InvalidArgs, "Invalid arguments for GetMachineId: signature 's', expected ''"]);
+  assert.equal(await remote(bad[2]), [DBUS_ERROR.InvalidArgs, "Invalid arguments for Introspect: signature 'u', expected ''"]);
+  assert.equal(await good[0], []);
+  assert.match((await good[1])[0] as string, /^[0-9a-f]{32}$/);
+  assert.match((await good[2])[0] as string, /<node/);
+});
+
+t('m.matches of a D-Bus message that carries a unix fd is false, not a throw; m.dbus says EOPNOTSUPP; dispatch ignores it (stop 44, an outside audit)', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const plain = (serial: number) => dbus.encodeMessage({ type: 'method_call', serial, path: '/o', interface: 'o.e.I', member: 'M', signature: 'u', flags: dbus.FLAG_NO_REPLY_EXPECTED }, [5]);
+  a.send(b.id, withFdSignature(plain(7)), { payloadType: dbus.PAYLOAD_DBUS, cookie: 7 });
+  a.send(b.id, plain(8), { payloadType: dbus.PAYLOAD_DBUS, cookie: 8 });
+  const m = b.recv()!;
+  assert.is(code(() => m.dbus), 'EOPNOTSUPP');
+  assert.is(m.matches("type='method_call'"), false);
+  assert.is(m.matches(''), false);
+  assert.is(b.dispatch(m), 0);
+  m.free();
+  const m2 = b.recv()!; // the same message without the fd: it matches
+  assert.is(m2.matches("type='method_call',member='M'"), true);
+  m2.free();
+});
+
+t('dbus.encode / sizeOf with values that are not an array say so (not as a count; stop 44, an outside audit)', () => {
+  for (const f of [() => dbus.sizeOf('y', 1 as never), () => dbus.encode('y', 1 as never)]) {
+    try { f(); assert.unreachable('accepted'); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL');
+      assert.match((e as Error).message, /values must be an array of the 1 value of signature "y", got number/);
+    }
+  }
+});
+
 t.run();
