@@ -402,7 +402,7 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   // three times before stop 35, an outside audit)
   const oTimeout = o.timeout, signal = o.signal, owner = o.owner, keepAlive = optBoolean(op, 'keepAlive', o.keepAlive);
   const timeout = oTimeout === undefined ? 30000 : oTimeout; // (null is not absent: EINVAL below)
-  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${shown(timeout)}${timeout === null ? ' (leave it out for the default)' : ''}`);
+  if (typeof timeout !== 'number' || !(timeout >= 0)) throw new BusError(A.EINVAL, op, `timeout must be a number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}${timeout === null ? ' (leave it out for the default)' : ''}`);
   if (signal !== undefined && !isAbortSignal(signal)) throw new BusError(A.EINVAL, op, `signal must be an AbortSignal, got ${kindOf(signal)}`);
   if (owner !== undefined && !(typeof owner === 'number' && Number.isSafeInteger(owner) && owner > 0)) {
     throw new BusError(A.EINVAL, op, `owner must be a connection id (an integer > 0), got ${shown(owner)}`);

@@ -130,4 +130,23 @@ t("bus.waitForName's connection closed by the user (a loop over bus.connections)
   bus.close();
 });
 
+t("bus.waitForName keeps the cause of its errors: the addEventListener throw of a signal that refuses its listener, an abort's reason (stop 44, an outside audit)", async ({ bus }) => {
+  const thrown = new Error('nope');
+  const duck = { aborted: false, addEventListener() { throw thrown; }, removeEventListener() {} } as unknown as AbortSignal;
+  for (const wait of [(o: object) => bus.waitForName('org.example.Never', o), (o: object) => bus.connect().waitForName('org.example.Never', o)]) {
+    const e = await code(wait({ signal: duck, timeout: 20000 }));
+    assert.is(e.code, 'EINVAL');
+    assert.match(e.message, /^waitForName: EINVAL: signal must be an AbortSignal that takes an 'abort' listener: its addEventListener threw \(nope\)$/);
+    assert.is(e.cause, thrown, 'the throw is its cause');
+    const ac = new AbortController(), why = new Error('stopping');
+    const p = code(wait({ signal: ac.signal, timeout: 20000 }));
+    await new Promise((r) => setTimeout(r, 5));
+    ac.abort(why);
+    const e2 = await p;
+    assert.is(e2.code, 'ECANCELED');
+    assert.is(e2.cause, why, 'the abort reason is its cause');
+  }
+  for (const c of bus.connections) c.close();
+});
+
 t.run();

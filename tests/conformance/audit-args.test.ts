@@ -493,6 +493,9 @@ t('waitForName checks its signal first (EINVAL naming it, whether the name is ow
     }
   }
   await rejects(bus.waitForName('org.audit.None', { timeout: 'x' as never }), 'EINVAL', /timeout must be a number of ms >= 0, got string/);
+  // (a bigint said "got 10n" here where every other wait says "got bigint" before stop 44: an outside audit)
+  await rejects(bus.waitForName('org.audit.None', { timeout: 10n as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got bigint$/);
+  await rejects(c.waitForName('org.audit.None', { timeout: 10n as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got bigint$/);
   // null is not absent (stop 17's audit: it waited the default 30 s)
   await rejects(bus.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null \(leave it out for the default\)$/);
   await rejects(c.waitForName('org.audit.None', { timeout: null as never }), 'EINVAL', /^waitForName: EINVAL: timeout must be a number of ms >= 0, got null \(leave it out for the default\)$/);
