@@ -1,4 +1,5 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
+import { BRAND, brand, foreignKind } from './brand.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
@@ -1693,7 +1694,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
   private replyTarget(call: Message, op: string): { src: number; cookie: number } {
-    if (!Message.isMessage(call)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${kindOf(call)}`);
+    if (!Message.isMessage(call)) throw new BusError(A.EINVAL, op, `call must be a received Message, got ${foreignKind(call) ?? kindOf(call)}`);
     // ids and cookies restart on every bus: a call received on another bus could name a call here
     if (call.conn.engine !== this.engine && !sameBus(call.conn.engine, this.engine)) throw new BusError(A.EINVAL, op, 'the call was received on another bus (reply on the connection that received it)');
     // (a freed call, or one whose connection closed, throws from its own getters: told as
@@ -1750,7 +1751,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * activator (they cannot send: a monitor's copy of another's call is not its to answer).
    */
   dispatch(msg: Message): number {
-    if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+    if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${foreignKind(msg) ?? kindOf(msg)}`);
     // (a freed message, or one whose connection closed: told as dispatch's, as reply's are)
     try { void msg.expectsReply; } catch (err) { throw err instanceof BusError ? relabel('dispatch', err) : err; }
     if (!this.closed) O.checkCanAnswer(this, 'dispatch'); // (a monitor's copy of another's call is not its to answer)
@@ -2056,3 +2057,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
 defineDispose(Connection.prototype, function (this: Connection) { if (!this.closed) this.close(); });
 defineDispose(Message.prototype, function (this: Message) { if (!this.freedAlready) this.free(); });
+
+// (a Connection of another copy of the package is told apart by this brand: js/brand.ts)
+brand(Connection, BRAND.Connection);

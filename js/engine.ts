@@ -841,7 +841,11 @@ export class WasmEngine extends EngineBase implements Engine {
       throw new Error('wasmbus: the module is not a wasmbus core (it exports no abi_fingerprint): rebuild with npm run build');
     }
     if ((this.x.abi_fingerprint() >>> 0) !== ABI_FINGERPRINT) {
-      throw new Error(`wasmbus: the wasm core was built for another layout (fingerprint ${this.x.abi_fingerprint() >>> 0} != ${ABI_FINGERPRINT}): rebuild with npm run build`);
+      // (the core may be another package's: a handle's, made by another copy or version of
+      // wasmbus in the program; "rebuild" alone sent an npm user the wrong way: stop 44, an outside audit)
+      throw new Error(`wasmbus: the wasm core was built for another layout (fingerprint ${this.x.abi_fingerprint() >>> 0} != ${ABI_FINGERPRINT}): ` +
+        'a core given as `module`, or carried by a handle made by another copy or version of wasmbus in this program (join with the package that made the bus), ' +
+        'or, in a checkout of the repository, a stale build (npm run build)');
     }
     const heapBase = this.x.__arena_heap_base() >>> 0;
     if (heapBase > A.BUS_BASE) throw new Error(`wasmbus: core static data ends at ${heapBase}, above BUS_BASE ${A.BUS_BASE}`);

@@ -1,4 +1,5 @@
 // errno: the one table of error codes and their messages, and BusError.
+import { BRAND, brand, hasBrand } from './brand.ts';
 import * as A from './shared/abi.ts';
 
 const TABLE: Record<number, [string, string]> = {
@@ -57,6 +58,8 @@ export function errnoMessage(errno: number): string {
  * that failed (0 when the host found the error, or the core could not say).
  */
 export class BusError extends Error {
+  /** `instanceof BusError` holds for a BusError of any copy of the package in the program (js/brand.ts) */
+  static override [Symbol.hasInstance](x: unknown): boolean { return hasBrand(x, BRAND.BusError); }
   readonly errno: number;
   readonly code: string;
   readonly reason: number;
@@ -69,6 +72,7 @@ export class BusError extends Error {
     this.reason = reason;
   }
 }
+brand(BusError, BRAND.BusError);
 
 /**
  * What a wait of `op` aborted by `signal` rejects with: ECANCELED, whose `cause` is the

@@ -1,6 +1,7 @@
 // message: a received message, read in place from its receiver's pool slice. Its views
 // are valid until free(); after that every accessor throws (the bytes may already hold
 // the next message).
+import { BRAND, brand } from './brand.ts';
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
 import { isShutdown } from './engine.ts';
@@ -373,3 +374,6 @@ export class Message {
     return decodeNotification(this.conn.engine.u8, u32, m, this.size);
   }
 }
+
+// (a Message of another copy of the package is told apart by this brand: js/brand.ts)
+brand(Message, BRAND.Message);

@@ -9,6 +9,7 @@
 //   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
 // The rules live in the core (assembly/match.ts, broadcast.ts, notify.ts); this file encodes.
 import * as A from './shared/abi.ts';
+import { foreignKind } from './brand.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { abortHooks } from './abort-hooks.ts';
 import { isShutdown, type Engine } from './engine.ts';
@@ -347,7 +348,7 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
  * unrun: an outside audit).
  */
 export function dispatch(c: Connection, msg: Message): number {
-  if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${kindOf(msg)}`);
+  if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${foreignKind(msg) ?? kindOf(msg)}`);
   if (msg.conn !== c) throw new BusError(A.EINVAL, 'dispatch', 'the message was received by another connection: dispatch it there (its handlers are that connection\'s)');
   const st = states.get(c);
   if (!st || st.handlers.size === 0) return 0;

@@ -2,6 +2,7 @@
 // handler throws one to answer with that error name; conn.callMethod rejects with one when
 // the reply is an error (docs/API.md, "Exported objects and method calls").
 import { errorNameError } from './names.ts';
+import { BRAND, brand, hasBrand } from '../brand.ts';
 
 /** The standard error names the dispatcher answers with (org.freedesktop.DBus.Error.*). */
 export const DBUS_ERROR = Object.freeze({
@@ -19,6 +20,8 @@ export const DBUS_ERROR = Object.freeze({
 
 /** A D-Bus error: `errorName` (e.g. 'org.freedesktop.DBus.Error.UnknownMethod') and its message. */
 export class DBusError extends Error {
+  /** `instanceof DBusError` holds for a DBusError of any copy of the package in the program (js/brand.ts): a handler's answers with its name */
+  static override [Symbol.hasInstance](x: unknown): boolean { return hasBrand(x, BRAND.DBusError); }
   /** the D-Bus error name (ERROR_NAME header field) */
   readonly errorName: string;
   /**
@@ -37,3 +40,4 @@ export class DBusError extends Error {
     this.body = body ?? [message];
   }
 }
+brand(DBusError, BRAND.DBusError);

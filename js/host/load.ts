@@ -12,6 +12,22 @@ declare const Deno: {
 // that matches this file first: a browser logs a 404 for every miss.
 const SRC = '../../build/core.wasm', DIST = '../../../build/core.wasm';
 const CANDIDATES = new URL(import.meta.url).pathname.endsWith('.ts') ? [SRC, DIST] : [DIST, SRC];
+/**
+ * This file runs as itself (js/host/load.ts, dist/js/host/load.js), not inlined into a bundle
+ * (esbuild, webpack, Rollup for Node: import.meta.url is then the bundle's). A bundle has no
+ * build/ beside it at those relative places: looked up there, it read an unrelated directory
+ * (a bundle at /srv/app/main.mjs: /build/core.wasm) and sent its user to "npm run build" or
+ * "reinstall" (an outside audit, stop 44).
+ */
+const UNBUNDLED = /\/js\/host\/load\.[jt]s$/.test(new URL(import.meta.url).pathname);
+
+/** What a bundled copy says instead of looking for the core. */
+export function bundledError(hooks: boolean): Error {
+  return new Error(`wasmbus: this copy of the package was bundled (it runs from ${new URL(import.meta.url).href}, not from its own dist/js/), ` +
+    `so it cannot find build/core.wasm${hooks ? ' (nor core.hooks.wasm)' : ''} by itself: ship node_modules/wasmbus/build/core.wasm with the bundle and ` +
+    'pass it compiled, Bus.create({ module: await WebAssembly.compile(bytes) }) (threads that join get it from the handle); or keep wasmbus ' +
+    'out of the bundle (esbuild --external:wasmbus); or use the twin engine (Bus.create({ engine: \'twin\' })). docs/API.md, "Installing and importing"');
+}
 
 async function readBytes(url: URL): Promise<Uint8Array> {
   if (typeof Deno !== 'undefined') return Deno.readFile(url);
@@ -65,6 +81,7 @@ const cache: Array<Promise<WebAssembly.Module> | null> = [null, null];
 export function loadCore(hooks = false): Promise<WebAssembly.Module> {
   const k = hooks ? 1 : 0;
   return cache[k] ??= (async () => {
+    if (!UNBUNDLED) { cache[k] = null; throw bundledError(hooks); }
     let first: { url: URL; e: unknown } | null = null;
     let denied: { url: URL; e: unknown } | null = null;
     for (const rel of CANDIDATES) {
@@ -102,6 +119,7 @@ export function loadCore(hooks = false): Promise<WebAssembly.Module> {
  */
 export async function loadCoreIfAllowed(hooks = false): Promise<WebAssembly.Module | null> {
   const k = hooks ? 1 : 0;
+  if (!UNBUNDLED) return null;
   if (typeof Deno === 'undefined' || cache[k] !== null) return loadCore(hooks).catch(() => null);
   // each place the core may be, read only where reading is granted
   for (const rel of CANDIDATES) {

@@ -345,6 +345,39 @@ s('browser build outside a browser: the page bundle (esbuild) run by Node and by
   }
 });
 
+s('a Node bundle (esbuild --platform=node, the package inlined): a wasm bus says the core must be passed as `module`; passed, main and a worker of the bundle talk', async () => {
+  // (an outside audit, stop 44: the bundle looked for build/core.wasm three directories above
+  // itself and told its user to run npm run build or reinstall)
+  const dir = await getProject();
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: dir, entryPoints: ['node-bundle.src.js'], outfile: join(dir, 'nb', 'app.mjs'), bundle: true, platform: 'node', format: 'esm',
+    metafile: true, logLevel: 'silent', write: true,
+  });
+  assert.equal(result.errors, []);
+  assert.ok(Object.keys(result.metafile.inputs).some((p) => p.includes('node_modules/wasmbus/dist/js/host/load.js')), 'the Node build, inlined');
+  const plain = JSON.parse(ok(run(process.execPath, ['nb/app.mjs', 'plain'], { cwd: dir }), 'the bundle, plain').stdout.trim().split('\n').pop());
+  assert.is(plain.ok, false);
+  assert.match(plain.error, /^wasmbus: this copy of the package was bundled \(it runs from file:.*\/nb\/app\.mjs, not from its own dist\/js\/\), so it cannot find build\/core\.wasm by itself: ship node_modules\/wasmbus\/build\/core\.wasm with the bundle and pass it compiled, Bus\.create\(\{ module: await WebAssembly\.compile\(bytes\) \}\)/);
+  await cp(join(dir, 'node_modules/wasmbus/build/core.wasm'), join(dir, 'nb', 'core.wasm'));
+  const withModule = JSON.parse(ok(run(process.execPath, ['nb/app.mjs', 'module'], { cwd: dir }), 'the bundle, module').stdout.trim().split('\n').pop());
+  assert.equal(withModule, { ok: true, reply: 'echo hi', module: true, check: [] });
+});
+
+s('two copies of the package in one program: errors are each other\'s (instanceof), a DBusError of one answered by the other\'s dispatch keeps its name, a Message of one refused by the other as such', async () => {
+  const dir = await getProject();
+  await cp(join(dir, 'node_modules/wasmbus'), join(dir, 'vendor/wasmbus'), { recursive: true });
+  const r = ok(run(process.execPath, ['two-copies.mjs'], { cwd: dir }), 'two-copies.mjs');
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  for (const engine of ['wasm', 'twin']) {
+    assert.equal(out[engine], {
+      busError: 'ENXIO', plainError: false, dbusError: 'o.e.Error.Custom: boom A',
+      foreign: 'dispatch: EINVAL: msg must be a received Message, got a Message of another copy of wasmbus (the package is loaded twice in this program: use the copy that received it)',
+      check: [],
+    }, engine);
+  }
+});
+
 for (const b of BUNDLERS) {
   s(`browser: ${b.title}`, async () => {
     const dir = await getProject();
