@@ -22,7 +22,7 @@ import { busConns, busNConns } from "./bus";
 import { monitorsAny, walkFirst, walkVisits } from "./monitor";
 import { align8 } from "./items";
 import { matchSignal, matchNamesLocked } from "./match";
-import { metaMask, metaCollect, metaNames } from "./meta";
+import { metaMask, metaCollect, metaNames, metaGot } from "./meta";
 import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish } from "./slice";
 
@@ -57,16 +57,21 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
   // value of the word is stale
   const skipAt = ld32(t + A.THREAD_BCAST_SKIP) == A.BCAST_SKIP ? from : 0xffffffff;
   st32(t + A.THREAD_BCAST_SKIP, 0);
-  const sendMask = ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED;
+  // the metadata collected once, before any delivery: what the sender's send mask allows and
+  // some possible receiver asks for (kdbus collected per receiver, only what it needed; before
+  // stop 44 the whole send mask was asked of the provider, so a provider failing on an item no
+  // receiver wanted failed every broadcast: an outside audit). Each receiver gets its own
+  // mask's share of it (metaGot)
+  const want = first ? (ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED & wantedBy(c)) : 0;
   // OWNED_NAME: read from the registry under the bus lock, held through the delivery
   // (before any receiver's lock: the lock order), only when the sender may own a name and a
   // possible receiver asks for names; WOULDBLOCK here is before anything was delivered.
   // NAME rules in match entries (match.ts) need the registry still too: the same hold. A
   // broadcast that goes on after a wait takes the lock again for its NAME rules only: its
   // owned names were read the first time
-  const owned = first && (sendMask & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && namesWanted(c);
+  const owned = first && (want & A.ATTACH_NAMES) != 0 && ownedMayHave(c);
   const names = matchNamesLocked();
-  if (first) metaCollect(t, sendMask);
+  if (first) metaCollect(t, want);
   if (owned || names) {
     if (!lockTry(H + A.BUS_LOCK)) {
       if (first) return A.WOULDBLOCK; // nothing delivered: the command runs again from the start
@@ -103,7 +108,7 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     if (staged) wr32(progress, next); // undone with this receiver's delivery
     else st32(progress, next); // a trap ends an in-memory broadcast (unwind)
     if (ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && (mon || matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names))) {
-      const mask = metaMask(c, d);
+      const mask = metaMask(c, d) & metaGot(t);
       const msgSize = sliceMsgSize(nVecs, 0, t, c, mask);
       if (sliceReserve(d, uid, A.BLOCK_HDR + align8(msgSize) + stored) < 0) {
         wr32(d + A.CONN_DROPPED, ld32(d + A.CONN_DROPPED) + 1);
@@ -189,16 +194,19 @@ export function broadcastResume(t: u32, cmd: u32): i32 {
 }
 
 /**
- * Does a possible receiver of a broadcast from `c` ask for OWNED_NAME? (unlocked reads of the
- * receive masks, as metaMask's: a mask changed meanwhile applies from the next message on;
- * a receiver that asks for names the sender did not read gets none in this message)
+ * The attach bits some possible receiver of a broadcast from `c` asks for: the union of the
+ * receive masks of the connections either pass of the walk visits (monitor.ts). Unlocked reads,
+ * as metaMask's: a mask changed meanwhile applies from the next message on; a receiver that
+ * asks for an item no receiver asked for when the metadata was collected gets none of it in
+ * this message. Stops once every bit of the sender's send mask is asked for.
  */
-function namesWanted(c: u32): bool {
+function wantedBy(c: u32): u32 {
+  const all = ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED;
   const n = busNConns();
-  for (let s: u32 = 0; s < n; s++) {
+  let m: u32 = 0;
+  for (let s: u32 = 0; s < n && (m & all) != all; s++) {
     const d = busConns() + s * A.CONN_SIZE;
-    // a receiver of either pass of the walk (monitor.ts) that asks for names
-    if ((walkVisits(d, c, 0) || walkVisits(d, c, 1)) && (ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_NAMES) != 0) return true;
+    if (walkVisits(d, c, 0) || walkVisits(d, c, 1)) m |= ld32(d + A.CONN_ATTACH_RECV);
   }
-  return false;
+  return m;
 }

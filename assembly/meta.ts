@@ -26,6 +26,7 @@ const META_MONO: u32 = 72;
 const META_REAL: u32 = 80;
 const META_NAMES_LEN: u32 = 88; // bytes of OWNED_NAME items at THREAD_META_NAMES
 const META_NAMES_CUT: u32 = 92; // ATTACH_NAMES when the OWNED_NAME list was cut, else 0
+const META_GOT: u32 = 96; // the attach bits metaCollect collected for the message in progress (a broadcast's receivers get no more)
 // import out-parameters (n, len, argc / size) in a meta block's reserved header bytes
 const META_TMP: u32 = 96;
 /** CAPS payload cap: u32 last_cap + 4 sets of META_CAPS_WORDS_MAX words */
@@ -196,6 +197,16 @@ export function metaCollect(t: u32, mask: u32): void {
   metaCollectProcess(t + A.THREAD_META, mask, t + A.THREAD_META_ARGV);
   st32(meta + META_NAMES_LEN, 0);
   st32(meta + META_NAMES_CUT, 0);
+  st32(meta + META_GOT, mask);
+}
+
+/**
+ * The attach bits the last metaCollect of thread `t` collected: a broadcast collects what some
+ * receiver asks for (broadcast.ts), and a receiver whose mask asks for more since gets no more
+ * (its items would be another message's, or another epoch's).
+ */
+export function metaGot(t: u32): u32 {
+  return ld32(t + A.THREAD_SCRATCH + META_GOT);
 }
 
 /**

@@ -8,6 +8,7 @@ import { checkProvider, type Provider } from './host/provider.ts';
 import { shown } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
+import { clockUnfilled } from './host/answers.ts';
 import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
 import { canBlock } from './host/wait.ts';
@@ -808,12 +809,14 @@ abstract class EngineBase {
     const outer = guard.running;
     guard.running = true;
     let ok: boolean;
+    h[0] = h[1] = 0xffffffff; // (no reading: a clock that says true must overwrite it, as in the core's clock import)
     try {
       ok = src.clock(1, h);
     } finally {
       guard.running = outer;
     }
     if (!ok) return 0; // the core reads 0 too
+    if (h[0] === 0xffffffff && h[1] === 0xffffffff) clockUnfilled(src, 1);
     return h[1] * 0x100000000 + h[0];
   }
 }

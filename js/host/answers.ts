@@ -21,11 +21,36 @@ function wrong(p: Provider, what: string, rule: string, got: unknown): never {
 /** an integer in 0 … 2^32 − 1 (a uid_t, gid_t, CAPS word, AUDIT field, epoch) */
 export const isU32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
+/**
+ * What the imports put in every field of an out-object (creds, pids, audit) before they hand it
+ * to the provider: a field still NaN after an answer of true was never filled. The objects are
+ * made once per thread (no allocation per command), so before stop 44 such a field kept the
+ * last answer, or the 0 it was made with: a provider that assigned a new object to its
+ * parameter (`creds(out) { out = {...}; return true }`) made every message say uid 0, root
+ * (an outside audit).
+ */
+export const UNSET = NaN;
+
+/** `out` was not filled (a field still UNSET): said as such, not as a wrong value. */
+function unfilled(p: Provider, method: string, field: string): never {
+  throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: ${method}(out) returned true with out.${field} unset (NaN): ` +
+    `it must fill the object it is given (assigning a new object to the parameter fills nothing), or return false (not known)`);
+}
+
+/** clock(id, out) said true and left `out` as it was given, [0xffffffff, 0xffffffff] (2^64 − 1 ns, no reading): refused. */
+export function clockUnfilled(p: Provider, id: number): never {
+  throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: clock(${id}, out) returned true but did not set out: ` +
+    'it must write the reading into the two u32 words it is given (low, high), or return false (no clock)');
+}
+
 /** creds(out) said true: every field a u32 (kdbus CREDS). */
 export function checkCreds(p: Provider, c: Creds): void {
   for (let i = 0; i < 8; i++) {
     const k = CREDS_FIELDS[i];
-    if (!isU32(c[k])) wrong(p, `creds().${k}`, U32, c[k]);
+    if (!isU32(c[k])) {
+      if (Number.isNaN(c[k])) unfilled(p, 'creds', k);
+      wrong(p, `creds().${k}`, U32, c[k]);
+    }
   }
 }
 
@@ -33,7 +58,10 @@ export function checkCreds(p: Provider, c: Creds): void {
 export function checkPids(p: Provider, x: Pids): void {
   for (const k of ['pid', 'tid', 'ppid'] as const) {
     const v = x[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) wrong(p, `pids().${k}`, 'a non-negative safe integer (0: not known)', v);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) {
+      if (Number.isNaN(v)) unfilled(p, 'pids', k);
+      wrong(p, `pids().${k}`, 'a non-negative safe integer (0: not known)', v);
+    }
   }
 }
 
@@ -89,6 +117,6 @@ export function epochAnswer(p: Provider, v: unknown): number {
 
 /** audit(out) said true: loginuid and sessionid each a u32 (4294967295: unset). */
 export function checkAudit(p: Provider, a: Audit): void {
-  if (!isU32(a.loginuid)) wrong(p, 'audit().loginuid', U32, a.loginuid);
-  if (!isU32(a.sessionid)) wrong(p, 'audit().sessionid', U32, a.sessionid);
+  if (!isU32(a.loginuid)) { if (Number.isNaN(a.loginuid)) unfilled(p, 'audit', 'loginuid'); wrong(p, 'audit().loginuid', U32, a.loginuid); }
+  if (!isU32(a.sessionid)) { if (Number.isNaN(a.sessionid)) unfilled(p, 'audit', 'sessionid'); wrong(p, 'audit().sessionid', U32, a.sessionid); }
 }

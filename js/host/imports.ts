@@ -18,7 +18,7 @@
 // the command with EINVAL, never becomes metadata.
 import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
-import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer } from './answers.ts';
+import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer, clockUnfilled, UNSET } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
@@ -95,9 +95,11 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   const dv = new DataView(memory.buffer);
   const u8 = new Uint8Array(memory.buffer);
   const halves = new Uint32Array(2);
-  const creds: Creds = { uid: 0, euid: 0, suid: 0, fsuid: 0, gid: 0, egid: 0, sgid: 0, fsgid: 0 };
-  const pids: Pids = { pid: 0, tid: 0, ppid: 0 };
-  const audit: Audit = { loginuid: 0, sessionid: 0 };
+  // the provider's out-objects, made once per thread and set UNSET before each call (answers.ts:
+  // a field the provider did not fill is refused, never passed on as an earlier answer or 0)
+  const creds: Creds = { uid: UNSET, euid: UNSET, suid: UNSET, fsuid: UNSET, gid: UNSET, egid: UNSET, sgid: UNSET, fsgid: UNSET };
+  const pids: Pids = { pid: UNSET, tid: UNSET, ppid: UNSET };
+  const audit: Audit = { loginuid: UNSET, sessionid: UNSET };
   // the command line of the last args_sizes_get, so that args_get writes what it announced
   let argsFrom: Uint8Array | null = null;
   let args: ArgsView | null = null;
@@ -124,8 +126,24 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
     return WASI_ESUCCESS;
   };
 
+  // a command line whose last argument has no NUL reads as if it had one, whatever its place
+  // (before stop 44 such a last argument was read when it was the first only; after others it
+  // was dropped, and the command line flagged cut although it was not: an outside audit). The
+  // terminated copy is made once per answer (the provider's bytes are not to be modified)
+  let rawCmd: Uint8Array | null = null, termCmd: Uint8Array | null = null;
+  const cmdlineAnswer = (): Uint8Array | null => {
+    const b = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
+    if (b === null || b.length === 0 || b[b.length - 1] === 0) return b;
+    if (b !== rawCmd) {
+      rawCmd = b;
+      termCmd = new Uint8Array(b.length + 1);
+      termCmd.set(b);
+    }
+    return termCmd;
+  };
+
   const view = (): ArgsView | null => {
-    const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
+    const full = cmdlineAnswer();
     if (full === null) return null;
     if (full !== argsFrom || args === null) {
       argsFrom = full;
@@ -137,7 +155,11 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   return {
     wasi_snapshot_preview1: {
       clock_time_get(id: number, _precision: bigint, out: number): number {
+        // (2^64 − 1 ns, 584 years, is no reading: a clock that said true without
+        // filling `out` is refused, not passed on as the last reading; stop 44)
+        halves[0] = halves[1] = 0xffffffff;
         if (!provider.clock(id, halves)) return WASI_EINVAL;
+        if (halves[0] === 0xffffffff && halves[1] === 0xffffffff) clockUnfilled(provider, id);
         dv.setUint32(out, halves[0], true);
         dv.setUint32(out + 4, halves[1], true);
         return WASI_ESUCCESS;
@@ -176,6 +198,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
     wasmbus: {
       /** 8 × u64 at `out`: uid, euid, suid, fsuid, gid, egid, sgid, fsgid (kdbus CREDS). */
       creds_get(out: number): number {
+        creds.uid = creds.euid = creds.suid = creds.fsuid = creds.gid = creds.egid = creds.sgid = creds.fsgid = UNSET;
         if (!provider.creds(creds)) return WASI_ENOTSUP;
         checkCreds(provider, creds);
         for (let i = 0; i < 8; i++) u64(out + i * 8, creds[CREDS_FIELDS[i]]);
@@ -183,7 +206,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       },
       /** 3 × u64 at `out`: pid, tid, ppid (kdbus PIDS; 0: not known). */
       pids_get(out: number): number {
-        if (!provider.pids || !provider.pids(pids)) return WASI_ENOTSUP;
+        if (!provider.pids) return WASI_ENOTSUP;
+        pids.pid = pids.tid = pids.ppid = UNSET;
+        if (!provider.pids(pids)) return WASI_ENOTSUP;
         checkPids(provider, pids);
         u64(out, pids.pid);
         u64(out + 8, pids.tid);
@@ -209,7 +234,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       },
       /** The full (uncapped) command line's argc and byte size: more than args_sizes_get's = truncated. */
       cmdline_size_get(argcOut: number, sizeOut: number): number {
-        const full = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
+        const full = cmdlineAnswer();
         if (full === null) return WASI_ENOTSUP;
         if (full !== countFrom) {
           countFrom = full;
@@ -245,7 +270,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       },
       /** kdbus AUDIT payload: u32 sessionid, u32 loginuid (4294967295: unset, as the kernel reports it). */
       audit_get(out: number): number {
-        if (!provider.audit || !provider.audit(audit)) return WASI_ENOTSUP;
+        if (!provider.audit) return WASI_ENOTSUP;
+        audit.loginuid = audit.sessionid = UNSET;
+        if (!provider.audit(audit)) return WASI_ENOTSUP;
         checkAudit(provider, audit);
         dv.setUint32(out, audit.sessionid >>> 0, true);
         dv.setUint32(out + 4, audit.loginuid >>> 0, true);

@@ -111,7 +111,14 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
   const creds = (over: Partial<Creds>) => (o: Creds) => { Object.assign(o, { uid: 1, euid: 1, suid: 1, fsuid: 1, gid: 1, egid: 1, sgid: 1, fsgid: 1 }, over); return true; };
   const cases: [string, Spoil, RegExp][] = [
     ['uid -5', { creds: creds({ uid: -5 }) }, /provider "sloppy": creds\(\)\.uid must be an integer in 0 … 4294967295, got -5/],
-    ['euid NaN', { creds: creds({ euid: NaN }) }, /creds\(\)\.euid must be an integer/],
+    ['euid NaN', { creds: creds({ euid: NaN }) }, /provider "sloppy": creds\(out\) returned true with out\.euid unset \(NaN\): it must fill the object it is given/],
+    // out not filled, or filled in part (stop 44, an outside audit: the fields kept the last
+    // answer, or the 0 the object was made with: every message said uid 0, root)
+    ['creds a new object', { creds: (o: Creds) => { o = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 }; return o.uid > 0; } }, /creds\(out\) returned true with out\.uid unset \(NaN\): it must fill the object it is given \(assigning a new object to the parameter fills nothing\), or return false/],
+    ['creds uid only', { creds: (o: Creds) => { o.uid = 7; return true; } }, /creds\(out\) returned true with out\.euid unset/],
+    ['pids a new object', { pids: (o: { pid: number; tid: number; ppid: number }) => { o = { pid: 1, tid: 1, ppid: 1 }; return o.pid > 0; } }, /pids\(out\) returned true with out\.pid unset/],
+    ['audit a new object', { audit: (o: { loginuid: number; sessionid: number }) => { o = { loginuid: 1, sessionid: 1 }; return o.sessionid > 0; } }, /audit\(out\) returned true with out\.loginuid unset/],
+    ['clock not written', { clock: () => true }, /provider "sloppy": clock\(\d, out\) returned true but did not set out/],
     ['gid 1.5', { creds: creds({ gid: 1.5 }) }, /creds\(\)\.gid must be/],
     ['tid -1', { pids: (o: { pid: number; tid: number; ppid: number }) => { o.pid = 10; o.tid = -1; o.ppid = 1; return true; } }, /pids\(\)\.tid must be a non-negative safe integer/],
     ['comm string', { comm: () => 'worker-1' }, /comm\(\) must be a Uint8Array/],
@@ -119,7 +126,8 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
     ['comm an array dressed as bytes', { comm: () => Object.assign([300, -1], { [Symbol.toStringTag]: 'Uint8Array' }) }, /comm\(\) must be a Uint8Array/],
     ['groups -1', { groups: () => [1, -1] }, /groups\(\)\[1\] must be an integer/],
     ['caps short', { caps: () => ({ lastCap: 40, inheritable: new Uint32Array(1), permitted: new Uint32Array(2), effective: new Uint32Array(2), bounding: new Uint32Array(2) }) }, /caps\(\)\.inheritable\.length must be 2/],
-    ['audit NaN', { audit: (o: { loginuid: number; sessionid: number }) => { o.loginuid = NaN; o.sessionid = 1; return true; } }, /audit\(\)\.loginuid must be an integer/],
+    ['audit NaN', { audit: (o: { loginuid: number; sessionid: number }) => { o.loginuid = NaN; o.sessionid = 1; return true; } }, /audit\(out\) returned true with out\.loginuid unset \(NaN\)/],
+    ['audit sessionid -1', { audit: (o: { loginuid: number; sessionid: number }) => { o.loginuid = 1; o.sessionid = -1; return true; } }, /audit\(\)\.sessionid must be an integer in 0 … 4294967295, got -1/],
   ];
   for (const [name, spoil, rule] of cases) {
     // a provider that answers within the contract until `spoiled` (no epoch: read on every message)
@@ -346,6 +354,79 @@ t('OWNED_NAME over META_NAMES_MAX: cut to the names asked for first, whole, and 
   assert.equal(m.ownedNames[14].name, 'org.short.Name');
   assert.not.ok(m.ownedNamesTruncated);
   m.free();
+});
+
+t('a broadcast asks the provider only for what some receiver asks for: an item nobody asks for is not read (a provider failing on it failed every signal), the clocks only for TIMESTAMP; each receiver gets its own share (stop 44, an outside audit)', async ({ bus }) => {
+  const calls: Record<string, number> = {};
+  const count = (k: string) => { calls[k] = (calls[k] ?? 0) + 1; };
+  class Flaky extends MockProvider {
+    broken = false; // (BUS_MAKE's and HELLO's snapshots read every item: broken once they are taken)
+    override cgroup(): Uint8Array | null { count('cgroup'); if (this.broken) throw new Error('cgroup() unavailable'); return super.cgroup(); }
+    override creds(o: Creds): boolean { count('creds'); return super.creds(o); }
+    override exe(): Uint8Array | null { count('exe'); return super.exe(); }
+    override clock(id: number, out: Uint32Array): boolean { count('clock'); return super.clock(id, out); }
+  }
+  const p = new Flaky({ exe: '/usr/bin/svc' });
+  Object.defineProperty(p, 'epoch', { value: undefined }); // no epoch: every item read per message
+  const { Bus } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 8, poolMax: 65536 } });
+  const s = bus2.connect(); // attachSend 'all': cgroup allowed, asked for by nobody
+  const r1 = bus2.connect({ attachRecv: ['creds'] }), r2 = bus2.connect({ attachRecv: ['creds', 'exe'] }), r3 = bus2.connect({ attachRecv: [] });
+  const rule = "type='signal',interface='org.example.Foo'";
+  for (const r of [r1, r2, r3]) r.addMatch(rule);
+  p.broken = true;
+  const sig = { path: '/o', interface: 'org.example.Foo', member: 'M', signature: 's', body: ['x'] };
+  for (const k of Object.keys(calls)) delete calls[k];
+  s.emit(sig);
+  assert.equal(calls, { creds: 1, exe: 1 }, 'creds and exe once each, no cgroup, no clock');
+  const m1 = r1.recv()!, m2 = r2.recv()!, m3 = r3.recv()!;
+  assert.equal(m1.itemTypes.filter((x) => x !== A.ITEM_PAYLOAD_OFF && x !== A.ITEM_PAYLOAD_VEC), [A.ITEM_CREDS], 'r1: creds');
+  assert.equal(m2.itemTypes.filter((x) => x !== A.ITEM_PAYLOAD_OFF && x !== A.ITEM_PAYLOAD_VEC), [A.ITEM_CREDS, A.ITEM_EXE], 'r2: creds and exe');
+  assert.equal(m2.exe, '/usr/bin/svc');
+  assert.equal(m3.itemTypes.filter((x) => x !== A.ITEM_PAYLOAD_OFF && x !== A.ITEM_PAYLOAD_VEC), [], 'r3: nothing');
+  for (const m of [m1, m2, m3]) m.free();
+  // a receiver that asks for TIMESTAMP: the clocks are read, for it alone
+  r3.update({ attachRecv: ['timestamp'] });
+  for (const k of Object.keys(calls)) delete calls[k];
+  s.emit(sig);
+  assert.equal(calls, { creds: 1, exe: 1, clock: 2 }, 'and the two clocks');
+  const t1 = r1.recv()!, t3 = r3.recv()!;
+  assert.is(t1.timestamp, null, 'r1 did not ask for it');
+  assert.ok(t3.timestamp !== null && t3.timestamp.monotonicNs > 0n, 'r3 did');
+  t1.free(); t3.free(); r2.recv()!.free();
+  // one that asks for cgroup: the provider's failure is the broadcast's, nothing delivered (as before)
+  r3.update({ attachRecv: ['cgroup'] });
+  assert.throws(() => s.emit(sig), /cgroup\(\) unavailable/);
+  assert.equal([r1.queued, r2.queued, r3.queued], [0, 0, 0], 'nothing delivered');
+  assert.equal(bus2.check(), []);
+  p.broken = false;
+  for (const c of [s, r1, r2, r3]) c.close();
+  await bus2.close();
+});
+
+t('a cmdline() whose last argument has no NUL reads as one more argument wherever it is, and is not flagged cut (stop 44, an outside audit)', async ({ bus }) => {
+  const enc = (x: string) => new TextEncoder().encode(x);
+  let answer = enc('abc');
+  class Raw extends MockProvider {
+    override cmdline(): Uint8Array | null { return answer; }
+  }
+  const p = new Raw();
+  Object.defineProperty(p, 'epoch', { value: undefined }); // (read per message)
+  const { Bus } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const a = bus2.connect(), b = bus2.connect({ attachRecv: ['cmdline'] });
+  for (const [raw, argv] of [['abc', ['abc']], ['a\0b', ['a', 'b']], ['a\0bc\0d', ['a', 'bc', 'd']], ['a\0b\0', ['a', 'b']], ['', null]] as const) {
+    answer = enc(raw);
+    const before = answer.slice();
+    a.sendText(b.id, 'x');
+    const m = b.recv()!;
+    assert.equal(m.cmdline, argv, JSON.stringify(raw));
+    assert.is(m.cmdlineTruncated, false, `${JSON.stringify(raw)}: not cut`);
+    m.free();
+    assert.equal(answer, before, 'the provider\'s bytes are not modified');
+  }
+  a.close(); b.close();
+  await bus2.close();
 });
 
 t.run();
