@@ -307,6 +307,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return (this.cmdView = u8.subarray(cmd, cmd + A.CMD_MAX));
   }
 
+  /** @internal RoomOwner: the connection's user, the uid it said HELLO with (its quota key as a sender; fixed for its life) */
+  get uid(): number { return this.engine.u32[(this.engine.connAddr(this.slot) + A.CONN_UID) >>> 2]; }
+
   /** @internal PumpOwner: the engine, or throws what ends every command of this connection now */
   live(op: string): Engine {
     if (this.isClosed) throw new BusError(A.ECONNRESET, op);

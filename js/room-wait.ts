@@ -219,6 +219,8 @@ function holdFire(g: RoomGroup): void {
 /** What a connection does for its waits for room (Connection implements it; internal). */
 export interface RoomOwner {
   readonly engine: Engine;
+  /** the connection's user (its HELLO uid: the quota key of what it sends) */
+  readonly uid: number;
   /** the abort listeners of this thread's waits, one per signal */
   readonly aborts: AbortHooks;
   /** the adaptive spin of the holder's wait for room */
@@ -468,6 +470,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     // (a lock still taken: line up where we were going, unchecked: the tries check)
     rx = this.locate() || rx;
     if (T.lineLength(i32, rx) === 0) return false;
+    // a line held by a sender waiting for room in its own user's share, and this sender is of
+    // another user: try first (it cannot take that room; a failed try lines up as any does)
+    if (T.blockedOnOtherUser(i32, rx, this.conn.uid)) return false;
     const gen = T.receiverGen(i32, rx);
     this.conn.rememberReceiver(this.dst, rx, gen);
     this.lineUp(rx, gen, seq);
@@ -679,7 +684,10 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       }
       // the turn is ours: wait for room (woken by the receiver through its space word); a
       // holder whose turn was skipped does not speak for the one served now
-      if (T.behind(i32, this.rx, this.t) === 0) T.noRoom(i32, this.rx, this.t, seen);
+      if (T.behind(i32, this.rx, this.t) === 0) {
+        const why = err instanceof BusError ? err.reason : 0;
+        T.noRoom(i32, this.rx, this.t, seen, why === A.R_SEND_QUOTA_MSGS || why === A.R_SEND_QUOTA_BYTES ? conn.uid : -1);
+      }
       const left = this.deadline - now();
       if (left <= 0) throw this.timedOut(err.message);
       this.waitIdx = addr >>> 2;

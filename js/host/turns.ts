@@ -59,9 +59,27 @@ export function takeTicket(i32: Int32Array, rx: number): number {
   return Atomics.add(i32, idx(rx, A.CONN_TURN_NEXT), 1) | 0;
 }
 
-/** The holder of ticket `t` tried and found no room: it waits for the space word to leave `space`. */
-export function noRoom(i32: Int32Array, rx: number, t: number, space: number): void {
+/**
+ * The holder of ticket `t` tried and found no room: it waits for the space word to leave
+ * `space`. `ownShareOf`: the uid whose share of the receiver it found full (its own user's:
+ * R_SEND_QUOTA_MSGS / _BYTES), or -1 (the pool, the quota rows: room every sender needs).
+ */
+export function noRoom(i32: Int32Array, rx: number, t: number, space: number, ownShareOf = -1): void {
+  if (ownShareOf >= 0) Atomics.store(i32, idx(rx, A.CONN_TURN_BLOCKED_UID), ownShareOf | 0);
+  Atomics.store(i32, idx(rx, A.CONN_TURN_BLOCKED), ((t & 0xffff) << 16) | (ownShareOf >= 0 ? 1 : 0));
   Atomics.store(i32, idx(rx, A.CONN_TURN_WAITING), ((t & 0xffff) << 16) | (space & 0xffff));
+}
+
+/**
+ * Is the holder of the turn now waiting for room in its own user's share of receiver `rx`,
+ * a user other than `uid`? Then a send of `uid` may try before it lines up: it cannot take
+ * what the holder waits for (abi.ts, turn_blocked).
+ */
+export function blockedOnOtherUser(i32: Int32Array, rx: number, uid: number): boolean {
+  const b = Atomics.load(i32, idx(rx, A.CONN_TURN_BLOCKED));
+  if ((b & 0xffff) !== 1) return false;
+  if ((b >>> 16) !== (Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING)) & 0xffff)) return false; // another turn's
+  return Atomics.load(i32, idx(rx, A.CONN_TURN_BLOCKED_UID)) !== (uid | 0);
 }
 
 /** Serve the ticket after `t`, if `t` is served now (else it was passed or skipped already). */

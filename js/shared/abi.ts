@@ -383,9 +383,10 @@ export const LOCK_STILL_MS = 20;
 //  464 ├──────────┼──────────┼──────────┼──────────┤  records (owned + queued); names: first
 //      │ desc_len │ space_   │ calls    │ calls_   │  owner record + 1 (its list); space
 //      │          │ sleepers │          │ tail     │  (96), space_sleepers: backpressure (below);
-//  480 ├──────────┼──────────┼──────────┴──────────┤  calls, calls_tail, n_calls: its calls
-//      │ n_calls  │ turn_run │ reserved            │  ("Calls and replies"); turn_run: the
-//      │          │          │                     │  line's run of skips (fair backpressure)
+//  480 ├──────────┼──────────┼──────────┼──────────┤  calls, calls_tail, n_calls: its calls
+//      │ n_calls  │ turn_run │ turn_    │ turn_    │  ("Calls and replies"); turn_run: the
+//      │          │          │ blocked  │ blocked_ │  line's run of skips; turn_blocked(_uid):
+//      │          │          │          │ uid      │  what its holder waits for (below)
 //  496 ├──────────┼──────────┼──────────┬──────────┤
 //      │ turn_next│ turn_    │ turn_    │ turn_    │  the line of senders waiting for room
 //      │          │ serving  │ waiting  │ sleepers │  (fair backpressure, below)
@@ -1298,7 +1299,18 @@ export const CONN_N_CALLS = 480;
 //      HELLO keeps it, and space_sleepers (468), as it keeps sleepers (108): a thread parked on
 //      the closed connection's words is taken off by the notify that wakes it, or takes itself
 //      off at its timeout (js/host/sleepers.ts)
+//  488 turn_blocked: written by the holder of the turn with turn_waiting, after a failed try:
+//      (its ticket & 0xffff) << 16 | 1 when what it found full is its own user's share of the
+//      receiver (ENOBUFS R_SEND_QUOTA_MSGS / R_SEND_QUOTA_BYTES), | 0 otherwise (the pool, the
+//      quota rows: room every sender needs); another turn's value says nothing
+//  492 turn_blocked_uid: that user (the holder's connection's uid), written before turn_blocked.
+//      A sender of another user that finds the line so blocked tries before it lines up: its
+//      send cannot take the room the holder waits for (stop 44: one user's waiting sendAsync
+//      held back every other user's sendAsync, replyAsync and call() to that receiver, which
+//      a synchronous send passed; an outside audit). Both zeroed by HELLO with the line.
 export const CONN_TURN_RUN = 484;
+export const CONN_TURN_BLOCKED = 488;
+export const CONN_TURN_BLOCKED_UID = 492;
 export const CONN_TURN_NEXT = 496;
 export const CONN_TURN_SERVING = 500;
 export const CONN_TURN_WAITING = 504;

@@ -618,4 +618,37 @@ t("sendAsync() calls made while the receiver's lock stays taken wait for it once
   s.close(); b.close();
 });
 
+t("a line held by a sender waiting for its own user's share: another user's sendAsync, replyAsync and call try first and go through; the same user's still line up (stop 44, an outside audit)", async ({ bus, mock }) => {
+  const r = bus.connect({ poolSize: 65536 });
+  mock.setCreds({ uid: 1001 });
+  const a = bus.connect(), a2 = bus.connect();
+  mock.setCreds({ uid: 1002 });
+  const b = bus.connect();
+  mock.setCreds({ uid: 1000 });
+  for (let i = 0; i < MAXQ; i++) a.sendText(r.id, `a${i}`); // user 1001's share of r is full
+  const held = a.sendAsync(r.id, enc.encode('a-wait'), { timeout: 10000 }); // holds r's line, waiting for 1001's room
+  await until(() => line(r) === 1, 'the line is held');
+  // user 1002: room of its own; before stop 44 this waited its whole timeout behind 1001's waiter
+  const t0 = performance.now();
+  await b.sendAsync(r.id, enc.encode('b'), { timeout: 5000 });
+  assert.ok(performance.now() - t0 < 2500, `at once, not at its timeout (${(performance.now() - t0).toFixed(0)} ms)`);
+  // user 1001 again, another connection: its send would take the room the holder waits for: it lines up behind
+  const a2p = a2.sendAsync(r.id, enc.encode('a2'), { timeout: 10000 });
+  await until(() => line(r) === 2, 'the same user lines up');
+  // user 1002's replyAsync to a call of r's goes through too (the reply lands in r's pool)
+  const call = r.call(b.id, enc.encode('q'), { timeout: 5000 });
+  const q = b.recv()!;
+  await b.replyAsync(q, enc.encode('answer'), { timeout: 5000 });
+  q.free();
+  const ans = await call;
+  assert.is(ans.text(), 'answer');
+  ans.free();
+  // r receives: the holder goes first, then the same user's second waiter
+  const got = await drain(r, MAXQ + 3);
+  assert.equal(got, ['a0', 'a1', 'b', 'a-wait', 'a2']);
+  await Promise.all([held, a2p]);
+  assert.is(line(r), 0);
+  for (const c of [a, a2, b, r]) c.close();
+});
+
 t.run();
