@@ -187,7 +187,7 @@ if (!isMainThread) {
     const med = (xs) => { const s2 = [...xs].sort((x, y) => x - y); return s2[s2.length >> 1]; };
     const out = {};
     console.log('\nµs of CPU per message at 100 messages/s (medians), by thread; the receiving worker split into its JS window and the rest (the wake-up)');
-    console.log('| receiver | main | receiving worker | its JS window | worker minus window | idle workers | V8/libuv threads | whole process | / post | main: sleeps / preemptions per message | main's send call (wall) |');
+    console.log('| receiver | main | receiving worker | its JS window | worker minus window | idle workers | V8/libuv threads | whole process | / post | main: sleeps / preemptions per message | main: its send call, wall µs |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     const whole = (k) => med(segs[k].map((x) => x.main + x.worker + x.idle + x.rest));
     for (const k of KINDS) {
