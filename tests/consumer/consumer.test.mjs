@@ -327,17 +327,22 @@ s('browser: esbuild --bundle --platform=browser, no plugin, no external, one fil
   await cp(join(dir, 'node_modules/wasmbus/build/core.wasm'), join(out, 'core.wasm'));
 });
 
+/** esbuild `entry` of project `dir` into `out` (one ESM file for `platform`), through its API; `input`: a file of the package the bundle must hold. */
+async function esbuildOne(dir, entry, out, platform, input) {
+  const esbuild = await import('esbuild');
+  const result = await esbuild.build({
+    absWorkingDir: dir, entryPoints: [entry], outfile: join(dir, out), bundle: true, platform, format: 'esm',
+    metafile: true, logLevel: 'silent', write: true,
+  });
+  assert.equal(result.errors, []);
+  assert.ok(Object.keys(result.metafile.inputs).some((p) => p.includes(input)), `${entry}: the bundle holds ${input}`);
+}
+
 s('browser build outside a browser: the page bundle (esbuild) run by Node and by Deno, default provider WebProvider (no identity)', async () => {
   // (an outside audit, stop 23: it threw EOPNOTSUPP "the browser build of wasmbus has no
   // default provider: pass options.provider (e.g. MockProvider)" under both)
   const dir = await getProject();
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    absWorkingDir: dir, entryPoints: ['server.src.js'], outfile: join(dir, 'srv', 'server.mjs'), bundle: true, platform: 'browser', format: 'esm',
-    metafile: true, logLevel: 'silent', write: true,
-  });
-  assert.equal(result.errors, []);
-  assert.ok(Object.keys(result.metafile.inputs).some((p) => p.includes('node_modules/wasmbus/dist/browser/wasmbus.js')), 'the browser build');
+  await esbuildOne(dir, 'server.src.js', 'srv/server.mjs', 'browser', 'node_modules/wasmbus/dist/browser/wasmbus.js');
   for (const [name, cmd, args] of [['node', process.execPath, ['srv/server.mjs']], ['deno', DENO, ['run', '--no-lock', 'srv/server.mjs']]]) {
     const r = ok(run(cmd, args, { cwd: dir }), `${name} srv/server.mjs`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -349,13 +354,7 @@ s('a Node bundle (esbuild --platform=node, the package inlined): a wasm bus says
   // (an outside audit, stop 44: the bundle looked for build/core.wasm three directories above
   // itself and told its user to run npm run build or reinstall)
   const dir = await getProject();
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    absWorkingDir: dir, entryPoints: ['node-bundle.src.js'], outfile: join(dir, 'nb', 'app.mjs'), bundle: true, platform: 'node', format: 'esm',
-    metafile: true, logLevel: 'silent', write: true,
-  });
-  assert.equal(result.errors, []);
-  assert.ok(Object.keys(result.metafile.inputs).some((p) => p.includes('node_modules/wasmbus/dist/js/host/load.js')), 'the Node build, inlined');
+  await esbuildOne(dir, 'node-bundle.src.js', 'nb/app.mjs', 'node', 'node_modules/wasmbus/dist/js/host/load.js');
   const plain = JSON.parse(ok(run(process.execPath, ['nb/app.mjs', 'plain'], { cwd: dir }), 'the bundle, plain').stdout.trim().split('\n').pop());
   assert.is(plain.ok, false);
   assert.match(plain.error, /^wasmbus: this copy of the package was bundled \(it runs from file:.*\/nb\/app\.mjs, not from its own dist\/js\/\), so it cannot find build\/core\.wasm by itself: ship node_modules\/wasmbus\/build\/core\.wasm with the bundle and pass it compiled, Bus\.create\(\{ module: await WebAssembly\.compile\(bytes\) \}\)/);
