@@ -26,7 +26,7 @@ const META_MONO: u32 = 72;
 const META_REAL: u32 = 80;
 const META_NAMES_LEN: u32 = 88; // bytes of OWNED_NAME items at THREAD_META_NAMES
 const META_NAMES_CUT: u32 = 92; // ATTACH_NAMES when the OWNED_NAME list was cut, else 0
-const META_GOT: u32 = 96; // the attach bits metaCollect collected for the message in progress (a broadcast's receivers get no more)
+const META_GOT: u32 = 96; // (scratch, as the four above) the attach bits metaCollect collected for the message in progress: a broadcast's receivers get no more
 // import out-parameters (n, len, argc / size) in a meta block's reserved header bytes
 const META_TMP: u32 = 96;
 /** CAPS payload cap: u32 last_cap + 4 sets of META_CAPS_WORDS_MAX words */
