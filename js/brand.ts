@@ -23,11 +23,18 @@ export function brand(cls: { prototype: object }, key: symbol): void {
   Object.defineProperty(cls.prototype, key, { value: true });
 }
 
-/** Does `x` carry brand `key` (an object of any copy of wasmbus)? Never throws (a revoked Proxy: false). */
+/**
+ * Does `x` carry brand `key` (an object of any copy of wasmbus)? Never throws (a revoked Proxy:
+ * false). An error's brand counts only on an object with a string `message` (an Error's): the
+ * library reads it (a hand-branded plain object made relabel throw a TypeError: a second look,
+ * stop 44).
+ */
 export function hasBrand(x: unknown, key: symbol): boolean {
   if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return false;
   try {
-    return (x as Record<symbol, unknown>)[key] === true;
+    const o = x as Record<symbol | string, unknown>;
+    if (o[key] !== true) return false;
+    return (key !== BRAND.BusError && key !== BRAND.DBusError) || typeof o.message === 'string';
   } catch {
     return false;
   }

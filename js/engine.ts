@@ -8,7 +8,6 @@ import { checkProvider, type Provider } from './host/provider.ts';
 import { shown } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
-import { clockUnfilled } from './host/answers.ts';
 import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
 import { canBlock } from './host/wait.ts';
@@ -816,7 +815,7 @@ abstract class EngineBase {
       guard.running = outer;
     }
     if (!ok) return 0; // the core reads 0 too
-    if (h[0] === 0xffffffff && h[1] === 0xffffffff) clockUnfilled(src, 1);
+    if (h[0] === 0xffffffff && h[1] === 0xffffffff) return 0; // (nothing written: no clock, as the core's import reads it)
     return h[1] * 0x100000000 + h[0];
   }
 }

@@ -58,8 +58,14 @@ export function errnoMessage(errno: number): string {
  * that failed (0 when the host found the error, or the core could not say).
  */
 export class BusError extends Error {
-  /** `instanceof BusError` holds for a BusError of any copy of the package in the program (js/brand.ts) */
-  static override [Symbol.hasInstance](x: unknown): boolean { return hasBrand(x, BRAND.BusError); }
+  /**
+   * `instanceof BusError` holds for a BusError of any copy of the package in the program
+   * (js/brand.ts); a subclass of it keeps the prototype chain's rule (inherited, the brand
+   * alone made every BusError an instance of every subclass: a second look, stop 44)
+   */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return this === BusError ? hasBrand(x, BRAND.BusError) : Function.prototype[Symbol.hasInstance].call(this, x);
+  }
   readonly errno: number;
   readonly code: string;
   readonly reason: number;

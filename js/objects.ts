@@ -397,8 +397,10 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
     return true;
   }
   if (h.interface === INTROSPECTABLE || (standard && h.member === 'Introspect')) {
-    if (h.member === 'Introspect' && !noArgs()) return true;
     const xml = h.member === 'Introspect' ? introspect(tree, h.path) : null;
+    // (the object first, then the arguments, as sd-bus checks: UnknownObject at a path with
+    // nothing at or below it whatever the arguments; a second look, stop 44)
+    if (xml !== null && !noArgs()) return true;
     if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], undefined, true);
     else if (h.member !== 'Introspect') fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
     else fail(c, call, cookie, serial, DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`);

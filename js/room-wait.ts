@@ -470,8 +470,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     // (a lock still taken: line up where we were going, unchecked: the tries check)
     rx = this.locate() || rx;
     if (T.lineLength(i32, rx) === 0) return false;
-    // a line held by a sender waiting for room in its own user's share, and this sender is of
-    // another user: try first (it cannot take that room; a failed try lines up as any does)
+    // a line held by one sender alone, waiting for its own user's message count, and this
+    // sender is of another user: try first (it cannot take that room; a failed try lines up
+    // as any does)
     if (T.blockedOnOtherUser(i32, rx, this.conn.uid)) return false;
     const gen = T.receiverGen(i32, rx);
     this.conn.rememberReceiver(this.dst, rx, gen);
@@ -686,7 +687,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       // holder whose turn was skipped does not speak for the one served now
       if (T.behind(i32, this.rx, this.t) === 0) {
         const why = err instanceof BusError ? err.reason : 0;
-        T.noRoom(i32, this.rx, this.t, seen, why === A.R_SEND_QUOTA_MSGS || why === A.R_SEND_QUOTA_BYTES ? conn.uid : -1);
+        T.noRoom(i32, this.rx, this.t, seen, why === A.R_SEND_QUOTA_MSGS ? conn.uid : -1);
       }
       const left = this.deadline - now();
       if (left <= 0) throw this.timedOut(err.message);

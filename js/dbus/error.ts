@@ -21,7 +21,9 @@ export const DBUS_ERROR = Object.freeze({
 /** A D-Bus error: `errorName` (e.g. 'org.freedesktop.DBus.Error.UnknownMethod') and its message. */
 export class DBusError extends Error {
   /** `instanceof DBusError` holds for a DBusError of any copy of the package in the program (js/brand.ts): a handler's answers with its name */
-  static override [Symbol.hasInstance](x: unknown): boolean { return hasBrand(x, BRAND.DBusError); }
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return this === DBusError ? hasBrand(x, BRAND.DBusError) : Function.prototype[Symbol.hasInstance].call(this, x);
+  }
   /** the D-Bus error name (ERROR_NAME header field) */
   readonly errorName: string;
   /**

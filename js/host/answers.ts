@@ -37,12 +37,6 @@ function unfilled(p: Provider, method: string, field: string): never {
     `it must fill the object it is given (assigning a new object to the parameter fills nothing), or return false (not known)`);
 }
 
-/** clock(id, out) said true and left `out` as it was given, [0xffffffff, 0xffffffff] (2^64 − 1 ns, no reading): refused. */
-export function clockUnfilled(p: Provider, id: number): never {
-  throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: clock(${id}, out) returned true but did not set out: ` +
-    'it must write the reading into the two u32 words it is given (low, high), or return false (no clock)');
-}
-
 /** creds(out) said true: every field a u32 (kdbus CREDS). */
 export function checkCreds(p: Provider, c: Creds): void {
   for (let i = 0; i < 8; i++) {

@@ -18,7 +18,7 @@
 // the command with EINVAL, never becomes metadata.
 import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
-import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer, clockUnfilled, UNSET } from './answers.ts';
+import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer, UNSET } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
@@ -155,11 +155,14 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   return {
     wasi_snapshot_preview1: {
       clock_time_get(id: number, _precision: bigint, out: number): number {
-        // (2^64 − 1 ns, 584 years, is no reading: a clock that said true without
-        // filling `out` is refused, not passed on as the last reading; stop 44)
+        // (2^64 − 1 ns, 584 years, is no reading: a clock that said true without filling
+        // `out` reads as no clock, 0, as one that says false, never as its last reading; not
+        // an error: the core reads the clocks for a bus notification after the command it
+        // belongs to has committed, and a provider's failure there loses the notification, a
+        // second look, stop 44)
         halves[0] = halves[1] = 0xffffffff;
         if (!provider.clock(id, halves)) return WASI_EINVAL;
-        if (halves[0] === 0xffffffff && halves[1] === 0xffffffff) clockUnfilled(provider, id);
+        if (halves[0] === 0xffffffff && halves[1] === 0xffffffff) return WASI_EINVAL;
         dv.setUint32(out, halves[0], true);
         dv.setUint32(out + 4, halves[1], true);
         return WASI_ESUCCESS;

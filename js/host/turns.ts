@@ -61,8 +61,8 @@ export function takeTicket(i32: Int32Array, rx: number): number {
 
 /**
  * The holder of ticket `t` tried and found no room: it waits for the space word to leave
- * `space`. `ownShareOf`: the uid whose share of the receiver it found full (its own user's:
- * R_SEND_QUOTA_MSGS / _BYTES), or -1 (the pool, the quota rows: room every sender needs).
+ * `space`. `ownShareOf`: the uid whose message count at the receiver is used up (its own
+ * user's: R_SEND_QUOTA_MSGS), or -1 (bytes, the pool, the quota rows: room other senders' sends take).
  */
 export function noRoom(i32: Int32Array, rx: number, t: number, space: number, ownShareOf = -1): void {
   if (ownShareOf >= 0) Atomics.store(i32, idx(rx, A.CONN_TURN_BLOCKED_UID), ownShareOf | 0);
@@ -71,11 +71,15 @@ export function noRoom(i32: Int32Array, rx: number, t: number, space: number, ow
 }
 
 /**
- * Is the holder of the turn now waiting for room in its own user's share of receiver `rx`,
- * a user other than `uid`? Then a send of `uid` may try before it lines up: it cannot take
- * what the holder waits for (abi.ts, turn_blocked).
+ * May a send of user `uid` try before it lines up at receiver `rx`? Only when the holder of
+ * the turn is alone in the line and waits for its own user's message count there
+ * (R_SEND_QUOTA_MSGS), a user other than `uid`: that send cannot take what the holder waits
+ * for (abi.ts, turn_blocked), nor overtake a waiter of its own user (there is none). Not for
+ * a holder short of bytes: every user's bytes shrink the others' byte shares (a third of the
+ * unreserved half still free), so such sends starved the holder (a second look, stop 44).
  */
 export function blockedOnOtherUser(i32: Int32Array, rx: number, uid: number): boolean {
+  if (lineLength(i32, rx) !== 1) return false;
   const b = Atomics.load(i32, idx(rx, A.CONN_TURN_BLOCKED));
   if ((b & 0xffff) !== 1) return false;
   if ((b >>> 16) !== (Atomics.load(i32, idx(rx, A.CONN_TURN_SERVING)) & 0xffff)) return false; // another turn's

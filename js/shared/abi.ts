@@ -1300,12 +1300,13 @@ export const CONN_N_CALLS = 480;
 //      the closed connection's words is taken off by the notify that wakes it, or takes itself
 //      off at its timeout (js/host/sleepers.ts)
 //  488 turn_blocked: written by the holder of the turn with turn_waiting, after a failed try:
-//      (its ticket & 0xffff) << 16 | 1 when what it found full is its own user's share of the
-//      receiver (ENOBUFS R_SEND_QUOTA_MSGS / R_SEND_QUOTA_BYTES), | 0 otherwise (the pool, the
-//      quota rows: room every sender needs); another turn's value says nothing
+//      (its ticket & 0xffff) << 16 | 1 when what it found used up is its own user's message
+//      count at the receiver (ENOBUFS R_SEND_QUOTA_MSGS), | 0 otherwise (bytes: every user's
+//      shrink the others' shares; the pool, the quota rows); another turn's value says nothing
 //  492 turn_blocked_uid: that user (the holder's connection's uid), written before turn_blocked.
-//      A sender of another user that finds the line so blocked tries before it lines up: its
-//      send cannot take the room the holder waits for (stop 44: one user's waiting sendAsync
+//      A sender of another user that finds the holder alone in the line and so blocked tries
+//      before it lines up: its send cannot take the room the holder waits for, nor overtake a
+//      waiter of its own user (stop 44: one user's waiting sendAsync
 //      held back every other user's sendAsync, replyAsync and call() to that receiver, which
 //      a synchronous send passed; an outside audit). Both zeroed by HELLO with the line.
 export const CONN_TURN_RUN = 484;

@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A, dbus } from '../../js/index.ts';
+import { Bus, BusError, DBusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A, dbus } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -1048,6 +1048,26 @@ t('sendMethod and callMethod pass the caller\'s own BusError from a getter as it
   assert.is(got, mine, `the same error: ${String(got)}`);
   assert.is(a.stats().queued, 0);
   a.close();
+});
+
+t('instanceof BusError / DBusError: a brand shared by copies of the package, a subclass keeps the prototype rule, a branded object without a message is none (stop 44: a second look)', () => {
+  class MyErr extends BusError {}
+  class Other extends BusError {}
+  const plain = new BusError(A.EINVAL, 'x'), mine = new MyErr(A.EINVAL, 'x');
+  assert.ok(plain instanceof BusError && mine instanceof BusError && mine instanceof MyErr);
+  assert.not.ok(plain instanceof MyErr, 'a BusError is no instance of a subclass');
+  assert.not.ok(mine instanceof Other, 'nor of a sibling subclass');
+  class MyD extends DBusError {}
+  assert.not.ok(new DBusError('a.b.C', 'm') instanceof MyD);
+  assert.ok(new MyD('a.b.C', 'm') instanceof DBusError && new MyD('a.b.C', 'm') instanceof MyD);
+  // another copy's error: the brand (a plain object stands in for it here)
+  const key = Symbol.for('wasmbus.BusError');
+  assert.ok(Object.assign(new Error('send: ENXIO: gone'), { [key]: true, errno: 6 }) instanceof BusError, 'a branded Error');
+  assert.not.ok({ [key]: true } instanceof BusError, 'a branded object with no message string');
+  assert.not.ok((null as unknown) instanceof BusError);
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  assert.not.ok(proxy instanceof BusError, 'a revoked Proxy (no throw)');
 });
 
 t.run();

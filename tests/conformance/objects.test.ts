@@ -507,6 +507,10 @@ t('Ping, GetMachineId and Introspect take no arguments: a call with some is Inva
   assert.equal(await good[0], []);
   assert.match((await good[1])[0] as string, /^[0-9a-f]{32}$/);
   assert.match((await good[2])[0] as string, /<node/);
+  // at a path with nothing at or below it: UnknownObject, whatever the arguments (the object first)
+  const nowhere = cli.callMethod({ destination: svc.id, path: '/nope', interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect', signature: 's', body: ['x'] });
+  serve(svc);
+  assert.equal(await remote(nowhere), [DBUS_ERROR.UnknownObject, "No such object path '/nope'"]);
 });
 
 t('m.matches of a D-Bus message that carries a unix fd is false, not a throw; m.dbus says EOPNOTSUPP; dispatch ignores it (stop 44, an outside audit)', ({ bus }) => {

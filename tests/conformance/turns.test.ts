@@ -618,23 +618,22 @@ t("sendAsync() calls made while the receiver's lock stays taken wait for it once
   s.close(); b.close();
 });
 
-t("a line held by a sender waiting for its own user's share: another user's sendAsync, replyAsync and call try first and go through; the same user's still line up (stop 44, an outside audit)", async ({ bus, mock }) => {
+t("a line held by one sender alone, waiting for its own user's message count: another user's sendAsync, replyAsync and call try first; the same user's, and anyone once others wait behind, line up (stop 44, an outside audit and a second look)", async ({ bus, mock }) => {
   const r = bus.connect({ poolSize: 65536 });
   mock.setCreds({ uid: 1001 });
   const a = bus.connect(), a2 = bus.connect();
   mock.setCreds({ uid: 1002 });
   const b = bus.connect();
+  mock.setCreds({ uid: 1003 });
+  const c = bus.connect(), c2 = bus.connect();
   mock.setCreds({ uid: 1000 });
-  for (let i = 0; i < MAXQ; i++) a.sendText(r.id, `a${i}`); // user 1001's share of r is full
-  const held = a.sendAsync(r.id, enc.encode('a-wait'), { timeout: 10000 }); // holds r's line, waiting for 1001's room
+  for (let i = 0; i < MAXQ; i++) a.sendText(r.id, `a${i}`); // user 1001's message count at r is used up
+  const held = a.sendAsync(r.id, enc.encode('a-wait'), { timeout: 10000 }); // holds r's line, alone
   await until(() => line(r) === 1, 'the line is held');
   // user 1002: room of its own; before stop 44 this waited its whole timeout behind 1001's waiter
   const t0 = performance.now();
   await b.sendAsync(r.id, enc.encode('b'), { timeout: 5000 });
   assert.ok(performance.now() - t0 < 2500, `at once, not at its timeout (${(performance.now() - t0).toFixed(0)} ms)`);
-  // user 1001 again, another connection: its send would take the room the holder waits for: it lines up behind
-  const a2p = a2.sendAsync(r.id, enc.encode('a2'), { timeout: 10000 });
-  await until(() => line(r) === 2, 'the same user lines up');
   // user 1002's replyAsync to a call of r's goes through too (the reply lands in r's pool)
   const call = r.call(b.id, enc.encode('q'), { timeout: 5000 });
   const q = b.recv()!;
@@ -643,12 +642,57 @@ t("a line held by a sender waiting for its own user's share: another user's send
   const ans = await call;
   assert.is(ans.text(), 'answer');
   ans.free();
-  // r receives: the holder goes first, then the same user's second waiter
-  const got = await drain(r, MAXQ + 3);
-  assert.equal(got, ['a0', 'a1', 'b', 'a-wait', 'a2']);
-  await Promise.all([held, a2p]);
+  assert.is(line(r), 1, 'the holder alone still');
+  // user 1001 again, another connection: its send would take the room the holder waits for: it lines up behind
+  const a2p = a2.sendAsync(r.id, enc.encode('a2'), { timeout: 10000 });
+  await until(() => line(r) === 2, 'the same user lines up');
+  // with a waiter behind the holder, user 1003 lines up too (it could be that waiter's user:
+  // only the holder's user is known; a second look found a later sender of a waiting user's
+  // overtaking it)
+  const cp = c.sendAsync(r.id, enc.encode('c'), { timeout: 10000 });
+  await until(() => line(r) === 3, 'a third user lines up behind the two');
+  // r receives: everything in the order the line says
+  const got = await drain(r, MAXQ + 4);
+  assert.equal(got, ['a0', 'a1', 'b', 'a-wait', 'a2', 'c']);
+  await Promise.all([held, a2p, cp]);
   assert.is(line(r), 0);
-  for (const c of [a, a2, b, r]) c.close();
+  void c2;
+  for (const x of [a, a2, b, c, c2, r]) x.close();
+});
+
+t("a holder short of its user's bytes keeps the line closed to every user (their bytes shrink its share: letting them by starved it; a second look, stop 44)", async ({ bus, mock }) => {
+  const r = bus.connect({ poolSize: 65536 });
+  mock.setCreds({ uid: 2001 });
+  const a = bus.connect();
+  mock.setCreds({ uid: 2002 });
+  const b = bus.connect();
+  mock.setCreds({ uid: 2003 });
+  const c = bus.connect();
+  mock.setCreds({ uid: 1000 });
+  // b's two 4000-byte messages shrink what is free; a's byte share (a third of the unreserved
+  // half still free) is then under 9000 bytes
+  b.send(r.id, new Uint8Array(4000));
+  b.send(r.id, new Uint8Array(4000));
+  const big = new Uint8Array(9000);
+  let err: unknown = null;
+  try { a.send(r.id, big); } catch (e) { err = e; }
+  assert.ok(err instanceof BusError && err.reason === A.R_SEND_QUOTA_BYTES, `a 9000-byte message is over a's byte share: ${String(err)}`);
+  const held = a.sendAsync(r.id, big, { timeout: 10000 });
+  await until(() => line(r) === 1, 'the line is held');
+  // c (a third user, nothing queued at r: its message count and bytes have room) lines up
+  const bp = c.sendAsync(r.id, enc.encode('c'), { timeout: 10000 });
+  await until(() => line(r) === 2, 'another user lines up behind a holder short of bytes');
+  // r's receives free the bytes: a's message first, then c's
+  const sizes: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const m = await r.recvAsync({ timeout: 10000 });
+    sizes.push(m.payload.length);
+    m.free();
+  }
+  assert.equal(sizes, [4000, 4000, 9000, 1]);
+  await Promise.all([held, bp]);
+  assert.is(line(r), 0);
+  for (const x of [a, b, c, r]) x.close();
 });
 
 t.run();
