@@ -81,7 +81,7 @@ export function asArgError(op: string, err: unknown): unknown {
 
 /** `err` told as `op`'s: the same errno, reason, detail and `cause` (a BusError of a step that is `op`'s business). */
 export function relabel(op: string, err: BusError): BusError {
-  const at = err.message.indexOf(`: ${err.code}: `);
+  const at = typeof err.message === 'string' && typeof err.code === 'string' ? err.message.indexOf(`: ${err.code}: `) : -1;
   // (the cause too: an ECANCELED's abort reason, an EINVAL's addEventListener throw; it was
   // dropped before stop 44, bus.waitForName's: an outside audit)
   return new BusError(err.errno, op, at < 0 ? undefined : err.message.slice(at + err.code.length + 4), err.reason, 'cause' in err ? { cause: err.cause } : undefined);

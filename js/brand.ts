@@ -25,16 +25,17 @@ export function brand(cls: { prototype: object }, key: symbol): void {
 
 /**
  * Does `x` carry brand `key` (an object of any copy of wasmbus)? Never throws (a revoked Proxy:
- * false). An error's brand counts only on an object with a string `message` (an Error's): the
- * library reads it (a hand-branded plain object made relabel throw a TypeError: a second look,
- * stop 44).
+ * false). An error's brand counts only on an object with a string `message` (an Error's), and a
+ * BusError's also with a number `errno` and a string `code`: the library reads them (a
+ * hand-branded plain object made relabel throw a TypeError: a second look, stop 44).
  */
 export function hasBrand(x: unknown, key: symbol): boolean {
   if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return false;
   try {
     const o = x as Record<symbol | string, unknown>;
     if (o[key] !== true) return false;
-    return (key !== BRAND.BusError && key !== BRAND.DBusError) || typeof o.message === 'string';
+    if (key === BRAND.BusError) return typeof o.message === 'string' && typeof o.errno === 'number' && typeof o.code === 'string';
+    return key !== BRAND.DBusError || typeof o.message === 'string';
   } catch {
     return false;
   }

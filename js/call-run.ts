@@ -188,7 +188,12 @@ export class Caller implements SlotOwner {
    */
   private callDeadline(timeout: number, op: string): number {
     if (typeof timeout !== 'number' || !(timeout >= 0) || timeout === Infinity) throw new BusError(A.EINVAL, op, `timeout must be a finite number of ms >= 0, got ${typeof timeout === 'number' ? String(timeout) : kindOf(timeout)}`);
-    return Math.max(1, this.conn.live(op).monotonicNs() + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
+    const e = this.conn.live(op), t = e.monotonicNs();
+    // a provider with no CLOCK_MONOTONIC (clock(1) said false, or wrote nothing: 0) makes a
+    // deadline the core never reaches: the call would wait for good, callSync block its thread
+    // (a second look, stop 44); refused at once, nothing sent
+    if (t === 0) throw new BusError(A.EOPNOTSUPP, op, 'this thread\'s provider has no CLOCK_MONOTONIC (its clock(1, out) returned false or wrote nothing): a call\'s timeout is a deadline on that clock, which would never come; give the provider a monotonic clock');
+    return Math.max(1, t + Math.min(Math.round(timeout * 1e6), Number.MAX_SAFE_INTEGER));
   }
 
   /** The ms left until the call's deadline by the provider's clock (<= 0: due). */

@@ -1062,8 +1062,9 @@ t('instanceof BusError / DBusError: a brand shared by copies of the package, a s
   assert.ok(new MyD('a.b.C', 'm') instanceof DBusError && new MyD('a.b.C', 'm') instanceof MyD);
   // another copy's error: the brand (a plain object stands in for it here)
   const key = Symbol.for('wasmbus.BusError');
-  assert.ok(Object.assign(new Error('send: ENXIO: gone'), { [key]: true, errno: 6 }) instanceof BusError, 'a branded Error');
+  assert.ok(Object.assign(new Error('send: ENXIO: gone'), { [key]: true, errno: 6, code: 'ENXIO' }) instanceof BusError, 'a branded Error');
   assert.not.ok({ [key]: true } instanceof BusError, 'a branded object with no message string');
+  assert.not.ok({ [key]: true, message: 'op: undefined: x' } instanceof BusError, 'nor one with a message and no errno and code');
   assert.not.ok((null as unknown) instanceof BusError);
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();

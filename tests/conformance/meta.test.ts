@@ -2,7 +2,7 @@
 // the provider cannot tell or that are over their cap left out, live values per message (the
 // per-thread cache follows the provider's epoch).
 import * as assert from 'uvu/assert';
-import { abi as A, ATTACH, MockProvider, type Creds } from '../../js/index.ts';
+import { abi as A, ATTACH, MockProvider, type BusError, type Creds } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 import { FULL } from '../helpers/identity.ts';
 
@@ -454,6 +454,15 @@ t('a clock() that returns true without writing reads as no clock (0), never as i
   assert.is(n.timestamp!.monotonicNs, 0n, 'the notification, with no reading');
   n.free();
   assert.equal(a.getNameOwner('org.example.Quiet'), a.id);
+  // a call needs the monotonic clock for its deadline: refused at once, nothing sent (it
+  // waited for good, and callSync blocked its thread, before: a last look, stop 44)
+  await a.call(b.id, new Uint8Array(1), { timeout: 100 }).then(() => assert.unreachable('resolved'), (e) => {
+    assert.is((e as BusError).code, 'EOPNOTSUPP');
+    assert.match((e as Error).message, /^call: EOPNOTSUPP: this thread's provider has no CLOCK_MONOTONIC/);
+  });
+  assert.throws(() => a.callSync(b.id, new Uint8Array(1), { timeout: 100 }), /^callSync: EOPNOTSUPP: this thread's provider has no CLOCK_MONOTONIC/);
+  assert.is(b.queued, 0, 'nothing sent');
+  assert.is(a.pendingCalls, 0);
   silent = false;
   for (const c of [a, b, w]) c.close();
   await bus2.close();
