@@ -179,8 +179,9 @@ export function metaNextSeq(t: u32): void {
 export function metaStampInto(t: u32, to: u32): void {
   metaNextSeq(t);
   copy(to, t + A.THREAD_SCRATCH + META_SEQ, 8);
-  if (clock_time_get(1, 0, to + 8) != 0) st64(to + 8, 0, 0);
-  if (clock_time_get(0, 0, to + 16) != 0) st64(to + 16, 0, 0);
+  // (after the command committed: a provider that fails here reads as no clock, A.CLOCK_PRECISION_STAMP)
+  if (clock_time_get(1, A.CLOCK_PRECISION_STAMP, to + 8) != 0) st64(to + 8, 0, 0);
+  if (clock_time_get(0, A.CLOCK_PRECISION_STAMP, to + 16) != 0) st64(to + 16, 0, 0);
 }
 
 /**

@@ -20,11 +20,15 @@ import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
 import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer, UNSET } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
+import { CLOCK_PRECISION_STAMP } from '../shared/abi.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
 export const WASI_ESUCCESS = 0;
 export const WASI_EINVAL = 28;
 export const WASI_ENOTSUP = 58;
+
+/** clock_time_get's precision from a bus notification's TIMESTAMP (abi.CLOCK_PRECISION_STAMP), as the import receives it */
+const STAMP = BigInt(CLOCK_PRECISION_STAMP);
 
 /** comm_get's `which` */
 export const COMM_THREAD = 0;
@@ -154,14 +158,21 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
 
   return {
     wasi_snapshot_preview1: {
-      clock_time_get(id: number, _precision: bigint, out: number): number {
+      clock_time_get(id: number, precision: bigint, out: number): number {
         // (2^64 − 1 ns, 584 years, is no reading: a clock that said true without filling
         // `out` reads as no clock, 0, as one that says false, never as its last reading; not
         // an error: the core reads the clocks for a bus notification after the command it
         // belongs to has committed, and a provider's failure there loses the notification, a
         // second look, stop 44)
         halves[0] = halves[1] = 0xffffffff;
-        if (!provider.clock(id, halves)) return WASI_EINVAL;
+        let ok: boolean;
+        if (precision === STAMP) {
+          // a notification's TIMESTAMP, read after its command committed: a clock that throws
+          // there is read as no clock, as one that says false (the throw failed the call
+          // after its change was made, and lost the notification, before stop 45)
+          try { ok = provider.clock(id, halves); } catch { return WASI_EINVAL; }
+        } else ok = provider.clock(id, halves);
+        if (!ok) return WASI_EINVAL;
         if (halves[0] === 0xffffffff && halves[1] === 0xffffffff) return WASI_EINVAL;
         dv.setUint32(out, halves[0], true);
         dv.setUint32(out + 4, halves[1], true);

@@ -1049,6 +1049,12 @@ export const REPLY_SYNC = 1;
 export const PAYLOAD_KERNEL = 0;
 // where replyTick reads the clock: the last 8 bytes of the thread's scratch
 export const REPLY_SCRATCH_NOW = 176;
+// clock_time_get's `precision` when the core reads the clocks for a bus notification's
+// TIMESTAMP, after the command it belongs to has committed (every other read passes 0, a
+// hint WASI lets a host ignore): the host reads a provider's clock that throws there as no
+// clock (0), since the command can no longer fail whole (stop 45: the call failed after its
+// change was made, and the notification was lost)
+export const CLOCK_PRECISION_STAMP = 1;
 // the bus-wide reply table is full (wasmbus: kdbus allocated replies without a bus-wide cap;
 // docs/DIFFERENCES.md)
 export const ENOSPC = 28;

@@ -468,4 +468,48 @@ t('a clock() that returns true without writing reads as no clock (0), never as i
   await bus2.close();
 });
 
+t('a clock() that throws while a bus notification is stamped (after its command committed) reads as no clock there: the command and its notification go through; before the commit it fails the command, which changes nothing (stop 45)', async ({ bus }) => {
+  let throwing = false;
+  class Broken extends MockProvider {
+    override clock(id: number, out: Uint32Array): boolean {
+      if (throwing) throw new Error('clock broke');
+      return super.clock(id, out);
+    }
+  }
+  const { Bus } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: new Broken(), limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const a = bus2.connect(), b = bus2.connect({ attachRecv: ['timestamp'] }), x = bus2.connect();
+  const w = bus2.connect({ attachRecv: ['timestamp'] });
+  w.addMatch({ notifications: 'name-add' });
+  w.addMatch({ notifications: 'id-remove' });
+  throwing = true;
+  // a notification read after the change: the call succeeds, the watcher gets it, with no reading
+  a.requestName('org.example.Broken');
+  assert.equal(a.getNameOwner('org.example.Broken'), a.id);
+  const n = w.recv()!;
+  assert.is(n.notification?.kind, 'name-add', 'the NAME_ACQUIRE notification');
+  assert.is(n.timestamp!.monotonicNs, 0n, 'no reading');
+  assert.is(n.timestamp!.realtimeNs, 0n);
+  n.free();
+  // BYEBYE: the close goes through, ID_REMOVE is sent
+  const xid = x.id;
+  x.close();
+  const r = w.recv()!;
+  const gone = r.notification;
+  assert.ok(gone?.kind === 'id-remove' && gone.id === xid, 'the ID_REMOVE notification');
+  r.free();
+  // a message's own TIMESTAMP is read before anything is queued: the send fails with the
+  // provider's error, and nothing reaches the receiver
+  assert.throws(() => a.sendText(b.id, 'x'), /clock broke/);
+  assert.is(b.queued, 0, 'nothing queued');
+  throwing = false;
+  a.sendText(b.id, 'y');
+  const m = b.recv()!;
+  assert.ok(m.timestamp!.monotonicNs > 0n);
+  m.free();
+  assert.equal(bus2.check(), []);
+  for (const c of [w, a, b]) c.close();
+  await bus2.close();
+});
+
 t.run();
