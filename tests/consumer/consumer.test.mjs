@@ -346,7 +346,7 @@ s('browser build outside a browser: the page bundle (esbuild) run by Node and by
   for (const [name, cmd, args] of [['node', process.execPath, ['srv/server.mjs']], ['deno', DENO, ['run', '--no-lock', 'srv/server.mjs']]]) {
     const r = ok(run(cmd, args, { cwd: dir }), `${name} srv/server.mjs`);
     const out = JSON.parse(r.stdout.trim().split('\n').pop());
-    assert.equal(out, { text: 'hello', creds: null, timestamp: 'bigint', check: [] }, `${name}: a message, real clocks, no identity`);
+    assert.equal(out, { text: 'hello', creds: null, timestamp: 'bigint', check: [], names: ['Bus', 'BusError', 'DBusError', 'WasmEngine', 'TwinEngine', 'Connection'] }, `${name}: a message, real clocks, no identity, the classes' own names`);
   }
 });
 
