@@ -8,7 +8,9 @@
 // that runs a command. The table is the bus lock's: every change is made under it, journaled.
 // Each record in use is on its caller's list (CONN_CALLS, in call order), each free one on
 // the free list or above the high-water mark (abi.ts, "Calls and replies"): a call, a reply
-// and a caller's close touch only the records they concern.
+// and a caller's close touch only the records they concern. Each record in use is also on the
+// deadline list (the DEAD ones first, then the PENDING ones by deadline): the sweep takes
+// what is due from its head, and stops at the first record that is not.
 import * as A from "../js/shared/abi";
 import { ld32, st64, aLoad, THREAD } from "./mem";
 import { wr32, wr64, logCommit } from "./journal";
@@ -46,6 +48,44 @@ function hasCookie(r: u32, lo: u32, hi: u32): bool {
 function recAt(i1: u32): u32 { return table() + i1 * A.REPLY_SIZE; }
 function index1(r: u32): u32 { return u32((r - table()) / A.REPLY_SIZE); }
 
+/** Record `r` (index + 1 `i1`) off the deadline list (bus lock held). */
+function dlUnlink(r: u32, i1: u32): void {
+  const T = table(), next = ld32(r + A.REPLY_DL_NEXT), prev = ld32(r + A.REPLY_DL_PREV);
+  if (prev != 0) wr32(recAt(prev) + A.REPLY_DL_NEXT, next);
+  else wr32(T + A.REPLY_T_DL_HEAD, next);
+  if (next != 0) wr32(recAt(next) + A.REPLY_DL_PREV, prev);
+  else wr32(T + A.REPLY_T_DL_TAIL, prev);
+  wr32(r + A.REPLY_DL_NEXT, 0);
+  wr32(r + A.REPLY_DL_PREV, 0);
+}
+
+/** Record `r` (index + 1 `i1`), off the list, in after record `prev` (0: at the head). */
+function dlLinkAfter(r: u32, i1: u32, prev: u32): void {
+  const T = table();
+  const next = prev != 0 ? ld32(recAt(prev) + A.REPLY_DL_NEXT) : ld32(T + A.REPLY_T_DL_HEAD);
+  wr32(r + A.REPLY_DL_PREV, prev);
+  wr32(r + A.REPLY_DL_NEXT, next);
+  if (prev != 0) wr32(recAt(prev) + A.REPLY_DL_NEXT, i1);
+  else wr32(T + A.REPLY_T_DL_HEAD, i1);
+  if (next != 0) wr32(recAt(next) + A.REPLY_DL_PREV, i1);
+  else wr32(T + A.REPLY_T_DL_TAIL, i1);
+}
+
+/**
+ * PENDING record `r` (index + 1 `i1`, deadline (lo, hi)) into the deadline list: after the
+ * last record whose deadline is not later (or the last DEAD one), walking back from the tail
+ * (calls made with one timeout come in deadline order: no step back).
+ */
+function dlInsert(r: u32, i1: u32, lo: u32, hi: u32): void {
+  let prev = ld32(table() + A.REPLY_T_DL_TAIL);
+  while (prev != 0) {
+    const p = recAt(prev);
+    if (ld32(p + A.REPLY_STATE) == A.REPLY_DEAD || le64(ld32(p + A.REPLY_DEADLINE), ld32(p + A.REPLY_DEADLINE + 4), lo, hi)) break;
+    prev = ld32(p + A.REPLY_DL_PREV);
+  }
+  dlLinkAfter(r, i1, prev);
+}
+
 /**
  * Take record `r` out of the table (bus lock held): off its caller's list (when that caller
  * is still the connection in the slot: a caller's close frees its records before its
@@ -62,6 +102,7 @@ function replyFree(r: u32): void {
     else wr32(cc + A.CONN_CALLS_TAIL, prev);
     wr32(cc + A.CONN_N_CALLS, ld32(cc + A.CONN_N_CALLS) - 1);
   }
+  dlUnlink(r, i1);
   wr32(r + A.REPLY_STATE, A.REPLY_FREE);
   wr32(r + A.REPLY_NEXT, ld32(T + A.REPLY_T_FREE));
   wr32(r + A.REPLY_PREV, 0);
@@ -69,8 +110,13 @@ function replyFree(r: u32): void {
   wr32(T + A.REPLY_T_LIVE, ld32(T + A.REPLY_T_LIVE) - 1);
 }
 
-/** A record owes REPLY_DEAD: make the next command deliver it (due = 0). */
+/** A record owes REPLY_DEAD: to the deadline list's head, and the next command delivers it (due = 0). */
 function replyOwe(r: u32): void {
+  if (ld32(r + A.REPLY_STATE) != A.REPLY_DEAD) {
+    const i1 = index1(r);
+    dlUnlink(r, i1);
+    dlLinkAfter(r, i1, 0);
+  }
   wr32(r + A.REPLY_STATE, A.REPLY_DEAD);
   wr64(table() + A.REPLY_T_DUE, 0, 0);
 }
@@ -115,6 +161,7 @@ export function replyInsert(i: u32, c: u32, d: u32, msg: u32, sync: bool): void 
   if (live == 0 || le64(dlLo, dlHi, ld32(T + A.REPLY_T_DUE), ld32(T + A.REPLY_T_DUE + 4))) wr64(T + A.REPLY_T_DUE, dlLo, dlHi);
   wr32(T + A.REPLY_T_LIVE, live + 1);
   wr32(r + A.REPLY_STATE, A.REPLY_PENDING);
+  dlInsert(r, i + 1, dlLo, dlHi);
 }
 
 /**
@@ -208,20 +255,22 @@ export function replyUnsent(d: u32, m: u32, from: u32): u32 {
  * WOULDBLOCK when a caller's lock is taken (what is left stays owed: due = 0).
  */
 export function replySweep(nowLo: u32, nowHi: u32): i32 {
-  const T = table(), n = ld32(H + A.BUS_N_REPLIES), live = ld32(T + A.REPLY_T_LIVE);
-  let dueLo: u32 = 0xffffffff, dueHi: u32 = 0xffffffff, seen: u32 = 0;
-  for (let i: u32 = 0; i < n && seen < live; i++) {
-    const r = rec(i);
+  const T = table();
+  let dueLo: u32 = 0xffffffff, dueHi: u32 = 0xffffffff;
+  // the deadline list from its head: the DEAD records, then the PENDING ones by deadline, up
+  // to the first that is not due (its deadline is the earliest left)
+  // (each record handled leaves the list: the next one is at its head)
+  for (let i1 = ld32(T + A.REPLY_T_DL_HEAD); i1 != 0; i1 = ld32(T + A.REPLY_T_DL_HEAD)) {
+    const r = recAt(i1);
     const st = ld32(r + A.REPLY_STATE);
-    if (st == A.REPLY_FREE) continue;
-    seen++;
     const dlLo = ld32(r + A.REPLY_DEADLINE), dlHi = ld32(r + A.REPLY_DEADLINE + 4);
     let item: u32 = 0;
     if (st == A.REPLY_DEAD) item = A.ITEM_REPLY_DEAD;
     else if (le64(dlLo, dlHi, nowLo, nowHi)) item = A.ITEM_REPLY_TIMEOUT;
     if (item == 0) {
-      if (le64(dlLo, dlHi, dueLo, dueHi)) { dueLo = dlLo; dueHi = dlHi; }
-      continue;
+      dueLo = dlLo;
+      dueHi = dlHi;
+      break;
     }
     const gen = ld32(r + A.REPLY_CALLER_GEN);
     const cc = connAddr(ld32(r + A.REPLY_CALLER_SLOT));

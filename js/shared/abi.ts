@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 14; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it
+export const BUS_VERSION = 15; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked
 
 // Bus header, at BUS_BASE.
 //
@@ -1001,13 +1001,16 @@ export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this
 //  header
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
 //      │ live     │ due lo   │ due hi   │ free     │  live: records in use
-//   16 ├──────────┼──────────┴──────────┴──────────┤  due: the earliest deadline of a PENDING
-//      │ hwm      │ reserved up to REPLY_SIZE      │  record; 0 when a DEAD one waits
-//   64 └──────────┴────────────────────────────────┘  free: index + 1 of the first record of
-//                                                     the free list (0: empty), linked by next
-//                                                     hwm: records ever taken; those from hwm
+//   16 ├──────────┼──────────┼──────────┼──────────┤  due: the earliest deadline of a PENDING
+//      │ hwm      │ dl head  │ dl tail  │ reserved │  record; 0 when a DEAD one waits
+//   32 ├──────────┴──────────┴──────────┴──────────┤  free: index + 1 of the first record of
+//      │ reserved up to REPLY_SIZE                 │  the free list (0: empty), linked by next
+//   64 └───────────────────────────────────────────┘  hwm: records ever taken; those from hwm
 //                                                     on are free and on no list (so a fresh,
 //                                                     zeroed table needs no set-up)
+//                                                     dl head, dl tail: index + 1 of the first
+//                                                     and last record of the deadline list
+//                                                     (0: empty)
 //  record
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
 //      │ state    │ caller   │ caller   │ replier  │  state: REPLY_FREE / _PENDING / _DEAD
@@ -1017,19 +1020,30 @@ export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this
 //      │ gen      │          │ (the call's)        │
 //   32 ├──────────┴──────────┼─────────────────────┤
 //      │ deadline u64        │ caller id u64       │  deadline: msg.timeout_ns, absolute
-//   48 ├──────────┬──────────┬────────────────────┤  CLOCK_MONOTONIC ns
-//      │ next     │ prev     │ reserved           │  next, prev: index + 1 of the neighbours in
-//   64 └──────────┴──────────┴────────────────────┘  its caller's list (CONN_CALLS; a free
+//   48 ├──────────┬──────────┬──────────┬──────────┤  CLOCK_MONOTONIC ns
+//      │ next     │ prev     │ dl next  │ dl prev  │  next, prev: index + 1 of the neighbours in
+//   64 └──────────┴──────────┴──────────┴──────────┘  its caller's list (CONN_CALLS; a free
 //                                                     record: next links the free list)
+//                                                     dl next, dl prev: its neighbours in the
+//                                                     deadline list (0 while free)
 // Every record in use is on its caller's list, in the order the calls were made: a reply is
 // matched by walking its caller's list (at most MAX_PENDING_REPLIES, and a service answering
 // in order finds its call first), a call's EMLINK check reads CONN_N_CALLS, and a record is
 // taken off the free list: no SEND walks the whole table (before BUS_VERSION 9 each call and
-// each reply scanned the records in use, under the bus lock).
+// each reply scanned the records in use, under the bus lock). Every record in use is also on
+// the bus's one deadline list (BUS_VERSION 15): the DEAD ones first, then the PENDING ones by
+// deadline, those with one deadline in call order. A call goes in from the tail (calls made
+// with one timeout come in deadline order: O(1); one with a shorter timeout than the calls
+// before it walks back past them), a record that owes REPLY_DEAD moves to the head, and the
+// sweep takes what is due from the head and stops at the first record that is not: expiring
+// k calls costs O(k), where each expiry scanned every record in use before (65 536 calls
+// timing out one after the other: 8 s of CPU, the event loop blocked up to 2.8 s; stop 45).
 export const REPLY_T_LIVE = 0;
 export const REPLY_T_DUE = 4;
 export const REPLY_T_FREE = 12;
 export const REPLY_T_HWM = 16;
+export const REPLY_T_DL_HEAD = 20;
+export const REPLY_T_DL_TAIL = 24;
 export const REPLY_STATE = 0;
 export const REPLY_CALLER_SLOT = 4;
 export const REPLY_CALLER_GEN = 8;
@@ -1041,6 +1055,8 @@ export const REPLY_DEADLINE = 32;
 export const REPLY_CALLER_ID = 40;
 export const REPLY_NEXT = 48;
 export const REPLY_PREV = 52;
+export const REPLY_DL_NEXT = 56;
+export const REPLY_DL_PREV = 60;
 export const REPLY_FREE = 0;
 export const REPLY_PENDING = 1; // waits for its reply or its deadline
 export const REPLY_DEAD = 2; // the replier closed or dropped the call: REPLY_DEAD is owed to the caller

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
 import { busSuite, open } from '../helpers/harness.ts';
 import { hostVec, type Raw } from '../helpers/raw.ts';
+import * as HEALTH from '../../js/health.ts';
 
 const FAR = 1n << 62n; // a deadline that never passes in a test
 type H = ReturnType<typeof open>;
@@ -266,6 +267,87 @@ big('EMLINK at MAX_PENDING_REPLIES calls of one caller; another caller may still
   const m = take(raw, b);
   assert.is(reply(raw, b, c, m.cookie), 0);
   take(raw, c);
+});
+
+big('seeded random (stop 45: the deadline list): calls with random deadlines, replies, repliers leaving and DROPs; every call ends exactly once, each caller told of its time-outs in deadline order (call order for one deadline), the table checked after every step', ({ raw, mock, e }) => {
+  const { checkBus } = HEALTH;
+  let seed = 45;
+  const rnd = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
+  const now = (): bigint => { const o = new Uint32Array(2); mock.clock(1, o); return BigInt(o[0]) + (BigInt(o[1]) << 32n); };
+  const callers = [0, 1, 2].map(() => open(raw, { poolSize: 65536 }));
+  let repliers = [0, 1].map(() => open(raw, { poolSize: 65536 }));
+  type Call = { caller: number; replier: number; rgen: number; cookie: number; deadline: bigint; ended: boolean };
+  const calls = new Map<number, Call>();
+  /** per caller: the deadlines of its calls in the order their REPLY_TIMEOUTs came */
+  const timedOut: bigint[][] = callers.map(() => []);
+  let cookie = 1000;
+  /** one message off caller i's queue, if any: which call it ends, how (freed) */
+  const drain = (i: number): boolean => {
+    const k = take(raw, callers[i]);
+    if (k.r === -A.EAGAIN) return false;
+    assert.is(k.r, 0);
+    const c = calls.get(k.cookieReply);
+    assert.ok(c && c.caller === i, `caller ${i}: an end of its own call (${k.cookieReply})`);
+    assert.is(c!.ended, false, `call ${k.cookieReply} ends once`);
+    c!.ended = true;
+    if (k.item === A.ITEM_REPLY_TIMEOUT) {
+      timedOut[i].push(c!.deadline);
+      const ds = timedOut[i];
+      assert.ok(ds.length < 2 || ds[ds.length - 2] <= ds[ds.length - 1], `caller ${i}: time-outs in deadline order (${ds.slice(-2).join(' then ')})`);
+    }
+    return true;
+  };
+  for (let step = 0; step < 1500; step++) {
+    const op = rnd(100);
+    if (op < 45) {
+      // a call with a deadline up to 300 clock reads away (some far), one caller's at most 100 pending
+      const i = rnd(3), j = rnd(2);
+      const mine = [...calls.values()].filter((c) => c.caller === i && !c.ended).length;
+      if (mine >= 100) continue;
+      const dl = rnd(10) === 0 ? FAR : now() + BigInt(rnd(300_000));
+      const r = call(raw, callers[i], repliers[j], ++cookie, dl);
+      assert.is(r, 0, `call ${cookie}`);
+      calls.set(cookie, { caller: i, replier: j, rgen: repliers[j].gen, cookie, deadline: dl, ended: false });
+    } else if (op < 60) {
+      // a replier takes its next message and answers it (a call already ended: EBADSLT)
+      const j = rnd(2);
+      const m = raw.recv(repliers[j].slot, repliers[j].gen);
+      if (m.r !== 0) continue;
+      const s = raw.slice(repliers[j].slot, m.offset), ck = raw.r64(s + A.MSG_COOKIE);
+      assert.is(raw.free(repliers[j].slot, repliers[j].gen, m.offset), 0);
+      const c = calls.get(ck)!;
+      const r = reply(raw, repliers[j], callers[c.caller], ck);
+      assert.ok(r === 0 || r === -A.EBADSLT, `reply to ${ck}: ${r}`);
+    } else if (op < 64) {
+      // a replier DROPs its next message: that call owes REPLY_DEAD
+      const j = rnd(2);
+      raw.recv(repliers[j].slot, repliers[j].gen, A.RECV_DROP);
+    } else if (op < 67) {
+      // a replier leaves (its pending calls owe REPLY_DEAD) and another takes its place
+      const j = rnd(2);
+      while (raw.recv(repliers[j].slot, repliers[j].gen, A.RECV_DROP).r === 0);
+      assert.is(raw.byebye(repliers[j].slot, repliers[j].gen), 0);
+      repliers = repliers.map((h, k) => (k === j ? open(raw, { poolSize: 65536 }) : h));
+    } else if (op < 85) {
+      for (let k = rnd(40); k > 0; k--) now(); // time passes
+    } else drain(rnd(3));
+    assert.equal(checkBus(e), [], `step ${step}`);
+  }
+  // the rest: far calls answered, the clock past every other deadline, every end taken
+  for (const j of [0, 1]) {
+    for (let m = raw.recv(repliers[j].slot, repliers[j].gen); m.r === 0; m = raw.recv(repliers[j].slot, repliers[j].gen)) {
+      const ck = raw.r64(raw.slice(repliers[j].slot, m.offset) + A.MSG_COOKIE);
+      assert.is(raw.free(repliers[j].slot, repliers[j].gen, m.offset), 0);
+      const c = calls.get(ck)!;
+      if (c.deadline === FAR) reply(raw, repliers[j], callers[c.caller], ck);
+    }
+  }
+  for (let k = 0; k < 400; k++) now();
+  for (const i of [0, 1, 2]) while (drain(i));
+  const open_ = [...calls.values()].filter((c) => !c.ended);
+  assert.equal(open_.map((c) => c.cookie), [], 'every call ended');
+  assert.is(pending(raw), 0);
+  assert.ok(timedOut.flat().length > 100, `time-outs happened (${timedOut.flat().length})`);
 });
 
 big.run();
