@@ -21,7 +21,7 @@ import { sliceReserve, sliceBlock, slicePublish } from "./slice";
  * REPLY_DEAD). Returns 0, or -ENOBUFS / -EXFULL when it was dropped (and counted in d's
  * CONN_DROPPED). A drop does not overwrite the calling thread's reason words (its command did not fail).
  */
-export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32, stamp: u32 = 0): i32 {
+export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, cookieReplyLo: u32, cookieReplyHi: u32, stamp: u32 = 0, precision: u32 = 0): i32 {
   const mask = ld32(d + A.CONN_ATTACH_RECV) & A.ATTACH_TIMESTAMP;
   const itemSize = A.ITEM_HDR + payloadSize;
   let size: u32 = A.MSG_HDR + align8(itemSize);
@@ -60,7 +60,7 @@ export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, 
     st64(ts + A.ITEM_TYPE, A.ITEM_TIMESTAMP, 0);
     copy(ts + A.ITEM_HDR, stamp, 24);
   } else if (mask != 0) {
-    metaCollect(THREAD, mask); // TIMESTAMP only: no sender connection (c = 0) is needed
+    metaCollect(THREAD, mask, precision); // TIMESTAMP only: no sender connection (c = 0) is needed
     metaWrite(w + align8(itemSize), THREAD, 0, mask);
   }
   slicePublish(d, b);

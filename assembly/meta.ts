@@ -179,21 +179,22 @@ export function metaNextSeq(t: u32): void {
 export function metaStampInto(t: u32, to: u32): void {
   metaNextSeq(t);
   copy(to, t + A.THREAD_SCRATCH + META_SEQ, 8);
-  // (after the command committed: a provider that fails here reads as no clock, A.CLOCK_PRECISION_STAMP)
-  if (clock_time_get(1, A.CLOCK_PRECISION_STAMP, to + 8) != 0) st64(to + 8, 0, 0);
-  if (clock_time_get(0, A.CLOCK_PRECISION_STAMP, to + 16) != 0) st64(to + 16, 0, 0);
+  // (after the command committed: a provider that fails here reads as no clock, A.CLOCK_PRECISION_COMMITTED)
+  if (clock_time_get(1, A.CLOCK_PRECISION_COMMITTED, to + 8) != 0) st64(to + 8, 0, 0);
+  if (clock_time_get(0, A.CLOCK_PRECISION_COMMITTED, to + 16) != 0) st64(to + 16, 0, 0);
 }
 
 /**
  * Take the message's sequence number and collect the items of `mask` for thread `t`, all but
  * the owned names (metaNames, under the bus lock; none until then). No lock needed.
+ * `precision`: clock_time_get's (A.CLOCK_PRECISION_COMMITTED after the command committed).
  */
-export function metaCollect(t: u32, mask: u32): void {
+export function metaCollect(t: u32, mask: u32, precision: u32 = 0): void {
   const meta = t + A.THREAD_SCRATCH;
   metaNextSeq(t);
   if ((mask & A.ATTACH_TIMESTAMP) != 0) {
-    if (clock_time_get(1, 0, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
-    if (clock_time_get(0, 0, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
+    if (clock_time_get(1, precision, meta + META_MONO) != 0) st64(meta + META_MONO, 0, 0);
+    if (clock_time_get(0, precision, meta + META_REAL) != 0) st64(meta + META_REAL, 0, 0);
   }
   metaCollectProcess(t + A.THREAD_META, mask, t + A.THREAD_META_ARGV);
   st32(meta + META_NAMES_LEN, 0);

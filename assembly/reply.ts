@@ -51,6 +51,8 @@ function index1(r: u32): u32 { return u32((r - table()) / A.REPLY_SIZE); }
 /** Record `r` (index + 1 `i1`) off the deadline list (bus lock held). */
 function dlUnlink(r: u32, i1: u32): void {
   const T = table(), next = ld32(r + A.REPLY_DL_NEXT), prev = ld32(r + A.REPLY_DL_PREV);
+  // the last DEAD record: the one before it is the last now (DEAD too, or none)
+  if (ld32(T + A.REPLY_T_DL_DEAD) == i1) wr32(T + A.REPLY_T_DL_DEAD, prev);
   if (prev != 0) wr32(recAt(prev) + A.REPLY_DL_NEXT, next);
   else wr32(T + A.REPLY_T_DL_HEAD, next);
   if (next != 0) wr32(recAt(next) + A.REPLY_DL_PREV, prev);
@@ -110,12 +112,17 @@ function replyFree(r: u32): void {
   wr32(T + A.REPLY_T_LIVE, ld32(T + A.REPLY_T_LIVE) - 1);
 }
 
-/** A record owes REPLY_DEAD: to the deadline list's head, and the next command delivers it (due = 0). */
+/**
+ * A record owes REPLY_DEAD: after the deadline list's other DEAD records (they go out in the
+ * order they came to owe it: a replier's close marks its calls in table order, as the sweep
+ * before BUS_VERSION 15 delivered them), and the next command delivers it (due = 0).
+ */
 function replyOwe(r: u32): void {
   if (ld32(r + A.REPLY_STATE) != A.REPLY_DEAD) {
-    const i1 = index1(r);
+    const T = table(), i1 = index1(r);
     dlUnlink(r, i1);
-    dlLinkAfter(r, i1, 0);
+    dlLinkAfter(r, i1, ld32(T + A.REPLY_T_DL_DEAD));
+    wr32(T + A.REPLY_T_DL_DEAD, i1);
   }
   wr32(r + A.REPLY_STATE, A.REPLY_DEAD);
   wr64(table() + A.REPLY_T_DUE, 0, 0);
@@ -254,7 +261,7 @@ export function replyUnsent(d: u32, m: u32, from: u32): u32 {
  * under its caller's lock and committed on its own; then the earliest deadline left. 0, or
  * WOULDBLOCK when a caller's lock is taken (what is left stays owed: due = 0).
  */
-export function replySweep(nowLo: u32, nowHi: u32): i32 {
+export function replySweep(nowLo: u32, nowHi: u32, precision: u32 = 0): i32 {
   const T = table();
   let dueLo: u32 = 0xffffffff, dueHi: u32 = 0xffffffff;
   // the deadline list from its head: the DEAD records, then the PENDING ones by deadline, up
@@ -280,7 +287,7 @@ export function replySweep(nowLo: u32, nowHi: u32): i32 {
         logCommit();
         return A.WOULDBLOCK;
       }
-      const sent = connLive(cc, gen) && kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4)) == 0;
+      const sent = connLive(cc, gen) && kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4), 0, precision) == 0;
       const kb = sliceBlock;
       replyFree(r);
       logCommit();
@@ -296,18 +303,22 @@ export function replySweep(nowLo: u32, nowHi: u32): i32 {
   return 0;
 }
 
-/** The monotonic clock into the thread's scratch (0 when the host cannot tell). */
-function now(): u32 {
+/** The monotonic clock into the thread's scratch (0 when the host cannot tell); `precision`: clock_time_get's. */
+function now(precision: u32): u32 {
   const p = THREAD + A.THREAD_SCRATCH + A.REPLY_SCRATCH_NOW;
-  if (clock_time_get(1, 0, p) != 0) st64(p, 0, 0);
+  if (clock_time_get(1, precision, p) != 0) st64(p, 0, 0);
   return p;
 }
 
-/** With the bus lock held: deliver what is owed now (after a close or a DROP). */
+/**
+ * With the bus lock held: deliver what is owed now, at the end of a command whose change has
+ * committed (a close, a DROP, a recovery): its clock reads may not fail the command
+ * (A.CLOCK_PRECISION_COMMITTED; a clock the host cannot read here is 0: only REPLY_DEADs go).
+ */
 export function replySweepNow(): i32 {
   if (ld32(table() + A.REPLY_T_LIVE) == 0) return 0;
-  const p = now();
-  return replySweep(ld32(p), ld32(p + 4));
+  const p = now(A.CLOCK_PRECISION_COMMITTED);
+  return replySweep(ld32(p), ld32(p + 4), A.CLOCK_PRECISION_COMMITTED);
 }
 
 /**
@@ -319,7 +330,7 @@ export function replySweepNow(): i32 {
 export function replyTick(): i32 {
   const T = table();
   if (T == 0 || aLoad(T + A.REPLY_T_LIVE) == 0) return 0;
-  const p = now();
+  const p = now(0);
   const nLo = ld32(p), nHi = ld32(p + 4);
   if (!le64(ld32(T + A.REPLY_T_DUE), ld32(T + A.REPLY_T_DUE + 4), nLo, nHi)) return 0;
   if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;

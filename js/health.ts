@@ -591,13 +591,16 @@ export function checkReplies(e: Engine): string[] {
   if (live > dead && (dueHi > minHi || (dueHi === minHi && dueLo > minLo))) out.push('reply table: due is later than the earliest deadline');
   // the deadline list (BUS_VERSION 15): every record in use once, linked both ways, the DEAD
   // ones first, then the PENDING ones by deadline
-  let onList = 0, prevDl = 0, pending = false, lastLo = 0, lastHi = 0;
+  let onList = 0, prevDl = 0, pending = false, lastLo = 0, lastHi = 0, lastDead = 0;
   for (let i1 = ld(T + A.REPLY_T_DL_HEAD); i1 !== 0; i1 = ld(T + i1 * A.REPLY_SIZE + A.REPLY_DL_NEXT)) {
     if (i1 > n || ++onList > n) { out.push('reply table: bad deadline list'); break; }
     const r = T + i1 * A.REPLY_SIZE, st = ld(r + A.REPLY_STATE);
     if (ld(r + A.REPLY_DL_PREV) !== prevDl) out.push(`reply table: deadline list back link broken at record ${i1 - 1}`);
     if (st === A.REPLY_FREE) out.push(`reply table: the deadline list holds free record ${i1 - 1}`);
-    else if (st === A.REPLY_DEAD) { if (pending) out.push(`reply table: DEAD record ${i1 - 1} after a PENDING one on the deadline list`); }
+    else if (st === A.REPLY_DEAD) {
+      if (pending) out.push(`reply table: DEAD record ${i1 - 1} after a PENDING one on the deadline list`);
+      lastDead = i1;
+    }
     else {
       const lo = ld(r + A.REPLY_DEADLINE), hi = ld(r + A.REPLY_DEADLINE + 4);
       if (pending && (hi < lastHi || (hi === lastHi && lo < lastLo))) out.push(`reply table: the deadline list is out of order at record ${i1 - 1}`);
@@ -607,6 +610,7 @@ export function checkReplies(e: Engine): string[] {
   }
   if (ld(T + A.REPLY_T_DL_TAIL) !== prevDl) out.push(`reply table: deadline list tail ${ld(T + A.REPLY_T_DL_TAIL)} != ${prevDl}`);
   if (onList !== live) out.push(`reply table: ${live} records in use, ${onList} on the deadline list`);
+  if (ld(T + A.REPLY_T_DL_DEAD) !== lastDead) out.push(`reply table: the last DEAD record is ${lastDead}, dl_dead says ${ld(T + A.REPLY_T_DL_DEAD)}`);
   return out;
 }
 

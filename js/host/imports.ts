@@ -20,15 +20,15 @@ import type { Audit, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
 import { checkCreds, checkPids, bytesAnswer, groupsAnswer, capsAnswer, checkAudit, epochAnswer, UNSET } from './answers.ts';
 import { META_CMDLINE_ARGS_MAX, META_CMDLINE_MAX } from '../shared/meta-limits.ts';
-import { CLOCK_PRECISION_STAMP } from '../shared/abi.ts';
+import { CLOCK_PRECISION_COMMITTED } from '../shared/abi.ts';
 
 /** WASI errno values (preview1 numbering, not Linux's) */
 export const WASI_ESUCCESS = 0;
 export const WASI_EINVAL = 28;
 export const WASI_ENOTSUP = 58;
 
-/** clock_time_get's precision from a bus notification's TIMESTAMP (abi.CLOCK_PRECISION_STAMP), as the import receives it */
-const STAMP = BigInt(CLOCK_PRECISION_STAMP);
+/** clock_time_get's precision for a read after the command committed (abi.CLOCK_PRECISION_COMMITTED), as the import receives it */
+const COMMITTED = BigInt(CLOCK_PRECISION_COMMITTED);
 
 /** comm_get's `which` */
 export const COMM_THREAD = 0;
@@ -166,10 +166,11 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         // second look, stop 44)
         halves[0] = halves[1] = 0xffffffff;
         let ok: boolean;
-        if (precision === STAMP) {
-          // a notification's TIMESTAMP, read after its command committed: a clock that throws
-          // there is read as no clock, as one that says false (the throw failed the call
-          // after its change was made, and lost the notification, before stop 45)
+        if (precision === COMMITTED) {
+          // a read after the command committed (a notification's TIMESTAMP, the REPLY_DEADs
+          // of a close's end): a clock that throws there is read as no clock, as one that says
+          // false (the throw failed the call after its change was made, and lost the
+          // notification, before stop 45)
           try { ok = provider.clock(id, halves); } catch { return WASI_EINVAL; }
         } else ok = provider.clock(id, halves);
         if (!ok) return WASI_EINVAL;

@@ -1002,7 +1002,7 @@ export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
 //      │ live     │ due lo   │ due hi   │ free     │  live: records in use
 //   16 ├──────────┼──────────┼──────────┼──────────┤  due: the earliest deadline of a PENDING
-//      │ hwm      │ dl head  │ dl tail  │ reserved │  record; 0 when a DEAD one waits
+//      │ hwm      │ dl head  │ dl tail  │ dl dead  │  record; 0 when a DEAD one waits
 //   32 ├──────────┴──────────┴──────────┴──────────┤  free: index + 1 of the first record of
 //      │ reserved up to REPLY_SIZE                 │  the free list (0: empty), linked by next
 //   64 └───────────────────────────────────────────┘  hwm: records ever taken; those from hwm
@@ -1010,7 +1010,8 @@ export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this
 //                                                     zeroed table needs no set-up)
 //                                                     dl head, dl tail: index + 1 of the first
 //                                                     and last record of the deadline list
-//                                                     (0: empty)
+//                                                     (0: empty); dl dead: of its last DEAD
+//                                                     record (0: none)
 //  record
 //    0 ┌──────────┬──────────┬──────────┬──────────┐
 //      │ state    │ caller   │ caller   │ replier  │  state: REPLY_FREE / _PENDING / _DEAD
@@ -1031,8 +1032,8 @@ export const R_JOIN_TOKEN_IN_USE = 711; // EBUSY: another thread slot holds this
 // in order finds its call first), a call's EMLINK check reads CONN_N_CALLS, and a record is
 // taken off the free list: no SEND walks the whole table (before BUS_VERSION 9 each call and
 // each reply scanned the records in use, under the bus lock). Every record in use is also on
-// the bus's one deadline list (BUS_VERSION 15): the DEAD ones first, then the PENDING ones by
-// deadline, those with one deadline in call order. A call goes in from the tail (calls made
+// the bus's one deadline list (BUS_VERSION 15): the DEAD ones first (in the order they came to
+// owe REPLY_DEAD), then the PENDING ones by deadline, those with one deadline in call order. A call goes in from the tail (calls made
 // with one timeout come in deadline order: O(1); one with a shorter timeout than the calls
 // before it walks back past them), a record that owes REPLY_DEAD moves to the head, and the
 // sweep takes what is due from the head and stops at the first record that is not: expiring
@@ -1044,6 +1045,7 @@ export const REPLY_T_FREE = 12;
 export const REPLY_T_HWM = 16;
 export const REPLY_T_DL_HEAD = 20;
 export const REPLY_T_DL_TAIL = 24;
+export const REPLY_T_DL_DEAD = 28;
 export const REPLY_STATE = 0;
 export const REPLY_CALLER_SLOT = 4;
 export const REPLY_CALLER_GEN = 8;
@@ -1065,12 +1067,14 @@ export const REPLY_SYNC = 1;
 export const PAYLOAD_KERNEL = 0;
 // where replyTick reads the clock: the last 8 bytes of the thread's scratch
 export const REPLY_SCRATCH_NOW = 176;
-// clock_time_get's `precision` when the core reads the clocks for a bus notification's
-// TIMESTAMP, after the command it belongs to has committed (every other read passes 0, a
-// hint WASI lets a host ignore): the host reads a provider's clock that throws there as no
-// clock (0), since the command can no longer fail whole (stop 45: the call failed after its
-// change was made, and the notification was lost)
-export const CLOCK_PRECISION_STAMP = 1;
+// clock_time_get's `precision` when the core reads the clocks after the command's change
+// has committed (every other read passes 0, a hint WASI lets a host ignore): a bus
+// notification's TIMESTAMP, and the sweep at the end of a BYEBYE, a DROP or a recovery (its
+// clock reading, the TIMESTAMP of the REPLY_DEADs it delivers). The host reads a provider's
+// clock that throws there as no clock (0), since the command can no longer fail whole (stop
+// 45: the call failed after its change was made, and the notification was lost; a close
+// threw with its connection closed)
+export const CLOCK_PRECISION_COMMITTED = 1;
 // the bus-wide reply table is full (wasmbus: kdbus allocated replies without a bus-wide cap;
 // docs/DIFFERENCES.md)
 export const ENOSPC = 28;

@@ -250,6 +250,30 @@ t('ENOSPC when the bus reply table is full (limits.replies = 16); nothing change
   for (let i = 0; i < 16; i++) assert.is(take(raw, a).item, A.ITEM_REPLY_DEAD);
 });
 
+t('REPLY_DEAD order: a replier\'s close tells its callers in the order of their records (call order on a fresh table), DROPs in the order they come; a caller\'s time-outs come in deadline order, call order for one deadline (stop 45)', ({ raw, mock }) => {
+  const a = open(raw, { poolSize: 65536 }), b = open(raw, { poolSize: 65536 });
+  for (let k = 0; k < 5; k++) assert.is(call(raw, a, b, 40 + k), 0);
+  for (let k = 0; k < 5; k++) take(raw, b); // received, not answered
+  assert.is(raw.byebye(b.slot, b.gen), 0);
+  const dead = [0, 1, 2, 3, 4].map(() => take(raw, a));
+  assert.equal(dead.map((k) => k.item), Array(5).fill(A.ITEM_REPLY_DEAD));
+  assert.equal(dead.map((k) => k.cookieReply), [40, 41, 42, 43, 44], 'a close: in call order (a fresh table)');
+  const b2 = open(raw, { poolSize: 65536 });
+  for (let k = 0; k < 5; k++) assert.is(call(raw, a, b2, 30 + k), 0);
+  while (raw.recv(b2.slot, b2.gen, A.RECV_DROP).r === 0);
+  const drops = [0, 1, 2, 3, 4].map(() => take(raw, a));
+  assert.equal(drops.map((k) => k.cookieReply), [30, 31, 32, 33, 34], 'DROPs: in the order they came');
+  // time-outs: deadlines 3, 1, 2, 1 (x 20 clock reads), expired by one command
+  const now = (): bigint => { const o = new Uint32Array(2); mock.clock(1, o); return BigInt(o[0]) + (BigInt(o[1]) << 32n); };
+  const t0 = now();
+  [3, 1, 2, 1].forEach((d, k) => assert.is(call(raw, a, b2, 50 + k, t0 + BigInt(d) * 20_000n), 0));
+  for (let k = 0; k < 100; k++) now();
+  const outs = [0, 1, 2, 3].map(() => take(raw, a));
+  assert.equal(outs.map((k) => k.item), Array(4).fill(A.ITEM_REPLY_TIMEOUT));
+  assert.equal(outs.map((k) => k.cookieReply), [51, 53, 52, 50], 'deadline order, call order for one deadline');
+  while (raw.recv(b2.slot, b2.gen, A.RECV_DROP).r === 0);
+});
+
 t.run();
 
 const big = busSuite('calls: the per-caller limit', { limits: { threads: 4, connections: 8, poolMax: 262144, names: 16, matches: 16, replies: 200 } });
