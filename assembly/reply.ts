@@ -250,7 +250,8 @@ export function replyUnsent(d: u32, m: u32, from: u32): u32 {
     const r = replyOf(d, m, from);
     if (r != 0) replyFree(r);
   } else if (ld32(m + A.MSG_TIMEOUT) != 0 || ld32(m + A.MSG_TIMEOUT + 4) != 0) {
-    if (kmsgSend(d, A.ITEM_REPLY_DEAD, 0, 0, ld32(m + A.MSG_TIMEOUT), ld32(m + A.MSG_TIMEOUT + 4)) == 0) return sliceBlock;
+    // (its TIMESTAMP never fails the cancel, nor a recovery: A.CLOCK_PRECISION_COMMITTED)
+    if (kmsgSend(d, A.ITEM_REPLY_DEAD, 0, 0, ld32(m + A.MSG_TIMEOUT), ld32(m + A.MSG_TIMEOUT + 4), 0, A.CLOCK_PRECISION_COMMITTED) == 0) return sliceBlock;
   }
   return 0;
 }
@@ -261,7 +262,7 @@ export function replyUnsent(d: u32, m: u32, from: u32): u32 {
  * under its caller's lock and committed on its own; then the earliest deadline left. 0, or
  * WOULDBLOCK when a caller's lock is taken (what is left stays owed: due = 0).
  */
-export function replySweep(nowLo: u32, nowHi: u32, precision: u32 = 0): i32 {
+export function replySweep(nowLo: u32, nowHi: u32): i32 {
   const T = table();
   let dueLo: u32 = 0xffffffff, dueHi: u32 = 0xffffffff;
   // the deadline list from its head: the DEAD records, then the PENDING ones by deadline, up
@@ -287,7 +288,9 @@ export function replySweep(nowLo: u32, nowHi: u32, precision: u32 = 0): i32 {
         logCommit();
         return A.WOULDBLOCK;
       }
-      const sent = connLive(cc, gen) && kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4), 0, precision) == 0;
+      // (the bus's message: its TIMESTAMP never fails the command that expires it, whose
+      // earlier expiries are committed: A.CLOCK_PRECISION_COMMITTED)
+      const sent = connLive(cc, gen) && kmsgSend(cc, item, 0, 0, ld32(r + A.REPLY_COOKIE), ld32(r + A.REPLY_COOKIE + 4), 0, A.CLOCK_PRECISION_COMMITTED) == 0;
       const kb = sliceBlock;
       replyFree(r);
       logCommit();
@@ -318,7 +321,7 @@ function now(precision: u32): u32 {
 export function replySweepNow(): i32 {
   if (ld32(table() + A.REPLY_T_LIVE) == 0) return 0;
   const p = now(A.CLOCK_PRECISION_COMMITTED);
-  return replySweep(ld32(p), ld32(p + 4), A.CLOCK_PRECISION_COMMITTED);
+  return replySweep(ld32(p), ld32(p + 4));
 }
 
 /**

@@ -1068,12 +1068,13 @@ export const PAYLOAD_KERNEL = 0;
 // where replyTick reads the clock: the last 8 bytes of the thread's scratch
 export const REPLY_SCRATCH_NOW = 176;
 // clock_time_get's `precision` when the core reads the clocks after the command's change
-// has committed (every other read passes 0, a hint WASI lets a host ignore): a bus
-// notification's TIMESTAMP, and the sweep at the end of a BYEBYE, a DROP or a recovery (its
-// clock reading, the TIMESTAMP of the REPLY_DEADs it delivers). The host reads a provider's
-// clock that throws there as no clock (0), since the command can no longer fail whole (stop
-// 45: the call failed after its change was made, and the notification was lost; a close
-// threw with its connection closed)
+// has committed, or for a message of the bus's own (every other read passes 0, a hint WASI
+// lets a host ignore): a bus notification's TIMESTAMP, a REPLY_TIMEOUT's or REPLY_DEAD's
+// (delivered one by one, each committed on its own, by whichever command expires them), and
+// the sweep's clock reading at the end of a BYEBYE, a DROP or a recovery. The host reads a
+// provider's clock that throws there as no clock (0), since the command can no longer fail
+// whole (stop 45: the call failed after its change was made, and the notification was lost;
+// a close threw with its connection closed; a recovery stopped half done)
 export const CLOCK_PRECISION_COMMITTED = 1;
 // the bus-wide reply table is full (wasmbus: kdbus allocated replies without a bus-wide cap;
 // docs/DIFFERENCES.md)

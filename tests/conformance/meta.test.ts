@@ -3,7 +3,8 @@
 // per-thread cache follows the provider's epoch).
 import * as assert from 'uvu/assert';
 import { abi as A, ATTACH, MockProvider, type BusError, type Creds } from '../../js/index.ts';
-import { busSuite } from '../helpers/harness.ts';
+import { busSuite, open } from '../helpers/harness.ts';
+import { Raw, hostVec } from '../helpers/raw.ts';
 import { FULL } from '../helpers/identity.ts';
 
 const t = busSuite('metadata');
@@ -542,6 +543,87 @@ t('a clock() that throws after a close committed (its end: the REPLY_DEADs of th
   assert.equal(bus2.check(), []);
   a.close();
   await bus2.close();
+});
+
+/** A MockProvider whose clock() throws from read `throwFrom` on (counted in `reads`). */
+class LateClock extends MockProvider {
+  reads = 0;
+  throwFrom = Infinity;
+  override clock(id: number, out: Uint32Array): boolean {
+    if (++this.reads >= this.throwFrom) throw new Error(`clock broke at read ${this.reads}`);
+    return super.clock(id, out);
+  }
+}
+
+t('the bus\'s own REPLY_TIMEOUTs read a throwing clock as no clock: a command that expires calls (each committed on its own) goes through whole; one whose first reading throws fails and changes nothing (stop 45: a last look)', async ({ bus }) => {
+  const { Bus } = await import('../../js/index.ts');
+  for (const k of [1, 2, 3, 4, 5, 6, 7]) {
+    const p = new LateClock();
+    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+    const a = bus2.connect({ attachRecv: ['timestamp'] }), svc = bus2.connect(), x = bus2.connect();
+    const ends = [0, 1, 2].map(() => a.call(svc.id, new Uint8Array(4), { timeout: 1 }).then(() => 'reply', (e: BusError) => e.code));
+    const o = new Uint32Array(2);
+    for (let i = 0; i < 3000; i++) p.clock(1, o); // 3 ms of the stepping clock: every deadline passed
+    p.throwFrom = p.reads + k;
+    if (k === 1) {
+      // the expiry's own reading throws: nothing changed
+      assert.throws(() => x.recv(), /clock broke/);
+      assert.is(bus2.stats().calls.pending, 3, 'k 1: the calls still pending');
+    } else {
+      assert.is(x.recv(), null, `k ${k}: the command that expired them went through`);
+      assert.is(bus2.stats().calls.pending, 0, `k ${k}: every call expired`);
+    }
+    p.throwFrom = Infinity;
+    assert.equal(await Promise.all(ends), ['ETIMEDOUT', 'ETIMEDOUT', 'ETIMEDOUT']);
+    assert.equal(bus2.check(), []);
+    for (const c of [svc, a, x]) c.close({ drop: true });
+    await bus2.close();
+  }
+});
+
+t('a cancelled reply\'s REPLY_DEAD reads a throwing clock as no clock: the cancel goes through (stop 45: a last look)', async ({ bus }) => {
+  const { Bus } = await import('../../js/index.ts');
+  const p = new LateClock();
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const raw = new Raw(bus2.engine), e = bus2.engine;
+  const a = open(raw, { attachRecv: A.ATTACH_TIMESTAMP }), b = open(raw);
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: 7, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(4)] }), 0);
+  const m = raw.recv(b.slot, b.gen);
+  assert.is(raw.free(b.slot, b.gen, m.offset), 0);
+  raw.writeSend({ msg: { dst: a.id, cookie: 1, timeout: 7 }, items: [hostVec(4)] });
+  assert.is(e.send(b.slot, b.gen), A.SEND_PENDING, 'the reply reserved');
+  p.throwFrom = p.reads + 1; // every read throws
+  assert.is(e.sendCancel(), 0, 'the cancel went through');
+  p.throwFrom = Infinity;
+  const k = raw.recv(a.slot, a.gen);
+  assert.is(k.r, 0);
+  const sl = raw.slice(a.slot, k.offset);
+  assert.is(raw.r64(sl + A.MSG_HDR + A.ITEM_TYPE), A.ITEM_REPLY_DEAD, 'the caller told');
+  assert.is(raw.free(a.slot, a.gen, k.offset), 0);
+  assert.equal(bus2.check(), []);
+  assert.is(raw.byebye(a.slot, a.gen), 0);
+  assert.is(raw.byebye(b.slot, b.gen), 0);
+  await bus2.close();
+});
+
+t('bus.shutdown() whose closes meet a throwing clock says so as Bus.shutdown\'s BusError (the provider\'s error its cause); shutdown() again finishes (stop 45: a last look)', async ({ bus }) => {
+  const { Bus, BusError } = await import('../../js/index.ts');
+  const p = new LateClock();
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const a = bus2.connect(), svc = bus2.connect();
+  const end = a.call(svc.id, new Uint8Array(4), { timeout: 60_000 }).then(() => 'reply', (e: BusError) => e.code);
+  p.throwFrom = p.reads + 1; // every read throws: each close fails at its deadline tick
+  let err: unknown = null;
+  try { bus2.shutdown(); } catch (x) { err = x; }
+  assert.ok(err instanceof BusError, `a BusError, got ${String(err)}`);
+  assert.is((err as BusError).code, 'EBUSY');
+  assert.match((err as Error).message, /^Bus\.shutdown: EBUSY: the bus is shut down \(every waiter woken\), but a connection of this thread could not be closed: its close threw "clock broke at read \d+"/);
+  assert.match(String(((err as Error).cause as Error)?.message), /clock broke/);
+  assert.is(bus2.isShutdown, true);
+  assert.is(await end, 'ESHUTDOWN');
+  p.throwFrom = Infinity;
+  bus2.shutdown();
+  assert.is(a.closed && svc.closed, true);
 });
 
 t.run();
