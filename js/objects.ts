@@ -239,7 +239,7 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     if (c.replyWaitsTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
     c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
   } catch (err) {
-    if (err instanceof BusError && err.errno === A.EBADSLT) return; // the caller stopped waiting
+    if (callerGone(err)) return; // the caller stopped waiting, or is gone
     // no room in the caller for now (its quota for this user, or its pool): the reply waits
     // for room as replyAsync does
     const made = bytes as Uint8Array | null; // (assigned in the try)
@@ -258,10 +258,21 @@ function replyLater(c: Connection, call: MethodCall, cookie: number, serial: num
   const left = (deadlines.get(call) ?? 0) / 1e6 - c.engine.monotonicNs() / 1e6;
   if (left <= 0) return false;
   c.replyToAsync(call.senderId, cookie, bytes.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, left).then(undefined, (e2: unknown) => {
-    if (e2 instanceof BusError && e2.errno === A.EBADSLT) return;
+    if (callerGone(e2)) return;
     replyFailed(c, call, cookie, serial, errorName, e2, onError, false);
   });
   return true;
+}
+
+/**
+ * Did the reply fail because nobody waits for it any more: the call is no longer pending
+ * (EBADSLT: it timed out, was aborted or answered), or its caller's connection is gone
+ * (ENXIO: closed, or its thread recovered)? Nobody is left to tell (sd-bus drops such a reply
+ * too). Before stop 45 an ENXIO was thrown by dispatch, out of the service's receive loop, so
+ * one client that closed with a call queued stopped the service (an outside audit).
+ */
+function callerGone(err: unknown): boolean {
+  return err instanceof BusError && (err.errno === A.EBADSLT || err.errno === A.ENXIO);
 }
 
 /** Is `err` a send's lack of room that a wait can end (ENOBUFS / EXFULL, but a message that never fits)? */
@@ -285,8 +296,10 @@ function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: nu
       }
     } catch { /* no room for that either: the caller times out */ }
   }
-  if (onError) { onError(err, call); return; }
-  if (sync) throw err;
+  // (named as dispatch's, which the service called, not as the reply it made: API.md, reply())
+  const e = err instanceof BusError ? relabel('dispatch', err) : err;
+  if (onError) { onError(e, call); return; }
+  if (sync) throw e;
 }
 
 /** The deadline of each call being dispatched (ns, the provider's clock: its msg.timeout_ns), for a reply that waits for room. */

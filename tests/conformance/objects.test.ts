@@ -538,4 +538,27 @@ t('dbus.encode / sizeOf with values that are not an array say so (not as a count
   }
 });
 
+t('a caller that closes with its call queued does not stop the service: dispatch drops the reply nobody can take (ENXIO), the loop goes on, the next caller is answered (stop 45, an outside audit)', async ({ bus }) => {
+  const svc = bus.connect(), gone = bus.connect(), cli = bus.connect();
+  exportCalc(svc);
+  const lost = gone.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [1, 2] }).then(() => 'resolved', (e: BusError) => e.code);
+  gone.close();
+  assert.is(await lost, 'ECONNRESET', 'its own call ends with its connection');
+  const p = cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [20, 22] });
+  // the service's loop, as API.md shows it: the first call's reply finds no caller
+  let answered = 0;
+  for await (const m of svc.messages({ timeout: 1000 })) {
+    assert.is(svc.dispatch(m), 1, 'a method call, answered or dropped');
+    if (++answered === 2) break;
+  }
+  assert.equal(await p, [42], 'the next caller answered');
+  // a synchronous error of dispatch's own names dispatch (an export with onError hears it)
+  const errs: string[] = [];
+  svc.export('/big', 'org.example.Big', { Get: { out: 'ay', handler: () => [new Uint8Array(A.MAX_PAYLOAD + 1)] } }, { onError: (e) => errs.push((e as Error).message.split(':')[0]) });
+  const q = remote(cli.callMethod({ destination: svc.id, path: '/big', interface: 'org.example.Big', member: 'Get' }));
+  assert.equal(serve(svc), [1]);
+  assert.equal((await q as [string, string])[0], DBUS_ERROR.Failed);
+  assert.equal(errs, ['dispatch']);
+});
+
 t.run();
