@@ -39,7 +39,14 @@ s('a terminated owner is recovered and its name passes to the worker queued behi
   const r = await within(watched, MSG_MS, 'watch() after exit');
   assert.is(r.error, undefined, String(r.error));
   assert.is(bus.getNameOwner(NAME), rb.id, 'the queued worker owns the name now');
-  assert.equal(checkBus(bus.engine), []);
+  // (the queued worker is live: a look of its wait may hold its own connection's lock for a
+  // moment, as CI saw once under Deno, stop 45; a lock that stays held still fails the check)
+  let issues = checkBus(bus.engine);
+  for (let k = 0; k < 50 && issues.length > 0; k++) {
+    await new Promise((r) => setTimeout(r, 10));
+    issues = checkBus(bus.engine);
+  }
+  assert.equal(issues, []);
   assert.equal(checkNames(bus.engine), []);
 
   main.send(NAME, new Uint8Array([4, 5]));
