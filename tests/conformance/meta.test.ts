@@ -513,38 +513,6 @@ t('a clock() that throws while a bus notification is stamped (after its command 
   await bus2.close();
 });
 
-t('a clock() that throws after a close committed (its end: the REPLY_DEADs of the calls made to it) reads as no clock there: the close goes through whole; one that throws before it (the deadline tick) fails it and changes nothing (stop 45: a second look)', async ({ bus }) => {
-  let reads = 0, throwFrom = Infinity;
-  class Late extends MockProvider {
-    override clock(id: number, out: Uint32Array): boolean {
-      if (++reads >= throwFrom) throw new Error(`clock broke at read ${reads}`);
-      return super.clock(id, out);
-    }
-  }
-  const { Bus } = await import('../../js/index.ts');
-  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: new Late(), limits: { threads: 2, connections: 4, poolMax: 65536 } });
-  const a = bus2.connect({ attachRecv: ['timestamp'] }), svc = bus2.connect();
-  const p = a.call(svc.id, new Uint8Array(4), { timeout: 60_000 });
-  const got = p.then(() => 'reply', (e: BusError) => e.code);
-  const m = svc.recv()!;
-  m.free();
-  // every read throws: the close's first read (the deadline tick, before it changes anything) fails it
-  throwFrom = reads + 1;
-  assert.throws(() => svc.close(), /clock broke/);
-  assert.is(svc.closed, false, 'still open');
-  assert.ok(bus2.connections.includes(svc));
-  // its first read works, the later ones (after the close committed) throw: the close goes through
-  throwFrom = reads + 2;
-  svc.close();
-  assert.is(svc.closed, true);
-  assert.not.ok(bus2.connections.includes(svc), 'gone from bus.connections');
-  throwFrom = Infinity;
-  assert.is(await got, 'EPIPE', 'the caller got its REPLY_DEAD');
-  assert.equal(bus2.check(), []);
-  a.close();
-  await bus2.close();
-});
-
 /** A MockProvider whose clock() throws from read `throwFrom` on (counted in `reads`). */
 class LateClock extends MockProvider {
   reads = 0;
@@ -554,6 +522,32 @@ class LateClock extends MockProvider {
     return super.clock(id, out);
   }
 }
+
+t('a clock() that throws after a close committed (its end: the REPLY_DEADs of the calls made to it) reads as no clock there: the close goes through whole; one that throws before it (the deadline tick) fails it and changes nothing (stop 45: a second look)', async ({ bus }) => {
+  const pv = new LateClock();
+  const { Bus } = await import('../../js/index.ts');
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: pv, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const a = bus2.connect({ attachRecv: ['timestamp'] }), svc = bus2.connect();
+  const p = a.call(svc.id, new Uint8Array(4), { timeout: 60_000 });
+  const got = p.then(() => 'reply', (e: BusError) => e.code);
+  const m = svc.recv()!;
+  m.free();
+  // every read throws: the close's first read (the deadline tick, before it changes anything) fails it
+  pv.throwFrom = pv.reads + 1;
+  assert.throws(() => svc.close(), /clock broke/);
+  assert.is(svc.closed, false, 'still open');
+  assert.ok(bus2.connections.includes(svc));
+  // its first read works, the later ones (after the close committed) throw: the close goes through
+  pv.throwFrom = pv.reads + 2;
+  svc.close();
+  assert.is(svc.closed, true);
+  assert.not.ok(bus2.connections.includes(svc), 'gone from bus.connections');
+  pv.throwFrom = Infinity;
+  assert.is(await got, 'EPIPE', 'the caller got its REPLY_DEAD');
+  assert.equal(bus2.check(), []);
+  a.close();
+  await bus2.close();
+});
 
 t('the bus\'s own REPLY_TIMEOUTs read a throwing clock as no clock: a command that expires calls (each committed on its own) goes through whole; one whose first reading throws fails and changes nothing (stop 45: a last look)', async ({ bus }) => {
   const { Bus } = await import('../../js/index.ts');
