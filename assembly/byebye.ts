@@ -13,6 +13,7 @@ import { notifyIdRemove, notifyQueue, notifyEnd, notifyResuming } from "./notify
 import { namesDropAll, namesHandBack } from "./name-change";
 import { connLive } from "./conn";
 import { itemlessCmdStart } from "./cmd-start";
+import { matchConnClosed } from "./match";
 
 const H: u32 = A.BUS_BASE;
 
@@ -64,7 +65,7 @@ function byebyeNotify(resume: bool): i32 {
 
 /**
  * Close a connection (bus and connection locks held): its pool and queue go with it, and its
- * id leaves the id table, its calls are forgotten and the calls made to it owe REPLY_DEAD
+ * id leaves the id table, its match entries are freed, its calls are forgotten and the calls made to it owe REPLY_DEAD
  * (reply.ts; the closer delivers them once it has released this lock: replySweepNow), its
  * names pass to the next in their queues
  * (BYEBYE, and recovery for the connections of a dead thread). A slot
@@ -75,6 +76,7 @@ function byebyeNotify(resume: bool): i32 {
 export function connClose(c: u32, q: u32): void {
   namesHandBack(c); // a queue (recovery only) gives its name's messages back to the activator
   replyConnClosed(c);
+  matchConnClosed(c);
   namesDropAll(c, q); // each name it owns passes to the next in its queue (or back to its activator)
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) - 1);
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));

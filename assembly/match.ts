@@ -4,6 +4,10 @@
 // entries accept a signal or a bus notification (a message is delivered if any entry
 // matches; an entry matches if all of its rules do; an entry without rules matches all).
 //
+// Free entries are on the bus's free list (BUS_MATCH_FREE) or past its high-water mark
+// (BUS_MATCH_HWM): MATCH_ADD takes one in O(1), MATCH_REMOVE gives its entries back, and a
+// connection's close gives back its whole chain (matchConnClosed).
+//
 // Locks: MATCH_ADD and MATCH_REMOVE hold the bus lock (the table's free entries are shared
 // by every connection) and then the connection's own lock (its chain); a sender reads a
 // receiver's chain under that receiver's lock, which it holds to deliver anyway.
@@ -32,12 +36,42 @@ function matchAddr(i: u32): u32 {
   return ld32(H + A.BUS_MATCHES) + i * ld32(H + A.BUS_MATCH_SIZE);
 }
 
-/** Is entry `e` in use: its owner slot open with the generation it had when the entry was added? */
-function matchLive(e: u32): bool {
-  const owner = ld32(e + A.MATCH_OWNER);
-  if (owner == 0) return false;
-  const c = busConns() + (owner - 1) * A.CONN_SIZE;
-  return ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_GEN) == ld32(e + A.MATCH_GEN);
+/** A free entry's index (the free list's first, else the first never taken), or -1: the table is full. O(1). */
+function matchFreeIndex(): i32 {
+  const f = ld32(H + A.BUS_MATCH_FREE);
+  if (f != 0) return i32(f - 1);
+  const hwm = ld32(H + A.BUS_MATCH_HWM);
+  return hwm < ld32(H + A.BUS_N_MATCHES) ? i32(hwm) : -1;
+}
+
+/** Free entry `i` (matchFreeIndex's) is taken: off the free list, or past the high-water mark (bus lock held). */
+function matchTake(i: u32): void {
+  if (ld32(H + A.BUS_MATCH_FREE) == i + 1) wr32(H + A.BUS_MATCH_FREE, ld32(matchAddr(i) + A.MATCH_NEXT));
+  else wr32(H + A.BUS_MATCH_HWM, i + 1);
+}
+
+/**
+ * Connection `c` closes (bus and c locks held; connClose, for BYEBYE and recovery): its whole
+ * chain goes onto the free list at once (read to its tail, then a few logged stores, whatever
+ * its length: a close of MAX_MATCHES_PER_CONN entries stays far inside the undo log), and its
+ * NAME rules stop counting in BUS_NAME_RULES. Its entries keep their owner and gen, stale from
+ * here on (the slot's generation moves on with the close).
+ */
+export function matchConnClosed(c: u32): void {
+  const head = ld32(c + A.CONN_MATCH_HEAD);
+  if (head == 0) return;
+  let tail = head, names: u32 = 0;
+  for (let i = head; i != 0;) {
+    const e = matchAddr(i - 1);
+    if (ld32(e + A.MATCH_KIND) == 0 && (ld32(e + A.MATCH_RULES) & A.MATCH_RULE_NAME) != 0) names++;
+    tail = i;
+    i = ld32(e + A.MATCH_NEXT);
+  }
+  wr32(matchAddr(tail - 1) + A.MATCH_NEXT, ld32(H + A.BUS_MATCH_FREE));
+  wr32(H + A.BUS_MATCH_FREE, head);
+  if (names != 0) wr32(H + A.BUS_NAME_RULES, ld32(H + A.BUS_NAME_RULES) - names);
+  wr32(c + A.CONN_MATCH_HEAD, 0);
+  wr32(c + A.CONN_N_MATCHES, 0);
 }
 
 function isNotify(type: u32): bool {
@@ -56,7 +90,7 @@ function matchCmd(slot: u32, gen: u32, flags: u32): i32 {
   return c;
 }
 
-/** Free the entries of `c` with `cookie` (bus and c locks held); returns how many. */
+/** Free the entries of `c` with `cookie` onto the free list (bus and c locks held); returns how many. */
 function matchUnlink(c: u32, lo: u32, hi: u32): u32 {
   let n: u32 = 0, prev: u32 = 0;
   let i = ld32(c + A.CONN_MATCH_HEAD);
@@ -67,7 +101,10 @@ function matchUnlink(c: u32, lo: u32, hi: u32): u32 {
       if (prev == 0) wr32(c + A.CONN_MATCH_HEAD, next);
       else wr32(matchAddr(prev - 1) + A.MATCH_NEXT, next);
       nameRuleGone(e);
+      // owner 0: not live while c stays open (its slot and generation still match)
       wr32(e + A.MATCH_OWNER, 0);
+      wr32(e + A.MATCH_NEXT, ld32(H + A.BUS_MATCH_FREE));
+      wr32(H + A.BUS_MATCH_FREE, i);
       n++;
     } else prev = i;
     i = next;
@@ -76,7 +113,7 @@ function matchUnlink(c: u32, lo: u32, hi: u32): u32 {
   return n;
 }
 
-/** Entry `e` (owner != 0) leaves the table: it no longer counts in BUS_NAME_RULES (bus lock held). */
+/** Live entry `e` leaves its chain: it no longer counts in BUS_NAME_RULES (bus lock held). */
 function nameRuleGone(e: u32): void {
   if (ld32(e + A.MATCH_KIND) == 0 && (ld32(e + A.MATCH_RULES) & A.MATCH_RULE_NAME) != 0) {
     wr32(H + A.BUS_NAME_RULES, ld32(H + A.BUS_NAME_RULES) - 1);
@@ -190,24 +227,21 @@ export function matchAdd(slot: u32, gen: u32): i32 {
   else {
     // every check before the first change: the entries REPLACE frees count as free
     const gone = replace ? matchCount(c, lo, hi) : 0;
-    const nTable = ld32(H + A.BUS_N_MATCHES);
     // an entry that was free before this command: its fields are don't-cares (plain stores)
-    let free: i32 = -1;
-    for (let i: u32 = 0; i < nTable; i++) {
-      if (!matchLive(matchAddr(i))) { free = i32(i); break; }
-    }
+    let free = matchFreeIndex();
     if (ld32(c + A.CONN_N_MATCHES) - gone >= u32(A.MAX_MATCHES_PER_CONN)) ret = failArg(A.EMFILE, A.R_MATCH_PER_CONN, A.MAX_MATCHES_PER_CONN);
-    else if (gone == 0 && free < 0) ret = failArg(A.ENFILE, A.R_MATCH_TABLE_FULL, nTable);
+    else if (gone == 0 && free < 0) ret = failArg(A.ENFILE, A.R_MATCH_TABLE_FULL, ld32(H + A.BUS_N_MATCHES));
     else {
+      // (taken before the entries REPLACE frees go onto the free list in front of it)
+      if (free >= 0) matchTake(u32(free));
       if (gone != 0) matchUnlink(c, lo, hi);
       if (free < 0) {
         // the table is full: an entry REPLACE just unlinked is taken again. It was live when
         // the command began, so every word of it is logged first: undone, the entry is whole
         // again (its link, cookie and rules), not the new one's plain stores
-        for (let i: u32 = 0; i < nTable; i++) {
-          if (!matchLive(matchAddr(i))) { free = i32(i); break; }
-        }
+        free = matchFreeIndex();
         logRange(matchAddr(u32(free)), ld32(H + A.BUS_MATCH_SIZE));
+        matchTake(u32(free));
       }
       matchWrite(c, u32(free), lo, hi, kind, rules, mask, nGen, bloomSize, idItem, dstItem, notify, name, nameLen);
       st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
@@ -220,22 +254,19 @@ export function matchAdd(slot: u32, gen: u32): i32 {
 }
 
 /**
- * Fill free entry `i` and put it at the head of c's chain. Its fields are don't-cares while
- * it is free (plain stores) but for kind and rules (BUS_NAME_RULES counts a dead entry by
- * them); owner, gen, the chain head and the count make it live (logged).
+ * Fill entry `i` (taken: matchTake) and put it at the head of c's chain. Its fields are
+ * don't-cares while it is free (plain stores) but next, which links the free list; next,
+ * owner, gen, the chain head and the count make it live (logged).
  */
 function matchWrite(c: u32, i: u32, lo: u32, hi: u32, kind: u32, rules: u32, mask: u32, nGen: u32,
   bloomSize: u32, idItem: u32, dstItem: u32, notify: u32, name: u32, nameLen: u32): void {
   const e = matchAddr(i);
-  // a dead entry taken again no longer counts in BUS_NAME_RULES (before its rules are overwritten)
-  if (ld32(e + A.MATCH_OWNER) != 0) nameRuleGone(e);
   if ((rules & A.MATCH_RULE_NAME) != 0) wr32(H + A.BUS_NAME_RULES, ld32(H + A.BUS_NAME_RULES) + 1);
   st32(e + A.MATCH_NAME_LEN, nameLen);
   if (nameLen != 0) copy(e + A.MATCH_NAME, name, nameLen);
   st64(e + A.MATCH_COOKIE, lo, hi);
-  // kind and rules are logged: a dead entry's (owner != 0) still count in BUS_NAME_RULES
-  wr32(e + A.MATCH_KIND, kind);
-  wr32(e + A.MATCH_RULES, rules);
+  st32(e + A.MATCH_KIND, kind);
+  st32(e + A.MATCH_RULES, rules);
   st32(e + A.MATCH_N_GEN, nGen);
   st64(e + A.MATCH_ID, 0xffffffff, 0xffffffff);
   st64(e + A.MATCH_ID2, 0xffffffff, 0xffffffff);
@@ -247,7 +278,7 @@ function matchWrite(c: u32, i: u32, lo: u32, hi: u32, kind: u32, rules: u32, mas
     copy(e + A.MATCH_ID, notify, 8); // old id
     copy(e + A.MATCH_ID2, notify + 16, 8); // new id
   }
-  st32(e + A.MATCH_NEXT, ld32(c + A.CONN_MATCH_HEAD));
+  wr32(e + A.MATCH_NEXT, ld32(c + A.CONN_MATCH_HEAD));
   wr32(e + A.MATCH_GEN, ld32(c + A.CONN_GEN));
   wr32(e + A.MATCH_OWNER, u32((c - busConns()) / A.CONN_SIZE) + 1);
   wr32(c + A.CONN_MATCH_HEAD, i + 1);

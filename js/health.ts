@@ -479,7 +479,9 @@ export function checkIds(e: Engine): string[] {
 /**
  * The match table: each open connection's chain holds n_matches (<= MAX_MATCHES_PER_CONN)
  * entries, each live and owned by it, none on two chains; every live entry is on its
- * owner's chain; a notification entry has no signal rules, and n_gen fits the entry.
+ * owner's chain; a notification entry has no signal rules, and n_gen fits the entry; the
+ * free list and the chains hold exactly the entries below the high-water mark, each once;
+ * BUS_NAME_RULES counts the chained entries with a NAME rule.
  */
 export function checkMatches(e: Engine): string[] {
   engineArg('checkMatches', e);
@@ -492,13 +494,7 @@ export function checkMatches(e: Engine): string[] {
     const c = e.connAddr(owner - 1);
     return ld(c + A.CONN_STATE) === A.CONN_ACTIVE && ld(c + A.CONN_GEN) === ld(m + A.MATCH_GEN) ? owner - 1 : -1;
   };
-  // BUS_NAME_RULES: the entries with a NAME rule, live or dead, not freed
   let nameRules = 0;
-  for (let i = 0; i < n; i++) {
-    const m = base + i * size;
-    if (ld(m + A.MATCH_OWNER) !== 0 && ld(m + A.MATCH_KIND) === 0 && (ld(m + A.MATCH_RULES) & A.MATCH_RULE_NAME) !== 0) nameRules++;
-  }
-  if (ld(H + A.BUS_NAME_RULES) !== nameRules) out.push(`bus name_rules ${ld(H + A.BUS_NAME_RULES)} but ${nameRules} entries with a NAME rule`);
   const onChain = new Set<number>();
   for (let s = 0; s < ld(H + A.BUS_N_CONNS); s++) {
     const c = e.connAddr(s);
@@ -511,12 +507,27 @@ export function checkMatches(e: Engine): string[] {
       const m = base + (i - 1) * size;
       if (ld(m + A.MATCH_KIND) !== 0 && ld(m + A.MATCH_RULES) !== 0) out.push(`match entry ${i - 1}: a notification rule with signal rules`);
       if (ld(m + A.MATCH_N_GEN) > A.MATCH_GENERATIONS) out.push(`match entry ${i - 1}: ${ld(m + A.MATCH_N_GEN)} generations`);
+      if (ld(m + A.MATCH_KIND) === 0 && (ld(m + A.MATCH_RULES) & A.MATCH_RULE_NAME) !== 0) nameRules++;
       len++;
     }
     if (len !== ld(c + A.CONN_N_MATCHES)) out.push(`conn ${s}: ${len} match entries chained, n_matches ${ld(c + A.CONN_N_MATCHES)}`);
     if (len > A.MAX_MATCHES_PER_CONN) out.push(`conn ${s}: ${len} match entries`);
   }
   for (let i = 0; i < n; i++) if (live(i) >= 0 && !onChain.has(i)) out.push(`match entry ${i}: live but on no chain`);
+  if (ld(H + A.BUS_NAME_RULES) !== nameRules) out.push(`bus name_rules ${ld(H + A.BUS_NAME_RULES)} but ${nameRules} live entries with a NAME rule`);
+  // the free list and the high-water mark: every entry below hwm on a chain or on the list, once
+  const hwm = ld(H + A.BUS_MATCH_HWM);
+  if (hwm > n) out.push(`match hwm ${hwm} past the table's ${n} entries`);
+  for (const i of onChain) if (i >= hwm) out.push(`match entry ${i}: on a chain, at or above hwm ${hwm}`);
+  let nFree = 0;
+  const onFree = new Set<number>();
+  for (let i = ld(H + A.BUS_MATCH_FREE); i !== 0; i = ld(base + (i - 1) * size + A.MATCH_NEXT)) {
+    if (i > Math.min(hwm, n) || onFree.has(i - 1)) { out.push(`match free list broken at entry ${i - 1}`); break; }
+    if (onChain.has(i - 1)) out.push(`match entry ${i - 1}: both free and on a chain`);
+    onFree.add(i - 1);
+    nFree++;
+  }
+  if (hwm <= n && nFree + onChain.size !== hwm) out.push(`match entries below hwm ${hwm}: ${onChain.size} chained + ${nFree} free`);
   return out;
 }
 

@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 15; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked
+export const BUS_VERSION = 16; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills
 
 // Bus header, at BUS_BASE.
 //
@@ -65,7 +65,8 @@ export const BUS_VERSION = 15; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11
 //160 ├────────────┼────────────┬────────────┬────────────┤  name_seq: BUS_NAME_SEQ
 //    │ n_monitors │ left_at    │ left @     │ liveness @ │  n_monitors: BUS_N_MONITORS
 //176 ├────────────┼────────────┴────────────┴────────────┤  left_at, left, liveness: BUS_LEFT_AT, BUS_LEFT, BUS_LIVENESS
-//    │ name_rules │ (reserved)                            │  name_rules: BUS_NAME_RULES
+//    │ name_rules │ mfree      │ mhwm       │ (reserved) │  name_rules: BUS_NAME_RULES
+//    │            │            │            │            │  mfree, mhwm: BUS_MATCH_FREE, BUS_MATCH_HWM
 //192 ├────────────┴────────────┬────────────┬────────────┤
 //    │ seqnum u64              │ turn_skips │ (reserved) │  seqnum: +1 per message (every
 //    │                         │            │            │  sender's; a line of its own among
@@ -162,12 +163,22 @@ export const BUS_LIVENESS = 172;
 export const NO_LIVENESS_LOCK = 0x80000000;
 export const LIVENESS_SIZE = 8;
 export const LIVENESS_OS_THREAD = 4;
-// name_rules: how many entries of the match table hold a NAME rule (kind 0, MATCH_RULE_NAME),
-// counting the dead entries of closed connections until their entry is taken again (changed
-// under the bus lock by MATCH_ADD / MATCH_REMOVE; read unlocked). Non-zero: a signal is
-// matched under the bus lock, which keeps the name registry still while a NAME rule asks
-// whether the sender owns a name (assembly/match.ts). A stale count only costs that lock.
+// name_rules: how many live entries of the match table hold a NAME rule (kind 0,
+// MATCH_RULE_NAME); changed under the bus lock by MATCH_ADD, MATCH_REMOVE and a connection's
+// close, read unlocked. Non-zero: a signal is matched under the bus lock, which keeps the name
+// registry still while a NAME rule asks whether the sender owns a name (assembly/match.ts).
+// (Before BUS_VERSION 16 it also counted a closed connection's entries until a MATCH_ADD took
+// each of them again: one closed connection with a NAME rule kept every signal on that lock.)
 export const BUS_NAME_RULES = 176;
+// The match table's free entries (BUS_VERSION 16; the reply table's scheme): mfree is the index
+// + 1 of the first entry on the free list (0: empty), linked by MATCH_NEXT; mhwm is the count of
+// entries ever taken (those at or above it are free and on no list). MATCH_REMOVE puts the
+// entries it removes on the list; a connection's close puts its whole chain there at once (its
+// chain spliced, O(its entries) reads and a few logged stores); MATCH_ADD takes the list's
+// first entry, else the entry at mhwm. Before, MATCH_ADD searched the table from its start
+// for an entry not live (O(table) under the bus lock: filling a 262,140-entry table took 164 s).
+export const BUS_MATCH_FREE = 180;
+export const BUS_MATCH_HWM = 184;
 // name_seq: +1 (an atomic add under the bus lock, not journaled: a spurious bump is harmless)
 // whenever a well-known name leaves its primary owner (released, replaced, passed on, the
 // owner closed). The old owner's space word is bumped and its line of waiting senders woken
@@ -1118,8 +1129,9 @@ export const CONN_KMSG_LOST = 124;
 //320 ├───────────────────────────────────────────┤  (kind 0) or a NAME_* rule with a name
 //    │ bloom mask, n_gen × bloom_size bytes      │
 //    └───────────────────────────────────────────┘
-// An entry is live while owner's slot is ACTIVE with generation gen: a closed connection's
-// entries are free without being visited (connection close stays O(1)).
+// An entry is live while it is on its owner's chain: owner's slot ACTIVE with generation gen.
+// A free entry is on the free list (BUS_MATCH_FREE) or at or above BUS_MATCH_HWM; its fields
+// but next are don't-cares (a closed connection's entries keep their stale owner and gen).
 export const MATCH_OWNER = 0;
 export const MATCH_GEN = 4;
 export const MATCH_COOKIE = 8;

@@ -97,11 +97,13 @@ t('a NAME rule with other rules: all must match; MATCH_REMOVE and close keep the
   assert.is(nameRules(raw), 2);
   assert.is(raw.matchAdd(rx.slot, rx.gen, 2, { flags: A.MATCH_REPLACE, items: [{ type: A.ITEM_ID, data: [s.id] }] }), 0);
   assert.is(nameRules(raw), 2, 'an entry without a NAME rule');
-  // a closed connection's entries count until their entry is taken again
+  // a closed connection's entries stop counting at its close (before BUS_VERSION 16 they
+  // counted until a later MATCH_ADD took their entry again, keeping signals on the bus lock)
   assert.is(raw.byebye(rx2.slot, rx2.gen), 0);
+  assert.is(nameRules(raw), 1, 'the closed connection\'s NAME rule no longer counts');
   assert.equal(checkBus(raw.e), []);
   for (let i = 0; i < 12 && raw.matchAdd(rx.slot, rx.gen, 10 + i) === 0; i++);
-  assert.is(nameRules(raw), 1, 'the dead entry was taken again');
+  assert.is(nameRules(raw), 1, 'its entry taken again');
   assert.equal(checkBus(raw.e), []);
   assert.is(raw.nameRelease(s.slot, s.gen, 'org.example.A'), 0);
   drain(raw, rx); // entries without rules match the NAME_REMOVE

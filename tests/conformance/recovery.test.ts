@@ -62,6 +62,24 @@ const CASES: Case[] = [
       assert.is(raw.matchAdd(c.slot, c.gen, cookie, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(i + 1) }] }), 0);
     }
   }, run: ({ raw, b }) => raw.matchAdd(b.slot, b.gen, 2, { flags: A.MATCH_REPLACE, items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(0x5a) }] }) },
+  // the match table's free list (BUS_VERSION 16): an add taking its first entry, a remove
+  // giving entries back, a close splicing its whole chain onto it (NAME rules uncounted)
+  { name: 'MATCH_ADD (from the free list)', prepare({ raw, b }) {
+    for (let i = 0; i < 3; i++) assert.is(raw.matchAdd(b.slot, b.gen, 7), 0);
+    assert.is(raw.matchRemove(b.slot, b.gen, 7), 0);
+  }, run: ({ raw, b }) => raw.matchAdd(b.slot, b.gen, 8, { items: [{ type: A.ITEM_NAME, data: 'org.rec.M' }] }) },
+  { name: 'MATCH_REMOVE (onto the free list)', prepare({ raw, a, b }) {
+    assert.is(raw.matchAdd(a.slot, a.gen, 9), 0);
+    assert.is(raw.matchRemove(a.slot, a.gen, 9), 0);
+    for (let i = 0; i < 3; i++) assert.is(raw.matchAdd(b.slot, b.gen, 9, { items: i === 1 ? [{ type: A.ITEM_NAME, data: 'org.rec.M' }] : [] }), 0);
+  }, run: ({ raw, b }) => raw.matchRemove(b.slot, b.gen, 9) },
+  { name: 'BYEBYE (its match entries freed)', prepare({ raw, a }) {
+    const c = open(raw);
+    (this as unknown as { c: typeof a }).c = c;
+    assert.is(raw.matchAdd(a.slot, a.gen, 9), 0);
+    assert.is(raw.matchRemove(a.slot, a.gen, 9), 0);
+    for (let i = 0; i < 4; i++) assert.is(raw.matchAdd(c.slot, c.gen, 1 + (i % 2), { items: i % 2 === 0 ? [{ type: A.ITEM_NAME, data: 'org.rec.M' }] : [] }), 0);
+  }, run({ raw }) { const c = (this as unknown as { c: ReturnType<typeof open> }).c; return raw.byebye(c.slot, c.gen); } },
   { name: 'RECV', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen).r },
   { name: 'RECV PEEK', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_PEEK).r },
   { name: 'RECV DROP', prepare() {}, run: ({ raw, b }) => raw.recv(b.slot, b.gen, A.RECV_DROP).r },
