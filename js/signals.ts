@@ -171,11 +171,13 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
     mask = maskOf(r, bloomParams(e));
     // unique names become ID / DST_ID rules, a well-known sender a NAME rule (the bus checks
     // that the sender is its primary owner)
-    const s = r.sender !== undefined ? uniqueNameId(r.sender) : null;
-    if (s !== null && sender < 0) sender = s;
-    else if (s === null && r.sender !== undefined) senderName = wellKnown(op, r.sender);
-    const d = r.destination !== undefined ? uniqueNameId(r.destination) : null;
-    if (d !== null && dst < 0) dst = d;
+    // (one id per rule: the match string's and the spec's must agree, or the entry would hold
+    // one of them and break the other, silently before stop 46: an outside audit)
+    const s = r.sender !== undefined ? uniqueOf(op, 'sender', r.sender) : null;
+    if (s !== null) sender = sameId(op, 'sender', sender, s, r.sender!);
+    else if (r.sender !== undefined) senderName = wellKnown(op, r.sender);
+    const d = r.destination !== undefined ? uniqueOf(op, 'destination', r.destination) : null;
+    if (d !== null) dst = sameId(op, 'destination', dst, d, r.destination!);
   }
   if (spec.bloomMask !== undefined) {
     if (mask) throw new BusError(A.EINVAL, op, 'give match or bloomMask, not both');
@@ -192,6 +194,23 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
 }
 
 /** A well-known name's bytes, or EINVAL naming the rule it breaks. */
+/**
+ * The id of a match string's unique name (`:1.<id>`), null for any other name; a unique name
+ * whose id is no safe integer is EINVAL (no connection has it: before stop 46 a sender said
+ * "a well-known name is needed here" and a destination was left out, matching every signal).
+ */
+function uniqueOf(op: string, key: string, name: string): number | null {
+  const id = uniqueNameId(name);
+  if (id === null && /^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `the match's ${key} ${JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)} is a unique name whose id is past 2^53 - 1: no connection has it`);
+  return id;
+}
+
+/** The spec's `key` id (-1: not given) and the match string's `fromMatch` (its `name`) in one rule: EINVAL when they differ. */
+function sameId(op: string, key: string, given: number, fromMatch: number, name: string): number {
+  if (given >= 0 && given !== fromMatch) throw new BusError(A.EINVAL, op, `${key} ${given} and the match's ${key}='${name}' disagree: an entry holds one ${key === 'sender' ? 'ID' : 'DST_ID'} rule (give one of them)`);
+  return fromMatch;
+}
+
 function wellKnown(op: string, name: string, arg?: string): Uint8Array {
   const err = typeof name === 'string' ? busNameError(name) : `the name must be a string, got ${kindOf(name)}`;
   // (a rule's `name` says which argument and value it is: before stop 42 "a bus name has at
@@ -446,9 +465,16 @@ export function closeNameWait(c: Connection, byBusClose = false): void {
   try { c.close({ drop: true }); } catch { /* closed by a recovery or a shutdown meanwhile */ }
 }
 
+/** ECONNRESET of a bus.waitForName whose connection `c` was closed under it (by bus.close() on this thread, or by the user) */
+function closedUnder(op: string, c: Connection): BusError {
+  return new BusError(A.ECONNRESET, op, endedByBusClose.has(c) ? 'the bus was closed on this thread (bus.close()) while it waited'
+    : "its connection (the library's, listed in bus.connections) was closed while it waited");
+}
+
 export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal, owner: want, keepAlive } = waitArgs(op, name, opts);
+  const args = waitArgs(op, name, opts);
+  const { timeout, signal, owner: want, keepAlive } = args;
   let c: Connection;
   try {
     c = connect();
@@ -461,8 +487,24 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
   try {
     // (only this name's changes: with every name's, a burst of other names filled the
     // short-lived connection's quota and the one awaited was dropped, an outside audit, stop 42)
-    addMatch(c, { notifications: 'name-add', name }, op);
-    addMatch(c, { notifications: 'name-change', name }, op);
+    // a match table without two free entries: the wait polls getNameOwner, as conn.waitForName
+    // does (it failed with the table's ENFILE before stop 46, even for a name that had an
+    // owner: an outside audit)
+    const unsubscribe: (() => void)[] = [];
+    try {
+      unsubscribe.push(addMatch(c, { notifications: 'name-add', name }, op));
+      unsubscribe.push(addMatch(c, { notifications: 'name-change', name }, op));
+    } catch (err) {
+      if (!(err instanceof BusError && err.errno === A.ENFILE)) throw err;
+      for (const u of unsubscribe) u(); // (its entry back for others while this one polls)
+      try {
+        return await pollName(c, name, op, { ...args, keepAlive: keepAlive ?? true });
+      } catch (e) {
+        // its connection closed under it: told as below
+        if (e instanceof BusError && e.errno === A.ECONNRESET && c.closed) throw closedUnder(op, c);
+        throw e;
+      }
+    }
     const owner = c.getNameOwner(name);
     if (isAwaited(owner, want)) return owner;
     const deadline = performance.now() + timeout;
@@ -477,10 +519,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         if (err instanceof BusError && err.errno === A.ESHUTDOWN) throw shutdownError(op);
         // its connection closed under it: bus.close() on this thread ends the wait, and so
         // does a close of that connection by the user (it is listed in bus.connections)
-        if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) {
-          throw new BusError(A.ECONNRESET, op, endedByBusClose.has(c) ? 'the bus was closed on this thread (bus.close()) while it waited'
-            : "its connection (the library's, listed in bus.connections) was closed while it waited");
-        }
+        if (err instanceof BusError && err.errno === A.ECONNRESET && c.closed) throw closedUnder(op, c);
         // any other (a signal whose addEventListener throws: EINVAL) is this call's too, not
         // recvAsync's (an outside audit, stop 43); the engine's own EBUSY keeps its op
         throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
@@ -512,9 +551,14 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
  * Connection.waitForName: polls getNameOwner (1 ms, doubling up to 50 ms) so as not to take
  * messages from the connection's own queue; bounded the same way.
  */
-export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
+export function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  const { timeout, signal, owner: want, keepAlive } = waitArgs(op, name, opts);
+  return pollName(c, name, op, waitArgs(op, name, opts));
+}
+
+/** The polling of waitForNamePolling, its arguments checked (bus.waitForName's too, on a match table without room). */
+async function pollName(c: Connection, name: string, op: string, args: ReturnType<typeof waitArgs>): Promise<number> {
+  const { timeout, signal, owner: want, keepAlive } = args;
   if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection is closed');
   const deadline = performance.now() + timeout;
   let delay = 1;

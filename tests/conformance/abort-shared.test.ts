@@ -117,6 +117,23 @@ t('bus.close() ends a pending bus.waitForName (ECONNRESET), instead of failing w
   assert.equal(bus.connections, []);
 });
 
+t('bus.close() ends a bus.waitForName that polls (its match table had no room for its two matches) at once, with the same ECONNRESET', async () => {
+  // (stop 46: on such a table the wait polls getNameOwner instead of failing with ENFILE)
+  const { bus } = await makeBus({ limits: { ...SMALL, matches: 1 } });
+  const c = bus.connect();
+  c.addMatch({ notifications: 'id-add' });
+  const wait = code(bus.waitForName('org.example.Later', { timeout: 20000 }));
+  await new Promise((r) => setTimeout(r, 5));
+  c.close({ drop: true }); // (its match took the wait's connection's ID_ADD)
+  const t0 = performance.now();
+  bus.close();
+  const e = await wait;
+  assert.ok(performance.now() - t0 < 1000, `within a poll (${performance.now() - t0} ms)`);
+  assert.is(e.code, 'ECONNRESET');
+  assert.match(e.message, /^waitForName: ECONNRESET: the bus was closed on this thread \(bus\.close\(\)\) while it waited$/);
+  assert.equal(bus.connections, []);
+});
+
 t("bus.waitForName's connection closed by the user (a loop over bus.connections): ECONNRESET naming that close, not bus.close()", async () => {
   // (outside audit, stop 19: the message blamed a bus.close() that never happened)
   const { bus } = await makeBus();

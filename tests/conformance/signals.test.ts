@@ -9,6 +9,7 @@ import { busSuite } from '../helpers/harness.ts';
 const t = busSuite('signals');
 const tiny = busSuite('signals (8-byte bloom, 1 hash)', { bloom: { size: 8, hashes: 1 } });
 const names = busSuite('signals (128 names)', { limits: { threads: 4, connections: 8, poolMax: 262144, names: 128, matches: 16, replies: 16 } });
+const fewMatches = busSuite('signals (3 match entries)', { limits: { threads: 4, connections: 8, poolMax: 262144, names: 16, matches: 3, replies: 16 } });
 const large = busSuite('signals (2 MiB pools)', { limits: { threads: 4, connections: 6, poolMax: 2097152, names: 16, matches: 16, replies: 16 } });
 const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as BusError).code; } return 'ok'; };
 
@@ -535,7 +536,58 @@ t("an activator's notifications: NAME_ADD says ACTIVATOR | PRIMARY, the real own
   w.close();
 });
 
+t('a MatchSpec whose sender / destination id and its match string\'s unique name disagree is EINVAL, nothing added; agreeing, one rule; a unique name past 2^53 is EINVAL for both keys', ({ bus, e }) => {
+  // (an outside audit, stop 46: the spec's id replaced the match string's silently, and a
+  // destination past 2^53 was left out, matching every signal)
+  const a = bus.connect(), s = bus.connect(), o = bus.connect();
+  const nMatches = () => e.u32[(e.connAddr(a.slot) + A.CONN_N_MATCHES) >>> 2];
+  const err = (f: () => unknown) => { try { f(); } catch (x) { return x as BusError; } return null; };
+  const x1 = err(() => a.addMatch({ match: `sender='${o.uniqueName}'`, sender: s.id }));
+  assert.is(x1?.code, 'EINVAL');
+  assert.ok(/sender \d+ and the match's sender=':1\.\d+' disagree/.test(x1!.message), x1!.message);
+  const x2 = err(() => a.addMatch({ match: `destination='${o.uniqueName}'`, destination: a.id }));
+  assert.is(x2?.code, 'EINVAL');
+  assert.ok(x2!.message.includes('DST_ID'), x2!.message);
+  assert.is(nMatches(), 0, 'nothing added');
+  // agreeing: one ID rule, the sender's signals only
+  a.addMatch({ match: `interface='org.example.Foo',sender='${s.uniqueName}'`, sender: s.id });
+  assert.is(nMatches(), 1);
+  s.emit(FOO);
+  o.emit(FOO);
+  assert.equal(drain(a, (m) => assert.is(m.src, s.id)), ['Changed']);
+  for (const key of ['sender', 'destination']) {
+    const x = err(() => a.addMatch(`${key}=':1.9007199254740993'`));
+    assert.is(x?.code, 'EINVAL', key);
+    assert.ok(x!.message.includes('past 2^53'), x!.message);
+  }
+  assert.is(nMatches(), 1);
+  for (const c of [a, s, o]) c.close();
+});
+
+fewMatches('bus.waitForName on a match table without two free entries polls getNameOwner (was ENFILE): owned already, owned later, timeout', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.addMatch({ notifications: 'id-add' });
+  b.addMatch({ notifications: 'id-add' });
+  a.requestName('org.ex.Owned');
+  assert.is(bus.stats().matches.live, 2, 'one entry free: too few for the two notification matches');
+  assert.is(await bus.waitForName('org.ex.Owned', { timeout: 1000 }), a.id);
+  assert.is(bus.stats().matches.live, 2, 'its one match given back');
+  const later = bus.waitForName('org.ex.Later', { timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(bus.stats().matches.live, 2, 'none held while it polls');
+  b.requestName('org.ex.Later');
+  assert.is(await later, b.id);
+  const x = await bus.waitForName('org.ex.Never', { timeout: 30 }).then(() => null, (y: BusError) => y);
+  assert.is(x?.code, 'ETIMEDOUT');
+  assert.is(bus.connections.length, 2, 'its connections closed');
+  drain(a);
+  drain(b);
+  a.close();
+  b.close();
+});
+
 t.run();
 tiny.run();
 large.run();
 names.run();
+fewMatches.run();
