@@ -23,6 +23,7 @@ import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
+import { activatorNameItem, activatorPassedTo, activatorMove, activatorEntry } from "./activator";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -180,7 +181,10 @@ export function send(slot: u32, gen: u32): i32 {
   // by name keeps the lock it took). The rest is collected before the lock for a send by id.
   const mask = metaMask(c, d);
   const names = (mask & A.ATTACH_NAMES) != 0 && ownedMayHave(c);
-  if (held && !names) {
+  // a send by name to the name's activator keeps the lock until its message is queued: a
+  // NAME_ACQUIRE in between would move the activator's queue without it (activator.ts)
+  const toActivator = held && (ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0;
+  if (held && !names && !toActivator) {
     unlock(H + A.BUS_LOCK);
     held = false;
   }
@@ -347,18 +351,31 @@ function sendEnd(publish: bool): i32 {
     const r = stageDeliver(t);
     if (r < 0) return r;
   }
+  const mons = ld32(t + A.THREAD_OP) == A.OP_SEND;
+  // a message sent by name, reserved in the name's activator: a connection may have taken the
+  // name since its look-up, and the activator's queue moved to it without this one; its commit
+  // then moves it on (activator.ts), under the bus lock like the acquire's move
+  const nameItem = publish && mons && (ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0 ? activatorNameItem(ld32(t + A.THREAD_OP_BLOCK)) : 0;
   // a cancel may end a call's record (reply.ts): the bus lock first
-  if (!publish && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
+  const bus = !publish || nameItem != 0;
+  if (bus && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(d + A.CONN_LOCK)) {
-    if (!publish) unlock(H + A.BUS_LOCK);
+    if (bus) unlock(H + A.BUS_LOCK);
+    return A.WOULDBLOCK;
+  }
+  // (d is still the activator of that generation: sendFinish's `same`)
+  const to = nameItem != 0 && ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN) ? activatorPassedTo(d, nameItem) : 0;
+  if (to != 0 && !lockTry(to + A.CONN_LOCK)) {
+    unlock(d + A.CONN_LOCK);
+    unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
   // the monitors' locks before the slice is published (a broadcast's staging slice has none:
   // its delivery made its copies)
-  const mons = ld32(t + A.THREAD_OP) == A.OP_SEND;
   if (mons && !monitorsLock(d)) {
+    if (to != 0) unlock(to + A.CONN_LOCK);
     unlock(d + A.CONN_LOCK);
-    if (!publish) unlock(H + A.BUS_LOCK);
+    if (bus) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
   const b = sendFinish(t, publish);
@@ -366,8 +383,14 @@ function sendEnd(publish: bool): i32 {
   // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
   if (b != 0) monitorsCopy(d, b, mons, mons);
   else if (mons) monitorsUnlock(d);
+  // committed: on to the name's owner now, with whatever else the activator holds for the name
+  if (to != 0) {
+    // (the name from the registry: the message's own item goes with its block)
+    activatorMove(d, to, activatorEntry + A.NAME_STR, ld32(activatorEntry + A.NAME_LEN));
+    unlock(to + A.CONN_LOCK);
+  }
   unlock(d + A.CONN_LOCK);
-  if (!publish) unlock(H + A.BUS_LOCK);
+  if (bus) unlock(H + A.BUS_LOCK);
   return 0;
 }
 

@@ -551,9 +551,9 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
  * Connection.waitForName: polls getNameOwner (1 ms, doubling up to 50 ms) so as not to take
  * messages from the connection's own queue; bounded the same way.
  */
-export function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
+export async function waitForNamePolling(c: Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
-  return pollName(c, name, op, waitArgs(op, name, opts));
+  return pollName(c, name, op, waitArgs(op, name, opts)); // (async: a bad argument rejects, as before)
 }
 
 /** The polling of waitForNamePolling, its arguments checked (bus.waitForName's too, on a match table without room). */

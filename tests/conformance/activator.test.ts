@@ -7,7 +7,7 @@
 import * as assert from 'uvu/assert';
 import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Connection } from '../../js/index.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
-import { Raw, str, vec } from '../helpers/raw.ts';
+import { Raw, str, vec, hostVec } from '../helpers/raw.ts';
 
 const t = busSuite('activators');
 const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
@@ -208,6 +208,54 @@ tiny('HELLO of an activator with the name table full: ENFILE, nothing changed', 
   assert.equal(bus.listActivatableNames(), ['org.example.B']);
   act.close();
   a.close();
+});
+
+t('a send by name reserved in the activator (host vecs) and committed after another thread\'s connection took the name goes on to that owner, in order, and a call\'s reply record with it', async ({ bus, raw, e }) => {
+  // (an outside audit, stop 46: the acquire moved the activator's queue before the commit
+  // published this one, which then stayed at the activator while the owner got later ones)
+  const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
+  const s = open(raw);
+  // the owner-to-be on a second thread (this one cannot run a command while its SEND waits for send_commit)
+  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+  assert.ok(other.threadJoin(bus.handle().token) > 0);
+  const raw2 = new Raw(other);
+  const svc = open(raw2);
+  const FAR = 1n << 62n;
+  /** svc's next message: its cookie and dst name; freed unless it is kept for a reply */
+  const take = (keep = false) => {
+    const r = raw2.recv(svc.slot, svc.gen);
+    if (r.r !== 0) return null;
+    const p = raw2.slice(svc.slot, r.offset);
+    const out = { cookie: raw2.r64(p + A.MSG_COOKIE), src: raw2.r64(p + A.MSG_SRC_ID), offset: r.offset };
+    if (!keep) assert.is(raw2.free(svc.slot, svc.gen, r.offset), 0);
+    return out;
+  };
+  for (const call of [false, true]) {
+    if (call) assert.is(raw2.nameRelease(svc.slot, svc.gen, NAME), 0);
+    raw.writeSend({ msg: { dst: 0, cookie: call ? 2 : 1, ...(call ? { flags: A.MSG_EXPECT_REPLY, timeout: FAR } : {}) }, items: [str(A.ITEM_DST_NAME, NAME), hostVec(64)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING, 'reserved in the activator');
+    assert.is(raw2.nameAcquire(svc.slot, svc.gen, NAME).r, 0);
+    assert.is(raw.e.sendCommit(), 0);
+    assert.is(e.queued(act.slot), 0, 'nothing left at the activator');
+    const m = take(call);
+    assert.ok(m !== null, 'the owner has it');
+    assert.is(m!.src, s.id);
+    assert.is(m!.cookie, call ? 2 : 1);
+    if (call) {
+      // the call's record moved with it: the owner's reply matches it
+      assert.is(raw2.send(svc.slot, svc.gen, { msg: { dst: s.id, cookie: 90, timeout: 2 }, items: [vec(1, raw2.cmd + 8192)] }), 0, 'its record names the owner as the replier');
+      assert.is(raw2.free(svc.slot, svc.gen, m!.offset), 0);
+      const r = raw.recv(s.slot, s.gen);
+      assert.is(r.r, 0, 'the reply reached the caller');
+      assert.is(raw.free(s.slot, s.gen, r.offset), 0);
+    }
+    // and one sent after the commit follows it, at the owner
+    assert.is(raw.send(s.slot, s.gen, { msg: { dst: 0, cookie: 3 }, items: [str(A.ITEM_DST_NAME, NAME), vec(8, raw.cmd + 8192)] }), 0);
+    assert.is(take()?.cookie, 3);
+  }
+  assert.is(raw2.byebye(svc.slot, svc.gen), 0);
+  assert.is(other.threadLeave(), 0);
+  while (raw.recv(act.slot, act.gen).r === 0);
 });
 
 t.run();
