@@ -315,18 +315,21 @@ export function nameAcquire(c: u32, s: u32, len: u32, flags: u32): i32 {
   }
   const pf = ld32(p + A.NAME_O_FLAGS);
   if ((pf & A.NAME_ALLOW_REPLACEMENT) != 0 && (flags & A.NAME_REPLACE_EXISTING) != 0) {
-    if (mine == 0 && nameTableFull()) return -2;
+    // the old primary stays first in line if it asked to queue, else it loses the name: its
+    // record is freed first, so that on a full table the caller's new one takes its place
+    // (the handover needs no record more: ENFILE for it before stop 46, an outside audit)
+    const leaves = (pf & A.NAME_QUEUE) == 0;
+    if (mine == 0 && !leaves && nameTableFull()) return -2;
+    const pc = ownerConn(p);
+    if (leaves) {
+      queueRemove(e, p);
+      ownerFree(p, true);
+    }
     let o = mine;
     if (o == 0) o = ownerNew(e, c, keep);
     else {
       queueRemove(e, o);
       wr32(o + A.NAME_O_FLAGS, keep);
-    }
-    const pc = ownerConn(p);
-    // the old primary stays first in line if it asked to queue, else it loses the name
-    if ((pf & A.NAME_QUEUE) == 0) {
-      queueRemove(e, p);
-      ownerFree(p, true);
     }
     queuePush(e, o);
     record(e, pc, pf, c, keep);

@@ -152,6 +152,16 @@ t('bus-wide table full: ENFILE, after the per-connection limit', async () => {
   assert.equal(raw.reason, { reason: A.R_NAME_TABLE_FULL, arg: 3 });
   assert.is(raw.nameAcquire(b.slot, b.gen, 'org.a.y', Q).r, -A.ENFILE, 'a queue entry needs a record too');
   assert.is(raw.nameAcquire(b.slot, b.gen, 'org.a.y').r, -A.EEXIST, 'no record needed: EEXIST');
+  // a replacement whose old owner did not ask to queue needs no record more: its record is
+  // the new owner's (ENFILE before stop 46: an outside audit); one that queues keeps its record
+  assert.is(raw.nameAcquire(a.slot, a.gen, 'org.a.y', A.NAME_ALLOW_REPLACEMENT).r, 0, 'a allows replacement (flags updated)');
+  assert.is(raw.nameAcquire(b.slot, b.gen, 'org.a.y', A.NAME_REPLACE_EXISTING).flags, A.NAME_PRIMARY | A.NAME_ACQUIRED, 'replaced on a full table');
+  assert.is(ownerOf(raw, b, 'org.a.y'), b.id);
+  assert.equal(queueOf(raw, b, 'org.a.y'), [b.id], 'a left (it did not ask to queue)');
+  assert.equal(checkNames(bus.engine), []);
+  assert.is(raw.nameAcquire(b.slot, b.gen, 'org.a.y', A.NAME_ALLOW_REPLACEMENT | Q).r, 0);
+  assert.is(raw.nameAcquire(a.slot, a.gen, 'org.a.y', A.NAME_REPLACE_EXISTING).r, -A.ENFILE, 'the old owner queues: a record more');
+  assert.is(ownerOf(raw, a, 'org.a.y'), b.id, 'unchanged');
   assert.equal(checkNames(bus.engine), []);
   assert.is(raw.byebye(a.slot, a.gen), 0);
   assert.is(raw.nameAcquire(b.slot, b.gen, 'org.a.z').r, 0, 'records freed at disconnect are reused');
