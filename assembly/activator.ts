@@ -4,12 +4,8 @@
 // the name, the queued messages whose DST_NAME is that name move to it; when the last real
 // owner gives the name back, those still queued in its pool move back (KDBUS.md).
 //
-// A SEND by name that the look-up gives to the activator keeps the bus lock until its message
-// is queued (send.ts), so that a NAME_ACQUIRE cannot move the activator's queue in between and
-// leave it behind; a SEND whose slice is reserved (host vecs) gives the lock back before its
-// send_commit, which takes it again and moves the message on if a connection took the name
-// meanwhile (activatorPassedTo). Before stop 46 such a message stayed at the activator while
-// the new owner got the ones sent after it (an outside audit).
+// A SEND by name whose name changes owner between its look-up and its queueing follows the
+// name, so that such a move does not leave it behind (name-follow.ts).
 //
 // Locks: the bus lock, then both connections' locks (tried: a command never waits holding a
 // lock, so holding two connection locks cannot deadlock; only commands that hold the bus lock
@@ -24,7 +20,6 @@ import { quotaRelease } from "./quota";
 import { queueUnlink } from "./queue";
 import { sliceReserve, sliceBlock, slicePublish } from "./slice";
 import { replyMoved } from "./reply";
-import { nameLookup, namePrimary, ownerConn, ownerIsActivator } from "./registry";
 
 /** Is the message of block `b` addressed by name to the name at `s` (`len` bytes)? (its DST_NAME is its first item) */
 function sentToName(b: u32, s: u32, len: u32): bool {
@@ -35,33 +30,6 @@ function sentToName(b: u32, s: u32, len: u32): bool {
   if (ld32(it + A.ITEM_SIZE) != A.ITEM_HDR + len + 1) return false;
   for (let i: u32 = 0; i < len; i++) if (ld8(it + A.ITEM_HDR + i) != ld8(s + i)) return false;
   return true;
-}
-
-/** The DST_NAME item of the message in block `b` when it was sent by name (its first item), else 0. */
-export function activatorNameItem(b: u32): u32 {
-  const m = b + A.BLOCK_HDR;
-  const it = m + A.MSG_HDR;
-  if (it + A.ITEM_HDR > m + ld32(m + A.MSG_SIZE) || ld32(it + A.ITEM_TYPE) != A.ITEM_DST_NAME) return 0;
-  return it;
-}
-
-/** activatorPassedTo's name entry (its NAME_STR: the name, in the registry, not in the message that moves) */
-export let activatorEntry: u32 = 0;
-
-/**
- * The connection a message sent by name and reserved in activator `d` (its DST_NAME item at
- * `it`) must go on to at its send_commit: the name's primary owner when that is a real one
- * (a connection took the name after the look-up; its name entry in activatorEntry), else 0
- * (bus lock held).
- */
-export function activatorPassedTo(d: u32, it: u32): u32 {
-  const e = nameLookup(it + A.ITEM_HDR, ld32(it + A.ITEM_SIZE) - A.ITEM_HDR - 1);
-  activatorEntry = e;
-  if (e == 0) return 0;
-  const o = namePrimary(e);
-  if (o == 0 || ownerIsActivator(o)) return 0;
-  const c = ownerConn(o);
-  return c == d ? 0 : c;
 }
 
 /** How many messages queued in `src` were sent to the name at `s` (`len` bytes)? (its lock held) */

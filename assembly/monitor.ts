@@ -114,7 +114,9 @@ export function monitorsUnlock(d: u32): void {
     const n = busNConns();
     for (let s: u32 = 0; s < n; s++) {
       const m = busConns() + s * A.CONN_SIZE;
-      if (m != d && mine(m + A.CONN_LOCK)) unlock(m + A.CONN_LOCK);
+      // (monitors only: a command may hold other connections' locks beside the receiver's, as
+      // send_commit does when its message follows its name: name-follow.ts)
+      if (m != d && isMonitor(m) && mine(m + A.CONN_LOCK)) unlock(m + A.CONN_LOCK);
     }
   }
 }

@@ -17,6 +17,7 @@ import { sliceMsgSize, sliceReserve, sliceBlock, sliceWriteOne, slicePublish } f
 import { monitorsCopy, monitorsLock, monitorsUnlock } from "./monitor";
 import { metaNextSeq } from "./meta";
 import { fail } from "./reason";
+import { nameSeq } from "./name-follow";
 
 /** The batch's own rules, after kdbus's checks of the SEND (0, or -EINVAL naming the rule). */
 export function sendBatchCheck(cmd: u32, bcast: bool, signal: bool, expect: bool, timeout: bool,
@@ -34,11 +35,16 @@ export function sendBatchCheck(cmd: u32, bcast: bool, signal: bool, expect: bool
  * word in the thread slot, as sendLocked leaves it); SEND_BATCH_SENT says how many were.
  */
 export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, dstLo: u32, dstHi: u32,
-  dstName: u32, dstNameSize: u32, mask: u32): i32 {
+  dstName: u32, dstNameSize: u32, mask: u32, check: bool, seq: u32): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+  }
+  // by name: the name changed owner since the look-up: look it up again (name-follow.ts)
+  if (check && nameSeq() != seq) {
+    unlock(d + A.CONN_LOCK);
+    return A.ROUTE_AGAIN;
   }
   // the monitors' locks, once for the batch: one that stays contended stops it here, nothing
   // sent, for the host to wait on (monitor.ts)

@@ -23,7 +23,7 @@ import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
-import { activatorNameItem, activatorPassedTo, activatorMove, activatorEntry } from "./activator";
+import { nameSeq, sentNameItem, nameFollowTo, nameMoveReserved } from "./name-follow";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -158,16 +158,37 @@ export function send(slot: u32, gen: u32): i32 {
   }
 
   // the receiver: by name (its owner's id from then on; the registry is read under the bus
-  // lock), or by id (no lock)
+  // lock), or by id (no lock); by name, looked up again when the name changed owner before the
+  // message was queued (name-follow.ts: at most NAME_ROUTE_TRIES look-ups)
+  // (the last try does not check: it never says ROUTE_AGAIN)
+  for (let tries: u32 = 1; tries <= u32(A.NAME_ROUTE_TRIES); tries++) {
+    r = sendRouted(c, slot, t, cmd, msg, msgEnd, flags, dstLo, dstHi, dstName, dstNameLen, dstNameSize, signal, expect, reply,
+      batch, nVecs, stored, hostVecs, bloom, probe, tries < u32(A.NAME_ROUTE_TRIES));
+    if (r != A.ROUTE_AGAIN) break;
+  }
+  return r;
+}
+
+/**
+ * SEND, its checks done: routed (by name, with the bus lock: `recheck` says whether the
+ * receiver's lock may send it back for another look-up when the name changed owner
+ * meanwhile), its metadata collected, and delivered.
+ */
+function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, flags: u32, dstLo: u32, dstHi: u32,
+  dstName: u32, dstNameLen: u32, dstNameSize: u32, signal: bool, expect: bool, reply: bool, batch: bool, nVecs: u32,
+  stored: u32, hostVecs: u32, bloom: u32, probe: bool, recheck: bool): i32 {
+  let r: i32 = 0;
   let held = false; // the bus lock
   let toLo = dstLo, toHi = dstHi;
   let di: i32 = 0;
+  let seq: u32 = 0;
   if (dstName != 0) {
     if (!lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
     held = true;
     di = routeByName(dstName + A.ITEM_HDR, dstNameLen, dstLo, dstHi, (flags & A.MSG_NO_AUTO_START) != 0);
     toLo = routeIdLo;
     toHi = routeIdHi;
+    seq = nameSeq(); // (under the bus lock: the look-up's)
   } else di = routeById(dstLo, dstHi);
   if (di < 0) {
     if (held) unlock(H + A.BUS_LOCK);
@@ -181,10 +202,7 @@ export function send(slot: u32, gen: u32): i32 {
   // by name keeps the lock it took). The rest is collected before the lock for a send by id.
   const mask = metaMask(c, d);
   const names = (mask & A.ATTACH_NAMES) != 0 && ownedMayHave(c);
-  // a send by name to the name's activator keeps the lock until its message is queued: a
-  // NAME_ACQUIRE in between would move the activator's queue without it (activator.ts)
-  const toActivator = held && (ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0;
-  if (held && !names && !toActivator) {
+  if (held && !names) {
     unlock(H + A.BUS_LOCK);
     held = false;
   }
@@ -199,8 +217,11 @@ export function send(slot: u32, gen: u32): i32 {
     held = true;
   }
   if (names) metaNames(t, c);
+  // by name, with the bus lock given back since the look-up: the receiver's lock says whether
+  // the name changed owner meanwhile (a lock held since then: nothing can have changed)
+  const check = dstName != 0 && recheck && !held;
   if (batch) {
-    r = sendBatch(c, d, t, cmd, msg, msgEnd, toLo, toHi, dstName, dstNameSize, mask);
+    r = sendBatch(c, d, t, cmd, msg, msgEnd, toLo, toHi, dstName, dstNameSize, mask, check, seq);
     if (held) unlock(H + A.BUS_LOCK);
     return r;
   }
@@ -215,7 +236,7 @@ export function send(slot: u32, gen: u32): i32 {
     }
   }
   r = sendLocked(c, d, slot, t, msg, msgEnd, msgSize, need, toLo, toHi, dstName, dstNameSize, mask, hostVecs, rec, expect,
-    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0, nameRules, probe);
+    (ld32(cmd + A.CMD_FLAGS) & A.SEND_SYNC_REPLY) != 0, signal ? bloom : 0, nameRules, probe, check, seq);
   if (held) unlock(H + A.BUS_LOCK);
   return r;
 }
@@ -227,11 +248,16 @@ export function send(slot: u32, gen: u32): i32 {
  */
 function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, msgSize: u32, need: u32,
   dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
-  signalBloom: u32, names: bool, probe: bool): i32 {
+  signalBloom: u32, names: bool, probe: bool, check: bool, seq: u32): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
     return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+  }
+  // by name: the name changed owner since the look-up (name-follow.ts): look it up again
+  if (check && nameSeq() != seq) {
+    unlock(d + A.CONN_LOCK);
+    return A.ROUTE_AGAIN;
   }
   // a unicast signal reaches its receiver only through a matching rule; else it is dropped
   // silently (SEND returns 0)
@@ -283,6 +309,9 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
     // journal the reservation: send_commit publishes it, send_cancel (or recovery) undoes it
     // (the op_* fields mean something only once op says OP_SEND: only op is logged)
     wr32(d + A.CONN_N_RESV, ld32(d + A.CONN_N_RESV) + 1);
+    // by name: the look-up's BUS_NAME_SEQ, for send_commit (name-follow.ts; the word is unused
+    // until the block is published, and nobody else sees the block before then: not logged)
+    if (dstName != 0) st32(b + A.BLOCK_PUB_PREV, seq);
     st32(t + A.THREAD_OP_CONN, u32((d - ld32(H + A.BUS_CONNS)) / A.CONN_SIZE));
     st32(t + A.THREAD_OP_GEN, ld32(d + A.CONN_GEN));
     st32(t + A.THREAD_OP_BLOCK, b);
@@ -352,43 +381,39 @@ function sendEnd(publish: bool): i32 {
     if (r < 0) return r;
   }
   const mons = ld32(t + A.THREAD_OP) == A.OP_SEND;
-  // a message sent by name, reserved in the name's activator: a connection may have taken the
-  // name since its look-up, and the activator's queue moved to it without this one; its commit
-  // then moves it on (activator.ts), under the bus lock like the acquire's move
-  const nameItem = publish && mons && (ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) != 0 ? activatorNameItem(ld32(t + A.THREAD_OP_BLOCK)) : 0;
+  // a message sent by name whose name changed owner since its look-up follows the name (the
+  // look-up's BUS_NAME_SEQ in its block: name-follow.ts), under the bus lock
+  const blk = ld32(t + A.THREAD_OP_BLOCK);
+  const it = publish && mons ? sentNameItem(blk) : 0;
+  const follow = it != 0 && nameSeq() != ld32(blk + A.BLOCK_PUB_PREV);
   // a cancel may end a call's record (reply.ts): the bus lock first
-  const bus = !publish || nameItem != 0;
+  const bus = !publish || follow;
   if (bus && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(d + A.CONN_LOCK)) {
     if (bus) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  // (d is still the activator of that generation: sendFinish's `same`)
-  const to = nameItem != 0 && ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN) ? activatorPassedTo(d, nameItem) : 0;
+  const to = follow ? nameFollowTo(d, ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN), it) : 0;
   if (to != 0 && !lockTry(to + A.CONN_LOCK)) {
     unlock(d + A.CONN_LOCK);
     unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
+  const target = to != 0 ? to : d;
   // the monitors' locks before the slice is published (a broadcast's staging slice has none:
   // its delivery made its copies)
-  if (mons && !monitorsLock(d)) {
+  if (mons && !monitorsLock(target)) {
     if (to != 0) unlock(to + A.CONN_LOCK);
     unlock(d + A.CONN_LOCK);
     if (bus) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  const b = sendFinish(t, publish);
+  const b = to != 0 ? nameMoveReserved(t, d, to, ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN)) : sendFinish(t, publish);
   logCommit();
   // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
-  if (b != 0) monitorsCopy(d, b, mons, mons);
-  else if (mons) monitorsUnlock(d);
-  // committed: on to the name's owner now, with whatever else the activator holds for the name
-  if (to != 0) {
-    // (the name from the registry: the message's own item goes with its block)
-    activatorMove(d, to, activatorEntry + A.NAME_STR, ld32(activatorEntry + A.NAME_LEN));
-    unlock(to + A.CONN_LOCK);
-  }
+  if (b != 0) monitorsCopy(target, b, mons, mons);
+  else if (mons) monitorsUnlock(target);
+  if (to != 0) unlock(to + A.CONN_LOCK);
   unlock(d + A.CONN_LOCK);
   if (bus) unlock(H + A.BUS_LOCK);
   return 0;

@@ -321,6 +321,9 @@ export const LOCK_SPIN = 64; // compare-exchange attempts before returning WOULD
 // -ERESTARTSYS = -512, outside every errno and every positive result such as HELLO's slot)
 // having changed nothing; the host waits on THREAD_WAIT_ADDR and runs it again.
 export const WOULDBLOCK = -512;
+// A SEND by name that found its name's owner changed once it held the receiver's lock: the
+// core looks the name up again (never returned to the host; assembly/name-follow.ts).
+export const ROUTE_AGAIN = -513;
 // The host waits at most this long for a contended lock, then the command fails with EDEADLK
 // having changed nothing (after DEAD_HOLDER_GRACE_MS when the holder's slot is not LIVE). A live holder keeps a
 // lock for microseconds (a command never sleeps holding one); a holder that died keeps it
@@ -834,6 +837,10 @@ export const MAX_MATCHES_PER_CONN = 256; // match entries per connection -> EMFI
 export const MAX_NAME_LEN = 255; // well-known name length -> EINVAL
 export const MATCH_NAME_MAX = 256; // bytes for a name in every match entry (MAX_NAME_LEN, padded to 8): found by index, compared in place
 export const MAX_DESC_LEN = 63; // CONN_DESCRIPTION length -> ENAMETOOLONG
+// look-ups of one SEND by name whose name changed owner between its look-up and its queueing
+// (assembly/name-follow.ts): then it goes where the last look-up said. Each try is a look-up
+// and a receiver lock, so a bus whose names change at every instant cannot hold a send up.
+export const NAME_ROUTE_TRIES = 4;
 export const BLOOM_SIZE_MIN = 8; // bloom filter bytes -> EINVAL
 export const BLOOM_SIZE_MAX = 4096;
 export const CMD_MAX = 32768; // command (and message header + items) size -> EMSGSIZE; the command area size

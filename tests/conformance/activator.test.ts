@@ -8,6 +8,7 @@ import * as assert from 'uvu/assert';
 import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Connection } from '../../js/index.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, str, vec, hostVec } from '../helpers/raw.ts';
+import { checkBus } from '../helpers/check.ts';
 
 const t = busSuite('activators');
 const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
@@ -256,6 +257,71 @@ t('a send by name reserved in the activator (host vecs) and committed after anot
   assert.is(raw2.byebye(svc.slot, svc.gen), 0);
   assert.is(other.threadLeave(), 0);
   while (raw.recv(act.slot, act.gen).r === 0);
+});
+
+t('a reserved send by name follows its name when the owner gives it back before the commit: to the activator at a release or a close({ drop }), to the next in line, or stays when nobody holds the name; a call to a closed owner stays (REPLY_DEAD)', async ({ bus, raw, e }) => {
+  // (an outside audit's second look, stop 46: such a message stayed at the old owner, out of
+  // order for good, or went with its pool at a close, lost without an error)
+  const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
+  const s = open(raw);
+  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+  assert.ok(other.threadJoin(bus.handle().token) > 0);
+  const raw2 = new Raw(other);
+  const FAR = 1n << 62n;
+  const reserve = (cookie: number, name = NAME, call = false) => {
+    raw.writeSend({ msg: { dst: 0, cookie, ...(call ? { flags: A.MSG_EXPECT_REPLY, timeout: FAR } : {}) }, items: [str(A.ITEM_DST_NAME, name), hostVec(64)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING);
+  };
+  const cookies = (r: Raw, h: { slot: number; gen: number }) => {
+    const out: number[] = [];
+    for (let m = r.recv(h.slot, h.gen); m.r === 0; m = r.recv(h.slot, h.gen)) {
+      out.push(r.r64(r.slice(h.slot, m.offset) + A.MSG_COOKIE));
+      assert.is(r.free(h.slot, h.gen, m.offset), 0);
+    }
+    return out;
+  };
+  // a release: the activator takes the name back, and the message
+  let own = open(raw2);
+  assert.is(raw2.nameAcquire(own.slot, own.gen, NAME).r, 0);
+  reserve(1);
+  assert.is(raw2.nameRelease(own.slot, own.gen, NAME), 0);
+  assert.is(raw.e.sendCommit(), 0);
+  assert.equal(cookies(raw2, own), [], 'nothing at the old owner');
+  assert.equal(cookies(raw, act), [1], 'at the activator');
+  // a close({ drop }): the same, where it went with the pool before
+  assert.is(raw2.nameAcquire(own.slot, own.gen, NAME).r, 0);
+  reserve(2);
+  assert.is(raw2.byebye(own.slot, own.gen, A.BYEBYE_DROP), 0);
+  assert.is(raw.e.sendCommit(), 0);
+  assert.equal(cookies(raw, act), [2], 'at the activator, not lost');
+  // a call to an owner that closes: its caller is told REPLY_DEAD; the call stays with the closed pool
+  own = open(raw2);
+  assert.is(raw2.nameAcquire(own.slot, own.gen, NAME).r, 0);
+  reserve(3, NAME, true);
+  assert.is(raw2.byebye(own.slot, own.gen, A.BYEBYE_DROP), 0);
+  assert.is(raw.e.sendCommit(), 0);
+  assert.equal(cookies(raw, act), [], 'not moved: its caller was told');
+  const dead = raw.recv(s.slot, s.gen);
+  assert.is(dead.r, 0);
+  assert.is(raw.r64(raw.slice(s.slot, dead.offset) + A.MSG_HDR + A.ITEM_TYPE), A.ITEM_REPLY_DEAD);
+  assert.is(raw.free(s.slot, s.gen, dead.offset), 0);
+  // a name without an activator: to the next in its queue; to nobody: it stays where it went
+  const a2 = open(raw2), b2 = open(raw2);
+  assert.is(raw2.nameAcquire(a2.slot, a2.gen, 'org.example.Q').r, 0);
+  assert.is(raw2.nameAcquire(b2.slot, b2.gen, 'org.example.Q', A.NAME_QUEUE).r, 0);
+  reserve(4, 'org.example.Q');
+  assert.is(raw2.nameRelease(a2.slot, a2.gen, 'org.example.Q'), 0);
+  assert.is(raw.e.sendCommit(), 0);
+  assert.equal(cookies(raw2, a2), [], 'not at the one that released it');
+  assert.equal(cookies(raw2, b2), [4], 'at its owner now');
+  reserve(5, 'org.example.Q');
+  assert.is(raw2.nameRelease(b2.slot, b2.gen, 'org.example.Q'), 0);
+  assert.is(raw.e.sendCommit(), 0);
+  assert.equal(cookies(raw2, b2), [5], 'nobody holds it: where the look-up sent it');
+  assert.equal(checkBus(e), []);
+  for (const h of [a2, b2]) assert.is(raw2.byebye(h.slot, h.gen), 0);
+  assert.is(other.threadLeave(), 0);
+  cookies(raw, act);
 });
 
 t.run();

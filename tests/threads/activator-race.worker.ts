@@ -1,7 +1,9 @@
-// A worker that takes a fresh well-known name at a moment of its own in each trial (while the
-// main thread sends to it by name), then reports what it received under it.
+// A worker that, in each trial, takes a fresh well-known name from its activator (mode 0) or
+// gives it back to it (mode 1) at a moment of its own while the main thread sends to the
+// name, then reports what it received under the name.
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
+import { GO, SPIN, STEP, MODE } from './activator-race.ctl.ts';
 
 export interface RaceInput { handle: BusHandle; ctl: SharedArrayBuffer; trials: number }
 
@@ -13,14 +15,16 @@ try {
   post({ ready: true, id: conn.id });
   for (let k = 0; k < inp.trials; k++) {
     // trial k begins when main stores k + 1 (bounded: main's own waits time out first)
-    while (Atomics.load(ctl, 0) !== k + 1) if (Atomics.wait(ctl, 0, k, 20000) === 'timed-out') throw new Error(`trial ${k} never began`);
-    // it tells main to start sending, then takes the name after a spin of main's choosing (ns)
-    Atomics.store(ctl, 2, -(k + 1)); // main starts its sends now
-    const until2 = performance.now() + Atomics.load(ctl, 1) / 1000;
-    while (performance.now() < until2);
-    const result = conn.requestName(`org.race.T${k}`);
-    Atomics.store(ctl, 2, k + 1); // main sends until it sees this
-    post({ acquired: result });
+    while (Atomics.load(ctl, GO) !== k + 1) if (Atomics.wait(ctl, GO, k, 20000) === 'timed-out') throw new Error(`trial ${k} never began`);
+    const name = `org.race.T${k}`, release = Atomics.load(ctl, MODE) === 1;
+    if (release) conn.requestName(name); // it owns the name when main starts sending
+    // main starts its sends now; the change comes after a spin of main's choosing
+    Atomics.store(ctl, STEP, -(k + 1));
+    const until = performance.now() + Atomics.load(ctl, SPIN) / 1000;
+    while (performance.now() < until);
+    const result = release ? (conn.releaseName(name), 'released') : conn.requestName(name);
+    Atomics.store(ctl, STEP, k + 1);
+    post({ changed: result });
     const got: number[] = [];
     for (;;) {
       const m = await conn.recvAsync({ timeout: 15000 });
@@ -29,7 +33,7 @@ try {
       if (n === 0) break;
       got.push(first);
     }
-    conn.releaseName(`org.race.T${k}`); // (its queue is empty: nothing goes back to the activator)
+    if (!release) conn.releaseName(name); // (its queue is empty: nothing goes back to the activator)
     post({ got });
   }
   conn.close();
