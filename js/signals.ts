@@ -195,13 +195,13 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
 
 /** A well-known name's bytes, or EINVAL naming the rule it breaks. */
 /**
- * The id of a match string's unique name (`:1.<id>`), null for any other name; a unique name
- * whose id is no safe integer is EINVAL (no connection has it: before stop 46 a sender said
+ * The id of a match string's unique name (`:1.<id>`, as uniqueNameId reads it: at most 16
+ * digits), null for any other name; a unique name with a longer or larger id is EINVAL (no connection has it: before stop 46 a sender said
  * "a well-known name is needed here" and a destination was left out, matching every signal).
  */
 function uniqueOf(op: string, key: string, name: string): number | null {
   const id = uniqueNameId(name);
-  if (id === null && /^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `the match's ${key} ${JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)} is a unique name whose id is past 2^53 - 1: no connection has it`);
+  if (id === null && /^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `the match's ${key} ${JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name)} is a unique name no connection has: its id must be at most 16 digits (leading zeros count) and at most 2^53 - 1`);
   return id;
 }
 
