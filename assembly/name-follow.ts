@@ -6,7 +6,7 @@
 // good, or went with a closing owner's pool (two outside audits, stop 46).
 //
 // BUS_NAME_SEQ moves with every change of a name's primary owner (name-change.ts, nameLeft),
-// under the bus lock, before the change's move and with the old owner's lock held for it. So:
+// under the bus lock and before the change's move, which holds both owners' locks. So:
 // - a SEND that holds the receiver's lock and finds the word moved since its look-up looks
 //   the name up again (ROUTE_AGAIN, at most NAME_ROUTE_TRIES look-ups); one that finds it
 //   unmoved queues its message before any later change can move the receiver's queue, and the
