@@ -39,7 +39,8 @@ export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u3
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
-    return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+    // (by name, an owner that closed since the look-up passed its names on: look again)
+    return check && nameSeq() != seq ? A.ROUTE_AGAIN : fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
   }
   // by name: the name changed owner since the look-up: look it up again (name-follow.ts)
   if (check && nameSeq() != seq) {

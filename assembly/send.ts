@@ -252,7 +252,8 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!routeLive(d, dstLo, dstHi)) {
     unlock(d + A.CONN_LOCK);
-    return fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
+    // (by name, an owner that closed since the look-up passed its names on: look again)
+    return check && nameSeq() != seq ? A.ROUTE_AGAIN : fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
   }
   // by name: the name changed owner since the look-up (name-follow.ts): look it up again
   if (check && nameSeq() != seq) {
