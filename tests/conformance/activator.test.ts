@@ -5,7 +5,7 @@
 // ACTIVATORS; every errno of the kind: EINVAL (bad name, name without ACTIVATOR), EEXIST
 // (second activator), ENFILE (name table full), EOPNOTSUPP (send, names, matches), ENXIO (by id).
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Connection } from '../../js/index.ts';
+import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Bus, type Connection, type Engine } from '../../js/index.ts';
 import { busSuite, ENGINE, open } from '../helpers/harness.ts';
 import { Raw, str, vec, hostVec } from '../helpers/raw.ts';
 import { checkBus } from '../helpers/check.ts';
@@ -17,6 +17,12 @@ const fails = (f: () => unknown): [string, number] => {
   return ['ok', 0];
 };
 const NAME = 'org.example.Svc';
+/** A second thread on the bus's memory (an engine joined with a handle of its own), and its raw ABI. */
+async function secondThread(bus: Bus): Promise<{ other: Engine; raw2: Raw }> {
+  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+  assert.ok(other.threadJoin(bus.handle().token) > 0);
+  return { other, raw2: new Raw(other) };
+}
 /** every queued message of `c`: its text, or the notification (`kind old>new`), freed */
 function drain(c: Connection): string[] {
   const out: string[] = [];
@@ -176,9 +182,7 @@ t('an owner that dies with messages queued to the name: recovery gives them back
   const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
   const a = open(raw);
   // a second thread owns the name, and dies with two messages to the name and one by id queued
-  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
-  assert.ok(other.threadJoin(bus.handle().token) > 0);
-  const raw2 = new Raw(other);
+  const { other, raw2 } = await secondThread(bus);
   const svc = open(raw2);
   assert.is(raw2.nameAcquire(svc.slot, svc.gen, NAME).r, 0);
   const at = raw.cmd + 16384;
@@ -217,9 +221,7 @@ t('a send by name reserved in the activator (host vecs) and committed after anot
   const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
   const s = open(raw);
   // the owner-to-be on a second thread (this one cannot run a command while its SEND waits for send_commit)
-  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
-  assert.ok(other.threadJoin(bus.handle().token) > 0);
-  const raw2 = new Raw(other);
+  const { other, raw2 } = await secondThread(bus);
   const svc = open(raw2);
   const FAR = 1n << 62n;
   /** svc's next message: its cookie and dst name; freed unless it is kept for a reply */
@@ -264,9 +266,7 @@ t('a reserved send by name follows its name when the owner gives it back before 
   // order for good, or went with its pool at a close, lost without an error)
   const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)] });
   const s = open(raw);
-  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
-  assert.ok(other.threadJoin(bus.handle().token) > 0);
-  const raw2 = new Raw(other);
+  const { other, raw2 } = await secondThread(bus);
   const FAR = 1n << 62n;
   const reserve = (cookie: number, name = NAME, call = false) => {
     raw.writeSend({ msg: { dst: 0, cookie, ...(call ? { flags: A.MSG_EXPECT_REPLY, timeout: FAR } : {}) }, items: [str(A.ITEM_DST_NAME, name), hostVec(64)] });
