@@ -14,8 +14,9 @@
 // - a SEND whose slice is reserved (host vecs) notes the word of its look-up in its block
 //   (BLOCK_PUB_PREV: unused until the block is published); its send_commit, finding the word
 //   moved, takes the bus lock and delivers to the name's primary owner then (nameFollowTo,
-//   nameMoveReserved), as a move would have. A call whose receiver closed meanwhile stays
-//   where it was: its caller was told REPLY_DEAD by that close.
+//   nameMoveReserved), as a move would have; one that finds no room there stays where it was
+//   reserved. A call whose receiver closed meanwhile stays where it was: its caller was told
+//   REPLY_DEAD by that close.
 import * as A from "../js/shared/abi";
 import { ld32, copy, aLoad } from "./mem";
 import { wr32 } from "./journal";
@@ -59,8 +60,10 @@ export function nameFollowTo(d: u32, same: bool, it: u32): u32 {
  * Deliver thread `t`'s reserved message (in `d`, `same` as above) to `to` instead (both locks
  * held, and the bus lock): a copy of its slice, addressed to `to` (a call's record names `to`
  * as its replier), and the reservation in `d` ends as a cancel's would, without a reply's
- * REPLY_DEAD. A message that finds no room in `to` is dropped, counted in its dropped count
- * (as a move from an activator drops it). Returns the block queued in `to`, 0 for none.
+ * REPLY_DEAD. Returns the block queued in `to`; 0 when `to` has no room (its quota, its pool):
+ * then, with `d` open, nothing changed (the caller publishes the message in `d`, where it was
+ * reserved: not dropped, as an outside audit found it was at first), and with `d` closed the
+ * message is dropped, counted in `to`'s dropped count, as a move from an activator drops it.
  */
 export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
   const b = ld32(t + A.THREAD_OP_BLOCK), m = b + A.BLOCK_HDR;
@@ -68,8 +71,10 @@ export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
   // (the sender's uid from d's quota row, kept by a close: the reservation holds the slot)
   const uid = ld32(d + A.CONN_QUOTA + ld32(b + A.BLOCK_QUSER) * A.QUOTA_SIZE + A.QUOTA_UID);
   let nb: u32 = 0;
-  if (sliceReserve(to, uid, acct) < 0) wr32(to + A.CONN_DROPPED, ld32(to + A.CONN_DROPPED) + 1);
-  else {
+  if (sliceReserve(to, uid, acct) < 0) {
+    if (same) return 0;
+    wr32(to + A.CONN_DROPPED, ld32(to + A.CONN_DROPPED) + 1);
+  } else {
     nb = sliceBlock;
     copy(nb + A.BLOCK_HDR, m, acct - A.BLOCK_HDR); // the slice is position-independent (offsets from its start)
     copy(nb + A.BLOCK_HDR + A.MSG_DST_ID, to + A.CONN_ID, 8);

@@ -217,8 +217,13 @@ function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, 
     held = true;
   }
   if (names) metaNames(t, c);
-  // by name, with the bus lock given back since the look-up: the receiver's lock says whether
-  // the name changed owner meanwhile (a lock held since then: nothing can have changed)
+  // by name: did the name change owner since the look-up? With the bus lock held (taken again
+  // for a call, a reply or NAME rules, after it was given back for the metadata; an outside
+  // audit, stop 46) nothing can change now: ask here; without it, the receiver's lock asks
+  if (dstName != 0 && held && recheck && nameSeq() != seq) {
+    unlock(H + A.BUS_LOCK);
+    return A.ROUTE_AGAIN;
+  }
   const check = dstName != 0 && recheck && !held;
   if (batch) {
     r = sendBatch(c, d, t, cmd, msg, msgEnd, toLo, toHi, dstName, dstNameSize, mask, check, seq);
@@ -409,10 +414,18 @@ function sendEnd(publish: bool): i32 {
     if (bus) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  const b = to != 0 ? nameMoveReserved(t, d, to, ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN)) : sendFinish(t, publish);
+  // (a name's owner without room for it: the message stays where it was reserved, if that
+  // receiver is open; name-follow.ts)
+  let b: u32 = 0, into = d;
+  if (to != 0) {
+    const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
+    b = nameMoveReserved(t, d, to, same);
+    if (b != 0) into = to;
+    else if (same) b = sendFinish(t, true);
+  } else b = sendFinish(t, publish);
   logCommit();
   // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
-  if (b != 0) monitorsCopy(target, b, mons, mons);
+  if (b != 0) monitorsCopy(into, b, mons, mons);
   else if (mons) monitorsUnlock(target);
   if (to != 0) unlock(to + A.CONN_LOCK);
   unlock(d + A.CONN_LOCK);

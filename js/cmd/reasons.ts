@@ -105,7 +105,9 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_CALL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'calls and replies (EXPECT_REPLY, a timeout) are not supported yet (no longer reported)'],
   [A.R_SEND_SIGNAL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'signals are not supported yet'],
   [A.R_SEND_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns the name${q(w.dst)}`],
-  [A.R_SEND_NO_RECEIVER]: [[A.ENXIO], (_, w) => `no open connection has the id${q(w.dst)}`],
+  [A.R_SEND_NO_RECEIVER]: [[A.ENXIO], (_, w) => typeof w.dst === 'string' && !/^:1\.\d+$/.test(w.dst)
+    ? `the owner of the name${q(w.dst)} closed while the message was on its way to it, at the last of its look-ups (NAME_ROUTE_TRIES)`
+    : `no open connection has the id${q(w.dst)}`],
   [A.R_SEND_RECEIVER_KIND]: [[A.ENXIO], (_, w) => `the receiver${qr(w.dst)} is an activator, policy holder or monitor`],
   [A.R_SEND_QUOTA_BYTES]: [[A.ENOBUFS], (n) => `the receiver's per-user byte quota is used up: this sending user (its uid: the connections of every thread with that uid count together) may have ${n} bytes queued in the receiver's pool (a third of what the receiver has not received of the shared half of its pool), and this message does not fit (sendAsync, and replyAsync for a reply, wait for room)`],
   [A.R_SEND_QUOTA_MSGS]: [[A.ENOBUFS], (n) => `the receiver's per-user quota allows ${n} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${n} queued there (sendAsync, and replyAsync for a reply, wait for room)`],

@@ -324,5 +324,33 @@ t('a reserved send by name follows its name when the owner gives it back before 
   cookies(raw, act);
 });
 
+t('a reserved send by name whose name\'s owner at its commit has no room for it stays where it was reserved (not dropped), and a call with it', async ({ bus, raw }) => {
+  // (an outside audit, stop 46: it was dropped, send() reporting success, a call's record
+  // naming a replier that never got it)
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw);
+  const a = open(raw2, { poolSize: 131072 }), small = open(raw2, { poolSize: 4096 });
+  assert.is(raw2.nameAcquire(a.slot, a.gen, NAME, A.NAME_ALLOW_REPLACEMENT).r, 0);
+  const FAR = 1n << 62n;
+  for (const call of [false, true]) {
+    raw.writeSend({ msg: { dst: 0, cookie: call ? 2 : 1, ...(call ? { flags: A.MSG_EXPECT_REPLY, timeout: FAR } : {}) }, items: [str(A.ITEM_DST_NAME, NAME), hostVec(8192)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING, 'reserved in a');
+    assert.is(raw2.nameAcquire(small.slot, small.gen, NAME, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT).r, 0, 'a 4 KiB pool takes the name');
+    assert.is(raw.e.sendCommit(), 0);
+    const m = raw2.recv(a.slot, a.gen);
+    assert.is(m.r, 0, 'at a, where it was reserved');
+    assert.is(raw2.r64(raw2.slice(a.slot, m.offset) + A.MSG_COOKIE), call ? 2 : 1);
+    if (call) assert.is(raw2.send(a.slot, a.gen, { msg: { dst: s.id, cookie: 90, timeout: 2 }, items: [vec(1, raw2.cmd + 8192)] }), 0, 'a answers it: its record names a');
+    assert.is(raw2.free(a.slot, a.gen, m.offset), 0);
+    assert.is(raw2.recv(small.slot, small.gen).r, -A.EAGAIN, 'nothing at the owner, no drop');
+    assert.is(raw2.nameAcquire(a.slot, a.gen, NAME, A.NAME_REPLACE_EXISTING | A.NAME_ALLOW_REPLACEMENT).r, 0);
+  }
+  const r = raw.recv(s.slot, s.gen);
+  assert.is(r.r, 0, 'the reply');
+  assert.is(raw.free(s.slot, s.gen, r.offset), 0);
+  for (const h of [a, small]) assert.is(raw2.byebye(h.slot, h.gen, A.BYEBYE_DROP), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
 t.run();
 tiny.run();
