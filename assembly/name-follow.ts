@@ -23,12 +23,28 @@ import { wr32 } from "./journal";
 import { sliceReserve, sliceBlock, slicePublish, sliceRelease } from "./slice";
 import { replyMoved } from "./reply";
 import { nameLookup, namePrimary, ownerConn } from "./registry";
+import { routeLive } from "./route";
+import { unlock } from "./lock";
+import { fail } from "./reason";
 
 const H: u32 = A.BUS_BASE;
 
 /** BUS_NAME_SEQ now (an atomic load: it moves under the bus lock, read without it). */
 export function nameSeq(): u32 {
   return aLoad(H + A.BUS_NAME_SEQ);
+}
+
+/**
+ * Receiver `d`, its lock just taken by a unicast SEND (or SEND_BATCH) routed to id (dstLo,
+ * dstHi): 0 when it is still that receiver and, by name (`check`), the name has not changed
+ * owner since the look-up's `seq`; else its lock is given back and the answer is ROUTE_AGAIN
+ * (look the name up again: it changed owner, or its owner closed and passed it on) or -ENXIO.
+ */
+export function routeHeld(d: u32, dstLo: u32, dstHi: u32, check: bool, seq: u32): i32 {
+  const moved = check && nameSeq() != seq;
+  if (routeLive(d, dstLo, dstHi) && !moved) return 0;
+  unlock(d + A.CONN_LOCK);
+  return moved ? A.ROUTE_AGAIN : fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
 }
 
 /** The DST_NAME item of the message in block `b` when it was sent by name (its first item), else 0. */

@@ -11,13 +11,12 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, st64, aLoad } from "./mem";
 import { logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
-import { routeLive } from "./route";
 import { align8 } from "./items";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWriteOne, slicePublish } from "./slice";
 import { monitorsCopy, monitorsLock, monitorsUnlock } from "./monitor";
 import { metaNextSeq } from "./meta";
 import { fail } from "./reason";
-import { nameSeq } from "./name-follow";
+import { routeHeld } from "./name-follow";
 
 /** The batch's own rules, after kdbus's checks of the SEND (0, or -EINVAL naming the rule). */
 export function sendBatchCheck(cmd: u32, bcast: bool, signal: bool, expect: bool, timeout: bool,
@@ -37,16 +36,8 @@ export function sendBatchCheck(cmd: u32, bcast: bool, signal: bool, expect: bool
 export function sendBatch(c: u32, d: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, dstLo: u32, dstHi: u32,
   dstName: u32, dstNameSize: u32, mask: u32, check: bool, seq: u32): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
-  if (!routeLive(d, dstLo, dstHi)) {
-    unlock(d + A.CONN_LOCK);
-    // (by name, an owner that closed since the look-up passed its names on: look again)
-    return check && nameSeq() != seq ? A.ROUTE_AGAIN : fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
-  }
-  // by name: the name changed owner since the look-up: look it up again (name-follow.ts)
-  if (check && nameSeq() != seq) {
-    unlock(d + A.CONN_LOCK);
-    return A.ROUTE_AGAIN;
-  }
+  const held = routeHeld(d, dstLo, dstHi, check, seq);
+  if (held != 0) return held;
   // the monitors' locks, once for the batch: one that stays contended stops it here, nothing
   // sent, for the host to wait on (monitor.ts)
   if (!monitorsLock(d)) {

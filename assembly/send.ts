@@ -10,7 +10,7 @@ import { busLayoutEnd, busBloomSize, busShutdown } from "./bus";
 import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
-import { routeById, routeByName, routeLive, routeIdLo, routeIdHi } from "./route";
+import { routeById, routeByName, routeIdLo, routeIdHi } from "./route";
 import { metaMask, metaCollect, metaNames } from "./meta";
 import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
@@ -23,7 +23,7 @@ import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
-import { nameSeq, sentNameItem, nameFollowTo, nameMoveReserved } from "./name-follow";
+import { nameSeq, sentNameItem, nameFollowTo, nameMoveReserved, routeHeld } from "./name-follow";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -255,16 +255,8 @@ function sendLocked(c: u32, d: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, ms
   dstLo: u32, dstHi: u32, dstName: u32, dstNameSize: u32, mask: u32, hostVecs: u32, rec: i32, expect: bool, sync: bool,
   signalBloom: u32, names: bool, probe: bool, check: bool, seq: u32): i32 {
   if (!lockTry(d + A.CONN_LOCK)) return A.WOULDBLOCK;
-  if (!routeLive(d, dstLo, dstHi)) {
-    unlock(d + A.CONN_LOCK);
-    // (by name, an owner that closed since the look-up passed its names on: look again)
-    return check && nameSeq() != seq ? A.ROUTE_AGAIN : fail(A.ENXIO, A.R_SEND_NO_RECEIVER);
-  }
-  // by name: the name changed owner since the look-up (name-follow.ts): look it up again
-  if (check && nameSeq() != seq) {
-    unlock(d + A.CONN_LOCK);
-    return A.ROUTE_AGAIN;
-  }
+  const held = routeHeld(d, dstLo, dstHi, check, seq);
+  if (held != 0) return held;
   // a unicast signal reaches its receiver only through a matching rule; else it is dropped
   // silently (SEND returns 0)
   if (signalBloom != 0 && !matchSignal(d, c, dstLo, dstHi, signalBloom, names)) {
