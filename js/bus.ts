@@ -11,6 +11,7 @@ import { attachArg, type AttachSpec } from './attach.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel, isRevoked } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { NAME_RULE } from './cmd/reasons.ts';
+import { checkNotReserved } from './names.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
@@ -697,6 +698,7 @@ export class Bus {
     if (activator !== undefined && typeof activator !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `activator must be a well-known name (a string), got ${kindOf(activator)}`);
     }
+    if (activator !== undefined) checkNotReserved('connect', activator);
     const bp = o.busyPoll; // (read once: a getter runs the caller's code)
     const busyPoll = bp === undefined ? 0 : busyPollArg('connect', bp);
     // (before stop 42 flags' MONITOR made a monitor whatever monitor: false said: an outside audit)

@@ -50,6 +50,22 @@ const REQUEST_KEYS = ['replaceExisting', 'allowReplacement', 'queue'] as const;
 const LIST_KEYS = ['unique', 'names', 'queued', 'activators'] as const;
 const encoder = new TextEncoder();
 
+/**
+ * Names no connection may own through this API (requestName, connect({ activator })): the
+ * D-Bus driver's, which the D-Bus layer gives the bus itself as a sender (id 0: `uniqueName(0)`),
+ * and the local end's, as sd-bus refuses both (validate_request_name_parameters, EINVAL). Owned
+ * by a connection, the first would let it pass for the bus: a rule with
+ * sender='org.freedesktop.DBus' is judged by the name's owner (an outside audit, stop 47). The
+ * core does not reserve them (kdbus did not: its driver lived in sd-bus), so a raw NAME_ACQUIRE can.
+ */
+export const RESERVED_NAMES: readonly string[] = Object.freeze(['org.freedesktop.DBus', 'org.freedesktop.DBus.Local']);
+
+/** EINVAL when `name` is one of RESERVED_NAMES */
+export function checkNotReserved(op: string, name: string): void {
+  if (name === RESERVED_NAMES[0]) throw new BusError(A.EINVAL, op, `${name} is the bus's own name (the D-Bus driver's, the sender of what the bus itself sends), reserved as sd-bus reserves it: no connection may own it`);
+  if (name === RESERVED_NAMES[1]) throw new BusError(A.EINVAL, op, `${name} is reserved for the local end of a D-Bus connection, as sd-bus reserves it: no connection may own it`);
+}
+
 function nameBytes(op: string, name: unknown): Uint8Array {
   if (typeof name !== 'string') throw new BusError(A.EINVAL, op, `name must be a string, got ${kindOf(name)}`);
   const b = encoder.encode(name);
@@ -72,6 +88,7 @@ export function requestName(c: NameConn, name: string, opts?: RequestNameOptions
     (optBoolean(op, 'allowReplacement', o.allowReplacement) ? A.NAME_ALLOW_REPLACEMENT : 0) |
     (optBoolean(op, 'queue', o.queue) ? A.NAME_QUEUE : 0);
   const b = nameBytes(op, name);
+  checkNotReserved(op, name);
   live(c, op); // (again: an option's getter may have closed the connection, or left the bus)
   NAMES.encode(e.u8, e.u32, e.cmd, flags, b);
   const r = e.nameAcquire(c.slot, c.gen);

@@ -568,6 +568,10 @@ function replyBody(m: Message, op: string): unknown[] {
     const at = m.payloadSpan();
     d = at >= 0 ? readPayload(m.conn.engine.u8, at, m.spanLength, true) : readPayload(m.payload.slice());
     checkKdbusEnvelope(d.header, m.kdbusEnvelope()); // the reply serial is the call's cookie, ...
+  } catch (err) {
+    // the codec's rejections of the reply (op dbus.header, dbus.decode) told as this method's,
+    // as API.md says (before stop 47 they kept the codec's op: an outside audit)
+    throw asArgError(op, err);
   } finally {
     m.free();
   }

@@ -67,7 +67,12 @@ const WAIT_KEYS = ['timeout', 'signal', 'owner', 'keepAlive'] as const;
 const encoder = new TextEncoder();
 const TWO32 = 4294967296;
 
-interface Handler { rule: MatchRule; fn: SignalHandler }
+/**
+ * An onSignal handler: its rule, and the rule's bloom mask when the rule has argument
+ * conditions (null without: a signal that passes such a rule has every element of its mask in
+ * its filter, so the bus's check cannot have refused it)
+ */
+interface Handler { rule: MatchRule; fn: SignalHandler; mask: Uint8Array | null }
 interface State { cookie: number; handlers: Set<Handler> }
 const states = new WeakMap<Connection, State>();
 function state(c: Connection): State {
@@ -353,7 +358,7 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
   if (typeof fn !== 'function') throw new BusError(A.EINVAL, 'onSignal', `handler must be a function, got ${kindOf(fn)}`);
   const parsed = matchRuleOf('onSignal', rule);
   const remove = addMatch(c, parsed, 'onSignal');
-  const h: Handler = { rule: parsed, fn };
+  const h: Handler = { rule: parsed, fn, mask: parsed.args.length > 0 ? maskOf(parsed, bloomParams(c.engine)) : null };
   const st = state(c);
   st.handlers.add(h);
   return () => { st.handlers.delete(h); remove(); };
@@ -378,8 +383,22 @@ export function dispatch(c: Connection, msg: Message): number {
   // runs: a handler may free the message or close the connection, after which it cannot be
   // read (before stop 42 the next handler's match then threw ENXIO / ECONNRESET and the
   // later handlers never ran: an outside audit)
+  // A handler runs when its own rule lets the signal in, as the bus would for that rule alone:
+  // its bloom mask within the signal's filter (made from the message as emit makes it), and
+  // the full rule. A rule on an argument the filter does not carry (one after the first that
+  // is not a string, path, signature or array of them: DBUS.md's known limit) never runs its
+  // handler, whatever the connection's other rules let in (before stop 47 it ran whenever
+  // another rule of the connection admitted the signal: an outside audit).
   const hit: Handler[] = [];
-  for (const h of st.handlers) if (msg.matchesRule(h.rule)) hit.push(h);
+  let filter: Uint8Array | null | undefined; // (made once, when a handler with a mask needs it; null: not a signal's)
+  for (const h of st.handlers) {
+    if (!msg.matchesRule(h.rule)) continue;
+    if (h.mask !== null) {
+      if (filter === undefined) filter = contentFilter(c, d);
+      if (filter !== null && !within(h.mask, filter)) continue;
+    }
+    hit.push(h);
+  }
   let n = 0;
   let failed: { err: unknown } | null = null;
   for (const h of hit) {
@@ -389,6 +408,18 @@ export function dispatch(c: Connection, msg: Message): number {
   }
   if (failed !== null) throw failed.err;
   return n;
+}
+
+/** The bloom filter emit would give signal `d` on this bus; null for a message that is not a signal (the bus admits those by destination, not by a rule). */
+function contentFilter(c: Connection, d: DBusMessage): Uint8Array | null {
+  if (d.header.type !== 'signal') return null;
+  try { return signalFilter(d.header, d.body, bloomParams(c.engine)); } catch { return null; }
+}
+
+/** every bit of `mask` (one generation) set in `filter` */
+function within(mask: Uint8Array, filter: Uint8Array): boolean {
+  for (let i = 0; i < filter.length; i++) if ((filter[i] & mask[i]) !== mask[i]) return false;
+  return true;
 }
 
 export interface WaitForNameOptions {

@@ -704,7 +704,7 @@ export function checkKdbusEnvelope(header: DBusHeader, env: KdbusEnvelope): void
     throw malformed(`EXPECT_REPLY must be set exactly for a method call that expects a reply`);
   }
   if ((header.type === 'signal') !== ((flags & KDBUS_SIGNAL) !== 0)) {
-    throw malformed('the kdbus SIGNAL flag must be set exactly for a signal');
+    throw malformed(`the D-Bus header says ${header.type} and the kdbus SIGNAL flag is ${(flags & KDBUS_SIGNAL) !== 0 ? 'set' : 'clear'}: it must be set exactly for a signal`);
   }
   if (((hf & FLAG_NO_AUTO_START) !== 0) !== ((flags & KDBUS_NO_AUTO_START) !== 0)) {
     throw malformed('NO_AUTO_START must be set in both the header and the kdbus message, or in neither');

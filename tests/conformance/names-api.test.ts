@@ -30,6 +30,29 @@ t('requestName results, getNameOwner, listNames, listPeers, send by name', ({ bu
   assert.is(bus.getNameOwner('org.api.One'), null, 'works with no connection open');
 });
 
+t("the D-Bus driver's names are reserved, as sd-bus reserves them: requestName and an activator's EINVAL, nothing taken", ({ bus }) => {
+  const a = bus.connect();
+  const before = bus.stats().connections.length;
+  for (const [name, why] of [['org.freedesktop.DBus', /the bus's own name/], ['org.freedesktop.DBus.Local', /local end of a D-Bus connection/]] as const) {
+    for (const queue of [false, true]) {
+      try { a.requestName(name, { queue, replaceExisting: true }); assert.unreachable(); } catch (e) {
+        assert.is((e as BusError).code, 'EINVAL');
+        assert.match((e as BusError).message, /^requestName: EINVAL: /);
+        assert.match((e as BusError).message, why);
+      }
+    }
+    try { bus.connect({ activator: name }); assert.unreachable(); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL');
+      assert.match((e as BusError).message, /^connect: EINVAL: .* as sd-bus reserves it: no connection may own it$/);
+    }
+    assert.is(bus.getNameOwner(name), null);
+  }
+  assert.is(bus.stats().connections.length, before, 'no activator connection left behind');
+  assert.equal(bus.listNames(), []);
+  assert.is(a.requestName('org.freedesktop.DBus.Other'), 'primary', 'only the two names are reserved');
+  a.close();
+});
+
 t('errors: EEXIST, ESRCH, EADDRINUSE, EINVAL with messages naming the rule', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.requestName('org.api.Two');

@@ -284,6 +284,31 @@ t('callMethod: a reply that is not D-Bus rejects with EBADMSG; a caller gone bef
   svc.close(); cli.close();
 });
 
+t("callMethod: a malformed D-Bus reply rejects with its codec's errno and detail, told as callMethod's (it kept op dbus.header / dbus.decode before stop 47)", async ({ bus }) => {
+  const svc = bus.connect(), cli = bus.connect();
+  const why = async (answer: (serial: number) => Uint8Array): Promise<string> => {
+    const p = cli.callMethod({ destination: svc.id, path: '/p', member: 'M' });
+    const m = svc.recv()!;
+    const serial = m.dbus!.header.serial;
+    svc.reply(m, answer(serial), { payloadType: dbus.PAYLOAD_DBUS, cookie: 99 }); // (the reply's serial, 99 below, is its kdbus cookie)
+    m.free();
+    try { await p; return 'resolved'; } catch (e) { return (e as BusError).message; }
+  };
+  // a boolean of 7 in the body: the decoder's rule, told as callMethod's
+  const bad = (serial: number) => {
+    const b = dbus.encodeMessage({ type: 'method_return', serial: 99, replySerial: serial, signature: 'b' }, [true]);
+    b[b.length - 4] = 7;
+    return b;
+  };
+  assert.match(await why(bad), /^callMethod: EBADMSG: .*a boolean is 0 or 1, got 7/);
+  // a reply serial that is not the call's cookie
+  assert.match(await why((serial) => dbus.encodeMessage({ type: 'method_return', serial: 99, replySerial: serial + 1 }, [])), /^callMethod: EBADMSG: the reply serial \d+ is not the kdbus cookie_reply \d+/);
+  // a signal as the reply
+  assert.match(await why(() => dbus.encodeMessage({ type: 'signal', serial: 99, path: '/p', interface: 'org.ex.I', member: 'S' }, [])), /^callMethod: EBADMSG: the D-Bus header says signal and the kdbus SIGNAL flag is clear/);
+  assert.is(cli.stats().calls.made, 0);
+  svc.close(); cli.close();
+});
+
 t('a reply that cannot be sent (over MAX_PAYLOAD) reaches the caller as Failed at once; onError is told', async ({ bus }) => {
   const svc = bus.connect(), cli = bus.connect();
   const errors: string[] = [];
