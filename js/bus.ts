@@ -698,7 +698,6 @@ export class Bus {
     if (activator !== undefined && typeof activator !== 'string') {
       throw new BusError(A.EINVAL, 'connect', `activator must be a well-known name (a string), got ${kindOf(activator)}`);
     }
-    if (activator !== undefined) checkNotReserved('connect', activator);
     const bp = o.busyPoll; // (read once: a getter runs the caller's code)
     const busyPoll = bp === undefined ? 0 : busyPollArg('connect', bp);
     // (before stop 42 flags' MONITOR made a monitor whatever monitor: false said: an outside audit)
@@ -715,6 +714,7 @@ export class Bus {
     if (activator !== undefined) {
       const n = encoder.encode(activator);
       if (n.length > 4096) throw new BusError(A.EINVAL, 'connect', `the activator's name ${JSON.stringify(activator.slice(0, 64))}… (${n.length} bytes) is not a well-known name (${NAME_RULE})`);
+      checkNotReserved('connect', activator);
       end = items.putStringItem(u8, u32, end, A.ITEM_NAME, n);
     }
     HELLO.encode(u8, u32, cmd, end - cmd, flags, send, recv, poolSize);

@@ -60,10 +60,17 @@ const encoder = new TextEncoder();
  */
 export const RESERVED_NAMES: readonly string[] = Object.freeze(['org.freedesktop.DBus', 'org.freedesktop.DBus.Local']);
 
+/** Why `name` is reserved (RESERVED_NAMES), ending "no connection may own it"; null for any other name */
+export function reservedName(name: string): string | null {
+  if (name === RESERVED_NAMES[0]) return `${name} is the bus's own name (the D-Bus driver's, the sender of what the bus itself sends), reserved as sd-bus reserves it: no connection may own it`;
+  if (name === RESERVED_NAMES[1]) return `${name} is reserved for the local end of a D-Bus connection, as sd-bus reserves it: no connection may own it`;
+  return null;
+}
+
 /** EINVAL when `name` is one of RESERVED_NAMES */
 export function checkNotReserved(op: string, name: string): void {
-  if (name === RESERVED_NAMES[0]) throw new BusError(A.EINVAL, op, `${name} is the bus's own name (the D-Bus driver's, the sender of what the bus itself sends), reserved as sd-bus reserves it: no connection may own it`);
-  if (name === RESERVED_NAMES[1]) throw new BusError(A.EINVAL, op, `${name} is reserved for the local end of a D-Bus connection, as sd-bus reserves it: no connection may own it`);
+  const why = reservedName(name);
+  if (why !== null) throw new BusError(A.EINVAL, op, why);
 }
 
 function nameBytes(op: string, name: unknown): Uint8Array {

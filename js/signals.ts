@@ -24,6 +24,7 @@ import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
 import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
+import { reservedName } from './names.ts';
 
 /** A rule for addMatch in object form; every field given must match (a notification kind alone). */
 export interface MatchSpec {
@@ -448,6 +449,8 @@ function waitArgs(op: string, name: unknown, opts: WaitForNameOptions | undefine
   const err = busNameError(name);
   if (err !== null) throw new BusError(A.EINVAL, op, `name ${JSON.stringify(name)} is not a bus name: ${err}`);
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name: waitForName waits for a well-known name to get an owner`);
+  const reserved = reservedName(name); // (its wait would run out its timeout too: since stop 47, an outside audit)
+  if (reserved !== null) throw new BusError(A.EINVAL, op, `${reserved}: waitForName would wait out its timeout`);
   const o = options<WaitForNameOptions>(op, opts, WAIT_KEYS, '{ timeout: 1000 }');
   // (each option read once: a getter runs the caller's code; timeout was read twice and signal
   // three times before stop 35, an outside audit)

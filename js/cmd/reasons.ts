@@ -104,7 +104,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_PAYLOAD_MAX]: [[A.EMSGSIZE], (n) => `the payload is larger than ${n} bytes`],
   [A.R_SEND_CALL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'calls and replies (EXPECT_REPLY, a timeout) are not supported yet (no longer reported)'],
   [A.R_SEND_SIGNAL_UNSUPPORTED]: [[A.EOPNOTSUPP], () => 'signals are not supported yet'],
-  [A.R_SEND_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns the name${q(w.dst)}`],
+  [A.R_SEND_NAME_NO_OWNER]: [[A.ESRCH], (_, w) => `no connection owns the name${q(w.dst)}${w.dst === 'org.freedesktop.DBus' ? ': it is the D-Bus driver\'s, reserved, and wasmbus has no driver (getNameOwner, listNames, addMatch({ notifications }) and waitForName do its work; DBUS.md, "Reserved names")' : ''}`],
   [A.R_SEND_NO_RECEIVER]: [[A.ENXIO], (_, w) => typeof w.dst === 'string' && !/^:1\.\d+$/.test(w.dst)
     ? `the owner of the name${q(w.dst)} closed while the message was on its way to it, at the last of its look-ups (NAME_ROUTE_TRIES)`
     : `no open connection has the id${q(w.dst)}`],

@@ -30,7 +30,7 @@ t('requestName results, getNameOwner, listNames, listPeers, send by name', ({ bu
   assert.is(bus.getNameOwner('org.api.One'), null, 'works with no connection open');
 });
 
-t("the D-Bus driver's names are reserved, as sd-bus reserves them: requestName and an activator's EINVAL, nothing taken", ({ bus }) => {
+t("the D-Bus driver's names are reserved, as sd-bus reserves them: requestName and an activator's EINVAL, nothing taken, waitForName EINVAL, a send to the driver ESRCH saying so", async ({ bus }) => {
   const a = bus.connect();
   const before = bus.stats().connections.length;
   for (const [name, why] of [['org.freedesktop.DBus', /the bus's own name/], ['org.freedesktop.DBus.Local', /local end of a D-Bus connection/]] as const) {
@@ -46,6 +46,20 @@ t("the D-Bus driver's names are reserved, as sd-bus reserves them: requestName a
       assert.match((e as BusError).message, /^connect: EINVAL: .* as sd-bus reserves it: no connection may own it$/);
     }
     assert.is(bus.getNameOwner(name), null);
+  }
+  // checked after the activator's length, as connect's table of errors says (a too long description first)
+  assert.is(code(() => bus.connect({ activator: 'org.freedesktop.DBus', description: 'x'.repeat(5000) })), 'ENAMETOOLONG');
+  // waitForName: EINVAL at once, not the whole timeout
+  for (const w of [() => bus.waitForName('org.freedesktop.DBus', { timeout: 60000 }), () => a.waitForName('org.freedesktop.DBus.Local', { timeout: 60000 })]) {
+    try { await w(); assert.unreachable(); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL');
+      assert.match((e as BusError).message, /no connection may own it: waitForName would wait out its timeout$/);
+    }
+  }
+  // a call to the D-Bus driver: ESRCH, saying there is none
+  try { a.send('org.freedesktop.DBus', new Uint8Array(1)); assert.unreachable(); } catch (e) {
+    assert.is((e as BusError).code, 'ESRCH');
+    assert.match((e as BusError).message, /no connection owns the name "org\.freedesktop\.DBus": it is the D-Bus driver's, reserved, and wasmbus has no driver/);
   }
   assert.is(bus.stats().connections.length, before, 'no activator connection left behind');
   assert.equal(bus.listNames(), []);
