@@ -12,6 +12,7 @@ import { wr32 } from "./journal";
 import { align8 } from "./items";
 import { metaCollect, metaWrite } from "./meta";
 import { sliceReserve, sliceBlock, slicePublish } from "./slice";
+import { wakeOnUnlock } from "./lock";
 
 /**
  * Queue a bus message with one item `itemType` (`payloadSize` bytes from `payload`, which
@@ -33,6 +34,9 @@ export function kmsgSend(d: u32, itemType: u32, payload: u32, payloadSize: u32, 
     st32(t + A.THREAD_REASON, reason); // the thread's own words: plain stores (reason.ts)
     st32(t + A.THREAD_REASON_ARG, arg);
     wr32(d + A.CONN_DROPPED, ld32(d + A.CONN_DROPPED) + 1);
+    // a call's end dropped: its caller's wait looks again (RECV_REPLY then says the call is
+    // gone, RECV_RETURN_NO_CALL) instead of sleeping until the call's deadline (d's lock held)
+    if (itemType == A.ITEM_REPLY_DEAD || itemType == A.ITEM_REPLY_TIMEOUT) wakeOnUnlock(d);
     return r;
   }
   const b = sliceBlock;

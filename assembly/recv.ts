@@ -10,7 +10,7 @@ import { queuePeek, queueUnlink, queuePrev, queueFindReply } from "./queue";
 import { threadCmd } from "./thread";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
-import { replyDropped, replySweepNow } from "./reply";
+import { replyDropped, replySweepNow, replyHasCall } from "./reply";
 import { recvBatch } from "./recv-batch";
 
 const H: u32 = A.BUS_BASE;
@@ -75,8 +75,15 @@ export function recvDropped(c: u32, cmd: u32): void {
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
   if (flags == A.RECV_REPLY) {
     // a call's reply (cookie 0: of any call), wherever it is queued; the dropped count stays for the next RECV
-    const r = queueFindReply(c, ld32(cmd + A.RECV_PRIORITY), ld32(cmd + A.RECV_PRIORITY + 4));
-    if (r == 0) return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
+    const lo = ld32(cmd + A.RECV_PRIORITY), hi = ld32(cmd + A.RECV_PRIORITY + 4);
+    const r = queueFindReply(c, lo, hi);
+    if (r == 0) {
+      // none queued: and no record of that call either, with no reservation into this pool
+      // in flight (a reply's takes its call's record before its commit queues it)? Then its
+      // end was dropped for lack of room (REPLY_DEAD, REPLY_TIMEOUT): nothing will come
+      if ((lo | hi) != 0 && ld32(c + A.CONN_N_RESV) == 0 && !replyHasCall(c, lo, hi)) st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_NO_CALL, 0);
+      return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
+    }
     recvDequeue(c, r, queuePrev);
     poolPublish(c, r);
     st64(cmd + A.RECV_MSG_OFFSET, poolOffset(c, r), 0);

@@ -186,6 +186,20 @@ export function replyFind(d: u32, c: u32, lo: u32, hi: u32): i32 {
   return fail(A.EBADSLT, A.R_SEND_REPLY_NO_CALL);
 }
 
+/**
+ * Has caller `c` a record for its call with cookie (lo, hi), pending or owing its REPLY_DEAD
+ * (c's lock held: every change of its list holds it, or the bus lock on c's own thread)? A
+ * walk of c's list, at most MAX_PENDING_REPLIES: RECV_REPLY asks when it finds no end queued.
+ */
+export function replyHasCall(c: u32, lo: u32, hi: u32): bool {
+  if (table() == 0) return false;
+  let k: u32 = 0;
+  for (let i1 = ld32(c + A.CONN_CALLS); i1 != 0 && k < u32(A.MAX_PENDING_REPLIES); i1 = ld32(recAt(i1) + A.REPLY_NEXT), k++) {
+    if (hasCookie(recAt(i1), lo, hi)) return true;
+  }
+  return false;
+}
+
 /** The reply answering record `i` was sent: the call is over (bus lock held). */
 export function replyDone(i: u32): void {
   replyFree(rec(i));

@@ -171,6 +171,22 @@ export class Calls {
     p.wake?.();
   }
 
+  /**
+   * The core has no record of call `p` and no end of it queued (RECV_REPLY's
+   * RECV_RETURN_NO_CALL, read at monotonic `t1`, after that RECV): its end was dropped because
+   * this connection's pool had no room for it. Past its deadline that was its REPLY_TIMEOUT
+   * (ETIMEDOUT, as lost); before, its REPLY_DEAD: the replier closed or dropped the call
+   * (EPIPE), now, not at the deadline (before stop 47 it waited the whole deadline and said
+   * ETIMEDOUT: an outside audit).
+   */
+  endLost(p: PendingCall, t1: number): void {
+    if (t1 >= p.deadlineNs) { this.lost(p); return; }
+    this.remove(p);
+    if (p.abandoned || p.error || p.reply) return;
+    p.error = new BusError(A.EPIPE, p.op, 'the replier closed, or dropped the call, before it replied (its REPLY_DEAD was dropped: this connection\'s pool had no room for it)');
+    p.wake?.();
+  }
+
   /** The connection closed: every pending call fails with `why(op)` (ECONNRESET, or ESHUTDOWN). */
   closed(why: (op: string) => BusError): void {
     for (const p of this.pending.values()) {

@@ -746,7 +746,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const r = this.recvReply(p.cookie, op, yielding);
     if (r === null) return;
     if (r === -A.EAGAIN) {
-      if (t0 >= p.deadlineNs) this.calls!.lost(p);
+      if (RECV.noCall(e.u32, e.cmd)) this.calls!.endLost(p, e.monotonicNs()); // (its end was dropped: it ends now, not at its deadline)
+      else if (t0 >= p.deadlineNs) this.calls!.lost(p);
       return;
     }
     const u32 = e.u32, cmd = e.cmd;

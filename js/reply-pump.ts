@@ -6,7 +6,8 @@
 // waiting call's cookie) and hands it to its call (Calls.claim), then waits: the adaptive
 // spin, then Atomics.waitAsync on the wake word until the earliest deadline of a waiting
 // call, when the next RECV's tick queues its REPLY_TIMEOUT (or, dropped for lack of room,
-// Calls.expire ends it). It runs while calls wait for their ends, while calls wait in the
+// Calls.expire ends it). An end the bus drops for lack of room (a REPLY_DEAD) wakes the pump,
+// and a call's own RECV_REPLY then says its record is gone (RECV_RETURN_NO_CALL): it ends then. It runs while calls wait for their ends, while calls wait in the
 // slot line for slots that pending calls hold, and while an aborted call's end is owed and no
 // receive of the user waits on the connection (endsOwed). A failure of its receives (a lock
 // that stayed taken: EDEADLK; ESHUTDOWN; ECONNRESET) ends the waiting calls with it.
@@ -199,7 +200,11 @@ export class ReplyPump {
     for (;;) {
       if (this.rawCalls) return n + this.takeEach(false);
       const cr = this.firstEnd();
-      if (cr === 0) return n + this.takeEach(true);
+      // no end queued: the calls past their deadlines look (their REPLY_TIMEOUTs come, or were
+      // dropped); and every call does when the core has fewer records of this connection's
+      // calls than it has pending (an end dropped for lack of room, a REPLY_DEAD's most
+      // often: each call's own RECV_REPLY then says whether its record is gone)
+      if (cr === 0) return n + this.takeEach(!this.recordsGone());
       if (!calls.pending.has(cr)) { this.rawCalls = true; continue; }
       const r = conn.recvReply(0, 'call', true);
       if (r === null) return n; // a lock still taken: the pump looks again soon
@@ -240,6 +245,16 @@ export class ReplyPump {
       }
     }
     return n;
+  }
+
+  /**
+   * Has the core fewer records of this connection's calls (CONN_N_CALLS, read in place: a
+   * hint, each call's RECV_REPLY decides under the lock) than the host has calls pending?
+   */
+  private recordsGone(): boolean {
+    const conn = this.conn, calls = conn.calls, e = conn.engine;
+    if (calls === null || calls.pending.size === 0) return false;
+    return Atomics.load(e.u32, (e.connAddr(conn.slot) + A.CONN_N_CALLS) >>> 2) < calls.pending.size;
   }
 
   /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0. */

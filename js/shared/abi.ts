@@ -643,6 +643,11 @@ export const RECV_USE_PRIORITY = 4;
 // never takes the user's messages off the queue (they stay accounted to their senders' quotas).
 export const RECV_REPLY = 8;
 export const RECV_RETURN_DROPPED_MSGS = 2;
+// wasmbus: RECV_REPLY with a cookie found no end of that call queued, and this connection has
+// no record of it (nor a reservation into its pool in flight): its end was dropped for lack of
+// room (REPLY_DEAD or REPLY_TIMEOUT; dropping one wakes the connection's waiters), or it never
+// was this connection's call. Set with the EAGAIN (R_RECV_NO_REPLY).
+export const RECV_RETURN_NO_CALL = 4;
 // wasmbus: a batch, both ways, under one hold of the connection's lock. The command is
 // RECV_BATCH_ENTRIES + 8 × n bytes (n >= 1), its tail:
 //   64 u32 free_count  in: entries 0 .. free_count - 1 hold slices to FREE first (offset;

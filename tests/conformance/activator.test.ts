@@ -5,10 +5,11 @@
 // ACTIVATORS; every errno of the kind: EINVAL (bad name, name without ACTIVATOR), EEXIST
 // (second activator), ENFILE (name table full), EOPNOTSUPP (send, names, matches), ENXIO (by id).
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Bus, type Connection, type Engine } from '../../js/index.ts';
-import { busSuite, ENGINE, open } from '../helpers/harness.ts';
-import { Raw, str, vec, hostVec } from '../helpers/raw.ts';
+import { BusError, abi as A, type Connection } from '../../js/index.ts';
+import { busSuite, open } from '../helpers/harness.ts';
+import { type Raw, str, vec, hostVec } from '../helpers/raw.ts';
 import { checkBus } from '../helpers/check.ts';
+import { secondThread } from '../helpers/second-thread.ts';
 
 const t = busSuite('activators');
 const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
@@ -17,12 +18,6 @@ const fails = (f: () => unknown): [string, number] => {
   return ['ok', 0];
 };
 const NAME = 'org.example.Svc';
-/** A second thread on the bus's memory (an engine joined with a handle of its own), and its raw ABI. */
-async function secondThread(bus: Bus): Promise<{ other: Engine; raw2: Raw }> {
-  const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
-  assert.ok(other.threadJoin(bus.handle().token) > 0);
-  return { other, raw2: new Raw(other) };
-}
 /** every queued message of `c`: its text, or the notification (`kind old>new`), freed */
 function drain(c: Connection): string[] {
   const out: string[] = [];

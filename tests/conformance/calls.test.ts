@@ -230,6 +230,23 @@ t('call: an aborted call whose REPLY_TIMEOUT was dropped is forgotten by the nex
   assert.is(drain(b), CALLS);
 });
 
+t('call: a REPLY_DEAD dropped for lack of room ends its call with EPIPE at once, not ETIMEDOUT at its deadline (stop 47, an outside audit)', async ({ bus }) => {
+  const { a, b, held } = poolFull(bus);
+  const ps = [];
+  const t0 = Date.now();
+  for (let i = 0; i < CALLS; i++) ps.push(a.call(b.id, null, { timeout: 60000 }).then(() => 'resolved', (e: BusError) => `${e.code}: ${e.message}`));
+  await new Promise((r) => setTimeout(r, 5)); // the calls wait (parked)
+  b.close({ drop: true }); // the replier leaves: a REPLY_DEAD for each call, none with room
+  const timer = new Promise<string[]>((r) => setTimeout(() => r(['did not end within 5 s']), 5000));
+  const got = await Promise.race([Promise.all(ps), timer]);
+  assert.equal(got, Array(CALLS).fill("EPIPE: call: EPIPE: the replier closed, or dropped the call, before it replied (its REPLY_DEAD was dropped: this connection's pool had no room for it)"));
+  assert.ok(Date.now() - t0 < 5000);
+  assert.is(a.pendingCalls, 0);
+  assert.is(a.recv(), null, 'nothing for the user');
+  assert.is(a.droppedTotal, CALLS, "every call's REPLY_DEAD was dropped: the case under test happened");
+  for (const m of held) m.free();
+});
+
 t('callSync: ends with ETIMEDOUT when its REPLY_TIMEOUT is dropped for lack of room', ({ bus }) => {
   const { a, b, held } = poolFull(bus);
   let got = 'returned';

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
 import { busSuite, open } from '../helpers/harness.ts';
 import { hostVec, type Raw } from '../helpers/raw.ts';
+import { secondThread } from '../helpers/second-thread.ts';
 import * as HEALTH from '../../js/health.ts';
 
 const FAR = 1n << 62n; // a deadline that never passes in a test
@@ -42,6 +43,37 @@ function pending(raw: Raw): number {
 }
 
 const t = busSuite('calls and replies');
+
+t('RECV_REPLY with a cookie that finds no end queued says whether the call still has its record (RECV_RETURN_NO_CALL: its end was dropped, or it was never a call)', async ({ bus, raw }) => {
+  const a = open(raw);
+  const { other, raw2 } = await secondThread(bus); // the replier's thread: its reply reserved while a looks
+  const b = open(raw2);
+  assert.is(call(raw, a, b, 5), 0);
+  const rr = (cookie: number) => raw.recv(a.slot, a.gen, A.RECV_REPLY, cookie);
+  let r = rr(5);
+  assert.is(r.r, -A.EAGAIN);
+  assert.is(r.returnFlags & A.RECV_RETURN_NO_CALL, 0, 'pending: its end will come');
+  r = rr(77);
+  assert.is(r.r, -A.EAGAIN);
+  assert.is(r.returnFlags & A.RECV_RETURN_NO_CALL, A.RECV_RETURN_NO_CALL, 'never a call of this connection');
+  assert.is(rr(0).returnFlags & A.RECV_RETURN_NO_CALL, 0, 'cookie 0 (any call) says nothing');
+  // a reply in flight (reserved in the caller's pool, not committed) took the record: no flag yet
+  const m = raw2.recv(b.slot, b.gen);
+  assert.is(m.r, 0);
+  raw2.writeSend({ msg: { dst: a.id, cookie: 905, timeout: 5 }, items: [hostVec(100)] });
+  assert.is(raw2.e.send(b.slot, b.gen), A.SEND_PENDING);
+  r = rr(5);
+  assert.is(r.r, -A.EAGAIN);
+  assert.is(r.returnFlags & A.RECV_RETURN_NO_CALL, 0, 'a reservation into this pool is in flight');
+  assert.is(raw2.e.sendCommit(), 0);
+  raw2.free(b.slot, b.gen, m.offset);
+  r = rr(5);
+  assert.is(r.r, 0, 'the reply, once committed');
+  raw.free(a.slot, a.gen, r.offset);
+  assert.is(rr(5).returnFlags & A.RECV_RETURN_NO_CALL, A.RECV_RETURN_NO_CALL, 'ended and taken: no record');
+  assert.is(raw2.byebye(b.slot, b.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
 
 t('RECV_REPLY takes the reply of one call wherever it is queued, and nothing else', ({ raw }) => {
   const a = open(raw), b = open(raw), c = open(raw);
