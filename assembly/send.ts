@@ -5,7 +5,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, inMemory, sumLe, aLoad, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, wakeOnUnlock } from "./lock";
 import { busLayoutEnd, busBloomSize, busShutdown } from "./bus";
 import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
@@ -349,6 +349,9 @@ export function sendFinish(t: u32, publish: bool): u32 {
     out = b;
   } else {
     sliceRelease(d, b);
+    // (its receiver's waits look again: a call's end dropped while this reservation was in
+    // flight, when RECV_REPLY could not say the call was gone, is told by the next look)
+    wakeOnUnlock(d);
   }
   wr32(t + A.THREAD_OP, A.OP_NONE);
   return out;

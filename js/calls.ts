@@ -76,6 +76,13 @@ export class Calls {
     return p;
   }
 
+  /**
+   * a receive of the user's reported messages the bus dropped (DROPPED_MSGS) while calls were
+   * pending: one of them may have been a call's end (its REPLY_DEAD); the pump's next look asks
+   * every waiting call (reply-pump.ts: the user's receive reset the counter it watches)
+   */
+  dropSeen = false;
+
   /** how many calls have ended (remove): a call() that the core refused tries again after one (slot-line.ts) */
   ended = 0;
 

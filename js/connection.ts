@@ -638,6 +638,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const r = e.recv(this.slot, this.gen);
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
+    if (this.lastDropped > 0 && this.calls !== null && this.calls.live > 0) this.calls.dropSeen = true;
     return r;
   }
 
@@ -1404,6 +1405,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.lockLook.clear();
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
+    if (this.lastDropped > 0 && calls !== null && calls.live > 0) calls.dropSeen = true;
     if (r === -A.EAGAIN) {
       this.batchFreeN = 0;
       if (t0 !== 0) calls!.expire(t0);

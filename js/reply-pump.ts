@@ -201,10 +201,14 @@ export class ReplyPump {
       if (this.rawCalls) return n + this.takeEach(false);
       const cr = this.firstEnd();
       // no end queued: the calls past their deadlines look (their REPLY_TIMEOUTs come, or were
-      // dropped); and every call does when the core has fewer records of this connection's
-      // calls than it has pending (an end dropped for lack of room, a REPLY_DEAD's most
-      // often: each call's own RECV_REPLY then says whether its record is gone)
-      if (cr === 0) return n + this.takeEach(!this.recordsGone());
+      // dropped); and every call does when an end may have been dropped for lack of room (a
+      // REPLY_DEAD's most often): the core has fewer records of this connection's calls than
+      // the host has pending, or the bus dropped messages for it since the last look. Each
+      // call's own RECV_REPLY then says whether its record is gone (RECV_RETURN_NO_CALL).
+      if (cr === 0) {
+        const look = this.recordsGone() || this.dropsSince();
+        return n + this.takeEach(!look);
+      }
       if (!calls.pending.has(cr)) { this.rawCalls = true; continue; }
       const r = conn.recvReply(0, 'call', true);
       if (r === null) return n; // a lock still taken: the pump looks again soon
@@ -255,6 +259,24 @@ export class ReplyPump {
     const conn = this.conn, calls = conn.calls, e = conn.engine;
     if (calls === null || calls.pending.size === 0) return false;
     return Atomics.load(e.u32, (e.connAddr(conn.slot) + A.CONN_N_CALLS) >>> 2) < calls.pending.size;
+  }
+
+  /** the connection's dropped counter (CONN_DROPPED) at the last look */
+  private droppedWord = 0;
+
+  /**
+   * Did the bus drop messages for this connection since the last look (its dropped counter
+   * moved, or a receive of the user's, which resets it, reported some)? Both: any message, a
+   * call's end among them or not (a raw-ABI call pending beside the call()s hides a missing
+   * record from recordsGone's count: an outside audit).
+   */
+  private dropsSince(): boolean {
+    const conn = this.conn, calls = conn.calls, e = conn.engine;
+    const w = Atomics.load(e.u32, (e.connAddr(conn.slot) + A.CONN_DROPPED) >>> 2);
+    const seen = w !== this.droppedWord || (calls !== null && calls.dropSeen);
+    this.droppedWord = w;
+    if (calls !== null) calls.dropSeen = false;
+    return seen;
   }
 
   /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0. */

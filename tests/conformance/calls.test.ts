@@ -5,9 +5,10 @@
 // freed: the leak check after every test finds nothing queued or in use).
 import * as assert from 'uvu/assert';
 import { Bus, BusError, MockProvider, abi as A, type Message, type Connection } from '../../js/index.ts';
-import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
+import { busSuite, ENGINE, SMALL, open } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
 import { hostVec } from '../helpers/raw.ts';
+import { secondThread } from '../helpers/second-thread.ts';
 
 const t = busSuite('calls (host)');
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -174,8 +175,9 @@ t('callSync: ETIMEDOUT; the call is sent with SYNC_REPLY; messages for the user 
 const CALLS = 8;
 /** a REPLY_TIMEOUT's block (no TIMESTAMP: the harness's receive mask is 0) */
 const KMSG = A.BLOCK_HDR + A.MSG_HDR + A.ITEM_HDR;
-function poolFull(bus: { connect(o?: { poolSize?: number }): Connection }): { a: Connection; b: Connection; held: Message[] } {
+function poolFull(bus: { connect(o?: { poolSize?: number }): Connection }, first?: (a: Connection) => void): { a: Connection; b: Connection; held: Message[] } {
   const a = bus.connect({ poolSize: 4096 }), b = bus.connect(), c = bus.connect();
+  first?.(a); // (before the pool fills: a reservation into it, say)
   const held: Message[] = [];
   for (const size of [64, 8, 0]) {
     for (let i = 0; ; i++) {
@@ -245,6 +247,49 @@ t('call: a REPLY_DEAD dropped for lack of room ends its call with EPIPE at once,
   assert.is(a.recv(), null, 'nothing for the user');
   assert.is(a.droppedTotal, CALLS, "every call's REPLY_DEAD was dropped: the case under test happened");
   for (const m of held) m.free();
+});
+
+t("a dropped REPLY_DEAD ends its call with EPIPE at once also when a reservation into the caller's pool was in flight at the drop and is then cancelled (a second look)", async ({ bus }) => {
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw2);
+  let a!: Connection;
+  const { b, held } = poolFull(bus, (x) => {
+    a = x;
+    raw2.writeSend({ msg: { dst: x.id, cookie: 1 }, items: [hostVec(200)] });
+    assert.is(raw2.e.send(s.slot, s.gen), A.SEND_PENDING, "reserved in the caller's pool, not committed");
+  });
+  const t0 = Date.now();
+  const p = a.call(b.id, null, { timeout: 60000 }).then(() => 'resolved', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 5));
+  b.close({ drop: true }); // its REPLY_DEAD finds no room: dropped, while the reservation is in flight
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(a.pendingCalls, 1, 'the call could not be told gone yet');
+  assert.is(raw2.e.sendCancel(), 0); // the reservation ends unpublished: the caller looks again
+  const timer = new Promise<string>((r) => setTimeout(() => r('did not end within 5 s'), 5000));
+  assert.is(await Promise.race([p, timer]), 'EPIPE');
+  assert.ok(Date.now() - t0 < 5000);
+  assert.is(a.recv(), null);
+  for (const m of held) m.free();
+  assert.is(raw2.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
+t("a dropped REPLY_DEAD ends its call with EPIPE at once also beside a pending raw-ABI call of the same connection (a second look)", async ({ bus, raw }) => {
+  const c = bus.connect();
+  let a!: Connection;
+  const { b, held } = poolFull(bus, (x) => {
+    a = x;
+    // a call through the raw ABI that nobody answers: the core counts its record, the host does not know it
+    assert.is(raw.send(x.slot, x.gen, { msg: { dst: c.id, cookie: 424242, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(4)] }), 0);
+  });
+  const p = a.call(b.id, null, { timeout: 60000 }).then(() => 'resolved', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 5));
+  b.close({ drop: true });
+  const timer = new Promise<string>((r) => setTimeout(() => r('did not end within 5 s'), 5000));
+  assert.is(await Promise.race([p, timer]), 'EPIPE');
+  for (const m of held) m.free();
+  c.close({ drop: true }); // the raw call ends (its REPLY_DEAD queued for the user, or dropped)
+  for (let m = a.recv(); m; m = a.recv()) m.free();
 });
 
 t('callSync: ends with ETIMEDOUT when its REPLY_TIMEOUT is dropped for lack of room', ({ bus }) => {
