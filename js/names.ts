@@ -58,7 +58,7 @@ const encoder = new TextEncoder();
  * sender='org.freedesktop.DBus' is judged by the name's owner (an outside audit, stop 47). The
  * core does not reserve them (kdbus did not: its driver lived in sd-bus), so a raw NAME_ACQUIRE can.
  */
-export const RESERVED_NAMES: readonly string[] = Object.freeze(['org.freedesktop.DBus', 'org.freedesktop.DBus.Local']);
+const RESERVED_NAMES: readonly string[] = Object.freeze(['org.freedesktop.DBus', 'org.freedesktop.DBus.Local']);
 
 /** Why `name` is reserved (RESERVED_NAMES), ending "no connection may own it"; null for any other name */
 export function reservedName(name: string): string | null {

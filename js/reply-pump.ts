@@ -7,9 +7,10 @@
 // spin, then Atomics.waitAsync on the wake word until the earliest deadline of a waiting
 // call, when the next RECV's tick queues its REPLY_TIMEOUT (or, dropped for lack of room,
 // Calls.expire ends it). An end the bus drops for lack of room (a REPLY_DEAD) wakes the pump,
-// and a call's own RECV_REPLY then says its record is gone (RECV_RETURN_NO_CALL): it ends then. It runs while calls wait for their ends, while calls wait in the
-// slot line for slots that pending calls hold, and while an aborted call's end is owed and no
-// receive of the user waits on the connection (endsOwed). A failure of its receives (a lock
+// and a call's own RECV_REPLY then says its record is gone (RECV_RETURN_NO_CALL): it ends
+// then. It runs while calls wait for their ends, while calls wait in the slot line for slots
+// that pending calls hold, and while an aborted call's end is owed and no receive of the user
+// waits on the connection (endsOwed). A failure of its receives (a lock
 // that stayed taken: EDEADLK; ESHUTDOWN; ECONNRESET) ends the waiting calls with it.
 //
 // The pump takes only ends of calls (messages without EXPECT_REPLY whose cookie_reply is a

@@ -644,9 +644,10 @@ export const RECV_USE_PRIORITY = 4;
 export const RECV_REPLY = 8;
 export const RECV_RETURN_DROPPED_MSGS = 2;
 // wasmbus: RECV_REPLY with a cookie found no end of that call queued, and this connection has
-// no record of it (nor a reservation into its pool in flight): its end was dropped for lack of
-// room (REPLY_DEAD or REPLY_TIMEOUT; dropping one wakes the connection's waiters), or it never
-// was this connection's call. Set with the EAGAIN (R_RECV_NO_REPLY).
+// no record of it (nor any reservation into its pool in flight): its end was dropped for lack
+// of room (REPLY_DEAD or REPLY_TIMEOUT; dropping one wakes the connection's waiters, as does a
+// reservation into its pool that ends unpublished), or was received already, or it never was
+// this connection's call. Set with the EAGAIN (R_RECV_NO_REPLY).
 export const RECV_RETURN_NO_CALL = 4;
 // wasmbus: a batch, both ways, under one hold of the connection's lock. The command is
 // RECV_BATCH_ENTRIES + 8 × n bytes (n >= 1), its tail:
