@@ -24,7 +24,7 @@ import { sliceReserve, sliceBlock, slicePublish, sliceRelease } from "./slice";
 import { replyMoved } from "./reply";
 import { nameLookup, namePrimary, ownerConn } from "./registry";
 import { routeLive } from "./route";
-import { unlock } from "./lock";
+import { unlock, wakeOnUnlock } from "./lock";
 import { fail } from "./reason";
 
 const H: u32 = A.BUS_BASE;
@@ -95,6 +95,10 @@ export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
     copy(nb + A.BLOCK_HDR, m, acct - A.BLOCK_HDR); // the slice is position-independent (offsets from its start)
     copy(nb + A.BLOCK_HDR + A.MSG_DST_ID, to + A.CONN_ID, 8);
     if (same) replyMoved(d, to, m);
+    // d's waits look again, as after a cancel (send.ts, sendFinish): a call's end dropped
+    // while this reservation was in flight is told by their next look. (Before `to`'s wake:
+    // one wake waits for its unlock, and `to`'s is a delivery.)
+    if (same) wakeOnUnlock(d);
     slicePublish(to, nb);
   }
   const resv = ld32(d + A.CONN_N_RESV) - 1;

@@ -174,7 +174,7 @@ export class Calls {
   lost(p: PendingCall): void {
     this.remove(p);
     if (p.abandoned || p.error || p.reply) return;
-    p.error = new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (its REPLY_TIMEOUT was dropped: this connection\'s pool had no room for it)');
+    p.error = new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (its REPLY_TIMEOUT, or a REPLY_DEAD before it, was dropped: this connection\'s pool had no room for it)');
     p.wake?.();
   }
 

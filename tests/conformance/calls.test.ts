@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { Bus, BusError, MockProvider, abi as A, type Message, type Connection } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL, open } from '../helpers/harness.ts';
 import { Raw } from '../helpers/raw.ts';
-import { hostVec } from '../helpers/raw.ts';
+import { hostVec, str } from '../helpers/raw.ts';
 import { secondThread } from '../helpers/second-thread.ts';
 
 const t = busSuite('calls (host)');
@@ -290,6 +290,65 @@ t("a dropped REPLY_DEAD ends its call with EPIPE at once also beside a pending r
   for (const m of held) m.free();
   c.close({ drop: true }); // the raw call ends (its REPLY_DEAD queued for the user, or dropped)
   for (let m = a.recv(); m; m = a.recv()) m.free();
+});
+
+t('a dropped REPLY_DEAD ends its call with EPIPE at once also when the reservation in flight at the drop follows its name to a new owner (a third look)', async ({ bus }) => {
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw2);
+  const NAME = 'org.example.Moving';
+  let a!: Connection, c!: Connection;
+  const { b, held } = poolFull(bus, (x) => {
+    a = x;
+    c = bus.connect();
+    assert.is(a.requestName(NAME), 'primary');
+    assert.is(c.requestName(NAME, { queue: true }), 'in-queue');
+    raw2.writeSend({ msg: { dst: 0, cookie: 1 }, items: [str(A.ITEM_DST_NAME, NAME), hostVec(200)] });
+    assert.is(raw2.e.send(s.slot, s.gen), A.SEND_PENDING, "reserved in a's pool, by name");
+  });
+  const p = a.call(b.id, null, { timeout: 60000 }).then(() => 'resolved', (e: BusError) => e.code);
+  await new Promise((r) => setTimeout(r, 5));
+  b.close({ drop: true }); // its REPLY_DEAD dropped while the reservation is in flight
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(a.pendingCalls, 1, 'the call could not be told gone yet');
+  a.releaseName(NAME); // the name passes to c
+  assert.is(raw2.e.sendCommit(), 0); // the message follows the name: delivered to c, the reservation in a ends
+  const timer = new Promise<string>((r) => setTimeout(() => r('did not end within 5 s'), 5000));
+  assert.is(await Promise.race([p, timer]), 'EPIPE');
+  assert.is(c.queued, 1, 'the message went to the new owner');
+  for (let m = c.recv(); m; m = c.recv()) m.free();
+  for (const m of held) m.free();
+  assert.is(raw2.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('the reply pump does not take every pending call\'s look when broadcasts are dropped (one RECV_REPLY per call and message before: a third look)', async ({ bus }) => {
+  const a = bus.connect({ poolSize: 4096 }), b = bus.connect(), s = bus.connect();
+  a.addMatch("type='signal',interface='org.ex.I'");
+  const e = a.engine, recv = e.recv;
+  let replies = 0;
+  e.recv = (slot: number, gen: number) => {
+    if (slot === a.slot && (e.u32[(e.cmd + A.CMD_FLAGS) >>> 2] & A.RECV_REPLY) !== 0) replies++;
+    return recv.call(e, slot, gen);
+  };
+  try {
+    const ps = Array.from({ length: 16 }, () => a.call(b.id, null, { timeout: 60000 }).then(() => 'resolved', (x: BusError) => x.code));
+    await new Promise((r) => setTimeout(r, 5));
+    const r0 = replies;
+    for (let i = 0; i < 200; i++) {
+      s.signal('/p', 'org.ex.I', 'M', 's', ['x']);
+      if (i % 10 === 0) await new Promise((r) => setTimeout(r, 1)); // the pump wakes on what is delivered
+    }
+    await new Promise((r) => setTimeout(r, 10));
+    assert.ok(a.stats().dropped > 0, 'broadcasts were dropped');
+    assert.is(replies - r0, 0, 'no call looked: no end went missing');
+    b.close({ drop: true }); // now the REPLY_DEADs are dropped too: the calls end at once
+    const timer = new Promise<string[]>((r) => setTimeout(() => r(['did not end within 5 s']), 5000));
+    assert.equal(await Promise.race([Promise.all(ps), timer]), Array(16).fill('EPIPE'));
+  } finally {
+    e.recv = recv;
+  }
+  for (let m = a.recv(); m; m = a.recv()) m.free();
+  s.close();
 });
 
 t('callSync: ends with ETIMEDOUT when its REPLY_TIMEOUT is dropped for lack of room', ({ bus }) => {
