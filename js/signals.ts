@@ -74,11 +74,12 @@ const TWO32 = 4294967296;
  * its filter, so the bus's check cannot have refused it)
  */
 interface Handler { rule: MatchRule; fn: SignalHandler; mask: Uint8Array | null }
-interface State { cookie: number; handlers: Set<Handler> }
+/** a connection's handlers; `filter`: dispatch's scratch for a signal's recomputed bloom filter (the bus's bloom size, made once) */
+interface State { cookie: number; handlers: Set<Handler>; filter: Uint8Array | null }
 const states = new WeakMap<Connection, State>();
 function state(c: Connection): State {
   let s = states.get(c);
-  if (!s) { s = { cookie: 1, handlers: new Set() }; states.set(c, s); }
+  if (!s) { s = { cookie: 1, handlers: new Set(), filter: null }; states.set(c, s); }
   return s;
 }
 
@@ -395,7 +396,7 @@ export function dispatch(c: Connection, msg: Message): number {
   for (const h of st.handlers) {
     if (!msg.matchesRule(h.rule)) continue;
     if (h.mask !== null) {
-      if (filter === undefined) filter = contentFilter(c, d);
+      if (filter === undefined) filter = contentFilter(c, d, st);
       if (filter !== null && !within(h.mask, filter)) continue;
     }
     hit.push(h);
@@ -411,10 +412,12 @@ export function dispatch(c: Connection, msg: Message): number {
   return n;
 }
 
-/** The bloom filter emit would give signal `d` on this bus; null for a message that is not a signal (the bus admits those by destination, not by a rule). */
-function contentFilter(c: Connection, d: DBusMessage): Uint8Array | null {
+/** The bloom filter emit would give signal `d` on this bus, in `st`'s scratch (no allocation per signal); null for a message that is not a signal (the bus admits those by destination, not by a rule). */
+function contentFilter(c: Connection, d: DBusMessage, st: State): Uint8Array | null {
   if (d.header.type !== 'signal') return null;
-  try { return signalFilter(d.header, d.body, bloomParams(c.engine)); } catch { return null; }
+  const params = bloomParams(c.engine);
+  if (st.filter === null || st.filter.length !== params.size) st.filter = new Uint8Array(params.size);
+  try { return signalFilter(d.header, d.body, params, st.filter); } catch { return null; }
 }
 
 /** every bit of `mask` (one generation) set in `filter` */
