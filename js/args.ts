@@ -87,6 +87,26 @@ export function relabel(op: string, err: BusError): BusError {
   return new BusError(err.errno, op, at < 0 ? undefined : err.message.slice(at + err.code.length + 4), err.reason, 'cause' in err ? { cause: err.cause } : undefined);
 }
 
+/** the ops of the steps callMethod, sendMethod, callMethodSync, callText and callJSON take */
+const OWN_STEPS = /^(call|send|callSync): /;
+
+/**
+ * `err`, a failure of the call() or send() that `op` (callMethod, sendMethod, callText,
+ * callJSON) makes, told as `op`'s, as callMethodSync's callSync() errors are its own: the same errno, reason, detail and
+ * cause (an ECANCELED's: its signal's reason). Before stop 41 they said `call:` / `send:` (an
+ * outside audit). The engine's ECONNRESET of a thread declared dead (the same object every
+ * later command throws, op engine) stays as it is.
+ */
+export function asOwn(op: string, err: unknown): unknown {
+  // (only the errors of the call() / send() / callSync() it made: a BusError that the caller's
+  // own code threw, from a getter say, passes as it is; before stop 43 it was relabelled too,
+  // an outside audit)
+  if (!(err instanceof BusError) || !OWN_STEPS.test(err.message)) return err;
+  const own = relabel(op, err);
+  if (err.cause !== undefined) Object.defineProperty(own, 'cause', { value: err.cause, writable: true, configurable: true });
+  return own;
+}
+
 /** Duck-typed, so that a signal from another realm works too. */
 export function isAbortSignal(s: unknown): s is AbortSignal {
   const x = s as AbortSignal | null;

@@ -27,6 +27,7 @@ import type { Waiter } from './waiter.ts';
 import { Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
+import * as CJ from './call-json.ts';
 import type { MatchRule } from './dbus/match.ts';
 import { PAYLOAD_DBUS } from './dbus/header.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
@@ -1639,6 +1640,23 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /**
+   * call() with `text` (UTF-8) as the payload: resolves with the reply's text, the reply freed.
+   * Rejects as call() does, every error told as callText's (js/call-json.ts).
+   */
+  callText(dst: Destination, text: string, opts?: CallOptions): Promise<string> {
+    return CJ.callText(this, dst, text, opts);
+  }
+
+  /**
+   * call() with JSON.stringify(value) as the payload: resolves with JSON.parse of the reply's
+   * text, the reply freed; EBADMSG when the reply is not JSON. Rejects as call() does, every
+   * error told as callJSON's (js/call-json.ts).
+   */
+  callJSON(dst: Destination, value: unknown, opts?: CallOptions): Promise<unknown> {
+    return CJ.callJSON(this, dst, value, opts);
+  }
+
+  /**
    * call(), with a payload type (callMethod: PAYLOAD_DBUS); `transient`: `payload` may change
    * once the call has returned its promise (the user's memory; a buffer the library reuses,
    * encodeTransient's): copied before the call first waits (ownCopy), so the bytes sent are
@@ -1723,9 +1741,31 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   replyJSON(call: Message, value: unknown, opts?: SendOptions): number {
+    // a closed connection first, before JSON.stringify runs the value's toJSON (the caller's
+    // code), as sendJSON does (since stop 48: it ran first before)
+    this.live('reply');
     const text = JSON.stringify(value);
     if (text === undefined) throw new BusError(A.EINVAL, 'replyJSON', 'the value has no JSON form');
     return this.replyText(call, text, opts);
+  }
+
+  /** replyAsync() with `text` (UTF-8) as the payload (since stop 48). */
+  replyAsyncText(call: Message, text: string, opts?: SendAsyncOptions): Promise<number> {
+    if (typeof text !== 'string') return Promise.reject(new BusError(A.EINVAL, 'replyAsyncText', `text must be a string, got ${kindOf(text)}`));
+    return this.replyAsync(call, encoder.encode(text), opts);
+  }
+
+  /** replyAsync() with JSON.stringify(value) as the payload (since stop 48). */
+  replyAsyncJSON(call: Message, value: unknown, opts?: SendAsyncOptions): Promise<number> {
+    let text: string | undefined;
+    try {
+      this.live('replyAsync'); // (before the value's toJSON, as replyJSON)
+      text = JSON.stringify(value);
+      if (text === undefined) throw new BusError(A.EINVAL, 'replyAsyncJSON', 'the value has no JSON form');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.replyAsync(call, encoder.encode(text), opts);
   }
   // signals issue (js/signals.ts)
   /** @internal the next default cookie, taken (emit uses the send counter: the D-Bus serial) */

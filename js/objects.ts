@@ -28,7 +28,7 @@ import { BusError } from './errno.ts';
 import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
-import { kindOf, options, asArgError, relabel, isList, isRevoked } from './args.ts';
+import { kindOf, options, asArgError, asOwn, relabel, isList, isRevoked } from './args.ts';
 import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, withKdbusAddresses, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
@@ -607,26 +607,6 @@ function callMethodReply(m: Message): unknown[] {
 }
 function callMethodFailed(err: unknown): never {
   throw asOwn('callMethod', err);
-}
-
-/** the ops of the steps callMethod, sendMethod and callMethodSync take */
-const OWN_STEPS = /^(call|send|callSync): /;
-
-/**
- * `err`, a failure of the call() or send() that `op` (callMethod, sendMethod) makes, told as
- * `op`'s, as callMethodSync's callSync() errors are its own: the same errno, reason, detail and
- * cause (an ECANCELED's: its signal's reason). Before stop 41 they said `call:` / `send:` (an
- * outside audit). The engine's ECONNRESET of a thread declared dead (the same object every
- * later command throws, op engine) stays as it is.
- */
-function asOwn(op: string, err: unknown): unknown {
-  // (only the errors of the call() / send() / callSync() it made: a BusError that the caller's
-  // own code threw, from a getter say, passes as it is; before stop 43 it was relabelled too,
-  // an outside audit)
-  if (!(err instanceof BusError) || !OWN_STEPS.test(err.message)) return err;
-  const own = relabel(op, err);
-  if (err.cause !== undefined) Object.defineProperty(own, 'cause', { value: err.cause, writable: true, configurable: true });
-  return own;
 }
 
 /** conn.callMethodSync: callMethod blocking the thread (callSync). */
