@@ -1,4 +1,5 @@
 // bus: create a bus (one shared memory, sized once from its limits) and connect to it.
+import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, notInCommand } from './engine.ts';
@@ -347,6 +348,9 @@ export class Bus {
       // (the unit after each number: "… the most a bus can have bytes" before stop 42, an outside audit)
       const shown = (v: number, cap: number, unit = '') => v > cap ? `${v}${unit}, counted as ${cap}${unit}, the most a bus can have` : `${v}${unit}`;
       const pools = nConns * poolMax;
+      // (a userRegion larger than the pools is named first, with its own remedy: the message
+      // blamed the pools for a userRegion of 4 GiB before stop 48, an outside audit)
+      if (userBytes > pools) throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: userRegion (${userBytes} bytes) is larger than the pools, limits.connections (${shown(limits.connections, A.MAX_CONNS)}) × limits.poolMax (${shown(limits.poolMax, A.MAX_POOL, ' bytes')}) = ${pools} bytes, with the other tables on top (lower userRegion)`);
       throw new BusError(A.ENOMEM, 'Bus.create', `the bus does not fit in 4 GiB of memory: its pools alone, limits.connections (${shown(limits.connections, A.MAX_CONNS)}) × limits.poolMax (${shown(limits.poolMax, A.MAX_POOL, ' bytes')}), are ${pools} bytes, with the other tables${userBytes > 0 ? ` and userRegion (${userBytes} bytes)` : ''} on top (lower limits.connections or limits.poolMax)`);
     }
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
@@ -771,6 +775,11 @@ export class Bus {
       engine: this.engine.kind, joined: this.engine.joined, isShutdown: this.isShutdown,
       limits: this.limits, bloom: this.bloom, connections: this.connections.map((c) => c.id),
     };
+  }
+
+  /** What console.log / util.inspect show: Bus and toJSON()'s fields (js/inspect.ts). */
+  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Bus', this.toJSON(), options, inspect);
   }
 
   /** Connections of this Bus object that are still open (closed ones are dropped at close()). */

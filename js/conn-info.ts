@@ -66,6 +66,8 @@ export function connInfo(c: InfoConn, id: number | string, opts?: InfoOptions): 
   const attach = attachArg('info', 'attach', o.attach, A.ATTACH_ALL);
   const e = c.live('info'), { slot, gen } = c; // (after the caller's getters, which may have closed the connection)
   // a unique name of this bus (:1.<id>), as send() takes it: that id
+  // (the name as given is what an error quotes: a rounded id was quoted before stop 48, an outside audit)
+  const given = id;
   if (typeof id === 'string' && /^:1\.\d+$/.test(id)) id = Number(id.slice(3));
   if (typeof id === 'string') {
     const bytes = new TextEncoder().encode(id);
@@ -74,7 +76,7 @@ export function connInfo(c: InfoConn, id: number | string, opts?: InfoOptions): 
     checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME, { name: id });
     return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));
   }
-  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer, or ":1.<id>") or a well-known name, got ${typeof id === 'number' ? String(id) : kindOf(id)}`);
+  if (!Number.isSafeInteger(id) || id < 0) throw new BusError(A.EINVAL, 'info', `id must be a connection id (a non-negative safe integer, or ":1.<id>") or a well-known name, got ${typeof given === 'string' ? JSON.stringify(given) : typeof id === 'number' ? String(id) : kindOf(id)}`);
   INFO.encode(e.u32, e.cmd, id, attach);
   checkCmd(e.u32, e.cmd, e.connInfo(slot, gen), 'info', INFO.NAME);
   return takeInfo(e, slot, gen, INFO.offset(e.u32, e.cmd));

@@ -1,4 +1,5 @@
 // connection: one bus connection (HELLO .. BYEBYE) of the public API.
+import { INSPECT, inspected } from './inspect.ts';
 import { BRAND, brand, foreignKind } from './brand.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
@@ -285,6 +286,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** What JSON.stringify shows (not the engine and its memory: an outside audit, stop 38). */
   toJSON(): Record<string, unknown> {
     return { id: this.id, uniqueName: this.uniqueName, description: this.description, closed: this.closed };
+  }
+
+  /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
+  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Connection', this.toJSON(), options, inspect);
   }
 
   /** D-Bus unique name, ":1.<id>" */
@@ -1732,6 +1738,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     }
     if (!expects) throw new BusError(A.EINVAL, op, 'the message is not a call (no EXPECT_REPLY)');
     if (cookie === 0) throw new BusError(A.EINVAL, op, 'the call has cookie 0, which a reply cannot name');
+    // a raw-ABI caller's cookie of 2^53 or more reads rounded: a reply with it would answer
+    // another call, or none (2^64 writes 0: a plain message), and say it was sent (before stop
+    // 48: an outside audit). call()'s own cookies stay below 2^32.
+    if (cookie > Number.MAX_SAFE_INTEGER) throw new BusError(A.EINVAL, op, `the call's cookie is 2^53 or more (about ${cookie}, a raw-ABI caller's), which this API cannot name exactly: answer it with a raw SEND`);
     return { src, cookie };
   }
 

@@ -1,6 +1,7 @@
 // engine: the ABI as TypeScript methods returning numbers, implemented by the wasm core
 // and by the TS twin over the same memory layout. Commands are written by the caller into
 // `cmd` (this thread's command area) before the call; results come back there too.
+import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
@@ -255,6 +256,11 @@ abstract class EngineBase {
   toJSON(): Record<string, unknown> {
     return { kind: this.kind, threadSlot: this.threadSlot, memoryBytes: this.u8.length };
   }
+  /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
+  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected(this.kind === 'wasm' ? 'WasmEngine' : 'TwinEngine', this.toJSON(), options, inspect); // (not constructor.name: a bundler renames classes)
+  }
+
   /**
    * This thread's command area, where the host writes a command before running it. Read
    * while one of this thread's commands runs (from a provider the core called, say), it

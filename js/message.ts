@@ -1,6 +1,7 @@
 // message: a received message, read in place from its receiver's pool slice. Its views
 // are valid until free(); after that every accessor throws (the bytes may already hold
 // the next message).
+import { INSPECT, inspected } from './inspect.ts';
 import { BRAND, brand } from './brand.ts';
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
@@ -228,6 +229,11 @@ export class Message {
       priority: this.priority, payloadType: '0x' + this.payloadType.toString(16), payloadLength,
       offset: this.offset, size: this.size,
     };
+  }
+
+  /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
+  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Message', this.toJSON(), options, inspect);
   }
 
   /** Item types in the message, in order (for inspection and tests). */

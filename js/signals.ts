@@ -94,8 +94,9 @@ export function bloomParams(e: Engine): BloomParams {
   return { size: e.u32[(A.BUS_BASE + A.BUS_BLOOM_SIZE) >>> 2], nHash: e.u32[(A.BUS_BASE + A.BUS_BLOOM_N_HASH) >>> 2] };
 }
 
-function idArg(op: string, what: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BusError(A.EINVAL, op, `${what} must be a connection id (a non-negative safe integer), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+/** `v` as a connection id; `given`: the unique name it was read from, which an error quotes (a rounded id before stop 48) */
+function idArg(op: string, what: string, v: unknown, given?: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new BusError(A.EINVAL, op, `${what} must be a connection id (a non-negative safe integer), got ${given !== undefined ? JSON.stringify(given) : typeof v === 'number' ? String(v) : kindOf(v)}`);
   return v;
 }
 const lo = (v: number) => v % TWO32, hi = (v: number) => Math.floor(v / TWO32);
@@ -300,7 +301,7 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
   let dstLo = 0xffffffff, dstHi = 0xffffffff; // broadcast
   if (dst !== undefined) {
     if (typeof dst === 'number') { idArg(op, 'destination', dst); dstLo = lo(dst); dstHi = hi(dst); }
-    else if (typeof dst === 'string' && /^:1\.\d+$/.test(dst)) { const id = idArg(op, 'destination', Number(dst.slice(3))); dstLo = lo(id); dstHi = hi(id); }
+    else if (typeof dst === 'string' && /^:1\.\d+$/.test(dst)) { const id = idArg(op, 'destination', Number(dst.slice(3)), dst); dstLo = lo(id); dstHi = hi(id); }
     else if (typeof dst === 'string') {
       const err = busNameError(dst);
       if (err !== null) throw new BusError(A.EINVAL, op, `destination ${JSON.stringify(dst)} is not a bus name: ${err}`);

@@ -437,6 +437,37 @@ t('JSON.stringify of a message, a connection and a bus: a summary, at once (it w
   assert.is(JSON.parse(JSON.stringify(a)).closed, true);
 });
 
+t('util.inspect (console.log) of a message, a connection, a bus and its engine: the class name and the toJSON fields, not the internals', ({ bus }) => {
+  // Node's and Deno's util.inspect where the runtime has one (process.getBuiltinModule: no
+  // import a browser bundle would fail on); elsewhere (Chromium) the symbol's method, called
+  // as util.inspect calls it, with a stand-in inspect
+  const util = (globalThis as { process?: { getBuiltinModule?: (id: string) => { inspect: (v: unknown, o?: object) => string } | undefined } }).process?.getBuiltinModule?.('node:util');
+  const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+  const stand = (v: unknown): string => typeof v === 'object' && v !== null && INSPECT in v
+    ? (v as Record<symbol, (d: number, o: object, i: unknown) => string>)[INSPECT](2, {}, stand)
+    : Array.isArray(v) ? `[ ${v.map(stand).join(', ')} ]`
+    : typeof v === 'object' && v !== null ? `{ ${Object.entries(v).map(([k, x]) => `${k}: ${stand(x)}`).join(', ')} }`
+    : typeof v === 'string' ? `'${v}'` : String(v);
+  const inspect = (v: unknown, o?: object): string => util ? util.inspect(v, o) : stand(v);
+  const a = bus.connect({ description: 'alice' }), b = bus.connect();
+  a.send(b.id, new Uint8Array([1, 2, 3]), { cookie: 9 });
+  const m = b.recv()!;
+  const s = inspect(m);
+  assert.ok(s.startsWith('Message {'), s);
+  assert.match(s, /cookie: 9,/);
+  assert.match(s, new RegExp(`src: ${a.id}`));
+  assert.match(s, /payloadLength: 3/);
+  assert.ok(s.length < 400, `short (it was 3.4 KB of the connection and engine): ${s.length}`);
+  m.free();
+  assert.is(inspect(m), `Message { offset: ${m.offset}, size: ${m.size}, freed: true }`);
+  assert.is(inspect(a), `Connection { id: ${a.id}, uniqueName: '${a.uniqueName}', description: 'alice', closed: false }`);
+  assert.ok(inspect(bus).startsWith('Bus {'));
+  assert.ok(inspect(bus, { depth: 5 }).length < 2048, 'no memory in it');
+  assert.match(inspect(bus.engine), /^(WasmEngine|TwinEngine) \{ kind: '(wasm|twin)'/);
+  assert.match(inspect({ nested: [m] }), /Message \{ offset/, 'nested too');
+  a.close(); b.close();
+});
+
 t('ABI_FINGERPRINT: the generated hash of the ABI constants, exported', () => {
   assert.type(ABI_FINGERPRINT, 'number');
   assert.ok(Number.isInteger(ABI_FINGERPRINT) && (ABI_FINGERPRINT as number) !== 0);

@@ -1074,3 +1074,15 @@ t('instanceof BusError / DBusError: a brand shared by copies of the package, a s
 t.run();
 tq.run();
 t0r.run();
+
+const t48 = busSuite('audit (stop 48): a unique name past 2^53 quoted as given');
+
+t48('info and emit quote the unique name the caller gave, not its id rounded', ({ bus }) => {
+  // (":1.9007199254740993" was quoted as 9007199254740992 before stop 48: an outside audit)
+  const a = bus.connect();
+  fails(() => a.info(':1.9007199254740993'), 'EINVAL', /got ":1\.9007199254740993"$/);
+  fails(() => a.emit({ path: '/a', interface: 'a.b', member: 'C', destination: ':1.9007199254740993' }), 'EINVAL', /^emit: EINVAL: destination must be a connection id \(a non-negative safe integer\), got ":1\.9007199254740993"$/);
+  a.close();
+});
+
+t48.run();

@@ -113,6 +113,16 @@ t('Bus.create: public errors', async () => {
     assert.is((err as BusError).code, 'ENOMEM');
     assert.match((err as BusError).message, /limits\.connections \(70000, counted as 65535, the most a bus can have\) × limits\.poolMax \(1048576 bytes\), are 68718428160 bytes/);
   }
+  for (const userRegion of [2 ** 32, 2 ** 53]) {
+    // (the pools were blamed, and lowering them advised, for a userRegion alone past 4 GiB before stop 48: an outside audit)
+    try {
+      await Bus.create({ engine: ENGINE, provider: new MockProvider(), userRegion });
+      assert.unreachable();
+    } catch (err) {
+      assert.is((err as BusError).code, 'ENOMEM');
+      assert.match((err as BusError).message, new RegExp(`userRegion \\(${userRegion} bytes\\) is larger than the pools, .* \\(lower userRegion\\)$`));
+    }
+  }
   const { bus } = await makeBus();
   assert.is(bus.engine.kind, ENGINE);
   assert.is(bus.id128.length, 16);

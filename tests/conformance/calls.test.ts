@@ -274,6 +274,38 @@ t("a dropped REPLY_DEAD ends its call with EPIPE at once also when a reservation
   assert.is(other.threadLeave(), 0);
 });
 
+t('reply() refuses a raw caller\'s call whose cookie is 2^53 or more (it reads rounded): EINVAL, nothing sent, the call still pending', async ({ bus, raw }) => {
+  // (before: 2^53 + 1 read as 2^53 and the reply answered the caller's other call with cookie
+  // 2^53; 2^64 - 1 read as 2^64, written as cookie_reply 0: a plain message, reported sent)
+  const a = bus.connect();
+  let b = bus.connect();
+  for (const cookie of [(1n << 53n) + 1n, (1n << 64n) - 1n]) {
+    assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(4)] }), 0);
+    const m = b.recv()!;
+    assert.ok(m.expectsReply);
+    for (const go of [() => b.reply(m, null), () => b.replyText(m, 'x'), () => b.replyJSON(m, 1)]) {
+      assert.throws(go, (e: BusError) => e.code === 'EINVAL' && /^reply: EINVAL: the call's cookie is 2\^53 or more/.test(e.message));
+    }
+    const err = await b.replyAsync(m, null).then(() => null, (e: BusError) => e);
+    assert.is(err?.code, 'EINVAL');
+    assert.match(err!.message, /^replyAsync: EINVAL: the call's cookie is 2\^53 or more/);
+    m.free();
+    assert.is(a.recv(), null, 'nothing sent to the caller');
+    assert.is(bus.stats().calls.pending, 1, 'the call still pending');
+    b.close({ drop: true }); // ends it: its REPLY_DEAD, for the raw caller
+    for (let x = a.recv(); x; x = a.recv()) { assert.is(x.kernel?.kind, 'reply-dead'); x.free(); }
+    b = bus.connect();
+  }
+  // 2^53 - 1 is exact: answered
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: b.id, cookie: Number.MAX_SAFE_INTEGER, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(4)] }), 0);
+  const m = b.recv()!;
+  b.reply(m, null);
+  m.free();
+  const r = a.recv()!;
+  assert.is(r.cookieReply, Number.MAX_SAFE_INTEGER);
+  r.free();
+});
+
 t("a dropped REPLY_DEAD ends its call with EPIPE at once also beside a pending raw-ABI call of the same connection (a second look)", async ({ bus, raw }) => {
   const c = bus.connect();
   let a!: Connection;
