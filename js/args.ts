@@ -110,6 +110,9 @@ export function asOwn(op: string, err: unknown): unknown {
 /** Duck-typed, so that a signal from another realm works too. */
 export function isAbortSignal(s: unknown): s is AbortSignal {
   const x = s as AbortSignal | null;
+  // (a revoked Proxy first: reading `aborted` threw a TypeError out of every wait's option
+  // check before stop 48, an outside audit; the caller's EINVAL then names it by kindOf)
+  if (isRevoked(x)) return false;
   return typeof x === 'object' && x !== null && typeof x.aborted === 'boolean'
     && typeof x.addEventListener === 'function' && typeof x.removeEventListener === 'function';
 }

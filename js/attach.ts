@@ -3,7 +3,9 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { kindOf, isList } from './args.ts';
 
-export const ATTACH = {
+// (frozen, as DEFAULT_LIMITS: attachMask reads it, and ATTACH.creds = 4 made ['creds'] ask for
+// PIDS before stop 48, an outside audit)
+export const ATTACH = Object.freeze({
   timestamp: A.ATTACH_TIMESTAMP,
   creds: A.ATTACH_CREDS,
   pids: A.ATTACH_PIDS,
@@ -19,7 +21,7 @@ export const ATTACH = {
   audit: A.ATTACH_AUDIT,
   connDescription: A.ATTACH_CONN_DESCRIPTION,
   all: A.ATTACH_ALL,
-} as const;
+} as const);
 
 export type AttachName = keyof typeof ATTACH;
 export type AttachSpec = number | 'all' | readonly AttachName[];
@@ -32,8 +34,9 @@ export function attachMask(spec: AttachSpec | undefined, dflt: number): number {
   if (!isList(spec)) return -1;
   let m = 0;
   for (const n of spec) {
+    // (its own keys only: 'toString' or 'constructor' read Object.prototype's and passed as 0 before stop 48)
+    if (typeof n !== 'string' || !Object.hasOwn(ATTACH, n)) return -1;
     const bit = (ATTACH as Record<string, number>)[n];
-    if (bit === undefined) return -1;
     m |= bit;
   }
   return m;

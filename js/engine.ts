@@ -6,7 +6,7 @@ import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 import { checkProvider, type Provider } from './host/provider.ts';
-import { shown } from './args.ts';
+import { shown, kindOf } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
@@ -211,11 +211,21 @@ export const MAKE_CMD_ADDR = A.MAKE_CMD_AREA;
 
 /** Memory pages for a bus with these limits (the layout end, rounded up, plus `spare`). */
 export function busPages(layoutEnd: number, spareBytes = 0): number {
+  // (checked since stop 48: busPages('x') was NaN, an outside audit)
+  if (typeof layoutEnd !== 'number' || !Number.isInteger(layoutEnd) || layoutEnd < 0) throw new BusError(A.EINVAL, 'busPages', `layoutEnd must be a non-negative integer, got ${typeof layoutEnd === 'number' ? String(layoutEnd) : kindOf(layoutEnd)}`);
+  if (typeof spareBytes !== 'number' || !Number.isInteger(spareBytes) || spareBytes < 0) throw new BusError(A.EINVAL, 'busPages', `spareBytes must be a non-negative integer, got ${typeof spareBytes === 'number' ? String(spareBytes) : kindOf(spareBytes)}`);
   return Math.ceil((layoutEnd + spareBytes) / A.WASM_PAGE);
+}
+
+function layoutArg(name: string, v: unknown): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BusError(A.EINVAL, 'busLayout', `${name} must be an integer in 0 … 2^32 − 1, got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
 }
 
 /** End of the bus state for these limits (0: it does not fit in 4 GiB): the core's own computation. */
 export function busLayout(nThreads: number, nConns: number, poolMax: number, nNames: number, nMatches: number, nReplies: number, bloomSize: number): number {
+  // (checked since stop 48, each a u32 as the core takes it: busLayout(-1, …) read -1 as 2^32 − 1)
+  layoutArg('nThreads', nThreads); layoutArg('nConns', nConns); layoutArg('poolMax', poolMax); layoutArg('nNames', nNames);
+  layoutArg('nMatches', nMatches); layoutArg('nReplies', nReplies); layoutArg('bloomSize', bloomSize);
   return twin.twinRelease.bus_layout(nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloomSize) >>> 0;
 }
 

@@ -7,7 +7,7 @@
 import * as A from './shared/abi.ts';
 import { busLayout, type Engine } from './engine.ts';
 import { BusError } from './errno.ts';
-import { options, optBoolean, kindOf } from './args.ts';
+import { options, optBoolean, kindOf, isRevoked } from './args.ts';
 
 /** One connection's counters (conn.stats(), and each entry of bus.stats().connections). */
 export interface ConnStats {
@@ -112,6 +112,7 @@ const H = A.BUS_BASE;
  * (RangeError) before stop 41 (an outside audit): they report it instead.
  */
 export function layoutErrors(e: Engine): string[] {
+  engineArg('layoutErrors', e); // (since stop 48: a TypeError from reading it before, an outside audit)
   const ld = (p: number) => e.u32[p >>> 2]!;
   const lim = (at: number) => ld(H + at);
   const [nThreads, nConns, poolMax, nNames, nMatches, nReplies, bloom] =
@@ -157,8 +158,9 @@ function layoutOk(e: Engine, op: string): void {
 /** The exported functions take an Engine (bus.engine): anything else is EINVAL, not a TypeError. */
 function engineArg(op: string, e: unknown): Engine {
   const x = e as Engine | null;
-  if (x === null || typeof x !== 'object' || !(x.u32 instanceof Uint32Array) || typeof x.connAddr !== 'function') {
-    throw new BusError(A.EINVAL, op, `engine must be a bus's Engine (bus.engine), got ${x === null ? 'null' : typeof x}`);
+  // (a revoked Proxy first, as every argument check: reading u32 threw a TypeError before stop 48)
+  if (isRevoked(x) || x === null || typeof x !== 'object' || !(x.u32 instanceof Uint32Array) || typeof x.connAddr !== 'function') {
+    throw new BusError(A.EINVAL, op, `engine must be a bus's Engine (bus.engine), got ${kindOf(x)}`);
   }
   return x;
 }

@@ -59,7 +59,7 @@ const ARG_KEY = /^arg([0-9]+)(path|namespace|has)?$/;
  * (object paths, interface and member names, bus names, name namespaces).
  */
 export function parseMatch(match: string): ParsedMatchRule {
-  if (typeof match !== 'string') throw bad(`a match string must be a string, got ${typeof match}`);
+  if (typeof match !== 'string') throw bad(`a match string must be a string, got ${kindOf(match)}`);
   const rule: ParsedMatchRule = { args: [] };
   const seen = new Set<string>();
   let i = 0;

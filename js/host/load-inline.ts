@@ -3,6 +3,9 @@
 // on first use, so the build needs no file system, no fetch and no URL a bundler would have to
 // see: a bundler takes it as plain JavaScript (tests/consumer bundles it with esbuild, webpack, Rollup and Vite).
 import { CORE_BASE64 } from './core-inline.ts';
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { kindOf } from '../args.ts';
 
 function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
   const fromBase64 = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> }).fromBase64;
@@ -17,6 +20,8 @@ let cached: Promise<WebAssembly.Module> | null = null;
 
 /** The compiled core, compiled once per thread and shared by every bus of that thread. */
 export function loadCore(hooks = false): Promise<WebAssembly.Module> {
+  // (checked since stop 48: loadCore('x') took the string as hooks: true, an outside audit)
+  if (hooks !== true && hooks !== false) return Promise.reject(new BusError(A.EINVAL, 'loadCore', `hooks must be a boolean, got ${kindOf(hooks)}`));
   if (hooks) return Promise.reject(new Error('wasmbus: the browser build has no hooks build of the core (tests load build/core.hooks.wasm from a checkout)'));
   cached ??= (async () => {
     if (!CORE_BASE64) throw new Error('wasmbus: this build has no inlined core (use the browser build, dist/browser/wasmbus.js)');

@@ -2,6 +2,9 @@
 // plain modules, from the sources (js/host/) or from dist/ (dist/js/host/). The browser build
 // (dist/browser/wasmbus.js) uses host/load-inline.ts instead.
 import { denoGranted } from './deno-granted.ts';
+import * as A from '../shared/abi.ts';
+import { BusError } from '../errno.ts';
+import { kindOf } from '../args.ts';
 
 declare const Deno: {
   readFile(path: URL): Promise<Uint8Array>;
@@ -79,6 +82,8 @@ const cache: Array<Promise<WebAssembly.Module> | null> = [null, null];
  * `hooks`: the build with the test hooks compiled in (build/core.hooks.wasm), for tests.
  */
 export function loadCore(hooks = false): Promise<WebAssembly.Module> {
+  // (checked since stop 48: loadCore('x') took the string as hooks: true, an outside audit)
+  if (hooks !== true && hooks !== false) return Promise.reject(new BusError(A.EINVAL, 'loadCore', `hooks must be a boolean, got ${kindOf(hooks)}`));
   const k = hooks ? 1 : 0;
   return cache[k] ??= (async () => {
     if (!UNBUNDLED) { cache[k] = null; throw bundledError(hooks); }

@@ -8,7 +8,7 @@
 
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { kindOf } from '../args.ts';
+import { kindOf, isRevoked } from '../args.ts';
 
 /**
  * A provider given as an argument: an object with the three required methods, else EINVAL
@@ -19,7 +19,8 @@ import { kindOf } from '../args.ts';
 export function checkProvider(op: string, p: unknown, required = false): Provider | undefined {
   if (p === undefined && !required) return undefined;
   const x = p as Provider | null;
-  if (typeof x !== 'object' || x === null || typeof x.clock !== 'function' || typeof x.random !== 'function' || typeof x.creds !== 'function') {
+  // (a revoked Proxy first, as every argument check: reading clock threw a TypeError before stop 48)
+  if (isRevoked(x) || typeof x !== 'object' || x === null || typeof x.clock !== 'function' || typeof x.random !== 'function' || typeof x.creds !== 'function') {
     throw new BusError(A.EINVAL, op, `provider must be a Provider (an object with clock, random and creds methods), got ${kindOf(p)}`);
   }
   return x;

@@ -9,7 +9,7 @@
 // argument errors of callMethod / emit that carried the D-Bus codec's op or did not name
 // the argument.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, DBusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A, dbus } from '../../js/index.ts';
+import { Bus, BusError, DBusError, MockProvider, PAYLOAD_WASMBUS, errnoMessage, busStats, checkBus, connStats, layoutErrors, abi as A, dbus, ATTACH, attachMask, busLayout, busPages, loadCore } from '../../js/index.ts';
 import { busSuite, ENGINE, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('audit: argument checks and fixes');
@@ -1083,6 +1083,57 @@ t48('info and emit quote the unique name the caller gave, not its id rounded', (
   fails(() => a.info(':1.9007199254740993'), 'EINVAL', /got ":1\.9007199254740993"$/);
   fails(() => a.emit({ path: '/a', interface: 'a.b', member: 'C', destination: ':1.9007199254740993' }), 'EINVAL', /^emit: EINVAL: destination must be a connection id \(a non-negative safe integer\), got ":1\.9007199254740993"$/);
   a.close();
+});
+
+t48('a revoked Proxy as a signal, a provider or a health function\'s engine is EINVAL naming it, not a TypeError; nothing left behind', async ({ bus }) => {
+  // (each read a property first before stop 48: a raw TypeError, an outside audit)
+  const { proxy: R, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const a = bus.connect(), b = bus.connect();
+  const revoked = /got revoked Proxy/;
+  const rejects = async (p: Promise<unknown>, what: string) => {
+    const e = await p.then(() => null, (x: unknown) => x);
+    assert.instance(e, BusError, what);
+    assert.is((e as BusError).code, 'EINVAL', what);
+    assert.match((e as BusError).message, revoked, what);
+  };
+  await rejects(a.recvAsync({ signal: R as never }), 'recvAsync');
+  await rejects(a.messages({ signal: R as never }).next(), 'messages');
+  await rejects(a.call(b.id, null, { signal: R as never }), 'call');
+  await rejects(a.callJSON(b.id, 1, { signal: R as never }), 'callJSON');
+  await rejects(a.sendAsync(b.id, null, { signal: R as never }), 'sendAsync');
+  await rejects(a.waitForName('org.x.Y', { signal: R as never }), 'waitForName');
+  await rejects(Bus.create({ engine: ENGINE, provider: R as never }), 'Bus.create provider');
+  await rejects(Bus.join(bus.handle(), { provider: R as never }), 'Bus.join provider');
+  fails(() => a.listen(() => {}, { signal: R as never }), 'EINVAL', revoked);
+  fails(() => busStats(R as never), 'EINVAL', revoked);
+  fails(() => connStats(R as never, 0), 'EINVAL', revoked);
+  fails(() => checkBus(R as never), 'EINVAL', revoked);
+  fails(() => layoutErrors(R as never), 'EINVAL', revoked);
+  fails(() => dbus.parseMatch(R as never), 'EINVAL', revoked);
+  assert.is(b.recv(), null, 'nothing sent');
+  assert.is(a.pendingCalls + a.waitingCalls + a.pendingSends + a.pendingReceives, 0);
+  assert.equal(bus.check(), []);
+  a.close(); b.close();
+});
+
+t48('ATTACH is frozen; an attach name is one of its own keys (toString is not); the layout helpers and loadCore check their arguments', async ({ bus }) => {
+  assert.ok(Object.isFrozen(ATTACH));
+  assert.throws(() => { (ATTACH as { creds: number }).creds = 4; }, TypeError, 'a module is strict: the write throws');
+  assert.is(attachMask(['creds'], 0), A.ATTACH_CREDS);
+  for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+    assert.is(attachMask([name as never], 0), -1, name);
+    fails(() => bus.connect({ attachRecv: [name as never] }), 'EINVAL', /unknown attach flags/);
+  }
+  fails(() => busPages('x' as never), 'EINVAL', /^busPages: EINVAL: layoutEnd must be a non-negative integer, got string$/);
+  fails(() => busPages(65536, -1), 'EINVAL', /^busPages: EINVAL: spareBytes must be/);
+  assert.is(busPages(65537), 2);
+  fails(() => busLayout(-1, 1, 4096, 1, 1, 1, 64), 'EINVAL', /^busLayout: EINVAL: nThreads must be an integer in 0 … 2\^32 − 1, got -1$/);
+  fails(() => busLayout(1, 1, 4096, 1, 1, 1, '64' as never), 'EINVAL', /bloomSize must be .* got string$/);
+  assert.ok(busLayout(16, 64, 1 << 20, 4096, 4096, 1024, 64) > 0);
+  const e = await loadCore('x' as never).then(() => null, (x: unknown) => x);
+  assert.instance(e, BusError);
+  assert.is((e as BusError).message, 'loadCore: EINVAL: hooks must be a boolean, got string');
 });
 
 t48.run();
