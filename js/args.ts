@@ -23,6 +23,15 @@ export function isRevoked(v: unknown): boolean {
   try { Array.isArray(v); return false; } catch { return true; }
 }
 
+/**
+ * `v instanceof C` that does not throw: false for a revoked Proxy (kindOf names it) or a Proxy
+ * whose getPrototypeOf trap throws (the checks of a module or a memory threw a TypeError for
+ * one before stop 48: an outside audit).
+ */
+export function instanceOf<T>(v: unknown, C: abstract new (...args: never[]) => T): v is T {
+  try { return v instanceof C; } catch { return false; }
+}
+
 /** Array.isArray that does not throw: false for a revoked Proxy (kindOf names it). */
 export function isList(v: unknown): v is unknown[] {
   try { return Array.isArray(v); } catch { return false; }

@@ -9,7 +9,7 @@ import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
 import { loadCore, loadCoreIfAllowed } from './host/load.ts';
 import { attachArg, type AttachSpec } from './attach.ts';
-import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel, isRevoked } from './args.ts';
+import { options, optBoolean, u32Arg, busyPollArg, kindOf, relabel, isRevoked, instanceOf, isAbortSignal } from './args.ts';
 import { MAKE, HELLO, RECV, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
 import { NAME_RULE } from './cmd/reasons.ts';
 import { checkNotReserved } from './names.ts';
@@ -331,7 +331,7 @@ export class Bus {
     const kind = checkEngine('Bus.create', 'engine', oEngine === undefined ? 'wasm' : oEngine);
     const given_provider = checkProvider('Bus.create', o.provider);
     const hooks = optBoolean('Bus.create', 'hooks', o.hooks) === true;
-    if (oModule !== undefined && !(oModule instanceof WebAssembly.Module)) {
+    if (oModule !== undefined && !instanceOf(oModule, WebAssembly.Module)) {
       throw new BusError(A.EINVAL, 'Bus.create', `module must be a WebAssembly.Module, got ${kindOf(oModule)}`);
     }
     // size the memory once; BUS_MAKE validates the limits themselves
@@ -385,7 +385,7 @@ export class Bus {
   static async join(handle: BusHandle, opts?: JoinOptions): Promise<Bus> {
     const h = handle;
     if (typeof h !== 'object' || h === null || isRevoked(h)) throw new BusError(A.EINVAL, 'Bus.join', `handle must be a BusHandle (from bus.handle()), got ${kindOf(h)}`);
-    const buf: unknown = h.memory instanceof WebAssembly.Memory ? h.memory.buffer : null;
+    const buf: unknown = instanceOf(h.memory, WebAssembly.Memory) ? h.memory.buffer : null;
     if (typeof SharedArrayBuffer !== 'function' || !(buf instanceof SharedArrayBuffer)) {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
     }
@@ -394,9 +394,19 @@ export class Bus {
     const kind = oEngine !== undefined ? checkEngine('Bus.join', 'engine', oEngine) : checkEngine('Bus.join', 'handle.engine', h.engine);
     if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof h.token === 'number' ? String(h.token) : kindOf(h.token)}`);
     const givenProvider = checkProvider('Bus.join', o.provider);
-    if (h.module !== null && h.module !== undefined && !(h.module instanceof WebAssembly.Module)) {
+    if (h.module !== null && h.module !== undefined && !instanceOf(h.module, WebAssembly.Module)) {
       throw new BusError(A.EINVAL, 'Bus.join', `handle.module must be a WebAssembly.Module or null, got ${kindOf(h.module)}`);
     }
+    // the handle's limits, bloom and user region, copied and checked before the thread takes a
+    // slot: a throw after the join (a revoked Proxy, a getter) left the slot taken and the
+    // token held for good, with no Bus to leave it (before stop 48: an outside audit)
+    const hl = options<BusLimits>('Bus.join', h.limits, LIMIT_KEYS, '{ connections: 64 }', 'handle.limits');
+    const limits = { ...DEFAULT_LIMITS };
+    for (const k of LIMIT_KEYS) limits[k] = u32Arg('Bus.join', `handle.limits.${k}`, hl[k], DEFAULT_LIMITS[k]);
+    const hb = options<{ size: number; hashes: number }>('Bus.join', h.bloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'handle.bloom');
+    const bloom = { size: u32Arg('Bus.join', 'handle.bloom.size', hb.size, 64), hashes: u32Arg('Bus.join', 'handle.bloom.hashes', hb.hashes, 8) };
+    const userRegion = h.userRegion;
+    if (typeof userRegion !== 'number' || !Number.isSafeInteger(userRegion) || userRegion < 0) throw new BusError(A.EINVAL, 'Bus.join', `handle.userRegion must be a non-negative safe integer, got ${typeof userRegion === 'number' ? String(userRegion) : kindOf(userRegion)}`);
     const u32 = new Uint32Array(buf);
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
@@ -438,19 +448,27 @@ export class Bus {
     if (r === -A.ESHUTDOWN) throw shutdownError('Bus.join');
     // (the core writes no reason words for a thread with no slot: "the thread table is full"
     // named no limit before stop 41, an outside audit)
-    if (r === -A.EUSERS) throw new BusError(A.EUSERS, 'Bus.join', `all ${h.limits.threads} thread slots of the bus are in use (limits.threads): a thread frees its slot when it leaves (bus.close()), a dead one once it is recovered`);
+    if (r === -A.EUSERS) throw new BusError(A.EUSERS, 'Bus.join', `all ${limits.threads} thread slots of the bus are in use (limits.threads): a thread frees its slot when it leaves (bus.close()), a dead one once it is recovered`);
     check(r, 'Bus.join');
-    // (right after the join, with nothing in between: a watchLock that sees the slot taken
-    // and this word not yet written looks whether the lock is held)
-    // (a lock this realm holds until it ends, from an earlier join with this token, is this
-    // thread's death signal too, whatever this join asked for: liveness: false after a join
-    // that took one in the same web Worker)
-    recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
-    recordOsThread(engine.u32, r, osThreadId());
-    const bus = new Bus(engine, module, { ...h.limits }, { ...h.bloom }, id128, h.userRegion);
-    bus.liveness = untilEnd ? null : release;
-    bus.livenessKey = engine.busKey = key;
-    return bus;
+    try {
+      // (right after the join, with nothing in between: a watchLock that sees the slot taken
+      // and this word not yet written looks whether the lock is held)
+      // (a lock this realm holds until it ends, from an earlier join with this token, is this
+      // thread's death signal too, whatever this join asked for: liveness: false after a join
+      // that took one in the same web Worker)
+      recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
+      recordOsThread(engine.u32, r, osThreadId());
+      const bus = new Bus(engine, module, limits, bloom, id128, userRegion);
+      bus.liveness = untilEnd ? null : release;
+      bus.livenessKey = engine.busKey = key;
+      return bus;
+    } catch (err) {
+      // (nothing above reads the caller's objects any more; should it throw all the same, the
+      // slot is given back, not left taken with no Bus to leave it)
+      engine.threadLeave();
+      release?.();
+      throw err;
+    }
   }
 
   /**
@@ -778,8 +796,8 @@ export class Bus {
   }
 
   /** What console.log / util.inspect show: Bus and toJSON()'s fields (js/inspect.ts). */
-  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
-    return inspected('Bus', this.toJSON(), options, inspect);
+  [INSPECT](depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Bus', this.toJSON(), depth, options, inspect);
   }
 
   /** Connections of this Bus object that are still open (closed ones are dropped at close()). */
@@ -1024,7 +1042,9 @@ export class Bus {
       const o = options<WatchLockOptions>('watchLock', opts, WATCH_LOCK_KEYS, '{ signal }');
       stopped = optBoolean('watchLock', 'stopped', o.stopped) ?? false;
       signal = o.signal;
-      if (signal !== undefined && (typeof signal !== 'object' || signal === null || typeof signal.addEventListener !== 'function')) {
+      // (the check every wait makes: a revoked Proxy threw a TypeError here, and an object with
+      // addEventListener alone passed and broke bus.close() later, before stop 48: an outside audit)
+      if (signal !== undefined && !isAbortSignal(signal)) {
         throw new BusError(A.EINVAL, 'watchLock', `signal must be an AbortSignal, got ${kindOf(signal)}`);
       }
     } catch (e) {

@@ -289,8 +289,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
-  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
-    return inspected('Connection', this.toJSON(), options, inspect);
+  [INSPECT](depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Connection', this.toJSON(), depth, options, inspect);
   }
 
   /** D-Bus unique name, ":1.<id>" */

@@ -6,7 +6,7 @@ import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 import { checkProvider, type Provider } from './host/provider.ts';
-import { shown, kindOf } from './args.ts';
+import { shown, kindOf, instanceOf } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
@@ -242,7 +242,7 @@ export function notInCommand(): void {
  * command, the wasm core threw a raw LinkError: an outside audit, stop 38).
  */
 function checkMemory(op: string, memory: unknown): void {
-  if (!(memory instanceof WebAssembly.Memory)) throw new BusError(A.EINVAL, op, 'memory must be a WebAssembly.Memory');
+  if (!instanceOf(memory, WebAssembly.Memory)) throw new BusError(A.EINVAL, op, `memory must be a WebAssembly.Memory, got ${kindOf(memory)}`);
   if (Object.prototype.toString.call(memory.buffer) !== '[object SharedArrayBuffer]') {
     throw new BusError(A.EINVAL, op, 'memory must be shared (new WebAssembly.Memory({ initial, maximum, shared: true })): every thread runs the core on it');
   }
@@ -267,8 +267,8 @@ abstract class EngineBase {
     return { kind: this.kind, threadSlot: this.threadSlot, memoryBytes: this.u8.length };
   }
   /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
-  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
-    return inspected(this.kind === 'wasm' ? 'WasmEngine' : 'TwinEngine', this.toJSON(), options, inspect); // (not constructor.name: a bundler renames classes)
+  [INSPECT](depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected(this.kind === 'wasm' ? 'WasmEngine' : 'TwinEngine', this.toJSON(), depth, options, inspect); // (not constructor.name: a bundler renames classes)
   }
 
   /**
@@ -876,7 +876,7 @@ export class WasmEngine extends EngineBase implements Engine {
    */
   static async create(module: WebAssembly.Module, memory: WebAssembly.Memory, provider: Provider, hooks = false): Promise<WasmEngine> {
     checkMemory('WasmEngine.create', memory);
-    if (!(module instanceof WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', 'module must be a WebAssembly.Module (loadCore())');
+    if (!instanceOf(module, WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', `module must be a WebAssembly.Module (loadCore()), got ${kindOf(module)}`);
     checkProvider('WasmEngine.create', provider, true);
     const imports = { env: { memory }, ...coreImports(provider, memory) };
     let instance: WebAssembly.Instance;
@@ -924,6 +924,9 @@ export class TwinEngine extends EngineBase implements Engine {
     checkProvider('TwinEngine', provider, true);
     super(memory);
     this.hooks = hooks;
+    // (the browser build leaves the twin's hooks core out, as it has no wasm hooks core: 52 KB
+    // of its bundle, which Vite's default chunk limit refused, stop 48)
+    if (hooks && !twin.twinHooksBuilt) throw new BusError(A.EOPNOTSUPP, 'TwinEngine', 'the browser build has no hooks build of the core (tests load it from a checkout)');
     this.x = hooks ? twin.twinHooks : twin.twinRelease;
     const imp = coreImports(provider, memory);
     this.clockSource = provider;

@@ -232,8 +232,8 @@ export class Message {
   }
 
   /** What console.log / util.inspect show: the class name and toJSON()'s fields (js/inspect.ts). */
-  [INSPECT](_depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
-    return inspected('Message', this.toJSON(), options, inspect);
+  [INSPECT](depth: number, options: unknown, inspect: unknown): string | Record<string, unknown> {
+    return inspected('Message', this.toJSON(), depth, options, inspect);
   }
 
   /** Item types in the message, in order (for inspection and tests). */

@@ -217,7 +217,9 @@ for (const [dir, hooks] of [['core', false], ['core-hooks', true]]) {
       exportsList.map((e) => `  ${sig(e)}\n`).join('') + `}\n\n` +
       `function wrap(c: typeof release): CoreExports {\n  return {\n` + exportsList.map((e) => `    ${arrow(e)}\n`).join('') + `  };\n}\n\n` +
       `/** the twin core without test hooks (what ships) and with them (fault injection) */\n` +
-      `export const twinRelease: CoreExports = wrap(release);\nexport const twinHooks: CoreExports = wrap(hooked);\n`);
+      `export const twinRelease: CoreExports = wrap(release);\nexport const twinHooks: CoreExports = wrap(hooked);\n` +
+      `/** false in the browser build, which leaves the hooks core out (scripts/build-dist.mjs) */\n` +
+      `export const twinHooksBuilt: boolean = typeof (hooked as { bus_make?: unknown }).bus_make === 'function';\n`);
   }
 }
 if (errors.length) {

@@ -14,6 +14,7 @@ import type { DType } from './signature.ts';
 import type { DBusHeader } from './header.ts';
 import { matchRuleOf, type MatchRule } from './match.ts';
 import { str, headerArg, bodyTypes, stringArg, arrayArg, sinkArg } from './check.ts';
+import { isRevoked } from '../args.ts';
 import { bytesArg } from './marshal.ts';
 import { u64Error } from './names.ts';
 
@@ -61,7 +62,7 @@ function indexBytes(size: number): number {
 
 /** null when the parameters are valid (kdbus bus limits and sd-bus's k * w <= 64), else why. */
 export function bloomParamsError(p: BloomParams): string | null {
-  if (p === null || typeof p !== 'object') return 'bloom parameters must be an object like { size: 64, nHash: 8 }';
+  if (p === null || typeof p !== 'object' || isRevoked(p)) return `bloom parameters must be an object like { size: 64, nHash: 8 }${isRevoked(p) ? ', got revoked Proxy' : ''}`;
   const { size, nHash } = p;
   if (!Number.isInteger(size) || size < 8 || size > 4096 || size % 8 !== 0) {
     return `bloom size must be 8..4096 bytes and a multiple of 8, got ${size}`;

@@ -3,7 +3,7 @@
 // names the argument and the rule it breaks; none of them changes any state.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
-import { kindOf, isList } from '../args.ts';
+import { kindOf, isList, isRevoked } from '../args.ts';
 import { parseSignature, type DType } from './signature.ts';
 import type { DBusHeader } from './header.ts';
 import type { ElementSink } from './bloom.ts';
@@ -23,7 +23,7 @@ const HEADER_STRINGS = ['interface', 'member', 'path', 'signature', 'errorName',
 
 /** A header as the helpers read it: an object whose `type` and other string fields are strings. */
 export function headerArg(op: string, header: unknown): DBusHeader {
-  if (header === null || typeof header !== 'object') throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${kindOf(header)}`);
+  if (header === null || typeof header !== 'object' || isRevoked(header)) throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${kindOf(header)}`);
   const h = header as Record<string, unknown>;
   str(op, 'header.type', h.type);
   for (const k of HEADER_STRINGS) if (h[k] !== undefined) str(op, `header.${k}`, h[k]);

@@ -673,7 +673,7 @@ export function withKdbusAddresses(header: DBusHeader, env: KdbusEnvelope, self?
 function addressArgs(header: DBusHeader, env: KdbusEnvelope, self: string | undefined): void {
   const op = 'withKdbusAddresses';
   headerArg(op, header);
-  if (env === null || typeof env !== 'object') throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, dstName? }), got ${kindOf(env)}`);
+  if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, dstName? }), got ${kindOf(env)}`);
   for (const k of ['src', 'dst'] as const) {
     const e = u64Error(`env.${k}`, env[k]);
     if (e !== null) throw new BusError(A.EINVAL, op, e);
@@ -694,6 +694,9 @@ function busNameArg(op: string, what: string, v: unknown): void {
  * reply, SIGNAL iff a signal, NO_AUTO_START in both or neither. Inconsistent: BusError EBADMSG.
  */
 export function checkKdbusEnvelope(header: DBusHeader, env: KdbusEnvelope): void {
+  // (the two objects, before their fields are read: a revoked Proxy threw a TypeError before stop 48)
+  if (header === null || typeof header !== 'object' || isRevoked(header)) throw new BusError(A.EINVAL, 'checkKdbusEnvelope', `header must be a DBusHeader object, got ${kindOf(header)}`);
+  if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, 'checkKdbusEnvelope', `env must be a KdbusEnvelope object ({ src, dst, cookie?, flags? }), got ${kindOf(env)}`);
   const flags = env.flags ?? 0;
   const hf = header.flags ?? 0;
   if (env.cookie !== undefined && BigInt(env.cookie) !== BigInt(header.serial)) {

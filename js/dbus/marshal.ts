@@ -14,7 +14,7 @@ import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { type DType, parseSignature, parseSingle, signatureError } from './signature.ts';
 import { objectPathError } from './names.ts';
-import { options, optBoolean, isList, isRevoked } from '../args.ts';
+import { options, optBoolean, isList, isRevoked, kindOf } from '../args.ts';
 
 /** A variant: its value and that value's signature (one complete type). */
 export interface Variant {
@@ -739,6 +739,9 @@ export function readValues(sig: string, bytes: Uint8Array, offset: number, end: 
  * `end`; returns the value and the position after it. The building block of the header parser.
  */
 export function readAt(t: DType, bytes: Uint8Array, pos: number, end: number, opts?: ReadOptions, path = 'value'): { value: unknown; end: number } {
+  // (the type and the bytes, before they are read: a revoked Proxy threw a TypeError before stop 48)
+  if (t === null || typeof t !== 'object' || isRevoked(t) || typeof t.code !== 'string') throw new BusError(A.EINVAL, 'readAt', `type must be a DType (from parseSingle or parseSignature), got ${kindOf(t)}`);
+  if (!(bytes instanceof Uint8Array)) throw new BusError(A.EINVAL, 'readAt', `bytes must be a Uint8Array, got ${kindOf(bytes)}`);
   const r = new Reader();
   r.u8 = bytes;
   r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

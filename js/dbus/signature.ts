@@ -48,7 +48,8 @@ export function parseSignature(sig: string, errno: number = A.EINVAL, op = 'sign
   const hit = cache.get(sig);
   if (hit !== undefined) return hit;
   const err = signatureError(sig);
-  if (err !== null) throw new BusError(errno, op, `invalid signature ${JSON.stringify(sig)}: ${err}`);
+  // (a value that is not a string is named by its kind: JSON.stringify of a revoked Proxy threw a TypeError before stop 48)
+  if (err !== null) throw new BusError(errno, op, typeof sig === 'string' ? `invalid signature ${JSON.stringify(sig)}: ${err}` : err);
   const p = new Parser(sig);
   const out: DType[] = [];
   while (p.i < sig.length) out.push(p.one(0, 0));

@@ -110,7 +110,7 @@ export function loadCore(hooks = false): Promise<WebAssembly.Module> {
     if (hooks && !denied) {
       // (files: in package.json ships core.wasm and core.debug.wasm only)
       throw new Error('wasmbus: the test-hooks build of the core (core.hooks.wasm, for Bus.create({ hooks: true }): fault injection) ' +
-        'is not in the npm package; it is built in a checkout of the repository (npm run build). The twin engine has its hooks everywhere. ' + String(why.e));
+        'is not in the npm package; it is built in a checkout of the repository (npm run build). The twin engine has its hooks in the Node and Deno build of the package. ' + String(why.e));
     }
     throw new Error(hint(why.url, why.e));
   })();

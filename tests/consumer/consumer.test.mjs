@@ -446,6 +446,7 @@ async function pageInChromium(name, www) {
     assert.is(r.reply, 'got: hello worker', 'main thread → worker → main thread');
     assert.is(r.creds.uid, 2000, "the worker's mocked credentials");
     assert.is(r.webCall, 'ETIMEDOUT', 'a bus with the default provider (WebProvider): a call times out in real time');
+    assert.match(r.twinHooks, /^EOPNOTSUPP: TwinEngine: EOPNOTSUPP: the browser build has no hooks build of the core/, 'the browser build leaves the twin\'s hooks core out');
     assert.equal(problems, [], `no page error (404: ${missing})`);
     assert.equal(fetched.filter((f) => f.endsWith('.wasm')), ['core.wasm'], 'only the comparison fetch: the package fetched no wasm');
     const ms = (x) => `${x.toFixed(1)} ms`;
