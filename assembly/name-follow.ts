@@ -15,8 +15,11 @@
 //   (BLOCK_PUB_PREV: unused until the block is published); its send_commit, finding the word
 //   moved, takes the bus lock and delivers to the name's primary owner then (nameFollowTo,
 //   nameMoveReserved), as a move would have; one that finds no room there stays where it was
-//   reserved. A call whose receiver closed meanwhile stays where it was: its caller was told
-//   REPLY_DEAD by that close.
+//   reserved, unless that is the name's activator, whose queue the acquire moved (then it is
+//   dropped and counted, as the acquire dropped those of the queue that found no room: left
+//   there, it waited for the name's next acquire, behind everything sent since; an outside
+//   audit, stop 48). A call whose receiver closed meanwhile stays where it was: its caller was
+//   told REPLY_DEAD by that close.
 import * as A from "../js/shared/abi";
 import { ld32, copy, aLoad } from "./mem";
 import { wr32 } from "./journal";
@@ -73,13 +76,23 @@ export function nameFollowTo(d: u32, same: bool, it: u32): u32 {
 }
 
 /**
+ * Whether a reserved message that finds no room in the name's owner stays in `d`, where it
+ * was reserved: when d is open (`same`) and not an activator (an activator's messages for
+ * the name went to the owner at the acquire, those without room dropped: activatorMove).
+ */
+export function staysOnNoRoom(d: u32, same: bool): bool {
+  return same && (ld32(d + A.CONN_FLAGS) & A.HELLO_ACTIVATOR) == 0;
+}
+
+/**
  * Deliver thread `t`'s reserved message (in `d`, `same` as above) to `to` instead (both locks
  * held, and the bus lock): a copy of its slice, addressed to `to` (a call's record names `to`
  * as its replier), and the reservation in `d` ends as a cancel's would, without a reply's
  * REPLY_DEAD. Returns the block queued in `to`; 0 when `to` has no room (its quota, its pool):
- * then, with `d` open, nothing changed (the caller publishes the message in `d`, where it was
- * reserved: not dropped, as an outside audit found it was at first), and with `d` closed the
- * message is dropped, counted in `to`'s dropped count, as a move from an activator drops it.
+ * then, when it stays (staysOnNoRoom: d open and no activator), nothing changed (the caller
+ * publishes the message in `d`, where it was reserved: not dropped, as an outside audit found
+ * it was at first); else (d closed, or d the activator) the message is dropped, counted in
+ * `to`'s dropped count, as a move from an activator drops it, and its reservation ends.
  */
 export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
   const b = ld32(t + A.THREAD_OP_BLOCK), m = b + A.BLOCK_HDR;
@@ -88,7 +101,7 @@ export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
   const uid = ld32(d + A.CONN_QUOTA + ld32(b + A.BLOCK_QUSER) * A.QUOTA_SIZE + A.QUOTA_UID);
   let nb: u32 = 0;
   if (sliceReserve(to, uid, acct) < 0) {
-    if (same) return 0;
+    if (staysOnNoRoom(d, same)) return 0;
     wr32(to + A.CONN_DROPPED, ld32(to + A.CONN_DROPPED) + 1);
   } else {
     nb = sliceBlock;

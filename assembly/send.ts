@@ -23,7 +23,7 @@ import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
 import { sendBatchCheck, sendBatch } from "./send-batch";
 import { replyTick, replyCheck, replyInsert, replyFind, replyDone, replyUnsent } from "./reply";
-import { nameSeq, sentNameItem, nameFollowTo, nameMoveReserved, routeHeld } from "./name-follow";
+import { nameSeq, sentNameItem, nameFollowTo, nameMoveReserved, staysOnNoRoom, routeHeld } from "./name-follow";
 
 const H: u32 = A.BUS_BASE;
 const KINDS: u32 = A.HELLO_ACTIVATOR | A.HELLO_POLICY_HOLDER | A.HELLO_MONITOR;
@@ -410,13 +410,13 @@ function sendEnd(publish: bool): i32 {
     return A.WOULDBLOCK;
   }
   // (a name's owner without room for it: the message stays where it was reserved, if that
-  // receiver is open; name-follow.ts)
+  // receiver is open and no activator, else it is dropped; name-follow.ts)
   let b: u32 = 0, into = d;
   if (to != 0) {
     const same = ld32(d + A.CONN_GEN) == ld32(t + A.THREAD_OP_GEN);
     b = nameMoveReserved(t, d, to, same);
     if (b != 0) into = to;
-    else if (same) b = sendFinish(t, true);
+    else if (staysOnNoRoom(d, same)) b = sendFinish(t, true);
   } else b = sendFinish(t, publish);
   logCommit();
   // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)

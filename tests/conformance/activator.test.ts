@@ -347,5 +347,40 @@ t('a reserved send by name whose name\'s owner at its commit has no room for it 
   assert.is(other.threadLeave(), 0);
 });
 
+t('a reserved send by name into the activator, committed after an owner with no room for it took the name, is dropped and counted there, not left at the activator; a call with it ends with the activator', async ({ bus, raw, e }) => {
+  // (an outside audit, stop 48: it stayed at the activator, behind everything sent since, until
+  // the name's next acquire, and the activator's close() said EBUSY meanwhile; the acquire had
+  // dropped the queued ones that found no room, and counted them)
+  const act = open(raw, { flags: A.HELLO_ACTIVATOR, items: [str(A.ITEM_NAME, NAME)], poolSize: 131072 });
+  const s = open(raw);
+  const { other, raw2 } = await secondThread(bus);
+  const FAR = 1n << 62n;
+  for (const call of [false, true]) {
+    const svc = open(raw2, { poolSize: 4096 });
+    raw.writeSend({ msg: { dst: 0, cookie: call ? 2 : 1, ...(call ? { flags: A.MSG_EXPECT_REPLY, timeout: FAR } : {}) }, items: [str(A.ITEM_DST_NAME, NAME), hostVec(8192)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING, 'reserved in the activator');
+    assert.is(raw2.nameAcquire(svc.slot, svc.gen, NAME).r, 0, 'a 4 KiB pool takes the name from the activator');
+    assert.is(raw.e.sendCommit(), 0, 'the sender is not told (as for the queued ones the acquire drops)');
+    assert.is(e.queued(act.slot), 0, 'nothing left at the activator');
+    const m = raw2.recv(svc.slot, svc.gen);
+    assert.is(m.r, -A.EAGAIN, 'nothing at the owner');
+    assert.is(m.dropped, 1, 'counted in the owner\'s dropped count');
+    // and what is sent next reaches the owner
+    assert.is(raw.send(s.slot, s.gen, { msg: { dst: 0, cookie: 3 }, items: [str(A.ITEM_DST_NAME, NAME), vec(8, raw.cmd + 8192)] }), 0);
+    const n = raw2.recv(svc.slot, svc.gen);
+    assert.is(n.r, 0);
+    assert.is(raw2.r64(raw2.slice(svc.slot, n.offset) + A.MSG_COOKIE), 3);
+    assert.is(raw2.free(svc.slot, svc.gen, n.offset), 0);
+    assert.is(raw2.byebye(svc.slot, svc.gen), 0, 'the name back to the activator');
+  }
+  // the dropped call's record names the activator, as a queued call the acquire dropped: it
+  // ends with the activator (REPLY_DEAD), or at its deadline
+  assert.is(raw.byebye(act.slot, act.gen, A.BYEBYE_DROP), 0);
+  const r = raw.recv(s.slot, s.gen);
+  assert.is(r.r, 0, 'the call\'s end');
+  assert.is(raw.free(s.slot, s.gen, r.offset), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
 t.run();
 tiny.run();
