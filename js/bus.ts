@@ -19,7 +19,7 @@ import { notifyWord } from './host/sleepers.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
 import { bloomParamsError } from './dbus/bloom.ts';
-import { webLocks, holdLock, heldUntilEnd, lockHeld, livenessLockName, livenessKey, neverEndsByItself } from './host/liveness.ts';
+import { webLocks, holdLock, heldUntilEnd, lockHeld, livenessLockName, livenessKey, storeLivenessKey, loadLivenessKey, neverEndsByItself } from './host/liveness.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 
 export interface BusLimits {
@@ -375,6 +375,7 @@ export class Bus {
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
     bus.livenessKey = engine.busKey = livenessKey();
+    storeLivenessKey(u8, bus.livenessKey); // (before any handle exists: a joiner reads it there)
     return bus;
   }
 
@@ -397,16 +398,18 @@ export class Bus {
     if (h.module !== null && h.module !== undefined && !instanceOf(h.module, WebAssembly.Module)) {
       throw new BusError(A.EINVAL, 'Bus.join', `handle.module must be a WebAssembly.Module or null, got ${kindOf(h.module)}`);
     }
-    // the handle's limits, bloom and user region, copied and checked before the thread takes a
-    // slot: a throw after the join (a revoked Proxy, a getter) left the slot taken and the
-    // token held for good, with no Bus to leave it (before stop 48: an outside audit)
+    // the handle's limits, bloom and user region, checked before the thread takes a slot: a
+    // throw after the join (a revoked Proxy, a getter) left the slot taken and the token held
+    // for good, with no Bus to leave it (before stop 48: an outside audit). Their values are
+    // the bus header's (below): a handle edited, or partial, gave a Bus whose limits were not
+    // the bus's, and a plain connect() failed with ENOMEM (a pool larger than the bus's poolMax)
     const hl = options<BusLimits>('Bus.join', h.limits, LIMIT_KEYS, '{ connections: 64 }', 'handle.limits');
-    const limits = { ...DEFAULT_LIMITS };
-    for (const k of LIMIT_KEYS) limits[k] = u32Arg('Bus.join', `handle.limits.${k}`, hl[k], DEFAULT_LIMITS[k]);
+    for (const k of LIMIT_KEYS) u32Arg('Bus.join', `handle.limits.${k}`, hl[k], DEFAULT_LIMITS[k]);
     const hb = options<{ size: number; hashes: number }>('Bus.join', h.bloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'handle.bloom');
-    const bloom = { size: u32Arg('Bus.join', 'handle.bloom.size', hb.size, 64), hashes: u32Arg('Bus.join', 'handle.bloom.hashes', hb.hashes, 8) };
-    const userRegion = h.userRegion;
-    if (typeof userRegion !== 'number' || !Number.isSafeInteger(userRegion) || userRegion < 0) throw new BusError(A.EINVAL, 'Bus.join', `handle.userRegion must be a non-negative safe integer, got ${typeof userRegion === 'number' ? String(userRegion) : kindOf(userRegion)}`);
+    u32Arg('Bus.join', 'handle.bloom.size', hb.size, 64);
+    u32Arg('Bus.join', 'handle.bloom.hashes', hb.hashes, 8);
+    const givenRegion = h.userRegion;
+    if (typeof givenRegion !== 'number' || !Number.isSafeInteger(givenRegion) || givenRegion < 0) throw new BusError(A.EINVAL, 'Bus.join', `handle.userRegion must be a non-negative safe integer, got ${typeof givenRegion === 'number' ? String(givenRegion) : kindOf(givenRegion)}`);
     const u32 = new Uint32Array(buf);
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
       throw new BusError(A.EBADF, 'Bus.join', 'no bus in that memory');
@@ -424,10 +427,21 @@ export class Bus {
       ? await WasmEngine.create(module!, h.memory, provider, hooks)
       : new TwinEngine(h.memory, provider, hooks);
     const id128 = engine.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16);
+    // the bus's own limits, bloom parameters and layout end, as BUS_MAKE wrote them
+    const hd = (at: number) => engine.u32[(A.BUS_BASE + at) >>> 2]!;
+    const limits: BusLimits = {
+      threads: hd(A.BUS_N_THREADS), connections: hd(A.BUS_N_CONNS), poolMax: hd(A.BUS_POOL_MAX), names: hd(A.BUS_N_NAMES),
+      matches: hd(A.BUS_N_MATCHES), replies: hd(A.BUS_N_REPLIES), maxQueuedPerUser: hd(A.BUS_MAX_QUEUED),
+    };
+    const bloom = { size: hd(A.BUS_BLOOM_SIZE), hashes: hd(A.BUS_BLOOM_N_HASH) };
+    const userRegion = hd(A.BUS_LAYOUT_END);
     // the liveness lock (Web Locks, where the runtime has them) is taken before the thread
     // slot and given back after it: while the slot holds this token, the lock is held, until
     // this realm ends (bus.watchLock, js/host/liveness.ts)
-    const key = typeof h.liveness === 'string' && /^[0-9a-f]{1,64}$/.test(h.liveness) ? h.liveness : '';
+    // the bus's own key, from its header: the handle's copy is not read (a handle without it, or
+    // with another, named a lock nobody watched, and watchLock recovered the live thread: an
+    // outside audit, stop 48)
+    const key = loadLivenessKey(engine.u8);
     const forced = optBoolean('Bus.join', 'liveness', o.liveness);
     if (forced && !webLocks()) throw new BusError(A.EOPNOTSUPP, 'Bus.join', 'liveness: true needs Web Locks (navigator.locks), which this runtime does not have');
     // held until this realm ends where nothing ends by itself (web Worker, window); given back

@@ -372,8 +372,13 @@ abstract class EngineBase {
     if (!this.busy(1)) throw this.recovered();
     let r: number;
     try { r = this.run(OP_SEND, slot, gen); } catch (err) { this.endWindow(); throw err; }
-    // a SEND that returned without reserving leaves the op at OP_NONE: the window is over
-    if (r !== A.SEND_PENDING) this.endClear();
+    // a SEND that went (0) leaves the op at OP_NONE: the window is over. One that failed may not
+    // have: EINPROGRESS, a SEND made while this thread's reservation still stands, leaves that
+    // reservation and its op; the word is cleared only once the op is back to none (it was
+    // cleared there before stop 48, and a recovery no longer waited for the copy window: an
+    // outside audit of the raw ABI)
+    if (r === 0) this.endClear();
+    else if (r !== A.SEND_PENDING) this.endWindow();
     return r;
   }
   sendInline(slot: number, gen: number): number {

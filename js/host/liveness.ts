@@ -10,6 +10,7 @@
 //
 // Measured (docs/RUNTIMES.md): Deno 2.9.6 grants the lock only once the terminated worker has
 // really stopped (a worker busy in a loop for 1 s when terminated: granted after 1000 ms).
+import * as A from '../shared/abi.ts';
 
 /** The part of the Web Locks API this module uses (tsconfig has no DOM lib). */
 export interface LockManagerLike {
@@ -26,7 +27,8 @@ export function webLocks(): LockManagerLike | null {
 
 /**
  * The liveness lock's name of the thread that joins bus `id128` with `token`:
- * `wasmbus:<id128 hex>.<key>:<token>`. `key` is the bus's random liveness key (BusHandle.liveness):
+ * `wasmbus:<id128 hex>.<key>:<token>`. `key` is the bus's random liveness key (in its header,
+ * BUS_LIVENESS_KEY, where the joiner and the watcher both read it; BusHandle.liveness a copy):
  * a mocked provider gives every bus made with the same seed the same id128, and Web Locks are
  * shared by a whole origin (every tab) or a whole Deno process.
  */
@@ -38,11 +40,27 @@ export function livenessLockName(id128: Uint8Array, token: number, key = ''): st
 
 /** A fresh liveness key: 8 random bytes (crypto.getRandomValues) as hex. */
 export function livenessKey(): string {
-  const b = new Uint8Array(8);
+  const b = new Uint8Array(A.LIVENESS_KEY_SIZE);
   crypto.getRandomValues(b);
+  return keyHex(b);
+}
+
+function keyHex(b: Uint8Array): string {
   let hex = '';
   for (const x of b) hex += x.toString(16).padStart(2, '0');
   return hex;
+}
+
+/** Store the bus's liveness key (livenessKey()'s hex) in its header (Bus.create, after BUS_MAKE). */
+export function storeLivenessKey(u8: Uint8Array, key: string): void {
+  const at = A.BUS_BASE + A.BUS_LIVENESS_KEY;
+  for (let i = 0; i < A.LIVENESS_KEY_SIZE; i++) u8[at + i] = parseInt(key.slice(2 * i, 2 * i + 2), 16);
+}
+
+/** The bus's liveness key, from its header (Bus.join: the handle's copy is not trusted). */
+export function loadLivenessKey(u8: Uint8Array): string {
+  const at = A.BUS_BASE + A.BUS_LIVENESS_KEY;
+  return keyHex(u8.subarray(at, at + A.LIVENESS_KEY_SIZE));
 }
 
 /**

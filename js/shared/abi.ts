@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 16; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills
+export const BUS_VERSION = 17; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle
 
 // Bus header, at BUS_BASE.
 //
@@ -72,7 +72,9 @@ export const BUS_VERSION = 16; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11
 //    │                         │            │            │  sender's; a line of its own among
 //    │                         │            │            │  words the receivers read: below)
 //    │                         │            │            │  turn_skips: BUS_TURN_SKIPS
-//208 ├─────────────────────────┴────────────┴────────────┤
+//208 ├─────────────────────────┬────────────┴────────────┤
+//    │ liveness_key [8]        │ (reserved)              │  liveness_key: BUS_LIVENESS_KEY (the
+//224 ├─────────────────────────┴─────────────────────────┤  creator's host writes it once)
 //    │ (reserved)                                         │
 //240 ├─────────────────────────┬────────────┬────────────┤
 //    │ (reserved)              │ max_queued │ (reserved) │  max_queued: BUS_MAX_QUEUED
@@ -160,6 +162,14 @@ export const LEFT_PER_THREAD = 4;
 //
 //    entry (LIVENESS_SIZE): 0 token word (token, token ^ NO_LIVENESS_LOCK, or 0) | 4 OS thread id
 export const BUS_LIVENESS = 172;
+// Bus header bytes 208..215: the bus's liveness key (8 random bytes, written by the creator's
+// host after BUS_MAKE, fixed afterwards, never journaled; the core does not read them). A joiner
+// names its liveness lock with it, as watchLock does (js/host/liveness.ts). Before BUS_VERSION
+// 17 a joiner took the key from its handle: a handle without it (or with another) named a
+// lock nobody watched, and the watcher, granted the one it asked for at once, recovered the
+// live thread (an outside audit, stop 48).
+export const BUS_LIVENESS_KEY = 208;
+export const LIVENESS_KEY_SIZE = 8;
 export const NO_LIVENESS_LOCK = 0x80000000;
 export const LIVENESS_SIZE = 8;
 export const LIVENESS_OS_THREAD = 4;

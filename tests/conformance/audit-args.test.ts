@@ -1180,6 +1180,36 @@ t48('a failed Bus.join leaves no thread slot taken: the handle\'s limits, bloom 
   assert.is(used(), before);
 });
 
+t48('a joined Bus takes its limits, bloom, user region and liveness key from the bus, not from its handle (a third look)', async ({ bus }) => {
+  // (an edited or partial handle gave a Bus whose limits were not the bus's: a plain connect()
+  // failed with ENOMEM; and a handle without the liveness key, or with another, named a lock
+  // nobody watched: watchLock, granted the one it asked for at once, recovered the live thread)
+  const h = bus.handle();
+  const edits: Record<string, unknown>[] = [
+    { limits: {} }, { limits: { ...h.limits, poolMax: h.limits.poolMax * 4, threads: 1000 } },
+    { bloom: { size: 8, hashes: 1 } }, { userRegion: 0 }, { liveness: undefined }, { liveness: 'abcd' },
+  ];
+  const locks = (globalThis as { navigator?: { locks?: { query(): Promise<{ held?: { name?: string }[] }> } } }).navigator?.locks;
+  for (const edit of edits) {
+    const hh = { ...bus.handle(), ...edit };
+    const joined = await Bus.join(hh as never, { provider: new MockProvider(), ...(locks ? { liveness: true } : {}) });
+    const what = JSON.stringify(edit);
+    assert.equal(joined.limits, bus.limits, what);
+    assert.equal(joined.bloom, bus.bloom, what);
+    assert.is(joined.userRegion, bus.userRegion, what);
+    assert.is(joined.engine.busKey, bus.engine.busKey, `${what}: the bus's liveness key`);
+    assert.is(joined.handle().liveness, bus.handle().liveness, what);
+    if (locks) {
+      // where Web Locks exist: the lock it holds is the one watchLock asks for
+      const held = (await locks.query()).held?.map((l) => l.name) ?? [];
+      assert.ok(held.includes(bus.livenessLockName(hh.token as number)), `${what}: holds ${held}`);
+    }
+    const c = joined.connect(); // (ENOMEM before, with a poolMax the bus does not have)
+    c.close();
+    joined.close();
+  }
+});
+
 t48('watchLock\'s signal is checked as every wait\'s; a module or memory that is a revoked Proxy is EINVAL (a second look)', async ({ bus }) => {
   const { proxy: R, revoke } = Proxy.revocable({}, {});
   revoke();

@@ -101,6 +101,20 @@ t('a monitor or an activator cannot export or dispatch (EOPNOTSUPP): a monitor\'
   mon.close();
 });
 
+t('raw: MATCH_ADD / MATCH_REMOVE check the caller\'s kind before the header, as SEND and NAME_ACQUIRE do (stop 48)', ({ raw, e }) => {
+  // (a monitor's oversized MATCH_ADD said EMSGSIZE, its well-formed one EOPNOTSUPP: the header
+  // came first, unlike every other command and kdbus; an outside audit of the raw ABI)
+  const m = open(raw, { flags: A.HELLO_MONITOR });
+  for (const [size, flags] of [[40000, 0], [A.MATCH_CMD_SIZE, 1 << 20], [8, 0]] as const) {
+    assert.is(raw.matchAdd(m.slot, m.gen, 1, { size, flags }), -A.EOPNOTSUPP, `MATCH_ADD size ${size} flags ${flags}`);
+    assert.is(e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_MATCH_SENDER_KIND);
+    assert.is(raw.matchRemove(m.slot, m.gen, 1, { size, flags }), -A.EOPNOTSUPP, `MATCH_REMOVE size ${size} flags ${flags}`);
+  }
+  const a = open(raw);
+  assert.is(raw.matchAdd(a.slot, a.gen, 1, { size: 40000 }), -A.EMSGSIZE, 'an ordinary connection: the header');
+  for (const h of [m, a]) assert.is(raw.byebye(h.slot, h.gen, A.BYEBYE_DROP), 0); // (the monitor holds a's ID_ADD)
+});
+
 t('raw: a copy from the command area at SEND, a host-vector copy at send_commit, none after send_cancel', ({ raw, e }) => {
   const m = open(raw, { flags: A.HELLO_MONITOR });
   const a = open(raw), b = open(raw);

@@ -181,6 +181,20 @@ t('a trap inside send_commit: the window stays open until the host cancels', ({ 
   stillWorks(bus, a, b);
 });
 
+t('engine: a SEND refused with EINPROGRESS while a reservation stands leaves the busy word set (an outside audit of the raw ABI, stop 48)', ({ raw, e, bus }) => {
+  // (send() cleared it on any result but SEND_PENDING: the reservation stood with the word 0,
+  // and a recovery without `stopped` no longer waited for the copy window)
+  const a = bus.connect(), b = bus.connect();
+  raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] });
+  assert.is(e.send(a.slot, a.gen), A.SEND_PENDING);
+  raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] });
+  assert.is(e.send(a.slot, a.gen), -A.EINPROGRESS, 'a second SEND inside the window');
+  assert.equal([threadWord(e, A.THREAD_OP), threadWord(e, A.THREAD_BUSY)], [A.OP_SEND, 1], 'the first still reserved: still busy');
+  assert.is(e.sendCancel(), 0);
+  settled(e, 'after the cancel');
+  stillWorks(bus, a, b);
+});
+
 t('engine: the busy word is cleared only when the op is back to none', ({ raw, e, bus }) => {
   const a = bus.connect(), b = bus.connect();
   raw.writeSend({ msg: { dst: b.id }, items: [hostVec(64)] });

@@ -84,13 +84,16 @@ export const isTrap = (x: unknown): boolean => isThrown(x) && x.threw === 'trap'
  * The first byte address in [BUS_BASE, layout end) where the two buses differ, or -1. Nothing
  * is left out: header, thread table (the command areas with every command's outputs, the
  * undo logs, the scratch words, and the AS runtime's arena, which is wasm-only but which the
- * core never allocates from, so it stays zero on both), connections, tables, pools.
+ * core never allocates from, so it stays zero on both), connections, tables, pools; but the
+ * header's liveness key (BUS_LIVENESS_KEY, since BUS_VERSION 17): 8 random bytes the creator's
+ * host draws after BUS_MAKE, neither the core's nor the provider's, which the core never reads.
  */
 export function busDiff(a: Engine, b: Engine): number {
   const end = a.u32[(A.BUS_BASE + A.BUS_LAYOUT_END) >>> 2];
   if (b.u32[(A.BUS_BASE + A.BUS_LAYOUT_END) >>> 2] !== end) return A.BUS_BASE + A.BUS_LAYOUT_END;
   const x = a.u32, y = b.u32;
-  for (let i = A.BUS_BASE >>> 2, e = end >>> 2; i < e; i++) if (x[i] !== y[i]) return i << 2;
+  const key = (A.BUS_BASE + A.BUS_LIVENESS_KEY) >>> 2, keyEnd = key + A.LIVENESS_KEY_SIZE / 4;
+  for (let i = A.BUS_BASE >>> 2, e = end >>> 2; i < e; i++) if (x[i] !== y[i] && (i < key || i >= keyEnd)) return i << 2;
   return -1;
 }
 
