@@ -11,7 +11,7 @@
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
-import { Message } from './message.ts';
+import { Message, closedFree } from './message.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
@@ -55,10 +55,12 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   /** that macrotask: the steps asked for meanwhile (manual next() calls) wait for it too, in call order */
   let yielding: Promise<void> | null = null;
   const free = (m: Message) => {
-    if (!m.kept && !m.freedAlready && !conn.closed) {
-      if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
-      else conn.freeSoon(m.detach()); // (a lock taken: deferred, not waited for LOCK_WAIT_MS)
-    }
+    if (m.kept || m.freedAlready) return;
+    // (a closed connection: its slice went with the pool; the message reads as freed, ENXIO, as
+    // free() marks it: it read as neither freed nor kept before stop 48, an outside audit)
+    if (conn.closed) closedFree(m);
+    else if (batched) conn.releaseBatched(m); // (its slice freed by the next batch, or at the end)
+    else conn.freeSoon(m.detach()); // (a lock taken: deferred, not waited for LOCK_WAIT_MS)
   };
   const drop = () => {
     if (prev !== null) { free(prev); prev = null; }

@@ -22,7 +22,7 @@
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
-import type { Message } from './message.ts';
+import { closedFree, type Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
 import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED } from './host/wait.ts';
 import { yieldTurn } from './host/fair.ts';
@@ -151,7 +151,9 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     halt();
   };
   const release = (m: Message) => {
-    if (!m.kept && !m.freedAlready && !conn.closed) conn.freeSoon(m.detach());
+    if (m.kept || m.freedAlready) return;
+    if (conn.closed) closedFree(m); // (read as freed, ENXIO, as iterate.ts's: since stop 48)
+    else conn.freeSoon(m.detach());
   };
   const settled = (m: Message) => {
     // (done settles whatever the free does: a free that threw here left it pending for good,
@@ -192,7 +194,10 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
         // has settled, as a promise ignores it)
         if (!over) { over = true; settled(m); throw err; }
       }
-    } else if (!m.kept && !m.freedAlready && !conn.closed) conn.releaseBatched(m); // (its slice freed with the next batch)
+    } else if (!m.kept && !m.freedAlready) {
+      if (conn.closed) closedFree(m);
+      else conn.releaseBatched(m); // (its slice freed with the next batch)
+    }
   };
   /**
    * A failure of the listener's own receives (its RECV_BATCH, its waits), told as op listen:

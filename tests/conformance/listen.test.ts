@@ -419,4 +419,27 @@ t('listener.active is false at once when its connection is closed while it is pa
   a.close();
 });
 
+t('a handler (or a for await body) that closes its connection: the message reads as freed afterwards (ENXIO), as free() marks it (stop 48)', async ({ bus }) => {
+  // (the implicit free was skipped on a closed connection: the message read as neither freed
+  // nor kept, its accessors ECONNRESET; an outside audit)
+  const a = bus.connect(), b = bus.connect();
+  a.sendText(b.id, 'x');
+  let seen: Message | null = null;
+  const l = b.listen((m) => { seen = m; b.close(); });
+  await l.done;
+  assert.ok(seen !== null);
+  const m = seen as unknown as Message;
+  assert.is(m.freedAlready, true, 'marked freed');
+  assert.not.ok(m.kept);
+  assert.throws(() => m.text(), (e: BusError) => e.code === 'ENXIO');
+  const c = bus.connect();
+  a.sendText(c.id, 'y');
+  let last: Message | null = null;
+  for await (const x of c) { last = x; c.close(); }
+  assert.ok(last !== null);
+  assert.is((last as unknown as Message).freedAlready, true, 'the loop\'s last message marked freed');
+  assert.throws(() => (last as unknown as Message).text(), (e: BusError) => e.code === 'ENXIO');
+  a.close();
+});
+
 t.run();
