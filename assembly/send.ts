@@ -160,7 +160,8 @@ export function send(slot: u32, gen: u32): i32 {
   // the receiver: by name (its owner's id from then on; the registry is read under the bus
   // lock), or by id (no lock); by name, looked up again when the name changed owner before the
   // message was queued (name-follow.ts: at most NAME_ROUTE_TRIES look-ups)
-  // (the last try does not check: it never says ROUTE_AGAIN)
+  // (the last try does not check: it keeps the bus lock from its look-up until the message is
+  // queued, so the name cannot change owner under it; it never says ROUTE_AGAIN)
   for (let tries: u32 = 1; tries <= u32(A.NAME_ROUTE_TRIES); tries++) {
     r = sendRouted(c, slot, t, cmd, msg, msgEnd, flags, dstLo, dstHi, dstName, dstNameLen, dstNameSize, signal, expect, reply,
       batch, nVecs, stored, hostVecs, bloom, probe, tries < u32(A.NAME_ROUTE_TRIES));
@@ -202,7 +203,12 @@ function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, 
   // by name keeps the lock it took). The rest is collected before the lock for a send by id.
   const mask = metaMask(c, d);
   const names = (mask & A.ATTACH_NAMES) != 0 && ownedMayHave(c);
-  if (held && !names) {
+  // (by name, the last try keeps it too: only the bus lock keeps the name's owner still until
+  // the message is queued. Before stop 48 the fourth try gave it back unchecked, and an inline
+  // message whose name moved meanwhile was queued at the holder the name had left, behind its
+  // sender's later messages at the new owner: an outside audit, 1 to 14 inversions a trial
+  // under a name acquired and released thousands of times)
+  if (held && !names && recheck) {
     unlock(H + A.BUS_LOCK);
     held = false;
   }
