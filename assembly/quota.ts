@@ -43,8 +43,12 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   const msgs = ld32(q + A.QUOTA_USED) != 0 ? ld32(q + A.QUOTA_MSGS) : 0;
   const avail = u32((half - accounted + own) / 3);
   const maxMsgs = ld32(A.BUS_BASE + A.BUS_MAX_QUEUED);
-  if (msgs >= maxMsgs) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, maxMsgs);
+  // the bytes first (as kdbus's kdbus_conn_quota_inc checked them), then the count: a sender
+  // short of both is told QUOTA_BYTES, which the host's line of waiting senders does not let
+  // other users pass (their bytes would shrink its share); told QUOTA_MSGS, it was passed and
+  // starved (before stop 48: an outside audit)
   if (avail < own || avail - own < bytes) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, avail);
+  if (msgs >= maxMsgs) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, maxMsgs);
   if (ld32(q + A.QUOTA_USED) == 0) {
     wr32(q + A.QUOTA_USED, 1);
     wr32(q + A.QUOTA_UID, uid);

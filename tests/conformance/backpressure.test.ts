@@ -321,4 +321,33 @@ t("a send that waits sends the bytes of the moment of its call: sendAsync, call(
   a.close(); b.close(); c.close();
 });
 
+const t48 = busSuite('backpressure: a sender short of both its count and its bytes (stop 48)', { limits: { ...SMALL, maxQueuedPerUser: 5 } });
+
+t48('a sender short of both its message count and its byte share is told QUOTA_BYTES, and another user does not pass it (its bytes would shrink the share)', async ({ bus, mock }) => {
+  // (quotaCharge checked the count first: the holder was told QUOTA_MSGS, another user was let
+  // past it, and its bytes left the holder short for good; an outside audit)
+  const r = bus.connect({ poolSize: 4096 });
+  mock.setCreds({ uid: 1001 });
+  const a = bus.connect();
+  mock.setCreds({ uid: 1002 });
+  const b = bus.connect();
+  for (let i = 0; i < 5; i++) a.send(r.id, new Uint8Array(1)); // 5 × 136 = 680 of a 682-byte share, 5 of 5 messages
+  try { a.send(r.id, new Uint8Array(1)); assert.unreachable(); } catch (e) {
+    assert.is((e as BusError).code, 'ENOBUFS');
+    assert.is((e as BusError).reason, A.R_SEND_QUOTA_BYTES, 'the bytes, checked first');
+  }
+  const order: string[] = [];
+  const pa = a.sendAsync(r.id, new Uint8Array([0xa]), { timeout: 5000 }).then(() => order.push('A'));
+  await tick(); await tick();
+  const pb = b.sendAsync(r.id, new Uint8Array([0xb]), { timeout: 5000 }).then(() => order.push('B'));
+  await tick(); await tick();
+  assert.equal(order, [], 'B waits behind A');
+  r.recv()!.free(); // one of A's: room for A again
+  await Promise.all([pa, pb]);
+  assert.equal(order, ['A', 'B'], 'A first');
+  for (let m = r.recv(); m; m = r.recv()) m.free();
+  for (const c of [r, a, b]) c.close();
+});
+
 t.run();
+t48.run();
