@@ -6,7 +6,8 @@
 // uvu's summary ("Total:", "Passed:", "Skipped:") is parsed from each run's stdout; uvu's Total
 // counts the tests that ran (skipped ones are not in it) and it prints no "Failed:" line, so
 // failed = Total - Passed. A run that ends without a summary, or exits non-zero with no failed
-// test counted, counts as 1 failed. The last line is `N passed, N failed[, N skipped]`; the exit
+// test counted, counts as 1 failed. The last line is `N passed, N failed[, N skipped]`, after a
+// recap of what failed (each failed test's title and message, or the run's note); the exit
 // code is 1 if anything failed.
 //
 // A run must also find its tests. A uvu run whose directory has no file matching its pattern is
@@ -258,7 +259,19 @@ async function countFiles({ dir, pattern, ignore }) {
   }
 }
 
+/**
+ * The failed tests of one run's output: uvu's FAIL line and the message line under it, each
+ * as one line. Printed again at the very end (a record that keeps only the tail of the run
+ * lost the message of a test that failed once in Chromium: stop 48's CI).
+ */
+function failures(text) {
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
+  return [...plain.matchAll(/^\s*FAIL\s+(.*)\n\s*(.*)/gm)].map((f) => `${f[1].trim()}: ${f[2].trim()}`.slice(0, 600));
+}
+
 let passed = 0, failed = 0, skipped = 0, badExit = false;
+/** "run: what failed" lines, for the recap above the last line */
+const recap = [];
 for (const run of RUNS) {
   process.stdout.write(`\n=== ${run.name}: ${[run.cmd === NODE ? 'node' : run.cmd, ...run.args].join(' ')}\n`);
   const nFiles = await countFiles(run.files);
@@ -294,6 +307,10 @@ for (const run of RUNS) {
     }
   }
   if (!ok) badExit = true;
+  if (s.failed > 0) {
+    const f = failures(r.stdout);
+    recap.push(...(f.length ? f.map((x) => `${run.name}: ${x}`) : [`${run.name}: ${notes.join('; ') || 'failed'}`]));
+  }
   passed += s.passed; failed += s.failed; skipped += s.skipped;
   process.stdout.write(
     `=== ${run.name}: exit ${r.code ?? r.signal}${notes.length ? ` (${notes.join('; ')})` : ''}; passed ${s.passed}, failed ${s.failed}, ` +
@@ -301,5 +318,6 @@ for (const run of RUNS) {
   );
 }
 
+if (recap.length) process.stdout.write(`\nwhat failed:\n${recap.map((x) => `  ${x}`).join('\n')}\n`);
 process.stdout.write(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exitCode = failed > 0 || badExit ? 1 : 0;

@@ -164,7 +164,10 @@ for (const file of FILES) {
     if (!ok || process.env.WASMBUS_CONFORMANCE_VERBOSE) console.log(lines.map((l) => `  [chromium ${file}] ${l}`).join('\n'));
     assert.is(how, 'done', `${file}: the worker ended with ${how}`);
     assert.ok(total !== null, `${file}: no uvu summary`);
-    assert.is(passed, total, `${file}: ${total - passed} of ${total} failed (output above)`);
+    // (the failing tests' titles and messages in the assertion's own message too: CI's record
+    // keeps only the tail of the run, which lost them once, stop 48)
+    const fails = [...text.matchAll(/FAIL\s+(.*)\n\s*(.*)/g)].map((f) => `${f[1].trim()}: ${f[2].trim()}`).join(' | ');
+    assert.is(passed, total, `${file}: ${total - passed} of ${total} failed (output above): ${fails}`);
     ran += total + skipped;
   });
 }
