@@ -10,6 +10,7 @@
 // slices it was done with are freed when it ends (return(), break: conn.batchEnd).
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
+import { relabel } from './args.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
 import { Message, closedFree } from './message.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
@@ -73,10 +74,16 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   // closing the connection ends its iterators, and return() the steps still waiting; any
   // other failure ends this iterator and rejects
   /** the connection was closed by bus.shutdown() (the creator's): a failure, as to a wait, not an end */
-  const SHUT = () => shutdownError('recvAsync');
+  const SHUT = () => shutdownError('messages');
   const failed = (err: unknown): IteratorResult<Message> => {
     if (err === ENDED || (conn.closed && !conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET)) return end();
     if (conn.closed && conn.busShutDown && err instanceof BusError && err.errno === A.ECONNRESET) err = SHUT();
+    // the steps' own failures (their options, ETIMEDOUT, ECANCELED, ESHUTDOWN, the batch's
+    // receive) are told as op messages, as a listener's are told as op listen: they said
+    // recvAsync, which a for await loop never called, before stop 49. The engine's
+    // ECONNRESET of a thread declared dead (op engine, the object every later command throws)
+    // stays as it is.
+    else if (err instanceof BusError && err.message.startsWith('recvAsync: ')) err = relabel('messages', err);
     done = true;
     // (the slices of the messages handed over: freed now, as return() frees them)
     if (batched && !conn.closed) { try { conn.batchEnd(); } catch { /* the step's own failure is what it rejects with */ } }
@@ -124,7 +131,7 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         // (the wake word first: the wait after a look that found the queue empty needs no second look)
         const look = batched && checked.signal?.aborted !== true;
         const seen = look ? conn.wakeSeen() : 0;
-        const m = look ? conn.takeBatched('recvAsync') : null;
+        const m = look ? conn.takeBatched('messages') : null;
         if (m !== null) {
           spare = stop;
           owed = stepResolved();

@@ -299,4 +299,37 @@ t('an iterator checks its options at its first step before anything, a closed co
   assert.equal(await c.messages({ timeout: 5 }).next(), { done: true, value: undefined }, 'good options: it ends');
 });
 
+t('an iterator\'s failures are told as op messages (its options, ETIMEDOUT, ECANCELED with its cause, ESHUTDOWN), errno and reason kept (stop 49)', async ({ bus }) => {
+  // (they said recvAsync, which the loop never called; a listener's say listen since stop 17)
+  const b = bus.connect();
+  const fail = async (opts: unknown, body?: () => void): Promise<BusError> => {
+    const it = b.messages(opts as never);
+    const p = it.next();
+    body?.();
+    try { await p; } catch (e) { assert.instance(e, BusError); return e as BusError; }
+    throw new Error('the step did not reject');
+  };
+  let e = await fail({ timeout: -1 });
+  assert.is(e.message, 'messages: EINVAL: timeout must be a number of ms >= 0, got -1');
+  e = await fail({ timeout: 5 });
+  assert.is(e.code, 'ETIMEDOUT');
+  assert.is(e.message, 'messages: ETIMEDOUT: no message within 5 ms');
+  const ac = new AbortController();
+  const why = new Error('why');
+  e = await fail({ signal: ac.signal, timeout: 5000 }, () => ac.abort(why));
+  assert.is(e.code, 'ECANCELED');
+  assert.match(e.message, /^messages: ECANCELED: /);
+  assert.is((e as { cause?: unknown }).cause, why, 'the abort reason kept as the cause');
+  assert.is(b.pendingReceives, 0);
+  // a for await loop of one of the creator's connections at bus.shutdown()
+  let loop: unknown = null;
+  const done = (async () => { try { for await (const m of b) m.free(); } catch (x) { loop = x; } })();
+  await new Promise((r) => setTimeout(r, 5));
+  bus.shutdown();
+  await done;
+  assert.instance(loop, BusError);
+  assert.is((loop as BusError).code, 'ESHUTDOWN');
+  assert.match((loop as BusError).message, /^messages: ESHUTDOWN: /);
+});
+
 t.run();
