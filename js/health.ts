@@ -72,7 +72,7 @@ export interface ThreadStats {
 
 export interface LockStats {
   /** 'bus' or 'conn <slot>' */
-  lock: string;
+  lock: 'bus' | `conn ${number}`;
   /** thread slot of the holder */
   holder: number;
   /** a thread sleeps on the lock word */
@@ -255,7 +255,7 @@ export function busStats(e: Engine): BusStats {
   const connections: ConnStats[] = [];
   const owned = new Map<number, number>();
   const locks: LockStats[] = [];
-  const lockOf = (name: string, v: number) => {
+  const lockOf = (name: LockStats['lock'], v: number) => {
     if ((v & A.LOCK_ID_MASK) !== 0) locks.push({ lock: name, holder: (v & A.LOCK_ID_MASK) - 1, waiters: (v & A.LOCK_WAITERS) !== 0 });
   };
   lockOf('bus', ld(H + A.BUS_LOCK));

@@ -34,5 +34,12 @@ export type { MatchSpec, MatchInput, SignalSpec, SignalHandler, WaitForNameOptio
 export type { Notification, NotificationKind } from './notification.ts';
 export type { LockWatchResult, WatchLockOptions } from './bus.ts';
 export { DBusError, DBUS_ERROR } from './dbus/error.ts';
-export type { MethodCall, MethodHandler, MethodSpec, Methods, ExportOptions, MethodCallSpec } from './objects.ts';
+export type { MethodCall, MethodHandler, BareMethodHandler, MethodSpec, Methods, ExportOptions, MethodCallSpec } from './objects.ts';
+// (types that API.md's signatures name, exported under their own names too, as well as dbus.*: a
+// user could not import them, and a wrapping library's declarations could not name them: an
+// outside audit, stop 49)
+export type { MatchRule } from './dbus/match.ts';
+export type { DBusMessage, DBusHeader } from './dbus/header.ts';
+export type { Spinner } from './host/spin.ts';
+export type { WasmMemory, WasmModule, WasmMemoryFallback, WasmModuleFallback } from './host/wasm-types.ts';
 export { BUSY_POLL_MAX_US, POLL_MISSES, POLL_REST } from './host/spin.ts';

@@ -88,6 +88,8 @@ async function getProject() {
   // the package has no runtime dependencies: an offline install from the tarball must work
   ok(run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], { cwd: dir, timeout: 120000 }), 'npm install <tarball>');
   await cp(FIXTURE, dir, { recursive: true });
+  // a copy of the installed package outside node_modules, which app-path.ts imports by path
+  await cp(join(dir, 'node_modules', 'wasmbus'), join(dir, 'vendor', 'wasmbus'), { recursive: true });
   project = dir;
   return dir;
 }
@@ -220,6 +222,10 @@ s('deno: check and run a typed consumer', async () => {
   ok(run(DENO, ['check', '--no-lock', 'app.ts'], { cwd: dir }), 'deno check app.ts');
   const out = lastJSON(ok(run(DENO, ['run', '--allow-read', '--no-lock', 'app.ts'], { cwd: dir }), 'deno run app.ts'));
   assert.is(out.ok, true, JSON.stringify(out));
+  // a copy imported by path: each module's @ts-self-types line (stop 49; every type-only export was refused)
+  ok(run(DENO, ['check', '--no-lock', 'app-path.ts'], { cwd: dir }), 'deno check app-path.ts');
+  const byPath = lastJSON(ok(run(DENO, ['run', '--allow-read', '--no-lock', 'app-path.ts'], { cwd: dir }), 'deno run app-path.ts'));
+  assert.is(byPath.ok, true, JSON.stringify(byPath));
 });
 
 // ---------- browser ----------
