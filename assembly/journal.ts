@@ -47,6 +47,22 @@ export function logRange(p: u32, bytes: u32): void {
   for (let q = p; q < p + bytes; q += 4) wr32(q, ld32(q));
 }
 
+/**
+ * A long change (a close: its names, its calls) at a point where what it has done so far is
+ * whole (as if made by commands of their own, one name or call at a time): commit it when the
+ * log holds LOG_CHECKPOINT entries, so that the rest fits. A death after it is recovered from
+ * there (the close goes on: recovery closes the thread's connections); a trap leaves what was
+ * committed (the close half done, the connection still open: closing it again goes on).
+ */
+export function logCheckpoint(): void {
+  if (logDue()) logCommit();
+}
+
+/** Does the log hold LOG_CHECKPOINT entries (a long change should make itself whole and commit: logCheckpoint)? */
+export function logDue(): bool {
+  return ld32(THREAD + A.THREAD_LOG_LEN) >= u32(A.LOG_CHECKPOINT);
+}
+
 /** The command's changes are complete: forget them (before unlocking). */
 export function logCommit(): void {
   st32(THREAD + A.THREAD_LOG_LEN, 0);

@@ -7,6 +7,7 @@ import { notifyNameChange } from "./notify";
 import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
   namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
 import { lockTryBounded, unlock, wake, wakeWaiters } from "./lock";
+import { wr32, logDue, logCommit } from "./journal";
 import { activatorMove, activatorCount } from "./activator";
 
 /**
@@ -40,13 +41,24 @@ function nameLeft(c: u32): void {
 /**
  * Connection `c` is closing (bus and connection locks held): drop each of its owner records,
  * passing each name it owns to the next in its queue, its notifications queued at `q`. Its own list is walked, not changed
- * (the slot's fields are don't-care once it is free). At most MAX_NAMES_PER_CONN steps.
+ * (the slot's fields are don't-care once it is free), but where the log is committed in the
+ * middle (logDue: a close too long for one log, stop 49): there its list's head and count
+ * are set to what is left, so that what is committed is whole (the connection still open,
+ * owning the rest). At most MAX_NAMES_PER_CONN steps.
  */
 export function namesDropAll(c: u32, q: u32): void {
+  let left = ld32(c + A.CONN_N_NAMES);
   for (let o = connFirstOwner(c); o != 0;) {
+    const nextIndex = ld32(o + A.NAME_O_CNEXT);
     const next = ownerNextOfConn(o);
     nameOwnerDrop(ownerName(o), o, false);
     nameNotify(c, q); // queued (sent once the close is committed); not to c itself: it is closing, and its lock is held (taking it again traps)
+    left--;
+    if (logDue()) {
+      wr32(c + A.CONN_NAMES, nextIndex);
+      wr32(c + A.CONN_N_NAMES, left);
+      logCommit();
+    }
     o = next;
   }
 }

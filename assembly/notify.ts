@@ -145,7 +145,9 @@ function notifyOrQueue(q: u32, kind: u32, buf: u32, size: u32, skip: u32, lo: u3
       st32(at + 28, hi2);
       st32(at + 32, 0); // its stamp, not taken yet
       copy(at + REC_HDR, buf, size);
-      st32(q, ld32(q) + recSize);
+      // (journaled: a close that commits in the middle, logCheckpoint, and then dies leaves
+      // only the notifications of what it committed for its recoverer to send)
+      wrQuiet(q, ld32(q) + recSize);
       return;
     }
   }

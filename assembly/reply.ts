@@ -13,7 +13,7 @@
 // what is due from its head, and stops at the first record that is not.
 import * as A from "../js/shared/abi";
 import { ld32, st64, aLoad, THREAD } from "./mem";
-import { wr32, wr64, logCommit } from "./journal";
+import { wr32, wr64, logCommit, logCheckpoint } from "./journal";
 import { lockTry, unlock } from "./lock";
 import { clock_time_get } from "./host";
 import { busConns } from "./bus";
@@ -213,7 +213,11 @@ export function replyDone(i: u32): void {
 export function replyConnClosed(c: u32): void {
   if (ld32(table() + A.REPLY_T_LIVE) == 0) return;
   // the calls it made: its list
-  for (let k: u32 = 0; ld32(c + A.CONN_CALLS) != 0 && k <= u32(A.MAX_PENDING_REPLIES); k++) replyFree(recAt(ld32(c + A.CONN_CALLS)));
+  // (each call whole: the log may be committed between two, logCheckpoint)
+  for (let k: u32 = 0; ld32(c + A.CONN_CALLS) != 0 && k <= u32(A.MAX_PENDING_REPLIES); k++) {
+    replyFree(recAt(ld32(c + A.CONN_CALLS)));
+    logCheckpoint();
+  }
   // the calls made to it: every record in use
   const live = ld32(table() + A.REPLY_T_LIVE);
   const s = slotOf(c), gen = ld32(c + A.CONN_GEN), n = ld32(H + A.BUS_N_REPLIES);
@@ -223,7 +227,10 @@ export function replyConnClosed(c: u32): void {
     const st = ld32(r + A.REPLY_STATE);
     if (st == A.REPLY_FREE) continue;
     seen++;
-    if (st == A.REPLY_PENDING && isReplier(r, s, gen)) replyOwe(r);
+    if (st == A.REPLY_PENDING && isReplier(r, s, gen)) {
+      replyOwe(r);
+      logCheckpoint();
+    }
   }
 }
 

@@ -272,6 +272,13 @@ export const THREAD_SCRATCH = 72;
 export const THREAD_SCRATCH_SIZE = 184;
 export const THREAD_LOG = 256;
 export const LOG_MAX = 4096; // logged stores per command: a close that releases MAX_NAMES_PER_CONN names logs < 3100 (names issue)
+// A close (BYEBYE, a recovery's) commits its log in the middle once it holds LOG_CHECKPOINT
+// entries, between two names it passes on or two calls it ends (journal.ts, logCheckpoint):
+// 256 names (about 12 stores each) and 128 calls made (about 12 each), or calls made to it
+// (as many as limits.replies), overflowed the log, and the close trapped every time it was
+// tried, a recovery too (an outside audit, stop 49). LOG_MAX - LOG_CHECKPOINT (512) is room for
+// the largest step between two checkpoints and the close's end (its id, state, counters).
+export const LOG_CHECKPOINT = 3584;
 export const THREAD_ARENA = 33024;
 export const THREAD_ARENA_SIZE = 4096;
 export const THREAD_CMD = 37120;

@@ -1,0 +1,167 @@
+// A close larger than the undo log: a connection at its per-connection limits (256 names, 128
+// calls made) with calls made to it logs more stores than LOG_MAX, and its close trapped every
+// time it was tried, a recovery's too, so that neither it nor the bus could ever close (an
+// outside audit, stop 49). The close now commits its log between two names or two calls once
+// it holds LOG_CHECKPOINT entries (assembly/journal.ts, logCheckpoint). Checked here through
+// the ABI: the close, a trap in it at steps before and after a checkpoint (closing again goes
+// on), and a death in it at such steps (the recovery goes on): every name's NAME_REMOVE and the
+// ID_REMOVE reach a subscriber exactly once, every call made to it gets its REPLY_DEAD once,
+// and the bus stays consistent.
+import * as assert from 'uvu/assert';
+import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
+import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { checkBus, checkNames } from '../helpers/check.ts';
+import { hostVec, type Raw } from '../helpers/raw.ts';
+
+const LIMITS = { threads: 4, connections: 8, poolMax: 1 << 20, names: 512, matches: 16, replies: 512 };
+const t = busSuite('a close larger than the undo log', { hooks: true, limits: LIMITS });
+
+// a subscriber holds at most 256 queued messages from one user (the bus's notifications
+// included): 255 NAME_REMOVEs and the ID_REMOVE; the first test takes all 256 names
+let NAMES = A.MAX_NAMES_PER_CONN - 1;
+const MADE = A.MAX_PENDING_REPLIES; // 128
+const TO = 120; // calls made to it (from one caller: under its MAX_PENDING_REPLIES)
+const FAR = 1n << 62n;
+
+type H = ReturnType<typeof open>;
+const POOL = { poolSize: 256 * 1024 };
+const conn = (raw: Raw): H => open(raw, POOL);
+
+let nextToken = 500;
+async function another(memory: WebAssembly.Memory): Promise<Engine> {
+  const p = new MockProvider({ seed: 9 });
+  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
+  assert.ok(e.threadJoin(nextToken++) > 0);
+  return e;
+}
+
+/** A call from `from` to `to` (no answer will come): 0 when sent. */
+function call(raw: Raw, from: H, to: H, cookie: number): number {
+  return raw.send(from.slot, from.gen, { msg: { dst: to.id, cookie, flags: A.MSG_EXPECT_REPLY, timeout: FAR }, items: [hostVec(8)] });
+}
+
+/** x (on `rawX`'s thread) at its limits: NAMES names, MADE calls to y, TO calls from z to it. */
+function atLimits(rawX: Raw, raw: Raw, x: H, y: H, z: H, tag: string): void {
+  for (let i = 0; i < NAMES; i++) assert.is(rawX.nameAcquire(x.slot, x.gen, `org.big${tag}.n${i}`).r, 0);
+  for (let i = 0; i < MADE; i++) assert.is(call(rawX, x, y, i + 1), 0, `call ${i} made`);
+  for (let i = 0; i < TO; i++) assert.is(call(raw, z, x, i + 1), 0, `call ${i} to it`);
+}
+
+/** What `h` has queued: the bus's notifications by item type, the REPLY_DEADs (src 0, a reply cookie), the rest; all freed. */
+function drain(raw: Raw, h: H): { kinds: Map<number, number>; dead: number; other: number; dropped: number } {
+  const kinds = new Map<number, number>();
+  let dead = 0, other = 0, dropped = 0;
+  for (;;) {
+    const m = raw.recv(h.slot, h.gen);
+    if (m.r === -A.EAGAIN) break;
+    assert.is(m.r, 0);
+    dropped += m.dropped;
+    const s = raw.slice(h.slot, m.offset);
+    if (raw.r64(s + A.MSG_SRC_ID) !== 0) other++;
+    else {
+      const k = raw.r64(s + A.MSG_HDR + A.ITEM_TYPE);
+      if (k === A.ITEM_REPLY_DEAD) dead++;
+      else kinds.set(k, (kinds.get(k) ?? 0) + 1);
+    }
+    assert.is(raw.free(h.slot, h.gen, m.offset), 0);
+  }
+  return { kinds, dead, other, dropped };
+}
+
+/**
+ * After x's close: the subscriber told of each name once and of x once; z's calls each ended
+ * once; the bus consistent. `atMostOnce`: after a trap (a core bug, by definition) the
+ * notifications queued before a checkpoint are not sent (unwind ends OP_NOTIFY, as it ends a
+ * close's notifications stopped at a contended receiver): each at most once.
+ */
+function closedWhole(e: Engine, raw: Raw, x: H, sub: H, z: H, what: string, atMostOnce = false): void {
+  assert.ok(e.connGen(x.slot) !== x.gen || e.u32[(e.connAddr(x.slot) + A.CONN_STATE) >>> 2] !== A.CONN_ACTIVE, `${what}: closed`);
+  assert.equal(checkBus(e), [], `${what}: consistent`);
+  assert.equal(checkNames(e), [], `${what}: registry consistent`);
+  const s = drain(raw, sub);
+  const told = (s.kinds.get(A.ITEM_NAME_REMOVE) ?? 0) + (s.kinds.get(A.ITEM_ID_REMOVE) ?? 0);
+  if (atMostOnce) {
+    assert.is(s.dropped, 0, `${what}: nothing dropped at the subscriber`);
+    assert.ok((s.kinds.get(A.ITEM_NAME_REMOVE) ?? 0) <= NAMES && (s.kinds.get(A.ITEM_ID_REMOVE) ?? 0) <= 1, `${what}: each notification at most once`);
+  } else if (NAMES < A.MAX_NAMES_PER_CONN) {
+    assert.is(s.dropped, 0, `${what}: nothing dropped at the subscriber`);
+    assert.is(s.kinds.get(A.ITEM_NAME_REMOVE), NAMES, `${what}: each name's NAME_REMOVE once`);
+    assert.is(s.kinds.get(A.ITEM_ID_REMOVE), 1, `${what}: its ID_REMOVE once`);
+  } else assert.is(told + s.dropped, NAMES + 1, `${what}: 257 notifications, one dropped at the full subscriber`);
+  const d = drain(raw, z);
+  assert.is(d.dead, TO, `${what}: each call made to it ended once (REPLY_DEAD)`);
+}
+
+t('BYEBYE of a connection with 256 names, 128 calls made and 120 made to it: closed whole (it trapped every time)', ({ raw, e }) => {
+  NAMES = A.MAX_NAMES_PER_CONN;
+  const sub = conn(raw), x = conn(raw), y = conn(raw), z = conn(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0); // every notification
+  atLimits(raw, raw, x, y, z, '');
+  drain(raw, sub); // the NAME_ADDs
+  assert.is(raw.byebye(x.slot, x.gen, A.BYEBYE_DROP), 0);
+  closedWhole(e, raw, x, sub, z, 'close');
+  assert.is(drain(raw, y).other, MADE, "x's calls stay queued at y");
+  for (const h of [sub, y, z]) assert.is(raw.byebye(h.slot, h.gen), 0);
+  NAMES = A.MAX_NAMES_PER_CONN - 1;
+});
+
+// steps of the close's logged stores (the fault hook counts them): before the first
+// checkpoint, around it, between checkpoints, and near the end
+const STEPS = [1, 700, A.LOG_CHECKPOINT - 3, A.LOG_CHECKPOINT + 5, 5000, 6200];
+
+t('a trap at a step of that close: the connection stays open with what was committed, and closing it again goes on; each REPLY_DEAD once, each notification at most once', ({ raw, e }) => {
+  const sub = conn(raw), y = conn(raw), z = conn(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0);
+  let trapped = 0;
+  for (const n of STEPS) {
+    const x = conn(raw);
+    atLimits(raw, raw, x, y, z, `t${n}`);
+    drain(raw, sub);
+    drain(raw, sub);
+    e.setFault(n);
+    let trap = false;
+    try { assert.is(raw.byebye(x.slot, x.gen, A.BYEBYE_DROP), 0); } catch { trap = true; }
+    e.setFault(0);
+    assert.equal(checkBus(e), [], `step ${n}: consistent after the trap`);
+    if (trap) {
+      trapped++;
+      assert.ok(e.u32[(e.connAddr(x.slot) + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE || e.connGen(x.slot) !== x.gen, `step ${n}`);
+      if (e.connGen(x.slot) === x.gen && e.u32[(e.connAddr(x.slot) + A.CONN_STATE) >>> 2] === A.CONN_ACTIVE) {
+        assert.is(raw.byebye(x.slot, x.gen, A.BYEBYE_DROP), 0, `step ${n}: closed when run again`);
+      }
+    }
+    closedWhole(e, raw, x, sub, z, `step ${n}`, trap && n > A.LOG_CHECKPOINT / 2);
+    drain(raw, y);
+  }
+  assert.ok(trapped >= STEPS.length - 1, `trapped at ${trapped} of ${STEPS.length} steps`);
+  for (const h of [sub, y, z]) assert.is(raw.byebye(h.slot, h.gen), 0);
+});
+
+t('a death at a step of that close: the recovery goes on with it; each notification and REPLY_DEAD once', async ({ raw, e, bus }) => {
+  const sub = conn(raw), y = conn(raw), z = conn(raw);
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0);
+  let died = 0;
+  for (const n of STEPS) {
+    const b = await another(bus.memory); // the thread that owns x
+    const rawB = new (raw.constructor as new (e: Engine) => Raw)(b);
+    const x = conn(rawB);
+    atLimits(rawB, raw, x, y, z, `d${n}`);
+    drain(raw, sub);
+    b.setFault(n, true); // dies at its n-th logged store (not unwound), as a terminated worker
+    let death = false;
+    try { assert.is(rawB.byebye(x.slot, x.gen, A.BYEBYE_DROP), 0); } catch { death = true; }
+    if (death) {
+      died++;
+      assert.ok(e.recover(b.threadSlot, true) >= 0, `step ${n}: recovered`);
+    } else {
+      b.setFault(0);
+      assert.is(b.threadLeave(), 0);
+    }
+    closedWhole(e, raw, x, sub, z, `step ${n}`);
+    drain(raw, y);
+  }
+  assert.ok(died >= STEPS.length - 1, `died at ${died} of ${STEPS.length} steps`);
+  for (const h of [sub, y, z]) assert.is(raw.byebye(h.slot, h.gen), 0);
+});
+
+t.run();
