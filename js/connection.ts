@@ -1698,8 +1698,13 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * caller timed out, closed, or got a reply already). Returns the reply's cookie.
    */
   reply(call: Message, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendOptions): number {
-    const { src, cookie } = this.replyTarget(call, 'reply');
-    return this.replyTo(src, cookie, payload, opts);
+    return this.replyAs('reply', call, payload, opts);
+  }
+
+  /** reply(), its errors told as `op`'s (replyText, replyJSON name themselves: since stop 49, when they said reply) */
+  private replyAs(op: string, call: Message, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendOptions | undefined): number {
+    const { src, cookie } = this.replyTarget(call, op);
+    return this.replyTo(src, cookie, payload, opts, op);
   }
 
   /**
@@ -1710,16 +1715,21 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * caller timed out meanwhile), ENXIO when its caller is gone. Resolves to the reply's cookie.
    */
   replyAsync(call: Message, payload?: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null, opts?: SendAsyncOptions): Promise<number> {
+    return this.replyAsyncAs('replyAsync', call, payload, opts);
+  }
+
+  /** replyAsync(), its errors told as `op`'s (replyAsyncText, replyAsyncJSON: since stop 49) */
+  private replyAsyncAs(op: string, call: Message, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendAsyncOptions | undefined): Promise<number> {
     let src: number, cookie: number, w: ReturnType<Connection['waitOptions']>;
     try {
-      ({ src, cookie } = this.replyTarget(call, 'replyAsync'));
-      w = this.waitOptions('replyAsync', opts);
+      ({ src, cookie } = this.replyTarget(call, op));
+      w = this.waitOptions(op, opts);
     } catch (err) {
       return Promise.reject(err);
     }
     const sendOpts = w.sendOpts;
     // (a reply that waits for room waits with its own copy of the payload: roomWait)
-    return this.roomFirst('replyAsync', src, payload, sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.replyTo(src, cookie, b, sendOpts, 'replyAsync'), false, true);
+    return this.roomFirst(op, src, payload, sendOpts, w.timeout, w.signal, w.keepAlive, (b) => this.replyTo(src, cookie, b, sendOpts, op), false, true);
   }
 
   /** The caller and cookie a reply to `call` goes to, checked (reply, replyAsync). */
@@ -1747,35 +1757,35 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   replyText(call: Message, text: string, opts?: SendOptions): number {
     if (typeof text !== 'string') throw new BusError(A.EINVAL, 'replyText', `text must be a string, got ${kindOf(text)}`);
-    return this.reply(call, encoder.encode(text), opts);
+    return this.replyAs('replyText', call, encoder.encode(text), opts);
   }
 
   replyJSON(call: Message, value: unknown, opts?: SendOptions): number {
     // a closed connection first, before JSON.stringify runs the value's toJSON (the caller's
     // code), as sendJSON does (since stop 48: it ran first before)
-    this.live('reply');
+    this.live('replyJSON');
     const text = JSON.stringify(value);
     if (text === undefined) throw new BusError(A.EINVAL, 'replyJSON', 'the value has no JSON form');
-    return this.replyText(call, text, opts);
+    return this.replyAs('replyJSON', call, encoder.encode(text), opts);
   }
 
   /** replyAsync() with `text` (UTF-8) as the payload (since stop 48). */
   replyAsyncText(call: Message, text: string, opts?: SendAsyncOptions): Promise<number> {
     if (typeof text !== 'string') return Promise.reject(new BusError(A.EINVAL, 'replyAsyncText', `text must be a string, got ${kindOf(text)}`));
-    return this.replyAsync(call, encoder.encode(text), opts);
+    return this.replyAsyncAs('replyAsyncText', call, encoder.encode(text), opts);
   }
 
   /** replyAsync() with JSON.stringify(value) as the payload (since stop 48). */
   replyAsyncJSON(call: Message, value: unknown, opts?: SendAsyncOptions): Promise<number> {
     let text: string | undefined;
     try {
-      this.live('replyAsync'); // (before the value's toJSON, as replyJSON)
+      this.live('replyAsyncJSON'); // (before the value's toJSON, as replyJSON)
       text = JSON.stringify(value);
       if (text === undefined) throw new BusError(A.EINVAL, 'replyAsyncJSON', 'the value has no JSON form');
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.replyAsync(call, encoder.encode(text), opts);
+    return this.replyAsyncAs('replyAsyncJSON', call, encoder.encode(text), opts);
   }
   // signals issue (js/signals.ts)
   /** @internal the next default cookie, taken (emit uses the send counter: the D-Bus serial) */

@@ -392,7 +392,7 @@ t('reply errors name reply / replyAsync; null is not "absent" for timeout, cooki
   fails(() => b.reply(call, 'x' as never), 'EINVAL', /^reply: EINVAL: payload must be/);
   fails(() => b.reply(call, null, 5 as never), 'EINVAL', /^reply: /);
   fails(() => b.reply(call, null, { cookie: -1 }), 'EINVAL', /^reply: EINVAL: cookie must be/);
-  fails(() => b.replyText(call, 'x', 5 as never), 'EINVAL', /^reply: /);
+  fails(() => b.replyText(call, 'x', 5 as never), 'EINVAL', /^replyText: /); // (reply: before stop 49)
   try { await b.replyAsync(call, 'x' as never); assert.unreachable('sent'); } catch (e) { assert.match((e as BusError).message, /^replyAsync: EINVAL: payload must be/); }
   fails(() => b.reply(call, null, { cookie: null } as never), 'EINVAL', /cookie must be a number, got null/);
   fails(() => a.send(b.id, null, { priority: null } as never), 'EINVAL', /^send: EINVAL: priority must be a number, got null/);

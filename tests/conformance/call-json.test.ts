@@ -163,12 +163,42 @@ t('replyJSON / replyAsyncJSON on a closed connection: ECONNRESET before the valu
   b.close();
   let ran = 0;
   const v = { toJSON() { ran++; return 1; } };
-  assert.throws(() => b.replyJSON(m, v), (e: BusError) => e.code === 'ECONNRESET' && e.message.startsWith('reply: '));
+  assert.throws(() => b.replyJSON(m, v), (e: BusError) => e.code === 'ECONNRESET' && e.message.startsWith('replyJSON: '));
   const err = await failure(b.replyAsyncJSON(m, v));
   assert.is(err.code, 'ECONNRESET');
-  assert.match(err.message, /^replyAsync: ECONNRESET/);
+  assert.match(err.message, /^replyAsyncJSON: ECONNRESET/);
   assert.is(ran, 0, 'toJSON not run');
   assert.is((await failure(p)).code, 'EPIPE');
+});
+
+t('replyText / replyJSON / replyAsyncText / replyAsyncJSON name themselves in every error: EBADSLT, ENXIO, options, a freed call, no room (stop 49)', async ({ bus }) => {
+  // (they said reply / replyAsync for all but their own checks: an outside audit)
+  const a = bus.connect(), b = bus.connect();
+  const sync = (f: () => unknown): BusError => { try { f(); } catch (e) { return e as BusError; } throw new Error('no error'); };
+  // EBADSLT: the call timed out meanwhile
+  const w = a.call(b.id, null, { timeout: 0.02 });
+  const o = b.recv()!;
+  assert.is((await failure(w)).code, 'ETIMEDOUT');
+  assert.match(sync(() => b.replyText(o, 'x')).message, /^replyText: EBADSLT: /);
+  assert.match(sync(() => b.replyJSON(o, 1)).message, /^replyJSON: EBADSLT: /);
+  assert.match((await failure(b.replyAsyncText(o, 'x'))).message, /^replyAsyncText: EBADSLT: /);
+  assert.match((await failure(b.replyAsyncJSON(o, 1))).message, /^replyAsyncJSON: EBADSLT: /);
+  // options
+  assert.match(sync(() => b.replyText(o, 'x', { bogus: 1 } as never)).message, /^replyText: EINVAL: unknown option "bogus"/);
+  assert.match((await failure(b.replyAsyncJSON(o, 1, { timeout: -1 }))).message, /^replyAsyncJSON: EINVAL: timeout/);
+  // a freed call
+  o.free();
+  assert.match(sync(() => b.replyJSON(o, 1)).message, /^replyJSON: ENXIO: /);
+  assert.match((await failure(b.replyAsyncText(o, 'x'))).message, /^replyAsyncText: ENXIO: /);
+  // ENXIO: the caller is gone
+  const c = bus.connect();
+  void c.call(b.id, null, { timeout: 5000 }).catch(() => {});
+  const m = b.recv()!;
+  c.close();
+  assert.match(sync(() => b.replyText(m, 'x')).message, /^replyText: ENXIO: /);
+  assert.match((await failure(b.replyAsyncJSON(m, 1))).message, /^replyAsyncJSON: ENXIO: /);
+  m.free();
+  assert.is(b.poolUsed, 0);
 });
 
 t.run();
