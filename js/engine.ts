@@ -6,7 +6,7 @@ import * as A from './shared/abi.ts';
 import * as twin from './twin/index.ts';
 import { ABI_FINGERPRINT } from './shared/fingerprint.ts';
 import { checkProvider, type Provider } from './host/provider.ts';
-import { shown, kindOf, instanceOf } from './args.ts';
+import { shown, kindOf, instanceOf, optBoolean } from './args.ts';
 import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
@@ -883,6 +883,7 @@ export class WasmEngine extends EngineBase implements Engine {
     checkMemory('WasmEngine.create', memory);
     if (!instanceOf(module, WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', `module must be a WebAssembly.Module (loadCore()), got ${kindOf(module)}`);
     checkProvider('WasmEngine.create', provider, true);
+    hooks = optBoolean('WasmEngine.create', 'hooks', hooks) ?? false; // (a non-boolean passed before stop 49, as loadCore() refuses it: an outside audit)
     const imports = { env: { memory }, ...coreImports(provider, memory) };
     let instance: WebAssembly.Instance;
     try {
@@ -927,6 +928,7 @@ export class TwinEngine extends EngineBase implements Engine {
   constructor(memory: WebAssembly.Memory, provider: Provider, hooks = false) {
     checkMemory('TwinEngine', memory);
     checkProvider('TwinEngine', provider, true);
+    hooks = optBoolean('TwinEngine', 'hooks', hooks) ?? false;
     super(memory);
     this.hooks = hooks;
     // (the browser build leaves the twin's hooks core out, as it has no wasm hooks core: 52 KB

@@ -628,6 +628,9 @@ export function callMethodSync(c: Connection, spec: MethodCallSpec, opts?: CallS
 
 /** conn.sendMethod: a method call with NO_REPLY_EXPECTED (no EXPECT_REPLY): nothing comes back. Returns the cookie. */
 export function sendMethod(c: Connection, spec: MethodCallSpec): number {
+  // (first, as callMethod's: the spec's getters ran before it, and a throwing one came out
+  // instead of ECONNRESET, before stop 49: an outside audit)
+  if (c.closed) throw new BusError(A.ECONNRESET, 'sendMethod');
   const cookie = c.takeCookie();
   try {
     const bytes = callBytes(c, 'sendMethod', spec, cookie, true, true);

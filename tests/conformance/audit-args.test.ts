@@ -1251,3 +1251,36 @@ t48('the D-Bus helpers name a revoked Proxy header, envelope, type or bloom para
 });
 
 t48.run();
+
+// stop 49's audit (DH): the engines' own `hooks` argument
+const t49 = busSuite('audit (stop 49): argument checks');
+
+t49('WasmEngine.create and new TwinEngine refuse a hooks that is not a boolean, as loadCore does (they kept "yes")', async ({ bus }) => {
+  let e: unknown = null;
+  try { new TwinEngine(bus.memory, new MockProvider(), 'yes' as never); } catch (x) { e = x; }
+  assert.instance(e, BusError);
+  assert.is((e as BusError).message, 'TwinEngine: EINVAL: hooks must be a boolean, got string');
+  const m = bus.module;
+  if (m === null) return; // (a twin bus that could not load the core)
+  const w = await WasmEngine.create(m, bus.memory, new MockProvider(), 1 as never).then(() => null, (x: unknown) => x);
+  assert.instance(w, BusError);
+  assert.is((w as BusError).message, 'WasmEngine.create: EINVAL: hooks must be a boolean, got number');
+});
+
+t49('on a closed connection, sendMethod is ECONNRESET before it reads its spec, as callMethod and callMethodSync are (a throwing getter came out)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  a.close();
+  let reads = 0;
+  const spec = { destination: b.id, path: '/o', interface: 'org.ex.I', get member(): string { reads++; throw new Error('getter'); } };
+  for (const f of [() => a.sendMethod(spec as never), () => a.callMethodSync(spec as never)]) {
+    let e: unknown = null;
+    try { f(); } catch (x) { e = x; }
+    assert.instance(e, BusError);
+    assert.is((e as BusError).code, 'ECONNRESET');
+  }
+  const r = await a.callMethod(spec as never).then(() => null, (x: unknown) => x);
+  assert.is((r as BusError).code, 'ECONNRESET');
+  assert.is(reads, 0, 'no getter ran');
+});
+
+t49.run();
