@@ -89,11 +89,16 @@ export function asArgError(op: string, err: unknown): unknown {
 }
 
 /** `err` told as `op`'s: the same errno, reason, detail and `cause` (a BusError of a step that is `op`'s business). */
-export function relabel(op: string, err: BusError): BusError {
+export function relabel(op: string, err: BusError, inner?: string): BusError {
   const at = typeof err.message === 'string' && typeof err.code === 'string' ? err.message.indexOf(`: ${err.code}: `) : -1;
+  let detail = at < 0 ? undefined : err.message.slice(at + err.code.length + 4);
+  // `inner`: the op of the step that failed, quoted in the detail too, as a wait for room quotes
+  // its last try ("no room … (call: ENOBUFS: …)"): told as `op` there as well (since stop 49:
+  // callText's said call there, an outside audit)
+  if (inner !== undefined && detail !== undefined) detail = detail.split(`(${inner}: `).join(`(${op}: `);
   // (the cause too: an ECANCELED's abort reason, an EINVAL's addEventListener throw; it was
   // dropped before stop 44, bus.waitForName's: an outside audit)
-  return new BusError(err.errno, op, at < 0 ? undefined : err.message.slice(at + err.code.length + 4), err.reason, 'cause' in err ? { cause: err.cause } : undefined);
+  return new BusError(err.errno, op, detail, err.reason, 'cause' in err ? { cause: err.cause } : undefined);
 }
 
 /** the ops of the steps callMethod, sendMethod, callMethodSync, callText and callJSON take */
@@ -111,7 +116,7 @@ export function asOwn(op: string, err: unknown): unknown {
   // own code threw, from a getter say, passes as it is; before stop 43 it was relabelled too,
   // an outside audit)
   if (!(err instanceof BusError) || !OWN_STEPS.test(err.message)) return err;
-  const own = relabel(op, err);
+  const own = relabel(op, err, err.message.slice(0, err.message.indexOf(': ')));
   if (err.cause !== undefined) Object.defineProperty(own, 'cause', { value: err.cause, writable: true, configurable: true });
   return own;
 }

@@ -1283,4 +1283,20 @@ t49('on a closed connection, sendMethod is ECONNRESET before it reads its spec, 
   assert.is(reads, 0, 'no getter ran');
 });
 
+t49('a helper\'s wait for room quotes its last try as its own op too (callText, callJSON, callMethod said "(call: ENOBUFS: …)")', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect({ poolSize: 8192 });
+  for (const size of [1024, 128, 16, 0]) for (;;) { try { a.send(b.id, new Uint8Array(size)); } catch { break; } }
+  const spec = { destination: b.id, path: '/o', interface: 'org.ex.I', member: 'M' };
+  const got: (BusError | null)[] = [];
+  // (one after the other: a second waits behind the first, which its message says)
+  for (const f of [() => a.callText(b.id, 'x', { timeout: 30 }), () => a.callJSON(b.id, 1, { timeout: 30 }), () => a.callMethod(spec, { timeout: 30 })]) {
+    got.push(await (f() as Promise<unknown>).then(() => null, (e: unknown) => e as BusError));
+  }
+  ['callText', 'callJSON', 'callMethod'].forEach((op, i) => {
+    assert.is(got[i]?.code, 'ETIMEDOUT', op);
+    assert.match(got[i]!.message, new RegExp(`^${op}: ETIMEDOUT: no room in the receiver within 30 ms \\(${op}: E(NOBUFS|XFULL): `), got[i]!.message);
+  });
+  while (b.drop());
+});
+
 t49.run();
