@@ -932,10 +932,11 @@ export class Bus {
     if (first instanceof BusError) {
       throw new BusError(first.errno, 'Bus.shutdown', `the bus is shut down (every waiter woken), but a connection of this thread could not be closed (${first.message}): call shutdown() again once the thread holding its lock is recovered`, first.reason);
     }
-    // (a provider's own error, from a close's clock read: said as Bus.shutdown's too, with it
-    // as the cause; it came out raw, as if nothing had happened, before stop 45: an outside audit)
+    // (a provider's own error, from a close's clock read, or a trap: said as Bus.shutdown's too,
+    // with it as the cause; it came out raw, as if nothing had happened, before stop 45: an
+    // outside audit; it blamed the provider for a trap too before stop 49)
     if (first) {
-      throw new BusError(A.EBUSY, 'Bus.shutdown', `the bus is shut down (every waiter woken), but a connection of this thread could not be closed: its close threw ${first instanceof Error ? `"${first.message}"` : String(first)} (the provider's own error, the cause): call shutdown() again`, 0, { cause: first });
+      throw new BusError(A.EBUSY, 'Bus.shutdown', `the bus is shut down (every waiter woken), but a connection of this thread could not be closed: its close threw ${first instanceof Error ? `"${first.message}"` : String(first)} (the cause: a provider's own error, or a trap of the core, a core bug): call shutdown() again`, 0, { cause: first });
     }
     this.close();
   }
