@@ -3,7 +3,7 @@
 // passed on to the next in its queue.
 import * as A from "../js/shared/abi";
 import { ld32, aAdd } from "./mem";
-import { notifyNameChange } from "./notify";
+import { notifyNameChange, notifyHasRoom, notifyRecSize, notifyFlushMid } from "./notify";
 import { chgName, chgLen, chgOld, chgNew, chgOldFlags, chgNewFlags, nameOwnerDrop, ownerName, ownerNextOfConn, connFirstOwner,
   namePrimary, nameEntry, ownerConn, ownerIsActivator } from "./registry";
 import { lockTryBounded, unlock, wake, wakeWaiters } from "./lock";
@@ -41,26 +41,45 @@ function nameLeft(c: u32): void {
 /**
  * Connection `c` is closing (bus and connection locks held): drop each of its owner records,
  * passing each name it owns to the next in its queue, its notifications queued at `q`. Its own list is walked, not changed
- * (the slot's fields are don't-care once it is free), but where the log is committed in the
- * middle (logDue: a close too long for one log, stop 49): there its list's head and count
- * are set to what is left, so that what is committed is whole (the connection still open,
- * owning the rest). At most MAX_NAMES_PER_CONN steps.
+ * (the slot's fields are don't-care once it is free), but where the close commits in the
+ * middle: there its list's head and count are set to what is left (whole), so that what is
+ * committed is as if made by commands of their own (the connection still open, owning the
+ * rest). It commits in the middle when its log is due (logDue: a close too long for one log),
+ * and when the queue has no room for the next notification (notifyFlushMid: what is queued is
+ * sent first, in order; the ID_REMOVE that ends the close gets its room here too). Since stop
+ * 49 (an outside audit). At most MAX_NAMES_PER_CONN steps.
  */
 export function namesDropAll(c: u32, q: u32): void {
   let left = ld32(c + A.CONN_N_NAMES);
+  let cur = ld32(c + A.CONN_NAMES);
   for (let o = connFirstOwner(c); o != 0;) {
+    const e = ownerName(o);
+    if (q != 0 && !notifyHasRoom(q, notifyRecSize(ld32(e + A.NAME_LEN)))) {
+      listWhole(c, cur, left);
+      notifyFlushMid(q);
+    }
     const nextIndex = ld32(o + A.NAME_O_CNEXT);
     const next = ownerNextOfConn(o);
-    nameOwnerDrop(ownerName(o), o, false);
+    nameOwnerDrop(e, o, false);
     nameNotify(c, q); // queued (sent once the close is committed); not to c itself: it is closing, and its lock is held (taking it again traps)
     left--;
+    cur = nextIndex;
     if (logDue()) {
-      wr32(c + A.CONN_NAMES, nextIndex);
-      wr32(c + A.CONN_N_NAMES, left);
+      listWhole(c, cur, left);
       logCommit();
     }
     o = next;
   }
+  if (q != 0 && !notifyHasRoom(q, notifyRecSize(0xffffffff))) {
+    listWhole(c, 0, 0);
+    notifyFlushMid(q);
+  }
+}
+
+/** Connection `c`'s list of owner records: from record index `head` on, `left` of them (namesDropAll's commits in the middle). */
+function listWhole(c: u32, head: u32, left: u32): void {
+  wr32(c + A.CONN_NAMES, head);
+  wr32(c + A.CONN_N_NAMES, left);
 }
 
 /**

@@ -107,8 +107,11 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
 // notifyFlush sends them in order. The queue lies in the closer's command area, after
 // NOTIFY_Q_OFF and before NOTIFY_BUF (BYEBYE's command is 24 bytes; RECOVER has none): a
 // header word (the bytes queued), then records of REC_HDR bytes (size, kind, payload size,
-// skip, ids, the TIMESTAMP stamp) and the payload, 8-aligned. A notification that does not fit (only a
-// close passing on over ninety names of 255 bytes) is sent at once, as before.
+// skip, ids, the TIMESTAMP stamp) and the payload, 8-aligned. A close whose queue would
+// overflow (256 names of 24 bytes are enough) sends what is queued first, at a point where what
+// it changed is whole (notifyFlushMid, from namesDropAll: since stop 49); before, the
+// notification that did not fit was sent at once, ahead of the queued ones. Elsewhere (a
+// command's few records always fit) one that does not fit is still sent at once.
 const REC_HDR: u32 = 32 + STAMP_SIZE; // size, kind, payload size, skip, lo, hi, lo2, hi2; the stamp
 
 /**
@@ -128,6 +131,41 @@ export function notifyQueue(track: bool): u32 {
     wrQuiet(t + A.THREAD_OP_LEN, 0);
   }
   return q;
+}
+
+/** The size of a queued record of a name's notification (NAME_*) for a name of `nameLen` bytes, or of an ID_* one (nameLen 0xffffffff). */
+export function notifyRecSize(nameLen: u32): u32 {
+  return REC_HDR + (nameLen == 0xffffffff ? u32(A.NOTIFY_ID_SIZE) : u32((A.NOTIFY_NAME_HDR + nameLen + 1 + 7) & ~7));
+}
+
+/** Does the queue at `q` have room for a record of `recSize` bytes? */
+export function notifyHasRoom(q: u32, recSize: u32): bool {
+  return q + 4 + ld32(q) + recSize <= notifyBuf();
+}
+
+/**
+ * A close's queue is full (notifyHasRoom false) and the caller has made what it changed whole
+ * (as a checkpoint does: namesDropAll): commit, send what is queued, in order, and empty the
+ * queue, so that the close's next notifications queue behind them. Before stop 49 a
+ * notification that did not fit was sent at once, ahead of those queued (out of order: 256
+ * names of 24 bytes were enough, the ID_REMOVE before NAME_REMOVEs), and its deliveries
+ * committed the close half done with its connection's list of names stale: a death there left
+ * a recovery walking freed records for good (an outside audit). Each delivery commits; while
+ * the close's op says OP_NOTIFY (tracked), with its progress, which a recoverer goes on from;
+ * the emptied queue and the progress words are journaled back to 0, so that a death before the
+ * close's next commit leaves its recoverer nothing of this queue to send again.
+ */
+export function notifyFlushMid(q: u32): void {
+  const t = THREAD;
+  const tracked = ld32(t + A.THREAD_OP) == A.OP_NOTIFY;
+  logCommit();
+  notifyFlushFrom(q, tracked ? ld32(t + A.THREAD_OP_FROM) : 0, tracked ? ld32(t + A.THREAD_OP_LEN) : 0, 0xffffffff, false, tracked ? t : 0);
+  logCommit(); // (the last delivery's, untracked)
+  wrQuiet(q, 0);
+  if (tracked) {
+    wrQuiet(t + A.THREAD_OP_FROM, 0);
+    wrQuiet(t + A.THREAD_OP_LEN, 0);
+  }
 }
 
 /** Queue (at `q`, 0: send now) or send the notification. */
