@@ -615,6 +615,14 @@ abstract class EngineBase {
     this.stuckIndex = -1;
     /** when the lock's holder was first seen not LIVE (0: not seen) */
     let deadSince = 0;
+    /**
+     * the receiver's lock word (an index in u32) this command gave up on (BCAST_SKIP) and the
+     * holder it had then: met again held by the same holder (a close's next notification to that
+     * receiver), it is passed over at once. Before stop 49 each notification of a close waited
+     * LOCK_WAIT_MS again at a receiver whose holder kept its lock (a thread terminated and not
+     * yet recovered): 256 names held the bus lock for 257 s (an outside audit)
+     */
+    let gaveUpIndex = -1, gaveUpValue = 0;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
     this.checkAlive();
@@ -635,6 +643,12 @@ abstract class EngineBase {
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
+      if (gaveUpIndex >= 0 && this.notifyWaiting()) {
+        const t = this.cmdAddr - A.THREAD_CMD;
+        const index = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+        const holder = Atomics.load(this.u32, index) & A.LOCK_ID_MASK;
+        if (index === gaveUpIndex && holder !== 0 && holder === gaveUpValue && this.skipReceiver()) continue;
+      }
       const now = performance.now();
       // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
       if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
@@ -655,7 +669,12 @@ abstract class EngineBase {
       if (now >= until) {
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
-        if (!this.skipReceiver()) {
+        const waitIndex = this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+        const waitValue = Atomics.load(this.u32, waitIndex) & A.LOCK_ID_MASK; // (its holder: the waiters bit comes and goes)
+        if (this.skipReceiver()) {
+          gaveUpIndex = waitIndex;
+          gaveUpValue = waitValue;
+        } else {
           const t = this.cmdAddr - A.THREAD_CMD;
           this.stuckIndex = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
           this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
