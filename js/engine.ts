@@ -616,13 +616,15 @@ abstract class EngineBase {
     /** when the lock's holder was first seen not LIVE (0: not seen) */
     let deadSince = 0;
     /**
-     * the receiver's lock word (an index in u32) this command gave up on (BCAST_SKIP) and the
-     * holder it had then: met again held by the same holder (a close's next notification to that
-     * receiver), it is passed over at once. Before stop 49 each notification of a close waited
-     * LOCK_WAIT_MS again at a receiver whose holder kept its lock (a thread terminated and not
-     * yet recovered): 256 names held the bus lock for 257 s (an outside audit)
+     * the receivers' lock words (an index in u32) this command gave up on (BCAST_SKIP), each
+     * with the holder it had then: met again held by the same holder (a close's next
+     * notification to that receiver), it is passed over at once. Before stop 49 each
+     * notification of a close waited LOCK_WAIT_MS again at a receiver whose holder kept its
+     * lock (a thread terminated and not yet recovered): 256 names held the bus lock for 257 s;
+     * every one of them, not the last only (two stuck receivers: a second each time; outside
+     * audits). Made at the first give-up (none on the message path).
      */
-    let gaveUpIndex = -1, gaveUpValue = 0;
+    let gaveUp: Map<number, number> | null = null;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
     this.checkAlive();
@@ -643,11 +645,10 @@ abstract class EngineBase {
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
-      if (gaveUpIndex >= 0 && this.notifyWaiting()) {
-        const t = this.cmdAddr - A.THREAD_CMD;
-        const index = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+      if (gaveUp !== null && this.notifyWaiting()) {
+        const index = this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
         const holder = Atomics.load(this.u32, index) & A.LOCK_ID_MASK;
-        if (index === gaveUpIndex && holder !== 0 && holder === gaveUpValue && this.skipReceiver()) continue;
+        if (holder !== 0 && gaveUp.get(index) === holder && this.skipReceiver()) continue;
       }
       const now = performance.now();
       // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
@@ -672,8 +673,7 @@ abstract class EngineBase {
         const waitIndex = this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
         const waitValue = Atomics.load(this.u32, waitIndex) & A.LOCK_ID_MASK; // (its holder: the waiters bit comes and goes)
         if (this.skipReceiver()) {
-          gaveUpIndex = waitIndex;
-          gaveUpValue = waitValue;
+          (gaveUp ??= new Map()).set(waitIndex, waitValue);
         } else {
           const t = this.cmdAddr - A.THREAD_CMD;
           this.stuckIndex = this.u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
