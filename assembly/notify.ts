@@ -74,6 +74,11 @@ function notifyFrom(kind: u32, buf: u32, size: u32, skip: u32, lo: u32, hi: u32,
     const d = busConns() + (pos - pass * n) * A.CONN_SIZE;
     if (!walkVisits(d, skip, pass)) continue;
     const mon = pass == 0;
+    // a connection whose entries refuse it is passed over before its lock is tried: they and
+    // its state change only under the bus lock, held here. Before stop 49 it was locked first,
+    // so that one whose thread was terminated and not yet recovered, holding its own lock, cost
+    // every connect, name command and close LOCK_WAIT_MS whatever its rules (an outside audit)
+    if (!mon && (ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || !matchNotify(d, kind, lo, hi, lo2, hi2, name, nameLen))) continue;
     if (wait ? !lockTry(d + A.CONN_LOCK) : !lockTryBounded(d + A.CONN_LOCK)) {
       if (wait && pos != skipAt) return pos;
       // lost only to a receiver that would have got it: its entries (and state) change only

@@ -273,4 +273,38 @@ t('a close whose receivers\' locks live holders keep: the close waits for each o
   assert.is(holder.threadLeave(), 0);
 });
 
+t('a stuck connection whose entries refuse the notifications is not waited for (a close, a HELLO, a name acquire)', async ({ raw, e, bus }) => {
+  // (it was locked before its entries were read: each such command waited LOCK_WAIT_MS for a
+  // terminated, unrecovered worker's connection whatever its rules; an outside audit, stop 49)
+  const holder = await another(bus.memory);
+  const sig = subscriber(raw), sub = subscriber(raw), x = conn(raw);
+  assert.is(raw.matchAdd(sig.slot, sig.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64) }] }), 0); // signals only
+  assert.is(raw.matchAdd(sub.slot, sub.gen, 1), 0); // every notification
+  for (let i = 0; i < 3; i++) assert.is(raw.nameAcquire(x.slot, x.gen, nameOf('r', i, false)).r, 0);
+  drain(raw, sub);
+  const word = (e.connAddr(sig.slot) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(e.u32, word, 0, holder.threadSlot + 1), 0);
+  const engine = e as unknown as { lockWaitMs: number; lockWaits: number; skips: number };
+  const was = engine.lockWaitMs;
+  engine.lockWaitMs = 60;
+  const w0 = engine.lockWaits, s0 = engine.skips;
+  let y: ReturnType<typeof open>;
+  try {
+    assert.is(raw.byebye(x.slot, x.gen), 0);
+    y = conn(raw);
+    assert.is(raw.nameAcquire(y.slot, y.gen, 'org.big.r.y').r, 0);
+  } finally {
+    engine.lockWaitMs = was;
+    Atomics.store(e.u32, word, 0);
+  }
+  assert.is(engine.lockWaits - w0, 0, 'no wait for it');
+  assert.is(engine.skips - s0, 0, 'nothing passed over');
+  assert.is(drain(raw, sig).dropped, 0, 'nothing lost to it: it would not have had them');
+  const s = drain(raw, sub);
+  assert.equal([s.kinds.get(A.ITEM_NAME_REMOVE), s.kinds.get(A.ITEM_ID_REMOVE), s.kinds.get(A.ITEM_ID_ADD), s.kinds.get(A.ITEM_NAME_ADD)], [3, 1, 1, 1]);
+  assert.equal(checkBus(e), []);
+  for (const h of [sig, sub, y!]) assert.is(raw.byebye(h.slot, h.gen, A.BYEBYE_DROP), 0);
+  assert.is(holder.threadLeave(), 0);
+});
+
 t.run();
