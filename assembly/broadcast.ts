@@ -37,7 +37,8 @@ const H: u32 = A.BUS_BASE;
  * trap goes on where it stopped; else (an in-memory SEND) a stop makes the thread's op
  * OP_BCAST_MEM, and SEND run again goes on (broadcastResume).
  *
- * Lossless under contention: a receiver whose lock is contended is not passed over. Its
+ * Lossless under contention: a receiver whose lock is contended is not passed over (unless its
+ * entries, read under the bus lock, refuse the signal: refusesUnlocked). Its
  * position goes to op_from (with BCAST_MET: the metadata is collected once, the first time)
  * and the command returns WOULDBLOCK with THREAD_BCAST_SKIP = BCAST_WAITING; the host waits
  * on the lock word and runs it again. When the host gives up (the holder is not LIVE, or
@@ -93,6 +94,13 @@ export function broadcast(c: u32, msg: u32, msgEnd: u32, nVecs: u32, stored: u32
     const mon = pass == 0;
     if (!lockTry(d + A.CONN_LOCK)) {
       if (pos != skipAt) {
+        // a receiver whose entries refuse the signal is passed over, not waited for (before
+        // stop 50 it was waited for whatever its rules: a terminated, unrecovered worker's
+        // connection with one unrelated rule cost each broadcast LOCK_WAIT_MS)
+        if (!mon && refusesUnlocked(d, c, bloom, owned || names)) {
+          st32(progress, u32((pos + 1) | A.BCAST_MET)); // the log is empty here (each delivery commits)
+          continue;
+        }
         // wait for it (the host), then go on here; the word to wait on is recorded
         if (owned || names) unlock(H + A.BUS_LOCK);
         st32(t + A.THREAD_REASON, reason);
@@ -138,6 +146,26 @@ function matchUnlocked(d: u32, c: u32, bloom: u32, held: bool, names: bool): boo
   if (held) return matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, names);
   if (!lockTry(H + A.BUS_LOCK)) return true;
   const r = ld32(d + A.CONN_STATE) == A.CONN_ACTIVE && matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, true);
+  unlock(H + A.BUS_LOCK);
+  return r;
+}
+
+/**
+ * Do receiver `d`'s entries (or its state) refuse the signal (bloom `bloom` from `c`), read
+ * without d's lock, which another thread holds? They change only under the bus lock, so they
+ * are read under it (`held`: the broadcast holds it; else it is tried). When the bus lock is
+ * contended too: false (the receiver is waited for), and the word recorded for the host to
+ * wait on stays d's lock.
+ */
+function refusesUnlocked(d: u32, c: u32, bloom: u32, held: bool): bool {
+  if (held) return ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || !matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, true);
+  const t = THREAD, addr = ld32(t + A.THREAD_WAIT_ADDR), val = ld32(t + A.THREAD_WAIT_VAL);
+  if (!lockTry(H + A.BUS_LOCK)) {
+    st32(t + A.THREAD_WAIT_ADDR, addr);
+    st32(t + A.THREAD_WAIT_VAL, val);
+    return false;
+  }
+  const r = ld32(d + A.CONN_STATE) != A.CONN_ACTIVE || !matchSignal(d, c, 0xffffffff, 0xffffffff, bloom, true);
   unlock(H + A.BUS_LOCK);
   return r;
 }

@@ -8,8 +8,8 @@
 // ID_REMOVE reach a subscriber exactly once, every call made to it gets its REPLY_DEAD once,
 // and the bus stays consistent.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
-import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { abi as A, type Engine } from '../../js/index.ts';
+import { busSuite, open, anotherEngine } from '../helpers/harness.ts';
 import { checkBus, checkNames } from '../helpers/check.ts';
 import { hostVec, type Raw } from '../helpers/raw.ts';
 
@@ -29,13 +29,7 @@ const conn = (raw: Raw): H => open(raw, POOL);
 // a subscriber with room for 256 notifications of 255-byte names under its per-user byte quota (a third of half its pool)
 const subscriber = (raw: Raw): H => open(raw, { poolSize: 1 << 20 });
 
-let nextToken = 500;
-async function another(memory: WebAssembly.Memory): Promise<Engine> {
-  const p = new MockProvider({ seed: 9 });
-  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
-  assert.ok(e.threadJoin(nextToken++) > 0);
-  return e;
-}
+const another = (memory: WebAssembly.Memory): Promise<Engine> => anotherEngine(memory, 9);
 
 /** A call from `from` to `to` (no answer will come): 0 when sent. */
 function call(raw: Raw, from: H, to: H, cookie: number): number {

@@ -10,20 +10,14 @@
 // real holder on another thread would release it; tests/threads/lossless.test.ts runs the
 // real thing.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
-import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { abi as A, type Engine } from '../../js/index.ts';
+import { busSuite, open, anotherEngine } from '../helpers/harness.ts';
 import { checkBus, checkNames, stateImage, firstDifference } from '../helpers/check.ts';
 import { ALL, vec, hostVec, str, type Item, type Raw } from '../helpers/raw.ts';
 
 const t = busSuite('lossless broadcast', { hooks: true }); // another() and fault injection: the hooks build
 
-async function another(memory: WebAssembly.Memory): Promise<Engine> {
-  const p = new MockProvider({ seed: 7 });
-  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
-  assert.ok(e.threadJoin(nextToken++) > 0);
-  return e;
-}
-let nextToken = 300;
+const another = (memory: WebAssembly.Memory): Promise<Engine> => anotherEngine(memory, 7);
 
 type H = ReturnType<typeof open>;
 const filter = (): Item => ({ type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) });
@@ -147,6 +141,67 @@ t('a passed-over receiver whose rules would not accept the broadcast is not told
   assert.equal(seqnums(raw, no), { seqs: [], dropped: 0 });
   assert.is(seqnums(raw, r0).seqs.length, 1);
 });
+
+for (const [kind, send] of [['in-memory', bcastMem], ['staged', bcastStaged]] as const) {
+  t(`${kind}: a receiver whose lock a LIVE thread keeps and whose rules refuse the broadcast is not waited for; one whose rules accept it is (stop 50)`, async ({ raw, e, bus }) => {
+    // (it was waited for whatever its rules: a terminated, unrecovered worker's connection with
+    // one unrelated rule cost each broadcast LOCK_WAIT_MS; its entries are read under the bus lock)
+    const other = await another(bus.memory);
+    const s = open(raw);
+    const [r0] = receivers(raw, 1);
+    const no = open(raw); // a bloom mask the (empty) filter lacks: never matches
+    assert.is(raw.matchAdd(no.slot, no.gen, 1, { items: [{ type: A.ITEM_BLOOM_MASK, data: new Uint8Array(64).fill(1) }] }), 0);
+    const yes = open(raw); // accepts it
+    assert.is(raw.matchAdd(yes.slot, yes.gen, 1), 0);
+    seqnums(raw, r0);
+    const engine = e as unknown as { lockWaitMs: number; lockWaits: number; skips: number };
+    const was = engine.lockWaitMs;
+    engine.lockWaitMs = 40;
+    try {
+      hold(e, no, other);
+      let w0 = engine.lockWaits, s0 = engine.skips;
+      assert.is(send(raw, s), 0);
+      assert.is(engine.lockWaits - w0, 0, 'no wait for the refusing receiver');
+      assert.is(engine.skips - s0, 0, 'nothing given up');
+      assert.is(lost(e, no), 0, 'no loss counted');
+      // the same with the bus lock kept by the same holder: the rules cannot be read, so it
+      // is waited for (on its own lock word), given up, and its loss counted without its rules
+      // (as documented); the receiver that accepts it still gets it
+      assert.is(Atomics.compareExchange(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, 0, other.threadSlot + 1), 0);
+      const x = e as unknown as { waitLock(left: number): void };
+      const orig = x.waitLock;
+      const words = new Set<number>(), waitAddr = (e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2;
+      x.waitLock = function (this: unknown, left: number) {
+        words.add(e.u32[waitAddr]);
+        return orig.call(this, left);
+      };
+      w0 = engine.lockWaits, s0 = engine.skips;
+      try {
+        assert.is(send(raw, s), 0);
+      } finally {
+        x.waitLock = orig;
+        Atomics.store(e.u32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, 0);
+      }
+      assert.ok(engine.lockWaits - w0 > 0, 'waited for it');
+      assert.is(engine.skips - s0, 1, 'then gave it up');
+      assert.equal([...words], [e.connAddr(no.slot) + A.CONN_LOCK], 'on its lock word, not the bus lock\'s');
+      assert.is(lost(e, no), 1, 'its loss counted without its rules (the bus lock was kept)');
+      release(e, no);
+      // a receiver whose rules accept it is waited for, its lock released meanwhile
+      hold(e, yes, other);
+      const done = releaseOnWait(e, yes);
+      assert.is(send(raw, s), 0);
+      assert.ok(done() >= 1, 'the broadcaster waited for the accepting receiver');
+    } finally {
+      engine.lockWaitMs = was;
+    }
+    assert.equal(seqnums(raw, yes).seqs.length, 3, 'the accepting receiver has all three');
+    assert.equal(seqnums(raw, r0).seqs.length, 3);
+    assert.equal(seqnums(raw, no), { seqs: [], dropped: 1 });
+    assert.equal(checkBus(e), []);
+    assert.is(other.threadLeave(), 0);
+  });
+}
 
 t('a notification that cannot take a receiver\'s lock counts a loss only for a receiver whose rules accept it', async ({ raw, e }) => {
   const all = open(raw); // a match-everything entry: accepts ID_ADD

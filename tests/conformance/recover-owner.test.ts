@@ -3,23 +3,15 @@
 // (EALREADY for a second live recoverer, taken over once the first is dead); a lock wait is
 // bounded (EDEADLK, having changed nothing) and never declares its holder dead.
 import * as assert from 'uvu/assert';
-import { abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine } from '../../js/index.ts';
-import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { abi as A, type Engine } from '../../js/index.ts';
+import { busSuite, open, anotherEngine, freshToken } from '../helpers/harness.ts';
 import { Raw, hostVec } from '../helpers/raw.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 
 const t = busSuite('recovery: owner, tokens, bounded lock waits', { hooks: true });
 
-let nextToken = 500;
-async function engine(memory: WebAssembly.Memory): Promise<Engine> {
-  const p = new MockProvider({ seed: 11 });
-  return ENGINE === 'wasm' ? WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
-}
-async function another(memory: WebAssembly.Memory): Promise<Engine> {
-  const e = await engine(memory);
-  assert.ok(e.threadJoin(nextToken++) > 0);
-  return e;
-}
+const engine = (memory: WebAssembly.Memory): Promise<Engine> => anotherEngine(memory, 11, false);
+const another = (memory: WebAssembly.Memory): Promise<Engine> => anotherEngine(memory, 11);
 
 const word = (e: Engine, p: number) => Atomics.load(e.u32, p >>> 2);
 const slotAddr = (e: Engine, slot: number) => e.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE;
@@ -61,7 +53,7 @@ t('a thread that dies at any step of thread_join is found by its token and its s
   for (let k = 1; k <= 3; k++) {
     const s = firstFreeSlot(e);
     const j = await engine(bus.memory);
-    const token = nextToken++;
+    const token = freshToken();
     e.u32[(slotAddr(e, s) + A.THREAD_FAULT) >>> 2] = A.FAULT_THREAD_STEP + k; // the hook of this slot's next join
     assert.throws(() => j.threadJoin(token), undefined, `join dies at step ${k}`);
     assert.is(word(e, slotAddr(e, s) + A.THREAD_TOKEN), token, `step ${k}: the slot records the dead joiner's token`);

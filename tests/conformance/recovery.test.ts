@@ -4,21 +4,15 @@
 // recovered by another thread: consistent, its command undone or complete, its connections
 // closed, its locks released.
 import * as assert from 'uvu/assert';
-import { Bus, abi as A, WasmEngine, TwinEngine, loadCore, MockProvider, type Engine, type BusError, type Connection } from '../../js/index.ts';
+import { Bus, abi as A, type Engine, type BusError, type Connection } from '../../js/index.ts';
 import { where } from '../helpers/diffkit.ts';
-import { busSuite, ENGINE, open } from '../helpers/harness.ts';
+import { busSuite, ENGINE, open, anotherEngine } from '../helpers/harness.ts';
 import { Raw, hostVec, vec, str, ALL } from '../helpers/raw.ts';
 import { checkBus, stateImage, firstDifference } from '../helpers/check.ts';
 
 const t = busSuite('recovery', { hooks: true }); // fault injection: the hooks build
 
-async function another(memory: WebAssembly.Memory): Promise<Engine> {
-  const p = new MockProvider({ seed: 5 });
-  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
-  assert.ok(e.threadJoin(nextToken++) > 0);
-  return e;
-}
-let nextToken = 100; // every join its own token, as bus.handle() gives
+const another = (memory: WebAssembly.Memory): Promise<Engine> => anotherEngine(memory, 5);
 
 const BFILTER = { type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) }; // the bus's 64-byte bloom filter, generation 0
 

@@ -131,3 +131,19 @@ export async function bareEngine(pages: number, engine: EngineKind = ENGINE, see
   const mock = new MockProvider({ seed });
   return engine === 'wasm' ? WasmEngine.create(await loadCore(), memory, mock) : new TwinEngine(memory, mock);
 }
+
+let nextToken = 100; // every join its own token, as bus.handle() gives
+/** A join token no other thread of this process's tests has used. */
+export const freshToken = (): number => nextToken++;
+
+/**
+ * A second engine on `memory`, as another thread would instantiate the core: the hooks build
+ * (fault injection), its own mock provider (`seed`); joined to the bus with a fresh token
+ * unless `join` is false.
+ */
+export async function anotherEngine(memory: WebAssembly.Memory, seed = 9, join = true): Promise<Engine> {
+  const p = new MockProvider({ seed });
+  const e = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(true), memory, p, true) : new TwinEngine(memory, p, true);
+  if (join) assert.ok(e.threadJoin(freshToken()) > 0, 'the other thread joined');
+  return e;
+}
