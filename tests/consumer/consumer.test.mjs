@@ -2,6 +2,8 @@
 // temporary project, and programs run there from node_modules/wasmbus, never from this
 // repository's sources:
 //   - the tarball's contents (what is shipped, what is not; README and docs links resolve);
+//   - an uncaught error from the package under Node (--enable-source-maps) and Deno: its frame
+//     points at the shipped TypeScript source, at the throw's own line;
 //   - plain Node: a main thread and a node:worker_threads worker, both engines, real provider;
 //   - Deno: the same program (`deno run -A`), the permission cases (no -A: a warning
 //     and unknown credentials; no --allow-read: an error that names the permission), and a
@@ -23,7 +25,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -106,20 +108,26 @@ s('tarball: what is shipped', async () => {
     'dist/browser/wasmbus.js', 'docs/API.md', 'docs/ARCHITECTURE.md', 'docs/DIFFERENCES.md']) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
-  const bad = files.filter((f) =>
-    /^(tests|js|assembly|bench|demo|scripts|types|\.ci)\//.test(f) || // sources, tests, tooling
-    (/\.ts$/.test(f) && !/\.d\.ts$/.test(f)) ||                         // TypeScript sources
-    /\.d\.ts\.map$/.test(f) ||                                          // declaration maps (no sources to map to)
-    /\.wasm\.map$|\.wat$/.test(f));
-  assert.equal(bad, [], 'no sources, tests, tooling or maps of unshipped files');
-  // the JS source maps carry their sources (inlineSources), so they map to something
+  // the TypeScript sources of dist/js (js/**/*.ts) are shipped, each the source of a map
+  // (stop 50: Deno printed the wrong line of dist's JavaScript above every stack without them)
+  const mapped = new Set();
   const { tarball } = packed;
   const dir = await getProject();
   const base = join(dir, 'node_modules/wasmbus');
   for (const f of files.filter((f) => f.endsWith('.js.map'))) {
     const map = JSON.parse(readFileSync(join(base, f), 'utf8'));
+    // they carry their sources too (inlineSources), for tools that read only the map
     assert.ok(Array.isArray(map.sourcesContent) && map.sourcesContent.every((c) => typeof c === 'string'), `${f}: sourcesContent`);
+    for (const src of map.sources) mapped.add(posix.normalize(posix.join(posix.dirname(f), map.sourceRoot ?? '', src)));
   }
+  assert.equal([...mapped].filter((src) => !files.includes(src)), [], "every map's sources are in the package");
+  const bad = files.filter((f) =>
+    /^(tests|assembly|bench|demo|scripts|types|\.ci)\//.test(f) ||      // tests, tooling, the core's AssemblyScript
+    (/^js\//.test(f) && !mapped.has(f)) ||                               // a source no map names
+    (/\.ts$/.test(f) && !/\.d\.ts$/.test(f) && !mapped.has(f)) ||          // other TypeScript
+    /\.d\.ts\.map$/.test(f) ||                                          // declaration maps (no sources to map to)
+    /\.wasm\.map$|\.wat$/.test(f));
+  assert.equal(bad, [], 'no tests, tooling, or files no map needs');
   // package.json's license has its LICENSE file
   const pkg = JSON.parse(readFileSync(join(base, 'package.json'), 'utf8'));
   assert.is(pkg.license, 'MIT');
@@ -215,6 +223,31 @@ s('deno: no permission at all: the error names --allow-read', async () => {
   assert.is.not(r.code, 0, r.text);
   assert.match(r.stderr, /no permission to read \S*node_modules\/wasmbus\/build\/core\.wasm: run Deno with --allow-read/, r.text);
   assert.not.match(r.stderr, /npm run build/);
+});
+
+/** The frame `file:line` of an uncaught error's output that points into the package's sources, and the line it names. */
+function packageFrame(r, dir) {
+  const text = r.stderr.replace(/\x1b\[[0-9;]*m/g, ''); // (Node colours its stacks' paths on a terminal or not)
+  const m = /(\/\S*node_modules\/wasmbus\/js\/connection\.ts):(\d+):\d+/.exec(text);
+  assert.ok(m, `a frame in the package's js/connection.ts:\n${r.text}`);
+  const path = m[1].replace(/^\/+/, '/'); // (Deno's are file:// URLs)
+  assert.ok(existsSync(path) && path.startsWith(dir), `the frame's file exists, in the project: ${path}`);
+  return readFileSync(path, 'utf8').split('\n')[Number(m[2]) - 1];
+}
+
+s("node and deno: an uncaught error from the package points at its TypeScript source, and the line shown is the throw's", async () => {
+  const dir = await getProject();
+  const node = run(process.execPath, ['--enable-source-maps', 'throws.mjs'], { cwd: dir });
+  assert.is.not(node.code, 0, node.text);
+  assert.match(node.stderr, /send: EINVAL: destination must be an id or a name/);
+  assert.match(packageFrame(node, dir), /throw new BusError/, node.text);
+  // Deno maps the positions and shows a line of the file the map names: without that file it
+  // showed the JavaScript's line of the same number (another statement), stop 49
+  const deno = run(DENO, ['run', '-A', '--no-lock', 'throws.mjs'], { cwd: dir });
+  assert.is.not(deno.code, 0, deno.text);
+  const line = packageFrame(deno, dir);
+  assert.match(line, /throw new BusError/, deno.text);
+  assert.ok(deno.stderr.includes(line.trim()), `the code frame shows it:\n${deno.text}`);
 });
 
 s('deno: check and run a typed consumer', async () => {
