@@ -1,7 +1,7 @@
 // The public names API: requestName's typed results, releaseName, getNameOwner /
 // nameHasOwner on the bus and a connection, listNames / listPeers, send(name), its errors.
 import * as assert from 'uvu/assert';
-import { BusError } from '../../js/index.ts';
+import { BusError, abi } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('names API');
@@ -28,6 +28,53 @@ t('requestName results, getNameOwner, listNames, listPeers, send by name', ({ bu
   a.close();
   b.close();
   assert.is(bus.getNameOwner('org.api.One'), null, 'works with no connection open');
+});
+
+t('requestName follows the documented rules in order: replacement before queueing (a queued connection takes the name, the replaced owner goes first in line or loses it), left-queue, EEXIST; list() is in slot order, not queue order (stop 50: outside audit DM)', ({ bus }) => {
+  const [p, q, r, s] = [bus.connect(), bus.connect(), bus.connect(), bus.connect()];
+  const who = (id: number | null) => ({ [p.id]: 'p', [q.id]: 'q', [r.id]: 'r', [s.id]: 's' })[id ?? -1];
+  const N = 'org.api.Rules';
+  assert.is(s.requestName(N, { queue: true }), 'primary', 'rule 1: no primary');
+  assert.is(r.requestName(N, { queue: true }), 'in-queue', 'rule 4: appended');
+  assert.is(q.requestName(N, { queue: true, replaceExisting: true }), 'in-queue', 'rule 3 needs the primary to allow replacement: appended after r');
+  assert.is(p.requestName(N, { queue: true }), 'in-queue');
+  // list(): one record per (connection, name), in connection slot order, PRIMARY or IN_QUEUE only
+  const rec = p.list({ names: true, queued: true }).filter((x) => x.name === N);
+  assert.equal(rec.map((x) => who(x.id)), ['p', 'q', 'r', 's'], 'slot order');
+  assert.equal(rec.map((x) => (x.nameFlags! & abi.NAME_PRIMARY) !== 0), [false, false, false, true]);
+  // the queue's order shows as the name passes on
+  const order: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const o = bus.getNameOwner(N)!;
+    order.push(who(o)!);
+    [p, q, r, s].find((c) => c.id === o)!.releaseName(N);
+  }
+  assert.equal(order, ['s', 'r', 'q', 'p'], 'FIFO');
+
+  const M = 'org.api.Replace';
+  assert.is(p.requestName(M, { allowReplacement: true, queue: true }), 'primary');
+  assert.is(q.requestName(M, { queue: true }), 'in-queue');
+  assert.is(r.requestName(M, { queue: true }), 'in-queue');
+  // rule 3 before rule 5: queued r asks again without queue but with replaceExisting, and p
+  // allows replacement: r takes the name ('primary', not 'left-queue'); p had queue: first in line
+  assert.is(r.requestName(M, { replaceExisting: true }), 'primary');
+  assert.equal(p.stats().names, { owned: 0, queued: 1 }, 'the replaced owner is queued');
+  assert.equal(r.stats().names, { owned: 1, queued: 0 });
+  // r did not allow replacement: q's replaceExisting only updates its flags (rule 4)
+  assert.is(q.requestName(M, { queue: true, replaceExisting: true }), 'already-queued');
+  r.releaseName(M);
+  assert.is(who(bus.getNameOwner(M)), 'p', 'the replaced owner was first in line, ahead of q');
+  // rule 5: queued q asks again without queue and without replaceExisting: it leaves the queue
+  assert.is(q.requestName(M), 'left-queue');
+  assert.equal(q.stats().names, { owned: 0, queued: 0 });
+  assert.is(code(() => q.requestName(M)), 'EEXIST', 'not queued, no replacement: EEXIST');
+  // a replaced owner without queue loses the name
+  assert.is(p.requestName(M, { allowReplacement: true }), 'already-owner', 'flags updated: queue dropped');
+  assert.is(s.requestName(M, { replaceExisting: true }), 'primary');
+  assert.equal(p.stats().names, { owned: 0, queued: 0 }, 'it lost the name');
+  s.releaseName(M);
+  assert.is(bus.getNameOwner(M), null);
+  for (const c of [p, q, r, s]) c.close();
 });
 
 t("the D-Bus driver's names are reserved, as sd-bus reserves them: requestName and an activator's EINVAL, nothing taken, waitForName EINVAL, a send to the driver ESRCH saying so", async ({ bus }) => {
