@@ -53,5 +53,15 @@ export function attachArg(op: string, name: string, spec: unknown, dflt: number)
   let got = kindOf(spec);
   if (typeof spec === 'number') got = String(spec);
   else if (isList(spec)) { try { const j = JSON.stringify(spec); if (j.length <= 200) got = j; } catch { /* (a BigInt, a cycle: its kind) */ } }
-  throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}`);
+  // a list: which entry, and the names there are (since stop 50: 'tid-comm' for 'tidComm' was
+  // told only as the whole list, an outside audit)
+  let which = '';
+  if (isList(spec)) {
+    const i = (spec as readonly unknown[]).findIndex((n) => typeof n !== 'string' || !Object.hasOwn(ATTACH, n));
+    if (i >= 0) {
+      const n = (spec as readonly unknown[])[i];
+      which = `: ${name}[${i}] is ${typeof n === 'string' ? JSON.stringify(n) : kindOf(n)}, not one of ${Object.keys(ATTACH).join(', ')}`;
+    }
+  }
+  throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}${which}`);
 }

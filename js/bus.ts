@@ -2,8 +2,8 @@
 import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, notInCommand } from './engine.ts';
-import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, osThreadExists } from './host/os-thread.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, recordWorkerThread, clearWorkerThread, workerThreadOf, notInCommand } from './engine.ts';
+import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, osThreadExists, useWorkerThread, workerThread } from './host/os-thread.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
@@ -216,6 +216,16 @@ const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
 const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
 
 /** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
+/** A node:worker_threads Worker's threadId + 1 (0: not a number there, or unreadable: a stand-in emitter). */
+function workerIdOf(w: object): number {
+  try {
+    const id = (w as { threadId?: unknown }).threadId;
+    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < 0xffffffff ? id + 1 : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function noLivenessLock(token: number): BusError {
   return new BusError(A.EOPNOTSUPP, 'watchLock', `the thread that joined with token ${token} holds no liveness lock (it joined with liveness: false, or where a join takes none by default: a worker_threads Worker, a Deno main thread; or its runtime refused Web Locks), so no lock can tell its death: watch it with watch(worker, handle), or recover it (recoverThread) once you know it has ended`);
 }
@@ -260,6 +270,13 @@ async function chooseOsThreads(): Promise<void> {
     else useOsThreads(null);
   } catch {
     useOsThreads(null); // (nothing known: recovery keeps its RECOVER_BUSY_MS rule)
+  }
+  // this thread's node:worker_threads id (Node's and Deno's; bus.watch tells a worker that
+  // never joined with its handle by it: LIVENESS_WORKER)
+  try {
+    if (g.Deno || g.process?.versions?.node) useWorkerThread((await import('./host/os-thread-node.ts')).workerThreadId());
+  } catch {
+    useWorkerThread(0);
   }
 }
 
@@ -372,6 +389,7 @@ export class Bus {
     await chooseOsThreads();
     const slot0 = check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
     recordOsThread(u32, slot0, osThreadId());
+    recordWorkerThread(u32, slot0, workerThread());
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
     bus.livenessKey = engine.busKey = livenessKey();
@@ -472,6 +490,7 @@ export class Bus {
       // that took one in the same web Worker)
       recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
       recordOsThread(engine.u32, r, osThreadId());
+      recordWorkerThread(engine.u32, r, workerThread());
       const bus = new Bus(engine, module, limits, bloom, id128, userRegion);
       bus.liveness = untilEnd ? null : release;
       bus.livenessKey = engine.busKey = key;
@@ -676,6 +695,8 @@ export class Bus {
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
       return Promise.reject(new BusError(A.EINVAL, 'watch', `handle must be a BusHandle or its token (an integer in 0 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
     }
+    // its worker_threads id + 1, read now (Node sets a Worker's threadId to -1 once it exits)
+    const mine = workerIdOf(w);
     return new Promise((resolve) => {
       w.once('exit', (code: number) => {
         // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
@@ -685,6 +706,18 @@ export class Bus {
         const attempt = () => {
           const ended = this.afterLeft(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
+          // the slot that holds the token was joined by another worker_threads thread (its
+          // LIVENESS_WORKER is not this worker's threadId): one handle given to two workers,
+          // the second's Bus.join failed with EBUSY and it exited: nothing of this worker's to
+          // recover, in Node and Deno alike, at once (since stop 50: under Deno, whose 'exit'
+          // comes before the worker stops, the watch recovered the first worker, alive, which
+          // lost its connections and names; under Node the OS thread's look below said so 2 s
+          // later; an outside audit)
+          const slot0 = this.threadSlotOf(token);
+          const theirs = slot0 >= 0 && mine !== 0 ? workerThreadOf(this.engine.u32, slot0) : 0;
+          if (theirs !== 0 && theirs !== mine) {
+            return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot0}, which holds this handle's token, was joined by another thread (worker thread ${theirs - 1}${theirs === 1 ? ', a main thread' : ''}), not by this worker (worker thread ${mine - 1}): it never joined with this handle (one handle given to two workers?); nothing recovered`) });
+          }
           // Node's 'exit' comes as the worker's thread ends, sometimes a few ms before it is
           // gone: a slot with this token whose OS thread is still seen running is looked at
           // again until it is gone (then recovered), and only one still running WATCH_EXIT_MS
@@ -867,7 +900,7 @@ export class Bus {
     const token = this.engine.threadToken, u32 = this.engine.u32, slot = this.engine.threadSlot;
     // (its liveness word first: from here on a watch of this thread treats it as one without
     // a lock, and finds it gone at its next look, in the left table)
-    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadOf(u32, slot)); }
+    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadOf(u32, slot)); clearWorkerThread(u32, slot, workerThreadOf(u32, slot)); }
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined

@@ -175,6 +175,21 @@ export function clearOsThread(u32: Uint32Array, slot: number, tid: number): void
   if (tid !== 0) Atomics.compareExchange(u32, livenessIndex(u32, slot) + (A.LIVENESS_OS_THREAD >>> 2), tid >>> 0, 0);
 }
 
+/** The thread that just joined slot `slot` writes its worker_threads id + 1 (0: not known) into its liveness entry (LIVENESS_WORKER: bus.watch). */
+export function recordWorkerThread(u32: Uint32Array, slot: number, id: number): void {
+  Atomics.store(u32, livenessIndex(u32, slot) + (A.LIVENESS_WORKER >>> 2), id >>> 0);
+}
+
+/** Thread slot `slot`'s thread with worker thread `id` left or was recovered: its word goes back to 0 (unless a thread that joined the slot since wrote its own). */
+export function clearWorkerThread(u32: Uint32Array, slot: number, id: number): void {
+  if (id !== 0) Atomics.compareExchange(u32, livenessIndex(u32, slot) + (A.LIVENESS_WORKER >>> 2), id >>> 0, 0);
+}
+
+/** The worker_threads id + 1 that thread slot `slot`'s thread wrote (0: not known, or not written yet). */
+export function workerThreadOf(u32: Uint32Array, slot: number): number {
+  return Atomics.load(u32, livenessIndex(u32, slot) + (A.LIVENESS_WORKER >>> 2));
+}
+
 /** The OS thread id that thread slot `slot`'s thread wrote (0: not known, or not written yet). */
 export function osThreadOf(u32: Uint32Array, slot: number): number {
   return Atomics.load(u32, livenessIndex(u32, slot) + (A.LIVENESS_OS_THREAD >>> 2));
@@ -510,12 +525,13 @@ abstract class EngineBase {
     const slot = this.threadSlotOf(token);
     this.recoverSlot = slot;
     this.recoverTid = slot >= 0 ? osThreadOf(this.u32, slot) : 0;
+    const worker = slot >= 0 ? workerThreadOf(this.u32, slot) : 0;
     try {
       const r = this.run(OP_RECOVER, token, 0);
       // recovered: a watchLock that never saw it joined finds it gone (its slot free, its
       // lock released by its realm's end), as it finds a clean leave (an outside audit, stop
       // 26: such watches polled for good when another thread recovered the worker first)
-      if (r >= 0) { recordLeft(this.u32, token); clearLiveness(this.u32, r, token); clearOsThread(this.u32, r, this.recoverTid); }
+      if (r >= 0) { recordLeft(this.u32, token); clearLiveness(this.u32, r, token); clearOsThread(this.u32, r, this.recoverTid); clearWorkerThread(this.u32, r, worker); }
       return r;
     } finally {
       this.recoverNoWait = false;

@@ -1,6 +1,7 @@
 // os-thread-node: Node's reads for os-thread.ts (node:fs; the browser build swaps in
 // os-thread-none.ts, scripts/host-swap.mjs).
 import { existsSync, readlinkSync } from 'node:fs';
+import { threadId } from 'node:worker_threads';
 import { tidOfLink, type OsThreads } from './os-thread.ts';
 
 export function nodeOsThreads(): OsThreads | null {
@@ -15,4 +16,9 @@ export function nodeOsThreads(): OsThreads | null {
     self: () => { try { return tidOfLink(readlinkSync('/proc/thread-self')); } catch { return 0; } },
     exists: (tid) => existsSync(`/proc/self/task/${tid}`),
   };
+}
+
+/** This thread's node:worker_threads threadId + 1 (1: the main thread), Node's and Deno's; 0 when there is none. */
+export function workerThreadId(): number {
+  return typeof threadId === 'number' && Number.isInteger(threadId) && threadId >= 0 && threadId < 0xffffffff ? threadId + 1 : 0;
 }

@@ -5,3 +5,8 @@ import type { OsThreads } from './os-thread.ts';
 export function nodeOsThreads(): OsThreads | null {
   return null;
 }
+
+/** No worker_threads in the browser: not known. */
+export function workerThreadId(): number {
+  return 0;
+}

@@ -24,7 +24,7 @@
 //     │ reply table      (1 + n_replies) × REPLY_SIZE (a header record, then the records)
 //     │ meta snapshots   (n_conns + 1) × META_SIZE    (one per connection, then the creator's process snapshot)
 //     │ left table       n_threads × LEFT_PER_THREAD × 4 (tokens that left cleanly: watchLock)
-//     │ liveness table   n_threads × LIVENESS_SIZE (8: the token of each slot's thread if it holds a liveness lock, and its OS thread id)
+//     │ liveness table   n_threads × LIVENESS_SIZE (16: the token of each slot's thread if it holds a liveness lock, its OS thread id, its worker_threads id)
 //     │ pools            n_conns   × pool_max, each POOL_ALIGN aligned
 //     │ publish maps     n_conns   × pool_max / 64 (FREE's check: 1 bit per 8 pool bytes)
 //     ├──────────────────────────────┤ layout end
@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 17; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle
+export const BUS_VERSION = 18; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
 
 // Bus header, at BUS_BASE.
 //
@@ -160,7 +160,17 @@ export const LEFT_PER_THREAD = 4;
 // for more than 100 ms in the middle of a command after terminate() was recovered under it,
 // and the bus's name registry and a monitor's queue were left broken, 2 runs in 21 under load).
 //
+// A third host word (since BUS_VERSION 18): the node:worker_threads threadId + 1 of the thread
+// that joined (1: a process's main thread; 0: not known, a browser), written and cleared with
+// the OS thread word. bus.watch(worker, handle) compares it with the exiting worker's own
+// `threadId`: a slot that another worker joined with the handle is not this worker's (one
+// handle given to two workers: the second's Bus.join failed with EBUSY), and nothing is
+// recovered, under Deno too, where the OS thread word cannot tell (Deno's 'exit' comes before
+// the worker stops; before, the watch recovered the first worker, alive: an outside audit,
+// stop 50).
+//
 //    entry (LIVENESS_SIZE): 0 token word (token, token ^ NO_LIVENESS_LOCK, or 0) | 4 OS thread id
+//                           | 8 worker thread (threadId + 1, or 0) | 12 (reserved, 0)
 export const BUS_LIVENESS = 172;
 // Bus header bytes 208..215: the bus's liveness key (8 random bytes, written by the creator's
 // host after BUS_MAKE, fixed afterwards, never journaled; the core does not read them). A joiner
@@ -171,8 +181,9 @@ export const BUS_LIVENESS = 172;
 export const BUS_LIVENESS_KEY = 208;
 export const LIVENESS_KEY_SIZE = 8;
 export const NO_LIVENESS_LOCK = 0x80000000;
-export const LIVENESS_SIZE = 8;
+export const LIVENESS_SIZE = 16;
 export const LIVENESS_OS_THREAD = 4;
+export const LIVENESS_WORKER = 8;
 // name_rules: how many live entries of the match table hold a NAME rule (kind 0,
 // MATCH_RULE_NAME); changed under the bus lock by MATCH_ADD, MATCH_REMOVE and a connection's
 // close, read unlocked. Non-zero: a signal is matched under the bus lock, which keeps the name

@@ -136,17 +136,35 @@ s('tarball: what is shipped', async () => {
   assert.ok(tarball.endsWith('.tgz'));
 });
 
-s('tarball: every relative link of README.md and docs/*.md resolves inside the package', async () => {
+/** The #anchors of a Markdown file's headings, as GitHub makes them (lower case, punctuation dropped, spaces to '-', repeats numbered). */
+function anchorsOf(text) {
+  const out = new Set(), seen = new Map();
+  for (const line of text.replace(/```[\s\S]*?```/g, '').split('\n')) {
+    const m = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!m) continue;
+    const slug = m[1].replace(/\[([^\]]*)\]\([^)]*\)/g, '$1').toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-');
+    const n = seen.get(slug) ?? 0;
+    seen.set(slug, n + 1);
+    out.add(n === 0 ? slug : `${slug}-${n}`);
+  }
+  return out;
+}
+
+s('tarball: every relative link of README.md and docs/*.md resolves inside the package, its #anchor too', async () => {
   const { files } = await getPacked();
   const dir = await getProject();
   const base = join(dir, 'node_modules/wasmbus');
   const broken = [];
+  const anchors = new Map(); // doc -> its headings' anchors (since stop 50: one pointed at no heading, an outside audit)
+  const anchorsIn = (doc) => anchors.get(doc) ?? anchors.set(doc, anchorsOf(readFileSync(join(base, doc), 'utf8'))).get(doc);
   for (const doc of files.filter((f) => f === 'README.md' || /^docs\/.*\.md$/.test(f))) {
     const text = readFileSync(join(base, doc), 'utf8').replace(/```[\s\S]*?```/g, '');
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
-      if (/^[a-z]+:/i.test(target) || target.startsWith('#')) continue;
-      const path = join(dirname(doc), target.split('#')[0]).split('\\').join('/');
+      if (/^[a-z]+:/i.test(target)) continue;
+      const [file, anchor] = target.split('#');
+      const path = file === '' ? doc : join(dirname(doc), file).split('\\').join('/');
       if (!files.includes(path) && !files.some((f) => f.startsWith(`${path.replace(/\/$/, '')}/`))) broken.push(`${doc}: ${target}`);
+      else if (anchor !== undefined && path.endsWith('.md') && !anchorsIn(path).has(anchor)) broken.push(`${doc}: ${target} (no such heading)`);
     }
     if (/shared\/design|design notes?\b|\bTOOLCHAIN\.md/.test(text)) broken.push(`${doc}: refers to the design notes`);
   }
