@@ -3,7 +3,8 @@
 // verbatim in README.md, then runs `node demo/threads/main.mjs` (plain node; `wasmbus` resolves
 // to this package's own dist/ by its exports) in its own process group with a hard timeout and
 // checks what it prints: the main thread's call and its UnknownMethod error, the client worker's
-// call, the client told by NAME_REMOVE that the service died, both exit codes.
+// call, the service's signal dispatched to the client's onSignal handler, the client told by
+// NAME_REMOVE that the service died, both exit codes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -47,6 +48,7 @@ s('the README three-thread example is demo/threads/, and it runs: calls by name,
   const lines = stdout.trim().split('\n');
   assert.equal([...lines].sort(), [
     'client: 40 + 2 = 42',
+    'client: signal Added 42',
     lines.find((l) => l.startsWith('client: org.example.Calc lost its owner :1.')) ?? 'client: (no NAME_REMOVE line)',
     'main: 2 + 3 = 5',
     'main: org.freedesktop.DBus.Error.UnknownMethod',
@@ -54,7 +56,8 @@ s('the README three-thread example is demo/threads/, and it runs: calls by name,
   ].sort(), stdout);
   // the order within each thread
   assert.ok(lines.indexOf('main: 2 + 3 = 5') < lines.indexOf('main: org.freedesktop.DBus.Error.UnknownMethod'));
-  assert.ok(lines.indexOf('client: 40 + 2 = 42') < lines.findIndex((l) => l.includes('lost its owner')));
+  assert.ok(lines.indexOf('client: 40 + 2 = 42') < lines.indexOf('client: signal Added 42'));
+  assert.ok(lines.indexOf('client: signal Added 42') < lines.findIndex((l) => l.includes('lost its owner')));
   assert.is(lines[lines.length - 1], 'main: service exit 1 client exit 0');
 });
 
