@@ -215,7 +215,6 @@ const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
  */
 const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
 
-/** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
 /** A node:worker_threads Worker's threadId + 1 (0: not a number there, or unreadable: a stand-in emitter). */
 function workerIdOf(w: object): number {
   try {
@@ -226,6 +225,17 @@ function workerIdOf(w: object): number {
   }
 }
 
+/** A Node worker_threads Worker that has exited (Node sets its threadId to -1 then; Deno's keeps it). */
+function nodeWorkerExited(w: object): boolean {
+  if ((globalThis as { Deno?: unknown }).Deno) return false;
+  try {
+    return (w as { threadId?: unknown }).threadId === -1;
+  } catch {
+    return false;
+  }
+}
+
+/** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
 function noLivenessLock(token: number): BusError {
   return new BusError(A.EOPNOTSUPP, 'watchLock', `the thread that joined with token ${token} holds no liveness lock (it joined with liveness: false, or where a join takes none by default: a worker_threads Worker, a Deno main thread; or its runtime refused Web Locks), so no lock can tell its death: watch it with watch(worker, handle), or recover it (recoverThread) once you know it has ended`);
 }
@@ -262,21 +272,23 @@ export interface DefaultProviderOptions {
  * thread: Deno's API, Node's node:fs (os-thread-node.ts; none in the browser build), or none.
  */
 async function chooseOsThreads(): Promise<void> {
-  if (osThreadsChosen()) return;
   const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  // this thread's node:worker_threads id (Node's and Deno's; bus.watch tells a worker that
+  // never joined with its handle by it: LIVENESS_WORKER)
+  if (workerThread() < 0) {
+    try {
+      useWorkerThread(g.Deno || g.process?.versions?.node ? (await import('./host/os-thread-node.ts')).workerThreadId() : 0);
+    } catch {
+      useWorkerThread(0);
+    }
+  }
+  if (osThreadsChosen()) return;
   try {
     if (g.Deno) useOsThreads(denoOsThreads());
     else if (g.process?.versions?.node) useOsThreads((await import('./host/os-thread-node.ts')).nodeOsThreads());
     else useOsThreads(null);
   } catch {
     useOsThreads(null); // (nothing known: recovery keeps its RECOVER_BUSY_MS rule)
-  }
-  // this thread's node:worker_threads id (Node's and Deno's; bus.watch tells a worker that
-  // never joined with its handle by it: LIVENESS_WORKER)
-  try {
-    if (g.Deno || g.process?.versions?.node) useWorkerThread((await import('./host/os-thread-node.ts')).workerThreadId());
-  } catch {
-    useWorkerThread(0);
   }
 }
 
@@ -389,7 +401,7 @@ export class Bus {
     await chooseOsThreads();
     const slot0 = check(engine.threadJoin(CREATOR_TOKEN), 'Bus.create');
     recordOsThread(u32, slot0, osThreadId());
-    recordWorkerThread(u32, slot0, workerThread());
+    recordWorkerThread(u32, slot0, Math.max(workerThread(), 0));
     const bus = new Bus(engine, module, limits, bloom, id128, layoutEnd);
     bus.creator = true;
     bus.livenessKey = engine.busKey = livenessKey();
@@ -490,7 +502,7 @@ export class Bus {
       // that took one in the same web Worker)
       recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
       recordOsThread(engine.u32, r, osThreadId());
-      recordWorkerThread(engine.u32, r, workerThread());
+      recordWorkerThread(engine.u32, r, Math.max(workerThread(), 0));
       const bus = new Bus(engine, module, limits, bloom, id128, userRegion);
       bus.liveness = untilEnd ? null : release;
       bus.livenessKey = engine.busKey = key;
@@ -695,54 +707,75 @@ export class Bus {
     if (typeof token !== 'number' || !Number.isInteger(token) || token < 0 || token > 0xffffffff) {
       return Promise.reject(new BusError(A.EINVAL, 'watch', `handle must be a BusHandle or its token (an integer in 0 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
     }
-    // its worker_threads id + 1, read now (Node sets a Worker's threadId to -1 once it exits)
-    const mine = workerIdOf(w);
+    // its worker_threads id + 1, read now (Node sets a Worker's threadId to -1 once it exits:
+    // a watch called after that runs at once, below), and the left table's count now (a thread
+    // with this token that leaves from now on is this worker, or one it handed its handle to)
+    const mine = workerIdOf(w), leftW = this.leftAt();
+    const exitedAlready = nodeWorkerExited(w);
     return new Promise((resolve) => {
-      w.once('exit', (code: number) => {
+      const onExit = (code: number) => {
         // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
         const since = performance.now(), left0 = this.leftAt();
         let look = WATCH_EXIT_LOOK_MS;
+        const again = (): void => {
+          setTimeout(attempt, look);
+          look = Math.min(look * 2, WATCH_RETRY_MS);
+        };
         const attempt = () => {
           const ended = this.afterLeft(token, 'watch');
           if (ended !== null) return resolve({ code, ...ended });
-          // the slot that holds the token was joined by another worker_threads thread (its
-          // LIVENESS_WORKER is not this worker's threadId): one handle given to two workers,
-          // the second's Bus.join failed with EBUSY and it exited: nothing of this worker's to
-          // recover, in Node and Deno alike, at once (since stop 50: under Deno, whose 'exit'
-          // comes before the worker stops, the watch recovered the first worker, alive, which
-          // lost its connections and names; under Node the OS thread's look below said so 2 s
-          // later; an outside audit)
-          const slot0 = this.threadSlotOf(token);
-          const theirs = slot0 >= 0 && mine !== 0 ? workerThreadOf(this.engine.u32, slot0) : 0;
+          const u32 = this.engine.u32, slot = this.threadSlotOf(token), waited = performance.now() - since;
+          const tid = slot >= 0 ? osThreadOf(u32, slot) : 0, runs = tid !== 0 ? osThreadExists(tid) : null;
+          let gone = stopped;
+          const theirs = slot >= 0 && mine !== 0 ? workerThreadOf(u32, slot) : 0;
           if (theirs !== 0 && theirs !== mine) {
-            return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot0}, which holds this handle's token, was joined by another thread (worker thread ${theirs - 1}${theirs === 1 ? ', a main thread' : ''}), not by this worker (worker thread ${mine - 1}): it never joined with this handle (one handle given to two workers?); nothing recovered`) });
-          }
-          // Node's 'exit' comes as the worker's thread ends, sometimes a few ms before it is
-          // gone: a slot with this token whose OS thread is still seen running is looked at
-          // again until it is gone (then recovered), and only one still running WATCH_EXIT_MS
-          // after the exit is another thread's (one handle given to two workers: the second's
-          // Bus.join failed with EBUSY and it exited), not this worker's: nothing recovered.
-          // (Before stop 42 the running worker was recovered and lost its connections and
-          // names; from stop 42 to 43 a dying worker's own slot was taken for another's at
-          // once, and never recovered: two outside audits.)
-          if (stopped) {
-            const slot = this.threadSlotOf(token), tid = slot >= 0 ? osThreadOf(this.engine.u32, slot) : 0;
-            if (tid !== 0 && osThreadExists(tid) === true) {
-              const waited = performance.now() - since;
-              if (waited < WATCH_EXIT_MS) {
-                setTimeout(attempt, look);
-                look = Math.min(look * 2, WATCH_RETRY_MS);
-                return;
-              }
+            // the slot was joined by another worker_threads thread (LIVENESS_WORKER, since
+            // stop 50): not this worker's. This worker left (or was recovered) since the watch
+            // began, and another joined with the handle after it: nothing to do. Else it never
+            // joined with the handle (one handle given to two workers: the second's Bus.join
+            // failed with EBUSY): the slot's thread is recovered only once its OS thread is
+            // seen gone (a nested worker that died with this one), never while it may run
+            // (under Deno the watch recovered the first worker, alive, before: an outside audit)
+            if (this.leftSince(token, leftW)) return resolve({ code, slot: -1 });
+            if (runs === true && waited < WATCH_EXIT_MS) return again();
+            if (runs !== false) {
+              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, was joined by another thread (worker thread ${theirs - 1}), not by this worker (worker thread ${mine - 1}), ${runs === true ? `whose OS thread ${tid} still runs ${Math.round(waited)} ms after this worker exited` : 'whose OS thread cannot be seen'}: this worker never joined with this handle (one handle given to two workers?); nothing recovered`) });
+            }
+            gone = true; // (its OS thread has ended: it is recovered, whoever it was)
+          } else if (stopped && runs === true) {
+            // Node's 'exit' comes as the worker's thread ends, sometimes a few ms before it is
+            // gone (an outside audit, stop 43): a slot with this token whose OS thread is still
+            // seen running is looked at again until it is gone, then recovered. One still
+            // running WATCH_EXIT_MS after the exit is another thread's when nothing says it is
+            // this worker's (no threadId to compare: a stand-in emitter; before stop 42 the
+            // running worker was recovered and lost its connections and names): nothing
+            // recovered. Once the ids say it is this worker's, it is recovered then, as a thread
+            // not known to have stopped.
+            if (waited < WATCH_EXIT_MS) return again();
+            if (theirs !== mine || mine === 0) {
               return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}) ${Math.round(waited)} ms after this worker exited: it never joined with this handle (one handle given to two workers?); nothing recovered`) });
             }
+            gone = false;
+          } else if (slot < 0 && !stopped && !this.leftSince(token, leftW)) {
+            // Deno: no slot holds the token, and it did not leave since the watch began: the
+            // worker never joined, or is still inside Bus.join (Deno's 'exit' comes before a
+            // terminated worker stops, and it runs on to its next turn: it joined after the
+            // watch had said "never joined", and stayed in the bus dead; an outside audit,
+            // stop 50): looked at again for WATCH_EXIT_MS before it is taken as never joined
+            if (waited < WATCH_EXIT_MS) return again();
+            return resolve({ code, slot: -1 });
           }
-          const r = this.recoverFromLoop(token, stopped, since, attempt, 'recoverThread', true, left0);
+          const r = this.recoverFromLoop(token, gone, since, attempt, 'recoverThread', true, left0);
           if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
         };
         attempt();
-      });
+      };
+      // a Node Worker that had exited when watch() was called (its threadId -1): its 'exit'
+      // will not come again (it never settled before stop 50: an outside audit); its code is
+      // not known then (-1)
+      if (exitedAlready) setTimeout(() => onExit(-1), 0);
+      else w.once('exit', onExit);
     });
   }
 

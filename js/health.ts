@@ -68,7 +68,7 @@ export interface ThreadStats {
   liveness: boolean;
   /** its OS thread id (Linux tid), as it wrote it when it joined (LIVENESS_OS_THREAD: what recovery asks /proc about); 0: not known */
   osThread: number;
-  /** its node:worker_threads threadId as it wrote it when it joined (LIVENESS_WORKER: what bus.watch compares with the exiting worker's; 0: a main thread); -1: not known (a browser) */
+  /** its node:worker_threads threadId as it wrote it when it joined (LIVENESS_WORKER: what bus.watch compares with the exiting worker's; 0: a main thread); -1: not known (a browser, a Deno web Worker) */
   workerThread: number;
 }
 

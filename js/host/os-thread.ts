@@ -33,13 +33,13 @@ export function osThreadsChosen(): boolean { return impl !== undefined; }
 /** Use `x` (null: this runtime has none) from now on, for every bus of this thread. */
 export function useOsThreads(x: OsThreads | null): void { impl = x; }
 
-/** this thread's node:worker_threads threadId + 1 (0: not known), set with the reader (useWorkerThread) */
-let worker = 0;
+/** this thread's node:worker_threads threadId + 1 (0: not known; -1: not read yet), set once (useWorkerThread) */
+let worker = -1;
 
 /** This thread's node:worker_threads threadId + 1 (1: a main thread; 0: not known, as in a browser). */
 export function useWorkerThread(id: number): void { worker = id; }
 
-/** What useWorkerThread set: this thread's worker_threads id + 1, or 0. */
+/** What useWorkerThread set: this thread's worker_threads id + 1, 0 (not known), or -1 (not read yet). */
 export function workerThread(): number { return worker; }
 
 /** this thread's own id, once read (a module instance is one thread's: a realm) */

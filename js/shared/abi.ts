@@ -164,8 +164,8 @@ export const LEFT_PER_THREAD = 4;
 // that joined (1: a process's main thread; 0: not known, a browser), written and cleared with
 // the OS thread word. bus.watch(worker, handle) compares it with the exiting worker's own
 // `threadId`: a slot that another worker joined with the handle is not this worker's (one
-// handle given to two workers: the second's Bus.join failed with EBUSY), and nothing is
-// recovered, under Deno too, where the OS thread word cannot tell (Deno's 'exit' comes before
+// handle given to two workers: the second's Bus.join failed with EBUSY), and it is not
+// recovered while its own OS thread may run, under Deno too, where the OS thread word cannot tell (Deno's 'exit' comes before
 // the worker stops; before, the watch recovered the first worker, alive: an outside audit,
 // stop 50).
 //

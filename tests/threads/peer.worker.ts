@@ -16,6 +16,8 @@ export interface PeerInput {
   size?: number;
   /** held: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
   ctl?: SharedArrayBuffer;
+  /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins */
+  gate?: SharedArrayBuffer;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -25,6 +27,10 @@ const inp = await input<PeerInput>();
 try {
   // each worker gets its own (mock) identity: own uid, so per-user quotas are per worker
   const uid = 2000 + (inp.index ?? 0);
+  if (inp.gate !== undefined) {
+    post({ pre: true });
+    Atomics.wait(new Int32Array(inp.gate), 0, 0, 10000);
+  }
   const bus = await Bus.join(inp.handle, { engine: inp.engine, provider: new MockProvider({ seed: 7 + (inp.index ?? 0), creds: { uid } }) });
   const conn = bus.connect({ poolSize: 262144, description: `peer-${inp.role}` });
   post({ ready: true, id: conn.id, engine: bus.engine.kind, slot: bus.engine.threadSlot, id128: [...bus.id128] });

@@ -119,6 +119,22 @@ s(`a worker that dies inside a send (${how}, fault hook) and is terminated: reco
 // comes before the thread stops (the watch then waits for the slot's OS thread, API.md
 // "bus.watch": give each worker its own handle).
 if (RUNTIME === 'node') {
+  s('watch called after the worker exited (Node sets its threadId to -1) recovers it at once, code -1 (it never settled before stop 50)', async () => {
+    // (an outside audit, stop 50: the 'exit' it listened for had come already; the dead
+    // worker's slot, connection and name stayed)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const p = await peer(bus, { role: 'echo' }, 'thread');
+    await p.w.terminate();
+    assert.is(p.w.thread!.threadId, -1, 'exited');
+    const res = await within(bus.watch(p.w.thread!, p.h), MSG_MS, 'the late watch');
+    assert.equal([res.code, res.slot, res.error], [-1, p.ready.slot, undefined]);
+    assert.is(bus.stats().connections.length, 1, 'its connection closed');
+    assert.equal(bus.check(), []);
+    main.close();
+    bus.close();
+  });
+
   s("watch: an 'exit' that comes while the worker's OS thread is still seen running waits for it to go, then recovers the slot (not EBUSY at once)", async () => {
     // (an outside audit, stop 43: Node's 'exit' can come 1-10 ms before the exiting thread is
     // gone, three workers terminated at once; the watch took the slot for another thread's,
@@ -143,6 +159,64 @@ if (RUNTIME === 'node') {
   });
 }
 
+if (RUNTIME === 'deno') {
+  s("Deno: an 'exit' that comes before the worker has joined is looked at again: a worker that joins after it (a terminated one runs on) is recovered (stop 50)", async () => {
+    // (an outside audit, stop 50: Deno's 'exit' comes inside terminate(), before the worker has
+    // stopped, and a worker terminated inside Bus.join ran on and joined; the watch had found no
+    // slot with the token, said "never joined", and the worker stayed in the bus dead for good,
+    // 1 run in 8 to 50. Here the 'exit' is fired by a stand-in with the worker's threadId before
+    // the worker joins, which it does once let go.)
+    const bus = await threadBus(ENGINE);
+    const h = bus.handle(), gate = new SharedArrayBuffer(4);
+    const w = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: h, gate }, { kind: 'thread' });
+    assert.equal(await w.next(READY_MS, 'the worker before its join'), { pre: true });
+    const listeners: ((code: number) => void)[] = [];
+    const standIn = { threadId: w.thread!.threadId, once(ev: string, f: (code: number) => void) { if (ev === 'exit') listeners.push(f); return standIn; } };
+    const watched = bus.watch(standIn as never, h);
+    for (const f of listeners) f(1);
+    await new Promise((r) => setTimeout(r, 50));
+    Atomics.store(new Int32Array(gate), 0, 1);
+    Atomics.notify(new Int32Array(gate), 0);
+    const ready = await w.next<{ ready: boolean; slot: number }>(READY_MS, 'the worker joined');
+    const res = await within(watched, MSG_MS, 'the watch');
+    assert.equal([res.slot, res.error], [ready.slot, undefined], 'the slot it took after the exit, recovered');
+    assert.is(bus.stats().threads.used, 1, "no slot left but the main thread's");
+    assert.equal(bus.check(), []);
+    await w.terminate();
+    bus.close();
+  });
+}
+
+s('a worker that left, after which another joined with its handle: its exit resolves with nothing recovered and no error, the other lives on (stop 50)', async () => {
+  // (an outside audit, stop 50: the first version of the threadId check said EBUSY, "it never
+  // joined with this handle", of a worker that had joined and left)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const a = await peer(bus, { role: 'echo' }, 'thread');
+  const listeners: ((code: number) => void)[] = [];
+  // a stand-in for a's Worker, with its threadId, whose 'exit' this test fires (a's real one
+  // comes at a moment the test cannot order against b's join)
+  const standIn = { threadId: a.w.thread!.threadId, once(ev: string, f: (code: number) => void) { if (ev === 'exit') listeners.push(f); return standIn; } };
+  const watched = bus.watch(standIn as never, a.h);
+  main.send(a.ready.id, new Uint8Array(0)); // a leaves the bus (close, bus.close)
+  assert.equal(await a.w.next(MSG_MS, 'a left'), { done: true });
+  const b = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: a.h }, { kind: 'thread' });
+  const rb = await b.next<{ ready?: boolean; id: number; slot: number }>(READY_MS, 'b joined with the same handle');
+  assert.ok(rb.ready);
+  for (const f of listeners) f(0);
+  const res = await within(watched, MSG_MS, "a's watch");
+  assert.equal([res.slot, res.error], [-1, undefined]);
+  main.send(rb.id, new Uint8Array([4, 5]));
+  assert.equal((await b.next<{ got: number[] }>(MSG_MS, 'echo')).got, [4, 5], 'b still serves');
+  const m = await main.recvAsync({ timeout: MSG_MS });
+  m.free();
+  main.send(rb.id, new Uint8Array(0));
+  assert.equal(await b.next(MSG_MS, 'b done'), { done: true });
+  main.close();
+  assert.equal(bus.check(), []);
+  bus.close();
+});
+
 s("one handle given to two workers: the second's join fails, and its exit does not recover the first (watch says EBUSY: another worker joined)", async () => {
   // (an outside audit, stop 42: the second worker's watch recovered the first, alive and
   // serving, which lost its connection and name; under Deno it still did until stop 50, an
@@ -150,6 +224,10 @@ s("one handle given to two workers: the second's join fails, and its exit does n
   const bus = await threadBus(ENGINE);
   const main = bus.connect();
   const p = await peer(bus, { role: 'echo' }, 'thread');
+  // each joined thread's worker_threads id, as the bus records it (health's workerThread)
+  const threads = bus.stats().threads.list;
+  assert.is(threads.find((t) => t.slot === p.ready.slot)?.workerThread, p.w.thread!.threadId, "the worker's threadId");
+  assert.is(threads.find((t) => t.slot === bus.engine.threadSlot)?.workerThread, 0, "the main thread's: 0");
   const w2 = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: p.h }, { kind: 'thread' });
   const watched = bus.watch(w2.thread!, p.h);
   const r2 = await w2.next<{ error?: string }>(READY_MS, 'the second join');
