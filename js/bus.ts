@@ -225,6 +225,9 @@ function workerIdOf(w: object): number {
   }
 }
 
+/** LIVENESS_WORKER of a thread that is no worker_threads thread (a Deno web Worker): never a Worker's threadId + 1 */
+const WORKER_NONE = 0xffffffff;
+
 /** A Node worker_threads Worker that has exited (Node sets its threadId to -1 then; Deno's keeps it). */
 function nodeWorkerExited(w: object): boolean {
   if ((globalThis as { Deno?: unknown }).Deno) return false;
@@ -718,6 +721,9 @@ export class Bus {
         const stopped = !(globalThis as { Deno?: unknown }).Deno;
         const since = performance.now(), left0 = this.leftAt();
         let look = WATCH_EXIT_LOOK_MS;
+        // no slot held the token at the exit: one that a thread of another id takes later is
+        // a replacement that joined with the handle, never this worker's (Deno's looks, below)
+        const slotAtExit = this.threadSlotOf(token) >= 0;
         const again = (): void => {
           setTimeout(attempt, look);
           look = Math.min(look * 2, WATCH_RETRY_MS);
@@ -729,6 +735,12 @@ export class Bus {
           const tid = slot >= 0 ? osThreadOf(u32, slot) : 0, runs = tid !== 0 ? osThreadExists(tid) : null;
           let gone = stopped;
           const theirs = slot >= 0 && mine !== 0 ? workerThreadOf(u32, slot) : 0;
+          if (theirs !== 0 && theirs !== mine && !slotAtExit) {
+            // under Deno's looks for a worker that had not joined at its exit: the slot that
+            // appeared is another worker's, started with the same handle (a replacement):
+            // this one never joined (it said EBUSY after 2 s before, an outside audit, stop 50)
+            return resolve({ code, slot: -1 });
+          }
           if (theirs !== 0 && theirs !== mine) {
             // the slot was joined by another worker_threads thread (LIVENESS_WORKER, since
             // stop 50): not this worker's. This worker left (or was recovered) since the watch
@@ -740,7 +752,10 @@ export class Bus {
             if (this.leftSince(token, leftW)) return resolve({ code, slot: -1 });
             if (runs === true && waited < WATCH_EXIT_MS) return again();
             if (runs !== false) {
-              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, was joined by another thread (worker thread ${theirs - 1}), not by this worker (worker thread ${mine - 1}), ${runs === true ? `whose OS thread ${tid} still runs ${Math.round(waited)} ms after this worker exited` : 'whose OS thread cannot be seen'}: this worker never joined with this handle (one handle given to two workers?); nothing recovered`) });
+              const whose = theirs === WORKER_NONE ? 'not a worker_threads thread (a web Worker, say)' : `worker thread ${theirs - 1}`;
+              const seen = runs === true ? `whose OS thread ${tid} still runs ${Math.round(waited)} ms after this worker exited`
+                : tid !== 0 && tid === osThreadId() ? 'which is the watching thread' : 'whose OS thread cannot be seen';
+              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, was joined by another thread (${whose}), not by this worker (worker thread ${mine - 1}), ${seen}: this worker never joined with this handle, or had left it before this watch began, or more threads left since than the left table holds (one handle given to two workers?); nothing recovered`) });
             }
             gone = true; // (its OS thread has ended: it is recovered, whoever it was)
           } else if (stopped && runs === true) {
@@ -757,12 +772,14 @@ export class Bus {
               return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}) ${Math.round(waited)} ms after this worker exited: it never joined with this handle (one handle given to two workers?); nothing recovered`) });
             }
             gone = false;
-          } else if (slot < 0 && !stopped && !this.leftSince(token, leftW)) {
+          } else if (slot < 0 && !stopped && mine !== 0 && !this.leftSince(token, leftW)) {
             // Deno: no slot holds the token, and it did not leave since the watch began: the
             // worker never joined, or is still inside Bus.join (Deno's 'exit' comes before a
             // terminated worker stops, and it runs on to its next turn: it joined after the
             // watch had said "never joined", and stayed in the bus dead; an outside audit,
-            // stop 50): looked at again for WATCH_EXIT_MS before it is taken as never joined
+            // stop 50): looked at again for WATCH_EXIT_MS before it is taken as never joined.
+            // Not for a stand-in emitter (no threadId): a slot that appears meanwhile could be a
+            // replacement's, and a live replacement must not be recovered (an outside audit)
             if (waited < WATCH_EXIT_MS) return again();
             return resolve({ code, slot: -1 });
           }

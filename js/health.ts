@@ -68,7 +68,7 @@ export interface ThreadStats {
   liveness: boolean;
   /** its OS thread id (Linux tid), as it wrote it when it joined (LIVENESS_OS_THREAD: what recovery asks /proc about); 0: not known */
   osThread: number;
-  /** its node:worker_threads threadId as it wrote it when it joined (LIVENESS_WORKER: what bus.watch compares with the exiting worker's; 0: a main thread); -1: not known (a browser, a Deno web Worker) */
+  /** its node:worker_threads threadId as it wrote it when it joined (LIVENESS_WORKER: what bus.watch compares with the exiting worker's; 0: a main thread); -1: none or not known (a Deno web Worker, a browser) */
   workerThread: number;
 }
 
@@ -290,7 +290,7 @@ export function busStats(e: Engine): BusStats {
       recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
       liveness: token !== 0 && ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE) === token,
       osThread: ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_OS_THREAD),
-      workerThread: ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_WORKER) - 1,
+      workerThread: ((w) => (w === 0 || w === 0xffffffff ? -1 : w - 1))(ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_WORKER)),
     });
   }
   return {

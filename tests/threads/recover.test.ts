@@ -187,6 +187,63 @@ if (RUNTIME === 'deno') {
   });
 }
 
+s("a watch of a worker that never joined, whose handle a replacement joins with afterwards, recovers nothing and says nothing, the replacement lives on (stop 50)", async () => {
+  // (an outside audit, stop 50: under Deno's looks for a worker not joined at its exit, the
+  // replacement's slot was taken for another's, EBUSY after 2 s; through a stand-in without a
+  // threadId, the live replacement was recovered)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const h = bus.handle();
+  const fire: ((code: number) => void)[] = [];
+  const standIn = (threadId?: number) => {
+    const e = { threadId, once(ev: string, f: (code: number) => void) { if (ev === 'exit') fire.push(f); return e; } };
+    return e;
+  };
+  const gone = [bus.watch(standIn(999_999) as never, h), bus.watch(standIn() as never, h)]; // (a worker that never existed here, with and without a threadId)
+  for (const f of fire) f(1);
+  const b = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: h }, { kind: 'thread' });
+  const rb = await b.next<{ ready?: boolean; id: number; slot: number }>(READY_MS, 'the replacement joined');
+  assert.ok(rb.ready);
+  for (const [i, res] of (await Promise.all(gone.map((g, i) => within(g, MSG_MS, `watch ${i}`)))).entries()) {
+    assert.equal([res.slot, res.error], [-1, undefined], `watch ${i}: nothing recovered, no error`);
+  }
+  main.send(rb.id, new Uint8Array([6]));
+  assert.equal((await b.next<{ got: number[] }>(MSG_MS, 'echo')).got, [6], 'the replacement still serves');
+  const m = await main.recvAsync({ timeout: MSG_MS });
+  m.free();
+  main.send(rb.id, new Uint8Array(0));
+  assert.equal(await b.next(MSG_MS, 'done'), { done: true });
+  main.close();
+  assert.equal(bus.check(), []);
+  bus.close();
+});
+
+if (RUNTIME === 'deno') {
+  s('Deno: a web Worker that joined with a handle is not recovered by the watch of a worker_threads Worker given the same handle (EBUSY) (stop 50)', async () => {
+    // (an outside audit, stop 50: its slot recorded no worker thread, and the watch recovered
+    // the web Worker, alive: its name went, its next send threw ECONNRESET)
+    const bus = await threadBus(ENGINE);
+    const main = bus.connect();
+    const p = await peer(bus, { role: 'echo' }, 'web');
+    assert.is(bus.stats().threads.list.find((t) => t.slot === p.ready.slot)?.workerThread, -1, 'no worker_threads id');
+    const w2 = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: p.h }, { kind: 'thread' });
+    const watched = bus.watch(w2.thread!, p.h);
+    assert.is((await w2.next<{ error?: string }>(READY_MS, 'the second join')).error, 'EBUSY');
+    const res = await within(watched, MSG_MS, 'the watch');
+    assert.equal([res.slot, (res.error as BusError | undefined)?.code], [-1, 'EBUSY']);
+    assert.match((res.error as Error).message, /not a worker_threads thread/);
+    main.send(p.ready.id, new Uint8Array([1]));
+    assert.equal((await p.w.next<{ got: number[] }>(MSG_MS, 'echo')).got, [1], 'the web Worker still serves');
+    const m = await main.recvAsync({ timeout: MSG_MS });
+    m.free();
+    main.send(p.ready.id, new Uint8Array(0));
+    assert.equal(await p.w.next(MSG_MS, 'done'), { done: true });
+    main.close();
+    assert.equal(bus.check(), []);
+    bus.close();
+  });
+}
+
 s('a worker that left, after which another joined with its handle: its exit resolves with nothing recovered and no error, the other lives on (stop 50)', async () => {
   // (an outside audit, stop 50: the first version of the threadId check said EBUSY, "it never
   // joined with this handle", of a worker that had joined and left)
