@@ -4,7 +4,7 @@
 // have an exit event that says the thread has stopped.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Bus, BusError, MockProvider, abi as A, type Connection, type Message } from '../../js/index.ts';
+import { Bus, BusError, MockProvider, WasmEngine, TwinEngine, loadCore, abi as A, type Connection, type Message } from '../../js/index.ts';
 import { spawn, terminateAll, RUNTIME, within } from '../helpers/worker.ts';
 import { checkBus } from '../helpers/check.ts';
 import { ENGINE, threadBus, peer, MSG_MS, READY_MS, THREAD_LIMITS } from './common.ts';
@@ -244,6 +244,33 @@ if (RUNTIME === 'deno') {
   });
 }
 
+if (RUNTIME === 'deno') {
+  s("Deno: a slot that appears during the looks is not recovered before its thread id is written (a replacement's join in between) (stop 50)", async () => {
+    // (an outside audit, stop 50: a look between a replacement's thread_join and the write of
+    // its thread id recovered it, alive, 1 join in 100 to 500 of a pool's. Here a second
+    // engine on this thread joins with the handle, as a thread whose id is not written yet,
+    // and its id, another worker's, is written 100 ms later.)
+    const bus = await threadBus(ENGINE);
+    const h = bus.handle();
+    const fire: ((code: number) => void)[] = [];
+    const standIn = { threadId: 999_999, once(ev: string, f: (code: number) => void) { if (ev === 'exit') fire.push(f); return standIn; } };
+    const watched = bus.watch(standIn as never, h);
+    for (const f of fire) f(1);
+    const other = ENGINE === 'wasm' ? await WasmEngine.create(await loadCore(), bus.memory, new MockProvider({ seed: 3 })) : new TwinEngine(bus.memory, new MockProvider({ seed: 3 }));
+    const slot = other.threadJoin(h.token);
+    assert.ok(slot > 0, 'joined');
+    await new Promise((r) => setTimeout(r, 100));
+    const u32 = bus.engine.u32;
+    Atomics.store(u32, (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2] + slot * A.LIVENESS_SIZE + A.LIVENESS_WORKER) >>> 2, 123_457);
+    const res = await within(watched, MSG_MS, 'the watch');
+    assert.equal([res.slot, res.error], [-1, undefined], 'nothing recovered: a replacement');
+    assert.is(other.threadSlot, slot, 'the other still holds its slot');
+    assert.is(other.threadLeave(), 0, 'and leaves it cleanly');
+    assert.equal(bus.check(), []);
+    bus.close();
+  });
+}
+
 s('a worker that left, after which another joined with its handle: its exit resolves with nothing recovered and no error, the other lives on (stop 50)', async () => {
   // (an outside audit, stop 50: the first version of the threadId check said EBUSY, "it never
   // joined with this handle", of a worker that had joined and left)
@@ -255,6 +282,10 @@ s('a worker that left, after which another joined with its handle: its exit reso
   // comes at a moment the test cannot order against b's join)
   const standIn = { threadId: a.w.thread!.threadId, once(ev: string, f: (code: number) => void) { if (ev === 'exit') listeners.push(f); return standIn; } };
   const watched = bus.watch(standIn as never, a.h);
+  // the same through a stand-in without a threadId (under Deno it recovered b, alive, and Node
+  // said a false EBUSY 2 s later: an outside audit, stop 50)
+  const bare = { once(ev: string, f: (code: number) => void) { if (ev === 'exit') listeners.push(f); return bare; } };
+  const watchedBare = bus.watch(bare as never, a.h);
   main.send(a.ready.id, new Uint8Array(0)); // a leaves the bus (close, bus.close)
   assert.equal(await a.w.next(MSG_MS, 'a left'), { done: true });
   const b = spawn(new URL('./peer.worker.ts', import.meta.url), { role: 'echo', handle: a.h }, { kind: 'thread' });
@@ -263,6 +294,8 @@ s('a worker that left, after which another joined with its handle: its exit reso
   for (const f of listeners) f(0);
   const res = await within(watched, MSG_MS, "a's watch");
   assert.equal([res.slot, res.error], [-1, undefined]);
+  const resBare = await within(watchedBare, MSG_MS, "a's watch through a bare stand-in");
+  assert.equal([resBare.slot, resBare.error], [-1, undefined]);
   main.send(rb.id, new Uint8Array([4, 5]));
   assert.equal((await b.next<{ got: number[] }>(MSG_MS, 'echo')).got, [4, 5], 'b still serves');
   const m = await main.recvAsync({ timeout: MSG_MS });
