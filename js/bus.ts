@@ -3,7 +3,8 @@ import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, recordWorkerThread, clearWorkerThread, workerThreadOf, notInCommand } from './engine.ts';
-import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, osThreadExists, useWorkerThread, workerThread } from './host/os-thread.ts';
+import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, useWorkerThread, workerThread } from './host/os-thread.ts';
+import { onWorkerExit, workerIdOf, nodeWorkerExited, WATCH_RETRY_MS, type WatchHost } from './watch-exit.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
@@ -180,17 +181,7 @@ const CREATOR_TOKEN = 1;
  * the other dead thread. (Each try used to block for LOCK_WAIT_MS + RECOVER_BUSY_MS: 1.1 s,
  * 20 times. Found by an outside audit.)
  */
-const WATCH_RETRY_MS = 50, WATCH_PATIENCE_MS = 20 * (A.LOCK_WAIT_MS + WATCH_RETRY_MS);
-/**
- * watch() under Node: how long a slot's OS thread may still be seen running after its
- * worker's 'exit' before the slot is taken for another thread's (one handle given to two
- * workers: nothing recovered, EBUSY). Node's 'exit' can come before the exiting thread is
- * gone: 1-10 ms later with three workers terminated at once (an outside audit, stop 43: the
- * watch took the dying worker's own slot for another thread's, 3-10 watches in 90, and its
- * slot, connections and names stayed). 2 s is two hundred times what was seen; the looks
- * come from the event loop, WATCH_EXIT_LOOK_MS apart at first, doubling to WATCH_RETRY_MS.
- */
-const WATCH_EXIT_MS = 2000, WATCH_EXIT_LOOK_MS = 1;
+const WATCH_PATIENCE_MS = 20 * (A.LOCK_WAIT_MS + WATCH_RETRY_MS);
 
 /** The default limits (frozen: a Bus.create without `limits` always gets these). */
 export const DEFAULT_LIMITS: Readonly<BusLimits> = Object.freeze({
@@ -214,29 +205,6 @@ const WATCH_LOCK_KEYS = ['signal', 'stopped'] as const;
  * it has: first after WATCH_LOCK_POLL_MS, then 1.5 times longer each time, up to WATCH_LOCK_POLL_MAX_MS
  */
 const WATCH_LOCK_POLL_MS = 10, WATCH_LOCK_POLL_MAX_MS = 250;
-
-/** A node:worker_threads Worker's threadId + 1 (0: not a number there, or unreadable: a stand-in emitter). */
-function workerIdOf(w: object): number {
-  try {
-    const id = (w as { threadId?: unknown }).threadId;
-    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < 0xffffffff ? id + 1 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** LIVENESS_WORKER of a thread that is no worker_threads thread (a Deno web Worker): never a Worker's threadId + 1 */
-const WORKER_NONE = 0xffffffff;
-
-/** A Node worker_threads Worker that has exited (Node sets its threadId to -1 then; Deno's keeps it). */
-function nodeWorkerExited(w: object): boolean {
-  if ((globalThis as { Deno?: unknown }).Deno) return false;
-  try {
-    return (w as { threadId?: unknown }).threadId === -1;
-  } catch {
-    return false;
-  }
-}
 
 /** watchLock's end for a thread that joined without a liveness lock (BUS_LIVENESS): it cannot be watched by a lock. */
 function noLivenessLock(token: number): BusError {
@@ -716,89 +684,15 @@ export class Bus {
     const mine = workerIdOf(w), leftW = this.leftAt();
     const exitedAlready = nodeWorkerExited(w);
     return new Promise((resolve) => {
-      const onExit = (code: number) => {
-        // Node's 'exit' comes after the thread stopped; Deno's emulation fires it before
-        const stopped = !(globalThis as { Deno?: unknown }).Deno;
-        const since = performance.now(), left0 = this.leftAt();
-        let look = WATCH_EXIT_LOOK_MS;
-        // no slot held the token at the exit: one that a thread of another id takes later is
-        // a replacement that joined with the handle, never this worker's (Deno's looks, below)
-        const slotAtExit = this.threadSlotOf(token) >= 0;
-        const again = (): void => {
-          setTimeout(attempt, look);
-          look = Math.min(look * 2, WATCH_RETRY_MS);
-        };
-        const attempt = () => {
-          const ended = this.afterLeft(token, 'watch');
-          if (ended !== null) return resolve({ code, ...ended });
-          const u32 = this.engine.u32, slot = this.threadSlotOf(token), waited = performance.now() - since;
-          const tid = slot >= 0 ? osThreadOf(u32, slot) : 0, runs = tid !== 0 ? osThreadExists(tid) : null;
-          let gone = stopped;
-          const theirs = slot >= 0 && mine !== 0 ? workerThreadOf(u32, slot) : 0;
-          // a slot that appeared during Deno's looks whose thread id is not written yet (a join
-          // writes it right after it takes the slot): looked at again, never recovered on that
-          // (an outside audit, stop 50: a look between the two recovered a live replacement,
-          // 1 join in 100 to 500 of a pool's)
-          if (!slotAtExit && slot >= 0 && mine !== 0 && theirs === 0 && waited < WATCH_EXIT_MS) return again();
-          // a thread with this token left since the watch began and the slot is held again, and
-          // no threadId says it is this worker's (a stand-in emitter has none): another worker
-          // joined with the handle after it left, as far as can be told: nothing recovered
-          // (through a stand-in, a live replacement was recovered under Deno, and Node said a
-          // false EBUSY: an outside audit, stop 50)
-          if (slot >= 0 && mine === 0 && this.leftSince(token, leftW)) return resolve({ code, slot: -1 });
-          if (theirs !== 0 && theirs !== mine && !slotAtExit) {
-            // under Deno's looks for a worker that had not joined at its exit: the slot that
-            // appeared is another worker's, started with the same handle (a replacement):
-            // this one never joined (it said EBUSY after 2 s before, an outside audit, stop 50)
-            return resolve({ code, slot: -1 });
-          }
-          if (theirs !== 0 && theirs !== mine) {
-            // the slot was joined by another worker_threads thread (LIVENESS_WORKER, since
-            // stop 50): not this worker's. This worker left (or was recovered) since the watch
-            // began, and another joined with the handle after it: nothing to do. Else it never
-            // joined with the handle (one handle given to two workers: the second's Bus.join
-            // failed with EBUSY): the slot's thread is recovered only once its OS thread is
-            // seen gone (a nested worker that died with this one), never while it may run
-            // (under Deno the watch recovered the first worker, alive, before: an outside audit)
-            if (this.leftSince(token, leftW)) return resolve({ code, slot: -1 });
-            if (runs === true && waited < WATCH_EXIT_MS) return again();
-            if (runs !== false) {
-              const whose = theirs === WORKER_NONE ? 'not a worker_threads thread (a web Worker, say)' : `worker thread ${theirs - 1}`;
-              const seen = runs === true ? `whose OS thread ${tid} still runs ${Math.round(waited)} ms after this worker exited`
-                : tid !== 0 && tid === osThreadId() ? 'which is the watching thread' : 'whose OS thread cannot be seen';
-              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, was joined by another thread (${whose}), not by this worker (worker thread ${mine - 1}), ${seen}: this worker never joined with this handle, or had left it before this watch began, or more threads left since than the left table holds (one handle given to two workers?); nothing recovered`) });
-            }
-            gone = true; // (its OS thread has ended: it is recovered, whoever it was)
-          } else if (stopped && runs === true) {
-            // Node's 'exit' comes as the worker's thread ends, sometimes a few ms before it is
-            // gone (an outside audit, stop 43): a slot with this token whose OS thread is still
-            // seen running is looked at again until it is gone, then recovered. One still
-            // running WATCH_EXIT_MS after the exit is another thread's when nothing says it is
-            // this worker's (no threadId to compare: a stand-in emitter; before stop 42 the
-            // running worker was recovered and lost its connections and names): nothing
-            // recovered. Once the ids say it is this worker's, it is recovered then, as a thread
-            // not known to have stopped.
-            if (waited < WATCH_EXIT_MS) return again();
-            if (theirs !== mine || mine === 0) {
-              return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, is held by a thread still running (OS thread ${tid}) ${Math.round(waited)} ms after this worker exited: this worker never joined with this handle, or had left it before this watch began (one handle given to two workers?); nothing recovered`) });
-            }
-            gone = false;
-          } else if (slot < 0 && !stopped && mine !== 0 && !this.leftSince(token, leftW)) {
-            // Deno: no slot holds the token, and it did not leave since the watch began: the
-            // worker never joined, or is still inside Bus.join (Deno's 'exit' comes before a
-            // terminated worker stops, and it runs on to its next turn: it joined after the
-            // watch had said "never joined", and stayed in the bus dead; an outside audit,
-            // stop 50): looked at again for WATCH_EXIT_MS before it is taken as never joined.
-            // Not for a stand-in emitter (no threadId): a slot that appears meanwhile could be a
-            // replacement's, and a live replacement must not be recovered (an outside audit)
-            if (waited < WATCH_EXIT_MS) return again();
-            return resolve({ code, slot: -1 });
-          }
-          const r = this.recoverFromLoop(token, gone, since, attempt, 'recoverThread', true, left0);
-          if (r !== null) resolve(r.error === undefined ? { code, slot: r.slot } : { code, slot: -1, error: r.error });
-        };
-        attempt();
+      const host: WatchHost = {
+        engine: this.engine,
+        afterLeft: (t, op) => this.afterLeft(t, op),
+        threadSlotOf: (t) => this.threadSlotOf(t),
+        leftAt: () => this.leftAt(),
+        leftSince: (t, at0) => this.leftSince(t, at0),
+        recoverFromLoop: (t, stopped, since, retry, left0) => this.recoverFromLoop(t, stopped, since, retry, 'recoverThread', true, left0),
       };
+      const onExit = (code: number) => onWorkerExit(host, token, mine, leftW, code, resolve);
       // a Node Worker that had exited when watch() was called (its threadId -1): its 'exit'
       // will not come again (it never settled before stop 50: an outside audit); its code is
       // not known then (-1)
