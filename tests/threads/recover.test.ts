@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Bus, BusError, MockProvider, WasmEngine, TwinEngine, loadCore, abi as A, type Connection, type Message } from '../../js/index.ts';
-import { spawn, terminateAll, RUNTIME, within } from '../helpers/worker.ts';
+import { spawn, terminateAll, RUNTIME, within, type TestWorker } from '../helpers/worker.ts';
 import { checkBus } from '../helpers/check.ts';
 import { ENGINE, threadBus, peer, MSG_MS, READY_MS, THREAD_LIMITS } from './common.ts';
 import { senderPayload } from './payload.ts';
@@ -16,6 +16,17 @@ s.after(terminateAll);
 function sendCode(c: Connection, dst: number): string {
   try { c.send(dst, null); } catch (e) { return (e as BusError).code; }
   return 'sent';
+}
+
+/** The echo worker `w` (connection `id`) still serves: `bytes` come back reversed; then it leaves the bus (an empty message) and says done. */
+async function servesThenLeaves(main: Connection, w: TestWorker, id: number, bytes: number[], what: string): Promise<void> {
+  main.send(id, new Uint8Array(bytes));
+  assert.equal((await w.next<{ got: number[] }>(MSG_MS, 'echo')).got, bytes, what);
+  const m = await main.recvAsync({ timeout: MSG_MS });
+  assert.equal([...m.payload], [...bytes].reverse());
+  m.free();
+  main.send(id, new Uint8Array(0));
+  assert.equal(await w.next(MSG_MS, 'done'), { done: true });
 }
 
 /** A fresh peer takes a thread slot and talks: the bus still works. */
@@ -207,12 +218,7 @@ s("a watch of a worker that never joined, whose handle a replacement joins with 
   for (const [i, res] of (await Promise.all(gone.map((g, i) => within(g, MSG_MS, `watch ${i}`)))).entries()) {
     assert.equal([res.slot, res.error], [-1, undefined], `watch ${i}: nothing recovered, no error`);
   }
-  main.send(rb.id, new Uint8Array([6]));
-  assert.equal((await b.next<{ got: number[] }>(MSG_MS, 'echo')).got, [6], 'the replacement still serves');
-  const m = await main.recvAsync({ timeout: MSG_MS });
-  m.free();
-  main.send(rb.id, new Uint8Array(0));
-  assert.equal(await b.next(MSG_MS, 'done'), { done: true });
+  await servesThenLeaves(main, b, rb.id, [6], 'the replacement still serves');
   main.close();
   assert.equal(bus.check(), []);
   bus.close();
@@ -232,12 +238,7 @@ if (RUNTIME === 'deno') {
     const res = await within(watched, MSG_MS, 'the watch');
     assert.equal([res.slot, (res.error as BusError | undefined)?.code], [-1, 'EBUSY']);
     assert.match((res.error as Error).message, /not a worker_threads thread/);
-    main.send(p.ready.id, new Uint8Array([1]));
-    assert.equal((await p.w.next<{ got: number[] }>(MSG_MS, 'echo')).got, [1], 'the web Worker still serves');
-    const m = await main.recvAsync({ timeout: MSG_MS });
-    m.free();
-    main.send(p.ready.id, new Uint8Array(0));
-    assert.equal(await p.w.next(MSG_MS, 'done'), { done: true });
+    await servesThenLeaves(main, p.w, p.ready.id, [1], 'the web Worker still serves');
     main.close();
     assert.equal(bus.check(), []);
     bus.close();
@@ -296,12 +297,7 @@ s('a worker that left, after which another joined with its handle: its exit reso
   assert.equal([res.slot, res.error], [-1, undefined]);
   const resBare = await within(watchedBare, MSG_MS, "a's watch through a bare stand-in");
   assert.equal([resBare.slot, resBare.error], [-1, undefined]);
-  main.send(rb.id, new Uint8Array([4, 5]));
-  assert.equal((await b.next<{ got: number[] }>(MSG_MS, 'echo')).got, [4, 5], 'b still serves');
-  const m = await main.recvAsync({ timeout: MSG_MS });
-  m.free();
-  main.send(rb.id, new Uint8Array(0));
-  assert.equal(await b.next(MSG_MS, 'b done'), { done: true });
+  await servesThenLeaves(main, b, rb.id, [4, 5], 'b still serves');
   main.close();
   assert.equal(bus.check(), []);
   bus.close();
@@ -326,12 +322,7 @@ s("one handle given to two workers: the second's join fails, and its exit does n
   assert.is(res.slot, -1, 'nothing recovered');
   assert.is((res.error as BusError | undefined)?.code, 'EBUSY');
   assert.match((res.error as Error).message, /was joined by another thread \(worker thread \d+\), not by this worker \(worker thread \d+\)/);
-  main.send(p.ready.id, new Uint8Array([1, 2]));
-  assert.equal((await p.w.next<{ got: number[] }>(MSG_MS, 'echo')).got, [1, 2], 'the first worker still serves');
-  const m = await main.recvAsync({ timeout: MSG_MS });
-  m.free();
-  main.send(p.ready.id, null);
-  assert.equal(await p.w.next(MSG_MS, 'done'), { done: true });
+  await servesThenLeaves(main, p.w, p.ready.id, [1, 2], 'the first worker still serves');
   main.close();
   assert.equal(bus.check(), []);
   bus.close();
