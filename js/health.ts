@@ -290,7 +290,7 @@ export function busStats(e: Engine): BusStats {
       recoverer: ld(t + A.THREAD_RECOVERER), connections: owned.get(i) ?? 0,
       liveness: token !== 0 && ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE) === token,
       osThread: ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_OS_THREAD),
-      workerThread: ((w) => (w === 0 || w === 0xffffffff ? -1 : w - 1))(ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_WORKER)),
+      workerThread: ((w) => (w === 0 || w === A.LIVENESS_WORKER_NONE ? -1 : w - 1))(ld(ld(H + A.BUS_LIVENESS) + i * A.LIVENESS_SIZE + A.LIVENESS_WORKER)),
     });
   }
   return {

@@ -34,9 +34,6 @@ export function workerIdOf(w: object): number {
   }
 }
 
-/** LIVENESS_WORKER of a thread that is no worker_threads thread (a Deno web Worker): never a Worker's threadId + 1 */
-const WORKER_NONE = 0xffffffff;
-
 /** A Node worker_threads Worker that has exited (Node sets its threadId to -1 then; Deno's keeps it). */
 export function nodeWorkerExited(w: object): boolean {
   if ((globalThis as { Deno?: unknown }).Deno) return false;
@@ -113,7 +110,7 @@ export function onWorkerExit(host: WatchHost, token: number, mine: number, leftW
       if (host.leftSince(token, leftW)) return resolve({ code, slot: -1 });
       if (runs === true && waited < WATCH_EXIT_MS) return again();
       if (runs !== false) {
-        const whose = theirs === WORKER_NONE ? 'not a worker_threads thread (a web Worker, say)' : `worker thread ${theirs - 1}`;
+        const whose = theirs === A.LIVENESS_WORKER_NONE ? 'not a worker_threads thread (a web Worker, say)' : `worker thread ${theirs - 1}`;
         const seen = runs === true ? `whose OS thread ${tid} still runs ${Math.round(waited)} ms after this worker exited`
           : tid !== 0 && tid === osThreadId() ? 'which is the watching thread' : 'whose OS thread cannot be seen';
         return resolve({ code, slot: -1, error: new BusError(A.EBUSY, 'watch', `thread slot ${slot}, which holds this handle's token, was joined by another thread (${whose}), not by this worker (worker thread ${mine - 1}), ${seen}: this worker never joined with this handle, or had left it before this watch began, or more threads left since than the left table holds (one handle given to two workers?); nothing recovered`) });

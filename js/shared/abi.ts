@@ -161,16 +161,16 @@ export const LEFT_PER_THREAD = 4;
 // and the bus's name registry and a monitor's queue were left broken, 2 runs in 21 under load).
 //
 // A third host word (since BUS_VERSION 18): the node:worker_threads threadId + 1 of the thread
-// that joined (1: a process's main thread; 0: not known, a browser), written and cleared with
-// the OS thread word. bus.watch(worker, handle) compares it with the exiting worker's own
+// that joined (1: a process's main thread; LIVENESS_WORKER_NONE: no worker_threads thread, a
+// Deno web Worker; 0: not known, a browser), written and cleared with the OS thread word. bus.watch(worker, handle) compares it with the exiting worker's own
 // `threadId`: a slot that another worker joined with the handle is not this worker's (one
 // handle given to two workers: the second's Bus.join failed with EBUSY), and it is not
-// recovered while its own OS thread may run, under Deno too, where the OS thread word cannot tell (Deno's 'exit' comes before
-// the worker stops; before, the watch recovered the first worker, alive: an outside audit,
-// stop 50).
+// recovered while its own OS thread may run, under Deno too, where the OS thread word cannot
+// tell (Deno's 'exit' comes before the worker stops; before, the watch recovered the first
+// worker, alive: an outside audit, stop 50).
 //
 //    entry (LIVENESS_SIZE): 0 token word (token, token ^ NO_LIVENESS_LOCK, or 0) | 4 OS thread id
-//                           | 8 worker thread (threadId + 1, or 0) | 12 (reserved, 0)
+//                           | 8 worker thread (threadId + 1, LIVENESS_WORKER_NONE, or 0) | 12 (reserved, 0)
 export const BUS_LIVENESS = 172;
 // Bus header bytes 208..215: the bus's liveness key (8 random bytes, written by the creator's
 // host after BUS_MAKE, fixed afterwards, never journaled; the core does not read them). A joiner
@@ -184,6 +184,7 @@ export const NO_LIVENESS_LOCK = 0x80000000;
 export const LIVENESS_SIZE = 16;
 export const LIVENESS_OS_THREAD = 4;
 export const LIVENESS_WORKER = 8;
+export const LIVENESS_WORKER_NONE = 0xffffffff; // no worker_threads thread (a Deno web Worker): never a Worker's threadId + 1
 // name_rules: how many live entries of the match table hold a NAME rule (kind 0,
 // MATCH_RULE_NAME); changed under the bus lock by MATCH_ADD, MATCH_REMOVE and a connection's
 // close, read unlocked. Non-zero: a signal is matched under the bus lock, which keeps the name
