@@ -4,7 +4,7 @@ import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
 import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, recordWorkerThread, clearWorkerThread, workerThreadOf, notInCommand } from './engine.ts';
 import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, useWorkerThread, workerThread } from './host/os-thread.ts';
-import { onWorkerExit, workerIdOf, nodeWorkerExited, WATCH_RETRY_MS, type WatchHost } from './watch-exit.ts';
+import { onWorkerExit, workerIdOf, nodeWorkerExited, denoWorkerExited, WATCH_RETRY_MS, type WatchHost } from './watch-exit.ts';
 import { Connection } from './connection.ts';
 import type { ConnectionInfo, InfoOptions } from './conn-info.ts';
 import { WebProvider, checkProvider, type Provider } from './host/provider.ts';
@@ -692,12 +692,21 @@ export class Bus {
         leftSince: (t, at0) => this.leftSince(t, at0),
         recoverFromLoop: (t, stopped, since, retry, left0) => this.recoverFromLoop(t, stopped, since, retry, 'recoverThread', true, left0),
       };
-      const onExit = (code: number) => onWorkerExit(host, token, mine, leftW, code, resolve);
-      // a Node Worker that had exited when watch() was called (its threadId -1): its 'exit'
-      // will not come again (it never settled before stop 50: an outside audit); its code is
-      // not known then (-1)
+      let exited = false;
+      const onExit = (code: number) => {
+        if (exited) return;
+        exited = true;
+        onWorkerExit(host, token, mine, leftW, code, resolve);
+      };
+      // a Worker that had exited when watch() was called: its 'exit' will not come again (it
+      // never settled: outside audits, stop 50). Node sets its threadId to -1; Deno's says it
+      // through cpuUsage() (denoWorkerExited), asked once here, its answer raced against the
+      // 'exit' (the first runs the exit handling). Its code is not known then (-1)
       if (exitedAlready) setTimeout(() => onExit(-1), 0);
-      else w.once('exit', onExit);
+      else {
+        w.once('exit', onExit);
+        void denoWorkerExited(w).then((gone) => { if (gone) onExit(-1); });
+      }
     });
   }
 

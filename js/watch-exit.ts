@@ -44,6 +44,27 @@ export function nodeWorkerExited(w: object): boolean {
   }
 }
 
+/**
+ * Has this Deno node:worker_threads Worker exited? Deno keeps an exited Worker's threadId and
+ * emits its 'exit' inside terminate(), so a watch called after that waited for an 'exit' that
+ * never came again (documented as a gap until stop 51). Its cpuUsage() tells: it rejects with
+ * ERR_WORKER_NOT_RUNNING once the worker has exited (terminated, process.exit, an uncaught
+ * error) and resolves while it runs, and from its construction on (Deno 2.9.6, measured).
+ * False where the method is missing or answers otherwise (a stand-in emitter; Node, whose
+ * threadId says it: nodeWorkerExited).
+ */
+export async function denoWorkerExited(w: object): Promise<boolean> {
+  if (!(globalThis as { Deno?: unknown }).Deno) return false;
+  try {
+    const usage = (w as { cpuUsage?: unknown }).cpuUsage;
+    if (typeof usage !== 'function') return false;
+    await (usage as () => unknown).call(w);
+    return false;
+  } catch (e) {
+    return (e as { code?: unknown } | null)?.code === 'ERR_WORKER_NOT_RUNNING';
+  }
+}
+
 /** What the exit handling needs of its Bus (bus.ts binds them). */
 export interface WatchHost {
   engine: Engine;
