@@ -46,7 +46,7 @@ export interface BusLimits {
 export interface BusOptions {
   /** 'wasm' (default) or 'twin' */
   engine?: EngineKind | undefined;
-  limits?: Partial<BusLimits> | undefined;
+  limits?: { [K in keyof BusLimits]?: BusLimits[K] | undefined } | undefined;
   /** bloom filter parameters of the bus: size in bytes (8..4096, multiple of 8), hashes >= 1 */
   bloom?: { size?: number | undefined; hashes?: number | undefined } | undefined;
   /** bytes of memory after the bus state for the caller's own use (PAYLOAD_VEC sources) */

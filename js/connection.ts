@@ -78,6 +78,16 @@ export interface SendAsyncOptions extends SendOptions {
   keepAlive?: boolean | undefined;
 }
 
+/** emitAsync's options: the wait's alone (the signal's own priority is in its SignalSpec). */
+export interface EmitAsyncOptions {
+  /** reject with ETIMEDOUT after this many milliseconds without room (default: wait forever) */
+  timeout?: number | undefined;
+  /** reject with ECANCELED when aborted */
+  signal?: AbortSignal | undefined;
+  /** keep the thread alive while waiting (default: true, or false after conn.unref()) */
+  keepAlive?: boolean | undefined;
+}
+
 /**
  * @internal A handle on one parked recvAsync wait, for its owner to end it (the iterator's return()):
  * `cancel(err)` makes the wait reject with `err` at once, without taking a message. Set
@@ -108,6 +118,7 @@ export const BATCH_MAX = 32;
 export const RECV_BATCH_MAX = 32;
 const CLOSE_KEYS = ['drop'] as const;
 const SEND_ASYNC_KEYS = ['cookie', 'priority', 'payloadType', 'flags', 'timeout', 'signal', 'keepAlive'] as const;
+const EMIT_ASYNC_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
 const RECV_KEYS = ['peek', 'priority'] as const;
 const RECV_ASYNC_KEYS = ['peek', 'priority', 'timeout', 'signal', 'keepAlive'] as const;
 /** recv's options, none given (listen's receives) */
@@ -1802,6 +1813,32 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const c = this.takeCookie();
     try { return S.emit(this, signal, c); } catch (err) { this.untakeCookie(c); throw err; }
   }
+  /**
+   * emit(), waiting while the signal's destination has no room for it (its quota for this
+   * sending user, or its pool: ENOBUFS / EXFULL) as sendAsync() does: in the receiver's line,
+   * woken by its receives and frees, bounded by `opts.timeout` and `opts.signal`. The signal
+   * is read and encoded once, at the call. A broadcast (no destination) never waits: a
+   * receiver without room loses it (its DROPPED_MSGS), as with emit(). Resolves to the cookie.
+   */
+  emitAsync(signal: S.SignalSpec, opts?: EmitAsyncOptions): Promise<number> {
+    const op = 'emitAsync';
+    let c = -1, w: ReturnType<Connection['waitOptions']>, sig: S.PreparedSignal;
+    try {
+      if (this.isClosed) throw new BusError(A.ECONNRESET, op);
+      w = this.waitOptions(op, opts, EMIT_ASYNC_KEYS);
+      // (the cookie taken first, as emit() takes it, and given back when the signal is not sent)
+      c = this.takeCookie();
+      sig = S.prepareSignal(this, signal, c, op);
+      if (sig.destination === undefined) return Promise.resolve(S.sendSignal(this, sig, sig.bytes, c, op));
+    } catch (err) {
+      if (c >= 0) this.untakeCookie(c);
+      return Promise.reject(err);
+    }
+    const cookie = c, s = sig;
+    return this.roomFirst(op, s.destination!, s.bytes, { priority: s.priority, payloadType: PAYLOAD_DBUS }, w.timeout, w.signal, w.keepAlive,
+      (b) => S.sendSignal(this, s, b as Uint8Array, cookie, op), false, false)
+      .then(undefined, (err: unknown) => { this.untakeCookie(cookie); throw err; });
+  }
   /** Broadcast a D-Bus signal: emit({ path, interface, member, signature, body }). */
   signal(path: string, iface: string, member: string, signature?: string, body?: readonly unknown[]): number {
     return this.emit({ path, interface: iface, member, signature, body });
@@ -1963,8 +2000,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
-  private waitOptions(op: string, opts: SendAsyncOptions | undefined): { sendOpts: SendOptions; timeout: number; signal: AbortSignal | undefined; keepAlive: boolean | undefined } {
-    const o = options<SendAsyncOptions>(op, opts, SEND_ASYNC_KEYS, '{ timeout: ms }');
+  private waitOptions(op: string, opts: SendAsyncOptions | undefined, keys: readonly string[] = SEND_ASYNC_KEYS): { sendOpts: SendOptions; timeout: number; signal: AbortSignal | undefined; keepAlive: boolean | undefined } {
+    const o = options<SendAsyncOptions>(op, opts, keys, '{ timeout: ms }');
     // (each option read once: timeout was read twice, so a getter ran twice, before stop 35:
     // an outside audit)
     const t = o.timeout;

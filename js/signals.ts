@@ -260,6 +260,35 @@ export function maxSignalSize(e: Engine): number {
 
 /** Send a D-Bus signal (see SignalSpec); returns its cookie (the D-Bus serial). */
 export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'): number {
+  const s = prepareSignal(c, sig, cookie, op);
+  return sendSignal(c, s, s.bytes, cookie, op);
+}
+
+/**
+ * A signal checked and encoded (prepareSignal): the bytes of its D-Bus message (`bytes`:
+ * the codec's scratch, valid until the next encoding: emitAsync's wait keeps its own copy),
+ * its bloom filter, where it goes, its priority.
+ */
+export interface PreparedSignal {
+  bytes: Uint8Array;
+  bloom: Uint8Array;
+  /** broadcast: dstLo = dstHi = 0xffffffff; a name: dstName (dstLo = dstHi = 0) */
+  dstLo: number;
+  dstHi: number;
+  dstName: Uint8Array | null;
+  /** the destination as given (undefined: a broadcast) */
+  destination: Destination | undefined;
+  priority: number;
+}
+
+/**
+ * emit()'s first half: every option read once, checked, the message encoded, the
+ * destination checked. Everything that runs the caller's code (option getters, the body's
+ * values while they are measured, hashed and encoded) runs here, before the command area is
+ * written by sendSignal: code that sends from there (this thread's command area) cannot
+ * change what the send copies or where.
+ */
+export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op: string): PreparedSignal {
   const e = live(c, op);
   const o = options<SignalSpec>(op, sig, SIGNAL_KEYS, "{ path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed' }", 'signal');
   if (cookie > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${cookie} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
@@ -293,22 +322,31 @@ export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'
     throw asArgError(op, err);
   }
   live(c, op); // (again: a getter may have closed the connection, or left the bus)
-  const n = bytes.length;
-  const { u8, u32 } = e, cmd = e.cmd;
-  const msg = cmd + SEND.MSG;
-  let p = msg + A.MSG_HDR;
   const dst = oDst;
-  let dstLo = 0xffffffff, dstHi = 0xffffffff; // broadcast
+  let dstLo = 0xffffffff, dstHi = 0xffffffff, dstName: Uint8Array | null = null; // broadcast
   if (dst !== undefined) {
     if (typeof dst === 'number') { idArg(op, 'destination', dst); dstLo = lo(dst); dstHi = hi(dst); }
     else if (typeof dst === 'string' && /^:1\.\d+$/.test(dst)) { const id = idArg(op, 'destination', Number(dst.slice(3)), dst); dstLo = lo(id); dstHi = hi(id); }
     else if (typeof dst === 'string') {
       const err = busNameError(dst);
       if (err !== null) throw new BusError(A.EINVAL, op, `destination ${JSON.stringify(dst)} is not a bus name: ${err}`);
-      p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, encoder.encode(dst));
+      dstName = encoder.encode(dst);
       dstLo = 0; dstHi = 0;
     } else throw new BusError(A.EINVAL, op, `destination must be an id or a name, got ${kindOf(dst)}`);
   }
+  return { bytes, bloom, dstLo, dstHi, dstName, destination: dst, priority };
+}
+
+/** emit()'s second half: the prepared signal `s`, its message `bytes` (s.bytes, or a wait's copy of them), sent with `cookie`. */
+export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string): number {
+  const e = live(c, op);
+  const params = bloomParams(e);
+  const { bloom, dstLo, dstHi, priority } = s, dst = s.destination;
+  const n = bytes.length;
+  const { u8, u32 } = e, cmd = e.cmd;
+  const msg = cmd + SEND.MSG;
+  let p = msg + A.MSG_HDR;
+  if (s.dstName !== null) p = items.putStringItem(u8, u32, p, A.ITEM_DST_NAME, s.dstName);
   const bloomAt = p;
   items.putItemHeader(u32, p, A.BLOOM_FILTER_HDR + params.size, A.ITEM_BLOOM_FILTER);
   put64(u32, p + A.ITEM_HDR, 0); // generation 0

@@ -13,16 +13,26 @@ import { isU32 as u32 } from './answers.ts';
 const IDENTITY_KEYS = ['creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
 const MOCK_KEYS = ['seed', 'step', 'realClock', ...IDENTITY_KEYS] as const;
 
-/** Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 1). */
+/** Creds of which any field may be left out (or given as undefined: absent, it keeps its value). */
+export type PartialCreds = { [K in keyof Creds]?: Creds[K] | undefined };
+
+/**
+ * Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 1),
+ * each read once; a field given as undefined is left out (it was stored as undefined, and
+ * Bus.create then failed on the provider's answer: an outside audit, stop 51).
+ */
 function credsArg(op: string, c: unknown): Partial<Creds> {
   const o = options<Creds>(op, c, CREDS_FIELDS, '{ uid: 1000 }', 'creds');
+  const out: Partial<Creds> = {};
   for (const f of CREDS_FIELDS) {
     const v = o[f];
-    if (v !== undefined && !u32(v)) {
+    if (v === undefined) continue;
+    if (!u32(v)) {
       throw new BusError(A.EINVAL, op, `creds.${f} must be an integer in 0 … 2^32 − 1 (a uid_t / gid_t), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
     }
+    out[f] = v;
   }
-  return o;
+  return out;
 }
 
 /** Capability sets as u32 words (bit n = capability n); sets not given are empty. */
@@ -34,7 +44,7 @@ export interface MockCaps {
 
 /** The metadata a MockProvider reports; `null` or absent: unsupported (creds: 1000s). */
 export interface MockIdentity {
-  creds?: Partial<Creds> | undefined;
+  creds?: PartialCreds | undefined;
   pids?: Pids | null | undefined;
   groups?: readonly number[] | null | undefined;
   /** a string: thread and process comm alike */
@@ -96,7 +106,7 @@ export class MockProvider implements Provider {
   }
 
   /** Change the identity the provider reports (fields not given keep their value). */
-  setCreds(c: Partial<Creds>): void {
+  setCreds(c: PartialCreds): void {
     this.current = { ...this.current, ...credsArg('setCreds', c) };
     this.ep = (this.ep + 1) >>> 0;
   }

@@ -130,6 +130,23 @@ test('mock: defaults: creds 1000, every other item unsupported; setIdentity chan
   assert.is(p.epoch(), ep);
 });
 
+test('MockProvider: a creds field given as undefined is absent (it keeps its value), in the constructor, setCreds and setIdentity', async () => {
+  // (it was stored as undefined: credentials.uid undefined, and Bus.create failed on the
+  // provider's answer, far from the mistake; an outside audit, stop 51)
+  const p = new MockProvider({ creds: { uid: undefined, gid: 7 } });
+  assert.equal(p.credentials, { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 7, egid: 1000, sgid: 1000, fsgid: 1000 });
+  p.setCreds({ uid: undefined, euid: 5 });
+  assert.is(p.credentials.uid, 1000);
+  assert.is(p.credentials.euid, 5);
+  p.setIdentity({ creds: { gid: undefined } });
+  assert.is(p.credentials.gid, 7);
+  assert.equal(collect(p).creds, [1000, 5, 1000, 1000, 7, 1000, 1000, 1000]);
+  const { Bus } = await import('../../js/index.ts');
+  const bus = await Bus.create({ provider: p, limits: { connections: undefined } });
+  assert.is(bus.limits.connections, 64, 'a limit given as undefined is its default');
+  bus.close();
+});
+
 test('unsupported: a provider with only clock, random and creds reports ENOTSUP (58) for every other item', () => {
   const p: Provider = { name: 'min', clock: () => false, random: () => {}, creds: (_o: Creds) => false };
   const c = collect(p);
