@@ -74,6 +74,16 @@ t('emitAsync to a well-known name waits too; its signal is read and encoded at t
   s.close(); r.close();
 });
 
+t("emitAsync to a unique name (':1.<id>') waits as to its id", async ({ bus }) => {
+  const { s, r } = full(bus);
+  const p = s.emitAsync({ ...SIG, destination: r.uniqueName, body: [MAXQ] }, { timeout: 10000 });
+  await until(() => s.pendingSends === 1);
+  r.recv()!.free();
+  await p;
+  assert.equal(drain(r), [1, 2, MAXQ]);
+  s.close(); r.close();
+});
+
 t('emitAsync: ETIMEDOUT at its timeout and ECANCELED on abort, nothing sent, the cookie given back', async ({ bus }) => {
   const { s, r } = full(bus);
   const e1 = await rejected(s.emitAsync({ ...SIG, destination: r.id, body: [7] }, { timeout: 20 }));
