@@ -109,8 +109,8 @@ export const REASONS: Record<number, [number[], Text]> = {
     ? `the owner of the name${q(w.dst)} closed while the message was on its way to it, at the last of its look-ups (NAME_ROUTE_TRIES)`
     : `no open connection has the id${q(w.dst)}`],
   [A.R_SEND_RECEIVER_KIND]: [[A.ENXIO], (_, w) => `the receiver${qr(w.dst)} is an activator, policy holder or monitor`],
-  [A.R_SEND_QUOTA_BYTES]: [[A.ENOBUFS], (n) => `the receiver's per-user byte quota is used up: this sending user (its uid: the connections of every thread with that uid count together) may have ${n} bytes queued in the receiver's pool (a third of what the receiver has not received of the shared half of its pool), and this message does not fit (sendAsync, and replyAsync for a reply, wait for room)`],
-  [A.R_SEND_QUOTA_MSGS]: [[A.ENOBUFS], (n) => `the receiver's per-user quota allows ${n} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${n} queued there (sendAsync, and replyAsync for a reply, wait for room)`],
+  [A.R_SEND_QUOTA_BYTES]: [[A.ENOBUFS], (n) => `the receiver's per-user byte quota is used up: this sending user (its uid: the connections of every thread with that uid count together) may have ${n} bytes queued in the receiver's pool (a third of what the receiver has not received of the shared half of its pool), and this message does not fit (sendAsync waits for room, replyAsync for a reply, emitAsync for a signal)`],
+  [A.R_SEND_QUOTA_MSGS]: [[A.ENOBUFS], (n) => `the receiver's per-user quota allows ${n} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${n} queued there (sendAsync waits for room, replyAsync for a reply, emitAsync for a signal)`],
   [A.R_SEND_QUOTA_USERS]: [[A.ENOBUFS], (n) => `the receiver's quota table is full: ${n} other sending users have messages queued there`],
   [A.R_SEND_POOL_FULL]: [[A.EXFULL], (n) => `the receiver's pool is full: no free block of ${n} bytes for this message (received messages not yet freed stay in the pool)`],
   [A.R_SEND_NOT_PENDING]: [[A.EINVAL], () => 'no SEND of this thread is pending'],

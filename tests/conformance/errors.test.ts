@@ -57,7 +57,7 @@ t('SEND over quota: messages per user, with the limit', ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   for (let i = 0; i < A.MAX_QUEUED_PER_USER; i++) a.send(b.id, null);
   throwsReason(() => a.send(b.id, null), 'ENOBUFS', A.R_SEND_QUOTA_MSGS,
-    `send: ENOBUFS: SEND: the receiver's per-user quota allows ${A.MAX_QUEUED_PER_USER} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${A.MAX_QUEUED_PER_USER} queued there (sendAsync, and replyAsync for a reply, wait for room)`);
+    `send: ENOBUFS: SEND: the receiver's per-user quota allows ${A.MAX_QUEUED_PER_USER} queued messages, and this sending user (its uid: the connections of every thread with that uid count together) has ${A.MAX_QUEUED_PER_USER} queued there (sendAsync waits for room, replyAsync for a reply, emitAsync for a signal)`);
   while (b.drop());
 });
 
