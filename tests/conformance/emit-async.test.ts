@@ -163,7 +163,8 @@ t('emitAsync, seeded random: 200 progress signals to a receiver that takes them 
   r.addMatch({ destination: r.id });
   const N = 200, got: number[] = [], sends: Promise<number>[] = [];
   let next = 0;
-  while (got.length < N) {
+  // (bounded: a lost signal fails the test instead of hanging it)
+  for (let turn = 0; got.length < N && turn < 20000; turn++) {
     const burst = Math.floor(rand() * 8);
     for (let k = 0; k < burst && next < N; k++) sends.push(s.emitAsync({ ...SIG, destination: r.id, body: [next++] }, { timeout: 10000 }));
     if (rand() < 0.5) await tick();
