@@ -58,6 +58,11 @@ export interface CallSyncOptions {
 
 export const DEFAULT_CALL_TIMEOUT = 25000;
 
+/** Calls.claimQuiet: the message was a call's end, and there is nobody to wake */
+export const NO_WAKE: PendingCall = Object.freeze({
+  cookie: 0, reply: null, error: null, waitError: null, abandoned: true, wake: null, op: 'call', deadlineNs: 0,
+}) as PendingCall;
+
 /** The calls of one connection, made on its first call(). */
 export class Calls {
   readonly pending = new Map<number, PendingCall>();
@@ -124,28 +129,41 @@ export class Calls {
    * unless it is one.
    */
   claim(base: number, off: number, size: number): boolean {
+    const p = this.claimQuiet(base, off, size);
+    if (p === null) return false;
+    if (p !== NO_WAKE) p.wake?.();
+    return true;
+  }
+
+  /**
+   * claim() without the wake: null when the message is no end of a pending call; NO_WAKE
+   * when it was one and nobody is to be woken (an abandoned call's, freed); else the call,
+   * its reply or error set, for the caller to wake (`p.wake?.()`) when its turn comes: a
+   * listener's batch wakes it once the messages before it were handed over (connection.ts,
+   * batchTakeOut).
+   */
+  claimQuiet(base: number, off: number, size: number): PendingCall | null {
     const u32 = this.conn.engine.u32;
-    if ((u32[(base + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) !== 0) return false;
+    if ((u32[(base + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) !== 0) return null;
     const cr = get64(u32, base + A.MSG_TIMEOUT);
-    if (cr === 0) return false;
+    if (cr === 0) return null;
     const p = this.pending.get(cr);
-    if (p === undefined) return false;
+    if (p === undefined) return null;
     const m = new Message(this.conn, off, size);
     this.remove(p);
     const kernel = get64(u32, base + A.MSG_SRC_ID) === 0 && u32[(base + A.MSG_PAYLOAD_TYPE) >>> 2] === 0 && u32[(base + A.MSG_PAYLOAD_TYPE + 4) >>> 2] === 0;
     if (kernel) {
       const item = u32[(base + A.MSG_HDR + A.ITEM_TYPE) >>> 2];
       m.free();
-      if (p.abandoned) return true;
+      if (p.abandoned) return NO_WAKE;
       p.error = item === A.ITEM_REPLY_DEAD
         ? new BusError(A.EPIPE, p.op, 'the replier closed, or dropped the call, before it replied (REPLY_DEAD)')
         : new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (REPLY_TIMEOUT)');
     } else if (p.abandoned) {
       m.free(); // a late reply to an aborted call: nobody wants it
-      return true;
+      return NO_WAKE;
     } else p.reply = m;
-    p.wake?.();
-    return true;
+    return p;
   }
 
   /**

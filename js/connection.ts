@@ -25,7 +25,7 @@ import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import type { PumpOwner } from './reply-pump.ts';
 import { Caller, type CallOwner } from './call-run.ts';
 import type { Waiter } from './waiter.ts';
-import { Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import { Calls, NO_WAKE, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
 import * as O from './objects.ts';
 import * as CJ from './call-json.ts';
@@ -1230,6 +1230,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (r !== -A.ECONNRESET) checkCmd(u32, cmd, r, 'close', BYEBYE.NAME);
     this.isClosed = true;
     this.takenAt = this.takenN = this.batchFreeN = 0;
+    if (this.wakeN !== 0) this.wakeTaken(true);
     // after bus.shutdown() (which closes the creator's connections) this thread's waiters
     // say why, as every other thread's do: ESHUTDOWN, not ECONNRESET
     const why = (op: string) => isShutdown(u32)
@@ -1308,8 +1309,18 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** @internal bus.shutdown() was called (read from the bus header) */
   get busShutDown(): boolean { return isShutdown(this.engine.u32); }
 
-  /** @internal the listener that runs on this connection, or null (listen.ts) */
-  listening: object | null = null;
+  /**
+   * @internal the listener that runs on this connection, or null (listen.ts). While one
+   * runs, call()'s reply pump leaves the ends of calls that have messages queued before them
+   * to it, so that they come in queue order (reply-pump.ts); its end lets the pump take them.
+   */
+  get listening(): object | null { return this.listener; }
+  set listening(v: object | null) {
+    const was = this.listener;
+    this.listener = v;
+    if (was !== null && v === null) this.caller.pump.nudge();
+  }
+  private listener: object | null = null;
 
   /** @internal the next queued message without waiting (recvAsync's first look: a contended lock reads as none for now), or null */
   // --- conn.listen's batches (RECV_BATCH) ---
@@ -1325,6 +1336,28 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** slices of messages the listener is done with, freed by its next RECV_BATCH (offsets) */
   private batchFree: Uint32Array | null = null;
   private batchFreeN = 0;
+
+  /**
+   * Calls whose end a RECV_BATCH took behind messages of the batch (batchTakeOut): each is
+   * woken once the receives have been handed the messages before it (takenAt has reached
+   * wakeAt[i]: takeTaken), or when the batch is given up (wakeTaken), so that a listener's
+   * call settles after its handler was handed every message queued before the call's end,
+   * even when the listener yields in the middle of the batch. Ordered by position.
+   */
+  private wakeAt: Uint8Array | null = null;
+  private wakeCall: (PendingCall | null)[] = [];
+  private wakeI = 0;
+  private wakeN = 0;
+
+  /** Wake the batch's deferred calls whose position the receives have reached (all: `all`). */
+  private wakeTaken(all: boolean): void {
+    while (this.wakeI < this.wakeN && (all || this.wakeAt![this.wakeI] <= this.takenAt)) {
+      const p = this.wakeCall[this.wakeI]!;
+      this.wakeCall[this.wakeI++] = null;
+      p.wake?.();
+    }
+    if (this.wakeI === this.wakeN) this.wakeI = this.wakeN = 0;
+  }
 
   /** messages taken by a batch and not handed over yet */
   private get takenLeft(): number { return this.takenN - this.takenAt; }
@@ -1359,11 +1392,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   private takeTaken(op: string): Message | null {
     if (this.engine.connGen(this.slot) !== this.gen) {
       this.takenAt = this.takenN = this.batchFreeN = 0;
+      this.wakeTaken(true);
       throw new BusError(A.ECONNRESET, op, 'the connection was closed (by a recovery: this thread was declared dead)');
     }
     const t = this.taken!, ep = this.sliceEpochs;
     while (this.takenAt < this.takenN) {
+      // (the calls whose ends came before this message: every message before them handed over)
+      if (this.wakeN !== 0) this.wakeTaken(false);
       const k = this.takenAt++, off = t[2 * k], size = t[2 * k + 1];
+      // (a call whose end came after the batch's last message is woken by the next look: recvBatch, batchEnd)
       if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
       // a message peeked (with a priority, not at the head) and then taken by the batch, its
       // slice freed through the peek's Message since: it is gone, and its block may hold
@@ -1388,7 +1425,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.taken = new Uint32Array(2 * RECV_BATCH_MAX);
       this.takenEpoch = new Uint32Array(RECV_BATCH_MAX);
       this.batchFree = new Uint32Array(RECV_BATCH_MAX);
+      this.wakeAt = new Uint8Array(RECV_BATCH_MAX);
+      this.wakeCall = new Array<PendingCall | null>(RECV_BATCH_MAX).fill(null);
     }
+    // (the last batch handed over to its end: its calls' ends that came after its last message)
+    if (this.wakeN !== 0) this.wakeTaken(true);
     const calls = this.calls;
     // (as recvWith: an empty queue tells which calls lost their REPLY_TIMEOUT)
     const t0 = calls !== null && calls.live > 0 ? e.monotonicNs() : 0;
@@ -1450,7 +1491,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     let k = this.takenN * 2;
     for (let i = 0; i < n; i++) {
       const off = u32[at + 2 * i], size = u32[at + 2 * i + 1];
-      if (claims && calls!.claim(this.poolBase + off, off, size)) continue;
+      if (claims) {
+        const p = calls!.claimQuiet(this.poolBase + off, off, size);
+        if (p !== null) {
+          // an end of a call behind messages of this batch: its call is woken once they are
+          // handed over (wakeTaken), not now (in order: reply-pump.ts)
+          if (p === NO_WAKE) continue;
+          if (k === this.takenAt * 2) p.wake?.();
+          else { this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
+          continue;
+        }
+      }
       const ep = this.sliceEpochs;
       this.takenEpoch![k >>> 1] = ep === null ? 0 : ep[off >>> 6];
       t[k++] = off; t[k++] = size;
@@ -1471,6 +1522,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** @internal conn.listen has stopped: the slices it was done with are freed now (its taken messages stay for the next receives). */
   batchEnd(): void {
+    // (the listener is over: calls whose ends its batch took wait for no hand-over now; the
+    // messages before them stay for the next receives)
+    if (this.wakeN !== 0) this.wakeTaken(true);
     const n = this.batchFreeN;
     this.batchFreeN = 0;
     if (this.gone) return; // (gone with the connection's pool, which a recovery may have given another connection)

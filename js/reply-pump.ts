@@ -16,6 +16,17 @@
 // The pump takes only ends of calls (messages without EXPECT_REPLY whose cookie_reply is a
 // pending call's cookie): every other message stays queued, accounted to its sender's quota,
 // for the user's receives (calls.ts says why).
+//
+// Order with a listener: while a listener runs on the connection (conn.listen), the pump
+// takes an end only when it is first in the queue (and no message its batch took waits to be
+// handed over); one with messages before it is left to
+// the listener, which takes every message in queue order and hands the end to its call as it
+// meets it (Calls.claim), so that a call settles after the listener's handler was handed
+// every message queued before its end (sd-bus runs an asynchronous call's callback in queue
+// order too). A listener never waits for its handler, so it always gets there. The end of the
+// listener (stop, a failure, close) nudges the pump, which then takes what is left wherever
+// it is. An iterator or a recvAsync gets no such order: a loop's body may await a call whose
+// end would then wait behind messages nobody takes (docs/API.md, "Calls").
 import * as A from './shared/abi.ts';
 import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
@@ -51,6 +62,10 @@ export interface PumpOwner {
   freeOffset(offset: number): void;
   /** receives of the user wait on the connection (conn.listen, an iterator, recvAsync): they take the calls' ends they meet */
   readonly pendingReceives: number;
+  /** the listener that runs on the connection (conn.listen), or null: it takes every message in queue order, the calls' ends among them */
+  readonly listening: object | null;
+  /** messages a listener's RECV_BATCH took and has not handed over yet (the connection's next messages) */
+  readonly batchPending: boolean;
 }
 
 /** The reply pump of one connection. */
@@ -61,6 +76,8 @@ export class ReplyPump {
   private running = false;
   /** an end of a call the host does not know (made through the raw ABI: the user's) was seen queued: the pump takes only its own calls' ends, by cookie */
   private rawCalls = false;
+  /** the last look left an end to the listener (messages were queued before it) */
+  private deferred = false;
   /** the deadline (ns) the current wait ends at, and how to end that wait early */
   private dueNs = Infinity;
   private wake: (() => void) | null = null;
@@ -78,6 +95,11 @@ export class ReplyPump {
   want(p: PendingCall): void {
     if (!this.running) void this.run();
     else if (p.deadlineNs < this.dueNs) this.wake?.(); // it looks again, and waits until this deadline at most
+  }
+
+  /** The listener ended (conn.listening set to null): a wait that left ends to it looks again. */
+  nudge(): void {
+    if (this.deferred) this.wake?.();
   }
 
   /**
@@ -160,7 +182,9 @@ export class ReplyPump {
         if (stuck) throw relabel('call', stuck); // (the shared error says the op of the receive that met it: an outside audit, stop 22)
         let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
         if (conn.lockBusy !== null) left = Math.min(left, A.ASYNC_LOCK_RETRY_MS);
-        else if (!spinDecided) {
+        // (an end left to the listener: no spin, which would only keep the listener, on this
+        // same thread, from taking it)
+        else if (!spinDecided && !this.deferred) {
           spinDecided = true;
           if (conn.spinner.shouldSpin() && conn.spinner.spin(i32, idx, seen, left)) continue;
         }
@@ -181,6 +205,7 @@ export class ReplyPump {
       this.line.wakeAll(); // (they look again: a shutdown, a closed connection, is theirs too)
     } finally {
       this.running = false;
+      this.deferred = false;
       this.wake = null;
       this.dueNs = Infinity;
     }
@@ -198,9 +223,16 @@ export class ReplyPump {
   private take(): number {
     const conn = this.conn, calls = conn.calls!;
     let n = 0;
+    this.deferred = false;
     for (;;) {
       if (this.rawCalls) return n + this.takeEach(false);
       const cr = this.firstEnd();
+      // messages before it and a listener running: the listener takes it in order (above);
+      // the calls past their deadlines still look (their REPLY_TIMEOUTs come now)
+      if (cr !== 0 && (this.firstAt > 0 || conn.batchPending) && conn.listening !== null) {
+        this.deferred = true;
+        return n + this.takeEach(true);
+      }
       // no end queued: the calls past their deadlines look (their REPLY_TIMEOUTs come, or were
       // dropped); and every call does when an end may have been dropped for lack of room (a
       // REPLY_DEAD's most often): the core has fewer records of this connection's calls than
@@ -288,7 +320,10 @@ export class ReplyPump {
     return seen;
   }
 
-  /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0. */
+  /** how many messages were queued before the end firstEnd() found */
+  private firstAt = 0;
+
+  /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0; firstAt says where. */
   private firstEnd(): number {
     const conn = this.conn, e = conn.live('call'), u32 = e.u32;
     let b = Atomics.load(u32, (e.connAddr(conn.slot) + A.CONN_Q_HEAD) >>> 2);
@@ -296,7 +331,7 @@ export class ReplyPump {
       const m = b + A.BLOCK_HDR;
       if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0) {
         const cr = get64(u32, m + A.MSG_TIMEOUT);
-        if (cr !== 0) return cr;
+        if (cr !== 0) { this.firstAt = n; return cr; }
       }
       b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
     }

@@ -32,6 +32,31 @@ s('a worker answers call() and callSync()', async () => {
   bus.close();
 });
 
+s('a job\'s events before its answer: with a listener on the caller, each call settles after them', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const w = spawn(WORKER, { role: 'progress', handle: bus.handle() }, { kind: 'thread' });
+  const ready = await w.next<Ready>(READY_MS, 'the job service to join');
+  assert.is(ready.error, undefined);
+  let events = 0;
+  // (a handler a little slow: the listener yields in the middle of its batches, when the
+  // reply pump would run)
+  const l = main.listen(() => { const end = performance.now() + 0.02; while (performance.now() < end); events++; });
+  for (const n of [0, 1, 31, 32, 33, 300, 7, 600]) {
+    const before = events;
+    const r = await within(main.call(ready.id, new Uint8Array([n & 255, n >> 8]), { timeout: MSG_MS }), MSG_MS * 2, `the answer of a job of ${n} events`);
+    assert.is(events - before, n, `a job of ${n} events: all handed over when its call settled`);
+    r.free();
+  }
+  main.send(ready.id, null);
+  assert.equal(await w.next(MSG_MS, 'done'), { done: true, answered: 8 });
+  l.stop();
+  await within(l.done, MSG_MS, 'the listener to end');
+  assert.is(main.pendingCalls, 0);
+  main.close();
+  bus.close();
+});
+
 s('a call pending at a worker that is terminated and recovered ends with EPIPE', async () => {
   const bus = await threadBus(ENGINE);
   const main = bus.connect();

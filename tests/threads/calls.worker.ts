@@ -4,7 +4,7 @@
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface CallsInput { role: 'replier' | 'hold' | 'service'; handle: BusHandle }
+interface CallsInput { role: 'replier' | 'hold' | 'service' | 'progress'; handle: BusHandle }
 const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
 
 const inp = await input<CallsInput>();
@@ -32,6 +32,22 @@ try {
     for await (const m of conn.messages({ timeout: 30000 })) {
       if (!m.expectsReply) break;
       await conn.replyAsync(m, m.payload, { timeout: 30000 });
+      answered++;
+    }
+    conn.close();
+    bus.close();
+    post({ done: true, answered });
+  } else if (inp.role === 'progress') {
+    // a job service: a call of payload [n, n >> 8] sends n events to its caller (each waiting
+    // for room), then the answer, n again; a message that is not a call stops it
+    let answered = 0;
+    for (;;) {
+      const m = await conn.recvAsync({ timeout: 10000 });
+      if (!m.expectsReply) { m.free(); break; }
+      const n = m.payload[0] | (m.payload[1] << 8);
+      for (let i = 0; i < n; i++) await conn.sendAsync(m.src, new Uint8Array([i & 255]), { timeout: 10000 });
+      await conn.replyAsync(m, m.payload, { timeout: 10000 });
+      m.free();
       answered++;
     }
     conn.close();

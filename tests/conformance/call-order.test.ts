@@ -1,0 +1,146 @@
+// A call's end in queue order while a listener runs (js/reply-pump.ts, "Order with a
+// listener"; docs/API.md, "Calls"): the call settles only after the listener's handler was
+// handed every message queued before the call's reply (or REPLY_DEAD), also when the handler
+// is slow enough that the listener yields in the middle of a batch; stopping the listener lets
+// the call take its end past unread messages; a handler that awaits a call of its own
+// connection gets its answer; and a seeded random run of interleaved events and replies.
+import * as assert from 'uvu/assert';
+import { BusError, type Message, type Connection } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+
+const t = busSuite('call order with a listener');
+const enc = (s: string) => new TextEncoder().encode(s);
+/** a bound on every wait of these tests: a call that never settles fails the test instead of hanging it */
+const within = <T>(p: Promise<T>, ms = 10000) => Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`not settled within ${ms} ms`)), ms))]);
+/** busy for `us` µs (a handler slower than the listener's 2 ms drain turn over a few hundred messages) */
+const busy = (us: number) => { const end = performance.now() + us / 1000; while (performance.now() < end); };
+/** xorshift32 */
+const rng = (seed: number) => () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 2 ** 32; };
+
+/** `svc` takes the next call queued for it (the caller's send may come a turn later) */
+async function nextCall(svc: Connection): Promise<Message> {
+  for (let i = 0; i < 2000; i++) {
+    const m = svc.recv();
+    if (m !== null) return m;
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  throw new Error('no call reached the service within 2 s');
+}
+
+t('a call settles after the listener was handed every message queued before its reply, across the listener\'s yields', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  let handled = 0;
+  const l = caller.listen(() => { busy(40); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = await nextCall(svc);
+  // 200 events, then the answer: all queued before the caller's thread runs again; 200 × 40 µs
+  // is four of the listener's 2 ms turns, between which the reply pump would run
+  for (let i = 0; i < 200; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'done');
+  m.free();
+  const r = await within(p);
+  assert.is(handled, 200, 'every event queued before the reply was handed over first');
+  assert.is(r.text(), 'done');
+  r.free();
+  l.stop();
+  await within(l.done);
+});
+
+t('REPLY_DEAD keeps its place too: a call whose replier closed settles with EPIPE after the events it sent first', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  let handled = 0;
+  const l = caller.listen(() => { busy(40); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = await nextCall(svc);
+  for (let i = 0; i < 150; i++) svc.sendText(caller.id, `event ${i}`);
+  m.free();
+  svc.close({ drop: true }); // (REPLY_DEAD to the caller, queued behind the events)
+  let got = '';
+  try { await within(p); } catch (e) { got = (e as BusError).code; }
+  assert.is(got, 'EPIPE');
+  assert.is(handled, 150, 'every event queued before the REPLY_DEAD was handed over first');
+  l.stop();
+  await within(l.done);
+});
+
+t('stopping the listener lets the call take its reply past messages nobody has received', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const seen: string[] = [];
+  let l: ReturnType<Connection['listen']> | null = null;
+  l = caller.listen((msg) => { seen.push(msg.text()); l!.stop(); });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = await nextCall(svc);
+  for (let i = 0; i < 40; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'done');
+  m.free();
+  const r = await within(p, 2000);
+  assert.is(r.text(), 'done');
+  r.free();
+  await within(l.done);
+  assert.equal(seen, ['event 0'], 'the listener stopped after its first message');
+  assert.is(caller.queued, 39, 'the others stay queued, the reply taken from behind them');
+  while (caller.drop());
+});
+
+t('a handler that awaits a call of its own connection gets the answer though more messages come before it', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const answers: string[] = [];
+  let handled = 0;
+  const l = caller.listen(async (msg) => {
+    handled++;
+    if (msg.text() !== 'ask') return;
+    const r = await within(caller.call(svc.id, enc('q'), { timeout: 60000 }));
+    answers.push(r.text());
+    r.free();
+  });
+  svc.sendText(caller.id, 'ask');
+  const m = await nextCall(svc);
+  // more messages before the answer: the listener keeps taking them while the handler awaits
+  for (let i = 0; i < 50; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'answer');
+  m.free();
+  for (let i = 0; i < 5000 && answers.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(answers, ['answer']);
+  assert.is(handled, 51);
+  l.stop();
+  await within(l.done);
+});
+
+t('seeded random: calls in flight, events and replies interleaved; each call settles after the events sent before its reply', async ({ bus }) => {
+  for (const seed of [1, 7, 0x5eed, 2024]) {
+    const rand = rng(seed);
+    const caller = bus.connect(), svc = bus.connect();
+    let handled = 0;
+    const slow = rand() < 0.5;
+    const l = caller.listen(() => { if (slow) busy(30); handled++; });
+    const nCalls = 1 + Math.floor(rand() * 8);
+    /** per call: the events sent before its reply, and how many were handled when it settled */
+    const before: number[] = [], atSettle: number[] = [];
+    const calls = Array.from({ length: nCalls }, (_, i) => caller.call(svc.id, new Uint8Array([i]), { timeout: 60000 })
+      .then((r) => { atSettle[i] = handled; r.free(); }));
+    const asks: Message[] = [];
+    while (asks.length < nCalls) asks.push(await nextCall(svc));
+    let sent = 0;
+    // answered in a random order, each after a random number of events (200 at most in all:
+    // the caller's quota for this user is 256 messages)
+    const order = asks.map((_, i) => i).sort(() => rand() - 0.5);
+    for (const i of order) {
+      const k = Math.floor(rand() * (200 / nCalls));
+      for (let j = 0; j < k; j++) svc.sendText(caller.id, `e${sent++}`);
+      before[asks[i].payload[0]] = sent;
+      svc.replyText(asks[i], 'r');
+      asks[i].free();
+      if (rand() < 0.3) await new Promise((r) => setTimeout(r, 0));
+    }
+    await within(Promise.all(calls));
+    for (let i = 0; i < nCalls; i++) assert.ok(atSettle[i] >= before[i], `seed ${seed}, call ${i}: settled with ${atSettle[i]} events handled, ${before[i]} sent before its reply`);
+    for (let i = 0; i < 5000 && handled < sent; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.is(handled, sent, `seed ${seed}: every event handed over`);
+    l.stop();
+    await within(l.done);
+    caller.close();
+    svc.close();
+  }
+});
+
+t.run();
