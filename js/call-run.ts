@@ -505,6 +505,14 @@ class CallEnd implements Waiter {
     const p = this.p;
     try {
       for (;;) {
+        // an end that a listener's batch took behind messages it has not handed over yet:
+        // the batch wakes the call once they are (connection.ts, wakeTaken; or its close)
+        if (p.held) {
+          this.waiting = true;
+          p.wake = this.wakeFn;
+          this.cancel = this.wakeFn;
+          return;
+        }
         // an end handed over (drop(), recv(), the pump; a reply, or the bus's REPLY_TIMEOUT /
         // REPLY_DEAD) before a close() that came while this call had not resumed: the call ends
         // as the close ended the others (a reply's Message went with the pool). Before stop 41

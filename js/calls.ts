@@ -37,6 +37,13 @@ export interface PendingCall {
   abandoned: boolean;
   /** ends the call's current wait (it re-checks) */
   wake: (() => void) | null;
+  /**
+   * its end was taken by a listener's batch behind messages of that batch not handed over
+   * yet: the call does not settle until the batch wakes it (connection.ts, wakeTaken)
+   */
+  held: boolean;
+  /** its deadline passed while its end waits in the queue behind messages the listener takes first (the pump leaves it: reply-pump.ts) */
+  behind: boolean;
   readonly op: string;
   /** the deadline sent with the call: the provider's monotonic clock, ns */
   readonly deadlineNs: number;
@@ -60,7 +67,7 @@ export const DEFAULT_CALL_TIMEOUT = 25000;
 
 /** Calls.claimQuiet: the message was a call's end, and there is nobody to wake */
 export const NO_WAKE: PendingCall = Object.freeze({
-  cookie: 0, reply: null, error: null, waitError: null, abandoned: true, wake: null, op: 'call', deadlineNs: 0,
+  cookie: 0, reply: null, error: null, waitError: null, abandoned: true, wake: null, held: false, behind: false, op: 'call', deadlineNs: 0,
 }) as PendingCall;
 
 /** The calls of one connection, made on its first call(). */
@@ -74,7 +81,7 @@ export class Calls {
   constructor(private readonly conn: Connection) {}
 
   add(cookie: number, op: string, deadlineNs: number): PendingCall {
-    const p: PendingCall = { cookie, reply: null, error: null, waitError: null, abandoned: false, wake: null, op, deadlineNs };
+    const p: PendingCall = { cookie, reply: null, error: null, waitError: null, abandoned: false, wake: null, held: false, behind: false, op, deadlineNs };
     this.pending.set(cookie, p);
     this.live++;
     if (deadlineNs < this.nextDue) this.nextDue = deadlineNs;

@@ -1354,6 +1354,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     while (this.wakeI < this.wakeN && (all || this.wakeAt![this.wakeI] <= this.takenAt)) {
       const p = this.wakeCall[this.wakeI]!;
       this.wakeCall[this.wakeI++] = null;
+      p.held = false;
       p.wake?.();
     }
     if (this.wakeI === this.wakeN) this.wakeI = this.wakeN = 0;
@@ -1475,15 +1476,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       checkCmd(u32, cmd, r, op, RECV.NAME); // (throws)
     }
     this.batchFreeN = 0;
-    this.batchTakeOut(u32, cmd);
-    return this.takenN > 0;
+    // (true when it took anything: a batch of nothing but calls' ends, all handed to their
+    // calls, is no empty queue, and the listener looks again instead of parking on a word
+    // that did not move with messages still queued: an outside audit)
+    return this.batchTakeOut(u32, cmd) > 0;
   }
 
   /**
    * After a RECV_BATCH: the pending frees it did leave the list, the messages it took go to
    * `taken` (a pending call's reply to its call instead).
    */
-  private batchTakeOut(u32: Uint32Array, cmd: number): void {
+  private batchTakeOut(u32: Uint32Array, cmd: number): number {
     const freed = Math.min(RECV.batchFreed(u32, cmd), this.batchFreeN);
     if (freed > 0) { this.batchFree!.copyWithin(0, freed, this.batchFreeN); this.batchFreeN -= freed; }
     const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2, t = this.taken!;
@@ -1498,7 +1501,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           // handed over (wakeTaken), not now (in order: reply-pump.ts)
           if (p === NO_WAKE) continue;
           if (k === this.takenAt * 2) p.wake?.();
-          else { this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
+          else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
           continue;
         }
       }
@@ -1507,6 +1510,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       t[k++] = off; t[k++] = size;
     }
     this.takenN = k / 2;
+    return n;
   }
 
   /**

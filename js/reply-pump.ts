@@ -97,9 +97,16 @@ export class ReplyPump {
     else if (p.deadlineNs < this.dueNs) this.wake?.(); // it looks again, and waits until this deadline at most
   }
 
-  /** The listener ended (conn.listening set to null): a wait that left ends to it looks again. */
+  /**
+   * The listener ended (conn.listening set to null): a wait that left ends to it looks again,
+   * and a pump that stopped with ends left to it (calls past their deadlines whose ends wait
+   * behind messages: `behind`) runs again to take them.
+   */
   nudge(): void {
-    if (this.deferred) this.wake?.();
+    if (this.running) { if (this.deferred) this.wake?.(); }
+    else if (this.waiting.size > 0) {
+      for (const p of this.waiting) if (!(p.reply || p.error || p.waitError)) { void this.run(); return; }
+    }
   }
 
   /**
@@ -165,6 +172,8 @@ export class ReplyPump {
         let due = Infinity, open = false;
         for (const p of this.waiting) {
           if (p.reply || p.error || p.waitError) continue;
+          // (its end is queued behind messages the listener takes first: no deadline to wait for)
+          if (p.behind) { p.behind = false; continue; }
           open = true;
           if (p.deadlineNs < due) due = p.deadlineNs;
         }
@@ -228,7 +237,8 @@ export class ReplyPump {
       if (this.rawCalls) return n + this.takeEach(false);
       const cr = this.firstEnd();
       // messages before it and a listener running: the listener takes it in order (above);
-      // the calls past their deadlines still look (their REPLY_TIMEOUTs come now)
+      // the calls past their deadlines with no end queued still look (their REPLY_TIMEOUTs
+      // come now: a call that times out settles at once)
       if (cr !== 0 && (this.firstAt > 0 || conn.batchPending) && conn.listening !== null) {
         this.deferred = true;
         return n + this.takeEach(true);
@@ -265,6 +275,9 @@ export class ReplyPump {
     let n = 0;
     for (const p of [...this.waiting]) {
       if (p.reply || p.error || p.waitError || p.deadlineNs > t) continue;
+      // an end left to the listener (deferred): the reply came before the deadline and waits
+      // behind messages queued before it; its own RECV_REPLY would take it out of order
+      if (this.deferred && this.endQueued(p.cookie)) { p.behind = true; continue; }
       conn.takeReply(p, 'call', true);
       if (conn.lockBusy !== null) break;
       if (p.reply || p.error) n++;
@@ -318,6 +331,18 @@ export class ReplyPump {
     this.droppedWord = w;
     if (calls !== null) calls.dropSeen = false;
     return seen;
+  }
+
+  /** Is an end of the call `cookie` in the connection's queue (read in place)? */
+  private endQueued(cookie: number): boolean {
+    const conn = this.conn, e = conn.live('call'), u32 = e.u32;
+    let b = Atomics.load(u32, (e.connAddr(conn.slot) + A.CONN_Q_HEAD) >>> 2);
+    for (let n = 0; b !== 0 && n < 1 << 20; n++) {
+      const m = b + A.BLOCK_HDR;
+      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0 && get64(u32, m + A.MSG_TIMEOUT) === cookie) return true;
+      b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
+    }
+    return false;
   }
 
   /** how many messages were queued before the end firstEnd() found */

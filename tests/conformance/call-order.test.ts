@@ -3,10 +3,12 @@
 // handed every message queued before the call's reply (or REPLY_DEAD), also when the handler
 // is slow enough that the listener yields in the middle of a batch; stopping the listener lets
 // the call take its end past unread messages; a handler that awaits a call of its own
-// connection gets its answer; and a seeded random run of interleaved events and replies.
+// connection gets its answer; an answer taken by the listener's batch before the call began
+// waiting, a batch of nothing but answers, an answer queued before its deadline that passes
+// while the listener works (outside audit EA); and a seeded random run.
 import * as assert from 'uvu/assert';
-import { BusError, type Message, type Connection } from '../../js/index.ts';
-import { busSuite } from '../helpers/harness.ts';
+import { BusError, MockProvider, type Message, type Connection } from '../../js/index.ts';
+import { busSuite, SMALL } from '../helpers/harness.ts';
 
 const t = busSuite('call order with a listener');
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -106,6 +108,30 @@ t('a handler that awaits a call of its own connection gets the answer though mor
   await within(l.done);
 });
 
+t('a call whose answer the batch took before the call began waiting still settles after the messages before it', async ({ bus }) => {
+  // (all in one synchronous run: the call's first wait step, a microtask, comes after the
+  // listener's batch took the answer; the listener then yields after 2 ms of 1 ms handlers)
+  for (let round = 0; round < 3; round++) {
+    const caller = bus.connect(), svc = bus.connect();
+    let handled = 0;
+    const l = caller.listen(() => { busy(1000); handled++; });
+    const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+    const m = svc.recv()!;
+    assert.ok(m !== null && m.expectsReply, 'the call was sent at once');
+    for (let i = 0; i < 10; i++) svc.sendText(caller.id, `event ${i}`);
+    svc.replyText(m, 'done');
+    m.free();
+    let at = -1;
+    const r = await within(p.then((x) => { at = handled; return x; }));
+    assert.is(at, 10, `round ${round}: every event handed over when the call settled`);
+    r.free();
+    l.stop();
+    await within(l.done);
+    caller.close();
+    svc.close();
+  }
+});
+
 t('seeded random: calls in flight, events and replies interleaved; each call settles after the events sent before its reply', async ({ bus }) => {
   for (const seed of [1, 7, 0x5eed, 2024]) {
     const rand = rng(seed);
@@ -144,3 +170,70 @@ t('seeded random: calls in flight, events and replies interleaved; each call set
 });
 
 t.run();
+
+// the provider's clock in real time (a call's deadline passes while the listener works), and
+// reply records for 100 calls
+const rt = busSuite('call order with a listener, real clock', { provider: new MockProvider({ seed: 42, realClock: true }), limits: { ...SMALL, replies: 128 } });
+
+rt('a batch of nothing but answers is not an empty queue: every call settles at once and the message after them is handed over', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const calls = Array.from({ length: 100 }, (_, i) => caller.call(svc.id, new Uint8Array([i]), { timeout: 60000 }));
+  svc.sendText(caller.id, 'e0');
+  for (let i = 0; i < 100; i++) {
+    const m = svc.recv()!;
+    svc.reply(m, m.payload);
+    m.free();
+  }
+  svc.sendText(caller.id, 'e1');
+  const seen: string[] = [];
+  const l = caller.listen((msg) => { seen.push(msg.text()); });
+  const got = await within(Promise.all(calls), 2000);
+  for (let i = 0; i < 100; i++) { assert.is(got[i].payload[0], i); got[i].free(); }
+  for (let i = 0; i < 1000 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(seen, ['e0', 'e1']);
+  assert.is(caller.queued, 0);
+  l.stop();
+  await within(l.done);
+});
+
+
+rt('an answer queued before its deadline stays behind the messages before it when the deadline passes meanwhile', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  let handled = 0;
+  const l = caller.listen(() => { busy(5000); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60 });
+  const m = await nextCall(svc);
+  // 40 events of 5 ms each, then the answer, all within a few ms of the call: the listener
+  // works 200 ms through them, past the call's 60 ms deadline
+  for (let i = 0; i < 40; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'done');
+  m.free();
+  let at = -1;
+  const r = await within(p.then((x) => { at = handled; return x; }));
+  assert.is(r.text(), 'done', 'the answer came before the deadline: the call resolves');
+  assert.is(at, 40, 'after every event queued before the answer');
+  r.free();
+  l.stop();
+  await within(l.done);
+});
+
+rt('a call that times out with messages queued settles at once (ETIMEDOUT does not wait for the listener)', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  let handled = 0;
+  const l = caller.listen(() => { busy(5000); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60 });
+  const m = await nextCall(svc);
+  for (let i = 0; i < 40; i++) svc.sendText(caller.id, `event ${i}`);
+  let code = '', at = -1;
+  try { await within(p); } catch (e) { code = (e as BusError).code; at = handled; }
+  assert.is(code, 'ETIMEDOUT');
+  assert.ok(at < 40, `settled before the listener got through the events (${at} of 40 handed over)`);
+  for (let i = 0; i < 5000 && handled < 40; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.is(handled, 40);
+  assert.throws(() => svc.reply(m, null), (e: BusError) => e.code === 'EBADSLT', 'too late: the caller\'s record is gone');
+  m.free();
+  l.stop();
+  await within(l.done);
+});
+
+rt.run();
