@@ -32,7 +32,8 @@ import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
-import { waitWord } from './host/wait.ts';
+import { waitWord, now } from './host/wait.ts';
+import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
 import type { Spinner } from './host/spin.ts';
 import type { Calls, PendingCall } from './calls.ts';
@@ -198,10 +199,24 @@ export class ReplyPump {
           if (conn.spinner.shouldSpin() && conn.spinner.spin(i32, idx, seen, left)) continue;
         }
         this.dueNs = due;
-        await new Promise<void>((resolve) => {
-          this.wake = resolve;
-          waitWord(i32, idx, seen, left, conn.sleepersIndex).then(resolve);
-        });
+        if (this.deferred) {
+          // ends left to the listener: it takes every message that comes, so the pump waits
+          // only for the earliest deadline (an unref'd timer), a call with an earlier one, or
+          // the listener's end (nudge), not for every message published meanwhile
+          if (conn.listening === null) continue;
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            timer = setTimeout(resolve, timerDelay(now() + left));
+            unref(timer);
+          });
+          clearTimeout(timer);
+        } else {
+          await new Promise<void>((resolve) => {
+            this.wake = resolve;
+            waitWord(i32, idx, seen, left, conn.sleepersIndex).then(resolve);
+          });
+        }
         this.wake = null;
         this.dueNs = Infinity;
       }

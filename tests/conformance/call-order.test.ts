@@ -132,6 +132,34 @@ t('a call whose answer the batch took before the call began waiting still settle
   }
 });
 
+t('a reply pump that left an end to the listener does not wait on the wake word (no wake-up of its own per message published)', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  let handled = 0;
+  const l = caller.listen(() => { busy(200); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = await nextCall(svc);
+  // (more than a batch before the reply: it stays in the queue, for the pump to leave to the listener)
+  for (let i = 0; i < 100; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'done');
+  m.free();
+  // between two of the listener's turns (it yields every 2 ms of 0.2 ms handlers): the listener
+  // is not parked, and the pump, which left the reply to it, waits on a timer only
+  const seen: number[] = [];
+  for (let i = 0; i < 8 && handled < 100; i++) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (handled > 40 && handled < 100) seen.push(caller.stats().sleepers.wake);
+  }
+  const r = await within(p);
+  r.free();
+  assert.ok(seen.length > 0, 'looked between the listener\'s turns');
+  assert.ok(seen.every((n) => n === 0), `no wait parked on the wake word while the listener works (sleepers.wake ${seen.join(', ')})`);
+  // a message published now finds the listener parked, the pump gone: one wait counted
+  for (let i = 0; i < 100 && caller.stats().sleepers.wake === 0; i++) await new Promise((r2) => setTimeout(r2, 1));
+  assert.is(caller.stats().sleepers.wake, 1, 'the listener alone parks once its work is done');
+  l.stop();
+  await within(l.done);
+});
+
 t('seeded random: calls in flight, events and replies interleaved; each call settles after the events sent before its reply', async ({ bus }) => {
   for (const seed of [1, 7, 0x5eed, 2024]) {
     const rand = rng(seed);
