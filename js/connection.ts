@@ -1500,7 +1500,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           // an end of a call behind messages of this batch: its call is woken once they are
           // handed over (wakeTaken), not now (in order: reply-pump.ts)
           if (p === NO_WAKE) continue;
-          if (k === this.takenAt * 2) p.wake?.();
+          // (a REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued)
+          if (k === this.takenAt * 2 || p.error?.errno === A.ETIMEDOUT) p.wake?.();
           else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
           continue;
         }

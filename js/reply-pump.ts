@@ -39,6 +39,12 @@ import type { Spinner } from './host/spin.ts';
 import type { Calls, PendingCall } from './calls.ts';
 import type { SlotLine } from './slot-line.ts';
 
+/** Is the message whose header is at `m` the bus's REPLY_TIMEOUT (src 0, payload type 0, its first item)? */
+export function isTimeout(u32: Uint32Array, m: number): boolean {
+  return get64(u32, m + A.MSG_SRC_ID) === 0 && u32[(m + A.MSG_PAYLOAD_TYPE) >>> 2] === 0 && u32[(m + A.MSG_PAYLOAD_TYPE + 4) >>> 2] === 0 &&
+    u32[(m + A.MSG_HDR + A.ITEM_TYPE) >>> 2] === A.ITEM_REPLY_TIMEOUT;
+}
+
 /** What the pump needs of its connection (Connection implements it; internal). */
 export interface PumpOwner {
   readonly engine: Engine;
@@ -251,10 +257,10 @@ export class ReplyPump {
     for (;;) {
       if (this.rawCalls) return n + this.takeEach(false);
       const cr = this.firstEnd();
-      // messages before it and a listener running: the listener takes it in order (above);
-      // the calls past their deadlines with no end queued still look (their REPLY_TIMEOUTs
-      // come now: a call that times out settles at once)
-      if (cr !== 0 && (this.firstAt > 0 || conn.batchPending) && conn.listening !== null) {
+      // messages before it and a listener running: the listener takes it in order (above),
+      // unless it is a REPLY_TIMEOUT (a call that times out settles at once); the calls past
+      // their deadlines still look (takeEach: their REPLY_TIMEOUTs come now)
+      if (cr !== 0 && !this.firstTimeout && (this.firstAt > 0 || conn.batchPending) && conn.listening !== null) {
         this.deferred = true;
         return n + this.takeEach(true);
       }
@@ -287,12 +293,18 @@ export class ReplyPump {
   private takeEach(dueOnly: boolean): number {
     const conn = this.conn;
     const t = dueOnly ? conn.engine.monotonicNs() : Infinity;
+    const listening = conn.listening !== null;
     let n = 0;
     for (const p of [...this.waiting]) {
       if (p.reply || p.error || p.waitError || p.deadlineNs > t) continue;
-      // an end left to the listener (deferred): the reply came before the deadline and waits
-      // behind messages queued before it; its own RECV_REPLY would take it out of order
-      if (this.deferred && this.endQueued(p.cookie)) { p.behind = true; continue; }
+      // with a listener running, a reply or REPLY_DEAD queued behind messages is left to it
+      // (above): its own RECV_REPLY would take it out of order (also past the call's deadline:
+      // the reply came in time; and with raw-ABI calls beside, where every end is taken by its
+      // cookie). A REPLY_TIMEOUT is taken wherever it is: the call settles at once.
+      if (listening) {
+        const at = this.endAt(p.cookie);
+        if (at >= 0 && !this.atTimeout && (at > 0 || conn.batchPending)) { p.behind = true; this.deferred = true; continue; }
+      }
       conn.takeReply(p, 'call', true);
       if (conn.lockBusy !== null) break;
       if (p.reply || p.error) n++;
@@ -348,22 +360,29 @@ export class ReplyPump {
     return seen;
   }
 
-  /** Is an end of the call `cookie` in the connection's queue (read in place)? */
-  private endQueued(cookie: number): boolean {
+  /** the end endAt() found is the bus's REPLY_TIMEOUT */
+  private atTimeout = false;
+
+  /** Where an end of the call `cookie` is in the connection's queue (read in place): how many messages are before it, or -1 (none queued); atTimeout says whether it is a REPLY_TIMEOUT. */
+  private endAt(cookie: number): number {
     const conn = this.conn, e = conn.live('call'), u32 = e.u32;
     let b = Atomics.load(u32, (e.connAddr(conn.slot) + A.CONN_Q_HEAD) >>> 2);
     for (let n = 0; b !== 0 && n < 1 << 20; n++) {
       const m = b + A.BLOCK_HDR;
-      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0 && get64(u32, m + A.MSG_TIMEOUT) === cookie) return true;
+      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0 && get64(u32, m + A.MSG_TIMEOUT) === cookie) {
+        this.atTimeout = isTimeout(u32, m);
+        return n;
+      }
       b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
     }
-    return false;
+    return -1;
   }
 
-  /** how many messages were queued before the end firstEnd() found */
+  /** how many messages were queued before the end firstEnd() found, and whether it is a REPLY_TIMEOUT */
   private firstAt = 0;
+  private firstTimeout = false;
 
-  /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0; firstAt says where. */
+  /** The cookie_reply of the first end of a call in the connection's queue (read in place), or 0; firstAt and firstTimeout say where and what. */
   private firstEnd(): number {
     const conn = this.conn, e = conn.live('call'), u32 = e.u32;
     let b = Atomics.load(u32, (e.connAddr(conn.slot) + A.CONN_Q_HEAD) >>> 2);
@@ -371,7 +390,7 @@ export class ReplyPump {
       const m = b + A.BLOCK_HDR;
       if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0) {
         const cr = get64(u32, m + A.MSG_TIMEOUT);
-        if (cr !== 0) { this.firstAt = n; return cr; }
+        if (cr !== 0) { this.firstAt = n; this.firstTimeout = isTimeout(u32, m); return cr; }
       }
       b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
     }

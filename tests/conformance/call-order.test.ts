@@ -9,6 +9,8 @@
 import * as assert from 'uvu/assert';
 import { BusError, MockProvider, type Message, type Connection } from '../../js/index.ts';
 import { busSuite, SMALL } from '../helpers/harness.ts';
+import { Raw, hostVec } from '../helpers/raw.ts';
+import { abi as A } from '../../js/index.ts';
 
 const t = busSuite('call order with a listener');
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -160,6 +162,37 @@ t('a reply pump that left an end to the listener does not wait on the wake word 
   await within(l.done);
 });
 
+t('after a raw-ABI call\'s end was seen, a call() still settles after the messages queued before its reply', async ({ bus, e }) => {
+  // (once the pump has seen an end of a call it does not know, it takes each call's end by
+  // its cookie: outside audit EC saw the order lost for the connection's life then)
+  const raw = new Raw(e);
+  const caller = bus.connect(), svc = bus.connect();
+  const p0 = caller.call(svc.id, enc('q'), { timeout: 10000 });
+  assert.is(raw.send(caller.slot, caller.gen, { msg: { dst: svc.id, cookie: 5000, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(1)] }), 0);
+  const m1 = svc.recv()!, m2 = svc.recv()!;
+  svc.replyText(m2, 'raw answer'); // first in the caller's queue: the pump sees an end it does not know
+  await new Promise((r) => setTimeout(r, 5));
+  svc.replyText(m1, 'answer');
+  m1.free(); m2.free();
+  (await within(p0)).free();
+  const u = caller.recv()!;
+  assert.is(u.cookieReply, 5000, 'the raw call\'s reply is the user\'s');
+  u.free();
+  let handled = 0;
+  const l = caller.listen(() => { busy(1000); handled++; });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = await nextCall(svc);
+  for (let i = 0; i < 60; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(m, 'done');
+  m.free();
+  let at = -1;
+  const r = await within(p.then((x) => { at = handled; return x; }));
+  assert.is(at, 60, 'every event queued before the reply was handed over first');
+  r.free();
+  l.stop();
+  await within(l.done);
+});
+
 t('seeded random: calls in flight, events and replies interleaved; each call settles after the events sent before its reply', async ({ bus }) => {
   for (const seed of [1, 7, 0x5eed, 2024]) {
     const rand = rng(seed);
@@ -241,6 +274,36 @@ rt('an answer queued before its deadline stays behind the messages before it whe
   assert.is(r.text(), 'done', 'the answer came before the deadline: the call resolves');
   assert.is(at, 40, 'after every event queued before the answer');
   r.free();
+  l.stop();
+  await within(l.done);
+});
+
+rt('a call that times out settles at once though its REPLY_TIMEOUT was queued behind the listener\'s backlog', async ({ bus }) => {
+  // (a message published after the deadline makes the listener's RECV_BATCH expire the call:
+  // its REPLY_TIMEOUT is queued at the tail, behind what the listener has not taken yet;
+  // outside audit EC saw the call wait for the whole backlog then)
+  const caller = bus.connect(), svc = bus.connect(), other = bus.connect();
+  let handled = 0, late = false, t0 = Infinity;
+  const l = caller.listen(() => {
+    handled++;
+    if (late || performance.now() - t0 < 50) { busy(5000); return; }
+    // the deadline passes inside this handler (no timer of the thread runs meanwhile), and a
+    // send after it expires the call in the core, before the pump's own look
+    late = true;
+    while (performance.now() - t0 < 63);
+    other.sendText(caller.id, 'late');
+  });
+  for (let i = 0; i < 60; i++) other.sendText(caller.id, `event ${i}`);
+  t0 = performance.now();
+  const p = caller.call(svc.id, enc('run'), { timeout: 60 });
+  const m = svc.recv()!;
+  let code = '', at = -1;
+  try { await within(p); } catch (err) { code = (err as BusError).code; at = handled; }
+  assert.is(code, 'ETIMEDOUT');
+  assert.ok(at < 45, `settled before the listener got through the backlog (${at} of 61 handed over)`);
+  for (let i = 0; i < 5000 && handled < 61; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.is(handled, 61);
+  m.free();
   l.stop();
   await within(l.done);
 });
