@@ -1497,11 +1497,13 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (claims) {
         const p = calls!.claimQuiet(this.poolBase + off, off, size);
         if (p !== null) {
-          // an end of a call behind messages of this batch: its call is woken once they are
-          // handed over (wakeTaken), not now (in order: reply-pump.ts)
+          // an end of a call behind messages of a listener's batch: its call is woken once they
+          // are handed over (wakeTaken), not now (in order: reply-pump.ts). Only a listener's: it
+          // never waits for its handler, where an iterator's body may await that very call
+          // while the messages before its end wait for the loop's next step (a deadlock). A
+          // REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued.
           if (p === NO_WAKE) continue;
-          // (a REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued)
-          if (k === this.takenAt * 2 || p.error?.errno === A.ETIMEDOUT) p.wake?.();
+          if (k === this.takenAt * 2 || this.listener === null || p.error?.errno === A.ETIMEDOUT) p.wake?.();
           else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
           continue;
         }

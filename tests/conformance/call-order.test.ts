@@ -193,6 +193,27 @@ t('after a raw-ABI call\'s end was seen, a call() still settles after the messag
   await within(l.done);
 });
 
+t('an iterator\'s body that awaits a call whose reply its batch took behind later messages gets it (no hold outside a listener)', async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const m = svc.recv()!;
+  svc.sendText(caller.id, 'e0');
+  svc.sendText(caller.id, 'e1');
+  svc.replyText(m, 'done');
+  m.free();
+  const seen: string[] = [];
+  let answer = '';
+  // the loop's first step takes e0, e1 and the reply in one batch; its body awaits the call
+  // while e1 waits for the next step
+  for await (const msg of caller.messages({ timeout: 2000 })) {
+    seen.push(msg.text());
+    if (seen.length === 1) { const r = await within(p, 2000); answer = r.text(); r.free(); }
+    if (seen.length === 2) break;
+  }
+  assert.is(answer, 'done');
+  assert.equal(seen, ['e0', 'e1']);
+});
+
 t('seeded random: calls in flight, events and replies interleaved; each call settles after the events sent before its reply', async ({ bus }) => {
   for (const seed of [1, 7, 0x5eed, 2024]) {
     const rand = rng(seed);
