@@ -7,7 +7,7 @@
 // waiting, a batch of nothing but answers, an answer queued before its deadline that passes
 // while the listener works (outside audit EA); and a seeded random run.
 import * as assert from 'uvu/assert';
-import { BusError, MockProvider, type Message, type Connection } from '../../js/index.ts';
+import { BusError, MockProvider, type Bus, type Message, type Connection, type Listener } from '../../js/index.ts';
 import { busSuite, SMALL } from '../helpers/harness.ts';
 import { Raw, hostVec } from '../helpers/raw.ts';
 import { abi as A } from '../../js/index.ts';
@@ -21,6 +21,25 @@ const busy = (us: number) => { const end = performance.now() + us / 1000; while 
 /** xorshift32 */
 const rng = (seed: number) => () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 2 ** 32; };
 
+/** A caller whose listener counts what it is handed (each handler busy `us` µs), and a service. */
+function job(bus: Bus, us: number) {
+  const caller = bus.connect(), svc = bus.connect();
+  const j = { caller, svc, handled: 0, l: null as unknown as Listener };
+  j.l = caller.listen(() => { if (us > 0) busy(us); j.handled++; });
+  return j;
+}
+/** How `p` settled (`value`, or the error's `code`), and how many messages the listener had been handed then (`at`). */
+async function settled<T>(p: Promise<T>, j: { handled: number }, ms?: number): Promise<{ value: T | null; code: string; at: number }> {
+  let at = -1;
+  const q = p.then((v) => { at = j.handled; return v; }, (e: unknown) => { at = j.handled; throw e; });
+  try { return { value: await within(q, ms), code: 'ok', at }; } catch (e) { return { value: null, code: (e as BusError).code ?? String(e), at }; }
+}
+/** The listener stopped, and its end awaited. */
+async function stopped(j: { l: Listener }): Promise<void> {
+  j.l.stop();
+  await within(j.l.done);
+}
+
 /** `svc` takes the next call queued for it (the caller's send may come a turn later) */
 async function nextCall(svc: Connection): Promise<Message> {
   for (let i = 0; i < 2000; i++) {
@@ -32,9 +51,7 @@ async function nextCall(svc: Connection): Promise<Message> {
 }
 
 t('a call settles after the listener was handed every message queued before its reply, across the listener\'s yields', async ({ bus }) => {
-  const caller = bus.connect(), svc = bus.connect();
-  let handled = 0;
-  const l = caller.listen(() => { busy(40); handled++; });
+  const j = job(bus, 40), { caller, svc } = j;
   const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
   const m = await nextCall(svc);
   // 200 events, then the answer: all queued before the caller's thread runs again; 200 × 40 µs
@@ -42,29 +59,24 @@ t('a call settles after the listener was handed every message queued before its 
   for (let i = 0; i < 200; i++) svc.sendText(caller.id, `event ${i}`);
   svc.replyText(m, 'done');
   m.free();
-  const r = await within(p);
-  assert.is(handled, 200, 'every event queued before the reply was handed over first');
-  assert.is(r.text(), 'done');
-  r.free();
-  l.stop();
-  await within(l.done);
+  const r = await settled(p, j);
+  assert.is(r.at, 200, 'every event queued before the reply was handed over first');
+  assert.is(r.value!.text(), 'done');
+  r.value!.free();
+  await stopped(j);
 });
 
 t('REPLY_DEAD keeps its place too: a call whose replier closed settles with EPIPE after the events it sent first', async ({ bus }) => {
-  const caller = bus.connect(), svc = bus.connect();
-  let handled = 0;
-  const l = caller.listen(() => { busy(40); handled++; });
+  const j = job(bus, 40), { caller, svc } = j;
   const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
   const m = await nextCall(svc);
   for (let i = 0; i < 150; i++) svc.sendText(caller.id, `event ${i}`);
   m.free();
   svc.close({ drop: true }); // (REPLY_DEAD to the caller, queued behind the events)
-  let got = '';
-  try { await within(p); } catch (e) { got = (e as BusError).code; }
-  assert.is(got, 'EPIPE');
-  assert.is(handled, 150, 'every event queued before the REPLY_DEAD was handed over first');
-  l.stop();
-  await within(l.done);
+  const r = await settled(p, j);
+  assert.is(r.code, 'EPIPE');
+  assert.is(r.at, 150, 'every event queued before the REPLY_DEAD was handed over first');
+  await stopped(j);
 });
 
 t('stopping the listener lets the call take its reply past messages nobody has received', async ({ bus }) => {
@@ -114,30 +126,24 @@ t('a call whose answer the batch took before the call began waiting still settle
   // (all in one synchronous run: the call's first wait step, a microtask, comes after the
   // listener's batch took the answer; the listener then yields after 2 ms of 1 ms handlers)
   for (let round = 0; round < 3; round++) {
-    const caller = bus.connect(), svc = bus.connect();
-    let handled = 0;
-    const l = caller.listen(() => { busy(1000); handled++; });
+    const j = job(bus, 1000), { caller, svc } = j;
     const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
     const m = svc.recv()!;
     assert.ok(m !== null && m.expectsReply, 'the call was sent at once');
     for (let i = 0; i < 10; i++) svc.sendText(caller.id, `event ${i}`);
     svc.replyText(m, 'done');
     m.free();
-    let at = -1;
-    const r = await within(p.then((x) => { at = handled; return x; }));
-    assert.is(at, 10, `round ${round}: every event handed over when the call settled`);
-    r.free();
-    l.stop();
-    await within(l.done);
+    const r = await settled(p, j);
+    assert.is(r.at, 10, `round ${round}: every event handed over when the call settled`);
+    r.value!.free();
+    await stopped(j);
     caller.close();
     svc.close();
   }
 });
 
 t('a reply pump that left an end to the listener does not wait on the wake word (no wake-up of its own per message published)', async ({ bus }) => {
-  const caller = bus.connect(), svc = bus.connect();
-  let handled = 0;
-  const l = caller.listen(() => { busy(200); handled++; });
+  const j = job(bus, 200), { caller, svc } = j;
   const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
   const m = await nextCall(svc);
   // (more than a batch before the reply: it stays in the queue, for the pump to leave to the listener)
@@ -147,26 +153,25 @@ t('a reply pump that left an end to the listener does not wait on the wake word 
   // between two of the listener's turns (it yields every 2 ms of 0.2 ms handlers): the listener
   // is not parked, and the pump, which left the reply to it, waits on a timer only
   const seen: number[] = [];
-  for (let i = 0; i < 8 && handled < 100; i++) {
+  for (let i = 0; i < 8 && j.handled < 100; i++) {
     await new Promise((r) => setTimeout(r, 0));
-    if (handled > 40 && handled < 100) seen.push(caller.stats().sleepers.wake);
+    if (j.handled > 40 && j.handled < 100) seen.push(caller.stats().sleepers.wake);
   }
-  const r = await within(p);
-  r.free();
+  (await within(p)).free();
   assert.ok(seen.length > 0, 'looked between the listener\'s turns');
   assert.ok(seen.every((n) => n === 0), `no wait parked on the wake word while the listener works (sleepers.wake ${seen.join(', ')})`);
   // a message published now finds the listener parked, the pump gone: one wait counted
   for (let i = 0; i < 100 && caller.stats().sleepers.wake === 0; i++) await new Promise((r2) => setTimeout(r2, 1));
   assert.is(caller.stats().sleepers.wake, 1, 'the listener alone parks once its work is done');
-  l.stop();
-  await within(l.done);
+  await stopped(j);
 });
 
 t('after a raw-ABI call\'s end was seen, a call() still settles after the messages queued before its reply', async ({ bus, e }) => {
   // (once the pump has seen an end of a call it does not know, it takes each call's end by
   // its cookie: outside audit EC saw the order lost for the connection's life then)
   const raw = new Raw(e);
-  const caller = bus.connect(), svc = bus.connect();
+  const j = job(bus, 0), { caller, svc } = j;
+  await stopped(j); // (first, no listener: the pump sees the raw call's end)
   const p0 = caller.call(svc.id, enc('q'), { timeout: 10000 });
   assert.is(raw.send(caller.slot, caller.gen, { msg: { dst: svc.id, cookie: 5000, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(1)] }), 0);
   const m1 = svc.recv()!, m2 = svc.recv()!;
@@ -178,19 +183,16 @@ t('after a raw-ABI call\'s end was seen, a call() still settles after the messag
   const u = caller.recv()!;
   assert.is(u.cookieReply, 5000, 'the raw call\'s reply is the user\'s');
   u.free();
-  let handled = 0;
-  const l = caller.listen(() => { busy(1000); handled++; });
+  j.l = caller.listen(() => { busy(1000); j.handled++; });
   const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
   const m = await nextCall(svc);
   for (let i = 0; i < 60; i++) svc.sendText(caller.id, `event ${i}`);
   svc.replyText(m, 'done');
   m.free();
-  let at = -1;
-  const r = await within(p.then((x) => { at = handled; return x; }));
-  assert.is(at, 60, 'every event queued before the reply was handed over first');
-  r.free();
-  l.stop();
-  await within(l.done);
+  const r = await settled(p, j);
+  assert.is(r.at, 60, 'every event queued before the reply was handed over first');
+  r.value!.free();
+  await stopped(j);
 });
 
 t('an iterator\'s body that awaits a call whose reply its batch took behind later messages gets it (no hold outside a listener)', async ({ bus }) => {
@@ -280,9 +282,7 @@ rt('a batch of nothing but answers is not an empty queue: every call settles at 
 
 
 rt('an answer queued before its deadline stays behind the messages before it when the deadline passes meanwhile', async ({ bus }) => {
-  const caller = bus.connect(), svc = bus.connect();
-  let handled = 0;
-  const l = caller.listen(() => { busy(5000); handled++; });
+  const j = job(bus, 5000), { caller, svc } = j;
   const p = caller.call(svc.id, enc('run'), { timeout: 60 });
   const m = await nextCall(svc);
   // 40 events of 5 ms each, then the answer, all within a few ms of the call: the listener
@@ -290,13 +290,11 @@ rt('an answer queued before its deadline stays behind the messages before it whe
   for (let i = 0; i < 40; i++) svc.sendText(caller.id, `event ${i}`);
   svc.replyText(m, 'done');
   m.free();
-  let at = -1;
-  const r = await within(p.then((x) => { at = handled; return x; }));
-  assert.is(r.text(), 'done', 'the answer came before the deadline: the call resolves');
-  assert.is(at, 40, 'after every event queued before the answer');
-  r.free();
-  l.stop();
-  await within(l.done);
+  const r = await settled(p, j);
+  assert.is(r.value?.text(), 'done', 'the answer came before the deadline: the call resolves');
+  assert.is(r.at, 40, 'after every event queued before the answer');
+  r.value!.free();
+  await stopped(j);
 });
 
 rt('a call that times out settles at once though its REPLY_TIMEOUT was queued behind the listener\'s backlog', async ({ bus }) => {
@@ -330,22 +328,18 @@ rt('a call that times out settles at once though its REPLY_TIMEOUT was queued be
 });
 
 rt('a call that times out with messages queued settles at once (ETIMEDOUT does not wait for the listener)', async ({ bus }) => {
-  const caller = bus.connect(), svc = bus.connect();
-  let handled = 0;
-  const l = caller.listen(() => { busy(5000); handled++; });
+  const j = job(bus, 5000), { caller, svc } = j;
   const p = caller.call(svc.id, enc('run'), { timeout: 60 });
   const m = await nextCall(svc);
   for (let i = 0; i < 40; i++) svc.sendText(caller.id, `event ${i}`);
-  let code = '', at = -1;
-  try { await within(p); } catch (e) { code = (e as BusError).code; at = handled; }
-  assert.is(code, 'ETIMEDOUT');
-  assert.ok(at < 40, `settled before the listener got through the events (${at} of 40 handed over)`);
-  for (let i = 0; i < 5000 && handled < 40; i++) await new Promise((r) => setTimeout(r, 1));
-  assert.is(handled, 40);
+  const r = await settled(p, j);
+  assert.is(r.code, 'ETIMEDOUT');
+  assert.ok(r.at < 40, `settled before the listener got through the events (${r.at} of 40 handed over)`);
+  for (let i = 0; i < 5000 && j.handled < 40; i++) await new Promise((r2) => setTimeout(r2, 1));
+  assert.is(j.handled, 40);
   assert.throws(() => svc.reply(m, null), (e: BusError) => e.code === 'EBADSLT', 'too late: the caller\'s record is gone');
   m.free();
-  l.stop();
-  await within(l.done);
+  await stopped(j);
 });
 
 rt.run();
