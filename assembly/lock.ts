@@ -73,8 +73,47 @@ export function wakeForget(): void {
   wakeAfter = 0;
 }
 
+/**
+ * A message's wake of connection `c`: its wake word bumped, and its parked receivers notified,
+ * or, while this thread defers its wakes (bus.batch: THREAD_DEFER), the notify owed (owe).
+ */
 function wakeConn(c: u32): void {
-  wake(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
+  aAdd(c + A.CONN_WAKE, 1);
+  if (aLoad(c + A.CONN_SLEEPERS) == 0) return;
+  if (THREAD != 0 && ld32(THREAD + A.THREAD_DEFER) != 0) owe(c);
+  else wakeWaiters(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
+}
+
+/** Record that this thread owes connection `c` a notify (once; past OWED_MAX, every parked receiver: abi.ts). */
+function owe(c: u32): void {
+  const n = ld32(THREAD + A.THREAD_OWED_N);
+  if (n > u32(A.OWED_MAX)) return;
+  for (let k: u32 = 0; k < n; k++) if (ld32(THREAD + A.THREAD_OWED + k * 4) == c) return;
+  if (n < u32(A.OWED_MAX)) st32(THREAD + A.THREAD_OWED + n * 4, c);
+  st32(THREAD + A.THREAD_OWED_N, n + 1);
+}
+
+/**
+ * Notify what thread slot `t` owes (a recovery's, for a thread that died in a batch): the
+ * connections it recorded, or every parked receiver once it recorded more than OWED_MAX.
+ */
+export function payOwed(t: u32): void {
+  const n = ld32(t + A.THREAD_OWED_N);
+  st32(t + A.THREAD_DEFER, 0);
+  st32(t + A.THREAD_OWED_N, 0);
+  if (n == 0) return;
+  if (n <= u32(A.OWED_MAX)) {
+    for (let k: u32 = 0; k < n; k++) {
+      const c = ld32(t + A.THREAD_OWED + k * 4);
+      wakeWaiters(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
+    }
+    return;
+  }
+  const conns = busConns(), m = busNConns();
+  for (let s: u32 = 0; s < m; s++) {
+    const c = conns + s * A.CONN_SIZE;
+    wakeWaiters(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
+  }
 }
 
 export function unlock(p: u32): void {

@@ -5,6 +5,7 @@ import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TO
 import { busThreads, busNThreads, busConns, busNConns, busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 import { metaForget } from "./meta";
+import { payOwed } from "./lock";
 
 export function threadAddr(slot: u32): u32 {
   return busThreads() + slot * A.THREAD_SIZE;
@@ -72,6 +73,8 @@ export function threadJoin(token: u32): i32 {
     st32(t + A.THREAD_ID, i + 1);
     st32(t + A.THREAD_LOG_LEN, 0);
     st32(t + A.THREAD_FAULT, 0);
+    st32(t + A.THREAD_DEFER, 0);
+    st32(t + A.THREAD_OWED_N, 0);
     metaForget(t + A.THREAD_META); // the metadata cache was the last thread's
     if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) != A.THREAD_FREE) {
       // declared dead while joining (found by its token): the recoverer frees the slot
@@ -112,6 +115,7 @@ export function threadLeave(): i32 {
     const c = busConns() + i * A.CONN_SIZE;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return fail(A.EBUSY, A.R_LEAVE_CONNS_OPEN);
   }
+  payOwed(t); // (a batch that closes the bus: its wakes before the slot is given up)
   const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
   hookStep(fault, 1);
   // a slot being recovered is the recoverer's to free

@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 18; // 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
+export const BUS_VERSION = 19; // 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
 
 // Bus header, at BUS_BASE.
 //
@@ -239,7 +239,10 @@ export const BUS_NAME_SEQ = 152;
 //      │ args_get's argv pointers (CMDLINE)        │  META_CMDLINE_ARGS_MAX × 4
 //79232 ├───────────────────────────────────────────┤ THREAD_META_NAMES
 //      │ OWNED_NAME items of the message being sent│  META_NAMES_MAX
-//      └───────────────────────────────────────────┘ THREAD_SIZE
+//83328 ├──────────┬──────────┬─────────────────────┤ THREAD_DEFER
+//      │ defer    │ owed_n   │ owed: OWED_MAX ×    │  wakes owed by a batch (bus.batch)
+//      │          │          │ u32 connection addr │
+//      └──────────┴──────────┴─────────────────────┘ THREAD_SIZE (83392)
 export const THREAD_STATE = 0;
 export const THREAD_TOKEN = 4;
 export const THREAD_OP = 8;
@@ -297,7 +300,22 @@ export const THREAD_CMD = 37120;
 export const THREAD_META = 37120 + 32768; // the thread's metadata cache (a meta block, META_SIZE), after the command area
 export const THREAD_META_ARGV = 69888 + 8320; // argv pointers of args_get (1024 = META_CMDLINE_ARGS_MAX × 4)
 export const THREAD_META_NAMES = 78208 + 1024; // OWNED_NAME items of the message being sent (META_NAMES_MAX bytes)
-export const THREAD_SIZE = 79232 + 4096;
+// Deferred wakes (bus.batch, js/host/owed.ts): while the thread's defer word is 1, a message
+// it publishes bumps the receiver's wake word as always but leaves the notify of a parked
+// receiver (CONN_SLEEPERS not 0) to the host: the connection's address goes into owed (each
+// once), and the host notifies them when the batch ends, and before any wait of its own that
+// blocks. Past OWED_MAX receivers owed_n becomes OWED_MAX + 1: the host then notifies every
+// parked receiver of the bus (a wake with nothing new is harmless: the receiver looks and
+// waits again). Thread-private words (only the thread writes them, plain stores, never
+// journaled); a recovery wakes what a dead thread owed (assembly/recover.ts), and a join
+// clears them. Only message wakes are deferred: a lock's waiters, a space word's and a send
+// line's are woken at once, as before.
+export const THREAD_DEFER = 79232 + 4096;
+export const THREAD_OWED_N = THREAD_DEFER + 4;
+export const THREAD_OWED = THREAD_DEFER + 8;
+/** Receivers a batch records by address before it wakes every parked one instead: 14 fill the slot's last 64-byte line with the two words before them. */
+export const OWED_MAX = 14;
+export const THREAD_SIZE = THREAD_OWED + OWED_MAX * 4;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER
