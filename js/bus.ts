@@ -17,6 +17,7 @@ import { checkNotReserved } from './names.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
+import { deferOn, deferOff, deferring } from './host/owed.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
 import { bloomParamsError } from './dbus/bloom.ts';
@@ -936,6 +937,27 @@ export class Bus {
       throw new BusError(A.EBUSY, 'Bus.shutdown', `the bus is shut down (every waiter woken), but a connection of this thread could not be closed: its close threw ${first instanceof Error ? `"${first.message}"` : String(first)} (the cause: a provider's own error, or a trap of the core, a core bug): call shutdown() again`, 0, { cause: first });
     }
     this.close();
+  }
+
+  /**
+   * Run `fn` with this thread's message wakes on this bus deferred, and return what it
+   * returns: each receiver that was parked when `fn` published a message to it is notified
+   * once, when `fn` returns or throws (and before any wait of this thread that blocks or
+   * spins inside it), instead of at each message. The messages themselves are delivered as
+   * always, at each send; only the notify of a parked receiver waits. Nested calls: the
+   * outermost pays. API.md, "bus.batch".
+   */
+  batch<T>(fn: () => T): T {
+    if (typeof fn !== 'function') throw new BusError(A.EINVAL, 'Bus.batch', `fn must be a function (the sends whose wake-ups to batch), got ${kindOf(fn)}`);
+    const e = this.engine;
+    if (!e.joined || this.isShutdown) throw this.leftError('Bus.batch');
+    if (deferring(e)) return fn(); // (nested: the outermost batch pays)
+    deferOn(e);
+    try {
+      return fn();
+    } finally {
+      deferOff(e);
+    }
   }
 
   /** Statistics of the whole bus (every thread's connections): see js/health.ts, BusStats. */

@@ -11,6 +11,7 @@ import { BusError } from './errno.ts';
 import { coreImports } from './host/imports.ts';
 import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
+import { payAll } from './host/owed.ts';
 import { canBlock } from './host/wait.ts';
 
 export type EngineKind = 'wasm' | 'twin';
@@ -33,6 +34,8 @@ export interface Engine {
   readonly cmd: number;
   /** joined and not left: there is a command area (cmd throws ECONNRESET once this thread was declared dead; this does not) */
   readonly joined: boolean;
+  /** this thread's slot address while it is still this thread's, else 0 (js/host/owed.ts) */
+  readonly threadAddr: number;
 
   busMake(cmd: number): number;
   threadJoin(token: number): number;
@@ -302,6 +305,16 @@ abstract class EngineBase {
   }
   /** joined the bus, and not left it (bus.close()): there is a command area, this thread's or, once declared dead, no longer */
   get joined(): boolean { return this.cmdAddr !== 0; }
+  /**
+   * This thread's slot address while the slot is still this thread's (joined, its token in
+   * it), else 0: what a batch's deferred wakes are kept in (js/host/owed.ts), never written
+   * once the slot may be another thread's.
+   */
+  get threadAddr(): number {
+    if (this.cmdAddr === 0) return 0;
+    const t = this.cmdAddr - A.THREAD_CMD;
+    return Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) === this.threadToken >>> 0 ? t : 0;
+  }
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
@@ -770,6 +783,7 @@ abstract class EngineBase {
    */
   private waitWhile(index: number, value: number, ms: number, spinMs: number): boolean {
     if (Atomics.load(this.i32, index) !== value) return true;
+    payAll(); // (a batch's deferred wakes first: js/host/owed.ts)
     if (this.canBlock) {
       try {
         Atomics.wait(this.i32, index, value, ms);
@@ -958,7 +972,7 @@ export class TwinEngine extends EngineBase implements Engine {
   readonly hooks: boolean;
   protected readonly x: twin.CoreExports;
   private readonly host: twin.HostImports;
-  private threadAddr = 0;
+  private twinThread = 0;
 
   constructor(memory: WebAssembly.Memory, provider: Provider, hooks = false) {
     checkMemory('TwinEngine', memory);
@@ -976,7 +990,7 @@ export class TwinEngine extends EngineBase implements Engine {
   }
 
   protected override bind(): void {
-    twin.bind(this.u8, this.u32, this.i32, this.threadAddr, this.token, this.host);
+    twin.bind(this.u8, this.u32, this.i32, this.twinThread, this.token, this.host);
   }
 
   protected unwindCore(): number { this.bind(); return this.x.unwind(); }
@@ -990,7 +1004,7 @@ export class TwinEngine extends EngineBase implements Engine {
     let slot: number;
     try { this.bind(); slot = this.tookSlot(this.x.thread_join(token)); } finally { guard.running = false; }
     if (slot >= 0) {
-      this.threadAddr = this.cmdAddr - A.THREAD_CMD;
+      this.twinThread = this.cmdAddr - A.THREAD_CMD;
       this.token = token >>> 0;
     }
     return slot;
@@ -999,7 +1013,7 @@ export class TwinEngine extends EngineBase implements Engine {
     this.enter();
     let r: number;
     try { this.bind(); r = this.left(this.x.thread_leave()); } finally { guard.running = false; }
-    if (r === 0 || r === -A.ESRCH) this.threadAddr = 0;
+    if (r === 0 || r === -A.ESRCH) this.twinThread = 0;
     return r;
   }
 }

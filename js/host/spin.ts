@@ -50,6 +50,7 @@
 // instead (their spins SPIN_MS long), then busy polling resumes.
 
 import { now } from './wait.ts';
+import { payAll } from './owed.ts';
 
 /** The longest one spin may take, in ms (50 µs: the event loop is never blocked longer by it). */
 export const SPIN_MS = 0.05;
@@ -147,6 +148,7 @@ export class Spinner {
   /** Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
   spin(i32: Int32Array, index: number, seen: number, ms: number): boolean {
     this.spins++;
+    payAll(); // (a batch's deferred wakes first: js/host/owed.ts)
     // a busy poll's spin is its length; any other (the adaptive rules', a resting busy poll's
     // included) is SPIN_MS
     const polled = this.polled;

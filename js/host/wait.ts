@@ -7,6 +7,7 @@ import { addDeadline, dropDeadline } from './deadlines.ts';
 import { waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
 import { addPoll, dropPoll, type Poll } from './polls.ts';
+import { payAll } from './owed.ts';
 
 export function now(): number {
   return performance.now();
@@ -159,6 +160,7 @@ function pollWord(i32: Int32Array, index: number, expected: number, timeout: num
  * thread may not block (a browser main thread refuses Atomics.wait).
  */
 export function waitWordBlocking(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): boolean {
+  payAll(); // (a batch's deferred wakes first: the thread may wait for an answer to one of them)
   Atomics.add(i32, sleepers, 1);
   let how = 'not-equal';
   try {
