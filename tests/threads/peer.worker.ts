@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -14,7 +14,7 @@ export interface PeerInput {
   dst?: number;
   count?: number;
   size?: number;
-  /** held: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
+  /** held, batch-held: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
   ctl?: SharedArrayBuffer;
   /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins */
   gate?: SharedArrayBuffer;
@@ -72,6 +72,23 @@ try {
     conn.close({ drop: true }); // (the parent's second message, unread)
     bus.close();
     post({ got });
+  } else if (inp.role === 'batch-held') {
+    // in a batch (bus.batch): one message to `dst`, then this thread blocked on a control word
+    // (not a bus wait, which would pay the batch's wake first) until the parent lets it go (at
+    // most 10 s); then the batch ends, and the worker leaves as well as it can
+    const ctl = new Int32Array(inp.ctl!);
+    let end = 'ok', close = 'ok';
+    try {
+      bus.batch(() => {
+        conn.send(inp.dst!, new Uint8Array([9]));
+        Atomics.store(ctl, 0, 1);
+        Atomics.notify(ctl, 0);
+        Atomics.wait(ctl, 1, 0, 10000);
+      });
+    } catch (e) { end = errText(e); }
+    try { conn.close(); } catch (e) { close = errText(e); }
+    try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
+    post({ end, close });
   } else if (inp.role === 'unref') {
     // an unref'd receive does not keep the worker alive: it exits with this still pending
     conn.unref();
