@@ -7,7 +7,8 @@
 //         broadcast id (the bloom filter built from the header, the D-Bus message written
 //         into the command area, one SEND delivering to every matching receiver); each
 //         worker: conn.addMatch("type='signal',interface='org.wasmbus.Bench'"), then
-//         recvAsync + free (the event-loop receive: adaptive spin, then waitAsync). After
+//         conn.listen (the bus's onmessage, as BroadcastChannel's workers use theirs; until
+//         stop 53 a recvAsync + free per message: docs/BENCHMARKS.md, stop 53). After
 //         every `depth` signals main sends each subscriber a unicast sync, queued behind
 //         them; the subscriber answers it (every earlier signal received, or reported lost
 //         by DROPPED_MSGS). One non-matching worker connection more is subscribed to another
@@ -15,10 +16,16 @@
 //   BroadcastChannel   main posts the payload (structured clone per receiver); each worker
 //         counts in onmessage and acknowledges every `depth` messages through parentPort.
 //
+//   bus, batch   the same, each burst of `depth` signals and its syncs inside bus.batch(): each
+//         parked subscriber woken once per burst, at its end (API.md, "bus.batch").
+//
 // Reported: signals per second sent (each reaching every subscriber), at depth 16 (main
 // sends 16, then waits for every subscriber's acknowledgement), and the broadcasts lost (a
 // receiver whose pool or quota is full loses one; a contended lock no longer loses any: the
-// broadcast waits for it. A non-zero count is printed, never hidden).
+// broadcast waits for it. A non-zero count is printed, never hidden). Each configuration
+// first runs WARM signals unmeasured (the bus and BroadcastChannel alike): until stop 53 the
+// rows were mostly the JIT's warm-up (the first 2 000-4 000 signals ran at 20-30 k/s on wasm,
+// then 120-180 k/s), the bus's emit path being much longer than a postMessage.
 //   node bench/fanout.mjs [--quick]
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
@@ -30,6 +37,7 @@ const SUBSCRIBERS = [1, 4];
 const SIZES = [64, 1024];
 const DEPTH = 16;
 const N = QUICK ? 512 : 2048; // signals per repetition (a multiple of DEPTH)
+const WARM = QUICK ? 4096 : 8192; // signals sent before the repetitions, unmeasured
 const IFACE = 'org.wasmbus.Bench';
 const TIMEOUT = 20000;
 const SYNC = new Uint8Array([2]);
@@ -48,20 +56,17 @@ if (!isMainThread) {
     const conn = bus.connect();
     conn.addMatch(`type='signal',interface='${other ? 'org.wasmbus.Other' : IFACE}'`);
     parentPort.postMessage(conn.id);
-    let main = 0, n = 0, dropped = 0;
-    for (;;) {
-      const m = await conn.recvAsync({ timeout: 60000 });
-      dropped += conn.lastDropped;
-      if (m.payloadType === PAYLOAD_DBUS) { m.free(); n++; continue; }
+    let n = 0;
+    const l = conn.listen((m) => {
+      if (m.payloadType === PAYLOAD_DBUS) { n++; return; }
       // a unicast from main, queued behind the signals it sent before it: hello [1], sync [2]
-      // (acknowledge: every earlier signal was received, or reported lost by this RECV), stop []
+      // (acknowledge: every earlier signal was received, or reported lost: droppedTotal), stop []
       const kind = m.payload.length === 0 ? 0 : m.payload[0];
-      main = m.src;
-      m.free();
-      if (kind === 0) break;
-      if (kind === 2) conn.send(main, new Uint32Array([n, dropped]));
-    }
-    parentPort.postMessage({ dropped });
+      if (kind === 0) l.stop();
+      else if (kind === 2) conn.send(m.src, new Uint32Array([n, conn.droppedTotal]));
+    });
+    await l.done;
+    parentPort.postMessage({ dropped: conn.droppedTotal });
     conn.close();
     bus.close();
   }
@@ -83,17 +88,28 @@ if (!isMainThread) {
       for (const { id } of ws) main.send(id, new Uint8Array([1])); // hello: tells the worker main's id
       for (const size of SIZES) {
         const body = [new Uint8Array(size)];
-        const rates = [];
-        for (let r = 0; r < REPS + 1; r++) {
-          const t0 = performance.now();
-          for (let i = 0; i < N; i += DEPTH) {
-            for (let k = 0; k < DEPTH; k++) main.emit({ path: '/org/wasmbus/Bench', interface: IFACE, member: 'Tick', signature: 'ay', body });
-            for (let a = 0; a < subs; a++) main.send(ws[a].id, SYNC);
+        const burst = () => {
+          for (let k = 0; k < DEPTH; k++) main.emit({ path: '/org/wasmbus/Bench', interface: IFACE, member: 'Tick', signature: 'ay', body });
+          for (let a = 0; a < subs; a++) main.send(ws[a].id, SYNC);
+        };
+        const round = async (batch, n) => {
+          for (let i = 0; i < n; i += DEPTH) {
+            if (batch) b.batch(burst); else burst();
             for (let a = 0; a < subs; a++) (await main.recvAsync({ timeout: TIMEOUT })).free();
           }
-          if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
+        };
+        await round(false, WARM / 2);
+        await round(true, WARM / 2);
+        // the two ways alternated, repetition by repetition (the machine's mode drifts)
+        const rates = { plain: [], batch: [] };
+        for (let r = 0; r < 2 * REPS; r++) {
+          const batch = r % 2 === 1;
+          const t0 = performance.now();
+          await round(batch, N);
+          rates[batch ? 'batch' : 'plain'].push(N / ((performance.now() - t0) / 1e3));
         }
-        rate[`${engine} ${subs} ${size}`] = median(rates);
+        rate[`${engine} ${subs} ${size}`] = median(rates.plain);
+        rate[`${engine} batch ${subs} ${size}`] = median(rates.batch);
       }
       for (const { w, id } of ws) {
         // both listeners before the stop: a worker's last message and its 'exit' can be
@@ -126,14 +142,18 @@ if (!isMainThread) {
     for (const size of SIZES) {
       const payload = new Uint8Array(size);
       const rates = [];
-      for (let r = 0; r < REPS + 1; r++) {
-        const t0 = performance.now();
-        for (let i = 0; i < N; i += DEPTH) {
+      const round = async (n) => {
+        for (let i = 0; i < n; i += DEPTH) {
           const base = acks;
           for (let k = 0; k < DEPTH; k++) bc.postMessage(payload);
           await acked(base + subs);
         }
-        if (r > 0) rates.push(N / ((performance.now() - t0) / 1e3));
+      };
+      await round(WARM);
+      for (let r = 0; r < REPS; r++) {
+        const t0 = performance.now();
+        await round(N);
+        rates.push(N / ((performance.now() - t0) / 1e3));
       }
       rate[`bc ${subs} ${size}`] = median(rates);
     }
@@ -141,10 +161,10 @@ if (!isMainThread) {
     await Promise.all(ws.map((w) => new Promise((res) => { w.once('exit', res); setTimeout(() => { w.terminate(); res(); }, 2000); })));
     bc.close();
   }
-  console.log('\nBroadcast to worker subscribers, signals/s sent (higher is better; each reaches every subscriber)\n| subscribers | payload | wasm | twin | BroadcastChannel | wasm / BroadcastChannel |\n|---:|---:|---:|---:|---:|---:|');
+  console.log('\nBroadcast to worker subscribers, signals/s sent (higher is better; each reaches every subscriber)\n| subscribers | payload | wasm | wasm, bus.batch | twin | twin, bus.batch | BroadcastChannel | wasm / BroadcastChannel | wasm batch / BroadcastChannel |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const subs of SUBSCRIBERS) for (const s of SIZES) {
     const g = (k) => Math.round(rate[k]).toLocaleString('en');
-    console.log(`| ${subs} | ${s} | ${g(`wasm ${subs} ${s}`)} | ${g(`twin ${subs} ${s}`)} | ${g(`bc ${subs} ${s}`)} | ${(rate[`wasm ${subs} ${s}`] / rate[`bc ${subs} ${s}`]).toFixed(2)} |`);
+    console.log(`| ${subs} | ${s} | ${g(`wasm ${subs} ${s}`)} | ${g(`wasm batch ${subs} ${s}`)} | ${g(`twin ${subs} ${s}`)} | ${g(`twin batch ${subs} ${s}`)} | ${g(`bc ${subs} ${s}`)} | ${(rate[`wasm ${subs} ${s}`] / rate[`bc ${subs} ${s}`]).toFixed(2)} | ${(rate[`wasm batch ${subs} ${s}`] / rate[`bc ${subs} ${s}`]).toFixed(2)} |`);
   }
   console.log(`Broadcasts dropped (receiver full): ${drops}`);
 }
