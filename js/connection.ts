@@ -1245,7 +1245,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       w.error = why(w.op ?? 'recvAsync');
       w.cancel?.();
     }
-    bump(e.i32, this.wakeIndex, this.sleepersIndex);
+    // (not for a connection its thread's recoverer closed: that close woke its waiters, and its
+    // slot may be another thread's connection by now, whose receiver this would wake for
+    // nothing, and whose sender's batch it would break: an outside audit, stop 53)
+    if (!gone && !e.lost) bump(e.i32, this.wakeIndex, this.sleepersIndex);
     for (const w of this.sendWaiters) {
       if (w.error) continue;
       w.error = why(w.op ?? 'sendAsync');

@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -14,7 +14,7 @@ export interface PeerInput {
   dst?: number;
   count?: number;
   size?: number;
-  /** held, batch-held: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
+  /** held, batch-held, zombie: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
   ctl?: SharedArrayBuffer;
   /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins */
   gate?: SharedArrayBuffer;
@@ -89,6 +89,17 @@ try {
     try { conn.close(); } catch (e) { close = errText(e); }
     try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
     post({ end, close });
+  } else if (inp.role === 'zombie') {
+    // blocked (not in a bus call) until the parent lets it go (at most 10 s), meanwhile
+    // declared dead by the parent; then it closes its connection and leaves as a program would
+    const ctl = new Int32Array(inp.ctl!);
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    Atomics.wait(ctl, 1, 0, 10000);
+    let close = 'ok';
+    try { conn.close(); } catch (e) { close = errText(e); }
+    try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
+    post({ close });
   } else if (inp.role === 'unref') {
     // an unref'd receive does not keep the worker alive: it exits with this still pending
     conn.unref();

@@ -10,6 +10,9 @@ import { checkBus } from '../helpers/check.ts';
 import { ENGINE, threadBus, peer, MSG_MS, READY_MS, THREAD_LIMITS } from './common.ts';
 import { senderPayload } from './payload.ts';
 
+/** The connection slot of connection `id` (bus-wide statistics). */
+const busStatsSlot = (bus: Bus, id: number): number => bus.stats().connections.find((x) => x.id === id)!.slot;
+
 const s = suite(`threads: recovery [${ENGINE}, ${RUNTIME}]`);
 s.after(terminateAll);
 
@@ -348,6 +351,43 @@ s("one handle given to two workers: the second's join fails, and its exit does n
   await servesThenLeaves(main, p.w, p.ready.id, [1, 2], 'the first worker still serves');
   main.close();
   assert.equal(bus.check(), []);
+  bus.close();
+});
+
+s('a thread declared dead while it runs closes its connection afterwards: the slot, another thread\'s now, is not touched', async () => {
+  // (its close() bumped and notified the wake word of its old connection slot, which the
+  // recoverer's next connection had taken: a spurious wake-up of another thread's receiver,
+  // and one that broke that thread's batch; an outside audit, stop 53)
+  const bus = await threadBus(ENGINE);
+  const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
+  const q = await peer(bus, { role: 'zombie', ctl });
+  for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
+    assert.ok(performance.now() < end, 'the worker blocks');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const zslot = busStatsSlot(bus, q.ready.id);
+  assert.is(bus.recoverThread(q.h.token), q.ready.slot, 'declared dead while it runs, and recovered');
+  const r2 = bus.connect();
+  assert.is(r2.stats().slot, zslot, 'the next connection takes its connection slot');
+  const got = r2.recvAsync({ timeout: 3 * MSG_MS });
+  got.catch(() => {});
+  const wakeAt = (bus.engine.connAddr(zslot) + A.CONN_WAKE) >>> 2;
+  const before = Atomics.load(bus.engine.i32, wakeAt);
+  assert.is(r2.stats().sleepers.wake, 1, 'r2 parked');
+  Atomics.store(c, 1, 1);
+  Atomics.notify(c, 1);
+  const out = await q.w.next<{ close: string }>(MSG_MS, 'the worker to close and leave');
+  assert.ok(/^(ok|ECONNRESET)(\/(ok|ECONNRESET))?$/.test(out.close), out.close);
+  assert.is(Atomics.load(bus.engine.i32, wakeAt), before, 'r2\'s wake word untouched');
+  assert.is(r2.stats().sleepers.wake, 1, 'r2 still parked, not woken by another thread\'s close');
+  const main = bus.connect();
+  main.send(r2.id, new Uint8Array([5]));
+  const m = await within(got, MSG_MS, 'r2\'s receive');
+  assert.equal([...m.payload], [5]);
+  m.free();
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  r2.close();
   bus.close();
 });
 
