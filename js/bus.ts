@@ -2,7 +2,7 @@
 import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, osThreadOf, recordWorkerThread, clearWorkerThread, workerThreadOf, notInCommand } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, recordWorkerThread, clearWorkerThread, notInCommand } from './engine.ts';
 import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, useWorkerThread, workerThread } from './host/os-thread.ts';
 import { onWorkerExit, workerIdOf, nodeWorkerExited, denoWorkerExited, WATCH_RETRY_MS, type WatchHost } from './watch-exit.ts';
 import { Connection } from './connection.ts';
@@ -530,7 +530,13 @@ export class Bus {
    * null too while this Bus is joined.
    */
   private afterLeft(token: number, op: string): { slot: -1; error?: BusError } | null {
-    if (this.engine.joined) return null;
+    if (this.engine.joined) {
+      // a thread declared dead recovers nothing: its ECONNRESET, at once, as every method's
+      // (Node's watch waited 2 s for the worker's OS thread and said EBUSY, Deno's said
+      // ECONNRESET: an outside audit, stop 53)
+      try { this.engine.checkAlive(); } catch (err) { if (err instanceof BusError) return { slot: -1, error: err }; throw err; }
+      return null;
+    }
     // this Bus has left (bus.shutdown(), or bus.close()): a worker that left cleanly, or was
     // recovered by another thread, needs nothing and is no error (after bus.close() a watch
     // said EBADF for it before stop 39: an outside audit); one that holds its slot cannot be
@@ -865,7 +871,10 @@ export class Bus {
     const token = this.engine.threadToken, u32 = this.engine.u32, slot = this.engine.threadSlot;
     // (its liveness word first: from here on a watch of this thread treats it as one without
     // a lock, and finds it gone at its next look, in the left table)
-    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadOf(u32, slot)); clearWorkerThread(u32, slot, workerThreadOf(u32, slot)); }
+    // (each word only if it is still this thread's: a thread declared dead leaves a slot that
+    // another thread may have joined by now, whose words these would wipe, and a watch would then
+    // recover that live thread: an outside audit, stop 53)
+    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
@@ -910,6 +919,9 @@ export class Bus {
     // from a provider in the middle of a command: EBUSY before the flag is set (it set the flag
     // and woke every waiter, then failed with a misleading EBUSY, before stop 42: an outside audit)
     notInCommand();
+    // a creator declared dead shuts nothing down: ECONNRESET, as every method of a thread that
+    // was (it shut the bus down for every live thread before stop 53: an outside audit)
+    e.checkAlive();
     Atomics.store(e.u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2, 1);
     const n = e.u32[(A.BUS_BASE + A.BUS_N_CONNS) >>> 2];
     for (let s = 0; s < n; s++) {

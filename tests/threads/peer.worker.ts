@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'recover-creator';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -100,6 +100,27 @@ try {
     try { conn.close(); } catch (e) { close = errText(e); }
     try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
     post({ close });
+  } else if (inp.role === 'recover-creator') {
+    // once the parent says it is blocked ([0] = 1), declares it dead (token 1, the creator's)
+    // and recovers it: [1] = the slot + 1 (or 1000 + the errno); then, once the parent says it
+    // tried its shutdown ([2] = 1), one message to itself tells whether the bus still runs
+    const ctl = new Int32Array(inp.ctl!);
+    Atomics.wait(ctl, 0, 0, 10000);
+    let r: number;
+    try { r = bus.recoverThread(1) + 1; } catch (e) { r = 1000 + ((e as BusError).errno ?? 0); }
+    Atomics.store(ctl, 1, r);
+    Atomics.notify(ctl, 1);
+    Atomics.wait(ctl, 2, 0, 10000);
+    let after = 'ok';
+    try {
+      conn.send(conn.id, new Uint8Array([3]));
+      const m = conn.recv();
+      if (m === null) after = 'nothing received';
+      else m.free();
+    } catch (e) { after = errText(e); }
+    conn.close();
+    bus.close();
+    post({ recovered: r - 1, after });
   } else if (inp.role === 'unref') {
     // an unref'd receive does not keep the worker alive: it exits with this still pending
     conn.unref();

@@ -391,4 +391,68 @@ s('a thread declared dead while it runs closes its connection afterwards: the sl
   bus.close();
 });
 
+s('a dead thread\'s late bus.close() leaves the liveness words of the thread that joined its slot since', async () => {
+  // (it wiped that thread's OS thread and worker ids, after which a watch of a worker given the
+  // same handle recovered the live thread: an outside audit, stop 53)
+  const bus = await threadBus(ENGINE);
+  const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
+  const z = await peer(bus, { role: 'zombie', ctl });
+  for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
+    assert.ok(performance.now() < end, 'the worker blocks');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  assert.is(bus.recoverThread(z.h.token), z.ready.slot);
+  const w2 = await peer(bus, { role: 'echo' });
+  assert.is(w2.ready.slot, z.ready.slot, 'the next worker joins the dead thread\'s slot');
+  const words = () => {
+    const t = bus.stats().threads.list.find((x) => x.slot === w2.ready.slot)!;
+    return { osThread: t.osThread, workerThread: t.workerThread, token: t.token };
+  };
+  const before = words();
+  Atomics.store(c, 1, 1);
+  Atomics.notify(c, 1);
+  const out = await z.w.next<{ close: string }>(MSG_MS, 'the dead thread to close and leave');
+  assert.ok(/^(ok|ECONNRESET)(\/(ok|ECONNRESET))?$/.test(out.close), out.close);
+  assert.equal(words(), before, 'the new thread\'s words as it wrote them');
+  const main = bus.connect();
+  main.send(w2.ready.id, new Uint8Array([1, 2]));
+  const m = await within(main.recvAsync({ timeout: MSG_MS }), MSG_MS, 'the new thread\'s echo');
+  assert.equal([...m.payload], [2, 1]);
+  m.free();
+  main.send(w2.ready.id, null);
+  for (let k = 0; k < 3; k++) if ((await w2.w.next<{ done?: boolean }>(MSG_MS, 'the new thread to leave')).done) break;
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  bus.close();
+});
+
+s('a creator declared dead (token 1, recovered by a worker) shuts nothing down, and its watch recovers nothing', async () => {
+  // (its shutdown() set the flag and woke every waiter, and every live thread got ESHUTDOWN;
+  // its watch said EBUSY after 2 s under Node, ECONNRESET under Deno: an outside audit, stop 53)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const ctl = new SharedArrayBuffer(12), c = new Int32Array(ctl);
+  const q = await peer(bus, { role: 'recover-creator', ctl });
+  Atomics.store(c, 0, 1);
+  Atomics.notify(c, 0);
+  Atomics.wait(c, 1, 0, MSG_MS); // (blocked while the worker recovers this thread)
+  assert.is(Atomics.load(c, 1) - 1, 0, 'the worker recovered the creator\'s slot 0');
+  let shut = 'ok';
+  try { bus.shutdown(); } catch (e) { shut = (e as BusError).code; }
+  assert.is(shut, 'ECONNRESET', 'a dead creator\'s shutdown() refused');
+  assert.is(bus.isShutdown, false);
+  const t0 = performance.now();
+  const stand = { once(ev: string, f: (code: number) => void) { if (ev === 'exit') setTimeout(() => f(0), 0); } };
+  const r = await within(bus.watch(stand as never, q.h.token), MSG_MS, 'the dead thread\'s watch');
+  assert.is(r.slot, -1, 'nothing recovered');
+  assert.is((r.error as BusError | undefined)?.code, 'ECONNRESET', String(r.error));
+  assert.ok(performance.now() - t0 < 1000, 'at once');
+  Atomics.store(c, 2, 1);
+  Atomics.notify(c, 2);
+  const out = await q.w.next<{ recovered: number; after: string }>(MSG_MS, 'the worker');
+  assert.equal(out, { recovered: 0, after: 'ok' }, 'the bus still runs for the live thread');
+  main.close();
+  bus.close(); // (quietly: this thread was told)
+});
+
 s.run();
