@@ -531,11 +531,11 @@ export class Bus {
    */
   private afterLeft(token: number, op: string): { slot: -1; error?: BusError } | null {
     if (this.engine.joined) {
-      // a thread declared dead recovers nothing: its ECONNRESET, at once, as every method's
-      // (Node's watch waited 2 s for the worker's OS thread and said EBUSY, Deno's said
-      // ECONNRESET: an outside audit, stop 53)
-      try { this.engine.checkAlive(); } catch (err) { if (err instanceof BusError) return { slot: -1, error: err }; throw err; }
-      return null;
+      // a thread declared dead recovers nothing: its ECONNRESET, as every method's (Node's
+      // watch waited 2 s for the worker's OS thread and said EBUSY, Deno's said ECONNRESET: an
+      // outside audit, stop 53); a watch begun before the death finds it here
+      const dead = this.deadError();
+      return dead === null ? null : { slot: -1, error: dead };
     }
     // this Bus has left (bus.shutdown(), or bus.close()): a worker that left cleanly, or was
     // recovered by another thread, needs nothing and is no error (after bus.close() a watch
@@ -544,6 +544,13 @@ export class Bus {
     if (this.threadSlotOf(token) < 0) return { slot: -1 };
     if (!this.isShutdown) return null; // (recoverThread's EBADF: this Bus can no longer recover it)
     return { slot: -1, error: shutdownError(op, 'the bus was shut down, and this worker did not leave it: a bus that has ended is not recovered (its memory can be dropped)') };
+  }
+
+  /** This thread's ECONNRESET once another thread declared it dead (and tells it so), else null. */
+  private deadError(): BusError | null {
+    if (!this.engine.joined) return null;
+    try { this.engine.checkAlive(); } catch (err) { if (err instanceof BusError) return err; throw err; }
+    return null;
   }
 
   /** The thread slot that holds `token` (in any state: a claim not yet freed), or -1. */
@@ -688,6 +695,10 @@ export class Bus {
     // its worker_threads id + 1, read now (Node sets a Worker's threadId to -1 once it exits:
     // a watch called after that runs at once, below), and the left table's count now (a thread
     // with this token that leaves from now on is this worker, or one it handed its handle to)
+    // one called on a thread declared dead resolves at once: it would wait for an exit that
+    // may never come (a live worker), only to recover nothing (an outside audit, stop 53)
+    const dead = this.deadError();
+    if (dead !== null) return Promise.resolve({ code: -1, slot: -1, error: dead });
     const mine = workerIdOf(w), leftW = this.leftAt();
     const exitedAlready = nodeWorkerExited(w);
     return new Promise((resolve) => {
@@ -871,10 +882,12 @@ export class Bus {
     const token = this.engine.threadToken, u32 = this.engine.u32, slot = this.engine.threadSlot;
     // (its liveness word first: from here on a watch of this thread treats it as one without
     // a lock, and finds it gone at its next look, in the left table)
-    // (each word only if it is still this thread's: a thread declared dead leaves a slot that
-    // another thread may have joined by now, whose words these would wipe, and a watch would then
-    // recover that live thread: an outside audit, stop 53)
-    if (slot >= 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
+    // (only while the slot is still this thread's, its token in it, and each word only if it
+    // holds this thread's value: a thread declared dead leaves a slot that another thread may
+    // have joined by now, whose words these would wipe (a value compare alone cannot tell two
+    // Deno web Workers, or two joins of one thread, apart), and a watch would then recover that
+    // live thread: outside audits, stop 53; its recoverer cleared its words)
+    if (slot >= 0 && this.engine.threadAddr !== 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
@@ -1096,6 +1109,9 @@ export class Bus {
     } catch (e) {
       return Promise.reject(e);
     }
+    // (on a thread declared dead: at once, and no lock requested: as watch, above)
+    const dead = this.deadError();
+    if (dead !== null) return Promise.resolve({ slot: -1, error: dead });
     const locks = webLocks();
     if (!locks) return Promise.reject(new BusError(A.EOPNOTSUPP, 'watchLock', 'this runtime has no Web Locks (navigator.locks): use watch(worker, handle) with a worker_threads Worker'));
     const name = this.livenessLockName(token);

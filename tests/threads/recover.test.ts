@@ -404,9 +404,9 @@ s('a dead thread\'s late bus.close() leaves the liveness words of the thread tha
   assert.is(bus.recoverThread(z.h.token), z.ready.slot);
   const w2 = await peer(bus, { role: 'echo' });
   assert.is(w2.ready.slot, z.ready.slot, 'the next worker joins the dead thread\'s slot');
-  const words = () => {
-    const t = bus.stats().threads.list.find((x) => x.slot === w2.ready.slot)!;
-    return { osThread: t.osThread, workerThread: t.workerThread, token: t.token };
+  const words = () => { // (its liveness entry, raw: the token, the OS thread id, the worker id + 1 or LIVENESS_WORKER_NONE)
+    const u32 = bus.engine.u32, at = (u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2]! + w2.ready.slot * A.LIVENESS_SIZE) >>> 2;
+    return [u32[at], u32[at + (A.LIVENESS_OS_THREAD >>> 2)], u32[at + (A.LIVENESS_WORKER >>> 2)]];
   };
   const before = words();
   Atomics.store(c, 1, 1);
@@ -442,10 +442,13 @@ s('a creator declared dead (token 1, recovered by a worker) shuts nothing down, 
   assert.is(shut, 'ECONNRESET', 'a dead creator\'s shutdown() refused');
   assert.is(bus.isShutdown, false);
   const t0 = performance.now();
-  const stand = { once(ev: string, f: (code: number) => void) { if (ev === 'exit') setTimeout(() => f(0), 0); } };
-  const r = await within(bus.watch(stand as never, q.h.token), MSG_MS, 'the dead thread\'s watch');
+  const never = { once() {} }; // (an emitter whose 'exit' never comes: a live worker's)
+  const r = await within(bus.watch(never as never, q.h.token), MSG_MS, 'the dead thread\'s watch');
   assert.is(r.slot, -1, 'nothing recovered');
   assert.is((r.error as BusError | undefined)?.code, 'ECONNRESET', String(r.error));
+  const rl = await within(bus.watchLock(q.h.token), MSG_MS, 'the dead thread\'s watchLock');
+  assert.is(rl.slot, -1, 'nothing recovered');
+  assert.is((rl.error as BusError | undefined)?.code, 'ECONNRESET', String(rl.error));
   assert.ok(performance.now() - t0 < 1000, 'at once');
   Atomics.store(c, 2, 1);
   Atomics.notify(c, 2);
