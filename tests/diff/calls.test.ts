@@ -8,10 +8,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
-import { makeBus } from '../helpers/harness.ts';
-import { Raw, hostVec } from '../helpers/raw.ts';
+import { hostVec, type Raw } from '../helpers/raw.ts';
 import { checkReplies } from '../helpers/check.ts';
-import { prng, seedsFromEnv, stepsFromEnv, busDiff, where, endClean, exercised } from '../helpers/diffkit.ts';
+import { prng, seedsFromEnv, stepsFromEnv, enginePair, endClean, exercised } from '../helpers/diffkit.ts';
 
 const LIMITS = { threads: 2, connections: 4, poolMax: 16384, names: 4, matches: 4, replies: 8 };
 const N = 4; // connections
@@ -20,20 +19,10 @@ const FAR = 1n << 62n;
 interface Call { caller: number; callee: number; cookie: number; ended: boolean; /** the callee's id when called (a reopened slot has a new one) */ calleeId: number }
 
 async function run(seed: number, steps: number): Promise<Record<string, number>> {
-  const W = await makeBus({ limits: LIMITS }, 'wasm');
-  const T = await makeBus({ limits: LIMITS }, 'twin');
-  const raws = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
+  // the reply table's lists (each caller's calls, the free list) checked after every command
+  const { raws, both } = await enginePair(LIMITS, (e, label) => assert.equal(checkReplies(e), [], `${label}: reply table consistent`));
   const rnd = prng(seed);
   const counts: Record<string, number> = {};
-  const both = <R>(label: string, f: (raw: Raw) => R): R => {
-    const rw = f(raws[0]), rt = f(raws[1]);
-    assert.equal(rt, rw, `${label}: outcomes differ`);
-    const d = busDiff(raws[0].e, raws[1].e);
-    if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d}, ${where(raws[0].e, d)}`);
-    // the reply table's lists (each caller's calls, the free list) after every command
-    assert.equal(checkReplies(raws[0].e), [], `${label}: reply table consistent`);
-    return rw;
-  };
   const conns: { r: number; slot: number; gen: number; id: number; offset: number }[] = [];
   for (let i = 0; i < N; i++) {
     const h = both(`hello ${i}`, (raw) => { const h = raw.hello({ poolSize: 4096 }); return { r: h.r, slot: h.slot, gen: h.gen, id: h.id, offset: h.offset }; });

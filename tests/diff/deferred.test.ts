@@ -13,27 +13,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { abi as A } from '../../js/index.ts';
-import { makeBus } from '../helpers/harness.ts';
-import { Raw, vec, type Item } from '../helpers/raw.ts';
-import { prng, seedsFromEnv, stepsFromEnv, busDiff, where, endClean, exercised } from '../helpers/diffkit.ts';
+import { vec, type Item, type Raw } from '../helpers/raw.ts';
+import { prng, seedsFromEnv, stepsFromEnv, enginePair, endClean, exercised } from '../helpers/diffkit.ts';
 
 const N = A.OWED_MAX + 4; // connections: enough to overflow the record
 const LIMITS = { threads: 2, connections: N, poolMax: 16384, names: 4, matches: 4, replies: 4 };
 
 async function run(seed: number, steps: number): Promise<Record<string, number>> {
-  const W = await makeBus({ limits: LIMITS }, 'wasm');
-  const T = await makeBus({ limits: LIMITS }, 'twin');
-  const raws = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
+  const { raws, both } = await enginePair(LIMITS);
   const rnd = prng(seed);
   const counts: Record<string, number> = {};
   const count = (k: string) => { counts[k] = (counts[k] ?? 0) + 1; };
-  const both = <R>(label: string, f: (raw: Raw) => R): R => {
-    const rw = f(raws[0]!), rt = f(raws[1]!);
-    assert.equal(rt, rw, `${label}: outcomes differ`);
-    const d = busDiff(raws[0]!.e, raws[1]!.e);
-    if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d}, ${where(raws[0]!.e, d)}`);
-    return rw;
-  };
   const thread = (raw: Raw) => raw.cmd - A.THREAD_CMD;
   const w32 = (raw: Raw, p: number, v: number) => { raw.e.u32[p >>> 2] = v >>> 0; };
   type Conn = { slot: number; gen: number; id: number; addr: number };

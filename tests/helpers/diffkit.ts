@@ -7,10 +7,10 @@
 //   WASMBUS_SEEDS  seeds to run, e.g. "1-8", "3", "1,5,9-12" (default: each test's own list)
 //   WASMBUS_STEPS  commands per seed (default: each test's own count)
 import * as assert from 'uvu/assert';
-import { abi as A, BusError, type Engine, type EngineKind } from '../../js/index.ts';
-import { leaks } from './harness.ts';
+import { abi as A, BusError, type BusOptions, type Engine, type EngineKind } from '../../js/index.ts';
+import { leaks, makeBus } from './harness.ts';
 import { checkBus } from './check.ts';
-import type { Raw } from './raw.ts';
+import { Raw } from './raw.ts';
 
 /** mulberry32: small, seeded, good enough for choosing commands */
 export function prng(seed: number) {
@@ -111,6 +111,26 @@ export function where(e: Engine, p: number): string {
 
 /** Run `f` on both engines' Raws: their outcomes and every byte of their buses must agree (the caller's). */
 export type Both = <R>(label: string, f: (raw: Raw) => R) => R;
+
+/**
+ * The wasm core and the twin, each on a bus of its own made with `limits`, and their `both`:
+ * `f` run on each one's Raw, whose outcomes and every byte of bus state must agree; then
+ * `after` (a check of the test's own, on the wasm engine), if given.
+ */
+export async function enginePair(limits: BusOptions['limits'], after?: (e: Engine, label: string) => void): Promise<{ raws: [Raw, Raw]; both: Both }> {
+  const W = await makeBus({ limits }, 'wasm');
+  const T = await makeBus({ limits }, 'twin');
+  const raws: [Raw, Raw] = [new Raw(W.bus.engine), new Raw(T.bus.engine)];
+  const both: Both = (label, f) => {
+    const rw = f(raws[0]), rt = f(raws[1]);
+    assert.equal(rt, rw, `${label}: outcomes differ`);
+    const d = busDiff(raws[0].e, raws[1].e);
+    if (d >= 0) assert.unreachable(`${label}: bus state differs at ${d}, ${where(raws[0].e, d)}`);
+    after?.(raws[0].e, label);
+    return rw;
+  };
+  return { raws, both };
+}
 
 /**
  * The end of a differential run, the queues drained by the caller: both buses clean (no
