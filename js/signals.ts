@@ -245,7 +245,11 @@ export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () =
   return () => {
     if (done || c.closed) { done = true; return; }
     done = true;
-    const e2 = c.engine, cmd2 = e2.cmd;
+    const e2 = c.engine;
+    // a thread declared dead: its recoverer closed the connection, and its matches with it
+    // (this threw the engine's ECONNRESET before stop 54, where the docs promise a no-op)
+    try { e2.checkAlive(); } catch (err) { if (e2.lost) return; throw err; }
+    const cmd2 = e2.cmd;
     MATCH.encode(e2.u32, cmd2, A.MATCH_CMD_SIZE, 0, cookie);
     const r2 = e2.matchRemove(c.slot, c.gen);
     // EBADSLT: gone already (a recovery closed the connection under us)

@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'recover-creator';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'zombie-objects' | 'recover-creator';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -100,6 +100,35 @@ try {
     try { conn.close(); } catch (e) { close = errText(e); }
     try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
     post({ close });
+  } else if (inp.role === 'zombie-objects') {
+    // a listener, a match, an onSignal handler, a parked iterator step and a held message,
+    // then blocked (not in a bus call) until the parent lets it go (at most 10 s), meanwhile
+    // declared dead by the parent; then it ends each of them as a program would, and leaves
+    const ctl = new Int32Array(inp.ctl!);
+    conn.send(conn.id, new Uint8Array([4]));
+    const held = conn.recv()!;
+    const seen: number[] = [];
+    const l = conn.listen((m) => { seen.push(m.payload[0]!); });
+    const removeMatch = conn.addMatch('');
+    const off = conn.onSignal('type=signal', () => {});
+    const done = l.done.then(() => 'ok', (e) => errText(e));
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    Atomics.wait(ctl, 1, 0, 10000);
+    const out: Record<string, string> = {};
+    const run = (k: string, f: () => unknown) => { try { f(); out[k] = 'ok'; } catch (e) { out[k] = errText(e); } };
+    run('stop', () => l.stop());
+    run('stopAgain', () => l.stop());
+    run('removeMatch', removeMatch);
+    run('off', off);
+    run('free', () => held.free());
+    run('unref', () => conn.unref());
+    run('ref', () => conn.ref());
+    out.done = await Promise.race([done, sleep(2000).then(() => 'pending')]);
+    out.seen = seen.join(',');
+    run('close', () => conn.close());
+    run('busClose', () => bus.close());
+    post({ out });
   } else if (inp.role === 'recover-creator') {
     // once the parent says it is blocked ([0] = 1), declares it dead (token 1, the creator's)
     // and recovers it: [1] = the slot + 1 (or 1000 + the errno); then, once the parent says it

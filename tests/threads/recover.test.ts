@@ -391,6 +391,41 @@ s('a thread declared dead while it runs closes its connection afterwards: the sl
   bus.close();
 });
 
+s('a thread declared dead while it runs ends its listener, match, handler and held message without errors, touching nothing', async () => {
+  // (a match's and an onSignal handler's removers threw the engine's ECONNRESET there, where
+  // the docs promise a no-op once the connection is closed: stop 54)
+  const bus = await threadBus(ENGINE);
+  const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
+  const z = await peer(bus, { role: 'zombie-objects', ctl });
+  for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
+    assert.ok(performance.now() < end, 'the worker blocks');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const zslot = busStatsSlot(bus, z.ready.id);
+  assert.is(bus.recoverThread(z.h.token), z.ready.slot, 'declared dead while it runs, and recovered');
+  const r2 = bus.connect();
+  assert.is(r2.stats().slot, zslot, 'the next connection takes its connection slot');
+  const got = r2.recvAsync({ timeout: 3 * MSG_MS });
+  got.catch(() => {});
+  const wakeAt = (bus.engine.connAddr(zslot) + A.CONN_WAKE) >>> 2;
+  const before = Atomics.load(bus.engine.i32, wakeAt);
+  Atomics.store(c, 1, 1);
+  Atomics.notify(c, 1);
+  const { out } = await z.w.next<{ out: Record<string, string> }>(MSG_MS, 'the dead thread to end its objects and leave');
+  assert.equal(out, { stop: 'ok', stopAgain: 'ok', removeMatch: 'ok', off: 'ok', free: 'ok', unref: 'ok', ref: 'ok', done: 'ok', seen: '', close: 'ok', busClose: 'ok' });
+  assert.is(Atomics.load(bus.engine.i32, wakeAt), before, 'r2\'s wake word untouched');
+  assert.is(r2.stats().sleepers.wake, 1, 'r2 still parked');
+  const main = bus.connect();
+  main.send(r2.id, new Uint8Array([5]));
+  const m = await within(got, MSG_MS, 'r2\'s receive');
+  assert.equal([...m.payload], [5]);
+  m.free();
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  r2.close();
+  bus.close();
+});
+
 s('a dead thread\'s late bus.close() leaves the liveness words of the thread that joined its slot since', async () => {
   // (it wiped that thread's OS thread and worker ids, after which a watch of a worker given the
   // same handle recovered the live thread: an outside audit, stop 53)

@@ -18,8 +18,9 @@ s('shutdown wakes workers in recvWait, recvAsync and for-await with ESHUTDOWN; t
   for (const w of ws) await w.next(READY_MS, 'worker ready');
   await sleep(50); // let them go to sleep
   bus.shutdown();
-  const results = await Promise.all(ws.map((w) => w.next<{ error: string }>(2000, 'woken within 2 s')));
+  const results = await Promise.all(ws.map((w) => w.next<{ error: string; removers: string }>(2000, 'woken within 2 s')));
   for (const [i, r] of results.entries()) assert.is(r.error, 'ESHUTDOWN', modes[i]);
+  for (const [i, r] of results.entries()) assert.is(r.removers, 'ok', `${modes[i]}: a match's and a handler's removers after the shutdown are no-ops`);
   for (const w of ws) if (w.kind === 'thread') await w.exited(5000); // nothing keeps them alive
   const st = bus.stats();
   assert.is(st.threads.used, 0, 'every thread left');

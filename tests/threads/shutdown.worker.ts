@@ -7,6 +7,7 @@ import { input, post } from '../helpers/worker.ts';
 const inp = await input<{ handle: BusHandle; engine?: EngineKind; mode: 'wait' | 'async' | 'iter' }>();
 const bus = await Bus.join(inp.handle, { engine: inp.engine, provider: new MockProvider({ seed: 9 }) });
 const conn = bus.connect({ poolSize: 65536 });
+const removeMatch = conn.addMatch(''), off = conn.onSignal('type=signal', () => {});
 post({ ready: true });
 let error = 'none';
 try {
@@ -16,7 +17,10 @@ try {
 } catch (e) {
   error = e instanceof BusError ? e.code : String(e);
 }
+// a match's and a handler's removers after the shutdown: no-ops (the connection can never be used again)
+let removers = 'ok';
+try { removeMatch(); off(); } catch (e) { removers = e instanceof BusError ? `${e.code} ${e.message}` : String(e); }
 conn.close();
 bus.close();
-post({ error, at: performance.now() });
+post({ error, at: performance.now(), removers });
 if (typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' && typeof (globalThis as { close?: () => void }).close === 'function') (globalThis as unknown as { close: () => void }).close();
