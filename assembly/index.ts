@@ -14,6 +14,7 @@ export { list } from "./list";
 export { update } from "./update";
 export { connInfo as conn_info, busCreatorInfo as bus_creator_info } from "./info";
 export { hostCopy as mem_copy } from "./host-copy";
+export { owedPay as owed_pay } from "./owed";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

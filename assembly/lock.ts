@@ -94,12 +94,15 @@ function owe(c: u32): void {
 }
 
 /**
- * Notify what thread slot `t` owes (a recovery's, for a thread that died in a batch): the
- * connections it recorded, or every parked receiver once it recorded more than OWED_MAX.
+ * Notify what thread slot `t` owes: the connections it recorded, or every parked receiver
+ * once it recorded more than OWED_MAX. Its defer word is set to `defer` and the record
+ * cleared first (a message published meanwhile is recorded again). The one payer of a batch:
+ * its end and a wait inside it (the owed_pay export, js/host/owed.ts), a leave, a recovery
+ * (a thread that died in a batch).
  */
-export function payOwed(t: u32): void {
+export function payOwed(t: u32, defer: u32 = 0): void {
   const n = ld32(t + A.THREAD_OWED_N);
-  st32(t + A.THREAD_DEFER, 0);
+  st32(t + A.THREAD_DEFER, defer);
   st32(t + A.THREAD_OWED_N, 0);
   if (n == 0) return;
   if (n <= u32(A.OWED_MAX)) {

@@ -142,6 +142,15 @@ export function recover(token: u32, force: u32): i32 {
 export function unwind(): i32 {
   const t = THREAD;
   if (t == 0) return fail(A.EBADF, A.R_NOT_JOINED);
+  // a thread declared dead whose slot is no longer its own (recovered: the token cleared, or
+  // another thread joined since) touches nothing there: its recoverer undid its command and
+  // released its locks, and the slot's journal and the locks of its id (slot + 1) are the
+  // joiner's now. Before stop 54 a dead thread that ran on into a lock (lockTaken's trap)
+  // undid the joiner's journal and released the joiner's locks, the bus lock among them.
+  if (aLoad(t + A.THREAD_TOKEN) != TOKEN) {
+    wakeForget();
+    return 0;
+  }
   logUndo(t);
   unlockAllOf(ld32(t + A.THREAD_ID));
   // (the twin's core is one module per thread, shared by its buses: a wake left pending here

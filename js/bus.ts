@@ -976,6 +976,9 @@ export class Bus {
     if (typeof fn !== 'function') throw new BusError(A.EINVAL, 'Bus.batch', `fn must be a function (the sends whose wake-ups to batch), got ${kindOf(fn)}`);
     const e = this.engine;
     if (!e.joined || this.isShutdown) throw this.leftError('Bus.batch');
+    // (from a provider in the middle of a command: EBUSY, as every command; the batch's start
+    // and end run the core's owed_pay, which must not run inside another command)
+    notInCommand();
     if (deferring(e)) return fn(); // (nested: the outermost batch pays)
     deferOn(e);
     try {

@@ -36,6 +36,8 @@ export interface Engine {
   readonly joined: boolean;
   /** this thread's slot address while it is still this thread's, else 0 (js/host/owed.ts) */
   readonly threadAddr: number;
+  /** bus.batch (js/host/owed.ts): the core's owed_pay, the wakes this thread deferred paid and its defer word set to `defer` (0 or 1); nothing once the slot is no longer this thread's (its recovery paid them) */
+  payOwed(defer: number): void;
 
   busMake(cmd: number): number;
   threadJoin(token: number): number;
@@ -316,6 +318,12 @@ abstract class EngineBase {
     return Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) === this.threadToken >>> 0 ? t : 0;
   }
 
+  payOwed(defer: number): void {
+    if (this.threadAddr === 0) return;
+    this.bind();
+    this.x.owed_pay(defer);
+  }
+
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;
     this.u8 = new Uint8Array(memory.buffer);
@@ -507,6 +515,9 @@ abstract class EngineBase {
     return Atomics.load(this.u32, (t + A.THREAD_STATE) >>> 2) === A.THREAD_LIVE && this.u32[(t + A.THREAD_TOKEN) >>> 2] === this.token;
   }
 
+  /** @internal the core's imports ask, after each provider call, before they write into the thread slot (host/imports.ts) */
+  slotMine(): boolean { return this.alive(); }
+
   /**
    * Throw what every engine call of this thread would: the recovery's ECONNRESET once another
    * thread declared it dead (the event-loop waits call this as they wake: a wait for room
@@ -656,10 +667,11 @@ abstract class EngineBase {
     let gaveUp: Map<number, number> | null = null;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
-    this.checkAlive();
     for (;;) {
       let r: number;
-      if (this.dead) throw this.dead;
+      // (before each try: a command that waited for a lock runs again from its start, and
+      // would write its scratch into a slot that may be another thread's by now)
+      this.checkAlive();
       try {
         r = this.exec(op, a, b);
       } catch (err) {
@@ -933,7 +945,8 @@ export class WasmEngine extends EngineBase implements Engine {
     if (!instanceOf(module, WebAssembly.Module)) throw new BusError(A.EINVAL, 'WasmEngine.create', `module must be a WebAssembly.Module (loadCore()), got ${kindOf(module)}`);
     checkProvider('WasmEngine.create', provider, true);
     hooks = optBoolean('WasmEngine.create', 'hooks', hooks) ?? false; // (a non-boolean passed before stop 49, as loadCore() refuses it: an outside audit)
-    const imports = { env: { memory }, ...coreImports(provider, memory) };
+    let engine: WasmEngine | null = null;
+    const imports = { env: { memory }, ...coreImports(provider, memory, () => engine === null || engine.slotMine()) };
     let instance: WebAssembly.Instance;
     try {
       instance = await WebAssembly.instantiate(module, imports as unknown as WebAssembly.Imports);
@@ -944,6 +957,7 @@ export class WasmEngine extends EngineBase implements Engine {
     }
     const e = new WasmEngine(memory, instance, hooks);
     e.clockSource = provider;
+    engine = e;
     return e;
   }
 
@@ -984,7 +998,7 @@ export class TwinEngine extends EngineBase implements Engine {
     // of its bundle, which Vite's default chunk limit refused, stop 48)
     if (hooks && !twin.twinHooksBuilt) throw new BusError(A.EOPNOTSUPP, 'TwinEngine', 'the browser build has no hooks build of the core (tests load it from a checkout)');
     this.x = hooks ? twin.twinHooks : twin.twinRelease;
-    const imp = coreImports(provider, memory);
+    const imp = coreImports(provider, memory, () => this.slotMine());
     this.clockSource = provider;
     this.host = { ...imp.wasi_snapshot_preview1, ...imp.wasmbus };
   }

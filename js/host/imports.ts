@@ -95,7 +95,27 @@ function countArgs(b: Uint8Array): number {
   return n;
 }
 
-export function coreImports(provider: Provider, memory: WebAssembly.Memory): CoreImports {
+/**
+ * What an import throws when the provider's call returned on a thread that another thread
+ * declared dead meanwhile (its slot recovered, and perhaps joined by another thread since):
+ * nothing is written, and the command is abandoned (the engine unwinds it and throws its
+ * recovery's ECONNRESET).
+ */
+export class SlotLost extends Error {
+  constructor() { super('wasmbus: this thread was declared dead while its provider ran: nothing of its answer is written'); }
+}
+
+/**
+ * The core's imports for one thread. `mine` says whether the thread slot is still this
+ * thread's (LIVE, its token): read after every provider call, before anything is written,
+ * since the answers go into the thread slot (its scratch and metadata cache), which belongs
+ * to whoever joined it after a recovery. Before stop 54 a command waiting in a slow provider
+ * when its thread was declared dead wrote the answer there after the recovery (the next
+ * joiner's messages then carried the dead thread's tid: an outside audit, stop 53).
+ */
+export function coreImports(provider: Provider, memory: WebAssembly.Memory, mine: () => boolean = () => true): CoreImports {
+  /** after a provider call, before a write: throws SlotLost once the slot is no longer this thread's */
+  const gate = (): void => { if (!mine()) throw new SlotLost(); };
   const dv = new DataView(memory.buffer);
   const u8 = new Uint8Array(memory.buffer);
   const halves = new Uint32Array(2);
@@ -137,6 +157,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
   let rawCmd: Uint8Array | null = null, termCmd: Uint8Array | null = null;
   const cmdlineAnswer = (): Uint8Array | null => {
     const b = bytesAnswer(provider, 'cmdline', provider.cmdline ? provider.cmdline() : null, true);
+    gate();
     if (b === null || b.length === 0 || b[b.length - 1] === 0) return b;
     if (b !== rawCmd) {
       rawCmd = b;
@@ -173,6 +194,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
           // notification, before stop 45)
           try { ok = provider.clock(id, halves); } catch { return WASI_EINVAL; }
         } else ok = provider.clock(id, halves);
+        gate();
         if (!ok) return WASI_EINVAL;
         if (halves[0] === 0xffffffff && halves[1] === 0xffffffff) return WASI_EINVAL;
         dv.setUint32(out, halves[0], true);
@@ -183,6 +205,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         // never hand a view of the shared memory to the provider (browsers refuse it)
         const tmp = new Uint8Array(len);
         provider.random(tmp);
+        gate();
         u8.set(tmp, buf);
         return WASI_ESUCCESS;
       },
@@ -200,6 +223,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
        */
       args_get(argv: number, argvBuf: number): number {
         const v = args ?? view();
+        gate();
         if (v === null) return WASI_ENOTSUP;
         u8.set(v.bytes, argvBuf);
         let p = 0;
@@ -214,7 +238,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** 8 × u64 at `out`: uid, euid, suid, fsuid, gid, egid, sgid, fsgid (kdbus CREDS). */
       creds_get(out: number): number {
         creds.uid = creds.euid = creds.suid = creds.fsuid = creds.gid = creds.egid = creds.sgid = creds.fsgid = UNSET;
-        if (!provider.creds(creds)) return WASI_ENOTSUP;
+        const ok = provider.creds(creds);
+        gate();
+        if (!ok) return WASI_ENOTSUP;
         checkCreds(provider, creds);
         for (let i = 0; i < 8; i++) u64(out + i * 8, creds[CREDS_FIELDS[i]]);
         return WASI_ESUCCESS;
@@ -223,7 +249,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       pids_get(out: number): number {
         if (!provider.pids) return WASI_ENOTSUP;
         pids.pid = pids.tid = pids.ppid = UNSET;
-        if (!provider.pids(pids)) return WASI_ENOTSUP;
+        const ok = provider.pids(pids);
+        gate();
+        if (!ok) return WASI_ENOTSUP;
         checkPids(provider, pids);
         u64(out, pids.pid);
         u64(out + 8, pids.tid);
@@ -233,6 +261,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** The first min(n, cap) supplementary gids as u64 at `buf` (kdbus AUXGROUPS); n (u32) at `n_out`. */
       groups_get(buf: number, cap: number, nOut: number): number {
         const g = groupsAnswer(provider, provider.groups ? provider.groups() : null);
+        gate();
         if (g == null) return WASI_ENOTSUP;
         const n = Math.min(g.length, cap);
         for (let i = 0; i < n; i++) u64(buf + i * 8, g[i]);
@@ -242,10 +271,14 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** `which` 0: the thread's comm (TID_COMM), 1: the process's (PID_COMM). */
       comm_get(which: number, buf: number, cap: number, lenOut: number): number {
         if (which !== COMM_THREAD && which !== COMM_PROCESS) return WASI_EINVAL;
-        return putString(bytesAnswer(provider, 'comm', provider.comm ? provider.comm(which === COMM_THREAD) : null), buf, cap, lenOut);
+        const b = bytesAnswer(provider, 'comm', provider.comm ? provider.comm(which === COMM_THREAD) : null);
+        gate();
+        return putString(b, buf, cap, lenOut);
       },
       exe_get(buf: number, cap: number, lenOut: number): number {
-        return putString(bytesAnswer(provider, 'exe', provider.exe ? provider.exe() : null), buf, cap, lenOut);
+        const b = bytesAnswer(provider, 'exe', provider.exe ? provider.exe() : null);
+        gate();
+        return putString(b, buf, cap, lenOut);
       },
       /** The full (uncapped) command line's argc and byte size: more than args_sizes_get's = truncated. */
       cmdline_size_get(argcOut: number, sizeOut: number): number {
@@ -260,7 +293,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         return WASI_ESUCCESS;
       },
       cgroup_get(buf: number, cap: number, lenOut: number): number {
-        return putString(bytesAnswer(provider, 'cgroup', provider.cgroup ? provider.cgroup() : null), buf, cap, lenOut);
+        const b = bytesAnswer(provider, 'cgroup', provider.cgroup ? provider.cgroup() : null);
+        gate();
+        return putString(b, buf, cap, lenOut);
       },
       /**
        * kdbus CAPS payload: u32 last_cap, then inheritable, permitted, effective and bounding,
@@ -268,6 +303,7 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
        */
       caps_get(buf: number, cap: number, lenOut: number): number {
         const c = capsAnswer(provider, provider.caps ? provider.caps() : null);
+        gate();
         if (c == null) return WASI_ENOTSUP;
         const words = c.permitted.length;
         const len = 4 + 16 * words;
@@ -281,13 +317,17 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
         return WASI_ESUCCESS;
       },
       seclabel_get(buf: number, cap: number, lenOut: number): number {
-        return putString(bytesAnswer(provider, 'seclabel', provider.seclabel ? provider.seclabel() : null), buf, cap, lenOut);
+        const b = bytesAnswer(provider, 'seclabel', provider.seclabel ? provider.seclabel() : null);
+        gate();
+        return putString(b, buf, cap, lenOut);
       },
       /** kdbus AUDIT payload: u32 sessionid, u32 loginuid (4294967295: unset, as the kernel reports it). */
       audit_get(out: number): number {
         if (!provider.audit) return WASI_ENOTSUP;
         audit.loginuid = audit.sessionid = UNSET;
-        if (!provider.audit(audit)) return WASI_ENOTSUP;
+        const ok = provider.audit(audit);
+        gate();
+        if (!ok) return WASI_ENOTSUP;
         checkAudit(provider, audit);
         dv.setUint32(out, audit.sessionid >>> 0, true);
         dv.setUint32(out + 4, audit.loginuid >>> 0, true);
@@ -296,7 +336,9 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory): Cor
       /** u32 at `out`: the provider's epoch; what was collected under the same epoch is still valid. */
       meta_epoch_get(out: number): number {
         if (!provider.epoch) return WASI_ENOTSUP;
-        dv.setUint32(out, epochAnswer(provider, provider.epoch()), true);
+        const ep = epochAnswer(provider, provider.epoch());
+        gate();
+        dv.setUint32(out, ep, true);
         return WASI_ESUCCESS;
       },
     },

@@ -4,7 +4,7 @@
 // parked receive is counted there until a notify wakes it: js/host/sleepers.ts). The
 // messages themselves are queued at each send, as without a batch.
 import * as assert from 'uvu/assert';
-import { BusError, abi as A, type Connection, type Message } from '../../js/index.ts';
+import { BusError, MockProvider, abi as A, type Connection, type Message } from '../../js/index.ts';
 import { busSuite, makeBus } from '../helpers/harness.ts';
 import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 
@@ -167,6 +167,45 @@ t('bad input: fn must be a function (EINVAL, nothing deferred); a closed Bus ref
   } catch (e) {
     assert.is((e as BusError).code, 'EBADF');
   }
+});
+
+t('a batch begun from a provider inside a command (this bus\'s or another\'s) is refused with EBUSY; the command goes on, nothing deferred', async () => {
+  // (its start and end run the core's owed_pay, which must not run inside another command:
+  // on the twin it would rebind the core to the other bus's memory under the running one)
+  let arm: (() => void) | null = null;
+  const got: string[] = [];
+  class P extends MockProvider {
+    override clock(id: number, out: Uint32Array): boolean {
+      const f = arm;
+      arm = null;
+      if (f) { try { f(); got.push('ran'); } catch (e) { got.push(e instanceof BusError ? `${e.code} ${e.message.split(':')[0]}` : String(e)); } }
+      return super.clock(id, out);
+    }
+  }
+  const { bus } = await makeBus({ provider: new P() });
+  const { bus: other } = await makeBus();
+  const a = bus.connect(), b = bus.connect({ attachRecv: ['timestamp'] }), o = other.connect(), q = other.connect();
+  let inner = 0;
+  arm = () => { bus.batch(() => { inner++; }); };
+  a.sendText(b.id, 'one'); // b's receive mask takes the timestamp: the clock is read in SEND
+  arm = () => { other.batch(() => { inner++; }); };
+  a.sendText(b.id, 'two');
+  assert.equal(got, ['EBUSY engine', 'EBUSY engine']);
+  assert.is(inner, 0, 'fn never ran');
+  for (const want of ['one', 'two']) {
+    const m = b.recv();
+    assert.is(m?.text(), want, 'the sends went on');
+    m?.free();
+  }
+  const p = handled(q.recvAsync({ timeout: 5000 }));
+  o.sendText(q.id, 'not deferred');
+  assert.is(wake(q), 0, 'the other bus\'s send woke at once: no batch left on');
+  (await p).free();
+  for (const c of [a, b]) c.close();
+  for (const c of [o, q]) c.close();
+  assert.equal(other.check(), []);
+  other.close();
+  bus.close();
 });
 
 t('bus.close() inside a batch: the batch ends quietly (the leave paid what was owed)', async () => {

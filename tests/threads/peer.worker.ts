@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'zombie-objects' | 'recover-creator';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'zombie-objects' | 'recover-creator' | 'provider-blocked';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -16,8 +16,33 @@ export interface PeerInput {
   size?: number;
   /** held, batch-held, zombie: [0] set by the worker once it blocks, [1] set by the parent to let it go on */
   ctl?: SharedArrayBuffer;
+  /** provider-blocked: where its two control words are in `ctl` ([at] set once it blocks in its provider's clock, [at + 1] set by the parent to let it go on), the name it requests first, the name it sends to (else `dst`), and its tid */
+  ctlAt?: number;
+  name?: string;
+  dstName?: string;
+  tid?: number;
+  /** provider-blocked: its provider's epoch moves (an identity change, as the default provider's TTL renewal) before its send, or right after its clock's block */
+  bump?: 'before' | 'after';
   /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins */
   gate?: SharedArrayBuffer;
+}
+
+/** A MockProvider whose next clock read, once armed, says so in ctl[at] and blocks until ctl[at + 1] is set (at most 10 s). */
+class BlockingClock extends MockProvider {
+  armed = false;
+  /** the epoch moves once the block ends */
+  bumpAfter = false;
+  constructor(private readonly ctl: Int32Array, private readonly at: number, opts: ConstructorParameters<typeof MockProvider>[0]) { super(opts); }
+  override clock(id: number, out: Uint32Array): boolean {
+    if (this.armed) {
+      this.armed = false;
+      Atomics.store(this.ctl, this.at, 1);
+      Atomics.notify(this.ctl, this.at);
+      Atomics.wait(this.ctl, this.at + 1, 0, 10000);
+      if (this.bumpAfter) this.setIdentity({});
+    }
+    return super.clock(id, out);
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -31,7 +56,10 @@ try {
     post({ pre: true });
     Atomics.wait(new Int32Array(inp.gate), 0, 0, 10000);
   }
-  const bus = await Bus.join(inp.handle, { engine: inp.engine, provider: new MockProvider({ seed: 7 + (inp.index ?? 0), creds: { uid } }) });
+  const provider = inp.role === 'provider-blocked'
+    ? new BlockingClock(new Int32Array(inp.ctl!), inp.ctlAt ?? 0, { seed: 7 + (inp.index ?? 0), creds: { uid }, pids: { pid: 4000, tid: inp.tid ?? 4001, ppid: 1 } })
+    : new MockProvider({ seed: 7 + (inp.index ?? 0), creds: { uid } });
+  const bus = await Bus.join(inp.handle, { engine: inp.engine, provider });
   const conn = bus.connect({ poolSize: 262144, description: `peer-${inp.role}` });
   post({ ready: true, id: conn.id, engine: bus.engine.kind, slot: bus.engine.threadSlot, id128: [...bus.id128] });
 
@@ -129,6 +157,19 @@ try {
     run('close', () => conn.close());
     run('busClose', () => bus.close());
     post({ out });
+  } else if (inp.role === 'provider-blocked') {
+    // a name first (when given), then one message whose metadata collection blocks in the
+    // provider's clock (at most 10 s) until the parent lets it go; then it leaves as it can
+    if (inp.name !== undefined) conn.requestName(inp.name);
+    if (inp.bump === 'before') provider.setIdentity({});
+    (provider as BlockingClock).armed = true;
+    (provider as BlockingClock).bumpAfter = inp.bump === 'after';
+    let sent = 'ok';
+    try { conn.send(inp.dstName ?? inp.dst!, new Uint8Array([7])); } catch (e) { sent = errText(e); }
+    let close = 'ok';
+    try { conn.close(); } catch (e) { close = errText(e); }
+    try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
+    post({ sent, close });
   } else if (inp.role === 'recover-creator') {
     // once the parent says it is blocked ([0] = 1), declares it dead (token 1, the creator's)
     // and recovers it: [1] = the slot + 1 (or 1000 + the errno); then, once the parent says it

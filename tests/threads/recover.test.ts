@@ -426,6 +426,51 @@ s('a thread declared dead while it runs ends its listener, match, handler and he
   bus.close();
 });
 
+s('a thread declared dead inside its provider writes nothing into its slot, and leaves the locks of the thread that joined it since', async () => {
+  // (its answer went into the slot's scratch and metadata cache, so the joiner's messages
+  // carried the dead thread's tid; and its command, going on into a lock, trapped and
+  // released every lock of the slot's id: the joiner's bus lock. Stop 53's audit, stop 54)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect({ attachRecv: ['timestamp', 'pids', 'names'] });
+  main.requestName('org.example.Main');
+  const ctl = new SharedArrayBuffer(16), c = new Int32Array(ctl);
+  const blocked = async (at: number, what: string) => {
+    for (const end = performance.now() + MSG_MS; Atomics.load(c, at) === 0;) {
+      assert.ok(performance.now() < end, what);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  const go = (at: number) => { Atomics.store(c, at, 1); Atomics.notify(c, at); };
+  // w1: its send to main waits in its provider's clock; declared dead and recovered meanwhile
+  // (its provider's epoch moved since w2 filled the slot's metadata cache, and w2's moves to the
+  // same value when its own block ends: what w1 would collect, w2 would take as its own)
+  const w1 = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 0, dst: main.id, tid: 4101, index: 1, bump: 'before' });
+  await blocked(0, 'w1 blocks in its provider');
+  assert.is(bus.recoverThread(w1.h.token), w1.ready.slot, 'declared dead inside its send, and recovered');
+  // w2 joins the slot; its send by name keeps the bus lock while its own provider blocks
+  const w2 = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 2, name: 'org.example.W2', dstName: 'org.example.Main', tid: 4202, index: 2, bump: 'after' });
+  assert.is(w2.ready.slot, w1.ready.slot, 'w2 joins the dead thread\'s slot');
+  await blocked(2, 'w2 blocks in its provider');
+  const lockAt = (A.BUS_BASE + A.BUS_LOCK) >>> 2, holder = () => Atomics.load(bus.engine.u32, lockAt) & A.LOCK_ID_MASK;
+  assert.is(holder(), w2.ready.slot + 1, 'w2 holds the bus lock');
+  go(1);
+  const o1 = await w1.w.next<{ sent: string; close: string }>(MSG_MS, 'w1 to go on and leave');
+  assert.is(o1.sent, 'ECONNRESET', 'w1\'s send');
+  assert.is(holder(), w2.ready.slot + 1, 'the bus lock still w2\'s');
+  go(3);
+  const o2 = await w2.w.next<{ sent: string; close: string }>(MSG_MS, 'w2 to send and leave');
+  assert.equal(o2, { sent: 'ok', close: 'ok' });
+  const m = await main.recvAsync({ timeout: MSG_MS });
+  assert.equal([...m.payload], [7]);
+  assert.is(m.pids?.tid, 4202, 'w2\'s message carries its own tid');
+  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.W2']);
+  m.free();
+  assert.is(main.recv(), null, 'nothing of w1');
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  bus.close();
+});
+
 s('a dead thread\'s late bus.close() leaves the liveness words of the thread that joined its slot since', async () => {
   // (it wiped that thread's OS thread and worker ids, after which a watch of a worker given the
   // same handle recovered the live thread: an outside audit, stop 53)

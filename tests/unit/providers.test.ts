@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { collect, WASI_ENOTSUP, L, type Collected } from './meta-collect.ts';
 import { MockProvider } from '../../js/host/mock.ts';
-import { cappedArgs, coreImports, WASI_EINVAL } from '../../js/host/imports.ts';
+import { cappedArgs, coreImports, SlotLost, WASI_EINVAL } from '../../js/host/imports.ts';
 import { WebProvider, MONOTONIC_ORIGIN_MS, type Creds, type Provider } from '../../js/host/provider.ts';
 
 const g = globalThis as unknown as { Deno?: any };
@@ -154,6 +154,40 @@ test('unsupported: a provider with only clock, random and creds reports ENOTSUP 
     assert.is(c[k], WASI_ENOTSUP, k);
   }
   assert.is(c.epoch, -WASI_ENOTSUP);
+});
+
+test('imports: once the thread slot is no longer this thread\'s, every import that asked the provider throws SlotLost and writes nothing', () => {
+  // (the answers go into the thread slot, which a recovery may have given to another thread
+  // while the provider ran: stop 54)
+  const p = new MockProvider({ pids: { pid: 5, tid: 6, ppid: 7 }, groups: [1], comm: 'c', exe: '/e', cmdline: ['a'], cgroup: '/g', caps: { lastCap: 31 }, seclabel: 's', audit: { loginuid: 1, sessionid: 2 } });
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  let mine = true;
+  const { wasi_snapshot_preview1: wasi, wasmbus: w } = coreImports(p, memory, () => mine);
+  const u8 = new Uint8Array(memory.buffer);
+  assert.is(w.creds_get(256), 0, 'while the slot is this thread\'s');
+  mine = false;
+  u8.fill(0xee);
+  const calls: [string, () => number][] = [
+    ['clock_time_get', () => wasi.clock_time_get(1, 0n, 256)],
+    ['random_get', () => wasi.random_get(256, 8)],
+    ['args_sizes_get', () => wasi.args_sizes_get(256, 260)],
+    ['args_get', () => wasi.args_get(256, 512)],
+    ['creds_get', () => w.creds_get(256)],
+    ['pids_get', () => w.pids_get(256)],
+    ['groups_get', () => w.groups_get(256, 4, 260)],
+    ['comm_get', () => w.comm_get(0, 256, 16, 300)],
+    ['exe_get', () => w.exe_get(256, 16, 300)],
+    ['cmdline_size_get', () => w.cmdline_size_get(256, 260)],
+    ['cgroup_get', () => w.cgroup_get(256, 16, 300)],
+    ['caps_get', () => w.caps_get(256, 64, 300)],
+    ['seclabel_get', () => w.seclabel_get(256, 16, 300)],
+    ['audit_get', () => w.audit_get(256)],
+    ['meta_epoch_get', () => w.meta_epoch_get(256)],
+  ];
+  for (const [name, call] of calls) {
+    assert.throws(call, (e: unknown) => e instanceof SlotLost, name);
+    assert.ok(u8.every((b) => b === 0xee), `${name} wrote nothing`);
+  }
 });
 
 test('imports: a capacity too small gets a prefix and the full length; comm_get which ∉ {0, 1} is EINVAL', () => {
