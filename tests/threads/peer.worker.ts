@@ -23,7 +23,7 @@ export interface PeerInput {
   tid?: number;
   /** provider-blocked: its provider's epoch moves (an identity change, as the default provider's TTL renewal) before its send, or right after its clock's block */
   bump?: 'before' | 'after';
-  /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins */
+  /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins; posts { joined: true, slot } once joined */
   gate?: SharedArrayBuffer;
 }
 
@@ -60,6 +60,8 @@ try {
     ? new BlockingClock(new Int32Array(inp.ctl!), inp.ctlAt ?? 0, { seed: 7 + (inp.index ?? 0), creds: { uid }, pids: { pid: 4000, tid: inp.tid ?? 4001, ppid: 1 } })
     : new MockProvider({ seed: 7 + (inp.index ?? 0), creds: { uid } });
   const bus = await Bus.join(inp.handle, { engine: inp.engine, provider });
+  // (with a gate: the slot it joined, at once; a watch may recover it before it connects)
+  if (inp.gate !== undefined) post({ joined: true, slot: bus.engine.threadSlot });
   const conn = bus.connect({ poolSize: 262144, description: `peer-${inp.role}` });
   post({ ready: true, id: conn.id, engine: bus.engine.kind, slot: bus.engine.threadSlot, id128: [...bus.id128] });
 
