@@ -30,7 +30,7 @@ import * as S from './signals.ts';
 import * as O from './objects.ts';
 import * as CJ from './call-json.ts';
 import type { MatchRule } from './dbus/match.ts';
-import { PAYLOAD_DBUS } from './dbus/header.ts';
+import { PAYLOAD_DBUS, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI } from './dbus/header.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 import { LockLook } from './lock-look.ts';
 
@@ -136,8 +136,6 @@ export interface CheckedRecv {
 export const PAYLOAD_WASMBUS = 0x007375626d736177n;
 
 const encoder = new TextEncoder();
-/** PAYLOAD_DBUS as its two little-endian u32 halves */
-const DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
 /** the UTF-8 bytes of the last destination name sent to (a client calling one service again and again); copied into the message, never handed out */
 let lastDstName = '';
 let lastDstBytes = new Uint8Array(0);
@@ -405,7 +403,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (oType !== undefined) {
       if (oType === PAYLOAD_DBUS) {
         // D-Bus messages (callMethod, dispatch, emit): its two halves, without BigInt arithmetic
-        u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = DBUS_HI;
+        u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_DBUS_HI;
       } else if (typeof oType === 'bigint' && oType >= 0n && oType < 1n << 64n) {
         SEND.encodePayloadType(u32, msg, oType);
       } else throw new BusError(A.EINVAL, aop, `payloadType must be a u64 bigint, got ${typeof oType === 'number' ? `the number ${oType}` : shown(oType)}`);

@@ -21,7 +21,7 @@ import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel,
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
-import { sizeMessage, encodeTransient, PAYLOAD_DBUS, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { sizeMessage, encodeTransient, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
 import { reservedName } from './names.ts';
@@ -262,11 +262,39 @@ export function maxSignalSize(e: Engine): number {
   return A.CMD_MAX - SEND.MSG - A.MSG_HDR - (A.BLOOM_FILTER_HDR + bloomParams(e).size) - A.VEC_ITEM_SIZE;
 }
 
+/**
+ * emit()'s prepared signal, its header and bloom filter, reused from signal to signal (an
+ * emit allocated about 1 KiB before stop 54: the header, the filter, this record), unless an
+ * emit is under way on this thread (the caller's code, run while the signal is prepared, may
+ * emit): that one gets its own. emitAsync keeps its own across its wait.
+ */
+let scratch: PreparedSignal | null = null;
+let scratchBusy = false;
+
 /** Send a D-Bus signal (see SignalSpec); returns its cookie (the D-Bus serial). */
 export function emit(c: Connection, sig: SignalSpec, cookie: number, op = 'emit'): number {
-  const s = prepareSignal(c, sig, cookie, op);
-  return sendSignal(c, s, s.bytes, cookie, op);
+  if (scratchBusy) {
+    const s = prepareSignal(c, sig, cookie, op);
+    return sendSignal(c, s, s.bytes, cookie, op);
+  }
+  scratchBusy = true;
+  const s = scratch ??= { bytes: NO_BYTES, bloom: NO_BYTES, dstLo: 0, dstHi: 0, dstName: null, destination: undefined, priority: 0, header: newHeader() };
+  try {
+    prepareSignal(c, sig, cookie, op, s);
+    return sendSignal(c, s, s.bytes, cookie, op);
+  } finally {
+    // (nothing of the caller's kept alive by the scratch)
+    s.bytes = NO_BYTES;
+    s.destination = undefined;
+    s.dstName = null;
+    const h = s.header!;
+    h.path = h.interface = h.member = h.signature = undefined;
+    scratchBusy = false;
+  }
 }
+
+const NO_BYTES = new Uint8Array(0);
+const newHeader = (): DBusHeader => ({ type: 'signal', serial: 0, path: undefined, interface: undefined, member: undefined, signature: undefined });
 
 /**
  * A signal checked and encoded (prepareSignal): the bytes of its D-Bus message (`bytes`:
@@ -283,6 +311,8 @@ export interface PreparedSignal {
   /** the destination as given (undefined: a broadcast) */
   destination: Destination | undefined;
   priority: number;
+  /** emit()'s scratch: the header object it reuses (prepareSignal fills it) */
+  header?: DBusHeader;
 }
 
 /**
@@ -292,7 +322,7 @@ export interface PreparedSignal {
  * written by sendSignal: code that sends from there (this thread's command area) cannot
  * change what the send copies or where.
  */
-export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op: string): PreparedSignal {
+export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op: string, into?: PreparedSignal): PreparedSignal {
   const e = live(c, op);
   const o = options<SignalSpec>(op, sig, SIGNAL_KEYS, "{ path: '/org/example/Obj', interface: 'org.example.Foo', member: 'Changed' }", 'signal');
   if (cookie > 0xffffffff) throw new BusError(A.EINVAL, op, `the cookie ${cookie} does not fit a D-Bus serial (u32): this connection has sent 2^32 messages`);
@@ -306,8 +336,12 @@ export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op
   const priority = oPriority === undefined ? 0 : oPriority;
   if (!Number.isSafeInteger(priority)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(priority)}`);
   if (oSignature !== undefined && typeof oSignature !== 'string') throw new BusError(A.EINVAL, op, `signature must be a string, got ${kindOf(oSignature)}`);
-  const header: DBusHeader = { type: 'signal', serial: cookie, path: o.path, interface: o.interface, member: o.member };
-  if (oSignature !== undefined && oSignature !== '') header.signature = oSignature;
+  const header: DBusHeader = into?.header ?? newHeader();
+  header.serial = cookie;
+  header.path = o.path;
+  header.interface = o.interface;
+  header.member = o.member;
+  header.signature = oSignature !== undefined && oSignature !== '' ? oSignature : undefined;
   const oBody = o.body; // (read once: twice before stop 35, an outside audit)
   const body = oBody === undefined ? [] : oBody; // (null is not absent: EINVAL below)
   if (!isList(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
@@ -317,7 +351,7 @@ export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op
     throw asArgError(op, err);
   }
   const params = bloomParams(e);
-  const bloom = new Uint8Array(params.size);
+  const bloom = into !== undefined && into.bloom.length === params.size ? into.bloom : new Uint8Array(params.size);
   signalFilter(header, body, params, bloom);
   let bytes: Uint8Array;
   try {
@@ -338,7 +372,9 @@ export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op
       dstLo = 0; dstHi = 0;
     } else throw new BusError(A.EINVAL, op, `destination must be an id or a name, got ${kindOf(dst)}`);
   }
-  return { bytes, bloom, dstLo, dstHi, dstName, destination: dst, priority };
+  if (into === undefined) return { bytes, bloom, dstLo, dstHi, dstName, destination: dst, priority };
+  into.bytes = bytes; into.bloom = bloom; into.dstLo = dstLo; into.dstHi = dstHi; into.dstName = dstName; into.destination = dst; into.priority = priority;
+  return into;
 }
 
 /** emit()'s second half: the prepared signal `s`, its message `bytes` (s.bytes, or a wait's copy of them), sent with `cookie`. */
@@ -369,7 +405,7 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
   } else items.putHostVec(u32, vecAt, n);
   SEND.encodeMsg(u32, msg, p - msg, A.MSG_SIGNAL, priority, 0, cookie, 0);
   u32[(msg + A.MSG_DST_ID) >>> 2] = dstLo >>> 0; u32[(msg + A.MSG_DST_ID + 4) >>> 2] = dstHi >>> 0;
-  SEND.encodePayloadType(u32, msg, PAYLOAD_DBUS);
+  u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_DBUS_HI; // (no BigInt per signal)
   SEND.encode(u32, cmd, msg, 0);
   const r = e.send(c.slot, c.gen);
   if (r < 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst: dst ?? 'broadcast' });

@@ -26,7 +26,11 @@ export function headerArg(op: string, header: unknown): DBusHeader {
   if (header === null || typeof header !== 'object' || isRevoked(header)) throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${kindOf(header)}`);
   const h = header as Record<string, unknown>;
   str(op, 'header.type', h.type);
-  for (const k of HEADER_STRINGS) if (h[k] !== undefined) str(op, `header.${k}`, h[k]);
+  // (the field's name made only for the error: a string per field and per message before stop 54)
+  for (let i = 0; i < HEADER_STRINGS.length; i++) {
+    const k = HEADER_STRINGS[i]!, v = h[k];
+    if (v !== undefined && typeof v !== 'string') str(op, `header.${k}`, v);
+  }
   return header as DBusHeader;
 }
 

@@ -25,6 +25,8 @@ import { kindOf, isList, isRevoked } from '../args.ts';
 
 /** kdbus payload type of D-Bus messages: "DBusDBus" (KDBUS_PAYLOAD_DBUS, 0x4442757344427573). */
 export const PAYLOAD_DBUS = 0x4442757344427573n;
+/** PAYLOAD_DBUS as its two little-endian u32 halves (a send writes them without BigInt arithmetic) */
+export const PAYLOAD_DBUS_LO = Number(PAYLOAD_DBUS & 0xffffffffn), PAYLOAD_DBUS_HI = Number(PAYLOAD_DBUS >> 32n);
 
 export type MessageType = 'method_call' | 'method_return' | 'error' | 'signal';
 export const MESSAGE_TYPES: readonly MessageType[] = ['method_call', 'method_return', 'error', 'signal'];

@@ -586,6 +586,36 @@ t('a MatchSpec whose sender / destination id and its match string\'s unique name
   for (const c of [a, s, o]) c.close();
 });
 
+t('an emit from the caller\'s code inside an emit (a body element\'s getter): each signal goes out whole, with its own header, filter and body', ({ bus }) => {
+  // (emit reuses one header, bloom filter and prepared record from signal to signal since
+  // stop 54: an emit under way on the thread makes the nested one use its own)
+  const a = bus.connect(), sub = bus.connect();
+  sub.addMatch("type='signal',interface='org.ex.Outer'");
+  sub.addMatch("type='signal',interface='org.ex.Inner',arg0='in'");
+  let nested = 0;
+  const body = new Proxy(['out'], {
+    get(t, k, r) {
+      if (k === '0' && nested === 0) {
+        nested++;
+        a.emit({ path: '/in', interface: 'org.ex.Inner', member: 'Nested', signature: 's', body: ['in'] });
+      }
+      return Reflect.get(t, k, r);
+    },
+  });
+  a.emit({ path: '/out', interface: 'org.ex.Outer', member: 'Outer', signature: 's', body });
+  a.emit({ path: '/out2', interface: 'org.ex.Outer', member: 'After', signature: 's', body: ['after'] });
+  assert.is(nested, 1);
+  const got: string[] = [];
+  for (let m; (m = sub.recv()) !== null;) {
+    const d = m.dbus!;
+    got.push(`${d.header.path} ${d.header.interface}.${d.header.member}(${d.header.signature}) ${JSON.stringify(d.body)}`);
+    m.free();
+  }
+  assert.equal(got, ['/in org.ex.Inner.Nested(s) ["in"]', '/out org.ex.Outer.Outer(s) ["out"]', '/out2 org.ex.Outer.After(s) ["after"]']);
+  a.close();
+  sub.close();
+});
+
 fewMatches('bus.waitForName on a match table without two free entries polls getNameOwner (was ENFILE): owned already, owned later, timeout', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.addMatch({ notifications: 'id-add' });
