@@ -105,6 +105,18 @@ const SEND_KEYS = ['cookie', 'priority', 'payloadType', 'flags'] as const;
  * before anything is sent) are too.
  */
 export const SEND_MANY_MAX = 65536;
+/** The most payloads whose room sendMany's reused scratch keeps from one call to the next (a larger call's is given back). */
+const SEND_MANY_KEEP = 256;
+/**
+ * payload i of a sendMany's scratch, its bytes now (through the intrinsic getters: no code of
+ * the caller runs), null when its size is no longer the one measured: its buffer was resized
+ * by the caller's code since (an element getter), grown or shrunk. (A function, not a closure
+ * made per call: stop 54.)
+ */
+function bytesAt(objs: unknown[], lens: Float64Array, i: number): Uint8Array | null {
+  const b = payloadBytes(objs[i])!;
+  return payloadLength(b) === lens[i] ? b : null;
+}
 /**
  * The most messages one SEND of sendMany carries (SEND_BATCH): the receiver's lock is held
  * while they are written, and its receiver may be waiting for it meanwhile.
@@ -528,15 +540,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       }
       // the caller's code ran (option and element getters): the connection, the bus may be gone
       this.live(op);
-      /**
-       * payload i's bytes now (through the intrinsic getters: no code of the caller runs),
-       * null when its size is no longer the one measured: its buffer was resized by the
-       * caller's code since (an element getter), grown or shrunk
-       */
-      const bytesOf = (i: number): Uint8Array | null => {
-        const b = payloadBytes(objs[i])!;
-        return payloadLength(b) === lens[i] ? b : null;
-      };
       if (oCookie === null || oPriority === null) throw new BusError(A.EINVAL, op, `${oCookie === null ? 'cookie' : 'priority'} must be a number, got null (leave it out for the default)`);
       const first = oCookie ?? this.nextCookie;
       if (!isU64(first) || !isU64(first + Math.max(n - 1, 0))) throw new BusError(A.EINVAL, op, `cookie must be a non-negative safe integer, and so must cookie + payloads.length - 1, got ${shown(first)}`);
@@ -553,7 +556,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (len0 === 0 || len0 > A.SEND_INLINE_MAX) {
           // an empty payload, or one copied straight into the pool: a SEND of its own
           try {
-            const b = bytesOf(sent);
+            const b = bytesAt(objs, lens, sent);
             if (b === null) throw changed(op);
             this.sendParts(dst, b, first + sent, priority, flags, type);
           } catch (err) {
@@ -574,7 +577,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         let at = p + (k - sent) * A.VEC_ITEM_SIZE;
         for (let i = sent; i < k; i++) {
-          const len = lens[i], b = bytesOf(i);
+          const len = lens[i], b = bytesAt(objs, lens, i);
           if (b === null) { if (sent === 0 && i === 0) throw changed(op); k = i; break; }
           p = items.putVec(u32, p, len, at);
           cv.set(b, at - cmd);
@@ -603,7 +606,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (oCookie === undefined && sent > 0) this.nextCookie = cookieAfter(first + sent - 1);
       return sent;
     } finally {
-      objs.length = 0; // (no payload kept alive by this connection)
+      // no payload kept alive by this connection: the elements cleared, the array's room kept
+      // for the next call (a length set to 0 gave it back, and the next call grew it again: a
+      // third of sendMany's heap per call before stop 54), unless it grew past SEND_MANY_KEEP
+      if (n <= SEND_MANY_KEEP) objs.fill(undefined, 0, n);
+      else objs.length = 0;
       if (reuse) this.batchBusy = false;
     }
   }
