@@ -357,13 +357,13 @@ s("one handle given to two workers: the second's join fails, and its exit does n
   bus.close();
 });
 
-s('a thread declared dead while it runs closes its connection afterwards: the slot, another thread\'s now, is not touched', async () => {
-  // (its close() bumped and notified the wake word of its old connection slot, which the
-  // recoverer's next connection had taken: a spurious wake-up of another thread's receiver,
-  // and one that broke that thread's batch; an outside audit, stop 53)
-  const bus = await threadBus(ENGINE);
+/**
+ * A worker playing `role` blocks (not in a bus call), is declared dead and recovered while it
+ * runs; a new connection of this thread takes its connection slot and parks on a receive.
+ */
+async function deadWorkerAndParkedSuccessor(bus: Bus, role: 'zombie' | 'zombie-objects') {
   const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
-  const q = await peer(bus, { role: 'zombie', ctl });
+  const q = await peer(bus, { role, ctl });
   for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
     assert.ok(performance.now() < end, 'the worker blocks');
     await new Promise((r) => setTimeout(r, 2));
@@ -377,56 +377,46 @@ s('a thread declared dead while it runs closes its connection afterwards: the sl
   const wakeAt = (bus.engine.connAddr(zslot) + A.CONN_WAKE) >>> 2;
   const before = Atomics.load(bus.engine.i32, wakeAt);
   assert.is(r2.stats().sleepers.wake, 1, 'r2 parked');
-  Atomics.store(c, 1, 1);
-  Atomics.notify(c, 1);
-  const out = await q.w.next<{ close: string }>(MSG_MS, 'the worker to close and leave');
-  assert.ok(/^(ok|ECONNRESET)(\/(ok|ECONNRESET))?$/.test(out.close), out.close);
-  assert.is(Atomics.load(bus.engine.i32, wakeAt), before, 'r2\'s wake word untouched');
-  assert.is(r2.stats().sleepers.wake, 1, 'r2 still parked, not woken by another thread\'s close');
+  const goOn = () => { Atomics.store(c, 1, 1); Atomics.notify(c, 1); };
+  return { q, r2, got, goOn, wakeAt, before };
+}
+
+/** After the dead worker went on: r2 still parked, its wake word untouched; a message then wakes it; the bus consistent, everything closed. */
+async function successorUntouched(bus: Bus, d: Awaited<ReturnType<typeof deadWorkerAndParkedSuccessor>>): Promise<void> {
+  assert.is(Atomics.load(bus.engine.i32, d.wakeAt), d.before, 'r2\'s wake word untouched');
+  assert.is(d.r2.stats().sleepers.wake, 1, 'r2 still parked, not woken by another thread\'s calls');
   const main = bus.connect();
-  main.send(r2.id, new Uint8Array([5]));
-  const m = await within(got, MSG_MS, 'r2\'s receive');
+  main.send(d.r2.id, new Uint8Array([5]));
+  const m = await within(d.got, MSG_MS, 'r2\'s receive');
   assert.equal([...m.payload], [5]);
   m.free();
   assert.equal(checkBus(bus.engine), []);
   main.close();
-  r2.close();
+  d.r2.close();
   bus.close();
+}
+
+s('a thread declared dead while it runs closes its connection afterwards: the slot, another thread\'s now, is not touched', async () => {
+  // (its close() bumped and notified the wake word of its old connection slot, which the
+  // recoverer's next connection had taken: a spurious wake-up of another thread's receiver,
+  // and one that broke that thread's batch; an outside audit, stop 53)
+  const bus = await threadBus(ENGINE);
+  const d = await deadWorkerAndParkedSuccessor(bus, 'zombie');
+  d.goOn();
+  const out = await d.q.w.next<{ close: string }>(MSG_MS, 'the worker to close and leave');
+  assert.ok(/^(ok|ECONNRESET)(\/(ok|ECONNRESET))?$/.test(out.close), out.close);
+  await successorUntouched(bus, d);
 });
 
 s('a thread declared dead while it runs ends its listener, match, handler and held message without errors, touching nothing', async () => {
   // (a match's and an onSignal handler's removers threw the engine's ECONNRESET there, where
   // the docs promise a no-op once the connection is closed: stop 54)
   const bus = await threadBus(ENGINE);
-  const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
-  const z = await peer(bus, { role: 'zombie-objects', ctl });
-  for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
-    assert.ok(performance.now() < end, 'the worker blocks');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  const zslot = busStatsSlot(bus, z.ready.id);
-  assert.is(bus.recoverThread(z.h.token), z.ready.slot, 'declared dead while it runs, and recovered');
-  const r2 = bus.connect();
-  assert.is(r2.stats().slot, zslot, 'the next connection takes its connection slot');
-  const got = r2.recvAsync({ timeout: 3 * MSG_MS });
-  got.catch(() => {});
-  const wakeAt = (bus.engine.connAddr(zslot) + A.CONN_WAKE) >>> 2;
-  const before = Atomics.load(bus.engine.i32, wakeAt);
-  Atomics.store(c, 1, 1);
-  Atomics.notify(c, 1);
-  const { out } = await z.w.next<{ out: Record<string, string> }>(MSG_MS, 'the dead thread to end its objects and leave');
+  const d = await deadWorkerAndParkedSuccessor(bus, 'zombie-objects');
+  d.goOn();
+  const { out } = await d.q.w.next<{ out: Record<string, string> }>(MSG_MS, 'the dead thread to end its objects and leave');
   assert.equal(out, { stop: 'ok', stopAgain: 'ok', removeMatch: 'ok', off: 'ok', free: 'ok', unref: 'ok', ref: 'ok', done: 'ok', seen: '', close: 'ok', busClose: 'ok' });
-  assert.is(Atomics.load(bus.engine.i32, wakeAt), before, 'r2\'s wake word untouched');
-  assert.is(r2.stats().sleepers.wake, 1, 'r2 still parked');
-  const main = bus.connect();
-  main.send(r2.id, new Uint8Array([5]));
-  const m = await within(got, MSG_MS, 'r2\'s receive');
-  assert.equal([...m.payload], [5]);
-  m.free();
-  assert.equal(checkBus(bus.engine), []);
-  main.close();
-  r2.close();
-  bus.close();
+  await successorUntouched(bus, d);
 });
 
 s('a thread declared dead inside its provider writes nothing into its slot, and leaves the locks of the thread that joined it since', async () => {
