@@ -20,8 +20,9 @@ import { put64 } from './wire.ts';
 import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel, isList, isRevoked } from './args.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
-import { maskOf, signalFilter, type BloomParams } from './dbus/bloom.ts';
-import { sizeMessage, encodeTransient, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { maskOf, signalFilter, signalFilterOfMessage, type BloomParams } from './dbus/bloom.ts';
+import { encodeTransient, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI, type DBusHeader, type DBusMessage } from './dbus/header.ts';
+import { parseSignature } from './dbus/signature.ts';
 import { uniqueNameId, busNameError } from './dbus/names.ts';
 import { NOTIFICATION_ITEMS, type NotificationKind } from './notification.ts';
 import { reservedName } from './names.ts';
@@ -345,20 +346,22 @@ export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op
   const oBody = o.body; // (read once: twice before stop 35, an outside audit)
   const body = oBody === undefined ? [] : oBody; // (null is not absent: EINVAL below)
   if (!isList(body)) throw new BusError(A.EINVAL, op, `body must be an array, got ${kindOf(body)}`);
+  // encoded first, which validates path, names, signature and values (EINVAL) as it writes:
+  // the body's values are read once here (twice, sized then written, for a message over the
+  // codec's 64 KiB scratch or one encoded from inside another's encoding), and this is the
+  // last of the caller's code: the bytes stay as they are. The bloom filter is computed from
+  // these bytes, never from the values again (before stop 54 they were read three times:
+  // sized, hashed, encoded, and a getter that answered differently made a filter that missed
+  // the signal's own subscribers: an outside audit)
+  let bytes: Uint8Array;
   try {
-    sizeMessage(header, body); // validates path, names, signature and values (EINVAL), before anything else is looked at
+    bytes = encodeTransient(header, body);
   } catch (err) {
     throw asArgError(op, err);
   }
   const params = bloomParams(e);
   const bloom = into !== undefined && into.bloom.length === params.size ? into.bloom : new Uint8Array(params.size);
-  signalFilter(header, body, params, bloom);
-  let bytes: Uint8Array;
-  try {
-    bytes = encodeTransient(header, body); // the last of the caller's code: the bytes stay as they are
-  } catch (err) {
-    throw asArgError(op, err);
-  }
+  signalFilterOfMessage(header, parseSignature(header.signature ?? ''), bytes, params, bloom);
   live(c, op); // (again: a getter may have closed the connection, or left the bus)
   const dst = oDst;
   let dstLo = 0xffffffff, dstHi = 0xffffffff, dstName: Uint8Array | null = null; // broadcast

@@ -194,7 +194,39 @@ export class Bloom implements ElementSink {
   addPrefixes(key: string, value: string, sep: string): void {
     sepArg('Bloom', sep);
     const n = this.element(str('Bloom', 'key', key), str('Bloom', 'value', value));
-    const s = this.scratch, sc = sep.charCodeAt(0);
+    this.prefixHashes(n, sep.charCodeAt(0));
+  }
+
+  /**
+   * @internal addPair with the value given as UTF-8 bytes, src[at .. at + len) (a marshalled
+   * string: signalFilterOfMessage), nothing converted to a string.
+   */
+  addPairBytes(key: string, src: Uint8Array, at: number, len: number): void {
+    this.hash(this.elementBytes(key, src, at, len));
+  }
+
+  /** @internal addPrefixes with the value given as UTF-8 bytes (`sep` ASCII, as the keys used here). */
+  addPrefixesBytes(key: string, src: Uint8Array, at: number, len: number, sep: number): void {
+    this.prefixHashes(this.elementBytes(key, src, at, len), sep);
+  }
+
+  // scratch = key ":" the bytes src[at .. at + len); returns its length
+  private elementBytes(key: string, src: Uint8Array, at: number, len: number): number {
+    const n = this.put(key, 0) + 1;
+    if (n + len > this.scratch.length) {
+      const grown = new Uint8Array(Math.max(n + len, this.scratch.length * 2));
+      grown.set(this.scratch.subarray(0, n));
+      this.scratch = grown;
+    }
+    const s = this.scratch;
+    s[n - 1] = 58; // ':'
+    for (let i = 0; i < len; i++) s[n + i] = src[at + i]!; // (an element's bytes: a name or a path, short)
+    return n + len;
+  }
+
+  /** Hash the element scratch[0 .. n) ("key:value"), then each prefix of its value with separator byte `sc`. */
+  private prefixHashes(n: number, sc: number): void {
+    const s = this.scratch;
     let p = 0; // start of the value: after the first ':'
     while (s[p] !== 58) p++;
     p++;
@@ -226,9 +258,13 @@ export class ElementList implements ElementSink {
   }
 }
 
-/** Argument key "argN" (N decimal, 0..63). */
+/** Argument keys "argN" (N decimal, 0..63) and their suffixed forms, made once (not per signal). */
+const ARG_KEYS = Array.from({ length: 64 }, (_, i) => 'arg' + i);
+const DOT_KEYS = ARG_KEYS.map((k) => k + '-dot-prefix');
+const SLASH_KEYS = ARG_KEYS.map((k) => k + '-slash-prefix');
+const HAS_KEYS = ARG_KEYS.map((k) => k + '-has');
 function argKey(i: number): string {
-  return 'arg' + i;
+  return ARG_KEYS[i]!;
 }
 
 /**
@@ -273,12 +309,11 @@ function argElements(types: readonly DType[], body: readonly unknown[], sink: El
     const t = types[i];
     if (t.code === 's' || t.code === 'o' || t.code === 'g') {
       const v = stringArg('bloom', i, t, body[i]);
-      const k = argKey(i);
-      sink.addPair(k, v);
-      sink.addPrefixes(k + '-dot-prefix', v, '.');
-      sink.addPrefixes(k + '-slash-prefix', v, '/');
+      sink.addPair(argKey(i), v);
+      sink.addPrefixes(DOT_KEYS[i]!, v, '.');
+      sink.addPrefixes(SLASH_KEYS[i]!, v, '/');
     } else if (t.code === 'a' && (t.elem!.code === 's' || t.elem!.code === 'o' || t.elem!.code === 'g')) {
-      const k = argKey(i) + '-has';
+      const k = HAS_KEYS[i]!;
       const vs = arrayArg('bloom', i, t, body[i]);
       for (let j = 0; j < vs.length; j++) sink.addPair(k, str('bloom', `arg${i}[${j}]`, vs[j]));
     } else {
@@ -313,13 +348,41 @@ let last: HeaderBits | null = null;
 export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
   const types = signalArgs('signalFilter', header, body);
   paramsArg('signalFilter', params);
+  if (into !== undefined && into.length !== params.size) {
+    throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${into.length}`);
+  }
+  // a body value's getter may build a filter itself (an emit from inside an emit's arguments):
+  // that one gets a Bloom of its own, never the cached one this call is filling (it overwrote
+  // the outer filter before stop 54, which then missed its own subscribers: an outside audit)
+  if (filterBusy) {
+    const b = new Bloom(params);
+    headerElements(header, b);
+    argElements(types, body, b);
+    const out = into ?? new Uint8Array(params.size);
+    out.set(b.data);
+    return out;
+  }
+  filterBusy = true;
+  try {
+    const b = headerBloom(header, params);
+    argElements(types, body, b);
+    const out = into ?? new Uint8Array(params.size);
+    out.set(b.data);
+    return out;
+  } finally {
+    filterBusy = false;
+  }
+}
+
+/** a filter is being built with the cached Bloom (`last`): a nested build uses its own */
+let filterBusy = false;
+
+/** The cached Bloom of `params`, holding the header elements of `header` (hashed again only when they changed). */
+function headerBloom(header: DBusHeader, params: BloomParams): Bloom {
   let h = last;
   if (h === null || h.size !== params.size || h.nHash !== params.nHash) {
     const bloom = new Bloom(params);
     h = last = { size: params.size, nHash: params.nHash, type: '', iface: undefined, member: undefined, path: undefined, bits: new Uint8Array(params.size), bloom };
-  }
-  if (into !== undefined && into.length !== params.size) {
-    throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${into.length}`);
   }
   const b = h.bloom;
   if (h.type !== header.type || h.iface !== header.interface || h.member !== header.member || h.path !== header.path) {
@@ -334,10 +397,51 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
   } else {
     b.data.set(h.bits);
   }
-  argElements(types, body, b);
-  const out = into ?? new Uint8Array(params.size);
-  out.set(b.data);
-  return out;
+  return b;
+}
+
+/**
+ * @internal emit's filter: the signal's filter (as signalFilter's) computed from its encoded
+ * message `msg` (encodeTransient's bytes: a little-endian dbus1 message whose header is
+ * `header`, validated), its arguments read from the marshalled body, so that the filter is
+ * always the one of the bytes sent and no body value of the caller is read again (a getter
+ * that answered differently the second time gave a filter that missed its subscribers before
+ * stop 54: an outside audit). Written into `into` (params.size bytes). No strings made.
+ */
+export function signalFilterOfMessage(header: DBusHeader, types: readonly DType[], msg: Uint8Array, params: BloomParams, into: Uint8Array): void {
+  const b = filterBusy ? new Bloom(params) : headerBloom(header, params);
+  if (filterBusy) headerElements(header, b);
+  const bodyLen = msg[4]! | (msg[5]! << 8) | (msg[6]! << 16) | (msg[7]! << 24);
+  let p = msg.length - (bodyLen >>> 0); // (alignment is from the message start, as msg's offsets)
+  const n = Math.min(types.length, 64);
+  for (let i = 0; i < n; i++) {
+    const c = types[i]!.code;
+    if (c === 's' || c === 'o' || c === 'g') {
+      let len: number;
+      if (c === 'g') len = msg[p++]!;
+      else { p = (p + 3) & ~3; len = u32le(msg, p); p += 4; }
+      b.addPairBytes(ARG_KEYS[i]!, msg, p, len);
+      b.addPrefixesBytes(DOT_KEYS[i]!, msg, p, len, 46); // '.'
+      b.addPrefixesBytes(SLASH_KEYS[i]!, msg, p, len, 47); // '/'
+      p += len + 1;
+    } else if (c === 'a' && (types[i]!.elem!.code === 's' || types[i]!.elem!.code === 'o' || types[i]!.elem!.code === 'g')) {
+      const g = types[i]!.elem!.code === 'g';
+      p = (p + 3) & ~3;
+      const bytes = u32le(msg, p);
+      p += 4; // (an s / o element's 4-alignment is the length's own; a g element's is 1)
+      const end = p + bytes;
+      while (p < end) {
+        let len: number;
+        if (g) len = msg[p++]!;
+        else { p = (p + 3) & ~3; len = u32le(msg, p); p += 4; }
+        b.addPairBytes(HAS_KEYS[i]!, msg, p, len);
+        p += len + 1;
+      }
+    } else {
+      break;
+    }
+  }
+  into.set(b.data);
 }
 
 /**

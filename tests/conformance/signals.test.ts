@@ -616,6 +616,36 @@ t('an emit from the caller\'s code inside an emit (a body element\'s getter): ea
   sub.close();
 });
 
+t('a body value\'s getter that emits, or that answers differently each time: each signal reaches exactly its subscribers, each value read once', ({ bus }) => {
+  // (the getter's emit rebuilt the one cached bloom filter the outer signal was being hashed
+  // into, and the outer signal then missed its own subscribers and reached others'; a getter
+  // read three times (sized, hashed, encoded) gave a filter that disagreed with the bytes sent.
+  // An outside audit, stop 54: the filter is computed from the encoded message now)
+  const a = bus.connect(), app = bus.connect(), audit = bus.connect(), disk = bus.connect(), cpu = bus.connect();
+  app.addMatch("type='signal',interface='org.ex.App',member='Changed'");
+  audit.addMatch("type='signal',interface='org.ex.Audit'");
+  disk.addMatch("type='signal',interface='org.ex.Load',arg0='disk'");
+  cpu.addMatch("type='signal',interface='org.ex.Load',arg0='cpu'");
+  const body: unknown[] = ['x', 'y'];
+  let reads = 0;
+  Object.defineProperty(body, 1, { get() { reads++; a.emit({ path: '/audit', interface: 'org.ex.Audit', member: 'Read', signature: 's', body: ['y'] }); return 'y'; } });
+  a.emit({ path: '/app', interface: 'org.ex.App', member: 'Changed', signature: 'as', body: [body] });
+  assert.is(reads, 1, 'the getter ran once');
+  const answers = ['disk', 'cpu', 'cpu'];
+  let n = 0;
+  const load: unknown[] = [];
+  Object.defineProperty(load, 0, { get() { return answers[n++] ?? 'cpu'; } });
+  a.emit({ path: '/load', interface: 'org.ex.Load', member: 'Now', signature: 's', body: load });
+  assert.is(n, 1, 'arg0 read once');
+  const got = (c: typeof a) => drain(c, () => {}).length;
+  const show = (c: typeof a) => { const out: string[] = []; for (let m; (m = c.recv()) !== null;) { const d = m.dbus!; out.push(`${d.header.interface}.${d.header.member} ${JSON.stringify(d.body)}`); m.free(); } return out; };
+  assert.equal(show(app), ['org.ex.App.Changed [["x","y"]]']);
+  assert.equal(show(audit), ['org.ex.Audit.Read ["y"]']);
+  assert.equal(show(disk), ['org.ex.Load.Now ["disk"]'], 'the arg0 sent, and its filter, agree');
+  assert.is(got(cpu), 0, 'no false negative turned into a false positive elsewhere');
+  for (const c of [a, app, audit, disk, cpu]) c.close();
+});
+
 fewMatches('bus.waitForName on a match table without two free entries polls getNameOwner (was ENFILE): owned already, owned later, timeout', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.addMatch({ notifications: 'id-add' });

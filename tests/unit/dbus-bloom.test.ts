@@ -7,6 +7,9 @@ import {
   Bloom, ElementList, BLOOM_DEFAULT, bloomParamsError, prefixes, signalElements, signalFilter, ruleElements,
   ruleMask, bloomCheck, parseMatch, matchesRule, BusErrorLike, type DBusHeader, type MatchRule, type ParsedMatchRule,
 } from './dbus-helpers.ts';
+import { signalFilterOfMessage } from '../../js/dbus/bloom.ts';
+import { encodeMessage } from '../../js/dbus/header.ts';
+import { parseSignature } from '../../js/dbus/signature.ts';
 
 // Reference filters and masks computed by sd-bus's own bloom code: bloom_add_data,
 // bloom_add_pair and bloom_add_prefixes of systemd's src/libsystemd/sd-bus/bus-bloom.c (v225+)
@@ -63,6 +66,51 @@ test('filters equal sd-bus bloom code byte for byte (64/8, 8/1, 256/5, 4096/32)'
   assert.equal(bits.slice(0, 16), SD.F6_FIRST);
   assert.is(BLOOM_DEFAULT.size, 64);
   assert.is(BLOOM_DEFAULT.nHash, 8);
+});
+
+/** emit's filter: computed from the encoded message (signalFilterOfMessage), not from the values */
+const ofMessage = (h: DBusHeader, body: unknown[], params = BLOOM_DEFAULT): Uint8Array => {
+  const out = new Uint8Array(params.size);
+  signalFilterOfMessage(h, parseSignature(h.signature ?? ''), encodeMessage(h, body), params, out);
+  return out;
+};
+
+test('a filter computed from the encoded message equals sd-bus, and signalFilter, for seeded random signals', () => {
+  // (emit computes its filter from the bytes it sends since stop 54, so that a getter in the
+  // body cannot make the filter disagree with them)
+  assert.is(hex(ofMessage(signal('org.freedesktop.DBus', 'NameOwnerChanged', '/org/freedesktop/DBus', 's'), ['org.example.Name'])), SD.F1);
+  assert.is(hex(ofMessage(signal('org.example.Foo', 'Changed', '/org/example/Obj', 'aso'), [['x', 'yy', '/z/w'], '/org/b'])), SD.F2);
+  // (F3's 'g' argument, '/p/q', is no valid signature: the codec refuses it, so no message has it)
+  assert.is(hex(ofMessage(signal('org.example.Foo', 'Changed', '/a', 's'), ['org.example.Name'], { size: 8, nHash: 1 })), SD.F4);
+  let x = 0x2545f491;
+  const rnd = (n: number) => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) % n; };
+  const words = ['a', 'a.b', 'org.example.Name', '/', '/p/q/', 'héllo.wörld', '', 'x'.repeat(300), '/org/freedesktop/DBus'];
+  const str = () => words[rnd(words.length)]!;
+  const path = () => ['/', '/a', '/a/b', '/org/example/Obj'][rnd(4)]!;
+  const sig = () => ['', 'g', 'i', 'ai', 'y'][rnd(5)]!;
+  const kinds: [string, () => unknown][] = [
+    ['s', str], ['o', path], ['g', sig], ['as', () => Array.from({ length: rnd(4) }, str)], ['ao', () => Array.from({ length: rnd(3) }, path)],
+    ['ag', () => Array.from({ length: rnd(3) }, sig)], ['i', () => rnd(1000)], ['ay', () => new Uint8Array(rnd(9))], ['(si)', () => [str(), 1]], ['v', () => ({ signature: 's', value: 'v' })],
+  ];
+  for (let k = 0; k < 400; k++) {
+    const n = rnd(6), types: string[] = [], body: unknown[] = [];
+    for (let i = 0; i < n; i++) { const [t, v] = kinds[rnd(kinds.length)]!; types.push(t); body.push(v()); }
+    const h = signal('org.example.I' + rnd(3), 'M', path(), types.join(''));
+    const params = [BLOOM_DEFAULT, { size: 8, nHash: 1 }, { size: 256, nHash: 5 }][rnd(3)]!;
+    assert.is(hex(ofMessage(h, body, params)), hex(signalFilter(h, body, params)), `signal ${k}: ${types.join('')} ${JSON.stringify(body)}`);
+  }
+});
+
+test('a filter built from inside another one (a body value\'s getter) leaves the outer one whole', () => {
+  // (both used one cached Bloom: the outer filter then held the inner one's bits, and missed
+  // its own subscribers; an outside audit, stop 54)
+  const h = signal('org.example.Outer', 'M', '/o', 'ss');
+  const plain = hex(signalFilter(h, ['a.b', 'c']));
+  const body = ['a.b', 'c'];
+  let inner = '';
+  Object.defineProperty(body, 1, { get() { if (inner === '') inner = hex(signalFilter(signal('org.example.Inner', 'N', '/i', 's'), ['z'])); return 'c'; } });
+  assert.is(hex(signalFilter(h, body)), plain);
+  assert.is(inner, hex(signalFilter(signal('org.example.Inner', 'N', '/i', 's'), ['z'])));
 });
 
 test('a mask equals sd-bus (bus_add_match_internal_kernel) byte for byte', () => {
