@@ -352,12 +352,34 @@ export function encodeMessage(header: DBusHeader, body: readonly unknown[] = [])
 /** @internal encodeMessage() of a header the library built */
 export function encodeMsg(header: DBusHeader, body: readonly unknown[] = []): Uint8Array {
   const out = new Uint8Array(sizeMessage(header, body));
-  writeMsg(header, body, out, 0);
-  return out;
+  return out.subarray(0, writeSized(header, body, out));
 }
 
-/** the buffer encodeTransient() writes into; messages larger than SCRATCH_MAX get their own */
-let scratch = new Uint8Array(256);
+/**
+ * Write a message into `out`, sized for it by sizeMessage(): its end. The body's values are
+ * read again here, and a getter may answer differently from the sizing's read: a value that
+ * grew does not fit (EINVAL, saying so, not the codec's EMSGSIZE about its buffer), one that
+ * shrank ends the message early (the caller takes the bytes up to the end returned: before
+ * stop 54 the whole sized buffer was sent, garbage after the message: an outside audit).
+ */
+function writeSized(header: DBusHeader, body: readonly unknown[], out: Uint8Array): number {
+  try {
+    return writeMsg(header, body, out, 0);
+  } catch (err) {
+    if (err instanceof BusError && err.errno === A.EMSGSIZE && err.message.includes('target buffer is too small')) {
+      throw new BusError(A.EINVAL, ENC, `a body value changed while the message was encoded (a getter answered a longer value than it did when the message was sized: ${out.length} bytes)`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * the buffer encodeTransient() writes into (messages larger than SCRATCH_MAX get their own):
+ * made at its largest, so that a message that fits is written in one pass, its values read
+ * once (a smaller one that grew took three: written until it ran out, sized, written; an
+ * outside audit, stop 54)
+ */
+let scratch: Uint8Array | null = null;
 let scratchBusy = false;
 const NO_VIEW: Uint8Array = new Uint8Array(0);
 let view0: Uint8Array = NO_VIEW, view1: Uint8Array = NO_VIEW;
@@ -377,27 +399,25 @@ export function encodeTransient(header: DBusHeader, body: readonly unknown[] = [
   try {
     // one pass, straight into the buffer: the same checks in the same order as sizeOf's; a
     // message that does not fit (EMSGSIZE) takes the two passes below, which say why
+    const buf = scratch ??= new Uint8Array(SCRATCH_MAX);
     let end = -1;
     try {
-      end = writeMsg(header, body, scratch, 0);
+      end = writeMsg(header, body, buf, 0);
     } catch (err) {
       if (!(err instanceof BusError && err.errno === A.EMSGSIZE)) throw err;
     }
     if (end < 0) {
-      const size = sizeMessage(header, body);
-      if (size > SCRATCH_MAX) {
-        const out = new Uint8Array(size);
-        writeMsg(header, body, out, 0);
-        return out;
-      }
-      if (size > scratch.length) { scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(size, scratch.length * 2))); view0 = view1 = NO_VIEW; }
-      end = writeMsg(header, body, scratch, 0);
+      // over SCRATCH_MAX: sized, then written into a buffer of its own (the values read up to
+      // three times: the first write's prefix, the sizing, the write)
+      const out = new Uint8Array(sizeMessage(header, body));
+      const n = writeSized(header, body, out);
+      return n === out.length ? out : out.subarray(0, n);
     }
     // the view of `end` bytes: the last two kept (a call's and its reply's sizes alternate)
     if (view0.length === end) return view0;
     if (view1.length === end) return view1;
     view1 = view0;
-    view0 = scratch.subarray(0, end);
+    view0 = buf.subarray(0, end);
     return view0;
   } finally {
     scratchBusy = false;

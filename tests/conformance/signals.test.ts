@@ -646,6 +646,46 @@ t('a body value\'s getter that emits, or that answers differently each time: eac
   for (const c of [a, app, audit, disk, cpu]) c.close();
 });
 
+large('a body getter read more than once (a message over 64 KiB) that answers shorter, or longer, the last time: the message sent whole, or EINVAL and nothing sent; a first string of 1000 bytes read once', ({ bus }) => {
+  // (a shorter last answer sent the sized buffer whole: a message followed by garbage, which
+  // no receiver could read and whose filter came from the wrong offset; a longer one was the
+  // codec's EMSGSIZE about its buffer; and a message that outgrew the codec's buffer, 256
+  // bytes at first, had its values read three times. An outside audit, stop 54)
+  const a = bus.connect(), sub = bus.connect(), arg = bus.connect();
+  sub.addMatch("type='signal',interface='org.ex.Big'");
+  arg.addMatch("type='signal',interface='org.ex.Big',arg1='org.ex.Name'");
+  const getterBody = (answers: string[]) => {
+    let n = 0;
+    const body: unknown[] = ['first', 'org.ex.Name', ''];
+    Object.defineProperty(body, 2, { get() { return answers[Math.min(n++, answers.length - 1)]; } });
+    return { body, reads: () => n };
+  };
+  const big = 'x'.repeat(70000), small = 'y'.repeat(10);
+  const shrink = getterBody([big, big, small]);
+  a.emit({ path: '/big', interface: 'org.ex.Big', member: 'M', signature: 'sss', body: shrink.body });
+  assert.ok(shrink.reads() >= 2 && shrink.reads() <= 3, `read ${shrink.reads()} times`);
+  for (const c of [sub, arg]) {
+    const m = c.recv();
+    assert.ok(m !== null, 'delivered, also to the arg1 rule');
+    assert.equal(m!.dbus!.body, ['first', 'org.ex.Name', small], 'the message as last written, whole');
+    m!.free();
+    assert.is(c.recv(), null);
+  }
+  const grow = getterBody([big, big, big + 'z']);
+  let err: unknown = null;
+  try { a.emit({ path: '/big', interface: 'org.ex.Big', member: 'M', signature: 'sss', body: grow.body }); } catch (e) { err = e; }
+  assert.instance(err, BusError);
+  assert.is((err as BusError).code, 'EINVAL');
+  assert.match((err as BusError).message, /^emit: EINVAL: .*a body value changed while the message was encoded/);
+  assert.is(sub.recv(), null, 'nothing sent');
+  const once = getterBody(['z'.repeat(1000)]);
+  a.emit({ path: '/big', interface: 'org.ex.Big', member: 'M', signature: 'sss', body: once.body });
+  assert.is(once.reads(), 1, 'a 1 KiB message: its values read once');
+  drain(sub);
+  drain(arg);
+  for (const c of [a, sub, arg]) c.close();
+});
+
 fewMatches('bus.waitForName on a match table without two free entries polls getNameOwner (was ENFILE): owned already, owned later, timeout', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.addMatch({ notifications: 'id-add' });
