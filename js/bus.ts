@@ -249,7 +249,7 @@ async function chooseOsThreads(): Promise<void> {
   // never joined with its handle by it: LIVENESS_WORKER)
   if (workerThread() < 0) {
     try {
-      useWorkerThread(g.Deno || g.process?.versions?.node ? (await import('./host/os-thread-node.ts')).workerThreadId() : 0);
+      useWorkerThread(g.Deno || g.process?.versions?.node ? (await import('./host/worker-id-node.ts')).workerThreadId() : 0);
     } catch {
       useWorkerThread(0);
     }

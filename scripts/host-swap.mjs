@@ -1,6 +1,7 @@
 // host-swap: the esbuild plugin that makes a browser bundle of the host. Node's and Deno's
 // providers (host/node, host/deno: `node:` imports, Deno's API) become host/none, Node's
-// reads of /proc/self/task (host/os-thread-node) host/os-thread-none, and any other module
+// reads of /proc/self/task (host/os-thread-node) and its worker id (host/worker-id-node)
+// host/os-thread-none, and any other module
 // can be swapped for another file or given other contents. Used by the
 // browser build (scripts/build-dist.mjs, from dist/js) and by the conformance suite's
 // Chromium run (tests/browser/conformance.test.mjs, from the sources).
@@ -15,7 +16,7 @@ import { join } from 'node:path';
  */
 export function hostSwap(name, host, ext, { more = {}, loads = [] } = {}) {
   const at = (m) => join(host, m + ext);
-  const swap = { [at('node')]: at('none'), [at('deno')]: at('none'), [at('os-thread-node')]: at('os-thread-none') };
+  const swap = { [at('node')]: at('none'), [at('deno')]: at('none'), [at('os-thread-node')]: at('os-thread-none'), [at('worker-id-node')]: at('os-thread-none') };
   for (const [from, to] of Object.entries(more)) swap[at(from)] = at(to);
   return {
     name,
