@@ -207,8 +207,12 @@ function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, 
   // the message is queued. Before stop 48 the fourth try gave it back unchecked, and an inline
   // message whose name moved meanwhile was queued at the holder the name had left, behind its
   // sender's later messages at the new owner: an outside audit, 1 to 14 inversions a trial
-  // under a name acquired and released thousands of times)
-  if (held && !names && recheck) {
+  // under a name acquired and released thousands of times.) A try that may look again gives
+  // it back for the metadata, the owned names' too: they are read below, under the bus lock
+  // taken again, after which the route is checked (ROUTE_AGAIN when the name moved). Before
+  // stop 54 a SEND that needed the owned names kept it, and called the provider with it held:
+  // a slow provider stalled every thread's bus-lock commands (an outside audit, EDEADLK)
+  if (held && recheck) {
     unlock(H + A.BUS_LOCK);
     held = false;
   }

@@ -21,6 +21,8 @@ export interface PeerInput {
   name?: string;
   dstName?: string;
   tid?: number;
+  /** provider-blocked: what blocks in the provider: its send (by default, after it requested `name`), or its request of `name`, whose NAME_ADD notification to a receiver that asks for timestamps reads the clock with the bus lock held ('name', then it sends) */
+  blockIn?: 'send' | 'name';
   /** provider-blocked: its provider's epoch moves (an identity change, as the default provider's TTL renewal) before its send, or right after its clock's block */
   bump?: 'before' | 'after';
   /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins; posts { joined: true, slot } once joined */
@@ -162,12 +164,20 @@ try {
   } else if (inp.role === 'provider-blocked') {
     // a name first (when given), then one message whose metadata collection blocks in the
     // provider's clock (at most 10 s) until the parent lets it go; then it leaves as it can
-    if (inp.name !== undefined) conn.requestName(inp.name);
-    if (inp.bump === 'before') provider.setIdentity({});
-    (provider as BlockingClock).armed = true;
-    (provider as BlockingClock).bumpAfter = inp.bump === 'after';
+    const arm = () => {
+      if (inp.bump === 'before') provider.setIdentity({});
+      (provider as BlockingClock).armed = true;
+      (provider as BlockingClock).bumpAfter = inp.bump === 'after';
+    };
     let sent = 'ok';
-    try { conn.send(inp.dstName ?? inp.dst!, new Uint8Array([7])); } catch (e) { sent = errText(e); }
+    if (inp.blockIn === 'name') {
+      arm();
+      try { conn.requestName(inp.name!); } catch (e) { sent = `requestName ${errText(e)}`; }
+    } else {
+      if (inp.name !== undefined) conn.requestName(inp.name);
+      arm();
+    }
+    try { if (sent === 'ok') conn.send(inp.dstName ?? inp.dst!, new Uint8Array([7])); } catch (e) { sent = errText(e); }
     let close = 'ok';
     try { conn.close(); } catch (e) { close = errText(e); }
     try { bus.close(); } catch (e) { close += `/${errText(e)}`; }

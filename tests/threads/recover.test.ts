@@ -425,7 +425,7 @@ s('a thread declared dead inside its provider writes nothing into its slot, and 
   // released every lock of the slot's id: the joiner's bus lock. Stop 53's audit, stop 54)
   const bus = await threadBus(ENGINE);
   const main = bus.connect({ attachRecv: ['timestamp', 'pids', 'names'] });
-  main.requestName('org.example.Main');
+  main.addMatch({ notifications: 'name-add' }); // (a NAME_ADD stamped with the bus lock held: w2 blocks there)
   const ctl = new SharedArrayBuffer(16), c = new Int32Array(ctl);
   const blocked = async (at: number, what: string) => {
     for (const end = performance.now() + MSG_MS; Atomics.load(c, at) === 0;) {
@@ -440,8 +440,9 @@ s('a thread declared dead inside its provider writes nothing into its slot, and 
   const w1 = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 0, dst: main.id, tid: 4101, index: 1, bump: 'before' });
   await blocked(0, 'w1 blocks in its provider');
   assert.is(bus.recoverThread(w1.h.token), w1.ready.slot, 'declared dead inside its send, and recovered');
-  // w2 joins the slot; its send by name keeps the bus lock while its own provider blocks
-  const w2 = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 2, name: 'org.example.W2', dstName: 'org.example.Main', tid: 4202, index: 2, bump: 'after' });
+  // w2 joins the slot; its requestName's NAME_ADD to main reads the clock with the bus lock
+  // held, and its provider blocks there
+  const w2 = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 2, name: 'org.example.W2', dst: main.id, tid: 4202, index: 2, bump: 'after', blockIn: 'name' });
   assert.is(w2.ready.slot, w1.ready.slot, 'w2 joins the dead thread\'s slot');
   await blocked(2, 'w2 blocks in its provider');
   const lockAt = (A.BUS_BASE + A.BUS_LOCK) >>> 2, holder = () => Atomics.load(bus.engine.u32, lockAt) & A.LOCK_ID_MASK;
@@ -453,13 +454,49 @@ s('a thread declared dead inside its provider writes nothing into its slot, and 
   go(3);
   const o2 = await w2.w.next<{ sent: string; close: string }>(MSG_MS, 'w2 to send and leave');
   assert.equal(o2, { sent: 'ok', close: 'ok' });
+  const got: string[] = [];
+  for (let m = await main.recvAsync({ timeout: MSG_MS }); ; m = await main.recvAsync({ timeout: MSG_MS })) {
+    const n = m.notification;
+    if (n !== null) { got.push(n.kind); m.free(); continue; }
+    assert.equal([...m.payload], [7]);
+    assert.is(m.pids?.tid, 4202, 'w2\'s message carries its own tid');
+    assert.equal(m.ownedNames.map((x) => x.name), ['org.example.W2']);
+    m.free();
+    break;
+  }
+  assert.equal(got, ['name-add'], 'w2\'s NAME_ADD first');
+  for (let m = main.recv(); m !== null; m = main.recv()) { assert.ok(m.notification !== null, 'nothing of w1'); m.free(); }
+  assert.equal(checkBus(bus.engine), []);
+  main.close();
+  bus.close();
+});
+
+s('a send by name whose receiver asks for the owned names calls its provider without the bus lock: other threads\' commands go on meanwhile', async () => {
+  // (it kept the bus lock of its name look-up for the whole metadata collection, so a provider
+  // that blocked there stalled every command that needs the bus lock: EDEADLK after 1 s; an
+  // outside audit, stop 54. The names are read under the lock taken again, the route checked)
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect({ attachRecv: ['timestamp', 'names'] });
+  main.requestName('org.example.Main');
+  const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
+  const w = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 0, name: 'org.example.W', dstName: 'org.example.Main', tid: 4301, index: 1 });
+  for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
+    assert.ok(performance.now() < end, 'the worker blocks in its provider');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const lockAt = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
+  assert.is(Atomics.load(bus.engine.u32, lockAt) & A.LOCK_ID_MASK, 0, 'the bus lock is free while the provider blocks');
+  const other = bus.connect(); // (a HELLO: the bus lock)
+  other.requestName('org.example.Other');
+  Atomics.store(c, 1, 1);
+  Atomics.notify(c, 1);
+  assert.equal(await w.w.next<{ sent: string; close: string }>(MSG_MS, 'the worker to send and leave'), { sent: 'ok', close: 'ok' });
   const m = await main.recvAsync({ timeout: MSG_MS });
   assert.equal([...m.payload], [7]);
-  assert.is(m.pids?.tid, 4202, 'w2\'s message carries its own tid');
-  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.W2']);
+  assert.equal(m.ownedNames.map((n) => n.name), ['org.example.W'], 'its owned names, read under the lock');
   m.free();
-  assert.is(main.recv(), null, 'nothing of w1');
   assert.equal(checkBus(bus.engine), []);
+  other.close();
   main.close();
   bus.close();
 });
