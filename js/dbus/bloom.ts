@@ -354,28 +354,34 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
   // a body value's getter may build a filter itself (an emit from inside an emit's arguments):
   // that one gets a Bloom of its own, never the cached one this call is filling (it overwrote
   // the outer filter before stop 54, which then missed its own subscribers: an outside audit)
-  if (filterBusy) {
-    const b = new Bloom(params);
-    headerElements(header, b);
-    argElements(types, body, b);
-    const out = into ?? new Uint8Array(params.size);
-    out.set(b.data);
-    return out;
-  }
+  const outer = !filterBusy;
+  const b = headerBloomFor(header, params);
   filterBusy = true;
   try {
-    const b = headerBloom(header, params);
     argElements(types, body, b);
-    const out = into ?? new Uint8Array(params.size);
-    out.set(b.data);
-    return out;
   } finally {
-    filterBusy = false;
+    if (outer) filterBusy = false;
   }
+  const out = into ?? new Uint8Array(params.size);
+  out.set(b.data);
+  return out;
 }
 
 /** a filter is being built with the cached Bloom (`last`): a nested build uses its own */
 let filterBusy = false;
+
+/**
+ * A Bloom holding the header elements of `header`: the cached one (its header hashed again
+ * only when it changed), or, while a filter is being built in it (filterBusy), one of its own.
+ */
+function headerBloomFor(header: DBusHeader, params: BloomParams): Bloom {
+  if (filterBusy) {
+    const b = new Bloom(params);
+    headerElements(header, b);
+    return b;
+  }
+  return headerBloom(header, params);
+}
 
 /** The cached Bloom of `params`, holding the header elements of `header` (hashed again only when they changed). */
 function headerBloom(header: DBusHeader, params: BloomParams): Bloom {
@@ -409,8 +415,7 @@ function headerBloom(header: DBusHeader, params: BloomParams): Bloom {
  * stop 54: an outside audit). Written into `into` (params.size bytes). No strings made.
  */
 export function signalFilterOfMessage(header: DBusHeader, types: readonly DType[], msg: Uint8Array, params: BloomParams, into: Uint8Array): void {
-  const b = filterBusy ? new Bloom(params) : headerBloom(header, params);
-  if (filterBusy) headerElements(header, b);
+  const b = headerBloomFor(header, params);
   const bodyLen = msg[4]! | (msg[5]! << 8) | (msg[6]! << 16) | (msg[7]! << 24);
   let p = msg.length - (bodyLen >>> 0); // (alignment is from the message start, as msg's offsets)
   const n = Math.min(types.length, 64);
