@@ -107,7 +107,20 @@ function metaFetch(bit: u32, s: u32, tmp: u32, argv: u32): u32 {
   if (bit == A.ATTACH_CAPS) {
     if (caps_get(p, CAPS_MAX, tmp) != 0) return 0;
     const len = ld32(tmp);
-    return len < 4 || len > CAPS_MAX ? 0 : u32(A.ITEM_HDR + len);
+    if (len < 4 || len > CAPS_MAX) return 0;
+    // four sets of ceil((last_cap + 1) / 32) words each (else left out), the bits above
+    // last_cap clear, as kdbus's were (a provider's own answer passed them on before stop 55:
+    // capabilities that do not exist, an outside audit)
+    const last = ld32(p), words = (len - 4) >> 4;
+    if (((len - 4) & 15) != 0 || words == 0 || last >= words * 32 || last < (words - 1) * 32) return 0;
+    const used = (last + 1) & 31; // bits of the last word that exist (0: all 32)
+    if (used != 0) {
+      for (let k: u32 = 0; k < 4; k++) {
+        const w = p + 4 + (k * words + words - 1) * 4;
+        st32(w, ld32(w) & (u32(1 << used) - 1));
+      }
+    }
+    return u32(A.ITEM_HDR + len);
   }
   if (bit == A.ATTACH_AUDIT) return audit_get(p) == 0 ? u32(A.AUDIT_ITEM_SIZE) : 0;
   return 0;
@@ -200,6 +213,20 @@ export function metaCollect(t: u32, mask: u32, precision: u32 = 0): void {
   st32(meta + META_NAMES_LEN, 0);
   st32(meta + META_NAMES_CUT, 0);
   st32(meta + META_GOT, mask);
+}
+
+/**
+ * A SEND by well-known name that looks its name up again (ROUTE_AGAIN) keeps the metadata its
+ * first look-up collected into thread `t` (its seqnum, clocks and items: one message, one
+ * collection) when the new receiver's `mask` asks for no more (true); only the owned names are
+ * read again, under the bus lock. False: collect (metaCollect), the earlier bits with the new.
+ */
+export function metaReuse(t: u32, mask: u32): bool {
+  const meta = t + A.THREAD_SCRATCH;
+  if ((mask & ~ld32(meta + META_GOT)) != 0) return false;
+  st32(meta + META_NAMES_LEN, 0);
+  st32(meta + META_NAMES_CUT, 0);
+  return true;
 }
 
 /**

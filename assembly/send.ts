@@ -11,7 +11,7 @@ import { connGet, cmdCheck } from "./conn";
 import { itemSize, itemType, itemString, align8 } from "./items";
 import { nameValid } from "./names";
 import { routeById, routeByName, routeIdLo, routeIdHi } from "./route";
-import { metaMask, metaCollect, metaNames } from "./meta";
+import { metaMask, metaCollect, metaNames, metaReuse, metaGot } from "./meta";
 import { ownedMayHave } from "./owned";
 import { sliceMsgSize, sliceReserve, sliceBlock, sliceWrite, slicePublish, sliceRelease } from "./slice";
 import { threadCmd } from "./thread";
@@ -164,7 +164,7 @@ export function send(slot: u32, gen: u32): i32 {
   // queued, so the name cannot change owner under it; it never says ROUTE_AGAIN)
   for (let tries: u32 = 1; tries <= u32(A.NAME_ROUTE_TRIES); tries++) {
     r = sendRouted(c, slot, t, cmd, msg, msgEnd, flags, dstLo, dstHi, dstName, dstNameLen, dstNameSize, signal, expect, reply,
-      batch, nVecs, stored, hostVecs, bloom, probe, tries < u32(A.NAME_ROUTE_TRIES));
+      batch, nVecs, stored, hostVecs, bloom, probe, tries < u32(A.NAME_ROUTE_TRIES), tries > 1);
     if (r != A.ROUTE_AGAIN) break;
   }
   return r;
@@ -177,7 +177,7 @@ export function send(slot: u32, gen: u32): i32 {
  */
 function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, flags: u32, dstLo: u32, dstHi: u32,
   dstName: u32, dstNameLen: u32, dstNameSize: u32, signal: bool, expect: bool, reply: bool, batch: bool, nVecs: u32,
-  stored: u32, hostVecs: u32, bloom: u32, probe: bool, recheck: bool): i32 {
+  stored: u32, hostVecs: u32, bloom: u32, probe: bool, recheck: bool, again: bool): i32 {
   let r: i32 = 0;
   let held = false; // the bus lock
   let toLo = dstLo, toHi = dstHi;
@@ -216,7 +216,12 @@ function sendRouted(c: u32, slot: u32, t: u32, cmd: u32, msg: u32, msgEnd: u32, 
     unlock(H + A.BUS_LOCK);
     held = false;
   }
-  metaCollect(t, mask);
+  // once per message: a look-up again (`again`: BUS_NAME_SEQ moved, which any name's change of
+  // owner does) keeps what the first collected unless its receiver asks for more. Before stop
+  // 55 each look-up collected anew (the provider called up to four times a message), the last
+  // with the bus lock held, so churn of other names on the bus made a slow provider stall
+  // every thread's bus-lock commands again (an outside audit, EDEADLK)
+  if (!again || !metaReuse(t, mask)) metaCollect(t, again ? mask | metaGot(t) : mask);
 
   // a call or a reply: its record in the reply table, under the bus lock (reply.ts), which
   // is taken before the receiver's (the lock order)

@@ -145,6 +145,32 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
   }
 });
 
+t('CAPS from a provider of the user\'s own: the bits above lastCap arrive clear, in all four sets', async ({ bus }) => {
+  // (they were passed on as the provider set them: capabilities that do not exist; kdbus
+  // cleared them; MockProvider and the default provider clear their own. An outside audit, stop 55)
+  const { Bus } = await import('../../js/index.ts');
+  for (const [lastCap, want] of [[33, [0xffffffff, 0x3]], [0, [0x1]], [31, [0xffffffff]], [62, [0xffffffff, 0x7fffffff]], [63, [0xffffffff, 0xffffffff]]] as const) {
+    const base = new MockProvider();
+    const words = Math.ceil((lastCap + 1) / 32), all = () => new Array<number>(words).fill(0xffffffff);
+    const p = Object.assign(Object.create(base) as MockProvider, {
+      name: 'own', caps: () => ({ lastCap, inheritable: all(), permitted: all(), effective: all(), bounding: all() }),
+    });
+    const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+    const a = bus2.connect(), b = bus2.connect({ attachRecv: ['caps'] });
+    a.sendText(b.id, 'x');
+    const m = b.recv()!;
+    const c = m.caps!;
+    assert.is(c.lastCap, lastCap);
+    for (const set of [c.inheritable, c.permitted, c.effective, c.bounding]) assert.equal([...set], [...want], `lastCap ${lastCap}`);
+    m.free();
+    const info = b.info(a.id, { attach: ['caps'] }); // (CONN_INFO's HELLO snapshot: the same rule)
+    assert.equal([...info.caps!.effective], [...want], `lastCap ${lastCap}: CONN_INFO`);
+    assert.equal(bus2.check(), []);
+    a.close(); b.close();
+    bus2.close();
+  }
+});
+
 t('a provider epoch() that is not a u32 fails the command with EINVAL (it was coerced: old metadata kept)', async ({ bus }) => {
   // (an outside audit, stop 39: 0.1 and 0.2, NaN, 7 and 2^32 + 7 read as one epoch, and messages carried the old uid)
   for (const bad of [0.5, NaN, 2 ** 32 + 7, -1, 'x']) {

@@ -23,6 +23,8 @@ export interface PeerInput {
   tid?: number;
   /** provider-blocked: what blocks in the provider: its send (by default, after it requested `name`), or its request of `name`, whose NAME_ADD notification to a receiver that asks for timestamps reads the clock with the bus lock held ('name', then it sends) */
   blockIn?: 'send' | 'name';
+  /** provider-blocked: also post its provider's clock reads from its block to the end of its send (`clockCalls`) */
+  countClock?: boolean;
   /** provider-blocked: its provider's epoch moves (an identity change, as the default provider's TTL renewal) before its send, or right after its clock's block */
   bump?: 'before' | 'after';
   /** posts { pre: true }, then waits (at most 10 s) until the parent sets gate[0] before it joins; posts { joined: true, slot } once joined */
@@ -32,12 +34,18 @@ export interface PeerInput {
 /** A MockProvider whose next clock read, once armed, says so in ctl[at] and blocks until ctl[at + 1] is set (at most 10 s). */
 class BlockingClock extends MockProvider {
   armed = false;
+  /** clock reads since it was first armed */
+  calls = 0;
+  private counting = false;
   /** the epoch moves once the block ends */
   bumpAfter = false;
   constructor(private readonly ctl: Int32Array, private readonly at: number, opts: ConstructorParameters<typeof MockProvider>[0]) { super(opts); }
   override clock(id: number, out: Uint32Array): boolean {
+    if (this.counting) this.calls++;
     if (this.armed) {
       this.armed = false;
+      this.counting = true;
+      this.calls = 1;
       Atomics.store(this.ctl, this.at, 1);
       Atomics.notify(this.ctl, this.at);
       Atomics.wait(this.ctl, this.at + 1, 0, 10000);
@@ -178,10 +186,11 @@ try {
       arm();
     }
     try { if (sent === 'ok') conn.send(inp.dstName ?? inp.dst!, new Uint8Array([7])); } catch (e) { sent = errText(e); }
+    const clockCalls = (provider as BlockingClock).calls;
     let close = 'ok';
     try { conn.close(); } catch (e) { close = errText(e); }
     try { bus.close(); } catch (e) { close += `/${errText(e)}`; }
-    post({ sent, close });
+    post(inp.countClock ? { sent, close, clockCalls } : { sent, close });
   } else if (inp.role === 'recover-creator') {
     // once the parent says it is blocked ([0] = 1), declares it dead (token 1, the creator's)
     // and recovers it: [1] = the slot + 1 (or 1000 + the errno); then, once the parent says it

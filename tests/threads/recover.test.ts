@@ -479,7 +479,7 @@ s('a send by name whose receiver asks for the owned names calls its provider wit
   const main = bus.connect({ attachRecv: ['timestamp', 'names'] });
   main.requestName('org.example.Main');
   const ctl = new SharedArrayBuffer(8), c = new Int32Array(ctl);
-  const w = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 0, name: 'org.example.W', dstName: 'org.example.Main', tid: 4301, index: 1 });
+  const w = await peer(bus, { role: 'provider-blocked', ctl, ctlAt: 0, name: 'org.example.W', dstName: 'org.example.Main', tid: 4301, index: 1, countClock: true });
   for (const end = performance.now() + MSG_MS; Atomics.load(c, 0) === 0;) {
     assert.ok(performance.now() < end, 'the worker blocks in its provider');
     await new Promise((r) => setTimeout(r, 2));
@@ -488,9 +488,14 @@ s('a send by name whose receiver asks for the owned names calls its provider wit
   assert.is(Atomics.load(bus.engine.u32, lockAt) & A.LOCK_ID_MASK, 0, 'the bus lock is free while the provider blocks');
   const other = bus.connect(); // (a HELLO: the bus lock)
   other.requestName('org.example.Other');
+  other.releaseName('org.example.Other'); // (another name left its owner: BUS_NAME_SEQ moves, so the send looks its name up again)
   Atomics.store(c, 1, 1);
   Atomics.notify(c, 1);
-  assert.equal(await w.w.next<{ sent: string; close: string }>(MSG_MS, 'the worker to send and leave'), { sent: 'ok', close: 'ok' });
+  // its metadata collected once, at its first look-up: the look-up again (org.example.Main kept
+  // its owner) keeps it (it collected anew, the last of four look-ups with the bus lock held,
+  // so churn of other names made a slow provider stall every thread's commands again: an
+  // outside audit, stop 55); two clock reads (MONOTONIC, REALTIME) for its TIMESTAMP
+  assert.equal(await w.w.next<{ sent: string; close: string; clockCalls: number }>(MSG_MS, 'the worker to send and leave'), { sent: 'ok', close: 'ok', clockCalls: 2 });
   const m = await main.recvAsync({ timeout: MSG_MS });
   assert.equal([...m.payload], [7]);
   assert.equal(m.ownedNames.map((n) => n.name), ['org.example.W'], 'its owned names, read under the lock');
