@@ -40,7 +40,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { Bus, MockProvider } from '../dist/js/index.js';
 import { handoff } from './handoff.mjs';
 
@@ -57,6 +57,28 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** this thread's own CPU time in µs (Linux: /proc/thread-self/schedstat), NaN elsewhere */
 const threadCpuUs = () => { try { return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e3; } catch { return NaN; } };
+/** the CPU a thread runs on, or last ran on (field 39 of its /proc stat; Linux), -1 elsewhere */
+const cpuIn = (stat) => { try { return Number(readFileSync(stat, 'utf8').split(') ')[1].split(' ')[36]); } catch { return -1; } };
+/**
+ * Where the two threads run (stop 55, bench/placement.mjs: on a VM whose scheduler keeps two
+ * threads that wake each other on one CPU, the cross-thread rows are bimodal): per row of the
+ * wasm engine at 64 B, samples of the main thread's CPU and the worker's (its current or last
+ * one), at most one every SAMPLE_MS of a timed loop (a sample costs main about 10-30 µs of
+ * /proc reads: under 2 % of the loop); [samples on one CPU, samples].
+ */
+const SAMPLE_MS = 2;
+const coloc = {};
+let workerStat = null, lastSample = 0;
+const sampleCpus = (key) => {
+  const t = performance.now();
+  if (workerStat === null || t - lastSample < SAMPLE_MS) return;
+  lastSample = t;
+  const a = cpuIn('/proc/thread-self/stat'), b = cpuIn(workerStat);
+  if (a < 0 || b < 0) return;
+  const c = (coloc[key] ??= [0, 0]);
+  c[1]++;
+  if (a === b) c[0]++;
+};
 const rtN = (size) => (QUICK ? 300 : 2000) / (size > 4096 ? 4 : 1);
 const tpN = (size) => (QUICK ? 2048 : 8192) / (size > 4096 ? 8 : 1);
 
@@ -74,6 +96,8 @@ if (!isMainThread) {
   } else {
     const bus = await Bus.join(handle, { engine, provider: new MockProvider() });
     const conn = bus.connect();
+    // (its OS thread id, for the main thread's samples of where the two threads run: Linux)
+    if (workerData.tidBox) { try { new Int32Array(workerData.tidBox)[0] = Number(readlinkSync('/proc/thread-self').split('/').pop()); } catch { /* not Linux */ } }
     parentPort.postMessage(conn.id);
     const ack = new Uint8Array(1);
     let mode = 'echo-wait', depth = 1, n = 0;
@@ -264,8 +288,11 @@ if (!isMainThread) {
   for (const engine of ['wasm', 'twin']) {
     const b = await Bus.create({ engine, provider: new MockProvider(), limits: { connections: 4, poolMax: 128 << 20 } });
     const main = b.connect();
-    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'bus', handle: b.handle(), engine } });
+    const tidBox = new SharedArrayBuffer(4);
+    const w = new Worker(new URL(import.meta.url), { workerData: { kind: 'bus', handle: b.handle(), engine, tidBox } });
     const peer = await new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+    const wtid = new Int32Array(tidBox)[0];
+    workerStat = engine === 'wasm' && wtid > 0 ? `/proc/self/task/${wtid}/stat` : null;
     // a worker that fails (e.g. EDEADLK: a lock holder descheduled for over a second on an
     // overloaded machine) would leave the awaits below pending: say so and stop
     w.on('error', (err) => { console.error(`bench: the ${engine} worker failed: ${err?.stack ?? err}`); process.exit(1); });
@@ -295,6 +322,7 @@ if (!isMainThread) {
             const m = mode === 0 ? main.recvWait(20000) : await main.recvAsync({ timeout: 20000 });
             if (!m || m.payload.length !== size || m.payload[0] !== (i & 0xff)) throw new Error(`${engine}: bad echo at ${i}`);
             m.free();
+            if (size === 64 && (i & 15) === 0) sampleCpus(`round trip ${name}`);
           }
           if (r > 0) times[name].push(((performance.now() - t0) * 1e3) / N);
         }
@@ -330,6 +358,7 @@ if (!isMainThread) {
               if (key === ' many') { for (let s = 0; s < depth;) s += main.sendMany(peer, s === 0 ? list : list.slice(s)); }
               else for (let k = 0; k < depth; k++) main.send(peer, payload);
               (await main.recvAsync({ timeout: 20000 })).free();
+              if (size === 64 && (i & 15) === 0) sampleCpus(`depth ${depth}${key || ' recvAsync'}`);
             }
             if (r > 0) rates[key].push(N / ((performance.now() - t0) / 1e3));
             if (SPINS && size === 64) (spinRows[`${engine}${key} ${depth}`] ??= []).push(`${N / depth} waits: ${sp.spins - s0[0]} spins, ${sp.hits - s0[1]} hits, score ${s0[2]}>${sp.score}, ${Math.round(N / ((performance.now() - t0) / 1e3) / 1000)} k/s`);
@@ -354,6 +383,7 @@ if (!isMainThread) {
     spins += fin.spins + main.spinner.spins; over += fin.over + main.spinner.over;
     preempted += fin.preempted + main.spinner.preempted;
     lockWaits[engine] = [main.engine.lockWaits, fin.lockWaits];
+    workerStat = null;
     main.close();
     b.close();
   }
@@ -382,6 +412,8 @@ if (!isMainThread) {
   log(`\nCPU per received message at 100 messages/s, steady state (whole process, µs, median of ${bus.cpuSegs.bus.length} one-second segments alternated): bus async ${bus.cpu100.toFixed(1)} [${segTxt(bus.cpuSegs.bus)}], bus conn.listen ${bus.cpuListen.toFixed(1)} [${segTxt(bus.cpuSegs.busListen)}], bus recvWait (a worker that blocks) ${bus.cpuWait.toFixed(1)} [${segTxt(bus.cpuSegs.busWait)}], postMessage ${bus.cpuPost.toFixed(1)} [${segTxt(bus.cpuSegs.post)}] (ratio ${(bus.cpu100 / bus.cpuPost).toFixed(2)}; conn.listen ${(bus.cpuListen / bus.cpuPost).toFixed(2)}; recvWait ${(bus.cpuWait / bus.cpuPost).toFixed(2)})`);
   log(`Idle connection (recvAsync pending, no traffic, the median of ${bus.idleWindows.length} windows of ${QUICK ? 2 : 5} s one after the other, from 10 s after the worker's start-up [${bus.idleWindows.map((x) => x.whole.toFixed(2)).join(', ')} %]): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %; the main thread ${bus.idleMain.toFixed(3)} %; the rest (V8's and libuv's threads, the postMessage worker) ${(bus.idle - bus.idleThread - bus.idleMain).toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
+  const cl = Object.entries(coloc);
+  log(cl.length === 0 ? 'Threads on one CPU: not sampled (no /proc/thread-self here)' : `Threads on one CPU (wasm, 64 B, repetitions included; samples of main's CPU and the worker's current or last one, at most one every ${SAMPLE_MS} ms of a timed loop; on one CPU / samples; bench/placement.mjs): ${cl.map(([k, [one, n]]) => `${k} ${one}/${n}`).join(', ')}`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
   log(`Line hand-off between two threads (bench/handoff.mjs, one word passed back and forth, ns one way), before this run's workers started: ${handoffStart.toFixed(0)}`);
