@@ -558,7 +558,7 @@ function isAwaited(id: number | null, want: number | undefined): id is number {
 /** ETIMEDOUT of a wait for `name` (its owner `want`, or any) */
 function timedOut(op: string, name: string, timeout: number, want: number | undefined): BusError {
   return new BusError(A.ETIMEDOUT, op, want === undefined ? `${JSON.stringify(name)} got no owner within ${timeout} ms`
-    : `${JSON.stringify(name)} did not pass to ${want} (its primary owner) within ${timeout} ms`);
+    : `${JSON.stringify(name)} did not pass to ${want} (as its primary owner) within ${timeout} ms`);
 }
 
 /**

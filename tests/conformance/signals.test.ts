@@ -323,7 +323,7 @@ t('waitForName { owner }: a queued owner waits for its turn (bus: notifications;
   assert.is(await mine, b.id);
   assert.is(await mine2, b.id);
   const e1 = await bus.waitForName('org.ex.Turn', { owner: a.id, timeout: 20 }).then(() => null, (x: BusError) => x);
-  assert.is(e1?.message, `waitForName: ETIMEDOUT: "org.ex.Turn" did not pass to ${a.id} (its primary owner) within 20 ms`);
+  assert.is(e1?.message, `waitForName: ETIMEDOUT: "org.ex.Turn" did not pass to ${a.id} (as its primary owner) within 20 ms`);
   const e2 = await b.waitForName('org.ex.Turn', { owner: a.id, timeout: 10 }).then(() => null, (x: BusError) => x);
   assert.is(e2?.code, 'ETIMEDOUT');
   for (const bad of [0, -1, 1.5, '2', null]) {
