@@ -21,9 +21,10 @@
 //   audit, stop 48). A call whose receiver closed meanwhile stays where it was: its caller was
 //   told REPLY_DEAD by that close.
 import * as A from "../js/shared/abi";
-import { ld32, copy, aLoad } from "./mem";
+import { ld32, aLoad } from "./mem";
 import { wr32 } from "./journal";
-import { sliceReserve, sliceBlock, slicePublish, sliceRelease } from "./slice";
+import { sliceReserve, sliceBlock, slicePublish, sliceRelease, sliceFollowSize, sliceFollowWrite } from "./slice";
+import { align8 } from "./items";
 import { replyMoved } from "./reply";
 import { nameLookup, namePrimary, ownerConn } from "./registry";
 import { routeLive } from "./route";
@@ -99,14 +100,18 @@ export function nameMoveReserved(t: u32, d: u32, to: u32, same: bool): u32 {
   const acct = ld32(b + A.BLOCK_ACCT);
   // (the sender's uid from d's quota row, kept by a close: the reservation holds the slot)
   const uid = ld32(d + A.CONN_QUOTA + ld32(b + A.BLOCK_QUSER) * A.QUOTA_SIZE + A.QUOTA_UID);
+  // the copy carries the metadata items `to` asks for, of those collected for d (before stop
+  // 55 it carried d's: a receiver got items it had not asked for, and missed some it had, an
+  // outside audit); the slice is position-independent (offsets from its start)
+  const recv = ld32(to + A.CONN_ATTACH_RECV);
+  const size = sliceFollowSize(m, recv), stored = acct - A.BLOCK_HDR - align8(ld32(m + A.MSG_SIZE));
   let nb: u32 = 0;
-  if (sliceReserve(to, uid, acct) < 0) {
+  if (sliceReserve(to, uid, A.BLOCK_HDR + align8(size) + stored) < 0) {
     if (staysOnNoRoom(d, same)) return 0;
     wr32(to + A.CONN_DROPPED, ld32(to + A.CONN_DROPPED) + 1);
   } else {
     nb = sliceBlock;
-    copy(nb + A.BLOCK_HDR, m, acct - A.BLOCK_HDR); // the slice is position-independent (offsets from its start)
-    copy(nb + A.BLOCK_HDR + A.MSG_DST_ID, to + A.CONN_ID, 8);
+    sliceFollowWrite(nb + A.BLOCK_HDR, m, recv, size, to, stored);
     if (same) replyMoved(d, to, m);
     // d's waits look again, as after a cancel (send.ts, sendFinish): a call's end dropped
     // while this reservation was in flight is told by their next look. (Before `to`'s wake:

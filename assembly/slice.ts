@@ -127,6 +127,60 @@ function sliceTail(w: u32, msgSize: u32, t: u32, c: u32, mask: u32): void {
   fill(w, 0, align8(msgSize) - msgSize);
 }
 
+/** The attach bit of metadata item type `type` (TIMESTAMP … CONN_DESCRIPTION), 0 for any other item. */
+function metaBit(type: u32): u32 {
+  return type >= u32(A.ITEM_TIMESTAMP) && type <= u32(A.ITEM_CONN_DESCRIPTION) ? u32(1 << (type - A.ITEM_TIMESTAMP)) : 0;
+}
+
+/** Does message item `p` stay in a copy for a receiver asking for `recv` (sliceFollowSize)? */
+function followKeeps(p: u32, recv: u32): bool {
+  const type = ld32(p + A.ITEM_TYPE), bit = metaBit(type);
+  if (bit != 0) return (recv & bit) != 0;
+  return type != A.ITEM_TRUNCATED || (ld32(p + A.ITEM_HDR) & recv) != 0;
+}
+
+/**
+ * msg.size of a copy of message `m` (a slice) for another receiver, one asking for the
+ * metadata of attach mask `recv`: its items but the metadata items `recv` leaves out (a
+ * reserved send by name that follows its name at its commit: name-follow.ts). The items were
+ * collected for the receiver of its look-up; those the new one asks for beyond them are not
+ * collected there (the bus lock is held): left out.
+ */
+export function sliceFollowSize(m: u32, recv: u32): u32 {
+  const end = m + ld32(m + A.MSG_SIZE);
+  let n: u32 = A.MSG_HDR;
+  for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (followKeeps(p, recv)) n += align8(ld32(p + A.ITEM_SIZE));
+  }
+  return n;
+}
+
+/**
+ * Write that copy at `nm` for receiver `to`: the header (msg.size `size`, dst_id `to`'s), the
+ * items kept (a TRUNCATED item's cut bits narrowed to `recv`), the PAYLOAD_OFF offsets moved
+ * with the payload, then its `stored` payload bytes.
+ */
+export function sliceFollowWrite(nm: u32, m: u32, recv: u32, size: u32, to: u32, stored: u32): void {
+  const end = m + ld32(m + A.MSG_SIZE);
+  const from = align8(ld32(m + A.MSG_SIZE)), at = align8(size);
+  copy(nm, m, A.MSG_HDR);
+  st64(nm + A.MSG_SIZE, size, 0);
+  copy(nm + A.MSG_DST_ID, to + A.CONN_ID, 8);
+  let w = nm + A.MSG_HDR;
+  for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (!followKeeps(p, recv)) continue;
+    const n = align8(ld32(p + A.ITEM_SIZE)), type = ld32(p + A.ITEM_TYPE);
+    copy(w, p, n);
+    if (type == A.ITEM_TRUNCATED) st64(w + A.ITEM_HDR, ld32(p + A.ITEM_HDR) & recv, 0);
+    else if (type == A.ITEM_PAYLOAD_OFF && ld32(p + A.VEC_ADDRESS + 4) != 0xffffffff) {
+      st64(w + A.VEC_ADDRESS, ld32(p + A.VEC_ADDRESS) - from + at, 0); // (a padding vector's ~0 kept)
+    }
+    w += n;
+  }
+  fill(w, 0, at - (w - nm));
+  copy(nm + at, m + from, stored);
+}
+
 /** Queue a written slice; its receiver is woken when the lock is released (receiver lock held). */
 export function slicePublish(d: u32, b: u32): void {
   wr32(b + A.BLOCK_STATE, A.BLOCK_USED | A.BLOCK_KERNEL);

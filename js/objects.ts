@@ -571,7 +571,7 @@ function callBytes(c: Connection, op: string, spec: MethodCallSpec, serial: numb
 function replyBody(m: Message, op: string): unknown[] {
   let d: DBusMessage;
   try {
-    if (!m.isDBus) throw new BusError(A.EBADMSG, op, 'the reply is not a D-Bus message (payload type DBusDBus)');
+    if (!m.isDBus) throw new BusError(A.EBADMSG, op, `the reply is not a D-Bus message (its payload type is 0x${m.payloadType.toString(16)}, not PAYLOAD_DBUS "DBusDBus")`);
     // read in place from the pool, `ay` values copied (the message is freed below)
     const at = m.payloadSpan();
     d = at >= 0 ? readPayload(m.conn.engine.u8, at, m.spanLength, true) : readPayload(m.payload.slice());

@@ -319,6 +319,57 @@ t('a reserved send by name follows its name when the owner gives it back before 
   cookies(raw, act);
 });
 
+t('a reserved send by name that follows its name at the commit carries the metadata items its new owner asks for, of those collected, and its payload whole', async ({ bus, raw }) => {
+  // (the copy carried the items collected for the receiver of its look-up: an outside audit,
+  // stop 55, saw a receiver asking for TIMESTAMP alone get CREDS and PIDS, and one asking for
+  // them miss them. Items the new owner asks for beyond those are not collected at the commit,
+  // with the bus lock held: left out)
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw, { attachSend: A.ATTACH_ALL });
+  const few = open(raw2, { attachRecv: A.ATTACH_TIMESTAMP });
+  const many = open(raw2, { attachRecv: A.ATTACH_TIMESTAMP | A.ATTACH_CREDS | A.ATTACH_PIDS });
+  const Q = 'org.example.Follow';
+  /** SEND by name of a 100-byte host vector (SEND_PENDING), its bytes written, then `move`, then the commit */
+  const sendFollowing = (cookie: number, move: () => void) => {
+    const m = raw.writeSend({ msg: { dst: 0, cookie }, items: [str(A.ITEM_DST_NAME, Q), hostVec(100)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING);
+    const v = m + A.MSG_HDR + ((raw.r64(m + A.MSG_HDR + A.ITEM_SIZE) + 7) & ~7); // the VEC, after DST_NAME
+    const at = raw.r64(v + A.VEC_ADDRESS); // (rewritten to its destination in the slice)
+    for (let i = 0; i < 100; i++) raw.e.u8[at + i] = (cookie + i) & 0xff;
+    move();
+    assert.is(raw.e.sendCommit(), 0);
+  };
+  /** the one message queued at `h`: its item types and its payload */
+  const take = (h: { slot: number; gen: number }) => {
+    const r = raw2.recv(h.slot, h.gen);
+    assert.is(r.r, 0, 'a message');
+    const m = raw2.slice(h.slot, r.offset), end = m + raw2.r64(m + A.MSG_SIZE), types: number[] = [];
+    let payload: number[] = [];
+    for (let p = m + A.MSG_HDR; p < end; p += (raw2.r64(p + A.ITEM_SIZE) + 7) & ~7) {
+      const type = raw2.r64(p + A.ITEM_TYPE);
+      types.push(type);
+      if (type === A.ITEM_PAYLOAD_OFF) payload = [...raw2.e.u8.subarray(m + raw2.r64(p + A.VEC_ADDRESS), m + raw2.r64(p + A.VEC_ADDRESS) + raw2.r64(p + A.VEC_SIZE))];
+    }
+    assert.is(raw2.free(h.slot, h.gen, r.offset), 0);
+    assert.is(raw2.recv(h.slot, h.gen).r, -A.EAGAIN, 'only one');
+    return { types, payload };
+  };
+  const bytes = (cookie: number) => Array.from({ length: 100 }, (_, i) => (cookie + i) & 0xff);
+  // reserved at `many` (TIMESTAMP, CREDS, PIDS collected), committed once `few` owns the name
+  assert.is(raw2.nameAcquire(many.slot, many.gen, Q).r, 0);
+  assert.is(raw2.nameAcquire(few.slot, few.gen, Q, A.NAME_QUEUE).r, 0);
+  sendFollowing(1, () => assert.is(raw2.nameRelease(many.slot, many.gen, Q), 0));
+  assert.equal(take(few), { types: [A.ITEM_DST_NAME, A.ITEM_PAYLOAD_OFF, A.ITEM_TIMESTAMP], payload: bytes(1) }, 'TIMESTAMP alone, as it asks');
+  // reserved at `few` (TIMESTAMP collected), committed once `many` owns it: what was collected
+  assert.is(raw2.nameAcquire(many.slot, many.gen, Q, A.NAME_QUEUE).r, 0);
+  sendFollowing(2, () => assert.is(raw2.nameRelease(few.slot, few.gen, Q), 0));
+  assert.equal(take(many), { types: [A.ITEM_DST_NAME, A.ITEM_PAYLOAD_OFF, A.ITEM_TIMESTAMP], payload: bytes(2) }, 'no more than was collected');
+  assert.equal(checkBus(raw.e), []);
+  for (const h of [few, many]) assert.is(raw2.byebye(h.slot, h.gen), 0);
+  assert.is(raw.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
 t('a reserved send by name whose name\'s owner at its commit has no room for it stays where it was reserved (not dropped), and a call with it', async ({ bus, raw }) => {
   // (an outside audit, stop 46: it was dropped, send() reporting success, a call's record
   // naming a replier that never got it)
