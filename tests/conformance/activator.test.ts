@@ -10,6 +10,7 @@ import { busSuite, open } from '../helpers/harness.ts';
 import { type Raw, str, vec, hostVec } from '../helpers/raw.ts';
 import { checkBus } from '../helpers/check.ts';
 import { secondThread } from '../helpers/second-thread.ts';
+import { FULL } from '../helpers/identity.ts';
 
 const t = busSuite('activators');
 const tiny = busSuite('activators (2 owner records)', { limits: { names: 2 } });
@@ -366,6 +367,55 @@ t('a reserved send by name that follows its name at the commit carries the metad
   assert.equal(take(many), { types: [A.ITEM_DST_NAME, A.ITEM_PAYLOAD_OFF, A.ITEM_TIMESTAMP], payload: bytes(2) }, 'no more than was collected');
   assert.equal(checkBus(raw.e), []);
   for (const h of [few, many]) assert.is(raw2.byebye(h.slot, h.gen), 0);
+  assert.is(raw.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('a followed reserved send carries, byte for byte, the items a direct send would for the masks of both owners (seeded: 40 mask pairs, names, a cut CMDLINE)', async ({ bus, raw, mock }) => {
+  // (the copy is laid out again for its new owner since stop 55: a reference for each pair is
+  // the same message sent by id to a receiver asking for what both owners ask for)
+  mock.setIdentity({ ...FULL, cmdline: ['node', 'x'.repeat(3000), 'y'.repeat(3000)] }); // CMDLINE cut: TRUNCATED
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw, { attachSend: A.ATTACH_ALL, items: [str(A.ITEM_CONN_DESCRIPTION, 'sender-1')] });
+  for (const n of ['org.example.Own.a', 'org.example.Own.bb']) assert.is(raw.nameAcquire(s.slot, s.gen, n).r, 0); // OWNED_NAME items
+  const Q = 'org.example.Follow';
+  let seed = 55;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  /** the items of the one message queued at `h`, as [type, bytes] (DST_NAME left out), and its payload */
+  const take = (h: { slot: number; gen: number }) => {
+    const r = raw2.recv(h.slot, h.gen);
+    assert.is(r.r, 0, 'a message');
+    const m = raw2.slice(h.slot, r.offset), end = m + raw2.r64(m + A.MSG_SIZE), items: [number, number[]][] = [];
+    let payload: number[] = [];
+    for (let p = m + A.MSG_HDR; p < end; p += (raw2.r64(p + A.ITEM_SIZE) + 7) & ~7) {
+      const type = raw2.r64(p + A.ITEM_TYPE), size = raw2.r64(p + A.ITEM_SIZE);
+      if (type === A.ITEM_PAYLOAD_OFF) payload = [...raw2.e.u8.subarray(m + raw2.r64(p + A.VEC_ADDRESS), m + raw2.r64(p + A.VEC_ADDRESS) + raw2.r64(p + A.VEC_SIZE))];
+      else if (type !== A.ITEM_DST_NAME) items.push([type, type === A.ITEM_TIMESTAMP ? [] : [...raw2.e.u8.subarray(p, p + size)]]);
+    }
+    assert.is(raw2.free(h.slot, h.gen, r.offset), 0);
+    return { items, payload };
+  };
+  const body = (k: number, n: number) => Uint8Array.from({ length: n }, (_, i) => (k * 7 + i) & 0xff);
+  for (let k = 0; k < 40; k++) {
+    const m1 = Math.floor(rand() * (A.ATTACH_ALL + 1)), m2 = Math.floor(rand() * (A.ATTACH_ALL + 1)), n = 2049 + Math.floor(rand() * 3000);
+    const pool = (attachRecv: number) => open(raw2, { attachRecv, poolSize: 131072 });
+    const first = pool(m1), next = pool(m2), ref = pool(m1 & m2);
+    assert.is(raw2.nameAcquire(first.slot, first.gen, Q).r, 0);
+    assert.is(raw2.nameAcquire(next.slot, next.gen, Q, A.NAME_QUEUE).r, 0);
+    const m = raw.writeSend({ msg: { dst: 0, cookie: k }, items: [str(A.ITEM_DST_NAME, Q), hostVec(n)] });
+    assert.is(raw.e.send(s.slot, s.gen), A.SEND_PENDING);
+    const v = m + A.MSG_HDR + ((raw.r64(m + A.MSG_HDR + A.ITEM_SIZE) + 7) & ~7);
+    raw.e.u8.set(body(k, n), raw.r64(v + A.VEC_ADDRESS));
+    assert.is(raw2.nameRelease(first.slot, first.gen, Q), 0);
+    assert.is(raw.e.sendCommit(), 0);
+    const got = take(next);
+    assert.is(raw.send(s.slot, s.gen, { msg: { dst: ref.id, cookie: k }, items: [hostVec(n)], host: [body(k, n)] }), 0);
+    const want = take(ref);
+    assert.equal(got, want, `masks ${m1.toString(16)} then ${m2.toString(16)}`);
+    assert.equal(want.payload, [...body(k, n)]);
+    for (const h of [first, next, ref]) assert.is(raw2.byebye(h.slot, h.gen), 0);
+  }
+  assert.equal(checkBus(raw.e), []);
   assert.is(raw.byebye(s.slot, s.gen), 0);
   assert.is(other.threadLeave(), 0);
 });
