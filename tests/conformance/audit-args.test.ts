@@ -813,6 +813,23 @@ t('stop 41 audit: a damaged bus header makes check() report it, at once, and sta
   damage(H + A.BUS_NAMES, 0xfffffff0, /the name table at 4294967280/);
   damage(H + A.BUS_N_CONNS, 70000, /limits out of range/);
   damage(bus.engine.connAddr(a.slot) + A.CONN_POOL_SIZE, 0x7ffff000, new RegExp(`conn ${a.slot}: pool at \\d+ of 2147479552 bytes, outside its region`));
+  // a connection count at or below the slot asked for: EBADMSG too, from conn.stats() and
+  // connStats (they said EINVAL "slot must be an integer from 0 to -1": stop 55's audit)
+  for (const n of [0, a.slot]) {
+    const was = u32[(H + A.BUS_N_CONNS) >>> 2]!;
+    u32[(H + A.BUS_N_CONNS) >>> 2] = n;
+    try {
+      for (const [what, f] of [['conn.stats()', () => a.stats()], ['connStats', () => connStats(bus.engine, a.slot)]] as const) {
+        try { f(); assert.unreachable(`${what} of a damaged bus`); } catch (e) {
+          assert.instance(e, BusError, String(e));
+          assert.match((e as BusError).message, /^connStats: EBADMSG: the bus memory is damaged \(/, `${what}, a count of ${n}`);
+        }
+      }
+    } finally {
+      u32[(H + A.BUS_N_CONNS) >>> 2] = was;
+    }
+  }
+  assert.equal(bus.check(), []);
   a.close();
 });
 
