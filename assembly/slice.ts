@@ -150,6 +150,7 @@ export function sliceFollowSize(m: u32, recv: u32): u32 {
   const end = m + ld32(m + A.MSG_SIZE);
   let n: u32 = A.MSG_HDR;
   for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (ld32(p + A.ITEM_SIZE) < u32(A.ITEM_HDR)) break; // (a slice written over from outside: no endless walk under the locks)
     if (followKeeps(p, recv)) n += align8(ld32(p + A.ITEM_SIZE));
   }
   return n;
@@ -168,6 +169,7 @@ export function sliceFollowWrite(nm: u32, m: u32, recv: u32, size: u32, to: u32,
   copy(nm + A.MSG_DST_ID, to + A.CONN_ID, 8);
   let w = nm + A.MSG_HDR;
   for (let p = m + A.MSG_HDR; p < end; p += align8(ld32(p + A.ITEM_SIZE))) {
+    if (ld32(p + A.ITEM_SIZE) < u32(A.ITEM_HDR)) break; // (as sliceFollowSize)
     if (!followKeeps(p, recv)) continue;
     const n = align8(ld32(p + A.ITEM_SIZE)), type = ld32(p + A.ITEM_TYPE);
     copy(w, p, n);
