@@ -224,9 +224,9 @@ function changedSize(op: string, how: string): BusError {
 }
 
 
-/** EFAULT: `what` (len bytes at `at` of the bus memory) lies in this thread's command area, at `cmd`. */
+/** EFAULT: `what` (len bytes at `at` of the bus memory) overlaps this thread's command area, at `cmd`. */
 function inCmdArea(op: string, what: string, at: number, len: number, cmd: number): BusError {
-  return new BusError(A.EFAULT, op, `${what} (${len} bytes at ${at} of the bus memory) lies in this thread's command area (${cmd} … ${cmd + A.CMD_MAX}), which the send writes before it copies the payload: copy it out first; nothing sent`);
+  return new BusError(A.EFAULT, op, `${what} (${len} bytes at ${at} of the bus memory) overlaps this thread's command area (${cmd} … ${cmd + A.CMD_MAX}), which the send writes before it copies the payload: pass a copy of it instead; nothing sent`);
 }
 
 /** Cancel this thread's reserved send after a failure in its send window; the failure is what the caller reports. */

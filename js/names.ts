@@ -106,7 +106,12 @@ export function requestName(c: NameConn, name: string, opts?: RequestNameOptions
 export function releaseName(c: NameConn, name: string): void {
   const op = 'releaseName';
   const e = live(c, op);
-  NAMES.encode(e.u8, e.u32, e.cmd, 0, nameBytes(op, name));
+  // the form first, as sd_bus_release_name checks it (the raw NAME_RELEASE does not, as kdbus:
+  // a typo would read "nobody owns it"); a reserved name, which nobody can own, as requestName
+  const b = nameBytes(op, name);
+  checkWellKnown(op, name);
+  checkNotReserved(op, name);
+  NAMES.encode(e.u8, e.u32, e.cmd, 0, b);
   const r = e.nameRelease(c.slot, c.gen);
   if (r < 0) throw commandError(e.u32, e.cmd, r, op, NAMES.RELEASE, { name });
 }
@@ -143,11 +148,16 @@ export function getNameOwner(c: NameConn, name: string, op = 'getNameOwner'): nu
     // (LIST's connections: a monitor, which LIST never shows, is not found)
     return list(c, { unique: true }, op).some((x) => x.id === id) ? id : null;
   }
+  checkWellKnown(op, name);
+  return list(c, { names: true }, op).find((x) => x.name === name)?.id ?? null;
+}
+
+/** EINVAL unless `name` (a string) has a well-known name's form (D-Bus's rules, MAX_NAME_LEN bytes at most) */
+function checkWellKnown(op: string, name: string): void {
   if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
   if (busNameError(name) !== null || encoder.encode(name).length > A.MAX_NAME_LEN) {
     throw new BusError(A.EINVAL, op, `${JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`);
   }
-  return list(c, { names: true }, op).find((x) => x.name === name)?.id ?? null;
 }
 
 /** Well-known names that have a primary owner, sorted. */

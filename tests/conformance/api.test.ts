@@ -354,7 +354,7 @@ t('a payload in this thread\'s own command area (which the send writes): EFAULT,
       assert.instance(err, BusError);
       assert.is((err as BusError).code, 'EFAULT', (err as BusError).message);
       assert.match((err as BusError).message, what);
-      assert.match((err as BusError).message, /lies in this thread's command area/);
+      assert.match((err as BusError).message, /overlaps this thread's command area/);
     }
   };
   // (before stop 34 a 4096-byte view there went out with its bytes changed; a small one as it was)

@@ -129,6 +129,33 @@ t('errors: EEXIST, ESRCH, EADDRINUSE, EINVAL with messages naming the rule', ({ 
   assert.is(code(() => a.requestName('org.api.Two')), 'ECONNRESET');
 });
 
+t('releaseName checks the name form first: EINVAL naming the rule, not ESRCH (as sd_bus_release_name)', ({ bus }) => {
+  // (audit EZ, stop 56: a malformed or reserved name read "no connection owns" it)
+  const a = bus.connect();
+  a.requestName('org.api.Kept');
+  const before = JSON.stringify(a.list({ unique: true, names: true, queued: true }));
+  const cases: [string, RegExp][] = [
+    ['bad', /^releaseName: EINVAL: "bad" is not a well-known name \(two or more '\.'-separated elements/],
+    ['', /is not a well-known name/],
+    ['a..b', /"a\.\.b" is not a well-known name/],
+    ['org.3x', /is not a well-known name/],
+    [`org.${'x'.repeat(300)}`, /is not a well-known name .*at most 255 bytes/],
+    [':1.1', /neither a unique name of this bus .* nor a well-known name/],
+    ['org.freedesktop.DBus', /reserved as sd-bus reserves it: no connection may own it/],
+  ];
+  for (const [name, re] of cases) {
+    try { a.releaseName(name); assert.unreachable(name); } catch (e) {
+      assert.instance(e, BusError, name);
+      assert.is((e as BusError).code, 'EINVAL', name);
+      assert.match((e as BusError).message, re, name);
+    }
+  }
+  assert.is(JSON.stringify(a.list({ unique: true, names: true, queued: true })), before, 'nothing changed');
+  assert.is(code(() => a.releaseName('org.api.Nobody')), 'ESRCH', 'a well-formed name nobody owns: still ESRCH');
+  a.releaseName('org.api.Kept');
+  a.close();
+});
+
 
 t('unique names: getNameOwner(":1.<id>") and info(":1.<id>") take them as send() does; an invalid name is EINVAL, said by the method called', ({ bus }) => {
   // (outside audit, stop 16: info() refused ":1.<id>", getNameOwner answered null for any string)
