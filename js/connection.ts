@@ -1323,6 +1323,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * to it, so that they come in queue order (reply-pump.ts); its end lets the pump take them.
    */
   get listening(): object | null { return this.listener; }
+  /** @internal (the setter too: stripInternal drops each accessor by its own tag; stop 56, audit EW) */
   set listening(v: object | null) {
     const was = this.listener;
     this.listener = v;
@@ -1783,6 +1784,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** reply(), its errors told as `op`'s (replyText, replyJSON name themselves: since stop 49, when they said reply) */
   private replyAs(op: string, call: Message, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendOptions | undefined): number {
+    // a closed connection first, as every send (API.md, Conventions; the call's checks came
+    // first before stop 56, an outside audit)
+    this.live(op);
     const { src, cookie } = this.replyTarget(call, op);
     return this.replyTo(src, cookie, payload, opts, op);
   }
@@ -1802,6 +1806,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   private replyAsyncAs(op: string, call: Message, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, opts: SendAsyncOptions | undefined): Promise<number> {
     let src: number, cookie: number, w: ReturnType<Connection['waitOptions']>;
     try {
+      this.live(op); // (a closed connection first, as reply)
       ({ src, cookie } = this.replyTarget(call, op));
       w = this.waitOptions(op, opts);
     } catch (err) {

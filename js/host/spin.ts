@@ -123,13 +123,13 @@ export class Spinner {
   /** spins done because wake-ups came in a burst, whatever the score */
   recent = 0;
 
-  /** A wait (a spin or a park) ended at `t` with a message for its waiter (not another waiter's: the caller calls this once its look found one). */
+  /** @internal A wait (a spin or a park) ended at `t` with a message for its waiter (not another waiter's: the caller calls this once its look found one). */
   woke(t: number): void {
     this.wakeGap = t - this.lastWake;
     this.lastWake = t;
   }
 
-  /** Should the next wait spin? (`t`: now()) */
+  /** @internal Should the next wait spin? (`t`: now()) */
   shouldSpin(t: number = now()): boolean {
     this.polled = false;
     if (this.poll > 0) {
@@ -145,7 +145,7 @@ export class Spinner {
     return true;
   }
 
-  /** Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
+  /** @internal Spin until i32[index] is no longer `seen` (true) or `ms` pass (false). */
   spin(i32: Int32Array, index: number, seen: number, ms: number): boolean {
     this.spins++;
     payAll(); // (a batch's deferred wakes first: js/host/owed.ts)

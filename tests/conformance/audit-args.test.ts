@@ -653,6 +653,39 @@ t('stop 35 audit: a typed array or DataView given as options is EINVAL at once, 
 });
 
 
+t('stop 56 audit: on a closed connection reply and replyAsync say ECONNRESET before they look at the call or the options (replyText checks its text first, as documented)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  a.send(b.id);
+  const plain = b.recv()!;
+  const p = a.call(b.id, null, { timeout: 5000 });
+  const call = (await b.recvAsync({ timeout: 5000 }))!;
+  c.close();
+  const reset = (e: unknown, what: string) => { assert.instance(e, BusError, what); assert.is((e as BusError).code, 'ECONNRESET', `${what}: ${(e as BusError).message}`); };
+  for (const [what, f] of [
+    ['reply(plain)', () => c.reply(plain)],
+    ['reply(call, null, { zzz })', () => c.reply(call, null, { zzz: 1 } as never)],
+    ['reply(call)', () => c.reply(call)],
+    ['replyJSON(plain)', () => c.replyJSON(plain, 1)],
+    ['reply(5)', () => c.reply(5 as never)],
+  ] as const) {
+    try { f(); assert.unreachable(what); } catch (e) { reset(e, what); }
+  }
+  for (const [what, f] of [
+    ['replyAsync(plain)', () => c.replyAsync(plain)],
+    ['replyAsync(call, null, { timeout: -1 })', () => c.replyAsync(call, null, { timeout: -1 })],
+    ['replyAsyncText(plain)', () => c.replyAsyncText(plain, 'x')],
+  ] as const) {
+    await f().then(() => assert.unreachable(what), (e) => reset(e, what));
+  }
+  fails(() => c.replyText(plain, 1 as never), 'EINVAL');
+  b.reply(call);
+  call.free();
+  plain.free();
+  (await p).free();
+  a.close();
+  b.close();
+});
+
 t('stop 40 audit: on a closed connection sendAsync, call, callSync and callMethod say ECONNRESET before they read their options (no getter runs); messages name an id receiver and a null timeout\'s rule', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   a.close();

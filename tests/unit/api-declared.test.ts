@@ -66,4 +66,16 @@ test('API.md\'s export block lists every name js/index.ts exports, and nothing e
   assert.equal(documented, exported);
 });
 
+test('no declaration has a setter without its getter (half an accessor marked internal)', () => {
+  // (stop 56, an outside audit: `listening`'s getter was @internal and its setter not, so the
+  // package declared a write-only `set listening`, and setting it hung call())
+  const lone: string[] = [];
+  for (const [, body] of declarations().matchAll(/(?:class|interface) \w+[^{]*\{([\s\S]*?)\n\}/g)) {
+    for (const [, name] of body!.matchAll(/^\s+(?:static )?set (\w+)\(/gm)) {
+      if (!new RegExp(`^\\s+(?:static )?(?:readonly )?(?:get ${name}\\(|${name}\\??:)`, 'm').test(body!)) lone.push(name!);
+    }
+  }
+  assert.equal(lone, [], 'setters declared without a getter');
+});
+
 test.run();
