@@ -721,12 +721,31 @@ export class Bus {
       // through cpuUsage() (denoWorkerExited), asked once here, its answer raced against the
       // 'exit' (the first runs the exit handling). Its code is not known then (-1)
       if (exitedAlready) setTimeout(() => onExit(-1), 0);
-      else {
-        w.once('exit', onExit);
-        void denoWorkerExited(w).then((gone) => { if (gone) onExit(-1); });
-      }
+      else this.onExitOf(w, onExit);
     });
   }
+
+  /**
+   * Run `fn` at `w`'s exit: one 'exit' listener per worker for all this Bus's watches of it (a
+   * pooled worker that leaves and rejoins is watched once per join, and a listener per watch
+   * piled up, with Node's MaxListenersExceededWarning past ten: an outside audit, stop 56).
+   */
+  private onExitOf(w: ExitEmitter, fn: (code: number) => void): void {
+    let fns = this.exitWatches.get(w);
+    if (fns === undefined) {
+      const list: ((code: number) => void)[] = fns = [];
+      this.exitWatches.set(w, list);
+      const exit = (code: number) => {
+        if (this.exitWatches.get(w) === list) this.exitWatches.delete(w);
+        for (const f of list.splice(0)) f(code);
+      };
+      w.once('exit', exit);
+      void denoWorkerExited(w).then((gone) => { if (gone) exit(-1); });
+    }
+    fns.push(fn);
+  }
+  /** per watched worker: the exit handlers of this Bus's watches waiting for it (onExitOf) */
+  private readonly exitWatches = new WeakMap<object, ((code: number) => void)[]>();
 
   /** HELLO: a new connection on this thread. */
   connect(opts?: ConnectOptions): Connection {

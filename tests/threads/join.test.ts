@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BusError, type BusHandle } from '../../js/index.ts';
-import { terminateAll, RUNTIME } from '../helpers/worker.ts';
+import { terminateAll, within, RUNTIME } from '../helpers/worker.ts';
 import { ENGINE, threadBus, peer, MSG_MS } from './common.ts';
 
 const s = suite(`threads: join [${ENGINE}, ${RUNTIME}]`);
@@ -21,6 +21,24 @@ s('handle(): the core, the memory, the engine, limits; a fresh token each time',
   assert.ok(Number.isInteger(h1.token) && h1.token > 1 && h1.token <= 0xffffffff);
   assert.is.not(h1.token, h2.token);
   assert.is(bus.recoverThread(h1.token), -1, 'nobody joined with it');
+  bus.close();
+});
+
+s('watches of one worker share one exit listener: watched once per join (13 handles), it gains one listener, and every watch ends at its exit', async () => {
+  // (an outside audit, stop 56: a pooled worker that leaves and rejoins, watched once per
+  // join, gained an 'exit' listener per watch, and Node warned MaxListenersExceeded past 10)
+  const bus = await threadBus(ENGINE);
+  const { w, h } = await peer(bus, { role: 'once' }, 'thread');
+  const t = w.thread as unknown as { listenerCount(e: string): number };
+  const base = t.listenerCount('exit');
+  const handles = [h, ...Array.from({ length: 12 }, () => bus.handle())];
+  const watches = handles.map((x) => bus.watch(w.thread!, x));
+  assert.is(t.listenerCount('exit'), base + 1, 'one listener for the thirteen watches');
+  await w.terminate();
+  const results = await within(Promise.all(watches), MSG_MS, 'every watch to end at the exit');
+  assert.ok(results[0]!.slot >= 1, `the joined handle's slot recovered (${JSON.stringify(results[0])})`);
+  for (const r of results.slice(1)) assert.equal(r.slot, -1, 'nothing joined with the others');
+  assert.is(bus.stats().threads.used, 1, 'the worker\'s slot recovered');
   bus.close();
 });
 
