@@ -737,6 +737,10 @@ export class Bus {
       this.exitWatches.set(w, list);
       const exit = (code: number) => {
         if (this.exitWatches.get(w) === list) this.exitWatches.delete(w);
+        // (told by cpuUsage, Deno: its 'exit' came before this watch and will not come again,
+        // so its listener goes, or each late watch left one for good: an outside audit, stop 56)
+        const off = (w as { removeListener?: unknown }).removeListener;
+        if (typeof off === 'function') { try { off.call(w, 'exit', exit); } catch { /* a stand-in emitter */ } }
         for (const f of list.splice(0)) f(code);
       };
       w.once('exit', exit);
@@ -1116,7 +1120,7 @@ export class Bus {
     const h = handle as BusHandle | number | null;
     const token = typeof h === 'number' ? h : typeof h === 'object' && h !== null && !isRevoked(h) ? h.token : undefined;
     if (typeof token !== 'number' || !Number.isInteger(token) || token <= CREATOR_TOKEN || token > 0xffffffff) {
-      return Promise.reject(new BusError(A.EINVAL, 'watchLock', `handle must be a BusHandle or its token (an integer in 2 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}`));
+      return Promise.reject(new BusError(A.EINVAL, 'watchLock', `handle must be a BusHandle or its token (an integer in 2 … 2^32 − 1), got ${typeof h === 'object' && h !== null && !isRevoked(h) ? `an object whose token is ${typeof token === 'number' ? String(token) : kindOf(token)}` : typeof h === 'number' ? String(h) : kindOf(h)}${token === 1 ? ' (token 1 is the creating thread\'s, which takes no liveness lock: watch(worker, 1) where the worker has an exit event, else recoverThreadAsync(1) once it has ended)' : ''}`));
     }
     let stopped: boolean, signal: AbortSignal | undefined;
     try {

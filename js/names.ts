@@ -109,6 +109,7 @@ export function releaseName(c: NameConn, name: string): void {
   // the form first, as sd_bus_release_name checks it (the raw NAME_RELEASE does not, as kdbus:
   // a typo would read "nobody owns it"); a reserved name, which nobody can own, as requestName
   const b = nameBytes(op, name);
+  if (/^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name (a connection's own, for as long as it is open: nothing to release); releaseName takes a well-known name`);
   checkWellKnown(op, name);
   checkNotReserved(op, name);
   NAMES.encode(e.u8, e.u32, e.cmd, 0, b);

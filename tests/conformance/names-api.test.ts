@@ -140,7 +140,8 @@ t('releaseName checks the name form first: EINVAL naming the rule, not ESRCH (as
     ['a..b', /"a\.\.b" is not a well-known name/],
     ['org.3x', /is not a well-known name/],
     [`org.${'x'.repeat(300)}`, /is not a well-known name .*at most 255 bytes/],
-    [':1.1', /neither a unique name of this bus .* nor a well-known name/],
+    [':1.1', /":1\.1" is a unique name \(a connection's own, for as long as it is open: nothing to release\); releaseName takes a well-known name/],
+    [':x.y', /neither a unique name of this bus .* nor a well-known name/],
     ['org.freedesktop.DBus', /reserved as sd-bus reserves it: no connection may own it/],
   ];
   for (const [name, re] of cases) {

@@ -38,6 +38,14 @@ s('watches of one worker share one exit listener: watched once per join (13 hand
   const results = await within(Promise.all(watches), MSG_MS, 'every watch to end at the exit');
   assert.ok(results[0]!.slot >= 1, `the joined handle's slot recovered (${JSON.stringify(results[0])})`);
   for (const r of results.slice(1)) assert.equal(r.slot, -1, 'nothing joined with the others');
+  // late watches, one after another (under Deno the exit is told by cpuUsage, 2 s later: the
+  // listener each added stayed for good before, an outside audit)
+  const after = t.listenerCount('exit');
+  for (let i = 0; i < 2; i++) {
+    const late = await within(bus.watch(w.thread!, bus.handle()), MSG_MS, 'a late watch');
+    assert.equal(late, { code: -1, slot: -1 }, 'a late watch: nothing to recover');
+  }
+  assert.is(t.listenerCount('exit'), after, 'late watches leave no listener');
   assert.is(bus.stats().threads.used, 1, 'the worker\'s slot recovered');
   bus.close();
 });
