@@ -62,7 +62,7 @@ const cpuIn = (stat) => { try { return Number(readFileSync(stat, 'utf8').split('
 /**
  * Where the two threads run (stop 55, bench/placement.mjs: on a VM whose scheduler keeps two
  * threads that wake each other on one CPU, the cross-thread rows are bimodal): per row of the
- * wasm engine at 64 B, samples of the main thread's CPU and the worker's (its current or last
+ * wasm engine at 64 B (and its 64 KiB round trips: stop 56), samples of the main thread's CPU and the worker's (its current or last
  * one), at most one every SAMPLE_MS of a timed loop (a sample costs main about 10-30 µs of
  * /proc reads: under 2 % of the loop); [samples on one CPU, samples].
  */
@@ -323,6 +323,7 @@ if (!isMainThread) {
             if (!m || m.payload.length !== size || m.payload[0] !== (i & 0xff)) throw new Error(`${engine}: bad echo at ${i}`);
             m.free();
             if (size === 64 && (i & 15) === 0) sampleCpus(`round trip ${name}`);
+            else if (size === 65536) sampleCpus(`64 KiB round trip ${name}`);
           }
           if (r > 0) times[name].push(((performance.now() - t0) * 1e3) / N);
         }
@@ -413,7 +414,7 @@ if (!isMainThread) {
   log(`Idle connection (recvAsync pending, no traffic, the median of ${bus.idleWindows.length} windows of ${QUICK ? 2 : 5} s one after the other, from 10 s after the worker's start-up [${bus.idleWindows.map((x) => x.whole.toFixed(2)).join(', ')} %]): ${bus.idle.toFixed(2)} % of a core (whole process, V8's and Node's background threads included; the same process idle with a postMessage worker only, before the bus: ${bus.idlePost.toFixed(2)} %); the waiting worker thread alone: ${bus.idleThread.toFixed(3)} %; the main thread ${bus.idleMain.toFixed(3)} %; the rest (V8's and libuv's threads, the postMessage worker) ${(bus.idle - bus.idleThread - bus.idleMain).toFixed(3)} %`);
   log(`Spins: ${spins}; descheduled by the OS (ended at once, not counted as fast): ${preempted}; longer than 100 µs of wall time: ${over}; the longest spin not descheduled: ${(maxSpin * 1e3).toFixed(1)} µs (budget 50 µs, clock read every 128 loads); the longest counting the descheduled: ${(maxWall * 1e3).toFixed(1)} µs`);
   const cl = Object.entries(coloc);
-  log(cl.length === 0 ? 'Threads on one CPU: not sampled (no /proc/thread-self here)' : `Threads on one CPU (wasm, 64 B, repetitions included; samples of main's CPU and the worker's current or last one, at most one every ${SAMPLE_MS} ms of a timed loop; on one CPU / samples; bench/placement.mjs): ${cl.map(([k, [one, n]]) => `${k} ${one}/${n}`).join(', ')}`);
+  log(cl.length === 0 ? 'Threads on one CPU: not sampled (no /proc/thread-self here)' : `Threads on one CPU (wasm, the 64 B rows and the 64 KiB round trips, repetitions included; samples of main's CPU and the worker's current or last one, at most one every ${SAMPLE_MS} ms of a timed loop; on one CPU / samples; bench/placement.mjs): ${cl.map(([k, [one, n]]) => `${k} ${one}/${n}`).join(', ')}`);
   log(`Lock waits (a command that found a lock taken past its spin and slept on the lock word), over all round trips and throughput runs: ${Object.entries(lockWaits).map(([k, [m, w]]) => `${k} main ${m}, worker ${w}`).join('; ')}`);
   log(`Event-loop delay of the main thread, paced 64 B round trips every ${PACE_MS} ms (monitorEventLoopDelay, µs): bus async max ${bus.eld.max.toFixed(0)}, p99 ${bus.eld.p99.toFixed(0)}; postMessage max ${bus.eldPost.max.toFixed(0)}, p99 ${bus.eldPost.p99.toFixed(0)}`);
   log(`Line hand-off between two threads (bench/handoff.mjs, one word passed back and forth, ns one way), before this run's workers started: ${handoffStart.toFixed(0)}`);
