@@ -14,7 +14,7 @@ import type { DType } from './signature.ts';
 import type { DBusHeader } from './header.ts';
 import { matchRuleOf, type MatchRule } from './match.ts';
 import { str, headerArg, bodyTypes, stringArg, arrayArg, sinkArg } from './check.ts';
-import { isRevoked } from '../args.ts';
+import { isRevoked, kindOf } from '../args.ts';
 import { bytesArg } from './marshal.ts';
 import { u64Error } from './names.ts';
 
@@ -30,6 +30,22 @@ export interface BloomParams {
   /** hash functions, >= 1 (BLOOM_PARAMETER n_hash) */
   nHash: number;
 }
+
+/**
+ * Bloom parameters as the helpers take them: sd-bus's `{ size, nHash }`, or the bus's own
+ * `{ size, hashes }` (`bus.bloom`, `Bus.create`'s option) as it is (before stop 56 the second
+ * was refused: "bloom nHash must be an integer >= 1, got undefined", an outside audit).
+ */
+export type BloomParamsLike = BloomParams | { size: number; hashes: number };
+
+/** `p` as `{ size, nHash }`: itself when it has nHash (no object made), else a copy naming hashes nHash */
+function paramsOf(p: BloomParamsLike): BloomParams {
+  if (p !== null && typeof p === 'object' && !isRevoked(p) && !('nHash' in p) && 'hashes' in p) return { size: p.size, nHash: p.hashes };
+  return p as BloomParams;
+}
+
+/** a value in a bloom error: a number as it is, anything else by its kind (a string "64" said "got 64" before stop 56) */
+const got = (v: unknown): string => (typeof v === 'number' ? String(v) : typeof v === 'string' ? `string ${JSON.stringify(v)}` : kindOf(v));
 
 /** sd-bus's default: 512 bits, 8 hashes. */
 export const BLOOM_DEFAULT: Readonly<BloomParams> = Object.freeze({ size: 64, nHash: 8 });
@@ -61,23 +77,28 @@ function indexBytes(size: number): number {
 }
 
 /** null when the parameters are valid (kdbus bus limits and sd-bus's k * w <= 64), else why. */
-export function bloomParamsError(p: BloomParams): string | null {
-  if (p === null || typeof p !== 'object' || isRevoked(p)) return `bloom parameters must be an object like { size: 64, nHash: 8 }${isRevoked(p) ? ', got revoked Proxy' : ''}`;
-  const { size, nHash } = p;
-  if (!Number.isInteger(size) || size < 8 || size > 4096 || size % 8 !== 0) {
-    return `bloom size must be 8..4096 bytes and a multiple of 8, got ${size}`;
+export function bloomParamsError(p: BloomParamsLike): string | null {
+  if (p === null || typeof p !== 'object' || isRevoked(p)) return `bloom parameters must be an object like { size: 64, nHash: 8 } (or the bus's { size: 64, hashes: 8 })${isRevoked(p) ? ', got revoked Proxy' : ''}`;
+  const size = p.size;
+  // the hash count under the name the caller gave it (nHash, or the bus's hashes)
+  const key = 'nHash' in p || !('hashes' in p) ? 'nHash' : 'hashes';
+  const nHash = (p as Record<string, unknown>)[key];
+  if ('nHash' in p && 'hashes' in p && (p as { hashes: unknown }).hashes !== nHash) return `bloom nHash and hashes name one count and differ (${got(nHash)}, ${got((p as { hashes: unknown }).hashes)}): give one`;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size < 8 || size > 4096 || size % 8 !== 0) {
+    return `bloom size must be 8..4096 bytes and a multiple of 8, got ${got(size)}`;
   }
-  if (!Number.isInteger(nHash) || nHash < 1) return `bloom nHash must be an integer >= 1, got ${nHash}`;
+  if (typeof nHash !== 'number' || !Number.isInteger(nHash) || nHash < 1) return `bloom ${key} must be an integer >= 1, got ${got(nHash)}`;
   if (nHash * indexBytes(size) > KEYS.length * 8) {
-    return `bloom nHash ${nHash} needs more than the ${KEYS.length * 8} hash bytes of the ${KEYS.length} keys`;
+    return `bloom ${key} ${nHash} needs more than the ${KEYS.length * 8} hash bytes of the ${KEYS.length} keys`;
   }
   return null;
 }
 
 /** Bloom parameters, checked (EINVAL, `bloomParamsError`'s rule). */
-function paramsArg(op: string, params: BloomParams): void {
+function paramsArg(op: string, params: BloomParamsLike): BloomParams {
   const e = bloomParamsError(params);
   if (e !== null) throw new BusError(A.EINVAL, op, e);
+  return paramsOf(params);
 }
 
 /** Receives the elements of a filter or mask: a Bloom sets bits, a list collects strings. */
@@ -120,8 +141,8 @@ export class Bloom implements ElementSink {
   private readonly w: number;
   private scratch = new Uint8Array(256);
 
-  constructor(params: BloomParams = BLOOM_DEFAULT, data?: Uint8Array) {
-    paramsArg('Bloom', params);
+  constructor(paramsLike: BloomParamsLike = BLOOM_DEFAULT, data?: Uint8Array) {
+    const params = paramsArg('Bloom', paramsLike);
     if (data !== undefined && data.length !== params.size) {
       throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${data.length}`);
     }
@@ -345,9 +366,9 @@ let last: HeaderBits | null = null;
  * The bloom filter of a signal (generation 0, as sd-bus sent it): `size` bytes, written into
  * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
  */
-export function signalFilter(header: DBusHeader, body: readonly unknown[], params: BloomParams = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
+export function signalFilter(header: DBusHeader, body: readonly unknown[], paramsLike: BloomParamsLike = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
   const types = signalArgs('signalFilter', header, body);
-  paramsArg('signalFilter', params);
+  const params = paramsArg('signalFilter', paramsLike);
   if (into !== undefined && into.length !== params.size) {
     throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${into.length}`);
   }
@@ -477,7 +498,7 @@ function ruleOf(rule: MatchRule, sink: ElementSink): void {
  * generation; all the same, as there is one filter construction so far). A rule without bloom
  * elements is an all-zero mask (matches every filter).
  */
-export function ruleMask(rule: MatchRule | string, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
+export function ruleMask(rule: MatchRule | string, params: BloomParamsLike = BLOOM_DEFAULT, generations = 1): Uint8Array {
   // (the rule checked as onSignal checks one, a match string parsed: before stop 35 a string
   // gave an all-zero mask, which passes every filter, and an invalid path went into the mask:
   // an outside audit)
@@ -485,11 +506,14 @@ export function ruleMask(rule: MatchRule | string, params: BloomParams = BLOOM_D
 }
 
 /** @internal ruleMask of a rule already checked (addMatch's, parsed by matchRuleOf) */
-export function maskOf(rule: MatchRule, params: BloomParams = BLOOM_DEFAULT, generations = 1): Uint8Array {
-  if (!Number.isInteger(generations) || generations < 1) {
-    throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1, got ${typeof generations === 'number' ? String(generations) : typeof generations}`);
+export function maskOf(rule: MatchRule, paramsLike: BloomParamsLike = BLOOM_DEFAULT, generations = 1): Uint8Array {
+  // (a mask no command could carry is refused: 2^32 threw a RangeError, 2^26 made 4 GiB,
+  // before stop 56, an outside audit; a match entry of this bus holds MATCH_GENERATIONS)
+  const b = new Bloom(paramsLike);
+  const params = b;
+  if (!Number.isInteger(generations) || generations < 1 || generations * params.size > A.CMD_MAX) {
+    throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1 whose mask (generations × ${params.size} bytes) fits a command (${A.CMD_MAX} bytes; a match of this bus holds ${A.MATCH_GENERATIONS}), got ${typeof generations === 'number' ? String(generations) : typeof generations}`);
   }
-  const b = new Bloom(params);
   ruleOf(rule, b);
   const out = new Uint8Array(params.size * generations);
   for (let g = 0; g < generations; g++) out.set(b.data, g * params.size);

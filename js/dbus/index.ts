@@ -15,6 +15,6 @@ export { parseMatch, formatMatch, matchesRule, MAX_ARG } from './match.ts';
 export type { MatchRule, ParsedMatchRule, ArgMatch } from './match.ts';
 export { Bloom, ElementList, BLOOM_DEFAULT, BLOOM_KEYS, bloomParamsError, prefixes, signalElements, signalFilter,
   ruleElements, ruleMask, bloomCheck } from './bloom.ts';
-export type { BloomParams, ElementSink } from './bloom.ts';
+export type { BloomParams, BloomParamsLike, ElementSink } from './bloom.ts';
 export { siphash24, siphash24Into, sipKey } from './siphash.ts';
 export { DBusError, DBUS_ERROR } from './error.ts';

@@ -355,7 +355,23 @@ test('the helpers check their arguments: EINVAL, never a hang or a TypeError', (
   assert.ok(ruleMask("member='M'").some((x) => x !== 0), 'not the all-zero mask');
   BusErrorLike(() => ruleMask({ path: 'bad' } as never), 'EINVAL', /^ruleMask: EINVAL: invalid path "bad"/);
   BusErrorLike(() => ruleMask({ foo: 1 } as never), 'EINVAL', /unknown MatchRule key "foo"/);
-  BusErrorLike(() => ruleMask(parseMatch("member='M'"), BLOOM_DEFAULT, '2' as never), 'EINVAL', /generations must be an integer >= 1, got string/);
+  BusErrorLike(() => ruleMask(parseMatch("member='M'"), BLOOM_DEFAULT, '2' as never), 'EINVAL', /generations must be an integer >= 1 whose mask .* got string/);
+  // (stop 56, an outside audit: 2^32 generations threw a RangeError, 2^26 made 4 GiB)
+  BusErrorLike(() => ruleMask("member='M'", BLOOM_DEFAULT, 2 ** 32), 'EINVAL', /fits a command \(32768 bytes; a match of this bus holds 2\), got 4294967296/);
+  assert.is(ruleMask("member='M'", BLOOM_DEFAULT, 512).length, 32768, 'the largest mask a command carries');
+  BusErrorLike(() => ruleMask("member='M'", BLOOM_DEFAULT, 513), 'EINVAL', /fits a command/);
+  // the bus's own { size, hashes } (bus.bloom) is taken as { size, nHash } (it was refused:
+  // "bloom nHash must be an integer >= 1, got undefined")
+  const hdr: DBusHeader = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 's' };
+  for (const [size, n] of [[64, 8], [128, 3], [8, 1]] as const) {
+    assert.equal([...signalFilter(hdr, ['x'], { size, hashes: n })], [...signalFilter(hdr, ['x'], { size, nHash: n })]);
+    assert.equal([...ruleMask("member='M'", { size, hashes: n }, 2)], [...ruleMask("member='M'", { size, nHash: n }, 2)]);
+    assert.equal([...new Bloom({ size, hashes: n }).add('a:b').data], [...new Bloom({ size, nHash: n }).add('a:b').data]);
+  }
+  BusErrorLike(() => new Bloom({ size: 64, hashes: 0 }), 'EINVAL', /^Bloom: EINVAL: bloom hashes must be an integer >= 1, got 0$/);
+  BusErrorLike(() => new Bloom({ size: 64, hashes: 40 }), 'EINVAL', /bloom hashes 40 needs more than the 64 hash bytes/);
+  BusErrorLike(() => new Bloom({ size: 64, nHash: 8, hashes: 4 } as never), 'EINVAL', /bloom nHash and hashes name one count and differ \(8, 4\): give one/);
+  BusErrorLike(() => new Bloom({ size: '64', nHash: 8 } as never), 'EINVAL', /bloom size must be .*, got string "64"$/);
   BusErrorLike(() => ruleElements(5 as never, new ElementList()), 'EINVAL', /rule must be a match string or a MatchRule/);
 });
 
