@@ -319,7 +319,7 @@ export class Bus {
     // fail) are refused here
     if (bloom.size >= 8 && bloom.size <= A.BLOOM_SIZE_MAX && bloom.size % 8 === 0 && bloom.hashes >= 1) {
       const why = bloomParamsError({ size: bloom.size, hashes: bloom.hashes });
-      if (why !== null) throw new BusError(A.EINVAL, 'Bus.create', `bloom: ${why}: the D-Bus signals and match rules of this bus could not be built (DBUS.md, "Bloom filters and masks")`);
+      if (why !== null) throw new BusError(A.EINVAL, 'Bus.create', `${why}: the D-Bus signals and match rules of this bus could not be built (DBUS.md, "Bloom filters and masks")`);
     }
     // (null is not absent: API.md, Conventions)
     const oUser = o.userRegion; // (read once)

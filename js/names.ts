@@ -109,7 +109,7 @@ export function releaseName(c: NameConn, name: string): void {
   // the form first, as sd_bus_release_name checks it (the raw NAME_RELEASE does not, as kdbus:
   // a typo would read "nobody owns it"); a reserved name, which nobody can own, as requestName
   const b = nameBytes(op, name);
-  if (/^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is a unique name (a connection's own, for as long as it is open: nothing to release); releaseName takes a well-known name`);
+  if (/^:1\.\d+$/.test(name)) throw new BusError(A.EINVAL, op, `${quoted(name)} is a unique name (a connection's own, for as long as it is open: nothing to release); releaseName takes a well-known name`);
   checkWellKnown(op, name);
   checkNotReserved(op, name);
   NAMES.encode(e.u8, e.u32, e.cmd, 0, b);
@@ -153,11 +153,14 @@ export function getNameOwner(c: NameConn, name: string, op = 'getNameOwner'): nu
   return list(c, { names: true }, op).find((x) => x.name === name)?.id ?? null;
 }
 
+/** a name in an error message, cut to 60 characters */
+const quoted = (name: string): string => JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name);
+
 /** EINVAL unless `name` (a string) has a well-known name's form (D-Bus's rules, MAX_NAME_LEN bytes at most) */
 function checkWellKnown(op: string, name: string): void {
-  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${JSON.stringify(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
+  if (name.startsWith(':')) throw new BusError(A.EINVAL, op, `${quoted(name)} is neither a unique name of this bus (:1.<id>, the id a decimal number) nor a well-known name (which cannot start with ':')`);
   if (busNameError(name) !== null || encoder.encode(name).length > A.MAX_NAME_LEN) {
-    throw new BusError(A.EINVAL, op, `${JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}…` : name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`);
+    throw new BusError(A.EINVAL, op, `${quoted(name)} is not a well-known name (two or more '.'-separated elements of [A-Za-z0-9_-], none starting with a digit, at most ${A.MAX_NAME_LEN} bytes)`);
   }
 }
 

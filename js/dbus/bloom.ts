@@ -38,10 +38,18 @@ export interface BloomParams {
  */
 export type BloomParamsLike = BloomParams | { size: number; hashes: number };
 
-/** `p` as `{ size, nHash }`: itself when it has nHash (no object made), else a copy naming hashes nHash */
-function paramsOf(p: BloomParamsLike): BloomParams {
-  if (p !== null && typeof p === 'object' && !isRevoked(p) && !('nHash' in p) && 'hashes' in p) return { size: p.size, nHash: p.hashes };
-  return p as BloomParams;
+/**
+ * Bloom parameters read once (each key one read: a getter's second answer is never used, as
+ * it was before stop 56, when a size checked as 64 and read again as 12 made a 12-byte
+ * Bloom: an outside audit), and the name the hash count was given under.
+ */
+interface ParamsRead { size: unknown; nHash: unknown; key: 'nHash' | 'hashes'; other: unknown }
+
+function readParams(p: object): ParamsRead {
+  const q = p as { size?: unknown; nHash?: unknown; hashes?: unknown };
+  const size = q.size, nHash = q.nHash, hashes = q.hashes;
+  // (a key whose value is undefined counts as absent, as for every option: API.md, Conventions)
+  return nHash !== undefined || hashes === undefined ? { size, nHash, key: 'nHash', other: hashes } : { size, nHash: hashes, key: 'hashes', other: undefined };
 }
 
 /** a value in a bloom error: a number as it is, anything else by its kind (a string "64" said "got 64" before stop 56) */
@@ -78,12 +86,14 @@ function indexBytes(size: number): number {
 
 /** null when the parameters are valid (kdbus bus limits and sd-bus's k * w <= 64), else why. */
 export function bloomParamsError(p: BloomParamsLike): string | null {
-  if (p === null || typeof p !== 'object' || isRevoked(p)) return `bloom parameters must be an object like { size: 64, nHash: 8 } (or the bus's { size: 64, hashes: 8 })${isRevoked(p) ? ', got revoked Proxy' : ''}`;
-  const size = p.size;
-  // the hash count under the name the caller gave it (nHash, or the bus's hashes)
-  const key = 'nHash' in p || !('hashes' in p) ? 'nHash' : 'hashes';
-  const nHash = (p as Record<string, unknown>)[key];
-  if ('nHash' in p && 'hashes' in p && (p as { hashes: unknown }).hashes !== nHash) return `bloom nHash and hashes name one count and differ (${got(nHash)}, ${got((p as { hashes: unknown }).hashes)}): give one`;
+  if (p === null || typeof p !== 'object' || isRevoked(p)) return `bloom parameters must be an object like { size: 64, nHash: 8 } (or the bus's { size: 64, hashes: 8 }), got ${kindOf(p)}`;
+  return readParamsError(readParams(p));
+}
+
+/** bloomParamsError of parameters read (readParams) */
+function readParamsError(r: ParamsRead): string | null {
+  const { size, nHash, key, other } = r;
+  if (other !== undefined && !Object.is(other, nHash)) return `bloom nHash and hashes name one count and differ (${got(nHash)}, ${got(other)}): give one`;
   if (typeof size !== 'number' || !Number.isInteger(size) || size < 8 || size > 4096 || size % 8 !== 0) {
     return `bloom size must be 8..4096 bytes and a multiple of 8, got ${got(size)}`;
   }
@@ -94,11 +104,18 @@ export function bloomParamsError(p: BloomParamsLike): string | null {
   return null;
 }
 
-/** Bloom parameters, checked (EINVAL, `bloomParamsError`'s rule). */
+/**
+ * Bloom parameters, checked (EINVAL, `bloomParamsError`'s rule, op `op`), as `{ size, nHash }`:
+ * the object itself when it is BLOOM_DEFAULT or a frozen one with plain values (no object
+ * made: bus.bloom is frozen too, but names the count hashes), else a copy of the values read.
+ */
 function paramsArg(op: string, params: BloomParamsLike): BloomParams {
-  const e = bloomParamsError(params);
+  if (params === BLOOM_DEFAULT) return BLOOM_DEFAULT;
+  if (params === null || typeof params !== 'object' || isRevoked(params)) throw new BusError(A.EINVAL, op, bloomParamsError(params)!);
+  const r = readParams(params);
+  const e = readParamsError(r);
   if (e !== null) throw new BusError(A.EINVAL, op, e);
-  return paramsOf(params);
+  return { size: r.size as number, nHash: r.nHash as number };
 }
 
 /** Receives the elements of a filter or mask: a Bloom sets bits, a list collects strings. */
@@ -370,7 +387,7 @@ export function signalFilter(header: DBusHeader, body: readonly unknown[], param
   const types = signalArgs('signalFilter', header, body);
   const params = paramsArg('signalFilter', paramsLike);
   if (into !== undefined && into.length !== params.size) {
-    throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${into.length}`);
+    throw new BusError(A.EINVAL, 'signalFilter', `into must be ${params.size} bytes (the bloom size), got ${into.length}`);
   }
   // a body value's getter may build a filter itself (an emit from inside an emit's arguments):
   // that one gets a Bloom of its own, never the cached one this call is filling (it overwrote
@@ -509,8 +526,8 @@ export function ruleMask(rule: MatchRule | string, params: BloomParamsLike = BLO
 export function maskOf(rule: MatchRule, paramsLike: BloomParamsLike = BLOOM_DEFAULT, generations = 1): Uint8Array {
   // (a mask no command could carry is refused: 2^32 threw a RangeError, 2^26 made 4 GiB,
   // before stop 56, an outside audit; a match entry of this bus holds MATCH_GENERATIONS)
-  const b = new Bloom(paramsLike);
-  const params = b;
+  const params = paramsArg('ruleMask', paramsLike);
+  const b = new Bloom(params);
   if (!Number.isInteger(generations) || generations < 1 || generations * params.size > A.CMD_MAX) {
     throw new BusError(A.EINVAL, 'ruleMask', `generations must be an integer >= 1 whose mask (generations × ${params.size} bytes) fits a command (${A.CMD_MAX} bytes; a match of this bus holds ${A.MATCH_GENERATIONS}), got ${typeof generations === 'number' ? String(generations) : typeof generations}`);
   }

@@ -372,6 +372,22 @@ test('the helpers check their arguments: EINVAL, never a hang or a TypeError', (
   BusErrorLike(() => new Bloom({ size: 64, hashes: 40 }), 'EINVAL', /bloom hashes 40 needs more than the 64 hash bytes/);
   BusErrorLike(() => new Bloom({ size: 64, nHash: 8, hashes: 4 } as never), 'EINVAL', /bloom nHash and hashes name one count and differ \(8, 4\): give one/);
   BusErrorLike(() => new Bloom({ size: '64', nHash: 8 } as never), 'EINVAL', /bloom size must be .*, got string "64"$/);
+  // each key read once: a getter's second answer is never used (stop 56, a second look: a size
+  // checked as 64 and read again as 12 made a 12-byte Bloom, a hash count of 1000 a TypeError)
+  const flip = (first: number, then: number) => { let n = 0; return () => (n++ === 0 ? first : then); };
+  const sizeFlip = { get size() { return this.s(); }, s: flip(64, 12), hashes: 8 };
+  assert.is(new Bloom(sizeFlip as never).data.length, 64);
+  const sz = flip(64, 4);
+  assert.is(ruleMask("member='M'", { get size() { return sz(); }, nHash: 8 } as never).length, 64);
+  const hashFlip = { size: 64, get hashes() { return hf(); } };
+  const hf = flip(8, 1000);
+  assert.equal([...new Bloom(hashFlip as never).add('a:b').data], [...new Bloom({ size: 64, nHash: 8 }).add('a:b').data]);
+  // undefined is absent; NaN is no count however given; ops name the helper called
+  assert.is(bloomParamsError({ size: 64, nHash: 8, hashes: undefined } as never), null);
+  assert.match(bloomParamsError({ size: 64, nHash: NaN, hashes: NaN } as never)!, /^bloom nHash must be an integer >= 1, got NaN$/);
+  BusErrorLike(() => ruleMask("member='M'", { size: 12, nHash: 8 }), 'EINVAL', /^ruleMask: EINVAL: bloom size must be/);
+  BusErrorLike(() => signalFilter(hdr, ['x'], BLOOM_DEFAULT, new Uint8Array(8)), 'EINVAL', /^signalFilter: EINVAL: into must be 64 bytes/);
+  BusErrorLike(() => ruleMask("member='M'", null as never), 'EINVAL', /got null$/);
   BusErrorLike(() => ruleElements(5 as never, new ElementList()), 'EINVAL', /rule must be a match string or a MatchRule/);
 });
 
