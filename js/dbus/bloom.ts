@@ -106,8 +106,8 @@ function readParamsError(r: ParamsRead): string | null {
 
 /**
  * Bloom parameters, checked (EINVAL, `bloomParamsError`'s rule, op `op`), as `{ size, nHash }`:
- * the object itself when it is BLOOM_DEFAULT or a frozen one with plain values (no object
- * made: bus.bloom is frozen too, but names the count hashes), else a copy of the values read.
+ * BLOOM_DEFAULT itself, else a plain copy of the values read (one small object per call: the
+ * values checked are the values used, whatever getters the caller's object has).
  */
 function paramsArg(op: string, params: BloomParamsLike): BloomParams {
   if (params === BLOOM_DEFAULT) return BLOOM_DEFAULT;
