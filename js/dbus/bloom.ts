@@ -160,6 +160,9 @@ export class Bloom implements ElementSink {
 
   constructor(paramsLike: BloomParamsLike = BLOOM_DEFAULT, data?: Uint8Array) {
     const params = paramsArg('Bloom', paramsLike);
+    // (a Uint8Array: before stop 56 any object with a length was taken, a Float64Array wrote
+    // a byte per element past the filter's 64 bytes, null was a TypeError; an outside audit)
+    if (data !== undefined) bytesArg('Bloom', 'data', data);
     if (data !== undefined && data.length !== params.size) {
       throw new BusError(A.EINVAL, 'Bloom', `data must be ${params.size} bytes (the bloom size), got ${data.length}`);
     }
@@ -386,6 +389,7 @@ let last: HeaderBits | null = null;
 export function signalFilter(header: DBusHeader, body: readonly unknown[], paramsLike: BloomParamsLike = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
   const types = signalArgs('signalFilter', header, body);
   const params = paramsArg('signalFilter', paramsLike);
+  if (into !== undefined) bytesArg('signalFilter', 'into', into);
   if (into !== undefined && into.length !== params.size) {
     throw new BusError(A.EINVAL, 'signalFilter', `into must be ${params.size} bytes (the bloom size), got ${into.length}`);
   }

@@ -678,30 +678,33 @@ export interface KdbusEnvelope {
  * object whose `src` and `dst` are u64s, `env.dstName` and `self` bus names when given.
  */
 export function withKdbusAddresses(header: DBusHeader, env: KdbusEnvelope, self?: string): DBusHeader {
-  addressArgs(header, env, self);
-  const h: DBusHeader = { ...header, sender: uniqueName(env.src) };
-  const dst = BigInt(env.dst);
-  if (env.dstName !== undefined) h.destination = env.dstName;
-  else if (dst === BROADCAST) delete h.destination;
-  else if (dst === 0n) { if (self !== undefined) h.destination = self; else delete h.destination; }
-  else h.destination = uniqueName(dst);
+  const { h, src, dst, dstName } = addressArgs(header, env, self);
+  h.sender = uniqueName(src);
+  const d = BigInt(dst);
+  if (dstName !== undefined) h.destination = dstName;
+  else if (d === BROADCAST) delete h.destination;
+  else if (d === 0n) { if (self !== undefined) h.destination = self; else delete h.destination; }
+  else h.destination = uniqueName(d);
   return h;
 }
 
 /**
- * withKdbusAddresses' arguments, checked (EINVAL): before stop 41 a null envelope gave a
- * TypeError and an id of -1 the sender ":1.-1" (an outside audit).
+ * withKdbusAddresses' arguments, each read once and checked (EINVAL), as used: the header as
+ * a copy, the envelope's src, dst and dstName. Before stop 41 a null envelope gave a
+ * TypeError and an id of -1 the sender ":1.-1"; before stop 56 they were checked, then read
+ * again and the second answer used (a getter's "!not a name" became the destination): outside audits.
  */
-function addressArgs(header: DBusHeader, env: KdbusEnvelope, self: string | undefined): void {
+function addressArgs(header: DBusHeader, env: KdbusEnvelope, self: string | undefined): { h: DBusHeader; src: number | bigint; dst: number | bigint; dstName: string | undefined } {
   const op = 'withKdbusAddresses';
-  headerArg(op, header);
+  const h = header !== null && typeof header === 'object' && !isRevoked(header) ? { ...header } : header;
+  headerArg(op, h);
   if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, dstName? }), got ${kindOf(env)}`);
-  for (const k of ['src', 'dst'] as const) {
-    const e = u64Error(`env.${k}`, env[k]);
-    if (e !== null) throw new BusError(A.EINVAL, op, e);
-  }
-  busNameArg(op, 'env.dstName', env.dstName);
+  const src = env.src, dst = env.dst, dstName = env.dstName;
+  const e = u64Error('env.src', src) ?? u64Error('env.dst', dst);
+  if (e !== null) throw new BusError(A.EINVAL, op, e);
+  busNameArg(op, 'env.dstName', dstName);
   busNameArg(op, 'self', self);
+  return { h, src, dst, dstName };
 }
 
 /** `v`: undefined or a bus name (EINVAL naming it `what`) */

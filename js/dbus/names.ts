@@ -126,7 +126,7 @@ export function u64Error(what: string, v: unknown): string | null {
   const ok = typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' && v >= 0n && v <= 0xffffffffffffffffn;
   if (ok) return null;
   // (a number past 2^53 - 1 may be an integer in range yet not exact: say so, stop 56)
-  const inexact = typeof v === 'number' && Number.isInteger(v) && v > Number.MAX_SAFE_INTEGER;
+  const inexact = typeof v === 'number' && Number.isInteger(v) && v > Number.MAX_SAFE_INTEGER && v < 2 ** 64;
   return `${what} must be an integer 0..2^64-1 (a number or a bigint), got ${shown(v)}${inexact ? ' (a number past 2^53 - 1 is not exact: give it as a bigint)' : ''}`;
 }
 

@@ -25,8 +25,8 @@ function warnOnce(): void {
   warned = true;
   console.warn("wasmbus: the Deno provider cannot read this thread's credentials: Deno opens /proc only with -A, " +
     'and without it the effective, saved and fs ids are not known (Deno.uid() and Deno.gid() are the real ids only); ' +
-    'CREDS items will be left out of messages. Run Deno with -A and no --deny-* flag (a --deny-* flag, or a permission ' +
-    'revoked at run time, closes /proc as well), or pass options.provider.');
+    'CREDS items will be left out of messages. Run Deno with -A and no --deny-* flag (a --deny-* flag, a permission ' +
+    'revoked at run time, or a worker started with narrower permissions closes /proc as well), or pass options.provider.');
 }
 
 export class DenoProvider extends ProcProvider {

@@ -388,6 +388,12 @@ test('the helpers check their arguments: EINVAL, never a hang or a TypeError', (
   BusErrorLike(() => ruleMask("member='M'", { size: 12, nHash: 8 }), 'EINVAL', /^ruleMask: EINVAL: bloom size must be/);
   BusErrorLike(() => signalFilter(hdr, ['x'], BLOOM_DEFAULT, new Uint8Array(8)), 'EINVAL', /^signalFilter: EINVAL: into must be 64 bytes/);
   BusErrorLike(() => ruleMask("member='M'", null as never), 'EINVAL', /got null$/);
+  // the target is a Uint8Array (stop 56, a second look: a Float64Array took a byte per element
+  // past the filter, a plain object with a length was written into, null was a TypeError)
+  for (const bad of [null, new Array(64), { length: 64 }, new Float64Array(64), new Uint16Array(64)]) {
+    BusErrorLike(() => signalFilter(hdr, ['x'], BLOOM_DEFAULT, bad as never), 'EINVAL', /^signalFilter: EINVAL: into must be a Uint8Array/);
+    BusErrorLike(() => new Bloom(BLOOM_DEFAULT, bad as never), 'EINVAL', /^Bloom: EINVAL: data must be a Uint8Array/);
+  }
   BusErrorLike(() => ruleElements(5 as never, new ElementList()), 'EINVAL', /rule must be a match string or a MatchRule/);
 });
 

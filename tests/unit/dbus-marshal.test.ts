@@ -405,6 +405,15 @@ test('sender and destination come from the kdbus message; sd-bus consistency che
   assert.is(withKdbusAddresses(h, { src: 3, dst: 5 }).destination, ':1.5');
   assert.is(withKdbusAddresses(h, { src: 3, dst: 0, dstName: 'org.ex.Svc' }).destination, 'org.ex.Svc');
   assert.is(withKdbusAddresses(h, { src: 3, dst: 0 }, ':1.7').destination, ':1.7');
+  // each envelope field read once: a getter's second answer is never used (stop 56, a second
+  // look: "a.b" then "!not a name" became the destination; 2 then "x" a SyntaxError)
+  const twice = <T,>(first: T, then: T) => { let n = 0; return () => (n++ === 0 ? first : then); };
+  const dn = twice('a.b', '!not a name'), dd = twice<unknown>(2, 'x'), ds = twice(1, -1);
+  assert.is(withKdbusAddresses(h, { src: 3, dst: 0, get dstName() { return dn(); } } as never).destination, 'a.b');
+  assert.is(withKdbusAddresses(h, { src: 3, get dst() { return dd(); } } as never).destination, ':1.2');
+  assert.is(withKdbusAddresses(h, { get src() { return ds(); }, dst: 5 } as never).sender, ':1.1');
+  const hm = twice('M', 'not a member!');
+  assert.is(withKdbusAddresses({ type: 'signal', serial: 9, path: '/a', interface: 'a.b', get member() { return hm(); } } as never, { src: 3, dst: 5 }).member, 'M');
   checkKdbusEnvelope(h, { src: 3, dst: 2n ** 64n - 1n, cookie: 9, flags: 4 });
   BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: 8, flags: 4 }), 'EBADMSG', /not the kdbus cookie/);
   BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: 9, flags: 0 }), 'EBADMSG', /SIGNAL flag/);
