@@ -195,6 +195,20 @@ function dictEntries(t: DType, v: unknown, path: string): Iterable<[unknown, unk
   throw bad(`${path}: type '${t.sig}' takes a Map${keyCode === 's' || keyCode === 'o' || keyCode === 'g' ? ' or a plain object' : ''}, got ${kind(v)}`);
 }
 
+/** a typed array's own length (the intrinsic getter: a subclass's or a Proxy's `length` is not read) */
+const TA_LENGTH = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'length')!.get!;
+
+/**
+ * The bytes an `ay` value holds, its length read once (before stop 56 a plain array's `length`
+ * was read three times while it was written, and a getter answering 2, then 40, made the
+ * writer advance over 38 bytes it never wrote: the encode buffer's bytes of an earlier message,
+ * sent to another receiver; an outside audit): a real Uint8Array by its intrinsic length, a
+ * list by one read of its `length`.
+ */
+function byteCount(arr: ArrayLike<unknown>): number {
+  return ArrayBuffer.isView(arr) && arr instanceof Uint8Array ? TA_LENGTH.call(arr) as number : arr.length;
+}
+
 function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
   if (t.elem!.code === 'y') {
     if (v instanceof Uint8Array) return v;
@@ -268,12 +282,14 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       } else {
         const arr = arrayValue(t, v, path);
         if (e.code === 'y') {
+          const n = byteCount(arr);
           let k = 0;
-          if (!(arr instanceof Uint8Array)) try { for (; k < arr.length; k++) checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
-          pos += arr.length;
+          if (!(ArrayBuffer.isView(arr) && arr instanceof Uint8Array)) try { for (; k < n; k++) checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+          pos += n;
         } else {
+          const n = arr.length; // (read once)
           let k = 0;
-          try { for (; k < arr.length; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+          try { for (; k < n; k++) pos = sizeValue(e, arr[k], pos, base, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
         }
       }
       if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -418,16 +434,19 @@ class Writer {
         } else {
           const arr = arrayValue(t, v, path);
           if (e.code === 'y') {
-            this.need(pos, arr.length);
-            if (arr instanceof Uint8Array) this.u8.set(arr, pos);
+            // (its length read once: what is written is what the length word says)
+            const n = byteCount(arr);
+            this.need(pos, n);
+            if (ArrayBuffer.isView(arr) && arr instanceof Uint8Array) this.u8.set(arr, pos);
             else {
               let k = 0;
-              try { for (; k < arr.length; k++) this.u8[pos + k] = checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+              try { for (; k < n; k++) this.u8[pos + k] = checkInt(e, arr[k], REL); } catch (err) { throw lift(err, path, `[${k}]`); }
             }
-            pos += arr.length;
+            pos += n;
           } else {
+            const n = arr.length; // (read once)
             let k = 0;
-            try { for (; k < arr.length; k++) pos = this.value(e, arr[k], pos, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
+            try { for (; k < n; k++) pos = this.value(e, arr[k], pos, depth + 1, REL); } catch (err) { throw lift(err, path, `[${k}]`); }
           }
         }
         if (pos - start > MAX_ARRAY) throw bad(`${path}: array of ${pos - start} bytes is over the 64 MiB limit`);
@@ -501,8 +520,18 @@ function isShared(b: ArrayBufferLike): boolean {
 /** Encode into a new Uint8Array of exactly the right size (sizeOf + write). */
 export function encode(sig: string, values: readonly unknown[]): Uint8Array {
   const out = new Uint8Array(sizeOf(sig, values));
-  write(sig, values, out, 0);
-  return out;
+  // the values are read again by the write: one that grew since the sizing does not fit
+  // (EINVAL, saying so, as encodeMessage says it), one that shrank ends the bytes early
+  let end: number;
+  try {
+    end = write(sig, values, out, 0);
+  } catch (err) {
+    if (err instanceof BusError && err.errno === A.EMSGSIZE && err.message.includes('target buffer is too small')) {
+      throw new BusError(A.EINVAL, ENC, `a value changed while it was encoded (a getter answered a longer value than it did when the bytes were sized: ${out.length} bytes)`);
+    }
+    throw err;
+  }
+  return end === out.length ? out : out.subarray(0, end);
 }
 
 // ---------------------------------------------------------------------------------------------

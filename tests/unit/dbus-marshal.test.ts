@@ -557,4 +557,32 @@ test('the name and signature checks call a value that is not a string invalid; u
   assert.equal(h, { type: 'signal', serial: 5, path: '/', interface: 'a.b', member: 'M' }, 'the header is not changed');
 });
 
+// (stop 56, an outside audit: an `ay` given as a plain array had its length read three times
+// while written; a getter answering 2, then 40 made the writer advance over 38 bytes it never
+// wrote, which carried an earlier message's bytes to another receiver)
+test('an ay array\'s length is read once per pass: what is written is what its length word says', () => {
+  const lying = (lengths: number[], bytes = [65, 66]) => {
+    let n = 0;
+    return new Proxy(bytes, { get: (t, k) => (k === 'length' ? lengths[Math.min(n++, lengths.length - 1)] : Reflect.get(t, k)) });
+  };
+  // a scratch buffer full of other bytes first (encodeTransient reuses one)
+  encodeTransient({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 'ay' }, [new Uint8Array(64).fill(0x5a)]);
+  const sig = { type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 'ay' } as const;
+  // one pass (a message that fits the scratch buffer): the length read once, its bytes sent
+  const once = encodeTransient(sig, [lying([2, 40])]).slice();
+  assert.equal([...(readMessage(once).body[0] as Uint8Array)], [65, 66], 'the two bytes, and a length word of 2');
+  // two passes (sized, then written): a length that grew between them is EINVAL, saying so
+  BusErrorLike(() => encode('ay', [lying([2, 40])]), 'EINVAL', /a value changed while it was encoded/);
+  BusErrorLike(() => encodeMessage(sig, [lying([2, 40])]), 'EINVAL', /a body value changed while the message was encoded/);
+  // a length past the elements: an element is missing, EINVAL (never stale bytes)
+  for (const enc of [(v: unknown) => encode('ay', [v]), (v: unknown) => encodeTransient(sig, [v]), (v: unknown) => encodeMessage(sig, [v])]) {
+    BusErrorLike(() => enc(lying([40])), 'EINVAL', /\[2\]/);
+  }
+  // one that shrank between the passes: the shorter value, whole
+  assert.equal([...(read('ay', encode('ay', [lying([3, 2], [65, 66, 67])]))[0] as Uint8Array)], [65, 66]);
+  // a Uint8Array subclass whose length getter lies: its own bytes, by their intrinsic length
+  class Lies extends Uint8Array { override get length() { return 40; } }
+  assert.equal([...(read('ay', encode('ay', [new Lies([1, 2, 3])]))[0] as Uint8Array)], [1, 2, 3]);
+});
+
 test.run();
