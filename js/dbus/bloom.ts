@@ -315,20 +315,14 @@ function argKey(i: number): string {
  * element; the first argument of any other type ends the scan (at most 64 arguments). Shipped
  * sd-bus stopped after the first string argument (a bug); this is the intended rule.
  */
-export function signalElements(header: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
-  const types = signalArgs('signalElements', header, body);
+export function signalElements(headerIn: DBusHeader, body: readonly unknown[], sink: ElementSink): void {
+  const header = headerArg('signalElements', headerIn);
+  const types = bodyTypes('signalElements', header, body);
   sinkArg('signalElements', sink);
   headerElements(header, sink);
   argElements(types, body, sink);
 }
 
-/**
- * signalElements' and signalFilter's header and body, checked where the elements read them
- * (EINVAL): the body's types.
- */
-function signalArgs(op: string, header: unknown, body: unknown): readonly DType[] {
-  return bodyTypes(op, headerArg(op, header), body);
-}
 
 /** The elements of a signal's header: message-type, interface, member, path and its prefixes. */
 function headerElements(header: DBusHeader, sink: ElementSink): void {
@@ -386,8 +380,10 @@ let last: HeaderBits | null = null;
  * The bloom filter of a signal (generation 0, as sd-bus sent it): `size` bytes, written into
  * `into` when given (e.g. the BLOOM_FILTER item's data in the shared memory).
  */
-export function signalFilter(header: DBusHeader, body: readonly unknown[], paramsLike: BloomParamsLike = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
-  const types = signalArgs('signalFilter', header, body);
+export function signalFilter(headerIn: DBusHeader, body: readonly unknown[], paramsLike: BloomParamsLike = BLOOM_DEFAULT, into?: Uint8Array): Uint8Array {
+  // the header's fields read once, into a copy the filter is built from (headerArg)
+  const header = headerArg('signalFilter', headerIn);
+  const types = bodyTypes('signalFilter', header, body);
   const params = paramsArg('signalFilter', paramsLike);
   if (into !== undefined) bytesArg('signalFilter', 'into', into);
   if (into !== undefined && into.length !== params.size) {

@@ -21,17 +21,29 @@ export function str(op: string, name: string, v: unknown): string {
 /** the header fields that are strings when present */
 const HEADER_STRINGS = ['interface', 'member', 'path', 'signature', 'errorName', 'sender', 'destination'] as const;
 
-/** A header as the helpers read it: an object whose `type` and other string fields are strings. */
+/** every key of a DBusHeader (headerArg reads each once) */
+const HEADER_FIELDS = ['type', 'flags', 'serial', 'replySerial', ...HEADER_STRINGS] as const;
+
+/**
+ * A header as the helpers read it: an object whose `type` and other string fields are strings,
+ * returned as a plain copy of its fields, each read once (the helpers use the copy: before
+ * stop 56 they checked one read of a getter and used another, e.g. a filter built for a
+ * signature the check never saw; an outside audit).
+ */
 export function headerArg(op: string, header: unknown): DBusHeader {
   if (header === null || typeof header !== 'object' || isRevoked(header)) throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${kindOf(header)}`);
-  const h = header as Record<string, unknown>;
+  const src = header as Record<string, unknown>, h: Record<string, unknown> = {};
+  for (let i = 0; i < HEADER_FIELDS.length; i++) {
+    const k = HEADER_FIELDS[i]!, v = src[k];
+    if (v !== undefined) h[k] = v;
+  }
   str(op, 'header.type', h.type);
   // (the field's name made only for the error: a string per field and per message before stop 54)
   for (let i = 0; i < HEADER_STRINGS.length; i++) {
     const k = HEADER_STRINGS[i]!, v = h[k];
     if (v !== undefined && typeof v !== 'string') str(op, `header.${k}`, v);
   }
-  return header as DBusHeader;
+  return h as unknown as DBusHeader;
 }
 
 /**

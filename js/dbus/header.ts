@@ -285,7 +285,15 @@ function userHeader(h: DBusHeader): DBusHeader {
   for (const k in h) {
     if (Object.prototype.hasOwnProperty.call(h, k) && !HEADER_KEYS.has(k)) throw bad(`unknown header key ${JSON.stringify(k)} (known: ${[...HEADER_KEYS].join(', ')}${k === 'unixFds' ? '; no unix fd crosses this bus' : ''})`);
   }
-  return h;
+  // a plain copy, each field read once: the sizing, the checks and the writing all read the
+  // copy (before stop 56 a header's `signature` was read up to 8 times, and a getter's later
+  // answer wrote a header and a body of two signatures; an outside audit)
+  const c: Record<string, unknown> = {};
+  for (const k of HEADER_KEYS) {
+    const v = (h as unknown as Record<string, unknown>)[k];
+    if (v !== undefined) c[k] = v;
+  }
+  return c as unknown as DBusHeader;
 }
 
 /** Bytes of the message `header` + `body` (header fields, padding to 8, the body). Validates both. */
@@ -718,14 +726,21 @@ function busNameArg(op: string, what: string, v: unknown): void {
  * the cookie, the reply serial the cookie_reply, EXPECT_REPLY iff a method call expecting a
  * reply, SIGNAL iff a signal, NO_AUTO_START in both or neither. Inconsistent: BusError EBADMSG.
  */
-export function checkKdbusEnvelope(header: DBusHeader, env: KdbusEnvelope): void {
+export function checkKdbusEnvelope(headerIn: DBusHeader, env: KdbusEnvelope): void {
+  const op = 'checkKdbusEnvelope';
   // (the two objects, before their fields are read: a revoked Proxy threw a TypeError before stop 48)
-  if (header === null || typeof header !== 'object' || isRevoked(header)) throw new BusError(A.EINVAL, 'checkKdbusEnvelope', `header must be a DBusHeader object, got ${kindOf(header)}`);
-  if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, 'checkKdbusEnvelope', `env must be a KdbusEnvelope object ({ src, dst, cookie?, flags? }), got ${kindOf(env)}`);
-  const flags = env.flags ?? 0;
-  const hf = header.flags ?? 0;
-  if (env.cookie !== undefined && BigInt(env.cookie) !== BigInt(header.serial)) {
-    throw malformed(`the header serial ${header.serial} is not the kdbus cookie ${env.cookie}`);
+  if (headerIn === null || typeof headerIn !== 'object' || isRevoked(headerIn)) throw new BusError(A.EINVAL, op, `header must be a DBusHeader object, got ${kindOf(headerIn)}`);
+  if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, cookie?, flags? }), got ${kindOf(env)}`);
+  // every field read once, and the numbers checked before they are compared (a serial or a
+  // cookie that was no integer threw a SyntaxError or a RangeError from BigInt() before stop 56,
+  // and a cookie read twice could say two values in one message; an outside audit)
+  const header = headerArg(op, headerIn);
+  const cookie = env.cookie, cookieReply = env.cookieReply, envFlags = env.flags;
+  const flags = u32Of(op, 'env.flags', envFlags ?? 0);
+  const hf = u32Of(op, 'header.flags', header.flags ?? 0);
+  if (cookie !== undefined) {
+    const serial = u64Of(op, 'header.serial', header.serial), c = u64Of(op, 'env.cookie', cookie);
+    if (c !== serial) throw malformed(`the header serial ${serial} is not the kdbus cookie ${c}`);
   }
   const expect = header.type === 'method_call' && (hf & FLAG_NO_REPLY_EXPECTED) === 0;
   if (expect !== ((flags & KDBUS_EXPECT_REPLY) !== 0)) {
@@ -737,7 +752,21 @@ export function checkKdbusEnvelope(header: DBusHeader, env: KdbusEnvelope): void
   if (((hf & FLAG_NO_AUTO_START) !== 0) !== ((flags & KDBUS_NO_AUTO_START) !== 0)) {
     throw malformed('NO_AUTO_START must be set in both the header and the kdbus message, or in neither');
   }
-  if (header.replySerial !== undefined && env.cookieReply !== undefined && BigInt(env.cookieReply) !== BigInt(header.replySerial)) {
-    throw malformed(`the reply serial ${header.replySerial} is not the kdbus cookie_reply ${env.cookieReply}`);
+  if (header.replySerial !== undefined && cookieReply !== undefined) {
+    const rs = u64Of(op, 'header.replySerial', header.replySerial), cr = u64Of(op, 'env.cookieReply', cookieReply);
+    if (cr !== rs) throw malformed(`the reply serial ${rs} is not the kdbus cookie_reply ${cr}`);
   }
+}
+
+/** `v` as a bigint when it is a kdbus u64 (a safe integer or a bigint 0..2^64-1), else EINVAL naming it */
+function u64Of(op: string, what: string, v: unknown): bigint {
+  const e = u64Error(what, v);
+  if (e !== null) throw new BusError(A.EINVAL, op, e);
+  return BigInt(v as number | bigint);
+}
+
+/** `v` when it is an integer 0..2^32-1, else EINVAL naming it */
+function u32Of(op: string, what: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BusError(A.EINVAL, op, `${what} must be an integer 0..2^32-1, got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+  return v;
 }

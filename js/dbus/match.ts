@@ -257,10 +257,11 @@ function isStringType(code: string): boolean {
  * an array of strings. Before stop 41 a match string was read as a rule without conditions,
  * which every message matches (an outside audit).
  */
-export function matchesRule(rule: MatchRule | string, header: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
+export function matchesRule(rule: MatchRule | string, headerIn: DBusHeader, body: readonly unknown[], senderNames?: readonly string[]): boolean {
   const op = 'matchesRule';
   const r = matchRuleOf(op, rule);
-  bodyTypes(op, headerArg(op, header), body);
+  const header = headerArg(op, headerIn); // (a copy, each field read once)
+  bodyTypes(op, header, body);
   namesArg(op, senderNames);
   return ruleMatches(r, header, body, senderNames);
 }

@@ -10,6 +10,8 @@ import {
   namespaceError, signatureError, parseSignature, type DBusHeader,
 } from './dbus-helpers.ts';
 import { encodeTransient, readPayload } from '../../js/dbus/header.ts';
+import { signalFilter } from '../../js/dbus/bloom.ts';
+import { matchesRule } from '../../js/dbus/match.ts';
 
 // These messages, as this codec encodes them, were each accepted by libdbus 1.14
 // (dbus_message_demarshal, which validates everything) and re-marshalled by it
@@ -415,6 +417,22 @@ test('sender and destination come from the kdbus message; sd-bus consistency che
   const hm = twice('M', 'not a member!');
   assert.is(withKdbusAddresses({ type: 'signal', serial: 9, path: '/a', interface: 'a.b', get member() { return hm(); } } as never, { src: 3, dst: 5 }).member, 'M');
   checkKdbusEnvelope(h, { src: 3, dst: 2n ** 64n - 1n, cookie: 9, flags: 4 });
+  // numbers checked before BigInt() meets them, each field read once (stop 56: a SyntaxError,
+  // a RangeError and a TypeError came out of it; a cookie read twice could say two values)
+  BusErrorLike(() => checkKdbusEnvelope({ ...h, serial: 'x' as never }, { src: 3, dst: 1, cookie: 9, flags: 4 }), 'EINVAL', /^checkKdbusEnvelope: EINVAL: header.serial must be an integer/);
+  for (const c of ['x', 1.5, Symbol('c')]) BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: c as never, flags: 4 }), 'EINVAL', /env.cookie must be an integer/);
+  BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: 9, flags: 'x' as never }), 'EINVAL', /env.flags must be an integer/);
+  const ck = twice<unknown>(9, 8);
+  checkKdbusEnvelope(h, { src: 3, dst: 1, get cookie() { return ck(); }, flags: 4 } as never);
+  // a header's fields read once by the helpers that check them (signalFilter, matchesRule)
+  const sg = twice<unknown>('s', 'u');
+  assert.equal([...signalFilter({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', get signature() { return sg(); } } as never, ['x'])],
+    [...signalFilter({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', signature: 's' }, ['x'])]);
+  const ifc = twice<unknown>('a.b', 5);
+  assert.is(matchesRule("interface='a.b'", { type: 'signal', serial: 1, path: '/a', get interface() { return ifc(); }, member: 'M' } as never, []), true);
+  const esg = twice<unknown>('s', 'g');
+  const em = encodeMessage({ type: 'signal', serial: 1, path: '/a', interface: 'a.b', member: 'M', get signature() { return esg(); } } as never, ['x']);
+  assert.equal(readMessage(em).body, ['x'], 'one signature for the header and the body');
   BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: 8, flags: 4 }), 'EBADMSG', /not the kdbus cookie/);
   BusErrorLike(() => checkKdbusEnvelope(h, { src: 3, dst: 1, cookie: 9, flags: 0 }), 'EBADMSG', /SIGNAL flag/);
   const call: DBusHeader = { type: 'method_call', serial: 4, path: '/', member: 'P', flags: FLAG_NO_AUTO_START };
