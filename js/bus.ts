@@ -388,29 +388,35 @@ export class Bus {
   static async join(handle: BusHandle, opts?: JoinOptions): Promise<Bus> {
     const h = handle;
     if (typeof h !== 'object' || h === null || isRevoked(h)) throw new BusError(A.EINVAL, 'Bus.join', `handle must be a BusHandle (from bus.handle()), got ${kindOf(h)}`);
-    const buf: unknown = instanceOf(h.memory, WebAssembly.Memory) ? h.memory.buffer : null;
+    // every field read once, here: the values checked below are the values joined with (before
+    // stop 56 `memory` was read three times, `token` six and `module` four, the checks on the
+    // first reads and the join on the last: a getter's third answer joined another bus whose
+    // magic and version were never looked at; an outside audit)
+    const hMemory = h.memory, hEngine = h.engine, hToken = h.token, hModule = h.module;
+    const hLimits = h.limits, hBloom = h.bloom, hRegion = h.userRegion, hHooks = h.hooks;
+    const buf: unknown = instanceOf(hMemory, WebAssembly.Memory) ? hMemory.buffer : null;
     if (typeof SharedArrayBuffer !== 'function' || !(buf instanceof SharedArrayBuffer)) {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
     }
     const o = options<JoinOptions>('Bus.join', opts, JOIN_KEYS, "{ engine: 'twin' }");
     const oEngine = o.engine; // (read once)
-    const kind = oEngine !== undefined ? checkEngine('Bus.join', 'engine', oEngine) : checkEngine('Bus.join', 'handle.engine', h.engine);
-    if (!Number.isInteger(h.token) || h.token <= CREATOR_TOKEN || h.token > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof h.token === 'number' ? String(h.token) : kindOf(h.token)}`);
+    const kind = oEngine !== undefined ? checkEngine('Bus.join', 'engine', oEngine) : checkEngine('Bus.join', 'handle.engine', hEngine);
+    if (!Number.isInteger(hToken) || hToken <= CREATOR_TOKEN || hToken > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof hToken === 'number' ? String(hToken) : kindOf(hToken)}`);
     const givenProvider = checkProvider('Bus.join', o.provider);
-    if (h.module !== null && h.module !== undefined && !instanceOf(h.module, WebAssembly.Module)) {
-      throw new BusError(A.EINVAL, 'Bus.join', `handle.module must be a WebAssembly.Module or null, got ${kindOf(h.module)}`);
+    if (hModule !== null && hModule !== undefined && !instanceOf(hModule, WebAssembly.Module)) {
+      throw new BusError(A.EINVAL, 'Bus.join', `handle.module must be a WebAssembly.Module or null, got ${kindOf(hModule)}`);
     }
     // the handle's limits, bloom and user region, checked before the thread takes a slot: a
     // throw after the join (a revoked Proxy, a getter) left the slot taken and the token held
     // for good, with no Bus to leave it (before stop 48: an outside audit). Their values are
     // the bus header's (below): a handle edited, or partial, gave a Bus whose limits were not
     // the bus's, and a plain connect() failed with ENOMEM (a pool larger than the bus's poolMax)
-    const hl = options<BusLimits>('Bus.join', h.limits, LIMIT_KEYS, '{ connections: 64 }', 'handle.limits');
+    const hl = options<BusLimits>('Bus.join', hLimits, LIMIT_KEYS, '{ connections: 64 }', 'handle.limits');
     for (const k of LIMIT_KEYS) u32Arg('Bus.join', `handle.limits.${k}`, hl[k], DEFAULT_LIMITS[k]);
-    const hb = options<{ size: number; hashes: number }>('Bus.join', h.bloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'handle.bloom');
+    const hb = options<{ size: number; hashes: number }>('Bus.join', hBloom, BLOOM_KEYS, '{ size: 64, hashes: 8 }', 'handle.bloom');
     u32Arg('Bus.join', 'handle.bloom.size', hb.size, 64);
     u32Arg('Bus.join', 'handle.bloom.hashes', hb.hashes, 8);
-    const givenRegion = h.userRegion;
+    const givenRegion = hRegion;
     if (typeof givenRegion !== 'number' || !Number.isSafeInteger(givenRegion) || givenRegion < 0) throw new BusError(A.EINVAL, 'Bus.join', `handle.userRegion must be a non-negative safe integer, got ${typeof givenRegion === 'number' ? String(givenRegion) : kindOf(givenRegion)}`);
     const u32 = new Uint32Array(buf);
     if (buf.byteLength < A.BUS_BASE + A.BUS_SIZE || Atomics.load(u32, (A.BUS_BASE + A.BUS_MAGIC_OFF) >>> 2) !== A.BUS_MAGIC) {
@@ -422,12 +428,12 @@ export class Bus {
     const version = Atomics.load(u32, (A.BUS_BASE + A.BUS_VERSION_OFF) >>> 2);
     if (version !== A.BUS_VERSION) throw new BusError(A.EBADF, 'Bus.join', `the bus in that memory was made by another wasmbus (bus version ${version}, this package's ${A.BUS_VERSION}): join it with the package that made it`);
     const provider = givenProvider ?? await providerFor('Bus.join');
-    const hooks = h.hooks === true;
-    let module = h.module ?? null;
+    const hooks = hHooks === true;
+    let module = hModule ?? null;
     if (kind === 'wasm' && !module) module = await loadCore(hooks);
     const engine: Engine = kind === 'wasm'
-      ? await WasmEngine.create(module!, h.memory, provider, hooks)
-      : new TwinEngine(h.memory, provider, hooks);
+      ? await WasmEngine.create(module!, hMemory, provider, hooks)
+      : new TwinEngine(hMemory, provider, hooks);
     const id128 = engine.u8.slice(A.BUS_BASE + A.BUS_ID128, A.BUS_BASE + A.BUS_ID128 + 16);
     // the bus's own limits, bloom parameters and layout end, as BUS_MAKE wrote them
     const hd = (at: number) => engine.u32[(A.BUS_BASE + at) >>> 2]!;
@@ -449,13 +455,13 @@ export class Bus {
     // held until this realm ends where nothing ends by itself (web Worker, window); given back
     // at bus.close() when forced elsewhere (a held lock keeps a Deno thread alive)
     const untilEnd = forced === undefined;
-    const lockName = livenessLockName(id128, h.token, key);
+    const lockName = livenessLockName(id128, hToken, key);
     const held = (forced ?? neverEndsByItself()) ? await holdLock(lockName, untilEnd) : null;
     await chooseOsThreads();
     // (the token's liveness lock already held: a thread joined with it, as the core's EBUSY
     // below says; where joins take that lock, the lock says it first: a browser's or a Deno
     // web Worker's second join with one token threw a plain Error, no errno, before stop 25)
-    const r = held === false ? -A.EBUSY : engine.threadJoin(h.token);
+    const r = held === false ? -A.EBUSY : engine.threadJoin(hToken);
     const release = held || null;
     if (r < 0) release?.();
     if (r === -A.EBUSY) throw new BusError(A.EBUSY, 'Bus.join', held === false
@@ -472,7 +478,7 @@ export class Bus {
       // (a lock this realm holds until it ends, from an earlier join with this token, is this
       // thread's death signal too, whatever this join asked for: liveness: false after a join
       // that took one in the same web Worker)
-      recordLiveness(engine.u32, r, h.token, release !== null || heldUntilEnd(lockName));
+      recordLiveness(engine.u32, r, hToken, release !== null || heldUntilEnd(lockName));
       recordOsThread(engine.u32, r, osThreadId());
       recordWorkerThread(engine.u32, r, Math.max(workerThread(), 0));
       const bus = new Bus(engine, module, limits, bloom, id128, userRegion);

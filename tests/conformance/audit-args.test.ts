@@ -160,6 +160,30 @@ t('close() takes the late reply of an aborted call, which recv() would never han
   b.close();
 });
 
+t('stop 56 audit: Bus.join reads each handle field once: a getter answering another bus later joins the bus it checked', async ({ bus, mock }) => {
+  const other = await Bus.create({ engine: ENGINE, provider: mock });
+  try {
+    const h = bus.handle();
+    const reads: Record<string, number> = {};
+    const flip = <T,>(key: string, first: T, then: T) => () => ((reads[key] = (reads[key] ?? 0) + 1) === 1 ? first : then);
+    const mem = flip('memory', h.memory, other.memory), tok = flip('token', h.token, 1), mod = flip('module', h.module, 5 as never);
+    const lying = { ...h, get memory() { return mem(); }, get token() { return tok(); }, get module() { return mod(); } };
+    const j = await Bus.join(lying as never, { provider: mock, engine: ENGINE });
+    assert.ok(j.memory === bus.memory, 'joined the bus whose magic and version it checked');
+    assert.equal(reads, { memory: 1, token: 1, module: 1 });
+    const c = j.connect(), a = bus.connect();
+    c.send(a.id, new Uint8Array([7]));
+    const m = a.recv()!;
+    assert.equal([...m.payload], [7]);
+    m.free();
+    c.close();
+    a.close();
+    j.close();
+  } finally {
+    other.close();
+  }
+});
+
 t('a thread declared dead while its sendAsync and call wait for room: both end with ECONNRESET within about a second, not at their timeout', async ({ bus, mock }) => {
   const full = bus.connect({ poolSize: 16384 });
   const h = bus.handle();

@@ -131,4 +131,22 @@ test('matchesRule checks its arguments as m.matches does: a match string is pars
   BusErrorLike(() => matchesRule(r, h, ['x']), 'EINVAL', /MatchRule\.member must be a string/);
 });
 
+// (stop 56, an outside audit: an args entry's n was read five times, kind three and value
+// twice, the checks on the first reads and the rule made from the last)
+test('a MatchRule args entry is read once: the rule checked is the rule made', () => {
+  const seq = (...vals: unknown[]) => { let i = 0; return () => vals[Math.min(i++, vals.length - 1)]; };
+  const reads: Record<string, number> = { n: 0, kind: 0, value: 0 };
+  const n = seq(0, "0='x',sender='org.evil.Name',arg1"), kind = seq('string', 'path'), value = seq('x', 5);
+  const entry = {
+    get n() { reads.n!++; return n(); },
+    get kind() { reads.kind!++; return kind(); },
+    get value() { reads.value!++; return value(); },
+  };
+  assert.is(formatMatch({ args: [entry as never] }), "arg0='x'");
+  assert.equal(reads, { n: 1, kind: 1, value: 1 });
+  let len = 0;
+  const lying = new Proxy([{ n: 1, kind: 'string', value: 'y' }], { get: (t, k) => (k === 'length' ? [1, 3][Math.min(len++, 1)] : Reflect.get(t, k)) });
+  assert.is(formatMatch({ args: lying as never }), "arg1='y'");
+});
+
 test.run();
