@@ -95,12 +95,16 @@ export class MockProvider implements Provider {
 
   constructor(opts: MockOptions = {}) {
     options<MockOptions>('MockProvider', opts, MOCK_KEYS, '{ seed: 42, creds: { uid: 1000 } }');
-    if (opts.seed !== undefined && (typeof opts.seed !== 'number' || !Number.isInteger(opts.seed))) throw new BusError(A.EINVAL, 'MockProvider', `seed must be an integer, got ${typeof opts.seed === 'number' ? String(opts.seed) : kindOf(opts.seed)}`);
-    if (opts.step !== undefined && (typeof opts.step !== 'number' || !Number.isSafeInteger(opts.step) || opts.step < 0)) throw new BusError(A.EINVAL, 'MockProvider', `step must be a whole number of ns >= 0, got ${typeof opts.step === 'number' ? String(opts.step) : kindOf(opts.step)}`);
-    if (opts.realClock !== undefined && typeof opts.realClock !== 'boolean') throw new BusError(A.EINVAL, 'MockProvider', `realClock must be a boolean, got ${kindOf(opts.realClock)}`);
-    this.state = (opts.seed ?? 1) >>> 0 || 1;
-    this.step = opts.step ?? 1000;
-    this.realClock = opts.realClock === true;
+    // every option read once: the values checked are the values kept (before stop 56 `seed`
+    // was read four times and `step` five, a getter's last answer stored unchecked, e.g. a
+    // step of -1e9 that ran the MONOTONIC clock backwards; an outside audit)
+    const seed = opts.seed, step = opts.step, realClock = opts.realClock;
+    if (seed !== undefined && (typeof seed !== 'number' || !Number.isInteger(seed))) throw new BusError(A.EINVAL, 'MockProvider', `seed must be an integer, got ${typeof seed === 'number' ? String(seed) : kindOf(seed)}`);
+    if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) throw new BusError(A.EINVAL, 'MockProvider', `step must be a whole number of ns >= 0, got ${typeof step === 'number' ? String(step) : kindOf(step)}`);
+    if (realClock !== undefined && typeof realClock !== 'boolean') throw new BusError(A.EINVAL, 'MockProvider', `realClock must be a boolean, got ${kindOf(realClock)}`);
+    this.state = (seed ?? 1) >>> 0 || 1;
+    this.step = step ?? 1000;
+    this.realClock = realClock === true;
     this.current = { uid: 1000, euid: 1000, suid: 1000, fsuid: 1000, gid: 1000, egid: 1000, sgid: 1000, fsgid: 1000 };
     this.identity(opts, 'MockProvider');
   }
@@ -120,11 +124,15 @@ export class MockProvider implements Provider {
     this.identity(options<MockIdentity>('setIdentity', id, IDENTITY_KEYS, "{ exe: '/usr/bin/app' }"), 'setIdentity');
   }
 
-  private identity(id: MockIdentity, op: string): void {
+  private identity(given: MockIdentity, op: string): void {
+    // each identity key read once, into a plain object (its nested objects are read once each
+    // by apply)
+    const id: Record<string, unknown> = {};
+    for (const k of IDENTITY_KEYS) id[k] = (given as Record<string, unknown>)[k];
     // all or nothing: a bad field leaves the identity (and the epoch) as they were
     const saved = [this.current, this.pid, this.grp, this.tcomm, this.pcomm, this.exePath, this.cmd, this.cg, this.label, this.aud, this.capSets] as const;
     try {
-      this.apply(id, op);
+      this.apply(id as MockIdentity, op);
     } catch (err) {
       [this.current, this.pid, this.grp, this.tcomm, this.pcomm, this.exePath, this.cmd, this.cg, this.label, this.aud, this.capSets] = saved;
       throw err;
@@ -146,11 +154,12 @@ export class MockProvider implements Provider {
       if (id.pids === null) this.pid = null;
       else {
         const o = options<Pids>(op, id.pids, ['pid', 'tid', 'ppid'], '{ pid: 42, tid: 42, ppid: 1 }', 'pids');
+        const v = { pid: o.pid, tid: o.tid, ppid: o.ppid } as Record<'pid' | 'tid' | 'ppid', unknown>; // (each read once)
         for (const k of ['pid', 'tid', 'ppid'] as const) {
-          const v = o[k];
-          if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`pids.${k}`, 'a non-negative safe integer (0: not known)', v);
+          const x = v[k];
+          if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) bad(`pids.${k}`, 'a non-negative safe integer (0: not known)', x);
         }
-        this.pid = { pid: o.pid!, tid: o.tid!, ppid: o.ppid! };
+        this.pid = v as unknown as Pids;
       }
     }
     if (id.groups !== undefined) {
@@ -158,9 +167,7 @@ export class MockProvider implements Provider {
       if (g === null) this.grp = null;
       else {
         if (!Array.isArray(g)) bad('groups', 'an array of gids or null', g);
-        const a = g as unknown[];
-        for (let i = 0; i < a.length; i++) if (!u32(a[i])) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', a[i]);
-        this.grp = [...(a as number[])];
+        this.grp = copyOnce(g as unknown[], (g as unknown[]).length, (x, i) => { if (!u32(x)) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', x); }) as number[];
       }
     }
     if (id.comm !== undefined) {
@@ -188,9 +195,10 @@ export class MockProvider implements Provider {
       if (id.audit === null) this.aud = null;
       else {
         const o = options<Audit>(op, id.audit, ['loginuid', 'sessionid'], '{ loginuid: 1000, sessionid: 3 }', 'audit');
-        if (!u32(o.loginuid)) bad('audit.loginuid', 'an integer in 0 … 2^32 − 1 (4294967295: unset)', o.loginuid);
-        if (!u32(o.sessionid)) bad('audit.sessionid', 'an integer in 0 … 2^32 − 1', o.sessionid);
-        this.aud = { loginuid: o.loginuid!, sessionid: o.sessionid! };
+        const loginuid = o.loginuid, sessionid = o.sessionid; // (each read once)
+        if (!u32(loginuid)) bad('audit.loginuid', 'an integer in 0 … 2^32 − 1 (4294967295: unset)', loginuid);
+        if (!u32(sessionid)) bad('audit.sessionid', 'an integer in 0 … 2^32 − 1', sessionid);
+        this.aud = { loginuid: loginuid!, sessionid: sessionid! };
       }
     }
     if (id.caps !== undefined) {
@@ -205,9 +213,11 @@ export class MockProvider implements Provider {
         const set = (k: string, w: unknown): Uint32Array => {
           const a = new Uint32Array(words);
           if (w === undefined) return a;
-          if (w === null || typeof w !== 'object' || typeof (w as ArrayLike<number>).length !== 'number') bad(`caps.${k}`, 'an array of u32 words', w);
-          const x = w as ArrayLike<unknown>;
-          for (let i = 0; i < x.length; i++) if (!u32(x[i])) bad(`caps.${k}[${i}]`, 'an integer in 0 … 2^32 − 1', x[i]);
+          if (w === null || typeof w !== 'object') bad(`caps.${k}`, 'an array of u32 words', w);
+          const len = (w as ArrayLike<unknown>).length;
+          if (typeof len !== 'number') bad(`caps.${k}`, 'an array of u32 words', w);
+          // (each word read once: checked, then kept)
+          const x = copyOnce(w as ArrayLike<unknown>, len, (v, i) => { if (!u32(v)) bad(`caps.${k}[${i}]`, 'an integer in 0 … 2^32 − 1', v); });
           for (let i = 0; i < Math.min(words, x.length); i++) a[i] = x[i] as number;
           if (bits < 32) a[words - 1] &= 2 ** bits - 1;
           return a;
@@ -280,4 +290,19 @@ export class MockProvider implements Provider {
 
   /** Moves on every setCreds / setIdentity. */
   epoch(): number { return this.ep; }
+}
+
+/**
+ * An array-like's first `len` elements (its length read once by the caller), each read once,
+ * checked by `check` as it is read (the first bad one throws: a length of 2^40 fails at its
+ * first missing element, not at an allocation), in a plain array.
+ */
+function copyOnce(a: ArrayLike<unknown>, len: number, check: (v: unknown, i: number) => void): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < len; i++) {
+    const v = a[i];
+    check(v, i);
+    out.push(v);
+  }
+  return out;
 }

@@ -130,6 +130,31 @@ test('mock: defaults: creds 1000, every other item unsupported; setIdentity chan
   assert.is(p.epoch(), ep);
 });
 
+test('MockProvider: every identity value read once, the value checked is the value kept (constructor and setIdentity)', () => {
+  // (stop 56, an outside audit: caps words were checked in one loop and copied in a second, a
+  // word checked as 1 and kept as -1 gave every capability; a step checked as 1000 and kept
+  // as -1e9 ran the clock backwards)
+  const flip = (first: unknown, then: unknown) => { let n = 0; return () => (n++ === 0 ? first : then); };
+  const st = flip(1000, -1e9);
+  const p = new MockProvider({ get step() { return st(); } } as never);
+  const out = new Uint32Array(2);
+  p.clock(1, out);
+  const t1 = out[0]! + out[1]! * 2 ** 32;
+  p.clock(1, out);
+  assert.is(out[0]! + out[1]! * 2 ** 32 - t1, 1000, 'the step checked (1000 ns), not the later answer');
+  const getterArray = (get: () => unknown) => { const arr: unknown[] = [0]; Object.defineProperty(arr, 0, { get, enumerable: true }); return arr; };
+  const q = new MockProvider({ caps: { lastCap: 40, effective: getterArray(flip(1, -1)) as never } });
+  assert.is(q.caps()!.effective[0], 1, 'the word checked, once');
+  const pid = flip(7, -5), lu = flip(1000, 'x');
+  q.setIdentity({ pids: { get pid() { return pid(); }, tid: 8, ppid: 1 } as never, audit: { get loginuid() { return lu(); }, sessionid: 3 } as never, groups: getterArray(flip(5, -1)) as never });
+  const c = collect(q);
+  assert.equal(c.pids, [7, 8, 1]);
+  assert.equal(c.groups, { n: 1, gids: [5] });
+  const au = { loginuid: 0, sessionid: 0 };
+  assert.ok(q.audit(au));
+  assert.equal(au, { loginuid: 1000, sessionid: 3 });
+});
+
 test('MockProvider: a creds field given as undefined is absent (it keeps its value), in the constructor, setCreds and setIdentity', async () => {
   // (it was stored as undefined: credentials.uid undefined, and Bus.create failed on the
   // provider's answer, far from the mistake; an outside audit, stop 51)
