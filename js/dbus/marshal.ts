@@ -172,10 +172,11 @@ function noFd(path: string): BusError | PathFail {
 }
 
 function checkVariant(v: unknown, path: string): [DType, unknown] {
-  if (v === null || typeof v !== 'object' || typeof (v as Variant).signature !== 'string' || !('value' in (v as object))) {
+  // (its signature read once: checked, then parsed; it was read twice before stop 56)
+  const sig = v !== null && typeof v === 'object' && !isRevoked(v) ? (v as Variant).signature : undefined;
+  if (typeof sig !== 'string' || !('value' in (v as object))) {
     throw bad(`${path}: type 'v' takes a { signature, value } object, got ${kind(v)}`);
   }
-  const sig = (v as Variant).signature;
   let t: DType;
   try {
     t = parseSingle(sig, A.EINVAL, ENC);
@@ -211,7 +212,13 @@ function byteCount(arr: ArrayLike<unknown>): number {
 
 function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
   if (t.elem!.code === 'y') {
-    if (v instanceof Uint8Array) return v;
+    if (v instanceof Uint8Array) {
+      // (a Proxy over one, or an object with its prototype alone, is not a view: its length
+      // threw the runtime's TypeError before stop 56, an outside audit; API.md says the same
+      // of a payload)
+      if (!ArrayBuffer.isView(v)) throw bad(`${path}: type 'ay' takes a Uint8Array (or an array of bytes), got a Proxy or an object with a Uint8Array prototype, which is not a view`);
+      return v;
+    }
     if (isList(v)) return v;
     throw bad(`${path}: type 'ay' takes a Uint8Array (or an array of bytes), got ${kind(v)}`);
   }

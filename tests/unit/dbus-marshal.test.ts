@@ -599,6 +599,11 @@ test('an ay array\'s length is read once per pass: what is written is what its l
   // one that shrank between the passes: the shorter value, whole
   assert.equal([...(read('ay', encode('ay', [lying([3, 2], [65, 66, 67])]))[0] as Uint8Array)], [65, 66]);
   // a Uint8Array subclass whose length getter lies: its own bytes, by their intrinsic length
+  // a Proxy over a Uint8Array, or an object with its prototype alone, is not a view: EINVAL
+  for (const fake of [new Proxy(new Uint8Array([1, 2]), {}), Object.create(Uint8Array.prototype)]) {
+    BusErrorLike(() => encode('ay', [fake]), 'EINVAL', /which is not a view/);
+    BusErrorLike(() => encodeTransient(sig, [fake]), 'EINVAL', /which is not a view/);
+  }
   class Lies extends Uint8Array { override get length() { return 40; } }
   assert.equal([...(read('ay', encode('ay', [new Lies([1, 2, 3])]))[0] as Uint8Array)], [1, 2, 3]);
 });
