@@ -47,7 +47,11 @@ export function attachMask(spec: AttachSpec | undefined, dflt: number): number {
  * number as itself, anything else by its kind): connect, update, info and creatorInfo alike
  * (update and info said only "got array" before stop 39: an outside audit).
  */
-export function attachArg(op: string, name: string, spec: unknown, dflt: number): number {
+export function attachArg(op: string, name: string, specIn: unknown, dflt: number): number {
+  // a list read once, its length and each entry (the mask and the message are made from the
+  // copy: before stop 56 the length was read once per entry and the error path read the
+  // entries again; an outside audit)
+  const spec = isList(specIn) ? listOnce(specIn as readonly unknown[]) : specIn;
   const m = attachMask(spec as AttachSpec | undefined, dflt);
   if (m >= 0) return m;
   let got = kindOf(spec);
@@ -65,3 +69,21 @@ export function attachArg(op: string, name: string, spec: unknown, dflt: number)
   }
   throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}${which}`);
 }
+
+/**
+ * A list's entries, each read once, into a plain array: all of them up to ATTACH_LIST_SHOWN (so
+ * an error can quote the list whole), past that up to the first that is no ATTACH name (a
+ * length of 2^32 fails at its first missing entry, not after 2^32 reads).
+ */
+function listOnce(a: readonly unknown[]): unknown[] {
+  const len = a.length, out: unknown[] = [];
+  for (let i = 0; i < len; i++) {
+    const v = a[i];
+    out.push(v);
+    if (len > ATTACH_LIST_SHOWN && (typeof v !== 'string' || !Object.hasOwn(ATTACH, v))) break;
+  }
+  return out;
+}
+
+/** lists this long or shorter are copied whole before they are judged (an error quotes them) */
+const ATTACH_LIST_SHOWN = 64;

@@ -123,6 +123,25 @@ t('bus.connect: options', ({ bus }) => {
   // (since stop 50 the entry is named: 'tid-comm' for 'tidComm' was told only as the whole list, an outside audit)
   einval(() => bus.connect({ attachRecv: ['timestamp', 'creds', 'tid-comm', 7] as never }), `connect: EINVAL: unknown attach flags: attachRecv must be 'all', a mask (a u32) or a list of ATTACH names, got ["timestamp","creds","tid-comm",7]: attachRecv[2] is "tid-comm", not one of timestamp, creds, pids, auxgroups, names, tidComm, pidComm, exe, cmdline, cgroup, caps, seclabel, audit, connDescription, all`);
   einval(() => bus.connect({ attachSend: 'everything' as never }), `connect: EINVAL: unknown attach flags: attachSend must be 'all', a mask (a u32) or a list of ATTACH names, got string`);
+  // a list read once: its length and each entry (stop 56, an outside audit: the length was read
+  // once per entry, and the error path read the entries again)
+  {
+    const reads = { length: 0, entries: 0 };
+    let first = true;
+    const list = new Proxy(['timestamp', 'creds'], { get: (t, k) => {
+      if (k === 'length') reads.length++;
+      else if (k === '1') { reads.entries++; const v = first ? 'creds' : 'bogus'; first = false; return v; }
+      return Reflect.get(t, k);
+    } });
+    const probe = bus.connect({ attachRecv: list as never });
+    assert.equal(reads, { length: 1, entries: 1 });
+    probe.close();
+    // a length of 2^32 fails at its first missing entry
+    try { bus.connect({ attachRecv: new Proxy([], { get: (t, k) => (k === 'length' ? 2 ** 32 : Reflect.get(t, k)) }) as never }); assert.unreachable('accepted'); } catch (e) {
+      assert.is((e as BusError).code, 'EINVAL');
+      assert.match((e as BusError).message, /attachRecv\[0\] is undefined/);
+    }
+  }
   assert.is(bus.engine.liveConns(), 0, 'nothing was connected');
   assert.equal(bus.connections, []);
   // update, info and creatorInfo word it as connect does (they said "got array": an outside audit, stop 39)
