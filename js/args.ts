@@ -37,6 +37,23 @@ export function isList(v: unknown): v is unknown[] {
   try { return Array.isArray(v); } catch { return false; }
 }
 
+/**
+ * An argument list's first `len` entries (its length read once by the caller), each read once,
+ * into a plain array the method then checks and uses (a getter's or a Proxy's later answer is
+ * never seen). `stop(v, i)` is asked after each entry is taken, and may throw (a bad entry:
+ * a length of 2^32 fails at its first missing entry, not after 2^32 reads) or answer true to
+ * end the copy there.
+ */
+export function listOnce(a: ArrayLike<unknown>, len: number, stop: (v: unknown, i: number) => boolean | void): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < len; i++) {
+    const v = a[i];
+    out.push(v);
+    if (stop(v, i) === true) break;
+  }
+  return out;
+}
+
 /** What a message says was passed: a number or bigint as its value, anything else as its kind. */
 export function shown(v: unknown): string {
   // (a bigint with its n: "got 1" for 1n read as a valid number, before stop 41: an outside audit)

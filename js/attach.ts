@@ -1,7 +1,7 @@
 // attach: metadata attach flags by name (kdbus KDBUS_ATTACH_*), for the public API.
 import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
-import { kindOf, isList } from './args.ts';
+import { kindOf, isList, listOnce } from './args.ts';
 
 // (frozen, as DEFAULT_LIMITS: attachMask reads it, and ATTACH.creds = 4 made ['creds'] ask for
 // PIDS before stop 48, an outside audit)
@@ -51,7 +51,10 @@ export function attachArg(op: string, name: string, specIn: unknown, dflt: numbe
   // a list read once, its length and each entry (the mask and the message are made from the
   // copy: before stop 56 the length was read once per entry and the error path read the
   // entries again; an outside audit)
-  const spec = isList(specIn) ? listOnce(specIn as readonly unknown[]) : specIn;
+  // (a list of up to ATTACH_LIST_SHOWN entries is copied whole, for the error to quote it;
+  // a longer one up to its first entry that is no ATTACH name)
+  const len = isList(specIn) ? (specIn as readonly unknown[]).length : 0;
+  const spec = isList(specIn) ? listOnce(specIn, len, (v) => len > ATTACH_LIST_SHOWN && (typeof v !== 'string' || !Object.hasOwn(ATTACH, v))) : specIn;
   const m = attachMask(spec as AttachSpec | undefined, dflt);
   if (m >= 0) return m;
   let got = kindOf(spec);
@@ -68,21 +71,6 @@ export function attachArg(op: string, name: string, specIn: unknown, dflt: numbe
     }
   }
   throw new BusError(A.EINVAL, op, `unknown attach flags: ${name} must be 'all', a mask (a u32) or a list of ATTACH names, got ${got}${which}`);
-}
-
-/**
- * A list's entries, each read once, into a plain array: all of them up to ATTACH_LIST_SHOWN (so
- * an error can quote the list whole), past that up to the first that is no ATTACH name (a
- * length of 2^32 fails at its first missing entry, not after 2^32 reads).
- */
-function listOnce(a: readonly unknown[]): unknown[] {
-  const len = a.length, out: unknown[] = [];
-  for (let i = 0; i < len; i++) {
-    const v = a[i];
-    out.push(v);
-    if (len > ATTACH_LIST_SHOWN && (typeof v !== 'string' || !Object.hasOwn(ATTACH, v))) break;
-  }
-  return out;
 }
 
 /** lists this long or shorter are copied whole before they are judged (an error quotes them) */

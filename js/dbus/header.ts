@@ -704,8 +704,7 @@ export function withKdbusAddresses(header: DBusHeader, env: KdbusEnvelope, self?
  */
 function addressArgs(header: DBusHeader, env: KdbusEnvelope, self: string | undefined): { h: DBusHeader; src: number | bigint; dst: number | bigint; dstName: string | undefined } {
   const op = 'withKdbusAddresses';
-  const h = header !== null && typeof header === 'object' && !isRevoked(header) ? { ...header } : header;
-  headerArg(op, h);
+  const h = headerArg(op, header); // (a copy of its fields, each read once: the header returned is built on it)
   if (env === null || typeof env !== 'object' || isRevoked(env)) throw new BusError(A.EINVAL, op, `env must be a KdbusEnvelope object ({ src, dst, dstName? }), got ${kindOf(env)}`);
   const src = env.src, dst = env.dst, dstName = env.dstName;
   const e = u64Error('env.src', src) ?? u64Error('env.dst', dst);

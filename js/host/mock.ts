@@ -7,7 +7,7 @@ import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
 import { nsToHalves, utf8, performanceClock, CREDS_FIELDS } from './provider.ts';
 import { BusError } from '../errno.ts';
 import * as A from '../shared/abi.ts';
-import { options, kindOf } from '../args.ts';
+import { options, kindOf, listOnce } from '../args.ts';
 import { isU32 as u32 } from './answers.ts';
 
 const IDENTITY_KEYS = ['creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
@@ -167,7 +167,7 @@ export class MockProvider implements Provider {
       if (g === null) this.grp = null;
       else {
         if (!Array.isArray(g)) bad('groups', 'an array of gids or null', g);
-        this.grp = copyOnce(g as unknown[], (g as unknown[]).length, (x, i) => { if (!u32(x)) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', x); }) as number[];
+        this.grp = listOnce(g as unknown[], (g as unknown[]).length, (x, i) => { if (!u32(x)) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', x); }) as number[];
       }
     }
     if (id.comm !== undefined) {
@@ -217,7 +217,7 @@ export class MockProvider implements Provider {
           const len = (w as ArrayLike<unknown>).length;
           if (typeof len !== 'number') bad(`caps.${k}`, 'an array of u32 words', w);
           // (each word read once: checked, then kept)
-          const x = copyOnce(w as ArrayLike<unknown>, len, (v, i) => { if (!u32(v)) bad(`caps.${k}[${i}]`, 'an integer in 0 … 2^32 − 1', v); });
+          const x = listOnce(w as ArrayLike<unknown>, len, (v, i) => { if (!u32(v)) bad(`caps.${k}[${i}]`, 'an integer in 0 … 2^32 − 1', v); });
           for (let i = 0; i < Math.min(words, x.length); i++) a[i] = x[i] as number;
           if (bits < 32) a[words - 1] &= 2 ** bits - 1;
           return a;
@@ -290,19 +290,4 @@ export class MockProvider implements Provider {
 
   /** Moves on every setCreds / setIdentity. */
   epoch(): number { return this.ep; }
-}
-
-/**
- * An array-like's first `len` elements (its length read once by the caller), each read once,
- * checked by `check` as it is read (the first bad one throws: a length of 2^40 fails at its
- * first missing element, not at an allocation), in a plain array.
- */
-function copyOnce(a: ArrayLike<unknown>, len: number, check: (v: unknown, i: number) => void): unknown[] {
-  const out: unknown[] = [];
-  for (let i = 0; i < len; i++) {
-    const v = a[i];
-    check(v, i);
-    out.push(v);
-  }
-  return out;
 }
