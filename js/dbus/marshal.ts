@@ -15,6 +15,7 @@ import { BusError } from '../errno.ts';
 import { type DType, parseSignature, parseSingle, signatureError } from './signature.ts';
 import { objectPathError } from './names.ts';
 import { options, optBoolean, isList, isRevoked, kindOf } from '../args.ts';
+import { copyOut } from '../shared-copy.ts';
 
 /** A variant: its value and that value's signature (one complete type). */
 export interface Variant {
@@ -598,7 +599,7 @@ class Reader {
     }
     let view = u8.subarray(pos, pos + n);
     // TextDecoder refuses views of shared memory in browsers: decode a private copy then
-    if (typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer) view = view.slice();
+    if (typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer) view = copyOut(u8, pos, pos + n);
     try {
       return decoder.decode(view);
     } catch {
@@ -681,7 +682,7 @@ class Reader {
         if (n > this.end - pos) throw malformed(`${path}: array length ${n} runs past the end of the data`);
         const stop = pos + n;
         if (e.code === 'y') {
-          out[slot] = this.copy ? this.u8.slice(pos, stop) : this.u8.subarray(pos, stop); // in place: a view, no copy
+          out[slot] = this.copy ? copyOut(this.u8, pos, stop) : this.u8.subarray(pos, stop); // in place: a view, no copy
           return stop;
         }
         if (e.code === '{') {

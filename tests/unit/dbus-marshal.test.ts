@@ -608,4 +608,64 @@ test('an ay array\'s length is read once per pass: what is written is what its l
   assert.equal([...(read('ay', encode('ay', [new Lies([1, 2, 3])]))[0] as Uint8Array)], [1, 2, 3]);
 });
 
+
+// (stop 57, an outside audit: every message over the 64 KiB scratch was sized and written into
+// an ArrayBuffer of its own after a BusError thrown and caught, its values read three times,
+// on each side of every 64 KiB method call)
+test('encodeTransient: a large message grows the reused buffer; the next one of its size is written in one pass, its values read once', () => {
+  const sig: DBusHeader = { type: 'signal', serial: 3, path: '/a', interface: 'a.b', member: 'M', signature: 'ay' };
+  for (const size of [65536, 200000, 65536 + 7, 3 << 20]) {
+    const big = new Uint8Array(size);
+    for (let i = 0; i < size; i += 4093) big[i] = i & 0xff;
+    let reads = 0;
+    const body: unknown[] = [];
+    Object.defineProperty(body, 0, { get() { reads++; return big; }, enumerable: true });
+    Object.defineProperty(body, 'length', { value: 1 });
+    const want = hex(encodeMessage(sig, [big]));
+    const first = encodeTransient(sig, body);
+    assert.is(hex(first), want, `${size}: first`);
+    const firstReads = reads;
+    assert.ok(firstReads >= 1 && firstReads <= 3, `${size}: read ${firstReads} times the first time`);
+    reads = 0;
+    const again = encodeTransient(sig, body);
+    assert.is(hex(again), want, `${size}: again`);
+    assert.is(reads, 1, `${size}: read once the second time`);
+    // a small message after it: the same bytes as ever
+    assert.is(hex(encodeTransient(CASES[3][0], CASES[3][1])), LIBDBUS[3]);
+  }
+});
+
+// (stop 57: V8 copies out of shared memory a byte at a time unless source and destination share
+// their alignment modulo 8, and an `ay`'s bytes follow its u32 length: js/shared-copy.ts copies
+// through an aligned scratch; the values must be those bytes, in arrays of their own)
+test('readPayload(copyArrays): an ay of the shared memory at any alignment is copied whole into unshared memory', () => {
+  const mem = new WebAssembly.Memory({ initial: 4, maximum: 8, shared: true });
+  const u8 = new Uint8Array(mem.buffer);
+  const sig: DBusHeader = { type: 'signal', serial: 3, path: '/a', interface: 'a.b', member: 'M', signature: 'ayays' };
+  for (const n of [0, 1, 255, 256, 257, 4099, 65536]) {
+    const a = new Uint8Array(n), b = new Uint8Array(n + 3);
+    for (let i = 0; i < n; i++) a[i] = (i * 7 + 1) & 0xff;
+    for (let i = 0; i < n + 3; i++) b[i] = (i * 13 + 5) & 0xff;
+    const s = 'é'.repeat(200 + n % 5);
+    const m = encodeMessage(sig, [a, b, s]);
+    for (const at of [0, 1, 4, 8, 13]) {
+      u8.fill(0xee);
+      u8.set(m, at);
+      const d = readPayload(u8, at, m.length, true);
+      const [x, y, z] = d.body as [Uint8Array, Uint8Array, string];
+      assert.equal([...x], [...a], `n ${n} at ${at}: first ay`);
+      assert.equal([...y], [...b], `n ${n} at ${at}: second ay`);
+      assert.is(z, s, `n ${n} at ${at}: the string`);
+      for (const v of [x, y]) {
+        assert.ok(!(v.buffer instanceof SharedArrayBuffer), 'unshared');
+        assert.is(v.byteOffset, 0);
+        assert.is(v.buffer.byteLength, v.length, 'an array of its own');
+      }
+      // later writes to the shared memory do not reach the copies
+      u8.fill(0, at, at + m.length);
+      assert.is(x[n - 1] ?? -1, n ? a[n - 1] : -1);
+    }
+  }
+});
+
 test.run();
