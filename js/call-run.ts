@@ -48,6 +48,23 @@ export interface CallOwner extends RoomOwner, PumpOwner {
 
 const CALL_KEYS = ['timeout', 'signal', 'keepAlive'] as const;
 
+/**
+ * call()'s options read into a plain object (each read once; checked when the call reads the
+ * copy, as it would check them): callMethod reads them before it encodes, so that none of the
+ * caller's code runs between the encoding into the codec's reused buffer and the call's copy
+ * of it. Throws what call() would for an options argument that is not an object or has a key
+ * that is not an option.
+ */
+export function callOptionsCopy(op: string, opts: CallOptions): CallOptions {
+  const o = options<CallOptions>(op, opts, CALL_KEYS, '{ timeout: ms }');
+  const copy: { timeout?: number; signal?: AbortSignal; keepAlive?: boolean } = {};
+  const timeout = o.timeout, signal = o.signal, keepAlive = o.keepAlive;
+  if (timeout !== undefined) copy.timeout = timeout;
+  if (signal !== undefined) copy.signal = signal;
+  if (keepAlive !== undefined) copy.keepAlive = keepAlive;
+  return copy;
+}
+
 /** call()'s checked options and deadlines (callArgs) */
 interface CallArgs {
   readonly timeout: number;

@@ -29,6 +29,7 @@ import type { Connection, Destination } from './connection.ts';
 import type { Message } from './message.ts';
 import type { CallOptions, CallSyncOptions } from './calls.ts';
 import { kindOf, options, asArgError, asOwn, relabel, isList, isRevoked } from './args.ts';
+import { callOptionsCopy } from './call-run.ts';
 import { encodeMsg, encodeTransient, readPayload, checkKdbusEnvelope, withKdbusAddresses, PAYLOAD_DBUS, FLAG_NO_REPLY_EXPECTED, type DBusHeader, type DBusMessage } from './dbus/header.ts';
 import { objectPathError, interfaceNameError, memberNameError } from './dbus/names.ts';
 import { signatureError } from './dbus/signature.ts';
@@ -599,13 +600,24 @@ export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptio
     // without options call() reads nothing of the caller's before its first try copies the
     // bytes: they may be in the reused encode buffer then, which a call that must wait copies
     // first (callWith); options may have getters (the caller's code), so with them, not
-    const transient = opts === undefined;
+    // options are read first, into a plain copy: then none of the caller's code runs between
+    // the encoding and the call's copy of the bytes, unless a `signal` is given (the call reads
+    // its `aborted`, which a duck-typed signal may answer with code of its own): without one
+    // the message goes through the reused buffer (one pass, no buffer of its own per call:
+    // before stop 57 any options object, even { timeout }, took the sized path; an outside
+    // audit). A faulty options argument is told after the spec's faults, as call() told it.
+    let copy = opts, optsErr: unknown = null;
+    if (opts !== undefined) {
+      try { copy = callOptionsCopy('callMethod', opts); } catch (err) { optsErr = err; }
+    }
+    const transient = copy === undefined || (optsErr === null && copy.signal === undefined);
     // the cookie is the D-Bus serial written into the bytes: taken now, so that no call made
     // while this one waits (for a slot, for room) takes it too
     const cookie = c.takeCallCookie();
     let bytes: Uint8Array;
     try { bytes = callBytes(c, 'callMethod', spec, cookie, false, transient); } catch (err) { c.untakeCookie(cookie); throw err; }
-    return c.callDBus(callDst, bytes, opts, transient, cookie).then(callMethodReply, callMethodFailed);
+    if (optsErr !== null) { c.untakeCookie(cookie); throw optsErr; }
+    return c.callDBus(callDst, bytes, copy, transient, cookie).then(callMethodReply, callMethodFailed);
   } catch (err) {
     return Promise.reject(err);
   }

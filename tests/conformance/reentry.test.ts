@@ -211,6 +211,50 @@ t('callMethod that waits for room: the D-Bus message it sends is its own (payloa
   S.close(); T.close(); C.close();
 });
 
+// (stop 57, an outside audit: any options object, even { timeout }, made callMethod size its
+// message and write it into a buffer of its own, reading the body twice; the options are read
+// first now, into a copy, and without a signal the message goes through the reused buffer)
+t('callMethod with options: read first, each once; without a signal the body read once, with one twice; an option getter that encodes runs before the encoding; a faulty spec told before faulty options', async ({ bus }) => {
+  const S = bus.connect(), T = bus.connect(), C = bus.connect();
+  S.export('/a', 'org.ex.A', { AAA: { in: 's', out: 's', handler: ([x]) => [`got ${x as string}`] } });
+  const lS = S.listen((m) => { S.dispatch(m); });
+  const reads: string[] = [];
+  const body = (v: string) => { const b: unknown[] = []; Object.defineProperty(b, 0, { get() { reads.push('body'); return v; }, enumerable: true }); return b; };
+  const spec = (v: string) => ({ destination: S.id, path: '/a', interface: 'org.ex.A', member: 'AAA', signature: 's', body: body(v) });
+  assert.equal(await C.callMethod(spec('one'), { timeout: 2000 }), ['got one']);
+  assert.equal(reads, ['body'], 'with { timeout }: the body read once');
+  reads.length = 0;
+  const ac = new AbortController();
+  assert.equal(await C.callMethod(spec('two'), { timeout: 2000, signal: ac.signal }), ['got two']);
+  assert.equal(reads, ['body', 'body'], 'with a signal: sized, then written');
+  reads.length = 0;
+  // an option getter that encodes (an emit, a callMethod of its own) runs first: each message as encoded
+  T.addMatch("type='signal',interface='org.ex.Note'");
+  const opts = { get timeout() { reads.push('timeout'); C.emit({ path: '/n', interface: 'org.ex.Note', member: 'N', signature: 's', body: ['x'.repeat(300)] }); return 2000; } };
+  assert.equal(await C.callMethod(spec('three'), opts), ['got three']);
+  assert.equal(reads, ['timeout', 'body'], 'the option first, then the body, each once');
+  const note = T.recv()!;
+  assert.equal(note.dbus!.body, ['x'.repeat(300)]);
+  note.free();
+  assert.is(T.recv(), null);
+  reads.length = 0;
+  // faults: the spec's first (as before), then the options' (read once)
+  const bad = { get timeout() { reads.push('timeout'); return 1; }, tiemout: 5 } as unknown as { timeout: number };
+  await C.callMethod({ ...spec('four'), path: 'no/slash' }, bad).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'EINVAL');
+    assert.match(e.message, /^callMethod: EINVAL: .*path/);
+  });
+  reads.length = 0;
+  await C.callMethod(spec('five'), bad).then(() => assert.unreachable(), (e: BusError) => {
+    assert.is(e.code, 'EINVAL');
+    assert.match(e.message, /^callMethod: EINVAL: unknown option "tiemout"/);
+  });
+  assert.ok(reads.filter((r) => r === 'timeout').length <= 1, 'an option read once at most');
+  assert.is(bus.stats().calls.pending, 0);
+  lS.stop(); await lS.done;
+  S.close(); T.close(); C.close();
+});
+
 t('reply(): an option getter that sends makes a send of its own, not a reply; the flags checked are the flags sent', async ({ bus }) => {
   const caller = bus.connect(), svc = bus.connect(), other = bus.connect();
   const p = caller.call(svc.id, new Uint8Array([1]), { timeout: 5000 });
