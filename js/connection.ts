@@ -1008,6 +1008,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (!spinDecided && !busy) {
           spinDecided = true;
           caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
+          // (a catch counts in the thread's chain of wake-ups as an immediate receive does: reply-pump.ts)
+          if (caught && stepResolved()) await yieldTurn();
         }
         if (!caught) {
           if (!w) {

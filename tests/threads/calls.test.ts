@@ -32,6 +32,38 @@ s('a worker answers call() and callSync()', async () => {
   bus.close();
 });
 
+// (stop 57, an outside audit: a reply caught by the caller's spin resolved its call in a
+// microtask, uncounted by the thread's chain of wake-ups (host/fair.ts), so a loop of awaited
+// calls whose replies the spin caught went back to the event loop's timers only when a spin
+// missed: a 1 ms interval's longest gap 47.5 ms in 400 ms of such calls with 99.7 % caught,
+// 30 ms once catches count. A bound, not a figure: the old code passes it whenever its spins
+// miss now and then, as they did in every run seen here; it would not if they never missed)
+s('a loop of awaited calls whose replies the spin catches lets the timers run (host/fair.ts)', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect({ busyPoll: 100 });
+  const w = spawn(WORKER, { role: 'fast', handle: bus.handle() }, { kind: 'thread' });
+  const ready = await w.next<Ready>(READY_MS, 'the replier to join');
+  assert.is(ready.error, undefined);
+  const payload = new Uint8Array([1, 2]);
+  for (let i = 0; i < 2000; i++) (await main.call(ready.id, payload, { timeout: MSG_MS })).free(); // (warm)
+  let ticks = 0, last = performance.now(), gap = 0;
+  const iv = setInterval(() => { const t = performance.now(); gap = Math.max(gap, t - last); last = t; ticks++; }, 1);
+  const end = performance.now() + 400;
+  let calls = 0;
+  last = performance.now();
+  while (performance.now() < end) { (await main.call(ready.id, payload, { timeout: MSG_MS })).free(); calls++; }
+  gap = Math.max(gap, performance.now() - last);
+  clearInterval(iv);
+  main.send(ready.id, null);
+  await w.next(MSG_MS, 'done');
+  assert.ok(calls > 100, `${calls} calls in 400 ms`);
+  assert.ok(ticks >= 4, `a 1 ms interval ticked ${ticks} times during 400 ms of calls (longest gap ${gap.toFixed(1)} ms, ${calls} calls)`);
+  assert.ok(gap < 100, `the longest gap between ticks: ${gap.toFixed(1)} ms (${calls} calls)`);
+  assert.is(main.pendingCalls, 0);
+  main.close();
+  bus.close();
+});
+
 s('a job\'s events before its answer: with a listener on the caller, each call settles after them', async () => {
   const bus = await threadBus(ENGINE);
   const main = bus.connect();

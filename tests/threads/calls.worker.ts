@@ -4,15 +4,16 @@
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface CallsInput { role: 'replier' | 'hold' | 'service' | 'progress'; handle: BusHandle }
+interface CallsInput { role: 'replier' | 'hold' | 'service' | 'progress' | 'fast'; handle: BusHandle }
 const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
 
 const inp = await input<CallsInput>();
 try {
   const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 9 }) });
-  const conn = bus.connect({ description: `calls-${inp.role}` });
+  // ('fast': busy polling, so that every call's reply comes within the caller's spin)
+  const conn = bus.connect({ description: `calls-${inp.role}`, busyPoll: inp.role === 'fast' ? 100 : 0 });
   post({ ready: true, id: conn.id, slot: bus.engine.threadSlot });
-  if (inp.role === 'replier') {
+  if (inp.role === 'replier' || inp.role === 'fast') {
     let answered = 0;
     for (;;) {
       const m = await conn.recvAsync({ timeout: 10000 });
