@@ -11,18 +11,23 @@
 // into the result (an ordinary memmove between unshared buffers).
 //
 // Payloads (PAYLOAD_OFF items) are 8-aligned in the pool: `m.payload.slice()` is fast as it is.
+import * as A from './shared/abi.ts';
 
 /** below this many bytes a byte-wise copy costs less than the second copy */
 const MIN = 256;
-/** the largest scratch kept (a copy of more goes byte-wise rather than keep more memory) */
-const MAX = 4 << 20;
+/**
+ * the largest scratch kept: the bus's largest payload (MAX_PAYLOAD, 2 MiB), which bounds any
+ * value of a message received on it (a copy of more, from bytes of the caller's own, goes
+ * byte-wise rather than keep more memory)
+ */
+const MAX = A.MAX_PAYLOAD;
 
 let scratch: Uint8Array | null = null;
 
 /** A fresh copy of u8[from, to) (u8 a view of shared or unshared memory). */
 export function copyOut(u8: Uint8Array, from: number, to: number): Uint8Array {
   const n = to - from, lead = (u8.byteOffset + from) & 7;
-  if (lead === 0 || n < MIN || n + 8 > MAX || from < lead || !isShared(u8)) return u8.slice(from, to);
+  if (lead === 0 || n < MIN || n + lead > MAX || from < lead || !isShared(u8)) return u8.slice(from, to);
   const m = n + lead;
   if (scratch === null || scratch.length < m) {
     let size = 65536;

@@ -385,7 +385,7 @@ function writeSized(header: DBusHeader, body: readonly unknown[], out: Uint8Arra
  * the buffer encodeTransient() writes into: made at SCRATCH_MIN, so that a message that fits
  * is written in one pass, its values read once (a smaller one that grew took three: written
  * until it ran out, sized, written; an outside audit, stop 54). A message that does not fit
- * is sized and written into a larger one (the next power of two, at most SCRATCH_MAX), which
+ * is sized and written into a larger one (the next power of two, at most SCRATCH_MAX: 2 MiB), which
  * the thread keeps: the next messages of that size take one pass again, with no buffer of their
  * own and no error thrown and caught (64 KiB method calls made an ArrayBuffer and a BusError
  * per message on each side, and the collector took 14-17 % of both threads: an outside audit,
@@ -398,10 +398,11 @@ let view0: Uint8Array = NO_VIEW, view1: Uint8Array = NO_VIEW;
 /** the scratch's first size: most messages fit */
 const SCRATCH_MIN = 65536;
 /**
- * the largest scratch a thread keeps: the bus's largest payload (MAX_PAYLOAD, 2 MiB) rounded
- * up to a power of two with room for a header; a larger message could not be sent anyway
+ * the largest scratch a thread keeps: the bus's largest payload (MAX_PAYLOAD, 2 MiB, a power
+ * of two), which bounds a whole D-Bus message sent on it; a larger one, which no send can
+ * carry, gets a buffer of its own and leaves the kept one as it was (an outside audit, stop 57)
  */
-const SCRATCH_MAX = 4 << 20;
+const SCRATCH_MAX = A.MAX_PAYLOAD;
 
 /** the scratch grown to hold `size` bytes (its views dropped), or null when `size` is over SCRATCH_MAX */
 function scratchFor(size: number): Uint8Array | null {

@@ -614,7 +614,7 @@ test('an ay array\'s length is read once per pass: what is written is what its l
 // on each side of every 64 KiB method call)
 test('encodeTransient: a large message grows the reused buffer; the next one of its size is written in one pass, its values read once', () => {
   const sig: DBusHeader = { type: 'signal', serial: 3, path: '/a', interface: 'a.b', member: 'M', signature: 'ay' };
-  for (const size of [65536, 200000, 65536 + 7, 3 << 20]) {
+  for (const size of [65536, 200000, 65536 + 7, 1 << 20, 3 << 20]) {
     const big = new Uint8Array(size);
     for (let i = 0; i < size; i += 4093) big[i] = i & 0xff;
     let reads = 0;
@@ -629,7 +629,9 @@ test('encodeTransient: a large message grows the reused buffer; the next one of 
     reads = 0;
     const again = encodeTransient(sig, body);
     assert.is(hex(again), want, `${size}: again`);
-    assert.is(reads, 1, `${size}: read once the second time`);
+    // (over MAX_PAYLOAD, 2 MiB, no send can carry it: a buffer of its own each time, the kept one left as it was)
+    if (size <= 2 << 20) assert.is(reads, 1, `${size}: read once the second time`);
+    else assert.ok(reads >= 2 && reads <= 3, `${size}: read ${reads} times again`);
     // a small message after it: the same bytes as ever
     assert.is(hex(encodeTransient(CASES[3][0], CASES[3][1])), LIBDBUS[3]);
   }
