@@ -11,12 +11,16 @@
 // docs/BENCHMARKS.md). A slab is never reused: a new one is cut when it is full, and a slab's
 // memory goes when the last view of it does. The cost of that: a copy that waits long keeps
 // its whole slab (SLAB bytes) alive, at most SLAB / 8 times its own size for the smallest ones.
+// Since stop 57 copies of up to 4 KiB go into slabs of 64 KiB (512 bytes and 16 KiB before):
+// 1 000 concurrent call()s of 4 KiB, most of them waiting for a pending-call slot with their
+// copies, took 0.76, 0.92 and 0.90 times as long (three alternated A/B runs, medians of 11-15
+// repetitions; docs/BENCHMARKS.md, stop 57).
 import { payloadBytes, payloadLength } from './args.ts';
 
 /** payloads of at most this many bytes are copied into the slab (larger ones get memory of their own) */
-export const SMALL = 512;
-/** a slab's size: 32 copies of SMALL bytes, 256 of 64 */
-export const SLAB = 16384;
+export const SMALL = 4096;
+/** a slab's size: 16 copies of SMALL bytes, 1 024 of 64 */
+export const SLAB = 65536;
 
 let slab: Uint8Array | null = null;
 /** the slab's bytes in use (8-aligned) */
