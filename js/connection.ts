@@ -1003,15 +1003,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         const left = deadline - now();
         if (left <= 0) { this.lastDropped = dropped; throw new BusError(A.ETIMEDOUT, 'recvAsync', `no message within ${timeout} ms`); }
         // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
-        let caught = false;
+        let caught = false, owe = false;
         const busy = this.lockBusy !== null; // the last look found a lock taken: wait a little, look again
         if (!spinDecided && !busy) {
           spinDecided = true;
           caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
-          // (a catch counts in the thread's chain of wake-ups as an immediate receive does: reply-pump.ts)
-          if (caught && stepResolved()) await yieldTurn();
+          // a catch counts in the thread's chain of wake-ups as an immediate receive does
+          // (reply-pump.ts says why); when the chain says the loop is held, the receive waits
+          // one macrotask first, as a waiter that a close, an abort or the iterator's end ends
+          owe = caught && stepResolved();
         }
-        if (!caught) {
+        if (!caught || owe) {
           if (!w) {
             w = { keep: keepAlive, held: false, error: null, cancel: null };
             this.waiters.add(w);
@@ -1032,7 +1034,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
-            waitWord(i32, idx, seen, ms, this.sleepersIndex).then(resolve);
+            if (owe) void yieldTurn().then(resolve);
+            else waitWord(i32, idx, seen, ms, this.sleepersIndex).then(resolve);
           });
           cur.cancel = null;
           if (cur.error) throw cur.error;

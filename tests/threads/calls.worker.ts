@@ -4,14 +4,14 @@
 import { Bus, BusError, MockProvider, type BusHandle } from '../../js/index.ts';
 import { input, post } from '../helpers/worker.ts';
 
-interface CallsInput { role: 'replier' | 'hold' | 'service' | 'progress' | 'fast'; handle: BusHandle }
+interface CallsInput { role: 'replier' | 'hold' | 'service' | 'progress' | 'fast' | 'echo'; handle: BusHandle }
 const errText = (e: unknown) => (e instanceof BusError ? e.code : String((e as Error)?.stack ?? e));
 
 const inp = await input<CallsInput>();
 try {
   const bus = await Bus.join(inp.handle, { provider: new MockProvider({ seed: 9 }) });
   // ('fast': busy polling, so that every call's reply comes within the caller's spin)
-  const conn = bus.connect({ description: `calls-${inp.role}`, busyPoll: inp.role === 'fast' ? 100 : 0 });
+  const conn = bus.connect({ description: `calls-${inp.role}`, busyPoll: inp.role === 'fast' || inp.role === 'echo' ? 100 : 0 });
   post({ ready: true, id: conn.id, slot: bus.engine.threadSlot });
   if (inp.role === 'replier' || inp.role === 'fast') {
     let answered = 0;
@@ -21,6 +21,20 @@ try {
       const bytes = m.payload.slice().reverse();
       conn.reply(m, bytes);
       m.free();
+      answered++;
+    }
+    conn.close();
+    bus.close();
+    post({ done: true, answered });
+  } else if (inp.role === 'echo') {
+    // every message sent back to its sender (not a reply), until an empty one
+    let answered = 0;
+    for (;;) {
+      const m = await conn.recvAsync({ timeout: 10000 });
+      const n = m.payload.length, src = m.src;
+      if (n > 0) conn.send(src, m.payload);
+      m.free();
+      if (n === 0) break;
       answered++;
     }
     conn.close();
