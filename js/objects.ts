@@ -610,7 +610,8 @@ export function callMethod(c: Connection, spec: MethodCallSpec, opts?: CallOptio
     if (opts !== undefined) {
       try { copy = callOptionsCopy('callMethod', opts); } catch (err) { optsErr = err; }
     }
-    const transient = copy === undefined || (optsErr === null && copy.signal === undefined);
+    // (faulty options: nothing of the caller's runs after the encoding either, which is only sized then)
+    const transient = copy === undefined || optsErr !== null || copy.signal === undefined;
     // the cookie is the D-Bus serial written into the bytes: taken now, so that no call made
     // while this one waits (for a slot, for room) takes it too
     const cookie = c.takeCallCookie();

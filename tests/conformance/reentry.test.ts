@@ -250,6 +250,7 @@ t('callMethod with options: read first, each once; without a signal the body rea
     assert.match(e.message, /^callMethod: EINVAL: unknown option "tiemout"/);
   });
   assert.ok(reads.filter((r) => r === 'timeout').length <= 1, 'an option read once at most');
+  assert.is(reads.filter((r) => r === 'body').length, 1, 'faulty options: the body read once (a second look, stop 57)');
   assert.is(bus.stats().calls.pending, 0);
   lS.stop(); await lS.done;
   S.close(); T.close(); C.close();
