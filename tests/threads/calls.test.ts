@@ -32,6 +32,22 @@ s('a worker answers call() and callSync()', async () => {
   bus.close();
 });
 
+/**
+ * `step` awaited in a loop for `ms`, a 1 ms interval ticking meanwhile: how many steps ran,
+ * how often the interval ticked and its longest gap (the timer tests below)
+ */
+async function timersDuring(step: () => Promise<void>, ms = 400): Promise<{ steps: number; ticks: number; gap: number }> {
+  let ticks = 0, last = performance.now(), gap = 0;
+  const iv = setInterval(() => { const t = performance.now(); gap = Math.max(gap, t - last); last = t; ticks++; }, 1);
+  const end = performance.now() + ms;
+  let steps = 0;
+  last = performance.now();
+  while (performance.now() < end) { await step(); steps++; }
+  gap = Math.max(gap, performance.now() - last);
+  clearInterval(iv);
+  return { steps, ticks, gap };
+}
+
 // (stop 57, an outside audit: a reply caught by the caller's spin resolved its call in a
 // microtask, uncounted by the thread's chain of wake-ups (host/fair.ts), so a loop of awaited
 // calls whose replies the spin caught went back to the event loop's timers only when a spin
@@ -47,15 +63,9 @@ s('a loop of awaited calls whose replies the spin catches lets the timers run (h
   const ready = await w.next<Ready>(READY_MS, 'the replier to join');
   assert.is(ready.error, undefined);
   const payload = new Uint8Array([1, 2]);
-  for (let i = 0; i < 2000; i++) (await main.call(ready.id, payload, { timeout: MSG_MS })).free(); // (warm)
-  let ticks = 0, last = performance.now(), gap = 0;
-  const iv = setInterval(() => { const t = performance.now(); gap = Math.max(gap, t - last); last = t; ticks++; }, 1);
-  const end = performance.now() + 400;
-  let calls = 0;
-  last = performance.now();
-  while (performance.now() < end) { (await main.call(ready.id, payload, { timeout: MSG_MS })).free(); calls++; }
-  gap = Math.max(gap, performance.now() - last);
-  clearInterval(iv);
+  const call = async () => { (await main.call(ready.id, payload, { timeout: MSG_MS })).free(); };
+  for (let i = 0; i < 2000; i++) await call(); // (warm)
+  const { steps: calls, ticks, gap } = await timersDuring(call);
   main.send(ready.id, null);
   await w.next(MSG_MS, 'done');
   assert.ok(calls > 100, `${calls} calls in 400 ms`);
@@ -74,14 +84,7 @@ s('a loop of recvAsync() round trips whose answers the spin catches lets the tim
   const payload = new Uint8Array([1, 2]);
   const trip = async () => { main.send(ready.id, payload); (await main.recvAsync({ timeout: MSG_MS })).free(); };
   for (let i = 0; i < 2000; i++) await trip(); // (warm)
-  let ticks = 0, last = performance.now(), gap = 0;
-  const iv = setInterval(() => { const t = performance.now(); gap = Math.max(gap, t - last); last = t; ticks++; }, 1);
-  const end = performance.now() + 400;
-  let trips = 0;
-  last = performance.now();
-  while (performance.now() < end) { await trip(); trips++; }
-  gap = Math.max(gap, performance.now() - last);
-  clearInterval(iv);
+  const { steps: trips, ticks, gap } = await timersDuring(trip);
   main.send(ready.id, null);
   assert.equal(await w.next(MSG_MS, 'done'), { done: true, answered: 2000 + trips });
   assert.ok(trips > 100, `${trips} round trips in 400 ms`);
