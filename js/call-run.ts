@@ -9,6 +9,7 @@
 // The connection keeps the pending calls (calls.ts: every receive path looks for ends of
 // calls) and the send of a call (startCall: the command encoding is the connection's); what
 // a call needs of it is CallOwner.
+import type { Linked } from './linked-set.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { isShutdown } from './engine.ts';
@@ -458,6 +459,10 @@ export class Caller implements SlotOwner {
  */
 class CallEnd implements Waiter {
   readonly op = 'call';
+  /** Linked (a connection's waiters: linked-set.ts) */
+  linkPrev: Linked | null = null;
+  linkNext: Linked | null = null;
+  linkIn: object | null = null;
   held = false;
   error: BusError | null = null;
   cancel: (() => void) | null = null;

@@ -22,11 +22,15 @@ import * as A from './shared/abi.ts';
 import { BusError } from './errno.ts';
 import { get64 } from './wire.ts';
 import { Message } from './message.ts';
+import { CookieTable } from './cookie-table.ts';
+import type { Linked } from './linked-set.ts';
 import type { Connection } from './connection.ts';
 
-/** One pending call of a connection. */
-export interface PendingCall {
+/** One pending call of a connection (Linked: the reply pump's waiting calls, reply-pump.ts). */
+export interface PendingCall extends Linked {
   readonly cookie: number;
+  /** insertion order in Calls.pending (cookie-table.ts) */
+  order: number;
   /** the reply, once it came */
   reply: Message | null;
   /** ETIMEDOUT, EPIPE, ECONNRESET, ECANCELED: how it ended without a reply */
@@ -67,22 +71,25 @@ export const DEFAULT_CALL_TIMEOUT = 25000;
 
 /** Calls.claimQuiet: the message was a call's end, and there is nobody to wake */
 export const NO_WAKE: PendingCall = Object.freeze({
-  cookie: 0, reply: null, error: null, waitError: null, abandoned: true, wake: null, held: false, behind: false, op: 'call', deadlineNs: 0,
+  linkPrev: null, linkNext: null, linkIn: null, cookie: 0, order: 0, reply: null, error: null, waitError: null, abandoned: true, wake: null, held: false, behind: false, op: 'call', deadlineNs: 0,
 }) as PendingCall;
 
 /** The calls of one connection, made on its first call(). */
 export class Calls {
-  readonly pending = new Map<number, PendingCall>();
+  /** by cookie (a table of our own, not a Map: cookie-table.ts says why) */
+  readonly pending = new CookieTable<PendingCall>();
   /** the count of pending (and abandoned) calls; 0: receives skip the look-up */
   live = 0;
   /** no pending call's deadline is earlier than this (ns; it may be stale-early: expire() recomputes it) */
   private nextDue = Infinity;
+  /** no pending call's deadline is earlier than this (ns; it may be earlier than the earliest) */
+  get dueFrom(): number { return this.nextDue; }
 
   constructor(private readonly conn: Connection) {}
 
   add(cookie: number, op: string, deadlineNs: number): PendingCall {
-    const p: PendingCall = { cookie, reply: null, error: null, waitError: null, abandoned: false, wake: null, held: false, behind: false, op, deadlineNs };
-    this.pending.set(cookie, p);
+    const p: PendingCall = { linkPrev: null, linkNext: null, linkIn: null, cookie, order: 0, reply: null, error: null, waitError: null, abandoned: false, wake: null, held: false, behind: false, op, deadlineNs };
+    this.pending.set(p);
     this.live++;
     if (deadlineNs < this.nextDue) this.nextDue = deadlineNs;
     return p;

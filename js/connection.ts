@@ -15,6 +15,7 @@ import { unref as unrefTimer } from './host/deadlines.ts';
 import { options, optBoolean, u32Arg, busyPollArg, kindOf, shown, payloadBytes, payloadLength, payloadOffset, offsetIn, overlapsIn, isAbortSignal, relabel, isList } from './args.ts';
 import { connStats, type ConnStats } from './health.ts';
 import { Spinner } from './host/spin.ts';
+import { LinkedSet } from './linked-set.ts';
 import * as T from './host/turns.ts';
 import { iterate, defineDispose, type MessagesOptions, type MessageIterator } from './iterate.ts';
 import { listen, type ListenOptions, type Listener } from './listen.ts';
@@ -270,7 +271,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   readonly wakeIndex: number;
   /** @internal index of the sleepers count in engine.i32 (PumpOwner) */
   readonly sleepersIndex: number;
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new LinkedSet<Waiter>();
   private refd = true;
   /** the adaptive spin of this connection's waits and its counters (js/host/spin.ts; docs/API.md, "Waiting") */
   readonly spinner = new Spinner();
@@ -1015,7 +1016,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         if (!caught || owe) {
           if (!w) {
-            w = { keep: keepAlive, held: false, error: null, cancel: null };
+            w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null };
             this.waiters.add(w);
             this.holdFor(w);
             if (onAbort) this.aborts.watch(signal!, onAbort, 'recvAsync');
@@ -1146,7 +1147,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** @internal take a keep-alive hold that lasts until dropHold (as a receive's, `keep` as recvAsync's keepAlive) */
   standingHold(keep: boolean | undefined): Waiter {
-    const w: Waiter = { keep, held: false, error: null, cancel: null };
+    const w: Waiter = { linkPrev: null, linkNext: null, linkIn: null, keep, held: false, error: null, cancel: null };
     this.standing.add(w);
     this.holdFor(w);
     return w;
@@ -1280,7 +1281,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (calls === null || calls.live === 0) return false;
     let any = false;
     const u32 = this.engine.u32, cmd = this.engine.cmd;
-    for (const p of [...calls.pending.values()]) {
+    for (const p of calls.pending.values()) {
       if (this.recvReply(p.cookie, 'close', false) !== 0) continue;
       const off = RECV.offset(u32, cmd);
       if (!calls.claim(this.poolBase + off, off, RECV.size(u32, cmd))) this.freeOffset(off); // (cannot happen: its cookie is a pending call's)
@@ -1984,7 +1985,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
   // backpressure (issue 10)
   /** sendAsync() calls of this connection waiting for room */
-  private readonly sendWaiters = new Set<Waiter>();
+  private readonly sendWaiters = new LinkedSet<Waiter>();
   /** the adaptive spin of sendAsync's waits for room and its counters (js/host/spin.ts; docs/API.md, "Backpressure and quotas") */
   readonly spaceSpinner = new Spinner();
 

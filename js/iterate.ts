@@ -14,6 +14,13 @@ import { relabel } from './args.ts';
 import type { Connection, RecvAsyncOptions, WaitStop, CheckedRecv } from './connection.ts';
 import { Message, closedFree } from './message.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
+import { LinkedSet, type Linked } from './linked-set.ts';
+
+/** a step still waiting, and the handle that ends its wait */
+interface Waiting extends Linked {
+  readonly step: Promise<IteratorResult<Message>>;
+  readonly stop: WaitStop;
+}
 
 /** conn.messages() options: those of recvAsync, applied to every wait. */
 export type MessagesOptions = RecvAsyncOptions;
@@ -43,8 +50,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
   let checked: CheckedRecv | null = null;
   /** steps take batches (no peek, no priority: a plain receive), known from the first step on */
   let batched = false;
-  /** the steps still waiting (a manual next() not awaited yet), each with the handle that ends its wait */
-  const waiting = new Map<Promise<IteratorResult<Message>>, WaitStop>();
+  /** the steps still waiting (a manual next() not awaited yet), each with the handle that ends its wait (a LinkedSet, not a Map: one joins and leaves per parked step; linked-set.ts says why) */
+  const waiting = new LinkedSet<Waiting>();
   /** a handle no step holds, for the next one (a queued message's step allocates nothing) */
   let spare: WaitStop | null = null;
   /**
@@ -148,8 +155,9 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         return Promise.resolve(got(r));
       }
       const waited = r.then(got, failed);
-      waiting.set(waited, stop);
-      const forget = () => { waiting.delete(waited); spare = stop; };
+      const entry: Waiting = { linkPrev: null, linkNext: null, linkIn: null, step: waited, stop };
+      waiting.add(entry);
+      const forget = () => { waiting.delete(entry); spare = stop; };
       waited.then(forget, forget);
       return waited;
     } catch (err) {
@@ -168,9 +176,9 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
     async return(): Promise<IteratorResult<Message>> {
       done = true;
       if (waiting.size > 0) {
-        const steps = [...waiting];
-        for (const [, stop] of steps) stop.cancel?.(ENDED);
-        await Promise.allSettled(steps.map(([step]) => step));
+        const steps = waiting.toArray();
+        for (const { stop } of steps) stop.cancel?.(ENDED);
+        await Promise.allSettled(steps.map(({ step }) => step));
       }
       drop();
       // the slices of the messages handed over are freed now (the batch's others stay queued)

@@ -132,7 +132,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     }
     conn.wakeListen();
   };
-  const parkWaiter: Waiter = { keep: false, held: false, error: null, cancel: cancelPark };
+  const parkWaiter: Waiter = { linkPrev: null, linkNext: null, linkIn: null, keep: false, held: false, error: null, cancel: cancelPark };
   const NONE: RecvOptions = {};
   const stop: WaitStop = { cancel: null };
   let stopped = false, received = 0, active = true;

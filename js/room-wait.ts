@@ -35,6 +35,7 @@
 // receiver is known, lets the event loop run and only looks from then on; one that finds no
 // room takes a ticket in that receiver's line, and the holder of the turn sleeps on the
 // receiver's space word.
+import type { Linked } from './linked-set.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { now, waitWord, RESOLVED } from './host/wait.ts';
@@ -263,6 +264,10 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   /** the waiting call, named in the error of a close */
   readonly op: string;
   readonly keep: boolean | undefined;
+  /** Linked (a connection's waiters: linked-set.ts) */
+  linkPrev: Linked | null = null;
+  linkNext: Linked | null = null;
+  linkIn: object | null = null;
   held = false;
   error: BusError | null = null;
 

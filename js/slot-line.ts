@@ -24,6 +24,7 @@
 // call() returned (docs/BENCHMARKS.md, stop 16), with the call's arguments in it rather than
 // in objects of their own, and a small payload's copy in a shared slab (own-copy.ts): about
 // 0.45 KB per waiting call (stop 32).
+import type { Linked } from './linked-set.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
 import { now } from './host/wait.ts';
@@ -103,6 +104,10 @@ export class SlotCall {
   private endsAt: number;
   // the Waiter (Connection's close(), ref(), unref())
   readonly op = 'call';
+  /** Linked (a connection's waiters: linked-set.ts) */
+  linkPrev: Linked | null = null;
+  linkNext: Linked | null = null;
+  linkIn: object | null = null;
   held = false;
   error: BusError | null = null;
   /** what the wait ends with: slotGo's (the call's reply), reject(err) */

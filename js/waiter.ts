@@ -2,8 +2,10 @@
 // room of sendAsync, replyAsync and call()): what conn.close() ends and conn.ref() / unref()
 // move the keep-alive hold of (host/keepalive.ts).
 import type { BusError } from './errno.ts';
+import type { Linked } from './linked-set.ts';
 
-export interface Waiter {
+/** (Linked: a connection's waiters are a LinkedSet, linked-set.ts; initialise the links to null) */
+export interface Waiter extends Linked {
   /** the waiting call, named in the error of a close (a wait for room only) */
   op?: string | undefined;
   /** keep the thread alive while waiting (undefined: as the connection, ref() / unref()) */

@@ -23,16 +23,18 @@
 // many threads sleep on (a receiver's ticket line) use waitAsync's own timeout instead.
 
 import { notifyWord } from './sleepers.ts';
+import { LinkedSet, type Linked } from '../linked-set.ts';
 
 /** One registered deadline: notify i32[index] at `at` (performance.now() ms); `sleepers`: the word's sleepers count (wait.ts, notifyWord). */
-export interface Deadline {
+export interface Deadline extends Linked {
   at: number;
   i32: Int32Array;
   index: number;
   sleepers: number;
 }
 
-const pending = new Set<Deadline>();
+/** (a LinkedSet, not a Set: one joins and leaves per parked wait; linked-set.ts says why) */
+const pending = new LinkedSet<Deadline>();
 let timer: ReturnType<typeof setTimeout> | undefined;
 /** the deadline the timer is armed for (Infinity: not armed) */
 let armedAt = Infinity;
@@ -84,7 +86,7 @@ function fire(): void {
 
 /** Notify i32[index] at `at` (performance.now() ms), unless dropDeadline() comes first. */
 export function addDeadline(at: number, i32: Int32Array, index: number, sleepers: number): Deadline {
-  const d: Deadline = { at, i32, index, sleepers };
+  const d: Deadline = { linkPrev: null, linkNext: null, linkIn: null, at, i32, index, sleepers };
   pending.add(d);
   if (at < armedAt) arm(at);
   return d;
