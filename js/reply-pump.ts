@@ -33,9 +33,10 @@ import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
 import { waitWord, now } from './host/wait.ts';
-import { stepResolved, yieldTurn } from './host/fair.ts';
+import { waitResolved, yieldTurn } from './host/fair.ts';
 import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
+import { LinkedSet } from './linked-set.ts';
 import type { Spinner } from './host/spin.ts';
 import type { Calls, PendingCall } from './calls.ts';
 import type { SlotLine } from './slot-line.ts';
@@ -78,14 +79,16 @@ export interface PumpOwner {
 
 /** The reply pump of one connection. */
 export class ReplyPump {
-  /** call()s waiting for their end (their receives are the pump's) */
-  readonly waiting = new Set<PendingCall>();
+  /** call()s waiting for their end (their receives are the pump's; a LinkedSet, not a Set: linked-set.ts says why) */
+  readonly waiting = new LinkedSet<PendingCall>();
   /** the pump runs */
   private running = false;
   /** an end of a call the host does not know (made through the raw ABI: the user's) was seen queued: the pump takes only its own calls' ends, by cookie */
   private rawCalls = false;
   /** the last look left an end to the listener (messages were queued before it) */
   private deferred = false;
+  /** the thread's chain of wake-ups asked for a macrotask when this pump last took ends (host/fair.ts): before its next wait, or its next run */
+  private yieldOwed = false;
   /** the deadline (ns) the current wait ends at, and how to end that wait early */
   private dueNs = Infinity;
   private wake: (() => void) | null = null;
@@ -113,7 +116,7 @@ export class ReplyPump {
   nudge(): void {
     if (this.running) { if (this.deferred) this.wake?.(); }
     else if (this.waiting.size > 0) {
-      for (const p of this.waiting) if (!(p.reply || p.error || p.waitError)) { void this.run(); return; }
+      for (let p = this.waiting.first; p !== null; p = p.linkNext as PendingCall | null) if (!(p.reply || p.error || p.waitError)) { void this.run(); return; }
     }
   }
 
@@ -141,7 +144,7 @@ export class ReplyPump {
     if (calls === null || calls.live === 0) return false;
     if (this.line.head !== null) return true;
     if (this.conn.pendingReceives > 0) return false;
-    for (const p of calls.pending.values()) if (p.abandoned) return true;
+    for (const p of calls.pending.unordered) if (p !== null && p.abandoned) return true;
     return false;
   }
 
@@ -153,7 +156,7 @@ export class ReplyPump {
   get settling(): number {
     const pending = this.conn.calls?.pending;
     let n = 0;
-    for (const p of this.waiting) if ((p.reply || p.error || p.waitError) && pending?.get(p.cookie) !== p) n++;
+    for (let p = this.waiting.first; p !== null; p = p.linkNext as PendingCall | null) if ((p.reply || p.error || p.waitError) && pending?.get(p.cookie) !== p) n++;
     return n;
   }
 
@@ -162,6 +165,7 @@ export class ReplyPump {
     const conn = this.conn, e = conn.engine, i32 = e.i32, idx = conn.wakeIndex;
     let spinDecided = false;
     try {
+      if (this.yieldOwed) { this.yieldOwed = false; await yieldTurn(); }
       // while calls wait for their ends, and while ends are owed that no call() waits for
       // (endsOwed: the calls' while others wait for a slot, an aborted call's)
       while (this.waiting.size > 0 || this.endsOwed()) {
@@ -171,14 +175,22 @@ export class ReplyPump {
         // a call runs no command that would say so: ask, or the calls wait for their deadlines)
         e.checkAlive();
         const seen = Atomics.load(i32, idx);
-        if (this.take() > 0) spinDecided = false;
+        if (this.take() > 0) {
+          spinDecided = false;
+          // ends taken in this same task count in the thread's chain (host/fair.ts), as a caught
+          // one does (below): a pump that finds ends queued whenever it looks (a worker that
+          // answers faster than this thread calls) never parked, and a page keeping 100 calls
+          // in flight held its timers for 50–390 ms (stop 58). The macrotask it owes then comes
+          // before its next wait, or first in its next run (the calls it just ended settle now)
+          if (waitResolved(now(), true)) this.yieldOwed = true;
+        }
         // until the earliest deadline of a call still waiting for its end (and never less than
         // a little while once it passed, so a clock that lags does not spin); none: done. (A
         // call whose end was just handed over stays in `waiting` until its call() resumes:
         // counting it kept the pump spinning and parking after every same-thread call, which
         // cost a spin or a waitAsync round trip per call)
         let due = Infinity, open = false;
-        for (const p of this.waiting) {
+        for (let p = this.waiting.first; p !== null; p = p.linkNext as PendingCall | null) {
           if (p.reply || p.error || p.waitError) continue;
           // (its end is queued behind messages the listener takes first: no deadline to wait for)
           if (p.behind) { p.behind = false; continue; }
@@ -188,13 +200,14 @@ export class ReplyPump {
         // (calls waiting for a slot: every pending call's deadline; else an aborted one's)
         if (conn.calls !== null) {
           const all = this.line.head !== null;
-          for (const p of conn.calls.pending.values()) {
-            if (!all && !p.abandoned) continue;
+          for (const p of conn.calls.pending.unordered) {
+            if (p === null || (!all && !p.abandoned)) continue;
             open = true;
             if (p.deadlineNs < due) due = p.deadlineNs;
           }
         }
         if (!open) break;
+        if (this.yieldOwed) { this.yieldOwed = false; await yieldTurn(); continue; }
         const stuck = conn.lockStuck();
         if (stuck) throw relabel('call', stuck); // (the shared error says the op of the receive that met it: an outside audit, stop 22)
         let left = Math.max((due - e.monotonicNs()) / 1e6, 0.05);
@@ -208,7 +221,7 @@ export class ReplyPump {
             // thread's chain of wake-ups as an immediate receive does, so that a loop of awaited
             // calls whose ends the spin catches lets the loop reach its timers (host/fair.ts;
             // uncounted, such a loop held a 1 ms interval up to 47 ms: stop 57)
-            if (stepResolved()) await yieldTurn();
+            if (waitResolved(now(), true)) await yieldTurn();
             continue;
           }
         }
@@ -235,7 +248,7 @@ export class ReplyPump {
         this.dueNs = Infinity;
       }
     } catch (err) {
-      for (const p of this.waiting) {
+      for (const p of this.waiting.toArray()) {
         if (p.reply || p.error || p.waitError) continue;
         p.waitError = err as Error;
         p.wake?.();
@@ -301,9 +314,12 @@ export class ReplyPump {
   private takeEach(dueOnly: boolean): number {
     const conn = this.conn;
     const t = dueOnly ? conn.engine.monotonicNs() : Infinity;
+    // (every waiting call is pending until its end is taken: none is due before the earliest
+    // deadline of the pending ones, the usual case of a look that found no end queued)
+    if (conn.calls !== null && t < conn.calls.dueFrom) return 0;
     const listening = conn.listening !== null;
     let n = 0;
-    for (const p of [...this.waiting]) {
+    for (const p of this.waiting.toArray()) {
       if (p.reply || p.error || p.waitError || p.deadlineNs > t) continue;
       // with a listener running, a reply or REPLY_DEAD queued behind messages is left to it
       // (above): its own RECV_REPLY would take it out of order (also past the call's deadline:
@@ -319,7 +335,7 @@ export class ReplyPump {
     }
     const calls = conn.calls;
     if (calls !== null && conn.lockBusy === null) {
-      for (const p of [...calls.pending.values()]) {
+      for (const p of calls.pending.values()) {
         if (!p.abandoned || p.deadlineNs > t) continue;
         conn.takeReply(p, 'call', true);
         if (conn.lockBusy !== null) break;

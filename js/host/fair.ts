@@ -35,9 +35,17 @@ const probed = (): void => {
 /**
  * A parked wait resolved at `t`: should it yield a macrotask before it goes on (the loop
  * held past FAIR_MS by such resolutions)? Allocation-free but for the probe it may arm.
+ *
+ * `step`: not a wait's resolution but a receive that went on in the same task (a message
+ * found queued, a reply the spin caught, replies the reply pump took): a gap since the last
+ * one says nothing of the loop then, so it does not start a new chain. (It did until stop 58:
+ * a page keeping 100 call()s in flight to a worker ran microtask chains of 50–390 ms, each of
+ * its steps 5–6 ms after the last one, young collections of 13–20 ms among them: every gap
+ * started the chain over and no probe was ever armed.) A step after a quiet spell arms the
+ * probe at once: one macrotask per step at most, for steps more than FAIR_MS / 2 apart.
  */
-export function waitResolved(t: number): boolean {
-  if (t - lastAt > FAIR_MS / 2) chainAt = t;
+export function waitResolved(t: number, step = false): boolean {
+  if (!step && t - lastAt > FAIR_MS / 2) chainAt = t;
   lastAt = t;
   if (probeAt >= 0) return t - probeAt >= FAIR_MS;
   if (t - chainAt >= FAIR_MS / 2) {
@@ -71,7 +79,7 @@ export function stepResolved(): boolean {
   const t = now();
   stepEvery = t - stepAt > STEP_SLOW_MS ? 1 : STEP_EVERY;
   stepAt = t;
-  return waitResolved(t);
+  return waitResolved(t, true);
 }
 
 /**
@@ -82,21 +90,33 @@ export function stepResolved(): boolean {
  * made on first use, one per thread; its port resolves the oldest yield first. (Not where
  * setImmediate exists: in Deno, port messages starve timers, and an open port keeps the
  * process alive.)
+ *
+ * The message makes two hops: Chromium queues a timer that fell due during a long task
+ * only when it picks the next task, behind the tasks posted during that task, such as this
+ * yield; a yield of one hop then ran the bus's next turn before the timer, which waited for
+ * the turn after (a page keeping 100 calls in flight: its 4 ms interval late by about twice
+ * the chain, 30–40 ms; stop 58). The first hop's task only posts the second, which the timer,
+ * queued by then, goes before.
  */
 export const yieldTurn: () => Promise<void> = typeof (globalThis as { setImmediate?: unknown }).setImmediate === 'function'
   ? () => new Promise<void>((r) => (globalThis as unknown as { setImmediate: (f: () => void) => void }).setImmediate(r))
   : typeof MessageChannel === 'function' ? channelYield() : () => new Promise<void>((r) => setTimeout(r, 0));
 
 function channelYield(): () => Promise<void> {
-  let port: { postMessage(v: null): void } | null = null;
-  const pending: (() => void)[] = [];
+  let port: { postMessage(v: number): void } | null = null;
+  const first: (() => void)[] = [];
+  const second: (() => void)[] = [];
   return () => new Promise<void>((r) => {
     if (port === null) {
       const ch = new MessageChannel();
-      (ch.port1 as unknown as { onmessage: () => void }).onmessage = () => { pending.shift()?.(); };
-      port = ch.port2;
+      const p2 = ch.port2;
+      (ch.port1 as unknown as { onmessage: (e: { data: number }) => void }).onmessage = (e) => {
+        if (e.data === 1) { second.push(first.shift()!); p2.postMessage(2); }
+        else second.shift()!();
+      };
+      port = p2;
     }
-    pending.push(r);
-    port.postMessage(null);
+    first.push(r);
+    port.postMessage(1);
   });
 }

@@ -4,7 +4,7 @@
 // waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32). What keeps a thread
 // alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
 import { addDeadline, dropDeadline } from './deadlines.ts';
-import { waitResolved, yieldTurn } from './fair.ts';
+import { stepResolved, waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
 import { addPoll, dropPoll, type Poll } from './polls.ts';
 import { payAll } from './owed.ts';
@@ -49,7 +49,8 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
   const r = waitAsyncFn(i32, index, expected);
   if (!r.async) {
     Atomics.sub(i32, sleepers, 1);
-    return Promise.resolve();
+    // (the word had moved: the caller looks again in a microtask, a step of the same task)
+    return stepResolved() ? yieldTurn() : Promise.resolve();
   }
   // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
   if (timeout === Infinity) return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn() : undefined; });

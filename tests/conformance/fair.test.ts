@@ -78,6 +78,23 @@ t('send() + recvAsync() ping-pong between two connections of one thread: the thr
   a.close();
 });
 
+t('call()s answered before they are awaited (the reply pump finds each reply queued): the thread\'s timers run meanwhile', async ({ bus }) => {
+  // (stop 58: replies the pump took without a spin or a wait did not count in the thread's
+  // chain, so a loop whose replies were always there when the pump looked never went back to
+  // the event loop: a page keeping 100 calls in flight to a worker that answered faster than
+  // it called held its timers for 50-390 ms; here the service answers in the same task)
+  const svc = bus.connect(), a = bus.connect();
+  const answer = (): void => { for (let m; (m = svc.recv()) !== null;) { svc.reply(m, null); m.free(); } };
+  const fired = await untilTimer(async () => {
+    const calls = [a.call(svc.id, null, { timeout: 5000 }), a.call(svc.id, null, { timeout: 5000 })];
+    answer();
+    for (const c of calls) (await c).free();
+  });
+  assert.ok(fired >= 0, `the 10 ms timer fired before ${ROUNDS} rounds of two calls were done`);
+  assert.is(a.pendingCalls, 0);
+  svc.close(); a.close();
+});
+
 /** about `us` µs of work (a handler's), without a timer */
 function busy(us: number): void {
   const end = performance.now() + us / 1000;
