@@ -1111,7 +1111,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // (a call() waits among them for close(), not as a receive; one that close() or an abort
     // has ended is no longer pending, though it leaves the set a microtask later: counted until
     // then before stop 41, an outside audit)
-    for (const w of this.waiters) if (w.op !== 'call' && w.error === null) n++;
+    for (let w = this.waiters.first; w !== null; w = w.linkNext as Waiter | null) if (w.op !== 'call' && w.error === null) n++;
     return n;
   }
 
