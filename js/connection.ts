@@ -871,7 +871,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         const c = this.checkRecvAsync(opts);
         this.recvOwed = false;
         const y = this.recvYield ??= yieldTurn().then(() => { this.recvYield = null; });
+        this.yieldingReceives++; // (a pending receive meanwhile: pendingReceives)
         return y.then(() => {
+          this.yieldingReceives--;
           // (shut down meanwhile: ESHUTDOWN, as a parked receive says; a later one says ECONNRESET)
           if (this.isClosed && this.busShutDown) throw shutdownError('recvAsync');
           return this.handed(this.recvChecked(c.o, c.timeout, c.signal, c.keepAlive, null));
@@ -885,6 +887,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
   /** a recvAsync() that found its message queued is owed a macrotask before the next one (stepResolved) */
   private recvOwed = false;
+  /** @internal receives (recvAsync, iterator steps) waiting for the macrotask they owe the event loop: pending receives until it has run */
+  yieldingReceives = 0;
   /** the macrotask the receives wait for meanwhile */
   private recvYield: Promise<void> | null = null;
   /** a recvAsync()'s receive: one that found its message queued counts in the thread's chain of wake-ups (host/fair.ts) */
@@ -1112,7 +1116,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // has ended is no longer pending, though it leaves the set a microtask later: counted until
     // then before stop 41, an outside audit)
     for (let w = this.waiters.first; w !== null; w = w.linkNext as Waiter | null) if (w.op !== 'call' && w.error === null) n++;
-    return n;
+    // (and those in the macrotask they owe the event loop, host/fair.ts: they end with ECONNRESET once it has run)
+    return this.isClosed ? n : n + this.yieldingReceives;
   }
 
   /** @internal ref() / unref() of this connection: do its waits keep the thread alive by default? (conn.waitForName's polling timer) */

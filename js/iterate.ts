@@ -114,7 +114,8 @@ export function iterate(conn: Connection, opts: MessagesOptions | undefined): Me
         // (nothing taken yet: a return() meanwhile ends it as it ends a waiting step)
         owed = false;
         const y = yielding ??= yieldTurn().then(() => { yielding = null; });
-        return y.then(() => step(false));
+        conn.yieldingReceives++; // (a pending receive meanwhile: pendingReceives)
+        return y.then(() => { conn.yieldingReceives--; return step(false); });
       }
       // the options, checked at the first step, before anything else (on a closed connection
       // the iterator ended quietly with options recvAsync refuses: an outside audit, stop 39)

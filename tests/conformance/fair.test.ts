@@ -176,9 +176,13 @@ t('a recvAsync() that yields to the event loop has taken nothing yet: an abort, 
   const ac = new AbortController();
   const w = await untilWindow(a, b, got, { signal: ac.signal });
   assert.ok(w !== null, 'a receive yielded to the event loop');
+  // (a pending receive meanwhile: before stop 58 pendingReceives said 0 there, and a test that
+  // asked right after a recvAsync() found it so when the thread's chain had asked for a yield)
+  assert.is(b.pendingReceives, 1, 'counted while in its macrotask');
   ac.abort();
   const e = await w!.p.then(() => null, (x: BusError) => x);
   assert.is(e?.code, 'ECANCELED', 'aborted in its macrotask: ECANCELED, nothing taken');
+  assert.is(b.pendingReceives, 0);
   // the next receives go on where it left off, in order
   const order = [...got];
   for (let m; (m = b.recv());) { order.push(m.text()); m.free(); }
@@ -188,7 +192,9 @@ t('a recvAsync() that yields to the event loop has taken nothing yet: an abort, 
   const got2: string[] = [];
   const w2 = await untilWindow(a, b, got2);
   assert.ok(w2 !== null, 'a receive yielded again');
+  assert.is(b.pendingReceives, 1);
   b.close({ drop: true });
+  assert.is(b.pendingReceives, 0, 'a close ends it at once');
   const e2 = await w2!.p.then(() => null, (x: BusError) => x);
   assert.is(e2?.code, 'ECONNRESET', 'closed in its macrotask: ECONNRESET');
   a.close();
@@ -234,6 +240,7 @@ t('recvAsync() calls made while one yields wait behind it, in call order; a for 
       // a second next() while the first yields: both wait for its macrotask, in call order
       a.sendText(b.id, `i${k++}`);
       const s2 = it.next();
+      assert.is(b.pendingReceives, 2, 'both steps pending while they wait for the macrotask');
       const t1 = s1.then((x) => x.value!.text()), t2 = s2.then((x) => x.value!.text());
       assert.equal(await Promise.all([t1, t2]), [`i${want}`, `i${want + 1}`], 'in call order, both readable');
       break;
