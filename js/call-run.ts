@@ -126,7 +126,14 @@ export class Caller implements SlotOwner {
   }
 
   /** call()s not sent yet, waiting in the slot line for a pending-call slot or a reply record */
-  get waiting(): number { return this.slotLine.length; }
+  get waiting(): number {
+    // (not those a close or an abort has ended, which leave the line in its next flush, a
+    // microtask later: at once, as pendingCalls and pendingReceives say; an outside audit, stop 58)
+    if (this.conn.closed) return 0;
+    let n = 0;
+    for (let q = this.slotLine.head; q !== null; q = q.next) if (q.error === null) n++;
+    return n;
+  }
   /** call()s whose end was taken (by any receive) and that have not resumed yet: they settle a microtask later */
   get settling(): number { return this.pump.settling; }
 

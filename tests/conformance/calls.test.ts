@@ -1305,5 +1305,26 @@ t('a call whose reply pump finds its connection\'s lock taken for a while looks 
   caller.close(); svc.close(); j.close();
 });
 
+bp('waitingCalls: the calls a close or their signal has ended no longer count, at once', async ({ bus }) => {
+  // (an outside audit, stop 58: both said the calls waiting for a slot until the line's next
+  // microtask; pendingCalls and pendingReceives already said 0 at once)
+  const a = bus.connect(), b = bus.connect();
+  const N = A.MAX_PENDING_REPLIES + 40;
+  const ac = new AbortController();
+  const mine: Promise<string>[] = [];
+  for (let i = 0; i < N; i++) mine.push(a.call(b.id, u16(i), { timeout: 10000, signal: i % 2 === 0 ? ac.signal : undefined }).then(() => 'ok', (e: BusError) => e.code));
+  await null;
+  assert.is(a.waitingCalls, 40);
+  ac.abort();
+  assert.is(a.waitingCalls, 20, 'the aborted half of the line, at once');
+  a.close();
+  assert.equal([a.waitingCalls, a.pendingCalls, a.pendingSends, a.pendingReceives], [0, 0, 0, 0], 'closed: none, at once');
+  const codes = await Promise.all(mine);
+  assert.is(codes.filter((c) => c === 'ECANCELED').length, N / 2);
+  assert.is(codes.filter((c) => c === 'ECONNRESET').length, N / 2);
+  while (b.drop()) { /* the calls sent */ }
+  b.close();
+});
+
 t.run();
 bp.run();
