@@ -15,7 +15,13 @@ export interface AbortHook { handleEvent(): void }
 interface Entry { readonly fire: () => void; readonly hooks: Set<AbortHook> }
 
 export class AbortHooks {
-  private readonly bySignal = new Map<AbortSignal, Entry>();
+  /**
+   * (a WeakMap, not a Map: with a signal of its own per call, an entry joins and leaves per
+   * call, and a Map's replaced tables kept the calls alive through young collections,
+   * linked-set.ts says how: 100 calls in flight each with a new AbortController's signal, 8-9 ms
+   * young collections and 49-58 k calls/s; a WeakMap's table keeps no link to its successor)
+   */
+  private readonly bySignal = new WeakMap<AbortSignal, Entry>();
 
   /**
    * Tell `h` when `signal` aborts (once), until unwatch(). A signal whose addEventListener
