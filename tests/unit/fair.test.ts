@@ -47,4 +47,19 @@ test('resolutions less than FAIR_MS / 2 apart, the loop held: told to yield once
   await settle();
 });
 
+test('a yield lets a timer that fell due before it run first, even from an I/O callback (Node: the poll phase)', async () => {
+  // (stop 58: one setImmediate queued from the poll phase, where Atomics.waitAsync's wake-ups
+  // arrive, ran before the next timers phase; the chain went on for a second chain first)
+  const { readFile } = await import('node:fs');
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => readFile(new URL(import.meta.url), r)); // (the code below runs in an I/O callback's microtasks)
+    let fired = false;
+    setTimeout(() => { fired = true; }, 0);
+    const end = performance.now() + 3;
+    while (performance.now() < end) { /* the timer falls due */ }
+    await yieldTurn();
+    assert.ok(fired, `try ${i}: the due timer ran before the yield came back`);
+  }
+});
+
 test.run();
