@@ -1,7 +1,8 @@
 // deadlines: the timeouts of this thread's event-loop waits (waitWord in wait.ts), on one
 // timer. A wait with a timeout parks in Atomics.waitAsync *without* one and registers its
-// deadline here; when the deadline passes, the timer notifies the word the wait sleeps on,
-// and the waiter, woken, finds its time up (its loop re-checks the clock).
+// deadline here; when the deadline passes, the timer calls the deadline's `due()`, which ends
+// that wait alone (wait.ts: its waiter is resolved, and finds its time up when its loop
+// re-checks the clock).
 //
 // Why not waitAsync's own timeout: V8 implements it with a delayed task per wait, which Node
 // (and Deno) post to the event loop with a wake-up of their own (a uv_async_send: an eventfd
@@ -18,19 +19,16 @@
 // 20 s timeout costs one timer firing per 20 s, not a timer per message.
 //
 // The timer is unref'd: a deadline keeps no thread alive (keep-alive is keepalive.ts's job,
-// as for waitAsync's own timeout before). A notify wakes every waiter of the word, so an
-// expiry also wakes this word's other waiters, which re-check and wait again; words that
-// many threads sleep on (a receiver's ticket line) use waitAsync's own timeout instead.
+// as for waitAsync's own timeout before). Words that many threads sleep on with timeouts (a
+// receiver's ticket line) use waitAsync's own timeout instead (waitWordTimed).
 
-import { notifyWord } from './sleepers.ts';
 import { LinkedSet, type Linked } from '../linked-set.ts';
 
-/** One registered deadline: notify i32[index] at `at` (performance.now() ms); `sleepers`: the word's sleepers count (wait.ts, notifyWord). */
+/** One registered deadline: `due()` is called once `at` (performance.now() ms) has passed, unless dropDeadline() came first (wait.ts's Park). */
 export interface Deadline extends Linked {
   at: number;
-  i32: Int32Array;
-  index: number;
-  sleepers: number;
+  /** its time came (it has left the pending set already) */
+  due(): void;
 }
 
 /** (a LinkedSet, not a Set: one joins and leaves per parked wait; linked-set.ts says why) */
@@ -75,21 +73,35 @@ function fire(): void {
   fired++;
   const t = performance.now();
   let next = Infinity;
-  for (const d of pending) {
+  // (the links walked, not a for...of, which copies the members first: with 1 000 waits
+  // pending that was an array of 1 000 per firing. due() resolves promises and notifies
+  // words: it adds or deletes no deadline before this loop ends, and a later add arms for
+  // itself: `next < armedAt`)
+  for (let d = pending.first; d !== null;) {
+    const after = d.linkNext as Deadline | null;
     if (d.at <= t) {
       pending.delete(d);
-      notifyWord(d.i32, d.index, d.sleepers);
+      d.due();
     } else if (d.at < next) next = d.at;
+    d = after;
   }
-  if (next !== Infinity) arm(next);
+  if (next < armedAt) arm(next);
 }
 
-/** Notify i32[index] at `at` (performance.now() ms), unless dropDeadline() comes first. */
-export function addDeadline(at: number, i32: Int32Array, index: number, sleepers: number): Deadline {
-  const d: Deadline = { linkPrev: null, linkNext: null, linkIn: null, at, i32, index, sleepers };
+/** Call `d.due()` once `d.at` (performance.now() ms) has passed, unless dropDeadline(d) comes first. */
+export function addDeadline(d: Deadline): void {
   pending.add(d);
-  if (at < armedAt) arm(at);
-  return d;
+  if (d.at < armedAt) arm(d.at);
+}
+
+/** How many deadlines are pending. */
+export function deadlinesPending(): number {
+  return pending.size;
+}
+
+/** The first pending deadline, oldest first (walk on with `linkNext`; wait.ts looks for a word's other timed waits). */
+export function firstDeadline(): Deadline | null {
+  return pending.first;
 }
 
 /** The wait ended: forget its deadline (the timer stays as it is; see above). */

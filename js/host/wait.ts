@@ -3,7 +3,8 @@
 // with Atomics.waitAsync, threads that may block with Atomics.wait; the core itself never
 // waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32). What keeps a thread
 // alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
-import { addDeadline, dropDeadline } from './deadlines.ts';
+import { addDeadline, deadlinesPending, dropDeadline, firstDeadline, type Deadline } from './deadlines.ts';
+import { LinkedSet } from '../linked-set.ts';
 import { stepResolved, waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
 import { addPoll, dropPoll, type Poll } from './polls.ts';
@@ -38,12 +39,15 @@ const POLL_MS = 4;
  * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
  * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The timeout is a
  * deadline on this thread's one deadline timer (deadlines.ts), not waitAsync's own: no
- * event-loop wake-up or timer per wait; its expiry notifies the word (waking its other
- * waiters too, who re-check).
+ * event-loop wake-up or timer per wait; its expiry ends this wait alone (Park, below).
  */
 export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
   if (!waitAsyncFn) return pollWord(i32, index, expected, timeout);
   if (!(timeout > 0)) return Promise.resolve();
+  if (timeout !== Infinity && spares.size !== 0 && Atomics.load(i32, index) === expected) {
+    const p = takeSpare(i32, index, expected);
+    if (p !== null) return p.park(timeout);
+  }
   // counted as a sleeper from before the wait until after it: publishers notify only then
   Atomics.add(i32, sleepers, 1);
   const r = waitAsyncFn(i32, index, expected);
@@ -54,8 +58,105 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
   }
   // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
   if (timeout === Infinity) return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn() : undefined; });
-  const d = addDeadline(now() + timeout, i32, index, sleepers);
-  return r.value.then((how) => { parked++; offCount(i32, sleepers, how); dropDeadline(d); return waitResolved(now()) ? yieldTurn() : undefined; });
+  const p = new Park(i32, index, expected, sleepers);
+  void r.value.then((how) => { p.woke(how); });
+  return p.park(timeout);
+}
+
+/**
+ * The waitAsync of a timed waitWord, with its waiter and its deadline.
+ *
+ * When the deadline passes, the waiter is resolved alone. Before stop 59 the deadline notified
+ * the word, which woke every waiter of the word (each re-checked and parked again): 1 000
+ * receives with timeouts parked on one connection cost ~0.8 s of CPU a second, each expiry
+ * waking the rest (an outside audit, stop 58). A waitAsync cannot be taken back, though: the
+ * one whose waiter left stays parked on the word, counted among its sleepers, until a notify
+ * of the word. So:
+ * - when no other timed wait of this thread is parked on the word, the expiry notifies it as
+ *   before (waking this waitAsync and whatever else sleeps there: nothing more, usually);
+ * - otherwise the park becomes a *spare*: left parked, and taken over by the next timed wait of
+ *   this thread on the same word from the same value (a receive loop that timed out and waits
+ *   again) instead of a new waitAsync. A spare ends with the word's next notify, which every
+ *   other way a timed wait ends brings (a publish, an abort, a close, the last one's expiry
+ *   above), so none outlives the word's last timed wait; and there are never more than
+ *   max(MIN_SPARES, timed waits pending) (the oldest's word is notified: amortized, at most
+ *   two wake-ups per expiry).
+ */
+class Park implements Deadline {
+  linkPrev: Deadline | null = null;
+  linkNext: Deadline | null = null;
+  linkIn: object | null = null;
+  at = Infinity;
+  /** the promise of the wait that has this park now, or null (a spare, or resolved) */
+  private waiter: ((v: Promise<void> | undefined) => void) | null = null;
+  constructor(readonly i32: Int32Array, readonly index: number, readonly expected: number, readonly sleepers: number) {}
+
+  /** a wait of `timeout` ms (finite) on this park */
+  park(timeout: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiter = resolve;
+      this.at = now() + timeout;
+      addDeadline(this);
+    });
+  }
+
+  /** the waitAsync resolved (`how`: its result): the waiter, if any, looks again */
+  woke(how: string): void {
+    parked++;
+    offCount(this.i32, this.sleepers, how);
+    if (this.linkIn === spares) spares.delete(this);
+    else dropDeadline(this);
+    this.end();
+  }
+
+  /** the deadline passed (deadlines.ts has dropped it): the waiter alone looks again */
+  due(): void {
+    if (this.sharesWord()) {
+      spares.add(this);
+      if (spares.size > Math.max(MIN_SPARES, deadlinesPending())) {
+        const old = spares.first!;
+        spares.delete(old);
+        notifyWord(old.i32, old.index, old.sleepers);
+      }
+    } else notifyWord(this.i32, this.index, this.sleepers); // (its woke() comes; nothing to do then)
+    this.end();
+  }
+
+  private end(): void {
+    const w = this.waiter;
+    if (w === null) return;
+    this.waiter = null;
+    w(waitResolved(now()) ? yieldTurn() : undefined);
+  }
+
+  /** another timed wait of this thread is parked on the same word */
+  private sharesWord(): boolean {
+    for (let d = firstDeadline(); d !== null; d = d.linkNext as Deadline | null) {
+      if (d instanceof Park && d.index === this.index && d.i32 === this.i32) return true;
+    }
+    return false;
+  }
+}
+
+/** the fewest spares kept however few timed waits are pending (a burst that times out together) */
+const MIN_SPARES = 64;
+/** parks whose waiter timed out while another timed wait of this thread was parked on their word */
+const spares = new LinkedSet<Park>();
+
+/** a spare parked on i32[index] from `expected`, taken out of the spares (null: none) */
+function takeSpare(i32: Int32Array, index: number, expected: number): Park | null {
+  for (let p = spares.first; p !== null; p = p.linkNext as Park | null) {
+    if (p.index === index && p.i32 === i32 && p.expected === expected) {
+      spares.delete(p);
+      return p;
+    }
+  }
+  return null;
+}
+
+/** Timed waits parked and spares kept (tests, diagnostics). */
+export function parkStats(): { spares: number } {
+  return { spares: spares.size };
 }
 
 /** what conn.parkListen did: parked (its callback will be called once), nothing (the word had moved: look again), or nothing for a lock found stuck (lockBusy) */

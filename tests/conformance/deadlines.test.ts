@@ -2,7 +2,7 @@
 // without a timeout and its deadline sits on the thread's one timer, armed for the earliest
 // deadline and re-armed lazily. Whatever the order the waits come in, each still times out
 // with ETIMEDOUT, never before its time; a wait that ends early leaves nothing behind; an
-// expiry that wakes the word's other waiters leaves them waiting.
+// expiry ends its own receive and leaves the word's other waiters waiting (js/host/wait.ts, Park).
 import * as assert from 'uvu/assert';
 import type { BusError } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
@@ -89,7 +89,7 @@ t('a receive answered before its (long) deadline leaves nothing pending; a later
   for (let i = 0; i < 5; i++) assert.is((await outcome(b.recvAsync({ timeout: 2 }), performance.now())).code, 'ETIMEDOUT');
 });
 
-t('an expiry wakes the other waiters of the word: they keep waiting and get the message', async ({ bus }) => {
+t('an expiry ends its receive alone: the other waiters of the word keep waiting and get the message', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const t0 = performance.now();
   const long = outcome(b.recvAsync({ timeout: 5000 }), t0);
