@@ -7,7 +7,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWord, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
+import { now, waitWordThen, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
@@ -1040,7 +1040,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
             if (owe) void yieldTurn().then(resolve);
-            else waitWord(i32, idx, seen, ms, this.sleepersIndex).then(resolve);
+            else waitWordThen(i32, idx, seen, ms, this.sleepersIndex, resolve);
           });
           cur.cancel = null;
           if (cur.error) throw cur.error;

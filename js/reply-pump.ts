@@ -32,7 +32,7 @@ import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
-import { waitWord, now } from './host/wait.ts';
+import { waitWordThen, now } from './host/wait.ts';
 import { waitResolved, yieldTurn } from './host/fair.ts';
 import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
@@ -241,7 +241,7 @@ export class ReplyPump {
         } else {
           await new Promise<void>((resolve) => {
             this.wake = resolve;
-            waitWord(i32, idx, seen, left, conn.sleepersIndex).then(resolve);
+            waitWordThen(i32, idx, seen, left, conn.sleepersIndex, resolve);
           });
         }
         this.wake = null;

@@ -42,11 +42,20 @@ const POLL_MS = 4;
  * event-loop wake-up or timer per wait; its expiry ends this wait alone (Park, below).
  */
 export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
-  if (!waitAsyncFn) return pollWord(i32, index, expected, timeout);
-  if (!(timeout > 0)) return Promise.resolve();
+  return new Promise<void>((resolve) => { waitWordThen(i32, index, expected, timeout, sleepers, resolve); });
+}
+
+/**
+ * waitWord for a caller that has a promise of its own to settle: `done` is called once, with
+ * what to resolve it with (a macrotask to wait for first, when the thread owes its event loop
+ * one: fair.ts; else undefined). No promise of waitWord's own per wait.
+ */
+export function waitWordThen(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number, done: (v: Promise<void> | undefined) => void): void {
+  if (!waitAsyncFn) { void pollWord(i32, index, expected, timeout).then(() => { done(undefined); }); return; }
+  if (!(timeout > 0)) { done(undefined); return; }
   if (timeout !== Infinity && spares.size !== 0 && Atomics.load(i32, index) === expected) {
     const p = takeSpare(i32, index, expected);
-    if (p !== null) return p.park(timeout);
+    if (p !== null) { p.arm(done, timeout); return; }
   }
   // counted as a sleeper from before the wait until after it: publishers notify only then
   Atomics.add(i32, sleepers, 1);
@@ -54,13 +63,17 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
   if (!r.async) {
     Atomics.sub(i32, sleepers, 1);
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
-    return stepResolved() ? yieldTurn() : Promise.resolve();
+    done(stepResolved() ? yieldTurn() : undefined);
+    return;
   }
   // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
-  if (timeout === Infinity) return r.value.then((how) => { parked++; offCount(i32, sleepers, how); return waitResolved(now()) ? yieldTurn() : undefined; });
+  if (timeout === Infinity) {
+    void r.value.then((how) => { parked++; offCount(i32, sleepers, how); done(waitResolved(now()) ? yieldTurn() : undefined); });
+    return;
+  }
   const p = new Park(i32, index, expected, sleepers);
   void r.value.then((how) => { p.woke(how); });
-  return p.park(timeout);
+  p.arm(done, timeout);
 }
 
 /**
@@ -87,17 +100,15 @@ class Park implements Deadline {
   linkNext: Deadline | null = null;
   linkIn: object | null = null;
   at = Infinity;
-  /** the promise of the wait that has this park now, or null (a spare, or resolved) */
+  /** the `done` of the wait that has this park now, or null (a spare, or ended) */
   private waiter: ((v: Promise<void> | undefined) => void) | null = null;
   constructor(readonly i32: Int32Array, readonly index: number, readonly expected: number, readonly sleepers: number) {}
 
-  /** a wait of `timeout` ms (finite) on this park */
-  park(timeout: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      this.waiter = resolve;
-      this.at = now() + timeout;
-      addDeadline(this);
-    });
+  /** a wait of `timeout` ms (finite) on this park, ended by calling `done` (once) */
+  arm(done: (v: Promise<void> | undefined) => void, timeout: number): void {
+    this.waiter = done;
+    this.at = now() + timeout;
+    addDeadline(this);
   }
 
   /** the waitAsync resolved (`how`: its result): the waiter, if any, looks again */
