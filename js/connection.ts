@@ -7,7 +7,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWordThen, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
+import { now, waitWordThen, endWait, HAS_WAIT_ASYNC, type Park, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
@@ -987,18 +987,31 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return this.spinner.shouldSpin() && this.spinner.spin(this.engine.i32, this.wakeIndex, seen, Infinity);
   }
 
+  /**
+   * End a receive's wait that its owner ended (an abort, an iterator's return()): its park alone
+   * (host/wait.ts, endWait), the word's other waits sleep on. None parked (a yield, a wait that
+   * ended at once, between two waits): nothing to end; a polling wait (no Atomics.waitAsync):
+   * a notify of the word, which ends its poll (its other waits re-check).
+   */
+  private endPark(park: Park | null): void {
+    if (park !== null) endWait(park);
+    else if (!HAS_WAIT_ASYNC) notifyWord(this.engine.i32, this.wakeIndex, this.sleepersIndex);
+  }
+
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
   private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
     keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
+    /** the wait parked now (waitWordThen), for an abort or an iterator's return() to end alone */
+    let park: Park | null = null;
     // (made only with a signal: a receive without one allocates no hook before it parks; one
     // listener per signal for all of this thread's waits: abort-hooks.ts)
     const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
       if (!w || w.error) return;
       w.error = canceled('recvAsync', signal);
       w.cancel?.();
-      notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
+      this.endPark(park);
     } };
     let spinDecided = spun;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
@@ -1030,7 +1043,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
                 if (sw.error) return;
                 sw.error = err;
                 sw.cancel?.();
-                notifyWord(i32, idx, this.sleepersIndex); // end the underlying waitAsync; other waiters just re-check
+                this.endPark(park);
               };
             }
           }
@@ -1040,8 +1053,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
             if (owe) void yieldTurn().then(resolve);
-            else waitWordThen(i32, idx, seen, ms, this.sleepersIndex, resolve);
+            else park = waitWordThen(i32, idx, seen, ms, this.sleepersIndex, resolve);
           });
+          park = null;
           cur.cancel = null;
           if (cur.error) throw cur.error;
         }

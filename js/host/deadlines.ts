@@ -16,7 +16,7 @@
 // than the armed one (the usual case: the same timeout again and again) touches no timer; a
 // wait that ends early only leaves the set, and the timer, when it fires, finds nothing due
 // and re-arms for the earliest deadline left (or not at all). So a loop of receives with a
-// 20 s timeout costs one timer firing per 20 s, not a timer per message.
+// 20 s timeout costs a timer firing per second (LONGEST_TIMER_MS), not a timer per message.
 //
 // The timer is unref'd: a deadline keeps no thread alive (keep-alive is keepalive.ts's job,
 // as for waitAsync's own timeout before). Words that many threads sleep on with timeouts (a
@@ -48,15 +48,23 @@ export function unref(t: unknown): void {
 }
 
 /**
- * The longest delay a timer takes (2^31 - 1 ms, about 24.8 days): Node and Deno fire a longer
- * one after 1 ms (Node with a TimeoutOverflowWarning), browsers at once. A deadline further
- * away is reached in steps: fire() finds nothing due and re-arms.
+ * The longest delay these timers are armed for (ms); a deadline further away is reached in
+ * steps: a firing that finds nothing due re-arms. Why so short: Node keeps a list per timer
+ * duration, and deletes the list of an unref'd timer that was cleared only when that duration
+ * has passed ("unrefed ones are incredibly likely to come from http", lib/internal/timers.js).
+ * The timers here are unref'd and re-armed with a new duration whenever an earlier deadline
+ * comes: a loop of 1 ms receives beside one with an hour's timeout made a list for each of
+ * 3 599 998, 3 599 997, ... ms, kept for the hour: ~150 bytes of heap per timeout (an outside
+ * audit, stop 59: 5.5 MB in 45 s; Deno drifted too). Capped, the durations are 1 to 1 000 ms
+ * and each list is gone within a second; the price is a firing per second while only
+ * further deadlines are pending. (Also below 2^31 - 1 ms, past which Node and Deno fire a
+ * timer after 1 ms and browsers at once.)
  */
-const MAX_TIMER_MS = 0x7fffffff;
+export const LONGEST_TIMER_MS = 1000;
 
-/** The delay of a timer armed for `at` (performance.now() ms): whole ms, at least 1, at most MAX_TIMER_MS (a further time is reached in steps: a firing that finds nothing due re-arms). Also the slot line's (slot-line.ts). */
+/** The delay of a timer armed for `at` (performance.now() ms): whole ms, at least 1, at most LONGEST_TIMER_MS (a further time is reached in steps: a firing that finds nothing due re-arms). Also the slot line's, the reply pump's, the room waits' and the ticket lines' timers. */
 export function timerDelay(at: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(1, Math.ceil(at - performance.now())));
+  return Math.min(LONGEST_TIMER_MS, Math.max(1, Math.ceil(at - performance.now())));
 }
 
 function arm(at: number): void {

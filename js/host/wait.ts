@@ -31,6 +31,8 @@ export function parks(): number {
 type WaitAsyncResult = { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 type WaitAsyncFn = (a: Int32Array, index: number, value: number, timeout?: number) => WaitAsyncResult;
 const waitAsyncFn: WaitAsyncFn | undefined = (Atomics as unknown as { waitAsync?: WaitAsyncFn }).waitAsync;
+/** this runtime has Atomics.waitAsync (else event-loop waits poll: pollWord) */
+export const HAS_WAIT_ASYNC = waitAsyncFn !== undefined;
 
 /** Poll interval (ms) of the fallback for runtimes without Atomics.waitAsync. */
 const POLL_MS = 4;
@@ -48,14 +50,16 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
 /**
  * waitWord for a caller that has a promise of its own to settle: `done` is called once, with
  * what to resolve it with (a macrotask to wait for first, when the thread owes its event loop
- * one: fair.ts; else undefined). No promise of waitWord's own per wait.
+ * one: fair.ts; else undefined). No promise of waitWord's own per wait. Returns the wait's
+ * Park while it is parked, for its owner to end it early (endWait: an abort, an iterator's
+ * return()), else null (ended already, or a polling wait: end that one with a notify).
  */
-export function waitWordThen(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number, done: (v: Promise<void> | undefined) => void): void {
-  if (!waitAsyncFn) { void pollWord(i32, index, expected, timeout).then(() => { done(undefined); }); return; }
-  if (!(timeout > 0)) { done(undefined); return; }
-  if (timeout !== Infinity && spares.size !== 0 && Atomics.load(i32, index) === expected) {
+export function waitWordThen(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number, done: (v: Promise<void> | undefined) => void): Park | null {
+  if (!waitAsyncFn) { void pollWord(i32, index, expected, timeout).then(() => { done(undefined); }); return null; }
+  if (!(timeout > 0)) { done(undefined); return null; }
+  if (spares.size !== 0 && Atomics.load(i32, index) === expected) {
     const p = takeSpare(i32, index, expected);
-    if (p !== null) { p.arm(done, timeout); return; }
+    if (p !== null) { p.arm(done, timeout); return p; }
   }
   // counted as a sleeper from before the wait until after it: publishers notify only then
   Atomics.add(i32, sleepers, 1);
@@ -64,38 +68,45 @@ export function waitWordThen(i32: Int32Array, index: number, expected: number, t
     Atomics.sub(i32, sleepers, 1);
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
     done(stepResolved() ? yieldTurn() : undefined);
-    return;
-  }
-  // (each resolution counted by fair.ts: one that finds the event loop held yields to it first)
-  if (timeout === Infinity) {
-    void r.value.then((how) => { parked++; offCount(i32, sleepers, how); done(waitResolved(now()) ? yieldTurn() : undefined); });
-    return;
+    return null;
   }
   const p = new Park(i32, index, expected, sleepers);
   void r.value.then((how) => { p.woke(how); });
   p.arm(done, timeout);
+  return p;
 }
 
 /**
- * The waitAsync of a timed waitWord, with its waiter and its deadline.
- *
- * When the deadline passes, the waiter is resolved alone. Before stop 59 the deadline notified
- * the word, which woke every waiter of the word (each re-checked and parked again): 1 000
- * receives with timeouts parked on one connection cost ~0.8 s of CPU a second, each expiry
- * waking the rest (an outside audit, stop 58). A waitAsync cannot be taken back, though: the
- * one whose waiter left stays parked on the word, counted among its sleepers, until a notify
- * of the word. So:
- * - when no other timed wait of this thread is parked on the word, the expiry notifies it as
- *   before (waking this waitAsync and whatever else sleeps there: nothing more, usually);
- * - otherwise the park becomes a *spare*: left parked, and taken over by the next timed wait of
- *   this thread on the same word from the same value (a receive loop that timed out and waits
- *   again) instead of a new waitAsync. A spare ends with the word's next notify, which every
- *   other way a timed wait ends brings (a publish, an abort, a close, the last one's expiry
- *   above), so none outlives the word's last timed wait; and there are never more than
- *   max(MIN_SPARES, timed waits pending) (the oldest's word is notified: amortized, at most
- *   two wake-ups per expiry).
+ * End a wait of waitWordThen now, its `done` called (its owner ended it: an abort, a close of
+ * an iterator), as its deadline would: the word's other waits sleep on.
  */
-class Park implements Deadline {
+export function endWait(p: Park): void {
+  if (!p.live) return;
+  p.leave();
+  p.retire();
+}
+
+/**
+ * The waitAsync of a waitWordThen, with its waiter (the `done` to call) and, for a timed wait,
+ * its deadline.
+ *
+ * A wait whose deadline passes, or whose owner ends it (endWait: an abort), ends alone. Before
+ * stop 59 both notified the word, which woke every wait of the word (each re-checked and parked
+ * again): 1 000 receives with timeouts parked on one connection cost ~0.8 s of CPU a second,
+ * each expiry waking the rest (an outside audit, stop 58). A waitAsync cannot be taken back,
+ * though: the one whose waiter left stays parked on the word, counted among its sleepers, until
+ * a notify of the word. So:
+ * - when no other wait of this thread (a Park) is parked on the word, the end notifies it as
+ *   before (waking this waitAsync and whatever else sleeps there: nothing more, usually);
+ * - otherwise the park becomes a *spare*: left parked, and taken over by the next wait of this
+ *   thread on the same word from the same value (a receive loop that timed out and waits
+ *   again) instead of a new waitAsync. A spare ends with the word's next notify, which every
+ *   other way a wait ends brings (a publish, a close, the last one's end above), so none
+ *   outlives the word's last wait; and there are never more than max(MIN_SPARES, waits parked)
+ *   (the oldest's word is notified: amortized, at most two wake-ups per end).
+ * Live parks are in deadlines.ts's pending set (timed) or in `untimed`; spares in `spares`.
+ */
+export class Park implements Deadline {
   linkPrev: Deadline | null = null;
   linkNext: Deadline | null = null;
   linkIn: object | null = null;
@@ -104,27 +115,42 @@ class Park implements Deadline {
   private waiter: ((v: Promise<void> | undefined) => void) | null = null;
   constructor(readonly i32: Int32Array, readonly index: number, readonly expected: number, readonly sleepers: number) {}
 
-  /** a wait of `timeout` ms (finite) on this park, ended by calling `done` (once) */
+  /** a wait has it (not a spare, not ended) */
+  get live(): boolean { return this.waiter !== null; }
+
+  /** a wait of `timeout` ms (Infinity: none) on this park, ended by calling `done` (once) */
   arm(done: (v: Promise<void> | undefined) => void, timeout: number): void {
     this.waiter = done;
+    if (timeout === Infinity) { this.at = Infinity; untimed.add(this); return; }
     this.at = now() + timeout;
     addDeadline(this);
+  }
+
+  /** out of the live sets (the pending deadlines, `untimed`) or the spares */
+  leave(): void {
+    if (this.linkIn === spares) spares.delete(this);
+    else if (this.linkIn === untimed) untimed.delete(this);
+    else dropDeadline(this);
   }
 
   /** the waitAsync resolved (`how`: its result): the waiter, if any, looks again */
   woke(how: string): void {
     parked++;
     offCount(this.i32, this.sleepers, how);
-    if (this.linkIn === spares) spares.delete(this);
-    else dropDeadline(this);
+    this.leave();
     this.end();
   }
 
   /** the deadline passed (deadlines.ts has dropped it): the waiter alone looks again */
   due(): void {
+    this.retire();
+  }
+
+  /** the wait ended before its waitAsync did (out of the live sets already): a spare, or notified away; its waiter called */
+  retire(): void {
     if (this.sharesWord()) {
       spares.add(this);
-      if (spares.size > Math.max(MIN_SPARES, deadlinesPending())) {
+      if (spares.size > Math.max(MIN_SPARES, deadlinesPending() + untimed.size)) {
         const old = spares.first!;
         spares.delete(old);
         notifyWord(old.i32, old.index, old.sleepers);
@@ -140,19 +166,24 @@ class Park implements Deadline {
     w(waitResolved(now()) ? yieldTurn() : undefined);
   }
 
-  /** another timed wait of this thread is parked on the same word */
+  /** another wait of this thread is parked on the same word */
   private sharesWord(): boolean {
     for (let d = firstDeadline(); d !== null; d = d.linkNext as Deadline | null) {
       if (d instanceof Park && d.index === this.index && d.i32 === this.i32) return true;
+    }
+    for (let d = untimed.first; d !== null; d = d.linkNext as Park | null) {
+      if (d.index === this.index && d.i32 === this.i32) return true;
     }
     return false;
   }
 }
 
-/** the fewest spares kept however few timed waits are pending (a burst that times out together) */
+/** the fewest spares kept however few waits are parked (a burst that times out together) */
 const MIN_SPARES = 64;
-/** parks whose waiter timed out while another timed wait of this thread was parked on their word */
+/** parks whose wait ended (its deadline, its owner) while another wait of this thread was parked on their word */
 const spares = new LinkedSet<Park>();
+/** parks of waits with no timeout */
+const untimed = new LinkedSet<Park>();
 
 /** a spare parked on i32[index] from `expected`, taken out of the spares (null: none) */
 function takeSpare(i32: Int32Array, index: number, expected: number): Park | null {
@@ -165,9 +196,9 @@ function takeSpare(i32: Int32Array, index: number, expected: number): Park | nul
   return null;
 }
 
-/** Timed waits parked and spares kept (tests, diagnostics). */
-export function parkStats(): { spares: number } {
-  return { spares: spares.size };
+/** Spares kept, and waits with no timeout parked (tests, diagnostics; timed ones: deadlineStats). */
+export function parkStats(): { spares: number; untimed: number } {
+  return { spares: spares.size, untimed: untimed.size };
 }
 
 /** what conn.parkListen did: parked (its callback will be called once), nothing (the word had moved: look again), or nothing for a lock found stuck (lockBusy) */

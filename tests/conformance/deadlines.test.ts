@@ -102,6 +102,28 @@ t('an expiry ends its receive alone: the other waiters of the word keep waiting 
   assert.is(b.pendingReceives, 0);
 });
 
+t('no timer is armed more than a second ahead: a loop of 1 ms receives beside an hour-long receive', async ({ bus }) => {
+  // (Node keeps a list per timer duration, and drops the list of a cleared unref'd timer only
+  // once that duration has passed: re-armed for 3 599 998, 3 599 997, ... ms, the deadline
+  // timer kept a list per timeout for the hour, ~150 bytes each; an outside audit, stop 59.
+  // js/host/deadlines.ts, LONGEST_TIMER_MS)
+  const a = bus.connect(), b = bus.connect();
+  const long = b.recvAsync({ timeout: 3_600_000 }).then(() => 'message', (e: BusError) => e.code);
+  const delays: number[] = [];
+  const g = globalThis as { setTimeout: (...args: unknown[]) => unknown };
+  const real = g.setTimeout;
+  g.setTimeout = (...args: unknown[]) => { delays.push(Number(args[1] ?? 0)); return real(...args); };
+  try {
+    for (let i = 0; i < 100; i++) assert.is((await outcome(a.recvAsync({ timeout: 1 }), performance.now())).code, 'ETIMEDOUT');
+  } finally {
+    g.setTimeout = real;
+  }
+  b.close();
+  assert.is(await long, 'ECONNRESET');
+  assert.ok(delays.length > 0, 'the receives armed timers');
+  assert.ok(Math.max(...delays) <= 1000, `delays armed: ${[...new Set(delays)].sort((x, y) => y - x).slice(0, 5).join(', ')} ms ...`);
+});
+
 t('timeouts with an AbortSignal and keepAlive: false still end as before (ECANCELED, ETIMEDOUT)', async ({ bus }) => {
   const b = bus.connect();
   const ac = new AbortController();

@@ -80,6 +80,56 @@ t('a wait that ends without a publish takes itself off: timeout, abort, close, r
   a.close(); b.close();
 });
 
+t('an abort ends its receive alone: the other receives parked on the connection stay parked and counted, and each gets its message', async ({ bus }) => {
+  // (before stop 59 an abort notified the wake word, which woke every receive parked on it:
+  // the count fell to 0 at the abort and each woken receive parked again, so aborting N
+  // receives one by one cost N^2 / 2 wake-ups)
+  const a = bus.connect(), b = bus.connect();
+  const N = 8;
+  const acs = Array.from({ length: N }, () => new AbortController());
+  const ps = acs.map((ac, i) => code(b.recvAsync({ signal: ac.signal, ...(i % 2 ? { timeout: 5000 } : {}) })));
+  await tick();
+  assert.is(wake(b), N, 'all parked');
+  for (let k = 0; k < N / 2; k++) {
+    acs[k].abort();
+    // the aborted one's waitAsync stays parked, a spare, while others wait on the word
+    assert.is(wake(b), N, `abort ${k + 1}: nobody woken`);
+    assert.is(await ps[k], 'ECANCELED');
+    assert.is(b.pendingReceives, N - k - 1);
+  }
+  // a receive that waits again takes a spare over: no new waitAsync
+  const again = b.recvAsync({ timeout: 5000 });
+  assert.is(wake(b), N, 'the new receive took a spare over');
+  a.sendText(b.id, 'one');
+  assert.is(wake(b), 0, 'a publish wakes everything parked on the word, spares too');
+  const got = await again.then((m) => { const t = m.text(); m.free(); return t; }, () => null);
+  const rest = ps.slice(N / 2);
+  for (let i = 0; i < N / 2; i++) a.sendText(b.id, `m${i}`);
+  const codes = await Promise.all(rest);
+  // (the first message went to one of the five: the new receive, or one of the four left)
+  const messages = codes.filter((c) => c === 'ok').length + (got !== null ? 1 : 0);
+  assert.is(messages, N / 2 + 1, `every receive got one (${codes.join()} / ${got})`);
+  assert.is(b.pendingReceives, 0);
+  await settle(() => wake(b) === 0);
+  assert.is(wake(b), 0, 'no spare left once every wait has ended');
+  a.close(); b.close();
+});
+
+t('an expiry beside another timed receive ends its receive alone: the other stays parked and counted', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const long = code(b.recvAsync({ timeout: 5000 }));
+  let woken = 0;
+  const short = b.recvAsync({ timeout: 10 }).then(() => 'ok', (e: BusError) => { woken = wake(b); return e.code; });
+  assert.is(await short, 'ETIMEDOUT');
+  // (the long one and the short one's spare: before stop 59 the expiry's notify took both off)
+  assert.is(woken, 2, 'counted when the short one rejected');
+  a.sendText(b.id, 'for the long one');
+  assert.is(await long, 'ok');
+  await settle(() => wake(b) === 0);
+  assert.is(wake(b), 0);
+  a.close(); b.close();
+});
+
 t('a send waiting for room is taken off the space count by the free that makes room', async ({ bus }) => {
   const a = bus.connect(), b = bus.connect();
   const big = new Uint8Array(2000);
@@ -143,15 +193,15 @@ for (const seed of seedsFromEnv([1, 2, 3, 4])) {
       const pending = new Set<Promise<unknown>>();
     const aborts: AbortController[] = [];
     let sent = 0, took = 0;
-    // receives that timed out since the last publish (which notifies the word): each may
-    // have left its waitAsync parked and counted, a spare (API.md, "Keep-alive")
-    let timedOut = 0;
+    // receives that timed out or were aborted since the last publish (which notifies the
+    // word): each may have left its waitAsync parked and counted, a spare (API.md, "Keep-alive")
+    let endedAlone = 0;
     for (let step = 0; step < 300; step++) {
       const r = rnd();
       if (r < 0.3) {
         const ac = rnd() < 0.5 ? new AbortController() : null;
         if (ac) aborts.push(ac);
-        const p = b.recvAsync({ timeout: rnd() < 0.2 ? 1 + Math.floor(rnd() * 3) : 5000, signal: ac?.signal }).then((m) => { m.free(); took++; }, (e: BusError) => { assert.ok(e.code === 'ETIMEDOUT' || e.code === 'ECANCELED', e.message); if (e.code === 'ETIMEDOUT') timedOut++; });
+        const p = b.recvAsync({ timeout: rnd() < 0.2 ? 1 + Math.floor(rnd() * 3) : 5000, signal: ac?.signal }).then((m) => { m.free(); took++; }, (e: BusError) => { assert.ok(e.code === 'ETIMEDOUT' || e.code === 'ECANCELED', e.message); endedAlone++; });
         pending.add(p);
         void p.then(() => pending.delete(p));
       } else if (r < 0.45 && aborts.length) {
@@ -160,21 +210,21 @@ for (const seed of seedsFromEnv([1, 2, 3, 4])) {
         a.sendText(b.id, `s${step}`);
         sent++;
         assert.is(wake(b), 0, `step ${step}: off the count at the publish`);
-        timedOut = 0;
+        endedAlone = 0;
       } else if (r < 0.8) {
         const m = b.recv();
         if (m) { m.free(); took++; }
       } else {
         await tick();
         assert.ok(wake(b) >= 0, `step ${step}: never below 0`);
-        assert.ok(wake(b) <= b.pendingReceives + timedOut, `step ${step}: a counted wait is a pending receive's, or a spare of one that timed out`);
+        assert.ok(wake(b) <= b.pendingReceives + endedAlone, `step ${step}: a counted wait is a pending receive's, or a spare of one that timed out or was aborted`);
         // (waits a notify woke are off the count until they run and park again: an abort, or
         // the last timed wait's expiry, wakes every wait of the word, so settle first, a few
         // turns at most)
-        await settle(() => b.queued !== 0 || (wake(b) >= b.pendingReceives && wake(b) <= b.pendingReceives + timedOut));
+        await settle(() => b.queued !== 0 || (wake(b) >= b.pendingReceives && wake(b) <= b.pendingReceives + endedAlone));
         if (b.queued === 0) {
           assert.ok(wake(b) >= b.pendingReceives, `step ${step}: settled, the receives still waiting are parked and counted (${wake(b)} counted, ${b.pendingReceives} waiting)`);
-          assert.ok(wake(b) <= b.pendingReceives + timedOut, `step ${step}: settled, nothing else counted but spares (${wake(b)} counted, ${b.pendingReceives} waiting, ${timedOut} timed out)`);
+          assert.ok(wake(b) <= b.pendingReceives + endedAlone, `step ${step}: settled, nothing else counted but spares (${wake(b)} counted, ${b.pendingReceives} waiting, ${endedAlone} timed out or aborted)`);
         }
       }
     }
