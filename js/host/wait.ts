@@ -137,7 +137,13 @@ export class Park implements Deadline {
   woke(how: string): void {
     parked++;
     offCount(this.i32, this.sleepers, how);
+    const wasLive = this.waiter !== null;
     this.leave();
+    // the word's last wait, woken by a notify that moved nothing (a listener's stop), may leave
+    // spares that another wait's end kept while this one still looked parked: notified away
+    // (none outlives the word's last wait; a spare it would not end stayed counted until the
+    // word's next publish)
+    if (wasLive && spares.size !== 0 && !this.sharesWord() && this.sparesOnWord()) notifyWord(this.i32, this.index, this.sleepers);
     this.end();
   }
 
@@ -164,6 +170,12 @@ export class Park implements Deadline {
     if (w === null) return;
     this.waiter = null;
     w(waitResolved(now()) ? yieldTurn() : undefined);
+  }
+
+  /** a spare is parked on the same word */
+  private sparesOnWord(): boolean {
+    for (let p = spares.first; p !== null; p = p.linkNext as Park | null) if (p.index === this.index && p.i32 === this.i32) return true;
+    return false;
   }
 
   /** another wait of this thread is parked on the same word */

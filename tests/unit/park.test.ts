@@ -5,7 +5,8 @@
 // its own in shared memory, with a sleepers count beside it, as a connection's wake word is.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bump, parkStats, waitWord } from '../../js/host/wait.ts';
+import { bump, endWait, parkStats, waitWord, waitWordThen } from '../../js/host/wait.ts';
+import { notifyWord } from '../../js/host/sleepers.ts';
 import { deadlineStats } from '../../js/host/deadlines.ts';
 
 const WORD = 0, SLEEPERS = 1;
@@ -112,6 +113,27 @@ test('100 expiries one after the other beside a long wait, three times: each wai
   await settled(i32);
   assert.is(Atomics.load(i32, SLEEPERS), 0);
   assert.is(parkStats().spares, 0);
+});
+
+test('a wait ended by its owner (endWait) beside another: a spare; the other woken by a notify that moved nothing, the spare goes with it', async () => {
+  const i32 = fresh();
+  let pDone = false;
+  const p = waitWordThen(i32, WORD, 0, Infinity, SLEEPERS, () => { pDone = true; });
+  assert.ok(p !== null);
+  // (a notify that moves nothing, as a listener's stop makes: p's waitAsync resolves in a task
+  // of its own, so p still looks parked when s ends just after)
+  notifyWord(i32, WORD, SLEEPERS);
+  let sDone = false;
+  const s = waitWordThen(i32, WORD, 0, 5000, SLEEPERS, () => { sDone = true; });
+  assert.ok(s !== null);
+  endWait(s);
+  assert.ok(sDone, 'endWait called its done at once');
+  assert.is(parkStats().spares, 1, 'kept as a spare: p looked parked');
+  for (const end = performance.now() + 500; !pDone && performance.now() < end;) await sleep(1);
+  assert.ok(pDone, 'p woken by the notify');
+  await settled(i32);
+  assert.is(parkStats().spares, 0, 'the spare did not outlive the word\'s last wait');
+  assert.is(Atomics.load(i32, SLEEPERS), 0);
 });
 
 test.run();
