@@ -32,7 +32,7 @@ import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
-import { waitWordThen, now } from './host/wait.ts';
+import { waitWordThen, endWait, now, type Park } from './host/wait.ts';
 import { waitResolved, yieldTurn } from './host/fair.ts';
 import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
@@ -239,10 +239,15 @@ export class ReplyPump {
           });
           clearTimeout(timer);
         } else {
+          let park: Park | null = null;
           await new Promise<void>((resolve) => {
             this.wake = resolve;
-            waitWordThen(i32, idx, seen, left, conn.sleepersIndex, resolve);
+            park = waitWordThen(i32, idx, seen, left, conn.sleepersIndex, resolve);
           });
+          // (woken by this.wake: a call with an earlier deadline, a listener's end; its park,
+          // still parked, ends alone now, and the wait below takes it over as a spare, rather
+          // than staying a live wait until its deadline; nothing when it ended by itself)
+          if (park !== null) endWait(park);
         }
         this.wake = null;
         this.dueNs = Infinity;
