@@ -105,14 +105,18 @@ if (!isMainThread) {
     cpSync(join(root, 'dist'), join(tmp, 'dist'), { recursive: true });
     cpSync(join(root, 'build'), join(tmp, 'build'), { recursive: true });
     // the window's stamps: every park of an event-loop wait goes through waitAsyncFn; its
-    // resolutions through one of these thens (waitWord's, or parkOn's callback: listen's park
-    // since stop 40); each pattern must be found in at least one place
+    // resolutions through one of these thens (a wait group's, since stop 60: receives, listen's
+    // park, the reply pump; waitWord's and parkOn's before); a pattern marked needed must be
+    // found (the others are for builds before stop 60, given as --base)
     const patchWait = (dir) => {
       const waitJs = join(dir, 'js/host/wait.js');
       let s = readFileSync(waitJs, 'utf8');
+      const group = s.includes('const r = waitAsyncFn(this.i32, this.index, v);');
       const patch = [
-        ['const r = waitAsyncFn(i32, index, expected);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(i32, index, expected);', true],
-        ['return r.value.then((how) => { parked++;', 'return r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); parked++;', true],
+        ['const r = waitAsyncFn(this.i32, this.index, v);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(this.i32, this.index, v);', group],
+        ['resolved = (how) => {', 'resolved = (how) => { globalThis.__wasmbusWindow?.wake();', group],
+        ['const r = waitAsyncFn(i32, index, expected);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(i32, index, expected);', !group],
+        ['return r.value.then((how) => { parked++;', 'return r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); parked++;', !group],
         ['void r.value.then(onWake);', 'void r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); onWake(how); });', false],
       ];
       for (const [from, to, needed] of patch) {

@@ -7,8 +7,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitWordThen, endWait, HAS_WAIT_ASYNC, type Park, waitWordBlocking, bump, parkOn, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
-import { notifyWord } from './host/sleepers.ts';
+import { now, waitIn, endWait, dropWait, WaitGroup, type GroupWait, type CallbackMember, waitWordBlocking, bump, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
@@ -291,6 +290,20 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.wakeIndex = (engine.connAddr(slot) + A.CONN_WAKE) >>> 2;
     this.sleepersIndex = (engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2;
     this.busBuffer = engine.u8.buffer;
+    this.queuedIndex = (engine.connAddr(slot) + A.CONN_N_QUEUED) >>> 2;
+    this.waitGroup = new WaitGroup(engine.i32, this.wakeIndex, this.sleepersIndex, () => this.toTake());
+  }
+  /**
+   * @internal this thread's event-loop waits on the wake word (receives, iterator steps, the
+   * listener's park, the reply pump): one waitAsync for all, a publish waking as many of them
+   * as there are messages (host/wait.ts, WaitGroup)
+   */
+  readonly waitGroup: WaitGroup;
+  private readonly queuedIndex: number;
+  /** what a woken receive may find: the messages queued and those a batched receive left taken; Infinity once the connection or the bus is gone (every wait looks) */
+  private toTake(): number {
+    if (this.gone || this.engine.lost || isShutdown(this.engine.u32)) return Infinity;
+    return Atomics.load(this.engine.i32, this.queuedIndex) + this.takenLeft;
   }
   /** the bus memory's buffer, read once (reading a typed array's buffer costs 16 ns on this VM: not per send) */
   private readonly busBuffer: ArrayBufferLike;
@@ -959,19 +972,22 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * PARK_MOVED: the word had moved, nothing parked (look again); PARK_BUSY: a lock was found
    * stuck (lockBusy): the listener parks through recvChecked, which retries on its timer.
    */
-  parkListen(w: Waiter, seen: number, onWake: (how: string) => void): number {
+  parkListen(w: Waiter, seen: number, m: CallbackMember): number {
     if (this.lockBusy !== null) return PARK_BUSY;
-    if (!parkOn(this.engine.i32, this.wakeIndex, seen, this.sleepersIndex, onWake)) return PARK_MOVED;
+    if (!this.waitGroup.join(m, seen)) return PARK_MOVED;
     w.error = null;
     this.waiters.add(w); // (close() sets its error and calls its cancel, which ends the park)
     return PARK_PARKED;
   }
-  /** @internal a listener's park woke (its onWake was called): count it; true: yield a macrotask first (fair.ts) */
-  parkWoke(how: string): boolean { return parkWoke(this.engine.i32, this.sleepersIndex, how); }
-  /** @internal listen's park is over */
-  unparkListen(w: Waiter): void { this.waiters.delete(w); }
-  /** @internal end listen's park (stop(), an abort): a notify of the wake word; its other waiters re-check */
-  wakeListen(): void { notifyWord(this.engine.i32, this.wakeIndex, this.sleepersIndex); }
+  /** @internal a listener's park woke (the group called its member's callback): count it; true: yield a macrotask first (fair.ts) */
+  parkWoke(): boolean { return parkWoke(); }
+  /** @internal listen's park is over (woken, or ended by its owner: out of the group then) */
+  unparkListen(w: Waiter, m: CallbackMember): void {
+    this.waiters.delete(w);
+    this.waitGroup.leave(m);
+  }
+  /** @internal a listener stopped: messages its batch took and left are for this thread's other receives, parked or not (they look again) */
+  wakeListen(): void { if (this.takenLeft > 0) this.waitGroup.kick(); }
 
   /** @internal the wake word now (read before a last look at the queue: spinWake's `seen`) */
   wakeSeen(): number {
@@ -988,14 +1004,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /**
-   * End a receive's wait that its owner ended (an abort, an iterator's return()): its park alone
-   * (host/wait.ts, endWait), the word's other waits sleep on. None parked (a yield, a wait that
-   * ended at once, between two waits): nothing to end; a polling wait (no Atomics.waitAsync):
-   * a notify of the word, which ends its poll (its other waits re-check).
+   * End a receive's wait that its owner ended (an abort, an iterator's return()): it leaves the
+   * group alone (host/wait.ts, endWait), the word's other waits sleep on. None parked (a yield,
+   * a wait that ended at once, between two waits): nothing to end.
    */
-  private endPark(park: Park | null): void {
+  private endPark(park: GroupWait | null): void {
     if (park !== null) endWait(park);
-    else if (!HAS_WAIT_ASYNC) notifyWord(this.engine.i32, this.wakeIndex, this.sleepersIndex);
   }
 
   /** recvAsync once its first look found the queue empty (`seen`: the wake word before it; `dropped`: what it reported). */
@@ -1003,8 +1017,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
     let w: Waiter | null = null;
-    /** the wait parked now (waitWordThen), for an abort or an iterator's return() to end alone */
-    let park: Park | null = null;
+    /** the wait parked now (waitIn), for an abort or an iterator's return() to end alone */
+    let park: GroupWait | null = null;
     // (made only with a signal: a receive without one allocates no hook before it parks; one
     // listener per signal for all of this thread's waits: abort-hooks.ts)
     const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
@@ -1053,8 +1067,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
             if (owe) void yieldTurn().then(resolve);
-            else park = waitWordThen(i32, idx, seen, ms, this.sleepersIndex, resolve);
+            else park = waitIn(this.waitGroup, seen, ms, resolve);
           });
+          // (ended by close() through cur.cancel: out of the group now, not at the close's bump)
+          if (park !== null) dropWait(park);
           park = null;
           cur.cancel = null;
           if (cur.error) throw cur.error;

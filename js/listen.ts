@@ -24,7 +24,7 @@ import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import { closedFree, type Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
-import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED } from './host/wait.ts';
+import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED, CallbackMember } from './host/wait.ts';
 import { yieldTurn } from './host/fair.ts';
 import { abortHooks } from './abort-hooks.ts';
 import type { Waiter } from './waiter.ts';
@@ -85,9 +85,9 @@ export interface Listenable {
   /** messages taken by the last batch and not handed over yet (the next take needs no RECV) */
   readonly batchPending: boolean;
   spinWake(seen: number): boolean;
-  parkListen(w: Waiter, seen: number, onWake: (how: string) => void): number;
-  parkWoke(how: string): boolean;
-  unparkListen(w: Waiter): void;
+  parkListen(w: Waiter, seen: number, m: CallbackMember): number;
+  parkWoke(): boolean;
+  unparkListen(w: Waiter, m: CallbackMember): void;
   wakeListen(): void;
   readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
@@ -127,7 +127,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
   const cancelPark = () => {
     if (parked) {
       parked = false;
-      conn.unparkListen(parkWaiter);
+      conn.unparkListen(parkWaiter, parkMember);
       void RESOLVED.then(pump);
     }
     conn.wakeListen();
@@ -264,7 +264,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
           // no spin due, or it ran out: park on the wake word; onWake looks again from the top
           // (the RECV_BATCH takes what came, and ends what went wrong: ESHUTDOWN, a recovery's
           // ECONNRESET)
-          const p = conn.parkListen(parkWaiter, seen, onWake);
+          const p = conn.parkListen(parkWaiter, seen, parkMember);
           if (p === PARK_PARKED) {
             parked = true;
             stop.cancel = cancelPark;
@@ -290,15 +290,17 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     }
   };
   /** the park's callback: a wake-up that the event loop resolved lets timers and I/O run, so the next turn starts afresh */
-  const onWake = (how: string): void => {
-    const yieldFirst = conn.parkWoke(how); // (counted whoever ended the park)
+  const onWake = (): void => {
+    const yieldFirst = conn.parkWoke();
     if (!parked) return; // (ended by cancelPark already: close(), stop())
     parked = false;
-    conn.unparkListen(parkWaiter);
+    conn.unparkListen(parkWaiter, parkMember);
     woke = true;
     if (yieldFirst) void yieldTurn().then(freshPump);
     else freshPump();
   };
+  /** the listener's member of its connection's group of waits (host/wait.ts), made once: its parks */
+  const parkMember = new CallbackMember(onWake);
   /** the message recvChecked's wait brought, then the hand-over again */
   const handOver = (m: Message): void => {
     try {

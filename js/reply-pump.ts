@@ -32,7 +32,7 @@ import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
-import { waitWordThen, endWait, now, type Park } from './host/wait.ts';
+import { waitIn, dropWait, now, type GroupWait, type WaitGroup } from './host/wait.ts';
 import { waitResolved, yieldTurn } from './host/fair.ts';
 import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
@@ -56,6 +56,8 @@ export interface PumpOwner {
   /** the connection's wake word and sleepers count (indexes in engine.i32) */
   readonly wakeIndex: number;
   readonly sleepersIndex: number;
+  /** this thread's waits on the wake word, the pump's among them (host/wait.ts) */
+  readonly waitGroup: WaitGroup;
   /** the pending calls (null: no call made yet) */
   readonly calls: Calls | null;
   /** the EDEADLK of the last receive that found a lock taken and gave up waiting for it (null: none) */
@@ -239,15 +241,15 @@ export class ReplyPump {
           });
           clearTimeout(timer);
         } else {
-          let park: Park | null = null;
+          let park: GroupWait | null = null;
           await new Promise<void>((resolve) => {
             this.wake = resolve;
-            park = waitWordThen(i32, idx, seen, left, conn.sleepersIndex, resolve);
+            park = waitIn(conn.waitGroup, seen, left, resolve, true); // (woken at every move of the word: a dropped end moves it, queuing nothing)
           });
-          // (woken by this.wake: a call with an earlier deadline, a listener's end; its park,
-          // still parked, ends alone now, and the wait below takes it over as a spare, rather
-          // than staying a live wait until its deadline; nothing when it ended by itself)
-          if (park !== null) endWait(park);
+          // (woken by this.wake: a call with an earlier deadline, a listener's end; its wait,
+          // still parked, leaves the connection's group alone now rather than staying a
+          // member until its deadline; nothing when it ended by itself)
+          if (park !== null) dropWait(park);
         }
         this.wake = null;
         this.dueNs = Infinity;

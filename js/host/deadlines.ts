@@ -24,7 +24,7 @@
 
 import { LinkedSet, type Linked } from '../linked-set.ts';
 
-/** One registered deadline: `due()` is called once `at` (performance.now() ms) has passed, unless dropDeadline() came first (wait.ts's Park). */
+/** One registered deadline: `due()` is called once `at` (performance.now() ms) has passed, unless dropDeadline() came first (wait.ts's GroupWait). */
 export interface Deadline extends Linked {
   at: number;
   /** its time came (it has left the pending set already) */

@@ -3,8 +3,7 @@
 // with Atomics.waitAsync, threads that may block with Atomics.wait; the core itself never
 // waits (docs/RUNTIMES.md, "Waiting": Node 20's Liftoff and wasm wait32). What keeps a thread
 // alive while it waits is keepalive.ts's; the timeouts of event-loop waits are deadlines.ts's.
-import { addDeadline, deadlinesPending, dropDeadline, firstDeadline, type Deadline } from './deadlines.ts';
-import { LinkedSet } from '../linked-set.ts';
+import { addDeadline, dropDeadline, type Deadline } from './deadlines.ts';
 import { stepResolved, waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
 import { addPoll, dropPoll, type Poll } from './polls.ts';
@@ -39,216 +38,331 @@ const POLL_MS = 4;
 
 /**
  * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
- * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The timeout is a
- * deadline on this thread's one deadline timer (deadlines.ts), not waitAsync's own: no
- * event-loop wake-up or timer per wait; its expiry ends this wait alone (Park, below).
+ * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The wait joins this
+ * thread's group of waits on the word (WaitGroup, below: one waitAsync for all of them); its
+ * timeout is a deadline on this thread's one deadline timer (deadlines.ts), whose expiry ends
+ * this wait alone. For words with no owner here to tell what is queued (a receiver's space
+ * word: room-wait.ts): a wake-up of the word wakes every wait of the thread on it.
  */
 export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
-  return new Promise<void>((resolve) => { waitWordThen(i32, index, expected, timeout, sleepers, resolve); });
+  return new Promise<void>((resolve) => { waitIn(groupOf(i32, index, sleepers), expected, timeout, resolve); });
 }
 
 /**
- * waitWord for a caller that has a promise of its own to settle: `done` is called once, with
- * what to resolve it with (a macrotask to wait for first, when the thread owes its event loop
- * one: fair.ts; else undefined). No promise of waitWord's own per wait. Returns the wait's
- * Park while it is parked, for its owner to end it early (endWait: an abort, an iterator's
- * return()), else null (ended already, or a polling wait: end that one with a notify).
+ * A wait of `group`'s word from `expected` for a caller that has a promise of its own to
+ * settle: `done` is called once, with what to resolve it with (a macrotask to wait for first,
+ * when the thread owes its event loop one: fair.ts; else undefined). No promise of its own per
+ * wait. Returns the wait while it is parked, for its owner to end it early (endWait: an abort,
+ * an iterator's return(), a wake-up of its own), else null (the word had moved, or no time
+ * was left: `done` called already).
  */
-export function waitWordThen(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number, done: (v: Promise<void> | undefined) => void): Park | null {
-  if (!waitAsyncFn) { void pollWord(i32, index, expected, timeout).then(() => { done(undefined); }); return null; }
+export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false): GroupWait | null {
   if (!(timeout > 0)) { done(undefined); return null; }
-  if (spares.size !== 0 && Atomics.load(i32, index) === expected) {
-    const p = takeSpare(i32, index, expected);
-    if (p !== null) { p.arm(done, timeout); return p; }
-  }
-  // counted as a sleeper from before the wait until after it: publishers notify only then
-  Atomics.add(i32, sleepers, 1);
-  const r = waitAsyncFn(i32, index, expected);
-  if (!r.async) {
-    Atomics.sub(i32, sleepers, 1);
+  const w = new GroupWait(group, done, always);
+  if (!group.join(w, expected)) {
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
     done(stepResolved() ? yieldTurn() : undefined);
     return null;
   }
-  const p = new Park(i32, index, expected, sleepers);
-  void r.value.then((how) => { p.woke(how); });
-  p.arm(done, timeout);
-  return p;
+  if (timeout !== Infinity) { w.at = now() + timeout; addDeadline(w); }
+  return w;
+}
+
+/** End a wait of waitIn now, its `done` called (its owner ended it: an abort, an iterator's return()); the word's other waits sleep on. */
+export function endWait(w: GroupWait): void {
+  if (w.gIn === null) return;
+  dropDeadline(w);
+  w.group.leave(w);
+  w.end();
+}
+
+/** End a wait of waitIn whose `done` is not to be called (its owner settled what it waits for another way: close(), the reply pump's own wake): out of the group, its deadline dropped. */
+export function dropWait(w: GroupWait): void {
+  if (w.gIn === null) return;
+  dropDeadline(w);
+  w.group.leave(w);
+  w.forget();
+}
+
+/** A member of a WaitGroup: a wait parked on the group's word, in the group's FIFO (its own links: a member may be in deadlines.ts's set too). */
+export interface GroupMember {
+  /** the word's value read before its owner's last look at what it waits for */
+  seen: number;
+  gPrev: GroupMember | null;
+  gNext: GroupMember | null;
+  /** the group it is parked in, or null */
+  gIn: WaitGroup | null;
+  /** woken whenever the word moves, whatever is queued (the reply pump: a call's end the bus dropped moves the word and queues nothing) */
+  readonly always: boolean;
+  /** the group woke it (it has left the group): its owner looks again */
+  wake(): void;
 }
 
 /**
- * End a wait of waitWordThen now, its `done` called (its owner ended it: an abort, a close of
- * an iterator), as its deadline would: the word's other waits sleep on.
- */
-export function endWait(p: Park): void {
-  if (!p.live) return;
-  p.leave();
-  p.retire();
-}
-
-/**
- * The waitAsync of a waitWordThen, with its waiter (the `done` to call) and, for a timed wait,
- * its deadline.
+ * One thread's event-loop waits on one futex word (a connection's wake word: its receives,
+ * iterator steps, its listener's park, its reply pump), parked on **one** Atomics.waitAsync,
+ * counted once in the word's sleepers. Before stop 60 each wait parked its own waitAsync, and a
+ * publish woke all of them: N receives parked on one connection cost N wake-ups per message,
+ * each re-checking and parking again (an outside audit, stop 59: 1 000 parked receives fed
+ * 1 000 messages over 1 s, 189 000–237 000 wake-ups and 676–811 ms of CPU).
  *
- * A wait whose deadline passes, or whose owner ends it (endWait: an abort), ends alone. Before
- * stop 59 both notified the word, which woke every wait of the word (each re-checked and parked
- * again): 1 000 receives with timeouts parked on one connection cost ~0.8 s of CPU a second,
- * each expiry waking the rest (an outside audit, stop 58). A waitAsync cannot be taken back,
- * though: the one whose waiter left stays parked on the word, counted among its sleepers, until
- * a notify of the word. So:
- * - when no other wait of this thread (a Park) is parked on the word, the end notifies it as
- *   before (waking this waitAsync and whatever else sleeps there: nothing more, usually);
- * - otherwise the park becomes a *spare*: left parked, and taken over by the next wait of this
- *   thread on the same word from the same value (a receive loop that timed out and waits
- *   again) instead of a new waitAsync. A spare ends with the word's next notify, which every
- *   other way a wait ends brings (a publish, a close, the last one's end above), so none
- *   outlives the word's last wait; and there are never more than max(MIN_SPARES, waits parked)
- *   (the oldest's word is notified: amortized, at most two wake-ups per end).
- * Live parks are in deadlines.ts's pending set (timed) or in `untimed`; spares in `spares`.
+ * When the group's waitAsync resolves, the group wakes only the members that have something to
+ * look at: up to `more()` of them (the messages queued: its owner's count, the connection's;
+ * Infinity when it cannot tell, or the connection is gone), oldest first, among those that
+ * have not looked since the word's present value (a member's `seen`). Those left asleep while
+ * `more()` still says something is there (a woken receive that found nothing it may take: a
+ * reply only the reply pump takes, a priority it does not want) are woken in the next step, a
+ * macrotask later, once the woken ones have looked; when nothing is queued, or every member has
+ * looked since the word's value, the group parks again from that value. So a message wakes one
+ * receive, not all, and no member sleeps through what it has not looked at:
+ * - a member joins only from the value it read before its owner's last look (join() refuses a
+ *   word that moved since), and is *stale* once the word moves past it;
+ * - the group's waitAsync is parked from a value every member has looked at, or none is
+ *   parked and a step is due (`stepping`); a word that moves wakes the waitAsync, and a step
+ *   either wakes the stale members or finds nothing queued at the word's new value (read
+ *   before the count: the core counts a message before it moves the word), which nobody has to
+ *   look at;
+ * - a wake-up with the word unmoved (a notify of this word without a publish) wakes every
+ *   member, as before.
+ * A member that ends on its own (its deadline, its owner: endWait, a listener's stop) leaves
+ * the group alone; the word's last one notifies the group's waitAsync away, so nothing of the
+ * thread stays counted on the word once no wait is.
  */
-export class Park implements Deadline {
+export class WaitGroup {
+  private head: GroupMember | null = null;
+  private tail: GroupMember | null = null;
+  /** members parked */
+  size = 0;
+  /** the group's waitAsync (or poll) is parked, from armedAt */
+  private armed = false;
+  private armedAt = 0;
+  /** a step is due (a microtask or macrotask queued): joins do not park the waitAsync meanwhile */
+  private stepping = false;
+  /** the group's wake-ups (waitAsync resolutions) and the members they woke: tests, diagnostics */
+  wakeUps = 0;
+  woken = 0;
+  /** waitAsyncs (or polls) of the group notified away (leave) whose resolution is still to come: it is ignored */
+  private abandoned = 0;
+  private readonly resolved = (how: string): void => {
+    if (how !== 'polled') offCount(this.i32, this.sleepers, how);
+    // (resolutions come in the order of their notifies: an abandoned one was notified before
+    // the group's next waitAsync was parked)
+    if (this.abandoned !== 0) { this.abandoned--; return; }
+    this.armed = false;
+    this.wakeUps++;
+    this.step(this.armedAt);
+  };
+  private readonly later = (): void => {
+    this.stepping = false;
+    if (!this.armed) this.step(NaN);
+  };
+  /**
+   * `more`: how many messages are there to take now (Infinity: cannot tell, or the owner is
+   * gone: every stale member looks); null: a word with nothing to count (every wake-up wakes
+   * every member)
+   */
+  constructor(readonly i32: Int32Array, readonly index: number, readonly sleepers: number, private readonly more: (() => number) | null) {}
+
+  /** Park `m` from `seen` (read before its owner's last look); false when the word has moved since (nothing parked: look again). */
+  join(m: GroupMember, seen: number): boolean {
+    if (Atomics.load(this.i32, this.index) !== seen) return false;
+    m.seen = seen;
+    m.gIn = this;
+    m.gNext = null;
+    m.gPrev = this.tail;
+    if (this.tail !== null) this.tail.gNext = m;
+    else this.head = m;
+    this.tail = m;
+    this.size++;
+    // (parked already: from a value this member has looked at, or from an older one, which the
+    // word has left since: its wake-up is on its way)
+    if (!this.armed && !this.stepping) this.arm(seen);
+    return true;
+  }
+
+  /** `m` ended on its own (its deadline, its owner): out of the group; the word's last member notifies the group's waitAsync away */
+  leave(m: GroupMember): void {
+    if (m.gIn !== this) return;
+    this.unlink(m);
+    if (this.head === null && this.armed) {
+      // (not parked from here on: the next member parks a waitAsync of its own)
+      this.armed = false;
+      this.abandoned++;
+      notifyWord(this.i32, this.index, this.sleepers);
+    }
+  }
+
+  /** Wake every member now (they look again): something changed that the word does not tell (a listener left taken messages behind). */
+  kick(): void {
+    if (this.head === null) return;
+    const first = this.detach(Infinity, 0, true);
+    this.wakeList(first);
+    if (this.head !== null && !this.armed && !this.stepping) this.step(NaN);
+  }
+
+  private unlink(m: GroupMember): void {
+    const prev = m.gPrev, next = m.gNext;
+    if (prev !== null) prev.gNext = next;
+    else this.head = next;
+    if (next !== null) next.gPrev = prev;
+    else this.tail = prev;
+    m.gIn = null;
+    m.gPrev = null;
+    m.gNext = null;
+    this.size--;
+  }
+
+  private arm(v: number): void {
+    this.armedAt = v;
+    if (!waitAsyncFn) {
+      this.armed = true;
+      void pollWord(this.i32, this.index, v, Infinity).then(() => { this.resolved('polled'); });
+      return;
+    }
+    // counted as a sleeper from before the wait until after it: publishers notify only then
+    Atomics.add(this.i32, this.sleepers, 1);
+    const r = waitAsyncFn(this.i32, this.index, v);
+    if (!r.async) {
+      // the word moved since `v` was read: a step (a microtask: its members look again)
+      Atomics.sub(this.i32, this.sleepers, 1);
+      this.stepping = true;
+      void RESOLVED.then(this.later);
+      return;
+    }
+    this.armed = true;
+    void r.value.then(this.resolved);
+  }
+
+  /**
+   * The members to wake, out of the group, linked by gNext: up to `n` of those that have not
+   * looked since `c`, oldest first, and every such one that is woken `always` (all: every member).
+   */
+  private detach(n: number, c: number, all: boolean): GroupMember | null {
+    let first: GroupMember | null = null, last: GroupMember | null = null, k = 0;
+    this.staleLeft = 0;
+    for (let m = this.head; m !== null;) {
+      const next = m.gNext;
+      if (all || m.seen !== c) {
+        if (m.always || k < n) {
+          this.unlink(m);
+          if (last !== null) last.gNext = m;
+          else first = m;
+          last = m;
+          if (!m.always) k++;
+        } else if (n > 0) this.staleLeft++;
+      }
+      m = next;
+    }
+    return first;
+  }
+  /** stale members detach() left parked (past its `n`) */
+  private staleLeft = 0;
+
+  private wakeList(first: GroupMember | null): void {
+    for (let m = first; m !== null;) {
+      const next = m.gNext;
+      m.gNext = null;
+      this.woken++;
+      m.wake();
+      m = next;
+    }
+  }
+
+  /** The word may have moved (`from`: the value the group's waitAsync was parked from; NaN: a step that follows one): wake who has something to look at, or park again. */
+  private step(from: number): void {
+    if (this.head === null) return;
+    const c = Atomics.load(this.i32, this.index);
+    const all = c === from; // (woken with the word unmoved: every member looks, as any notify woke every wait before)
+    const n = all || this.more === null ? Infinity : this.more();
+    // (nothing queued at `c`: nothing to look at but for those woken always)
+    const first = this.detach(n > 0 ? n : 0, c, all);
+    if (first === null) { this.arm(c); return; } // every member has looked since `c`, or nothing is queued
+    this.stepping = true;
+    const staleLeft = this.staleLeft;
+    this.wakeList(first);
+    // others still to look at what is queued once these have looked: the next step, a macrotask later
+    if (staleLeft !== 0) { void yieldTurn().then(this.later); return; }
+    this.stepping = false;
+    // (members that joined again while being woken, a listener's park, looked after `c`)
+    if (this.head !== null && !this.armed) this.step(NaN);
+  }
+}
+
+/** A wait of waitIn: a member of its word's group with the `done` to call, and, timed, a deadline (deadlines.ts). */
+export class GroupWait implements GroupMember, Deadline {
   linkPrev: Deadline | null = null;
   linkNext: Deadline | null = null;
   linkIn: object | null = null;
   at = Infinity;
-  /** the `done` of the wait that has this park now, or null (a spare, or ended) */
-  private waiter: ((v: Promise<void> | undefined) => void) | null = null;
-  constructor(readonly i32: Int32Array, readonly index: number, readonly expected: number, readonly sleepers: number) {}
+  seen = 0;
+  gPrev: GroupMember | null = null;
+  gNext: GroupMember | null = null;
+  gIn: WaitGroup | null = null;
+  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean) {}
 
-  /** a wait has it (not a spare, not ended) */
-  get live(): boolean { return this.waiter !== null; }
-
-  /** a wait of `timeout` ms (Infinity: none) on this park, ended by calling `done` (once) */
-  arm(done: (v: Promise<void> | undefined) => void, timeout: number): void {
-    this.waiter = done;
-    if (timeout === Infinity) { this.at = Infinity; untimed.add(this); return; }
-    this.at = now() + timeout;
-    addDeadline(this);
-  }
-
-  /** out of the live sets (the pending deadlines, `untimed`) or the spares */
-  leave(): void {
-    if (this.linkIn === spares) spares.delete(this);
-    else if (this.linkIn === untimed) untimed.delete(this);
-    else dropDeadline(this);
-  }
-
-  /** the waitAsync resolved (`how`: its result): the waiter, if any, looks again */
-  woke(how: string): void {
+  /** the group woke it */
+  wake(): void {
     parked++;
-    offCount(this.i32, this.sleepers, how);
-    const wasLive = this.waiter !== null;
-    this.leave();
-    // the word's last wait, woken by a notify that moved nothing (a listener's stop), may leave
-    // spares that another wait's end kept while this one still looked parked: notified away
-    // (none outlives the word's last wait; a spare it would not end stayed counted until the
-    // word's next publish)
-    if (wasLive && spares.size !== 0 && !this.sharesWord() && this.sparesOnWord()) notifyWord(this.i32, this.index, this.sleepers);
+    if (this.at !== Infinity) dropDeadline(this);
     this.end();
   }
 
-  /** the deadline passed (deadlines.ts has dropped it): the waiter alone looks again */
+  /** the deadline passed (deadlines.ts has dropped it): this wait alone ends */
   due(): void {
-    this.retire();
-  }
-
-  /** the wait ended before its waitAsync did (out of the live sets already): a spare, or notified away; its waiter called */
-  retire(): void {
-    if (this.sharesWord()) {
-      spares.add(this);
-      if (spares.size > Math.max(MIN_SPARES, deadlinesPending() + untimed.size)) {
-        const old = spares.first!;
-        spares.delete(old);
-        notifyWord(old.i32, old.index, old.sleepers);
-      }
-    } else notifyWord(this.i32, this.index, this.sleepers); // (its woke() comes; nothing to do then)
+    this.group.leave(this);
     this.end();
   }
 
-  private end(): void {
-    const w = this.waiter;
+  /** its `done` is not to be called */
+  forget(): void { this.done = null; }
+
+  /** its owner looks again (once) */
+  end(): void {
+    const w = this.done;
     if (w === null) return;
-    this.waiter = null;
+    this.done = null;
     w(waitResolved(now()) ? yieldTurn() : undefined);
   }
-
-  /** a spare is parked on the same word */
-  private sparesOnWord(): boolean {
-    for (let p = spares.first; p !== null; p = p.linkNext as Park | null) if (p.index === this.index && p.i32 === this.i32) return true;
-    return false;
-  }
-
-  /** another wait of this thread is parked on the same word */
-  private sharesWord(): boolean {
-    for (let d = firstDeadline(); d !== null; d = d.linkNext as Deadline | null) {
-      if (d instanceof Park && d.index === this.index && d.i32 === this.i32) return true;
-    }
-    for (let d = untimed.first; d !== null; d = d.linkNext as Park | null) {
-      if (d.index === this.index && d.i32 === this.i32) return true;
-    }
-    return false;
-  }
 }
 
-/** the fewest spares kept however few waits are parked (a burst that times out together) */
-const MIN_SPARES = 64;
-/** parks whose wait ended (its deadline, its owner) while another wait of this thread was parked on their word */
-const spares = new LinkedSet<Park>();
-/** parks of waits with no timeout */
-const untimed = new LinkedSet<Park>();
-
-/** a spare parked on i32[index] from `expected`, taken out of the spares (null: none) */
-function takeSpare(i32: Int32Array, index: number, expected: number): Park | null {
-  for (let p = spares.first; p !== null; p = p.linkNext as Park | null) {
-    if (p.index === index && p.i32 === i32 && p.expected === expected) {
-      spares.delete(p);
-      return p;
-    }
-  }
-  return null;
-}
-
-/** Spares kept, and waits with no timeout parked (tests, diagnostics; timed ones: deadlineStats). */
-export function parkStats(): { spares: number; untimed: number } {
-  return { spares: spares.size, untimed: untimed.size };
+/**
+ * The groups of words with no owner object here (a receiver's space word: waitWord), per
+ * memory and word, kept once made: one per word this thread has waited on, at most the bus's
+ * connection slots (and gone with the memory's Int32Array).
+ */
+const groups = new WeakMap<Int32Array, Map<number, WaitGroup>>();
+function groupOf(i32: Int32Array, index: number, sleepers: number): WaitGroup {
+  let byWord = groups.get(i32);
+  if (byWord === undefined) { byWord = new Map(); groups.set(i32, byWord); }
+  let g = byWord.get(index);
+  if (g === undefined) { g = new WaitGroup(i32, index, sleepers, null); byWord.set(index, g); }
+  return g;
 }
 
 /** what conn.parkListen did: parked (its callback will be called once), nothing (the word had moved: look again), or nothing for a lock found stuck (lockBusy) */
 export const PARK_PARKED = 1, PARK_MOVED = 0, PARK_BUSY = -1;
 
 /**
- * A park with a callback, no promise of its own (conn.listen's park, stop 40): wait on
- * i32[index] from `expected` with no timeout, and call `onWake` with waitAsync's result once
- * it resolves ('polled' from the timer fallback where the runtime has no Atomics.waitAsync).
- * The callback, made once by its caller, is the wait's one `then`: none of waitWord's
- * promises and none of an `await` on them, per park. false: the word had moved already
- * (nothing parked, nothing will be called). The woken callback counts the wake-up: parkWoke.
+ * A listener's park (conn.listen, stop 40): a member of its connection's group with a
+ * callback, made once per listener, no promise of its own: `onWake` is called with 'ok' when
+ * the group wakes it (parkWoke counts it).
  */
-export function parkOn(i32: Int32Array, index: number, expected: number, sleepers: number, onWake: (how: string) => void): boolean {
-  if (!waitAsyncFn) {
-    void pollWord(i32, index, expected, Infinity).then(() => onWake('polled'));
-    return true;
-  }
-  Atomics.add(i32, sleepers, 1);
-  const r = waitAsyncFn(i32, index, expected);
-  if (!r.async) {
-    Atomics.sub(i32, sleepers, 1);
-    return false;
-  }
-  void r.value.then(onWake);
-  return true;
+export class CallbackMember implements GroupMember {
+  seen = 0;
+  gPrev: GroupMember | null = null;
+  gNext: GroupMember | null = null;
+  gIn: WaitGroup | null = null;
+  readonly always = false;
+  constructor(private readonly onWake: (how: string) => void) {}
+  wake(): void { this.onWake('ok'); }
 }
 
 /**
- * A parkOn's wake-up, `how` as its callback was given it: counted as waitWord counts its own
- * (parks(), the sleepers word; pollWord counted its ticks); true when the thread should yield
- * a macrotask before it goes on (fair.ts).
+ * A listener's park woke (its group woke it): counted in parks(); true when the thread should
+ * yield a macrotask before it goes on (fair.ts).
  */
-export function parkWoke(i32: Int32Array, sleepers: number, how: string): boolean {
-  if (how !== 'polled') {
-    parked++;
-    offCount(i32, sleepers, how);
-  }
+export function parkWoke(): boolean {
+  parked++;
   return waitResolved(now());
 }
 

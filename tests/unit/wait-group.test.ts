@@ -1,0 +1,191 @@
+// A thread's waits on one word (js/host/wait.ts, WaitGroup; js/host/deadlines.ts): one
+// waitAsync for all of them, counted once in the word's sleepers; a wake-up wakes as many of
+// them as its owner says there are messages, oldest first, the others once those have looked;
+// a deadline or an owner ends its wait alone. Before stop 60 each wait parked its own waitAsync
+// and a publish woke them all (1 000 parked receives of one connection: ~1 000 wake-ups per
+// message). Driven on a word of its own in shared memory, with a sleepers count beside it and a
+// queue of plain numbers, as a connection's wake word, its sleepers count and its queue are.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bump, endWait, waitIn, waitWord, WaitGroup } from '../../js/host/wait.ts';
+import { notifyWord } from '../../js/host/sleepers.ts';
+import { deadlineStats } from '../../js/host/deadlines.ts';
+
+const WORD = 0, SLEEPERS = 1;
+const fresh = (): Int32Array => new Int32Array(new SharedArrayBuffer(8));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// (a waitAsync and the deadline timer keep no thread alive: keepalive.ts is the library's
+// hold, above the waits; a timer of the suite's keeps this one alive meanwhile)
+let keep: ReturnType<typeof setInterval> | undefined;
+test.before(() => { keep = setInterval(() => {}, 1000); });
+test.after(() => { clearInterval(keep); });
+
+/** A connection's part in this: its wake word, its queue (each receiver takes what `accepts` says), the group with the queue's length as its `more` */
+class Conn {
+  readonly i32 = fresh();
+  readonly queue: number[] = [];
+  readonly group = new WaitGroup(this.i32, WORD, SLEEPERS, () => this.queue.length);
+  /** waits woken before their time that found nothing they take */
+  empty = 0;
+  publish(v: number): void {
+    this.queue.push(v);
+    bump(this.i32, WORD, SLEEPERS);
+  }
+  /** a receive: look (the word read first), else wait in the group and look again; `timeout` ms in all (null when it passed) */
+  async recv(accepts: (v: number) => boolean = () => true, timeout = 5000): Promise<number | null> {
+    const end = performance.now() + timeout;
+    for (let first = true; ; first = false) {
+      const seen = Atomics.load(this.i32, WORD);
+      const k = this.queue.findIndex(accepts);
+      if (k >= 0) return this.queue.splice(k, 1)[0];
+      const left = end - performance.now();
+      if (left <= 0) return null;
+      if (!first) this.empty++; // (woken with time left, nothing to take)
+      await new Promise<void>((resolve) => { waitIn(this.group, seen, left, () => resolve()); });
+    }
+  }
+  sleepers(): number { return Atomics.load(this.i32, SLEEPERS); }
+}
+
+/** up to `ms` for `cond` (a woken wait runs in a task of its own) */
+async function until(cond: () => boolean, ms = 1000): Promise<boolean> {
+  for (const end = performance.now() + ms; !cond() && performance.now() < end;) await sleep(1);
+  return cond();
+}
+
+test('100 receives parked on one word: one waitAsync, counted once; 100 messages one by one wake one receive each, in the order they parked', async () => {
+  const c = new Conn();
+  const got: (number | null)[] = [];
+  const rs = Array.from({ length: 100 }, (_, k) => c.recv().then((v) => { got[k] = v; }));
+  assert.is(c.group.size, 100);
+  assert.is(c.sleepers(), 1, 'one wait of the thread for all');
+  const w0 = c.group.woken;
+  for (let i = 0; i < 100; i++) {
+    c.publish(i);
+    assert.is(c.sleepers(), 0, 'the publish took it off');
+    assert.ok(await until(() => got[i] !== undefined), `message ${i} taken`);
+  }
+  await Promise.all(rs);
+  assert.equal(got, Array.from({ length: 100 }, (_, i) => i), 'the oldest receive first, each its own message');
+  // (before stop 60: each publish woke every receive still parked, ~5 000 wake-ups)
+  assert.is(c.group.woken - w0, 100, 'one wake-up per message');
+  assert.is(c.empty, 0, 'no receive woken for nothing');
+  assert.is(c.sleepers(), 0);
+  assert.is(deadlineStats().pending, 0);
+});
+
+test('a burst of 30 messages wakes 30 of 50 parked receives at once; the other 20 stay parked, counted once', async () => {
+  const c = new Conn();
+  let n = 0;
+  const rs = Array.from({ length: 50 }, () => c.recv().then((v) => { if (v !== null) n++; return v; }));
+  for (let i = 0; i < 30; i++) c.publish(i);
+  assert.ok(await until(() => n === 30), `${n} of 30 taken`);
+  assert.ok(await until(() => c.sleepers() === 1), 'the rest parked again');
+  assert.is(c.group.size, 20);
+  assert.is(c.empty, 0, 'none woken for nothing');
+  for (let i = 30; i < 50; i++) c.publish(i);
+  await Promise.all(rs);
+  assert.is(n, 50);
+  assert.is(c.sleepers(), 0);
+});
+
+test('a woken receive that cannot take the message (another\'s): the next one is woken a step later', async () => {
+  const c = new Conn();
+  // the older receive takes only even numbers, the younger anything
+  const even = c.recv((v) => v % 2 === 0, 3000);
+  const any = c.recv();
+  c.publish(1);
+  const t0 = performance.now();
+  assert.is(await any, 1, 'the younger took it');
+  assert.ok(performance.now() - t0 < 500, 'within a step or two, not at a timeout');
+  assert.is(c.empty, 1, 'the older woke once, found nothing it takes, and parked again');
+  assert.is(c.group.size, 1);
+  c.publish(2);
+  assert.is(await even, 2);
+  assert.is(c.sleepers(), 0);
+});
+
+test('a member woken always: woken by a move of the word that queued nothing; the others sleep on', async () => {
+  const c = new Conn();
+  const plain = c.recv(() => true, 3000);
+  let woke = 0;
+  const seen = Atomics.load(c.i32, WORD);
+  waitIn(c.group, seen, 3000, () => { woke++; }, true);
+  assert.is(c.sleepers(), 1);
+  bump(c.i32, WORD, SLEEPERS); // (a move with nothing queued: a call's end dropped)
+  assert.ok(await until(() => woke === 1), 'the member woken always was woken');
+  assert.ok(await until(() => c.sleepers() === 1), 'the plain one parked again');
+  assert.is(c.empty, 0, 'and was not woken');
+  c.publish(7);
+  assert.is(await plain, 7);
+});
+
+test('a notify that moves nothing wakes every member (as any notify did)', async () => {
+  const c = new Conn();
+  const rs = [c.recv(() => true, 300), c.recv(() => true, 300), c.recv(() => true, 300)];
+  notifyWord(c.i32, WORD, SLEEPERS);
+  assert.ok(await until(() => c.empty === 3), `${c.empty} of 3 woken`);
+  assert.equal(await Promise.all(rs), [null, null, null]);
+  assert.is(c.sleepers(), 0);
+});
+
+test('timed waits on one word, timeouts 15 to 150 ms: each ends at its own time, none before it, none woken by the others\' expiries', async () => {
+  const i32 = fresh();
+  const t0 = performance.now();
+  const ends = await Promise.all(Array.from({ length: 10 }, (_, k) => {
+    const ms = 15 * (k + 1);
+    return waitWord(i32, WORD, 0, ms, SLEEPERS).then(() => ({ ms, at: performance.now() - t0 }));
+  }));
+  for (const e of ends) assert.ok(e.at >= e.ms, `the ${e.ms} ms wait ended after ${e.at.toFixed(1)} ms (${ends.map((x) => x.at.toFixed(0)).join(', ')})`);
+  assert.ok(await until(() => Atomics.load(i32, SLEEPERS) === 0), 'the last one\'s end took the thread\'s wait off');
+  assert.is(deadlineStats().pending, 0);
+});
+
+test('300 expiries beside a long receive: the long one never woken, counted once all along; its message still comes', async () => {
+  const c = new Conn();
+  const long = c.recv(() => true, 5000);
+  let max = 0;
+  for (let round = 0; round < 3; round++) {
+    const rs = Array.from({ length: 100 }, (_, k) => c.recv(() => true, 2 + k * 2).then((v) => { max = Math.max(max, c.sleepers()); return v; }));
+    assert.ok((await Promise.all(rs)).every((v) => v === null), 'each timed out');
+  }
+  assert.is(c.empty, 0, 'no receive woken by another\'s expiry');
+  assert.is(max, 1, 'counted once all along');
+  assert.is(c.group.size, 1);
+  c.publish(9);
+  assert.is(await long, 9);
+  assert.is(c.sleepers(), 0);
+});
+
+test('the last member ended by its owner: the group\'s waitAsync notified away at once; the next member parks its own, and a publish wakes it', async () => {
+  const c = new Conn();
+  let done = 0;
+  const w = waitIn(c.group, Atomics.load(c.i32, WORD), Infinity, () => { done++; });
+  assert.ok(w !== null);
+  assert.is(c.sleepers(), 1);
+  endWait(w);
+  assert.is(done, 1, 'its done called at once');
+  assert.is(c.sleepers(), 0, 'nothing counted once no wait is parked');
+  // (the old waitAsync's resolution is still to come: it must not disturb the new member)
+  const r = c.recv();
+  assert.is(c.sleepers(), 1, 'a waitAsync of its own');
+  await sleep(5);
+  assert.is(c.group.size, 1, 'still parked after the old resolution');
+  c.publish(3);
+  assert.is(await r, 3);
+  assert.is(c.empty, 0);
+});
+
+test('a wait from a value the word has left is refused (its done called at once): no wake-up is lost', async () => {
+  const c = new Conn();
+  const seen = Atomics.load(c.i32, WORD);
+  Atomics.add(c.i32, WORD, 1); // (a publish between the look and the wait)
+  let done = 0;
+  assert.is(waitIn(c.group, seen, 1000, () => { done++; }), null);
+  assert.is(done, 1);
+  assert.is(c.group.size, 0);
+  assert.is(c.sleepers(), 0);
+});
+
+test.run();
