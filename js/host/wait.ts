@@ -184,12 +184,14 @@ export class WaitGroup {
   leave(m: GroupMember): void {
     if (m.gIn !== this) return;
     this.unlink(m);
-    if (this.head === null && this.armed) {
-      // (not parked from here on: the next member parks a waitAsync of its own)
-      this.armed = false;
-      this.abandoned++;
-      notifyWord(this.i32, this.index, this.sleepers);
-    }
+    if (this.head === null && this.armed) this.abandon();
+  }
+
+  /** no member parked: the group's waitAsync notified away (its count off at once), the next member parks a waitAsync of its own */
+  private abandon(): void {
+    this.armed = false;
+    this.abandoned++;
+    notifyWord(this.i32, this.index, this.sleepers);
   }
 
   /** Wake every member now (they look again): something changed that the word does not tell (a listener left taken messages behind). */
@@ -197,7 +199,8 @@ export class WaitGroup {
     if (this.head === null) return;
     const first = this.detach(Infinity, 0, true);
     this.wakeList(first);
-    if (this.head !== null && !this.armed && !this.stepping) this.step(NaN);
+    if (this.head === null) { if (this.armed) this.abandon(); } // (those woken park again from what they see)
+    else if (!this.armed && !this.stepping) this.step(NaN);
   }
 
   private unlink(m: GroupMember): void {
@@ -263,7 +266,8 @@ export class WaitGroup {
       const next = m.gNext;
       m.gNext = null;
       this.woken++;
-      m.wake();
+      // (a throw must not leave the members after it unwoken: it is reported apart)
+      try { m.wake(); } catch (err) { queueMicrotask(() => { throw err; }); }
       m = next;
     }
   }
