@@ -133,6 +133,8 @@ export class WaitGroup {
   private tail: GroupMember | null = null;
   /** members parked */
   size = 0;
+  /** of them, woken always (the reply pump's) */
+  private alwaysIn = 0;
   /** the group's waitAsync (or poll) is parked, from armedAt */
   private armed = false;
   private armedAt = 0;
@@ -174,6 +176,7 @@ export class WaitGroup {
     else this.head = m;
     this.tail = m;
     this.size++;
+    if (m.always) this.alwaysIn++;
     // (parked already: from a value this member has looked at, or from an older one, which the
     // word has left since: its wake-up is on its way)
     if (!this.armed && !this.stepping) this.arm(seen);
@@ -213,6 +216,7 @@ export class WaitGroup {
     m.gPrev = null;
     m.gNext = null;
     this.size--;
+    if (m.always) this.alwaysIn--;
   }
 
   private arm(v: number): void {
@@ -252,13 +256,17 @@ export class WaitGroup {
           else first = m;
           last = m;
           if (!m.always) k++;
-        } else if (n > 0) this.staleLeft++;
+        } else if (n > 0) {
+          this.staleLeft++;
+          // (one left is enough to know a step must follow; the rest is walked only for a member woken always)
+          if (this.alwaysIn === 0) break;
+        }
       }
       m = next;
     }
     return first;
   }
-  /** stale members detach() left parked (past its `n`) */
+  /** whether detach() left stale members parked (past its `n`): not 0 */
   private staleLeft = 0;
 
   private wakeList(first: GroupMember | null): void {

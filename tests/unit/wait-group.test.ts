@@ -7,7 +7,8 @@
 // queue of plain numbers, as a connection's wake word, its sleepers count and its queue are.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bump, endWait, waitIn, waitWord, WaitGroup } from '../../js/host/wait.ts';
+import { bump, endWait, waitIn, waitWord, WaitGroup, type GroupWait } from '../../js/host/wait.ts';
+import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 import { notifyWord } from '../../js/host/sleepers.ts';
 import { deadlineStats } from '../../js/host/deadlines.ts';
 
@@ -32,17 +33,22 @@ class Conn {
     this.queue.push(v);
     bump(this.i32, WORD, SLEEPERS);
   }
-  /** a receive: look (the word read first), else wait in the group and look again; `timeout` ms in all (null when it passed) */
-  async recv(accepts: (v: number) => boolean = () => true, timeout = 5000): Promise<number | null> {
+  /** a receive: look (the word read first), else wait in the group and look again; `timeout` ms in all (null when it passed, or `ctl` aborted it: endWait) */
+  async recv(accepts: (v: number) => boolean = () => true, timeout = 5000, ctl?: { w: GroupWait | null; aborted: boolean }): Promise<number | null> {
     const end = performance.now() + timeout;
     for (let first = true; ; first = false) {
+      if (ctl?.aborted) return null;
       const seen = Atomics.load(this.i32, WORD);
       const k = this.queue.findIndex(accepts);
       if (k >= 0) return this.queue.splice(k, 1)[0];
       const left = end - performance.now();
       if (left <= 0) return null;
       if (!first) this.empty++; // (woken with time left, nothing to take)
-      await new Promise<void>((resolve) => { waitIn(this.group, seen, left, () => resolve()); });
+      await new Promise<void>((resolve) => {
+        const w = waitIn(this.group, seen, left, () => resolve());
+        if (ctl) ctl.w = w;
+      });
+      if (ctl) ctl.w = null;
     }
   }
   sleepers(): number { return Atomics.load(this.i32, SLEEPERS); }
@@ -187,5 +193,52 @@ test('a wait from a value the word has left is refused (its done called at once)
   assert.is(c.group.size, 0);
   assert.is(c.sleepers(), 0);
 });
+
+// seeded random: receives taking any value, even ones, odd ones or multiples of 3, with timeouts
+// from 5 ms to 5 s, aborted at random (endWait); publishes of unique values at random moments,
+// one at a time and in bursts. Whenever the steps pause, within 300 ms no receive still waiting
+// accepts a value that is queued (a lost wake-up would leave one parked beside it); at the end
+// every value published is taken at most once, and the rest are still queued.
+const FILTERS: ((v: number) => boolean)[] = [() => true, (v) => v % 2 === 0, (v) => v % 2 === 1, (v) => v % 3 === 0];
+for (const seed of seedsFromEnv([1, 2, 3, 4])) {
+  test(`seeded random (seed ${seed}): no receive stays parked beside a queued value it takes`, async () => {
+    const rng = prng(seed), rnd = () => rng.next();
+    const c = new Conn();
+    type R = { accepts: (v: number) => boolean; ctl: { w: GroupWait | null; aborted: boolean }; live: boolean };
+    const rs: R[] = [], taken: number[] = [], ends: Promise<unknown>[] = [];
+    let next = 0;
+    const stranded = () => c.queue.filter((v) => rs.some((r) => r.live && r.accepts(v)));
+    for (let step = 0; step < 250; step++) {
+      const x = rnd();
+      if (x < 0.3) {
+        const r: R = { accepts: FILTERS[Math.floor(rnd() * FILTERS.length)], ctl: { w: null, aborted: false }, live: true };
+        rs.push(r);
+        const timeout = rnd() < 0.3 ? 5 + Math.floor(rnd() * 100) : 5000;
+        ends.push(c.recv(r.accepts, timeout, r.ctl).then((v) => { r.live = false; if (v !== null) taken.push(v); }));
+      } else if (x < 0.6) {
+        const n = rnd() < 0.2 ? 1 + Math.floor(rnd() * 8) : 1;
+        for (let i = 0; i < n; i++) c.publish(next++);
+      } else if (x < 0.7) {
+        const live = rs.filter((r) => r.live && r.ctl.w !== null);
+        if (live.length) {
+          const r = live[Math.floor(rnd() * live.length)];
+          r.ctl.aborted = true;
+          endWait(r.ctl.w!);
+        }
+      } else if (x < 0.85) {
+        await sleep(Math.floor(rnd() * 3));
+      } else {
+        assert.ok(await until(() => stranded().length === 0, 300), `step ${step}: values ${stranded().join()} queued beside receives that take them`);
+      }
+    }
+    assert.ok(await until(() => stranded().length === 0, 300), `the end: values ${stranded().join()} queued beside receives that take them`);
+    for (const r of rs) if (r.live && r.ctl.w !== null) { r.ctl.aborted = true; endWait(r.ctl.w); }
+    await Promise.all(ends);
+    assert.is(new Set(taken).size, taken.length, 'no value taken twice');
+    assert.is(taken.length + c.queue.length, next, 'every value taken or still queued');
+    assert.ok(await until(() => c.sleepers() === 0), 'nothing counted once every wait ended');
+    assert.is(c.group.size, 0);
+  });
+}
 
 test.run();
