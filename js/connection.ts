@@ -974,6 +974,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   parkListen(w: Waiter, seen: number, m: CallbackMember): number {
     if (this.lockBusy !== null) return PARK_BUSY;
+    m.ticket = this.waitGroup.ticket();
     if (!this.waitGroup.join(m, seen)) return PARK_MOVED;
     w.error = null;
     this.waiters.add(w); // (close() sets its error and calls its cancel, which ends the park)
@@ -1028,6 +1029,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.endPark(park);
     } };
     let spinDecided = spun;
+    /** this receive's place among the thread's waits on the word, kept while it parks again (taken at its first park) */
+    let ticket = 0;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
     // message. Each turn waits (a spin, or a park on the word), then looks at the queue again.
     try {
@@ -1067,7 +1070,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           await new Promise<void>((resolve) => {
             cur.cancel = resolve;
             if (owe) void yieldTurn().then(resolve);
-            else park = waitIn(this.waitGroup, seen, ms, resolve);
+            else {
+              if (ticket === 0) ticket = this.waitGroup.ticket();
+              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket);
+            }
           });
           // (ended by close() through cur.cancel: out of the group now, not at the close's bump)
           if (park !== null) dropWait(park);

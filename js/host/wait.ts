@@ -56,9 +56,9 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
  * an iterator's return(), a wake-up of its own), else null (the word had moved, or no time
  * was left: `done` called already).
  */
-export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false): GroupWait | null {
+export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket()): GroupWait | null {
   if (!(timeout > 0)) { done(undefined); return null; }
-  const w = new GroupWait(group, done, always);
+  const w = new GroupWait(group, done, always, ticket);
   if (!group.join(w, expected)) {
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
     done(stepResolved() ? yieldTurn() : undefined);
@@ -88,6 +88,8 @@ export function dropWait(w: GroupWait): void {
 export interface GroupMember {
   /** the word's value read before its owner's last look at what it waits for */
   seen: number;
+  /** its place in the group's order (WaitGroup.ticket(): a receive keeps its first one while it parks again) */
+  ticket: number;
   gPrev: GroupMember | null;
   gNext: GroupMember | null;
   /** the group it is parked in, or null */
@@ -165,16 +167,33 @@ export class WaitGroup {
    */
   constructor(readonly i32: Int32Array, readonly index: number, readonly sleepers: number, private readonly more: (() => number) | null) {}
 
-  /** Park `m` from `seen` (read before its owner's last look); false when the word has moved since (nothing parked: look again). */
+  /** A place in the group's order, after every one handed out so far (a receive takes one for all its parks: woken for nothing, it keeps its place). */
+  ticket(): number { return ++this.tickets; }
+  private tickets = 0;
+
+  /**
+   * Park `m` from `seen` (read before its owner's last look), in its ticket's place (usually
+   * the end; a receive woken for nothing goes back where it was, the front most often); false
+   * when the word has moved since (nothing parked: look again).
+   */
   join(m: GroupMember, seen: number): boolean {
     if (Atomics.load(this.i32, this.index) !== seen) return false;
     m.seen = seen;
     m.gIn = this;
-    m.gNext = null;
-    m.gPrev = this.tail;
-    if (this.tail !== null) this.tail.gNext = m;
+    let after = this.tail;
+    if (after !== null && after.ticket > m.ticket) {
+      // (from the front: the one going back is the oldest, most often)
+      let before = this.head!;
+      while (before.ticket < m.ticket) before = before.gNext!;
+      after = before.gPrev;
+    }
+    const next = after === null ? this.head : after.gNext;
+    m.gPrev = after;
+    m.gNext = next;
+    if (after !== null) after.gNext = m;
     else this.head = m;
-    this.tail = m;
+    if (next !== null) next.gPrev = m;
+    else this.tail = m;
     this.size++;
     if (m.always) this.alwaysIn++;
     // (parked already: from a value this member has looked at, or from an older one, which the
@@ -310,7 +329,7 @@ export class GroupWait implements GroupMember, Deadline {
   gPrev: GroupMember | null = null;
   gNext: GroupMember | null = null;
   gIn: WaitGroup | null = null;
-  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean) {}
+  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number) {}
 
   /** the group woke it */
   wake(): void {
@@ -365,6 +384,8 @@ export class CallbackMember implements GroupMember {
   gNext: GroupMember | null = null;
   gIn: WaitGroup | null = null;
   readonly always = false;
+  /** (a new one at each park: parkListen) */
+  ticket = 0;
   constructor(private readonly onWake: (how: string) => void) {}
   wake(): void { this.onWake('ok'); }
 }

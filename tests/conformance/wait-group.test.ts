@@ -1,0 +1,172 @@
+// A thread's waits on one connection share one waitAsync (js/host/wait.ts, WaitGroup; API.md,
+// "Waiting for messages": which of a thread's waits a wake-up wakes): a publish wakes as many
+// as there are messages, oldest first; a woken wait that finds nothing it may take (a priority
+// it refuses, a reply that is a call's) parks again and the next ones are woken; the calls'
+// reply wait sees every move of the word. Through the public API only: the order receives are
+// served in, promptness where a filter refuses, replies beside parked receives, a listener's
+// leftovers, and a seeded mix of all of them.
+import * as assert from 'uvu/assert';
+import { BusError, type Connection, type Message } from '../../js/index.ts';
+import { busSuite } from '../helpers/harness.ts';
+import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
+
+const t = busSuite('wait groups: a thread\'s waits on one connection');
+const wake = (c: Connection) => c.stats().sleepers.wake;
+const tick = () => new Promise((r) => setTimeout(r, 1));
+const text = (p: Promise<Message>) => p.then((m) => { const s = m.text(); m.free(); return s; }, (e: BusError) => e.code);
+/** turns of the event loop until `cond` holds, at most `ms` */
+async function until(cond: () => boolean, ms = 2000): Promise<boolean> {
+  for (const end = performance.now() + ms; !cond() && performance.now() < end;) await tick();
+  return cond();
+}
+
+t('20 receives parked on one connection: counted once, served oldest first, one per message, as the messages come one by one', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const got: string[] = [];
+  const ps = Array.from({ length: 20 }, (_, k) => text(b.recvAsync({ timeout: 5000 })).then((s) => { got[k] = s; }));
+  await tick();
+  assert.is(wake(b), 1, 'one wait of the thread for the twenty');
+  for (let i = 0; i < 20; i++) {
+    a.sendText(b.id, `m${i}`);
+    assert.ok(await until(() => got[i] !== undefined), `m${i} taken`);
+    assert.is(got.filter((x) => x !== undefined).length, i + 1, 'one receive per message');
+  }
+  await Promise.all(ps);
+  assert.equal(got, Array.from({ length: 20 }, (_, i) => `m${i}`));
+  assert.is(b.pendingReceives, 0);
+  a.close(); b.close();
+});
+
+t('an older receive whose priority refuses the message does not keep it from the plain receive behind it', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const picky = text(b.recvAsync({ priority: 0, timeout: 5000 }));
+  const plain = text(b.recvAsync({ timeout: 5000 }));
+  await tick();
+  const t0 = performance.now();
+  a.sendText(b.id, 'low', { priority: 5 });
+  assert.is(await plain, 'low', 'the plain receive took it');
+  assert.ok(performance.now() - t0 < 1000, `promptly, not at a timeout (${(performance.now() - t0).toFixed(1)} ms)`);
+  assert.is(b.pendingReceives, 1, 'the picky one waits on');
+  a.sendText(b.id, 'urgent', { priority: -1 });
+  assert.is(await picky, 'urgent');
+  a.close(); b.close();
+});
+
+t('calls in flight beside parked receives: each reply ends its call, each message goes to a receive', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), s = bus.connect();
+  const l = s.listen((m) => { s.reply(m, new TextEncoder().encode(`re:${m.text()}`)); });
+  const rs = Array.from({ length: 8 }, () => text(b.recvAsync({ timeout: 5000 })));
+  await tick();
+  const calls = Array.from({ length: 4 }, (_, k) => b.call(s.id, new TextEncoder().encode(`c${k}`), { timeout: 5000 }).then((m) => { const x = m.text(); m.free(); return x; }));
+  for (let i = 0; i < 8; i++) a.sendText(b.id, `m${i}`);
+  assert.equal(await Promise.all(calls), ['re:c0', 're:c1', 're:c2', 're:c3']);
+  assert.equal((await Promise.all(rs)).sort(), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7']);
+  l.stop();
+  await l.done;
+  a.close(); b.close(); s.close();
+});
+
+t('a call whose service closes beside parked receives ends with EPIPE at once; the receives sleep on', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), s = bus.connect();
+  const rs = Array.from({ length: 4 }, () => text(b.recvAsync({ timeout: 5000 })));
+  await tick();
+  const call = b.call(s.id, null, { timeout: 5000 }).then(() => 'ok', (e: BusError) => e.code);
+  assert.ok(await until(() => s.queued === 1));
+  const t0 = performance.now();
+  s.close({ drop: true });
+  assert.is(await call, 'EPIPE');
+  assert.ok(performance.now() - t0 < 1000, 'at once, not at the deadline');
+  assert.is(b.pendingReceives, 4);
+  for (let i = 0; i < 4; i++) a.sendText(b.id, `m${i}`);
+  assert.equal(await Promise.all(rs), ['m0', 'm1', 'm2', 'm3']);
+  a.close(); b.close();
+});
+
+// seeded random, one thread: plain receives and receives with a priority limit, with and without
+// timeouts and signals, aborted at random; messages of priorities 0 to 3 one by one and in
+// batches; iterators that take a few messages and break; calls to a service that answers. At
+// every pause, within 500 ms no receive still waiting may take a message that is queued (its
+// limit at or above the queue's lowest priority: a lost wake-up would leave it parked beside
+// it); at the end every message is taken exactly once, every call answered
+for (const seed of seedsFromEnv([1, 2, 3, 4])) {
+  t(`seeded random (seed ${seed}): no receive stays parked beside a message it may take`, async ({ bus }) => {
+    const rng = prng(seed), rnd = () => rng.next();
+    const a = bus.connect(), b = bus.connect(), s = bus.connect();
+    const l = s.listen((m) => { s.reply(m, null); });
+    type R = { limit: number; live: boolean; ac: AbortController | null };
+    const rs: R[] = [], ends: Promise<unknown>[] = [];
+    /** priorities of the messages sent and not yet taken, by their text */
+    const queued = new Map<string, number>();
+    const taken: string[] = [];
+    let next = 0, calls = 0, answered = 0;
+    const take = (m: Message) => { const x = m.text(); m.free(); taken.push(x); queued.delete(x); };
+    const stranded = () => {
+      if (queued.size === 0) return false;
+      const low = Math.min(...queued.values());
+      return rs.some((r) => r.live && r.limit >= low);
+    };
+    for (let step = 0; step < 200; step++) {
+      const x = rnd();
+      if (x < 0.3) {
+        const limit = rnd() < 0.6 ? Infinity : Math.floor(rnd() * 4);
+        const ac = rnd() < 0.3 ? new AbortController() : null;
+        const r: R = { limit, live: true, ac };
+        rs.push(r);
+        const timeout = rnd() < 0.2 ? 2 + Math.floor(rnd() * 50) : 5000;
+        ends.push(b.recvAsync({ timeout, ...(limit !== Infinity ? { priority: limit } : {}), ...(ac ? { signal: ac.signal } : {}) })
+          .then(take, (e: BusError) => { assert.ok(e.code === 'ETIMEDOUT' || e.code === 'ECANCELED', e.message); })
+          .finally(() => { r.live = false; }));
+      } else if (x < 0.55) {
+        const p = Math.floor(rnd() * 4);
+        if (rnd() < 0.2) {
+          const n = 1 + Math.floor(rnd() * 6), texts = Array.from({ length: n }, () => `m${next++}`);
+          const sent = a.sendMany(b.id, texts.map((x) => new TextEncoder().encode(x)), { priority: p });
+          for (const x of texts.slice(0, sent)) queued.set(x, p);
+        } else {
+          const x = `m${next++}`;
+          a.sendText(b.id, x, { priority: p });
+          queued.set(x, p);
+        }
+      } else if (x < 0.62) {
+        const live = rs.filter((r) => r.live && r.ac);
+        if (live.length) live[Math.floor(rnd() * live.length)].ac!.abort();
+      } else if (x < 0.7) {
+        calls++;
+        ends.push(b.call(s.id, null, { timeout: 5000 }).then((m) => { m.free(); answered++; }));
+      } else if (x < 0.75 && !rs.some((r) => r.live)) {
+        // an iterator takes up to three messages (waiting for them: the thread's only waits), then breaks
+        const want = 1 + Math.floor(rnd() * 3), r: R = { limit: Infinity, live: true, ac: null };
+        rs.push(r);
+        ends.push((async () => {
+          let n = 0;
+          for await (const m of b.messages({ timeout: 200 })) { taken.push(m.text()); queued.delete(m.text()); if (++n === want) break; }
+        })().catch((e: BusError) => { assert.is(e.code, 'ETIMEDOUT', e.message); }).finally(() => { r.live = false; }));
+      } else if (x < 0.9) {
+        await tick();
+      } else {
+        assert.ok(await until(() => !stranded(), 500), `step ${step}: messages queued beside receives that may take them (${[...queued].map(([k, v]) => `${k}@${v}`).join()})`);
+      }
+    }
+    assert.ok(await until(() => !stranded(), 500), 'the end: messages queued beside receives that may take them');
+    for (const r of rs) r.ac?.abort();
+    assert.ok(await until(() => answered === calls, 3000), `${answered} of ${calls} calls answered`);
+    // the receives still waiting each get a message of priority 0 (every limit takes it); what is
+    // left then is taken here
+    for (let k = 0; rs.some((r) => r.live) && k < 1000; k++) {
+      const x = `m${next++}`;
+      a.sendText(b.id, x, { priority: 0 });
+      queued.set(x, 0);
+      assert.ok(await until(() => !queued.has(x) || !rs.some((r) => r.live), 1000), `${x} taken by a receive still waiting`);
+    }
+    for (let m = b.recv(); m !== null; m = b.recv()) take(m);
+    await Promise.all(ends);
+    assert.is(new Set(taken).size, taken.length, 'no message taken twice');
+    assert.is(taken.length, next, `every message taken (${taken.length} of ${next})`);
+    assert.is(b.pendingReceives, 0);
+    l.stop();
+    await l.done;
+    a.close(); b.close(); s.close();
+  });
+}
+
+t.run();
