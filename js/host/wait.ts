@@ -125,7 +125,11 @@ export interface GroupMember {
  *   before the count: the core counts a message before it moves the word), which nobody has to
  *   look at;
  * - a wake-up with the word unmoved (a notify of this word without a publish) wakes every
- *   member, as before.
+ *   member, as before;
+ * - a member woken `always` (the reply pump's wait) is woken at every move of the word: a call's
+ *   end the bus drops for lack of room moves it and queues nothing.
+ * "Oldest" is the order of the members' tickets: a receive takes one when it first parks and
+ * keeps it while it parks again, so one woken for nothing goes back where it was.
  * A member that ends on its own (its deadline, its owner: endWait, a listener's stop) leaves
  * the group alone; the word's last one notifies the group's waitAsync away, so nothing of the
  * thread stays counted on the word once no wait is.
