@@ -109,11 +109,14 @@ if (!isMainThread) {
     // park, the reply pump; waitWord's and parkOn's before); a pattern marked needed must be
     // found (the others are for builds before stop 60, given as --base)
     const patchWait = (dir) => {
-      const waitJs = join(dir, 'js/host/wait.js');
+      // (the groups are in wait-group.js since stop 60's last commits, in wait.js before)
+      const groupJs = join(dir, 'js/host/wait-group.js');
+      const waitJs = existsSync(groupJs) ? groupJs : join(dir, 'js/host/wait.js');
       let s = readFileSync(waitJs, 'utf8');
-      const group = s.includes('const r = waitAsyncFn(this.i32, this.index, v);');
+      const group = /const r = waitAsync(Fn)?\(this\.i32, this\.index, v\);/.test(s);
       const patch = [
-        ['const r = waitAsyncFn(this.i32, this.index, v);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(this.i32, this.index, v);', group],
+        ['const r = waitAsync(this.i32, this.index, v);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsync(this.i32, this.index, v);', false],
+        ['const r = waitAsyncFn(this.i32, this.index, v);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(this.i32, this.index, v);', false],
         ['resolved = (how) => {', 'resolved = (how) => { globalThis.__wasmbusWindow?.wake();', group],
         ['const r = waitAsyncFn(i32, index, expected);', 'globalThis.__wasmbusWindow?.park(); const r = waitAsyncFn(i32, index, expected);', !group],
         ['return r.value.then((how) => { parked++;', 'return r.value.then((how) => { globalThis.__wasmbusWindow?.wake(); parked++;', !group],

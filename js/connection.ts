@@ -7,7 +7,8 @@ import { isShutdown, type Engine } from './engine.ts';
 import { Message } from './message.ts';
 import { isU64, isS64, get64 } from './wire.ts';
 import { SEND, RECV, FREE, BYEBYE, items, checkCmd, commandError } from './cmd/index.ts';
-import { now, waitIn, endWait, dropWait, WaitGroup, type GroupWait, type CallbackMember, waitWordBlocking, bump, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
+import { now, waitWordBlocking, bump, parkWoke, PARK_PARKED, PARK_MOVED, PARK_BUSY } from './host/wait.ts';
+import { waitIn, endWait, dropWait, WaitGroup, type GroupWait, type CallbackMember } from './host/wait-group.ts';
 import { stepResolved, yieldTurn } from './host/fair.ts';
 import { hold, release } from './host/keepalive.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
@@ -296,7 +297,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /**
    * @internal this thread's event-loop waits on the wake word (receives, iterator steps, the
    * listener's park, the reply pump): one waitAsync for all, a publish waking as many of them
-   * as there are messages (host/wait.ts, WaitGroup)
+   * as there are messages (host/wait-group.ts, WaitGroup)
    */
   readonly waitGroup: WaitGroup;
   private readonly queuedIndex: number;
@@ -1006,7 +1007,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /**
    * End a receive's wait that its owner ended (an abort, an iterator's return()): it leaves the
-   * group alone (host/wait.ts, endWait), the word's other waits sleep on. None parked (a yield,
+   * group alone (host/wait-group.ts, endWait), the word's other waits sleep on. None parked (a yield,
    * a wait that ended at once, between two waits): nothing to end.
    */
   private endPark(park: GroupWait | null): void {

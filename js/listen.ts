@@ -24,7 +24,8 @@ import { BusError, shutdownError } from './errno.ts';
 import type { Connection, RecvOptions, WaitStop } from './connection.ts';
 import { closedFree, type Message } from './message.ts';
 import { options, optBoolean, kindOf, isAbortSignal, relabel } from './args.ts';
-import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED, CallbackMember } from './host/wait.ts';
+import { now, parks, RESOLVED, PARK_PARKED, PARK_MOVED } from './host/wait.ts';
+import { CallbackMember } from './host/wait-group.ts';
 import { yieldTurn } from './host/fair.ts';
 import { abortHooks } from './abort-hooks.ts';
 import type { Waiter } from './waiter.ts';
@@ -299,7 +300,7 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     if (yieldFirst) void yieldTurn().then(freshPump);
     else freshPump();
   };
-  /** the listener's member of its connection's group of waits (host/wait.ts), made once: its parks */
+  /** the listener's member of its connection's group of waits (host/wait-group.ts), made once: its parks */
   const parkMember = new CallbackMember(onWake);
   /** the message recvChecked's wait brought, then the hand-over again */
   const handOver = (m: Message): void => {

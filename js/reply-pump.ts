@@ -32,7 +32,8 @@ import { BusError, shutdownError } from './errno.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import { get64 } from './wire.ts';
 import { RECV, checkCmd } from './cmd/index.ts';
-import { waitIn, dropWait, now, type GroupWait, type WaitGroup } from './host/wait.ts';
+import { now } from './host/wait.ts';
+import { waitIn, dropWait, type GroupWait, type WaitGroup } from './host/wait-group.ts';
 import { waitResolved, yieldTurn } from './host/fair.ts';
 import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
@@ -56,7 +57,7 @@ export interface PumpOwner {
   /** the connection's wake word and sleepers count (indexes in engine.i32) */
   readonly wakeIndex: number;
   readonly sleepersIndex: number;
-  /** this thread's waits on the wake word, the pump's among them (host/wait.ts) */
+  /** this thread's waits on the wake word, the pump's among them (host/wait-group.ts) */
   readonly waitGroup: WaitGroup;
   /** the pending calls (null: no call made yet) */
   readonly calls: Calls | null;

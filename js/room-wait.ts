@@ -38,7 +38,8 @@
 import type { Linked } from './linked-set.ts';
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
-import { now, waitWord, RESOLVED } from './host/wait.ts';
+import { now, RESOLVED } from './host/wait.ts';
+import { waitWord } from './host/wait-group.ts';
 import { notifyWord } from './host/sleepers.ts';
 import { unref, timerDelay } from './host/deadlines.ts';
 import { ownCopy } from './own-copy.ts';

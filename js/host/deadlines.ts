@@ -1,4 +1,4 @@
-// deadlines: the timeouts of this thread's event-loop waits (waitWord in wait.ts), on one
+// deadlines: the timeouts of this thread's event-loop waits (waitIn in wait-group.ts), on one
 // timer. A wait with a timeout parks in Atomics.waitAsync *without* one and registers its
 // deadline here; when the deadline passes, the timer calls the deadline's `due()`, which ends
 // that wait alone (wait.ts: its waiter is resolved, and finds its time up when its loop
@@ -24,7 +24,7 @@
 
 import { LinkedSet, type Linked } from '../linked-set.ts';
 
-/** One registered deadline: `due()` is called once `at` (performance.now() ms) has passed, unless dropDeadline() came first (wait.ts's GroupWait). */
+/** One registered deadline: `due()` is called once `at` (performance.now() ms) has passed, unless dropDeadline() came first (wait-group.ts's GroupWait). */
 export interface Deadline extends Linked {
   at: number;
   /** its time came (it has left the pending set already) */

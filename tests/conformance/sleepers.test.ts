@@ -2,7 +2,7 @@
 // waker takes the waits it woke off the count at once, so the publishes that follow, before
 // the woken waits have run, make no notify of their own; a wait that ends otherwise (its
 // timeout, an abort, a close, the word already moved) takes itself off. A thread's event-loop
-// waits on one word share one waitAsync (js/host/wait.ts, WaitGroup): counted once, however
+// waits on one word share one waitAsync (js/host/wait-group.ts, WaitGroup): counted once, however
 // many are parked, and a publish wakes as many of them as there are messages, oldest first.
 // Read through conn.stats().sleepers; the harness checks after every test that no wait is
 // left counted.

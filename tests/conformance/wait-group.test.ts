@@ -1,4 +1,4 @@
-// A thread's waits on one connection share one waitAsync (js/host/wait.ts, WaitGroup; API.md,
+// A thread's waits on one connection share one waitAsync (js/host/wait-group.ts, WaitGroup; API.md,
 // "Waiting for messages": which of a thread's waits a wake-up wakes): a publish wakes as many
 // as there are messages, oldest first; a woken wait that finds nothing it may take (a priority
 // it refuses, a reply that is a call's) parks again and the next ones are woken; the calls'

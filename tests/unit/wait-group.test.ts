@@ -1,4 +1,4 @@
-// A thread's waits on one word (js/host/wait.ts, WaitGroup; js/host/deadlines.ts): one
+// A thread's waits on one word (js/host/wait-group.ts, WaitGroup; js/host/deadlines.ts): one
 // waitAsync for all of them, counted once in the word's sleepers; a wake-up wakes as many of
 // them as its owner says there are messages, oldest first, the others once those have looked;
 // a deadline or an owner ends its wait alone. Before stop 60 each wait parked its own waitAsync
@@ -7,7 +7,8 @@
 // queue of plain numbers, as a connection's wake word, its sleepers count and its queue are.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bump, endWait, waitIn, waitWord, WaitGroup, type GroupWait } from '../../js/host/wait.ts';
+import { bump } from '../../js/host/wait.ts';
+import { endWait, waitIn, waitWord, WaitGroup, type GroupWait } from '../../js/host/wait-group.ts';
 import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 import { notifyWord } from '../../js/host/sleepers.ts';
 import { deadlineStats } from '../../js/host/deadlines.ts';

@@ -1,0 +1,365 @@
+// wait-group: a thread's event-loop waits on one futex word, parked on one Atomics.waitAsync
+// (WaitGroup): a connection's receives, iterator steps, listener's park and reply pump on its
+// wake word; the waits for room on a receiver's space word (waitWord). A wake-up wakes as many
+// of them as there are messages to take, oldest first; a deadline or an owner ends its wait
+// alone. The single waits (blocking, with waitAsync's own timeout), the polling fallback and the
+// sleepers counting are wait.ts's and sleepers.ts's.
+import { addDeadline, dropDeadline, type Deadline } from './deadlines.ts';
+import { stepResolved, waitResolved, yieldTurn } from './fair.ts';
+import { offCount, notifyWord } from './sleepers.ts';
+import { now, RESOLVED, waitAsync, pollWord, countPark } from './wait.ts';
+
+/**
+ * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
+ * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The wait joins this
+ * thread's group of waits on the word (WaitGroup, below: one waitAsync for all of them); its
+ * timeout is a deadline on this thread's one deadline timer (deadlines.ts), whose expiry ends
+ * this wait alone. For words with no owner here to tell what is queued (a receiver's space
+ * word: room-wait.ts): a wake-up of the word wakes every wait of the thread on it.
+ */
+export function waitWord(i32: Int32Array, index: number, expected: number, timeout: number, sleepers: number): Promise<void> {
+  return new Promise<void>((resolve) => { waitIn(groupOf(i32, index, sleepers), expected, timeout, resolve); });
+}
+
+/**
+ * A wait of `group`'s word from `expected` for a caller that has a promise of its own to
+ * settle: `done` is called once, with what to resolve it with (a macrotask to wait for first,
+ * when the thread owes its event loop one: fair.ts; else undefined). No promise of its own per
+ * wait. Returns the wait while it is parked, for its owner to end it early (endWait: an abort,
+ * an iterator's return(), a wake-up of its own), else null (the word had moved, or no time
+ * was left: `done` called already).
+ */
+export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket()): GroupWait | null {
+  if (!(timeout > 0)) { done(undefined); return null; }
+  const w = new GroupWait(group, done, always, ticket);
+  if (!group.join(w, expected)) {
+    // (the word had moved: the caller looks again in a microtask, a step of the same task)
+    done(stepResolved() ? yieldTurn() : undefined);
+    return null;
+  }
+  if (timeout !== Infinity) { w.at = now() + timeout; addDeadline(w); }
+  return w;
+}
+
+/** End a wait of waitIn now, its `done` called (its owner ended it: an abort, an iterator's return()); the word's other waits sleep on. */
+export function endWait(w: GroupWait): void {
+  if (w.gIn === null) return;
+  dropDeadline(w);
+  w.group.leave(w);
+  w.end();
+}
+
+/** End a wait of waitIn whose `done` is not to be called (its owner settled what it waits for another way: close(), the reply pump's own wake): out of the group, its deadline dropped. */
+export function dropWait(w: GroupWait): void {
+  if (w.gIn === null) return;
+  dropDeadline(w);
+  w.group.leave(w);
+  w.forget();
+}
+
+/** A member of a WaitGroup: a wait parked on the group's word, in the group's FIFO (its own links: a member may be in deadlines.ts's set too). */
+export interface GroupMember {
+  /** the word's value read before its owner's last look at what it waits for */
+  seen: number;
+  /** its place in the group's order (WaitGroup.ticket(): a receive keeps its first one while it parks again) */
+  ticket: number;
+  gPrev: GroupMember | null;
+  gNext: GroupMember | null;
+  /** the group it is parked in, or null */
+  gIn: WaitGroup | null;
+  /** woken whenever the word moves, whatever is queued (the reply pump: a call's end the bus dropped moves the word and queues nothing) */
+  readonly always: boolean;
+  /** the group woke it (it has left the group): its owner looks again */
+  wake(): void;
+}
+
+/**
+ * One thread's event-loop waits on one futex word (a connection's wake word: its receives,
+ * iterator steps, its listener's park, its reply pump), parked on **one** Atomics.waitAsync,
+ * counted once in the word's sleepers. Before stop 60 each wait parked its own waitAsync, and a
+ * publish woke all of them: N receives parked on one connection cost N wake-ups per message,
+ * each re-checking and parking again (an outside audit, stop 59: 1 000 parked receives fed
+ * 1 000 messages over 1 s, 189 000–237 000 wake-ups and 676–811 ms of CPU).
+ *
+ * When the group's waitAsync resolves, the group wakes only the members that have something to
+ * look at: up to `more()` of them (the messages queued: its owner's count, the connection's;
+ * Infinity when it cannot tell, or the connection is gone), oldest first, among those that
+ * have not looked since the word's present value (a member's `seen`). Those left asleep while
+ * `more()` still says something is there (a woken receive that found nothing it may take: a
+ * reply only the reply pump takes, a priority it does not want) are woken in the next step, a
+ * macrotask later, once the woken ones have looked; when nothing is queued, or every member has
+ * looked since the word's value, the group parks again from that value. So a message wakes one
+ * receive, not all, and no member sleeps through what it has not looked at:
+ * - a member joins only from the value it read before its owner's last look (join() refuses a
+ *   word that moved since), and is *stale* once the word moves past it;
+ * - the group's waitAsync is parked from a value every member has looked at, or none is
+ *   parked and a step is due (`stepping`); a word that moves wakes the waitAsync, and a step
+ *   either wakes the stale members or finds nothing queued at the word's new value (read
+ *   before the count: the core counts a message before it moves the word), which nobody has to
+ *   look at;
+ * - a wake-up with the word unmoved (a notify of this word without a publish) wakes every
+ *   member, as before;
+ * - a member woken `always` (the reply pump's wait) is woken at every move of the word: a call's
+ *   end the bus drops for lack of room moves it and queues nothing.
+ * "Oldest" is the order of the members' tickets: a receive takes one when it first parks and
+ * keeps it while it parks again, so one woken for nothing goes back where it was.
+ * A member that ends on its own (its deadline, its owner: endWait, a listener's stop) leaves
+ * the group alone; the word's last one notifies the group's waitAsync away, so nothing of the
+ * thread stays counted on the word once no wait is.
+ */
+export class WaitGroup {
+  private head: GroupMember | null = null;
+  private tail: GroupMember | null = null;
+  /** members parked */
+  size = 0;
+  /** of them, woken always (the reply pump's) */
+  private alwaysIn = 0;
+  /** the group's waitAsync (or poll) is parked, from armedAt */
+  private armed = false;
+  private armedAt = 0;
+  /** a step is due (a microtask or macrotask queued): joins do not park the waitAsync meanwhile */
+  private stepping = false;
+  /** the group's wake-ups (waitAsync resolutions) and the members they woke: tests, diagnostics */
+  wakeUps = 0;
+  woken = 0;
+  /** waitAsyncs (or polls) of the group notified away (leave) whose resolution is still to come: it is ignored */
+  private abandoned = 0;
+  private readonly resolved = (how: string): void => {
+    if (how !== 'polled') offCount(this.i32, this.sleepers, how);
+    // (resolutions come in the order of their notifies: an abandoned one was notified before
+    // the group's next waitAsync was parked)
+    if (this.abandoned !== 0) { this.abandoned--; return; }
+    this.armed = false;
+    this.wakeUps++;
+    this.step(this.armedAt);
+  };
+  private readonly later = (): void => {
+    this.stepping = false;
+    if (!this.armed) this.step(NaN);
+  };
+  /**
+   * `more`: how many messages are there to take now (Infinity: cannot tell, or the owner is
+   * gone: every stale member looks); null: a word with nothing to count (every wake-up wakes
+   * every member)
+   */
+  constructor(readonly i32: Int32Array, readonly index: number, readonly sleepers: number, private readonly more: (() => number) | null) {}
+
+  /** A place in the group's order, after every one handed out so far (a receive takes one for all its parks: woken for nothing, it keeps its place). */
+  ticket(): number { return ++this.tickets; }
+  private tickets = 0;
+
+  /**
+   * Park `m` from `seen` (read before its owner's last look), in its ticket's place (usually
+   * the end; a receive woken for nothing goes back where it was, the front most often); false
+   * when the word has moved since (nothing parked: look again).
+   */
+  join(m: GroupMember, seen: number): boolean {
+    if (Atomics.load(this.i32, this.index) !== seen) return false;
+    m.seen = seen;
+    m.gIn = this;
+    let after = this.tail;
+    if (after !== null && after.ticket > m.ticket) {
+      // (from the front: the one going back is the oldest, most often)
+      let before = this.head!;
+      while (before.ticket < m.ticket) before = before.gNext!;
+      after = before.gPrev;
+    }
+    const next = after === null ? this.head : after.gNext;
+    m.gPrev = after;
+    m.gNext = next;
+    if (after !== null) after.gNext = m;
+    else this.head = m;
+    if (next !== null) next.gPrev = m;
+    else this.tail = m;
+    this.size++;
+    if (m.always) this.alwaysIn++;
+    // (parked already: from a value this member has looked at, or from an older one, which the
+    // word has left since: its wake-up is on its way)
+    if (!this.armed && !this.stepping) this.arm(seen);
+    return true;
+  }
+
+  /** `m` ended on its own (its deadline, its owner): out of the group; the word's last member notifies the group's waitAsync away */
+  leave(m: GroupMember): void {
+    if (m.gIn !== this) return;
+    this.unlink(m);
+    if (this.head === null && this.armed) this.abandon();
+  }
+
+  /** no member parked: the group's waitAsync notified away (its count off at once), the next member parks a waitAsync of its own */
+  private abandon(): void {
+    this.armed = false;
+    this.abandoned++;
+    notifyWord(this.i32, this.index, this.sleepers);
+  }
+
+  /** Wake every member now (they look again): something changed that the word does not tell (a listener left taken messages behind). */
+  kick(): void {
+    if (this.head === null) return;
+    const first = this.detach(Infinity, 0, true);
+    this.wakeList(first);
+    if (this.head === null) { if (this.armed) this.abandon(); } // (those woken park again from what they see)
+    else if (!this.armed && !this.stepping) this.step(NaN);
+  }
+
+  private unlink(m: GroupMember): void {
+    const prev = m.gPrev, next = m.gNext;
+    if (prev !== null) prev.gNext = next;
+    else this.head = next;
+    if (next !== null) next.gPrev = prev;
+    else this.tail = prev;
+    m.gIn = null;
+    m.gPrev = null;
+    m.gNext = null;
+    this.size--;
+    if (m.always) this.alwaysIn--;
+  }
+
+  private arm(v: number): void {
+    this.armedAt = v;
+    if (!waitAsync) {
+      this.armed = true;
+      void pollWord(this.i32, this.index, v, Infinity).then(() => { this.resolved('polled'); });
+      return;
+    }
+    // counted as a sleeper from before the wait until after it: publishers notify only then
+    Atomics.add(this.i32, this.sleepers, 1);
+    const r = waitAsync(this.i32, this.index, v);
+    if (!r.async) {
+      // the word moved since `v` was read: a step (a microtask: its members look again)
+      Atomics.sub(this.i32, this.sleepers, 1);
+      this.stepping = true;
+      void RESOLVED.then(this.later);
+      return;
+    }
+    this.armed = true;
+    void r.value.then(this.resolved);
+  }
+
+  /**
+   * The members to wake, out of the group, linked by gNext: up to `n` of those that have not
+   * looked since `c`, oldest first, and every such one that is woken `always` (all: every member).
+   */
+  private detach(n: number, c: number, all: boolean): GroupMember | null {
+    let first: GroupMember | null = null, last: GroupMember | null = null, k = 0;
+    this.staleLeft = 0;
+    for (let m = this.head; m !== null;) {
+      const next = m.gNext;
+      if (all || m.seen !== c) {
+        if (m.always || k < n) {
+          this.unlink(m);
+          if (last !== null) last.gNext = m;
+          else first = m;
+          last = m;
+          if (!m.always) k++;
+        } else if (n > 0) {
+          this.staleLeft++;
+          // (one left is enough to know a step must follow; the rest is walked only for a member woken always)
+          if (this.alwaysIn === 0) break;
+        }
+      }
+      m = next;
+    }
+    return first;
+  }
+  /** whether detach() left stale members parked (past its `n`): not 0 */
+  private staleLeft = 0;
+
+  private wakeList(first: GroupMember | null): void {
+    for (let m = first; m !== null;) {
+      const next = m.gNext;
+      m.gNext = null;
+      this.woken++;
+      // (a throw must not leave the members after it unwoken: it is reported apart)
+      try { m.wake(); } catch (err) { queueMicrotask(() => { throw err; }); }
+      m = next;
+    }
+  }
+
+  /** The word may have moved (`from`: the value the group's waitAsync was parked from; NaN: a step that follows one): wake who has something to look at, or park again. */
+  private step(from: number): void {
+    if (this.head === null) return;
+    const c = Atomics.load(this.i32, this.index);
+    const all = c === from; // (woken with the word unmoved: every member looks, as any notify woke every wait before)
+    const n = all || this.more === null ? Infinity : this.more();
+    // (nothing queued at `c`: nothing to look at but for those woken always)
+    const first = this.detach(n > 0 ? n : 0, c, all);
+    if (first === null) { this.arm(c); return; } // every member has looked since `c`, or nothing is queued
+    this.stepping = true;
+    const staleLeft = this.staleLeft;
+    this.wakeList(first);
+    // others still to look at what is queued once these have looked: the next step, a macrotask later
+    if (staleLeft !== 0) { void yieldTurn().then(this.later); return; }
+    this.stepping = false;
+    // (members that joined again while being woken, a listener's park, looked after `c`)
+    if (this.head !== null && !this.armed) this.step(NaN);
+  }
+}
+
+/** A wait of waitIn: a member of its word's group with the `done` to call, and, timed, a deadline (deadlines.ts). */
+export class GroupWait implements GroupMember, Deadline {
+  linkPrev: Deadline | null = null;
+  linkNext: Deadline | null = null;
+  linkIn: object | null = null;
+  at = Infinity;
+  seen = 0;
+  gPrev: GroupMember | null = null;
+  gNext: GroupMember | null = null;
+  gIn: WaitGroup | null = null;
+  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number) {}
+
+  /** the group woke it */
+  wake(): void {
+    countPark();
+    if (this.at !== Infinity) dropDeadline(this);
+    this.end();
+  }
+
+  /** the deadline passed (deadlines.ts has dropped it): this wait alone ends */
+  due(): void {
+    this.group.leave(this);
+    this.end();
+  }
+
+  /** its `done` is not to be called */
+  forget(): void { this.done = null; }
+
+  /** its owner looks again (once) */
+  end(): void {
+    const w = this.done;
+    if (w === null) return;
+    this.done = null;
+    w(waitResolved(now()) ? yieldTurn() : undefined);
+  }
+}
+
+/**
+ * The groups of words with no owner object here (a receiver's space word: waitWord), per
+ * memory and word, kept once made: one per word this thread has waited on, at most the bus's
+ * connection slots (and gone with the memory's Int32Array).
+ */
+const groups = new WeakMap<Int32Array, Map<number, WaitGroup>>();
+function groupOf(i32: Int32Array, index: number, sleepers: number): WaitGroup {
+  let byWord = groups.get(i32);
+  if (byWord === undefined) { byWord = new Map(); groups.set(i32, byWord); }
+  let g = byWord.get(index);
+  if (g === undefined) { g = new WaitGroup(i32, index, sleepers, null); byWord.set(index, g); }
+  return g;
+}
+
+/**
+ * A listener's park (conn.listen, stop 40): a member of its connection's group with a
+ * callback, made once per listener, no promise of its own: `onWake` is called with 'ok' when
+ * the group wakes it (parkWoke counts it).
+ */
+export class CallbackMember implements GroupMember {
+  seen = 0;
+  gPrev: GroupMember | null = null;
+  gNext: GroupMember | null = null;
+  gIn: WaitGroup | null = null;
+  readonly always = false;
+  /** (a new one at each park: parkListen) */
+  ticket = 0;
+  constructor(private readonly onWake: (how: string) => void) {}
+  wake(): void { this.onWake('ok'); }
+}
