@@ -40,4 +40,27 @@ s('a worker\'s parked recvAsync is off its count at main\'s publish, before the 
   bus.close();
 });
 
+s('100 receives parked on main\'s connection, fed by a worker\'s burst: counted once, each gets one message, in the order they parked (wait groups, stop 60)', async () => {
+  const bus = await threadBus(ENGINE);
+  const main = bus.connect();
+  const N = 100;
+  const { w, ready } = await peer(bus, { role: 'sender', dst: main.id, count: N });
+  const slot = main.slot;
+  const sleepers = () => Atomics.load(bus.engine.i32, (bus.engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2);
+  const cookies: number[] = [];
+  const rs = Array.from({ length: N }, (_, k) => main.recvAsync({ timeout: MSG_MS }).then((m) => { cookies[k] = m.cookie; m.free(); }));
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(sleepers(), 1, 'one wait of the thread for the hundred');
+  main.send(ready.id, null); // (the sender's go)
+  await Promise.all(rs);
+  assert.equal(cookies, Array.from({ length: N }, (_, k) => k + 1), 'receive k got the k-th message');
+  const out = await w.next<{ done?: boolean; error?: string }>(MSG_MS, 'the sender to finish');
+  assert.ok(out.done, JSON.stringify(out));
+  assert.is(main.pendingReceives, 0);
+  assert.is(sleepers(), 0);
+  assert.equal(bus.check(), []);
+  main.close();
+  bus.close();
+});
+
 s.run();
