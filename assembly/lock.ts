@@ -61,24 +61,38 @@ function unlockMine(p: u32): void {
  * trap's unwind: unlockAllOf) wakes its connection too.
  */
 let wakeAfter: u32 = 0;
+/**
+ * The wakes wakeAfter owes (one per message queued in it, one per other call of wakeOnUnlock):
+ * its wake word moves by that many at once (stop 61). So the word counts the messages queued
+ * since any value of it (at least), which a thread's wait group reads to wake no more of its
+ * waits than the messages some of them have not looked at (js/host/wait-group.ts); before,
+ * a batch of N sends into one receiver moved it by 1.
+ */
+let wakeAfterN: u32 = 0;
 
-/** Wake connection `c`'s receivers once its lock is released (slicePublish; `c`'s lock held). */
+/** Wake connection `c`'s receivers once its lock is released (slicePublish, once per message; `c`'s lock held). */
 export function wakeOnUnlock(c: u32): void {
-  if (wakeAfter != 0 && wakeAfter != c) wakeConn(wakeAfter);
+  if (wakeAfter == c) {
+    wakeAfterN++;
+    return;
+  }
+  if (wakeAfter != 0) wakeConn(wakeAfter, wakeAfterN);
   wakeAfter = c;
+  wakeAfterN = 1;
 }
 
 /** Forget a wake still waiting for its unlock (a trap's unwind, after unlockAllOf woke every connection it released). */
 export function wakeForget(): void {
   wakeAfter = 0;
+  wakeAfterN = 0;
 }
 
 /**
- * A message's wake of connection `c`: its wake word bumped, and its parked receivers notified,
+ * The wake of connection `c` for `n` messages: its wake word moved by `n`, and its parked receivers notified,
  * or, while this thread defers its wakes (bus.batch: THREAD_DEFER), the notify owed (owe).
  */
-function wakeConn(c: u32): void {
-  aAdd(c + A.CONN_WAKE, 1);
+function wakeConn(c: u32, n: u32): void {
+  aAdd(c + A.CONN_WAKE, n);
   if (aLoad(c + A.CONN_SLEEPERS) == 0) return;
   if (THREAD != 0 && ld32(THREAD + A.THREAD_DEFER) != 0) owe(c);
   else wakeWaiters(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
@@ -123,9 +137,10 @@ export function unlock(p: u32): void {
   const old = aXchg(p, 0);
   if ((old & A.LOCK_WAITERS) != 0) notifyAll(p);
   if (wakeAfter != 0 && p == wakeAfter + A.CONN_LOCK) {
-    const c = wakeAfter;
+    const c = wakeAfter, n = wakeAfterN;
     wakeAfter = 0;
-    wakeConn(c);
+    wakeAfterN = 0;
+    wakeConn(c, n);
   }
 }
 
@@ -174,7 +189,9 @@ export function unlockAllOf(id: u32): void {
     const c = conns + s * A.CONN_SIZE;
     if ((ld32(c + A.CONN_LOCK) & A.LOCK_ID_MASK) != id) continue;
     unlock(c + A.CONN_LOCK);
-    wakeConn(c);
+    // (its holder may have queued any number of messages since its last wake: the word moves
+    // by WAKE_UNCOUNTED, more than any wait group counts on)
+    wakeConn(c, A.WAKE_UNCOUNTED);
   }
 }
 

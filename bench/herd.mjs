@@ -5,6 +5,9 @@
 // loop resolved on the main thread (the host's parks() counter) and the time the last message
 // took to be taken after it was sent. N = 100 and 1 000; one child process per build and N,
 // builds alternated, REPS rounds each (the first a warm-up, left out), medians printed.
+// A third row (stop 61): N = 200 receives with `priority: 0`, with R = 100 messages of
+// priority 5 queued before them, which they refuse (stop 60's outside audit: each publish woke
+// up to R of them), fed N messages of priority 0; the refused ones taken after each round.
 //
 // Why: before stop 60 each receive parked its own waitAsync and a publish woke them all, each
 // re-checking and parking again (an outside audit, stop 59: 1 000 parked receives fed 1 000
@@ -31,11 +34,12 @@ if (!isMainThread) {
   parentPort.on('message', async (m) => {
     if (m === 'stop') { tx.close(); bus.close(); parentPort.close(); return; }
     const { to, n } = m;
+    const opts = { priority: 0 };
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       const at = t0 + i; // (one per ms, on the clock: late sends do not push the rest)
       while (performance.now() < at) await new Promise((r) => setTimeout(r, Math.max(0, at - performance.now())));
-      tx.send(to, one);
+      tx.send(to, one, opts);
     }
     parentPort.postMessage({ lastSentAt: performance.timeOrigin + performance.now() });
   });
@@ -44,9 +48,9 @@ if (!isMainThread) {
   const dist = process.env.HERD_CHILD;
   const { Bus, MockProvider } = await import(dist + '/js/index.js');
   const { parks } = await import(dist + '/js/host/wait.js');
-  const N = Number(process.env.HERD_N);
+  const N = Number(process.env.HERD_N), R = Number(process.env.HERD_REFUSED ?? 0);
   const bus = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 4 } });
-  const rx = bus.connect();
+  const rx = bus.connect(), low = bus.connect();
   const w = new Worker(new URL(import.meta.url), { workerData: { dist, handle: bus.handle() } });
   const fail = (err) => { console.error(`bench: the sender failed: ${err?.stack ?? err}`); process.exit(1); };
   w.on('error', fail);
@@ -55,8 +59,10 @@ if (!isMainThread) {
   for (let rep = 0; rep < REPS; rep++) {
     let taken = 0, lastTakenAt = 0;
     const recvs = [];
+    for (let i = 0; i < R; i++) low.send(rx.id, new Uint8Array(64), { priority: 5 });
+    const ro = R > 0 ? { timeout: 60_000, priority: 0 } : { timeout: 60_000 };
     for (let i = 0; i < N; i++) {
-      recvs.push(rx.recvAsync({ timeout: 60_000 }).then((m) => { m.free(); taken++; lastTakenAt = performance.timeOrigin + performance.now(); }));
+      recvs.push(rx.recvAsync(ro).then((m) => { m.free(); taken++; lastTakenAt = performance.timeOrigin + performance.now(); }));
     }
     await new Promise((r) => setTimeout(r, 20)); // (all parked)
     const p0 = parks(), c0 = process.cpuUsage();
@@ -66,29 +72,31 @@ if (!isMainThread) {
     const c = process.cpuUsage(c0), p = parks() - p0;
     const { lastSentAt } = await sent;
     if (taken !== N) throw new Error(`bench: ${taken} of ${N} taken`);
+    for (let i = 0; i < R; i++) rx.recv().free();
     if (rep > 0) out.push({ cpu: (c.user + c.system) / 1000, parks: p, lastMs: lastTakenAt - lastSentAt });
   }
   w.postMessage('stop');
   await w.terminate();
   rx.close();
+  low.close();
   bus.close();
   console.log(JSON.stringify(out));
 } else {
   const dists = process.argv.length > 2 ? process.argv.slice(2).map((d) => resolve(d)) : [resolve('dist')];
   console.log(`node ${process.version}, ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; ${REPS - 1} rounds per process after a warm-up, medians (range)`);
-  console.log('| N | build | CPU, first send to last message taken (ms) | waits resolved on the receiving thread | last message taken after its send (ms) |\n|---:|---|---:|---:|---:|');
-  for (const N of [100, 1000]) {
+  console.log('| N (refused queued) | build | CPU, first send to last message taken (ms) | waits resolved on the receiving thread | last message taken after its send (ms) |\n|---:|---|---:|---:|---:|');
+  for (const [N, R] of [[100, 0], [1000, 0], [200, 100]]) {
     const res = dists.map(() => ({ cpu: [], parks: [], last: [] }));
     for (let pass = 0; pass < 2; pass++) {
       const order = pass === 0 ? dists.map((_, i) => i) : dists.map((_, i) => dists.length - 1 - i);
       for (const i of order) {
         const rows = JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname], {
-          env: { ...process.env, HERD_CHILD: pathToFileURL(dists[i]).href, HERD_N: String(N) }, timeout: 120_000,
+          env: { ...process.env, HERD_CHILD: pathToFileURL(dists[i]).href, HERD_N: String(N), HERD_REFUSED: String(R) }, timeout: 120_000,
         }).toString());
         for (const r of rows) { res[i].cpu.push(r.cpu); res[i].parks.push(r.parks); res[i].last.push(r.lastMs); }
       }
     }
     const f = (xs, d) => `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
-    dists.forEach((d, i) => console.log(`| ${N} | ${d} | ${f(res[i].cpu, 0)} | ${f(res[i].parks, 0)} | ${f(res[i].last, 2)} |`));
+    dists.forEach((d, i) => console.log(`| ${N}${R ? ` (${R})` : ''} | ${d} | ${f(res[i].cpu, 0)} | ${f(res[i].parks, 0)} | ${f(res[i].last, 2)} |`));
   }
 }

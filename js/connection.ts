@@ -292,12 +292,14 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.sleepersIndex = (engine.connAddr(slot) + A.CONN_SLEEPERS) >>> 2;
     this.busBuffer = engine.u8.buffer;
     this.queuedIndex = (engine.connAddr(slot) + A.CONN_N_QUEUED) >>> 2;
-    this.waitGroup = new WaitGroup(engine.i32, this.wakeIndex, this.sleepersIndex, () => this.toTake());
+    this.waitGroup = new WaitGroup(engine.i32, this.wakeIndex, this.sleepersIndex, () => this.toTake(), () => this.takenLeft);
   }
   /**
    * @internal this thread's event-loop waits on the wake word (receives, iterator steps, the
    * listener's park, the reply pump): one waitAsync for all, a publish waking as many of them
-   * as there are messages (host/wait-group.ts, WaitGroup)
+   * as there are messages some of them has not looked at (host/wait-group.ts, WaitGroup; the
+   * word counts the messages queued, abi.ts WAKE_UNCOUNTED; a stopped listener's leftovers are
+   * not in it)
    */
   readonly waitGroup: WaitGroup;
   private readonly queuedIndex: number;
@@ -1041,6 +1043,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         // the first time the queue is empty: spin briefly (<= 50 µs) while recent spins caught their message
         let caught = false, owe = false;
         const busy = this.lockBusy !== null; // the last look found a lock taken: wait a little, look again
+        // (the last look, from `seen`, found nothing this receive takes: what it takes later came after)
+        const emptyFrom = busy ? NaN : seen;
         if (!spinDecided && !busy) {
           spinDecided = true;
           caught = this.spinner.shouldSpin() && this.spinner.spin(i32, idx, seen, left);
@@ -1073,7 +1077,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             if (owe) void yieldTurn().then(resolve);
             else {
               if (ticket === 0) ticket = this.waitGroup.ticket();
-              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket);
+              // (`busy`: the look saw nothing, its lock taken: what the word counted is new to it)
+              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy);
             }
           });
           // (ended by close() through cur.cancel: out of the group now, not at the close's bump)
@@ -1084,10 +1089,14 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         // read the word before looking at the queue (as recvAsync's first look did)
         seen = Atomics.load(i32, idx);
+        const fromQueue = this.takenAt === this.takenN; // (else a stopped listener's leftover comes first: not in the word's count)
         const m = this.recvYielding(o, 'recvAsync');
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
         if (m) {
+          // told to the thread's waits on the word: the message came after `emptyFrom`, and is
+          // gone for those that looked from there or before (host/wait-group.ts, took)
+          if (fromQueue && !o.peek && emptyFrom === emptyFrom) this.waitGroup.took(emptyFrom);
           this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
           this.lastDropped += dropped;
           return m;

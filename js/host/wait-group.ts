@@ -9,6 +9,11 @@ import { stepResolved, waitResolved, yieldTurn } from './fair.ts';
 import { offCount, notifyWord } from './sleepers.ts';
 import { now, RESOLVED, waitAsync, pollWord, countPark } from './wait.ts';
 
+/** unseen(): a member that has slept through more moves of the word than this is woken (the word's values then compare without ambiguity: within 2^31 of each other) */
+const UNSEEN_MAX = 2 ** 30;
+/** took(): the distinct earlier values whose takes are kept (more forgets them all: only more wake-ups) */
+const TAKES_MAX = 32;
+
 /**
  * Resolve when i32[index] is no longer `expected` (or may not be: spurious wake-ups are
  * allowed, the caller re-checks), or after `timeout` ms. Never rejects. The wait joins this
@@ -27,11 +32,12 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
  * when the thread owes its event loop one: fair.ts; else undefined). No promise of its own per
  * wait. Returns the wait while it is parked, for its owner to end it early (endWait: an abort,
  * an iterator's return(), a wake-up of its own), else null (the word had moved, or no time
- * was left: `done` called already).
+ * was left: `done` called already). `looked`: false when the caller's look since `expected`
+ * did not happen (a lock was busy): the group counts everything since as unseen by it.
  */
-export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket()): GroupWait | null {
+export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket(), looked = true): GroupWait | null {
   if (!(timeout > 0)) { done(undefined); return null; }
-  const w = new GroupWait(group, done, always, ticket);
+  const w = new GroupWait(group, done, always, ticket, looked);
   if (!group.join(w, expected)) {
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
     done(stepResolved() ? yieldTurn() : undefined);
@@ -69,6 +75,8 @@ export interface GroupMember {
   gIn: WaitGroup | null;
   /** woken whenever the word moves, whatever is queued (the reply pump: a call's end the bus dropped moves the word and queues nothing) */
   readonly always: boolean;
+  /** its owner's last look happened (false: a lock was busy, it saw nothing): what the word counted up to `seen` is not new to it */
+  readonly looked: boolean;
   /** the group woke it (it has left the group): its owner looks again */
   wake(): void;
 }
@@ -140,9 +148,13 @@ export class WaitGroup {
   /**
    * `more`: how many messages are there to take now (Infinity: cannot tell, or the owner is
    * gone: every stale member looks); null: a word with nothing to count (every wake-up wakes
-   * every member)
+   * every member). `uncounted`, for a word that moves by at least one per message queued since
+   * any value of it (a connection's wake word, BUS_VERSION 20: abi.ts, WAKE_UNCOUNTED): what is
+   * there to take that the word does not count (a stopped listener's leftovers); a wake-up then
+   * wakes no more members than the most messages one of them has not looked at (unseen()).
    */
-  constructor(readonly i32: Int32Array, readonly index: number, readonly sleepers: number, private readonly more: (() => number) | null) {}
+  constructor(readonly i32: Int32Array, readonly index: number, readonly sleepers: number, private readonly more: (() => number) | null,
+    private readonly uncounted: (() => number) | null = null) {}
 
   /** A place in the group's order, after every one handed out so far (a receive takes one for all its parks: woken for nothing, it keeps its place). */
   ticket(): number { return ++this.tickets; }
@@ -183,7 +195,10 @@ export class WaitGroup {
   leave(m: GroupMember): void {
     if (m.gIn !== this) return;
     this.unlink(m);
-    if (this.head === null && this.armed) this.abandon();
+    if (this.head === null) {
+      this.takes.clear();
+      if (this.armed) this.abandon();
+    }
   }
 
   /** no member parked: the group's waitAsync notified away (its count off at once), the next member parks a waitAsync of its own */
@@ -276,12 +291,75 @@ export class WaitGroup {
     }
   }
 
+  /**
+   * The most messages one member may not have looked at that are still there: for each
+   * member that takes messages (not those woken always: the reply pump takes replies only,
+   * which the receives refuse), the word's moves since its `seen` (each message queued moves
+   * it at least once), less the messages taken since by receives that had looked after it
+   * (took()); the greatest of these. Infinity for a member whose look did not happen (a lock
+   * was busy) or that has slept through more than UNSEEN_MAX moves. A walk of the members
+   * (with something queued: one per message that is not refused by all, as a rule).
+   */
+  private unseen(c: number): number {
+    let most = 0, lastSeen = NaN, lastD = 0, oldest = 0;
+    for (let m = this.head; m !== null; m = m.gNext) {
+      if (m.always) continue;
+      if (!m.looked) return Infinity;
+      if (m.seen !== lastSeen) { // (members parked together share their value: once for them)
+        lastSeen = m.seen;
+        const moves = (c - m.seen) >>> 0; // (the word wraps: its moves since, mod 2^32)
+        if (moves > UNSEEN_MAX) return Infinity;
+        if (moves > oldest) oldest = moves;
+        lastD = moves - this.takesSince(m.seen, c);
+      }
+      if (lastD > most) most = lastD;
+    }
+    // (takes before every member's value count for none of them)
+    for (const v of this.takes.keys()) if ((c - v) >>> 0 > oldest) this.takes.delete(v);
+    return most;
+  }
+
+  /**
+   * A receive took a message from the queue (not a peek, not a stopped listener's leftover)
+   * after an earlier look of its own from `seen` that found nothing it takes, with the same
+   * filter: that message came after `seen`, so it was one of the word's moves since then for
+   * every member that looked from `seen` or before, and is no longer there for them (unseen()).
+   */
+  took(seen: number): void {
+    if (this.head === null) { this.takes.clear(); return; }
+    const c = Atomics.load(this.i32, this.index);
+    // (forgetting takes only wakes more: those from too far back, or too many values)
+    for (const v of this.takes.keys()) if ((c - v) >>> 0 > UNSEEN_MAX) this.takes.delete(v);
+    if (this.takes.size >= TAKES_MAX) this.takes.clear();
+    this.takes.set(seen, (this.takes.get(seen) ?? 0) + 1);
+    this.takesAt = c;
+  }
+  /** took()'s record: the `seen` of the takers' earlier looks, how many took since from each (at most TAKES_MAX values, each within UNSEEN_MAX moves of takesAt) */
+  private readonly takes = new Map<number, number>();
+  /** the word at the last took() */
+  private takesAt = 0;
+
+  /** the takes of receives whose earlier look was from `s` or after it (the word at `c` now) */
+  private takesSince(s: number, c: number): number {
+    if (this.takes.size === 0) return 0;
+    // (not one take for over UNSEEN_MAX moves: the values kept may compare wrongly by now)
+    if ((c - this.takesAt) >>> 0 > UNSEEN_MAX) { this.takes.clear(); return 0; }
+    let n = 0;
+    const back = (c - s) >>> 0;
+    for (const [v, k] of this.takes) if ((c - v) >>> 0 <= back) n += k;
+    return n;
+  }
+
   /** The word may have moved (`from`: the value the group's waitAsync was parked from; NaN: a step that follows one): wake who has something to look at, or park again. */
   private step(from: number): void {
     if (this.head === null) return;
     const c = Atomics.load(this.i32, this.index);
     const all = c === from; // (woken with the word unmoved: every member looks, as any notify woke every wait before)
-    const n = all || this.more === null ? Infinity : this.more();
+    let n = all || this.more === null ? Infinity : this.more();
+    // (no more than some member has not looked at and is still there; messages that every
+    // member looked at and refused, above a priority limit, wake nobody: stop 60's audit saw
+    // 12-99 wake-ups per message with 100-250 of them queued)
+    if (n >= 1 && n !== Infinity && this.uncounted !== null) n = Math.min(n, this.unseen(c) + this.uncounted());
     // (nothing queued at `c`: nothing to look at but for those woken always)
     const first = this.detach(n > 0 ? n : 0, c, all);
     if (first === null) { this.arm(c); return; } // every member has looked since `c`, or nothing is queued
@@ -306,7 +384,7 @@ export class GroupWait implements GroupMember, Deadline {
   gPrev: GroupMember | null = null;
   gNext: GroupMember | null = null;
   gIn: WaitGroup | null = null;
-  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number) {}
+  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number, readonly looked = true) {}
 
   /** the group woke it */
   wake(): void {
@@ -358,6 +436,8 @@ export class CallbackMember implements GroupMember {
   gNext: GroupMember | null = null;
   gIn: WaitGroup | null = null;
   readonly always = false;
+  /** (a listener parks only after a look of its own: parkListen refuses while a lock is busy) */
+  readonly looked = true;
   /** (a new one at each park: parkListen) */
   ticket = 0;
   constructor(private readonly onWake: (how: string) => void) {}

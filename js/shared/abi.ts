@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 19; // 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
+export const BUS_VERSION = 20; // 20: the wake word moves by the number of messages a lock hold queued (CONN_WAKE, WAKE_UNCOUNTED), where 19 moved it once for a batch: a host of 20 wakes no more waits than the word counts; 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
 
 // Bus header, at BUS_BASE.
 //
@@ -423,7 +423,7 @@ export const LOCK_STILL_MS = 20;
 //   32 ├─────────────────────┼──────────┬──────────┤
 //      │ attach_recv u64     │ pool_size│ pool @   │
 //   48 ├──────────┬──────────┼──────────┼──────────┤
-//      │ uid      │ wake     │ q_head @ │ q_tail @ │  wake: futex word, +1 per publish
+//      │ uid      │ wake     │ q_head @ │ q_tail @ │  wake: futex word, + messages queued
 //   64 ├──────────┼──────────┼──────────┼──────────┤
 //      │ n_queued │ dropped  │ free @   │ pub @    │  free/pub: list heads (blocks)
 //   80 ├──────────┼──────────┼──────────┼──────────┤
@@ -462,6 +462,13 @@ export const CONN_POOL_SIZE = 40;
 export const CONN_POOL = 44;
 export const CONN_UID = 48;
 export const CONN_WAKE = 52;
+// The wake word (BUS_VERSION 20) moves by at least the number of messages queued in the
+// connection since any earlier value of it: each lock hold adds the messages it queued, at
+// its unlock (lock.ts, wakeOnUnlock), and every other wake adds 1 (a close, a call's end that
+// found no room, a host's bump); a recovery that releases a dead holder's lock, which may have
+// queued any number, adds WAKE_UNCOUNTED. A thread's wait group wakes no more of its waits than
+// the most messages the word counts since one of them looked (js/host/wait-group.ts).
+export const WAKE_UNCOUNTED = 0x10000;
 export const CONN_Q_HEAD = 56;
 export const CONN_Q_TAIL = 60;
 export const CONN_N_QUEUED = 64;

@@ -6,7 +6,7 @@
 // served in, promptness where a filter refuses, replies beside parked receives, a listener's
 // leftovers, and a seeded mix of all of them.
 import * as assert from 'uvu/assert';
-import { BusError, type Connection, type Message } from '../../js/index.ts';
+import { BusError, abi as A, type Connection, type Message } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 
@@ -79,6 +79,56 @@ t('a call whose service closes beside parked receives ends with EPIPE at once; t
   assert.is(b.pendingReceives, 4);
   for (let i = 0; i < 4; i++) a.sendText(b.id, `m${i}`);
   assert.equal(await Promise.all(rs), ['m0', 'm1', 'm2', 'm3']);
+  a.close(); b.close();
+});
+
+t('the wake word counts the messages queued (CONN_WAKE, BUS_VERSION 20): a send moves it by 1, a sendMany of 7 into one receiver by 7, a bus.batch by each receiver\'s messages', ({ bus }) => {
+  const a = bus.connect(), r1 = bus.connect(), r2 = bus.connect();
+  const e = bus.engine;
+  const wakeOf = (c: Connection) => Atomics.load(e.i32, (e.connAddr(c.slot) + A.CONN_WAKE) >>> 2);
+  const moved = (c: Connection, from: number) => (wakeOf(c) - from) >>> 0;
+  const one = new Uint8Array(8);
+  let w1 = wakeOf(r1), w2 = wakeOf(r2);
+  a.send(r1.id, one);
+  assert.is(moved(r1, w1), 1, 'a send');
+  w1 = wakeOf(r1);
+  assert.is(a.sendMany(r1.id, Array.from({ length: 7 }, () => one)), 7);
+  assert.is(moved(r1, w1), 7, 'a sendMany of 7 (one lock hold: before, it moved by 1)');
+  w1 = wakeOf(r1);
+  bus.batch(() => { a.send(r1.id, one); a.send(r2.id, one); a.send(r1.id, one); });
+  assert.is(moved(r1, w1), 2, 'a batch: two into r1');
+  assert.is(moved(r2, w2), 1, 'a batch: one into r2');
+  w1 = wakeOf(r1); w2 = wakeOf(r2);
+  assert.is(a.sendMany(r2.id, Array.from({ length: 3 }, () => one), { priority: 5 }), 3);
+  assert.is(moved(r2, w2), 3, 'with a priority too');
+  assert.is(moved(r1, w1), 0, 'nothing into r1');
+  assert.is(r1.queued, 10);
+  assert.is(r2.queued, 4);
+  for (const c of [r1, r2]) for (let m = c.recv(); m !== null; m = c.recv()) m.free();
+  a.close(); r1.close(); r2.close();
+});
+
+t('messages every parked receive refuses, queued beside them: the messages they take, one by one and in a batch, go to the receives in the order they parked, promptly; the refused ones stay', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const enc = (x: string) => new TextEncoder().encode(x);
+  assert.is(a.sendMany(b.id, Array.from({ length: 30 }, (_, i) => enc(`low${i}`)), { priority: 5 }), 30);
+  const got: string[] = [];
+  const ps = Array.from({ length: 12 }, (_, k) => text(b.recvAsync({ priority: 0, timeout: 5000 })).then((x) => { got[k] = x; }));
+  await tick();
+  assert.is(wake(b), 1);
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    a.sendText(b.id, `m${i}`, { priority: 0 });
+    assert.ok(await until(() => got[i] !== undefined), `m${i} taken`);
+    assert.ok(performance.now() - t0 < 1000, `promptly (${(performance.now() - t0).toFixed(1)} ms)`);
+    assert.is(got.filter((x) => x !== undefined).length, i + 1, 'one receive per message');
+  }
+  assert.is(a.sendMany(b.id, [enc('m8'), enc('m9'), enc('m10'), enc('m11')], { priority: -1 }), 4);
+  await Promise.all(ps);
+  assert.equal(got, Array.from({ length: 12 }, (_, i) => `m${i}`), 'in the order they parked');
+  assert.is(b.queued, 30, 'the refused ones still queued');
+  for (let i = 0; i < 30; i++) { const m = b.recv()!; assert.is(m.text(), `low${i}`); m.free(); }
+  assert.is(b.pendingReceives, 0);
   a.close(); b.close();
 });
 

@@ -12,6 +12,7 @@ import { endWait, waitIn, waitWord, WaitGroup, type GroupWait } from '../../js/h
 import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 import { notifyWord } from '../../js/host/sleepers.ts';
 import { deadlineStats } from '../../js/host/deadlines.ts';
+import { Bus, MockProvider } from '../../js/index.ts';
 
 const WORD = 0, SLEEPERS = 1;
 const fresh = (): Int32Array => new Int32Array(new SharedArrayBuffer(8));
@@ -23,25 +24,47 @@ let keep: ReturnType<typeof setInterval> | undefined;
 test.before(() => { keep = setInterval(() => {}, 1000); });
 test.after(() => { clearInterval(keep); });
 
-/** A connection's part in this: its wake word, its queue (each receiver takes what `accepts` says), the group with the queue's length as its `more` */
+/**
+ * A connection's part in this: its wake word, its queue (each receiver takes what `accepts`
+ * says), the group with the queue's length as its `more`. `counted` (the default): the word
+ * moves by one per value queued, as a connection's wake word does since BUS_VERSION 20
+ * (abi.ts, WAKE_UNCOUNTED), and the group is told so; false: a group that cannot rely on it.
+ */
 class Conn {
   readonly i32 = fresh();
   readonly queue: number[] = [];
-  readonly group = new WaitGroup(this.i32, WORD, SLEEPERS, () => this.queue.length);
+  readonly group: WaitGroup;
+  /** receives tell the group what they took (WaitGroup.took), as a connection's do */
+  tells = true;
+  constructor(counted = true) {
+    this.group = new WaitGroup(this.i32, WORD, SLEEPERS, () => this.queue.length, counted ? () => 0 : null);
+  }
   /** waits woken before their time that found nothing they take */
   empty = 0;
   publish(v: number): void {
     this.queue.push(v);
     bump(this.i32, WORD, SLEEPERS);
   }
+  /** values queued under one lock hold: the word moved by their number at once, one notify (the core's unlock) */
+  publishBatch(vs: number[]): void {
+    this.queue.push(...vs);
+    Atomics.add(this.i32, WORD, vs.length);
+    if (Atomics.load(this.i32, SLEEPERS) !== 0) notifyWord(this.i32, WORD, SLEEPERS);
+  }
   /** a receive: look (the word read first), else wait in the group and look again; `timeout` ms in all (null when it passed, or `ctl` aborted it: endWait) */
   async recv(accepts: (v: number) => boolean = () => true, timeout = 5000, ctl?: { w: GroupWait | null; aborted: boolean }): Promise<number | null> {
     const end = performance.now() + timeout;
+    let emptyFrom = NaN;
     for (let first = true; ; first = false) {
       if (ctl?.aborted) return null;
       const seen = Atomics.load(this.i32, WORD);
       const k = this.queue.findIndex(accepts);
-      if (k >= 0) return this.queue.splice(k, 1)[0];
+      if (k >= 0) {
+        // (as a connection's receive tells its group: what it takes came after its last empty look)
+        if (this.tells && !first) this.group.took(emptyFrom);
+        return this.queue.splice(k, 1)[0];
+      }
+      emptyFrom = seen;
       const left = end - performance.now();
       if (left <= 0) return null;
       if (!first) this.empty++; // (woken with time left, nothing to take)
@@ -184,6 +207,101 @@ test('the last member ended by its owner: the group\'s waitAsync notified away a
   assert.is(c.empty, 0);
 });
 
+test('values every parked receive refuses, queued: each value they take wakes one receive, not one per refused value (counted word); a group that cannot count wakes up to that many', async () => {
+  for (const counted of [true, false]) {
+    const c = new Conn(counted);
+    const refused = Array.from({ length: 50 }, (_, i) => 1000 + i);
+    c.publishBatch(refused); // (queued before the receives look: each looks at them and refuses them)
+    const got: (number | null)[] = [];
+    const rs = Array.from({ length: 20 }, (_, k) => c.recv((v) => v < 1000).then((v) => { got[k] = v; }));
+    assert.is(c.group.size, 20);
+    const w0 = c.group.woken, e0 = c.empty;
+    for (let i = 0; i < 20; i++) {
+      c.publish(i);
+      assert.ok(await until(() => got[i] !== undefined), `${counted}: value ${i} taken`);
+      assert.ok(await until(() => c.group.size === 19 - i), `${counted}: the others parked again`);
+    }
+    await Promise.all(rs);
+    assert.equal(got, Array.from({ length: 20 }, (_, i) => i), `${counted}: the oldest receive first, each its own value`);
+    assert.equal(c.queue, refused, `${counted}: the refused values still queued`);
+    if (counted) {
+      // (stop 60: each publish woke up to 51 of them, each refused the 50 again)
+      assert.is(c.group.woken - w0, 20, 'one wake-up per value taken');
+      assert.is(c.empty - e0, 0, 'no receive woken for the refused values');
+    } else {
+      assert.ok(c.group.woken - w0 > 100, `uncounted: ${c.group.woken - w0} wake-ups for 20 values`);
+    }
+    assert.is(c.sleepers(), 0);
+  }
+});
+
+test('a batch that moves the word by its number: that many receives woken at once, beside refused values; a move past any count (a recovery\'s) wakes as many as are queued', async () => {
+  const c = new Conn();
+  c.publishBatch([1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007]); // (refused by all)
+  let n = 0;
+  const rs = Array.from({ length: 12 }, () => c.recv((v) => v < 1000, 3000).then((v) => { if (v !== null) n++; return v; }));
+  const w0 = c.group.woken;
+  c.publishBatch([1, 2, 3]);
+  assert.ok(await until(() => n === 3), `${n} of 3 taken`);
+  assert.ok(await until(() => c.sleepers() === 1), 'the rest parked again');
+  assert.is(c.group.woken - w0, 3, 'three woken for the batch of three, not eleven');
+  assert.is(c.empty, 0);
+  // a move of the word by 0x10000 (abi.ts WAKE_UNCOUNTED: a dead holder's lock released): the 9 stale ones look (8 refused queued + 1)
+  c.queue.push(4);
+  Atomics.add(c.i32, WORD, 0x10000);
+  notifyWord(c.i32, WORD, SLEEPERS);
+  assert.ok(await until(() => n === 4), 'the new value taken');
+  assert.ok(await until(() => c.group.size === 8 && c.sleepers() === 1), 'the rest parked again');
+  assert.is(c.group.woken - w0, 3 + 9, 'all nine woken (up to what is queued)');
+  for (let i = 5; i < 13; i++) c.publish(i);
+  await Promise.all(rs);
+  assert.is(n, 12);
+  assert.is(c.sleepers(), 0);
+});
+
+test('a member whose look did not happen (a lock was busy): what the word counted before its wait is new to it, and it is woken with the refusers', async () => {
+  const c = new Conn();
+  c.publishBatch(Array.from({ length: 20 }, (_, i) => 1000 + i));
+  const refusers = Array.from({ length: 5 }, () => c.recv((v) => v < 1000, 3000));
+  let blindWoke = 0;
+  const w = waitIn(c.group, Atomics.load(c.i32, WORD), 3000, () => { blindWoke++; }, false, c.group.ticket(), false);
+  assert.ok(w !== null);
+  assert.is(c.group.size, 6);
+  c.publish(1020); // (refused by the five: alone, it would wake one)
+  assert.ok(await until(() => blindWoke === 1), 'the member that had not looked was woken by the first publish');
+  assert.ok(await until(() => c.group.size === 5 && c.sleepers() === 1), 'the refusers parked again');
+  c.publishBatch([1, 2, 3, 4, 5]);
+  assert.equal((await Promise.all(refusers)).sort(), [1, 2, 3, 4, 5]);
+  assert.is(c.sleepers(), 0);
+});
+
+for (const engine of ['wasm', 'twin'] as const) {
+  test(`a connection's receives with a priority limit beside 50 messages they refuse (${engine}): each message they take wakes one receive; a sendMany of 4 wakes four`, async () => {
+    const bus = await Bus.create({ engine, provider: new MockProvider() });
+    const a = bus.connect(), b = bus.connect();
+    const enc = (x: string) => new TextEncoder().encode(x);
+    assert.is(a.sendMany(b.id, Array.from({ length: 50 }, (_, i) => enc(`low${i}`)), { priority: 5 }), 50);
+    const got: string[] = [];
+    const ps = Array.from({ length: 24 }, (_, k) => b.recvAsync({ priority: 0, timeout: 5000 }).then((m) => { got[k] = m.text(); m.free(); }));
+    await sleep(5);
+    const g = b.waitGroup, w0 = g.woken;
+    for (let i = 0; i < 20; i++) {
+      a.sendText(b.id, `m${i}`);
+      assert.ok(await until(() => got[i] !== undefined), `m${i} taken`);
+      assert.ok(await until(() => g.size === 23 - i), 'the others parked again');
+    }
+    // (stop 60: each woke up to 51 of them, each looked at the 50 and refused them again)
+    assert.is(g.woken - w0, 20, 'one wake-up per message');
+    assert.is(a.sendMany(b.id, [enc('m20'), enc('m21'), enc('m22'), enc('m23')]), 4);
+    await Promise.all(ps);
+    assert.is(g.woken - w0, 24, 'four for the batch of four');
+    assert.equal(got, Array.from({ length: 24 }, (_, i) => `m${i}`));
+    for (let i = 0; i < 50; i++) b.recv()!.free();
+    a.close(); b.close();
+    bus.close();
+  });
+}
+
 test('a wait from a value the word has left is refused (its done called at once): no wake-up is lost', async () => {
   const c = new Conn();
   const seen = Atomics.load(c.i32, WORD);
@@ -201,10 +319,10 @@ test('a wait from a value the word has left is refused (its done called at once)
 // accepts a value that is queued (a lost wake-up would leave one parked beside it); at the end
 // every value published is taken at most once, and the rest are still queued.
 const FILTERS: ((v: number) => boolean)[] = [() => true, (v) => v % 2 === 0, (v) => v % 2 === 1, (v) => v % 3 === 0];
-for (const seed of seedsFromEnv([1, 2, 3, 4])) {
-  test(`seeded random (seed ${seed}): no receive stays parked beside a queued value it takes`, async () => {
+for (const seed of seedsFromEnv([1, 2, 3, 4])) for (const counted of [true, false]) {
+  test(`seeded random (seed ${seed}, ${counted ? 'a counted word' : 'uncounted'}): no receive stays parked beside a queued value it takes`, async () => {
     const rng = prng(seed), rnd = () => rng.next();
-    const c = new Conn();
+    const c = new Conn(counted);
     type R = { accepts: (v: number) => boolean; ctl: { w: GroupWait | null; aborted: boolean }; live: boolean };
     const rs: R[] = [], taken: number[] = [], ends: Promise<unknown>[] = [];
     let next = 0;
@@ -218,7 +336,8 @@ for (const seed of seedsFromEnv([1, 2, 3, 4])) {
         ends.push(c.recv(r.accepts, timeout, r.ctl).then((v) => { r.live = false; if (v !== null) taken.push(v); }));
       } else if (x < 0.6) {
         const n = rnd() < 0.2 ? 1 + Math.floor(rnd() * 8) : 1;
-        for (let i = 0; i < n; i++) c.publish(next++);
+        if (n > 1 && rnd() < 0.5) c.publishBatch(Array.from({ length: n }, () => next++)); // (one move of the word by n)
+        else for (let i = 0; i < n; i++) c.publish(next++);
       } else if (x < 0.7) {
         const live = rs.filter((r) => r.live && r.ctl.w !== null);
         if (live.length) {
