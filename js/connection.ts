@@ -1032,6 +1032,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       this.endPark(park);
     } };
     let spinDecided = spun;
+    /** the priority limit of this receive's looks, for its wait group (Infinity: none; a valid one, checked by the first look) */
+    const limit = typeof o.priority === 'number' ? o.priority : Infinity;
     /** this receive's place among the thread's waits on the word, kept while it parks again (taken at its first park) */
     let ticket = 0;
     // `dropped`: DROPPED_MSGS reported by RECVs that found the queue empty, told with the
@@ -1078,7 +1080,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             else {
               if (ticket === 0) ticket = this.waitGroup.ticket();
               // (`busy`: the look saw nothing, its lock taken: what the word counted is new to it)
-              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy);
+              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy, limit);
             }
           });
           // (ended by close() through cur.cancel: out of the group now, not at the close's bump)
@@ -1602,6 +1604,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.batchFreeN = 0;
     if (this.gone) return; // (gone with the connection's pool, which a recovery may have given another connection)
     for (let k = 0; k < n; k++) this.freeSoon(this.batchFree![k]);
+    // the messages it took and did not hand over are the next receives' (every receive takes
+    // them first, whatever its options): this thread's parked ones look again. The word does
+    // not tell them (stop 61's audit: a `for await` that broke, or a listener stopped from its
+    // handler, left a parked `priority` receive asleep beside them until its timeout)
+    this.wakeListen();
   }
 
   /**

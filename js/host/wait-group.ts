@@ -33,11 +33,13 @@ export function waitWord(i32: Int32Array, index: number, expected: number, timeo
  * wait. Returns the wait while it is parked, for its owner to end it early (endWait: an abort,
  * an iterator's return(), a wake-up of its own), else null (the word had moved, or no time
  * was left: `done` called already). `looked`: false when the caller's look since `expected`
- * did not happen (a lock was busy): the group counts everything since as unseen by it.
+ * did not happen (a lock was busy): the group counts everything since as unseen by it. `limit`:
+ * the priority limit of the caller's looks (Infinity: it takes any priority; NaN, the default:
+ * its looks are not a priority limit's, see GroupMember.limit).
  */
-export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket(), looked = true): GroupWait | null {
+export function waitIn(group: WaitGroup, expected: number, timeout: number, done: (v: Promise<void> | undefined) => void, always = false, ticket = group.ticket(), looked = true, limit = NaN): GroupWait | null {
   if (!(timeout > 0)) { done(undefined); return null; }
-  const w = new GroupWait(group, done, always, ticket, looked);
+  const w = new GroupWait(group, done, always, ticket, looked, limit);
   if (!group.join(w, expected)) {
     // (the word had moved: the caller looks again in a microtask, a step of the same task)
     done(stepResolved() ? yieldTurn() : undefined);
@@ -77,6 +79,13 @@ export interface GroupMember {
   readonly always: boolean;
   /** its owner's last look happened (false: a lock was busy, it saw nothing): what the word counted up to `seen` is not new to it */
   readonly looked: boolean;
+  /**
+   * the priority limit of its owner's looks (Infinity: it takes any priority; a listener, a
+   * plain receive): an empty look of a member of a limit at or above it found nothing this one
+   * takes among what was queued then (WaitGroup.refused). NaN: its owner takes or refuses by
+   * a rule of its own (none of this: neither excused by another's look nor answering for one)
+   */
+  readonly limit: number;
   /** the group woke it (it has left the group): its owner looks again */
   wake(): void;
 }
@@ -191,10 +200,39 @@ export class WaitGroup {
     else this.tail = m;
     this.size++;
     if (m.always) this.alwaysIn++;
+    else if (m.looked) this.refused(seen, m.limit); // (a NaN limit is no priority limit: ignored there, never excused)
     // (parked already: from a value this member has looked at, or from an older one, which the
     // word has left since: its wake-up is on its way)
     if (!this.armed && !this.stepping) this.arm(seen);
     return true;
+  }
+
+  /**
+   * A member joined from `seen`, the word now, after an empty look with `limit`: every message
+   * queued at `seen` is above `limit` (or a reply, which no receive takes). Kept for the
+   * greatest limit that looked at the latest value: a step at that value treats the stale
+   * members of a limit at or below it as having looked there (excuse()), without waking them.
+   */
+  private refused(seen: number, limit: number): void {
+    if (limit !== limit) return; // (NaN: a rule of its own)
+    if (seen === this.refusedAt) { if (limit > this.refusedLimit) this.refusedLimit = limit; }
+    else { this.refusedAt = seen; this.refusedLimit = limit; }
+  }
+  private refusedAt = NaN;
+  private refusedLimit = -Infinity;
+
+  /**
+   * The stale members that an empty look at `c` with refusedLimit answers for: a limit at or
+   * below it, their own look done (not a lock's busy one): what came before `c` is nothing they
+   * take, so they are as having looked at `c` (stop 61's audit: K older receives with
+   * `priority: 0` beside a plain receive loop were woken one by one, a macrotask each, for every
+   * message only the loop takes).
+   */
+  private excuse(c: number): void {
+    const limit = this.refusedLimit;
+    for (let m = this.head; m !== null; m = m.gNext) {
+      if (m.seen !== c && !m.always && m.looked && m.limit <= limit) m.seen = c;
+    }
   }
 
   /** `m` ended on its own (its deadline, its owner): out of the group; the word's last member notifies the group's waitAsync away */
@@ -380,6 +418,7 @@ export class WaitGroup {
     if (this.head === null) return;
     const c = Atomics.load(this.i32, this.index);
     const all = c === from; // (woken with the word unmoved: every member looks, as any notify woke every wait before)
+    if (!all && this.uncounted !== null && this.refusedAt === c) this.excuse(c);
     let n = all || this.more === null ? Infinity : this.more();
     // (no more than some member has not looked at and is still there; messages that every
     // member looked at and refused, above a priority limit, wake nobody: stop 60's audit saw
@@ -409,7 +448,8 @@ export class GroupWait implements GroupMember, Deadline {
   gPrev: GroupMember | null = null;
   gNext: GroupMember | null = null;
   gIn: WaitGroup | null = null;
-  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number, readonly looked = true) {}
+  constructor(readonly group: WaitGroup, private done: ((v: Promise<void> | undefined) => void) | null, readonly always: boolean, public ticket: number,
+    readonly looked = true, readonly limit = NaN) {}
 
   /** the group woke it */
   wake(): void {
@@ -463,6 +503,8 @@ export class CallbackMember implements GroupMember {
   readonly always = false;
   /** (a listener parks only after a look of its own: parkListen refuses while a lock is busy) */
   readonly looked = true;
+  /** (a listener takes any priority) */
+  readonly limit = Infinity;
   /** (a new one at each park: parkListen) */
   ticket = 0;
   constructor(private readonly onWake: (how: string) => void) {}

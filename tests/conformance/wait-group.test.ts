@@ -132,6 +132,55 @@ t('messages every parked receive refuses, queued beside them: the messages they 
   a.close(); b.close();
 });
 
+t('a for-await loop that breaks, and a listener stopped from its handler, with messages of their batch not handed over: a parked receive whose priority refuses the queue gets them at once', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (const how of ['iterator', 'listener'] as const) {
+    const t0 = performance.now();
+    const parked = b.recvAsync({ priority: 0, timeout: 5000 }).then((m) => { const x = m.text(); m.free(); return { x, ms: performance.now() - t0 }; });
+    await tick();
+    assert.is(a.sendMany(b.id, ['p1', 'p2', 'p3'].map((x) => new TextEncoder().encode(x)), { priority: 5 }), 3); // (the parked one refuses them)
+    await tick();
+    if (how === 'iterator') {
+      for await (const m of b) { assert.is(m.text(), 'p1'); break; } // (one batch took the three, handed one)
+    } else {
+      await new Promise<void>((r) => { const l = b.listen((m) => { assert.is(m.text(), 'p1'); l.stop(); r(); }); });
+    }
+    // (every receive takes a batch's leftovers first, whatever its options: API.md, recv)
+    const got = await parked;
+    assert.is(got.x, 'p2', how);
+    assert.ok(got.ms < 1000, `${how}: at once, not at its timeout (${got.ms.toFixed(1)} ms)`);
+    const m = b.recv()!;
+    assert.is(m.text(), 'p3');
+    m.free();
+  }
+  a.close(); b.close();
+});
+
+t('receives with `priority: 0` parked before a plain receive loop: each message only the loop takes reaches it promptly, the older ones sleep on and get theirs in order', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const olds: string[] = [];
+  const ps = Array.from({ length: 30 }, (_, k) => text(b.recvAsync({ priority: 0, timeout: 5000 })).then((x) => { olds[k] = x; }));
+  await tick();
+  const looped: string[] = [];
+  let on = true;
+  const loop = (async () => { while (on) { const x = await text(b.recvAsync({ timeout: 300 })); if (x !== 'ETIMEDOUT') looped.push(x); } })();
+  await tick();
+  for (let i = 0; i < 20; i++) {
+    const t0 = performance.now();
+    a.sendText(b.id, `m${i}`, { priority: 3 });
+    assert.ok(await until(() => looped.length === i + 1), `m${i} taken by the loop`);
+    assert.ok(performance.now() - t0 < 1000, 'promptly');
+  }
+  on = false;
+  await loop;
+  assert.equal(looped, Array.from({ length: 20 }, (_, i) => `m${i}`));
+  assert.is(olds.filter((x) => x !== undefined).length, 0, 'the older ones took nothing');
+  for (let i = 0; i < 30; i++) a.sendText(b.id, `u${i}`, { priority: 0 });
+  await Promise.all(ps);
+  assert.equal(olds, Array.from({ length: 30 }, (_, i) => `u${i}`), 'in the order they parked');
+  a.close(); b.close();
+});
+
 // seeded random, one thread: plain receives and receives with a priority limit, with and without
 // timeouts and signals, aborted at random; messages of priorities 0 to 3 one by one and in
 // batches; iterators that take a few messages and break; calls to a service that answers. At

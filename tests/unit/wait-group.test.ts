@@ -52,7 +52,8 @@ class Conn {
     if (Atomics.load(this.i32, SLEEPERS) !== 0) notifyWord(this.i32, WORD, SLEEPERS);
   }
   /** a receive: look (the word read first), else wait in the group and look again; `timeout` ms in all (null when it passed, or `ctl` aborted it: endWait) */
-  async recv(accepts: (v: number) => boolean = () => true, timeout = 5000, ctl?: { w: GroupWait | null; aborted: boolean }): Promise<number | null> {
+  /** `limit`: the priority limit `accepts` stands for, as a connection's receive tells its group (NaN: a rule of its own) */
+  async recv(accepts: (v: number) => boolean = () => true, timeout = 5000, ctl?: { w: GroupWait | null; aborted: boolean }, limit = NaN): Promise<number | null> {
     const end = performance.now() + timeout;
     let emptyFrom = NaN;
     for (let first = true; ; first = false) {
@@ -69,7 +70,7 @@ class Conn {
       if (left <= 0) return null;
       if (!first) this.empty++; // (woken with time left, nothing to take)
       await new Promise<void>((resolve) => {
-        const w = waitIn(this.group, seen, left, () => resolve());
+        const w = waitIn(this.group, seen, left, () => resolve(), false, this.group.ticket(), true, limit);
         if (ctl) ctl.w = w;
       });
       if (ctl) ctl.w = null;
@@ -300,7 +301,60 @@ for (const engine of ['wasm', 'twin'] as const) {
     a.close(); b.close();
     bus.close();
   });
+
+  test(`a connection's receives with \`priority: 0\` parked before a plain receive loop (${engine}): a message only the loop takes wakes at most two, not the thirty`, async () => {
+    const bus = await Bus.create({ engine, provider: new MockProvider() });
+    const a = bus.connect(), b = bus.connect();
+    const olds = Array.from({ length: 30 }, () => b.recvAsync({ priority: 0, timeout: 5000 }).then((m) => { m.free(); }));
+    await sleep(5);
+    const looped: string[] = [];
+    let on = true;
+    const loop = (async () => {
+      while (on) { try { const m = await b.recvAsync({ timeout: 300 }); looped.push(m.text()); m.free(); } catch { /* (its timeout, at the end) */ } }
+    })();
+    await sleep(5);
+    const g = b.waitGroup, w0 = g.woken;
+    for (let i = 0; i < 20; i++) {
+      a.sendText(b.id, `m${i}`, { priority: 3 });
+      assert.ok(await until(() => looped.length === i + 1), `m${i} taken`);
+    }
+    // (stop 61's first version: the thirty woken one by one, a macrotask each, for every message)
+    const per = (g.woken - w0) / 20;
+    assert.ok(per <= 2.1, `${per} wake-ups per message`);
+    on = false;
+    await loop;
+    for (let i = 0; i < 30; i++) a.sendText(b.id, `u${i}`, { priority: 0 });
+    await Promise.all(olds);
+    a.close(); b.close();
+    bus.close();
+  });
 }
+
+test('receives with a priority limit parked before a plain receive loop: a message only the loop takes wakes the oldest of them once and then the loop, not each of them in turn', async () => {
+  const c = new Conn();
+  // values are priorities here (v % 10): the older receives take 0 only, the loop anything
+  const prio0 = (v: number) => v % 10 === 0;
+  const got0: number[] = [], looped: number[] = [];
+  const olds = Array.from({ length: 30 }, () => c.recv(prio0, 5000, undefined, 0).then((v) => { if (v !== null) got0.push(v); }));
+  let loopOn = true;
+  const loop = (async () => { while (loopOn) { const v = await c.recv(() => true, 200, undefined, Infinity); if (v !== null) looped.push(v); } })();
+  await sleep(5);
+  const w0 = c.group.woken;
+  for (let i = 0; i < 20; i++) {
+    c.publish(i * 10 + 3);
+    assert.ok(await until(() => looped.length === i + 1), `value ${i} taken by the loop`);
+  }
+  // (before: each message woke the 30 older ones one by one, a macrotask each, before the loop)
+  const per = (c.group.woken - w0) / 20;
+  assert.ok(per <= 2.1, `${per} wake-ups per message, at most the oldest refuser and the loop`);
+  assert.is(got0.length, 0);
+  for (let i = 0; i < 30; i++) c.publish(1000 + i * 10); // (priority 0: for the older ones, oldest first; the loop may take some)
+  loopOn = false;
+  await Promise.all([...olds, loop]);
+  assert.is(got0.length + looped.length, 50);
+  assert.is(c.queue.length, 0);
+  assert.is(c.sleepers(), 0);
+});
 
 test('a wait from a value the word has left is refused (its done called at once): no wake-up is lost', async () => {
   const c = new Conn();
@@ -319,8 +373,11 @@ test('a wait from a value the word has left is refused (its done called at once)
 // accepts a value that is queued (a lost wake-up would leave one parked beside it); at the end
 // every value published is taken at most once, and the rest are still queued.
 const FILTERS: ((v: number) => boolean)[] = [() => true, (v) => v % 2 === 0, (v) => v % 2 === 1, (v) => v % 3 === 0];
-for (const seed of seedsFromEnv([1, 2, 3, 4])) for (const counted of [true, false]) {
-  test(`seeded random (seed ${seed}, ${counted ? 'a counted word' : 'uncounted'}): no receive stays parked beside a queued value it takes`, async () => {
+/** the priority limits mode: a value's priority is v % 10, a receive takes those at or below its limit and says so to the group */
+const LIMITS = [Infinity, 0, 3, 7];
+for (const seed of seedsFromEnv([1, 2, 3, 4])) for (const mode of ['counted', 'uncounted', 'limits'] as const) {
+  const counted = mode !== 'uncounted';
+  test(`seeded random (seed ${seed}, ${mode === 'limits' ? 'priority limits, a counted word' : counted ? 'a counted word' : 'uncounted'}): no receive stays parked beside a queued value it takes`, async () => {
     const rng = prng(seed), rnd = () => rng.next();
     const c = new Conn(counted);
     type R = { accepts: (v: number) => boolean; ctl: { w: GroupWait | null; aborted: boolean }; live: boolean };
@@ -330,14 +387,18 @@ for (const seed of seedsFromEnv([1, 2, 3, 4])) for (const counted of [true, fals
     for (let step = 0; step < 250; step++) {
       const x = rnd();
       if (x < 0.3) {
-        const r: R = { accepts: FILTERS[Math.floor(rnd() * FILTERS.length)], ctl: { w: null, aborted: false }, live: true };
+        const limit = mode === 'limits' ? LIMITS[Math.floor(rnd() * LIMITS.length)] : NaN;
+        const accepts = mode === 'limits' ? (v: number) => v % 10 <= limit : FILTERS[Math.floor(rnd() * FILTERS.length)];
+        const r: R = { accepts, ctl: { w: null, aborted: false }, live: true };
         rs.push(r);
         const timeout = rnd() < 0.3 ? 5 + Math.floor(rnd() * 100) : 5000;
-        ends.push(c.recv(r.accepts, timeout, r.ctl).then((v) => { r.live = false; if (v !== null) taken.push(v); }));
+        ends.push(c.recv(r.accepts, timeout, r.ctl, limit).then((v) => { r.live = false; if (v !== null) taken.push(v); }));
       } else if (x < 0.6) {
         const n = rnd() < 0.2 ? 1 + Math.floor(rnd() * 8) : 1;
-        if (n > 1 && rnd() < 0.5) c.publishBatch(Array.from({ length: n }, () => next++)); // (one move of the word by n)
-        else for (let i = 0; i < n; i++) c.publish(next++);
+        // (in the limits mode a value's priority is its last digit: v = 10 * k + priority)
+        const val = () => mode === 'limits' ? 10 * next++ + Math.floor(rnd() * 10) : next++;
+        if (n > 1 && rnd() < 0.5) c.publishBatch(Array.from({ length: n }, val)); // (one move of the word by n)
+        else for (let i = 0; i < n; i++) c.publish(val());
       } else if (x < 0.7) {
         const live = rs.filter((r) => r.live && r.ctl.w !== null);
         if (live.length) {
