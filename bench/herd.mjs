@@ -7,7 +7,10 @@
 // builds alternated, REPS rounds each (the first a warm-up, left out), medians printed.
 // A third row (stop 61): N = 200 receives with `priority: 0`, with R = 100 messages of
 // priority 5 queued before them, which they refuse (stop 60's outside audit: each publish woke
-// up to R of them), fed N messages of priority 0; the refused ones taken after each round.
+// up to R of them), fed N messages of priority 0; the refused ones taken after each round. A
+// fourth row (stop 61, its outside audit's case): 200 receives with `priority: 0` parked first,
+// then one plain receive loop, fed 200 messages of priority 3 that only the loop takes; the 200
+// given a message of priority 0 each after the round.
 //
 // Why: before stop 60 each receive parked its own waitAsync and a publish woke them all, each
 // re-checking and parking again (an outside audit, stop 59: 1 000 parked receives fed 1 000
@@ -33,8 +36,8 @@ if (!isMainThread) {
   const one = new Uint8Array(64);
   parentPort.on('message', async (m) => {
     if (m === 'stop') { tx.close(); bus.close(); parentPort.close(); return; }
-    const { to, n } = m;
-    const opts = { priority: 0 };
+    const { to, n, priority } = m;
+    const opts = { priority };
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       const at = t0 + i; // (one per ms, on the clock: late sends do not push the rest)
@@ -48,7 +51,7 @@ if (!isMainThread) {
   const dist = process.env.HERD_CHILD;
   const { Bus, MockProvider } = await import(dist + '/js/index.js');
   const { parks } = await import(dist + '/js/host/wait.js');
-  const N = Number(process.env.HERD_N), R = Number(process.env.HERD_REFUSED ?? 0);
+  const N = Number(process.env.HERD_N), R = Number(process.env.HERD_REFUSED ?? 0), MIXED = process.env.HERD_MIXED === '1';
   const bus = await Bus.create({ engine: 'wasm', provider: new MockProvider(), limits: { connections: 4 } });
   const rx = bus.connect(), low = bus.connect();
   const w = new Worker(new URL(import.meta.url), { workerData: { dist, handle: bus.handle() } });
@@ -60,22 +63,35 @@ if (!isMainThread) {
     let taken = 0, lastTakenAt = 0;
     const recvs = [];
     for (let i = 0; i < R; i++) low.send(rx.id, new Uint8Array(64), { priority: 5 });
-    const ro = R > 0 ? { timeout: 60_000, priority: 0 } : { timeout: 60_000 };
+    const ro = R > 0 || MIXED ? { timeout: 60_000, priority: 0 } : { timeout: 60_000 };
+    const olds = [];
     for (let i = 0; i < N; i++) {
-      recvs.push(rx.recvAsync(ro).then((m) => { m.free(); taken++; lastTakenAt = performance.timeOrigin + performance.now(); }));
+      const p = rx.recvAsync(ro);
+      if (MIXED) olds.push(p.then((m) => { m.free(); }));
+      else recvs.push(p.then((m) => { m.free(); taken++; lastTakenAt = performance.timeOrigin + performance.now(); }));
+    }
+    if (MIXED) {
+      recvs.push((async () => {
+        for (let i = 0; i < N; i++) { const m = await rx.recvAsync({ timeout: 60_000 }); m.free(); taken++; lastTakenAt = performance.timeOrigin + performance.now(); }
+      })());
     }
     await new Promise((r) => setTimeout(r, 20)); // (all parked)
     const p0 = parks(), c0 = process.cpuUsage();
     const sent = new Promise((r) => w.once('message', r));
-    w.postMessage({ to: rx.id, n: N });
+    w.postMessage({ to: rx.id, n: N, priority: MIXED ? 3 : 0 });
     await Promise.all(recvs);
     const c = process.cpuUsage(c0), p = parks() - p0;
     const { lastSentAt } = await sent;
     if (taken !== N) throw new Error(`bench: ${taken} of ${N} taken`);
     for (let i = 0; i < R; i++) rx.recv().free();
+    if (MIXED) { for (let i = 0; i < N; i++) low.send(rx.id, new Uint8Array(64), { priority: 0 }); await Promise.all(olds); }
     if (rep > 0) out.push({ cpu: (c.user + c.system) / 1000, parks: p, lastMs: lastTakenAt - lastSentAt });
   }
+  // (the worker leaves the bus and exits on its own: a terminate() that lands inside its
+  // bus.close() would leave a lock held by a dead thread, which this bench does not recover)
+  const exited = new Promise((r) => { w.once('exit', r); setTimeout(r, 5000).unref(); });
   w.postMessage('stop');
+  await exited;
   await w.terminate();
   rx.close();
   low.close();
@@ -85,18 +101,18 @@ if (!isMainThread) {
   const dists = process.argv.length > 2 ? process.argv.slice(2).map((d) => resolve(d)) : [resolve('dist')];
   console.log(`node ${process.version}, ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; ${REPS - 1} rounds per process after a warm-up, medians (range)`);
   console.log('| N (refused queued) | build | CPU, first send to last message taken (ms) | waits resolved on the receiving thread | last message taken after its send (ms) |\n|---:|---|---:|---:|---:|');
-  for (const [N, R] of [[100, 0], [1000, 0], [200, 100]]) {
+  for (const [N, R, mixed] of [[100, 0], [1000, 0], [200, 100], [200, 0, true]]) {
     const res = dists.map(() => ({ cpu: [], parks: [], last: [] }));
     for (let pass = 0; pass < 2; pass++) {
       const order = pass === 0 ? dists.map((_, i) => i) : dists.map((_, i) => dists.length - 1 - i);
       for (const i of order) {
         const rows = JSON.parse(execFileSync(process.execPath, [new URL(import.meta.url).pathname], {
-          env: { ...process.env, HERD_CHILD: pathToFileURL(dists[i]).href, HERD_N: String(N), HERD_REFUSED: String(R) }, timeout: 120_000,
+          env: { ...process.env, HERD_CHILD: pathToFileURL(dists[i]).href, HERD_N: String(N), HERD_REFUSED: String(R), HERD_MIXED: mixed ? '1' : '0' }, timeout: 120_000,
         }).toString());
         for (const r of rows) { res[i].cpu.push(r.cpu); res[i].parks.push(r.parks); res[i].last.push(r.lastMs); }
       }
     }
     const f = (xs, d) => `${median(xs).toFixed(d)} (${Math.min(...xs).toFixed(d)}–${Math.max(...xs).toFixed(d)})`;
-    dists.forEach((d, i) => console.log(`| ${N}${R ? ` (${R})` : ''} | ${d} | ${f(res[i].cpu, 0)} | ${f(res[i].parks, 0)} | ${f(res[i].last, 2)} |`));
+    dists.forEach((d, i) => console.log(`| ${N}${R ? ` (${R})` : ''}${mixed ? ' before a loop' : ''} | ${d} | ${f(res[i].cpu, 0)} | ${f(res[i].parks, 0)} | ${f(res[i].last, 2)} |`));
   }
 }
