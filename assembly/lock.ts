@@ -93,6 +93,11 @@ export function wakeForget(): void {
  */
 function wakeConn(c: u32, n: u32): void {
   aAdd(c + A.CONN_WAKE, n);
+  wakeNotify(c);
+}
+
+/** The notify half of a wake (the word moved already): `c`'s parked receivers notified, or the notify owed in a batch. */
+function wakeNotify(c: u32): void {
   if (aLoad(c + A.CONN_SLEEPERS) == 0) return;
   if (THREAD != 0 && ld32(THREAD + A.THREAD_DEFER) != 0) owe(c);
   else wakeWaiters(c + A.CONN_WAKE, c + A.CONN_SLEEPERS);
@@ -126,6 +131,15 @@ export function payOwed(t: u32, defer: u32 = 0): void {
     }
     return;
   }
+  wakeEveryConn();
+}
+
+/**
+ * Notify every connection's parked receivers (those counted: wakeWaiters), the word unmoved:
+ * they look again. A batch's owed wakes past OWED_MAX, and a recovery: the dead thread may
+ * have died between a release that counted its messages in a word and the notify after it.
+ */
+export function wakeEveryConn(): void {
   const conns = busConns(), m = busNConns();
   for (let s: u32 = 0; s < m; s++) {
     const c = conns + s * A.CONN_SIZE;
@@ -134,14 +148,21 @@ export function payOwed(t: u32, defer: u32 = 0): void {
 }
 
 export function unlock(p: u32): void {
-  const old = aXchg(p, 0);
-  if ((old & A.LOCK_WAITERS) != 0) notifyAll(p);
+  let c: u32 = 0;
   if (wakeAfter != 0 && p == wakeAfter + A.CONN_LOCK) {
-    const c = wakeAfter, n = wakeAfterN;
+    // the messages counted in the word while the lock is still held, the release next, the
+    // notify after it: a thread that dies at its release cannot leave them uncounted (a wait
+    // group counts on the word: stop 61's audit); a receiver spinning on the word that sees
+    // the move meets the lock for the one exchange below (the add placed where the message is
+    // queued met it for the rest of the command: wakeAfter's comment)
+    c = wakeAfter;
+    aAdd(c + A.CONN_WAKE, wakeAfterN);
     wakeAfter = 0;
     wakeAfterN = 0;
-    wakeConn(c, n);
   }
+  const old = aXchg(p, 0);
+  if ((old & A.LOCK_WAITERS) != 0) notifyAll(p);
+  if (c != 0) wakeNotify(c);
 }
 
 /**

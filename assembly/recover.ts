@@ -12,7 +12,7 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
-import { lockTry, lockTakeOver, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget, payOwed } from "./lock";
+import { lockTry, lockTakeOver, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget, payOwed, wakeEveryConn } from "./lock";
 import { busNConns } from "./bus";
 import { threadAddr, threadFind, threadLive } from "./thread";
 import { connAddr } from "./conn";
@@ -87,6 +87,10 @@ export function recover(token: u32, force: u32): i32 {
   //    ... and the wakes it owed, if it died in a batch (bus.batch: its receivers may be parked
   //    on messages it published)
   payOwed(t);
+  //    ... and the notify of a wake it may have died before (between the release that counted
+  //    its messages in a word and the notify after it: lock.ts, unlock): every parked receiver
+  //    looks again
+  wakeEveryConn();
   // 5. its reserved SEND (or a broadcast's staging slice): read and cancelled under the
   //    lock of the pool it is in (the receiver's; the sender's for a broadcast)
   if (sendPending(t)) {

@@ -356,6 +356,38 @@ test('receives with a priority limit parked before a plain receive loop: a messa
   assert.is(c.sleepers(), 0);
 });
 
+test('receives of 12 limits parked tightest first, then a plain loop: a message only the loop takes reaches it within a few turns of the event loop, not one turn per limit', async () => {
+  const c = new Conn();
+  const accepts = (L: number) => (v: number) => v % 100 <= L; // (a value's priority: its last two digits)
+  const olds = Array.from({ length: 12 }, (_, L) => c.recv(accepts(L), 5000, undefined, L));
+  const looped: number[] = [], tookAt: number[] = [];
+  let on = true;
+  // (event-loop turns: an immediate that queues the next one, one per turn)
+  let turns = 0, ticking = true;
+  const loop = (async () => { while (on) { const v = await c.recv(() => true, 200, undefined, Infinity); if (v !== null) { looped.push(v); tookAt.push(turns); } } })();
+  await sleep(5);
+  const tickOn = () => { turns++; if (ticking) setImmediate(tickOn); };
+  setImmediate(tickOn);
+  const took: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = turns;
+    c.publish(i * 100 + 50); // (priority 50: above every limit but the loop's)
+    assert.ok(await until(() => looped.length === i + 1), `value ${i} taken by the loop`);
+    took.push(tookAt[i] - t0);
+  }
+  ticking = false;
+  took.sort((a, b) => a - b);
+  // (one turn per limit before: the 12 woken one after the other, each a macrotask after the last)
+  assert.ok(took[5] <= 5, `turns from a publish to the loop's take: ${took.join()}`);
+  for (let L = 0; L < 12; L++) c.publish(5000 + L); // (each limit's own, priority L: the oldest that takes it)
+  on = false;
+  const got = await Promise.all(olds);
+  await loop;
+  assert.is(got.filter((v) => v !== null).length + looped.length, 22);
+  assert.is(c.queue.length, 0);
+  assert.is(c.sleepers(), 0);
+});
+
 test('a wait from a value the word has left is refused (its done called at once): no wake-up is lost', async () => {
   const c = new Conn();
   const seen = Atomics.load(c.i32, WORD);
