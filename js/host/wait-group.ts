@@ -305,9 +305,9 @@ export class WaitGroup {
     for (let m = this.head; m !== null;) {
       const next = m.gNext;
       if (all || m.seen !== c) {
-        // (`top`, a number: after a refusal at `c` with that limit, every member of a looser
-        // limit than all those woken before it, too: the oldest that takes what they refuse
-        // is among them, and they look in this order)
+        // (`top`, a number: after a refusal at `c` with that limit, the members that follow,
+        // each of a looser limit than all those woken before it, too, up to the first one left
+        // parked: the oldest that takes what they refuse is among them, and they look in this order)
         const chained = !(k < n) && n > 0 && m.limit > top;
         if (m.always || k < n || chained) {
           this.unlink(m);
@@ -320,9 +320,13 @@ export class WaitGroup {
           }
         } else if (n > 0) {
           this.staleLeft++;
-          // (one left is enough to know a step must follow; the rest is walked only for a member
-          // woken always, or one of a looser limit)
-          if (this.alwaysIn === 0 && top !== top) break;
+          // (the chain ends at the first stale member left parked: those woken are the oldest
+          // stale ones, so none younger takes what an older one left asleep would: stop 61's
+          // third audit, two messages of priority 7, a receive of limit 9 passed over for a
+          // plain one behind it)
+          top = NaN;
+          // (one left is enough to know a step must follow; the rest is walked only for a member woken always)
+          if (this.alwaysIn === 0) break;
         }
       }
       m = next;

@@ -181,6 +181,30 @@ t('receives with `priority: 0` parked before a plain receive loop: each message 
   a.close(); b.close();
 });
 
+t('two messages placed in one step after a refusal go to the oldest parked receives that take them, not to a plain one behind them (a sendMany; a receive made right after it)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  const enc = (k: number) => new Uint8Array([k]);
+  // (limits -3, -3, 2, 9, 9, plain, parked in that order; two messages of priority 7: for the two of limit 9)
+  let got: string[] = [];
+  const park = (name: string, limit?: number) => b.recvAsync(limit === undefined ? { timeout: 300 } : { priority: limit, timeout: 300 })
+    .then((m) => { got.push(`${name}<-${m.payload[0]}`); m.free(); }, (e: BusError) => { got.push(`${name} ${e.code}`); });
+  let ps = [park('A', -3), park('B', -3), park('C', 2), park('D', 9), park('X', 9), park('E')];
+  await tick();
+  assert.is(a.sendMany(b.id, [enc(1), enc(2)], { priority: 7 }), 2);
+  await Promise.all(ps);
+  assert.equal(got.filter((x) => x.includes('<-')).sort(), ['D<-1', 'X<-2']);
+  // (limits 5, 1, 5, 9; two messages of priority 4, then at once a receive of limit 0, whose look refuses them)
+  got = [];
+  ps = [park('W1', 5), park('W2', 1), park('X', 5), park('Y', 9)];
+  await tick();
+  assert.is(a.sendMany(b.id, [enc(1), enc(2)], { priority: 4 }), 2);
+  ps.push(park('Z', 0));
+  await Promise.all(ps);
+  assert.equal(got.filter((x) => x.includes('<-')).sort(), ['W1<-1', 'X<-2']);
+  assert.is(b.queued, 0);
+  a.close(); b.close();
+});
+
 // seeded random, one thread: plain receives and receives with a priority limit, with and without
 // timeouts and signals, aborted at random; messages of priorities 0 to 3 one by one and in
 // batches; iterators that take a few messages and break; calls to a service that answers. At
