@@ -990,8 +990,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.waiters.delete(w);
     this.waitGroup.leave(m);
   }
-  /** @internal a listener stopped: messages its batch took and left are for this thread's other receives, parked or not (they look again) */
-  wakeListen(): void { if (this.takenLeft > 0) this.waitGroup.kick(); }
+  /** a batched receive (a listener, a `for await` loop) ended: messages its batch took and left are for this thread's other receives, parked or not (they look again) */
+  private wakeListen(): void { if (this.takenLeft > 0) this.waitGroup.kick(); }
 
   /** @internal the wake word now (read before a last look at the queue: spinWake's `seen`) */
   wakeSeen(): number {

@@ -89,7 +89,6 @@ export interface Listenable {
   parkListen(w: Waiter, seen: number, m: CallbackMember): number;
   parkWoke(): boolean;
   unparkListen(w: Waiter, m: CallbackMember): void;
-  wakeListen(): void;
   readonly spinner: { woke(t: number): void };
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun: boolean, looked?: number): Message | Promise<Message>;
   standingHold(keep: boolean | undefined): Waiter;
@@ -131,7 +130,8 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
       conn.unparkListen(parkWaiter, parkMember);
       void RESOLVED.then(pump);
     }
-    conn.wakeListen();
+    // (the batch's messages not handed over wake the thread's other waits at the hand-over's
+    // end: conn.batchEnd, whatever ended it)
   };
   const parkWaiter: Waiter = { linkPrev: null, linkNext: null, linkIn: null, keep: false, held: false, error: null, cancel: cancelPark };
   const NONE: RecvOptions = {};
