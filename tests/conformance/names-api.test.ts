@@ -184,4 +184,23 @@ const err = (f: () => unknown) => { try { f(); } catch (e) { return e as BusErro
   a.close();
   b.close();
 });
+t('a close passes its names on the last one asked for first, then ID_REMOVE; connect({ flags: 1 }) is announced with flags 1 (API.md, BYEBYE and the notifications; stop 62: outside audit GA)', ({ bus }) => {
+  const w = bus.connect();
+  for (const k of ['id-add', 'id-remove', 'name-remove'] as const) w.addMatch({ notifications: k });
+  const c = bus.connect({ flags: 1 }), plain = bus.connect();
+  for (const n of ['org.order.A', 'org.order.B', 'org.order.C']) c.requestName(n);
+  c.releaseName('org.order.B');
+  c.requestName('org.order.B');
+  const cid = c.id, pid = plain.id;
+  c.close();
+  plain.close();
+  const seen: string[] = [];
+  for (let m = w.recv(); m !== null; m = w.recv()) {
+    const n = m.notification!;
+    seen.push(n.kind === 'name-remove' ? `${n.kind} ${n.name}` : `${n.kind} ${n.id === cid ? 'c' : n.id === pid ? 'plain' : n.id} ${n.flags}`);
+    m.free();
+  }
+  assert.equal(seen, ['id-add c 1', 'id-add plain 0', 'name-remove org.order.B', 'name-remove org.order.C', 'name-remove org.order.A', 'id-remove c 1', 'id-remove plain 0']);
+  w.close();
+});
 t.run();
