@@ -17,6 +17,7 @@ import { checkNotReserved } from './names.ts';
 import { busStats, checkBus, type BusStats } from './health.ts';
 import { bump } from './host/wait.ts';
 import { notifyWord } from './host/sleepers.ts';
+import { endTurnParks } from './host/turns.ts';
 import { deferOn, deferOff, deferring } from './host/owed.ts';
 import { defineDispose } from './iterate.ts';
 import * as S from './signals.ts';
@@ -917,6 +918,9 @@ export class Bus {
     // Deno web Workers, or two joins of one thread, apart), and a watch would then recover that
     // live thread: outside audits, stop 53; its recoverer cleared its words)
     if (slot >= 0 && this.engine.threadAddr !== 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
+    // (this thread's waits for turns in receivers' lines that are still parked: off their counts
+    // before the thread can exit with them, host/turns.ts)
+    endTurnParks(this.engine.i32);
     const r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined

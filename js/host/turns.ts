@@ -173,6 +173,7 @@ function runOf(i32: Int32Array, rx: number, s: number): number {
  * an outside audit, stop 21).
  */
 export function sleepBehind(i32: Int32Array, rx: number, s: Sleeper, ms: number): void {
+  if (leftBus.has(i32)) { s.wake(); return; } // (this thread left the bus: it looks once more, and stops)
   let lines = groups.get(i32);
   if (lines === undefined) groups.set(i32, lines = new Map());
   let g = lines.get(rx);
@@ -228,6 +229,25 @@ export function unsleep(i32: Int32Array, rx: number, s: Sleeper): void {
   if (g !== undefined && g.byTicket.get(s.t) === s) g.byTicket.delete(s.t);
 }
 
+/**
+ * This thread leaves the bus (Bus.close): the groups' waits still parked are notified away,
+ * their counts off the lines' sleepers words now. A group's wait stays parked after its last
+ * waiter left until its look ends (up to TURN_MS), and a thread that exits meanwhile drops it
+ * with its +1 on the receiver's `sleepers.turn` for good (every later pass then notifies: an
+ * outside audit, stop 62, saw 1-3 left on a receiver after 3 workers' bursts of sendAsync
+ * ended and the workers left and exited). The notify also wakes the other threads' groups on
+ * those lines: their waiters look once more (a close's shake of the line, as a receiver's is).
+ */
+export function endTurnParks(i32: Int32Array): void {
+  // (and nothing of this thread parks there again: its passers stop, their tickets left to
+  // the line's skip after TURN_MS, as an exited worker's are; a passer woken by the notify
+  // below parked again and left its count all the same)
+  leftBus.add(i32);
+  const lines = groups.get(i32);
+  if (lines === undefined) return;
+  for (const g of lines.values()) if (g.parked) notifyWord(i32, idx(g.rx, A.CONN_TURN_SERVING), idx(g.rx, A.CONN_TURN_SLEEPERS));
+}
+
 /** sleepBehind as a promise, for a waiter with no object of its own (a passer). */
 function sleepBehindP(i32: Int32Array, rx: number, t: number, ms: number): Promise<void> {
   return new Promise<void>((resolve) => { sleepBehind(i32, rx, { t, due: 0, wake: resolve }, ms); });
@@ -261,6 +281,8 @@ interface Sleepers {
 
 /** per bus memory, per receiver slot address: this thread's groups */
 const groups = new WeakMap<Int32Array, Map<number, Sleepers>>();
+/** the bus memories (this thread's views of them) this thread has left (Bus.close): endTurnParks */
+const leftBus = new WeakSet<Int32Array>();
 
 function wakeOne(g: Sleepers, e: Sleeper): void {
   if (g.byTicket.get(e.t) === e) g.byTicket.delete(e.t);
@@ -289,7 +311,7 @@ async function park(g: Sleepers): Promise<void> {
     // only moves from s on): those it concerns look now (an outside audit, stop 22: with two
     // threads' senders taking turns, a holder slept on until a skip, TURN_MS, 8 times in 1000)
     for (const e of [...g.byTicket.values()]) if (((e.t - s) | 0) <= 0) wakeOne(g, e);
-    while (g.byTicket.size > 0) {
+    while (g.byTicket.size > 0 && !leftBus.has(i32)) {
       const how = waitWordHow(i32, key, s, look, sleepers);
       if (how === null) {
         // no Atomics.waitAsync: each waiter polls as before, on its own
@@ -394,7 +416,7 @@ async function passLater(i32: Int32Array, p: Passer): Promise<void> {
   // passer and every sender that came back to it (found by an outside audit)
   const watch = new Watch();
   try {
-    while (!p.taken && now() < end && receiverGen(i32, rx) === gen && Atomics.load(i32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) === 0) {
+    while (!p.taken && now() < end && receiverGen(i32, rx) === gen && Atomics.load(i32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) === 0 && !leftBus.has(i32)) {
       const d = behind(i32, rx, t);
       if (d < 0) return;
       if (d === 0) { pass(i32, rx, t); return; }

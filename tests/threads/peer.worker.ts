@@ -5,7 +5,7 @@ import { input, post } from '../helpers/worker.ts';
 import { senderPayload } from './payload.ts';
 
 export interface PeerInput {
-  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'zombie-objects' | 'recover-creator' | 'provider-blocked';
+  role: 'echo' | 'once' | 'unref' | 'timeout' | 'wait' | 'sender' | 'listen' | 'line-unref' | 'line-leave' | 'held' | 'name-unref' | 'batch-held' | 'zombie' | 'zombie-objects' | 'recover-creator' | 'provider-blocked';
   handle: BusHandle;
   /** this worker's engine (default: the handle's) */
   engine?: EngineKind;
@@ -236,6 +236,21 @@ try {
     conn.sendAsync(rx.id, new Uint8Array(64), { keepAlive: false }).catch(() => {});
     conn.sendAsync(rx.id, new Uint8Array(64), { keepAlive: false }).catch(() => {});
     conn.sendAsync(rx.id, new Uint8Array(64), { timeout: 50 }).then(() => post({ code: 'sent' }), (e) => post({ code: errText(e) }));
+  } else if (inp.role === 'line-leave') {
+    // sends behind a holder of the parent's in its receiver's line (`dst`: its pool full, the
+    // parent's own send waiting there for room): one that times out, one aborted, each leaving
+    // a passer behind the holder; then the connection closed, the thread gone from the bus
+    // (bus.close()) and out (it exits by itself) with the passers' ticket still behind: its
+    // waits on the line's turn word must be off the receiver's count by then (stop 62)
+    const dst = inp.dst!;
+    const ac = new AbortController();
+    const aborted = conn.sendAsync(dst, new Uint8Array(64), { timeout: 20000, signal: ac.signal }).then(() => 'sent', errText);
+    const timed = await conn.sendAsync(dst, new Uint8Array(64), { timeout: 50 }).then(() => 'sent', errText);
+    ac.abort();
+    const codes = [timed, await aborted];
+    conn.close();
+    bus.close();
+    post({ codes });
   } else if (inp.role === 'timeout') {
     // receives that time out are the worker's only pending things: each keeps it alive until
     // its ETIMEDOUT (the deadline timer itself holds nothing); then it leaves and exits by itself

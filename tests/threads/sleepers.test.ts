@@ -63,4 +63,34 @@ s('100 receives parked on main\'s connection, fed by a worker\'s burst: counted 
   bus.close();
 });
 
+s('a worker that leaves the bus with passers of its sends behind a holder in a receiver\'s line leaves no count on the line\'s turn word (stop 62: outside audit GB, 1-3 left after bursts of sendAsync)', async () => {
+  const bus = await threadBus(ENGINE);
+  const rx = bus.connect({ poolSize: 16384 }), tx = bus.connect();
+  const turnSleepers = () => Atomics.load(bus.engine.i32, (bus.engine.connAddr(rx.slot) + A.CONN_TURN_SLEEPERS) >>> 2);
+  // rx's pool full: messages received and kept (they hold the pool, no quota), until EXFULL
+  const kept: { free(): void }[] = [];
+  for (;;) {
+    try { tx.send(rx.id, new Uint8Array(1024)); } catch (e) { if ((e as { code?: string }).code === 'EXFULL') break; const m = rx.recv(); if (m === null) throw e; kept.push(m); }
+  }
+  for (let m = rx.recv(); m !== null; m = rx.recv()) kept.push(m);
+  for (;;) { try { tx.send(rx.id, new Uint8Array(1024)); const m = rx.recv(); if (m !== null) kept.push(m); } catch { break; } }
+  // the holder: this thread's send, waiting for room
+  const held = tx.sendAsync(rx.id, new Uint8Array(1024), { timeout: 20000 });
+  await new Promise((r) => setTimeout(r, 5));
+  for (let round = 0; round < 3; round++) {
+    const { w } = await peer(bus, { role: 'line-leave', dst: rx.id, index: round }, 'thread');
+    const out = await w.next<{ codes?: string[]; error?: string }>(MSG_MS, 'the worker to leave');
+    assert.equal(out.codes, ['ETIMEDOUT', 'ECANCELED'], JSON.stringify(out));
+    assert.is(await w.exited(MSG_MS), 0);
+    assert.is(turnSleepers(), 0, `round ${round}: nothing of the worker counted on the turn word`);
+  }
+  for (const m of kept) m.free();
+  await held;
+  for (let m = rx.recv(); m !== null; m = rx.recv()) m.free();
+  assert.equal(bus.check(), []);
+  tx.close();
+  rx.close();
+  bus.close();
+});
+
 s.run();
