@@ -28,6 +28,29 @@ export const MAX_ARRAY = 67108864;
 /** Containers (arrays, structs, dict entries, variants) nest at most 64 deep in a value. */
 export const MAX_DEPTH = 64;
 
+/** how much of a value's path an error keeps at each end, past which its middle is cut (the rule after it stays in a log line) */
+const PATH_KEEP = 40;
+
+/**
+ * An error's text `text`, a path and then the rule (its last `ruleLen` characters), with the
+ * path cut in the middle past 2 × PATH_KEEP characters (a value 64 levels deep gave some 400
+ * characters of path before the rule: an outside audit, stop 62).
+ */
+function cutPath(text: string, ruleLen: number): string {
+  const n = text.length - ruleLen;
+  if (n <= 2 * PATH_KEEP + 1) return text;
+  // (at steps' starts, ".value", "[3]", "{key}", where there are some)
+  const head = text.slice(0, PATH_KEEP), tail = text.slice(n - PATH_KEEP, n);
+  const h = head.search(/[.[{][^.[{]*$/), t = tail.search(/[.[{]/);
+  return `${h > 0 ? head.slice(0, h) : head}…${t >= 0 ? tail.slice(t) : tail}${text.slice(n)}`;
+}
+
+/** The detail of a value nested past MAX_DEPTH at `path`. */
+function tooDeep(path: string): string {
+  const rule = `: nesting depth over ${MAX_DEPTH} (containers and variants)`;
+  return path === REL ? REL + rule : cutPath(path + rule, rule.length);
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }); // (ignoreBOM: a leading U+FEFF is kept, as D-Bus keeps it: the default drops it)
 
@@ -62,7 +85,9 @@ const REL = '\u0000';
 const NO_BYTES = new Uint8Array(0);
 const NO_DV = new DataView(NO_BYTES.buffer);
 class PathFail {
-  constructor(readonly errno: number, readonly op: string, public detail: string) {}
+  /** the length of the rule's text at the end of `detail` (the steps go before it) */
+  readonly ruleLen: number;
+  constructor(readonly errno: number, readonly op: string, public detail: string) { this.ruleLen = detail.length; }
 }
 /** A BusError, or a PathFail for a detail starting with REL (the rest of the text kept). */
 function fault(errno: number, op: string, detail: string): BusError | PathFail {
@@ -73,7 +98,7 @@ function lift(e: unknown, path: string, step: string): unknown {
   if (!(e instanceof PathFail)) return e;
   e.detail = step + e.detail;
   if (path === REL) return e;
-  return new BusError(e.errno, e.op, path + e.detail);
+  return new BusError(e.errno, e.op, cutPath(path + e.detail, e.ruleLen));
 }
 /** The outermost value's catch: a PathFail left (only for a caller's path starting with NUL) as its BusError. */
 function settle(e: unknown): unknown {
@@ -251,13 +276,13 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
     case 'g':
       return pos + 1 + checkString(t, v, path).length + 1;
     case 'v': {
-      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
       const [vt, vv] = checkVariant(v, path);
       pos += 1 + vt.sig.length + 1;
       try { return sizeValue(vt, vv, pos, base, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
     }
     case '(': {
-      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
       const f = t.fields!;
       if (!isList(v) || v.length !== f.length) {
         throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${isList(v) ? `${v.length} fields` : kind(v)}`);
@@ -267,7 +292,7 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       return pos;
     }
     case 'a': {
-      if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+      if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
       const e = t.elem!;
       pos += 4;
       pos += pad(pos, base, e.align);
@@ -410,13 +435,13 @@ class Writer {
       case 's': case 'o': this.need(pos, 4); return this.str(checkString(t, v, path), pos, 4, path);
       case 'g': this.need(pos, 1); return this.str(checkString(t, v, path), pos, 1, path);
       case 'v': {
-        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
         const [vt, vv] = checkVariant(v, path);
         pos = this.str(vt.sig, pos, 1, path);
         try { return this.value(vt, vv, pos, depth + 1, REL); } catch (e) { throw lift(e, path, '.value'); }
       }
       case '(': {
-        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
         const f = t.fields!;
         if (!isList(v) || v.length !== f.length) {
           throw bad(`${path}: type '${t.sig}' takes an array of ${f.length} fields, got ${isList(v) ? `${v.length} fields` : kind(v)}`);
@@ -426,7 +451,7 @@ class Writer {
         return pos;
       }
       case 'a': {
-        if (depth + 1 > MAX_DEPTH) throw bad(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw bad(tooDeep(path));
         const e = t.elem!;
         this.need(pos, 4);
         const lenAt = pos;
@@ -649,7 +674,7 @@ class Reader {
         return pos + 1 + n + 1;
       }
       case 'v': {
-        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw malformed(tooDeep(path));
         this.need(pos, 1, path);
         const n = this.u8[pos];
         const sig = this.str(pos + 1, n, path);
@@ -664,7 +689,7 @@ class Reader {
         return pos;
       }
       case '(': {
-        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw malformed(tooDeep(path));
         const f = t.fields!;
         const arr: unknown[] = new Array(f.length);
         let k = 0;
@@ -673,7 +698,7 @@ class Reader {
         return pos;
       }
       case 'a': {
-        if (depth + 1 > MAX_DEPTH) throw malformed(`${path}: nesting depth over ${MAX_DEPTH} (containers and variants)`);
+        if (depth + 1 > MAX_DEPTH) throw malformed(tooDeep(path));
         const e = t.elem!;
         this.need(pos, 4, path);
         const n = dv.getUint32(pos, le);
