@@ -166,15 +166,18 @@ export class Calls {
     const m = new Message(this.conn, off, size);
     this.remove(p);
     const kernel = get64(u32, base + A.MSG_SRC_ID) === 0 && u32[(base + A.MSG_PAYLOAD_TYPE) >>> 2] === 0 && u32[(base + A.MSG_PAYLOAD_TYPE + 4) >>> 2] === 0;
+    // (the slices freed here go as a receiver's do, freeSoon: a lock held by a sender defers
+    // the free instead of throwing EDEADLK out of a batch's hand-out, which lost the rest of
+    // the batch, its messages taken off the queue and never handed over: stop 63)
     if (kernel) {
       const item = u32[(base + A.MSG_HDR + A.ITEM_TYPE) >>> 2];
-      m.free();
+      this.conn.freeSoon(m.detach());
       if (p.abandoned) return NO_WAKE;
       p.error = item === A.ITEM_REPLY_DEAD
         ? new BusError(A.EPIPE, p.op, 'the replier closed, or dropped the call, before it replied (REPLY_DEAD)')
         : new BusError(A.ETIMEDOUT, p.op, 'no reply before the call\'s deadline (REPLY_TIMEOUT)');
     } else if (p.abandoned) {
-      m.free(); // a late reply to an aborted call: nobody wants it
+      this.conn.freeSoon(m.detach()); // a late reply to an aborted call: nobody wants it
       return NO_WAKE;
     } else p.reply = m;
     return p;

@@ -722,8 +722,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // a reply (or REPLY_TIMEOUT / REPLY_DEAD) that a pending call awaits goes to it
       if (calls !== null && calls.live > 0) {
         if ((flags & A.RECV_PEEK) !== 0 && calls.isClaimable(this.poolBase + off)) {
-          this.freeOffset(off); // take it out of the queue: receive it for real, then route it
-          flags &= ~A.RECV_PEEK;
+          // a peek found a pending call's end: that very message goes to its call, taken by its
+          // cookie (RECV_REPLY), and the peek looks again. (A plain RECV took it before: with a
+          // `priority`, that RECV took whatever was first by then, a message another thread
+          // had queued meanwhile at a lower priority, and the peek's caller was handed that
+          // message received for real, not peeked: its free() lost it. Found in a random
+          // checker, 7 of ~4 200 runs, and reproduced by an outside reading, stop 63.)
+          const p = calls.pending.get(get64(this.engine.u32, this.poolBase + off + A.MSG_TIMEOUT))!;
+          this.freeOffset(off); // (unpublished: it stays queued until its RECV_REPLY)
+          this.takeReply(p, op, false);
           continue;
         }
         if (calls.claim(this.poolBase + off, off, size)) { flags = want; continue; }
@@ -731,7 +738,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // a peeked slice may be handed out again (a receive after the peek): from the first
       // peek on, Messages check their slice's epoch (sliceEpochs)
       if ((flags & A.RECV_PEEK) !== 0 && this.sliceEpochs === null) this.sliceEpochs = new Uint32Array((this.poolSize >>> 6) + 1);
-      return new Message(this, off, size);
+      return new Message(this, off, size, (flags & A.RECV_PEEK) !== 0);
     }
   }
 
@@ -1471,14 +1478,20 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       const k = this.takenAt++, off = t[2 * k], size = t[2 * k + 1];
       // (a call whose end came after the batch's last message is woken by the next look: recvBatch, batchEnd)
       if (this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
-      // a message peeked (with a priority, not at the head) and then taken by the batch, its
-      // slice freed through the peek's Message since: it is gone, and its block may hold
-      // another message by now (handed over, that read as a live Message of the new one:
-      // an outside audit, stop 19)
+      // a slice given back since the batch took it is not this message's any more (its block
+      // may hold another one: stop 19's audit). Since stop 63 nothing does that: a peek's
+      // Message lets go of itself only while a batch holds its slice (Message.batchOwns,
+      // where the peek's free lost the message before); the check stays as a guard
       if (ep !== null && ep[off >>> 6] !== this.takenEpoch![k]) continue;
       return new Message(this, off, size);
     }
     return null;
+  }
+  /** @internal Is the slice at `offset` a taken message's, not handed over yet? (Message.free of a peek's) */
+  takenHolds(offset: number): boolean {
+    const t = this.taken;
+    for (let k = this.takenAt; k < this.takenN; k++) if (t![2 * k] === offset) return true;
+    return false;
   }
   /** the slice epoch (sliceEpochs) of each taken message when the batch took it */
   private takenEpoch: Uint32Array | null = null;
@@ -1560,27 +1573,31 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2, t = this.taken!;
     const calls = this.calls, claims = calls !== null && calls.live > 0;
     let k = this.takenN * 2;
-    for (let i = 0; i < n; i++) {
-      const off = u32[at + 2 * i], size = u32[at + 2 * i + 1];
-      if (claims) {
-        const p = calls!.claimQuiet(this.poolBase + off, off, size);
-        if (p !== null) {
-          // an end of a call behind messages of a listener's batch: its call is woken once they
-          // are handed over (wakeTaken), not now (in order: reply-pump.ts). Only a listener's: it
-          // never waits for its handler, where an iterator's body may await that very call
-          // while the messages before its end wait for the loop's next step (a deadlock). A
-          // REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued.
-          if (p === NO_WAKE) continue;
-          if (k === this.takenAt * 2 || this.listener === null || p.error?.errno === A.ETIMEDOUT) p.wake?.();
-          else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
-          continue;
+    try {
+      for (let i = 0; i < n; i++) {
+        const off = u32[at + 2 * i], size = u32[at + 2 * i + 1];
+        if (claims) {
+          const p = calls!.claimQuiet(this.poolBase + off, off, size);
+          if (p !== null) {
+            // an end of a call behind messages of a listener's batch: its call is woken once they
+            // are handed over (wakeTaken), not now (in order: reply-pump.ts). Only a listener's: it
+            // never waits for its handler, where an iterator's body may await that very call
+            // while the messages before its end wait for the loop's next step (a deadlock). A
+            // REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued.
+            if (p === NO_WAKE) continue;
+            if (k === this.takenAt * 2 || this.listener === null || p.error?.errno === A.ETIMEDOUT) p.wake?.();
+            else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
+            continue;
+          }
         }
+        const ep = this.sliceEpochs;
+        this.takenEpoch![k >>> 1] = ep === null ? 0 : ep[off >>> 6];
+        t[k++] = off; t[k++] = size;
       }
-      const ep = this.sliceEpochs;
-      this.takenEpoch![k >>> 1] = ep === null ? 0 : ep[off >>> 6];
-      t[k++] = off; t[k++] = size;
+    } finally {
+      // (what was taken so far is kept, whatever threw: the messages are off the queue)
+      this.takenN = k / 2;
     }
-    this.takenN = k / 2;
     return n;
   }
 
@@ -1630,15 +1647,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   private deferTimer: ReturnType<typeof setTimeout> | null = null;
   /** One FREE from the event loop: false when a lock stayed taken (nothing changed). */
   private freeLooking(offset: number): boolean {
-    const e = this.engine;
-    e.lockWaitMs = this.deferredFrees !== null || this.lockBusy !== null ? 0 : e.asyncLockWaitMs;
+    const e = this.engine, was = e.lockWaitMs; // (a receive's own wait, for its next command: restored)
+    e.lockWaitMs = this.deferredFrees !== null || this.lockBusy !== null ? 0 : Math.min(was, e.asyncLockWaitMs);
     try {
       this.freeOffset(offset);
     } catch (err) {
       if (err instanceof BusError && err.errno === A.EDEADLK) return false;
       if (!(err instanceof BusError && err.errno === A.ENXIO)) throw err;
     } finally {
-      e.lockWaitMs = e.syncLockWaitMs;
+      e.lockWaitMs = was;
     }
     return true;
   }

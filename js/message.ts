@@ -39,13 +39,27 @@ export class Message {
   }
 
   /** @internal */
-  constructor(conn: Connection, offset: number, size: number) {
+  constructor(conn: Connection, offset: number, size: number, peeked = false) {
     this.conn = conn;
     this.offset = offset;
     this.size = size;
     this.base = conn.poolBase + offset;
     const ep = conn.sliceEpochs;
     this.epoch = ep === null ? 0 : ep[offset >>> 6];
+    this.peeked = peeked;
+  }
+
+  /** handed out by a peek (RECV_PEEK): the message stayed queued */
+  private readonly peeked: boolean;
+
+  /**
+   * A peek's Message lets go of itself only, and not of the slice, when a batch (a
+   * listener's, an iterator's) has taken its message off the queue since and not handed it
+   * over yet: that hand-over is the message's receive, whose Message frees the slice. (Before
+   * stop 63 the free gave the slice back and the batch skipped the message: a peek lost it.)
+   */
+  private batchOwns(): boolean {
+    return this.peeked && this.conn.takenHolds(this.offset);
   }
 
   /** its slice's epoch when it was handed out (Connection.sliceEpochs) */
@@ -251,6 +265,7 @@ export class Message {
     // closed it under this thread (an outside audit, stop 29)
     if (!this.freed && !this.stale() && this.conn.gone) { this.freed = true; return; }
     this.at();
+    if (this.batchOwns()) { this.freed = true; return; }
     this.conn.freeOffset(this.offset);
     this.retire();
   }
@@ -263,6 +278,7 @@ export class Message {
   detach(): number {
     if (!this.freed && !this.stale() && this.conn.gone) { this.freed = true; return -1; }
     this.at();
+    if (this.batchOwns()) { this.freed = true; return -1; }
     this.retire();
     return this.offset;
   }

@@ -404,6 +404,49 @@ t("a handled message whose free meets the connection's lock taken is freed later
   s.close(); b.close();
 });
 
+t('a listener\'s batch that holds an aborted call\'s late reply, freed while a sender holds the lock: that free waits in the background, and the message behind it is handed over', async ({ bus }) => {
+  // (stop 63, an outside reading: the free waited LOCK_WAIT_MS, then its EDEADLK left the batch
+  // with the messages after the reply taken off the queue and never handed over, their slices held)
+  const a = bus.connect(), b = bus.connect(), s = bus.connect();
+  const ac = new AbortController();
+  const p = a.call(b.id, enc('q'), { timeout: 60000, signal: ac.signal });
+  ac.abort();
+  assert.is(await code(p), 'ECANCELED');
+  const q = b.recv()!;
+  b.replyText(q, 'late'); // the aborted call's reply: freed when it is received
+  q.free();
+  s.sendText(a.id, 'behind');
+  assert.is(a.queued, 2);
+  // a's lock taken (by a thread that is not LIVE) right after the listener's first batch, for 30 ms
+  const e = bus.engine, word = (e.connAddr(a.slot) + A.CONN_LOCK) >>> 2, recv = e.recv;
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  let held = false;
+  e.recv = (slot: number, gen: number) => {
+    const r = recv.call(e, slot, gen);
+    if (slot === a.slot && !held && (e.u32[(e.cmd + A.CMD_FLAGS) >>> 2] & A.RECV_BATCH) !== 0) {
+      held = true;
+      assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+      setTimeout(() => Atomics.store(e.u32, word, 0), 30);
+    }
+    return r;
+  };
+  const seen: string[] = [];
+  try {
+    const l = a.listen((m) => { seen.push(m.text()); l.stop(); });
+    await within(l.done);
+  } finally {
+    e.recv = recv;
+    Atomics.store(e.u32, word, 0);
+  }
+  assert.ok(held, 'the lock was taken after the batch');
+  assert.equal(seen, ['behind']);
+  for (let i = 0; i < 500 && a.poolUsed > 0; i++) await tick();
+  assert.is(a.poolUsed, 0, 'both slices freed once the lock was free');
+  assert.is(a.pendingCalls, 0);
+  assert.is(a.queued, 0);
+  a.close(); b.close(); s.close();
+});
+
 t('listener.active is false at once when its connection is closed while it is parked or handing over, not a microtask later', async ({ bus }) => {
   // (it read true until the hand-over ran again: an outside audit, stop 40)
   const a = bus.connect(), b = bus.connect();
