@@ -186,23 +186,50 @@ export class Calls {
   /**
    * A RECV that started at `t0` (the provider's monotonic clock, ns, read before it) found
    * the queue empty, with no priority filter: every call whose deadline is <= t0 has ended in
-   * the core (that RECV's tick expired it), and its REPLY_TIMEOUT, had it been queued, would
-   * have been received and claimed. A call still pending here lost it: the bus dropped the
-   * notification because this connection's pool had no room (kdbus drops it too, and its
-   * clients keep their own timers). It ends with ETIMEDOUT all the same; an abandoned one is
-   * forgotten. Without this a call could wait forever, and `pendingCalls` never reach 0.
+   * the core (that RECV's tick expired it), unless a reply to it was in flight (a reply's
+   * reservation takes its call's record before its commit queues it), and its REPLY_TIMEOUT,
+   * had it been queued, would have been received and claimed. Each such call asks the core
+   * (its own RECV_REPLY, conn.takeReply): an end that came meanwhile goes to it; none, with no
+   * record and nothing in flight (RECV_RETURN_NO_CALL), means the bus dropped its
+   * REPLY_TIMEOUT because this connection's pool had no room (kdbus drops it too, and its
+   * clients keep their own timers): it ends with ETIMEDOUT all the same (an abandoned one is
+   * forgotten); else it stays pending and the next empty receive asks again. Without this a
+   * call could wait forever, and `pendingCalls` never reach 0. (Before stop 63 every such call
+   * ended here without asking, and a reply in flight at its deadline reached the user's
+   * receive as an ordinary message: an outside reading.) Allocates only when a call is due.
    */
-  expire(t0: number): void {
+  expire(t0: number, op: string): void {
     if (t0 < this.nextDue) return;
     let next = Infinity;
+    const due: PendingCall[] = [];
     for (const p of this.pending.values()) {
       if (p.deadlineNs > t0) {
         if (p.deadlineNs < next) next = p.deadlineNs;
         continue;
       }
-      this.lost(p);
+      due.push(p);
     }
-    this.nextDue = next;
+    // (the looks wait for a lock taken as an event-loop receive does, and one still taken
+    // leaves the rest to the next empty receive, or the pump: a listener's batch, an
+    // iterator's, must neither block the loop for LOCK_WAIT_MS nor fail for it)
+    const e = this.conn.engine, was = e.lockWaitMs;
+    e.lockWaitMs = Math.min(was, e.asyncLockWaitMs);
+    try {
+      for (const p of due) {
+        if (this.pending.get(p.cookie) !== p) continue;
+        try {
+          this.conn.takeReply(p, op, false);
+        } catch (err) {
+          if (err instanceof BusError && err.errno === A.EDEADLK) break;
+          throw err;
+        }
+      }
+    } finally {
+      e.lockWaitMs = was;
+      // (the calls still pending past their deadlines: the next empty receive asks again)
+      for (const p of due) if (this.pending.get(p.cookie) === p && p.deadlineNs < next) next = p.deadlineNs;
+      this.nextDue = next;
+    }
   }
 
   /** Call `p` is past its deadline, which the core has seen, and its REPLY_TIMEOUT was dropped: it ends (an abandoned one is forgotten). */

@@ -708,12 +708,13 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // with calls pending and no priority filter, an empty queue tells which calls lost their
     // REPLY_TIMEOUT (calls.expire): the clock is read before the RECV whose tick expires them
     const t0 = calls !== null && calls.live > 0 && oPrio === undefined ? this.engine.monotonicNs() : 0;
+    if (this.deferredFrees !== null) this.freeDeferredNow();
     for (;;) {
       const r = this.recvCmd(flags, prio, op);
       dropped += this.lastDropped;
       this.lastDropped = dropped;
       if (r === -A.EAGAIN) {
-        if (t0 !== 0) calls!.expire(t0);
+        if (t0 !== 0) calls!.expire(t0, op);
         return null;
       }
       const u32 = this.engine.u32, cmd = this.engine.cmd;
@@ -790,12 +791,21 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   /** @internal PumpOwner */
   takeReply(p: PendingCall, op: string, yielding: boolean): void {
     const e = this.live(op);
-    const t0 = e.monotonicNs();
+    if (this.deferredFrees !== null) this.freeDeferredNow();
     const r = this.recvReply(p.cookie, op, yielding);
     if (r === null) return;
     if (r === -A.EAGAIN) {
-      if (RECV.noCall(e.u32, e.cmd)) this.calls!.endLost(p, e.monotonicNs()); // (its end was dropped: it ends now, not at its deadline)
-      else if (t0 >= p.deadlineNs) this.calls!.lost(p);
+      // no end queued: the core says whether one may still come. RECV_RETURN_NO_CALL: no record
+      // of the call and none in flight, so its end was dropped (it ends now, not at its
+      // deadline). Without it the call waits, also past its deadline: a message is in flight
+      // into this pool (reserved, not committed yet), maybe its reply, which took the call's
+      // record. Before stop 63 a call past its deadline ended here with ETIMEDOUT whatever
+      // the core said, and a reply in flight then reached the user's receive as an ordinary
+      // message (an outside reading). Bounded: LOCK_WAIT_MS past the deadline (a sender that
+      // reserved and never commits) it ends so all the same.
+      const t1 = e.monotonicNs();
+      if (RECV.noCall(e.u32, e.cmd)) this.calls!.endLost(p, t1);
+      else if (t1 >= p.deadlineNs + A.LOCK_WAIT_MS * 1e6) this.calls!.lost(p);
       return;
     }
     const u32 = e.u32, cmd = e.cmd;
@@ -861,12 +871,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // instead, as before, freed a slice the user had peeked, and told a dropped call's caller
       // nothing: found by an outside audit.)
       const e = this.live('drop'), head = e.connAddr(this.slot) + A.CONN_Q_HEAD;
+      let b = 0;
       for (let n = 0; n < A.MAX_PENDING_REPLIES + 1; n++) {
-        const b = Atomics.load(e.u32, head >>> 2);
+        b = Atomics.load(e.u32, head >>> 2);
         if (b === 0 || !calls.isClaimable(b + A.BLOCK_HDR)) break;
         const p = calls.pending.get(get64(e.u32, b + A.BLOCK_HDR + A.MSG_TIMEOUT))!;
         this.takeReply(p, 'drop', false);
       }
+      // the queue was empty when looked at: nothing to drop. (A RECV_DROP then dropped whatever
+      // came since, a call's reply that another thread queued meanwhile, whose call failed
+      // with EPIPE; or the REPLY_TIMEOUT its own tick queued: an outside reading, stop 63.)
+      if (b === 0) return false;
     }
     const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
@@ -1549,7 +1564,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (this.lastDropped > 0 && calls !== null && calls.live > 0) calls.dropSeen = true;
     if (r === -A.EAGAIN) {
       this.batchFreeN = 0;
-      if (t0 !== 0) calls!.expire(t0);
+      if (t0 !== 0) calls!.expire(t0, op);
       return false;
     }
     if (r < 0) {
@@ -1658,6 +1673,22 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       e.lockWaitMs = was;
     }
     return true;
+  }
+  /**
+   * The deferred frees, tried now without waiting for a lock (what still meets one stays for
+   * the timer): run by every receive (recvWith, takeReply), so that a thread that blocks and
+   * never returns to its event loop (recvWait, callSync loops), whose timers never run, gets
+   * them freed too. (A call end's slice is freed so since stop 63, on every path: an outside
+   * reading saw three callSyncs' REPLY_TIMEOUTs held that way.)
+   */
+  private freeDeferredNow(): void {
+    const d = this.deferredFrees!;
+    let k = 0;
+    while (k < d.length && this.freeLooking(d[k])) k++; // (no wait: deferredFrees is set)
+    if (k === d.length) {
+      this.deferredFrees = null;
+      if (this.deferTimer !== null) { clearTimeout(this.deferTimer); this.deferTimer = null; }
+    } else if (k > 0) d.splice(0, k);
   }
   private deferFrees(): void {
     this.deferTimer = setTimeout(() => {

@@ -423,6 +423,103 @@ t('a peek that finds a pending call\'s end hands that end to its call and peeks 
   assert.is(other.threadLeave(), 0);
 });
 
+/** The cookie of the call that the second thread's connection `s` receives next (freed). */
+function callCookie(raw2: Raw, s: { slot: number; gen: number }): number {
+  const got = raw2.recv(s.slot, s.gen);
+  assert.is(got.r, 0, 'the call reached the other thread');
+  const e = raw2.e, pool = e.u32[(e.connAddr(s.slot) + A.CONN_POOL) >>> 2];
+  const m = pool + got.offset, cookie = e.u32[(m + A.MSG_COOKIE) >>> 2] + e.u32[(m + A.MSG_COOKIE + 4) >>> 2] * 2 ** 32;
+  assert.is(raw2.free(s.slot, s.gen, got.offset), 0);
+  return cookie;
+}
+
+t('a reply in flight at its call\'s deadline (reserved before, committed after an empty look) goes to its call: not to recv(), and the call does not end with ETIMEDOUT (recv, the reply pump)', async ({ bus }) => {
+  // (stop 63, an outside reading: a receive that found the queue empty past the deadline ended
+  // the call without asking the core, whose record the reply's reservation held; the reply then
+  // reached recv() as an ordinary message)
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw2);
+  const a = bus.connect();
+  for (const how of ['recv', 'pump'] as const) {
+    let settled = 'pending';
+    const p = a.call(s.id, enc('q'), { timeout: 1 });
+    p.then((r) => { settled = 'reply ' + r.text(); r.free(); }, (x: BusError) => { settled = x.code; });
+    const cookie = callCookie(raw2, s);
+    raw2.writeSend({ msg: { dst: a.id, cookie: 77, timeout: cookie }, items: [hostVec(2)] });
+    assert.is(other.send(s.slot, s.gen), A.SEND_PENDING, 'the reply reserved, not committed');
+    for (let i = 0; i < 3000; i++) a.engine.monotonicNs(); // (the mock clock: past the call's deadline)
+    if (how === 'recv') assert.is(a.recv(), null, 'nothing queued yet');
+    else await new Promise((r) => setTimeout(r, 20)); // (the pump looks past the deadline, meanwhile)
+    assert.is(settled, 'pending', `${how}: the call waits for the reply in flight`);
+    raw2.e.u8.set([7, 7], raw2.e.u32[(raw2.cmd + A.SEND_CMD_SIZE + A.MSG_HDR + A.VEC_ADDRESS) >>> 2]);
+    assert.is(other.sendCommit(), 0);
+    assert.is(a.recv(), null, `${how}: the reply is the call's, not recv()'s`);
+    for (let i = 0; i < 200 && settled === 'pending'; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.is(settled, 'reply \u0007\u0007', how);
+    assert.is(a.pendingCalls, 0);
+  }
+  a.close();
+  assert.is(raw2.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('drop() with calls pending drops nothing from a queue it found empty: a reply another thread queues meanwhile goes to its call, a REPLY_TIMEOUT its own tick would queue to its call', async ({ bus }) => {
+  // (stop 63, an outside reading: its RECV_DROP dropped either, drop() said true on an empty
+  // queue, and the first call failed with EPIPE)
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw2);
+  const a = bus.connect(), b = bus.connect();
+  const p = a.call(s.id, enc('q'), { timeout: 60000 }).then((r) => { const t = r.text(); r.free(); return t; }, (x: BusError) => x.code);
+  const cookie = callCookie(raw2, s);
+  const e = a.engine, recv = e.recv;
+  let sent = 0;
+  e.recv = (slot: number, gen: number) => { // another thread's reply, right before any receive drop() runs
+    if (slot === a.slot && sent++ === 0) assert.is(raw2.send(s.slot, s.gen, { msg: { dst: a.id, cookie: 5, timeout: cookie }, items: [hostVec(1)], host: [enc('r')] }), 0);
+    return recv.call(e, slot, gen);
+  };
+  let d: boolean;
+  try { d = a.drop(); } finally { e.recv = recv; }
+  assert.is(d, false, 'the queue was empty');
+  if (sent === 0) assert.is(raw2.send(s.slot, s.gen, { msg: { dst: a.id, cookie: 5, timeout: cookie }, items: [hostVec(1)], host: [enc('r')] }), 0);
+  assert.is(await p, 'r', 'the reply went to its call');
+  // a call past its deadline, nothing queued: drop() says false, and the call ends with ETIMEDOUT
+  const q = a.call(b.id, null, { timeout: 1 }).then(() => 'reply', (x: BusError) => x.code);
+  for (let i = 0; i < 3000; i++) a.engine.monotonicNs();
+  assert.is(a.queued, 0);
+  assert.is(a.drop(), false);
+  assert.is(await q, 'ETIMEDOUT');
+  for (let m = b.recv(); m; m = b.recv()) m.free();
+  assert.is(a.pendingCalls, 0);
+  a.close(); b.close();
+  assert.is(raw2.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
+t('callSync: the slices of call ends freed while a lock was taken are freed by the next receive, also on a thread that never returns to its event loop', ({ bus }) => {
+  // (stop 63, an outside reading: such a free waited for a timer, which a blocking thread never runs)
+  const a = bus.connect(), b = bus.connect();
+  const e = bus.engine, word = (e.connAddr(a.slot) + A.CONN_LOCK) >>> 2, free = e.free;
+  const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+  let first = true;
+  e.free = (slot: number, gen: number) => { // the first FREE on a meets its lock taken
+    if (slot !== a.slot || !first) return free.call(e, slot, gen);
+    first = false;
+    assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+    try { return free.call(e, slot, gen); } finally { Atomics.store(e.u32, word, 0); }
+  };
+  const used: number[] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      assert.throws(() => a.callSync(b.id, null, { timeout: 1 }), (x: BusError) => x.code === 'ETIMEDOUT');
+      for (let m = b.recv(); m; m = b.recv()) m.free();
+      used.push(a.poolUsed);
+    }
+  } finally { e.free = free; }
+  assert.not.ok(first, 'a FREE met the lock');
+  assert.equal(used.slice(1), [0, 0], `freed by the next receives, without the event loop (${used})`);
+  a.close(); b.close();
+});
+
 t('callSync: ends with ETIMEDOUT when its REPLY_TIMEOUT is dropped for lack of room', ({ bus }) => {
   const { a, b, held } = poolFull(bus);
   let got = 'returned';
