@@ -23,7 +23,7 @@ import { SlotLine, SlotCall, type SlotOwner } from './slot-line.ts';
 import { RoomWait, SlotHold, type RoomOwner } from './room-wait.ts';
 import type { AbortHooks } from './abort-hooks.ts';
 import { ReplyPump, type PumpOwner } from './reply-pump.ts';
-import { DEFAULT_CALL_TIMEOUT, type Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
+import { DEFAULT_CALL_TIMEOUT, settleByNs, type Calls, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import type { Waiter } from './waiter.ts';
 import type { Destination } from './connection.ts';
 
@@ -426,7 +426,8 @@ export class Caller implements SlotOwner {
         const seen = Atomics.load(i32, idx);
         this.conn.takeReply(p, op, false);
         if (p.reply || p.error) continue;
-        const left = Math.max(this.callLeft(deadlineMs), 0.05);
+        // (once asked past its deadline with an end in flight: until the word moves, or LOCK_WAIT_MS more)
+        const left = Math.max(this.callLeft(p.askedNs >= p.deadlineNs ? settleByNs(p) / 1e6 : deadlineMs), 0.05);
         if (!spinDecided) {
           spinDecided = true;
           if (this.conn.spinner.shouldSpin() && this.conn.spinner.spin(i32, idx, seen, left)) continue;

@@ -806,6 +806,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       const t1 = e.monotonicNs();
       if (RECV.noCall(e.u32, e.cmd)) this.calls!.endLost(p, t1);
       else if (t1 >= p.deadlineNs + A.LOCK_WAIT_MS * 1e6) this.calls!.lost(p);
+      else p.askedNs = t1;
       return;
     }
     const u32 = e.u32, cmd = e.cmd;

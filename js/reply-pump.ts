@@ -39,7 +39,7 @@ import { timerDelay, unref } from './host/deadlines.ts';
 import { relabel } from './args.ts';
 import { LinkedSet } from './linked-set.ts';
 import type { Spinner } from './host/spin.ts';
-import type { Calls, PendingCall } from './calls.ts';
+import { settleByNs, type Calls, type PendingCall } from './calls.ts';
 import type { SlotLine } from './slot-line.ts';
 
 /** Is the message whose header is at `m` the bus's REPLY_TIMEOUT (src 0, payload type 0, its first item)? */
@@ -198,7 +198,9 @@ export class ReplyPump {
           // (its end is queued behind messages the listener takes first: no deadline to wait for)
           if (p.behind) { p.behind = false; continue; }
           open = true;
-          if (p.deadlineNs < due) due = p.deadlineNs;
+          // (one asked past its deadline with an end in flight: the word moves when that ends)
+          const d = settleByNs(p);
+          if (d < due) due = d;
         }
         // (calls waiting for a slot: every pending call's deadline; else an aborted one's)
         if (conn.calls !== null) {
@@ -206,7 +208,8 @@ export class ReplyPump {
           for (const p of conn.calls.pending.unordered) {
             if (p === null || (!all && !p.abandoned)) continue;
             open = true;
-            if (p.deadlineNs < due) due = p.deadlineNs;
+            const d = settleByNs(p);
+            if (d < due) due = d;
           }
         }
         if (!open) break;

@@ -463,6 +463,40 @@ t('a reply in flight at its call\'s deadline (reserved before, committed after a
   assert.is(other.threadLeave(), 0);
 });
 
+t('a call asked past its deadline while a message is in flight into its pool waits for the word to move, not a poll: the reply pump makes no RECV meanwhile, and the commit hands the reply to the call', async ({ bus }) => {
+  // (stop 63, an outside reading of stop 63's own change: the pump looked every millisecond,
+  // and callSync every 50 µs, until the commit or LOCK_WAIT_MS past the deadline)
+  const { other, raw2 } = await secondThread(bus);
+  const s = open(raw2);
+  const a = bus.connect();
+  let settled = 'pending';
+  const p = a.call(s.id, enc('q'), { timeout: 1 });
+  p.then((r) => { settled = 'reply ' + r.text(); r.free(); }, (x: BusError) => { settled = x.code; });
+  const cookie = callCookie(raw2, s);
+  raw2.writeSend({ msg: { dst: a.id, cookie: 77, timeout: cookie }, items: [hostVec(1)] });
+  assert.is(other.send(s.slot, s.gen), A.SEND_PENDING, 'the reply reserved, not committed');
+  for (let i = 0; i < 3000; i++) a.engine.monotonicNs(); // (the mock clock: past the deadline)
+  const e = a.engine, recv = e.recv;
+  let recvs = 0;
+  e.recv = (slot: number, gen: number) => { if (slot === a.slot) recvs++; return recv.call(e, slot, gen); };
+  try {
+    await new Promise((r) => setTimeout(r, 10)); // (the pump asks once past the deadline)
+    const asked = recvs;
+    assert.ok(asked >= 1, 'the pump asked the core past the deadline');
+    await new Promise((r) => setTimeout(r, 40));
+    assert.is(recvs, asked, 'no look while nothing moved');
+    assert.is(settled, 'pending');
+    raw2.e.u8[raw2.e.u32[(raw2.cmd + A.SEND_CMD_SIZE + A.MSG_HDR + A.VEC_ADDRESS) >>> 2]] = 0x41;
+    assert.is(other.sendCommit(), 0);
+    for (let i = 0; i < 200 && settled === 'pending'; i++) await new Promise((r) => setTimeout(r, 1));
+  } finally { e.recv = recv; }
+  assert.is(settled, 'reply A', 'the commit woke the pump: the reply went to its call');
+  assert.is(a.pendingCalls, 0);
+  a.close();
+  assert.is(raw2.byebye(s.slot, s.gen), 0);
+  assert.is(other.threadLeave(), 0);
+});
+
 t('drop() with calls pending drops nothing from a queue it found empty: a reply another thread queues meanwhile goes to its call, a REPLY_TIMEOUT its own tick would queue to its call', async ({ bus }) => {
   // (stop 63, an outside reading: its RECV_DROP dropped either, drop() said true on an empty
   // queue, and the first call failed with EPIPE)
