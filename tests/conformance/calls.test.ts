@@ -432,6 +432,18 @@ function callCookie(raw2: Raw, s: { slot: number; gen: number }): number {
   assert.is(raw2.free(s.slot, s.gen, got.offset), 0);
   return cookie;
 }
+/** The second thread reserves a reply of `n` bytes to call `cookie` of `dst`: in flight (SEND_PENDING), not committed. */
+function reserveReply(raw2: Raw, s: { slot: number; gen: number }, dst: number, cookie: number, n: number): void {
+  raw2.writeSend({ msg: { dst, cookie: 77, timeout: cookie }, items: [hostVec(n)] });
+  assert.is(raw2.e.send(s.slot, s.gen), A.SEND_PENDING, 'the reply reserved, not committed');
+}
+/** ...and commits it, its bytes `bytes`. */
+function commitReply(raw2: Raw, bytes: number[]): void {
+  raw2.e.u8.set(bytes, raw2.e.u32[(raw2.cmd + A.SEND_CMD_SIZE + A.MSG_HDR + A.VEC_ADDRESS) >>> 2]);
+  assert.is(raw2.e.sendCommit(), 0);
+}
+/** The mock clock (1 µs a read) past a 1 ms deadline. */
+const pastDeadline = (c: Connection) => { for (let i = 0; i < 3000; i++) c.engine.monotonicNs(); };
 
 t('a reply in flight at its call\'s deadline (reserved before, committed after an empty look) goes to its call: not to recv(), and the call does not end with ETIMEDOUT (recv, the reply pump)', async ({ bus }) => {
   // (stop 63, an outside reading: a receive that found the queue empty past the deadline ended
@@ -444,15 +456,12 @@ t('a reply in flight at its call\'s deadline (reserved before, committed after a
     let settled = 'pending';
     const p = a.call(s.id, enc('q'), { timeout: 1 });
     p.then((r) => { settled = 'reply ' + r.text(); r.free(); }, (x: BusError) => { settled = x.code; });
-    const cookie = callCookie(raw2, s);
-    raw2.writeSend({ msg: { dst: a.id, cookie: 77, timeout: cookie }, items: [hostVec(2)] });
-    assert.is(other.send(s.slot, s.gen), A.SEND_PENDING, 'the reply reserved, not committed');
-    for (let i = 0; i < 3000; i++) a.engine.monotonicNs(); // (the mock clock: past the call's deadline)
+    reserveReply(raw2, s, a.id, callCookie(raw2, s), 2);
+    pastDeadline(a);
     if (how === 'recv') assert.is(a.recv(), null, 'nothing queued yet');
     else await new Promise((r) => setTimeout(r, 20)); // (the pump looks past the deadline, meanwhile)
     assert.is(settled, 'pending', `${how}: the call waits for the reply in flight`);
-    raw2.e.u8.set([7, 7], raw2.e.u32[(raw2.cmd + A.SEND_CMD_SIZE + A.MSG_HDR + A.VEC_ADDRESS) >>> 2]);
-    assert.is(other.sendCommit(), 0);
+    commitReply(raw2, [7, 7]);
     assert.is(a.recv(), null, `${how}: the reply is the call's, not recv()'s`);
     for (let i = 0; i < 200 && settled === 'pending'; i++) await new Promise((r) => setTimeout(r, 1));
     assert.is(settled, 'reply \u0007\u0007', how);
@@ -472,10 +481,8 @@ t('a call asked past its deadline while a message is in flight into its pool wai
   let settled = 'pending';
   const p = a.call(s.id, enc('q'), { timeout: 1 });
   p.then((r) => { settled = 'reply ' + r.text(); r.free(); }, (x: BusError) => { settled = x.code; });
-  const cookie = callCookie(raw2, s);
-  raw2.writeSend({ msg: { dst: a.id, cookie: 77, timeout: cookie }, items: [hostVec(1)] });
-  assert.is(other.send(s.slot, s.gen), A.SEND_PENDING, 'the reply reserved, not committed');
-  for (let i = 0; i < 3000; i++) a.engine.monotonicNs(); // (the mock clock: past the deadline)
+  reserveReply(raw2, s, a.id, callCookie(raw2, s), 1);
+  pastDeadline(a);
   const e = a.engine, recv = e.recv;
   let recvs = 0;
   e.recv = (slot: number, gen: number) => { if (slot === a.slot) recvs++; return recv.call(e, slot, gen); };
@@ -486,8 +493,7 @@ t('a call asked past its deadline while a message is in flight into its pool wai
     await new Promise((r) => setTimeout(r, 40));
     assert.is(recvs, asked, 'no look while nothing moved');
     assert.is(settled, 'pending');
-    raw2.e.u8[raw2.e.u32[(raw2.cmd + A.SEND_CMD_SIZE + A.MSG_HDR + A.VEC_ADDRESS) >>> 2]] = 0x41;
-    assert.is(other.sendCommit(), 0);
+    commitReply(raw2, [0x41]);
     for (let i = 0; i < 200 && settled === 'pending'; i++) await new Promise((r) => setTimeout(r, 1));
   } finally { e.recv = recv; }
   assert.is(settled, 'reply A', 'the commit woke the pump: the reply went to its call');
@@ -518,7 +524,7 @@ t('drop() with calls pending drops nothing from a queue it found empty: a reply 
   assert.is(await p, 'r', 'the reply went to its call');
   // a call past its deadline, nothing queued: drop() says false, and the call ends with ETIMEDOUT
   const q = a.call(b.id, null, { timeout: 1 }).then(() => 'reply', (x: BusError) => x.code);
-  for (let i = 0; i < 3000; i++) a.engine.monotonicNs();
+  pastDeadline(a);
   assert.is(a.queued, 0);
   assert.is(a.drop(), false);
   assert.is(await q, 'ETIMEDOUT');
