@@ -416,7 +416,6 @@ export class Caller implements SlotOwner {
       if (cookie !== undefined) this.conn.untakeCookie(cookie);
       throw err;
     }
-    const deadlineMs = deadlineNs / 1e6;
     let spinDecided = false;
     try {
       for (;;) {
@@ -426,8 +425,8 @@ export class Caller implements SlotOwner {
         const seen = Atomics.load(i32, idx);
         this.conn.takeReply(p, op, false);
         if (p.reply || p.error) continue;
-        // (once asked past its deadline with an end in flight: until the word moves, or LOCK_WAIT_MS more)
-        const left = Math.max(this.callLeft(p.askedNs >= p.deadlineNs ? settleByNs(p) / 1e6 : deadlineMs), 0.05);
+        // (until its deadline; once asked past it with an end in flight: until the word moves, or LOCK_WAIT_MS more)
+        const left = Math.max(this.callLeft(settleByNs(p) / 1e6), 0.05);
         if (!spinDecided) {
           spinDecided = true;
           if (this.conn.spinner.shouldSpin() && this.conn.spinner.spin(i32, idx, seen, left)) continue;

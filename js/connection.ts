@@ -678,8 +678,20 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const r = e.recv(this.slot, this.gen);
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
-    if (this.lastDropped > 0 && this.calls !== null && this.calls.live > 0) this.calls.dropSeen = true;
+    if (this.lastDropped > 0) this.sawDrops();
     return r;
+  }
+
+  /**
+   * A receive was told of messages the bus dropped for this connection: with calls pending,
+   * one of them may have been a call's end (a REPLY_DEAD or REPLY_TIMEOUT with no room). The
+   * reply pump's next look asks (dropSeen), and a pump that left ends to a listener looks now.
+   */
+  private sawDrops(): void {
+    const calls = this.calls;
+    if (calls === null || calls.live === 0) return;
+    calls.dropSeen = true;
+    this.caller.pump.dropped();
   }
 
   /** The next message (FIFO, or by priority), or null when the queue is empty. */
@@ -1562,7 +1574,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.lockLook.clear();
     this.lastDropped = RECV.dropped(u32, cmd);
     this.droppedTotal += this.lastDropped;
-    if (this.lastDropped > 0 && calls !== null && calls.live > 0) calls.dropSeen = true;
+    if (this.lastDropped > 0) this.sawDrops();
     if (r === -A.EAGAIN) {
       this.batchFreeN = 0;
       if (t0 !== 0) calls!.expire(t0, op);

@@ -124,6 +124,16 @@ export class ReplyPump {
   }
 
   /**
+   * A receive of this connection (a listener's batch, most often) was told of dropped
+   * messages while calls are pending: a pump that left ends to the listener, and so waits on
+   * its timer and not on the wake word (which the drop moved), looks now: a call's end may
+   * be among them (endMissing).
+   */
+  dropped(): void {
+    if (this.running && this.deferred) this.wake?.();
+  }
+
+  /**
    * Ends are owed that no call() waits for (endsOwed): calls wait in the slot line for slots
    * that pending calls hold, or a call was aborted. The pump takes them.
    */
@@ -294,7 +304,11 @@ export class ReplyPump {
       // their deadlines still look (takeEach: their REPLY_TIMEOUTs come now)
       if (cr !== 0 && !this.firstTimeout && (this.firstAt > 0 || conn.batchPending) && conn.listening !== null) {
         this.deferred = true;
-        return n + this.takeEach(true);
+        // (and every call, when an end may have been dropped: the dropped one's RECV_REPLY
+        // says so, the others' ends queued behind messages stay the listener's. Before stop 64
+        // only the due calls looked: a call whose REPLY_DEAD was dropped while the listener
+        // worked through a backlog ended about a second later, or ETIMEDOUT at its deadline)
+        return n + this.takeEach(!this.endMissing());
       }
       // no end queued: the calls past their deadlines look (their REPLY_TIMEOUTs come, or were
       // dropped); and every call does when an end may have been dropped for lack of room (a

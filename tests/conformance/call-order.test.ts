@@ -166,6 +166,63 @@ t('a reply pump that left an end to the listener does not wait on the wake word 
   await stopped(j);
 });
 
+t("a reply pump that left an end to the listener still ends another call at once when that call's REPLY_DEAD is dropped for lack of room (EPIPE, not ETIMEDOUT at its deadline)", async ({ bus }) => {
+  // (stop 64: the pump, waiting on its timer while the listener works through a backlog, was
+  // not woken by the drop, nor did its looks ask the calls whose ends may have gone missing)
+  const caller = bus.connect({ poolSize: 65536 }), svc = bus.connect(), gone = bus.connect(), c = bus.connect();
+  const pX = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  const pY = caller.call(gone.id, enc('run'), { timeout: 60000 }).then(() => 'resolved', (e: BusError) => e.code);
+  const mX = svc.recv()!, mY = gone.recv()!;
+  assert.ok(mX.expectsReply && mY.expectsReply);
+  mY.free();
+  // a backlog of more than a batch, then X's reply: the pump leaves X's end to the listener
+  for (let i = 0; i < 60; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.replyText(mX, 'done');
+  mX.free();
+  // the rest of the pool: urgent messages the test takes (by priority, the backlog stays queued) and holds
+  const held: Message[] = [];
+  for (const size of [64, 8, 0]) {
+    for (let i = 0; ; i++) {
+      assert.ok(i < 2000, 'the pool fills within 2000 sends');
+      try { c.send(caller.id, new Uint8Array(size), { priority: -1 }); } catch (e) {
+        const code = (e as BusError).code;
+        if (code === 'EXFULL') break;
+        if (code !== 'ENOBUFS') throw e;
+        for (let m; (m = caller.recv({ priority: -1 })) !== null;) held.push(m);
+      }
+    }
+  }
+  for (let m; (m = caller.recv({ priority: -1 })) !== null;) held.push(m);
+  assert.ok(caller.stats().largestFree < A.BLOCK_HDR + A.MSG_HDR + A.ITEM_HDR, `no room for a REPLY_DEAD (largest free block ${caller.stats().largestFree})`);
+  assert.is(caller.queued, 61, 'the backlog and the reply are queued');
+  let handled = 0;
+  const l = caller.listen(() => { busy(1000); handled++; });
+  // the listener's first batch is being handed over (its slices held until the next batch), the
+  // pump has looked and left X's end to it: it waits on its timer, not on the wake word
+  for (let i = 0; i < 500 && handled < 3; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.ok(handled >= 3 && handled < 32, `in the middle of the first batch (handled ${handled})`);
+  assert.is(caller.stats().sleepers.wake, 0, 'the pump waits on its timer');
+  const d0 = caller.droppedTotal;
+  gone.close({ drop: true }); // Y's REPLY_DEAD finds no room: dropped
+  let atY = -1;
+  const y = await within(pY.then((v) => { atY = handled; return v; }), 5000).catch((e: Error) => e.message);
+  assert.is(y, 'EPIPE');
+  // the listener's next batch (after the 32 it took) is told of the drop, and the pump then
+  // asks: Y ends while the listener still works through the backlog (before: about a second
+  // later, once the listener had long parked; ETIMEDOUT at the deadline with a slower timer)
+  assert.ok(atY >= 0 && atY < 60, `Y ended while the listener worked through the backlog (handled ${atY} of 60)`);
+  const r = await within(pX);
+  assert.is(r.text(), 'done');
+  r.free();
+  for (let i = 0; i < 5000 && handled < 60; i++) await new Promise((res) => setTimeout(res, 1));
+  assert.is(handled, 60, 'every event handed over');
+  assert.ok(caller.droppedTotal - d0 >= 1, "Y's REPLY_DEAD was dropped: the case under test happened");
+  l.stop();
+  await within(l.done);
+  for (const m of held) m.free();
+  c.close();
+});
+
 t('after a raw-ABI call\'s end was seen, a call() still settles after the messages queued before its reply', async ({ bus, e }) => {
   // (once the pump has seen an end of a call it does not know, it takes each call's end by
   // its cookie: outside audit EC saw the order lost for the connection's life then)
