@@ -1092,9 +1092,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         if (!caught || owe) {
           if (!w) {
-            w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null };
+            w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null, filtered: o.priority !== undefined };
             this.waiters.add(w);
             this.holdFor(w);
+            // (the pump may have left an aborted call's late end to this receive while it yielded: it takes it now)
+            if (w.filtered) this.receivesChanged();
             if (onAbort) this.aborts.watch(signal!, onAbort, 'recvAsync');
             if (stop) {
               const sw: Waiter = w;
@@ -1146,8 +1148,18 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (onAbort) this.aborts.unwatch(signal!, onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
+        this.receivesChanged();
       }
     }
+  }
+
+  /**
+   * A receive of the user's began or ended waiting: an aborted call's late end that the reply
+   * pump left to the receives waiting (endsOwed) is the pump's again when none of them would
+   * take it (before stop 64 it stayed queued, in pendingCalls, until the user's next receive).
+   */
+  private receivesChanged(): void {
+    if (this.calls !== null && this.calls.live > 0) this.caller.pump.owed();
   }
 
   /**
@@ -1190,6 +1202,18 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       }
       waited = true;
     }
+  }
+
+  /**
+   * @internal PumpOwner: receives of the user that take whatever end of a call they meet: a
+   * running listener, and the pending receives without a `priority` filter (a filtered one
+   * takes an end only at or below its priority)
+   */
+  get takingReceives(): number {
+    if (this.listener !== null) return 1;
+    let n = 0;
+    for (let w = this.waiters.first; w !== null; w = w.linkNext as Waiter | null) if (w.op !== 'call' && w.error === null && w.filtered !== true) n++;
+    return this.isClosed ? n : n + this.yieldingReceives;
   }
 
   /** recvAsync() calls of this connection still waiting */

@@ -72,8 +72,8 @@ export interface PumpOwner {
   /** `p`'s own RECV_REPLY: its end, if queued, handed over (Calls.claim) */
   takeReply(p: PendingCall, op: string, yielding: boolean): void;
   freeOffset(offset: number): void;
-  /** receives of the user wait on the connection (conn.listen, an iterator, recvAsync): they take the calls' ends they meet */
-  readonly pendingReceives: number;
+  /** receives of the user that take every call's end they meet (a running listener; an iterator's step or a recvAsync without a `priority` filter) */
+  readonly takingReceives: number;
   /** the listener that runs on the connection (conn.listen), or null: it takes every message in queue order, the calls' ends among them */
   readonly listening: object | null;
   /** messages a listener's RECV_BATCH took and has not handed over yet (the connection's next messages) */
@@ -121,6 +121,7 @@ export class ReplyPump {
     else if (this.waiting.size > 0) {
       for (let p = this.waiting.first; p !== null; p = p.linkNext as PendingCall | null) if (!(p.reply || p.error || p.waitError)) { void this.run(); return; }
     }
+    this.owed(); // (an aborted call's late end, left to the listener: the pump's now)
   }
 
   /**
@@ -147,16 +148,19 @@ export class ReplyPump {
    * receives nothing else: an outside audit, stop 16); and an aborted call's, so that its late
    * end is freed as it comes and its record forgotten at its deadline, not left in the pool
    * (and in `queued`, `pendingCalls`, the replier's quota) until the user's next receive
-   * (an outside audit, stop 24). Not while receives of the user wait on the connection: they
-   * take such ends as they come (Calls.claim), and the pump would be a second wake-up per
-   * message (a one-thread flood into a listener with an aborted call pending: 1.07-1.11× the
-   * time per message).
+   * (an outside audit, stop 24). Not while receives of the user that take any end wait on the
+   * connection (a running listener; an iterator step or recvAsync without a `priority`
+   * filter): they take such ends as they come (Calls.claim), and the pump would be a second
+   * wake-up per message (a one-thread flood into a listener with an aborted call pending:
+   * 1.07-1.11× the time per message). A receive with a `priority` filter may never take it
+   * (one below the end's), and a receive that ends waiting asks again (owed): before stop 64
+   * the end stayed queued until the user's next receive in both cases.
    */
   private endsOwed(): boolean {
     const calls = this.conn.calls;
     if (calls === null || calls.live === 0) return false;
     if (this.line.head !== null) return true;
-    if (this.conn.pendingReceives > 0) return false;
+    if (this.conn.takingReceives > 0) return false;
     for (const p of calls.pending.unordered) if (p !== null && p.abandoned) return true;
     return false;
   }

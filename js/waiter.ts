@@ -12,6 +12,8 @@ export interface Waiter extends Linked {
   keep: boolean | undefined;
   /** holds a keep-alive now */
   held: boolean;
+  /** a receive with a `priority` filter (recvAsync, an iterator's step): it takes a call's end only at or below that priority, so the reply pump does not leave an aborted call's late end to it (reply-pump.ts, endsOwed) */
+  filtered?: boolean;
   /** what ends the wait (close: ECONNRESET / ESHUTDOWN), once set */
   error: BusError | null;
   /** ends the current wait early (close, abort) */
