@@ -973,9 +973,13 @@ export class Bus {
     for (let s = 0; s < n; s++) {
       const c = e.connAddr(s);
       bump(e.i32, (c + A.CONN_WAKE) >>> 2, (c + A.CONN_SLEEPERS) >>> 2); // receivers (recvAsync, recvWait, iterators, calls)
-      // senders waiting for room, or for their turn in a receiver's line: woken (the words
-      // keep their values: they count releases and served tickets), they find the flag
-      notifyWord(e.i32, (c + A.CONN_SPACE) >>> 2, (c + A.CONN_SPACE_SLEEPERS) >>> 2);
+      // senders waiting for room: the space word moves too (it counts releases: one more is
+      // a release to its readers, who try, and find the flag), so that a wait about to park
+      // with the value its failed try saw does not sleep through this wake-up (a notify alone
+      // left such a wait asleep until its periodic check, ALIVE_CHECK_MS later: an outside
+      // reading, stop 64). Senders waiting for their turn in a receiver's line: woken (the
+      // word keeps its value: it counts served tickets), they find the flag
+      bump(e.i32, (c + A.CONN_SPACE) >>> 2, (c + A.CONN_SPACE_SLEEPERS) >>> 2);
       notifyWord(e.i32, (c + A.CONN_TURN_SERVING) >>> 2, (c + A.CONN_TURN_SLEEPERS) >>> 2);
     }
     let first: unknown = null;

@@ -313,7 +313,6 @@ export class Caller implements SlotOwner {
         } finally {
           e.lockWaitMs = e.syncLockWaitMs;
         }
-        if (p !== null) this.slotPass(); // the next call waiting for a slot, if one is still free
       }
     } catch (err) {
       this.callsSending--;
@@ -321,7 +320,11 @@ export class Caller implements SlotOwner {
       return Promise.reject(err);
     }
     if (p === null) return this.callRunWait(dst, payload, a, pt, transient, cookie, sent, seq, q, hold, stuck, refused);
+    // the next call waiting for a slot, if one is still free: once this call counts once (in
+    // calls.live), not twice (callsSending too): before stop 64 it passed first, and a second
+    // slot freed at the same time went unseen, its call waiting for its timeout (an outside reading)
     this.callsSending--;
+    this.slotPass();
     return this.callEnd(p, a, sent);
   }
 
@@ -353,7 +356,9 @@ export class Caller implements SlotOwner {
       }
     } finally {
       this.callsSending--;
-      if (p === null) this.slotPass(); // (not sent: the slot it kept is free again)
+      // (not sent: the slot it kept is free again; sent: the next call, if a slot is still
+      // free, now that this one counts once, as in callRun)
+      this.slotPass();
     }
     if (p === null) {
       // EMLINK although this connection's calls leave a slot (calls it made through the raw

@@ -1132,6 +1132,33 @@ bp("call: an aborted call's late end is freed as it comes also while the only re
   bus2.close();
 });
 
+bp('call: two slots freed at once let both call()s waiting for one go (the first one sent counted its own slot twice, and the second waited for its timeout: an outside reading, stop 64)', async () => {
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 300 } });
+  const a = bus2.connect(), b = bus2.connect();
+  try {
+    const held = Array.from({ length: A.MAX_PENDING_REPLIES }, (_, i) => a.call(b.id, u16(i), { timeout: 20000 }).then((m) => { m.free(); return 'ok'; }, (e: BusError) => e.code));
+    const q = [1000, 1001].map((v, i) => a.call(b.id, u16(v), { timeout: [6000, 3000][i] }).then((m) => { m.free(); return 'ok'; }, (e: BusError) => `${e.code}: ${e.message}`));
+    assert.is(a.waitingCalls, 2, 'both wait for a slot');
+    await null;
+    // two of the held calls answered in one go: two slots free
+    for (let k = 0; k < 2; k++) { const m = b.recv()!; b.reply(m, m.payload); m.free(); }
+    const arrived: number[] = [], kept: Message[] = [];
+    await until(() => {
+      // (no call answered meanwhile, those two neither: no other slot frees)
+      for (let m = b.recv(); m; m = b.recv()) { const v = v16(m); if (v >= 1000) arrived.push(v); kept.push(m); }
+      return arrived.length === 2;
+    }, 3000, () => `both waiting calls sent (arrived ${arrived.join(', ') || 'none'}, pendingCalls ${a.pendingCalls}, waitingCalls ${a.waitingCalls})`);
+    assert.equal(arrived, [1000, 1001], 'in call order');
+    for (const m of kept) { b.reply(m, m.payload); m.free(); }
+    assert.equal(await Promise.all(q), ['ok', 'ok']);
+    assert.equal(await Promise.all(held), Array(A.MAX_PENDING_REPLIES).fill('ok'));
+  } finally {
+    a.close(); b.close();
+  }
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
 bp('callSync fails with EMLINK while call()s of its connection wait for a pending-call slot, also when the core has a record free; callMethodSync names itself', async () => {
   // (an outside audit in Chromium, stop 24: a worker's callSync, made after 200 call()s whose
   // replies were queued and not received yet, was sent and arrived before 72 of them)

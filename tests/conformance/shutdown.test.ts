@@ -129,6 +129,39 @@ t('shutdown: the creator\'s own waiters (recvAsync, for await, call, sendAsync) 
   assert.equal(checkBus(bus.engine), []);
 });
 
+t("shutdown right after a sendAsync's try found no room, before its wait parks: the wait still wakes at once (ESHUTDOWN), not at its periodic check a second later (an outside reading, stop 64)", async ({ bus, mock }) => {
+  // (the shutdown notified the space word without moving it: a wait that parked just after,
+  // comparing it with the value its failed try had seen, slept until ALIVE_CHECK_MS)
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const rx = j.connect({ poolSize: 4096 }), jtx = j.connect();
+  for (;;) { try { jtx.send(rx.id, new Uint8Array(64)); } catch (e) { assert.is((e as BusError).code, 'ENOBUFS'); break; } }
+  const e = jtx.engine, send = e.send, sendInline = e.sendInline;
+  let failed = 0, shutAt = 0;
+  // the wait's own try (the second: the first is sendAsync's at once) fails (ENOBUFS): the
+  // shutdown runs then, inside that try, before the wait parks (comparing the space word
+  // with what that try saw)
+  const hook = (f: (slot: number, gen: number) => number) => (slot: number, gen: number) => {
+    const r = f.call(e, slot, gen);
+    if (r === -A.ENOBUFS && slot === jtx.slot && ++failed === 2) { bus.shutdown(); shutAt = performance.now(); }
+    return r;
+  };
+  e.send = hook(send);
+  e.sendInline = hook(sendInline);
+  try {
+    const code = await jtx.sendAsync(rx.id, new Uint8Array(64), { timeout: 5000 }).then(() => 'resolved', (x: BusError) => x.code);
+    const took = performance.now() - shutAt;
+    assert.is(failed, 2, `the shutdown ran inside the wait's try (${failed} failed tries; ${code})`);
+    assert.is(code, 'ESHUTDOWN');
+    assert.ok(took < 500, `woken by the shutdown (${took.toFixed(1)} ms after it), not by the periodic check (1000 ms)`);
+  } finally {
+    e.send = send;
+    e.sendInline = sendInline;
+  }
+  rx.close(); jtx.close();
+  j.close();
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t("shutdown from a for await loop's body on the creator's connection: the loop throws ESHUTDOWN, as a listener's done rejects (it ended quietly, as at close())", async ({ bus }) => {
   // (outside audit, stop 19)
   const a = bus.connect(), b = bus.connect();
