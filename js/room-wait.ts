@@ -402,15 +402,18 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     return new BusError(A.ETIMEDOUT, this.op, `no room in the receiver within ${this.shown} ms (${why})`);
   }
 
-  /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken. */
+  /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken (its EDEADLK in lockErr). */
   private locate(): number {
     try {
       return this.conn.roomProbe(this.dst, this.payload, this.sendOpts, this.op);
     } catch (x) {
       if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
+      this.lockErr = x;
       return 0;
     }
   }
+  /** the EDEADLK of locate()'s last probe that met a lock taken */
+  private lockErr: BusError | null = null;
 
   /**
    * Into the line of receiver `rx` (generation `gen`), as of name sequence `seq`: at the place
@@ -603,8 +606,22 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       }
       // (a name that moved, its owner closed or not, first: then the receiver's close)
       if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
-        this.follow();
-        continue;
+        if (this.follow()) continue;
+        // the name's owner now could not be looked up (a lock taken): as a try that meets a
+        // lock, let the event loop run (a dead holder is recovered there) and follow again on
+        // a timer, EDEADLK once the lock has been taken for LOCK_WAIT_MS in all. (It looked
+        // for a line at once instead, took back the place follow() had just left, with its
+        // old name sequence, and followed again: a synchronous loop for as long as the lock
+        // stayed taken, for good with a dead holder: an outside reading, stop 64)
+        const err = this.lockErr!;
+        conn.sendLockSeen(true);
+        this.lockLook.seen(e);
+        if (this.lockLook.stuck(e)) throw err;
+        const left = this.deadline - now();
+        if (left <= 0) throw this.timedOut(`a lock stayed taken while the name's owner was looked up: ${err.message}`);
+        this.pause();
+        this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
+        return true;
       }
       if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
       if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
@@ -711,15 +728,17 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   /**
    * A name left its owner since this wait lined up there: line up where the name is now (the
    * connection's later sends to the name wait behind this one, in no line: they follow it).
+   * False when its owner now could not be looked up (a lock taken): out of every line then.
    */
-  private follow(): void {
+  private follow(): boolean {
     const i32 = this.conn.engine.i32;
     this.leaveLine();
     const seq = Atomics.load(i32, SEQ_IDX);
     const to = this.locate(); // the name's owner now (0: a lock still taken: the tries look)
-    if (to === 0) return;
+    if (to === 0) return false;
     const gen = T.receiverGen(i32, to);
     this.conn.rememberReceiver(this.dst, to, gen);
     this.lineUp(to, gen, seq);
+    return true;
   }
 }

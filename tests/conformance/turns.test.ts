@@ -454,6 +454,45 @@ t('a name that leaves the receiver its senders wait for: the holder, those behin
   for (const c of [byId, byName, late, fill, r1, r2]) c.close();
 });
 
+t("a name that moves while the bus lock is taken, with a send by that name waiting behind the holder of the old owner's line: the wait yields to the event loop and retries (it looped synchronously, leaving and taking back its place: an outside reading, stop 64)", async ({ bus }) => {
+  const NAME = 'org.example.Stuck';
+  const o = bus.connect({ poolSize: 65536 }), p = bus.connect({ poolSize: 65536 }), x = bus.connect(), s = bus.connect();
+  o.requestName(NAME, { allowReplacement: true });
+  for (let i = 0; i < MAXQ; i++) x.sendText(o.id, `f${i}`); // o: no room for this user
+  const px = x.sendAsync(o.id, enc.encode('x'), { timeout: 10000 }); // the holder of o's line (by id)
+  await until(() => line(o) === 1, "the holder in o's line");
+  const ps = s.sendAsync(NAME, enc.encode('s'), { timeout: 10000 }); // behind it, by name
+  px.catch(() => {}); ps.catch(() => {}); // (awaited below; a failed assertion first leaves them to their timeouts)
+  await until(() => line(o) === 2, 'the sender by name behind it');
+  const e = bus.engine, word = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
+  // every place the waiting send leaves in a line, counted; past 50 (the loop) the lock is
+  // freed from inside it, so that the test ends on the code before too
+  let left = 0;
+  const sc = s as unknown as { roomTicketLeft(d: unknown, q: unknown): void };
+  const orig = sc.roomTicketLeft.bind(s);
+  sc.roomTicketLeft = (d, q) => { if (++left === 50) Atomics.store(e.u32, word, 0); orig(d, q); };
+  try {
+    assert.is(p.requestName(NAME, { replaceExisting: true }), 'primary'); // the name moves (its sequence bumped)...
+    // ... and the bus lock is then found taken (by a thread that is not LIVE: an id past the table)
+    const dead = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2] + 1;
+    assert.is(Atomics.compareExchange(e.u32, word, 0, dead), 0);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, 0)); // (the wait wakes on the move, and meets the lock)
+    const held = performance.now() - t0;
+    Atomics.store(e.u32, word, 0); // free again: the retry goes on
+    assert.ok(left < 5, `the wait left its place ${left} times before the event loop ran again (${held.toFixed(1)} ms): not a synchronous loop`);
+    await ps;
+    assert.equal(await drain(p, 1), ['s'], 'the send by name reached the new owner');
+    assert.equal(await drain(o, MAXQ + 1), ['f0', 'f1', 'x']);
+    await px;
+  } finally {
+    sc.roomTicketLeft = orig;
+    Atomics.store(e.u32, word, 0);
+  }
+  await until(() => line(o) === 0 && line(p) === 0, 'the lines empty');
+  for (const c of [o, p, x, s]) c.close();
+});
+
 t('a name that moves to a standby owner while many sends of one connection wait for room: they arrive there in the order they were made', async ({ bus }) => {
   // (an outside audit, stop 17: with 3000 sendAsyncs waiting, the standby owner got
   // 1815..2999 before 146..1814: each wait noticed the move on its own, at its next check)
