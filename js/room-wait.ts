@@ -100,6 +100,8 @@ export interface Member {
   cancel(): void;
   /** a SlotHold (replies go ahead of it: SlotHold says why) */
   readonly slot: boolean;
+  /** a reply's wait (replyAsync, dispatch's answer): it goes ahead of every SlotHold */
+  readonly reply: boolean;
 }
 
 /** `m` joins `g` at its end; a reply (`reply`), before its first SlotHold. */
@@ -123,6 +125,34 @@ function replace(g: RoomGroup, old: Member, m: Member): void {
   if (old.prev === null) g.head = m; else old.prev.next = m;
   if (old.next === null) g.tail = m; else old.next.prev = m;
   old.prev = old.next = null;
+}
+
+/**
+ * The replies behind `hold`, a SlotHold that just took the place of a call's wait (refused a
+ * slot or a record, it goes back to wait for one), go before the group's first SlotHold, in
+ * their order; one that becomes the head looks at once. They had joined behind that wait for
+ * room, in call order; held behind a call waiting for a record they waited until a call
+ * ended somewhere, which their own answers may be what ends (before stop 64 a reply stayed
+ * there until its caller's deadline, and a later reply, finding a SlotHold at the head,
+ * went first: an outside reading).
+ */
+function repliesAhead(g: RoomGroup, hold: Member): void {
+  let first: Member | null = null;
+  for (let x = g.head; x !== null; x = x.next) if (x.slot) { first = x; break; }
+  if (first === null) return;
+  for (let x = hold.next; x !== null;) {
+    const n: Member | null = x.next;
+    if (x.reply) {
+      // (behind hold: never the head)
+      x.prev!.next = n;
+      if (n === null) g.tail = x.prev; else n.prev = x.prev;
+      x.next = first; x.prev = first.prev;
+      if (first.prev === null) g.head = x; else first.prev.next = x;
+      first.prev = x;
+    }
+    x = n;
+  }
+  if (g.head !== null && g.head.reply) g.head.cancel();
 }
 
 /** `m` leaves `g` of `dst`: a new head looks at once; an empty group goes. */
@@ -153,13 +183,15 @@ export class SlotHold implements Member {
   /** (its call's own time is kept by the slot line) */
   readonly deadline = Infinity;
   readonly slot = true;
+  readonly reply = false;
   private group: RoomGroup | null;
 
-  /** At the end of the connection's group of `dst`; or in the place of `instead` (a call refused a slot, going back to wait for one). */
+  /** At the end of the connection's group of `dst`; or in the place of `instead` (a call refused a slot, going back to wait for one: the replies behind it go ahead). */
   constructor(private readonly conn: RoomOwner, private readonly dst: unknown, instead: Member | null = null) {
     const g = this.group = conn.roomGroup(dst);
     if (instead === null) append(g, this, false); else replace(g, instead, this);
     g.slots++;
+    if (instead !== null) repliesAhead(g, this);
   }
 
   /** first in its group: the call may try at once (no earlier send of the connection to `dst` still waits) */
@@ -343,7 +375,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     /** the payload is the wait's own already (no copy at the first wait) */
     private owned: boolean,
     /** a reply's send (replyAsync, dispatch's answer): it goes before the group's first SlotHold (append) */
-    private readonly reply = false,
+    readonly reply = false,
   ) {
     this.op = op;
     this.lockLook = stuck ?? new LockLook();

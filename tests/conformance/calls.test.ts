@@ -1576,5 +1576,55 @@ bp('waitingCalls: the calls a close or their signal has ended no longer count, a
   b.close();
 });
 
+// three reply records, three queued messages per user: a call refused a record (the table
+// full) while a reply waits behind its send
+const rt = busSuite('calls (host): replies and calls waiting for a record', { limits: { ...SMALL, replies: 3, maxQueuedPerUser: 3 } });
+
+rt("a reply waiting behind a call's send is not held there when that call is refused a reply record (it goes back to wait for one): it goes first, and a later reply does not overtake it (an outside reading, stop 64)", async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect(), d = bus.connect();
+  const done: string[] = [];
+  const settle = (p: Promise<Message | number>, what: string) => p.then((r) => { done.push(what); if (typeof r !== 'number') r.free(); return 'ok'; }, (e: BusError) => { done.push(`${what} ${e.code}`); return e.code; });
+  // b calls a twice (two records taken)
+  const b1 = settle(b.call(a.id, enc('call 1'), { timeout: 8000 }), 'b call 1');
+  const b2 = settle(b.call(a.id, enc('call 2'), { timeout: 8000 }), 'b call 2');
+  const m1 = a.recv()!, m2 = a.recv()!;
+  for (let i = 0; i < 3; i++) c.send(b.id, enc(`fill ${i}`)); // b: no room for this user
+  const ab = settle(a.call(b.id, enc('a to b'), { timeout: 8000 }), 'a call'); // waits for room at b
+  await null;
+  // the reply waits behind a's call to the same destination (sends keep their order)
+  const r1 = settle(a.replyAsync(m1, enc('answer 1'), { timeout: 8000 }), 'reply 1');
+  m1.free();
+  const cd = settle(c.call(d.id, enc('c to d'), { timeout: 8000 }), 'c call'); // the last record
+  b.recv()!.free(); // room for one message at b: a's call tries, and is refused a record
+  await new Promise((r) => setTimeout(r, 50));
+  const r2 = settle(a.replyAsync(m2, enc('answer 2'), { timeout: 8000 }), 'reply 2');
+  m2.free();
+  // b takes what comes, in order, answering a's call once it is there
+  const got: string[] = [];
+  await until(() => {
+    for (let x = b.recv(); x; x = b.recv()) {
+      const t = x.text();
+      if (!t.startsWith('fill')) got.push(t);
+      if (x.expectsReply) b.replyText(x, 'ok');
+      x.free();
+    }
+    return done.includes('reply 1') && done.includes('reply 2') && done.includes('b call 1') && done.includes('b call 2');
+  }, 5000, () => `both replies went (settled: ${done.join(', ')})`);
+  assert.ok(done.indexOf('reply 1') < done.indexOf('reply 2'), `the replies went in the order they were made (${done.join(', ')})`);
+  assert.ok(done.indexOf('b call 1') < done.indexOf('b call 2'), `b's calls got their answers in that order (${done.join(', ')})`);
+  // b's first call answered, its record free: a's call goes (b answers it)
+  const d1 = d.recv()!;
+  d.replyText(d1, 'ok');
+  d1.free();
+  await until(() => {
+    for (let x = b.recv(); x; x = b.recv()) { got.push(x.text()); if (x.expectsReply) b.replyText(x, 'ok'); x.free(); }
+    return done.includes('a call') && done.includes('c call');
+  }, 5000, () => `a's call went once a record freed (settled: ${done.join(', ')})`);
+  assert.equal(got, ['a to b']);
+  assert.equal(await Promise.all([b1, b2, r1, r2, ab, cd]), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+  for (const x of [a, b, c, d]) x.close();
+});
+
 t.run();
 bp.run();
+rt.run();
