@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 20; // 20: the wake word moves by the number of messages a lock hold queued (CONN_WAKE, WAKE_UNCOUNTED), where 19 moved it once for a batch: a host of 20 wakes no more waits than the word counts; 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
+export const BUS_VERSION = 21; // 21: the thread slot's join generation (THREAD_JOIN_GEN, OWED_MAX 13), which a host of 20 neither bumps nor checks and a core of 20 overwrites (owed[13]); 20: the wake word moves by the number of messages a lock hold queued (CONN_WAKE, WAKE_UNCOUNTED), where 19 moved it once for a batch: a host of 20 wakes no more waits than the word counts; 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
 
 // Bus header, at BUS_BASE.
 //
@@ -239,10 +239,12 @@ export const BUS_NAME_SEQ = 152;
 //      │ args_get's argv pointers (CMDLINE)        │  META_CMDLINE_ARGS_MAX × 4
 //79232 ├───────────────────────────────────────────┤ THREAD_META_NAMES
 //      │ OWNED_NAME items of the message being sent│  META_NAMES_MAX
-//83328 ├──────────┬──────────┬─────────────────────┤ THREAD_DEFER
+//83328 ├──────────┬──────────┬──────────┬──────────┤ THREAD_DEFER
 //      │ defer    │ owed_n   │ owed: OWED_MAX ×    │  wakes owed by a batch (bus.batch)
 //      │          │          │ u32 connection addr │
-//      └──────────┴──────────┴─────────────────────┘ THREAD_SIZE (83392)
+//83388 │          │          │          ├──────────┤ THREAD_JOIN_GEN
+//      │          │          │          │ join_gen │  bumped by each thread that joins
+//      └──────────┴──────────┴──────────┴──────────┘ THREAD_SIZE (83392)
 export const THREAD_STATE = 0;
 export const THREAD_TOKEN = 4;
 export const THREAD_OP = 8;
@@ -313,9 +315,17 @@ export const THREAD_META_NAMES = 78208 + 1024; // OWNED_NAME items of the messag
 export const THREAD_DEFER = 79232 + 4096;
 export const THREAD_OWED_N = THREAD_DEFER + 4;
 export const THREAD_OWED = THREAD_DEFER + 8;
-/** Receivers a batch records by address before it wakes every parked one instead: 14 fill the slot's last 64-byte line with the two words before them. */
-export const OWED_MAX = 14;
-export const THREAD_SIZE = THREAD_OWED + OWED_MAX * 4;
+/** Receivers a batch records by address before it wakes every parked one instead: 13 fill the slot's last 64-byte line with the two words before them and join_gen after them (14 before BUS_VERSION 21). */
+export const OWED_MAX = 13;
+// The slot's join generation: each thread that joins adds 1 to it once its join succeeded (its
+// host, js/engine.ts: the slot is its own then, LIVE with its token), and remembers the value.
+// A thread is its slot's owner while the slot is LIVE with its token *and* this value: a thread
+// that was recovered and still runs (a terminated worker that runs on, one a watchdog declared
+// dead) while a new thread joined the same slot with the same handle (a pool that reuses its
+// handles) sees the generation moved, where the token alone said "mine" and let it act in,
+// and free, the new thread's slot (an outside reading, stop 64). Never reset; host-written.
+export const THREAD_JOIN_GEN = THREAD_OWED + OWED_MAX * 4;
+export const THREAD_SIZE = THREAD_JOIN_GEN + 4;
 export const THREAD_FREE = 0;
 export const THREAD_LIVE = 1;
 export const THREAD_RECOVERING = 2; // declared dead: being recovered by the thread whose token is in THREAD_RECOVERER

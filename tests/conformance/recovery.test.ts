@@ -431,6 +431,33 @@ t('a thread recovered while it still runs cannot act for the thread that took it
   assert.is(k.threadLeave(), 0);
 });
 
+t("a thread recovered while it still runs, whose handle a new thread joined with (a pool reusing its handles): it cannot act in the new thread's slot, nor leave it (an outside reading, stop 64)", async ({ bus, mock }) => {
+  // (the slot is LIVE with the same token again: the token alone said "mine", and the
+  // recovered thread's connect() made connections counted as the new thread's, its close()
+  // freed the new thread's slot, whose commands then all failed ECONNRESET)
+  const h = bus.handle();
+  const a = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const a1 = a.connect();
+  assert.is(bus.recoverThread(h.token, { stopped: true }), 1, 'a declared dead (it runs on)');
+  const b = await Bus.join(h, { provider: mock, engine: ENGINE }); // the same handle
+  const slots = () => bus.stats().threads.list.filter((x) => x.token === h.token).map((x) => `${x.slot}:${x.state}:${x.connections}`);
+  assert.equal(slots().length, 1);
+  const before = slots();
+  assert.throws(() => a.connect(), (err: BusError) => err.code === 'ECONNRESET' && /recovered by another one/.test(err.message), 'a cannot act in b\'s slot');
+  a1.close(); // a tidies up as a recovered thread does: quietly
+  a.close();
+  assert.equal(slots(), before, "a's close left b's slot alone");
+  const b1 = b.connect(), b2 = b.connect(); // b works
+  b1.sendText(b2.id, 'still here');
+  const m = b2.recv()!;
+  assert.is(m.text(), 'still here');
+  m.free();
+  b1.close(); b2.close();
+  b.close();
+  assert.equal(bus.stats().threads.list.filter((x) => x.token === h.token), [], 'b left');
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('a forced recovery clears the busy word: the next thread in the slot is not waited for', async ({ raw, e, bus }) => {
   const r = open(raw);
   const j = await another(bus.memory);
