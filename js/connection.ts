@@ -2058,10 +2058,41 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       return Promise.reject(err);
     }
     const cookie = c, s = sig;
+    try {
+      // a receiver that has no rule for the signal takes nothing, whatever its room: with a
+      // line of senders waiting there, emitAsync resolves at once all the same (the bus drops
+      // it) instead of waiting its turn for nothing (an outside reading, stop 64)
+      if (this.signalDropped(s, cookie, op)) return Promise.resolve(S.sendSignal(this, s, s.bytes, cookie, op));
+    } catch (err) {
+      this.untakeCookie(cookie);
+      return Promise.reject(err);
+    }
     return this.roomFirst(op, s.destination!, s.bytes, { priority: s.priority, payloadType: PAYLOAD_DBUS }, w.timeout, w.signal, w.keepAlive,
       (b) => S.sendSignal(this, s, b as Uint8Array, cookie, op), false, false)
       .then(undefined, (err: unknown) => { this.untakeCookie(cookie); throw err; });
   }
+  /**
+   * Would the bus drop unicast signal `s` now, its receiver having no rule for it? Asked only
+   * where emitAsync would wait without trying (a line of senders at the receiver, or earlier
+   * waits of this connection to it): SEND_PROBE of the signal itself, which returns 0 without
+   * naming the receiver's space word when the signal matches no rule there. A lock taken or
+   * any other failure: false (the wait's tries find out).
+   */
+  private signalDropped(s: S.PreparedSignal, cookie: number, op: string): boolean {
+    const e = this.engine, dst = s.destination!, rx = this.knownReceiver(dst);
+    if (rx === 0 || (T.lineLength(e.i32, rx) === 0 && !this.roomGroups.has(groupKey(dst)))) return false;
+    const w = (e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2;
+    e.u32[w] = 0;
+    e.lockWaitMs = this.sendLockWait(); // (an event-loop caller: EDEADLK soon, not after a second)
+    try {
+      return S.sendSignal(this, s, s.bytes, cookie, op, true) === 0 && e.u32[w] === 0;
+    } catch {
+      return false;
+    } finally {
+      e.lockWaitMs = e.syncLockWaitMs;
+    }
+  }
+
   /** Broadcast a D-Bus signal: emit({ path, interface, member, signature, body }). */
   signal(path: string, iface: string, member: string, signature?: string, body?: readonly unknown[]): number {
     return this.emit({ path, interface: iface, member, signature, body });

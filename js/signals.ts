@@ -381,7 +381,7 @@ export function prepareSignal(c: Connection, sig: SignalSpec, cookie: number, op
 }
 
 /** emit()'s second half: the prepared signal `s`, its message `bytes` (s.bytes, or a wait's copy of them), sent with `cookie`. */
-export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string): number {
+export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string, probe = false): number {
   const e = live(c, op);
   const params = bloomParams(e);
   const { bloom, dstLo, dstHi, priority } = s, dst = s.destination;
@@ -409,9 +409,10 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
   SEND.encodeMsg(u32, msg, p - msg, A.MSG_SIGNAL, priority, 0, cookie, 0);
   u32[(msg + A.MSG_DST_ID) >>> 2] = dstLo >>> 0; u32[(msg + A.MSG_DST_ID + 4) >>> 2] = dstHi >>> 0;
   u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_DBUS_HI; // (no BigInt per signal)
-  SEND.encode(u32, cmd, msg, 0);
+  SEND.encode(u32, cmd, msg, probe ? A.SEND_PROBE : 0);
   const r = e.send(c.slot, c.gen);
   if (r < 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst: dst ?? 'broadcast' });
+  if (probe) return r; // (SEND_PROBE: every check but the receiver's room, nothing sent: 0)
   if (r === A.SEND_PENDING && !inCmd) {
     // nothing may leave the send half done: whatever throws before send_commit has returned cancels it
     let k: number;

@@ -104,6 +104,36 @@ t('emitAsync: ETIMEDOUT at its timeout and ECANCELED on abort, nothing sent, the
   s.close(); r.close();
 });
 
+t("emitAsync to a receiver with no rule for the signal resolves at once also while other senders wait for room in that receiver's line (it waited in the line for a signal the bus drops: an outside reading, stop 64)", async ({ bus }) => {
+  const r = bus.connect({ poolSize: 65536 }), s = bus.connect(), e = bus.connect();
+  for (let i = 0; i < MAXQ; i++) s.sendText(r.id, `r${i}`); // r: no room for this user
+  const waiting = s.sendAsync(r.id, new Uint8Array(1), { timeout: 5000 }); // a line at r
+  await until(() => r.stats().sendLine > 0);
+  const sig = { ...SIG, destination: r.id, body: [7] };
+  assert.is(typeof e.emit(sig), 'number', 'emit() returns at once: the bus drops it (r has no rule for it)');
+  let settled = '';
+  const p = e.emitAsync(sig, { timeout: 5000 }).then(() => { settled = 'resolved'; }, (x: BusError) => { settled = x.code; });
+  for (let i = 0; i < 50 && settled === ''; i++) await tick();
+  assert.is(settled, 'resolved', 'emitAsync resolved while the line still waits (no room needed: nothing delivered)');
+  assert.is(e.pendingSends, 0);
+  assert.is(r.queued, MAXQ, 'nothing delivered to r');
+  // (and a receiver that does have a rule: the signal waits in the line as any send)
+  r.addMatch({ destination: r.id });
+  let second = '';
+  const q = e.emitAsync({ ...sig, body: [8] }, { timeout: 5000 }).then(() => { second = 'resolved'; }, (x: BusError) => { second = x.code; });
+  await tick();
+  assert.is(second, '', 'with a rule it waits for room');
+  for (let m = r.recv(); m; m = r.recv()) m.free();
+  await waiting;
+  await q;
+  await p;
+  assert.is(second, 'resolved');
+  await until(() => r.queued === 2);
+  const got = [];
+  for (let m = r.recv(); m; m = r.recv()) { got.push(m.dbus ? m.dbus.body[0] : m.payload.length); m.free(); }
+  assert.equal(got, [1, 8], "the waiting send, then the signal with a rule (the first signal was dropped)");
+});
+
 t('emitAsync of a broadcast never waits: a subscriber without room loses it and is told (DROPPED_MSGS)', async ({ bus }) => {
   const s = bus.connect(), r = bus.connect({ poolSize: 65536 });
   r.addMatch("interface='org.example.Job'");
