@@ -1148,19 +1148,33 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (onAbort) this.aborts.unwatch(signal!, onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
-        this.receivesChanged();
+        if (this.calls !== null && this.calls.live > 0) this.receiveEnded();
       }
     }
   }
 
   /**
-   * A receive of the user's began or ended waiting: an aborted call's late end that the reply
-   * pump left to the receives waiting (endsOwed) is the pump's again when none of them would
-   * take it (before stop 64 it stayed queued, in pendingCalls, until the user's next receive).
+   * A receive of the user's began waiting with a `priority` filter: an aborted call's late
+   * end that the reply pump left to the receives waiting (endsOwed) is the pump's again when
+   * none of them would take it (before stop 64 it stayed queued, in pendingCalls, until the
+   * user's next receive).
    */
   private receivesChanged(): void {
     if (this.calls !== null && this.calls.live > 0) this.caller.pump.owed();
   }
+
+  /**
+   * A receive of the user's ended its wait, calls pending: the same question, a macrotask
+   * later, once per connection. By then a loop of receives has its next one waiting, and the
+   * pump does not run (asked at once, it ran, and parked, once per message received while an
+   * aborted call was pending: a second wake-up per message; an outside review of this stop).
+   */
+  private receiveEnded(): void {
+    if (this.owedAsk) return;
+    this.owedAsk = true;
+    void yieldTurn().then(() => { this.owedAsk = false; if (!this.isClosed) this.receivesChanged(); });
+  }
+  private owedAsk = false;
 
   /**
    * The next message, blocking this thread (Atomics.wait) until one arrives or `timeout` ms

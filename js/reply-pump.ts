@@ -312,7 +312,7 @@ export class ReplyPump {
         // says so, the others' ends queued behind messages stay the listener's. Before stop 64
         // only the due calls looked: a call whose REPLY_DEAD was dropped while the listener
         // worked through a backlog ended about a second later, or ETIMEDOUT at its deadline)
-        return n + this.takeEach(!this.endMissing());
+        return n + this.takeEach(!this.endMissingBehind());
       }
       // no end queued: the calls past their deadlines look (their REPLY_TIMEOUTs come, or were
       // dropped); and every call does when an end may have been dropped for lack of room (a
@@ -393,6 +393,32 @@ export class ReplyPump {
     const core = Atomics.load(e.u32, (e.connAddr(conn.slot) + A.CONN_N_CALLS) >>> 2), host = calls.pending.size;
     if (core > host) this.rawSeen = true;
     return core < host || (this.rawSeen && drops);
+  }
+
+  /**
+   * endMissing() for a look that found ends queued behind a listener's messages: the core
+   * frees a call's record when its end is queued, so its count falls short of the host's
+   * pending calls by the ends queued, whether or not one was dropped (counting them as
+   * missing made every such look ask every call: one RECV_REPLY and one queue walk each, an
+   * outside review of this stop). Only after drops since the last look, and only when the
+   * core's records and the pending calls' ends queued fall short of the calls pending.
+   */
+  private endMissingBehind(): boolean {
+    if (!this.dropsSince()) return false;
+    const conn = this.conn, calls = conn.calls, e = conn.engine, u32 = e.u32;
+    if (calls === null || calls.pending.size === 0) return false;
+    const c = e.connAddr(conn.slot);
+    let have = Atomics.load(u32, (c + A.CONN_N_CALLS) >>> 2);
+    let b = Atomics.load(u32, (c + A.CONN_Q_HEAD) >>> 2);
+    for (let n = 0; b !== 0 && n < 1 << 20; n++) {
+      const m = b + A.BLOCK_HDR;
+      if ((u32[(m + A.MSG_FLAGS) >>> 2] & A.MSG_EXPECT_REPLY) === 0) {
+        const cr = get64(u32, m + A.MSG_TIMEOUT);
+        if (cr !== 0 && calls.pending.has(cr)) have++;
+      }
+      b = Atomics.load(u32, (b + A.BLOCK_NEXT) >>> 2);
+    }
+    return have < calls.pending.size;
   }
 
   /** the connection's dropped counter (CONN_DROPPED) at the last look */

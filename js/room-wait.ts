@@ -140,6 +140,7 @@ function repliesAhead(g: RoomGroup, hold: Member): void {
   let first: Member | null = null;
   for (let x = g.head; x !== null; x = x.next) if (x.slot) { first = x; break; }
   if (first === null) return;
+  const head = g.head;
   for (let x = hold.next; x !== null;) {
     const n: Member | null = x.next;
     if (x.reply) {
@@ -152,7 +153,7 @@ function repliesAhead(g: RoomGroup, hold: Member): void {
     }
     x = n;
   }
-  if (g.head !== null && g.head.reply) g.head.cancel();
+  if (g.head !== head && g.head !== null) g.head.cancel(); // (a new head, a reply: it looks now)
 }
 
 /** `m` leaves `g` of `dst`: a new head looks at once; an empty group goes. */
