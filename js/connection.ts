@@ -21,7 +21,7 @@ import { iterate, defineDispose, type MessagesOptions, type MessageIterator } fr
 import { listen, type ListenOptions, type Listener } from './listen.ts';
 import * as N from './names.ts';
 import { updateAttach, connInfo, creatorInfo, type ConnectionInfo, type UpdateOptions, type InfoOptions } from './conn-info.ts';
-import { RoomWait, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
+import { RoomWait, PROBE_DROPPED, roomHelps, checkUsable, roomGroup, type RoomOwner, type RoomGroup, type Attempt } from './room-wait.ts';
 import { AbortHooks, abortHooks, type AbortHook } from './abort-hooks.ts';
 import type { PumpOwner } from './reply-pump.ts';
 import { Caller, type CallOwner } from './call-run.ts';
@@ -2072,39 +2072,34 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       return Promise.reject(err);
     }
     const cookie = c, s = sig;
-    try {
-      // a receiver that has no rule for the signal takes nothing, whatever its room: with a
-      // line of senders waiting there, emitAsync resolves at once all the same (the bus drops
-      // it) instead of waiting its turn for nothing (an outside reading, stop 64)
-      if (this.signalDropped(s, cookie, op)) return Promise.resolve(S.sendSignal(this, s, s.bytes, cookie, op));
-    } catch (err) {
-      this.untakeCookie(cookie);
-      return Promise.reject(err);
-    }
+    // (its wait's probe is the signal's own: a receiver that has no rule for it takes nothing,
+    // whatever its room, and emitAsync then resolves at once, also where senders wait in that
+    // receiver's line; a plain message's probe could not tell, and it waited its turn for
+    // nothing: an outside reading, stop 64)
     return this.roomFirst(op, s.destination!, s.bytes, { priority: s.priority, payloadType: PAYLOAD_DBUS }, w.timeout, w.signal, w.keepAlive,
-      (b) => S.sendSignal(this, s, b as Uint8Array, cookie, op), false, false)
+      (b) => S.sendSignal(this, s, b as Uint8Array, cookie, op), false, false, () => this.signalProbe(s, cookie, op))
       .then(undefined, (err: unknown) => { this.untakeCookie(cookie); throw err; });
   }
   /**
-   * Would the bus drop unicast signal `s` now, its receiver having no rule for it? Asked only
-   * where emitAsync would wait without trying (a line of senders at the receiver, or earlier
-   * waits of this connection to it): SEND_PROBE of the signal itself, which returns 0 without
-   * naming the receiver's space word when the signal matches no rule there. A lock taken or
-   * any other failure: false (the wait's tries find out).
+   * emitAsync's probe (SEND_PROBE of signal `s` itself): the receiver's slot address (its
+   * room not checked), PROBE_DROPPED when the bus would drop the signal (the receiver has no
+   * rule for it: the core answers 0 without naming the receiver's space word), or what
+   * send() would throw but for room (EDEADLK for a lock taken).
    */
-  private signalDropped(s: S.PreparedSignal, cookie: number, op: string): boolean {
-    const e = this.engine, dst = s.destination!, rx = this.knownReceiver(dst);
-    if (rx === 0 || (T.lineLength(e.i32, rx) === 0 && !this.roomGroups.has(groupKey(dst)))) return false;
-    const w = (e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2;
+  private signalProbe(s: S.PreparedSignal, cookie: number, op: string): number {
+    const e = this.engine, w = (e.cmd - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2;
     e.u32[w] = 0;
     e.lockWaitMs = this.sendLockWait(); // (an event-loop caller: EDEADLK soon, not after a second)
     try {
-      return S.sendSignal(this, s, s.bytes, cookie, op, true) === 0 && e.u32[w] === 0;
-    } catch {
-      return false;
+      S.sendSignal(this, s, s.bytes, cookie, op, true);
+    } catch (err) {
+      if (err instanceof BusError && err.errno === A.EDEADLK) this.sendLockSeen(true);
+      throw err;
     } finally {
       e.lockWaitMs = e.syncLockWaitMs;
     }
+    const at = e.u32[w];
+    return at === 0 ? PROBE_DROPPED : at - A.CONN_SPACE;
   }
 
   /** Broadcast a D-Bus signal: emit({ path, interface, member, signature, body }). */
@@ -2244,7 +2239,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * roomGroupDone alone). Else, and when the try finds no room or a lock taken, roomWait.
    */
   private roomFirst<R>(op: string, dst: Destination, payload: ArrayBufferView | ArrayBuffer | SharedArrayBuffer | null | undefined, sendOpts: SendOptions,
-    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: Attempt<R>, owned: boolean, reply: boolean): Promise<R> {
+    timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, attempt: Attempt<R>, owned: boolean, reply: boolean,
+    probe: (() => number) | null = null): Promise<R> {
     const e = this.engine;
     let stuck: LockLook | null = null;
     const rx = this.knownReceiver(dst);
@@ -2264,7 +2260,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         e.lockWaitMs = e.syncLockWaitMs;
       }
     }
-    return this.roomWait(op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, timeout, stuck, owned, reply);
+    return this.roomWait(op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, timeout, stuck, owned, reply, probe);
   }
 
   /** SendAsyncOptions of `op` (sendAsync, replyAsync) checked: send()'s own, and the wait's; throws ECANCELED when already aborted, ECONNRESET when closed. */
@@ -2302,8 +2298,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     stuck: LockLook | null = null,
     owned = false,
     /** a reply's send: not held behind the calls waiting for a pending-call slot (RoomWait) */
-    reply = false): Promise<R> {
-    return new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuck, owned, reply).run();
+    reply = false,
+    /** the wait's probe instead of SEND_PROBE of the bytes (RoomWait.probe: emitAsync's of the signal) */
+    probe: (() => number) | null = null): Promise<R> {
+    const w = new RoomWait<R>(this, op, dst, payload, sendOpts, timeout, signal, keepAlive, attempt, shown, stuck, owned, reply);
+    w.probe = probe;
+    return w.run();
   }
 
   /** @internal RoomOwner: send(), its failures op `op`'s (sendAsync: its sends said `send:` before stop 30, where a call's say `call:`; an outside audit) */

@@ -61,6 +61,12 @@ const ALIVE_CHECK_MS = 1000;
 /** BUS_NAME_SEQ's index: moves whenever a name changes owner */
 const SEQ_IDX = (A.BUS_BASE + A.BUS_NAME_SEQ) >>> 2;
 
+/** A wait's probe (RoomWait.probe): the bus would drop this message whatever the room (a unicast signal its receiver has no rule for): try it now. */
+export const PROBE_DROPPED = -1;
+
+/** follow()'s outcomes: in the line of the name's owner now; a lock taken; the bus would drop the message there */
+const FOLLOWED = 0, FOLLOW_LOCKED = 1, FOLLOW_DROPPED = 2;
+
 /** A send's failure that room can help: no room now (ENOBUFS / EXFULL), but not a message that can never fit. */
 export function roomHelps(err: unknown): err is BusError {
   return err instanceof BusError && (err.errno === A.ENOBUFS || err.errno === A.EXFULL) && err.reason !== A.R_SEND_NEVER_FITS;
@@ -435,10 +441,16 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     return new BusError(A.ETIMEDOUT, this.op, `no room in the receiver within ${this.shown} ms (${why})`);
   }
 
-  /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken (its EDEADLK in lockErr). */
+  /**
+   * The wait's probe, when SEND_PROBE of the bytes cannot tell (emitAsync's, of the signal
+   * itself): the receiver's slot address, PROBE_DROPPED, or it throws as locate() says.
+   */
+  probe: (() => number) | null = null;
+
+  /** The receiver now, checked with this message (SEND_PROBE): what no room helps is thrown; 0 for a lock still taken (its EDEADLK in lockErr); PROBE_DROPPED (a probe of its own) for a message the bus would drop. */
   private locate(): number {
     try {
-      return this.conn.roomProbe(this.dst, this.payload, this.sendOpts, this.op);
+      return this.probe !== null ? this.probe() : this.conn.roomProbe(this.dst, this.payload, this.sendOpts, this.op);
     } catch (x) {
       if (!(x instanceof BusError && x.errno === A.EDEADLK)) throw x;
       this.lockErr = x;
@@ -510,7 +522,9 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
     if (rx === 0 || T.lineLength(i32, rx) === 0) return false;
     const seq = Atomics.load(i32, SEQ_IDX);
     // (a lock still taken: line up where we were going, unchecked: the tries check)
-    rx = this.locate() || rx;
+    const to = this.locate();
+    if (to === PROBE_DROPPED) return false; // (try now: the bus drops it, no room needed)
+    rx = to || rx;
     if (T.lineLength(i32, rx) === 0) return false;
     // a line held by one sender alone, waiting for its own user's message count, and this
     // sender is of another user: try first (it cannot take that room; a failed try lines up
@@ -638,23 +652,29 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         return true;
       }
       // (a name that moved, its owner closed or not, first: then the receiver's close)
+      let tryNow = false;
       if (this.inLine && byName && Atomics.load(i32, SEQ_IDX) !== this.seqAt) {
-        if (this.follow()) continue;
-        // the name's owner now could not be looked up (a lock taken): as a try that meets a
-        // lock, let the event loop run (a dead holder is recovered there) and follow again on
-        // a timer, EDEADLK once the lock has been taken for LOCK_WAIT_MS in all. (It looked
-        // for a line at once instead, took back the place follow() had just left, with its
-        // old name sequence, and followed again: a synchronous loop for as long as the lock
-        // stayed taken, for good with a dead holder: an outside reading, stop 64)
-        const err = this.lockErr!;
-        conn.sendLockSeen(true);
-        this.lockLook.seen(e);
-        if (this.lockLook.stuck(e)) throw err;
-        const left = this.deadline - now();
-        if (left <= 0) throw this.timedOut(`a lock stayed taken while the name's owner was looked up: ${err.message}`);
-        this.pause();
-        this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
-        return true;
+        const f = this.follow();
+        if (f === FOLLOWED) continue;
+        // (the bus would drop it at the name's owner now: out of every line, it tries now)
+        if (f === FOLLOW_DROPPED) tryNow = true;
+        else {
+          // the name's owner now could not be looked up (a lock taken): as a try that meets a
+          // lock, let the event loop run (a dead holder is recovered there) and follow again
+          // on a timer, EDEADLK once the lock has been taken for LOCK_WAIT_MS in all. (It
+          // looked for a line at once instead, took back the place follow() had just left,
+          // with its old name sequence, and followed again: a synchronous loop for as long as
+          // the lock stayed taken, for good with a dead holder: an outside reading, stop 64)
+          const err = this.lockErr!;
+          conn.sendLockSeen(true);
+          this.lockLook.seen(e);
+          if (this.lockLook.stuck(e)) throw err;
+          const left = this.deadline - now();
+          if (left <= 0) throw this.timedOut(`a lock stayed taken while the name's owner was looked up: ${err.message}`);
+          this.pause();
+          this.retry = setTimeout(() => { this.cancel(); }, Math.min(left, A.ASYNC_LOCK_RETRY_MS));
+          return true;
+        }
       }
       if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
       if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
@@ -674,7 +694,7 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
       }
       // in no line: the place an earlier wait of this connection to the destination left, or,
       // when others wait in the receiver's line, its end
-      if (!this.inLine && (this.takeLeft() || this.joinLine())) continue;
+      if (!this.inLine && !tryNow && (this.takeLeft() || this.joinLine())) continue;
       // our turn (or no line): try (a contended lock waited for briefly: ASYNC_LOCK_WAIT_MS)
       let err: unknown;
       const seqTry = Atomics.load(i32, SEQ_IDX);
@@ -761,17 +781,19 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
   /**
    * A name left its owner since this wait lined up there: line up where the name is now (the
    * connection's later sends to the name wait behind this one, in no line: they follow it).
-   * False when its owner now could not be looked up (a lock taken): out of every line then.
+   * FOLLOW_LOCKED when its owner now could not be looked up (a lock taken), FOLLOW_DROPPED
+   * when the bus would drop the message there (its probe: PROBE_DROPPED): out of every line then.
    */
-  private follow(): boolean {
+  private follow(): number {
     const i32 = this.conn.engine.i32;
     this.leaveLine();
     const seq = Atomics.load(i32, SEQ_IDX);
     const to = this.locate(); // the name's owner now (0: a lock still taken: the tries look)
-    if (to === 0) return false;
+    if (to === 0) return FOLLOW_LOCKED;
+    if (to === PROBE_DROPPED) return FOLLOW_DROPPED;
     const gen = T.receiverGen(i32, to);
     this.conn.rememberReceiver(this.dst, to, gen);
     this.lineUp(to, gen, seq);
-    return true;
+    return FOLLOWED;
   }
 }
