@@ -409,6 +409,10 @@ export class ReplyPump {
     if (calls === null || calls.pending.size === 0) return false;
     const c = e.connAddr(conn.slot);
     let have = Atomics.load(u32, (c + A.CONN_N_CALLS) >>> 2);
+    // (raw-ABI calls beside: their records hide a missing one from the count; after drops,
+    // every call asks then, as endMissing does)
+    if (have > calls.pending.size) this.rawSeen = true;
+    if (this.rawSeen) return true;
     let b = Atomics.load(u32, (c + A.CONN_Q_HEAD) >>> 2);
     for (let n = 0; b !== 0 && n < 1 << 20; n++) {
       const m = b + A.BLOCK_HDR;
