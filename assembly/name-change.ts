@@ -85,8 +85,8 @@ function listWhole(c: u32, head: u32, left: u32): void {
 /**
  * Connection `c` is closing (bus and connection locks held, nothing changed yet): the
  * messages still queued in it that were sent to a name it owns whose activator takes the name
- * back move to that activator first (kdbus). Only a recovery closes a connection with a queue
- * (BYEBYE needs it empty). An activator whose lock stays contended does not get them back:
+ * back move to that activator first (kdbus). Only a recovery and BYEBYE_DROP close a
+ * connection with a queue (a plain BYEBYE needs it empty). An activator whose lock stays contended does not get them back:
  * they go with `c`, counted in the activator's dropped count. Each move is committed on its own.
  */
 export function namesHandBack(c: u32): void {

@@ -95,17 +95,22 @@ export function nameAcquireCmd(slot: u32, gen: u32): i32 {
       r = 0;
     }
   }
-  return nameCmdEnd(r, act, c, act, c, itemName, itemLen); // the activator's messages come to c
+  return nameCmdEnd(r, act, c, act, c, e); // the activator's messages come to c
 }
 
 /**
  * The end of NAME_ACQUIRE / NAME_RELEASE, with the result `r` (bus lock held; with activator
  * `act`, its lock and c's too): the registry's change is committed, then the messages for the
- * name move from `from` to `to` and the connection locks are released; a failure ends here; a
- * change's notification is queued (over the command's NAME item, read by now) and sent,
- * waiting for a contended receiver (nameCmdNotify).
+ * name (registry entry `e`) move from `from` to `to` and the connection locks are released; a
+ * failure ends here; a change's notification is queued and sent, waiting for a contended
+ * receiver (nameCmdNotify).
+ *
+ * The notification queue (NOTIFY_Q_OFF) overlaps the command's NAME item (from byte 216 of a
+ * name on), so the move compares the registry's copy of the name: with an activator, the
+ * entry lives on (the activator still holds the name). It compared the item before stop 65,
+ * and the messages for a name of 217-255 bytes stayed where they were (an outside reading).
  */
-function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, itemName: u32, itemLen: u32): i32 {
+function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, e: u32): i32 {
   // the change's notification queued first, committed with it (recover.ts sends it if this
   // thread dies before it has), sent after the messages moved
   if (r == 0) nameNotify(0, notifyQueue(true));
@@ -113,7 +118,7 @@ function nameCmdEnd(r: i32, act: u32, c: u32, from: u32, to: u32, itemName: u32,
   // with an activator (its lock and c's held): the messages for the name move, committed
   // message by message, before the notification
   if (act != 0) {
-    if (r == 0) activatorMove(from, to, itemName, itemLen);
+    if (r == 0) activatorMove(from, to, e + A.NAME_STR, ld32(e + A.NAME_LEN));
     unlock(act + A.CONN_LOCK);
     unlock(c + A.CONN_LOCK);
   }
@@ -171,5 +176,5 @@ export function nameReleaseCmd(slot: u32, gen: u32): i32 {
     nameOwnerDrop(e, o, true);
     r = 0;
   }
-  return nameCmdEnd(r, act, c, c, act, itemName, itemLen); // c's messages for the name go back
+  return nameCmdEnd(r, act, c, c, act, e); // c's messages for the name go back
 }

@@ -63,6 +63,27 @@ t('messages to the name wait at the activator and move to the owner, and back on
   for (const c of [watch, a, svc]) { drain(c); c.close(); }
 });
 
+t('names of every length up to MAX_NAME_LEN: the messages move to the owner and back, also where the notification queue overlaps the NAME item (217-255 bytes: they stayed put before stop 65, an outside reading)', ({ bus }) => {
+  for (const len of [216, 217, 240, A.MAX_NAME_LEN]) {
+    const name = 'org.x.' + 'a'.repeat(len - 6);
+    assert.is(name.length, len);
+    const act = bus.connect({ activator: name });
+    const a = bus.connect(), svc = bus.connect();
+    a.sendText(name, 'one');
+    assert.is(svc.requestName(name), 'primary');
+    assert.is(act.queued, 0, `${len}: moved to the owner`);
+    assert.equal(drain(svc), [`${a.id}>${svc.id}(${name}):one`], `${len}: the owner got it`);
+    a.sendText(name, 'two');
+    svc.releaseName(name);
+    assert.is(svc.queued, 0, `${len}: moved back`);
+    assert.equal(drain(act), [`${a.id}>${act.id}(${name}):two`], `${len}: back at the activator`);
+    act.close(); // (EBUSY with a message left behind)
+    a.close();
+    svc.close();
+  }
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('a call queued at the activator is answered by the owner that takes the name', async ({ bus }) => {
   const act = bus.connect({ activator: NAME });
   const a = bus.connect(), svc = bus.connect();
