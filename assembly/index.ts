@@ -2,7 +2,7 @@
 // The wasm build exports these; the twin's engine layer (js/twin/index.ts) calls the same
 // names from the generated JavaScript core, converting its arguments as the wasm boundary does.
 export { busMake as bus_make } from "./make";
-export { threadJoin as thread_join, threadLeave as thread_leave } from "./thread";
+export { threadJoin as thread_join, threadLeave as thread_leave, threadGen as thread_gen } from "./thread";
 export { hello } from "./hello";
 export { byebye } from "./byebye";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";

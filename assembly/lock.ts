@@ -3,7 +3,7 @@
 // never sleeps: after LOCK_SPIN failed attempts it records the word in the thread slot and
 // the command returns WOULDBLOCK, having changed nothing; the host waits and retries.
 import * as A from "../js/shared/abi";
-import { ld32, st32, trap, aLoad, aCas, aXchg, aAdd, aSub, notifyAll, notifyCount, THREAD, TOKEN } from "./mem";
+import { ld32, st32, trap, aLoad, aCas, aXchg, aAdd, aSub, notifyAll, notifyCount, THREAD, TOKEN, JOIN_GEN } from "./mem";
 import { busConns, busNConns } from "./bus";
 
 export function lockTry(p: u32): bool {
@@ -31,11 +31,12 @@ export function lockTry(p: u32): bool {
 /**
  * A lock was just taken. A thread that was declared dead meanwhile (a terminated worker
  * that runs on, as Deno's do until their next turn) must not touch anything, nor may it
- * act for the thread that took its slot after recovery (the token tells): it gives the
+ * act for the thread that took its slot after recovery (the token tells, and the join
+ * generation where that thread joined with the same token): it gives the
  * lock back and stops. Its earlier locks and changes are unwound by its host.
  */
 function lockTaken(p: u32): bool {
-  if (aLoad(THREAD + A.THREAD_STATE) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN) {
+  if (aLoad(THREAD + A.THREAD_STATE) != A.THREAD_LIVE || ld32(THREAD + A.THREAD_TOKEN) != TOKEN || ld32(THREAD + A.THREAD_JOIN_GEN) != JOIN_GEN) {
     unlockMine(p);
     trap();
   }

@@ -18,11 +18,14 @@ export const HOOKS: bool = isDefined(WASMBUS_HOOKS);
 export let THREAD: u32 = 0;
 /** the token this thread joined with: its slot is its own only while the slot holds it */
 export let TOKEN: u32 = 0;
+/** the slot's join generation (THREAD_JOIN_GEN) as this thread's join left it: a thread that joined the slot since, with the same token, moved it */
+export let JOIN_GEN: u32 = 0;
 
-/** Bind the calling thread to its slot (0, 0: none). The AS runtime's arena lives in the slot. */
-export function setThread(thread: u32, token: u32): void {
+/** Bind the calling thread to its slot (0, 0, 0: none). The AS runtime's arena lives in the slot. */
+export function setThread(thread: u32, token: u32, gen: u32): void {
   THREAD = thread;
   TOKEN = token;
+  JOIN_GEN = gen;
   if (thread != 0) __arena_init(thread + A.THREAD_ARENA, A.THREAD_ARENA_SIZE);
 }
 

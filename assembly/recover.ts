@@ -10,7 +10,7 @@
 // Re-entrant: a recovery that returns WOULDBLOCK (or that its host gave up on) is simply
 // called again by the same thread, or taken over once that thread is dead.
 import * as A from "../js/shared/abi";
-import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN } from "./mem";
+import { ld32, st32, aLoad, aStore, aCas, THREAD, TOKEN, JOIN_GEN } from "./mem";
 import { logUndo, logCommit } from "./journal";
 import { lockTry, lockTakeOver, unlock, unlockAllOf, lockHeldBy, lockBusAndConn, wakeForget, payOwed, wakeEveryConn } from "./lock";
 import { busNConns } from "./bus";
@@ -149,9 +149,10 @@ export function unwind(): i32 {
   // a thread declared dead whose slot is no longer its own (recovered: the token cleared, or
   // another thread joined since) touches nothing there: its recoverer undid its command and
   // released its locks, and the slot's journal and the locks of its id (slot + 1) are the
-  // joiner's now. Before stop 54 a dead thread that ran on into a lock (lockTaken's trap)
-  // undid the joiner's journal and released the joiner's locks, the bus lock among them.
-  if (aLoad(t + A.THREAD_TOKEN) != TOKEN) {
+  // joiner's now (a joiner with the same token: the join generation tells). Before stop 54 a
+  // dead thread that ran on into a lock (lockTaken's trap) undid the joiner's journal and
+  // released the joiner's locks, the bus lock among them.
+  if (aLoad(t + A.THREAD_TOKEN) != TOKEN || aLoad(t + A.THREAD_JOIN_GEN) != JOIN_GEN) {
     wakeForget();
     return 0;
   }

@@ -1,7 +1,7 @@
 // thread: the thread table. A thread that joins takes a slot (liveness word, token, journal,
 // command area); recover() (assembly/recover.ts) frees the slot of a thread that died.
 import * as A from "../js/shared/abi";
-import { ld32, st32, aLoad, aStore, aCas, notifyAll, trap, setThread, THREAD, TOKEN, HOOKS } from "./mem";
+import { ld32, st32, aLoad, aStore, aCas, aAdd, notifyAll, trap, setThread, THREAD, TOKEN, JOIN_GEN, HOOKS } from "./mem";
 import { busThreads, busNThreads, busConns, busNConns, busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 import { metaForget } from "./meta";
@@ -76,6 +76,10 @@ export function threadJoin(token: u32): i32 {
     st32(t + A.THREAD_DEFER, 0);
     st32(t + A.THREAD_OWED_N, 0);
     metaForget(t + A.THREAD_META); // the metadata cache was the last thread's
+    // the slot's join generation moves before it goes LIVE: a thread recovered while it still
+    // ran, whose token this join reuses (a pool that reuses its handles), finds the slot LIVE
+    // with its token again, but not its generation (threadOurs)
+    const gen = aAdd(t + A.THREAD_JOIN_GEN, 1) + 1;
     if (aCas(t + A.THREAD_STATE, A.THREAD_FREE, A.THREAD_LIVE) != A.THREAD_FREE) {
       // declared dead while joining (found by its token): the recoverer frees the slot
       aStore(t + A.THREAD_BUSY, 0);
@@ -85,7 +89,7 @@ export function threadJoin(token: u32): i32 {
     hookStep(fault, 3);
     aStore(t + A.THREAD_BUSY, 0);
     if (aLoad(t + A.THREAD_STATE) != A.THREAD_LIVE) notifyAll(t + A.THREAD_BUSY);
-    setThread(t, token);
+    setThread(t, token, gen);
     return i32(i);
   }
   return failArg(A.EUSERS, A.R_JOIN_FULL, n);
@@ -103,8 +107,8 @@ export function threadLeave(): i32 {
   // frees it), is no longer ours, whatever its op and connections say: a thread declared dead
   // in the middle of a send was refused EINPROGRESS (or EBUSY) on every try before, for as
   // long as its recovery ran or for good, and could not leave
-  if (aLoad(t + A.THREAD_TOKEN) != TOKEN || aLoad(t + A.THREAD_STATE) != A.THREAD_LIVE) {
-    setThread(0, 0); // first: the slot may be another thread's now (nothing is written into it)
+  if (!threadOurs(t)) {
+    setThread(0, 0, 0); // first: the slot may be another thread's now (nothing is written into it)
     return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   }
   if (ld32(t + A.THREAD_OP) != A.OP_NONE) return fail(A.EINPROGRESS, A.R_OP_PENDING);
@@ -120,14 +124,27 @@ export function threadLeave(): i32 {
   hookStep(fault, 1);
   // a slot being recovered is the recoverer's to free
   if (aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {
-    setThread(0, 0); // first: the slot may be another thread's now (nothing is written into it)
+    setThread(0, 0, 0); // first: the slot may be another thread's now (nothing is written into it)
     return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   }
   hookStep(fault, 2);
   st32(t + A.THREAD_FAULT, 0);
   aCas(t + A.THREAD_TOKEN, TOKEN, 0);
-  setThread(0, 0);
+  setThread(0, 0, 0);
   return 0;
+}
+
+/**
+ * Is slot `t` still the calling thread's: LIVE, with its token, and joined by no thread since
+ * (its join generation)? What a thread declared dead checks before it touches anything there.
+ */
+export function threadOurs(t: u32): bool {
+  return aLoad(t + A.THREAD_STATE) == A.THREAD_LIVE && aLoad(t + A.THREAD_TOKEN) == TOKEN && aLoad(t + A.THREAD_JOIN_GEN) == JOIN_GEN;
+}
+
+/** The calling thread's join generation (THREAD_JOIN_GEN as its join left it; 0: not joined): its host's gate compares it too. */
+export function threadGen(): u32 {
+  return THREAD == 0 ? 0 : JOIN_GEN;
 }
 
 export function threadCmd(): u32 {

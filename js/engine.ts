@@ -517,31 +517,6 @@ abstract class EngineBase {
       Atomics.load(this.u32, (t + A.THREAD_JOIN_GEN) >>> 2) === this.joinGen;
   }
 
-  /**
-   * A thread joined this thread's slot since this one was recovered, with the same token (a
-   * pool that reuses its handles): the slot is LIVE with that token, but its join generation
-   * moved. Its thread_leave is not this thread's to run (the core, which knows the token
-   * alone, would free the new thread's slot).
-   */
-  private slotTakenOver(): boolean {
-    if (this.cmdAddr === 0) return false;
-    return Atomics.load(this.u32, (this.cmdAddr - A.THREAD_CMD + A.THREAD_JOIN_GEN) >>> 2) !== this.joinGen;
-  }
-
-  /**
-   * threadLeave's answer without the core, when the slot was taken over (slotTakenOver):
-   * -ESRCH, then -EBADF, as the core answers a recovered thread (its own record of the slot,
-   * the module's thread global, is not cleared then: the engine is dead, and runs no command
-   * again). null: the core decides.
-   */
-  protected leaveTakenOver(): number | null {
-    if (this.slotGone) return -A.EBADF;
-    if (!this.slotTakenOver()) return null;
-    this.slotGone = true;
-    this.recovered();
-    return this.left(-A.ESRCH);
-  }
-  private slotGone = false;
 
   /** @internal the core's imports ask, after each provider call, before they write into the thread slot (host/imports.ts) */
   slotMine(): boolean { return this.alive(); }
@@ -851,7 +826,7 @@ abstract class EngineBase {
   /** the token this thread joined with */
   protected token = 0;
   /** its slot's join generation as its join left it (THREAD_JOIN_GEN) */
-  private joinGen = 0;
+  protected joinGen = 0;
   private dieOnTrap = false;
 
   setFault(n: number, die = false): void {
@@ -864,9 +839,8 @@ abstract class EngineBase {
     if (slot >= 0) {
       this.threadSlot = slot;
       this.cmdAddr = this.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_CMD;
-      // the slot's join generation, moved by this join (the slot is this thread's now: LIVE
-      // with its token; no other join can take it before it leaves or is recovered)
-      this.joinGen = (Atomics.add(this.u32, (this.cmdAddr - A.THREAD_CMD + A.THREAD_JOIN_GEN) >>> 2, 1) + 1) >>> 0;
+      // the slot's join generation, as the core's join moved it (before the slot went LIVE)
+      this.joinGen = this.x.thread_gen() >>> 0;
     }
     return slot;
   }
@@ -1008,8 +982,6 @@ export class WasmEngine extends EngineBase implements Engine {
     return r;
   }
   threadLeave(): number {
-    const gone = this.leaveTakenOver();
-    if (gone !== null) return gone;
     this.enter();
     try { return this.left(this.x.thread_leave()); } finally { guard.running = false; }
   }
@@ -1039,7 +1011,7 @@ export class TwinEngine extends EngineBase implements Engine {
   }
 
   protected override bind(): void {
-    twin.bind(this.u8, this.u32, this.i32, this.twinThread, this.token, this.host);
+    twin.bind(this.u8, this.u32, this.i32, this.twinThread, this.token, this.joinGen, this.host);
   }
 
   protected unwindCore(): number { this.bind(); return this.x.unwind(); }
@@ -1059,8 +1031,6 @@ export class TwinEngine extends EngineBase implements Engine {
     return slot;
   }
   threadLeave(): number {
-    const gone = this.leaveTakenOver();
-    if (gone !== null) { this.twinThread = 0; return gone; }
     this.enter();
     let r: number;
     try { this.bind(); r = this.left(this.x.thread_leave()); } finally { guard.running = false; }

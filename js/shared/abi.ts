@@ -317,13 +317,14 @@ export const THREAD_OWED_N = THREAD_DEFER + 4;
 export const THREAD_OWED = THREAD_DEFER + 8;
 /** Receivers a batch records by address before it wakes every parked one instead: 13 fill the slot's last 64-byte line with the two words before them and join_gen after them (14 before BUS_VERSION 21). */
 export const OWED_MAX = 13;
-// The slot's join generation: each thread that joins adds 1 to it once its join succeeded (its
-// host, js/engine.ts: the slot is its own then, LIVE with its token), and remembers the value.
+// The slot's join generation: each join adds 1 to it (the core's thread_join, before the slot
+// goes LIVE: stop 64's host added it after the join), and the thread remembers the value.
 // A thread is its slot's owner while the slot is LIVE with its token *and* this value: a thread
 // that was recovered and still runs (a terminated worker that runs on, one a watchdog declared
 // dead) while a new thread joined the same slot with the same handle (a pool that reuses its
 // handles) sees the generation moved, where the token alone said "mine" and let it act in,
-// and free, the new thread's slot (an outside reading, stop 64). Never reset; host-written.
+// and free, the new thread's slot (an outside reading, stop 64). Never reset. A thread of
+// stop 64's build (its host adds, its core does not) moves it once per join all the same.
 export const THREAD_JOIN_GEN = THREAD_OWED + OWED_MAX * 4;
 export const THREAD_SIZE = THREAD_JOIN_GEN + 4;
 export const THREAD_FREE = 0;

@@ -19,20 +19,24 @@ let I32: Int32Array = new Int32Array(0);
 export let THREAD = 0;
 /** the token this thread joined with: its slot is its own only while the slot holds it */
 export let TOKEN = 0;
+/** the slot's join generation as this thread's join left it (assembly/mem.ts) */
+export let JOIN_GEN = 0;
 export let HOST: HostImports = null as unknown as HostImports;
 
-export function bind(u8: Uint8Array, u32: Uint32Array, i32: Int32Array, thread: number, token: number, host: HostImports): void {
+export function bind(u8: Uint8Array, u32: Uint32Array, i32: Int32Array, thread: number, token: number, gen: number, host: HostImports): void {
   U8 = u8;
   U32 = u32;
   I32 = i32;
   THREAD = thread;
   TOKEN = token;
+  JOIN_GEN = gen;
   HOST = host;
 }
 
-export function setThread(thread: number, token: number): void {
+export function setThread(thread: number, token: number, gen: number): void {
   THREAD = thread;
   TOKEN = token;
+  JOIN_GEN = gen;
 }
 
 export function ld32(p: number): number { return U32[p >>> 2]; }

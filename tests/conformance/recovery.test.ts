@@ -458,6 +458,40 @@ t("a thread recovered while it still runs, whose handle a new thread joined with
   assert.equal(checkBus(bus.engine), []);
 });
 
+t("the core itself refuses a recovered thread whose slot a new thread joined with the same handle: its lock-taking command traps, its thread_leave is -ESRCH, the new thread's slot untouched (the join generation in the core, stop 65)", async ({ bus }) => {
+  // (stop 64 checked the join generation in the host's gate alone, after the core's join: the
+  // core compared the token, so a command that got past the gate, in the window between the
+  // gate and its lock, acted in the new thread's slot, and its thread_leave freed it). The
+  // core is reached here past j's host, as such a window would reach it.
+  const token = 0x5eed65;
+  const j = await anotherEngine(bus.memory, 9, false);
+  const slot = j.threadJoin(token);
+  assert.ok(slot >= 0);
+  assert.is(bus.engine.recover(slot, true), 0, 'j declared dead (it runs on)');
+  const k = await anotherEngine(bus.memory, 10, false);
+  assert.is(k.threadJoin(token), slot, 'k joins the same slot with the same handle');
+  const core = j as unknown as { x: { hello(): number; thread_leave(): number }; bind(): void };
+  const state = () => bus.engine.u32[(bus.engine.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_STATE) >>> 2];
+  const conns = () => bus.stats().connections.length;
+  const before = conns();
+  new Raw(k).writeHello(); // (the slot's command area: k's, and what j's core reads)
+  core.bind();
+  assert.throws(() => core.x.hello(), 'j\'s HELLO stops where it takes the bus lock');
+  core.bind();
+  assert.is(core.x.thread_leave(), -A.ESRCH, 'j cannot give k\'s slot back');
+  assert.equal(conns(), before, 'no connection made for j');
+  assert.is(state(), A.THREAD_LIVE, "k's slot is LIVE");
+  const rawK = new Raw(k); // k works
+  const kc = open(rawK), kd = open(rawK);
+  assert.is(rawK.send(kc.slot, kc.gen, { msg: { dst: kd.id }, items: [hostVec(4)] }), 0);
+  const m = rawK.recv(kd.slot, kd.gen);
+  assert.is(rawK.free(kd.slot, kd.gen, m.offset), 0);
+  assert.is(rawK.byebye(kc.slot, kc.gen), 0);
+  assert.is(rawK.byebye(kd.slot, kd.gen), 0);
+  assert.is(k.threadLeave(), 0);
+  assert.equal(checkBus(bus.engine), []);
+});
+
 t('a forced recovery clears the busy word: the next thread in the slot is not waited for', async ({ raw, e, bus }) => {
   const r = open(raw);
   const j = await another(bus.memory);

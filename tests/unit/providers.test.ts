@@ -243,7 +243,7 @@ test('twin: js/twin/host.ts forwards every metadata import to the bound import o
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   const imp = coreImports(p, memory);
   const b = memory.buffer as unknown as ArrayBuffer;
-  mem.bind(new Uint8Array(b), new Uint32Array(b), new Int32Array(b), 0, 0, { ...imp.wasi_snapshot_preview1, ...imp.wasmbus });
+  mem.bind(new Uint8Array(b), new Uint32Array(b), new Int32Array(b), 0, 0, 0, { ...imp.wasi_snapshot_preview1, ...imp.wasmbus });
   const dv = new DataView(memory.buffer);
   assert.is(th.pids_get(64), 0);
   assert.equal([dv.getUint32(64, true), dv.getUint32(72, true), dv.getUint32(80, true)], [5, 6, 7]);
