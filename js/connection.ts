@@ -2118,6 +2118,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   dispatch(msg: Message): number {
     if (!Message.isMessage(msg)) throw new BusError(A.EINVAL, 'dispatch', `msg must be a received Message, got ${foreignKind(msg) ?? kindOf(msg)}`);
+    // (a call another connection received, maybe on another bus, is not this one's to answer:
+    // before stop 65 its handler ran here and the reply went from this connection, refused
+    // (EBADSLT, ignored: the caller timed out) or, from another bus, taken as the answer to a
+    // call with the same id and cookie there; signals were refused so already: an outside reading)
+    if (msg.conn !== this) throw new BusError(A.EINVAL, 'dispatch', 'the message was received by another connection: dispatch it there (its handlers are that connection\'s)');
     // (a freed message, or one whose connection closed: told as dispatch's, as reply's are)
     try { void msg.expectsReply; } catch (err) { throw err instanceof BusError ? relabel('dispatch', err) : err; }
     if (!this.closed) O.checkCanAnswer(this, 'dispatch'); // (a monitor's copy of another's call is not its to answer)

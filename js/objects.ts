@@ -296,7 +296,7 @@ function roomFor(err: unknown): boolean {
  * handler) or dropped.
  */
 function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
-  if (err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.ETIMEDOUT)) {
+  if (tooBig(err)) {
     try {
       const rc = c.takeCookie();
       if (rc <= 0xffffffff) {
@@ -307,9 +307,30 @@ function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: nu
   }
   // (named as dispatch's, which the service called, not as the reply it made: API.md, reply())
   const e = err instanceof BusError ? relabel('dispatch', err) : err;
+  if (onError === BUILT_IN) {
+    // a reply of dispatch's own: one that did not fit this caller (its Failed tried above) is
+    // this caller's matter, not the service's
+    if (sync && !tooBig(err)) throw e;
+    return;
+  }
   if (onError) { onError(e, call); return; }
   if (sync) throw e;
 }
+
+/** The reply did not fit the caller: too large, no room in its pool or quota, or the wait for room ended (replyFailed tells the caller Failed). */
+function tooBig(err: unknown): err is BusError {
+  return err instanceof BusError && (err.errno === A.EMSGSIZE || err.errno === A.ENOBUFS || err.errno === A.EXFULL || err.errno === A.ETIMEDOUT);
+}
+
+/**
+ * The onError of the replies dispatch makes itself, where no export's onError applies (no
+ * such object, interface or method; Ping, GetMachineId, Introspect): a reply that does not
+ * fit the caller is dropped once the caller is told (Failed, if that fits), any other error
+ * is thrown as without an onError. Never called: replyFailed knows it. (Such a reply was
+ * thrown before stop 65, so one client whose pool could not hold an Introspect, or an
+ * UnknownObject of a long path, ended the service's receive loop: an outside reading.)
+ */
+const BUILT_IN: NonNullable<ExportOptions['onError']> = () => {};
 
 /** The deadline of each call being dispatched (ns, the provider's clock: its msg.timeout_ns), for a reply that waits for room. */
 const deadlines = new WeakMap<MethodCall, number>();
@@ -319,9 +340,9 @@ function failedBytes(rc: number, serial: number, text: string): Uint8Array {
   return encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
 }
 
-/** Answer with the error reply `name` and the message `text`. */
-function fail(c: Connection, call: MethodCall, cookie: number, serial: number, name: string, text: string): void {
-  answer(c, call, cookie, serial, name, 's', [text], undefined, true);
+/** Answer with the error reply `name` and the message `text` (`onError`: the method's, for its InvalidArgs; else dispatch's own rule, BUILT_IN). */
+function fail(c: Connection, call: MethodCall, cookie: number, serial: number, name: string, text: string, onError: ExportOptions['onError'] = BUILT_IN): void {
+  answer(c, call, cookie, serial, name, 's', [text], onError, true);
 }
 
 /**
@@ -413,8 +434,8 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   };
   if (h.interface === PEER || (standard && (h.member === 'Ping' || h.member === 'GetMachineId'))) {
     if ((h.member === 'Ping' || h.member === 'GetMachineId') && !noArgs()) return true;
-    if (h.member === 'Ping') { answer(c, call, cookie, serial, undefined, '', [], undefined, true); return true; }
-    if (h.member === 'GetMachineId') { answer(c, call, cookie, serial, undefined, 's', [machineId(c)], undefined, true); return true; }
+    if (h.member === 'Ping') { answer(c, call, cookie, serial, undefined, '', [], BUILT_IN, true); return true; }
+    if (h.member === 'GetMachineId') { answer(c, call, cookie, serial, undefined, 's', [machineId(c)], BUILT_IN, true); return true; }
     fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${PEER}'`);
     return true;
   }
@@ -423,7 +444,7 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
     // (the object first, then the arguments, as sd-bus checks: UnknownObject at a path with
     // nothing at or below it whatever the arguments; a second look, stop 44)
     if (xml !== null && !noArgs()) return true;
-    if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], undefined, true);
+    if (xml !== null) answer(c, call, cookie, serial, undefined, 's', [xml], BUILT_IN, true);
     else if (h.member !== 'Introspect') fail(c, call, cookie, serial, DBUS_ERROR.UnknownMethod, `No such method '${h.member}' in interface '${INTROSPECTABLE}'`);
     else fail(c, call, cookie, serial, DBUS_ERROR.UnknownObject, `No such object path '${h.path}'`);
     return true;
@@ -444,7 +465,7 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   }
   // 5. the arguments
   if (m.in !== undefined && m.in !== call.signature) {
-    fail(c, call, cookie, serial, DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected '${m.in}'`);
+    fail(c, call, cookie, serial, DBUS_ERROR.InvalidArgs, `Invalid arguments for ${h.member}: signature '${call.signature}', expected '${m.in}'`, m.onError);
     return true;
   }
   // 6.-7. the handler

@@ -5,8 +5,8 @@
 // the service answers in the same thread, so a call that got no reply would stay pending
 // (and the leak check would find it in the reply table).
 import * as assert from 'uvu/assert';
-import { BusError, DBusError, DBUS_ERROR, dbus, abi as A, type Connection, type MethodCall } from '../../js/index.ts';
-import { busSuite } from '../helpers/harness.ts';
+import { Bus, BusError, DBusError, DBUS_ERROR, dbus, abi as A, type Connection, type MethodCall } from '../../js/index.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
 
 const t = busSuite('objects');
 
@@ -584,6 +584,73 @@ t('a caller that closes with its call queued does not stop the service: dispatch
   assert.equal(serve(svc), [1]);
   assert.equal((await q as [string, string])[0], DBUS_ERROR.Failed);
   assert.equal(errs, ['dispatch']);
+});
+
+t('dispatch of a method call another connection received (on this bus or another) is EINVAL: no handler runs, nothing is sent, the right connection answers it (stop 65, an outside reading)', async ({ bus, mock }) => {
+  const svc = bus.connect(), other = bus.connect(), cli = bus.connect();
+  const ran: string[] = [];
+  const M = (who: string) => ({ Add: { in: 'ii', out: 'i', handler: ([a, b]: unknown[]) => { ran.push(who); return [(a as number) + (b as number)]; } } });
+  svc.export(CALC.path, CALC.interface, M('svc'));
+  other.export(CALC.path, CALC.interface, M('other'));
+  const p = cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [1, 1] }, { timeout: 5000 });
+  const m = svc.recv()!;
+  assert.throws(() => other.dispatch(m), (e: BusError) => e.code === 'EINVAL' && /received by another connection/.test(e.message));
+  assert.equal(ran, [], 'no handler ran');
+  assert.is(svc.pendingSends, 0);
+  assert.is(other.pendingSends, 0);
+  assert.is(svc.dispatch(m), 1, 'its own connection answers it');
+  m.free();
+  assert.equal(await p, [2]);
+  assert.equal(ran, ['svc']);
+  // a message of another bus
+  const bus2 = await Bus.create({ engine: ENGINE, provider: mock });
+  try {
+    const s2 = bus2.connect(), c2 = bus2.connect();
+    const p2 = c2.callMethod({ destination: s2.id, ...CALC, member: 'Add', signature: 'ii', body: [100, 100] }, { timeout: 5000 });
+    const m2 = s2.recv()!;
+    assert.throws(() => svc.dispatch(m2), (e: BusError) => e.code === 'EINVAL');
+    assert.equal(ran, ['svc'], 'no handler ran for the other bus\'s call');
+    s2.export(CALC.path, CALC.interface, M('s2'));
+    assert.is(s2.dispatch(m2), 1);
+    m2.free();
+    assert.equal(await p2, [200]);
+    s2.close(); c2.close();
+  } finally {
+    bus2.close();
+  }
+});
+
+t('a reply dispatch makes itself (Introspect, UnknownObject) that never fits the caller does not end the service loop; an InvalidArgs that does not fit goes to the method\'s onError (stop 65, an outside reading)', async ({ bus }) => {
+  const svc = bus.connect(), small = bus.connect({ poolSize: 4096 }), cli = bus.connect();
+  const seen: string[] = [];
+  const member = 'Set' + 'x'.repeat(200);
+  exportCalc(svc);
+  svc.export('/o', 'o.I', { [member]: { in: 's', handler: () => {} } }, { onError: (e) => seen.push((e as BusError).code) });
+  const loop = svc.listen((m) => { svc.dispatch(m); });
+  // the introspection XML (the standard interfaces and Calc's six methods) never fits a 4 KiB
+  // pool's share for one sender; an UnknownObject naming a long path neither
+  const intro = await remote(small.callMethod({ destination: svc.id, path: CALC.path, interface: 'org.freedesktop.DBus.Introspectable', member: 'Introspect' }, { timeout: 2000 }));
+  assert.ok(Array.isArray(intro) && intro[0] === DBUS_ERROR.Failed && /could not be sent/.test(intro[1]), `Introspect: told Failed (${String(intro)})`);
+  const path = '/' + 'p'.repeat(900);
+  const unknown = await remote(small.callMethod({ destination: svc.id, path, interface: 'o.I', member: 'M' }, { timeout: 2000 }));
+  assert.ok(Array.isArray(unknown) && unknown[0] === DBUS_ERROR.Failed, `UnknownObject: told Failed (${String(unknown)})`);
+  // InvalidArgs of an exported method, whose export has an onError: there (neither it nor the
+  // Failed naming the long member fits: the caller is left to its timeout, ended here by abort,
+  // the mock clock moving only as it is read)
+  const ac = new AbortController();
+  const bad = remote(small.callMethod({ destination: svc.id, path: '/o', interface: 'o.I', member, signature: 'a(' + 'u'.repeat(250) + ')', body: [[]] }, { signal: ac.signal }));
+  for (let i = 0; i < 400 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(seen, ['ENOBUFS'], 'the method\'s onError heard it');
+  ac.abort();
+  assert.is(await bad, 'ECANCELED');
+  // the loop still runs: the next caller is answered
+  assert.equal(await cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [20, 22] }, { timeout: 2000 }), [42]);
+  loop.stop();
+  await loop.done;
+  for (const c of [svc, small, cli]) for (let m = c.recv(); m; m = c.recv()) m.free();
+  // (the aborted call's record stays until its deadline, the callee having sent nothing: the
+  // caller's close ends it)
+  small.close();
 });
 
 t.run();
