@@ -384,6 +384,14 @@ export class Message {
       else if (owned.length > 0 && !this.ownedNamesTruncated) names = [];
       else names = this.conn.getNameOwner(r.sender) === this.src ? [r.sender] : [];
     }
+    // a unique destination in the rule, a signal sent to a well-known name: judged by the id
+    // the bus delivered it to, as the bus judged its DST_ID rule (the header's destination,
+    // the name, never equals a unique name: before stop 65 dispatch ran no handler for such a
+    // signal, which the handler's own rule had let in: an outside reading)
+    const dst = d.header.destination;
+    if (r.destination !== undefined && r.destination.startsWith(':') && dst !== undefined && !dst.startsWith(':')) {
+      return ruleMatches(r, { ...d.header, destination: `:1.${this.dst}` }, d.body, names);
+    }
     return ruleMatches(r, d.header, d.body, names);
   }
 

@@ -16,6 +16,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
 import { MATCH, SEND, items, commandError } from './cmd/index.ts';
+import { describeReason } from './cmd/reasons.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel, isList, isRevoked } from './args.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
@@ -191,7 +192,15 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
   if (spec.bloomMask !== undefined) {
     if (mask) throw new BusError(A.EINVAL, op, 'give match or bloomMask, not both');
     if (isRevoked(spec.bloomMask) || !(spec.bloomMask instanceof Uint8Array)) throw new BusError(A.EINVAL, op, `bloomMask must be a Uint8Array, got ${kindOf(spec.bloomMask)}`);
-    if (spec.bloomMask.length > 2 * A.BLOOM_SIZE_MAX) throw new BusError(A.EMSGSIZE, op, 'bloomMask longer than two generations of the largest bloom size');
+    // (longer than any bus's entry holds, and than the command area may take: refused here,
+    // as the core would refuse it, with its reason; EMSGSIZE without one before stop 65, also
+    // for a length the core refuses EDOM: an outside reading)
+    const n = spec.bloomMask.length;
+    if (n > A.MATCH_GENERATIONS * A.BLOOM_SIZE_MAX) {
+      const size = bloomParams(e).size;
+      const [errno, reason, arg] = n % size !== 0 ? [A.EDOM, A.R_MATCH_BLOOM_SIZE, size] : [A.EMSGSIZE, A.R_MATCH_BLOOM_GENERATIONS, A.MATCH_GENERATIONS];
+      throw new BusError(errno, op, `${MATCH.NAME_ADD}: ${describeReason(reason, arg)!.text}`, reason);
+    }
     mask = spec.bloomMask;
   }
   let p = at();
@@ -243,18 +252,21 @@ export function addMatch(c: Connection, rule: MatchInput, op = 'addMatch'): () =
   const r = e.matchAdd(c.slot, c.gen);
   if (r < 0) throw commandError(e.u32, cmd, r, op, MATCH.NAME_ADD);
   let done = false;
+  // (done once removed, or gone with its connection: a removal that failed, having changed
+  // nothing, can be tried again; before stop 65 it was marked done first, and a retry after an
+  // EDEADLK returned quietly, the entry left matching until the close: an outside reading)
   return () => {
     if (done || c.closed) { done = true; return; }
-    done = true;
     const e2 = c.engine;
     // a thread declared dead: its recoverer closed the connection, and its matches with it
     // (this threw the engine's ECONNRESET before stop 54, where the docs promise a no-op)
-    try { e2.checkAlive(); } catch (err) { if (e2.lost) return; throw err; }
+    try { e2.checkAlive(); } catch (err) { if (e2.lost) { done = true; return; } throw err; }
     const cmd2 = e2.cmd;
     MATCH.encode(e2.u32, cmd2, A.MATCH_CMD_SIZE, 0, cookie);
     const r2 = e2.matchRemove(c.slot, c.gen);
     // EBADSLT: gone already (a recovery closed the connection under us)
     if (r2 < 0 && r2 !== -A.EBADSLT) throw commandError(e2.u32, cmd2, r2, 'removeMatch', MATCH.NAME_REMOVE);
+    done = true;
   };
 }
 
@@ -446,7 +458,10 @@ export function onSignal(c: Connection, rule: string | MatchRule, fn: SignalHand
   const h: Handler = { rule: parsed, fn, mask: parsed.args.length > 0 ? maskOf(parsed, bloomParams(c.engine)) : null };
   const st = state(c);
   st.handlers.add(h);
-  return () => { st.handlers.delete(h); remove(); };
+  // (the handler goes once its match is removed: a removal that failed leaves both, to be
+  // tried again; the handler went first before stop 65, and the match's signals kept coming to
+  // no handler: an outside reading)
+  return () => { remove(); st.handlers.delete(h); };
 }
 
 /**

@@ -725,6 +725,75 @@ fewMatches('bus.waitForName on a match table without two free entries polls getN
   b.close();
 });
 
+t('a rule with a unique destination lets in a signal sent to a well-known name its connection owns: m.matches is true and dispatch runs its handler, as the bus delivered it (stop 65, an outside reading)', ({ bus }) => {
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  assert.is(b.requestName('org.ex.Svc'), 'primary');
+  const rule = `type='signal',interface='org.ex.Foo',destination='${b.uniqueName}'`;
+  const other = `type='signal',interface='org.ex.Foo',destination='${c.uniqueName}'`;
+  let ran = 0;
+  const off = b.onSignal(rule, () => { ran++; });
+  a.emit({ path: '/o', interface: 'org.ex.Foo', member: 'ByName', destination: 'org.ex.Svc' });
+  a.emit({ path: '/o', interface: 'org.ex.Foo', member: 'ById', destination: b.id });
+  const got: string[] = [];
+  for (let m = b.recv(); m; m = b.recv()) {
+    got.push(`${m.dbus!.header.member}:${m.matches(rule)}:${m.matches(other)}:${b.dispatch(m)}`);
+    m.free();
+  }
+  assert.equal(got, ['ByName:true:false:1', 'ById:true:false:1']);
+  assert.is(ran, 2);
+  off();
+  a.close(); b.close(); c.close();
+});
+
+t('an unsubscribe whose MATCH_REMOVE fails (EDEADLK: a lock held by a thread not recovered yet) changed nothing and can be called again: the match goes then, and an onSignal handler stays until it does (stop 65, an outside reading)', ({ bus, e }) => {
+  const a = bus.connect(), b = bus.connect();
+  const live = () => bus.stats().matches.live;
+  const off = b.addMatch("type='signal',interface='org.ex.Foo'");
+  let ran = 0;
+  const offSig = b.onSignal("type='signal',interface='org.ex.Bar'", () => { ran++; });
+  assert.is(live(), 2);
+  const word = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
+  const holder = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]; // the last thread slot's id: not LIVE here
+  const waitMs = e.lockWaitMs;
+  Atomics.store(e.i32, word, holder);
+  e.lockWaitMs = 5;
+  try {
+    assert.is(code(off), 'EDEADLK');
+    assert.is(code(offSig), 'EDEADLK');
+  } finally {
+    e.lockWaitMs = waitMs;
+    Atomics.store(e.i32, word, 0);
+  }
+  assert.is(live(), 2, 'nothing removed');
+  a.emit({ path: '/o', interface: 'org.ex.Bar', member: 'X' });
+  const m = b.recv()!;
+  assert.is(b.dispatch(m), 1, 'the handler is still there');
+  m.free();
+  assert.is(ran, 1);
+  off();
+  offSig();
+  assert.is(live(), 0, 'removed on the second call');
+  off(); offSig(); // idempotent
+  a.emit({ path: '/o', interface: 'org.ex.Foo', member: 'X' });
+  a.emit({ path: '/o', interface: 'org.ex.Bar', member: 'X' });
+  assert.is(b.queued, 0, 'neither signal comes any more');
+  a.close(); b.close();
+});
+
+t('a bloomMask longer than any entry holds: EDOM (R_MATCH_BLOOM_SIZE) when its length is not a multiple of the bloom size, else EMSGSIZE (R_MATCH_BLOOM_GENERATIONS), as the core says of shorter ones (stop 65, an outside reading)', ({ bus }) => {
+  const a = bus.connect();
+  const size = bus.engine.u32[(A.BUS_BASE + A.BUS_BLOOM_SIZE) >>> 2];
+  const reasonOf = (f: () => unknown): string => { try { f(); } catch (x) { return `${(x as BusError).code}/${(x as BusError).reason}`; } return 'ok'; };
+  assert.is(reasonOf(() => a.addMatch({ bloomMask: new Uint8Array(size + 4) })), `EDOM/${A.R_MATCH_BLOOM_SIZE}`, 'the core');
+  assert.is(reasonOf(() => a.addMatch({ bloomMask: new Uint8Array(3 * size) })), `EMSGSIZE/${A.R_MATCH_BLOOM_GENERATIONS}`, 'the core');
+  const big = 2 * A.BLOOM_SIZE_MAX + 8;
+  assert.is(reasonOf(() => a.addMatch({ bloomMask: new Uint8Array(big + (big % size === 0 ? 4 : 0)) })), `EDOM/${A.R_MATCH_BLOOM_SIZE}`);
+  assert.is(reasonOf(() => a.addMatch({ bloomMask: new Uint8Array(size * Math.ceil((2 * A.BLOOM_SIZE_MAX + 1) / size)) })), `EMSGSIZE/${A.R_MATCH_BLOOM_GENERATIONS}`);
+  assert.throws(() => a.addMatch({ bloomMask: new Uint8Array(big + 4) }), (x: BusError) => x.code !== 'EDOM' || /non-zero multiple of the bus's bloom size/.test(x.message));
+  assert.is(bus.stats().matches.live, 0, 'nothing added');
+  a.close();
+});
+
 t.run();
 tiny.run();
 large.run();
