@@ -709,11 +709,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (!isS64(prio)) throw new BusError(A.EINVAL, op, `priority must be a safe integer, got ${shown(prio)}`);
       flags |= A.RECV_USE_PRIORITY;
     }
-    // messages a batch took (a listener's) come next, in order, whatever the options (they
-    // are received already: peek cannot leave them queued, nor priority pass them by); the
-    // options are checked first all the same (before stop 41 a bad one took a message while
-    // taken ones were left: an outside audit)
-    if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
+    // messages a batch took (a listener's) come next, in order, whatever the priority (they
+    // are received already: it cannot pass them by); a peek hands the first of them out and
+    // leaves it first (before stop 65 it took it, and the peek's free() lost it: an outside
+    // reading); the options are checked first all the same (before stop 41 a bad one took a
+    // message while taken ones were left: an outside audit)
+    if (this.takenAt < this.takenN) {
+      const m = (flags & A.RECV_PEEK) !== 0 ? this.peekTaken(op) : this.takeTaken(op);
+      if (m !== null) return m;
+    }
     const calls = this.calls;
     let dropped = 0;
     const want = flags;
@@ -1550,6 +1554,27 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // where the peek's free lost the message before); the check stays as a guard
       if (ep !== null && ep[off >>> 6] !== this.takenEpoch![k]) continue;
       return new Message(this, off, size);
+    }
+    return null;
+  }
+  /**
+   * The next taken message, peeked: handed out as a peek's Message (whose free() lets go of
+   * itself alone while the batch holds the slice: Message.batchOwns), and left first. null
+   * when none is left (entries whose slice was given back are passed, as takeTaken does).
+   */
+  private peekTaken(op: string): Message | null {
+    if (this.engine.connGen(this.slot) !== this.gen) return this.takeTaken(op); // (its ECONNRESET)
+    const t = this.taken!, ep = this.sliceEpochs;
+    while (this.takenAt < this.takenN) {
+      const k = this.takenAt, off = t[2 * k], size = t[2 * k + 1];
+      if (ep !== null && ep[off >>> 6] !== this.takenEpoch![k]) {
+        if (++this.takenAt === this.takenN) this.takenAt = this.takenN = 0;
+        continue;
+      }
+      // (from the first peek on, Messages check their slice's epoch: the receive that takes
+      // it later hands out a second Message of the slice, as recvWith says)
+      if (this.sliceEpochs === null) this.sliceEpochs = new Uint32Array((this.poolSize >>> 6) + 1);
+      return new Message(this, off, size, true);
     }
     return null;
   }

@@ -332,4 +332,19 @@ t('an iterator\'s failures are told as op messages (its options, ETIMEDOUT, ECAN
   assert.match((loop as BusError).message, /^messages: ESHUTDOWN: /);
 });
 
+t('after a for await that breaks, a peek of the batch\'s next message leaves it: peek, free, and the next receive still gets it (stop 65: the peek took it, and its free lost it; an outside reading)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 3; i++) a.sendText(b.id, `m${i}`);
+  for await (const m of b) { assert.is(m.text(), 'm0'); break; }
+  assert.is(b.queued, 2);
+  const p = b.recv({ peek: true })!;
+  assert.is(p.text(), 'm1');
+  p.free();
+  assert.is(b.queued, 2, 'the peek took nothing');
+  const got: string[] = [];
+  for (let m = b.recv(); m; m = b.recv()) { got.push(m.text()); m.free(); }
+  assert.equal(got, ['m1', 'm2']);
+  a.close(); b.close();
+});
+
 t.run();
