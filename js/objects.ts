@@ -297,13 +297,23 @@ function roomFor(err: unknown): boolean {
  */
 function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, err: unknown, onError: ExportOptions['onError'], sync: boolean): void {
   if (tooBig(err)) {
-    try {
-      const rc = c.takeCookie();
-      if (rc <= 0xffffffff) {
-        const what = errorName === undefined ? 'the reply' : `the error reply ${errorName}`;
-        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, `${call.interface ?? ''}.${call.member}: ${what} could not be sent: ${err.message}`), { cookie: rc, payloadType: PAYLOAD_DBUS });
+    // the Failed naming the method and the whole error, else a short one (a caller whose pool
+    // share cannot hold the first, a 4 KiB pool's 682 bytes with a long member name: before
+    // stop 65 it was left to its timeout); neither fits: the caller times out
+    const what = errorName === undefined ? 'the reply' : `the error reply ${errorName}`;
+    const texts = [`${call.interface ?? ''}.${call.member}: ${what} could not be sent: ${err.message}`, `${what} could not be sent (${err.code})`];
+    for (const text of texts) {
+      let rc = -1;
+      try {
+        rc = c.takeCookie();
+        if (rc > 0xffffffff) break;
+        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, text), { cookie: rc, payloadType: PAYLOAD_DBUS });
+        break;
+      } catch (x) {
+        if (rc >= 0) c.untakeCookie(rc);
+        if (!tooBig(x)) break;
       }
-    } catch { /* no room for that either: the caller times out */ }
+    }
   }
   // (named as dispatch's, which the service called, not as the reply it made: API.md, reply())
   const e = err instanceof BusError ? relabel('dispatch', err) : err;

@@ -634,22 +634,17 @@ t('a reply dispatch makes itself (Introspect, UnknownObject) that never fits the
   const path = '/' + 'p'.repeat(900);
   const unknown = await remote(small.callMethod({ destination: svc.id, path, interface: 'o.I', member: 'M' }, { timeout: 2000 }));
   assert.ok(Array.isArray(unknown) && unknown[0] === DBUS_ERROR.Failed, `UnknownObject: told Failed (${String(unknown)})`);
-  // InvalidArgs of an exported method, whose export has an onError: there (neither it nor the
-  // Failed naming the long member fits: the caller is left to its timeout, ended here by abort,
-  // the mock clock moving only as it is read)
-  const ac = new AbortController();
-  const bad = remote(small.callMethod({ destination: svc.id, path: '/o', interface: 'o.I', member, signature: 'a(' + 'u'.repeat(250) + ')', body: [[]] }, { signal: ac.signal }));
-  for (let i = 0; i < 400 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  // InvalidArgs of an exported method, whose export has an onError: there; neither it nor the
+  // Failed naming the long member fits, a short Failed does (the caller was left to its
+  // timeout before stop 65)
+  const bad = await remote(small.callMethod({ destination: svc.id, path: '/o', interface: 'o.I', member, signature: 'a(' + 'u'.repeat(250) + ')', body: [[]] }, { timeout: 2000 }));
+  assert.equal(bad, [DBUS_ERROR.Failed, `the error reply ${DBUS_ERROR.InvalidArgs} could not be sent (ENOBUFS)`]);
   assert.equal(seen, ['ENOBUFS'], 'the method\'s onError heard it');
-  ac.abort();
-  assert.is(await bad, 'ECANCELED');
   // the loop still runs: the next caller is answered
   assert.equal(await cli.callMethod({ destination: svc.id, ...CALC, member: 'Add', signature: 'ii', body: [20, 22] }, { timeout: 2000 }), [42]);
   loop.stop();
   await loop.done;
   for (const c of [svc, small, cli]) for (let m = c.recv(); m; m = c.recv()) m.free();
-  // (the aborted call's record stays until its deadline, the callee having sent nothing: the
-  // caller's close ends it)
   small.close();
 });
 
