@@ -308,14 +308,16 @@ abstract class EngineBase {
   /** joined the bus, and not left it (bus.close()): there is a command area, this thread's or, once declared dead, no longer */
   get joined(): boolean { return this.cmdAddr !== 0; }
   /**
-   * This thread's slot address while the slot is still this thread's (joined, its token in
-   * it), else 0: what a batch's deferred wakes are kept in (js/host/owed.ts), never written
-   * once the slot may be another thread's.
+   * This thread's slot address while the slot is still this thread's (joined, LIVE with its
+   * token and its join generation: alive()), else 0: what a batch's deferred wakes are kept in
+   * (js/host/owed.ts) and whose liveness words Bus.close clears, never written once the slot
+   * may be another thread's. (The token alone before stop 65: a recovered thread's batch, its
+   * handle reused by a new thread in the same slot, set the new thread's defer word, whose
+   * sends to parked receivers then waited for that batch's end: an outside reading.)
    */
   get threadAddr(): number {
     if (this.cmdAddr === 0) return 0;
-    const t = this.cmdAddr - A.THREAD_CMD;
-    return Atomics.load(this.u32, (t + A.THREAD_TOKEN) >>> 2) === this.threadToken >>> 0 ? t : 0;
+    return this.alive() ? this.cmdAddr - A.THREAD_CMD : 0;
   }
 
   payOwed(defer: number): void {

@@ -4,8 +4,8 @@
 // parked receive is counted there until a notify wakes it: js/host/sleepers.ts). The
 // messages themselves are queued at each send, as without a batch.
 import * as assert from 'uvu/assert';
-import { BusError, MockProvider, abi as A, type Connection, type Message } from '../../js/index.ts';
-import { busSuite, makeBus } from '../helpers/harness.ts';
+import { Bus, BusError, MockProvider, abi as A, type Connection, type Message } from '../../js/index.ts';
+import { busSuite, makeBus, ENGINE } from '../helpers/harness.ts';
 import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 
 const t = busSuite('batch: a burst\'s wake-ups deferred to its end', { limits: { threads: 4, connections: 24, poolMax: 262144, names: 16, matches: 16, replies: 16 } });
@@ -288,5 +288,31 @@ for (const seed of seedsFromEnv([1, 2, 3, 4, 5, 6])) {
     for (const c of cs) assert.equal(got.get(c.id), sent.get(c.id), `seed ${seed}: connection ${c.id} got every message, in order`);
   });
 }
+
+t("a recovered thread that still runs, whose handle a new thread joined with into the same slot: its batch defers nothing of the new thread's (stop 65, an outside reading)", async ({ bus, mock }) => {
+  // (the slot was found by its token alone: the old thread's batch set the new thread's defer
+  // word, and the new thread's sends to a parked receiver waited for that batch's end)
+  const h = bus.handle();
+  const old = await Bus.join(h, { provider: mock, engine: ENGINE });
+  assert.is(bus.recoverThread(h.token, { stopped: true }), 1, 'declared dead (it runs on)');
+  const now = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const slot = now.engine.threadSlot;
+  const base = bus.engine.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE;
+  const word = (off: number) => bus.engine.u32[(base + off) >>> 2];
+  const rx = bus.connect(), tx = now.connect();
+  let inside: number[] = [];
+  old.batch(() => {
+    const before = word(A.THREAD_DEFER);
+    tx.send(rx.id, new Uint8Array([1])); // the new thread's own send, in no batch of its own
+    inside = [before, word(A.THREAD_DEFER), word(A.THREAD_OWED_N)];
+  });
+  assert.equal(inside, [0, 0, 0], "the new thread's defer word and owed wakes untouched");
+  const m = rx.recv()!;
+  m.free();
+  tx.close(); rx.close();
+  now.close();
+  assert.throws(() => old.close(), (e: BusError) => e.code === 'ECONNRESET', 'the old thread learns it was recovered');
+  assert.equal(bus.check(), []);
+});
 
 t.run();

@@ -470,13 +470,16 @@ t("the core itself refuses a recovered thread whose slot a new thread joined wit
   assert.is(bus.engine.recover(slot, true), 0, 'j declared dead (it runs on)');
   const k = await anotherEngine(bus.memory, 10, false);
   assert.is(k.threadJoin(token), slot, 'k joins the same slot with the same handle');
-  const core = j as unknown as { x: { hello(): number; thread_leave(): number }; bind(): void };
+  const core = j as unknown as { x: { hello(): number; thread_leave(): number; owed_pay(defer: number): number }; bind(): void };
   const state = () => bus.engine.u32[(bus.engine.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_STATE) >>> 2];
   const conns = () => bus.stats().connections.length;
   const before = conns();
   new Raw(k).writeHello(); // (the slot's command area: k's, and what j's core reads)
   core.bind();
   assert.throws(() => core.x.hello(), 'j\'s HELLO stops where it takes the bus lock');
+  core.bind();
+  assert.is(core.x.owed_pay(1), -A.ESRCH, 'j cannot start a batch in k\'s slot');
+  assert.is(bus.engine.u32[(bus.engine.u32[(A.BUS_BASE + A.BUS_THREADS) >>> 2] + slot * A.THREAD_SIZE + A.THREAD_DEFER) >>> 2], 0, "k's defer word untouched");
   core.bind();
   assert.is(core.x.thread_leave(), -A.ESRCH, 'j cannot give k\'s slot back');
   assert.equal(conns(), before, 'no connection made for j');
