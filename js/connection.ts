@@ -262,6 +262,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   readonly description: string | undefined;
   /** messages the bus dropped for this connection (DROPPED_MSGS), reported by the last recv(); recvAsync / recvWait / iteration add what their RECVs that found the queue empty reported */
   lastDropped = 0;
+  /** @internal DROPPED_MSGS told to RECV_BATCHes (a listener's, an iterator's) and not yet to the user: the next message handed over carries it (takeTaken), or the next receive (recvCmd, a wait after an empty look) */
+  private batchDropped = 0;
   /** messages the bus dropped for this connection since it connected, as its receives were told (every receive path, a call's own included) */
   droppedTotal = 0;
   /** the next default cookie (cookieAfter: it wraps within 32 bits, so that D-Bus serials never run out) */
@@ -676,9 +678,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const cmd = e.cmd, u32 = e.u32;
     RECV.encode(u32, cmd, flags, priority);
     const r = e.recv(this.slot, this.gen);
-    this.lastDropped = RECV.dropped(u32, cmd);
-    this.droppedTotal += this.lastDropped;
-    if (this.lastDropped > 0) this.sawDrops();
+    const d = RECV.dropped(u32, cmd);
+    this.droppedTotal += d;
+    if (d > 0) this.sawDrops();
+    // (with what batches were told and no message has carried yet: batchDropped)
+    this.lastDropped = d + this.batchDropped;
+    this.batchDropped = 0;
     return r;
   }
 
@@ -995,7 +1000,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false, looked?: number): Message | Promise<Message> {
     if (signal?.aborted) throw canceled('recvAsync', signal);
-    if (looked !== undefined) return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, this.lastDropped, stop, spun);
+    if (looked !== undefined) {
+      // (after a batch's empty look: what it was told is carried by the wait's message)
+      const d = this.batchDropped;
+      this.batchDropped = 0;
+      return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, d, stop, spun);
+    }
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);
@@ -1553,6 +1563,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // Message lets go of itself only while a batch holds its slice (Message.batchOwns,
       // where the peek's free lost the message before); the check stays as a guard
       if (ep !== null && ep[off >>> 6] !== this.takenEpoch![k]) continue;
+      // the drops the batches reported since the last message handed over go with this one,
+      // and only with it (before stop 65 every message of a batch repeated its batch's count,
+      // and a listener's empty look lost its count to the next batch's: an outside reading)
+      this.lastDropped = this.batchDropped;
+      this.batchDropped = 0;
       return new Message(this, off, size);
     }
     return null;
@@ -1635,9 +1650,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     }
     this.lockBusy = null;
     this.lockLook.clear();
-    this.lastDropped = RECV.dropped(u32, cmd);
-    this.droppedTotal += this.lastDropped;
-    if (this.lastDropped > 0) this.sawDrops();
+    const d = RECV.dropped(u32, cmd);
+    this.droppedTotal += d;
+    if (d > 0) this.sawDrops();
+    this.batchDropped += d; // (told with the next message handed over: takeTaken)
     if (r === -A.EAGAIN) {
       this.batchFreeN = 0;
       if (t0 !== 0) calls!.expire(t0, op);

@@ -2,7 +2,7 @@
 // count that a RECV reports while it finds the queue empty (recvAsync / recvWait before they
 // wait) is not lost: it reaches conn.lastDropped with the message that ends the wait.
 import * as assert from 'uvu/assert';
-import type { Connection, Message } from '../../js/index.ts';
+import { abi as A, type Connection, type Message } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('dropped');
@@ -40,6 +40,75 @@ t('recvWait: a drop reported by an empty RECV comes with the null at the timeout
   assert.is(b.lastDropped, 1);
   assert.is(b.recvWait(0), null);
   assert.is(b.lastDropped, 0, 'reported once');
+  s.close(); b.close();
+});
+
+/** One broadcast dropped for `b` (its pool filled with slices it holds, then freed): the count waits for b's next receive, its queue empty. */
+function dropOneFor(s: Connection, b: Connection): void {
+  const kept: Message[] = [];
+  for (;;) {
+    try { s.send(b.id, new Uint8Array(1500)); } catch { break; }
+    kept.push(b.recv()!);
+  }
+  s.signal('/a', 'org.ex.Drop', 'Tick');
+  for (const m of kept) m.free();
+}
+
+t('lastDropped under listen and for await: the drops a batch was told go with its first message only, and those of a look that found the queue empty with the next message (stop 65, an outside reading)', async ({ bus }) => {
+  // a batch with a drop: the sum over its messages is 1 (it was 1 per message of the batch)
+  for (const mode of ['recvAsync', 'listen', 'forawait'] as const) {
+    const s = bus.connect(), b = bus.connect({ poolSize: 16384 });
+    b.addMatch("type='signal',interface='org.ex.Drop'");
+    let n = 0;
+    for (;;) { try { s.send(b.id, new Uint8Array(100)); n++; } catch { break; } }
+    s.signal('/a', 'org.ex.Drop', 'Tick'); // dropped: b's quota for s's user is full
+    let sum = 0, got = 0;
+    if (mode === 'recvAsync') {
+      while (got < n) { const m = await b.recvAsync({ timeout: 5000 }); sum += b.lastDropped; got++; m.free(); }
+    } else if (mode === 'listen') {
+      await new Promise<void>((res) => { const l = b.listen((m) => { sum += b.lastDropped; if (++got === n) { l.stop(); res(); } }); });
+    } else {
+      for await (const m of b.messages({ timeout: 5000 })) { sum += b.lastDropped; if (++got === n) break; }
+    }
+    assert.ok(n > 1);
+    assert.equal([mode, sum, b.droppedTotal], [mode, 1, 1]);
+    s.close(); b.close();
+  }
+  // a listener whose first look finds the queue empty and is told of a drop: its next message carries it
+  for (const mode of ['recvAsync', 'listen', 'forawait'] as const) {
+    const s = bus.connect(), b = bus.connect({ poolSize: 16384 });
+    b.addMatch("type='signal',interface='org.ex.Drop'");
+    dropOneFor(s, b);
+    let seen = -1;
+    const got = mode === 'recvAsync'
+      ? b.recvAsync({ timeout: 5000 }).then((m) => { seen = b.lastDropped; m.free(); })
+      : mode === 'listen'
+        ? new Promise<void>((res) => { const l = b.listen(() => { seen = b.lastDropped; l.stop(); res(); }); })
+        : (async () => { for await (const _ of b.messages({ timeout: 5000 })) { seen = b.lastDropped; break; } })();
+    await new Promise((r) => setTimeout(r, 20)); // (its empty look first)
+    s.sendText(b.id, 'after');
+    await got;
+    assert.equal([mode, seen, b.droppedTotal], [mode, 1, 1]);
+    s.close(); b.close();
+  }
+});
+
+t("stats().dropped counts the drops at a lock held too (CONN_KMSG_LOST), as the next receive reports them (stop 65, an outside reading)", ({ bus, e }) => {
+  const s = bus.connect(), b = bus.connect();
+  b.addMatch("type='signal',interface='org.ex.Drop'");
+  const lock = (e.connAddr(b.slot) + A.CONN_LOCK) >>> 2;
+  const holder = e.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]; // the last thread slot's id: not LIVE here
+  Atomics.store(e.i32, lock, holder);
+  try {
+    s.signal('/a', 'org.ex.Drop', 'Tick'); // passed over at b: lost for b
+  } finally {
+    Atomics.store(e.i32, lock, 0);
+  }
+  assert.is(b.stats().dropped, 1);
+  assert.is(bus.stats().connections.find((c) => c.slot === b.slot)!.dropped, 1);
+  assert.is(b.recv(), null);
+  assert.is(b.lastDropped, 1);
+  assert.is(b.stats().dropped, 0);
   s.close(); b.close();
 });
 
