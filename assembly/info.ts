@@ -47,8 +47,11 @@ function infoBegin(slot: u32): i32 {
  */
 function infoWrite(c: u32, b: u32, mask: u32, namesLen: u32, namesCut: u32, d: u32, lo: u32, hi: u32, flags: u32): i32 {
   const cmd = threadCmd();
-  const size: u32 = A.KINFO_HDR + metaBlockSize(b, mask) + namesLen + (d != 0 ? align8(metaDescSize(d)) : 0) +
-    metaTruncSize(b, mask, namesCut);
+  // (the description counted only where metaDescWrite writes it: the mask has it; counted
+  // whenever `d` had one before stop 65, and the answer's last bytes were then the caller's
+  // pool as it was, read as items: an outside reading)
+  const desc: u32 = d != 0 && (mask & A.ATTACH_CONN_DESCRIPTION) != 0 ? align8(metaDescSize(d)) : 0;
+  const size: u32 = A.KINFO_HDR + metaBlockSize(b, mask) + namesLen + desc + metaTruncSize(b, mask, namesCut);
   let need: u32 = A.BLOCK_HDR + align8(size);
   if (need < u32(A.BLOCK_MIN)) need = A.BLOCK_MIN;
   const blk = poolAlloc(c, need);

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { BusError, Bus, MockProvider, abi as A, type Engine } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 import { stateImage, firstDifference, checkBus } from '../helpers/check.ts';
-import { items } from '../../js/cmd/index.ts';
+import { items, INFO, FREE } from '../../js/cmd/index.ts';
 import { FULL } from '../helpers/identity.ts';
 
 const t = busSuite('UPDATE, CONN_INFO, BUS_CREATOR_INFO');
@@ -156,6 +156,37 @@ t('CONN_INFO by well-known name: the primary owner; ESRCH for a name nobody owns
   refused(e, () => a.info('not-a-name'), 'EINVAL', A.R_NAME_INVALID, 'not a well-known name');
   b.releaseName('org.example.Info');
   refused(e, () => a.info('org.example.Info'), 'ESRCH', A.R_INFO_NAME_NO_OWNER, 'released');
+});
+
+t('CONN_INFO of a described target, asked without connDescription (or the target withholds it): no description, and the answer is as long as what it holds (stop 65, an outside reading)', ({ bus }) => {
+  // (its size counted the description item all the same, and the answer's tail was the
+  // caller's pool as it was: here another connection's description, read as alice's)
+  const alice = bus.connect({ description: 'alice' });
+  const carol = bus.connect({ description: 'carol' });
+  const bob = bus.connect({ attachRecv: ['connDescription'] });
+  carol.sendText(bob.id, 'x'); // a CONN_DESCRIPTION "carol" in bob's pool
+  const m = bob.recv()!;
+  assert.is(m.description, 'carol');
+  m.free();
+  const i = bob.info(alice.id, { attach: ['pids', 'tidComm'] });
+  assert.is(i.description, null);
+  const dave = bus.connect({ description: 'dave', attachSend: ['pids', 'tidComm'] });
+  assert.is(bob.info(dave.id).description, null, 'withheld by its send mask');
+  assert.is(bob.info(alice.id).description, 'alice', 'asked and allowed: there');
+  // the answer's size, raw: the description item counts only when it is there
+  const e = bob.engine;
+  const size = (mask: number): number => {
+    INFO.encode(e.u32, e.cmd, alice.id, mask);
+    assert.is(e.connInfo(bob.slot, bob.gen), 0);
+    const n = INFO.infoSize(e.u32, e.cmd), off = INFO.offset(e.u32, e.cmd);
+    FREE.encode(e.u32, e.cmd, off);
+    assert.is(e.free(bob.slot, bob.gen), 0);
+    return n;
+  };
+  const item = Math.ceil((A.ITEM_HDR + 'alice'.length + 1) / 8) * 8;
+  assert.is(size(A.ATTACH_PIDS | A.ATTACH_CONN_DESCRIPTION) - size(A.ATTACH_PIDS), item);
+  assert.is(size(A.ATTACH_PIDS), A.KINFO_HDR + (size(A.ATTACH_PIDS | A.ATTACH_TID_COMM) - size(A.ATTACH_TID_COMM)), 'PIDS alone: the header and its item');
+  for (const c of [alice, carol, bob, dave]) c.close();
 });
 
 t.run();
