@@ -730,6 +730,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // REPLY_TIMEOUT (calls.expire): the clock is read before the RECV whose tick expires them
     const t0 = calls !== null && calls.live > 0 && oPrio === undefined ? this.engine.monotonicNs() : 0;
     if (this.deferredFrees !== null) this.freeDeferredNow();
+    // the slices of messages a batch handed over and that were done with (a listener's, an
+    // iterator's: freed with its next RECV_BATCH) go now: an iterator left without return()
+    // kept up to 32 of them counted in the pool, whatever this connection received after
+    // (before stop 65: an outside reading)
+    if (this.batchFreeN !== 0) this.flushBatchFree();
     for (;;) {
       const r = this.recvCmd(flags, prio, op);
       dropped += this.lastDropped;
@@ -1724,15 +1729,21 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // (the listener is over: calls whose ends its batch took wait for no hand-over now; the
     // messages before them stay for the next receives)
     if (this.wakeN !== 0) this.wakeTaken(true);
-    const n = this.batchFreeN;
-    this.batchFreeN = 0;
+    this.flushBatchFree();
     if (this.gone) return; // (gone with the connection's pool, which a recovery may have given another connection)
-    for (let k = 0; k < n; k++) this.freeSoon(this.batchFree![k]);
     // the messages it took and did not hand over are the next receives' (every receive takes
     // them first, whatever its options): this thread's parked ones look again. The word does
     // not tell them (stop 61's audit: a `for await` that broke, or a listener stopped from its
     // handler, left a parked `priority` receive asleep beside them until its timeout)
     this.wakeListen();
+  }
+
+  /** The slices waiting for the next RECV_BATCH (batchFree), freed now (freeSoon: a lock taken defers them). */
+  private flushBatchFree(): void {
+    const n = this.batchFreeN;
+    this.batchFreeN = 0;
+    if (this.gone) return;
+    for (let k = 0; k < n; k++) this.freeSoon(this.batchFree![k]);
   }
 
   /**

@@ -347,4 +347,22 @@ t('after a for await that breaks, a peek of the batch\'s next message leaves it:
   a.close(); b.close();
 });
 
+t('an iterator left without return(): the slices of the messages it handed over are freed by the next receive that reaches the core, not held until the close (stop 65, an outside reading)', async ({ bus }) => {
+  const a = bus.connect(), b = bus.connect();
+  for (let i = 0; i < 10; i++) a.sendText(b.id, `m${i}`);
+  const it = b.messages();
+  for (let i = 0; i < 5; i++) {
+    const r = await it.next();
+    assert.is((r.value as Message).text(), `m${i}`);
+  }
+  // abandoned (no return(), no break): the last one handed out stays the iterator's
+  const rest: string[] = [];
+  for (let m = b.recv(); m; m = b.recv()) { rest.push(m.text()); m.free(); }
+  assert.equal(rest, ['m5', 'm6', 'm7', 'm8', 'm9']);
+  assert.is(b.stats().published, 1, 'only m4, the step\'s message, is still out');
+  await it.return!();
+  assert.is(b.poolUsed, 0);
+  a.close(); b.close();
+});
+
 t.run();
