@@ -440,6 +440,10 @@ export class Caller implements SlotOwner {
       }
     } finally {
       this.callWaitEnded(p);
+      // (abandoned: its end is the reply pump's to take, as for an aborted call(); nothing
+      // asked it before stop 65, and the end stayed queued, the call pending, until the
+      // user's next receive: an outside reading)
+      if (p.abandoned) this.pump.owed();
     }
   }
 

@@ -1894,8 +1894,28 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   private callCookie(calls: Calls): number {
     let c = this.nextCookie;
-    while (calls.pending.has(c)) c = cookieAfter(c);
+    // (and those of the connection's calls made through the raw ABI, in the core's reply
+    // table: a call() with the cookie of a raw call still pending took that call's reply as
+    // its own before stop 65, an outside reading; the walk only when the core holds calls)
+    const raw = this.engine.u32[(this.engine.connAddr(this.slot) + A.CONN_N_CALLS) >>> 2] !== 0;
+    while (calls.pending.has(c) || (raw && this.coreCallHas(c))) c = cookieAfter(c);
     return c;
+  }
+
+  /**
+   * Does the core's reply table hold a call of this connection with cookie `c` (its CONN_CALLS
+   * list: at most MAX_PENDING_REPLIES records)? Read without a lock: a record freed meanwhile
+   * (its end queued) may be seen or not, and a walk that goes astray ends at the bound.
+   */
+  private coreCallHas(c: number): boolean {
+    const u32 = this.engine.u32, T = u32[(A.BUS_BASE + A.BUS_REPLIES) >>> 2], n = u32[(A.BUS_BASE + A.BUS_N_REPLIES) >>> 2];
+    let i1 = u32[(this.engine.connAddr(this.slot) + A.CONN_CALLS) >>> 2];
+    for (let k = 0; i1 !== 0 && i1 <= n && k < A.MAX_PENDING_REPLIES; k++) {
+      const r = T + i1 * A.REPLY_SIZE;
+      if (get64(u32, r + A.REPLY_COOKIE) === c) return true;
+      i1 = u32[(r + A.REPLY_NEXT) >>> 2];
+    }
+    return false;
   }
 
   /** @internal CallOwner: send the call (EXPECT_REPLY, `deadline`) and record it. */

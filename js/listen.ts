@@ -144,8 +144,12 @@ export function listen(conn: Connection & Listenable, handler: (msg: Message) =>
     if (stopped) return;
     stopped = true;
     active = false;
-    if (conn.listening === token) conn.listening = null; // (another listener may start at once)
+    // (its park ends first: clearing `listening` asks the reply pump whether an aborted call's
+    // end is owed to no receive now, and the parked waiter still counted as one taking ends;
+    // in the other order nothing asked again, and such a call stayed pending until the user's
+    // next receive: an outside reading, stop 65)
     stop.cancel?.(ENDED);
+    if (conn.listening === token) conn.listening = null; // (another listener may start at once)
   };
   const fail = (err: unknown) => {
     if (!failed) { failed = true; failure = err; }

@@ -1625,6 +1625,85 @@ rt("a reply waiting behind a call's send is not held there when that call is ref
   for (const x of [a, b, c, d]) x.close();
 });
 
+t('an aborted call whose deadline passed while a listener ran is taken once the listener stops (stop 65, an outside reading)', async () => {
+  // (stop() cleared the listener before its park ended: the pump, asked then, still saw a
+  // receive taking ends, and nothing asked it again: the call stayed pending, its
+  // REPLY_TIMEOUT queued, until the user's next receive)
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 7, realClock: true }), limits: SMALL });
+  try {
+    const a = bus.connect(), b = bus.connect();
+    const ac = new AbortController();
+    const p = a.call(b.id, null, { timeout: 100, signal: ac.signal }).then(() => 'replied', (e: BusError) => e.code);
+    ac.abort();
+    assert.is(await p, 'ECANCELED');
+    const l = a.listen(() => {});
+    await new Promise((r) => setTimeout(r, 250)); // the deadline passes while it runs
+    l.stop();
+    await l.done;
+    await until(() => a.pendingCalls === 0, 3000, () => `still pending: ${a.pendingCalls}`);
+    assert.is(a.queued, 0);
+    const m = b.recv()!;
+    m.free();
+    a.close(); b.close();
+    assert.equal(bus.check(), []);
+  } finally {
+    bus.close();
+  }
+});
+
+t('a callSync whose own wait failed (the clock threw) leaves its late end to the reply pump: taken and freed as it comes (stop 65, an outside reading)', async () => {
+  class Bomb extends MockProvider {
+    bomb = 0;
+    override clock(id: number, out: Uint32Array): boolean {
+      if (this.bomb > 0 && --this.bomb === 0) throw new Error('clock boom');
+      return super.clock(id, out);
+    }
+  }
+  const prov = new Bomb({ seed: 3, realClock: true });
+  const bus = await Bus.create({ engine: ENGINE, provider: prov, limits: SMALL });
+  try {
+    const a = bus.connect(), b = bus.connect();
+    prov.bomb = 3;
+    assert.throws(() => a.callSync(b.id, null, { timeout: 5000 }), /clock boom/);
+    prov.bomb = 0;
+    assert.is(a.pendingCalls, 1, 'abandoned, pending in the core');
+    const m = b.recv()!;
+    b.reply(m, new Uint8Array([5]));
+    m.free();
+    await until(() => a.pendingCalls === 0, 3000, () => `still pending: ${a.pendingCalls}`);
+    assert.is(a.queued, 0, 'the late reply freed');
+    a.close(); b.close();
+    assert.equal(bus.check(), []);
+  } finally {
+    bus.close();
+  }
+});
+
+t("call()'s cookie skips the cookies of the connection's raw-ABI calls still pending: each reply reaches its own call (stop 65, an outside reading)", async ({ bus }) => {
+  const raw = new Raw(bus.engine);
+  const a = bus.connect(), b = bus.connect(), c = bus.connect();
+  // a raw call from a to c with the cookie the counter gives the next call()
+  const cookie = a.send(c.id, new Uint8Array([1]));
+  assert.is(raw.send(a.slot, a.gen, { msg: { dst: c.id, cookie: cookie + 1, flags: A.MSG_EXPECT_REPLY, timeout: 1n << 62n }, items: [hostVec(4)] }), 0);
+  c.recv()!.free(); // (the plain message)
+  const p = a.call(b.id, new Uint8Array([0xb]), { timeout: 5000 });
+  const mc = c.recv()!;
+  assert.is(mc.cookie, cookie + 1);
+  c.reply(mc, new Uint8Array([0xc]));
+  mc.free();
+  const mb = b.recv()!;
+  assert.is.not(mb.cookie, cookie + 1, "call()'s cookie is not the raw call's");
+  b.reply(mb, new Uint8Array([0xbb]));
+  mb.free();
+  const r = await p;
+  assert.equal([r.src, [...r.payload]], [b.id, [0xbb]], "call() got b's reply");
+  r.free();
+  const u = a.recv()!;
+  assert.equal([u.src, u.cookieReply, [...u.payload]], [c.id, cookie + 1, [0xc]], "the raw call's reply is the user's");
+  u.free();
+  a.close(); b.close(); c.close();
+});
+
 t.run();
 bp.run();
 rt.run();
