@@ -15,8 +15,12 @@ export function quotaNeverFits(c: u32, bytes: u32): i32 {
   return bytes > share ? failArg(A.ENOBUFS, A.R_SEND_NEVER_FITS, share) : 0;
 }
 
-/** Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS. */
-export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
+/**
+ * Charge `bytes` to `uid` in receiver `c`; returns the quota entry index or -ENOBUFS.
+ * `counted`: the message count limit applies (false for a broadcast's staging slice in its
+ * sender's own pool, which is no message queued there: stage.ts).
+ */
+export function quotaCharge(c: u32, uid: u32, bytes: u32, counted: bool = true): i32 {
   const half = ld32(c + A.CONN_POOL_SIZE) >>> 1;
   const accounted = ld32(c + A.CONN_ACCOUNTED);
   // the most any one user may ever hold (an empty receiver): a larger message never fits
@@ -48,7 +52,7 @@ export function quotaCharge(c: u32, uid: u32, bytes: u32): i32 {
   // other users pass (their bytes would shrink its share); told QUOTA_MSGS, it was passed and
   // starved (before stop 48: an outside audit)
   if (avail < own || avail - own < bytes) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_BYTES, avail);
-  if (msgs >= maxMsgs) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, maxMsgs);
+  if (counted && msgs >= maxMsgs) return failArg(A.ENOBUFS, A.R_SEND_QUOTA_MSGS, maxMsgs);
   if (ld32(q + A.QUOTA_USED) == 0) {
     wr32(q + A.QUOTA_USED, 1);
     wr32(q + A.QUOTA_UID, uid);

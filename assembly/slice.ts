@@ -34,8 +34,8 @@ export function sliceMsgSize(nVecs: u32, dstNameSize: u32, t: u32, c: u32, mask:
  * block (its lock held): 0 with the block in sliceBlock, or -ENOBUFS / -EXFULL (nothing
  * left changed). The block is RESERVED: nobody sees it until slicePublish.
  */
-export function sliceReserve(d: u32, uid: u32, need: u32): i32 {
-  const q = quotaCharge(d, uid, need);
+export function sliceReserve(d: u32, uid: u32, need: u32, counted: bool = true): i32 {
+  const q = quotaCharge(d, uid, need, counted);
   if (q < 0) return q;
   const b = poolAlloc(d, need);
   if (b == 0) {

@@ -7,9 +7,10 @@
 // from the slice to every matching receiver (broadcast.ts, as for a payload in shared
 // memory) and frees it; send_cancel and recovery free it (sendFinish in send.ts).
 //
-// The slice is charged to the sender's uid in its own pool like any message (quota.ts), so a
-// sender can stage what a receiver with a pool of its size could receive: ENOBUFS / EXFULL
-// otherwise: the pool's errno, with the reason R_SEND_BCAST_STAGING.
+// The slice is charged to the sender's uid in its own pool like any message (quota.ts), but
+// for the message count limit, so a sender can stage what a receiver with a pool of its size
+// could receive: ENOBUFS / EXFULL otherwise: the pool's errno, with the reason
+// R_SEND_BCAST_STAGING.
 import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, copy } from "./mem";
 import { wr32, logCommit } from "./journal";
@@ -25,7 +26,10 @@ export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, s
   const len = msgEnd - msg;
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   const need = A.BLOCK_HDR + align8(len) + stored;
-  const r = sliceReserve(c, ld32(c + A.CONN_UID), need);
+  // (its bytes charged, not the message count limit: before stop 65 a sender with
+  // max_queued_per_user messages of its own user queued to it, its workers' requests, could
+  // not broadcast a host-vec signal at all: an outside reading)
+  const r = sliceReserve(c, ld32(c + A.CONN_UID), need, false);
   if (r < 0) {
     unlock(c + A.CONN_LOCK);
     return failArg(-r, A.R_SEND_BCAST_STAGING, need); // the pool's errno, and whose pool it was

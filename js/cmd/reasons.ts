@@ -149,7 +149,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_MATCH_TABLE_FULL]: [[A.ENFILE], (n) => `all ${n} entries of the bus's match table are in use (limits.matches)`],
   [A.R_MATCH_NO_COOKIE]: [[A.EBADSLT], () => 'no match entry of this connection has that cookie'],
   [A.R_SEND_BCAST_HOST_VEC]: [[A.EOPNOTSUPP], () => 'a broadcast\'s payload must lie in the shared memory (the command area or the user region), not in host vectors (no longer reported)'],
-  [A.R_SEND_BCAST_STAGING]: [[A.ENOBUFS, A.EXFULL], (n) => `this connection's own pool cannot hold the broadcast's staging slice (${n} bytes; a message may take at most a sixth of a pool): the payload is copied there once, then to each receiver`],
+  [A.R_SEND_BCAST_STAGING]: [[A.ENOBUFS, A.EXFULL], (n) => `this connection's own pool cannot hold the broadcast's staging slice (${n} bytes), charged there to this connection's user as a message from it would be: at most a sixth of the pool, less what that user's messages queued there hold (the messages of every thread of the process: one user), or the pool is full: the payload is copied there once, then to each receiver`],
   [A.R_BCAST_BUS_LOCK]: [[A.EDEADLK], () => `the broadcast waited at a contended receiver and could not take the bus lock back (its match entries' NAME rules need it) within ${A.LOCK_WAIT_MS} ms, or its holder is not alive: the receivers after that point did not get it (a staged broadcast's reservation stays: cancel it)`],
   [A.R_MATCH_NAME_INVALID]: [[A.EINVAL], (t) => `the name of the ${itemName(t)} rule is not a NUL-terminated well-known name (${NAME_RULE})`],
   // names issue

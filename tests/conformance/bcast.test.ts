@@ -3,8 +3,8 @@
 // broadcasts with host vecs staged in the sender's own pool (OP_BCAST: SEND_PENDING,
 // send_commit delivers, send_cancel frees). Raw ABI, both engines; every slice freed.
 import * as assert from 'uvu/assert';
-import { abi as A } from '../../js/index.ts';
-import { busSuite, open } from '../helpers/harness.ts';
+import { Bus, BusError, MockProvider, abi as A } from '../../js/index.ts';
+import { busSuite, open, ENGINE, SMALL } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 import { ALL, vec, hostVec, type Item, type Raw } from '../helpers/raw.ts';
 
@@ -239,6 +239,28 @@ big('staging: the sender\'s own pool decides (ENOBUFS / EXFULL); send_cancel fre
 function unicastBig(raw: Raw, from: H, to: H): number {
   return raw.send(from.slot, from.gen, { msg: { dst: to.id }, items: [hostVec(4000)] });
 }
+
+t("a host-vec broadcast from a connection that has max_queued_per_user messages of its own user queued: its staging slice is not a message queued there (stop 65, an outside reading)", async () => {
+  // (the staging slice was charged with the message count limit: every thread of a process is
+  // one user, so a main thread with its workers' requests queued could not emit a large signal)
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 1 }), limits: { ...SMALL, poolMax: 1 << 20, maxQueuedPerUser: 3 } });
+  try {
+    const main = bus.connect({ poolSize: 262144 }), worker = bus.connect(), sub = bus.connect({ poolSize: 1 << 20 }); // (sub: room for both)
+    sub.addMatch("interface='org.x.I'");
+    const body = 'x'.repeat(40000); // a host vec: larger than the command area
+    main.signal('/p', 'org.x.I', 'M', 's', [body]);
+    for (let i = 0; i < 3; i++) worker.send(main.id, new Uint8Array(8)); // the worker's requests: main's quota for their user is full
+    assert.throws(() => worker.send(main.id, new Uint8Array(8)), (e: BusError) => e.code === 'ENOBUFS' && e.reason === A.R_SEND_QUOTA_MSGS);
+    main.signal('/p', 'org.x.I', 'M', 's', [body]);
+    assert.is(sub.queued, 2, 'both delivered');
+    while (sub.drop()) { /* */ }
+    while (main.drop()) { /* */ }
+    assert.equal(bus.check(), []);
+    main.close(); worker.close(); sub.close();
+  } finally {
+    bus.close();
+  }
+});
 
 t.run();
 big.run();
