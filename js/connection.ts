@@ -910,6 +910,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // with EPIPE; or the REPLY_TIMEOUT its own tick queued: an outside reading, stop 63.)
       if (b === 0) return false;
     }
+    if (this.batchFreeN !== 0) this.flushBatchFree(); // (as recvWith: a batch consumer's done slices)
     const r = this.recvCmd(A.RECV_DROP, 0, 'drop');
     if (r === -A.EAGAIN) return false;
     checkCmd(this.engine.u32, this.engine.cmd, r, 'drop', RECV.NAME);
@@ -1005,12 +1006,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    */
   recvChecked(o: RecvOptions, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined, stop: WaitStop | null, spun = false, looked?: number): Message | Promise<Message> {
     if (signal?.aborted) throw canceled('recvAsync', signal);
-    if (looked !== undefined) {
-      // (after a batch's empty look: what it was told is carried by the wait's message)
-      const d = this.batchDropped;
-      this.batchDropped = 0;
-      return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, d, stop, spun);
-    }
+    // (after a batch's empty look, what it was told stays in batchDropped: the wait's next
+    // look (recvCmd) carries it, and a wait that ends without a message leaves it for the next
+    // receive)
+    if (looked !== undefined) return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, 0, stop, spun);
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
     const seen = Atomics.load(this.engine.i32, this.wakeIndex);

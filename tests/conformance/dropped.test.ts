@@ -2,7 +2,7 @@
 // count that a RECV reports while it finds the queue empty (recvAsync / recvWait before they
 // wait) is not lost: it reaches conn.lastDropped with the message that ends the wait.
 import * as assert from 'uvu/assert';
-import { abi as A, type Connection, type Message } from '../../js/index.ts';
+import { abi as A, type BusError, type Connection, type Message } from '../../js/index.ts';
 import { busSuite } from '../helpers/harness.ts';
 
 const t = busSuite('dropped');
@@ -99,6 +99,30 @@ t("stats().dropped counts the drops at a lock held too (CONN_KMSG_LOST), as the 
   assert.is(b.lastDropped, 1);
   assert.is(b.stats().dropped, 0);
   s.close(); b.close();
+});
+
+t('a drop told to a batched look that found the queue empty, whose wait then ends without a message (abort, return(), stop()): the next receive reports it (stop 65, a review)', async ({ bus }) => {
+  for (const mode of ['forawait+abort', 'forawait+return', 'listen-stop'] as const) {
+    const s = bus.connect(), b = bus.connect({ poolSize: 16384 });
+    b.addMatch("type='signal',interface='org.ex.Drop'");
+    dropOne(s, b);
+    const ac = new AbortController();
+    if (mode === 'forawait+abort') {
+      const p = (async () => { for await (const _ of b.messages({ signal: ac.signal })) break; })().catch((e: BusError) => e.code);
+      await new Promise((r) => setTimeout(r, 10)); ac.abort();
+      assert.is(await p, 'ECANCELED');
+    } else if (mode === 'forawait+return') {
+      const it = b.messages();
+      const p = it.next();
+      await new Promise((r) => setTimeout(r, 10)); await it.return!(); await p;
+    } else {
+      const l = b.listen(() => {});
+      await new Promise((r) => setTimeout(r, 10)); l.stop(); await l.done;
+    }
+    assert.is(b.recv(), null);
+    assert.equal([mode, b.lastDropped, b.droppedTotal], [mode, 1, 1]);
+    s.close(); b.close();
+  }
 });
 
 t.run();

@@ -362,6 +362,14 @@ t('an iterator left without return(): the slices of the messages it handed over 
   assert.is(b.stats().published, 1, 'only m4, the step\'s message, is still out');
   await it.return!();
   assert.is(b.poolUsed, 0);
+  // and a drop() loop, the same
+  for (let i = 0; i < 10; i++) a.sendText(b.id, `n${i}`);
+  const it2 = b.messages();
+  for (let i = 0; i < 5; i++) await it2.next();
+  while (b.drop()) { /* the rest */ }
+  assert.is(b.stats().published, 1, 'only the step\'s message is still out');
+  await it2.return!();
+  assert.is(b.poolUsed, 0);
   a.close(); b.close();
 });
 
