@@ -1051,14 +1051,24 @@ export class Bus {
     if (!this.engine.joined) throw this.leftError(op);
     let c: Connection;
     try {
-      c = this.connect({ poolSize: A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16 });
+      // (a pool of pool_max bytes, the region its slot has anyway (DIFFERENCES A3): a LIST of
+      // every name is its answer; 64 KiB held about 800 names, and the look-ups failed EXFULL
+      // on a bus with more, before stop 65: an outside reading)
+      c = this.connect({ poolSize: this.limits.poolMax });
     } catch (err) {
       // its failure (ENFILE: every connection slot taken) is this method's, not a connect()
       // the caller never made (said "connect:" before stop 41, where waitForName said its own
       // op: an outside audit)
       throw err instanceof BusError ? relabel(op, err) : err;
     }
-    try { return f(c); } finally { c.close(); }
+    // closed with what was queued to it (a peer that greets every new id: BYEBYE's EBUSY
+    // replaced the answer, and the connection stayed open, before stop 65: an outside reading);
+    // a failing close does not hide the answer or its error
+    let ok = false, r: T;
+    try { r = f(c); ok = true; } finally {
+      try { c.close({ drop: true }); } catch (err) { if (ok) throw err instanceof BusError ? relabel(op, err) : err; }
+    }
+    return r;
   }
   /** The id of the primary owner of `name`, or null. */
   getNameOwner(name: string): number | null { return this.withConn('getNameOwner', (c) => c.getNameOwner(name)); }
@@ -1080,8 +1090,8 @@ export class Bus {
    * after `timeout` ms (default 30000), ECANCELED when `signal` aborts.
    */
   waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> {
-    const poolSize = A.POOL_SIZE_ALIGN * 16 > this.limits.poolMax ? this.limits.poolMax : A.POOL_SIZE_ALIGN * 16;
-    return S.waitForNameOn(() => this.connect({ poolSize, description: 'waitForName' }), name, opts);
+    // (pool_max: its look-ups LIST every name, as withConn's)
+    return S.waitForNameOn(() => this.connect({ poolSize: this.limits.poolMax, description: 'waitForName' }), name, opts);
   }
 
   // --- dead workers on every runtime (issue 10 item 5): the Web Locks death signal -----

@@ -640,7 +640,13 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
         throw e;
       }
     }
-    const owner = c.getNameOwner(name);
+    let owner: number | null;
+    try {
+      owner = c.getNameOwner(name);
+    } catch (err) {
+      // (this call's: it said getNameOwner before stop 65, where its later look-ups say waitForName)
+      throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
+    }
     if (isAwaited(owner, want)) return owner;
     const deadline = performance.now() + timeout;
     for (;;) {

@@ -48,4 +48,31 @@ s('SEND finds a live connection while another thread churns HELLO / BYEBYE', asy
   bus.close();
 });
 
+s("a thread with no connection of its own: Bus look-ups (their short-lived connection) and bus.waitForName on a bus with 1 000 names, while another thread greets every new connection (stop 65, an outside reading)", async () => {
+  // (the short-lived connection's 64 KiB pool could not hold a LIST of ~800 names or more:
+  // EXFULL; and a greeting queued to it made its close() throw EBUSY, which replaced the answer
+  // and left the connection open)
+  const bus = await Bus.create({ engine: ENGINE, provider: new MockProvider({ seed: 42 }), userRegion: 4096 });
+  const i32 = bus.engine.i32, stop = bus.userRegion;
+  Atomics.store(i32, stop >>> 2, 0);
+  const w = spawn(new URL('./greeter.worker.ts', import.meta.url), { handle: bus.handle(), stop, names: 1000 });
+  const ready = await w.next<{ ready?: boolean; error?: string }>(READY_MS, 'greeter worker to join');
+  assert.ok(ready.ready, ready.error);
+  const errors: string[] = [];
+  let looked = 0;
+  for (const t0 = performance.now(); looked < 200 && performance.now() - t0 < 4000; looked++) {
+    try { assert.ok(bus.getNameOwner('org.example.Service.Worker5') !== null); } catch (err) { errors.push(String(err)); break; }
+  }
+  assert.equal(errors, []);
+  assert.is(bus.connections.length, 0, 'no look-up connection left open');
+  assert.ok(bus.listNames().length >= 1000);
+  assert.ok(await bus.waitForName('org.example.Service.Worker999', { timeout: 5000 }) > 0);
+  Atomics.store(i32, stop >>> 2, 1);
+  const done = await w.next<{ done?: boolean; greeted: number; error?: string }>(READY_MS, 'greeter worker to end');
+  assert.ok(done.done, done.error);
+  assert.ok(done.greeted > 0, 'the worker greeted the look-ups\' connections');
+  assert.equal(checkBus(bus.engine), []);
+  bus.close();
+});
+
 s.run();
