@@ -1535,7 +1535,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     this.live(op);
     for (;;) {
       if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
-      if (!this.recvBatch(op)) {
+      if (!this.recvBatch(op, op === 'listen')) {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;
         return null;
@@ -1611,7 +1611,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * for an empty queue, or a lock still taken (lockBusy, as recvYielding). A reply that a
    * pending call awaits goes to the call here, as it is taken.
    */
-  private recvBatch(op: string): boolean {
+  private recvBatch(op: string, byListener: boolean): boolean {
     const e = this.engine, u32 = e.u32, cmd = e.cmd;
     if (this.taken === null) {
       this.taken = new Uint32Array(2 * RECV_BATCH_MAX);
@@ -1641,7 +1641,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     } catch (err) {
       // a trap (a core bug) in the middle: what committed before it stays done (the frees
       // counted in free_count; the messages counted in taken are received: kept as taken)
-      this.batchTakeOut(u32, cmd);
+      this.batchTakeOut(u32, cmd, byListener);
       throw err;
     } finally {
       e.lockWaitMs = e.syncLockWaitMs;
@@ -1664,21 +1664,21 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       return false;
     }
     if (r < 0) {
-      this.batchTakeOut(u32, cmd);
+      this.batchTakeOut(u32, cmd, byListener);
       checkCmd(u32, cmd, r, op, RECV.NAME); // (throws)
     }
     this.batchFreeN = 0;
     // (true when it took anything: a batch of nothing but calls' ends, all handed to their
     // calls, is no empty queue, and the listener looks again instead of parking on a word
     // that did not move with messages still queued: an outside audit)
-    return this.batchTakeOut(u32, cmd) > 0;
+    return this.batchTakeOut(u32, cmd, byListener) > 0;
   }
 
   /**
    * After a RECV_BATCH: the pending frees it did leave the list, the messages it took go to
    * `taken` (a pending call's reply to its call instead).
    */
-  private batchTakeOut(u32: Uint32Array, cmd: number): number {
+  private batchTakeOut(u32: Uint32Array, cmd: number, byListener: boolean): number {
     const freed = Math.min(RECV.batchFreed(u32, cmd), this.batchFreeN);
     if (freed > 0) { this.batchFree!.copyWithin(0, freed, this.batchFreeN); this.batchFreeN -= freed; }
     const n = RECV.batchTaken(u32, cmd), at = (cmd + A.RECV_BATCH_ENTRIES) >>> 2, t = this.taken!;
@@ -1696,7 +1696,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             // while the messages before its end wait for the loop's next step (a deadlock). A
             // REPLY_TIMEOUT wakes its call at once: a call that times out settles whatever is queued.
             if (p === NO_WAKE) continue;
-            if (k === this.takenAt * 2 || this.listener === null || p.error?.errno === A.ETIMEDOUT) p.wake?.();
+            if (k === this.takenAt * 2 || !byListener || this.listener === null || p.error?.errno === A.ETIMEDOUT) p.wake?.();
             else { p.held = true; this.wakeAt![this.wakeN] = k >>> 1; this.wakeCall[this.wakeN++] = p; }
             continue;
           }
@@ -1727,7 +1727,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   batchEnd(): void {
     // (the listener is over: calls whose ends its batch took wait for no hand-over now; the
     // messages before them stay for the next receives)
-    if (this.wakeN !== 0) this.wakeTaken(true);
+    if (this.wakeN !== 0 && this.listener === null) this.wakeTaken(true);
     this.flushBatchFree();
     if (this.gone) return; // (gone with the connection's pool, which a recovery may have given another connection)
     // the messages it took and did not hand over are the next receives' (every receive takes

@@ -310,6 +310,60 @@ t('seeded random: calls in flight, events and replies interleaved; each call set
   }
 });
 
+const busyFor = (us: number) => { const end = performance.now() + us / 1000; while (performance.now() < end); };
+
+t("an iterator of the same connection that ends (return() from the listener's handler) does not wake the calls the listener's batch holds: the call still settles after every message before its reply was handed over (stop 65, an outside reading)", async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  svc.sendText(caller.id, 'first');
+  const it = caller.messages();
+  assert.is((await it.next()).value!.text(), 'first'); // (a batched iterator)
+  let handled = 0, atSettle = -1;
+  const l = caller.listen(() => {
+    handled++;
+    busyFor(300); // (the listener yields mid-batch)
+    if (handled === 3) void it.return();
+  });
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 }).then((r) => { atSettle = handled; r.free(); });
+  let c: Message | null = null;
+  for (let i = 0; i < 2000 && c === null; i++) { c = svc.recv(); if (c === null) await new Promise((r) => setTimeout(r, 1)); }
+  for (let i = 0; i < 20; i++) svc.sendText(caller.id, `event ${i}`);
+  svc.reply(c!, enc('done'));
+  c!.free();
+  await p;
+  assert.is(atSettle, 20, 'handed every event queued before the reply first');
+  l.stop();
+  await l.done;
+  assert.is(caller.queued, 0);
+  caller.close(); svc.close();
+});
+
+t("a for await loop's batch that takes a call's reply while a listener of the connection is parked hands it to the call at once (it held it for the listener, and the loop's body, awaiting that call, waited until the listener looked again) (stop 65, an outside reading)", async ({ bus }) => {
+  const caller = bus.connect(), svc = bus.connect();
+  const seen: string[] = [];
+  const l = caller.listen((m) => { seen.push(m.text()); });
+  await new Promise((r) => setTimeout(r, 20)); // (parked on the empty queue)
+  const p = caller.call(svc.id, enc('run'), { timeout: 60000 });
+  let c: Message | null = null;
+  for (let i = 0; i < 2000 && c === null; i++) { c = svc.recv(); if (c === null) await new Promise((r) => setTimeout(r, 1)); }
+  svc.sendText(caller.id, 'event');
+  svc.reply(c!, enc('done'));
+  c!.free();
+  let got = '';
+  for await (const m of caller) {
+    got = m.text();
+    const r = await Promise.race([p, new Promise<null>((res) => setTimeout(() => res(null), 5000))]);
+    assert.ok(r !== null, 'the call settled while the loop awaited it');
+    assert.is(r!.text(), 'done');
+    r!.free();
+    break;
+  }
+  assert.is(got, 'event');
+  l.stop();
+  await l.done;
+  assert.equal(seen, []);
+  caller.close(); svc.close();
+});
+
 t.run();
 
 // the provider's clock in real time (a call's deadline passes while the listener works), and
