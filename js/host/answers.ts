@@ -13,12 +13,19 @@ import type { Audit, Caps, Creds, Pids, Provider } from './provider.ts';
 import { CREDS_FIELDS } from './provider.ts';
 
 const U32 = 'an integer in 0 … 4294967295';
+/**
+ * A uid_t / gid_t: 0 … 4294967294. (uid_t) −1 is no id (setuid(-1) fails EINVAL; the kernel
+ * never reports it), and wasmbus charges bus notifications to it (UID_KERNEL): a provider's
+ * uid of 4294967295 shared the notifications' quota row in every receiver before stop 66.
+ */
+const ID = 'an integer in 0 … 4294967294 (4294967295, (uid_t) −1, is no id)';
+export const isId = (v: unknown): boolean => isU32(v) && v !== 0xffffffff;
 
 function wrong(p: Provider, what: string, rule: string, got: unknown): never {
   throw new BusError(A.EINVAL, 'provider', `provider ${JSON.stringify(String(p.name))}: ${what} must be ${rule}, got ${shown(got)}`);
 }
 
-/** an integer in 0 … 2^32 − 1 (a uid_t, gid_t, CAPS word, AUDIT field, epoch) */
+/** an integer in 0 … 2^32 − 1 (a CAPS word, AUDIT field, epoch; ids: isId) */
 export const isU32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 
 /**
@@ -37,13 +44,13 @@ function unfilled(p: Provider, method: string, field: string): never {
     `it must fill the object it is given (assigning a new object to the parameter fills nothing), or return false (not known)`);
 }
 
-/** creds(out) said true: every field a u32 (kdbus CREDS). */
+/** creds(out) said true: every field an id (kdbus CREDS: uid_t / gid_t, not −1). */
 export function checkCreds(p: Provider, c: Creds): void {
   for (let i = 0; i < 8; i++) {
     const k = CREDS_FIELDS[i];
-    if (!isU32(c[k])) {
+    if (!isId(c[k])) {
       if (Number.isNaN(c[k])) unfilled(p, 'creds', k);
-      wrong(p, `creds().${k}`, U32, c[k]);
+      wrong(p, `creds().${k}`, ID, c[k]);
     }
   }
 }
@@ -73,12 +80,12 @@ export function bytesAnswer(p: Provider, what: string, v: unknown, nulAllowed = 
   return v;
 }
 
-/** groups(): an array of u32 gids, or null / undefined (not known). */
+/** groups(): an array of gids (ids: not −1), or null / undefined (not known). */
 export function groupsAnswer(p: Provider, g: unknown): readonly number[] | null {
   if (g == null) return null;
   if (!Array.isArray(g) && !(ArrayBuffer.isView(g) && !(g instanceof DataView))) wrong(p, 'groups()', 'an array of gids or null (not known)', g);
   const a = g as readonly number[];
-  for (let i = 0; i < a.length; i++) if (!isU32(a[i])) wrong(p, `groups()[${i}]`, U32, a[i]);
+  for (let i = 0; i < a.length; i++) if (!isId(a[i])) wrong(p, `groups()[${i}]`, ID, a[i]);
   return a;
 }
 

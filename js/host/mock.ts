@@ -8,7 +8,7 @@ import { nsToHalves, utf8, performanceClock, CREDS_FIELDS } from './provider.ts'
 import { BusError } from '../errno.ts';
 import * as A from '../shared/abi.ts';
 import { options, kindOf, listOnce } from '../args.ts';
-import { isU32 as u32 } from './answers.ts';
+import { isU32 as u32, isId } from './answers.ts';
 
 const IDENTITY_KEYS = ['creds', 'pids', 'groups', 'comm', 'exe', 'cmdline', 'cgroup', 'caps', 'seclabel', 'audit'] as const;
 const MOCK_KEYS = ['seed', 'step', 'realClock', ...IDENTITY_KEYS] as const;
@@ -17,7 +17,8 @@ const MOCK_KEYS = ['seed', 'step', 'realClock', ...IDENTITY_KEYS] as const;
 export type PartialCreds = { [K in keyof Creds]?: Creds[K] | undefined };
 
 /**
- * Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 1),
+ * Partial creds, checked: known fields only, each a uid_t / gid_t (an integer in 0 … 2^32 − 2:
+ * −1 is no id, answers.ts),
  * each read once; a field given as undefined is left out (it was stored as undefined, and
  * Bus.create then failed on the provider's answer: an outside audit, stop 51).
  */
@@ -27,8 +28,8 @@ function credsArg(op: string, c: unknown): Partial<Creds> {
   for (const f of CREDS_FIELDS) {
     const v = o[f];
     if (v === undefined) continue;
-    if (!u32(v)) {
-      throw new BusError(A.EINVAL, op, `creds.${f} must be an integer in 0 … 2^32 − 1 (a uid_t / gid_t), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
+    if (!isId(v)) {
+      throw new BusError(A.EINVAL, op, `creds.${f} must be an integer in 0 … 2^32 − 2 (a uid_t / gid_t; 2^32 − 1, (uid_t) −1, is no id), got ${typeof v === 'number' ? String(v) : kindOf(v)}`);
     }
     out[f] = v;
   }
@@ -167,7 +168,7 @@ export class MockProvider implements Provider {
       if (g === null) this.grp = null;
       else {
         if (!Array.isArray(g)) bad('groups', 'an array of gids or null', g);
-        this.grp = listOnce(g as unknown[], (g as unknown[]).length, (x, i) => { if (!u32(x)) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 1 (a gid_t)', x); }) as number[];
+        this.grp = listOnce(g as unknown[], (g as unknown[]).length, (x, i) => { if (!isId(x)) bad(`groups[${i}]`, 'an integer in 0 … 2^32 − 2 (a gid_t; 2^32 − 1 is no id)', x); }) as number[];
       }
     }
     if (id.comm !== undefined) {

@@ -103,7 +103,10 @@ t('MockProvider, livenessLockName and the health functions check their arguments
   fails(() => new MockProvider({ seed: 'x' } as never), 'EINVAL', /seed/);
   fails(() => new MockProvider({ step: -1 }), 'EINVAL', /step/);
   const mock = new MockProvider();
-  fails(() => mock.setCreds({ uid: 2 ** 32 + 7 }), 'EINVAL', /creds.uid must be an integer in 0 … 2\^32 − 1/);
+  fails(() => mock.setCreds({ uid: 2 ** 32 + 7 }), 'EINVAL', /creds.uid must be an integer in 0 … 2\^32 − 2/);
+  // ((uid_t) -1 is no id, and the bus notifications' pseudo-user: stop 66)
+  fails(() => mock.setCreds({ uid: 2 ** 32 - 1 }), 'EINVAL', /creds.uid must be an integer in 0 … 2\^32 − 2 \(a uid_t \/ gid_t; 2\^32 − 1, \(uid_t\) −1, is no id\)/);
+  fails(() => new MockProvider({ groups: [0xffffffff] }), 'EINVAL', /groups\[0\] must be an integer in 0 … 2\^32 − 2/);
   fails(() => mock.setCreds({ uid: 1.5 }), 'EINVAL');
   fails(() => mock.setCreds({ uid: 'x' } as never), 'EINVAL');
   fails(() => mock.setCreds({ pid: 1 } as never), 'EINVAL', /unknown option "creds.pid"/);

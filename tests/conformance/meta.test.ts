@@ -111,7 +111,12 @@ t('a provider answer outside the Provider contract fails the command with EINVAL
   type Spoil = Record<string, (...a: never[]) => unknown>;
   const creds = (over: Partial<Creds>) => (o: Creds) => { Object.assign(o, { uid: 1, euid: 1, suid: 1, fsuid: 1, gid: 1, egid: 1, sgid: 1, fsgid: 1 }, over); return true; };
   const cases: [string, Spoil, RegExp][] = [
-    ['uid -5', { creds: creds({ uid: -5 }) }, /provider "sloppy": creds\(\)\.uid must be an integer in 0 … 4294967295, got -5/],
+    ['uid -5', { creds: creds({ uid: -5 }) }, /provider "sloppy": creds\(\)\.uid must be an integer in 0 … 4294967294 \(4294967295, \(uid_t\) −1, is no id\), got -5/],
+    // ((uid_t) -1: no id, and the pseudo-user of bus notifications, UID_KERNEL: such a sender
+    // shared their quota row in every receiver before stop 66; so for a gid, as the kernel)
+    ['uid 4294967295', { creds: creds({ uid: 0xffffffff }) }, /creds\(\)\.uid must be an integer in 0 … 4294967294 .*got 4294967295/],
+    ['fsgid 4294967295', { creds: creds({ fsgid: 0xffffffff }) }, /creds\(\)\.fsgid must be an integer in 0 … 4294967294/],
+    ['groups 4294967295', { groups: () => [1, 0xffffffff] }, /groups\(\)\[1\] must be an integer in 0 … 4294967294/],
     ['euid NaN', { creds: creds({ euid: NaN }) }, /provider "sloppy": creds\(out\) returned true with out\.euid unset \(NaN\): it must fill the object it is given/],
     // out not filled, or filled in part (stop 44, an outside audit: the fields kept the last
     // answer, or the 0 the object was made with: every message said uid 0, root)
