@@ -280,9 +280,15 @@ export function coreImports(provider: Provider, memory: WebAssembly.Memory, mine
         gate();
         return putString(b, buf, cap, lenOut);
       },
-      /** The full (uncapped) command line's argc and byte size: more than args_sizes_get's = truncated. */
+      /**
+       * The full (uncapped) command line's argc and byte size: more than args_sizes_get's =
+       * truncated. Of the command line the last args_sizes_get announced (the core asks right
+       * after args_get), not of a new answer: a provider whose cmdline() changed between the
+       * two calls had its cut flag taken from the other command line before stop 66.
+       */
       cmdline_size_get(argcOut: number, sizeOut: number): number {
-        const full = cmdlineAnswer();
+        const full = argsFrom ?? cmdlineAnswer();
+        gate();
         if (full === null) return WASI_ENOTSUP;
         if (full !== countFrom) {
           countFrom = full;

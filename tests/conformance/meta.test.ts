@@ -268,6 +268,35 @@ t('CMDLINE cut to whole arguments is flagged (TRUNCATED item), also by argument 
   m.free();
 });
 
+t('CMDLINE: the cut flag is of the command line delivered, also from a provider whose answer changes between its calls', async ({ bus }) => {
+  // (the host asked the provider again for the full size: its cut flag came from another
+  // answer than the item's, a long one delivered capped without TRUNCATED, or a short one
+  // flagged cut; stop 66)
+  const { Bus } = await import('../../js/index.ts');
+  const enc = (argv: string[]) => new TextEncoder().encode(argv.map((x) => `${x}\0`).join(''));
+  const long = enc(['node', 'x'.repeat(5000)]), short = enc(['n']); // long: delivered ['node'], cut
+  const base = new MockProvider();
+  let calls = 0; // (no epoch: the metadata is read for every message, not cached)
+  const p = Object.assign(Object.create(base) as MockProvider, { name: 'fickle', epoch: undefined, cmdline: () => (calls++ % 2 === 0 ? long : short) });
+  const bus2 = await Bus.create({ engine: bus.engine.kind, provider: p, limits: { threads: 2, connections: 4, poolMax: 65536 } });
+  const b = bus2.connect({ attachRecv: ['cmdline'] });
+  for (let k = 0; k < 4; k++) {
+    const a = bus2.connect({ attachSend: ['cmdline'] });
+    a.sendText(b.id, 'x');
+    const m = b.recv()!;
+    const cut = m.cmdline![0] === 'node';
+    assert.equal(m.cmdline, cut ? ['node'] : ['n'], `message ${k}`);
+    assert.is(m.cmdlineTruncated, cut, `message ${k}: flagged as its command line was`);
+    m.free();
+    const i = b.info(a.id);
+    assert.is(i.cmdlineTruncated, i.cmdline![0] === 'node', `CONN_INFO ${k}`);
+    a.close();
+  }
+  b.close();
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
 t('OWNED_NAME: the primary names at SEND, iff both masks allow it; not queued ones, not after release', ({ bus }) => {
   const a = bus.connect({ description: 'a' }), other = bus.connect();
   const b = bus.connect({ attachRecv: ['names'] });
