@@ -568,6 +568,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (type !== undefined && !(typeof type === 'bigint' && type >= 0n && type < 1n << 64n)) throw new BusError(A.EINVAL, op, `payloadType must be a u64 bigint, got ${typeof type === 'number' ? `the number ${type}` : shown(type)}`);
       const { u32, u8 } = e;
       const cmd = e.cmd, msg = cmd + SEND.MSG, end = cmd + A.CMD_MAX;
+      // an empty array sends nothing, but its destination is checked as send() checks its form
+      // (an id, a unique or a well-known name of at most the item's size: EINVAL), as its
+      // options are (it returned 0 for any destination, {} included, before stop 66: an
+      // outside audit); nothing of the receiver's (ESRCH), no message being sent
+      if (n === 0) { this.putDst(op, dst, u8, u32, msg + A.MSG_HDR); return 0; }
       const cv = this.cmdView !== null && this.cmdViewAt === cmd ? this.cmdView : this.makeCmdView(u8, cmd);
       let sent = 0;
       while (sent < n) {

@@ -171,6 +171,17 @@ t('sendMany: the cookie counter goes on after the batch; options as send()', ({ 
   const wb = ms[0][2];
   assert.equal(ms, [[c1, 0, wb], [c1 + 1, -5, 77n], [c1 + 2, -5, 77n], [c2, 0, wb]]);
   assert.is(a.sendMany(b.id, []), 0, 'none: 0');
+  assert.is(a.sendMany('org.example.Nobody', []), 0, 'none: 0, nothing of the receiver checked');
+  assert.is(a.sendMany(b.uniqueName, []), 0);
+  // the destination's form is checked as send() checks it, empty or not (stop 66, an outside
+  // audit: any destination returned 0)
+  for (const dst of [{}, -1, 1.5, `a.${'b'.repeat(4078)}`, null]) {
+    const one = (f: () => unknown) => { try { f(); return 'ok'; } catch (e) { return (e as InstanceType<typeof BusError>).code; } };
+    assert.is(one(() => a.sendMany(dst as never, [])), 'EINVAL', `sendMany(${String(dst).slice(0, 12)}, [])`);
+    assert.is(one(() => a.send(dst as never, null)), 'EINVAL', `send(${String(dst).slice(0, 12)})`);
+  }
+  assert.is(a.send(b.id, null), c2 + 1, 'the counter untouched by the empty calls');
+  b.recv()!.free();
 });
 
 t('sendMany from inside an option getter or an element getter of another sendMany on the same connection: a send of its own, delivered first; the outer one intact', ({ bus }) => {
