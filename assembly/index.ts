@@ -15,6 +15,7 @@ export { update } from "./update";
 export { connInfo as conn_info, busCreatorInfo as bus_creator_info } from "./info";
 export { hostCopy as mem_copy } from "./host-copy";
 export { owedPay as owed_pay } from "./owed";
+export { faultHooks as core_hooks } from "./journal";
 import { busLayout } from "./bus";
 import { ABI_FINGERPRINT } from "../js/shared/fingerprint";
 

@@ -6,6 +6,11 @@
 import * as A from "../js/shared/abi";
 import { ld32, st32, trap, THREAD, HOOKS } from "./mem";
 
+/** 1 in the hooks build (the fault hook compiled in), 0 in the release build: the host checks it against the engine's `hooks` (a release core taken for a hooks one ignored setFault). */
+export function faultHooks(): u32 {
+  return HOOKS ? 1 : 0;
+}
+
 export function wr32(p: u32, v: u32): void {
   if (HOOKS) {
     const t = THREAD;

@@ -965,6 +965,14 @@ export class WasmEngine extends EngineBase implements Engine {
       throw err;
     }
     const e = new WasmEngine(memory, instance, hooks);
+    // the module is the build `hooks` names (core_hooks, since stop 66): a release core taken
+    // for a hooks one said hooks: true and ignored setFault (an outside audit: a fault test
+    // passed with no fault injected); a hooks core taken for a release one runs slower
+    const built = typeof e.x.core_hooks === 'function' ? e.x.core_hooks() === 1 : hooks;
+    if (built !== hooks) {
+      throw new BusError(A.EINVAL, 'WasmEngine.create', `the module is the ${built ? 'hooks build of the core (core.hooks.wasm, loadCore(true))' : 'release build of the core (core.wasm, loadCore())'}, but hooks is ${hooks}: ` +
+        `give the build that hooks names`);
+    }
     e.clockSource = provider;
     engine = e;
     return e;

@@ -1224,6 +1224,35 @@ t48('loadCore checks its argument (hooks: a boolean)', async () => {
   assert.is((e as BusError).message, 'loadCore: EINVAL: hooks must be a boolean, got string');
 });
 
+t48('a wasm module that is not the build `hooks` names is refused (EINVAL), not taken for it', async () => {
+  // (a release core with hooks: true said engine.hooks true and ignored setFault: a fault test
+  // passed with no fault injected; stop 66, an outside audit)
+  const g = globalThis as { Deno?: unknown; process?: { versions?: { node?: string } } };
+  if (g.Deno === undefined && typeof g.process?.versions?.node !== 'string') {
+    console.log('  (not run: in Chromium this suite\'s loadCore is the harness\'s stand-in)');
+    return;
+  }
+  const release = await loadCore(false), hooked = await loadCore(true);
+  const limits = { threads: 2, connections: 4, poolMax: 65536 };
+  for (const [module, hooks, rule] of [[release, true, /the module is the release build of the core .*, but hooks is true/], [hooked, false, /the module is the hooks build of the core .*, but hooks is false/]] as const) {
+    const e = await Bus.create({ engine: 'wasm', module, hooks, limits }).then((b) => { b.close(); return null; }, (x: unknown) => x);
+    assert.instance(e, BusError, `hooks ${hooks}`);
+    assert.is((e as BusError).code, 'EINVAL');
+    assert.match((e as BusError).message, rule);
+    const mem = new WebAssembly.Memory({ initial: busPages(busLayout(2, 4, 65536, 64, 64, 64, 64)), maximum: 65536, shared: true });
+    const e2 = await WasmEngine.create(module, mem, new MockProvider(), hooks).then(() => null, (x: unknown) => x);
+    assert.match((e2 as BusError).message, /^WasmEngine\.create: EINVAL: the module is the/);
+  }
+  // the build it names: taken, and setFault works on the hooks one only
+  const b = await Bus.create({ engine: 'wasm', module: hooked, hooks: true, limits });
+  assert.is(b.engine.hooks, true);
+  b.engine.setFault(0);
+  b.close();
+  const r = await Bus.create({ engine: 'wasm', module: release, limits });
+  fails(() => r.engine.setFault(1), 'EOPNOTSUPP');
+  r.close();
+});
+
 t48('a failed Bus.join leaves no thread slot taken: the handle\'s limits, bloom and user region are checked before the join (a second look)', async ({ bus }) => {
   // (a revoked Proxy or a throwing getter there threw after thread_join before: the slot stayed
   // taken with no Bus to leave it, the token could never join again, two of them filled a table)
