@@ -400,6 +400,10 @@ export class Bus {
       throw new BusError(A.EINVAL, 'Bus.join', 'not a bus handle (its memory must be a shared WebAssembly.Memory)');
     }
     const o = options<JoinOptions>('Bus.join', opts, JOIN_KEYS, "{ engine: 'twin' }");
+    // (checked with the options, as API.md's table says: it was checked after the handle's
+    // fields, the bus header and the core's load before stop 66, so a bad handle's error came
+    // first; an outside audit)
+    const forced = optBoolean('Bus.join', 'liveness', o.liveness);
     const oEngine = o.engine; // (read once)
     const kind = oEngine !== undefined ? checkEngine('Bus.join', 'engine', oEngine) : checkEngine('Bus.join', 'handle.engine', hEngine);
     if (!Number.isInteger(hToken) || hToken <= CREATOR_TOKEN || hToken > 0xffffffff) throw new BusError(A.EINVAL, 'Bus.join', `invalid token: handle.token must be an integer in 2 … 2^32 − 1, got ${typeof hToken === 'number' ? String(hToken) : kindOf(hToken)}`);
@@ -451,7 +455,6 @@ export class Bus {
     // with another, named a lock nobody watched, and watchLock recovered the live thread: an
     // outside audit, stop 48)
     const key = loadLivenessKey(engine.u8);
-    const forced = optBoolean('Bus.join', 'liveness', o.liveness);
     if (forced && !webLocks()) throw new BusError(A.EOPNOTSUPP, 'Bus.join', 'liveness: true needs Web Locks (navigator.locks), which this runtime does not have');
     // held until this realm ends where nothing ends by itself (web Worker, window); given back
     // at bus.close() when forced elsewhere (a held lock keeps a Deno thread alive)

@@ -1279,6 +1279,14 @@ t48('a failed Bus.join leaves no thread slot taken: the handle\'s limits, bloom 
   await Bus.join({ ...h, limits: { get threads() { throw new Error('getter'); } } } as never, { provider: new MockProvider() }).catch((x: unknown) => { thrown = x; });
   assert.is((thrown as Error).message, 'getter', 'a getter\'s own error, as thrown');
   assert.is(used(), before, 'no slot left taken');
+  // liveness is an option: checked with the options, before the handle's fields and the bus
+  // header (it came after them, so a bad handle's error was told instead; stop 66, an outside audit)
+  const noBus = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  for (const change of [{ engine: 'x' }, { token: 1 }, { memory: noBus }]) {
+    const e = await Bus.join({ ...h, ...change } as never, { provider: new MockProvider(), liveness: 'yes' as never }).then(() => null, (x: unknown) => x);
+    assert.is((e as BusError).message, 'Bus.join: EINVAL: liveness must be a boolean, got string', Object.keys(change)[0]);
+  }
+  assert.is(used(), before, 'no slot left taken');
   const joined = await Bus.join(h, { provider: new MockProvider() });
   assert.is(used(), before + 1, 'the same handle joins afterwards');
   assert.equal(joined.limits, bus.limits);
