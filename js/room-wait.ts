@@ -677,6 +677,16 @@ export class RoomWait<R = number> implements T.Sleeper, Member {
         }
       }
       if (this.inLine && T.receiverGen(i32, this.rx) !== this.gen) this.inLine = false; // the receiver closed: its line is void
+      // a signal's wait behind the holder (emitAsync: its own probe) looks at each wake-up (the
+      // turn moved, or its ALIVE_CHECK_MS look) whether the receiver still takes it: a rule
+      // removed meanwhile makes the bus drop it there, and it leaves the line and sends now
+      // (it was seen only once the line reached it: behind a sender that waited for good, the
+      // emitAsync waited its whole timeout; stop 66, an outside audit). A lock taken: not known
+      // (0), it stays; what no room helps is thrown, as its try would.
+      if (this.inLine && this.probe !== null && T.behind(i32, this.rx, this.t) > 0 && this.locate() === PROBE_DROPPED) {
+        this.leaveLine();
+        tryNow = true;
+      }
       if (this.inLine && T.behind(i32, this.rx, this.t) > 0) {
         // behind the holder of the turn: sleep until the turn moves (checking on the holder)
         const left = this.deadline - now();

@@ -186,6 +186,33 @@ t('emitAsync to a receiver without a matching entry resolves at once, delivering
   s.close(); r.close();
 });
 
+t('emitAsync: a rule the receiver removes while the signal waits is seen at the next look, first in the line or behind another sender (it resolves, delivering nothing)', async ({ bus }) => {
+  // (behind a sender that waited for room, the removal was seen only once the line reached
+  // the signal: it waited its whole timeout, ETIMEDOUT; stop 66, an outside audit)
+  for (const behind of [false, true]) {
+    const s = bus.connect(), w = bus.connect(), r = bus.connect({ poolSize: 65536 });
+    const un = r.addMatch({ destination: r.id });
+    for (let i = 0; i < MAXQ; i++) s.emit({ ...SIG, destination: r.id, body: [i] }); // r's quota for this user: full
+    // another sender of the same user holds r's line, waiting for that room
+    const held = behind ? w.sendAsync(r.id, new Uint8Array([1]), { timeout: 10000 }) : null;
+    if (held) await until(() => w.pendingSends === 1 && r.stats().sendLine > 0);
+    const p = s.emitAsync({ ...SIG, destination: r.id, body: [7] }, { timeout: 3000 });
+    await new Promise((res) => setTimeout(res, 20));
+    assert.is(s.pendingSends, 1, `behind ${behind}: the signal waits`);
+    un(); // r takes no such signal any more
+    const cookie = await p.catch((e: unknown) => e);
+    assert.ok(typeof cookie === 'number' && cookie > 0, `behind ${behind}: resolved (${String(cookie)}), not its timeout`);
+    assert.equal(drain(r), [0, 1, 2], 'the signals queued before; not the one that waited');
+    if (held) {
+      await held; // the room it waited for
+      const m = r.recv()!;
+      assert.equal([...m.payload], [1]);
+      m.free();
+    }
+    s.close(); w.close(); r.close();
+  }
+});
+
 t('emitAsync, seeded random: 200 progress signals to a receiver that takes them at random moments: none lost, in order, none twice', async ({ bus }) => {
   let seed = 0x5eed51;
   const rand = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5; return (seed >>> 0) / 2 ** 32; };
