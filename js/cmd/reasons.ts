@@ -56,7 +56,8 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_MAKE_TOO_LARGE]: [[A.ENOMEM], () => 'a bus with these limits does not fit in 4 GiB of memory'],
   [A.R_MAKE_MEMORY]: [[A.ENOMEM], (n) => `the memory is smaller than the bus layout (${n} bytes)`],
   [A.R_MAKE_RANDOM]: [[A.EINVAL], () => 'the random source failed (no bus id)'],
-  [A.R_MAKE_CMD_PLACE]: [[A.EFAULT], (n) => `the command must lie in thread slot 0's command area (MAKE_CMD_ADDR, ${n}, up to ${A.CMD_MAX} bytes): elsewhere its outputs would land on the reserved page, the module's static data or the bus's tables`],
+  [A.R_MAKE_JOINED]: [[A.EBUSY], () => 'this thread is joined to a bus (thread_leave first): a BUS_MAKE would overwrite that bus under its threads'],
+  [A.R_MAKE_CMD_PLACE]: [[A.EFAULT], (n) => `the command must lie in thread slot 0's command area (MAKE_CMD_ADDR, ${n}, up to ${A.CMD_MAX} bytes), 8-aligned: elsewhere its outputs would land on the reserved page, the module's static data or the bus's tables`],
 
   [A.R_HELLO_KINDS]: [[A.EINVAL], () => 'flags may name only one of ACTIVATOR, POLICY_HOLDER, MONITOR'],
   [A.R_HELLO_ATTACH_SEND]: [[A.EINVAL], () => `attach_flags_send has bits outside ATTACH_ALL (${HEX(A.ATTACH_ALL)})`],

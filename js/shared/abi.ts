@@ -1450,7 +1450,11 @@ export const R_MAKE_MAX_QUEUED = 130; // EINVAL: max_queued_per_user > MAX_QUEUE
 // after the fresh bus is laid out. Anywhere else they landed on the reserved page, the module's
 // static data or the bus's own tables (an outside audit, stop 41: cmd 8 was accepted).
 export const MAKE_CMD_AREA = BUS_BASE + BUS_SIZE + THREAD_CMD;
-export const R_MAKE_CMD_PLACE = 131; // EFAULT: BUS_MAKE's command (its first 8 bytes, then its size bytes) does not lie in thread slot 0's command area (MAKE_CMD_AREA .. + CMD_MAX); arg MAKE_CMD_AREA
+// A BUS_MAKE by an instance joined to a bus (thread_join, not left): the bus in its memory would
+// be overwritten under its own threads, this one's slot first (its provider's random_get then
+// found the slot gone: SlotLost thrown in the middle, the memory left with no bus; stop 66).
+export const R_MAKE_JOINED = 132; // EBUSY: this instance is joined to a bus (thread_leave first); its reason words in its own slot
+export const R_MAKE_CMD_PLACE = 131; // EFAULT: BUS_MAKE's command (its first 8 bytes, then its size bytes) does not lie in thread slot 0's command area (MAKE_CMD_AREA .. + CMD_MAX), or is not 8-aligned; arg MAKE_CMD_AREA
 export const R_SEND_NEVER_FITS = 360; // ENOBUFS: the message is larger than any one user's share of the receiver's pool (half the pool / 3); arg that share in bytes
 export const R_SEND_BATCH_KIND = 361; // EINVAL: a SEND_BATCH of a broadcast, signal, call (EXPECT_REPLY) or reply (cookie_reply)
 export const R_SEND_BATCH_VEC = 362; // EINVAL: a SEND_BATCH with no PAYLOAD_VEC, or one that is a host vec or padding (address 0)

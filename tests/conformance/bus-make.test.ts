@@ -249,4 +249,52 @@ t('the command must lie in thread slot 0\'s command area: EFAULT elsewhere, noth
   assert.is(bad.e.u32[REASON >>> 2], A.R_MAKE_BLOOM_SIZE, 'a failure\'s reason in slot 0\'s words, wherever the command lies in the area');
 });
 
+t('a command that is not 8-aligned: EFAULT, nothing made (wasm made the bus, the twin read shifted words, before stop 66)', async () => {
+  const REASON = MAKE_CMD_ADDR - (A.THREAD_CMD - A.THREAD_REASON);
+  for (const k of [1, 2, 4, 12]) {
+    const { r, e } = await make({ at: MAKE_CMD_ADDR + k });
+    assert.is(r, -A.EFAULT, `cmd + ${k}`);
+    assert.is(e.u32[A.BUS_BASE >>> 2], 0, `cmd + ${k}: no bus`);
+    assert.is(e.u32[REASON >>> 2], 0, `cmd + ${k}: no reason words (as for a command elsewhere)`);
+  }
+  assert.is((await make({ at: MAKE_CMD_ADDR + 8 })).r, 0, '8-aligned further in: made');
+});
+
+t('a command whose size runs past the memory: EFAULT with its reason in slot 0\'s words (none were written before stop 66)', async () => {
+  // a memory that ends inside slot 0's command area
+  const REASON = MAKE_CMD_ADDR - (A.THREAD_CMD - A.THREAD_REASON);
+  const pages = Math.ceil((MAKE_CMD_ADDR + 4096) / 65536);
+  const e = await bareEngine(pages);
+  const at = e.u8.length - 64;
+  assert.ok(at >= MAKE_CMD_ADDR && at + 96 < MAKE_CMD_ADDR + A.CMD_MAX, 'the command starts in the area and the memory ends inside it');
+  put64big(e.u32, at, 96n);
+  assert.is(e.busMake(at), -A.EFAULT);
+  assert.equal([e.u32[REASON >>> 2], e.u32[(REASON + 4) >>> 2]], [A.R_CMD_OUTSIDE_MEMORY, 0]);
+  assert.is(e.u32[A.BUS_BASE >>> 2], 0, 'no bus');
+});
+
+t('BUS_MAKE by a thread joined to the bus: EBUSY, the bus intact (it overwrote the bus under its threads and threw in the middle, leaving no bus, before stop 66)', async () => {
+  const { bus } = await makeBus();
+  try {
+    const e = bus.engine, a = bus.connect();
+    const c = MAKE_CMD_ADDR;
+    put64big(e.u32, c + A.CMD_SIZE, BigInt(A.MAKE_CMD_SIZE));
+    put64big(e.u32, c + A.CMD_FLAGS, 0n);
+    put64big(e.u32, c + A.MAKE_BLOOM_SIZE, 64n);
+    put64big(e.u32, c + A.MAKE_BLOOM_N_HASH, 8n);
+    assert.is(e.busMake(c), -A.EBUSY);
+    const own = e.cmd - A.THREAD_CMD + A.THREAD_REASON; // (its reason words: in its own slot)
+    assert.is(e.u32[own >>> 2], A.R_MAKE_JOINED);
+    assert.equal(bus.check(), [], 'the bus as it was');
+    a.sendText(a.id, 'still here');
+    const m = a.recv()!;
+    assert.is(m.text(), 'still here');
+    m.free();
+    assert.match(describeReason(A.R_MAKE_JOINED, 0)!.text, /joined to a bus \(thread_leave first\)/);
+    a.close();
+  } finally {
+    bus.close();
+  }
+});
+
 t.run();
