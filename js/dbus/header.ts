@@ -16,7 +16,7 @@ import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { guard } from '../host/guard.ts';
 import { parseSignature, signatureError, type DType } from './signature.ts';
-import { sizeOf, write, readValues, readAt, bytesArg, posArg } from './marshal.ts';
+import { sizeOf, write, readValues, readOne, bytesArg, posArg } from './marshal.ts';
 import {
   objectPathError, interfaceNameError, memberNameError, errorNameError, busNameError, uniqueName, u64Error,
 } from './names.ts';
@@ -621,7 +621,7 @@ function parseHeader(bytes: Uint8Array, offset: number, length: number): DBusHea
       // anything unusual (another type, non-ASCII, a rule broken, past the end): the general
       // reader, which makes the error it always made
       // named by its place and its code byte: "header field 3 (code 8)[1].value" is the value of the fourth field, SIGNATURE
-      const r = readAt(FIELD_STRUCT, bytes, pos, fieldsStop, { base: offset, littleEndian: le }, `header field ${n} (code ${bytes[offset + ((pos - offset + 7) & ~7)]})`); // (the code is the struct's first byte, 8-aligned: pos may be on the padding before it, which said code 0 before stop 35)
+      const r = readOne(FIELD_STRUCT, bytes, pos, fieldsStop, offset, le, false, `header field ${n} (code ${bytes[offset + ((pos - offset + 7) & ~7)]})`); // (the code is the struct's first byte, 8-aligned: pos may be on the padding before it, which said code 0 before stop 35)
       pos = r.end;
       const [c, variant] = r.value as [number, { signature: string; value: unknown }];
       code = c; vsig = variant.signature; value = variant.value;

@@ -253,6 +253,21 @@ function arrayValue(t: DType, v: unknown, path: string): ArrayLike<unknown> {
 }
 
 // size pass: the position after value v of type t written at pos
+/**
+ * The keys seen of a dict whose keys are 64-bit (x, t), or null: a Map may hold 1 and 1n as two
+ * keys, one key on the wire, which the decoder refuses as a key that appears twice (two
+ * entries could not both come back); every encode pass refuses it (keyOnce).
+ */
+function wideKeys(kt: DType): Set<string> | null {
+  return kt.code === 'x' || kt.code === 't' ? new Set<string>() : null;
+}
+function keyOnce(seen: Set<string>, k: unknown, path: string): void {
+  if (typeof k !== 'bigint' && typeof k !== 'number') return;
+  const w = String(k);
+  if (seen.has(w)) throw bad(`${path}: the key ${w} appears twice in the dict (as a number and as a bigint: one key on the wire, which a receiver refuses)`);
+  seen.add(w);
+}
+
 function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: number, path: string): number {
   if (isRevoked(v)) throw revokedValue(t, path);
   pos += pad(pos, base, t.align);
@@ -299,15 +314,10 @@ function sizeValue(t: DType, v: unknown, pos: number, base: number, depth: numbe
       const start = pos;
       if (e.code === '{') {
         const kt = e.fields![0], vt = e.fields![1];
-        // a Map may hold 1 and 1n as two keys, one key on the wire (x, t): refused here, as the
-        // decoder refuses a key that appears twice (two entries could not both come back)
-        const seen = (kt.code === 'x' || kt.code === 't') ? new Set<string>() : null;
+        const seen = wideKeys(kt);
         for (const [k, val] of dictEntries(t, v, path)) {
-          if (seen !== null && (typeof k === 'bigint' || typeof k === 'number')) {
-            const w = String(k);
-            if (seen.has(w)) throw bad(`${path}: the key ${w} appears twice in the dict (as a number and as a bigint: one key on the wire, which a receiver refuses)`);
-            seen.add(w);
-          }
+          if (depth + 2 > MAX_DEPTH) throw bad(tooDeep(path));
+          if (seen !== null) keyOnce(seen, k, path);
           pos += pad(pos, base, 8);
           try { pos = sizeValue(kt, k, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
           try { pos = sizeValue(vt, val, pos, base, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
@@ -459,7 +469,14 @@ class Writer {
         const start = pos;
         if (e.code === '{') {
           const kt = e.fields![0], vt = e.fields![1];
+          // (the checks sizeValue makes: this pass writes without one first, for dbus.write,
+          // writeMessage and the one-pass encodes of emit, signal, sendMethod and dispatch's
+          // replies, which put both keys and a 65th level on the wire before stop 66: an
+          // outside reading against libdbus)
+          const seen = wideKeys(kt);
           for (const [k, val] of dictEntries(t, v, path)) {
+            if (depth + 2 > MAX_DEPTH) throw bad(tooDeep(path));
+            if (seen !== null) keyOnce(seen, k, path);
             pos = this.align(pos, 8);
             try { pos = this.value(kt, k, pos, depth + 2, REL); } catch (e) { throw lift(e, path, '{key}'); }
             try { pos = this.value(vt, val, pos, depth + 2, REL); } catch (e) { throw lift(e, path, `{${String(k)}}`); }
@@ -715,6 +732,8 @@ class Reader {
           const kv: unknown[] = [undefined, undefined];
           const kt = e.fields![0], vt = e.fields![1];
           while (pos < stop) {
+            // (a dict entry is a container: its level counts, as a struct's does)
+            if (depth + 2 > MAX_DEPTH) throw malformed(tooDeep(path));
             pos = this.align(pos, 8, path);
             try { pos = this.value(kt, pos, depth + 2, REL, kv, 0); } catch (err) { throw lift(err, path, '{key}'); }
             try { pos = this.value(vt, pos, depth + 2, REL, kv, 1); } catch (err) { throw lift(err, path, `{${String(kv[0])}}`); }
@@ -804,12 +823,29 @@ export function readAt(t: DType, bytes: Uint8Array, pos: number, end: number, op
   // (the type and the bytes, before they are read: a revoked Proxy threw a TypeError before stop 48)
   if (t === null || typeof t !== 'object' || isRevoked(t) || typeof t.code !== 'string') throw new BusError(A.EINVAL, 'readAt', `type must be a DType (from parseSingle or parseSignature), got ${kindOf(t)}`);
   if (!(bytes instanceof Uint8Array)) throw new BusError(A.EINVAL, 'readAt', `bytes must be a Uint8Array, got ${kindOf(bytes)}`);
+  // its range and options checked as read() checks them (before stop 66 a position past the
+  // bytes threw a RangeError, an `end` past them let an array claim bytes that were not there,
+  // a string position did string arithmetic, and a non-boolean littleEndian was taken as
+  // truthy: an outside reading)
+  posArg('readAt', 'end', end, bytes.length);
+  posArg('readAt', 'pos', pos, end);
+  const o = options<ReadOptions>('readAt', opts, READ_KEYS, '{ base: 0, littleEndian: true }');
+  const oBase = o.base; // (read once)
+  const base = oBase === undefined ? 0 : oBase;
+  if (typeof base !== 'number' || !Number.isSafeInteger(base)) throw new BusError(A.EINVAL, 'readAt', `base must be an integer, got ${typeof base === 'number' ? String(base) : kind(base)}`);
+  const le = optBoolean('readAt', 'littleEndian', o.littleEndian), copy = optBoolean('readAt', 'copyArrays', o.copyArrays);
+  return readOne(t, bytes, pos, end, base, le ?? true, copy === true, path);
+}
+
+/** @internal readAt() with its arguments checked by the caller (the header parser: no options object per field) */
+export function readOne(t: DType, bytes: Uint8Array, pos: number, end: number, base: number, le: boolean, copyArrays: boolean, path: string): { value: unknown; end: number } {
   const r = new Reader();
   r.u8 = bytes;
   r.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   r.end = end;
-  r.base = opts?.base ?? 0;
-  r.le = opts?.littleEndian ?? true;
+  r.base = base;
+  r.le = le;
+  r.copy = copyArrays;
   const box: unknown[] = [undefined];
   let after: number;
   try { after = r.value(t, pos, 0, path, box, 0); } catch (e) { throw settle(e); }

@@ -328,6 +328,65 @@ test('signatures: length, codes, nesting, dict entries, structs', () => {
   BusErrorLike(() => encode('('.repeat(33) + 'i' + ')'.repeat(33), [[]]), 'EINVAL', /more than 32 nested structs/);
 });
 
+test('every encode pass refuses what sizeOf refuses: a dict key as a number and as a bigint, a dict entry past depth 64 (write, writeMessage and the one-pass encodes put them on the wire before stop 66)', () => {
+  // (an outside reading against libdbus: the checks were in the sizing pass only, and dbus.write,
+  // writeMessage and encodeTransient (emit, signal, sendMethod, dispatch's replies) write without it)
+  const dup = new Map<unknown, number>([[1, 5], [1n, 6]]);
+  const h: DBusHeader = { type: 'signal', serial: 1, path: '/o', interface: 'a.b', member: 'M', signature: 'a{tu}' };
+  const buf = new Uint8Array(256);
+  BusErrorLike(() => sizeOf('a{tu}', [dup]), 'EINVAL', /the key 1 appears twice/);
+  BusErrorLike(() => write('a{tu}', [dup], buf, 0), 'EINVAL', /the key 1 appears twice/);
+  BusErrorLike(() => writeMessage(h, [dup], buf, 0), 'EINVAL', /the key 1 appears twice/);
+  BusErrorLike(() => encodeTransient(h, [dup]), 'EINVAL', /the key 1 appears twice/);
+  // 63 variants around an a{yy} of one entry: 65 containers (libdbus: "hugely recursive")
+  let x: unknown = { signature: 'a{yy}', value: new Map([[1, 2]]) };
+  for (let i = 1; i < 63; i++) x = { signature: 'v', value: x };
+  const hv: DBusHeader = { type: 'signal', serial: 1, path: '/o', interface: 'a.b', member: 'M', signature: 'v' };
+  BusErrorLike(() => sizeOf('v', [x]), 'EINVAL', /nesting depth over 64/);
+  BusErrorLike(() => write('v', [x], new Uint8Array(4096), 0), 'EINVAL', /nesting depth over 64/);
+  BusErrorLike(() => encodeTransient(hv, [x]), 'EINVAL', /nesting depth over 64/);
+  // bytes of 65 levels, made by hand (an array around a variant of 64): the decoder refuses them
+  const wrap = (levels: number) => {
+    let v: unknown = { signature: 'a{yy}', value: new Map([[1, 2]]) }; // a variant, its array, its entry: 3
+    for (let i = 3; i < levels - 1; i++) v = { signature: 'v', value: v };
+    const inner = encode('v', [v]); // levels - 1 containers
+    const out = new Uint8Array(4 + inner.length);
+    new DataView(out.buffer).setUint32(0, inner.length, true);
+    out.set(inner, 4);
+    return out; // 'av' of one element, read with base 4: the variant aligned as it was encoded
+  };
+  assert.equal(read('av', wrap(64), 0, undefined, { base: 4 }).length, 1, '64 levels: taken');
+  BusErrorLike(() => read('av', wrap(65), 0, undefined, { base: 4 }), 'EBADMSG', /nesting depth over 64/);
+  // an empty dict at that depth has no entry: taken, as an empty a(yy) is
+  let empty: unknown = { signature: 'a{yy}', value: new Map() };
+  for (let i = 1; i < 63; i++) empty = { signature: 'v', value: empty };
+  assert.equal(read('v', encode('v', [empty])).length, 1);
+});
+
+test('signatures: 32 nested dict entries counted apart from 32 nested structs, as libdbus counts them (dict entries counted as structs before stop 66)', () => {
+  const take = ['('.repeat(32) + 'a{sy}' + ')'.repeat(32), 'a{s' + '('.repeat(32) + 'y' + ')'.repeat(32) + '}', 'a{s'.repeat(16) + '('.repeat(17) + 'y' + ')'.repeat(17) + '}'.repeat(16)];
+  for (const sig of take) assert.is(signatureError(sig), null, sig.slice(0, 40));
+  // 33 nested dict entries: 33 arrays too, so the array bound speaks first; the dict bound alone
+  // cannot be reached past 32 arrays, and libdbus's separate count refuses what the array one does
+  assert.match(signatureError('a{s'.repeat(33) + 'y' + '}'.repeat(33))!, /more than 32 nested (arrays|dict entries)/);
+  assert.match(signatureError('('.repeat(33) + 'y' + ')'.repeat(33))!, /more than 32 nested structs/);
+});
+
+test('readAt checks its range and options as read() does (EINVAL; a RangeError, an array past the bytes, string arithmetic before stop 66)', async () => {
+  const { readAt, parseSingle } = await import('../../js/dbus/index.ts');
+  const u = parseSingle('u'), ay = parseSingle('ay');
+  const b = Uint8Array.from([1, 0, 0, 0, 2, 0, 0, 0]);
+  BusErrorLike(() => readAt(u, new Uint8Array(8), 8, 100), 'EINVAL', /end must be an integer from 0 to 8, got 100/);
+  BusErrorLike(() => readAt(u, b, -4, 8), 'EINVAL', /pos must be an integer from 0 to 8, got -4/);
+  BusErrorLike(() => readAt(ay, Uint8Array.from([50, 0, 0, 0, 1, 2]), 0, 100), 'EINVAL', /end must be/);
+  BusErrorLike(() => readAt(ay, Uint8Array.from([50, 0, 0, 0, 1, 2]), 0, 6), 'EBADMSG', /array length 50 runs past the end/);
+  BusErrorLike(() => readAt(u, b, '0' as never, 8), 'EINVAL', /pos must be an integer/);
+  BusErrorLike(() => readAt(u, b, 0, 8, { littleEndian: 'no' as never }), 'EINVAL', /littleEndian must be a boolean/);
+  BusErrorLike(() => readAt(u, b, 0, 8, { bogus: 1 } as never), 'EINVAL', /unknown option "bogus"/);
+  assert.equal(readAt(u, b, 4, 8), { value: 2, end: 8 });
+  assert.equal(readAt(u, Uint8Array.from([0, 0, 0, 3]), 0, 4, { littleEndian: false }), { value: 3, end: 4 });
+});
+
 test('decoding errors: EBADMSG naming the rule', () => {
   const s = encode('s', ['abc']);
   const t = s.slice(); t[7] = 1;
