@@ -1094,7 +1094,7 @@ export class Bus {
    */
   waitForName(name: string, opts?: S.WaitForNameOptions): Promise<number> {
     // (pool_max: its look-ups LIST every name, as withConn's)
-    return S.waitForNameOn(() => this.connect({ poolSize: this.limits.poolMax, description: 'waitForName' }), name, opts);
+    return S.waitForNameOn(this.engine, () => this.connect({ poolSize: this.limits.poolMax, description: 'waitForName' }), name, opts);
   }
 
   // --- dead workers on every runtime (issue 10 item 5): the Web Locks death signal -----

@@ -246,13 +246,25 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     // earlier sends of this connection to the caller still wait for room: the reply goes
     // behind them, not ahead (an outside audit, stop 22: it was sent at once, first)
     if (c.replyWaitsTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
-    c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
+    // (with an event-loop send's lock wait: a caller's lock that stays taken, a stuck or dead
+    // thread's, is left to the wait below, which lets the event loop run; the reply's send
+    // blocked the thread LOCK_WAIT_MS, and a synchronous handler's dispatch then threw EDEADLK
+    // out of the service's loop, before stop 66: an outside audit)
+    const e = c.engine;
+    e.lockWaitMs = c.sendLockWait();
+    try {
+      c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
+    } finally {
+      e.lockWaitMs = e.syncLockWaitMs;
+    }
   } catch (err) {
     if (callerGone(err)) return; // the caller stopped waiting, or is gone
-    // no room in the caller for now (its quota for this user, or its pool): the reply waits
-    // for room as replyAsync does
+    // no room in the caller for now (its quota for this user, or its pool), or its lock
+    // taken: the reply waits for room (and the lock) as replyAsync does
     const made = bytes as Uint8Array | null; // (assigned in the try)
-    if (made !== null && roomFor(err) && replyLater(c, call, cookie, serial, errorName, made, rc, onError)) return;
+    const locked = err instanceof BusError && err.errno === A.EDEADLK;
+    if (locked) c.sendLockSeen(true);
+    if (made !== null && (roomFor(err) || locked) && replyLater(c, call, cookie, serial, errorName, made, rc, onError)) return;
     replyFailed(c, call, cookie, serial, errorName, err, onError, sync);
   }
 }

@@ -12,6 +12,7 @@ import * as A from './shared/abi.ts';
 import { foreignKind } from './brand.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
 import { abortHooks } from './abort-hooks.ts';
+import { lockRetry } from './lock-retry.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
@@ -606,13 +607,27 @@ function closedUnder(op: string, c: Connection): BusError {
     : "its connection (the library's, listed in bus.connections) was closed while it waited");
 }
 
-export async function waitForNameOn(connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
+/**
+ * The wait's synchronous steps (its connection's HELLO, its matches, its look-ups) with an
+ * event-loop caller's lock waits, tried again while a lock another thread holds is in their
+ * way (lock-retry.ts): each blocked the thread LOCK_WAIT_MS and the wait then failed EDEADLK,
+ * before stop 66 (an outside audit). EDEADLK once the lock has stayed taken LOCK_WAIT_MS.
+ */
+function softly<T>(e: Engine, op: string, name: string, args: ReturnType<typeof waitArgs>, deadline: number, fn: () => T, keepAlive = args.keepAlive ?? true): Promise<T> {
+  return lockRetry(e, fn, {
+    op, deadline, signal: args.signal, keepAlive, look: true,
+    timedOut: () => timedOut(op, name, args.timeout, args.owner),
+  });
+}
+
+export async function waitForNameOn(e: Engine, connect: () => Connection, name: string, opts?: WaitForNameOptions): Promise<number> {
   const op = 'waitForName';
   const args = waitArgs(op, name, opts);
   const { timeout, signal, owner: want, keepAlive } = args;
+  const deadline = performance.now() + timeout;
   let c: Connection;
   try {
-    c = connect();
+    c = await softly(e, op, name, args, deadline, connect);
   } catch (err) {
     // (its short-lived connection is this call's business: its errors are waitForName's)
     if (err instanceof BusError) throw relabel(op, err);
@@ -627,8 +642,8 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
     // owner: an outside audit)
     const unsubscribe: (() => void)[] = [];
     try {
-      unsubscribe.push(addMatch(c, { notifications: 'name-add', name }, op));
-      unsubscribe.push(addMatch(c, { notifications: 'name-change', name }, op));
+      unsubscribe.push(await softly(e, op, name, args, deadline, () => addMatch(c, { notifications: 'name-add', name }, op)));
+      unsubscribe.push(await softly(e, op, name, args, deadline, () => addMatch(c, { notifications: 'name-change', name }, op)));
     } catch (err) {
       if (!(err instanceof BusError && err.errno === A.ENFILE)) throw err;
       for (const u of unsubscribe) u(); // (its entry back for others while this one polls)
@@ -642,13 +657,12 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
     }
     let owner: number | null;
     try {
-      owner = c.getNameOwner(name);
+      owner = await softly(e, op, name, args, deadline, () => c.getNameOwner(name));
     } catch (err) {
       // (this call's: it said getNameOwner before stop 65, where its later look-ups say waitForName)
       throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
     }
     if (isAwaited(owner, want)) return owner;
-    const deadline = performance.now() + timeout;
     for (;;) {
       let m: Message;
       try {
@@ -675,7 +689,7 @@ export async function waitForNameOn(connect: () => Connection, name: string, opt
       let now: number | null;
       try {
         for (let q = c.recv(); q !== null; q = c.recv()) q.free();
-        now = c.getNameOwner(name);
+        now = await softly(e, op, name, args, deadline, () => c.getNameOwner(name));
       } catch (err) {
         if (isShutdown(c.engine.u32)) throw shutdownError(op);
         throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
@@ -709,7 +723,7 @@ async function pollName(c: Connection, name: string, op: string, args: ReturnTyp
     if (isShutdown(c.engine.u32)) throw shutdownError(op);
     let owner: number | null;
     try {
-      owner = c.getNameOwner(name);
+      owner = await softly(c.engine, op, name, args, deadline, () => c.getNameOwner(name), keepAlive ?? c.keepsAlive);
     } catch (err) {
       if (isShutdown(c.engine.u32)) throw shutdownError(op);
       // (its look-ups are this wait's business: their errors, the connection closed meanwhile

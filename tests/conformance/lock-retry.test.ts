@@ -1,0 +1,59 @@
+// Event-loop operations made of synchronous commands, meeting a lock another (live) thread
+// holds for a moment: each try waits ASYNC_LOCK_WAIT_MS at most and the operation tries again
+// on a timer, letting the event loop run (js/lock-retry.ts). Before stop 66 each of these waited
+// LOCK_WAIT_MS (1 s) with the thread blocked, so a holder that lets go from this very event
+// loop (here: a timer; in a program, a dead worker's 'exit' that recovers it) never could, and
+// the operation failed with EDEADLK (an outside audit measured the 1 s stalls).
+import * as assert from 'uvu/assert';
+import { Bus, BusError, abi as A } from '../../js/index.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
+
+const t = busSuite('event-loop operations and a lock held by another thread');
+
+/** `word` (an index in i32) held by a live thread `holder` (a joined slot + 1), let go by a timer after `ms` */
+function holdFor(i32: Int32Array, word: number, holder: number, ms: number): void {
+  assert.is(Atomics.compareExchange(i32, word, 0, holder), 0, 'the lock was free');
+  setTimeout(() => { Atomics.store(i32, word, 0); Atomics.notify(i32, word); }, ms);
+}
+const outcome = (p: Promise<unknown>): Promise<unknown> => p.then((v) => v, (e: unknown) => e instanceof BusError ? e.code : e);
+
+t('emitAsync of a broadcast that meets the bus lock taken tries again on the event loop, and is delivered', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const s = bus.connect(), r = bus.connect(), x = bus.connect();
+  r.addMatch("type='signal',interface='org.ex.L'");
+  x.addMatch("type='signal',sender='org.ex.Nobody'"); // a NAME rule on the bus: signals are matched under the bus lock
+  holdFor(bus.engine.i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, j.engine.threadSlot + 1, 30);
+  const c = await outcome(s.emitAsync({ path: '/a', interface: 'org.ex.L', member: 'M' }, { timeout: 5000 }));
+  assert.type(c, 'number', `resolved with its cookie (${String(c)})`);
+  const m = r.recv();
+  assert.ok(m !== null, 'delivered');
+  m!.free();
+  s.close(); r.close(); x.close(); j.close();
+});
+
+t('bus.waitForName and conn.waitForName whose look-ups meet the bus lock taken try again, and resolve', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const owner = bus.connect(), c = bus.connect();
+  owner.requestName('org.ex.Owned');
+  const word = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
+  holdFor(bus.engine.i32, word, j.engine.threadSlot + 1, 30);
+  assert.is(await outcome(bus.waitForName('org.ex.Owned', { timeout: 5000 })), owner.id, 'bus.waitForName');
+  holdFor(bus.engine.i32, word, j.engine.threadSlot + 1, 30);
+  assert.is(await outcome(c.waitForName('org.ex.Owned', { timeout: 5000 })), owner.id, 'conn.waitForName');
+  owner.close(); c.close(); j.close();
+});
+
+t('a method\'s reply that meets the caller\'s lock taken waits for it as a reply waits for room: dispatch returns, the caller gets the reply', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const svc = bus.connect(), caller = bus.connect();
+  svc.export('/o', 'org.ex.I', { M: { in: '', out: 's', handler: () => ['done'] } });
+  const p = outcome(caller.callMethod({ destination: svc.id, path: '/o', interface: 'org.ex.I', member: 'M' }, { timeout: 5000 }));
+  const m = await svc.recvAsync({ timeout: 2000 });
+  holdFor(bus.engine.i32, (bus.engine.connAddr(caller.slot) + A.CONN_LOCK) >>> 2, j.engine.threadSlot + 1, 30);
+  assert.is(await outcome(Promise.resolve().then(() => svc.dispatch(m))), 1, 'dispatch returned (it threw EDEADLK before)');
+  m.free();
+  assert.equal(await p, ['done']);
+  svc.close(); caller.close(); j.close();
+});
+
+t.run();
