@@ -334,7 +334,10 @@ t('watch() on a runtime whose exit event comes before the thread stops (Deno): a
   } finally {
     if (!hadDeno) delete g.Deno;
   }
-  assert.ok(blocked < A.RECOVER_BUSY_MS / 2, `the exit handler returned after ${blocked.toFixed(1)} ms (the event loop is free)`);
+  // (a handler that waited for the dying thread would block RECOVER_BUSY_MS at least; one that
+  // does not returns in well under that, but a loaded 2-core machine stretched it past half of
+  // it once in CI: 51.5 ms, stop 66; so the bound is the wait itself)
+  assert.ok(blocked < A.RECOVER_BUSY_MS, `the exit handler returned after ${blocked.toFixed(1)} ms (the event loop is free)`);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<string>((res) => { timer = setTimeout(() => res('pending after 3 s'), 3000); });
   const r = await Promise.race([watched, late]);
