@@ -34,7 +34,6 @@ import type { MatchRule } from './dbus/match.ts';
 import { PAYLOAD_DBUS, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI } from './dbus/header.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 import { LockLook } from './lock-look.ts';
-import { lockRetry } from './lock-retry.ts';
 
 export type Destination = number | string;
 
@@ -2143,21 +2142,10 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // (the cookie taken first, as emit() takes it, and given back when the signal is not sent)
       c = this.takeCookie();
       sig = S.prepareSignal(this, signal, c, op);
-      if (sig.destination === undefined) {
-        // a broadcast never waits for room; a lock in its way is met as an event-loop send meets
-        // one (lock-retry.ts: it blocked the thread LOCK_WAIT_MS per call at a stuck receiver,
-        // emit()'s wait, before stop 66: an outside audit)
-        const cookie = c, s = sig, e = this.engine;
-        return lockRetry(e, () => {
-          this.live(op);
-          const skips0 = e.skips;
-          const r = S.sendSignal(this, s, s.bytes, cookie, op);
-          this.sendWent(skips0);
-          return r;
-        }, { op, deadline: now() + w.timeout, signal: w.signal, keepAlive: w.keepAlive ?? this.keepsAlive, look: false,
-          timedOut: (x) => new BusError(A.ETIMEDOUT, op, `a lock of the bus stayed taken past the timeout (${w.timeout} ms): ${x.message}`) })
-          .then(undefined, (err: unknown) => { this.untakeCookie(cookie); throw err; });
-      }
+      // (a broadcast: emit()'s own lock waits, which block the thread at a subscriber whose
+      // lock stays taken; its tries cannot be made again from the event loop, since one that
+      // fails part way has delivered to the subscribers before: API.md, emitAsync)
+      if (sig.destination === undefined) return Promise.resolve(S.sendSignal(this, sig, sig.bytes, c, op));
     } catch (err) {
       if (c >= 0) this.untakeCookie(c);
       return Promise.reject(err);

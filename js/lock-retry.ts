@@ -1,13 +1,16 @@
-// lock-retry: an event-loop operation made of synchronous commands (emitAsync's broadcast,
-// bus.waitForName's HELLO, match and look-ups, conn.waitForName's look-ups) that meets a lock
-// another thread holds. A synchronous command waits for it up to LOCK_WAIT_MS (1 s), blocking
-// its thread: from an event loop, every such call stalled it a second while a stuck or dead
-// thread held the lock, and a dead one was not recovered meanwhile (Node's 'exit' waits for
-// the loop), before stop 66 (an outside audit). Here each try waits ASYNC_LOCK_WAIT_MS at most
-// (a look, 0, once the lock was found taken, where `look` says so), and a try that meets the
-// lock (EDEADLK, having changed nothing) is made again on a timer, letting the event loop run,
-// until the lock has stayed taken for LOCK_WAIT_MS in all (EDEADLK: lock-look.ts), the caller's
-// deadline (its own error) or its signal (ECANCELED), as sendAsync's tries do.
+// lock-retry: an event-loop operation made of synchronous commands (bus.waitForName's HELLO,
+// matches and look-ups, conn.waitForName's look-ups) that meets a lock another thread holds. A
+// synchronous command waits for it up to LOCK_WAIT_MS (1 s), blocking its thread: from an
+// event loop, every such call stalled it a second while a stuck or dead thread held the lock,
+// and a dead one was not recovered meanwhile (Node's 'exit' waits for the loop), before stop
+// 66 (an outside audit). Here each try waits ASYNC_LOCK_WAIT_MS at most (a look, 0, once the
+// lock was found taken, where `look` says so), and a try that meets the lock (EDEADLK, having
+// changed nothing) is made again on a timer, letting the event loop run, until the lock has
+// stayed taken for LOCK_WAIT_MS in all (EDEADLK: lock-look.ts), the caller's deadline (its own
+// error) or its signal (ECANCELED), as sendAsync's tries do. Only for commands whose EDEADLK
+// changed nothing: a broadcast that stops part way has delivered to some subscribers, and a
+// short wait would pass busy ones over (emitAsync's is emit()'s: API.md says why).
+
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
 import { now } from './host/wait.ts';
@@ -52,8 +55,8 @@ export async function lockRetry<T>(e: Engine, fn: () => T, w: LockRetry): Promis
   }
 }
 
-/** A timer of `ms`, ended early by the signal (ECANCELED). */
-function pause(ms: number, w: LockRetry): Promise<void> {
+/** A timer of `ms`, ended early by the signal (ECANCELED of `w.op`); it keeps the thread alive when `w.keepAlive` says so (conn.waitForName's polls use it too). */
+export function pause(ms: number, w: { readonly op: string; readonly signal?: AbortSignal | undefined; readonly keepAlive: boolean }): Promise<void> {
   const signal = w.signal;
   if (signal?.aborted) return Promise.reject(canceled(w.op, signal));
   return new Promise<void>((resolve, reject) => {

@@ -246,12 +246,14 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     // earlier sends of this connection to the caller still wait for room: the reply goes
     // behind them, not ahead (an outside audit, stop 22: it was sent at once, first)
     if (c.replyWaitsTo(call.senderId) && replyLater(c, call, cookie, serial, errorName, bytes, rc, onError)) return;
-    // (with an event-loop send's lock wait: a caller's lock that stays taken, a stuck or dead
-    // thread's, is left to the wait below, which lets the event loop run; the reply's send
-    // blocked the thread LOCK_WAIT_MS, and a synchronous handler's dispatch then threw EDEADLK
-    // out of the service's loop, before stop 66: an outside audit)
+    // (an async handler's reply, sent from a promise callback, with an event-loop send's lock
+    // wait: a caller's lock that stays taken, a stuck or dead thread's, is left to the wait
+    // below, which lets the event loop run; it blocked the thread LOCK_WAIT_MS before stop 66,
+    // an outside audit. A synchronous handler's, from dispatch's own call, keeps a synchronous
+    // send's wait: its service loop may be a recvWait loop that never lets the event loop
+    // run, where a reply left to a wait would never go, a review of stop 66's first version)
     const e = c.engine;
-    e.lockWaitMs = c.sendLockWait();
+    e.lockWaitMs = sync ? e.syncLockWaitMs : c.sendLockWait();
     try {
       c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
     } finally {
@@ -260,7 +262,8 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
   } catch (err) {
     if (callerGone(err)) return; // the caller stopped waiting, or is gone
     // no room in the caller for now (its quota for this user, or its pool), or its lock
-    // taken: the reply waits for room (and the lock) as replyAsync does
+    // taken (EDEADLK: a synchronous handler's dispatch threw it out of the service's loop
+    // before stop 66): the reply waits for room (and the lock) as replyAsync does
     const made = bytes as Uint8Array | null; // (assigned in the try)
     const locked = err instanceof BusError && err.errno === A.EDEADLK;
     if (locked) c.sendLockSeen(true);

@@ -11,8 +11,7 @@
 import * as A from './shared/abi.ts';
 import { foreignKind } from './brand.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
-import { abortHooks } from './abort-hooks.ts';
-import { lockRetry } from './lock-retry.ts';
+import { lockRetry, pause } from './lock-retry.ts';
 import { isShutdown, type Engine } from './engine.ts';
 import type { Connection, Destination } from './connection.ts';
 import { Message } from './message.ts';
@@ -20,7 +19,6 @@ import { MATCH, SEND, items, commandError } from './cmd/index.ts';
 import { describeReason } from './cmd/reasons.ts';
 import { put64 } from './wire.ts';
 import { kindOf, options, optBoolean, shown, isAbortSignal, asArgError, relabel, isList, isRevoked } from './args.ts';
-import { unref as unrefTimer } from './host/deadlines.ts';
 import { matchRuleOf, type MatchRule } from './dbus/match.ts';
 import { maskOf, signalFilter, signalFilterOfMessage, type BloomParams } from './dbus/bloom.ts';
 import { encodeTransient, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI, type DBusHeader, type DBusMessage } from './dbus/header.ts';
@@ -616,7 +614,8 @@ function closedUnder(op: string, c: Connection): BusError {
 function softly<T>(e: Engine, op: string, name: string, args: ReturnType<typeof waitArgs>, deadline: number, fn: () => T, keepAlive = args.keepAlive ?? true): Promise<T> {
   return lockRetry(e, fn, {
     op, deadline, signal: args.signal, keepAlive, look: true,
-    timedOut: () => timedOut(op, name, args.timeout, args.owner),
+    // (its owner could not be looked up: said so, not "got no owner")
+    timedOut: (x) => new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)}: a lock of the bus stayed taken while the wait looked it up, until its timeout (${args.timeout} ms): ${x.message}`),
   });
 }
 
@@ -734,15 +733,9 @@ async function pollName(c: Connection, name: string, op: string, args: ReturnTyp
     if (isAwaited(owner, want)) return owner;
     const left = deadline - performance.now();
     if (left <= 0) throw timedOut(op, name, timeout, want);
-    await new Promise<void>((resolve, reject) => {
-      // (one listener per signal for all of this thread's waits: abort-hooks.ts)
-      const onAbort = { handleEvent: () => { clearTimeout(t); reject(canceled(op, signal)); } };
-      const t = setTimeout(() => { if (signal !== undefined) abortHooks.unwatch(signal, onAbort); resolve(); }, Math.min(delay, left));
-      // (its polling timer keeps the thread alive only if the wait should: the connection's
-      // ref() / unref() at each poll, or keepAlive)
-      if (!(keepAlive ?? c.keepsAlive)) unrefTimer(t);
-      if (signal !== undefined) abortHooks.watch(signal, onAbort, op);
-    });
+    // (its polling timer keeps the thread alive only if the wait should: the connection's
+    // ref() / unref() at each poll, or keepAlive)
+    await pause(Math.min(delay, left), { op, signal, keepAlive: keepAlive ?? c.keepsAlive });
     delay = Math.min(delay * 2, 50);
   }
 }

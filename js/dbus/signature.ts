@@ -1,9 +1,9 @@
 // signature: D-Bus type signatures parsed into type trees (cached), with the specification's
 // rules: at most 255 bytes, known type codes, complete types, non-empty structs, dict entries
-// only as array elements with a basic key and exactly one value, at most 32 nested arrays, 32
-// nested structs and 32 nested dict entries (the specification's "32 array type codes and 32
-// open parentheses"; dict entries counted apart, as libdbus does: they counted as structs
-// before stop 66, and valid signatures libdbus takes were refused).
+// only as array elements with a basic key and exactly one value, at most 32 nested arrays and
+// 32 nested structs (the specification's "32 array type codes and 32 open parentheses"). A dict
+// entry is no parenthesis: it counted as a struct before stop 66, and valid signatures libdbus
+// takes were refused; each sits in an array, which the array bound counts.
 import * as A from '../shared/abi.ts';
 import { BusError } from '../errno.ts';
 import { notString } from './names.ts';
@@ -27,7 +27,6 @@ export interface DType {
 export const MAX_SIGNATURE = 255;
 export const MAX_ARRAY_DEPTH = 32;
 export const MAX_STRUCT_DEPTH = 32;
-export const MAX_DICT_DEPTH = 32;
 
 const BASIC: Record<string, [number, number]> = {
   // code: [align, fixed size (0: string-like)]
@@ -78,7 +77,7 @@ export function signatureError(sig: string): string | null {
   if (typeof sig !== 'string') return notString('a signature', sig);
   if (sig.length > MAX_SIGNATURE) return `longer than ${MAX_SIGNATURE} bytes (signature too long)`;
   let i = 0;
-  const one = (arrays: number, structs: number, dicts: number): string | null => {
+  const one = (arrays: number, structs: number): string | null => {
     if (i >= sig.length) return 'an array without an element type';
     const c = sig[i++];
     if (c in BASIC || c === 'v') return null;
@@ -86,24 +85,23 @@ export function signatureError(sig: string): string | null {
       if (arrays + 1 > MAX_ARRAY_DEPTH) return `more than ${MAX_ARRAY_DEPTH} nested arrays (nesting depth)`;
       if (sig[i] === '{') {
         i++;
-        if (dicts + 1 > MAX_DICT_DEPTH) return `more than ${MAX_DICT_DEPTH} nested dict entries (nesting depth)`;
         if (i >= sig.length) return 'an unterminated dict entry';
         if (!(sig[i] in BASIC)) return `a dict entry key must be a basic type, got ${JSON.stringify(sig[i])}`;
         i++;
         if (sig[i] === '}') return 'a dict entry has a key and one value';
-        const e = one(arrays + 1, structs, dicts + 1);
+        const e = one(arrays + 1, structs);
         if (e !== null) return e;
         if (sig[i] !== '}') return i >= sig.length ? 'an unterminated dict entry' : 'a dict entry has a key and one value';
         i++;
         return null;
       }
-      return one(arrays + 1, structs, dicts);
+      return one(arrays + 1, structs);
     }
     if (c === '(') {
       if (structs + 1 > MAX_STRUCT_DEPTH) return `more than ${MAX_STRUCT_DEPTH} nested structs (nesting depth)`;
       if (sig[i] === ')') return 'an empty struct';
       while (i < sig.length && sig[i] !== ')') {
-        const e = one(arrays, structs + 1, dicts);
+        const e = one(arrays, structs + 1);
         if (e !== null) return e;
       }
       if (i >= sig.length) return 'an unterminated struct';
@@ -115,7 +113,7 @@ export function signatureError(sig: string): string | null {
     return `unknown type code ${JSON.stringify(c)}`;
   };
   while (i < sig.length) {
-    const e = one(0, 0, 0);
+    const e = one(0, 0);
     if (e !== null) return e;
   }
   return null;
