@@ -266,8 +266,15 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     // before stop 66): the reply waits for room (and the lock) as replyAsync does
     const made = bytes as Uint8Array | null; // (assigned in the try)
     const locked = err instanceof BusError && err.errno === A.EDEADLK;
-    if (locked) c.sendLockSeen(true);
-    if (made !== null && (roomFor(err) || locked) && replyLater(c, call, cookie, serial, errorName, made, rc, onError)) return;
+    if (locked) {
+      c.sendLockSeen(true);
+      // (the wait for the lock, or nothing: a synchronous handler's try that waited past the
+      // call's deadline finds nobody waiting any more, as EBADSLT says; it was thrown out of
+      // dispatch, a review of stop 66)
+      if (made !== null) replyLater(c, call, cookie, serial, errorName, made, rc, onError);
+      return;
+    }
+    if (made !== null && roomFor(err) && replyLater(c, call, cookie, serial, errorName, made, rc, onError)) return;
     replyFailed(c, call, cookie, serial, errorName, err, onError, sync);
   }
 }
@@ -281,7 +288,8 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
 function replyLater(c: Connection, call: MethodCall, cookie: number, serial: number, errorName: string | undefined, bytes: Uint8Array, rc: number, onError: ExportOptions['onError']): boolean {
   const left = (deadlines.get(call) ?? 0) / 1e6 - c.engine.monotonicNs() / 1e6;
   if (left <= 0) return false;
-  c.replyToAsync(call.senderId, cookie, bytes.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, left).then(undefined, (e2: unknown) => {
+  // (whole ms: its ETIMEDOUT names them)
+  c.replyToAsync(call.senderId, cookie, bytes.slice(), { cookie: rc, payloadType: PAYLOAD_DBUS }, Math.ceil(left)).then(undefined, (e2: unknown) => {
     if (callerGone(e2)) return;
     replyFailed(c, call, cookie, serial, errorName, e2, onError, false);
   });
@@ -317,17 +325,26 @@ function replyFailed(c: Connection, call: MethodCall, cookie: number, serial: nu
     // stop 65 it was left to its timeout); neither fits: the caller times out
     const what = errorName === undefined ? 'the reply' : `the error reply ${errorName}`;
     const texts = [`${call.interface ?? ''}.${call.member}: ${what} could not be sent: ${err.message}`, `${what} could not be sent (${err.code})`];
-    for (const text of texts) {
-      let rc = -1;
-      try {
-        rc = c.takeCookie();
-        if (rc > 0xffffffff) break;
-        c.replyTo(call.senderId, cookie, failedBytes(rc, serial, text), { cookie: rc, payloadType: PAYLOAD_DBUS });
-        break;
-      } catch (x) {
-        if (rc >= 0) c.untakeCookie(rc);
-        if (!tooBig(x)) break;
+    // (from a promise callback, a wait's end, with an event-loop send's lock wait: a wait for
+    // room that ended at a lock still taken blocked the thread LOCK_WAIT_MS here, a review of
+    // stop 66)
+    const e = c.engine;
+    e.lockWaitMs = sync ? e.syncLockWaitMs : c.sendLockWait();
+    try {
+      for (const text of texts) {
+        let rc = -1;
+        try {
+          rc = c.takeCookie();
+          if (rc > 0xffffffff) break;
+          c.replyTo(call.senderId, cookie, failedBytes(rc, serial, text), { cookie: rc, payloadType: PAYLOAD_DBUS });
+          break;
+        } catch (x) {
+          if (rc >= 0) c.untakeCookie(rc);
+          if (!tooBig(x)) break;
+        }
       }
+    } finally {
+      e.lockWaitMs = e.syncLockWaitMs;
     }
   }
   // (named as dispatch's, which the service called, not as the reply it made: API.md, reply())

@@ -615,7 +615,7 @@ function softly<T>(e: Engine, op: string, name: string, args: ReturnType<typeof 
   return lockRetry(e, fn, {
     op, deadline, signal: args.signal, keepAlive, look: true,
     // (its owner could not be looked up: said so, not "got no owner")
-    timedOut: (x) => new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)}: a lock of the bus stayed taken while the wait looked it up, until its timeout (${args.timeout} ms): ${x.message}`),
+    timedOut: (x) => new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)}: a lock of the bus stayed taken while the wait made its connection or looked the name up, until its timeout (${args.timeout} ms): ${x.message}`),
   });
 }
 
@@ -626,14 +626,16 @@ export async function waitForNameOn(e: Engine, connect: () => Connection, name: 
   const deadline = performance.now() + timeout;
   let c: Connection;
   try {
-    c = await softly(e, op, name, args, deadline, connect);
+    // (marked as the wait's own as it is made: bus.close() right after the call, before the
+    // await below ends, found it a user's connection and failed EBUSY, a review of stop 66)
+    c = await softly(e, op, name, args, deadline, () => { const k = connect(); nameWaits.add(k); return k; });
   } catch (err) {
     // (its short-lived connection is this call's business: its errors are waitForName's)
     if (err instanceof BusError) throw relabel(op, err);
     throw err;
   }
-  nameWaits.add(c);
   try {
+    if (c.closed) throw closedUnder(op, c); // (bus.close() while the HELLO's await ended)
     // (only this name's changes: with every name's, a burst of other names filled the
     // short-lived connection's quota and the one awaited was dropped, an outside audit, stop 42)
     // a match table without two free entries: the wait polls getNameOwner, as conn.waitForName
@@ -644,6 +646,7 @@ export async function waitForNameOn(e: Engine, connect: () => Connection, name: 
       unsubscribe.push(await softly(e, op, name, args, deadline, () => addMatch(c, { notifications: 'name-add', name }, op)));
       unsubscribe.push(await softly(e, op, name, args, deadline, () => addMatch(c, { notifications: 'name-change', name }, op)));
     } catch (err) {
+      if (c.closed) throw closedUnder(op, c); // (closed in a retry's pause: told as below)
       if (!(err instanceof BusError && err.errno === A.ENFILE)) throw err;
       for (const u of unsubscribe) u(); // (its entry back for others while this one polls)
       try {
@@ -658,6 +661,7 @@ export async function waitForNameOn(e: Engine, connect: () => Connection, name: 
     try {
       owner = await softly(e, op, name, args, deadline, () => c.getNameOwner(name));
     } catch (err) {
+      if (c.closed) throw closedUnder(op, c);
       // (this call's: it said getNameOwner before stop 65, where its later look-ups say waitForName)
       throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
     }
@@ -691,6 +695,7 @@ export async function waitForNameOn(e: Engine, connect: () => Connection, name: 
         now = await softly(e, op, name, args, deadline, () => c.getNameOwner(name));
       } catch (err) {
         if (isShutdown(c.engine.u32)) throw shutdownError(op);
+        if (c.closed) throw closedUnder(op, c);
         throw err instanceof BusError && !err.message.startsWith('engine: ') ? relabel(op, err) : err;
       }
       if (isAwaited(now, want)) return now;

@@ -6,8 +6,8 @@
 // 'exit' that recovers it) never could, and the operation failed with EDEADLK (an outside audit
 // measured the 1 s stalls).
 import * as assert from 'uvu/assert';
-import { Bus, BusError, abi as A } from '../../js/index.ts';
-import { busSuite, ENGINE } from '../helpers/harness.ts';
+import { Bus, BusError, MockProvider, abi as A } from '../../js/index.ts';
+import { busSuite, makeBus, ENGINE } from '../helpers/harness.ts';
 
 const t = busSuite('event-loop operations and a lock held by another thread');
 
@@ -49,6 +49,36 @@ t('a method\'s reply that meets the caller\'s lock taken waits for it as a reply
     assert.equal(await p, [member.toLowerCase()], `${member}: the reply came`);
   }
   svc.close(); caller.close(); j.close();
+});
+
+t('bus.close() at once after bus.waitForName(): the wait ends with ECONNRESET and the close goes through (it failed EBUSY, a review of stop 66)', async () => {
+  const { bus: b2 } = await makeBus();
+  const p = outcome(b2.waitForName('org.ex.Never', { timeout: 5000 }));
+  b2.close(); // (threw EBUSY: its connection was not yet the wait's own)
+  assert.is(await p, 'ECONNRESET');
+});
+
+t('a synchronous handler\'s reply that waited for the caller\'s lock past the call\'s deadline is dropped, as for a caller that stopped waiting: dispatch returns (it threw EDEADLK, a review of stop 66)', async () => {
+  const mock = new MockProvider({ realClock: true }); // (the call's deadline in real time)
+  const { bus: b2 } = await makeBus({ provider: mock });
+  const j = await Bus.join(b2.handle(), { provider: mock, engine: ENGINE });
+  const svc = b2.connect(), caller = b2.connect();
+  svc.export('/o', 'org.ex.I', { Now: { in: '', out: 's', handler: () => ['now'] } });
+  const p = outcome(caller.callMethod({ destination: svc.id, path: '/o', interface: 'org.ex.I', member: 'Now' }, { timeout: 300 }));
+  const m = await svc.recvAsync({ timeout: 2000 });
+  // held past the call's deadline and the synchronous send's LOCK_WAIT_MS (its holder live)
+  const word = (b2.engine.connAddr(caller.slot) + A.CONN_LOCK) >>> 2;
+  holdFor(b2.engine.i32, word, j.engine.threadSlot + 1, A.LOCK_WAIT_MS + 300);
+  assert.is(await outcome(Promise.resolve().then(() => svc.dispatch(m))), 1, 'dispatch returned');
+  // (the lock let go before the next command: each ticks the reply deadlines, whose
+  // REPLY_TIMEOUT for the caller needs that lock)
+  for (let i = 0; i < 400 && Atomics.load(b2.engine.i32, word) !== 0; i++) await new Promise((r) => setTimeout(r, 5));
+  m.free();
+  assert.is(await p, 'ETIMEDOUT', 'the caller timed out');
+  assert.is(svc.pendingSends, 0, 'no reply left waiting');
+  svc.close(); caller.close(); j.close();
+  assert.equal(b2.check(), []);
+  b2.close();
 });
 
 t.run();
