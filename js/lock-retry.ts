@@ -3,8 +3,8 @@
 // synchronous command waits for it up to LOCK_WAIT_MS (1 s), blocking its thread: from an
 // event loop, every such call stalled it a second while a stuck or dead thread held the lock,
 // and a dead one was not recovered meanwhile (Node's 'exit' waits for the loop), before stop
-// 66 (an outside audit). Here each try waits ASYNC_LOCK_WAIT_MS at most (a look, 0, once the
-// lock was found taken, where `look` says so), and a try that meets the lock (EDEADLK, having
+// 66 (an outside audit). Here the first try waits ASYNC_LOCK_WAIT_MS at most (the next ones only
+// look, 0), and a try that meets the lock (EDEADLK, having
 // changed nothing) is made again on a timer, letting the event loop run, until the lock has
 // stayed taken for LOCK_WAIT_MS in all (EDEADLK: lock-look.ts), the caller's deadline (its own
 // error) or its signal (ECANCELED), as sendAsync's tries do. Only for commands whose EDEADLK
@@ -29,15 +29,13 @@ export interface LockRetry {
   readonly signal?: AbortSignal | undefined;
   /** its retry timer keeps the thread alive */
   readonly keepAlive: boolean;
-  /** later tries only look (0 ms) once the lock was found taken; else each waits ASYNC_LOCK_WAIT_MS (a broadcast: a try passes over a receiver whose lock it did not get) */
-  readonly look: boolean;
 }
 
 /** `fn()` (synchronous commands of engine `e`), tried again while a lock is in its way; what it returns, or what it throws but EDEADLK until the lock is stuck. */
 export async function lockRetry<T>(e: Engine, fn: () => T, w: LockRetry): Promise<T> {
   let look: LockLook | null = null;
   for (;;) {
-    e.lockWaitMs = w.look && look !== null ? 0 : e.asyncLockWaitMs;
+    e.lockWaitMs = look !== null ? 0 : e.asyncLockWaitMs; // (once found taken, the tries only look)
     let lockErr: BusError;
     try {
       return fn();

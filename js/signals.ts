@@ -613,7 +613,7 @@ function closedUnder(op: string, c: Connection): BusError {
  */
 function softly<T>(e: Engine, op: string, name: string, args: ReturnType<typeof waitArgs>, deadline: number, fn: () => T, keepAlive = args.keepAlive ?? true): Promise<T> {
   return lockRetry(e, fn, {
-    op, deadline, signal: args.signal, keepAlive, look: true,
+    op, deadline, signal: args.signal, keepAlive,
     // (its owner could not be looked up: said so, not "got no owner")
     timedOut: (x) => new BusError(A.ETIMEDOUT, op, `${JSON.stringify(name)}: a lock of the bus stayed taken while the wait made its connection or looked the name up, until its timeout (${args.timeout} ms): ${x.message}`),
   });
