@@ -28,6 +28,7 @@ import { Caller, type CallOwner } from './call-run.ts';
 import type { Waiter } from './waiter.ts';
 import { Calls, NO_WAKE, type PendingCall, type CallOptions, type CallSyncOptions } from './calls.ts';
 import * as S from './signals.ts';
+import { broadcastAsync } from './bcast-async.ts';
 import * as O from './objects.ts';
 import * as CJ from './call-json.ts';
 import type { MatchRule } from './dbus/match.ts';
@@ -2142,10 +2143,15 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // (the cookie taken first, as emit() takes it, and given back when the signal is not sent)
       c = this.takeCookie();
       sig = S.prepareSignal(this, signal, c, op);
-      // (a broadcast: emit()'s own lock waits, which block the thread at a subscriber whose
-      // lock stays taken; its tries cannot be made again from the event loop, since one that
-      // fails part way has delivered to the subscribers before: API.md, emitAsync)
-      if (sig.destination === undefined) return Promise.resolve(S.sendSignal(this, sig, sig.bytes, c, op));
+      // (a broadcast: set aside at a subscriber whose lock stays taken, and gone on with from
+      // timers, in call order with the connection's other awaitable broadcasts: bcast-async.ts)
+      if (sig.destination === undefined) {
+        const cookie = c, s = sig;
+        let went = false, bytes = s.bytes;
+        return broadcastAsync(this, () => { S.sendSignal(this, s, bytes, cookie, op); }, { op, timeout: w.timeout, signal: w.signal, keepAlive: w.keepAlive },
+          () => { went = true; }, () => { bytes = bytes.slice(); }) // (a copy of the codec's scratch, for a try after its turn)
+          .then(() => cookie, (err: unknown) => { if (!went) this.untakeCookie(cookie); throw err; });
+      }
     } catch (err) {
       if (c >= 0) this.untakeCookie(c);
       return Promise.reject(err);

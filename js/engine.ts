@@ -13,6 +13,7 @@ import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
 import { payAll } from './host/owed.ts';
 import { canBlock } from './host/wait.ts';
+import { parkSave, parkRestore, type ParkedBroadcast } from './bcast-park.ts';
 
 export type EngineKind = 'wasm' | 'twin';
 
@@ -135,9 +136,25 @@ export interface Engine {
   readonly skips: number;
   /** what an event-loop wait's try sets lockWaitMs to: ASYNC_LOCK_WAIT_MS, or SPIN_LOCK_WAIT_MS on a thread that may not block (a page's main thread spins instead) */
   readonly asyncLockWaitMs: number;
-  /** the lock word (an index in i32; -1: none) and the value in it that the last command gave up on with EDEADLK after its lock wait (lock-look.ts) */
+  /** the lock word (an index in i32; -1: none) and the value in it that the last command gave up on with EDEADLK after its lock wait (lock-look.ts), or that a parked broadcast stopped at */
   readonly stuckIndex: number;
   readonly stuckValue: number;
+  /**
+   * emitAsync's broadcast (js/bcast-async.ts), set around its SEND: an in-memory broadcast that
+   * stops at a lock still taken after lockWaitMs is set aside (`parked`, js/bcast-park.ts) and
+   * SEND returns WOULDBLOCK, instead of passing that receiver over (its loss counted) as
+   * emit()'s does once LOCK_WAIT_MS has passed.
+   */
+  parkBroadcast: boolean;
+  /** the broadcast the last SEND set aside (parkBroadcast), until its caller takes it (null) */
+  parked: ParkedBroadcast | null;
+  /**
+   * SEND again for parked broadcast `p`: it goes on where it stopped, passing over the receiver
+   * it stopped at when `skip` (that receiver's loss counted). 0, WOULDBLOCK (parked again,
+   * in `parked`, when parkBroadcast is set), or -errno (EINPROGRESS with R_OP_PENDING: a raw
+   * send of this thread is reserved, nothing more sent; the core's other failures).
+   */
+  resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
   lockMoved(index: number, value: number, ms: number): boolean;
 }
@@ -714,6 +731,8 @@ abstract class EngineBase {
         until = deadline;
       }
       if (now >= until) {
+        // an event-loop broadcast is set aside, for its caller to go on with from a timer
+        if (this.parkBroadcast && op === OP_SEND && this.park(a, b)) return A.WOULDBLOCK;
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
         const waitIndex = this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
@@ -737,6 +756,40 @@ abstract class EngineBase {
       }
       this.waitLock(until - now);
     }
+  }
+
+  parkBroadcast = false;
+  parked: ParkedBroadcast | null = null;
+
+  /** Set the in-memory broadcast SEND (`slot`, `gen`) stopped aside (parkBroadcast); false when the stop is not such a broadcast's. */
+  private park(slot: number, gen: number): boolean {
+    const t = this.cmdAddr - A.THREAD_CMD;
+    const p = parkSave(this.u8, this.u32, t, slot, gen);
+    if (p === null) return false;
+    this.stuckIndex = p.waitIndex;
+    this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+    this.parked = p;
+    return true;
+  }
+
+  resumeBroadcast(p: ParkedBroadcast, skip: boolean): number {
+    if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+    this.checkAlive();
+    if (this.endPending) {
+      const c = this.sendEnd(OP_CANCEL); // the send whose commit gave up (EDEADLK) failed
+      if (c < 0) return c;
+    }
+    const t = this.cmdAddr - A.THREAD_CMD;
+    if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) {
+      // (a raw SEND of this thread reserved and not yet committed: the core would refuse a
+      // SEND now as well)
+      this.u32[(t + A.THREAD_REASON) >>> 2] = A.R_OP_PENDING;
+      this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = 0;
+      return -A.EINPROGRESS;
+    }
+    parkRestore(this.u8, this.u32, t, p, skip);
+    if (skip) this.skips++;
+    return this.send(p.slot, p.gen);
   }
 
   /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */

@@ -422,11 +422,18 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
   u32[(msg + A.MSG_PAYLOAD_TYPE) >>> 2] = PAYLOAD_DBUS_LO; u32[(msg + A.MSG_PAYLOAD_TYPE + 4) >>> 2] = PAYLOAD_DBUS_HI; // (no BigInt per signal)
   SEND.encode(u32, cmd, msg, probe ? A.SEND_PROBE : 0);
   const r = e.send(c.slot, c.gen);
+  // (emitAsync's broadcast stopped at a subscriber's lock and set aside: its caller goes on
+  // with it, js/bcast-async.ts)
+  if (r === A.WOULDBLOCK && e.parked !== null) return cookie;
   if (r < 0) throw commandError(u32, cmd, r, op, SEND.NAME, { dst: dst ?? 'broadcast' });
   if (probe) return r; // (SEND_PROBE: every check but the receiver's room, nothing sent: 0)
   if (r === A.SEND_PENDING && !inCmd) {
     // nothing may leave the send half done: whatever throws before send_commit has returned cancels it
     let k: number;
+    // a staged broadcast is delivered by send_commit, which is not set aside: it waits for
+    // each subscriber's lock as emit()'s does (an event-loop caller's short wait would pass
+    // over subscribers busy for a moment: js/bcast-park.ts)
+    if (dst === undefined) e.lockWaitMs = e.syncLockWaitMs;
     try {
       if (u32[(vecAt + A.VEC_SIZE) >>> 2] !== n || u32[(vecAt + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, op, 'internal: the command area changed under this send');
       u8.set(bytes, SEND.vecDestination(u32, vecAt));

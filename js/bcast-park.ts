@@ -1,0 +1,88 @@
+// bcast-park: an in-memory broadcast set aside where it stopped, so that its thread's event
+// loop runs on (emitAsync's broadcast: js/bcast-async.ts).
+//
+// A broadcast whose payload is in the command area (OP_BCAST_MEM, assembly/broadcast.ts)
+// stops at a receiver whose lock another thread holds: it returns WOULDBLOCK with its place
+// (op_from), and the host waits on that lock and runs SEND again, which goes on from there.
+// emit() waits blocking, up to LOCK_WAIT_MS per receiver whose lock stays taken. From an
+// event loop the thread must run other commands while it waits, and every one of them
+// writes the thread slot the broadcast goes on from. So what it goes on from is copied out
+// here, and the thread's op is set back to none (the core holds nothing meanwhile: an
+// in-memory broadcast reserves nothing and holds no lock while its host waits), and copied
+// back just before SEND runs again:
+//
+//   thread slot                         what a resumed broadcast reads there
+//   ┌───────────────────────────────┐
+//   │ OP (OP_BCAST_MEM)              │  set again at the resume
+//   │ OP_CONN, OP_GEN, OP_FROM       │  the sender's slot and generation, its next position
+//   │ REASON, REASON_ARG             │  the SEND's reason words, kept through a broadcast
+//   │ BCAST_SKIP                     │  BCAST_WAITING, or BCAST_SKIP to pass the receiver over
+//   ├───────────────────────────────┤
+//   │ SCRATCH (184 bytes)            │  the message's seqnum, clocks, collected attach bits,
+//   │                               │  owned names' length (meta.ts): collected once
+//   ├───────────────────────────────┤
+//   │ CMD (CMD_MAX bytes)            │  the SEND command, the message and its payload
+//   ├───────────────────────────────┤
+//   │ META .. DEFER                  │  the metadata items collected for it (THREAD_META,
+//   │                               │  its argv pointers, THREAD_META_NAMES)
+//   └───────────────────────────────┘
+//
+// The metadata block is also the thread's cache of the provider's items, keyed by the
+// provider's epoch stored in it: copied back whole, it is the cache as it was at the
+// broadcast's first try, with that epoch, which the next command checks as always.
+// A broadcast with host vecs (larger than the command area) is staged in the sender's pool
+// (OP_BCAST, a reservation recovery must find in the slot): it is not parked, and waits as
+// emit()'s does.
+import * as A from './shared/abi.ts';
+
+/** The op words copied out and back (the op itself and BCAST_SKIP are set at the resume). */
+const WORDS = [A.THREAD_OP_CONN, A.THREAD_OP_GEN, A.THREAD_OP_FROM, A.THREAD_REASON, A.THREAD_REASON_ARG] as const;
+
+/** An in-memory broadcast stopped at a contended lock, set aside by parkSave. */
+export interface ParkedBroadcast {
+  /** the sender's connection slot and generation (SEND's arguments) */
+  readonly slot: number;
+  readonly gen: number;
+  /** the lock word it stopped at (an index in u32) and the value seen in it */
+  readonly waitIndex: number;
+  readonly waitValue: number;
+  readonly words: Uint32Array;
+  readonly scratch: Uint8Array;
+  readonly cmd: Uint8Array;
+  readonly meta: Uint8Array;
+}
+
+/**
+ * The in-memory broadcast thread slot `t` stopped at a lock (OP_BCAST_MEM, BCAST_WAITING),
+ * copied out, and the slot's op set back to none; null (nothing changed) when the thread's
+ * op is not such a stop.
+ */
+export function parkSave(u8: Uint8Array, u32: Uint32Array, t: number, slot: number, gen: number): ParkedBroadcast | null {
+  if (Atomics.load(u32, (t + A.THREAD_OP) >>> 2) !== A.OP_BCAST_MEM) return null;
+  if (u32[(t + A.THREAD_BCAST_SKIP) >>> 2] !== A.BCAST_WAITING) return null;
+  const waitIndex = u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
+  const p: ParkedBroadcast = {
+    slot, gen, waitIndex, waitValue: Atomics.load(u32, waitIndex),
+    words: Uint32Array.from(WORDS, (w) => u32[(t + w) >>> 2]),
+    scratch: u8.slice(t + A.THREAD_SCRATCH, t + A.THREAD_SCRATCH + A.THREAD_SCRATCH_SIZE),
+    cmd: u8.slice(t + A.THREAD_CMD, t + A.THREAD_CMD + A.CMD_MAX),
+    meta: u8.slice(t + A.THREAD_META, t + A.THREAD_DEFER),
+  };
+  u32[(t + A.THREAD_BCAST_SKIP) >>> 2] = 0;
+  Atomics.store(u32, (t + A.THREAD_OP) >>> 2, A.OP_NONE);
+  return p;
+}
+
+/**
+ * Copy broadcast `p` back into thread slot `t`, its op OP_BCAST_MEM again: the next SEND goes
+ * on where it stopped, passing over the receiver it stopped at when `skip` (that receiver's
+ * loss counted), else waiting for it again. The slot's op must be none.
+ */
+export function parkRestore(u8: Uint8Array, u32: Uint32Array, t: number, p: ParkedBroadcast, skip: boolean): void {
+  u8.set(p.scratch, t + A.THREAD_SCRATCH);
+  u8.set(p.cmd, t + A.THREAD_CMD);
+  u8.set(p.meta, t + A.THREAD_META);
+  for (let i = 0; i < WORDS.length; i++) u32[(t + WORDS[i]!) >>> 2] = p.words[i]!;
+  u32[(t + A.THREAD_BCAST_SKIP) >>> 2] = skip ? A.BCAST_SKIP : A.BCAST_WAITING;
+  Atomics.store(u32, (t + A.THREAD_OP) >>> 2, A.OP_BCAST_MEM);
+}
