@@ -1,20 +1,32 @@
 // bcast-async: emitAsync's broadcast, which does not block its thread at a subscriber whose
 // lock another thread holds.
 //
-// emit() waits for such a lock blocking, up to LOCK_WAIT_MS (1 s) at each subscriber whose
-// lock stays taken, then passes it over (its loss counted): from an event loop that stalled
-// the loop a second per stuck subscriber, on every call, and a dead holder was not recovered
-// meanwhile (Node's 'exit' waits for the loop). emitAsync's broadcast (since stop 67) waits
-// for such a lock at most ASYNC_LOCK_WAIT_MS blocking (SPIN_LOCK_WAIT_MS spinning on a page's
-// main thread), then is set aside where it stopped (js/bcast-park.ts) and goes on from a
-// timer every ASYNC_LOCK_RETRY_MS, from that subscriber on, never from the start (a
-// subscriber before it gets the signal once). A subscriber whose lock stays taken by one
-// holder for LOCK_WAIT_MS (and then still for LOCK_STILL_MS: lock-look.ts) is passed over,
-// its loss counted, as emit()'s; the bus lock (a bus with NAME match rules) likewise ends
-// the broadcast with EDEADLK, the rest not getting it, as emit()'s.
+// emit() waits for such a lock blocking, up to LOCK_WAIT_MS (1 s), then passes that
+// subscriber over (its loss counted): from an event loop that stalled the loop a second per
+// stuck subscriber, on every call, and a dead holder was not recovered meanwhile (Node's
+// 'exit' waits for the loop). emitAsync's broadcast (since stop 67):
+//
+// - Its first try waits for a lock at most ASYNC_LOCK_WAIT_MS blocking (SPIN_LOCK_WAIT_MS
+//   spinning on a page's main thread). A lock in its way before anything was delivered (the
+//   bus lock, which NAME match rules, owned names and due calls need) fails that try having
+//   changed nothing: it is made again from a timer every ASYNC_LOCK_RETRY_MS, as lockRetry
+//   does, within the call's timeout and signal, EDEADLK once the lock is stuck (lock-look.ts).
+// - Stopped at a subscriber's lock, it is set aside where it stopped (js/bcast-park.ts) and
+//   goes on from a timer every ASYNC_LOCK_RETRY_MS, from that subscriber on, never from the
+//   start (a subscriber before it gets the signal once). After LOCK_WAIT_MS at one place,
+//   whatever its holders did (several taking turns included: emit()'s bound is its wall
+//   time too), one more try waits for the lock ASYNC_LOCK_WAIT_MS (a live holder lets go
+//   within microseconds), then the subscriber is passed over, its loss counted; at the bus
+//   lock the broadcast then ends with EDEADLK (R_BCAST_BUS_LOCK), the rest not getting it, as
+//   emit()'s. A subscriber's lock passed over once and still held by the same holder is
+//   passed over after that one try, not after LOCK_WAIT_MS again, by the thread's next
+//   broadcasts (emit() waits it again on every call).
+// - A broadcast larger than the command area is staged in the sender's pool (stage.ts): its
+//   reservation must stay in the thread slot, where recovery finds it, so it is not set aside
+//   and its try waits as emit()'s does, blocking (documented).
 //
 // Order: a connection's awaitable broadcasts go in call order: one made while an earlier one
-// is set aside waits for it to end (bounded by its own timeout and signal: then nothing of it
+// is under way waits for it to end (bounded by its own timeout and signal: then nothing of it
 // is sent). Synchronous sends go at once, ahead of a broadcast set aside (API.md, "Order").
 import * as A from './shared/abi.ts';
 import { BusError, canceled, shutdownError } from './errno.ts';
@@ -28,44 +40,56 @@ import { SEND, commandError } from './cmd/index.ts';
 import type { ParkedBroadcast } from './bcast-park.ts';
 import type { Connection } from './connection.ts';
 
-/** The wait's bounds, before the broadcast's first try (emitAsync's options). */
+/** The wait's bounds (emitAsync's options): until its first try has gone through. */
 export interface BroadcastWait {
   readonly op: string;
-  /** ms (Infinity: none) */
+  /** ms from the call (Infinity: none) */
   readonly timeout: number;
   readonly signal?: AbortSignal | undefined;
   /** its timers keep the thread alive (undefined: as the connection's ref() / unref() say at each) */
   readonly keepAlive: boolean | undefined;
+  /** the signal is larger than the command area: staged, never set aside (its try blocks as emit()'s) */
+  readonly staged: boolean;
 }
 
-/** The end of each connection's last awaitable broadcast still going on (its order). */
+/** The end of each connection's last awaitable broadcast under way (their order). */
 const tails = new WeakMap<Connection, Promise<void>>();
+/** Per engine (bus) of this thread: the subscribers' lock words (an index in i32) a broadcast passed over, each with the holder it had then. */
+const passedOver = new WeakMap<Engine, Map<number, number>>();
+const BUS_LOCK_INDEX = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
 
 /**
  * Broadcast with `send` (a SEND of the signal, by sendSignal: it returns once the broadcast
  * went, or was set aside in the engine's `parked`), from connection `c`; resolves when every
  * subscriber got it, was passed over or had no room. `send` runs at once when the connection
- * has no earlier broadcast going on (what it throws is thrown), else once that one ended.
- * `sent()` is told once something may have been delivered (the cookie is the signal's);
- * `later()`, at once, when `send` will run later: what it sends must then be its own (the
- * codec's scratch is the next encoding's).
+ * has no earlier broadcast under way (what it throws is thrown, but a lock in its way), else
+ * once that one ended. `sent()` is told once something may have been delivered (the cookie is
+ * the signal's); `later()`, at once, when `send` will run later: what it sends must then be
+ * its own (the codec's scratch is the next encoding's).
  */
 export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait, sent: () => void, later: () => void): Promise<void> {
+  const e = c.engine, deadline = now() + w.timeout;
   const before = tails.get(c);
   let done: Promise<void>;
-  if (before !== undefined) later();
   if (before === undefined) {
-    const p = first(c.engine, send);
-    if (p === null) return Promise.resolve();
-    sent();
-    done = goOn(c, p, w);
-  } else {
-    done = turn(c, before, w).then(() => {
-      const p = first(c.engine, send);
-      if (p === null) return;
+    let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
+    try {
+      p = first(e, send, w.staged ? e.syncLockWaitMs : e.asyncLockWaitMs);
+    } catch (err) {
+      if (w.staged || !lockTaken(err)) throw err;
+      lockErr = err;
+    }
+    if (p === null && lockErr === null) return Promise.resolve();
+    if (lockErr !== null) {
+      later();
+      done = start(c, send, w, sent, deadline, lockErr);
+    } else {
       sent();
-      return goOn(c, p, w);
-    });
+      done = goOn(c, p!, w);
+    }
+  } else {
+    later();
+    done = turn(c, before, w, deadline).then(() => start(c, send, w, sent, deadline, null));
   }
   // (the next one waits for every earlier one: this one may end before the one it waited for,
   // at its timeout or signal)
@@ -79,11 +103,16 @@ export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait
 
 function noop(): void {}
 
-/** The first try: the SEND with a short lock wait; the broadcast set aside, or null when it went. */
-function first(e: Engine, send: () => void): ParkedBroadcast | null {
+/** An EDEADLK of the engine's lock wait: a try that changed nothing. */
+function lockTaken(err: unknown): err is BusError {
+  return err instanceof BusError && err.errno === A.EDEADLK;
+}
+
+/** One try: the SEND with a lock wait of `waitMs`; the broadcast set aside, or null when it went. */
+function first(e: Engine, send: () => void, waitMs: number): ParkedBroadcast | null {
   e.parked = null;
   e.parkBroadcast = true;
-  e.lockWaitMs = e.asyncLockWaitMs;
+  e.lockWaitMs = waitMs;
   try {
     send();
   } finally {
@@ -95,21 +124,64 @@ function first(e: Engine, send: () => void): ParkedBroadcast | null {
   return p;
 }
 
+/** The first try from the event loop (`lockErr`: the one made at the call met a lock), made again while a lock is in its way. */
+async function start(c: Connection, send: () => void, w: BroadcastWait, sent: () => void, deadline: number, lockErr: BusError | null): Promise<void> {
+  const e = c.engine, op = w.op;
+  let look: LockLook | null = null;
+  for (;;) {
+    if (lockErr !== null) {
+      (look ??= new LockLook()).seen(e);
+      if (look.stuck(e)) throw lockErr;
+      const left = deadline - now();
+      if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${lockErr.message})`);
+      await pause(Math.min(left, A.ASYNC_LOCK_RETRY_MS), { op, signal: w.signal, keepAlive: w.keepAlive ?? c.keepsAlive });
+    }
+    let p: ParkedBroadcast | null;
+    try {
+      p = first(e, send, w.staged ? e.syncLockWaitMs : look !== null ? 0 : e.asyncLockWaitMs);
+    } catch (err) {
+      if (w.staged || !lockTaken(err)) throw err;
+      lockErr = err;
+      continue;
+    }
+    if (p === null) return;
+    sent();
+    return goOn(c, p, w);
+  }
+}
+
 /** Go on with broadcast `p` from timers until it has gone to every subscriber. */
 async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
   const e = c.engine, op = w.op;
-  const look = new LockLook();
+  const passed = passedOver.get(e) ?? new Map<number, number>();
+  passedOver.set(e, passed);
+  let at = -1, word = -1, since = 0, last = false, pendingSince = 0;
   for (;;) {
-    look.seen(e); // (the lock it stopped at: engine.park set stuckIndex / stuckValue)
-    const skip = look.stuck(e);
-    if (!skip) await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
+    // (a new place, or another lock at it: its time starts now)
+    if (p.from !== at || p.waitIndex !== word) {
+      at = p.from;
+      word = p.waitIndex;
+      since = now();
+      last = false;
+    }
+    const holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
+    const known = passed.get(word);
+    if (known !== undefined && known !== holder) passed.delete(word);
+    let skip = false, waitMs = 0;
+    if (known === holder || now() - since >= A.LOCK_WAIT_MS) {
+      // one more try that waits for the lock a moment, then the subscriber is passed over
+      if (last) skip = true;
+      else { last = true; waitMs = e.asyncLockWaitMs; }
+    } else {
+      await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
+    }
     // (the shutdown first: on the creator's thread it closes the connections too, and a wait
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
     if (isShutdown(e.u32)) throw shutdownError(op, 'the bus was shut down while the broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     e.parked = null;
     e.parkBroadcast = true;
-    e.lockWaitMs = 0; // (from here on it only looks: the thread blocked once, at the first try)
+    e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
     let r: number;
     try {
       r = e.resumeBroadcast(p, skip);
@@ -119,6 +191,17 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
     }
     const again = e.parked;
     e.parked = null;
+    if (r === -A.EINPROGRESS && again === null) {
+      // a raw send of this thread reserved and not committed yet: nothing was restored; the
+      // broadcast waits for it (a commit or cancel comes from this thread's own code)
+      if (pendingSince === 0) pendingSince = now();
+      if (now() - pendingSince >= A.LOCK_WAIT_MS) throw new BusError(A.EINPROGRESS, op, `a raw SEND of this thread stayed reserved (no send_commit / send_cancel) for ${A.LOCK_WAIT_MS} ms while the broadcast waited to go on: the subscribers before its stop got the signal, the rest did not`, A.R_OP_PENDING);
+      last = false;
+      if (skip || waitMs !== 0) await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
+      continue;
+    }
+    pendingSince = 0;
+    if (skip && word !== BUS_LOCK_INDEX && holder !== 0) passed.set(word, holder);
     if (r === A.WOULDBLOCK && again !== null) {
       p = again;
       continue;
@@ -128,9 +211,9 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
   }
 }
 
-/** Wait for `before` (the connection's earlier broadcast) to end, within `w`'s timeout and signal (ETIMEDOUT, ECANCELED). */
-function turn(c: Connection, before: Promise<void>, w: BroadcastWait): Promise<void> {
-  const { op, signal, timeout } = w;
+/** Wait for `before` (the connection's earlier broadcast) to end, by `deadline` (ETIMEDOUT) and within `w`'s signal (ECANCELED). */
+function turn(c: Connection, before: Promise<void>, w: BroadcastWait, deadline: number): Promise<void> {
+  const { op, signal } = w;
   if (signal?.aborted) return Promise.reject(canceled(op, signal));
   return new Promise<void>((resolve, reject) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -139,12 +222,12 @@ function turn(c: Connection, before: Promise<void>, w: BroadcastWait): Promise<v
       if (timer !== undefined) clearTimeout(timer);
       if (signal !== undefined) abortHooks.unwatch(signal, onAbort);
     };
-    if (timeout !== Infinity) {
+    if (deadline !== Infinity) {
       const start = now();
       timer = setTimeout(() => {
         end();
-        reject(new BusError(A.ETIMEDOUT, op, `the connection's earlier broadcast still waited for a subscriber's lock after ${Math.round(now() - start)} ms (timeout ${timeout} ms): this one was not sent`));
-      }, timeout);
+        reject(new BusError(A.ETIMEDOUT, op, `the connection's earlier broadcast was still under way after ${Math.round(now() - start)} ms (timeout ${w.timeout} ms): this one was not sent`));
+      }, Math.max(0, deadline - start));
       if (!(w.keepAlive ?? c.keepsAlive)) unrefTimer(timer);
     }
     if (signal !== undefined) abortHooks.watch(signal, onAbort, op);

@@ -43,7 +43,9 @@ export interface ParkedBroadcast {
   /** the sender's connection slot and generation (SEND's arguments) */
   readonly slot: number;
   readonly gen: number;
-  /** the lock word it stopped at (an index in u32) and the value seen in it */
+  /** where it stopped (op_from: a position, with BCAST_MET) */
+  readonly from: number;
+  /** the lock word it stopped at (an index in u32) and the value the core saw in it */
   readonly waitIndex: number;
   readonly waitValue: number;
   readonly words: Uint32Array;
@@ -62,7 +64,7 @@ export function parkSave(u8: Uint8Array, u32: Uint32Array, t: number, slot: numb
   if (u32[(t + A.THREAD_BCAST_SKIP) >>> 2] !== A.BCAST_WAITING) return null;
   const waitIndex = u32[(t + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
   const p: ParkedBroadcast = {
-    slot, gen, waitIndex, waitValue: Atomics.load(u32, waitIndex),
+    slot, gen, from: u32[(t + A.THREAD_OP_FROM) >>> 2]!, waitIndex, waitValue: u32[(t + A.THREAD_WAIT_VAL) >>> 2]!,
     words: Uint32Array.from(WORDS, (w) => u32[(t + w) >>> 2]),
     scratch: u8.slice(t + A.THREAD_SCRATCH, t + A.THREAD_SCRATCH + A.THREAD_SCRATCH_SIZE),
     cmd: u8.slice(t + A.THREAD_CMD, t + A.THREAD_CMD + A.CMD_MAX),

@@ -2131,8 +2131,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * emit(), waiting while the signal's destination has no room for it (its quota for this
    * sending user, or its pool: ENOBUFS / EXFULL) as sendAsync() does: in the receiver's line,
    * woken by its receives and frees, bounded by `opts.timeout` and `opts.signal`. The signal
-   * is read and encoded once, at the call. A broadcast (no destination) never waits: a
-   * receiver without room loses it (its DROPPED_MSGS), as with emit(). Resolves to the cookie.
+   * is read and encoded once, at the call. A broadcast (no destination) never waits for room:
+   * a receiver without room loses it (its DROPPED_MSGS), as with emit(); at a lock another
+   * thread holds it does not block the thread as emit() does, but is tried again, or set
+   * aside where it stopped and gone on with, from timers (js/bcast-async.ts), the
+   * connection's awaitable broadcasts in call order. Resolves to the cookie.
    */
   emitAsync(signal: S.SignalSpec, opts?: EmitAsyncOptions): Promise<number> {
     const op = 'emitAsync';
@@ -2148,7 +2151,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (sig.destination === undefined) {
         const cookie = c, s = sig;
         let went = false, bytes = s.bytes;
-        return broadcastAsync(this, () => { S.sendSignal(this, s, bytes, cookie, op); }, { op, timeout: w.timeout, signal: w.signal, keepAlive: w.keepAlive },
+        const staged = bytes.length > S.maxSignalSize(this.engine);
+        return broadcastAsync(this, () => { S.sendSignal(this, s, bytes, cookie, op); }, { op, timeout: w.timeout, signal: w.signal, keepAlive: w.keepAlive, staged },
           () => { went = true; }, () => { bytes = bytes.slice(); }) // (a copy of the codec's scratch, for a try after its turn)
           .then(() => cookie, (err: unknown) => { if (!went) this.untakeCookie(cookie); throw err; });
       }

@@ -151,8 +151,9 @@ export interface Engine {
   /**
    * SEND again for parked broadcast `p`: it goes on where it stopped, passing over the receiver
    * it stopped at when `skip` (that receiver's loss counted). 0, WOULDBLOCK (parked again,
-   * in `parked`, when parkBroadcast is set), or -errno (EINPROGRESS with R_OP_PENDING: a raw
-   * send of this thread is reserved, nothing more sent; the core's other failures).
+   * in `parked`, when parkBroadcast is set), or -errno: EINPROGRESS, nothing restored and the
+   * slot's words untouched, while a raw send of this thread is reserved (its caller may try
+   * again once it is committed or cancelled); the core's other failures.
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
@@ -780,13 +781,9 @@ abstract class EngineBase {
       if (c < 0) return c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
-    if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) {
-      // (a raw SEND of this thread reserved and not yet committed: the core would refuse a
-      // SEND now as well)
-      this.u32[(t + A.THREAD_REASON) >>> 2] = A.R_OP_PENDING;
-      this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = 0;
-      return -A.EINPROGRESS;
-    }
+    // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw
+    // caller's words left as they are; the core would refuse a SEND now as well)
+    if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return -A.EINPROGRESS;
     parkRestore(this.u8, this.u32, t, p, skip);
     if (skip) this.skips++;
     return this.send(p.slot, p.gen);

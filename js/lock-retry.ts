@@ -9,7 +9,8 @@
 // stayed taken for LOCK_WAIT_MS in all (EDEADLK: lock-look.ts), the caller's deadline (its own
 // error) or its signal (ECANCELED), as sendAsync's tries do. Only for commands whose EDEADLK
 // changed nothing: a broadcast that stops part way has delivered to some subscribers, and a
-// short wait would pass busy ones over (emitAsync's is emit()'s: API.md says why).
+// short wait would pass busy ones over (emitAsync's broadcast is set aside instead:
+// bcast-async.ts).
 
 import * as A from './shared/abi.ts';
 import { BusError, canceled } from './errno.ts';
