@@ -12,15 +12,16 @@
 //   changed nothing: it is made again from a timer every ASYNC_LOCK_RETRY_MS, as lockRetry
 //   does, within the call's timeout and signal, EDEADLK once the lock is stuck (lock-look.ts).
 // - Stopped at a subscriber's lock, it is set aside where it stopped (js/bcast-park.ts) and
-//   goes on from a timer every ASYNC_LOCK_RETRY_MS, from that subscriber on, never from the
-//   start (a subscriber before it gets the signal once). After LOCK_WAIT_MS at one place,
-//   whatever its holders did (several taking turns included: emit()'s bound is its wall
-//   time too), one more try waits for the lock ASYNC_LOCK_WAIT_MS (a live holder lets go
-//   within microseconds), then the subscriber is passed over, its loss counted; at the bus
-//   lock the broadcast then ends with EDEADLK (R_BCAST_BUS_LOCK), the rest not getting it, as
-//   emit()'s. A subscriber's lock passed over once and still held by the same holder is
-//   passed over after that one try, not after LOCK_WAIT_MS again, by the thread's next
-//   broadcasts (emit() waits it again on every call).
+//   goes on from a timer every ASYNC_LOCK_RETRY_MS (the event loop runs before every try),
+//   from that subscriber on, never from the start (a subscriber before it gets the signal
+//   once). After LOCK_WAIT_MS at one place, whatever its holders did (several taking turns,
+//   or the bus lock taken between, included: emit()'s bound is its wall time too), one more
+//   try waits for the lock ASYNC_LOCK_WAIT_MS (a live holder lets go within microseconds),
+//   then the subscriber is passed over, its loss counted; at the bus lock the broadcast then
+//   ends with EDEADLK (R_BCAST_BUS_LOCK), the rest not getting it, as emit()'s. A
+//   subscriber's lock passed over less than LOCK_WAIT_MS ago and still held by the same
+//   holder is passed over by the thread's next broadcasts at their first look (after a
+//   pause), not after LOCK_WAIT_MS again (emit() waits it again on every call).
 // - A broadcast larger than the command area is staged in the sender's pool (stage.ts): its
 //   reservation must stay in the thread slot, where recovery finds it, so it is not set aside
 //   and its try waits as emit()'s does, blocking (documented).
@@ -54,8 +55,14 @@ export interface BroadcastWait {
 
 /** The end of each connection's last awaitable broadcast under way (their order). */
 const tails = new WeakMap<Connection, Promise<void>>();
-/** Per engine (bus) of this thread: the subscribers' lock words (an index in i32) a broadcast passed over, each with the holder it had then. */
-const passedOver = new WeakMap<Engine, Map<number, number>>();
+/**
+ * Per engine (bus) of this thread: the subscribers' lock words (an index in i32) a broadcast
+ * passed over, each with the holder it had then and when. Forgotten once LOCK_WAIT_MS old,
+ * when a look finds another holder, and when a broadcast of the thread goes through without
+ * being set aside (holder ids are thread slots, reused: an old entry dropped a subscriber a
+ * live thread of that id held 40 ms, which emit() delivered to: a review of stop 67).
+ */
+const passedOver = new WeakMap<Engine, Map<number, { holder: number; at: number }>>();
 const BUS_LOCK_INDEX = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
 
 /**
@@ -74,12 +81,17 @@ export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait
   if (before === undefined) {
     let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
     try {
-      p = first(e, send, w.staged ? e.syncLockWaitMs : e.asyncLockWaitMs);
+      // (a subscriber passed over a moment ago: only a look, as the tries after a lock found
+      // taken; the event loop's pause comes before the pass-over, in goOn)
+      p = first(e, send, w.staged ? e.syncLockWaitMs : passedOver.get(e)?.size ? 0 : e.asyncLockWaitMs);
     } catch (err) {
       if (w.staged || !lockTaken(err)) throw err;
       lockErr = err;
     }
-    if (p === null && lockErr === null) return Promise.resolve();
+    if (p === null && lockErr === null) {
+      passedOver.delete(e);
+      return Promise.resolve();
+    }
     if (lockErr !== null) {
       later();
       done = start(c, send, w, sent, deadline, lockErr);
@@ -144,7 +156,10 @@ async function start(c: Connection, send: () => void, w: BroadcastWait, sent: ()
       lockErr = err;
       continue;
     }
-    if (p === null) return;
+    if (p === null) {
+      passedOver.delete(e);
+      return;
+    }
     sent();
     return goOn(c, p, w);
   }
@@ -153,27 +168,34 @@ async function start(c: Connection, send: () => void, w: BroadcastWait, sent: ()
 /** Go on with broadcast `p` from timers until it has gone to every subscriber. */
 async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
   const e = c.engine, op = w.op;
-  const passed = passedOver.get(e) ?? new Map<number, number>();
-  passedOver.set(e, passed);
-  let at = -1, word = -1, since = 0, last = false, pendingSince = 0;
+  let passed = passedOver.get(e);
+  if (passed === undefined) passedOver.set(e, passed = new Map());
+  let at = -1, since = 0, last = false, pendingSince = 0;
   for (;;) {
-    // (a new place, or another lock at it: its time starts now)
-    if (p.from !== at || p.waitIndex !== word) {
+    // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
+    // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
+    // review of stop 67)
+    await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
+    // (a new place: its time starts now; not another lock at the same place, the bus lock a
+    // broadcast with NAME rules takes again at each try, which would restart it for good: a
+    // review of stop 67)
+    if (p.from !== at) {
       at = p.from;
-      word = p.waitIndex;
       since = now();
       last = false;
     }
-    const holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
+    const word = p.waitIndex, holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
     const known = passed.get(word);
-    if (known !== undefined && known !== holder) passed.delete(word);
+    if (known !== undefined && (known.holder !== holder || now() - known.at >= A.LOCK_WAIT_MS)) passed.delete(word);
     let skip = false, waitMs = 0;
-    if (known === holder || now() - since >= A.LOCK_WAIT_MS) {
+    if (known !== undefined && known.holder === holder && now() - known.at < A.LOCK_WAIT_MS) {
+      // passed over by a broadcast of this thread a moment ago, still held by that holder: this
+      // look (after the pause above) is the short try; passed over again unless let go by now
+      skip = true;
+    } else if (now() - since >= A.LOCK_WAIT_MS) {
       // one more try that waits for the lock a moment, then the subscriber is passed over
       if (last) skip = true;
       else { last = true; waitMs = e.asyncLockWaitMs; }
-    } else {
-      await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
     }
     // (the shutdown first: on the creator's thread it closes the connections too, and a wait
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
@@ -189,7 +211,7 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
       e.parkBroadcast = false;
       e.lockWaitMs = e.syncLockWaitMs;
     }
-    const again = e.parked;
+    const again = e.parked as ParkedBroadcast | null;
     e.parked = null;
     if (r === -A.EINPROGRESS && again === null) {
       // a raw send of this thread reserved and not committed yet: nothing was restored; the
@@ -197,11 +219,11 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
       if (pendingSince === 0) pendingSince = now();
       if (now() - pendingSince >= A.LOCK_WAIT_MS) throw new BusError(A.EINPROGRESS, op, `a raw SEND of this thread stayed reserved (no send_commit / send_cancel) for ${A.LOCK_WAIT_MS} ms while the broadcast waited to go on: the subscribers before its stop got the signal, the rest did not`, A.R_OP_PENDING);
       last = false;
-      if (skip || waitMs !== 0) await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
       continue;
     }
     pendingSince = 0;
-    if (skip && word !== BUS_LOCK_INDEX && holder !== 0) passed.set(word, holder);
+    // (remembered when it was passed over for real: the core passes over only a lock still taken)
+    if (skip && word !== BUS_LOCK_INDEX && holder !== 0 && (again === null || again.from !== at)) passed.set(word, { holder, at: now() });
     if (r === A.WOULDBLOCK && again !== null) {
       p = again;
       continue;

@@ -297,6 +297,100 @@ t('a broadcast larger than the command area (staged) waiting its turn behind one
   s.close(); for (const c of subs) c.close(); j.close();
 });
 
+t('a burst of broadcasts past a subscriber passed over a moment ago leaves the event loop its turns (it ran on microtasks alone, 0 timer ticks in 562 ms for 50: a review of stop 67)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+  await s.emitAsync({ ...SIG, body: [0, 'first'] }); // (passed over after LOCK_WAIT_MS)
+  let ticks = 0;
+  const iv = setInterval(() => { ticks++; }, 1);
+  const { gapMs } = await stall(async () => { for (let i = 1; i <= 60; i++) await s.emitAsync({ ...SIG, body: [i, 'burst'] }); });
+  clearInterval(iv);
+  h.release();
+  assert.ok(ticks > 10, `timers ran during the burst: ${ticks} ticks`);
+  assert.ok(gapMs < 200, `longest stall ${gapMs.toFixed(1)} ms`);
+  assert.is(drain(subs[2]!).items.length, 61);
+  assert.equal(drain(subs[1]!).items, []);
+  assert.is(subs[1]!.lastDropped, 61, 'every loss counted');
+  drain(subs[0]!);
+  s.close(); for (const c of subs) c.close(); j.close();
+});
+
+t('a subscriber passed over once, later held a moment by a thread with the same id: delivered, not passed over from memory (it was lost: a review of stop 67)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const holder = j.engine.threadSlot + 1;
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), holder, 60_000);
+  await s.emitAsync({ ...SIG, body: [1, 'lost'] });
+  h.release();
+  assert.is(drain(subs[1]!).items.length, 0);
+  assert.is(subs[1]!.lastDropped, 1);
+  for (let i = 2; i <= 5; i++) await s.emitAsync({ ...SIG, body: [i, 'ok'] });
+  hold(bus.engine.i32, lockOf(subs[1]!), holder, 40); // the same id, a moment
+  await s.emitAsync({ ...SIG, body: [6, 'late'] });
+  assert.equal(drain(subs[1]!).items.map((x) => x[0]), [2, 3, 4, 5, 6], 'delivered');
+  assert.is(subs[1]!.lastDropped, 0, 'no loss since');
+  drain(subs[0]!); drain(subs[2]!);
+  s.close(); for (const c of subs) c.close(); j.close();
+});
+
+t('a subscriber stuck while the bus lock (NAME rules) is taken now and then: the broadcast still ends after about LOCK_WAIT_MS (the stop moving between the two locks restarted its time for good: a review of stop 67)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const j2 = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  s.requestName('org.example.Src');
+  const named = bus.connect();
+  named.addMatch({ type: 'signal', sender: 'org.example.Src', interface: SIG.interface }); // (a NAME rule: the walk takes the bus lock)
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+  const i32 = bus.engine.i32, busWord = (A.BUS_BASE + A.BUS_LOCK) >>> 2, h2 = j2.engine.threadSlot + 1;
+  const p = outcome(s.emitAsync({ ...SIG, body: [1, 'a'] }));
+  let n = 0;
+  const iv = setInterval(() => {
+    // taken on every other tick (2 ms of every 4), let go between
+    if (n++ % 2 === 0) Atomics.compareExchange(i32, busWord, 0, h2);
+    else letGo();
+  }, 2);
+  // (the word may carry the waiters bit beside the holder)
+  const letGo = (): void => { if ((Atomics.load(i32, busWord) & A.LOCK_ID_MASK) === h2) { Atomics.store(i32, busWord, 0); Atomics.notify(i32, busWord); } };
+  const t0 = performance.now();
+  const r = await Promise.race([p, new Promise((res) => setTimeout(() => res('still waiting'), A.LOCK_WAIT_MS * 4))]);
+  const took = performance.now() - t0;
+  clearInterval(iv);
+  letGo();
+  h.release();
+  await p;
+  // (it ends either way: subs[1] passed over, or EDEADLK when the pass-over met the bus lock
+  // taken, as emit()'s: the rest then do not get it)
+  assert.ok(r === 'EDEADLK' || typeof r === 'number', `ended: ${String(r)} after ${took.toFixed(0)} ms`);
+  assert.equal(drain(subs[1]!).items, []);
+  drain(subs[0]!); drain(subs[2]!); drain(named);
+  s.close(); named.close(); for (const c of subs) c.close(); j.close(); j2.close();
+});
+
+t('a broadcast that delivered part way and then failed keeps its cookie used: the next signal gets the next one', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  s.requestName('org.example.Src');
+  const named = bus.connect();
+  named.addMatch({ type: 'signal', sender: 'org.example.Src', interface: SIG.interface });
+  const holder = j.engine.threadSlot + 1;
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), holder, 60_000);
+  const p = outcome(s.emitAsync({ ...SIG, body: [1, 'a'] }));
+  await new Promise((r) => setTimeout(r, 20));
+  const got0 = subs[0]!.recv()!;
+  const cookie = got0.cookie;
+  got0.free();
+  // the bus lock stuck now: the broadcast cannot go on past subs[1] (EDEADLK, R_BCAST_BUS_LOCK)
+  const hb = hold(bus.engine.i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, holder, 60_000);
+  h.release();
+  assert.is(await p, 'EDEADLK');
+  hb.release();
+  const next = s.emit({ ...SIG, body: [2, 'b'] });
+  assert.ok(next > cookie, `the next cookie ${next} is after the one delivered, ${cookie}`);
+  for (const c of [...subs, named]) drain(c);
+  s.close(); named.close(); for (const c of subs) c.close(); j.close();
+});
+
 t('seeded random: 60 emitAsync broadcasts and 20 synchronous emits among locks taken and let go at random by a live thread; every subscriber gets each once, the awaitable ones in call order, one seqnum each', async ({ bus, mock }) => {
   const r = prng(0xb0a5);
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
