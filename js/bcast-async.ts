@@ -18,10 +18,11 @@
 //   or the bus lock taken between, included: emit()'s bound is its wall time too), one more
 //   try waits for the lock ASYNC_LOCK_WAIT_MS (a live holder lets go within microseconds),
 //   then the subscriber is passed over, its loss counted; at the bus lock the broadcast then
-//   ends with EDEADLK (R_BCAST_BUS_LOCK), the rest not getting it, as emit()'s. A
-//   subscriber's lock passed over less than LOCK_WAIT_MS ago and still held by the same
-//   holder is passed over by the thread's next broadcasts at their first look (after a
-//   pause), not after LOCK_WAIT_MS again (emit() waits it again on every call).
+//   ends with EDEADLK (R_BCAST_BUS_LOCK), the rest not getting it, as emit()'s; a pass-over
+//   that meets the bus lock taken (NAME rules) is tried again until the bus lock itself has
+//   been in the way that long. A subscriber passed over and still held by the same holder
+//   costs the thread's next broadcasts a pause and that one short try, not LOCK_WAIT_MS again
+//   (emit() waits it again on every call).
 // - A broadcast larger than the command area is staged in the sender's pool (stage.ts): its
 //   reservation must stay in the thread slot, where recovery finds it, so it is not set aside
 //   and its try waits as emit()'s does, blocking (documented).
@@ -57,12 +58,14 @@ export interface BroadcastWait {
 const tails = new WeakMap<Connection, Promise<void>>();
 /**
  * Per engine (bus) of this thread: the subscribers' lock words (an index in i32) a broadcast
- * passed over, each with the holder it had then and when. Forgotten once LOCK_WAIT_MS old,
- * when a look finds another holder, and when a broadcast of the thread goes through without
- * being set aside (holder ids are thread slots, reused: an old entry dropped a subscriber a
- * live thread of that id held 40 ms, which emit() delivered to: a review of stop 67).
+ * passed over, each with the holder it had then. An entry holds while that holder keeps the
+ * word: dropped when a look finds another holder or none, and whenever one of the thread's
+ * broadcasts ends, for every word no longer held by its holder (holder ids are thread slots,
+ * reused: an entry kept after its lock was let go dropped a subscriber a live thread of that
+ * id held 40 ms, and one wiped by any broadcast that went through, or aged by the wait at a
+ * second stuck subscriber, made each broadcast wait LOCK_WAIT_MS again: reviews of stop 67).
  */
-const passedOver = new WeakMap<Engine, Map<number, { holder: number; at: number }>>();
+const passedOver = new WeakMap<Engine, Map<number, number>>();
 const BUS_LOCK_INDEX = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
 
 /**
@@ -81,15 +84,13 @@ export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait
   if (before === undefined) {
     let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
     try {
-      // (a subscriber passed over a moment ago: only a look, as the tries after a lock found
-      // taken; the event loop's pause comes before the pass-over, in goOn)
-      p = first(e, send, w.staged ? e.syncLockWaitMs : passedOver.get(e)?.size ? 0 : e.asyncLockWaitMs);
+      p = first(e, send, w.staged ? e.syncLockWaitMs : e.asyncLockWaitMs);
     } catch (err) {
       if (w.staged || !lockTaken(err)) throw err;
       lockErr = err;
     }
     if (p === null && lockErr === null) {
-      passedOver.delete(e);
+      forget(e);
       return Promise.resolve();
     }
     if (lockErr !== null) {
@@ -114,6 +115,13 @@ export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait
 }
 
 function noop(): void {}
+
+/** A broadcast of the thread ended: the memory keeps only the locks still held by the holders they were passed over with. */
+function forget(e: Engine): void {
+  const passed = passedOver.get(e);
+  if (passed === undefined) return;
+  for (const [word, holder] of passed) if ((Atomics.load(e.i32, word) & A.LOCK_ID_MASK) !== holder) passed.delete(word);
+}
 
 /** An EDEADLK of the engine's lock wait: a try that changed nothing. */
 function lockTaken(err: unknown): err is BusError {
@@ -157,7 +165,7 @@ async function start(c: Connection, send: () => void, w: BroadcastWait, sent: ()
       continue;
     }
     if (p === null) {
-      passedOver.delete(e);
+      forget(e);
       return;
     }
     sent();
@@ -167,10 +175,18 @@ async function start(c: Connection, send: () => void, w: BroadcastWait, sent: ()
 
 /** Go on with broadcast `p` from timers until it has gone to every subscriber. */
 async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
-  const e = c.engine, op = w.op;
+  try {
+    await goOnFrom(c, p, w);
+  } finally {
+    forget(c.engine);
+  }
+}
+
+async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
+  const e = c.engine, op = w.op, t = e.cmd - A.THREAD_CMD;
   let passed = passedOver.get(e);
   if (passed === undefined) passedOver.set(e, passed = new Map());
-  let at = -1, since = 0, last = false, pendingSince = 0;
+  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0;
   for (;;) {
     // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
     // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
@@ -186,14 +202,12 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
     }
     const word = p.waitIndex, holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
     const known = passed.get(word);
-    if (known !== undefined && (known.holder !== holder || now() - known.at >= A.LOCK_WAIT_MS)) passed.delete(word);
+    if (known !== undefined && known !== holder) passed.delete(word);
     let skip = false, waitMs = 0;
-    if (known !== undefined && known.holder === holder && now() - known.at < A.LOCK_WAIT_MS) {
-      // passed over by a broadcast of this thread a moment ago, still held by that holder: this
-      // look (after the pause above) is the short try; passed over again unless let go by now
-      skip = true;
-    } else if (now() - since >= A.LOCK_WAIT_MS) {
-      // one more try that waits for the lock a moment, then the subscriber is passed over
+    if (known === holder || now() - since >= A.LOCK_WAIT_MS) {
+      // one more try that waits for the lock a moment (a live holder lets go within
+      // microseconds), then the subscriber is passed over: at once for one passed over before
+      // and still held by that holder, after LOCK_WAIT_MS at this place otherwise
       if (last) skip = true;
       else { last = true; waitMs = e.asyncLockWaitMs; }
     }
@@ -222,8 +236,19 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
       continue;
     }
     pendingSince = 0;
+    if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
+      // the pass-over met the bus lock taken (NAME rules need it at each try): that try
+      // delivered nothing (the core checks the bus lock first), and the copy set aside is
+      // still whole: tried again, passing over, until the bus lock itself has been in the way
+      // LOCK_WAIT_MS (emit() ends there at once: one holder's moment on the bus lock cost the
+      // rest of the subscribers the signal, a review of stop 67)
+      if (busSince === 0) busSince = now();
+      if (now() - busSince < A.LOCK_WAIT_MS) continue;
+    }
+    busSince = 0;
     // (remembered when it was passed over for real: the core passes over only a lock still taken)
-    if (skip && word !== BUS_LOCK_INDEX && holder !== 0 && (again === null || again.from !== at)) passed.set(word, { holder, at: now() });
+    const movedOn = r === 0 || (r === A.WOULDBLOCK && again !== null && again.from !== at);
+    if (skip && movedOn && word !== BUS_LOCK_INDEX && holder !== 0) passed.set(word, holder);
     if (r === A.WOULDBLOCK && again !== null) {
       p = again;
       continue;
