@@ -40,6 +40,7 @@ import { LockLook } from './lock-look.ts';
 import { pause } from './lock-retry.ts';
 import { SEND, commandError } from './cmd/index.ts';
 import type { ParkedBroadcast } from './bcast-park.ts';
+import { sendSignal, maxSignalSize, type PreparedSignal } from './signals.ts';
 import type { Connection } from './connection.ts';
 
 /** The wait's bounds (emitAsync's options): until its first try has gone through. */
@@ -68,42 +69,47 @@ const tails = new WeakMap<Connection, Promise<void>>();
 const passedOver = new WeakMap<Engine, Map<number, number>>();
 const BUS_LOCK_INDEX = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
 
+/** An awaitable broadcast past its first try at the call (the slow path): what its tries send. */
+interface Job {
+  readonly c: Connection;
+  readonly s: PreparedSignal;
+  /** the message's bytes: s.bytes (the codec's scratch) while only the call's try uses them, else a copy */
+  bytes: Uint8Array;
+  readonly cookie: number;
+  readonly w: BroadcastWait;
+  readonly deadline: number;
+  /** something may have been delivered: the cookie stays used */
+  went: boolean;
+}
+
 /**
- * Broadcast with `send` (a SEND of the signal, by sendSignal: it returns once the broadcast
- * went, or was set aside in the engine's `parked`), from connection `c`; resolves when every
- * subscriber got it, was passed over or had no room. `send` runs at once when the connection
- * has no earlier broadcast under way (what it throws is thrown, but a lock in its way), else
- * once that one ended. `sent()` is told once something may have been delivered (the cookie is
- * the signal's); `later()`, at once, when `send` will run later: what it sends must then be
- * its own (the codec's scratch is the next encoding's).
+ * emitAsync's broadcast of signal `s` (prepared, with `cookie`) from connection `c`: its first
+ * try at once when the connection has no earlier broadcast under way (what it throws is
+ * thrown, but a lock in its way), else once that one ended; resolves to the cookie when every
+ * subscriber got it, was passed over or had no room. The common case, a try that goes
+ * through, makes no object but the promise.
  */
-export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait, sent: () => void, later: () => void): Promise<void> {
-  const e = c.engine, deadline = now() + w.timeout;
+export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number, op: string, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined): Promise<number> {
+  const e = c.engine, staged = s.bytes.length > maxSignalSize(e);
   const before = tails.get(c);
-  let done: Promise<void>;
+  let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
   if (before === undefined) {
-    let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
     try {
-      p = first(e, send, w.staged ? e.syncLockWaitMs : e.asyncLockWaitMs);
+      p = tryOnce(e, staged ? e.syncLockWaitMs : e.asyncLockWaitMs, c, s, s.bytes, cookie, op);
     } catch (err) {
-      if (w.staged || !lockTaken(err)) throw err;
+      if (staged || !lockTaken(err)) throw err;
       lockErr = err;
     }
     if (p === null && lockErr === null) {
       forget(e);
-      return Promise.resolve();
+      return Promise.resolve(cookie);
     }
-    if (lockErr !== null) {
-      later();
-      done = start(c, send, w, sent, deadline, lockErr);
-    } else {
-      sent();
-      done = goOn(c, p!, w);
-    }
-  } else {
-    later();
-    done = turn(c, before, w, deadline).then(() => start(c, send, w, sent, deadline, null));
   }
+  const job: Job = { c, s, bytes: s.bytes, cookie, w: { op, timeout, signal, keepAlive, staged }, deadline: now() + timeout, went: p !== null };
+  // (a try after this moment: its own copy of the bytes, the codec's scratch being the next
+  // encoding's: a broadcast waiting its turn sent another signal's, a seeded random test)
+  if (p === null) job.bytes = s.bytes.slice();
+  const done = p !== null ? goOn(c, p, job.w) : before === undefined ? start(job, lockErr) : turn(c, before, job.w, job.deadline).then(() => start(job, null));
   // (the next one waits for every earlier one: this one may end before the one it waited for,
   // at its timeout or signal)
   const settled = done.then(noop, noop);
@@ -111,7 +117,10 @@ export function broadcastAsync(c: Connection, send: () => void, w: BroadcastWait
     if (tails.get(c) === end) tails.delete(c);
   });
   tails.set(c, end);
-  return done;
+  return done.then(() => cookie, (err: unknown) => {
+    if (!job.went) c.untakeCookie(cookie); // (nothing of it sent: as a signal not sent)
+    throw err;
+  });
 }
 
 function noop(): void {}
@@ -128,13 +137,13 @@ function lockTaken(err: unknown): err is BusError {
   return err instanceof BusError && err.errno === A.EDEADLK;
 }
 
-/** One try: the SEND with a lock wait of `waitMs`; the broadcast set aside, or null when it went. */
-function first(e: Engine, send: () => void, waitMs: number): ParkedBroadcast | null {
+/** One try: the SEND of the signal with a lock wait of `waitMs`; the broadcast set aside, or null when it went. */
+function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string): ParkedBroadcast | null {
   e.parked = null;
   e.parkBroadcast = true;
   e.lockWaitMs = waitMs;
   try {
-    send();
+    sendSignal(c, s, bytes, cookie, op);
   } finally {
     e.parkBroadcast = false;
     e.lockWaitMs = e.syncLockWaitMs;
@@ -145,20 +154,20 @@ function first(e: Engine, send: () => void, waitMs: number): ParkedBroadcast | n
 }
 
 /** The first try from the event loop (`lockErr`: the one made at the call met a lock), made again while a lock is in its way. */
-async function start(c: Connection, send: () => void, w: BroadcastWait, sent: () => void, deadline: number, lockErr: BusError | null): Promise<void> {
-  const e = c.engine, op = w.op;
+async function start(job: Job, lockErr: BusError | null): Promise<void> {
+  const { c, w } = job, e = c.engine, op = w.op;
   let look: LockLook | null = null;
   for (;;) {
     if (lockErr !== null) {
       (look ??= new LockLook()).seen(e);
       if (look.stuck(e)) throw lockErr;
-      const left = deadline - now();
+      const left = job.deadline - now();
       if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${lockErr.message})`);
       await pause(Math.min(left, A.ASYNC_LOCK_RETRY_MS), { op, signal: w.signal, keepAlive: w.keepAlive ?? c.keepsAlive });
     }
     let p: ParkedBroadcast | null;
     try {
-      p = first(e, send, w.staged ? e.syncLockWaitMs : look !== null ? 0 : e.asyncLockWaitMs);
+      p = tryOnce(e, w.staged ? e.syncLockWaitMs : look !== null ? 0 : e.asyncLockWaitMs, c, job.s, job.bytes, job.cookie, op);
     } catch (err) {
       if (w.staged || !lockTaken(err)) throw err;
       lockErr = err;
@@ -168,7 +177,7 @@ async function start(c: Connection, send: () => void, w: BroadcastWait, sent: ()
       forget(e);
       return;
     }
-    sent();
+    job.went = true;
     return goOn(c, p, w);
   }
 }

@@ -2148,14 +2148,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       sig = S.prepareSignal(this, signal, c, op);
       // (a broadcast: set aside at a subscriber whose lock stays taken, and gone on with from
       // timers, in call order with the connection's other awaitable broadcasts: bcast-async.ts)
-      if (sig.destination === undefined) {
-        const cookie = c, s = sig;
-        let went = false, bytes = s.bytes;
-        const staged = bytes.length > S.maxSignalSize(this.engine);
-        return broadcastAsync(this, () => { S.sendSignal(this, s, bytes, cookie, op); }, { op, timeout: w.timeout, signal: w.signal, keepAlive: w.keepAlive, staged },
-          () => { went = true; }, () => { bytes = bytes.slice(); }) // (a copy of the codec's scratch, for a try after its turn)
-          .then(() => cookie, (err: unknown) => { if (!went) this.untakeCookie(cookie); throw err; });
-      }
+      if (sig.destination === undefined) return broadcastAsync(this, sig, c, op, w.timeout, w.signal, w.keepAlive);
     } catch (err) {
       if (c >= 0) this.untakeCookie(c);
       return Promise.reject(err);

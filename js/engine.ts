@@ -785,8 +785,10 @@ abstract class EngineBase {
     // caller's words left as they are; the core would refuse a SEND now as well)
     if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return -A.EINPROGRESS;
     parkRestore(this.u8, this.u32, t, p, skip);
-    if (skip) this.skips++;
-    return this.send(p.slot, p.gen);
+    const r = this.send(p.slot, p.gen);
+    // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
+    if (skip && !(r === -A.EDEADLK && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK)) this.skips++;
+    return r;
   }
 
   /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */
