@@ -9,8 +9,8 @@
 // - Its first try waits for a lock at most ASYNC_LOCK_WAIT_MS blocking (SPIN_LOCK_WAIT_MS
 //   spinning on a page's main thread). A lock in its way before anything was delivered (the
 //   bus lock, which NAME match rules, owned names and due calls need) fails that try having
-//   changed nothing: it is made again from a timer every ASYNC_LOCK_RETRY_MS, as lockRetry
-//   does, within the call's timeout and signal, EDEADLK once the lock is stuck (lock-look.ts).
+//   changed nothing: it is made again from a timer every ASYNC_LOCK_RETRY_MS, by lockRetry
+//   (lock-retry.ts), within the call's timeout and signal, EDEADLK once the lock is stuck.
 // - Stopped at a subscriber's lock, it is set aside where it stopped (js/bcast-park.ts) and
 //   goes on from a timer every ASYNC_LOCK_RETRY_MS (the event loop runs before every try),
 //   from that subscriber on, never from the start (a subscriber before it gets the signal
@@ -36,8 +36,7 @@ import { isShutdown, type Engine } from './engine.ts';
 import { now } from './host/wait.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { abortHooks } from './abort-hooks.ts';
-import { LockLook } from './lock-look.ts';
-import { pause } from './lock-retry.ts';
+import { lockRetry, pause } from './lock-retry.ts';
 import { SEND, commandError } from './cmd/index.ts';
 import type { ParkedBroadcast } from './bcast-park.ts';
 import { sendSignal, maxSignalSize, type PreparedSignal } from './signals.ts';
@@ -153,33 +152,27 @@ function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, by
   return p;
 }
 
-/** The first try from the event loop (`lockErr`: the one made at the call met a lock), made again while a lock is in its way. */
+/**
+ * The first try from the event loop (`lockErr`: the one made at the call met a lock): made
+ * again while a lock is in its way by lockRetry (it changed nothing), as waitForName's
+ * commands are; a staged one once, waiting as emit()'s (its commit may have delivered).
+ */
 async function start(job: Job, lockErr: BusError | null): Promise<void> {
   const { c, w } = job, e = c.engine, op = w.op;
-  let look: LockLook | null = null;
-  for (;;) {
-    if (lockErr !== null) {
-      (look ??= new LockLook()).seen(e);
-      if (look.stuck(e)) throw lockErr;
-      const left = job.deadline - now();
-      if (left <= 0) throw new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${lockErr.message})`);
-      await pause(Math.min(left, A.ASYNC_LOCK_RETRY_MS), { op, signal: w.signal, keepAlive: w.keepAlive ?? c.keepsAlive });
-    }
-    let p: ParkedBroadcast | null;
-    try {
-      p = tryOnce(e, w.staged ? e.syncLockWaitMs : look !== null ? 0 : e.asyncLockWaitMs, c, job.s, job.bytes, job.cookie, op);
-    } catch (err) {
-      if (w.staged || !lockTaken(err)) throw err;
-      lockErr = err;
-      continue;
-    }
-    if (p === null) {
-      forget(e);
-      return;
-    }
-    job.went = true;
-    return goOn(c, p, w);
+  const keepAlive = w.keepAlive ?? c.keepsAlive;
+  // (lockRetry sets e.lockWaitMs for each try: the first waits, the next only look)
+  const send = (): ParkedBroadcast | null => tryOnce(e, w.staged ? e.syncLockWaitMs : e.lockWaitMs, c, job.s, job.bytes, job.cookie, op);
+  if (lockErr !== null) await pause(A.ASYNC_LOCK_RETRY_MS, { op, signal: w.signal, keepAlive });
+  const p = w.staged ? send() : await lockRetry(e, send, {
+    op, deadline: job.deadline, signal: w.signal, keepAlive,
+    timedOut: (err) => new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${err.message})`),
+  });
+  if (p === null) {
+    forget(e);
+    return;
   }
+  job.went = true;
+  return goOn(c, p, w);
 }
 
 /** Go on with broadcast `p` from timers until it has gone to every subscriber. */

@@ -1,5 +1,6 @@
 // lock-retry: an event-loop operation made of synchronous commands (bus.waitForName's HELLO,
-// matches and look-ups, conn.waitForName's look-ups) that meets a lock another thread holds. A
+// matches and look-ups, conn.waitForName's look-ups, emitAsync's first try of a broadcast before
+// it delivered anything: bcast-async.ts) that meets a lock another thread holds. A
 // synchronous command waits for it up to LOCK_WAIT_MS (1 s), blocking its thread: from an
 // event loop, every such call stalled it a second while a stuck or dead thread held the lock,
 // and a dead one was not recovered meanwhile (Node's 'exit' waits for the loop), before stop
