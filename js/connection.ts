@@ -35,6 +35,7 @@ import type { MatchRule } from './dbus/match.ts';
 import { PAYLOAD_DBUS, PAYLOAD_DBUS_LO, PAYLOAD_DBUS_HI } from './dbus/header.ts';
 import './host/disposable.ts'; // (types only: Symbol.dispose in our declarations, for consumers without esnext.disposable)
 import { LockLook } from './lock-look.ts';
+import { RecvLine, type LineWaiter } from './recv-line.ts';
 
 export type Destination = number | string;
 
@@ -1018,8 +1019,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     if (looked !== undefined) return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, looked, 0, stop, spun);
     // read the word before looking at the queue: a message published after recv() found
     // the queue empty has changed it, and the wait returns at once
-    const seen = Atomics.load(this.engine.i32, this.wakeIndex);
-    const m = this.recvYielding(o, 'recvAsync');
+    let seen: number, m: Message | null;
+    do {
+      seen = Atomics.load(this.engine.i32, this.wakeIndex);
+      m = this.recvYielding(o, 'recvAsync');
+      // (taken while an older receive of the line waits: that one's, recv-line.ts; look again)
+    } while (m !== null && o.priority === undefined && !o.peek && this.line.give(null, m, this.lastDropped));
     if (m) return m;
     // (the clock is read only for a wait: a queued message costs no clock read)
     return this.recvAsyncWait(o, timeout, now() + timeout, signal, keepAlive, seen, this.lastDropped, stop, spun);
@@ -1079,13 +1084,13 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   private async recvAsyncWait(o: Partial<RecvAsyncOptions>, timeout: number, deadline: number, signal: AbortSignal | undefined,
     keepAlive: boolean | undefined, seen: number, dropped: number, stop: WaitStop | null, spun: boolean): Promise<Message> {
     const i32 = this.engine.i32, idx = this.wakeIndex;
-    let w: Waiter | null = null;
+    let w: LineWaiter | null = null;
     /** the wait parked now (waitIn), for an abort or an iterator's return() to end alone */
     let park: GroupWait | null = null;
     // (made only with a signal: a receive without one allocates no hook before it parks; one
     // listener per signal for all of this thread's waits: abort-hooks.ts)
     const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
-      if (!w || w.error) return;
+      if (!w || w.error || w.given !== null) return;
       w.error = canceled('recvAsync', signal);
       w.cancel?.();
       this.endPark(park);
@@ -1116,8 +1121,11 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         }
         if (!caught || owe) {
           if (!w) {
-            w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null, filtered: o.priority !== undefined };
+            w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null, filtered: o.priority !== undefined,
+              lPrev: null, lNext: null, inLine: false, given: null, givenDropped: 0, park: null };
             this.waiters.add(w);
+            // (a receive that takes any message stands in the line: recv-line.ts)
+            if (o.priority === undefined && !o.peek) this.line.join(w);
             this.holdFor(w);
             // (the pump may have left an aborted call's late end to this receive while it yielded: it takes it now)
             if (w.filtered) this.receivesChanged();
@@ -1132,7 +1140,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
               };
             }
           }
-          const cur: Waiter = w;
+          const cur: LineWaiter = w;
           if (cur.error) throw cur.error; // (a signal may abort while its listener is added)
           const ms = busy ? Math.min(left, A.ASYNC_LOCK_RETRY_MS) : left;
           await new Promise<void>((resolve) => {
@@ -1141,25 +1149,40 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             else {
               if (ticket === 0) ticket = this.waitGroup.ticket();
               // (`busy`: the look saw nothing, its lock taken: what the word counted is new to it)
-              park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy, limit);
+              cur.park = park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy, limit);
             }
           });
           // (ended by close() through cur.cancel: out of the group now, not at the close's bump)
           if (park !== null) dropWait(park);
-          park = null;
+          cur.park = park = null;
           cur.cancel = null;
+          // a younger receive took a message while this one waited, and gave it this one (it
+          // parked first: recv-line.ts); handed over whatever ended the wait since
+          const given = cur.given;
+          if (given !== null) {
+            cur.given = null;
+            this.spinner.woke(now());
+            this.lastDropped = cur.givenDropped + dropped;
+            return given;
+          }
           if (cur.error) throw cur.error;
         }
-        // read the word before looking at the queue (as recvAsync's first look did)
-        seen = Atomics.load(i32, idx);
-        const fromQueue = this.takenAt === this.takenN; // (else a stopped listener's leftover comes first: not in the word's count)
-        const m = this.recvYielding(o, 'recvAsync');
-        const stuck = this.lockStuck();
-        if (stuck) throw stuck;
-        if (m) {
+        // look, and again while what it takes goes to an older receive of the line
+        let m: Message | null;
+        for (;;) {
+          // read the word before looking at the queue (as recvAsync's first look did)
+          seen = Atomics.load(i32, idx);
+          const fromQueue = this.takenAt === this.takenN; // (else a stopped listener's leftover comes first: not in the word's count)
+          m = this.recvYielding(o, 'recvAsync');
+          const stuck = this.lockStuck();
+          if (stuck) throw stuck;
+          if (m === null) break;
           // told to the thread's waits on the word: the message came after `emptyFrom`, and is
           // gone for those that looked from there or before (host/wait-group.ts, took)
           if (fromQueue && !o.peek && emptyFrom === emptyFrom) this.waitGroup.took(emptyFrom);
+          if (o.priority !== undefined || o.peek || !this.line.give(w, m, this.lastDropped)) break;
+        }
+        if (m) {
           this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
           this.lastDropped += dropped;
           return m;
@@ -1169,6 +1192,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     } finally {
       if (stop) stop.cancel = null;
       if (w) {
+        this.line.leave(w);
         if (onAbort) this.aborts.unwatch(signal!, onAbort);
         this.waiters.delete(w);
         if (w.held) { w.held = false; release(); }
@@ -1847,6 +1871,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   lockBusy: BusError | null = null;
   /** how long the lock of lockBusy has stayed taken (lock-look.ts) */
   private readonly lockLook = new LockLook();
+  /** this thread's parked receives that take any message, in the order they parked (recv-line.ts) */
+  private readonly line = new RecvLine();
 
   /** the pending calls, made by the first call() */
   /** @internal PumpOwner */

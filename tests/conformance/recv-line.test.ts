@@ -1,0 +1,148 @@
+// The line of a connection's parked receives (js/recv-line.ts, stop 68): a message that a
+// younger parked receive takes while an older one waits goes to the older one, so the parked
+// receives of a thread get the messages in the order they parked even when a look of the
+// older one found the connection's lock taken (a sender's thread descheduled while it held
+// it) and the younger one looked once it was let go. Before stop 68 the younger one kept it:
+// a threads test failed so on a loaded machine (tests/threads/sleepers.test.ts).
+import * as assert from 'uvu/assert';
+import { Bus, BusError, abi as A, type Connection, type Message } from '../../js/index.ts';
+import { busSuite, ENGINE } from '../helpers/harness.ts';
+import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
+
+const t = busSuite('the line of parked receives');
+
+const text = (p: Promise<Message>) => p.then((m) => { const s = m.text(); m.free(); return s; }, (e: BusError) => e.code);
+const tick = () => new Promise((r) => setTimeout(r, 1));
+const lockOf = (c: Connection): number => (c.engine.connAddr(c.slot) + A.CONN_LOCK) >>> 2;
+
+/** `c`'s lock taken by the live thread `holder` (a joined thread's slot + 1); its release. */
+function take(c: Connection, holder: number): () => void {
+  const i32 = c.engine.i32, word = lockOf(c);
+  assert.is(Atomics.compareExchange(i32, word, 0, holder), 0, 'the lock was free');
+  let done = false;
+  return () => { if (done) return; done = true; Atomics.store(i32, word, 0); Atomics.notify(i32, word); };
+}
+
+/**
+ * `fn` run once `c`'s wake word has moved from its present value and the receives it woke have
+ * looked: a wait of the test's own on the word (counted in its sleepers as the bus's own waits
+ * are: a publisher notifies only a counted word, and takes off what it woke), resolved by the
+ * same notify as the receives' wait, then a timer (the woken receives look in that task's
+ * microtasks; a timer comes after them).
+ */
+function afterWake(c: Connection, fn: () => void): void {
+  const i32 = c.engine.i32, word = (c.engine.connAddr(c.slot) + A.CONN_WAKE) >>> 2;
+  Atomics.add(i32, (c.engine.connAddr(c.slot) + A.CONN_SLEEPERS) >>> 2, 1);
+  const r = Atomics.waitAsync(i32, word, Atomics.load(i32, word));
+  assert.ok(r.async, 'parked');
+  void r.value.then(() => setTimeout(fn, 0));
+}
+
+t('the oldest parked receive gets the first message although its look found the lock taken and a younger one looked once it was let go', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const tx = bus.connect(), rx = bus.connect();
+  const got: string[] = [];
+  const a = text(rx.recvAsync({ timeout: 5000 })).then((x) => { got.push(`a:${x}`); });
+  const b = text(rx.recvAsync({ timeout: 5000 })).then((x) => { got.push(`b:${x}`); });
+  await tick();
+  // the publish wakes `a` alone (one message): its look waits ASYNC_LOCK_WAIT_MS for the lock,
+  // then retries from a timer; the lock is let go after that look, and `b` is woken next (the
+  // message is still queued) while `a` waits for its retry
+  let release = (): void => {};
+  afterWake(rx, () => release());
+  tx.sendText(rx.id, 'one');
+  release = take(rx, j.engine.threadSlot + 1); // (before the woken receive looks: that is a task later)
+  await new Promise((r) => setTimeout(r, 30));
+  tx.sendText(rx.id, 'two');
+  await Promise.all([a, b]);
+  assert.equal(got, ['a:one', 'b:two'], 'in the order they parked (before stop 68: b took "one", a got "two")');
+  assert.is(rx.pendingReceives, 0);
+  tx.close(); rx.close(); j.close();
+});
+
+t('a receive given a message by a younger one resolves with it; receives that ended (timed out, aborted) are passed over, and the message is not lost', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const tx = bus.connect(), rx = bus.connect();
+  const ac = new AbortController();
+  const got: string[] = [];
+  const park = (name: string, opts: { timeout: number; signal?: AbortSignal }) => text(rx.recvAsync(opts)).then((x) => { got.push(`${name}:${x}`); });
+  const ps = [park('a', { timeout: 5000, signal: ac.signal }), park('b', { timeout: 5000 }), park('c', { timeout: 5000 })];
+  await tick();
+  ac.abort();
+  await tick();
+  let release = (): void => {};
+  afterWake(rx, () => release());
+  tx.sendText(rx.id, 'one');
+  release = take(rx, j.engine.threadSlot + 1);
+  await new Promise((r) => setTimeout(r, 30));
+  tx.sendText(rx.id, 'two');
+  await Promise.all(ps);
+  assert.equal(got, ['a:ECANCELED', 'b:one', 'c:two']);
+  assert.is(rx.pendingReceives, 0);
+  tx.close(); rx.close(); j.close();
+});
+
+t('seeded random: parked receives, messages sent one to three at a time, the receiver\'s lock taken after some sends and let go at random moments, aborts and timeouts: every message taken once, the parked receives in the order they parked', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const holder = j.engine.threadSlot + 1;
+  for (const seed of seedsFromEnv([68, 6801, 6802])) {
+    const rnd = prng(seed);
+    const tx = bus.connect(), rx = bus.connect();
+    /** per receive, in the order they parked: the message number it got, or its error code */
+    const out: (number | string)[] = [];
+    const pending: Promise<void>[] = [];
+    const aborts: AbortController[] = [];
+    let sent = 0, parked = 0;
+    const parkOne = (): void => {
+      const k = parked++;
+      const r = rnd.int(10);
+      const ac = r < 2 ? new AbortController() : null;
+      if (ac) aborts.push(ac);
+      const timeout = r === 2 ? 1 + rnd.int(20) : 5000;
+      pending.push(text(rx.recvAsync(ac ? { timeout, signal: ac.signal } : { timeout })).then((x) => { out[k] = /^m\d+$/.test(x) ? Number(x.slice(1)) : x; }));
+    };
+    for (let step = 0; step < 40; step++) {
+      const what = rnd.int(6);
+      if (what <= 1) { for (let n = 1 + rnd.int(4); n > 0; n--) parkOne(); }
+      else if (what === 2 && aborts.length > 0) aborts.splice(rnd.int(aborts.length), 1)[0]!.abort();
+      else if (what <= 4) {
+        const n = 1 + rnd.int(3);
+        const how = rnd.int(4); // 0: no lock; 1: let go after the woken receives looked; 2: from a timer; 3: in a microtask
+        // (the lock is taken after the sends, which would wait for it, and before the receives
+        // they woke look, a task later)
+        // (a send would wait for the lock taken after the last sends: they go out once it is let go)
+        for (const end = performance.now() + 2000; Atomics.load(rx.engine.i32, lockOf(rx)) !== 0;) {
+          assert.ok(performance.now() < end, `seed ${seed}: the lock let go`);
+          await tick();
+        }
+        let release = (): void => {};
+        if (how === 1) afterWake(rx, () => release());
+        for (let i = 0; i < n; i++) tx.sendText(rx.id, `m${sent++}`);
+        if (how !== 0) {
+          release = take(rx, holder);
+          if (how === 2) setTimeout(release, rnd.int(8));
+          else if (how === 3) queueMicrotask(release);
+        }
+      }
+      await new Promise((r) => (rnd.int(2) === 0 ? queueMicrotask(() => r(undefined)) : setTimeout(r, rnd.int(3))));
+    }
+    // the rest: the lock let go, messages for the receives still waiting, then the queue drained
+    await new Promise((r) => setTimeout(r, 10));
+    assert.is(Atomics.load(rx.engine.i32, lockOf(rx)), 0, `seed ${seed}: the lock let go`);
+    for (const ac of aborts) ac.abort();
+    while (rx.pendingReceives > 0) { tx.sendText(rx.id, `m${sent++}`); await tick(); }
+    await Promise.all(pending);
+    const left: number[] = [];
+    for (let m = rx.recv(); m !== null; m = rx.recv()) { left.push(Number(m.text().slice(1))); m.free(); }
+    const taken = out.filter((x): x is number => typeof x === 'number');
+    assert.equal([...taken, ...left].sort((x, y) => x - y), Array.from({ length: sent }, (_, i) => i), `seed ${seed}: every message taken once`);
+    for (let i = 1; i < taken.length; i++) assert.ok(taken[i]! > taken[i - 1]!, `seed ${seed}: in the order they parked: ${JSON.stringify(out)}`);
+    for (const x of out) assert.ok(typeof x === 'number' || x === 'ECANCELED' || x === 'ETIMEDOUT', `seed ${seed}: ${x}`);
+    assert.equal(left.slice().sort((x, y) => x - y), left, `seed ${seed}: what is left, in order`);
+    assert.is(rx.pendingReceives, 0);
+    tx.close(); rx.close();
+  }
+  j.close();
+});
+
+t.run();
