@@ -14,8 +14,14 @@
 // a message gives it to the oldest receive of the line when that one is older, and looks again.
 //
 // Only receives that take any message are in the line: no `priority` limit (an older one with a
-// limit might refuse it) and no `peek` (a peek takes nothing). A receive that does not park (a
-// message queued at its first look, or caught in its spin) is not in it: it takes what it finds.
+// limit might refuse it) and no `peek` (a peek takes nothing). A receive not in it yet (a
+// recvAsync's first look, a spin's catch) gives what it takes to the line's oldest the same way,
+// then waits. A batch (a listener's, a `for await` loop's first look) takes what it finds.
+//
+// The one given a message resumes in a microtask, or after the macrotask it owes the event loop
+// (host/fair.ts); until then the message is `held`: close() without `drop` says EBUSY, as for a
+// batch's messages not handed over. Its wait ended meanwhile by an abort, an iterator's return()
+// or a listener's stop(): the message goes on to the next of the line (recvAsyncWait).
 import { dropWait, type GroupWait } from './host/wait-group.ts';
 import type { Message } from './message.ts';
 import type { Waiter } from './waiter.ts';
@@ -38,6 +44,8 @@ export interface LineWaiter extends Waiter {
 export class RecvLine {
   private head: LineWaiter | null = null;
   private tail: LineWaiter | null = null;
+  /** messages given and not handed over yet (their receives resume in a microtask, or after a macrotask they owe the event loop): close() without `drop` says EBUSY meanwhile */
+  held = 0;
 
   /** `w` parks for the first time: the end of the line. */
   join(w: LineWaiter): void {
@@ -72,6 +80,7 @@ export class RecvLine {
     for (let y = this.head; y !== null && y !== taker; y = y.lNext) {
       if (y.error !== null) continue;
       this.leave(y);
+      this.held++;
       y.given = m;
       y.givenDropped = dropped;
       if (y.park !== null) { dropWait(y.park); y.park = null; }

@@ -11,7 +11,8 @@ import { prng, seedsFromEnv } from '../helpers/diffkit.ts';
 
 const t = busSuite('the line of parked receives');
 
-const text = (p: Promise<Message>) => p.then((m) => { const s = m.text(); m.free(); return s; }, (e: BusError) => e.code);
+/** the message's text (freed), or the code of what the receive, or reading its message, threw */
+const text = (p: Promise<Message>) => p.then((m) => { const s = m.text(); m.free(); return s; }).catch((e: BusError) => e.code);
 const tick = () => new Promise((r) => setTimeout(r, 1));
 const lockOf = (c: Connection): number => (c.engine.connAddr(c.slot) + A.CONN_LOCK) >>> 2;
 
@@ -143,6 +144,70 @@ t('seeded random: parked receives, messages sent one to three at a time, the rec
     tx.close(); rx.close();
   }
   j.close();
+});
+
+t('a new recvAsync that finds a message queued while an older receive waits gives it to the older one and waits; a close() before the older one has it says EBUSY, and it still gets it', async ({ bus }) => {
+  const tx = bus.connect(), rx = bus.connect();
+  const a = text(rx.recvAsync({ timeout: 5000 }));
+  await tick();
+  // (queued and not yet looked at: the wake-up is a task away)
+  tx.sendText(rx.id, 'one');
+  const c = text(rx.recvAsync({ timeout: 5000 }));
+  let busy: unknown = null;
+  try { rx.close(); } catch (e) { busy = (e as BusError).code; }
+  assert.is(busy, 'EBUSY', 'the message taken for `a` counts as queued (before stop 68 the new receive kept it, and the close went through)');
+  assert.is(await a, 'one', 'the older receive gets it');
+  tx.sendText(rx.id, 'two');
+  assert.is(await c, 'two');
+  assert.is(rx.pendingReceives, 0);
+  tx.close(); rx.close();
+});
+
+t('a message given to a receive that is aborted before it has it goes to the next receive of the line; closed with drop, it goes with the close (no leak)', async ({ bus }) => {
+  const tx = bus.connect(), rx = bus.connect();
+  const ac = new AbortController();
+  const a = text(rx.recvAsync({ timeout: 5000, signal: ac.signal }));
+  const b = text(rx.recvAsync({ timeout: 5000 }));
+  await tick();
+  tx.sendText(rx.id, 'one');
+  const c = text(rx.recvAsync({ timeout: 5000 })); // (takes 'one', gives it to `a`)
+  ac.abort();
+  assert.is(await a, 'ECANCELED');
+  assert.is(await b, 'one', 'passed on to the next in line (before stop 68 the new receive kept it)');
+  tx.sendText(rx.id, 'two');
+  assert.is(await c, 'two');
+  // closed with drop while a given message is not handed over yet
+  const d = text(rx.recvAsync({ timeout: 5000 }));
+  await tick();
+  tx.sendText(rx.id, 'three');
+  const e = text(rx.recvAsync({ timeout: 5000 }));
+  rx.close({ drop: true });
+  assert.is(await d, 'ECONNRESET', 'the message went with the close');
+  assert.is(await e, 'ECONNRESET');
+  assert.equal(bus.check(), []);
+  tx.close();
+});
+
+t('two receive loops of one thread that hand each other their messages leave the thread\'s timers their turns', async ({ bus }) => {
+  const tx = bus.connect(), rx = bus.connect();
+  const CAP = 30000;
+  let n = 0, fired = -1, on = true;
+  const loop = async (): Promise<void> => {
+    while (on && n < CAP) {
+      const m = await rx.recvAsync({ timeout: 5000 });
+      m.free();
+      if (++n < CAP && on) tx.sendText(rx.id, 'x');
+    }
+  };
+  const loops = [loop(), loop()];
+  await tick();
+  const timer = setTimeout(() => { fired = n; on = false; tx.sendText(rx.id, 'x'); tx.sendText(rx.id, 'x'); }, 5);
+  tx.sendText(rx.id, 'x');
+  await Promise.all(loops);
+  clearTimeout(timer);
+  assert.ok(fired >= 0 && fired < CAP, `the 5 ms timer ran before the loops' ${CAP} messages were done (it ran after ${fired}; a review of stop 68's first version: after all of them)`);
+  for (let m = rx.recv(); m !== null; m = rx.recv()) m.free();
+  tx.close(); rx.close();
 });
 
 t.run();
