@@ -1131,8 +1131,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             w = { linkPrev: null, linkNext: null, linkIn: null, keep: keepAlive, held: false, error: null, cancel: null, filtered: o.priority !== undefined,
               lPrev: null, lNext: null, inLine: false, given: null, givenDropped: 0, park: null };
             this.waiters.add(w);
-            // (a receive that takes any message stands in the line: recv-line.ts)
-            if (o.priority === undefined && !o.peek) this.line.join(w);
+            // (a recvAsync that takes any message stands in the line: recv-line.ts; an
+            // iterator's step or a listener's wait, which its owner ends, gives and is not given)
+            if (o.priority === undefined && !o.peek && stop === null) this.line.join(w);
             this.holdFor(w);
             // (the pump may have left an aborted call's late end to this receive while it yielded: it takes it now)
             if (w.filtered) this.receivesChanged();
@@ -1171,9 +1172,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             this.line.held--;
             // (closed meanwhile, with `drop` or by a shutdown, a close without it says EBUSY
             // while a message is held so: it went with the close's drop, as the queue did)
-            // this wait ended since (an abort, an iterator's return(), a listener's stop): the
-            // next receive of the line gets it; none: this one hands it over after all, as a
-            // receive whose look took a message before its end does
+            // this wait was aborted since: the next receive of the line gets it; none: this one
+            // hands it over after all, as a receive whose look took a message before its abort does
             if (!this.isClosed && (cur.error === null || !this.line.give(null, given, cur.givenDropped))) {
               this.spinner.woke(now());
               this.lastDropped = cur.givenDropped + dropped;

@@ -13,15 +13,17 @@
 // those a step wakes. Rather than order every look, the take is ordered: the receive that took
 // a message gives it to the oldest receive of the line when that one is older, and looks again.
 //
-// Only receives that take any message are in the line: no `priority` limit (an older one with a
-// limit might refuse it) and no `peek` (a peek takes nothing). A receive not in it yet (a
-// recvAsync's first look, a spin's catch) gives what it takes to the line's oldest the same way,
-// then waits. A batch (a listener's, a `for await` loop's first look) takes what it finds.
+// Only recvAsync's waits that take any message are in the line: no `priority` limit (an older
+// one with a limit might refuse it) and no `peek` (a peek takes nothing). A receive not in it
+// (a recvAsync's first look, a spin's catch; the waits of a `for await` loop's steps and of a
+// listener, which their owner ends: a listener's handler must not run after its stop()) gives
+// what it takes to the line's oldest the same way, then waits. A batch (a listener's, a
+// `for await` loop's first look) takes what it finds.
 //
 // The one given a message resumes in a microtask, or after the macrotask it owes the event loop
 // (host/fair.ts); until then the message is `held`: close() without `drop` says EBUSY, as for a
-// batch's messages not handed over. Its wait ended meanwhile by an abort, an iterator's return()
-// or a listener's stop(): the message goes on to the next of the line (recvAsyncWait).
+// batch's messages not handed over. Its wait aborted meanwhile: the message goes on to the next
+// of the line (recvAsyncWait).
 import { dropWait, type GroupWait } from './host/wait-group.ts';
 import type { Message } from './message.ts';
 import type { Waiter } from './waiter.ts';
