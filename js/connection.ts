@@ -1024,7 +1024,8 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       seen = Atomics.load(this.engine.i32, this.wakeIndex);
       m = this.recvYielding(o, 'recvAsync');
       // (taken while an older receive of the line waits: that one's, recv-line.ts; look again)
-      if (m === null || o.priority !== undefined || o.peek || !this.line.give(null, m, this.lastDropped)) break;
+      // (a receive that will not wait, `timeout: 0`, keeps what it found, as recv() does)
+      if (m === null || o.priority !== undefined || o.peek || !(timeout > 0) || !this.line.give(null, m, this.lastDropped)) break;
       gave = true;
     }
     if (m) return m;
@@ -1097,7 +1098,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     // (made only with a signal: a receive without one allocates no hook before it parks; one
     // listener per signal for all of this thread's waits: abort-hooks.ts)
     const onAbort: AbortHook | null = signal === undefined ? null : { handleEvent: () => {
-      if (!w || w.error) return;
+      if (!w || w.error || w.given !== null) return; // (given a message: it hands it over, recv-line.ts)
       w.error = canceled('recvAsync', signal);
       w.cancel?.();
       this.endPark(park);
@@ -1132,7 +1133,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
               lPrev: null, lNext: null, inLine: false, given: null, givenDropped: 0, park: null };
             this.waiters.add(w);
             // (a recvAsync that takes any message stands in the line: recv-line.ts; an
-            // iterator's step or a listener's wait, which its owner ends, gives and is not given)
+            // iterator's step or a listener's wait, which its owner ends, gives and is not given;
+            // its place among the thread's waits is taken now, in the line's order)
+            if (ticket === 0) ticket = this.waitGroup.ticket();
             if (o.priority === undefined && !o.peek && stop === null) this.line.join(w);
             this.holdFor(w);
             // (the pump may have left an aborted call's late end to this receive while it yielded: it takes it now)
@@ -1155,7 +1158,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             cur.cancel = resolve;
             if (owe) void yieldTurn().then(resolve);
             else {
-              if (ticket === 0) ticket = this.waitGroup.ticket();
               // (`busy`: the look saw nothing, its lock taken: what the word counted is new to it)
               cur.park = park = waitIn(this.waitGroup, seen, ms, resolve, false, ticket, !busy, limit);
             }
@@ -1170,11 +1172,12 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
           if (given !== null) {
             cur.given = null;
             this.line.held--;
-            // (closed meanwhile, with `drop` or by a shutdown, a close without it says EBUSY
-            // while a message is held so: it went with the close's drop, as the queue did)
-            // this wait was aborted since: the next receive of the line gets it; none: this one
-            // hands it over after all, as a receive whose look took a message before its abort does
-            if (!this.isClosed && (cur.error === null || !this.line.give(null, given, cur.givenDropped))) {
+            // handed over, also when aborted since (the abort came after the message was its:
+            // it does not take the abort, recv-line.ts); not when the connection went meanwhile
+            // (closed with `drop`, a close without it says EBUSY while a message is held so;
+            // shut down; or this thread declared dead and its connections closed by a recovery):
+            // the message went with the connection's pool, and the wait fails as the others do
+            if (!this.isClosed && !this.gone && !isShutdown(this.engine.u32)) {
               this.spinner.woke(now());
               this.lastDropped = cur.givenDropped + dropped;
               return given;

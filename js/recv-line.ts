@@ -22,8 +22,9 @@
 //
 // The one given a message resumes in a microtask, or after the macrotask it owes the event loop
 // (host/fair.ts); until then the message is `held`: close() without `drop` says EBUSY, as for a
-// batch's messages not handed over. Its wait aborted meanwhile: the message goes on to the next
-// of the line (recvAsyncWait).
+// batch's messages not handed over. Its wait aborted meanwhile: it hands the message over all the
+// same (the abort came after the message was its; passing it on to the next of the line broke the
+// order, a review of stop 68: the next had been given a later one already).
 import { dropWait, type GroupWait } from './host/wait-group.ts';
 import type { Message } from './message.ts';
 import type { Waiter } from './waiter.ts';

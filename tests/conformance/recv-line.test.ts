@@ -163,28 +163,58 @@ t('a new recvAsync that finds a message queued while an older receive waits give
   tx.close(); rx.close();
 });
 
-t('a message given to a receive that is aborted before it has it goes to the next receive of the line; closed with drop, it goes with the close (no leak)', async ({ bus }) => {
+t('a receive given a message and aborted before it has it hands it over all the same (the order kept); closed with drop, it goes with the close (no leak)', async ({ bus }) => {
   const tx = bus.connect(), rx = bus.connect();
   const ac = new AbortController();
   const a = text(rx.recvAsync({ timeout: 5000, signal: ac.signal }));
   const b = text(rx.recvAsync({ timeout: 5000 }));
+  const c = text(rx.recvAsync({ timeout: 5000 }));
+  await tick();
+  tx.sendText(rx.id, 'one');
+  tx.sendText(rx.id, 'two');
+  const d = text(rx.recvAsync({ timeout: 5000 })); // (takes 'one' and 'two', gives them to `a` and `b`)
+  ac.abort();
+  assert.is(await a, 'one', 'the abort came after the message was its (before stop 68: ECANCELED, and the new receive kept "one")');
+  assert.is(await b, 'two', 'in order (a review of stop 68\'s second version passed "one" on to `c`, after `b` had "two")');
+  tx.sendText(rx.id, 'three');
+  tx.sendText(rx.id, 'four');
+  assert.is(await c, 'three');
+  assert.is(await d, 'four');
+  // closed with drop while a given message is not handed over yet
+  const e = text(rx.recvAsync({ timeout: 5000 }));
+  await tick();
+  tx.sendText(rx.id, 'five');
+  const f = text(rx.recvAsync({ timeout: 5000 }));
+  rx.close({ drop: true });
+  assert.is(await e, 'ECONNRESET', 'the message went with the close');
+  assert.is(await f, 'ECONNRESET');
+  assert.equal(bus.check(), []);
+  tx.close();
+});
+
+t('a receive given a message on a thread declared dead before it has it fails as the others do (no unreadable message); a recvAsync({ timeout: 0 }) keeps what it finds', async ({ bus, mock }) => {
+  const tx = bus.connect(), rx0 = bus.connect();
+  // timeout 0: one try, no wait: it keeps the message it found, as recv() does, older receives or not
+  const older = text(rx0.recvAsync({ timeout: 5000 }));
+  await tick();
+  tx.sendText(rx0.id, 'one');
+  assert.is(await text(rx0.recvAsync({ timeout: 0 })), 'one', 'a receive that will not wait does not give (a review of stop 68: it gave, then said ETIMEDOUT)');
+  tx.sendText(rx0.id, 'two');
+  assert.is(await older, 'two');
+  rx0.close();
+  // a joined thread's connection, its receives parked; a message given; the thread declared dead
+  const h = bus.handle();
+  const j = await Bus.join(h, { provider: mock, engine: ENGINE });
+  const rx = j.connect();
+  const a = text(rx.recvAsync({ timeout: 5000 }));
+  const b = text(rx.recvAsync({ timeout: 5000 }));
   await tick();
   tx.sendText(rx.id, 'one');
   const c = text(rx.recvAsync({ timeout: 5000 })); // (takes 'one', gives it to `a`)
-  ac.abort();
-  assert.is(await a, 'ECANCELED');
-  assert.is(await b, 'one', 'passed on to the next in line (before stop 68 the new receive kept it)');
-  tx.sendText(rx.id, 'two');
-  assert.is(await c, 'two');
-  // closed with drop while a given message is not handed over yet
-  const d = text(rx.recvAsync({ timeout: 5000 }));
-  await tick();
-  tx.sendText(rx.id, 'three');
-  const e = text(rx.recvAsync({ timeout: 5000 }));
-  rx.close({ drop: true });
-  assert.is(await d, 'ECONNRESET', 'the message went with the close');
-  assert.is(await e, 'ECONNRESET');
-  assert.equal(bus.check(), []);
+  bus.recoverThread(h.token, { stopped: true });
+  assert.equal([await a, await b, await c], ['ECONNRESET', 'ECONNRESET', 'ECONNRESET'], 'before the fix `a` resolved with a message whose reads threw');
+  try { rx.close(); } catch { /* (closed by the recovery) */ }
+  try { j.close(); } catch { /* (recovered) */ }
   tx.close();
 });
 

@@ -104,15 +104,20 @@ s('a job\'s events before its answer: with a listener on the caller, each call s
   // (a handler a little slow: the listener yields in the middle of its batches, when the
   // reply pump would run)
   const l = main.listen(() => { const end = performance.now() + 0.02; while (performance.now() < end); events++; });
-  for (const n of [0, 1, 31, 32, 33, 300, 7, 600]) {
-    const before = events;
-    const r = await within(main.call(ready.id, new Uint8Array([n & 255, n >> 8]), { timeout: MSG_MS }), MSG_MS * 2, `the answer of a job of ${n} events`);
-    assert.is(events - before, n, `a job of ${n} events: all handed over when its call settled`);
-    r.free();
+  try {
+    for (const n of [0, 1, 31, 32, 33, 300, 7, 600]) {
+      const before = events;
+      const r = await within(main.call(ready.id, new Uint8Array([n & 255, n >> 8]), { timeout: MSG_MS }), MSG_MS * 2, `the answer of a job of ${n} events`);
+      assert.is(events - before, n, `a job of ${n} events: all handed over when its call settled`);
+      r.free();
+    }
+    main.send(ready.id, null);
+    assert.equal(await w.next(MSG_MS, 'done'), { done: true, answered: 8 });
+  } finally {
+    // (also when an assertion failed: a listener left running kept the process alive after
+    // the suite, until the runner's timeout killed it, stop 68)
+    l.stop();
   }
-  main.send(ready.id, null);
-  assert.equal(await w.next(MSG_MS, 'done'), { done: true, answered: 8 });
-  l.stop();
   await within(l.done, MSG_MS, 'the listener to end');
   assert.is(main.pendingCalls, 0);
   main.close();
