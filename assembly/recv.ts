@@ -23,7 +23,7 @@ export function recvDequeue(c: u32, b: u32, prev: u32): void {
 }
 
 export function recv(slot: u32, gen: u32): i32 {
-  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY | A.RECV_REPLY | A.RECV_BATCH, A.RECV_BATCH);
+  const ci = itemlessCmdStart(slot, A.RECV_CMD_SIZE, A.RECV_PEEK | A.RECV_DROP | A.RECV_USE_PRIORITY | A.RECV_REPLY | A.RECV_REPLY_FIRST | A.RECV_BATCH, A.RECV_BATCH);
   if (ci < 0) return ci;
   const c = u32(ci);
   const cmd = threadCmd();
@@ -36,8 +36,8 @@ export function recv(slot: u32, gen: u32): i32 {
   if ((flags & A.RECV_BATCH) != 0) return recvBatch(c, gen, cmd, flags);
   // DROP with a priority is not reliable (kdbus): refused
   if ((flags & A.RECV_DROP) != 0 && (flags & A.RECV_USE_PRIORITY) != 0) return fail(A.EINVAL, A.R_RECV_DROP_PRIORITY);
-  // a call's reply: alone (with a call's cookie, or 0: the end of any call)
-  if ((flags & A.RECV_REPLY) != 0 && flags != A.RECV_REPLY) return fail(A.EINVAL, A.R_RECV_REPLY_FLAGS);
+  // a call's reply: alone (with a call's cookie, or 0: the end of any call), or with REPLY_FIRST
+  if ((flags & (A.RECV_REPLY | A.RECV_REPLY_FIRST)) != 0 && (flags & ~A.RECV_REPLY_FIRST) != A.RECV_REPLY) return fail(A.EINVAL, A.R_RECV_REPLY_FLAGS);
   // after a shutdown, queued messages can only be dropped (so that the connection can close)
   if ((flags & A.RECV_DROP) == 0 && busShutdown()) return fail(A.ESHUTDOWN, A.R_BUS_SHUTDOWN);
   // DROP of a call makes REPLY_DEAD (reply.ts): the bus lock first
@@ -73,10 +73,15 @@ export function recvDropped(c: u32, cmd: u32): void {
 }
 
 function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
-  if (flags == A.RECV_REPLY) {
-    // a call's reply (cookie 0: of any call), wherever it is queued; the dropped count stays for the next RECV
+  if ((flags & A.RECV_REPLY) != 0) {
+    // a call's reply (cookie 0: of any call), wherever it is queued (REPLY_FIRST: only with no
+    // message before it); the dropped count stays for the next RECV
     const lo = ld32(cmd + A.RECV_PRIORITY), hi = ld32(cmd + A.RECV_PRIORITY + 4);
     const r = queueFindReply(c, lo, hi);
+    if (r != 0 && queuePrev != 0 && (flags & A.RECV_REPLY_FIRST) != 0) {
+      st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_BEHIND, 0);
+      return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
+    }
     if (r == 0) {
       // none queued: and no record of that call either, with no reservation into this pool
       // in flight (a reply's takes its call's record before its commit queues it)? Then its

@@ -819,15 +819,18 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
    * tick did) and dropped its REPLY_TIMEOUT (no room): the call ends with ETIMEDOUT all the
    * same (docs/DIFFERENCES.md, D6). `yielding`: an event-loop wait (call()): a contended lock
    * is waited for at most ASYNC_LOCK_WAIT_MS, then reads as "nothing yet" (lockBusy), as in
-   * recvYielding.
+   * recvYielding. `first`: RECV_REPLY_FIRST, an end queued behind messages is left there
+   * (`p.behind` set: a listener takes it in order).
    */
   /** @internal PumpOwner */
-  takeReply(p: PendingCall, op: string, yielding: boolean): void {
+  takeReply(p: PendingCall, op: string, yielding: boolean, first = false): void {
     const e = this.live(op);
     if (this.deferredFrees !== null) this.freeDeferredNow();
-    const r = this.recvReply(p.cookie, op, yielding);
+    const r = this.recvReply(p.cookie, op, yielding, first);
     if (r === null) return;
     if (r === -A.EAGAIN) {
+      // (`first`: its end is queued behind messages, left to the receive that takes them: the listener)
+      if (first && RECV.behind(e.u32, e.cmd)) { p.behind = true; return; }
       // no end queued: the core says whether one may still come. RECV_RETURN_NO_CALL: no record
       // of the call and none in flight, so its end was dropped (it ends now, not at its
       // deadline). Without it the call waits, also past its deadline: a message is in flight
@@ -845,6 +848,17 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     const u32 = e.u32, cmd = e.cmd;
     checkCmd(u32, cmd, r, op, RECV.NAME);
     const off = RECV.offset(u32, cmd);
+    if (first && this.listener !== null && this.takenAt < this.takenN && this.wakeN < RECV_BATCH_MAX) {
+      // first in the queue, but the listener's batch has messages still to hand over, which
+      // came before it: the call is woken once they are (as an end its batch took: batchTakeOut)
+      const q = this.calls!.claimQuiet(this.poolBase + off, off, RECV.size(u32, cmd));
+      if (q === null) {
+        this.freeOffset(off);
+        throw new BusError(A.EFAULT, op, `internal: RECV_REPLY returned a message that is not the reply of call ${p.cookie}`);
+      }
+      if (q !== NO_WAKE) { q.held = true; this.wakeAt![this.wakeN] = this.takenN; this.wakeCall[this.wakeN++] = q; }
+      return;
+    }
     if (!this.calls!.claim(this.poolBase + off, off, RECV.size(u32, cmd))) {
       // (the core matched the cookie of a call still pending: cannot happen)
       this.freeOffset(off);
@@ -853,16 +867,16 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   }
 
   /**
-   * RECV_REPLY for `cookie` (0: the first end of any call): the command's result, or, for a
+   * RECV_REPLY for `cookie` (0: the first end of any call; `first`: with RECV_REPLY_FIRST): the command's result, or, for a
    * `yielding` receive (an event-loop wait: call()'s pump and its waits) whose lock stayed
    * taken for ASYNC_LOCK_WAIT_MS, null with the EDEADLK in `lockBusy` (as in recvYielding).
    */
   /** @internal PumpOwner */
-  recvReply(cookie: number, op: string, yielding: boolean): number | null {
+  recvReply(cookie: number, op: string, yielding: boolean, first = false): number | null {
     const e = this.live(op);
     if (yielding) e.lockWaitMs = this.lockBusy === null ? e.asyncLockWaitMs : 0;
     try {
-      RECV.encode(e.u32, e.cmd, A.RECV_REPLY, cookie);
+      RECV.encode(e.u32, e.cmd, first ? A.RECV_REPLY | A.RECV_REPLY_FIRST : A.RECV_REPLY, cookie);
       const r = e.recv(this.slot, this.gen);
       if (yielding) {
         // the engine returns EDEADLK (it does not throw it): a lock still taken is "nothing

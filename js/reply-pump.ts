@@ -68,9 +68,9 @@ export interface PumpOwner {
   /** the engine, or throws what ends every command of this connection now (closed: ECONNRESET; a dead thread) */
   live(op: string): Engine;
   /** RECV_REPLY for `cookie` (0: the first end of any call), yielding to the event loop on a lock found taken (null then) */
-  recvReply(cookie: number, op: string, yielding: boolean): number | null;
+  recvReply(cookie: number, op: string, yielding: boolean, first?: boolean): number | null;
   /** `p`'s own RECV_REPLY: its end, if queued, handed over (Calls.claim) */
-  takeReply(p: PendingCall, op: string, yielding: boolean): void;
+  takeReply(p: PendingCall, op: string, yielding: boolean, first?: boolean): void;
   freeOffset(offset: number): void;
   /** receives of the user that take every call's end they meet (a running listener; an iterator's step or a recvAsync without a `priority` filter) */
   readonly takingReceives: number;
@@ -354,11 +354,24 @@ export class ReplyPump {
       // (above): its own RECV_REPLY would take it out of order (also past the call's deadline:
       // the reply came in time; and with raw-ABI calls beside, where every end is taken by its
       // cookie). A REPLY_TIMEOUT is taken wherever it is: the call settles at once.
+      let first = false;
       if (listening) {
         const at = this.endAt(p.cookie);
         if (at >= 0 && !this.atTimeout && (at > 0 || conn.batchPending)) { p.behind = true; this.deferred = true; continue; }
+        if (at < 0) {
+          // not seen queued: asked with RECV_REPLY_FIRST, which leaves an end behind messages
+          // where it is. The end of a send into this connection under way (its call's record
+          // freed, which made the end look missing, endMissing; not queued yet when the walk
+          // above looked) is queued by the time the command has the lock, maybe behind messages
+          // the listener is still to take: a plain RECV_REPLY took it out of order (a threads
+          // test saw a call settle with 149 of the 300 events before its reply handed over,
+          // stop 68). One first in the queue while the listener's batch has messages still to
+          // hand over is taken, its call woken once they are (takeReply).
+          first = true;
+        }
       }
-      conn.takeReply(p, 'call', true);
+      conn.takeReply(p, 'call', true, first);
+      if (p.behind) { this.deferred = true; continue; } // (left to the listener: RECV_RETURN_BEHIND)
       if (conn.lockBusy !== null) break;
       if (p.reply || p.error) n++;
     }

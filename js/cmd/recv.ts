@@ -37,6 +37,11 @@ export function dropped(u32: Uint32Array, cmd: number): number {
   return (returnFlags(u32, cmd) & A.RECV_RETURN_DROPPED_MSGS) !== 0 ? get64(u32, cmd + A.RECV_DROPPED_MSGS) : 0;
 }
 
+/** RECV_REPLY_FIRST's EAGAIN: the end is queued behind a message, and was left there */
+export function behind(u32: Uint32Array, cmd: number): boolean {
+  return (returnFlags(u32, cmd) & A.RECV_RETURN_BEHIND) !== 0;
+}
+
 /** RECV_REPLY's EAGAIN: the connection has no record of the call either (its end was dropped for lack of room) */
 export function noCall(u32: Uint32Array, cmd: number): boolean {
   return (returnFlags(u32, cmd) & A.RECV_RETURN_NO_CALL) !== 0;

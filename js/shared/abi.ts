@@ -707,6 +707,15 @@ export const RECV_USE_PRIORITY = 4;
 // DROP or USE_PRIORITY: R_RECV_REPLY_FLAGS). call() and callSync() wait with it: a call
 // never takes the user's messages off the queue (they stay accounted to their senders' quotas).
 export const RECV_REPLY = 8;
+// wasmbus: with RECV_REPLY (and a cookie, or 0), take that end only when no message is queued
+// before it; one queued behind messages is left where it is, EAGAIN (R_RECV_NO_REPLY) with
+// RECV_RETURN_BEHIND set. A caller whose receives must see its messages in queue order (a
+// listener's, which takes the end itself, after the messages before it) asks so without the
+// race of a look at the queue before the command: the end of a send under way, queued by the
+// time the command has the lock, was taken out of order (stop 68).
+export const RECV_REPLY_FIRST = 32;
+// wasmbus: RECV_REPLY_FIRST found the end behind a queued message and left it (with the EAGAIN)
+export const RECV_RETURN_BEHIND = 8;
 export const RECV_RETURN_DROPPED_MSGS = 2;
 // wasmbus: RECV_REPLY with a cookie found no end of that call queued, and this connection has
 // no record of it (nor any reservation into its pool in flight): its end was dropped for lack

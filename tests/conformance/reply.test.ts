@@ -114,6 +114,53 @@ t('RECV_REPLY takes the reply of one call wherever it is queued, and nothing els
   assert.is(pending(raw), 0);
 });
 
+t('RECV_REPLY_FIRST takes a call\'s end only with no message queued before it; one behind a message stays, EAGAIN with RECV_RETURN_BEHIND (stop 68)', ({ raw }) => {
+  const a = open(raw), b = open(raw), c = open(raw);
+  const F = A.RECV_REPLY | A.RECV_REPLY_FIRST;
+  const rr = (cookie: number, flags = F) => raw.recv(a.slot, a.gen, flags, cookie);
+  const reason = () => raw.e.u32[(raw.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2];
+  assert.is(call(raw, a, b, 7), 0);
+  assert.is(call(raw, a, b, 9), 0);
+  raw.send(c.slot, c.gen, { msg: { dst: a.id, cookie: 1 }, items: [hostVec(2)] }); // the user's, ahead
+  const m = raw.recv(b.slot, b.gen);
+  assert.is(m.r, 0);
+  assert.is(reply(raw, b, a, 7), 0);
+  raw.free(b.slot, b.gen, m.offset);
+  for (const cookie of [7, 0]) {
+    const r = rr(cookie);
+    assert.is(r.r, -A.EAGAIN, `cookie ${cookie}: behind the user's message`);
+    assert.is(r.returnFlags & A.RECV_RETURN_BEHIND, A.RECV_RETURN_BEHIND);
+    assert.is(r.returnFlags & A.RECV_RETURN_NO_CALL, 0);
+    assert.is(reason(), A.R_RECV_NO_REPLY);
+  }
+  const none = rr(9);
+  assert.is(none.r, -A.EAGAIN, 'no end of call 9 queued');
+  assert.is(none.returnFlags & A.RECV_RETURN_BEHIND, 0, 'not behind: not queued');
+  assert.is(rr(77).returnFlags & A.RECV_RETURN_NO_CALL, A.RECV_RETURN_NO_CALL, 'never a call: as RECV_REPLY says');
+  // flags: with RECV_REPLY only
+  for (const f of [A.RECV_REPLY_FIRST, F | A.RECV_PEEK, F | A.RECV_DROP, F | A.RECV_USE_PRIORITY, A.RECV_REPLY_FIRST | A.RECV_PEEK]) {
+    assert.is(rr(7, f).r, -A.EINVAL, `flags ${f}`);
+    assert.is(reason(), A.R_RECV_REPLY_FLAGS);
+  }
+  // the user's message first, as a listener takes it; then the end is first: taken
+  const u = take(raw, a);
+  assert.is(u.src, c.id);
+  const r7 = rr(7);
+  assert.is(r7.r, 0, 'first in the queue now');
+  assert.is(raw.r64(raw.slice(a.slot, r7.offset) + A.MSG_TIMEOUT), 7);
+  raw.free(a.slot, a.gen, r7.offset);
+  assert.is(take(raw, a).r, -A.EAGAIN, 'nothing else taken or left');
+  // call 9 answered: its end alone in the queue, cookie 0 takes it
+  const m9 = raw.recv(b.slot, b.gen);
+  assert.is(reply(raw, b, a, 9), 0);
+  raw.free(b.slot, b.gen, m9.offset);
+  const r9 = rr(0);
+  assert.is(r9.r, 0);
+  assert.is(raw.r64(raw.slice(a.slot, r9.offset) + A.MSG_TIMEOUT), 9);
+  raw.free(a.slot, a.gen, r9.offset);
+  assert.is(pending(raw), 0);
+});
+
 t('RECV_REPLY with cookie 0 takes the end of any call, in queue order, and nothing else', ({ raw }) => {
   const a = open(raw), b = open(raw), c = open(raw);
   assert.is(call(raw, a, b, 7), 0);
