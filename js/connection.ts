@@ -856,7 +856,9 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         this.freeOffset(off);
         throw new BusError(A.EFAULT, op, `internal: RECV_REPLY returned a message that is not the reply of call ${p.cookie}`);
       }
-      if (q !== NO_WAKE) { q.held = true; this.wakeAt![this.wakeN] = this.takenN; this.wakeCall[this.wakeN++] = q; }
+      // (a REPLY_TIMEOUT, which this receive's own tick may have queued, settles its call at once, as batchTakeOut's do)
+      if (q !== NO_WAKE && q.error?.errno === A.ETIMEDOUT) q.wake?.();
+      else if (q !== NO_WAKE) { q.held = true; this.wakeAt![this.wakeN] = this.takenN; this.wakeCall[this.wakeN++] = q; }
       return;
     }
     if (!this.calls!.claim(this.poolBase + off, off, RECV.size(u32, cmd))) {

@@ -371,7 +371,13 @@ export class ReplyPump {
         }
       }
       conn.takeReply(p, 'call', true, first);
-      if (p.behind) { this.deferred = true; continue; } // (left to the listener: RECV_RETURN_BEHIND)
+      if (p.behind) {
+        // left to the listener (RECV_RETURN_BEHIND), unless it is a REPLY_TIMEOUT, which this very
+        // receive's tick may have queued: taken wherever it is, the call settles at once (a
+        // review of stop 68: a call timing out waited for the listener's backlog)
+        if (this.endAt(p.cookie) >= 0 && this.atTimeout) { p.behind = false; conn.takeReply(p, 'call', true); }
+        else { this.deferred = true; continue; }
+      }
       if (conn.lockBusy !== null) break;
       if (p.reply || p.error) n++;
     }
