@@ -708,7 +708,14 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
 
   /** The next message (FIFO, or by priority), or null when the queue is empty. */
   recv(opts?: RecvOptions): Message | null {
-    return this.recvWith(options<RecvOptions>('recv', opts, RECV_KEYS, '{ peek: true, priority: 0 }'), 'recv');
+    const m = this.recvWith(options<RecvOptions>('recv', opts, RECV_KEYS, '{ peek: true, priority: 0 }'), 'recv');
+    return m === null ? null : this.told(m);
+  }
+
+  /** `m`, handed out by a receive that has set lastDropped: the count goes with it (Message.dropped) */
+  private told(m: Message): Message {
+    m.droppedN = this.lastDropped;
+    return m;
   }
 
   /** recv() with checked option keys; checks the values. */
@@ -1044,7 +1051,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (m === null || o.priority !== undefined || o.peek || !(timeout > 0) || !this.line.give(null, m, this.lastDropped)) break;
       gave = true;
     }
-    if (m) return m;
+    if (m) return this.told(m);
     // a message handed to an older receive is a step of the thread's chain, as one handed over
     // here is (recvAsync's handed(): host/fair.ts): two receive loops of one thread handing
     // each other their messages held its timers for as long as they ran (a review of stop 68:
@@ -1196,7 +1203,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             if (!this.isClosed && !this.gone && !isShutdown(this.engine.u32)) {
               this.spinner.woke(now());
               this.lastDropped = cur.givenDropped + dropped;
-              return given;
+              return this.told(given);
             }
           }
           if (cur.error) throw cur.error;
@@ -1219,7 +1226,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (m) {
           this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
           this.lastDropped += dropped;
-          return m;
+          return this.told(m);
         }
         dropped += this.lastDropped;
       }
@@ -1282,7 +1289,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (m) {
         if (waited) this.spinner.woke(now()); // (a wait that ended with a message)
         this.lastDropped += dropped;
-        return m;
+        return this.told(m);
       }
       dropped += this.lastDropped;
       const left = deadline - now();
@@ -1641,7 +1648,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       // and a listener's empty look lost its count to the next batch's: an outside reading)
       this.lastDropped = this.batchDropped;
       this.batchDropped = 0;
-      return new Message(this, off, size);
+      return this.told(new Message(this, off, size));
     }
     return null;
   }

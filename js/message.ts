@@ -49,6 +49,16 @@ export class Message {
     this.peeked = peeked;
   }
 
+  /**
+   * The messages the bus dropped for this connection that its receive was told of with this
+   * one (kdbus DROPPED_MSGS): the `conn.lastDropped` that receive set, kept with the message,
+   * so that receives pending at once each read their own (since stop 69). A number of the
+   * receive, not of the slice: readable after free(). 0 for a call's reply.
+   */
+  get dropped(): number { return this.droppedN; }
+  /** @internal set by the receive that hands the message out (Connection.told) */
+  droppedN = 0;
+
   /** handed out by a peek (RECV_PEEK): the message stayed queued */
   private readonly peeked: boolean;
 

@@ -53,11 +53,11 @@ t('lastDropped under listen and for await: the drops a batch was told go with it
     s.signal('/a', 'org.ex.Drop', 'Tick'); // dropped: b's quota for s's user is full
     let sum = 0, got = 0;
     if (mode === 'recvAsync') {
-      while (got < n) { const m = await b.recvAsync({ timeout: 5000 }); sum += b.lastDropped; got++; m.free(); }
+      while (got < n) { const m = await b.recvAsync({ timeout: 5000 }); assert.is(m.dropped, b.lastDropped); sum += m.dropped; got++; m.free(); }
     } else if (mode === 'listen') {
-      await new Promise<void>((res) => { const l = b.listen((m) => { sum += b.lastDropped; if (++got === n) { l.stop(); res(); } }); });
+      await new Promise<void>((res) => { const l = b.listen((m) => { assert.is(m.dropped, b.lastDropped); sum += m.dropped; if (++got === n) { l.stop(); res(); } }); });
     } else {
-      for await (const m of b.messages({ timeout: 5000 })) { sum += b.lastDropped; if (++got === n) break; }
+      for await (const m of b.messages({ timeout: 5000 })) { assert.is(m.dropped, b.lastDropped); sum += m.dropped; if (++got === n) break; }
     }
     assert.ok(n > 1);
     assert.equal([mode, sum, b.droppedTotal], [mode, 1, 1]);
@@ -123,6 +123,36 @@ t('a drop told to a batched look that found the queue empty, whose wait then end
     assert.equal([mode, b.lastDropped, b.droppedTotal], [mode, 1, 1]);
     s.close(); b.close();
   }
+});
+
+t('Message.dropped: receives pending at once each keep the count told with their own message, where lastDropped is the last one set (stop 69)', async ({ bus }) => {
+  const s = bus.connect(), b = bus.connect({ poolSize: 16384 });
+  b.addMatch("type='signal',interface='org.ex.Drop'");
+  dropOne(s, b);
+  const p1 = b.recvAsync({ timeout: 5000 }); // its first look is told of the drop
+  const p2 = b.recvAsync({ timeout: 5000 });
+  await new Promise((r) => setTimeout(r, 5));
+  s.sendText(b.id, 'a'); s.sendText(b.id, 'b');
+  const [m1, m2] = await Promise.all([p1, p2]);
+  assert.equal([m1.text(), m1.dropped, m2.text(), m2.dropped], ['a', 1, 'b', 0]);
+  assert.is(b.lastDropped, 0, 'lastDropped: the last receive\'s');
+  m1.free(); m2.free();
+  assert.is(m1.dropped, 1, 'readable after free()');
+  // recv(), recvWait() and a peek carry theirs too; a reply reads 0
+  dropOne(s, b);
+  s.sendText(b.id, 'c');
+  const pk = b.recv({ peek: true })!;
+  assert.is(pk.dropped, 1, 'the peek was told');
+  pk.free();
+  const c = b.recv()!;
+  assert.equal([c.text(), c.dropped], ['c', 0]);
+  c.free();
+  dropOne(s, b);
+  s.sendText(b.id, 'd');
+  const d = b.recvWait(1000)!;
+  assert.equal([d.text(), d.dropped, b.droppedTotal], ['d', 1, 3]);
+  d.free();
+  s.close(); b.close();
 });
 
 t.run();
