@@ -718,12 +718,6 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
     return m;
   }
 
-  /** `m`, handed out by an event-loop receive (Message.byLoop) */
-  private looped(m: Message): Message {
-    m.byLoop = true;
-    return m;
-  }
-
   /** recv() with checked option keys; checks the values. */
   private recvWith(o: RecvOptions, op: string): Message | null {
     let flags = optBoolean(op, 'peek', o.peek) ? A.RECV_PEEK : 0;
@@ -1057,7 +1051,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
       if (m === null || o.priority !== undefined || o.peek || !(timeout > 0) || !this.line.give(null, m, this.lastDropped)) break;
       gave = true;
     }
-    if (m) return this.looped(this.told(m));
+    if (m) return this.told(m);
     // a message handed to an older receive is a step of the thread's chain, as one handed over
     // here is (recvAsync's handed(): host/fair.ts): two receive loops of one thread handing
     // each other their messages held its timers for as long as they ran (a review of stop 68:
@@ -1209,7 +1203,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
             if (!this.isClosed && !this.gone && !isShutdown(this.engine.u32)) {
               this.spinner.woke(now());
               this.lastDropped = cur.givenDropped + dropped;
-              return this.looped(this.told(given));
+              return this.told(given);
             }
           }
           if (cur.error) throw cur.error;
@@ -1232,7 +1226,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
         if (m) {
           this.spinner.woke(now()); // (a wait that ended with a message: another waiter's wake-up does not count)
           this.lastDropped += dropped;
-          return this.looped(this.told(m));
+          return this.told(m);
         }
         dropped += this.lastDropped;
       }
@@ -1616,7 +1610,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   takeBatched(op: string): Message | null {
     this.live(op);
     for (;;) {
-      if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return this.looped(m); }
+      if (this.takenAt < this.takenN) { const m = this.takeTaken(op); if (m !== null) return m; }
       if (!this.recvBatch(op, op === 'listen')) {
         const stuck = this.lockStuck();
         if (stuck) throw stuck;

@@ -58,12 +58,6 @@ export class Message {
   get dropped(): number { return this.droppedN; }
   /** @internal set by the receive that hands the message out (Connection.told) */
   droppedN = 0;
-  /**
-   * @internal handed out by an event-loop receive (recvAsync, an iterator's step, a listener):
-   * the code that has it runs on the event loop, and a method call's reply that dispatch()
-   * sends for it may wait for a lock as event-loop sends do (objects.ts, answer)
-   */
-  byLoop = false;
 
   /** handed out by a peek (RECV_PEEK): the message stayed queued */
   private readonly peeked: boolean;

@@ -250,13 +250,10 @@ function answer(c: Connection, call: MethodCall, cookie: number, serial: number,
     // wait: a caller's lock that stays taken, a stuck or dead thread's, is left to the wait
     // below, which lets the event loop run; it blocked the thread LOCK_WAIT_MS before stop 66,
     // an outside audit. A synchronous handler's, from dispatch's own call, keeps a synchronous
-    // send's wait when its message came from a synchronous receive: its service loop may be a
-    // recvWait loop that never lets the event loop run, where a reply left to a wait would
-    // never go, a review of stop 66's first version. One whose message an event-loop receive
-    // handed out (a listener, `for await`, recvAsync: the README's service loop) waits as an
-    // event-loop send: it blocked that loop LOCK_WAIT_MS per reply until stop 69)
+    // send's wait: its service loop may be a recvWait loop that never lets the event loop
+    // run, where a reply left to a wait would never go, a review of stop 66's first version)
     const e = c.engine;
-    e.lockWaitMs = sync && !onLoop.has(call) ? e.syncLockWaitMs : c.sendLockWait();
+    e.lockWaitMs = sync ? e.syncLockWaitMs : c.sendLockWait();
     try {
       c.replyTo(call.senderId, cookie, bytes, { cookie: rc, payloadType: PAYLOAD_DBUS });
     } finally {
@@ -380,13 +377,6 @@ const BUILT_IN: NonNullable<ExportOptions['onError']> = () => {};
 /** The deadline of each call being dispatched (ns, the provider's clock: its msg.timeout_ns), for a reply that waits for room. */
 const deadlines = new WeakMap<MethodCall, number>();
 
-/**
- * The calls dispatched from a message an event-loop receive handed out (recvAsync, `for
- * await`, a listener: Message.byLoop): their code runs on the event loop, so a synchronous
- * handler's reply waits for the caller's lock as an event-loop send does (answer).
- */
-const onLoop = new WeakSet<MethodCall>();
-
 /** A Failed error reply (serial `rc`) to the call with serial `serial`, with the message `text`. */
 function failedBytes(rc: number, serial: number, text: string): Uint8Array {
   return encodeTransient({ type: 'error', serial: rc, replySerial: serial, errorName: DBUS_ERROR.Failed, signature: 's' }, [text]);
@@ -472,7 +462,6 @@ export function dispatchCall(c: Connection, msg: Message): boolean {
   };
   // (a call's timeout_ns is its absolute deadline; the field is a reply's cookie_reply)
   if (msg.expectsReply) deadlines.set(call, msg.cookieReply);
-  if (msg.byLoop) onLoop.add(call);
   const tree = trees.get(c);
   const ifaces = tree?.get(h.path);
   // 1. the standard interfaces (named, or a call without an interface whose member no exported
