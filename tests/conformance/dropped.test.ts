@@ -155,4 +155,22 @@ t('Message.dropped: receives pending at once each keep the count told with their
   s.close(); b.close();
 });
 
+t('a peek of a message a batch took reads 0 dropped (no RECV told it anything): the batch\'s count goes with its first message only, summed once (it repeated the last receive\'s, a review of stop 69)', async ({ bus }) => {
+  for (const how of ['recv', 'recvAsync'] as const) {
+    const s = bus.connect(), b = bus.connect({ poolSize: 16384 });
+    b.addMatch("type='signal',interface='org.ex.Drop'");
+    let n = 0;
+    for (;;) { try { s.send(b.id, new Uint8Array(100)); n++; } catch { break; } }
+    s.signal('/a', 'org.ex.Drop', 'Tick'); // dropped: b's quota for s's user is full
+    let sum = 0;
+    for await (const m of b.messages({ timeout: 5000 })) { sum += m.dropped; break; } // (the batch's other messages stay taken)
+    const pk = how === 'recv' ? b.recv({ peek: true })! : await b.recvAsync({ peek: true, timeout: 5000 });
+    assert.equal([how, pk.dropped, b.lastDropped], [how, 0, 0], 'the peek was told nothing');
+    pk.free();
+    for (let got = 1; got < n; got++) { const m = b.recv()!; sum += m.dropped; m.free(); }
+    assert.equal([how, sum, b.droppedTotal], [how, 1, 1]);
+    s.close(); b.close();
+  }
+});
+
 t.run();
