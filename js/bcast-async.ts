@@ -24,8 +24,15 @@
 //   costs the thread's next broadcasts a pause and that one short try, not LOCK_WAIT_MS again
 //   (emit() waits it again on every call).
 // - A broadcast larger than the command area is staged in the sender's pool (stage.ts): its
-//   reservation must stay in the thread slot, where recovery finds it, so it is not set aside
-//   and its try waits as emit()'s does, blocking (documented).
+//   reservation lives in the thread slot, where recovery finds it. Stopped at a subscriber's
+//   lock (since stop 69) it gives that reservation back and is set aside with its bytes
+//   (js/bcast-park.ts); each try stages it again and goes on from its stop, the same way. Its
+//   waits for the sender's own lock and the bus lock (the staging, the slice's free) are
+//   emit()'s (engine.parkStaged): a failure after its commit began would not say what was
+//   delivered. A try that finds no room to stage it again (the sender's pool filled meanwhile)
+//   is made again from timers up to LOCK_WAIT_MS, then the broadcast ends with that error, the
+//   subscribers before its stop having it. (Before stop 69 it was never set aside: its try
+//   waited as emit()'s does, blocking the thread LOCK_WAIT_MS per stuck subscriber.)
 //
 // Order: a connection's awaitable broadcasts go in call order: one made while an earlier one
 // is under way waits for it to end (bounded by its own timeout and signal: then nothing of it
@@ -50,7 +57,7 @@ export interface BroadcastWait {
   readonly signal?: AbortSignal | undefined;
   /** its timers keep the thread alive (undefined: as the connection's ref() / unref() say at each) */
   readonly keepAlive: boolean | undefined;
-  /** the signal is larger than the command area: staged, never set aside (its try blocks as emit()'s) */
+  /** the signal is larger than the command area: staged (its first try's failures are thrown: a commit may have delivered) */
   readonly staged: boolean;
 }
 
@@ -94,7 +101,7 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
   let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
   if (before === undefined) {
     try {
-      p = tryOnce(e, staged ? e.syncLockWaitMs : e.asyncLockWaitMs, c, s, s.bytes, cookie, op);
+      p = tryOnce(e, e.asyncLockWaitMs, c, s, s.bytes, cookie, op, staged);
     } catch (err) {
       if (staged || !lockTaken(err)) throw err;
       lockErr = err;
@@ -136,15 +143,17 @@ function lockTaken(err: unknown): err is BusError {
   return err instanceof BusError && err.errno === A.EDEADLK;
 }
 
-/** One try: the SEND of the signal with a lock wait of `waitMs`; the broadcast set aside, or null when it went. */
-function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string): ParkedBroadcast | null {
+/** One try: the SEND of the signal with a lock wait of `waitMs` (a staged one's: at a subscriber's lock); the broadcast set aside, or null when it went. */
+function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string, staged: boolean): ParkedBroadcast | null {
   e.parked = null;
   e.parkBroadcast = true;
+  e.parkStaged = staged;
   e.lockWaitMs = waitMs;
   try {
     sendSignal(c, s, bytes, cookie, op);
   } finally {
     e.parkBroadcast = false;
+    e.parkStaged = false;
     e.lockWaitMs = e.syncLockWaitMs;
   }
   const p = e.parked;
@@ -155,13 +164,14 @@ function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, by
 /**
  * The first try from the event loop (`lockErr`: the one made at the call met a lock): made
  * again while a lock is in its way by lockRetry (it changed nothing), as waitForName's
- * commands are; a staged one once, waiting as emit()'s (its commit may have delivered).
+ * commands are; a staged one once (its commit may have delivered), set aside at a
+ * subscriber's lock as an in-memory one is.
  */
 async function start(job: Job, lockErr: BusError | null): Promise<void> {
   const { c, w } = job, e = c.engine, op = w.op;
   const keepAlive = w.keepAlive ?? c.keepsAlive;
   // (lockRetry sets e.lockWaitMs for each try: the first waits, the next only look)
-  const send = (): ParkedBroadcast | null => tryOnce(e, w.staged ? e.syncLockWaitMs : e.lockWaitMs, c, job.s, job.bytes, job.cookie, op);
+  const send = (): ParkedBroadcast | null => tryOnce(e, w.staged ? e.asyncLockWaitMs : e.lockWaitMs, c, job.s, job.bytes, job.cookie, op, w.staged);
   if (lockErr !== null) await pause(A.ASYNC_LOCK_RETRY_MS, { op, signal: w.signal, keepAlive });
   const p = w.staged ? send() : await lockRetry(e, send, {
     op, deadline: job.deadline, signal: w.signal, keepAlive,
@@ -188,7 +198,7 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
   const e = c.engine, op = w.op, t = e.cmd - A.THREAD_CMD;
   let passed = passedOver.get(e);
   if (passed === undefined) passedOver.set(e, passed = new Map());
-  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0;
+  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, roomSince = 0;
   for (;;) {
     // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
     // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
@@ -219,12 +229,14 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     e.parked = null;
     e.parkBroadcast = true;
+    e.parkStaged = p.hostVecs !== null;
     e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
     let r: number;
     try {
       r = e.resumeBroadcast(p, skip);
     } finally {
       e.parkBroadcast = false;
+      e.parkStaged = false;
       e.lockWaitMs = e.syncLockWaitMs;
     }
     const again = e.parked as ParkedBroadcast | null;
@@ -238,6 +250,15 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       continue;
     }
     pendingSince = 0;
+    if (p.hostVecs !== null && (r === -A.ENOBUFS || r === -A.EXFULL) && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_SEND_BCAST_STAGING) {
+      // a staged one with no room to be staged again in the sender's pool (filled while it was
+      // set aside: its own slice had been given back): nothing was delivered by that try
+      if (roomSince === 0) roomSince = now();
+      if (now() - roomSince < A.LOCK_WAIT_MS) { last = false; continue; }
+      const why = commandError(e.u32, e.cmd, r, op, SEND.NAME, { dst: 'broadcast' });
+      throw new BusError(-r, op, `no room to stage the broadcast again in the sender's pool for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not (${why.message})`, why.reason);
+    }
+    roomSince = 0;
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is

@@ -13,7 +13,7 @@ import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
 import { payAll } from './host/owed.ts';
 import { canBlock } from './host/wait.ts';
-import { parkSave, parkRestore, type ParkedBroadcast } from './bcast-park.ts';
+import { parkSave, parkRestore, parkSaveStaged, stagedCommand, stagedRestore, type ParkedBroadcast } from './bcast-park.ts';
 
 export type EngineKind = 'wasm' | 'twin';
 
@@ -143,9 +143,17 @@ export interface Engine {
    * emitAsync's broadcast (js/bcast-async.ts), set around its SEND: an in-memory broadcast that
    * stops at a lock still taken after lockWaitMs is set aside (`parked`, js/bcast-park.ts) and
    * SEND returns WOULDBLOCK, instead of passing that receiver over (its loss counted) as
-   * emit()'s does once LOCK_WAIT_MS has passed.
+   * emit()'s does once LOCK_WAIT_MS has passed. A staged one (host vecs: its send_commit
+   * stops) likewise, its staging slice given back at once (send_cancel), since stop 69.
    */
   parkBroadcast: boolean;
+  /**
+   * with parkBroadcast, around a staged broadcast's SEND and send_commit: lockWaitMs bounds the
+   * wait at a subscriber's lock only (a stop, BCAST_WAITING); the sender's own lock and the bus
+   * lock, which the staging and the slice's free take, are waited for syncLockWaitMs, as
+   * emit()'s are (a failure there after the commit began would not say what was delivered)
+   */
+  parkStaged: boolean;
   /** the broadcast the last SEND set aside (parkBroadcast), until its caller takes it (null) */
   parked: ParkedBroadcast | null;
   /**
@@ -153,7 +161,9 @@ export interface Engine {
    * it stopped at when `skip` (that receiver's loss counted). 0, WOULDBLOCK (parked again,
    * in `parked`, when parkBroadcast is set), or -errno: EINPROGRESS, nothing restored and the
    * slot's words untouched, while a raw send of this thread is reserved (its caller may try
-   * again once it is committed or cancelled); the core's other failures.
+   * again once it is committed or cancelled); the core's other failures. A staged one (its
+   * hostVecs) is staged again, goes on, and its slice is freed (cancelled after a failure, the
+   * reason words kept for commandError); the caller sets parkStaged around it.
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
@@ -472,6 +482,18 @@ abstract class EngineBase {
     this.endPending = false;
     let r: number;
     try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
+    // a staged broadcast set aside (parkStagedStop): its slice goes back now, with a
+    // synchronous command's wait for the sender's and the bus lock (EDEADLK: still reserved,
+    // endPending, and the next send cancels it first); the copy set aside goes on from a timer
+    if (r === A.WOULDBLOCK && op === OP_COMMIT && this.parked !== null) {
+      const was = this.lockWaitMs;
+      this.lockWaitMs = this.syncLockWaitMs;
+      try { r = this.run(OP_CANCEL, 0, 0); } catch (err) { this.endWindow(); throw err; } finally { this.lockWaitMs = was; }
+      if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
+      this.endPending = r === -A.EDEADLK;
+      if (!this.endPending) this.endClear();
+      return A.WOULDBLOCK;
+    }
     // declared dead in the send window (its recovery cancelled the reservation): said as such,
     // not as the core's "nothing pending"
     if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
@@ -688,6 +710,8 @@ abstract class EngineBase {
      * audits). Made at the first give-up (none on the message path).
      */
     let gaveUp: Map<number, number> | null = null;
+    /** with parkStaged: the last WOULDBLOCK was a stop at a subscriber's lock (BCAST_WAITING) */
+    let stagedStop = false;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
     for (;;) {
@@ -715,8 +739,14 @@ abstract class EngineBase {
         if (holder !== 0 && gaveUp.get(index) === holder && this.skipReceiver()) continue;
       }
       const now = performance.now();
+      // (a staged broadcast set aside from an event loop: lockWaitMs at a subscriber's lock, a
+      // synchronous command's wait at any other; a change of kind starts the wait again)
+      if (this.parkStaged) {
+        const stop = this.notifyWaiting();
+        if (stop !== stagedStop) { stagedStop = stop; deadline = 0; deadSince = 0; }
+      }
       // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
-      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
+      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + (this.parkStaged && !stagedStop ? this.syncLockWaitMs : this.lockWaitMs);
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
       // a holder that is not LIVE: DEAD_HOLDER_GRACE_MS (abi.ts says why), then give up
@@ -733,7 +763,7 @@ abstract class EngineBase {
       }
       if (now >= until) {
         // an event-loop broadcast is set aside, for its caller to go on with from a timer
-        if (this.parkBroadcast && op === OP_SEND && this.park(a, b)) return A.WOULDBLOCK;
+        if (this.parkBroadcast && (op === OP_SEND ? this.park(a, b) : op === OP_COMMIT && this.parkStagedStop())) return A.WOULDBLOCK;
         // a broadcast that stopped at a contended receiver is not failed: that receiver is
         // passed over (its loss counted) and the others get it (assembly/broadcast.ts)
         const waitIndex = this.u32[(this.cmdAddr - A.THREAD_CMD + A.THREAD_WAIT_ADDR) >>> 2] >>> 2;
@@ -760,7 +790,19 @@ abstract class EngineBase {
   }
 
   parkBroadcast = false;
+  parkStaged = false;
   parked: ParkedBroadcast | null = null;
+
+  /** Set the staged broadcast whose send_commit stopped aside (parkBroadcast); false when the stop is not such a broadcast's. Its slice is cancelled by sendEnd. */
+  private parkStagedStop(): boolean {
+    const t = this.cmdAddr - A.THREAD_CMD;
+    const p = parkSaveStaged(this.u8, this.u32, t);
+    if (p === null) return false;
+    this.stuckIndex = p.waitIndex;
+    this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
+    this.parked = p;
+    return true;
+  }
 
   /** Set the in-memory broadcast SEND (`slot`, `gen`) stopped aside (parkBroadcast); false when the stop is not such a broadcast's. */
   private park(slot: number, gen: number): boolean {
@@ -784,11 +826,41 @@ abstract class EngineBase {
     // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw
     // caller's words left as they are; the core would refuse a SEND now as well)
     if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return -A.EINPROGRESS;
+    if (p.hostVecs !== null) return this.resumeStaged(t, p, skip);
     parkRestore(this.u8, this.u32, t, p, skip);
     const r = this.send(p.slot, p.gen);
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
     if (skip && !(r === -A.EDEADLK && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK)) this.skips++;
     return r;
+  }
+
+  /**
+   * resumeBroadcast of staged broadcast `p` (js/bcast-park.ts): SEND stages it again, its
+   * bytes copied in and its progress, scratch and metadata copied back, and send_commit goes
+   * on where it stopped. What send_commit fails with cancels the slice, the reason words kept
+   * for the caller's commandError (a failed SEND reserved nothing).
+   */
+  private resumeStaged(t: number, p: ParkedBroadcast, skip: boolean): number {
+    stagedCommand(this.u8, this.u32, t, p);
+    const r = this.send(p.slot, p.gen);
+    if (r !== A.SEND_PENDING) return r === 0 ? -A.EFAULT : r; // (0: cannot happen, a broadcast with host vecs is staged)
+    let k: number;
+    try {
+      stagedRestore(this.u8, this.u32, t, p, skip);
+      k = this.sendCommit();
+    } catch (err) {
+      try { this.sendCancel(); } catch { /* recovered meanwhile */ }
+      throw err;
+    }
+    const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
+    // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
+    if (skip && !(k === -A.EDEADLK && reason === A.R_BCAST_BUS_LOCK)) this.skips++;
+    if (k < 0) {
+      try { this.sendCancel(); } catch { /* recovered meanwhile */ }
+      this.u32[(t + A.THREAD_REASON) >>> 2] = reason;
+      this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = arg;
+    }
+    return k;
   }
 
   /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */

@@ -3,7 +3,8 @@
 //   conn.emit(signal)          a D-Bus signal (payload type DBusDBus) with its bloom filter,
 //                              broadcast (dst ~0) or to one destination; a payload that fits is
 //                              written into the command area, a larger one as a host vec (a
-//                              broadcast's is staged in the sender's pool: assembly/stage.ts)
+//                              broadcast's is staged in the sender's pool: assembly/stage.ts;
+//                              emitAsync's set aside at a stop: js/bcast-park.ts)
 //   conn.onSignal(rule, fn)    addMatch + a handler that conn.dispatch(msg) runs after the full
 //                              re-check (bloom filters have false positives)
 //   bus.waitForName(name)      the owner's id once the name has one (NAME_ADD / NAME_CHANGE)
@@ -430,10 +431,12 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
   if (r === A.SEND_PENDING && !inCmd) {
     // nothing may leave the send half done: whatever throws before send_commit has returned cancels it
     let k: number;
-    // a staged broadcast is delivered by send_commit, which is not set aside: it waits for
-    // each subscriber's lock as emit()'s does (an event-loop caller's short wait would pass
-    // over subscribers busy for a moment: js/bcast-park.ts)
-    if (dst === undefined) e.lockWaitMs = e.syncLockWaitMs;
+    // a staged broadcast is delivered by send_commit: emit()'s waits for each subscriber's lock
+    // as a synchronous command does (an event-loop caller's short wait would pass over
+    // subscribers busy for a moment); emitAsync's (parkBroadcast, with parkStaged: the other
+    // locks waited for as emit()'s) is set aside at a subscriber's lock still taken after its
+    // short wait, its slice given back (js/bcast-park.ts; it waited blocking before stop 69)
+    if (dst === undefined && !e.parkBroadcast) e.lockWaitMs = e.syncLockWaitMs;
     try {
       if (u32[(vecAt + A.VEC_SIZE) >>> 2] !== n || u32[(vecAt + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, op, 'internal: the command area changed under this send');
       u8.set(bytes, SEND.vecDestination(u32, vecAt));
@@ -442,6 +445,8 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
       cancel(e);
       throw err;
     }
+    // (set aside, its slice given back: its caller goes on with it, js/bcast-async.ts)
+    if (k === A.WOULDBLOCK && e.parked !== null) return cookie;
     if (k < 0) {
       const err = commandError(u32, cmd, k, op, SEND.NAME, { dst: dst ?? 'broadcast' }); // before the cancel rewrites the report
       cancel(e);

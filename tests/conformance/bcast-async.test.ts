@@ -7,7 +7,7 @@
 import * as assert from 'uvu/assert';
 import { Bus, BusError, type Connection, type Message } from '../../js/index.ts';
 import { abi as A } from '../../js/index.ts';
-import { busSuite, ENGINE } from '../helpers/harness.ts';
+import { busSuite, makeBus, ENGINE } from '../helpers/harness.ts';
 import { prng } from '../helpers/diffkit.ts';
 import { hostVec } from '../helpers/raw.ts';
 
@@ -468,6 +468,191 @@ t('seeded random: 60 emitAsync broadcasts and 20 synchronous emits among locks t
     }
   }
   s.close(); for (const c of subs) c.close(); j.close();
+});
+
+// --- a staged broadcast (larger than the command area), set aside too since stop 69 ---
+
+const BIG = 'y'.repeat(40_000); // (a D-Bus message over the command area: staged in the sender's pool)
+
+t('a staged broadcast at a subscriber\'s lock held 150 ms: set aside (the event loop runs), its staging slice given back meanwhile; every subscriber gets it once, one seqnum, its payload whole (it blocked the thread as emit() does, stop 69)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 150);
+  let usedMeanwhile = -1;
+  setTimeout(() => { usedMeanwhile = s.stats().poolUsed; }, 60);
+  const t0 = performance.now();
+  const { value: cookie, gapMs } = await stall(() => s.emitAsync({ ...SIG, body: [1, BIG] }));
+  const took = performance.now() - t0;
+  assert.ok(took >= 140, `it waited for the lock (${took.toFixed(0)} ms)`);
+  assert.ok(gapMs < A.LOCK_WAIT_MS / 2, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms; before stop 69 it stood still LOCK_WAIT_MS: the timer that lets the lock go could not run)`);
+  assert.is(usedMeanwhile, 0, 'the staging slice was given back while it waited');
+  assert.ok(cookie > 0);
+  const got = subs.map(drain);
+  for (const [i, g] of got.entries()) {
+    assert.equal(g.items.map((x) => [x[0], x[1] === BIG]), [[1, true]], `subscriber ${i} got it once, whole`);
+    assert.is(subs[i]!.lastDropped, 0);
+  }
+  assert.ok(got[0]!.seq[0]! > 0 && got.every((g) => g.seq[0] === got[0]!.seq[0]), `one seqnum for all: ${got.map((g) => g.seq[0])}`);
+  assert.is(s.stats().poolUsed, 0, 'nothing left in the sender\'s pool');
+  assert.equal(bus.check(), []);
+  s.close(); for (const c of subs) c.close(); j.close();
+});
+
+t('a staged broadcast set aside while its thread sends a large unicast and a large unicast signal to a subscriber it reached: it goes on with its own bytes and metadata; a subscriber stuck past LOCK_WAIT_MS is passed over, its loss counted, the loop never stalled', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const other = bus.connect();
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+  let first0: unknown = null;
+  const { value: p, gapMs } = await stall(async () => {
+    const p = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+    await new Promise((r) => setTimeout(r, 20));
+    // meanwhile on this thread: a host-vec unicast and another staged message, each writing
+    // the command area, the scratch and the metadata block
+    first0 = drain(subs[0]!).items.map((x) => [x[0], x[1].length]);
+    s.send(other.id, new Uint8Array(30_000).fill(7));
+    s.emit({ ...SIG, body: [2, 'z'.repeat(40_000)], destination: subs[0]!.id });
+    return await p;
+  });
+  h.release();
+  assert.ok(typeof p === 'number', String(p));
+  assert.ok(gapMs < A.LOCK_WAIT_MS / 2, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms)`);
+  const m = other.recv()!;
+  assert.is(m.payload.length, 30_000);
+  m.free();
+  assert.equal(first0, [[1, 40_000]], 'the subscriber before the stop got it before the stop');
+  assert.equal(drain(subs[0]!).items.map((x) => [x[0], x[1].length]), [[2, 40_000]]);
+  const g2 = drain(subs[2]!);
+  assert.equal(g2.items.map((x) => [x[0], x[1] === BIG]), [[1, true]], 'the subscriber after the stuck one got it, whole');
+  assert.equal(drain(subs[1]!).items, [], 'passed over');
+  assert.is(subs[1]!.lastDropped, 1, 'its loss counted');
+  assert.is(s.stats().poolUsed, 0);
+  assert.equal(bus.check(), []);
+  s.close(); other.close(); for (const c of subs) c.close(); j.close();
+});
+
+t('a staged broadcast set aside whose sender\'s pool fills meanwhile is staged again once there is room (its slice had been given back); without room for LOCK_WAIT_MS it ends with ENOBUFS naming the stop, the subscribers before it having the signal', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  for (const free of [true, false]) {
+    const s = bus.connect({ poolSize: 256 * 1024 });
+    const subs = [0, 1, 2].map(() => bus.connect({ attachRecv: ['timestamp'] }));
+    for (const c of subs) c.addMatch({ type: 'signal', interface: SIG.interface });
+    const filler = bus.connect();
+    const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+    let err: unknown = null;
+    const p = s.emitAsync({ ...SIG, body: [1, BIG] }).then((v) => v, (e: unknown) => { err = e; return -1; });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(s.stats().poolUsed, 0, 'given back while aside');
+    // the sender's pool filled by its own user's messages (the quota a staging slice is charged to)
+    let n = 0;
+    for (;;) { try { filler.send(s.id, new Uint8Array(20_000)); n++; } catch { break; } }
+    assert.ok(n > 0);
+    h.release();
+    if (free) {
+      await new Promise((r) => setTimeout(r, 30));
+      for (let m = s.recv(); m; m = s.recv()) m.free();
+    }
+    const r = await p;
+    if (free) {
+      assert.ok(r > 0, `it went on once there was room: ${String(err)}`);
+      for (const c of subs.slice(1)) assert.equal(drain(c).items.map((x) => x[0]), [1]);
+    } else {
+      assert.ok(err instanceof BusError, String(err));
+      const e = err as BusError;
+      assert.ok(e.code === 'ENOBUFS' || e.code === 'EXFULL', e.code);
+      assert.match(e.message, /no room to stage the broadcast again/);
+      assert.equal([drain(subs[1]!).items, drain(subs[2]!).items], [[], []], 'the rest did not get it');
+      for (let m = s.recv(); m; m = s.recv()) m.free();
+    }
+    assert.equal(drain(subs[0]!).items.map((x) => x[0]), [1], 'the subscriber before the stop got it once');
+    assert.is(s.stats().poolUsed, 0);
+    s.close(); filler.close(); for (const c of subs) c.close();
+  }
+  assert.equal(bus.check(), []);
+  j.close();
+});
+
+t('seeded random: staged and in-memory emitAsync broadcasts and synchronous emits among locks taken and let go at random by a live thread, the thread receiving meanwhile; every subscriber gets each once and whole, the awaitable ones in call order, one seqnum each, the sender\'s pool empty at the end (stop 69)', async () => {
+  const r = prng(0x57a6ed);
+  // (pools that hold several staged signals queued: the default limits but a larger poolMax)
+  const { bus, mock } = await makeBus({ limits: { poolMax: 4 << 20 } });
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const s = bus.connect({ poolSize: 1 << 20 });
+  const subs = [0, 1, 2].map(() => bus.connect({ poolSize: 2 << 20, attachRecv: ['timestamp'] }));
+  for (const c of subs) c.addMatch({ type: 'signal', interface: SIG.interface });
+  const holder = j.engine.threadSlot + 1, held = new Set<number>();
+  const letGo = (h: number): void => { const w = lockOf(subs[h]!); Atomics.store(bus.engine.i32, w, 0); Atomics.notify(bus.engine.i32, w); };
+  const pending: Promise<unknown>[] = [];
+  const got = subs.map(() => [] as { id: number; text: string; seq: number }[]);
+  const take = (): void => {
+    for (const [i, c] of subs.entries()) {
+      if (held.has(i)) continue; // (its lock is the other thread's)
+      for (let m: Message | null = c.recv(); m; m = c.recv()) {
+        const [id, text] = m.dbus!.body as [number, string];
+        got[i]!.push({ id, text, seq: m.timestamp?.seqnum ?? -1 });
+        m.free();
+      }
+    }
+  };
+  /** the body of broadcast `id`: a staged one's 33-40 KB, each made of its own letter */
+  const body = (id: number, big: boolean, kind: string): string => big ? kind + String.fromCharCode(97 + (id % 26)).repeat(33_000 + (id * 997) % 7000) : kind;
+  const sent = new Map<number, string>();
+  let n = 0, waitedBig = 0;
+  for (let step = 0; step < 40; step++) {
+    const k = r.int(subs.length);
+    if (held.has(k)) { letGo(k); held.delete(k); }
+    else if (r.next() < 0.5) { assert.is(Atomics.compareExchange(bus.engine.i32, lockOf(subs[k]!), 0, holder), 0); held.add(k); }
+    const id = ++n, big = r.next() < 0.6;
+    if (step % 5 === 4) {
+      // (a synchronous emit waits blocking for a held lock: let go of them first)
+      for (const h of held) letGo(h);
+      held.clear();
+      sent.set(id, body(id, big, 'sync'));
+      s.emit({ ...SIG, body: [id, sent.get(id)!] });
+    } else {
+      sent.set(id, body(id, big, 'async'));
+      const t0 = performance.now();
+      pending.push(s.emitAsync({ ...SIG, body: [id, sent.get(id)!] }).then(() => { if (big && performance.now() - t0 > 4) waitedBig++; }));
+    }
+    if (r.next() < 0.5) await new Promise((res) => setTimeout(res, r.int(8)));
+    if (r.next() < 0.3) take();
+  }
+  for (const h of held) letGo(h);
+  await Promise.all(pending);
+  take();
+  const seqOf = new Map<number, number>();
+  for (const [i, g] of got.entries()) {
+    assert.is(subs[i]!.droppedTotal, 0, `subscriber ${i} lost nothing`);
+    assert.equal(g.map((x) => x.id).sort((a, b) => a - b), Array.from({ length: n }, (_, x) => x + 1), `subscriber ${i}: each once`);
+    for (const x of g) assert.ok(x.text === sent.get(x.id), `subscriber ${i}: broadcast ${x.id} whole`);
+    const awaited = g.filter((x) => x.text.startsWith('async')).map((x) => x.id);
+    assert.equal(awaited, [...awaited].sort((a, b) => a - b), `subscriber ${i}: the awaitable ones in call order`);
+    for (const x of g) {
+      if (!seqOf.has(x.id)) seqOf.set(x.id, x.seq);
+      assert.is(x.seq, seqOf.get(x.id), `broadcast ${x.id}: one seqnum at every subscriber`);
+    }
+  }
+  assert.ok([...sent.values()].filter((v) => v.length > 30_000).length >= 10, 'staged ones among them');
+  assert.ok(waitedBig >= 3, `staged ones set aside and gone on with: ${waitedBig}`);
+  assert.is(s.stats().poolUsed, 0, 'no staging slice left');
+  s.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+  bus.close();
+});
+
+t('a staged broadcast set aside ends with ECONNRESET when its connection closes, with nothing reserved or leaked', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+  const p = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+  await new Promise((r) => setTimeout(r, 20));
+  s.close(); // (nothing reserved: the close goes through)
+  assert.is(await p, 'ECONNRESET');
+  h.release();
+  assert.equal(drain(subs[0]!).items.map((x) => x[0]), [1]);
+  assert.equal([drain(subs[1]!).items, drain(subs[2]!).items], [[], []]);
+  assert.equal(bus.check(), []);
+  for (const c of subs) c.close(); j.close();
 });
 
 t.run();
