@@ -191,14 +191,35 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
     await goOnFrom(c, p, w);
   } finally {
     forget(c.engine);
+    if (p.hostVecs !== null) cancelLater(c.engine);
   }
 }
+
+/**
+ * A staged broadcast ended (however) with its last staging slice still reserved, its cancel
+ * having met a lock (Engine.cancelPending): cancelled from timers until it goes (the lock let
+ * go, or its holder recovered), the thread declared dead (its recovery cancels it) or the bus
+ * shut down; each try only looks at the lock. Meanwhile the thread's commands say EINPROGRESS,
+ * as for any reservation (the next send cancels it first as well). Without it the slice stayed
+ * reserved until the thread's next send (a review of stop 69).
+ */
+function cancelLater(e: Engine): void {
+  const tick = (): void => {
+    if (isShutdown(e.u32)) return;
+    let r: number;
+    try { r = e.cancelPending(0); } catch { return; } // (declared dead: its recovery cancels it)
+    if (r === -A.EDEADLK) unrefTimer(setTimeout(tick, CANCEL_RETRY_MS));
+  };
+  tick();
+}
+/** how often cancelLater looks again (a lock held that long is a stuck or dead holder's) */
+const CANCEL_RETRY_MS = 50;
 
 async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
   const e = c.engine, op = w.op, t = e.cmd - A.THREAD_CMD;
   let passed = passedOver.get(e);
   if (passed === undefined) passedOver.set(e, passed = new Map());
-  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, roomSince = 0;
+  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, roomSince = 0, stagingSince = 0;
   for (;;) {
     // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
     // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
@@ -227,6 +248,15 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
     if (isShutdown(e.u32)) throw shutdownError(op, 'the bus was shut down while the broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
+    if (p.hostVecs !== null) {
+      // a staged one: its last slice, if its cancel met a lock, goes back first (meanwhile the
+      // thread's other commands say EINPROGRESS); and while the lock it stopped at is still
+      // held by the holder it stopped at, a look-only try would stage it again (a slice, its
+      // bytes copied in, a cancel) only to stop there again: not made (each 5 ms try re-staged
+      // the whole payload, a review of stop 69)
+      e.cancelPending(0);
+      if (!skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
+    }
     e.parked = null;
     e.parkBroadcast = true;
     e.parkStaged = p.hostVecs !== null;
@@ -259,6 +289,15 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       throw new BusError(-r, op, `no room to stage the broadcast again in the sender's pool for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not (${why.message})`, why.reason);
     }
     roomSince = 0;
+    if (p.hostVecs !== null && r === -A.EAGAIN) {
+      // staging it again (the sender's own lock), or giving back its last slice first (the bus
+      // lock too), met a lock: nothing changed. Tried again from timers (it ended the broadcast,
+      // a review of stop 69), LOCK_WAIT_MS at most
+      if (stagingSince === 0) stagingSince = now();
+      if (now() - stagingSince < A.LOCK_WAIT_MS) { last = false; continue; }
+      throw new BusError(A.EDEADLK, op, `a lock that staging the broadcast again needs (the sender's own lock; the bus lock too, to give back the last staging slice) stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
+    }
+    stagingSince = 0;
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is

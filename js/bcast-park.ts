@@ -93,14 +93,16 @@ export function parkSave(u8: Uint8Array, u32: Uint32Array, t: number, slot: numb
  * slice, where the command's host vecs point since its SEND); null (nothing changed) when the
  * thread's op is not such a stop. Its reservation stays: the caller cancels it (send_cancel).
  */
-export function parkSaveStaged(u8: Uint8Array, u32: Uint32Array, t: number): ParkedBroadcast | null {
+export function parkSaveStaged(u8: Uint8Array, u32: Uint32Array, t: number, reuse: ParkedBroadcast | null): ParkedBroadcast | null {
   if (Atomics.load(u32, (t + A.THREAD_OP) >>> 2) !== A.OP_BCAST) return null;
   if (u32[(t + A.THREAD_BCAST_SKIP) >>> 2] !== A.BCAST_WAITING) return null;
   const cmd = t + A.THREAD_CMD;
   const block = u32[(t + A.THREAD_OP_BLOCK) >>> 2]!, blockEnd = block + u32[(block + A.BLOCK_SIZE) >>> 2]!;
   const msg = u32[(cmd + A.SEND_MSG_ADDRESS) >>> 2]!, msgEnd = msg + u32[(msg + A.MSG_SIZE) >>> 2]!;
-  const hostVecs: { item: number; bytes: Uint8Array }[] = [];
-  for (let i = msg + A.MSG_HDR; i < msgEnd; i += (u32[(i + A.ITEM_SIZE) >>> 2]! + 7) & ~7) {
+  // (`reuse`: the broadcast this try went on with, set aside again: the same command and bytes,
+  // not copied again; every try copied the whole payload out, a review of stop 69)
+  const hostVecs: { item: number; bytes: Uint8Array }[] = reuse?.hostVecs ?? [];
+  for (let i = msg + A.MSG_HDR; reuse === null && i < msgEnd; i += (u32[(i + A.ITEM_SIZE) >>> 2]! + 7) & ~7) {
     if (u32[(i + A.ITEM_TYPE) >>> 2] !== A.ITEM_PAYLOAD_VEC) continue;
     const at = u32[(i + A.VEC_ADDRESS) >>> 2]!, size = u32[(i + A.VEC_SIZE) >>> 2]!;
     // (a host vec: SEND pointed it at its bytes in the staging slice; a vec of bytes in shared
@@ -113,7 +115,7 @@ export function parkSaveStaged(u8: Uint8Array, u32: Uint32Array, t: number): Par
     waitIndex: u32[(t + A.THREAD_WAIT_ADDR) >>> 2]! >>> 2, waitValue: u32[(t + A.THREAD_WAIT_VAL) >>> 2]!,
     words: Uint32Array.from(WORDS, (w) => u32[(t + w) >>> 2]),
     scratch: u8.slice(t + A.THREAD_SCRATCH, t + A.THREAD_SCRATCH + A.THREAD_SCRATCH_SIZE),
-    cmd: u8.slice(cmd, cmd + A.CMD_MAX),
+    cmd: reuse?.cmd ?? u8.slice(cmd, cmd + A.CMD_MAX),
     meta: u8.slice(t + A.THREAD_META, t + A.THREAD_DEFER),
     hostVecs,
   };

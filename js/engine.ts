@@ -166,6 +166,14 @@ export interface Engine {
    * reason words kept for commandError); the caller sets parkStaged around it.
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
+  /**
+   * The send reservation whose send_commit or send_cancel gave up on a lock (EDEADLK), which
+   * the next send cancels first, cancelled now with an event-loop try's wait (emitAsync's staged
+   * broadcast, whose set-aside gives its slice back: js/bcast-async.ts), waiting `waitMs` at most
+   * for a lock (ASYNC_LOCK_WAIT_MS by default). 0 when none was pending or it went; -EDEADLK
+   * when it is still pending (a lock still taken); another -errno.
+   */
+  cancelPending(waitMs?: number): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
   lockMoved(index: number, value: number, ms: number): boolean;
 }
@@ -482,13 +490,15 @@ abstract class EngineBase {
     this.endPending = false;
     let r: number;
     try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
-    // a staged broadcast set aside (parkStagedStop): its slice goes back now, with a
-    // synchronous command's wait for the sender's and the bus lock (EDEADLK: still reserved,
-    // endPending, and the next send cancels it first); the copy set aside goes on from a timer
+    // a staged broadcast set aside (parkStagedStop): its slice goes back now, with an
+    // event-loop try's wait for the sender's and the bus lock (EDEADLK: still reserved,
+    // endPending; the resume, or cancelPending, cancels it first: a failed cancel changes
+    // nothing); the copy set aside goes on from a timer
     if (r === A.WOULDBLOCK && op === OP_COMMIT && this.parked !== null) {
-      const was = this.lockWaitMs;
-      this.lockWaitMs = this.syncLockWaitMs;
-      try { r = this.run(OP_CANCEL, 0, 0); } catch (err) { this.endWindow(); throw err; } finally { this.lockWaitMs = was; }
+      const was = this.lockWaitMs, staged = this.parkStaged;
+      this.lockWaitMs = this.asyncLockWaitMs;
+      this.parkStaged = false;
+      try { r = this.run(OP_CANCEL, 0, 0); } catch (err) { this.endWindow(); throw err; } finally { this.lockWaitMs = was; this.parkStaged = staged; }
       if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
       this.endPending = r === -A.EDEADLK;
       if (!this.endPending) this.endClear();
@@ -793,10 +803,32 @@ abstract class EngineBase {
   parkStaged = false;
   parked: ParkedBroadcast | null = null;
 
+  /** the staged broadcast resumeStaged goes on with: set aside again, its command and bytes are reused */
+  private restaging: ParkedBroadcast | null = null;
+
+  /**
+   * A staged broadcast's slice whose cancel met a lock (endPending after a set-aside, or after
+   * its resume failed): cancelled now, with an event-loop try's wait. 0 when nothing was
+   * pending or it went; -EDEADLK still pending; another -errno.
+   */
+  cancelPending(waitMs: number = this.asyncLockWaitMs): number {
+    if (!this.endPending) return 0;
+    const was = this.lockWaitMs, staged = this.parkStaged;
+    this.lockWaitMs = waitMs;
+    this.parkStaged = false;
+    try {
+      const r = this.sendEnd(OP_CANCEL);
+      return r === -A.EINVAL ? 0 : r; // (EINVAL: nothing pending any more, a recovery cancelled it)
+    } finally {
+      this.lockWaitMs = was;
+      this.parkStaged = staged;
+    }
+  }
+
   /** Set the staged broadcast whose send_commit stopped aside (parkBroadcast); false when the stop is not such a broadcast's. Its slice is cancelled by sendEnd. */
   private parkStagedStop(): boolean {
     const t = this.cmdAddr - A.THREAD_CMD;
-    const p = parkSaveStaged(this.u8, this.u32, t);
+    const p = parkSaveStaged(this.u8, this.u32, t, this.restaging);
     if (p === null) return false;
     this.stuckIndex = p.waitIndex;
     this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
@@ -819,8 +851,12 @@ abstract class EngineBase {
     if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
     this.checkAlive();
     if (this.endPending) {
-      const c = this.sendEnd(OP_CANCEL); // the send whose commit gave up (EDEADLK) failed
-      if (c < 0) return c;
+      // the send whose commit gave up (EDEADLK) failed; a staged broadcast's last slice, whose
+      // cancel met a lock: EAGAIN, nothing changed (its caller tries again from a timer; a
+      // review of stop 69: the broadcast ended there, its slice left reserved, and every command
+      // of the thread said EINPROGRESS until its next send)
+      const c = p.hostVecs !== null ? this.cancelPending() : this.sendEnd(OP_CANCEL);
+      if (c < 0) return p.hostVecs !== null && c === -A.EDEADLK ? -A.EAGAIN : c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
     // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw
@@ -842,15 +878,24 @@ abstract class EngineBase {
    */
   private resumeStaged(t: number, p: ParkedBroadcast, skip: boolean): number {
     stagedCommand(this.u8, this.u32, t, p);
-    const r = this.send(p.slot, p.gen);
+    // (the staging with the try's own wait: a lock in its way reserved nothing, EAGAIN, and the
+    // caller tries again from a timer; it ended the broadcast, a review of stop 69)
+    const staged = this.parkStaged;
+    this.parkStaged = false;
+    let r: number;
+    try { r = this.send(p.slot, p.gen); } finally { this.parkStaged = staged; }
+    if (r === -A.EDEADLK && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT) return -A.EAGAIN;
     if (r !== A.SEND_PENDING) return r === 0 ? -A.EFAULT : r; // (0: cannot happen, a broadcast with host vecs is staged)
     let k: number;
+    this.restaging = p; // (set aside again: its command and bytes are these, not copied again)
     try {
       stagedRestore(this.u8, this.u32, t, p, skip);
       k = this.sendCommit();
     } catch (err) {
       try { this.sendCancel(); } catch { /* recovered meanwhile */ }
       throw err;
+    } finally {
+      this.restaging = null;
     }
     const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)

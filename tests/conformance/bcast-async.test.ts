@@ -640,6 +640,29 @@ t('seeded random: staged and in-memory emitAsync broadcasts and synchronous emit
   bus.close();
 });
 
+for (const [what, body] of [['in-memory', 'x'], ['staged', BIG]] as const) {
+  for (const lock of ['the sender\'s own lock', 'the bus lock'] as const) {
+    t(`${what}: set aside at a subscriber, ${lock} held 150 ms meanwhile by a thread that died and is not recovered yet: every subscriber gets it, nothing left reserved (a staged one ended with EDEADLK, its slice left reserved and the thread's commands saying EINPROGRESS: a review of stop 69)`, async ({ bus, mock }) => {
+      const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+      const { s, subs } = feed(bus);
+      const h = hold(bus.engine.i32, lockOf(subs[1]!), j.engine.threadSlot + 1, 60_000);
+      const p = outcome(s.emitAsync({ ...SIG, body: [1, body] }));
+      await new Promise((r) => setTimeout(r, 20));
+      // (a holder id past the bus's thread slots: not LIVE, as a dead thread's before its recovery)
+      const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
+      hold(bus.engine.i32, lock === 'the bus lock' ? (A.BUS_BASE + A.BUS_LOCK) >>> 2 : lockOf(s), dead, 150);
+      setTimeout(() => h.release(), 100);
+      const r = await p;
+      await new Promise((res) => setTimeout(res, 200)); // (both locks long let go)
+      assert.ok(typeof r === 'number', String(r));
+      assert.is(s.stats().poolUsed, 0, 'no staging slice left');
+      assert.equal(subs.map((c) => drain(c).items.map((x) => x[0])), [[1], [1], [1]]);
+      s.close(); for (const c of subs) c.close(); j.close();
+      assert.equal(bus.check(), []);
+    });
+  }
+}
+
 t('a staged broadcast set aside ends with ECONNRESET when its connection closes, with nothing reserved or leaked', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const { s, subs } = feed(bus);
