@@ -232,6 +232,9 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       at = p.from;
       since = now();
       last = false;
+      // (a staged one's retries are bounded per place: a stop at the same place between two of
+      // them does not restart their time, a review of stop 69)
+      roomSince = stagingSince = 0;
     }
     const word = p.waitIndex, holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
     const known = passed.get(word);
@@ -276,7 +279,10 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       // broadcast waits for it (a commit or cancel comes from this thread's own code)
       if (pendingSince === 0) pendingSince = now();
       if (now() - pendingSince >= A.LOCK_WAIT_MS) throw new BusError(A.EINPROGRESS, op, `a raw SEND of this thread stayed reserved (no send_commit / send_cancel) for ${A.LOCK_WAIT_MS} ms while the broadcast waited to go on: the subscribers before its stop got the signal, the rest did not`, A.R_OP_PENDING);
-      last = false;
+      // (a pass-over that changed nothing is made again as a pass-over: made a waiting try
+      // again, it stopped at the same place, and the next pass-over met the same: a review of
+      // stop 69 saw a staged one never end so)
+      if (!skip) last = false;
       continue;
     }
     pendingSince = 0;
@@ -284,20 +290,18 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       // a staged one with no room to be staged again in the sender's pool (filled while it was
       // set aside: its own slice had been given back): nothing was delivered by that try
       if (roomSince === 0) roomSince = now();
-      if (now() - roomSince < A.LOCK_WAIT_MS) { last = false; continue; }
+      if (now() - roomSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
       const why = commandError(e.u32, e.cmd, r, op, SEND.NAME, { dst: 'broadcast' });
       throw new BusError(-r, op, `no room to stage the broadcast again in the sender's pool for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not (${why.message})`, why.reason);
     }
-    roomSince = 0;
     if (p.hostVecs !== null && r === -A.EAGAIN) {
       // staging it again (the sender's own lock), or giving back its last slice first (the bus
       // lock too), met a lock: nothing changed. Tried again from timers (it ended the broadcast,
       // a review of stop 69), LOCK_WAIT_MS at most
       if (stagingSince === 0) stagingSince = now();
-      if (now() - stagingSince < A.LOCK_WAIT_MS) { last = false; continue; }
+      if (now() - stagingSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
       throw new BusError(A.EDEADLK, op, `a lock that staging the broadcast again needs (the sender's own lock; the bus lock too, to give back the last staging slice) stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
     }
-    stagingSince = 0;
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is

@@ -167,11 +167,11 @@ export interface Engine {
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /**
-   * The send reservation whose send_commit or send_cancel gave up on a lock (EDEADLK), which
-   * the next send cancels first, cancelled now with an event-loop try's wait (emitAsync's staged
-   * broadcast, whose set-aside gives its slice back: js/bcast-async.ts), waiting `waitMs` at most
-   * for a lock (ASYNC_LOCK_WAIT_MS by default). 0 when none was pending or it went; -EDEADLK
-   * when it is still pending (a lock still taken); another -errno.
+   * A staged emitAsync broadcast's slice whose cancel gave up on a lock (EDEADLK; its set-aside
+   * gives its slice back: js/bcast-async.ts), cancelled now, waiting `waitMs` at most for a lock
+   * (ASYNC_LOCK_WAIT_MS by default); a raw send's reservation whose commit gave up is left to
+   * the next send, as documented. 0 when none such was pending or it went; -EDEADLK when it is
+   * still pending (a lock still taken); another -errno.
    */
   cancelPending(waitMs?: number): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
@@ -486,6 +486,14 @@ abstract class EngineBase {
 
   /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */
   private endPending = false;
+  /** counts the times endPending was set: which reservation it is */
+  private endGen = 0;
+  /** the endGen of a staged broadcast's slice whose cancel gave up (cancelPending gives back that one only) */
+  private stagedGen = -1;
+  /** a cancel of a staged broadcast's own slice just ran: if it gave up, the pending reservation is that broadcast's */
+  private markStaged(): void {
+    if (this.endPending) this.stagedGen = this.endGen;
+  }
   private sendEnd(op: number): number {
     this.endPending = false;
     let r: number;
@@ -501,7 +509,8 @@ abstract class EngineBase {
       try { r = this.run(OP_CANCEL, 0, 0); } catch (err) { this.endWindow(); throw err; } finally { this.lockWaitMs = was; this.parkStaged = staged; }
       if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
       this.endPending = r === -A.EDEADLK;
-      if (!this.endPending) this.endClear();
+      if (this.endPending) this.stagedGen = ++this.endGen; // (the broadcast's: cancelPending's to give back)
+      else this.endClear();
       return A.WOULDBLOCK;
     }
     // declared dead in the send window (its recovery cancelled the reservation): said as such,
@@ -510,7 +519,8 @@ abstract class EngineBase {
     // still reserved: the busy word stays set, and the next send cancels it first; any other
     // result ended the reservation (published, cancelled, or there was none)
     this.endPending = r === -A.EDEADLK;
-    if (!this.endPending) this.endClear();
+    if (this.endPending) this.endGen++;
+    else this.endClear();
     return r;
   }
 
@@ -812,12 +822,15 @@ abstract class EngineBase {
    * pending or it went; -EDEADLK still pending; another -errno.
    */
   cancelPending(waitMs: number = this.asyncLockWaitMs): number {
-    if (!this.endPending) return 0;
+    // (only a staged broadcast's own slice: a raw send's commit that gave up leaves its slice to
+    // the next send, as documented, and a later one's is not this one's: a review of stop 69)
+    if (!this.endPending || this.endGen !== this.stagedGen) return 0;
     const was = this.lockWaitMs, staged = this.parkStaged;
     this.lockWaitMs = waitMs;
     this.parkStaged = false;
     try {
       const r = this.sendEnd(OP_CANCEL);
+      this.markStaged();
       return r === -A.EINVAL ? 0 : r; // (EINVAL: nothing pending any more, a recovery cancelled it)
     } finally {
       this.lockWaitMs = was;
@@ -880,10 +893,13 @@ abstract class EngineBase {
     stagedCommand(this.u8, this.u32, t, p);
     // (the staging with the try's own wait: a lock in its way reserved nothing, EAGAIN, and the
     // caller tries again from a timer; it ended the broadcast, a review of stop 69)
-    const staged = this.parkStaged;
+    // (at least an event-loop try's wait: a pass-over's try only looks at the stop, and its
+    // staging found the sender's lock taken by a moment's receive, again and again: a review)
+    const staged = this.parkStaged, was = this.lockWaitMs;
     this.parkStaged = false;
+    this.lockWaitMs = Math.max(was, this.asyncLockWaitMs);
     let r: number;
-    try { r = this.send(p.slot, p.gen); } finally { this.parkStaged = staged; }
+    try { r = this.send(p.slot, p.gen); } finally { this.parkStaged = staged; this.lockWaitMs = was; }
     if (r === -A.EDEADLK && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT) return -A.EAGAIN;
     if (r !== A.SEND_PENDING) return r === 0 ? -A.EFAULT : r; // (0: cannot happen, a broadcast with host vecs is staged)
     let k: number;
@@ -892,7 +908,7 @@ abstract class EngineBase {
       stagedRestore(this.u8, this.u32, t, p, skip);
       k = this.sendCommit();
     } catch (err) {
-      try { this.sendCancel(); } catch { /* recovered meanwhile */ }
+      try { this.sendCancel(); this.markStaged(); } catch { /* recovered meanwhile */ }
       throw err;
     } finally {
       this.restaging = null;
@@ -900,8 +916,15 @@ abstract class EngineBase {
     const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
     if (skip && !(k === -A.EDEADLK && reason === A.R_BCAST_BUS_LOCK)) this.skips++;
+    // delivered to every subscriber (op_len 0), and only the slice's free met a lock (a dead
+    // holder's moment on the sender's lock): it went; the slice is given back later (its
+    // EDEADLK said the rest did not get it, a review of stop 69)
+    if (k === -A.EDEADLK && reason === A.R_LOCK_WAIT && this.endPending && this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
+      this.stagedGen = this.endGen;
+      return 0;
+    }
     if (k < 0) {
-      try { this.sendCancel(); } catch { /* recovered meanwhile */ }
+      try { this.sendCancel(); this.markStaged(); } catch { /* recovered meanwhile */ }
       this.u32[(t + A.THREAD_REASON) >>> 2] = reason;
       this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = arg;
     }

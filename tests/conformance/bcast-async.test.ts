@@ -9,7 +9,7 @@ import { Bus, BusError, type Connection, type Message } from '../../js/index.ts'
 import { abi as A } from '../../js/index.ts';
 import { busSuite, makeBus, ENGINE } from '../helpers/harness.ts';
 import { prng } from '../helpers/diffkit.ts';
-import { hostVec } from '../helpers/raw.ts';
+import { Raw, hostVec } from '../helpers/raw.ts';
 
 const t = busSuite('emitAsync broadcast at a subscriber whose lock is taken');
 
@@ -662,6 +662,68 @@ for (const [what, body] of [['in-memory', 'x'], ['staged', BIG]] as const) {
     });
   }
 }
+
+t('a staged broadcast\'s pass-over whose staging finds the sender\'s lock taken at every try ends within a bound (it was tried again without end: a second review of stop 69), nothing left reserved', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  // (the sender's own lock taken by the live thread at the instant of each pass-over try: a
+  // receive of the sender's that comes every time; the Engine's method wrapped for the test)
+  const e = bus.engine, orig = e.resumeBroadcast.bind(e);
+  let skips = 0;
+  e.resumeBroadcast = (p, skip) => {
+    if (!skip) return orig(p, skip);
+    skips++;
+    Atomics.compareExchange(i32, lockOf(s), 0, live);
+    try { return orig(p, skip); } finally { Atomics.store(i32, lockOf(s), 0); Atomics.notify(i32, lockOf(s)); }
+  };
+  try {
+    const p = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+    const r = await Promise.race([p, new Promise((res) => setTimeout(() => res('still pending'), A.LOCK_WAIT_MS * 5))]);
+    assert.ok(r === 'EDEADLK' || typeof r === 'number', `settled: ${String(r)} (${skips} pass-over tries)`);
+  } finally {
+    e.resumeBroadcast = orig;
+    h.release();
+  }
+  await new Promise((res) => setTimeout(res, 100)); // (a slice left reserved goes back from timers)
+  assert.is(s.stats().poolUsed, 0, 'no staging slice left');
+  for (const c of subs) drain(c);
+  s.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
+
+t('a staged broadcast that ended with its last slice still reserved gives back that slice only: a raw send\'s commit that met a lock later is committed again (the slice\'s timers cancelled it: a second review of stop 69)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const s2 = bus.connect(), rx = bus.connect();
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
+  const busWord = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
+  // a subscriber held by a live thread, the bus lock by a dead one: the broadcast stops, its
+  // slice's return meets the bus lock, and so does every try after: it ends, the slice reserved
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const hb = hold(i32, busWord, dead, 60_000);
+  assert.is(await outcome(s.emitAsync({ ...SIG, body: [1, BIG] })), 'EDEADLK');
+  hb.release();
+  // a raw unicast whose commit meets the receiver's lock (a dead holder's): EDEADLK, reserved
+  const raw = new Raw(bus.engine);
+  raw.writeSend({ msg: { dst: rx.id, cookie: 7 }, items: [hostVec(64)] });
+  assert.is(bus.engine.send(s2.slot, s2.gen), A.SEND_PENDING);
+  const hr = hold(i32, lockOf(rx), dead, 60_000);
+  assert.is(bus.engine.sendCommit(), -A.EDEADLK);
+  hr.release();
+  await new Promise((res) => setTimeout(res, 150));
+  assert.is(bus.engine.sendCommit(), 0, 'still reserved: committed now (API.md: the next send cancels it)');
+  const m = rx.recv()!;
+  assert.is(m.cookie, 7);
+  m.free();
+  h.release();
+  assert.is(s.stats().poolUsed, 0, 'the broadcast\'s slice went back (the raw send\'s cancel, before stop 69\'s second review)');
+  for (const c of subs) drain(c);
+  s.close(); s2.close(); rx.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
 
 t('a staged broadcast set aside ends with ECONNRESET when its connection closes, with nothing reserved or leaked', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
