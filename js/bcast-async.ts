@@ -108,6 +108,7 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
     }
     if (p === null && lockErr === null) {
       forget(e);
+      if (staged) cancelLater(e); // (its slice, if its free met a lock after it went to all)
       return Promise.resolve(cookie);
     }
   }
@@ -179,6 +180,7 @@ async function start(job: Job, lockErr: BusError | null): Promise<void> {
   });
   if (p === null) {
     forget(e);
+    if (w.staged) cancelLater(e);
     return;
   }
   job.went = true;
@@ -191,7 +193,7 @@ async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promis
     await goOnFrom(c, p, w);
   } finally {
     forget(c.engine);
-    if (p.hostVecs !== null) cancelLater(c.engine);
+    cancelLater(c.engine); // (a staged slice, this one's or an earlier one's, whose return met a lock)
   }
 }
 
@@ -251,26 +253,27 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
     if (isShutdown(e.u32)) throw shutdownError(op, 'the bus was shut down while the broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
-    if (p.hostVecs !== null) {
-      // a staged one: its last slice, if its cancel met a lock, goes back first (meanwhile the
-      // thread's other commands say EINPROGRESS); and while the lock it stopped at is still
-      // held by the holder it stopped at, a look-only try would stage it again (a slice, its
-      // bytes copied in, a cancel) only to stop there again: not made (each 5 ms try re-staged
-      // the whole payload, a review of stop 69)
-      e.cancelPending(0);
-      if (!skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
-    }
-    e.parked = null;
-    e.parkBroadcast = true;
-    e.parkStaged = p.hostVecs !== null;
-    e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
-    let r: number;
-    try {
-      r = e.resumeBroadcast(p, skip);
-    } finally {
-      e.parkBroadcast = false;
-      e.parkStaged = false;
-      e.lockWaitMs = e.syncLockWaitMs;
+    // a staged broadcast's last slice (this one's or an earlier one's of this thread), if its
+    // return met a lock, goes back first, only looking (meanwhile the thread's other commands
+    // say EINPROGRESS): still taken, the try is not made (EAGAIN below)
+    const leftover = e.cancelPending(0) === -A.EDEADLK;
+    // while the lock a staged one stopped at is still held by the holder it stopped at, a
+    // look-only try would stage it again (a slice, its bytes copied in, a cancel) only to stop
+    // there again: not made (each 5 ms try re-staged the whole payload, a review of stop 69)
+    if (!leftover && p.hostVecs !== null && !skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
+    let r = -A.EAGAIN;
+    if (!leftover) {
+      e.parked = null;
+      e.parkBroadcast = true;
+      e.parkStaged = p.hostVecs !== null;
+      e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
+      try {
+        r = e.resumeBroadcast(p, skip);
+      } finally {
+        e.parkBroadcast = false;
+        e.parkStaged = false;
+        e.lockWaitMs = e.syncLockWaitMs;
+      }
     }
     const again = e.parked as ParkedBroadcast | null;
     e.parked = null;
@@ -294,13 +297,13 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       const why = commandError(e.u32, e.cmd, r, op, SEND.NAME, { dst: 'broadcast' });
       throw new BusError(-r, op, `no room to stage the broadcast again in the sender's pool for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not (${why.message})`, why.reason);
     }
-    if (p.hostVecs !== null && r === -A.EAGAIN) {
-      // staging it again (the sender's own lock), or giving back its last slice first (the bus
-      // lock too), met a lock: nothing changed. Tried again from timers (it ended the broadcast,
-      // a review of stop 69), LOCK_WAIT_MS at most
+    if (r === -A.EAGAIN) {
+      // giving back a staged broadcast's last slice first (the sender's lock and the bus lock),
+      // or staging this one again (the sender's own lock), met a lock: nothing changed. Tried
+      // again from timers (it ended the broadcast, reviews of stop 69), LOCK_WAIT_MS at most
       if (stagingSince === 0) stagingSince = now();
       if (now() - stagingSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
-      throw new BusError(A.EDEADLK, op, `a lock that staging the broadcast again needs (the sender's own lock; the bus lock too, to give back the last staging slice) stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
+      throw new BusError(A.EDEADLK, op, `a lock that giving back this thread's last staging slice, or staging the broadcast again, needs (the sender's own lock; the bus lock too, for the slice's return) stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
     }
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try

@@ -144,14 +144,17 @@ export interface Engine {
    * stops at a lock still taken after lockWaitMs is set aside (`parked`, js/bcast-park.ts) and
    * SEND returns WOULDBLOCK, instead of passing that receiver over (its loss counted) as
    * emit()'s does once LOCK_WAIT_MS has passed. A staged one (host vecs: its send_commit
-   * stops) likewise, its staging slice given back at once (send_cancel), since stop 69.
+   * stops) likewise, its staging slice given back at once (send_cancel), since stop 69; and a
+   * staged send_commit that delivered to all and whose slice's free gave up returns 0, the
+   * slice left to cancelPending.
    */
   parkBroadcast: boolean;
   /**
    * with parkBroadcast, around a staged broadcast's SEND and send_commit: lockWaitMs bounds the
-   * wait at a subscriber's lock only (a stop, BCAST_WAITING); the sender's own lock and the bus
-   * lock, which the staging and the slice's free take, are waited for syncLockWaitMs, as
-   * emit()'s are (a failure there after the commit began would not say what was delivered)
+   * wait at a subscriber's lock (a stop, BCAST_WAITING); the first try's staging and a commit's
+   * slice free wait syncLockWaitMs for the sender's own lock and the bus lock, as emit()'s do;
+   * giving the slice back at a stop waits asyncLockWaitMs, a later try's staging at least that
+   * (resumeStaged: those change nothing when they fail)
    */
   parkStaged: boolean;
   /** the broadcast the last SEND set aside (parkBroadcast), until its caller takes it (null) */
@@ -495,6 +498,9 @@ abstract class EngineBase {
     if (this.endPending) this.stagedGen = this.endGen;
   }
   private sendEnd(op: number): number {
+    // (a staged broadcast's leftover slice stays that broadcast's when this cancel gives up too:
+    // another send's cancel of it unmarked it, and its timers stopped, a third review of stop 69)
+    const marked = op === OP_CANCEL && this.endPending && this.endGen === this.stagedGen;
     this.endPending = false;
     let r: number;
     try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
@@ -519,8 +525,20 @@ abstract class EngineBase {
     // still reserved: the busy word stays set, and the next send cancels it first; any other
     // result ended the reservation (published, cancelled, or there was none)
     this.endPending = r === -A.EDEADLK;
-    if (this.endPending) this.endGen++;
-    else this.endClear();
+    if (this.endPending) {
+      this.endGen++;
+      if (marked) this.stagedGen = this.endGen;
+      // emitAsync's staged broadcast (parkBroadcast) delivered to every subscriber (op_len 0),
+      // and only its slice's free met a lock (the sender's, held past the wait): it went; the
+      // slice is given back later (cancelPending). It said EDEADLK, the rest not getting it (a
+      // review of stop 69). Raw callers keep EDEADLK, the slice reserved, as documented.
+      const t = this.cmdAddr - A.THREAD_CMD;
+      if (op === OP_COMMIT && this.parkBroadcast && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT &&
+        Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) === A.OP_BCAST && this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
+        this.stagedGen = this.endGen;
+        return 0;
+      }
+    } else this.endClear();
     return r;
   }
 
@@ -868,8 +886,9 @@ abstract class EngineBase {
       // cancel met a lock: EAGAIN, nothing changed (its caller tries again from a timer; a
       // review of stop 69: the broadcast ended there, its slice left reserved, and every command
       // of the thread said EINPROGRESS until its next send)
-      const c = p.hostVecs !== null ? this.cancelPending() : this.sendEnd(OP_CANCEL);
-      if (c < 0) return p.hostVecs !== null && c === -A.EDEADLK ? -A.EAGAIN : c;
+      const leftover = this.endGen === this.stagedGen;
+      const c = leftover ? this.cancelPending(this.lockWaitMs) : this.sendEnd(OP_CANCEL);
+      if (c < 0) return leftover && c === -A.EDEADLK ? -A.EAGAIN : c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
     // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw
@@ -916,13 +935,6 @@ abstract class EngineBase {
     const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
     if (skip && !(k === -A.EDEADLK && reason === A.R_BCAST_BUS_LOCK)) this.skips++;
-    // delivered to every subscriber (op_len 0), and only the slice's free met a lock (a dead
-    // holder's moment on the sender's lock): it went; the slice is given back later (its
-    // EDEADLK said the rest did not get it, a review of stop 69)
-    if (k === -A.EDEADLK && reason === A.R_LOCK_WAIT && this.endPending && this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
-      this.stagedGen = this.endGen;
-      return 0;
-    }
     if (k < 0) {
       try { this.sendCancel(); this.markStaged(); } catch { /* recovered meanwhile */ }
       this.u32[(t + A.THREAD_REASON) >>> 2] = reason;

@@ -725,6 +725,27 @@ t('a staged broadcast that ended with its last slice still reserved gives back t
   assert.equal(bus.check(), []);
 });
 
+t('a staged broadcast\'s slice whose return meets a dead holder\'s bus lock, beside another connection\'s in-memory broadcast set aside on the same thread: both go on once the lock is let go, every subscriber gets both, nothing left reserved (the other\'s cancel unmarked the slice: both ended, the slice reserved with no timer left, a third review of stop 69)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const s2 = bus.connect();
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const pB = outcome(s2.emitAsync({ ...SIG, body: [2, 'small'] }));
+  await new Promise((r) => setTimeout(r, 20));
+  hold(i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, dead, 150);
+  const pA = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+  setTimeout(() => h.release(), 300);
+  const [rA, rB] = await Promise.all([pA, pB]);
+  assert.ok(typeof rA === 'number' && typeof rB === 'number', `both went: ${String(rA)}, ${String(rB)}`);
+  await new Promise((res) => setTimeout(res, 100));
+  assert.is(s.stats().poolUsed, 0, 'no staging slice left');
+  for (const [i, c] of subs.entries()) assert.equal(drain(c).items.map((x) => x[0]).sort(), [1, 2], `subscriber ${i}`);
+  s.close(); s2.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
+
 t('a staged broadcast set aside ends with ECONNRESET when its connection closes, with nothing reserved or leaked', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const { s, subs } = feed(bus);
