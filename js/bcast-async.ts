@@ -101,9 +101,14 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
   let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
   if (before === undefined) {
     try {
+      // (a staged one after this thread's staged slice whose return met a lock: that slice goes
+      // back first, only looking; while it stays the try is not made, and is made again from
+      // timers: its send would have waited for it LOCK_WAIT_MS, a fourth review of stop 69)
+      if (staged) leftoverFirst(e, op);
       p = tryOnce(e, e.asyncLockWaitMs, c, s, s.bytes, cookie, op, staged);
     } catch (err) {
-      if (staged || !lockTaken(err)) throw err;
+      if (staged) cancelLater(e); // (its slice, if its cancel after a failure met a lock)
+      if ((staged && !leftovers.has(err as BusError)) || !lockTaken(err)) throw err;
       lockErr = err;
     }
     if (p === null && lockErr === null) {
@@ -126,8 +131,19 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
   tails.set(c, end);
   return done.then(() => cookie, (err: unknown) => {
     if (!job.went) c.untakeCookie(cookie); // (nothing of it sent: as a signal not sent)
+    if (staged) cancelLater(e); // (its slice, if its cancel after a failure met a lock)
     throw err;
   });
+}
+
+/** leftoverFirst's errors: a lock in the way of giving back a staged slice, the try not made (tried again from timers) */
+const leftovers = new WeakSet<BusError>();
+/** A staged slice of this thread's whose return met a lock goes back now (only looking); throws EDEADLK while it stays. */
+function leftoverFirst(e: Engine, op: string): void {
+  if (e.cancelPending(0) !== -A.EDEADLK) return;
+  const err = new BusError(A.EDEADLK, op, 'this thread\'s last staging slice could not be given back (a lock it needs stayed taken): nothing of this broadcast was sent', A.R_LOCK_WAIT);
+  leftovers.add(err);
+  throw err;
 }
 
 function noop(): void {}
@@ -174,10 +190,14 @@ async function start(job: Job, lockErr: BusError | null): Promise<void> {
   // (lockRetry sets e.lockWaitMs for each try: the first waits, the next only look)
   const send = (): ParkedBroadcast | null => tryOnce(e, w.staged ? e.asyncLockWaitMs : e.lockWaitMs, c, job.s, job.bytes, job.cookie, op, w.staged);
   if (lockErr !== null) await pause(A.ASYNC_LOCK_RETRY_MS, { op, signal: w.signal, keepAlive });
-  const p = w.staged ? send() : await lockRetry(e, send, {
+  const retry = {
     op, deadline: job.deadline, signal: w.signal, keepAlive,
-    timedOut: (err) => new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${err.message})`),
-  });
+    timedOut: (err: BusError) => new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${err.message})`),
+  };
+  // (a staged one's try is made once, its commit may have delivered; a leftover staged slice
+  // of the thread's goes back first, tried again from timers while its lock stays taken)
+  if (w.staged) await lockRetry(e, () => leftoverFirst(e, op), retry);
+  const p = w.staged ? send() : await lockRetry(e, send, retry);
   if (p === null) {
     forget(e);
     if (w.staged) cancelLater(e);
@@ -303,8 +323,11 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       // again from timers (it ended the broadcast, reviews of stop 69), LOCK_WAIT_MS at most
       if (stagingSince === 0) stagingSince = now();
       if (now() - stagingSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
-      throw new BusError(A.EDEADLK, op, `a lock that giving back this thread's last staging slice, or staging the broadcast again, needs (the sender's own lock; the bus lock too, for the slice's return) stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
+      throw new BusError(A.EDEADLK, op, `a lock that giving back this thread's pending send reservation (a staging slice, or a send whose commit gave up), or staging the broadcast again, needs stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
     }
+    // (their time counts only while they follow each other: a stop between restarts it, a
+    // fourth review; a pass-over that meets them stays one, and so still ends)
+    stagingSince = 0;
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is

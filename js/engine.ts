@@ -527,7 +527,10 @@ abstract class EngineBase {
     this.endPending = r === -A.EDEADLK;
     if (this.endPending) {
       this.endGen++;
-      if (marked) this.stagedGen = this.endGen;
+      const t0 = this.cmdAddr - A.THREAD_CMD;
+      // (an emitAsync's staged slice, OP_BCAST under parkBroadcast, whose cancel gave up after
+      // its first try failed is that broadcast's too: its timers give it back, a fourth review)
+      if (marked || (op === OP_CANCEL && this.parkBroadcast && Atomics.load(this.u32, (t0 + A.THREAD_OP) >>> 2) === A.OP_BCAST)) this.stagedGen = this.endGen;
       // emitAsync's staged broadcast (parkBroadcast) delivered to every subscriber (op_len 0),
       // and only its slice's free met a lock (the sender's, held past the wait): it went; the
       // slice is given back later (cancelPending). It said EDEADLK, the rest not getting it (a
@@ -886,9 +889,13 @@ abstract class EngineBase {
       // cancel met a lock: EAGAIN, nothing changed (its caller tries again from a timer; a
       // review of stop 69: the broadcast ended there, its slice left reserved, and every command
       // of the thread said EINPROGRESS until its next send)
-      const leftover = this.endGen === this.stagedGen;
-      const c = leftover ? this.cancelPending(this.lockWaitMs) : this.sendEnd(OP_CANCEL);
-      if (c < 0) return leftover && c === -A.EDEADLK ? -A.EAGAIN : c;
+      // (with the try's own wait, not a staged commit's synchronous one: a raw send's
+      // reservation whose commit gave up stalled the loop LOCK_WAIT_MS, a fourth review)
+      const leftover = this.endGen === this.stagedGen, staged = this.parkStaged;
+      this.parkStaged = false;
+      let c: number;
+      try { c = leftover ? this.cancelPending(this.lockWaitMs) : this.sendEnd(OP_CANCEL); } finally { this.parkStaged = staged; }
+      if (c < 0) return c === -A.EDEADLK ? -A.EAGAIN : c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
     // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw

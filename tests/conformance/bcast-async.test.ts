@@ -746,6 +746,64 @@ t('a staged broadcast\'s slice whose return meets a dead holder\'s bus lock, bes
   assert.equal(bus.check(), []);
 });
 
+t('a staged emitAsync whose first try finds the thread\'s last staging slice still reserved (its return met a dead holder\'s bus lock) waits for it from timers, then goes: both broadcasts reach everyone (it failed EDEADLK, or waited LOCK_WAIT_MS blocking: a fourth review of stop 69)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const s2 = bus.connect();
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  hold(i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, dead, 150);
+  const pA = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+  setTimeout(() => h.release(), 300);
+  const { value: rB, gapMs } = await stall(() => outcome(s2.emitAsync({ ...SIG, body: [2, BIG] })));
+  const rA = await pA;
+  assert.ok(typeof rA === 'number' && typeof rB === 'number', `both went: ${String(rA)}, ${String(rB)}`);
+  assert.ok(gapMs < A.LOCK_WAIT_MS / 2, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms)`);
+  await new Promise((res) => setTimeout(res, 100));
+  assert.is(s.stats().poolUsed + s2.stats().poolUsed, 0, 'no staging slice left');
+  // (a 256 KiB pool's quota for one user holds one of these: the other one is dropped, and counted)
+  for (const [i, c] of subs.entries()) {
+    const got = drain(c).items.map((x) => x[0]);
+    assert.ok(got.every((x) => x === 1 || x === 2) && new Set(got).size === got.length, `subscriber ${i}: ${got}`);
+    assert.is(got.length + c.droppedTotal, 2, `subscriber ${i}: each received or counted lost`);
+  }
+  s.close(); s2.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
+
+t('a staged broadcast set aside beside a raw send whose commit gave up (its receiver\'s lock held): the broadcast\'s tries wait for that reservation from timers, never blocking the loop (it waited LOCK_WAIT_MS blocking: a fourth review of stop 69), and settle', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const s2 = bus.connect(), rx = bus.connect();
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  let hr: { release: () => void } | null = null;
+  const { value: rA, gapMs } = await stall(async () => {
+    const pA = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
+    await new Promise((res) => setTimeout(res, 20));
+    const raw = new Raw(bus.engine);
+    raw.writeSend({ msg: { dst: rx.id, cookie: 7 }, items: [hostVec(64)] });
+    assert.is(bus.engine.send(s2.slot, s2.gen), A.SEND_PENDING);
+    hr = hold(i32, lockOf(rx), live, 60_000);
+    const was = bus.engine.lockWaitMs;
+    bus.engine.lockWaitMs = 5;
+    try { assert.is(bus.engine.sendCommit(), -A.EDEADLK, 'the raw commit gave up'); } finally { bus.engine.lockWaitMs = was; }
+    setTimeout(() => h.release(), 300);
+    return await pA;
+  });
+  hr!.release();
+  assert.ok(gapMs < A.LOCK_WAIT_MS / 2, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms)`);
+  assert.ok(rA === 'EDEADLK' || typeof rA === 'number', String(rA));
+  if (bus.engine.sendCancel() !== 0) { /* (the raw reservation: cancelled by the broadcast's tries, or now) */ }
+  for (let m = rx.recv(); m; m = rx.recv()) m.free();
+  await new Promise((res) => setTimeout(res, 100));
+  assert.is(s.stats().poolUsed, 0, 'no staging slice left');
+  for (const c of subs) drain(c);
+  s.close(); s2.close(); rx.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
+
 t('a staged broadcast set aside ends with ECONNRESET when its connection closes, with nothing reserved or leaked', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const { s, subs } = feed(bus);
