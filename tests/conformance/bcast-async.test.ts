@@ -5,7 +5,7 @@
 // timer; in a program, a dead worker's 'exit' that recovers it) never could, so that
 // subscriber was passed over and lost the signal, and the loop stood still the whole second.
 import * as assert from 'uvu/assert';
-import { Bus, BusError, type Connection, type Message } from '../../js/index.ts';
+import { Bus, BusError, type Connection, type Message, type MockProvider } from '../../js/index.ts';
 import { abi as A } from '../../js/index.ts';
 import { busSuite, makeBus, ENGINE } from '../helpers/harness.ts';
 import { prng } from '../helpers/diffkit.ts';
@@ -472,6 +472,22 @@ t('seeded random: 60 emitAsync broadcasts and 20 synchronous emits among locks t
 
 // --- a staged broadcast (larger than the command area), set aside too since stop 69 ---
 
+/**
+ * feed()'s sender and subscribers, a second sender, a joined (live) thread holding subscriber
+ * 1's lock (`h`), and a holder id of no thread slot (`dead`: not LIVE, as a dead thread's before
+ * its recovery)
+ */
+async function twoSenders(bus: Parameters<typeof feed>[0], mock: MockProvider) {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const s2 = bus.connect();
+  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
+  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
+  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  return { j, s, subs, s2, i32, live, dead, h };
+}
+
+
 const BIG = 'y'.repeat(40_000); // (a D-Bus message over the command area: staged in the sender's pool)
 
 t('a staged broadcast at a subscriber\'s lock held 150 ms: set aside (the event loop runs), its staging slice given back meanwhile; every subscriber gets it once, one seqnum, its payload whole (it blocked the thread as emit() does, stop 69)', async ({ bus, mock }) => {
@@ -694,15 +710,10 @@ t('a staged broadcast\'s pass-over whose staging finds the sender\'s lock taken 
 });
 
 t('a staged broadcast that ended with its last slice still reserved gives back that slice only: a raw send\'s commit that met a lock later is committed again (the slice\'s timers cancelled it: a second review of stop 69)', async ({ bus, mock }) => {
-  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  const { s, subs } = feed(bus);
-  const s2 = bus.connect(), rx = bus.connect();
-  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
-  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
-  const busWord = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
   // a subscriber held by a live thread, the bus lock by a dead one: the broadcast stops, its
   // slice's return meets the bus lock, and so does every try after: it ends, the slice reserved
-  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const { j, s, subs, s2, i32, dead, h } = await twoSenders(bus, mock);
+  const rx = bus.connect(), busWord = (A.BUS_BASE + A.BUS_LOCK) >>> 2;
   const hb = hold(i32, busWord, dead, 60_000);
   assert.is(await outcome(s.emitAsync({ ...SIG, body: [1, BIG] })), 'EDEADLK');
   hb.release();
@@ -726,12 +737,7 @@ t('a staged broadcast that ended with its last slice still reserved gives back t
 });
 
 t('a staged broadcast\'s slice whose return meets a dead holder\'s bus lock, beside another connection\'s in-memory broadcast set aside on the same thread: both go on once the lock is let go, every subscriber gets both, nothing left reserved (the other\'s cancel unmarked the slice: both ended, the slice reserved with no timer left, a third review of stop 69)', async ({ bus, mock }) => {
-  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  const { s, subs } = feed(bus);
-  const s2 = bus.connect();
-  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
-  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
-  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const { j, s, subs, s2, i32, dead, h } = await twoSenders(bus, mock);
   const pB = outcome(s2.emitAsync({ ...SIG, body: [2, 'small'] }));
   await new Promise((r) => setTimeout(r, 20));
   hold(i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, dead, 150);
@@ -747,12 +753,7 @@ t('a staged broadcast\'s slice whose return meets a dead holder\'s bus lock, bes
 });
 
 t('a staged emitAsync whose first try finds the thread\'s last staging slice still reserved (its return met a dead holder\'s bus lock) waits for it from timers, then goes: both broadcasts reach everyone (it failed EDEADLK, or waited LOCK_WAIT_MS blocking: a fourth review of stop 69)', async ({ bus, mock }) => {
-  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  const { s, subs } = feed(bus);
-  const s2 = bus.connect();
-  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
-  const dead = bus.engine.u32[(A.BUS_BASE + A.BUS_N_THREADS) >>> 2]! + 1;
-  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const { j, s, subs, s2, i32, dead, h } = await twoSenders(bus, mock);
   hold(i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, dead, 150);
   const pA = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
   setTimeout(() => h.release(), 300);
@@ -773,11 +774,8 @@ t('a staged emitAsync whose first try finds the thread\'s last staging slice sti
 });
 
 t('a staged broadcast set aside beside a raw send whose commit gave up (its receiver\'s lock held): the broadcast\'s tries wait for that reservation from timers, never blocking the loop (it waited LOCK_WAIT_MS blocking: a fourth review of stop 69), and settle', async ({ bus, mock }) => {
-  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
-  const { s, subs } = feed(bus);
-  const s2 = bus.connect(), rx = bus.connect();
-  const i32 = bus.engine.i32, live = j.engine.threadSlot + 1;
-  const h = hold(i32, lockOf(subs[1]!), live, 60_000);
+  const { j, s, subs, s2, i32, live, h } = await twoSenders(bus, mock);
+  const rx = bus.connect();
   let hr: { release: () => void } | null = null;
   const { value: rA, gapMs } = await stall(async () => {
     const pA = outcome(s.emitAsync({ ...SIG, body: [1, BIG] }));
