@@ -527,17 +527,16 @@ abstract class EngineBase {
     this.endPending = r === -A.EDEADLK;
     if (this.endPending) {
       this.endGen++;
-      const t0 = this.cmdAddr - A.THREAD_CMD;
+      const t = this.cmdAddr - A.THREAD_CMD, staged = Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) === A.OP_BCAST;
       // (an emitAsync's staged slice, OP_BCAST under parkBroadcast, whose cancel gave up after
       // its first try failed is that broadcast's too: its timers give it back, a fourth review)
-      if (marked || (op === OP_CANCEL && this.parkBroadcast && Atomics.load(this.u32, (t0 + A.THREAD_OP) >>> 2) === A.OP_BCAST)) this.stagedGen = this.endGen;
+      if (marked || (op === OP_CANCEL && this.parkBroadcast && staged)) this.stagedGen = this.endGen;
       // emitAsync's staged broadcast (parkBroadcast) delivered to every subscriber (op_len 0),
       // and only its slice's free met a lock (the sender's, held past the wait): it went; the
       // slice is given back later (cancelPending). It said EDEADLK, the rest not getting it (a
       // review of stop 69). Raw callers keep EDEADLK, the slice reserved, as documented.
-      const t = this.cmdAddr - A.THREAD_CMD;
-      if (op === OP_COMMIT && this.parkBroadcast && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT &&
-        Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) === A.OP_BCAST && this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
+      if (op === OP_COMMIT && this.parkBroadcast && staged && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT &&
+        this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
         this.stagedGen = this.endGen;
         return 0;
       }
