@@ -6,6 +6,7 @@ export { threadJoin as thread_join, threadLeave as thread_leave, threadGen as th
 export { hello } from "./hello";
 export { byebye } from "./byebye";
 export { send, sendCommit as send_commit, sendCancel as send_cancel } from "./send";
+export { sendAside as send_aside, sendResume as send_resume, sendAbandon as send_abandon } from "./aside";
 export { recv, free } from "./recv";
 export { recover, unwind } from "./recover";
 export { matchAdd as match_add, matchRemove as match_remove } from "./match";

@@ -8,6 +8,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev, queueFindReply } from "./queue";
 import { threadCmd } from "./thread";
+import { unfreedFree } from "./aside";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
 import { replyDropped, replySweepNow, replyHasCall } from "./reply";
@@ -47,7 +48,9 @@ export function recv(slot: u32, gen: u32): i32 {
     if (drop) unlock(H + A.BUS_LOCK);
     return A.WOULDBLOCK;
   }
-  const ret = connLive(c, gen) ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  const live = connLive(c, gen);
+  if (live) unfreedFree(c); // (its own staging slices left to free: aside.ts)
+  const ret = live ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
   if (drop) {
@@ -119,7 +122,9 @@ export function free(slot: u32, gen: u32): i32 {
   const cmd = threadCmd();
   st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
-  const ret = connLive(c, gen) ? freeLocked(c, cmd) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  const live = connLive(c, gen);
+  if (live) unfreedFree(c); // (its own staging slices left to free: aside.ts)
+  const ret = live ? freeLocked(c, cmd) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
   return ret;

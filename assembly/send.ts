@@ -18,6 +18,7 @@ import { threadCmd } from "./thread";
 import { matchSignal, matchNamesLocked } from "./match";
 import { broadcast, broadcastResume } from "./broadcast";
 import { stageReserve, stageDeliver } from "./stage";
+import { stagedLeave, unfreedFree } from "./aside";
 import { monitorsCopy, monitorsLock, monitorsUnlock, monitorsWaitEnd } from "./monitor";
 import { fail, failArg } from "./reason";
 import { quotaNeverFits } from "./quota";
@@ -402,11 +403,18 @@ function sendEnd(publish: bool): i32 {
   const blk = ld32(t + A.THREAD_OP_BLOCK);
   const it = publish && mons ? sentNameItem(blk) : 0;
   let follow = it != 0 && nameSeq() != ld32(blk + A.BLOCK_PUB_PREV);
-  // a cancel may end a call's record (reply.ts): the bus lock first
-  let bus = !publish || follow;
+  // a cancel may end a call's record (reply.ts): the bus lock first (a broadcast's staging
+  // slice has none)
+  const staged = ld32(t + A.THREAD_OP) == A.OP_BCAST;
+  let bus = (!publish && !staged) || follow;
   if (bus && !lockTry(H + A.BUS_LOCK)) return A.WOULDBLOCK;
   if (!lockTry(d + A.CONN_LOCK)) {
     if (bus) unlock(H + A.BUS_LOCK);
+    // a staged broadcast's slice (delivered, or cancelled) whose sender's lock is taken is left
+    // on the sender's unfreed list, freed by its owner's next command that holds that lock
+    // (aside.ts): its commit or cancel does not wait (before stop 70 a commit that delivered to
+    // every receiver said EDEADLK when its free waited LOCK_WAIT_MS in vain)
+    if (staged && stagedLeave(t, d)) return 0;
     return A.WOULDBLOCK;
   }
   // the look that counts is the one under d's lock: an acquire from d as the name's activator
@@ -446,7 +454,10 @@ function sendEnd(publish: bool): i32 {
     b = nameMoveReserved(t, d, to, same);
     if (b != 0) into = to;
     else if (staysOnNoRoom(d, same)) b = sendFinish(t, true);
-  } else b = sendFinish(t, publish);
+  } else {
+    if (staged) unfreedFree(d); // (earlier staging slices of its sender left to free)
+    b = sendFinish(t, publish);
+  }
   logCommit();
   // the monitors' copies of a host-vector SEND, or of a cancelled reply's REPLY_DEAD (monitor.ts)
   if (b != 0) monitorsCopy(into, b, mons, mons);

@@ -20,11 +20,13 @@ import { align8 } from "./items";
 import { sliceReserve, sliceBlock } from "./slice";
 import { broadcastFrom } from "./broadcast";
 import { failArg } from "./reason";
+import { unfreedFree } from "./aside";
 
 /** Stage the validated broadcast at `msg` (host vecs in it) from connection `c` (slot `slot`) for thread `t`. */
 export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, stored: u32): i32 {
   const len = msgEnd - msg;
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  unfreedFree(c); // (earlier staging slices left to free: room for this one)
   const need = A.BLOCK_HDR + align8(len) + stored;
   // (its bytes charged, not the message count limit: before stop 65 a sender with
   // max_queued_per_user messages of its own user queued to it, its workers' requests, could

@@ -24,15 +24,15 @@
 //   costs the thread's next broadcasts a pause and that one short try, not LOCK_WAIT_MS again
 //   (emit() waits it again on every call).
 // - A broadcast larger than the command area is staged in the sender's pool (stage.ts): its
-//   reservation lives in the thread slot, where recovery finds it. Stopped at a subscriber's
-//   lock (since stop 69) it gives that reservation back and is set aside with its bytes
-//   (js/bcast-park.ts); each try stages it again and goes on from its stop, the same way. Its
-//   waits for the sender's own lock and the bus lock (the staging, the slice's free) are
-//   emit()'s (engine.parkStaged): a failure after its commit began would not say what was
-//   delivered. A try that finds no room to stage it again (the sender's pool filled meanwhile)
-//   is made again from timers up to LOCK_WAIT_MS, then the broadcast ends with that error, the
-//   subscribers before its stop having it. (Before stop 69 it was never set aside: its try
-//   waited as emit()'s does, blocking the thread LOCK_WAIT_MS per stuck subscriber.)
+//   reservation is the thread's op, which recovery finds. Stopped at a subscriber's lock it is
+//   set aside in its sender's connection record (send_aside, assembly/aside.ts; since stop 70:
+//   stop 69 gave its slice back and staged it again at each try), the thread's op none again;
+//   each try makes it the thread's op again (send_resume) and goes on from its stop, the same
+//   way; a broadcast that ends otherwise abandons it (send_abandon). Its first try's waits for
+//   the sender's own lock (the staging) and the bus lock are emit()'s (engine.parkStaged): a
+//   failure after its commit began would not say what was delivered; its slice's free never
+//   waits (left to the sender's next command that holds its lock). (Before stop 69 it was never
+//   set aside: its try waited as emit()'s does, LOCK_WAIT_MS per stuck subscriber.)
 //
 // Order: a connection's awaitable broadcasts go in call order: one made while an earlier one
 // is under way waits for it to end (bounded by its own timeout and signal: then nothing of it
@@ -101,19 +101,13 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
   let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
   if (before === undefined) {
     try {
-      // (a staged one after this thread's staged slice whose return met a lock: that slice goes
-      // back first, only looking; while it stays the try is not made, and is made again from
-      // timers: its send would have waited for it LOCK_WAIT_MS, a fourth review of stop 69)
-      if (staged) leftoverFirst(e, op);
       p = tryOnce(e, e.asyncLockWaitMs, c, s, s.bytes, cookie, op, staged);
     } catch (err) {
-      if (staged) cancelLater(e); // (its slice, if its cancel after a failure met a lock)
-      if ((staged && !leftovers.has(err as BusError)) || !lockTaken(err)) throw err;
+      if (staged || !lockTaken(err)) throw err;
       lockErr = err;
     }
     if (p === null && lockErr === null) {
       forget(e);
-      if (staged) cancelLater(e); // (its slice, if its free met a lock after it went to all)
       return Promise.resolve(cookie);
     }
   }
@@ -131,19 +125,8 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
   tails.set(c, end);
   return done.then(() => cookie, (err: unknown) => {
     if (!job.went) c.untakeCookie(cookie); // (nothing of it sent: as a signal not sent)
-    if (staged) cancelLater(e); // (its slice, if its cancel after a failure met a lock)
     throw err;
   });
-}
-
-/** leftoverFirst's errors: a lock in the way of giving back a staged slice, the try not made (tried again from timers) */
-const leftovers = new WeakSet<BusError>();
-/** A staged slice of this thread's whose return met a lock goes back now (only looking); throws EDEADLK while it stays. */
-function leftoverFirst(e: Engine, op: string): void {
-  if (e.cancelPending(0) !== -A.EDEADLK) return;
-  const err = new BusError(A.EDEADLK, op, 'this thread\'s last staging slice could not be given back (a lock it needs stayed taken): nothing of this broadcast was sent', A.R_LOCK_WAIT);
-  leftovers.add(err);
-  throw err;
 }
 
 function noop(): void {}
@@ -194,13 +177,10 @@ async function start(job: Job, lockErr: BusError | null): Promise<void> {
     op, deadline: job.deadline, signal: w.signal, keepAlive,
     timedOut: (err: BusError) => new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${err.message})`),
   };
-  // (a staged one's try is made once, its commit may have delivered; a leftover staged slice
-  // of the thread's goes back first, tried again from timers while its lock stays taken)
-  if (w.staged) await lockRetry(e, () => leftoverFirst(e, op), retry);
+  // (a staged one's try is made once: its commit may have delivered)
   const p = w.staged ? send() : await lockRetry(e, send, retry);
   if (p === null) {
     forget(e);
-    if (w.staged) cancelLater(e);
     return;
   }
   job.went = true;
@@ -211,37 +191,21 @@ async function start(job: Job, lockErr: BusError | null): Promise<void> {
 async function goOn(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
   try {
     await goOnFrom(c, p, w);
+  } catch (err) {
+    // (ended before every subscriber had it: a staged one's slice, set aside in its sender's
+    // connection, is freed; a close freed it already, a recovery of this thread frees it)
+    try { c.engine.abandonBroadcast(p); } catch { /* recovered meanwhile */ }
+    throw err;
   } finally {
     forget(c.engine);
-    cancelLater(c.engine); // (a staged slice, this one's or an earlier one's, whose return met a lock)
   }
 }
-
-/**
- * A staged broadcast ended (however) with its last staging slice still reserved, its cancel
- * having met a lock (Engine.cancelPending): cancelled from timers until it goes (the lock let
- * go, or its holder recovered), the thread declared dead (its recovery cancels it) or the bus
- * shut down; each try only looks at the lock. Meanwhile the thread's commands say EINPROGRESS,
- * as for any reservation (the next send cancels it first as well). Without it the slice stayed
- * reserved until the thread's next send (a review of stop 69).
- */
-function cancelLater(e: Engine): void {
-  const tick = (): void => {
-    if (isShutdown(e.u32)) return;
-    let r: number;
-    try { r = e.cancelPending(0); } catch { return; } // (declared dead: its recovery cancels it)
-    if (r === -A.EDEADLK) unrefTimer(setTimeout(tick, CANCEL_RETRY_MS));
-  };
-  tick();
-}
-/** how often cancelLater looks again (a lock held that long is a stuck or dead holder's) */
-const CANCEL_RETRY_MS = 50;
 
 async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Promise<void> {
   const e = c.engine, op = w.op, t = e.cmd - A.THREAD_CMD;
   let passed = passedOver.get(e);
   if (passed === undefined) passedOver.set(e, passed = new Map());
-  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, roomSince = 0, stagingSince = 0;
+  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, cancelSince = 0;
   for (;;) {
     // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
     // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
@@ -254,9 +218,7 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       at = p.from;
       since = now();
       last = false;
-      // (a staged one's retries are bounded per place: a stop at the same place between two of
-      // them does not restart their time, a review of stop 69)
-      roomSince = stagingSince = 0;
+      cancelSince = 0;
     }
     const word = p.waitIndex, holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
     const known = passed.get(word);
@@ -273,27 +235,17 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
     if (isShutdown(e.u32)) throw shutdownError(op, 'the bus was shut down while the broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
-    // a staged broadcast's last slice (this one's or an earlier one's of this thread), if its
-    // return met a lock, goes back first, only looking (meanwhile the thread's other commands
-    // say EINPROGRESS): still taken, the try is not made (EAGAIN below)
-    const leftover = e.cancelPending(0) === -A.EDEADLK;
-    // while the lock a staged one stopped at is still held by the holder it stopped at, a
-    // look-only try would stage it again (a slice, its bytes copied in, a cancel) only to stop
-    // there again: not made (each 5 ms try re-staged the whole payload, a review of stop 69)
-    if (!leftover && p.hostVecs !== null && !skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
-    let r = -A.EAGAIN;
-    if (!leftover) {
-      e.parked = null;
-      e.parkBroadcast = true;
-      e.parkStaged = p.hostVecs !== null;
-      e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
-      try {
-        r = e.resumeBroadcast(p, skip);
-      } finally {
-        e.parkBroadcast = false;
-        e.parkStaged = false;
-        e.lockWaitMs = e.syncLockWaitMs;
-      }
+    e.parked = null;
+    e.parkBroadcast = true;
+    e.parkStaged = p.staged;
+    e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
+    let r: number;
+    try {
+      r = e.resumeBroadcast(p, skip);
+    } finally {
+      e.parkBroadcast = false;
+      e.parkStaged = false;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
     const again = e.parked as ParkedBroadcast | null;
     e.parked = null;
@@ -309,25 +261,16 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       continue;
     }
     pendingSince = 0;
-    if (p.hostVecs !== null && (r === -A.ENOBUFS || r === -A.EXFULL) && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_SEND_BCAST_STAGING) {
-      // a staged one with no room to be staged again in the sender's pool (filled while it was
-      // set aside: its own slice had been given back): nothing was delivered by that try
-      if (roomSince === 0) roomSince = now();
-      if (now() - roomSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
-      const why = commandError(e.u32, e.cmd, r, op, SEND.NAME, { dst: 'broadcast' });
-      throw new BusError(-r, op, `no room to stage the broadcast again in the sender's pool for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not (${why.message})`, why.reason);
-    }
     if (r === -A.EAGAIN) {
-      // giving back a staged broadcast's last slice first (the sender's lock and the bus lock),
-      // or staging this one again (the sender's own lock), met a lock: nothing changed. Tried
-      // again from timers (it ended the broadcast, reviews of stop 69), LOCK_WAIT_MS at most
-      if (stagingSince === 0) stagingSince = now();
-      if (now() - stagingSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
-      throw new BusError(A.EDEADLK, op, `a lock that giving back this thread's pending send reservation (a staging slice, or a send whose commit gave up), or staging the broadcast again, needs stayed taken for ${A.LOCK_WAIT_MS} ms after it waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
+      // a raw send of this thread whose commit gave up (EDEADLK) could not be cancelled first (a
+      // lock still taken): nothing changed. Tried again from timers, LOCK_WAIT_MS at most
+      if (cancelSince === 0) cancelSince = now();
+      if (now() - cancelSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
+      throw new BusError(A.EDEADLK, op, `a lock that cancelling this thread's send whose commit gave up needs stayed taken for ${A.LOCK_WAIT_MS} ms after the broadcast waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
     }
-    // (their time counts only while they follow each other: a stop between restarts it, a
-    // fourth review; a pass-over that meets them stays one, and so still ends)
-    stagingSince = 0;
+    // (its time counts only while they follow each other: a stop between restarts it; a
+    // pass-over that meets it stays one, and so still ends)
+    cancelSince = 0;
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is

@@ -13,7 +13,7 @@ import { guard } from './host/guard.ts';
 import { osThreadExists } from './host/os-thread.ts';
 import { payAll } from './host/owed.ts';
 import { canBlock } from './host/wait.ts';
-import { parkSave, parkRestore, parkSaveStaged, stagedCommand, stagedRestore, type ParkedBroadcast } from './bcast-park.ts';
+import { parkSave, parkRestore, parkSaveStaged, stagedRestore, type ParkedBroadcast } from './bcast-park.ts';
 
 export type EngineKind = 'wasm' | 'twin';
 
@@ -55,6 +55,16 @@ export interface Engine {
   sendInline(slot: number, gen: number): number;
   sendCommit(): number;
   sendCancel(): number;
+  /**
+   * A staged broadcast set aside in its sender's connection (since stop 70; API.md, "A staged
+   * broadcast set aside"): send_aside of the thread's staged broadcast stopped at a receiver's
+   * lock (its op none again), send_resume of the one set aside in connection (`slot`, `gen`)
+   * (its op OP_BCAST again: send_commit goes on), send_abandon of it (the rest of the receivers
+   * do not get it, its slice freed). 0 or -errno; none takes a lock.
+   */
+  sendAside(): number;
+  sendResume(slot: number, gen: number): number;
+  sendAbandon(slot: number, gen: number): number;
   /**
    * Copy `n` bytes at `src` to `dst`, both in this memory (ranges that overlap as memmove):
    * how a send copies a payload that is already in the bus memory (a received message sent
@@ -144,17 +154,15 @@ export interface Engine {
    * stops at a lock still taken after lockWaitMs is set aside (`parked`, js/bcast-park.ts) and
    * SEND returns WOULDBLOCK, instead of passing that receiver over (its loss counted) as
    * emit()'s does once LOCK_WAIT_MS has passed. A staged one (host vecs: its send_commit
-   * stops) likewise, its staging slice given back at once (send_cancel), since stop 69; and a
-   * staged send_commit that delivered to all and whose slice's free gave up returns 0, the
-   * slice left to cancelPending.
+   * stops) likewise, its staging slice set aside in its sender's connection (send_aside: the
+   * thread's op is none again), since stop 70 (stop 69 gave the slice back and staged it again).
    */
   parkBroadcast: boolean;
   /**
    * with parkBroadcast, around a staged broadcast's SEND and send_commit: lockWaitMs bounds the
-   * wait at a subscriber's lock (a stop, BCAST_WAITING); the first try's staging and a commit's
-   * slice free wait syncLockWaitMs for the sender's own lock and the bus lock, as emit()'s do;
-   * giving the slice back at a stop waits asyncLockWaitMs, a later try's staging at least that
-   * (resumeStaged: those change nothing when they fail)
+   * wait at a subscriber's lock (a stop, BCAST_WAITING); the first try's staging and its
+   * delivery's bus lock wait syncLockWaitMs, as emit()'s do (a failure after the commit began
+   * would not say what was delivered)
    */
   parkStaged: boolean;
   /** the broadcast the last SEND set aside (parkBroadcast), until its caller takes it (null) */
@@ -164,19 +172,21 @@ export interface Engine {
    * it stopped at when `skip` (that receiver's loss counted). 0, WOULDBLOCK (parked again,
    * in `parked`, when parkBroadcast is set), or -errno: EINPROGRESS, nothing restored and the
    * slot's words untouched, while a raw send of this thread is reserved (its caller may try
-   * again once it is committed or cancelled); the core's other failures. A staged one (its
-   * hostVecs) is staged again, goes on, and its slice is freed (cancelled after a failure, the
-   * reason words kept for commandError); the caller sets parkStaged around it.
+   * again once it is committed or cancelled); EAGAIN, nothing changed, when such a send whose
+   * commit gave up (EDEADLK) could not be cancelled first (a lock still taken); the core's
+   * other failures. A staged one (`p.staged`) is made the thread's op again (send_resume) and
+   * goes on (send_commit); after a failure it is set aside again, whole, the reason words kept
+   * for commandError: its caller tries again or ends it (abandonBroadcast). The caller sets
+   * parkStaged around it.
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /**
-   * A staged emitAsync broadcast's slice whose cancel gave up on a lock (EDEADLK; its set-aside
-   * gives its slice back: js/bcast-async.ts), cancelled now, waiting `waitMs` at most for a lock
-   * (ASYNC_LOCK_WAIT_MS by default); a raw send's reservation whose commit gave up is left to
-   * the next send, as documented. 0 when none such was pending or it went; -EDEADLK when it is
-   * still pending (a lock still taken); another -errno.
+   * End parked broadcast `p` where it stopped (the receivers from there on do not get it): a
+   * staged one's slice, set aside in its sender's connection, is freed (send_abandon; left to
+   * that connection's next command that holds its lock when the lock is taken). 0, or -errno
+   * (ECONNRESET: the sender closed, which freed it). An in-memory one holds nothing: 0.
    */
-  cancelPending(waitMs?: number): number;
+  abandonBroadcast(p: ParkedBroadcast): number;
   /** Has lock word `index`, seen holding `value`, moved, or does it within `ms`? (lock-look.ts) */
   lockMoved(index: number, value: number, ms: number): boolean;
 }
@@ -190,6 +200,7 @@ const OP_SEND = 0, OP_COMMIT = 1, OP_RECV = 2, OP_FREE = 3, OP_HELLO = 4, OP_BYE
 const OP_MATCH_ADD = 8, OP_MATCH_REMOVE = 9;
 const OP_NAME_ACQUIRE = 10, OP_NAME_RELEASE = 11, OP_LIST = 12; // names issue
 const OP_UPDATE = 13, OP_CONN_INFO = 14, OP_CREATOR_INFO = 15; // metadata issue
+const OP_ASIDE = 16, OP_RESUME = 17, OP_ABANDON = 18; // a staged broadcast set aside (assembly/aside.ts)
 
 /** bus.shutdown() was called: the bus header's flag, as any thread sees it */
 /**
@@ -419,6 +430,9 @@ abstract class EngineBase {
       case OP_UPDATE: return x.update(a, b);
       case OP_CONN_INFO: return x.conn_info(a, b);
       case OP_CREATOR_INFO: return x.bus_creator_info(a, b);
+      case OP_ASIDE: return x.send_aside();
+      case OP_RESUME: return x.send_resume(a, b);
+      case OP_ABANDON: return x.send_abandon(a, b);
       default: throw unknownOp(op);
     }
   }
@@ -486,38 +500,38 @@ abstract class EngineBase {
     return this.x.mem_copy(dst, src, n) !== 0;
   }
   sendCancel(): number { return this.sendEnd(OP_CANCEL); }
+  sendAside(): number {
+    let r: number;
+    try { r = this.run(OP_ASIDE, 0, 0); } catch (err) { this.endWindow(); throw err; }
+    if (r === 0) this.endClear(); // (the op is none: the window is over)
+    return r;
+  }
+  // (send_resume and send_abandon write their connection's words without its lock: inside the
+  // busy window, as a send's copy, so that a recovery of this thread waits for them; a resume
+  // that went keeps it, its op a reservation again)
+  sendResume(slot: number, gen: number): number {
+    if (!this.busy(1)) throw this.recovered();
+    try { return this.run(OP_RESUME, slot, gen); } finally { this.endWindow(); }
+  }
+  sendAbandon(slot: number, gen: number): number {
+    if (!this.busy(1)) throw this.recovered();
+    try { return this.run(OP_ABANDON, slot, gen); } finally { this.endWindow(); }
+  }
 
   /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */
   private endPending = false;
-  /** counts the times endPending was set: which reservation it is */
-  private endGen = 0;
-  /** the endGen of a staged broadcast's slice whose cancel gave up (cancelPending gives back that one only) */
-  private stagedGen = -1;
-  /** a cancel of a staged broadcast's own slice just ran: if it gave up, the pending reservation is that broadcast's */
-  private markStaged(): void {
-    if (this.endPending) this.stagedGen = this.endGen;
-  }
   private sendEnd(op: number): number {
-    // (a staged broadcast's leftover slice stays that broadcast's when this cancel gives up too:
-    // another send's cancel of it unmarked it, and its timers stopped, a third review of stop 69)
-    const marked = op === OP_CANCEL && this.endPending && this.endGen === this.stagedGen;
     this.endPending = false;
     let r: number;
     try { r = this.run(op, 0, 0); } catch (err) { this.endWindow(); throw err; }
-    // a staged broadcast set aside (parkStagedStop): its slice goes back now, with an
-    // event-loop try's wait for the sender's and the bus lock (EDEADLK: still reserved,
-    // endPending; the resume, or cancelPending, cancels it first: a failed cancel changes
-    // nothing); the copy set aside goes on from a timer
+    // a staged broadcast stopped at a subscriber's lock (parkStagedStop copied what its delivery
+    // collected): set aside in its sender's connection, the thread free for other commands; the
+    // copy goes on from a timer (send_resume)
     if (r === A.WOULDBLOCK && op === OP_COMMIT && this.parked !== null) {
-      const was = this.lockWaitMs, staged = this.parkStaged;
-      this.lockWaitMs = this.asyncLockWaitMs;
-      this.parkStaged = false;
-      try { r = this.run(OP_CANCEL, 0, 0); } catch (err) { this.endWindow(); throw err; } finally { this.lockWaitMs = was; this.parkStaged = staged; }
-      if (r < 0 && r !== -A.EDEADLK && !this.alive()) { this.endClear(); throw this.recovered(); }
-      this.endPending = r === -A.EDEADLK;
-      if (this.endPending) this.stagedGen = ++this.endGen; // (the broadcast's: cancelPending's to give back)
-      else this.endClear();
-      return A.WOULDBLOCK;
+      const a = this.aside();
+      if (a === 0) return A.WOULDBLOCK;
+      this.parked = null;
+      return a;
     }
     // declared dead in the send window (its recovery cancelled the reservation): said as such,
     // not as the core's "nothing pending"
@@ -525,22 +539,25 @@ abstract class EngineBase {
     // still reserved: the busy word stays set, and the next send cancels it first; any other
     // result ended the reservation (published, cancelled, or there was none)
     this.endPending = r === -A.EDEADLK;
-    if (this.endPending) {
-      this.endGen++;
-      const t = this.cmdAddr - A.THREAD_CMD, staged = Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) === A.OP_BCAST;
-      // (an emitAsync's staged slice, OP_BCAST under parkBroadcast, whose cancel gave up after
-      // its first try failed is that broadcast's too: its timers give it back, a fourth review)
-      if (marked || (op === OP_CANCEL && this.parkBroadcast && staged)) this.stagedGen = this.endGen;
-      // emitAsync's staged broadcast (parkBroadcast) delivered to every subscriber (op_len 0),
-      // and only its slice's free met a lock (the sender's, held past the wait): it went; the
-      // slice is given back later (cancelPending). It said EDEADLK, the rest not getting it (a
-      // review of stop 69). Raw callers keep EDEADLK, the slice reserved, as documented.
-      if (op === OP_COMMIT && this.parkBroadcast && staged && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT &&
-        this.u32[(t + A.THREAD_OP_LEN) >>> 2] === 0) {
-        this.stagedGen = this.endGen;
-        return 0;
-      }
-    } else this.endClear();
+    if (!this.endPending) this.endClear();
+    return r;
+  }
+
+  /**
+   * send_aside of the thread's staged broadcast (OP_BCAST, not delivered to all): 0, the op
+   * none again; else -errno (EBUSY: one is set aside in that connection already; EPERM: the
+   * connection is another thread's), the broadcast ended there (cancelled, which never waits:
+   * the receivers from its stop on do not get it), the reason words the aside's.
+   */
+  private aside(): number {
+    const r = this.sendAside();
+    if (r === 0) return 0;
+    const t = this.cmdAddr - A.THREAD_CMD;
+    const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
+    try { this.run(OP_CANCEL, 0, 0); } catch { /* recovered meanwhile: its recovery cancels */ }
+    this.endWindow();
+    this.u32[(t + A.THREAD_REASON) >>> 2] = reason;
+    this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = arg;
     return r;
   }
 
@@ -833,35 +850,10 @@ abstract class EngineBase {
   parkStaged = false;
   parked: ParkedBroadcast | null = null;
 
-  /** the staged broadcast resumeStaged goes on with: set aside again, its command and bytes are reused */
-  private restaging: ParkedBroadcast | null = null;
-
-  /**
-   * A staged broadcast's slice whose cancel met a lock (endPending after a set-aside, or after
-   * its resume failed): cancelled now, with an event-loop try's wait. 0 when nothing was
-   * pending or it went; -EDEADLK still pending; another -errno.
-   */
-  cancelPending(waitMs: number = this.asyncLockWaitMs): number {
-    // (only a staged broadcast's own slice: a raw send's commit that gave up leaves its slice to
-    // the next send, as documented, and a later one's is not this one's: a review of stop 69)
-    if (!this.endPending || this.endGen !== this.stagedGen) return 0;
-    const was = this.lockWaitMs, staged = this.parkStaged;
-    this.lockWaitMs = waitMs;
-    this.parkStaged = false;
-    try {
-      const r = this.sendEnd(OP_CANCEL);
-      this.markStaged();
-      return r === -A.EINVAL ? 0 : r; // (EINVAL: nothing pending any more, a recovery cancelled it)
-    } finally {
-      this.lockWaitMs = was;
-      this.parkStaged = staged;
-    }
-  }
-
-  /** Set the staged broadcast whose send_commit stopped aside (parkBroadcast); false when the stop is not such a broadcast's. Its slice is cancelled by sendEnd. */
+  /** Copy out the staged broadcast whose send_commit stopped (parkBroadcast), for aside(); false when the stop is not such a broadcast's. */
   private parkStagedStop(): boolean {
     const t = this.cmdAddr - A.THREAD_CMD;
-    const p = parkSaveStaged(this.u8, this.u32, t, this.restaging);
+    const p = parkSaveStaged(this.u8, this.u32, t);
     if (p === null) return false;
     this.stuckIndex = p.waitIndex;
     this.stuckValue = this.i32[(t + A.THREAD_WAIT_VAL) >>> 2];
@@ -884,23 +876,21 @@ abstract class EngineBase {
     if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
     this.checkAlive();
     if (this.endPending) {
-      // the send whose commit gave up (EDEADLK) failed; a staged broadcast's last slice, whose
-      // cancel met a lock: EAGAIN, nothing changed (its caller tries again from a timer; a
-      // review of stop 69: the broadcast ended there, its slice left reserved, and every command
-      // of the thread said EINPROGRESS until its next send)
-      // (with the try's own wait, not a staged commit's synchronous one: a raw send's
-      // reservation whose commit gave up stalled the loop LOCK_WAIT_MS, a fourth review)
-      const leftover = this.endGen === this.stagedGen, staged = this.parkStaged;
+      // the send whose commit gave up (EDEADLK) failed: cancelled first, with the try's own wait
+      // (not a staged commit's synchronous one: it stalled the loop LOCK_WAIT_MS, a fourth review
+      // of stop 69); EAGAIN when that met a lock, nothing changed (its caller tries again from a
+      // timer)
+      const staged = this.parkStaged;
       this.parkStaged = false;
       let c: number;
-      try { c = leftover ? this.cancelPending(this.lockWaitMs) : this.sendEnd(OP_CANCEL); } finally { this.parkStaged = staged; }
+      try { c = this.sendEnd(OP_CANCEL); } finally { this.parkStaged = staged; }
       if (c < 0) return c === -A.EDEADLK ? -A.EAGAIN : c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
     // (a raw SEND of this thread reserved and not yet committed: nothing restored, the raw
     // caller's words left as they are; the core would refuse a SEND now as well)
     if (Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return -A.EINPROGRESS;
-    if (p.hostVecs !== null) return this.resumeStaged(t, p, skip);
+    if (p.staged) return this.resumeStaged(t, p, skip);
     parkRestore(this.u8, this.u32, t, p, skip);
     const r = this.send(p.slot, p.gen);
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
@@ -909,44 +899,41 @@ abstract class EngineBase {
   }
 
   /**
-   * resumeBroadcast of staged broadcast `p` (js/bcast-park.ts): SEND stages it again, its
-   * bytes copied in and its progress, scratch and metadata copied back, and send_commit goes
-   * on where it stopped. What send_commit fails with cancels the slice, the reason words kept
-   * for the caller's commandError (a failed SEND reserved nothing).
+   * resumeBroadcast of staged broadcast `p` (js/bcast-park.ts): send_resume makes it the
+   * thread's op again, its scratch and metadata block are copied back, and send_commit goes on
+   * where it stopped. A commit that fails sets it aside again, whole (its caller tries again
+   * or abandons it), the reason words kept for the caller's commandError.
    */
   private resumeStaged(t: number, p: ParkedBroadcast, skip: boolean): number {
-    stagedCommand(this.u8, this.u32, t, p);
-    // (the staging with the try's own wait: a lock in its way reserved nothing, EAGAIN, and the
-    // caller tries again from a timer; it ended the broadcast, a review of stop 69)
-    // (at least an event-loop try's wait: a pass-over's try only looks at the stop, and its
-    // staging found the sender's lock taken by a moment's receive, again and again: a review)
-    const staged = this.parkStaged, was = this.lockWaitMs;
-    this.parkStaged = false;
-    this.lockWaitMs = Math.max(was, this.asyncLockWaitMs);
-    let r: number;
-    try { r = this.send(p.slot, p.gen); } finally { this.parkStaged = staged; this.lockWaitMs = was; }
-    if (r === -A.EDEADLK && this.u32[(t + A.THREAD_REASON) >>> 2] === A.R_LOCK_WAIT) return -A.EAGAIN;
-    if (r !== A.SEND_PENDING) return r === 0 ? -A.EFAULT : r; // (0: cannot happen, a broadcast with host vecs is staged)
+    const r = this.sendResume(p.slot, p.gen);
+    if (r < 0) return r;
+    stagedRestore(this.u8, this.u32, t, p, skip);
     let k: number;
-    this.restaging = p; // (set aside again: its command and bytes are these, not copied again)
     try {
-      stagedRestore(this.u8, this.u32, t, p, skip);
       k = this.sendCommit();
     } catch (err) {
-      try { this.sendCancel(); this.markStaged(); } catch { /* recovered meanwhile */ }
+      try { this.sendCancel(); } catch { /* recovered meanwhile */ }
       throw err;
-    } finally {
-      this.restaging = null;
     }
     const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
     // (a pass-over the core refused at the bus lock passed nothing over: its caller tries again)
     if (skip && !(k === -A.EDEADLK && reason === A.R_BCAST_BUS_LOCK)) this.skips++;
-    if (k < 0) {
-      try { this.sendCancel(); this.markStaged(); } catch { /* recovered meanwhile */ }
+    if (k < 0 && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) === A.OP_BCAST) {
+      // set aside again, whole: its caller tries again (the bus lock that a pass-over met) or
+      // abandons it (an aside that failed ended it: cancelled)
+      this.endPending = false;
+      this.aside();
       this.u32[(t + A.THREAD_REASON) >>> 2] = reason;
       this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = arg;
     }
     return k;
+  }
+
+  abandonBroadcast(p: ParkedBroadcast): number {
+    if (!p.staged) return 0;
+    if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
+    this.checkAlive();
+    return this.sendAbandon(p.slot, p.gen);
   }
 
   /** Did the command stop a broadcast or notifications at a receiver's lock (BCAST_WAITING)? */

@@ -21,8 +21,14 @@ export interface ConnStats {
   peakQueued: number;
   /** messages the bus dropped for it that the next recv() will report */
   dropped: number;
-  /** send reservations into its pool in flight */
+  /** send reservations into its pool in flight (its own staging slices, below, included) */
   reserved: number;
+  /**
+   * its own broadcasts' staging slices it holds: one set aside while it waits for a subscriber's
+   * lock (emitAsync), and those whose free found its lock taken, freed by its next RECV, FREE or
+   * staging (docs/API.md, emitAsync)
+   */
+  staging: number;
   poolSize: number;
   /** pool bytes in blocks (queued, published, reserved, with their headers), and the peak */
   poolUsed: number;
@@ -214,12 +220,32 @@ function slotStats(e: Engine, slot: number, calls?: ConnStats['calls']): ConnSta
     // (what the next RECV reports: CONN_DROPPED and CONN_KMSG_LOST, the losses to a contended
     // lock, which the figure left out before stop 65: an outside reading)
     dropped: (ld(c + A.CONN_DROPPED) + ld(c + A.CONN_KMSG_LOST)) >>> 0,
-    reserved: ld(c + A.CONN_N_RESV), poolSize: size, poolUsed: ld(c + A.CONN_USED), peakPoolUsed: ld(c + A.CONN_PEAK_USED),
+    reserved: ld(c + A.CONN_N_RESV), staging: stagingOf(u32, c, pool, size, maxBlocks), poolSize: size, poolUsed: ld(c + A.CONN_USED), peakPoolUsed: ld(c + A.CONN_PEAK_USED),
     poolFree, largestFree: largest, freeBlocks, published, accounted: ld(c + A.CONN_ACCOUNTED), quota,
     sendLine: (ld(c + A.CONN_TURN_NEXT) - ld(c + A.CONN_TURN_SERVING)) | 0,
     names: connNames(u32, c), matches: ld(c + A.CONN_N_MATCHES), calls: calls ?? connCalls(u32, slot, ld(c + A.CONN_GEN)),
     sleepers: { wake: ld(c + A.CONN_SLEEPERS) | 0, space: ld(c + A.CONN_SPACE_SLEEPERS) | 0, turn: ld(c + A.CONN_TURN_SLEEPERS) | 0 },
   };
+}
+
+/**
+ * Connection `c`'s own staging slices (CONN_STAGED, and the CONN_UNFREED list: assembly/aside.ts),
+ * a bounded walk; -1 when one is not a reserved block inside its pool (`pool`, `size`).
+ */
+function stagingOf(u32: Uint32Array, c: number, pool: number, size: number, maxBlocks: number): number {
+  const ld = (a: number) => u32[a >>> 2]!;
+  const ok = (b: number) => b >= pool && b < pool + size && (b - pool) % 8 === 0 && (ld(b + A.BLOCK_STATE) & A.BLOCK_RESERVED) !== 0;
+  let n = 0;
+  const staged = ld(c + A.CONN_STAGED);
+  if (staged !== 0) {
+    if (!ok(staged)) return -1;
+    n++;
+  }
+  for (let b = ld(c + A.CONN_UNFREED); b !== 0; b = ld(b + A.BLOCK_LINK)) {
+    if (!ok(b) || n > maxBlocks) return -1;
+    n++;
+  }
+  return n;
 }
 
 /** The names of the connection at `c`: primary owner records, and the others (bounded walk of its owner list). */
@@ -359,7 +385,8 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
   // LOCK_WAITERS, was printed before stop 25)
   const holder = (w: number) => `by thread slot ${(w & A.LOCK_ID_MASK) - 1}${(w & A.LOCK_WAITERS) !== 0 ? ', with waiters' : ''}`;
   if (locksFree && ld(H + A.BUS_LOCK) !== 0) out.push(`bus lock held ${holder(ld(H + A.BUS_LOCK))}`);
-  // reservations journaled by live threads, per receiver slot
+  // reservations journaled by live threads, per receiver slot (and those kept in a connection:
+  // its own staging slices, assembly/aside.ts)
   const resv = new Map<number, number>();
   for (let i = 0; i < nThreads; i++) {
     const t = ld(H + A.BUS_THREADS) + i * A.THREAD_SIZE;
@@ -372,6 +399,10 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
     const c = e.connAddr(s);
     const state = ld(c + A.CONN_STATE);
     const tag = `conn ${s}`;
+    if (state !== A.CONN_ACTIVE && (ld(c + A.CONN_STAGED) !== 0 || ld(c + A.CONN_UNFREED) !== 0)) out.push(`${tag}: closed, with staging slices kept (staged ${ld(c + A.CONN_STAGED)}, unfreed ${ld(c + A.CONN_UNFREED)})`);
+    const kept = state === A.CONN_ACTIVE ? stagingOf(u32, c, ld(c + A.CONN_POOL), ld(c + A.CONN_POOL_SIZE), ld(c + A.CONN_POOL_SIZE) / A.BLOCK_MIN) : 0;
+    if (kept < 0) out.push(`${tag}: a kept staging slice is not a reserved block of its pool`);
+    else if (kept > 0) resv.set(s, (resv.get(s) ?? 0) + kept);
     if (locksFree && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held ${holder(ld(c + A.CONN_LOCK))}`);
     if (ld(c + A.CONN_N_RESV) !== (resv.get(s) ?? 0)) out.push(`${tag}: n_resv ${ld(c + A.CONN_N_RESV)} but ${resv.get(s) ?? 0} journaled`);
     if (state === A.CONN_CLOSING && ld(c + A.CONN_N_RESV) === 0) out.push(`${tag}: CLOSING without reservations`);
@@ -401,7 +432,7 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
     }
     if (b !== end) out.push(`${tag}: blocks do not tile the pool`);
     if (ld(c + A.CONN_USED) !== used) out.push(`${tag}: used ${ld(c + A.CONN_USED)} != ${used}`);
-    if (reserved !== (resv.get(s) ?? 0)) out.push(`${tag}: ${reserved} reserved blocks, ${resv.get(s) ?? 0} journaled`);
+    if (reserved !== (resv.get(s) ?? 0)) out.push(`${tag}: ${reserved} reserved blocks, ${resv.get(s) ?? 0} journaled or kept`);
     // the free list
     let nFree = 0, back = 0;
     for (let f = ld(c + A.CONN_FREE); f !== 0 && nFree <= blocks.size; f = ld(f + A.BLOCK_NEXT)) {

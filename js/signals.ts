@@ -435,7 +435,8 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
     // as a synchronous command does (an event-loop caller's short wait would pass over
     // subscribers busy for a moment); emitAsync's (parkBroadcast, with parkStaged: the other
     // locks waited for as emit()'s) is set aside at a subscriber's lock still taken after its
-    // short wait, its slice given back (js/bcast-park.ts; it waited blocking before stop 69)
+    // short wait, its slice kept in its sender's connection (js/bcast-park.ts, assembly/aside.ts;
+    // it waited blocking before stop 69)
     if (dst === undefined && !e.parkBroadcast) e.lockWaitMs = e.syncLockWaitMs;
     try {
       if (u32[(vecAt + A.VEC_SIZE) >>> 2] !== n || u32[(vecAt + A.VEC_SIZE + 4) >>> 2] !== 0) throw new BusError(A.EFAULT, op, 'internal: the command area changed under this send');
@@ -445,7 +446,7 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
       cancel(e);
       throw err;
     }
-    // (set aside, its slice given back: its caller goes on with it, js/bcast-async.ts)
+    // (set aside in its sender's connection: its caller goes on with it, js/bcast-async.ts)
     if (k === A.WOULDBLOCK && e.parked !== null) return cookie;
     if (k < 0) {
       const err = commandError(u32, cmd, k, op, SEND.NAME, { dst: dst ?? 'broadcast' }); // before the cancel rewrites the report

@@ -152,6 +152,10 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_SEND_BCAST_HOST_VEC]: [[A.EOPNOTSUPP], () => 'a broadcast\'s payload must lie in the shared memory (the command area or the user region), not in host vectors (no longer reported)'],
   [A.R_SEND_BCAST_STAGING]: [[A.ENOBUFS, A.EXFULL], (n) => `this connection's own pool cannot hold the broadcast's staging slice (${n} bytes), charged there to this connection's user as a message from it would be: at most a sixth of the pool, less what that user's messages queued there hold (the messages of every thread of the process: one user), or the pool is full: the payload is copied there once, then to each receiver`],
   [A.R_BCAST_BUS_LOCK]: [[A.EDEADLK], () => `the broadcast waited at a contended receiver and could not take the bus lock back (its match entries' NAME rules need it) within ${A.LOCK_WAIT_MS} ms, or its holder is not alive: the receivers after that point did not get it (a staged broadcast's reservation stays: cancel it)`],
+  [A.R_ASIDE_NOT_STAGED]: [[A.EINVAL], () => 'this thread has no staged broadcast under way to set aside (send_aside: OP_BCAST, not yet delivered to every receiver)'],
+  [A.R_ASIDE_TAKEN]: [[A.EBUSY], () => 'the sender\'s connection already has a staged broadcast set aside (one per connection)'],
+  [A.R_ASIDE_NOT_OWNER]: [[A.EPERM], (n) => `the connection is another thread's (thread slot ${n} said its HELLO): only that thread sets aside, resumes or abandons its staged broadcasts`],
+  [A.R_RESUME_NONE]: [[A.EINVAL], () => 'no staged broadcast is set aside on this connection (send_resume)'],
   [A.R_MATCH_NAME_INVALID]: [[A.EINVAL], (t) => `the name of the ${itemName(t)} rule is not a NUL-terminated well-known name (${NAME_RULE})`],
   // names issue
   [A.R_NAME_MISSING]: [[A.EINVAL], () => 'the command has no NAME item'],

@@ -38,7 +38,7 @@ export const WASM_PAGE = 65536;
 export const POOL_ALIGN = 4096;
 
 export const BUS_MAGIC = 0x53554257; // "WBUS" little-endian
-export const BUS_VERSION = 21; // 21: the thread slot's join generation (THREAD_JOIN_GEN, OWED_MAX 13), which a host of 20 neither bumps nor checks and a core of 20 overwrites (owed[13]); 20: the wake word moves by the number of messages a lock hold queued (CONN_WAKE, WAKE_UNCOUNTED), where 19 moved it once for a batch: a host of 20 wakes no more waits than the word counts; 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
+export const BUS_VERSION = 22; // 22: a staged broadcast set aside in its connection, and staging slices left to free there (CONN_STAGED, CONN_UNFREED: CONN_SIZE 576), which a core of 21 neither frees at a close nor counts; 21: the thread slot's join generation (THREAD_JOIN_GEN, OWED_MAX 13), which a host of 20 neither bumps nor checks and a core of 20 overwrites (owed[13]); 20: the wake word moves by the number of messages a lock hold queued (CONN_WAKE, WAKE_UNCOUNTED), where 19 moved it once for a batch: a host of 20 wakes no more waits than the word counts; 19: deferred wakes (THREAD_DEFER, THREAD_OWED: THREAD_SIZE 83392), which a core of 18 neither records nor a recovery of 18 wakes; 10: the left table (BUS_LEFT_AT, BUS_LEFT); 11: seqnum at 192, a connection's space word on its lock's line; 12: the liveness table (BUS_LIVENESS); 13: its OS thread word (LIVENESS_SIZE 8); 14: the sleepers counts' rule (a notifier takes the waits it woke off: js/host/sleepers.ts), which a host of 13 breaks (it takes itself off too); Bus.join checks it; 15: the reply table's deadline list (REPLY_T_DL_HEAD, REPLY_DL_NEXT), which a core of 14 leaves unlinked; 16: the match table's free list (BUS_MATCH_FREE, BUS_MATCH_HWM), which a core of 15 neither takes from nor fills; 17: the liveness key in the header (BUS_LIVENESS_KEY), which a joiner of 16 takes from its handle; 18: the liveness entry's worker thread word (LIVENESS_WORKER, LIVENESS_SIZE 16), which a watch of 17 does not read
 
 // Bus header, at BUS_BASE.
 //
@@ -462,7 +462,10 @@ export const LOCK_STILL_MS = 20;
 //  496 ├──────────┼──────────┼──────────┬──────────┤
 //      │ turn_next│ turn_    │ turn_    │ turn_    │  the line of senders waiting for room
 //      │          │ serving  │ waiting  │ sleepers │  (fair backpressure, below)
-//  512 └──────────┴──────────┴──────────┴──────────┘
+//  512 ├──────────┼──────────┼──────────┴──────────┤
+//      │ staged @ │ unfreed @│ (spare)             │  staged: a staged broadcast set aside;
+//      │          │          │                     │  unfreed: staging slices to free (below)
+//  576 └──────────┴──────────┴─────────────────────┘
 export const CONN_STATE = 0;
 export const CONN_GEN = 4;
 export const CONN_ID = 8;
@@ -504,7 +507,22 @@ export const CONN_DESC = 384; // MAX_DESC_LEN + 1 = 64 bytes: up to 448
 // after the description, in the slot's spare tail (448..512)
 export const CONN_PEAK_QUEUED = 448;
 export const CONN_PEAK_USED = 452;
-export const CONN_SIZE = 512;
+// A staged broadcast (OP_BCAST, below) of this connection set aside where it stopped at a
+// receiver's lock (BUS_VERSION 22, assembly/aside.ts): staged is its staging block (0: none,
+// one per connection), which keeps the message and, in the block's pub_prev word (unused: a
+// staging block is never published), its op_from. unfreed: the head of a list (linked by the
+// blocks' link word) of staging blocks whose broadcast ended but whose free found this
+// connection's lock taken; the owner's next command that holds that lock (RECV, FREE, a
+// staging, the close) frees them. Both count in n_resv, as a reservation in flight does.
+// Written without the lock, by the owner thread only (or its recoverer, under the lock: the
+// owner is dead).
+export const CONN_STAGED = 512;
+export const CONN_UNFREED = 516;
+// Staging slices freed from the unfreed list per command that holds the lock: each free logs
+// some dozen stores, and RECV or FREE must stay far inside LOG_MAX; a list longer than this
+// (one broadcast's free after another met the lock) empties over the next commands.
+export const UNFREED_PER_CMD = 4;
+export const CONN_SIZE = 576;
 export const CONN_FREE_SLOT = 0;
 export const CONN_ACTIVE = 1;
 export const CONN_CLOSING = 2; // closed by recovery while sends into it are still reserved
@@ -1280,6 +1298,11 @@ export const R_MATCH_NAME_INVALID = 1050; // EINVAL: a NAME rule, or the name of
 // a live holder keeps a lock) before that receiver loses the message (CONN_KMSG_LOST,
 // reported by its next RECV as DROPPED_MSGS).
 export const DELIVER_LOCK_TRIES = 64;
+// Reasons 1130.. (a staged broadcast set aside in its connection: send_aside, send_resume, send_abandon)
+export const R_ASIDE_NOT_STAGED = 1130; // EINVAL: send_aside with no staged broadcast of this thread under way (OP_BCAST, its message not delivered to every receiver yet)
+export const R_ASIDE_TAKEN = 1131; // EBUSY: the sender's connection already has a staged broadcast set aside (one per connection)
+export const R_ASIDE_NOT_OWNER = 1132; // EPERM: the connection is another thread's (a staged broadcast is set aside, resumed and abandoned only by the thread that said the connection's HELLO); arg its owner's slot
+export const R_RESUME_NONE = 1133; // EINVAL: send_resume with no staged broadcast set aside on that connection
 // Reasons 1120.. (lossless broadcast delivery)
 export const R_BCAST_BUS_LOCK = 1120; // EDEADLK: a broadcast waiting to go on (at a contended receiver) could not take the bus lock back (its NAME rules or owned names need it) within LOCK_WAIT_MS, or its holder is not LIVE: the receivers from there on do not get it; a staged broadcast keeps its reservation (cancel it)
 

@@ -1,0 +1,199 @@
+// A staged broadcast set aside in its sender's connection (send_aside, send_resume,
+// send_abandon: assembly/aside.ts, since stop 70), and staging slices whose free found the
+// sender's lock taken, left on its unfreed list. Raw ABI, both engines.
+//
+// The stop: a second engine on the same memory holds a receiver's lock, as a command in flight
+// would; the sending engine, with parkBroadcast set and no lock wait, sets the broadcast aside
+// at that receiver as emitAsync's does (js/bcast-async.ts), and its send_commit returns
+// WOULDBLOCK.
+import * as assert from 'uvu/assert';
+import { abi as A, type Engine } from '../../js/index.ts';
+import { busSuite, open, anotherEngine } from '../helpers/harness.ts';
+import { checkBus } from '../helpers/check.ts';
+import { ALL, hostVec, type Item, type Raw } from '../helpers/raw.ts';
+
+const t = busSuite('a staged broadcast set aside', { hooks: true }); // anotherEngine: the hooks build
+
+type H = ReturnType<typeof open>;
+const filter = (): Item => ({ type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) });
+const lockWord = (e: Engine, h: H) => (e.connAddr(h.slot) + A.CONN_LOCK) >>> 2;
+const word = (e: Engine, h: H, off: number) => e.u32[(e.connAddr(h.slot) + off) >>> 2]!;
+const op = (e: Engine) => e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_OP) >>> 2];
+const reason = (e: Engine) => e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2];
+
+function hold(e: Engine, w: number, holder: Engine): void {
+  assert.is(Atomics.compareExchange(e.u32, w, 0, holder.threadSlot + 1), 0, 'the lock was free');
+}
+function release(e: Engine, w: number): void {
+  Atomics.store(e.i32, w, 0);
+  Atomics.notify(e.i32, w);
+}
+
+/** Receivers with a match-everything entry. */
+function receivers(raw: Raw, n: number): H[] {
+  return Array.from({ length: n }, () => {
+    const h = open(raw);
+    assert.is(raw.matchAdd(h.slot, h.gen, 1), 0);
+    return h;
+  });
+}
+
+/** Broadcast signals received by `h` (freed); the bus's notifications skipped. */
+function got(raw: Raw, h: H): number {
+  let n = 0;
+  for (;;) {
+    const m = raw.recv(h.slot, h.gen);
+    if (m.r === -A.EAGAIN) return n;
+    assert.is(m.r, 0);
+    if (raw.r64(raw.slice(h.slot, m.offset) + A.MSG_SRC_ID) !== 0) n++;
+    assert.is(raw.free(h.slot, h.gen, m.offset), 0);
+  }
+}
+
+/** A staged broadcast from `s`, its commit stopped at a held receiver and set aside (as emitAsync's): WOULDBLOCK. */
+function stopAside(e: Engine, raw: Raw, s: H): number {
+  e.parkBroadcast = true;
+  e.parkStaged = true;
+  e.lockWaitMs = 0;
+  try {
+    return raw.send(s.slot, s.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(1000), filter()] });
+  } finally {
+    e.parkBroadcast = false;
+    e.parkStaged = false;
+    e.lockWaitMs = e.syncLockWaitMs;
+    e.parked = null;
+  }
+}
+
+t('stopped at a held receiver, the staged broadcast is set aside in its sender: the thread runs other commands, then resumes it and every receiver gets it once', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 3);
+  hold(e, lockWord(e, rx[1]!), other);
+  assert.is(stopAside(e, raw, s), A.WOULDBLOCK);
+  assert.is(op(e), A.OP_NONE, 'the thread\'s op is none');
+  const b = word(e, s, A.CONN_STAGED);
+  assert.ok(b !== 0, 'its block kept in the sender\'s connection');
+  assert.is(word(e, s, A.CONN_N_RESV), 1, 'still a reservation');
+  assert.equal(checkBus(e, { locksFree: false }), [], 'consistent while aside');
+  // the thread's other commands run meanwhile (a SEND refused EINPROGRESS before)
+  assert.is(got(raw, rx[0]!), 1, 'the receiver before the stop got it');
+  assert.is(raw.send(s.slot, s.gen, { msg: { dst: rx[0]!.id, cookie: 9 }, items: [hostVec(10)] }), 0);
+  assert.is(got(raw, rx[0]!), 1, 'and the unicast sent while it was aside');
+  release(e, lockWord(e, rx[1]!));
+  assert.is(e.sendResume(s.slot, s.gen), 0);
+  assert.is(op(e), A.OP_BCAST);
+  assert.is(word(e, s, A.CONN_STAGED), 0);
+  e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2] = A.BCAST_WAITING;
+  assert.is(e.sendCommit(), 0, 'it goes on from its stop');
+  assert.equal(rx.map((h) => got(raw, h)), [0, 1, 1], 'the rest got it, the first not twice');
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  assert.is(e.poolUsed(s.slot), 0, 'its slice freed');
+});
+
+t('errors: aside with none under way, resume with none aside, a second aside in one connection, resume beside a pending send, another thread\'s connection; each changes nothing', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 2);
+  assert.is(e.sendAside(), -A.EINVAL);
+  assert.is(reason(e), A.R_ASIDE_NOT_STAGED);
+  assert.is(e.sendResume(s.slot, s.gen), -A.EINVAL);
+  assert.is(reason(e), A.R_RESUME_NONE);
+  assert.is(e.sendAbandon(s.slot, s.gen), 0, 'abandon with none aside: nothing to do');
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(e, raw, s), A.WOULDBLOCK);
+  const words = () => [A.CONN_STAGED, A.CONN_UNFREED, A.CONN_N_RESV].map((w) => word(e, s, w));
+  const before = words();
+  // a second staged broadcast of the connection stopped at the same receiver: its aside is
+  // refused (one per connection), and the engine ends it (cancelled): EBUSY
+  assert.is(stopAside(e, raw, s), -A.EBUSY);
+  assert.is(reason(e), A.R_ASIDE_TAKEN);
+  assert.is(op(e), A.OP_NONE);
+  assert.equal(words(), before, 'the first one\'s words as they were');
+  // a raw send pending: resume says EINPROGRESS
+  raw.writeSend({ msg: { dst: rx[1]!.id }, items: [hostVec(8)] });
+  assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+  assert.is(e.sendResume(s.slot, s.gen), -A.EINPROGRESS);
+  assert.is(reason(e), A.R_OP_PENDING);
+  assert.is(e.sendCancel(), 0);
+  // another thread: refused, whichever command
+  assert.is(other.sendResume(s.slot, s.gen), -A.EPERM);
+  assert.is(other.u32[(other.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_ASIDE_NOT_OWNER);
+  assert.is(other.sendAbandon(s.slot, s.gen), -A.EPERM);
+  assert.equal(words(), before, 'unchanged');
+  // a stale handle: ECONNRESET
+  assert.is(e.sendResume(s.slot, s.gen + 1), -A.ECONNRESET);
+  // abandon: the rest never get it
+  assert.is(e.sendAbandon(s.slot, s.gen), 0);
+  assert.is(word(e, s, A.CONN_STAGED), 0);
+  assert.is(word(e, s, A.CONN_UNFREED), 0, 'freed at once (the lock was free)');
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  release(e, lockWord(e, rx[0]!));
+  assert.equal(rx.map((h) => got(raw, h)), [0, 0], 'the broadcasts stopped at the first receiver');
+  assert.is(e.poolUsed(s.slot), 0);
+});
+
+t('a BYEBYE of the sender (without DROP) with a broadcast set aside goes through and frees it; so does a recovery of its thread', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const rx = receivers(raw, 1);
+  const s = open(raw, { poolSize: 65536 });
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(e, raw, s), A.WOULDBLOCK);
+  release(e, lockWord(e, rx[0]!)); // (the close's ID_REMOVE would wait for it)
+  assert.is(raw.byebye(s.slot, s.gen), 0, 'closed: its own staging slice is no send in flight');
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'the slot is free (not CLOSING)');
+  assert.is(word(e, s, A.CONN_STAGED), 0);
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  assert.is(e.sendResume(s.slot, s.gen), -A.ECONNRESET, 'gone with the close');
+  assert.is(got(raw, rx[0]!), 0);
+  // the other thread's connection, a broadcast set aside, and the thread recovered
+  const orx = open(raw);
+  assert.is(raw.matchAdd(orx.slot, orx.gen, 1), 0);
+  const { Raw: RawOf } = await import('../helpers/raw.ts');
+  const oraw = new RawOf(other);
+  const os = open(oraw, { poolSize: 65536 });
+  hold(e, lockWord(e, orx), e);
+  assert.is(stopAside(other, oraw, os), A.WOULDBLOCK);
+  assert.ok(word(e, os, A.CONN_STAGED) !== 0);
+  release(e, lockWord(e, orx));
+  assert.ok(e.recover(other.threadSlot, true) >= 0, 'recovered');
+  assert.is(word(e, os, A.CONN_STATE), A.CONN_FREE_SLOT);
+  assert.is(word(e, os, A.CONN_STAGED), 0);
+  got(raw, orx);
+  got(raw, rx[0]!);
+  assert.equal(checkBus(e), []);
+});
+
+t('a staged broadcast\'s slice whose free finds the sender\'s lock taken is not waited for: left on the unfreed list, the commit returns 0; the sender\'s next staging or receive frees it, a close takes it', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 1);
+  for (let i = 0; i < 3; i++) {
+    raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(100), filter()] });
+    assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+    assert.is(word(e, s, A.CONN_N_RESV), 1, 'the staging freed the one left before');
+    hold(e, lockWord(e, s), other); // (taken between the staging and the commit's free)
+    const t0 = performance.now();
+    assert.is(e.sendCommit(), 0, 'delivered, and not waiting for the sender\'s lock');
+    assert.ok(performance.now() - t0 < A.LOCK_WAIT_MS / 2, 'no lock wait');
+    release(e, lockWord(e, s));
+    assert.is(op(e), A.OP_NONE);
+    assert.ok(word(e, s, A.CONN_UNFREED) !== 0, 'left to free');
+    assert.equal(checkBus(e), [], 'consistent, the kept slice counted');
+  }
+  assert.is(got(raw, rx[0]!), 3, 'every one delivered');
+  assert.is(raw.recv(s.slot, s.gen).r, -A.EAGAIN);
+  assert.is(word(e, s, A.CONN_UNFREED), 0, 'the receive freed it');
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  assert.is(e.poolUsed(s.slot), 0);
+  // a cancel does not wait either; a close takes what is left
+  raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(100), filter()] });
+  assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+  hold(e, lockWord(e, s), other);
+  assert.is(e.sendCancel(), 0, 'a staged cancel does not wait');
+  release(e, lockWord(e, s));
+  assert.is(word(e, s, A.CONN_N_RESV), 1);
+  assert.is(raw.byebye(s.slot, s.gen), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT);
+  assert.is(word(e, s, A.CONN_UNFREED), 0);
+  assert.is(got(raw, rx[0]!), 0, 'the cancelled one went nowhere');
+});
+
+t.run();
