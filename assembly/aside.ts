@@ -33,18 +33,25 @@
 // under the lock once it is dead. Both count in CONN_N_RESV, as a reservation in flight does:
 // the pool stays, and a BYEBYE without DROP does not count them.
 import * as A from "../js/shared/abi";
-import { ld32, st32, THREAD } from "./mem";
+import { ld32, st32, aLoad, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
-import { lockTry, unlock } from "./lock";
+import { lockTry, unlock, wakeOnUnlock } from "./lock";
 import { busThreads } from "./bus";
-import { connAddr, connGet } from "./conn";
+import { connAddr, connGet, connSlot } from "./conn";
 import { fail, failArg } from "./reason";
 import { sliceRelease } from "./slice";
+import { threadOurs } from "./thread";
+
+/** The calling thread's slot index. */
+function mySlot(): u32 {
+  return u32((THREAD - busThreads()) / A.THREAD_SIZE);
+}
 
 /** Is connection `c` the calling thread's (it said its HELLO)? -EPERM when not. */
 function ownerCheck(c: u32): i32 {
-  const me = u32((THREAD - busThreads()) / A.THREAD_SIZE);
-  if (ld32(c + A.CONN_OWNER) != me) return failArg(A.EPERM, A.R_ASIDE_NOT_OWNER, ld32(c + A.CONN_OWNER));
+  if (ld32(c + A.CONN_OWNER) != mySlot()) return failArg(A.EPERM, A.R_ASIDE_NOT_OWNER, ld32(c + A.CONN_OWNER));
+  // (a thread declared dead that runs on writes nothing here: its recoverer closed the connection)
+  if (!threadOurs(THREAD)) return fail(A.ESRCH, A.R_THREAD_RECOVERED);
   return 0;
 }
 
@@ -108,7 +115,16 @@ export function sendResume(slot: u32, gen: u32): i32 {
  */
 export function sendAbandon(slot: u32, gen: u32): i32 {
   const ci = connGet(slot, gen);
-  if (ci < 0) return ci;
+  if (ci < 0) {
+    // closed by another thread (raw ABI) while its words were ours: settled now (asideClosed)
+    const s = connSlot(slot);
+    if (s >= 0 && ld32(s + A.CONN_STATE) == A.CONN_CLOSING && ownerCheck(u32(s)) == 0 && asideCount(u32(s)) != 0 && lockTry(s + A.CONN_LOCK)) {
+      asideSettle(u32(s));
+      logCommit();
+      unlock(s + A.CONN_LOCK);
+    }
+    return ci;
+  }
   const c = u32(ci);
   const r = ownerCheck(c);
   if (r < 0) return r;
@@ -135,7 +151,7 @@ export function sendAbandon(slot: u32, gen: u32): i32 {
  */
 export function stagedLeave(t: u32, c: u32): bool {
   if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_GEN) != ld32(t + A.THREAD_OP_GEN)) return false;
-  if (ld32(c + A.CONN_OWNER) != u32((t - busThreads()) / A.THREAD_SIZE)) return false;
+  if (ld32(c + A.CONN_OWNER) != mySlot() || !threadOurs(t)) return false;
   const b = ld32(t + A.THREAD_OP_BLOCK);
   wr32(b + A.BLOCK_LINK, ld32(c + A.CONN_UNFREED));
   wr32(c + A.CONN_UNFREED, b);
@@ -152,13 +168,15 @@ export function stagedLeave(t: u32, c: u32): bool {
 export function unfreedFree(c: u32): void {
   // (the list is pushed to without the lock, by the owner alone: another thread with its handle
   // does not take from it)
-  if (ld32(c + A.CONN_OWNER) != u32((THREAD - busThreads()) / A.THREAD_SIZE)) return;
+  if (ld32(c + A.CONN_OWNER) != mySlot()) return;
   for (let k: u32 = 0; k < u32(A.UNFREED_PER_CMD); k++) {
     const b = ld32(c + A.CONN_UNFREED);
     if (b == 0) return;
     wr32(c + A.CONN_UNFREED, ld32(b + A.BLOCK_LINK));
     sliceRelease(c, b);
     wr32(c + A.CONN_N_RESV, ld32(c + A.CONN_N_RESV) - 1);
+    // (its waits look again, as after a cancel: sendFinish)
+    wakeOnUnlock(c);
   }
 }
 
@@ -169,11 +187,26 @@ export function asideCount(c: u32): u32 {
   return n;
 }
 
-/** Connection `c` closes (its locks held): its set-aside broadcast ends, and its staging slices go with its pool. */
+/**
+ * Connection `c` closes (its locks held): its set-aside broadcast ends, and its staging slices
+ * go with its pool. Not when another thread closes it while its owner is alive (a raw BYEBYE
+ * with its handle): the owner may be writing these words at this moment, without the lock; they
+ * stay, counted in n_resv (the slot CLOSING), for the owner to settle (asideSettle: its
+ * send_abandon, or its recovery).
+ */
 export function asideClosed(c: u32): void {
+  const owner = ld32(c + A.CONN_OWNER);
+  if (owner != mySlot() && aLoad(busThreads() + owner * A.THREAD_SIZE + A.THREAD_STATE) == A.THREAD_LIVE) return;
+  asideSettle(c);
+}
+
+/** Drop connection `c`'s kept staging slices from its count (its lock held; its pool goes, or went, with its close); a CLOSING slot left with no reservation is free. */
+export function asideSettle(c: u32): void {
   const n = asideCount(c);
   if (n == 0) return;
   wr32(c + A.CONN_STAGED, 0);
   wr32(c + A.CONN_UNFREED, 0);
-  wr32(c + A.CONN_N_RESV, ld32(c + A.CONN_N_RESV) - n);
+  const resv = ld32(c + A.CONN_N_RESV) - n;
+  wr32(c + A.CONN_N_RESV, resv);
+  if (resv == 0 && ld32(c + A.CONN_STATE) == A.CONN_CLOSING) wr32(c + A.CONN_STATE, A.CONN_FREE_SLOT);
 }

@@ -139,6 +139,7 @@ function helloInit(c: u32, slot: u32, flags: u32, send: u32, recv: u32,
   fill(c + A.CONN_LOCK + 4, 0, A.CONN_SLEEPERS - A.CONN_LOCK - 4);
   fill(c + A.CONN_SLEEPERS + 4, 0, A.CONN_SPACE_SLEEPERS - A.CONN_SLEEPERS - 4);
   fill(c + A.CONN_SPACE_SLEEPERS + 4, 0, A.CONN_TURN_SLEEPERS - A.CONN_SPACE_SLEEPERS - 4);
+  fill(c + A.CONN_STAGED, 0, A.CONN_SIZE - A.CONN_STAGED); // (aside.ts's words; the close left them 0)
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   // the next id in sequence, except 0 (a destination by name) and ~0 (broadcast), and, once
   // the 64-bit counter has wrapped, ids still in use (at most n_conns are skipped)

@@ -19,6 +19,7 @@ import { connAddr } from "./conn";
 import { connClose } from "./byebye";
 import { notifyQueue, notifyFlush, notifyEnd, notifyResuming, notifyTakeOver } from "./notify";
 import { sendFinish, sendPending } from "./send";
+import { asideCount, asideSettle } from "./aside";
 import { monitorsCopy } from "./monitor";
 import { replySweepNow } from "./reply";
 import { fail, failArg } from "./reason";
@@ -112,6 +113,15 @@ export function recover(token: u32, force: u32): i32 {
   const n = busNConns();
   for (let i: u32 = 0; i < n; i++) {
     const c = connAddr(i);
+    // (one another thread closed while this one was alive, its staging slices kept for it:
+    // settled now, the owner being dead: aside.ts)
+    if (ld32(c + A.CONN_STATE) == A.CONN_CLOSING && ld32(c + A.CONN_OWNER) == slot && asideCount(c) != 0) {
+      if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+      if (ld32(c + A.CONN_STATE) == A.CONN_CLOSING && ld32(c + A.CONN_OWNER) == slot) asideSettle(c);
+      logCommit();
+      unlock(c + A.CONN_LOCK);
+      continue;
+    }
     if (ld32(c + A.CONN_STATE) != A.CONN_ACTIVE || ld32(c + A.CONN_OWNER) != slot) continue;
     if (!lockBusAndConn(c)) return A.WOULDBLOCK;
     const track = ld32(me + A.THREAD_OP) == A.OP_NONE; // (no send of its own pending: its op words are free)

@@ -7,6 +7,7 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, st64 } from "./mem";
 import { logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
+import { unfreedFree } from "./aside";
 import { connLive } from "./conn";
 import { busShutdown } from "./bus";
 import { poolPublish, poolOffset } from "./pool";
@@ -27,6 +28,8 @@ export function recvBatch(c: u32, gen: u32, cmd: u32, flags: u32): i32 {
     unlock(c + A.CONN_LOCK);
     return fail(A.ECONNRESET, A.R_CONN_CLOSED);
   }
+  unfreedFree(c); // (its own staging slices left to free: aside.ts)
+  logCommit();
   const e = cmd + A.RECV_BATCH_ENTRIES;
   // free_count and taken count what has committed, step by step: a trap in a later step (a
   // core bug) undoes only that step, and the caller still learns what was done

@@ -8,7 +8,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev, queueFindReply } from "./queue";
 import { threadCmd } from "./thread";
-import { unfreedFree } from "./aside";
+import { unfreedFree, asideCount } from "./aside";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
 import { replyDropped, replySweepNow, replyHasCall } from "./reply";
@@ -89,7 +89,7 @@ function recvLocked(c: u32, cmd: u32, flags: u32): i32 {
       // none queued: and no record of that call either, with no reservation into this pool
       // in flight (a reply's takes its call's record before its commit queues it)? Then its
       // end was dropped for lack of room (REPLY_DEAD, REPLY_TIMEOUT): nothing will come
-      if ((lo | hi) != 0 && ld32(c + A.CONN_N_RESV) == 0 && !replyHasCall(c, lo, hi)) st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_NO_CALL, 0);
+      if ((lo | hi) != 0 && ld32(c + A.CONN_N_RESV) == asideCount(c) && !replyHasCall(c, lo, hi)) st64(cmd + A.CMD_RETURN_FLAGS, A.RECV_RETURN_NO_CALL, 0);
       return fail(A.EAGAIN, A.R_RECV_NO_REPLY);
     }
     recvDequeue(c, r, queuePrev);

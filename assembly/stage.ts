@@ -27,6 +27,7 @@ export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, s
   const len = msgEnd - msg;
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   unfreedFree(c); // (earlier staging slices left to free: room for this one)
+  logCommit(); // (whole: the reservation below may fail and return with the lock given back)
   const need = A.BLOCK_HDR + align8(len) + stored;
   // (its bytes charged, not the message count limit: before stop 65 a sender with
   // max_queued_per_user messages of its own user queued to it, its workers' requests, could

@@ -5,7 +5,9 @@ import { ld32, st32, aLoad, aStore, aCas, aAdd, notifyAll, trap, setThread, THRE
 import { busThreads, busNThreads, busConns, busNConns, busShutdown } from "./bus";
 import { fail, failArg } from "./reason";
 import { metaForget } from "./meta";
-import { payOwed } from "./lock";
+import { payOwed, lockTry, unlock } from "./lock";
+import { logCommit } from "./journal";
+import { asideCount, asideSettle } from "./aside";
 
 export function threadAddr(slot: u32): u32 {
   return busThreads() + slot * A.THREAD_SIZE;
@@ -118,6 +120,14 @@ export function threadLeave(): i32 {
   for (let i: u32 = 0; i < n; i++) {
     const c = busConns() + i * A.CONN_SIZE;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return fail(A.EBUSY, A.R_LEAVE_CONNS_OPEN);
+    // one another thread closed, its staging slices kept for this one (aside.ts): settled now,
+    // under its lock (taken by a moment's holder: EBUSY, leave again)
+    if (ld32(c + A.CONN_STATE) == A.CONN_CLOSING && ld32(c + A.CONN_OWNER) == slot && asideCount(c) != 0) {
+      if (!lockTry(c + A.CONN_LOCK)) return failArg(A.EBUSY, A.R_LEAVE_STAGING_LOCK, i);
+      asideSettle(c);
+      logCommit();
+      unlock(c + A.CONN_LOCK);
+    }
   }
   payOwed(t); // (a batch that closes the bus: its wakes before the slot is given up)
   const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;

@@ -528,7 +528,8 @@ abstract class EngineBase {
     // collected): set aside in its sender's connection, the thread free for other commands; the
     // copy goes on from a timer (send_resume)
     if (r === A.WOULDBLOCK && op === OP_COMMIT && this.parked !== null) {
-      const a = this.aside();
+      let a: number;
+      try { a = this.aside(); } catch (err) { this.parked = null; throw err; }
       if (a === 0) return A.WOULDBLOCK;
       this.parked = null;
       return a;
@@ -554,7 +555,10 @@ abstract class EngineBase {
     if (r === 0) return 0;
     const t = this.cmdAddr - A.THREAD_CMD;
     const reason = this.u32[(t + A.THREAD_REASON) >>> 2]!, arg = this.u32[(t + A.THREAD_REASON_ARG) >>> 2]!;
-    try { this.run(OP_CANCEL, 0, 0); } catch { /* recovered meanwhile: its recovery cancels */ }
+    let c = 0;
+    try { c = this.run(OP_CANCEL, 0, 0); } catch { /* recovered meanwhile: its recovery cancels */ }
+    // (a cancel that gave up leaves the reservation: the next send cancels it first)
+    this.endPending = c === -A.EDEADLK;
     this.endWindow();
     this.u32[(t + A.THREAD_REASON) >>> 2] = reason;
     this.u32[(t + A.THREAD_REASON_ARG) >>> 2] = arg;

@@ -399,8 +399,10 @@ export function checkBus(e: Engine, opts?: { locksFree?: boolean | undefined }):
     const c = e.connAddr(s);
     const state = ld(c + A.CONN_STATE);
     const tag = `conn ${s}`;
-    if (state !== A.CONN_ACTIVE && (ld(c + A.CONN_STAGED) !== 0 || ld(c + A.CONN_UNFREED) !== 0)) out.push(`${tag}: closed, with staging slices kept (staged ${ld(c + A.CONN_STAGED)}, unfreed ${ld(c + A.CONN_UNFREED)})`);
-    const kept = state === A.CONN_ACTIVE ? stagingOf(u32, c, ld(c + A.CONN_POOL), ld(c + A.CONN_POOL_SIZE), ld(c + A.CONN_POOL_SIZE) / A.BLOCK_MIN) : 0;
+    // (a CLOSING slot keeps them when another thread closed it while its owner lived: the owner
+    // settles them, assembly/aside.ts)
+    if (state === A.CONN_FREE_SLOT && (ld(c + A.CONN_STAGED) !== 0 || ld(c + A.CONN_UNFREED) !== 0)) out.push(`${tag}: free, with staging slices kept (staged ${ld(c + A.CONN_STAGED)}, unfreed ${ld(c + A.CONN_UNFREED)})`);
+    const kept = state !== A.CONN_FREE_SLOT ? stagingOf(u32, c, ld(c + A.CONN_POOL), ld(c + A.CONN_POOL_SIZE), ld(c + A.CONN_POOL_SIZE) / A.BLOCK_MIN) : 0;
     if (kept < 0) out.push(`${tag}: a kept staging slice is not a reserved block of its pool`);
     else if (kept > 0) resv.set(s, (resv.get(s) ?? 0) + kept);
     if (locksFree && ld(c + A.CONN_LOCK) !== 0) out.push(`${tag}: lock held ${holder(ld(c + A.CONN_LOCK))}`);

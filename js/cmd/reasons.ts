@@ -131,6 +131,7 @@ export const REASONS: Record<number, [number[], Text]> = {
   [A.R_JOIN_ALREADY]: [[A.EALREADY], () => 'this thread has joined the bus already'],
   [A.R_JOIN_FULL]: [[A.EUSERS], (n) => `all ${n} thread slots are taken (limits.threads)`],
   [A.R_LEAVE_CONNS_OPEN]: [[A.EBUSY], () => 'this thread still owns open connections: close them first'],
+  [A.R_LEAVE_STAGING_LOCK]: [[A.EBUSY], (n) => `connection slot ${n}, which another thread closed, keeps this thread's staging slices, and its lock was taken at that moment: leave again`],
   [A.R_THREAD_RECOVERED]: [[A.ESRCH], () => 'this thread was recovered by another one'],
   [A.R_RECOVER_TOKEN]: [[A.EINVAL], () => 'token 0 belongs to no thread'],
   [A.R_RECOVER_SELF]: [[A.EINVAL], () => 'a thread cannot recover itself'],

@@ -1097,6 +1097,7 @@ export const R_JOIN_NO_BUS = 700; // EBADF: no bus in this memory (not written: 
 export const R_JOIN_ALREADY = 701; // EALREADY: this engine has joined already
 export const R_JOIN_FULL = 702; // EUSERS: every thread slot is taken (not written: no slot)
 export const R_LEAVE_CONNS_OPEN = 703; // EBUSY: the thread owns open connections
+export const R_LEAVE_STAGING_LOCK = 712; // EBUSY: a connection of this thread that another thread closed keeps its staging slices (aside.ts), and its lock was taken at that moment: leave again; arg its slot
 export const R_THREAD_RECOVERED = 704; // ESRCH: this thread's slot was recovered (not written: no longer its slot)
 export const R_RECOVER_TOKEN = 705; // EINVAL: token 0 (no thread holds it)
 export const R_RECOVER_SELF = 706; // EINVAL: the caller's own token

@@ -10,7 +10,7 @@ import * as assert from 'uvu/assert';
 import { abi as A, type Engine } from '../../js/index.ts';
 import { busSuite, open, anotherEngine } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
-import { ALL, hostVec, type Item, type Raw } from '../helpers/raw.ts';
+import { ALL, hostVec, Raw as RawOf, type Item, type Raw } from '../helpers/raw.ts';
 
 const t = busSuite('a staged broadcast set aside', { hooks: true }); // anotherEngine: the hooks build
 
@@ -147,7 +147,6 @@ t('a BYEBYE of the sender (without DROP) with a broadcast set aside goes through
   // the other thread's connection, a broadcast set aside, and the thread recovered
   const orx = open(raw);
   assert.is(raw.matchAdd(orx.slot, orx.gen, 1), 0);
-  const { Raw: RawOf } = await import('../helpers/raw.ts');
   const oraw = new RawOf(other);
   const os = open(oraw, { poolSize: 65536 });
   hold(e, lockWord(e, orx), e);
@@ -194,6 +193,130 @@ t('a staged broadcast\'s slice whose free finds the sender\'s lock taken is not 
   assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT);
   assert.is(word(e, s, A.CONN_UNFREED), 0);
   assert.is(got(raw, rx[0]!), 0, 'the cancelled one went nowhere');
+});
+
+/** One staging slice left on `s`'s unfreed list (its commit found s's lock taken by `other`). */
+function leaveOne(e: Engine, raw: Raw, other: Engine, s: H): void {
+  raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(100), filter()] });
+  assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+  hold(e, lockWord(e, s), other);
+  assert.is(e.sendCommit(), 0);
+  release(e, lockWord(e, s));
+  assert.ok(word(e, s, A.CONN_UNFREED) !== 0, 'left to free');
+}
+const logLen = (e: Engine) => e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_LOG_LEN) >>> 2];
+
+t('a staging that frees the unfreed list and then finds no room commits those frees: a later trap of the thread undoes nothing of them (the undo log held them, and a trap corrupted the pool: a review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const oraw = new RawOf(other);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 1);
+  leaveOne(e, raw, other, s);
+  raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(20000), filter()] });
+  assert.is(e.send(s.slot, s.gen), -A.ENOBUFS, 'larger than its quota share');
+  assert.is(word(e, s, A.CONN_UNFREED), 0, 'the list was freed');
+  assert.is(logLen(e), 0, 'the undo log is empty after the command');
+  // another thread takes the room just freed; this thread's next command traps at its first logged store
+  const os = open(oraw);
+  assert.is(oraw.send(os.slot, os.gen, { msg: { dst: s.id, cookie: 5 }, items: [hostVec(64)] }), 0);
+  e.setFault(1);
+  let threw = false;
+  try { raw.matchAdd(rx[0]!.slot, rx[0]!.gen, 2); } catch { threw = true; }
+  e.setFault(0);
+  assert.ok(threw, 'trapped');
+  assert.equal(checkBus(e), [], 'the pool as it was');
+  got(raw, s);
+  got(raw, rx[0]!);
+});
+
+function noCall(e: Engine, raw: Raw, s: H, cookie: number): boolean {
+  raw.writeRecv(A.RECV_REPLY, cookie);
+  assert.is(e.recv(s.slot, s.gen), -A.EAGAIN);
+  return (e.u32[(e.cmd + A.CMD_RETURN_FLAGS) >>> 2]! & A.RECV_RETURN_NO_CALL) !== 0;
+}
+
+t('RECV_REPLY says "no call" while a broadcast is set aside or a slice is left to free: a connection\'s own staging slices are no reply in flight (it did not: a review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 1);
+  assert.ok(noCall(e, raw, s, 77), 'nothing in flight');
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(e, raw, s), A.WOULDBLOCK);
+  assert.ok(noCall(e, raw, s, 77), 'a broadcast set aside');
+  assert.is(e.sendAbandon(s.slot, s.gen), 0);
+  release(e, lockWord(e, rx[0]!));
+  got(raw, rx[0]!);
+});
+
+function recvBatch(raw: Raw, c: { slot: number; gen: number }, n: number): number {
+  const e = raw.e, cmd = raw.cmd, u32 = e.u32;
+  e.u8.fill(0, cmd, cmd + A.RECV_BATCH_ENTRIES + 8 * n);
+  u32[(cmd + A.CMD_SIZE) >>> 2] = A.RECV_BATCH_ENTRIES + 8 * n;
+  u32[(cmd + A.CMD_FLAGS) >>> 2] = A.RECV_BATCH;
+  return e.recv(c.slot, c.gen);
+}
+
+t('RECV_BATCH (a listener\'s, an iterator\'s receive) frees the unfreed list too (it did not: a review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 1);
+  leaveOne(e, raw, other, s);
+  const oraw = new RawOf(other), os = open(oraw);
+  assert.is(oraw.send(os.slot, os.gen, { msg: { dst: s.id, cookie: 5 }, items: [hostVec(64)] }), 0);
+  assert.is(recvBatch(raw, s, 4), 0);
+  const off = e.u32[(raw.cmd + A.RECV_BATCH_ENTRIES) >>> 2]!;
+  assert.is(word(e, s, A.CONN_UNFREED), 0, 'freed by the batch');
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  assert.is(raw.free(s.slot, s.gen, off), 0);
+  got(raw, rx[0]!);
+});
+
+t('another thread\'s BYEBYE of a connection whose owner lives (raw ABI, with its handle) leaves the owner\'s staging slices counted, the slot CLOSING; the owner\'s send_abandon of the closed handle settles them, and so do its recovery and its leave', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const oraw = new RawOf(other);
+  const all: H[] = [];
+  {
+    const rx = receivers(raw, 1);
+    all.push(...rx);
+    const s = open(raw, { poolSize: 65536 });
+    hold(e, lockWord(e, rx[0]!), other);
+    assert.is(stopAside(e, raw, s), A.WOULDBLOCK);
+    release(e, lockWord(e, rx[0]!));
+    leaveOne(e, raw, other, s);
+    assert.is(word(e, s, A.CONN_N_RESV), 2);
+    assert.is(oraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0, 'closed by the other thread');
+    assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING, 'kept for its owner');
+    assert.is(word(e, s, A.CONN_N_RESV), 2);
+    assert.equal(checkBus(e), [], 'consistent: the kept slices counted');
+    assert.is(e.sendAbandon(s.slot, s.gen), -A.ECONNRESET);
+    assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled: the slot is free');
+    assert.is(word(e, s, A.CONN_STAGED), 0);
+    assert.is(word(e, s, A.CONN_UNFREED), 0);
+  }
+  // the owner's recovery: a thread of its own, recovered
+  const third = await anotherEngine(bus.memory, 8), traw = new RawOf(third);
+  const rx = receivers(raw, 1);
+  const s = open(traw, { poolSize: 65536 });
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(third, traw, s), A.WOULDBLOCK);
+  release(e, lockWord(e, rx[0]!));
+  assert.is(oraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING);
+  assert.ok(e.recover(third.threadSlot, true) >= 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by its recovery');
+  // and the owner's leave (its connections closed: that one by the other thread)
+  const fourth = await anotherEngine(bus.memory, 9), fraw = new RawOf(fourth);
+  const s4 = open(fraw, { poolSize: 65536 });
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(fourth, fraw, s4), A.WOULDBLOCK);
+  release(e, lockWord(e, rx[0]!));
+  assert.is(oraw.byebye(s4.slot, s4.gen, A.BYEBYE_DROP), 0);
+  assert.is(word(e, s4, A.CONN_STATE), A.CONN_CLOSING);
+  hold(e, lockWord(e, s4), other);
+  assert.is(fourth.threadLeave(), -A.EBUSY, 'its lock taken at that moment: leave again');
+  assert.is(fourth.u32[(fourth.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_LEAVE_STAGING_LOCK);
+  release(e, lockWord(e, s4));
+  assert.is(fourth.threadLeave(), 0);
+  assert.is(word(e, s4, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by its leave');
+  for (const h of [...all, ...rx]) got(raw, h);
+  assert.equal(checkBus(e), []);
 });
 
 t.run();
