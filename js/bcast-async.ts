@@ -235,6 +235,10 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     // that was pending says ESHUTDOWN: API.md, ESHUTDOWN)
     if (isShutdown(e.u32)) throw shutdownError(op, 'the bus was shut down while the broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
     if (c.closed) throw new BusError(A.ECONNRESET, op, 'the connection closed while its broadcast waited for a subscriber\'s lock: the subscribers before that one got the signal, the rest did not');
+    // a look-only try while the lock it stopped at is held by the holder it stopped at would
+    // only stop there again (its state copied back and out, the thread's op taken and given
+    // back): not made (stop 69 skipped it for a staged one, which it staged again each time)
+    if (!skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
     e.parked = null;
     e.parkBroadcast = true;
     e.parkStaged = p.staged;
