@@ -33,7 +33,7 @@
 // under the lock once it is dead. Both count in CONN_N_RESV, as a reservation in flight does:
 // the pool stays, and a BYEBYE without DROP does not count them.
 import * as A from "../js/shared/abi";
-import { ld32, st32, aLoad, THREAD } from "./mem";
+import { ld32, st32, setThread, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock, wakeOnUnlock } from "./lock";
 import { busThreads } from "./bus";
@@ -50,8 +50,12 @@ function mySlot(): u32 {
 /** Is connection `c` the calling thread's (it said its HELLO)? -EPERM when not. */
 function ownerCheck(c: u32): i32 {
   if (ld32(c + A.CONN_OWNER) != mySlot()) return failArg(A.EPERM, A.R_ASIDE_NOT_OWNER, ld32(c + A.CONN_OWNER));
-  // (a thread declared dead that runs on writes nothing here: its recoverer closed the connection)
-  if (!threadOurs(THREAD)) return fail(A.ESRCH, A.R_THREAD_RECOVERED);
+  // (a thread declared dead that runs on writes nothing here: its recoverer closed the
+  // connection; nor its reason words: the slot may be another thread's, as thread_leave)
+  if (!threadOurs(THREAD)) {
+    setThread(0, 0, 0);
+    return fail(A.ESRCH, A.R_THREAD_RECOVERED);
+  }
   return 0;
 }
 
@@ -118,8 +122,8 @@ export function sendAbandon(slot: u32, gen: u32): i32 {
   if (ci < 0) {
     // closed by another thread (raw ABI) while its words were ours: settled now (asideClosed)
     const s = connSlot(slot);
-    if (s >= 0 && ld32(s + A.CONN_STATE) == A.CONN_CLOSING && ownerCheck(u32(s)) == 0 && asideCount(u32(s)) != 0 && lockTry(s + A.CONN_LOCK)) {
-      asideSettle(u32(s));
+    if (s >= 0 && asideKept(u32(s)) && lockTry(s + A.CONN_LOCK)) {
+      asideOnClosed(u32(s));
       logCommit();
       unlock(s + A.CONN_LOCK);
     }
@@ -189,15 +193,25 @@ export function asideCount(c: u32): u32 {
 
 /**
  * Connection `c` closes (its locks held): its set-aside broadcast ends, and its staging slices
- * go with its pool. Not when another thread closes it while its owner is alive (a raw BYEBYE
- * with its handle): the owner may be writing these words at this moment, without the lock; they
- * stay, counted in n_resv (the slot CLOSING), for the owner to settle (asideSettle: its
- * send_abandon, or its recovery).
+ * go with its pool, when the closer is its owner (BYEBYE) or the owner's recoverer (`recovery`:
+ * after it undid the owner's log). Not when another thread closes it (a raw BYEBYE with its
+ * handle): the owner may be writing these words at this moment, without the lock, or may have
+ * died half way through such a write that its recovery has not undone yet; they stay, counted
+ * in n_resv (the slot CLOSING), for the owner to settle: asideOnClosed (its send_abandon, RECV,
+ * FREE or BYEBYE of the closed handle, its leave) or its recovery.
  */
-export function asideClosed(c: u32): void {
-  const owner = ld32(c + A.CONN_OWNER);
-  if (owner != mySlot() && aLoad(busThreads() + owner * A.THREAD_SIZE + A.THREAD_STATE) == A.THREAD_LIVE) return;
-  asideSettle(c);
+export function asideClosed(c: u32, recovery: bool): void {
+  if (recovery || ld32(c + A.CONN_OWNER) == mySlot()) asideSettle(c);
+}
+
+/** Does closed connection `c` keep the calling thread's staging slices (CLOSING, its owner, the slot still the thread's)? Writes nothing. */
+export function asideKept(c: u32): bool {
+  return ld32(c + A.CONN_STATE) == A.CONN_CLOSING && ld32(c + A.CONN_OWNER) == mySlot() && threadOurs(THREAD) && asideCount(c) != 0;
+}
+
+/** A command of the owner found its handle closed, `c`'s lock held: the staging slices another thread's close left it are settled (asideClosed). */
+export function asideOnClosed(c: u32): void {
+  if (asideKept(c)) asideSettle(c);
 }
 
 /** Drop connection `c`'s kept staging slices from its count (its lock held; its pool goes, or went, with its close); a CLOSING slot left with no reservation is free. */

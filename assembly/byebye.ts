@@ -14,7 +14,7 @@ import { namesDropAll, namesHandBack } from "./name-change";
 import { connLive } from "./conn";
 import { itemlessCmdStart } from "./cmd-start";
 import { matchConnClosed } from "./match";
-import { asideCount, asideClosed } from "./aside";
+import { asideCount, asideClosed, asideOnClosed } from "./aside";
 
 const H: u32 = A.BUS_BASE;
 
@@ -33,13 +33,16 @@ export function byebye(slot: u32, gen: u32): i32 {
   const drop = (ld32(cmd + A.CMD_FLAGS) & A.BYEBYE_DROP) != 0;
   if (!lockBusAndConn(c)) return A.WOULDBLOCK;
   let ret = 0;
-  if (!connLive(c, gen)) ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  if (!connLive(c, gen)) {
+    asideOnClosed(c); // (the owner's slices another thread's close left: aside.ts)
+    ret = fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  }
   else if (!drop && ld32(c + A.CONN_N_QUEUED) != 0) ret = failArg(A.EBUSY, A.R_BYEBYE_QUEUED, ld32(c + A.CONN_N_QUEUED));
   // (its own staging slices, a broadcast set aside or left to free, go with it: aside.ts)
   else if (!drop && ld32(c + A.CONN_N_RESV) != asideCount(c)) ret = failArg(A.EBUSY, A.R_BYEBYE_RESERVED, ld32(c + A.CONN_N_RESV) - asideCount(c));
   else {
     st64(cmd + A.CMD_RETURN_FLAGS, 0, 0);
-    connClose(c, notifyQueue(true)); // its notifications queued, committed with the close (recover.ts sends them if this thread dies)
+    connClose(c, notifyQueue(true), false); // its notifications queued, committed with the close (recover.ts sends them if this thread dies)
   }
   logCommit(); // the close, whole
   unlock(c + A.CONN_LOCK);
@@ -75,14 +78,14 @@ function byebyeNotify(resume: bool): i32 {
  * cancelled; then it is free. Its notifications (NAME_* of the names passed on, ID_REMOVE) are
  * queued at `q` (notifyQueue): the caller commits the close, then sends them (notifyFlush).
  */
-export function connClose(c: u32, q: u32): void {
+export function connClose(c: u32, q: u32, recovery: bool): void {
   namesHandBack(c); // a queue (recovery only) gives its name's messages back to the activator
   replyConnClosed(c);
   matchConnClosed(c);
   namesDropAll(c, q); // each name it owns passes to the next in its queue (or back to its activator)
   if ((ld32(c + A.CONN_FLAGS) & A.HELLO_MONITOR) != 0) wr32(H + A.BUS_N_MONITORS, ld32(H + A.BUS_N_MONITORS) - 1);
   idRemove(u32((c - busConns()) / A.CONN_SIZE), ld32(c + A.CONN_ID));
-  asideClosed(c); // a staged broadcast set aside ends here; its slices go with the pool
+  asideClosed(c, recovery); // a staged broadcast set aside ends here; its slices go with the pool (the owner's, or its recoverer's close)
   wr32(c + A.CONN_STATE, ld32(c + A.CONN_N_RESV) != 0 ? A.CONN_CLOSING : A.CONN_FREE_SLOT);
   wr32(c + A.CONN_GEN, u32(ld32(c + A.CONN_GEN) + 1));
   wr32(H + A.BUS_CONNS_LIVE, ld32(H + A.BUS_CONNS_LIVE) - 1);

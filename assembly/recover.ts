@@ -126,7 +126,7 @@ export function recover(token: u32, force: u32): i32 {
     if (!lockBusAndConn(c)) return A.WOULDBLOCK;
     const track = ld32(me + A.THREAD_OP) == A.OP_NONE; // (no send of its own pending: its op words are free)
     const q = notifyQueue(track);
-    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q);
+    if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) connClose(c, q, true);
     logCommit(); // the close, whole
     unlock(c + A.CONN_LOCK);
     // then its notifications, each committed on its own: waiting for a contended receiver as

@@ -7,7 +7,7 @@ import * as A from "../js/shared/abi";
 import { ld32, st32, st64 } from "./mem";
 import { logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
-import { unfreedFree } from "./aside";
+import { unfreedFree, asideOnClosed } from "./aside";
 import { connLive } from "./conn";
 import { busShutdown } from "./bus";
 import { poolPublish, poolOffset } from "./pool";
@@ -25,6 +25,8 @@ export function recvBatch(c: u32, gen: u32, cmd: u32, flags: u32): i32 {
   st32(cmd + A.RECV_BATCH_TAKEN, 0);
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   if (!connLive(c, gen)) {
+    asideOnClosed(c); // (the owner's slices another thread's close left: aside.ts)
+    logCommit();
     unlock(c + A.CONN_LOCK);
     return fail(A.ECONNRESET, A.R_CONN_CLOSED);
   }

@@ -8,7 +8,7 @@ import { poolFree, poolPublish, poolUnpublish, poolOffset } from "./pool";
 import { quotaRelease } from "./quota";
 import { queuePeek, queueUnlink, queuePrev, queueFindReply } from "./queue";
 import { threadCmd } from "./thread";
-import { unfreedFree, asideCount } from "./aside";
+import { unfreedFree, asideCount, asideOnClosed } from "./aside";
 import { busShutdown } from "./bus";
 import { fail } from "./reason";
 import { replyDropped, replySweepNow, replyHasCall } from "./reply";
@@ -50,6 +50,7 @@ export function recv(slot: u32, gen: u32): i32 {
   }
   const live = connLive(c, gen);
   if (live) unfreedFree(c); // (its own staging slices left to free: aside.ts)
+  else asideOnClosed(c);
   const ret = live ? recvLocked(c, cmd, flags) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);
@@ -124,6 +125,7 @@ export function free(slot: u32, gen: u32): i32 {
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   const live = connLive(c, gen);
   if (live) unfreedFree(c); // (its own staging slices left to free: aside.ts)
+  else asideOnClosed(c);
   const ret = live ? freeLocked(c, cmd) : fail(A.ECONNRESET, A.R_CONN_CLOSED);
   logCommit();
   unlock(c + A.CONN_LOCK);

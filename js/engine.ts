@@ -60,7 +60,7 @@ export interface Engine {
    * broadcast set aside"): send_aside of the thread's staged broadcast stopped at a receiver's
    * lock (its op none again), send_resume of the one set aside in connection (`slot`, `gen`)
    * (its op OP_BCAST again: send_commit goes on), send_abandon of it (the rest of the receivers
-   * do not get it, its slice freed). 0 or -errno; none takes a lock.
+   * do not get it, its slice freed). 0 or -errno; none waits for a lock.
    */
   sendAside(): number;
   sendResume(slot: number, gen: number): number;
@@ -1031,6 +1031,20 @@ abstract class EngineBase {
   /** its slot's join generation as its join left it (THREAD_JOIN_GEN) */
   protected joinGen = 0;
   private dieOnTrap = false;
+  /**
+   * thread_leave, a trap inside it unwound as a command's is (since stop 70 it may settle a
+   * connection's kept staging slices under that connection's lock: a trap there left the lock
+   * held and the log full)
+   */
+  protected leaveCore(): number {
+    try {
+      return this.x.thread_leave();
+    } catch (err) {
+      if (this.dieOnTrap) { this.faultDeath = true; throw err; }
+      this.unwindCore();
+      throw err;
+    }
+  }
 
   setFault(n: number, die = false): void {
     if (!this.hooks) throw new BusError(A.EOPNOTSUPP, 'setFault', 'fault injection exists only in hooks builds (Bus.create({ hooks: true }))');
@@ -1194,7 +1208,7 @@ export class WasmEngine extends EngineBase implements Engine {
   }
   threadLeave(): number {
     this.enter();
-    try { return this.left(this.x.thread_leave()); } finally { guard.running = false; }
+    try { return this.left(this.leaveCore()); } finally { guard.running = false; }
   }
 }
 
@@ -1244,7 +1258,7 @@ export class TwinEngine extends EngineBase implements Engine {
   threadLeave(): number {
     this.enter();
     let r: number;
-    try { this.bind(); r = this.left(this.x.thread_leave()); } finally { guard.running = false; }
+    try { this.bind(); r = this.left(this.leaveCore()); } finally { guard.running = false; }
     if (r === 0 || r === -A.ESRCH) this.twinThread = 0;
     return r;
   }

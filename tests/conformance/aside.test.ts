@@ -319,4 +319,67 @@ t('another thread\'s BYEBYE of a connection whose owner lives (raw ABI, with its
   assert.equal(checkBus(e), []);
 });
 
+/** An owner (a thread of its own) with a staged broadcast set aside in its connection. */
+async function asideOwner(memory: WebAssembly.Memory, e: Engine, raw: Raw, other: Engine, seed: number) {
+  const owner = await anotherEngine(memory, seed), oraw = new RawOf(owner);
+  const rx = receivers(raw, 1);
+  const s = open(oraw, { poolSize: 65536 });
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(owner, oraw, s), A.WOULDBLOCK);
+  release(e, lockWord(e, rx[0]!));
+  assert.ok(word(e, s, A.CONN_STAGED) !== 0);
+  return { owner, oraw, rx, s };
+}
+
+t('the owner dies inside send_abandon and is declared dead; another thread\'s close before its recovery leaves the half-made words to the recovery, which undoes them first: counted once (a close settled them as they were, n_resv went below 0: a second review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7), xraw = new RawOf(other);
+  const { owner, rx, s } = await asideOwner(bus.memory, e, raw, other, 8);
+  owner.setFault(3, true); // its 3rd logged store: after LINK and UNFREED, before STAGED = 0
+  assert.throws(() => owner.sendAbandon(s.slot, s.gen));
+  const was = e.lockWaitMs;
+  e.lockWaitMs = 0;
+  assert.ok(e.recoverThread(owner.threadToken, false, performance.now()) < 0, 'declared dead; the recovery waits for its busy word');
+  e.lockWaitMs = was;
+  assert.is(xraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0, 'another thread closes it');
+  assert.is(word(e, s, A.CONN_N_RESV), 1, 'left as it was, for the recovery');
+  assert.ok(e.recover(owner.threadSlot, true) >= 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT);
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  got(raw, rx[0]!);
+  assert.equal(checkBus(e), []);
+});
+
+t('a trap inside thread_leave\'s settle is unwound: the connection\'s lock released, the log empty; leaving again settles (the lock stayed held by the leaving thread: a second review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7), xraw = new RawOf(other);
+  const { owner, rx, s } = await asideOwner(bus.memory, e, raw, other, 9);
+  assert.is(xraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING);
+  owner.setFault(2);
+  assert.throws(() => owner.threadLeave());
+  owner.setFault(0);
+  assert.is(Atomics.load(e.u32, lockWord(e, s)), 0, 'the lock released');
+  assert.is(owner.u32[(owner.cmd - A.THREAD_CMD + A.THREAD_LOG_LEN) >>> 2], 0, 'the log undone');
+  assert.ok(word(e, s, A.CONN_STAGED) !== 0, 'the settle undone');
+  assert.is(owner.threadLeave(), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by the second leave');
+  got(raw, rx[0]!);
+  assert.equal(checkBus(e), []);
+});
+
+t('another thread\'s close while only the unfreed list holds a slice: the owner\'s next receive on the closed handle settles it (ECONNRESET), the slot free again (it stayed CLOSING until the owner left: a second review of stop 70); another thread\'s send_abandon of the stale handle says R_CONN_CLOSED', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7), xraw = new RawOf(other);
+  const s = open(raw, { poolSize: 65536 }), rx = receivers(raw, 1);
+  leaveOne(e, raw, other, s);
+  assert.is(xraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING);
+  assert.is(other.sendAbandon(s.slot, s.gen), -A.ECONNRESET);
+  assert.is(other.u32[(other.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2], A.R_CONN_CLOSED, 'not another thread\'s to settle');
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING);
+  assert.is(raw.recv(s.slot, s.gen).r, -A.ECONNRESET);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by the owner\'s receive');
+  assert.is(word(e, s, A.CONN_N_RESV), 0);
+  got(raw, rx[0]!);
+  assert.equal(checkBus(e), []);
+});
+
 t.run();
