@@ -17,7 +17,7 @@ const LIMITS = { threads: 2, connections: 6, poolMax: 65536 };
 const SEEDS = seedsFromEnv([0xa51de, 0xa51df, 0xa51e0]);
 const STEPS = stepsFromEnv(300);
 const filter = (): Item => ({ type: A.ITEM_BLOOM_FILTER, data: new Uint8Array(8 + 64) });
-const OPS = Object.entries({ stage: 8, resume: 8, abandon: 2, hold: 6, release: 6, recv: 6, aside: 1, byebye: 1 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
+const OPS = Object.entries({ stage: 8, resume: 8, abandon: 2, hold: 6, release: 6, recv: 6, aside: 1, byebye: 1, xclose: 1 }).flatMap(([op, n]) => new Array<string>(n).fill(op));
 
 async function run(seed: number, steps: number): Promise<Record<string, number>> {
   const W = await makeBus({ limits: LIMITS, hooks: true }, 'wasm');
@@ -109,6 +109,16 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
           drain(raw, sender);
           return [raw.byebye(sender.slot, sender.gen)];
         }
+        case 'xclose': {
+          // the other thread closes the sender with its handle (raw ABI): the sender's kept
+          // slices stay, counted, for its owner; then the owner's receive on the closed handle,
+          // or its send_abandon, or nothing yet, settles them (the slot left CLOSING)
+          if (held.size > 0) return [2];
+          const x = new Raw(holders[i]!);
+          const r = x.byebye(sender.slot, sender.gen, A.BYEBYE_DROP);
+          const then = skip ? raw.recv(sender.slot, sender.gen).r : size % 2 === 0 ? e.sendAbandon(sender.slot, sender.gen) : 0;
+          return [r, then, e.u32[(e.connAddr(sender.slot) + A.CONN_STATE) >>> 2]!];
+        }
       }
       return [];
     });
@@ -116,7 +126,7 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
     const r = results[0]!;
     if (op === 'hold' && r[0] === 0) held.add(c.slot);
     if (op === 'release' && r[0] === 0) held.delete(c.slot);
-    if (op === 'byebye' && r[0] === 0) sender = both((raw) => openOn(raw, 32768, false))[0]!;
+    if ((op === 'byebye' || op === 'xclose') && r[0] === 0) sender = both((raw) => openOn(raw, 32768, false))[0]!;
     const key = `${op} ${r.join(',')}`;
     tally[key] = (tally[key] ?? 0) + 1;
     same(label);
