@@ -33,12 +33,12 @@
 // under the lock once it is dead. Both count in CONN_N_RESV, as a reservation in flight does:
 // the pool stays, and a BYEBYE without DROP does not count them.
 import * as A from "../js/shared/abi";
-import { ld32, st32, setThread, THREAD } from "./mem";
+import { ld32, st32, THREAD } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock, wakeOnUnlock } from "./lock";
 import { busThreads } from "./bus";
-import { connAddr, connGet, connSlot } from "./conn";
-import { fail, failArg } from "./reason";
+import { connAddr, connGet, connSlot, connLive } from "./conn";
+import { fail, failArg, failGone } from "./reason";
 import { sliceRelease } from "./slice";
 import { threadOurs } from "./thread";
 
@@ -51,11 +51,9 @@ function mySlot(): u32 {
 function ownerCheck(c: u32): i32 {
   if (ld32(c + A.CONN_OWNER) != mySlot()) return failArg(A.EPERM, A.R_ASIDE_NOT_OWNER, ld32(c + A.CONN_OWNER));
   // (a thread declared dead that runs on writes nothing here: its recoverer closed the
-  // connection; nor its reason words: the slot may be another thread's, as thread_leave)
-  if (!threadOurs(THREAD)) {
-    setThread(0, 0, 0);
-    return fail(A.ESRCH, A.R_THREAD_RECOVERED);
-  }
+  // connection; nor its reason words: the slot may be another thread's; the host says ESRCH
+  // with its own words, its thread recovered)
+  if (!threadOurs(THREAD)) return failGone(A.ESRCH);
   return 0;
 }
 
@@ -134,13 +132,17 @@ export function sendAbandon(slot: u32, gen: u32): i32 {
   if (r < 0) return r;
   const b = ld32(c + A.CONN_STAGED);
   if (b != 0) {
+    // (STAGED cleared first: a move half made, by a thread that died there, counts the block
+    // nowhere rather than twice, asideCount: a close and RECV_REPLY's "no call" stay cautious)
+    wr32(c + A.CONN_STAGED, 0);
     wr32(b + A.BLOCK_LINK, ld32(c + A.CONN_UNFREED));
     wr32(c + A.CONN_UNFREED, b);
-    wr32(c + A.CONN_STAGED, 0);
     logCommit();
   }
   if (ld32(c + A.CONN_UNFREED) != 0 && lockTry(c + A.CONN_LOCK)) {
-    unfreedFree(c);
+    // (looked at again under the lock: another thread may have closed it meanwhile)
+    if (connLive(c, gen)) unfreedFree(c);
+    else asideOnClosed(c);
     logCommit();
     unlock(c + A.CONN_LOCK);
   }
@@ -182,6 +184,7 @@ export function unfreedFree(c: u32): void {
     // (its waits look again, as after a cancel: sendFinish)
     wakeOnUnlock(c);
   }
+  if (ld32(c + A.CONN_N_RESV) == 0 && ld32(c + A.CONN_STATE) == A.CONN_CLOSING) wr32(c + A.CONN_STATE, A.CONN_FREE_SLOT);
 }
 
 /** The reservations of connection `c` that are its own staging slices (set aside, or left to free), not a send in flight. */

@@ -22,6 +22,14 @@ export function fail(errno: i32, reason: i32): i32 {
 }
 
 /**
+ * A failure of a thread whose slot is no longer its own (declared dead, recovered, maybe joined
+ * by another thread): -errno, nothing written there (the host words it: its thread recovered).
+ */
+export function failGone(errno: i32): i32 {
+  return -errno;
+}
+
+/**
  * Report for BUS_MAKE, run before any thread has joined: the words of thread slot 0, before
  * the command area its command lies in (A.MAKE_CMD_AREA; make.ts checks that first). Before
  * stop 41 they went at the same distance before any `cmd`, which for a command elsewhere was

@@ -153,7 +153,7 @@ export function send(slot: u32, gen: u32): i32 {
   if (bcast) {
     if (probe) return 0; // checked, not delivered
     // host vecs: staged in the sender's own pool until send_commit (stage.ts)
-    if (hostVecs != 0) return stageReserve(u32(c), slot, t, msg, msgEnd, stored);
+    if (hostVecs != 0) return stageReserve(u32(c), slot, gen, t, msg, msgEnd, stored);
     st32(t + A.THREAD_OP_FROM, 0); // the first position; a stop makes the op OP_BCAST_MEM
     return broadcast(c, msg, msgEnd, nVecs, stored, bloom, false);
   }

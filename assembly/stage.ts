@@ -15,17 +15,25 @@ import * as A from "../js/shared/abi";
 import { ld32, ldi32, st32, st64, copy } from "./mem";
 import { wr32, logCommit } from "./journal";
 import { lockTry, unlock } from "./lock";
-import { connAddr } from "./conn";
+import { connAddr, connLive } from "./conn";
 import { align8 } from "./items";
 import { sliceReserve, sliceBlock } from "./slice";
 import { broadcastFrom } from "./broadcast";
-import { failArg } from "./reason";
-import { unfreedFree } from "./aside";
+import { fail, failArg } from "./reason";
+import { unfreedFree, asideOnClosed } from "./aside";
 
 /** Stage the validated broadcast at `msg` (host vecs in it) from connection `c` (slot `slot`) for thread `t`. */
-export function stageReserve(c: u32, slot: u32, t: u32, msg: u32, msgEnd: u32, stored: u32): i32 {
+export function stageReserve(c: u32, slot: u32, gen: u32, t: u32, msg: u32, msgEnd: u32, stored: u32): i32 {
   const len = msgEnd - msg;
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
+  // (looked at again under the lock: another thread's close between SEND's look and this one
+  // left a reservation in a closed pool, and the slot CLOSING for good)
+  if (!connLive(c, gen)) {
+    asideOnClosed(c);
+    logCommit();
+    unlock(c + A.CONN_LOCK);
+    return fail(A.ECONNRESET, A.R_CONN_CLOSED);
+  }
   unfreedFree(c); // (earlier staging slices left to free: room for this one)
   logCommit(); // (whole: the reservation below may fail and return with the lock given back)
   const need = A.BLOCK_HDR + align8(len) + stored;

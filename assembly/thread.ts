@@ -120,17 +120,24 @@ export function threadLeave(): i32 {
   for (let i: u32 = 0; i < n; i++) {
     const c = busConns() + i * A.CONN_SIZE;
     if (ld32(c + A.CONN_STATE) == A.CONN_ACTIVE && ld32(c + A.CONN_OWNER) == slot) return fail(A.EBUSY, A.R_LEAVE_CONNS_OPEN);
-    // one another thread closed, its staging slices kept for this one (aside.ts): settled now,
-    // under its lock (taken by a moment's holder: EBUSY, leave again)
-    if (ld32(c + A.CONN_STATE) == A.CONN_CLOSING && ld32(c + A.CONN_OWNER) == slot && asideCount(c) != 0) {
-      if (!lockTry(c + A.CONN_LOCK)) return failArg(A.EBUSY, A.R_LEAVE_STAGING_LOCK, i);
-      asideSettle(c);
-      logCommit();
-      unlock(c + A.CONN_LOCK);
+  }
+  // (the step hook read first: the settle's logged stores would count it down)
+  const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
+  if (HOOKS && fault >= u32(A.FAULT_THREAD_STEP)) st32(t + A.THREAD_FAULT, 0);
+  // a connection another thread closed, its staging slices kept for this one (aside.ts):
+  // settled now, under its lock (taken by a moment's holder: EBUSY, leave again); each whole
+  for (let i: u32 = 0; i < n; i++) {
+    const c = busConns() + i * A.CONN_SIZE;
+    if (ld32(c + A.CONN_STATE) != A.CONN_CLOSING || ld32(c + A.CONN_OWNER) != slot || asideCount(c) == 0) continue;
+    if (!lockTry(c + A.CONN_LOCK)) {
+      if (HOOKS) st32(t + A.THREAD_FAULT, fault);
+      return failArg(A.EBUSY, A.R_LEAVE_STAGING_LOCK, i);
     }
+    asideSettle(c);
+    logCommit();
+    unlock(c + A.CONN_LOCK);
   }
   payOwed(t); // (a batch that closes the bus: its wakes before the slot is given up)
-  const fault = HOOKS ? ld32(t + A.THREAD_FAULT) : 0;
   hookStep(fault, 1);
   // a slot being recovered is the recoverer's to free
   if (aCas(t + A.THREAD_STATE, A.THREAD_LIVE, A.THREAD_FREE) != A.THREAD_LIVE) {

@@ -28,11 +28,13 @@
 //   set aside in its sender's connection record (send_aside, assembly/aside.ts; since stop 70:
 //   stop 69 gave its slice back and staged it again at each try), the thread's op none again;
 //   each try makes it the thread's op again (send_resume) and goes on from its stop, the same
-//   way; a broadcast that ends otherwise abandons it (send_abandon). Its first try's waits for
-//   the sender's own lock (the staging) and the bus lock are emit()'s (engine.parkStaged): a
-//   failure after its commit began would not say what was delivered; its slice's free never
-//   waits (left to the sender's next command that holds its lock). (Before stop 69 it was never
-//   set aside: its try waited as emit()'s does, LOCK_WAIT_MS per stuck subscriber.)
+//   way; a broadcast that ends otherwise abandons it (send_abandon). Its first try is made again
+//   from timers as an in-memory one's when a lock is in its way before anything was delivered
+//   (the sender's own, for the staging; the bus lock): its slice's cancel and free never wait
+//   (left to the sender's next command that holds its lock), so such a failure changed nothing
+//   (since stop 70: those waits were emit()'s before, and a dead worker holding the sender's
+//   lock blocked the thread LOCK_WAIT_MS per call). (Before stop 69 it was never set aside: its
+//   try waited as emit()'s does, LOCK_WAIT_MS per stuck subscriber.)
 //
 // Order: a connection's awaitable broadcasts go in call order: one made while an earlier one
 // is under way waits for it to end (bounded by its own timeout and signal: then nothing of it
@@ -46,7 +48,7 @@ import { abortHooks } from './abort-hooks.ts';
 import { lockRetry, pause } from './lock-retry.ts';
 import { SEND, commandError } from './cmd/index.ts';
 import type { ParkedBroadcast } from './bcast-park.ts';
-import { sendSignal, maxSignalSize, type PreparedSignal } from './signals.ts';
+import { sendSignal, type PreparedSignal } from './signals.ts';
 import type { Connection } from './connection.ts';
 
 /** The wait's bounds (emitAsync's options): until its first try has gone through. */
@@ -57,8 +59,6 @@ export interface BroadcastWait {
   readonly signal?: AbortSignal | undefined;
   /** its timers keep the thread alive (undefined: as the connection's ref() / unref() say at each) */
   readonly keepAlive: boolean | undefined;
-  /** the signal is larger than the command area: staged (its first try's failures are thrown: a commit may have delivered) */
-  readonly staged: boolean;
 }
 
 /** The end of each connection's last awaitable broadcast under way (their order). */
@@ -96,14 +96,14 @@ interface Job {
  * through, makes no object but the promise.
  */
 export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number, op: string, timeout: number, signal: AbortSignal | undefined, keepAlive: boolean | undefined): Promise<number> {
-  const e = c.engine, staged = s.bytes.length > maxSignalSize(e);
+  const e = c.engine;
   const before = tails.get(c);
   let p: ParkedBroadcast | null = null, lockErr: BusError | null = null;
   if (before === undefined) {
     try {
-      p = tryOnce(e, e.asyncLockWaitMs, c, s, s.bytes, cookie, op, staged);
+      p = tryOnce(e, e.asyncLockWaitMs, c, s, s.bytes, cookie, op);
     } catch (err) {
-      if (staged || !lockTaken(err)) throw err;
+      if (!lockTaken(err)) throw err;
       lockErr = err;
     }
     if (p === null && lockErr === null) {
@@ -111,7 +111,7 @@ export function broadcastAsync(c: Connection, s: PreparedSignal, cookie: number,
       return Promise.resolve(cookie);
     }
   }
-  const job: Job = { c, s, bytes: s.bytes, cookie, w: { op, timeout, signal, keepAlive, staged }, deadline: now() + timeout, went: p !== null };
+  const job: Job = { c, s, bytes: s.bytes, cookie, w: { op, timeout, signal, keepAlive }, deadline: now() + timeout, went: p !== null };
   // (a try after this moment: its own copy of the bytes, the codec's scratch being the next
   // encoding's: a broadcast waiting its turn sent another signal's, a seeded random test)
   if (p === null) job.bytes = s.bytes.slice();
@@ -138,22 +138,24 @@ function forget(e: Engine): void {
   for (const [word, holder] of passed) if ((Atomics.load(e.i32, word) & A.LOCK_ID_MASK) !== holder) passed.delete(word);
 }
 
-/** An EDEADLK of the engine's lock wait: a try that changed nothing. */
+/**
+ * An EDEADLK of the engine's lock wait in a first try: a try that changed nothing (before its
+ * delivery: a stop at a subscriber is set aside, and a staged one's cancel never waits; not the
+ * R_BCAST_BUS_LOCK of a broadcast that went on after a wait, which a first try never is).
+ */
 function lockTaken(err: unknown): err is BusError {
-  return err instanceof BusError && err.errno === A.EDEADLK;
+  return err instanceof BusError && err.errno === A.EDEADLK && err.reason !== A.R_BCAST_BUS_LOCK;
 }
 
-/** One try: the SEND of the signal with a lock wait of `waitMs` (a staged one's: at a subscriber's lock); the broadcast set aside, or null when it went. */
-function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string, staged: boolean): ParkedBroadcast | null {
+/** One try: the SEND of the signal with a lock wait of `waitMs`; the broadcast set aside, or null when it went. */
+function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, bytes: Uint8Array, cookie: number, op: string): ParkedBroadcast | null {
   e.parked = null;
   e.parkBroadcast = true;
-  e.parkStaged = staged;
   e.lockWaitMs = waitMs;
   try {
     sendSignal(c, s, bytes, cookie, op);
   } finally {
     e.parkBroadcast = false;
-    e.parkStaged = false;
     e.lockWaitMs = e.syncLockWaitMs;
   }
   const p = e.parked;
@@ -164,21 +166,20 @@ function tryOnce(e: Engine, waitMs: number, c: Connection, s: PreparedSignal, by
 /**
  * The first try from the event loop (`lockErr`: the one made at the call met a lock): made
  * again while a lock is in its way by lockRetry (it changed nothing), as waitForName's
- * commands are; a staged one once (its commit may have delivered), set aside at a
- * subscriber's lock as an in-memory one is.
+ * commands are, a staged one too (a lock in its way before its delivery: nothing reserved,
+ * nothing delivered); set aside at a subscriber's lock.
  */
 async function start(job: Job, lockErr: BusError | null): Promise<void> {
   const { c, w } = job, e = c.engine, op = w.op;
   const keepAlive = w.keepAlive ?? c.keepsAlive;
   // (lockRetry sets e.lockWaitMs for each try: the first waits, the next only look)
-  const send = (): ParkedBroadcast | null => tryOnce(e, w.staged ? e.asyncLockWaitMs : e.lockWaitMs, c, job.s, job.bytes, job.cookie, op, w.staged);
+  const send = (): ParkedBroadcast | null => tryOnce(e, e.lockWaitMs, c, job.s, job.bytes, job.cookie, op);
   if (lockErr !== null) await pause(A.ASYNC_LOCK_RETRY_MS, { op, signal: w.signal, keepAlive });
   const retry = {
     op, deadline: job.deadline, signal: w.signal, keepAlive,
     timedOut: (err: BusError) => new BusError(A.ETIMEDOUT, op, `a lock the broadcast needs stayed taken past its timeout of ${w.timeout} ms: nothing was sent (${err.message})`),
   };
-  // (a staged one's try is made once: its commit may have delivered)
-  const p = w.staged ? send() : await lockRetry(e, send, retry);
+  const p = await lockRetry(e, send, retry);
   if (p === null) {
     forget(e);
     return;
@@ -241,15 +242,13 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     if (!skip && waitMs === 0 && holder !== 0 && holder === (p.waitValue & A.LOCK_ID_MASK)) continue;
     e.parked = null;
     e.parkBroadcast = true;
-    e.parkStaged = p.staged;
     e.lockWaitMs = waitMs; // (0: only a look; the thread blocked at the first try, and blocks once more before a pass-over)
     let r: number;
     try {
       r = e.resumeBroadcast(p, skip);
     } finally {
       e.parkBroadcast = false;
-      e.parkStaged = false;
-      e.lockWaitMs = e.syncLockWaitMs;
+        e.lockWaitMs = e.syncLockWaitMs;
     }
     const again = e.parked as ParkedBroadcast | null;
     e.parked = null;

@@ -924,7 +924,10 @@ export class Bus {
     // (this thread's waits for turns in receivers' lines that are still parked: off their counts
     // before the thread can exit with them, host/turns.ts)
     endTurnParks(this.engine.i32);
-    const r = this.engine.threadLeave();
+    let r = this.engine.threadLeave();
+    // (a connection another thread closed keeps this thread's staging slices, its lock taken at
+    // that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, LOCK_WAIT_MS at most)
+    for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < A.LOCK_WAIT_MS;) r = this.engine.threadLeave();
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
     if (r >= 0) recordLeft(u32, token);
@@ -937,6 +940,16 @@ export class Bus {
     if (r === -A.ESRCH && this.engine.lost) return;
     if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
     check(r, 'Bus.close');
+  }
+
+  /** thread_leave said EBUSY R_LEAVE_STAGING_LOCK: wait a moment for that lock (true), or not that reason (false) */
+  private leaveWaitsForLock(): boolean {
+    const t = this.engine.threadAddr, u32 = this.engine.u32;
+    if (t === 0 || u32[(t + A.THREAD_REASON) >>> 2] !== A.R_LEAVE_STAGING_LOCK) return false;
+    const c = this.engine.connAddr(u32[(t + A.THREAD_REASON_ARG) >>> 2]!);
+    const w = (c + A.CONN_LOCK) >>> 2, v = Atomics.load(this.engine.i32, w);
+    if (v !== 0) this.engine.lockMoved(w, v, A.ASYNC_LOCK_WAIT_MS);
+    return true;
   }
 
   // --- shutdown, statistics and health (evloop issue) ---------------------------------

@@ -158,13 +158,6 @@ export interface Engine {
    * thread's op is none again), since stop 70 (stop 69 gave the slice back and staged it again).
    */
   parkBroadcast: boolean;
-  /**
-   * with parkBroadcast, around a staged broadcast's SEND and send_commit: lockWaitMs bounds the
-   * wait at a subscriber's lock (a stop, BCAST_WAITING); the first try's staging and its
-   * delivery's bus lock wait syncLockWaitMs, as emit()'s do (a failure after the commit began
-   * would not say what was delivered)
-   */
-  parkStaged: boolean;
   /** the broadcast the last SEND set aside (parkBroadcast), until its caller takes it (null) */
   parked: ParkedBroadcast | null;
   /**
@@ -176,8 +169,7 @@ export interface Engine {
    * commit gave up (EDEADLK) could not be cancelled first (a lock still taken); the core's
    * other failures. A staged one (`p.staged`) is made the thread's op again (send_resume) and
    * goes on (send_commit); after a failure it is set aside again, whole, the reason words kept
-   * for commandError: its caller tries again or ends it (abandonBroadcast). The caller sets
-   * parkStaged around it.
+   * for commandError: its caller tries again or ends it (abandonBroadcast).
    */
   resumeBroadcast(p: ParkedBroadcast, skip: boolean): number;
   /**
@@ -504,6 +496,7 @@ abstract class EngineBase {
     let r: number;
     try { r = this.run(OP_ASIDE, 0, 0); } catch (err) { this.endWindow(); throw err; }
     if (r === 0) this.endClear(); // (the op is none: the window is over)
+    else if (r === -A.ESRCH && !this.alive()) { this.endClear(); throw this.recovered(); } // (the core wrote no words: the slot is not this thread's)
     return r;
   }
   // (send_resume and send_abandon write their connection's words without its lock: inside the
@@ -511,11 +504,17 @@ abstract class EngineBase {
   // that went keeps it, its op a reservation again)
   sendResume(slot: number, gen: number): number {
     if (!this.busy(1)) throw this.recovered();
-    try { return this.run(OP_RESUME, slot, gen); } finally { this.endWindow(); }
+    let r: number;
+    try { r = this.run(OP_RESUME, slot, gen); } finally { this.endWindow(); }
+    if (r === -A.ESRCH && !this.alive()) throw this.recovered(); // (the core wrote no words: the slot is not this thread's)
+    return r;
   }
   sendAbandon(slot: number, gen: number): number {
     if (!this.busy(1)) throw this.recovered();
-    try { return this.run(OP_ABANDON, slot, gen); } finally { this.endWindow(); }
+    let r: number;
+    try { r = this.run(OP_ABANDON, slot, gen); } finally { this.endWindow(); }
+    if (r === -A.ESRCH && !this.alive()) throw this.recovered();
+    return r;
   }
 
   /** a commit or cancel gave up on the receiver's lock (EDEADLK): the slice is still reserved */
@@ -771,8 +770,6 @@ abstract class EngineBase {
      * audits). Made at the first give-up (none on the message path).
      */
     let gaveUp: Map<number, number> | null = null;
-    /** with parkStaged: the last WOULDBLOCK was a stop at a subscriber's lock (BCAST_WAITING) */
-    let stagedStop = false;
     // a thread declared dead runs nothing: the core would take it for the thread that joined
     // its slot since (a zombie's RECOVER claimed the recovery of a live thread: stop-22 audit)
     for (;;) {
@@ -800,14 +797,8 @@ abstract class EngineBase {
         if (holder !== 0 && gaveUp.get(index) === holder && this.skipReceiver()) continue;
       }
       const now = performance.now();
-      // (a staged broadcast set aside from an event loop: lockWaitMs at a subscriber's lock, a
-      // synchronous command's wait at any other; a change of kind starts the wait again)
-      if (this.parkStaged) {
-        const stop = this.notifyWaiting();
-        if (stop !== stagedStop) { stagedStop = stop; deadline = 0; deadSince = 0; }
-      }
       // (a recovery: the dying thread's RECOVER_BUSY_MS first, unless it is known to have stopped)
-      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + (this.parkStaged && !stagedStop ? this.syncLockWaitMs : this.lockWaitMs);
+      if (deadline === 0) deadline = now + (op === OP_RECOVER && !this.recoverForce && !this.recoverNoWait ? A.RECOVER_BUSY_MS : 0) + this.lockWaitMs;
       // a recovery waits on the dying thread's own words: that holder is not LIVE by design
       // (but not when it waits for a receiver of a close's notifications: BCAST_WAITING)
       // a holder that is not LIVE: DEAD_HOLDER_GRACE_MS (abi.ts says why), then give up
@@ -851,7 +842,6 @@ abstract class EngineBase {
   }
 
   parkBroadcast = false;
-  parkStaged = false;
   parked: ParkedBroadcast | null = null;
 
   /** Copy out the staged broadcast whose send_commit stopped (parkBroadcast), for aside(); false when the stop is not such a broadcast's. */
@@ -884,10 +874,7 @@ abstract class EngineBase {
       // (not a staged commit's synchronous one: it stalled the loop LOCK_WAIT_MS, a fourth review
       // of stop 69); EAGAIN when that met a lock, nothing changed (its caller tries again from a
       // timer)
-      const staged = this.parkStaged;
-      this.parkStaged = false;
-      let c: number;
-      try { c = this.sendEnd(OP_CANCEL); } finally { this.parkStaged = staged; }
+      const c = this.sendEnd(OP_CANCEL);
       if (c < 0) return c === -A.EDEADLK ? -A.EAGAIN : c;
     }
     const t = this.cmdAddr - A.THREAD_CMD;
@@ -1040,8 +1027,14 @@ abstract class EngineBase {
     try {
       return this.x.thread_leave();
     } catch (err) {
-      if (this.dieOnTrap) { this.faultDeath = true; throw err; }
+      if (this.dieOnTrap) {
+        this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
+        this.faultDeath = true;
+        throw err;
+      }
       this.unwindCore();
+      // (declared dead meanwhile: its recoverer frees the slot, as thread_leave says ESRCH)
+      if (!this.alive()) return -A.ESRCH;
       throw err;
     }
   }

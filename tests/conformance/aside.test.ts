@@ -53,13 +53,11 @@ function got(raw: Raw, h: H): number {
 /** A staged broadcast from `s`, its commit stopped at a held receiver and set aside (as emitAsync's): WOULDBLOCK. */
 function stopAside(e: Engine, raw: Raw, s: H): number {
   e.parkBroadcast = true;
-  e.parkStaged = true;
   e.lockWaitMs = 0;
   try {
     return raw.send(s.slot, s.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(1000), filter()] });
   } finally {
     e.parkBroadcast = false;
-    e.parkStaged = false;
     e.lockWaitMs = e.syncLockWaitMs;
     e.parked = null;
   }
@@ -380,6 +378,68 @@ t('another thread\'s close while only the unfreed list holds a slice: the owner\
   assert.is(word(e, s, A.CONN_N_RESV), 0);
   got(raw, rx[0]!);
   assert.equal(checkBus(e), []);
+});
+
+t('thread_leave\'s settle leaves the step fault hook (FAULT_THREAD_STEP + k) as it was: the leave dies at its step (the settle\'s logged stores counted it down: a third review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7), xraw = new RawOf(other);
+  const { owner, rx, s } = await asideOwner(bus.memory, e, raw, other, 9);
+  assert.is(xraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_CLOSING);
+  const slot = owner.cmd - A.THREAD_CMD;
+  e.u32[(slot + A.THREAD_FAULT) >>> 2] = A.FAULT_THREAD_STEP + 1;
+  let threw = false, r = 0;
+  try { r = owner.threadLeave(); } catch { threw = true; }
+  if (threw) assert.ok(e.recover(owner.threadSlot, true) >= 0);
+  got(raw, rx[0]!);
+  assert.ok(threw, `thread_leave should die at step 1; it returned ${r}`);
+});
+
+t('declared dead between its host\'s gate and the core\'s owner check: ESRCH, nothing written, and its thread_leave then says ESRCH and the engine forgets its slot, on both engines (the wasm engine kept it, EBADF: a third review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7);
+  const { owner, rx, s } = await asideOwner(bus.memory, e, raw, other, 8);
+  const slot = owner.cmd - A.THREAD_CMD;
+  // in its send window (sendAbandon's busy(1) has passed the gate)
+  Atomics.store(e.u32, (slot + A.THREAD_BUSY) >>> 2, 1);
+  const was = e.lockWaitMs; e.lockWaitMs = 0;
+  assert.ok(e.recoverThread(owner.threadToken, false, performance.now()) < 0, 'declared dead; the recovery waits for its busy word');
+  e.lockWaitMs = was;
+  // the core's send_abandon, as the engine's run() would call it after its gate
+  (owner as unknown as { bind(): void }).bind();
+  const r = (owner as unknown as { x: { send_abandon(a: number, b: number): number } }).x.send_abandon(s.slot, s.gen);
+  assert.is(r, -A.ESRCH, 'ownerCheck: ESRCH');
+  Atomics.store(e.u32, (slot + A.THREAD_BUSY) >>> 2, 0);
+  const tslot = owner.threadSlot;
+  const l = owner.threadLeave();
+  assert.ok(e.recover(tslot, true) >= 0);
+  got(raw, rx[0]!);
+  assert.equal(checkBus(e), []);
+  assert.equal([l, owner.threadSlot, owner.joined], [-A.ESRCH, -1, false], 'thread_leave: ESRCH, the slot forgotten (docs/API.md thread_leave)');
+});
+
+t('send_abandon\'s move half made (its owner died there) counts the block nowhere: another thread\'s BYEBYE without DROP is refused while a send into the connection is in flight (counted twice, it went through: a third review of stop 70)', async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 7), xraw = new RawOf(other);
+  const { owner, rx, s } = await asideOwner(bus.memory, e, raw, other, 8);
+  // another thread's unicast into s, reserved (host vec): a send in flight
+  const x = open(xraw);
+  xraw.writeSend({ msg: { dst: s.id }, items: [hostVec(64)] });
+  assert.is(other.send(x.slot, x.gen), A.SEND_PENDING);
+  assert.is(word(e, s, A.CONN_N_RESV), 2);
+  const oTok = owner.threadToken, oSlot = owner.threadSlot, oBusy = (owner.cmd - A.THREAD_CMD + A.THREAD_BUSY) >>> 2;
+  owner.setFault(3, true); // its 3rd logged store: after STAGED = 0 and LINK, before UNFREED (a live owner passes this point too)
+  assert.throws(() => owner.sendAbandon(s.slot, s.gen));
+  const r = raw.byebye(s.slot, s.gen);
+  const reason = e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_REASON) >>> 2];
+  // clean up
+  other.sendCancel();
+  const was = e.lockWaitMs; e.lockWaitMs = 0;
+  e.recoverThread(oTok, false, performance.now());
+  e.lockWaitMs = was;
+  Atomics.store(e.u32, oBusy, 0);
+  assert.ok(e.recover(oSlot, true) >= 0);
+  if (r !== 0) raw.byebye(s.slot, s.gen, A.BYEBYE_DROP);
+  assert.is(xraw.byebye(x.slot, x.gen), 0);
+  got(raw, rx[0]!);
+  assert.equal([r, reason], [-A.EBUSY, A.R_BYEBYE_RESERVED], 'BYEBYE without DROP refused: a send into it is in flight');
 });
 
 t.run();

@@ -812,4 +812,18 @@ t('a staged broadcast set aside ends with ECONNRESET when its connection closes,
   for (const c of subs) c.close(); j.close();
 });
 
+t('a staged broadcast whose first try finds the sender\'s own lock held (a worker dead but not recovered yet, its slot still LIVE) is tried again from timers: the event loop runs, the holder\'s release (here a timer) comes, and every subscriber gets it (it waited LOCK_WAIT_MS blocking, then EDEADLK: a user check of stop 70)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  hold(bus.engine.i32, lockOf(s), j.engine.threadSlot + 1, 150);
+  const { value: r, gapMs } = await stall(() => outcome(s.emitAsync({ ...SIG, body: [1, BIG] })));
+  assert.ok(typeof r === 'number', String(r));
+  assert.ok(gapMs < A.LOCK_WAIT_MS / 2, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms)`);
+  assert.equal(subs.map((c) => drain(c).items.map((x) => x[0])), [[1], [1], [1]]);
+  assert.is(s.recv(), null);
+  assert.is(s.stats().poolUsed, 0);
+  s.close(); for (const c of subs) c.close(); j.close();
+  assert.equal(bus.check(), []);
+});
+
 t.run();

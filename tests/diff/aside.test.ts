@@ -74,19 +74,19 @@ async function run(seed: number, steps: number): Promise<Record<string, number>>
       switch (op) {
         case 'stage': {
           // as emitAsync's try: set aside at a held subscriber (no lock wait: deterministic)
-          e.parkBroadcast = true; e.lockWaitMs = 0; // (parkStaged left false: no step waits, the staging neither)
+          e.parkBroadcast = true; e.lockWaitMs = 0;
           try {
             return [raw.send(sender.slot, sender.gen, { msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(size), filter()] })];
           } finally {
-            e.parkBroadcast = false; e.parkStaged = false; e.lockWaitMs = e.syncLockWaitMs; e.parked = null;
+            e.parkBroadcast = false; e.lockWaitMs = e.syncLockWaitMs; e.parked = null;
           }
         }
         case 'resume': {
           const r = e.sendResume(sender.slot, sender.gen);
           if (r !== 0) return [r];
           e.u32[(e.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2] = skip ? A.BCAST_SKIP : A.BCAST_WAITING;
-          e.parkBroadcast = true; e.lockWaitMs = 0; // (parkStaged left false: no step waits, the staging neither)
-          try { return [r, e.sendCommit()]; } finally { e.parkBroadcast = false; e.parkStaged = false; e.lockWaitMs = e.syncLockWaitMs; e.parked = null; }
+          e.parkBroadcast = true; e.lockWaitMs = 0;
+          try { return [r, e.sendCommit()]; } finally { e.parkBroadcast = false; e.lockWaitMs = e.syncLockWaitMs; e.parked = null; }
         }
         case 'abandon': return [e.sendAbandon(sender.slot, sender.gen)];
         case 'aside': return [e.sendAside()];
