@@ -780,14 +780,8 @@ abstract class EngineBase {
       try {
         r = this.exec(op, a, b);
       } catch (err) {
-        if (this.dieOnTrap) {
-          this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
-          this.faultDeath = true;
-          throw err;
-        }
-        this.unwindCore();
         // another thread recovered this one (declared it dead) while it ran on
-        if (!this.alive()) throw this.recovered();
+        if (!this.afterTrap() && !this.alive()) throw this.recovered();
         throw err;
       }
       if (r !== A.WOULDBLOCK) return r;
@@ -1027,16 +1021,24 @@ abstract class EngineBase {
     try {
       return this.x.thread_leave();
     } catch (err) {
-      if (this.dieOnTrap) {
-        this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
-        this.faultDeath = true;
-        throw err;
-      }
-      this.unwindCore();
-      // (declared dead meanwhile: its recoverer frees the slot, as thread_leave says ESRCH)
-      if (!this.alive()) return -A.ESRCH;
+      this.afterTrap();
       throw err;
     }
+  }
+
+  /**
+   * A trap inside the core: with fault injection's death (dieOnTrap) the thread is dead, its
+   * slot left as a real death leaves it (true); else the command is unwound (its logged stores
+   * undone, its locks released: false).
+   */
+  private afterTrap(): boolean {
+    if (this.dieOnTrap) {
+      this.dead = new Error('wasmbus: this thread died inside the core (fault injection)');
+      this.faultDeath = true;
+      return true;
+    }
+    this.unwindCore();
+    return false;
   }
 
   setFault(n: number, die = false): void {
