@@ -7,8 +7,12 @@
 // still), the process CPU over the call, and how many subscribers got the signal. A timer that
 // lets the lock go can run only if the call leaves the event loop free.
 // usage: node bench/aside.mjs [dist dir (./dist)] [wasm|twin] [size] [holdMs] [reps] [sub|sender]
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
 const [distArg, engine = 'wasm', size = '2000000', holdMs = '800', reps = '3', which = 'sub'] = process.argv.slice(2);
-const dist = distArg ?? new URL('../dist', import.meta.url).href;
+// (a dist directory as given, from the working directory; by default this checkout's)
+const dist = distArg ? pathToFileURL(resolve(distArg)).href : new URL('../dist', import.meta.url).href;
 const W = await import(`${dist}/js/index.js`);
 const { Bus, MockProvider, abi: A } = W;
 const SIG = { path: '/org/example/Feed', interface: 'org.example.Feed', member: 'Item', signature: 'ay' };
