@@ -24,12 +24,18 @@ export class LockLook {
   /** the lock word (an index in i32; -1: not known) and its value at the last look */
   private index = -1;
   private value = 0;
+  /** when the last look was made (now()'s clock, ms) */
+  private last = 0;
 
   /** A try of `e` found a lock taken (EDEADLK after its lock wait, or a look). */
   seen(e: Engine): void {
-    const index = e.stuckIndex, value = e.stuckValue;
+    const index = e.stuckIndex, value = e.stuckValue, t = now();
     // another holder than at the last look (or another lock): the lock moved, its time starts again
-    if (!this.taken || index !== this.index || value !== this.value) this.since = now();
+    if (!this.taken || index !== this.index || value !== this.value) this.since = t;
+    // the same holder, after a gap in which this thread stood still: only LOCK_LOOK_GAP_MS of it
+    // counts (abi.ts says why), the rest moves the start on
+    else if (t - this.last > A.LOCK_LOOK_GAP_MS) this.since += t - this.last - A.LOCK_LOOK_GAP_MS;
+    this.last = t;
     this.taken = true;
     this.index = index;
     this.value = value;

@@ -424,6 +424,14 @@ export const DEAD_HOLDER_GRACE_MS = 20;
 // when a live, contended lock changes hands (js/lock-look.ts). A live holder keeps a lock for
 // microseconds; 20 ms covers a holder the OS descheduled for a few time slices.
 export const LOCK_STILL_MS = 20;
+// Of a gap between two such looks longer than this, only this much counts toward LOCK_WAIT_MS:
+// the rest is time the looking thread itself stood still (its own synchronous command blocked
+// at a lock, a descheduled process), which says nothing of the lock; counted whole, a listener
+// gave up (EDEADLK) on its first look after the thread's own second-long block, before the
+// dead holder's 'exit' that recovers it could run (a user's check, stop 70). 100 ms is 20
+// looks' worth (ASYNC_LOCK_RETRY_MS); a loop too loaded to look more often still gives up, each
+// look counting 100 ms: a stuck lock is told within LOCK_WAIT_MS / 100 ms looks.
+export const LOCK_LOOK_GAP_MS = 100;
 
 // Connection slot.
 //

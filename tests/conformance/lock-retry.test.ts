@@ -81,4 +81,21 @@ t('a synchronous handler\'s reply that waited for the caller\'s lock past the ca
   b2.close();
 });
 
+t('a receive waiting at its connection\'s lock, which a holder keeps, while its own thread stands still past LOCK_WAIT_MS (a synchronous block): its next look does not give up; the holder\'s release after the block (here a timer; in a program, the dead worker\'s \'exit\' that recovers it) comes first, and it gets the message (it said EDEADLK at once: a user\'s check of stop 70)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const c = bus.connect(), s = bus.connect();
+  s.send(c.id, new Uint8Array([7]));
+  const word = (bus.engine.connAddr(c.slot) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(bus.engine.i32, word, 0, j.engine.threadSlot + 1), 0);
+  const p = outcome(c.recvAsync({ timeout: 10_000 }).then((m) => { const v = m.payload[0]; m.free(); return v; }));
+  await new Promise((r) => setTimeout(r, 30)); // (its first looks found the lock taken)
+  // the thread stands still LOCK_WAIT_MS + 200 ms; the release comes after it, behind the
+  // wait's own timer that fell due meanwhile (as a dead worker's 'exit' comes)
+  const t0 = performance.now();
+  while (performance.now() - t0 < A.LOCK_WAIT_MS + 200) { /* a synchronous block */ }
+  setTimeout(() => { Atomics.store(bus.engine.i32, word, 0); Atomics.notify(bus.engine.i32, word); }, 1);
+  assert.is(await p, 7, 'received after the release');
+  c.close(); s.close(); j.close();
+});
+
 t.run();
