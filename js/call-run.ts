@@ -413,7 +413,10 @@ export class Caller implements SlotOwner {
       // EMLINK does, and never goes ahead of them (it did whenever the core had a record free:
       // their calls' ends queued and not received yet; an outside audit, stop 24, saw a
       // worker's callSync arrive before 72 of its earlier call()s). Else the core decides.
+      // (what they wait for is what the core refused the first of them: a reply record of the
+      // bus, ENOSPC, said EMLINK and "a pending-call slot" before stop 71: an outside reading)
       if (this.slotLine.head !== null) {
+        if (this.slotLine.refused === 'bus') throw new BusError(A.ENOSPC, op, `${this.slotLine.length} call()s of this connection wait for a reply record (every one of the bus's limits.replies is taken), and ${op}() does not wait (it would go ahead of them): use ${instead}`, A.R_SEND_REPLY_TABLE_FULL);
         throw new BusError(A.EMLINK, op, `${this.slotLine.length} call()s of this connection wait for a pending-call slot, and ${op}() does not wait (it would go ahead of them): use ${instead}`, A.R_SEND_CALLS_MAX);
       }
       p = this.conn.startCall(dst, payload, deadlineNs, true, op, pt, cookie);

@@ -262,7 +262,7 @@ export class Connection implements RoomOwner, PumpOwner, CallOwner {
   readonly poolSize: number;
   readonly poolBase: number;
   readonly description: string | undefined;
-  /** messages the bus dropped for this connection (DROPPED_MSGS), reported by the last recv(); recvAsync / recvWait / iteration add what their RECVs that found the queue empty reported */
+  /** messages the bus dropped for this connection (DROPPED_MSGS), reported by the last recv() or drop(); a recvWait / recvAsync sets the sum its own RECVs reported (the empty looks included); under listen and for await, the drops told with each message handed over (docs/API.md, "lastDropped") */
   lastDropped = 0;
   /** @internal DROPPED_MSGS told to RECV_BATCHes (a listener's, an iterator's) and not yet to the user: the next message handed over carries it (takeTaken), or the next receive (recvCmd, a wait after an empty look) */
   private batchDropped = 0;

@@ -38,9 +38,9 @@ export interface ListOptions {
 export interface ListEntry {
   id: number;
   flags: number;
-  name?: string | undefined;
+  name?: string;
   /** the owner's flags: NAME_ALLOW_REPLACEMENT, NAME_QUEUE, and NAME_PRIMARY or NAME_IN_QUEUE; an activator's: NAME_ACTIVATOR with NAME_PRIMARY or NAME_IN_QUEUE */
-  nameFlags?: number | undefined;
+  nameFlags?: number;
 }
 
 /** The connection fields these functions need (Connection satisfies it). */

@@ -1196,6 +1196,35 @@ bp('callSync fails with EMLINK while call()s of its connection wait for a pendin
   bus2.close();
 });
 
+bp('callSync fails with ENOSPC, not EMLINK, while call()s of its connection wait for a reply record of the bus (an outside reading, stop 71)', async () => {
+  const bus2 = await Bus.create({ engine: ENGINE, provider: new MockProvider({ realClock: true }), limits: { ...SMALL, replies: 2 } });
+  const x = bus2.connect(), a = bus2.connect(), b = bus2.connect();
+  try {
+    // x's two calls take both records of the bus; a's call waits for one
+    const xs = [0, 1].map((i) => x.call(b.id, u16(i), { timeout: 20000 }).then((m) => { m.free(); return 'ok'; }, (e: BusError) => e.code));
+    const q = a.call(b.id, u16(500), { timeout: 20000 }).then((m) => { const v = v16(m); m.free(); return String(v); }, (e: BusError) => e.code);
+    await until(() => a.waitingCalls === 1 && a.pendingCalls === 0, 3000, () => `a's call waits for a record (waitingCalls ${a.waitingCalls})`);
+    let err: BusError | null = null;
+    try { a.callSync(b.id, u16(999), { timeout: 200 }).free(); } catch (e) { err = e as BusError; }
+    assert.is(err?.code, 'ENOSPC', 'what the waiting call waits for');
+    assert.is(err!.reason, A.R_SEND_REPLY_TABLE_FULL);
+    assert.match(err!.message, /^callSync: ENOSPC: 1 call\(\)s of this connection wait for a reply record \(every one of the bus's limits\.replies is taken\), and callSync\(\) does not wait \(it would go ahead of them\): use call\(\)$/);
+    assert.is(a.pendingCalls, 0, 'nothing sent');
+    // x's calls answered: a's call goes, and is answered
+    for (let k = 0; k < 2; k++) { const m = b.recv()!; b.reply(m, m.payload); m.free(); }
+    assert.equal(await Promise.all(xs), ['ok', 'ok']);
+    const m = await (async () => { for (let i = 0; i < 2000; i++) { const y = b.recv(); if (y) return y; await new Promise((r) => setTimeout(r, 1)); } return null; })();
+    assert.ok(m !== null, "a's call was sent");
+    assert.is(v16(m!), 500);
+    b.reply(m!, m!.payload); m!.free();
+    assert.is(await q, '500');
+  } finally {
+    x.close({ drop: true }); a.close({ drop: true }); b.close({ drop: true });
+  }
+  assert.equal(bus2.check(), []);
+  bus2.close();
+});
+
 t('a Message of a closed connection: free() does nothing (cleanup code does not throw); its reads throw ECONNRESET, or ESHUTDOWN after bus.shutdown()', async ({ bus }) => {
   // (an outside audit in Chromium, stop 24: a kept message's free() in a finally threw ECONNRESET after a shutdown)
   const a = bus.connect(), b = bus.connect();

@@ -15,6 +15,22 @@ t('the test helper and the package export the same checker', () => {
   assert.is(checkBus, exportedCheck);
 });
 
+t('bus.stats() and bus.check() after bus.close() and after bus.shutdown(): they read the memory, and see what the threads left (API.md; an outside reading, stop 71)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const a = j.connect(), b = bus.connect();
+  a.sendText(b.id, 'left queued');
+  a.close();
+  j.close();
+  const after = j.stats();
+  assert.ok(after.connections.some((c) => c.id === b.id && c.queued === 1), 'the closed Bus still reads the message it sent');
+  assert.ok(!after.connections.some((c) => c.id === a.id), 'and its closed connection is gone');
+  assert.equal(j.check(), []);
+  bus.shutdown();
+  assert.ok(bus.stats().shutdown && j.stats().shutdown);
+  assert.equal(bus.check(), []);
+  assert.equal(j.check(), []);
+});
+
 t('shutdown: every command but free / close / leave fails with ESHUTDOWN; the creator ends at once', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const a = bus.connect(), b = j.connect();
