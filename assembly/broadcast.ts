@@ -222,6 +222,17 @@ export function broadcastResume(t: u32, cmd: u32): i32 {
 }
 
 /**
+ * Will a broadcast from `c` need the bus lock for its delivery (NAME rules in match entries, or
+ * the sender's owned names, asked for by some possible receiver: broadcast() above)? Unlocked
+ * reads, as broadcast()'s before it takes the lock. stage.ts waits for that lock before it
+ * reserves and copies anything.
+ */
+export function broadcastNeedsBusLock(c: u32): bool {
+  if (matchNamesLocked()) return true;
+  return (ld32(c + A.CONN_ATTACH_SEND) & A.ATTACH_IMPLEMENTED & A.ATTACH_NAMES) != 0 && ownedMayHave(c) && (wantedBy(c) & A.ATTACH_NAMES) != 0;
+}
+
+/**
  * The attach bits some possible receiver of a broadcast from `c` asks for: the union of the
  * receive masks of the connections either pass of the walk visits (monitor.ts). Unlocked reads,
  * as metaMask's: a mask changed meanwhile applies from the next message on; a receiver that

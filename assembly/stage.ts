@@ -18,13 +18,22 @@ import { lockTry, unlock } from "./lock";
 import { connAddr, connLive } from "./conn";
 import { align8 } from "./items";
 import { sliceReserve, sliceBlock } from "./slice";
-import { broadcastFrom } from "./broadcast";
+import { broadcastFrom, broadcastNeedsBusLock } from "./broadcast";
 import { fail, failArg } from "./reason";
 import { unfreedFree, asideOnClosed } from "./aside";
 
 /** Stage the validated broadcast at `msg` (host vecs in it) from connection `c` (slot `slot`) for thread `t`. */
 export function stageReserve(c: u32, slot: u32, gen: u32, t: u32, msg: u32, msgEnd: u32, stored: u32): i32 {
   const len = msgEnd - msg;
+  // the bus lock its delivery will need (NAME rules, the sender's owned names asked for) is
+  // waited for first, with nothing reserved or copied: found taken at send_commit instead, an
+  // event-loop try (emitAsync) cancelled and staged the whole payload again at each look,
+  // every ASYNC_LOCK_RETRY_MS while the lock stayed taken (a review of stop 71). Taken by
+  // another thread after this look, send_commit still meets it (nothing delivered yet)
+  if (broadcastNeedsBusLock(c)) {
+    if (!lockTry(A.BUS_BASE + A.BUS_LOCK)) return A.WOULDBLOCK;
+    unlock(A.BUS_BASE + A.BUS_LOCK);
+  }
   if (!lockTry(c + A.CONN_LOCK)) return A.WOULDBLOCK;
   // (looked at again under the lock: another thread's close between SEND's look and this one
   // left a reservation in a closed pool, and the slot CLOSING for good)

@@ -195,6 +195,36 @@ t('the bus lock taken at the first try (a NAME rule needs it): the try is made a
   s.close(); sub.close(); j.close();
 });
 
+t('a staged broadcast (a payload past the command area) whose delivery needs the bus lock, taken: nothing is reserved or copied until it is free, then it goes whole (each look staged the whole payload again before stop 71: a review)', async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const s = bus.connect({ poolSize: 256 * 1024 }), sub = bus.connect({ poolSize: 256 * 1024 });
+  s.requestName('org.example.Src');
+  sub.addMatch({ type: 'signal', sender: 'org.example.Src', interface: SIG.interface }); // a NAME rule
+  const big = 'x'.repeat(40000);
+  const before = s.stats().peakPoolUsed;
+  hold(bus.engine.i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, j.engine.threadSlot + 1, 300);
+  let peakWhileHeld = -1;
+  setTimeout(() => { peakWhileHeld = s.stats().peakPoolUsed; }, 200);
+  const { value, gapMs } = await stall(() => outcome(s.emitAsync({ ...SIG, body: [1, big] }, { timeout: 5000 })));
+  assert.ok(typeof value === 'number' && value > 0, `resolved: ${String(value)}`);
+  assert.ok(gapMs < 500, `the event loop ran meanwhile (longest stall ${gapMs.toFixed(1)} ms)`);
+  assert.is(peakWhileHeld, before, `nothing staged in the sender's pool while the bus lock was taken (peak ${peakWhileHeld}, ${before} before)`);
+  assert.ok(s.stats().peakPoolUsed > 40000, 'staged once it was free');
+  const got = drain(sub).items;
+  assert.is(got.length, 1);
+  assert.is(got[0]![1].length, 40000);
+  assert.is(s.stats().staging, 0);
+  // emit() (synchronous) waits for that lock at its SEND now: EDEADLK after its wait, nothing reserved
+  const h2 = hold(bus.engine.i32, (A.BUS_BASE + A.BUS_LOCK) >>> 2, j.engine.threadSlot + 1, 60_000);
+  const err = (() => { try { s.emit({ ...SIG, body: [2, big] }); return null; } catch (e) { return e as BusError; } })();
+  h2.release();
+  assert.is(err?.code, 'EDEADLK');
+  assert.is(err!.reason, A.R_LOCK_WAIT);
+  assert.is(s.stats().reserved, 0, 'nothing reserved');
+  assert.equal(drain(sub).items, []);
+  s.close(); sub.close(); j.close();
+});
+
 t('holders taking turns at a subscriber\'s lock, never seen free: passed over after LOCK_WAIT_MS as emit() does (it waited for good in the first version: a review of stop 67)', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const j2 = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
