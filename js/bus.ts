@@ -2,7 +2,7 @@
 import { INSPECT, inspected } from './inspect.ts';
 import * as A from './shared/abi.ts';
 import { BusError, check, shutdownError } from './errno.ts';
-import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, recordWorkerThread, clearWorkerThread, notInCommand } from './engine.ts';
+import { type Engine, type EngineKind, WasmEngine, TwinEngine, MAKE_CMD_ADDR, busLayout, busPages, isShutdown, recordLeft, recordLiveness, clearLiveness, holdsLiveness, joinedWithoutLiveness, recordOsThread, clearOsThread, recordWorkerThread, clearWorkerThread, livenessWords, restoreLivenessWords, notInCommand } from './engine.ts';
 import { osThreadsChosen, useOsThreads, osThreadId, denoOsThreads, useWorkerThread, workerThread } from './host/os-thread.ts';
 import { onWorkerExit, workerIdOf, nodeWorkerExited, denoWorkerExited, WATCH_RETRY_MS, type WatchHost } from './watch-exit.ts';
 import { Connection } from './connection.ts';
@@ -920,14 +920,21 @@ export class Bus {
     // have joined by now, whose words these would wipe (a value compare alone cannot tell two
     // Deno web Workers, or two joins of one thread, apart), and a watch would then recover that
     // live thread: outside audits, stop 53; its recoverer cleared its words)
-    if (slot >= 0 && this.engine.threadAddr !== 0) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
+    const words = slot >= 0 && this.engine.threadAddr !== 0 ? livenessWords(u32, slot) : null;
+    if (words !== null) { clearLiveness(u32, slot, token); clearOsThread(u32, slot, osThreadId()); clearWorkerThread(u32, slot, Math.max(workerThread(), 0)); }
     // (this thread's waits for turns in receivers' lines that are still parked: off their counts
     // before the thread can exit with them, host/turns.ts)
     endTurnParks(this.engine.i32);
     let r = this.engine.threadLeave();
     // (a connection another thread closed keeps this thread's staging slices, its lock taken at
-    // that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, LOCK_WAIT_MS at most)
-    for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < A.LOCK_WAIT_MS;) r = this.engine.threadLeave();
+    // that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, a synchronous command's
+    // lock wait at most: PAGE_LOCK_WAIT_MS on a thread that may not block, whose waits spin; it
+    // was LOCK_WAIT_MS everywhere before stop 71, a second's spin on a page: a review)
+    const waitMs = this.engine.syncLockWaitMs;
+    for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < waitMs;) r = this.engine.threadLeave();
+    // still joined (EBUSY): its liveness words back, so that a watch still knows it (a later
+    // close() leaves; before stop 71 the thread stayed joined with them cleared: a review)
+    if (r === -A.EBUSY && words !== null && this.engine.joined) restoreLivenessWords(u32, slot, words);
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
     if (r >= 0) recordLeft(u32, token);

@@ -264,6 +264,20 @@ export function holdsLiveness(u32: Uint32Array, slot: number, token: number): bo
   return Atomics.load(u32, livenessIndex(u32, slot)) === token >>> 0;
 }
 
+/** Thread slot `slot`'s liveness entry's words (liveness, OS thread, worker), as a leave about to clear them finds them. */
+export function livenessWords(u32: Uint32Array, slot: number): [number, number, number] {
+  const i = livenessIndex(u32, slot);
+  return [Atomics.load(u32, i), Atomics.load(u32, i + (A.LIVENESS_OS_THREAD >>> 2)), Atomics.load(u32, i + (A.LIVENESS_WORKER >>> 2))];
+}
+
+/** A leave that failed (the thread is still joined): its words back where the leave cleared them (and nobody wrote since). */
+export function restoreLivenessWords(u32: Uint32Array, slot: number, w: [number, number, number]): void {
+  const i = livenessIndex(u32, slot);
+  Atomics.compareExchange(u32, i, 0, w[0]);
+  Atomics.compareExchange(u32, i + (A.LIVENESS_OS_THREAD >>> 2), 0, w[1]);
+  Atomics.compareExchange(u32, i + (A.LIVENESS_WORKER >>> 2), 0, w[2]);
+}
+
 export function isShutdown(u32: Uint32Array): boolean {
   return Atomics.load(u32, (A.BUS_BASE + A.BUS_SHUTDOWN) >>> 2) !== 0;
 }
@@ -491,7 +505,15 @@ abstract class EngineBase {
     this.bind();
     return this.x.mem_copy(dst, src, n) !== 0;
   }
-  sendCancel(): number { return this.sendEnd(OP_CANCEL); }
+  sendCancel(): number {
+    // the lock word a failed commit gave up on stays the one its caller watches (lock-look.ts):
+    // the cancel, a command of its own, cleared it, and the caller's still-check then never ran
+    // (a review of stop 71); a cancel that gives up at a lock of its own says its own
+    const i = this.stuckIndex, v = this.stuckValue;
+    const r = this.sendEnd(OP_CANCEL);
+    if (this.stuckIndex === -1) { this.stuckIndex = i; this.stuckValue = v; }
+    return r;
+  }
   sendAside(): number {
     let r: number;
     try { r = this.run(OP_ASIDE, 0, 0); } catch (err) { this.endWindow(); throw err; }

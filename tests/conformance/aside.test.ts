@@ -7,8 +7,8 @@
 // at that receiver as emitAsync's does (js/bcast-async.ts), and its send_commit returns
 // WOULDBLOCK.
 import * as assert from 'uvu/assert';
-import { abi as A, type Engine } from '../../js/index.ts';
-import { busSuite, open, anotherEngine } from '../helpers/harness.ts';
+import { Bus, abi as A, type Engine } from '../../js/index.ts';
+import { busSuite, open, anotherEngine, ENGINE } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
 import { ALL, hostVec, Raw as RawOf, type Item, type Raw } from '../helpers/raw.ts';
 
@@ -314,6 +314,40 @@ t('another thread\'s BYEBYE of a connection whose owner lives (raw ABI, with its
   assert.is(fourth.threadLeave(), 0);
   assert.is(word(e, s4, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by its leave');
   for (const h of [...all, ...rx]) got(raw, h);
+  assert.equal(checkBus(e), []);
+});
+
+t("Bus.close at R_LEAVE_STAGING_LOCK leaves again for a synchronous command's lock wait at most (PAGE_LOCK_WAIT_MS where the thread may not block), then says EBUSY with its liveness words back; a later close leaves (a review of stop 71: it spun LOCK_WAIT_MS on a page, and left the words cleared)", async ({ raw, e, bus, mock }) => {
+  const other = await anotherEngine(bus.memory, 11), oraw = new RawOf(other);
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const je = j.engine, jraw = new RawOf(je), slot = je.threadSlot;
+  const rx = receivers(raw, 1);
+  const s = open(jraw, { poolSize: 65536 });
+  hold(e, lockWord(e, rx[0]!), other);
+  assert.is(stopAside(je, jraw, s), A.WOULDBLOCK);
+  release(e, lockWord(e, rx[0]!));
+  assert.is(oraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0, 'closed by another thread: its slice kept for its owner');
+  hold(e, lockWord(e, s), other);
+  const li = (e.u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2]! + slot * A.LIVENESS_SIZE) >>> 2;
+  const words = () => [e.u32[li], e.u32[li + (A.LIVENESS_OS_THREAD >>> 2)], e.u32[li + (A.LIVENESS_WORKER >>> 2)]];
+  const before = words();
+  assert.ok(before[0] !== 0, 'its liveness word written at its join');
+  (je as unknown as { canBlock: boolean }).canBlock = false; // (as on a page's main thread: syncLockWaitMs is PAGE_LOCK_WAIT_MS)
+  assert.is(je.syncLockWaitMs, A.PAGE_LOCK_WAIT_MS);
+  const t0 = performance.now();
+  let code = '';
+  try { j.close(); } catch (err) { code = (err as { code?: string }).code ?? String(err); }
+  const took = performance.now() - t0;
+  assert.is(code, 'EBUSY');
+  assert.ok(took < A.LOCK_WAIT_MS / 2, `it gave up after about PAGE_LOCK_WAIT_MS: ${took.toFixed(1)} ms`);
+  assert.ok(je.joined, 'still joined');
+  assert.equal(words(), before, 'its liveness words back: a watch still knows it');
+  release(e, lockWord(e, s));
+  j.close();
+  assert.ok(!je.joined);
+  assert.is(word(e, s, A.CONN_STATE), A.CONN_FREE_SLOT, 'settled by its leave');
+  assert.equal(words(), [0, 0, 0], 'cleared by the leave');
+  got(raw, rx[0]!);
   assert.equal(checkBus(e), []);
 });
 
