@@ -248,7 +248,7 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
       r = e.resumeBroadcast(p, skip);
     } finally {
       e.parkBroadcast = false;
-        e.lockWaitMs = e.syncLockWaitMs;
+      e.lockWaitMs = e.syncLockWaitMs;
     }
     const again = e.parked as ParkedBroadcast | null;
     e.parked = null;

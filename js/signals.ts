@@ -156,8 +156,12 @@ function putRules(e: Engine, at: () => number, rule: MatchInput, op: string): nu
     }
   }
   if (spec.notifications !== undefined) {
-    const type = NOTIFICATION_ITEMS[spec.notifications];
-    if (type === undefined || !Object.hasOwn(NOTIFICATION_ITEMS, spec.notifications)) throw new BusError(A.EINVAL, op, `notifications must be one of ${Object.keys(NOTIFICATION_ITEMS).join(', ')}, got ${JSON.stringify(spec.notifications)}`);
+    // (a string first: a key lookup converts anything, and ['name-add'], or an object whose
+    // toString gave a kind, made a match entry; a BigInt or a cycle threw a TypeError from the
+    // message's JSON.stringify: an outside audit, stop 71)
+    const kind: unknown = spec.notifications;
+    if (typeof kind !== 'string' || !Object.hasOwn(NOTIFICATION_ITEMS, kind)) throw new BusError(A.EINVAL, op, `notifications must be one of ${Object.keys(NOTIFICATION_ITEMS).join(', ')}, got ${typeof kind === 'string' ? JSON.stringify(kind) : kindOf(kind)}`);
+    const type = NOTIFICATION_ITEMS[kind as NotificationKind];
     if (spec.match !== undefined || spec.sender !== undefined || spec.destination !== undefined || spec.bloomMask !== undefined) {
       throw new BusError(A.EINVAL, op, 'a notification rule stands alone (no match, sender, destination or bloomMask with it)');
     }
@@ -433,8 +437,8 @@ export function sendSignal(c: Connection, s: PreparedSignal, bytes: Uint8Array, 
     let k: number;
     // a staged broadcast is delivered by send_commit: emit()'s waits for each subscriber's lock
     // as a synchronous command does (an event-loop caller's short wait would pass over
-    // subscribers busy for a moment); emitAsync's (parkBroadcast, with parkStaged: the other
-    // locks waited for as emit()'s) is set aside at a subscriber's lock still taken after its
+    // subscribers busy for a moment); emitAsync's (parkBroadcast: its first try's other locks
+    // looked at from timers, js/bcast-async.ts) is set aside at a subscriber's lock still taken after its
     // short wait, its slice kept in its sender's connection (js/bcast-park.ts, assembly/aside.ts;
     // it waited blocking before stop 69)
     if (dst === undefined && !e.parkBroadcast) e.lockWaitMs = e.syncLockWaitMs;

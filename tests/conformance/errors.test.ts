@@ -143,7 +143,7 @@ t('the engine\'s EDEADLK (a lock wait that ran out) writes its own reason: R_LOC
   e.lockWaitMs = 5;
   try {
     throwsReason(() => a.sendText(b.id, 'x'), 'EDEADLK', A.R_LOCK_WAIT,
-      `sendText: EDEADLK: SEND: a lock this command needs stayed held past its wait by thread slot ${holder - 1}, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing`);
+      `sendText: EDEADLK: SEND: a lock this command needs stayed held past its wait by thread slot ${holder - 1}, which never let go of it meanwhile: dead and not recovered yet, stuck, or live but descheduled that long on a loaded machine (a wait of 50 ms on a page's main thread is short): the command gave up, having changed nothing`);
     assert.is(e.u32[reason + 1], holder, 'arg: the holder\'s thread id');
   } finally {
     e.lockWaitMs = waitMs;
@@ -163,7 +163,7 @@ t('describeReason: a raw reason\'s text, with its argument, and its errnos; null
   assert.ok(q);
   assert.equal(q!.errnos, [A.ENOBUFS]);
   assert.ok(q!.text.includes('256'), q!.text);
-  assert.is(describeReason(A.R_LOCK_WAIT, 3)?.text, 'a lock this command needs stayed held past its wait by thread slot 2, which is dead (not recovered yet) or stuck: the command gave up, having changed nothing');
+  assert.is(describeReason(A.R_LOCK_WAIT, 3)?.text, 'a lock this command needs stayed held past its wait by thread slot 2, which never let go of it meanwhile: dead and not recovered yet, stuck, or live but descheduled that long on a loaded machine (a wait of 50 ms on a page\'s main thread is short): the command gave up, having changed nothing');
   for (const x of [0, 99999, 1.5, -3, NaN, '300' as unknown as number]) assert.is(describeReason(x), null, String(x));
   assert.is(describeReason(A.R_CMD_TOO_LARGE, 1.5)?.errnos[0], A.EMSGSIZE, 'a bad arg reads as 0');
 });

@@ -77,6 +77,15 @@ t('each addMatch has its own cookie; close drops them all; errors', ({ bus, e })
   assert.is(code(() => a.addMatch("member='1bad'")), 'EINVAL');
   assert.is(code(() => a.addMatch({ notifications: 'id-add', sender: 3 })), 'EINVAL');
   assert.is(code(() => a.addMatch({ notifications: 'nope' as 'id-add' })), 'EINVAL');
+  // not a string: refused by its kind, never looked up as a key (['name-add'], or an object whose
+  // toString gave a kind, made a match entry; a BigInt or a cycle threw a TypeError: an outside audit, stop 71)
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  for (const [v, kind] of [[['name-add'], 'array'], [{ toString: () => 'id-add' }, 'object'], [10n, 'bigint'], [cycle, 'object'], [Symbol('x'), 'symbol']] as const) {
+    let m = '';
+    try { a.addMatch({ notifications: v as unknown as 'id-add' }); } catch (err) { m = err instanceof BusError ? err.message : `not a BusError: ${String(err)}`; }
+    assert.is(m, `addMatch: EINVAL: notifications must be one of id-add, id-remove, name-add, name-remove, name-change, got ${kind}`);
+  }
   assert.is(code(() => a.addMatch({ bloomMask: new Uint8Array(12) })), 'EDOM', 'the core judges the mask size');
   assert.is(code(() => a.addMatch({ wrong: 1 } as object)), 'EINVAL');
   assert.is(nMatches(), 2, 'failed adds left nothing');
