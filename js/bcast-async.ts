@@ -46,6 +46,7 @@ import { now } from './host/wait.ts';
 import { unref as unrefTimer } from './host/deadlines.ts';
 import { abortHooks } from './abort-hooks.ts';
 import { lockRetry, pause } from './lock-retry.ts';
+import { WaitClock, WaitSpan } from './lock-look.ts';
 import { SEND, commandError } from './cmd/index.ts';
 import type { ParkedBroadcast } from './bcast-park.ts';
 import { sendSignal, type PreparedSignal } from './signals.ts';
@@ -206,26 +207,33 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
   const e = c.engine, op = w.op, t = e.cmd - A.THREAD_CMD;
   let passed = passedOver.get(e);
   if (passed === undefined) passedOver.set(e, passed = new Map());
-  let at = -1, since = 0, last = false, pendingSince = 0, busSince = 0, cancelSince = 0;
+  // (its spans count the time between two steps LOCK_LOOK_GAP_MS at most, as LockLook does:
+  // after its thread's own long block it passed a stuck subscriber over at its next step,
+  // before the dead holder's 'exit' could recover it; LOCK_LOOK_WALL_MS ends each whatever
+  // the gaps: a review of stop 71)
+  const clock = new WaitClock();
+  const since = new WaitSpan(clock), pendingSince = new WaitSpan(clock), busSince = new WaitSpan(clock), cancelSince = new WaitSpan(clock);
+  let at = -1, last = false;
   for (;;) {
     // the event loop runs before every try (a burst of broadcasts past a stuck subscriber ran
     // on microtasks alone, the loop's timers never, and a dead holder's 'exit' never came: a
     // review of stop 67)
     await pause(A.ASYNC_LOCK_RETRY_MS, { op, keepAlive: w.keepAlive ?? c.keepsAlive });
+    clock.step();
     // (a new place: its time starts now; not another lock at the same place, the bus lock a
     // broadcast with NAME rules takes again at each try, which would restart it for good: a
     // review of stop 67)
     if (p.from !== at) {
       at = p.from;
-      since = now();
+      since.restart();
       last = false;
-      cancelSince = 0;
+      cancelSince.end();
     }
     const word = p.waitIndex, holder = Atomics.load(e.i32, word) & A.LOCK_ID_MASK;
     const known = passed.get(word);
     if (known !== undefined && known !== holder) passed.delete(word);
     let skip = false, waitMs = 0;
-    if (known === holder || now() - since >= A.LOCK_WAIT_MS) {
+    if (known === holder || since.over) {
       // one more try that waits for the lock a moment (a live holder lets go within
       // microseconds), then the subscriber is passed over: at once for one passed over before
       // and still held by that holder, after LOCK_WAIT_MS at this place otherwise
@@ -255,35 +263,35 @@ async function goOnFrom(c: Connection, p: ParkedBroadcast, w: BroadcastWait): Pr
     if (r === -A.EINPROGRESS && again === null) {
       // a raw send of this thread reserved and not committed yet: nothing was restored; the
       // broadcast waits for it (a commit or cancel comes from this thread's own code)
-      if (pendingSince === 0) pendingSince = now();
-      if (now() - pendingSince >= A.LOCK_WAIT_MS) throw new BusError(A.EINPROGRESS, op, `a raw SEND of this thread stayed reserved (no send_commit / send_cancel) for ${A.LOCK_WAIT_MS} ms while the broadcast waited to go on: the subscribers before its stop got the signal, the rest did not`, A.R_OP_PENDING);
+      pendingSince.begin();
+      if (pendingSince.over) throw new BusError(A.EINPROGRESS, op, `a raw SEND of this thread stayed reserved (no send_commit / send_cancel) for ${A.LOCK_WAIT_MS} ms while the broadcast waited to go on: the subscribers before its stop got the signal, the rest did not`, A.R_OP_PENDING);
       // (a pass-over that changed nothing is made again as a pass-over: made a waiting try
       // again, it stopped at the same place, and the next pass-over met the same: a review of
       // stop 69 saw a staged one never end so)
       if (!skip) last = false;
       continue;
     }
-    pendingSince = 0;
+    pendingSince.end();
     if (r === -A.EAGAIN) {
       // a raw send of this thread whose commit gave up (EDEADLK) could not be cancelled first (a
       // lock still taken): nothing changed. Tried again from timers, LOCK_WAIT_MS at most
-      if (cancelSince === 0) cancelSince = now();
-      if (now() - cancelSince < A.LOCK_WAIT_MS) { if (!skip) last = false; continue; }
+      cancelSince.begin();
+      if (!cancelSince.over) { if (!skip) last = false; continue; }
       throw new BusError(A.EDEADLK, op, `a lock that cancelling this thread's send whose commit gave up needs stayed taken for ${A.LOCK_WAIT_MS} ms after the broadcast waited for a subscriber's lock: the subscribers before that one got the signal, the rest did not`, A.R_LOCK_WAIT);
     }
     // (its time counts only while they follow each other: a stop between restarts it; a
     // pass-over that meets it stays one, and so still ends)
-    cancelSince = 0;
+    cancelSince.end();
     if (skip && r === -A.EDEADLK && again === null && e.u32[(t + A.THREAD_REASON) >>> 2] === A.R_BCAST_BUS_LOCK) {
       // the pass-over met the bus lock taken (NAME rules need it at each try): that try
       // delivered nothing (the core checks the bus lock first), and the copy set aside is
       // still whole: tried again, passing over, until the bus lock itself has been in the way
       // LOCK_WAIT_MS (emit() ends there at once: one holder's moment on the bus lock cost the
       // rest of the subscribers the signal, a review of stop 67)
-      if (busSince === 0) busSince = now();
-      if (now() - busSince < A.LOCK_WAIT_MS) continue;
+      busSince.begin();
+      if (!busSince.over) continue;
     }
-    busSince = 0;
+    busSince.end();
     // (remembered when it was passed over for real: the core passes over only a lock still taken)
     const movedOn = r === 0 || (r === A.WOULDBLOCK && again !== null && again.from !== at);
     if (skip && movedOn && word !== BUS_LOCK_INDEX && holder !== 0) passed.set(word, holder);

@@ -70,3 +70,48 @@ export class LockLook {
     return true;
   }
 }
+
+/**
+ * The time of an event-loop wait that goes on from timers (emitAsync's broadcast set aside,
+ * js/bcast-async.ts) as LockLook counts it: each step adds the time since the wait's previous
+ * step, LOCK_LOOK_GAP_MS of a longer gap at most (its own thread stood still: the rest says
+ * nothing of the lock; a set-aside broadcast passed a stuck subscriber over at its first step
+ * after the thread's own second-long block, before the dead holder's 'exit' could recover it:
+ * a review of stop 71); `wall` is the plain clock, for LOCK_LOOK_WALL_MS.
+ */
+export class WaitClock {
+  /** the counted time of the last step (ms from the first) */
+  counted = 0;
+  private last = -1;
+  constructor(private readonly clock: () => number = now) {}
+
+  /** A step of the wait: the counted time now. */
+  step(): number {
+    const t = this.clock();
+    if (this.last >= 0) this.counted += Math.min(t - this.last, A.LOCK_LOOK_GAP_MS);
+    this.last = t;
+    return this.counted;
+  }
+
+  /** The plain clock, ms. */
+  wall(): number {
+    return this.clock();
+  }
+}
+
+/** A span of a WaitClock's wait (begun at a step): has it lasted LOCK_WAIT_MS counted, or LOCK_LOOK_WALL_MS of wall time? */
+export class WaitSpan {
+  private counted = -1;
+  private wall = 0;
+  constructor(private readonly w: WaitClock) {}
+  get begun(): boolean { return this.counted >= 0; }
+  /** Begin it now (at the clock's last step), unless begun. */
+  begin(): void { if (this.counted < 0) { this.counted = this.w.counted; this.wall = this.w.wall(); } }
+  /** Begin it again now. */
+  restart(): void { this.counted = -1; this.begin(); }
+  end(): void { this.counted = -1; }
+  /** Begun, and LOCK_WAIT_MS counted, or LOCK_LOOK_WALL_MS by the wall clock, since. */
+  get over(): boolean {
+    return this.counted >= 0 && (this.w.counted - this.counted >= A.LOCK_WAIT_MS || this.w.wall() - this.wall >= A.LOCK_LOOK_WALL_MS);
+  }
+}

@@ -225,6 +225,22 @@ t('a staged broadcast (a payload past the command area) whose delivery needs the
   s.close(); sub.close(); j.close();
 });
 
+t("a broadcast set aside at a subscriber's lock while its own thread stands still past LOCK_WAIT_MS (a synchronous block): its next steps do not pass that subscriber over; the holder's release 30 ms after the block (in a program, the dead worker's 'exit' that recovers it) comes first, and every subscriber gets the signal (it was passed over at once: a review of stop 71)", async ({ bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const { s, subs } = feed(bus);
+  const word = lockOf(subs[1]!);
+  assert.is(Atomics.compareExchange(bus.engine.i32, word, 0, j.engine.threadSlot + 1), 0);
+  const p = outcome(s.emitAsync({ ...SIG, body: [1, 'a'] }));
+  await new Promise((r) => setTimeout(r, 30)); // (set aside at subs[1], its first looks made)
+  const t0 = performance.now();
+  while (performance.now() - t0 < A.LOCK_WAIT_MS + 200) { /* a synchronous block */ }
+  setTimeout(() => { Atomics.store(bus.engine.i32, word, 0); Atomics.notify(bus.engine.i32, word); }, 30);
+  assert.ok(typeof (await p) === 'number', 'resolved');
+  for (const c of subs) assert.equal(drain(c).items, [[1, 'a']]);
+  assert.is(subs[1]!.lastDropped, 0, 'not passed over');
+  s.close(); for (const c of subs) c.close(); j.close();
+});
+
 t('holders taking turns at a subscriber\'s lock, never seen free: passed over after LOCK_WAIT_MS as emit() does (it waited for good in the first version: a review of stop 67)', async ({ bus, mock }) => {
   const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
   const j2 = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });

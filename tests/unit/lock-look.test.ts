@@ -6,7 +6,7 @@
 // a review of stop 71). A fake engine stands for the lock word: still (a dead holder) or moved.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { LockLook } from '../../js/lock-look.ts';
+import { LockLook, WaitClock, WaitSpan } from '../../js/lock-look.ts';
 import { abi as A, type Engine } from '../../js/index.ts';
 
 /** An engine whose last give-up was at lock word 7, held by `holder`; its word moved (a live holder) when `moved`. */
@@ -73,6 +73,29 @@ test('another holder starts the count again; a word that moved (a live holder) i
   assert.is(live.stills, 1);
   for (t = 1050; t < 2000; t += 50) { l2.seen(live); assert.is(l2.stuck(live), false); }
   assert.is(live.stills, 1, 'from then on: no still-check before LOCK_WAIT_MS again');
+});
+
+test("WaitClock and WaitSpan (a set-aside broadcast's steps): a gap counts LOCK_LOOK_GAP_MS at most, a span is over at LOCK_WAIT_MS counted or LOCK_LOOK_WALL_MS of wall time", () => {
+  let t = 0;
+  const w = new WaitClock(() => t), span = new WaitSpan(w);
+  w.step();
+  assert.is(span.begun, false);
+  span.begin();
+  for (t = 5; t < 500; t += 5) { w.step(); assert.is(span.over, false); }
+  t = 2000; w.step(); // the thread's own second-and-a-half block: 100 ms counted
+  assert.is(w.counted, 495 + 100);
+  assert.is(span.over, false, 'not over after its own block');
+  for (t = 2005; w.counted < A.LOCK_WAIT_MS; t += 5) { assert.is(span.over, false); w.step(); }
+  assert.is(span.over, true, 'over at LOCK_WAIT_MS counted');
+  span.restart();
+  assert.is(span.over, false, 'restarted');
+  const begun = t;
+  for (; t - begun < A.LOCK_LOOK_WALL_MS; t += 2000) { assert.is(span.over, false, `at ${t - begun} ms of wall time`); w.step(); }
+  w.step();
+  assert.is(span.over, true, 'over at LOCK_LOOK_WALL_MS of wall time, steps two seconds apart (500 ms counted)');
+  span.end();
+  assert.is(span.over, false);
+  assert.is(span.begun, false);
 });
 
 test.run();
