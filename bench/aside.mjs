@@ -2,11 +2,14 @@
 // a D-Bus signal of `size` bytes (staged: larger than the command area) to 3 subscribers, while
 // a lock is held by a second joined thread slot (a LIVE holder, as a worker that died and is not
 // recovered yet) and let go by a main-thread timer after `holdMs`: a subscriber's lock (`sub`),
-// or the sender's own (`sender`, met by the first try's staging). Prints, per repetition, the
+// or the sender's own (`sender`, met by the first try's staging), or the bus lock (`bus`: the
+// sender owns a name and one subscriber's rule names it, a NAME rule, so the delivery needs the
+// bus lock; stop 70's first try met it at its commit and staged the payload again at each look,
+// stop 71's waits for it before staging). Prints, per repetition, the
 // time the call took, the longest gap of a 1 ms interval timer (how long the event loop stood
 // still), the process CPU over the call, and how many subscribers got the signal. A timer that
 // lets the lock go can run only if the call leaves the event loop free.
-// usage: node bench/aside.mjs [dist dir (./dist)] [wasm|twin] [size] [holdMs] [reps] [sub|sender]
+// usage: node bench/aside.mjs [dist dir (./dist)] [wasm|twin] [size] [holdMs] [reps] [sub|sender|bus]
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -23,8 +26,10 @@ for (let r = 0; r < Number(reps); r++) {
   const j = await Bus.join(bus.handle(), { provider: mock, engine });
   const s = bus.connect({ poolSize: 16 << 20 });
   const subs = [0, 1, 2].map(() => bus.connect({ poolSize: 16 << 20 }));
-  for (const c of subs) c.addMatch({ type: 'signal', interface: SIG.interface });
-  const i32 = bus.engine.i32, word = (bus.engine.connAddr((which === 'sender' ? s : subs[1]).slot) + A.CONN_LOCK) >>> 2;
+  if (which === 'bus') s.requestName('org.example.Src');
+  for (const c of subs) c.addMatch(which === 'bus' && c === subs[0] ? { type: 'signal', sender: 'org.example.Src', interface: SIG.interface } : { type: 'signal', interface: SIG.interface });
+  const i32 = bus.engine.i32;
+  const word = which === 'bus' ? (A.BUS_BASE + A.BUS_LOCK) >>> 2 : (bus.engine.connAddr((which === 'sender' ? s : subs[1]).slot) + A.CONN_LOCK) >>> 2;
   let last = performance.now(), gap = 0;
   const iv = setInterval(() => { const n = performance.now(); gap = Math.max(gap, n - last); last = n; }, 1);
   await new Promise((res) => setTimeout(res, 5));

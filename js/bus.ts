@@ -925,16 +925,23 @@ export class Bus {
     // (this thread's waits for turns in receivers' lines that are still parked: off their counts
     // before the thread can exit with them, host/turns.ts)
     endTurnParks(this.engine.i32);
-    let r = this.engine.threadLeave();
+    let r: number;
+    try {
+      r = this.engine.threadLeave();
+    } catch (err) {
+      if (words !== null) this.restoreWords(slot, token, words);
+      throw err;
+    }
     // (a connection another thread closed keeps this thread's staging slices, its lock taken at
     // that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, a synchronous command's
     // lock wait at most: PAGE_LOCK_WAIT_MS on a thread that may not block, whose waits spin; it
     // was LOCK_WAIT_MS everywhere before stop 71, a second's spin on a page: a review)
     const waitMs = this.engine.syncLockWaitMs;
     for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < waitMs;) r = this.engine.threadLeave();
-    // still joined (EBUSY): its liveness words back, so that a watch still knows it (a later
-    // close() leaves; before stop 71 the thread stayed joined with them cleared: a review)
-    if (r === -A.EBUSY && words !== null && this.engine.joined) restoreLivenessWords(u32, slot, words);
+    // still joined (EBUSY, EINPROGRESS: a raw send of this thread reserved): its liveness words
+    // back, so that a watch still knows it (a later close() leaves; before stop 71 the thread
+    // stayed joined with them cleared: reviews), while the slot is still this thread's
+    if (r < 0 && r !== -A.ESRCH && words !== null) this.restoreWords(slot, token, words);
     // the slot is free (or was recovered): the liveness lock goes after it (watchLock); a clean
     // leave goes into the left table first, for a watch that never saw this thread joined
     if (r >= 0) recordLeft(u32, token);
@@ -947,6 +954,14 @@ export class Bus {
     if (r === -A.ESRCH && this.engine.lost) return;
     if (r === -A.ESRCH) throw new BusError(A.ECONNRESET, 'Bus.close', 'this thread was recovered by another one (declared dead) and has left the bus');
     check(r, 'Bus.close');
+  }
+
+  /** A leave that failed: the liveness words it cleared put back, if the slot is still this thread's (LIVE, its token). */
+  private restoreWords(slot: number, token: number, words: [number, number, number]): void {
+    const t = this.engine.threadAddr, u32 = this.engine.u32;
+    if (t === 0 || !this.engine.joined) return;
+    if (Atomics.load(u32, (t + A.THREAD_STATE) >>> 2) !== A.THREAD_LIVE || u32[(t + A.THREAD_TOKEN) >>> 2] !== token >>> 0) return;
+    restoreLivenessWords(u32, slot, words);
   }
 
   /** thread_leave said EBUSY R_LEAVE_STAGING_LOCK: wait a moment for that lock (true), or not that reason (false) */

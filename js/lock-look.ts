@@ -29,14 +29,12 @@ export class LockLook {
   private value = 0;
   /** when the last look was made (now()'s clock, ms) */
   private last = 0;
-  /** when the holder of the last look was first seen, by the wall clock (no gap left out: LOCK_LOOK_WALL_MS) */
-  private wall = 0;
 
   /** A try of `e` found a lock taken (EDEADLK after its lock wait, or a look). */
   seen(e: Engine): void {
     const index = e.stuckIndex, value = e.stuckValue, t = this.clock();
     // another holder than at the last look (or another lock): the lock moved, its time starts again
-    if (!this.taken || index !== this.index || value !== this.value) this.since = this.wall = t;
+    if (!this.taken || index !== this.index || value !== this.value) this.since = t;
     // the same holder, after a gap in which this thread stood still: only LOCK_LOOK_GAP_MS of it
     // counts (abi.ts says why), the rest moves the start on
     else if (t - this.last > A.LOCK_LOOK_GAP_MS) this.since += t - this.last - A.LOCK_LOOK_GAP_MS;
@@ -54,17 +52,20 @@ export class LockLook {
   /**
    * Has the lock stayed taken for LOCK_WAIT_MS (the gaps between looks counting
    * LOCK_LOOK_GAP_MS at most, the time since the last look too: a caller that asks without a
-   * look of its own, the reply pump, is not told of its thread's own block), or for
-   * LOCK_LOOK_WALL_MS by the wall clock, and its word not moved for LOCK_STILL_MS now? (Blocks
-   * at most LOCK_STILL_MS, once a second.)
+   * look of its own, the reply pump, is not told of its thread's own block), and its word not
+   * moved for LOCK_STILL_MS now? (Blocks at most LOCK_STILL_MS, once a second.) Looks more than
+   * LOCK_LOOK_GAP_MS apart give up at their tenth. No bound by the wall clock here: one
+   * LockLook serves every wait of a connection, one after the other, and a wait that ended
+   * with the lock still taken (its timeout) left its first look's time to the next wait, which
+   * gave up at once (a review of stop 71 tried LOCK_LOOK_WALL_MS here; WaitSpan, one
+   * broadcast's, keeps it).
    */
   stuck(e: Engine): boolean {
     if (!this.taken) return false;
     const t = this.clock();
-    const counted = this.last - this.since + Math.min(t - this.last, A.LOCK_LOOK_GAP_MS);
-    if (counted < A.LOCK_WAIT_MS && t - this.wall < A.LOCK_LOOK_WALL_MS) return false;
+    if (this.last - this.since + Math.min(t - this.last, A.LOCK_LOOK_GAP_MS) < A.LOCK_WAIT_MS) return false;
     if (this.index >= 0 && e.lockMoved(this.index, this.value, A.LOCK_STILL_MS)) {
-      this.since = this.wall = this.last = this.clock(); // a live holder: looked at again, from now
+      this.since = this.last = this.clock(); // a live holder: looked at again, from now
       return false;
     }
     return true;

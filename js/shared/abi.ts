@@ -432,13 +432,14 @@ export const LOCK_STILL_MS = 20;
 // looks' worth (ASYNC_LOCK_RETRY_MS); a loop too loaded to look more often still gives up, each
 // look counting 100 ms: a stuck lock is told within LOCK_WAIT_MS / 100 ms looks.
 export const LOCK_LOOK_GAP_MS = 100;
-// Whatever the gaps between its looks, such a wait gives up once the lock has kept the holder
-// its looks saw for this long by the wall clock (its word still for LOCK_STILL_MS at that look,
-// as always): with each gap counting LOCK_LOOK_GAP_MS at most, a loop whose looks came seconds
-// apart took ten of them, a browser tab in the background (timers clamped to 1 s, or to a
-// minute when hidden long) from ten seconds to ten minutes (a review of stop 71). Ten times
-// LOCK_WAIT_MS: past any block of the thread's own that LOCK_LOOK_GAP_MS is there for (a
-// synchronous command waits LOCK_WAIT_MS at most at a lock).
+// A broadcast set aside at a lock (emitAsync, js/bcast-async.ts) counts its time there as the
+// looks above do (each gap LOCK_LOOK_GAP_MS at most), and whatever the gaps ends its wait once
+// the lock has stayed in its way this long by the wall clock (its steps a second apart, a
+// browser tab in the background, took ten of them; a minute apart when hidden long, ten
+// minutes: a review of stop 71). Ten times LOCK_WAIT_MS: past any block of the thread's own
+// that LOCK_LOOK_GAP_MS is there for (a synchronous command waits LOCK_WAIT_MS at most at a
+// lock). The receives' and sends' looks (LockLook) have no such bound: one LockLook serves a
+// connection's waits one after the other, and a wait's first look is not its own.
 export const LOCK_LOOK_WALL_MS = 10 * LOCK_WAIT_MS;
 
 // Connection slot.

@@ -351,6 +351,31 @@ t("Bus.close at R_LEAVE_STAGING_LOCK leaves again for a synchronous command's lo
   assert.equal(checkBus(e), []);
 });
 
+t("Bus.close whose leave fails EINPROGRESS (a raw send of the thread still reserved) puts its liveness words back too; after the cancel it leaves (a second review of stop 71)", async ({ raw, bus, mock }) => {
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const je = j.engine, jraw = new RawOf(je), slot = je.threadSlot;
+  const rx = receivers(raw, 1);
+  const s = open(jraw, { poolSize: 65536 });
+  jraw.writeSend({ msg: { dst: rx[0]!.id }, items: [hostVec(1000)] });
+  assert.is(je.send(s.slot, s.gen), A.SEND_PENDING, 'a raw send reserved, not committed');
+  assert.is(jraw.byebye(s.slot, s.gen), -A.EINPROGRESS);
+  const e = bus.engine;
+  const li = (e.u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2]! + slot * A.LIVENESS_SIZE) >>> 2;
+  const words = () => [e.u32[li], e.u32[li + (A.LIVENESS_OS_THREAD >>> 2)], e.u32[li + (A.LIVENESS_WORKER >>> 2)]];
+  const before = words();
+  let code = '';
+  try { j.close(); } catch (err) { code = (err as { code?: string }).code ?? String(err); }
+  assert.is(code, 'EINPROGRESS');
+  assert.ok(je.joined);
+  assert.equal(words(), before, 'its liveness words back');
+  assert.is(je.sendCancel(), 0);
+  assert.is(jraw.byebye(s.slot, s.gen), 0);
+  j.close();
+  assert.equal(words(), [0, 0, 0]);
+  got(raw, rx[0]!); // (its notifications: HELLO's and BYEBYE's)
+  assert.equal(checkBus(e), []);
+});
+
 /** An owner (a thread of its own) with a staged broadcast set aside in its connection. */
 async function asideOwner(memory: WebAssembly.Memory, e: Engine, raw: Raw, other: Engine, seed: number) {
   const owner = await anotherEngine(memory, seed), oraw = new RawOf(owner);
