@@ -97,6 +97,11 @@ export function stageDeliver(t: u32): i32 {
     const m = ld32(t + A.THREAD_OP_BLOCK) + A.BLOCK_HDR;
     const r = broadcastFrom(c, m, m + len, true);
     if (r < 0) return r;
+  } else {
+    // (the host's pass-over request, read and cleared by the delivery it was for, which does
+    // not run now: left BCAST_SKIP, it passed over the first receiver of the thread's next
+    // broadcast, or a unicast's monitor, whose lock was held at that moment: a review of stop 71)
+    st32(t + A.THREAD_BCAST_SKIP, 0);
   }
   st32(t + A.THREAD_OP_LEN, 0);
   return 0;

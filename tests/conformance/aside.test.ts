@@ -376,6 +376,21 @@ t("Bus.close whose leave fails EINPROGRESS (a raw send of the thread still reser
   assert.equal(checkBus(e), []);
 });
 
+t("a staged broadcast's commit that finds its sender closed by another thread clears the host's pass-over request (BCAST_SKIP), which no delivery consumed: left, it passed over the first receiver of the thread's next broadcast (a review of stop 71)", async ({ raw, e, bus }) => {
+  const other = await anotherEngine(bus.memory, 12), oraw = new RawOf(other);
+  const rx = receivers(raw, 1);
+  const s = open(raw, { poolSize: 65536 });
+  raw.writeSend({ msg: { dst: ALL, flags: A.MSG_SIGNAL }, items: [hostVec(1000), filter()] });
+  assert.is(e.send(s.slot, s.gen), A.SEND_PENDING);
+  const skipWord = (e.cmd - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
+  e.u32[skipWord] = A.BCAST_SKIP; // (as the host writes it after giving up its wait at a receiver)
+  assert.is(oraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0, 'the sender closed by another thread');
+  assert.is(e.sendCommit(), 0, 'nothing delivered: its sender is gone');
+  assert.is(e.u32[skipWord], 0, 'the request cleared');
+  assert.is(got(raw, rx[0]!), 0, 'nothing of it delivered');
+  assert.equal(checkBus(e), []);
+});
+
 /** An owner (a thread of its own) with a staged broadcast set aside in its connection. */
 async function asideOwner(memory: WebAssembly.Memory, e: Engine, raw: Raw, other: Engine, seed: number) {
   const owner = await anotherEngine(memory, seed), oraw = new RawOf(owner);
