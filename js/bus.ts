@@ -928,16 +928,17 @@ export class Bus {
     let r: number;
     try {
       r = this.engine.threadLeave();
+      // (a connection another thread closed keeps this thread's staging slices, its lock taken
+      // at that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, a synchronous
+      // command's lock wait at most: PAGE_LOCK_WAIT_MS on a thread that may not block, whose
+      // waits spin; it was LOCK_WAIT_MS everywhere before stop 71, a second's spin on a page: a
+      // review)
+      const waitMs = this.engine.syncLockWaitMs;
+      for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < waitMs;) r = this.engine.threadLeave();
     } catch (err) {
       if (words !== null) this.restoreWords(slot, token, words);
       throw err;
     }
-    // (a connection another thread closed keeps this thread's staging slices, its lock taken at
-    // that moment, R_LEAVE_STAGING_LOCK: left again after a short wait, a synchronous command's
-    // lock wait at most: PAGE_LOCK_WAIT_MS on a thread that may not block, whose waits spin; it
-    // was LOCK_WAIT_MS everywhere before stop 71, a second's spin on a page: a review)
-    const waitMs = this.engine.syncLockWaitMs;
-    for (const start = performance.now(); r === -A.EBUSY && this.leaveWaitsForLock() && performance.now() - start < waitMs;) r = this.engine.threadLeave();
     // still joined (EBUSY, EINPROGRESS: a raw send of this thread reserved): its liveness words
     // back, so that a watch still knows it (a later close() leaves; before stop 71 the thread
     // stayed joined with them cleared: reviews), while the slot is still this thread's

@@ -770,10 +770,27 @@ abstract class EngineBase {
     if (guard.running) throw new BusError(A.EBUSY, 'engine', BUSY_TEXT);
     guard.running = true;
     try {
-      return this.runOnce(op, a, b);
+      const r = this.runOnce(op, a, b);
+      if (r !== A.WOULDBLOCK) this.dropSkipRequest();
+      return r;
     } finally {
       guard.running = false;
     }
+  }
+
+  /**
+   * A command ended (not WOULDBLOCK): a pass-over request (BCAST_SKIP) the host wrote for it
+   * and that it did not consume is dropped. Every request is for the next run of the command
+   * it was written for; one left (a unicast re-run for its monitor that stopped at its
+   * receiver's lock, EDEADLK, before monitorsLock read it) passed over the first receiver of
+   * the thread's next broadcast, or the monitors of its next unicast, whose locks were held
+   * at that moment (a review of stop 71).
+   */
+  private dropSkipRequest(): void {
+    // (one load per command; the slot's owner checked only in the rare case, threadAddr)
+    if (this.cmdAddr === 0) return;
+    const w = (this.cmdAddr - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
+    if (this.u32[w] === A.BCAST_SKIP && this.threadAddr !== 0) this.u32[w] = 0;
   }
 
   private runOnce(op: number, a: number, b: number): number {

@@ -342,6 +342,18 @@ t("Bus.close at R_LEAVE_STAGING_LOCK leaves again for a synchronous command's lo
   assert.ok(took < A.LOCK_WAIT_MS / 2, `it gave up after about PAGE_LOCK_WAIT_MS: ${took.toFixed(1)} ms`);
   assert.ok(je.joined, 'still joined');
   assert.equal(words(), before, 'its liveness words back: a watch still knows it');
+  // a leave that throws in the retries (a trap of the core): the words back too (a third review)
+  const leave = je.threadLeave;
+  let calls = 0;
+  je.threadLeave = function (this: Engine): number { if (++calls === 2) throw new Error('a trap'); return leave.call(this); };
+  try {
+    assert.throws(() => j.close(), /a trap/);
+  } finally {
+    je.threadLeave = leave;
+  }
+  assert.is(calls, 2);
+  assert.ok(je.joined, 'still joined');
+  assert.equal(words(), before, 'its liveness words back after the throw');
   release(e, lockWord(e, s));
   j.close();
   assert.ok(!je.joined);

@@ -287,6 +287,32 @@ t("sends from the event loop past a monitor whose lock stays taken: the first wa
   j.close();
 });
 
+t("a pass-over request for a unicast's monitor that its command did not consume (it stopped at the receiver's lock first: EDEADLK) is dropped when the command ends; left, it passed over the thread's next broadcast's or unicast's held monitors (a review of stop 71)", async ({ bus, mock, e }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const slotOf = (c: Connection) => bus.stats().connections.find((x) => x.id === c.id)!.slot;
+  const t0 = e.cmd - A.THREAD_CMD;
+  const bLock = (e.connAddr(slotOf(b)) + A.CONN_LOCK) >>> 2;
+  assert.is(Atomics.compareExchange(e.i32, bLock, 0, j.engine.threadSlot + 1), 0);
+  // the host's request after it gave its wait at the monitor up (engine.skipReceiver writes these)
+  e.u32[(t0 + A.THREAD_MON_SKIP) >>> 2] = slotOf(mon) + 1;
+  e.u32[(t0 + A.THREAD_BCAST_SKIP) >>> 2] = A.BCAST_SKIP;
+  e.lockWaitMs = 0;
+  let code = '';
+  try { a.send(b.id, new Uint8Array([1])); } catch (err) { code = (err as BusError).code; } finally { e.lockWaitMs = e.syncLockWaitMs; }
+  Atomics.store(e.i32, bLock, 0);
+  assert.is(code, 'EDEADLK', 'stopped at the receiver');
+  assert.is(e.u32[(t0 + A.THREAD_BCAST_SKIP) >>> 2], 0, 'the request dropped with the command');
+  // the next unicast: the monitor gets its copy (its lock free), the receiver its message
+  a.send(b.id, new Uint8Array([2]));
+  assert.equal(drain(b), [`${a.id}>${b.id}:\u0002`]);
+  assert.equal(drain(mon).filter((x) => x.startsWith(`${a.id}>`)), [`${a.id}>${b.id}:\u0002`]);
+  assert.is(mon.lastDropped, 0);
+  for (const c of [a, b, mon]) c.close({ drop: true });
+  j.close();
+});
+
 t("the bus's REPLY_TIMEOUT and REPLY_DEAD to a caller are copied too", async ({ bus }) => {
   const mon = bus.connect({ monitor: true });
   const a = bus.connect(), b = bus.connect();
