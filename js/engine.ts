@@ -780,17 +780,24 @@ abstract class EngineBase {
 
   /**
    * A command ended (not WOULDBLOCK): a pass-over request (BCAST_SKIP) the host wrote for it
-   * and that it did not consume is dropped. Every request is for the next run of the command
-   * it was written for; one left (a unicast re-run for its monitor that stopped at its
-   * receiver's lock, EDEADLK, before monitorsLock read it) passed over the first receiver of
-   * the thread's next broadcast, or the monitors of its next unicast, whose locks were held
-   * at that moment (a review of stop 71).
+   * and that it did not consume is dropped, unless a reservation of the thread is still
+   * pending (its op not none: only that reservation's send_commit or send_cancel can read it,
+   * and the cancel of a send whose commit gave up at a monitor uses it not to wait there
+   * again); a BCAST_WAITING, which says something only of a stop (WOULDBLOCK), is dropped
+   * always. Every request is for the next run of the command it was written for; one left (a
+   * unicast re-run for its monitor that stopped at its receiver's lock, EDEADLK, before
+   * monitorsLock read it) passed over the first receiver of the thread's next broadcast, or
+   * the monitors of its next unicast, whose locks were held at that moment; a WAITING left
+   * made the next command's give-up at an unrelated lock a pass-over request and a second
+   * wait (reviews of stop 71).
    */
   private dropSkipRequest(): void {
     // (one load per command; the slot's owner checked only in the rare case, threadAddr)
     if (this.cmdAddr === 0) return;
-    const w = (this.cmdAddr - A.THREAD_CMD + A.THREAD_BCAST_SKIP) >>> 2;
-    if (this.u32[w] === A.BCAST_SKIP && this.threadAddr !== 0) this.u32[w] = 0;
+    const t = this.cmdAddr - A.THREAD_CMD, w = (t + A.THREAD_BCAST_SKIP) >>> 2, v = this.u32[w];
+    if (v === 0 || this.threadAddr === 0) return;
+    if (v === A.BCAST_SKIP && Atomics.load(this.u32, (t + A.THREAD_OP) >>> 2) !== A.OP_NONE) return;
+    this.u32[w] = 0;
   }
 
   private runOnce(op: number, a: number, b: number): number {

@@ -304,11 +304,42 @@ t("a pass-over request for a unicast's monitor that its command did not consume 
   Atomics.store(e.i32, bLock, 0);
   assert.is(code, 'EDEADLK', 'stopped at the receiver');
   assert.is(e.u32[(t0 + A.THREAD_BCAST_SKIP) >>> 2], 0, 'the request dropped with the command');
-  // the next unicast: the monitor gets its copy (its lock free), the receiver its message
+  // (the next unicast goes as usual: the monitor gets its copy, the receiver its message)
   a.send(b.id, new Uint8Array([2]));
   assert.equal(drain(b), [`${a.id}>${b.id}:\u0002`]);
   assert.equal(drain(mon).filter((x) => x.startsWith(`${a.id}>`)), [`${a.id}>${b.id}:\u0002`]);
   assert.is(mon.lastDropped, 0);
+  for (const c of [a, b, mon]) c.close({ drop: true });
+  j.close();
+});
+
+t("a two-phase send's commit that gave up at its receiver with its monitor's pass-over request unconsumed keeps it for its cancel, which passes the still-held monitor over at once instead of waiting LOCK_WAIT_MS there again (a review of stop 71)", async ({ bus, mock, e, raw }) => {
+  const mon = bus.connect({ monitor: true });
+  const a = bus.connect(), b = bus.connect();
+  const j = await Bus.join(bus.handle(), { provider: mock, engine: ENGINE });
+  const slotOf = (c: Connection) => bus.stats().connections.find((x) => x.id === c.id)!.slot;
+  const t0 = e.cmd - A.THREAD_CMD, skipWord = (t0 + A.THREAD_BCAST_SKIP) >>> 2;
+  const bLock = (e.connAddr(slotOf(b)) + A.CONN_LOCK) >>> 2, mLock = (e.connAddr(slotOf(mon)) + A.CONN_LOCK) >>> 2;
+  const holder = j.engine.threadSlot + 1;
+  raw.writeSend({ msg: { dst: b.id }, items: [hostVec(6000)] });
+  assert.is(e.send(a.slot, a.gen), A.SEND_PENDING);
+  assert.is(Atomics.compareExchange(e.i32, bLock, 0, holder), 0);
+  assert.is(Atomics.compareExchange(e.i32, mLock, 0, holder), 0);
+  // as after the commit's wait at the monitor gave up (engine.skipReceiver), its run again then meeting the receiver's lock
+  e.u32[(t0 + A.THREAD_MON_SKIP) >>> 2] = slotOf(mon) + 1;
+  e.u32[skipWord] = A.BCAST_SKIP;
+  e.lockWaitMs = 0;
+  let k: number;
+  try { k = e.sendCommit(); } finally { e.lockWaitMs = e.syncLockWaitMs; }
+  assert.is(k, -A.EDEADLK);
+  assert.is(e.u32[skipWord], A.BCAST_SKIP, 'kept for the reservation still pending');
+  Atomics.store(e.i32, bLock, 0);
+  const t1 = performance.now();
+  assert.is(e.sendCancel(), 0);
+  const took = performance.now() - t1;
+  Atomics.store(e.i32, mLock, 0);
+  assert.ok(took < A.LOCK_WAIT_MS / 2, `the cancel passed the monitor over at once: ${took.toFixed(1)} ms`);
+  assert.is(e.u32[skipWord], 0);
   for (const c of [a, b, mon]) c.close({ drop: true });
   j.close();
 });
