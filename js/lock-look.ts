@@ -54,7 +54,7 @@ export class LockLook {
    * LOCK_LOOK_GAP_MS at most, the time since the last look too: a caller that asks without a
    * look of its own, the reply pump, is not told of its thread's own block), and its word not
    * moved for LOCK_STILL_MS now? (Blocks at most LOCK_STILL_MS, once a second.) Looks more than
-   * LOCK_LOOK_GAP_MS apart give up at their tenth. No bound by the wall clock here: one
+   * LOCK_LOOK_GAP_MS apart give up at their eleventh (ten gaps). No bound by the wall clock here: one
    * LockLook serves every wait of a connection, one after the other, and a wait that ended
    * with the lock still taken (its timeout) left its first look's time to the next wait, which
    * gave up at once (a review of stop 71 tried LOCK_LOOK_WALL_MS here; WaitSpan, one

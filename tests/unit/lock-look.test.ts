@@ -39,7 +39,7 @@ test('a gap longer than LOCK_LOOK_GAP_MS counts LOCK_LOOK_GAP_MS: looks 300 ms a
   assert.is(until(300), (A.LOCK_WAIT_MS / A.LOCK_LOOK_GAP_MS) * 300);
 });
 
-test('looks seconds apart end at their tenth (a background tab: about 10 s with timers clamped to 1 s); no bound by the wall clock, which a later wait of the connection would inherit (a review of stop 71)', () => {
+test('looks seconds apart end at their eleventh, after ten gaps (a background tab: about 10 s with timers clamped to 1 s); no bound by the wall clock, which a later wait of the connection would inherit (a review of stop 71)', () => {
   assert.is(until(1000), 10 * 1000);
   assert.is(until(60000), 10 * 60000, 'a tab hidden long (a look a minute): ten minutes');
   // a wait that ended with the lock taken, and the next one 20 s later at the same holder: it
