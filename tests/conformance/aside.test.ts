@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { Bus, abi as A, type Engine } from '../../js/index.ts';
 import { busSuite, open, anotherEngine, ENGINE } from '../helpers/harness.ts';
 import { checkBus } from '../helpers/check.ts';
+import { livenessWords } from '../../js/engine.ts';
 import { ALL, hostVec, Raw as RawOf, type Item, type Raw } from '../helpers/raw.ts';
 
 const t = busSuite('a staged broadcast set aside', { hooks: true }); // anotherEngine: the hooks build
@@ -328,8 +329,7 @@ t("Bus.close at R_LEAVE_STAGING_LOCK leaves again for a synchronous command's lo
   release(e, lockWord(e, rx[0]!));
   assert.is(oraw.byebye(s.slot, s.gen, A.BYEBYE_DROP), 0, 'closed by another thread: its slice kept for its owner');
   hold(e, lockWord(e, s), other);
-  const li = (e.u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2]! + slot * A.LIVENESS_SIZE) >>> 2;
-  const words = () => [e.u32[li], e.u32[li + (A.LIVENESS_OS_THREAD >>> 2)], e.u32[li + (A.LIVENESS_WORKER >>> 2)]];
+  const words = () => livenessWords(e.u32, slot);
   const before = words();
   assert.ok(before[0] !== 0, 'its liveness word written at its join');
   (je as unknown as { canBlock: boolean }).canBlock = false; // (as on a page's main thread: syncLockWaitMs is PAGE_LOCK_WAIT_MS)
@@ -372,8 +372,7 @@ t("Bus.close whose leave fails EINPROGRESS (a raw send of the thread still reser
   assert.is(je.send(s.slot, s.gen), A.SEND_PENDING, 'a raw send reserved, not committed');
   assert.is(jraw.byebye(s.slot, s.gen), -A.EINPROGRESS);
   const e = bus.engine;
-  const li = (e.u32[(A.BUS_BASE + A.BUS_LIVENESS) >>> 2]! + slot * A.LIVENESS_SIZE) >>> 2;
-  const words = () => [e.u32[li], e.u32[li + (A.LIVENESS_OS_THREAD >>> 2)], e.u32[li + (A.LIVENESS_WORKER >>> 2)]];
+  const words = () => livenessWords(e.u32, slot);
   const before = words();
   let code = '';
   try { j.close(); } catch (err) { code = (err as { code?: string }).code ?? String(err); }
